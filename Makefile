@@ -1,0 +1,63 @@
+# runnel: `make run` starts a single-node broker on 127.0.0.1:9092 (data in ./data),
+# `make test` builds everything and runs every test. Both install what is missing.
+BUILD ?= build
+FUZZ_BUILD ?= build-fuzz
+JOBS ?= 2
+LISTEN ?= 127.0.0.1:9092
+DATA ?= ./data
+
+DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
+  libasio-dev libfmt-dev libspdlog-dev libcli11-dev zlib1g-dev libsnappy-dev liblz4-dev \
+  libzstd-dev libisal-dev libssl-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev \
+  librdkafka-dev kcat python3 python3-kafka
+
+.PHONY: all deps build run test unit integration fuzz fuzz-build fuzz-short bench clean format
+
+all: build
+
+deps:
+	@./tools/install-deps.sh $(DEB_PACKAGES)
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	mkdir -p $(DATA)
+	$(BUILD)/runnel serve --data-dir $(DATA) --listen $(LISTEN)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure
+
+integration: build
+	./tests/integration/run.sh $(BUILD)
+
+$(FUZZ_BUILD)/build.ninja:
+	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DRUNNEL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+# A short, fixed number of runs per target: part of `make test`.
+fuzz-short: fuzz-build
+	./tests/fuzz/run.sh $(FUZZ_BUILD) 20000
+
+# Longer fuzzing, by hand.
+fuzz: fuzz-build
+	./tests/fuzz/run.sh $(FUZZ_BUILD) 2000000
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure
+	$(MAKE) fuzz-short
+	./tests/integration/run.sh $(BUILD)
+
+bench: build
+	./bench/run.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'bench/*.cc')
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,102 @@
+#pragma once
+// One partition's append-only log: a sequence of segments on disk, each a
+// .log file of record batches exactly as on the wire, with sparse offset and
+// time indexes. Assigns offsets at append and serves reads as file slices.
+//
+// Thread-safety: none. A PartitionLog is owned by one shard and touched only
+// from that shard's thread. The one exception is sync_handles(), whose result
+// (shared file handles) the flusher thread may fdatasync concurrently.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "base/error_code.h"
+#include "base/file_slice.h"
+#include "storage/log_config.h"
+
+namespace runnel::storage {
+
+struct AppendResult {
+  ErrorCode error = ErrorCode::NONE;
+  int64_t base_offset = -1;       // offset of the first record appended
+  int64_t last_offset = -1;       // offset of the last record appended
+  int64_t log_append_time = -1;   // -1 unless message.timestamp.type=LogAppendTime
+  int64_t log_start_offset = 0;
+};
+
+struct ReadResult {
+  ErrorCode error = ErrorCode::NONE;  // OFFSET_OUT_OF_RANGE when offset is outside [start, end]
+  std::vector<FileSlice> slices;      // whole batches, in order
+  uint64_t bytes = 0;
+};
+
+class PartitionLog {
+ public:
+  // Opens (creating if missing) the log in `dir`, running recovery: after an
+  // unclean stop every batch past the recovery point is checked (length, magic,
+  // CRC) and the log is truncated at the first bad byte; indexes are rebuilt.
+  static std::unique_ptr<PartitionLog> open(const std::filesystem::path& dir, const LogConfig& config,
+                                            int64_t now_ms);
+  ~PartitionLog();
+
+  // Appends one or more v2 record batches (the `records` field of a Produce
+  // partition). The bytes are validated (sizes, magic 2, CRC-32C, record count
+  // vs last offset delta) and patched in place: base offset, partition leader
+  // epoch and, for LogAppendTime, the max timestamp and attributes (CRC
+  // recomputed). Returns CORRUPT_MESSAGE / INVALID_RECORD /
+  // MESSAGE_TOO_LARGE (a batch over max.message.bytes) without writing anything.
+  AppendResult append(std::span<uint8_t> batches, int32_t leader_epoch, int64_t now_ms);
+
+  // Whole batches starting with the one that contains `offset`, up to
+  // `max_bytes` in total, but always at least one whole batch if any exist at
+  // or after `offset` and min_one is true. Reads nothing at or past `limit_offset`
+  // (the high watermark).
+  ReadResult read(int64_t offset, uint64_t max_bytes, bool min_one, int64_t limit_offset) const;
+
+  int64_t log_start_offset() const;
+  int64_t log_end_offset() const;  // next offset to be assigned
+
+  // ListOffsets by timestamp: the first offset whose batch max timestamp is
+  // >= ts, or -1 if none. Also latest/earliest via the accessors above.
+  int64_t offset_for_timestamp(int64_t ts) const;
+  // The largest timestamp in the log and its offset (ListOffsets -3, KIP-734).
+  std::pair<int64_t, int64_t> max_timestamp_and_offset() const;
+
+  // DeleteRecords: moves the log start offset forward (never back, never past
+  // the end) and deletes segments entirely below it. Returns the new start.
+  int64_t delete_records_before(int64_t offset);
+
+  // Applies retention.ms / retention.bytes (whole segments, never the active
+  // one) and rolls the active segment when segment.ms has elapsed.
+  void enforce_retention(int64_t now_ms);
+
+  void set_config(const LogConfig& config);
+  const LogConfig& config() const;
+
+  // Durability. The flusher calls fdatasync on these handles (from its own
+  // thread) and then reports back, on the owning shard, with mark_flushed().
+  // sync_handles() returns every segment file with unsynced data, and the
+  // offset that syncing them makes durable.
+  struct SyncRequest {
+    std::vector<std::shared_ptr<const FileHandle>> files;
+    int64_t durable_offset = 0;  // log end offset covered by the sync
+  };
+  SyncRequest sync_handles() const;
+  void mark_flushed(int64_t durable_offset);
+  int64_t flushed_offset() const;
+
+  // Clean shutdown: syncs, writes indexes and the clean-shutdown marker.
+  void close();
+
+  // Removes the partition directory and everything in it (DeleteTopics).
+  static void destroy(const std::filesystem::path& dir);
+
+ private:
+  PartitionLog() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace runnel::storage
