@@ -1,0 +1,220 @@
+#include "app/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <functional>
+
+namespace runnel {
+namespace {
+
+std::string trim(std::string s) {
+  auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+int64_t parse_int(const std::string& key, const std::string& value, int64_t min, int64_t max) {
+  int64_t v = 0;
+  auto s = trim(value);
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty())
+    throw ConfigError(fmt::format("invalid value '{}' for {}: expected an integer", value, key));
+  if (v < min || v > max)
+    throw ConfigError(fmt::format("invalid value {} for {}: must be in [{}, {}]", v, key, min, max));
+  return v;
+}
+
+bool parse_bool(const std::string& key, const std::string& value) {
+  auto s = trim(value);
+  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+  if (s == "true") return true;
+  if (s == "false") return false;
+  throw ConfigError(fmt::format("invalid value '{}' for {}: expected true or false", value, key));
+}
+
+storage::TimestampType parse_timestamp_type(const std::string& key, const std::string& value) {
+  auto s = trim(value);
+  if (s == "CreateTime") return storage::TimestampType::CreateTime;
+  if (s == "LogAppendTime") return storage::TimestampType::LogAppendTime;
+  throw ConfigError(fmt::format("invalid value '{}' for {}: expected CreateTime or LogAppendTime", value, key));
+}
+
+bool parse_cleanup_policy(const std::string& key, const std::string& value) {
+  auto s = trim(value);
+  if (s == "delete") return false;
+  if (s == "compact" || s == "compact,delete" || s == "delete,compact")
+    throw ConfigError(fmt::format("invalid value '{}' for {}: compaction is not supported yet", value, key));
+  throw ConfigError(fmt::format("invalid value '{}' for {}: expected delete or compact", value, key));
+}
+
+void parse_compression_type(const std::string& key, const std::string& value) {
+  // The broker stores batches exactly as the producer compressed them; re-compressing
+  // to another codec is not implemented, so only "producer" is accepted.
+  if (trim(value) != "producer")
+    throw ConfigError(fmt::format("invalid value '{}' for {}: only 'producer' is supported", value, key));
+}
+
+// host:port, or a listener URL such as PLAINTEXT://host:port.
+std::pair<std::string, uint16_t> parse_listener(const std::string& key, const std::string& value) {
+  std::string s = trim(value);
+  if (auto comma = s.find(','); comma != std::string::npos)
+    throw ConfigError(fmt::format("invalid value '{}' for {}: only one listener is supported", value, key));
+  if (auto scheme = s.find("://"); scheme != std::string::npos) s = s.substr(scheme + 3);
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) throw ConfigError(fmt::format("invalid value '{}' for {}: expected host:port", value, key));
+  std::string host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  auto port = parse_int(key, s.substr(colon + 1), 0, 65535);
+  return {host, static_cast<uint16_t>(port)};
+}
+
+using Setter = std::function<void(BrokerConfig&, const std::string& key, const std::string& value)>;
+
+const std::map<std::string, Setter>& broker_setters() {
+  constexpr int64_t kI32 = INT32_MAX;
+  static const std::map<std::string, Setter> setters = {
+      {"log.dirs", [](auto& c, auto&, auto& v) { c.data_dir = trim(v.substr(0, v.find(','))); }},
+      {"log.dir", [](auto& c, auto&, auto& v) { c.data_dir = trim(v); }},
+      {"listeners",
+       [](auto& c, auto& k, auto& v) { std::tie(c.listen_host, c.listen_port) = parse_listener(k, v); }},
+      {"advertised.listeners",
+       [](auto& c, auto& k, auto& v) { std::tie(c.advertised_host, c.advertised_port) = parse_listener(k, v); }},
+      {"node.id", [](auto& c, auto& k, auto& v) { c.node_id = int32_t(parse_int(k, v, 0, kI32)); }},
+      {"broker.id", [](auto& c, auto& k, auto& v) { c.node_id = int32_t(parse_int(k, v, 0, kI32)); }},
+      {"num.partitions", [](auto& c, auto& k, auto& v) { c.num_partitions = int32_t(parse_int(k, v, 1, 100000)); }},
+      {"default.replication.factor",
+       [](auto& c, auto& k, auto& v) { c.default_replication_factor = int16_t(parse_int(k, v, 1, 1)); }},
+      {"auto.create.topics.enable", [](auto& c, auto& k, auto& v) { c.auto_create_topics = parse_bool(k, v); }},
+      {"delete.topic.enable", [](auto& c, auto& k, auto& v) { c.delete_topic_enable = parse_bool(k, v); }},
+      {"message.max.bytes",
+       [](auto& c, auto& k, auto& v) {
+         c.message_max_bytes = int32_t(parse_int(k, v, 0, kI32));
+         c.log.max_message_bytes = c.message_max_bytes;
+       }},
+      {"socket.request.max.bytes",
+       [](auto& c, auto& k, auto& v) { c.socket_request_max_bytes = int32_t(parse_int(k, v, 1, kI32)); }},
+      {"log.segment.bytes", [](auto& c, auto& k, auto& v) { c.log.segment_bytes = parse_int(k, v, 14, kI32); }},
+      {"log.roll.ms", [](auto& c, auto& k, auto& v) { c.log.segment_ms = parse_int(k, v, 1, INT64_MAX); }},
+      {"log.roll.hours",
+       [](auto& c, auto& k, auto& v) { c.log.segment_ms = parse_int(k, v, 1, kI32) * 3600 * 1000; }},
+      {"log.retention.ms", [](auto& c, auto& k, auto& v) { c.log.retention_ms = parse_int(k, v, -1, INT64_MAX); }},
+      {"log.retention.minutes",
+       [](auto& c, auto& k, auto& v) { c.log.retention_ms = parse_int(k, v, -1, kI32) * 60 * 1000; }},
+      {"log.retention.hours",
+       [](auto& c, auto& k, auto& v) { c.log.retention_ms = parse_int(k, v, -1, kI32) * 3600 * 1000; }},
+      {"log.retention.bytes",
+       [](auto& c, auto& k, auto& v) { c.log.retention_bytes = parse_int(k, v, -1, INT64_MAX); }},
+      {"log.retention.check.interval.ms",
+       [](auto& c, auto& k, auto& v) { c.retention_check_interval_ms = parse_int(k, v, 1, INT64_MAX); }},
+      {"log.index.interval.bytes",
+       [](auto& c, auto& k, auto& v) { c.log.index_interval_bytes = int32_t(parse_int(k, v, 0, kI32)); }},
+      {"log.message.timestamp.type",
+       [](auto& c, auto& k, auto& v) { c.log.timestamp_type = parse_timestamp_type(k, v); }},
+      {"log.cleanup.policy", [](auto& c, auto& k, auto& v) { c.log.compact = parse_cleanup_policy(k, v); }},
+      {"compression.type", [](auto&, auto& k, auto& v) { parse_compression_type(k, v); }},
+      {"offsets.topic.num.partitions",
+       [](auto& c, auto& k, auto& v) { c.offsets_topic_num_partitions = int32_t(parse_int(k, v, 1, 10000)); }},
+      {"group.initial.rebalance.delay.ms",
+       [](auto& c, auto& k, auto& v) { c.group_initial_rebalance_delay_ms = int32_t(parse_int(k, v, 0, kI32)); }},
+      {"group.min.session.timeout.ms",
+       [](auto& c, auto& k, auto& v) { c.group_min_session_timeout_ms = int32_t(parse_int(k, v, 0, kI32)); }},
+      {"group.max.session.timeout.ms",
+       [](auto& c, auto& k, auto& v) { c.group_max_session_timeout_ms = int32_t(parse_int(k, v, 0, kI32)); }},
+      {"runnel.shards", [](auto& c, auto& k, auto& v) { c.shards = int32_t(parse_int(k, v, 0, 256)); }},
+  };
+  return setters;
+}
+
+using TopicSetter = std::function<void(storage::LogConfig&, const std::string& key, const std::string& value)>;
+
+const std::map<std::string, TopicSetter>& topic_setters() {
+  static const std::map<std::string, TopicSetter> setters = {
+      {"segment.bytes", [](auto& c, auto& k, auto& v) { c.segment_bytes = parse_int(k, v, 14, INT32_MAX); }},
+      {"segment.ms", [](auto& c, auto& k, auto& v) { c.segment_ms = parse_int(k, v, 1, INT64_MAX); }},
+      {"retention.ms", [](auto& c, auto& k, auto& v) { c.retention_ms = parse_int(k, v, -1, INT64_MAX); }},
+      {"retention.bytes", [](auto& c, auto& k, auto& v) { c.retention_bytes = parse_int(k, v, -1, INT64_MAX); }},
+      {"max.message.bytes",
+       [](auto& c, auto& k, auto& v) { c.max_message_bytes = int32_t(parse_int(k, v, 0, INT32_MAX)); }},
+      {"index.interval.bytes",
+       [](auto& c, auto& k, auto& v) { c.index_interval_bytes = int32_t(parse_int(k, v, 0, INT32_MAX)); }},
+      {"message.timestamp.type", [](auto& c, auto& k, auto& v) { c.timestamp_type = parse_timestamp_type(k, v); }},
+      {"cleanup.policy", [](auto& c, auto& k, auto& v) { c.compact = parse_cleanup_policy(k, v); }},
+      {"compression.type", [](auto&, auto& k, auto& v) { parse_compression_type(k, v); }},
+      // Accepted for compatibility with tools that always send them; single-node
+      // runnel has one replica, so 1 is the only meaningful value.
+      {"min.insync.replicas", [](auto&, auto& k, auto& v) { parse_int(k, v, 1, 1); }},
+  };
+  return setters;
+}
+
+}  // namespace
+
+void BrokerConfig::set(const std::string& raw_key, const std::string& value) {
+  std::string key = trim(raw_key);
+  auto it = broker_setters().find(key);
+  if (it == broker_setters().end()) throw ConfigError(fmt::format("unknown configuration key '{}'", key));
+  it->second(*this, key, value);
+}
+
+void BrokerConfig::load_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(fmt::format("cannot read config file '{}'", path));
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == '!') continue;
+    auto eq = line.find_first_of("=:");
+    if (eq == std::string::npos)
+      throw ConfigError(fmt::format("{}:{}: expected key=value, got '{}'", path, number, line));
+    set(line.substr(0, eq), trim(line.substr(eq + 1)));
+  }
+}
+
+void BrokerConfig::validate() const {
+  if (data_dir.empty()) throw ConfigError("log.dirs must not be empty");
+  if (log.max_message_bytes > socket_request_max_bytes)
+    throw ConfigError("message.max.bytes must not exceed socket.request.max.bytes");
+}
+
+std::vector<std::string> BrokerConfig::known_keys() {
+  std::vector<std::string> keys;
+  for (const auto& [k, _] : broker_setters()) keys.push_back(k);
+  return keys;
+}
+
+storage::LogConfig topic_log_config(const storage::LogConfig& defaults,
+                                    const std::map<std::string, std::string>& overrides) {
+  storage::LogConfig c = defaults;
+  for (const auto& [k, v] : overrides) {
+    auto it = topic_setters().find(k);
+    if (it == topic_setters().end()) throw ConfigError(fmt::format("unknown topic configuration '{}'", k));
+    it->second(c, k, v);
+  }
+  return c;
+}
+
+std::vector<std::pair<std::string, std::string>> topic_config_defaults(const storage::LogConfig& d) {
+  return {
+      {"cleanup.policy", d.compact ? "compact" : "delete"},
+      {"compression.type", "producer"},
+      {"index.interval.bytes", std::to_string(d.index_interval_bytes)},
+      {"max.message.bytes", std::to_string(d.max_message_bytes)},
+      {"message.timestamp.type", d.timestamp_type == storage::TimestampType::LogAppendTime ? "LogAppendTime" : "CreateTime"},
+      {"min.insync.replicas", "1"},
+      {"retention.bytes", std::to_string(d.retention_bytes)},
+      {"retention.ms", std::to_string(d.retention_ms)},
+      {"segment.bytes", std::to_string(d.segment_bytes)},
+      {"segment.ms", std::to_string(d.segment_ms)},
+  };
+}
+
+bool is_topic_config(const std::string& name) { return topic_setters().count(name) > 0; }
+
+}  // namespace runnel

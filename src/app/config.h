@@ -1,0 +1,66 @@
+#pragma once
+// Broker configuration: Kafka's property names, read from a server.properties
+// style file and overridden by --set key=value. Unknown keys and malformed
+// values are refused with a message that names the key. Immutable after load;
+// thread-safe to read.
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "storage/log_config.h"
+
+namespace runnel {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct BrokerConfig {
+  std::string data_dir = "./data";           // log.dirs (first entry) / log.dir
+  std::string listen_host = "127.0.0.1";     // listeners
+  uint16_t listen_port = 9092;
+  std::string advertised_host;               // advertised.listeners (default: listen)
+  uint16_t advertised_port = 0;
+  int32_t node_id = 0;                       // node.id / broker.id
+  int32_t num_partitions = 1;                // num.partitions
+  int16_t default_replication_factor = 1;    // default.replication.factor
+  bool auto_create_topics = true;            // auto.create.topics.enable
+  bool delete_topic_enable = true;           // delete.topic.enable
+  int32_t message_max_bytes = 1048588;       // message.max.bytes
+  int32_t socket_request_max_bytes = 104857600;  // socket.request.max.bytes
+  int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
+  int32_t offsets_topic_num_partitions = 50;     // offsets.topic.num.partitions
+  int32_t group_initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
+  int32_t group_min_session_timeout_ms = 6000;      // group.min.session.timeout.ms
+  int32_t group_max_session_timeout_ms = 1800000;   // group.max.session.timeout.ms
+  int32_t shards = 0;                        // runnel.shards (0: one per core)
+  storage::LogConfig log;                    // log.segment.bytes, log.retention.*, ...
+
+  // Applies one key=value; throws ConfigError naming the key when it is
+  // unknown or its value is invalid.
+  void set(const std::string& key, const std::string& value);
+  // Reads a server.properties file (key=value lines, # and ! comments).
+  void load_file(const std::string& path);
+  // Checks cross-key constraints after everything is set.
+  void validate() const;
+
+  // Every key this broker understands, for --help.
+  static std::vector<std::string> known_keys();
+};
+
+// Topic-level configuration: the broker defaults overlaid with a topic's own
+// settings (Kafka's topic config names: retention.ms, segment.bytes, ...).
+// Throws ConfigError for unknown names or bad values.
+storage::LogConfig topic_log_config(const storage::LogConfig& defaults,
+                                    const std::map<std::string, std::string>& overrides);
+
+// The names and broker-default values of every topic config (DescribeConfigs).
+std::vector<std::pair<std::string, std::string>> topic_config_defaults(const storage::LogConfig& defaults);
+
+// True when `name` is a topic config we know.
+bool is_topic_config(const std::string& name);
+
+}  // namespace runnel

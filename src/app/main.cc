@@ -1,0 +1,106 @@
+// The `runnel` command line.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <asio.hpp>
+#include <chrono>
+
+#include "app/config.h"
+#include "kafka/broker.h"
+#include "server/listener.h"
+
+namespace {
+
+std::pair<std::string, uint16_t> split_host_port(const std::string& option, const std::string& value) {
+  auto colon = value.rfind(':');
+  if (colon == std::string::npos) throw runnel::ConfigError(option + ": expected HOST:PORT, got '" + value + "'");
+  std::string host = value.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(value.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) throw runnel::ConfigError(option + ": invalid port in '" + value + "'");
+  return {host, static_cast<uint16_t>(port)};
+}
+
+int serve(const std::string& config_file, const std::vector<std::string>& sets, const std::string& data_dir,
+          const std::string& listen, const std::string& advertise) {
+  auto started = std::chrono::steady_clock::now();
+  runnel::BrokerConfig config;
+  try {
+    if (!config_file.empty()) config.load_file(config_file);
+    for (const auto& kv : sets) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos) throw runnel::ConfigError("--set expects key=value, got '" + kv + "'");
+      config.set(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    if (!data_dir.empty()) config.data_dir = data_dir;
+    if (!listen.empty()) std::tie(config.listen_host, config.listen_port) = split_host_port("--listen", listen);
+    if (!advertise.empty())
+      std::tie(config.advertised_host, config.advertised_port) = split_host_port("--advertise", advertise);
+    config.validate();
+  } catch (const runnel::ConfigError& e) {
+    spdlog::error("configuration error: {}", e.what());
+    return 2;
+  }
+
+  // Signals are blocked in every thread and waited for here, so that no shard
+  // thread is interrupted mid-write.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  runnel::Broker broker(config);
+  std::unique_ptr<runnel::Listener> listener;
+  try {
+    broker.start();
+    listener = std::make_unique<runnel::Listener>(broker, config.listen_host, config.listen_port);
+    broker.set_advertised(config.listen_host, listener->port());
+    listener->start();
+  } catch (const std::exception& e) {
+    spdlog::error("start-up failed: {}", e.what());
+    broker.stop();
+    return 1;
+  }
+  auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  spdlog::info("runnel listening on {}:{} (data in {}, {} shards), ready in {:.1f} ms", config.listen_host,
+               listener->port(), config.data_dir, broker.shards().size(), elapsed);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("received signal {}, shutting down", signal_number);
+  listener->stop();
+  broker.stop();
+  spdlog::info("clean shutdown complete");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"runnel: an event streaming broker that speaks the Apache Kafka protocol"};
+  app.require_subcommand(1);
+
+  std::string config_file, data_dir, listen, advertise;
+  std::vector<std::string> sets;
+  auto* serve_cmd = app.add_subcommand("serve", "Run a single-node broker");
+  serve_cmd->add_option("--config", config_file, "server.properties-style file with Kafka's configuration names");
+  serve_cmd->add_option("--set", sets, "Override one configuration key (key=value); repeatable")
+      ->type_name("KEY=VALUE");
+  serve_cmd->add_option("--data-dir", data_dir, "Data directory (log.dirs); default ./data");
+  serve_cmd->add_option("--listen", listen, "Kafka listener HOST:PORT; default 127.0.0.1:9092");
+  serve_cmd->add_option("--advertise", advertise, "HOST:PORT returned in Metadata; default: the listener");
+  std::string keys;
+  for (const auto& k : runnel::BrokerConfig::known_keys()) keys += "  " + k + "\n";
+  serve_cmd->footer("Configuration keys (--config file or --set):\n" + keys);
+
+  CLI11_PARSE(app, argc, argv);
+  if (serve_cmd->parsed()) return serve(config_file, sets, data_dir, listen, advertise);
+  return 0;
+}

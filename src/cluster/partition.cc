@@ -1,0 +1,75 @@
+#include "cluster/partition.h"
+
+#include <spdlog/spdlog.h>
+
+namespace runnel::cluster {
+
+Partition::Partition(std::string topic, int32_t index, std::unique_ptr<storage::PartitionLog> log,
+                     storage::Flusher& flusher, Shard& shard)
+    : topic_(std::move(topic)), index_(index), log_(std::move(log)), flusher_(flusher), shard_(shard) {}
+
+Partition::~Partition() { *alive_ = false; }
+
+storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_ms) {
+  auto result = log_->append(batches, /*leader_epoch=*/0, now_ms);
+  if (result.error == ErrorCode::NONE) {
+    auto waiters = std::move(fetch_waiters_);
+    fetch_waiters_.clear();
+    for (auto& w : waiters)
+      if (auto waiter = w.lock()) waiter->notify();
+  }
+  return result;
+}
+
+asio::awaitable<void> Partition::wait_durable(int64_t offset) {
+  if (log_->flushed_offset() > offset) co_return;
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [this, offset](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        durable_waiters_.push_back({offset, [shared] {
+                                      auto executor = asio::get_associated_executor(*shared);
+                                      asio::post(executor, std::move(*shared));
+                                    }});
+        request_flush();
+      },
+      asio::use_awaitable);
+}
+
+void Partition::request_flush() {
+  if (flush_in_flight_ || durable_waiters_.empty()) return;
+  flush_in_flight_ = true;
+  auto alive = alive_;
+  flusher_.request(log_->sync_handles(), [this, alive, &shard = shard_](int64_t durable) {
+    asio::post(shard.executor(), [this, alive, durable] {
+      if (*alive) on_flushed(durable);
+    });
+  });
+}
+
+void Partition::on_flushed(int64_t durable_offset) {
+  flush_in_flight_ = false;
+  log_->mark_flushed(durable_offset);
+  int64_t flushed = log_->flushed_offset();
+  // Waiters are not ordered by offset (requests interleave across hops), so check each.
+  std::erase_if(durable_waiters_, [flushed](DurableWaiter& w) {
+    if (w.offset >= flushed) return false;
+    w.resume();
+    return true;
+  });
+  request_flush();
+}
+
+void Partition::add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter) {
+  // Drop waiters whose Fetch already finished, so an idle partition polled by a
+  // consumer does not accumulate them.
+  std::erase_if(fetch_waiters_, [](const auto& w) { return w.expired(); });
+  fetch_waiters_.push_back(std::move(waiter));
+}
+
+void Partition::close() {
+  log_->close();
+  for (auto& w : durable_waiters_) w.resume();
+  durable_waiters_.clear();
+}
+
+}  // namespace runnel::cluster

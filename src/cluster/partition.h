@@ -1,0 +1,69 @@
+#pragma once
+// A partition as the broker serves it: its log plus the two kinds of waiters
+// that hang off it — Produce requests with acks=all waiting for their batch to
+// be fdatasync'd, and long-polling Fetch requests waiting for new data.
+//
+// Thread-safety: none; owned by one shard and used only on its thread. The
+// flusher's completion is posted back to that shard before it touches state.
+#include <asio.hpp>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/shard.h"
+#include "storage/flusher.h"
+#include "storage/partition_log.h"
+
+namespace runnel::cluster {
+
+// Something a Fetch leaves on partitions while it long-polls; notify() is
+// called (on the partition's shard) when new data is appended.
+struct FetchWaiter {
+  std::function<void()> notify;
+};
+
+class Partition {
+ public:
+  Partition(std::string topic, int32_t index, std::unique_ptr<storage::PartitionLog> log, storage::Flusher& flusher,
+            Shard& shard);
+  ~Partition();
+
+  const std::string& topic() const { return topic_; }
+  int32_t index() const { return index_; }
+  storage::PartitionLog& log() { return *log_; }
+  // Single replica: everything appended is committed.
+  int64_t high_watermark() const { return log_->log_end_offset(); }
+
+  storage::AppendResult append(std::span<uint8_t> batches, int64_t now_ms);
+
+  // Completes once every offset up to and including `offset` is on disk
+  // (fdatasync'd). Concurrent waiters share one sync (group commit).
+  asio::awaitable<void> wait_durable(int64_t offset);
+
+  void add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter);
+
+  // Syncs and closes the log (clean shutdown).
+  void close();
+
+ private:
+  void request_flush();
+  void on_flushed(int64_t durable_offset);
+
+  std::string topic_;
+  int32_t index_;
+  std::unique_ptr<storage::PartitionLog> log_;
+  storage::Flusher& flusher_;
+  Shard& shard_;
+  bool flush_in_flight_ = false;
+  struct DurableWaiter {
+    int64_t offset;
+    std::function<void()> resume;
+  };
+  std::deque<DurableWaiter> durable_waiters_;
+  std::vector<std::weak_ptr<FetchWaiter>> fetch_waiters_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace runnel::cluster

@@ -1,0 +1,188 @@
+#include "cluster/topic_table.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "app/config.h"
+
+namespace runnel::cluster {
+namespace {
+
+TopicId random_topic_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  TopicId id;
+  for (size_t i = 0; i < id.size(); i += 8) {
+    uint64_t v = rng();
+    for (size_t j = 0; j < 8; ++j) id[i + j] = uint8_t(v >> (j * 8));
+  }
+  return id;
+}
+
+std::string hex(const TopicId& id) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  for (uint8_t b : id) {
+    s += digits[b >> 4];
+    s += digits[b & 15];
+  }
+  return s;
+}
+
+TopicId unhex(const std::string& s) {
+  TopicId id{};
+  for (size_t i = 0; i < id.size() && 2 * i + 1 < s.size(); ++i) id[i] = uint8_t(std::stoi(s.substr(2 * i, 2), nullptr, 16));
+  return id;
+}
+
+void fsync_path(const std::filesystem::path& p, int flags) {
+  int fd = ::open(p.c_str(), flags);
+  if (fd < 0) throw std::runtime_error("cannot open " + p.string() + " to sync it");
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+ErrorCode validate_topic_name(const std::string& name) {
+  if (name.empty() || name.size() > 249 || name == "." || name == "..") return ErrorCode::INVALID_TOPIC_EXCEPTION;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+      return ErrorCode::INVALID_TOPIC_EXCEPTION;
+  return ErrorCode::NONE;
+}
+
+TopicTable::TopicTable(std::filesystem::path meta_dir, storage::LogConfig defaults)
+    : meta_dir_(std::move(meta_dir)), defaults_(defaults) {}
+
+void TopicTable::load() {
+  std::lock_guard lock(mu_);
+  std::filesystem::create_directories(meta_dir_);
+  auto path = meta_dir_ / "topics.json";
+  if (!std::filesystem::exists(path)) return;
+  std::ifstream in(path);
+  auto doc = nlohmann::json::parse(in);
+  if (doc.value("version", 0) != 1) throw std::runtime_error("unsupported topics.json version in " + path.string());
+  for (const auto& t : doc["topics"]) {
+    TopicInfo info;
+    info.name = t["name"];
+    info.id = unhex(t["id"]);
+    info.partitions = t["partitions"];
+    info.internal = t.value("internal", false);
+    info.overrides = t["config"].get<std::map<std::string, std::string>>();
+    info.log_config = topic_log_config(defaults_, info.overrides);
+    topics_[info.name] = info;
+  }
+}
+
+void TopicTable::persist_locked() const {
+  nlohmann::json topics = nlohmann::json::array();
+  for (const auto& [name, t] : topics_)
+    topics.push_back({{"name", name},
+                      {"id", hex(t.id)},
+                      {"partitions", t.partitions},
+                      {"internal", t.internal},
+                      {"config", t.overrides}});
+  nlohmann::json doc = {{"version", 1}, {"topics", topics}};
+  auto tmp = meta_dir_ / "topics.json.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << doc.dump(2) << "\n";
+    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+  }
+  fsync_path(tmp, O_RDONLY);
+  std::filesystem::rename(tmp, meta_dir_ / "topics.json");
+  fsync_path(meta_dir_, O_RDONLY | O_DIRECTORY);
+}
+
+std::optional<TopicInfo> TopicTable::find(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<TopicInfo> TopicTable::all() const {
+  std::lock_guard lock(mu_);
+  std::vector<TopicInfo> out;
+  for (const auto& [_, t] : topics_) out.push_back(t);
+  return out;
+}
+
+ErrorCode TopicTable::create(const std::string& name, int32_t partitions,
+                             const std::map<std::string, std::string>& overrides, bool internal,
+                             std::string* message) {
+  if (auto e = validate_topic_name(name); e != ErrorCode::NONE) {
+    if (message) *message = "Topic name \"" + name + "\" is illegal";
+    return e;
+  }
+  if (partitions <= 0 || partitions > 100000) {
+    if (message) *message = "Number of partitions must be larger than 0.";
+    return ErrorCode::INVALID_PARTITIONS;
+  }
+  TopicInfo info;
+  try {
+    info.log_config = topic_log_config(defaults_, overrides);
+  } catch (const ConfigError& e) {
+    if (message) *message = e.what();
+    return ErrorCode::INVALID_CONFIG;
+  }
+  std::lock_guard lock(mu_);
+  if (topics_.count(name)) {
+    if (message) *message = "Topic '" + name + "' already exists.";
+    return ErrorCode::TOPIC_ALREADY_EXISTS;
+  }
+  info.name = name;
+  info.id = random_topic_id();
+  info.partitions = partitions;
+  info.internal = internal;
+  info.overrides = overrides;
+  topics_[name] = info;
+  persist_locked();
+  return ErrorCode::NONE;
+}
+
+ErrorCode TopicTable::remove(const std::string& name) {
+  std::lock_guard lock(mu_);
+  if (!topics_.erase(name)) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+  persist_locked();
+  return ErrorCode::NONE;
+}
+
+ErrorCode TopicTable::set_partitions(const std::string& name, int32_t partitions, std::string* message) {
+  std::lock_guard lock(mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+  if (partitions <= it->second.partitions) {
+    if (message)
+      *message = "Topic currently has " + std::to_string(it->second.partitions) + " partitions, which is higher than or equal to the requested " + std::to_string(partitions) + ".";
+    return ErrorCode::INVALID_PARTITIONS;
+  }
+  it->second.partitions = partitions;
+  persist_locked();
+  return ErrorCode::NONE;
+}
+
+ErrorCode TopicTable::set_overrides(const std::string& name, const std::map<std::string, std::string>& overrides,
+                                    std::string* message) {
+  storage::LogConfig config;
+  try {
+    config = topic_log_config(defaults_, overrides);
+  } catch (const ConfigError& e) {
+    if (message) *message = e.what();
+    return ErrorCode::INVALID_CONFIG;
+  }
+  std::lock_guard lock(mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+  it->second.overrides = overrides;
+  it->second.log_config = config;
+  persist_locked();
+  return ErrorCode::NONE;
+}
+
+}  // namespace runnel::cluster

@@ -1,0 +1,68 @@
+#pragma once
+// The broker's catalogue of topics: name, id, partition count and per-topic
+// configuration overrides, persisted in <data dir>/meta/topics.json (written
+// to a temporary file, fsynced, then renamed, so a crash leaves the old or the
+// new catalogue, never half of one).
+//
+// Thread-safety: all methods are safe to call from any thread (one mutex; the
+// catalogue changes rarely and is read once per request, not per record).
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error_code.h"
+#include "storage/log_config.h"
+
+namespace runnel::cluster {
+
+using TopicId = std::array<uint8_t, 16>;
+
+struct TopicInfo {
+  std::string name;
+  TopicId id{};
+  int32_t partitions = 0;
+  bool internal = false;
+  std::map<std::string, std::string> overrides;  // topic configs set explicitly
+  storage::LogConfig log_config;                 // effective: defaults + overrides
+};
+
+// Kafka's rules for a topic name: 1..249 characters of [a-zA-Z0-9._-], not "." or "..".
+ErrorCode validate_topic_name(const std::string& name);
+
+class TopicTable {
+ public:
+  TopicTable(std::filesystem::path meta_dir, storage::LogConfig defaults);
+
+  // Reads the catalogue written by an earlier run (none: empty).
+  void load();
+
+  std::optional<TopicInfo> find(const std::string& name) const;
+  std::vector<TopicInfo> all() const;
+
+  // Adds a topic; TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS
+  // or INVALID_CONFIG (with `message`) when it cannot.
+  ErrorCode create(const std::string& name, int32_t partitions, const std::map<std::string, std::string>& overrides,
+                   bool internal, std::string* message);
+  ErrorCode remove(const std::string& name);
+  ErrorCode set_partitions(const std::string& name, int32_t partitions, std::string* message);
+  // Replaces the topic's overrides (AlterConfigs semantics); validated first.
+  ErrorCode set_overrides(const std::string& name, const std::map<std::string, std::string>& overrides,
+                          std::string* message);
+
+  const storage::LogConfig& defaults() const { return defaults_; }
+
+ private:
+  void persist_locked() const;
+  std::filesystem::path meta_dir_;
+  storage::LogConfig defaults_;
+  mutable std::mutex mu_;
+  std::map<std::string, TopicInfo> topics_;
+};
+
+}  // namespace runnel::cluster

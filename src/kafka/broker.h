@@ -1,0 +1,83 @@
+#pragma once
+// The broker node: configuration, the shards, the topic catalogue, and which
+// shard owns each partition. Handlers reach everything through it.
+//
+// Thread-safety: config(), shards(), topics() and owner() are safe from any
+// thread. partition() must be called on the owning shard (owner(topic, p)).
+// create_topic(), delete_topic() and add_partitions() are coroutines that hop
+// to the owning shards themselves and may be awaited from any shard.
+#include <asio.hpp>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "app/config.h"
+#include "cluster/partition.h"
+#include "cluster/topic_table.h"
+#include "server/shard.h"
+#include "storage/flusher.h"
+
+namespace runnel {
+
+class Broker {
+ public:
+  explicit Broker(BrokerConfig config);
+  ~Broker();
+
+  // Opens every partition found in the catalogue (running log recovery), then
+  // starts the shard threads. Blocks until the partitions are open.
+  void start();
+  // Syncs and closes every partition and stops the shards (clean shutdown).
+  void stop();
+
+  const BrokerConfig& config() const { return config_; }
+  ShardSet& shards() { return shards_; }
+  cluster::TopicTable& topics() { return topics_; }
+  const std::string& cluster_id() const { return cluster_id_; }
+  // The address Metadata hands out: --advertise, else the bound listener
+  // (0.0.0.0 becomes 127.0.0.1). Set once at start-up, before any request.
+  void set_advertised(std::string host, uint16_t port);
+  const std::string& advertised_host() const { return advertised_host_; }
+  uint16_t advertised_port() const { return advertised_port_; }
+
+  Shard& owner(const std::string& topic, int32_t partition);
+  // nullptr when this shard holds no such partition (unknown, or not open yet).
+  cluster::Partition* partition(const std::string& topic, int32_t partition);
+
+  // Creates the topic and opens its partitions. Errors as TopicTable::create.
+  asio::awaitable<ErrorCode> create_topic(const std::string& name, int32_t partitions,
+                                          std::map<std::string, std::string> overrides, std::string* message,
+                                          bool internal = false);
+  asio::awaitable<ErrorCode> delete_topic(const std::string& name);
+  asio::awaitable<ErrorCode> add_partitions(const std::string& name, int32_t total, std::string* message);
+  // Pushes a topic's changed configuration to its open partitions.
+  asio::awaitable<void> apply_topic_config(const std::string& name);
+
+  // Auto-creation as Kafka does it: when enabled and the name is valid, creates
+  // the topic with num.partitions. Returns the topic's state afterwards.
+  asio::awaitable<std::optional<cluster::TopicInfo>> find_or_auto_create(const std::string& name, bool allow);
+
+ private:
+  using PartitionMap = std::unordered_map<std::string, std::unique_ptr<cluster::Partition>>;
+  static std::string key(const std::string& topic, int32_t partition);
+  std::filesystem::path partition_dir(const std::string& topic, int32_t partition) const;
+  asio::awaitable<void> open_partitions(const cluster::TopicInfo& topic, int32_t from, int32_t to);
+  void load_cluster_id();
+  void run_retention(int shard_id);
+
+  BrokerConfig config_;
+  ShardSet shards_;
+  cluster::TopicTable topics_;
+  storage::Flusher flusher_;
+  std::string cluster_id_;
+  std::string advertised_host_;
+  uint16_t advertised_port_ = 0;
+  std::vector<PartitionMap> partitions_;  // one map per shard, touched only on that shard
+  std::vector<std::unique_ptr<asio::steady_timer>> retention_timers_;
+};
+
+int64_t now_ms();
+
+}  // namespace runnel

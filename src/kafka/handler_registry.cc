@@ -1,0 +1,52 @@
+// The registry: every API runnel serves and exactly the versions implemented
+// and tested. ApiVersions answers from this list, dispatch uses it, and a
+// request outside a range is refused (UNSUPPORTED_VERSION for ApiVersions,
+// a closed connection otherwise, as Kafka does).
+//
+// Produce starts at v3 and Fetch at v4: older versions carry the pre-0.11
+// message formats, which runnel does not store. Every client we test sends
+// newer ones (see shared/CLIENT-COMPAT.md).
+#include <algorithm>
+#include <array>
+
+#include "kafka/handler.h"
+#include "kafka/handlers/api_versions.h"
+#include "kafka/handlers/handlers.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+namespace {
+
+using namespace protocol;
+
+constexpr HandlerEntry raw(int16_t key, int16_t min, int16_t max, int16_t flexible_from, HandlerFn fn) {
+  return HandlerEntry{key, min, max, flexible_from, fn};
+}
+
+const std::array kHandlers = {
+    raw(ProduceRequest::kApiKey, 3, 9, ProduceRequest::kFlexibleFrom, &handle_produce),
+    make_handler<FetchRequest, FetchResponse, &handle_fetch>(4, 12),
+    make_handler<ListOffsetsRequest, ListOffsetsResponse, &handle_list_offsets>(0, 7),
+    make_handler<MetadataRequest, MetadataResponse, &handle_metadata>(0, 12),
+    raw(ApiVersionsRequest::kApiKey, 0, 3, ApiVersionsRequest::kFlexibleFrom, &handle_api_versions),
+    make_handler<CreateTopicsRequest, CreateTopicsResponse, &handle_create_topics>(0, 7),
+    make_handler<DeleteTopicsRequest, DeleteTopicsResponse, &handle_delete_topics>(0, 6),
+    make_handler<DeleteRecordsRequest, DeleteRecordsResponse, &handle_delete_records>(0, 2),
+    make_handler<DescribeConfigsRequest, DescribeConfigsResponse, &handle_describe_configs>(0, 4),
+    make_handler<AlterConfigsRequest, AlterConfigsResponse, &handle_alter_configs>(0, 2),
+    make_handler<CreatePartitionsRequest, CreatePartitionsResponse, &handle_create_partitions>(0, 3),
+    make_handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+                 &handle_incremental_alter_configs>(0, 1),
+    make_handler<DescribeClusterRequest, DescribeClusterResponse, &handle_describe_cluster>(0, 1),
+};
+
+}  // namespace
+
+std::span<const HandlerEntry> handlers() { return kHandlers; }
+
+const HandlerEntry* find_handler(int16_t api_key) {
+  auto it = std::find_if(kHandlers.begin(), kHandlers.end(), [&](const auto& h) { return h.api_key == api_key; });
+  return it == kHandlers.end() ? nullptr : &*it;
+}
+
+}  // namespace runnel

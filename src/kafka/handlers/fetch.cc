@@ -1,0 +1,131 @@
+// Fetch (key 1). Reads whole batches as file slices from each partition's
+// owning shard (sent later with sendfile), and long-polls: while fewer than
+// min_bytes are available it leaves a waiter on every requested partition and
+// sleeps until an append wakes it or max_wait_ms runs out.
+#include <spdlog/spdlog.h>
+
+#include "kafka/broker.h"
+#include "kafka/handlers/handlers.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+namespace {
+
+using Response = protocol::FetchResponse;
+
+struct PartitionRead {
+  ErrorCode error = ErrorCode::NONE;
+  std::vector<FileSlice> slices;
+  uint64_t bytes = 0;
+  int64_t high_watermark = -1;
+  int64_t log_start_offset = -1;
+};
+
+PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t index, int64_t offset,
+                             uint64_t max_bytes, bool min_one) {
+  PartitionRead out;
+  auto* partition = broker.partition(topic, index);
+  if (!partition) {
+    out.error = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+    return out;
+  }
+  auto& log = partition->log();
+  out.high_watermark = partition->high_watermark();
+  out.log_start_offset = log.log_start_offset();
+  if (offset < out.log_start_offset || offset > out.high_watermark) {
+    out.error = ErrorCode::OFFSET_OUT_OF_RANGE;
+    return out;
+  }
+  auto read = log.read(offset, max_bytes, min_one, out.high_watermark);
+  out.error = read.error;
+  out.slices = std::move(read.slices);
+  out.bytes = read.bytes;
+  return out;
+}
+
+}  // namespace
+
+asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, protocol::FetchRequest& request) {
+  Broker& broker = ctx.broker;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, request.max_wait_ms));
+  const uint64_t response_max = request.max_bytes > 0 ? static_cast<uint64_t>(request.max_bytes) : UINT64_MAX;
+  const uint64_t min_bytes = request.min_bytes > 0 ? static_cast<uint64_t>(request.min_bytes) : 0;
+
+  // A fetch session (KIP-227) is never created: session_id 0 tells the client
+  // to send full fetch requests, which every client supports.
+  Response response;
+  for (;;) {
+    response = Response{};
+    uint64_t total = 0;
+    bool any_error = false;
+    for (auto& topic : request.topics) {
+      auto& topic_response = response.responses.emplace_back();
+      topic_response.topic = topic.topic;
+      topic_response.topic_id = topic.topic_id;
+      auto info = broker.topics().find(topic.topic);
+      for (auto& p : topic.partitions) {
+        auto& pr = topic_response.partitions.emplace_back();
+        pr.partition_index = p.partition;
+        pr.records = protocol::Records::of({});
+        if (!info || p.partition < 0 || p.partition >= info->partitions) {
+          pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+          any_error = true;
+          continue;
+        }
+        uint64_t budget = std::min<uint64_t>(p.partition_max_bytes > 0 ? p.partition_max_bytes : 0,
+                                             response_max > total ? response_max - total : 0);
+        bool min_one = total == 0;  // KIP-74: the first batch goes out even if over the limits
+        auto read = co_await on_shard(broker.owner(topic.topic, p.partition),
+                                      [&broker, &topic, &p, budget, min_one]() {
+                                        return read_partition(broker, topic.topic, p.partition, p.fetch_offset, budget,
+                                                              min_one);
+                                      });
+        pr.error_code = code(read.error);
+        pr.high_watermark = read.high_watermark;
+        pr.last_stable_offset = read.high_watermark;  // no transactions: LSO = HWM
+        pr.log_start_offset = read.log_start_offset;
+        pr.aborted_transactions = std::vector<Response::AbortedTransaction>{};
+        if (read.error != ErrorCode::NONE) {
+          any_error = true;
+          continue;
+        }
+        pr.records.files = std::move(read.slices);
+        total += read.bytes;
+      }
+    }
+    if (total >= min_bytes || any_error || std::chrono::steady_clock::now() >= deadline) break;
+
+    // Not enough yet: sleep until new data arrives on any requested partition.
+    auto timer = std::make_shared<asio::steady_timer>(ctx.shard.io(), deadline);
+    auto waiter = std::make_shared<cluster::FetchWaiter>();
+    auto executor = ctx.shard.executor();
+    waiter->notify = [weak = std::weak_ptr<asio::steady_timer>(timer), executor] {
+      asio::post(executor, [weak] {
+        if (auto t = weak.lock()) t->cancel();
+      });
+    };
+    bool ready = false;
+    for (size_t t = 0; t < request.topics.size(); ++t) {
+      auto& topic = request.topics[t];
+      for (size_t i = 0; i < topic.partitions.size(); ++i) {
+        int32_t index = topic.partitions[i].partition;
+        int64_t seen = response.responses[t].partitions[i].high_watermark;
+        ready |= co_await on_shard(broker.owner(topic.topic, index), [&broker, &topic, index, seen, waiter]() {
+          auto* partition = broker.partition(topic.topic, index);
+          if (!partition) return false;
+          // Data that arrived since we read would otherwise go unnoticed until the deadline.
+          if (partition->high_watermark() > seen) return true;
+          partition->add_fetch_waiter(waiter);
+          return false;
+        });
+      }
+    }
+    if (!ready) {
+      std::error_code ec;
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+  co_return response;
+}
+
+}  // namespace runnel

@@ -1,0 +1,66 @@
+// ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3, KIP-734)
+// or the first offset whose timestamp is at or after the one asked for.
+#include "kafka/broker.h"
+#include "kafka/handlers/handlers.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+namespace {
+constexpr int64_t kLatest = -1;
+constexpr int64_t kEarliest = -2;
+constexpr int64_t kMaxTimestamp = -3;
+
+struct Lookup {
+  ErrorCode error = ErrorCode::NONE;
+  int64_t offset = -1;
+  int64_t timestamp = -1;
+};
+}  // namespace
+
+asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContext& ctx,
+                                                                   protocol::ListOffsetsRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::ListOffsetsResponse response;
+  for (auto& topic : request.topics) {
+    auto& tr = response.topics.emplace_back();
+    tr.name = topic.name;
+    auto info = broker.topics().find(topic.name);
+    for (auto& p : topic.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition_index = p.partition_index;
+      if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) {
+        pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        continue;
+      }
+      int64_t ts = p.timestamp;
+      auto found = co_await on_shard(broker.owner(topic.name, p.partition_index), [&broker, &topic, &p, ts]() {
+        Lookup out;
+        auto* partition = broker.partition(topic.name, p.partition_index);
+        if (!partition) {
+          out.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+          return out;
+        }
+        auto& log = partition->log();
+        if (ts == kLatest) {
+          out.offset = partition->high_watermark();
+        } else if (ts == kEarliest) {
+          out.offset = log.log_start_offset();
+        } else if (ts == kMaxTimestamp) {
+          std::tie(out.timestamp, out.offset) = log.max_timestamp_and_offset();
+        } else {
+          out.offset = log.offset_for_timestamp(ts);
+          out.timestamp = out.offset >= 0 ? ts : -1;
+        }
+        return out;
+      });
+      pr.error_code = code(found.error);
+      pr.offset = found.offset;
+      pr.timestamp = found.timestamp;
+      pr.leader_epoch = found.offset >= 0 ? 0 : -1;
+      if (found.error == ErrorCode::NONE && found.offset >= 0) pr.old_style_offsets = {found.offset};
+    }
+  }
+  co_return response;
+}
+
+}  // namespace runnel

@@ -1,0 +1,76 @@
+// Metadata (key 3): brokers (just this one), and topics with their partitions,
+// leader (this node) and replicas. Requesting an unknown topic auto-creates it
+// as Kafka does: always in v0-v3, and in v4+ when allow_auto_topic_creation.
+#include "kafka/broker.h"
+#include "kafka/handlers/handlers.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+namespace {
+
+protocol::MetadataResponse::MetadataResponseTopic describe_topic(Broker& broker, const cluster::TopicInfo& t) {
+  protocol::MetadataResponse::MetadataResponseTopic topic;
+  topic.name = t.name;
+  topic.topic_id = t.id;
+  topic.is_internal = t.internal;
+  int32_t node = broker.config().node_id;
+  for (int32_t p = 0; p < t.partitions; ++p) {
+    protocol::MetadataResponse::MetadataResponsePartition part;
+    part.partition_index = p;
+    part.leader_id = node;
+    part.leader_epoch = 0;
+    part.replica_nodes = {node};
+    part.isr_nodes = {node};
+    topic.partitions.push_back(std::move(part));
+  }
+  return topic;
+}
+
+}  // namespace
+
+asio::awaitable<protocol::MetadataResponse> handle_metadata(RequestContext& ctx, protocol::MetadataRequest& request) {
+  Broker& broker = ctx.broker;
+  const int16_t version = ctx.api_version;
+  protocol::MetadataResponse response;
+  protocol::MetadataResponse::MetadataResponseBroker self;
+  self.node_id = broker.config().node_id;
+  self.host = broker.advertised_host();
+  self.port = broker.advertised_port();
+  response.brokers.push_back(self);
+  response.cluster_id = broker.cluster_id();
+  response.controller_id = broker.config().node_id;
+
+  // v0: an empty list means every topic; v1+: null means every topic.
+  bool all_topics = !request.topics.has_value() || (version == 0 && request.topics->empty());
+  if (all_topics) {
+    for (const auto& t : broker.topics().all()) response.topics.push_back(describe_topic(broker, t));
+    co_return response;
+  }
+  bool allow_auto_create = version < 4 || request.allow_auto_topic_creation;
+  for (const auto& requested : *request.topics) {
+    if (!requested.name) {
+      // v10+ lookup by topic id only.
+      protocol::MetadataResponse::MetadataResponseTopic topic;
+      topic.error_code = code(ErrorCode::UNKNOWN_TOPIC_ID);
+      topic.topic_id = requested.topic_id;
+      for (const auto& t : broker.topics().all())
+        if (t.id == requested.topic_id) topic = describe_topic(broker, t);
+      response.topics.push_back(std::move(topic));
+      continue;
+    }
+    const std::string& name = *requested.name;
+    auto info = co_await broker.find_or_auto_create(name, allow_auto_create);
+    if (info) {
+      response.topics.push_back(describe_topic(broker, *info));
+      continue;
+    }
+    protocol::MetadataResponse::MetadataResponseTopic topic;
+    topic.name = name;
+    topic.error_code = code(cluster::validate_topic_name(name) != ErrorCode::NONE ? ErrorCode::INVALID_TOPIC_EXCEPTION
+                                                                                : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    response.topics.push_back(std::move(topic));
+  }
+  co_return response;
+}
+
+}  // namespace runnel

@@ -1,0 +1,93 @@
+// Produce (key 0). Appends each partition's batches on the shard that owns the
+// partition, then, for acks=all, waits until they are fdatasync'd (group
+// commit: the appends of every partition are made first, so one round of
+// syncs covers them all). acks=0 gets no response at all.
+#include <spdlog/spdlog.h>
+
+#include "kafka/broker.h"
+#include "kafka/handlers/handlers.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+namespace {
+
+using Response = protocol::ProduceResponse;
+using PartitionResponse = Response::PartitionProduceResponse;
+
+struct PendingPartition {
+  Shard* shard;
+  std::string topic;
+  int32_t partition;
+  int64_t last_offset;
+  PartitionResponse* response;
+};
+
+}  // namespace
+
+asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Reader& reader) {
+  Broker& broker = ctx.broker;
+  protocol::ProduceRequest request;
+  request.read(reader, ctx.api_version);
+
+  Response response;
+  const bool valid_acks = request.acks == -1 || request.acks == 0 || request.acks == 1;
+  std::vector<PendingPartition> durable;
+  for (auto& topic_data : request.topic_data) {
+    auto& topic_response = response.responses.emplace_back();
+    topic_response.name = topic_data.name;
+    auto info = broker.topics().find(topic_data.name);
+    for (auto& partition_data : topic_data.partition_data) {
+      auto& pr = topic_response.partition_responses.emplace_back();
+      pr.index = partition_data.index;
+      if (!valid_acks) {
+        pr.error_code = code(ErrorCode::INVALID_REQUIRED_ACKS);
+        continue;
+      }
+      if (!info || partition_data.index < 0 || partition_data.index >= info->partitions) {
+        pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        continue;
+      }
+      if (partition_data.records.is_null || partition_data.records.memory.empty()) {
+        pr.error_code = code(ErrorCode::CORRUPT_MESSAGE);
+        continue;
+      }
+      // The request frame is ours and outlives this handler: the log patches
+      // offsets into these bytes in place and writes them as they are.
+      auto bytes = partition_data.records.memory;
+      std::span<uint8_t> batches(const_cast<uint8_t*>(bytes.data()), bytes.size());
+      Shard& owner = broker.owner(topic_data.name, partition_data.index);
+      auto result = co_await on_shard(owner, [&broker, &topic_data, &partition_data, batches]() {
+        auto* partition = broker.partition(topic_data.name, partition_data.index);
+        if (!partition) {
+          storage::AppendResult r;
+          r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+          return r;
+        }
+        return partition->append(batches, now_ms());
+      });
+      pr.error_code = code(result.error);
+      if (result.error != ErrorCode::NONE) continue;
+      pr.base_offset = result.base_offset;
+      pr.log_append_time_ms = result.log_append_time;
+      pr.log_start_offset = result.log_start_offset;
+      if (request.acks == -1) durable.push_back({&owner, topic_data.name, partition_data.index, result.last_offset, &pr});
+    }
+  }
+
+  for (auto& d : durable) {
+    bool ok = co_await on_shard(*d.shard, [&broker, &d]() -> asio::awaitable<bool> {
+      auto* partition = broker.partition(d.topic, d.partition);
+      if (!partition) co_return false;
+      co_await partition->wait_durable(d.last_offset);
+      co_return true;
+    });
+    if (!ok) d.response->error_code = code(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+  }
+
+  if (request.acks == 0) co_return std::nullopt;
+  protocol::Writer writer;
+  response.write(writer, ctx.api_version);
+  co_return std::move(writer).finish();
+}
+
+}  // namespace runnel

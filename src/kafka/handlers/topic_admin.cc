@@ -1,0 +1,114 @@
+// Topic administration: CreateTopics (19), DeleteTopics (20), CreatePartitions (37).
+#include <spdlog/spdlog.h>
+
+#include "kafka/broker.h"
+#include "kafka/handlers/handlers.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+
+asio::awaitable<protocol::CreateTopicsResponse> handle_create_topics(RequestContext& ctx,
+                                                                     protocol::CreateTopicsRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::CreateTopicsResponse response;
+  for (auto& topic : request.topics) {
+    auto& result = response.topics.emplace_back();
+    result.name = topic.name;
+    int32_t partitions = topic.num_partitions == -1 ? broker.config().num_partitions : topic.num_partitions;
+    int16_t replication = topic.replication_factor == -1 ? broker.config().default_replication_factor
+                                                         : topic.replication_factor;
+    std::map<std::string, std::string> overrides;
+    for (auto& c : topic.configs)
+      if (c.value) overrides[c.name] = *c.value;
+    std::string message;
+    ErrorCode error = ErrorCode::NONE;
+    if (!topic.assignments.empty()) {
+      error = ErrorCode::INVALID_REQUEST;
+      message = "Manual replica assignment is not supported";
+    } else if (replication <= 0) {
+      error = ErrorCode::INVALID_REPLICATION_FACTOR;
+      message = "Replication factor must be larger than 0.";
+    } else if (replication > 1) {
+      error = ErrorCode::INVALID_REPLICATION_FACTOR;
+      message = "Replication factor: " + std::to_string(replication) + " larger than available brokers: 1.";
+    } else if (request.validate_only) {
+      if (broker.topics().find(topic.name)) {
+        error = ErrorCode::TOPIC_ALREADY_EXISTS;
+        message = "Topic '" + topic.name + "' already exists.";
+      } else if (cluster::validate_topic_name(topic.name) != ErrorCode::NONE) {
+        error = ErrorCode::INVALID_TOPIC_EXCEPTION;
+      } else if (partitions <= 0) {
+        error = ErrorCode::INVALID_PARTITIONS;
+      }
+    } else {
+      error = co_await broker.create_topic(topic.name, partitions, overrides, &message);
+    }
+    result.error_code = code(error);
+    if (!message.empty()) result.error_message = message;
+    if (error == ErrorCode::NONE) {
+      result.num_partitions = partitions;
+      result.replication_factor = replication;
+      if (auto info = broker.topics().find(topic.name)) result.topic_id = info->id;
+    }
+  }
+  co_return response;
+}
+
+asio::awaitable<protocol::DeleteTopicsResponse> handle_delete_topics(RequestContext& ctx,
+                                                                     protocol::DeleteTopicsRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::DeleteTopicsResponse response;
+  std::vector<std::string> names = request.topic_names;
+  for (auto& t : request.topics) {
+    if (t.name) {
+      names.push_back(*t.name);
+      continue;
+    }
+    for (const auto& info : broker.topics().all())
+      if (info.id == t.topic_id) names.push_back(info.name);
+  }
+  for (const auto& name : names) {
+    auto& result = response.responses.emplace_back();
+    result.name = name;
+    if (auto info = broker.topics().find(name)) result.topic_id = info->id;
+    ErrorCode error;
+    if (!broker.config().delete_topic_enable)
+      error = ErrorCode::TOPIC_DELETION_DISABLED;
+    else if (auto info = broker.topics().find(name); info && info->internal)
+      error = ErrorCode::INVALID_REQUEST;
+    else
+      error = co_await broker.delete_topic(name);
+    result.error_code = code(error);
+  }
+  co_return response;
+}
+
+asio::awaitable<protocol::CreatePartitionsResponse> handle_create_partitions(
+    RequestContext& ctx, protocol::CreatePartitionsRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::CreatePartitionsResponse response;
+  for (auto& topic : request.topics) {
+    auto& result = response.results.emplace_back();
+    result.name = topic.name;
+    std::string message;
+    ErrorCode error = ErrorCode::NONE;
+    auto info = broker.topics().find(topic.name);
+    if (!info) {
+      error = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+    } else if (topic.assignments && !topic.assignments->empty()) {
+      error = ErrorCode::INVALID_REPLICA_ASSIGNMENT;
+      message = "Manual replica assignment is not supported";
+    } else if (topic.count <= info->partitions) {
+      error = ErrorCode::INVALID_PARTITIONS;
+      message = "Topic currently has " + std::to_string(info->partitions) +
+                " partitions, which is higher than the requested " + std::to_string(topic.count) + ".";
+    } else if (!request.validate_only) {
+      error = co_await broker.add_partitions(topic.name, topic.count, &message);
+    }
+    result.error_code = code(error);
+    if (!message.empty()) result.error_message = message;
+  }
+  co_return response;
+}
+
+}  // namespace runnel

@@ -1,0 +1,55 @@
+#include "server/listener.h"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "kafka/broker.h"
+#include "server/connection.h"
+
+namespace runnel {
+
+Listener::Listener(Broker& broker, const std::string& host, uint16_t port)
+    : broker_(broker), acceptor_(broker.shards().at(0).io()) {
+  asio::ip::tcp::resolver resolver(broker.shards().at(0).io());
+  auto endpoint = *resolver.resolve(host, std::to_string(port), asio::ip::resolver_base::passive).begin();
+  acceptor_.open(endpoint.endpoint().protocol());
+  acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+  acceptor_.bind(endpoint.endpoint());
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  port_ = acceptor_.local_endpoint().port();
+}
+
+void Listener::start() {
+  asio::co_spawn(broker_.shards().at(0).executor(), accept_loop(), asio::detached);
+}
+
+void Listener::stop() {
+  std::promise<void> done;
+  asio::post(broker_.shards().at(0).executor(), [this, &done] {
+    std::error_code ec;
+    acceptor_.close(ec);
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+asio::awaitable<void> Listener::accept_loop() {
+  auto& shards = broker_.shards();
+  while (acceptor_.is_open()) {
+    Shard& shard = shards.at(next_shard_);
+    next_shard_ = (next_shard_ + 1) % shards.size();
+    std::error_code ec;
+    auto socket = co_await acceptor_.async_accept(shard.io(), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+      spdlog::warn("accept failed: {}", ec.message());
+      continue;
+    }
+    auto connection = std::make_shared<Connection>(broker_, shard, std::move(socket));
+    // The lambda (and so the shared_ptr) lives in the coroutine frame until run() ends.
+    asio::co_spawn(shard.executor(), [connection] { return connection->run(); }, asio::detached);
+  }
+}
+
+}  // namespace runnel

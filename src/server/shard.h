@@ -1,0 +1,74 @@
+#pragma once
+// The shard-per-core runtime: each Shard is one thread running its own
+// asio::io_context. State owned by a shard (its partitions, its connections)
+// is touched only on that shard's thread, so the data path takes no locks.
+// on_shard() runs a function on another shard and resumes the caller on its
+// own executor with the result.
+//
+// Thread-safety: ShardSet is built before the threads start and is read-only
+// afterwards; current_shard() is thread-local.
+#include <asio.hpp>
+#include <memory>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace runnel {
+
+class Shard {
+ public:
+  explicit Shard(int id) : id_(id), work_(asio::make_work_guard(io_)) {}
+  int id() const { return id_; }
+  asio::io_context& io() { return io_; }
+  asio::io_context::executor_type executor() { return io_.get_executor(); }
+  bool is_current() const;
+
+ private:
+  friend class ShardSet;
+  int id_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+class ShardSet {
+ public:
+  explicit ShardSet(int count);
+  ~ShardSet();
+  int size() const { return static_cast<int>(shards_.size()); }
+  Shard& at(int id) { return *shards_[id]; }
+  // Starts one thread per shard; returns at once.
+  void start();
+  // Lets every io_context run out of work and joins the threads.
+  void stop();
+
+ private:
+  std::vector<std::unique_ptr<Shard>> shards_;
+};
+
+// The shard whose thread is running, or nullptr on any other thread.
+Shard* current_shard();
+
+// Runs fn() on `target` (directly when already there) and returns its result
+// on the caller's executor. fn may return a value or an asio::awaitable<T>.
+template <class F>
+auto on_shard(Shard& target, F fn) {
+  using R = std::invoke_result_t<F>;
+  if constexpr (requires { typename R::value_type; } &&
+                std::is_same_v<R, asio::awaitable<typename R::value_type>>) {
+    using T = typename R::value_type;
+    return [](Shard& target, F fn) -> asio::awaitable<T> {
+      if (target.is_current()) co_return co_await fn();
+      co_return co_await asio::co_spawn(target.executor(), std::move(fn), asio::use_awaitable);
+    }(target, std::move(fn));
+  } else {
+    return [](Shard& target, F fn) -> asio::awaitable<R> {
+      if (target.is_current()) co_return fn();
+      co_return co_await asio::co_spawn(
+          target.executor(), [fn = std::move(fn)]() mutable -> asio::awaitable<R> { co_return fn(); },
+          asio::use_awaitable);
+    }(target, std::move(fn));
+  }
+}
+
+}  // namespace runnel
