@@ -1,0 +1,70 @@
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace runnel {
+namespace {
+
+TEST(BrokerConfig, AppliesKafkaNames) {
+  BrokerConfig c;
+  c.set("num.partitions", "3");
+  c.set("log.retention.hours", "2");
+  c.set("log.segment.bytes", "1048576");
+  c.set("auto.create.topics.enable", "false");
+  c.set("listeners", "PLAINTEXT://127.0.0.1:19092");
+  c.set("log.message.timestamp.type", "LogAppendTime");
+  EXPECT_EQ(c.num_partitions, 3);
+  EXPECT_EQ(c.log.retention_ms, 2 * 3600 * 1000);
+  EXPECT_EQ(c.log.segment_bytes, 1048576);
+  EXPECT_FALSE(c.auto_create_topics);
+  EXPECT_EQ(c.listen_host, "127.0.0.1");
+  EXPECT_EQ(c.listen_port, 19092);
+  EXPECT_EQ(c.log.timestamp_type, storage::TimestampType::LogAppendTime);
+}
+
+TEST(BrokerConfig, RefusesUnknownKeysAndBadValuesNamingTheKey) {
+  BrokerConfig c;
+  try {
+    c.set("num.partitionz", "3");
+    FAIL() << "unknown key accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("num.partitionz"), std::string::npos);
+  }
+  try {
+    c.set("num.partitions", "three");
+    FAIL() << "bad value accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("num.partitions"), std::string::npos);
+  }
+  EXPECT_THROW(c.set("num.partitions", "0"), ConfigError);
+  EXPECT_THROW(c.set("auto.create.topics.enable", "yes"), ConfigError);
+  EXPECT_THROW(c.set("default.replication.factor", "3"), ConfigError);
+}
+
+TEST(BrokerConfig, ReadsPropertiesFile) {
+  std::string path = ::testing::TempDir() + "/server.properties";
+  std::ofstream(path) << "# comment\n! other comment\n\nnum.partitions = 5\nlog.dirs=/tmp/a,/tmp/b\n";
+  BrokerConfig c;
+  c.load_file(path);
+  EXPECT_EQ(c.num_partitions, 5);
+  EXPECT_EQ(c.data_dir, "/tmp/a");
+  std::ofstream(path) << "bogus.key=1\n";
+  EXPECT_THROW(c.load_file(path), ConfigError);
+  std::remove(path.c_str());
+}
+
+TEST(TopicConfig, OverlaysDefaultsAndValidates) {
+  storage::LogConfig defaults;
+  auto c = topic_log_config(defaults, {{"retention.ms", "1000"}, {"max.message.bytes", "100"}});
+  EXPECT_EQ(c.retention_ms, 1000);
+  EXPECT_EQ(c.max_message_bytes, 100);
+  EXPECT_EQ(c.segment_bytes, defaults.segment_bytes);
+  EXPECT_THROW(topic_log_config(defaults, {{"retention.mss", "1"}}), ConfigError);
+  EXPECT_THROW(topic_log_config(defaults, {{"segment.bytes", "-5"}}), ConfigError);
+}
+
+}  // namespace
+}  // namespace runnel
