@@ -1,0 +1,157 @@
+"""Start and stop a real runnel broker for the integration tests.
+
+    with Broker(sets={"num.partitions": 3}) as b:
+        KafkaProducer(bootstrap_servers=b.bootstrap)
+
+Every broker gets a free loopback port and a fresh temporary data directory.
+The binary is $RUNNEL_BIN. stop() is idempotent and also runs at interpreter
+exit, so a failing test never leaves a broker behind.
+"""
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+_live = []
+
+
+def _register_pid(pid):
+    """run.sh passes RUNNEL_IT_PIDS, a directory where every started broker is
+    listed, so that it can kill leftovers if a suite itself is killed."""
+    d = os.environ.get("RUNNEL_IT_PIDS")
+    if d:
+        open(os.path.join(d, str(pid)), "w").close()
+
+
+def _unregister_pid(pid):
+    d = os.environ.get("RUNNEL_IT_PIDS")
+    if d:
+        try:
+            os.unlink(os.path.join(d, str(pid)))
+        except OSError:
+            pass
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=15.0, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Broker:
+    def __init__(self, sets=None, binary=None):
+        self.binary = binary or os.environ.get("RUNNEL_BIN")
+        if not self.binary:
+            raise RuntimeError("RUNNEL_BIN is not set")
+        self.sets = {"num.partitions": 1, "auto.create.topics.enable": "true"}
+        self.sets.update(sets or {})
+        self.tmp = tempfile.mkdtemp(prefix="runnel-py-")
+        self.data_dir = os.path.join(self.tmp, "data")
+        os.makedirs(self.data_dir)
+        self.log_path = os.path.join(self.tmp, "broker.log")
+        self.port = free_port()
+        self.proc = None
+        _live.append(self)
+
+    @property
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self):
+        args = [self.binary, "serve", "--data-dir", self.data_dir, "--listen", self.bootstrap]
+        for k, v in self.sets.items():
+            args += ["--set", "%s=%s" % (k, v)]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        _register_pid(self.proc.pid)
+        if not wait_port(self.port, 15.0, self.proc):
+            self.stop()
+            raise RuntimeError("broker did not start on %s:\n%s" % (self.bootstrap, self.log()))
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")[-8000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout=10.0):
+        """SIGTERM and wait; SIGKILL if it does not stop. Returns the exit code."""
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+        _unregister_pid(self.proc.pid)
+        self.proc = None
+        return rc
+
+    def kill9(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        if self.proc is not None:
+            _unregister_pid(self.proc.pid)
+        self.proc = None
+
+    def restart(self):
+        """Start again on the same data dir and port."""
+        assert self.proc is None
+        return self.start()
+
+    def cleanup(self):
+        self.stop()
+        if self in _live:
+            _live.remove(self)
+        if os.environ.get("KEEP_BROKER_LOGS"):
+            print("kept broker dir", self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+@atexit.register
+def _stop_all():
+    for b in list(_live):
+        b.cleanup()
+
+
+# SIGTERM (e.g. from `timeout`) becomes SystemExit so that atexit stops the brokers.
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -1,0 +1,177 @@
+"""Just enough of the Kafka wire protocol, by hand, to send well-formed and
+malformed requests over a raw socket."""
+import socket
+import struct
+import time
+
+from kafka.record.util import calc_crc32c
+
+
+def i8(v): return struct.pack(">b", v)
+def i16(v): return struct.pack(">h", v)
+def i32(v): return struct.pack(">i", v)
+def i64(v): return struct.pack(">q", v)
+
+
+def string(s):
+    if s is None:
+        return i16(-1)
+    b = s.encode() if isinstance(s, str) else s
+    return i16(len(b)) + b
+
+
+def nbytes(b):
+    if b is None:
+        return i32(-1)
+    return i32(len(b)) + b
+
+
+def varint(v):
+    v = (v << 1) ^ (v >> 63)  # zigzag
+    out = b""
+    while True:
+        bits = v & 0x7F
+        v >>= 7
+        if v:
+            out += bytes([bits | 0x80])
+        else:
+            return out + bytes([bits])
+
+
+def header_v1(api_key, version, correlation_id, client_id="runnel-it"):
+    return i16(api_key) + i16(version) + i32(correlation_id) + string(client_id)
+
+
+def frame(body):
+    return i32(len(body)) + body
+
+
+def record(offset_delta, key, value, ts_delta=0, headers=()):
+    body = i8(0) + varint(ts_delta) + varint(offset_delta)
+    body += varint(-1) if key is None else varint(len(key)) + key
+    body += varint(-1) if value is None else varint(len(value)) + value
+    body += varint(len(headers))
+    for hk, hv in headers:
+        body += varint(len(hk)) + hk + varint(len(hv)) + hv
+    return varint(len(body)) + body
+
+
+def record_batch(values, base_ts=None, corrupt_crc=False):
+    """An uncompressed magic-2 batch of (key, value) pairs."""
+    base_ts = int(time.time() * 1000) if base_ts is None else base_ts
+    recs = b"".join(record(i, k, v) for i, (k, v) in enumerate(values))
+    after_crc = (i16(0) + i32(len(values) - 1) + i64(base_ts) + i64(base_ts) + i64(-1) + i16(-1) + i32(-1)
+                 + i32(len(values)) + recs)
+    crc = calc_crc32c(after_crc)
+    if corrupt_crc:
+        crc ^= 0xDEADBEEF
+    after_len = i32(0) + i8(2) + struct.pack(">I", crc) + after_crc  # partition leader epoch, magic, crc
+    return i64(0) + i32(len(after_len)) + after_len
+
+
+def produce_v3(correlation_id, topic, partition, batch, acks=-1, timeout_ms=5000):
+    body = header_v1(0, 3, correlation_id)
+    body += string(None) + i16(acks) + i32(timeout_ms)
+    body += i32(1) + string(topic) + i32(1) + i32(partition) + nbytes(batch)
+    return frame(body)
+
+
+def parse_produce_v3(payload):
+    """-> (correlation_id, [(topic, partition, error_code, base_offset)])"""
+    r = Reader(payload)
+    corr = r.i32()
+    out = []
+    for _ in range(r.i32()):
+        t = r.string()
+        for _ in range(r.i32()):
+            p, err, base = r.i32(), r.i16(), r.i64()
+            r.i64()  # log_append_time
+            out.append((t, p, err, base))
+    return corr, out
+
+
+def api_versions_v0(correlation_id, version=0):
+    return frame(header_v1(18, version, correlation_id))
+
+
+def parse_api_versions_v0(payload):
+    """-> (correlation_id, error_code, {api_key: (min, max)})"""
+    r = Reader(payload)
+    corr, err = r.i32(), r.i16()
+    apis = {}
+    n = r.i32()
+    for _ in range(max(n, 0)):
+        k, lo, hi = r.i16(), r.i16(), r.i16()
+        apis[k] = (lo, hi)
+    return corr, err, apis
+
+
+def metadata_v1(correlation_id, topics=None):
+    body = header_v1(3, 1, correlation_id)
+    if topics is None:
+        body += i32(-1)
+    else:
+        body += i32(len(topics)) + b"".join(string(t) for t in topics)
+    return frame(body)
+
+
+class Reader:
+    def __init__(self, b):
+        self.b, self.o = b, 0
+
+    def take(self, n):
+        if self.o + n > len(self.b):
+            raise ValueError("short response")
+        v = self.b[self.o:self.o + n]
+        self.o += n
+        return v
+
+    def i16(self): return struct.unpack(">h", self.take(2))[0]
+    def i32(self): return struct.unpack(">i", self.take(4))[0]
+    def i64(self): return struct.unpack(">q", self.take(8))[0]
+
+    def string(self):
+        n = self.i16()
+        return None if n < 0 else self.take(n).decode()
+
+
+class Conn:
+    def __init__(self, port, timeout=5.0):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def recv_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.s.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("closed by broker after %d of %d bytes" % (len(buf), n))
+            buf += chunk
+        return buf
+
+    def recv_frame(self):
+        n = struct.unpack(">i", self.recv_exact(4))[0]
+        return self.recv_exact(n)
+
+    def closed_by_peer(self, timeout=5.0):
+        """True if the broker closes the connection (EOF or reset) within timeout,
+        False if it stays open; any bytes received before the close are discarded."""
+        self.s.settimeout(timeout)
+        deadline = time.time() + timeout
+        try:
+            while time.time() < deadline:
+                if not self.s.recv(65536):
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+        return False
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass

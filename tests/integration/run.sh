@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Integration tests: the real runnel binary driven by real Kafka clients.
+#
+#   ./tests/integration/run.sh BUILD_DIR        (what `make test` runs)
+#
+# Uses $RUNNEL_BIN if set, else BUILD_DIR/runnel; the librdkafka suite needs
+# BUILD_DIR/rdkafka_tests. Every suite starts its own brokers (free loopback
+# port, fresh temp data dir). SUITES=regex runs only the matching suites;
+# KEEP_BROKER_LOGS=1 keeps broker data dirs and logs.
+# Ends with one line: `integration: N passed, N failed` (N counts suites).
+set -u
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+BUILD_DIR="${1:-build}"
+# relative to the caller's directory, else to the repository root
+if [ -d "$BUILD_DIR" ]; then BUILD_DIR="$(cd "$BUILD_DIR" && pwd)"
+else case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$REPO/$BUILD_DIR" ;; esac
+fi
+
+RUNNEL_BIN="${RUNNEL_BIN:-$BUILD_DIR/runnel}"
+case "$RUNNEL_BIN" in /*) ;; *) RUNNEL_BIN="$(pwd)/$RUNNEL_BIN" ;; esac
+export RUNNEL_BIN
+SUITES="${SUITES:-.}"
+SUITE_TIMEOUT="${SUITE_TIMEOUT:-180}"
+PY=/usr/bin/python3
+
+if [ ! -x "$RUNNEL_BIN" ]; then
+  echo "runnel binary not found or not executable: $RUNNEL_BIN" >&2
+  echo "integration: 0 passed, 1 failed"
+  exit 1
+fi
+
+RUNNEL_IT_PIDS="$(mktemp -d /tmp/runnel-it-pids.XXXXXX)"
+export RUNNEL_IT_PIDS
+LOGDIR="$(mktemp -d /tmp/runnel-it-logs.XXXXXX)"
+cleanup() {
+  # Safety net: brokers whose suite was killed before it could stop them.
+  local f pid
+  for f in "$RUNNEL_IT_PIDS"/*; do
+    [ -e "$f" ] || continue
+    pid="$(basename "$f")"
+    if kill -0 "$pid" 2>/dev/null && grep -q runnel "/proc/$pid/cmdline" 2>/dev/null; then
+      echo "killing leftover broker $pid" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$RUNNEL_IT_PIDS" "$LOGDIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+export HERE PY
+
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+
+# run_suite NAME COMMAND...: runs in the repo root with a time limit.
+run_suite() {
+  local name=$1; shift
+  [[ "$name" =~ $SUITES ]] || return 0
+  local log="$LOGDIR/$(echo "$name" | tr '/ ' '__').log" start rc
+  start=$(date +%s)
+  echo "=== $name"
+  (cd "$REPO" && timeout -k 10 "$SUITE_TIMEOUT" "$@") >"$log" 2>&1
+  rc=$?
+  sed 's/^/    /' "$log"
+  if [ $rc -eq 0 ]; then
+    PASSED=$((PASSED + 1))
+    echo "--- PASS $name ($(( $(date +%s) - start )) s)"
+  else
+    FAILED=$((FAILED + 1))
+    FAILED_NAMES+=("$name")
+    [ $rc -eq 124 ] && echo "    (timed out after $SUITE_TIMEOUT s)"
+    echo "--- FAIL $name ($(( $(date +%s) - start )) s, exit $rc)"
+  fi
+}
+
+echo "runnel: $RUNNEL_BIN"
+
+# kcat
+for s in "$HERE"/kcat/*.sh; do
+  [ "$(basename "$s")" = common.sh ] && continue
+  run_suite "kcat/$(basename "$s" .sh)" bash "$s"
+done
+
+# kafka-python (stdlib unittest, Debian's python3-kafka)
+py_suite() {
+  cd "$HERE/python" && PYTHONDONTWRITEBYTECODE=1 exec "$PY" -m unittest -v "$1"
+}
+export -f py_suite
+for t in "$HERE"/python/test_*.py; do
+  run_suite "python/$(basename "$t" .py)" bash -c 'py_suite "$1"' _ "$(basename "$t" .py)"
+done
+
+# kafkajs
+js_suite() {
+  cd "$HERE/js" || return 1
+  if [ ! -d node_modules ]; then
+    npm ci --no-audit --no-fund --loglevel=error || return 1
+  fi
+  node --test --test-reporter=spec test/*.test.js
+}
+export -f js_suite
+run_suite "js/kafkajs" bash -c js_suite
+
+# librdkafka C++ (GoogleTest), against a broker started here
+run_suite "rdkafka/gtest" bash "$HERE/rdkafka.sh" "$BUILD_DIR"
+
+echo
+if [ $FAILED -gt 0 ]; then
+  echo "failed suites: ${FAILED_NAMES[*]}"
+fi
+echo "integration: $PASSED passed, $FAILED failed"
+[ $FAILED -eq 0 ]
