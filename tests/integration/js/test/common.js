@@ -1,0 +1,27 @@
+'use strict'
+const { execFileSync } = require('node:child_process')
+const { Kafka, logLevel } = require('kafkajs')
+
+function makeKafka(bootstrap, extra = {}) {
+  return new Kafka({
+    clientId: 'runnel-it-js',
+    brokers: [bootstrap],
+    logLevel: process.env.KAFKAJS_LOG ? logLevel.DEBUG : logLevel.NOTHING,
+    connectionTimeout: 3000,
+    requestTimeout: 10000,
+    retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 3 },
+    ...extra,
+  })
+}
+
+// Reads a partition with kcat (a second, independent client): one object per record
+// {offset, key, payload, headers, ts}.
+function kcatRead(bootstrap, topic, partition, from = 'beginning') {
+  const out = execFileSync('kcat', ['-C', '-q', '-e', '-J', '-b', bootstrap, '-m', '10', '-t', topic,
+    '-p', String(partition), '-o', String(from), '-X', 'fetch.wait.max.ms=100'], { timeout: 20000 })
+  return out.toString().split('\n').filter(Boolean).map(l => JSON.parse(l))
+}
+
+const sleep = ms => new Promise(r => setTimeout(r, ms))
+
+module.exports = { makeKafka, kcatRead, sleep }
