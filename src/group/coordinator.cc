@@ -1,0 +1,340 @@
+#include "group/coordinator.h"
+
+#include <spdlog/spdlog.h>
+
+#include "base/await_callback.h"
+#include "base/endian.h"
+#include "protocol/reader.h"
+
+namespace runnel::group {
+namespace {
+
+constexpr auto kTickInterval = std::chrono::milliseconds(100);
+constexpr size_t kBatchHeaderSize = 61;
+
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int32_t offsets_partition_for(const std::string& group_id, int32_t partitions) {
+  // Java's String.hashCode over UTF-16 code units; group ids are nearly always
+  // ASCII, for which bytes and code units agree.
+  int32_t h = 0;
+  for (unsigned char c : group_id) h = static_cast<int32_t>(31u * static_cast<uint32_t>(h) + c);
+  return (h & 0x7fffffff) % partitions;
+}
+
+Coordinator::Coordinator(asio::io_context& io, GroupLimits limits, int64_t max_metadata_bytes,
+                         std::function<cluster::Partition*(int32_t)> offsets_partition, int32_t offsets_partitions)
+    : io_(io),
+      limits_(limits),
+      max_metadata_bytes_(max_metadata_bytes),
+      offsets_partition_(std::move(offsets_partition)),
+      offsets_partitions_(offsets_partitions),
+      tick_timer_(io) {}
+
+void Coordinator::start() { schedule_tick(); }
+
+void Coordinator::stop() {
+  stopped_ = true;
+  tick_timer_.cancel();
+}
+
+void Coordinator::schedule_tick() {
+  if (stopped_) return;
+  tick_timer_.expires_after(kTickInterval);
+  tick_timer_.async_wait([this](std::error_code ec) {
+    if (ec || stopped_) return;
+    auto now = Clock::now();
+    for (auto& [_, g] : groups_) {
+      g->tick(now);
+      persist_if_dirty(*g);
+    }
+    schedule_tick();
+  });
+}
+
+Group* Coordinator::find(const std::string& group_id) {
+  auto it = groups_.find(group_id);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+const Group* Coordinator::find(const std::string& group_id) const {
+  auto it = groups_.find(group_id);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+Group& Coordinator::get_or_create(const std::string& group_id) {
+  auto& slot = groups_[group_id];
+  if (!slot || slot->state() == GroupState::Dead) slot = std::make_unique<Group>(group_id, limits_);
+  return *slot;
+}
+
+int64_t Coordinator::append(const std::string& group_id, const std::vector<protocol::Record>& records) {
+  auto* partition = offsets_partition_(offsets_partition_for(group_id, offsets_partitions_));
+  if (!partition) return -1;
+  auto batch = protocol::build_record_batch(records, wall_ms());
+  auto result = partition->append(batch, wall_ms());
+  if (result.error != ErrorCode::NONE) {
+    spdlog::error("group {}: writing to {} failed: {}", group_id, kOffsetsTopic, error_name(result.error));
+    return -1;
+  }
+  return result.last_offset;
+}
+
+asio::awaitable<bool> Coordinator::wait_durable(const std::string& group_id, int64_t offset) {
+  auto* partition = offsets_partition_(offsets_partition_for(group_id, offsets_partitions_));
+  if (!partition || offset < 0) co_return false;
+  co_await partition->wait_durable(offset);
+  co_return true;
+}
+
+void Coordinator::persist_if_dirty(Group& g) {
+  if (!g.take_dirty()) return;
+  GroupValue v;
+  v.protocol_type = g.protocol_type();
+  v.generation = g.generation();
+  v.protocol = g.protocol_name();
+  if (!g.leader().empty()) v.leader = g.leader();
+  v.state_timestamp = wall_ms();
+  protocol::Record r;
+  r.key = encode_key(GroupKey{g.id()});
+  r.value = encode_value(v);
+  append(g.id(), {r});
+}
+
+void Coordinator::apply(std::span<const uint8_t> key_bytes, const std::optional<std::vector<uint8_t>>& value) {
+  auto key = decode_key(key_bytes);
+  if (auto* k = std::get_if<OffsetKey>(&key)) {
+    auto tp = std::pair{k->topic, k->partition};
+    if (value)
+      offsets_[k->group][tp] = decode_offset_value(*value);
+    else
+      offsets_[k->group].erase(tp);
+  } else if (auto* k = std::get_if<GroupKey>(&key)) {
+    if (value) {
+      auto v = decode_group_value(*value);
+      get_or_create(k->group).restore(v.generation, v.protocol_type, v.protocol);
+    } else {
+      groups_.erase(k->group);
+      offsets_.erase(k->group);
+    }
+  }
+}
+
+void Coordinator::load(int32_t partition_index) {
+  auto* partition = offsets_partition_(partition_index);
+  if (!partition) return;
+  auto& log = partition->log();
+  int64_t offset = log.log_start_offset();
+  size_t records = 0;
+  while (offset < log.log_end_offset()) {
+    auto read = log.read(offset, 1 << 20, true, log.log_end_offset());
+    int64_t before = offset;
+    for (const auto& slice : read.slices) {
+      std::vector<uint8_t> bytes(slice.length);
+      if (::pread(slice.file->fd(), bytes.data(), bytes.size(), static_cast<off_t>(slice.position)) !=
+          static_cast<ssize_t>(bytes.size()))
+        throw std::runtime_error("short read while loading " + kOffsetsTopic);
+      for (size_t pos = 0; pos + kBatchHeaderSize <= bytes.size();) {
+        const uint8_t* p = bytes.data() + pos;
+        size_t size = 12 + load_be32(p + 8);
+        if (pos + size > bytes.size()) break;
+        pos += size;
+        offset = std::max(offset, static_cast<int64_t>(load_be64(p)) + static_cast<int32_t>(load_be32(p + 23)) + 1);
+        try {
+          for (auto& rec : protocol::decode_record_batch({p, size})) {
+            ++records;
+            if (rec.key) apply(*rec.key, rec.value);
+          }
+        } catch (const protocol::DecodeError& e) {
+          spdlog::warn("{}-{}: skipping a malformed record batch: {}", kOffsetsTopic, partition_index, e.what());
+        }
+      }
+    }
+    if (offset <= before) break;  // nothing readable past this point
+  }
+  if (records) spdlog::info("loaded {} records from {}-{}", records, kOffsetsTopic, partition_index);
+}
+
+asio::awaitable<JoinResult> Coordinator::join(const std::string& group_id, JoinRequest request) {
+  Group& g = get_or_create(group_id);
+  auto result = co_await await_callback<JoinResult>(
+      [&g, &request](auto done) { g.join(request, Clock::now(), std::move(done)); });
+  if (auto* group = find(group_id)) persist_if_dirty(*group);
+  co_return result;
+}
+
+asio::awaitable<SyncResult> Coordinator::sync(const std::string& group_id, SyncRequest request) {
+  Group* g = find(group_id);
+  if (!g) co_return SyncResult{ErrorCode::UNKNOWN_MEMBER_ID, {}, {}, {}};
+  auto result = co_await await_callback<SyncResult>(
+      [g, &request](auto done) { g->sync(request, Clock::now(), std::move(done)); });
+  if (auto* group = find(group_id)) persist_if_dirty(*group);
+  co_return result;
+}
+
+ErrorCode Coordinator::heartbeat(const std::string& group_id, const std::string& member_id,
+                                 const std::optional<std::string>& instance_id, int32_t generation) {
+  Group* g = find(group_id);
+  if (!g) return ErrorCode::UNKNOWN_MEMBER_ID;
+  return g->heartbeat(member_id, instance_id, generation, Clock::now());
+}
+
+ErrorCode Coordinator::leave(const std::string& group_id, const std::string& member_id,
+                             const std::optional<std::string>& instance_id) {
+  Group* g = find(group_id);
+  if (!g) return ErrorCode::UNKNOWN_MEMBER_ID;
+  auto error = g->leave(member_id, instance_id, Clock::now());
+  persist_if_dirty(*g);
+  return error;
+}
+
+asio::awaitable<std::vector<ErrorCode>> Coordinator::commit(const std::string& group_id, const std::string& member_id,
+                                                            const std::optional<std::string>& instance_id,
+                                                            int32_t generation, std::vector<CommitEntry> entries) {
+  Group* g = find(group_id);
+  ErrorCode group_error = ErrorCode::NONE;
+  if (!g) {
+    // Kafka creates the group on a first commit from outside the group protocol.
+    if (generation < 0 && member_id.empty())
+      g = &get_or_create(group_id);
+    else
+      group_error = ErrorCode::UNKNOWN_MEMBER_ID;
+  }
+  if (g && group_error == ErrorCode::NONE) group_error = g->validate_commit(member_id, instance_id, generation);
+  std::vector<ErrorCode> errors(entries.size(), group_error);
+  if (group_error != ErrorCode::NONE) co_return errors;
+
+  std::vector<protocol::Record> records;
+  std::vector<size_t> written;
+  int64_t now = wall_ms();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto& e = entries[i];
+    std::string metadata = e.metadata.value_or("");
+    if (static_cast<int64_t>(metadata.size()) > max_metadata_bytes_) {
+      errors[i] = ErrorCode::OFFSET_METADATA_TOO_LARGE;
+      continue;
+    }
+    OffsetValue v{e.offset, e.leader_epoch, metadata, now};
+    protocol::Record r;
+    r.key = encode_key(OffsetKey{group_id, e.topic, e.partition});
+    r.value = encode_value(v);
+    records.push_back(std::move(r));
+    written.push_back(i);
+  }
+  if (records.empty()) co_return errors;
+  int64_t last = append(group_id, records);
+  bool durable = co_await wait_durable(group_id, last);
+  for (size_t i : written) {
+    if (!durable) {
+      errors[i] = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+      continue;
+    }
+    auto& e = entries[i];
+    offsets_[group_id][{e.topic, e.partition}] = OffsetValue{e.offset, e.leader_epoch, e.metadata.value_or(""), now};
+  }
+  co_return errors;
+}
+
+std::vector<CommittedOffset> Coordinator::fetch(
+    const std::string& group_id, const std::optional<std::vector<std::pair<std::string, int32_t>>>& only) const {
+  std::vector<CommittedOffset> out;
+  auto it = offsets_.find(group_id);
+  if (!only) {
+    if (it == offsets_.end()) return out;
+    for (const auto& [tp, v] : it->second) out.push_back({tp.first, tp.second, v.offset, v.leader_epoch, v.metadata});
+    return out;
+  }
+  for (const auto& tp : *only) {
+    CommittedOffset c{tp.first, tp.second, -1, -1, ""};
+    if (it != offsets_.end()) {
+      if (auto o = it->second.find(tp); o != it->second.end()) {
+        c.offset = o->second.offset;
+        c.leader_epoch = o->second.leader_epoch;
+        c.metadata = o->second.metadata;
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+GroupDescription Coordinator::describe(const std::string& group_id) const {
+  GroupDescription d;
+  d.group_id = group_id;
+  const Group* g = find(group_id);
+  if (!g) {
+    // Kafka reports an unknown group as Dead, without an error; a group that
+    // only has committed offsets is Empty.
+    d.state = offsets_.count(group_id) ? GroupState::Empty : GroupState::Dead;
+    return d;
+  }
+  d.state = g->state();
+  d.protocol_type = g->protocol_type();
+  d.protocol = g->protocol_name().value_or("");
+  for (const auto& [id, m] : g->members())
+    d.members.push_back({id, m.group_instance_id, m.client_id, m.client_host, g->member_metadata(m), m.assignment});
+  return d;
+}
+
+std::vector<GroupDescription> Coordinator::list() const {
+  std::vector<GroupDescription> out;
+  for (const auto& [id, g] : groups_)
+    if (g->state() != GroupState::Dead) out.push_back(describe(id));
+  for (const auto& [id, _] : offsets_)
+    if (!groups_.count(id)) out.push_back(describe(id));
+  return out;
+}
+
+asio::awaitable<ErrorCode> Coordinator::delete_group(const std::string& group_id) {
+  Group* g = find(group_id);
+  if (!g && !offsets_.count(group_id)) co_return ErrorCode::GROUP_ID_NOT_FOUND;
+  if (g && g->state() == GroupState::Dead) co_return ErrorCode::GROUP_ID_NOT_FOUND;
+  if (g && g->state() != GroupState::Empty) co_return ErrorCode::NON_EMPTY_GROUP;
+  std::vector<protocol::Record> tombstones;
+  for (const auto& [tp, _] : offsets_[group_id]) {
+    protocol::Record r;
+    r.key = encode_key(OffsetKey{group_id, tp.first, tp.second});
+    tombstones.push_back(std::move(r));
+  }
+  protocol::Record group_tombstone;
+  group_tombstone.key = encode_key(GroupKey{group_id});
+  tombstones.push_back(std::move(group_tombstone));
+  int64_t last = append(group_id, tombstones);
+  co_await wait_durable(group_id, last);
+  if (g) g->mark_dead();
+  groups_.erase(group_id);
+  offsets_.erase(group_id);
+  co_return ErrorCode::NONE;
+}
+
+asio::awaitable<std::pair<ErrorCode, std::vector<ErrorCode>>> Coordinator::delete_offsets(
+    const std::string& group_id, const std::vector<std::pair<std::string, int32_t>>& partitions) {
+  std::vector<ErrorCode> errors(partitions.size(), ErrorCode::NONE);
+  Group* g = find(group_id);
+  if (!g && !offsets_.count(group_id)) co_return std::pair{ErrorCode::GROUP_ID_NOT_FOUND, errors};
+  if (g && g->state() == GroupState::Dead) co_return std::pair{ErrorCode::GROUP_ID_NOT_FOUND, errors};
+  if (g && g->state() != GroupState::Empty && g->protocol_type() == "consumer") {
+    // An active consumer group still reads these partitions: Kafka refuses
+    // (GROUP_SUBSCRIBED_TO_TOPIC) for topics in the members' subscriptions.
+    // Subscriptions are not parsed yet, so every topic counts as subscribed.
+    for (auto& e : errors) e = ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC;
+    co_return std::pair{ErrorCode::NONE, errors};
+  }
+  std::vector<protocol::Record> tombstones;
+  for (const auto& tp : partitions) {
+    protocol::Record r;
+    r.key = encode_key(OffsetKey{group_id, tp.first, tp.second});
+    tombstones.push_back(std::move(r));
+  }
+  int64_t last = append(group_id, tombstones);
+  co_await wait_durable(group_id, last);
+  for (const auto& tp : partitions) offsets_[group_id].erase(tp);
+  co_return std::pair{ErrorCode::NONE, errors};
+}
+
+}  // namespace runnel::group

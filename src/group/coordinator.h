@@ -1,0 +1,120 @@
+#pragma once
+// The group coordinator of one shard: the consumer groups whose
+// __consumer_offsets partition this shard owns, their committed offsets, and
+// the timer that expires sessions and finishes rebalances. Group and offset
+// changes are appended to __consumer_offsets; commits are answered once
+// fdatasync'd, and everything is rebuilt from that topic at start-up.
+//
+// Thread-safety: none; every method runs on the owning shard.
+#include <asio.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/partition.h"
+#include "group/group.h"
+#include "group/offsets_format.h"
+#include "protocol/record_codec.h"
+
+namespace runnel::group {
+
+inline const std::string kOffsetsTopic = "__consumer_offsets";
+
+// Kafka's choice of __consumer_offsets partition: abs(groupId.hashCode()) % partitions.
+int32_t offsets_partition_for(const std::string& group_id, int32_t partitions);
+
+struct CommitEntry {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int32_t leader_epoch = -1;
+  std::optional<std::string> metadata;
+};
+
+struct CommittedOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = -1;
+  int32_t leader_epoch = -1;
+  std::string metadata;
+};
+
+struct GroupDescription {
+  std::string group_id;
+  GroupState state = GroupState::Dead;
+  std::string protocol_type;
+  std::string protocol;
+  struct MemberInfo {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;
+    std::string client_id;
+    std::string client_host;
+    Bytes metadata;
+    Bytes assignment;
+  };
+  std::vector<MemberInfo> members;
+};
+
+class Coordinator {
+ public:
+  // `offsets_partition(p)` returns this shard's partition p of __consumer_offsets
+  // (or nullptr); it is the store for every group mapped to p.
+  Coordinator(asio::io_context& io, GroupLimits limits, int64_t max_metadata_bytes,
+              std::function<cluster::Partition*(int32_t)> offsets_partition, int32_t offsets_partitions);
+
+  void start();
+  void stop();
+
+  // Rebuilds groups and offsets from one __consumer_offsets partition.
+  void load(int32_t partition);
+
+  asio::awaitable<JoinResult> join(const std::string& group_id, JoinRequest request);
+  asio::awaitable<SyncResult> sync(const std::string& group_id, SyncRequest request);
+  ErrorCode heartbeat(const std::string& group_id, const std::string& member_id,
+                      const std::optional<std::string>& instance_id, int32_t generation);
+  ErrorCode leave(const std::string& group_id, const std::string& member_id,
+                  const std::optional<std::string>& instance_id);
+
+  // Validates the member, then stores the offsets durably. Per-entry errors in order.
+  asio::awaitable<std::vector<ErrorCode>> commit(const std::string& group_id, const std::string& member_id,
+                                                 const std::optional<std::string>& instance_id, int32_t generation,
+                                                 std::vector<CommitEntry> entries);
+  // Every committed offset of the group (when `only` is empty) or those asked for
+  // (offset -1 where none is committed).
+  std::vector<CommittedOffset> fetch(const std::string& group_id,
+                                     const std::optional<std::vector<std::pair<std::string, int32_t>>>& only) const;
+
+  GroupDescription describe(const std::string& group_id) const;
+  std::vector<GroupDescription> list() const;
+  // GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP or NONE.
+  asio::awaitable<ErrorCode> delete_group(const std::string& group_id);
+  // Deletes committed offsets (OffsetDelete). Group errors, or per-partition errors.
+  asio::awaitable<std::pair<ErrorCode, std::vector<ErrorCode>>> delete_offsets(
+      const std::string& group_id, const std::vector<std::pair<std::string, int32_t>>& partitions);
+
+ private:
+  Group* find(const std::string& group_id);
+  const Group* find(const std::string& group_id) const;
+  Group& get_or_create(const std::string& group_id);
+  void persist_if_dirty(Group& g);
+  // Applies one __consumer_offsets record (replay at start-up).
+  void apply(std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value);
+  // Appends records to the group's offsets partition; returns the last offset or -1.
+  int64_t append(const std::string& group_id, const std::vector<protocol::Record>& records);
+  asio::awaitable<bool> wait_durable(const std::string& group_id, int64_t offset);
+  void schedule_tick();
+
+  asio::io_context& io_;
+  GroupLimits limits_;
+  int64_t max_metadata_bytes_;
+  std::function<cluster::Partition*(int32_t)> offsets_partition_;
+  int32_t offsets_partitions_;
+  std::map<std::string, std::unique_ptr<Group>> groups_;
+  std::map<std::string, std::map<std::pair<std::string, int32_t>, OffsetValue>> offsets_;
+  asio::steady_timer tick_timer_;
+  bool stopped_ = false;
+};
+
+}  // namespace runnel::group

@@ -1,0 +1,164 @@
+#pragma once
+// One consumer group under the classic rebalance protocol: its members, its
+// generation and the state machine Empty -> PreparingRebalance ->
+// CompletingRebalance -> Stable (and Dead once deleted), with Kafka's rules
+// for JoinGroup, SyncGroup, Heartbeat, LeaveGroup and offset commits.
+//
+// A Group only decides; it does no I/O. Join and sync answers that must wait
+// (for other members, for the leader's assignment) are kept as callbacks and
+// called when the group moves on. Time is passed in, so tests drive it.
+// Thread-safety: none; a group lives on its coordinator's shard.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error_code.h"
+
+namespace runnel::group {
+
+using Clock = std::chrono::steady_clock;
+using Bytes = std::vector<uint8_t>;
+
+enum class GroupState { Empty, PreparingRebalance, CompletingRebalance, Stable, Dead };
+std::string_view state_name(GroupState s);
+
+struct Protocol {
+  std::string name;
+  Bytes metadata;
+};
+
+struct JoinRequest {
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::string protocol_type;
+  std::vector<Protocol> protocols;
+  int32_t session_timeout_ms = 0;
+  int32_t rebalance_timeout_ms = 0;
+  std::string client_id;
+  std::string client_host;
+  bool require_known_member_id = false;  // JoinGroup v4+: MEMBER_ID_REQUIRED first
+};
+
+struct JoinMember {
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  Bytes metadata;
+};
+
+struct JoinResult {
+  ErrorCode error = ErrorCode::NONE;
+  int32_t generation_id = -1;
+  std::optional<std::string> protocol_type;
+  std::optional<std::string> protocol_name;
+  std::string leader;
+  std::string member_id;
+  std::vector<JoinMember> members;  // only for the leader
+};
+
+struct SyncRequest {
+  std::string member_id;
+  int32_t generation_id = -1;
+  std::optional<std::string> group_instance_id;
+  std::optional<std::string> protocol_type;
+  std::optional<std::string> protocol_name;
+  std::map<std::string, Bytes> assignments;  // from the leader
+};
+
+struct SyncResult {
+  ErrorCode error = ErrorCode::NONE;
+  std::optional<std::string> protocol_type;
+  std::optional<std::string> protocol_name;
+  Bytes assignment;
+};
+
+struct Member {
+  std::string id;
+  std::optional<std::string> group_instance_id;
+  std::string client_id;
+  std::string client_host;
+  int32_t session_timeout_ms = 0;
+  int32_t rebalance_timeout_ms = 0;
+  std::string protocol_type;
+  std::vector<Protocol> protocols;
+  Bytes assignment;
+  Clock::time_point session_deadline;
+  std::function<void(JoinResult)> awaiting_join;
+  std::function<void(SyncResult)> awaiting_sync;
+};
+
+struct GroupLimits {
+  int32_t min_session_timeout_ms = 6000;
+  int32_t max_session_timeout_ms = 1800000;
+  int32_t initial_rebalance_delay_ms = 3000;
+};
+
+class Group {
+ public:
+  Group(std::string id, GroupLimits limits) : id_(std::move(id)), limits_(limits) {}
+
+  const std::string& id() const { return id_; }
+  GroupState state() const { return state_; }
+  int32_t generation() const { return generation_; }
+  const std::string& protocol_type() const { return protocol_type_; }
+  const std::optional<std::string>& protocol_name() const { return protocol_name_; }
+  const std::string& leader() const { return leader_; }
+  const std::map<std::string, Member>& members() const { return members_; }
+  // The protocol name's metadata for a member (DescribeGroups).
+  Bytes member_metadata(const Member& m) const;
+
+  // JoinGroup. `respond` is called exactly once, now or when the rebalance completes.
+  void join(const JoinRequest& request, Clock::time_point now, std::function<void(JoinResult)> respond);
+  // SyncGroup. `respond` is called exactly once, now or when the leader's assignment arrives.
+  // `on_stable` is called when the leader's sync makes the group Stable (to persist it).
+  void sync(const SyncRequest& request, Clock::time_point now, std::function<void(SyncResult)> respond);
+  ErrorCode heartbeat(const std::string& member_id, std::optional<std::string> instance_id, int32_t generation,
+                      Clock::time_point now);
+  // Removes one member (by member id, or by instance id when member_id is empty).
+  ErrorCode leave(const std::string& member_id, const std::optional<std::string>& instance_id, Clock::time_point now);
+  // Whether a commit from this member/generation may be accepted now.
+  ErrorCode validate_commit(const std::string& member_id, const std::optional<std::string>& instance_id,
+                            int32_t generation) const;
+
+  // Expires members whose session ran out and completes a pending rebalance
+  // whose time is up. Returns true when the group changed.
+  bool tick(Clock::time_point now);
+
+  // True after a rebalance completed or the group emptied: its state should be persisted.
+  bool take_dirty() { return std::exchange(dirty_, false); }
+  void mark_dead() { state_ = GroupState::Dead; }
+  // Restores persisted state (no members: they rejoin after a restart).
+  void restore(int32_t generation, std::string protocol_type, std::optional<std::string> protocol_name);
+
+ private:
+  void add_member(Member member, Clock::time_point now);
+  void remove_member(const std::string& member_id, Clock::time_point now);
+  void prepare_rebalance(Clock::time_point now);
+  void maybe_complete_join(Clock::time_point now);
+  void complete_join(Clock::time_point now);
+  std::optional<std::string> select_protocol() const;
+  bool supports_protocols(const std::string& type, const std::vector<Protocol>& protocols) const;
+  std::string new_member_id(const std::string& client_id) const;
+  JoinResult join_result_for(const Member& m) const;
+  void reset_session(Member& m, Clock::time_point now);
+
+  std::string id_;
+  GroupLimits limits_;
+  GroupState state_ = GroupState::Empty;
+  int32_t generation_ = 0;
+  std::string protocol_type_;
+  std::optional<std::string> protocol_name_;
+  std::string leader_;
+  std::map<std::string, Member> members_;
+  std::map<std::string, Clock::time_point> pending_members_;  // issued ids awaiting their second join
+  Clock::time_point rebalance_deadline_{};
+  Clock::time_point join_not_before_{};
+  bool dirty_ = false;
+};
+
+}  // namespace runnel::group

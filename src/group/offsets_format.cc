@@ -1,0 +1,89 @@
+#include "group/offsets_format.h"
+
+#include "protocol/reader.h"
+#include "protocol/writer.h"
+
+namespace runnel::group {
+namespace {
+using protocol::Reader;
+using protocol::Writer;
+
+std::vector<uint8_t> done(Writer& w) { return std::move(w).finish().buffer; }
+}  // namespace
+
+std::vector<uint8_t> encode_key(const OffsetKey& k) {
+  Writer w;
+  w.i16(1);
+  w.string(k.group);
+  w.string(k.topic);
+  w.i32(k.partition);
+  return done(w);
+}
+
+std::vector<uint8_t> encode_key(const GroupKey& k) {
+  Writer w;
+  w.i16(2);
+  w.string(k.group);
+  return done(w);
+}
+
+std::vector<uint8_t> encode_value(const OffsetValue& v) {
+  Writer w;
+  w.i16(3);
+  w.i64(v.offset);
+  w.i32(v.leader_epoch);
+  w.string(v.metadata);
+  w.i64(v.commit_timestamp);
+  return done(w);
+}
+
+std::vector<uint8_t> encode_value(const GroupValue& v) {
+  Writer w;
+  w.i16(3);
+  w.string(v.protocol_type);
+  w.i32(v.generation);
+  w.nullable_string(v.protocol);
+  w.nullable_string(v.leader);
+  w.i64(v.state_timestamp);
+  w.array_length(0);
+  return done(w);
+}
+
+DecodedKey decode_key(std::span<const uint8_t> bytes) {
+  Reader r(bytes);
+  int16_t version = r.i16();
+  if (version == 0 || version == 1) {
+    OffsetKey k;
+    k.group = r.string();
+    k.topic = r.string();
+    k.partition = r.i32();
+    return k;
+  }
+  if (version == 2) return GroupKey{r.string()};
+  return std::monostate{};
+}
+
+OffsetValue decode_offset_value(std::span<const uint8_t> bytes) {
+  Reader r(bytes);
+  int16_t version = r.i16();
+  OffsetValue v;
+  v.offset = r.i64();
+  if (version >= 3) v.leader_epoch = r.i32();
+  v.metadata = r.string();
+  v.commit_timestamp = r.i64();
+  return v;
+}
+
+GroupValue decode_group_value(std::span<const uint8_t> bytes) {
+  Reader r(bytes);
+  int16_t version = r.i16();
+  GroupValue v;
+  v.protocol_type = r.string();
+  v.generation = r.i32();
+  v.protocol = r.nullable_string();
+  v.leader = r.nullable_string();
+  if (version >= 2) v.state_timestamp = r.i64();
+  return v;  // members are not restored
+}
+
+}  // namespace runnel::group

@@ -1,0 +1,55 @@
+#pragma once
+// The records of the internal __consumer_offsets topic, in Kafka's own layout
+// so that tools which read that topic understand it:
+//   offset commit  key v1: group, topic, partition
+//                  value v3: offset, leader epoch, metadata, commit timestamp
+//   group metadata key v2: group
+//                  value v3: protocol type, generation, protocol, leader,
+//                  state timestamp, members (none: members rejoin after a restart)
+// A null value is a tombstone (offset deleted / group deleted).
+// Thread-safety: pure functions.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace runnel::group {
+
+struct OffsetKey {
+  std::string group;
+  std::string topic;
+  int32_t partition = 0;
+};
+
+struct OffsetValue {
+  int64_t offset = -1;
+  int32_t leader_epoch = -1;
+  std::string metadata;
+  int64_t commit_timestamp = 0;
+};
+
+struct GroupKey {
+  std::string group;
+};
+
+struct GroupValue {
+  std::string protocol_type;
+  int32_t generation = 0;
+  std::optional<std::string> protocol;
+  std::optional<std::string> leader;
+  int64_t state_timestamp = 0;
+};
+
+std::vector<uint8_t> encode_key(const OffsetKey& k);
+std::vector<uint8_t> encode_key(const GroupKey& k);
+std::vector<uint8_t> encode_value(const OffsetValue& v);
+std::vector<uint8_t> encode_value(const GroupValue& v);
+
+using DecodedKey = std::variant<std::monostate, OffsetKey, GroupKey>;
+// Unknown key versions decode to monostate (skipped). Throws DecodeError on malformed bytes.
+DecodedKey decode_key(std::span<const uint8_t> bytes);
+OffsetValue decode_offset_value(std::span<const uint8_t> bytes);
+GroupValue decode_group_value(std::span<const uint8_t> bytes);
+
+}  // namespace runnel::group

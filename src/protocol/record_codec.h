@@ -1,0 +1,29 @@
+#pragma once
+// Encoding and decoding of individual records inside an uncompressed record
+// batch v2, for the broker's own use (the __consumer_offsets topic). Client
+// batches are never re-encoded: the broker stores them as received.
+// Thread-safety: pure functions.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace runnel::protocol {
+
+struct Record {
+  int64_t offset = 0;     // absolute (base offset + delta) when decoded
+  int64_t timestamp = 0;  // absolute
+  std::optional<std::vector<uint8_t>> key;
+  std::optional<std::vector<uint8_t>> value;  // nullopt: a tombstone
+};
+
+// Builds one uncompressed v2 batch (base offset 0: the log assigns offsets),
+// with a valid CRC-32C.
+std::vector<uint8_t> build_record_batch(const std::vector<Record>& records, int64_t timestamp);
+
+// Decodes the records of one uncompressed v2 batch (`batch` is the whole batch,
+// header included). Throws DecodeError on malformed input or a compressed batch.
+std::vector<Record> decode_record_batch(std::span<const uint8_t> batch);
+
+}  // namespace runnel::protocol
