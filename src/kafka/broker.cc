@@ -97,9 +97,21 @@ void Broker::start() {
   flusher_.start();
   shards_.start();
   auto topics = topics_.all();
+  auto offsets_topic = topics_.find(group::kOffsetsTopic);
+  offsets_partitions_ = offsets_topic ? offsets_topic->partitions : config_.offsets_topic_num_partitions;
+  group::GroupLimits limits{config_.group_min_session_timeout_ms, config_.group_max_session_timeout_ms,
+                            config_.group_initial_rebalance_delay_ms};
   for (int s = 0; s < shards_.size(); ++s) {
-    run_blocking(shards_.at(s), [this, &topics]() -> asio::awaitable<void> {
+    coordinators_.push_back(std::make_unique<group::Coordinator>(
+        shards_.at(s).io(), limits, /*offset.metadata.max.bytes=*/4096,
+        [this](int32_t p) { return partition(group::kOffsetsTopic, p); }, offsets_partitions_));
+  }
+  for (int s = 0; s < shards_.size(); ++s) {
+    run_blocking(shards_.at(s), [this, &topics, s]() -> asio::awaitable<void> {
       for (const auto& t : topics) co_await open_partitions(t, 0, t.partitions);
+      for (int32_t p = 0; p < offsets_partitions_; ++p)
+        if (&owner(group::kOffsetsTopic, p) == &shards_.at(s)) coordinators_[s]->load(p);
+      coordinators_[s]->start();
     });
   }
   for (int s = 0; s < shards_.size(); ++s) {
@@ -129,6 +141,7 @@ void Broker::stop() {
   for (int s = 0; s < shards_.size(); ++s) {
     run_blocking(shards_.at(s), [this, s]() -> asio::awaitable<void> {
       if (s < static_cast<int>(retention_timers_.size())) retention_timers_[s]->cancel();
+      if (s < static_cast<int>(coordinators_.size())) coordinators_[s]->stop();
       for (auto& [_, p] : partitions_[s]) {
         try {
           p->close();
@@ -213,6 +226,19 @@ asio::awaitable<void> Broker::apply_topic_config(const std::string& name) {
       return 0;
     });
   }
+}
+
+Shard& Broker::coordinator_shard(const std::string& group_id) {
+  return owner(group::kOffsetsTopic, group::offsets_partition_for(group_id, offsets_partitions_));
+}
+
+group::Coordinator& Broker::coordinator() { return *coordinators_[current_shard()->id()]; }
+
+asio::awaitable<bool> Broker::ensure_offsets_topic() {
+  if (topics_.find(group::kOffsetsTopic)) co_return true;
+  std::string message;
+  auto error = co_await create_topic(group::kOffsetsTopic, offsets_partitions_, {}, &message, /*internal=*/true);
+  co_return error == ErrorCode::NONE || error == ErrorCode::TOPIC_ALREADY_EXISTS;
 }
 
 asio::awaitable<std::optional<cluster::TopicInfo>> Broker::find_or_auto_create(const std::string& name, bool allow) {

@@ -16,6 +16,7 @@
 #include "app/config.h"
 #include "cluster/partition.h"
 #include "cluster/topic_table.h"
+#include "group/coordinator.h"
 #include "server/shard.h"
 #include "storage/flusher.h"
 
@@ -55,6 +56,14 @@ class Broker {
   // Pushes a topic's changed configuration to its open partitions.
   asio::awaitable<void> apply_topic_config(const std::string& name);
 
+  // Consumer groups. The coordinator of a group lives on the shard that owns
+  // its __consumer_offsets partition; coordinator() is the calling shard's.
+  Shard& coordinator_shard(const std::string& group_id);
+  group::Coordinator& coordinator();
+  // Creates __consumer_offsets (offsets.topic.num.partitions) on first use.
+  asio::awaitable<bool> ensure_offsets_topic();
+  int32_t offsets_partitions() const { return offsets_partitions_; }
+
   // Auto-creation as Kafka does it: when enabled and the name is valid, creates
   // the topic with num.partitions. Returns the topic's state afterwards.
   asio::awaitable<std::optional<cluster::TopicInfo>> find_or_auto_create(const std::string& name, bool allow);
@@ -76,6 +85,8 @@ class Broker {
   uint16_t advertised_port_ = 0;
   std::vector<PartitionMap> partitions_;  // one map per shard, touched only on that shard
   std::vector<std::unique_ptr<asio::steady_timer>> retention_timers_;
+  std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
+  std::atomic<int32_t> offsets_partitions_{0};
 };
 
 int64_t now_ms();

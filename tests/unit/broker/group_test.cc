@@ -1,0 +1,185 @@
+// The consumer group state machine, driven with a fake clock.
+#include "group/group.h"
+
+#include <gtest/gtest.h>
+
+namespace runnel::group {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Fixture : ::testing::Test {
+  GroupLimits limits{1000, 60000, 0};
+  Group group{"g", limits};
+  Clock::time_point now = Clock::time_point{} + 1h;
+
+  JoinRequest request(const std::string& member_id = "", std::optional<std::string> instance = std::nullopt) {
+    JoinRequest r;
+    r.member_id = member_id;
+    r.group_instance_id = instance;
+    r.protocol_type = "consumer";
+    r.protocols = {{"range", {1}}, {"roundrobin", {2}}};
+    r.session_timeout_ms = 10000;
+    r.rebalance_timeout_ms = 30000;
+    r.client_id = "client";
+    return r;
+  }
+
+  // Joins and returns the result, which must arrive before the call returns
+  // when it is the only outstanding join.
+  std::optional<JoinResult> join(const JoinRequest& r) {
+    std::optional<JoinResult> out;
+    group.join(r, now, [&](JoinResult j) { out = j; });
+    return out;
+  }
+};
+
+TEST_F(Fixture, FirstMemberBecomesLeaderOfGenerationOne) {
+  auto r = join(request());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->error, ErrorCode::NONE);
+  EXPECT_EQ(r->generation_id, 1);
+  EXPECT_EQ(r->leader, r->member_id);
+  EXPECT_EQ(r->protocol_name, "range");
+  ASSERT_EQ(r->members.size(), 1u);
+  EXPECT_EQ(group.state(), GroupState::CompletingRebalance);
+}
+
+TEST_F(Fixture, MemberIdRequiredThenJoin) {
+  auto req = request();
+  req.require_known_member_id = true;
+  auto first = join(req);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->error, ErrorCode::MEMBER_ID_REQUIRED);
+  EXPECT_FALSE(first->member_id.empty());
+  auto second = join(request(first->member_id));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->error, ErrorCode::NONE);
+  EXPECT_EQ(second->member_id, first->member_id);
+}
+
+TEST_F(Fixture, SyncDistributesLeaderAssignment) {
+  auto a = join(request());
+  std::optional<SyncResult> sa;
+  SyncRequest s;
+  s.member_id = a->member_id;
+  s.generation_id = a->generation_id;
+  s.assignments[a->member_id] = {7, 7};
+  group.sync(s, now, [&](SyncResult r) { sa = r; });
+  ASSERT_TRUE(sa);
+  EXPECT_EQ(sa->error, ErrorCode::NONE);
+  EXPECT_EQ(sa->assignment, (Bytes{7, 7}));
+  EXPECT_EQ(group.state(), GroupState::Stable);
+  EXPECT_EQ(group.heartbeat(a->member_id, std::nullopt, a->generation_id, now), ErrorCode::NONE);
+  EXPECT_EQ(group.heartbeat(a->member_id, std::nullopt, 99, now), ErrorCode::ILLEGAL_GENERATION);
+  EXPECT_EQ(group.heartbeat("nobody", std::nullopt, 1, now), ErrorCode::UNKNOWN_MEMBER_ID);
+}
+
+TEST_F(Fixture, SecondMemberTriggersRebalanceBothGetGenerationTwo) {
+  auto a = join(request());
+  SyncRequest s{a->member_id, a->generation_id, {}, {}, {}, {{a->member_id, {1}}}};
+  group.sync(s, now, [](SyncResult) {});
+  ASSERT_EQ(group.state(), GroupState::Stable);
+
+  std::optional<JoinResult> b;
+  group.join(request(), now, [&](JoinResult r) { b = r; });
+  EXPECT_FALSE(b) << "b waits until a rejoins";
+  EXPECT_EQ(group.state(), GroupState::PreparingRebalance);
+  EXPECT_EQ(group.heartbeat(a->member_id, std::nullopt, 1, now), ErrorCode::REBALANCE_IN_PROGRESS);
+
+  auto a2 = join(request(a->member_id));
+  ASSERT_TRUE(a2);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(a2->generation_id, 2);
+  EXPECT_EQ(b->generation_id, 2);
+  EXPECT_EQ(a2->leader, a->member_id);
+  EXPECT_EQ(a2->members.size(), 2u);
+  EXPECT_TRUE(b->members.empty());
+}
+
+TEST_F(Fixture, SessionTimeoutRemovesMemberAndRebalances) {
+  auto a = join(request());
+  group.sync(SyncRequest{a->member_id, 1, {}, {}, {}, {}}, now, [](SyncResult) {});
+  std::optional<JoinResult> b;
+  group.join(request(), now, [&](JoinResult r) { b = r; });
+  auto a2 = join(request(a->member_id));
+  ASSERT_TRUE(b);
+  group.sync(SyncRequest{a->member_id, 2, {}, {}, {}, {}}, now, [](SyncResult) {});
+  group.sync(SyncRequest{b->member_id, 2, {}, {}, {}, {}}, now, [](SyncResult) {});
+  ASSERT_EQ(group.state(), GroupState::Stable);
+
+  // b keeps heartbeating, a goes silent.
+  now += 6s;
+  EXPECT_EQ(group.heartbeat(b->member_id, std::nullopt, 2, now), ErrorCode::NONE);
+  now += 6s;
+  group.tick(now);
+  EXPECT_EQ(group.members().count(a->member_id), 0u);
+  EXPECT_EQ(group.state(), GroupState::PreparingRebalance);
+  EXPECT_EQ(group.heartbeat(b->member_id, std::nullopt, 2, now), ErrorCode::REBALANCE_IN_PROGRESS);
+  auto b2 = join(request(b->member_id));
+  ASSERT_TRUE(b2);
+  EXPECT_EQ(b2->generation_id, 3);
+  EXPECT_EQ(b2->leader, b->member_id);
+}
+
+TEST_F(Fixture, LeaveLastMemberEmptiesGroup) {
+  auto a = join(request());
+  EXPECT_EQ(group.leave(a->member_id, std::nullopt, now), ErrorCode::NONE);
+  EXPECT_EQ(group.state(), GroupState::Empty);
+  EXPECT_EQ(group.leave(a->member_id, std::nullopt, now), ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(group.validate_commit("", std::nullopt, -1), ErrorCode::NONE);
+}
+
+TEST_F(Fixture, RebalanceTimeoutDropsMembersThatDoNotRejoin) {
+  auto a = join(request());
+  group.sync(SyncRequest{a->member_id, 1, {}, {}, {}, {}}, now, [](SyncResult) {});
+  std::optional<JoinResult> b;
+  group.join(request(), now, [&](JoinResult r) { b = r; });
+  EXPECT_FALSE(b);
+  now += 31s;  // past the rebalance timeout; a never rejoined
+  group.tick(now);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->error, ErrorCode::NONE);
+  EXPECT_EQ(group.members().size(), 1u);
+  EXPECT_EQ(b->leader, b->member_id);
+}
+
+TEST_F(Fixture, StaticMemberRejoinKeepsAssignmentWithoutRebalance) {
+  auto a = join(request("", "instance-1"));
+  group.sync(SyncRequest{a->member_id, 1, "instance-1", {}, {}, {{a->member_id, {4, 2}}}}, now, [](SyncResult) {});
+  ASSERT_EQ(group.state(), GroupState::Stable);
+  auto again = join(request("", "instance-1"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->error, ErrorCode::NONE);
+  EXPECT_EQ(again->generation_id, 1);
+  EXPECT_NE(again->member_id, a->member_id);
+  EXPECT_EQ(group.state(), GroupState::Stable);
+  // The old member id is fenced.
+  EXPECT_EQ(group.heartbeat(a->member_id, std::nullopt, 1, now), ErrorCode::UNKNOWN_MEMBER_ID);
+  std::optional<SyncResult> s;
+  group.sync(SyncRequest{again->member_id, 1, "instance-1", {}, {}, {}}, now, [&](SyncResult r) { s = r; });
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->assignment, (Bytes{4, 2}));
+}
+
+TEST_F(Fixture, RejectsBadSessionTimeoutAndForeignProtocol) {
+  auto r = request();
+  r.session_timeout_ms = 10;
+  EXPECT_EQ(join(r)->error, ErrorCode::INVALID_SESSION_TIMEOUT);
+  join(request());
+  auto other = request();
+  other.protocols = {{"something-else", {}}};
+  EXPECT_EQ(join(other)->error, ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
+}
+
+TEST_F(Fixture, CommitValidation) {
+  auto a = join(request());
+  EXPECT_EQ(group.validate_commit(a->member_id, std::nullopt, 1), ErrorCode::REBALANCE_IN_PROGRESS);
+  group.sync(SyncRequest{a->member_id, 1, {}, {}, {}, {}}, now, [](SyncResult) {});
+  EXPECT_EQ(group.validate_commit(a->member_id, std::nullopt, 1), ErrorCode::NONE);
+  EXPECT_EQ(group.validate_commit(a->member_id, std::nullopt, 2), ErrorCode::ILLEGAL_GENERATION);
+  EXPECT_EQ(group.validate_commit("", std::nullopt, -1), ErrorCode::UNKNOWN_MEMBER_ID);
+}
+
+}  // namespace
+}  // namespace runnel::group
