@@ -10,6 +10,7 @@
 // Thread-safety: pure functions.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
