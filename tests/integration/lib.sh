@@ -72,8 +72,11 @@ start_broker() {
   _launch_broker
 }
 
+# stop_broker: SIGTERM, wait up to 10 s, then SIGKILL. Sets BROKER_EXIT_CODE and
+# BROKER_STOP_MS (how long the clean stop took).
 stop_broker() {
   [ -n "$BROKER_PID" ] || return 0
+  local t0=$(date +%s%N)
   if kill -0 "$BROKER_PID" 2>/dev/null; then
     kill -TERM "$BROKER_PID" 2>/dev/null || true
     local i
@@ -83,7 +86,9 @@ stop_broker() {
     done
     kill -KILL "$BROKER_PID" 2>/dev/null || true
   fi
-  wait "$BROKER_PID" 2>/dev/null || true
+  BROKER_EXIT_CODE=0
+  wait "$BROKER_PID" 2>/dev/null || BROKER_EXIT_CODE=$?
+  BROKER_STOP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
   [ -n "${RUNNEL_IT_PIDS:-}" ] && rm -f "$RUNNEL_IT_PIDS/$BROKER_PID"
   BROKER_PID=""
 }
@@ -143,8 +148,8 @@ fail() { echo "assertion failed: $*" >&2; return 1; }
 assert_eq() {
   if [ "$1" != "$2" ]; then
     echo "assertion failed: ${3:-values differ}" >&2
-    echo "  expected: $(printf '%q' "$1")" >&2
-    echo "  actual:   $(printf '%q' "$2")" >&2
+    echo "  expected: $(printf '%q' "$1" | cut -c1-400)" >&2
+    echo "  actual:   $(printf '%q' "$2" | cut -c1-400)" >&2
     return 1
   fi
 }

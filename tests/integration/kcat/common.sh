@@ -45,3 +45,12 @@ start_default_broker() {
 # Scratch directory for the suite, removed on exit.
 WORK=$(mktemp -d /tmp/runnel-it-work.XXXXXX)
 _LIB_TMPDIRS+=("$WORK")
+
+# own_broker [--set ...]: a broker private to one test function (run_test runs each
+# test in a subshell, so a test that stops or restarts its broker must own it:
+# then `wait` sees the real exit status, and the subshell's trap stops it).
+own_broker() {
+  _LIB_TMPDIRS=()
+  trap _lib_cleanup EXIT
+  start_default_broker "$@"
+}
