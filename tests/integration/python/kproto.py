@@ -175,3 +175,44 @@ class Conn:
             self.s.close()
         except OSError:
             pass
+
+
+def fetch_v4(correlation_id, topic, partition, offset, max_wait_ms=100, min_bytes=1, max_bytes=1 << 20,
+             isolation_level=1):
+    body = header_v1(1, 4, correlation_id)
+    body += i32(-1) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + struct.pack(">b", isolation_level)
+    body += i32(1) + string(topic) + i32(1) + i32(partition) + i64(offset) + i32(max_bytes)
+    return frame(body)
+
+
+def parse_fetch_v4(payload):
+    """-> (correlation_id, [dict(topic, partition, error, hw, lso, aborted, records)])"""
+    r = Reader(payload)
+    corr = r.i32()
+    r.i32()  # throttle
+    out = []
+    for _ in range(r.i32()):
+        t = r.string()
+        for _ in range(r.i32()):
+            p, err, hw, lso = r.i32(), r.i16(), r.i64(), r.i64()
+            n_aborted = r.i32()
+            for _ in range(max(n_aborted, 0)):
+                r.i64(), r.i64()
+            n = r.i32()
+            recs = None if n < 0 else r.take(n)
+            out.append(dict(topic=t, partition=p, error=err, hw=hw, lso=lso, aborted=n_aborted, records=recs))
+    return corr, out
+
+
+def batches(records):
+    """[(base_offset, last_offset, record_count)] of the complete batches in a records blob."""
+    out, o = [], 0
+    while records is not None and o + 12 <= len(records):
+        base, length = struct.unpack_from(">qi", records, o)
+        if o + 12 + length > len(records):
+            break  # a partial batch at the end is allowed
+        last_delta = struct.unpack_from(">i", records, o + 23)[0]
+        count = struct.unpack_from(">i", records, o + 57)[0]
+        out.append((base, base + last_delta, count))
+        o += 12 + length
+    return out

@@ -1,0 +1,124 @@
+"""Fetch and Produce semantics checked at the wire level (raw sockets): long
+polling, whole batches from the middle, high watermark = last stable offset,
+error codes, and acks=0 producing no response."""
+import threading
+import time
+import unittest
+
+import kproto
+from helpers import BrokerTestCase, create_topic
+
+TOPIC = "rawfetch"
+
+
+class RawFetchTest(BrokerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        create_topic(cls.bootstrap, TOPIC, partitions=3)
+        c = kproto.Conn(cls.broker.port)
+        try:
+            # one batch of 5 records at offsets 0..4 of partition 0
+            c.send(kproto.produce_v3(1, TOPIC, 0, kproto.record_batch([(b"k%d" % i, b"v%d" % i) for i in range(5)])))
+            _, parts = kproto.parse_produce_v3(c.recv_frame())
+            assert parts[0][2:] == (0, 0), parts
+        finally:
+            c.close()
+
+    def setUp(self):
+        self.c = kproto.Conn(self.broker.port, timeout=10)
+
+    def tearDown(self):
+        self.c.close()
+        self.assertBrokerAlive()
+
+    def fetch(self, offset, partition=0, topic=TOPIC, **kw):
+        self.c.send(kproto.fetch_v4(77, topic, partition, offset, **kw))
+        corr, parts = kproto.parse_fetch_v4(self.c.recv_frame())
+        self.assertEqual(corr, 77)
+        self.assertEqual(len(parts), 1)
+        return parts[0]
+
+    def test_fetch_from_start(self):
+        p = self.fetch(0)
+        self.assertEqual((p["topic"], p["partition"], p["error"]), (TOPIC, 0, 0))
+        self.assertEqual(p["hw"], 5)
+        self.assertEqual(p["lso"], 5, "last stable offset must equal the high watermark without transactions")
+        self.assertLessEqual(p["aborted"], 0)
+        self.assertEqual(kproto.batches(p["records"]), [(0, 4, 5)])
+
+    def test_fetch_from_middle_of_batch_returns_whole_batch(self):
+        p = self.fetch(3)
+        self.assertEqual(p["error"], 0)
+        self.assertEqual(kproto.batches(p["records"]), [(0, 4, 5)])
+
+    def test_fetch_at_end_long_polls(self):
+        t0 = time.time()
+        p = self.fetch(5, max_wait_ms=1000)
+        elapsed = time.time() - t0
+        self.assertEqual((p["error"], p["hw"]), (0, 5))
+        self.assertEqual(kproto.batches(p["records"]), [])
+        self.assertGreaterEqual(elapsed, 0.8, "Fetch with min_bytes=1 at the log end returned before max_wait_ms")
+        self.assertLess(elapsed, 3.0)
+
+    def test_fetch_min_bytes_zero_returns_at_once(self):
+        t0 = time.time()
+        p = self.fetch(5, max_wait_ms=3000, min_bytes=0)
+        self.assertEqual(p["error"], 0)
+        self.assertLess(time.time() - t0, 1.0)
+
+    def test_fetch_long_poll_wakes_on_produce(self):
+        def later():
+            time.sleep(0.5)
+            c = kproto.Conn(self.broker.port)
+            try:
+                c.send(kproto.produce_v3(2, TOPIC, 1, kproto.record_batch([(None, b"wake")])))
+                c.recv_frame()
+            finally:
+                c.close()
+        t = threading.Thread(target=later)
+        t0 = time.time()
+        t.start()
+        p = self.fetch(0, partition=1, max_wait_ms=5000)
+        elapsed = time.time() - t0
+        t.join()
+        self.assertEqual(p["error"], 0)
+        self.assertEqual([b[0] for b in kproto.batches(p["records"])], [0])
+        self.assertLess(elapsed, 2.5, "the fetch should return as soon as data arrives, not after max_wait_ms")
+
+    def test_fetch_offset_out_of_range(self):
+        self.assertEqual(self.fetch(1000)["error"], 1)  # OFFSET_OUT_OF_RANGE
+
+    def test_fetch_negative_offset_out_of_range(self):
+        self.assertEqual(self.fetch(-5)["error"], 1)
+
+    def test_fetch_unknown_topic(self):
+        p = self.fetch(0, topic="rawfetch_no_such_topic")
+        self.assertEqual(p["error"], 3)  # UNKNOWN_TOPIC_OR_PARTITION
+
+    def test_fetch_unknown_partition(self):
+        self.assertEqual(self.fetch(0, partition=9)["error"], 3)
+
+    def test_fetch_small_max_bytes_still_returns_first_batch(self):
+        # KIP-74: the first batch is returned even if larger than max_bytes, so consumers progress
+        p = self.fetch(0, max_bytes=10)
+        self.assertEqual(p["error"], 0)
+        self.assertTrue(p["records"], "no bytes returned for a 10-byte max_bytes")
+
+    def test_produce_acks0_sends_no_response(self):
+        self.c.send(kproto.produce_v3(31, TOPIC, 2, kproto.record_batch([(None, b"acks0")]), acks=0))
+        self.c.send(kproto.api_versions_v0(32))
+        corr, err, _ = kproto.parse_api_versions_v0(self.c.recv_frame())
+        self.assertEqual((corr, err), (32, 0), "a Produce with acks=0 must not be answered")
+        # the record was appended
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            p = self.fetch(0, partition=2)
+            if p["hw"] >= 1:
+                break
+            time.sleep(0.1)
+        self.assertGreaterEqual(p["hw"], 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
