@@ -24,4 +24,15 @@ function kcatRead(bootstrap, topic, partition, from = 'beginning') {
 
 const sleep = ms => new Promise(r => setTimeout(r, ms))
 
-module.exports = { makeKafka, kcatRead, sleep }
+// The Kafka error type behind a kafkajs error, through retries and aggregates.
+function errType(err) {
+  for (let e = err, depth = 0; e && depth < 6; depth++) {
+    if (e.type) return e.type
+    if (Array.isArray(e.errors) && e.errors.length) e = e.errors[0]
+    else if (Array.isArray(e.partitions) && e.partitions.length && e.partitions[0].error) e = e.partitions[0].error
+    else e = e.originalError || e.cause
+  }
+  return undefined
+}
+
+module.exports = { makeKafka, kcatRead, sleep, errType }

@@ -4,7 +4,7 @@ const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { CompressionTypes } = require('kafkajs')
 const { Broker } = require('../broker')
-const { makeKafka, kcatRead } = require('./common')
+const { makeKafka, kcatRead, errType } = require('./common')
 
 let broker, kafka, admin, producer
 
@@ -122,9 +122,7 @@ test('message larger than max.message.bytes is rejected', async () => {
   await p.connect()
   try {
     await assert.rejects(p.send({ topic: 'jsp_small', messages: [{ value: 'x'.repeat(5000) }] }), err => {
-      const type = err.type || (err.originalError && err.originalError.type) ||
-        (err.cause && err.cause.type)
-      assert.equal(type, 'MESSAGE_TOO_LARGE', String(err))
+      assert.equal(errType(err), 'MESSAGE_TOO_LARGE', String(err))
       return true
     })
   } finally {
