@@ -11,7 +11,7 @@
 # and one, then two instances of the app on free HTTP ports.
 #
 # Everything started here runs in one process group that the EXIT trap kills;
-# a watchdog ends the run after NESTJS_E2E_TIMEOUT seconds (default 170).
+# a watchdog ends the run after NESTJS_E2E_TIMEOUT seconds (default 140).
 # Set NESTJS_E2E_LOG_DIR=DIR to keep the broker's and the apps' logs.
 # The last line is `nestjs: N passed, N failed`.
 set -uo pipefail
@@ -22,7 +22,7 @@ APP_DIR=$ROOT/examples/nestjs
 RUNNEL_BIN=${RUNNEL_BIN:-$BUILD_DIR/runnel}
 case $RUNNEL_BIN in /*) ;; *) RUNNEL_BIN=$PWD/$RUNNEL_BIN ;; esac
 export RUNNEL_BIN
-TIMEOUT=${NESTJS_E2E_TIMEOUT:-170}
+TIMEOUT=${NESTJS_E2E_TIMEOUT:-140}
 
 summary() { echo "nestjs: $1 passed, $2 failed"; }
 die() { echo "nestjs: $*" >&2; summary 0 1; exit 1; }
