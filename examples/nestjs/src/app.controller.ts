@@ -56,8 +56,9 @@ export class AppController implements OnModuleInit {
     if (a === undefined || b === undefined || !Number.isFinite(x) || !Number.isFinite(y)) {
       throw new BadRequestException('a and b must be numbers');
     }
-    const result = await lastValueFrom(this.client.send<number>('math.sum', { a: x, b: y }));
-    return { a: x, b: y, result };
+    // NestJS's Kafka serializer sends a primitive reply as its string form.
+    const reply = await lastValueFrom(this.client.send<number | string>('math.sum', { a: x, b: y }));
+    return { a: x, b: y, result: Number(reply) };
   }
 
   /** `curl localhost:3000/health`: the Kafka consumer's group membership. */
