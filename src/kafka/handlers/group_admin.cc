@@ -1,0 +1,71 @@
+// Group inspection and removal: DescribeGroups (15), ListGroups (16), DeleteGroups (42).
+#include "kafka/broker.h"
+#include "kafka/handlers/handlers.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+
+asio::awaitable<protocol::DescribeGroupsResponse> handle_describe_groups(RequestContext& ctx,
+                                                                         protocol::DescribeGroupsRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::DescribeGroupsResponse response;
+  for (const auto& id : request.groups) {
+    auto& out = response.groups.emplace_back();
+    out.group_id = id;
+    if (id.empty()) {
+      out.error_code = code(ErrorCode::INVALID_GROUP_ID);
+      continue;
+    }
+    auto d = co_await on_shard(broker.coordinator_shard(id), [&broker, id]() { return broker.coordinator().describe(id); });
+    out.group_state = std::string(group::state_name(d.state));
+    out.protocol_type = d.protocol_type;
+    out.protocol_data = d.protocol;
+    for (auto& m : d.members) {
+      auto& member = out.members.emplace_back();
+      member.member_id = m.member_id;
+      member.group_instance_id = m.group_instance_id;
+      member.client_id = m.client_id;
+      member.client_host = m.client_host;
+      member.member_metadata = m.metadata;
+      member.member_assignment = m.assignment;
+    }
+  }
+  co_return response;
+}
+
+asio::awaitable<protocol::ListGroupsResponse> handle_list_groups(RequestContext& ctx,
+                                                                 protocol::ListGroupsRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::ListGroupsResponse response;
+  for (int s = 0; s < broker.shards().size(); ++s) {
+    auto groups = co_await on_shard(broker.shards().at(s), [&broker]() { return broker.coordinator().list(); });
+    for (auto& g : groups) {
+      std::string state(group::state_name(g.state));
+      if (!request.states_filter.empty() &&
+          std::find(request.states_filter.begin(), request.states_filter.end(), state) == request.states_filter.end())
+        continue;
+      auto& out = response.groups.emplace_back();
+      out.group_id = g.group_id;
+      out.protocol_type = g.protocol_type;
+      out.group_state = state;
+    }
+  }
+  co_return response;
+}
+
+asio::awaitable<protocol::DeleteGroupsResponse> handle_delete_groups(RequestContext& ctx,
+                                                                     protocol::DeleteGroupsRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::DeleteGroupsResponse response;
+  for (const auto& id : request.groups_names) {
+    auto& out = response.results.emplace_back();
+    out.group_id = id;
+    auto error = co_await on_shard(broker.coordinator_shard(id), [&broker, id]() -> asio::awaitable<ErrorCode> {
+      co_return co_await broker.coordinator().delete_group(id);
+    });
+    out.error_code = code(error);
+  }
+  co_return response;
+}
+
+}  // namespace runnel

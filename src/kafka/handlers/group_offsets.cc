@@ -1,0 +1,139 @@
+// Committed offsets: OffsetCommit (8), OffsetFetch (9), OffsetDelete (47).
+#include "kafka/broker.h"
+#include "kafka/handlers/handlers.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+namespace {
+
+using TopicPartitions = std::vector<std::pair<std::string, int32_t>>;
+
+bool partition_exists(Broker& broker, const std::string& topic, int32_t partition) {
+  auto info = broker.topics().find(topic);
+  return info && partition >= 0 && partition < info->partitions;
+}
+
+// The committed offsets of one group, for the partitions asked (all when null).
+asio::awaitable<std::vector<group::CommittedOffset>> fetch_offsets(Broker& broker, const std::string& group_id,
+                                                                   std::optional<TopicPartitions> only) {
+  co_return co_await on_shard(broker.coordinator_shard(group_id), [&broker, group_id, only]() {
+    return broker.coordinator().fetch(group_id, only);
+  });
+}
+
+}  // namespace
+
+asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestContext& ctx,
+                                                                     protocol::OffsetCommitRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::OffsetCommitResponse response;
+  std::vector<group::CommitEntry> entries;
+  std::vector<std::pair<size_t, size_t>> where;  // (topic, partition) index in the response
+  for (auto& topic : request.topics) {
+    auto& tr = response.topics.emplace_back();
+    tr.name = topic.name;
+    for (auto& p : topic.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition_index = p.partition_index;
+      if (!partition_exists(broker, topic.name, p.partition_index)) {
+        pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        continue;
+      }
+      entries.push_back({topic.name, p.partition_index, p.committed_offset, p.committed_leader_epoch,
+                         p.committed_metadata});
+      where.push_back({response.topics.size() - 1, tr.partitions.size() - 1});
+    }
+  }
+  if (request.group_id.empty()) {
+    for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(ErrorCode::INVALID_GROUP_ID);
+    co_return response;
+  }
+  if (entries.empty()) co_return response;
+  if (!co_await broker.ensure_offsets_topic()) {
+    for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    co_return response;
+  }
+  int32_t generation = ctx.api_version >= 1 ? request.generation_id_or_member_epoch : -1;
+  auto errors = co_await on_shard(
+      broker.coordinator_shard(request.group_id),
+      [&broker, &request, generation, entries]() -> asio::awaitable<std::vector<ErrorCode>> {
+        co_return co_await broker.coordinator().commit(request.group_id, request.member_id, request.group_instance_id,
+                                                       generation, entries);
+      });
+  for (size_t i = 0; i < where.size(); ++i)
+    response.topics[where[i].first].partitions[where[i].second].error_code = code(errors[i]);
+  co_return response;
+}
+
+asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContext& ctx,
+                                                                   protocol::OffsetFetchRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::OffsetFetchResponse response;
+  if (ctx.api_version < 8) {
+    std::optional<TopicPartitions> only;
+    if (request.topics) {
+      only.emplace();
+      for (auto& t : *request.topics)
+        for (int32_t p : t.partition_indexes) only->push_back({t.name, p});
+    }
+    auto offsets = co_await fetch_offsets(broker, request.group_id, only);
+    for (auto& o : offsets) {
+      if (response.topics.empty() || response.topics.back().name != o.topic) response.topics.emplace_back().name = o.topic;
+      auto& pr = response.topics.back().partitions.emplace_back();
+      pr.partition_index = o.partition;
+      pr.committed_offset = o.offset;
+      pr.committed_leader_epoch = o.leader_epoch;
+      pr.metadata = o.metadata;
+    }
+    co_return response;
+  }
+  for (auto& g : request.groups) {
+    auto& gr = response.groups.emplace_back();
+    gr.group_id = g.group_id;
+    std::optional<TopicPartitions> only;
+    if (g.topics) {
+      only.emplace();
+      for (auto& t : *g.topics)
+        for (int32_t p : t.partition_indexes) only->push_back({t.name, p});
+    }
+    auto offsets = co_await fetch_offsets(broker, g.group_id, only);
+    for (auto& o : offsets) {
+      if (gr.topics.empty() || gr.topics.back().name != o.topic) gr.topics.emplace_back().name = o.topic;
+      auto& pr = gr.topics.back().partitions.emplace_back();
+      pr.partition_index = o.partition;
+      pr.committed_offset = o.offset;
+      pr.committed_leader_epoch = o.leader_epoch;
+      pr.metadata = o.metadata;
+    }
+  }
+  co_return response;
+}
+
+asio::awaitable<protocol::OffsetDeleteResponse> handle_offset_delete(RequestContext& ctx,
+                                                                     protocol::OffsetDeleteRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::OffsetDeleteResponse response;
+  TopicPartitions partitions;
+  for (auto& t : request.topics)
+    for (auto& p : t.partitions) partitions.push_back({t.name, p.partition_index});
+  auto [group_error, errors] = co_await on_shard(
+      broker.coordinator_shard(request.group_id),
+      [&broker, &request, partitions]() -> asio::awaitable<std::pair<ErrorCode, std::vector<ErrorCode>>> {
+        co_return co_await broker.coordinator().delete_offsets(request.group_id, partitions);
+      });
+  response.error_code = code(group_error);
+  if (group_error != ErrorCode::NONE) co_return response;
+  size_t i = 0;
+  for (auto& t : request.topics) {
+    auto& tr = response.topics.emplace_back();
+    tr.name = t.name;
+    for (auto& p : t.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition_index = p.partition_index;
+      pr.error_code = code(errors[i++]);
+    }
+  }
+  co_return response;
+}
+
+}  // namespace runnel
