@@ -110,12 +110,13 @@ class AdminTest(BrokerTestCase):
 
     def test_describe_configs(self):
         create_topic(self.bootstrap, "adm_cfg", configs={"retention.ms": "123456", "max.message.bytes": "20000",
-                                                         "cleanup.policy": "compact"})
+                                                         "segment.bytes": "1048576"})
         err, name, cfg = self._describe_topic("adm_cfg")
         self.assertEqual((err, name), (0, "adm_cfg"))
         self.assertEqual(cfg.get("retention.ms"), "123456")
         self.assertEqual(cfg.get("max.message.bytes"), "20000")
-        self.assertEqual(cfg.get("cleanup.policy"), "compact")
+        self.assertEqual(cfg.get("segment.bytes"), "1048576")
+        self.assertEqual(cfg.get("cleanup.policy"), "delete")
         for key in ("segment.bytes", "retention.bytes", "compression.type", "min.insync.replicas"):
             self.assertIn(key, cfg)
         # asking for a subset returns exactly that subset

@@ -86,6 +86,34 @@ class ProduceConsumeTest(BrokerTestCase):
             self.assertEqual([r.value for r in recs], [b"%06d" % i for i in range(part, 2000, 2)])
             self.assertEqual([r.offset for r in recs], list(range(1000)))
 
+    def test_concurrent_producers_one_partition(self):
+        import threading
+        topic = "py_concurrent"
+        create_topic(self.bootstrap, topic)
+        results = {}
+
+        def run(n):
+            p = producer(self.bootstrap, acks="all", linger_ms=1)
+            fs = [p.send(topic, value=b"%d-%d" % (n, i), partition=0) for i in range(300)]
+            p.flush(20)
+            results[n] = [f.get(10).offset for f in fs]
+            p.close(5)
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(sorted(results), [0, 1, 2, 3])
+        all_offsets = sorted(o for offs in results.values() for o in offs)
+        self.assertEqual(all_offsets, list(range(1200)), "offsets must be dense and unique")
+        for n, offs in results.items():
+            self.assertEqual(offs, sorted(offs), "producer %d: its records out of order" % n)
+        recs = read_partition(self.bootstrap, topic, 0)
+        by_offset = {r.offset: r.value for r in recs}
+        for n, offs in results.items():
+            for i, o in enumerate(offs):
+                self.assertEqual(by_offset[o], b"%d-%d" % (n, i))
+
     def test_headers_and_timestamps(self):
         topic = "py_headers"
         create_topic(self.bootstrap, topic)
