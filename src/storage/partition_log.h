@@ -14,6 +14,7 @@
 
 #include "base/error_code.h"
 #include "base/file_slice.h"
+#include "storage/env.h"
 #include "storage/log_config.h"
 
 namespace runnel::storage {
@@ -39,6 +40,14 @@ class PartitionLog {
   // CRC) and the log is truncated at the first bad byte; indexes are rebuilt.
   static std::unique_ptr<PartitionLog> open(const std::filesystem::path& dir, const LogConfig& config,
                                             int64_t now_ms);
+  // The same through a given Env (tests pass a FaultInjectionEnv). Throws
+  // std::runtime_error when the directory or a segment cannot be created.
+  static std::unique_ptr<PartitionLog> open(const std::filesystem::path& dir, const LogConfig& config,
+                                            int64_t now_ms, Env* env);
+  // File names in the partition directory besides the segments (FORMAT.md).
+  static constexpr const char* kCleanShutdownFile = ".clean-shutdown";
+  static constexpr const char* kLogStartOffsetFile = "log-start-offset";
+  static constexpr const char* kRecoveryPointFile = "recovery-point";
   ~PartitionLog();
 
   // Appends one or more v2 record batches (the `records` field of a Produce
@@ -88,7 +97,17 @@ class PartitionLog {
   int64_t flushed_offset() const;
 
   // Clean shutdown: syncs, writes indexes and the clean-shutdown marker.
+  // A log destroyed without close() is an unclean stop: the next open() recovers.
   void close();
+
+  // Introspection for tests and metrics.
+  size_t segment_count() const;
+  std::vector<int64_t> segment_base_offsets() const;
+  uint64_t size_bytes() const;
+  // Whether open() had to recover (no valid clean-shutdown marker), and how
+  // many bytes recovery cut from the log.
+  bool recovered_on_open() const;
+  uint64_t bytes_truncated_on_open() const;
 
   // Removes the partition directory and everything in it (DeleteTopics).
   static void destroy(const std::filesystem::path& dir);

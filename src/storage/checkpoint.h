@@ -1,0 +1,25 @@
+#pragma once
+// A small file holding one offset that must survive restarts: the log start
+// offset (DeleteRecords), the recovery point, the clean-shutdown marker.
+//
+// Layout (big-endian), 18 bytes:
+//   0 magic "RNCP" | 4 version u16 = 1 | 6 value i64 | 14 crc u32 = CRC-32C of bytes 0..13
+// A file that is missing, short, of another version or with a bad CRC reads
+// as absent, and callers fall back to the safe default (scan more, keep more).
+//
+// Thread-safety: free functions; callers serialize access to one file.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+
+#include "storage/env.h"
+
+namespace runnel::storage {
+
+inline constexpr uint16_t kCheckpointVersion = 1;
+
+std::optional<int64_t> read_checkpoint(Env& env, const std::filesystem::path& path);
+// Atomic and durable (see Env::write_file_atomic).
+bool write_checkpoint(Env& env, const std::filesystem::path& path, int64_t value);
+
+}  // namespace runnel::storage

@@ -1,0 +1,129 @@
+#include "storage/env.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace runnel::storage {
+namespace {
+
+class PosixEnv final : public Env {
+ public:
+  std::shared_ptr<FileHandle> open(const std::filesystem::path& path, bool create) override {
+    int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
+    int fd;
+    do fd = ::open(path.c_str(), flags, 0644);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) return nullptr;
+    return std::make_shared<FileHandle>(fd);
+  }
+
+  bool pread(const FileHandle& file, uint64_t position, std::span<uint8_t> out) override {
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::pread(file.fd(), out.data() + done, out.size() - done, static_cast<off_t>(position + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  bool pwrite(const FileHandle& file, uint64_t position, std::span<const uint8_t> data) override {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::pwrite(file.fd(), data.data() + done, data.size() - done, static_cast<off_t>(position + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  bool sync(const FileHandle& file) override {
+    int rc;
+    do rc = ::fdatasync(file.fd());
+    while (rc < 0 && errno == EINTR);
+    return rc == 0;
+  }
+
+  bool sync_dir(const std::filesystem::path& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
+  }
+
+  bool truncate(const FileHandle& file, uint64_t size) override {
+    return ::ftruncate(file.fd(), static_cast<off_t>(size)) == 0;
+  }
+
+  int64_t size(const FileHandle& file) override {
+    struct stat st;
+    if (::fstat(file.fd(), &st) != 0) return -1;
+    return st.st_size;
+  }
+
+  bool rename(const std::filesystem::path& from, const std::filesystem::path& to) override {
+    return ::rename(from.c_str(), to.c_str()) == 0;
+  }
+
+  bool remove(const std::filesystem::path& path) override {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    return !ec;
+  }
+
+  bool exists(const std::filesystem::path& path) override {
+    std::error_code ec;
+    return std::filesystem::exists(path, ec);
+  }
+
+  bool create_dirs(const std::filesystem::path& dir) override {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    return !ec;
+  }
+
+  std::vector<std::string> list(const std::filesystem::path& dir) override {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec))
+      names.push_back(it->path().filename().string());
+    return names;
+  }
+};
+
+}  // namespace
+
+Env* Env::posix() {
+  static PosixEnv env;
+  return &env;
+}
+
+bool Env::read_file(const std::filesystem::path& path, std::vector<uint8_t>& out) {
+  if (!exists(path)) return false;
+  auto file = open(path, false);
+  if (!file) return false;
+  int64_t n = size(*file);
+  if (n < 0) return false;
+  out.resize(static_cast<size_t>(n));
+  return pread(*file, 0, out);
+}
+
+bool Env::write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> data) {
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    auto file = open(tmp, true);
+    if (!file || !truncate(*file, 0) || !pwrite(*file, 0, data) || !sync(*file)) return false;
+  }
+  return rename(tmp, path) && sync_dir(path.parent_path());
+}
+
+}  // namespace runnel::storage

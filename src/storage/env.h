@@ -1,0 +1,57 @@
+#pragma once
+// The file-system operations the storage engine uses, behind one small
+// interface (LevelDB's Env) so that tests can swap in a file system that loses
+// unsynced data (FaultInjectionEnv). Files are plain descriptors wrapped in
+// FileHandle, so that reads can be handed out as FileSlices for sendfile.
+//
+// Thread-safety: Env::posix() is stateless and safe from any thread. Calls on
+// distinct files may run concurrently; the flusher thread calls sync() while
+// the owning shard appends to the same file, which POSIX allows.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/file_slice.h"
+
+namespace runnel::storage {
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // The process-wide POSIX implementation.
+  static Env* posix();
+
+  // Opens `path` for reading and writing, creating it (empty) when `create`
+  // is set and it does not exist. nullptr on failure.
+  virtual std::shared_ptr<FileHandle> open(const std::filesystem::path& path, bool create) = 0;
+  // Reads exactly out.size() bytes at `position`; false on error or short read.
+  virtual bool pread(const FileHandle& file, uint64_t position, std::span<uint8_t> out) = 0;
+  // Writes all of `data` at `position`; false on error.
+  virtual bool pwrite(const FileHandle& file, uint64_t position, std::span<const uint8_t> data) = 0;
+  // fdatasync: every byte written before the call is on stable storage after it.
+  virtual bool sync(const FileHandle& file) = 0;
+  // fsync of a directory, making creations, renames and removals in it durable.
+  virtual bool sync_dir(const std::filesystem::path& dir) = 0;
+  virtual bool truncate(const FileHandle& file, uint64_t size) = 0;
+  // Size in bytes, or -1 on error.
+  virtual int64_t size(const FileHandle& file) = 0;
+  virtual bool rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
+  virtual bool remove(const std::filesystem::path& path) = 0;
+  virtual bool exists(const std::filesystem::path& path) = 0;
+  virtual bool create_dirs(const std::filesystem::path& dir) = 0;
+  // File names (not paths) in `dir`; empty when it cannot be read.
+  virtual std::vector<std::string> list(const std::filesystem::path& dir) = 0;
+
+  // Conveniences built on the primitives above.
+  // Reads a whole (small) file; false if missing or unreadable.
+  bool read_file(const std::filesystem::path& path, std::vector<uint8_t>& out);
+  // Replaces `path` atomically: writes `path`.tmp, syncs it, renames it over
+  // `path` and syncs the directory, so a crash leaves the old or the new file.
+  bool write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> data);
+};
+
+}  // namespace runnel::storage

@@ -1,0 +1,379 @@
+#include "storage/partition_log.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <stdexcept>
+
+#include "protocol/record_batch.h"
+#include "storage/checkpoint.h"
+#include "storage/segment.h"
+
+namespace runnel::storage {
+
+namespace {
+// Relative offsets in the index are u32; Kafka rolls at Int.MaxValue.
+constexpr int64_t kMaxRelativeOffset = std::numeric_limits<int32_t>::max();
+}  // namespace
+
+struct PartitionLog::Impl {
+  Env* env = nullptr;
+  std::filesystem::path dir;
+  LogConfig config;
+  std::vector<std::unique_ptr<Segment>> segments;  // ascending base offset; the last is active
+  int64_t log_start = 0;
+  int64_t flushed = 0;
+  int64_t recovery_point_written = -1;
+  bool closed = false;
+  bool recovered = false;
+  uint64_t truncated_bytes = 0;
+  std::vector<protocol::BatchExtent> extents;  // scratch for append
+
+  Segment& active() { return *segments.back(); }
+  const Segment& active() const { return *segments.back(); }
+  int64_t end() const { return segments.back()->next_offset(); }
+  std::filesystem::path file(const char* name) const { return dir / name; }
+
+  std::unique_ptr<Segment> new_segment(int64_t base) {
+    auto s = Segment::create(env, dir, base, config.index_interval_bytes);
+    if (!s) throw std::runtime_error("cannot create segment in " + dir.string());
+    // The new name must survive a crash before anything in it is called durable.
+    env->sync_dir(dir);
+    return s;
+  }
+
+  void roll() {
+    active().seal();
+    segments.push_back(new_segment(end()));
+  }
+
+  bool should_roll(uint64_t incoming, int64_t last_offset, int64_t now_ms) const {
+    const Segment& a = active();
+    if (a.empty()) return false;
+    return a.size() + incoming > static_cast<uint64_t>(config.segment_bytes) ||
+           a.size() + incoming > std::numeric_limits<uint32_t>::max() ||
+           last_offset - a.base_offset() > kMaxRelativeOffset ||
+           (a.first_append_ms >= 0 && now_ms - a.first_append_ms >= config.segment_ms);
+  }
+
+  void delete_front() {
+    segments.front()->remove();
+    segments.erase(segments.begin());
+    log_start = std::max(log_start, segments.front()->base_offset());
+  }
+
+  // The segment that holds `offset`: the last one whose base is <= it.
+  size_t segment_for(int64_t offset) const {
+    auto it = std::upper_bound(segments.begin(), segments.end(), offset,
+                               [](int64_t o, const auto& s) { return o < s->base_offset(); });
+    return it == segments.begin() ? 0 : static_cast<size_t>(it - segments.begin()) - 1;
+  }
+
+  // Written once the flushed offset enters the active segment: from then on
+  // recovery need only scan from the active segment.
+  void maybe_write_recovery_point() {
+    if (flushed >= active().base_offset() && recovery_point_written < active().base_offset()) {
+      if (write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
+    }
+  }
+
+  void load(int64_t now_ms);
+};
+
+void PartitionLog::Impl::load(int64_t now_ms) {
+  if (!env->create_dirs(dir)) throw std::runtime_error("cannot create " + dir.string());
+  std::map<int64_t, bool> bases;  // base offset of every .log file
+  for (const auto& name : env->list(dir)) {
+    if (name.ends_with(".tmp")) {
+      env->remove(dir / name);
+    } else if (auto base = Segment::parse_log_name(name)) {
+      bases[*base] = true;
+    }
+  }
+  for (const auto& name : env->list(dir)) {
+    // An index without its log is left over from a deletion cut short.
+    auto stem = name.substr(0, name.find('.'));
+    bool index = name.ends_with(".index") || name.ends_with(".timeindex");
+    if (index && Segment::parse_log_name(stem + ".log") && !bases.contains(*Segment::parse_log_name(stem + ".log")))
+      env->remove(dir / name);
+  }
+
+  auto marker = read_checkpoint(*env, file(kCleanShutdownFile));
+  if (env->exists(file(kCleanShutdownFile))) {
+    // Remove the marker before anything else, durably: a crash from here on
+    // must be seen as unclean by the next start.
+    env->remove(file(kCleanShutdownFile));
+    env->sync_dir(dir);
+  }
+  int64_t start_checkpoint = read_checkpoint(*env, file(kLogStartOffsetFile)).value_or(0);
+  auto recovery_checkpoint = read_checkpoint(*env, file(kRecoveryPointFile));
+  int64_t recovery_point = recovery_checkpoint.value_or(0);
+
+  auto open_all = [&](int64_t scan_from) {
+    segments.clear();
+    truncated_bytes = 0;
+    std::vector<int64_t> list;
+    for (auto& [base, _] : bases) list.push_back(base);
+    for (size_t i = 0; i < list.size(); ++i) {
+      auto seg = Segment::open(env, dir, list[i], config.index_interval_bytes);
+      if (!seg) throw std::runtime_error("cannot open segment in " + dir.string());
+      // A segment wholly below the recovery point was synced: trust it.
+      bool trusted = i + 1 < list.size() && list[i + 1] <= scan_from;
+      bool cut = false;
+      if (!(trusted || scan_from == std::numeric_limits<int64_t>::max()) || !seg->load()) {
+        if (scan_from == std::numeric_limits<int64_t>::max()) return false;  // clean start failed: recover
+        uint64_t before = static_cast<uint64_t>(std::max<int64_t>(0, env->size(*seg->log_handle())));
+        if (!seg->recover(cut)) throw std::runtime_error("I/O error recovering " + dir.string());
+        truncated_bytes += before - seg->size();
+      }
+      // Offsets must continue where the previous segment ended; anything
+      // after a cut or a gap was never acknowledged as durable.
+      bool continues = segments.empty() || seg->base_offset() == segments.back()->next_offset();
+      if (!continues) {
+        for (size_t j = i; j < list.size(); ++j) {
+          Segment::open(env, dir, list[j], config.index_interval_bytes)->remove();
+          bases.erase(list[j]);
+        }
+        break;
+      }
+      segments.push_back(std::move(seg));
+      if (cut) {
+        for (size_t j = i + 1; j < list.size(); ++j) {
+          auto later = Segment::open(env, dir, list[j], config.index_interval_bytes);
+          if (!later) continue;
+          truncated_bytes += static_cast<uint64_t>(std::max<int64_t>(0, env->size(*later->log_handle())));
+          later->remove();
+          bases.erase(list[j]);
+        }
+        break;
+      }
+    }
+    return true;
+  };
+
+  bool clean = marker.has_value() && open_all(std::numeric_limits<int64_t>::max()) &&
+               (segments.empty() || end() == *marker);
+  if (!clean) {
+    recovered = true;
+    open_all(recovery_point);
+  }
+
+  if (segments.empty()) segments.push_back(new_segment(start_checkpoint));
+  log_start = std::max(start_checkpoint, segments.front()->base_offset());
+  if (log_start > end()) {
+    // Data the log start had moved past is gone: begin again, empty, at the start.
+    for (auto& s : segments) s->remove();
+    segments.clear();
+    segments.push_back(new_segment(log_start));
+  }
+  while (segments.size() > 1 && segments.front()->next_offset() <= log_start) delete_front();
+
+  if (recovered) {
+    // What survived a crash may sit only in the page cache: make it durable
+    // so that flushed_offset() can start at the end.
+    for (auto& s : segments) s->sync();
+    env->sync_dir(dir);
+  }
+  flushed = end();
+  recovery_point_written = recovery_checkpoint.value_or(-1);
+  if (recovered && write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
+  if (!active().empty()) active().first_append_ms = now_ms;
+}
+
+std::unique_ptr<PartitionLog> PartitionLog::open(const std::filesystem::path& dir, const LogConfig& config,
+                                                 int64_t now_ms) {
+  return open(dir, config, now_ms, Env::posix());
+}
+
+std::unique_ptr<PartitionLog> PartitionLog::open(const std::filesystem::path& dir, const LogConfig& config,
+                                                 int64_t now_ms, Env* env) {
+  std::unique_ptr<PartitionLog> log(new PartitionLog());
+  log->impl_ = std::make_unique<Impl>();
+  log->impl_->env = env;
+  log->impl_->dir = dir;
+  log->impl_->config = config;
+  log->impl_->load(now_ms);
+  return log;
+}
+
+PartitionLog::~PartitionLog() = default;
+
+AppendResult PartitionLog::append(std::span<uint8_t> batches, int32_t leader_epoch, int64_t now_ms) {
+  Impl& m = *impl_;
+  AppendResult result;
+  result.log_start_offset = m.log_start;
+  if (m.closed) {
+    result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    return result;
+  }
+  auto& extents = m.extents;
+  result.error = protocol::split_batches(batches, extents, static_cast<size_t>(std::max(0, m.config.max_message_bytes)));
+  if (result.error == ErrorCode::NONE && extents.empty()) result.error = ErrorCode::CORRUPT_MESSAGE;
+  for (size_t i = 0; result.error == ErrorCode::NONE && i < extents.size(); ++i)
+    result.error = protocol::validate_batch(batches.subspan(extents[i].position, extents[i].size));
+  // Kafka: RecordBatchTooLargeException when one append exceeds segment.bytes.
+  if (result.error == ErrorCode::NONE && batches.size() > static_cast<uint64_t>(m.config.segment_bytes))
+    result.error = ErrorCode::RECORD_LIST_TOO_LARGE;
+  if (result.error != ErrorCode::NONE) return result;
+
+  bool append_time = m.config.timestamp_type == TimestampType::LogAppendTime;
+  int64_t next = m.end();
+  for (const auto& e : extents) {
+    auto batch = batches.subspan(e.position, e.size);
+    int32_t delta = protocol::BatchView(batch).last_offset_delta();
+    protocol::set_base_offset(batch, next);
+    protocol::set_partition_leader_epoch(batch, leader_epoch);
+    if (append_time) protocol::set_log_append_time(batch, now_ms);
+    next += static_cast<int64_t>(delta) + 1;
+  }
+  if (m.should_roll(batches.size(), next - 1, now_ms)) m.roll();
+  result.base_offset = m.end();
+  if (!m.active().append(batches, extents)) {
+    result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    result.base_offset = -1;
+    return result;
+  }
+  if (m.active().first_append_ms < 0) m.active().first_append_ms = now_ms;
+  result.last_offset = m.end() - 1;
+  result.log_append_time = append_time ? now_ms : -1;
+  return result;
+}
+
+ReadResult PartitionLog::read(int64_t offset, uint64_t max_bytes, bool min_one, int64_t limit_offset) const {
+  const Impl& m = *impl_;
+  ReadResult result;
+  if (offset < m.log_start || offset > m.end()) {
+    result.error = ErrorCode::OFFSET_OUT_OF_RANGE;
+    return result;
+  }
+  if (offset >= limit_offset) return result;
+  for (size_t i = m.segment_for(offset); i < m.segments.size(); ++i) {
+    const Segment& seg = *m.segments[i];
+    auto h = seg.base_offset() <= offset ? seg.find(offset) : seg.read_header(0);
+    FileSlice slice{seg.log_handle(), h ? h->position : 0, 0};
+    bool stop = false;
+    for (; h; h = seg.read_header(h->position + h->size)) {
+      // Nothing at or past the limit (the high watermark) may be seen.
+      if (h->last_offset >= limit_offset) {
+        stop = true;
+        break;
+      }
+      if (result.bytes + h->size > max_bytes && (result.bytes > 0 || !min_one)) {
+        stop = true;
+        break;
+      }
+      slice.length += h->size;
+      result.bytes += h->size;
+    }
+    if (slice.length) result.slices.push_back(std::move(slice));
+    if (stop) break;
+  }
+  return result;
+}
+
+int64_t PartitionLog::log_start_offset() const { return impl_->log_start; }
+int64_t PartitionLog::log_end_offset() const { return impl_->end(); }
+
+int64_t PartitionLog::offset_for_timestamp(int64_t ts) const {
+  for (const auto& seg : impl_->segments) {
+    if (seg->max_timestamp() < ts) continue;
+    if (auto h = seg->find_timestamp(ts)) return std::max(h->base_offset, impl_->log_start);
+  }
+  return -1;
+}
+
+std::pair<int64_t, int64_t> PartitionLog::max_timestamp_and_offset() const {
+  std::pair<int64_t, int64_t> best{-1, -1};
+  for (const auto& seg : impl_->segments)
+    if (seg->max_timestamp() > best.first) best = {seg->max_timestamp(), seg->offset_of_max_timestamp()};
+  return best;
+}
+
+int64_t PartitionLog::delete_records_before(int64_t offset) {
+  Impl& m = *impl_;
+  int64_t target = std::clamp(offset, m.log_start, m.end());
+  if (target == m.log_start) return m.log_start;
+  m.log_start = target;
+  // Persisted before any segment goes, so a restart never shows the deleted records again.
+  write_checkpoint(*m.env, m.file(kLogStartOffsetFile), m.log_start);
+  while (m.segments.size() > 1 && m.segments.front()->next_offset() <= m.log_start) m.delete_front();
+  return m.log_start;
+}
+
+void PartitionLog::enforce_retention(int64_t now_ms) {
+  Impl& m = *impl_;
+  if (m.closed) return;
+  if (!m.active().empty() && m.active().first_append_ms >= 0 &&
+      now_ms - m.active().first_append_ms >= m.config.segment_ms)
+    m.roll();
+  if (m.config.retention_ms >= 0) {
+    while (m.segments.size() > 1 && m.segments.front()->max_timestamp() >= 0 &&
+           now_ms - m.segments.front()->max_timestamp() > m.config.retention_ms)
+      m.delete_front();
+  }
+  if (m.config.retention_bytes >= 0) {
+    uint64_t total = size_bytes();
+    while (m.segments.size() > 1 && total - m.segments.front()->size() >= static_cast<uint64_t>(m.config.retention_bytes)) {
+      total -= m.segments.front()->size();
+      m.delete_front();
+    }
+  }
+}
+
+void PartitionLog::set_config(const LogConfig& config) { impl_->config = config; }
+const LogConfig& PartitionLog::config() const { return impl_->config; }
+
+PartitionLog::SyncRequest PartitionLog::sync_handles() const {
+  SyncRequest request;
+  request.durable_offset = impl_->end();
+  for (const auto& seg : impl_->segments) {
+    if (seg->next_offset() <= impl_->flushed && seg.get() != &impl_->active()) continue;
+    for (auto& h : seg->handles()) request.files.push_back(h);
+  }
+  return request;
+}
+
+void PartitionLog::mark_flushed(int64_t durable_offset) {
+  Impl& m = *impl_;
+  m.flushed = std::max(m.flushed, std::min(durable_offset, m.end()));
+  if (!m.closed) m.maybe_write_recovery_point();
+}
+
+int64_t PartitionLog::flushed_offset() const { return impl_->flushed; }
+
+void PartitionLog::close() {
+  Impl& m = *impl_;
+  if (m.closed) return;
+  m.closed = true;
+  m.active().seal();
+  bool ok = true;
+  for (auto& seg : m.segments) ok = seg->sync() && ok;
+  if (!ok) return;  // no marker: the next start recovers
+  m.flushed = m.end();
+  write_checkpoint(*m.env, m.file(kRecoveryPointFile), m.end());
+  write_checkpoint(*m.env, m.file(kCleanShutdownFile), m.end());
+}
+
+void PartitionLog::destroy(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+size_t PartitionLog::segment_count() const { return impl_->segments.size(); }
+
+std::vector<int64_t> PartitionLog::segment_base_offsets() const {
+  std::vector<int64_t> out;
+  for (const auto& s : impl_->segments) out.push_back(s->base_offset());
+  return out;
+}
+
+uint64_t PartitionLog::size_bytes() const {
+  uint64_t total = 0;
+  for (const auto& s : impl_->segments) total += s->size();
+  return total;
+}
+
+bool PartitionLog::recovered_on_open() const { return impl_->recovered; }
+uint64_t PartitionLog::bytes_truncated_on_open() const { return impl_->truncated_bytes; }
+
+}  // namespace runnel::storage

@@ -1,0 +1,211 @@
+#include "storage/segment.h"
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+#include <limits>
+
+#include "base/endian.h"
+
+namespace runnel::storage {
+namespace {
+using protocol::BatchView;
+using protocol::kBatchHeaderSize;
+using protocol::kBatchLogOverhead;
+
+constexpr uint64_t kMaxSegmentPosition = std::numeric_limits<uint32_t>::max();
+}  // namespace
+
+std::string Segment::file_stem(int64_t base_offset) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%020lld", static_cast<long long>(base_offset));
+  return buf;
+}
+
+std::optional<int64_t> Segment::parse_log_name(const std::string& name) {
+  if (name.size() != 24 || !name.ends_with(".log")) return std::nullopt;
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + 20, value);
+  if (ec != std::errc() || end != name.data() + 20 || value < 0) return std::nullopt;
+  return value;
+}
+
+Segment::Segment(Env* env, const std::filesystem::path& dir, int64_t base_offset, int32_t index_interval_bytes)
+    : env_(env),
+      log_path_(dir / (file_stem(base_offset) + ".log")),
+      base_offset_(base_offset),
+      index_interval_bytes_(index_interval_bytes),
+      index_(env, dir / (file_stem(base_offset) + ".index"), base_offset),
+      time_index_(env, dir / (file_stem(base_offset) + ".timeindex"), base_offset),
+      next_offset_(base_offset) {}
+
+bool Segment::open_files() {
+  log_ = env_->open(log_path_, true);
+  return log_ && index_.open() && time_index_.open();
+}
+
+std::unique_ptr<Segment> Segment::create(Env* env, const std::filesystem::path& dir, int64_t base_offset,
+                                         int32_t index_interval_bytes) {
+  std::unique_ptr<Segment> s(new Segment(env, dir, base_offset, index_interval_bytes));
+  if (!s->open_files() || !env->truncate(*s->log_, 0) || !s->index_.clear() || !s->time_index_.clear()) return nullptr;
+  return s;
+}
+
+std::unique_ptr<Segment> Segment::open(Env* env, const std::filesystem::path& dir, int64_t base_offset,
+                                       int32_t index_interval_bytes) {
+  std::unique_ptr<Segment> s(new Segment(env, dir, base_offset, index_interval_bytes));
+  if (!s->open_files()) return nullptr;
+  return s;
+}
+
+void Segment::reset_state() {
+  next_offset_ = base_offset_;
+  size_ = 0;
+  bytes_since_index_ = 0;
+  max_timestamp_ = -1;
+  offset_of_max_timestamp_ = -1;
+}
+
+bool Segment::track(const BatchHeader& h) {
+  // Same rule as Kafka's LogSegment.append: an index entry once more than
+  // index.interval.bytes have been written since the last one.
+  if (bytes_since_index_ > static_cast<uint64_t>(index_interval_bytes_)) {
+    if (!index_.append(h.base_offset, static_cast<uint32_t>(h.position))) return false;
+    if (offset_of_max_timestamp_ >= 0 && !time_index_.append(max_timestamp_, offset_of_max_timestamp_)) return false;
+    bytes_since_index_ = 0;
+  }
+  if (h.max_timestamp > max_timestamp_) {
+    max_timestamp_ = h.max_timestamp;
+    offset_of_max_timestamp_ = h.base_offset;
+  }
+  bytes_since_index_ += h.size;
+  next_offset_ = h.last_offset + 1;
+  size_ = h.position + h.size;
+  return true;
+}
+
+std::optional<BatchHeader> Segment::read_header(uint64_t position) const {
+  if (position + kBatchHeaderSize > size_) return std::nullopt;
+  std::array<uint8_t, kBatchHeaderSize> raw;
+  if (!env_->pread(*log_, position, raw)) return std::nullopt;
+  BatchView v(raw);
+  if (v.batch_length() < static_cast<int32_t>(kBatchHeaderSize - kBatchLogOverhead)) return std::nullopt;
+  if (position + v.size() > size_ || v.last_offset_delta() < 0) return std::nullopt;
+  return BatchHeader{position, v.size(), v.base_offset(), v.last_offset(), v.max_timestamp()};
+}
+
+bool Segment::load() {
+  reset_state();
+  int64_t file_size = env_->size(*log_);
+  if (file_size < 0 || static_cast<uint64_t>(file_size) > kMaxSegmentPosition) return false;
+  size_ = static_cast<uint64_t>(file_size);
+  if (!index_.load(size_)) return false;
+  auto start = index_.entries().empty() ? OffsetIndex::Entry{base_offset_, 0} : index_.entries().back();
+  // Replay only the tail past the last index entry, headers only.
+  next_offset_ = start.offset;
+  for (uint64_t pos = start.position; pos < size_;) {
+    auto h = read_header(pos);
+    if (!h || h->base_offset < next_offset_ || h->last_offset - base_offset_ > static_cast<int64_t>(kMaxSegmentPosition))
+      return false;
+    if (h->max_timestamp > max_timestamp_) {
+      max_timestamp_ = h->max_timestamp;
+      offset_of_max_timestamp_ = h->base_offset;
+    }
+    bytes_since_index_ += h->size;
+    next_offset_ = h->last_offset + 1;
+    pos += h->size;
+  }
+  if (!time_index_.load(next_offset_)) return false;
+  if (auto last = time_index_.last(); last && last->timestamp > max_timestamp_) {
+    max_timestamp_ = last->timestamp;
+    offset_of_max_timestamp_ = last->offset;
+  }
+  return true;
+}
+
+bool Segment::recover(bool& truncated) {
+  truncated = false;
+  reset_state();
+  if (!index_.clear() || !time_index_.clear()) return false;
+  int64_t file_size = env_->size(*log_);
+  if (file_size < 0) return false;
+  uint64_t end = std::min<uint64_t>(static_cast<uint64_t>(file_size), kMaxSegmentPosition);
+  std::vector<uint8_t> batch;
+  uint64_t pos = 0;
+  while (pos < end) {
+    std::array<uint8_t, kBatchLogOverhead> prefix;
+    if (end - pos < kBatchHeaderSize || !env_->pread(*log_, pos, prefix)) break;
+    int32_t length = static_cast<int32_t>(load_be32(prefix.data() + 8));
+    if (length < static_cast<int32_t>(kBatchHeaderSize - kBatchLogOverhead)) break;
+    uint64_t size = static_cast<uint64_t>(length) + kBatchLogOverhead;
+    if (size > end - pos) break;
+    // Checking the CRC is the one place where batch bytes are read into memory.
+    batch.resize(size);
+    if (!env_->pread(*log_, pos, batch)) break;
+    if (protocol::validate_batch(batch, protocol::BatchOrigin::Replication) != ErrorCode::NONE) break;
+    BatchView v(batch);
+    if (v.base_offset() < next_offset_ || v.last_offset() - base_offset_ > static_cast<int64_t>(kMaxSegmentPosition))
+      break;
+    if (!track({pos, static_cast<uint32_t>(size), v.base_offset(), v.last_offset(), v.max_timestamp()})) return false;
+    pos += size;
+  }
+  if (pos != static_cast<uint64_t>(file_size)) {
+    truncated = true;
+    if (!env_->truncate(*log_, pos)) return false;
+  }
+  return true;
+}
+
+bool Segment::append(std::span<const uint8_t> bytes, std::span<const protocol::BatchExtent> batches) {
+  if (size_ + bytes.size() > kMaxSegmentPosition) return false;
+  if (!env_->pwrite(*log_, size_, bytes)) {
+    env_->truncate(*log_, size_);
+    return false;
+  }
+  uint64_t start = size_;
+  for (const auto& e : batches) {
+    BatchView v(bytes.subspan(e.position, e.size));
+    if (!track({start + e.position, static_cast<uint32_t>(e.size), v.base_offset(), v.last_offset(), v.max_timestamp()}))
+      return false;
+  }
+  return true;
+}
+
+void Segment::seal() {
+  if (offset_of_max_timestamp_ >= 0) time_index_.append(max_timestamp_, offset_of_max_timestamp_);
+}
+
+std::optional<BatchHeader> Segment::find(int64_t offset) const {
+  uint64_t pos = index_.lookup(offset).position;
+  while (auto h = read_header(pos)) {
+    if (h->last_offset >= offset) return h;
+    pos += h->size;
+  }
+  return std::nullopt;
+}
+
+std::optional<BatchHeader> Segment::find_timestamp(int64_t timestamp) const {
+  if (max_timestamp_ < timestamp) return std::nullopt;
+  uint64_t pos = index_.lookup(time_index_.lookup(timestamp)).position;
+  while (auto h = read_header(pos)) {
+    if (h->max_timestamp >= timestamp) return h;
+    pos += h->size;
+  }
+  return std::nullopt;
+}
+
+bool Segment::sync() {
+  return env_->sync(*log_) && env_->sync(*index_.handle()) && env_->sync(*time_index_.handle());
+}
+
+std::vector<std::shared_ptr<const FileHandle>> Segment::handles() const {
+  return {log_, index_.handle(), time_index_.handle()};
+}
+
+void Segment::remove() {
+  env_->remove(log_path_);
+  index_.remove();
+  time_index_.remove();
+}
+
+}  // namespace runnel::storage
