@@ -15,7 +15,7 @@ constexpr size_t kBaseTimestampOffset = 27;
 constexpr size_t kMaxTimestampOffset = 35;
 constexpr size_t kProducerIdOffset = 43;
 constexpr size_t kProducerEpochOffset = 51;
-constexpr size_t kBaseSequenceOffset = 55;
+constexpr size_t kBaseSequenceOffset = 53;
 constexpr size_t kRecordCountOffset = 57;
 constexpr uint16_t kTimestampTypeBit = 0x08;
 }  // namespace

@@ -9,7 +9,7 @@
 //   12 partitionLeaderEpoch i32 | 16 magic i8 | 17 crc u32 (CRC-32C of 21..end)
 //   21 attributes i16 | 23 lastOffsetDelta i32 | 27 baseTimestamp i64
 //   35 maxTimestamp i64 | 43 producerId i64 | 51 producerEpoch i16
-//   55 baseSequence i32 | 57 recordCount i32 | 61 records...
+//   53 baseSequence i32 | 57 recordCount i32 | 61 records...
 //
 // Thread-safety: pure functions and a non-owning view; a view must not outlive
 // the bytes it looks at, and patching must not race with readers of the bytes.

@@ -1,0 +1,245 @@
+#include "storage/partition_log.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "protocol/record_batch.h"
+#include "storage/segment.h"
+#include "test_util.h"
+
+namespace runnel::storage {
+namespace {
+using testing::BatchSpec;
+using testing::make_batch;
+using testing::read_all;
+using testing::read_batches;
+using testing::TempDir;
+
+AppendResult append(PartitionLog& log, const BatchSpec& spec, int64_t now = 5000) {
+  auto b = make_batch(spec);
+  return log.append(b, 3, now);
+}
+
+TEST(PartitionLog, AssignsOffsetsAndReadsBack) {
+  TempDir dir;
+  auto log = PartitionLog::open(dir.path(), {}, 0);
+  EXPECT_EQ(log->log_end_offset(), 0);
+  auto r1 = append(*log, {.records = 3});
+  EXPECT_EQ(r1.error, ErrorCode::NONE);
+  EXPECT_EQ(r1.base_offset, 0);
+  EXPECT_EQ(r1.last_offset, 2);
+  EXPECT_EQ(r1.log_append_time, -1);
+  auto r2 = append(*log, {.records = 2});
+  EXPECT_EQ(r2.base_offset, 3);
+  EXPECT_EQ(log->log_end_offset(), 5);
+  auto batches = read_all(*log);
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[1].base_offset, 3);
+  EXPECT_EQ(protocol::validate_batch(batches[1].bytes), ErrorCode::NONE);
+  EXPECT_EQ(protocol::BatchView(batches[1].bytes).partition_leader_epoch(), 3);
+  // A read from inside a batch starts at that batch.
+  auto from4 = read_batches(log->read(4, 1 << 20, true, 5));
+  ASSERT_EQ(from4.size(), 1u);
+  EXPECT_EQ(from4[0].base_offset, 3);
+  // The end is readable (empty); past it is out of range.
+  EXPECT_EQ(log->read(5, 100, true, 5).error, ErrorCode::NONE);
+  EXPECT_TRUE(log->read(5, 100, true, 5).slices.empty());
+  EXPECT_EQ(log->read(6, 100, true, 5).error, ErrorCode::OFFSET_OUT_OF_RANGE);
+  // Nothing at or past the limit.
+  EXPECT_EQ(read_batches(log->read(0, 1 << 20, true, 3)).size(), 1u);
+}
+
+TEST(PartitionLog, MaxBytesAndMinOne) {
+  TempDir dir;
+  auto log = PartitionLog::open(dir.path(), {}, 0);
+  for (int i = 0; i < 5; ++i) append(*log, {.records = 1, .value_size = 100});
+  uint64_t one = read_all(*log)[0].bytes.size();
+  EXPECT_EQ(read_batches(log->read(0, one * 2 + 1, true, 5)).size(), 2u);
+  EXPECT_EQ(read_batches(log->read(0, 10, true, 5)).size(), 1u);
+  EXPECT_EQ(read_batches(log->read(0, 10, false, 5)).size(), 0u);
+}
+
+TEST(PartitionLog, RejectsBadInputWithoutWriting) {
+  TempDir dir;
+  LogConfig config;
+  config.max_message_bytes = 500;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  auto bad = make_batch({.records = 2});
+  bad[30] ^= 1;
+  EXPECT_EQ(log->append(bad, 0, 0).error, ErrorCode::CORRUPT_MESSAGE);
+  auto big = make_batch({.records = 1, .value_size = 600});
+  EXPECT_EQ(log->append(big, 0, 0).error, ErrorCode::MESSAGE_TOO_LARGE);
+  // A good batch followed by a bad one: nothing from the request is stored.
+  auto good = make_batch();
+  good.insert(good.end(), bad.begin(), bad.end());
+  EXPECT_EQ(log->append(good, 0, 0).error, ErrorCode::CORRUPT_MESSAGE);
+  EXPECT_EQ(log->log_end_offset(), 0);
+  EXPECT_EQ(log->size_bytes(), 0u);
+}
+
+TEST(PartitionLog, LogAppendTime) {
+  TempDir dir;
+  LogConfig config;
+  config.timestamp_type = TimestampType::LogAppendTime;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  auto r = append(*log, {.records = 2, .base_timestamp = 10}, 777);
+  EXPECT_EQ(r.log_append_time, 777);
+  auto b = read_all(*log);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].max_timestamp, 777);
+  EXPECT_TRUE(protocol::BatchView(b[0].bytes).log_append_time());
+  EXPECT_EQ(protocol::validate_batch(b[0].bytes), ErrorCode::NONE);
+}
+
+TEST(PartitionLog, RollsBySizeAndTime) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 1000;
+  config.segment_ms = 100;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  for (int i = 0; i < 20; ++i) append(*log, {.records = 2, .value_size = 50}, 0);
+  EXPECT_GT(log->segment_count(), 3u);
+  auto bases = log->segment_base_offsets();
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / (Segment::file_stem(bases[1]) + ".log")));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / (Segment::file_stem(bases[1]) + ".index")));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / (Segment::file_stem(bases[1]) + ".timeindex")));
+  auto all = read_all(*log);
+  ASSERT_EQ(all.size(), 20u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(all[i].base_offset, 2 * i);
+  size_t before = log->segment_count();
+  log->enforce_retention(50);
+  EXPECT_EQ(log->segment_count(), before);
+  log->enforce_retention(100);
+  EXPECT_EQ(log->segment_count(), before + 1);
+  log->enforce_retention(1000);  // the new active segment is empty: no roll
+  EXPECT_EQ(log->segment_count(), before + 1);
+}
+
+TEST(PartitionLog, RetentionBySizeAndTime) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 600;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  for (int i = 0; i < 30; ++i) append(*log, {.records = 1, .base_timestamp = 1000 + i * 100, .value_size = 200});
+  size_t segments = log->segment_count();
+  ASSERT_GT(segments, 5u);
+  config.retention_ms = 1000;
+  log->set_config(config);
+  log->enforce_retention(1000 + 10 * 100 + 1000 + 1);  // batches up to ts 1900 have expired
+  EXPECT_LT(log->segment_count(), segments);
+  EXPECT_GT(log->log_start_offset(), 0);
+  EXPECT_EQ(log->log_start_offset(), log->segment_base_offsets()[0]);
+  EXPECT_EQ(log->read(0, 100, true, 30).error, ErrorCode::OFFSET_OUT_OF_RANGE);
+  config.retention_ms = -1;
+  config.retention_bytes = 1000;
+  log->set_config(config);
+  log->enforce_retention(0);
+  EXPECT_LE(log->size_bytes(), 1000u + 600u);
+  EXPECT_GE(log->size_bytes() - 0, log->size_bytes());
+  config.retention_bytes = 0;
+  log->set_config(config);
+  log->enforce_retention(0);
+  EXPECT_EQ(log->segment_count(), 1u);  // never the active segment
+  EXPECT_EQ(log->log_end_offset(), 30);
+}
+
+TEST(PartitionLog, DeleteRecordsPersists) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 500;
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0);
+    for (int i = 0; i < 20; ++i) append(*log, {.records = 2, .value_size = 100});
+    size_t segments = log->segment_count();
+    EXPECT_EQ(log->delete_records_before(7), 7);
+    EXPECT_EQ(log->delete_records_before(3), 7);  // never back
+    EXPECT_LT(log->segment_count(), segments);
+    EXPECT_EQ(log->read(6, 100, true, 40).error, ErrorCode::OFFSET_OUT_OF_RANGE);
+    auto from7 = read_batches(log->read(7, 1 << 20, true, 40));
+    ASSERT_FALSE(from7.empty());
+    EXPECT_EQ(from7[0].base_offset, 6);  // the batch containing 7
+    log->close();
+  }
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0);
+    EXPECT_EQ(log->log_start_offset(), 7);
+    EXPECT_EQ(log->delete_records_before(1000), 40);  // never past the end
+  }
+  auto log = PartitionLog::open(dir.path(), config, 0);  // after an unclean stop too
+  EXPECT_EQ(log->log_start_offset(), 40);
+  EXPECT_EQ(log->log_end_offset(), 40);
+  EXPECT_EQ(append(*log, {.records = 1}).base_offset, 40);
+}
+
+TEST(PartitionLog, OffsetForTimestamp) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 2000;
+  config.index_interval_bytes = 300;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  // Batch i holds offsets 3i..3i+2 with timestamps 100i + {0, 10, 20}.
+  for (int i = 0; i < 50; ++i) append(*log, {.records = 3, .base_timestamp = 100 * i, .timestamp_step = 10});
+  ASSERT_GT(log->segment_count(), 2u);
+  auto oracle = [](int64_t ts) -> int64_t {
+    for (int i = 0; i < 50; ++i)
+      if (100 * i + 20 >= ts) return 3 * i;
+    return -1;
+  };
+  for (int64_t ts = -5; ts < 5100; ts += 7) EXPECT_EQ(log->offset_for_timestamp(ts), oracle(ts)) << ts;
+  EXPECT_EQ(log->max_timestamp_and_offset(), (std::pair<int64_t, int64_t>{4920, 147}));
+  log->close();
+  auto reopened = PartitionLog::open(dir.path(), config, 0);
+  for (int64_t ts = -5; ts < 5100; ts += 13) EXPECT_EQ(reopened->offset_for_timestamp(ts), oracle(ts)) << ts;
+  EXPECT_EQ(reopened->max_timestamp_and_offset(), (std::pair<int64_t, int64_t>{4920, 147}));
+}
+
+TEST(PartitionLog, CleanShutdownStartsWithoutRecovery) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 3000;
+  std::vector<testing::ReadBatch> before;
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0);
+    for (int i = 0; i < 100; ++i) append(*log, {.records = 2, .base_timestamp = i});
+    before = read_all(*log);
+    log->close();
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / PartitionLog::kCleanShutdownFile));
+  }
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  EXPECT_FALSE(log->recovered_on_open());
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / PartitionLog::kCleanShutdownFile));
+  EXPECT_EQ(log->log_end_offset(), 200);
+  EXPECT_EQ(log->flushed_offset(), 200);
+  auto after = read_all(*log);
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].bytes, before[i].bytes);
+  EXPECT_EQ(append(*log, {.records = 1}).base_offset, 200);
+}
+
+TEST(PartitionLog, SyncBookkeeping) {
+  TempDir dir;
+  auto log = PartitionLog::open(dir.path(), {}, 0);
+  append(*log, {.records = 4});
+  auto req = log->sync_handles();
+  EXPECT_EQ(req.durable_offset, 4);
+  EXPECT_FALSE(req.files.empty());
+  EXPECT_EQ(log->flushed_offset(), 0);
+  log->mark_flushed(req.durable_offset);
+  EXPECT_EQ(log->flushed_offset(), 4);
+  log->mark_flushed(2);  // never back
+  EXPECT_EQ(log->flushed_offset(), 4);
+}
+
+TEST(PartitionLog, Destroy) {
+  TempDir dir;
+  auto sub = dir.path() / "t-0";
+  auto log = PartitionLog::open(sub, {}, 0);
+  append(*log, {});
+  log->close();
+  PartitionLog::destroy(sub);
+  EXPECT_FALSE(std::filesystem::exists(sub));
+}
+
+}  // namespace
+}  // namespace runnel::storage
