@@ -21,18 +21,12 @@ storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_
   return result;
 }
 
-asio::awaitable<void> Partition::wait_durable(int64_t offset) {
-  if (log_->flushed_offset() > offset) co_return;
-  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-      [this, offset](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        durable_waiters_.push_back({offset, [shared] {
-                                      auto executor = asio::get_associated_executor(*shared);
-                                      asio::post(executor, std::move(*shared));
-                                    }});
-        request_flush();
-      },
-      asio::use_awaitable);
+asio::awaitable<bool> Partition::wait_durable(int64_t offset) {
+  if (log_->flushed_offset() > offset) co_return true;
+  co_return co_await await_callback<bool>([this, offset](auto done) {
+    durable_waiters_.push_back({offset, std::move(done)});
+    request_flush();
+  });
 }
 
 void Partition::request_flush() {
@@ -48,12 +42,21 @@ void Partition::request_flush() {
 
 void Partition::on_flushed(int64_t durable_offset) {
   flush_in_flight_ = false;
+  if (durable_offset < 0) {
+    // fdatasync failed: what was written may not be on disk, and retrying
+    // cannot tell (the kernel may have dropped the dirty pages). Fail every
+    // waiter, as Kafka fails the log directory.
+    spdlog::error("{}-{}: fdatasync failed; failing {} acks=all waiters", topic_, index_, durable_waiters_.size());
+    for (auto& w : durable_waiters_) w.resume(false);
+    durable_waiters_.clear();
+    return;
+  }
   log_->mark_flushed(durable_offset);
   int64_t flushed = log_->flushed_offset();
   // Waiters are not ordered by offset (requests interleave across hops), so check each.
   std::erase_if(durable_waiters_, [flushed](DurableWaiter& w) {
     if (w.offset >= flushed) return false;
-    w.resume();
+    w.resume(true);
     return true;
   });
   request_flush();
@@ -68,7 +71,7 @@ void Partition::add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter) {
 
 void Partition::close() {
   log_->close();
-  for (auto& w : durable_waiters_) w.resume();
+  for (auto& w : durable_waiters_) w.resume(true);
   durable_waiters_.clear();
 }
 

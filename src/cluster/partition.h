@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/await_callback.h"
 #include "server/shard.h"
 #include "storage/flusher.h"
 #include "storage/partition_log.h"
@@ -39,8 +40,10 @@ class Partition {
   storage::AppendResult append(std::span<uint8_t> batches, int64_t now_ms);
 
   // Completes once every offset up to and including `offset` is on disk
-  // (fdatasync'd). Concurrent waiters share one sync (group commit).
-  asio::awaitable<void> wait_durable(int64_t offset);
+  // (fdatasync'd): true; or false when the sync failed (the data may be lost:
+  // the caller answers KAFKA_STORAGE_ERROR). Concurrent waiters share one sync
+  // (group commit).
+  asio::awaitable<bool> wait_durable(int64_t offset);
 
   void add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter);
 
@@ -59,7 +62,7 @@ class Partition {
   bool flush_in_flight_ = false;
   struct DurableWaiter {
     int64_t offset;
-    std::function<void()> resume;
+    std::function<void(bool)> resume;
   };
   std::deque<DurableWaiter> durable_waiters_;
   std::vector<std::weak_ptr<FetchWaiter>> fetch_waiters_;

@@ -88,8 +88,7 @@ int64_t Coordinator::append(const std::string& group_id, const std::vector<proto
 asio::awaitable<bool> Coordinator::wait_durable(const std::string& group_id, int64_t offset) {
   auto* partition = offsets_partition_(offsets_partition_for(group_id, offsets_partitions_));
   if (!partition || offset < 0) co_return false;
-  co_await partition->wait_durable(offset);
-  co_return true;
+  co_return co_await partition->wait_durable(offset);
 }
 
 void Coordinator::persist_if_dirty(Group& g) {

@@ -49,14 +49,20 @@ class ShardSet {
 // The shard whose thread is running, or nullptr on any other thread.
 Shard* current_shard();
 
+template <class T>
+struct awaitable_traits : std::false_type {};
+template <class T, class E>
+struct awaitable_traits<asio::awaitable<T, E>> : std::true_type {
+  using value_type = T;
+};
+
 // Runs fn() on `target` (directly when already there) and returns its result
 // on the caller's executor. fn may return a value or an asio::awaitable<T>.
 template <class F>
 auto on_shard(Shard& target, F fn) {
   using R = std::invoke_result_t<F>;
-  if constexpr (requires { typename R::value_type; } &&
-                std::is_same_v<R, asio::awaitable<typename R::value_type>>) {
-    using T = typename R::value_type;
+  if constexpr (awaitable_traits<R>::value) {
+    using T = typename awaitable_traits<R>::value_type;
     return [](Shard& target, F fn) -> asio::awaitable<T> {
       if (target.is_current()) co_return co_await fn();
       co_return co_await asio::co_spawn(target.executor(), std::move(fn), asio::use_awaitable);

@@ -75,13 +75,12 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   }
 
   for (auto& d : durable) {
-    bool ok = co_await on_shard(*d.shard, [&broker, &d]() -> asio::awaitable<bool> {
+    auto error = co_await on_shard(*d.shard, [&broker, &d]() -> asio::awaitable<ErrorCode> {
       auto* partition = broker.partition(d.topic, d.partition);
-      if (!partition) co_return false;
-      co_await partition->wait_durable(d.last_offset);
-      co_return true;
+      if (!partition) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+      co_return co_await partition->wait_durable(d.last_offset) ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
     });
-    if (!ok) d.response->error_code = code(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    d.response->error_code = code(error);
   }
 
   if (request.acks == 0) co_return std::nullopt;
