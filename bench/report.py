@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Turns the raw results of bench/run.sh (one directory) into one table and one JSON file.
+
+usage: report.py RESULTS_DIR OUT_JSON
+"""
+import csv
+import glob
+import json
+import os
+import sys
+
+R, OUT = sys.argv[1], sys.argv[2]
+
+
+def load(name):
+    try:
+        with open(os.path.join(R, name)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def text(name):
+    try:
+        with open(os.path.join(R, name)) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def num(name):
+    t = text(name)
+    try:
+        return float(t) if t else None
+    except ValueError:
+        return None
+
+
+machine = {}
+for line in (text("machine.txt") or "").splitlines():
+    k, _, v = line.partition("=")
+    machine[k] = v
+notes = {}
+for line in (text("notes.jsonl") or "").splitlines():
+    notes.update(json.loads(line))
+
+# ------------------------------------------------------------------ limits
+limits = {}
+for bs in ("64k", "256k", "1m"):
+    j = load(f"fio-{bs}.json")
+    if j and j.get("jobs"):
+        w = j["jobs"][0]["write"]
+        limits[f"fio_fdatasync_{bs}_mb_per_s"] = w["bw_bytes"] / 1e6
+j = load("fio-4k.json")
+if j and j.get("jobs"):
+    s = j["jobs"][0].get("sync", {}).get("lat_ns", {})
+    p = s.get("percentile", {})
+    limits["fdatasync_4k_p50_ms"] = p.get("50.000000", 0) / 1e6
+    limits["fdatasync_4k_p99_ms"] = p.get("99.000000", 0) / 1e6
+    limits["fdatasync_4k_per_s"] = j["jobs"][0]["write"]["iops"]
+disk = max([v for k, v in limits.items() if k.startswith("fio_fdatasync")], default=None)
+if disk:
+    limits["disk_mb_per_s"] = disk
+j = load("iperf3.json")
+net = None
+if j and "sum_received" in j.get("end", {}):
+    net = j["end"]["sum_received"]["bits_per_second"] / 8 / 1e6
+    limits["loopback_tcp_mb_per_s"] = net
+
+# ------------------------------------------------------------------ peers
+peers = []  # dicts: name, size, durable, records, records_per_s, mb_per_s, p50/p99/p999/max
+for fsync in ("always", "everysec"):
+    for size in (100, 1024):
+        path = os.path.join(R, f"redis-{fsync}-{size}.csv")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            rows = list(csv.reader(f))
+        if len(rows) < 2:
+            continue
+        h = {k: i for i, k in enumerate(rows[0])}
+        v = rows[1]
+        rps = float(v[h["rps"]])
+        xlen = text(f"redis-{fsync}-{size}.xlen")
+        peers.append(dict(
+            name=f"redis XADD appendfsync={fsync}", size=size, durable=(fsync == "always"),
+            records=int(xlen) if xlen and xlen.isdigit() else None,
+            records_per_s=rps, mb_per_s=rps * size / 1e6,
+            p50_ms=float(v[h["p50_latency_ms"]]), p99_ms=float(v[h["p99_latency_ms"]]),
+            p999_ms=None, max_ms=float(v[h["max_latency_ms"]]), latency_kind="per pipelined request"))
+nats_version = (text("nats-version.txt") or "nats-server").split()[-1]
+for size in (100, 1024):
+    j = load(f"nats-{size}B.json")
+    if not j:
+        continue
+    peers.append(dict(
+        # nats-server 2.9 syncs JetStream files on an interval (no per-ack fsync option):
+        # it is compared with acks=1, not with acks=all.
+        name=f"NATS JetStream file ({nats_version})", size=size, durable=False,
+        records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
+        p50_ms=j["ack_latency_p50_ms"], p99_ms=j["ack_latency_p99_ms"],
+        p999_ms=j["ack_latency_p999_ms"], max_ms=j["ack_latency_max_ms"],
+        latency_kind="publish->PubAck"))
+
+
+def best_peer(size, durable_only):
+    c = [p for p in peers if p["size"] == size and (p["durable"] or not durable_only)]
+    return max(c, key=lambda p: p["records_per_s"]) if c else None
+
+
+# ------------------------------------------------------------------ runnel rows
+rows = []
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a is not None and b else None
+
+
+for path in sorted(glob.glob(os.path.join(R, "produce-*.json"))):
+    j = load(os.path.basename(path))
+    size, durable = j["record_size"], j["acks"] == "all"
+    bp = best_peer(size, durable)
+    rows.append(dict(
+        workload=f"runnel produce {size} B x {j['partitions']} part, acks={j['acks']}",
+        records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
+        p50_ms=j["ack_latency_p50_ms"], p99_ms=j["ack_latency_p99_ms"], p999_ms=j["ack_latency_p999_ms"],
+        max_ms=j["ack_latency_max_ms"], latency_kind="produce->ack",
+        vs_disk=ratio(j["mb_per_s"], disk), vs_net=ratio(j["mb_per_s"], net),
+        vs_peer=ratio(j["records_per_s"], bp and bp["records_per_s"]), peer=bp and f"{bp['name']} {size} B",
+        failed=j.get("failed"), error=j.get("error")))
+for path in sorted(glob.glob(os.path.join(R, "consume-*.json"))):
+    j = load(os.path.basename(path))
+    rows.append(dict(
+        workload=f"runnel consume whole log, cold consumer, {j['partitions']} part ({j['label']})",
+        records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
+        vs_net=ratio(j["mb_per_s"], net), error=j.get("error")))
+for path in sorted(glob.glob(os.path.join(R, "latency-*.json"))):
+    j = load(os.path.basename(path))
+    rows.append(dict(
+        workload=f"runnel end-to-end latency @ {j['rate_offered']:.0f} rec/s (50% of max), "
+                 f"{j['record_size']} B acks={j['acks']} linger={j['linger_ms']}",
+        records=j["received"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
+        p50_ms=j["e2e_latency_p50_ms"], p99_ms=j["e2e_latency_p99_ms"], p999_ms=j["e2e_latency_p999_ms"],
+        max_ms=j["e2e_latency_max_ms"], latency_kind="producer send -> consumer receive",
+        vs_disk=ratio(j["e2e_latency_p99_ms"], limits.get("fdatasync_4k_p99_ms")),
+        vs_disk_kind="p99 / fdatasync p99", error=j.get("error") or j.get("consume_error")))
+
+startup = {}
+for who, f in (("runnel", "startup.json"), ("redis", "redis-startup.json"), ("nats", "nats-startup.json")):
+    j = load(f)
+    if j:
+        startup[who] = j["median_ms"]
+peer_start = min([v for k, v in startup.items() if k != "runnel"], default=None)
+if "runnel" in startup:
+    rows.append(dict(workload="runnel start-up to first accepted connection (median of 5), ms",
+                     value=startup["runnel"], vs_peer=ratio(startup["runnel"], peer_start),
+                     peer="fastest of redis/nats start-up (lower is better)"))
+rss = {"runnel idle": num("rss-idle.txt"), "runnel loaded": num("rss-loaded.txt"),
+       "runnel peak (VmHWM)": num("rss-hwm.txt"), "redis idle": num("redis-rss-idle.txt"),
+       "redis loaded": num("redis-rss-loaded.txt"), "nats idle": num("nats-rss-idle.txt"),
+       "nats loaded": num("nats-rss-loaded.txt")}
+peer_idle = min([v for k, v in rss.items() if v and k in ("redis idle", "nats idle")], default=None)
+for k in ("runnel idle", "runnel loaded", "runnel peak (VmHWM)"):
+    if rss[k]:
+        rows.append(dict(workload=f"{k} resident memory, MB", value=rss[k] / 1024,
+                         vs_peer=ratio(rss[k], peer_idle) if k == "runnel idle" else None,
+                         peer="smallest idle peer (lower is better)" if k == "runnel idle" else None))
+
+for p in peers:
+    rows.append(dict(workload=f"peer: {p['name']}, {p['size']} B", records=p["records"],
+                     records_per_s=p["records_per_s"], mb_per_s=p["mb_per_s"], p50_ms=p["p50_ms"],
+                     p99_ms=p["p99_ms"], p999_ms=p["p999_ms"], max_ms=p["max_ms"],
+                     latency_kind=p["latency_kind"], vs_disk=ratio(p["mb_per_s"], disk),
+                     vs_net=ratio(p["mb_per_s"], net)))
+for who in ("redis", "nats"):
+    if who in startup:
+        rows.append(dict(workload=f"peer: {who} start-up to first accepted connection, ms", value=startup[who]))
+    if rss.get(f"{who} idle"):
+        rows.append(dict(workload=f"peer: {who} idle / loaded resident memory, MB",
+                         value=rss[f"{who} idle"] / 1024,
+                         value2=(rss.get(f"{who} loaded") or 0) / 1024))
+
+# ------------------------------------------------------------------ targets (issue 5)
+def get(path, key):
+    j = load(path)
+    return j.get(key) if j else None
+
+
+redis_always_100 = next((p for p in peers if p["size"] == 100 and p["durable"]), None)
+p100 = get("produce-100B-1p-acksall.json", "records_per_s")
+p1k = get("produce-1024B-16p-acksall.json", "mb_per_s")
+c100 = get("consume-100B-1p.json", "records_per_s")
+lat = get("latency-100B-1p-acksall.json", "e2e_latency_p99_ms")
+targets = [
+    ("produce 100 B acks=all >= 1,000,000 rec/s", p100, p100 is not None and p100 >= 1e6),
+    ("produce 100 B acks=all >= 5x redis appendfsync=always",
+     ratio(p100, redis_always_100 and redis_always_100["records_per_s"]),
+     p100 is not None and redis_always_100 is not None and p100 >= 5 * redis_always_100["records_per_s"]),
+    ("produce 1 KB acks=all >= 70% of fio fdatasync bandwidth", ratio(p1k, disk),
+     p1k is not None and disk is not None and p1k >= 0.7 * disk),
+    ("consume 100 B >= 2,000,000 rec/s", c100, c100 is not None and c100 >= 2e6),
+    ("e2e p99 at 50% load, acks=all < 2 ms", lat, lat is not None and lat < 2),
+    ("start-up < 50 ms", startup.get("runnel"), startup.get("runnel") is not None and startup["runnel"] < 50),
+    ("idle resident memory < 30 MB", rss["runnel idle"] and rss["runnel idle"] / 1024,
+     rss["runnel idle"] is not None and rss["runnel idle"] / 1024 < 30),
+]
+
+# ------------------------------------------------------------------ print
+def f(v, d=2):
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{d}f}"
+
+
+print()
+print("runnel benchmark — " + ", ".join(f"{k}: {machine.get(k, '?')}" for k in ("nproc", "mem", "kernel")))
+print(f"cpu: {machine.get('cpu', '?')}")
+print(f"disk: {machine.get('disk', '?')}")
+print(f"command: {machine.get('command', '?')}   commit {machine.get('commit', '?')}  {machine.get('date', '')}")
+print()
+print("physical limits (same run):")
+for k, v in limits.items():
+    print(f"  {k:<34} {f(v)}")
+print()
+hdr = ["workload", "records", "rec/s", "MB/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "x disk", "x net",
+       "x best peer"]
+table = []
+for r in rows:
+    if "value" in r:
+        v = f(r["value"]) + (f" / {f(r['value2'])}" if r.get("value2") is not None else "")
+        table.append([r["workload"], v, "", "", "", "", "", "", "", "", f(r.get("vs_peer"), 3)])
+    else:
+        table.append([r["workload"], f(r.get("records")), f(r.get("records_per_s")), f(r.get("mb_per_s")),
+                      f(r.get("p50_ms"), 3), f(r.get("p99_ms"), 3), f(r.get("p999_ms"), 3), f(r.get("max_ms"), 3),
+                      f(r.get("vs_disk"), 3), f(r.get("vs_net"), 3), f(r.get("vs_peer"), 3)])
+w = [max(len(str(x[i])) for x in table + [hdr]) for i in range(len(hdr))]
+line = "  ".join(h.ljust(w[0]) if i == 0 else h.rjust(w[i]) for i, h in enumerate(hdr))
+print(line)
+print("-" * len(line))
+for t in table:
+    print("  ".join(str(x).ljust(w[0]) if i == 0 else str(x).rjust(w[i]) for i, x in enumerate(t)))
+print()
+print("x disk: MB/s over the best fio fdatasync'd sequential write bandwidth (latency row: p99 over the")
+print("  fdatasync p99 of 4 KiB writes). x net: MB/s over iperf3 loopback TCP. x best peer: records/s over")
+print("  the fastest peer of the same record size — for acks=all only peers that fsync before acknowledging")
+print("  (redis appendfsync=always); for acks=1 every peer. Start-up and memory: runnel over the best peer.")
+refs = sorted({r["peer"] for r in rows if r.get("peer") and r.get("vs_peer") is not None})
+for p in refs:
+    print(f"  peer used: {p}")
+print("Latency columns: runnel produce rows produce->ack per record; latency row producer->consumer;")
+print("  redis rows redis-benchmark's per-request latency (16 clients, pipeline 32); NATS publish->PubAck.")
+print()
+print("targets of issue 5:")
+for name, v, ok in targets:
+    print(f"  [{'met' if ok else ' - ' if v is None else 'NOT met'}] {name}: {f(v, 3)}")
+failed = [r for r in rows if r.get("error") or r.get("failed")]
+if notes or failed:
+    print()
+    print("failures and skipped parts:")
+    for k, v in notes.items():
+        print(f"  {k}: {v}")
+    for r in failed:
+        print(f"  {r['workload']}: failed={r.get('failed')} error={r.get('error')}")
+
+os.makedirs(os.path.dirname(os.path.abspath(OUT)), exist_ok=True)
+with open(OUT, "w") as fh:
+    json.dump(dict(machine=machine, limits=limits, rows=rows, peers=peers, startup_ms=startup,
+                   rss_kb=rss, targets=[dict(target=n, value=v, met=bool(ok)) for n, v, ok in targets],
+                   notes=notes), fh, indent=1)
+print(f"\nJSON: {OUT}")

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# `make bench`: the standard workloads against a freshly started runnel, the machine's
+# physical limits (fio, iperf3) and the peers (Redis Streams, NATS JetStream), one table.
+#
+#   bench/run.sh BUILD_DIR            (make bench runs: ./bench/run.sh build)
+#
+# Environment (all optional):
+#   RUNNEL_BIN        broker binary (default BUILD_DIR/runnel)
+#   BENCH_BIN         runnel-bench binary (default BUILD_DIR/runnel-bench, built if missing)
+#   RECORDS_SMALL     records for the 100 B workloads (default 2000000)
+#   RECORDS_LARGE     records for the 1 KB workloads (default 500000)
+#   MAX_SECONDS       cap on any one produce workload (default 30)
+#   LATENCY_SECONDS   length of the latency run (default 10)
+#   BENCH_DIR         where data dirs go; must be on the disk under test (default /var/tmp)
+#   BENCH_KEEP=1      keep the data dirs and raw results
+#   SKIP_PEERS=1, SKIP_LIMITS=1   leave those parts out
+#
+# A benchmark is not a test: this script reports what failed and always exits 0.
+set -uo pipefail
+
+BUILD_DIR=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+RUNNEL_BIN=${RUNNEL_BIN:-$BUILD_DIR/runnel}
+BENCH_BIN=${BENCH_BIN:-$BUILD_DIR/runnel-bench}
+RECORDS_SMALL=${RECORDS_SMALL:-2000000}
+RECORDS_LARGE=${RECORDS_LARGE:-500000}
+MAX_SECONDS=${MAX_SECONDS:-30}
+LATENCY_SECONDS=${LATENCY_SECONDS:-10}
+BENCH_DIR=${BENCH_DIR:-/var/tmp}
+OUT_JSON=$BUILD_DIR/bench-results.json
+
+log() { printf '\n### %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- what we need
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+need=()
+for p in fio iperf3 redis-server redis-tools nats-server; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  $SUDO apt-get update -qq || true
+  avail=()
+  for p in "${need[@]}"; do
+    if apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then avail+=("$p")
+    else echo "not available from apt: $p (its part of the run is skipped)" >&2; fi
+  done
+  # Where the packaged services start on their default ports, they are left alone: every
+  # server below is a private instance on a free loopback port.
+  [ ${#avail[@]} -gt 0 ] && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+    --no-install-recommends "${avail[@]}" >&2 || true
+fi
+
+if [ ! -x "$BENCH_BIN" ]; then
+  log "building runnel-bench in $BUILD_DIR"
+  [ -f "$BUILD_DIR/build.ninja" ] || cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+  cmake --build "$BUILD_DIR" -j "${JOBS:-2}" --target runnel-bench >&2
+fi
+if [ ! -x "$BENCH_BIN" ]; then echo "runnel-bench could not be built; no benchmark run" >&2; exit 0; fi
+BENCH_BIN=$(readlink -f "$BENCH_BIN")
+[ -x "$RUNNEL_BIN" ] && RUNNEL_BIN=$(readlink -f "$RUNNEL_BIN")
+
+# ---------------------------------------------------------------- scratch, cleanup
+WORK=$(mktemp -d "$BENCH_DIR/runnel-bench.XXXXXX")
+R=$WORK/results
+mkdir -p "$R"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+  done
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {  # port, seconds
+  local end=$((SECONDS + ${2:-10}))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    [ $SECONDS -ge $end ] && return 1
+    sleep 0.02
+  done
+}
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null
+}
+# note KEY VALUE: a fact for the report (JSON string)
+note() { python3 -c 'import json,sys; print(json.dumps({sys.argv[1]: sys.argv[2]}))' "$1" "$2" >>"$R/notes.jsonl"; }
+# bench NAME ARGS...: one runnel-bench run, its JSON kept as NAME.json, failures noted
+bench() {
+  local name=$1; shift
+  log "$name: runnel-bench $*"
+  timeout --signal=INT --kill-after=15 $((MAX_SECONDS + 90)) "$BENCH_BIN" "$1" --label "$name" \
+    --json "$R/$name.json" "${@:2}" 2> >(tee "$R/$name.err" >&2) >&2
+  local rc=$?
+  if [ $rc -ne 0 ]; then
+    note "failed:$name" "exit $rc: $(grep -v '^\[' "$R/$name.err" | tail -3 | tr '\n' ' ')"
+  fi
+  return $rc
+}
+
+# ---------------------------------------------------------------- the machine
+{
+  echo "nproc=$(nproc)"
+  echo "cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+  echo "mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "kernel=$(uname -r)"
+  echo "disk=$(df -hT "$WORK" | awk 'NR==2 {print $1" "$2" "$3" size, "$5" used, mounted on "$7}')"
+  echo "command=RUNNEL_BIN=$RUNNEL_BIN $0 $BUILD_DIR (RECORDS_SMALL=$RECORDS_SMALL RECORDS_LARGE=$RECORDS_LARGE)"
+  echo "date=$(date -u +%FT%TZ)"
+  echo "commit=$(git rev-parse --short HEAD 2>/dev/null)"
+} >"$R/machine.txt"
+cat "$R/machine.txt" >&2
+
+# ---------------------------------------------------------------- physical limits
+if [ "${SKIP_LIMITS:-0}" != 1 ]; then
+  if command -v fio >/dev/null; then
+    mkdir -p "$WORK/fio"
+    for bs in 64k 256k 1m; do
+      log "fio: sequential write, bs=$bs, fdatasync after every write, in $WORK/fio"
+      fio --name="seqwrite-$bs" --directory="$WORK/fio" --rw=write --bs=$bs --size=512m \
+        --fdatasync=1 --ioengine=psync --runtime=8 --time_based --end_fsync=1 \
+        --output-format=json --output="$R/fio-$bs.json" >/dev/null 2>"$R/fio-$bs.err" ||
+        note "failed:fio-$bs" "$(tail -2 "$R/fio-$bs.err")"
+      rm -f "$WORK/fio"/*
+    done
+    log "fio: 4k writes + fdatasync (the floor of an acks=all round trip)"
+    fio --name=sync4k --directory="$WORK/fio" --rw=write --bs=4k --size=64m --fdatasync=1 \
+      --ioengine=psync --runtime=5 --time_based --output-format=json --output="$R/fio-4k.json" \
+      >/dev/null 2>"$R/fio-4k.err" || note "failed:fio-4k" "$(tail -2 "$R/fio-4k.err")"
+    rm -rf "$WORK/fio"
+  else
+    note "skipped:fio" "fio is not installed and could not be installed"
+  fi
+  if command -v iperf3 >/dev/null; then
+    port=$(free_port)
+    iperf3 -s -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+    ipid=$!
+    PIDS+=($ipid)
+    sleep 0.5  # (no probe connection: iperf3 would take it for a test)
+    log "iperf3: loopback TCP, one stream, 5 s"
+    iperf3 -c 127.0.0.1 -p "$port" -t 5 -J >"$R/iperf3.json" 2>"$R/iperf3.err" ||
+      note "failed:iperf3" "$(tail -2 "$R/iperf3.err") $(grep -o '"error":.*' "$R/iperf3.json")"
+    stop_pid $ipid
+  else
+    note "skipped:iperf3" "iperf3 is not installed and could not be installed"
+  fi
+fi
+
+# ---------------------------------------------------------------- runnel
+RUNNEL_OK=0
+if [ ! -x "$RUNNEL_BIN" ]; then
+  note "skipped:runnel" "no broker binary at $RUNNEL_BIN (build it, or set RUNNEL_BIN)"
+else
+  port=$(free_port)
+  bench startup startup --bootstrap "127.0.0.1:$port" --repeat 5 -- \
+    "$RUNNEL_BIN" serve --data-dir "$WORK/runnel-startup" --listen "127.0.0.1:$port" --set num.partitions=1
+  rm -rf "$WORK/runnel-startup"
+
+  port=$(free_port)
+  BOOT=127.0.0.1:$port
+  mkdir -p "$WORK/runnel"
+  "$RUNNEL_BIN" serve --data-dir "$WORK/runnel" --listen "$BOOT" --set num.partitions=1 \
+    >"$WORK/runnel.log" 2>&1 &
+  RUNNEL_PID=$!
+  PIDS+=($RUNNEL_PID)
+  if wait_port "$port" 10; then
+    RUNNEL_OK=1
+    sleep 1
+    echo "$(rss_kb $RUNNEL_PID)" >"$R/rss-idle.txt"
+    # Resident memory under load: sampled every 200 ms while the workloads run.
+    (while kill -0 $RUNNEL_PID 2>/dev/null; do rss_kb $RUNNEL_PID; sleep 0.2; done >"$R/rss-samples.txt") &
+    PIDS+=($!)
+  else
+    note "failed:runnel-start" "runnel did not accept a connection on $BOOT within 10 s: $(tail -3 "$WORK/runnel.log" | tr '\n' ' ')"
+  fi
+fi
+
+runnel_alive() {
+  kill -0 "$RUNNEL_PID" 2>/dev/null && return 0
+  note "failed:runnel-died" "runnel exited during '$1': $(tail -5 "$WORK/runnel.log" | tr '\n' ' ')"
+  RUNNEL_OK=0
+  return 1
+}
+
+if [ $RUNNEL_OK = 1 ]; then
+  for w in "100 1 $RECORDS_SMALL" "1024 16 $RECORDS_LARGE"; do
+    set -- $w
+    size=$1 parts=$2 n=$3
+    for acks in 1 all; do
+      name="produce-${size}B-${parts}p-acks${acks}"
+      [ $RUNNEL_OK = 1 ] || break
+      bench "$name" produce --bootstrap "$BOOT" --topic "t-${size}-${parts}-${acks}" --partitions "$parts" \
+        --record-size "$size" --records "$n" --duration "$MAX_SECONDS" --acks "$acks"
+      runnel_alive "$name"
+    done
+  done
+  # Cold consumers (a new client, nothing cached in it) reading whole logs written above.
+  for t in "t-100-1-all consume-100B-1p" "t-1024-16-all consume-1024B-16p"; do
+    set -- $t
+    [ $RUNNEL_OK = 1 ] || break
+    [ -f "$R/produce-${2#consume-}-acksall.json" ] || continue
+    bench "$2" consume --bootstrap "$BOOT" --topic "$1" --record-size "${2//[!0-9]/}" --duration "$MAX_SECONDS"
+    runnel_alive "$2"
+  done
+  # End-to-end latency at half the measured maximum of 100 B, 1 partition, acks=all.
+  if [ $RUNNEL_OK = 1 ] && [ -f "$R/produce-100B-1p-acksall.json" ]; then
+    max=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_per_s"])' "$R/produce-100B-1p-acksall.json")
+    rate=$(python3 -c "print(max(100, int(float('$max') * 0.5)))")
+    bench "latency-100B-1p-acksall" latency --bootstrap "$BOOT" --topic t-latency --partitions 1 \
+      --record-size 100 --acks all --rate "$rate" --duration "$LATENCY_SECONDS"
+    runnel_alive latency
+  fi
+  if [ $RUNNEL_OK = 1 ]; then
+    sort -n "$R/rss-samples.txt" | tail -1 >"$R/rss-loaded.txt"
+    hwm_kb $RUNNEL_PID >"$R/rss-hwm.txt"
+    du -sk "$WORK/runnel" | cut -f1 >"$R/runnel-du.txt"
+    stop_pid $RUNNEL_PID
+  fi
+fi
+
+# ---------------------------------------------------------------- peers
+VALUE_SMALL=$(head -c 100 /dev/zero | tr '\0' 'x')
+VALUE_LARGE=$(head -c 1024 /dev/zero | tr '\0' 'x')
+if [ "${SKIP_PEERS:-0}" != 1 ]; then
+  if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
+    port=$(free_port)
+    bench redis-startup startup --bootstrap "127.0.0.1:$port" --repeat 5 -- \
+      redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK"
+    for fsync in always everysec; do
+      port=$(free_port)
+      mkdir -p "$WORK/redis-$fsync"
+      redis-server --port "$port" --bind 127.0.0.1 --dir "$WORK/redis-$fsync" --save "" \
+        --appendonly yes --appendfsync "$fsync" --protected-mode yes >"$WORK/redis-$fsync.log" 2>&1 &
+      rpid=$!
+      PIDS+=($rpid)
+      if ! wait_port "$port" 10; then
+        note "failed:redis-$fsync" "redis-server did not start: $(tail -2 "$WORK/redis-$fsync.log")"
+        continue
+      fi
+      sleep 0.5
+      [ "$fsync" = always ] && rss_kb $rpid >"$R/redis-rss-idle.txt"
+      for w in "100 $RECORDS_SMALL $VALUE_SMALL" "1024 $RECORDS_LARGE $VALUE_LARGE"; do
+        set -- $w
+        log "redis XADD, appendfsync $fsync, $1 B x $2 (redis-benchmark, 16 clients x pipeline 32)"
+        timeout 300 redis-benchmark -h 127.0.0.1 -p "$port" -n "$2" -c 16 -P 32 --csv \
+          XADD "bench-$1" '*' v "$3" >"$R/redis-$fsync-$1.csv" 2>"$R/redis-$fsync-$1.err" ||
+          note "failed:redis-$fsync-$1" "$(tail -2 "$R/redis-$fsync-$1.err")"
+        tail -1 "$R/redis-$fsync-$1.csv" | awk -F'","' '{print "  requests/s " $2 ", p50 " $5 " ms, p99 " $7 " ms"}' >&2
+        redis-cli -h 127.0.0.1 -p "$port" XLEN "bench-$1" >"$R/redis-$fsync-$1.xlen" 2>/dev/null
+      done
+      [ "$fsync" = always ] && rss_kb $rpid >"$R/redis-rss-loaded.txt"
+      stop_pid $rpid
+      rm -rf "$WORK/redis-$fsync"
+    done
+  else
+    note "skipped:redis" "redis-server / redis-benchmark not installed and not installable"
+  fi
+
+  if command -v nats-server >/dev/null; then
+    port=$(free_port)
+    bench nats-startup startup --bootstrap "127.0.0.1:$port" --repeat 5 -- \
+      nats-server -a 127.0.0.1 -p "$port"
+    port=$(free_port)
+    mkdir -p "$WORK/nats"
+    nats-server -a 127.0.0.1 -p "$port" -js -sd "$WORK/nats" >"$WORK/nats.log" 2>&1 &
+    npid=$!
+    PIDS+=($npid)
+    if wait_port "$port" 10; then
+      sleep 0.5
+      rss_kb $npid >"$R/nats-rss-idle.txt"
+      nats-server --version >"$R/nats-version.txt" 2>&1
+      bench nats-100B nats --bootstrap "127.0.0.1:$port" --topic bench100 --record-size 100 \
+        --records "$RECORDS_SMALL" --duration "$MAX_SECONDS"
+      bench nats-1024B nats --bootstrap "127.0.0.1:$port" --topic bench1024 --record-size 1024 \
+        --records "$RECORDS_LARGE" --duration "$MAX_SECONDS"
+      rss_kb $npid >"$R/nats-rss-loaded.txt"
+      stop_pid $npid
+    else
+      note "failed:nats" "nats-server did not start: $(tail -2 "$WORK/nats.log")"
+    fi
+  else
+    note "skipped:nats" "nats-server is not installed and not installable from apt"
+  fi
+fi
+
+# ---------------------------------------------------------------- the table
+mkdir -p "$BUILD_DIR"
+python3 "$ROOT/bench/report.py" "$R" "$OUT_JSON" || echo "report failed; raw results in $R" >&2
+exit 0
