@@ -28,17 +28,34 @@ size_t Writer::reserve(size_t n) {
 
 size_t Writer::size() const { return frame_.buffer.size() + file_bytes_; }
 
+// reserve() may reallocate the buffer, so it must run before data() is taken.
 void Writer::i8(int8_t v) { frame_.buffer.push_back(static_cast<uint8_t>(v)); }
-void Writer::i16(int16_t v) { store_be16(frame_.buffer.data() + reserve(2), static_cast<uint16_t>(v)); }
-void Writer::u16(uint16_t v) { store_be16(frame_.buffer.data() + reserve(2), v); }
-void Writer::i32(int32_t v) { store_be32(frame_.buffer.data() + reserve(4), static_cast<uint32_t>(v)); }
-void Writer::u32(uint32_t v) { store_be32(frame_.buffer.data() + reserve(4), v); }
-void Writer::i64(int64_t v) { store_be64(frame_.buffer.data() + reserve(8), static_cast<uint64_t>(v)); }
+void Writer::i16(int16_t v) {
+  size_t at = reserve(2);
+  store_be16(frame_.buffer.data() + at, static_cast<uint16_t>(v));
+}
+void Writer::u16(uint16_t v) {
+  size_t at = reserve(2);
+  store_be16(frame_.buffer.data() + at, v);
+}
+void Writer::i32(int32_t v) {
+  size_t at = reserve(4);
+  store_be32(frame_.buffer.data() + at, static_cast<uint32_t>(v));
+}
+void Writer::u32(uint32_t v) {
+  size_t at = reserve(4);
+  store_be32(frame_.buffer.data() + at, v);
+}
+void Writer::i64(int64_t v) {
+  size_t at = reserve(8);
+  store_be64(frame_.buffer.data() + at, static_cast<uint64_t>(v));
+}
 
 void Writer::f64(double v) {
   uint64_t bits;
   std::memcpy(&bits, &v, sizeof bits);
-  store_be64(frame_.buffer.data() + reserve(8), bits);
+  size_t at = reserve(8);
+  store_be64(frame_.buffer.data() + at, bits);
 }
 
 void Writer::uvarint(uint32_t v) {
