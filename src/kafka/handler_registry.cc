@@ -38,6 +38,18 @@ const std::array kHandlers = {
     make_handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
                  &handle_incremental_alter_configs>(0, 1),
     make_handler<DescribeClusterRequest, DescribeClusterResponse, &handle_describe_cluster>(0, 1),
+    // Consumer groups.
+    make_handler<FindCoordinatorRequest, FindCoordinatorResponse, &handle_find_coordinator>(0, 4),
+    make_handler<JoinGroupRequest, JoinGroupResponse, &handle_join_group>(0, 9),
+    make_handler<SyncGroupRequest, SyncGroupResponse, &handle_sync_group>(0, 5),
+    make_handler<HeartbeatRequest, HeartbeatResponse, &handle_heartbeat>(0, 4),
+    make_handler<LeaveGroupRequest, LeaveGroupResponse, &handle_leave_group>(0, 5),
+    make_handler<OffsetCommitRequest, OffsetCommitResponse, &handle_offset_commit>(0, 8),
+    make_handler<OffsetFetchRequest, OffsetFetchResponse, &handle_offset_fetch>(0, 8),
+    make_handler<OffsetDeleteRequest, OffsetDeleteResponse, &handle_offset_delete>(0, 0),
+    make_handler<DescribeGroupsRequest, DescribeGroupsResponse, &handle_describe_groups>(0, 5),
+    make_handler<ListGroupsRequest, ListGroupsResponse, &handle_list_groups>(0, 4),
+    make_handler<DeleteGroupsRequest, DeleteGroupsResponse, &handle_delete_groups>(0, 2),
 };
 
 }  // namespace

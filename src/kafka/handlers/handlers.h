@@ -23,5 +23,18 @@ asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle_incremental_al
     RequestContext&, protocol::IncrementalAlterConfigsRequest&);
 asio::awaitable<protocol::DescribeClusterResponse> handle_describe_cluster(RequestContext&,
                                                                            protocol::DescribeClusterRequest&);
+asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(RequestContext&,
+                                                                           protocol::FindCoordinatorRequest&);
+asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext&, protocol::JoinGroupRequest&);
+asio::awaitable<protocol::SyncGroupResponse> handle_sync_group(RequestContext&, protocol::SyncGroupRequest&);
+asio::awaitable<protocol::HeartbeatResponse> handle_heartbeat(RequestContext&, protocol::HeartbeatRequest&);
+asio::awaitable<protocol::LeaveGroupResponse> handle_leave_group(RequestContext&, protocol::LeaveGroupRequest&);
+asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestContext&, protocol::OffsetCommitRequest&);
+asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContext&, protocol::OffsetFetchRequest&);
+asio::awaitable<protocol::OffsetDeleteResponse> handle_offset_delete(RequestContext&, protocol::OffsetDeleteRequest&);
+asio::awaitable<protocol::DescribeGroupsResponse> handle_describe_groups(RequestContext&,
+                                                                         protocol::DescribeGroupsRequest&);
+asio::awaitable<protocol::ListGroupsResponse> handle_list_groups(RequestContext&, protocol::ListGroupsRequest&);
+asio::awaitable<protocol::DeleteGroupsResponse> handle_delete_groups(RequestContext&, protocol::DeleteGroupsRequest&);
 
 }  // namespace runnel
