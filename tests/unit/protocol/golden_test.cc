@@ -1,0 +1,162 @@
+// Hand-checked encodings: requests as real clients send them, flexible
+// responses with tagged fields, and malformed input the decoder must refuse.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "protocol/headers.h"
+#include "protocol/messages.h"
+
+namespace runnel::protocol {
+namespace {
+
+template <class T>
+std::vector<uint8_t> encode(const T& msg, int16_t version) {
+  Writer w;
+  msg.write(w, version);
+  return std::move(w).finish().buffer;
+}
+
+template <class T>
+T decode(const std::vector<uint8_t>& bytes, int16_t version) {
+  T msg;
+  Reader r(bytes);
+  msg.read(r, version);
+  EXPECT_EQ(r.remaining(), 0u);
+  return msg;
+}
+
+void append(std::vector<uint8_t>& v, std::string_view s) { v.insert(v.end(), s.begin(), s.end()); }
+
+TEST(Golden, ApiVersionsV3RequestFromLibrdkafka) {
+  // Header v2: key 18, version 3, correlation id 1, client id "rdkafka"
+  // (classic string), empty tags; body: compact strings, empty tags.
+  std::vector<uint8_t> frame = {0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x07};
+  append(frame, "rdkafka");
+  frame.push_back(0x00);
+  frame.push_back(0x0b);
+  append(frame, "librdkafka");
+  frame.push_back(0x06);
+  append(frame, "2.0.2");
+  frame.push_back(0x00);
+
+  Reader r(frame);
+  RequestHeader h;
+  ASSERT_EQ(request_header_version(18, 3), 2);
+  h.read(r, 2);
+  EXPECT_EQ(h.api_key, 18);
+  EXPECT_EQ(h.api_version, 3);
+  EXPECT_EQ(h.correlation_id, 1);
+  EXPECT_EQ(h.client_id, "rdkafka");
+  ApiVersionsRequest req;
+  req.read(r, 3);
+  EXPECT_EQ(r.remaining(), 0u);
+  EXPECT_EQ(req.client_software_name, "librdkafka");
+  EXPECT_EQ(req.client_software_version, "2.0.2");
+
+  Writer w;
+  h.write(w, 2);
+  req.write(w, 3);
+  EXPECT_EQ(std::move(w).finish().buffer, frame);
+}
+
+TEST(Golden, ApiVersionsV3ResponseWithTaggedField) {
+  ApiVersionsResponse resp;
+  resp.api_keys.push_back({18, 0, 3});
+  std::vector<uint8_t> expected = {0x00, 0x00,                                // error_code
+                                   0x02, 0x00, 0x12, 0x00, 0x00, 0x00, 0x03,  // one api, compact array
+                                   0x00,                                      // its tags
+                                   0x00, 0x00, 0x00, 0x00,                    // throttle_time_ms
+                                   0x00};                                     // no tagged fields
+  EXPECT_EQ(encode(resp, 3), expected);
+
+  resp.finalized_features_epoch = 5;  // non-default: tag 1, 8 bytes
+  expected.back() = 0x01;
+  for (uint8_t b : {0x01, 0x08, 0, 0, 0, 0, 0, 0, 0, 0x05}) expected.push_back(b);
+  EXPECT_EQ(encode(resp, 3), expected);
+  EXPECT_EQ(decode<ApiVersionsResponse>(expected, 3), resp);
+
+  // v0: no throttle time, no tags, classic array.
+  EXPECT_EQ(encode(resp, 0), (std::vector<uint8_t>{0, 0, 0, 0, 0, 1, 0x00, 0x12, 0, 0, 0, 3}));
+  EXPECT_EQ(response_header_version(18, 3), 0);
+  EXPECT_EQ(response_header_version(3, 9), 1);
+  EXPECT_EQ(response_header_version(3, 8), 0);
+}
+
+TEST(Golden, UnknownTagsAreSkipped) {
+  std::vector<uint8_t> body = {0x01, 0x01, 0x01, 0x07, 0x02, 0xaa, 0xbb};  // "", "", tag 7 of 2 bytes
+  auto req = decode<ApiVersionsRequest>(body, 3);
+  EXPECT_EQ(req.client_software_name, "");
+}
+
+TEST(Golden, MetadataV1Request) {
+  std::vector<uint8_t> bytes = {0x00, 0x00, 0x00, 0x01, 0x00, 0x05};
+  append(bytes, "topic");
+  auto req = decode<MetadataRequest>(bytes, 1);
+  ASSERT_TRUE(req.topics.has_value());
+  ASSERT_EQ(req.topics->size(), 1u);
+  EXPECT_EQ((*req.topics)[0].name, "topic");
+  EXPECT_EQ(encode(req, 1), bytes);
+
+  // Null topics (all topics) in v1; kafkajs sends this for [].
+  auto all = decode<MetadataRequest>({0xff, 0xff, 0xff, 0xff}, 1);
+  EXPECT_FALSE(all.topics.has_value());
+  EXPECT_EQ(encode(all, 1), (std::vector<uint8_t>{0xff, 0xff, 0xff, 0xff}));
+  EXPECT_TRUE(all.allow_auto_topic_creation);
+}
+
+TEST(Golden, ProduceV7Request) {
+  std::vector<uint8_t> bytes = {0xff, 0xff,              // transactional_id null
+                                0xff, 0xff,              // acks -1
+                                0x00, 0x00, 0x75, 0x30,  // timeout 30000
+                                0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 't',
+                                0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,  // partition 2
+                                0x00, 0x00, 0x00, 0x04, 0xde, 0xad, 0xbe, 0xef};
+  auto req = decode<ProduceRequest>(bytes, 7);
+  EXPECT_FALSE(req.transactional_id.has_value());
+  EXPECT_EQ(req.acks, -1);
+  EXPECT_EQ(req.timeout_ms, 30000);
+  ASSERT_EQ(req.topic_data.size(), 1u);
+  EXPECT_EQ(req.topic_data[0].name, "t");
+  ASSERT_EQ(req.topic_data[0].partition_data.size(), 1u);
+  const auto& p = req.topic_data[0].partition_data[0];
+  EXPECT_EQ(p.index, 2);
+  ASSERT_FALSE(p.records.is_null);
+  ASSERT_EQ(p.records.memory.size(), 4u);
+  EXPECT_EQ(p.records.memory.data(), bytes.data() + bytes.size() - 4);  // a view, not a copy
+  EXPECT_EQ(encode(req, 7), bytes);
+}
+
+TEST(Golden, FetchV12ClusterIdIsTagged) {
+  FetchRequest req;
+  req.cluster_id = "c";
+  auto bytes = encode(req, 12);
+  // ... then the tag section: one field, tag 0, 2 bytes: compact string "c".
+  std::vector<uint8_t> tail = {0x01, 0x00, 0x02, 0x02, 'c'};
+  ASSERT_GE(bytes.size(), tail.size());
+  EXPECT_TRUE(std::equal(tail.begin(), tail.end(), bytes.end() - tail.size()));
+  EXPECT_EQ(decode<FetchRequest>(bytes, 12).cluster_id, "c");
+}
+
+TEST(Malformed, NegativeLengthsAreRejected) {
+  // Metadata v0: topics array of length -2.
+  EXPECT_THROW(decode<MetadataRequest>({0xff, 0xff, 0xff, 0xfe}, 0), DecodeError);
+  // Metadata v1: one topic whose name has length -5.
+  EXPECT_THROW(decode<MetadataRequest>({0, 0, 0, 1, 0xff, 0xfb}, 1), DecodeError);
+  // Produce v3: records length -2.
+  std::vector<uint8_t> produce = {0xff, 0xff, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 't',
+                                  0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xfe};
+  EXPECT_THROW(decode<ProduceRequest>(produce, 3), DecodeError);
+}
+
+TEST(Malformed, LengthsBeyondTheFrameAreRejected) {
+  // An array claiming a billion topics in a 4-byte frame.
+  EXPECT_THROW(decode<MetadataRequest>({0x3b, 0x9a, 0xca, 0x00}, 1), DecodeError);
+  // A compact string longer than what is left.
+  EXPECT_THROW(decode<ApiVersionsRequest>({0x10, 'a'}, 3), DecodeError);
+  // A tagged field whose size runs past the end.
+  EXPECT_THROW(decode<ApiVersionsRequest>({0x01, 0x01, 0x01, 0x00, 0x09, 0x01}, 3), DecodeError);
+}
+
+}  // namespace
+}  // namespace runnel::protocol
