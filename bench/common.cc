@@ -1,0 +1,159 @@
+// runnel-bench's shared pieces: command line, progress lines, sockets.
+#include "common.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <random>
+
+namespace runnel::bench {
+
+std::atomic<bool> g_stop{false};
+
+[[noreturn]] void usage(int rc) {
+  fmt::print(rc ? stderr : stdout, R"(usage: runnel-bench MODE [options]
+
+modes:
+  produce    produce --records records (or for --duration s) and report records/s, MB/s and
+             the produce->ack latency percentiles
+  consume    read the topic from the start of every partition with a cold consumer (assigned
+             partitions, no consumer group) until --records or the end of the log
+  latency    end to end: producers stamp the send time into the value at a fixed --rate, a
+             consumer assigned to every partition computes p50/p99/p99.9/max
+  nats       publish to a NATS JetStream stream (file storage) with its own wire protocol,
+             --window publishes awaiting their PubAck (--bootstrap is the NATS server)
+  startup    run the command after -- --repeat times, report the time from exec to the first
+             accepted TCP connection on --bootstrap, then stop it with SIGTERM
+
+options:
+  --bootstrap HOST:PORT   broker (default 127.0.0.1:9092)
+  --topic NAME            topic (default runnel-bench); nats: stream and subject name
+  --records N             records to produce/consume (default 1000000)
+  --record-size BYTES     value size (default 100)
+  --partitions N          create the topic with N partitions via the Admin API if missing
+  --producers N           producer instances, one thread each (default 1)
+  --acks 0|1|all          (default all)
+  --compression C         none|gzip|snappy|lz4|zstd (default none)
+  --linger-ms MS          linger.ms (default: librdkafka's, 0 in latency mode)
+  --batch-size BYTES      batch.size
+  --rate R                offered load in records/s over all producers (latency: required)
+  --duration S            run for S seconds (stops at --records too if given)
+  --warmup S              latency: leave the first S seconds out (default 1)
+  --interval S            progress line every S seconds on stderr (default 1)
+  -X key=value            any other librdkafka property
+  --window N              nats: outstanding publishes (default 4000)
+  --repeat N              startup: runs (default 5)
+  --label TEXT            name of the workload in the output
+  --json FILE             also write the result as JSON (FILE "-" = stdout)
+  --quiet                 no progress lines
+)");
+  std::exit(rc);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  if (argc < 2) usage(2);
+  o.mode = argv[1];
+  if (o.mode == "-h" || o.mode == "--help") usage(0);
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "missing value for {}\n", a);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--") {
+      for (++i; i < argc; ++i) o.command.push_back(argv[i]);
+    } else if (a == "-h" || a == "--help") usage(0);
+    else if (a == "--bootstrap") o.bootstrap = val();
+    else if (a == "--topic") o.topic = val();
+    else if (a == "--records") o.records = std::stoull(val()), o.records_given = true;
+    else if (a == "--record-size") o.record_size = std::stoul(val());
+    else if (a == "--partitions") o.partitions = std::stoi(val());
+    else if (a == "--producers") o.producers = std::max(1, std::stoi(val()));
+    else if (a == "--acks") o.acks = val();
+    else if (a == "--compression") o.compression = val();
+    else if (a == "--linger-ms") o.linger_ms = std::stoi(val());
+    else if (a == "--batch-size") o.batch_size = std::stoi(val());
+    else if (a == "--rate") o.rate = std::stod(val());
+    else if (a == "--duration") o.duration = std::stod(val());
+    else if (a == "--warmup") o.warmup = std::stod(val());
+    else if (a == "--interval") o.interval = std::stod(val());
+    else if (a == "--window") o.window = std::max(1, std::stoi(val()));
+    else if (a == "--repeat") o.repeat = std::max(1, std::stoi(val()));
+    else if (a == "--label") o.label = val();
+    else if (a == "--json") o.json = val();
+    else if (a == "--quiet") o.quiet = true;
+    else if (a == "-X") {
+      std::string kv = val();
+      auto eq = kv.find('=');
+      if (eq == std::string::npos) usage(2);
+      o.props.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    } else {
+      fmt::print(stderr, "unknown option {}\n", a);
+      usage(2);
+    }
+  }
+  if (o.duration > 0 && !o.records_given) o.records = UINT64_MAX;
+  if (o.label.empty()) o.label = o.mode;
+  return o;
+}
+
+void progress(const Options& o, const char* what, double t, const std::string& line) {
+  if (o.quiet) return;
+  fmt::print(stderr, "[{} {:6.1f}s] {}\n", what, t, line);
+}
+
+[[noreturn]] void die(const std::string& what) {
+  fmt::print(stderr, "runnel-bench: {}\n", what);
+  std::exit(1);
+}
+
+std::string random_payload(size_t n) {
+  std::mt19937_64 rng(42);
+  std::string s(n, 'A');
+  for (auto& c : s) c = char('A' + rng() % 26);
+  return s;
+}
+
+int connect_tcp(const std::string& hostport, bool quiet) {
+  auto colon = hostport.rfind(':');
+  std::string host = hostport.substr(0, colon), port = hostport.substr(colon + 1);
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0) die("cannot resolve " + hostport);
+  int fd = -1;
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0 && !quiet) die(fmt::format("connect {}: {}", hostport, std::strerror(errno)));
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return fd;
+}
+
+void write_all(int fd, const char* p, size_t n) {
+  while (n) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      die(fmt::format("write: {}", std::strerror(errno)));
+    }
+    p += w, n -= size_t(w);
+  }
+}
+
+}  // namespace runnel::bench

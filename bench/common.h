@@ -1,0 +1,128 @@
+// Shared pieces of runnel-bench: options, results (table + JSON), clock, sockets, and the
+// entry point of every mode. Single-threaded set-up; g_stop is the only shared state.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include "histogram.h"
+
+namespace runnel::bench {
+
+inline uint64_t now_ns() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count());
+}
+
+// Set by SIGINT/SIGTERM: every loop winds down and reports what it has.
+extern std::atomic<bool> g_stop;
+
+struct Options {
+  std::string mode;
+  std::string bootstrap = "127.0.0.1:9092";
+  std::string topic = "runnel-bench";
+  uint64_t records = 1000000;
+  bool records_given = false;
+  size_t record_size = 100;
+  int partitions = 0;  // 0: use the topic as it is (create with the broker default)
+  int producers = 1;
+  std::string acks = "all";
+  std::string compression = "none";
+  int linger_ms = -1;   // -1: librdkafka's default (latency mode: 0)
+  int batch_size = -1;  // -1: librdkafka's default
+  double rate = 0;      // records/s over all producers; 0 = as fast as possible
+  double duration = 0;  // seconds; 0 = until --records
+  double warmup = 1.0;  // latency mode: seconds of records left out of the percentiles
+  double interval = 1.0;
+  std::string json;  // file to write the JSON result to ("-" = stdout)
+  std::string label;
+  bool quiet = false;
+  int window = 4000;  // nats: publishes awaiting their ack
+  int repeat = 5;     // startup
+  std::vector<std::pair<std::string, std::string>> props;  // -X key=value
+  std::vector<std::string> command;                        // startup: after --
+};
+
+Options parse(int argc, char** argv);
+// Prints the modes and options (stdout if rc is 0, else stderr) and exits with rc.
+[[noreturn]] void usage(int rc);
+
+// One result: a flat list of named numbers and strings, printed as a table and as JSON.
+struct Result {
+  std::vector<std::pair<std::string, std::string>> fields;  // value already JSON-encoded
+  void num(const std::string& k, double v) {
+    fields.emplace_back(k, (v == double(int64_t(v)) && std::abs(v) < 1e15)
+                               ? fmt::format("{}", int64_t(v))
+                               : fmt::format("{:.3f}", v));
+  }
+  void str(const std::string& k, const std::string& v) {
+    std::string e = "\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\') e += '\\', e += c;
+      else if (uint8_t(c) < 0x20) e += fmt::format("\\u{:04x}", int(c));
+      else e += c;
+    }
+    fields.emplace_back(k, e + "\"");
+  }
+  void latency(const std::string& prefix, const Histogram& h) {
+    num(prefix + "_count", double(h.count()));
+    num(prefix + "_p50_ms", double(h.percentile(0.50)) / 1e6);
+    num(prefix + "_p99_ms", double(h.percentile(0.99)) / 1e6);
+    num(prefix + "_p999_ms", double(h.percentile(0.999)) / 1e6);
+    num(prefix + "_max_ms", double(h.max()) / 1e6);
+    num(prefix + "_mean_ms", h.mean() / 1e6);
+  }
+  void emit(const Options& o) const {
+    size_t w = 0;
+    for (auto& [k, v] : fields) w = std::max(w, k.size());
+    fmt::print("\n== {} ==\n", o.label);
+    for (auto& [k, v] : fields) {
+      std::string s = v;
+      if (s.size() >= 2 && s.front() == '"') s = s.substr(1, s.size() - 2);
+      fmt::print("  {:<{}}  {}\n", k, w, s);
+    }
+    std::fflush(stdout);
+    if (o.json.empty()) return;
+    std::string j = "{";
+    for (size_t i = 0; i < fields.size(); ++i)
+      j += fmt::format("{}\"{}\": {}", i ? ", " : "", fields[i].first, fields[i].second);
+    j += "}\n";
+    if (o.json == "-") {
+      fmt::print("{}", j);
+    } else if (FILE* f = std::fopen(o.json.c_str(), "w")) {
+      std::fputs(j.c_str(), f);
+      std::fclose(f);
+    } else {
+      fmt::print(stderr, "cannot write {}: {}\n", o.json, std::strerror(errno));
+    }
+  }
+};
+
+// A progress line on stderr (unless --quiet).
+void progress(const Options& o, const char* what, double t, const std::string& line);
+[[noreturn]] void die(const std::string& what);
+// Like kafka-producer-perf-test: random upper-case letters (compressible, not trivially).
+std::string random_payload(size_t n);
+// A TCP connection with TCP_NODELAY; -1 (quiet) or exit on failure.
+int connect_tcp(const std::string& hostport, bool quiet = false);
+void write_all(int fd, const char* p, size_t n);
+
+int mode_produce(const Options& o);
+int mode_consume(const Options& o);
+int mode_latency(const Options& o);
+int mode_nats(const Options& o);
+int mode_startup(const Options& o);
+
+}  // namespace runnel::bench
