@@ -207,11 +207,11 @@ if [ $RUNNEL_OK = 1 ]; then
     done
   done
   # Cold consumers (a new client, nothing cached in it) reading whole logs written above.
-  for t in "t-100-1-all consume-100B-1p" "t-1024-16-all consume-1024B-16p"; do
+  for t in "t-100-1-all consume-100B-1p 100" "t-1024-16-all consume-1024B-16p 1024"; do
     set -- $t
     [ $RUNNEL_OK = 1 ] || break
     [ -f "$R/produce-${2#consume-}-acksall.json" ] || continue
-    bench "$2" consume --bootstrap "$BOOT" --topic "$1" --record-size "${2//[!0-9]/}" --duration "$MAX_SECONDS"
+    bench "$2" consume --bootstrap "$BOOT" --topic "$1" --record-size "$3" --duration "$MAX_SECONDS"
     runnel_alive "$2"
   done
   # End-to-end latency at half the measured maximum of 100 B, 1 partition, acks=all.
