@@ -94,7 +94,7 @@ for size in (100, 1024):
     if not j:
         continue
     peers.append(dict(
-        # nats-server 2.9 syncs JetStream files on an interval (no per-ack fsync option):
+        # nats-server 2.9 fsyncs JetStream files on a 2-minute timer and refuses sync_interval:
         # it is compared with acks=1, not with acks=all.
         name=f"NATS JetStream file ({nats_version})", size=size, durable=False,
         records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
