@@ -14,6 +14,7 @@
 #   BENCH_DIR         where data dirs go; must be on the disk under test (default /var/tmp)
 #   BENCH_KEEP=1      keep the data dirs and raw results
 #   SKIP_PEERS=1, SKIP_LIMITS=1   leave those parts out
+#   PERF=1            perf-record runnel during each produce workload (BUILD_DIR/bench-perf-*.txt)
 #
 # A benchmark is not a test: this script reports what failed and always exits 0.
 set -uo pipefail
@@ -201,8 +202,20 @@ if [ $RUNNEL_OK = 1 ]; then
     for acks in 1 all; do
       name="produce-${size}B-${parts}p-acks${acks}"
       [ $RUNNEL_OK = 1 ] || break
+      perf_pid=""
+      if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+        perf record -F 999 -g -p "$RUNNEL_PID" -o "$WORK/perf-$name.data" >/dev/null 2>&1 &
+        perf_pid=$!
+        PIDS+=($perf_pid)
+      fi
       bench "$name" produce --bootstrap "$BOOT" --topic "t-${size}-${parts}-${acks}" --partitions "$parts" \
         --record-size "$size" --records "$n" --duration "$MAX_SECONDS" --acks "$acks"
+      if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null
+        perf report -i "$WORK/perf-$name.data" --stdio --no-children --percent-limit 1 2>/dev/null |
+          head -200 >"$BUILD_DIR/bench-perf-$name.txt"
+        echo "profile of runnel during $name: $BUILD_DIR/bench-perf-$name.txt" >&2
+      fi
       runnel_alive "$name"
     done
   done
