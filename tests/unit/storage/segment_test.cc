@@ -106,7 +106,9 @@ TEST(Segment, RandomOperationsMatchOracle) {
         }
       auto got_ts = s.find_timestamp(t);
       ASSERT_EQ(got_ts.has_value(), want_ts != nullptr) << t;
-      if (want_ts) ASSERT_EQ(got_ts->base_offset, want_ts->base) << t;
+      if (want_ts) {
+        ASSERT_EQ(got_ts->base_offset, want_ts->base) << t;
+      }
     }
   };
   for (int round = 0; round < 300; ++round) {
