@@ -5,6 +5,7 @@
 
 #include <type_traits>
 
+#include "protocol/headers.h"
 #include "protocol/messages.h"
 #include "protocol/messages_testing.h"
 
@@ -78,6 +79,24 @@ TEST(RoundTrip, UnsupportedVersionIsRejected) {
 TEST(ApiTable, Names) {
   EXPECT_STREQ(api_name(18), "ApiVersions");
   EXPECT_STREQ(api_name(-5), "Unknown");
+}
+
+TEST(ApiTable, CoversTheServedApis) {
+  // key, min, max as the brief and the handler registry need them.
+  const int16_t expected[][3] = {{18, 0, 3},  {3, 0, 12},  {0, 0, 9},  {1, 0, 13}, {2, 0, 7},  {19, 0, 7},
+                                 {20, 0, 6},  {37, 0, 3},  {32, 0, 4}, {33, 0, 2}, {44, 0, 1}, {21, 0, 2},
+                                 {60, 0, 1},  {22, 0, 4},  {17, 0, 1}, {36, 0, 2}, {23, 0, 4}, {10, 0, 4},
+                                 {11, 0, 9},  {14, 0, 5},  {12, 0, 4}, {13, 0, 5}, {8, 0, 8},  {9, 0, 8},
+                                 {16, 0, 4},  {15, 0, 5},  {42, 0, 2}, {47, 0, 0}};
+  for (const auto& e : expected) {
+    const ApiInfo* api = find_api(e[0]);
+    ASSERT_NE(api, nullptr) << e[0];
+    EXPECT_EQ(api->min_version, e[1]) << api->name;
+    EXPECT_EQ(api->max_version, e[2]) << api->name;
+  }
+  EXPECT_EQ(all_apis().size(), std::size(expected));
+  EXPECT_EQ(request_header_version(17, 1), 1);  // SaslHandshake is never flexible
+  EXPECT_EQ(OffsetDeleteRequest::kFlexibleFrom, INT16_MAX);
 }
 
 }  // namespace
