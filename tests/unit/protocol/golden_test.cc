@@ -105,6 +105,8 @@ TEST(Golden, MetadataV1Request) {
   EXPECT_TRUE(all.allow_auto_topic_creation);
 }
 
+// Byte arrays are laid out one field per line.
+// clang-format off
 TEST(Golden, ProduceV7Request) {
   std::vector<uint8_t> bytes = {0xff, 0xff,              // transactional_id null
                                 0xff, 0xff,              // acks -1
@@ -126,6 +128,7 @@ TEST(Golden, ProduceV7Request) {
   EXPECT_EQ(p.records.memory.data(), bytes.data() + bytes.size() - 4);  // a view, not a copy
   EXPECT_EQ(encode(req, 7), bytes);
 }
+// clang-format on
 
 TEST(Golden, FetchV12ClusterIdIsTagged) {
   FetchRequest req;
@@ -138,6 +141,7 @@ TEST(Golden, FetchV12ClusterIdIsTagged) {
   EXPECT_EQ(decode<FetchRequest>(bytes, 12).cluster_id, "c");
 }
 
+// clang-format off
 TEST(Malformed, NegativeLengthsAreRejected) {
   // Metadata v0: topics array of length -2.
   EXPECT_THROW(decode<MetadataRequest>({0xff, 0xff, 0xff, 0xfe}, 0), DecodeError);
@@ -148,6 +152,7 @@ TEST(Malformed, NegativeLengthsAreRejected) {
                                   0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xfe};
   EXPECT_THROW(decode<ProduceRequest>(produce, 3), DecodeError);
 }
+// clang-format on
 
 TEST(Malformed, LengthsBeyondTheFrameAreRejected) {
   // An array claiming a billion topics in a 4-byte frame.
