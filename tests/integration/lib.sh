@@ -139,7 +139,20 @@ run_test() {
   else
     T_FAIL=$((T_FAIL + 1)); T_FAILED_NAMES+=("$name"); echo "  FAIL $name"
     echo "$out" | sed 's/^/       | /' | tail -n 40
+    _report_dead_broker
   fi
+}
+
+_BROKER_DEATH_REPORTED=""
+# After a failure: if the suite's broker died, say so once, with its log tail.
+_report_dead_broker() {
+  [ -n "$BROKER_PID" ] && [ -z "$_BROKER_DEATH_REPORTED" ] || return 0
+  kill -0 "$BROKER_PID" 2>/dev/null && return 0
+  _BROKER_DEATH_REPORTED=1
+  local rc=0
+  wait "$BROKER_PID" 2>/dev/null || rc=$?
+  echo "  !! the broker (pid $BROKER_PID) died, exit status $rc; log tail:"
+  tail -n 30 "$BROKER_LOG" | sed 's/^/       | /'
 }
 
 fail() { echo "assertion failed: $*" >&2; return 1; }
@@ -156,6 +169,10 @@ assert_eq() {
 
 # Ends a shell suite: prints the summary line run.sh parses and sets the exit code.
 finish_suite() {
+  if [ -n "$BROKER_PID" ] && ! kill -0 "$BROKER_PID" 2>/dev/null && [ -z "$_BROKER_DEATH_REPORTED" ]; then
+    T_FAIL=$((T_FAIL + 1))
+    _report_dead_broker
+  fi
   echo "  tests: $T_PASS passed, $T_FAIL failed"
   echo "RESULT $T_PASS $T_FAIL"
   [ "$T_FAIL" -eq 0 ]

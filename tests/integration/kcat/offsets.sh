@@ -3,7 +3,7 @@
 source "$(dirname "$0")/common.sh"
 start_default_broker || exit 1
 
-seq_lines m 10 | kc_produce off_t -p 0 || { echo "setup produce failed"; exit 1; }
+seq_lines m 10 | kc_produce off_t -p 0 || { echo "setup produce failed"; _report_dead_broker; exit 1; }
 
 test_offset_absolute() {
   assert_eq "$(seq 4 9 | sed 's/^/m/')" "$(kc_consume off_t -p 0 -o 4 -f '%s\n')" "-o 4"
