@@ -159,7 +159,7 @@ void Coordinator::load(int32_t partition_index) {
   if (records) spdlog::info("loaded {} records from {}-{}", records, kOffsetsTopic, partition_index);
 }
 
-asio::awaitable<JoinResult> Coordinator::join(const std::string& group_id, JoinRequest request) {
+asio::awaitable<JoinResult> Coordinator::join(const std::string& group_id, const JoinRequest& request) {
   Group& g = get_or_create(group_id);
   auto result = co_await await_callback<JoinResult>(
       [&g, &request](auto done) { g.join(request, Clock::now(), std::move(done)); });
@@ -167,7 +167,7 @@ asio::awaitable<JoinResult> Coordinator::join(const std::string& group_id, JoinR
   co_return result;
 }
 
-asio::awaitable<SyncResult> Coordinator::sync(const std::string& group_id, SyncRequest request) {
+asio::awaitable<SyncResult> Coordinator::sync(const std::string& group_id, const SyncRequest& request) {
   Group* g = find(group_id);
   if (!g) co_return SyncResult{ErrorCode::UNKNOWN_MEMBER_ID, {}, {}, {}};
   auto result = co_await await_callback<SyncResult>(
@@ -194,7 +194,7 @@ ErrorCode Coordinator::leave(const std::string& group_id, const std::string& mem
 
 asio::awaitable<std::vector<ErrorCode>> Coordinator::commit(const std::string& group_id, const std::string& member_id,
                                                             const std::optional<std::string>& instance_id,
-                                                            int32_t generation, std::vector<CommitEntry> entries) {
+                                                            int32_t generation, const std::vector<CommitEntry>& entries) {
   Group* g = find(group_id);
   ErrorCode group_error = ErrorCode::NONE;
   if (!g) {

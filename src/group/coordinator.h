@@ -70,8 +70,8 @@ class Coordinator {
   // Rebuilds groups and offsets from one __consumer_offsets partition.
   void load(int32_t partition);
 
-  asio::awaitable<JoinResult> join(const std::string& group_id, JoinRequest request);
-  asio::awaitable<SyncResult> sync(const std::string& group_id, SyncRequest request);
+  asio::awaitable<JoinResult> join(const std::string& group_id, const JoinRequest& request);
+  asio::awaitable<SyncResult> sync(const std::string& group_id, const SyncRequest& request);
   ErrorCode heartbeat(const std::string& group_id, const std::string& member_id,
                       const std::optional<std::string>& instance_id, int32_t generation);
   ErrorCode leave(const std::string& group_id, const std::string& member_id,
@@ -80,7 +80,7 @@ class Coordinator {
   // Validates the member, then stores the offsets durably. Per-entry errors in order.
   asio::awaitable<std::vector<ErrorCode>> commit(const std::string& group_id, const std::string& member_id,
                                                  const std::optional<std::string>& instance_id, int32_t generation,
-                                                 std::vector<CommitEntry> entries);
+                                                 const std::vector<CommitEntry>& entries);
   // Every committed offset of the group (when `only` is empty) or those asked for
   // (offset -1 where none is committed).
   std::vector<CommittedOffset> fetch(const std::string& group_id,

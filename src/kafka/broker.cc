@@ -171,13 +171,13 @@ asio::awaitable<void> Broker::open_partitions(const cluster::TopicInfo& topic, i
 }
 
 asio::awaitable<ErrorCode> Broker::create_topic(const std::string& name, int32_t partitions,
-                                                std::map<std::string, std::string> overrides, std::string* message,
+                                                const std::map<std::string, std::string>& overrides, std::string* message,
                                                 bool internal) {
   auto error = topics_.create(name, partitions, overrides, internal, message);
   if (error != ErrorCode::NONE) co_return error;
   auto info = *topics_.find(name);
   for (int s = 0; s < shards_.size(); ++s)
-    co_await on_shard(shards_.at(s), [this, info]() { return open_partitions(info, 0, info.partitions); });
+    co_await on_shard(shards_.at(s), [this, &info]() { return open_partitions(info, 0, info.partitions); });
   spdlog::info("created topic {} with {} partitions", name, partitions);
   co_return ErrorCode::NONE;
 }
@@ -188,7 +188,7 @@ asio::awaitable<ErrorCode> Broker::delete_topic(const std::string& name) {
   auto error = topics_.remove(name);
   if (error != ErrorCode::NONE) co_return error;
   for (int s = 0; s < shards_.size(); ++s) {
-    co_await on_shard(shards_.at(s), [this, info, s]() {
+    co_await on_shard(shards_.at(s), [this, &info, s]() {
       for (int32_t p = 0; p < info->partitions; ++p) {
         auto it = partitions_[s].find(key(info->name, p));
         if (it == partitions_[s].end()) continue;
@@ -211,7 +211,7 @@ asio::awaitable<ErrorCode> Broker::add_partitions(const std::string& name, int32
   auto info = *topics_.find(name);
   for (int s = 0; s < shards_.size(); ++s)
     co_await on_shard(shards_.at(s),
-                      [this, info, from = before->partitions]() { return open_partitions(info, from, info.partitions); });
+                      [this, &info, from = before->partitions]() { return open_partitions(info, from, info.partitions); });
   co_return ErrorCode::NONE;
 }
 
@@ -219,7 +219,7 @@ asio::awaitable<void> Broker::apply_topic_config(const std::string& name) {
   auto info = topics_.find(name);
   if (!info) co_return;
   for (int s = 0; s < shards_.size(); ++s) {
-    co_await on_shard(shards_.at(s), [this, info, s]() {
+    co_await on_shard(shards_.at(s), [this, &info, s]() {
       for (int32_t p = 0; p < info->partitions; ++p)
         if (auto it = partitions_[s].find(key(info->name, p)); it != partitions_[s].end())
           it->second->log().set_config(info->log_config);
@@ -237,7 +237,9 @@ group::Coordinator& Broker::coordinator() { return *coordinators_[current_shard(
 asio::awaitable<bool> Broker::ensure_offsets_topic() {
   if (topics_.find(group::kOffsetsTopic)) co_return true;
   std::string message;
-  auto error = co_await create_topic(group::kOffsetsTopic, offsets_partitions_, {}, &message, /*internal=*/true);
+  const std::map<std::string, std::string> no_overrides;
+  auto error =
+      co_await create_topic(group::kOffsetsTopic, offsets_partitions_, no_overrides, &message, /*internal=*/true);
   co_return error == ErrorCode::NONE || error == ErrorCode::TOPIC_ALREADY_EXISTS;
 }
 
@@ -246,7 +248,8 @@ asio::awaitable<std::optional<cluster::TopicInfo>> Broker::find_or_auto_create(c
   if (!allow || !config_.auto_create_topics || cluster::validate_topic_name(name) != ErrorCode::NONE)
     co_return std::nullopt;
   std::string message;
-  auto error = co_await create_topic(name, config_.num_partitions, {}, &message);
+  const std::map<std::string, std::string> no_overrides;
+  auto error = co_await create_topic(name, config_.num_partitions, no_overrides, &message);
   if (error != ErrorCode::NONE && error != ErrorCode::TOPIC_ALREADY_EXISTS) {
     spdlog::warn("auto-creating topic {} failed: {}", name, message);
     co_return std::nullopt;

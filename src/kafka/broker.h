@@ -49,7 +49,7 @@ class Broker {
 
   // Creates the topic and opens its partitions. Errors as TopicTable::create.
   asio::awaitable<ErrorCode> create_topic(const std::string& name, int32_t partitions,
-                                          std::map<std::string, std::string> overrides, std::string* message,
+                                          const std::map<std::string, std::string>& overrides, std::string* message,
                                           bool internal = false);
   asio::awaitable<ErrorCode> delete_topic(const std::string& name);
   asio::awaitable<ErrorCode> add_partitions(const std::string& name, int32_t total, std::string* message);

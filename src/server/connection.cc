@@ -51,7 +51,8 @@ asio::awaitable<void> Connection::run() {
         if (ctx.api_key == kApiVersionsKey) {
           // KIP-511: answer in the v0 layout with UNSUPPORTED_VERSION and the
           // supported ranges, so the client can retry with a version we know.
-          co_await write_response(ctx.correlation_id, false, unsupported_api_versions_response());
+          auto refusal = unsupported_api_versions_response();  // named: see on_shard() on GCC 12
+          co_await write_response(ctx.correlation_id, false, refusal);
           continue;
         }
         spdlog::warn("{}: closing connection: {} v{} is not supported", peer_, ctx.api_key, ctx.api_version);

@@ -58,23 +58,27 @@ struct awaitable_traits<asio::awaitable<T, E>> : std::true_type {
 
 // Runs fn() on `target` (directly when already there) and returns its result
 // on the caller's executor. fn may return a value or an asio::awaitable<T>.
+//
+// fn is taken by reference: it lives in the caller's co_await expression until
+// the result is back. Callers must capture only references and trivially
+// destructible values: GCC 12 destroys non-trivial temporaries of a co_await
+// expression twice (GCC PR 100611), so a lambda that captures a string or a
+// vector by value, passed here as a temporary, corrupts the heap.
 template <class F>
-auto on_shard(Shard& target, F fn) {
-  using R = std::invoke_result_t<F>;
-  if constexpr (awaitable_traits<R>::value) {
-    using T = typename awaitable_traits<R>::value_type;
-    return [](Shard& target, F fn) -> asio::awaitable<T> {
-      if (target.is_current()) co_return co_await fn();
-      co_return co_await asio::co_spawn(target.executor(), std::move(fn), asio::use_awaitable);
-    }(target, std::move(fn));
-  } else {
-    return [](Shard& target, F fn) -> asio::awaitable<R> {
-      if (target.is_current()) co_return fn();
-      co_return co_await asio::co_spawn(
-          target.executor(), [fn = std::move(fn)]() mutable -> asio::awaitable<R> { co_return fn(); },
-          asio::use_awaitable);
-    }(target, std::move(fn));
-  }
+  requires awaitable_traits<std::invoke_result_t<F&>>::value
+auto on_shard(Shard& target, F&& fn)
+    -> asio::awaitable<typename awaitable_traits<std::invoke_result_t<F&>>::value_type> {
+  if (target.is_current()) co_return co_await fn();
+  co_return co_await asio::co_spawn(target.executor(), [&fn]() { return fn(); }, asio::use_awaitable);
+}
+
+template <class F>
+  requires(!awaitable_traits<std::invoke_result_t<F&>>::value)
+auto on_shard(Shard& target, F&& fn) -> asio::awaitable<std::invoke_result_t<F&>> {
+  using R = std::invoke_result_t<F&>;
+  if (target.is_current()) co_return fn();
+  co_return co_await asio::co_spawn(
+      target.executor(), [&fn]() -> asio::awaitable<R> { co_return fn(); }, asio::use_awaitable);
 }
 
 }  // namespace runnel

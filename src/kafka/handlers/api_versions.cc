@@ -1,5 +1,6 @@
 #include "kafka/handlers/api_versions.h"
 
+#include "base/error_code.h"
 #include "protocol/messages.h"
 
 namespace runnel {

@@ -93,7 +93,7 @@ namespace {
 
 // Validates and applies new overrides for one topic resource.
 asio::awaitable<std::pair<ErrorCode, std::string>> alter_topic(Broker& broker, const std::string& topic,
-                                                               std::map<std::string, std::string> overrides,
+                                                               const std::map<std::string, std::string>& overrides,
                                                                bool validate_only) {
   std::string message;
   for (const auto& [name, _] : overrides)

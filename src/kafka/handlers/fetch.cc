@@ -110,7 +110,7 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       for (size_t i = 0; i < topic.partitions.size(); ++i) {
         int32_t index = topic.partitions[i].partition;
         int64_t seen = response.responses[t].partitions[i].high_watermark;
-        ready |= co_await on_shard(broker.owner(topic.topic, index), [&broker, &topic, index, seen, waiter]() {
+        ready |= co_await on_shard(broker.owner(topic.topic, index), [&broker, &topic, index, seen, &waiter]() {
           auto* partition = broker.partition(topic.topic, index);
           if (!partition) return false;
           // Data that arrived since we read would otherwise go unnoticed until the deadline.

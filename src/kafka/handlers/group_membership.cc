@@ -42,7 +42,7 @@ asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext& c
   join.client_host = client_host(ctx);
   join.require_known_member_id = ctx.api_version >= 4;
   auto result = co_await on_shard(broker.coordinator_shard(request.group_id),
-                                  [&broker, &request, join]() -> asio::awaitable<group::JoinResult> {
+                                  [&broker, &request, &join]() -> asio::awaitable<group::JoinResult> {
                                     co_return co_await broker.coordinator().join(request.group_id, join);
                                   });
   response.error_code = code(result.error);
@@ -78,7 +78,7 @@ asio::awaitable<protocol::SyncGroupResponse> handle_sync_group(RequestContext& c
   sync.protocol_name = request.protocol_name;
   for (auto& a : request.assignments) sync.assignments[a.member_id] = a.assignment;
   auto result = co_await on_shard(broker.coordinator_shard(request.group_id),
-                                  [&broker, &request, sync]() -> asio::awaitable<group::SyncResult> {
+                                  [&broker, &request, &sync]() -> asio::awaitable<group::SyncResult> {
                                     co_return co_await broker.coordinator().sync(request.group_id, sync);
                                   });
   response.error_code = code(result.error);
@@ -109,7 +109,7 @@ asio::awaitable<protocol::LeaveGroupResponse> handle_leave_group(RequestContext&
     leaving.push_back({request.member_id, std::nullopt});
   else
     for (auto& m : request.members) leaving.push_back({m.member_id, m.group_instance_id});
-  auto errors = co_await on_shard(broker.coordinator_shard(request.group_id), [&broker, &request, leaving]() {
+  auto errors = co_await on_shard(broker.coordinator_shard(request.group_id), [&broker, &request, &leaving]() {
     std::vector<ErrorCode> out;
     for (const auto& [member, instance] : leaving)
       out.push_back(broker.coordinator().leave(request.group_id, member, instance));

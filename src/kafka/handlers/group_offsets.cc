@@ -15,8 +15,8 @@ bool partition_exists(Broker& broker, const std::string& topic, int32_t partitio
 
 // The committed offsets of one group, for the partitions asked (all when null).
 asio::awaitable<std::vector<group::CommittedOffset>> fetch_offsets(Broker& broker, const std::string& group_id,
-                                                                   std::optional<TopicPartitions> only) {
-  co_return co_await on_shard(broker.coordinator_shard(group_id), [&broker, group_id, only]() {
+                                                                   const std::optional<TopicPartitions>& only) {
+  co_return co_await on_shard(broker.coordinator_shard(group_id), [&broker, &group_id, &only]() {
     return broker.coordinator().fetch(group_id, only);
   });
 }
@@ -56,7 +56,7 @@ asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestCont
   int32_t generation = ctx.api_version >= 1 ? request.generation_id_or_member_epoch : -1;
   auto errors = co_await on_shard(
       broker.coordinator_shard(request.group_id),
-      [&broker, &request, generation, entries]() -> asio::awaitable<std::vector<ErrorCode>> {
+      [&broker, &request, generation, &entries]() -> asio::awaitable<std::vector<ErrorCode>> {
         co_return co_await broker.coordinator().commit(request.group_id, request.member_id, request.group_instance_id,
                                                        generation, entries);
       });
@@ -118,7 +118,7 @@ asio::awaitable<protocol::OffsetDeleteResponse> handle_offset_delete(RequestCont
     for (auto& p : t.partitions) partitions.push_back({t.name, p.partition_index});
   auto [group_error, errors] = co_await on_shard(
       broker.coordinator_shard(request.group_id),
-      [&broker, &request, partitions]() -> asio::awaitable<std::pair<ErrorCode, std::vector<ErrorCode>>> {
+      [&broker, &request, &partitions]() -> asio::awaitable<std::pair<ErrorCode, std::vector<ErrorCode>>> {
         co_return co_await broker.coordinator().delete_offsets(request.group_id, partitions);
       });
   response.error_code = code(group_error);
