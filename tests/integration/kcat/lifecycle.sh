@@ -43,7 +43,7 @@ test_segment_roll_and_restart() {
   # small segments (broker started with log.segment.bytes=65536): many segments, then restart
   py 'import sys
 for i in range(3000): print("seg-%05d-" % i + "z" * 100)' >"$WORK/seg.in"
-  kc_produce life_seg -p 0 -X acks=all -X linger.ms=5 <"$WORK/seg.in"
+  kc_produce life_seg -p 0 -X acks=all -X linger.ms=5 -X batch.size=16384 <"$WORK/seg.in"
   local n
   n=$( (ls "$BROKER_DIR"/life_seg-0/*.log 2>/dev/null || true) | wc -l)
   echo "segments: $n"

@@ -103,7 +103,8 @@ class AdminTest(BrokerTestCase):
             self.admin.create_partitions({"adm_no_such_topic": NewPartitions(3)})
 
     def _describe_topic(self, name, keys=None):
-        [resp] = self.admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs=keys)])
+        [resp] = self.admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name, configs=dict.fromkeys(keys) if keys else None)])
         self.assertEqual(len(resp.resources), 1)
         res = resp.resources[0]
         return res[0], res[3], {e[0]: e[1] for e in res[4]}

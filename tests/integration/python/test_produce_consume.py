@@ -170,6 +170,26 @@ class ProduceConsumeTest(BrokerTestCase):
         finally:
             c.close()
 
+    def test_offsets_for_times_within_one_batch(self):
+        # Kafka looks inside the batch: the first record whose timestamp >= target
+        topic = "py_times_batch"
+        create_topic(self.bootstrap, topic)
+        p = producer(self.bootstrap, acks="all", linger_ms=500)
+        fs = [p.send(topic, value=b"b%d" % i, timestamp_ms=1000 * (i + 1), partition=0) for i in range(10)]
+        p.flush(10)
+        self.assertEqual([f.get(10).offset for f in fs], list(range(10)))
+        p.close(5)
+        c = consumer(self.bootstrap)
+        tp = TopicPartition(topic, 0)
+        try:
+            r = c.offsets_for_times({tp: 3500})[tp]
+            self.assertEqual((r.offset, r.timestamp), (3, 4000))
+            r = c.offsets_for_times({tp: 10000})[tp]
+            self.assertEqual((r.offset, r.timestamp), (9, 10000))
+            self.assertIsNone(c.offsets_for_times({tp: 10001})[tp])
+        finally:
+            c.close()
+
     def test_offsets_for_times_out_of_order_timestamps(self):
         # Kafka returns the first offset whose timestamp is >= the target, even when
         # timestamps are not monotonic.
