@@ -17,6 +17,7 @@ import {
 import { lastValueFrom } from 'rxjs';
 import { AppService } from './app.service.js';
 import type { AppEvent } from './app.service.js';
+import { consumerReady, watchConsumer } from './consumer-state.js';
 import { KAFKA_CLIENT } from './kafka.config.js';
 
 @Controller()
@@ -29,6 +30,7 @@ export class AppController implements OnModuleInit {
   async onModuleInit() {
     // Replies to 'math.sum' come back on 'math.sum.reply'.
     this.client.subscribeToResponseOf('math.sum');
+    watchConsumer(this.client.status, () => this.client.consumer, this.appService.clientConsumer);
     await this.client.connect();
   }
 
@@ -61,12 +63,12 @@ export class AppController implements OnModuleInit {
     return { a: x, b: y, result: Number(reply) };
   }
 
-  /** `curl localhost:3000/health`: the Kafka consumer's group membership. */
+  /** `curl localhost:3000/health`: the group membership of both Kafka consumers. */
   @Get('health')
   health() {
-    const c = this.appService.consumer;
-    const ready = c.joins > 0 && c.status !== 'crashed' && c.status !== 'stopped';
-    return { instance: this.appService.instance, ready, consumer: c };
+    const { instance, serverConsumer, clientConsumer } = this.appService;
+    const ready = consumerReady(serverConsumer) && consumerReady(clientConsumer);
+    return { instance, ready, consumer: serverConsumer, client: clientConsumer };
   }
 
   // ---- Kafka (ServerKafka, see main.ts) ----

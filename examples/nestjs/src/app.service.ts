@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { hostname } from 'node:os';
+import { ConsumerState, newConsumerState } from './consumer-state.js';
 
 /** What `GET /` emits to the `events` topic. */
 export interface AppEvent {
@@ -15,29 +16,15 @@ export interface ReceivedEvent extends AppEvent {
   receivedAt: string;
 }
 
-/** What this instance's Kafka consumer (ServerKafka) last reported. */
-export interface ConsumerState {
-  status: string;
-  groupId?: string;
-  memberId?: string;
-  isLeader?: boolean;
-  assignments: Record<string, number[]>;
-  joins: number;
-  lastJoinAt?: string;
-  crashes: { at: string; error: string; restart: boolean }[];
-}
-
 @Injectable()
 export class AppService {
   readonly instance = `${hostname()}:${process.env.PORT ?? 3000}:${process.pid}`;
   private seq = 0;
   private readonly received: ReceivedEvent[] = [];
-  readonly consumer: ConsumerState = {
-    status: 'starting',
-    assignments: {},
-    joins: 0,
-    crashes: [],
-  };
+  /** The Kafka microservice's consumer (the @EventPattern/@MessagePattern handlers). */
+  readonly serverConsumer: ConsumerState = newConsumerState();
+  /** The Kafka client's consumer (replies on math.sum.reply). */
+  readonly clientConsumer: ConsumerState = newConsumerState();
 
   nextEvent(): AppEvent {
     this.seq += 1;

@@ -167,8 +167,16 @@ class App {
     if (this.proc.exited) {
       throw new Error(`${this.name} exited (${this.proc.exitCode})\n${this.proc.logTail()}`);
     }
-    const res = await fetch(this.base + pathname, { signal: AbortSignal.timeout(timeoutMs) });
-    const body = await res.text();
+    let res, body;
+    try {
+      res = await fetch(this.base + pathname, { signal: AbortSignal.timeout(timeoutMs) });
+      body = await res.text();
+    } catch (e) {
+      // Errors from fetch (a DOMException on timeout) do not survive the test
+      // runner's serialization: say what happened in a plain Error.
+      throw new Error(`GET ${pathname} on ${this.name}: ${e?.name}: ${e?.message}` +
+        (e?.name === 'TimeoutError' ? ` (no answer in ${timeoutMs / 1000} s)` : ''));
+    }
     if (!res.ok) throw new Error(`GET ${pathname} on ${this.name}: HTTP ${res.status} ${body}`);
     return JSON.parse(body);
   }
@@ -301,7 +309,12 @@ async function emitAndCheck(emitters, consumers, baseline, n, timeoutMs) {
 }
 
 async function checkSum(app, a, b, expected, timeoutMs = 15000) {
-  const r = await app.get(`/sum?a=${a}&b=${b}`, timeoutMs);
+  let r;
+  try {
+    r = await app.get(`/sum?a=${a}&b=${b}`, timeoutMs);
+  } catch (e) {
+    throw new Error(`${e.message}\n${app.name} /health: ${JSON.stringify(await app.health())}\n${app.proc.logTail(30)}`);
+  }
   assert.deepEqual(r, { a, b, result: expected }, `${app.name}: /sum?a=${a}&b=${b}`);
 }
 
