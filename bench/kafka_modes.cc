@@ -156,7 +156,7 @@ void produce_loop(const Options& o, rd_kafka_t* rk, rd_kafka_topic_t* rkt, uint6
       while (t < due && !g_stop) {
         rd_kafka_poll(rk, 0);
         uint64_t gap = due - now_ns();
-        if (int64_t(gap) > 60000) std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<uint64_t>(gap - 50000, 1000000)));
+        if (int64_t(gap) > 60000) std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<uint64_t>(gap - 50000, 100000)));
         t = now_ns();
       }
     }
@@ -434,13 +434,13 @@ int mode_latency(const Options& o0) {
   uint64_t start = now_ns() + 200'000'000ull;  // producers connect before this
   uint64_t warm_end = start + uint64_t(o.warmup * 1e9);
   std::thread consumer([&] {
-    std::vector<rd_kafka_message_t*> batch(10000);
     uint64_t done_at = 0;
     for (;;) {
-      ssize_t n = rd_kafka_consume_batch_queue(cs.q, 50, batch.data(), batch.size());
+      // One message at a time: consume_batch_queue() waits for a full batch or its
+      // timeout, which would add up to the timeout to every measured latency.
+      rd_kafka_message_t* m = rd_kafka_consume_queue(cs.q, 20);
       uint64_t t = now_ns();
-      for (ssize_t i = 0; i < n; ++i) {
-        rd_kafka_message_t* m = batch[i];
+      if (m) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         } else if (m->err) {
           ++errors;
