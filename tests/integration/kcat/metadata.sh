@@ -56,7 +56,34 @@ for t in m["topics"]:
 ' "$WORK/probe.json"
 }
 
+test_consumer_does_not_autocreate() {
+  # librdkafka consumers send Metadata v4+ with allow_auto_topic_creation=false
+  timeout 20 kcat -C -q -e -b "$BOOTSTRAP" -m 3 -t meta_consumer_only -p 0 -X fetch.wait.max.ms=100 \
+    -X topic.metadata.refresh.interval.ms=500 >/dev/null 2>&1 || true
+  kc_json_meta >"$WORK/all.json"
+  py '
+import json, sys
+m = json.load(open(sys.argv[1]))
+names = [t["topic"] for t in m["topics"]]
+assert "meta_consumer_only" not in names, names
+' "$WORK/all.json"
+}
+
+test_producer_autocreates_with_num_partitions() {
+  echo first | kc_produce meta_auto
+  kc_json_meta meta_auto >"$WORK/auto.json"
+  py '
+import json, sys
+m = json.load(open(sys.argv[1]))
+t = [t for t in m["topics"] if t["topic"] == "meta_auto"][0]
+assert "error" not in t and len(t["partitions"]) == 3, t
+' "$WORK/auto.json"
+  assert_eq "first" "$(kc_consume meta_auto -f '%s\n')" "the record that created the topic"
+}
+
 run_test "kcat -L lists broker and topic partitions" test_list_plain
 run_test "kcat -L -J: broker address, 3 partitions, leaders, isrs" test_list_json
 run_test "kcat -L -t unknown topic: created with 3 partitions or error, never empty" test_unknown_topic_no_autocreate_for_metadata_listing
+run_test "a consumer does not auto-create topics (Metadata allow_auto_topic_creation=false)" test_consumer_does_not_autocreate
+run_test "a producer auto-creates a topic with num.partitions" test_producer_autocreates_with_num_partitions
 finish_suite
