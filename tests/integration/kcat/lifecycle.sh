@@ -54,6 +54,41 @@ for i in range(3000): print("seg-%05d-" % i + "z" * 100)' >"$WORK/seg.in"
   kc_consume life_seg -p 0 -f '%s\n' | cmp - "$WORK/seg.in" || fail "content differs after restart"
 }
 
+test_sigterm_under_load() {
+  own_broker
+  # a producer streaming records and a consumer long-polling while SIGTERM arrives
+  py '
+import sys, time
+for i in range(100000):
+    print("load-%d" % i)
+    if i % 100 == 0:
+        sys.stdout.flush(); time.sleep(0.01)
+' | timeout 20 kcat -P -q -b "$BOOTSTRAP" -t life_load -p 0 -X acks=all >/dev/null 2>&1 &
+  local prod=$!
+  timeout 20 kcat -C -q -b "$BOOTSTRAP" -t life_load -p 0 -o beginning -X fetch.wait.max.ms=2000 >/dev/null 2>&1 &
+  local cons=$!
+  sleep 1.5
+  stop_broker
+  kill $prod $cons 2>/dev/null || true
+  wait $prod $cons 2>/dev/null || true
+  assert_eq 0 "$BROKER_EXIT_CODE" "exit code after SIGTERM with connected clients"
+  [ "$BROKER_STOP_MS" -lt 5000 ] || fail "clean stop with connected clients took $BROKER_STOP_MS ms"
+  restart_broker
+  local n
+  n=$(kc_consume life_load -p 0 -f '%s\n' | wc -l)
+  echo "records after restart: $n"
+  [ "$n" -gt 100 ] || fail "expected the records produced before the stop, found $n"
+  kc_consume life_load -p 0 -f '%s\n' | py '
+import sys
+vals = [int(l.strip().split("-")[1]) for l in sys.stdin if l.strip()]
+# requests in flight at the stop may be lost (they were never acknowledged), but
+# what is stored is in order and without duplicates
+assert all(a < b for a, b in zip(vals, vals[1:])), "out of order or duplicated after a clean stop"
+assert vals[:100] == list(range(100)), vals[:100]
+'
+}
+
+run_test "SIGTERM under load: exit 0, records intact" test_sigterm_under_load
 run_test "SIGTERM: exit 0, restart keeps records, offsets and partition count" test_clean_stop_and_restart
 run_test "kill -9 after acks=all produce: records survive" test_kill9_after_acked_produce
 run_test "segment roll (log.segment.bytes) and restart" test_segment_roll_and_restart
