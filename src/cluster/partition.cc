@@ -1,6 +1,10 @@
 #include "cluster/partition.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "protocol/reader.h"
+#include "protocol/record_codec.h"
 
 namespace runnel::cluster {
 
@@ -67,6 +71,48 @@ void Partition::add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter) {
   // consumer does not accumulate them.
   std::erase_if(fetch_waiters_, [](const auto& w) { return w.expired(); });
   fetch_waiters_.push_back(std::move(waiter));
+}
+
+namespace {
+
+// The records of the batch that contains `offset` (empty if none can be read).
+std::vector<protocol::Record> records_of_batch_at(const storage::PartitionLog& log, int64_t offset) {
+  auto read = log.read(offset, 1, /*min_one=*/true, log.log_end_offset());
+  if (read.slices.empty()) return {};
+  const auto& slice = read.slices.front();
+  std::vector<uint8_t> bytes(slice.length);
+  if (::pread(slice.file->fd(), bytes.data(), bytes.size(), static_cast<off_t>(slice.position)) !=
+      static_cast<ssize_t>(bytes.size()))
+    return {};
+  try {
+    return protocol::decode_record_batch(bytes);
+  } catch (const protocol::DecodeError& e) {
+    spdlog::warn("cannot decode the batch at offset {}: {}", offset, e.what());
+    return {};
+  }
+}
+
+}  // namespace
+
+std::pair<int64_t, int64_t> Partition::lookup_timestamp(int64_t ts) const {
+  // The time index finds the first batch whose max timestamp is >= ts; the
+  // record is inside it (or, with timestamps out of order, in a later batch).
+  for (int64_t offset = log_->offset_for_timestamp(ts); offset >= 0 && offset < log_->log_end_offset();) {
+    auto records = records_of_batch_at(*log_, offset);
+    if (records.empty()) break;
+    for (const auto& r : records)
+      if (r.offset >= log_->log_start_offset() && r.timestamp >= ts) return {r.offset, r.timestamp};
+    offset = records.back().offset + 1;
+  }
+  return {-1, -1};
+}
+
+std::pair<int64_t, int64_t> Partition::lookup_max_timestamp() const {
+  auto [max_ts, batch_offset] = log_->max_timestamp_and_offset();
+  if (batch_offset < 0) return {-1, -1};
+  for (const auto& r : records_of_batch_at(*log_, batch_offset))
+    if (r.timestamp == max_ts) return {r.offset, r.timestamp};
+  return {batch_offset, max_ts};
 }
 
 void Partition::close() {

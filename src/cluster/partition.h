@@ -47,6 +47,13 @@ class Partition {
 
   void add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter);
 
+  // ListOffsets by timestamp, exact to the record as Kafka answers: the first
+  // record whose timestamp is >= ts, as {offset, timestamp}, or {-1, -1}.
+  // Reads (and if need be decompresses) the one batch the time index points at.
+  std::pair<int64_t, int64_t> lookup_timestamp(int64_t ts) const;
+  // The record with the largest timestamp, as {offset, timestamp}, or {-1, -1}.
+  std::pair<int64_t, int64_t> lookup_max_timestamp() const;
+
   // Syncs and closes the log (clean shutdown).
   void close();
 

@@ -2,6 +2,7 @@
 
 #include "base/crc32c.h"
 #include "base/endian.h"
+#include "protocol/compression.h"
 #include "protocol/reader.h"
 #include "protocol/writer.h"
 
@@ -14,6 +15,7 @@ constexpr size_t kCrcOffset = 17;
 constexpr size_t kAttributesOffset = 21;
 constexpr size_t kHeaderSize = 61;
 constexpr int16_t kCompressionMask = 0x07;
+constexpr int16_t kLogAppendTimeFlag = 0x08;
 
 void write_optional_varbytes(Writer& w, const std::optional<std::vector<uint8_t>>& b) {
   if (!b) return w.varint(-1);
@@ -72,12 +74,18 @@ std::vector<Record> decode_record_batch(std::span<const uint8_t> batch) {
   if (length < 0 || static_cast<size_t>(length) + 12 != batch.size()) throw DecodeError("record batch length mismatch");
   header.take(4 + 1 + 4);  // leader epoch, magic, crc
   int16_t attributes = header.i16();
-  if (attributes & kCompressionMask) throw DecodeError("compressed batch where an uncompressed one was expected");
   header.i32();  // last offset delta
   int64_t base_timestamp = header.i64();
-  header.take(8 + 8 + 2 + 4);  // max timestamp, producer id/epoch, base sequence
+  int64_t max_timestamp = header.i64();
+  header.take(8 + 2 + 4);  // producer id/epoch, base sequence
   int32_t count = header.i32();
   if (count < 0) throw DecodeError("negative record count");
+  std::vector<uint8_t> inflated;
+  if (int codec = attributes & kCompressionMask) {
+    inflated = decompress(codec, header.take(header.remaining()));
+    header = Reader(inflated);
+  }
+  const bool log_append_time = attributes & kLogAppendTimeFlag;
   std::vector<Record> out;
   for (int32_t i = 0; i < count; ++i) {
     int32_t size = header.varint();
@@ -86,6 +94,8 @@ std::vector<Record> decode_record_batch(std::span<const uint8_t> batch) {
     Record rec;
     r.i8();
     rec.timestamp = base_timestamp + r.varlong();
+    // With LogAppendTime every record carries the broker's time, kept in the header.
+    if (log_append_time) rec.timestamp = max_timestamp;
     rec.offset = base_offset + r.varint();
     rec.key = read_optional_varbytes(r);
     rec.value = read_optional_varbytes(r);

@@ -1,7 +1,7 @@
 #pragma once
-// Encoding and decoding of individual records inside an uncompressed record
-// batch v2, for the broker's own use (the __consumer_offsets topic). Client
-// batches are never re-encoded: the broker stores them as received.
+// Encoding and decoding of individual records inside a record batch v2, for
+// the broker's own use (the __consumer_offsets topic, exact timestamp lookups).
+// Client batches are never re-encoded: the broker stores them as received.
 // Thread-safety: pure functions.
 #include <cstdint>
 #include <optional>
@@ -22,8 +22,8 @@ struct Record {
 // with a valid CRC-32C.
 std::vector<uint8_t> build_record_batch(const std::vector<Record>& records, int64_t timestamp);
 
-// Decodes the records of one uncompressed v2 batch (`batch` is the whole batch,
-// header included). Throws DecodeError on malformed input or a compressed batch.
+// Decodes the records of one v2 batch (`batch` is the whole batch, header
+// included), decompressing it when it must. Throws DecodeError on malformed input.
 std::vector<Record> decode_record_batch(std::span<const uint8_t> batch);
 
 }  // namespace runnel::protocol

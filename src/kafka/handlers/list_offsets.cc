@@ -46,10 +46,9 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
         } else if (ts == kEarliest) {
           out.offset = log.log_start_offset();
         } else if (ts == kMaxTimestamp) {
-          std::tie(out.timestamp, out.offset) = log.max_timestamp_and_offset();
+          std::tie(out.offset, out.timestamp) = partition->lookup_max_timestamp();
         } else {
-          out.offset = log.offset_for_timestamp(ts);
-          out.timestamp = out.offset >= 0 ? ts : -1;
+          std::tie(out.offset, out.timestamp) = partition->lookup_timestamp(ts);
         }
         return out;
       });

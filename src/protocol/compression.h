@@ -1,0 +1,17 @@
+#pragma once
+// Decompression of record batch bodies with Kafka's four codecs, for the few
+// places the broker must look inside a compressed batch (the exact offset of a
+// timestamp, the broker's own topics). Produce and Fetch never decompress.
+// Thread-safety: pure functions.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace runnel::protocol {
+
+// codec: 1 gzip, 2 snappy (raw, or Kafka's xerial framing), 3 lz4 (frame
+// format), 4 zstd. Throws DecodeError on corrupt input, an unknown codec, or
+// output beyond `max_output` bytes (a decompression bomb).
+std::vector<uint8_t> decompress(int codec, std::span<const uint8_t> input, size_t max_output = 256u << 20);
+
+}  // namespace runnel::protocol
