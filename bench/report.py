@@ -134,10 +134,10 @@ for path in sorted(glob.glob(os.path.join(R, "consume-*.json"))):
         workload=f"runnel consume whole log, cold consumer, {j['partitions']} part ({j['label']})",
         records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
         vs_net=ratio(j["mb_per_s"], net), error=j.get("error")))
-for path in sorted(glob.glob(os.path.join(R, "latency-*.json"))):
+for path in sorted(glob.glob(os.path.join(R, "latency-*.json")), key=lambda p: (len(p), p)):
     j = load(os.path.basename(path))
     rows.append(dict(
-        workload=f"runnel end-to-end latency @ {j['rate_offered']:.0f} rec/s (50% of max), "
+        workload=f"runnel end-to-end latency @ {j['rate_offered']:.0f} rec/s offered (50% of max), "
                  f"{j['record_size']} B acks={j['acks']} linger={j['linger_ms']}",
         records=j["received"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
         p50_ms=j["e2e_latency_p50_ms"], p99_ms=j["e2e_latency_p99_ms"], p999_ms=j["e2e_latency_p999_ms"],
