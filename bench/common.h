@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <sys/resource.h>
 #include <utility>
 #include <vector>
 
@@ -84,7 +85,13 @@ struct Result {
     num(prefix + "_max_ms", double(h.max()) / 1e6);
     num(prefix + "_mean_ms", h.mean() / 1e6);
   }
-  void emit(const Options& o) const {
+  // Adds the CPU time this process used (user + system, every thread): on a small machine
+  // the client can be the limit, and this shows when it is.
+  void emit(const Options& o) {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    num("client_cpu_s", double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                            double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
     size_t w = 0;
     for (auto& [k, v] : fields) w = std::max(w, k.size());
     fmt::print("\n== {} ==\n", o.label);

@@ -116,6 +116,12 @@ def ratio(a, b):
     return round(a / b, 3) if a is not None and b else None
 
 
+def cpu(j):
+    b = num(j["label"] + ".broker_cpu")
+    c = j.get("client_cpu_s")
+    return f"{b:.1f}/{c:.1f}" if b is not None and c is not None else None
+
+
 for path in sorted(glob.glob(os.path.join(R, "produce-*.json"))):
     j = load(os.path.basename(path))
     size, durable = j["record_size"], j["acks"] == "all"
@@ -127,13 +133,13 @@ for path in sorted(glob.glob(os.path.join(R, "produce-*.json"))):
         max_ms=j["ack_latency_max_ms"], latency_kind="produce->ack",
         vs_disk=ratio(j["mb_per_s"], disk), vs_net=ratio(j["mb_per_s"], net),
         vs_peer=ratio(j["records_per_s"], bp and bp["records_per_s"]), peer=bp and f"{bp['name']} {size} B",
-        failed=j.get("failed"), error=j.get("error")))
+        failed=j.get("failed"), error=j.get("error"), cpu=cpu(j)))
 for path in sorted(glob.glob(os.path.join(R, "consume-*.json"))):
     j = load(os.path.basename(path))
     rows.append(dict(
         workload=f"runnel consume whole log, cold consumer, {j['partitions']} part ({j['label']})",
         records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
-        vs_net=ratio(j["mb_per_s"], net), error=j.get("error")))
+        vs_net=ratio(j["mb_per_s"], net), error=j.get("error"), cpu=cpu(j)))
 for path in sorted(glob.glob(os.path.join(R, "latency-*.json")), key=lambda p: (len(p), p)):
     j = load(os.path.basename(path))
     rows.append(dict(
@@ -143,7 +149,7 @@ for path in sorted(glob.glob(os.path.join(R, "latency-*.json")), key=lambda p: (
         p50_ms=j["e2e_latency_p50_ms"], p99_ms=j["e2e_latency_p99_ms"], p999_ms=j["e2e_latency_p999_ms"],
         max_ms=j["e2e_latency_max_ms"], latency_kind="producer send -> consumer receive",
         vs_disk=ratio(j["e2e_latency_p99_ms"], limits.get("fdatasync_4k_p99_ms")),
-        vs_disk_kind="p99 / fdatasync p99", error=j.get("error") or j.get("consume_error")))
+        vs_disk_kind="p99 / fdatasync p99", error=j.get("error") or j.get("consume_error"), cpu=cpu(j)))
 
 startup = {}
 for who, f in (("runnel", "startup.json"), ("redis", "redis-startup.json"), ("nats", "nats-startup.json")):
@@ -227,16 +233,16 @@ for k, v in limits.items():
     print(f"  {k:<34} {f(v)}")
 print()
 hdr = ["workload", "records", "rec/s", "MB/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "x disk", "x net",
-       "x best peer"]
+       "x best peer", "cpu s b/c"]
 table = []
 for r in rows:
     if "value" in r:
         v = f(r["value"]) + (f" / {f(r['value2'])}" if r.get("value2") is not None else "")
-        table.append([r["workload"], v, "", "", "", "", "", "", "", "", f(r.get("vs_peer"), 3)])
+        table.append([r["workload"], v, "", "", "", "", "", "", "", "", f(r.get("vs_peer"), 3), ""])
     else:
         table.append([r["workload"], f(r.get("records")), f(r.get("records_per_s")), f(r.get("mb_per_s")),
                       f(r.get("p50_ms"), 3), f(r.get("p99_ms"), 3), f(r.get("p999_ms"), 3), f(r.get("max_ms"), 3),
-                      f(r.get("vs_disk"), 3), f(r.get("vs_net"), 3), f(r.get("vs_peer"), 3)])
+                      f(r.get("vs_disk"), 3), f(r.get("vs_net"), 3), f(r.get("vs_peer"), 3), f(r.get("cpu"))])
 w = [max(len(str(x[i])) for x in table + [hdr]) for i in range(len(hdr))]
 line = "  ".join(h.ljust(w[0]) if i == 0 else h.rjust(w[i]) for i, h in enumerate(hdr))
 print(line)
@@ -251,6 +257,8 @@ print("  (redis appendfsync=always); for acks=1 every peer. Start-up and memory:
 refs = sorted({r["peer"] for r in rows if r.get("peer") and r.get("vs_peer") is not None})
 for p in refs:
     print(f"  peer used: {p}")
+print("cpu s b/c: CPU seconds used by the broker / by runnel-bench (client) during the workload; on")
+print("  2 cores a client near its own limit caps what the broker can show.")
 print("Latency columns: runnel produce rows produce->ack per record; latency row producer->consumer;")
 print("  redis rows redis-benchmark's per-request latency (16 clients, pipeline 32); NATS publish->PubAck.")
 print()

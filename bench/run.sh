@@ -99,12 +99,18 @@ stop_pid() {
 # note KEY VALUE: a fact for the report (JSON string)
 note() { python3 -c 'import json,sys; print(json.dumps({sys.argv[1]: sys.argv[2]}))' "$1" "$2" >>"$R/notes.jsonl"; }
 # bench NAME ARGS...: one runnel-bench run, its JSON kept as NAME.json, failures noted
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 bench() {
   local name=$1; shift
   log "$name: runnel-bench $*"
+  local t0=0
+  [ -n "${RUNNEL_PID:-}" ] && t0=$(cpu_ticks "$RUNNEL_PID")
   timeout --signal=INT --kill-after=15 $((MAX_SECONDS + 90)) "$BENCH_BIN" "$1" --label "$name" \
     --json "$R/$name.json" "${@:2}" 2> >(tee "$R/$name.err" >&2) >&2
   local rc=$?
+  # The broker's CPU time during the workload (user + system, seconds).
+  [ -n "${RUNNEL_PID:-}" ] && kill -0 "$RUNNEL_PID" 2>/dev/null &&
+    echo "$(( $(cpu_ticks "$RUNNEL_PID") - t0 )) $(getconf CLK_TCK)" | awk '{print $1 / $2}' >"$R/$name.broker_cpu"
   if [ $rc -ne 0 ]; then
     note "failed:$name" "exit $rc: $(grep -v '^\[' "$R/$name.err" | tail -3 | tr '\n' ' ')"
   fi
@@ -161,6 +167,7 @@ fi
 
 # ---------------------------------------------------------------- runnel
 RUNNEL_OK=0
+RUNNEL_PID=""
 if [ ! -x "$RUNNEL_BIN" ]; then
   note "skipped:runnel" "no broker binary at $RUNNEL_BIN (build it, or set RUNNEL_BIN)"
 else
