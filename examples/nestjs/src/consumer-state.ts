@@ -4,6 +4,8 @@ import type { Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent } from 'kafka
 /** What one kafkajs consumer of this app last reported (shown at GET /health). */
 export interface ConsumerState {
   status: string;
+  /** Between kafkajs' REBALANCING event and the next GROUP_JOIN. */
+  rebalancing: boolean;
   groupId?: string;
   memberId?: string;
   isLeader?: boolean;
@@ -14,7 +16,7 @@ export interface ConsumerState {
 }
 
 export function newConsumerState(): ConsumerState {
-  return { status: 'starting', assignments: {}, joins: 0, crashes: [] };
+  return { status: 'starting', rebalancing: false, assignments: {}, joins: 0, crashes: [] };
 }
 
 /**
@@ -40,8 +42,12 @@ export function watchConsumer(
     }
     if (!c || c === watched) return;
     watched = c;
+    c.on(c.events.REBALANCING, () => {
+      state.rebalancing = true;
+    });
     c.on(c.events.GROUP_JOIN, (e: ConsumerGroupJoinEvent) => {
       Object.assign(state, {
+        rebalancing: false,
         groupId: e.payload.groupId,
         memberId: e.payload.memberId,
         isLeader: e.payload.isLeader,
