@@ -227,6 +227,14 @@ if [ $RUNNEL_OK = 1 ]; then
       runnel_alive "$name"
     done
   done
+  # One record per ProduceRequest, acks=all, up to 5 requests in flight on one connection:
+  # requests/s against fio's fdatasyncs/s shows whether requests in flight share a sync.
+  if [ $RUNNEL_OK = 1 ]; then
+    bench produce-100B-1p-acksall-1perrequest produce --bootstrap "$BOOT" --topic t-perrequest \
+      --partitions 1 --record-size 100 --records 3000 --duration 10 --acks all --linger-ms 0 \
+      -X batch.num.messages=1 -X max.in.flight.requests.per.connection=5
+    runnel_alive produce-1perrequest
+  fi
   # Cold consumers (a new client, nothing cached in it) reading whole logs written above.
   for t in "t-100-1-all consume-100B-1p 100" "t-1024-16-all consume-1024B-16p 1024"; do
     set -- $t
