@@ -99,7 +99,7 @@ js_suite() {
   if [ ! -d node_modules ]; then
     npm ci --no-audit --no-fund --loglevel=error || return 1
   fi
-  node --test --test-reporter=spec test/*.test.js
+  node --test --test-concurrency=3 --test-timeout=60000 --test-reporter=spec test/*.test.js
 }
 export -f js_suite
 run_suite "js/kafkajs" bash -c js_suite

@@ -60,6 +60,15 @@ class Broker {
     const log = fs.openSync(this.logPath, 'a')
     this.proc = spawn(this.binary, args, { stdio: ['ignore', log, log] })
     fs.closeSync(log)
+    this.exitStatus = null
+    this.stopping = false
+    const proc = this.proc
+    proc.once('exit', (code, signal) => {
+      this.exitStatus = signal ? `killed by ${signal}` : `exit code ${code}`
+      if (!this.stopping) {
+        try { fs.appendFileSync(this.logPath, `\n[test harness] broker pid ${proc.pid} died unexpectedly: ${this.exitStatus}\n`) } catch {}
+      }
+    })
     live.add(this)
     if (process.env.RUNNEL_IT_PIDS) fs.writeFileSync(path.join(process.env.RUNNEL_IT_PIDS, String(this.proc.pid)), '')
     if (!(await waitPort(this.port, 15000, this.proc))) {
@@ -86,6 +95,7 @@ class Broker {
   async stop() {
     const p = this.proc
     if (!p) return
+    this.stopping = true
     if (p.exitCode === null && p.signalCode === null) {
       const exited = new Promise(r => p.once('exit', r))
       p.kill('SIGTERM')
@@ -99,6 +109,7 @@ class Broker {
   async kill9() {
     const p = this.proc
     if (!p) return
+    this.stopping = true
     if (p.exitCode === null && p.signalCode === null) {
       const exited = new Promise(r => p.once('exit', r))
       p.kill('SIGKILL')

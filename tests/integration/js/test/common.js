@@ -35,4 +35,14 @@ function errType(err) {
   return undefined
 }
 
-module.exports = { makeKafka, kcatRead, sleep, errType }
+// Clients that must not outlive a test file even when a test fails half-way (a
+// running kafkajs consumer would otherwise keep retrying and the process alive).
+const tracked = new Set()
+function track(client) { tracked.add(client); return client }
+async function disconnectAll() {
+  const all = [...tracked]
+  tracked.clear()
+  await Promise.race([Promise.allSettled(all.map(c => c.disconnect())), sleep(5000)])
+}
+
+module.exports = { makeKafka, kcatRead, sleep, errType, track, disconnectAll }

@@ -5,7 +5,7 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { Broker, apiVersions } = require('../broker')
-const { makeKafka, sleep } = require('./common')
+const { makeKafka, sleep, track, disconnectAll } = require('./common')
 
 const GROUP_APIS = [10, 11, 14, 12, 8, 9, 13]
 let broker, kafka, admin, skip = false
@@ -21,6 +21,7 @@ before(async () => {
 })
 
 after(async () => {
+  await disconnectAll()
   if (admin) await admin.disconnect().catch(() => {})
   const alive = broker && broker.alive()
   const log = broker ? broker.log() : ''
@@ -48,7 +49,7 @@ function consumerOpts(groupId) {
     rebalanceTimeout: 10000,
     heartbeatInterval: 500,
     maxWaitTimeInMs: 200,
-    retry: { retries: 2, initialRetryTime: 100 },
+    retry: { retries: 2, initialRetryTime: 100, restartOnFailure: async () => false },
   }
 }
 
@@ -71,7 +72,7 @@ async function consumeN(consumer, n, timeoutMs = 15000) {
 groupTest('subscribe fromBeginning receives every record in partition order', async () => {
   await admin.createTopics({ topics: [{ topic: 'jsc_all', numPartitions: 2 }] })
   await produce('jsc_all', Array.from({ length: 20 }, (_, i) => ({ partition: i % 2, key: `k${i}`, value: `v${i}` })))
-  const consumer = kafka.consumer(consumerOpts('jsc-group-1'))
+  const consumer = track(kafka.consumer(consumerOpts('jsc-group-1')))
   await consumer.connect()
   try {
     await consumer.subscribe({ topics: ['jsc_all'], fromBeginning: true })
@@ -90,7 +91,7 @@ groupTest('subscribe fromBeginning receives every record in partition order', as
 groupTest('committed offsets: a new consumer in the same group resumes after them', async () => {
   await admin.createTopics({ topics: [{ topic: 'jsc_commit', numPartitions: 1 }] })
   await produce('jsc_commit', Array.from({ length: 5 }, (_, i) => ({ value: `a${i}` })))
-  let c = kafka.consumer(consumerOpts('jsc-group-2'))
+  let c = track(kafka.consumer(consumerOpts('jsc-group-2')))
   await c.connect()
   await c.subscribe({ topics: ['jsc_commit'], fromBeginning: true })
   assert.equal((await consumeN(c, 5)).length, 5)
@@ -98,7 +99,7 @@ groupTest('committed offsets: a new consumer in the same group resumes after the
   const offs = await admin.fetchOffsets({ groupId: 'jsc-group-2', topics: ['jsc_commit'] })
   assert.equal(offs[0].partitions[0].offset, '5')
   await produce('jsc_commit', [{ value: 'b0' }, { value: 'b1' }])
-  c = kafka.consumer(consumerOpts('jsc-group-2'))
+  c = track(kafka.consumer(consumerOpts('jsc-group-2')))
   await c.connect()
   try {
     await c.subscribe({ topics: ['jsc_commit'], fromBeginning: true })
@@ -112,7 +113,7 @@ groupTest('committed offsets: a new consumer in the same group resumes after the
 groupTest('seek moves a running consumer', async () => {
   await admin.createTopics({ topics: [{ topic: 'jsc_seek', numPartitions: 1 }] })
   await produce('jsc_seek', Array.from({ length: 10 }, (_, i) => ({ value: `s${i}` })))
-  const consumer = kafka.consumer(consumerOpts('jsc-group-3'))
+  const consumer = track(kafka.consumer(consumerOpts('jsc-group-3')))
   await consumer.connect()
   try {
     await consumer.subscribe({ topics: ['jsc_seek'], fromBeginning: true })
@@ -137,7 +138,7 @@ groupTest('seek moves a running consumer', async () => {
 
 groupTest('describeGroups and listGroups show a live group', async () => {
   await admin.createTopics({ topics: [{ topic: 'jsc_desc', numPartitions: 1 }] })
-  const consumer = kafka.consumer(consumerOpts('jsc-group-4'))
+  const consumer = track(kafka.consumer(consumerOpts('jsc-group-4')))
   await consumer.connect()
   try {
     await consumer.subscribe({ topics: ['jsc_desc'] })

@@ -5,7 +5,7 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { Broker, apiVersions } = require('../broker')
-const { makeKafka, sleep } = require('./common')
+const { makeKafka, sleep, track, disconnectAll } = require('./common')
 
 const GROUP_APIS = [10, 11, 14, 12, 8, 9, 13, 15, 16, 42]
 let broker, kafka, admin, skip = false
@@ -23,6 +23,7 @@ before(async () => {
 })
 
 after(async () => {
+  await disconnectAll()
   if (admin) await admin.disconnect().catch(() => {})
   const alive = broker && broker.alive()
   const log = broker ? broker.log() : ''
@@ -39,7 +40,7 @@ function groupTest(name, fn) {
 
 const opts = groupId => ({
   groupId, sessionTimeout: 6000, rebalanceTimeout: 6000, heartbeatInterval: 300, maxWaitTimeInMs: 100,
-  retry: { retries: 3, initialRetryTime: 100 },
+  retry: { retries: 3, initialRetryTime: 100, restartOnFailure: async () => false },
 })
 
 async function produce(topic, messages) {
@@ -59,7 +60,7 @@ async function waitFor(cond, timeoutMs, what) {
 
 // A running member that records what it receives and what it is assigned.
 async function member(groupId, topic) {
-  const consumer = kafka.consumer(opts(groupId))
+  const consumer = track(kafka.consumer(opts(groupId)))
   const m = { consumer, got: [], assigned: [] }
   consumer.on(consumer.events.GROUP_JOIN, e => { m.assigned = (e.payload.memberAssignment[topic] || []).slice().sort() })
   await consumer.connect()
