@@ -97,10 +97,15 @@ class BrokerTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         alive = cls.broker.alive()
+        rc = cls.broker.proc.poll() if cls.broker.proc is not None else None
         log = cls.broker.log()
         cls.broker.cleanup()
         if not alive:
-            raise AssertionError("broker died during the tests; log tail:\n" + log)
+            how = "killed by signal %d" % -rc if rc is not None and rc < 0 else "exit status %r" % rc
+            raise AssertionError("broker died during the tests (%s); log tail:\n%s" % (how, log))
 
     def assertBrokerAlive(self):
-        self.assertTrue(self.broker.alive(), "broker process exited; log tail:\n" + self.broker.log())
+        if not self.broker.alive():
+            rc = self.broker.proc.poll() if self.broker.proc is not None else None
+            self.fail("broker process exited (returncode %r; negative = signal); log tail:\n%s"
+                      % (rc, self.broker.log()))
