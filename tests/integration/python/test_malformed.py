@@ -154,6 +154,35 @@ class MalformedInputTest(BrokerTestCase):
         got = [struct.unpack(">i", c.recv_frame()[:4])[0] for _ in range(4)]
         self.assertEqual(got, [100, 101, 102, 103])
 
+    def test_random_bodies_for_every_advertised_api(self):
+        """For every api key and version the broker advertises, a valid request header
+        followed by random bytes: the broker may answer or close, but must survive."""
+        import random
+        rnd = random.Random(20261124)
+        c = self.conn()
+        c.send(kproto.api_versions_v0(50))
+        _, _, apis = kproto.parse_api_versions_v0(c.recv_frame())
+        c.close()
+        for key in sorted(apis):
+            lo, hi = apis[key]
+            for version in range(lo, hi + 1):
+                for attempt in range(12):
+                    body = bytes(rnd.randrange(256) for _ in range(rnd.choice((0, 1, 4, 9, 17, 40, 120))))
+                    if attempt % 3 == 2:  # plausible lengths and counts, as a decoder reads them
+                        body = kproto.i16(-1) + kproto.i32(0x7fffffff) + kproto.i32(-2) + body
+                    try:
+                        s = kproto.Conn(self.broker.port, timeout=2)
+                        s.send(kproto.frame(kproto.header_v1(key, version, 1000 + attempt) + body))
+                        try:
+                            s.recv_frame()
+                        except (ConnectionError, OSError):
+                            pass
+                        s.close()
+                    except OSError:
+                        pass
+                    self.assertTrue(self.broker.alive(), "broker died on api key %d v%d, body %s\nlog:\n%s"
+                                    % (key, version, body.hex(), self.broker.log()))
+
     # --- record batches ---
 
     def _produce(self, batch, corr):
