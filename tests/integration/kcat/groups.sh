@@ -59,6 +59,33 @@ assert not (pa & pb), ("partition assigned to both", pa, pb)
 ' "$WORK/a.out" "$WORK/b.out"
 }
 
+test_member_killed_mid_join() {
+  # CLIENT-COMPAT: groups stuck in PreparingRebalance after a member disconnects.
+  echo init | kc_produce grp_kill -p 0
+  KCAT_TIMEOUT="-s INT 22" kc_group kcat-kill grp_kill -u -f '%p %o %s\n' >"$WORK/k.out" 2>"$WORK/k.err" &
+  local a=$!
+  sleep 2
+  # a second member joins and is SIGKILLed while the group rebalances
+  timeout -s KILL 0.7 kcat -q -b "$BOOTSTRAP" -G kcat-kill -X session.timeout.ms=6000 \
+    -X heartbeat.interval.ms=500 grp_kill >/dev/null 2>&1 || true
+  # after at most a session timeout the survivor owns every partition again
+  sleep 9
+  py '
+for i in range(30):
+    print("key%d:after-%d" % (i, i))' | kc_produce grp_kill -K :
+  sleep 4
+  kill -INT $a 2>/dev/null || true
+  wait $a 2>/dev/null || true
+  py '
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+got = {v for _, _, v in rows}
+want = {"after-%d" % i for i in range(30)}
+assert want <= got, ("the surviving member did not get", sorted(want - got)[:10])
+' "$WORK/k.out"
+}
+
 run_test "kcat -G: consume, commit on close, resume; other group from start" test_group_consume_and_resume
+run_test "kcat -G: a member killed mid-join does not stall the group" test_member_killed_mid_join
 run_test "kcat -G: two members split the partitions" test_two_members_split_partitions
 finish_suite
