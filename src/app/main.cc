@@ -4,8 +4,10 @@
 
 #include <asio.hpp>
 #include <chrono>
+#include <iostream>
 
 #include "app/config.h"
+#include "app/group_command.h"
 #include "kafka/broker.h"
 #include "server/listener.h"
 
@@ -100,7 +102,19 @@ int main(int argc, char** argv) {
   for (const auto& k : runnel::BrokerConfig::known_keys()) keys += "  " + k + "\n";
   serve_cmd->footer("Configuration keys (--config file or --set):\n" + keys);
 
+  std::string bootstrap = "127.0.0.1:9092", group_id;
+  auto* group_cmd = app.add_subcommand("group", "Inspect consumer groups (like kafka-consumer-groups.sh)");
+  group_cmd->require_subcommand(1);
+  group_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  auto* group_list_cmd = group_cmd->add_subcommand("list", "Groups with their state and protocol type");
+  group_list_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  auto* group_describe_cmd = group_cmd->add_subcommand("describe", "Members, committed offsets and lag per partition");
+  group_describe_cmd->add_option("GROUP", group_id, "Group id")->required();
+  group_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+
   CLI11_PARSE(app, argc, argv);
   if (serve_cmd->parsed()) return serve(config_file, sets, data_dir, listen, advertise);
+  if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, std::cout, std::cerr);
+  if (group_describe_cmd->parsed()) return runnel::app::group_describe(group_id, bootstrap, std::cout, std::cerr);
   return 0;
 }

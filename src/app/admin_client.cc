@@ -1,0 +1,89 @@
+#include "app/admin_client.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace runnel::app {
+
+namespace {
+
+void write_all(int fd, const uint8_t* p, size_t n) {
+  while (n > 0) {
+    ssize_t k = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) throw AdminError(std::string("send: ") + std::strerror(errno));
+    p += k;
+    n -= static_cast<size_t>(k);
+  }
+}
+
+void read_all(int fd, uint8_t* p, size_t n) {
+  while (n > 0) {
+    ssize_t k = ::recv(fd, p, n, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) throw AdminError(std::string("recv: ") + std::strerror(errno));
+    if (k == 0) throw AdminError("connection closed by the broker");
+    p += k;
+    n -= static_cast<size_t>(k);
+  }
+}
+
+}  // namespace
+
+AdminClient::AdminClient(const std::string& bootstrap, std::string client_id) : client_id_(std::move(client_id)) {
+  auto colon = bootstrap.rfind(':');
+  if (colon == std::string::npos) throw AdminError("expected HOST:PORT, got '" + bootstrap + "'");
+  std::string host = bootstrap.substr(0, colon);
+  std::string port = bootstrap.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) throw AdminError("cannot resolve " + bootstrap + ": " + gai_strerror(rc));
+  std::string last_error = "no address";
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (fd < 0) continue;
+    timeval tv{30, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      fd_ = fd;
+      break;
+    }
+    last_error = std::strerror(errno);
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  if (fd_ < 0) throw AdminError("cannot connect to " + bootstrap + ": " + last_error);
+}
+
+AdminClient::~AdminClient() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::vector<uint8_t> AdminClient::roundtrip(const std::vector<uint8_t>& request) {
+  uint32_t n = static_cast<uint32_t>(request.size());
+  uint8_t size[4] = {uint8_t(n >> 24), uint8_t(n >> 16), uint8_t(n >> 8), uint8_t(n)};
+  write_all(fd_, size, 4);
+  write_all(fd_, request.data(), request.size());
+  read_all(fd_, size, 4);
+  uint32_t m = (uint32_t(size[0]) << 24) | (uint32_t(size[1]) << 16) | (uint32_t(size[2]) << 8) | uint32_t(size[3]);
+  if (m > (256u << 20)) throw AdminError("response too large: " + std::to_string(m) + " bytes");
+  std::vector<uint8_t> body(m);
+  read_all(fd_, body.data(), m);
+  return body;
+}
+
+}  // namespace runnel::app

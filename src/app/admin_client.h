@@ -1,0 +1,69 @@
+#pragma once
+// A small blocking Kafka client for the command-line tools (`runnel group ...`):
+// one TCP connection to one broker, one request at a time, built on the
+// generated protocol messages. Not thread-safe; throws AdminError on I/O
+// failures and undecodable responses.
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "protocol/headers.h"
+#include "protocol/messages.h"
+#include "protocol/reader.h"
+#include "protocol/writer.h"
+
+namespace runnel::app {
+
+struct AdminError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class AdminClient {
+ public:
+  // bootstrap: HOST:PORT. Connects immediately.
+  explicit AdminClient(const std::string& bootstrap, std::string client_id = "runnel-cli");
+  ~AdminClient();
+  AdminClient(const AdminClient&) = delete;
+  AdminClient& operator=(const AdminClient&) = delete;
+
+  // Sends `request` at `version` and returns the decoded response.
+  template <class Response, class Request>
+  Response call(const Request& request, int16_t version) {
+    protocol::Writer w;
+    protocol::RequestHeader header;
+    header.api_key = Request::kApiKey;
+    header.api_version = version;
+    header.correlation_id = ++correlation_id_;
+    header.client_id = client_id_;
+    header.write(w, protocol::request_header_version(Request::kApiKey, version));
+    request.write(w, version);
+    auto frame = std::move(w).finish();
+    std::vector<uint8_t> body = roundtrip(frame.buffer);
+    protocol::Reader r{std::span<const uint8_t>(body)};
+    Response response;
+    try {
+      protocol::ResponseHeader rh;
+      rh.read(r, protocol::response_header_version(Request::kApiKey, version));
+      if (rh.correlation_id != header.correlation_id) throw AdminError("correlation id mismatch");
+      response.read(r, version);
+    } catch (const AdminError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw AdminError(std::string("cannot decode response to api key ") + std::to_string(Request::kApiKey) +
+                       ": " + e.what());
+    }
+    return response;
+  }
+
+ private:
+  // Writes the size-prefixed request and reads one size-prefixed response.
+  std::vector<uint8_t> roundtrip(const std::vector<uint8_t>& request);
+
+  int fd_ = -1;
+  int32_t correlation_id_ = 0;
+  std::string client_id_;
+};
+
+}  // namespace runnel::app

@@ -1,0 +1,198 @@
+#include "app/group_command.h"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+#include <tuple>
+
+#include "app/admin_client.h"
+#include "base/error_code.h"
+#include "protocol/messages.h"
+#include "protocol/reader.h"
+
+namespace runnel::app {
+
+namespace {
+
+using namespace runnel::protocol;
+
+std::string error_text(int16_t code) {
+  return std::string(error_name(static_cast<ErrorCode>(code))) + " (" + std::to_string(code) + ")";
+}
+
+// Left-aligned columns separated by two spaces, like kafka-consumer-groups.sh.
+void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  if (rows.empty()) return;
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<int32_t>> decode_consumer_assignment(std::span<const uint8_t> bytes) {
+  std::map<std::string, std::vector<int32_t>> out;
+  if (bytes.empty()) return out;
+  Reader r{bytes};
+  int16_t version = r.i16();
+  if (version < 0) throw std::runtime_error("negative assignment version");
+  int32_t topics = r.array_length();
+  for (int32_t t = 0; t < topics; ++t) {
+    std::string topic = r.string();
+    int32_t n = r.array_length();
+    auto& parts = out[topic];
+    for (int32_t i = 0; i < n; ++i) parts.push_back(r.i32());
+  }
+  // user_data (nullable bytes) follows; nothing here needs it.
+  return out;
+}
+
+int group_list(const std::string& bootstrap, std::ostream& out, std::ostream& err) {
+  try {
+    AdminClient client(bootstrap);
+    ListGroupsRequest req;
+    auto resp = client.call<ListGroupsResponse>(req, 4);
+    if (resp.error_code != 0) {
+      err << "Error: ListGroups failed: " << error_text(resp.error_code) << "\n";
+      return 1;
+    }
+    auto groups = resp.groups;
+    std::sort(groups.begin(), groups.end(),
+              [](const auto& a, const auto& b) { return a.group_id < b.group_id; });
+    std::vector<std::vector<std::string>> rows{{"GROUP", "STATE", "PROTOCOL-TYPE"}};
+    for (const auto& g : groups)
+      rows.push_back({g.group_id, g.group_state.empty() ? "-" : g.group_state,
+                      g.protocol_type.empty() ? "-" : g.protocol_type});
+    print_table(out, rows);
+    return 0;
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int group_describe(const std::string& group, const std::string& bootstrap, std::ostream& out, std::ostream& err) {
+  try {
+    AdminClient client(bootstrap);
+
+    DescribeGroupsRequest dreq;
+    dreq.groups = {group};
+    auto dresp = client.call<DescribeGroupsResponse>(dreq, 4);
+    if (dresp.groups.size() != 1) {
+      err << "Error: DescribeGroups returned " << dresp.groups.size() << " groups\n";
+      return 1;
+    }
+    const auto& g = dresp.groups[0];
+    if (g.error_code != 0) {
+      err << "Error: DescribeGroups for '" << group << "' failed: " << error_text(g.error_code) << "\n";
+      return 1;
+    }
+    if (g.group_state == "Dead") {
+      err << "Error: Consumer group '" << group << "' does not exist.\n";
+      return 1;
+    }
+
+    // Committed offsets: every partition the group has committed (topics = null).
+    OffsetFetchRequest freq;
+    freq.group_id = group;
+    freq.topics = std::nullopt;
+    auto fresp = client.call<OffsetFetchResponse>(freq, 7);
+    if (fresp.error_code != 0) {
+      err << "Error: OffsetFetch for '" << group << "' failed: " << error_text(fresp.error_code) << "\n";
+      return 1;
+    }
+    std::map<std::pair<std::string, int32_t>, int64_t> committed;
+    for (const auto& t : fresp.topics)
+      for (const auto& p : t.partitions)
+        if (p.error_code == 0 && p.committed_offset >= 0) committed[{t.name, p.partition_index}] = p.committed_offset;
+
+    // Which member owns which partition (consumer protocol only).
+    struct Owner {
+      std::string member_id, host, client_id;
+    };
+    std::map<std::pair<std::string, int32_t>, Owner> owners;
+    std::vector<const DescribeGroupsResponse::DescribedGroupMember*> idle_members;
+    bool consumer = g.protocol_type == "consumer" || g.protocol_type.empty();
+    for (const auto& m : g.members) {
+      std::map<std::string, std::vector<int32_t>> assignment;
+      if (consumer) {
+        try {
+          assignment = decode_consumer_assignment(m.member_assignment);
+        } catch (const std::exception&) {
+          assignment.clear();
+        }
+      }
+      bool any = false;
+      for (const auto& [topic, parts] : assignment)
+        for (int32_t p : parts) {
+          owners[{topic, p}] = Owner{m.member_id, m.client_host, m.client_id};
+          any = true;
+        }
+      if (!any) idle_members.push_back(&m);
+    }
+
+    std::set<std::pair<std::string, int32_t>> partitions;
+    for (const auto& [tp, _] : committed) partitions.insert(tp);
+    for (const auto& [tp, _] : owners) partitions.insert(tp);
+
+    // Log end offsets (ListOffsets, latest).
+    std::map<std::pair<std::string, int32_t>, int64_t> log_end;
+    if (!partitions.empty()) {
+      ListOffsetsRequest lreq;
+      lreq.replica_id = -1;
+      for (const auto& [topic, p] : partitions) {
+        if (lreq.topics.empty() || lreq.topics.back().name != topic) {
+          lreq.topics.emplace_back();
+          lreq.topics.back().name = topic;
+        }
+        ListOffsetsRequest::ListOffsetsPartition lp;
+        lp.partition_index = p;
+        lp.timestamp = -1;
+        lreq.topics.back().partitions.push_back(lp);
+      }
+      auto lresp = client.call<ListOffsetsResponse>(lreq, 1);
+      for (const auto& t : lresp.topics)
+        for (const auto& p : t.partitions)
+          if (p.error_code == 0) log_end[{t.name, p.partition_index}] = p.offset;
+    }
+
+    out << "GROUP " << group << " STATE " << (g.group_state.empty() ? "-" : g.group_state) << " PROTOCOL-TYPE "
+        << (g.protocol_type.empty() ? "-" : g.protocol_type) << " ASSIGNOR "
+        << (g.protocol_data.empty() ? "-" : g.protocol_data) << " MEMBERS " << g.members.size() << "\n";
+    if (g.members.empty()) out << "Consumer group '" << group << "' has no active members.\n";
+    out << "\n";
+
+    std::vector<std::vector<std::string>> rows{{"GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET",
+                                                "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"}};
+    for (const auto& tp : partitions) {
+      auto c = committed.find(tp);
+      auto e = log_end.find(tp);
+      auto o = owners.find(tp);
+      std::string cur = c == committed.end() ? "-" : std::to_string(c->second);
+      std::string end = e == log_end.end() ? "-" : std::to_string(e->second);
+      std::string lag = (c != committed.end() && e != log_end.end())
+                            ? std::to_string(std::max<int64_t>(0, e->second - c->second))
+                            : "-";
+      rows.push_back({group, tp.first, std::to_string(tp.second), cur, end, lag,
+                      o == owners.end() ? "-" : o->second.member_id, o == owners.end() ? "-" : o->second.host,
+                      o == owners.end() ? "-" : o->second.client_id});
+    }
+    for (const auto* m : idle_members)
+      rows.push_back({group, "-", "-", "-", "-", "-", m->member_id, m->client_host, m->client_id});
+    print_table(out, rows);
+    return 0;
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace runnel::app
