@@ -19,7 +19,9 @@ struct PendingPartition {
   std::string topic;
   int32_t partition;
   int64_t last_offset;
-  PartitionResponse* response;
+  // Indexes, not a pointer: later emplace_backs reallocate the response vectors.
+  size_t topic_index;
+  size_t partition_index;
 };
 
 }  // namespace
@@ -70,7 +72,9 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       pr.base_offset = result.base_offset;
       pr.log_append_time_ms = result.log_append_time;
       pr.log_start_offset = result.log_start_offset;
-      if (request.acks == -1) durable.push_back({&owner, topic_data.name, partition_data.index, result.last_offset, &pr});
+      if (request.acks == -1)
+        durable.push_back({&owner, topic_data.name, partition_data.index, result.last_offset,
+                           response.responses.size() - 1, topic_response.partition_responses.size() - 1});
     }
   }
 
@@ -80,7 +84,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       if (!partition) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
       co_return co_await partition->wait_durable(d.last_offset) ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
     });
-    d.response->error_code = code(error);
+    response.responses[d.topic_index].partition_responses[d.partition_index].error_code = code(error);
   }
 
   if (request.acks == 0) co_return std::nullopt;
