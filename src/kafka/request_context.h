@@ -2,6 +2,7 @@
 // What a handler knows about the request it serves: the broker, the shard it
 // runs on, and the request header. Lives for one request; used on one shard.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,13 @@ struct RequestContext {
   int32_t correlation_id = 0;
   std::optional<std::string> client_id;
   std::string peer;  // remote address, for logs
+  // A handler calls this once the request's effects are ordered with respect
+  // to the connection's later requests (Produce: every batch appended), so
+  // the connection may read and start the next request while this one waits
+  // (Produce acks=all: for its fdatasync). Responses still go out in request
+  // order. A handler that never calls it is finished before the next request
+  // starts. May be empty; call at most once.
+  std::function<void()> ordered;
 };
 
 }  // namespace runnel

@@ -14,70 +14,187 @@ constexpr int16_t kApiVersionsKey = 18;
 constexpr size_t kMinRequestSize = 8;  // api key, version, correlation id
 }  // namespace
 
+// One request between being read and being answered. Owns its frame: the
+// handler decodes from it, and Produce appends its batches from it in place.
+struct Connection::InFlight {
+  InFlight(Broker& broker, Shard& shard) : ctx{broker, shard, 0, 0, 0, std::nullopt, {}, {}} {}
+  std::vector<uint8_t> frame;
+  size_t body_offset = 0;  // where the request body starts in frame
+  RequestContext ctx;
+  const HandlerEntry* handler = nullptr;
+  bool flexible_header = false;  // response header v1
+  bool ordered = false;          // the next request may be read
+  bool done = false;             // response ready (or none is due)
+  bool close_after = false;      // failed: close once earlier answers are out
+  HandlerResult response;
+};
+
+namespace {
+
+// Parks the calling coroutine until wake(timer) cancels the wait.
+asio::awaitable<void> wait_for_wake(asio::steady_timer& timer) {
+  timer.expires_at(asio::steady_timer::time_point::max());
+  std::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+void wake(asio::steady_timer& timer) { timer.cancel(); }
+
+bool is_disconnect(const std::error_code& code) {
+  return code == asio::error::eof || code == asio::error::connection_reset || code == asio::error::operation_aborted ||
+         code == asio::error::broken_pipe || code == asio::error::bad_descriptor;
+}
+
+}  // namespace
+
 Connection::Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socket)
-    : broker_(broker), shard_(shard), socket_(std::move(socket)) {
+    : broker_(broker), shard_(shard), socket_(std::move(socket)), reader_wake_(shard.io()), writer_wake_(shard.io()) {
   std::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
-asio::awaitable<void> Connection::run() {
-  try {
-    for (;;) {
-      uint8_t size_bytes[4];
-      co_await asio::async_read(socket_, asio::buffer(size_bytes), asio::use_awaitable);
-      int32_t size = static_cast<int32_t>(load_be32(size_bytes));
-      if (size < static_cast<int32_t>(kMinRequestSize) || size > broker_.config().socket_request_max_bytes) {
-        spdlog::warn("{}: closing connection: request size {} outside [{}, {}] (socket.request.max.bytes)", peer_,
-                     size, kMinRequestSize, broker_.config().socket_request_max_bytes);
-        break;
-      }
-      frame_.resize(static_cast<size_t>(size));
-      co_await asio::async_read(socket_, asio::buffer(frame_), asio::use_awaitable);
+Connection::~Connection() = default;
 
-      protocol::Reader reader(frame_);
-      RequestContext ctx{broker_, shard_};
-      ctx.api_key = reader.i16();
-      ctx.api_version = reader.i16();
-      ctx.correlation_id = reader.i32();
-      ctx.peer = peer_;
-      const HandlerEntry* handler = find_handler(ctx.api_key);
-      if (!handler) {
-        spdlog::warn("{}: closing connection: unknown api key {}", peer_, ctx.api_key);
-        break;
-      }
-      if (ctx.api_version < handler->min_version || ctx.api_version > handler->max_version) {
-        if (ctx.api_key == kApiVersionsKey) {
-          // KIP-511: answer in the v0 layout with UNSUPPORTED_VERSION and the
-          // supported ranges, so the client can retry with a version we know.
-          auto refusal = unsupported_api_versions_response();  // named: see on_shard() on GCC 12
-          co_await write_response(ctx.correlation_id, false, refusal);
-          continue;
-        }
-        spdlog::warn("{}: closing connection: {} v{} is not supported", peer_, ctx.api_key, ctx.api_version);
-        break;
-      }
-      bool flexible = ctx.api_version >= handler->flexible_from;
-      ctx.client_id = reader.nullable_string();
-      if (flexible) reader.skip_tagged_fields();
-      auto response = co_await handler->fn(ctx, reader);
-      // ApiVersions responses always use header v0, so that a client that does
-      // not know our flexible versions can still read them (KIP-511).
-      if (response) co_await write_response(ctx.correlation_id, flexible && ctx.api_key != kApiVersionsKey, *response);
-    }
-  } catch (const protocol::DecodeError& e) {
+void Connection::log_error(const std::exception& e) const {
+  if (dynamic_cast<const protocol::DecodeError*>(&e)) {
     spdlog::warn("{}: closing connection: malformed request: {}", peer_, e.what());
-  } catch (const std::system_error& e) {
-    if (e.code() != asio::error::eof && e.code() != asio::error::connection_reset &&
-        e.code() != asio::error::operation_aborted && e.code() != asio::error::broken_pipe)
-      spdlog::warn("{}: connection error: {}", peer_, e.what());
-  } catch (const std::exception& e) {
+  } else if (auto* se = dynamic_cast<const std::system_error*>(&e)) {
+    if (!closed_ && !is_disconnect(se->code())) spdlog::warn("{}: connection error: {}", peer_, e.what());
+  } else {
     spdlog::error("{}: closing connection after an internal error: {}", peer_, e.what());
   }
+}
+
+asio::awaitable<void> Connection::run() {
+  auto self = shared_from_this();
+  asio::co_spawn(
+      shard_.executor(), [self] { return self->write_loop(); }, asio::detached);
+  try {
+    co_await read_loop();
+  } catch (const std::exception& e) {
+    log_error(e);
+  }
+  // The writer answers what was read before it closes the socket.
+  reader_done_ = true;
+  wake(writer_wake_);
+  while (!writer_done_) co_await wait_for_wake(reader_wake_);
+}
+
+asio::awaitable<void> Connection::read_loop() {
+  for (;;) {
+    while (!closed_ && !writer_done_ && !in_flight_.empty() &&
+           (in_flight_.size() >= kMaxInFlight || !in_flight_.back()->ordered))
+      co_await wait_for_wake(reader_wake_);
+    if (closed_ || writer_done_) co_return;
+
+    uint8_t size_bytes[4];
+    co_await asio::async_read(socket_, asio::buffer(size_bytes), asio::use_awaitable);
+    int32_t size = static_cast<int32_t>(load_be32(size_bytes));
+    if (size < static_cast<int32_t>(kMinRequestSize) || size > broker_.config().socket_request_max_bytes) {
+      spdlog::warn("{}: closing connection: request size {} outside [{}, {}] (socket.request.max.bytes)", peer_, size,
+                   kMinRequestSize, broker_.config().socket_request_max_bytes);
+      co_return;
+    }
+    auto request = std::make_shared<InFlight>(broker_, shard_);
+    request->frame.resize(static_cast<size_t>(size));
+    co_await asio::async_read(socket_, asio::buffer(request->frame), asio::use_awaitable);
+
+    protocol::Reader reader(request->frame);
+    RequestContext& ctx = request->ctx;
+    ctx.api_key = reader.i16();
+    ctx.api_version = reader.i16();
+    ctx.correlation_id = reader.i32();
+    ctx.peer = peer_;
+    const HandlerEntry* handler = find_handler(ctx.api_key);
+    if (!handler) {
+      spdlog::warn("{}: closing connection: unknown api key {}", peer_, ctx.api_key);
+      co_return;
+    }
+    if (ctx.api_version < handler->min_version || ctx.api_version > handler->max_version) {
+      if (ctx.api_key != kApiVersionsKey) {
+        spdlog::warn("{}: closing connection: {} v{} is not supported", peer_, ctx.api_key, ctx.api_version);
+        co_return;
+      }
+      // KIP-511: answer in the v0 layout with UNSUPPORTED_VERSION and the
+      // supported ranges, so the client can retry with a version we know.
+      request->response = unsupported_api_versions_response();
+      request->ordered = request->done = true;
+      in_flight_.push_back(request);
+      wake(writer_wake_);
+      continue;
+    }
+    bool flexible = ctx.api_version >= handler->flexible_from;
+    ctx.client_id = reader.nullable_string();
+    if (flexible) reader.skip_tagged_fields();
+    request->body_offset = reader.position();
+    request->handler = handler;
+    // ApiVersions responses always use header v0, so that a client that does
+    // not know our flexible versions can still read them (KIP-511).
+    request->flexible_header = flexible && ctx.api_key != kApiVersionsKey;
+    in_flight_.push_back(request);
+    auto self = shared_from_this();
+    asio::co_spawn(
+        shard_.executor(), [self, request] { return self->handle(*request); }, asio::detached);
+  }
+}
+
+asio::awaitable<void> Connection::handle(InFlight& request) {
+  request.ctx.ordered = [this, &request] {
+    request.ordered = true;
+    wake(reader_wake_);
+  };
+  try {
+    protocol::Reader reader(std::span<const uint8_t>(request.frame).subspan(request.body_offset));
+    auto response = co_await request.handler->fn(request.ctx, reader);
+    request.response = std::move(response);
+  } catch (const std::exception& e) {
+    log_error(e);
+    request.close_after = true;
+  }
+  request.ctx.ordered = nullptr;
+  request.ordered = request.done = true;
+  wake(reader_wake_);
+  wake(writer_wake_);
+}
+
+asio::awaitable<void> Connection::write_loop() {
+  try {
+    for (;;) {
+      if (closed_) break;
+      if (in_flight_.empty()) {
+        if (reader_done_) break;
+        co_await wait_for_wake(writer_wake_);
+        continue;
+      }
+      std::shared_ptr<InFlight> next = in_flight_.front();
+      if (!next->done) {
+        co_await wait_for_wake(writer_wake_);
+        continue;
+      }
+      if (next->close_after) break;
+      if (next->response) co_await write_response(next->ctx.correlation_id, next->flexible_header, *next->response);
+      in_flight_.pop_front();
+      wake(reader_wake_);
+    }
+  } catch (const std::exception& e) {
+    log_error(e);
+  }
+  writer_done_ = true;
   std::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
+  wake(reader_wake_);
+}
+
+void Connection::close() {
+  closed_ = true;
+  std::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  wake(reader_wake_);
+  wake(writer_wake_);
 }
 
 asio::awaitable<void> Connection::write_response(int32_t correlation_id, bool flexible_header,

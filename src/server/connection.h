@@ -1,13 +1,20 @@
 #pragma once
 // One client connection: reads size-prefixed request frames, dispatches each
-// to its handler, and writes responses in request order (Kafka answers one
-// request at a time per connection, and so do we: ordering across Produce
-// requests of one connection is then guaranteed). File slices in a response
-// go out with sendfile.
+// to its handler, and writes the responses in request order. File slices in a
+// response go out with sendfile.
+//
+// Requests are pipelined only where that cannot reorder anything: the next
+// request is read once the current one is *ordered* (see
+// RequestContext::ordered; Produce is ordered once its batches are appended,
+// every other request once it is finished). So Produce requests of one
+// connection are appended in the order they were sent, yet acks=all requests
+// in flight on one connection share one fdatasync instead of waiting for one
+// each. At most kMaxInFlight requests are in progress per connection.
 //
 // Thread-safety: a Connection lives on the shard that accepted it and is used
 // only there.
 #include <asio.hpp>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -17,21 +24,43 @@ namespace runnel {
 
 class Broker;
 class Shard;
+struct HandlerEntry;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socket);
+  ~Connection();
+  // Serves the connection until the peer closes it, a request is malformed,
+  // or close() is called; then closes the socket.
   asio::awaitable<void> run();
+  // Closes the socket: a pending read or write fails, run() ends, and
+  // requests in flight are not answered. Call on the connection's shard.
+  void close();
 
  private:
+  struct InFlight;
+  static constexpr size_t kMaxInFlight = 32;
+
+  asio::awaitable<void> read_loop();
+  asio::awaitable<void> write_loop();
+  asio::awaitable<void> handle(InFlight& request);
   asio::awaitable<void> write_response(int32_t correlation_id, bool flexible_header, const protocol::OutputFrame& body);
   asio::awaitable<void> send_file(const FileSlice& slice);
+  void log_error(const std::exception& e) const;
 
   Broker& broker_;
   Shard& shard_;
   asio::ip::tcp::socket socket_;
   std::string peer_;
-  std::vector<uint8_t> frame_;
+  // Requests read and not yet answered, oldest first.
+  std::deque<std::shared_ptr<InFlight>> in_flight_;
+  // Wake-ups between the reader, the writer and the handlers; all run on this
+  // shard's thread, so a flag checked before waiting cannot miss a wake-up.
+  asio::steady_timer reader_wake_;
+  asio::steady_timer writer_wake_;
+  bool reader_done_ = false;
+  bool writer_done_ = false;
+  bool closed_ = false;
 };
 
 }  // namespace runnel

@@ -10,7 +10,7 @@
 namespace runnel {
 
 Listener::Listener(Broker& broker, const std::string& host, uint16_t port)
-    : broker_(broker), acceptor_(broker.shards().at(0).io()) {
+    : broker_(broker), acceptor_(broker.shards().at(0).io()), open_(broker.shards().size()) {
   asio::ip::tcp::resolver resolver(broker.shards().at(0).io());
   auto endpoint = *resolver.resolve(host, std::to_string(port), asio::ip::resolver_base::passive).begin();
   acceptor_.open(endpoint.endpoint().protocol());
@@ -20,18 +20,23 @@ Listener::Listener(Broker& broker, const std::string& host, uint16_t port)
   port_ = acceptor_.local_endpoint().port();
 }
 
-void Listener::start() {
-  asio::co_spawn(broker_.shards().at(0).executor(), accept_loop(), asio::detached);
-}
+void Listener::start() { asio::co_spawn(broker_.shards().at(0).executor(), accept_loop(), asio::detached); }
 
 void Listener::stop() {
-  std::promise<void> done;
-  asio::post(broker_.shards().at(0).executor(), [this, &done] {
-    std::error_code ec;
-    acceptor_.close(ec);
-    done.set_value();
-  });
-  done.get_future().wait();
+  stopping_ = true;
+  auto& shards = broker_.shards();
+  for (int s = 0; s < shards.size(); ++s) {
+    std::promise<void> done;
+    asio::post(shards.at(s).executor(), [this, s, &done] {
+      if (s == 0) {
+        std::error_code ec;
+        acceptor_.close(ec);
+      }
+      for (const auto& connection : open_[s]) connection->close();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
 }
 
 asio::awaitable<void> Listener::accept_loop() {
@@ -47,8 +52,15 @@ asio::awaitable<void> Listener::accept_loop() {
       continue;
     }
     auto connection = std::make_shared<Connection>(broker_, shard, std::move(socket));
-    // The lambda (and so the shared_ptr) lives in the coroutine frame until run() ends.
-    asio::co_spawn(shard.executor(), [connection] { return connection->run(); }, asio::detached);
+    int shard_id = shard.id();
+    // Registered and deregistered on the connection's own shard.
+    asio::post(shard.executor(), [this, shard_id, connection] {
+      if (stopping_) return;  // raced with stop(): never served
+      open_[shard_id].insert(connection);
+      asio::co_spawn(
+          broker_.shards().at(shard_id).executor(), [connection] { return connection->run(); },
+          [this, shard_id, connection](std::exception_ptr) { open_[shard_id].erase(connection); });
+    });
   }
 }
 

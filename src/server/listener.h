@@ -1,20 +1,30 @@
 #pragma once
 // The Kafka listener: accepts connections on shard 0 and hands each new socket
-// to the next shard in turn, where the connection then lives.
-// Thread-safety: construct and stop from one thread; the accept loop runs on shard 0.
+// to the next shard in turn, where the connection then lives. It keeps track
+// of the open connections of every shard, so that a shutdown can close them
+// all before the broker closes its partitions: a client must see its broker
+// go away, never an answer that says its partitions do not exist.
+// Thread-safety: construct and stop from one thread; the accept loop runs on
+// shard 0; each shard's connection set is touched only on that shard.
 #include <asio.hpp>
+#include <atomic>
 #include <memory>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 namespace runnel {
 
 class Broker;
+class Connection;
 
 class Listener {
  public:
   // Binds at once, so a busy port fails start-up with a clear error.
   Listener(Broker& broker, const std::string& host, uint16_t port);
   void start();
+  // Stops accepting and closes every open connection; requests in flight
+  // finish without being answered. Returns once every shard has done so.
   void stop();
   uint16_t port() const { return port_; }
 
@@ -24,6 +34,9 @@ class Listener {
   asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   int next_shard_ = 0;
+  std::atomic<bool> stopping_ = false;
+  // Per shard: the connections whose run() has not ended.
+  std::vector<std::unordered_set<std::shared_ptr<Connection>>> open_;
 };
 
 }  // namespace runnel

@@ -78,6 +78,10 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
     }
   }
 
+  // Every batch is in its log: a later request on this connection may now be
+  // appended while this one waits for its sync, and share it.
+  if (ctx.ordered) ctx.ordered();
+
   for (auto& d : durable) {
     auto error = co_await on_shard(*d.shard, [&broker, &d]() -> asio::awaitable<ErrorCode> {
       auto* partition = broker.partition(d.topic, d.partition);
