@@ -104,6 +104,9 @@ js_suite() {
 export -f js_suite
 run_suite "js/kafkajs" bash -c js_suite
 
+# the kafka-nestjs tutorial app (examples/nestjs) end to end
+run_suite "nestjs/e2e" bash "$HERE/nestjs/run.sh" "$BUILD_DIR"
+
 # librdkafka C++ (GoogleTest), against a broker started here
 run_suite "rdkafka/gtest" bash "$HERE/rdkafka.sh" "$BUILD_DIR"
 

@@ -1,0 +1,366 @@
+// librdkafka 2.0.2 (C++ KafkaConsumer::subscribe) consumer groups against a
+// runnel broker that this file starts itself ($RUNNEL_BIN), with 1 s minimum
+// sessions and no initial rebalance delay, so that the group tests stay fast.
+// Skipped when RUNNEL_BIN is not set.
+//
+//   - three members, three partitions: one partition each, every record once
+//   - cooperative-sticky: a second member joining takes one partition away from
+//     the first with an incremental revoke; nothing else moves
+//   - static membership (group.instance.id): a member restarted quickly gets its
+//     partitions back and the other member sees no rebalance
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool can_connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+class GroupBroker {
+ public:
+  bool start() {
+    const char* bin = std::getenv("RUNNEL_BIN");
+    if (!bin) return false;
+    char tmpl[] = "/tmp/runnel-rdgroups.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    port_ = free_port();
+    std::string listen = "127.0.0.1:" + std::to_string(port_);
+    std::string log = dir_ + "/broker.log";
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* f = freopen(log.c_str(), "w", stdout);
+      (void)f;
+      dup2(fileno(stdout), 2);
+      std::string data = dir_ + "/data";
+      execl(bin, bin, "serve", "--data-dir", data.c_str(), "--listen", listen.c_str(), "--set", "num.partitions=3",
+            "--set", "auto.create.topics.enable=true", "--set", "group.initial.rebalance.delay.ms=0", "--set",
+            "group.min.session.timeout.ms=1000", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    if (const char* pids = std::getenv("RUNNEL_IT_PIDS")) {
+      FILE* f = fopen((std::string(pids) + "/" + std::to_string(pid_)).c_str(), "w");
+      if (f) fclose(f);
+    }
+    for (int i = 0; i < 300; ++i) {
+      if (can_connect(port_)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  bool alive() const { return pid_ > 0 && kill(pid_, 0) == 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+  void stop() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int st = 0;
+      for (int i = 0; i < 100 && waitpid(pid_, &st, WNOHANG) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &st, 0);
+      if (const char* pids = std::getenv("RUNNEL_IT_PIDS"))
+        std::filesystem::remove(std::string(pids) + "/" + std::to_string(pid_));
+      pid_ = -1;
+    }
+    if (!dir_.empty() && !std::getenv("KEEP_BROKER_LOGS")) std::filesystem::remove_all(dir_);
+  }
+  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  std::string dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+GroupBroker* g_broker = nullptr;
+
+std::unique_ptr<RdKafka::Conf> conf_of(const std::map<std::string, std::string>& extra) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::map<std::string, std::string> all = {
+      {"bootstrap.servers", g_broker->bootstrap()},
+      {"socket.timeout.ms", "10000"},
+      {"reconnect.backoff.ms", "50"},
+      {"reconnect.backoff.max.ms", "500"},
+      {"log_level", "3"},
+      {"topic.metadata.refresh.interval.ms", "1000"},
+  };
+  for (const auto& [k, v] : extra) all[k] = v;
+  std::string err;
+  for (const auto& [k, v] : all)
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) ADD_FAILURE() << "conf " << k << "=" << v << ": " << err;
+  return conf;
+}
+
+// Produces n records "prefix<i>" to partition i % 3.
+void produce(const std::string& topic, int n, const std::string& prefix) {
+  auto conf = conf_of({{"linger.ms", "5"}});
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  ASSERT_TRUE(p) << err;
+  for (int i = 0; i < n; ++i) {
+    std::string v = prefix + std::to_string(i);
+    auto rc = p->produce(topic, i % 3, RdKafka::Producer::RK_MSG_COPY, v.data(), v.size(), nullptr, 0, 0, nullptr);
+    ASSERT_EQ(rc, RdKafka::ERR_NO_ERROR) << RdKafka::err2str(rc);
+  }
+  ASSERT_EQ(p->flush(15000), RdKafka::ERR_NO_ERROR);
+}
+
+// Records every rebalance event and applies it (eager or incremental).
+class RebalanceLog : public RdKafka::RebalanceCb {
+ public:
+  struct Event {
+    RdKafka::ErrorCode kind;
+    std::set<int32_t> partitions;
+  };
+  void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& parts) override {
+    Event e{err, {}};
+    for (auto* tp : parts) e.partitions.insert(tp->partition());
+    events.push_back(e);
+    bool cooperative = c->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      if (cooperative) {
+        delete c->incremental_assign(parts);
+      } else {
+        c->assign(parts);
+      }
+    } else {
+      if (cooperative) {
+        delete c->incremental_unassign(parts);
+      } else {
+        c->unassign();
+      }
+    }
+  }
+  std::vector<Event> events;
+};
+
+struct Member {
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::unique_ptr<RebalanceLog> log = std::make_unique<RebalanceLog>();
+  std::vector<std::tuple<int32_t, int64_t, std::string>> records;
+
+  Member(const std::string& group, const std::string& topic, std::map<std::string, std::string> extra) {
+    extra.emplace("group.id", group);
+    extra.emplace("session.timeout.ms", "3000");
+    extra.emplace("heartbeat.interval.ms", "300");
+    extra.emplace("auto.offset.reset", "earliest");
+    extra.emplace("fetch.wait.max.ms", "100");
+    auto conf = conf_of(extra);
+    std::string err;
+    conf->set("rebalance_cb", log.get(), err);
+    consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+    EXPECT_TRUE(consumer) << err;
+    EXPECT_EQ(consumer->subscribe({topic}), RdKafka::ERR_NO_ERROR);
+  }
+  void poll(int ms) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(ms));
+    if (m->err() == RdKafka::ERR_NO_ERROR)
+      records.emplace_back(m->partition(), m->offset(), std::string(static_cast<const char*>(m->payload()), m->len()));
+  }
+  std::set<int32_t> assignment() {
+    std::vector<RdKafka::TopicPartition*> parts;
+    consumer->assignment(parts);
+    std::set<int32_t> out;
+    for (auto* tp : parts) out.insert(tp->partition());
+    RdKafka::TopicPartition::destroy(parts);
+    return out;
+  }
+  void close() {
+    if (consumer) consumer->close();
+  }
+};
+
+// Polls every member until cond() holds or timeout; returns whether it held.
+bool poll_until(std::vector<Member*> ms, int timeout_ms, const std::function<bool()>& cond) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    for (auto* m : ms) m->poll(20);
+    if (cond()) return true;
+  }
+  return false;
+}
+
+std::string show(const std::set<int32_t>& s) {
+  std::string out = "{";
+  for (int32_t p : s) out += std::to_string(p) + ",";
+  return out + "}";
+}
+
+class RdKafkaGroups : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!std::getenv("RUNNEL_BIN")) return;
+    g_broker = new GroupBroker();
+    if (!g_broker->start()) {
+      g_broker->stop();
+      delete g_broker;
+      g_broker = nullptr;
+      broker_failed_ = true;
+    }
+  }
+  static void TearDownTestSuite() {
+    if (g_broker) {
+      bool alive = g_broker->alive();
+      g_broker->stop();
+      delete g_broker;
+      g_broker = nullptr;
+      EXPECT_TRUE(alive) << "the group broker died during the tests";
+    }
+  }
+  void SetUp() override {
+    if (broker_failed_) FAIL() << "could not start the broker ($RUNNEL_BIN)";
+    if (!g_broker) GTEST_SKIP() << "RUNNEL_BIN not set";
+  }
+  static inline bool broker_failed_ = false;
+};
+
+TEST_F(RdKafkaGroups, ThreeMembersEachOwnOnePartitionAndEveryRecordOnce) {
+  std::string topic = "rdg_abc_" + std::to_string(getpid());
+  produce(topic, 3, "warm");
+  Member a("rdg-abc", topic, {{"client.id", "a"}}), b("rdg-abc", topic, {{"client.id", "b"}}),
+      c("rdg-abc", topic, {{"client.id", "c"}});
+  std::vector<Member*> ms{&a, &b, &c};
+  auto split = [&] {
+    std::multiset<int32_t> all;
+    for (auto* m : ms) {
+      auto s = m->assignment();
+      if (s.size() != 1) return false;
+      all.insert(s.begin(), s.end());
+    }
+    return all == std::multiset<int32_t>{0, 1, 2};
+  };
+  ASSERT_TRUE(poll_until(ms, 30000, split))
+      << "a=" << show(a.assignment()) << " b=" << show(b.assignment()) << " c=" << show(c.assignment());
+  produce(topic, 90, "v");
+  auto total = [&] {
+    size_t n = 0;
+    for (auto* m : ms)
+      for (auto& r : m->records) n += std::get<2>(r)[0] == 'v';
+    return n;
+  };
+  ASSERT_TRUE(poll_until(ms, 20000, [&] { return total() >= 90; })) << total();
+  poll_until(ms, 500, [] { return false; });
+  // Only the "v" records count: the warm-up records may legitimately be read
+  // twice (by the first member before the split and again by their owner
+  // after it, as nothing was committed yet), exactly as with Kafka.
+  std::multiset<std::string> values;
+  for (auto* m : ms) {
+    auto owned = m->assignment();
+    size_t mine = 0;
+    for (auto& [p, o, v] : m->records) {
+      if (v[0] != 'v') continue;
+      EXPECT_TRUE(owned.count(p)) << "record " << v << " from partition " << p << " not owned";
+      values.insert(v);
+      ++mine;
+    }
+    EXPECT_EQ(mine, 30u);
+  }
+  std::multiset<std::string> want;
+  for (int i = 0; i < 90; ++i) want.insert("v" + std::to_string(i));
+  EXPECT_EQ(values, want);
+  for (auto* m : ms) m->close();
+}
+
+TEST_F(RdKafkaGroups, CooperativeStickyMovesOnlyOnePartition) {
+  std::string topic = "rdg_coop_" + std::to_string(getpid());
+  produce(topic, 3, "warm");
+  std::map<std::string, std::string> coop{{"partition.assignment.strategy", "cooperative-sticky"}};
+  Member a("rdg-coop", topic, coop);
+  ASSERT_TRUE(poll_until({&a}, 20000, [&] { return a.assignment() == std::set<int32_t>{0, 1, 2}; }));
+  EXPECT_EQ(a.consumer->rebalance_protocol(), "COOPERATIVE");
+  size_t a_events = a.log->events.size();
+  Member b("rdg-coop", topic, coop);
+  ASSERT_TRUE(poll_until({&a, &b}, 30000, [&] { return a.assignment().size() == 2 && b.assignment().size() == 1; }))
+      << "a=" << show(a.assignment()) << " b=" << show(b.assignment());
+  std::set<int32_t> all = a.assignment();
+  all.insert(*b.assignment().begin());
+  EXPECT_EQ(all, (std::set<int32_t>{0, 1, 2}));
+  // a gave up exactly b's partition, incrementally, and never everything
+  bool revoked = false;
+  for (size_t i = a_events; i < a.log->events.size(); ++i) {
+    const auto& e = a.log->events[i];
+    if (e.kind == RdKafka::ERR__REVOKE_PARTITIONS) {
+      EXPECT_EQ(e.partitions, b.assignment()) << "a revoked " << show(e.partitions);
+      revoked = true;
+    }
+  }
+  EXPECT_TRUE(revoked) << "no incremental revoke on a";
+  // both still consume
+  produce(topic, 30, "c");
+  ASSERT_TRUE(poll_until({&a, &b}, 20000, [&] { return a.records.size() + b.records.size() >= 33; }))
+      << a.records.size() + b.records.size();
+  a.close();
+  b.close();
+}
+
+TEST_F(RdKafkaGroups, StaticMemberRestartKeepsPartitionsWithoutRebalance) {
+  std::string topic = "rdg_static_" + std::to_string(getpid());
+  produce(topic, 3, "warm");
+  auto cfg = [](const std::string& id) {
+    return std::map<std::string, std::string>{{"group.instance.id", id}, {"session.timeout.ms", "6000"}};
+  };
+  auto a = std::make_unique<Member>("rdg-static", topic, cfg("static-a"));
+  Member b("rdg-static", topic, cfg("static-b"));
+  ASSERT_TRUE(poll_until({a.get(), &b}, 30000,
+                         [&] {
+                           auto sa = a->assignment(), sb = b.assignment();
+                           return sa.size() + sb.size() == 3 && !sa.empty() && !sb.empty();
+                         }))
+      << "a=" << show(a->assignment()) << " b=" << show(b.assignment());
+  poll_until({a.get(), &b}, 1000, [] { return false; });  // settle
+  auto a_parts = a->assignment(), b_parts = b.assignment();
+  size_t b_events = b.log->events.size();
+  // restart a quickly: a static member does not leave the group on close
+  a->close();
+  a.reset();
+  a = std::make_unique<Member>("rdg-static", topic, cfg("static-a"));
+  ASSERT_TRUE(poll_until({a.get(), &b}, 15000, [&] { return !a->assignment().empty(); }));
+  EXPECT_EQ(a->assignment(), a_parts);
+  poll_until({a.get(), &b}, 2000, [] { return false; });
+  EXPECT_EQ(b.log->events.size(), b_events) << "b went through a rebalance";
+  EXPECT_EQ(b.assignment(), b_parts);
+  EXPECT_EQ(a->assignment(), a_parts);
+  a->close();
+  b.close();
+}
+
+}  // namespace
