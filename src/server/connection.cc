@@ -18,7 +18,7 @@ constexpr size_t kMinRequestSize = 8;  // api key, version, correlation id
 // handler decodes from it, and Produce appends its batches from it in place.
 struct Connection::InFlight {
   InFlight(Broker& broker, Shard& shard) : ctx{broker, shard, 0, 0, 0, std::nullopt, {}, {}} {}
-  std::vector<uint8_t> frame;
+  Frame frame;
   size_t body_offset = 0;  // where the request body starts in frame
   RequestContext ctx;
   const HandlerEntry* handler = nullptr;
@@ -98,10 +98,11 @@ asio::awaitable<void> Connection::read_loop() {
       co_return;
     }
     auto request = std::make_shared<InFlight>(broker_, shard_);
-    request->frame.resize(static_cast<size_t>(size));
-    co_await asio::async_read(socket_, asio::buffer(request->frame), asio::use_awaitable);
+    request->frame = take_frame(static_cast<size_t>(size));
+    co_await asio::async_read(socket_, asio::buffer(request->frame.bytes.get(), request->frame.size),
+                              asio::use_awaitable);
 
-    protocol::Reader reader(request->frame);
+    protocol::Reader reader(request->frame.span());
     RequestContext& ctx = request->ctx;
     ctx.api_key = reader.i16();
     ctx.api_version = reader.i16();
@@ -146,7 +147,7 @@ asio::awaitable<void> Connection::handle(InFlight& request) {
     wake(reader_wake_);
   };
   try {
-    protocol::Reader reader(std::span<const uint8_t>(request.frame).subspan(request.body_offset));
+    protocol::Reader reader(request.frame.span().subspan(request.body_offset));
     auto response = co_await request.handler->fn(request.ctx, reader);
     request.response = std::move(response);
   } catch (const std::exception& e) {
@@ -176,6 +177,7 @@ asio::awaitable<void> Connection::write_loop() {
       if (next->close_after) break;
       if (next->response) co_await write_response(next->ctx.correlation_id, next->flexible_header, *next->response);
       in_flight_.pop_front();
+      recycle(std::move(next->frame));
       wake(reader_wake_);
     }
   } catch (const std::exception& e) {
@@ -186,6 +188,29 @@ asio::awaitable<void> Connection::write_loop() {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   wake(reader_wake_);
+}
+
+void Connection::Frame::resize(size_t n) {
+  if (n > capacity) {
+    bytes.reset(new uint8_t[n]);  // default-initialised: not zero-filled
+    capacity = n;
+  }
+  size = n;
+}
+
+Connection::Frame Connection::take_frame(size_t size) {
+  Frame frame;
+  if (!spare_frames_.empty()) {
+    frame = std::move(spare_frames_.back());
+    spare_frames_.pop_back();
+  }
+  frame.resize(size);
+  return frame;
+}
+
+void Connection::recycle(Frame frame) {
+  if (frame.capacity <= kMaxSpareFrameBytes && spare_frames_.size() < kMaxSpareFrames)
+    spare_frames_.push_back(std::move(frame));
 }
 
 void Connection::close() {

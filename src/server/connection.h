@@ -16,6 +16,7 @@
 #include <asio.hpp>
 #include <deque>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "protocol/writer.h"
@@ -41,6 +42,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct InFlight;
   static constexpr size_t kMaxInFlight = 32;
 
+  // A request frame's bytes. Not zero-filled, and recycled: the frames of a
+  // busy producer connection are large, and fresh ones cost a memset plus a
+  // page fault per page (12% of broker CPU at 1 KiB x 16 partitions).
+  struct Frame {
+    std::unique_ptr<uint8_t[]> bytes;
+    size_t capacity = 0;
+    size_t size = 0;
+    void resize(size_t n);
+    std::span<uint8_t> span() { return {bytes.get(), size}; }
+  };
+  static constexpr size_t kMaxSpareFrames = 4;
+  static constexpr size_t kMaxSpareFrameBytes = 8 << 20;
+  Frame take_frame(size_t size);
+  void recycle(Frame frame);
+
   asio::awaitable<void> read_loop();
   asio::awaitable<void> write_loop();
   asio::awaitable<void> handle(InFlight& request);
@@ -54,6 +70,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_;
   // Requests read and not yet answered, oldest first.
   std::deque<std::shared_ptr<InFlight>> in_flight_;
+  std::vector<Frame> spare_frames_;
   // Wake-ups between the reader, the writer and the handlers; all run on this
   // shard's thread, so a flag checked before waiting cannot miss a wake-up.
   asio::steady_timer reader_wake_;
