@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
 
+#include <cstring>
+
 #include "base/endian.h"
 #include "kafka/broker.h"
 #include "kafka/handler.h"
@@ -85,12 +87,12 @@ asio::awaitable<void> Connection::run() {
 asio::awaitable<void> Connection::read_loop() {
   for (;;) {
     while (!closed_ && !writer_done_ && !in_flight_.empty() &&
-           (in_flight_.size() >= kMaxInFlight || !in_flight_.back()->ordered))
+           (in_flight_.size() >= kMaxInFlight || in_flight_bytes_ >= kMaxInFlightBytes || !in_flight_.back()->ordered))
       co_await wait_for_wake(reader_wake_);
     if (closed_ || writer_done_) co_return;
 
     uint8_t size_bytes[4];
-    co_await asio::async_read(socket_, asio::buffer(size_bytes), asio::use_awaitable);
+    co_await read_exact(size_bytes, sizeof size_bytes);
     int32_t size = static_cast<int32_t>(load_be32(size_bytes));
     if (size < static_cast<int32_t>(kMinRequestSize) || size > broker_.config().socket_request_max_bytes) {
       spdlog::warn("{}: closing connection: request size {} outside [{}, {}] (socket.request.max.bytes)", peer_, size,
@@ -99,8 +101,7 @@ asio::awaitable<void> Connection::read_loop() {
     }
     auto request = std::make_shared<InFlight>(broker_, shard_);
     request->frame = take_frame(static_cast<size_t>(size));
-    co_await asio::async_read(socket_, asio::buffer(request->frame.bytes.get(), request->frame.size),
-                              asio::use_awaitable);
+    co_await read_exact(request->frame.bytes.get(), request->frame.size);
 
     protocol::Reader reader(request->frame.span());
     RequestContext& ctx = request->ctx;
@@ -123,6 +124,7 @@ asio::awaitable<void> Connection::read_loop() {
       request->response = unsupported_api_versions_response();
       request->ordered = request->done = true;
       in_flight_.push_back(request);
+      in_flight_bytes_ += request->frame.size;
       wake(writer_wake_);
       continue;
     }
@@ -135,6 +137,7 @@ asio::awaitable<void> Connection::read_loop() {
     // not know our flexible versions can still read them (KIP-511).
     request->flexible_header = flexible && ctx.api_key != kApiVersionsKey;
     in_flight_.push_back(request);
+    in_flight_bytes_ += request->frame.size;
     auto self = shared_from_this();
     asio::co_spawn(
         shard_.executor(), [self, request] { return self->handle(*request); }, asio::detached);
@@ -169,16 +172,29 @@ asio::awaitable<void> Connection::write_loop() {
         co_await wait_for_wake(writer_wake_);
         continue;
       }
-      std::shared_ptr<InFlight> next = in_flight_.front();
-      if (!next->done) {
+      if (!in_flight_.front()->done) {
         co_await wait_for_wake(writer_wake_);
         continue;
       }
-      if (next->close_after) break;
-      if (next->response) co_await write_response(next->ctx.correlation_id, next->flexible_header, *next->response);
-      in_flight_.pop_front();
-      recycle(std::move(next->frame));
+      // Every answer that is ready, in order, goes out in one write.
+      std::vector<std::shared_ptr<InFlight>> batch;
+      bool close_after = false;
+      for (const auto& request : in_flight_) {
+        if (!request->done || batch.size() == kMaxResponsesPerWrite) break;
+        if (request->close_after) {
+          close_after = true;
+          break;
+        }
+        batch.push_back(request);
+      }
+      if (!batch.empty()) co_await write_responses(batch);
+      for (auto& request : batch) {
+        in_flight_.pop_front();
+        in_flight_bytes_ -= request->frame.size;
+        recycle(std::move(request->frame));
+      }
       wake(reader_wake_);
+      if (close_after) break;
     }
   } catch (const std::exception& e) {
     log_error(e);
@@ -222,26 +238,53 @@ void Connection::close() {
   wake(writer_wake_);
 }
 
-asio::awaitable<void> Connection::write_response(int32_t correlation_id, bool flexible_header,
-                                                 const protocol::OutputFrame& body) {
-  uint8_t header[9];
-  size_t header_size = flexible_header ? 9 : 8;
-  uint64_t total = header_size - 4 + body.total_size();
-  store_be32(header, static_cast<uint32_t>(total));
-  store_be32(header + 4, static_cast<uint32_t>(correlation_id));
-  header[8] = 0;  // empty tagged fields of response header v1
-
-  std::vector<asio::const_buffer> buffers;
-  buffers.emplace_back(header, header_size);
-  for (const auto& piece : body.pieces) {
-    if (!piece.file) {
-      if (piece.mem_end > piece.mem_begin)
-        buffers.emplace_back(body.buffer.data() + piece.mem_begin, piece.mem_end - piece.mem_begin);
+asio::awaitable<void> Connection::read_exact(uint8_t* dst, size_t n) {
+  while (n > 0) {
+    if (read_begin_ == read_end_) {
+      if (n >= kReadBufferSize) {  // large: straight into its place
+        co_await asio::async_read(socket_, asio::buffer(dst, n), asio::use_awaitable);
+        co_return;
+      }
+      if (!read_buffer_) read_buffer_.reset(new uint8_t[kReadBufferSize]);
+      read_begin_ = 0;
+      read_end_ = 0;
+      read_end_ =
+          co_await socket_.async_read_some(asio::buffer(read_buffer_.get(), kReadBufferSize), asio::use_awaitable);
       continue;
     }
-    if (!buffers.empty()) co_await asio::async_write(socket_, buffers, asio::use_awaitable);
-    buffers.clear();
-    co_await send_file(*piece.file);
+    size_t k = std::min(n, read_end_ - read_begin_);
+    std::memcpy(dst, read_buffer_.get() + read_begin_, k);
+    read_begin_ += k;
+    dst += k;
+    n -= k;
+  }
+}
+
+asio::awaitable<void> Connection::write_responses(const std::vector<std::shared_ptr<InFlight>>& batch) {
+  constexpr size_t kHeaderSize = 9;
+  std::vector<uint8_t> headers(batch.size() * kHeaderSize);
+  std::vector<asio::const_buffer> buffers;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const InFlight& request = *batch[i];
+    if (!request.response) continue;  // acks=0: no answer
+    const protocol::OutputFrame& body = *request.response;
+    uint8_t* header = headers.data() + i * kHeaderSize;
+    size_t header_size = request.flexible_header ? 9 : 8;
+    uint64_t total = header_size - 4 + body.total_size();
+    store_be32(header, static_cast<uint32_t>(total));
+    store_be32(header + 4, static_cast<uint32_t>(request.ctx.correlation_id));
+    header[8] = 0;  // empty tagged fields of response header v1
+    buffers.emplace_back(header, header_size);
+    for (const auto& piece : body.pieces) {
+      if (!piece.file) {
+        if (piece.mem_end > piece.mem_begin)
+          buffers.emplace_back(body.buffer.data() + piece.mem_begin, piece.mem_end - piece.mem_begin);
+        continue;
+      }
+      if (!buffers.empty()) co_await asio::async_write(socket_, buffers, asio::use_awaitable);
+      buffers.clear();
+      co_await send_file(*piece.file);
+    }
   }
   if (!buffers.empty()) co_await asio::async_write(socket_, buffers, asio::use_awaitable);
 }

@@ -9,7 +9,8 @@
 // every other request once it is finished). So Produce requests of one
 // connection are appended in the order they were sent, yet acks=all requests
 // in flight on one connection share one fdatasync instead of waiting for one
-// each. At most kMaxInFlight requests are in progress per connection.
+// each. A connection has at most kMaxInFlight requests, or kMaxInFlightBytes
+// of request frames, in progress (always at least one).
 //
 // Thread-safety: a Connection lives on the shard that accepted it and is used
 // only there.
@@ -40,7 +41,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   struct InFlight;
-  static constexpr size_t kMaxInFlight = 32;
+  static constexpr size_t kMaxInFlight = 1024;
+  static constexpr size_t kMaxInFlightBytes = 64 << 20;
 
   // A request frame's bytes. Not zero-filled, and recycled: the frames of a
   // busy producer connection are large, and fresh ones cost a memset plus a
@@ -54,13 +56,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
   static constexpr size_t kMaxSpareFrames = 4;
   static constexpr size_t kMaxSpareFrameBytes = 8 << 20;
+  static constexpr size_t kMaxResponsesPerWrite = 64;
   Frame take_frame(size_t size);
   void recycle(Frame frame);
 
   asio::awaitable<void> read_loop();
   asio::awaitable<void> write_loop();
   asio::awaitable<void> handle(InFlight& request);
-  asio::awaitable<void> write_response(int32_t correlation_id, bool flexible_header, const protocol::OutputFrame& body);
+  // Reads exactly n bytes, through the read buffer: one recv usually brings
+  // several pipelined requests.
+  asio::awaitable<void> read_exact(uint8_t* dst, size_t n);
+  // Writes the responses of these requests, in order, with as few syscalls
+  // as their file slices allow.
+  asio::awaitable<void> write_responses(const std::vector<std::shared_ptr<InFlight>>& batch);
   asio::awaitable<void> send_file(const FileSlice& slice);
   void log_error(const std::exception& e) const;
 
@@ -71,6 +79,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Requests read and not yet answered, oldest first.
   std::deque<std::shared_ptr<InFlight>> in_flight_;
   std::vector<Frame> spare_frames_;
+  static constexpr size_t kReadBufferSize = 64 << 10;
+  std::unique_ptr<uint8_t[]> read_buffer_;
+  size_t read_begin_ = 0;
+  size_t read_end_ = 0;
+  size_t in_flight_bytes_ = 0;
   // Wake-ups between the reader, the writer and the handlers; all run on this
   // shard's thread, so a flag checked before waiting cannot miss a wake-up.
   asio::steady_timer reader_wake_;
