@@ -4,9 +4,11 @@
 // syncs covers them all). acks=0 gets no response at all.
 #include <spdlog/spdlog.h>
 
+#include "base/endian.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
+#include "protocol/record_batch.h"
 
 namespace runnel {
 namespace {
@@ -23,6 +25,15 @@ struct PendingPartition {
   size_t topic_index;
   size_t partition_index;
 };
+
+// Whether `bytes` starts with a whole batch followed by at least a second
+// batch's length field; anything less is left to the log's validation.
+bool holds_several_batches(std::span<const uint8_t> bytes) {
+  if (bytes.size() < protocol::kBatchLogOverhead) return false;
+  int64_t first = static_cast<int32_t>(load_be32(bytes.data() + 8));
+  if (first < 0) return false;
+  return bytes.size() >= first + 2 * protocol::kBatchLogOverhead;
+}
 
 }  // namespace
 
@@ -56,6 +67,11 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       // The request frame is ours and outlives this handler: the log patches
       // offsets into these bytes in place and writes them as they are.
       auto bytes = partition_data.records.memory;
+      if (holds_several_batches(bytes)) {
+        // Kafka (Produce v3+): exactly one record batch per partition.
+        pr.error_code = code(ErrorCode::INVALID_RECORD);
+        continue;
+      }
       std::span<uint8_t> batches(const_cast<uint8_t*>(bytes.data()), bytes.size());
       Shard& owner = broker.owner(topic_data.name, partition_data.index);
       auto result = co_await on_shard(owner, [&broker, &topic_data, &partition_data, batches]() {

@@ -222,6 +222,13 @@ class MalformedInputTest(BrokerTestCase):
         _, parts = kproto.parse_produce_v3(c.recv_frame())
         self.assertEqual(parts[0][2], 3)  # UNKNOWN_TOPIC_OR_PARTITION
 
+    def test_produce_two_batches_for_one_partition_is_invalid_record(self):
+        # Produce v3+ allows exactly one batch per partition (Kafka: INVALID_RECORD),
+        # and nothing of the request is stored.
+        two = kproto.record_batch([(b"a", b"1")]) + kproto.record_batch([(b"b", b"2")])
+        err, _ = self._produce(two, 27)
+        self.assertEqual(err, 87, "INVALID_RECORD expected for two batches in one partition")
+
     def test_produce_magic_1_rejected_or_converted(self):
         batch = bytearray(kproto.record_batch([(b"m", b"1")], corrupt_crc=True))
         batch[16] = 1  # magic byte
