@@ -37,14 +37,16 @@ void Partition::request_flush() {
   if (flush_in_flight_ || durable_waiters_.empty()) return;
   flush_in_flight_ = true;
   auto alive = alive_;
-  flusher_.request(log_->sync_handles(), [this, alive, &shard = shard_](int64_t durable) {
-    asio::post(shard.executor(), [this, alive, durable] {
-      if (*alive) on_flushed(durable);
+  auto request = log_->sync_handles();
+  int64_t sealed_below = request.sealed_below;
+  flusher_.request(std::move(request), [this, alive, sealed_below, &shard = shard_](int64_t durable) {
+    asio::post(shard.executor(), [this, alive, durable, sealed_below] {
+      if (*alive) on_flushed(durable, sealed_below);
     });
   });
 }
 
-void Partition::on_flushed(int64_t durable_offset) {
+void Partition::on_flushed(int64_t durable_offset, int64_t sealed_below) {
   flush_in_flight_ = false;
   if (durable_offset < 0) {
     // fdatasync failed: what was written may not be on disk, and retrying
@@ -55,7 +57,7 @@ void Partition::on_flushed(int64_t durable_offset) {
     durable_waiters_.clear();
     return;
   }
-  log_->mark_flushed(durable_offset);
+  log_->mark_flushed(durable_offset, sealed_below);
   int64_t flushed = log_->flushed_offset();
   // Waiters are not ordered by offset (requests interleave across hops), so check each.
   std::erase_if(durable_waiters_, [flushed](DurableWaiter& w) {

@@ -59,7 +59,7 @@ class Partition {
 
  private:
   void request_flush();
-  void on_flushed(int64_t durable_offset);
+  void on_flushed(int64_t durable_offset, int64_t sealed_below);
 
   std::string topic_;
   int32_t index_;

@@ -23,6 +23,8 @@ struct PartitionLog::Impl {
   std::vector<std::unique_ptr<Segment>> segments;  // ascending base offset; the last is active
   int64_t log_start = 0;
   int64_t flushed = 0;
+  // Every segment below this base offset has its log and indexes synced.
+  int64_t sealed_below = 0;
   int64_t recovery_point_written = -1;
   bool closed = false;
   bool recovered = false;
@@ -72,7 +74,8 @@ struct PartitionLog::Impl {
   // Written once the flushed offset enters the active segment: from then on
   // recovery need only scan from the active segment.
   void maybe_write_recovery_point() {
-    if (flushed >= active().base_offset() && recovery_point_written < active().base_offset()) {
+    if (flushed >= active().base_offset() && sealed_below >= active().base_offset() &&
+        recovery_point_written < active().base_offset()) {
       if (write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
     }
   }
@@ -151,8 +154,8 @@ void PartitionLog::Impl::load(int64_t now_ms) {
     return true;
   };
 
-  bool clean = marker.has_value() && open_all(std::numeric_limits<int64_t>::max()) &&
-               (segments.empty() || end() == *marker);
+  bool clean =
+      marker.has_value() && open_all(std::numeric_limits<int64_t>::max()) && (segments.empty() || end() == *marker);
   if (!clean) {
     recovered = true;
     open_all(recovery_point);
@@ -175,6 +178,7 @@ void PartitionLog::Impl::load(int64_t now_ms) {
     env->sync_dir(dir);
   }
   flushed = end();
+  sealed_below = active().base_offset();  // clean stops and recovery both synced every segment
   recovery_point_written = recovery_checkpoint.value_or(-1);
   if (recovered && write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
   if (!active().empty()) active().first_append_ms = now_ms;
@@ -207,7 +211,8 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, int32_t leader_epo
     return result;
   }
   auto& extents = m.extents;
-  result.error = protocol::split_batches(batches, extents, static_cast<size_t>(std::max(0, m.config.max_message_bytes)));
+  result.error =
+      protocol::split_batches(batches, extents, static_cast<size_t>(std::max(0, m.config.max_message_bytes)));
   if (result.error == ErrorCode::NONE && extents.empty()) result.error = ErrorCode::CORRUPT_MESSAGE;
   for (size_t i = 0; result.error == ErrorCode::NONE && i < extents.size(); ++i)
     result.error = protocol::validate_batch(batches.subspan(extents[i].position, extents[i].size));
@@ -313,7 +318,8 @@ void PartitionLog::enforce_retention(int64_t now_ms) {
   }
   if (m.config.retention_bytes >= 0) {
     uint64_t total = size_bytes();
-    while (m.segments.size() > 1 && total - m.segments.front()->size() >= static_cast<uint64_t>(m.config.retention_bytes)) {
+    while (m.segments.size() > 1 &&
+           total - m.segments.front()->size() >= static_cast<uint64_t>(m.config.retention_bytes)) {
       total -= m.segments.front()->size();
       m.delete_front();
     }
@@ -324,18 +330,24 @@ void PartitionLog::set_config(const LogConfig& config) { impl_->config = config;
 const LogConfig& PartitionLog::config() const { return impl_->config; }
 
 PartitionLog::SyncRequest PartitionLog::sync_handles() const {
+  const Impl& m = *impl_;
   SyncRequest request;
-  request.durable_offset = impl_->end();
-  for (const auto& seg : impl_->segments) {
-    if (seg->next_offset() <= impl_->flushed && seg.get() != &impl_->active()) continue;
-    for (auto& h : seg->handles()) request.files.push_back(h);
+  request.durable_offset = m.end();
+  request.sealed_below = m.active().base_offset();
+  for (const auto& seg : m.segments) {
+    if (seg.get() == &m.active()) {
+      request.files.push_back(seg->log_handle());
+    } else if (seg->base_offset() >= m.sealed_below) {
+      for (auto& h : seg->handles()) request.files.push_back(h);
+    }
   }
   return request;
 }
 
-void PartitionLog::mark_flushed(int64_t durable_offset) {
+void PartitionLog::mark_flushed(int64_t durable_offset, int64_t sealed_below) {
   Impl& m = *impl_;
   m.flushed = std::max(m.flushed, std::min(durable_offset, m.end()));
+  m.sealed_below = std::max(m.sealed_below, sealed_below);
   if (!m.closed) m.maybe_write_recovery_point();
 }
 

@@ -21,9 +21,9 @@ namespace runnel::storage {
 
 struct AppendResult {
   ErrorCode error = ErrorCode::NONE;
-  int64_t base_offset = -1;       // offset of the first record appended
-  int64_t last_offset = -1;       // offset of the last record appended
-  int64_t log_append_time = -1;   // -1 unless message.timestamp.type=LogAppendTime
+  int64_t base_offset = -1;      // offset of the first record appended
+  int64_t last_offset = -1;      // offset of the last record appended
+  int64_t log_append_time = -1;  // -1 unless message.timestamp.type=LogAppendTime
   int64_t log_start_offset = 0;
 };
 
@@ -38,12 +38,11 @@ class PartitionLog {
   // Opens (creating if missing) the log in `dir`, running recovery: after an
   // unclean stop every batch past the recovery point is checked (length, magic,
   // CRC) and the log is truncated at the first bad byte; indexes are rebuilt.
-  static std::unique_ptr<PartitionLog> open(const std::filesystem::path& dir, const LogConfig& config,
-                                            int64_t now_ms);
+  static std::unique_ptr<PartitionLog> open(const std::filesystem::path& dir, const LogConfig& config, int64_t now_ms);
   // The same through a given Env (tests pass a FaultInjectionEnv). Throws
   // std::runtime_error when the directory or a segment cannot be created.
-  static std::unique_ptr<PartitionLog> open(const std::filesystem::path& dir, const LogConfig& config,
-                                            int64_t now_ms, Env* env);
+  static std::unique_ptr<PartitionLog> open(const std::filesystem::path& dir, const LogConfig& config, int64_t now_ms,
+                                            Env* env);
   // File names in the partition directory besides the segments (FORMAT.md).
   static constexpr const char* kCleanShutdownFile = ".clean-shutdown";
   static constexpr const char* kLogStartOffsetFile = "log-start-offset";
@@ -86,14 +85,21 @@ class PartitionLog {
 
   // Durability. The flusher calls fdatasync on these handles (from its own
   // thread) and then reports back, on the owning shard, with mark_flushed().
-  // sync_handles() returns every segment file with unsynced data, and the
-  // offset that syncing them makes durable.
+  // sync_handles() returns the files to sync and the offset that syncing
+  // them makes durable: the log file of the active segment (its indexes are
+  // rebuilt after an unclean stop, so they need no sync per acknowledgement),
+  // and all three files of every rolled segment not yet known to be synced.
   struct SyncRequest {
     std::vector<std::shared_ptr<const FileHandle>> files;
     int64_t durable_offset = 0;  // log end offset covered by the sync
+    // Every segment below this base offset is wholly synced (log and
+    // indexes) once the request completes.
+    int64_t sealed_below = 0;
   };
   SyncRequest sync_handles() const;
-  void mark_flushed(int64_t durable_offset);
+  // Records a completed sync_handles() request (its durable_offset and
+  // sealed_below).
+  void mark_flushed(int64_t durable_offset, int64_t sealed_below);
   int64_t flushed_offset() const;
 
   // Clean shutdown: syncs, writes indexes and the clean-shutdown marker.

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "protocol/record_batch.h"
+#include "storage/checkpoint.h"
 #include "storage/segment.h"
 #include "test_util.h"
 
@@ -116,6 +117,31 @@ TEST(PartitionLog, RollsBySizeAndTime) {
   EXPECT_EQ(log->segment_count(), before + 1);
 }
 
+// The active segment's indexes are not synced per acknowledgement; a rolled
+// segment's are, before the recovery point may move past it.
+TEST(PartitionLog, SyncsRolledSegmentIndexesBeforeRecoveryPointPassesThem) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 1000;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  append(*log, {.records = 2, .value_size = 50});
+  auto before_roll = log->sync_handles();
+  EXPECT_EQ(before_roll.files.size(), 1u) << "only the active segment's log";
+  while (log->segment_count() < 2) append(*log, {.records = 2, .value_size = 50});
+  int64_t second_base = log->segment_base_offsets()[1];
+  // The request made before the roll completes, covering the whole first
+  // segment; it synced no index, so the recovery point must stay behind.
+  log->mark_flushed(second_base, before_roll.sealed_below);
+  auto recovery_point = [&] { return read_checkpoint(*Env::posix(), dir.path() / PartitionLog::kRecoveryPointFile); };
+  EXPECT_LT(recovery_point().value_or(-1), second_base);
+  auto after_roll = log->sync_handles();
+  EXPECT_EQ(after_roll.files.size(), 4u) << "the rolled segment's three files and the active log";
+  EXPECT_EQ(after_roll.sealed_below, second_base);
+  log->mark_flushed(after_roll.durable_offset, after_roll.sealed_below);
+  EXPECT_GE(recovery_point().value_or(-1), second_base);
+  EXPECT_EQ(log->sync_handles().files.size(), 1u) << "a sealed segment is not synced again";
+}
+
 TEST(PartitionLog, RetentionBySizeAndTime) {
   TempDir dir;
   LogConfig config;
@@ -225,9 +251,9 @@ TEST(PartitionLog, SyncBookkeeping) {
   EXPECT_EQ(req.durable_offset, 4);
   EXPECT_FALSE(req.files.empty());
   EXPECT_EQ(log->flushed_offset(), 0);
-  log->mark_flushed(req.durable_offset);
+  log->mark_flushed(req.durable_offset, req.sealed_below);
   EXPECT_EQ(log->flushed_offset(), 4);
-  log->mark_flushed(2);  // never back
+  log->mark_flushed(2, 0);  // never back
   EXPECT_EQ(log->flushed_offset(), 4);
 }
 

@@ -31,7 +31,7 @@ std::filesystem::path last_log_file(const std::filesystem::path& dir) {
 void sync_now(PartitionLog& log, Env& env) {
   auto req = log.sync_handles();
   for (auto& f : req.files) ASSERT_TRUE(env.sync(*f));
-  log.mark_flushed(req.durable_offset);
+  log.mark_flushed(req.durable_offset, req.sealed_below);
 }
 
 TEST(Recovery, TornTailTruncatesToLastGoodBatch) {
@@ -135,10 +135,12 @@ TEST(Recovery, PowerLossKeepsEverySyncedBatch) {
         ASSERT_EQ(log->append(b, 0, 0).error, ErrorCode::NONE);
         if (rng() % 6 == 0) {
           std::promise<int64_t> done;
-          flusher.request(log->sync_handles(), [&](int64_t d) { done.set_value(d); });
+          auto req = log->sync_handles();
+          int64_t sealed_below = req.sealed_below;
+          flusher.request(std::move(req), [&](int64_t d) { done.set_value(d); });
           int64_t d = done.get_future().get();
           ASSERT_GE(d, 0);
-          log->mark_flushed(d);
+          log->mark_flushed(d, sealed_below);
           durable = d;
         }
       }
