@@ -65,7 +65,8 @@ std::pair<std::string, uint16_t> parse_listener(const std::string& key, const st
     throw ConfigError(fmt::format("invalid value '{}' for {}: only one listener is supported", value, key));
   if (auto scheme = s.find("://"); scheme != std::string::npos) s = s.substr(scheme + 3);
   auto colon = s.rfind(':');
-  if (colon == std::string::npos) throw ConfigError(fmt::format("invalid value '{}' for {}: expected host:port", value, key));
+  if (colon == std::string::npos)
+    throw ConfigError(fmt::format("invalid value '{}' for {}: expected host:port", value, key));
   std::string host = s.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
@@ -80,8 +81,7 @@ const std::map<std::string, Setter>& broker_setters() {
   static const std::map<std::string, Setter> setters = {
       {"log.dirs", [](auto& c, auto&, auto& v) { c.data_dir = trim(v.substr(0, v.find(','))); }},
       {"log.dir", [](auto& c, auto&, auto& v) { c.data_dir = trim(v); }},
-      {"listeners",
-       [](auto& c, auto& k, auto& v) { std::tie(c.listen_host, c.listen_port) = parse_listener(k, v); }},
+      {"listeners", [](auto& c, auto& k, auto& v) { std::tie(c.listen_host, c.listen_port) = parse_listener(k, v); }},
       {"advertised.listeners",
        [](auto& c, auto& k, auto& v) { std::tie(c.advertised_host, c.advertised_port) = parse_listener(k, v); }},
       {"node.id", [](auto& c, auto& k, auto& v) { c.node_id = int32_t(parse_int(k, v, 0, kI32)); }},
@@ -100,8 +100,7 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.socket_request_max_bytes = int32_t(parse_int(k, v, 1, kI32)); }},
       {"log.segment.bytes", [](auto& c, auto& k, auto& v) { c.log.segment_bytes = parse_int(k, v, 14, kI32); }},
       {"log.roll.ms", [](auto& c, auto& k, auto& v) { c.log.segment_ms = parse_int(k, v, 1, INT64_MAX); }},
-      {"log.roll.hours",
-       [](auto& c, auto& k, auto& v) { c.log.segment_ms = parse_int(k, v, 1, kI32) * 3600 * 1000; }},
+      {"log.roll.hours", [](auto& c, auto& k, auto& v) { c.log.segment_ms = parse_int(k, v, 1, kI32) * 3600 * 1000; }},
       {"log.retention.ms", [](auto& c, auto& k, auto& v) { c.log.retention_ms = parse_int(k, v, -1, INT64_MAX); }},
       {"log.retention.minutes",
        [](auto& c, auto& k, auto& v) { c.log.retention_ms = parse_int(k, v, -1, kI32) * 60 * 1000; }},
@@ -119,6 +118,10 @@ const std::map<std::string, Setter>& broker_setters() {
       {"compression.type", [](auto&, auto& k, auto& v) { parse_compression_type(k, v); }},
       {"offsets.topic.num.partitions",
        [](auto& c, auto& k, auto& v) { c.offsets_topic_num_partitions = int32_t(parse_int(k, v, 1, 10000)); }},
+      {"offsets.topic.segment.bytes",
+       [](auto& c, auto& k, auto& v) { c.offsets_topic_segment_bytes = parse_int(k, v, 14, kI32); }},
+      {"runnel.offsets.compaction.min.records",
+       [](auto& c, auto& k, auto& v) { c.offsets_compaction_min_records = parse_int(k, v, 1, INT64_MAX); }},
       {"group.initial.rebalance.delay.ms",
        [](auto& c, auto& k, auto& v) { c.group_initial_rebalance_delay_ms = int32_t(parse_int(k, v, 0, kI32)); }},
       {"group.min.session.timeout.ms",
@@ -206,7 +209,8 @@ std::vector<std::pair<std::string, std::string>> topic_config_defaults(const sto
       {"compression.type", "producer"},
       {"index.interval.bytes", std::to_string(d.index_interval_bytes)},
       {"max.message.bytes", std::to_string(d.max_message_bytes)},
-      {"message.timestamp.type", d.timestamp_type == storage::TimestampType::LogAppendTime ? "LogAppendTime" : "CreateTime"},
+      {"message.timestamp.type",
+       d.timestamp_type == storage::TimestampType::LogAppendTime ? "LogAppendTime" : "CreateTime"},
       {"min.insync.replicas", "1"},
       {"retention.bytes", std::to_string(d.retention_bytes)},
       {"retention.ms", std::to_string(d.retention_ms)},

@@ -19,25 +19,27 @@ class ConfigError : public std::runtime_error {
 };
 
 struct BrokerConfig {
-  std::string data_dir = "./data";           // log.dirs (first entry) / log.dir
-  std::string listen_host = "127.0.0.1";     // listeners
+  std::string data_dir = "./data";        // log.dirs (first entry) / log.dir
+  std::string listen_host = "127.0.0.1";  // listeners
   uint16_t listen_port = 9092;
-  std::string advertised_host;               // advertised.listeners (default: listen)
+  std::string advertised_host;  // advertised.listeners (default: listen)
   uint16_t advertised_port = 0;
-  int32_t node_id = 0;                       // node.id / broker.id
-  int32_t num_partitions = 1;                // num.partitions
-  int16_t default_replication_factor = 1;    // default.replication.factor
-  bool auto_create_topics = true;            // auto.create.topics.enable
-  bool delete_topic_enable = true;           // delete.topic.enable
-  int32_t message_max_bytes = 1048588;       // message.max.bytes
-  int32_t socket_request_max_bytes = 104857600;  // socket.request.max.bytes
-  int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
-  int32_t offsets_topic_num_partitions = 50;     // offsets.topic.num.partitions
+  int32_t node_id = 0;                              // node.id / broker.id
+  int32_t num_partitions = 1;                       // num.partitions
+  int16_t default_replication_factor = 1;           // default.replication.factor
+  bool auto_create_topics = true;                   // auto.create.topics.enable
+  bool delete_topic_enable = true;                  // delete.topic.enable
+  int32_t message_max_bytes = 1048588;              // message.max.bytes
+  int32_t socket_request_max_bytes = 104857600;     // socket.request.max.bytes
+  int64_t retention_check_interval_ms = 300000;     // log.retention.check.interval.ms
+  int32_t offsets_topic_num_partitions = 50;        // offsets.topic.num.partitions
+  int64_t offsets_topic_segment_bytes = 104857600;  // offsets.topic.segment.bytes
+  int64_t offsets_compaction_min_records = 10000;   // runnel.offsets.compaction.min.records
   int32_t group_initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
   int32_t group_min_session_timeout_ms = 6000;      // group.min.session.timeout.ms
   int32_t group_max_session_timeout_ms = 1800000;   // group.max.session.timeout.ms
-  int32_t shards = 0;                        // runnel.shards (0: one per core)
-  storage::LogConfig log;                    // log.segment.bytes, log.retention.*, ...
+  int32_t shards = 0;                               // runnel.shards (0: one per core)
+  storage::LogConfig log;                           // log.segment.bytes, log.retention.*, ...
 
   // Applies one key=value; throws ConfigError naming the key when it is
   // unknown or its value is invalid.

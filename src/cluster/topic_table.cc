@@ -35,7 +35,8 @@ std::string hex(const TopicId& id) {
 
 TopicId unhex(const std::string& s) {
   TopicId id{};
-  for (size_t i = 0; i < id.size() && 2 * i + 1 < s.size(); ++i) id[i] = uint8_t(std::stoi(s.substr(2 * i, 2), nullptr, 16));
+  for (size_t i = 0; i < id.size() && 2 * i + 1 < s.size(); ++i)
+    id[i] = uint8_t(std::stoi(s.substr(2 * i, 2), nullptr, 16));
   return id;
 }
 
@@ -59,6 +60,19 @@ ErrorCode validate_topic_name(const std::string& name) {
 TopicTable::TopicTable(std::filesystem::path meta_dir, storage::LogConfig defaults)
     : meta_dir_(std::move(meta_dir)), defaults_(defaults) {}
 
+storage::LogConfig TopicTable::effective_log_config(const std::map<std::string, std::string>& overrides,
+                                                    bool internal) const {
+  auto config = topic_log_config(defaults_, overrides);
+  if (internal) {
+    // __consumer_offsets is compacted by its coordinator, never cut by time or
+    // size: that would drop committed offsets still in use.
+    config.retention_ms = -1;
+    config.retention_bytes = -1;
+    config.compact = true;
+  }
+  return config;
+}
+
 void TopicTable::load() {
   std::lock_guard lock(mu_);
   std::filesystem::create_directories(meta_dir_);
@@ -74,7 +88,7 @@ void TopicTable::load() {
     info.partitions = t["partitions"];
     info.internal = t.value("internal", false);
     info.overrides = t["config"].get<std::map<std::string, std::string>>();
-    info.log_config = topic_log_config(defaults_, info.overrides);
+    info.log_config = effective_log_config(info.overrides, info.internal);
     topics_[info.name] = info;
   }
 }
@@ -114,8 +128,7 @@ std::vector<TopicInfo> TopicTable::all() const {
 }
 
 ErrorCode TopicTable::create(const std::string& name, int32_t partitions,
-                             const std::map<std::string, std::string>& overrides, bool internal,
-                             std::string* message) {
+                             const std::map<std::string, std::string>& overrides, bool internal, std::string* message) {
   if (auto e = validate_topic_name(name); e != ErrorCode::NONE) {
     if (message) *message = "Topic name \"" + name + "\" is illegal";
     return e;
@@ -126,7 +139,7 @@ ErrorCode TopicTable::create(const std::string& name, int32_t partitions,
   }
   TopicInfo info;
   try {
-    info.log_config = topic_log_config(defaults_, overrides);
+    info.log_config = effective_log_config(overrides, internal);
   } catch (const ConfigError& e) {
     if (message) *message = e.what();
     return ErrorCode::INVALID_CONFIG;
@@ -159,7 +172,8 @@ ErrorCode TopicTable::set_partitions(const std::string& name, int32_t partitions
   if (it == topics_.end()) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
   if (partitions <= it->second.partitions) {
     if (message)
-      *message = "Topic currently has " + std::to_string(it->second.partitions) + " partitions, which is higher than or equal to the requested " + std::to_string(partitions) + ".";
+      *message = "Topic currently has " + std::to_string(it->second.partitions) +
+                 " partitions, which is higher than or equal to the requested " + std::to_string(partitions) + ".";
     return ErrorCode::INVALID_PARTITIONS;
   }
   it->second.partitions = partitions;
@@ -179,6 +193,7 @@ ErrorCode TopicTable::set_overrides(const std::string& name, const std::map<std:
   std::lock_guard lock(mu_);
   auto it = topics_.find(name);
   if (it == topics_.end()) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+  if (it->second.internal) config = effective_log_config(overrides, true);
   it->second.overrides = overrides;
   it->second.log_config = config;
   persist_locked();

@@ -59,6 +59,8 @@ class TopicTable {
 
  private:
   void persist_locked() const;
+  // Defaults + overrides; internal topics are compacted and never expire.
+  storage::LogConfig effective_log_config(const std::map<std::string, std::string>& overrides, bool internal) const;
   std::filesystem::path meta_dir_;
   storage::LogConfig defaults_;
   mutable std::mutex mu_;

@@ -28,13 +28,15 @@ int32_t offsets_partition_for(const std::string& group_id, int32_t partitions) {
 }
 
 Coordinator::Coordinator(asio::io_context& io, GroupLimits limits, int64_t max_metadata_bytes,
-                         std::function<cluster::Partition*(int32_t)> offsets_partition, int32_t offsets_partitions)
+                         std::function<cluster::Partition*(int32_t)> offsets_partition, int32_t offsets_partitions,
+                         int64_t compaction_min_records)
     : io_(io),
       limits_(limits),
       max_metadata_bytes_(max_metadata_bytes),
       offsets_partition_(std::move(offsets_partition)),
       offsets_partitions_(offsets_partitions),
-      tick_timer_(io) {}
+      tick_timer_(io),
+      compaction_min_records_(compaction_min_records) {}
 
 void Coordinator::start() { schedule_tick(); }
 
@@ -53,6 +55,7 @@ void Coordinator::schedule_tick() {
       g->tick(now);
       persist_if_dirty(*g);
     }
+    maybe_compact();
     schedule_tick();
   });
 }
@@ -74,7 +77,8 @@ Group& Coordinator::get_or_create(const std::string& group_id) {
 }
 
 int64_t Coordinator::append(const std::string& group_id, const std::vector<protocol::Record>& records) {
-  auto* partition = offsets_partition_(offsets_partition_for(group_id, offsets_partitions_));
+  int32_t p = offsets_partition_for(group_id, offsets_partitions_);
+  auto* partition = offsets_partition_(p);
   if (!partition) return -1;
   auto batch = protocol::build_record_batch(records, wall_ms());
   auto result = partition->append(batch, wall_ms());
@@ -82,7 +86,83 @@ int64_t Coordinator::append(const std::string& group_id, const std::vector<proto
     spdlog::error("group {}: writing to {} failed: {}", group_id, kOffsetsTopic, error_name(result.error));
     return -1;
   }
+  for (const auto& r : records)
+    if (r.key) track(p, *r.key, r.value);
   return result.last_offset;
+}
+
+void Coordinator::track(int32_t p, std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value) {
+  auto& state = log_state_[p];
+  ++state.records;
+  std::vector<uint8_t> k(key.begin(), key.end());
+  if (value)
+    state.latest[std::move(k)] = *value;
+  else
+    state.latest.erase(k);
+}
+
+void Coordinator::maybe_compact() {
+  for (auto& [p, state] : log_state_) {
+    int64_t live = static_cast<int64_t>(state.latest.size());
+    int64_t superseded = state.records - live;
+    if (state.compacting || superseded < std::max(live, compaction_min_records_)) continue;
+    state.compacting = true;
+    asio::co_spawn(io_, compact(p), asio::detached);
+  }
+}
+
+asio::awaitable<void> Coordinator::compact(int32_t p) {
+  auto* partition = offsets_partition_(p);
+  auto& state = log_state_[p];
+  if (!partition || stopped_) {
+    state.compacting = false;
+    co_return;
+  }
+  // Everything below `first` is superseded by the snapshot, or by records
+  // after it. The snapshot is built and appended without suspending, so no
+  // write can slip in between.
+  constexpr size_t kSnapshotBatchBytes = 256 * 1024;
+  int64_t first = partition->log().log_end_offset();
+  int64_t last = first - 1;
+  bool ok = true;
+  std::vector<protocol::Record> batch;
+  size_t batch_bytes = 0;
+  auto flush = [&] {
+    if (batch.empty() || !ok) return;
+    auto bytes = protocol::build_record_batch(batch, wall_ms());
+    auto result = partition->append(bytes, wall_ms());
+    if (result.error != ErrorCode::NONE) {
+      spdlog::error("compacting {}-{}: append failed: {}", kOffsetsTopic, p, error_name(result.error));
+      ok = false;
+    } else {
+      last = result.last_offset;
+    }
+    batch.clear();
+    batch_bytes = 0;
+  };
+  for (const auto& [key, value] : state.latest) {
+    protocol::Record r;
+    r.key = key;
+    r.value = value;
+    batch_bytes += key.size() + value.size() + 32;
+    batch.push_back(std::move(r));
+    if (batch_bytes >= kSnapshotBatchBytes) flush();
+  }
+  flush();
+  int64_t before = state.records;
+  state.records = static_cast<int64_t>(state.latest.size());
+  bool durable = false;
+  if (ok && last >= 0) durable = co_await partition->wait_durable(last);
+  partition = offsets_partition_(p);  // looked up again: time passed
+  if (!durable || !partition) {
+    state.records += before;  // nothing was dropped; try again later
+    state.compacting = false;
+    co_return;
+  }
+  int64_t start = partition->log().delete_records_before(first);
+  spdlog::info("compacted {}-{}: {} live records kept, {} superseded dropped, log start {}", kOffsetsTopic, p,
+               state.latest.size(), before - static_cast<int64_t>(state.latest.size()), start);
+  state.compacting = false;
 }
 
 asio::awaitable<bool> Coordinator::wait_durable(const std::string& group_id, int64_t offset) {
@@ -99,6 +179,22 @@ void Coordinator::persist_if_dirty(Group& g) {
   v.protocol = g.protocol_name();
   if (!g.leader().empty()) v.leader = g.leader();
   v.state_timestamp = wall_ms();
+  if (g.state() == GroupState::Stable) {
+    // Kafka stores members only with their assignment; a group caught
+    // between generations comes back Empty and its members rejoin.
+    for (const auto& [id, m] : g.members()) {
+      GroupMemberValue mv;
+      mv.member_id = id;
+      mv.group_instance_id = m.group_instance_id;
+      mv.client_id = m.client_id;
+      mv.client_host = m.client_host;
+      mv.rebalance_timeout_ms = m.rebalance_timeout_ms;
+      mv.session_timeout_ms = m.session_timeout_ms;
+      mv.subscription = g.member_metadata(m);
+      mv.assignment = m.assignment;
+      v.members.push_back(std::move(mv));
+    }
+  }
   protocol::Record r;
   r.key = encode_key(GroupKey{g.id()});
   r.value = encode_value(v);
@@ -116,7 +212,22 @@ void Coordinator::apply(std::span<const uint8_t> key_bytes, const std::optional<
   } else if (auto* k = std::get_if<GroupKey>(&key)) {
     if (value) {
       auto v = decode_group_value(*value);
-      get_or_create(k->group).restore(v.generation, v.protocol_type, v.protocol);
+      std::vector<Member> members;
+      for (auto& mv : v.members) {
+        Member m;
+        m.id = mv.member_id;
+        m.group_instance_id = mv.group_instance_id;
+        m.client_id = mv.client_id;
+        m.client_host = mv.client_host;
+        m.rebalance_timeout_ms = mv.rebalance_timeout_ms;
+        m.session_timeout_ms = mv.session_timeout_ms;
+        m.protocol_type = v.protocol_type;
+        if (v.protocol) m.protocols.push_back(Protocol{*v.protocol, std::move(mv.subscription)});
+        m.assignment = std::move(mv.assignment);
+        members.push_back(std::move(m));
+      }
+      get_or_create(k->group).restore(v.generation, v.protocol_type, v.protocol, v.leader.value_or(""),
+                                      std::move(members), Clock::now());
     } else {
       groups_.erase(k->group);
       offsets_.erase(k->group);
@@ -147,7 +258,9 @@ void Coordinator::load(int32_t partition_index) {
         try {
           for (auto& rec : protocol::decode_record_batch({p, size})) {
             ++records;
-            if (rec.key) apply(*rec.key, rec.value);
+            if (!rec.key) continue;
+            track(partition_index, *rec.key, rec.value);
+            apply(*rec.key, rec.value);
           }
         } catch (const protocol::DecodeError& e) {
           spdlog::warn("{}-{}: skipping a malformed record batch: {}", kOffsetsTopic, partition_index, e.what());
@@ -194,7 +307,8 @@ ErrorCode Coordinator::leave(const std::string& group_id, const std::string& mem
 
 asio::awaitable<std::vector<ErrorCode>> Coordinator::commit(const std::string& group_id, const std::string& member_id,
                                                             const std::optional<std::string>& instance_id,
-                                                            int32_t generation, const std::vector<CommitEntry>& entries) {
+                                                            int32_t generation,
+                                                            const std::vector<CommitEntry>& entries) {
   Group* g = find(group_id);
   ErrorCode group_error = ErrorCode::NONE;
   if (!g) {

@@ -3,7 +3,9 @@
 // __consumer_offsets partition this shard owns, their committed offsets, and
 // the timer that expires sessions and finishes rebalances. Group and offset
 // changes are appended to __consumer_offsets; commits are answered once
-// fdatasync'd, and everything is rebuilt from that topic at start-up.
+// fdatasync'd, and everything is rebuilt from that topic at start-up. The
+// topic is compacted by snapshot: the live records are rewritten at the end
+// and the log start moves past the superseded ones.
 //
 // Thread-safety: none; every method runs on the owning shard.
 #include <asio.hpp>
@@ -61,8 +63,12 @@ class Coordinator {
  public:
   // `offsets_partition(p)` returns this shard's partition p of __consumer_offsets
   // (or nullptr); it is the store for every group mapped to p.
+  // `compaction_min_records`: a partition of __consumer_offsets is compacted
+  // once it holds at least this many superseded records, and at least as many
+  // as live ones.
   Coordinator(asio::io_context& io, GroupLimits limits, int64_t max_metadata_bytes,
-              std::function<cluster::Partition*(int32_t)> offsets_partition, int32_t offsets_partitions);
+              std::function<cluster::Partition*(int32_t)> offsets_partition, int32_t offsets_partitions,
+              int64_t compaction_min_records);
 
   void start();
   void stop();
@@ -105,6 +111,14 @@ class Coordinator {
   int64_t append(const std::string& group_id, const std::vector<protocol::Record>& records);
   asio::awaitable<bool> wait_durable(const std::string& group_id, int64_t offset);
   void schedule_tick();
+  // Remembers what a record written to (or read from) partition p supersedes.
+  void track(int32_t p, std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value);
+  void maybe_compact();
+  // Rewrites the live records of partition p at its end, waits until they are
+  // durable, then moves the log start past everything older (whole segments
+  // below it are deleted). A crash at any point leaves a log that replays to
+  // the same state.
+  asio::awaitable<void> compact(int32_t p);
 
   asio::io_context& io_;
   GroupLimits limits_;
@@ -113,6 +127,17 @@ class Coordinator {
   int32_t offsets_partitions_;
   std::map<std::string, std::unique_ptr<Group>> groups_;
   std::map<std::string, std::map<std::pair<std::string, int32_t>, OffsetValue>> offsets_;
+  // Per owned __consumer_offsets partition: the latest record of every live
+  // key as written to the log (a commit counts from its append, before it is
+  // durable, so a snapshot never misses one), and how many records the log
+  // holds from its start.
+  struct OffsetsLogState {
+    std::map<std::vector<uint8_t>, std::vector<uint8_t>> latest;
+    int64_t records = 0;
+    bool compacting = false;
+  };
+  std::map<int32_t, OffsetsLogState> log_state_;
+  int64_t compaction_min_records_;
   asio::steady_timer tick_timer_;
   bool stopped_ = false;
 };

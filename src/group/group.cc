@@ -95,8 +95,7 @@ JoinResult Group::join_result_for(const Member& m) const {
   r.leader = leader_;
   r.member_id = m.id;
   if (m.id == leader_) {
-    for (const auto& [id, other] : members_)
-      r.members.push_back({id, other.group_instance_id, member_metadata(other)});
+    for (const auto& [id, other] : members_) r.members.push_back({id, other.group_instance_id, member_metadata(other)});
   }
   return r;
 }
@@ -162,6 +161,7 @@ void Group::join(const JoinRequest& req, Clock::time_point now, std::function<vo
           // Nothing changed for the group: hand back the current generation, no rebalance.
           reset_session(replacement, now);
           members_[id] = std::move(replacement);
+          dirty_ = true;  // the stored member id changed
           JoinResult r = join_result_for(members_[id]);
           respond(std::move(r));
           return;
@@ -202,11 +202,10 @@ void Group::join(const JoinRequest& req, Clock::time_point now, std::function<vo
     m.awaiting_join(superseded);
     m.awaiting_join = nullptr;
   }
-  bool same_protocols = m.protocols.size() == req.protocols.size() &&
-                        std::equal(m.protocols.begin(), m.protocols.end(), req.protocols.begin(),
-                                   [](const Protocol& a, const Protocol& b) {
-                                     return a.name == b.name && a.metadata == b.metadata;
-                                   });
+  bool same_protocols =
+      m.protocols.size() == req.protocols.size() &&
+      std::equal(m.protocols.begin(), m.protocols.end(), req.protocols.begin(),
+                 [](const Protocol& a, const Protocol& b) { return a.name == b.name && a.metadata == b.metadata; });
   m.protocols = req.protocols;
   m.session_timeout_ms = req.session_timeout_ms;
   m.rebalance_timeout_ms = req.rebalance_timeout_ms > 0 ? req.rebalance_timeout_ms : req.session_timeout_ms;
@@ -258,9 +257,8 @@ void Group::prepare_rebalance(Clock::time_point now) {
 
 void Group::maybe_complete_join(Clock::time_point now) {
   if (state_ != GroupState::PreparingRebalance) return;
-  bool all_joined = std::all_of(members_.begin(), members_.end(), [](const auto& kv) {
-    return static_cast<bool>(kv.second.awaiting_join);
-  });
+  bool all_joined = std::all_of(members_.begin(), members_.end(),
+                                [](const auto& kv) { return static_cast<bool>(kv.second.awaiting_join); });
   if ((all_joined && now >= join_not_before_) || now >= rebalance_deadline_) complete_join(now);
 }
 
@@ -300,8 +298,7 @@ void Group::sync(const SyncRequest& req, Clock::time_point now, std::function<vo
   auto it = members_.find(req.member_id);
   if (it == members_.end()) return fail(ErrorCode::UNKNOWN_MEMBER_ID);
   Member& m = it->second;
-  if (req.group_instance_id && m.group_instance_id != req.group_instance_id)
-    return fail(ErrorCode::FENCED_INSTANCE_ID);
+  if (req.group_instance_id && m.group_instance_id != req.group_instance_id) return fail(ErrorCode::FENCED_INSTANCE_ID);
   if (req.generation_id != generation_) return fail(ErrorCode::ILLEGAL_GENERATION);
   if ((req.protocol_type && *req.protocol_type != protocol_type_) ||
       (req.protocol_name && *req.protocol_name != protocol_name_))
@@ -429,11 +426,21 @@ bool Group::tick(Clock::time_point now) {
   return changed;
 }
 
-void Group::restore(int32_t generation, std::string protocol_type, std::optional<std::string> protocol_name) {
+void Group::restore(int32_t generation, std::string protocol_type, std::optional<std::string> protocol_name,
+                    std::string leader, std::vector<Member> members, Clock::time_point now) {
   generation_ = generation;
   protocol_type_ = std::move(protocol_type);
   protocol_name_ = std::move(protocol_name);
-  state_ = GroupState::Empty;
+  members_.clear();
+  pending_members_.clear();
+  for (auto& m : members) {
+    reset_session(m, now);
+    std::string id = m.id;
+    members_[id] = std::move(m);
+  }
+  leader_ = members_.count(leader) ? std::move(leader) : std::string();
+  if (leader_.empty() && !members_.empty()) leader_ = members_.begin()->first;
+  state_ = members_.empty() ? GroupState::Empty : GroupState::Stable;
 }
 
 }  // namespace runnel::group

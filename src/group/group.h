@@ -133,8 +133,10 @@ class Group {
   // True after a rebalance completed or the group emptied: its state should be persisted.
   bool take_dirty() { return std::exchange(dirty_, false); }
   void mark_dead() { state_ = GroupState::Dead; }
-  // Restores persisted state (no members: they rejoin after a restart).
-  void restore(int32_t generation, std::string protocol_type, std::optional<std::string> protocol_name);
+  // Restores persisted state, as Kafka loads a group: with members it is
+  // Stable and each member's session starts again at `now`; without, Empty.
+  void restore(int32_t generation, std::string protocol_type, std::optional<std::string> protocol_name,
+               std::string leader, std::vector<Member> members, Clock::time_point now);
 
  private:
   void add_member(Member member, Clock::time_point now);

@@ -45,7 +45,17 @@ std::vector<uint8_t> encode_value(const GroupValue& v) {
   w.nullable_string(v.protocol);
   w.nullable_string(v.leader);
   w.i64(v.state_timestamp);
-  w.array_length(0);
+  w.array_length(static_cast<int32_t>(v.members.size()));
+  for (const auto& m : v.members) {
+    w.string(m.member_id);
+    w.nullable_string(m.group_instance_id);
+    w.string(m.client_id);
+    w.string(m.client_host);
+    w.i32(m.rebalance_timeout_ms);
+    w.i32(m.session_timeout_ms);
+    w.bytes(m.subscription);
+    w.bytes(m.assignment);
+  }
   return done(w);
 }
 
@@ -83,7 +93,23 @@ GroupValue decode_group_value(std::span<const uint8_t> bytes) {
   v.protocol = r.nullable_string();
   v.leader = r.nullable_string();
   if (version >= 2) v.state_timestamp = r.i64();
-  return v;  // members are not restored
+  int32_t n = r.array_length();
+  for (int32_t i = 0; i < n; ++i) {
+    GroupMemberValue m;
+    m.member_id = r.string();
+    if (version >= 3) m.group_instance_id = r.nullable_string();
+    m.client_id = r.string();
+    m.client_host = r.string();
+    if (version >= 1) m.rebalance_timeout_ms = r.i32();
+    m.session_timeout_ms = r.i32();
+    if (version == 0) m.rebalance_timeout_ms = m.session_timeout_ms;
+    auto subscription = r.bytes();
+    m.subscription.assign(subscription.begin(), subscription.end());
+    auto assignment = r.bytes();
+    m.assignment.assign(assignment.begin(), assignment.end());
+    v.members.push_back(std::move(m));
+  }
+  return v;
 }
 
 }  // namespace runnel::group

@@ -5,7 +5,8 @@
 //                  value v3: offset, leader epoch, metadata, commit timestamp
 //   group metadata key v2: group
 //                  value v3: protocol type, generation, protocol, leader,
-//                  state timestamp, members (none: members rejoin after a restart)
+//                  state timestamp, members (id, instance id, client id and
+//                  host, timeouts, subscription, assignment) of a Stable group
 // A null value is a tombstone (offset deleted / group deleted).
 // Thread-safety: pure functions.
 #include <cstdint>
@@ -34,12 +35,24 @@ struct GroupKey {
   std::string group;
 };
 
+struct GroupMemberValue {
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::string client_id;
+  std::string client_host;
+  int32_t rebalance_timeout_ms = 0;
+  int32_t session_timeout_ms = 0;
+  std::vector<uint8_t> subscription;  // the selected protocol's metadata
+  std::vector<uint8_t> assignment;
+};
+
 struct GroupValue {
   std::string protocol_type;
   int32_t generation = 0;
   std::optional<std::string> protocol;
   std::optional<std::string> leader;
   int64_t state_timestamp = 0;
+  std::vector<GroupMemberValue> members;
 };
 
 std::vector<uint8_t> encode_key(const OffsetKey& k);

@@ -50,9 +50,7 @@ Broker::Broker(BrokerConfig config)
 
 Broker::~Broker() { stop(); }
 
-std::string Broker::key(const std::string& topic, int32_t partition) {
-  return topic + "-" + std::to_string(partition);
-}
+std::string Broker::key(const std::string& topic, int32_t partition) { return topic + "-" + std::to_string(partition); }
 
 std::filesystem::path Broker::partition_dir(const std::string& topic, int32_t partition) const {
   return std::filesystem::path(config_.data_dir) / key(topic, partition);
@@ -104,7 +102,8 @@ void Broker::start() {
   for (int s = 0; s < shards_.size(); ++s) {
     coordinators_.push_back(std::make_unique<group::Coordinator>(
         shards_.at(s).io(), limits, /*offset.metadata.max.bytes=*/4096,
-        [this](int32_t p) { return partition(group::kOffsetsTopic, p); }, offsets_partitions_));
+        [this](int32_t p) { return partition(group::kOffsetsTopic, p); }, offsets_partitions_,
+        config_.offsets_compaction_min_records));
   }
   for (int s = 0; s < shards_.size(); ++s) {
     run_blocking(shards_.at(s), [this, &topics, s]() -> asio::awaitable<void> {
@@ -171,8 +170,8 @@ asio::awaitable<void> Broker::open_partitions(const cluster::TopicInfo& topic, i
 }
 
 asio::awaitable<ErrorCode> Broker::create_topic(const std::string& name, int32_t partitions,
-                                                const std::map<std::string, std::string>& overrides, std::string* message,
-                                                bool internal) {
+                                                const std::map<std::string, std::string>& overrides,
+                                                std::string* message, bool internal) {
   auto error = topics_.create(name, partitions, overrides, internal, message);
   if (error != ErrorCode::NONE) co_return error;
   auto info = *topics_.find(name);
@@ -210,8 +209,9 @@ asio::awaitable<ErrorCode> Broker::add_partitions(const std::string& name, int32
   if (error != ErrorCode::NONE) co_return error;
   auto info = *topics_.find(name);
   for (int s = 0; s < shards_.size(); ++s)
-    co_await on_shard(shards_.at(s),
-                      [this, &info, from = before->partitions]() { return open_partitions(info, from, info.partitions); });
+    co_await on_shard(shards_.at(s), [this, &info, from = before->partitions]() {
+      return open_partitions(info, from, info.partitions);
+    });
   co_return ErrorCode::NONE;
 }
 
@@ -237,9 +237,9 @@ group::Coordinator& Broker::coordinator() { return *coordinators_[current_shard(
 asio::awaitable<bool> Broker::ensure_offsets_topic() {
   if (topics_.find(group::kOffsetsTopic)) co_return true;
   std::string message;
-  const std::map<std::string, std::string> no_overrides;
-  auto error =
-      co_await create_topic(group::kOffsetsTopic, offsets_partitions_, no_overrides, &message, /*internal=*/true);
+  const std::map<std::string, std::string> overrides = {
+      {"segment.bytes", std::to_string(config_.offsets_topic_segment_bytes)}};
+  auto error = co_await create_topic(group::kOffsetsTopic, offsets_partitions_, overrides, &message, /*internal=*/true);
   co_return error == ErrorCode::NONE || error == ErrorCode::TOPIC_ALREADY_EXISTS;
 }
 

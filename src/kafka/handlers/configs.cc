@@ -43,8 +43,8 @@ bool wanted(const Resource& resource, const std::string& name) {
 
 }  // namespace
 
-asio::awaitable<protocol::DescribeConfigsResponse> handle_describe_configs(
-    RequestContext& ctx, protocol::DescribeConfigsRequest& request) {
+asio::awaitable<protocol::DescribeConfigsResponse> handle_describe_configs(RequestContext& ctx,
+                                                                           protocol::DescribeConfigsRequest& request) {
   Broker& broker = ctx.broker;
   protocol::DescribeConfigsResponse response;
   for (auto& resource : request.resources) {
@@ -68,11 +68,16 @@ asio::awaitable<protocol::DescribeConfigsResponse> handle_describe_configs(
         result.error_message = "Topic " + resource.resource_name + " does not exist";
         continue;
       }
-      for (const auto& [name, default_value] : topic_config_defaults(broker.topics().defaults())) {
+      // Effective values: an internal topic's forced settings (compaction, no
+      // retention) show as topic configs, as Kafka creates __consumer_offsets.
+      auto defaults = topic_config_defaults(broker.topics().defaults());
+      auto effective = topic_config_defaults(info->log_config);
+      for (size_t i = 0; i < defaults.size(); ++i) {
+        const auto& name = defaults[i].first;
         auto it = info->overrides.find(name);
-        bool overridden = it != info->overrides.end();
-        add(name, overridden ? it->second : default_value, !overridden,
-            overridden ? kSourceDynamicTopic : kSourceDefault);
+        bool overridden = it != info->overrides.end() || effective[i].second != defaults[i].second;
+        std::string value = it != info->overrides.end() ? it->second : effective[i].second;
+        add(name, value, !overridden, overridden ? kSourceDynamicTopic : kSourceDefault);
       }
     } else if (resource.resource_type == kBrokerResource) {
       if (!resource.resource_name.empty() && resource.resource_name != std::to_string(broker.config().node_id)) {

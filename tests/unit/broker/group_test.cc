@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "group/offsets_format.h"
+
 namespace runnel::group {
 namespace {
 
@@ -179,6 +181,60 @@ TEST_F(Fixture, CommitValidation) {
   EXPECT_EQ(group.validate_commit(a->member_id, std::nullopt, 1), ErrorCode::NONE);
   EXPECT_EQ(group.validate_commit(a->member_id, std::nullopt, 2), ErrorCode::ILLEGAL_GENERATION);
   EXPECT_EQ(group.validate_commit("", std::nullopt, -1), ErrorCode::UNKNOWN_MEMBER_ID);
+}
+
+TEST_F(Fixture, RestoredMembersAreStableUntilTheirSessionsRunOut) {
+  Member m;
+  m.id = "client-1";
+  m.client_id = "client";
+  m.session_timeout_ms = 10000;
+  m.rebalance_timeout_ms = 30000;
+  m.protocol_type = "consumer";
+  m.protocols = {{"range", {1}}};
+  m.assignment = {4, 2};
+  std::vector<Member> members{m};
+  group.restore(5, "consumer", "range", "client-1", std::move(members), now);
+  EXPECT_EQ(group.state(), GroupState::Stable);
+  EXPECT_EQ(group.leader(), "client-1");
+  // The member carries on where it was: heartbeats, commits and syncs of generation 5.
+  EXPECT_EQ(group.heartbeat("client-1", std::nullopt, 5, now + 5s), ErrorCode::NONE);
+  EXPECT_EQ(group.validate_commit("client-1", std::nullopt, 5), ErrorCode::NONE);
+  std::optional<SyncResult> s;
+  group.sync(SyncRequest{"client-1", 5, {}, {}, {}, {}}, now + 5s, [&](SyncResult r) { s = r; });
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->assignment, (Bytes{4, 2}));
+  // Silent past its session: gone, and the group is Empty with a new generation.
+  EXPECT_TRUE(group.tick(now + 16s));
+  EXPECT_EQ(group.state(), GroupState::Empty);
+  EXPECT_EQ(group.generation(), 6);
+}
+
+TEST(OffsetsFormat, GroupValueWithMembersRoundTrips) {
+  GroupValue v;
+  v.protocol_type = "consumer";
+  v.generation = 7;
+  v.protocol = "cooperative-sticky";
+  v.leader = "a-1";
+  v.state_timestamp = 1234;
+  v.members.push_back({"a-1", "instance-a", "client-a", "/127.0.0.1", 30000, 10000, {1, 2}, {3}});
+  v.members.push_back({"b-1", std::nullopt, "client-b", "/127.0.0.1", 60000, 45000, {}, {4, 5, 6}});
+  auto bytes = encode_value(v);
+  auto back = decode_group_value(bytes);
+  EXPECT_EQ(back.protocol_type, v.protocol_type);
+  EXPECT_EQ(back.generation, 7);
+  EXPECT_EQ(back.protocol, v.protocol);
+  EXPECT_EQ(back.leader, v.leader);
+  EXPECT_EQ(back.state_timestamp, 1234);
+  ASSERT_EQ(back.members.size(), 2u);
+  EXPECT_EQ(back.members[0].group_instance_id, "instance-a");
+  EXPECT_EQ(back.members[0].subscription, (std::vector<uint8_t>{1, 2}));
+  EXPECT_EQ(back.members[1].group_instance_id, std::nullopt);
+  EXPECT_EQ(back.members[1].rebalance_timeout_ms, 60000);
+  EXPECT_EQ(back.members[1].session_timeout_ms, 45000);
+  EXPECT_EQ(back.members[1].assignment, (std::vector<uint8_t>{4, 5, 6}));
+  // A truncated value is refused, not misread.
+  bytes.resize(bytes.size() - 2);
+  EXPECT_ANY_THROW(decode_group_value(bytes));
 }
 
 }  // namespace
