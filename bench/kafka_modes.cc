@@ -129,6 +129,14 @@ rd_kafka_conf_t* producer_conf(const Options& o, ProducerState* st) {
   set(c, "compression.type", o.compression);
   int linger = o.linger_ms >= 0 ? o.linger_ms : (o.mode == "latency" ? 0 : -1);
   if (linger >= 0) set(c, "linger.ms", std::to_string(linger));
+  if (o.mode == "latency") {
+    // The Java producer's default (max.in.flight.requests.per.connection=5).
+    // librdkafka's own default (1,000,000) sends whatever is queued the moment
+    // anything is, so under load records queue as thousands of one-record
+    // requests in flight instead of in batches: on the dev VM 50,000 rec/s
+    // acks=all with linger 0 then lags by 0.4 s, and with 5 it has p50 1.8 ms.
+    set(c, "max.in.flight", "5");
+  }
   if (o.batch_size > 0) {
     set(c, "batch.size", std::to_string(o.batch_size));
     set(c, "batch.num.messages", "1000000");  // let batch.size decide
