@@ -425,28 +425,55 @@ asio::awaitable<ErrorCode> Coordinator::delete_group(const std::string& group_id
   co_return ErrorCode::NONE;
 }
 
+std::optional<std::set<std::string>> Coordinator::subscribed_topics(const Group& g) {
+  // ConsumerProtocolSubscription, every version: int16 version, then the
+  // topics as an int32-counted array of int16-length strings.
+  std::set<std::string> topics;
+  for (const auto& [_, m] : g.members()) {
+    auto metadata = g.member_metadata(m);
+    try {
+      protocol::Reader r(metadata);
+      r.i16();
+      int32_t n = r.array_length();
+      for (int32_t i = 0; i < n; ++i) topics.insert(r.string());
+    } catch (const protocol::DecodeError&) {
+      return std::nullopt;  // unreadable: assume every topic is in use
+    }
+  }
+  return topics;
+}
+
 asio::awaitable<std::pair<ErrorCode, std::vector<ErrorCode>>> Coordinator::delete_offsets(
     const std::string& group_id, const std::vector<std::pair<std::string, int32_t>>& partitions) {
   std::vector<ErrorCode> errors(partitions.size(), ErrorCode::NONE);
   Group* g = find(group_id);
   if (!g && !offsets_.count(group_id)) co_return std::pair{ErrorCode::GROUP_ID_NOT_FOUND, errors};
   if (g && g->state() == GroupState::Dead) co_return std::pair{ErrorCode::GROUP_ID_NOT_FOUND, errors};
+  std::vector<std::pair<std::string, int32_t>> deleted;
   if (g && g->state() != GroupState::Empty && g->protocol_type() == "consumer") {
-    // An active consumer group still reads these partitions: Kafka refuses
-    // (GROUP_SUBSCRIBED_TO_TOPIC) for topics in the members' subscriptions.
-    // Subscriptions are not parsed yet, so every topic counts as subscribed.
-    for (auto& e : errors) e = ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC;
-    co_return std::pair{ErrorCode::NONE, errors};
+    // An active consumer group still reads the topics its members subscribe
+    // to: Kafka refuses those partitions (GROUP_SUBSCRIBED_TO_TOPIC) and
+    // deletes the others.
+    auto subscribed = subscribed_topics(*g);
+    for (size_t i = 0; i < partitions.size(); ++i) {
+      if (!subscribed || subscribed->count(partitions[i].first))
+        errors[i] = ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC;
+      else
+        deleted.push_back(partitions[i]);
+    }
+  } else {
+    deleted = partitions;
   }
+  if (deleted.empty()) co_return std::pair{ErrorCode::NONE, errors};
   std::vector<protocol::Record> tombstones;
-  for (const auto& tp : partitions) {
+  for (const auto& tp : deleted) {
     protocol::Record r;
     r.key = encode_key(OffsetKey{group_id, tp.first, tp.second});
     tombstones.push_back(std::move(r));
   }
   int64_t last = append(group_id, tombstones);
   co_await wait_durable(group_id, last);
-  for (const auto& tp : partitions) offsets_[group_id].erase(tp);
+  for (const auto& tp : deleted) offsets_[group_id].erase(tp);
   co_return std::pair{ErrorCode::NONE, errors};
 }
 

@@ -12,6 +12,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -111,6 +113,9 @@ class Coordinator {
   int64_t append(const std::string& group_id, const std::vector<protocol::Record>& records);
   asio::awaitable<bool> wait_durable(const std::string& group_id, int64_t offset);
   void schedule_tick();
+  // The topics a consumer group's members subscribe to, from their protocol
+  // metadata; nullopt when some member's metadata cannot be read.
+  static std::optional<std::set<std::string>> subscribed_topics(const Group& g);
   // Remembers what a record written to (or read from) partition p supersedes.
   void track(int32_t p, std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value);
   void maybe_compact();

@@ -8,8 +8,12 @@
 //     the first with an incremental revoke; nothing else moves
 //   - static membership (group.instance.id): a member restarted quickly gets its
 //     partitions back and the other member sees no rebalance
+//   - OffsetDelete (rd_kafka_DeleteConsumerGroupOffsets): refused for a topic
+//     the active group subscribes to, done for one it does not, and done for
+//     every topic once the group is empty
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -361,6 +365,87 @@ TEST_F(RdKafkaGroups, StaticMemberRestartKeepsPartitionsWithoutRebalance) {
   EXPECT_EQ(a->assignment(), a_parts);
   a->close();
   b.close();
+}
+
+// Deletes the committed offsets of `parts` (topic, partition) with librdkafka's
+// admin API; returns the per-partition error codes, or {} on a request error.
+std::vector<rd_kafka_resp_err_t> delete_offsets(const std::string& group,
+                                                const std::vector<std::pair<std::string, int32_t>>& parts) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  rd_kafka_conf_set(conf, "bootstrap.servers", g_broker->bootstrap().c_str(), err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) {
+    ADD_FAILURE() << err;
+    return {};
+  }
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+  for (const auto& [t, p] : parts) rd_kafka_topic_partition_list_add(list, t.c_str(), p);
+  rd_kafka_DeleteConsumerGroupOffsets_t* del = rd_kafka_DeleteConsumerGroupOffsets_new(group.c_str(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_DeleteConsumerGroupOffsets(rk, &del, 1, nullptr, q);
+  rd_kafka_DeleteConsumerGroupOffsets_destroy(del);
+  std::vector<rd_kafka_resp_err_t> out;
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);
+  if (!ev) {
+    ADD_FAILURE() << "no DeleteConsumerGroupOffsets result in 15 s";
+  } else if (rd_kafka_event_error(ev)) {
+    ADD_FAILURE() << "DeleteConsumerGroupOffsets: " << rd_kafka_event_error_string(ev);
+  } else {
+    size_t n = 0;
+    const rd_kafka_group_result_t** groups =
+        rd_kafka_DeleteConsumerGroupOffsets_result_groups(rd_kafka_event_DeleteConsumerGroupOffsets_result(ev), &n);
+    if (n == 1) {
+      if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[0]))
+        ADD_FAILURE() << "group error: " << rd_kafka_error_string(e);
+      const rd_kafka_topic_partition_list_t* res = rd_kafka_group_result_partitions(groups[0]);
+      for (int i = 0; res && i < res->cnt; ++i) out.push_back(res->elems[i].err);
+    }
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+int64_t committed_offset(RdKafka::KafkaConsumer* c, const std::string& topic, int32_t partition) {
+  std::vector<RdKafka::TopicPartition*> tps{RdKafka::TopicPartition::create(topic, partition)};
+  c->committed(tps, 10000);
+  int64_t offset = tps[0]->offset();
+  RdKafka::TopicPartition::destroy(tps);
+  return offset;
+}
+
+TEST_F(RdKafkaGroups, OffsetDeleteRefusesSubscribedTopicsOfAnActiveGroup) {
+  std::string read = "rdg_odel_read_" + std::to_string(getpid());
+  std::string other = "rdg_odel_other_" + std::to_string(getpid());
+  produce(read, 3, "r");
+  produce(other, 3, "o");
+  Member m("rdg-odel", read, {{"enable.auto.commit", "false"}});
+  ASSERT_TRUE(poll_until({&m}, 30000, [&] { return m.assignment().size() == 3; }));
+  // The member commits for its own topic and, as Kafka allows, for another one.
+  std::vector<RdKafka::TopicPartition*> offsets{RdKafka::TopicPartition::create(read, 0, 1),
+                                                RdKafka::TopicPartition::create(read, 1, 1),
+                                                RdKafka::TopicPartition::create(other, 0, 1)};
+  ASSERT_EQ(m.consumer->commitSync(offsets), RdKafka::ERR_NO_ERROR);
+  RdKafka::TopicPartition::destroy(offsets);
+
+  auto errors = delete_offsets("rdg-odel", {{read, 0}, {other, 0}});
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0], RD_KAFKA_RESP_ERR_GROUP_SUBSCRIBED_TO_TOPIC);
+  EXPECT_EQ(errors[1], RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_EQ(committed_offset(m.consumer.get(), read, 0), 1);
+  EXPECT_EQ(committed_offset(m.consumer.get(), other, 0), RdKafka::Topic::OFFSET_INVALID);
+
+  m.close();  // the group is Empty now
+  errors = delete_offsets("rdg-odel", {{read, 0}});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0], RD_KAFKA_RESP_ERR_NO_ERROR);
+  Member again("rdg-odel", read, {{"enable.auto.commit", "false"}});
+  EXPECT_EQ(committed_offset(again.consumer.get(), read, 0), RdKafka::Topic::OFFSET_INVALID);
+  EXPECT_EQ(committed_offset(again.consumer.get(), read, 1), 1) << "only the asked-for partition is deleted";
+  again.close();
 }
 
 }  // namespace
