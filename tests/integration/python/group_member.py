@@ -1,6 +1,7 @@
 """One kafka-python consumer-group member as a process, for tests/integration/python/test_groups.py.
 
     group_member.py BOOTSTRAP GROUP TOPIC [--session-ms N] [--reset earliest|latest] [--client-id ID]
+                    [--assignor range|roundrobin]
 
 Subscribes GROUP to TOPIC and prints one JSON object a line (flushed):
   {"assigned": [partitions]}      whenever the assignment changes
@@ -15,6 +16,11 @@ import sys
 import threading
 
 from kafka import KafkaConsumer
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+
+ASSIGNORS = {a.name: a for a in (RangePartitionAssignor, RoundRobinPartitionAssignor, StickyPartitionAssignor)}
 
 ap = argparse.ArgumentParser()
 ap.add_argument("bootstrap")
@@ -23,6 +29,7 @@ ap.add_argument("topic")
 ap.add_argument("--session-ms", type=int, default=3000)
 ap.add_argument("--reset", default="earliest")
 ap.add_argument("--client-id", default="py-member")
+ap.add_argument("--assignor", default=None, help="the only partition.assignment.strategy (default: kafka-python's)")
 args = ap.parse_args()
 
 stop = threading.Event()
@@ -46,7 +53,8 @@ c = KafkaConsumer(args.topic, bootstrap_servers=args.bootstrap, group_id=args.gr
                   enable_auto_commit=False, auto_offset_reset=args.reset, session_timeout_ms=args.session_ms,
                   heartbeat_interval_ms=max(100, args.session_ms // 10), max_poll_interval_ms=30000,
                   fetch_max_wait_ms=100, request_timeout_ms=max(10000, args.session_ms + 5000),
-                  reconnect_backoff_ms=50, reconnect_backoff_max_ms=500, api_version_auto_timeout_ms=5000)
+                  reconnect_backoff_ms=50, reconnect_backoff_max_ms=500, api_version_auto_timeout_ms=5000,
+                  **({"partition_assignment_strategy": [ASSIGNORS[args.assignor]]} if args.assignor else {}))
 last = None
 while not stop.is_set():
     batch = c.poll(timeout_ms=100)
