@@ -47,6 +47,14 @@ void fsync_path(const std::filesystem::path& p, int flags) {
   ::close(fd);
 }
 
+// __consumer_offsets is compacted by its coordinator, never cut by time or
+// size: that would drop committed offsets still in use.
+void force_internal_settings(storage::LogConfig& config) {
+  config.retention_ms = -1;
+  config.retention_bytes = -1;
+  config.compact = true;
+}
+
 }  // namespace
 
 ErrorCode validate_topic_name(const std::string& name) {
@@ -63,13 +71,7 @@ TopicTable::TopicTable(std::filesystem::path meta_dir, storage::LogConfig defaul
 storage::LogConfig TopicTable::effective_log_config(const std::map<std::string, std::string>& overrides,
                                                     bool internal) const {
   auto config = topic_log_config(defaults_, overrides);
-  if (internal) {
-    // __consumer_offsets is compacted by its coordinator, never cut by time or
-    // size: that would drop committed offsets still in use.
-    config.retention_ms = -1;
-    config.retention_bytes = -1;
-    config.compact = true;
-  }
+  if (internal) force_internal_settings(config);
   return config;
 }
 
@@ -193,7 +195,7 @@ ErrorCode TopicTable::set_overrides(const std::string& name, const std::map<std:
   std::lock_guard lock(mu_);
   auto it = topics_.find(name);
   if (it == topics_.end()) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
-  if (it->second.internal) config = effective_log_config(overrides, true);
+  if (it->second.internal) force_internal_settings(config);
   it->second.overrides = overrides;
   it->second.log_config = config;
   persist_locked();

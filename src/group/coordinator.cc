@@ -78,16 +78,22 @@ Group& Coordinator::get_or_create(const std::string& group_id) {
 
 int64_t Coordinator::append(const std::string& group_id, const std::vector<protocol::Record>& records) {
   int32_t p = offsets_partition_for(group_id, offsets_partitions_);
+  int64_t last = append_batch(p, records);
+  if (last < 0) return -1;
+  for (const auto& r : records)
+    if (r.key) track(p, *r.key, r.value);
+  return last;
+}
+
+int64_t Coordinator::append_batch(int32_t p, const std::vector<protocol::Record>& records) {
   auto* partition = offsets_partition_(p);
   if (!partition) return -1;
   auto batch = protocol::build_record_batch(records, wall_ms());
   auto result = partition->append(batch, wall_ms());
   if (result.error != ErrorCode::NONE) {
-    spdlog::error("group {}: writing to {} failed: {}", group_id, kOffsetsTopic, error_name(result.error));
+    spdlog::error("writing to {}-{} failed: {}", kOffsetsTopic, p, error_name(result.error));
     return -1;
   }
-  for (const auto& r : records)
-    if (r.key) track(p, *r.key, r.value);
   return result.last_offset;
 }
 
@@ -129,14 +135,9 @@ asio::awaitable<void> Coordinator::compact(int32_t p) {
   size_t batch_bytes = 0;
   auto flush = [&] {
     if (batch.empty() || !ok) return;
-    auto bytes = protocol::build_record_batch(batch, wall_ms());
-    auto result = partition->append(bytes, wall_ms());
-    if (result.error != ErrorCode::NONE) {
-      spdlog::error("compacting {}-{}: append failed: {}", kOffsetsTopic, p, error_name(result.error));
-      ok = false;
-    } else {
-      last = result.last_offset;
-    }
+    int64_t appended = append_batch(p, batch);  // not tracked: the snapshot supersedes nothing live
+    ok = appended >= 0;
+    if (ok) last = appended;
     batch.clear();
     batch_bytes = 0;
   };
@@ -426,16 +427,10 @@ asio::awaitable<ErrorCode> Coordinator::delete_group(const std::string& group_id
 }
 
 std::optional<std::set<std::string>> Coordinator::subscribed_topics(const Group& g) {
-  // ConsumerProtocolSubscription, every version: int16 version, then the
-  // topics as an int32-counted array of int16-length strings.
   std::set<std::string> topics;
   for (const auto& [_, m] : g.members()) {
-    auto metadata = g.member_metadata(m);
     try {
-      protocol::Reader r(metadata);
-      r.i16();
-      int32_t n = r.array_length();
-      for (int32_t i = 0; i < n; ++i) topics.insert(r.string());
+      for (auto& t : decode_subscription_topics(g.member_metadata(m))) topics.insert(std::move(t));
     } catch (const protocol::DecodeError&) {
       return std::nullopt;  // unreadable: assume every topic is in use
     }

@@ -111,6 +111,8 @@ class Coordinator {
   void apply(std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value);
   // Appends records to the group's offsets partition; returns the last offset or -1.
   int64_t append(const std::string& group_id, const std::vector<protocol::Record>& records);
+  // Appends records as one batch to partition p, without tracking them; returns the last offset or -1.
+  int64_t append_batch(int32_t p, const std::vector<protocol::Record>& records);
   asio::awaitable<bool> wait_durable(const std::string& group_id, int64_t offset);
   void schedule_tick();
   // The topics a consumer group's members subscribe to, from their protocol

@@ -112,4 +112,15 @@ GroupValue decode_group_value(std::span<const uint8_t> bytes) {
   return v;
 }
 
+std::vector<std::string> decode_subscription_topics(std::span<const uint8_t> bytes) {
+  // Every version starts with int16 version, then the topics as an
+  // int32-counted array of int16-length strings.
+  Reader r(bytes);
+  r.i16();
+  int32_t n = r.array_length();
+  std::vector<std::string> topics;
+  for (int32_t i = 0; i < n; ++i) topics.push_back(r.string());
+  return topics;
+}
+
 }  // namespace runnel::group

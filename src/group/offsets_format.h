@@ -66,4 +66,9 @@ DecodedKey decode_key(std::span<const uint8_t> bytes);
 OffsetValue decode_offset_value(std::span<const uint8_t> bytes);
 GroupValue decode_group_value(std::span<const uint8_t> bytes);
 
+// The topics of a ConsumerProtocolSubscription (a consumer member's protocol
+// metadata, from JoinGroup and in a group value's members), any version.
+// Throws DecodeError on malformed bytes.
+std::vector<std::string> decode_subscription_topics(std::span<const uint8_t> bytes);
+
 }  // namespace runnel::group

@@ -1,6 +1,7 @@
-// The records of __consumer_offsets are read back from disk at start-up:
-// decoding arbitrary key and value bytes must succeed or throw DecodeError,
-// never crash, hang or allocate without bound.
+// The records of __consumer_offsets are read back from disk at start-up, and
+// consumer subscriptions arrive in JoinGroup: decoding arbitrary bytes as any
+// of them must succeed or throw DecodeError, never crash, hang or allocate
+// without bound.
 #include <cstddef>
 #include <cstdint>
 
@@ -19,6 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   try {
     runnel::group::decode_offset_value(bytes);
+  } catch (const runnel::protocol::DecodeError&) {
+  }
+  try {
+    runnel::group::decode_subscription_topics(bytes);
   } catch (const runnel::protocol::DecodeError&) {
   }
   return 0;

@@ -18,7 +18,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.structs import OffsetAndMetadata
 
 from helpers import BrokerTestCase, admin, consumer, create_topic
-from test_groups import Member, produce_per_partition, split_ok, wait_until
+from test_groups import MemberTestCase, produce_per_partition, split_ok, wait_until
 
 SESSION_MS = 4000
 
@@ -34,21 +34,8 @@ def describe(bootstrap, group):
         a.close()
 
 
-class MemberRestoreTests(BrokerTestCase):
-    broker_sets = {"num.partitions": 3, "group.initial.rebalance.delay.ms": 0, "group.min.session.timeout.ms": 1000}
-
-    def setUp(self):
-        self.members = []
-
-    def tearDown(self):
-        for m in self.members:
-            m.close(5)
-        self.assertBrokerAlive()
-
-    def member(self, group, topic, **kw):
-        m = Member(self.bootstrap, group, topic, session_ms=SESSION_MS, **kw)
-        self.members.append(m)
-        return m
+class MemberRestoreTests(MemberTestCase):
+    member_session_ms = SESSION_MS
 
     def test_stable_group_survives_restart_without_rebalance(self):
         create_topic(self.bootstrap, "py-restore", 3)

@@ -114,8 +114,11 @@ def runnel_cli(*args):
     return subprocess.run([os.environ["RUNNEL_BIN"], "group", *args], capture_output=True, text=True, timeout=30)
 
 
-class GroupTests(BrokerTestCase):
+class MemberTestCase(BrokerTestCase):
+    """A broker with 1 s minimum sessions and no initial rebalance delay, and
+    group_member.py processes that are closed after each test."""
     broker_sets = {"num.partitions": 3, "group.initial.rebalance.delay.ms": 0, "group.min.session.timeout.ms": 1000}
+    member_session_ms = SESSION_MS
 
     def setUp(self):
         self.members = []
@@ -126,9 +129,13 @@ class GroupTests(BrokerTestCase):
         self.assertBrokerAlive()
 
     def member(self, group, topic, **kw):
+        kw.setdefault("session_ms", self.member_session_ms)
         m = Member(self.bootstrap, group, topic, **kw)
         self.members.append(m)
         return m
+
+
+class GroupTests(MemberTestCase):
 
     def test_abc_each_member_owns_one_partition(self):
         self._abc("py-abc", None)

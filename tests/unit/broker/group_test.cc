@@ -237,5 +237,13 @@ TEST(OffsetsFormat, GroupValueWithMembersRoundTrips) {
   EXPECT_ANY_THROW(decode_group_value(bytes));
 }
 
+TEST(OffsetsFormat, SubscriptionTopics) {
+  // ConsumerProtocolSubscription v1: version, topics ["a", "bc"], user data, owned partitions.
+  std::vector<uint8_t> v1 = {0, 1, 0, 0, 0, 2, 0, 1, 'a', 0, 2, 'b', 'c', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0};
+  EXPECT_EQ(decode_subscription_topics(v1), (std::vector<std::string>{"a", "bc"}));
+  v1.resize(10);  // cut inside the second topic name
+  EXPECT_ANY_THROW(decode_subscription_topics(v1));
+}
+
 }  // namespace
 }  // namespace runnel::group
