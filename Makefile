@@ -9,7 +9,7 @@ DATA ?= ./data
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libasio-dev libfmt-dev libspdlog-dev libcli11-dev zlib1g-dev libsnappy-dev liblz4-dev \
   libzstd-dev libisal-dev libssl-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev \
-  librdkafka-dev kcat python3 python3-kafka
+  librdkafka-dev kcat python3 python3-kafka libcpp-httplib-dev etcd-server
 
 .PHONY: all deps build run test unit integration fuzz fuzz-build fuzz-short bench clean format
 

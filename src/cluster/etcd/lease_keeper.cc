@@ -1,0 +1,78 @@
+#include "cluster/etcd/lease_keeper.h"
+
+namespace runnel::cluster::etcd {
+
+namespace {
+// Renewals must not wait longer than the lease has left.
+ClientOptions with_short_timeouts(ClientOptions o, int64_t ttl_seconds) {
+  auto third = std::chrono::milliseconds(ttl_seconds * 1000 / 3);
+  if (o.request_timeout > third) o.request_timeout = third;
+  if (o.connect_timeout > third) o.connect_timeout = third;
+  return o;
+}
+}  // namespace
+
+LeaseKeeper::LeaseKeeper(ClientOptions options, int64_t ttl_seconds, std::function<void()> on_lost)
+    : client_(with_short_timeouts(std::move(options), ttl_seconds)),
+      ttl_seconds_(ttl_seconds),
+      on_lost_(std::move(on_lost)) {}
+
+LeaseKeeper::~LeaseKeeper() { stop(false); }
+
+Status LeaseKeeper::start() {
+  auto sent = std::chrono::steady_clock::now();
+  LeaseGrantResponse grant;
+  if (Status s = client_.lease_grant(ttl_seconds_, grant); !s.is_ok()) return s;
+  id_ = grant.id;
+  lost_ = false;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = false;
+  }
+  thread_ = std::thread([this, sent] { run(sent); });
+  return Status::ok();
+}
+
+void LeaseKeeper::stop(bool revoke) {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (revoke && id_ != 0 && !lost_) {
+    // Best effort: if etcd is unreachable the lease simply expires.
+    (void)client_.lease_revoke(id_);
+  }
+}
+
+void LeaseKeeper::run(std::chrono::steady_clock::time_point granted) {
+  using clock = std::chrono::steady_clock;
+  const auto interval = std::chrono::milliseconds(ttl_seconds_ * 1000 / 3);
+  const auto ttl = std::chrono::seconds(ttl_seconds_);
+  auto last_renewed = granted;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      if (wake_.wait_for(lock, interval, [this] { return stopping_; })) return;
+    }
+    // etcd renews on receipt, after this moment: counting the TTL from the
+    // send means the keeper declares the lease lost no later than etcd
+    // expires it.
+    auto sent = clock::now();
+    LeaseKeepAliveResponse answer;
+    Status s = client_.lease_keepalive(id_, answer);
+    bool gone = s.is_ok() && answer.ttl <= 0;
+    if (s.is_ok() && !gone) {
+      last_renewed = sent;
+      continue;
+    }
+    if (gone || clock::now() - last_renewed >= ttl) {
+      lost_ = true;
+      if (on_lost_) on_lost_();
+      return;
+    }
+  }
+}
+
+}  // namespace runnel::cluster::etcd
