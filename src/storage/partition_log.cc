@@ -30,6 +30,7 @@ struct PartitionLog::Impl {
   bool recovered = false;
   uint64_t truncated_bytes = 0;
   std::vector<protocol::BatchExtent> extents;  // scratch for append
+  std::vector<uint8_t> inflated;               // scratch: a compressed batch's records, for validation
 
   Segment& active() { return *segments.back(); }
   const Segment& active() const { return *segments.back(); }
@@ -214,14 +215,33 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, int32_t leader_epo
   result.error =
       protocol::split_batches(batches, extents, static_cast<size_t>(std::max(0, m.config.max_message_bytes)));
   if (result.error == ErrorCode::NONE && extents.empty()) result.error = ErrorCode::CORRUPT_MESSAGE;
-  for (size_t i = 0; result.error == ErrorCode::NONE && i < extents.size(); ++i)
-    result.error = protocol::validate_batch(batches.subspan(extents[i].position, extents[i].size));
+  bool append_time = m.config.timestamp_type == TimestampType::LogAppendTime;
+  if (result.error == ErrorCode::NONE) {
+    protocol::BatchValidationConfig check;
+    check.now_ms = now_ms;
+    check.log_append_time = append_time;
+    check.timestamp_before_max_ms = m.config.effective_timestamp_before_max_ms();
+    check.timestamp_after_max_ms = m.config.effective_timestamp_after_max_ms();
+    check.compacted = m.config.compact;
+    for (const auto& e : extents) {
+      auto batch = batches.subspan(e.position, e.size);
+      auto v = protocol::validate_produced_batch(batch, check, m.inflated);
+      if (v.error != ErrorCode::NONE) {
+        result.error = v.error;
+        result.error_message = std::move(v.message);
+        result.record_errors = std::move(v.record_errors);
+        return result;
+      }
+      // The header's max timestamp is what the time index, retention and
+      // ListOffsets go by: take it from the records, not from the producer.
+      if (!append_time) protocol::set_max_timestamp(batch, v.max_timestamp);
+    }
+  }
   // Kafka: RecordBatchTooLargeException when one append exceeds segment.bytes.
   if (result.error == ErrorCode::NONE && batches.size() > static_cast<uint64_t>(m.config.segment_bytes))
     result.error = ErrorCode::RECORD_LIST_TOO_LARGE;
   if (result.error != ErrorCode::NONE) return result;
 
-  bool append_time = m.config.timestamp_type == TimestampType::LogAppendTime;
   int64_t next = m.end();
   for (const auto& e : extents) {
     auto batch = batches.subspan(e.position, e.size);

@@ -14,6 +14,7 @@
 
 #include "base/error_code.h"
 #include "base/file_slice.h"
+#include "protocol/batch_validator.h"
 #include "storage/env.h"
 #include "storage/log_config.h"
 
@@ -25,6 +26,9 @@ struct AppendResult {
   int64_t last_offset = -1;      // offset of the last record appended
   int64_t log_append_time = -1;  // -1 unless message.timestamp.type=LogAppendTime
   int64_t log_start_offset = 0;
+  // Why a batch was refused (Produce v8+ error_message, record_errors).
+  std::string error_message;
+  std::vector<protocol::RecordError> record_errors;
 };
 
 struct ReadResult {
@@ -50,11 +54,14 @@ class PartitionLog {
   ~PartitionLog();
 
   // Appends one or more v2 record batches (the `records` field of a Produce
-  // partition). The bytes are validated (sizes, magic 2, CRC-32C, record count
-  // vs last offset delta) and patched in place: base offset, partition leader
-  // epoch and, for LogAppendTime, the max timestamp and attributes (CRC
-  // recomputed). Returns CORRUPT_MESSAGE / INVALID_RECORD /
-  // MESSAGE_TOO_LARGE (a batch over max.message.bytes) without writing anything.
+  // partition). Every batch is validated as Kafka's LogValidator does
+  // (protocol/batch_validator.h: header, CRC-32C, every record, timestamps
+  // against message.timestamp.before/after.max.ms at `now_ms`) and patched in
+  // place: base offset, partition leader epoch and the max timestamp, taken
+  // from the records for CreateTime and `now_ms` for LogAppendTime (attributes
+  // and CRC rewritten when they change). Returns CORRUPT_MESSAGE /
+  // INVALID_RECORD / INVALID_TIMESTAMP / MESSAGE_TOO_LARGE (a batch over
+  // max.message.bytes) / RECORD_LIST_TOO_LARGE without writing anything.
   AppendResult append(std::span<uint8_t> batches, int32_t leader_epoch, int64_t now_ms);
 
   // Whole batches starting with the one that contains `offset`, up to

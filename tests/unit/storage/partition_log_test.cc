@@ -79,6 +79,72 @@ TEST(PartitionLog, RejectsBadInputWithoutWriting) {
   EXPECT_EQ(log->size_bytes(), 0u);
 }
 
+TEST(PartitionLog, MaxTimestampIsTakenFromTheRecords) {
+  TempDir dir;
+  auto log = PartitionLog::open(dir.path(), {}, 0);
+  // Timestamps 1000, 1007, 1014, but the producer claims no max timestamp.
+  auto b = make_batch({.records = 3, .base_timestamp = 1000, .timestamp_step = 7});
+  store_be64(b.data() + 35, static_cast<uint64_t>(-1));
+  testing::fix_crc(b);
+  ASSERT_EQ(log->append(b, 0, 5000).error, ErrorCode::NONE);
+  auto stored = read_all(*log);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].max_timestamp, 1014);
+  EXPECT_EQ(protocol::validate_batch(stored[0].bytes), ErrorCode::NONE);  // CRC rewritten
+  EXPECT_EQ(log->offset_for_timestamp(1010), 0);
+  EXPECT_EQ(log->max_timestamp_and_offset(), (std::pair<int64_t, int64_t>{1014, 0}));
+  // A header that was right is stored byte for byte as sent (apart from the offset and epoch).
+  auto right = make_batch({.records = 2, .base_timestamp = 2000});
+  auto sent = right;
+  ASSERT_EQ(log->append(right, 0, 5000).error, ErrorCode::NONE);
+  auto second = read_all(*log)[1].bytes;
+  EXPECT_TRUE(std::equal(second.begin() + 16, second.end(), sent.begin() + 16));
+}
+
+TEST(PartitionLog, RejectsRecordsThatBreakTheRulesWithoutWriting) {
+  TempDir dir;
+  LogConfig config;
+  config.timestamp_after_max_ms = 1000;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  ASSERT_EQ(append(*log, {.records = 1}).error, ErrorCode::NONE);
+  auto before = read_all(*log);
+  // Two hours in the future.
+  auto future = make_batch({.records = 2, .base_timestamp = 5000 + 7'200'000});
+  auto r = log->append(future, 0, 5000);
+  EXPECT_EQ(r.error, ErrorCode::INVALID_TIMESTAMP);
+  EXPECT_FALSE(r.error_message.empty());
+  ASSERT_EQ(r.record_errors.size(), 2u);
+  EXPECT_EQ(r.record_errors[1].batch_index, 1);
+  // lastOffsetDelta and the record count agree, but the records say otherwise.
+  auto short_batch = make_batch({.records = 3});
+  store_be32(short_batch.data() + 23, 3);
+  store_be32(short_batch.data() + 57, 4);
+  testing::fix_crc(short_batch);
+  r = log->append(short_batch, 0, 5000);
+  EXPECT_EQ(r.error, ErrorCode::INVALID_RECORD);
+  EXPECT_FALSE(r.error_message.empty());
+  // The topic setting is honoured: with a day allowed, the same batch goes in.
+  config.timestamp_after_max_ms = 24 * 3600 * 1000;
+  log->set_config(config);
+  auto after = read_all(*log);
+  EXPECT_EQ(after.size(), before.size());
+  EXPECT_EQ(after[0].bytes, before[0].bytes);
+  auto again = make_batch({.records = 2, .base_timestamp = 5000 + 7'200'000});
+  EXPECT_EQ(log->append(again, 0, 5000).error, ErrorCode::NONE);
+}
+
+TEST(PartitionLog, TimestampDifferenceMaxMsFillsWhatIsNotSet) {
+  LogConfig config;
+  EXPECT_EQ(config.effective_timestamp_before_max_ms(), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(config.effective_timestamp_after_max_ms(), 3600 * 1000);
+  config.timestamp_difference_max_ms = 50;
+  EXPECT_EQ(config.effective_timestamp_before_max_ms(), 50);
+  EXPECT_EQ(config.effective_timestamp_after_max_ms(), 50);
+  config.timestamp_after_max_ms = 70;
+  EXPECT_EQ(config.effective_timestamp_before_max_ms(), 50);
+  EXPECT_EQ(config.effective_timestamp_after_max_ms(), 70);
+}
+
 TEST(PartitionLog, LogAppendTime) {
   TempDir dir;
   LogConfig config;
