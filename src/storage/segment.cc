@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "base/endian.h"
+#include "protocol/batch_validator.h"
 
 namespace runnel::storage {
 namespace {
@@ -91,7 +92,14 @@ std::optional<BatchHeader> Segment::read_header(uint64_t position) const {
   BatchView v(raw);
   if (v.batch_length() < static_cast<int32_t>(kBatchHeaderSize - kBatchLogOverhead)) return std::nullopt;
   if (position + v.size() > size_ || v.last_offset_delta() < 0) return std::nullopt;
-  return BatchHeader{position, v.size(), v.base_offset(), v.last_offset(), v.max_timestamp()};
+  bool unreliable = !v.log_append_time() && v.max_timestamp() < v.base_timestamp();
+  return BatchHeader{position, v.size(), v.base_offset(), v.last_offset(), v.max_timestamp(), unreliable};
+}
+
+int64_t Segment::max_timestamp_from_records(const BatchHeader& h) const {
+  std::vector<uint8_t> batch(h.size);
+  if (!env_->pread(*log_, h.position, batch)) return h.max_timestamp;
+  return protocol::max_timestamp_from_records(batch, scratch_).value_or(h.max_timestamp);
 }
 
 bool Segment::load() {
@@ -105,8 +113,10 @@ bool Segment::load() {
   next_offset_ = start.offset;
   for (uint64_t pos = start.position; pos < size_;) {
     auto h = read_header(pos);
-    if (!h || h->base_offset < next_offset_ || h->last_offset - base_offset_ > static_cast<int64_t>(kMaxSegmentPosition))
+    if (!h || h->base_offset < next_offset_ ||
+        h->last_offset - base_offset_ > static_cast<int64_t>(kMaxSegmentPosition))
       return false;
+    if (h->max_timestamp_unreliable) h->max_timestamp = max_timestamp_from_records(*h);
     if (h->max_timestamp > max_timestamp_) {
       max_timestamp_ = h->max_timestamp;
       offset_of_max_timestamp_ = h->base_offset;
@@ -146,7 +156,11 @@ bool Segment::recover(bool& truncated) {
     BatchView v(batch);
     if (v.base_offset() < next_offset_ || v.last_offset() - base_offset_ > static_cast<int64_t>(kMaxSegmentPosition))
       break;
-    if (!track({pos, static_cast<uint32_t>(size), v.base_offset(), v.last_offset(), v.max_timestamp()})) return false;
+    // Not the header's max timestamp: an older runnel stored it as the producer
+    // sent it, possibly -1, which would hide the batch from ListOffsets and
+    // from time retention.
+    int64_t max_ts = protocol::max_timestamp_from_records(batch, scratch_).value_or(v.max_timestamp());
+    if (!track({pos, static_cast<uint32_t>(size), v.base_offset(), v.last_offset(), max_ts})) return false;
     pos += size;
   }
   if (pos != static_cast<uint64_t>(file_size)) {
@@ -165,7 +179,8 @@ bool Segment::append(std::span<const uint8_t> bytes, std::span<const protocol::B
   uint64_t start = size_;
   for (const auto& e : batches) {
     BatchView v(bytes.subspan(e.position, e.size));
-    if (!track({start + e.position, static_cast<uint32_t>(e.size), v.base_offset(), v.last_offset(), v.max_timestamp()}))
+    if (!track(
+            {start + e.position, static_cast<uint32_t>(e.size), v.base_offset(), v.last_offset(), v.max_timestamp()}))
       return false;
   }
   return true;
@@ -188,15 +203,14 @@ std::optional<BatchHeader> Segment::find_timestamp(int64_t timestamp) const {
   if (max_timestamp_ < timestamp) return std::nullopt;
   uint64_t pos = index_.lookup(time_index_.lookup(timestamp)).position;
   while (auto h = read_header(pos)) {
+    if (h->max_timestamp_unreliable) h->max_timestamp = max_timestamp_from_records(*h);
     if (h->max_timestamp >= timestamp) return h;
     pos += h->size;
   }
   return std::nullopt;
 }
 
-bool Segment::sync() {
-  return env_->sync(*log_) && env_->sync(*index_.handle()) && env_->sync(*time_index_.handle());
-}
+bool Segment::sync() { return env_->sync(*log_) && env_->sync(*index_.handle()) && env_->sync(*time_index_.handle()); }
 
 std::vector<std::shared_ptr<const FileHandle>> Segment::handles() const {
   return {log_, index_.handle(), time_index_.handle()};

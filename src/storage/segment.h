@@ -29,6 +29,10 @@ struct BatchHeader {
   int64_t base_offset = 0;
   int64_t last_offset = 0;
   int64_t max_timestamp = -1;
+  // The header's max timestamp cannot be right: a CreateTime batch whose max
+  // is below its base timestamp, as older runnel stored batches whose producer
+  // sent maxTimestamp -1. The records know the true max.
+  bool max_timestamp_unreliable = false;
 };
 
 class Segment {
@@ -47,12 +51,14 @@ class Segment {
                                        int32_t index_interval_bytes);
 
   // After a clean stop: loads the indexes and reads only the headers past the
-  // last index entry. False when anything looks wrong; call recover() then.
+  // last index entry (and the records of a batch whose header max timestamp is
+  // unreliable). False when anything looks wrong; call recover() then.
   bool load();
   // After an unclean stop: reads and checks every batch (length, magic, CRC,
   // offsets advancing), truncates the file at the first bad byte and rebuilds
-  // both indexes. Returns false only on I/O errors; `truncated` tells whether
-  // bytes were cut.
+  // both indexes, taking each batch's max timestamp from its records rather
+  // than its header. Returns false only on I/O errors; `truncated` tells
+  // whether bytes were cut.
   bool recover(bool& truncated);
 
   // Appends whole, already validated and patched batches (their extents in
@@ -66,7 +72,8 @@ class Segment {
   std::optional<BatchHeader> read_header(uint64_t position) const;
   // The first batch whose last offset is >= `offset`.
   std::optional<BatchHeader> find(int64_t offset) const;
-  // The first batch whose max timestamp is >= `timestamp`.
+  // The first batch whose max timestamp is >= `timestamp` (read from the
+  // records of a batch whose header max timestamp is unreliable).
   std::optional<BatchHeader> find_timestamp(int64_t timestamp) const;
 
   // Syncs the log and both indexes (used by close and recovery; the flusher
@@ -93,6 +100,9 @@ class Segment {
   void reset_state();
   // Advances the in-memory state (and the indexes) past one batch.
   bool track(const BatchHeader& h);
+  // The max timestamp of the batch at `h`, read from its records; the
+  // header's when they cannot be read.
+  int64_t max_timestamp_from_records(const BatchHeader& h) const;
 
   Env* env_;
   std::filesystem::path log_path_;
@@ -106,6 +116,7 @@ class Segment {
   uint64_t bytes_since_index_ = 0;
   int64_t max_timestamp_ = -1;
   int64_t offset_of_max_timestamp_ = -1;
+  mutable std::vector<uint8_t> scratch_;  // decompressed records (load, recovery, timestamp lookups)
 };
 
 }  // namespace runnel::storage
