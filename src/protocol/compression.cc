@@ -20,10 +20,42 @@ void check_size(size_t n, size_t max_output) {
   if (n > max_output) throw DecodeError("decompressed batch exceeds the size limit");
 }
 
-void gunzip(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t max_output) {
+// One decompression context per codec and thread, reset before each use:
+// creating one allocates its window and tables (a zstd context holds over
+// 100 KiB), which costs more than decompressing a typical produced batch.
+struct ZlibContext {
   z_stream zs{};
-  if (inflateInit2(&zs, 15 + 32) != Z_OK) throw DecodeError("zlib init failed");
-  std::unique_ptr<z_stream, decltype(&inflateEnd)> guard(&zs, inflateEnd);
+  bool ready = inflateInit2(&zs, 15 + 32) == Z_OK;
+  ~ZlibContext() {
+    if (ready) inflateEnd(&zs);
+  }
+};
+
+z_stream& zlib_context() {
+  thread_local ZlibContext ctx;
+  if (!ctx.ready || inflateReset(&ctx.zs) != Z_OK) throw DecodeError("zlib init failed");
+  return ctx.zs;
+}
+
+LZ4F_dctx* lz4_context() {
+  thread_local std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> ctx = [] {
+    LZ4F_dctx* c = nullptr;
+    if (LZ4F_isError(LZ4F_createDecompressionContext(&c, LZ4F_VERSION))) c = nullptr;
+    return std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)>(c, LZ4F_freeDecompressionContext);
+  }();
+  if (!ctx) throw DecodeError("lz4 init failed");
+  LZ4F_resetDecompressionContext(ctx.get());
+  return ctx.get();
+}
+
+ZSTD_DCtx* zstd_context() {
+  thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (!ctx || ZSTD_isError(ZSTD_DCtx_reset(ctx.get(), ZSTD_reset_session_only))) throw DecodeError("zstd init failed");
+  return ctx.get();
+}
+
+void gunzip(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t max_output) {
+  z_stream& zs = zlib_context();
   zs.next_in = const_cast<Bytef*>(in.data());
   zs.avail_in = static_cast<uInt>(in.size());
   int rc = Z_OK;
@@ -72,9 +104,7 @@ void unsnappy(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t max
 }
 
 void unlz4(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t max_output) {
-  LZ4F_dctx* ctx = nullptr;
-  if (LZ4F_isError(LZ4F_createDecompressionContext(&ctx, LZ4F_VERSION))) throw DecodeError("lz4 init failed");
-  std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> guard(ctx, LZ4F_freeDecompressionContext);
+  LZ4F_dctx* ctx = lz4_context();
   size_t pos = 0;
   size_t hint = 1;
   while (pos < in.size() && hint != 0) {
@@ -93,9 +123,7 @@ void unlz4(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t max_ou
 }
 
 void unzstd(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t max_output) {
-  ZSTD_DCtx* ctx = ZSTD_createDCtx();
-  if (!ctx) throw DecodeError("zstd init failed");
-  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> guard(ctx, ZSTD_freeDCtx);
+  ZSTD_DCtx* ctx = zstd_context();
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   size_t rc = 1;
   while (input.pos < input.size || rc != 0) {

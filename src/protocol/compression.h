@@ -3,7 +3,8 @@
 // places the broker must look inside a compressed batch (validating a produced
 // batch's records, the exact offset of a timestamp, the broker's own topics).
 // Fetch never decompresses, and nothing is ever recompressed.
-// Thread-safety: pure functions.
+// Thread-safety: safe from any thread; each thread keeps one reusable
+// decompression context per codec (thread_local).
 #include <cstdint>
 #include <span>
 #include <vector>
