@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "base/endian.h"
@@ -43,13 +44,25 @@ asio::awaitable<void> wait_for_wake(asio::steady_timer& timer) {
 void wake(asio::steady_timer& timer) { timer.cancel(); }
 
 // The peer went away (or we closed the socket under a pending operation): a
-// normal end of a connection, whichever call noticed it. Compared as error
-// conditions, so that an errno from a raw syscall (sendfile) in the generic
-// category matches as well as asio's system-category codes.
+// normal end of a connection, whichever call noticed it. asio reports errno
+// values in its own system category, a raw syscall (sendfile) in the standard
+// one, and the two do not compare equal, so the value is checked in either.
 bool is_disconnect(const std::error_code& code) {
-  return code == asio::error::eof || code == asio::error::operation_aborted || code == std::errc::broken_pipe ||
-         code == std::errc::connection_reset || code == std::errc::connection_aborted ||
-         code == std::errc::bad_file_descriptor || code == std::errc::not_connected;
+  if (code == asio::error::eof || code == asio::error::operation_aborted) return true;
+  const auto& category = code.category();
+  if (category != asio::error::get_system_category() && category != std::system_category() &&
+      category != std::generic_category())
+    return false;
+  switch (code.value()) {
+    case EPIPE:
+    case ECONNRESET:
+    case ECONNABORTED:
+    case ENOTCONN:
+    case EBADF:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 """Fetch and Produce semantics checked at the wire level (raw sockets): long
 polling, whole batches from the middle, high watermark = last stable offset,
 error codes, and acks=0 producing no response."""
+import socket
+import struct
 import threading
 import time
 import unittest
@@ -89,7 +91,8 @@ class RawFetchTest(BrokerTestCase):
     def test_consumer_closing_mid_long_poll_is_not_a_warning(self):
         """A consumer that goes away while its long-poll Fetch waits: when data
         arrives the broker's sendfile meets a closed socket (EPIPE/ECONNRESET),
-        a normal disconnect that must not be logged as a warning."""
+        a normal disconnect that must not be logged as a warning; nor must a
+        client that resets its connection."""
         for attempt in range(5):
             c = kproto.Conn(self.broker.port)
             end = self.fetch(0, partition=2, max_wait_ms=0, min_bytes=0)["hw"]
@@ -105,9 +108,16 @@ class RawFetchTest(BrokerTestCase):
                 self.assertEqual(parts[0][2], 0)
             finally:
                 p.close()
+        # And one that resets its connection (SO_LINGER 0) in the middle of a frame.
+        r = kproto.Conn(self.broker.port)
+        r.send(kproto.i32(100) + b"\x00" * 10)
+        time.sleep(0.1)
+        r.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        r.close()
         time.sleep(0.5)
         log = self.broker.log()
         self.assertNotIn("Broken pipe", log)
+        self.assertNotIn("reset by peer", log)
         self.assertNotIn("connection error", log)
 
     def test_fetch_offset_out_of_range(self):
