@@ -45,6 +45,18 @@ bool FaultInjectionEnv::sync_dir(const std::filesystem::path& dir) {
   return base_->sync_dir(dir);
 }
 
+bool FaultInjectionEnv::sync_filesystem(const FileHandle& any) {
+  std::lock_guard lock(mu_);
+  ++sync_calls_;
+  if (fail_syncs_) return false;
+  for (auto& [path, state] : files_) {
+    int64_t size = base_->file_size(path);
+    if (size >= 0) state.synced_size = static_cast<uint64_t>(size);
+    state.entry_synced = true;
+  }
+  return base_->sync_filesystem(any);
+}
+
 bool FaultInjectionEnv::truncate(const FileHandle& file, uint64_t size) {
   std::lock_guard lock(mu_);
   auto it = files_.find(path_of(file));

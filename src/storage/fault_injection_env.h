@@ -37,6 +37,8 @@ class FaultInjectionEnv final : public Env {
   }
   bool sync(const FileHandle& file) override;
   bool sync_dir(const std::filesystem::path& dir) override;
+  // Marks every file (contents and directory entry) as synced.
+  bool sync_filesystem(const FileHandle& any) override;
   bool truncate(const FileHandle& file, uint64_t size) override;
   int64_t size(const FileHandle& file) override { return base_->size(file); }
   bool rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
