@@ -82,6 +82,23 @@ void FileCache::evict_unused() {
   evict_locked(0);
 }
 
+bool FileCache::try_pin() {
+  std::lock_guard lock(mu_);
+  if (pins_ >= capacity_) return false;
+  ++pins_;
+  return true;
+}
+
+void FileCache::unpin() {
+  std::lock_guard lock(mu_);
+  if (pins_ > 0) --pins_;
+}
+
+size_t FileCache::pinned_count() const {
+  std::lock_guard lock(mu_);
+  return pins_;
+}
+
 size_t FileCache::open_count() const {
   std::lock_guard lock(mu_);
   return entries_.size();

@@ -20,9 +20,14 @@
 // fdatasync'd it, so the fdatasync that acknowledges acks=all runs on the very
 // descriptor the data was written through and sees any writeback error for it
 // (errseq semantics: an error may be reported only to descriptors open when
-// it happened). Index files are not pinned: they are derived data, checked
-// when loaded and rebuilt from the log (FORMAT.md), and the broker's clean
-// shutdown covers them with one syncfs on a descriptor held since start-up.
+// it happened). Pins are bounded by the capacity (try_pin): a segment that
+// cannot pin fdatasyncs its append at once, on the shard, before letting the
+// handle go. That is slow, but happens only when more partitions hold
+// unsynced appends than the cache has room for (one produce request to
+// thousands of partitions under a small descriptor limit); idle partitions
+// are synced by the broker after runnel.idle.flush.ms, freeing their pins. Index files are not pinned: they are derived
+// data, checked when loaded and rebuilt from the log (FORMAT.md), and the broker's clean shutdown covers them with one
+// syncfs on a descriptor held since start-up.
 //
 // Thread-safety: all methods are safe from any thread (one mutex). The broker
 // gives each shard its own cache, so the mutex is uncontended on the data
@@ -62,6 +67,11 @@ class FileCache {
   void erase_under(const std::filesystem::path& dir);
   // Closes every handle nobody else holds.
   void evict_unused();
+  // Reserves one of `capacity` dirty pins (false when all are taken); every
+  // successful try_pin() is matched by one unpin().
+  [[nodiscard]] bool try_pin();
+  void unpin();
+  size_t pinned_count() const;
 
   Env* env() const { return env_; }
   size_t capacity() const { return capacity_; }
@@ -91,6 +101,7 @@ class FileCache {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  // most recently used first
+  size_t pins_ = 0;
   Stats stats_;
 };
 

@@ -41,6 +41,14 @@ Segment::Segment(FileCache* files, const std::filesystem::path& dir, int64_t bas
       time_index_(files, dir / (file_stem(base_offset) + ".timeindex"), base_offset),
       next_offset_(base_offset) {}
 
+Segment::~Segment() { release_pin(); }
+
+void Segment::release_pin() {
+  if (!pin_) return;
+  pin_.reset();
+  files_->unpin();
+}
+
 std::unique_ptr<Segment> Segment::create(FileCache* files, const std::filesystem::path& dir, int64_t base_offset,
                                          int32_t index_interval_bytes, int* error) {
   std::unique_ptr<Segment> s(new Segment(files, dir, base_offset, index_interval_bytes));
@@ -208,7 +216,16 @@ bool Segment::append(std::span<const uint8_t> bytes, std::span<const protocol::B
     (void)env_->truncate(*log.file, size_);
     return false;
   }
-  pin_ = log.file;
+  if (!pin_) {
+    if (files_->try_pin()) {
+      pin_ = log.file;
+    } else if (!env_->sync(*log.file)) {
+      // No pin to spare: the data must be durable before the handle may go.
+      if (error) *error = EIO;
+      (void)env_->truncate(*log.file, size_);
+      return false;
+    }
+  }
   uint64_t start = size_;
   for (const auto& e : batches) {
     BatchView v(bytes.subspan(e.position, e.size));
@@ -250,7 +267,7 @@ bool Segment::sync() {
   auto index = index_.handle();
   auto time_index = time_index_.handle();
   bool ok = log && index && time_index && env_->sync(*log.file) && env_->sync(*index) && env_->sync(*time_index);
-  if (ok && pin_ == log.file) pin_.reset();
+  if (ok && pin_ == log.file) release_pin();
   return ok;
 }
 
@@ -264,7 +281,7 @@ std::vector<std::shared_ptr<const FileHandle>> Segment::sync_files(bool with_ind
 }
 
 void Segment::remove() {
-  pin_.reset();
+  release_pin();
   files_->erase(log_path_);
   env_->remove(log_path_);
   index_.remove();

@@ -11,7 +11,8 @@
 // append wrote through is kept (pinned) until a sync of that very handle has
 // completed (sync(), or the flusher followed by release_pin()), so that the
 // fdatasync acknowledging acks=all runs on the descriptor that wrote the data
-// and reports its writeback errors (see file_cache.h). A segment opened with
+// and reports its writeback errors (see file_cache.h). When the cache has no
+// pin to spare, append() fdatasyncs at once instead. A segment opened with
 // open_sealed() reads nothing until first needed: its indexes and max
 // timestamp are loaded lazily, so a start-up with 50,000 segments touches
 // only the active ones.
@@ -49,6 +50,10 @@ class Segment {
   static std::string file_stem(int64_t base_offset);
   // The base offset a "<20 digits>.log" name stands for, or nullopt.
   static std::optional<int64_t> parse_log_name(const std::string& name);
+
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
 
   // Creates an empty segment (files created, or truncated if present).
   // nullptr on failure, with the errno in `error` if given.
@@ -114,7 +119,7 @@ class Segment {
   // indexes (a sealed segment). nullptr entries where a file cannot be opened.
   std::vector<std::shared_ptr<const FileHandle>> sync_files(bool with_indexes) const;
   // Drops the dirty pin once a sync of it has completed.
-  void release_pin() { pin_.reset(); }
+  void release_pin();
   bool pinned() const { return pin_ != nullptr; }
   // False for an open_sealed() segment whose indexes were not needed yet.
   bool loaded() const { return loaded_; }
