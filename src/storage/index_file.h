@@ -26,6 +26,9 @@ class IndexFile {
   // Keeps the first `entries` entries.
   [[nodiscard]] bool truncate(size_t entries);
   bool remove();
+  // Lets the cache close the file (entries in memory suffice until the next
+  // append, which reopens it).
+  void release() { files_->erase(path_); }
   // The open handle (opened on demand; nullptr on failure).
   std::shared_ptr<FileHandle> handle() const { return files_->get(path_, true).file; }
   const std::filesystem::path& path() const { return path_; }

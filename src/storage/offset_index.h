@@ -40,6 +40,7 @@ class OffsetIndex {
   bool truncate_to_position(uint64_t position);
   bool clear();
   bool remove() { return file_.remove(); }
+  void release() { file_.release(); }
   const std::vector<Entry>& entries() const { return entries_; }
   std::shared_ptr<FileHandle> handle() const { return file_.handle(); }
 

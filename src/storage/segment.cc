@@ -79,12 +79,17 @@ std::unique_ptr<Segment> Segment::open_sealed(FileCache* files, const std::files
 void Segment::ensure_loaded() {
   if (loaded_) return;
   loaded_ = true;
-  if (load()) return;
-  // The indexes are not sane (or a file is unreadable): rebuild them from the
-  // log, as recovery would. A sealed segment below the recovery point is
-  // whole, so nothing should be cut; if I/O fails, lookups find nothing.
-  bool cut = false;
-  if (!recover(cut)) reset_state();
+  if (!load()) {
+    // The indexes are not sane (or a file is unreadable): rebuild them from
+    // the log, as recovery would. A sealed segment below the recovery point
+    // is whole, so nothing should be cut; if I/O fails, lookups find nothing.
+    bool cut = false;
+    if (!recover(cut)) reset_state();
+  }
+  // A sealed segment's entries are in memory now: its index files need no
+  // descriptor (erase() closes them unless someone holds them).
+  index_.release();
+  time_index_.release();
 }
 
 FileCache::OpenResult Segment::log_file() const {

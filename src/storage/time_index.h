@@ -43,6 +43,7 @@ class TimeIndex {
   bool truncate_to_offset(int64_t offset);
   bool clear();
   bool remove() { return file_.remove(); }
+  void release() { file_.release(); }
   std::shared_ptr<FileHandle> handle() const { return file_.handle(); }
 
  private:
