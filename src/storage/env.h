@@ -35,7 +35,8 @@ class Env {
   virtual bool pread(const FileHandle& file, uint64_t position, std::span<uint8_t> out) = 0;
   // Writes all of `data` at `position`; false on error.
   virtual bool pwrite(const FileHandle& file, uint64_t position, std::span<const uint8_t> data) = 0;
-  // fdatasync: every byte written before the call is on stable storage after it.
+  // fdatasync: every byte written before the call is on stable storage after
+  // it. On a directory handle (open_dir), its entries (like sync_dir).
   virtual bool sync(const FileHandle& file) = 0;
   // fsync of a directory, making creations, renames and removals in it durable.
   virtual bool sync_dir(const std::filesystem::path& dir) = 0;

@@ -26,6 +26,13 @@ std::shared_ptr<FileHandle> FaultInjectionEnv::open(const std::filesystem::path&
 }
 
 bool FaultInjectionEnv::sync(const FileHandle& file) {
+  if (auto path = path_of(file); std::filesystem::is_directory(path)) {
+    {
+      std::lock_guard lock(mu_);
+      ++sync_calls_;
+    }
+    return sync_dir(path);  // a directory handle: its entries become durable
+  }
   std::lock_guard lock(mu_);
   ++sync_calls_;
   if (fail_syncs_) return false;

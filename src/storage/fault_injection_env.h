@@ -29,6 +29,7 @@ class FaultInjectionEnv final : public Env {
   int sync_calls() const;
 
   std::shared_ptr<FileHandle> open(const std::filesystem::path& path, bool create) override;
+  std::shared_ptr<FileHandle> open_dir(const std::filesystem::path& dir) override { return base_->open_dir(dir); }
   bool pread(const FileHandle& file, uint64_t position, std::span<uint8_t> out) override {
     return base_->pread(file, position, out);
   }

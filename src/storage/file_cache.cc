@@ -6,7 +6,7 @@ namespace runnel::storage {
 
 FileCache::FileCache(Env* env, size_t capacity) : env_(env), capacity_(std::max<size_t>(capacity, 1)) {}
 
-FileCache::OpenResult FileCache::get(const std::filesystem::path& path, bool create) {
+FileCache::OpenResult FileCache::get(const std::filesystem::path& path, bool create, bool directory) {
   std::lock_guard lock(mu_);
   const std::string& key = path.native();
   if (auto it = entries_.find(key); it != entries_.end()) {
@@ -16,13 +16,14 @@ FileCache::OpenResult FileCache::get(const std::filesystem::path& path, bool cre
   }
   // Make room first, so that the new descriptor fits under the limit.
   evict_locked(capacity_ - 1);
+  auto open = [&] { return directory ? env_->open_dir(path) : env_->open(path, create); };
   errno = 0;
-  auto file = env_->open(path, create);
+  auto file = open();
   int error = file ? 0 : errno;
   if (!file && (error == EMFILE || error == ENFILE)) {
     evict_locked(0);
     errno = 0;
-    file = env_->open(path, create);
+    file = open();
     error = file ? 0 : errno;
   }
   if (!file) {

@@ -58,9 +58,10 @@ class FileCache {
   };
 
   // The open handle for `path`, opening it (creating it when `create` is
-  // set) if it is not cached. On EMFILE/ENFILE every evictable handle is
-  // closed and the open is tried once more.
-  [[nodiscard]] OpenResult get(const std::filesystem::path& path, bool create = false);
+  // set; a directory, read-only, when `directory` is) if it is not cached.
+  // On EMFILE/ENFILE every evictable handle is closed and the open is tried
+  // once more.
+  [[nodiscard]] OpenResult get(const std::filesystem::path& path, bool create = false, bool directory = false);
   // Forgets `path` (before it is removed or replaced); holders keep their handle.
   void erase(const std::filesystem::path& path);
   // Forgets every path inside `dir` (a partition directory being deleted).

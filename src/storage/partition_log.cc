@@ -29,6 +29,8 @@ struct PartitionLog::Impl {
   int64_t flushed = 0;
   // Every segment below this base offset has its log and indexes synced.
   int64_t sealed_below = 0;
+  // The directory entries of every segment whose base is <= this are durable.
+  int64_t dir_synced_through = std::numeric_limits<int64_t>::max();
   int64_t recovery_point_written = -1;
   // Set after a clean start while the previous run's clean-shutdown marker is
   // still on disk and still true: nothing has been changed since.
@@ -47,8 +49,10 @@ struct PartitionLog::Impl {
   std::unique_ptr<Segment> try_new_segment(int64_t base, int* error) {
     auto s = Segment::create(files, dir, base, config.index_interval_bytes, error);
     if (!s) return nullptr;
-    // The new name must survive a crash before anything in it is called durable.
-    env->sync_dir(dir);
+    // The new name must survive a crash before anything in it is called
+    // durable: the next sync request carries the directory (sync_handles),
+    // rather than an fsync here, on the shard, at every roll and creation.
+    dir_synced_through = std::min(dir_synced_through, base - 1);
     return s;
   }
   std::unique_ptr<Segment> new_segment(int64_t base) {
@@ -116,7 +120,7 @@ struct PartitionLog::Impl {
   void maybe_write_recovery_point() {
     if (standing_marker) return;  // the marker, once touched, becomes the recovery point
     if (flushed >= active().base_offset() && sealed_below >= active().base_offset() &&
-        recovery_point_written < active().base_offset()) {
+        dir_synced_through >= active().base_offset() && recovery_point_written < active().base_offset()) {
       if (write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
     }
   }
@@ -250,6 +254,8 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   }
   flushed = end();
   sealed_below = active().base_offset();  // clean stops and recovery both synced every segment
+  if (recovered || dir_synced_through == std::numeric_limits<int64_t>::max())
+    dir_synced_through = active().base_offset();
   recovery_point_written = recovery_checkpoint.value_or(-1);
   if (recovered && write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
   if (!active().empty()) active().first_append_ms = now_ms;
@@ -426,6 +432,12 @@ PartitionLog::SyncRequest PartitionLog::sync_handles() const {
   SyncRequest request;
   request.durable_offset = m.end();
   request.sealed_below = m.active().base_offset();
+  if (m.dir_synced_through < m.active().base_offset()) {
+    // fdatasync of the directory makes the new segments' names durable; on
+    // mark_flushed, sealed_below (the active base now) says how far.
+    auto dir = m.files->get(m.dir, false, /*directory=*/true);
+    request.files.push_back(dir.file);  // nullptr if it cannot be opened: the sync fails
+  }
   for (const auto& seg : m.segments) {
     bool active = seg.get() == &m.active();
     if (!active && seg->base_offset() < m.sealed_below) continue;
@@ -438,6 +450,8 @@ void PartitionLog::mark_flushed(int64_t durable_offset, int64_t sealed_below) {
   Impl& m = *impl_;
   m.flushed = std::max(m.flushed, std::min(durable_offset, m.end()));
   m.sealed_below = std::max(m.sealed_below, sealed_below);
+  // A request made while a directory sync was owed carried the directory.
+  if (m.dir_synced_through < sealed_below) m.dir_synced_through = sealed_below;
   m.release_pins();
   if (!m.closed) m.maybe_write_recovery_point();
 }
@@ -459,9 +473,11 @@ void PartitionLog::close() {
   // Segments below sealed_below were synced whole already.
   for (auto& seg : m.segments)
     if (seg.get() == &m.active() || seg->base_offset() >= m.sealed_below) ok = seg->sync() && ok;
+  if (m.dir_synced_through < m.active().base_offset()) ok = m.env->sync_dir(m.dir) && ok;
   if (!ok) return;  // no marker: the next start recovers
   m.flushed = m.end();
   m.sealed_below = m.active().base_offset();
+  m.dir_synced_through = m.active().base_offset();
   write_checkpoint(*m.env, m.file(kRecoveryPointFile), m.end());
   write_checkpoint(*m.env, m.file(kCleanShutdownFile), m.end());
 }
@@ -479,6 +495,7 @@ void PartitionLog::finish_shutdown() {
   Impl& m = *impl_;
   m.flushed = m.end();
   m.sealed_below = m.active().base_offset();
+  m.dir_synced_through = m.active().base_offset();  // the caller's syncfs
   m.release_pins();
   write_checkpoint(*m.env, m.file(kCleanShutdownFile), m.end(), /*durable=*/false);
 }

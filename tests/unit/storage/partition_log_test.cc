@@ -135,11 +135,12 @@ TEST(PartitionLog, SyncsRolledSegmentIndexesBeforeRecoveryPointPassesThem) {
   auto recovery_point = [&] { return read_checkpoint(*Env::posix(), dir.path() / PartitionLog::kRecoveryPointFile); };
   EXPECT_LT(recovery_point().value_or(-1), second_base);
   auto after_roll = log->sync_handles();
-  EXPECT_EQ(after_roll.files.size(), 4u) << "the rolled segment's three files and the active log";
+  EXPECT_EQ(after_roll.files.size(), 5u)
+      << "the rolled segment's three files, the active log and the directory (the new segment's name)";
   EXPECT_EQ(after_roll.sealed_below, second_base);
   log->mark_flushed(after_roll.durable_offset, after_roll.sealed_below);
   EXPECT_GE(recovery_point().value_or(-1), second_base);
-  EXPECT_EQ(log->sync_handles().files.size(), 1u) << "a sealed segment is not synced again";
+  EXPECT_EQ(log->sync_handles().files.size(), 1u) << "a sealed segment, or the directory, is not synced again";
 }
 
 TEST(PartitionLog, RetentionBySizeAndTime) {
