@@ -1,6 +1,7 @@
 #include "app/config.h"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <charconv>
@@ -136,6 +137,9 @@ const std::map<std::string, Setter>& broker_setters() {
       {"group.max.session.timeout.ms",
        [](auto& c, auto& k, auto& v) { c.group_max_session_timeout_ms = int32_t(parse_int(k, v, 0, kI32)); }},
       {"runnel.shards", [](auto& c, auto& k, auto& v) { c.shards = int32_t(parse_int(k, v, 0, 256)); }},
+      {"runnel.max.open.files", [](auto& c, auto& k, auto& v) { c.max_open_files = parse_int(k, v, 0, INT32_MAX); }},
+      {"runnel.max.partitions", [](auto& c, auto& k, auto& v) { c.max_partitions = parse_int(k, v, 0, INT32_MAX); }},
+      {"runnel.idle.flush.ms", [](auto& c, auto& k, auto& v) { c.idle_flush_ms = parse_int(k, v, 1, INT32_MAX); }},
   };
   return setters;
 }
@@ -198,6 +202,20 @@ void BrokerConfig::validate() const {
   if (log.max_message_bytes > socket_request_max_bytes)
     throw ConfigError("message.max.bytes must not exceed socket.request.max.bytes");
 }
+
+namespace {
+int64_t nofile_limit() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1024;
+  return static_cast<int64_t>(rl.rlim_cur);
+}
+}  // namespace
+
+int64_t BrokerConfig::effective_max_open_files() const {
+  return max_open_files > 0 ? max_open_files : std::max<int64_t>(64, nofile_limit() / 2);
+}
+
+int64_t BrokerConfig::effective_max_partitions() const { return max_partitions > 0 ? max_partitions : nofile_limit(); }
 
 std::vector<std::string> BrokerConfig::known_keys() {
   std::vector<std::string> keys;

@@ -201,11 +201,12 @@ TEST(PartitionLog, SyncsRolledSegmentIndexesBeforeRecoveryPointPassesThem) {
   auto recovery_point = [&] { return read_checkpoint(*Env::posix(), dir.path() / PartitionLog::kRecoveryPointFile); };
   EXPECT_LT(recovery_point().value_or(-1), second_base);
   auto after_roll = log->sync_handles();
-  EXPECT_EQ(after_roll.files.size(), 4u) << "the rolled segment's three files and the active log";
+  EXPECT_EQ(after_roll.files.size(), 5u)
+      << "the rolled segment's three files, the active log and the directory (the new segment's name)";
   EXPECT_EQ(after_roll.sealed_below, second_base);
   log->mark_flushed(after_roll.durable_offset, after_roll.sealed_below);
   EXPECT_GE(recovery_point().value_or(-1), second_base);
-  EXPECT_EQ(log->sync_handles().files.size(), 1u) << "a sealed segment is not synced again";
+  EXPECT_EQ(log->sync_handles().files.size(), 1u) << "a sealed segment, or the directory, is not synced again";
 }
 
 TEST(PartitionLog, RetentionBySizeAndTime) {
@@ -300,13 +301,81 @@ TEST(PartitionLog, CleanShutdownStartsWithoutRecovery) {
   }
   auto log = PartitionLog::open(dir.path(), config, 0);
   EXPECT_FALSE(log->recovered_on_open());
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / PartitionLog::kCleanShutdownFile));
   EXPECT_EQ(log->log_end_offset(), 200);
   EXPECT_EQ(log->flushed_offset(), 200);
   auto after = read_all(*log);
   ASSERT_EQ(after.size(), before.size());
   for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].bytes, before[i].bytes);
+  // Reading changes nothing: the marker stands until the first change, which
+  // turns it into the recovery point.
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / PartitionLog::kCleanShutdownFile));
   EXPECT_EQ(append(*log, {.records = 1}).base_offset, 200);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / PartitionLog::kCleanShutdownFile));
+  EXPECT_EQ(read_checkpoint(*Env::posix(), dir.path() / PartitionLog::kRecoveryPointFile), 200);
+}
+
+// A log not changed since a clean start leaves its files alone at close.
+TEST(PartitionLog, UnchangedLogCloseTouchesNothing) {
+  TempDir dir;
+  {
+    auto log = PartitionLog::open(dir.path(), {}, 0);
+    append(*log, {.records = 2});
+    log->close();
+  }
+  auto mtime = std::filesystem::last_write_time(dir.path() / PartitionLog::kCleanShutdownFile);
+  {
+    auto log = PartitionLog::open(dir.path(), {}, 0);
+    EXPECT_EQ(read_all(*log).size(), 1u);
+    EXPECT_FALSE(log->prepare_shutdown()) << "nothing to do";
+  }
+  EXPECT_EQ(std::filesystem::last_write_time(dir.path() / PartitionLog::kCleanShutdownFile), mtime);
+  auto log = PartitionLog::open(dir.path(), {}, 0);
+  EXPECT_FALSE(log->recovered_on_open());
+}
+
+// Many logs with many segments through one small descriptor cache: appends,
+// reads after eviction, a clean restart that opens only the active segments,
+// and reads of the sealed ones opened lazily.
+TEST(PartitionLog, ManyLogsShareABoundedFileCache) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 800;
+  const int kLogs = 40;
+  FileCache cache(Env::posix(), 8);
+  std::vector<std::vector<testing::ReadBatch>> before(kLogs);
+  {
+    std::vector<std::unique_ptr<PartitionLog>> logs;
+    for (int i = 0; i < kLogs; ++i)
+      logs.push_back(PartitionLog::open(dir.path() / std::to_string(i), config, 0, Env::posix(), &cache));
+    for (int round = 0; round < 20; ++round)
+      for (auto& log : logs) {
+        append(*log, {.records = 2, .base_timestamp = round, .value_size = 100});
+        auto req = log->sync_handles();  // as the flusher would, releasing the pin
+        for (auto& f : req.files) ASSERT_TRUE(f && Env::posix()->sync(*f));
+        log->mark_flushed(req.durable_offset, req.sealed_below);
+      }
+    EXPECT_LE(cache.open_count(), 8u);
+    for (int i = 0; i < kLogs; ++i) {
+      EXPECT_GT(logs[i]->segment_count(), 3u);
+      before[i] = read_all(*logs[i]);
+      ASSERT_EQ(before[i].size(), 20u);
+    }
+    for (auto& log : logs) log->close();
+  }
+  cache.evict_unused();
+  auto opens = cache.stats().opens;
+  std::vector<std::unique_ptr<PartitionLog>> logs;
+  for (int i = 0; i < kLogs; ++i)
+    logs.push_back(PartitionLog::open(dir.path() / std::to_string(i), config, 0, Env::posix(), &cache));
+  EXPECT_LE(cache.stats().opens - opens, static_cast<uint64_t>(3 * kLogs)) << "only the active segments";
+  for (int i = 0; i < kLogs; ++i) {
+    EXPECT_FALSE(logs[i]->recovered_on_open());
+    auto after = read_all(*logs[i]);
+    ASSERT_EQ(after.size(), before[i].size());
+    for (size_t b = 0; b < after.size(); ++b) EXPECT_EQ(after[b].bytes, before[i][b].bytes);
+    EXPECT_EQ(logs[i]->offset_for_timestamp(10), 18) << "round 9's batch, max timestamp 10";
+  }
+  EXPECT_LE(cache.open_count(), 8u);
 }
 
 TEST(PartitionLog, SyncBookkeeping) {
