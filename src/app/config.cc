@@ -1,6 +1,7 @@
 #include "app/config.h"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <charconv>
@@ -114,6 +115,13 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.log.index_interval_bytes = int32_t(parse_int(k, v, 0, kI32)); }},
       {"log.message.timestamp.type",
        [](auto& c, auto& k, auto& v) { c.log.timestamp_type = parse_timestamp_type(k, v); }},
+      {"log.message.timestamp.before.max.ms",
+       [](auto& c, auto& k, auto& v) { c.log.timestamp_before_max_ms = parse_int(k, v, 0, INT64_MAX); }},
+      {"log.message.timestamp.after.max.ms",
+       [](auto& c, auto& k, auto& v) { c.log.timestamp_after_max_ms = parse_int(k, v, 0, INT64_MAX); }},
+      // Removed in Kafka 4.0; still read, for configurations written for 3.x.
+      {"log.message.timestamp.difference.max.ms",
+       [](auto& c, auto& k, auto& v) { c.log.timestamp_difference_max_ms = parse_int(k, v, 0, INT64_MAX); }},
       {"log.cleanup.policy", [](auto& c, auto& k, auto& v) { c.log.compact = parse_cleanup_policy(k, v); }},
       {"compression.type", [](auto&, auto& k, auto& v) { parse_compression_type(k, v); }},
       {"offsets.topic.num.partitions",
@@ -129,6 +137,9 @@ const std::map<std::string, Setter>& broker_setters() {
       {"group.max.session.timeout.ms",
        [](auto& c, auto& k, auto& v) { c.group_max_session_timeout_ms = int32_t(parse_int(k, v, 0, kI32)); }},
       {"runnel.shards", [](auto& c, auto& k, auto& v) { c.shards = int32_t(parse_int(k, v, 0, 256)); }},
+      {"runnel.max.open.files", [](auto& c, auto& k, auto& v) { c.max_open_files = parse_int(k, v, 0, INT32_MAX); }},
+      {"runnel.max.partitions", [](auto& c, auto& k, auto& v) { c.max_partitions = parse_int(k, v, 0, INT32_MAX); }},
+      {"runnel.idle.flush.ms", [](auto& c, auto& k, auto& v) { c.idle_flush_ms = parse_int(k, v, 1, INT32_MAX); }},
   };
   return setters;
 }
@@ -146,6 +157,12 @@ const std::map<std::string, TopicSetter>& topic_setters() {
       {"index.interval.bytes",
        [](auto& c, auto& k, auto& v) { c.index_interval_bytes = int32_t(parse_int(k, v, 0, INT32_MAX)); }},
       {"message.timestamp.type", [](auto& c, auto& k, auto& v) { c.timestamp_type = parse_timestamp_type(k, v); }},
+      {"message.timestamp.before.max.ms",
+       [](auto& c, auto& k, auto& v) { c.timestamp_before_max_ms = parse_int(k, v, 0, INT64_MAX); }},
+      {"message.timestamp.after.max.ms",
+       [](auto& c, auto& k, auto& v) { c.timestamp_after_max_ms = parse_int(k, v, 0, INT64_MAX); }},
+      {"message.timestamp.difference.max.ms",
+       [](auto& c, auto& k, auto& v) { c.timestamp_difference_max_ms = parse_int(k, v, 0, INT64_MAX); }},
       {"cleanup.policy", [](auto& c, auto& k, auto& v) { c.compact = parse_cleanup_policy(k, v); }},
       {"compression.type", [](auto&, auto& k, auto& v) { parse_compression_type(k, v); }},
       // Accepted for compatibility with tools that always send them; single-node
@@ -186,6 +203,20 @@ void BrokerConfig::validate() const {
     throw ConfigError("message.max.bytes must not exceed socket.request.max.bytes");
 }
 
+namespace {
+int64_t nofile_limit() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1024;
+  return static_cast<int64_t>(rl.rlim_cur);
+}
+}  // namespace
+
+int64_t BrokerConfig::effective_max_open_files() const {
+  return max_open_files > 0 ? max_open_files : std::max<int64_t>(64, nofile_limit() / 2);
+}
+
+int64_t BrokerConfig::effective_max_partitions() const { return max_partitions > 0 ? max_partitions : nofile_limit(); }
+
 std::vector<std::string> BrokerConfig::known_keys() {
   std::vector<std::string> keys;
   for (const auto& [k, _] : broker_setters()) keys.push_back(k);
@@ -209,6 +240,8 @@ std::vector<std::pair<std::string, std::string>> topic_config_defaults(const sto
       {"compression.type", "producer"},
       {"index.interval.bytes", std::to_string(d.index_interval_bytes)},
       {"max.message.bytes", std::to_string(d.max_message_bytes)},
+      {"message.timestamp.after.max.ms", std::to_string(d.effective_timestamp_after_max_ms())},
+      {"message.timestamp.before.max.ms", std::to_string(d.effective_timestamp_before_max_ms())},
       {"message.timestamp.type",
        d.timestamp_type == storage::TimestampType::LogAppendTime ? "LogAppendTime" : "CreateTime"},
       {"min.insync.replicas", "1"},

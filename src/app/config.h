@@ -39,7 +39,17 @@ struct BrokerConfig {
   int32_t group_min_session_timeout_ms = 6000;      // group.min.session.timeout.ms
   int32_t group_max_session_timeout_ms = 1800000;   // group.max.session.timeout.ms
   int32_t shards = 0;                               // runnel.shards (0: one per core)
-  storage::LogConfig log;                           // log.segment.bytes, log.retention.*, ...
+  // Descriptors the storage engine keeps open at once, over all shards
+  // (runnel.max.open.files; 0: half of RLIMIT_NOFILE, the rest left for
+  // sockets and for logs pinned by unsynced appends).
+  int64_t max_open_files = 0;
+  // Partitions this broker takes on (runnel.max.partitions; 0: RLIMIT_NOFILE,
+  // so that even every partition appended to at once fits the limit).
+  int64_t max_partitions = 0;
+  // A partition with unsynced appends (acks=0/1) and none for this long is
+  // synced, releasing the descriptor its data pins (runnel.idle.flush.ms).
+  int64_t idle_flush_ms = 1000;
+  storage::LogConfig log;  // log.segment.bytes, log.retention.*, ...
 
   // Applies one key=value; throws ConfigError naming the key when it is
   // unknown or its value is invalid.
@@ -48,6 +58,10 @@ struct BrokerConfig {
   void load_file(const std::string& path);
   // Checks cross-key constraints after everything is set.
   void validate() const;
+
+  // The effective limits: the configured ones, or derived from RLIMIT_NOFILE.
+  int64_t effective_max_open_files() const;
+  int64_t effective_max_partitions() const;
 
   // Every key this broker understands, for --help.
   static std::vector<std::string> known_keys();

@@ -65,12 +65,11 @@ int group_list(const std::string& bootstrap, std::ostream& out, std::ostream& er
       return 1;
     }
     auto groups = resp.groups;
-    std::sort(groups.begin(), groups.end(),
-              [](const auto& a, const auto& b) { return a.group_id < b.group_id; });
+    std::sort(groups.begin(), groups.end(), [](const auto& a, const auto& b) { return a.group_id < b.group_id; });
     std::vector<std::vector<std::string>> rows{{"GROUP", "STATE", "PROTOCOL-TYPE"}};
     for (const auto& g : groups)
-      rows.push_back({g.group_id, g.group_state.empty() ? "-" : g.group_state,
-                      g.protocol_type.empty() ? "-" : g.protocol_type});
+      rows.push_back(
+          {g.group_id, g.group_state.empty() ? "-" : g.group_state, g.protocol_type.empty() ? "-" : g.protocol_type});
     print_table(out, rows);
     return 0;
   } catch (const std::exception& e) {
@@ -116,7 +115,7 @@ int group_describe(const std::string& group, const std::string& bootstrap, std::
 
     // Which member owns which partition (consumer protocol only).
     struct Owner {
-      std::string member_id, host, client_id;
+      std::string member_id, instance_id, host, client_id;
     };
     std::map<std::pair<std::string, int32_t>, Owner> owners;
     std::vector<const DescribeGroupsResponse::DescribedGroupMember*> idle_members;
@@ -133,7 +132,7 @@ int group_describe(const std::string& group, const std::string& bootstrap, std::
       bool any = false;
       for (const auto& [topic, parts] : assignment)
         for (int32_t p : parts) {
-          owners[{topic, p}] = Owner{m.member_id, m.client_host, m.client_id};
+          owners[{topic, p}] = Owner{m.member_id, m.group_instance_id.value_or("-"), m.client_host, m.client_id};
           any = true;
         }
       if (!any) idle_members.push_back(&m);
@@ -171,7 +170,7 @@ int group_describe(const std::string& group, const std::string& bootstrap, std::
     out << "\n";
 
     std::vector<std::vector<std::string>> rows{{"GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET",
-                                                "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"}};
+                                                "LAG", "CONSUMER-ID", "GROUP-INSTANCE-ID", "HOST", "CLIENT-ID"}};
     for (const auto& tp : partitions) {
       auto c = committed.find(tp);
       auto e = log_end.find(tp);
@@ -182,11 +181,12 @@ int group_describe(const std::string& group, const std::string& bootstrap, std::
                             ? std::to_string(std::max<int64_t>(0, e->second - c->second))
                             : "-";
       rows.push_back({group, tp.first, std::to_string(tp.second), cur, end, lag,
-                      o == owners.end() ? "-" : o->second.member_id, o == owners.end() ? "-" : o->second.host,
-                      o == owners.end() ? "-" : o->second.client_id});
+                      o == owners.end() ? "-" : o->second.member_id, o == owners.end() ? "-" : o->second.instance_id,
+                      o == owners.end() ? "-" : o->second.host, o == owners.end() ? "-" : o->second.client_id});
     }
     for (const auto* m : idle_members)
-      rows.push_back({group, "-", "-", "-", "-", "-", m->member_id, m->client_host, m->client_id});
+      rows.push_back({group, "-", "-", "-", "-", "-", m->member_id, m->group_instance_id.value_or("-"), m->client_host,
+                      m->client_id});
     print_table(out, rows);
     return 0;
   } catch (const std::exception& e) {

@@ -1,7 +1,8 @@
 // The `runnel` command line.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <asio.hpp>
 #include <chrono>
 #include <iostream>
@@ -28,9 +29,25 @@ std::pair<std::string, uint16_t> split_host_port(const std::string& option, cons
   return {host, static_cast<uint16_t>(port)};
 }
 
+// Raises the soft RLIMIT_NOFILE to the hard limit: the storage engine sizes
+// its descriptor cache and partition limit from it.
+void raise_open_file_limit() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlim_t before = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      spdlog::warn("cannot raise the open-file limit from {} to {}", before, rl.rlim_max);
+      return;
+    }
+  }
+}
+
 int serve(const std::string& config_file, const std::vector<std::string>& sets, const std::string& data_dir,
           const std::string& listen, const std::string& advertise) {
   auto started = std::chrono::steady_clock::now();
+  raise_open_file_limit();
   runnel::BrokerConfig config;
   try {
     if (!config_file.empty()) config.load_file(config_file);

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "protocol/reader.h"
 #include "protocol/record_codec.h"
 
@@ -16,7 +19,10 @@ Partition::~Partition() { *alive_ = false; }
 
 storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_ms) {
   auto result = log_->append(batches, /*leader_epoch=*/0, now_ms);
+  if (result.error == ErrorCode::KAFKA_STORAGE_ERROR)
+    spdlog::error("{}-{}: append failed: {}", topic_, index_, std::strerror(errno));
   if (result.error == ErrorCode::NONE) {
+    last_append_ms_ = now_ms;
     auto waiters = std::move(fetch_waiters_);
     fetch_waiters_.clear();
     for (auto& w : waiters)
@@ -33,8 +39,8 @@ asio::awaitable<bool> Partition::wait_durable(int64_t offset) {
   });
 }
 
-void Partition::request_flush() {
-  if (flush_in_flight_ || durable_waiters_.empty()) return;
+void Partition::request_flush(bool force) {
+  if (flush_in_flight_ || (durable_waiters_.empty() && !force)) return;
   flush_in_flight_ = true;
   auto alive = alive_;
   auto request = log_->sync_handles();
@@ -121,6 +127,24 @@ void Partition::close() {
   log_->close();
   for (auto& w : durable_waiters_) w.resume(true);
   durable_waiters_.clear();
+}
+
+bool Partition::prepare_shutdown() { return log_->prepare_shutdown(); }
+
+void Partition::finish_shutdown(bool synced) {
+  if (synced) log_->finish_shutdown();
+  for (auto& w : durable_waiters_) w.resume(synced);
+  durable_waiters_.clear();
+}
+
+void Partition::abandon() {
+  for (auto& w : durable_waiters_) w.resume(false);
+  durable_waiters_.clear();
+}
+
+void Partition::flush_if_idle(int64_t now_ms, int64_t idle_ms) {
+  if (flush_in_flight_ || now_ms - last_append_ms_ < idle_ms || !log_->has_unsynced_data()) return;
+  request_flush(/*force=*/true);
 }
 
 }  // namespace runnel::cluster

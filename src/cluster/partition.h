@@ -56,9 +56,22 @@ class Partition {
 
   // Syncs and closes the log (clean shutdown).
   void close();
+  // The broker's clean shutdown in two steps (PartitionLog::prepare_shutdown):
+  // prepare_shutdown() seals the log and tells whether it changed since it was
+  // opened; finish_shutdown() follows once the broker has synced the file
+  // system (`synced`), writing the marker and answering acks=all waiters.
+  bool prepare_shutdown();
+  void finish_shutdown(bool synced);
+  // For a partition being deleted: fails its acks=all waiters; the log is
+  // dropped without a sync.
+  void abandon();
+
+  // Syncs the log when it holds unsynced appends (acks=0/1) and none came for
+  // `idle_ms`, so that the descriptor those appends pin is released.
+  void flush_if_idle(int64_t now_ms, int64_t idle_ms);
 
  private:
-  void request_flush();
+  void request_flush(bool force = false);
   void on_flushed(int64_t durable_offset, int64_t sealed_below);
 
   std::string topic_;
@@ -67,6 +80,7 @@ class Partition {
   storage::Flusher& flusher_;
   Shard& shard_;
   bool flush_in_flight_ = false;
+  int64_t last_append_ms_ = 0;
   struct DurableWaiter {
     int64_t offset;
     std::function<void(bool)> resume;

@@ -151,6 +151,8 @@ ErrorCode TopicTable::create(const std::string& name, int32_t partitions,
     if (message) *message = "Topic '" + name + "' already exists.";
     return ErrorCode::TOPIC_ALREADY_EXISTS;
   }
+  if (!internal)
+    if (auto e = check_capacity_locked(partitions, message); e != ErrorCode::NONE) return e;
   info.name = name;
   info.id = random_topic_id();
   info.partitions = partitions;
@@ -178,9 +180,50 @@ ErrorCode TopicTable::set_partitions(const std::string& name, int32_t partitions
                  " partitions, which is higher than or equal to the requested " + std::to_string(partitions) + ".";
     return ErrorCode::INVALID_PARTITIONS;
   }
+  if (!it->second.internal)
+    if (auto e = check_capacity_locked(partitions - it->second.partitions, message); e != ErrorCode::NONE) return e;
   it->second.partitions = partitions;
   persist_locked();
   return ErrorCode::NONE;
+}
+
+void TopicTable::restore_partitions(const std::string& name, int32_t partitions) {
+  std::lock_guard lock(mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end() || it->second.partitions <= partitions) return;
+  it->second.partitions = partitions;
+  persist_locked();
+}
+
+void TopicTable::set_max_partitions(int64_t max) {
+  std::lock_guard lock(mu_);
+  max_partitions_ = max;
+}
+
+int64_t TopicTable::max_partitions() const {
+  std::lock_guard lock(mu_);
+  return max_partitions_;
+}
+
+int64_t TopicTable::total_partitions() const {
+  std::lock_guard lock(mu_);
+  return total_locked();
+}
+
+int64_t TopicTable::total_locked() const {
+  int64_t total = 0;
+  for (const auto& [_, t] : topics_) total += t.partitions;
+  return total;
+}
+
+ErrorCode TopicTable::check_capacity_locked(int64_t more, std::string* message) const {
+  int64_t total = total_locked();
+  if (total + more <= max_partitions_) return ErrorCode::NONE;
+  if (message)
+    *message = "Adding " + std::to_string(more) + " partitions would exceed this broker's limit of " +
+               std::to_string(max_partitions_) + " partitions (" + std::to_string(total) +
+               " exist; runnel.max.partitions).";
+  return ErrorCode::POLICY_VIOLATION;
 }
 
 ErrorCode TopicTable::set_overrides(const std::string& name, const std::map<std::string, std::string>& overrides,

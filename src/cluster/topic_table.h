@@ -45,12 +45,21 @@ class TopicTable {
   std::optional<TopicInfo> find(const std::string& name) const;
   std::vector<TopicInfo> all() const;
 
-  // Adds a topic; TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS
-  // or INVALID_CONFIG (with `message`) when it cannot.
+  // The most partitions (over all topics) this broker takes on; a creation
+  // that would pass it gets POLICY_VIOLATION. Internal topics are exempt (the
+  // broker needs them) but count. A catalogue loaded over the limit is kept.
+  void set_max_partitions(int64_t max);
+  int64_t max_partitions() const;
+  int64_t total_partitions() const;
+
+  // Adds a topic; TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS,
+  // POLICY_VIOLATION or INVALID_CONFIG (with `message`) when it cannot.
   ErrorCode create(const std::string& name, int32_t partitions, const std::map<std::string, std::string>& overrides,
                    bool internal, std::string* message);
   ErrorCode remove(const std::string& name);
   ErrorCode set_partitions(const std::string& name, int32_t partitions, std::string* message);
+  // Takes back a set_partitions() whose partitions could not be opened.
+  void restore_partitions(const std::string& name, int32_t partitions);
   // Replaces the topic's overrides (AlterConfigs semantics); validated first.
   ErrorCode set_overrides(const std::string& name, const std::map<std::string, std::string>& overrides,
                           std::string* message);
@@ -59,12 +68,16 @@ class TopicTable {
 
  private:
   void persist_locked() const;
+  int64_t total_locked() const;
+  // POLICY_VIOLATION (with `message`) when `more` partitions would pass the limit.
+  ErrorCode check_capacity_locked(int64_t more, std::string* message) const;
   // Defaults + overrides; internal topics are compacted and never expire.
   storage::LogConfig effective_log_config(const std::map<std::string, std::string>& overrides, bool internal) const;
   std::filesystem::path meta_dir_;
   storage::LogConfig defaults_;
   mutable std::mutex mu_;
   std::map<std::string, TopicInfo> topics_;
+  int64_t max_partitions_ = INT64_MAX;
 };
 
 }  // namespace runnel::cluster

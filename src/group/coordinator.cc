@@ -313,11 +313,12 @@ asio::awaitable<std::vector<ErrorCode>> Coordinator::commit(const std::string& g
   Group* g = find(group_id);
   ErrorCode group_error = ErrorCode::NONE;
   if (!g) {
-    // Kafka creates the group on a first commit from outside the group protocol.
-    if (generation < 0 && member_id.empty())
+    // Kafka creates the group on a first commit from outside the group
+    // protocol; a generation for a group it does not know is a stale one.
+    if (generation < 0)
       g = &get_or_create(group_id);
     else
-      group_error = ErrorCode::UNKNOWN_MEMBER_ID;
+      group_error = ErrorCode::ILLEGAL_GENERATION;
   }
   if (g && group_error == ErrorCode::NONE) group_error = g->validate_commit(member_id, instance_id, generation);
   std::vector<ErrorCode> errors(entries.size(), group_error);

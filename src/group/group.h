@@ -1,13 +1,15 @@
 #pragma once
 // One consumer group under the classic rebalance protocol: its members, its
 // generation and the state machine Empty -> PreparingRebalance ->
-// CompletingRebalance -> Stable (and Dead once deleted), with Kafka's rules
-// for JoinGroup, SyncGroup, Heartbeat, LeaveGroup and offset commits.
+// CompletingRebalance -> Stable (and Dead once deleted), with the rules of
+// Kafka's classic GroupCoordinator for JoinGroup, SyncGroup, Heartbeat,
+// LeaveGroup and offset commits, static membership (KIP-345) included.
+// STATE_TABLE.md beside this file lists every transition.
 //
 // A Group only decides; it does no I/O. Join and sync answers that must wait
 // (for other members, for the leader's assignment) are kept as callbacks and
-// called when the group moves on. Time is passed in, so tests drive it.
-// Thread-safety: none; a group lives on its coordinator's shard.
+// each is called exactly once, when the group moves on. Time is passed in, so
+// tests drive it. Thread-safety: none; a group lives on its coordinator's shard.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -43,7 +45,9 @@ struct JoinRequest {
   int32_t rebalance_timeout_ms = 0;
   std::string client_id;
   std::string client_host;
-  bool require_known_member_id = false;  // JoinGroup v4+: MEMBER_ID_REQUIRED first
+  bool require_known_member_id = false;   // JoinGroup v4+: MEMBER_ID_REQUIRED first
+  bool supports_skip_assignment = false;  // JoinGroup v9+ (KIP-814)
+  std::string reason;                     // JoinGroup v8+, for the log
 };
 
 struct JoinMember {
@@ -58,6 +62,7 @@ struct JoinResult {
   std::optional<std::string> protocol_type;
   std::optional<std::string> protocol_name;
   std::string leader;
+  bool skip_assignment = false;
   std::string member_id;
   std::vector<JoinMember> members;  // only for the leader
 };
@@ -110,27 +115,30 @@ class Group {
   const std::optional<std::string>& protocol_name() const { return protocol_name_; }
   const std::string& leader() const { return leader_; }
   const std::map<std::string, Member>& members() const { return members_; }
+  // The member id a static member's instance id maps to now, if any.
+  std::optional<std::string> static_member(const std::string& instance_id) const;
   // The protocol name's metadata for a member (DescribeGroups).
   Bytes member_metadata(const Member& m) const;
 
   // JoinGroup. `respond` is called exactly once, now or when the rebalance completes.
   void join(const JoinRequest& request, Clock::time_point now, std::function<void(JoinResult)> respond);
   // SyncGroup. `respond` is called exactly once, now or when the leader's assignment arrives.
-  // `on_stable` is called when the leader's sync makes the group Stable (to persist it).
   void sync(const SyncRequest& request, Clock::time_point now, std::function<void(SyncResult)> respond);
-  ErrorCode heartbeat(const std::string& member_id, std::optional<std::string> instance_id, int32_t generation,
+  ErrorCode heartbeat(const std::string& member_id, const std::optional<std::string>& instance_id, int32_t generation,
                       Clock::time_point now);
-  // Removes one member (by member id, or by instance id when member_id is empty).
+  // LeaveGroup for one member identity: by member id, or by instance id alone
+  // when member_id is empty (v3+ batch leave, as kafka-consumer-groups does).
   ErrorCode leave(const std::string& member_id, const std::optional<std::string>& instance_id, Clock::time_point now);
   // Whether a commit from this member/generation may be accepted now.
   ErrorCode validate_commit(const std::string& member_id, const std::optional<std::string>& instance_id,
                             int32_t generation) const;
 
-  // Expires members whose session ran out and completes a pending rebalance
-  // whose time is up. Returns true when the group changed.
+  // Expires sessions, pending members and pending syncs, and completes a
+  // pending rebalance whose time is up. Returns true when the group changed.
   bool tick(Clock::time_point now);
 
-  // True after a rebalance completed or the group emptied: its state should be persisted.
+  // True after a rebalance completed, a static member was replaced or the
+  // group emptied: its state should be persisted.
   bool take_dirty() { return std::exchange(dirty_, false); }
   void mark_dead() { state_ = GroupState::Dead; }
   // Restores persisted state, as Kafka loads a group: with members it is
@@ -139,15 +147,29 @@ class Group {
                std::string leader, std::vector<Member> members, Clock::time_point now);
 
  private:
-  void add_member(Member member, Clock::time_point now);
-  void remove_member(const std::string& member_id, Clock::time_point now);
-  void prepare_rebalance(Clock::time_point now);
+  void join_unknown_member(const JoinRequest& req, Clock::time_point now, std::function<void(JoinResult)> respond);
+  void join_known_member(const JoinRequest& req, Clock::time_point now, std::function<void(JoinResult)> respond);
+  void replace_static_member(const std::string& old_id, const JoinRequest& req, Clock::time_point now,
+                             std::function<void(JoinResult)> respond);
+  Member make_member(const std::string& id, const JoinRequest& req) const;
+  void update_member(Member& m, const JoinRequest& req, std::function<void(JoinResult)> respond);
+  void add_member_and_rebalance(Member member, Clock::time_point now);
+  void remove_member_and_update(const std::string& member_id, Clock::time_point now, const std::string& reason);
+  // Kafka's validateCurrentMember: FENCED_INSTANCE_ID, UNKNOWN_MEMBER_ID or nothing.
+  std::optional<ErrorCode> validate_member(const std::string& member_id,
+                                           const std::optional<std::string>& instance_id) const;
+  void maybe_prepare_rebalance(Clock::time_point now, const std::string& reason);
+  void prepare_rebalance(Clock::time_point now, const std::string& reason);
+  bool all_members_joined() const;
   void maybe_complete_join(Clock::time_point now);
   void complete_join(Clock::time_point now);
+  void expire_pending_syncs(Clock::time_point now);
+  int32_t rebalance_timeout_ms() const;
   std::optional<std::string> select_protocol() const;
   bool supports_protocols(const std::string& type, const std::vector<Protocol>& protocols) const;
-  std::string new_member_id(const std::string& client_id) const;
+  std::string new_member_id(const JoinRequest& req) const;
   JoinResult join_result_for(const Member& m) const;
+  std::string describe_members() const;
   void reset_session(Member& m, Clock::time_point now);
 
   std::string id_;
@@ -158,7 +180,10 @@ class Group {
   std::optional<std::string> protocol_name_;
   std::string leader_;
   std::map<std::string, Member> members_;
+  std::map<std::string, std::string> static_members_;         // group.instance.id -> current member id
   std::map<std::string, Clock::time_point> pending_members_;  // issued ids awaiting their second join
+  std::set<std::string> pending_syncs_;  // members of this generation that have not sent SyncGroup yet
+  Clock::time_point sync_deadline_{};
   Clock::time_point rebalance_deadline_{};
   Clock::time_point join_not_before_{};
   bool dirty_ = false;

@@ -18,6 +18,7 @@
 #include "cluster/topic_table.h"
 #include "group/coordinator.h"
 #include "server/shard.h"
+#include "storage/file_cache.h"
 #include "storage/flusher.h"
 
 namespace runnel {
@@ -28,9 +29,13 @@ class Broker {
   ~Broker();
 
   // Opens every partition found in the catalogue (running log recovery), then
-  // starts the shard threads. Blocks until the partitions are open.
+  // starts the shard threads. Blocks until the partitions are open. A
+  // partition that cannot be opened is logged and left offline: the broker
+  // never refuses to start over one partition.
   void start();
-  // Syncs and closes every partition and stops the shards (clean shutdown).
+  // Clean shutdown: seals the partitions changed in this run, makes everything
+  // durable with one syncfs, writes their clean-shutdown markers and stops the
+  // shards. Partitions never written since start-up are not touched.
   void stop();
 
   const BrokerConfig& config() const { return config_; }
@@ -47,7 +52,9 @@ class Broker {
   // nullptr when this shard holds no such partition (unknown, or not open yet).
   cluster::Partition* partition(const std::string& topic, int32_t partition);
 
-  // Creates the topic and opens its partitions. Errors as TopicTable::create.
+  // Creates the topic and opens its partitions. Errors as TopicTable::create
+  // (POLICY_VIOLATION past runnel.max.partitions), or KAFKA_STORAGE_ERROR when
+  // a partition cannot be created, in which case nothing of the topic is left.
   asio::awaitable<ErrorCode> create_topic(const std::string& name, int32_t partitions,
                                           const std::map<std::string, std::string>& overrides, std::string* message,
                                           bool internal = false);
@@ -72,9 +79,21 @@ class Broker {
   using PartitionMap = std::unordered_map<std::string, std::unique_ptr<cluster::Partition>>;
   static std::string key(const std::string& topic, int32_t partition);
   std::filesystem::path partition_dir(const std::string& topic, int32_t partition) const;
-  asio::awaitable<void> open_partitions(const cluster::TopicInfo& topic, int32_t from, int32_t to);
+  // Opens, on the calling shard, the partitions in [from, to) of `topic` that
+  // it owns. KAFKA_STORAGE_ERROR (with `message`) at the first that cannot be
+  // opened, unless `tolerant`, which logs it and goes on.
+  ErrorCode open_partitions(const cluster::TopicInfo& topic, int32_t from, int32_t to, bool tolerant,
+                            std::string* message);
+  // Drops, on the calling shard, its partitions in [from, to) of `topic` and
+  // deletes their directories (DeleteTopics, and undoing a failed creation).
+  void drop_partitions(const std::string& topic, int32_t from, int32_t to);
+  // Opens or drops on every shard, from a coroutine on any shard.
+  asio::awaitable<ErrorCode> open_everywhere(const cluster::TopicInfo& topic, int32_t from, int32_t to,
+                                             std::string* message);
+  asio::awaitable<void> drop_everywhere(const std::string& topic, int32_t from, int32_t to);
   void load_cluster_id();
   void run_retention(int shard_id);
+  void run_idle_flush(int shard_id);
 
   BrokerConfig config_;
   ShardSet shards_;
@@ -85,6 +104,11 @@ class Broker {
   uint16_t advertised_port_ = 0;
   std::vector<PartitionMap> partitions_;  // one map per shard, touched only on that shard
   std::vector<std::unique_ptr<asio::steady_timer>> retention_timers_;
+  std::vector<std::unique_ptr<asio::steady_timer>> flush_timers_;
+  std::vector<std::unique_ptr<storage::FileCache>> file_caches_;  // one per shard
+  // The data directory, opened at start-up so that the syncfs at shutdown
+  // reports every writeback error of the run (Env::sync_filesystem).
+  std::shared_ptr<FileHandle> data_dir_handle_;
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   std::atomic<int32_t> offsets_partitions_{0};
 };

@@ -20,13 +20,44 @@ void check_size(size_t n, size_t max_output) {
   if (n > max_output) throw DecodeError("decompressed batch exceeds the size limit");
 }
 
-std::vector<uint8_t> gunzip(std::span<const uint8_t> in, size_t max_output) {
+// One decompression context per codec and thread, reset before each use:
+// creating one allocates its window and tables (a zstd context holds over
+// 100 KiB), which costs more than decompressing a typical produced batch.
+struct ZlibContext {
   z_stream zs{};
-  if (inflateInit2(&zs, 15 + 32) != Z_OK) throw DecodeError("zlib init failed");
-  std::unique_ptr<z_stream, decltype(&inflateEnd)> guard(&zs, inflateEnd);
+  bool ready = inflateInit2(&zs, 15 + 32) == Z_OK;
+  ~ZlibContext() {
+    if (ready) inflateEnd(&zs);
+  }
+};
+
+z_stream& zlib_context() {
+  thread_local ZlibContext ctx;
+  if (!ctx.ready || inflateReset(&ctx.zs) != Z_OK) throw DecodeError("zlib init failed");
+  return ctx.zs;
+}
+
+LZ4F_dctx* lz4_context() {
+  thread_local std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> ctx = [] {
+    LZ4F_dctx* c = nullptr;
+    if (LZ4F_isError(LZ4F_createDecompressionContext(&c, LZ4F_VERSION))) c = nullptr;
+    return std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)>(c, LZ4F_freeDecompressionContext);
+  }();
+  if (!ctx) throw DecodeError("lz4 init failed");
+  LZ4F_resetDecompressionContext(ctx.get());
+  return ctx.get();
+}
+
+ZSTD_DCtx* zstd_context() {
+  thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (!ctx || ZSTD_isError(ZSTD_DCtx_reset(ctx.get(), ZSTD_reset_session_only))) throw DecodeError("zstd init failed");
+  return ctx.get();
+}
+
+void gunzip(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t max_output) {
+  z_stream& zs = zlib_context();
   zs.next_in = const_cast<Bytef*>(in.data());
   zs.avail_in = static_cast<uInt>(in.size());
-  std::vector<uint8_t> out;
   int rc = Z_OK;
   while (rc != Z_STREAM_END) {
     size_t at = out.size();
@@ -40,7 +71,6 @@ std::vector<uint8_t> gunzip(std::span<const uint8_t> in, size_t max_output) {
     if (rc != Z_OK) throw DecodeError("corrupt gzip data");
     if (zs.avail_in == 0 && zs.avail_out != 0) throw DecodeError("truncated gzip data");
   }
-  return out;
 }
 
 void snappy_raw(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t max_output) {
@@ -54,12 +84,11 @@ void snappy_raw(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t m
     throw DecodeError("corrupt snappy data");
 }
 
-std::vector<uint8_t> unsnappy(std::span<const uint8_t> in, size_t max_output) {
+void unsnappy(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t max_output) {
   static const uint8_t kXerialMagic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
-  std::vector<uint8_t> out;
   if (in.size() < 16 || std::memcmp(in.data(), kXerialMagic, 8) != 0) {
     snappy_raw(in, out, max_output);
-    return out;
+    return;
   }
   // Xerial framing (what the Java client writes): magic, version, compatible
   // version, then blocks of [int32 length][raw snappy].
@@ -72,14 +101,10 @@ std::vector<uint8_t> unsnappy(std::span<const uint8_t> in, size_t max_output) {
     snappy_raw(in.subspan(pos, len), out, max_output);
     pos += len;
   }
-  return out;
 }
 
-std::vector<uint8_t> unlz4(std::span<const uint8_t> in, size_t max_output) {
-  LZ4F_dctx* ctx = nullptr;
-  if (LZ4F_isError(LZ4F_createDecompressionContext(&ctx, LZ4F_VERSION))) throw DecodeError("lz4 init failed");
-  std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> guard(ctx, LZ4F_freeDecompressionContext);
-  std::vector<uint8_t> out;
+void unlz4(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t max_output) {
+  LZ4F_dctx* ctx = lz4_context();
   size_t pos = 0;
   size_t hint = 1;
   while (pos < in.size() && hint != 0) {
@@ -95,14 +120,10 @@ std::vector<uint8_t> unlz4(std::span<const uint8_t> in, size_t max_output) {
     if (in_size == 0 && out_size == 0) throw DecodeError("lz4 made no progress");
   }
   if (hint != 0) throw DecodeError("truncated lz4 data");
-  return out;
 }
 
-std::vector<uint8_t> unzstd(std::span<const uint8_t> in, size_t max_output) {
-  ZSTD_DCtx* ctx = ZSTD_createDCtx();
-  if (!ctx) throw DecodeError("zstd init failed");
-  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> guard(ctx, ZSTD_freeDCtx);
-  std::vector<uint8_t> out;
+void unzstd(std::span<const uint8_t> in, std::vector<uint8_t>& out, size_t max_output) {
+  ZSTD_DCtx* ctx = zstd_context();
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   size_t rc = 1;
   while (input.pos < input.size || rc != 0) {
@@ -115,24 +136,30 @@ std::vector<uint8_t> unzstd(std::span<const uint8_t> in, size_t max_output) {
     check_size(out.size(), max_output);
     if (input.pos == input.size && output.pos == 0 && rc != 0) throw DecodeError("truncated zstd data");
   }
-  return out;
 }
 
 }  // namespace
 
-std::vector<uint8_t> decompress(int codec, std::span<const uint8_t> input, size_t max_output) {
+void decompress_into(int codec, std::span<const uint8_t> input, std::vector<uint8_t>& out, size_t max_output) {
+  out.clear();
   switch (codec) {
     case 1:
-      return gunzip(input, max_output);
+      return gunzip(input, out, max_output);
     case 2:
-      return unsnappy(input, max_output);
+      return unsnappy(input, out, max_output);
     case 3:
-      return unlz4(input, max_output);
+      return unlz4(input, out, max_output);
     case 4:
-      return unzstd(input, max_output);
+      return unzstd(input, out, max_output);
     default:
       throw DecodeError("unknown compression codec");
   }
+}
+
+std::vector<uint8_t> decompress(int codec, std::span<const uint8_t> input, size_t max_output) {
+  std::vector<uint8_t> out;
+  decompress_into(codec, input, out, max_output);
+  return out;
 }
 
 }  // namespace runnel::protocol

@@ -1,8 +1,8 @@
 #pragma once
 // A view over one Kafka record batch v2 as it travels on the wire and sits in a
-// segment file, plus the checks the broker runs before storing it and the few
-// header fields it patches in place. Records are never decoded or
-// decompressed here: the broker stores batches as it receives them.
+// segment file, plus the header checks the broker runs before storing it and
+// the few header fields it patches in place. Records are not decoded here:
+// batch_validator.h reads them for produce input.
 //
 // Byte layout (big-endian), offsets from the start of the batch:
 //   0 baseOffset i64 | 8 batchLength i32 (bytes after this field)
@@ -95,6 +95,8 @@ ErrorCode split_batches(std::span<const uint8_t> bytes, std::vector<BatchExtent>
 // batch that breaks a rule (magic other than 2, which Produce v3+ forbids;
 // counts; control batches).
 ErrorCode validate_batch(std::span<const uint8_t> batch, BatchOrigin origin = BatchOrigin::Client);
+// The same, naming the broken rule in `reason` (a static string) on failure.
+ErrorCode validate_batch(std::span<const uint8_t> batch, BatchOrigin origin, const char*& reason);
 
 // In-place patches. Base offset and leader epoch lie outside the CRC, so the
 // checksum stays valid; set_log_append_time rewrites the CRC.
@@ -105,5 +107,9 @@ void set_partition_leader_epoch(std::span<uint8_t> batch, int32_t epoch);
 // the base timestamp is left alone, since readers of a LogAppendTime batch take
 // every record's timestamp from the max timestamp.
 void set_log_append_time(std::span<uint8_t> batch, int64_t now_ms);
+// Stores `max_timestamp` as the max timestamp of a CreateTime batch, rewriting
+// the CRC, when it differs from the header's (Kafka's setMaxTimestamp after
+// LogValidator recomputed it from the records). Returns whether it changed.
+bool set_max_timestamp(std::span<uint8_t> batch, int64_t max_timestamp);
 
 }  // namespace runnel::protocol

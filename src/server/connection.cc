@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "base/endian.h"
@@ -42,9 +43,26 @@ asio::awaitable<void> wait_for_wake(asio::steady_timer& timer) {
 
 void wake(asio::steady_timer& timer) { timer.cancel(); }
 
+// The peer went away (or we closed the socket under a pending operation): a
+// normal end of a connection, whichever call noticed it. asio reports errno
+// values in its own system category, a raw syscall (sendfile) in the standard
+// one, and the two do not compare equal, so the value is checked in either.
 bool is_disconnect(const std::error_code& code) {
-  return code == asio::error::eof || code == asio::error::connection_reset || code == asio::error::operation_aborted ||
-         code == asio::error::broken_pipe || code == asio::error::bad_descriptor;
+  if (code == asio::error::eof || code == asio::error::operation_aborted) return true;
+  const auto& category = code.category();
+  if (category != asio::error::get_system_category() && category != std::system_category() &&
+      category != std::generic_category())
+    return false;
+  switch (code.value()) {
+    case EPIPE:
+    case ECONNRESET:
+    case ECONNABORTED:
+    case ENOTCONN:
+    case EBADF:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -63,7 +81,10 @@ void Connection::log_error(const std::exception& e) const {
   if (dynamic_cast<const protocol::DecodeError*>(&e)) {
     spdlog::warn("{}: closing connection: malformed request: {}", peer_, e.what());
   } else if (auto* se = dynamic_cast<const std::system_error*>(&e)) {
-    if (!closed_ && !is_disconnect(se->code())) spdlog::warn("{}: connection error: {}", peer_, e.what());
+    if (is_disconnect(se->code()))
+      spdlog::debug("{}: client disconnected: {}", peer_, e.what());  // e.g. a consumer closing mid long-poll
+    else if (!closed_)
+      spdlog::warn("{}: connection error: {}", peer_, e.what());
   } else {
     spdlog::error("{}: closing connection after an internal error: {}", peer_, e.what());
   }
@@ -307,7 +328,7 @@ asio::awaitable<void> Connection::send_file(const FileSlice& slice) {
     if (n < 0 && errno == EINTR) continue;
     // n == 0: the file is shorter than the slice (truncated under us); the
     // frame can no longer be completed, so the connection must go.
-    throw std::system_error(n == 0 ? EIO : errno, std::generic_category(), "sendfile");
+    throw std::system_error(n == 0 ? EIO : errno, std::system_category(), "sendfile");
   }
 }
 

@@ -15,18 +15,19 @@ constexpr size_t kSize = 18;
 std::optional<int64_t> read_checkpoint(Env& env, const std::filesystem::path& path) {
   std::vector<uint8_t> bytes;
   if (!env.read_file(path, bytes) || bytes.size() != kSize) return std::nullopt;
-  if (std::memcmp(bytes.data(), kMagic, 4) != 0 || load_be16(bytes.data() + 4) != kCheckpointVersion) return std::nullopt;
+  if (std::memcmp(bytes.data(), kMagic, 4) != 0 || load_be16(bytes.data() + 4) != kCheckpointVersion)
+    return std::nullopt;
   if (load_be32(bytes.data() + 14) != crc32c(std::span<const uint8_t>(bytes).first(14))) return std::nullopt;
   return static_cast<int64_t>(load_be64(bytes.data() + 6));
 }
 
-bool write_checkpoint(Env& env, const std::filesystem::path& path, int64_t value) {
+bool write_checkpoint(Env& env, const std::filesystem::path& path, int64_t value, bool durable) {
   std::array<uint8_t, kSize> bytes{};
   std::memcpy(bytes.data(), kMagic, 4);
   store_be16(bytes.data() + 4, kCheckpointVersion);
   store_be64(bytes.data() + 6, static_cast<uint64_t>(value));
   store_be32(bytes.data() + 14, crc32c(std::span<const uint8_t>(bytes).first(14)));
-  return env.write_file_atomic(path, bytes);
+  return env.write_file_atomic(path, bytes, durable);
 }
 
 }  // namespace runnel::storage

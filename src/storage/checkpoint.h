@@ -19,7 +19,7 @@ namespace runnel::storage {
 inline constexpr uint16_t kCheckpointVersion = 1;
 
 std::optional<int64_t> read_checkpoint(Env& env, const std::filesystem::path& path);
-// Atomic and durable (see Env::write_file_atomic).
-bool write_checkpoint(Env& env, const std::filesystem::path& path, int64_t value);
+// Atomic and, unless `durable` is false, durable (see Env::write_file_atomic).
+bool write_checkpoint(Env& env, const std::filesystem::path& path, int64_t value, bool durable = true);
 
 }  // namespace runnel::storage

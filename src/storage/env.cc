@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -116,14 +117,30 @@ bool Env::read_file(const std::filesystem::path& path, std::vector<uint8_t>& out
   return pread(*file, 0, out);
 }
 
-bool Env::write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> data) {
+bool Env::write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> data, bool durable) {
   auto tmp = path;
   tmp += ".tmp";
   {
     auto file = open(tmp, true);
-    if (!file || !truncate(*file, 0) || !pwrite(*file, 0, data) || !sync(*file)) return false;
+    if (!file || !truncate(*file, 0) || !pwrite(*file, 0, data) || (durable && !sync(*file))) return false;
   }
-  return rename(tmp, path) && sync_dir(path.parent_path());
+  return rename(tmp, path) && (!durable || sync_dir(path.parent_path()));
+}
+
+std::shared_ptr<FileHandle> Env::open_dir(const std::filesystem::path& dir) {
+  int fd;
+  do fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return nullptr;
+  return std::make_shared<FileHandle>(fd);
+}
+
+bool Env::sync_filesystem(const FileHandle& any) { return ::syncfs(any.fd()) == 0; }
+
+int64_t Env::file_size(const std::filesystem::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return st.st_size;
 }
 
 }  // namespace runnel::storage

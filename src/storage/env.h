@@ -26,19 +26,31 @@ class Env {
   static Env* posix();
 
   // Opens `path` for reading and writing, creating it (empty) when `create`
-  // is set and it does not exist. nullptr on failure.
+  // is set and it does not exist. nullptr on failure, with errno set (EMFILE
+  // when the process is out of descriptors).
   virtual std::shared_ptr<FileHandle> open(const std::filesystem::path& path, bool create) = 0;
+  // Opens a directory read-only (for sync_filesystem). nullptr on failure.
+  virtual std::shared_ptr<FileHandle> open_dir(const std::filesystem::path& dir);
   // Reads exactly out.size() bytes at `position`; false on error or short read.
   virtual bool pread(const FileHandle& file, uint64_t position, std::span<uint8_t> out) = 0;
   // Writes all of `data` at `position`; false on error.
   virtual bool pwrite(const FileHandle& file, uint64_t position, std::span<const uint8_t> data) = 0;
-  // fdatasync: every byte written before the call is on stable storage after it.
+  // fdatasync: every byte written before the call is on stable storage after
+  // it. On a directory handle (open_dir), its entries (like sync_dir).
   virtual bool sync(const FileHandle& file) = 0;
   // fsync of a directory, making creations, renames and removals in it durable.
   virtual bool sync_dir(const std::filesystem::path& dir) = 0;
+  // syncfs: every file and directory change on the file system that holds
+  // `any` is on stable storage after it. Reports (Linux >= 5.8) any writeback
+  // error on that file system since `any` was opened, so a handle opened at
+  // start-up makes one call at shutdown cover every write of the run, through
+  // whatever descriptor it was made (including ones closed since).
+  virtual bool sync_filesystem(const FileHandle& any);
   virtual bool truncate(const FileHandle& file, uint64_t size) = 0;
   // Size in bytes, or -1 on error.
   virtual int64_t size(const FileHandle& file) = 0;
+  // Size of the file at `path` without opening it (stat), or -1 on error.
+  virtual int64_t file_size(const std::filesystem::path& path);
   virtual bool rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
   virtual bool remove(const std::filesystem::path& path) = 0;
   virtual bool exists(const std::filesystem::path& path) = 0;
@@ -51,7 +63,10 @@ class Env {
   bool read_file(const std::filesystem::path& path, std::vector<uint8_t>& out);
   // Replaces `path` atomically: writes `path`.tmp, syncs it, renames it over
   // `path` and syncs the directory, so a crash leaves the old or the new file.
-  bool write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> data);
+  // With `durable` false neither sync is made: a crash leaves the old file, the
+  // new one, or a torn new one (callers must detect that, e.g. by a CRC), and
+  // the caller makes it durable later (sync_filesystem at shutdown).
+  bool write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> data, bool durable = true);
 };
 
 }  // namespace runnel::storage

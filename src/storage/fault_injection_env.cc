@@ -26,6 +26,13 @@ std::shared_ptr<FileHandle> FaultInjectionEnv::open(const std::filesystem::path&
 }
 
 bool FaultInjectionEnv::sync(const FileHandle& file) {
+  if (auto path = path_of(file); std::filesystem::is_directory(path)) {
+    {
+      std::lock_guard lock(mu_);
+      ++sync_calls_;
+    }
+    return sync_dir(path);  // a directory handle: its entries become durable
+  }
   std::lock_guard lock(mu_);
   ++sync_calls_;
   if (fail_syncs_) return false;
@@ -43,6 +50,18 @@ bool FaultInjectionEnv::sync_dir(const std::filesystem::path& dir) {
   for (auto& [path, state] : files_)
     if (path.starts_with(prefix) && path.find('/', prefix.size()) == std::string::npos) state.entry_synced = true;
   return base_->sync_dir(dir);
+}
+
+bool FaultInjectionEnv::sync_filesystem(const FileHandle& any) {
+  std::lock_guard lock(mu_);
+  ++sync_calls_;
+  if (fail_syncs_) return false;
+  for (auto& [path, state] : files_) {
+    int64_t size = base_->file_size(path);
+    if (size >= 0) state.synced_size = static_cast<uint64_t>(size);
+    state.entry_synced = true;
+  }
+  return base_->sync_filesystem(any);
 }
 
 bool FaultInjectionEnv::truncate(const FileHandle& file, uint64_t size) {

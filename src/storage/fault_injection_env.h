@@ -29,6 +29,7 @@ class FaultInjectionEnv final : public Env {
   int sync_calls() const;
 
   std::shared_ptr<FileHandle> open(const std::filesystem::path& path, bool create) override;
+  std::shared_ptr<FileHandle> open_dir(const std::filesystem::path& dir) override { return base_->open_dir(dir); }
   bool pread(const FileHandle& file, uint64_t position, std::span<uint8_t> out) override {
     return base_->pread(file, position, out);
   }
@@ -37,6 +38,8 @@ class FaultInjectionEnv final : public Env {
   }
   bool sync(const FileHandle& file) override;
   bool sync_dir(const std::filesystem::path& dir) override;
+  // Marks every file (contents and directory entry) as synced.
+  bool sync_filesystem(const FileHandle& any) override;
   bool truncate(const FileHandle& file, uint64_t size) override;
   int64_t size(const FileHandle& file) override { return base_->size(file); }
   bool rename(const std::filesystem::path& from, const std::filesystem::path& to) override;

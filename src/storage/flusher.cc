@@ -59,8 +59,7 @@ void Flusher::run() {
 
 void Flusher::flush(Pending& pending) {
   bool ok = true;
-  for (auto& f : pending.request.files)
-    if (f) ok = env_->sync(*f) && ok;
+  for (auto& f : pending.request.files) ok = f && env_->sync(*f) && ok;  // a null handle: its file could not be opened
   {
     std::lock_guard lock(mu_);
     ++rounds_;

@@ -3,20 +3,38 @@
 // Plain value type; thread-safe to copy.
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 namespace runnel::storage {
 
 enum class TimestampType : int8_t { CreateTime = 0, LogAppendTime = 1 };
 
 struct LogConfig {
-  int64_t segment_bytes = 1024 * 1024 * 1024;           // segment.bytes
-  int64_t segment_ms = 7LL * 24 * 3600 * 1000;          // segment.ms
-  int64_t retention_ms = 7LL * 24 * 3600 * 1000;        // retention.ms (-1: forever)
-  int64_t retention_bytes = -1;                         // retention.bytes (-1: unlimited)
-  int32_t max_message_bytes = 1048588;                  // max.message.bytes
-  int32_t index_interval_bytes = 4096;                  // index.interval.bytes
+  int64_t segment_bytes = 1024 * 1024 * 1024;                // segment.bytes
+  int64_t segment_ms = 7LL * 24 * 3600 * 1000;               // segment.ms
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;             // retention.ms (-1: forever)
+  int64_t retention_bytes = -1;                              // retention.bytes (-1: unlimited)
+  int32_t max_message_bytes = 1048588;                       // max.message.bytes
+  int32_t index_interval_bytes = 4096;                       // index.interval.bytes
   TimestampType timestamp_type = TimestampType::CreateTime;  // message.timestamp.type
-  bool compact = false;                                 // cleanup.policy=compact
+  bool compact = false;                                      // cleanup.policy=compact
+  // How far a CreateTime record timestamp may lie before / after the broker's
+  // clock: message.timestamp.before.max.ms / message.timestamp.after.max.ms.
+  // Unset means Kafka 4.0's defaults (unlimited / one hour), or, when given,
+  // the pre-4.0 message.timestamp.difference.max.ms (Kafka 3.6-3.9 used it for
+  // whichever of the two was left at its default).
+  std::optional<int64_t> timestamp_before_max_ms;
+  std::optional<int64_t> timestamp_after_max_ms;
+  std::optional<int64_t> timestamp_difference_max_ms;
+
+  static constexpr int64_t kDefaultTimestampBeforeMaxMs = std::numeric_limits<int64_t>::max();
+  static constexpr int64_t kDefaultTimestampAfterMaxMs = 3600 * 1000;
+  int64_t effective_timestamp_before_max_ms() const {
+    return timestamp_before_max_ms.value_or(timestamp_difference_max_ms.value_or(kDefaultTimestampBeforeMaxMs));
+  }
+  int64_t effective_timestamp_after_max_ms() const {
+    return timestamp_after_max_ms.value_or(timestamp_difference_max_ms.value_or(kDefaultTimestampAfterMaxMs));
+  }
 };
 
 }  // namespace runnel::storage

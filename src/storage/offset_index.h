@@ -25,10 +25,10 @@ class OffsetIndex {
   };
   static constexpr size_t kEntrySize = 8;
 
-  OffsetIndex(Env* env, std::filesystem::path path, int64_t base_offset)
-      : file_(env, std::move(path), kEntrySize), base_(base_offset) {}
+  OffsetIndex(FileCache* files, std::filesystem::path path, int64_t base_offset)
+      : file_(files, std::move(path), kEntrySize), base_(base_offset) {}
 
-  bool open() { return file_.open(); }
+  [[nodiscard]] bool open() { return file_.open(); }
   // Loads the file; false (and no entries) when it is not sane for a log of
   // `log_size` bytes, and the caller must rebuild it.
   bool load(uint64_t log_size);
@@ -40,8 +40,9 @@ class OffsetIndex {
   bool truncate_to_position(uint64_t position);
   bool clear();
   bool remove() { return file_.remove(); }
+  void release() { file_.release(); }
   const std::vector<Entry>& entries() const { return entries_; }
-  const std::shared_ptr<FileHandle>& handle() const { return file_.handle(); }
+  std::shared_ptr<FileHandle> handle() const { return file_.handle(); }
 
  private:
   IndexFile file_;

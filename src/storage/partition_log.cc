@@ -1,8 +1,10 @@
 #include "storage/partition_log.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "protocol/record_batch.h"
@@ -18,6 +20,8 @@ constexpr int64_t kMaxRelativeOffset = std::numeric_limits<int32_t>::max();
 
 struct PartitionLog::Impl {
   Env* env = nullptr;
+  FileCache* files = nullptr;
+  std::unique_ptr<FileCache> own_files;  // when open() was given no cache
   std::filesystem::path dir;
   LogConfig config;
   std::vector<std::unique_ptr<Segment>> segments;  // ascending base offset; the last is active
@@ -25,28 +29,67 @@ struct PartitionLog::Impl {
   int64_t flushed = 0;
   // Every segment below this base offset has its log and indexes synced.
   int64_t sealed_below = 0;
+  // The directory entries of every segment whose base is <= this are durable.
+  int64_t dir_synced_through = std::numeric_limits<int64_t>::max();
   int64_t recovery_point_written = -1;
+  // Set after a clean start while the previous run's clean-shutdown marker is
+  // still on disk and still true: nothing has been changed since.
+  std::optional<int64_t> standing_marker;
   bool closed = false;
   bool recovered = false;
   uint64_t truncated_bytes = 0;
   std::vector<protocol::BatchExtent> extents;  // scratch for append
+  std::vector<uint8_t> inflated;               // scratch: a compressed batch's records, for validation
 
   Segment& active() { return *segments.back(); }
   const Segment& active() const { return *segments.back(); }
   int64_t end() const { return segments.back()->next_offset(); }
   std::filesystem::path file(const char* name) const { return dir / name; }
+  std::filesystem::path log_path(int64_t base) const { return dir / (Segment::file_stem(base) + ".log"); }
 
+  std::unique_ptr<Segment> try_new_segment(int64_t base, int* error) {
+    auto s = Segment::create(files, dir, base, config.index_interval_bytes, error);
+    if (!s) return nullptr;
+    // The new name must survive a crash before anything in it is called
+    // durable: the next sync request carries the directory (sync_handles),
+    // rather than an fsync here, on the shard, at every roll and creation.
+    dir_synced_through = std::min(dir_synced_through, base - 1);
+    return s;
+  }
   std::unique_ptr<Segment> new_segment(int64_t base) {
-    auto s = Segment::create(env, dir, base, config.index_interval_bytes);
-    if (!s) throw std::runtime_error("cannot create segment in " + dir.string());
-    // The new name must survive a crash before anything in it is called durable.
-    env->sync_dir(dir);
+    int error = 0;
+    auto s = try_new_segment(base, &error);
+    if (!s) throw std::runtime_error("cannot create segment in " + dir.string() + ": " + std::strerror(error));
     return s;
   }
 
-  void roll() {
+  // Called before the first change to the partition's files after a clean
+  // start. The previous run's clean-shutdown marker stops being true; since
+  // everything up to its offset was synced at that stop, it becomes the
+  // recovery point (a rename, made durable), so a crash from here on is seen
+  // as unclean and scans only what came after. Deferring this from start-up
+  // to the first change saves one directory fsync per partition at start and
+  // lets close() skip partitions that were never written.
+  bool touch() {
+    if (!standing_marker) return true;
+    bool renamed = env->rename(file(kCleanShutdownFile), file(kRecoveryPointFile));
+    if (!renamed) env->remove(file(kCleanShutdownFile));
+    if (!env->sync_dir(dir) || env->exists(file(kCleanShutdownFile))) return false;
+    if (renamed) recovery_point_written = *standing_marker;
+    standing_marker.reset();
+    return true;
+  }
+
+  // Seals the active segment and starts a new one; false (nothing changed but
+  // the seal) when the new segment cannot be created.
+  bool roll(int* error = nullptr) {
+    if (!touch()) return false;
     active().seal();
-    segments.push_back(new_segment(end()));
+    int ignored = 0;
+    auto s = try_new_segment(end(), error ? error : &ignored);
+    if (!s) return false;
+    segments.push_back(std::move(s));
+    return true;
   }
 
   bool should_roll(uint64_t incoming, int64_t last_offset, int64_t now_ms) const {
@@ -58,10 +101,12 @@ struct PartitionLog::Impl {
            (a.first_append_ms >= 0 && now_ms - a.first_append_ms >= config.segment_ms);
   }
 
-  void delete_front() {
+  bool delete_front() {
+    if (!touch()) return false;
     segments.front()->remove();
     segments.erase(segments.begin());
     log_start = std::max(log_start, segments.front()->base_offset());
+    return true;
   }
 
   // The segment that holds `offset`: the last one whose base is <= it.
@@ -74,9 +119,21 @@ struct PartitionLog::Impl {
   // Written once the flushed offset enters the active segment: from then on
   // recovery need only scan from the active segment.
   void maybe_write_recovery_point() {
+    if (standing_marker) return;  // the marker, once touched, becomes the recovery point
     if (flushed >= active().base_offset() && sealed_below >= active().base_offset() &&
-        recovery_point_written < active().base_offset()) {
+        dir_synced_through >= active().base_offset() && recovery_point_written < active().base_offset()) {
       if (write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
+    }
+  }
+
+  // Drops the dirty pins that a completed sync covered.
+  void release_pins() {
+    for (auto& seg : segments) {
+      if (seg.get() == &active()) {
+        if (flushed >= end()) seg->release_pin();
+      } else if (seg->base_offset() < sealed_below) {
+        seg->release_pin();
+      }
     }
   }
 
@@ -86,14 +143,15 @@ struct PartitionLog::Impl {
 void PartitionLog::Impl::load(int64_t now_ms) {
   if (!env->create_dirs(dir)) throw std::runtime_error("cannot create " + dir.string());
   std::map<int64_t, bool> bases;  // base offset of every .log file
-  for (const auto& name : env->list(dir)) {
+  auto names = env->list(dir);
+  for (const auto& name : names) {
     if (name.ends_with(".tmp")) {
       env->remove(dir / name);
     } else if (auto base = Segment::parse_log_name(name)) {
       bases[*base] = true;
     }
   }
-  for (const auto& name : env->list(dir)) {
+  for (const auto& name : names) {
     // An index without its log is left over from a deletion cut short.
     auto stem = name.substr(0, name.find('.'));
     bool index = name.ends_with(".index") || name.ends_with(".timeindex");
@@ -102,30 +160,36 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   }
 
   auto marker = read_checkpoint(*env, file(kCleanShutdownFile));
-  if (env->exists(file(kCleanShutdownFile))) {
-    // Remove the marker before anything else, durably: a crash from here on
-    // must be seen as unclean by the next start.
-    env->remove(file(kCleanShutdownFile));
-    env->sync_dir(dir);
-  }
   int64_t start_checkpoint = read_checkpoint(*env, file(kLogStartOffsetFile)).value_or(0);
   auto recovery_checkpoint = read_checkpoint(*env, file(kRecoveryPointFile));
   int64_t recovery_point = recovery_checkpoint.value_or(0);
+  constexpr int64_t kClean = std::numeric_limits<int64_t>::max();
 
+  // Nothing is opened but the segments that must be read: after a clean stop
+  // only the active one (its tail is checked against the marker); after an
+  // unclean one those at or past the recovery point. The others are opened
+  // lazily, on first need.
   auto open_all = [&](int64_t scan_from) {
     segments.clear();
     truncated_bytes = 0;
     std::vector<int64_t> list;
     for (auto& [base, _] : bases) list.push_back(base);
     for (size_t i = 0; i < list.size(); ++i) {
-      auto seg = Segment::open(env, dir, list[i], config.index_interval_bytes);
-      if (!seg) throw std::runtime_error("cannot open segment in " + dir.string());
       // A segment wholly below the recovery point was synced: trust it.
       bool trusted = i + 1 < list.size() && list[i + 1] <= scan_from;
+      if (trusted) {
+        int64_t size = env->file_size(log_path(list[i]));
+        if (size < 0) throw std::runtime_error("cannot stat segment in " + dir.string());
+        segments.push_back(Segment::open_sealed(files, dir, list[i], config.index_interval_bytes, list[i + 1],
+                                                static_cast<uint64_t>(size)));
+        continue;
+      }
+      auto seg = Segment::open(files, dir, list[i], config.index_interval_bytes);
       bool cut = false;
-      if (!(trusted || scan_from == std::numeric_limits<int64_t>::max()) || !seg->load()) {
-        if (scan_from == std::numeric_limits<int64_t>::max()) return false;  // clean start failed: recover
-        uint64_t before = static_cast<uint64_t>(std::max<int64_t>(0, env->size(*seg->log_handle())));
+      if (scan_from == kClean) {
+        if (!seg->load()) return false;  // clean start failed: recover
+      } else {
+        uint64_t before = static_cast<uint64_t>(std::max<int64_t>(0, env->file_size(log_path(list[i]))));
         if (!seg->recover(cut)) throw std::runtime_error("I/O error recovering " + dir.string());
         truncated_bytes += before - seg->size();
       }
@@ -134,7 +198,7 @@ void PartitionLog::Impl::load(int64_t now_ms) {
       bool continues = segments.empty() || seg->base_offset() == segments.back()->next_offset();
       if (!continues) {
         for (size_t j = i; j < list.size(); ++j) {
-          Segment::open(env, dir, list[j], config.index_interval_bytes)->remove();
+          Segment::open(files, dir, list[j], config.index_interval_bytes)->remove();
           bases.erase(list[j]);
         }
         break;
@@ -142,10 +206,8 @@ void PartitionLog::Impl::load(int64_t now_ms) {
       segments.push_back(std::move(seg));
       if (cut) {
         for (size_t j = i + 1; j < list.size(); ++j) {
-          auto later = Segment::open(env, dir, list[j], config.index_interval_bytes);
-          if (!later) continue;
-          truncated_bytes += static_cast<uint64_t>(std::max<int64_t>(0, env->size(*later->log_handle())));
-          later->remove();
+          truncated_bytes += static_cast<uint64_t>(std::max<int64_t>(0, env->file_size(log_path(list[j]))));
+          Segment::open(files, dir, list[j], config.index_interval_bytes)->remove();
           bases.erase(list[j]);
         }
         break;
@@ -154,31 +216,47 @@ void PartitionLog::Impl::load(int64_t now_ms) {
     return true;
   };
 
-  bool clean =
-      marker.has_value() && open_all(std::numeric_limits<int64_t>::max()) && (segments.empty() || end() == *marker);
-  if (!clean) {
+  bool clean = marker.has_value() && open_all(kClean) && (segments.empty() || end() == *marker);
+  if (clean) {
+    standing_marker = marker;
+  } else {
     recovered = true;
+    if (env->exists(file(kCleanShutdownFile))) {
+      // Removed before recovery changes anything, durably: a crash from here
+      // on must be seen as unclean by the next start.
+      env->remove(file(kCleanShutdownFile));
+      env->sync_dir(dir);
+    }
     open_all(recovery_point);
   }
 
-  if (segments.empty()) segments.push_back(new_segment(start_checkpoint));
+  if (segments.empty()) {
+    if (!touch()) throw std::runtime_error("cannot remove the clean-shutdown marker in " + dir.string());
+    segments.push_back(new_segment(start_checkpoint));
+  }
   log_start = std::max(start_checkpoint, segments.front()->base_offset());
   if (log_start > end()) {
     // Data the log start had moved past is gone: begin again, empty, at the start.
+    if (!touch()) throw std::runtime_error("cannot remove the clean-shutdown marker in " + dir.string());
     for (auto& s : segments) s->remove();
     segments.clear();
     segments.push_back(new_segment(log_start));
   }
-  while (segments.size() > 1 && segments.front()->next_offset() <= log_start) delete_front();
+  while (segments.size() > 1 && segments.front()->next_offset() <= log_start && delete_front()) {
+  }
 
   if (recovered) {
     // What survived a crash may sit only in the page cache: make it durable
-    // so that flushed_offset() can start at the end.
-    for (auto& s : segments) s->sync();
+    // so that flushed_offset() can start at the end. Segments trusted below
+    // the recovery point were synced before and are not even opened.
+    for (auto& s : segments)
+      if (s->loaded()) (void)s->sync();
     env->sync_dir(dir);
   }
   flushed = end();
   sealed_below = active().base_offset();  // clean stops and recovery both synced every segment
+  if (recovered || dir_synced_through == std::numeric_limits<int64_t>::max())
+    dir_synced_through = active().base_offset();
   recovery_point_written = recovery_checkpoint.value_or(-1);
   if (recovered && write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
   if (!active().empty()) active().first_append_ms = now_ms;
@@ -190,10 +268,15 @@ std::unique_ptr<PartitionLog> PartitionLog::open(const std::filesystem::path& di
 }
 
 std::unique_ptr<PartitionLog> PartitionLog::open(const std::filesystem::path& dir, const LogConfig& config,
-                                                 int64_t now_ms, Env* env) {
+                                                 int64_t now_ms, Env* env, FileCache* files) {
   std::unique_ptr<PartitionLog> log(new PartitionLog());
   log->impl_ = std::make_unique<Impl>();
   log->impl_->env = env;
+  if (!files) {
+    log->impl_->own_files = std::make_unique<FileCache>(env, kPrivateCacheCapacity);
+    files = log->impl_->own_files.get();
+  }
+  log->impl_->files = files;
   log->impl_->dir = dir;
   log->impl_->config = config;
   log->impl_->load(now_ms);
@@ -214,14 +297,33 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, int32_t leader_epo
   result.error =
       protocol::split_batches(batches, extents, static_cast<size_t>(std::max(0, m.config.max_message_bytes)));
   if (result.error == ErrorCode::NONE && extents.empty()) result.error = ErrorCode::CORRUPT_MESSAGE;
-  for (size_t i = 0; result.error == ErrorCode::NONE && i < extents.size(); ++i)
-    result.error = protocol::validate_batch(batches.subspan(extents[i].position, extents[i].size));
+  bool append_time = m.config.timestamp_type == TimestampType::LogAppendTime;
+  if (result.error == ErrorCode::NONE) {
+    protocol::BatchValidationConfig check;
+    check.now_ms = now_ms;
+    check.log_append_time = append_time;
+    check.timestamp_before_max_ms = m.config.effective_timestamp_before_max_ms();
+    check.timestamp_after_max_ms = m.config.effective_timestamp_after_max_ms();
+    check.compacted = m.config.compact;
+    for (const auto& e : extents) {
+      auto batch = batches.subspan(e.position, e.size);
+      auto v = protocol::validate_produced_batch(batch, check, m.inflated);
+      if (v.error != ErrorCode::NONE) {
+        result.error = v.error;
+        result.error_message = std::move(v.message);
+        result.record_errors = std::move(v.record_errors);
+        return result;
+      }
+      // The header's max timestamp is what the time index, retention and
+      // ListOffsets go by: take it from the records, not from the producer.
+      if (!append_time) protocol::set_max_timestamp(batch, v.max_timestamp);
+    }
+  }
   // Kafka: RecordBatchTooLargeException when one append exceeds segment.bytes.
   if (result.error == ErrorCode::NONE && batches.size() > static_cast<uint64_t>(m.config.segment_bytes))
     result.error = ErrorCode::RECORD_LIST_TOO_LARGE;
   if (result.error != ErrorCode::NONE) return result;
 
-  bool append_time = m.config.timestamp_type == TimestampType::LogAppendTime;
   int64_t next = m.end();
   for (const auto& e : extents) {
     auto batch = batches.subspan(e.position, e.size);
@@ -231,7 +333,10 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, int32_t leader_epo
     if (append_time) protocol::set_log_append_time(batch, now_ms);
     next += static_cast<int64_t>(delta) + 1;
   }
-  if (m.should_roll(batches.size(), next - 1, now_ms)) m.roll();
+  if (!m.touch() || (m.should_roll(batches.size(), next - 1, now_ms) && !m.roll())) {
+    result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    return result;
+  }
   result.base_offset = m.end();
   if (!m.active().append(batches, extents)) {
     result.error = ErrorCode::KAFKA_STORAGE_ERROR;
@@ -245,7 +350,7 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, int32_t leader_epo
 }
 
 ReadResult PartitionLog::read(int64_t offset, uint64_t max_bytes, bool min_one, int64_t limit_offset) const {
-  const Impl& m = *impl_;
+  Impl& m = *impl_;
   ReadResult result;
   if (offset < m.log_start || offset > m.end()) {
     result.error = ErrorCode::OFFSET_OUT_OF_RANGE;
@@ -253,9 +358,16 @@ ReadResult PartitionLog::read(int64_t offset, uint64_t max_bytes, bool min_one, 
   }
   if (offset >= limit_offset) return result;
   for (size_t i = m.segment_for(offset); i < m.segments.size(); ++i) {
-    const Segment& seg = *m.segments[i];
+    Segment& seg = *m.segments[i];
+    // One handle for the slice; the cache cannot close it while the slice
+    // holds it, however long the response waits for the socket.
+    auto file = seg.log_file();
+    if (!file) {
+      if (result.slices.empty()) result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+      break;
+    }
     auto h = seg.base_offset() <= offset ? seg.find(offset) : seg.read_header(0);
-    FileSlice slice{seg.log_handle(), h ? h->position : 0, 0};
+    FileSlice slice{file.file, h ? h->position : 0, 0};
     bool stop = false;
     for (; h; h = seg.read_header(h->position + h->size)) {
       // Nothing at or past the limit (the high watermark) may be seen.
@@ -298,10 +410,13 @@ int64_t PartitionLog::delete_records_before(int64_t offset) {
   Impl& m = *impl_;
   int64_t target = std::clamp(offset, m.log_start, m.end());
   if (target == m.log_start) return m.log_start;
+  if (!m.touch()) return m.log_start;
   m.log_start = target;
   // Persisted before any segment goes, so a restart never shows the deleted records again.
   write_checkpoint(*m.env, m.file(kLogStartOffsetFile), m.log_start);
-  while (m.segments.size() > 1 && m.segments.front()->next_offset() <= m.log_start) m.delete_front();
+  while (m.segments.size() > 1 && m.segments.front()->next_offset() <= m.log_start) {
+    if (!m.delete_front()) break;
+  }
   return m.log_start;
 }
 
@@ -309,19 +424,22 @@ void PartitionLog::enforce_retention(int64_t now_ms) {
   Impl& m = *impl_;
   if (m.closed) return;
   if (!m.active().empty() && m.active().first_append_ms >= 0 &&
-      now_ms - m.active().first_append_ms >= m.config.segment_ms)
-    m.roll();
+      now_ms - m.active().first_append_ms >= m.config.segment_ms && !m.roll())
+    throw std::runtime_error("cannot roll the active segment in " + m.dir.string());
   if (m.config.retention_ms >= 0) {
     while (m.segments.size() > 1 && m.segments.front()->max_timestamp() >= 0 &&
-           now_ms - m.segments.front()->max_timestamp() > m.config.retention_ms)
-      m.delete_front();
+           now_ms - m.segments.front()->max_timestamp() > m.config.retention_ms) {
+      if (!m.delete_front()) break;
+    }
   }
   if (m.config.retention_bytes >= 0) {
     uint64_t total = size_bytes();
     while (m.segments.size() > 1 &&
            total - m.segments.front()->size() >= static_cast<uint64_t>(m.config.retention_bytes)) {
       total -= m.segments.front()->size();
-      m.delete_front();
+      {
+        if (!m.delete_front()) break;
+      }
     }
   }
 }
@@ -334,12 +452,16 @@ PartitionLog::SyncRequest PartitionLog::sync_handles() const {
   SyncRequest request;
   request.durable_offset = m.end();
   request.sealed_below = m.active().base_offset();
+  if (m.dir_synced_through < m.active().base_offset()) {
+    // fdatasync of the directory makes the new segments' names durable; on
+    // mark_flushed, sealed_below (the active base now) says how far.
+    auto dir = m.files->get(m.dir, false, /*directory=*/true);
+    request.files.push_back(dir.file);  // nullptr if it cannot be opened: the sync fails
+  }
   for (const auto& seg : m.segments) {
-    if (seg.get() == &m.active()) {
-      request.files.push_back(seg->log_handle());
-    } else if (seg->base_offset() >= m.sealed_below) {
-      for (auto& h : seg->handles()) request.files.push_back(h);
-    }
+    bool active = seg.get() == &m.active();
+    if (!active && seg->base_offset() < m.sealed_below) continue;
+    for (auto& h : seg->sync_files(/*with_indexes=*/!active)) request.files.push_back(std::move(h));
   }
   return request;
 }
@@ -348,22 +470,54 @@ void PartitionLog::mark_flushed(int64_t durable_offset, int64_t sealed_below) {
   Impl& m = *impl_;
   m.flushed = std::max(m.flushed, std::min(durable_offset, m.end()));
   m.sealed_below = std::max(m.sealed_below, sealed_below);
+  // A request made while a directory sync was owed carried the directory.
+  if (m.dir_synced_through < sealed_below) m.dir_synced_through = sealed_below;
+  m.release_pins();
   if (!m.closed) m.maybe_write_recovery_point();
 }
 
 int64_t PartitionLog::flushed_offset() const { return impl_->flushed; }
 
+bool PartitionLog::has_unsynced_data() const {
+  const Impl& m = *impl_;
+  return m.flushed < m.end() || m.sealed_below < m.active().base_offset();
+}
+
 void PartitionLog::close() {
   Impl& m = *impl_;
   if (m.closed) return;
   m.closed = true;
+  if (m.standing_marker) return;  // unchanged since a clean start: the marker still stands
   m.active().seal();
   bool ok = true;
-  for (auto& seg : m.segments) ok = seg->sync() && ok;
+  // Segments below sealed_below were synced whole already.
+  for (auto& seg : m.segments)
+    if (seg.get() == &m.active() || seg->base_offset() >= m.sealed_below) ok = seg->sync() && ok;
+  if (m.dir_synced_through < m.active().base_offset()) ok = m.env->sync_dir(m.dir) && ok;
   if (!ok) return;  // no marker: the next start recovers
   m.flushed = m.end();
+  m.sealed_below = m.active().base_offset();
+  m.dir_synced_through = m.active().base_offset();
   write_checkpoint(*m.env, m.file(kRecoveryPointFile), m.end());
   write_checkpoint(*m.env, m.file(kCleanShutdownFile), m.end());
+}
+
+bool PartitionLog::prepare_shutdown() {
+  Impl& m = *impl_;
+  if (m.closed) return false;
+  m.closed = true;
+  if (m.standing_marker) return false;
+  m.active().seal();
+  return true;
+}
+
+void PartitionLog::finish_shutdown() {
+  Impl& m = *impl_;
+  m.flushed = m.end();
+  m.sealed_below = m.active().base_offset();
+  m.dir_synced_through = m.active().base_offset();  // the caller's syncfs
+  m.release_pins();
+  write_checkpoint(*m.env, m.file(kCleanShutdownFile), m.end(), /*durable=*/false);
 }
 
 void PartitionLog::destroy(const std::filesystem::path& dir) {

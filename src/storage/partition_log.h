@@ -3,6 +3,12 @@
 // .log file of record batches exactly as on the wire, with sparse offset and
 // time indexes. Assigns offsets at append and serves reads as file slices.
 //
+// Descriptors: a log holds none of its own. Its segments open files on demand
+// through a FileCache (one per shard in the broker), except that the active
+// segment keeps the log handle it appended through until that data is synced
+// (see segment.h). After a clean stop, open() reads only the active segment
+// and the checkpoints; older segments are opened when first read.
+//
 // Thread-safety: none. A PartitionLog is owned by one shard and touched only
 // from that shard's thread. The one exception is sync_handles(), whose result
 // (shared file handles) the flusher thread may fdatasync concurrently.
@@ -14,7 +20,9 @@
 
 #include "base/error_code.h"
 #include "base/file_slice.h"
+#include "protocol/batch_validator.h"
 #include "storage/env.h"
+#include "storage/file_cache.h"
 #include "storage/log_config.h"
 
 namespace runnel::storage {
@@ -25,6 +33,9 @@ struct AppendResult {
   int64_t last_offset = -1;      // offset of the last record appended
   int64_t log_append_time = -1;  // -1 unless message.timestamp.type=LogAppendTime
   int64_t log_start_offset = 0;
+  // Why a batch was refused (Produce v8+ error_message, record_errors).
+  std::string error_message;
+  std::vector<protocol::RecordError> record_errors;
 };
 
 struct ReadResult {
@@ -39,10 +50,12 @@ class PartitionLog {
   // unclean stop every batch past the recovery point is checked (length, magic,
   // CRC) and the log is truncated at the first bad byte; indexes are rebuilt.
   static std::unique_ptr<PartitionLog> open(const std::filesystem::path& dir, const LogConfig& config, int64_t now_ms);
-  // The same through a given Env (tests pass a FaultInjectionEnv). Throws
+  // The same through a given Env (tests pass a FaultInjectionEnv) and file
+  // cache (which must outlive the log; none: a small one of its own). Throws
   // std::runtime_error when the directory or a segment cannot be created.
   static std::unique_ptr<PartitionLog> open(const std::filesystem::path& dir, const LogConfig& config, int64_t now_ms,
-                                            Env* env);
+                                            Env* env, FileCache* files = nullptr);
+  static constexpr size_t kPrivateCacheCapacity = 32;
   // File names in the partition directory besides the segments (FORMAT.md).
   static constexpr const char* kCleanShutdownFile = ".clean-shutdown";
   static constexpr const char* kLogStartOffsetFile = "log-start-offset";
@@ -50,11 +63,14 @@ class PartitionLog {
   ~PartitionLog();
 
   // Appends one or more v2 record batches (the `records` field of a Produce
-  // partition). The bytes are validated (sizes, magic 2, CRC-32C, record count
-  // vs last offset delta) and patched in place: base offset, partition leader
-  // epoch and, for LogAppendTime, the max timestamp and attributes (CRC
-  // recomputed). Returns CORRUPT_MESSAGE / INVALID_RECORD /
-  // MESSAGE_TOO_LARGE (a batch over max.message.bytes) without writing anything.
+  // partition). Every batch is validated as Kafka's LogValidator does
+  // (protocol/batch_validator.h: header, CRC-32C, every record, timestamps
+  // against message.timestamp.before/after.max.ms at `now_ms`) and patched in
+  // place: base offset, partition leader epoch and the max timestamp, taken
+  // from the records for CreateTime and `now_ms` for LogAppendTime (attributes
+  // and CRC rewritten when they change). Returns CORRUPT_MESSAGE /
+  // INVALID_RECORD / INVALID_TIMESTAMP / MESSAGE_TOO_LARGE (a batch over
+  // max.message.bytes) / RECORD_LIST_TOO_LARGE without writing anything.
   AppendResult append(std::span<uint8_t> batches, int32_t leader_epoch, int64_t now_ms);
 
   // Whole batches starting with the one that contains `offset`, up to
@@ -102,9 +118,24 @@ class PartitionLog {
   void mark_flushed(int64_t durable_offset, int64_t sealed_below);
   int64_t flushed_offset() const;
 
-  // Clean shutdown: syncs, writes indexes and the clean-shutdown marker.
-  // A log destroyed without close() is an unclean stop: the next open() recovers.
+  // Whether anything appended, or any rolled segment, is not yet synced.
+  bool has_unsynced_data() const;
+
+  // Clean shutdown: syncs what is not yet synced, writes indexes and the
+  // clean-shutdown marker. A log not changed since a clean start does
+  // nothing: the previous marker still stands. A log destroyed without
+  // close() is an unclean stop: the next open() recovers.
   void close();
+  // Clean shutdown in two steps, for a broker closing thousands of logs at
+  // once. prepare_shutdown() seals the active segment and returns whether the
+  // log changed since it was opened (if not, its marker still stands and
+  // nothing more is to be done). The caller then makes every file durable at
+  // once (Env::sync_filesystem on a handle held since start-up) and only if
+  // that succeeded calls finish_shutdown(), which writes the marker without a
+  // sync of its own; the caller syncs the file system once more after all.
+  // A marker lost to a crash before that only makes the next start recover.
+  bool prepare_shutdown();
+  void finish_shutdown();
 
   // Introspection for tests and metrics.
   size_t segment_count() const;

@@ -1,11 +1,13 @@
 #include "storage/segment.h"
 
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <limits>
 
 #include "base/endian.h"
+#include "protocol/batch_validator.h"
 
 namespace runnel::storage {
 namespace {
@@ -30,32 +32,70 @@ std::optional<int64_t> Segment::parse_log_name(const std::string& name) {
   return value;
 }
 
-Segment::Segment(Env* env, const std::filesystem::path& dir, int64_t base_offset, int32_t index_interval_bytes)
-    : env_(env),
+Segment::Segment(FileCache* files, const std::filesystem::path& dir, int64_t base_offset, int32_t index_interval_bytes)
+    : files_(files),
+      env_(files->env()),
       log_path_(dir / (file_stem(base_offset) + ".log")),
       base_offset_(base_offset),
       index_interval_bytes_(index_interval_bytes),
-      index_(env, dir / (file_stem(base_offset) + ".index"), base_offset),
-      time_index_(env, dir / (file_stem(base_offset) + ".timeindex"), base_offset),
+      index_(files, dir / (file_stem(base_offset) + ".index"), base_offset),
+      time_index_(files, dir / (file_stem(base_offset) + ".timeindex"), base_offset),
       next_offset_(base_offset) {}
 
-bool Segment::open_files() {
-  log_ = env_->open(log_path_, true);
-  return log_ && index_.open() && time_index_.open();
+Segment::~Segment() { release_pin(); }
+
+void Segment::release_pin() {
+  if (!pin_) return;
+  pin_.reset();
+  files_->unpin();
 }
 
-std::unique_ptr<Segment> Segment::create(Env* env, const std::filesystem::path& dir, int64_t base_offset,
-                                         int32_t index_interval_bytes) {
-  std::unique_ptr<Segment> s(new Segment(env, dir, base_offset, index_interval_bytes));
-  if (!s->open_files() || !env->truncate(*s->log_, 0) || !s->index_.clear() || !s->time_index_.clear()) return nullptr;
+std::unique_ptr<Segment> Segment::create(FileCache* files, const std::filesystem::path& dir, int64_t base_offset,
+                                         int32_t index_interval_bytes, int* error) {
+  std::unique_ptr<Segment> s(new Segment(files, dir, base_offset, index_interval_bytes));
+  auto log = files->get(s->log_path_, true);
+  errno = 0;
+  if (!log || !s->env_->truncate(*log.file, 0) || !s->index_.open() || !s->index_.clear() || !s->time_index_.open() ||
+      !s->time_index_.clear()) {
+    if (error) *error = log ? (errno ? errno : EIO) : log.error;
+    return nullptr;
+  }
   return s;
 }
 
-std::unique_ptr<Segment> Segment::open(Env* env, const std::filesystem::path& dir, int64_t base_offset,
+std::unique_ptr<Segment> Segment::open(FileCache* files, const std::filesystem::path& dir, int64_t base_offset,
                                        int32_t index_interval_bytes) {
-  std::unique_ptr<Segment> s(new Segment(env, dir, base_offset, index_interval_bytes));
-  if (!s->open_files()) return nullptr;
+  return std::unique_ptr<Segment>(new Segment(files, dir, base_offset, index_interval_bytes));
+}
+
+std::unique_ptr<Segment> Segment::open_sealed(FileCache* files, const std::filesystem::path& dir, int64_t base_offset,
+                                              int32_t index_interval_bytes, int64_t next_offset, uint64_t size) {
+  std::unique_ptr<Segment> s(new Segment(files, dir, base_offset, index_interval_bytes));
+  s->loaded_ = false;
+  s->next_offset_ = next_offset;
+  s->size_ = size;
   return s;
+}
+
+void Segment::ensure_loaded() {
+  if (loaded_) return;
+  loaded_ = true;
+  if (!load()) {
+    // The indexes are not sane (or a file is unreadable): rebuild them from
+    // the log, as recovery would. A sealed segment below the recovery point
+    // is whole, so nothing should be cut; if I/O fails, lookups find nothing.
+    bool cut = false;
+    if (!recover(cut)) reset_state();
+  }
+  // A sealed segment's entries are in memory now: its index files need no
+  // descriptor (erase() closes them unless someone holds them).
+  index_.release();
+  time_index_.release();
+}
+
+FileCache::OpenResult Segment::log_file() const {
+  if (pin_) return {pin_, 0};
+  return files_->get(log_path_);
 }
 
 void Segment::reset_state() {
@@ -86,27 +126,41 @@ bool Segment::track(const BatchHeader& h) {
 
 std::optional<BatchHeader> Segment::read_header(uint64_t position) const {
   if (position + kBatchHeaderSize > size_) return std::nullopt;
+  auto log = log_file();
   std::array<uint8_t, kBatchHeaderSize> raw;
-  if (!env_->pread(*log_, position, raw)) return std::nullopt;
+  if (!log || !env_->pread(*log.file, position, raw)) return std::nullopt;
   BatchView v(raw);
   if (v.batch_length() < static_cast<int32_t>(kBatchHeaderSize - kBatchLogOverhead)) return std::nullopt;
   if (position + v.size() > size_ || v.last_offset_delta() < 0) return std::nullopt;
-  return BatchHeader{position, v.size(), v.base_offset(), v.last_offset(), v.max_timestamp()};
+  bool unreliable = !v.log_append_time() && v.max_timestamp() < v.base_timestamp();
+  return BatchHeader{position, v.size(), v.base_offset(), v.last_offset(), v.max_timestamp(), unreliable};
+}
+
+int64_t Segment::max_timestamp_from_records(const BatchHeader& h) const {
+  std::vector<uint8_t> batch(h.size);
+  auto log = log_file();
+  if (!log || !env_->pread(*log.file, h.position, batch)) return h.max_timestamp;
+  return protocol::max_timestamp_from_records(batch, scratch_).value_or(h.max_timestamp);
 }
 
 bool Segment::load() {
+  loaded_ = true;
   reset_state();
-  int64_t file_size = env_->size(*log_);
+  auto log = log_file();
+  if (!log) return false;
+  int64_t file_size = env_->size(*log.file);
   if (file_size < 0 || static_cast<uint64_t>(file_size) > kMaxSegmentPosition) return false;
   size_ = static_cast<uint64_t>(file_size);
-  if (!index_.load(size_)) return false;
+  if (!index_.open() || !time_index_.open() || !index_.load(size_)) return false;
   auto start = index_.entries().empty() ? OffsetIndex::Entry{base_offset_, 0} : index_.entries().back();
   // Replay only the tail past the last index entry, headers only.
   next_offset_ = start.offset;
   for (uint64_t pos = start.position; pos < size_;) {
     auto h = read_header(pos);
-    if (!h || h->base_offset < next_offset_ || h->last_offset - base_offset_ > static_cast<int64_t>(kMaxSegmentPosition))
+    if (!h || h->base_offset < next_offset_ ||
+        h->last_offset - base_offset_ > static_cast<int64_t>(kMaxSegmentPosition))
       return false;
+    if (h->max_timestamp_unreliable) h->max_timestamp = max_timestamp_from_records(*h);
     if (h->max_timestamp > max_timestamp_) {
       max_timestamp_ = h->max_timestamp;
       offset_of_max_timestamp_ = h->base_offset;
@@ -124,58 +178,90 @@ bool Segment::load() {
 }
 
 bool Segment::recover(bool& truncated) {
+  loaded_ = true;
   truncated = false;
   reset_state();
-  if (!index_.clear() || !time_index_.clear()) return false;
-  int64_t file_size = env_->size(*log_);
+  auto log_result = log_file();
+  if (!log_result) return false;
+  const FileHandle& log = *log_result.file;
+  if (!index_.open() || !time_index_.open() || !index_.clear() || !time_index_.clear()) return false;
+  int64_t file_size = env_->size(log);
   if (file_size < 0) return false;
   uint64_t end = std::min<uint64_t>(static_cast<uint64_t>(file_size), kMaxSegmentPosition);
   std::vector<uint8_t> batch;
   uint64_t pos = 0;
   while (pos < end) {
     std::array<uint8_t, kBatchLogOverhead> prefix;
-    if (end - pos < kBatchHeaderSize || !env_->pread(*log_, pos, prefix)) break;
+    if (end - pos < kBatchHeaderSize || !env_->pread(log, pos, prefix)) break;
     int32_t length = static_cast<int32_t>(load_be32(prefix.data() + 8));
     if (length < static_cast<int32_t>(kBatchHeaderSize - kBatchLogOverhead)) break;
     uint64_t size = static_cast<uint64_t>(length) + kBatchLogOverhead;
     if (size > end - pos) break;
     // Checking the CRC is the one place where batch bytes are read into memory.
     batch.resize(size);
-    if (!env_->pread(*log_, pos, batch)) break;
+    if (!env_->pread(log, pos, batch)) break;
     if (protocol::validate_batch(batch, protocol::BatchOrigin::Replication) != ErrorCode::NONE) break;
     BatchView v(batch);
     if (v.base_offset() < next_offset_ || v.last_offset() - base_offset_ > static_cast<int64_t>(kMaxSegmentPosition))
       break;
-    if (!track({pos, static_cast<uint32_t>(size), v.base_offset(), v.last_offset(), v.max_timestamp()})) return false;
+    // Not the header's max timestamp: an older runnel stored it as the producer
+    // sent it, possibly -1, which would hide the batch from ListOffsets and
+    // from time retention.
+    int64_t max_ts = protocol::max_timestamp_from_records(batch, scratch_).value_or(v.max_timestamp());
+    if (!track({pos, static_cast<uint32_t>(size), v.base_offset(), v.last_offset(), max_ts})) return false;
     pos += size;
   }
   if (pos != static_cast<uint64_t>(file_size)) {
     truncated = true;
-    if (!env_->truncate(*log_, pos)) return false;
+    if (!env_->truncate(log, pos)) return false;
   }
   return true;
 }
 
-bool Segment::append(std::span<const uint8_t> bytes, std::span<const protocol::BatchExtent> batches) {
-  if (size_ + bytes.size() > kMaxSegmentPosition) return false;
-  if (!env_->pwrite(*log_, size_, bytes)) {
-    env_->truncate(*log_, size_);
+bool Segment::append(std::span<const uint8_t> bytes, std::span<const protocol::BatchExtent> batches, int* error) {
+  ensure_loaded();
+  if (size_ + bytes.size() > kMaxSegmentPosition) {
+    if (error) *error = EFBIG;
     return false;
+  }
+  auto log = log_file();
+  if (!log) {
+    if (error) *error = log.error;
+    return false;
+  }
+  errno = 0;
+  if (!env_->pwrite(*log.file, size_, bytes)) {
+    if (error) *error = errno ? errno : EIO;
+    (void)env_->truncate(*log.file, size_);
+    return false;
+  }
+  if (!pin_) {
+    if (files_->try_pin()) {
+      pin_ = log.file;
+    } else if (!env_->sync(*log.file)) {
+      // No pin to spare: the data must be durable before the handle may go.
+      if (error) *error = EIO;
+      (void)env_->truncate(*log.file, size_);
+      return false;
+    }
   }
   uint64_t start = size_;
   for (const auto& e : batches) {
     BatchView v(bytes.subspan(e.position, e.size));
-    if (!track({start + e.position, static_cast<uint32_t>(e.size), v.base_offset(), v.last_offset(), v.max_timestamp()}))
+    if (!track(
+            {start + e.position, static_cast<uint32_t>(e.size), v.base_offset(), v.last_offset(), v.max_timestamp()}))
       return false;
   }
   return true;
 }
 
 void Segment::seal() {
-  if (offset_of_max_timestamp_ >= 0) time_index_.append(max_timestamp_, offset_of_max_timestamp_);
+  ensure_loaded();
+  if (offset_of_max_timestamp_ >= 0) (void)time_index_.append(max_timestamp_, offset_of_max_timestamp_);
 }
 
-std::optional<BatchHeader> Segment::find(int64_t offset) const {
+std::optional<BatchHeader> Segment::find(int64_t offset) {
+  ensure_loaded();
   uint64_t pos = index_.lookup(offset).position;
   while (auto h = read_header(pos)) {
     if (h->last_offset >= offset) return h;
@@ -184,10 +270,12 @@ std::optional<BatchHeader> Segment::find(int64_t offset) const {
   return std::nullopt;
 }
 
-std::optional<BatchHeader> Segment::find_timestamp(int64_t timestamp) const {
+std::optional<BatchHeader> Segment::find_timestamp(int64_t timestamp) {
+  ensure_loaded();
   if (max_timestamp_ < timestamp) return std::nullopt;
   uint64_t pos = index_.lookup(time_index_.lookup(timestamp)).position;
   while (auto h = read_header(pos)) {
+    if (h->max_timestamp_unreliable) h->max_timestamp = max_timestamp_from_records(*h);
     if (h->max_timestamp >= timestamp) return h;
     pos += h->size;
   }
@@ -195,14 +283,26 @@ std::optional<BatchHeader> Segment::find_timestamp(int64_t timestamp) const {
 }
 
 bool Segment::sync() {
-  return env_->sync(*log_) && env_->sync(*index_.handle()) && env_->sync(*time_index_.handle());
+  auto log = log_file();
+  auto index = index_.handle();
+  auto time_index = time_index_.handle();
+  bool ok = log && index && time_index && env_->sync(*log.file) && env_->sync(*index) && env_->sync(*time_index);
+  if (ok && pin_ == log.file) release_pin();
+  return ok;
 }
 
-std::vector<std::shared_ptr<const FileHandle>> Segment::handles() const {
-  return {log_, index_.handle(), time_index_.handle()};
+std::vector<std::shared_ptr<const FileHandle>> Segment::sync_files(bool with_indexes) const {
+  std::vector<std::shared_ptr<const FileHandle>> out{log_file().file};
+  if (with_indexes) {
+    out.push_back(index_.handle());
+    out.push_back(time_index_.handle());
+  }
+  return out;
 }
 
 void Segment::remove() {
+  release_pin();
+  files_->erase(log_path_);
   env_->remove(log_path_);
   index_.remove();
   time_index_.remove();

@@ -5,8 +5,20 @@
 // (00000000000000000000.log / .index / .timeindex). Only the last segment of
 // a log (the active one) is appended to.
 //
+// A segment holds no descriptor of its own: its three files are opened on
+// demand through the shard's FileCache and may be closed by it whenever
+// nobody uses them. The one exception is the dirty pin: the log handle an
+// append wrote through is kept (pinned) until a sync of that very handle has
+// completed (sync(), or the flusher followed by release_pin()), so that the
+// fdatasync acknowledging acks=all runs on the descriptor that wrote the data
+// and reports its writeback errors (see file_cache.h). When the cache has no
+// pin to spare, append() fdatasyncs at once instead. A segment opened with
+// open_sealed() reads nothing until first needed: its indexes and max
+// timestamp are loaded lazily, so a start-up with 50,000 segments touches
+// only the active ones.
+//
 // Thread-safety: none; owned by the partition log's shard. The file handles
-// it exposes may be fdatasync'd from the flusher thread.
+// it hands out may be fdatasync'd from the flusher thread.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -17,6 +29,7 @@
 
 #include "protocol/record_batch.h"
 #include "storage/env.h"
+#include "storage/file_cache.h"
 #include "storage/offset_index.h"
 #include "storage/time_index.h"
 
@@ -29,6 +42,10 @@ struct BatchHeader {
   int64_t base_offset = 0;
   int64_t last_offset = 0;
   int64_t max_timestamp = -1;
+  // The header's max timestamp cannot be right: a CreateTime batch whose max
+  // is below its base timestamp, as older runnel stored batches whose producer
+  // sent maxTimestamp -1. The records know the true max.
+  bool max_timestamp_unreliable = false;
 };
 
 class Segment {
@@ -38,26 +55,41 @@ class Segment {
   // The base offset a "<20 digits>.log" name stands for, or nullopt.
   static std::optional<int64_t> parse_log_name(const std::string& name);
 
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
   // Creates an empty segment (files created, or truncated if present).
-  static std::unique_ptr<Segment> create(Env* env, const std::filesystem::path& dir, int64_t base_offset,
-                                         int32_t index_interval_bytes);
-  // Opens the files of an existing segment without reading them; follow with
-  // load() or recover().
-  static std::unique_ptr<Segment> open(Env* env, const std::filesystem::path& dir, int64_t base_offset,
+  // nullptr on failure, with the errno in `error` if given.
+  static std::unique_ptr<Segment> create(FileCache* files, const std::filesystem::path& dir, int64_t base_offset,
+                                         int32_t index_interval_bytes, int* error = nullptr);
+  // An existing segment, nothing read or opened yet; follow with load() or
+  // recover().
+  static std::unique_ptr<Segment> open(FileCache* files, const std::filesystem::path& dir, int64_t base_offset,
                                        int32_t index_interval_bytes);
+  // An existing sealed segment known to be whole (clean stop, or below the
+  // recovery point) whose offsets end at `next_offset` and whose log is
+  // `size` bytes: nothing is opened until a lookup needs the indexes, then
+  // load() runs (and recover() if the indexes are not sane).
+  static std::unique_ptr<Segment> open_sealed(FileCache* files, const std::filesystem::path& dir, int64_t base_offset,
+                                              int32_t index_interval_bytes, int64_t next_offset, uint64_t size);
 
   // After a clean stop: loads the indexes and reads only the headers past the
-  // last index entry. False when anything looks wrong; call recover() then.
-  bool load();
+  // last index entry (and the records of a batch whose header max timestamp is
+  // unreliable). False when anything looks wrong; call recover() then.
+  [[nodiscard]] bool load();
   // After an unclean stop: reads and checks every batch (length, magic, CRC,
   // offsets advancing), truncates the file at the first bad byte and rebuilds
-  // both indexes. Returns false only on I/O errors; `truncated` tells whether
-  // bytes were cut.
-  bool recover(bool& truncated);
+  // both indexes, taking each batch's max timestamp from its records rather
+  // than its header. Returns false only on I/O errors; `truncated` tells
+  // whether bytes were cut.
+  [[nodiscard]] bool recover(bool& truncated);
 
   // Appends whole, already validated and patched batches (their extents in
-  // `bytes`). On failure nothing is left behind and false is returned.
-  bool append(std::span<const uint8_t> bytes, std::span<const protocol::BatchExtent> batches);
+  // `bytes`). On failure nothing is left behind and false is returned (errno
+  // in `error` if given). Pins the log handle until the next sync.
+  [[nodiscard]] bool append(std::span<const uint8_t> bytes, std::span<const protocol::BatchExtent> batches,
+                            int* error = nullptr);
   // Adds a final time index entry for the max timestamp, so that a later
   // load() knows it without scanning (on roll and on close).
   void seal();
@@ -65,13 +97,14 @@ class Segment {
   // The header of the batch starting at `position`, if a whole batch is there.
   std::optional<BatchHeader> read_header(uint64_t position) const;
   // The first batch whose last offset is >= `offset`.
-  std::optional<BatchHeader> find(int64_t offset) const;
-  // The first batch whose max timestamp is >= `timestamp`.
-  std::optional<BatchHeader> find_timestamp(int64_t timestamp) const;
+  std::optional<BatchHeader> find(int64_t offset);
+  // The first batch whose max timestamp is >= `timestamp` (read from the
+  // records of a batch whose header max timestamp is unreliable).
+  std::optional<BatchHeader> find_timestamp(int64_t timestamp);
 
-  // Syncs the log and both indexes (used by close and recovery; the flusher
-  // syncs through handles()).
-  bool sync();
+  // Syncs the log and both indexes and drops the dirty pin (used by close
+  // and recovery; the flusher syncs through sync_files()).
+  [[nodiscard]] bool sync();
   // Deletes the three files; slices already handed out stay readable.
   void remove();
 
@@ -79,26 +112,49 @@ class Segment {
   int64_t next_offset() const { return next_offset_; }  // one past the last offset in the segment
   uint64_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  int64_t max_timestamp() const { return max_timestamp_; }
-  int64_t offset_of_max_timestamp() const { return offset_of_max_timestamp_; }
-  const std::shared_ptr<FileHandle>& log_handle() const { return log_; }
-  std::vector<std::shared_ptr<const FileHandle>> handles() const;
-  const OffsetIndex& offset_index() const { return index_; }
+  int64_t max_timestamp() {
+    ensure_loaded();
+    return max_timestamp_;
+  }
+  int64_t offset_of_max_timestamp() {
+    ensure_loaded();
+    return offset_of_max_timestamp_;
+  }
+  // The log file's handle: the pinned one if any, else from the cache.
+  FileCache::OpenResult log_file() const;
+  // What the flusher must fdatasync: the log only, or the log and both
+  // indexes (a sealed segment). nullptr entries where a file cannot be opened.
+  std::vector<std::shared_ptr<const FileHandle>> sync_files(bool with_indexes) const;
+  // Drops the dirty pin once a sync of it has completed.
+  void release_pin();
+  bool pinned() const { return pin_ != nullptr; }
+  // False for an open_sealed() segment whose indexes were not needed yet.
+  bool loaded() const { return loaded_; }
+  const OffsetIndex& offset_index() {
+    ensure_loaded();
+    return index_;
+  }
   // Wall-clock time of the first append since creation or start-up (segment.ms).
   int64_t first_append_ms = -1;
 
  private:
-  Segment(Env* env, const std::filesystem::path& dir, int64_t base_offset, int32_t index_interval_bytes);
-  bool open_files();
+  Segment(FileCache* files, const std::filesystem::path& dir, int64_t base_offset, int32_t index_interval_bytes);
   void reset_state();
+  // For open_sealed() segments: load() (or recover()) on first need.
+  void ensure_loaded();
   // Advances the in-memory state (and the indexes) past one batch.
   bool track(const BatchHeader& h);
+  // The max timestamp of the batch at `h`, read from its records; the
+  // header's when they cannot be read.
+  int64_t max_timestamp_from_records(const BatchHeader& h) const;
 
+  FileCache* files_;
   Env* env_;
   std::filesystem::path log_path_;
   int64_t base_offset_;
   int32_t index_interval_bytes_;
-  std::shared_ptr<FileHandle> log_;
+  bool loaded_ = true;
+  std::shared_ptr<FileHandle> pin_;  // the log handle written through since the last sync
   OffsetIndex index_;
   TimeIndex time_index_;
   int64_t next_offset_;
@@ -106,6 +162,7 @@ class Segment {
   uint64_t bytes_since_index_ = 0;
   int64_t max_timestamp_ = -1;
   int64_t offset_of_max_timestamp_ = -1;
+  mutable std::vector<uint8_t> scratch_;  // decompressed records (load, recovery, timestamp lookups)
 };
 
 }  // namespace runnel::storage

@@ -26,10 +26,10 @@ class TimeIndex {
   };
   static constexpr size_t kEntrySize = 12;
 
-  TimeIndex(Env* env, std::filesystem::path path, int64_t base_offset)
-      : file_(env, std::move(path), kEntrySize), base_(base_offset) {}
+  TimeIndex(FileCache* files, std::filesystem::path path, int64_t base_offset)
+      : file_(files, std::move(path), kEntrySize), base_(base_offset) {}
 
-  bool open() { return file_.open(); }
+  [[nodiscard]] bool open() { return file_.open(); }
   // Loads the file; false (and no entries) when an entry's offset is not
   // below `next_offset` or the entries do not increase.
   bool load(int64_t next_offset);
@@ -43,7 +43,8 @@ class TimeIndex {
   bool truncate_to_offset(int64_t offset);
   bool clear();
   bool remove() { return file_.remove(); }
-  const std::shared_ptr<FileHandle>& handle() const { return file_.handle(); }
+  void release() { file_.release(); }
+  std::shared_ptr<FileHandle> handle() const { return file_.handle(); }
 
  private:
   IndexFile file_;

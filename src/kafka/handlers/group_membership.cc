@@ -41,6 +41,8 @@ asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext& c
   join.client_id = ctx.client_id.value_or("");
   join.client_host = client_host(ctx);
   join.require_known_member_id = ctx.api_version >= 4;
+  join.supports_skip_assignment = ctx.api_version >= 9;
+  join.reason = request.reason.value_or("");
   auto result = co_await on_shard(broker.coordinator_shard(request.group_id),
                                   [&broker, &request, &join]() -> asio::awaitable<group::JoinResult> {
                                     co_return co_await broker.coordinator().join(request.group_id, join);
@@ -49,9 +51,10 @@ asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext& c
   response.generation_id = result.generation_id;
   response.protocol_type = result.protocol_type;
   // Before v7 the protocol name is not nullable: an empty string stands for none.
-  response.protocol_name = ctx.api_version >= 7 ? result.protocol_name
-                                                : std::optional<std::string>(result.protocol_name.value_or(""));
+  response.protocol_name =
+      ctx.api_version >= 7 ? result.protocol_name : std::optional<std::string>(result.protocol_name.value_or(""));
   response.leader = result.leader;
+  response.skip_assignment = result.skip_assignment;
   response.member_id = result.member_id;
   for (auto& m : result.members) {
     auto& out = response.members.emplace_back();

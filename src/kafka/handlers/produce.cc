@@ -70,6 +70,16 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       if (holds_several_batches(bytes)) {
         // Kafka (Produce v3+): exactly one record batch per partition.
         pr.error_code = code(ErrorCode::INVALID_RECORD);
+        pr.error_message = "Produce requests with version " + std::to_string(ctx.api_version) +
+                           " are only allowed to contain exactly one record batch";
+        continue;
+      }
+      if (ctx.api_version < 7 && bytes.size() >= protocol::kBatchHeaderSize &&
+          protocol::BatchView(bytes).compression() == protocol::CompressionType::Zstd) {
+        // ProduceRequest.validateRecords: zstd needs Produce v7 (KIP-110).
+        pr.error_code = code(ErrorCode::UNSUPPORTED_COMPRESSION_TYPE);
+        pr.error_message = "Produce requests with version " + std::to_string(ctx.api_version) +
+                           " are not allowed to use ZStandard compression";
         continue;
       }
       std::span<uint8_t> batches(const_cast<uint8_t*>(bytes.data()), bytes.size());
@@ -84,7 +94,15 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
         return partition->append(batches, now_ms());
       });
       pr.error_code = code(result.error);
-      if (result.error != ErrorCode::NONE) continue;
+      if (result.error != ErrorCode::NONE) {
+        if (!result.error_message.empty()) pr.error_message = std::move(result.error_message);
+        for (auto& e : result.record_errors) {
+          auto& re = pr.record_errors.emplace_back();
+          re.batch_index = e.batch_index;
+          re.batch_index_error_message = std::move(e.message);
+        }
+        continue;
+      }
       pr.base_offset = result.base_offset;
       pr.log_append_time_ms = result.log_append_time;
       pr.log_start_offset = result.log_start_offset;

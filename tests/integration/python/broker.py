@@ -60,8 +60,11 @@ def wait_port(port, timeout=15.0, proc=None):
 
 
 class Broker:
-    def __init__(self, sets=None, binary=None):
+    def __init__(self, sets=None, binary=None, wrapper=None):
+        """wrapper: a command prefix, e.g. ["prlimit", "--nofile=512:512", "--"]
+        (it must exec the broker, so that proc.pid is the broker's)."""
         self.binary = binary or os.environ.get("RUNNEL_BIN")
+        self.wrapper = list(wrapper or [])
         if not self.binary:
             raise RuntimeError("RUNNEL_BIN is not set")
         self.sets = {"num.partitions": 1, "auto.create.topics.enable": "true"}
@@ -79,7 +82,7 @@ class Broker:
         return "127.0.0.1:%d" % self.port
 
     def start(self):
-        args = [self.binary, "serve", "--data-dir", self.data_dir, "--listen", self.bootstrap]
+        args = self.wrapper + [self.binary, "serve", "--data-dir", self.data_dir, "--listen", self.bootstrap]
         for k, v in self.sets.items():
             args += ["--set", "%s=%s" % (k, v)]
         log = open(self.log_path, "ab")

@@ -69,6 +69,52 @@ def record_batch(values, base_ts=None, corrupt_crc=False):
     return i64(0) + i32(len(after_len)) + after_len
 
 
+def batch_v2(records_blob, count, base_ts, max_ts, attributes=0, last_offset_delta=None, producer_id=-1,
+             producer_epoch=-1, base_sequence=-1):
+    """A magic-2 batch around an already encoded (and, if `attributes` says so,
+    compressed) records blob, every header field chosen by the caller; the CRC is
+    right for whatever it holds."""
+    last = count - 1 if last_offset_delta is None else last_offset_delta
+    after_crc = (i16(attributes) + i32(last) + i64(base_ts) + i64(max_ts) + i64(producer_id) + i16(producer_epoch)
+                 + i32(base_sequence) + i32(count) + records_blob)
+    after_len = i32(0) + i8(2) + struct.pack(">I", calc_crc32c(after_crc)) + after_crc
+    return i64(0) + i32(len(after_len)) + after_len
+
+
+def batch_header(batch):
+    """The header fields of one magic-2 batch, and whether its CRC is right."""
+    base, length, epoch, magic, crc, attrs, lod, base_ts, max_ts, pid, pepoch, seq, count = struct.unpack_from(
+        ">qiibIhiqqqhii", batch, 0)
+    return dict(base_offset=base, length=length, magic=magic, attributes=attrs, last_offset_delta=lod,
+                base_timestamp=base_ts, max_timestamp=max_ts, producer_id=pid, record_count=count,
+                crc_ok=crc == calc_crc32c(batch[21:12 + length]))
+
+
+def produce(correlation_id, topic, partition, batch, version=8, acks=-1, timeout_ms=5000):
+    """Produce v3-v8 (not flexible): same request layout as v3."""
+    body = header_v1(0, version, correlation_id)
+    body += string(None) + i16(acks) + i32(timeout_ms)
+    body += i32(1) + string(topic) + i32(1) + i32(partition) + nbytes(batch)
+    return frame(body)
+
+
+def parse_produce_v8(payload):
+    """-> (correlation_id, [dict(topic, partition, error, base_offset, record_errors, error_message)])"""
+    r = Reader(payload)
+    corr = r.i32()
+    out = []
+    for _ in range(r.i32()):
+        t = r.string()
+        for _ in range(r.i32()):
+            p, err, base = r.i32(), r.i16(), r.i64()
+            r.i64()  # log_append_time
+            r.i64()  # log_start_offset
+            record_errors = [(r.i32(), r.string()) for _ in range(max(r.i32(), 0))]
+            out.append(dict(topic=t, partition=p, error=err, base_offset=base, record_errors=record_errors,
+                            error_message=r.string()))
+    return corr, out
+
+
 def produce_v3(correlation_id, topic, partition, batch, acks=-1, timeout_ms=5000):
     body = header_v1(0, 3, correlation_id)
     body += string(None) + i16(acks) + i32(timeout_ms)

@@ -1,6 +1,8 @@
 """Fetch and Produce semantics checked at the wire level (raw sockets): long
 polling, whole batches from the middle, high watermark = last stable offset,
 error codes, and acks=0 producing no response."""
+import socket
+import struct
 import threading
 import time
 import unittest
@@ -85,6 +87,38 @@ class RawFetchTest(BrokerTestCase):
         self.assertEqual(p["error"], 0)
         self.assertEqual([b[0] for b in kproto.batches(p["records"])], [0])
         self.assertLess(elapsed, 2.5, "the fetch should return as soon as data arrives, not after max_wait_ms")
+
+    def test_consumer_closing_mid_long_poll_is_not_a_warning(self):
+        """A consumer that goes away while its long-poll Fetch waits: when data
+        arrives the broker's sendfile meets a closed socket (EPIPE/ECONNRESET),
+        a normal disconnect that must not be logged as a warning; nor must a
+        client that resets its connection."""
+        for attempt in range(5):
+            c = kproto.Conn(self.broker.port)
+            end = self.fetch(0, partition=2, max_wait_ms=0, min_bytes=0)["hw"]
+            c.send(kproto.fetch_v4(90, TOPIC, 2, end, max_wait_ms=5000, max_bytes=8 << 20))
+            time.sleep(0.2)  # the fetch is parked
+            c.close()
+            time.sleep(0.1)
+            p = kproto.Conn(self.broker.port)
+            try:
+                big = [(b"k", bytes(200_000)) for _ in range(4)]
+                p.send(kproto.produce_v3(91, TOPIC, 2, kproto.record_batch(big)))
+                _, parts = kproto.parse_produce_v3(p.recv_frame())
+                self.assertEqual(parts[0][2], 0)
+            finally:
+                p.close()
+        # And one that resets its connection (SO_LINGER 0) in the middle of a frame.
+        r = kproto.Conn(self.broker.port)
+        r.send(kproto.i32(100) + b"\x00" * 10)
+        time.sleep(0.1)
+        r.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        r.close()
+        time.sleep(0.5)
+        log = self.broker.log()
+        self.assertNotIn("Broken pipe", log)
+        self.assertNotIn("reset by peer", log)
+        self.assertNotIn("connection error", log)
 
     def test_fetch_offset_out_of_range(self):
         self.assertEqual(self.fetch(1000)["error"], 1)  # OFFSET_OUT_OF_RANGE

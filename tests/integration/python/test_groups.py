@@ -299,7 +299,7 @@ class GroupTests(MemberTestCase):
         self.assertIn("STATE Stable", out[0])
         hdr = out.index(next(l for l in out if l.startswith("GROUP ") and "TOPIC" in l))
         self.assertEqual(out[hdr].split(), ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
-                                            "CONSUMER-ID", "HOST", "CLIENT-ID"])
+                                            "CONSUMER-ID", "GROUP-INSTANCE-ID", "HOST", "CLIENT-ID"])
         rows = [l.split() for l in out[hdr + 1:] if l.strip()]
         self.assertEqual(len(rows), 3, out)
         a = admin(self.bootstrap)
@@ -313,10 +313,11 @@ class GroupTests(MemberTestCase):
                 for p in ps:
                     owner[p] = (m.member_id, m.client_id)
         for row in rows:
-            g, t, p, cur, end, lag, mid, host, cid = row
+            g, t, p, cur, end, lag, mid, instance, host, cid = row
             self.assertEqual((g, t), ("py-cli-g", "py-cli"))
             self.assertEqual((cur, end, lag), ("5", "5", "0"), row)
             self.assertEqual((mid, cid), owner[int(p)], row)
+            self.assertEqual(instance, "-", "a dynamic member has no group.instance.id")
             self.assertIn("127.0.0.1", host)
         self.assertEqual(sorted(int(r[2]) for r in rows), [0, 1, 2])
 
@@ -331,7 +332,7 @@ class GroupTests(MemberTestCase):
         self.assertIn("STATE Empty", r.stdout.splitlines()[0])
         self.assertIn("has no active members", r.stdout)
         rows = [l.split() for l in r.stdout.splitlines() if l.startswith("py-cli-lag ")]
-        self.assertEqual(rows, [["py-cli-lag", "py-cli", "1", "2", "9", "7", "-", "-", "-"]])
+        self.assertEqual(rows, [["py-cli-lag", "py-cli", "1", "2", "9", "7", "-", "-", "-", "-"]])
 
         r = runnel_cli("describe", "no-such-group", "--bootstrap", self.bootstrap)
         self.assertEqual(r.returncode, 1)

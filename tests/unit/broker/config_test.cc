@@ -66,5 +66,33 @@ TEST(TopicConfig, OverlaysDefaultsAndValidates) {
   EXPECT_THROW(topic_log_config(defaults, {{"segment.bytes", "-5"}}), ConfigError);
 }
 
+TEST(TopicConfig, TimestampWindows) {
+  // Kafka 4.0 defaults: any age, at most an hour ahead.
+  BrokerConfig broker;
+  EXPECT_EQ(broker.log.effective_timestamp_before_max_ms(), INT64_MAX);
+  EXPECT_EQ(broker.log.effective_timestamp_after_max_ms(), 3600 * 1000);
+  broker.set("log.message.timestamp.after.max.ms", "5000");
+  broker.set("log.message.timestamp.difference.max.ms", "7000");  // fills only what is not set
+  EXPECT_EQ(broker.log.effective_timestamp_before_max_ms(), 7000);
+  EXPECT_EQ(broker.log.effective_timestamp_after_max_ms(), 5000);
+  EXPECT_THROW(broker.set("log.message.timestamp.before.max.ms", "-1"), ConfigError);
+  // Topic overrides on top of the broker's.
+  auto c = topic_log_config(broker.log, {{"message.timestamp.before.max.ms", "100"}});
+  EXPECT_EQ(c.effective_timestamp_before_max_ms(), 100);
+  EXPECT_EQ(c.effective_timestamp_after_max_ms(), 5000);
+  c = topic_log_config(storage::LogConfig{}, {{"message.timestamp.difference.max.ms", "60000"}});
+  EXPECT_EQ(c.effective_timestamp_before_max_ms(), 60000);
+  EXPECT_EQ(c.effective_timestamp_after_max_ms(), 60000);
+  // DescribeConfigs shows the effective values under Kafka's names.
+  auto listed = topic_config_defaults(c);
+  auto find = [&](const std::string& name) {
+    for (const auto& [k, v] : listed)
+      if (k == name) return v;
+    return std::string("missing");
+  };
+  EXPECT_EQ(find("message.timestamp.before.max.ms"), "60000");
+  EXPECT_EQ(find("message.timestamp.after.max.ms"), "60000");
+}
+
 }  // namespace
 }  // namespace runnel

@@ -156,12 +156,78 @@ TEST_F(Fixture, StaticMemberRejoinKeepsAssignmentWithoutRebalance) {
   EXPECT_EQ(again->generation_id, 1);
   EXPECT_NE(again->member_id, a->member_id);
   EXPECT_EQ(group.state(), GroupState::Stable);
-  // The old member id is fenced.
+  // The old member id is gone; with its instance id it is fenced.
   EXPECT_EQ(group.heartbeat(a->member_id, std::nullopt, 1, now), ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(group.heartbeat(a->member_id, "instance-1", 1, now), ErrorCode::FENCED_INSTANCE_ID);
+  EXPECT_EQ(group.heartbeat(again->member_id, "instance-1", 1, now), ErrorCode::NONE);
+  EXPECT_EQ(again->member_id.rfind("instance-1-", 0), 0u) << "Kafka names static members after their instance";
   std::optional<SyncResult> s;
   group.sync(SyncRequest{again->member_id, 1, "instance-1", {}, {}, {}}, now, [&](SyncResult r) { s = r; });
   ASSERT_TRUE(s);
   EXPECT_EQ(s->assignment, (Bytes{4, 2}));
+}
+
+// A leader replaced in a Stable group: before JoinGroup v9 the answer names
+// the old leader id, so the new process does not assign for a Stable group;
+// from v9 it is told it leads, gets the members, and skips the assignment.
+TEST_F(Fixture, ReplacedStaticLeaderBeforeAndAfterSkipAssignment) {
+  for (bool v9 : {false, true}) {
+    Group g{"g", limits};
+    std::optional<JoinResult> a;
+    g.join(request("", "leader"), now, [&](JoinResult r) { a = r; });
+    ASSERT_TRUE(a);
+    g.sync(SyncRequest{a->member_id, 1, "leader", {}, {}, {{a->member_id, {1}}}}, now, [](SyncResult) {});
+    ASSERT_EQ(g.state(), GroupState::Stable);
+    auto req = request("", "leader");
+    req.supports_skip_assignment = v9;
+    std::optional<JoinResult> b;
+    g.join(req, now, [&](JoinResult r) { b = r; });
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->error, ErrorCode::NONE);
+    EXPECT_EQ(b->generation_id, 1);
+    EXPECT_EQ(g.leader(), b->member_id);
+    EXPECT_EQ(b->skip_assignment, v9);
+    EXPECT_EQ(b->leader, v9 ? b->member_id : a->member_id);
+    EXPECT_EQ(b->members.size(), v9 ? 1u : 0u);
+    EXPECT_EQ(g.state(), GroupState::Stable);
+  }
+}
+
+// The replaced process is told at once if it was waiting on a join or sync.
+TEST_F(Fixture, ReplacementFencesTheOldMembersWaitingRequests) {
+  auto a = join(request());  // the leader, generation 1
+  std::optional<JoinResult> s_join;
+  group.join(request("", "s"), now, [&](JoinResult r) { s_join = r; });
+  ASSERT_FALSE(s_join) << "waits for a to rejoin";
+  // Replaced while its join waits: that join is answered FENCED_INSTANCE_ID.
+  std::optional<JoinResult> s2_join;
+  group.join(request("", "s"), now, [&](JoinResult r) { s2_join = r; });
+  ASSERT_TRUE(s_join);
+  EXPECT_EQ(s_join->error, ErrorCode::FENCED_INSTANCE_ID);
+  ASSERT_FALSE(s2_join);
+  ASSERT_TRUE(join(request(a->member_id)));  // everyone joined: generation 2
+  ASSERT_TRUE(s2_join);
+  EXPECT_EQ(s2_join->generation_id, 2);
+  // Replaced while its sync waits for the leader: that sync is fenced, and
+  // the group starts over, as the leader may assign to the old member id.
+  std::optional<SyncResult> waiting;
+  group.sync(SyncRequest{s2_join->member_id, 2, "s", {}, {}, {}}, now, [&](SyncResult r) { waiting = r; });
+  ASSERT_FALSE(waiting);
+  auto s3 = join(request("", "s"));
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->error, ErrorCode::FENCED_INSTANCE_ID);
+  EXPECT_FALSE(s3);
+  EXPECT_EQ(group.state(), GroupState::PreparingRebalance);
+}
+
+TEST_F(Fixture, LeaveByInstanceIdOnly) {
+  auto a = join(request("", "s"));
+  group.sync(SyncRequest{a->member_id, 1, "s", {}, {}, {}}, now, [](SyncResult) {});
+  EXPECT_EQ(group.leave("", "nobody", now), ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(group.leave("wrong-id", "s", now), ErrorCode::FENCED_INSTANCE_ID);
+  EXPECT_EQ(group.leave("", "s", now), ErrorCode::NONE);
+  EXPECT_EQ(group.state(), GroupState::Empty);
+  EXPECT_FALSE(group.static_member("s"));
 }
 
 TEST_F(Fixture, RejectsBadSessionTimeoutAndForeignProtocol) {

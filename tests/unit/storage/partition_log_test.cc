@@ -79,6 +79,72 @@ TEST(PartitionLog, RejectsBadInputWithoutWriting) {
   EXPECT_EQ(log->size_bytes(), 0u);
 }
 
+TEST(PartitionLog, MaxTimestampIsTakenFromTheRecords) {
+  TempDir dir;
+  auto log = PartitionLog::open(dir.path(), {}, 0);
+  // Timestamps 1000, 1007, 1014, but the producer claims no max timestamp.
+  auto b = make_batch({.records = 3, .base_timestamp = 1000, .timestamp_step = 7});
+  store_be64(b.data() + 35, static_cast<uint64_t>(-1));
+  testing::fix_crc(b);
+  ASSERT_EQ(log->append(b, 0, 5000).error, ErrorCode::NONE);
+  auto stored = read_all(*log);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].max_timestamp, 1014);
+  EXPECT_EQ(protocol::validate_batch(stored[0].bytes), ErrorCode::NONE);  // CRC rewritten
+  EXPECT_EQ(log->offset_for_timestamp(1010), 0);
+  EXPECT_EQ(log->max_timestamp_and_offset(), (std::pair<int64_t, int64_t>{1014, 0}));
+  // A header that was right is stored byte for byte as sent (apart from the offset and epoch).
+  auto right = make_batch({.records = 2, .base_timestamp = 2000});
+  auto sent = right;
+  ASSERT_EQ(log->append(right, 0, 5000).error, ErrorCode::NONE);
+  auto second = read_all(*log)[1].bytes;
+  EXPECT_TRUE(std::equal(second.begin() + 16, second.end(), sent.begin() + 16));
+}
+
+TEST(PartitionLog, RejectsRecordsThatBreakTheRulesWithoutWriting) {
+  TempDir dir;
+  LogConfig config;
+  config.timestamp_after_max_ms = 1000;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  ASSERT_EQ(append(*log, {.records = 1}).error, ErrorCode::NONE);
+  auto before = read_all(*log);
+  // Two hours in the future.
+  auto future = make_batch({.records = 2, .base_timestamp = 5000 + 7'200'000});
+  auto r = log->append(future, 0, 5000);
+  EXPECT_EQ(r.error, ErrorCode::INVALID_TIMESTAMP);
+  EXPECT_FALSE(r.error_message.empty());
+  ASSERT_EQ(r.record_errors.size(), 2u);
+  EXPECT_EQ(r.record_errors[1].batch_index, 1);
+  // lastOffsetDelta and the record count agree, but the records say otherwise.
+  auto short_batch = make_batch({.records = 3});
+  store_be32(short_batch.data() + 23, 3);
+  store_be32(short_batch.data() + 57, 4);
+  testing::fix_crc(short_batch);
+  r = log->append(short_batch, 0, 5000);
+  EXPECT_EQ(r.error, ErrorCode::INVALID_RECORD);
+  EXPECT_FALSE(r.error_message.empty());
+  // The topic setting is honoured: with a day allowed, the same batch goes in.
+  config.timestamp_after_max_ms = 24 * 3600 * 1000;
+  log->set_config(config);
+  auto after = read_all(*log);
+  EXPECT_EQ(after.size(), before.size());
+  EXPECT_EQ(after[0].bytes, before[0].bytes);
+  auto again = make_batch({.records = 2, .base_timestamp = 5000 + 7'200'000});
+  EXPECT_EQ(log->append(again, 0, 5000).error, ErrorCode::NONE);
+}
+
+TEST(PartitionLog, TimestampDifferenceMaxMsFillsWhatIsNotSet) {
+  LogConfig config;
+  EXPECT_EQ(config.effective_timestamp_before_max_ms(), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(config.effective_timestamp_after_max_ms(), 3600 * 1000);
+  config.timestamp_difference_max_ms = 50;
+  EXPECT_EQ(config.effective_timestamp_before_max_ms(), 50);
+  EXPECT_EQ(config.effective_timestamp_after_max_ms(), 50);
+  config.timestamp_after_max_ms = 70;
+  EXPECT_EQ(config.effective_timestamp_before_max_ms(), 50);
+  EXPECT_EQ(config.effective_timestamp_after_max_ms(), 70);
+}
+
 TEST(PartitionLog, LogAppendTime) {
   TempDir dir;
   LogConfig config;
@@ -135,11 +201,12 @@ TEST(PartitionLog, SyncsRolledSegmentIndexesBeforeRecoveryPointPassesThem) {
   auto recovery_point = [&] { return read_checkpoint(*Env::posix(), dir.path() / PartitionLog::kRecoveryPointFile); };
   EXPECT_LT(recovery_point().value_or(-1), second_base);
   auto after_roll = log->sync_handles();
-  EXPECT_EQ(after_roll.files.size(), 4u) << "the rolled segment's three files and the active log";
+  EXPECT_EQ(after_roll.files.size(), 5u)
+      << "the rolled segment's three files, the active log and the directory (the new segment's name)";
   EXPECT_EQ(after_roll.sealed_below, second_base);
   log->mark_flushed(after_roll.durable_offset, after_roll.sealed_below);
   EXPECT_GE(recovery_point().value_or(-1), second_base);
-  EXPECT_EQ(log->sync_handles().files.size(), 1u) << "a sealed segment is not synced again";
+  EXPECT_EQ(log->sync_handles().files.size(), 1u) << "a sealed segment, or the directory, is not synced again";
 }
 
 TEST(PartitionLog, RetentionBySizeAndTime) {
@@ -234,13 +301,81 @@ TEST(PartitionLog, CleanShutdownStartsWithoutRecovery) {
   }
   auto log = PartitionLog::open(dir.path(), config, 0);
   EXPECT_FALSE(log->recovered_on_open());
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / PartitionLog::kCleanShutdownFile));
   EXPECT_EQ(log->log_end_offset(), 200);
   EXPECT_EQ(log->flushed_offset(), 200);
   auto after = read_all(*log);
   ASSERT_EQ(after.size(), before.size());
   for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].bytes, before[i].bytes);
+  // Reading changes nothing: the marker stands until the first change, which
+  // turns it into the recovery point.
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / PartitionLog::kCleanShutdownFile));
   EXPECT_EQ(append(*log, {.records = 1}).base_offset, 200);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / PartitionLog::kCleanShutdownFile));
+  EXPECT_EQ(read_checkpoint(*Env::posix(), dir.path() / PartitionLog::kRecoveryPointFile), 200);
+}
+
+// A log not changed since a clean start leaves its files alone at close.
+TEST(PartitionLog, UnchangedLogCloseTouchesNothing) {
+  TempDir dir;
+  {
+    auto log = PartitionLog::open(dir.path(), {}, 0);
+    append(*log, {.records = 2});
+    log->close();
+  }
+  auto mtime = std::filesystem::last_write_time(dir.path() / PartitionLog::kCleanShutdownFile);
+  {
+    auto log = PartitionLog::open(dir.path(), {}, 0);
+    EXPECT_EQ(read_all(*log).size(), 1u);
+    EXPECT_FALSE(log->prepare_shutdown()) << "nothing to do";
+  }
+  EXPECT_EQ(std::filesystem::last_write_time(dir.path() / PartitionLog::kCleanShutdownFile), mtime);
+  auto log = PartitionLog::open(dir.path(), {}, 0);
+  EXPECT_FALSE(log->recovered_on_open());
+}
+
+// Many logs with many segments through one small descriptor cache: appends,
+// reads after eviction, a clean restart that opens only the active segments,
+// and reads of the sealed ones opened lazily.
+TEST(PartitionLog, ManyLogsShareABoundedFileCache) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 800;
+  const int kLogs = 40;
+  FileCache cache(Env::posix(), 8);
+  std::vector<std::vector<testing::ReadBatch>> before(kLogs);
+  {
+    std::vector<std::unique_ptr<PartitionLog>> logs;
+    for (int i = 0; i < kLogs; ++i)
+      logs.push_back(PartitionLog::open(dir.path() / std::to_string(i), config, 0, Env::posix(), &cache));
+    for (int round = 0; round < 20; ++round)
+      for (auto& log : logs) {
+        append(*log, {.records = 2, .base_timestamp = round, .value_size = 100});
+        auto req = log->sync_handles();  // as the flusher would, releasing the pin
+        for (auto& f : req.files) ASSERT_TRUE(f && Env::posix()->sync(*f));
+        log->mark_flushed(req.durable_offset, req.sealed_below);
+      }
+    EXPECT_LE(cache.open_count(), 8u);
+    for (int i = 0; i < kLogs; ++i) {
+      EXPECT_GT(logs[i]->segment_count(), 3u);
+      before[i] = read_all(*logs[i]);
+      ASSERT_EQ(before[i].size(), 20u);
+    }
+    for (auto& log : logs) log->close();
+  }
+  cache.evict_unused();
+  auto opens = cache.stats().opens;
+  std::vector<std::unique_ptr<PartitionLog>> logs;
+  for (int i = 0; i < kLogs; ++i)
+    logs.push_back(PartitionLog::open(dir.path() / std::to_string(i), config, 0, Env::posix(), &cache));
+  EXPECT_LE(cache.stats().opens - opens, static_cast<uint64_t>(3 * kLogs)) << "only the active segments";
+  for (int i = 0; i < kLogs; ++i) {
+    EXPECT_FALSE(logs[i]->recovered_on_open());
+    auto after = read_all(*logs[i]);
+    ASSERT_EQ(after.size(), before[i].size());
+    for (size_t b = 0; b < after.size(); ++b) EXPECT_EQ(after[b].bytes, before[i][b].bytes);
+    EXPECT_EQ(logs[i]->offset_for_timestamp(10), 18) << "round 9's batch, max timestamp 10";
+  }
+  EXPECT_LE(cache.open_count(), 8u);
 }
 
 TEST(PartitionLog, SyncBookkeeping) {

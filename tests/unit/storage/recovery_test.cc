@@ -193,7 +193,13 @@ TEST(Recovery, CleanShutdownMarkerMakesStartInstant) {
   EXPECT_FALSE(log->recovered_on_open());
   EXPECT_EQ(log->log_end_offset(), 100);
   EXPECT_EQ(env.sync_calls(), syncs);  // no scan, no re-sync
-  // A crash now is unclean: the marker is gone for good.
+  // A crash with nothing changed still starts clean: the marker still stands.
+  log.reset();
+  log = PartitionLog::open(dir.path(), {}, 0, &env);
+  EXPECT_FALSE(log->recovered_on_open());
+  // After a change, a crash is unclean: the marker is gone for good.
+  auto b = make_batch({.records = 2});
+  EXPECT_EQ(log->append(b, 0, 0).error, ErrorCode::NONE);
   log.reset();
   EXPECT_TRUE(PartitionLog::open(dir.path(), {}, 0, &env)->recovered_on_open());
 }
@@ -222,6 +228,69 @@ TEST(Recovery, DamagedIndexAfterCleanShutdownIsRebuilt) {
   auto from = testing::read_batches(log->read(61, 1 << 20, true, 100));
   ASSERT_FALSE(from.empty());
   EXPECT_EQ(from[0].base_offset, 60);
+}
+
+// Batches as an older runnel stored them when the producer sent maxTimestamp -1:
+// offsets assigned, header max timestamp -1, CRC valid.
+std::vector<uint8_t> legacy_segment(int batches, int records, int64_t base_timestamp) {
+  std::vector<uint8_t> out;
+  for (int i = 0; i < batches; ++i) {
+    auto b = make_batch({.records = records, .base_timestamp = base_timestamp + 100 * i, .value_size = 50});
+    store_be64(b.data(), static_cast<uint64_t>(i * records));
+    store_be64(b.data() + 35, static_cast<uint64_t>(-1));
+    testing::fix_crc(b);
+    out.insert(out.end(), b.begin(), b.end());
+  }
+  return out;
+}
+
+void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+TEST(Recovery, LegacyMaxTimestampIsIndexedFromTheRecords) {
+  TempDir dir;
+  LogConfig config;
+  config.index_interval_bytes = 200;
+  config.retention_ms = 10'000;
+  auto legacy = legacy_segment(20, 3, 1000);
+  config.segment_bytes = static_cast<int64_t>(legacy.size());  // the next append rolls
+  write_file(dir.path() / (Segment::file_stem(0) + ".log"), legacy);
+  auto log = PartitionLog::open(dir.path(), config, 0);  // no marker: recovery
+  EXPECT_TRUE(log->recovered_on_open());
+  EXPECT_EQ(log->log_end_offset(), 60);
+  EXPECT_EQ(log->bytes_truncated_on_open(), 0u);
+  // Batch i: offsets 3i..3i+2, timestamps 1000 + 100i + {0, 1, 2}.
+  EXPECT_EQ(log->max_timestamp_and_offset(), (std::pair<int64_t, int64_t>{1000 + 1900 + 2, 57}));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(log->offset_for_timestamp(1000 + 100 * i + 1), 3 * i) << i;
+  EXPECT_EQ(log->offset_for_timestamp(5000), -1);
+  // Stored bytes are not rewritten: recovery indexes, it does not patch.
+  EXPECT_EQ(read_all(*log)[0].max_timestamp, -1);
+  // Time retention sees the segment's real age (with -1 it never expired).
+  auto b = make_batch({.records = 1, .base_timestamp = 20'000});
+  ASSERT_EQ(log->append(b, 0, 20'000).error, ErrorCode::NONE);
+  ASSERT_EQ(log->segment_count(), 2u);
+  log->enforce_retention(2902 + 10'000);
+  EXPECT_EQ(log->segment_count(), 2u);
+  log->enforce_retention(2902 + 10'001);
+  EXPECT_EQ(log->segment_count(), 1u);
+  EXPECT_EQ(log->log_start_offset(), 60);
+}
+
+TEST(Recovery, LegacyMaxTimestampAfterCleanShutdownIsReadFromTheRecords) {
+  TempDir dir;
+  LogConfig config;
+  // Empty indexes and a clean marker: the start is clean, and every header is
+  // past the last index entry, so the load reads them all.
+  write_file(dir.path() / (Segment::file_stem(0) + ".log"), legacy_segment(5, 2, 1000));
+  write_file(dir.path() / (Segment::file_stem(0) + ".index"), {});
+  write_file(dir.path() / (Segment::file_stem(0) + ".timeindex"), {});
+  ASSERT_TRUE(write_checkpoint(*Env::posix(), dir.path() / PartitionLog::kCleanShutdownFile, 10));
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  EXPECT_FALSE(log->recovered_on_open());
+  EXPECT_EQ(log->max_timestamp_and_offset(), (std::pair<int64_t, int64_t>{1401, 8}));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(log->offset_for_timestamp(1000 + 100 * i + 1), 2 * i) << i;
 }
 
 TEST(Recovery, CorruptCheckpointsReadAsAbsent) {
@@ -259,6 +328,69 @@ TEST(Flusher, CompletesEveryRequestAndReportsFailures) {
   flusher.stop();
   EXPECT_EQ(completed.load(), 50);
   EXPECT_EQ(flusher.rounds(), 52u);
+}
+
+// The broker's shutdown: seal, one sync of the whole file system, markers
+// written without a sync of their own. A power loss after the second sync
+// starts clean; one before it (markers not yet durable) recovers, losing
+// nothing that the first sync covered.
+TEST(Recovery, TwoStepShutdownWithOneFilesystemSync) {
+  for (bool second_sync : {true, false}) {
+    TempDir dir;
+    FaultInjectionEnv env;
+    LogConfig config;
+    config.segment_bytes = 1500;
+    std::vector<testing::ReadBatch> written;
+    {
+      auto log = PartitionLog::open(dir.path(), config, 0, &env);
+      for (int i = 0; i < 40; ++i) {
+        auto b = make_batch({.records = 2});
+        ASSERT_EQ(log->append(b, 0, 0).error, ErrorCode::NONE);
+      }
+      written = read_all(*log);
+      ASSERT_TRUE(log->prepare_shutdown());
+      auto root = Env::posix()->open_dir(dir.path());
+      ASSERT_TRUE(env.sync_filesystem(*root));
+      log->finish_shutdown();
+      if (second_sync) ASSERT_TRUE(env.sync_filesystem(*root));
+    }
+    env.drop_unsynced_data();
+    auto log = PartitionLog::open(dir.path(), config, 0, &env);
+    EXPECT_EQ(log->recovered_on_open(), !second_sync);
+    EXPECT_EQ(log->bytes_truncated_on_open(), 0u);
+    auto after = read_all(*log);
+    ASSERT_EQ(after.size(), written.size());
+    for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].bytes, written[i].bytes);
+  }
+}
+
+// After a clean start, a power loss following the first append must recover
+// (the marker went before the append), never trust the stale marker.
+TEST(Recovery, FirstChangeAfterCleanStartRetiresTheMarkerDurably) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  LogConfig config;
+  config.segment_bytes = 1500;
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0, &env);
+    for (int i = 0; i < 20; ++i) {
+      auto b = make_batch({.records = 2});
+      ASSERT_EQ(log->append(b, 0, 0).error, ErrorCode::NONE);
+    }
+    log->close();
+  }
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0, &env);
+    EXPECT_FALSE(log->recovered_on_open());
+    for (int i = 0; i < 20; ++i) {
+      auto b = make_batch({.records = 2});
+      ASSERT_EQ(log->append(b, 0, 0).error, ErrorCode::NONE);
+    }
+  }  // unclean: nothing of the new appends synced
+  env.drop_unsynced_data();
+  auto log = PartitionLog::open(dir.path(), config, 0, &env);
+  EXPECT_TRUE(log->recovered_on_open());
+  EXPECT_EQ(log->log_end_offset(), 40) << "what the clean stop had made durable, nothing torn";
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // operations (in the spirit of Kafka's OffsetIndexTest).
 #include "storage/segment.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <random>
@@ -25,7 +26,8 @@ TEST(SegmentNames, TwentyDigits) {
 TEST(OffsetIndex, RandomLookupsMatchOracle) {
   TempDir dir;
   std::mt19937 rng(7);
-  OffsetIndex index(Env::posix(), dir.path() / "x.index", 1000);
+  FileCache cache(Env::posix(), 1);
+  OffsetIndex index(&cache, dir.path() / "x.index", 1000);
   ASSERT_TRUE(index.open());
   std::vector<OffsetIndex::Entry> oracle;
   int64_t offset = 1000;
@@ -49,7 +51,7 @@ TEST(OffsetIndex, RandomLookupsMatchOracle) {
     }
   };
   check(index);
-  OffsetIndex reloaded(Env::posix(), dir.path() / "x.index", 1000);
+  OffsetIndex reloaded(&cache, dir.path() / "x.index", 1000);
   ASSERT_TRUE(reloaded.open());
   ASSERT_TRUE(reloaded.load(UINT32_MAX));
   check(reloaded);
@@ -59,7 +61,7 @@ TEST(OffsetIndex, RandomLookupsMatchOracle) {
   std::erase_if(oracle, [cut](auto& e) { return e.position >= cut; });
   check(reloaded);
   // An index pointing past the log is refused.
-  OffsetIndex insane(Env::posix(), dir.path() / "x.index", 1000);
+  OffsetIndex insane(&cache, dir.path() / "x.index", 1000);
   ASSERT_TRUE(insane.open());
   EXPECT_FALSE(insane.load(10));
 }
@@ -74,12 +76,15 @@ TEST(Segment, RandomOperationsMatchOracle) {
   TempDir dir;
   std::mt19937 rng(11);
   const int64_t base = 500;
-  auto seg = Segment::create(Env::posix(), dir.path(), base, 256);
+  // Two descriptors for three files: every access may reopen a file the
+  // previous one closed, so this also checks reads and appends after eviction.
+  FileCache cache(Env::posix(), 2);
+  auto seg = Segment::create(&cache, dir.path(), base, 256);
   ASSERT_TRUE(seg);
   std::vector<OracleBatch> oracle;
   int64_t next = base;
   int64_t ts = 0;
-  auto check = [&](const Segment& s) {
+  auto check = [&](Segment& s) {
     ASSERT_EQ(s.next_offset(), next);
     uint64_t size = oracle.empty() ? 0 : oracle.back().position + oracle.back().size;
     ASSERT_EQ(s.size(), size);
@@ -117,7 +122,9 @@ TEST(Segment, RandomOperationsMatchOracle) {
       int records = 1 + rng() % 5;
       // Timestamps mostly rise but sometimes go back, as producers' clocks do.
       ts += static_cast<int64_t>(rng() % 30) - 5;
-      auto b = make_batch({.records = records, .base_timestamp = ts, .timestamp_step = 2,
+      auto b = make_batch({.records = records,
+                           .base_timestamp = ts,
+                           .timestamp_step = 2,
                            .value_size = static_cast<size_t>(rng() % 120)});
       int64_t base_offset = next + (rng() % 4 == 0 ? rng() % 3 : 0);  // gaps, as compaction leaves
       protocol::set_base_offset(b, base_offset);
@@ -127,11 +134,18 @@ TEST(Segment, RandomOperationsMatchOracle) {
       protocol::BatchView v(b);
       oracle.push_back({base_offset, v.last_offset(), v.max_timestamp(), position, static_cast<uint32_t>(b.size())});
       next = v.last_offset() + 1;
-    } else if (op == 8) {
-      seg = Segment::open(Env::posix(), dir.path(), base, 256);
+    } else if (op == 8 && rng() % 2) {
+      seg = Segment::open(&cache, dir.path(), base, 256);
       ASSERT_TRUE(seg->load());
+    } else if (op == 8) {
+      // Lazily, as a sealed segment after a clean start: nothing is read
+      // until the first lookup.
+      seg->seal();
+      seg = Segment::open_sealed(&cache, dir.path(), base, 256, next,
+                                 oracle.empty() ? 0 : oracle.back().position + oracle.back().size);
+      ASSERT_FALSE(seg->loaded());
     } else {
-      seg = Segment::open(Env::posix(), dir.path(), base, 256);
+      seg = Segment::open(&cache, dir.path(), base, 256);
       bool cut = true;
       ASSERT_TRUE(seg->recover(cut));
       EXPECT_FALSE(cut);
@@ -139,6 +153,41 @@ TEST(Segment, RandomOperationsMatchOracle) {
     check(*seg);
   }
   EXPECT_GT(seg->offset_index().entries().size(), 10u);
+  EXPECT_LE(cache.open_count(), 2u);
+  EXPECT_GT(cache.stats().evictions, 100u);
+}
+
+// A FileSlice-style holder keeps its handle open across evictions, and the
+// segment's dirty pin keeps the handle that appended until a sync.
+TEST(Segment, PinnedAndHeldHandlesSurviveEviction) {
+  TempDir dir;
+  FileCache cache(Env::posix(), 1);
+  auto seg = Segment::create(&cache, dir.path(), 0, 256);
+  ASSERT_TRUE(seg);
+  auto b = make_batch({.records = 3});
+  protocol::BatchExtent e{0, b.size()};
+  ASSERT_TRUE(seg->append(b, std::span(&e, 1)));
+  EXPECT_TRUE(seg->pinned());
+  auto held = seg->log_file().file;
+  // Touch many other files through the same cache.
+  for (int i = 0; i < 20; ++i) (void)cache.get(dir.path() / ("other-" + std::to_string(i)), true);
+  EXPECT_EQ(seg->log_file().file, held) << "the pinned handle is not evicted";
+  EXPECT_NE(::fcntl(held->fd(), F_GETFD), -1);
+  ASSERT_TRUE(seg->sync());
+  EXPECT_FALSE(seg->pinned());
+  // Unpinned but held (a slice on its way to sendfile): still not closed.
+  for (int i = 0; i < 20; ++i) (void)cache.get(dir.path() / ("other-" + std::to_string(i)), true);
+  EXPECT_NE(::fcntl(held->fd(), F_GETFD), -1);
+  std::vector<uint8_t> out(b.size());
+  ASSERT_EQ(::pread(held->fd(), out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
+  EXPECT_EQ(out, b);
+  // Released by everyone: evicted, and reads reopen the file.
+  std::weak_ptr<FileHandle> weak = held;
+  held.reset();
+  for (int i = 0; i < 20; ++i) (void)cache.get(dir.path() / ("other-" + std::to_string(i)), true);
+  EXPECT_TRUE(weak.expired());
+  ASSERT_TRUE(seg->find(1));
+  EXPECT_EQ(seg->find(1)->base_offset, 0);
 }
 
 }  // namespace
