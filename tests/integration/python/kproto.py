@@ -116,10 +116,7 @@ def parse_produce_v8(payload):
 
 
 def produce_v3(correlation_id, topic, partition, batch, acks=-1, timeout_ms=5000):
-    body = header_v1(0, 3, correlation_id)
-    body += string(None) + i16(acks) + i32(timeout_ms)
-    body += i32(1) + string(topic) + i32(1) + i32(partition) + nbytes(batch)
-    return frame(body)
+    return produce(correlation_id, topic, partition, batch, version=3, acks=acks, timeout_ms=timeout_ms)
 
 
 def parse_produce_v3(payload):
