@@ -1,4 +1,5 @@
 'use strict'
+const assert = require('node:assert')
 const { execFileSync } = require('node:child_process')
 const { Kafka, logLevel } = require('kafkajs')
 
@@ -45,4 +46,14 @@ async function disconnectAll() {
   await Promise.race([Promise.allSettled(all.map(c => c.disconnect())), sleep(5000)])
 }
 
-module.exports = { makeKafka, kcatRead, sleep, errType, track, disconnectAll }
+// Polls `cond` every 100 ms until it holds; fails the test after `timeoutMs`.
+async function waitFor(cond, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await cond()) return
+    await sleep(100)
+  }
+  assert.fail(`timed out waiting for ${what}`)
+}
+
+module.exports = { makeKafka, kcatRead, sleep, errType, track, disconnectAll, waitFor }

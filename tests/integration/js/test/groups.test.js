@@ -5,7 +5,7 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { Broker, apiVersions } = require('../broker')
-const { makeKafka, sleep, track, disconnectAll } = require('./common')
+const { makeKafka, sleep, track, disconnectAll, waitFor } = require('./common')
 
 const GROUP_APIS = [10, 11, 14, 12, 8, 9, 13, 15, 16, 42]
 let broker, kafka, admin, skip = false
@@ -47,15 +47,6 @@ async function produce(topic, messages) {
   const p = kafka.producer({ idempotent: false })
   await p.connect()
   try { await p.send({ topic, acks: -1, messages }) } finally { await p.disconnect() }
-}
-
-async function waitFor(cond, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await cond()) return
-    await sleep(100)
-  }
-  assert.fail(`timed out waiting for ${what}`)
 }
 
 // A running member that records what it receives and what it is assigned.

@@ -13,7 +13,7 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { Broker } = require('../broker')
-const { makeKafka, sleep, track, disconnectAll } = require('./common')
+const { makeKafka, sleep, track, disconnectAll, waitFor } = require('./common')
 
 let broker, kafka, admin
 
@@ -34,15 +34,6 @@ after(async () => {
   if (broker) await broker.cleanup()
   assert.ok(alive, 'broker died during the group tests:\n' + log)
 })
-
-async function waitFor(cond, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await cond()) return
-    await sleep(100)
-  }
-  assert.fail(`timed out waiting for ${what}`)
-}
 
 // A member subscribed to `topics` (strings or RegExps); `assigned` is its
 // latest assignment as sorted "topic/partition" strings.
