@@ -9,9 +9,9 @@ DATA ?= ./data
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libasio-dev libfmt-dev libspdlog-dev libcli11-dev zlib1g-dev libsnappy-dev liblz4-dev \
   libzstd-dev libisal-dev libssl-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev \
-  librdkafka-dev kcat python3 python3-kafka libcpp-httplib-dev etcd-server
+  librdkafka-dev kcat python3 python3-kafka libcpp-httplib-dev etcd-server curl
 
-.PHONY: all deps build run test unit integration fuzz fuzz-build fuzz-short bench clean format
+.PHONY: all deps build run cluster test unit integration fuzz fuzz-build fuzz-short bench clean format
 
 all: build
 
@@ -27,6 +27,10 @@ build: deps $(BUILD)/build.ninja
 run: build
 	mkdir -p $(DATA)
 	$(BUILD)/runnel serve --data-dir $(DATA) --listen $(LISTEN)
+
+# A local etcd and three brokers on 127.0.0.1:9092-9094 (data under $(DATA)/cluster).
+cluster: build
+	./tools/cluster.sh $(BUILD) $(DATA)
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure

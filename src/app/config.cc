@@ -8,6 +8,8 @@
 #include <fstream>
 #include <functional>
 
+#include "cluster/etcd/client.h"
+
 namespace runnel {
 namespace {
 
@@ -139,6 +141,10 @@ const std::map<std::string, Setter>& broker_setters() {
       {"runnel.shards", [](auto& c, auto& k, auto& v) { c.shards = int32_t(parse_int(k, v, 0, 256)); }},
       {"runnel.max.open.files", [](auto& c, auto& k, auto& v) { c.max_open_files = parse_int(k, v, 0, INT32_MAX); }},
       {"runnel.max.partitions", [](auto& c, auto& k, auto& v) { c.max_partitions = parse_int(k, v, 0, INT32_MAX); }},
+      {"runnel.etcd.endpoints", [](auto& c, auto&, auto& v) { c.etcd_endpoints = trim(v); }},
+      {"broker.rack", [](auto& c, auto&, auto& v) { c.rack = trim(v); }},
+      {"broker.session.timeout.ms",
+       [](auto& c, auto& k, auto& v) { c.broker_session_timeout_ms = parse_int(k, v, 1000, 3600000); }},
       {"runnel.idle.flush.ms", [](auto& c, auto& k, auto& v) { c.idle_flush_ms = parse_int(k, v, 1, INT32_MAX); }},
   };
   return setters;
@@ -201,6 +207,9 @@ void BrokerConfig::validate() const {
   if (data_dir.empty()) throw ConfigError("log.dirs must not be empty");
   if (log.max_message_bytes > socket_request_max_bytes)
     throw ConfigError("message.max.bytes must not exceed socket.request.max.bytes");
+  if (clustered() && cluster::etcd::parse_endpoints(etcd_endpoints).empty())
+    throw ConfigError(
+        fmt::format("invalid value '{}' for runnel.etcd.endpoints: expected http://host:port[,...]", etcd_endpoints));
 }
 
 namespace {

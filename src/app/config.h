@@ -49,6 +49,12 @@ struct BrokerConfig {
   // A partition with unsynced appends (acks=0/1) and none for this long is
   // synced, releasing the descriptor its data pins (runnel.idle.flush.ms).
   int64_t idle_flush_ms = 1000;
+  // Cluster mode (empty: a single node). etcd's client URLs, comma separated
+  // (runnel.etcd.endpoints, or --etcd).
+  std::string etcd_endpoints;
+  std::string rack;                          // broker.rack
+  int64_t broker_session_timeout_ms = 6000;  // broker.session.timeout.ms: the lease TTL in etcd
+  bool clustered() const { return !etcd_endpoints.empty(); }
   storage::LogConfig log;  // log.segment.bytes, log.retention.*, ...
 
   // Applies one key=value; throws ConfigError naming the key when it is

@@ -44,8 +44,14 @@ void raise_open_file_limit() {
   }
 }
 
-int serve(const std::string& config_file, const std::vector<std::string>& sets, const std::string& data_dir,
-          const std::string& listen, const std::string& advertise) {
+struct ServeFlags {
+  std::string config_file, data_dir, listen, advertise, etcd;
+  std::vector<std::string> sets;
+  int node_id = -1;
+};
+
+int serve(const ServeFlags& flags) {
+  const auto& [config_file, data_dir, listen, advertise, etcd, sets, node_id] = flags;
   auto started = std::chrono::steady_clock::now();
   raise_open_file_limit();
   runnel::BrokerConfig config;
@@ -57,6 +63,8 @@ int serve(const std::string& config_file, const std::vector<std::string>& sets, 
       config.set(kv.substr(0, eq), kv.substr(eq + 1));
     }
     if (!data_dir.empty()) config.data_dir = data_dir;
+    if (node_id >= 0) config.node_id = node_id;
+    if (!etcd.empty()) config.etcd_endpoints = etcd;
     if (!listen.empty()) std::tie(config.listen_host, config.listen_port) = split_host_port("--listen", listen);
     if (!advertise.empty())
       std::tie(config.advertised_host, config.advertised_port) = split_host_port("--advertise", advertise);
@@ -82,6 +90,7 @@ int serve(const std::string& config_file, const std::vector<std::string>& sets, 
     listener = std::make_unique<runnel::Listener>(broker, config.listen_host, config.listen_port);
     broker.set_advertised(config.listen_host, listener->port());
     listener->start();
+    broker.join_cluster();
   } catch (const std::exception& e) {
     spdlog::error("start-up failed: {}", e.what());
     broker.stop();
@@ -106,15 +115,18 @@ int main(int argc, char** argv) {
   CLI::App app{"runnel: an event streaming broker that speaks the Apache Kafka protocol"};
   app.require_subcommand(1);
 
-  std::string config_file, data_dir, listen, advertise;
-  std::vector<std::string> sets;
-  auto* serve_cmd = app.add_subcommand("serve", "Run a single-node broker");
-  serve_cmd->add_option("--config", config_file, "server.properties-style file with Kafka's configuration names");
-  serve_cmd->add_option("--set", sets, "Override one configuration key (key=value); repeatable")
+  ServeFlags flags;
+  auto* serve_cmd = app.add_subcommand("serve", "Run a broker: a single node, or a cluster member with --etcd");
+  serve_cmd->add_option("--config", flags.config_file, "server.properties-style file with Kafka's configuration names");
+  serve_cmd->add_option("--set", flags.sets, "Override one configuration key (key=value); repeatable")
       ->type_name("KEY=VALUE");
-  serve_cmd->add_option("--data-dir", data_dir, "Data directory (log.dirs); default ./data");
-  serve_cmd->add_option("--listen", listen, "Kafka listener HOST:PORT; default 127.0.0.1:9092");
-  serve_cmd->add_option("--advertise", advertise, "HOST:PORT returned in Metadata; default: the listener");
+  serve_cmd->add_option("--data-dir", flags.data_dir, "Data directory (log.dirs); default ./data");
+  serve_cmd->add_option("--listen", flags.listen, "Kafka listener HOST:PORT; default 127.0.0.1:9092");
+  serve_cmd->add_option("--advertise", flags.advertise, "HOST:PORT returned in Metadata; default: the listener");
+  serve_cmd->add_option("--node-id", flags.node_id, "This broker's id in the cluster (node.id); default 0")
+      ->check(CLI::Range(0, INT32_MAX));
+  serve_cmd->add_option("--etcd", flags.etcd,
+                        "etcd endpoints, comma separated (runnel.etcd.endpoints): run as a cluster member");
   std::string keys;
   for (const auto& k : runnel::BrokerConfig::known_keys()) keys += "  " + k + "\n";
   serve_cmd->footer("Configuration keys (--config file or --set):\n" + keys);
@@ -130,7 +142,7 @@ int main(int argc, char** argv) {
   group_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
 
   CLI11_PARSE(app, argc, argv);
-  if (serve_cmd->parsed()) return serve(config_file, sets, data_dir, listen, advertise);
+  if (serve_cmd->parsed()) return serve(flags);
   if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, std::cout, std::cerr);
   if (group_describe_cmd->parsed()) return runnel::app::group_describe(group_id, bootstrap, std::cout, std::cerr);
   return 0;

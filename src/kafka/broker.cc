@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <future>
-#include <random>
+
+#include "cluster/node_meta.h"
 
 namespace runnel {
 
@@ -108,21 +110,56 @@ void Broker::set_advertised(std::string host, uint16_t port) {
   advertised_port_ = port;
 }
 
-void Broker::load_cluster_id() {
-  auto path = std::filesystem::path(config_.data_dir) / "meta" / "cluster.id";
-  if (std::ifstream in(path); in && std::getline(in, cluster_id_) && !cluster_id_.empty()) return;
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::mt19937_64 rng{std::random_device{}()};
-  cluster_id_.clear();
-  for (int i = 0; i < 22; ++i) cluster_id_ += alphabet[rng() % 64];
-  std::ofstream(path) << cluster_id_ << "\n";
+void Broker::load_identity() {
+  auto* env = storage::Env::posix();
+  auto stored = cluster::load_node_meta(*env, config_.data_dir);
+  std::string proposed = stored ? stored->cluster_id : cluster::random_cluster_id();
+  if (config_.clustered()) {
+    cluster::ControlPlaneOptions options;
+    options.client.endpoints = cluster::etcd::parse_endpoints(config_.etcd_endpoints);
+    options.node_id = config_.node_id;
+    options.session_ttl_seconds = (config_.broker_session_timeout_ms + 999) / 1000;
+    control_plane_ = std::make_unique<cluster::ControlPlane>(options);
+    if (auto status = control_plane_->join_cluster(proposed, cluster_id_); !status.is_ok())
+      throw std::runtime_error("cannot reach etcd at " + config_.etcd_endpoints + ": " + status.to_string());
+  } else {
+    cluster_id_ = proposed;
+  }
+  if (stored) {
+    if (auto why = cluster::identity_mismatch(*stored, config_.node_id, config_.clustered() ? cluster_id_ : ""))
+      throw std::runtime_error(*why);
+  }
+  if (!stored || stored->node_id < 0) {
+    if (!cluster::store_node_meta(*env, config_.data_dir, {cluster_id_, config_.node_id}))
+      throw std::runtime_error("cannot write " +
+                               (std::filesystem::path(config_.data_dir) / "meta.properties").string() + ": " +
+                               std::strerror(errno));
+  }
+}
+
+void Broker::join_cluster() {
+  if (!control_plane_) return;
+  cluster::metadata::BrokerRecord self{config_.node_id, advertised_host_, advertised_port_, config_.rack};
+  if (auto status = control_plane_->start(self); !status.is_ok())
+    throw std::runtime_error("cannot join the cluster: " + status.to_string());
+}
+
+std::vector<Broker::Endpoint> Broker::cluster_brokers() const {
+  if (!control_plane_) return {Endpoint{config_.node_id, advertised_host_, advertised_port_, config_.rack}};
+  std::vector<Endpoint> out;
+  for (const auto& b : control_plane_->cache().brokers()) out.push_back({b.node_id, b.host, b.port, b.rack});
+  return out;
+}
+
+int32_t Broker::controller_id() const {
+  return control_plane_ ? control_plane_->cache().controller_id() : config_.node_id;
 }
 
 void Broker::start() {
   std::filesystem::create_directories(std::filesystem::path(config_.data_dir) / "meta");
+  load_identity();
   topics_.load();
   topics_.set_max_partitions(config_.effective_max_partitions());
-  load_cluster_id();
   data_dir_handle_ = storage::Env::posix()->open_dir(config_.data_dir);
   if (!data_dir_handle_) spdlog::warn("cannot open {}: shutdown will sync each partition", config_.data_dir);
   auto per_shard = static_cast<size_t>(std::max<int64_t>(16, config_.effective_max_open_files() / shards_.size()));
@@ -130,6 +167,7 @@ void Broker::start() {
     file_caches_.push_back(std::make_unique<storage::FileCache>(storage::Env::posix(), per_shard));
   flusher_.start();
   shards_.start();
+  shards_started_ = true;
   auto topics = topics_.all();
   auto offsets_topic = topics_.find(group::kOffsetsTopic);
   offsets_partitions_ = offsets_topic ? offsets_topic->partitions : config_.offsets_topic_num_partitions;
@@ -193,7 +231,15 @@ void Broker::run_retention(int shard_id) {
 }
 
 void Broker::stop() {
+  if (control_plane_) control_plane_->stop();
   if (partitions_.empty()) return;
+  if (!shards_started_) {
+    // start() failed before the shards ran (the data dir's identity was
+    // refused, etcd unreachable): nothing is open, nothing to seal.
+    flusher_.stop();
+    partitions_.clear();
+    return;
+  }
   auto started = std::chrono::steady_clock::now();
   auto* env = storage::Env::posix();
   bool fast = data_dir_handle_ != nullptr;

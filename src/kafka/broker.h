@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "cluster/control_plane.h"
 #include "cluster/partition.h"
 #include "cluster/topic_table.h"
 #include "group/coordinator.h"
@@ -47,6 +48,23 @@ class Broker {
   void set_advertised(std::string host, uint16_t port);
   const std::string& advertised_host() const { return advertised_host_; }
   uint16_t advertised_port() const { return advertised_port_; }
+
+  // Cluster mode (runnel.etcd.endpoints): registers this broker in etcd under
+  // its advertised address and starts following the cluster's metadata.
+  // Called once the listener is bound. Throws when it cannot join.
+  void join_cluster();
+  // The brokers clients are told about and the controller: this node alone on
+  // a single node, the live brokers registered in etcd in a cluster.
+  struct Endpoint {
+    int32_t node_id;
+    std::string host;
+    int32_t port;
+    std::string rack;
+  };
+  std::vector<Endpoint> cluster_brokers() const;
+  int32_t controller_id() const;
+  // nullptr on a single node.
+  const cluster::ControlPlane* control_plane() const { return control_plane_.get(); }
 
   Shard& owner(const std::string& topic, int32_t partition);
   // nullptr when this shard holds no such partition (unknown, or not open yet).
@@ -91,7 +109,10 @@ class Broker {
   asio::awaitable<ErrorCode> open_everywhere(const cluster::TopicInfo& topic, int32_t from, int32_t to,
                                              std::string* message);
   asio::awaitable<void> drop_everywhere(const std::string& topic, int32_t from, int32_t to);
-  void load_cluster_id();
+  // Reads the data dir's identity (meta.properties), agrees on the cluster id
+  // with etcd in cluster mode, and refuses a data dir of another node or
+  // cluster. Throws with the reason.
+  void load_identity();
   void run_retention(int shard_id);
   void run_idle_flush(int shard_id);
 
@@ -111,6 +132,8 @@ class Broker {
   std::shared_ptr<FileHandle> data_dir_handle_;
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   std::atomic<int32_t> offsets_partitions_{0};
+  std::unique_ptr<cluster::ControlPlane> control_plane_;
+  bool shards_started_ = false;
 };
 
 int64_t now_ms();

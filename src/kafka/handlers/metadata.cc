@@ -1,5 +1,5 @@
-// Metadata (key 3): brokers (just this one), and topics with their partitions,
-// leader (this node) and replicas. Requesting an unknown topic auto-creates it
+// Metadata (key 3): the brokers (this one, or the cluster's live brokers), and
+// topics with their partitions, leader (this node) and replicas. Requesting an unknown topic auto-creates it
 // as Kafka does: always in v0-v3, and in v4+ when allow_auto_topic_creation.
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
@@ -32,13 +32,15 @@ asio::awaitable<protocol::MetadataResponse> handle_metadata(RequestContext& ctx,
   Broker& broker = ctx.broker;
   const int16_t version = ctx.api_version;
   protocol::MetadataResponse response;
-  protocol::MetadataResponse::MetadataResponseBroker self;
-  self.node_id = broker.config().node_id;
-  self.host = broker.advertised_host();
-  self.port = broker.advertised_port();
-  response.brokers.push_back(self);
+  for (const auto& b : broker.cluster_brokers()) {
+    auto& out = response.brokers.emplace_back();
+    out.node_id = b.node_id;
+    out.host = b.host;
+    out.port = b.port;
+    if (!b.rack.empty()) out.rack = b.rack;
+  }
   response.cluster_id = broker.cluster_id();
-  response.controller_id = broker.config().node_id;
+  response.controller_id = broker.controller_id();
 
   // v0: an empty list means every topic; v1+: null means every topic.
   bool all_topics = !request.topics.has_value() || (version == 0 && request.topics->empty());
@@ -66,8 +68,9 @@ asio::awaitable<protocol::MetadataResponse> handle_metadata(RequestContext& ctx,
     }
     protocol::MetadataResponse::MetadataResponseTopic topic;
     topic.name = name;
-    topic.error_code = code(cluster::validate_topic_name(name) != ErrorCode::NONE ? ErrorCode::INVALID_TOPIC_EXCEPTION
-                                                                                : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    topic.error_code =
+        code(cluster::validate_topic_name(name) != ErrorCode::NONE ? ErrorCode::INVALID_TOPIC_EXCEPTION
+                                                                   : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
     response.topics.push_back(std::move(topic));
   }
   co_return response;

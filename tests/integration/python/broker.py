@@ -60,9 +60,11 @@ def wait_port(port, timeout=15.0, proc=None):
 
 
 class Broker:
-    def __init__(self, sets=None, binary=None, wrapper=None):
+    def __init__(self, sets=None, binary=None, wrapper=None, args=None):
         """wrapper: a command prefix, e.g. ["prlimit", "--nofile=512:512", "--"]
-        (it must exec the broker, so that proc.pid is the broker's)."""
+        (it must exec the broker, so that proc.pid is the broker's).
+        args: more command-line arguments, e.g. ["--node-id", "1", "--etcd", url]."""
+        self.args = list(args or [])
         self.binary = binary or os.environ.get("RUNNEL_BIN")
         self.wrapper = list(wrapper or [])
         if not self.binary:
@@ -83,6 +85,7 @@ class Broker:
 
     def start(self):
         args = self.wrapper + [self.binary, "serve", "--data-dir", self.data_dir, "--listen", self.bootstrap]
+        args += self.args
         for k, v in self.sets.items():
             args += ["--set", "%s=%s" % (k, v)]
         log = open(self.log_path, "ab")
@@ -116,6 +119,20 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 rc = self.proc.wait()
+        _unregister_pid(self.proc.pid)
+        self.proc = None
+        return rc
+
+    def signal(self, sig):
+        """Sends a signal (SIGSTOP, SIGCONT, ...) to the running broker."""
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=30.0):
+        """Waits for the broker to exit on its own; returns its exit code (None if it did not)."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
         _unregister_pid(self.proc.pid)
         self.proc = None
         return rc

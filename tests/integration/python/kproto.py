@@ -158,6 +158,43 @@ def metadata_v1(correlation_id, topics=None):
     return frame(body)
 
 
+def parse_metadata_v1(payload):
+    """-> (brokers {node_id: (host, port, rack)}, controller_id, {topic: error_code})."""
+    r = Reader(payload)
+    r.i32()  # correlation id
+    brokers = {}
+    for _ in range(r.i32()):
+        node = r.i32()
+        host = r.string()
+        port = r.i32()
+        rack = r.string()
+        brokers[node] = (host, port, rack)
+    controller = r.i32()
+    topics = {}
+    for _ in range(r.i32()):
+        err = r.i16()
+        name = r.string()
+        r.take(1)  # is_internal
+        for _ in range(r.i32()):
+            r.i16(), r.i32(), r.i32()  # error, partition, leader
+            for _ in range(r.i32()):
+                r.i32()  # replicas
+            for _ in range(r.i32()):
+                r.i32()  # isr
+        topics[name] = err
+    return brokers, controller, topics
+
+
+def metadata(port, topics=None, timeout=5.0):
+    """One Metadata v1 round trip: (brokers, controller_id, topics) as parse_metadata_v1."""
+    c = Conn(port, timeout)
+    try:
+        c.send(metadata_v1(1, topics))
+        return parse_metadata_v1(c.recv_frame())
+    finally:
+        c.close()
+
+
 class Reader:
     def __init__(self, b):
         self.b, self.o = b, 0

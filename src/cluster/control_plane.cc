@@ -1,0 +1,240 @@
+#include "cluster/control_plane.h"
+
+#include <spdlog/spdlog.h>
+
+namespace runnel::cluster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Logs at most once per interval: a broker cut off from etcd retries every
+// few hundred milliseconds and must not flood its log while it does.
+class Throttle {
+ public:
+  bool allow() {
+    auto now = Clock::now();
+    if (now < next_) return false;
+    next_ = now + std::chrono::seconds(5);
+    return true;
+  }
+
+ private:
+  Clock::time_point next_{};
+};
+
+}  // namespace
+
+ControlPlane::ControlPlane(ControlPlaneOptions options)
+    : options_(std::move(options)), client_(options_.client), relist_client_(options_.client) {}
+
+ControlPlane::~ControlPlane() { stop(); }
+
+etcd::Status ControlPlane::join_cluster(const std::string& proposed, std::string& cluster_id) {
+  const std::string key = options_.root + "cluster-id";
+  auto deadline = Clock::now() + options_.startup_timeout;
+  Throttle throttle;
+  while (true) {
+    etcd::TxnResponse txn;
+    auto status = client_.txn({etcd::Compare::create_revision(key, 0)}, {etcd::Op::put(key, proposed)},
+                              {etcd::Op::range(key)}, txn);
+    if (status.is_ok()) {
+      if (txn.succeeded) {
+        cluster_id = proposed;
+        spdlog::info("created cluster {} in etcd", cluster_id);
+      } else if (!txn.responses.empty() && !txn.responses[0].kvs.empty()) {
+        cluster_id = txn.responses[0].kvs[0].value;
+      } else {
+        return etcd::Status::malformed("etcd answered the cluster-id transaction without the key");
+      }
+      cluster_id_ = cluster_id;
+      return etcd::Status::ok();
+    }
+    if (status.code() != etcd::Status::Code::kUnavailable || Clock::now() >= deadline) return status;
+    if (throttle.allow()) spdlog::warn("waiting for etcd to read the cluster id: {}", status.to_string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
+int64_t ControlPlane::relist() {
+  // Called on the watch thread after a compaction, and once before the watch
+  // starts: a full listing replaces the cache, and the watch resumes after it.
+  while (true) {
+    etcd::RangeResponse listing;
+    auto status = relist_client_.range_prefix(keys_.prefix, listing);
+    if (status.is_ok()) {
+      cache_->reset(listing);
+      wake();
+      return listing.revision + 1;
+    }
+    spdlog::warn("listing the cluster's metadata in etcd failed, retrying: {}", status.to_string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::lock_guard lock(mu_);
+    if (stopping_) return 0;
+  }
+}
+
+etcd::Status ControlPlane::start(metadata::BrokerRecord self) {
+  self_ = std::move(self);
+  keys_.prefix = options_.root + cluster_id_ + "/";
+  cache_ = std::make_unique<metadata::MetadataCache>(keys_);
+  etcd::RangeResponse listing;
+  if (auto status = client_.range_prefix(keys_.prefix, listing); !status.is_ok()) return status;
+  cache_->reset(listing);
+  etcd::Watch::Options watch_options{options_.client, keys_.prefix, etcd::prefix_end(keys_.prefix),
+                                     listing.revision + 1};
+  auto throttle = std::make_shared<Throttle>();
+  watch_ = std::make_unique<etcd::Watch>(
+      watch_options,
+      [this](int64_t revision, std::span<const etcd::WatchEvent> events) {
+        cache_->apply(revision, events);
+        wake();
+      },
+      [this](int64_t compact_revision) {
+        spdlog::warn("etcd compacted the history this broker's watch needed (revision {}); re-listing",
+                     compact_revision);
+        return relist();
+      },
+      [throttle](const etcd::Status& status) {
+        if (throttle->allow()) spdlog::warn("the watch on etcd broke, reconnecting: {}", status.to_string());
+      });
+  watch_->start();
+
+  auto deadline = Clock::now() + options_.startup_timeout;
+  while (!reconcile()) {
+    if (Clock::now() >= deadline) {
+      watch_->stop();
+      if (lease_) lease_->stop(/*revoke=*/true);
+      return etcd::Status::unavailable(
+          "could not register node " + std::to_string(self_.node_id) +
+          " in etcd in time: etcd is unreachable, or another live broker holds this node id");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  supervisor_ = std::thread([this] { supervise(); });
+  return etcd::Status::ok();
+}
+
+void ControlPlane::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
+  is_controller_ = false;
+  if (watch_) watch_->stop();
+  if (lease_) lease_->stop(/*revoke=*/true);
+  if (registered_) spdlog::info("left the cluster (node {}): registration revoked", self_.node_id);
+  registered_ = false;
+}
+
+void ControlPlane::wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+void ControlPlane::supervise() {
+  while (true) {
+    reconcile();
+    std::unique_lock lock(mu_);
+    wake_.wait_for(lock, std::chrono::seconds(1), [this] { return woken_ || stopping_; });
+    if (stopping_) return;
+    woken_ = false;
+  }
+}
+
+bool ControlPlane::reconcile() {
+  if (!renew_lease()) return false;
+  // A registration deleted by hand (or by an operator's tool) is put back.
+  if (registered_ && !cache_->broker(self_.node_id) && cache_->revision() > 0) {
+    etcd::RangeResponse current;
+    if (client_.range(keys_.broker(self_.node_id), {}, current).is_ok() && current.kvs.empty()) registered_ = false;
+  }
+  if (!registered_ && !register_self()) return false;
+  campaign();
+  return true;
+}
+
+bool ControlPlane::renew_lease() {
+  if (lease_ && !lease_->lost()) return true;
+  if (lease_) {
+    spdlog::warn("the lease of node {} in etcd was lost: no longer controller, registering again", self_.node_id);
+    lease_->stop(/*revoke=*/false);
+    lease_.reset();
+  }
+  is_controller_ = false;
+  registered_ = false;
+  auto lease = std::make_unique<etcd::LeaseKeeper>(options_.client, options_.session_ttl_seconds, [this] {
+    is_controller_ = false;
+    registered_ = false;
+    wake();
+  });
+  static Throttle throttle;
+  if (auto status = lease->start(); !status.is_ok()) {
+    if (throttle.allow()) spdlog::warn("cannot get a lease from etcd: {}", status.to_string());
+    return false;
+  }
+  lease_ = std::move(lease);
+  return true;
+}
+
+bool ControlPlane::register_self() {
+  const auto key = keys_.broker(self_.node_id);
+  etcd::TxnResponse txn;
+  auto status =
+      client_.txn({etcd::Compare::create_revision(key, 0)},
+                  {etcd::Op::put(key, metadata::encode_broker(self_), lease_->id())}, {etcd::Op::range(key)}, txn);
+  static Throttle throttle;
+  if (!status.is_ok()) {
+    if (throttle.allow()) spdlog::warn("registering node {} in etcd failed: {}", self_.node_id, status.to_string());
+    return false;
+  }
+  if (!txn.succeeded) {
+    const auto* held = !txn.responses.empty() && !txn.responses[0].kvs.empty() ? &txn.responses[0].kvs[0] : nullptr;
+    // Our own put whose answer was lost on the way back counts as done.
+    if (!held || held->lease != lease_->id()) {
+      if (throttle.allow())
+        spdlog::warn(
+            "node id {} is still registered by {} (lease {}): an earlier run of this node whose lease "
+            "has not expired yet, or another broker started with the same node id; waiting",
+            self_.node_id, held ? held->value : "?", held ? held->lease : 0);
+      return false;
+    }
+  }
+  registered_ = true;
+  spdlog::info("registered node {} in cluster {} as {}:{}{}", self_.node_id, cluster_id_, self_.host, self_.port,
+               self_.rack.empty() ? "" : " (rack " + self_.rack + ")");
+  return true;
+}
+
+void ControlPlane::campaign() {
+  const auto key = keys_.controller();
+  if (is_controller_) {
+    // Deposed when the claim the cache shows is no longer ours (deleted by
+    // hand, or replaced after our lease expired while we did not notice).
+    if (cache_->controller_id() >= 0 && cache_->controller_id() != self_.node_id) {
+      is_controller_ = false;
+      spdlog::warn("node {} is no longer the controller", self_.node_id);
+    }
+    return;
+  }
+  if (cache_->controller_id() >= 0) return;
+  etcd::TxnResponse txn;
+  auto status = client_.txn({etcd::Compare::create_revision(key, 0)},
+                            {etcd::Op::put(key, metadata::encode_controller({self_.node_id}), lease_->id())},
+                            {etcd::Op::range(key)}, txn);
+  if (!status.is_ok()) return;  // retried on the next pass
+  bool won = txn.succeeded;
+  if (!won && !txn.responses.empty() && !txn.responses[0].kvs.empty())
+    won = txn.responses[0].kvs[0].lease == lease_->id();
+  if (won) {
+    is_controller_ = true;
+    spdlog::info("node {} won the controller election (etcd revision {})", self_.node_id, txn.revision);
+  }
+}
+
+}  // namespace runnel::cluster

@@ -1,0 +1,100 @@
+#pragma once
+// This broker's membership in a cluster whose control plane is etcd
+// (DESIGN.md, "Cluster"): it agrees on the cluster id, registers the broker
+// under a lease (the broker's epoch is its key's create revision), keeps a
+// metadata cache fed by a watch on the cluster's prefix, and takes part in the
+// controller election (a key created under the lease, so that it vanishes
+// with the broker).
+//
+// A supervisor thread keeps the three in place: when the lease is lost (etcd
+// unreachable for a whole TTL, or the process paused past it) it stops acting
+// as controller at once, grants a new lease and registers again. While etcd is
+// unreachable the broker keeps what it has and retries; the log says why.
+//
+// Thread-safety: join_cluster(), start() and stop() from the owning thread, in
+// that order; cache() and is_controller() from any thread.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "cluster/etcd/client.h"
+#include "cluster/etcd/lease_keeper.h"
+#include "cluster/etcd/watch.h"
+#include "cluster/metadata/metadata_cache.h"
+
+namespace runnel::cluster {
+
+struct ControlPlaneOptions {
+  etcd::ClientOptions client;
+  // Every cluster lives under <root><cluster-id>/; <root>cluster-id names the
+  // cluster of this etcd.
+  std::string root = "/runnel/";
+  int32_t node_id = 0;
+  // The lease's TTL (broker.session.timeout.ms, rounded up to seconds): how
+  // long a dead broker keeps its registration and, if it had it, the
+  // controller role.
+  int64_t session_ttl_seconds = 6;
+  // How long start-up waits for etcd, and for an earlier incarnation's
+  // registration to expire.
+  std::chrono::milliseconds startup_timeout{30000};
+};
+
+class ControlPlane {
+ public:
+  explicit ControlPlane(ControlPlaneOptions options);
+  ~ControlPlane();
+  ControlPlane(const ControlPlane&) = delete;
+  ControlPlane& operator=(const ControlPlane&) = delete;
+
+  // Before the data dir is served: the cluster's id as etcd holds it, created
+  // from `proposed` when this is the cluster's first broker. Retries while
+  // etcd is unreachable, up to the start-up timeout.
+  etcd::Status join_cluster(const std::string& proposed, std::string& cluster_id);
+
+  // Once the listener is bound: registers `self` and starts the watch and the
+  // election. Fails when etcd stays unreachable or another live broker holds
+  // this node id past the start-up timeout.
+  etcd::Status start(metadata::BrokerRecord self);
+
+  // Leaves the cluster: revokes the lease, so that the registration and any
+  // controller claim go at once rather than after the TTL.
+  void stop();
+
+  const metadata::MetadataCache& cache() const { return *cache_; }
+  bool is_controller() const { return is_controller_.load(); }
+  const std::string& cluster_id() const { return cluster_id_; }
+
+ private:
+  void supervise();
+  // One pass of the supervisor; returns true when everything is in place.
+  bool reconcile();
+  bool renew_lease();
+  bool register_self();
+  void campaign();
+  int64_t relist();
+  void wake();
+
+  const ControlPlaneOptions options_;
+  std::string cluster_id_;
+  metadata::Keys keys_;
+  metadata::BrokerRecord self_;
+  etcd::Client client_;         // the supervisor's
+  etcd::Client relist_client_;  // the watch thread's, for re-listing after a compaction
+  std::unique_ptr<metadata::MetadataCache> cache_;
+  std::unique_ptr<etcd::LeaseKeeper> lease_;
+  std::unique_ptr<etcd::Watch> watch_;
+  std::atomic<bool> is_controller_{false};
+  std::atomic<bool> registered_{false};
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool woken_ = false;
+  bool stopping_ = false;
+  std::thread supervisor_;
+};
+
+}  // namespace runnel::cluster

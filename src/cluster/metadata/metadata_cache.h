@@ -1,0 +1,70 @@
+#pragma once
+// What this broker knows of the cluster, mirrored from etcd: the live brokers
+// and the controller. Fed by one watch on the cluster's key prefix (a full
+// listing first, then the events after it, in revision order), read by the
+// handlers that answer Metadata, DescribeCluster and FindCoordinator.
+//
+// Values that do not decode are logged and ignored: a broken record written by
+// hand must not stop the broker from tracking the rest.
+//
+// Thread-safety: every method is safe from any thread (one mutex; readers copy
+// out what they need, the watch thread is the only writer).
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cluster/etcd/etcd_format.h"
+#include "cluster/metadata/records.h"
+
+namespace runnel::cluster::metadata {
+
+// The key layout under one cluster's prefix ("/runnel/<cluster-id>/").
+struct Keys {
+  std::string prefix;
+  std::string broker(int32_t node_id) const { return prefix + "brokers/" + std::to_string(node_id); }
+  std::string brokers() const { return prefix + "brokers/"; }
+  std::string controller() const { return prefix + "controller"; }
+};
+
+class MetadataCache {
+ public:
+  explicit MetadataCache(Keys keys) : keys_(std::move(keys)) {}
+
+  // Replaces everything with a listing of the prefix.
+  void reset(const etcd::RangeResponse& listing);
+  // Applies the events of one watch message.
+  void apply(int64_t revision, std::span<const etcd::WatchEvent> events);
+
+  // Live brokers, by node id.
+  std::vector<BrokerRecord> brokers() const;
+  std::optional<BrokerRecord> broker(int32_t node_id) const;
+  // The controller's node id and the create revision of its claim (the
+  // controller epoch that fences its writes); -1 and 0 when there is none.
+  int32_t controller_id() const;
+  int64_t controller_epoch() const;
+  // The etcd revision the cache reflects.
+  int64_t revision() const;
+  // Blocks until the cache has reached `revision` or `timeout` passed.
+  bool wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const;
+
+  const Keys& keys() const { return keys_; }
+
+ private:
+  void put_locked(const etcd::KeyValue& kv);
+  void delete_locked(const std::string& key);
+
+  const Keys keys_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable advanced_;
+  std::map<int32_t, BrokerRecord> brokers_;
+  int32_t controller_id_ = -1;
+  int64_t controller_epoch_ = 0;
+  int64_t revision_ = 0;
+};
+
+}  // namespace runnel::cluster::metadata

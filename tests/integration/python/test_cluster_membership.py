@@ -1,0 +1,155 @@
+"""Cluster membership through etcd: three brokers and a real etcd on free
+loopback ports. Every broker registers under a lease and follows the others
+through a watch, so Metadata from any of them lists the same live brokers and
+the same controller; a broker killed with -9 drops out when its lease expires
+and the controller role moves; a clean shutdown leaves at once; a data dir
+keeps its node id and cluster id (meta.properties) and refuses another."""
+import os
+import signal
+import time
+import unittest
+
+import etcd
+import kproto
+from broker import Broker
+
+TTL_MS = 2000  # broker.session.timeout.ms: the lease, kept short so the test is quick
+
+
+def cluster_view(broker):
+    try:
+        brokers, controller, _ = kproto.metadata(broker.port)
+        return sorted(brokers), controller
+    except (OSError, ValueError):
+        return None
+
+
+def wait_for(cond, timeout=30.0, step=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
+@unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
+class ClusterMembershipTest(unittest.TestCase):
+    def setUp(self):
+        self.etcd = etcd.Etcd().start()
+        self.brokers = {}
+
+    def tearDown(self):
+        for b in self.brokers.values():
+            b.cleanup()
+        self.etcd.cleanup()
+
+    def start_broker(self, node_id, ttl_ms=TTL_MS, data_from=None):
+        b = Broker(args=["--node-id", str(node_id), "--etcd", self.etcd.url],
+                   sets={"broker.session.timeout.ms": ttl_ms, "broker.rack": "rack-%d" % (node_id % 2)})
+        self.brokers[node_id] = b
+        return b.start()
+
+    def agree(self, expected_ids):
+        """Every running broker lists exactly expected_ids and names the same live controller."""
+        views = [cluster_view(b) for b in self.brokers.values() if b.alive()]
+        if not views or any(v is None for v in views):
+            return False
+        ids = {tuple(v[0]) for v in views}
+        controllers = {v[1] for v in views}
+        return ids == {tuple(sorted(expected_ids))} and len(controllers) == 1 and controllers <= set(expected_ids)
+
+    def test_brokers_register_and_agree_on_one_controller(self):
+        for n in (1, 2, 3):
+            self.start_broker(n)
+        self.assertTrue(wait_for(lambda: self.agree({1, 2, 3})), [cluster_view(b) for b in self.brokers.values()])
+        brokers, _, _ = kproto.metadata(self.brokers[2].port)
+        self.assertEqual(brokers[3], ("127.0.0.1", self.brokers[3].port, "rack-1"))
+        self.assertEqual(brokers[2][2], "rack-0")
+
+    def test_killed_controller_drops_out_and_the_role_moves(self):
+        for n in (1, 2, 3):
+            self.start_broker(n)
+        self.assertTrue(wait_for(lambda: self.agree({1, 2, 3})))
+        _, controller = cluster_view(self.brokers[1])
+        self.brokers[controller].kill9()
+        rest = {1, 2, 3} - {controller}
+        self.assertTrue(wait_for(lambda: self.agree(rest)), [cluster_view(b) for b in self.brokers.values()])
+        _, successor = cluster_view(self.brokers[min(rest)])
+        self.assertIn(successor, rest)
+        # Back on the same data dir: it registers again (its old lease is gone) and
+        # the controller stays where it moved.
+        self.brokers[controller].restart()
+        self.assertTrue(wait_for(lambda: self.agree({1, 2, 3})))
+        self.assertEqual(cluster_view(self.brokers[controller])[1], successor)
+
+    def test_clean_shutdown_leaves_at_once(self):
+        # A lease far longer than the wait below: only a revoked lease explains
+        # the broker leaving within it.
+        for n in (1, 2):
+            self.start_broker(n, ttl_ms=120000)
+        self.assertTrue(wait_for(lambda: self.agree({1, 2})))
+        _, controller = cluster_view(self.brokers[1])
+        self.assertEqual(self.brokers[controller].stop(), 0)
+        other = ({1, 2} - {controller}).pop()
+        self.assertTrue(wait_for(lambda: self.agree({other}), timeout=20),
+                        cluster_view(self.brokers[other]))
+
+    def test_paused_broker_loses_its_lease_and_registers_again(self):
+        for n in (1, 2):
+            self.start_broker(n)
+        self.assertTrue(wait_for(lambda: self.agree({1, 2})))
+        _, controller = cluster_view(self.brokers[1])
+        other = ({1, 2} - {controller}).pop()
+        self.brokers[controller].signal(signal.SIGSTOP)
+        try:
+            # Past its lease: the other broker sees it gone and takes the role.
+            self.assertTrue(wait_for(lambda: cluster_view(self.brokers[other]) == ([other], other)),
+                            cluster_view(self.brokers[other]))
+        finally:
+            self.brokers[controller].signal(signal.SIGCONT)
+        # Resumed, it notices its lease is gone and registers again, as a follower of the new controller.
+        self.assertTrue(wait_for(lambda: self.agree({1, 2})))
+        self.assertEqual(cluster_view(self.brokers[controller])[1], other)
+        self.assertIn("lease", self.brokers[controller].log())
+
+    def test_data_dir_keeps_its_node_id_and_cluster(self):
+        b = self.start_broker(1)
+        self.assertTrue(wait_for(lambda: self.agree({1})))
+        self.assertEqual(b.stop(), 0)
+        with open(os.path.join(b.data_dir, "meta.properties")) as f:
+            meta = f.read()
+        self.assertIn("node.id=1\n", meta)
+        self.assertIn("version=1\n", meta)
+        # The same data dir under another node id is refused with the reason.
+        b.args = ["--node-id", "7", "--etcd", self.etcd.url]
+        with self.assertRaises(RuntimeError):
+            b.start()
+        self.assertIn("belongs to node 1", b.log())
+        # Against another cluster (created in a second etcd by a broker with an
+        # empty data dir): refused too. (The first broker of a new etcd would
+        # instead create the cluster under its data dir's id.)
+        other = etcd.Etcd().start()
+        try:
+            stranger = Broker(args=["--node-id", "2", "--etcd", other.url])
+            self.brokers[2] = stranger
+            stranger.start()
+            b.args = ["--node-id", "1", "--etcd", other.url]
+            with self.assertRaises(RuntimeError):
+                b.start()
+            self.assertIn("belongs to cluster", b.log())
+        finally:
+            other.cleanup()
+
+    def test_single_node_data_dir_records_node_zero(self):
+        with Broker() as single:
+            self.assertTrue(wait_for(lambda: cluster_view(single) is not None))
+            brokers, controller, _ = kproto.metadata(single.port)
+            self.assertEqual((sorted(brokers), controller), ([0], 0))
+            with open(os.path.join(single.data_dir, "meta.properties")) as f:
+                self.assertIn("node.id=0\n", f.read())
+
+
+if __name__ == "__main__":
+    unittest.main()

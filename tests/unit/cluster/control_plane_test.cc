@@ -1,0 +1,87 @@
+// The control plane against a real etcd: two brokers agree on a cluster id,
+// see each other, and exactly one is controller at a time.
+#include "cluster/control_plane.h"
+
+#include <gtest/gtest.h>
+
+#include "etcd_server.h"
+
+namespace runnel::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+
+template <typename Fn>
+bool eventually(Fn done, std::chrono::milliseconds limit = 10000ms) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return done();
+}
+
+class ControlPlaneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::EtcdServer::available()) GTEST_SKIP() << "etcd not installed (make deps installs etcd-server)";
+    ASSERT_TRUE(server_.start()) << "etcd did not start";
+  }
+  std::unique_ptr<ControlPlane> make(int32_t node_id) {
+    ControlPlaneOptions o;
+    o.client = server_.client_options();
+    o.node_id = node_id;
+    o.session_ttl_seconds = 2;
+    o.startup_timeout = 10000ms;
+    return std::make_unique<ControlPlane>(o);
+  }
+  testing::EtcdServer server_;
+};
+
+TEST_F(ControlPlaneTest, FirstBrokerNamesTheClusterAndOneControllerAtATime) {
+  auto a = make(1), b = make(2);
+  std::string id_a, id_b;
+  ASSERT_TRUE(a->join_cluster("firstId", id_a).is_ok());
+  ASSERT_TRUE(b->join_cluster("secondId", id_b).is_ok());
+  EXPECT_EQ(id_a, "firstId");
+  EXPECT_EQ(id_b, "firstId");  // the cluster already had a name
+
+  ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0}).is_ok());
+  ASSERT_TRUE(b->start({2, "127.0.0.1", 9002, "", 0}).is_ok());
+  ASSERT_TRUE(eventually([&] { return a->cache().brokers().size() == 2 && b->cache().brokers().size() == 2; }));
+  ASSERT_TRUE(eventually([&] { return a->is_controller() != b->is_controller(); }));
+  auto* controller = a->is_controller() ? a.get() : b.get();
+  auto* other = controller == a.get() ? b.get() : a.get();
+  int32_t controller_id = controller == a.get() ? 1 : 2;
+  ASSERT_TRUE(eventually([&] { return other->cache().controller_id() == controller_id; }));
+  int64_t first_epoch = other->cache().controller_epoch();
+
+  // The controller leaves cleanly: its claim goes with its revoked lease and
+  // the other broker takes the role, under a newer controller epoch.
+  controller->stop();
+  EXPECT_FALSE(controller->is_controller());
+  ASSERT_TRUE(eventually([&] { return other->is_controller(); }, 5000ms));
+  ASSERT_TRUE(eventually([&] { return other->cache().brokers().size() == 1; }));
+  EXPECT_GT(other->cache().controller_epoch(), first_epoch);
+}
+
+TEST_F(ControlPlaneTest, ASecondBrokerWithTheSameNodeIdIsRefused) {
+  auto a = make(1), twin = make(1);
+  std::string id;
+  ASSERT_TRUE(a->join_cluster("c", id).is_ok());
+  ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0}).is_ok());
+  ControlPlaneOptions o;
+  o.client = server_.client_options();
+  o.node_id = 1;
+  o.session_ttl_seconds = 2;
+  o.startup_timeout = 1500ms;
+  ControlPlane late(o);
+  ASSERT_TRUE(late.join_cluster("c", id).is_ok());
+  EXPECT_FALSE(late.start({1, "127.0.0.1", 9009, "", 0}).is_ok());
+  // The first registration is untouched.
+  ASSERT_TRUE(a->cache().broker(1));
+  EXPECT_EQ(a->cache().broker(1)->port, 9001);
+}
+
+}  // namespace
+}  // namespace runnel::cluster
