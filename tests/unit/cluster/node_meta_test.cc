@@ -19,8 +19,9 @@ TEST(NodeMeta, RoundTripsKafkasFormat) {
 
 TEST(NodeMeta, ReadsWhatKafkaWrites) {
   // kafka-storage format (KRaft) and ZooKeeper-era brokers.
-  auto kraft = parse_node_meta("#\n#Tue Nov 24 10:00:00 UTC 2026\nnode.id=1\ndirectory.id=abc\nversion=1\n"
-                               "cluster.id=MkU3OEVBNTcwNTJENDM2Qg\n");
+  auto kraft = parse_node_meta(
+      "#\n#Tue Nov 24 10:00:00 UTC 2026\nnode.id=1\ndirectory.id=abc\nversion=1\n"
+      "cluster.id=MkU3OEVBNTcwNTJENDM2Qg\n");
   ASSERT_TRUE(kraft);
   EXPECT_EQ(kraft->node_id, 1);
   auto zk = parse_node_meta("version=0\r\nbroker.id=2\r\ncluster.id=abc\r\n");
