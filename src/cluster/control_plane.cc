@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <random>
+
 namespace runnel::cluster {
 namespace {
 
@@ -25,7 +27,10 @@ class Throttle {
 }  // namespace
 
 ControlPlane::ControlPlane(ControlPlaneOptions options)
-    : options_(std::move(options)), client_(options_.client), relist_client_(options_.client) {}
+    : options_(std::move(options)),
+      client_(options_.client),
+      admin_client_(options_.client),
+      relist_client_(options_.client) {}
 
 ControlPlane::~ControlPlane() { stop(); }
 
@@ -64,6 +69,7 @@ int64_t ControlPlane::relist() {
     if (status.is_ok()) {
       cache_->reset(listing);
       wake();
+      if (options_.on_metadata_change) options_.on_metadata_change();
       return listing.revision + 1;
     }
     spdlog::warn("listing the cluster's metadata in etcd failed, retrying: {}", status.to_string());
@@ -88,6 +94,7 @@ etcd::Status ControlPlane::start(metadata::BrokerRecord self) {
       [this](int64_t revision, std::span<const etcd::WatchEvent> events) {
         cache_->apply(revision, events);
         wake();
+        if (options_.on_metadata_change) options_.on_metadata_change();
       },
       [this](int64_t compact_revision) {
         spdlog::warn("etcd compacted the history this broker's watch needed (revision {}); re-listing",
@@ -235,6 +242,134 @@ void ControlPlane::campaign() {
     is_controller_ = true;
     spdlog::info("node {} won the controller election (etcd revision {})", self_.node_id, txn.revision);
   }
+}
+
+}  // namespace runnel::cluster
+
+namespace runnel::cluster {
+namespace {
+
+ErrorCode unreachable(const etcd::Status& status, std::string* message) {
+  if (message) *message = "the cluster's metadata store (etcd) cannot be reached: " + status.to_string();
+  return ErrorCode::REQUEST_TIMED_OUT;
+}
+
+std::array<uint8_t, 16> random_topic_id() {
+  std::random_device rd;
+  std::array<uint8_t, 16> id{};
+  for (auto& b : id) b = static_cast<uint8_t>(rd());
+  id[6] = (id[6] & 0x0f) | 0x40;  // a version-4 UUID, as Kafka's Uuid.randomUuid()
+  id[8] = (id[8] & 0x3f) | 0x80;
+  return id;
+}
+
+}  // namespace
+
+std::vector<controller::BrokerSlot> ControlPlane::live_slots() const {
+  std::vector<controller::BrokerSlot> out;
+  for (const auto& b : cache_->brokers()) out.push_back({b.node_id, b.rack});
+  return out;
+}
+
+void ControlPlane::await_cache(int64_t revision) {
+  if (!cache_->wait_for_revision(revision, std::chrono::seconds(5)))
+    spdlog::warn("the metadata watch is behind etcd revision {}: Metadata may lag", revision);
+}
+
+ErrorCode ControlPlane::create_topic(const std::string& name, int32_t partitions, int16_t replication_factor,
+                                     const controller::Assignment* manual,
+                                     const std::map<std::string, std::string>& configs, bool internal,
+                                     std::string* message) {
+  metadata::TopicRecord record;
+  record.id = random_topic_id();
+  record.configs = configs;
+  record.internal = internal;
+  auto brokers = live_slots();
+  ErrorCode error =
+      manual ? controller::validate_manual_assignment(brokers, *manual, message)
+             : controller::assign_replicas(brokers, {partitions, replication_factor}, record.replicas, message);
+  if (error != ErrorCode::NONE) return error;
+  if (manual) record.replicas = *manual;
+  const auto key = keys_.topic(name);
+  etcd::TxnResponse txn;
+  auto status = admin_client_.txn({etcd::Compare::create_revision(key, 0)},
+                                  {etcd::Op::put(key, metadata::encode_topic(record))}, {}, txn);
+  if (!status.is_ok()) return unreachable(status, message);
+  if (!txn.succeeded) {
+    if (message) *message = "Topic '" + name + "' already exists.";
+    return ErrorCode::TOPIC_ALREADY_EXISTS;
+  }
+  await_cache(txn.revision);
+  return ErrorCode::NONE;
+}
+
+ErrorCode ControlPlane::delete_topic(const std::string& name, std::string* message) {
+  const auto key = keys_.topic(name);
+  etcd::TxnResponse txn;
+  auto partitions = keys_.partitions_of(name);
+  auto status =
+      admin_client_.txn({etcd::Compare{key, etcd::Compare::Target::kCreate, etcd::Compare::Result::kGreater, 0, {}}},
+                        {etcd::Op::del(key), etcd::Op::del(partitions, etcd::prefix_end(partitions))}, {}, txn);
+  if (!status.is_ok()) return unreachable(status, message);
+  if (!txn.succeeded) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+  await_cache(txn.revision);
+  return ErrorCode::NONE;
+}
+
+ErrorCode ControlPlane::add_partitions(const std::string& name, int32_t total, const controller::Assignment* manual,
+                                       std::string* message) {
+  // A change of the topic between our read of the cache and the write (two
+  // brokers adding partitions at once) fails the fenced write: start again
+  // from the cache, which by then holds the other change.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto error = try_add_partitions(name, total, manual, message);
+    if (error != ErrorCode::NOT_CONTROLLER) return error;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * (attempt + 1)));
+  }
+  if (message) *message = "The topic kept changing while partitions were added; retry.";
+  return ErrorCode::REQUEST_TIMED_OUT;
+}
+
+ErrorCode ControlPlane::try_add_partitions(const std::string& name, int32_t total, const controller::Assignment* manual,
+                                           std::string* message) {
+  auto view = cache_->topic(name);
+  if (!view) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+  int32_t current = static_cast<int32_t>(view->record.replicas.size());
+  if (total <= current) {
+    if (message)
+      *message = total == current
+                     ? "Topic already has " + std::to_string(current) + " partitions."
+                     : "Topic currently has " + std::to_string(current) +
+                           " partitions, which is higher than the requested " + std::to_string(total) + ".";
+    return ErrorCode::INVALID_PARTITIONS;
+  }
+  controller::Assignment added;
+  auto brokers = live_slots();
+  ErrorCode error;
+  if (manual) {
+    error = controller::validate_manual_assignment(brokers, *manual, message);
+    if (error == ErrorCode::NONE && static_cast<int32_t>(manual->size()) != total - current) {
+      if (message)
+        *message = "Increasing the number of partitions by " + std::to_string(total - current) + " but " +
+                   std::to_string(manual->size()) + " assignments provided.";
+      error = ErrorCode::INVALID_REPLICA_ASSIGNMENT;
+    }
+    added = *manual;
+  } else {
+    auto rf = static_cast<int16_t>(view->record.replicas[0].size());
+    error = controller::assign_replicas(brokers, {total - current, rf, current}, added, message);
+  }
+  if (error != ErrorCode::NONE) return error;
+  auto record = view->record;
+  record.replicas.insert(record.replicas.end(), added.begin(), added.end());
+  const auto key = keys_.topic(name);
+  etcd::TxnResponse txn;
+  auto status = admin_client_.txn({etcd::Compare::mod_revision(key, view->mod_revision)},
+                                  {etcd::Op::put(key, metadata::encode_topic(record))}, {}, txn);
+  if (!status.is_ok()) return unreachable(status, message);
+  if (!txn.succeeded) return ErrorCode::NOT_CONTROLLER;  // lost the race: try_add_partitions' caller retries
+  await_cache(txn.revision);
+  return ErrorCode::NONE;
 }
 
 }  // namespace runnel::cluster

@@ -11,16 +11,27 @@
 // as controller at once, grants a new lease and registers again. While etcd is
 // unreachable the broker keeps what it has and retries; the log says why.
 //
+// Topic admin writes the cluster's topic records in etcd: one transaction per
+// request, guarded so that concurrent requests on different brokers cannot
+// both succeed (a creation compares that the topic key does not exist; an
+// addition compares the key's mod revision). They block on etcd: call them
+// off the shard threads.
+//
 // Thread-safety: join_cluster(), start() and stop() from the owning thread, in
-// that order; cache() and is_controller() from any thread.
+// that order; cache(), is_controller() and the topic admin calls from any
+// thread.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "base/error_code.h"
+#include "cluster/controller/replica_assignment.h"
 #include "cluster/etcd/client.h"
 #include "cluster/etcd/lease_keeper.h"
 #include "cluster/etcd/watch.h"
@@ -34,6 +45,8 @@ struct ControlPlaneOptions {
   // cluster of this etcd.
   std::string root = "/runnel/";
   int32_t node_id = 0;
+  // Called on the watch thread after every change the cache applied.
+  std::function<void()> on_metadata_change;
   // The lease's TTL (broker.session.timeout.ms, rounded up to seconds): how
   // long a dead broker keeps its registration and, if it had it, the
   // controller role.
@@ -64,6 +77,21 @@ class ControlPlane {
   // controller claim go at once rather than after the TTL.
   void stop();
 
+  // Creates a topic whose partitions are placed by `manual` (validated) or
+  // by the replica assignment over the live brokers. Answers once this
+  // broker's cache holds the topic. TOPIC_ALREADY_EXISTS,
+  // INVALID_REPLICATION_FACTOR, INVALID_REPLICA_ASSIGNMENT, or
+  // REQUEST_TIMED_OUT when etcd cannot be reached; `message` says why.
+  ErrorCode create_topic(const std::string& name, int32_t partitions, int16_t replication_factor,
+                         const controller::Assignment* manual, const std::map<std::string, std::string>& configs,
+                         bool internal, std::string* message);
+  // Deletes the topic's record and partition states everywhere.
+  ErrorCode delete_topic(const std::string& name, std::string* message);
+  // Raises the partition count to `total`, placing the new partitions like
+  // create_topic; fenced on the topic record's mod revision.
+  ErrorCode add_partitions(const std::string& name, int32_t total, const controller::Assignment* manual,
+                           std::string* message);
+
   const metadata::MetadataCache& cache() const { return *cache_; }
   bool is_controller() const { return is_controller_.load(); }
   const std::string& cluster_id() const { return cluster_id_; }
@@ -77,12 +105,20 @@ class ControlPlane {
   void campaign();
   int64_t relist();
   void wake();
+  // Waits (bounded) until the cache reflects `revision`, so that a request
+  // answered after a write sees it in this broker's Metadata.
+  void await_cache(int64_t revision);
+  std::vector<controller::BrokerSlot> live_slots() const;
+  // One attempt; NOT_CONTROLLER when the fenced write lost a race.
+  ErrorCode try_add_partitions(const std::string& name, int32_t total, const controller::Assignment* manual,
+                               std::string* message);
 
   const ControlPlaneOptions options_;
   std::string cluster_id_;
   metadata::Keys keys_;
   metadata::BrokerRecord self_;
   etcd::Client client_;         // the supervisor's
+  etcd::Client admin_client_;   // topic admin requests (serialised)
   etcd::Client relist_client_;  // the watch thread's, for re-listing after a compaction
   std::unique_ptr<metadata::MetadataCache> cache_;
   std::unique_ptr<etcd::LeaseKeeper> lease_;

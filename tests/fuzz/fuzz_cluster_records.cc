@@ -18,6 +18,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again || !(*again == *b)) __builtin_trap();
   }
   (void)metadata::decode_controller(text);
+  if (auto t = metadata::decode_topic(text)) {
+    auto again = metadata::decode_topic(metadata::encode_topic(*t));
+    if (!again || !(*again == *t)) __builtin_trap();
+  }
+  if (auto p = metadata::decode_partition_state(text)) {
+    auto again = metadata::decode_partition_state(metadata::encode_partition_state(*p));
+    if (!again || !(*again == *p)) __builtin_trap();
+  }
   if (auto meta = parse_node_meta(text)) {
     auto again = parse_node_meta(format_node_meta(*meta));
     if (!again || again->node_id != meta->node_id || again->cluster_id != meta->cluster_id) __builtin_trap();

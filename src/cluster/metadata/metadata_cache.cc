@@ -16,11 +16,33 @@ std::optional<int32_t> node_id_of(std::string_view key, std::string_view prefix)
   return id;
 }
 
+// partitions/<topic>/<p> -> (topic, p)
+std::optional<std::pair<std::string, int32_t>> partition_of(std::string_view key, std::string_view prefix) {
+  if (key.substr(0, prefix.size()) != prefix) return std::nullopt;
+  key.remove_prefix(prefix.size());
+  auto slash = key.rfind('/');
+  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  int32_t p = 0;
+  auto digits = key.substr(slash + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), p);
+  if (ec != std::errc() || end != digits.data() + digits.size() || p < 0) return std::nullopt;
+  return std::make_pair(std::string(key.substr(0, slash)), p);
+}
+
+std::optional<std::string> topic_of(std::string_view key, std::string_view prefix) {
+  if (key.substr(0, prefix.size()) != prefix || key.size() == prefix.size()) return std::nullopt;
+  auto name = key.substr(prefix.size());
+  if (name.find('/') != std::string_view::npos) return std::nullopt;
+  return std::string(name);
+}
+
 }  // namespace
 
 void MetadataCache::reset(const etcd::RangeResponse& listing) {
   std::lock_guard lock(mu_);
   brokers_.clear();
+  topics_.clear();
+  partition_states_.clear();
   controller_id_ = -1;
   controller_epoch_ = 0;
   for (const auto& kv : listing.kvs) put_locked(kv);
@@ -50,6 +72,21 @@ void MetadataCache::put_locked(const etcd::KeyValue& kv) {
     broker->epoch = kv.create_revision;
     auto [it, added] = brokers_.insert_or_assign(*id, *broker);
     if (added) spdlog::info("broker {} joined at {}:{} (epoch {})", *id, broker->host, broker->port, broker->epoch);
+  } else if (auto name = topic_of(kv.key, keys_.topics())) {
+    auto topic = decode_topic(kv.value);
+    if (!topic) {
+      spdlog::warn("ignoring unreadable topic record {} = {}", kv.key, kv.value);
+      return;
+    }
+    topics_[*name] = TopicEntry{std::move(*topic), kv.mod_revision};
+  } else if (auto tp = partition_of(kv.key, keys_.partitions())) {
+    auto state = decode_partition_state(kv.value);
+    if (!state) {
+      spdlog::warn("ignoring unreadable partition state {} = {}", kv.key, kv.value);
+      return;
+    }
+    state->mod_revision = kv.mod_revision;
+    partition_states_[*tp] = std::move(*state);
   } else if (kv.key == keys_.controller()) {
     auto controller = decode_controller(kv.value);
     if (!controller) {
@@ -66,6 +103,10 @@ void MetadataCache::put_locked(const etcd::KeyValue& kv) {
 void MetadataCache::delete_locked(const std::string& key) {
   if (auto id = node_id_of(key, keys_.brokers())) {
     if (brokers_.erase(*id)) spdlog::info("broker {} left the cluster", *id);
+  } else if (auto name = topic_of(key, keys_.topics())) {
+    topics_.erase(*name);
+  } else if (auto tp = partition_of(key, keys_.partitions())) {
+    partition_states_.erase(*tp);
   } else if (key == keys_.controller()) {
     controller_id_ = -1;
     controller_epoch_ = 0;
@@ -84,6 +125,38 @@ std::optional<BrokerRecord> MetadataCache::broker(int32_t node_id) const {
   auto it = brokers_.find(node_id);
   if (it == brokers_.end()) return std::nullopt;
   return it->second;
+}
+
+TopicView MetadataCache::view_locked(const std::string& name) const {
+  const auto& entry = topics_.at(name);
+  TopicView view{name, entry.record, entry.mod_revision, {}};
+  for (int32_t p = 0; p < static_cast<int32_t>(entry.record.replicas.size()); ++p) {
+    auto it = partition_states_.find({name, p});
+    view.partitions.push_back(it != partition_states_.end() ? it->second
+                                                            : PartitionState::initial(entry.record.replicas[p]));
+  }
+  return view;
+}
+
+std::vector<TopicView> MetadataCache::topics() const {
+  std::lock_guard lock(mu_);
+  std::vector<TopicView> out;
+  for (const auto& [name, _] : topics_) out.push_back(view_locked(name));
+  return out;
+}
+
+std::optional<TopicView> MetadataCache::topic(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  if (!topics_.count(name)) return std::nullopt;
+  return view_locked(name);
+}
+
+std::optional<PartitionState> MetadataCache::partition(const std::string& topic, int32_t p) const {
+  std::lock_guard lock(mu_);
+  auto t = topics_.find(topic);
+  if (t == topics_.end() || p < 0 || p >= static_cast<int32_t>(t->second.record.replicas.size())) return std::nullopt;
+  auto it = partition_states_.find({topic, p});
+  return it != partition_states_.end() ? it->second : PartitionState::initial(t->second.record.replicas[p]);
 }
 
 int32_t MetadataCache::controller_id() const {

@@ -29,6 +29,20 @@ struct Keys {
   std::string broker(int32_t node_id) const { return prefix + "brokers/" + std::to_string(node_id); }
   std::string brokers() const { return prefix + "brokers/"; }
   std::string controller() const { return prefix + "controller"; }
+  std::string topics() const { return prefix + "topics/"; }
+  std::string topic(const std::string& name) const { return topics() + name; }
+  std::string partitions() const { return prefix + "partitions/"; }
+  std::string partitions_of(const std::string& topic) const { return partitions() + topic + "/"; }
+  std::string partition(const std::string& topic, int32_t p) const { return partitions_of(topic) + std::to_string(p); }
+};
+
+// A topic with the state of each of its partitions (implicit initial states
+// filled in), as one consistent copy.
+struct TopicView {
+  std::string name;
+  TopicRecord record;
+  int64_t mod_revision = 0;  // of topics/<name>: fences AddPartitions and config changes
+  std::vector<PartitionState> partitions;
 };
 
 class MetadataCache {
@@ -47,6 +61,12 @@ class MetadataCache {
   // controller epoch that fences its writes); -1 and 0 when there is none.
   int32_t controller_id() const;
   int64_t controller_epoch() const;
+  // Topics the cluster has, by name.
+  std::vector<TopicView> topics() const;
+  std::optional<TopicView> topic(const std::string& name) const;
+  // The partition's state; nullopt for an unknown topic or partition.
+  std::optional<PartitionState> partition(const std::string& topic, int32_t p) const;
+
   // The etcd revision the cache reflects.
   int64_t revision() const;
   // Blocks until the cache has reached `revision` or `timeout` passed.
@@ -61,7 +81,15 @@ class MetadataCache {
   const Keys keys_;
   mutable std::mutex mu_;
   mutable std::condition_variable advanced_;
+  TopicView view_locked(const std::string& name) const;
+
+  struct TopicEntry {
+    TopicRecord record;
+    int64_t mod_revision = 0;
+  };
   std::map<int32_t, BrokerRecord> brokers_;
+  std::map<std::string, TopicEntry> topics_;
+  std::map<std::pair<std::string, int32_t>, PartitionState> partition_states_;
   int32_t controller_id_ = -1;
   int64_t controller_epoch_ = 0;
   int64_t revision_ = 0;

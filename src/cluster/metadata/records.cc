@@ -22,7 +22,107 @@ std::optional<int64_t> integer(const json& doc, const char* key, int64_t min, in
   return v;
 }
 
+std::optional<std::vector<int32_t>> node_list(const json& doc, const char* key) {
+  auto it = doc.find(key);
+  if (it == doc.end() || !it->is_array()) return std::nullopt;
+  std::vector<int32_t> out;
+  for (const auto& v : *it) {
+    if (!v.is_number_integer()) return std::nullopt;
+    auto id = v.get<int64_t>();
+    if (id < 0 || id > INT32_MAX) return std::nullopt;
+    out.push_back(static_cast<int32_t>(id));
+  }
+  return out;
+}
+
+std::string hex(const std::array<uint8_t, 16>& id) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : id) out += digits[b >> 4], out += digits[b & 15];
+  return out;
+}
+
+std::optional<std::array<uint8_t, 16>> unhex(const std::string& text) {
+  if (text.size() != 32) return std::nullopt;
+  std::array<uint8_t, 16> id{};
+  for (size_t i = 0; i < 32; ++i) {
+    char c = text[i];
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return std::nullopt;
+    id[i / 2] = static_cast<uint8_t>(id[i / 2] << 4 | v);
+  }
+  return id;
+}
+
 }  // namespace
+
+std::string encode_topic(const TopicRecord& topic) {
+  json doc = {{"id", hex(topic.id)}, {"replicas", topic.replicas}, {"configs", topic.configs}};
+  if (topic.internal) doc["internal"] = true;
+  return doc.dump();
+}
+
+std::optional<TopicRecord> decode_topic(std::string_view text) {
+  auto doc = parse_object(text);
+  if (!doc) return std::nullopt;
+  TopicRecord t;
+  auto id = doc->find("id");
+  if (id == doc->end() || !id->is_string()) return std::nullopt;
+  auto bytes = unhex(id->get<std::string>());
+  if (!bytes) return std::nullopt;
+  t.id = *bytes;
+  auto replicas = doc->find("replicas");
+  if (replicas == doc->end() || !replicas->is_array() || replicas->empty()) return std::nullopt;
+  for (const auto& p : *replicas) {
+    json one = {{"r", p}};
+    auto nodes = node_list(one, "r");
+    if (!nodes || nodes->empty()) return std::nullopt;
+    t.replicas.push_back(std::move(*nodes));
+  }
+  if (auto configs = doc->find("configs"); configs != doc->end()) {
+    if (!configs->is_object()) return std::nullopt;
+    for (const auto& [k, v] : configs->items()) {
+      if (!v.is_string()) return std::nullopt;
+      t.configs[k] = v.get<std::string>();
+    }
+  }
+  if (auto internal = doc->find("internal"); internal != doc->end()) {
+    if (!internal->is_boolean()) return std::nullopt;
+    t.internal = internal->get<bool>();
+  }
+  return t;
+}
+
+PartitionState PartitionState::initial(const std::vector<int32_t>& replicas) {
+  PartitionState s;
+  s.leader = replicas.empty() ? -1 : replicas[0];
+  s.isr = replicas;
+  return s;
+}
+
+std::string encode_partition_state(const PartitionState& state) {
+  return json{{"leader", state.leader},
+              {"leader_epoch", state.leader_epoch},
+              {"isr", state.isr},
+              {"partition_epoch", state.partition_epoch}}
+      .dump();
+}
+
+std::optional<PartitionState> decode_partition_state(std::string_view text) {
+  auto doc = parse_object(text);
+  if (!doc) return std::nullopt;
+  auto leader = integer(*doc, "leader", -1, INT32_MAX);
+  auto epoch = integer(*doc, "leader_epoch", 0, INT32_MAX);
+  auto partition_epoch = integer(*doc, "partition_epoch", 0, INT32_MAX);
+  auto isr = node_list(*doc, "isr");
+  if (!leader || !epoch || !partition_epoch || !isr) return std::nullopt;
+  PartitionState s;
+  s.leader = static_cast<int32_t>(*leader);
+  s.leader_epoch = static_cast<int32_t>(*epoch);
+  s.partition_epoch = static_cast<int32_t>(*partition_epoch);
+  s.isr = std::move(*isr);
+  return s;
+}
 
 std::string encode_broker(const BrokerRecord& broker) {
   json doc = {{"node_id", broker.node_id}, {"host", broker.host}, {"port", broker.port}};

@@ -5,10 +5,13 @@
 // a well-formed record; they never throw.
 //
 // Thread-safety: value types and pure functions.
+#include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace runnel::cluster::metadata {
 
@@ -36,5 +39,39 @@ struct ControllerRecord {
 
 std::string encode_controller(const ControllerRecord& controller);
 std::optional<ControllerRecord> decode_controller(std::string_view json);
+
+// topics/<name>: a topic as the cluster knows it. Written once at creation
+// (and when partitions are added or configs change); the replicas of each
+// partition, the first one its preferred leader.
+struct TopicRecord {
+  std::array<uint8_t, 16> id{};
+  std::vector<std::vector<int32_t>> replicas;  // [partition] -> node ids
+  std::map<std::string, std::string> configs;  // topic config overrides
+  bool internal = false;
+
+  bool operator==(const TopicRecord&) const = default;
+};
+
+std::string encode_topic(const TopicRecord& topic);
+std::optional<TopicRecord> decode_topic(std::string_view json);
+
+// partitions/<topic>/<p>: who leads the partition, since which leader epoch,
+// and which replicas are in sync. Absent until the first change: a partition
+// starts with its preferred leader, epoch 0 and every replica in sync
+// (PartitionState::initial). Every write compares the key's mod revision
+// (Kafka's zkVersion), so a stale writer cannot overwrite newer state.
+struct PartitionState {
+  int32_t leader = -1;  // -1: offline
+  int32_t leader_epoch = 0;
+  std::vector<int32_t> isr;
+  int32_t partition_epoch = 0;  // bumped by every change, ISR changes included
+  int64_t mod_revision = 0;     // the key's, not part of the value; 0 when implicit
+
+  static PartitionState initial(const std::vector<int32_t>& replicas);
+  bool operator==(const PartitionState&) const = default;
+};
+
+std::string encode_partition_state(const PartitionState& state);
+std::optional<PartitionState> decode_partition_state(std::string_view json);
 
 }  // namespace runnel::cluster::metadata

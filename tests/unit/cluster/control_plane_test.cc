@@ -83,5 +83,47 @@ TEST_F(ControlPlaneTest, ASecondBrokerWithTheSameNodeIdIsRefused) {
   EXPECT_EQ(a->cache().broker(1)->port, 9001);
 }
 
+TEST_F(ControlPlaneTest, TopicAdminIsOneFencedWriteSeenByEveryBroker) {
+  auto a = make(1), b = make(2), c = make(3);
+  std::string id;
+  for (auto* cp : {a.get(), b.get(), c.get()}) ASSERT_TRUE(cp->join_cluster("t", id).is_ok());
+  ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0}).is_ok());
+  ASSERT_TRUE(b->start({2, "127.0.0.1", 9002, "", 0}).is_ok());
+  ASSERT_TRUE(c->start({3, "127.0.0.1", 9003, "", 0}).is_ok());
+  ASSERT_TRUE(eventually([&] { return a->cache().brokers().size() == 3; }));
+
+  std::string message;
+  ASSERT_EQ(a->create_topic("orders", 6, 1, nullptr, {{"retention.ms", "60000"}}, false, &message), ErrorCode::NONE)
+      << message;
+  auto view = a->cache().topic("orders");  // visible on the creating broker as soon as it answers
+  ASSERT_TRUE(view);
+  ASSERT_EQ(view->record.replicas.size(), 6u);
+  std::map<int32_t, int> leaders;
+  for (const auto& p : view->partitions) ++leaders[p.leader];
+  EXPECT_EQ(leaders, (std::map<int32_t, int>{{1, 2}, {2, 2}, {3, 2}}));
+  EXPECT_EQ(view->record.configs.at("retention.ms"), "60000");
+  ASSERT_TRUE(eventually([&] { return c->cache().topic("orders").has_value(); }));
+  EXPECT_EQ(c->cache().topic("orders")->record, view->record);
+
+  // The same name from another broker: exactly one creation wins.
+  EXPECT_EQ(b->create_topic("orders", 1, 1, nullptr, {}, false, &message), ErrorCode::TOPIC_ALREADY_EXISTS);
+  EXPECT_EQ(b->create_topic("big", 1, 4, nullptr, {}, false, &message), ErrorCode::INVALID_REPLICATION_FACTOR);
+  controller::Assignment manual{{3}, {3}};
+  ASSERT_EQ(b->create_topic("pinned", 2, -1, &manual, {}, false, &message), ErrorCode::NONE) << message;
+  EXPECT_EQ(b->cache().topic("pinned")->partitions[1].leader, 3);
+  controller::Assignment unknown{{9}};
+  EXPECT_EQ(b->create_topic("bad", 1, -1, &unknown, {}, false, &message), ErrorCode::INVALID_REPLICA_ASSIGNMENT);
+
+  // More partitions, from a broker whose cache may lag: the write is fenced.
+  ASSERT_EQ(c->add_partitions("orders", 9, nullptr, &message), ErrorCode::NONE) << message;
+  EXPECT_EQ(c->cache().topic("orders")->record.replicas.size(), 9u);
+  EXPECT_EQ(c->add_partitions("orders", 9, nullptr, &message), ErrorCode::INVALID_PARTITIONS);
+  ASSERT_TRUE(eventually([&] { return a->cache().topic("orders")->record.replicas.size() == 9; }));
+
+  ASSERT_EQ(a->delete_topic("orders", &message), ErrorCode::NONE);
+  EXPECT_EQ(a->delete_topic("orders", &message), ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+  ASSERT_TRUE(eventually([&] { return !b->cache().topic("orders") && !c->cache().topic("orders"); }));
+}
+
 }  // namespace
 }  // namespace runnel::cluster

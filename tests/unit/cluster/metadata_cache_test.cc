@@ -74,5 +74,53 @@ TEST(MetadataCache, FollowsBrokersAndTheController) {
   EXPECT_FALSE(cache.wait_for_revision(13, std::chrono::milliseconds(1)));
 }
 
+TEST(Records, TopicsAndPartitionStatesRoundTrip) {
+  TopicRecord t;
+  t.id[0] = 0xab;
+  t.id[15] = 0x01;
+  t.replicas = {{1, 2}, {2, 3}};
+  t.configs = {{"retention.ms", "1000"}};
+  auto back = decode_topic(encode_topic(t));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, t);
+  EXPECT_FALSE(decode_topic("{\"id\":\"00\",\"replicas\":[[1]]}"));
+  EXPECT_FALSE(decode_topic("{\"id\":\"000000000000000000000000000000zz\",\"replicas\":[[1]]}"));
+  EXPECT_FALSE(decode_topic("{\"id\":\"00000000000000000000000000000000\",\"replicas\":[]}"));
+  EXPECT_FALSE(decode_topic("{\"id\":\"00000000000000000000000000000000\",\"replicas\":[[]]}"));
+  EXPECT_FALSE(decode_topic("{\"id\":\"00000000000000000000000000000000\",\"replicas\":[[1]],\"configs\":{\"a\":1}}"));
+  PartitionState s{2, 5, {2, 3}, 7, 0};
+  auto state = decode_partition_state(encode_partition_state(s));
+  ASSERT_TRUE(state);
+  EXPECT_EQ(*state, s);
+  EXPECT_FALSE(decode_partition_state("{\"leader\":1}"));
+}
+
+TEST(MetadataCache, TopicsCarryImplicitInitialPartitionStates) {
+  MetadataCache cache(Keys{"/r/c/"});
+  TopicRecord t;
+  t.replicas = {{1, 2}, {2, 1}};
+  etcd::RangeResponse listing;
+  listing.revision = 3;
+  listing.kvs = {kv("/r/c/topics/orders", encode_topic(t), 2, 2),
+                 kv("/r/c/partitions/orders/1", encode_partition_state({1, 1, {1}, 1, 0}), 3, 3)};
+  cache.reset(listing);
+  auto view = cache.topic("orders");
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->mod_revision, 2);
+  ASSERT_EQ(view->partitions.size(), 2u);
+  EXPECT_EQ(view->partitions[0], PartitionState::initial({1, 2}));
+  EXPECT_EQ(view->partitions[1].leader, 1);
+  EXPECT_EQ(view->partitions[1].leader_epoch, 1);
+  EXPECT_EQ(view->partitions[1].mod_revision, 3);
+  EXPECT_FALSE(cache.partition("orders", 2));
+  EXPECT_FALSE(cache.partition("nope", 0));
+  std::vector<etcd::WatchEvent> gone(2);
+  gone[0].type = gone[1].type = etcd::WatchEvent::Type::kDelete;
+  gone[0].kv = kv("/r/c/topics/orders", "", 0, 4);
+  gone[1].kv = kv("/r/c/partitions/orders/1", "", 0, 4);
+  cache.apply(4, gone);
+  EXPECT_TRUE(cache.topics().empty());
+}
+
 }  // namespace
 }  // namespace runnel::cluster::metadata
