@@ -51,8 +51,8 @@ class AdminClient {
     } catch (const AdminError&) {
       throw;
     } catch (const std::exception& e) {
-      throw AdminError(std::string("cannot decode response to api key ") + std::to_string(Request::kApiKey) +
-                       ": " + e.what());
+      throw AdminError(std::string("cannot decode response to api key ") + std::to_string(Request::kApiKey) + ": " +
+                       e.what());
     }
     return response;
   }

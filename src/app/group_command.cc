@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "app/admin_client.h"
+#include "app/table.h"
 #include "base/error_code.h"
 #include "protocol/messages.h"
 #include "protocol/reader.h"
@@ -18,22 +19,6 @@ using namespace runnel::protocol;
 
 std::string error_text(int16_t code) {
   return std::string(error_name(static_cast<ErrorCode>(code))) + " (" + std::to_string(code) + ")";
-}
-
-// Left-aligned columns separated by two spaces, like kafka-consumer-groups.sh.
-void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
-  if (rows.empty()) return;
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows)
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    out << line << "\n";
-  }
 }
 
 }  // namespace

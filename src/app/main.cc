@@ -7,6 +7,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "app/cluster_command.h"
 #include "app/config.h"
 #include "app/group_command.h"
 #include "kafka/broker.h"
@@ -141,8 +142,15 @@ int main(int argc, char** argv) {
   group_describe_cmd->add_option("GROUP", group_id, "Group id")->required();
   group_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
 
+  auto* cluster_cmd = app.add_subcommand("cluster", "Inspect a cluster");
+  cluster_cmd->require_subcommand(1);
+  auto* cluster_status_cmd = cluster_cmd->add_subcommand(
+      "status", "Brokers, controller, and each partition's leader, epoch, replicas and ISR");
+  cluster_status_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+
   CLI11_PARSE(app, argc, argv);
   if (serve_cmd->parsed()) return serve(flags);
+  if (cluster_status_cmd->parsed()) return runnel::app::cluster_status(bootstrap, std::cout, std::cerr);
   if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, std::cout, std::cerr);
   if (group_describe_cmd->parsed()) return runnel::app::group_describe(group_id, bootstrap, std::cout, std::cerr);
   return 0;

@@ -6,6 +6,7 @@ and the controller role moves; a clean shutdown leaves at once; a data dir
 keeps its node id and cluster id (meta.properties) and refuses another."""
 import os
 import signal
+import subprocess
 import time
 import unittest
 
@@ -64,9 +65,16 @@ class ClusterMembershipTest(unittest.TestCase):
         for n in (1, 2, 3):
             self.start_broker(n)
         self.assertTrue(wait_for(lambda: self.agree({1, 2, 3})), [cluster_view(b) for b in self.brokers.values()])
-        brokers, _, _ = kproto.metadata(self.brokers[2].port)
+        brokers, controller, _ = kproto.metadata(self.brokers[2].port)
         self.assertEqual(brokers[3], ("127.0.0.1", self.brokers[3].port, "rack-1"))
         self.assertEqual(brokers[2][2], "rack-0")
+        # `runnel cluster status` from any broker tells the same.
+        out = subprocess.run([os.environ["RUNNEL_BIN"], "cluster", "status", "--bootstrap", self.brokers[1].bootstrap],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("CONTROLLER %d" % controller, out.stdout)
+        for n in (1, 2, 3):
+            self.assertRegex(out.stdout, r"\n%d\s+127\.0\.0\.1\s+%d\s+rack-%d" % (n, self.brokers[n].port, n % 2))
 
     def test_killed_controller_drops_out_and_the_role_moves(self):
         for n in (1, 2, 3):

@@ -1,0 +1,63 @@
+#include "app/cluster_command.h"
+
+#include <algorithm>
+
+#include "app/admin_client.h"
+#include "app/table.h"
+#include "base/error_code.h"
+#include "protocol/messages.h"
+
+namespace runnel::app {
+namespace {
+
+std::string join(const std::vector<int32_t>& ids) {
+  std::string out;
+  for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out.empty() ? "-" : out;
+}
+
+}  // namespace
+
+int cluster_status(const std::string& bootstrap, std::ostream& out, std::ostream& err) {
+  try {
+    AdminClient client(bootstrap);
+    auto cluster = client.call<protocol::DescribeClusterResponse>(protocol::DescribeClusterRequest{}, 0);
+    if (cluster.error_code != 0) {
+      err << "DescribeCluster failed: " << error_name(static_cast<ErrorCode>(cluster.error_code)) << "\n";
+      return 1;
+    }
+    out << "CLUSTER " << cluster.cluster_id << "  CONTROLLER " << cluster.controller_id << "\n\n";
+    std::vector<std::vector<std::string>> brokers{{"BROKER", "HOST", "PORT", "RACK"}};
+    std::sort(cluster.brokers.begin(), cluster.brokers.end(),
+              [](const auto& a, const auto& b) { return a.broker_id < b.broker_id; });
+    for (const auto& b : cluster.brokers)
+      brokers.push_back({std::to_string(b.broker_id), b.host, std::to_string(b.port), b.rack.value_or("-")});
+    print_table(out, brokers);
+
+    protocol::MetadataRequest all;  // null topics: every topic
+    all.topics.reset();
+    auto metadata = client.call<protocol::MetadataResponse>(all, 9);
+    std::vector<std::vector<std::string>> rows{
+        {"TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "UNDER-REPLICATED"}};
+    std::sort(metadata.topics.begin(), metadata.topics.end(),
+              [](const auto& a, const auto& b) { return a.name.value_or("") < b.name.value_or(""); });
+    for (auto& t : metadata.topics) {
+      std::sort(t.partitions.begin(), t.partitions.end(),
+                [](const auto& a, const auto& b) { return a.partition_index < b.partition_index; });
+      for (const auto& p : t.partitions) {
+        bool under = p.isr_nodes.size() < p.replica_nodes.size() || p.leader_id < 0;
+        rows.push_back({t.name.value_or("?"), std::to_string(p.partition_index),
+                        p.leader_id < 0 ? "none" : std::to_string(p.leader_id), std::to_string(p.leader_epoch),
+                        join(p.replica_nodes), join(p.isr_nodes), under ? "yes" : "no"});
+      }
+    }
+    out << "\n";
+    print_table(out, rows);
+    return 0;
+  } catch (const std::exception& e) {
+    err << "cannot read the cluster's status from " << bootstrap << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace runnel::app
