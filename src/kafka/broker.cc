@@ -180,7 +180,7 @@ void Broker::run_retention(int shard_id) {
   auto now = now_ms();
   for (auto& [_, p] : partitions_[shard_id]) {
     try {
-      p->log().enforce_retention(now);
+      p->enforce_retention(now);
     } catch (const std::exception& e) {
       spdlog::error("retention on {}-{} failed: {}", p->topic(), p->index(), e.what());
     }
@@ -343,7 +343,7 @@ asio::awaitable<void> Broker::apply_topic_config(const std::string& name) {
     co_await on_shard(shards_.at(s), [this, &info, s]() {
       for (int32_t p = 0; p < info->partitions; ++p)
         if (auto it = partitions_[s].find(key(info->name, p)); it != partitions_[s].end())
-          it->second->log().set_config(info->log_config);
+          it->second->set_config(info->log_config);
       return 0;
     });
   }
