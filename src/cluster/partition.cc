@@ -1,7 +1,6 @@
 #include "cluster/partition.h"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -30,6 +29,22 @@ storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_
   }
   return result;
 }
+
+storage::ReadResult Partition::read(int64_t offset, uint64_t max_bytes, bool min_one) const {
+  int64_t hwm = high_watermark();
+  if (offset < log_start_offset() || offset > hwm) return storage::ReadResult{ErrorCode::OFFSET_OUT_OF_RANGE, {}, 0};
+  return log_->read(offset, max_bytes, min_one, hwm);
+}
+
+storage::BatchRead Partition::read_into_memory(int64_t offset, uint64_t max_bytes) const {
+  return storage::read_batches(*log_, offset, max_bytes, /*min_one=*/true, log_->log_end_offset());
+}
+
+int64_t Partition::delete_records_before(int64_t offset) { return log_->delete_records_before(offset); }
+
+void Partition::set_config(const storage::LogConfig& config) { log_->set_config(config); }
+
+void Partition::enforce_retention(int64_t now_ms) { log_->enforce_retention(now_ms); }
 
 asio::awaitable<bool> Partition::wait_durable(int64_t offset) {
   if (log_->flushed_offset() > offset) co_return true;
@@ -85,15 +100,10 @@ namespace {
 
 // The records of the batch that contains `offset` (empty if none can be read).
 std::vector<protocol::Record> records_of_batch_at(const storage::PartitionLog& log, int64_t offset) {
-  auto read = log.read(offset, 1, /*min_one=*/true, log.log_end_offset());
+  auto read = storage::read_batches(log, offset, 1, /*min_one=*/true, log.log_end_offset());
   if (read.slices.empty()) return {};
-  const auto& slice = read.slices.front();
-  std::vector<uint8_t> bytes(slice.length);
-  if (::pread(slice.file->fd(), bytes.data(), bytes.size(), static_cast<off_t>(slice.position)) !=
-      static_cast<ssize_t>(bytes.size()))
-    return {};
   try {
-    return protocol::decode_record_batch(bytes);
+    return protocol::decode_record_batch(read.slices.front());
   } catch (const protocol::DecodeError& e) {
     spdlog::warn("cannot decode the batch at offset {}: {}", offset, e.what());
     return {};

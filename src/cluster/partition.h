@@ -1,7 +1,13 @@
 #pragma once
-// A partition as the broker serves it: its log plus the two kinds of waiters
-// that hang off it — Produce requests with acks=all waiting for their batch to
-// be fdatasync'd, and long-polling Fetch requests waiting for new data.
+// A partition as the broker serves it, and the one interface through which
+// handlers and the group coordinator touch a partition: reads, appends,
+// offsets, deletion of records, configuration, timestamp lookups, and the two
+// kinds of waiters that hang off it: Produce requests with acks=all waiting
+// for their batch to be fdatasync'd, and long-polling Fetch requests waiting
+// for new data. Nothing above cluster/ sees the storage::PartitionLog behind
+// it, so that replication can later change what "committed" means (the high
+// watermark) in this one place. The PartitionManager opens, closes and drops
+// partitions.
 //
 // Thread-safety: none; owned by one shard and used only on its thread. The
 // flusher's completion is posted back to that shard before it touches state.
@@ -14,6 +20,7 @@
 
 #include "base/await_callback.h"
 #include "server/shard.h"
+#include "storage/batch_reader.h"
 #include "storage/flusher.h"
 #include "storage/partition_log.h"
 
@@ -33,10 +40,37 @@ class Partition {
 
   const std::string& topic() const { return topic_; }
   int32_t index() const { return index_; }
-  storage::PartitionLog& log() { return *log_; }
-  // Single replica: everything appended is committed.
-  int64_t high_watermark() const { return log_->log_end_offset(); }
 
+  // Replication will hook in here: become_leader(epoch, ...) and
+  // become_follower(leader, epoch), called by the PartitionManager, change
+  // the role, and with it what the high watermark counts and who may append.
+  // Not implemented yet: every partition is the single replica and leader of
+  // itself.
+
+  // The first offset still in the log (DeleteRecords and retention move it
+  // forward).
+  int64_t log_start_offset() const { return log_->log_start_offset(); }
+  // The offset the next appended record will get.
+  int64_t log_end_offset() const { return log_->log_end_offset(); }
+  // The end of what consumers may see. Single replica: everything appended
+  // is committed.
+  int64_t high_watermark() const { return log_->log_end_offset(); }
+  // The end of what read_committed consumers may see. No transactions: the
+  // high watermark.
+  int64_t last_stable_offset() const { return high_watermark(); }
+
+  // What a Fetch sends: whole batches as file slices (for sendfile) from the
+  // one that holds `offset`, up to `max_bytes` (but at least one batch when
+  // `min_one`, KIP-74), never at or past the high watermark.
+  // OFFSET_OUT_OF_RANGE when `offset` is outside [log start, high watermark].
+  storage::ReadResult read(int64_t offset, uint64_t max_bytes, bool min_one) const;
+  // The batches from the one that holds `offset`, at least one and up to
+  // `max_bytes`, copied into memory, as far as the log end: for the broker's
+  // own readers (the group coordinator loading __consumer_offsets).
+  [[nodiscard]] storage::BatchRead read_into_memory(int64_t offset, uint64_t max_bytes) const;
+
+  // Appends record batches (a Produce partition's, or the group
+  // coordinator's) as PartitionLog::append does, and wakes the Fetch waiters.
   storage::AppendResult append(std::span<uint8_t> batches, int64_t now_ms);
 
   // Completes once every offset up to and including `offset` is on disk
@@ -45,7 +79,19 @@ class Partition {
   // (group commit).
   asio::awaitable<bool> wait_durable(int64_t offset);
 
+  // Leaves a long-polling Fetch's waiter, notified at the next append.
   void add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter);
+
+  // DeleteRecords: moves the log start offset forward to `offset` (never
+  // back, never past the end), dropping whole segments below it. Returns the
+  // new log start offset.
+  int64_t delete_records_before(int64_t offset);
+
+  // Applies a topic's changed configuration (IncrementalAlterConfigs).
+  void set_config(const storage::LogConfig& config);
+  // Applies retention.ms / retention.bytes and rolls the active segment when
+  // segment.ms has passed (the manager's retention timer).
+  void enforce_retention(int64_t now_ms);
 
   // ListOffsets by timestamp, exact to the record as Kafka answers: the first
   // record whose timestamp is >= ts, as {offset, timestamp}, or {-1, -1}.
@@ -54,6 +100,8 @@ class Partition {
   // The record with the largest timestamp, as {offset, timestamp}, or {-1, -1}.
   std::pair<int64_t, int64_t> lookup_max_timestamp() const;
 
+  // Lifecycle: called by the PartitionManager only.
+  //
   // Syncs and closes the log (clean shutdown).
   void close();
   // The broker's clean shutdown in two steps (PartitionLog::prepare_shutdown):

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 #include "base/await_callback.h"
 #include "base/endian.h"
 #include "protocol/reader.h"
@@ -128,7 +130,7 @@ asio::awaitable<void> Coordinator::compact(int32_t p) {
   // after it. The snapshot is built and appended without suspending, so no
   // write can slip in between.
   constexpr size_t kSnapshotBatchBytes = 256 * 1024;
-  int64_t first = partition->log().log_end_offset();
+  int64_t first = partition->log_end_offset();
   int64_t last = first - 1;
   bool ok = true;
   std::vector<protocol::Record> batch;
@@ -160,7 +162,7 @@ asio::awaitable<void> Coordinator::compact(int32_t p) {
     state.compacting = false;
     co_return;
   }
-  int64_t start = partition->log().delete_records_before(first);
+  int64_t start = partition->delete_records_before(first);
   spdlog::info("compacted {}-{}: {} live records kept, {} superseded dropped, log start {}", kOffsetsTopic, p,
                state.latest.size(), before - static_cast<int64_t>(state.latest.size()), start);
   state.compacting = false;
@@ -239,17 +241,12 @@ void Coordinator::apply(std::span<const uint8_t> key_bytes, const std::optional<
 void Coordinator::load(int32_t partition_index) {
   auto* partition = offsets_partition_(partition_index);
   if (!partition) return;
-  auto& log = partition->log();
-  int64_t offset = log.log_start_offset();
+  int64_t offset = partition->log_start_offset();
   size_t records = 0;
-  while (offset < log.log_end_offset()) {
-    auto read = log.read(offset, 1 << 20, true, log.log_end_offset());
+  while (offset < partition->log_end_offset()) {
+    auto read = partition->read_into_memory(offset, 1 << 20);
     int64_t before = offset;
-    for (const auto& slice : read.slices) {
-      std::vector<uint8_t> bytes(slice.length);
-      if (::pread(slice.file->fd(), bytes.data(), bytes.size(), static_cast<off_t>(slice.position)) !=
-          static_cast<ssize_t>(bytes.size()))
-        throw std::runtime_error("short read while loading " + kOffsetsTopic);
+    for (const auto& bytes : read.slices) {
       for (size_t pos = 0; pos + kBatchHeaderSize <= bytes.size();) {
         const uint8_t* p = bytes.data() + pos;
         size_t size = 12 + load_be32(p + 8);
@@ -268,6 +265,9 @@ void Coordinator::load(int32_t partition_index) {
         }
       }
     }
+    // The slices before a failed copy were replayed, as they came in order.
+    if (read.os_error != 0)
+      throw std::runtime_error("short read while loading " + kOffsetsTopic + ": " + std::strerror(read.os_error));
     if (offset <= before) break;  // nothing readable past this point
   }
   if (records) spdlog::info("loaded {} records from {}-{}", records, kOffsetsTopic, partition_index);

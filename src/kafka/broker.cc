@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <future>
 
 #include "cluster/node_meta.h"
 
@@ -23,81 +22,23 @@ int shard_count(const BrokerConfig& c) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-// Runs fn on `shard` and blocks the calling (non-shard) thread until it is done.
-template <class F>
-void run_blocking(Shard& shard, F fn) {
-  std::promise<void> done;
-  asio::co_spawn(shard.executor(), std::move(fn), [&done](std::exception_ptr e) {
-    if (e)
-      done.set_exception(e);
-    else
-      done.set_value();
-  });
-  done.get_future().get();
-}
-
-// Runs fn(shard id) on every shard at once and blocks the calling
-// (non-shard) thread until all are done.
-template <class F>
-void run_blocking_everywhere(ShardSet& shards, F fn) {
-  std::vector<std::promise<void>> done(static_cast<size_t>(shards.size()));
-  for (int s = 0; s < shards.size(); ++s) {
-    asio::co_spawn(
-        shards.at(s).executor(),
-        [&fn, s]() -> asio::awaitable<void> {
-          fn(s);
-          co_return;
-        },
-        [&done, s](std::exception_ptr e) {
-          if (e)
-            done[s].set_exception(e);
-          else
-            done[s].set_value();
-        });
-  }
-  std::exception_ptr first;
-  for (auto& d : done) {
-    try {
-      d.get_future().get();
-    } catch (...) {
-      if (!first) first = std::current_exception();
-    }
-  }
-  if (first) std::rethrow_exception(first);
-}
-
 }  // namespace
 
 Broker::Broker(BrokerConfig config)
     : config_(std::move(config)),
       shards_(shard_count(config_)),
       topics_(std::filesystem::path(config_.data_dir) / "meta", config_.log),
-      partitions_(shards_.size()) {}
+      partitions_({.data_dir = config_.data_dir,
+                   .retention_check_interval_ms = config_.retention_check_interval_ms,
+                   .idle_flush_ms = config_.idle_flush_ms},
+                  storage::Env::posix(), flusher_, shards_) {}
 
 Broker::~Broker() { stop(); }
 
-std::string Broker::key(const std::string& topic, int32_t partition) { return topic + "-" + std::to_string(partition); }
-
-std::filesystem::path Broker::partition_dir(const std::string& topic, int32_t partition) const {
-  return std::filesystem::path(config_.data_dir) / key(topic, partition);
-}
-
-Shard& Broker::owner(const std::string& topic, int32_t partition) {
-  return shards_.at(static_cast<int>((fnv1a(topic) + static_cast<uint64_t>(partition)) % shards_.size()));
-}
+Shard& Broker::owner(const std::string& topic, int32_t partition) { return partitions_.owner(topic, partition); }
 
 cluster::Partition* Broker::partition(const std::string& topic, int32_t partition) {
-  Shard* here = current_shard();
-  if (!here) return nullptr;
-  auto& map = partitions_[here->id()];
-  auto it = map.find(key(topic, partition));
-  return it == map.end() ? nullptr : it->second.get();
+  return partitions_.partition(topic, partition);
 }
 
 void Broker::set_advertised(std::string host, uint16_t port) {
@@ -160,11 +101,7 @@ void Broker::start() {
   load_identity();
   topics_.load();
   topics_.set_max_partitions(config_.effective_max_partitions());
-  data_dir_handle_ = storage::Env::posix()->open_dir(config_.data_dir);
-  if (!data_dir_handle_) spdlog::warn("cannot open {}: shutdown will sync each partition", config_.data_dir);
-  auto per_shard = static_cast<size_t>(std::max<int64_t>(16, config_.effective_max_open_files() / shards_.size()));
-  for (int s = 0; s < shards_.size(); ++s)
-    file_caches_.push_back(std::make_unique<storage::FileCache>(storage::Env::posix(), per_shard));
+  partitions_.start(config_.effective_max_open_files());
   flusher_.start();
   shards_.start();
   shards_started_ = true;
@@ -179,164 +116,36 @@ void Broker::start() {
         [this](int32_t p) { return partition(group::kOffsetsTopic, p); }, offsets_partitions_,
         config_.offsets_compaction_min_records));
   }
-  run_blocking_everywhere(shards_, [this, &topics](int s) {
-    for (const auto& t : topics) open_partitions(t, 0, t.partitions, /*tolerant=*/true, nullptr);
+  partitions_.open_all(topics, [this](int s) {
     for (int32_t p = 0; p < offsets_partitions_; ++p)
       if (&owner(group::kOffsetsTopic, p) == &shards_.at(s)) coordinators_[s]->load(p);
     coordinators_[s]->start();
   });
-  spdlog::info(
-      "opened {} partitions of {} topics ({} descriptors cached, limits: {} open files, {} partitions)",
-      topics_.total_partitions(), topics.size(),
-      [this] {
-        size_t n = 0;
-        for (auto& c : file_caches_) n += c->open_count();
-        return n;
-      }(),
-      config_.effective_max_open_files(), config_.effective_max_partitions());
-  for (int s = 0; s < shards_.size(); ++s) {
-    retention_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
-    flush_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
-    asio::post(shards_.at(s).executor(), [this, s] {
-      run_retention(s);
-      run_idle_flush(s);
-    });
-  }
-}
-
-void Broker::run_idle_flush(int shard_id) {
-  auto now = now_ms();
-  for (auto& [_, p] : partitions_[shard_id]) p->flush_if_idle(now, config_.idle_flush_ms);
-  auto& timer = *flush_timers_[shard_id];
-  timer.expires_after(std::chrono::milliseconds(config_.idle_flush_ms));
-  timer.async_wait([this, shard_id](std::error_code ec) {
-    if (!ec) run_idle_flush(shard_id);
-  });
-}
-
-void Broker::run_retention(int shard_id) {
-  auto now = now_ms();
-  for (auto& [_, p] : partitions_[shard_id]) {
-    try {
-      p->log().enforce_retention(now);
-    } catch (const std::exception& e) {
-      spdlog::error("retention on {}-{} failed: {}", p->topic(), p->index(), e.what());
-    }
-  }
-  auto& timer = *retention_timers_[shard_id];
-  timer.expires_after(std::chrono::milliseconds(config_.retention_check_interval_ms));
-  timer.async_wait([this, shard_id](std::error_code ec) {
-    if (!ec) run_retention(shard_id);
-  });
+  spdlog::info("opened {} partitions of {} topics ({} descriptors cached, limits: {} open files, {} partitions)",
+               topics_.total_partitions(), topics.size(), partitions_.open_descriptor_count(),
+               config_.effective_max_open_files(), config_.effective_max_partitions());
+  partitions_.start_timers();
 }
 
 void Broker::stop() {
   if (control_plane_) control_plane_->stop();
-  if (partitions_.empty()) return;
   if (!shards_started_) {
     // start() failed before the shards ran (the data dir's identity was
     // refused, etcd unreachable): nothing is open, nothing to seal.
     flusher_.stop();
-    partitions_.clear();
     return;
   }
+  if (partitions_.stopped()) return;
   auto started = std::chrono::steady_clock::now();
-  auto* env = storage::Env::posix();
-  bool fast = data_dir_handle_ != nullptr;
-  // 1. On every shard at once: stop the timers and coordinators, and seal the
-  //    partitions changed in this run (the others' markers still stand).
-  std::vector<std::vector<cluster::Partition*>> changed(static_cast<size_t>(shards_.size()));
-  run_blocking_everywhere(shards_, [this, fast, &changed](int s) {
-    if (s < static_cast<int>(retention_timers_.size())) retention_timers_[s]->cancel();
-    if (s < static_cast<int>(flush_timers_.size())) flush_timers_[s]->cancel();
+  // The coordinators stop on their shards right before the partitions they
+  // append to are sealed.
+  size_t changed_count = partitions_.stop([this](int s) {
     if (s < static_cast<int>(coordinators_.size())) coordinators_[s]->stop();
-    for (auto& [_, p] : partitions_[s]) {
-      try {
-        if (!fast)
-          p->close();
-        else if (p->prepare_shutdown())
-          changed[s].push_back(p.get());
-      } catch (const std::exception& e) {
-        spdlog::error("closing {}-{} failed: {}", p->topic(), p->index(), e.what());
-      }
-    }
   });
-  // 2. One syncfs makes every write of the run durable, through whichever
-  //    descriptor it was made, instead of thousands of fdatasyncs in a row.
-  bool synced = fast && env->sync_filesystem(*data_dir_handle_);
-  if (fast && !synced)
-    spdlog::error("syncfs of {} failed at shutdown: no clean-shutdown markers, the next start recovers",
-                  config_.data_dir);
-  // 3. The markers, then once more syncfs to make them durable (a marker lost
-  //    to a crash only makes the next start recover).
-  size_t changed_count = 0;
-  run_blocking_everywhere(shards_, [this, synced, &changed](int s) {
-    for (auto* p : changed[s]) p->finish_shutdown(synced);
-    partitions_[s].clear();
-  });
-  for (auto& c : changed) changed_count += c.size();
-  if (synced && changed_count && !env->sync_filesystem(*data_dir_handle_))
-    spdlog::warn("syncfs of the clean-shutdown markers failed; the next start may recover");
   shards_.stop();
   flusher_.stop();
-  partitions_.clear();
   spdlog::info("closed {} partitions ({} changed) in {:.0f} ms", topics_.total_partitions(), changed_count,
                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
-}
-
-ErrorCode Broker::open_partitions(const cluster::TopicInfo& topic, int32_t from, int32_t to, bool tolerant,
-                                  std::string* message) {
-  Shard* here = current_shard();
-  auto& cache = *file_caches_[here->id()];
-  for (int32_t p = from; p < to; ++p) {
-    if (&owner(topic.name, p) != here) continue;
-    try {
-      auto log = storage::PartitionLog::open(partition_dir(topic.name, p), topic.log_config, now_ms(),
-                                             storage::Env::posix(), &cache);
-      partitions_[here->id()][key(topic.name, p)] =
-          std::make_unique<cluster::Partition>(topic.name, p, std::move(log), flusher_, *here);
-    } catch (const std::exception& e) {
-      if (!tolerant) {
-        if (message) *message = "cannot open partition " + key(topic.name, p) + ": " + e.what();
-        return ErrorCode::KAFKA_STORAGE_ERROR;
-      }
-      spdlog::error("partition {} stays offline: {}", key(topic.name, p), e.what());
-    }
-  }
-  return ErrorCode::NONE;
-}
-
-void Broker::drop_partitions(const std::string& topic, int32_t from, int32_t to) {
-  Shard* here = current_shard();
-  auto& map = partitions_[here->id()];
-  for (int32_t p = from; p < to; ++p) {
-    if (&owner(topic, p) != here) continue;
-    if (auto it = map.find(key(topic, p)); it != map.end()) {
-      it->second->abandon();
-      map.erase(it);
-    }
-    file_caches_[here->id()]->erase_under(partition_dir(topic, p));
-    storage::PartitionLog::destroy(partition_dir(topic, p));
-  }
-}
-
-asio::awaitable<ErrorCode> Broker::open_everywhere(const cluster::TopicInfo& topic, int32_t from, int32_t to,
-                                                   std::string* message) {
-  for (int s = 0; s < shards_.size(); ++s) {
-    auto error = co_await on_shard(shards_.at(s), [this, &topic, from, to, message]() {
-      return open_partitions(topic, from, to, /*tolerant=*/false, message);
-    });
-    if (error != ErrorCode::NONE) co_return error;
-  }
-  co_return ErrorCode::NONE;
-}
-
-asio::awaitable<void> Broker::drop_everywhere(const std::string& topic, int32_t from, int32_t to) {
-  for (int s = 0; s < shards_.size(); ++s)
-    co_await on_shard(shards_.at(s), [this, &topic, from, to]() {
-      drop_partitions(topic, from, to);
-      return 0;
-    });
 }
 
 asio::awaitable<ErrorCode> Broker::create_topic(const std::string& name, int32_t partitions,
@@ -345,10 +154,10 @@ asio::awaitable<ErrorCode> Broker::create_topic(const std::string& name, int32_t
   auto error = topics_.create(name, partitions, overrides, internal, message);
   if (error != ErrorCode::NONE) co_return error;
   auto info = *topics_.find(name);
-  error = co_await open_everywhere(info, 0, info.partitions, message);
+  error = co_await partitions_.open_everywhere(info, 0, info.partitions, message);
   if (error != ErrorCode::NONE) {
     // Nothing half-created stays behind: not in the catalogue, not on disk.
-    co_await drop_everywhere(name, 0, info.partitions);
+    co_await partitions_.drop_everywhere(name, 0, info.partitions);
     topics_.remove(name);
     spdlog::error("creating topic {} failed, rolled back: {}", name, message ? *message : "");
     co_return error;
@@ -362,7 +171,7 @@ asio::awaitable<ErrorCode> Broker::delete_topic(const std::string& name) {
   if (!info) co_return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
   auto error = topics_.remove(name);
   if (error != ErrorCode::NONE) co_return error;
-  co_await drop_everywhere(name, 0, info->partitions);
+  co_await partitions_.drop_everywhere(name, 0, info->partitions);
   spdlog::info("deleted topic {}", name);
   co_return ErrorCode::NONE;
 }
@@ -373,9 +182,9 @@ asio::awaitable<ErrorCode> Broker::add_partitions(const std::string& name, int32
   auto error = topics_.set_partitions(name, total, message);
   if (error != ErrorCode::NONE) co_return error;
   auto info = *topics_.find(name);
-  error = co_await open_everywhere(info, before->partitions, info.partitions, message);
+  error = co_await partitions_.open_everywhere(info, before->partitions, info.partitions, message);
   if (error != ErrorCode::NONE) {
-    co_await drop_everywhere(name, before->partitions, info.partitions);
+    co_await partitions_.drop_everywhere(name, before->partitions, info.partitions);
     topics_.restore_partitions(name, before->partitions);
     spdlog::error("adding partitions to {} failed, rolled back: {}", name, message ? *message : "");
   }
@@ -385,14 +194,7 @@ asio::awaitable<ErrorCode> Broker::add_partitions(const std::string& name, int32
 asio::awaitable<void> Broker::apply_topic_config(const std::string& name) {
   auto info = topics_.find(name);
   if (!info) co_return;
-  for (int s = 0; s < shards_.size(); ++s) {
-    co_await on_shard(shards_.at(s), [this, &info, s]() {
-      for (int32_t p = 0; p < info->partitions; ++p)
-        if (auto it = partitions_[s].find(key(info->name, p)); it != partitions_[s].end())
-          it->second->log().set_config(info->log_config);
-      return 0;
-    });
-  }
+  co_await partitions_.apply_topic_config(*info);
 }
 
 Shard& Broker::coordinator_shard(const std::string& group_id) {

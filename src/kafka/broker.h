@@ -1,6 +1,7 @@
 #pragma once
-// The broker node: configuration, the shards, the topic catalogue, and which
-// shard owns each partition. Handlers reach everything through it.
+// The broker node: configuration, the shards, the topic catalogue, the
+// partitions (through a cluster::PartitionManager, which owns their lifecycle)
+// and the group coordinators. Handlers reach everything through it.
 //
 // Thread-safety: config(), shards(), topics() and owner() are safe from any
 // thread. partition() must be called on the owning shard (owner(topic, p)).
@@ -16,10 +17,10 @@
 #include "app/config.h"
 #include "cluster/control_plane.h"
 #include "cluster/partition.h"
+#include "cluster/partition_manager.h"
 #include "cluster/topic_table.h"
 #include "group/coordinator.h"
 #include "server/shard.h"
-#include "storage/file_cache.h"
 #include "storage/flusher.h"
 
 namespace runnel {
@@ -94,27 +95,10 @@ class Broker {
   asio::awaitable<std::optional<cluster::TopicInfo>> find_or_auto_create(const std::string& name, bool allow);
 
  private:
-  using PartitionMap = std::unordered_map<std::string, std::unique_ptr<cluster::Partition>>;
-  static std::string key(const std::string& topic, int32_t partition);
-  std::filesystem::path partition_dir(const std::string& topic, int32_t partition) const;
-  // Opens, on the calling shard, the partitions in [from, to) of `topic` that
-  // it owns. KAFKA_STORAGE_ERROR (with `message`) at the first that cannot be
-  // opened, unless `tolerant`, which logs it and goes on.
-  ErrorCode open_partitions(const cluster::TopicInfo& topic, int32_t from, int32_t to, bool tolerant,
-                            std::string* message);
-  // Drops, on the calling shard, its partitions in [from, to) of `topic` and
-  // deletes their directories (DeleteTopics, and undoing a failed creation).
-  void drop_partitions(const std::string& topic, int32_t from, int32_t to);
-  // Opens or drops on every shard, from a coroutine on any shard.
-  asio::awaitable<ErrorCode> open_everywhere(const cluster::TopicInfo& topic, int32_t from, int32_t to,
-                                             std::string* message);
-  asio::awaitable<void> drop_everywhere(const std::string& topic, int32_t from, int32_t to);
   // Reads the data dir's identity (meta.properties), agrees on the cluster id
   // with etcd in cluster mode, and refuses a data dir of another node or
   // cluster. Throws with the reason.
   void load_identity();
-  void run_retention(int shard_id);
-  void run_idle_flush(int shard_id);
 
   BrokerConfig config_;
   ShardSet shards_;
@@ -123,13 +107,7 @@ class Broker {
   std::string cluster_id_;
   std::string advertised_host_;
   uint16_t advertised_port_ = 0;
-  std::vector<PartitionMap> partitions_;  // one map per shard, touched only on that shard
-  std::vector<std::unique_ptr<asio::steady_timer>> retention_timers_;
-  std::vector<std::unique_ptr<asio::steady_timer>> flush_timers_;
-  std::vector<std::unique_ptr<storage::FileCache>> file_caches_;  // one per shard
-  // The data directory, opened at start-up so that the syncfs at shutdown
-  // reports every writeback error of the run (Env::sync_filesystem).
-  std::shared_ptr<FileHandle> data_dir_handle_;
+  cluster::PartitionManager partitions_;                           // after shards_ and flusher_, which it uses
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   std::atomic<int32_t> offsets_partitions_{0};
   std::unique_ptr<cluster::ControlPlane> control_plane_;

@@ -447,6 +447,8 @@ void PartitionLog::enforce_retention(int64_t now_ms) {
 void PartitionLog::set_config(const LogConfig& config) { impl_->config = config; }
 const LogConfig& PartitionLog::config() const { return impl_->config; }
 
+Env& PartitionLog::env() const { return *impl_->env; }
+
 PartitionLog::SyncRequest PartitionLog::sync_handles() const {
   const Impl& m = *impl_;
   SyncRequest request;

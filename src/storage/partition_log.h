@@ -98,6 +98,8 @@ class PartitionLog {
 
   void set_config(const LogConfig& config);
   const LogConfig& config() const;
+  // The Env the log does its I/O through (batch_reader.h reads its slices with it).
+  Env& env() const;
 
   // Durability. The flusher calls fdatasync on these handles (from its own
   // thread) and then reports back, on the owning shard, with mark_flushed().

@@ -18,6 +18,7 @@ struct PartitionRead {
   std::vector<FileSlice> slices;
   uint64_t bytes = 0;
   int64_t high_watermark = -1;
+  int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
 };
 
@@ -29,14 +30,10 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
     out.error = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
     return out;
   }
-  auto& log = partition->log();
   out.high_watermark = partition->high_watermark();
-  out.log_start_offset = log.log_start_offset();
-  if (offset < out.log_start_offset || offset > out.high_watermark) {
-    out.error = ErrorCode::OFFSET_OUT_OF_RANGE;
-    return out;
-  }
-  auto read = log.read(offset, max_bytes, min_one, out.high_watermark);
+  out.last_stable_offset = partition->last_stable_offset();
+  out.log_start_offset = partition->log_start_offset();
+  auto read = partition->read(offset, max_bytes, min_one);
   out.error = read.error;
   out.slices = std::move(read.slices);
   out.bytes = read.bytes;
@@ -75,14 +72,12 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         uint64_t budget = std::min<uint64_t>(p.partition_max_bytes > 0 ? p.partition_max_bytes : 0,
                                              response_max > total ? response_max - total : 0);
         bool min_one = total == 0;  // KIP-74: the first batch goes out even if over the limits
-        auto read = co_await on_shard(broker.owner(topic.topic, p.partition),
-                                      [&broker, &topic, &p, budget, min_one]() {
-                                        return read_partition(broker, topic.topic, p.partition, p.fetch_offset, budget,
-                                                              min_one);
-                                      });
+        auto read = co_await on_shard(broker.owner(topic.topic, p.partition), [&broker, &topic, &p, budget, min_one]() {
+          return read_partition(broker, topic.topic, p.partition, p.fetch_offset, budget, min_one);
+        });
         pr.error_code = code(read.error);
         pr.high_watermark = read.high_watermark;
-        pr.last_stable_offset = read.high_watermark;  // no transactions: LSO = HWM
+        pr.last_stable_offset = read.last_stable_offset;
         pr.log_start_offset = read.log_start_offset;
         pr.aborted_transactions = std::vector<Response::AbortedTransaction>{};
         if (read.error != ErrorCode::NONE) {

@@ -40,11 +40,10 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
           out.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
           return out;
         }
-        auto& log = partition->log();
         if (ts == kLatest) {
           out.offset = partition->high_watermark();
         } else if (ts == kEarliest) {
-          out.offset = log.log_start_offset();
+          out.offset = partition->log_start_offset();
         } else if (ts == kMaxTimestamp) {
           std::tie(out.offset, out.timestamp) = partition->lookup_max_timestamp();
         } else {

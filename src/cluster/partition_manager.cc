@@ -1,0 +1,245 @@
+#include "cluster/partition_manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <future>
+
+#include "storage/partition_log.h"
+
+namespace runnel::cluster {
+namespace {
+
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// Runs fn(shard id) on every shard at once and blocks the calling
+// (non-shard) thread until all are done; rethrows the first exception.
+template <class F>
+void run_blocking_everywhere(ShardSet& shards, F fn) {
+  std::vector<std::promise<void>> done(static_cast<size_t>(shards.size()));
+  for (int s = 0; s < shards.size(); ++s) {
+    asio::co_spawn(
+        shards.at(s).executor(),
+        [&fn, s]() -> asio::awaitable<void> {
+          fn(s);
+          co_return;
+        },
+        [&done, s](std::exception_ptr e) {
+          if (e)
+            done[s].set_exception(e);
+          else
+            done[s].set_value();
+        });
+  }
+  std::exception_ptr first;
+  for (auto& d : done) {
+    try {
+      d.get_future().get();
+    } catch (...) {
+      if (!first) first = std::current_exception();
+    }
+  }
+  if (first) std::rethrow_exception(first);
+}
+
+}  // namespace
+
+PartitionManager::PartitionManager(Options options, storage::Env* env, storage::Flusher& flusher, ShardSet& shards)
+    : options_(std::move(options)), env_(env), flusher_(flusher), shards_(shards), partitions_(shards.size()) {}
+
+std::string PartitionManager::key(const std::string& topic, int32_t partition) {
+  return topic + "-" + std::to_string(partition);
+}
+
+std::filesystem::path PartitionManager::partition_dir(const std::string& topic, int32_t partition) const {
+  return options_.data_dir / key(topic, partition);
+}
+
+Shard& PartitionManager::owner(const std::string& topic, int32_t partition) {
+  return shards_.at(static_cast<int>((fnv1a(topic) + static_cast<uint64_t>(partition)) % shards_.size()));
+}
+
+Partition* PartitionManager::partition(const std::string& topic, int32_t partition) {
+  Shard* here = current_shard();
+  if (!here) return nullptr;
+  auto& map = partitions_[here->id()];
+  auto it = map.find(key(topic, partition));
+  return it == map.end() ? nullptr : it->second.get();
+}
+
+void PartitionManager::start(int64_t max_open_files) {
+  data_dir_handle_ = env_->open_dir(options_.data_dir);
+  if (!data_dir_handle_) spdlog::warn("cannot open {}: shutdown will sync each partition", options_.data_dir.string());
+  auto per_shard = static_cast<size_t>(std::max<int64_t>(16, max_open_files / shards_.size()));
+  for (int s = 0; s < shards_.size(); ++s)
+    file_caches_.push_back(std::make_unique<storage::FileCache>(env_, per_shard));
+}
+
+void PartitionManager::open_all(const std::vector<TopicInfo>& topics, const std::function<void(int shard_id)>& then) {
+  run_blocking_everywhere(shards_, [this, &topics, &then](int s) {
+    for (const auto& t : topics) open_partitions(t, 0, t.partitions, /*tolerant=*/true, nullptr);
+    then(s);
+  });
+}
+
+size_t PartitionManager::open_descriptor_count() const {
+  size_t n = 0;
+  for (auto& c : file_caches_) n += c->open_count();
+  return n;
+}
+
+void PartitionManager::start_timers() {
+  for (int s = 0; s < shards_.size(); ++s) {
+    retention_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
+    flush_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
+    asio::post(shards_.at(s).executor(), [this, s] {
+      run_retention(s);
+      run_idle_flush(s);
+    });
+  }
+}
+
+void PartitionManager::run_idle_flush(int shard_id) {
+  auto now = wall_ms();
+  for (auto& [_, p] : partitions_[shard_id]) p->flush_if_idle(now, options_.idle_flush_ms);
+  auto& timer = *flush_timers_[shard_id];
+  timer.expires_after(std::chrono::milliseconds(options_.idle_flush_ms));
+  timer.async_wait([this, shard_id](std::error_code ec) {
+    if (!ec) run_idle_flush(shard_id);
+  });
+}
+
+void PartitionManager::run_retention(int shard_id) {
+  auto now = wall_ms();
+  for (auto& [_, p] : partitions_[shard_id]) {
+    try {
+      p->enforce_retention(now);
+    } catch (const std::exception& e) {
+      spdlog::error("retention on {}-{} failed: {}", p->topic(), p->index(), e.what());
+    }
+  }
+  auto& timer = *retention_timers_[shard_id];
+  timer.expires_after(std::chrono::milliseconds(options_.retention_check_interval_ms));
+  timer.async_wait([this, shard_id](std::error_code ec) {
+    if (!ec) run_retention(shard_id);
+  });
+}
+
+ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from, int32_t to, bool tolerant,
+                                            std::string* message) {
+  Shard* here = current_shard();
+  auto& cache = *file_caches_[here->id()];
+  for (int32_t p = from; p < to; ++p) {
+    if (&owner(topic.name, p) != here) continue;
+    try {
+      auto log = storage::PartitionLog::open(partition_dir(topic.name, p), topic.log_config, wall_ms(), env_, &cache);
+      partitions_[here->id()][key(topic.name, p)] =
+          std::make_unique<Partition>(topic.name, p, std::move(log), flusher_, *here);
+    } catch (const std::exception& e) {
+      if (!tolerant) {
+        if (message) *message = "cannot open partition " + key(topic.name, p) + ": " + e.what();
+        return ErrorCode::KAFKA_STORAGE_ERROR;
+      }
+      spdlog::error("partition {} stays offline: {}", key(topic.name, p), e.what());
+    }
+  }
+  return ErrorCode::NONE;
+}
+
+void PartitionManager::drop_partitions(const std::string& topic, int32_t from, int32_t to) {
+  Shard* here = current_shard();
+  auto& map = partitions_[here->id()];
+  for (int32_t p = from; p < to; ++p) {
+    if (&owner(topic, p) != here) continue;
+    if (auto it = map.find(key(topic, p)); it != map.end()) {
+      it->second->abandon();
+      map.erase(it);
+    }
+    file_caches_[here->id()]->erase_under(partition_dir(topic, p));
+    storage::PartitionLog::destroy(partition_dir(topic, p));
+  }
+}
+
+asio::awaitable<ErrorCode> PartitionManager::open_everywhere(const TopicInfo& topic, int32_t from, int32_t to,
+                                                             std::string* message) {
+  for (int s = 0; s < shards_.size(); ++s) {
+    auto error = co_await on_shard(shards_.at(s), [this, &topic, from, to, message]() {
+      return open_partitions(topic, from, to, /*tolerant=*/false, message);
+    });
+    if (error != ErrorCode::NONE) co_return error;
+  }
+  co_return ErrorCode::NONE;
+}
+
+asio::awaitable<void> PartitionManager::drop_everywhere(const std::string& topic, int32_t from, int32_t to) {
+  for (int s = 0; s < shards_.size(); ++s)
+    co_await on_shard(shards_.at(s), [this, &topic, from, to]() {
+      drop_partitions(topic, from, to);
+      return 0;
+    });
+}
+
+asio::awaitable<void> PartitionManager::apply_topic_config(const TopicInfo& topic) {
+  for (int s = 0; s < shards_.size(); ++s) {
+    co_await on_shard(shards_.at(s), [this, &topic, s]() {
+      for (int32_t p = 0; p < topic.partitions; ++p)
+        if (auto it = partitions_[s].find(key(topic.name, p)); it != partitions_[s].end())
+          it->second->set_config(topic.log_config);
+      return 0;
+    });
+  }
+}
+
+size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) {
+  if (stopped_) return 0;
+  bool fast = data_dir_handle_ != nullptr;
+  // 1. On every shard at once: stop the timers and what appends, and seal the
+  //    partitions changed in this run (the others' markers still stand).
+  std::vector<std::vector<Partition*>> changed(static_cast<size_t>(shards_.size()));
+  run_blocking_everywhere(shards_, [this, fast, &changed, &quiesce](int s) {
+    if (s < static_cast<int>(retention_timers_.size())) retention_timers_[s]->cancel();
+    if (s < static_cast<int>(flush_timers_.size())) flush_timers_[s]->cancel();
+    quiesce(s);
+    for (auto& [_, p] : partitions_[s]) {
+      try {
+        if (!fast)
+          p->close();
+        else if (p->prepare_shutdown())
+          changed[s].push_back(p.get());
+      } catch (const std::exception& e) {
+        spdlog::error("closing {}-{} failed: {}", p->topic(), p->index(), e.what());
+      }
+    }
+  });
+  // 2. One syncfs makes every write of the run durable, through whichever
+  //    descriptor it was made, instead of thousands of fdatasyncs in a row.
+  bool synced = fast && env_->sync_filesystem(*data_dir_handle_);
+  if (fast && !synced)
+    spdlog::error("syncfs of {} failed at shutdown: no clean-shutdown markers, the next start recovers",
+                  options_.data_dir.string());
+  // 3. The markers, then once more syncfs to make them durable (a marker lost
+  //    to a crash only makes the next start recover).
+  size_t changed_count = 0;
+  run_blocking_everywhere(shards_, [this, synced, &changed](int s) {
+    for (auto* p : changed[s]) p->finish_shutdown(synced);
+    partitions_[s].clear();
+  });
+  for (auto& c : changed) changed_count += c.size();
+  if (synced && changed_count && !env_->sync_filesystem(*data_dir_handle_))
+    spdlog::warn("syncfs of the clean-shutdown markers failed; the next start may recover");
+  stopped_ = true;
+  return changed_count;
+}
+
+}  // namespace runnel::cluster

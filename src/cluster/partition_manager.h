@@ -1,0 +1,114 @@
+#pragma once
+// The partitions this node holds, and their lifecycle: which shard owns each
+// (a stable hash of topic and partition), opening them (running log recovery)
+// and dropping them, pushing a topic's changed configuration to them, the
+// per-shard timers that apply retention and sync idle partitions, and the
+// clean shutdown that seals them all with one syncfs. Each shard has its own
+// map of partitions and its own descriptor cache (storage::FileCache).
+// Replication will add the role changes here (become leader / follower, as
+// the metadata from etcd says), beside open and drop.
+//
+// Thread-safety: owner() is safe from any thread. partition(),
+// open_partitions() and drop_partitions() act on the calling shard's own
+// partitions and must run on a shard thread. open_everywhere(),
+// drop_everywhere() and apply_topic_config() are coroutines that hop to every
+// shard themselves. start(), open_all(), start_timers() and stop() are called
+// from the thread that starts and stops the broker (not a shard): start()
+// before the shards run, the others while they do.
+#include <asio.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/error_code.h"
+#include "cluster/partition.h"
+#include "cluster/topic_table.h"
+#include "server/shard.h"
+#include "storage/env.h"
+#include "storage/file_cache.h"
+#include "storage/flusher.h"
+
+namespace runnel::cluster {
+
+class PartitionManager {
+ public:
+  struct Options {
+    std::filesystem::path data_dir;                // partitions live in <data_dir>/<topic>-<partition>
+    int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
+    int64_t idle_flush_ms = 1000;                  // runnel.idle.flush.ms
+  };
+  // `env`, `flusher` and `shards` must outlive the manager; the flusher runs
+  // between start() and stop().
+  PartitionManager(Options options, storage::Env* env, storage::Flusher& flusher, ShardSet& shards);
+  PartitionManager(const PartitionManager&) = delete;
+  PartitionManager& operator=(const PartitionManager&) = delete;
+
+  // The shard that owns a partition: a stable hash of its topic and index.
+  Shard& owner(const std::string& topic, int32_t partition);
+  // The calling shard's partition; nullptr when it holds no such partition
+  // (unknown, not open yet, or offline) or on a thread that is not a shard.
+  Partition* partition(const std::string& topic, int32_t partition);
+
+  // Opens the data directory (for the syncfs at shutdown) and one descriptor
+  // cache per shard, `max_open_files` over all of them.
+  void start(int64_t max_open_files);
+  // At start-up, once the shards run: opens on every shard at once the
+  // partitions of `topics` it owns, running log recovery (a partition that
+  // cannot be opened is logged and stays offline: the broker never refuses to
+  // start over one partition), then runs `then(shard id)` there (the broker
+  // loads its group coordinators from the partitions just opened). Blocks
+  // the calling thread until every shard is done.
+  void open_all(const std::vector<TopicInfo>& topics, const std::function<void(int shard_id)>& then);
+  // Starts the retention and idle-flush timers on every shard.
+  void start_timers();
+  // Descriptors open through all shards' caches (for the start-up log line).
+  size_t open_descriptor_count() const;
+
+  // Opens, on the calling shard, the partitions in [from, to) of `topic` that
+  // it owns. KAFKA_STORAGE_ERROR (with `message`) at the first that cannot be
+  // opened, unless `tolerant`, which logs it and goes on.
+  ErrorCode open_partitions(const TopicInfo& topic, int32_t from, int32_t to, bool tolerant, std::string* message);
+  // Drops, on the calling shard, its partitions in [from, to) of `topic` and
+  // deletes their directories (DeleteTopics, and undoing a failed creation).
+  void drop_partitions(const std::string& topic, int32_t from, int32_t to);
+  // Opens or drops on every shard, from a coroutine on any shard.
+  asio::awaitable<ErrorCode> open_everywhere(const TopicInfo& topic, int32_t from, int32_t to, std::string* message);
+  asio::awaitable<void> drop_everywhere(const std::string& topic, int32_t from, int32_t to);
+  // Pushes a topic's changed configuration to its open partitions.
+  asio::awaitable<void> apply_topic_config(const TopicInfo& topic);
+
+  // Clean shutdown, while the shards still run: (1) on every shard at once,
+  // runs `quiesce(shard id)` (the broker stops what appends there, its group
+  // coordinator), stops the timers and seals the partitions changed in this
+  // run; (2) one syncfs makes every write of the run durable; (3) writes their
+  // clean-shutdown markers, forgets every partition and syncs the markers.
+  // Returns how many partitions had changed. Does nothing once stopped.
+  size_t stop(const std::function<void(int shard_id)>& quiesce);
+  bool stopped() const { return stopped_; }
+
+ private:
+  using PartitionMap = std::unordered_map<std::string, std::unique_ptr<Partition>>;
+  static std::string key(const std::string& topic, int32_t partition);
+  std::filesystem::path partition_dir(const std::string& topic, int32_t partition) const;
+  void run_retention(int shard_id);
+  void run_idle_flush(int shard_id);
+
+  Options options_;
+  storage::Env* env_;
+  storage::Flusher& flusher_;
+  ShardSet& shards_;
+  // The data directory, opened at start-up so that the syncfs at shutdown
+  // reports every writeback error of the run (Env::sync_filesystem).
+  std::shared_ptr<FileHandle> data_dir_handle_;
+  std::vector<std::unique_ptr<storage::FileCache>> file_caches_;  // one per shard
+  std::vector<PartitionMap> partitions_;                          // one map per shard, touched only on that shard
+  std::vector<std::unique_ptr<asio::steady_timer>> retention_timers_;
+  std::vector<std::unique_ptr<asio::steady_timer>> flush_timers_;
+  bool stopped_ = false;
+};
+
+}  // namespace runnel::cluster
