@@ -45,6 +45,7 @@ etcd::Status ControlPlane::join_cluster(const std::string& proposed, std::string
     if (status.is_ok()) {
       if (txn.succeeded) {
         cluster_id = proposed;
+        founded_ = true;
         spdlog::info("created cluster {} in etcd", cluster_id);
       } else if (!txn.responses.empty() && !txn.responses[0].kvs.empty()) {
         cluster_id = txn.responses[0].kvs[0].value;
@@ -303,6 +304,18 @@ ErrorCode ControlPlane::create_topic(const std::string& name, int32_t partitions
   return ErrorCode::NONE;
 }
 
+ErrorCode ControlPlane::import_topic(const std::string& name, const metadata::TopicRecord& record,
+                                     std::string* message) {
+  const auto key = keys_.topic(name);
+  etcd::TxnResponse txn;
+  auto status = admin_client_.txn({etcd::Compare::create_revision(key, 0)},
+                                  {etcd::Op::put(key, metadata::encode_topic(record))}, {}, txn);
+  if (!status.is_ok()) return unreachable(status, message);
+  if (!txn.succeeded) return ErrorCode::TOPIC_ALREADY_EXISTS;
+  await_cache(txn.revision);
+  return ErrorCode::NONE;
+}
+
 ErrorCode ControlPlane::delete_topic(const std::string& name, std::string* message) {
   const auto key = keys_.topic(name);
   etcd::TxnResponse txn;
@@ -327,6 +340,28 @@ ErrorCode ControlPlane::add_partitions(const std::string& name, int32_t total, c
     std::this_thread::sleep_for(std::chrono::milliseconds(100 * (attempt + 1)));
   }
   if (message) *message = "The topic kept changing while partitions were added; retry.";
+  return ErrorCode::REQUEST_TIMED_OUT;
+}
+
+ErrorCode ControlPlane::set_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs,
+                                          std::string* message) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto view = cache_->topic(name);
+    if (!view) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+    auto record = view->record;
+    record.configs = configs;
+    const auto key = keys_.topic(name);
+    etcd::TxnResponse txn;
+    auto status = admin_client_.txn({etcd::Compare::mod_revision(key, view->mod_revision)},
+                                    {etcd::Op::put(key, metadata::encode_topic(record))}, {}, txn);
+    if (!status.is_ok()) return unreachable(status, message);
+    if (txn.succeeded) {
+      await_cache(txn.revision);
+      return ErrorCode::NONE;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * (attempt + 1)));
+  }
+  if (message) *message = "The topic kept changing while its configs were set; retry.";
   return ErrorCode::REQUEST_TIMED_OUT;
 }
 

@@ -85,12 +85,22 @@ class ControlPlane {
   ErrorCode create_topic(const std::string& name, int32_t partitions, int16_t replication_factor,
                          const controller::Assignment* manual, const std::map<std::string, std::string>& configs,
                          bool internal, std::string* message);
+  // Records a topic this broker already holds (its id and replicas as given)
+  // unless the cluster has one of that name: how a single node's topics
+  // become the cluster's when its data dir founds the cluster.
+  ErrorCode import_topic(const std::string& name, const metadata::TopicRecord& record, std::string* message);
+  // Whether join_cluster() created the cluster (this data dir founded it).
+  bool founded_cluster() const { return founded_; }
   // Deletes the topic's record and partition states everywhere.
   ErrorCode delete_topic(const std::string& name, std::string* message);
   // Raises the partition count to `total`, placing the new partitions like
   // create_topic; fenced on the topic record's mod revision.
   ErrorCode add_partitions(const std::string& name, int32_t total, const controller::Assignment* manual,
                            std::string* message);
+
+  // Replaces the topic's config overrides; fenced like add_partitions.
+  ErrorCode set_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs,
+                              std::string* message);
 
   const metadata::MetadataCache& cache() const { return *cache_; }
   bool is_controller() const { return is_controller_.load(); }
@@ -125,6 +135,7 @@ class ControlPlane {
   std::unique_ptr<etcd::Watch> watch_;
   std::atomic<bool> is_controller_{false};
   std::atomic<bool> registered_{false};
+  bool founded_ = false;
 
   std::mutex mu_;
   std::condition_variable wake_;

@@ -40,6 +40,7 @@ class PartitionManager {
     std::filesystem::path data_dir;                // partitions live in <data_dir>/<topic>-<partition>
     int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
     int64_t idle_flush_ms = 1000;                  // runnel.idle.flush.ms
+    int32_t node_id = 0;                           // opens only the partitions this node holds (TopicInfo::holds)
   };
   // `env`, `flusher` and `shards` must outlive the manager; the flusher runs
   // between start() and stop().
@@ -69,7 +70,7 @@ class PartitionManager {
   size_t open_descriptor_count() const;
 
   // Opens, on the calling shard, the partitions in [from, to) of `topic` that
-  // it owns. KAFKA_STORAGE_ERROR (with `message`) at the first that cannot be
+  // it owns and this node holds a replica of. KAFKA_STORAGE_ERROR (with `message`) at the first that cannot be
   // opened, unless `tolerant`, which logs it and goes on.
   ErrorCode open_partitions(const TopicInfo& topic, int32_t from, int32_t to, bool tolerant, std::string* message);
   // Drops, on the calling shard, its partitions in [from, to) of `topic` and

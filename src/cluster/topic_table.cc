@@ -91,18 +91,22 @@ void TopicTable::load() {
     info.internal = t.value("internal", false);
     info.overrides = t["config"].get<std::map<std::string, std::string>>();
     info.log_config = effective_log_config(info.overrides, info.internal);
+    if (t.contains("replicas")) info.replicas = t["replicas"].get<std::vector<std::vector<int32_t>>>();
     topics_[info.name] = info;
   }
 }
 
 void TopicTable::persist_locked() const {
   nlohmann::json topics = nlohmann::json::array();
-  for (const auto& [name, t] : topics_)
-    topics.push_back({{"name", name},
-                      {"id", hex(t.id)},
-                      {"partitions", t.partitions},
-                      {"internal", t.internal},
-                      {"config", t.overrides}});
+  for (const auto& [name, t] : topics_) {
+    nlohmann::json topic = {{"name", name},
+                            {"id", hex(t.id)},
+                            {"partitions", t.partitions},
+                            {"internal", t.internal},
+                            {"config", t.overrides}};
+    if (!t.replicas.empty()) topic["replicas"] = t.replicas;
+    topics.push_back(std::move(topic));
+  }
   nlohmann::json doc = {{"version", 1}, {"topics", topics}};
   auto tmp = meta_dir_ / "topics.json.tmp";
   {
@@ -159,6 +163,20 @@ ErrorCode TopicTable::create(const std::string& name, int32_t partitions,
   info.internal = internal;
   info.overrides = overrides;
   topics_[name] = info;
+  persist_locked();
+  return ErrorCode::NONE;
+}
+
+ErrorCode TopicTable::adopt(TopicInfo topic, std::string* message) {
+  try {
+    topic.log_config = effective_log_config(topic.overrides, topic.internal);
+  } catch (const ConfigError& e) {
+    if (message) *message = e.what();
+    return ErrorCode::INVALID_CONFIG;
+  }
+  topic.partitions = static_cast<int32_t>(topic.replicas.size());
+  std::lock_guard lock(mu_);
+  topics_[topic.name] = std::move(topic);
   persist_locked();
   return ErrorCode::NONE;
 }

@@ -30,6 +30,18 @@ struct TopicInfo {
   bool internal = false;
   std::map<std::string, std::string> overrides;  // topic configs set explicitly
   storage::LogConfig log_config;                 // effective: defaults + overrides
+  // In a cluster: the node ids holding each partition's replicas, as etcd
+  // says; a broker opens only the partitions it holds. Empty on a single
+  // node, which holds them all.
+  std::vector<std::vector<int32_t>> replicas;
+
+  bool holds(int32_t partition, int32_t node_id) const {
+    if (replicas.empty()) return true;
+    if (partition < 0 || partition >= static_cast<int32_t>(replicas.size())) return false;
+    for (auto id : replicas[partition])
+      if (id == node_id) return true;
+    return false;
+  }
 };
 
 // Kafka's rules for a topic name: 1..249 characters of [a-zA-Z0-9._-], not "." or "..".
@@ -57,6 +69,10 @@ class TopicTable {
   ErrorCode create(const std::string& name, int32_t partitions, const std::map<std::string, std::string>& overrides,
                    bool internal, std::string* message);
   ErrorCode remove(const std::string& name);
+  // In a cluster: records (or replaces) a topic exactly as the cluster's
+  // metadata describes it, id and replicas included. No capacity check: the
+  // cluster already decided. INVALID_CONFIG when its overrides do not parse.
+  ErrorCode adopt(TopicInfo topic, std::string* message);
   ErrorCode set_partitions(const std::string& name, int32_t partitions, std::string* message);
   // Takes back a set_partitions() whose partitions could not be opened.
   void restore_partitions(const std::string& name, int32_t partitions);

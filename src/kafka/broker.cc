@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include "cluster/node_meta.h"
 
@@ -30,7 +31,8 @@ Broker::Broker(BrokerConfig config)
       topics_(std::filesystem::path(config_.data_dir) / "meta", config_.log),
       partitions_({.data_dir = config_.data_dir,
                    .retention_check_interval_ms = config_.retention_check_interval_ms,
-                   .idle_flush_ms = config_.idle_flush_ms},
+                   .idle_flush_ms = config_.idle_flush_ms,
+                   .node_id = config_.node_id},
                   storage::Env::posix(), flusher_, shards_) {}
 
 Broker::~Broker() { stop(); }
@@ -60,6 +62,7 @@ void Broker::load_identity() {
     options.client.endpoints = cluster::etcd::parse_endpoints(config_.etcd_endpoints);
     options.node_id = config_.node_id;
     options.session_ttl_seconds = (config_.broker_session_timeout_ms + 999) / 1000;
+    options.on_metadata_change = [this] { schedule_reconcile(); };
     control_plane_ = std::make_unique<cluster::ControlPlane>(options);
     if (auto status = control_plane_->join_cluster(proposed, cluster_id_); !status.is_ok())
       throw std::runtime_error("cannot reach etcd at " + config_.etcd_endpoints + ": " + status.to_string());
@@ -83,6 +86,150 @@ void Broker::join_cluster() {
   cluster::metadata::BrokerRecord self{config_.node_id, advertised_host_, advertised_port_, config_.rack};
   if (auto status = control_plane_->start(self); !status.is_ok())
     throw std::runtime_error("cannot join the cluster: " + status.to_string());
+  if (control_plane_->founded_cluster()) import_local_topics();
+  schedule_reconcile();
+}
+
+void Broker::import_local_topics() {
+  for (const auto& t : topics_.all()) {
+    cluster::metadata::TopicRecord record;
+    record.id = t.id;
+    record.configs = t.overrides;
+    record.internal = t.internal;
+    record.replicas.assign(static_cast<size_t>(t.partitions), std::vector<int32_t>{config_.node_id});
+    std::string message;
+    auto error = control_plane_->import_topic(t.name, record, &message);
+    if (error == ErrorCode::NONE)
+      spdlog::info("topic {} ({} partitions) of this data dir is now the cluster's", t.name, t.partitions);
+    else if (error != ErrorCode::TOPIC_ALREADY_EXISTS)
+      spdlog::error("cannot publish topic {} to the cluster: {}", t.name, message);
+  }
+}
+
+void Broker::schedule_reconcile() {
+  if (!control_plane_ || !shards_started_) return;
+  asio::co_spawn(
+      shards_.at(0).executor(), [this]() -> asio::awaitable<void> { co_await reconcile_now(); }, asio::detached);
+}
+
+asio::awaitable<void> Broker::reconcile_now() {
+  if (!control_plane_) co_return;
+  co_await on_shard(shards_.at(0), [this]() -> asio::awaitable<int> {
+    if (reconcile_running_) {
+      // Wait for a pass that starts after this call to finish.
+      reconcile_again_ = true;
+      uint64_t target = reconcile_passes_ + 2;
+      asio::steady_timer timer(shards_.at(0).io());
+      while (reconcile_passes_ < target && reconcile_running_) {
+        timer.expires_after(std::chrono::milliseconds(2));
+        co_await timer.async_wait(asio::use_awaitable);
+      }
+      co_return 0;
+    }
+    reconcile_running_ = true;
+    do {
+      reconcile_again_ = false;
+      try {
+        co_await reconcile_once();
+      } catch (const std::exception& e) {
+        spdlog::error("applying the cluster's metadata failed: {}", e.what());
+      }
+      ++reconcile_passes_;
+    } while (reconcile_again_);
+    reconcile_running_ = false;
+    co_return 0;
+  });
+}
+
+asio::awaitable<void> Broker::reconcile_once() {
+  std::set<std::string> in_cluster;
+  for (const auto& view : control_plane_->cache().topics()) {
+    in_cluster.insert(view.name);
+    cluster::TopicInfo want;
+    want.name = view.name;
+    want.id = view.record.id;
+    want.internal = view.record.internal;
+    want.overrides = view.record.configs;
+    want.replicas = view.record.replicas;
+    want.partitions = static_cast<int32_t>(want.replicas.size());
+    auto have = topics_.find(view.name);
+    if (have && have->id != want.id) {
+      // Deleted and created again while this broker was away: the old data goes.
+      co_await partitions_.drop_everywhere(have->name, 0, have->partitions);
+      topics_.remove(have->name);
+      spdlog::info("topic {} was re-created in the cluster: dropped the old one's data", have->name);
+      have.reset();
+    }
+    if (have && have->partitions == want.partitions && have->overrides == want.overrides &&
+        have->replicas == want.replicas && have->internal == want.internal)
+      continue;
+    std::string message;
+    if (topics_.adopt(want, &message) != ErrorCode::NONE) {
+      spdlog::error("cannot adopt topic {} from the cluster: {}", want.name, message);
+      continue;
+    }
+    auto info = *topics_.find(want.name);
+    int32_t from = have ? have->partitions : 0;
+    if (from < info.partitions) {
+      if (co_await partitions_.open_everywhere(info, from, info.partitions, &message) != ErrorCode::NONE)
+        spdlog::error("partitions of {} stay offline: {}", info.name, message);
+    }
+    if (have && have->overrides != info.overrides) co_await partitions_.apply_topic_config(info);
+    if (info.name == group::kOffsetsTopic) offsets_partitions_ = info.partitions;
+    int held = 0;
+    for (int32_t p = 0; p < info.partitions; ++p) held += info.holds(p, config_.node_id);
+    spdlog::info("topic {}: {} partitions in the cluster, {} on this broker", info.name, info.partitions, held);
+  }
+  for (const auto& t : topics_.all()) {
+    if (in_cluster.count(t.name)) continue;
+    co_await partitions_.drop_everywhere(t.name, 0, t.partitions);
+    topics_.remove(t.name);
+    spdlog::info("deleted topic {} (deleted in the cluster)", t.name);
+  }
+}
+
+template <class F>
+asio::awaitable<ErrorCode> Broker::on_control_pool(F& fn) {
+  co_return co_await asio::co_spawn(
+      control_pool_.get_executor(), [&fn]() -> asio::awaitable<ErrorCode> { co_return fn(); }, asio::use_awaitable);
+}
+
+std::vector<Broker::Leadership> Broker::leadership(const cluster::TopicInfo& topic) const {
+  std::vector<Leadership> out;
+  auto view = control_plane_ ? control_plane_->cache().topic(topic.name) : std::nullopt;
+  for (int32_t p = 0; p < topic.partitions; ++p) {
+    Leadership l;
+    if (view && p < static_cast<int32_t>(view->partitions.size())) {
+      const auto& state = view->partitions[p];
+      l.leader = state.leader;
+      l.leader_epoch = state.leader_epoch;
+      l.replicas = view->record.replicas[p];
+      l.isr = state.isr;
+    } else if (!control_plane_) {
+      l.leader = config_.node_id;
+      l.replicas = l.isr = {config_.node_id};
+    }
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+std::optional<Broker::Endpoint> Broker::endpoint(int32_t node_id) const {
+  for (auto& b : cluster_brokers())
+    if (b.node_id == node_id) return b;
+  return std::nullopt;
+}
+
+ErrorCode Broker::missing_partition_error(const std::string& topic, int32_t partition) const {
+  if (control_plane_ && control_plane_->cache().partition(topic, partition)) return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+  return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+}
+
+int32_t Broker::coordinator_node(const std::string& group_id) const {
+  if (!control_plane_) return config_.node_id;
+  auto p = group::offsets_partition_for(group_id, offsets_partitions_);
+  auto state = control_plane_->cache().partition(group::kOffsetsTopic, p);
+  return state ? state->leader : -1;
 }
 
 std::vector<Broker::Endpoint> Broker::cluster_brokers() const {
@@ -151,6 +298,57 @@ void Broker::stop() {
 asio::awaitable<ErrorCode> Broker::create_topic(const std::string& name, int32_t partitions,
                                                 const std::map<std::string, std::string>& overrides,
                                                 std::string* message, bool internal) {
+  co_return co_await create_topic(name, partitions, -1, nullptr, overrides, message, internal);
+}
+
+asio::awaitable<ErrorCode> Broker::create_topic(const std::string& name, int32_t partitions, int16_t replication_factor,
+                                                const cluster::controller::Assignment* manual,
+                                                const std::map<std::string, std::string>& overrides,
+                                                std::string* message, bool internal) {
+  if (replication_factor == -1) replication_factor = config_.default_replication_factor;
+  if (manual && !manual->empty()) {
+    partitions = static_cast<int32_t>(manual->size());
+    replication_factor = static_cast<int16_t>((*manual)[0].size());
+  }
+  if (replication_factor > 1) {
+    if (message)
+      *message = control_plane_ ? "runnel does not replicate partitions yet: the replication factor must be 1"
+                                : "Replication factor: " + std::to_string(replication_factor) +
+                                      " larger than available brokers: 1.";
+    co_return ErrorCode::INVALID_REPLICATION_FACTOR;
+  }
+  if (control_plane_) {
+    // Checked here so that the cluster never holds a topic no broker can open.
+    if (auto e = cluster::validate_topic_name(name); e != ErrorCode::NONE) {
+      if (message) *message = "Topic name \"" + name + "\" is illegal";
+      co_return e;
+    }
+    if (partitions <= 0 || partitions > 100000) {
+      if (message) *message = "Number of partitions must be larger than 0.";
+      co_return ErrorCode::INVALID_PARTITIONS;
+    }
+    try {
+      (void)topic_log_config(topics_.defaults(), overrides);
+    } catch (const ConfigError& e) {
+      if (message) *message = e.what();
+      co_return ErrorCode::INVALID_CONFIG;
+    }
+    auto create = [&]() {
+      return control_plane_->create_topic(name, partitions, replication_factor, manual, overrides, internal, message);
+    };
+    auto error = co_await on_control_pool(create);
+    if (error == ErrorCode::NONE) spdlog::info("created topic {} with {} partitions in the cluster", name, partitions);
+    // Either way the topic is the cluster's now: answer once this broker has it.
+    if (error == ErrorCode::NONE || error == ErrorCode::TOPIC_ALREADY_EXISTS) co_await reconcile_now();
+    co_return error;
+  }
+  if (manual) {
+    for (const auto& replicas : *manual)
+      if (replicas.size() != 1 || replicas[0] != config_.node_id) {
+        if (message) *message = "The manual partition assignment includes a broker other than this one.";
+        co_return ErrorCode::INVALID_REPLICA_ASSIGNMENT;
+      }
+  }
   auto error = topics_.create(name, partitions, overrides, internal, message);
   if (error != ErrorCode::NONE) co_return error;
   auto info = *topics_.find(name);
@@ -167,6 +365,18 @@ asio::awaitable<ErrorCode> Broker::create_topic(const std::string& name, int32_t
 }
 
 asio::awaitable<ErrorCode> Broker::delete_topic(const std::string& name) {
+  if (control_plane_) {
+    std::string message;
+    auto remove = [&]() { return control_plane_->delete_topic(name, &message); };
+    auto error = co_await on_control_pool(remove);
+    if (error == ErrorCode::NONE) {
+      spdlog::info("deleted topic {} in the cluster", name);
+      co_await reconcile_now();
+    } else if (error != ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) {
+      spdlog::warn("deleting topic {} failed: {}", name, message);
+    }
+    co_return error;
+  }
   auto info = topics_.find(name);
   if (!info) co_return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
   auto error = topics_.remove(name);
@@ -176,7 +386,20 @@ asio::awaitable<ErrorCode> Broker::delete_topic(const std::string& name) {
   co_return ErrorCode::NONE;
 }
 
-asio::awaitable<ErrorCode> Broker::add_partitions(const std::string& name, int32_t total, std::string* message) {
+asio::awaitable<ErrorCode> Broker::add_partitions(const std::string& name, int32_t total, std::string* message,
+                                                  const cluster::controller::Assignment* manual) {
+  if (control_plane_) {
+    auto add = [&]() { return control_plane_->add_partitions(name, total, manual, message); };
+    auto error = co_await on_control_pool(add);
+    if (error == ErrorCode::NONE) co_await reconcile_now();
+    co_return error;
+  }
+  if (manual)
+    for (const auto& replicas : *manual)
+      if (replicas.size() != 1 || replicas[0] != config_.node_id) {
+        if (message) *message = "The manual partition assignment includes a broker other than this one.";
+        co_return ErrorCode::INVALID_REPLICA_ASSIGNMENT;
+      }
   auto before = topics_.find(name);
   if (!before) co_return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
   auto error = topics_.set_partitions(name, total, message);
@@ -188,6 +411,20 @@ asio::awaitable<ErrorCode> Broker::add_partitions(const std::string& name, int32
     topics_.restore_partitions(name, before->partitions);
     spdlog::error("adding partitions to {} failed, rolled back: {}", name, message ? *message : "");
   }
+  co_return error;
+}
+
+asio::awaitable<ErrorCode> Broker::set_topic_overrides(const std::string& name,
+                                                       const std::map<std::string, std::string>& overrides,
+                                                       std::string* message) {
+  if (control_plane_) {
+    auto set = [&]() { return control_plane_->set_topic_configs(name, overrides, message); };
+    auto error = co_await on_control_pool(set);
+    if (error == ErrorCode::NONE) co_await reconcile_now();
+    co_return error;
+  }
+  auto error = topics_.set_overrides(name, overrides, message);
+  if (error == ErrorCode::NONE) co_await apply_topic_config(name);
   co_return error;
 }
 

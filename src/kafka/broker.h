@@ -77,8 +77,39 @@ class Broker {
   asio::awaitable<ErrorCode> create_topic(const std::string& name, int32_t partitions,
                                           const std::map<std::string, std::string>& overrides, std::string* message,
                                           bool internal = false);
+  // CreateTopics with a replication factor (-1: default.replication.factor)
+  // and, when not null, a manual replica assignment.
+  asio::awaitable<ErrorCode> create_topic(const std::string& name, int32_t partitions, int16_t replication_factor,
+                                          const cluster::controller::Assignment* manual,
+                                          const std::map<std::string, std::string>& overrides, std::string* message,
+                                          bool internal = false);
   asio::awaitable<ErrorCode> delete_topic(const std::string& name);
-  asio::awaitable<ErrorCode> add_partitions(const std::string& name, int32_t total, std::string* message);
+  asio::awaitable<ErrorCode> add_partitions(const std::string& name, int32_t total, std::string* message,
+                                            const cluster::controller::Assignment* manual = nullptr);
+
+  // Where a partition is led from, as clients are told: on a single node this
+  // node, epoch 0, itself the only replica; in a cluster what etcd says.
+  struct Leadership {
+    int32_t leader = -1;
+    int32_t leader_epoch = 0;
+    std::vector<int32_t> replicas;
+    std::vector<int32_t> isr;
+  };
+  std::vector<Leadership> leadership(const cluster::TopicInfo& topic) const;
+  std::optional<Endpoint> endpoint(int32_t node_id) const;
+  // The error for a partition this broker does not serve (partition() gave
+  // nullptr): NOT_LEADER_OR_FOLLOWER when the cluster has it elsewhere,
+  // UNKNOWN_TOPIC_OR_PARTITION otherwise.
+  ErrorCode missing_partition_error(const std::string& topic, int32_t partition) const;
+  // The node that coordinates a group: the leader of its __consumer_offsets
+  // partition (-1 while there is none). is_coordinator(): that node is this one.
+  int32_t coordinator_node(const std::string& group_id) const;
+  bool is_coordinator(const std::string& group_id) const { return coordinator_node(group_id) == config_.node_id; }
+  // Replaces a topic's config overrides (AlterConfigs semantics, validated
+  // first) and applies them: here, or in a cluster on every broker.
+  asio::awaitable<ErrorCode> set_topic_overrides(const std::string& name,
+                                                 const std::map<std::string, std::string>& overrides,
+                                                 std::string* message);
   // Pushes a topic's changed configuration to its open partitions.
   asio::awaitable<void> apply_topic_config(const std::string& name);
 
@@ -99,6 +130,20 @@ class Broker {
   // with etcd in cluster mode, and refuses a data dir of another node or
   // cluster. Throws with the reason.
   void load_identity();
+  // In a cluster: brings the topic catalogue and the open partitions in line
+  // with the cluster's metadata (adopts new topics and opens the replicas
+  // this node holds, adds partitions, applies configs, drops deleted
+  // topics). Runs on shard 0, one pass at a time; a request made while a
+  // pass runs makes it run again. reconcile_now() returns once a pass that
+  // started after the call has finished.
+  asio::awaitable<void> reconcile_now();
+  void schedule_reconcile();
+  asio::awaitable<void> reconcile_once();
+  // Runs a blocking control-plane call off the shard threads.
+  template <class F>
+  asio::awaitable<ErrorCode> on_control_pool(F& fn);
+  // Publishes the topics of the data dir that founded the cluster.
+  void import_local_topics();
 
   BrokerConfig config_;
   ShardSet shards_;
@@ -112,6 +157,11 @@ class Broker {
   std::atomic<int32_t> offsets_partitions_{0};
   std::unique_ptr<cluster::ControlPlane> control_plane_;
   bool shards_started_ = false;
+  asio::thread_pool control_pool_{1};
+  // Touched only on shard 0.
+  bool reconcile_running_ = false;
+  bool reconcile_again_ = false;
+  uint64_t reconcile_passes_ = 0;
 };
 
 int64_t now_ms();

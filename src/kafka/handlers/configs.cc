@@ -109,8 +109,7 @@ asio::awaitable<std::pair<ErrorCode, std::string>> alter_topic(Broker& broker, c
     co_return std::pair{ErrorCode::INVALID_CONFIG, std::string(e.what())};
   }
   if (validate_only) co_return std::pair{ErrorCode::NONE, std::string()};
-  auto error = broker.topics().set_overrides(topic, overrides, &message);
-  if (error == ErrorCode::NONE) co_await broker.apply_topic_config(topic);
+  auto error = co_await broker.set_topic_overrides(topic, overrides, &message);
   co_return std::pair{error, message};
 }
 

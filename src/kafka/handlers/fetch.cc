@@ -27,7 +27,8 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
   PartitionRead out;
   auto* partition = broker.partition(topic, index);
   if (!partition) {
-    out.error = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+    // The topic has the partition (checked before): it is served elsewhere.
+    out.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
     return out;
   }
   out.high_watermark = partition->high_watermark();

@@ -16,7 +16,12 @@ asio::awaitable<protocol::DescribeGroupsResponse> handle_describe_groups(Request
       out.error_code = code(ErrorCode::INVALID_GROUP_ID);
       continue;
     }
-    auto d = co_await on_shard(broker.coordinator_shard(id), [&broker, &id]() { return broker.coordinator().describe(id); });
+    if (!broker.is_coordinator(id)) {
+      out.error_code = code(ErrorCode::NOT_COORDINATOR);
+      continue;
+    }
+    auto d =
+        co_await on_shard(broker.coordinator_shard(id), [&broker, &id]() { return broker.coordinator().describe(id); });
     out.group_state = std::string(group::state_name(d.state));
     out.protocol_type = d.protocol_type;
     out.protocol_data = d.protocol;
@@ -60,6 +65,10 @@ asio::awaitable<protocol::DeleteGroupsResponse> handle_delete_groups(RequestCont
   for (const auto& id : request.groups_names) {
     auto& out = response.results.emplace_back();
     out.group_id = id;
+    if (!broker.is_coordinator(id)) {
+      out.error_code = code(ErrorCode::NOT_COORDINATOR);
+      continue;
+    }
     auto error = co_await on_shard(broker.coordinator_shard(id), [&broker, &id]() -> asio::awaitable<ErrorCode> {
       co_return co_await broker.coordinator().delete_group(id);
     });

@@ -31,6 +31,10 @@ asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext& c
     response.error_code = code(ErrorCode::COORDINATOR_NOT_AVAILABLE);
     co_return response;
   }
+  if (!broker.is_coordinator(request.group_id)) {
+    response.error_code = code(ErrorCode::NOT_COORDINATOR);
+    co_return response;
+  }
   group::JoinRequest join;
   join.member_id = request.member_id;
   join.group_instance_id = request.group_instance_id;
@@ -73,6 +77,10 @@ asio::awaitable<protocol::SyncGroupResponse> handle_sync_group(RequestContext& c
     response.error_code = code(ErrorCode::INVALID_GROUP_ID);
     co_return response;
   }
+  if (!broker.is_coordinator(request.group_id)) {
+    response.error_code = code(ErrorCode::NOT_COORDINATOR);
+    co_return response;
+  }
   group::SyncRequest sync;
   sync.member_id = request.member_id;
   sync.generation_id = request.generation_id;
@@ -95,6 +103,10 @@ asio::awaitable<protocol::HeartbeatResponse> handle_heartbeat(RequestContext& ct
                                                               protocol::HeartbeatRequest& request) {
   Broker& broker = ctx.broker;
   protocol::HeartbeatResponse response;
+  if (!broker.is_coordinator(request.group_id)) {
+    response.error_code = code(ErrorCode::NOT_COORDINATOR);
+    co_return response;
+  }
   auto error = co_await on_shard(broker.coordinator_shard(request.group_id), [&broker, &request]() {
     return broker.coordinator().heartbeat(request.group_id, request.member_id, request.group_instance_id,
                                           request.generation_id);
@@ -107,6 +119,10 @@ asio::awaitable<protocol::LeaveGroupResponse> handle_leave_group(RequestContext&
                                                                  protocol::LeaveGroupRequest& request) {
   Broker& broker = ctx.broker;
   protocol::LeaveGroupResponse response;
+  if (!broker.is_coordinator(request.group_id)) {
+    response.error_code = code(ErrorCode::NOT_COORDINATOR);
+    co_return response;
+  }
   std::vector<std::pair<std::string, std::optional<std::string>>> leaving;
   if (ctx.api_version < 3)
     leaving.push_back({request.member_id, std::nullopt});

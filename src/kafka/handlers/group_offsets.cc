@@ -16,9 +16,8 @@ bool partition_exists(Broker& broker, const std::string& topic, int32_t partitio
 // The committed offsets of one group, for the partitions asked (all when null).
 asio::awaitable<std::vector<group::CommittedOffset>> fetch_offsets(Broker& broker, const std::string& group_id,
                                                                    const std::optional<TopicPartitions>& only) {
-  co_return co_await on_shard(broker.coordinator_shard(group_id), [&broker, &group_id, &only]() {
-    return broker.coordinator().fetch(group_id, only);
-  });
+  co_return co_await on_shard(broker.coordinator_shard(group_id),
+                              [&broker, &group_id, &only]() { return broker.coordinator().fetch(group_id, only); });
 }
 
 }  // namespace
@@ -39,8 +38,8 @@ asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestCont
         pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         continue;
       }
-      entries.push_back({topic.name, p.partition_index, p.committed_offset, p.committed_leader_epoch,
-                         p.committed_metadata});
+      entries.push_back(
+          {topic.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata});
       where.push_back({response.topics.size() - 1, tr.partitions.size() - 1});
     }
   }
@@ -53,13 +52,17 @@ asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestCont
     for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(ErrorCode::COORDINATOR_NOT_AVAILABLE);
     co_return response;
   }
+  if (!broker.is_coordinator(request.group_id)) {
+    for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(ErrorCode::NOT_COORDINATOR);
+    co_return response;
+  }
   int32_t generation = ctx.api_version >= 1 ? request.generation_id_or_member_epoch : -1;
-  auto errors = co_await on_shard(
-      broker.coordinator_shard(request.group_id),
-      [&broker, &request, generation, &entries]() -> asio::awaitable<std::vector<ErrorCode>> {
-        co_return co_await broker.coordinator().commit(request.group_id, request.member_id, request.group_instance_id,
-                                                       generation, entries);
-      });
+  auto errors =
+      co_await on_shard(broker.coordinator_shard(request.group_id),
+                        [&broker, &request, generation, &entries]() -> asio::awaitable<std::vector<ErrorCode>> {
+                          co_return co_await broker.coordinator().commit(
+                              request.group_id, request.member_id, request.group_instance_id, generation, entries);
+                        });
   for (size_t i = 0; i < where.size(); ++i)
     response.topics[where[i].first].partitions[where[i].second].error_code = code(errors[i]);
   co_return response;
@@ -70,6 +73,10 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
   Broker& broker = ctx.broker;
   protocol::OffsetFetchResponse response;
   if (ctx.api_version < 8) {
+    if (!broker.is_coordinator(request.group_id)) {
+      response.error_code = code(ErrorCode::NOT_COORDINATOR);
+      co_return response;
+    }
     std::optional<TopicPartitions> only;
     if (request.topics) {
       only.emplace();
@@ -78,7 +85,8 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
     }
     auto offsets = co_await fetch_offsets(broker, request.group_id, only);
     for (auto& o : offsets) {
-      if (response.topics.empty() || response.topics.back().name != o.topic) response.topics.emplace_back().name = o.topic;
+      if (response.topics.empty() || response.topics.back().name != o.topic)
+        response.topics.emplace_back().name = o.topic;
       auto& pr = response.topics.back().partitions.emplace_back();
       pr.partition_index = o.partition;
       pr.committed_offset = o.offset;
@@ -90,6 +98,10 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
   for (auto& g : request.groups) {
     auto& gr = response.groups.emplace_back();
     gr.group_id = g.group_id;
+    if (!broker.is_coordinator(g.group_id)) {
+      gr.error_code = code(ErrorCode::NOT_COORDINATOR);
+      continue;
+    }
     std::optional<TopicPartitions> only;
     if (g.topics) {
       only.emplace();
@@ -116,6 +128,10 @@ asio::awaitable<protocol::OffsetDeleteResponse> handle_offset_delete(RequestCont
   TopicPartitions partitions;
   for (auto& t : request.topics)
     for (auto& p : t.partitions) partitions.push_back({t.name, p.partition_index});
+  if (!broker.is_coordinator(request.group_id)) {
+    response.error_code = code(ErrorCode::NOT_COORDINATOR);
+    co_return response;
+  }
   auto [group_error, errors] = co_await on_shard(
       broker.coordinator_shard(request.group_id),
       [&broker, &request, &partitions]() -> asio::awaitable<std::pair<ErrorCode, std::vector<ErrorCode>>> {

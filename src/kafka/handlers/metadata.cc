@@ -13,14 +13,15 @@ protocol::MetadataResponse::MetadataResponseTopic describe_topic(Broker& broker,
   topic.name = t.name;
   topic.topic_id = t.id;
   topic.is_internal = t.internal;
-  int32_t node = broker.config().node_id;
+  auto leadership = broker.leadership(t);
   for (int32_t p = 0; p < t.partitions; ++p) {
     protocol::MetadataResponse::MetadataResponsePartition part;
     part.partition_index = p;
-    part.leader_id = node;
-    part.leader_epoch = 0;
-    part.replica_nodes = {node};
-    part.isr_nodes = {node};
+    part.leader_id = leadership[p].leader;
+    part.leader_epoch = leadership[p].leader_epoch;
+    part.replica_nodes = leadership[p].replicas;
+    part.isr_nodes = leadership[p].isr;
+    if (part.leader_id < 0) part.error_code = code(ErrorCode::LEADER_NOT_AVAILABLE);
     topic.partitions.push_back(std::move(part));
   }
   return topic;

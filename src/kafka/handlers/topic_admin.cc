@@ -15,22 +15,40 @@ asio::awaitable<protocol::CreateTopicsResponse> handle_create_topics(RequestCont
     auto& result = response.topics.emplace_back();
     result.name = topic.name;
     int32_t partitions = topic.num_partitions == -1 ? broker.config().num_partitions : topic.num_partitions;
-    int16_t replication = topic.replication_factor == -1 ? broker.config().default_replication_factor
-                                                         : topic.replication_factor;
+    int16_t replication =
+        topic.replication_factor == -1 ? broker.config().default_replication_factor : topic.replication_factor;
     std::map<std::string, std::string> overrides;
     for (auto& c : topic.configs)
       if (c.value) overrides[c.name] = *c.value;
     std::string message;
     ErrorCode error = ErrorCode::NONE;
-    if (!topic.assignments.empty()) {
-      error = ErrorCode::INVALID_REQUEST;
-      message = "Manual replica assignment is not supported";
+    // A manual assignment: one entry per partition, indexes 0..n-1, and then
+    // num_partitions and replication_factor must be -1 (Kafka's rule).
+    cluster::controller::Assignment manual(topic.assignments.size());
+    for (const auto& a : topic.assignments) {
+      if (a.partition_index < 0 || a.partition_index >= static_cast<int32_t>(manual.size()) ||
+          !manual[a.partition_index].empty()) {
+        error = ErrorCode::INVALID_REPLICA_ASSIGNMENT;
+        message = "Partitions should be numbered 0 to n-1, each assigned once.";
+        break;
+      }
+      manual[a.partition_index] = a.broker_ids;
+    }
+    if (!manual.empty() && error == ErrorCode::NONE) {
+      if (topic.num_partitions != -1 || topic.replication_factor != -1) {
+        error = ErrorCode::INVALID_REQUEST;
+        message =
+            "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at "
+            "the same time.";
+      } else {
+        partitions = static_cast<int32_t>(manual.size());
+        replication = static_cast<int16_t>(manual[0].size());
+      }
+    }
+    if (error != ErrorCode::NONE) {
     } else if (replication <= 0) {
       error = ErrorCode::INVALID_REPLICATION_FACTOR;
       message = "Replication factor must be larger than 0.";
-    } else if (replication > 1) {
-      error = ErrorCode::INVALID_REPLICATION_FACTOR;
-      message = "Replication factor: " + std::to_string(replication) + " larger than available brokers: 1.";
     } else if (request.validate_only) {
       if (broker.topics().find(topic.name)) {
         error = ErrorCode::TOPIC_ALREADY_EXISTS;
@@ -41,7 +59,8 @@ asio::awaitable<protocol::CreateTopicsResponse> handle_create_topics(RequestCont
         error = ErrorCode::INVALID_PARTITIONS;
       }
     } else {
-      error = co_await broker.create_topic(topic.name, partitions, overrides, &message);
+      error = co_await broker.create_topic(topic.name, partitions, replication, manual.empty() ? nullptr : &manual,
+                                           overrides, &message);
     }
     result.error_code = code(error);
     if (!message.empty()) result.error_message = message;
@@ -95,15 +114,15 @@ asio::awaitable<protocol::CreatePartitionsResponse> handle_create_partitions(
     auto info = broker.topics().find(topic.name);
     if (!info) {
       error = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
-    } else if (topic.assignments && !topic.assignments->empty()) {
-      error = ErrorCode::INVALID_REPLICA_ASSIGNMENT;
-      message = "Manual replica assignment is not supported";
     } else if (topic.count <= info->partitions) {
       error = ErrorCode::INVALID_PARTITIONS;
       message = "Topic currently has " + std::to_string(info->partitions) +
                 " partitions, which is higher than the requested " + std::to_string(topic.count) + ".";
     } else if (!request.validate_only) {
-      error = co_await broker.add_partitions(topic.name, topic.count, &message);
+      cluster::controller::Assignment manual;
+      if (topic.assignments)
+        for (const auto& a : *topic.assignments) manual.push_back(a.broker_ids);
+      error = co_await broker.add_partitions(topic.name, topic.count, &message, manual.empty() ? nullptr : &manual);
     }
     result.error_code = code(error);
     if (!message.empty()) result.error_message = message;

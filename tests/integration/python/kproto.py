@@ -159,7 +159,8 @@ def metadata_v1(correlation_id, topics=None):
 
 
 def parse_metadata_v1(payload):
-    """-> (brokers {node_id: (host, port, rack)}, controller_id, {topic: error_code})."""
+    """-> (brokers {node_id: (host, port, rack)}, controller_id,
+    {topic: (error_code, {partition: (error_code, leader, replicas, isr)})})."""
     r = Reader(payload)
     r.i32()  # correlation id
     brokers = {}
@@ -175,13 +176,13 @@ def parse_metadata_v1(payload):
         err = r.i16()
         name = r.string()
         r.take(1)  # is_internal
+        partitions = {}
         for _ in range(r.i32()):
-            r.i16(), r.i32(), r.i32()  # error, partition, leader
-            for _ in range(r.i32()):
-                r.i32()  # replicas
-            for _ in range(r.i32()):
-                r.i32()  # isr
-        topics[name] = err
+            perr, index, leader = r.i16(), r.i32(), r.i32()
+            replicas = [r.i32() for _ in range(r.i32())]
+            isr = [r.i32() for _ in range(r.i32())]
+            partitions[index] = (perr, leader, replicas, isr)
+        topics[name] = (err, partitions)
     return brokers, controller, topics
 
 

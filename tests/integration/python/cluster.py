@@ -1,0 +1,68 @@
+"""A local runnel cluster for the tests: a real etcd and N brokers, each on
+free loopback ports with its own data dir.
+
+    with Cluster(3) as c:
+        c.brokers[1].bootstrap, c.bootstrap (all three), c.metadata(node)
+"""
+import time
+
+import etcd
+import kproto
+from broker import Broker
+
+
+def wait_for(cond, timeout=30.0, step=0.1):
+    """Polls cond() until it returns something true or timeout passes; returns its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
+class Cluster:
+    def __init__(self, size=3, sets=None):
+        self.etcd = etcd.Etcd()
+        self.size = size
+        self.sets = dict(sets or {})
+        self.brokers = {}
+
+    def start(self):
+        self.etcd.start()
+        for n in range(1, self.size + 1):
+            self.add(n)
+        if not wait_for(lambda: all(self.view(n) and sorted(self.view(n)[0]) == list(self.brokers)
+                                    for n in self.brokers)):
+            raise RuntimeError("the brokers did not see each other: %r" % {n: self.view(n) for n in self.brokers})
+        return self
+
+    def add(self, node_id, sets=None):
+        cfg = dict(self.sets)
+        cfg.update(sets or {})
+        b = Broker(args=["--node-id", str(node_id), "--etcd", self.etcd.url], sets=cfg)
+        self.brokers[node_id] = b
+        return b.start()
+
+    @property
+    def bootstrap(self):
+        return ",".join(b.bootstrap for b in self.brokers.values() if b.alive())
+
+    def view(self, node_id, topics=None):
+        """Metadata v1 from one broker: (brokers, controller, topics) as kproto.parse_metadata_v1, or None."""
+        try:
+            return kproto.metadata(self.brokers[node_id].port, topics)
+        except (OSError, ValueError):
+            return None
+
+    def cleanup(self):
+        for b in self.brokers.values():
+            b.cleanup()
+        self.etcd.cleanup()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
