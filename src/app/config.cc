@@ -142,6 +142,8 @@ const std::map<std::string, Setter>& broker_setters() {
       {"runnel.max.open.files", [](auto& c, auto& k, auto& v) { c.max_open_files = parse_int(k, v, 0, INT32_MAX); }},
       {"runnel.max.partitions", [](auto& c, auto& k, auto& v) { c.max_partitions = parse_int(k, v, 0, INT32_MAX); }},
       {"runnel.etcd.endpoints", [](auto& c, auto&, auto& v) { c.etcd_endpoints = trim(v); }},
+      {"unclean.leader.election.enable",
+       [](auto& c, auto& k, auto& v) { c.unclean_leader_election = parse_bool(k, v); }},
       {"broker.rack", [](auto& c, auto&, auto& v) { c.rack = trim(v); }},
       {"broker.session.timeout.ms",
        [](auto& c, auto& k, auto& v) { c.broker_session_timeout_ms = parse_int(k, v, 1000, 3600000); }},

@@ -54,6 +54,7 @@ struct BrokerConfig {
   std::string etcd_endpoints;
   std::string rack;                          // broker.rack
   int64_t broker_session_timeout_ms = 6000;  // broker.session.timeout.ms: the lease TTL in etcd
+  bool unclean_leader_election = false;      // unclean.leader.election.enable
   bool clustered() const { return !etcd_endpoints.empty(); }
   storage::LogConfig log;  // log.segment.bytes, log.retention.*, ...
 

@@ -1,8 +1,12 @@
 #include "cluster/control_plane.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <random>
+#include <set>
+
+#include "cluster/controller/leader_election.h"
 
 namespace runnel::cluster {
 namespace {
@@ -164,6 +168,7 @@ bool ControlPlane::reconcile() {
   }
   if (!registered_ && !register_self()) return false;
   campaign();
+  if (is_controller_) elect_leaders();
   return true;
 }
 
@@ -237,11 +242,41 @@ void ControlPlane::campaign() {
                             {etcd::Op::range(key)}, txn);
   if (!status.is_ok()) return;  // retried on the next pass
   bool won = txn.succeeded;
-  if (!won && !txn.responses.empty() && !txn.responses[0].kvs.empty())
+  claim_revision_ = txn.revision;  // a key created by this txn has its revision as create revision
+  if (!won && !txn.responses.empty() && !txn.responses[0].kvs.empty()) {
     won = txn.responses[0].kvs[0].lease == lease_->id();
+    claim_revision_ = txn.responses[0].kvs[0].create_revision;
+  }
   if (won) {
     is_controller_ = true;
     spdlog::info("node {} won the controller election (etcd revision {})", self_.node_id, txn.revision);
+  }
+}
+
+void ControlPlane::elect_leaders() {
+  // Act only on a view at least as new as etcd is now: a controller that has
+  // not yet seen a broker's registration would take its partitions offline.
+  etcd::RangeResponse now;
+  if (!client_.range(keys_.controller(), {}, now).is_ok()) return;
+  if (!cache_->wait_for_revision(now.revision, std::chrono::seconds(2))) return;
+  std::set<int32_t> live;
+  for (const auto& b : cache_->brokers()) live.insert(b.node_id);
+  for (const auto& view : cache_->topics()) {
+    for (int32_t p = 0; p < static_cast<int32_t>(view.partitions.size()); ++p) {
+      const auto& current = view.partitions[p];
+      auto next = controller::elect_leader(current, view.record.replicas[p], live, options_.unclean_leader_election);
+      if (!next) continue;
+      const auto key = keys_.partition(view.name, p);
+      etcd::TxnResponse txn;
+      auto status = client_.txn({etcd::Compare::mod_revision(key, current.mod_revision),
+                                 etcd::Compare::create_revision(keys_.controller(), claim_revision_)},
+                                {etcd::Op::put(key, metadata::encode_partition_state(*next))}, {}, txn);
+      if (!status.is_ok()) return;   // etcd unreachable: the next pass retries
+      if (!txn.succeeded) continue;  // newer state (or a newer controller) exists: the watch brings it
+      if (next->leader != current.leader)
+        spdlog::info("partition {}-{}: leader {} -> {} (leader epoch {}, ISR {})", view.name, p, current.leader,
+                     next->leader, next->leader_epoch, fmt::join(next->isr, ","));
+    }
   }
 }
 

@@ -11,6 +11,11 @@
 // as controller at once, grants a new lease and registers again. While etcd is
 // unreachable the broker keeps what it has and retries; the log says why.
 //
+// The elected controller moves leadership when brokers die or return
+// (controller/leader_election), each change a transaction that compares the
+// partition key's mod revision and the controller key's create revision, so
+// that neither a stale view nor a deposed controller overwrites newer state.
+//
 // Topic admin writes the cluster's topic records in etcd: one transaction per
 // request, guarded so that concurrent requests on different brokers cannot
 // both succeed (a creation compares that the topic key does not exist; an
@@ -51,6 +56,9 @@ struct ControlPlaneOptions {
   // long a dead broker keeps its registration and, if it had it, the
   // controller role.
   int64_t session_ttl_seconds = 6;
+  // unclean.leader.election.enable: elect a live replica outside the ISR
+  // rather than leave a partition offline (losing what only the ISR had).
+  bool unclean_leader_election = false;
   // How long start-up waits for etcd, and for an earlier incarnation's
   // registration to expire.
   std::chrono::milliseconds startup_timeout{30000};
@@ -113,6 +121,9 @@ class ControlPlane {
   bool renew_lease();
   bool register_self();
   void campaign();
+  // The controller's duty: partitions whose leader died get a new one from
+  // the ISR (or go offline), offline ones get their ISR member back.
+  void elect_leaders();
   int64_t relist();
   void wake();
   // Waits (bounded) until the cache reflects `revision`, so that a request
@@ -136,6 +147,7 @@ class ControlPlane {
   std::atomic<bool> is_controller_{false};
   std::atomic<bool> registered_{false};
   bool founded_ = false;
+  int64_t claim_revision_ = 0;  // the controller key's create revision while we hold it
 
   std::mutex mu_;
   std::condition_variable wake_;

@@ -1,0 +1,49 @@
+#include "cluster/controller/leader_election.h"
+
+#include <algorithm>
+
+namespace runnel::cluster::controller {
+
+std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionState& current,
+                                                     const std::vector<int32_t>& replicas,
+                                                     const std::set<int32_t>& live, bool unclean) {
+  std::vector<int32_t> live_isr;
+  for (int32_t id : current.isr)
+    if (live.count(id)) live_isr.push_back(id);
+  metadata::PartitionState next = current;
+  next.mod_revision = 0;
+  if (current.leader >= 0 && live.count(current.leader)) {
+    // The leader stays; dead followers leave the ISR.
+    if (live_isr == current.isr) return std::nullopt;
+    next.isr = live_isr;
+    ++next.partition_epoch;
+    return next;
+  }
+  auto in_isr = [&](int32_t id) { return std::find(current.isr.begin(), current.isr.end(), id) != current.isr.end(); };
+  int32_t leader = -1;
+  for (int32_t id : replicas)
+    if (live.count(id) && in_isr(id)) {
+      leader = id;
+      break;
+    }
+  // The ISR keeps its last member even when it is dead: it names who holds
+  // every committed record.
+  next.isr = live_isr.empty() ? current.isr : live_isr;
+  if (leader < 0 && unclean) {
+    for (int32_t id : replicas)
+      if (live.count(id)) {
+        leader = id;
+        next.isr = {id};
+        break;
+      }
+  }
+  if (leader == current.leader && next.isr == current.isr) return std::nullopt;
+  if (leader != current.leader) {
+    next.leader = leader;
+    ++next.leader_epoch;
+  }
+  ++next.partition_epoch;
+  return next;
+}
+
+}  // namespace runnel::cluster::controller

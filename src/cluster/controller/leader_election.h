@@ -1,0 +1,29 @@
+#pragma once
+// The controller's rule for a partition's leadership when brokers come and
+// go, as Kafka's KRaft controller applies it:
+// - a leader that is no longer live is replaced by the first live replica of
+//   the ISR, in replica order; the dead broker leaves the ISR unless it was
+//   its last member (an ISR is never empty: it names who holds every
+//   committed record);
+// - with no live ISR member the partition goes offline (leader -1), unless
+//   unclean.leader.election.enable lets any live replica take it, at the
+//   price of losing what only the ISR had;
+// - an offline partition whose ISR member comes back is led by it again.
+// Every change bumps the leader epoch (when the leader changes) and the
+// partition epoch (always).
+//
+// Thread-safety: pure function.
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "cluster/metadata/records.h"
+
+namespace runnel::cluster::controller {
+
+// The next state of a partition, or nullopt when it needs no change.
+std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionState& current,
+                                                     const std::vector<int32_t>& replicas,
+                                                     const std::set<int32_t>& live, bool unclean);
+
+}  // namespace runnel::cluster::controller

@@ -1,0 +1,59 @@
+// The controller's leader election rule, case by case.
+#include "cluster/controller/leader_election.h"
+
+#include <gtest/gtest.h>
+
+namespace runnel::cluster::controller {
+namespace {
+
+using metadata::PartitionState;
+
+PartitionState state(int32_t leader, int32_t epoch, std::vector<int32_t> isr, int32_t partition_epoch = 0) {
+  return PartitionState{leader, epoch, std::move(isr), partition_epoch, 0};
+}
+
+TEST(LeaderElection, ALiveLeaderStays) {
+  EXPECT_FALSE(elect_leader(state(1, 3, {1, 2, 3}), {1, 2, 3}, {1, 2, 3}, false));
+}
+
+TEST(LeaderElection, DeadFollowersLeaveTheIsr) {
+  auto next = elect_leader(state(1, 3, {1, 2, 3}, 5), {1, 2, 3}, {1, 3}, false);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, state(1, 3, {1, 3}, 6));
+}
+
+TEST(LeaderElection, ADeadLeaderIsReplacedFromTheIsrInReplicaOrder) {
+  auto next = elect_leader(state(1, 3, {3, 1, 2}, 5), {1, 2, 3}, {2, 3}, false);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, state(2, 4, {3, 2}, 6));
+}
+
+TEST(LeaderElection, ALiveReplicaOutsideTheIsrIsNotElected) {
+  // Broker 2 is alive but was not in sync: electing it would lose records.
+  auto next = elect_leader(state(1, 3, {1}, 5), {1, 2}, {2}, false);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, state(-1, 4, {1}, 6));  // offline; the ISR keeps its last member
+  // Unclean election takes it, at that price.
+  auto unclean = elect_leader(state(1, 3, {1}, 5), {1, 2}, {2}, true);
+  ASSERT_TRUE(unclean);
+  EXPECT_EQ(*unclean, state(2, 4, {2}, 6));
+}
+
+TEST(LeaderElection, AnOfflinePartitionComesBackWithItsIsrMember) {
+  EXPECT_FALSE(elect_leader(state(-1, 4, {1}, 6), {1, 2}, {2}, false));  // still nobody in sync
+  auto next = elect_leader(state(-1, 4, {1}, 6), {1, 2}, {1, 2}, false);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, state(1, 5, {1}, 7));
+}
+
+TEST(LeaderElection, SingleReplicaPartitionsGoOfflineAndReturn) {
+  auto down = elect_leader(PartitionState::initial({2}), {2}, {1, 3}, false);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(*down, state(-1, 1, {2}, 1));
+  auto up = elect_leader(*down, {2}, {1, 2, 3}, false);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(*up, state(2, 2, {2}, 2));
+}
+
+}  // namespace
+}  // namespace runnel::cluster::controller
