@@ -13,6 +13,7 @@ import unittest
 import etcd
 import kproto
 from broker import Broker
+from cluster import wait_for
 
 TTL_MS = 2000  # broker.session.timeout.ms: the lease, kept short so the test is quick
 
@@ -23,16 +24,6 @@ def cluster_view(broker):
         return sorted(brokers), controller
     except (OSError, ValueError):
         return None
-
-
-def wait_for(cond, timeout=30.0, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")

@@ -11,16 +11,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-template <typename Fn>
-bool eventually(Fn done, std::chrono::milliseconds limit = 10000ms) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
-
 class ControlPlaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -48,20 +38,21 @@ TEST_F(ControlPlaneTest, FirstBrokerNamesTheClusterAndOneControllerAtATime) {
 
   ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0}).is_ok());
   ASSERT_TRUE(b->start({2, "127.0.0.1", 9002, "", 0}).is_ok());
-  ASSERT_TRUE(eventually([&] { return a->cache().brokers().size() == 2 && b->cache().brokers().size() == 2; }));
-  ASSERT_TRUE(eventually([&] { return a->is_controller() != b->is_controller(); }));
+  ASSERT_TRUE(testing::eventually([&] { return a->cache().brokers().size() == 2 && b->cache().brokers().size() == 2; },
+                                  10000ms));
+  ASSERT_TRUE(testing::eventually([&] { return a->is_controller() != b->is_controller(); }));
   auto* controller = a->is_controller() ? a.get() : b.get();
   auto* other = controller == a.get() ? b.get() : a.get();
   int32_t controller_id = controller == a.get() ? 1 : 2;
-  ASSERT_TRUE(eventually([&] { return other->cache().controller_id() == controller_id; }));
+  ASSERT_TRUE(testing::eventually([&] { return other->cache().controller_id() == controller_id; }));
   int64_t first_epoch = other->cache().controller_epoch();
 
   // The controller leaves cleanly: its claim goes with its revoked lease and
   // the other broker takes the role, under a newer controller epoch.
   controller->stop();
   EXPECT_FALSE(controller->is_controller());
-  ASSERT_TRUE(eventually([&] { return other->is_controller(); }, 5000ms));
-  ASSERT_TRUE(eventually([&] { return other->cache().brokers().size() == 1; }));
+  ASSERT_TRUE(testing::eventually([&] { return other->is_controller(); }, 5000ms));
+  ASSERT_TRUE(testing::eventually([&] { return other->cache().brokers().size() == 1; }));
   EXPECT_GT(other->cache().controller_epoch(), first_epoch);
 }
 
@@ -90,7 +81,7 @@ TEST_F(ControlPlaneTest, TopicAdminIsOneFencedWriteSeenByEveryBroker) {
   ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0}).is_ok());
   ASSERT_TRUE(b->start({2, "127.0.0.1", 9002, "", 0}).is_ok());
   ASSERT_TRUE(c->start({3, "127.0.0.1", 9003, "", 0}).is_ok());
-  ASSERT_TRUE(eventually([&] { return a->cache().brokers().size() == 3; }));
+  ASSERT_TRUE(testing::eventually([&] { return a->cache().brokers().size() == 3; }));
 
   std::string message;
   ASSERT_EQ(a->create_topic("orders", 6, 1, nullptr, {{"retention.ms", "60000"}}, false, &message), ErrorCode::NONE)
@@ -102,7 +93,7 @@ TEST_F(ControlPlaneTest, TopicAdminIsOneFencedWriteSeenByEveryBroker) {
   for (const auto& p : view->partitions) ++leaders[p.leader];
   EXPECT_EQ(leaders, (std::map<int32_t, int>{{1, 2}, {2, 2}, {3, 2}}));
   EXPECT_EQ(view->record.configs.at("retention.ms"), "60000");
-  ASSERT_TRUE(eventually([&] { return c->cache().topic("orders").has_value(); }));
+  ASSERT_TRUE(testing::eventually([&] { return c->cache().topic("orders").has_value(); }));
   EXPECT_EQ(c->cache().topic("orders")->record, view->record);
 
   // The same name from another broker: exactly one creation wins.
@@ -118,11 +109,11 @@ TEST_F(ControlPlaneTest, TopicAdminIsOneFencedWriteSeenByEveryBroker) {
   ASSERT_EQ(c->add_partitions("orders", 9, nullptr, &message), ErrorCode::NONE) << message;
   EXPECT_EQ(c->cache().topic("orders")->record.replicas.size(), 9u);
   EXPECT_EQ(c->add_partitions("orders", 9, nullptr, &message), ErrorCode::INVALID_PARTITIONS);
-  ASSERT_TRUE(eventually([&] { return a->cache().topic("orders")->record.replicas.size() == 9; }));
+  ASSERT_TRUE(testing::eventually([&] { return a->cache().topic("orders")->record.replicas.size() == 9; }));
 
   ASSERT_EQ(a->delete_topic("orders", &message), ErrorCode::NONE);
   EXPECT_EQ(a->delete_topic("orders", &message), ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-  ASSERT_TRUE(eventually([&] { return !b->cache().topic("orders") && !c->cache().topic("orders"); }));
+  ASSERT_TRUE(testing::eventually([&] { return !b->cache().topic("orders") && !c->cache().topic("orders"); }));
 }
 
 }  // namespace

@@ -25,17 +25,6 @@ class EtcdTest : public ::testing::Test {
   testing::EtcdServer server_;
 };
 
-// Waits up to `limit` for `done` to hold, checking every 10 ms.
-template <typename Fn>
-bool eventually(Fn done, std::chrono::milliseconds limit = 5000ms) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
-
 TEST_F(EtcdTest, PutRangeAndDeleteUnderAPrefix) {
   Client c(server_.client_options());
   PutResponse p;
@@ -118,7 +107,7 @@ TEST_F(EtcdTest, KeeperHoldsTheLeaseAndReportsItsRevocation) {
   EXPECT_EQ(r.kvs.size(), 1u);
   EXPECT_FALSE(lost);
   ASSERT_TRUE(c.lease_revoke(keeper.id()).is_ok());
-  EXPECT_TRUE(eventually([&] { return lost.load(); }));
+  EXPECT_TRUE(testing::eventually([&] { return lost.load(); }));
   keeper.stop(false);
 }
 
@@ -127,7 +116,7 @@ TEST_F(EtcdTest, KeeperReportsLossWhenEtcdIsSilentForATtl) {
   LeaseKeeper keeper(server_.client_options(), 2, [&] { lost = true; });
   ASSERT_TRUE(keeper.start().is_ok());
   server_.pause();
-  EXPECT_TRUE(eventually([&] { return lost.load(); }, 4000ms));
+  EXPECT_TRUE(testing::eventually([&] { return lost.load(); }, 4000ms));
   server_.resume();
   keeper.stop(false);
 }
@@ -177,7 +166,7 @@ TEST_F(EtcdTest, WatchDeliversPutsAndDeletesInOrder) {
   auto w = watch_prefix(server_, "/w/", 0, got);
   // The watch is registered once its stream is created; until then a write
   // could precede it. Write a marker until it shows up.
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(testing::eventually([&] {
     (void)c.put("/w/marker", "");
     return got.size() > 0;
   }));
@@ -195,7 +184,7 @@ TEST_F(EtcdTest, WatchDeliversPutsAndDeletesInOrder) {
     }
     return out;
   };
-  ASSERT_TRUE(eventually([&] { return for_a().size() >= 3; }));
+  ASSERT_TRUE(testing::eventually([&] { return for_a().size() >= 3; }));
   w->stop();
   auto events = for_a();
   ASSERT_EQ(events.size(), 3u);
@@ -212,11 +201,11 @@ TEST_F(EtcdTest, WatchResumesAfterEtcdRestartsWithoutLossOrRepeats) {
   ASSERT_TRUE(c.put("/w/1", "v", 0, &first).is_ok());
   Collected got;
   auto w = watch_prefix(server_, "/w/", first.revision, got);
-  ASSERT_TRUE(eventually([&] { return got.size() == 1; }));
+  ASSERT_TRUE(testing::eventually([&] { return got.size() == 1; }));
   server_.kill_hard();
   ASSERT_TRUE(server_.start());
   for (int i = 2; i < 6; ++i) ASSERT_TRUE(c.put("/w/" + std::to_string(i), "v").is_ok());
-  ASSERT_TRUE(eventually([&] { return got.size() >= 5; }, 10000ms));
+  ASSERT_TRUE(testing::eventually([&] { return got.size() >= 5; }, 10000ms));
   w->stop();
   std::lock_guard l(got.mu);
   ASSERT_EQ(got.events.size(), 5u);
@@ -231,7 +220,7 @@ TEST_F(EtcdTest, WatchFromACompactedRevisionAsksWhereToResume) {
   ASSERT_TRUE(c.compact(p.revision).is_ok());
   Collected got;
   auto w = watch_prefix(server_, "/w/", 2, got, p.revision);
-  ASSERT_TRUE(eventually([&] { return got.size() == 1; }));
+  ASSERT_TRUE(testing::eventually([&] { return got.size() == 1; }));
   w->stop();
   std::lock_guard l(got.mu);
   EXPECT_EQ(got.compactions, 1);

@@ -42,6 +42,17 @@ inline std::string etcd_binary() {
   return {};
 }
 
+// Waits up to `limit` for `done` to hold, checking every 10 ms.
+template <typename Fn>
+bool eventually(Fn done, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
 class EtcdServer {
  public:
   EtcdServer() {
