@@ -13,22 +13,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Logs at most once per interval: a broker cut off from etcd retries every
-// few hundred milliseconds and must not flood its log while it does.
-class Throttle {
- public:
-  bool allow() {
-    auto now = Clock::now();
-    if (now < next_) return false;
-    next_ = now + std::chrono::seconds(5);
-    return true;
-  }
-
- private:
-  Clock::time_point next_{};
-};
-
 }  // namespace
+
+bool ControlPlane::Throttle::allow() {
+  auto now = Clock::now();
+  if (now < next_) return false;
+  next_ = now + std::chrono::seconds(5);
+  return true;
+}
 
 ControlPlane::ControlPlane(ControlPlaneOptions options)
     : options_(std::move(options)),
@@ -93,7 +85,6 @@ etcd::Status ControlPlane::start(metadata::BrokerRecord self) {
   cache_->reset(listing);
   etcd::Watch::Options watch_options{options_.client, keys_.prefix, etcd::prefix_end(keys_.prefix),
                                      listing.revision + 1};
-  auto throttle = std::make_shared<Throttle>();
   watch_ = std::make_unique<etcd::Watch>(
       watch_options,
       [this](int64_t revision, std::span<const etcd::WatchEvent> events) {
@@ -106,8 +97,8 @@ etcd::Status ControlPlane::start(metadata::BrokerRecord self) {
                      compact_revision);
         return relist();
       },
-      [throttle](const etcd::Status& status) {
-        if (throttle->allow()) spdlog::warn("the watch on etcd broke, reconnecting: {}", status.to_string());
+      [this](const etcd::Status& status) {
+        if (watch_warnings_.allow()) spdlog::warn("the watch on etcd broke, reconnecting: {}", status.to_string());
       });
   watch_->start();
 
@@ -186,9 +177,8 @@ bool ControlPlane::renew_lease() {
     registered_ = false;
     wake();
   });
-  static Throttle throttle;
   if (auto status = lease->start(); !status.is_ok()) {
-    if (throttle.allow()) spdlog::warn("cannot get a lease from etcd: {}", status.to_string());
+    if (lease_warnings_.allow()) spdlog::warn("cannot get a lease from etcd: {}", status.to_string());
     return false;
   }
   lease_ = std::move(lease);
@@ -201,16 +191,16 @@ bool ControlPlane::register_self() {
   auto status =
       client_.txn({etcd::Compare::create_revision(key, 0)},
                   {etcd::Op::put(key, metadata::encode_broker(self_), lease_->id())}, {etcd::Op::range(key)}, txn);
-  static Throttle throttle;
   if (!status.is_ok()) {
-    if (throttle.allow()) spdlog::warn("registering node {} in etcd failed: {}", self_.node_id, status.to_string());
+    if (register_warnings_.allow())
+      spdlog::warn("registering node {} in etcd failed: {}", self_.node_id, status.to_string());
     return false;
   }
   if (!txn.succeeded) {
     const auto* held = !txn.responses.empty() && !txn.responses[0].kvs.empty() ? &txn.responses[0].kvs[0] : nullptr;
     // Our own put whose answer was lost on the way back counts as done.
     if (!held || held->lease != lease_->id()) {
-      if (throttle.allow())
+      if (register_warnings_.allow())
         spdlog::warn(
             "node id {} is still registered by {} (lease {}): an earlier run of this node whose lease "
             "has not expired yet, or another broker started with the same node id; waiting",

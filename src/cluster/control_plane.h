@@ -115,6 +115,17 @@ class ControlPlane {
   const std::string& cluster_id() const { return cluster_id_; }
 
  private:
+  // Logs at most once per interval: a broker cut off from etcd retries every
+  // few hundred milliseconds and must not flood its log while it does. One
+  // per message, owned by the thread that logs it.
+  class Throttle {
+   public:
+    bool allow();
+
+   private:
+    std::chrono::steady_clock::time_point next_{};
+  };
+
   void supervise();
   // One pass of the supervisor; returns true when everything is in place.
   bool reconcile();
@@ -147,6 +158,9 @@ class ControlPlane {
   std::atomic<bool> is_controller_{false};
   std::atomic<bool> registered_{false};
   bool founded_ = false;
+  Throttle lease_warnings_;     // the supervisor's
+  Throttle register_warnings_;  // the supervisor's
+  Throttle watch_warnings_;     // the watch thread's
   int64_t claim_revision_ = 0;  // the controller key's create revision while we hold it
 
   std::mutex mu_;
