@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "base/await_callback.h"
+#include "base/error_code.h"
+#include "base/types.h"
 #include "server/shard.h"
 #include "storage/flusher.h"
 #include "storage/partition_log.h"
@@ -25,6 +27,10 @@ struct FetchWaiter {
   std::function<void()> notify;
 };
 
+// The leader epoch of every partition of a single node (Metadata, ListOffsets,
+// Fetch and OffsetForLeaderEpoch all report it).
+inline constexpr LeaderEpoch kSingleNodeLeaderEpoch{0};
+
 class Partition {
  public:
   Partition(std::string topic, int32_t index, std::unique_ptr<storage::PartitionLog> log, storage::Flusher& flusher,
@@ -34,6 +40,13 @@ class Partition {
   const std::string& topic() const { return topic_; }
   int32_t index() const { return index_; }
   storage::PartitionLog& log() { return *log_; }
+  // The leader epoch this broker serves the partition in. A single node is
+  // the leader of every partition from the start, in epoch 0, for ever.
+  LeaderEpoch leader_epoch() const { return kSingleNodeLeaderEpoch; }
+  // Kafka's check of a request's current_leader_epoch (-1: none given, no check):
+  // newer than ours UNKNOWN_LEADER_EPOCH (we have not heard of it yet),
+  // older FENCED_LEADER_EPOCH (the client's metadata is stale).
+  ErrorCode check_leader_epoch(int32_t current_leader_epoch) const;
   // Single replica: everything appended is committed.
   int64_t high_watermark() const { return log_->log_end_offset(); }
 

@@ -18,7 +18,7 @@ protocol::MetadataResponse::MetadataResponseTopic describe_topic(Broker& broker,
     protocol::MetadataResponse::MetadataResponsePartition part;
     part.partition_index = p;
     part.leader_id = node;
-    part.leader_epoch = 0;
+    part.leader_epoch = cluster::kSingleNodeLeaderEpoch.value();
     part.replica_nodes = {node};
     part.isr_nodes = {node};
     topic.partitions.push_back(std::move(part));
@@ -66,8 +66,9 @@ asio::awaitable<protocol::MetadataResponse> handle_metadata(RequestContext& ctx,
     }
     protocol::MetadataResponse::MetadataResponseTopic topic;
     topic.name = name;
-    topic.error_code = code(cluster::validate_topic_name(name) != ErrorCode::NONE ? ErrorCode::INVALID_TOPIC_EXCEPTION
-                                                                                : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    topic.error_code =
+        code(cluster::validate_topic_name(name) != ErrorCode::NONE ? ErrorCode::INVALID_TOPIC_EXCEPTION
+                                                                   : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
     response.topics.push_back(std::move(topic));
   }
   co_return response;
