@@ -161,7 +161,6 @@ struct PartitionLog::Impl {
 // unclean stop the recovered segments' headers are replayed into it too, so
 // that no epoch the log holds is missing from the cache.
 void PartitionLog::Impl::load_epochs() {
-  epochs = std::make_unique<LeaderEpochCache>(env, dir);
   bool existed = env->exists(epochs->path());
   bool ok = true;
   if (!epochs->load()) {
@@ -187,6 +186,9 @@ void PartitionLog::Impl::load_epochs() {
 
 void PartitionLog::Impl::load(int64_t now_ms) {
   if (!env->create_dirs(dir)) throw std::runtime_error("cannot create " + dir.string());
+  // Empty until load_epochs(): segments deleted below the log start before
+  // then change nothing in it (load_epochs trims the start itself).
+  epochs = std::make_unique<LeaderEpochCache>(env, dir);
   std::map<int64_t, bool> bases;  // base offset of every .log file
   auto names = env->list(dir);
   for (const auto& name : names) {

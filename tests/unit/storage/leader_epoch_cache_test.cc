@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "storage/checkpoint.h"
 #include "storage/partition_log.h"
 #include "test_util.h"
 
@@ -188,6 +189,24 @@ TEST(PartitionLogEpochs, DeleteRecordsAndRetentionAdvanceTheStart) {
   log->close();
   auto again = PartitionLog::open(dir.path(), config, 0);
   EXPECT_EQ(again->epoch_entries(), (std::vector<EpochEntry>{E(2, 5), E(3, 8)}));
+}
+
+// A crash between DeleteRecords' checkpoint and its segment deletions: the
+// next open deletes them and trims the cache to the start.
+TEST(PartitionLogEpochs, StartCheckpointAheadOfTheSegmentsAtOpen) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 300;
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0);
+    for (int epoch : {1, 1, 2, 2, 3, 3}) append_epoch(*log, epoch);
+    ASSERT_GE(log->segment_count(), 2u);
+    log->close();
+  }
+  ASSERT_TRUE(write_checkpoint(*Env::posix(), dir.path() / PartitionLog::kLogStartOffsetFile, 9));
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  EXPECT_EQ(log->log_start_offset(), 9);
+  EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{E(3, 9)}));
 }
 
 }  // namespace
