@@ -24,6 +24,13 @@ ErrorCode Partition::check_leader_epoch(int32_t current_leader_epoch) const {
   return ErrorCode::NONE;
 }
 
+storage::EpochEndOffset Partition::end_offset_for_epoch(LeaderEpoch epoch) const {
+  Offset end(log_->log_end_offset());
+  storage::EpochList epochs(log_->epoch_entries());
+  epochs.assign(leader_epoch(), end);
+  return epochs.end_offset_for(epoch, end);
+}
+
 storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_ms) {
   auto result = log_->append(batches, leader_epoch().value(), now_ms);
   if (result.error == ErrorCode::KAFKA_STORAGE_ERROR)

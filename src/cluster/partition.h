@@ -47,6 +47,12 @@ class Partition {
   // newer than ours UNKNOWN_LEADER_EPOCH (we have not heard of it yet),
   // older FENCED_LEADER_EPOCH (the client's metadata is stale).
   ErrorCode check_leader_epoch(int32_t current_leader_epoch) const;
+  // OffsetForLeaderEpoch as this leader answers it: from the log's epoch
+  // cache, with our own epoch in it from the start at the log end even before
+  // we wrote in it, as Kafka's leader assigns it when it takes the partition
+  // (so an empty partition answers epoch 0 with its end offset, not -1/-1).
+  // Nothing is written for that: the entry is made durable by the first append.
+  storage::EpochEndOffset end_offset_for_epoch(LeaderEpoch epoch) const;
   // Single replica: everything appended is committed.
   int64_t high_watermark() const { return log_->log_end_offset(); }
 

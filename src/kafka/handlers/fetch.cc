@@ -46,7 +46,7 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
   // has learns here, instead of by OffsetForLeaderEpoch, that its log
   // diverged: the answer is that epoch's end, and no records.
   if (p.last_fetched_epoch >= 0) {
-    auto end = log.end_offset_for_epoch(LeaderEpoch(p.last_fetched_epoch));
+    auto end = partition->end_offset_for_epoch(LeaderEpoch(p.last_fetched_epoch));
     if (!end.undefined() && (end.epoch < LeaderEpoch(p.last_fetched_epoch) || end.end_offset < Offset(offset))) {
       out.diverging = end;
       return out;

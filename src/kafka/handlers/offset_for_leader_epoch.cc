@@ -34,7 +34,7 @@ asio::awaitable<protocol::OffsetForLeaderEpochResponse> handle_offset_for_leader
             if (!partition) return std::pair{ErrorCode::NOT_LEADER_OR_FOLLOWER, storage::EpochEndOffset{}};
             if (auto e = partition->check_leader_epoch(current); e != ErrorCode::NONE)
               return std::pair{e, storage::EpochEndOffset{}};
-            return std::pair{ErrorCode::NONE, partition->log().end_offset_for_epoch(LeaderEpoch(wanted))};
+            return std::pair{ErrorCode::NONE, partition->end_offset_for_epoch(LeaderEpoch(wanted))};
           });
       pr.error_code = code(error);
       pr.leader_epoch = answer.epoch.value();

@@ -1,7 +1,8 @@
 """OffsetForLeaderEpoch (API key 23) at the wire level, v0 to v4 (flexible
 from v4), against a single node whose every partition is led in epoch 0:
-the end offset of epoch 0 is the log end offset, an unknown (newer) epoch is
--1/-1, an unknown partition is UNKNOWN_TOPIC_OR_PARTITION, and a
+the end offset of epoch 0 is the log end offset (0 for an empty partition,
+whose leader holds epoch 0 from the start, as in Kafka), an unknown (newer)
+epoch is -1/-1, an unknown partition is UNKNOWN_TOPIC_OR_PARTITION, and a
 current_leader_epoch other than 0 is refused as Kafka refuses it. Then kcat
 (librdkafka, which validates positions with this API) still consumes."""
 import subprocess
@@ -141,8 +142,9 @@ class LeaderEpochTest(BrokerTestCase):
                 epoch = (lambda e: e) if v >= 1 else (lambda e: None)  # leader_epoch is in v1+ answers
                 # epoch 0 is the latest: it ends at the log end offset
                 self.assertEqual(out[(TOPIC, 0)], (0, epoch(0), 7))
-                # an empty partition knows no epoch yet
-                self.assertEqual(out[(TOPIC, 1)], (0, epoch(-1), -1))
+                # an empty partition: its leader's epoch starts (and ends) at 0, as
+                # a Kafka leader assigns its epoch when it takes the partition
+                self.assertEqual(out[(TOPIC, 1)], (0, epoch(0), 0))
                 self.assertEqual(out[(TOPIC, 2)][0], UNKNOWN_TOPIC_OR_PARTITION)
                 self.assertEqual(out[("no-such-topic", 0)][0], UNKNOWN_TOPIC_OR_PARTITION)
 
