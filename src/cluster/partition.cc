@@ -16,8 +16,22 @@ Partition::Partition(std::string topic, int32_t index, std::unique_ptr<storage::
 
 Partition::~Partition() { *alive_ = false; }
 
+ErrorCode Partition::check_leader_epoch(int32_t current_leader_epoch) const {
+  if (current_leader_epoch == kUndefinedEpoch.value()) return ErrorCode::NONE;
+  if (LeaderEpoch(current_leader_epoch) > leader_epoch()) return ErrorCode::UNKNOWN_LEADER_EPOCH;
+  if (LeaderEpoch(current_leader_epoch) < leader_epoch()) return ErrorCode::FENCED_LEADER_EPOCH;
+  return ErrorCode::NONE;
+}
+
+storage::EpochEndOffset Partition::end_offset_for_epoch(LeaderEpoch epoch) const {
+  Offset end(log_->log_end_offset());
+  storage::EpochList epochs(log_->epoch_entries());
+  epochs.assign(leader_epoch(), end);
+  return epochs.end_offset_for(epoch, end);
+}
+
 storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_ms) {
-  auto result = log_->append(batches, /*leader_epoch=*/0, now_ms);
+  auto result = log_->append(batches, leader_epoch().value(), now_ms);
   if (result.error == ErrorCode::KAFKA_STORAGE_ERROR)
     spdlog::error("{}-{}: append failed: {}", topic_, index_, std::strerror(errno));
   if (result.error == ErrorCode::NONE) {

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "base/await_callback.h"
+#include "base/error_code.h"
+#include "base/types.h"
 #include "server/shard.h"
 #include "storage/batch_reader.h"
 #include "storage/flusher.h"
@@ -32,6 +34,10 @@ struct FetchWaiter {
   std::function<void()> notify;
 };
 
+// The leader epoch of every partition of a single node (Metadata, ListOffsets,
+// Fetch and OffsetForLeaderEpoch all report it).
+inline constexpr LeaderEpoch kSingleNodeLeaderEpoch{0};
+
 class Partition {
  public:
   Partition(std::string topic, int32_t index, std::unique_ptr<storage::PartitionLog> log, storage::Flusher& flusher,
@@ -40,6 +46,19 @@ class Partition {
 
   const std::string& topic() const { return topic_; }
   int32_t index() const { return index_; }
+  // The leader epoch this broker serves the partition in. A single node is
+  // the leader of every partition from the start, in epoch 0, for ever.
+  LeaderEpoch leader_epoch() const { return kSingleNodeLeaderEpoch; }
+  // Kafka's check of a request's current_leader_epoch (-1: none given, no check):
+  // newer than ours UNKNOWN_LEADER_EPOCH (we have not heard of it yet),
+  // older FENCED_LEADER_EPOCH (the client's metadata is stale).
+  ErrorCode check_leader_epoch(int32_t current_leader_epoch) const;
+  // OffsetForLeaderEpoch as this leader answers it: from the log's epoch
+  // cache, with our own epoch in it from the start at the log end even before
+  // we wrote in it, as Kafka's leader assigns it when it takes the partition
+  // (so an empty partition answers epoch 0 with its end offset, not -1/-1).
+  // Nothing is written for that: the entry is made durable by the first append.
+  storage::EpochEndOffset end_offset_for_epoch(LeaderEpoch epoch) const;
 
   // Replication will hook in here: become_leader(epoch, ...) and
   // become_follower(leader, epoch), called by the PartitionManager, change

@@ -32,6 +32,7 @@ const std::array kHandlers = {
     make_handler<CreateTopicsRequest, CreateTopicsResponse, &handle_create_topics>(0, 7),
     make_handler<DeleteTopicsRequest, DeleteTopicsResponse, &handle_delete_topics>(0, 6),
     make_handler<DeleteRecordsRequest, DeleteRecordsResponse, &handle_delete_records>(0, 2),
+    make_handler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, &handle_offset_for_leader_epoch>(0, 4),
     make_handler<DescribeConfigsRequest, DescribeConfigsResponse, &handle_describe_configs>(0, 4),
     make_handler<AlterConfigsRequest, AlterConfigsResponse, &handle_alter_configs>(0, 2),
     make_handler<CreatePartitionsRequest, CreatePartitionsResponse, &handle_create_partitions>(0, 3),

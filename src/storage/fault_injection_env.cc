@@ -35,16 +35,27 @@ bool FaultInjectionEnv::sync(const FileHandle& file) {
   }
   std::lock_guard lock(mu_);
   ++sync_calls_;
-  if (fail_syncs_) return false;
+  if (sync_fails()) return false;
   if (!base_->sync(file)) return false;
   auto it = files_.find(path_of(file));
-  if (it != files_.end()) it->second.synced_size = static_cast<uint64_t>(std::max<int64_t>(0, base_->size(file)));
+  if (it != files_.end()) {
+    it->second.synced_size = static_cast<uint64_t>(std::max<int64_t>(0, base_->size(file)));
+    it->second.undo.clear();
+  }
   return true;
+}
+
+bool FaultInjectionEnv::sync_fails() {
+  if (fail_syncs_) return true;
+  if (sync_budget_ < 0) return false;
+  if (sync_budget_ == 0) return true;
+  --sync_budget_;
+  return false;
 }
 
 bool FaultInjectionEnv::sync_dir(const std::filesystem::path& dir) {
   std::lock_guard lock(mu_);
-  if (fail_syncs_) return false;
+  if (sync_fails()) return false;
   auto prefix = std::filesystem::absolute(dir).lexically_normal().string();
   if (!prefix.ends_with('/')) prefix += '/';
   for (auto& [path, state] : files_)
@@ -60,6 +71,7 @@ bool FaultInjectionEnv::sync_filesystem(const FileHandle& any) {
     int64_t size = base_->file_size(path);
     if (size >= 0) state.synced_size = static_cast<uint64_t>(size);
     state.entry_synced = true;
+    state.undo.clear();
   }
   return base_->sync_filesystem(any);
 }
@@ -67,7 +79,16 @@ bool FaultInjectionEnv::sync_filesystem(const FileHandle& any) {
 bool FaultInjectionEnv::truncate(const FileHandle& file, uint64_t size) {
   std::lock_guard lock(mu_);
   auto it = files_.find(path_of(file));
-  if (it != files_.end() && it->second.synced_size > size) it->second.synced_size = size;
+  if (it != files_.end() && it->second.synced_size > size) {
+    // Keep the synced bytes being cut, to put back if no sync follows.
+    FileState& state = it->second;
+    std::vector<uint8_t> cut(state.synced_size - size);
+    if (!base_->pread(file, size, cut)) return false;
+    cut.insert(cut.end(), state.undo.begin(), state.undo.end());
+    state.undo = std::move(cut);
+    state.undo_at = size;
+    state.synced_size = size;
+  }
   return base_->truncate(file, size);
 }
 
@@ -102,9 +123,17 @@ void FaultInjectionEnv::drop_unsynced_data() {
       base_->remove(path);
       continue;
     }
-    if (auto file = base_->open(path, false)) base_->truncate(*file, state.synced_size);
+    if (auto file = base_->open(path, false)) {
+      base_->truncate(*file, state.synced_size);
+      if (!state.undo.empty()) base_->pwrite(*file, state.undo_at, state.undo);
+    }
   }
   files_.clear();
+}
+
+void FaultInjectionEnv::fail_syncs_after(int n) {
+  std::lock_guard lock(mu_);
+  sync_budget_ = n;
 }
 
 void FaultInjectionEnv::set_fail_syncs(bool fail) {

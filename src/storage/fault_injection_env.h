@@ -5,6 +5,10 @@
 // entry was synced, and on drop_unsynced_data() truncates every file to its
 // synced size and deletes files whose creation was never made durable.
 //
+// A truncate() that cuts synced bytes is not durable until the file's next
+// sync: drop_unsynced_data() writes the cut synced bytes back (a power loss
+// may undo an ftruncate whose inode change never reached the disk).
+//
 // Model limits: writes are assumed to append (the storage engine never
 // overwrites synced bytes in place: checkpoints are replaced by rename), and
 // rename/remove are taken as durable at once.
@@ -26,6 +30,9 @@ class FaultInjectionEnv final : public Env {
   void drop_unsynced_data();
   // While set, sync() and sync_dir() fail (a disk that stopped accepting writes).
   void set_fail_syncs(bool fail);
+  // The next `n` sync() / sync_dir() calls succeed and every later one fails
+  // (a crash at a chosen point of a multi-step operation); -1 turns it off.
+  void fail_syncs_after(int n);
   int sync_calls() const;
 
   std::shared_ptr<FileHandle> open(const std::filesystem::path& path, bool create) override;
@@ -52,13 +59,19 @@ class FaultInjectionEnv final : public Env {
   struct FileState {
     uint64_t synced_size = 0;
     bool entry_synced = false;  // the directory entry survives a power loss
+    // Synced bytes an unsynced truncate() cut, from offset `undo_at`.
+    uint64_t undo_at = 0;
+    std::vector<uint8_t> undo;
   };
+  // Under mu_: whether this sync fails (fail_syncs_ or the budget is spent).
+  bool sync_fails();
   static std::string path_of(const FileHandle& file);
 
   Env* base_;
   mutable std::mutex mu_;
   std::map<std::string, FileState> files_;  // by absolute path; untracked files are fully durable
   bool fail_syncs_ = false;
+  int sync_budget_ = -1;
   int sync_calls_ = 0;
 };
 

@@ -1,6 +1,7 @@
 #include "storage/partition_log.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -24,6 +25,7 @@ struct PartitionLog::Impl {
   std::unique_ptr<FileCache> own_files;  // when open() was given no cache
   std::filesystem::path dir;
   LogConfig config;
+  std::unique_ptr<LeaderEpochCache> epochs;
   std::vector<std::unique_ptr<Segment>> segments;  // ascending base offset; the last is active
   int64_t log_start = 0;
   int64_t flushed = 0;
@@ -106,8 +108,20 @@ struct PartitionLog::Impl {
     segments.front()->remove();
     segments.erase(segments.begin());
     log_start = std::max(log_start, segments.front()->base_offset());
+    // A failed write leaves an entry below the start on disk, which the next
+    // open() trims (truncate_from_start): harmless meanwhile.
+    (void)epochs->truncate_from_start(Offset(log_start));
     return true;
   }
+
+  // Every (epoch, first offset) in the batch headers of `segs`, in log order.
+  static void scan_epochs(const std::vector<Segment*>& segs, EpochList& out) {
+    for (Segment* seg : segs)
+      for (auto h = seg->read_header(0); h; h = seg->read_header(h->position + h->size))
+        out.assign(LeaderEpoch(h->leader_epoch), Offset(h->base_offset));
+  }
+  void load_epochs();
+  bool truncate_to(int64_t target);
 
   // The segment that holds `offset`: the last one whose base is <= it.
   size_t segment_for(int64_t offset) const {
@@ -140,8 +154,41 @@ struct PartitionLog::Impl {
   void load(int64_t now_ms);
 };
 
+// The epoch cache is made to agree with the log after the segments are
+// loaded: entries past the end (a torn tail cut by recovery, or a cache
+// written ahead of an append that never landed) or below the start go; a
+// missing or undecodable file is rebuilt from every batch header; after an
+// unclean stop the recovered segments' headers are replayed into it too, so
+// that no epoch the log holds is missing from the cache.
+void PartitionLog::Impl::load_epochs() {
+  bool existed = env->exists(epochs->path());
+  bool ok = true;
+  if (!epochs->load()) {
+    EpochList rebuilt;
+    std::vector<Segment*> all;
+    for (auto& seg : segments) all.push_back(seg.get());
+    scan_epochs(all, rebuilt);
+    rebuilt.truncate_from_start(Offset(log_start));
+    if (existed || !rebuilt.entries().empty()) ok = epochs->reset(rebuilt.entries());
+  } else {
+    ok = epochs->truncate_from_end(Offset(end())) && epochs->truncate_from_start(Offset(log_start));
+    if (recovered) {
+      EpochList merged(epochs->entries());
+      std::vector<Segment*> scanned;
+      for (auto& seg : segments)
+        if (seg->loaded()) scanned.push_back(seg.get());
+      scan_epochs(scanned, merged);
+      if (merged.entries() != epochs->entries()) ok = ok && epochs->reset(merged.entries());
+    }
+  }
+  if (!ok) throw std::runtime_error("cannot write " + epochs->path().string() + ": " + std::strerror(errno));
+}
+
 void PartitionLog::Impl::load(int64_t now_ms) {
   if (!env->create_dirs(dir)) throw std::runtime_error("cannot create " + dir.string());
+  // Empty until load_epochs(): segments deleted below the log start before
+  // then change nothing in it (load_epochs trims the start itself).
+  epochs = std::make_unique<LeaderEpochCache>(env, dir);
   std::map<int64_t, bool> bases;  // base offset of every .log file
   auto names = env->list(dir);
   for (const auto& name : names) {
@@ -260,6 +307,54 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   recovery_point_written = recovery_checkpoint.value_or(-1);
   if (recovered && write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
   if (!active().empty()) active().first_append_ms = now_ms;
+  load_epochs();
+  // A truncation the previous run began: finish it before anything else can
+  // be appended past its target.
+  if (auto pending = read_checkpoint(*env, file(kTruncateToFile))) {
+    if (!truncate_to(std::max(*pending, log_start)))
+      throw std::runtime_error("cannot finish the truncation of " + dir.string() + ": " + std::strerror(errno));
+  }
+}
+
+// Suffix truncation, crash-safe by an intent record (FORMAT.md):
+//  1. `truncate-to` = target, written durably. From here on every open()
+//     cuts the log at the target before anything else, so whatever the steps
+//     below leave behind after a crash (a segment unlinked or cut in the page
+//     cache only, an index longer than its log) is cut again.
+//  2. Segments wholly at or past the target are removed, last first; the one
+//     holding the target is cut (file and both indexes) and becomes active.
+//  3. The epoch cache drops the epochs that started at or past the new end.
+//  4. The cut segment and the directory are synced; the recovery point moves
+//     to the new end (everything left is durable).
+//  5. `truncate-to` is removed and the directory synced: only now may a new
+//     append go past the target, since a surviving intent would cut it.
+bool PartitionLog::Impl::truncate_to(int64_t target) {
+  bool pending = env->exists(file(kTruncateToFile));
+  if (target >= end()) {
+    if (!pending) return true;
+    return env->remove(file(kTruncateToFile)) && env->sync_dir(dir);
+  }
+  if (target < log_start) {
+    errno = EINVAL;
+    return false;
+  }
+  if (!touch() || !write_checkpoint(*env, file(kTruncateToFile), target)) return false;
+  while (segments.size() > 1 && segments.back()->base_offset() >= target) {
+    segments.back()->remove();
+    segments.pop_back();
+  }
+  if (!active().truncate_to(target)) return false;
+  // By the actual end: a batch straddling the target went whole.
+  if (!epochs->truncate_from_end(Offset(end()))) return false;
+  // A segment that ended at the target is unchanged but now active again:
+  // appends continue in it (should_roll still applies segment.bytes).
+  if (!active().sync() || !env->sync_dir(dir)) return false;
+  flushed = end();
+  sealed_below = std::min(sealed_below, active().base_offset());
+  dir_synced_through = std::max(dir_synced_through, active().base_offset());
+  if (!write_checkpoint(*env, file(kRecoveryPointFile), end())) return false;
+  recovery_point_written = end();
+  return env->remove(file(kTruncateToFile)) && env->sync_dir(dir);
 }
 
 std::unique_ptr<PartitionLog> PartitionLog::open(const std::filesystem::path& dir, const LogConfig& config,
@@ -337,6 +432,12 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, int32_t leader_epo
     result.error = ErrorCode::KAFKA_STORAGE_ERROR;
     return result;
   }
+  // The cache learns a new epoch before its first batch is written: a crash
+  // in between leaves an entry at the log end, which open() drops.
+  if (!m.epochs->assign(LeaderEpoch(leader_epoch), Offset(m.end()))) {
+    result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    return result;
+  }
   result.base_offset = m.end();
   if (!m.active().append(batches, extents)) {
     result.error = ErrorCode::KAFKA_STORAGE_ERROR;
@@ -389,6 +490,28 @@ ReadResult PartitionLog::read(int64_t offset, uint64_t max_bytes, bool min_one, 
 }
 
 int64_t PartitionLog::log_start_offset() const { return impl_->log_start; }
+
+bool PartitionLog::truncate_to(Offset offset) {
+  if (impl_->closed) {
+    errno = EBADF;
+    return false;
+  }
+  return impl_->truncate_to(offset.value());
+}
+
+bool PartitionLog::assign_epoch(LeaderEpoch epoch) {
+  Impl& m = *impl_;
+  if (epoch <= m.epochs->latest_epoch().value_or(kUndefinedEpoch)) return true;
+  return m.touch() && m.epochs->assign(epoch, Offset(m.end()));
+}
+
+std::optional<LeaderEpoch> PartitionLog::latest_epoch() const { return impl_->epochs->latest_epoch(); }
+
+EpochEndOffset PartitionLog::end_offset_for_epoch(LeaderEpoch epoch) const {
+  return impl_->epochs->end_offset_for(epoch, Offset(impl_->end()));
+}
+
+const std::vector<EpochEntry>& PartitionLog::epoch_entries() const { return impl_->epochs->entries(); }
 int64_t PartitionLog::log_end_offset() const { return impl_->end(); }
 
 int64_t PartitionLog::offset_for_timestamp(int64_t ts) const {
@@ -414,6 +537,8 @@ int64_t PartitionLog::delete_records_before(int64_t offset) {
   m.log_start = target;
   // Persisted before any segment goes, so a restart never shows the deleted records again.
   write_checkpoint(*m.env, m.file(kLogStartOffsetFile), m.log_start);
+  // As in delete_front(): a stale entry below the start is trimmed at open().
+  (void)m.epochs->truncate_from_start(Offset(m.log_start));
   while (m.segments.size() > 1 && m.segments.front()->next_offset() <= m.log_start) {
     if (!m.delete_front()) break;
   }

@@ -20,9 +20,11 @@
 
 #include "base/error_code.h"
 #include "base/file_slice.h"
+#include "base/types.h"
 #include "protocol/batch_validator.h"
 #include "storage/env.h"
 #include "storage/file_cache.h"
+#include "storage/leader_epoch_cache.h"
 #include "storage/log_config.h"
 
 namespace runnel::storage {
@@ -60,6 +62,8 @@ class PartitionLog {
   static constexpr const char* kCleanShutdownFile = ".clean-shutdown";
   static constexpr const char* kLogStartOffsetFile = "log-start-offset";
   static constexpr const char* kRecoveryPointFile = "recovery-point";
+  // A suffix truncation in progress (see truncate_to and FORMAT.md).
+  static constexpr const char* kTruncateToFile = "truncate-to";
   ~PartitionLog();
 
   // Appends one or more v2 record batches (the `records` field of a Produce
@@ -91,6 +95,31 @@ class PartitionLog {
   // DeleteRecords: moves the log start offset forward (never back, never past
   // the end) and deletes segments entirely below it. Returns the new start.
   int64_t delete_records_before(int64_t offset);
+
+  // Suffix truncation (a follower discarding a divergent suffix): removes
+  // every record at or above `offset`. Whole segments above it go, the one
+  // holding it is cut at the first batch whose last offset is >= `offset`
+  // (so the log end may land below `offset` when a batch straddles it, as in
+  // Kafka), the epoch cache loses the epochs that started there, and the
+  // result is synced. Crash-safe: the target is first written durably to
+  // `truncate-to`, which open() honours, so once the call has begun changing
+  // files no record at or above `offset` survives a crash. An offset at or
+  // past the end changes nothing; one below the log start is refused (false,
+  // errno EINVAL). False (errno set) on I/O errors: the log is then left for
+  // the next open() to finish. Precondition: no sync_handles() request in
+  // flight (its durable_offset would outlive the data it counted).
+  [[nodiscard]] bool truncate_to(Offset offset);
+
+  // Leader epochs (storage/leader_epoch_cache.h). Every append records its
+  // epoch; OffsetForLeaderEpoch answers from end_offset_for_epoch().
+  // Records that `epoch` starts at the log end, before any record of it is
+  // written: a replica becoming leader (Kafka's makeLeader), so that it
+  // answers OffsetForLeaderEpoch for older epochs at once. An epoch not above
+  // the latest changes nothing. False (errno set) if the file write failed.
+  [[nodiscard]] bool assign_epoch(LeaderEpoch epoch);
+  std::optional<LeaderEpoch> latest_epoch() const;
+  EpochEndOffset end_offset_for_epoch(LeaderEpoch epoch) const;
+  const std::vector<EpochEntry>& epoch_entries() const;
 
   // Applies retention.ms / retention.bytes (whole segments, never the active
   // one) and rolls the active segment when segment.ms has elapsed.

@@ -133,7 +133,8 @@ std::optional<BatchHeader> Segment::read_header(uint64_t position) const {
   if (v.batch_length() < static_cast<int32_t>(kBatchHeaderSize - kBatchLogOverhead)) return std::nullopt;
   if (position + v.size() > size_ || v.last_offset_delta() < 0) return std::nullopt;
   bool unreliable = !v.log_append_time() && v.max_timestamp() < v.base_timestamp();
-  return BatchHeader{position, v.size(), v.base_offset(), v.last_offset(), v.max_timestamp(), unreliable};
+  return BatchHeader{position,          v.size(),   v.base_offset(),           v.last_offset(),
+                     v.max_timestamp(), unreliable, v.partition_leader_epoch()};
 }
 
 int64_t Segment::max_timestamp_from_records(const BatchHeader& h) const {
@@ -251,6 +252,30 @@ bool Segment::append(std::span<const uint8_t> bytes, std::span<const protocol::B
     if (!track(
             {start + e.position, static_cast<uint32_t>(e.size), v.base_offset(), v.last_offset(), v.max_timestamp()}))
       return false;
+  }
+  return true;
+}
+
+bool Segment::truncate_to(int64_t offset) {
+  ensure_loaded();
+  if (offset >= next_offset_) return true;
+  auto h = find(offset);
+  uint64_t cut = h ? h->position : size_;
+  auto log = log_file();
+  if (!log) {
+    errno = log.error;
+    return false;
+  }
+  if (!env_->truncate(*log.file, cut)) return false;
+  int64_t cut_offset = h ? h->base_offset : next_offset_;
+  if (!index_.open() || !time_index_.open() || !index_.truncate_to_position(cut) ||
+      !time_index_.truncate_to_offset(cut_offset))
+    return false;
+  // The in-memory state (size, next offset, max timestamp) comes back the way
+  // a clean start reads it: the indexes plus the headers past their last entry.
+  if (!load()) {
+    bool ignored = false;
+    return recover(ignored);
   }
   return true;
 }

@@ -46,6 +46,7 @@ struct BatchHeader {
   // is below its base timestamp, as older runnel stored batches whose producer
   // sent maxTimestamp -1. The records know the true max.
   bool max_timestamp_unreliable = false;
+  int32_t leader_epoch = -1;  // partitionLeaderEpoch (read_header() only)
 };
 
 class Segment {
@@ -84,6 +85,13 @@ class Segment {
   // than its header. Returns false only on I/O errors; `truncated` tells
   // whether bytes were cut.
   [[nodiscard]] bool recover(bool& truncated);
+
+  // Removes every batch whose last offset is >= `offset`: the log file is cut
+  // at the first such batch (so the segment then ends below `offset` when that
+  // batch straddles it, as Kafka's LogSegment.truncateTo) and both indexes
+  // lose their entries past the cut. The cut is not synced here. Returns
+  // false on I/O errors (errno set), leaving the segment to be recovered.
+  [[nodiscard]] bool truncate_to(int64_t offset);
 
   // Appends whole, already validated and patched batches (their extents in
   // `bytes`). On failure nothing is left behind and false is returned (errno

@@ -20,20 +20,40 @@ struct PartitionRead {
   int64_t high_watermark = -1;
   int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
+  storage::EpochEndOffset diverging;  // set when the fetcher's last epoch ended below its offset
 };
 
-PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t index, int64_t offset,
-                             uint64_t max_bytes, bool min_one) {
+PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t index,
+                             const protocol::FetchRequest::FetchPartition& p, uint64_t max_bytes, bool min_one) {
   PartitionRead out;
+  const int64_t offset = p.fetch_offset;
   auto* partition = broker.partition(topic, index);
   if (!partition) {
     // The topic has the partition (checked before): it is served elsewhere.
     out.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
     return out;
   }
+  if (auto e = partition->check_leader_epoch(p.current_leader_epoch); e != ErrorCode::NONE) {
+    out.error = e;
+    return out;
+  }
   out.high_watermark = partition->high_watermark();
   out.last_stable_offset = partition->last_stable_offset();
   out.log_start_offset = partition->log_start_offset();
+  if (offset < out.log_start_offset || offset > out.high_watermark) {
+    out.error = ErrorCode::OFFSET_OUT_OF_RANGE;
+    return out;
+  }
+  // Fetch v12+ (KIP-595): a fetcher that names the epoch of the last batch it
+  // has learns here, instead of by OffsetForLeaderEpoch, that its log
+  // diverged: the answer is that epoch's end, and no records.
+  if (p.last_fetched_epoch >= 0) {
+    auto end = partition->end_offset_for_epoch(LeaderEpoch(p.last_fetched_epoch));
+    if (!end.undefined() && (end.epoch < LeaderEpoch(p.last_fetched_epoch) || end.end_offset < Offset(offset))) {
+      out.diverging = end;
+      return out;
+    }
+  }
   auto read = partition->read(offset, max_bytes, min_one);
   out.error = read.error;
   out.slices = std::move(read.slices);
@@ -74,7 +94,7 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
                                              response_max > total ? response_max - total : 0);
         bool min_one = total == 0;  // KIP-74: the first batch goes out even if over the limits
         auto read = co_await on_shard(broker.owner(topic.topic, p.partition), [&broker, &topic, &p, budget, min_one]() {
-          return read_partition(broker, topic.topic, p.partition, p.fetch_offset, budget, min_one);
+          return read_partition(broker, topic.topic, p.partition, p, budget, min_one);
         });
         pr.error_code = code(read.error);
         pr.high_watermark = read.high_watermark;
@@ -83,6 +103,12 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         pr.aborted_transactions = std::vector<Response::AbortedTransaction>{};
         if (read.error != ErrorCode::NONE) {
           any_error = true;
+          continue;
+        }
+        if (!read.diverging.undefined()) {
+          pr.diverging_epoch.epoch = read.diverging.epoch.value();
+          pr.diverging_epoch.end_offset = read.diverging.end_offset.value();
+          any_error = true;  // answer at once: waiting would not change it
           continue;
         }
         pr.records.files = std::move(read.slices);

@@ -14,6 +14,8 @@ asio::awaitable<protocol::CreateTopicsResponse> handle_create_topics(RequestCont
 asio::awaitable<protocol::DeleteTopicsResponse> handle_delete_topics(RequestContext&, protocol::DeleteTopicsRequest&);
 asio::awaitable<protocol::DeleteRecordsResponse> handle_delete_records(RequestContext&,
                                                                        protocol::DeleteRecordsRequest&);
+asio::awaitable<protocol::OffsetForLeaderEpochResponse> handle_offset_for_leader_epoch(
+    RequestContext&, protocol::OffsetForLeaderEpochRequest&);
 asio::awaitable<protocol::DescribeConfigsResponse> handle_describe_configs(RequestContext&,
                                                                            protocol::DescribeConfigsRequest&);
 asio::awaitable<protocol::AlterConfigsResponse> handle_alter_configs(RequestContext&, protocol::AlterConfigsRequest&);

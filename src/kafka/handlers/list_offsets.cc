@@ -14,6 +14,7 @@ struct Lookup {
   ErrorCode error = ErrorCode::NONE;
   int64_t offset = -1;
   int64_t timestamp = -1;
+  int32_t leader_epoch = -1;
 };
 }  // namespace
 
@@ -33,28 +34,37 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
         continue;
       }
       int64_t ts = p.timestamp;
-      auto found = co_await on_shard(broker.owner(topic.name, p.partition_index), [&broker, &topic, &p, ts]() {
-        Lookup out;
-        auto* partition = broker.partition(topic.name, p.partition_index);
-        if (!partition) {
-          out.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
-          return out;
-        }
-        if (ts == kLatest) {
-          out.offset = partition->high_watermark();
-        } else if (ts == kEarliest) {
-          out.offset = partition->log_start_offset();
-        } else if (ts == kMaxTimestamp) {
-          std::tie(out.offset, out.timestamp) = partition->lookup_max_timestamp();
-        } else {
-          std::tie(out.offset, out.timestamp) = partition->lookup_timestamp(ts);
-        }
-        return out;
-      });
+      int32_t current_epoch = p.current_leader_epoch;
+      auto found =
+          co_await on_shard(broker.owner(topic.name, p.partition_index), [&broker, &topic, &p, ts, current_epoch]() {
+            Lookup out;
+            auto* partition = broker.partition(topic.name, p.partition_index);
+            if (!partition) {
+              out.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+              return out;
+            }
+            if (auto e = partition->check_leader_epoch(current_epoch); e != ErrorCode::NONE) {
+              out.error = e;
+              return out;
+            }
+            out.leader_epoch = partition->leader_epoch().value();
+            if (ts == kLatest) {
+              out.offset = partition->high_watermark();
+            } else if (ts == kEarliest) {
+              out.offset = partition->log_start_offset();
+            } else if (ts == kMaxTimestamp) {
+              std::tie(out.offset, out.timestamp) = partition->lookup_max_timestamp();
+            } else {
+              std::tie(out.offset, out.timestamp) = partition->lookup_timestamp(ts);
+            }
+            return out;
+          });
       pr.error_code = code(found.error);
       pr.offset = found.offset;
       pr.timestamp = found.timestamp;
-      pr.leader_epoch = found.offset >= 0 ? 0 : -1;
+      // Kafka answers the epoch of the leader that served the lookup (the
+      // current one): the consumer validates its position against it.
+      pr.leader_epoch = found.offset >= 0 ? found.leader_epoch : -1;
       if (found.error == ErrorCode::NONE && found.offset >= 0) pr.old_style_offsets = {found.offset};
     }
   }

@@ -163,5 +163,41 @@ TEST(Malformed, LengthsBeyondTheFrameAreRejected) {
   EXPECT_THROW(decode<ApiVersionsRequest>({0x01, 0x01, 0x01, 0x00, 0x09, 0x01}, 3), DecodeError);
 }
 
+TEST(Golden, OffsetForLeaderEpochV4AndV2) {
+  // v4 (flexible), as librdkafka validates a consumer position (KIP-320):
+  // replica_id -1, one topic "t", partition 0, current epoch 0, epoch 0.
+  std::vector<uint8_t> v4 = {0xff, 0xff, 0xff, 0xff, 0x02, 0x02, 't', 0x02, 0,    0,    0,   0,
+                             0,    0,    0,    0,    0,    0,    0,   0,    0x00, 0x00, 0x00};
+  auto req = decode<OffsetForLeaderEpochRequest>(v4, 4);
+  EXPECT_EQ(req.replica_id, -1);
+  ASSERT_EQ(req.topics.size(), 1u);
+  EXPECT_EQ(req.topics[0].topic, "t");
+  ASSERT_EQ(req.topics[0].partitions.size(), 1u);
+  EXPECT_EQ(req.topics[0].partitions[0].current_leader_epoch, 0);
+  EXPECT_EQ(req.topics[0].partitions[0].leader_epoch, 0);
+  EXPECT_EQ(encode(req, 4), v4);
+  // v2: no replica_id, classic strings and arrays, current_leader_epoch.
+  std::vector<uint8_t> v2 = {0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 5};
+  auto old = decode<OffsetForLeaderEpochRequest>(v2, 2);
+  EXPECT_EQ(old.replica_id, -2);  // the default when absent
+  EXPECT_EQ(old.topics[0].partitions[0].partition, 3);
+  EXPECT_EQ(old.topics[0].partitions[0].current_leader_epoch, -1);
+  EXPECT_EQ(old.topics[0].partitions[0].leader_epoch, 5);
+
+  OffsetForLeaderEpochResponse resp;
+  auto& t = resp.topics.emplace_back();
+  t.topic = "t";
+  auto& p = t.partitions.emplace_back();
+  p.partition = 0;
+  p.leader_epoch = 0;
+  p.end_offset = 7;
+  std::vector<uint8_t> out4 = {0, 0, 0, 0, 0x02, 0x02, 't', 0x02, 0, 0, 0, 0,    0,    0,   0,
+                               0, 0, 0, 0, 0,    0,    0,   0,    0, 0, 7, 0x00, 0x00, 0x00};
+  EXPECT_EQ(encode(resp, 4), out4);
+  // v0: no throttle time, no leader epoch: error, partition, end offset.
+  std::vector<uint8_t> out0 = {0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
+  EXPECT_EQ(encode(resp, 0), out0);
+}
+
 }  // namespace
 }  // namespace runnel::protocol
