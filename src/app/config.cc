@@ -91,7 +91,17 @@ const std::map<std::string, Setter>& broker_setters() {
       {"broker.id", [](auto& c, auto& k, auto& v) { c.node_id = int32_t(parse_int(k, v, 0, kI32)); }},
       {"num.partitions", [](auto& c, auto& k, auto& v) { c.num_partitions = int32_t(parse_int(k, v, 1, 100000)); }},
       {"default.replication.factor",
-       [](auto& c, auto& k, auto& v) { c.default_replication_factor = int16_t(parse_int(k, v, 1, 1)); }},
+       [](auto& c, auto& k, auto& v) { c.default_replication_factor = int16_t(parse_int(k, v, 1, INT16_MAX)); }},
+      {"offsets.topic.replication.factor",
+       [](auto& c, auto& k, auto& v) { c.offsets_topic_replication_factor = int16_t(parse_int(k, v, 1, INT16_MAX)); }},
+      {"min.insync.replicas",
+       [](auto& c, auto& k, auto& v) { c.log.min_insync_replicas = int32_t(parse_int(k, v, 1, INT32_MAX)); }},
+      {"replica.lag.time.max.ms",
+       [](auto& c, auto& k, auto& v) { c.replica_lag_time_max_ms = parse_int(k, v, 1, INT64_MAX); }},
+      {"replica.fetch.wait.max.ms",
+       [](auto& c, auto& k, auto& v) { c.replica_fetch_wait_max_ms = int32_t(parse_int(k, v, 0, kI32)); }},
+      {"replica.fetch.max.bytes",
+       [](auto& c, auto& k, auto& v) { c.replica_fetch_max_bytes = int32_t(parse_int(k, v, 0, kI32)); }},
       {"auto.create.topics.enable", [](auto& c, auto& k, auto& v) { c.auto_create_topics = parse_bool(k, v); }},
       {"delete.topic.enable", [](auto& c, auto& k, auto& v) { c.delete_topic_enable = parse_bool(k, v); }},
       {"message.max.bytes",
@@ -173,9 +183,8 @@ const std::map<std::string, TopicSetter>& topic_setters() {
        [](auto& c, auto& k, auto& v) { c.timestamp_difference_max_ms = parse_int(k, v, 0, INT64_MAX); }},
       {"cleanup.policy", [](auto& c, auto& k, auto& v) { c.compact = parse_cleanup_policy(k, v); }},
       {"compression.type", [](auto&, auto& k, auto& v) { parse_compression_type(k, v); }},
-      // Accepted for compatibility with tools that always send them; single-node
-      // runnel has one replica, so 1 is the only meaningful value.
-      {"min.insync.replicas", [](auto&, auto& k, auto& v) { parse_int(k, v, 1, 1); }},
+      {"min.insync.replicas",
+       [](auto& c, auto& k, auto& v) { c.min_insync_replicas = int32_t(parse_int(k, v, 1, INT32_MAX)); }},
   };
   return setters;
 }
@@ -255,7 +264,7 @@ std::vector<std::pair<std::string, std::string>> topic_config_defaults(const sto
       {"message.timestamp.before.max.ms", std::to_string(d.effective_timestamp_before_max_ms())},
       {"message.timestamp.type",
        d.timestamp_type == storage::TimestampType::LogAppendTime ? "LogAppendTime" : "CreateTime"},
-      {"min.insync.replicas", "1"},
+      {"min.insync.replicas", std::to_string(d.min_insync_replicas)},
       {"retention.bytes", std::to_string(d.retention_bytes)},
       {"retention.ms", std::to_string(d.retention_ms)},
       {"segment.bytes", std::to_string(d.segment_bytes)},

@@ -24,9 +24,15 @@ struct BrokerConfig {
   uint16_t listen_port = 9092;
   std::string advertised_host;  // advertised.listeners (default: listen)
   uint16_t advertised_port = 0;
-  int32_t node_id = 0;                              // node.id / broker.id
-  int32_t num_partitions = 1;                       // num.partitions
-  int16_t default_replication_factor = 1;           // default.replication.factor
+  int32_t node_id = 0;                     // node.id / broker.id
+  int32_t num_partitions = 1;              // num.partitions
+  int16_t default_replication_factor = 1;  // default.replication.factor
+  // __consumer_offsets' replicas; Kafka's default 3, capped at the live
+  // brokers (so a one- or two-broker cluster still gets its groups).
+  int16_t offsets_topic_replication_factor = 3;     // offsets.topic.replication.factor
+  int64_t replica_lag_time_max_ms = 30000;          // replica.lag.time.max.ms
+  int32_t replica_fetch_wait_max_ms = 500;          // replica.fetch.wait.max.ms
+  int32_t replica_fetch_max_bytes = 1048576;        // replica.fetch.max.bytes
   bool auto_create_topics = true;                   // auto.create.topics.enable
   bool delete_topic_enable = true;                  // delete.topic.enable
   int32_t message_max_bytes = 1048588;              // message.max.bytes

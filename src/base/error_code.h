@@ -108,6 +108,7 @@ enum class ErrorCode : int16_t {
   SNAPSHOT_NOT_FOUND = 98,
   POSITION_OUT_OF_RANGE = 99,
   UNKNOWN_TOPIC_ID = 100,
+  INELIGIBLE_REPLICA = 107,
 };
 
 inline int16_t code(ErrorCode e) { return static_cast<int16_t>(e); }

@@ -291,6 +291,32 @@ std::array<uint8_t, 16> random_topic_id() {
 
 }  // namespace
 
+ErrorCode ControlPlane::alter_isr(const std::string& topic, int32_t partition, int32_t leader_epoch,
+                                  const std::vector<int32_t>& isr) {
+  auto state = cache_->partition(topic, partition);
+  if (!state || state->leader != options_.node_id || state->leader_epoch != leader_epoch)
+    return ErrorCode::FENCED_LEADER_EPOCH;
+  if (state->isr == isr) return ErrorCode::NONE;
+  // As KRaft's controller: a broker that is not registered (dead, or fenced
+  // by an expired lease) may not join an ISR.
+  for (int32_t node : isr) {
+    bool was_in = std::find(state->isr.begin(), state->isr.end(), node) != state->isr.end();
+    if (!was_in && !cache_->broker(node)) return ErrorCode::INELIGIBLE_REPLICA;
+  }
+  auto next = *state;
+  next.isr = isr;
+  ++next.partition_epoch;
+  const auto key = keys_.partition(topic, partition);
+  etcd::TxnResponse txn;
+  auto status = client_.txn({etcd::Compare::mod_revision(key, state->mod_revision)},
+                            {etcd::Op::put(key, metadata::encode_partition_state(next))}, {}, txn);
+  if (!status.is_ok()) return ErrorCode::REQUEST_TIMED_OUT;
+  if (!txn.succeeded) return ErrorCode::FENCED_LEADER_EPOCH;
+  spdlog::info("partition {}-{}: ISR {} -> {} (leader {}, epoch {})", topic, partition, fmt::join(state->isr, ","),
+               fmt::join(isr, ","), options_.node_id, leader_epoch);
+  return ErrorCode::NONE;
+}
+
 std::vector<controller::BrokerSlot> ControlPlane::live_slots() const {
   std::vector<controller::BrokerSlot> out;
   for (const auto& b : cache_->brokers()) out.push_back({b.node_id, b.rack});

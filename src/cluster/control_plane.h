@@ -106,6 +106,16 @@ class ControlPlane {
   ErrorCode add_partitions(const std::string& name, int32_t total, const controller::Assignment* manual,
                            std::string* message);
 
+  // The leader's ISR change (Kafka's AlterPartition): writes `isr` into the
+  // partition's state, bumping its partition epoch, while this node still
+  // leads it in `leader_epoch`, fenced on the key's mod revision as the
+  // cache last saw it. NONE when written; FENCED_LEADER_EPOCH when the state
+  // has moved on (another leader or epoch, or a newer write the cache has not
+  // seen yet: the caller retries later); REQUEST_TIMED_OUT when etcd cannot be
+  // reached. Blocking; not on a shard thread.
+  ErrorCode alter_isr(const std::string& topic, int32_t partition, int32_t leader_epoch,
+                      const std::vector<int32_t>& isr);
+
   // Replaces the topic's config overrides; fenced like add_partitions.
   ErrorCode set_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs,
                               std::string* message);

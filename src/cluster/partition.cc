@@ -11,8 +11,13 @@
 namespace runnel::cluster {
 
 Partition::Partition(std::string topic, int32_t index, std::unique_ptr<storage::PartitionLog> log,
-                     storage::Flusher& flusher, Shard& shard)
-    : topic_(std::move(topic)), index_(index), log_(std::move(log)), flusher_(flusher), shard_(shard) {}
+                     storage::Flusher& flusher, Shard& shard, std::shared_ptr<FlushGate> gate)
+    : topic_(std::move(topic)),
+      index_(index),
+      log_(std::move(log)),
+      flusher_(flusher),
+      shard_(shard),
+      gate_(std::move(gate)) {}
 
 Partition::~Partition() { *alive_ = false; }
 
@@ -31,23 +36,189 @@ storage::EpochEndOffset Partition::end_offset_for_epoch(LeaderEpoch epoch) const
 }
 
 storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_ms) {
+  if (role_ != Role::Leader) {
+    storage::AppendResult r;
+    r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    return r;
+  }
   auto result = log_->append(batches, leader_epoch().value(), now_ms);
   if (result.error == ErrorCode::KAFKA_STORAGE_ERROR)
     spdlog::error("{}-{}: append failed: {}", topic_, index_, std::strerror(errno));
   if (result.error == ErrorCode::NONE) {
     last_append_ms_ = now_ms;
-    auto waiters = std::move(fetch_waiters_);
-    fetch_waiters_.clear();
-    for (auto& w : waiters)
-      if (auto waiter = w.lock()) waiter->notify();
+    // Followers wait for data past the high watermark; and in a cluster the
+    // high watermark moves only once this append is durable: sync it now.
+    notify_fetch_waiters();
+    if (replicated_) request_flush(/*force=*/true);
   }
   return result;
 }
 
-storage::ReadResult Partition::read(int64_t offset, uint64_t max_bytes, bool min_one) const {
-  int64_t hwm = high_watermark();
-  if (offset < log_start_offset() || offset > hwm) return storage::ReadResult{ErrorCode::OFFSET_OUT_OF_RANGE, {}, 0};
-  return log_->read(offset, max_bytes, min_one, hwm);
+storage::AppendResult Partition::append_replicated(std::span<const uint8_t> batches, int64_t now_ms) {
+  if (role_ != Role::Follower) {
+    storage::AppendResult r;
+    r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    return r;
+  }
+  auto result = log_->append_replicated(batches, now_ms);
+  if (result.error == ErrorCode::KAFKA_STORAGE_ERROR)
+    spdlog::error("{}-{}: replicated append failed: {}", topic_, index_, std::strerror(errno));
+  if (result.error == ErrorCode::NONE && result.last_offset >= 0) {
+    last_append_ms_ = now_ms;
+    request_flush(/*force=*/true);
+  }
+  return result;
+}
+
+void Partition::set_leader_high_watermark(int64_t high_watermark) {
+  if (role_ != Role::Follower) return;
+  int64_t hw = std::min(high_watermark, log_->log_end_offset());
+  if (hw > hw_) hw_ = hw;
+}
+
+asio::awaitable<bool> Partition::truncate_to(Offset offset) {
+  // PartitionLog::truncate_to must not race a sync that counts the data it cuts.
+  auto alive = alive_;
+  asio::steady_timer timer(shard_.io());
+  while (flush_in_flight_) {
+    timer.expires_after(std::chrono::milliseconds(1));
+    co_await timer.async_wait(asio::use_awaitable);
+    if (!*alive) co_return false;
+  }
+  int64_t before = log_->log_end_offset();
+  bool ok = log_->truncate_to(offset);
+  if (!ok) {
+    spdlog::error("{}-{}: truncating to {} failed: {}", topic_, index_, offset.value(), std::strerror(errno));
+    co_return false;
+  }
+  if (log_->log_end_offset() < before)
+    spdlog::info("{}-{}: truncated the divergent suffix: log end {} -> {}", topic_, index_, before,
+                 log_->log_end_offset());
+  hw_ = std::min(hw_, log_->log_end_offset());
+  co_return true;
+}
+
+bool Partition::become_leader(LeaderEpoch epoch, std::vector<int32_t> replicas, std::vector<int32_t> isr,
+                              int64_t now_ms) {
+  if (role_ == Role::Leader && epoch == epoch_ && leader_state_) {
+    leader_state_->update(std::move(replicas), std::move(isr), now_ms);
+    advance_high_watermark();
+    return true;
+  }
+  if (!log_->assign_epoch(epoch)) {
+    spdlog::error("{}-{}: cannot record leader epoch {}: {}", topic_, index_, epoch.value(), std::strerror(errno));
+    return false;
+  }
+  bool was_leader = role_ == Role::Leader;
+  role_ = Role::Leader;
+  epoch_ = epoch;
+  leader_ = self_;
+  isr_change_in_flight_ = false;
+  if (replicated_)
+    leader_state_ = std::make_unique<replication::LeaderState>(self_, std::move(replicas), std::move(isr), now_ms);
+  if (!was_leader && replicated_)
+    spdlog::info("{}-{}: leader in epoch {} (log end {}, high watermark {})", topic_, index_, epoch.value(),
+                 log_->log_end_offset(), hw_);
+  advance_high_watermark();
+  return true;
+}
+
+void Partition::become_follower(int32_t leader, LeaderEpoch epoch) {
+  bool changed = role_ != Role::Follower || leader != leader_ || epoch != epoch_;
+  role_ = Role::Follower;
+  leader_ = leader;
+  epoch_ = epoch;
+  leader_state_.reset();
+  isr_change_in_flight_ = false;
+  resume_commit_waiters(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+  notify_fetch_waiters();  // a parked Fetch answers NOT_LEADER_OR_FOLLOWER now
+  if (changed)
+    spdlog::info("{}-{}: follower of node {} in epoch {} (log end {})", topic_, index_, leader, epoch.value(),
+                 log_->log_end_offset());
+}
+
+void Partition::on_follower_fetch(int32_t node, int64_t fetch_offset, int64_t durable_offset, int64_t now_ms) {
+  if (!leader_state_) return;
+  if (leader_state_->on_follower_fetch(node, fetch_offset, durable_offset, log_->log_end_offset(), now_ms))
+    advance_high_watermark();
+}
+
+std::optional<std::vector<int32_t>> Partition::proposed_isr(int64_t now_ms, int64_t lag_max_ms) const {
+  if (!leader_state_ || isr_change_in_flight_) return std::nullopt;
+  return leader_state_->proposed_isr(now_ms, lag_max_ms, high_watermark());
+}
+
+const std::vector<int32_t>& Partition::isr() const {
+  static const std::vector<int32_t> none;
+  return leader_state_ ? leader_state_->isr() : none;
+}
+
+void Partition::isr_change_finished(bool committed, std::vector<int32_t> isr, int64_t now_ms) {
+  isr_change_in_flight_ = false;
+  if (!committed || !leader_state_) return;
+  leader_state_->update(leader_state_->replicas(), std::move(isr), now_ms);
+  advance_high_watermark();
+}
+
+ErrorCode Partition::check_min_insync() const {
+  if (!replicated_ || !leader_state_) return ErrorCode::NONE;
+  if (static_cast<int32_t>(leader_state_->isr().size()) < log_->config().min_insync_replicas)
+    return ErrorCode::NOT_ENOUGH_REPLICAS;
+  return ErrorCode::NONE;
+}
+
+void Partition::advance_high_watermark() {
+  if (!replicated_ || !leader_state_) return;
+  auto candidate = leader_state_->high_watermark(log_->flushed_offset(), log_->config().min_insync_replicas);
+  if (!candidate || *candidate <= hw_) return;
+  hw_ = std::min(*candidate, log_->log_end_offset());
+  resume_commit_waiters(ErrorCode::NONE);
+  notify_fetch_waiters();
+}
+
+void Partition::notify_fetch_waiters() {
+  auto waiters = std::move(fetch_waiters_);
+  fetch_waiters_.clear();
+  for (auto& w : waiters)
+    if (auto waiter = w.lock()) waiter->notify();
+}
+
+void Partition::resume_commit_waiters(ErrorCode error) {
+  std::erase_if(commit_waiters_, [this, error](CommitWaiter& w) {
+    if (!*w.resume) return true;  // timed out already
+    if (error == ErrorCode::NONE && w.offset >= hw_) return false;
+    auto resume = std::move(*w.resume);
+    *w.resume = nullptr;
+    resume(error);
+    return true;
+  });
+}
+
+asio::awaitable<ErrorCode> Partition::wait_acknowledged(int64_t offset, int64_t timeout_ms) {
+  if (!replicated_) co_return co_await wait_durable(offset) ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
+  if (role_ != Role::Leader) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+  if (hw_ > offset) co_return ErrorCode::NONE;
+  auto timer = std::make_shared<asio::steady_timer>(shard_.io());
+  auto result = co_await await_callback<ErrorCode>([this, offset, timeout_ms, timer](auto done) {
+    auto resume = std::make_shared<std::function<void(ErrorCode)>>(std::move(done));
+    commit_waiters_.push_back({offset, resume});
+    timer->expires_after(std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)));
+    timer->async_wait([this, alive = alive_, resume](const asio::error_code& ec) {
+      if (ec || !*alive || !*resume) return;
+      auto fn = std::move(*resume);
+      *resume = nullptr;
+      fn(check_min_insync() == ErrorCode::NONE ? ErrorCode::REQUEST_TIMED_OUT
+                                               : ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+    });
+  });
+  timer->cancel();
+  co_return result;
+}
+
+storage::ReadResult Partition::read(int64_t offset, uint64_t max_bytes, bool min_one, bool to_log_end) const {
+  if (offset < log_start_offset() || offset > log_end_offset())
+    return storage::ReadResult{ErrorCode::OFFSET_OUT_OF_RANGE, {}, 0};
+  return log_->read(offset, max_bytes, min_one, to_log_end ? log_end_offset() : high_watermark());
 }
 
 storage::BatchRead Partition::read_into_memory(int64_t offset, uint64_t max_bytes) const {
@@ -68,14 +239,36 @@ asio::awaitable<bool> Partition::wait_durable(int64_t offset) {
   });
 }
 
-void Partition::request_flush(bool force) {
-  if (flush_in_flight_ || (durable_waiters_.empty() && !force)) return;
+void Partition::request_flush(bool force, bool have_slot) {
+  if (flush_in_flight_ || (durable_waiters_.empty() && !force)) {
+    if (have_slot) gate_->release();
+    return;
+  }
+  if (gate_ && !have_slot && !gate_->try_acquire()) {
+    if (!waiting_at_gate_) {
+      waiting_at_gate_ = true;
+      gate_->wait([this, alive = alive_, gate = gate_, &shard = shard_] {
+        if (!*alive) return false;
+        asio::post(shard.executor(), [this, alive, gate] {
+          if (!*alive) {  // dropped meanwhile: the slot goes to the next
+            gate->release();
+            return;
+          }
+          waiting_at_gate_ = false;
+          request_flush(/*force=*/true, /*have_slot=*/true);
+        });
+        return true;
+      });
+    }
+    return;
+  }
   flush_in_flight_ = true;
   auto alive = alive_;
   auto request = log_->sync_handles();
   int64_t sealed_below = request.sealed_below;
-  flusher_.request(std::move(request), [this, alive, sealed_below, &shard = shard_](int64_t durable) {
-    asio::post(shard.executor(), [this, alive, durable, sealed_below] {
+  flusher_.request(std::move(request), [this, alive, sealed_below, gate = gate_, &shard = shard_](int64_t durable) {
+    asio::post(shard.executor(), [this, alive, durable, sealed_below, gate] {
+      if (gate) gate->release();  // even for a partition dropped meanwhile
       if (*alive) on_flushed(durable, sealed_below);
     });
   });
@@ -83,6 +276,17 @@ void Partition::request_flush(bool force) {
 
 void Partition::on_flushed(int64_t durable_offset, int64_t sealed_below) {
   flush_in_flight_ = false;
+  if (durable_offset == storage::Flusher::kNotOpened) {
+    // Out of descriptors for the moment: nothing is lost, try again shortly.
+    flush_in_flight_ = true;
+    auto timer = std::make_shared<asio::steady_timer>(shard_.io(), std::chrono::milliseconds(20));
+    timer->async_wait([this, alive = alive_, timer](const asio::error_code&) {
+      if (!*alive) return;
+      flush_in_flight_ = false;
+      request_flush(/*force=*/true);
+    });
+    return;
+  }
   if (durable_offset < 0) {
     // fdatasync failed: what was written may not be on disk, and retrying
     // cannot tell (the kernel may have dropped the dirty pages). Fail every
@@ -100,6 +304,7 @@ void Partition::on_flushed(int64_t durable_offset, int64_t sealed_below) {
     w.resume(true);
     return true;
   });
+  advance_high_watermark();
   request_flush();
 }
 
@@ -148,6 +353,7 @@ std::pair<int64_t, int64_t> Partition::lookup_max_timestamp() const {
 }
 
 void Partition::close() {
+  resume_commit_waiters(ErrorCode::NOT_LEADER_OR_FOLLOWER);
   log_->close();
   for (auto& w : durable_waiters_) w.resume(true);
   durable_waiters_.clear();
@@ -156,6 +362,7 @@ void Partition::close() {
 bool Partition::prepare_shutdown() { return log_->prepare_shutdown(); }
 
 void Partition::finish_shutdown(bool synced) {
+  resume_commit_waiters(ErrorCode::NOT_LEADER_OR_FOLLOWER);
   if (synced) log_->finish_shutdown();
   for (auto& w : durable_waiters_) w.resume(synced);
   durable_waiters_.clear();
@@ -164,6 +371,7 @@ void Partition::finish_shutdown(bool synced) {
 void Partition::abandon() {
   for (auto& w : durable_waiters_) w.resume(false);
   durable_waiters_.clear();
+  resume_commit_waiters(ErrorCode::NOT_LEADER_OR_FOLLOWER);
 }
 
 void Partition::flush_if_idle(int64_t now_ms, int64_t idle_ms) {

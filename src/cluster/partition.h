@@ -15,12 +15,15 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/await_callback.h"
 #include "base/error_code.h"
 #include "base/types.h"
+#include "cluster/flush_gate.h"
+#include "cluster/replication/leader_state.h"
 #include "server/shard.h"
 #include "storage/batch_reader.h"
 #include "storage/flusher.h"
@@ -40,15 +43,38 @@ inline constexpr LeaderEpoch kSingleNodeLeaderEpoch{0};
 
 class Partition {
  public:
+  // `gate` (optional) bounds the shard's syncs in flight.
   Partition(std::string topic, int32_t index, std::unique_ptr<storage::PartitionLog> log, storage::Flusher& flusher,
-            Shard& shard);
+            Shard& shard, std::shared_ptr<FlushGate> gate = nullptr);
   ~Partition();
 
   const std::string& topic() const { return topic_; }
   int32_t index() const { return index_; }
-  // The leader epoch this broker serves the partition in. A single node is
-  // the leader of every partition from the start, in epoch 0, for ever.
-  LeaderEpoch leader_epoch() const { return kSingleNodeLeaderEpoch; }
+  // Roles. A partition opens as the leader of itself in epoch 0 (a single
+  // node, for ever). In a cluster the PartitionManager applies the role etcd
+  // gives it, with replicated(): from then on the high watermark counts only
+  // data the whole ISR has made durable, and a follower takes batches only
+  // from its leader (append_replicated).
+  //
+  // Switches to the cluster's rules (called once, before any role).
+  void set_replicated(int32_t self) {
+    replicated_ = true;
+    self_ = self;
+    role_ = Role::None;
+  }
+  // Leads in `epoch` (>= the current one): the epoch is recorded at the log
+  // end (Kafka's makeLeader), follower progress starts afresh. The same epoch
+  // again only updates the replicas and ISR (an ISR change committed).
+  // Returns false when the epoch cache cannot be written.
+  [[nodiscard]] bool become_leader(LeaderEpoch epoch, std::vector<int32_t> replicas, std::vector<int32_t> isr,
+                                   int64_t now_ms);
+  // Follows `leader` (-1: none yet) in `epoch`: appends stop, acks=all
+  // waiters get NOT_LEADER_OR_FOLLOWER.
+  void become_follower(int32_t leader, LeaderEpoch epoch);
+  bool is_leader() const { return role_ == Role::Leader; }
+  int32_t leader() const { return role_ == Role::Leader ? self_ : leader_; }
+  // The leader epoch this broker serves the partition in (a single node: 0).
+  LeaderEpoch leader_epoch() const { return epoch_; }
   // Kafka's check of a request's current_leader_epoch (-1: none given, no check):
   // newer than ours UNKNOWN_LEADER_EPOCH (we have not heard of it yet),
   // older FENCED_LEADER_EPOCH (the client's metadata is stale).
@@ -60,29 +86,65 @@ class Partition {
   // Nothing is written for that: the entry is made durable by the first append.
   storage::EpochEndOffset end_offset_for_epoch(LeaderEpoch epoch) const;
 
-  // Replication will hook in here: become_leader(epoch, ...) and
-  // become_follower(leader, epoch), called by the PartitionManager, change
-  // the role, and with it what the high watermark counts and who may append.
-  // Not implemented yet: every partition is the single replica and leader of
-  // itself.
+  // Leader side of replication.
+  //
+  // A follower's Fetch (replica_id = `node`): updates its progress and with
+  // it the high watermark (waking acks=all waiters and fetches).
+  void on_follower_fetch(int32_t node, int64_t fetch_offset, int64_t durable_offset, int64_t now_ms);
+  // The ISR this leader should ask etcd for (members lagging more than
+  // `lag_max_ms` out, caught-up replicas in), unless a change is in flight.
+  std::optional<std::vector<int32_t>> proposed_isr(int64_t now_ms, int64_t lag_max_ms) const;
+  const std::vector<int32_t>& isr() const;
+  // An ISR change is being written (no second one meanwhile); its outcome:
+  // `committed` makes `isr` this leader's at once (etcd's watch repeats it).
+  void isr_change_started() { isr_change_in_flight_ = true; }
+  void isr_change_finished(bool committed, std::vector<int32_t> isr, int64_t now_ms);
+  // acks=all before appending: NOT_ENOUGH_REPLICAS while the ISR is smaller
+  // than min.insync.replicas (always NONE on a single node).
+  ErrorCode check_min_insync() const;
+  // acks=all after appending: completes when `offset` is acknowledged.
+  // Single node: when it is fdatasync'd (NONE, or KAFKA_STORAGE_ERROR). In a
+  // cluster: when the high watermark passes it (NONE), or after `timeout_ms`
+  // (REQUEST_TIMED_OUT, or NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR is
+  // below min.insync.replicas), or NOT_LEADER_OR_FOLLOWER when leadership is
+  // lost first.
+  asio::awaitable<ErrorCode> wait_acknowledged(int64_t offset, int64_t timeout_ms);
+
+  // Follower side of replication.
+  //
+  // Batches fetched from the leader, stored as they are
+  // (PartitionLog::append_replicated); a sync is requested at once.
+  storage::AppendResult append_replicated(std::span<const uint8_t> batches, int64_t now_ms);
+  // The leader's high watermark from a Fetch response (capped at our end).
+  void set_leader_high_watermark(int64_t high_watermark);
+  // Discards the divergent suffix at and above `offset` (PartitionLog::
+  // truncate_to), once no sync is in flight. False on I/O errors.
+  asio::awaitable<bool> truncate_to(Offset offset);
+  // What this replica has fdatasync'd: every offset below it.
+  int64_t durable_offset() const { return log_->flushed_offset(); }
+  // The epoch of the newest batch (or assigned epoch), for Fetch's
+  // last_fetched_epoch; nullopt for a log without epochs.
+  std::optional<LeaderEpoch> latest_epoch() const { return log_->latest_epoch(); }
+  std::vector<storage::EpochEntry> epoch_entries() const { return log_->epoch_entries(); }
 
   // The first offset still in the log (DeleteRecords and retention move it
   // forward).
   int64_t log_start_offset() const { return log_->log_start_offset(); }
   // The offset the next appended record will get.
   int64_t log_end_offset() const { return log_->log_end_offset(); }
-  // The end of what consumers may see. Single replica: everything appended
-  // is committed.
-  int64_t high_watermark() const { return log_->log_end_offset(); }
+  // The end of what consumers may see: everything appended on a single node;
+  // in a cluster what the ISR holds durably (see LeaderState).
+  int64_t high_watermark() const { return replicated_ ? hw_ : log_->log_end_offset(); }
   // The end of what read_committed consumers may see. No transactions: the
   // high watermark.
   int64_t last_stable_offset() const { return high_watermark(); }
 
   // What a Fetch sends: whole batches as file slices (for sendfile) from the
   // one that holds `offset`, up to `max_bytes` (but at least one batch when
-  // `min_one`, KIP-74), never at or past the high watermark.
-  // OFFSET_OUT_OF_RANGE when `offset` is outside [log start, high watermark].
-  storage::ReadResult read(int64_t offset, uint64_t max_bytes, bool min_one) const;
+  // `min_one`, KIP-74), never at or past the high watermark (`to_log_end`:
+  // the log end, for a follower's fetch). OFFSET_OUT_OF_RANGE when `offset`
+  // is outside [log start, log end]; nothing when it is at or past the limit.
+  storage::ReadResult read(int64_t offset, uint64_t max_bytes, bool min_one, bool to_log_end = false) const;
   // The batches from the one that holds `offset`, at least one and up to
   // `max_bytes`, copied into memory, as far as the log end: for the broker's
   // own readers (the group coordinator loading __consumer_offsets).
@@ -138,8 +200,17 @@ class Partition {
   void flush_if_idle(int64_t now_ms, int64_t idle_ms);
 
  private:
-  void request_flush(bool force = false);
+  enum class Role { None, Leader, Follower };
+  // Queues a sync of the log (at most one in flight). `have_slot`: the
+  // FlushGate slot was handed over already.
+  void request_flush(bool force = false, bool have_slot = false);
   void on_flushed(int64_t durable_offset, int64_t sealed_below);
+  // Recomputes the high watermark (leader) and wakes whoever waits on it.
+  void advance_high_watermark();
+  void notify_fetch_waiters();
+  // Completes acks=all waiters: those the high watermark passed with NONE,
+  // all of them with `error` when it is not NONE.
+  void resume_commit_waiters(ErrorCode error);
 
   std::string topic_;
   int32_t index_;
@@ -147,6 +218,8 @@ class Partition {
   storage::Flusher& flusher_;
   Shard& shard_;
   bool flush_in_flight_ = false;
+  std::shared_ptr<FlushGate> gate_;
+  bool waiting_at_gate_ = false;
   int64_t last_append_ms_ = 0;
   struct DurableWaiter {
     int64_t offset;
@@ -154,6 +227,20 @@ class Partition {
   };
   std::deque<DurableWaiter> durable_waiters_;
   std::vector<std::weak_ptr<FetchWaiter>> fetch_waiters_;
+  // Replication (set_replicated); a single node keeps the defaults.
+  bool replicated_ = false;
+  int32_t self_ = -1;
+  Role role_ = Role::Leader;
+  LeaderEpoch epoch_ = kSingleNodeLeaderEpoch;
+  int32_t leader_ = -1;  // a follower's leader
+  int64_t hw_ = 0;
+  std::unique_ptr<replication::LeaderState> leader_state_;
+  bool isr_change_in_flight_ = false;
+  struct CommitWaiter {
+    int64_t offset;
+    std::shared_ptr<std::function<void(ErrorCode)>> resume;  // emptied once called
+  };
+  std::deque<CommitWaiter> commit_waiters_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

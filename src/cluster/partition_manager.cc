@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <future>
 
@@ -56,7 +58,12 @@ void run_blocking_everywhere(ShardSet& shards, F fn) {
 }  // namespace
 
 PartitionManager::PartitionManager(Options options, storage::Env* env, storage::Flusher& flusher, ShardSet& shards)
-    : options_(std::move(options)), env_(env), flusher_(flusher), shards_(shards), partitions_(shards.size()) {}
+    : options_(std::move(options)),
+      env_(env),
+      flusher_(flusher),
+      shards_(shards),
+      partitions_(shards.size()),
+      fetchers_(shards.size()) {}
 
 std::string PartitionManager::key(const std::string& topic, int32_t partition) {
   return topic + "-" + std::to_string(partition);
@@ -82,8 +89,12 @@ void PartitionManager::start(int64_t max_open_files) {
   data_dir_handle_ = env_->open_dir(options_.data_dir);
   if (!data_dir_handle_) spdlog::warn("cannot open {}: shutdown will sync each partition", options_.data_dir.string());
   auto per_shard = static_cast<size_t>(std::max<int64_t>(16, max_open_files / shards_.size()));
-  for (int s = 0; s < shards_.size(); ++s)
+  for (int s = 0; s < shards_.size(); ++s) {
     file_caches_.push_back(std::make_unique<storage::FileCache>(env_, per_shard));
+    // A sync request holds up to a handful of descriptors: an eighth of the
+    // cache's share keeps them well within the process' limit.
+    flush_gates_.push_back(std::make_shared<FlushGate>(std::max<size_t>(8, per_shard / 8)));
+  }
 }
 
 void PartitionManager::open_all(const std::vector<TopicInfo>& topics, const std::function<void(int shard_id)>& then) {
@@ -103,9 +114,11 @@ void PartitionManager::start_timers() {
   for (int s = 0; s < shards_.size(); ++s) {
     retention_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
     flush_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
+    isr_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
     asio::post(shards_.at(s).executor(), [this, s] {
       run_retention(s);
       run_idle_flush(s);
+      if (options_.replicated) run_isr_check(s);
     });
   }
 }
@@ -144,8 +157,17 @@ ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from
     if (&owner(topic.name, p) != here || !topic.holds(p, options_.node_id)) continue;
     try {
       auto log = storage::PartitionLog::open(partition_dir(topic.name, p), topic.log_config, wall_ms(), env_, &cache);
-      partitions_[here->id()][key(topic.name, p)] =
-          std::make_unique<Partition>(topic.name, p, std::move(log), flusher_, *here);
+      auto partition =
+          std::make_unique<Partition>(topic.name, p, std::move(log), flusher_, *here, flush_gates_[here->id()]);
+      if (options_.replicated) {
+        partition->set_replicated(options_.node_id);
+      } else if (!partition->become_leader(kSingleNodeLeaderEpoch, {}, {}, wall_ms())) {
+        // A single node leads every partition from the moment it opens it
+        // (Kafka's makeLeader records the epoch then, before any append, and
+        // so no append has to write the epoch file among its syncs).
+        throw std::runtime_error("cannot write its leader-epoch-checkpoint: " + std::string(std::strerror(errno)));
+      }
+      partitions_[here->id()][key(topic.name, p)] = std::move(partition);
     } catch (const std::exception& e) {
       if (!tolerant) {
         if (message) *message = "cannot open partition " + key(topic.name, p) + ": " + e.what();
@@ -162,7 +184,10 @@ void PartitionManager::drop_partitions(const std::string& topic, int32_t from, i
   auto& map = partitions_[here->id()];
   for (int32_t p = from; p < to; ++p) {
     if (&owner(topic, p) != here) continue;
+    unfollow(here->id(), topic, p);
     if (auto it = map.find(key(topic, p)); it != map.end()) {
+      if (it->second->is_leader() && options_.replicated && hooks_.on_leadership)
+        hooks_.on_leadership(here->id(), topic, p, false);
       it->second->abandon();
       map.erase(it);
     }
@@ -201,6 +226,100 @@ asio::awaitable<void> PartitionManager::apply_topic_config(const TopicInfo& topi
   }
 }
 
+asio::awaitable<void> PartitionManager::apply_roles(std::vector<Role> roles) {
+  for (int s = 0; s < shards_.size(); ++s) {
+    co_await on_shard(shards_.at(s), [this, &roles, s]() {
+      for (const auto& role : roles)
+        if (&owner(role.topic, role.partition) == &shards_.at(s)) apply_role(s, role);
+      return 0;
+    });
+  }
+}
+
+void PartitionManager::apply_role(int shard_id, const Role& role) {
+  auto it = partitions_[shard_id].find(key(role.topic, role.partition));
+  if (it == partitions_[shard_id].end()) return;
+  Partition& p = *it->second;
+  if (role.leader_epoch < p.leader_epoch()) return;  // stale
+  const bool was_leader = p.is_leader();
+  const int32_t old_leader = p.leader();
+  if (role.leader == options_.node_id) {
+    if (!was_leader) unfollow(shard_id, role.topic, role.partition);
+    if (!p.become_leader(role.leader_epoch, role.replicas, role.isr, wall_ms())) return;
+    if (!was_leader && hooks_.on_leadership) hooks_.on_leadership(shard_id, role.topic, role.partition, true);
+    return;
+  }
+  if (role.leader_epoch == p.leader_epoch() && !was_leader && old_leader == role.leader && p.leader() >= 0 &&
+      role.leader >= 0)
+    return;  // already following it
+  p.become_follower(role.leader, role.leader_epoch);
+  if (was_leader && hooks_.on_leadership) hooks_.on_leadership(shard_id, role.topic, role.partition, false);
+  if (old_leader != role.leader || was_leader) unfollow(shard_id, role.topic, role.partition);
+  if (role.leader >= 0) fetcher(shard_id, role.leader).add(role.topic, role.partition);
+}
+
+replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, int32_t leader) {
+  auto& slot = fetchers_[shard_id][leader];
+  if (!slot) {
+    replication::ReplicaFetcher::Options o;
+    o.self = options_.node_id;
+    o.leader = leader;
+    o.max_wait_ms = options_.replica_fetch_wait_max_ms;
+    o.partition_max_bytes = options_.replica_fetch_max_bytes;
+    slot = std::make_unique<replication::ReplicaFetcher>(
+        shards_.at(shard_id).io(), o, hooks_.resolve,
+        [this, shard_id](const std::string& topic, int32_t p) -> Partition* {
+          auto it = partitions_[shard_id].find(key(topic, p));
+          return it == partitions_[shard_id].end() ? nullptr : it->second.get();
+        });
+    slot->start();
+  }
+  return *slot;
+}
+
+void PartitionManager::unfollow(int shard_id, const std::string& topic, int32_t partition) {
+  auto& fetchers = fetchers_[shard_id];
+  for (auto it = fetchers.begin(); it != fetchers.end();) {
+    it->second->remove(topic, partition);
+    if (it->second->empty()) {
+      it->second->stop();
+      it = fetchers.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void PartitionManager::run_isr_check(int shard_id) {
+  auto now = wall_ms();
+  for (auto& [_, p] : partitions_[shard_id]) {
+    if (!p->is_leader() || !hooks_.alter_isr) continue;
+    auto proposal = p->proposed_isr(now, options_.replica_lag_time_max_ms);
+    if (!proposal) continue;
+    p->isr_change_started();
+    asio::co_spawn(
+        shards_.at(shard_id).executor(),
+        [this, shard_id, topic = p->topic(), index = p->index(), epoch = p->leader_epoch(),
+         isr = *proposal]() -> asio::awaitable<void> {
+          auto error = co_await hooks_.alter_isr(topic, index, epoch.value(), isr);
+          auto it = partitions_[shard_id].find(key(topic, index));
+          if (it == partitions_[shard_id].end()) co_return;
+          Partition& q = *it->second;
+          if (!q.is_leader() || q.leader_epoch() != epoch) co_return;
+          q.isr_change_finished(error == ErrorCode::NONE, isr, wall_ms());
+        },
+        asio::detached);
+  }
+  auto& timer = *isr_timers_[shard_id];
+  // Kafka checks every replica.lag.time.max.ms / 2; expansion is checked
+  // here too, so not less often than every 250 ms.
+  auto interval = std::clamp<int64_t>(options_.replica_lag_time_max_ms / 2, 10, 250);
+  timer.expires_after(std::chrono::milliseconds(interval));
+  timer.async_wait([this, shard_id](std::error_code ec) {
+    if (!ec) run_isr_check(shard_id);
+  });
+}
+
 size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) {
   if (stopped_) return 0;
   bool fast = data_dir_handle_ != nullptr;
@@ -210,6 +329,10 @@ size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) 
   run_blocking_everywhere(shards_, [this, fast, &changed, &quiesce](int s) {
     if (s < static_cast<int>(retention_timers_.size())) retention_timers_[s]->cancel();
     if (s < static_cast<int>(flush_timers_.size())) flush_timers_[s]->cancel();
+    if (s < static_cast<int>(isr_timers_.size())) isr_timers_[s]->cancel();
+    // Followers stop copying before their logs are sealed.
+    for (auto& [_, f] : fetchers_[s]) f->stop();
+    fetchers_[s].clear();
     quiesce(s);
     for (auto& [_, p] : partitions_[s]) {
       try {

@@ -5,8 +5,9 @@
 // per-shard timers that apply retention and sync idle partitions, and the
 // clean shutdown that seals them all with one syncfs. Each shard has its own
 // map of partitions and its own descriptor cache (storage::FileCache).
-// Replication will add the role changes here (become leader / follower, as
-// the metadata from etcd says), beside open and drop.
+// In a cluster it also applies each partition's role as etcd gives it
+// (apply_roles: become leader / follower), runs the follower fetchers (one
+// per shard and leader broker) and the leaders' ISR checks.
 //
 // Thread-safety: owner() is safe from any thread. partition(),
 // open_partitions() and drop_partitions() act on the calling shard's own
@@ -19,13 +20,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "base/error_code.h"
+#include "cluster/flush_gate.h"
 #include "cluster/partition.h"
+#include "cluster/replication/replica_fetcher.h"
 #include "cluster/topic_table.h"
 #include "server/shard.h"
 #include "storage/env.h"
@@ -41,6 +45,32 @@ class PartitionManager {
     int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
     int64_t idle_flush_ms = 1000;                  // runnel.idle.flush.ms
     int32_t node_id = 0;                           // opens only the partitions this node holds (TopicInfo::holds)
+    bool replicated = false;                       // a cluster: partitions take roles from apply_roles()
+    int64_t replica_lag_time_max_ms = 30000;       // replica.lag.time.max.ms
+    int32_t replica_fetch_wait_max_ms = 500;       // replica.fetch.wait.max.ms
+    int32_t replica_fetch_max_bytes = 1 << 20;     // replica.fetch.max.bytes
+  };
+  // What the broker supplies for replication, set before start_timers().
+  struct ReplicationHooks {
+    // A broker's address, for the fetchers.
+    replication::ReplicaFetcher::Resolve resolve;
+    // Writes a leader's new ISR (ControlPlane::alter_isr) off the shard
+    // threads and resumes on the caller's shard: NONE when committed.
+    std::function<asio::awaitable<ErrorCode>(std::string topic, int32_t partition, int32_t leader_epoch,
+                                             std::vector<int32_t> isr)>
+        alter_isr;
+    // A partition became leader here (true) or stopped being it (false), on
+    // its shard (the broker loads or drops group coordinators).
+    std::function<void(int shard_id, const std::string& topic, int32_t partition, bool leader)> on_leadership;
+  };
+  // A partition's state as etcd has it.
+  struct Role {
+    std::string topic;
+    int32_t partition = 0;
+    int32_t leader = -1;
+    LeaderEpoch leader_epoch{0};
+    std::vector<int32_t> replicas;
+    std::vector<int32_t> isr;
   };
   // `env`, `flusher` and `shards` must outlive the manager; the flusher runs
   // between start() and stop().
@@ -82,6 +112,13 @@ class PartitionManager {
   // Pushes a topic's changed configuration to its open partitions.
   asio::awaitable<void> apply_topic_config(const TopicInfo& topic);
 
+  void set_replication_hooks(ReplicationHooks hooks) { hooks_ = std::move(hooks); }
+  // Applies etcd's partition states to the replicas this node holds, each on
+  // its shard: leaders lead in their epoch, followers follow (their fetcher
+  // changes with the leader). A state older than the partition's epoch is
+  // ignored (stale or reordered notifications are harmless).
+  asio::awaitable<void> apply_roles(std::vector<Role> roles);
+
   // Clean shutdown, while the shards still run: (1) on every shard at once,
   // runs `quiesce(shard id)` (the broker stops what appends there, its group
   // coordinator), stops the timers and seals the partitions changed in this
@@ -97,6 +134,11 @@ class PartitionManager {
   std::filesystem::path partition_dir(const std::string& topic, int32_t partition) const;
   void run_retention(int shard_id);
   void run_idle_flush(int shard_id);
+  void apply_role(int shard_id, const Role& role);
+  replication::ReplicaFetcher& fetcher(int shard_id, int32_t leader);
+  void unfollow(int shard_id, const std::string& topic, int32_t partition);
+  // The leaders' ISR check: shrinks and expands ISRs through hooks_.alter_isr.
+  void run_isr_check(int shard_id);
 
   Options options_;
   storage::Env* env_;
@@ -106,9 +148,14 @@ class PartitionManager {
   // reports every writeback error of the run (Env::sync_filesystem).
   std::shared_ptr<FileHandle> data_dir_handle_;
   std::vector<std::unique_ptr<storage::FileCache>> file_caches_;  // one per shard
+  std::vector<std::shared_ptr<FlushGate>> flush_gates_;           // one per shard
   std::vector<PartitionMap> partitions_;                          // one map per shard, touched only on that shard
   std::vector<std::unique_ptr<asio::steady_timer>> retention_timers_;
   std::vector<std::unique_ptr<asio::steady_timer>> flush_timers_;
+  std::vector<std::unique_ptr<asio::steady_timer>> isr_timers_;
+  ReplicationHooks hooks_;
+  // Per shard: the fetcher for each leader broker this shard follows.
+  std::vector<std::map<int32_t, std::unique_ptr<replication::ReplicaFetcher>>> fetchers_;
   bool stopped_ = false;
 };
 

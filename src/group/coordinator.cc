@@ -37,8 +37,8 @@ Coordinator::Coordinator(asio::io_context& io, GroupLimits limits, int64_t max_m
       max_metadata_bytes_(max_metadata_bytes),
       offsets_partition_(std::move(offsets_partition)),
       offsets_partitions_(offsets_partitions),
-      tick_timer_(io),
-      compaction_min_records_(compaction_min_records) {}
+      compaction_min_records_(compaction_min_records),
+      tick_timer_(io) {}
 
 void Coordinator::start() { schedule_tick(); }
 

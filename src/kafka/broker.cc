@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -32,7 +33,11 @@ Broker::Broker(BrokerConfig config)
       partitions_({.data_dir = config_.data_dir,
                    .retention_check_interval_ms = config_.retention_check_interval_ms,
                    .idle_flush_ms = config_.idle_flush_ms,
-                   .node_id = config_.node_id},
+                   .node_id = config_.node_id,
+                   .replicated = config_.clustered(),
+                   .replica_lag_time_max_ms = config_.replica_lag_time_max_ms,
+                   .replica_fetch_wait_max_ms = config_.replica_fetch_wait_max_ms,
+                   .replica_fetch_max_bytes = config_.replica_fetch_max_bytes},
                   storage::Env::posix(), flusher_, shards_) {}
 
 Broker::~Broker() { stop(); }
@@ -40,7 +45,36 @@ Broker::~Broker() { stop(); }
 Shard& Broker::owner(const std::string& topic, int32_t partition) { return partitions_.owner(topic, partition); }
 
 cluster::Partition* Broker::partition(const std::string& topic, int32_t partition) {
-  return partitions_.partition(topic, partition);
+  auto* p = partitions_.partition(topic, partition);
+  return p && p->is_leader() ? p : nullptr;
+}
+
+void Broker::set_replication_hooks() {
+  cluster::PartitionManager::ReplicationHooks hooks;
+  hooks.resolve = [this](int32_t node) -> std::optional<cluster::replication::ReplicaFetcher::Endpoint> {
+    auto b = control_plane_->cache().broker(node);
+    if (!b) return std::nullopt;
+    return cluster::replication::ReplicaFetcher::Endpoint{b->host, static_cast<uint16_t>(b->port)};
+  };
+  hooks.alter_isr = [this](std::string topic, int32_t p, int32_t epoch,
+                           std::vector<int32_t> isr) -> asio::awaitable<ErrorCode> {
+    auto alter = [&]() { return control_plane_->alter_isr(topic, p, epoch, isr); };
+    co_return co_await on_control_pool(alter);
+  };
+  hooks.on_leadership = [this](int s, const std::string& topic, int32_t p, bool leader) {
+    // The coordinator of the groups of an offsets partition lives with its
+    // leader: it replays the partition when it takes over. (A coordinator
+    // that loses the partition keeps its state until it leads it again and
+    // replays; requests meanwhile get NOT_COORDINATOR.)
+    if (leader && topic == group::kOffsetsTopic && s < static_cast<int>(coordinators_.size())) {
+      try {
+        coordinators_[s]->load(p);
+      } catch (const std::exception& e) {
+        spdlog::error("loading the groups of {}-{} failed: {}", topic, p, e.what());
+      }
+    }
+  };
+  partitions_.set_replication_hooks(std::move(hooks));
 }
 
 void Broker::set_advertised(std::string host, uint16_t port) {
@@ -187,6 +221,17 @@ asio::awaitable<void> Broker::reconcile_once() {
     topics_.remove(t.name);
     spdlog::info("deleted topic {} (deleted in the cluster)", t.name);
   }
+  // Every replica held here takes the role etcd gives it.
+  std::vector<cluster::PartitionManager::Role> roles;
+  for (const auto& view : control_plane_->cache().topics()) {
+    for (int32_t p = 0; p < static_cast<int32_t>(view.partitions.size()); ++p) {
+      const auto& replicas = view.record.replicas[p];
+      if (std::find(replicas.begin(), replicas.end(), config_.node_id) == replicas.end()) continue;
+      const auto& state = view.partitions[p];
+      roles.push_back({view.name, p, state.leader, LeaderEpoch(state.leader_epoch), replicas, state.isr});
+    }
+  }
+  co_await partitions_.apply_roles(std::move(roles));
 }
 
 template <class F>
@@ -247,6 +292,7 @@ int32_t Broker::controller_id() const {
 void Broker::start() {
   std::filesystem::create_directories(std::filesystem::path(config_.data_dir) / "meta");
   load_identity();
+  if (control_plane_) set_replication_hooks();  // before any shard runs
   topics_.load();
   topics_.set_max_partitions(config_.effective_max_partitions());
   partitions_.start(config_.effective_max_open_files());
@@ -311,11 +357,9 @@ asio::awaitable<ErrorCode> Broker::create_topic(const std::string& name, int32_t
     partitions = static_cast<int32_t>(manual->size());
     replication_factor = static_cast<int16_t>((*manual)[0].size());
   }
-  if (replication_factor > 1) {
+  if (replication_factor > 1 && !control_plane_) {
     if (message)
-      *message = control_plane_ ? "runnel does not replicate partitions yet: the replication factor must be 1"
-                                : "Replication factor: " + std::to_string(replication_factor) +
-                                      " larger than available brokers: 1.";
+      *message = "Replication factor: " + std::to_string(replication_factor) + " larger than available brokers: 1.";
     co_return ErrorCode::INVALID_REPLICATION_FACTOR;
   }
   if (control_plane_) {
@@ -446,7 +490,14 @@ asio::awaitable<bool> Broker::ensure_offsets_topic() {
   std::string message;
   const std::map<std::string, std::string> overrides = {
       {"segment.bytes", std::to_string(config_.offsets_topic_segment_bytes)}};
-  auto error = co_await create_topic(group::kOffsetsTopic, offsets_partitions_, overrides, &message, /*internal=*/true);
+  // offsets.topic.replication.factor, but no more than the live brokers: a
+  // small cluster still gets its consumer groups (Kafka would wait instead).
+  int16_t replication_factor = 1;
+  if (control_plane_)
+    replication_factor = static_cast<int16_t>(
+        std::clamp<size_t>(control_plane_->cache().brokers().size(), 1, config_.offsets_topic_replication_factor));
+  auto error = co_await create_topic(group::kOffsetsTopic, offsets_partitions_, replication_factor, nullptr, overrides,
+                                     &message, /*internal=*/true);
   co_return error == ErrorCode::NONE || error == ErrorCode::TOPIC_ALREADY_EXISTS;
 }
 

@@ -68,7 +68,9 @@ class Broker {
   const cluster::ControlPlane* control_plane() const { return control_plane_.get(); }
 
   Shard& owner(const std::string& topic, int32_t partition);
-  // nullptr when this shard holds no such partition (unknown, or not open yet).
+  // The partition as clients and the group coordinator may use it: nullptr
+  // unless this shard holds it open and this node leads it (in a cluster a
+  // follower replica is the replication machinery's alone).
   cluster::Partition* partition(const std::string& topic, int32_t partition);
 
   // Creates the topic and opens its partitions. Errors as TopicTable::create
@@ -144,6 +146,9 @@ class Broker {
   asio::awaitable<ErrorCode> on_control_pool(F& fn);
   // Publishes the topics of the data dir that founded the cluster.
   void import_local_topics();
+  // Gives the partition manager what replication needs from the broker:
+  // addresses, ISR writes to etcd, and leadership changes for the groups.
+  void set_replication_hooks();
 
   BrokerConfig config_;
   ShardSet shards_;

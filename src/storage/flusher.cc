@@ -59,12 +59,23 @@ void Flusher::run() {
 
 void Flusher::flush(Pending& pending) {
   bool ok = true;
-  for (auto& f : pending.request.files) ok = f && env_->sync(*f) && ok;  // a null handle: its file could not be opened
+  bool opened = true;
+  for (auto& f : pending.request.files) {
+    if (!f) {
+      // Its file could not be opened (EMFILE under a storm of syncs). The
+      // data was written through a pinned handle, or synced at once when no
+      // pin was free, so nothing is lost: sync the rest, and have the caller
+      // ask again.
+      opened = false;
+      continue;
+    }
+    ok = env_->sync(*f) && ok;
+  }
   {
     std::lock_guard lock(mu_);
     ++rounds_;
   }
-  pending.done(ok ? pending.request.durable_offset : -1);
+  pending.done(!ok ? kSyncFailed : !opened ? kNotOpened : pending.request.durable_offset);
 }
 
 }  // namespace runnel::storage

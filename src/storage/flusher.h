@@ -42,8 +42,12 @@ class Flusher {
   void stop();
 
   // Queues `request`; `done(durable_offset)` is called once every file in it
-  // has been synced, or `done(-1)` if a sync failed (nothing new is durable;
-  // the caller may ask again).
+  // has been synced, `done(kSyncFailed)` if a sync failed (nothing new is
+  // durable, and what was written may be lost), or `done(kNotOpened)` if a
+  // file of it could not be opened (descriptors ran out: nothing was lost,
+  // the caller asks again a little later).
+  static constexpr int64_t kSyncFailed = -1;
+  static constexpr int64_t kNotOpened = -2;
   void request(PartitionLog::SyncRequest request, std::function<void(int64_t)> done);
 
   // Number of requests completed so far.

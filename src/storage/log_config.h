@@ -18,6 +18,7 @@ struct LogConfig {
   int32_t index_interval_bytes = 4096;                       // index.interval.bytes
   TimestampType timestamp_type = TimestampType::CreateTime;  // message.timestamp.type
   bool compact = false;                                      // cleanup.policy=compact
+  int32_t min_insync_replicas = 1;                           // min.insync.replicas (acks=all)
   // How far a CreateTime record timestamp may lie before / after the broker's
   // clock: message.timestamp.before.max.ms / message.timestamp.after.max.ms.
   // Unset means Kafka 4.0's defaults (unlimited / one hour), or, when given,

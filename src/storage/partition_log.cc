@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "base/endian.h"
 #include "protocol/record_batch.h"
 #include "storage/checkpoint.h"
 #include "storage/segment.h"
@@ -450,6 +451,82 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, int32_t leader_epo
   return result;
 }
 
+AppendResult PartitionLog::append_replicated(std::span<const uint8_t> batches, int64_t now_ms) {
+  Impl& m = *impl_;
+  AppendResult result;
+  result.log_start_offset = m.log_start;
+  if (m.closed) {
+    result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    return result;
+  }
+  auto& extents = m.extents;
+  extents.clear();
+  int64_t next = m.end();
+  size_t pos = 0;
+  while (batches.size() - pos >= protocol::kBatchLogOverhead) {
+    int64_t length = static_cast<int32_t>(load_be32(batches.data() + pos + 8));
+    if (length < static_cast<int64_t>(protocol::kBatchHeaderSize - protocol::kBatchLogOverhead)) {
+      result.error = ErrorCode::CORRUPT_MESSAGE;
+      return result;
+    }
+    size_t size = protocol::kBatchLogOverhead + static_cast<size_t>(length);
+    if (batches.size() - pos < size) break;  // partial: the next fetch brings it whole
+    auto batch = batches.subspan(pos, size);
+    const char* reason = nullptr;
+    if (protocol::validate_batch(batch, protocol::BatchOrigin::Replication, reason) != ErrorCode::NONE) {
+      result.error = ErrorCode::CORRUPT_MESSAGE;
+      result.error_message = reason ? reason : "invalid batch";
+      return result;
+    }
+    protocol::BatchView view(batch);
+    if (view.base_offset() != next) {
+      result.error = ErrorCode::CORRUPT_MESSAGE;
+      result.error_message = "replicated batch at offset " + std::to_string(view.base_offset()) +
+                             " does not follow the log end " + std::to_string(next);
+      return result;
+    }
+    extents.push_back({pos, size});
+    next = view.last_offset() + 1;
+    pos += size;
+  }
+  if (extents.empty()) return result;
+  auto whole = batches.subspan(0, pos);
+  if (!m.touch() || (m.should_roll(whole.size(), next - 1, now_ms) && !m.roll())) {
+    result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    return result;
+  }
+  result.base_offset = m.end();
+  // Batch by batch where the epoch changes, so that the cache learns each
+  // epoch before its first batch is on disk (as append() does).
+  size_t run_begin = 0;
+  while (run_begin < extents.size()) {
+    int32_t epoch = protocol::BatchView(whole.subspan(extents[run_begin].position, extents[run_begin].size))
+                        .partition_leader_epoch();
+    size_t run_end = run_begin + 1;
+    while (
+        run_end < extents.size() &&
+        protocol::BatchView(whole.subspan(extents[run_end].position, extents[run_end].size)).partition_leader_epoch() ==
+            epoch)
+      ++run_end;
+    if (epoch >= 0 && !m.epochs->assign(LeaderEpoch(epoch), Offset(m.end()))) {
+      result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+      return result;
+    }
+    size_t from = extents[run_begin].position;
+    size_t to = extents[run_end - 1].position + extents[run_end - 1].size;
+    std::vector<protocol::BatchExtent> run(extents.begin() + run_begin, extents.begin() + run_end);
+    for (auto& e : run) e.position -= from;
+    if (!m.active().append(whole.subspan(from, to - from), run)) {
+      result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+      return result;
+    }
+    run_begin = run_end;
+  }
+  if (m.active().first_append_ms < 0) m.active().first_append_ms = now_ms;
+  result.last_offset = m.end() - 1;
+  return result;
+}
+
 ReadResult PartitionLog::read(int64_t offset, uint64_t max_bytes, bool min_one, int64_t limit_offset) const {
   Impl& m = *impl_;
   ReadResult result;
@@ -496,7 +573,14 @@ bool PartitionLog::truncate_to(Offset offset) {
     errno = EBADF;
     return false;
   }
-  return impl_->truncate_to(offset.value());
+  Impl& m = *impl_;
+  if (offset.value() >= m.end()) {
+    // Nothing to cut, but an epoch this replica assigned as leader at its log
+    // end and never wrote in must go (Kafka's truncateTo does the same), or
+    // the follower would name it as its last fetched epoch for ever.
+    return m.epochs->truncate_from_end(Offset(m.end()));
+  }
+  return m.truncate_to(offset.value());
 }
 
 bool PartitionLog::assign_epoch(LeaderEpoch epoch) {

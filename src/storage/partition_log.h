@@ -77,6 +77,17 @@ class PartitionLog {
   // max.message.bytes) / RECORD_LIST_TOO_LARGE without writing anything.
   AppendResult append(std::span<uint8_t> batches, int32_t leader_epoch, int64_t now_ms);
 
+  // A follower's append: batches copied from the leader, stored exactly as
+  // the leader has them (offsets, leader epochs and timestamps are kept, not
+  // assigned). Only whole batches are taken: a partial batch at the end (a
+  // Fetch cut by its byte limit) is left for the next fetch. Each must be
+  // intact (validate_batch, replication rules) and the first must start at
+  // the log end, the rest follow on without gaps; otherwise CORRUPT_MESSAGE
+  // and nothing is written. The epoch cache learns every new epoch before its
+  // first batch. Returns base/last offset of what was appended (-1 when
+  // nothing was).
+  AppendResult append_replicated(std::span<const uint8_t> batches, int64_t now_ms);
+
   // Whole batches starting with the one that contains `offset`, up to
   // `max_bytes` in total, but always at least one whole batch if any exist at
   // or after `offset` and min_one is true. Reads nothing at or past `limit_offset`
@@ -101,10 +112,11 @@ class PartitionLog {
   // holding it is cut at the first batch whose last offset is >= `offset`
   // (so the log end may land below `offset` when a batch straddles it, as in
   // Kafka), the epoch cache loses the epochs that started there, and the
-  // result is synced. Crash-safe: the target is first written durably to
+  // result is synced. An offset at or past the end cuts nothing but the
+  // epochs that start at the log end without a record (an epoch this replica
+  // assigned as leader and never wrote in). Crash-safe: the target is first written durably to
   // `truncate-to`, which open() honours, so once the call has begun changing
-  // files no record at or above `offset` survives a crash. An offset at or
-  // past the end changes nothing; one below the log start is refused (false,
+  // files no record at or above `offset` survives a crash. One below the log start is refused (false,
   // errno EINVAL). False (errno set) on I/O errors: the log is then left for
   // the next open() to finish. Precondition: no sync_handles() request in
   // flight (its durable_offset would outlive the data it counted).

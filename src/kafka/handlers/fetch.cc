@@ -1,7 +1,9 @@
 // Fetch (key 1). Reads whole batches as file slices from each partition's
 // owning shard (sent later with sendfile), and long-polls: while fewer than
 // min_bytes are available it leaves a waiter on every requested partition and
-// sleeps until an append wakes it or max_wait_ms runs out.
+// sleeps until an append wakes it or max_wait_ms runs out. Follower replicas
+// (replica_id set) fetch the same way, up to the log end rather than the high
+// watermark, and report their progress (Partition::on_follower_fetch).
 #include <spdlog/spdlog.h>
 
 #include "kafka/broker.h"
@@ -23,8 +25,11 @@ struct PartitionRead {
   storage::EpochEndOffset diverging;  // set when the fetcher's last epoch ended below its offset
 };
 
+// `replica_id` >= 0: a follower's fetch (reads up to the log end, and tells
+// the leader how far the follower has come).
 PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t index,
-                             const protocol::FetchRequest::FetchPartition& p, uint64_t max_bytes, bool min_one) {
+                             const protocol::FetchRequest::FetchPartition& p, int32_t replica_id, uint64_t max_bytes,
+                             bool min_one) {
   PartitionRead out;
   const int64_t offset = p.fetch_offset;
   auto* partition = broker.partition(topic, index);
@@ -40,7 +45,9 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
   out.high_watermark = partition->high_watermark();
   out.last_stable_offset = partition->last_stable_offset();
   out.log_start_offset = partition->log_start_offset();
-  if (offset < out.log_start_offset || offset > out.high_watermark) {
+  // Kafka: out of range only outside [log start, log end]; a consumer ahead
+  // of the high watermark (a new leader's may start lower) just waits.
+  if (offset < out.log_start_offset || offset > partition->log_end_offset()) {
     out.error = ErrorCode::OFFSET_OUT_OF_RANGE;
     return out;
   }
@@ -54,7 +61,13 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
       return out;
     }
   }
-  auto read = partition->read(offset, max_bytes, min_one);
+  const bool follower = replica_id >= 0;
+  if (follower) {
+    partition->on_follower_fetch(replica_id, offset, p.durable_offset, now_ms());
+    out.high_watermark = partition->high_watermark();
+    out.last_stable_offset = partition->last_stable_offset();
+  }
+  auto read = partition->read(offset, max_bytes, min_one, /*to_log_end=*/follower);
   out.error = read.error;
   out.slices = std::move(read.slices);
   out.bytes = read.bytes;
@@ -93,9 +106,11 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         uint64_t budget = std::min<uint64_t>(p.partition_max_bytes > 0 ? p.partition_max_bytes : 0,
                                              response_max > total ? response_max - total : 0);
         bool min_one = total == 0;  // KIP-74: the first batch goes out even if over the limits
-        auto read = co_await on_shard(broker.owner(topic.topic, p.partition), [&broker, &topic, &p, budget, min_one]() {
-          return read_partition(broker, topic.topic, p.partition, p, budget, min_one);
-        });
+        const int32_t replica_id = request.replica_id;
+        auto read = co_await on_shard(
+            broker.owner(topic.topic, p.partition), [&broker, &topic, &p, replica_id, budget, min_one]() {
+              return read_partition(broker, topic.topic, p.partition, p, replica_id, budget, min_one);
+            });
         pr.error_code = code(read.error);
         pr.high_watermark = read.high_watermark;
         pr.last_stable_offset = read.last_stable_offset;
@@ -132,14 +147,19 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       for (size_t i = 0; i < topic.partitions.size(); ++i) {
         int32_t index = topic.partitions[i].partition;
         int64_t seen = response.responses[t].partitions[i].high_watermark;
-        ready |= co_await on_shard(broker.owner(topic.topic, index), [&broker, &topic, index, seen, &waiter]() {
-          auto* partition = broker.partition(topic.topic, index);
-          if (!partition) return false;
-          // Data that arrived since we read would otherwise go unnoticed until the deadline.
-          if (partition->high_watermark() > seen) return true;
-          partition->add_fetch_waiter(waiter);
-          return false;
-        });
+        // A follower waits for data past its fetch offset, a consumer for the
+        // high watermark to move.
+        int64_t fetched_to = request.replica_id >= 0 ? topic.partitions[i].fetch_offset : -1;
+        ready |=
+            co_await on_shard(broker.owner(topic.topic, index), [&broker, &topic, index, seen, fetched_to, &waiter]() {
+              auto* partition = broker.partition(topic.topic, index);
+              if (!partition) return true;  // gone or no longer led here: answer now
+              // Data that arrived since we read would otherwise go unnoticed until the deadline.
+              if (partition->high_watermark() > seen) return true;
+              if (fetched_to >= 0 && partition->log_end_offset() > fetched_to) return true;
+              partition->add_fetch_waiter(waiter);
+              return false;
+            });
       }
     }
     if (!ready) {

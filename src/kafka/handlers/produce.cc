@@ -1,7 +1,9 @@
 // Produce (key 0). Appends each partition's batches on the shard that owns the
-// partition, then, for acks=all, waits until they are fdatasync'd (group
-// commit: the appends of every partition are made first, so one round of
-// syncs covers them all). acks=0 gets no response at all.
+// partition, then, for acks=all, waits until they are acknowledged: on a
+// single node fdatasync'd (group commit: the appends of every partition are
+// made first, so one round of syncs covers them all), in a cluster below the
+// high watermark (durable on the whole ISR), with min.insync.replicas checked
+// before the append. acks=0 gets no response at all.
 #include <spdlog/spdlog.h>
 
 #include "base/endian.h"
@@ -84,12 +86,18 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       }
       std::span<uint8_t> batches(const_cast<uint8_t*>(bytes.data()), bytes.size());
       Shard& owner = broker.owner(topic_data.name, partition_data.index);
-      auto result = co_await on_shard(owner, [&broker, &topic_data, &partition_data, batches]() {
+      const bool all = request.acks == -1;
+      auto result = co_await on_shard(owner, [&broker, &topic_data, &partition_data, batches, all]() {
+        storage::AppendResult r;
         auto* partition = broker.partition(topic_data.name, partition_data.index);
         if (!partition) {
-          storage::AppendResult r;
           r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
           return r;
+        }
+        if (all) {
+          // Kafka refuses acks=all up front while the ISR is too small.
+          r.error = partition->check_min_insync();
+          if (r.error != ErrorCode::NONE) return r;
         }
         return partition->append(batches, now_ms());
       });
@@ -116,11 +124,15 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   // appended while this one waits for its sync, and share it.
   if (ctx.ordered) ctx.ordered();
 
+  const auto started = std::chrono::steady_clock::now();
   for (auto& d : durable) {
-    auto error = co_await on_shard(*d.shard, [&broker, &d]() -> asio::awaitable<ErrorCode> {
+    // One timeout for the whole request, as Kafka's delayed produce has.
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    int64_t timeout_ms = std::max<int64_t>(0, request.timeout_ms - waited.count());
+    auto error = co_await on_shard(*d.shard, [&broker, &d, timeout_ms]() -> asio::awaitable<ErrorCode> {
       auto* partition = broker.partition(d.topic, d.partition);
       if (!partition) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
-      co_return co_await partition->wait_durable(d.last_offset) ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
+      co_return co_await partition->wait_acknowledged(d.last_offset, timeout_ms);
     });
     response.responses[d.topic_index].partition_responses[d.partition_index].error_code = code(error);
   }

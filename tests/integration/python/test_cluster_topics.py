@@ -118,8 +118,9 @@ class ClusterTopicsTest(unittest.TestCase):
         a = admin(self.cluster.brokers[1].bootstrap)
         try:
             a.create_topics([NewTopic("pinned", -1, -1, replica_assignments={0: [3], 1: [2]})])
+            # More replicas than live brokers: Kafka's INVALID_REPLICATION_FACTOR.
             with self.assertRaises(InvalidReplicationFactorError):
-                a.create_topics([NewTopic("replicated", 3, 3)])
+                a.create_topics([NewTopic("replicated", 3, 4)])
         finally:
             a.close()
         self.assertEqual(self.agreed_leaders("pinned", 2), {0: 3, 1: 2})

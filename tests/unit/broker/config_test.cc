@@ -41,7 +41,8 @@ TEST(BrokerConfig, RefusesUnknownKeysAndBadValuesNamingTheKey) {
   }
   EXPECT_THROW(c.set("num.partitions", "0"), ConfigError);
   EXPECT_THROW(c.set("auto.create.topics.enable", "yes"), ConfigError);
-  EXPECT_THROW(c.set("default.replication.factor", "3"), ConfigError);
+  EXPECT_THROW(c.set("default.replication.factor", "0"), ConfigError);
+  EXPECT_THROW(c.set("min.insync.replicas", "0"), ConfigError);
 }
 
 TEST(BrokerConfig, ReadsPropertiesFile) {

@@ -1,0 +1,104 @@
+#include "cluster/replication/broker_connection.h"
+
+#include "base/endian.h"
+
+namespace runnel::cluster::replication {
+
+namespace {
+
+// Closes `socket` when `timeout` passes before cancel() is called: every
+// pending operation on it then fails, which ends the exchange.
+class Deadline {
+ public:
+  Deadline(asio::io_context& io, asio::ip::tcp::socket& socket, std::chrono::milliseconds timeout)
+      : timer_(io, timeout) {
+    timer_.async_wait([&socket, fired = fired_](const asio::error_code& ec) {
+      if (ec) return;
+      *fired = true;
+      asio::error_code ignored;
+      socket.close(ignored);
+    });
+  }
+  ~Deadline() { timer_.cancel(); }
+  bool fired() const { return *fired_; }
+
+ private:
+  std::shared_ptr<bool> fired_ = std::make_shared<bool>(false);
+  asio::steady_timer timer_;
+};
+
+}  // namespace
+
+asio::awaitable<std::error_code> BrokerConnection::connect(const std::string& host, uint16_t port,
+                                                           std::chrono::milliseconds timeout) {
+  close();
+  asio::error_code ec;
+  asio::ip::tcp::resolver resolver(io_);
+  auto endpoints =
+      co_await resolver.async_resolve(host, std::to_string(port), asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return ec;
+  socket_.emplace(io_);
+  {
+    Deadline deadline(io_, *socket_, timeout);
+    co_await asio::async_connect(*socket_, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (deadline.fired()) ec = asio::error::timed_out;
+  }
+  if (ec) {
+    close();
+    co_return ec;
+  }
+  socket_->set_option(asio::ip::tcp::no_delay(true), ec);
+  co_return std::error_code{};
+}
+
+void BrokerConnection::close() {
+  if (!socket_) return;
+  asio::error_code ignored;
+  socket_->close(ignored);
+  socket_.reset();
+}
+
+asio::awaitable<std::optional<std::vector<uint8_t>>> BrokerConnection::exchange(std::vector<uint8_t> request,
+                                                                                size_t size_at, bool flexible,
+                                                                                std::chrono::milliseconds timeout) {
+  if (!connected()) co_return std::nullopt;
+  store_be32(request.data() + size_at, static_cast<uint32_t>(request.size() - size_at - 4));
+  const int32_t expected = correlation_id_;
+  asio::error_code ec;
+  std::vector<uint8_t> body;
+  {
+    Deadline deadline(io_, *socket_, timeout);
+    co_await asio::async_write(*socket_, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
+    uint8_t size_bytes[4];
+    if (!ec)
+      co_await asio::async_read(*socket_, asio::buffer(size_bytes), asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) {
+      uint32_t size = load_be32(size_bytes);
+      if (size < 4 || size > (1u << 30)) {
+        ec = asio::error::message_size;
+      } else {
+        body.resize(size);
+        co_await asio::async_read(*socket_, asio::buffer(body), asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
+  }
+  if (ec || !socket_) {
+    close();
+    co_return std::nullopt;
+  }
+  try {
+    protocol::Reader reader(body);
+    if (reader.i32() != expected) {
+      close();
+      co_return std::nullopt;
+    }
+    if (flexible) reader.skip_tagged_fields();
+    body.erase(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(body.size() - reader.remaining()));
+  } catch (const std::exception&) {
+    close();
+    co_return std::nullopt;
+  }
+  co_return body;
+}
+
+}  // namespace runnel::cluster::replication

@@ -1,0 +1,62 @@
+#pragma once
+// A Kafka protocol client connection from this broker to another: one request
+// at a time, each with a deadline. The follower's fetcher uses it to send
+// Fetch to a partition's leader. Requests use header v1 (v2 for flexible
+// versions), responses are returned as their body bytes for the caller's
+// generated message type to read.
+//
+// Thread-safety: none; lives on one shard and is used from coroutines on that
+// shard's io_context only.
+#include <asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "protocol/reader.h"
+#include "protocol/writer.h"
+
+namespace runnel::cluster::replication {
+
+class BrokerConnection {
+ public:
+  BrokerConnection(asio::io_context& io, std::string client_id) : io_(io), client_id_(std::move(client_id)) {}
+  BrokerConnection(const BrokerConnection&) = delete;
+  BrokerConnection& operator=(const BrokerConnection&) = delete;
+
+  bool connected() const { return socket_.has_value() && socket_->is_open(); }
+  // Connects to host:port within `timeout`; an error code on failure.
+  asio::awaitable<std::error_code> connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
+  // Sends `request` as API `api_key` version `version` and waits up to
+  // `timeout` for its response, whose body (past the response header) is
+  // returned. The connection is closed on any error, and on a timeout.
+  template <class Request>
+  asio::awaitable<std::optional<std::vector<uint8_t>>> call(const Request& request, int16_t version,
+                                                            std::chrono::milliseconds timeout) {
+    protocol::Writer w;
+    size_t size_at = w.reserve(4);
+    w.i16(Request::kApiKey);
+    w.i16(version);
+    w.i32(++correlation_id_);
+    w.nullable_string(client_id_);
+    const bool flexible = version >= Request::kFlexibleFrom;
+    if (flexible) w.empty_tagged_fields();
+    request.write(w, version);
+    auto frame = std::move(w).finish();
+    co_return co_await exchange(std::move(frame.buffer), size_at, flexible, timeout);
+  }
+  void close();
+
+ private:
+  asio::awaitable<std::optional<std::vector<uint8_t>>> exchange(std::vector<uint8_t> request, size_t size_at,
+                                                                bool flexible, std::chrono::milliseconds timeout);
+
+  asio::io_context& io_;
+  std::string client_id_;
+  std::optional<asio::ip::tcp::socket> socket_;
+  int32_t correlation_id_ = 0;
+};
+
+}  // namespace runnel::cluster::replication

@@ -1,0 +1,76 @@
+#pragma once
+// What the leader of a partition knows about its followers, and the two
+// decisions that follow from it: the high watermark and the in-sync replica
+// set. Pure bookkeeping (no I/O, no clock of its own), so that the rules can be
+// tested alone:
+//
+// - A follower is caught up at time t when it fetched at or past the leader's
+//   log end at t, or at or past the log end the leader had at its previous
+//   fetch (Kafka's lastCaughtUpTimeMs). One that has not been caught up for
+//   replica.lag.time.max.ms leaves the ISR; a replica out of the ISR whose
+//   log and durable offset have reached the high watermark joins it again.
+// - The high watermark counts only durable data (DESIGN.md, Cluster): it is
+//   the minimum, over the ISR, of what each member has fdatasync'd (followers
+//   report it in their Fetch; the leader's own comes from its flusher), and it
+//   does not advance while the ISR is smaller than min.insync.replicas.
+//
+// Thread-safety: none; a Partition's member, used on its shard.
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace runnel::cluster::replication {
+
+class LeaderState {
+ public:
+  // `self` leads with `replicas` (the assignment) and `isr` (as committed in
+  // etcd). ISR members count as caught up at `now_ms`, so that a new leader
+  // does not shrink the ISR before followers had a chance to fetch.
+  LeaderState(int32_t self, std::vector<int32_t> replicas, std::vector<int32_t> isr, int64_t now_ms);
+
+  // A committed change of the assignment or ISR in the same leader epoch.
+  // Progress of replicas that stay is kept; new ones start unknown.
+  void update(std::vector<int32_t> replicas, std::vector<int32_t> isr, int64_t now_ms);
+
+  // A follower's Fetch: it has everything below `fetch_offset` and has
+  // fdatasync'd everything below `durable_offset` (-1: not reported);
+  // `leader_end` is the leader's log end when the fetch arrived. Fetches from
+  // nodes that are not replicas are ignored (false).
+  bool on_follower_fetch(int32_t node, int64_t fetch_offset, int64_t durable_offset, int64_t leader_end,
+                         int64_t now_ms);
+
+  // The high watermark the ISR allows, given the leader's own durable offset:
+  // nullopt while the ISR is below `min_insync_replicas`.
+  std::optional<int64_t> high_watermark(int64_t leader_durable, int32_t min_insync_replicas) const;
+
+  // The ISR the leader should ask for, or nullopt when it should stay: members
+  // that lagged more than `lag_max_ms` leave, caught-up replicas whose log and
+  // durable offset reached `high_watermark` join. The leader is always in it.
+  std::optional<std::vector<int32_t>> proposed_isr(int64_t now_ms, int64_t lag_max_ms, int64_t high_watermark) const;
+
+  const std::vector<int32_t>& replicas() const { return replicas_; }
+  const std::vector<int32_t>& isr() const { return isr_; }
+  bool in_isr(int32_t node) const;
+
+  // A follower's progress as the leader saw it last (tests, status).
+  struct Follower {
+    int32_t node = -1;
+    int64_t fetch_offset = -1;
+    int64_t durable_offset = -1;
+    int64_t caught_up_ms = -1;
+    int64_t last_fetch_ms = -1;
+    int64_t leader_end_at_last_fetch = -1;
+  };
+  const Follower* follower(int32_t node) const;
+
+ private:
+  Follower* find(int32_t node);
+  void reset_followers(int64_t now_ms);
+
+  int32_t self_;
+  std::vector<int32_t> replicas_;
+  std::vector<int32_t> isr_;
+  std::vector<Follower> followers_;  // every replica but self
+};
+
+}  // namespace runnel::cluster::replication

@@ -1,0 +1,209 @@
+#include "cluster/replication/replica_fetcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+#include <vector>
+
+#include "cluster/replication/truncation.h"
+#include "protocol/messages.h"
+
+namespace runnel::cluster::replication {
+
+namespace {
+
+constexpr int16_t kFetchVersion = 12;  // names topics, carries last_fetched_epoch and tagged fields
+
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+struct ReplicaFetcher::State {
+  State(asio::io_context& io, Options o, Resolve r, Lookup l)
+      : io(io),
+        options(o),
+        resolve(std::move(r)),
+        lookup(std::move(l)),
+        connection(io, "runnel-replica-" + std::to_string(o.self)),
+        timer(io) {}
+  asio::io_context& io;
+  Options options;
+  Resolve resolve;
+  Lookup lookup;
+  BrokerConnection connection;
+  asio::steady_timer timer;
+  bool stopped = false;
+  bool running = false;
+  // Partition -> the earliest time it may be fetched again (after an error).
+  std::map<std::pair<std::string, int32_t>, std::chrono::steady_clock::time_point> partitions;
+
+  asio::awaitable<void> sleep(std::chrono::milliseconds d) {
+    timer.expires_after(d);
+    asio::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+};
+
+ReplicaFetcher::ReplicaFetcher(asio::io_context& io, Options options, Resolve resolve, Lookup lookup)
+    : state_(std::make_shared<State>(io, options, std::move(resolve), std::move(lookup))) {}
+
+ReplicaFetcher::~ReplicaFetcher() { stop(); }
+
+void ReplicaFetcher::add(const std::string& topic, int32_t partition) {
+  state_->partitions.emplace(std::make_pair(topic, partition), std::chrono::steady_clock::time_point{});
+  state_->timer.cancel();  // an idle loop looks again now
+}
+
+void ReplicaFetcher::remove(const std::string& topic, int32_t partition) {
+  state_->partitions.erase({topic, partition});
+}
+
+bool ReplicaFetcher::empty() const { return state_->partitions.empty(); }
+
+void ReplicaFetcher::start() {
+  if (state_->running) return;
+  state_->running = true;
+  asio::co_spawn(state_->io, run(state_), asio::detached);
+}
+
+void ReplicaFetcher::stop() {
+  state_->stopped = true;
+  state_->partitions.clear();
+  state_->timer.cancel();
+  state_->connection.close();
+}
+
+asio::awaitable<void> ReplicaFetcher::run(std::shared_ptr<State> state) {
+  while (!state->stopped) {
+    bool failed = false;
+    try {
+      co_await fetch_once(*state);
+    } catch (const std::exception& e) {
+      spdlog::warn("replica fetcher from node {}: {}", state->options.leader, e.what());
+      failed = true;
+    }
+    if (failed) {
+      state->connection.close();
+      co_await state->sleep(state->options.backoff);
+    }
+  }
+}
+
+asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
+  const auto now = std::chrono::steady_clock::now();
+  protocol::FetchRequest request;
+  request.replica_id = s.options.self;
+  request.max_wait_ms = s.options.max_wait_ms;
+  request.min_bytes = 1;
+  request.max_bytes = 64 << 20;
+  request.session_id = 0;
+  request.session_epoch = -1;
+  // What each partition was asked in: a reply for an epoch since left is dropped.
+  std::map<std::pair<std::string, int32_t>, LeaderEpoch> asked;
+  std::map<std::string, size_t> topic_index;
+  for (auto& [key, not_before] : s.partitions) {
+    if (not_before > now) continue;
+    auto* partition = s.lookup(key.first, key.second);
+    if (!partition || partition->is_leader() || partition->leader() != s.options.leader) continue;
+    auto [it, added] = topic_index.emplace(key.first, request.topics.size());
+    if (added) request.topics.emplace_back().topic = key.first;
+    auto& fp = request.topics[it->second].partitions.emplace_back();
+    fp.partition = key.second;
+    fp.current_leader_epoch = partition->leader_epoch().value();
+    fp.fetch_offset = partition->log_end_offset();
+    fp.last_fetched_epoch = partition->latest_epoch().value_or(kUndefinedEpoch).value();
+    fp.log_start_offset = partition->log_start_offset();
+    fp.partition_max_bytes = s.options.partition_max_bytes;
+    fp.durable_offset = partition->durable_offset();
+    asked.emplace(key, partition->leader_epoch());
+  }
+  if (asked.empty()) {
+    co_await s.sleep(s.options.backoff);
+    co_return;
+  }
+  if (!s.connection.connected()) {
+    auto endpoint = s.resolve(s.options.leader);
+    if (!endpoint) {
+      co_await s.sleep(s.options.backoff);
+      co_return;
+    }
+    auto ec = co_await s.connection.connect(endpoint->host, endpoint->port, std::chrono::seconds(5));
+    if (ec) {
+      spdlog::debug("replica fetcher: cannot connect to node {} at {}:{}: {}", s.options.leader, endpoint->host,
+                    endpoint->port, ec.message());
+      co_await s.sleep(s.options.backoff);
+      co_return;
+    }
+  }
+  auto body = co_await s.connection.call(request, kFetchVersion,
+                                         std::chrono::milliseconds(s.options.max_wait_ms) + std::chrono::seconds(10));
+  if (s.stopped) co_return;
+  if (!body) {
+    co_await s.sleep(s.options.backoff);
+    co_return;
+  }
+  protocol::FetchResponse response;
+  protocol::Reader reader(*body);
+  response.read(reader, kFetchVersion);
+  if (response.error_code != 0) {
+    co_await s.sleep(s.options.backoff);
+    co_return;
+  }
+  // Appended now, made durable before the next fetch reports it.
+  std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>> appended;
+  const int64_t now_ms = wall_ms();
+  for (auto& topic : response.responses) {
+    for (auto& pd : topic.partitions) {
+      std::pair<std::string, int32_t> key{topic.topic, pd.partition_index};
+      auto asked_it = asked.find(key);
+      if (asked_it == asked.end() || !s.partitions.count(key)) continue;
+      auto* partition = s.lookup(key.first, key.second);
+      if (!partition || partition->is_leader() || partition->leader_epoch() != asked_it->second) continue;
+      auto error = static_cast<ErrorCode>(pd.error_code);
+      if (error != ErrorCode::NONE) {
+        // The leader moved, or knows of an epoch we have not heard of yet:
+        // the metadata will catch up; until then this partition waits.
+        spdlog::debug("{}-{}: fetch from node {} failed: {}", key.first, key.second, s.options.leader,
+                      error_name(error));
+        if (error == ErrorCode::OFFSET_OUT_OF_RANGE)
+          spdlog::warn(
+              "{}-{}: the leader (node {}) no longer has offset {} (its log starts at {}); this replica "
+              "cannot catch up until it is reassigned",
+              key.first, key.second, s.options.leader, partition->log_end_offset(), pd.log_start_offset);
+        s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
+        continue;
+      }
+      if (pd.diverging_epoch.epoch >= 0 || pd.diverging_epoch.end_offset >= 0) {
+        storage::EpochEndOffset answer{LeaderEpoch(pd.diverging_epoch.epoch), Offset(pd.diverging_epoch.end_offset)};
+        auto step = next_truncation(storage::EpochList(partition->epoch_entries()), Offset(partition->log_end_offset()),
+                                    answer, Offset(partition->high_watermark()));
+        if (!co_await partition->truncate_to(step.truncate_to)) {
+          s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
+        }
+        continue;
+      }
+      if (!pd.records.is_null && !pd.records.memory.empty()) {
+        auto result = partition->append_replicated(pd.records.memory, now_ms);
+        if (result.error != ErrorCode::NONE) {
+          spdlog::error("{}-{}: cannot append what node {} sent at offset {}: {} {}", key.first, key.second,
+                        s.options.leader, partition->log_end_offset(), error_name(result.error), result.error_message);
+          s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
+          continue;
+        }
+        if (result.last_offset >= 0) appended.push_back({key, result.last_offset});
+      }
+      partition->set_leader_high_watermark(pd.high_watermark);
+    }
+  }
+  for (auto& [key, last] : appended) {
+    if (s.stopped) co_return;
+    auto* partition = s.lookup(key.first, key.second);
+    if (!partition) continue;
+    (void)co_await partition->wait_durable(last);
+  }
+}
+
+}  // namespace runnel::cluster::replication

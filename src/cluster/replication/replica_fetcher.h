@@ -1,0 +1,67 @@
+#pragma once
+// A follower's fetcher: one per (shard, leader broker). It copies the batches
+// of the partitions this shard follows from that leader, with Fetch v12
+// requests carrying replica_id (this node), each partition's log end as its
+// fetch offset, the epoch of its last batch (so that the leader can answer a
+// diverging epoch, KIP-595, and the follower truncate by it) and the offset
+// it has fdatasync'd (runnel's tagged field, for the leader's durable high
+// watermark). After appending a response it waits for its own sync before it
+// fetches again, so that the next request reports the data as durable; the
+// leader parks fetches that are caught up, so an idle fetcher costs one
+// request per replica.fetch.wait.max.ms.
+//
+// Thread-safety: none; runs on its shard and touches partitions only there.
+#include <asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "cluster/partition.h"
+#include "cluster/replication/broker_connection.h"
+
+namespace runnel::cluster::replication {
+
+class ReplicaFetcher {
+ public:
+  struct Options {
+    int32_t self = -1;    // replica_id
+    int32_t leader = -1;  // the broker fetched from
+    int32_t max_wait_ms = 500;
+    int32_t partition_max_bytes = 1 << 20;
+    std::chrono::milliseconds backoff{200};
+  };
+  struct Endpoint {
+    std::string host;
+    uint16_t port = 0;
+  };
+  // The leader's address now (it may move between connections).
+  using Resolve = std::function<std::optional<Endpoint>(int32_t node)>;
+  // This shard's replica of a partition, or nullptr once it is gone.
+  using Lookup = std::function<Partition*(const std::string& topic, int32_t partition)>;
+
+  ReplicaFetcher(asio::io_context& io, Options options, Resolve resolve, Lookup lookup);
+  ~ReplicaFetcher();
+  ReplicaFetcher(const ReplicaFetcher&) = delete;
+  ReplicaFetcher& operator=(const ReplicaFetcher&) = delete;
+
+  void add(const std::string& topic, int32_t partition);
+  void remove(const std::string& topic, int32_t partition);
+  bool empty() const;
+  // Starts the fetch loop on `io`; stop() (or the destructor) ends it: the
+  // loop holds its own shared state and exits at its next step.
+  void start();
+  void stop();
+
+ private:
+  struct State;
+  static asio::awaitable<void> run(std::shared_ptr<State> state);
+  static asio::awaitable<void> fetch_once(State& state);
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace runnel::cluster::replication

@@ -1,0 +1,139 @@
+"""Replication: partitions with three replicas on three brokers. Followers
+copy the leader's batches byte for byte, the ISR holds every replica that
+keeps up, acks=all answers once the whole ISR has the batch on disk, and a
+leader killed with SIGKILL is replaced by an in-sync follower that has every
+acknowledged record."""
+import glob
+import os
+import threading
+import time
+import unittest
+
+from kafka import TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError
+
+import etcd
+from cluster import Cluster, wait_for
+from helpers import admin, consumer, producer
+
+FAST = {"broker.session.timeout.ms": 2000, "replica.lag.time.max.ms": 1500}
+
+
+def states(view, topic):
+    """{partition: (error, leader, replicas, isr)} of one topic in a Metadata view."""
+    if not view or topic not in view[2]:
+        return {}
+    return view[2][topic][1]
+
+
+def read_all(bootstrap, topic, partitions, expect, timeout=30):
+    """Every record of the topic as {(partition, offset): value}, once `expect` of them are there."""
+    cons = consumer(bootstrap)
+    cons.assign([TopicPartition(topic, p) for p in range(partitions)])
+    got = {}
+    deadline = time.time() + timeout
+    try:
+        while len(got) < expect and time.time() < deadline:
+            for tp, recs in cons.poll(timeout_ms=500).items():
+                for r in recs:
+                    got[(tp.partition, r.offset)] = r.value
+    finally:
+        cons.close()
+    return got
+
+
+def segment_bytes(data_dir, topic, partition):
+    out = b""
+    for path in sorted(glob.glob(os.path.join(data_dir, "%s-%d" % (topic, partition), "*.log"))):
+        with open(path, "rb") as f:
+            out += f.read()
+    return out
+
+
+@unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
+class ClusterReplicationTest(unittest.TestCase):
+    def setUp(self):
+        self.cluster = Cluster(3, sets=FAST).start()
+
+    def tearDown(self):
+        self.cluster.cleanup()
+
+    def create(self, name, partitions, rf, configs=None):
+        c = self.cluster
+        a = admin(c.brokers[1].bootstrap)
+        try:
+            a.create_topics([NewTopic(name, partitions, rf, topic_configs=configs or {})])
+        finally:
+            a.close()
+        full = wait_for(lambda: len(states(c.view(1, [name]), name)) == partitions and all(
+            len(isr) == rf and leader >= 0 for _, leader, _, isr in states(c.view(1, [name]), name).values())
+            and states(c.view(1, [name]), name))
+        self.assertTrue(full, states(c.view(1, [name]), name))
+        return full
+
+    def test_followers_hold_the_leaders_bytes(self):
+        c = self.cluster
+        self.create("copies", 3, 3)
+        prod = producer(c.bootstrap, acks="all")
+        acked = [prod.send("copies", key=b"k%d" % i, value=b"v%d" % i).get(timeout=20) for i in range(300)]
+        prod.close()
+        got = read_all(c.bootstrap, "copies", 3, len(acked))
+        self.assertEqual(sorted(got), sorted((m.partition, m.offset) for m in acked))
+
+        def identical():
+            for p in range(3):
+                logs = [segment_bytes(b.data_dir, "copies", p) for b in c.brokers.values()]
+                if not logs[0] or any(l != logs[0] for l in logs):
+                    return False
+            return True
+        self.assertTrue(wait_for(identical, timeout=15), "the replicas' logs differ")
+
+    def test_acknowledged_records_survive_the_leaders_sigkill(self):
+        c = self.cluster
+        placed = self.create("ledger", 2, 3, {"min.insync.replicas": "2"})
+        prod = producer(c.bootstrap, acks="all", retries=5, retry_backoff_ms=200)
+        acked = [prod.send("ledger", value=b"before-%d" % i, partition=i % 2).get(timeout=20) for i in range(100)]
+        victim = placed[0][1]
+        c.brokers[victim].kill9()
+        others = [n for n in c.brokers if n != victim]
+        moved = wait_for(lambda: all(
+            s[1] not in (victim, -1) for s in states(c.view(others[0], ["ledger"]), "ledger").values()))
+        self.assertTrue(moved, states(c.view(others[0], ["ledger"]), "ledger"))
+        for i in range(100):
+            acked.append(prod.send("ledger", value=b"after-%d" % i, partition=i % 2).get(timeout=30))
+        prod.close()
+        got = read_all(",".join(c.brokers[n].bootstrap for n in others), "ledger", 2, len(acked))
+        for m in acked:
+            self.assertIn((m.partition, m.offset), got)
+        values = set(got.values())
+        for i in range(100):
+            self.assertIn(b"before-%d" % i, values)
+            self.assertIn(b"after-%d" % i, values)
+
+        # The victim comes back as a follower, catches up and rejoins the ISR.
+        c.brokers[victim].restart()
+        self.assertTrue(wait_for(lambda: all(
+            victim in s[3] for s in states(c.view(others[0], ["ledger"]), "ledger").values())),
+            states(c.view(others[0], ["ledger"]), "ledger"))
+
+    def test_min_insync_replicas(self):
+        c = self.cluster
+        placed = self.create("guarded", 1, 2, {"min.insync.replicas": "2"})
+        _, leader, replicas, _ = placed[0]
+        follower = [n for n in replicas if n != leader][0]
+        c.brokers[follower].kill9()
+        shrunk = wait_for(lambda: states(c.view(leader, ["guarded"]), "guarded")[0][3] == [leader])
+        self.assertTrue(shrunk, states(c.view(leader, ["guarded"]), "guarded"))
+        prod = producer(c.brokers[leader].bootstrap, acks="all", retries=0)
+        with self.assertRaises(KafkaError) as caught:
+            prod.send("guarded", value=b"x", partition=0).get(timeout=20)
+        self.assertIn("NotEnoughReplicas", type(caught.exception).__name__)
+        prod.close()
+        one = producer(c.brokers[leader].bootstrap, acks=1)
+        one.send("guarded", value=b"y", partition=0).get(timeout=20)
+        one.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
