@@ -39,9 +39,11 @@ async function waitPort(port, timeoutMs, proc) {
 }
 
 class Broker {
-  constructor({ sets = {} } = {}) {
+  // args: more command-line arguments, e.g. ['--node-id', '1', '--etcd', url].
+  constructor({ sets = {}, args = [] } = {}) {
     this.binary = process.env.RUNNEL_BIN
     if (!this.binary) throw new Error('RUNNEL_BIN is not set')
+    this.args = [...args]
     this.sets = { 'num.partitions': 1, 'auto.create.topics.enable': 'true', ...sets }
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-js-'))
     this.dataDir = path.join(this.tmp, 'data')
@@ -55,7 +57,7 @@ class Broker {
 
   async start() {
     if (this.port === null) this.port = await freePort()
-    const args = ['serve', '--data-dir', this.dataDir, '--listen', this.bootstrap]
+    const args = ['serve', '--data-dir', this.dataDir, '--listen', this.bootstrap, ...this.args]
     for (const [k, v] of Object.entries(this.sets)) args.push('--set', `${k}=${v}`)
     const log = fs.openSync(this.logPath, 'a')
     this.proc = spawn(this.binary, args, { stdio: ['ignore', log, log] })
@@ -116,6 +118,12 @@ class Broker {
       await exited
     }
     this._forget()
+  }
+
+  // Starts again on the same port and data dir (after stop() or kill9()).
+  async restart() {
+    if (this.proc) throw new Error('broker is still running')
+    return this.start()
   }
 
   async cleanup() {
