@@ -23,6 +23,13 @@ const BATCH = 20
 
 test('acknowledged records survive the SIGKILL of partition 0\'s leader and its return', { skip, timeout: 90000 }, async () => {
   const cluster = new Cluster(3, { sets: SETS })
+  // Only the broker the test kills may die: any other exit fails the test at once, with its log.
+  const checkNoneDied = () => {
+    for (const [n, b] of cluster.brokers) {
+      if (b.proc && !b.alive()) assert.fail(`broker ${n} died (${b.exitStatus}); log tail:\n${b.log().slice(-3000)}`)
+    }
+  }
+  const waitUp = async (cond, ms, what) => waitFor(async () => { checkNoneDied(); return cond() }, ms, what)
   let producing = false
   let loop = Promise.resolve()
   try {
@@ -37,7 +44,7 @@ test('acknowledged records survive the SIGKILL of partition 0\'s leader and its 
       }],
     })
     let placed = {}
-    await waitFor(async () => {
+    await waitUp(async () => {
       placed = await cluster.partitions(1, TOPIC)
       return Object.keys(placed).length === PARTITIONS &&
         Object.values(placed).every(s => s.error === 0 && s.leader > 0 && s.isr.length === 3)
@@ -92,7 +99,7 @@ test('acknowledged records survive the SIGKILL of partition 0\'s leader and its 
     await cluster.brokers.get(victim).kill9()
     const killedAt = Date.now()
     let view = {}
-    await waitFor(async () => {
+    await waitUp(async () => {
       view = await cluster.partitions(others[0], TOPIC)
       return view[0] && view[0].leader > 0 && view[0].leader !== victim
     }, 20000, `a new leader for partition 0 (${JSON.stringify(view)})`)
@@ -102,7 +109,7 @@ test('acknowledged records survive the SIGKILL of partition 0\'s leader and its 
 
     await cluster.brokers.get(victim).restart()
     phase = 'back'
-    await waitFor(async () => {
+    await waitUp(async () => {
       view = await cluster.partitions(others[0], TOPIC)
       return Object.keys(view).length === PARTITIONS && Object.values(view).every(s => s.isr.includes(victim))
     }, 30000, `broker ${victim} back in every ISR (${JSON.stringify(view)})`)
@@ -110,6 +117,7 @@ test('acknowledged records survive the SIGKILL of partition 0\'s leader and its 
     producing = false
     await loop
     await producer.disconnect()
+    checkNoneDied()
 
     assert.ok(stats.ackedAfterFailover > 0,
       `no record acknowledged on partition 0 after the failover (${JSON.stringify([...stats.errors])})`)
@@ -140,11 +148,12 @@ test('acknowledged records survive the SIGKILL of partition 0\'s leader and its 
         }
       },
     })
-    await waitFor(() => [...high].every(([p, h]) => next.get(p) >= h), 30000,
+    await waitUp(() => [...high].every(([p, h]) => next.get(p) >= h), 30000,
       `the consumer to reach ${JSON.stringify(ends)} (at ${JSON.stringify([...next].map(([p, o]) => [p, String(o)]))})`)
     await consumer.stop()
     await consumer.disconnect()
 
+    checkNoneDied()
     assert.deepStrictEqual(conflicts, [], 'an offset read twice with different values')
     // Offsets are contiguous: no holes below the high watermark.
     for (const [p, h] of high) {
