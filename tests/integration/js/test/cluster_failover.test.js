@@ -9,7 +9,7 @@
 const test = require('node:test')
 const assert = require('node:assert')
 const { Cluster, etcdAvailable, ETCD } = require('../cluster')
-const { makeKafka, sleep, track, disconnectAll, waitFor } = require('./common')
+const { makeKafka, sleep, track, disconnectAll } = require('./common')
 
 const skip = etcdAvailable() ? false : `${ETCD} is not installed (etcd-server; make deps installs it)`
 const SETS = {
@@ -29,7 +29,16 @@ test('acknowledged records survive the SIGKILL of partition 0\'s leader and its 
       if (b.proc && !b.alive()) assert.fail(`broker ${n} died (${b.exitStatus}); log tail:\n${b.log().slice(-3000)}`)
     }
   }
-  const waitUp = async (cond, ms, what) => waitFor(async () => { checkNoneDied(); return cond() }, ms, what)
+  // Polls cond() like waitFor, failing at once if a broker died; what() describes the last state seen.
+  const waitUp = async (cond, ms, what) => {
+    const deadline = Date.now() + ms
+    for (;;) {
+      checkNoneDied()
+      if (await cond()) return
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what()}`)
+      await sleep(100)
+    }
+  }
   let producing = false
   let loop = Promise.resolve()
   try {
@@ -48,7 +57,7 @@ test('acknowledged records survive the SIGKILL of partition 0\'s leader and its 
       placed = await cluster.partitions(1, TOPIC)
       return Object.keys(placed).length === PARTITIONS &&
         Object.values(placed).every(s => s.error === 0 && s.leader > 0 && s.isr.length === 3)
-    }, 20000, `3 partitions with 3 in-sync replicas (${JSON.stringify(placed)})`)
+    }, 20000, () => `3 partitions with 3 in-sync replicas (${JSON.stringify(placed)})`)
     const victim = placed[0].leader
     const others = [...cluster.brokers.keys()].filter(n => n !== victim)
 
@@ -102,7 +111,7 @@ test('acknowledged records survive the SIGKILL of partition 0\'s leader and its 
     await waitUp(async () => {
       view = await cluster.partitions(others[0], TOPIC)
       return view[0] && view[0].leader > 0 && view[0].leader !== victim
-    }, 20000, `a new leader for partition 0 (${JSON.stringify(view)})`)
+    }, 20000, () => `a new leader for partition 0 (${JSON.stringify(view)})`)
     const movedAfterMs = Date.now() - killedAt
     phase = 'after'
     await sleep(2000)
@@ -112,7 +121,7 @@ test('acknowledged records survive the SIGKILL of partition 0\'s leader and its 
     await waitUp(async () => {
       view = await cluster.partitions(others[0], TOPIC)
       return Object.keys(view).length === PARTITIONS && Object.values(view).every(s => s.isr.includes(victim))
-    }, 30000, `broker ${victim} back in every ISR (${JSON.stringify(view)})`)
+    }, 30000, () => `broker ${victim} back in every ISR (${JSON.stringify(view)})`)
     await sleep(1000)
     producing = false
     await loop
@@ -149,7 +158,7 @@ test('acknowledged records survive the SIGKILL of partition 0\'s leader and its 
       },
     })
     await waitUp(() => [...high].every(([p, h]) => next.get(p) >= h), 30000,
-      `the consumer to reach ${JSON.stringify(ends)} (at ${JSON.stringify([...next].map(([p, o]) => [p, String(o)]))})`)
+      () => `the consumer to reach ${JSON.stringify(ends)} (at ${JSON.stringify([...next].map(([p, o]) => [p, String(o)]))})`)
     await consumer.stop()
     await consumer.disconnect()
 
