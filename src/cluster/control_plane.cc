@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 
+#include "cluster/controller/broker_probe.h"
 #include "cluster/controller/leader_election.h"
 
 namespace runnel::cluster {
@@ -26,7 +27,8 @@ ControlPlane::ControlPlane(ControlPlaneOptions options)
     : options_(std::move(options)),
       client_(options_.client),
       admin_client_(options_.client),
-      relist_client_(options_.client) {}
+      relist_client_(options_.client),
+      probe_client_(options_.client) {}
 
 ControlPlane::~ControlPlane() { stop(); }
 
@@ -114,6 +116,7 @@ etcd::Status ControlPlane::start(metadata::BrokerRecord self) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   supervisor_ = std::thread([this] { supervise(); });
+  prober_ = std::thread([this] { probe_brokers(); });
   return etcd::Status::ok();
 }
 
@@ -125,11 +128,45 @@ void ControlPlane::stop() {
   }
   wake_.notify_all();
   if (supervisor_.joinable()) supervisor_.join();
+  if (prober_.joinable()) prober_.join();
   is_controller_ = false;
   if (watch_) watch_->stop();
   if (lease_) lease_->stop(/*revoke=*/true);
   if (registered_) spdlog::info("left the cluster (node {}): registration revoked", self_.node_id);
   registered_ = false;
+}
+
+void ControlPlane::probe_brokers() {
+  constexpr auto kInterval = std::chrono::milliseconds(200);
+  constexpr int kStrikes = 2;
+  std::map<int32_t, int> strikes;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (wake_.wait_for(lock, kInterval, [this] { return stopping_; })) return;
+    }
+    // The controller watches every broker; the others watch the controller
+    // (whose death would otherwise hold every election for a whole TTL).
+    const int32_t controller = cache_->controller_id();
+    for (const auto& b : cache_->brokers()) {
+      if (b.node_id == self_.node_id || (!is_controller_ && b.node_id != controller)) continue;
+      if (controller::probe_listener(b.host, b.port, kInterval) != controller::ProbeResult::Refused) {
+        strikes.erase(b.node_id);
+        continue;
+      }
+      if (++strikes[b.node_id] < kStrikes) continue;
+      strikes.erase(b.node_id);
+      etcd::RangeResponse held;
+      if (!probe_client_.range(keys_.broker(b.node_id), {}, held).is_ok() || held.kvs.empty()) continue;
+      int64_t lease = held.kvs[0].lease;
+      if (lease == 0) continue;
+      if (probe_client_.lease_revoke(lease).is_ok()) {
+        spdlog::warn("node {} refuses connections at {}:{}: its process is gone; revoked its registration", b.node_id,
+                     b.host, b.port);
+        wake();
+      }
+    }
+  }
 }
 
 void ControlPlane::wake() {

@@ -121,6 +121,11 @@ class ControlPlane {
                               std::string* message);
 
   const metadata::MetadataCache& cache() const { return *cache_; }
+  // Whether this broker holds a live registration. False from the moment its
+  // lease is found lost (etcd unreachable for a TTL, or the process was
+  // paused past it) until it registers again: meanwhile the cluster may have
+  // moved its partitions, so it must not act as their leader.
+  bool registered() const { return registered_; }
   bool is_controller() const { return is_controller_.load(); }
   const std::string& cluster_id() const { return cluster_id_; }
 
@@ -145,6 +150,12 @@ class ControlPlane {
   // The controller's duty: partitions whose leader died get a new one from
   // the ISR (or go offline), offline ones get their ISR member back.
   void elect_leaders();
+  // The crash detector (its own thread): the controller probes every broker,
+  // the others the controller. A broker whose registered address refuses
+  // connections twice in a row (controller/broker_probe) has its lease
+  // revoked at once, so that its partitions (or the controller role) move in
+  // well under a second instead of after the session timeout.
+  void probe_brokers();
   int64_t relist();
   void wake();
   // Waits (bounded) until the cache reflects `revision`, so that a request
@@ -162,6 +173,7 @@ class ControlPlane {
   etcd::Client client_;         // the supervisor's
   etcd::Client admin_client_;   // topic admin requests (serialised)
   etcd::Client relist_client_;  // the watch thread's, for re-listing after a compaction
+  etcd::Client probe_client_;   // the prober's
   std::unique_ptr<metadata::MetadataCache> cache_;
   std::unique_ptr<etcd::LeaseKeeper> lease_;
   std::unique_ptr<etcd::Watch> watch_;
@@ -178,6 +190,7 @@ class ControlPlane {
   bool woken_ = false;
   bool stopping_ = false;
   std::thread supervisor_;
+  std::thread prober_;
 };
 
 }  // namespace runnel::cluster

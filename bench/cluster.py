@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""Three brokers on this machine against one (issue 10's benchmark).
+
+    bench/cluster.py BUILD_DIR [--records N] [--json FILE]
+
+1. Throughput and produce->ack latency with runnel-bench (librdkafka): one
+   broker, then three brokers and etcd with replication factor 3 and
+   min.insync.replicas 2, acks=all, 100 B and 1 KiB records, same runs.
+2. Failover: one record at a time with acks=all (kafka-python, retry backoff
+   50 ms) to a partition with three replicas; the leader is killed with
+   SIGKILL; reported is the time from the kill to the first acknowledged
+   write on the new leader, with default broker timeouts.
+
+Every broker and etcd binds to 127.0.0.1 on free ports and is stopped at exit.
+A benchmark is not a test: failures are reported, the exit code is 0.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration", "python"))
+
+from broker import Broker  # noqa: E402
+from cluster import Cluster, wait_for  # noqa: E402
+
+
+def bench(bench_bin, bootstrap, topic, size, records, partitions):
+    out = subprocess.run([bench_bin, "produce", "--bootstrap", bootstrap, "--topic", topic, "--records", str(records),
+                          "--record-size", str(size), "--partitions", str(partitions), "--acks", "all",
+                          "--duration", "30", "--json", "-", "--quiet"], capture_output=True, text=True, timeout=600)
+    try:
+        return json.loads(out.stdout)
+    except ValueError:
+        return {"error": (out.stderr.strip() or "no output")[-300:]}
+
+
+def failover(cluster):
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+    a = KafkaAdminClient(bootstrap_servers=cluster.bootstrap)
+    a.create_topics([NewTopic("failover", 1, 3, topic_configs={"min.insync.replicas": "2"})])
+    a.close()
+    def state():
+        for n, b in cluster.brokers.items():
+            v = b.alive() and cluster.view(n, ["failover"])
+            if v:
+                return v[2]["failover"][1][0]
+        return (0, -1, [], [])
+    wait_for(lambda: len(state()[3]) == 3)
+    leader = state()[1]
+    prod = KafkaProducer(bootstrap_servers=cluster.bootstrap, acks="all", retries=1000, retry_backoff_ms=50,
+                         request_timeout_ms=30000, max_block_ms=30000, linger_ms=0)
+    for i in range(20):
+        prod.send("failover", value=b"warm-%d" % i, partition=0).get(timeout=10)
+    killed = {}
+
+    def kill_soon():
+        time.sleep(0.5)
+        killed["at"] = time.monotonic()
+        cluster.brokers[leader].kill9()
+    threading.Thread(target=kill_soon).start()
+    first_after = None
+    i = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sent = time.monotonic()
+        prod.send("failover", value=b"r-%d" % i, partition=0).get(timeout=60)
+        i += 1
+        if "at" in killed and sent >= killed["at"]:
+            first_after = time.monotonic()
+            break
+        if "at" in killed and first_after is None and time.monotonic() > killed["at"]:
+            # This send straddled the kill: its ack came from the new leader.
+            first_after = time.monotonic()
+            break
+    prod.close()
+    new_leader = wait_for(lambda: state()[1] not in (leader, -1) and state()[1], timeout=10)
+    return {"killed": leader, "new_leader": new_leader,
+            "kill_to_first_ack_ms": round((first_after - killed["at"]) * 1000) if first_after else None}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--records", type=int, default=300000)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    runnel = os.environ.get("RUNNEL_BIN", os.path.join(args.build, "runnel"))
+    os.environ["RUNNEL_BIN"] = os.path.abspath(runnel)
+    bench_bin = os.environ.get("BENCH_BIN", os.path.join(args.build, "runnel-bench"))
+    results = {}
+    workloads = [("100B", 100, args.records, 1), ("1KiB", 1024, max(args.records // 4, 1000), 16)]
+
+    single = Broker(sets={"num.partitions": 1}).start()
+    try:
+        for name, size, records, parts in workloads:
+            results["single " + name] = bench(bench_bin, single.bootstrap, "single-" + name, size, records, parts)
+    finally:
+        single.cleanup()
+
+    c = Cluster(3, sets={"default.replication.factor": 3, "min.insync.replicas": 2}).start()
+    try:
+        for name, size, records, parts in workloads:
+            results["rf3 " + name] = bench(bench_bin, c.bootstrap, "rf3-" + name, size, records, parts)
+        results["failover"] = failover(c)
+    finally:
+        c.cleanup()
+
+    print("%-14s %12s %10s %10s %10s" % ("workload", "records/s", "MB/s", "p50 ms", "p99 ms"))
+    for k, r in results.items():
+        if k == "failover":
+            continue
+        if "error" in r:
+            print("%-14s failed: %s" % (k, r["error"]))
+            continue
+        print("%-14s %12.0f %10.1f %10.2f %10.2f" % (k, r.get("records_per_s", 0), r.get("mb_per_s", 0),
+                                                   r.get("ack_latency_p50_ms", 0), r.get("ack_latency_p99_ms", 0)))
+    print("failover: %s" % results["failover"])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
