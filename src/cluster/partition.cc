@@ -98,20 +98,21 @@ asio::awaitable<bool> Partition::truncate_to(Offset offset) {
   co_return true;
 }
 
-bool Partition::become_leader(LeaderEpoch epoch, std::vector<int32_t> replicas, std::vector<int32_t> isr,
+void Partition::become_leader(LeaderEpoch epoch, std::vector<int32_t> replicas, std::vector<int32_t> isr,
                               int64_t now_ms) {
   if (role_ == Role::Leader && epoch == epoch_ && leader_state_) {
     leader_state_->update(std::move(replicas), std::move(isr), now_ms);
     advance_high_watermark();
-    return true;
+    return;
   }
-  if (!log_->assign_epoch(epoch)) {
-    spdlog::error("{}-{}: cannot record leader epoch {}: {}", topic_, index_, epoch.value(), std::strerror(errno));
-    return false;
-  }
+  // The epoch is not written to the epoch cache here: its first append does
+  // that, and end_offset_for_epoch() counts it from the log end meanwhile
+  // (Kafka's makeLeader writes it at once, one fsync per partition that a
+  // restart would drop again, as the entry has no record yet).
   bool was_leader = role_ == Role::Leader;
   role_ = Role::Leader;
   epoch_ = epoch;
+  epoch_start_offset_ = log_->log_end_offset();
   leader_ = self_;
   isr_change_in_flight_ = false;
   if (replicated_)
@@ -120,7 +121,6 @@ bool Partition::become_leader(LeaderEpoch epoch, std::vector<int32_t> replicas, 
     spdlog::info("{}-{}: leader in epoch {} (log end {}, high watermark {})", topic_, index_, epoch.value(),
                  log_->log_end_offset(), hw_);
   advance_high_watermark();
-  return true;
 }
 
 void Partition::become_follower(int32_t leader, LeaderEpoch epoch) {
@@ -198,7 +198,10 @@ asio::awaitable<ErrorCode> Partition::wait_acknowledged(int64_t offset, int64_t 
   if (!replicated_) co_return co_await wait_durable(offset) ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
   if (role_ != Role::Leader) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
   if (hw_ > offset) co_return ErrorCode::NONE;
-  auto timer = std::make_shared<asio::steady_timer>(shard_.io());
+  // Captures must stay trivially destructible (GCC PR 100611, see
+  // server/shard.h): the timer is held by this frame, the lambda points to it.
+  auto timer_holder = std::make_shared<asio::steady_timer>(shard_.io());
+  asio::steady_timer* timer = timer_holder.get();
   auto result = co_await await_callback<ErrorCode>([this, offset, timeout_ms, timer](auto done) {
     auto resume = std::make_shared<std::function<void(ErrorCode)>>(std::move(done));
     commit_waiters_.push_back({offset, resume});

@@ -62,17 +62,20 @@ class Partition {
     self_ = self;
     role_ = Role::None;
   }
-  // Leads in `epoch` (>= the current one): the epoch is recorded at the log
-  // end (Kafka's makeLeader), follower progress starts afresh. The same epoch
+  // Leads in `epoch` (>= the current one), which starts at the log end
+  // (end_offset_for_epoch counts it from there; its first append records it
+  // in the epoch cache); follower progress starts afresh. The same epoch
   // again only updates the replicas and ISR (an ISR change committed).
-  // Returns false when the epoch cache cannot be written.
-  [[nodiscard]] bool become_leader(LeaderEpoch epoch, std::vector<int32_t> replicas, std::vector<int32_t> isr,
-                                   int64_t now_ms);
+  void become_leader(LeaderEpoch epoch, std::vector<int32_t> replicas, std::vector<int32_t> isr, int64_t now_ms);
   // Follows `leader` (-1: none yet) in `epoch`: appends stop, acks=all
   // waiters get NOT_LEADER_OR_FOLLOWER.
   void become_follower(int32_t leader, LeaderEpoch epoch);
   bool is_leader() const { return role_ == Role::Leader; }
   int32_t leader() const { return role_ == Role::Leader ? self_ : leader_; }
+  // Kafka's OFFSET_NOT_AVAILABLE condition: a new leader whose high
+  // watermark has not yet reached the log end it took over with cannot say
+  // where the committed log ends (ListOffsets answers so until it can).
+  bool high_watermark_behind_epoch_start() const { return replicated_ && hw_ < epoch_start_offset_; }
   // The leader epoch this broker serves the partition in (a single node: 0).
   LeaderEpoch leader_epoch() const { return epoch_; }
   // Kafka's check of a request's current_leader_epoch (-1: none given, no check):
@@ -234,6 +237,7 @@ class Partition {
   LeaderEpoch epoch_ = kSingleNodeLeaderEpoch;
   int32_t leader_ = -1;  // a follower's leader
   int64_t hw_ = 0;
+  int64_t epoch_start_offset_ = 0;  // the log end when this replica became leader
   std::unique_ptr<replication::LeaderState> leader_state_;
   bool isr_change_in_flight_ = false;
   struct CommitWaiter {

@@ -159,14 +159,7 @@ ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from
       auto log = storage::PartitionLog::open(partition_dir(topic.name, p), topic.log_config, wall_ms(), env_, &cache);
       auto partition =
           std::make_unique<Partition>(topic.name, p, std::move(log), flusher_, *here, flush_gates_[here->id()]);
-      if (options_.replicated) {
-        partition->set_replicated(options_.node_id);
-      } else if (!partition->become_leader(kSingleNodeLeaderEpoch, {}, {}, wall_ms())) {
-        // A single node leads every partition from the moment it opens it
-        // (Kafka's makeLeader records the epoch then, before any append, and
-        // so no append has to write the epoch file among its syncs).
-        throw std::runtime_error("cannot write its leader-epoch-checkpoint: " + std::string(std::strerror(errno)));
-      }
+      if (options_.replicated) partition->set_replicated(options_.node_id);
       partitions_[here->id()][key(topic.name, p)] = std::move(partition);
     } catch (const std::exception& e) {
       if (!tolerant) {
@@ -226,7 +219,7 @@ asio::awaitable<void> PartitionManager::apply_topic_config(const TopicInfo& topi
   }
 }
 
-asio::awaitable<void> PartitionManager::apply_roles(std::vector<Role> roles) {
+asio::awaitable<void> PartitionManager::apply_roles(const std::vector<Role>& roles) {
   for (int s = 0; s < shards_.size(); ++s) {
     co_await on_shard(shards_.at(s), [this, &roles, s]() {
       for (const auto& role : roles)
@@ -245,7 +238,7 @@ void PartitionManager::apply_role(int shard_id, const Role& role) {
   const int32_t old_leader = p.leader();
   if (role.leader == options_.node_id) {
     if (!was_leader) unfollow(shard_id, role.topic, role.partition);
-    if (!p.become_leader(role.leader_epoch, role.replicas, role.isr, wall_ms())) return;
+    p.become_leader(role.leader_epoch, role.replicas, role.isr, wall_ms());
     if (!was_leader && hooks_.on_leadership) hooks_.on_leadership(shard_id, role.topic, role.partition, true);
     return;
   }

@@ -56,8 +56,10 @@ class PartitionManager {
     replication::ReplicaFetcher::Resolve resolve;
     // Writes a leader's new ISR (ControlPlane::alter_isr) off the shard
     // threads and resumes on the caller's shard: NONE when committed.
-    std::function<asio::awaitable<ErrorCode>(std::string topic, int32_t partition, int32_t leader_epoch,
-                                             std::vector<int32_t> isr)>
+    // (References, not values: a coroutine's non-trivial by-value arguments
+    // are destroyed twice by GCC 12 when awaited in place, PR 100611.)
+    std::function<asio::awaitable<ErrorCode>(const std::string& topic, int32_t partition, int32_t leader_epoch,
+                                             const std::vector<int32_t>& isr)>
         alter_isr;
     // A partition became leader here (true) or stopped being it (false), on
     // its shard (the broker loads or drops group coordinators).
@@ -117,7 +119,7 @@ class PartitionManager {
   // its shard: leaders lead in their epoch, followers follow (their fetcher
   // changes with the leader). A state older than the partition's epoch is
   // ignored (stale or reordered notifications are harmless).
-  asio::awaitable<void> apply_roles(std::vector<Role> roles);
+  asio::awaitable<void> apply_roles(const std::vector<Role>& roles);
 
   // Clean shutdown, while the shards still run: (1) on every shard at once,
   // runs `quiesce(shard id)` (the broker stops what appends there, its group

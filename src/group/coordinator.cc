@@ -29,6 +29,11 @@ int32_t offsets_partition_for(const std::string& group_id, int32_t partitions) {
   return (h & 0x7fffffff) % partitions;
 }
 
+namespace {
+// offsets.commit.timeout.ms, Kafka's default.
+constexpr int64_t kCommitTimeoutMs = 5000;
+}  // namespace
+
 Coordinator::Coordinator(asio::io_context& io, GroupLimits limits, int64_t max_metadata_bytes,
                          std::function<cluster::Partition*(int32_t)> offsets_partition, int32_t offsets_partitions,
                          int64_t compaction_min_records)
@@ -155,7 +160,7 @@ asio::awaitable<void> Coordinator::compact(int32_t p) {
   int64_t before = state.records;
   state.records = static_cast<int64_t>(state.latest.size());
   bool durable = false;
-  if (ok && last >= 0) durable = co_await partition->wait_durable(last);
+  if (ok && last >= 0) durable = co_await partition->wait_acknowledged(last, kCommitTimeoutMs) == ErrorCode::NONE;
   partition = offsets_partition_(p);  // looked up again: time passed
   if (!durable || !partition) {
     state.records += before;  // nothing was dropped; try again later
@@ -171,7 +176,9 @@ asio::awaitable<void> Coordinator::compact(int32_t p) {
 asio::awaitable<bool> Coordinator::wait_durable(const std::string& group_id, int64_t offset) {
   auto* partition = offsets_partition_(offsets_partition_for(group_id, offsets_partitions_));
   if (!partition || offset < 0) co_return false;
-  co_return co_await partition->wait_durable(offset);
+  // As Kafka's coordinator appends with acks=all: in a cluster a commit is
+  // answered once the offsets partition's whole ISR has it on disk.
+  co_return co_await partition->wait_acknowledged(offset, kCommitTimeoutMs) == ErrorCode::NONE;
 }
 
 void Coordinator::persist_if_dirty(Group& g) {

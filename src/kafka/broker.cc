@@ -46,7 +46,11 @@ Shard& Broker::owner(const std::string& topic, int32_t partition) { return parti
 
 cluster::Partition* Broker::partition(const std::string& topic, int32_t partition) {
   auto* p = partitions_.partition(topic, partition);
-  return p && p->is_leader() ? p : nullptr;
+  if (!p || !p->is_leader()) return nullptr;
+  // Fenced: a broker that lost its registration may have been replaced as
+  // leader already; it serves nothing until it is back.
+  if (control_plane_ && !control_plane_->registered()) return nullptr;
+  return p;
 }
 
 void Broker::set_replication_hooks() {
@@ -56,8 +60,8 @@ void Broker::set_replication_hooks() {
     if (!b) return std::nullopt;
     return cluster::replication::ReplicaFetcher::Endpoint{b->host, static_cast<uint16_t>(b->port)};
   };
-  hooks.alter_isr = [this](std::string topic, int32_t p, int32_t epoch,
-                           std::vector<int32_t> isr) -> asio::awaitable<ErrorCode> {
+  hooks.alter_isr = [this](const std::string& topic, int32_t p, int32_t epoch,
+                           const std::vector<int32_t>& isr) -> asio::awaitable<ErrorCode> {
     auto alter = [&]() { return control_plane_->alter_isr(topic, p, epoch, isr); };
     co_return co_await on_control_pool(alter);
   };
@@ -231,7 +235,7 @@ asio::awaitable<void> Broker::reconcile_once() {
       roles.push_back({view.name, p, state.leader, LeaderEpoch(state.leader_epoch), replicas, state.isr});
     }
   }
-  co_await partitions_.apply_roles(std::move(roles));
+  co_await partitions_.apply_roles(roles);
 }
 
 template <class F>

@@ -34,8 +34,8 @@ asio::awaitable<std::error_code> BrokerConnection::connect(const std::string& ho
   close();
   asio::error_code ec;
   asio::ip::tcp::resolver resolver(io_);
-  auto endpoints =
-      co_await resolver.async_resolve(host, std::to_string(port), asio::redirect_error(asio::use_awaitable, ec));
+  const std::string service = std::to_string(port);
+  auto endpoints = co_await resolver.async_resolve(host, service, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return ec;
   socket_.emplace(io_);
   {
@@ -58,7 +58,7 @@ void BrokerConnection::close() {
   socket_.reset();
 }
 
-asio::awaitable<std::optional<std::vector<uint8_t>>> BrokerConnection::exchange(std::vector<uint8_t> request,
+asio::awaitable<std::optional<std::vector<uint8_t>>> BrokerConnection::exchange(std::vector<uint8_t>& request,
                                                                                 size_t size_at, bool flexible,
                                                                                 std::chrono::milliseconds timeout) {
   if (!connected()) co_return std::nullopt;

@@ -45,12 +45,14 @@ class BrokerConnection {
     if (flexible) w.empty_tagged_fields();
     request.write(w, version);
     auto frame = std::move(w).finish();
-    co_return co_await exchange(std::move(frame.buffer), size_at, flexible, timeout);
+    co_return co_await exchange(frame.buffer, size_at, flexible, timeout);
   }
   void close();
 
  private:
-  asio::awaitable<std::optional<std::vector<uint8_t>>> exchange(std::vector<uint8_t> request, size_t size_at,
+  // `request` by reference, like every non-trivial argument of a coroutine
+  // awaited in place: GCC 12 destroys such temporaries twice (PR 100611).
+  asio::awaitable<std::optional<std::vector<uint8_t>>> exchange(std::vector<uint8_t>& request, size_t size_at,
                                                                 bool flexible, std::chrono::milliseconds timeout);
 
   asio::io_context& io_;

@@ -196,6 +196,10 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
         if (result.last_offset >= 0) appended.push_back({key, result.last_offset});
       }
       partition->set_leader_high_watermark(pd.high_watermark);
+      // The leader's log start moved (DeleteRecords, retention, compaction
+      // of __consumer_offsets): follow it, as Kafka's followers do.
+      if (pd.log_start_offset > partition->log_start_offset())
+        (void)partition->delete_records_before(pd.log_start_offset);
     }
   }
   for (auto& [key, last] : appended) {

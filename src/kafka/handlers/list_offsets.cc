@@ -48,6 +48,10 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
               return out;
             }
             out.leader_epoch = partition->leader_epoch().value();
+            if (ts != kEarliest && partition->high_watermark_behind_epoch_start()) {
+              out.error = ErrorCode::OFFSET_NOT_AVAILABLE;  // retriable: the new leader catches up
+              return out;
+            }
             if (ts == kLatest) {
               out.offset = partition->high_watermark();
             } else if (ts == kEarliest) {
