@@ -33,10 +33,15 @@ def bench(bench_bin, bootstrap, topic, size, records, partitions):
     out = subprocess.run([bench_bin, "produce", "--bootstrap", bootstrap, "--topic", topic, "--records", str(records),
                           "--record-size", str(size), "--partitions", str(partitions), "--acks", "all",
                           "--duration", "30", "--json", "-", "--quiet"], capture_output=True, text=True, timeout=600)
+    # The human-readable block comes first on stdout, the JSON line last.
+    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
     try:
-        return json.loads(out.stdout)
-    except ValueError:
+        result = json.loads(lines[-1])
+    except (IndexError, ValueError):
         return {"error": (out.stderr.strip() or "no output")[-300:]}
+    if out.returncode != 0 and "error" not in result:
+        result["error"] = out.stderr.strip()[-300:]
+    return result
 
 
 def failover(cluster):
