@@ -58,9 +58,11 @@ struct BrokerConfig {
   // Cluster mode (empty: a single node). etcd's client URLs, comma separated
   // (runnel.etcd.endpoints, or --etcd).
   std::string etcd_endpoints;
-  std::string rack;                          // broker.rack
-  int64_t broker_session_timeout_ms = 6000;  // broker.session.timeout.ms: the lease TTL in etcd
-  bool unclean_leader_election = false;      // unclean.leader.election.enable
+  std::string rack;                                       // broker.rack
+  int64_t broker_session_timeout_ms = 6000;               // broker.session.timeout.ms: the lease TTL in etcd
+  bool unclean_leader_election = false;                   // unclean.leader.election.enable
+  bool auto_leader_rebalance = true;                      // auto.leader.rebalance.enable
+  int64_t leader_imbalance_check_interval_seconds = 300;  // leader.imbalance.check.interval.seconds
   bool clustered() const { return !etcd_endpoints.empty(); }
   storage::LogConfig log;  // log.segment.bytes, log.retention.*, ...
 

@@ -288,10 +288,15 @@ void ControlPlane::elect_leaders() {
   if (!cache_->wait_for_revision(now.revision, std::chrono::seconds(2))) return;
   std::set<int32_t> live;
   for (const auto& b : cache_->brokers()) live.insert(b.node_id);
+  const auto checked_at = std::chrono::steady_clock::now();
+  const bool prefer = options_.preferred_leader_interval.count() > 0 &&
+                      checked_at - last_preferred_check_ >= options_.preferred_leader_interval;
+  if (prefer) last_preferred_check_ = checked_at;
   for (const auto& view : cache_->topics()) {
     for (int32_t p = 0; p < static_cast<int32_t>(view.partitions.size()); ++p) {
       const auto& current = view.partitions[p];
       auto next = controller::elect_leader(current, view.record.replicas[p], live, options_.unclean_leader_election);
+      if (!next && prefer) next = controller::prefer_leader(current, view.record.replicas[p], live);
       if (!next) continue;
       const auto key = keys_.partition(view.name, p);
       etcd::TxnResponse txn;
@@ -345,8 +350,9 @@ ErrorCode ControlPlane::alter_isr(const std::string& topic, int32_t partition, i
   ++next.partition_epoch;
   const auto key = keys_.partition(topic, partition);
   etcd::TxnResponse txn;
-  auto status = client_.txn({etcd::Compare::mod_revision(key, state->mod_revision)},
-                            {etcd::Op::put(key, metadata::encode_partition_state(next))}, {}, txn);
+  // admin_client_: this runs on the broker's control thread, like topic admin.
+  auto status = admin_client_.txn({etcd::Compare::mod_revision(key, state->mod_revision)},
+                                  {etcd::Op::put(key, metadata::encode_partition_state(next))}, {}, txn);
   if (!status.is_ok()) return ErrorCode::REQUEST_TIMED_OUT;
   if (!txn.succeeded) return ErrorCode::FENCED_LEADER_EPOCH;
   spdlog::info("partition {}-{}: ISR {} -> {} (leader {}, epoch {})", topic, partition, fmt::join(state->isr, ","),

@@ -59,6 +59,10 @@ struct ControlPlaneOptions {
   // unclean.leader.election.enable: elect a live replica outside the ISR
   // rather than leave a partition offline (losing what only the ISR had).
   bool unclean_leader_election = false;
+  // auto.leader.rebalance.enable / leader.imbalance.check.interval.seconds:
+  // how often the controller gives partitions back to their preferred
+  // (first) replica (0: never).
+  std::chrono::milliseconds preferred_leader_interval{300000};
   // How long start-up waits for etcd, and for an earlier incarnation's
   // registration to expire.
   std::chrono::milliseconds startup_timeout{30000};
@@ -184,6 +188,7 @@ class ControlPlane {
   Throttle register_warnings_;  // the supervisor's
   Throttle watch_warnings_;     // the watch thread's
   int64_t claim_revision_ = 0;  // the controller key's create revision while we hold it
+  std::chrono::steady_clock::time_point last_preferred_check_{};  // the supervisor's
 
   std::mutex mu_;
   std::condition_variable wake_;

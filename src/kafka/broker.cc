@@ -102,6 +102,8 @@ void Broker::load_identity() {
     options.session_ttl_seconds = (config_.broker_session_timeout_ms + 999) / 1000;
     options.on_metadata_change = [this] { schedule_reconcile(); };
     options.unclean_leader_election = config_.unclean_leader_election;
+    options.preferred_leader_interval = std::chrono::milliseconds(
+        config_.auto_leader_rebalance ? config_.leader_imbalance_check_interval_seconds * 1000 : 0);
     control_plane_ = std::make_unique<cluster::ControlPlane>(options);
     if (auto status = control_plane_->join_cluster(proposed, cluster_id_); !status.is_ok())
       throw std::runtime_error("cannot reach etcd at " + config_.etcd_endpoints + ": " + status.to_string());

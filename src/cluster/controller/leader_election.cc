@@ -46,4 +46,19 @@ std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionSt
   return next;
 }
 
+std::optional<metadata::PartitionState> prefer_leader(const metadata::PartitionState& current,
+                                                      const std::vector<int32_t>& replicas,
+                                                      const std::set<int32_t>& live) {
+  if (replicas.empty() || current.leader < 0) return std::nullopt;
+  const int32_t preferred = replicas[0];
+  if (current.leader == preferred || !live.count(preferred)) return std::nullopt;
+  if (std::find(current.isr.begin(), current.isr.end(), preferred) == current.isr.end()) return std::nullopt;
+  metadata::PartitionState next = current;
+  next.mod_revision = 0;
+  next.leader = preferred;
+  ++next.leader_epoch;
+  ++next.partition_epoch;
+  return next;
+}
+
 }  // namespace runnel::cluster::controller

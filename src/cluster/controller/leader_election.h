@@ -26,4 +26,11 @@ std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionSt
                                                      const std::vector<int32_t>& replicas,
                                                      const std::set<int32_t>& live, bool unclean);
 
+// Kafka's preferred leader election (auto.leader.rebalance.enable): the
+// first replica of the assignment leads again once it is live and in the
+// ISR, in a new leader epoch; nullopt when it already leads or cannot.
+std::optional<metadata::PartitionState> prefer_leader(const metadata::PartitionState& current,
+                                                      const std::vector<int32_t>& replicas,
+                                                      const std::set<int32_t>& live);
+
 }  // namespace runnel::cluster::controller

@@ -149,6 +149,7 @@ class ClusterFaultsTest(unittest.TestCase):
     def setUp(self):
         sets = dict(FAST)
         sets["offsets.topic.num.partitions"] = 3
+        sets["leader.imbalance.check.interval.seconds"] = 1
         self.cluster = Cluster(3, sets=sets).start()
 
     def tearDown(self):
@@ -236,3 +237,15 @@ class ClusterFaultsTest(unittest.TestCase):
             logs = [segment_bytes(b.data_dir, "paused", 0) for b in c.brokers.values()]
             return all(l == logs[0] for l in logs)
         self.assertTrue(wait_for(identical, timeout=15), "the replicas' logs differ")
+
+    def test_leadership_returns_to_the_preferred_replica(self):
+        c = self.cluster
+        placed = ClusterReplicationTest.create(self, "preferred", 1, 3)
+        _, leader, replicas, _ = placed[0]
+        self.assertEqual(leader, replicas[0])
+        c.brokers[leader].kill9()
+        other = [n for n in c.brokers if n != leader][0]
+        self.assertTrue(wait_for(lambda: states(c.view(other, ["preferred"]), "preferred")[0][1] not in (leader, -1)))
+        c.brokers[leader].restart()
+        back = wait_for(lambda: states(c.view(other, ["preferred"]), "preferred")[0][1] == leader, timeout=30)
+        self.assertTrue(back, states(c.view(other, ["preferred"]), "preferred"))

@@ -55,5 +55,18 @@ TEST(LeaderElection, SingleReplicaPartitionsGoOfflineAndReturn) {
   EXPECT_EQ(*up, state(2, 2, {2}, 2));
 }
 
+TEST(PreferredLeader, ThePreferredReplicaLeadsAgainOnceLiveAndInSync) {
+  auto next = prefer_leader(state(2, 4, {2, 3, 1}, 7), {1, 2, 3}, {1, 2, 3});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, state(1, 5, {2, 3, 1}, 8));
+}
+
+TEST(PreferredLeader, NotWhileItIsOutOfTheIsrDeadOrAlreadyLeading) {
+  EXPECT_FALSE(prefer_leader(state(2, 4, {2, 3}), {1, 2, 3}, {1, 2, 3}));     // catching up
+  EXPECT_FALSE(prefer_leader(state(2, 4, {2, 3, 1}), {1, 2, 3}, {2, 3}));     // dead
+  EXPECT_FALSE(prefer_leader(state(1, 4, {1, 2, 3}), {1, 2, 3}, {1, 2, 3}));  // leads
+  EXPECT_FALSE(prefer_leader(state(-1, 4, {1}), {1, 2, 3}, {1, 2, 3}));       // offline: elect_leader's case
+}
+
 }  // namespace
 }  // namespace runnel::cluster::controller
