@@ -249,3 +249,39 @@ class ClusterFaultsTest(unittest.TestCase):
         c.brokers[leader].restart()
         back = wait_for(lambda: states(c.view(other, ["preferred"]), "preferred")[0][1] == leader, timeout=30)
         self.assertTrue(back, states(c.view(other, ["preferred"]), "preferred"))
+
+    def test_sigterm_moves_leadership_without_client_errors(self):
+        import signal
+        c = self.cluster
+        placed = ClusterReplicationTest.create(self, "drained", 1, 3, {"min.insync.replicas": "2"})
+        leader = placed[0][1]
+        prod = producer(c.bootstrap, acks="all", retries=50, retry_backoff_ms=100)
+        acked, failed = [], []
+        stop = threading.Event()
+
+        def run():
+            i = 0
+            while not stop.is_set():
+                f = prod.send("drained", value=b"d%d" % i, partition=0)
+                try:
+                    acked.append(f.get(timeout=30))
+                except KafkaError as e:
+                    failed.append(e)
+                i += 1
+        t = threading.Thread(target=run)
+        t.start()
+        time.sleep(1)
+        c.brokers[leader].signal(signal.SIGTERM)
+        self.assertEqual(c.brokers[leader].wait_exit(), 0)
+        others = [n for n in c.brokers if n != leader]
+        moved = wait_for(lambda: states(c.view(others[0], ["drained"]), "drained")[0][1] in others)
+        time.sleep(1)
+        stop.set()
+        t.join()
+        prod.close()
+        self.assertTrue(moved)
+        self.assertEqual(failed, [])
+        after = [m for m in acked if m.offset >= 0]
+        got = read_all(",".join(c.brokers[n].bootstrap for n in others), "drained", 1, len(after))
+        for m in after:
+            self.assertIn((m.partition, m.offset), got)
