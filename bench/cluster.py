@@ -110,7 +110,14 @@ def main():
 
     c = Cluster(3, sets={"default.replication.factor": 3, "min.insync.replicas": 2}).start()
     try:
+        # Created here with three replicas: runnel-bench's own creation asks for one.
+        from kafka.admin import KafkaAdminClient, NewTopic
+        a = KafkaAdminClient(bootstrap_servers=c.bootstrap)
+        a.create_topics([NewTopic("rf3-" + name, parts, 3, topic_configs={"min.insync.replicas": "2"})
+                         for name, _, _, parts in workloads])
+        a.close()
         for name, size, records, parts in workloads:
+            wait_for(lambda: all(len(s[3]) == 3 for s in c.view(1, ["rf3-" + name])[2]["rf3-" + name][1].values()))
             results["rf3 " + name] = bench(bench_bin, c.bootstrap, "rf3-" + name, size, records, parts)
         results["failover"] = failover(c)
     finally:

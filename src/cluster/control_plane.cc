@@ -131,6 +131,9 @@ void ControlPlane::stop() {
   if (prober_.joinable()) prober_.join();
   is_controller_ = false;
   if (watch_) watch_->stop();
+  // Leaving: the controller moves this broker's partitions as soon as the
+  // registration is gone; from now on clients are sent to the new leaders.
+  fenced_ = true;
   if (lease_) lease_->stop(/*revoke=*/true);
   if (registered_) spdlog::info("left the cluster (node {}): registration revoked", self_.node_id);
   registered_ = false;
@@ -203,6 +206,7 @@ bool ControlPlane::reconcile() {
 bool ControlPlane::renew_lease() {
   if (lease_ && !lease_->lost()) return true;
   if (lease_) {
+    if (lease_->expired()) fenced_ = true;
     spdlog::warn("the lease of node {} in etcd was lost: no longer controller, registering again", self_.node_id);
     lease_->stop(/*revoke=*/false);
     lease_.reset();
@@ -246,6 +250,7 @@ bool ControlPlane::register_self() {
     }
   }
   registered_ = true;
+  fenced_ = false;
   spdlog::info("registered node {} in cluster {} as {}:{}{}", self_.node_id, cluster_id_, self_.host, self_.port,
                self_.rack.empty() ? "" : " (rack " + self_.rack + ")");
   return true;

@@ -125,11 +125,12 @@ class ControlPlane {
                               std::string* message);
 
   const metadata::MetadataCache& cache() const { return *cache_; }
-  // Whether this broker holds a live registration. False from the moment its
-  // lease is found lost (etcd unreachable for a TTL, or the process was
-  // paused past it) until it registers again: meanwhile the cluster may have
-  // moved its partitions, so it must not act as their leader.
-  bool registered() const { return registered_; }
+  // Whether this broker must not act as a leader: etcd said its lease had
+  // expired or was revoked (the process was paused past it, or another broker
+  // found it dead), so the cluster may have moved its partitions; until it
+  // has registered again. While etcd is merely unreachable the broker keeps
+  // serving the leadership it has (nobody can have moved it).
+  bool fenced() const { return fenced_; }
   bool is_controller() const { return is_controller_.load(); }
   const std::string& cluster_id() const { return cluster_id_; }
 
@@ -183,6 +184,7 @@ class ControlPlane {
   std::unique_ptr<etcd::Watch> watch_;
   std::atomic<bool> is_controller_{false};
   std::atomic<bool> registered_{false};
+  std::atomic<bool> fenced_{false};
   bool founded_ = false;
   Throttle lease_warnings_;     // the supervisor's
   Throttle register_warnings_;  // the supervisor's

@@ -49,7 +49,7 @@ cluster::Partition* Broker::partition(const std::string& topic, int32_t partitio
   if (!p || !p->is_leader()) return nullptr;
   // Fenced: a broker that lost its registration may have been replaced as
   // leader already; it serves nothing until it is back.
-  if (control_plane_ && !control_plane_->registered()) return nullptr;
+  if (control_plane_ && control_plane_->fenced()) return nullptr;
   return p;
 }
 

@@ -68,6 +68,7 @@ void LeaseKeeper::run(std::chrono::steady_clock::time_point granted) {
       continue;
     }
     if (gone || clock::now() - last_renewed >= ttl) {
+      expired_ = gone;
       lost_ = true;
       if (on_lost_) on_lost_();
       return;

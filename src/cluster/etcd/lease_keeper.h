@@ -36,6 +36,9 @@ class LeaseKeeper {
   int64_t id() const { return id_.load(); }
   int64_t ttl_seconds() const { return ttl_seconds_; }
   bool lost() const { return lost_.load(); }
+  // Lost, and etcd itself said so (the lease had expired or was revoked), as
+  // opposed to etcd staying unreachable for a whole TTL.
+  bool expired() const { return expired_.load(); }
 
  private:
   void run(std::chrono::steady_clock::time_point granted);
@@ -45,6 +48,7 @@ class LeaseKeeper {
   std::function<void()> on_lost_;
   std::atomic<int64_t> id_{0};
   std::atomic<bool> lost_{false};
+  std::atomic<bool> expired_{false};
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -34,6 +34,7 @@ void Watch::run() {
   while (!stopping_) {
     Status why = stream_once(endpoint);
     if (stopping_) break;
+    if (why.is_ok()) continue;  // an idle stream re-opened (idle_timeout): not an error
     if (on_error_) on_error_(why);
     if (!options_.client.endpoints.empty()) endpoint = (endpoint + 1) % options_.client.endpoints.size();
     // Sleep in small steps so that stop() is not held up by the backoff.
@@ -67,6 +68,7 @@ Status Watch::stream_once(size_t endpoint_index) {
   Status ended = Status::unavailable(e.to_string() + ": watch stream ended");
   bool compacted = false;
   int64_t compact_revision = 0;
+  bool established = false;  // etcd confirmed the watch on this stream
 
   httplib::Request req;
   req.method = "POST";
@@ -97,6 +99,7 @@ Status Watch::stream_once(size_t endpoint_index) {
         return false;
       }
       if (msg.created) {
+        established = true;
         // Watching "from now": a reconnect must resume right after this point.
         if (next_revision_ == 0) next_revision_ = msg.revision + 1;
       } else if (!msg.events.empty()) {
@@ -117,6 +120,10 @@ Status Watch::stream_once(size_t endpoint_index) {
     next_revision_ = on_compacted_(compact_revision);
     return Status::etcd_error(kGrpcOutOfRange, "watch start revision compacted at " + std::to_string(compact_revision));
   }
+  // Silent for idle_timeout after etcd had confirmed the watch: re-opened
+  // at once, quietly (etcd sends progress notifications only every few
+  // minutes, so an idle cluster's stream always ends this way).
+  if (!result && result.error() == httplib::Error::Read && established && !stopping_) return Status::ok();
   if (!result && ended.code() == Status::Code::kUnavailable) {
     return Status::unavailable(e.to_string() + ": " + httplib::to_string(result.error()));
   }

@@ -59,7 +59,8 @@ class Watch {
 
  private:
   void run();
-  // One stream from connect to its end; returns why it ended.
+  // One stream from connect to its end; returns why it ended (ok: it stayed
+  // silent for idle_timeout and is simply re-opened).
   Status stream_once(size_t endpoint_index);
 
   const Options options_;
