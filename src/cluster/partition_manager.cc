@@ -9,15 +9,11 @@
 #include <exception>
 #include <future>
 
+#include "base/clock.h"
 #include "storage/partition_log.h"
 
 namespace runnel::cluster {
 namespace {
-
-int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
@@ -124,7 +120,7 @@ void PartitionManager::start_timers() {
 }
 
 void PartitionManager::run_idle_flush(int shard_id) {
-  auto now = wall_ms();
+  auto now = wall_clock_ms();
   for (auto& [_, p] : partitions_[shard_id]) p->flush_if_idle(now, options_.idle_flush_ms);
   auto& timer = *flush_timers_[shard_id];
   timer.expires_after(std::chrono::milliseconds(options_.idle_flush_ms));
@@ -134,7 +130,7 @@ void PartitionManager::run_idle_flush(int shard_id) {
 }
 
 void PartitionManager::run_retention(int shard_id) {
-  auto now = wall_ms();
+  auto now = wall_clock_ms();
   for (auto& [_, p] : partitions_[shard_id]) {
     try {
       p->enforce_retention(now);
@@ -156,7 +152,8 @@ ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from
   for (int32_t p = from; p < to; ++p) {
     if (&owner(topic.name, p) != here || !topic.holds(p, options_.node_id)) continue;
     try {
-      auto log = storage::PartitionLog::open(partition_dir(topic.name, p), topic.log_config, wall_ms(), env_, &cache);
+      auto log =
+          storage::PartitionLog::open(partition_dir(topic.name, p), topic.log_config, wall_clock_ms(), env_, &cache);
       auto partition =
           std::make_unique<Partition>(topic.name, p, std::move(log), flusher_, *here, flush_gates_[here->id()]);
       if (options_.replicated) partition->set_replicated(options_.node_id);
@@ -238,12 +235,11 @@ void PartitionManager::apply_role(int shard_id, const Role& role) {
   const int32_t old_leader = p.leader();
   if (role.leader == options_.node_id) {
     if (!was_leader) unfollow(shard_id, role.topic, role.partition);
-    p.become_leader(role.leader_epoch, role.replicas, role.isr, wall_ms());
+    p.become_leader(role.leader_epoch, role.replicas, role.isr, wall_clock_ms());
     if (!was_leader && hooks_.on_leadership) hooks_.on_leadership(shard_id, role.topic, role.partition, true);
     return;
   }
-  if (role.leader_epoch == p.leader_epoch() && !was_leader && old_leader == role.leader && p.leader() >= 0 &&
-      role.leader >= 0)
+  if (!was_leader && role.leader >= 0 && old_leader == role.leader && role.leader_epoch == p.leader_epoch())
     return;  // already following it
   p.become_follower(role.leader, role.leader_epoch);
   if (was_leader && hooks_.on_leadership) hooks_.on_leadership(shard_id, role.topic, role.partition, false);
@@ -284,7 +280,7 @@ void PartitionManager::unfollow(int shard_id, const std::string& topic, int32_t 
 }
 
 void PartitionManager::run_isr_check(int shard_id) {
-  auto now = wall_ms();
+  auto now = wall_clock_ms();
   for (auto& [_, p] : partitions_[shard_id]) {
     if (!p->is_leader() || !hooks_.alter_isr) continue;
     auto proposal = p->proposed_isr(now, options_.replica_lag_time_max_ms);
@@ -299,7 +295,7 @@ void PartitionManager::run_isr_check(int shard_id) {
           if (it == partitions_[shard_id].end()) co_return;
           Partition& q = *it->second;
           if (!q.is_leader() || q.leader_epoch() != epoch) co_return;
-          q.isr_change_finished(error == ErrorCode::NONE, isr, wall_ms());
+          q.isr_change_finished(error == ErrorCode::NONE, isr, wall_clock_ms());
         },
         asio::detached);
   }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/await_callback.h"
+#include "base/clock.h"
 #include "base/endian.h"
 #include "protocol/reader.h"
 
@@ -13,11 +14,6 @@ namespace {
 
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr size_t kBatchHeaderSize = 61;
-
-int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -95,8 +91,8 @@ int64_t Coordinator::append(const std::string& group_id, const std::vector<proto
 int64_t Coordinator::append_batch(int32_t p, const std::vector<protocol::Record>& records) {
   auto* partition = offsets_partition_(p);
   if (!partition) return -1;
-  auto batch = protocol::build_record_batch(records, wall_ms());
-  auto result = partition->append(batch, wall_ms());
+  auto batch = protocol::build_record_batch(records, wall_clock_ms());
+  auto result = partition->append(batch, wall_clock_ms());
   if (result.error != ErrorCode::NONE) {
     spdlog::error("writing to {}-{} failed: {}", kOffsetsTopic, p, error_name(result.error));
     return -1;
@@ -188,7 +184,7 @@ void Coordinator::persist_if_dirty(Group& g) {
   v.generation = g.generation();
   v.protocol = g.protocol_name();
   if (!g.leader().empty()) v.leader = g.leader();
-  v.state_timestamp = wall_ms();
+  v.state_timestamp = wall_clock_ms();
   if (g.state() == GroupState::Stable) {
     // Kafka stores members only with their assignment; a group caught
     // between generations comes back Empty and its members rejoin.
@@ -333,7 +329,7 @@ asio::awaitable<std::vector<ErrorCode>> Coordinator::commit(const std::string& g
 
   std::vector<protocol::Record> records;
   std::vector<size_t> written;
-  int64_t now = wall_ms();
+  int64_t now = wall_clock_ms();
   for (size_t i = 0; i < entries.size(); ++i) {
     auto& e = entries[i];
     std::string metadata = e.metadata.value_or("");

@@ -8,14 +8,12 @@
 #include <fstream>
 #include <set>
 
+#include "base/clock.h"
 #include "cluster/node_meta.h"
 
 namespace runnel {
 
-int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
+int64_t now_ms() { return wall_clock_ms(); }
 
 namespace {
 

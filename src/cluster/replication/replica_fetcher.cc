@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "base/clock.h"
 #include "cluster/replication/truncation.h"
 #include "protocol/messages.h"
 
@@ -13,11 +14,6 @@ namespace runnel::cluster::replication {
 namespace {
 
 constexpr int16_t kFetchVersion = 12;  // names topics, carries last_fetched_epoch and tagged fields
-
-int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -154,7 +150,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   }
   // Appended now, made durable before the next fetch reports it.
   std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>> appended;
-  const int64_t now_ms = wall_ms();
+  const int64_t now_ms = wall_clock_ms();
   for (auto& topic : response.responses) {
     for (auto& pd : topic.partitions) {
       std::pair<std::string, int32_t> key{topic.topic, pd.partition_index};

@@ -1,0 +1,16 @@
+#pragma once
+// Wall-clock time in milliseconds since the Unix epoch: what record
+// timestamps, retention and Kafka's *.ms settings count in.
+//
+// Thread-safety: a pure function of the system clock.
+#include <chrono>
+#include <cstdint>
+
+namespace runnel {
+
+inline int64_t wall_clock_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace runnel
