@@ -36,6 +36,8 @@
 #include <thread>
 #include <vector>
 
+#include "local_port.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -45,17 +47,7 @@ constexpr const char* kEtcd = "/usr/bin/etcd";
 constexpr int kPartitions = 3;
 constexpr int kBatch = 20;
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using runnel_it::free_port;
 
 // Connects to 127.0.0.1:port, sends `request` (if any) and returns what comes back ("" if nothing).
 std::string exchange(int port, const std::string& request) {
@@ -176,21 +168,24 @@ class Cluster {
   ~Cluster() {
     for (auto& [n, b] : brokers_) b.proc.stop();
     etcd_.kill9();
-    if (!std::getenv("KEEP_BROKER_LOGS")) std::filesystem::remove_all(dir_);
-    else std::fprintf(stderr, "kept cluster dir %s\n", dir_.c_str());
+    if (!std::getenv("KEEP_BROKER_LOGS"))
+      std::filesystem::remove_all(dir_);
+    else
+      std::fprintf(stderr, "kept cluster dir %s\n", dir_.c_str());
   }
 
   bool start(std::string& why) {
     etcd_port_ = free_port();
     int peer_port = free_port();
     std::string url = etcd_url(), peer = "http://127.0.0.1:" + std::to_string(peer_port);
-    etcd_.start({kEtcd, "--name=it", "--data-dir=" + dir_ + "/etcd", "--listen-client-urls=" + url,
-                 "--advertise-client-urls=" + url, "--listen-peer-urls=" + peer,
-                 "--initial-advertise-peer-urls=" + peer, "--initial-cluster=it=" + peer,
-                 "--log-outputs=" + dir_ + "/etcd.log", "--logger=zap"},
-                dir_ + "/etcd.out");
-    const std::string ping = "POST /v3/kv/range HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                             "Content-Length: 14\r\nConnection: close\r\n\r\n{\"key\":\"AA==\"}";
+    etcd_.start(
+        {kEtcd, "--name=it", "--data-dir=" + dir_ + "/etcd", "--listen-client-urls=" + url,
+         "--advertise-client-urls=" + url, "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+         "--initial-cluster=it=" + peer, "--log-outputs=" + dir_ + "/etcd.log", "--logger=zap"},
+        dir_ + "/etcd.out");
+    const std::string ping =
+        "POST /v3/kv/range HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: 14\r\nConnection: close\r\n\r\n{\"key\":\"AA==\"}";
     bool up = false;
     for (auto deadline = Clock::now() + 15s; Clock::now() < deadline && etcd_.alive();
          std::this_thread::sleep_for(100ms)) {
@@ -217,11 +212,11 @@ class Cluster {
   bool start_broker(int n, std::string& why) {
     auto& b = brokers_.at(n);
     const char* bin = std::getenv("RUNNEL_BIN");
-    b.proc.start({bin, "serve", "--data-dir", b.dir + "/data", "--listen", b.bootstrap(), "--node-id",
-                  std::to_string(n), "--etcd", etcd_url(), "--set", "num.partitions=1", "--set",
-                  "auto.create.topics.enable=true", "--set", "broker.session.timeout.ms=2000", "--set",
-                  "replica.lag.time.max.ms=1500"},
-                 b.dir + "/broker.log");
+    b.proc.start(
+        {bin, "serve", "--data-dir", b.dir + "/data", "--listen", b.bootstrap(), "--node-id", std::to_string(n),
+         "--etcd", etcd_url(), "--set", "num.partitions=1", "--set", "auto.create.topics.enable=true", "--set",
+         "broker.session.timeout.ms=2000", "--set", "replica.lag.time.max.ms=1500"},
+        b.dir + "/broker.log");
     for (auto deadline = Clock::now() + 15s; Clock::now() < deadline && b.proc.alive();
          std::this_thread::sleep_for(50ms)) {
       if (exchange(b.port, "") == "connected") return true;
@@ -421,8 +416,10 @@ TEST(RdKafkaCluster, DeliveredRecordsSurviveTheSigkillOfPartition0sLeaderAndItsR
         std::string value = "b" + std::to_string(batch) + "-" + std::to_string(i);
         auto e = producer->produce(topic, i % kPartitions, RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(),
                                    nullptr, 0, 0, nullptr);
-        if (e == RdKafka::ERR_NO_ERROR) ++produced;
-        else producer->poll(10);
+        if (e == RdKafka::ERR_NO_ERROR)
+          ++produced;
+        else
+          producer->poll(10);
       }
       // Keep a bounded number of records in flight.
       do producer->poll(5);
@@ -524,7 +521,7 @@ TEST(RdKafkaCluster, DeliveredRecordsSurviveTheSigkillOfPartition0sLeaderAndItsR
   for (const auto& [p, h] : high)
     for (int64_t o = 0; o < h; ++o)
       EXPECT_TRUE(got.count({p, o})) << "partition " << p << " offset " << o << " (< high watermark " << h
-                                      << ") was not read";
+                                     << ") was not read";
 
   std::map<std::string, std::pair<int32_t, int64_t>> where;
   for (const auto& [k, v] : got) where[v] = k;

@@ -40,21 +40,13 @@
 #include <thread>
 #include <vector>
 
+#include "local_port.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using runnel_it::free_port;
 
 bool can_connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
