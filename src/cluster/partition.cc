@@ -76,8 +76,7 @@ void Partition::set_leader_high_watermark(int64_t high_watermark) {
   if (hw > hw_) hw_ = hw;
 }
 
-asio::awaitable<bool> Partition::truncate_to(Offset offset) {
-  // PartitionLog::truncate_to must not race a sync that counts the data it cuts.
+asio::awaitable<bool> Partition::wait_no_sync_in_flight() {
   auto alive = alive_;
   asio::steady_timer timer(shard_.io());
   while (flush_in_flight_) {
@@ -85,6 +84,24 @@ asio::awaitable<bool> Partition::truncate_to(Offset offset) {
     co_await timer.async_wait(asio::use_awaitable);
     if (!*alive) co_return false;
   }
+  co_return true;
+}
+
+asio::awaitable<bool> Partition::truncate_fully_and_start_at(Offset offset) {
+  if (!co_await wait_no_sync_in_flight()) co_return false;
+  int64_t before = log_->log_end_offset();
+  if (!log_->truncate_fully_and_start_at(offset)) {
+    spdlog::error("{}-{}: starting over at {} failed: {}", topic_, index_, offset.value(), std::strerror(errno));
+    co_return false;
+  }
+  spdlog::warn("{}-{}: the leader's log starts at {}, past this replica's log end {}: started over, empty, at {}",
+               topic_, index_, offset.value(), before, offset.value());
+  hw_ = log_->log_end_offset();
+  co_return true;
+}
+
+asio::awaitable<bool> Partition::truncate_to(Offset offset) {
+  if (!co_await wait_no_sync_in_flight()) co_return false;
   int64_t before = log_->log_end_offset();
   bool ok = log_->truncate_to(offset);
   if (!ok) {
@@ -308,7 +325,10 @@ void Partition::on_flushed(int64_t durable_offset, int64_t sealed_below) {
     return true;
   });
   advance_high_watermark();
-  request_flush();
+  // In a cluster acks=all waits on the high watermark, not on durable
+  // waiters: what was appended while this sync ran must be synced too, or the
+  // high watermark would stall until the next append or the idle flush.
+  request_flush(/*force=*/replicated_ && log_->has_unsynced_data());
 }
 
 void Partition::add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter) {

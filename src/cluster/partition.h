@@ -123,6 +123,10 @@ class Partition {
   // Discards the divergent suffix at and above `offset` (PartitionLog::
   // truncate_to), once no sync is in flight. False on I/O errors.
   asio::awaitable<bool> truncate_to(Offset offset);
+  // This replica's log ends below the leader's log start: start over, empty,
+  // at `offset` (PartitionLog::truncate_fully_and_start_at), once no sync is
+  // in flight. False on I/O errors.
+  asio::awaitable<bool> truncate_fully_and_start_at(Offset offset);
   // What this replica has fdatasync'd: every offset below it.
   int64_t durable_offset() const { return log_->flushed_offset(); }
   // The epoch of the newest batch (or assigned epoch), for Fetch's
@@ -203,6 +207,9 @@ class Partition {
   void flush_if_idle(int64_t now_ms, int64_t idle_ms);
 
  private:
+  // Resumes once no sync is in flight (false: the partition went meanwhile).
+  // A truncation must not race a sync that counts the data it cuts.
+  asio::awaitable<bool> wait_no_sync_in_flight();
   enum class Role { None, Leader, Follower };
   // Queues a sync of the log (at most one in flight). `have_slot`: the
   // FlushGate slot was handed over already.

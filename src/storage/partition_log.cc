@@ -40,6 +40,7 @@ struct PartitionLog::Impl {
   std::optional<int64_t> standing_marker;
   bool closed = false;
   bool recovered = false;
+  bool started_over = false;  // load() found the start past the end and began again, empty
   uint64_t truncated_bytes = 0;
   std::vector<protocol::BatchExtent> extents;  // scratch for append
   std::vector<uint8_t> inflated;               // scratch: a compressed batch's records, for validation
@@ -182,6 +183,10 @@ void PartitionLog::Impl::load_epochs() {
       if (merged.entries() != epochs->entries()) ok = ok && epochs->reset(merged.entries());
     }
   }
+  // A log begun again at its start holds none of the epochs it had (as
+  // truncate_fully_and_start_at leaves it): naming one as the last fetched
+  // epoch would make the leader answer with a divergence below the start.
+  if (started_over && !epochs->entries().empty()) ok = ok && epochs->reset({});
   if (!ok) throw std::runtime_error("cannot write " + epochs->path().string() + ": " + std::strerror(errno));
 }
 
@@ -289,6 +294,7 @@ void PartitionLog::Impl::load(int64_t now_ms) {
     for (auto& s : segments) s->remove();
     segments.clear();
     segments.push_back(new_segment(log_start));
+    started_over = true;
   }
   while (segments.size() > 1 && segments.front()->next_offset() <= log_start && delete_front()) {
   }
@@ -581,6 +587,40 @@ bool PartitionLog::truncate_to(Offset offset) {
     return m.epochs->truncate_from_end(Offset(m.end()));
   }
   return m.truncate_to(offset.value());
+}
+
+bool PartitionLog::truncate_fully_and_start_at(Offset offset) {
+  Impl& m = *impl_;
+  if (m.closed) {
+    errno = EBADF;
+    return false;
+  }
+  if (offset.value() <= m.end()) {
+    errno = EINVAL;
+    return false;
+  }
+  // The epochs go first: a crash at any later step leaves either the old log
+  // (below the leader's start, so the next fetch starts over again) or the
+  // new start, and that must not name an old epoch as its last.
+  if (!m.touch() || !m.epochs->reset({}) || !write_checkpoint(*m.env, m.file(kLogStartOffsetFile), offset.value()))
+    return false;
+  int error = 0;
+  auto fresh = m.try_new_segment(offset.value(), &error);
+  if (!fresh) {
+    errno = error;
+    return false;
+  }
+  for (auto& s : m.segments) s->remove();
+  m.segments.clear();
+  m.segments.push_back(std::move(fresh));
+  m.log_start = offset.value();
+  if (!m.env->sync_dir(m.dir)) return false;
+  m.flushed = m.end();
+  m.sealed_below = m.active().base_offset();
+  m.dir_synced_through = m.active().base_offset();
+  if (!write_checkpoint(*m.env, m.file(kRecoveryPointFile), m.end())) return false;
+  m.recovery_point_written = m.end();
+  return true;
 }
 
 bool PartitionLog::assign_epoch(LeaderEpoch epoch) {

@@ -121,6 +121,14 @@ class PartitionLog {
   // the next open() to finish. Precondition: no sync_handles() request in
   // flight (its durable_offset would outlive the data it counted).
   [[nodiscard]] bool truncate_to(Offset offset);
+  // A follower whose log ends below its leader's log start (it was away while
+  // retention or DeleteRecords moved the leader on) starts over, empty, at
+  // `offset` (Kafka's truncateFullyAndStartAt): every segment and epoch goes.
+  // Crash-safe through the log start checkpoint, written durably first: an
+  // open() that finds the start past the end does the rest. Refused (false,
+  // errno EINVAL) unless `offset` lies past the log end. Same precondition as
+  // truncate_to.
+  [[nodiscard]] bool truncate_fully_and_start_at(Offset offset);
 
   // Leader epochs (storage/leader_epoch_cache.h). Every append records its
   // epoch; OffsetForLeaderEpoch answers from end_offset_for_epoch().

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -92,7 +93,6 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   const auto now = std::chrono::steady_clock::now();
   protocol::FetchRequest request;
   request.replica_id = s.options.self;
-  request.max_wait_ms = s.options.max_wait_ms;
   request.min_bytes = 1;
   request.max_bytes = 64 << 20;
   request.session_id = 0;
@@ -100,6 +100,9 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   // What each partition was asked in: a reply for an epoch since left is dropped.
   std::map<std::pair<std::string, int32_t>, LeaderEpoch> asked;
   std::map<std::string, size_t> topic_index;
+  // Partitions whose appended data is not yet durable (their log end, to
+  // wait for if the leader has nothing new).
+  std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>> unsynced;
   for (auto& [key, not_before] : s.partitions) {
     if (not_before > now) continue;
     auto* partition = s.lookup(key.first, key.second);
@@ -114,8 +117,15 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     fp.log_start_offset = partition->log_start_offset();
     fp.partition_max_bytes = s.options.partition_max_bytes;
     fp.durable_offset = partition->durable_offset();
+    if (fp.durable_offset < fp.fetch_offset) unsynced.push_back({key, fp.fetch_offset - 1});
     asked.emplace(key, partition->leader_epoch());
   }
+  // Pipelined: the next fetch goes out while the last append is being
+  // synced. If a sync is still pending the leader must not park this fetch
+  // (it would hold the durable offset it carries, and so the high
+  // watermark, for max_wait_ms): it answers at once, and if it had nothing
+  // new the follower waits for its sync and reports it in the next fetch.
+  request.max_wait_ms = unsynced.empty() ? s.options.max_wait_ms : 0;
   if (asked.empty()) {
     co_await s.sleep(s.options.backoff);
     co_return;
@@ -148,8 +158,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     co_await s.sleep(s.options.backoff);
     co_return;
   }
-  // Appended now, made durable before the next fetch reports it.
-  std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>> appended;
+  bool appended = false;
   const int64_t now_ms = wall_clock_ms();
   for (auto& topic : response.responses) {
     for (auto& pd : topic.partitions) {
@@ -159,16 +168,18 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
       auto* partition = s.lookup(key.first, key.second);
       if (!partition || partition->is_leader() || partition->leader_epoch() != asked_it->second) continue;
       auto error = static_cast<ErrorCode>(pd.error_code);
+      if (error == ErrorCode::OFFSET_OUT_OF_RANGE && pd.log_start_offset > partition->log_end_offset()) {
+        // Away while the leader's retention or DeleteRecords moved past our
+        // end: what we have is below the leader's log, so start at its start.
+        if (!co_await partition->truncate_fully_and_start_at(Offset(pd.log_start_offset)))
+          s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
+        continue;
+      }
       if (error != ErrorCode::NONE) {
         // The leader moved, or knows of an epoch we have not heard of yet:
         // the metadata will catch up; until then this partition waits.
         spdlog::debug("{}-{}: fetch from node {} failed: {}", key.first, key.second, s.options.leader,
                       error_name(error));
-        if (error == ErrorCode::OFFSET_OUT_OF_RANGE)
-          spdlog::warn(
-              "{}-{}: the leader (node {}) no longer has offset {} (its log starts at {}); this replica "
-              "cannot catch up until it is reassigned",
-              key.first, key.second, s.options.leader, partition->log_end_offset(), pd.log_start_offset);
         s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
         continue;
       }
@@ -189,7 +200,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
           s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
           continue;
         }
-        if (result.last_offset >= 0) appended.push_back({key, result.last_offset});
+        if (result.last_offset >= 0) appended = true;
       }
       partition->set_leader_high_watermark(pd.high_watermark);
       // The leader's log start moved (DeleteRecords, retention, compaction
@@ -198,11 +209,18 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
         (void)partition->delete_records_before(pd.log_start_offset);
     }
   }
-  for (auto& [key, last] : appended) {
+  // Data keeps coming: fetch again at once (its sync runs meanwhile, and the
+  // next fetch or the one after reports it). Nothing new: wait for the
+  // pending syncs so that the next fetch reports them and may be parked.
+  if (appended) co_return;
+  for (auto& [key, last] : unsynced) {
     if (s.stopped) co_return;
     auto* partition = s.lookup(key.first, key.second);
     if (!partition) continue;
-    (void)co_await partition->wait_durable(last);
+    // A truncation since may have cut below `last`: wait only for what is there.
+    const int64_t target = std::min(last, partition->log_end_offset() - 1);
+    if (target < 0) continue;
+    (void)co_await partition->wait_durable(target);
   }
 }
 

@@ -196,6 +196,26 @@ def metadata(port, topics=None, timeout=5.0):
         c.close()
 
 
+def delete_records(port, topic, partition, offset, timeout=5.0):
+    """One DeleteRecords v0 round trip for one partition: (error_code, low_watermark)."""
+    c = Conn(port, timeout)
+    try:
+        body = (header_v1(21, 0, 7) + i32(1) + string(topic) + i32(1) + i32(partition) + i64(offset) +
+                i32(int(timeout * 1000)))
+        c.send(frame(body))
+        r = Reader(c.recv_frame())
+        r.i32()  # correlation id
+        r.i32()  # throttle_time_ms
+        r.i32()  # one topic
+        r.string()
+        r.i32()  # one partition
+        r.i32()
+        low_watermark = r.i64()
+        return r.i16(), low_watermark
+    finally:
+        c.close()
+
+
 class Reader:
     def __init__(self, b):
         self.b, self.o = b, 0

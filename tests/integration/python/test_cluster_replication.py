@@ -8,6 +8,7 @@ meanwhile, and when resumed follows the new leader, truncating what it took
 alone."""
 import glob
 import os
+import struct
 import threading
 import time
 import unittest
@@ -17,6 +18,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
 import etcd
+import kproto
 from cluster import Cluster, wait_for
 from helpers import admin, consumer, producer
 
@@ -120,6 +122,32 @@ class ClusterReplicationTest(unittest.TestCase):
             victim in s[3] for s in states(c.view(others[0], ["ledger"]), "ledger").values())),
             states(c.view(others[0], ["ledger"]), "ledger"))
 
+    def test_a_follower_behind_the_leaders_log_start_starts_over_there(self):
+        # Away while DeleteRecords moved the leader's log start past its end,
+        # a follower starts over, empty, at that start and rejoins the ISR.
+        c = self.cluster
+        placed = self.create("behind", 1, 3, {"min.insync.replicas": "2", "segment.bytes": "1024"})
+        _, leader, replicas, _ = placed[0]
+        follower = [n for n in replicas if n != leader][0]
+        prod = producer(c.brokers[leader].bootstrap, acks="all")
+        for i in range(10):
+            prod.send("behind", value=b"early-%d" % i, partition=0).get(timeout=20)
+        c.brokers[follower].kill9()
+        for i in range(60):
+            prod.send("behind", value=b"late-%d" % i, partition=0).get(timeout=20)
+        error, low = kproto.delete_records(c.brokers[leader].port, "behind", 0, 50)
+        self.assertEqual((error, low), (0, 50))
+        prod.send("behind", value=b"last", partition=0).get(timeout=20)
+        prod.close()
+        c.brokers[follower].restart()
+        rejoined = wait_for(lambda: follower in states(c.view(leader, ["behind"]), "behind")[0][3])
+        self.assertTrue(rejoined, states(c.view(leader, ["behind"]), "behind"))
+        part = os.path.join(c.brokers[follower].data_dir, "behind-0")
+        with open(os.path.join(part, "log-start-offset"), "rb") as f:  # storage/checkpoint.h
+            self.assertEqual(struct.unpack(">q", f.read()[6:14])[0], 50)
+        self.assertTrue(wait_for(lambda: b"last" in segment_bytes(c.brokers[follower].data_dir, "behind", 0)))
+        self.assertFalse(glob.glob(os.path.join(part, "%020d.log" % 0)), "the old segments were kept")
+
     def test_min_insync_replicas(self):
         c = self.cluster
         placed = self.create("guarded", 1, 2, {"min.insync.replicas": "2"})
@@ -136,10 +164,6 @@ class ClusterReplicationTest(unittest.TestCase):
         one = producer(c.brokers[leader].bootstrap, acks=1)
         one.send("guarded", value=b"y", partition=0).get(timeout=20)
         one.close()
-
-
-if __name__ == "__main__":
-    unittest.main()
 
 
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
@@ -285,3 +309,7 @@ class ClusterFaultsTest(unittest.TestCase):
         got = read_all(",".join(c.brokers[n].bootstrap for n in others), "drained", 1, len(after))
         for m in after:
             self.assertIn((m.partition, m.offset), got)
+
+
+if __name__ == "__main__":
+    unittest.main()

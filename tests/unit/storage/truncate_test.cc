@@ -160,5 +160,75 @@ TEST(Truncate, CrashAtEverySyncNeverResurrectsTheSuffix) {
   EXPECT_GT(intent_durable_cases, 40);
 }
 
+// truncate_fully_and_start_at: a follower below its leader's log start.
+TEST(TruncateFully, StartsOverEmptyPastTheEndAndAppendsFromThere) {
+  TempDir dir;
+  std::mt19937 rng(3);
+  LogConfig config;
+  config.segment_bytes = 500;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  fill(*log, rng, 30);
+  int64_t end = log->log_end_offset();
+  EXPECT_FALSE(log->truncate_fully_and_start_at(Offset(end)));  // not past the end
+  EXPECT_EQ(errno, EINVAL);
+  ASSERT_TRUE(log->truncate_fully_and_start_at(Offset(end + 100)));
+  EXPECT_EQ(log->log_start_offset(), end + 100);
+  EXPECT_EQ(log->log_end_offset(), end + 100);
+  EXPECT_EQ(log->segment_count(), 1u);
+  EXPECT_TRUE(log->epoch_entries().empty());
+  EXPECT_TRUE(read_all(*log).empty());
+  auto b = make_batch({.records = 3});
+  auto r = log->append(b, 7, 0);
+  ASSERT_EQ(r.error, ErrorCode::NONE);
+  EXPECT_EQ(r.base_offset, end + 100);
+  log->close();
+  auto reopened = PartitionLog::open(dir.path(), config, 0);
+  EXPECT_EQ(reopened->log_start_offset(), end + 100);
+  EXPECT_EQ(reopened->log_end_offset(), end + 103);
+  EXPECT_EQ(read_all(*reopened).size(), 1u);
+}
+
+// A crash at each sync of the operation: the log comes back either as it was
+// or empty at the new start, never anything in between.
+TEST(TruncateFully, CrashAtEverySyncLeavesTheOldLogOrTheNewStart) {
+  std::mt19937 rng(9);
+  int started_over = 0;
+  for (int budget = 0; budget < 8; ++budget) {
+    TempDir dir;
+    FaultInjectionEnv env;
+    LogConfig config;
+    config.segment_bytes = 500;
+    std::vector<ReadBatch> before;
+    int64_t start;
+    {
+      auto log = PartitionLog::open(dir.path(), config, 0, &env);
+      fill(*log, rng, 30);
+      auto req = log->sync_handles();
+      for (auto& f : req.files) ASSERT_TRUE(env.sync(*f));
+      log->mark_flushed(req.durable_offset, req.sealed_below);
+      ASSERT_TRUE(env.sync_dir(dir.path()));
+      before = read_all(*log);
+      start = log->log_end_offset() + 50;
+      env.fail_syncs_after(budget);
+      (void)log->truncate_fully_and_start_at(Offset(start));
+      env.fail_syncs_after(-1);
+    }  // crash
+    env.drop_unsynced_data();
+    auto log = PartitionLog::open(dir.path(), config, 0, &env);
+    auto after = read_all(*log);
+    if (after.empty()) {
+      ++started_over;
+      EXPECT_EQ(log->log_start_offset(), start);
+      EXPECT_EQ(log->log_end_offset(), start);
+      EXPECT_TRUE(log->epoch_entries().empty());
+    } else {
+      ASSERT_EQ(after.size(), before.size());
+      for (size_t i = 0; i < after.size(); ++i) ASSERT_EQ(after[i].bytes, before[i].bytes);
+      EXPECT_EQ(log->log_start_offset(), 0);
+    }
+  }
+  EXPECT_GT(started_over, 0);
+}
+
 }  // namespace
 }  // namespace runnel::storage
