@@ -100,8 +100,14 @@ int64_t Coordinator::append_batch(int32_t p, const std::vector<protocol::Record>
   return result.last_offset;
 }
 
-void Coordinator::track(int32_t p, std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value) {
+Coordinator::OffsetsLogState& Coordinator::log_state(int32_t p) {
   auto& state = log_state_[p];
+  if (!state) state = std::make_shared<OffsetsLogState>();
+  return *state;
+}
+
+void Coordinator::track(int32_t p, std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value) {
+  auto& state = log_state(p);
   ++state.records;
   std::vector<uint8_t> k(key.begin(), key.end());
   if (value)
@@ -111,7 +117,8 @@ void Coordinator::track(int32_t p, std::span<const uint8_t> key, const std::opti
 }
 
 void Coordinator::maybe_compact() {
-  for (auto& [p, state] : log_state_) {
+  for (auto& [p, shared] : log_state_) {
+    auto& state = *shared;
     int64_t live = static_cast<int64_t>(state.latest.size());
     int64_t superseded = state.records - live;
     if (state.compacting || superseded < std::max(live, compaction_min_records_)) continue;
@@ -122,7 +129,9 @@ void Coordinator::maybe_compact() {
 
 asio::awaitable<void> Coordinator::compact(int32_t p) {
   auto* partition = offsets_partition_(p);
-  auto& state = log_state_[p];
+  log_state(p);
+  std::shared_ptr<OffsetsLogState> held = log_state_[p];  // survives an unload meanwhile
+  auto& state = *held;
   if (!partition || stopped_) {
     state.compacting = false;
     co_return;
@@ -241,9 +250,31 @@ void Coordinator::apply(std::span<const uint8_t> key_bytes, const std::optional<
   }
 }
 
+void Coordinator::unload(int32_t partition_index) {
+  std::vector<std::unique_ptr<Group>> gone;
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    if (offsets_partition_for(it->first, offsets_partitions_) == partition_index) {
+      gone.push_back(std::move(it->second));
+      it = groups_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::erase_if(offsets_, [this, partition_index](const auto& entry) {
+    return offsets_partition_for(entry.first, offsets_partitions_) == partition_index;
+  });
+  log_state_.erase(partition_index);
+  // Answered only now, with the maps already clean: a resumed JoinGroup or
+  // SyncGroup looks its group up again and must not find it.
+  for (auto& g : gone) g->unload(ErrorCode::NOT_COORDINATOR);
+  if (!gone.empty())
+    spdlog::info("{}-{}: no longer its leader; unloaded {} groups", kOffsetsTopic, partition_index, gone.size());
+}
+
 void Coordinator::load(int32_t partition_index) {
   auto* partition = offsets_partition_(partition_index);
   if (!partition) return;
+  unload(partition_index);
   int64_t offset = partition->log_start_offset();
   size_t records = 0;
   while (offset < partition->log_end_offset()) {

@@ -75,8 +75,13 @@ class Coordinator {
   void start();
   void stop();
 
-  // Rebuilds groups and offsets from one __consumer_offsets partition.
+  // Rebuilds groups and offsets from one __consumer_offsets partition (this
+  // broker now leads it). Whatever was kept of it before is dropped first.
   void load(int32_t partition);
+  // Drops the groups and offsets of one __consumer_offsets partition (this
+  // broker no longer leads it): waiting members get NOT_COORDINATOR, and
+  // nothing stale is left to resurface if the partition comes back.
+  void unload(int32_t partition);
 
   asio::awaitable<JoinResult> join(const std::string& group_id, const JoinRequest& request);
   asio::awaitable<SyncResult> sync(const std::string& group_id, const SyncRequest& request);
@@ -143,7 +148,9 @@ class Coordinator {
     int64_t records = 0;
     bool compacting = false;
   };
-  std::map<int32_t, OffsetsLogState> log_state_;
+  // Shared with a compaction in flight, which may outlive an unload.
+  std::map<int32_t, std::shared_ptr<OffsetsLogState>> log_state_;
+  OffsetsLogState& log_state(int32_t p);
   int64_t compaction_min_records_;
   asio::steady_timer tick_timer_;
   bool stopped_ = false;

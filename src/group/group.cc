@@ -231,6 +231,15 @@ void Group::remove_member_and_update(const std::string& member_id, Clock::time_p
   }
 }
 
+void Group::unload(ErrorCode error) {
+  state_ = GroupState::Dead;
+  for (auto& [id, m] : members_) {
+    if (m.awaiting_join) std::exchange(m.awaiting_join, nullptr)(join_error(error, id));
+    if (m.awaiting_sync) std::exchange(m.awaiting_sync, nullptr)(sync_error(error));
+  }
+  pending_syncs_.clear();
+}
+
 // ---- JoinGroup -------------------------------------------------------------
 
 void Group::join(const JoinRequest& req, Clock::time_point now, std::function<void(JoinResult)> respond) {

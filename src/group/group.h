@@ -141,6 +141,11 @@ class Group {
   // group emptied: its state should be persisted.
   bool take_dirty() { return std::exchange(dirty_, false); }
   void mark_dead() { state_ = GroupState::Dead; }
+  // This broker stopped coordinating the group (its __consumer_offsets
+  // partition is led elsewhere now): every member waiting in JoinGroup or
+  // SyncGroup is answered `error` (NOT_COORDINATOR, so that it finds the new
+  // coordinator) and the group is Dead here.
+  void unload(ErrorCode error);
   // Restores persisted state, as Kafka loads a group: with members it is
   // Stable and each member's session starts again at `now`; without, Empty.
   void restore(int32_t generation, std::string protocol_type, std::optional<std::string> protocol_name,

@@ -65,15 +65,18 @@ void Broker::set_replication_hooks() {
   };
   hooks.on_leadership = [this](int s, const std::string& topic, int32_t p, bool leader) {
     // The coordinator of the groups of an offsets partition lives with its
-    // leader: it replays the partition when it takes over. (A coordinator
-    // that loses the partition keeps its state until it leads it again and
-    // replays; requests meanwhile get NOT_COORDINATOR.)
-    if (leader && topic == group::kOffsetsTopic && s < static_cast<int>(coordinators_.size())) {
-      try {
-        coordinators_[s]->load(p);
-      } catch (const std::exception& e) {
-        spdlog::error("loading the groups of {}-{} failed: {}", topic, p, e.what());
-      }
+    // leader: it replays the partition when it takes over (on this shard, in
+    // one step, so no request sees a half-loaded group), and drops its
+    // groups when it loses it (requests then get NOT_COORDINATOR).
+    if (topic != group::kOffsetsTopic || s >= static_cast<int>(coordinators_.size())) return;
+    if (!leader) {
+      coordinators_[s]->unload(p);
+      return;
+    }
+    try {
+      coordinators_[s]->load(p);
+    } catch (const std::exception& e) {
+      spdlog::error("loading the groups of {}-{} failed: {}", topic, p, e.what());
     }
   };
   partitions_.set_replication_hooks(std::move(hooks));

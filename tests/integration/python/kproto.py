@@ -216,6 +216,24 @@ def delete_records(port, topic, partition, offset, timeout=5.0):
         c.close()
 
 
+def join_group_v1(correlation_id, group, member_id="", session_timeout_ms=60000, rebalance_timeout_ms=60000,
+                  protocol=("range", b"")):
+    return frame(header_v1(11, 1, correlation_id) + string(group) + i32(session_timeout_ms) +
+                 i32(rebalance_timeout_ms) + string(member_id) + string("consumer") + i32(1) +
+                 string(protocol[0]) + nbytes(protocol[1]))
+
+
+def parse_join_group_v1(payload):
+    """(error_code, generation_id, member_id) of a JoinGroup v1 response frame."""
+    r = Reader(payload)
+    r.i32()  # correlation id
+    error = r.i16()
+    generation = r.i32()
+    r.string()  # protocol name
+    r.string()  # leader
+    return error, generation, r.string()
+
+
 class Reader:
     def __init__(self, b):
         self.b, self.o = b, 0

@@ -214,6 +214,48 @@ class ClusterFaultsTest(unittest.TestCase):
         self.assertEqual(wait_for(lambda: committed() == {0: 10, 1: 10, 2: 10} and committed(), timeout=30),
                          {0: 10, 1: 10, 2: 10})
 
+    def test_a_coordinator_that_loses_its_partition_answers_waiting_members(self):
+        # Members waiting in JoinGroup on a coordinator that stops leading the
+        # group's __consumer_offsets partition (here: leadership returns to
+        # the preferred replica) get NOT_COORDINATOR at once, and go to the
+        # new coordinator; the old one keeps nothing of the group.
+        c = self.cluster
+        group = "movers"
+        h = 0
+        for ch in group.encode():
+            h = (31 * h + ch) & 0xffffffff
+        part = (h & 0x7fffffff) % 3
+        offsets = "__consumer_offsets"
+
+        def state(node):
+            return states(c.view(node, [offsets]), offsets).get(part)
+        a = admin(c.bootstrap)
+        a._find_coordinator_ids([group])  # creates __consumer_offsets
+        a.close()
+        self.assertTrue(wait_for(lambda: state(1) and state(1)[1] == state(1)[2][0] and len(state(1)[3]) == 3,
+                                 timeout=30), state(1))
+        preferred = state(1)[1]
+        c.brokers[preferred].kill9()
+        others = [n for n in c.brokers if n != preferred]
+        self.assertTrue(wait_for(lambda: state(others[0]) and state(others[0])[1] in others, timeout=30))
+        coordinator = state(others[0])[1]
+        port = c.brokers[coordinator].port
+
+        first = kproto.Conn(port, timeout=30)
+        first.send(kproto.join_group_v1(1, group))
+        error, generation, _ = kproto.parse_join_group_v1(first.recv_frame())
+        self.assertEqual((error, generation), (0, 1))
+        # A second member's join waits for the first to rejoin (up to 60 s).
+        second = kproto.Conn(port, timeout=90)
+        second.send(kproto.join_group_v1(2, group))
+        time.sleep(1)
+        c.brokers[preferred].restart()
+        answer = kproto.parse_join_group_v1(second.recv_frame())
+        self.assertEqual(answer[0], 16, "JoinGroup answered %r, not NOT_COORDINATOR" % (answer,))
+        self.assertEqual(state(others[0])[1], preferred)
+        first.close()
+        second.close()
+
     def test_a_paused_leader_steps_down_and_loses_no_acknowledged_record(self):
         import signal
         c = self.cluster

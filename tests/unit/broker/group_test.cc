@@ -99,6 +99,19 @@ TEST_F(Fixture, SecondMemberTriggersRebalanceBothGetGenerationTwo) {
   EXPECT_TRUE(b->members.empty());
 }
 
+TEST_F(Fixture, UnloadAnswersEveryWaitingMemberAndKillsTheGroup) {
+  auto a = join(request());
+  SyncRequest s{a->member_id, a->generation_id, {}, {}, {}, {{a->member_id, {1}}}};
+  group.sync(s, now, [](SyncResult) {});
+  std::optional<JoinResult> b;
+  group.join(request(), now, [&](JoinResult r) { b = r; });
+  ASSERT_FALSE(b);
+  group.unload(ErrorCode::NOT_COORDINATOR);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->error, ErrorCode::NOT_COORDINATOR);
+  EXPECT_EQ(group.state(), GroupState::Dead);
+}
+
 TEST_F(Fixture, SessionTimeoutRemovesMemberAndRebalances) {
   auto a = join(request());
   group.sync(SyncRequest{a->member_id, 1, {}, {}, {}, {}}, now, [](SyncResult) {});
