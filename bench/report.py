@@ -161,6 +161,25 @@ for path in sorted(glob.glob(os.path.join(R, "latency-*.json")), key=lambda p: (
         vs_disk=ratio(j["e2e_latency_p99_ms"], limits.get("fdatasync_4k_p99_ms")),
         vs_disk_kind="p99 / fdatasync p99", error=j.get("error") or j.get("consume_error"), cpu=cpu(j)))
 
+# Three brokers (bench/cluster.py): each RF 3 workload next to the one-broker run of the same size.
+cluster = load("cluster.json") or {}
+for size in ("100B", "1KiB"):
+    one, rf3 = cluster.get("single " + size), cluster.get("rf3 " + size)
+    for name, j in (("1 broker", one), ("3 brokers RF 3 min ISR 2", rf3)):
+        if not j:
+            continue
+        rows.append(dict(
+            workload=f"cluster.py {name}, {size} x {j.get('partitions', '?')} part, acks=all"
+                     + (f" ({ratio(j.get('records_per_s'), one and one.get('records_per_s')):.2f} of 1 broker)"
+                        if j is rf3 and one and one.get("records_per_s") and j.get("records_per_s") else ""),
+            records=j.get("records"), records_per_s=j.get("records_per_s"), mb_per_s=j.get("mb_per_s"),
+            p50_ms=j.get("ack_latency_p50_ms"), p99_ms=j.get("ack_latency_p99_ms"),
+            p999_ms=j.get("ack_latency_p999_ms"), max_ms=j.get("ack_latency_max_ms"), latency_kind="produce->ack",
+            error=j.get("error"), failed=j.get("failed")))
+if cluster.get("failover", {}).get("kill_to_first_ack_ms") is not None:
+    rows.append(dict(workload="cluster.py leader kill -9 -> first acknowledged write on the new leader, ms",
+                     value=cluster["failover"]["kill_to_first_ack_ms"]))
+
 startup = {}
 for who, f in (("runnel", "startup.json"), ("redis", "redis-startup.json"), ("nats", "nats-startup.json")):
     j = load(f)

@@ -13,7 +13,7 @@
 #   LATENCY_SECONDS   length of the latency run (default 10)
 #   BENCH_DIR         where data dirs go; must be on the disk under test (default /var/tmp)
 #   BENCH_KEEP=1      keep the data dirs and raw results
-#   SKIP_PEERS=1, SKIP_LIMITS=1   leave those parts out
+#   SKIP_PEERS=1, SKIP_LIMITS=1, SKIP_CLUSTER=1   leave those parts out
 #   PERF=1            perf-record runnel during each produce workload (BUILD_DIR/bench-perf-*.txt)
 #
 # A benchmark is not a test: this script reports what failed and always exits 0.
@@ -326,6 +326,21 @@ if [ "${SKIP_PEERS:-0}" != 1 ]; then
     fi
   else
     note "skipped:nats" "nats-server is not installed and not installable from apt"
+  fi
+fi
+
+# ---------------------------------------------------------------- three brokers
+# Issue 10's workload: etcd and three brokers on this machine, RF 3, min ISR 2, acks=all,
+# next to one broker in the same run, and the time from a leader's kill -9 to the first
+# acknowledged write on the new leader (bench/cluster.py; needs etcd-server).
+if [ "${SKIP_CLUSTER:-0}" != 1 ]; then
+  if command -v etcd >/dev/null; then
+    log "three brokers, RF 3 (bench/cluster.py)"
+    RUNNEL_BIN="$RUNNEL_BIN" BENCH_BIN="$BENCH_BIN" timeout 900 /usr/bin/python3 "$ROOT/bench/cluster.py" \
+      "$BUILD_DIR" --records "$RECORDS_SMALL" --json "$R/cluster.json" >&2 ||
+      note "failed:cluster" "bench/cluster.py failed (see above)"
+  else
+    note "skipped:cluster" "etcd is not installed (make deps installs etcd-server)"
   fi
 fi
 
