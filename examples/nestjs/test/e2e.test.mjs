@@ -13,9 +13,15 @@
 // share the partitions and handle every event once; the app survives a
 // broker restart. Every process it starts is stopped when it ends.
 //
+// With RUNNEL_CLUSTER=1 the same steps run against what `make cluster` starts:
+// a real etcd and three brokers (replication factor 3, min.insync.replicas
+// 2), and the restart step kills one broker with SIGKILL and starts it again
+// while the apps run.
+//
 // Environment: RUNNEL_BIN (required), NESTJS_E2E_LOG_DIR (keep logs there),
 // RUNNEL_EXTRA_ARGS (extra `serve` arguments, space-separated), RUNNEL_IT_PIDS
-// (tests/integration/run.sh's directory of broker pids).
+// (tests/integration/run.sh's directory of broker pids), RUNNEL_CLUSTER=1,
+// ETCD_BIN (default: etcd on the PATH).
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +31,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
 
 const APP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNNEL_BIN = process.env.RUNNEL_BIN;
@@ -33,6 +40,8 @@ const WORK_DIR = KEEP_LOGS
   ? fs.mkdtempSync(path.join(path.resolve(process.env.NESTJS_E2E_LOG_DIR), 'nestjs-e2e-'))
   : fs.mkdtempSync(path.join(os.tmpdir(), 'nestjs-e2e-'));
 const DATA_DIR = path.join(WORK_DIR, 'data');
+const CLUSTER = process.env.RUNNEL_CLUSTER === '1';
+const CLUSTER_SIZE = 3;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -108,34 +117,83 @@ process.on('exit', () => {
   }
 });
 
-// ---- the broker ----
+// ---- the brokers ----
 
-const broker = { port: 0, proc: null, starts: 0 };
+// One broker, or (CLUSTER) node 1 of three; `brokers` holds them all.
+const brokers = [];
+const etcd = { proc: null, clientPort: 0, peerPort: 0 };
 
-async function startBroker() {
-  broker.starts += 1;
+async function waitListening(proc, port, what) {
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline) {
+    if (proc.exited) throw new Error(`${what} exited during start-up (${proc.exitCode})\n${proc.logTail()}`);
+    if (await canConnect(port)) return;
+    await sleep(50);
+  }
+  throw new Error(`${what} did not listen on ${port} within 20 s\n${proc.logTail()}`);
+}
+
+async function startBroker(b) {
+  b.starts += 1;
   const extra = (process.env.RUNNEL_EXTRA_ARGS ?? '').split(/\s+/).filter(Boolean);
-  broker.proc = new Proc(`runnel-${broker.starts}`, RUNNEL_BIN, [
+  const cluster = CLUSTER ? [
+    '--node-id', String(b.id),
+    '--etcd', `http://127.0.0.1:${etcd.clientPort}`,
+    '--set', 'default.replication.factor=3',
+    '--set', 'min.insync.replicas=2',
+  ] : [];
+  b.proc = new Proc(`runnel${CLUSTER ? `-node-${b.id}` : ''}-${b.starts}`, RUNNEL_BIN, [
     'serve',
-    '--data-dir', DATA_DIR,
-    '--listen', `127.0.0.1:${broker.port}`,
+    '--data-dir', CLUSTER ? path.join(DATA_DIR, `node-${b.id}`) : DATA_DIR,
+    '--listen', `127.0.0.1:${b.port}`,
     '--set', 'num.partitions=2',
     '--set', 'group.initial.rebalance.delay.ms=0',
+    ...cluster,
     ...extra,
   ], {});
   // tests/integration/run.sh kills brokers listed there if a suite dies.
   if (process.env.RUNNEL_IT_PIDS) {
-    try { fs.writeFileSync(path.join(process.env.RUNNEL_IT_PIDS, String(broker.proc.child.pid)), ''); } catch { /* optional */ }
+    try { fs.writeFileSync(path.join(process.env.RUNNEL_IT_PIDS, String(b.proc.child.pid)), ''); } catch { /* optional */ }
   }
-  const deadline = Date.now() + 20000;
-  while (Date.now() < deadline) {
-    if (broker.proc.exited) {
-      throw new Error(`runnel exited during start-up (${broker.proc.exitCode})\n${broker.proc.logTail()}`);
-    }
-    if (await canConnect(broker.port)) return;
-    await sleep(50);
+  await waitListening(b.proc, b.port, 'runnel');
+}
+
+async function startEtcd() {
+  etcd.clientPort = await freePort();
+  etcd.peerPort = await freePort();
+  const client = `http://127.0.0.1:${etcd.clientPort}`;
+  const peer = `http://127.0.0.1:${etcd.peerPort}`;
+  etcd.proc = new Proc('etcd', process.env.ETCD_BIN || 'etcd', [
+    '--name', 'nestjs-e2e', '--data-dir', path.join(WORK_DIR, 'etcd'),
+    '--listen-client-urls', client, '--advertise-client-urls', client,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `nestjs-e2e=${peer}`,
+  ], {});
+  await waitListening(etcd.proc, etcd.clientPort, 'etcd');
+}
+
+const bootstrap = () => brokers.map((b) => `127.0.0.1:${b.port}`).join(',');
+
+// Starts the broker, or etcd and the three brokers, and (CLUSTER) waits
+// until every broker sees all of them, so that topics get three replicas.
+async function startBrokers() {
+  if (CLUSTER) await startEtcd();
+  for (const b of brokers) await startBroker(b);
+  if (!CLUSTER) return;
+  const kafka = new Kafka({ brokers: bootstrap().split(','), logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+  const admin = kafka.admin();
+  try {
+    await waitFor('the three brokers to see each other', async () => {
+      try {
+        await admin.connect();
+        return (await admin.describeCluster()).brokers.length === CLUSTER_SIZE;
+      } catch {
+        return false;
+      }
+    }, 30000, { intervalMs: 500 });
+  } finally {
+    await admin.disconnect();
   }
-  throw new Error(`runnel did not listen on ${broker.port} within 20 s\n${broker.proc.logTail()}`);
 }
 
 // ---- the app ----
@@ -150,7 +208,7 @@ class App {
       env: {
         ...process.env,
         PORT: String(port),
-        KAFKA_BROKERS: `127.0.0.1:${broker.port}`,
+        KAFKA_BROKERS: bootstrap(),
         // Shorter than kafkajs' defaults (30 s / 3 s / 60 s) so that rebalances
         // and restarts settle within the test's time.
         KAFKA_SESSION_TIMEOUT_MS: '10000',
@@ -375,23 +433,26 @@ describe('NestJS example against runnel', { concurrency: false }, () => {
   before(async () => {
     assert.ok(RUNNEL_BIN, 'RUNNEL_BIN must point at the runnel binary');
     assert.ok(fs.existsSync(path.join(APP_DIR, 'dist/main.js')), 'build the app first: npm run build');
-    broker.port = await freePort();
+    for (let id = 1; id <= (CLUSTER ? CLUSTER_SIZE : 1); id++) {
+      brokers.push({ id, port: await freePort(), proc: null, starts: 0 });
+    }
   });
 
   after(async () => {
     for (const a of Object.values(apps)) await a.proc.stop('SIGTERM', 5000);
-    if (broker.proc) await broker.proc.stop('SIGTERM', 10000);
+    for (const b of brokers) if (b.proc) await b.proc.stop('SIGTERM', 10000);
+    if (etcd.proc) await etcd.proc.stop('SIGTERM', 5000);
     if (!ok) {
       if (KEEP_LOGS) console.error(`logs of this run: ${WORK_DIR}`);
-      for (const p of [broker.proc, ...Object.values(apps).map((a) => a.proc)]) {
+      for (const p of [...brokers.map((b) => b.proc), ...Object.values(apps).map((a) => a.proc)]) {
         if (p) console.error(p.logTail(60));
       }
     }
     if (!KEEP_LOGS) fs.rmSync(WORK_DIR, { recursive: true, force: true });
   });
 
-  step('runnel starts; the app starts and its Kafka consumer joins its group', async () => {
-    await startBroker();
+  step(`runnel starts${CLUSTER ? ' (etcd and three brokers)' : ''}; the app starts and its Kafka consumer joins its group`, async () => {
+    await startBrokers();
     apps.a = new App('app-a', await freePort());
     const h = await waitFor('app-a to join its consumer group with both partitions of events',
       async () => {
@@ -428,13 +489,21 @@ describe('NestJS example against runnel', { concurrency: false }, () => {
     await checkSum(apps.a, 2, 3, 5);
   }, 90000);
 
-  step('after a runnel restart the app goes on handling new events', async () => {
-    await broker.proc.stop('SIGTERM', 10000);
-    if (broker.proc.exitCode !== 0) {
-      // Not this suite's concern (the lifecycle suites check it), but worth seeing.
-      console.error(`note: runnel exited with ${broker.proc.exitCode} on SIGTERM`);
+  step(CLUSTER ? 'after one broker is killed (SIGKILL) and restarted the apps go on handling new events'
+    : 'after a runnel restart the app goes on handling new events', async () => {
+    const b = brokers[0];
+    if (CLUSTER) {
+      // The others take over its partitions and groups at once; it comes back
+      // as a follower and catches up.
+      await b.proc.stop('SIGKILL', 1000);
+    } else {
+      await b.proc.stop('SIGTERM', 10000);
+      if (b.proc.exitCode !== 0) {
+        // Not this suite's concern (the lifecycle suites check it), but worth seeing.
+        console.error(`note: runnel exited with ${b.proc.exitCode} on SIGTERM`);
+      }
     }
-    await startBroker();
+    await startBroker(b);
     const both = [apps.a, apps.b];
     await waitSettled(both, 60000);
     const base = await warmUp(both, both, 60000);
