@@ -20,7 +20,7 @@
 #include "cluster/partition_manager.h"
 #include "cluster/topic_table.h"
 #include "group/coordinator.h"
-#include "server/shard.h"
+#include "runtime/shard.h"
 #include "storage/flusher.h"
 
 namespace runnel {
