@@ -3,11 +3,16 @@
 
 Every folder under src/ is a layer; a file may include headers of its own
 layer and of the layers below it, never of one above. The build runs this
-(CMakeLists.txt, target check_layers) and fails on the first wrong-way include
-with the file, the line and the rule it breaks.
+(CMakeLists.txt, target check_layers) and fails on any wrong-way include,
+naming the file, the line and the rule it breaks.
 
-Usage: check_layers.py SRC_DIR [STAMP_FILE]
+Unit tests are held to the same rule: tests/unit/<layer>/ counts as <layer>,
+so a layer's tests use nothing above it (CMake links them to that layer's
+library alone).
+
+Usage: check_layers.py [--unit-tests DIR] [--stamp FILE] SRC_DIR
 """
+import argparse
 import pathlib
 import re
 import sys
@@ -61,16 +66,22 @@ def order(names):
     return " < ".join(names)
 
 
-def check(src):
+def check(root, shown, is_src):
+    """Checks the .h/.cc files under `root`, shown in messages as `shown`/...
+
+    Under src/ a file's layer is its top folder; under tests/unit/ too, but a
+    folder that is not a layer is no error there (test helpers, fixtures)."""
     errors = []
-    files = sorted(p for p in src.rglob("*") if p.suffix in (".h", ".cc") and p.is_file())
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".h", ".cc") and p.is_file())
     for path in files:
-        rel = path.relative_to(src).as_posix()
+        rel = path.relative_to(root).as_posix()
         if "/" not in rel:
             continue
         mine = layer_of(rel)
         if mine is None:
-            errors.append(f"src/{rel}: folder src/{rel.split('/')[0]}/ is not a known layer; add it to {__file__}")
+            if is_src:
+                errors.append(f"{shown}/{rel}: folder {shown}/{rel.split('/')[0]}/ is not a known layer; "
+                              f"give it a place in LAYERS in tools/check_layers.py")
             continue
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             m = INCLUDE.match(line)
@@ -79,14 +90,14 @@ def check(src):
             inc = m.group(1)
             theirs = layer_of(inc)
             if theirs is None:
-                continue  # not one of our folders (a sibling header, a generated file's own path)
-            if (rel, inc) in ALLOWED:
+                continue  # not one of our folders (a sibling header, a test helper)
+            if is_src and (rel, inc) in ALLOWED:
                 continue
-            where = f"src/{rel}:{number}"
+            where = f"{shown}/{rel}:{number}"
             if LAYERS.index(theirs) > LAYERS.index(mine):
                 errors.append(f'{where}: #include "{inc}" runs upward: {mine}/ may not include {theirs}/ '
                               f"(layers, lowest first: {order(LAYERS)})")
-            elif mine == theirs == "cluster":
+            elif is_src and mine == theirs == "cluster":
                 a, b = sublayer_of(rel), sublayer_of(inc)
                 if CLUSTER_SUBLAYERS.index(b) > CLUSTER_SUBLAYERS.index(a):
                     errors.append(f'{where}: #include "{inc}" runs upward: {a}/ may not include {b}/ '
@@ -96,17 +107,21 @@ def check(src):
 
 
 def main():
-    if len(sys.argv) not in (2, 3):
-        print(__doc__, file=sys.stderr)
-        return 2
-    errors = check(pathlib.Path(sys.argv[1]).resolve())
+    parser = argparse.ArgumentParser(description="Refuses an #include that runs upward in runnel's layering.")
+    parser.add_argument("src", type=pathlib.Path, help="the src/ directory")
+    parser.add_argument("--unit-tests", type=pathlib.Path, help="tests/unit/, checked as tests/unit/<layer>/")
+    parser.add_argument("--stamp", type=pathlib.Path, help="touched when everything is in order")
+    args = parser.parse_args()
+    errors = check(args.src.resolve(), "src", True)
+    if args.unit_tests:
+        errors += check(args.unit_tests.resolve(), "tests/unit", False)
     if errors:
         for e in errors:
             print(f"error: {e}", file=sys.stderr)
         print(f"check_layers: {len(errors)} problem(s) with the layering; see tools/check_layers.py", file=sys.stderr)
         return 1
-    if len(sys.argv) == 3:
-        pathlib.Path(sys.argv[2]).touch()
+    if args.stamp:
+        args.stamp.touch()
     return 0
 
 
