@@ -1,9 +1,9 @@
 #pragma once
 // The broker's configuration values, with Kafka's property names in the
-// comments: what Broker, the partition manager, the control plane and the
-// group coordinator are built from. Reading them from a server.properties
-// file or from --set key=value is app/config's job. Immutable after load;
-// thread-safe to read.
+// comments: what kafka::Broker is built from (it hands the parts on to the
+// partition manager, the control plane and the group coordinator). Reading
+// them from a server.properties file or from --set key=value is app/config's
+// job. Immutable after load; thread-safe to read.
 #include <cstdint>
 #include <string>
 
