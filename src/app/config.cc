@@ -1,65 +1,24 @@
 #include "app/config.h"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <algorithm>
-#include <charconv>
 #include <fstream>
 #include <functional>
+#include <map>
 
 #include "cluster/etcd/client.h"
+#include "config/parse.h"
 
 namespace runnel {
 namespace {
 
-std::string trim(std::string s) {
-  auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-  return s;
-}
-
-int64_t parse_int(const std::string& key, const std::string& value, int64_t min, int64_t max) {
-  int64_t v = 0;
-  auto s = trim(value);
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty())
-    throw ConfigError(fmt::format("invalid value '{}' for {}: expected an integer", value, key));
-  if (v < min || v > max)
-    throw ConfigError(fmt::format("invalid value {} for {}: must be in [{}, {}]", v, key, min, max));
-  return v;
-}
-
-bool parse_bool(const std::string& key, const std::string& value) {
-  auto s = trim(value);
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-  if (s == "true") return true;
-  if (s == "false") return false;
-  throw ConfigError(fmt::format("invalid value '{}' for {}: expected true or false", value, key));
-}
-
-storage::TimestampType parse_timestamp_type(const std::string& key, const std::string& value) {
-  auto s = trim(value);
-  if (s == "CreateTime") return storage::TimestampType::CreateTime;
-  if (s == "LogAppendTime") return storage::TimestampType::LogAppendTime;
-  throw ConfigError(fmt::format("invalid value '{}' for {}: expected CreateTime or LogAppendTime", value, key));
-}
-
-bool parse_cleanup_policy(const std::string& key, const std::string& value) {
-  auto s = trim(value);
-  if (s == "delete") return false;
-  if (s == "compact" || s == "compact,delete" || s == "delete,compact")
-    throw ConfigError(fmt::format("invalid value '{}' for {}: compaction is not supported yet", value, key));
-  throw ConfigError(fmt::format("invalid value '{}' for {}: expected delete or compact", value, key));
-}
-
-void parse_compression_type(const std::string& key, const std::string& value) {
-  // The broker stores batches exactly as the producer compressed them; re-compressing
-  // to another codec is not implemented, so only "producer" is accepted.
-  if (trim(value) != "producer")
-    throw ConfigError(fmt::format("invalid value '{}' for {}: only 'producer' is supported", value, key));
-}
+using config::parse_bool;
+using config::parse_cleanup_policy;
+using config::parse_compression_type;
+using config::parse_int;
+using config::parse_timestamp_type;
+using config::trim;
 
 // host:port, or a listener URL such as PLAINTEXT://host:port.
 std::pair<std::string, uint16_t> parse_listener(const std::string& key, const std::string& value) {
@@ -165,43 +124,16 @@ const std::map<std::string, Setter>& broker_setters() {
   return setters;
 }
 
-using TopicSetter = std::function<void(storage::LogConfig&, const std::string& key, const std::string& value)>;
-
-const std::map<std::string, TopicSetter>& topic_setters() {
-  static const std::map<std::string, TopicSetter> setters = {
-      {"segment.bytes", [](auto& c, auto& k, auto& v) { c.segment_bytes = parse_int(k, v, 14, INT32_MAX); }},
-      {"segment.ms", [](auto& c, auto& k, auto& v) { c.segment_ms = parse_int(k, v, 1, INT64_MAX); }},
-      {"retention.ms", [](auto& c, auto& k, auto& v) { c.retention_ms = parse_int(k, v, -1, INT64_MAX); }},
-      {"retention.bytes", [](auto& c, auto& k, auto& v) { c.retention_bytes = parse_int(k, v, -1, INT64_MAX); }},
-      {"max.message.bytes",
-       [](auto& c, auto& k, auto& v) { c.max_message_bytes = int32_t(parse_int(k, v, 0, INT32_MAX)); }},
-      {"index.interval.bytes",
-       [](auto& c, auto& k, auto& v) { c.index_interval_bytes = int32_t(parse_int(k, v, 0, INT32_MAX)); }},
-      {"message.timestamp.type", [](auto& c, auto& k, auto& v) { c.timestamp_type = parse_timestamp_type(k, v); }},
-      {"message.timestamp.before.max.ms",
-       [](auto& c, auto& k, auto& v) { c.timestamp_before_max_ms = parse_int(k, v, 0, INT64_MAX); }},
-      {"message.timestamp.after.max.ms",
-       [](auto& c, auto& k, auto& v) { c.timestamp_after_max_ms = parse_int(k, v, 0, INT64_MAX); }},
-      {"message.timestamp.difference.max.ms",
-       [](auto& c, auto& k, auto& v) { c.timestamp_difference_max_ms = parse_int(k, v, 0, INT64_MAX); }},
-      {"cleanup.policy", [](auto& c, auto& k, auto& v) { c.compact = parse_cleanup_policy(k, v); }},
-      {"compression.type", [](auto&, auto& k, auto& v) { parse_compression_type(k, v); }},
-      {"min.insync.replicas",
-       [](auto& c, auto& k, auto& v) { c.min_insync_replicas = int32_t(parse_int(k, v, 1, INT32_MAX)); }},
-  };
-  return setters;
-}
-
 }  // namespace
 
-void BrokerConfig::set(const std::string& raw_key, const std::string& value) {
+void set_config(BrokerConfig& c, const std::string& raw_key, const std::string& value) {
   std::string key = trim(raw_key);
   auto it = broker_setters().find(key);
   if (it == broker_setters().end()) throw ConfigError(fmt::format("unknown configuration key '{}'", key));
-  it->second(*this, key, value);
+  it->second(c, key, value);
 }
 
-void BrokerConfig::load_file(const std::string& path) {
+void load_config_file(BrokerConfig& c, const std::string& path) {
   std::ifstream in(path);
   if (!in) throw ConfigError(fmt::format("cannot read config file '{}'", path));
   std::string line;
@@ -213,68 +145,23 @@ void BrokerConfig::load_file(const std::string& path) {
     auto eq = line.find_first_of("=:");
     if (eq == std::string::npos)
       throw ConfigError(fmt::format("{}:{}: expected key=value, got '{}'", path, number, line));
-    set(line.substr(0, eq), trim(line.substr(eq + 1)));
+    set_config(c, line.substr(0, eq), trim(line.substr(eq + 1)));
   }
 }
 
-void BrokerConfig::validate() const {
-  if (data_dir.empty()) throw ConfigError("log.dirs must not be empty");
-  if (log.max_message_bytes > socket_request_max_bytes)
+void validate_config(const BrokerConfig& c) {
+  if (c.data_dir.empty()) throw ConfigError("log.dirs must not be empty");
+  if (c.log.max_message_bytes > c.socket_request_max_bytes)
     throw ConfigError("message.max.bytes must not exceed socket.request.max.bytes");
-  if (clustered() && cluster::etcd::parse_endpoints(etcd_endpoints).empty())
+  if (c.clustered() && cluster::etcd::parse_endpoints(c.etcd_endpoints).empty())
     throw ConfigError(
-        fmt::format("invalid value '{}' for runnel.etcd.endpoints: expected http://host:port[,...]", etcd_endpoints));
+        fmt::format("invalid value '{}' for runnel.etcd.endpoints: expected http://host:port[,...]", c.etcd_endpoints));
 }
 
-namespace {
-int64_t nofile_limit() {
-  struct rlimit rl;
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1024;
-  return static_cast<int64_t>(rl.rlim_cur);
-}
-}  // namespace
-
-int64_t BrokerConfig::effective_max_open_files() const {
-  return max_open_files > 0 ? max_open_files : std::max<int64_t>(64, nofile_limit() / 2);
-}
-
-int64_t BrokerConfig::effective_max_partitions() const { return max_partitions > 0 ? max_partitions : nofile_limit(); }
-
-std::vector<std::string> BrokerConfig::known_keys() {
+std::vector<std::string> known_config_keys() {
   std::vector<std::string> keys;
   for (const auto& [k, _] : broker_setters()) keys.push_back(k);
   return keys;
 }
-
-storage::LogConfig topic_log_config(const storage::LogConfig& defaults,
-                                    const std::map<std::string, std::string>& overrides) {
-  storage::LogConfig c = defaults;
-  for (const auto& [k, v] : overrides) {
-    auto it = topic_setters().find(k);
-    if (it == topic_setters().end()) throw ConfigError(fmt::format("unknown topic configuration '{}'", k));
-    it->second(c, k, v);
-  }
-  return c;
-}
-
-std::vector<std::pair<std::string, std::string>> topic_config_defaults(const storage::LogConfig& d) {
-  return {
-      {"cleanup.policy", d.compact ? "compact" : "delete"},
-      {"compression.type", "producer"},
-      {"index.interval.bytes", std::to_string(d.index_interval_bytes)},
-      {"max.message.bytes", std::to_string(d.max_message_bytes)},
-      {"message.timestamp.after.max.ms", std::to_string(d.effective_timestamp_after_max_ms())},
-      {"message.timestamp.before.max.ms", std::to_string(d.effective_timestamp_before_max_ms())},
-      {"message.timestamp.type",
-       d.timestamp_type == storage::TimestampType::LogAppendTime ? "LogAppendTime" : "CreateTime"},
-      {"min.insync.replicas", std::to_string(d.min_insync_replicas)},
-      {"retention.bytes", std::to_string(d.retention_bytes)},
-      {"retention.ms", std::to_string(d.retention_ms)},
-      {"segment.bytes", std::to_string(d.segment_bytes)},
-      {"segment.ms", std::to_string(d.segment_ms)},
-  };
-}
-
-bool is_topic_config(const std::string& name) { return topic_setters().count(name) > 0; }
 
 }  // namespace runnel

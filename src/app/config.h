@@ -1,97 +1,25 @@
 #pragma once
-// Broker configuration: Kafka's property names, read from a server.properties
-// style file and overridden by --set key=value. Unknown keys and malformed
-// values are refused with a message that names the key. Immutable after load;
-// thread-safe to read.
-#include <cstdint>
-#include <map>
-#include <stdexcept>
+// Reading the broker's configuration: Kafka's property names, from a
+// server.properties style file and from --set key=value. Unknown keys and
+// malformed values are refused with a message that names the key. The values
+// themselves are config/broker_config.h; topic configs are
+// config/topic_config.h.
 #include <string>
 #include <vector>
 
-#include "storage/log_config.h"
+#include "config/broker_config.h"
+#include "config/config_error.h"
 
 namespace runnel {
 
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-struct BrokerConfig {
-  std::string data_dir = "./data";        // log.dirs (first entry) / log.dir
-  std::string listen_host = "127.0.0.1";  // listeners
-  uint16_t listen_port = 9092;
-  std::string advertised_host;  // advertised.listeners (default: listen)
-  uint16_t advertised_port = 0;
-  int32_t node_id = 0;                     // node.id / broker.id
-  int32_t num_partitions = 1;              // num.partitions
-  int16_t default_replication_factor = 1;  // default.replication.factor
-  // __consumer_offsets' replicas; Kafka's default 3, capped at the live
-  // brokers (so a one- or two-broker cluster still gets its groups).
-  int16_t offsets_topic_replication_factor = 3;     // offsets.topic.replication.factor
-  int64_t replica_lag_time_max_ms = 30000;          // replica.lag.time.max.ms
-  int32_t replica_fetch_wait_max_ms = 500;          // replica.fetch.wait.max.ms
-  int32_t replica_fetch_max_bytes = 1048576;        // replica.fetch.max.bytes
-  bool auto_create_topics = true;                   // auto.create.topics.enable
-  bool delete_topic_enable = true;                  // delete.topic.enable
-  int32_t message_max_bytes = 1048588;              // message.max.bytes
-  int32_t socket_request_max_bytes = 104857600;     // socket.request.max.bytes
-  int64_t retention_check_interval_ms = 300000;     // log.retention.check.interval.ms
-  int32_t offsets_topic_num_partitions = 50;        // offsets.topic.num.partitions
-  int64_t offsets_topic_segment_bytes = 104857600;  // offsets.topic.segment.bytes
-  int64_t offsets_compaction_min_records = 10000;   // runnel.offsets.compaction.min.records
-  int32_t group_initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
-  int32_t group_min_session_timeout_ms = 6000;      // group.min.session.timeout.ms
-  int32_t group_max_session_timeout_ms = 1800000;   // group.max.session.timeout.ms
-  int32_t shards = 0;                               // runnel.shards (0: one per core)
-  // Descriptors the storage engine keeps open at once, over all shards
-  // (runnel.max.open.files; 0: half of RLIMIT_NOFILE, the rest left for
-  // sockets and for logs pinned by unsynced appends).
-  int64_t max_open_files = 0;
-  // Partitions this broker takes on (runnel.max.partitions; 0: RLIMIT_NOFILE,
-  // so that even every partition appended to at once fits the limit).
-  int64_t max_partitions = 0;
-  // A partition with unsynced appends (acks=0/1) and none for this long is
-  // synced, releasing the descriptor its data pins (runnel.idle.flush.ms).
-  int64_t idle_flush_ms = 1000;
-  // Cluster mode (empty: a single node). etcd's client URLs, comma separated
-  // (runnel.etcd.endpoints, or --etcd).
-  std::string etcd_endpoints;
-  std::string rack;                                       // broker.rack
-  int64_t broker_session_timeout_ms = 6000;               // broker.session.timeout.ms: the lease TTL in etcd
-  bool unclean_leader_election = false;                   // unclean.leader.election.enable
-  bool auto_leader_rebalance = true;                      // auto.leader.rebalance.enable
-  int64_t leader_imbalance_check_interval_seconds = 300;  // leader.imbalance.check.interval.seconds
-  bool clustered() const { return !etcd_endpoints.empty(); }
-  storage::LogConfig log;  // log.segment.bytes, log.retention.*, ...
-
-  // Applies one key=value; throws ConfigError naming the key when it is
-  // unknown or its value is invalid.
-  void set(const std::string& key, const std::string& value);
-  // Reads a server.properties file (key=value lines, # and ! comments).
-  void load_file(const std::string& path);
-  // Checks cross-key constraints after everything is set.
-  void validate() const;
-
-  // The effective limits: the configured ones, or derived from RLIMIT_NOFILE.
-  int64_t effective_max_open_files() const;
-  int64_t effective_max_partitions() const;
-
-  // Every key this broker understands, for --help.
-  static std::vector<std::string> known_keys();
-};
-
-// Topic-level configuration: the broker defaults overlaid with a topic's own
-// settings (Kafka's topic config names: retention.ms, segment.bytes, ...).
-// Throws ConfigError for unknown names or bad values.
-storage::LogConfig topic_log_config(const storage::LogConfig& defaults,
-                                    const std::map<std::string, std::string>& overrides);
-
-// The names and broker-default values of every topic config (DescribeConfigs).
-std::vector<std::pair<std::string, std::string>> topic_config_defaults(const storage::LogConfig& defaults);
-
-// True when `name` is a topic config we know.
-bool is_topic_config(const std::string& name);
+// Applies one key=value; throws ConfigError naming the key when it is
+// unknown or its value is invalid.
+void set_config(BrokerConfig& c, const std::string& key, const std::string& value);
+// Reads a server.properties file (key=value lines, # and ! comments).
+void load_config_file(BrokerConfig& c, const std::string& path);
+// Checks cross-key constraints after everything is set.
+void validate_config(const BrokerConfig& c);
+// Every key the broker understands, for --help.
+std::vector<std::string> known_config_keys();
 
 }  // namespace runnel

@@ -57,11 +57,11 @@ int serve(const ServeFlags& flags) {
   raise_open_file_limit();
   runnel::BrokerConfig config;
   try {
-    if (!config_file.empty()) config.load_file(config_file);
+    if (!config_file.empty()) runnel::load_config_file(config, config_file);
     for (const auto& kv : sets) {
       auto eq = kv.find('=');
       if (eq == std::string::npos) throw runnel::ConfigError("--set expects key=value, got '" + kv + "'");
-      config.set(kv.substr(0, eq), kv.substr(eq + 1));
+      runnel::set_config(config, kv.substr(0, eq), kv.substr(eq + 1));
     }
     if (!data_dir.empty()) config.data_dir = data_dir;
     if (node_id >= 0) config.node_id = node_id;
@@ -69,7 +69,7 @@ int serve(const ServeFlags& flags) {
     if (!listen.empty()) std::tie(config.listen_host, config.listen_port) = split_host_port("--listen", listen);
     if (!advertise.empty())
       std::tie(config.advertised_host, config.advertised_port) = split_host_port("--advertise", advertise);
-    config.validate();
+    runnel::validate_config(config);
   } catch (const runnel::ConfigError& e) {
     spdlog::error("configuration error: {}", e.what());
     return 2;
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--etcd", flags.etcd,
                         "etcd endpoints, comma separated (runnel.etcd.endpoints): run as a cluster member");
   std::string keys;
-  for (const auto& k : runnel::BrokerConfig::known_keys()) keys += "  " + k + "\n";
+  for (const auto& k : runnel::known_config_keys()) keys += "  " + k + "\n";
   serve_cmd->footer("Configuration keys (--config file or --set):\n" + keys);
 
   std::string bootstrap = "127.0.0.1:9092", group_id;

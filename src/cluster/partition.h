@@ -24,7 +24,7 @@
 #include "base/types.h"
 #include "cluster/flush_gate.h"
 #include "cluster/replication/leader_state.h"
-#include "server/shard.h"
+#include "runtime/shard.h"
 #include "storage/batch_reader.h"
 #include "storage/flusher.h"
 #include "storage/partition_log.h"

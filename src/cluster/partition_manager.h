@@ -31,7 +31,7 @@
 #include "cluster/partition.h"
 #include "cluster/replication/replica_fetcher.h"
 #include "cluster/topic_table.h"
-#include "server/shard.h"
+#include "runtime/shard.h"
 #include "storage/env.h"
 #include "storage/file_cache.h"
 #include "storage/flusher.h"

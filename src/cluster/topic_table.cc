@@ -8,7 +8,7 @@
 #include <random>
 #include <sstream>
 
-#include "app/config.h"
+#include "config/topic_config.h"
 
 namespace runnel::cluster {
 namespace {

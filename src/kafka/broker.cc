@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "cluster/node_meta.h"
+#include "config/topic_config.h"
 
 namespace runnel {
 

@@ -14,13 +14,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "app/config.h"
 #include "cluster/control_plane.h"
 #include "cluster/partition.h"
 #include "cluster/partition_manager.h"
 #include "cluster/topic_table.h"
+#include "config/broker_config.h"
 #include "group/coordinator.h"
-#include "server/shard.h"
+#include "runtime/shard.h"
 #include "storage/flusher.h"
 
 namespace runnel {

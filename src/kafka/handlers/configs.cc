@@ -1,6 +1,7 @@
 // Topic and broker configuration: DescribeConfigs (32), AlterConfigs (33),
 // IncrementalAlterConfigs (44). Topic configs use Kafka's names; changes are
 // validated in full before any is applied and persist in the topic catalogue.
+#include "config/topic_config.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"

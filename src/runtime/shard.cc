@@ -1,4 +1,4 @@
-#include "server/shard.h"
+#include "runtime/shard.h"
 
 #include <spdlog/spdlog.h>
 
