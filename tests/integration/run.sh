@@ -110,6 +110,18 @@ run_suite "nestjs/e2e" bash "$HERE/nestjs/run.sh" "$BUILD_DIR"
 # librdkafka C++ (GoogleTest), against a broker started here
 run_suite "rdkafka/gtest" bash "$HERE/rdkafka.sh" "$BUILD_DIR"
 
+# fault injection (tests/chaos): a short fixed-seed round; needs root, else skipped
+chaos_short() {
+  CHAOS_SECONDS="${CHAOS_SHORT_SECONDS:-90}" CHAOS_SEED="${CHAOS_SHORT_SEED:-20261201}" \
+    "$PY" "$REPO/tests/chaos/chaos.py"
+  local rc=$?
+  [ $rc -eq 77 ] && return 0
+  return $rc
+}
+export -f chaos_short
+export REPO
+SUITE_TIMEOUT="${CHAOS_SUITE_TIMEOUT:-480}" run_suite "chaos/short" bash -c chaos_short
+
 echo
 if [ $FAILED -gt 0 ]; then
   echo "failed suites: ${FAILED_NAMES[*]}"
