@@ -14,6 +14,7 @@ Exit: 0 checked OK, 1 violation or broker crash/hang, 2 harness error, 77 skippe
 """
 import collections
 import json
+import logging
 import os
 import random
 import shutil
@@ -50,8 +51,12 @@ def now():
     return round(time.monotonic() - T0, 3)
 
 
+def wall():
+    return time.strftime("%H:%M:%S", time.gmtime()) + ".%03d" % (int(time.time() * 1000) % 1000)
+
+
 def log(msg):
-    sys.stdout.write("[%7.1f] %s\n" % (now(), msg))
+    sys.stdout.write("[%7.1f %s] %s\n" % (now(), wall(), msg))
     sys.stdout.flush()
 
 
@@ -162,7 +167,7 @@ class Node:
         for k, v in sets.items():
             args += ["--set", "%s=%s" % (k, v)]
         with open(self.logpath, "ab") as f:
-            f.write(("\n==== chaos: start at %.1f s\n" % now()).encode())
+            f.write(("\n==== chaos: start at %.1f s (%s UTC)\n" % (now(), wall())).encode())
             f.flush()
             self.proc = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         _register_pid(self.proc.pid)
@@ -216,10 +221,32 @@ class Node:
 
 # ---------------------------------------------------------------- cluster view
 
-def kafka_conf(bootstrap, **kw):
+CLIENT_LOG_DIR = None
+
+
+def client_logger(name):
+    """librdkafka's log of one client, into RUN_DIR/clients/<name>.log (CHAOS_CLIENT_DEBUG adds debug contexts)."""
+    lg = logging.getLogger("rdkafka." + name)
+    if not lg.handlers and CLIENT_LOG_DIR:
+        h = logging.FileHandler(os.path.join(CLIENT_LOG_DIR, name + ".log"))
+        h.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        lg.addHandler(h)
+        lg.setLevel(logging.DEBUG)
+        lg.propagate = False
+    return lg
+
+
+def kafka_conf(bootstrap, name=None, **kw):
     c = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "reconnect.backoff.ms": 50,
          "reconnect.backoff.max.ms": 1000, "log_level": 2, "error_cb": lambda err: None,
          "topic.metadata.refresh.interval.ms": 2000}
+    if name and CLIENT_LOG_DIR:
+        c["logger"] = client_logger(name)
+        c["log_level"] = 7 if os.environ.get("CHAOS_CLIENT_DEBUG") else 6
+        if os.environ.get("CHAOS_CLIENT_DEBUG"):
+            c["debug"] = os.environ["CHAOS_CLIENT_DEBUG"] if os.environ["CHAOS_CLIENT_DEBUG"] != "1" else \
+                "fetch,topic,cgrp,metadata,broker,msg"
+        c["client.id"] = name
     c.update(kw)
     return c
 
@@ -486,7 +513,7 @@ class Worker(threading.Thread):
 class ProducerWorker(Worker):
     def work(self):
         from confluent_kafka import KafkaError, Producer
-        p = Producer(kafka_conf(self.c.bootstrap, **{
+        p = Producer(kafka_conf(self.c.bootstrap, self.proc, **{
             "acks": "all", "enable.idempotence": False, "linger.ms": 5, "message.timeout.ms": 20000,
             "request.timeout.ms": 5000, "retry.backoff.ms": 100, "max.in.flight.requests.per.connection": 5}))
         pending = {}
@@ -533,7 +560,7 @@ class GroupConsumerWorker(Worker):
         def revoked(consumer, parts):
             self.epoch += 1
             H.add(f="revoke", type="ok", proc=self.proc, epoch=self.epoch, parts=[tp.partition for tp in parts])
-        c = Consumer(kafka_conf(self.c.bootstrap, **{
+        c = Consumer(kafka_conf(self.c.bootstrap, self.proc, **{
             "group.id": GROUP, "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "session.timeout.ms": 10000, "heartbeat.interval.ms": 1000, "fetch.wait.max.ms": 200,
             "enable.partition.eof": False}))
@@ -564,7 +591,7 @@ class CommittedProbe(Worker):
 
     def work(self):
         from confluent_kafka import Consumer, TopicPartition
-        c = Consumer(kafka_conf(self.c.bootstrap, **{"group.id": GROUP, "enable.auto.commit": False}))
+        c = Consumer(kafka_conf(self.c.bootstrap, self.proc, **{"group.id": GROUP, "enable.auto.commit": False}))
         while not self.stop_flag.wait(1.0):
             t0 = now()
             try:
@@ -584,7 +611,7 @@ class ReaderWorker(Worker):
         epoch = 0
         while not self.stop_flag.is_set():
             epoch += 1
-            c = Consumer(kafka_conf(self.c.bootstrap, **{
+            c = Consumer(kafka_conf(self.c.bootstrap, self.proc, **{
                 "group.id": "%s-%d" % (self.proc, epoch), "enable.auto.commit": False,
                 "auto.offset.reset": "earliest", "fetch.wait.max.ms": 200, "enable.partition.eof": False}))
             c.assign([TopicPartition(TOPIC, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
@@ -682,6 +709,9 @@ def main():
             return 2
     rundir = os.path.join(os.environ.get("CHAOS_DIR", "/tmp"), "runnel-chaos-%d-%d" % (seed, os.getpid()))
     os.makedirs(rundir)
+    global CLIENT_LOG_DIR
+    CLIENT_LOG_DIR = os.path.join(rundir, "clients")
+    os.makedirs(CLIENT_LOG_DIR)
     print("chaos: seed %d (replay: CHAOS_SEED=%d CHAOS_SECONDS=%g), %g s of faults: %s" % (
         seed, seed, seconds, seconds, ",".join(kinds)))
     print("chaos: run dir %s, runnel %s" % (rundir, binary))
