@@ -154,16 +154,18 @@ def excerpt(history, viol, window=8.0, limit=40):
                 out.append(e)
             continue
         if e["f"] == "nemesis":
-            if viol.t is not None and abs(e["t"] - viol.t) <= window * 3:
+            if viol.t is not None and viol.t - 30 <= e["t"] <= viol.t + window:
                 out.append(e)
+            continue
+        if viol.kind.startswith("commit"):
+            if e["f"] in ("commit", "committed") and viol.t is not None and \
+                    viol.t - window <= e["t"] <= viol.t + 1 and str(viol.part) in e.get("offsets", {}):
+                out.append(dict(e, offsets={str(viol.part): e["offsets"][str(viol.part)]}))
             continue
         if viol.value is not None and e.get("value") == viol.value:
             out.append(e)
         elif viol.part is not None and viol.offset is not None and e.get("p") == viol.part and \
                 e.get("o") == viol.offset:
-            out.append(e)
-        elif e["f"] in ("commit", "committed") and viol.kind.startswith("commit") and viol.t is not None and \
-                abs(e["t"] - viol.t) <= window and str(viol.part) in e.get("offsets", {}):
             out.append(e)
     return out[:limit]
 
