@@ -42,7 +42,7 @@ SESSION_MS = 3000  # broker.session.timeout.ms: the broker lease
 FAULTS = ["kill-leader", "kill-follower", "kill-controller", "pause-leader", "pause-follower",
           "partition-leader", "partition-node-from-brokers", "partition-node-from-etcd",
           "partition-majority-from-etcd", "partition-bridge", "partition-oneway-leader",
-          "kill-etcd", "rolling-restart"]
+          "kill-etcd", "rolling-restart", "kill-two", "kill-all"]
 
 T0 = time.monotonic()
 
@@ -157,6 +157,8 @@ class Node:
         return "%s:%d" % (self.net.ip(self.n), PORT)
 
     def start(self, timeout=45):
+        if self.alive():
+            return True
         sets = {"broker.session.timeout.ms": SESSION_MS, "replica.lag.time.max.ms": 2000,
                 "min.insync.replicas": 2, "default.replication.factor": 3, "num.partitions": PARTITIONS,
                 "offsets.topic.replication.factor": 3, "offsets.topic.num.partitions": 3,
@@ -427,13 +429,31 @@ class Nemesis(threading.Thread):
             a = target
             b = [n for n in NODES if n != a][self.rng.randrange(2)]
             info["cut"] = [a, b]
-        if kind == "rolling-restart":
+        if kind in ("rolling-restart", "kill-all"):
             order = list(NODES)
             self.rng.shuffle(order)
-            info = {"order": order}
+            info = {"order": order, "duration": round(dur, 1)}
+        if kind == "kill-two":
+            info["then"] = follower
         log("nemesis: %s %s" % (kind, json.dumps(info)))
         H.add(f="nemesis", type="start", kind=kind, **info)
-        if kind.startswith("kill-") and kind != "kill-etcd":
+        if kind == "kill-two":
+            # the leader, then a follower of the same partition: one replica left
+            c.nodes[target].kill9()
+            self.sleep(self.rng.uniform(0.2, 2))
+            c.nodes[follower].kill9()
+            self.sleep(dur)
+            c.nodes[follower].start()
+            self.sleep(self.rng.uniform(0.5, 3))
+            c.nodes[target].start()
+        elif kind == "kill-all":
+            # every broker at once, as a power cut of the whole cluster would (etcd stays)
+            for n in info["order"]:
+                c.nodes[n].kill9()
+            self.sleep(dur / 2)
+            for n in info["order"]:
+                c.nodes[n].start()
+        elif kind.startswith("kill-") and kind != "kill-etcd":
             c.nodes[target].kill9()
             self.sleep(dur)
             c.nodes[target].start()
