@@ -117,7 +117,7 @@ CHAOS_SHORT_FAULTS_DEFAULT=kill-leader,kill-follower,kill-controller,pause-leade
 partition-node-from-brokers,partition-bridge,kill-etcd,rolling-restart,kill-two,kill-all
 export CHAOS_SHORT_FAULTS_DEFAULT
 chaos_short() {
-  CHAOS_SECONDS="${CHAOS_SHORT_SECONDS:-90}" CHAOS_SEED="${CHAOS_SHORT_SEED:-20261201}" \
+  CHAOS_SECONDS="${CHAOS_SHORT_SECONDS:-120}" CHAOS_SEED="${CHAOS_SHORT_SEED:-20261201}" \
     CHAOS_FAULTS="${CHAOS_SHORT_FAULTS:-$CHAOS_SHORT_FAULTS_DEFAULT}" "$PY" "$REPO/tests/chaos/chaos.py"
   local rc=$?
   [ $rc -eq 77 ] && return 0
