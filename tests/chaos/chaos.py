@@ -79,6 +79,7 @@ class History:
 
 
 H = History()
+CLOSING = threading.Event()  # set at shutdown: nothing starts any more
 
 
 def anomaly(msg):
@@ -120,6 +121,8 @@ class Etcd:
         return "http://%s:%d" % (self.net.etcd_ip, self.port)
 
     def start(self):
+        if CLOSING.is_set():
+            return
         peer = "http://%s:%d" % (self.net.etcd_ip, self.peer_port)
         args = ["/usr/bin/etcd", "--name=chaos", "--data-dir=" + os.path.join(self.dir, "data"),
                 "--listen-client-urls=" + self.url, "--advertise-client-urls=" + self.url,
@@ -157,8 +160,8 @@ class Node:
         return "%s:%d" % (self.net.ip(self.n), PORT)
 
     def start(self, timeout=45):
-        if self.alive():
-            return True
+        if self.alive() or CLOSING.is_set():
+            return self.alive()
         sets = {"broker.session.timeout.ms": SESSION_MS, "replica.lag.time.max.ms": 2000,
                 "min.insync.replicas": 2, "default.replication.factor": 3, "num.partitions": PARTITIONS,
                 "offsets.topic.replication.factor": 3, "offsets.topic.num.partitions": 3,
@@ -750,6 +753,7 @@ def main():
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
+    signal.signal(signal.SIGINT, on_term)
 
     root = random.Random(seed)
     nemesis_rng, work_seed = random.Random(root.randrange(2 ** 62)), root.randrange(2 ** 62)
@@ -812,12 +816,15 @@ def main():
         traceback.print_exc()
         rc = 2
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if nem is not None:
             nem.stop_flag.set()
         for w in workers:
             w.stop_flag.set()
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        CLOSING.set()
+        if nem is not None:
+            nem.join(30)
         cluster.shutdown()
         H.dump(os.path.join(rundir, "history.jsonl"))
         if rc == 0 and not os.environ.get("CHAOS_KEEP"):
