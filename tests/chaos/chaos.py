@@ -627,24 +627,32 @@ class CommittedProbe(Worker):
 
 
 class ReaderWorker(Worker):
-    """assign()s every partition from the beginning and reads; starts over now and then."""
+    """assign()s every partition and reads; starts over now and then (first from the
+    beginning, later from a seeded offset within what it has read)."""
 
     def work(self):
         from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
         epoch = 0
+        seen = {}
         while not self.stop_flag.is_set():
             epoch += 1
             c = Consumer(kafka_conf(self.c.bootstrap, self.proc, **{
                 "group.id": "%s-%d" % (self.proc, epoch), "enable.auto.commit": False,
                 "auto.offset.reset": "earliest", "fetch.wait.max.ms": 200, "enable.partition.eof": False}))
-            c.assign([TopicPartition(TOPIC, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
-            H.add(f="assign", type="ok", proc=self.proc, epoch=epoch, parts=list(range(PARTITIONS)))
+            # from the beginning, then (so that long runs do not read everything again and
+            # again) from a seeded point in what it has seen so far
+            start = {p: OFFSET_BEGINNING if epoch == 1 else self.rng.randint(0, seen.get(p, 0))
+                     for p in range(PARTITIONS)}
+            c.assign([TopicPartition(TOPIC, p, o) for p, o in start.items()])
+            H.add(f="assign", type="ok", proc=self.proc, epoch=epoch, parts=list(range(PARTITIONS)),
+                  start={str(p): o for p, o in start.items()})
             until = time.time() + self.rng.uniform(15, 40)
             while time.time() < until and not self.stop_flag.is_set():
                 for m in c.consume(100, 0.3):
                     if m.error() is None:
                         H.add(f="read", type="ok", proc=self.proc, epoch=epoch, p=m.partition(), o=m.offset(),
                               value=m.value().decode())
+                        seen[m.partition()] = max(seen.get(m.partition(), 0), m.offset())
             c.close()
 
 
