@@ -795,7 +795,7 @@ def main():
         if not cluster.wait_settled(120):
             anomaly("the cluster did not settle (leaders, full ISRs) within 120 s of healing: %r" % (
                 cluster.metadata(),))
-        log("settled: %r" % (cluster.metadata(),))
+        log("after healing: %r" % (cluster.metadata(),))
         ends = final_read(cluster)
         log("final read: log ends %r" % ends)
         # the replicas converge to the same bytes once nothing is written

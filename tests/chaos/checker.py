@@ -44,6 +44,9 @@ def check(history):
     v = []
     stats = collections.Counter()
     stats["unchecked-partitions"] = len(skipped)
+    for e in history:
+        if e["f"] == "send":
+            stats["send:%s" % e["type"]] += 1
     history = [e for e in history if e.get("p") not in skipped]
 
     # 1. acknowledged writes
@@ -51,7 +54,6 @@ def check(history):
     for e in history:
         if e["f"] != "send":
             continue
-        stats["send:%s" % e["type"]] += 1
         if e["type"] == "invoke":
             continue
         sends_by_value[e["value"]] = e
