@@ -8,7 +8,8 @@ and the checker (checker.py) run on the history at the end.
     sudo CHAOS_SECONDS=300 CHAOS_SEED=42 RUNNEL_BIN=build/runnel python3 tests/chaos/chaos.py
 
 Environment: CHAOS_SECONDS (fault phase, default 300), CHAOS_SEED (default: random,
-printed), CHAOS_FAULTS (comma-separated fault kinds, default all), CHAOS_KEEP=1 (keep
+printed), CHAOS_FAULTS (comma-separated fault kinds, default all), CHAOS_MIN_INSYNC (the
+topic's min.insync.replicas, default 2), CHAOS_KEEP=1 (keep
 the run dir even when the check passes), CHAOS_DIR (where run dirs go, default /tmp).
 Exit: 0 checked OK, 1 violation or broker crash/hang, 2 harness error, 77 skipped.
 """
@@ -38,6 +39,7 @@ TOPIC = "chaos"
 PARTITIONS = 4
 GROUP = "chaos-group"
 SESSION_MS = 3000  # broker.session.timeout.ms: the broker lease
+MIN_INSYNC = int(os.environ.get("CHAOS_MIN_INSYNC", "2"))  # the topic's min.insync.replicas
 
 FAULTS = ["kill-leader", "kill-follower", "kill-controller", "pause-leader", "pause-follower",
           "partition-leader", "partition-node-from-brokers", "partition-node-from-etcd",
@@ -163,7 +165,7 @@ class Node:
         if self.alive() or CLOSING.is_set():
             return self.alive()
         sets = {"broker.session.timeout.ms": SESSION_MS, "replica.lag.time.max.ms": 2000,
-                "min.insync.replicas": 2, "default.replication.factor": 3, "num.partitions": PARTITIONS,
+                "min.insync.replicas": MIN_INSYNC, "default.replication.factor": 3, "num.partitions": PARTITIONS,
                 "offsets.topic.replication.factor": 3, "offsets.topic.num.partitions": 3,
                 "auto.create.topics.enable": "false", "group.initial.rebalance.delay.ms": 0,
                 "log.segment.bytes": 256 * 1024}
@@ -315,7 +317,7 @@ class Cluster:
         deadline = time.time() + 60
         while True:
             try:
-                f = a.create_topics([NewTopic(TOPIC, PARTITIONS, 3, config={"min.insync.replicas": "2"})],
+                f = a.create_topics([NewTopic(TOPIC, PARTITIONS, 3, config={"min.insync.replicas": str(MIN_INSYNC)})],
                                     operation_timeout=20)
                 f[TOPIC].result(30)
                 break
@@ -751,8 +753,9 @@ def main():
     global CLIENT_LOG_DIR
     CLIENT_LOG_DIR = os.path.join(rundir, "clients")
     os.makedirs(CLIENT_LOG_DIR)
-    print("chaos: seed %d (replay: CHAOS_SEED=%d CHAOS_SECONDS=%g), %g s of faults: %s" % (
-        seed, seed, seconds, seconds, ",".join(kinds)))
+    print("chaos: seed %d (replay: CHAOS_SEED=%d CHAOS_SECONDS=%g), %g s of faults: %s%s" % (
+        seed, seed, seconds, seconds, ",".join(kinds),
+        "; min.insync.replicas=%d" % MIN_INSYNC if MIN_INSYNC != 2 else ""))
     print("chaos: run dir %s, runnel %s" % (rundir, binary))
     sys.stdout.flush()
 
