@@ -24,8 +24,9 @@ def load(path):
 
 
 class Violation:
-    def __init__(self, kind, msg, t=None, part=None, offset=None, value=None):
+    def __init__(self, kind, msg, t=None, part=None, offset=None, value=None, events=()):
         self.kind, self.msg, self.t, self.part, self.offset, self.value = kind, msg, t, part, offset, value
+        self.events = list(events)  # events the excerpt must show (e.g. the read before)
 
 
 def check(history):
@@ -106,13 +107,15 @@ def check(history):
             continue
         if e["o"] <= prev["o"]:
             v.append(Violation("nonmonotonic", "%s (assignment %d) read %d/%d after %d/%d" % (
-                e["proc"], e["epoch"], e["p"], e["o"], e["p"], prev["o"]), e["t"], e["p"], e["o"], e["value"]))
+                e["proc"], e["epoch"], e["p"], e["o"], e["p"], prev["o"]), e["t"], e["p"], e["o"], e["value"],
+                events=[prev, e]))
         elif e["o"] > prev["o"] + 1:
             missing = [o for o in range(prev["o"] + 1, e["o"]) if o in final[e["p"]]]
             if missing:
                 v.append(Violation("skipped", "%s (assignment %d) jumped from %d/%d to %d/%d over %d records "
                                    "of the final log" % (e["proc"], e["epoch"], e["p"], prev["o"], e["p"], e["o"],
-                                                         len(missing)), e["t"], e["p"], e["o"], e["value"]))
+                                                         len(missing)), e["t"], e["p"], e["o"], e["value"],
+                                   events=[prev, e]))
 
     # 4. committed offsets
     acked_commits = collections.defaultdict(list)  # p -> [(t completed, offset)]
@@ -158,6 +161,11 @@ def excerpt(history, viol, window=8.0, limit=40):
     partition and offset (or value), the nemesis around it."""
     out = []
     for e in history:
+        if any(e is x for x in viol.events):
+            out.append(e)
+            continue
+        if viol.events and e["f"] != "nemesis":
+            continue
         if e["f"] in ("final", "final-end"):
             if viol.part is not None and e.get("p") == viol.part and e.get("o", -1) == viol.offset:
                 out.append(e)
