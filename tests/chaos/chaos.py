@@ -63,14 +63,23 @@ def log(msg):
 
 
 class History:
+    """Every event, in memory and streamed to RUN_DIR/history.jsonl as it happens (so that
+    a harness that dies, e.g. on a client library's assertion, leaves its history behind)."""
+
     def __init__(self):
         self.lock = threading.Lock()
         self.events = []
+        self.stream = None
+
+    def open(self, path):
+        self.stream = open(path + ".partial", "w", buffering=1)
 
     def add(self, **e):
         e.setdefault("t", now())
         with self.lock:
             self.events.append(e)
+            if self.stream is not None:
+                self.stream.write(json.dumps(e, sort_keys=True) + "\n")
         return e
 
     def dump(self, path):
@@ -78,10 +87,16 @@ class History:
             with open(path, "w") as f:
                 for e in self.events:
                     f.write(json.dumps(e, sort_keys=True) + "\n")
+            if self.stream is not None and os.path.exists(path + ".partial"):
+                os.unlink(path + ".partial")
 
 
 H = History()
 CLOSING = threading.Event()  # set at shutdown: nothing starts any more
+# librdkafka 2.0.2 (Debian 12) can abort in rd_kafka_broker_destroy_final while a client
+# is destroyed after broker restarts; the workload's long-lived clients are therefore
+# kept here, never destroyed, and the harness ends with os._exit.
+KEEP = []
 
 
 def anomaly(msg):
@@ -569,6 +584,7 @@ class ProducerWorker(Worker):
             p.poll(0)
             time.sleep(self.rng.uniform(0.005, 0.03))
         p.flush(30)
+        KEEP.append(p)
         for val in list(pending):
             H.add(f="send", type="info", proc=self.proc, value=val, err="not completed at shutdown")
 
@@ -605,10 +621,7 @@ class GroupConsumerWorker(Worker):
                     H.add(f="commit", type="ok", proc=self.proc, epoch=self.epoch, offsets=offs)
                 except KafkaException as e:
                     H.add(f="commit", type="fail", proc=self.proc, epoch=self.epoch, err=str(e.args[0].name()))
-        try:
-            c.close()
-        except Exception:
-            pass
+        KEEP.append(c)
 
 
 class CommittedProbe(Worker):
@@ -625,7 +638,7 @@ class CommittedProbe(Worker):
                       offsets={str(tp.partition): tp.offset for tp in res if tp.error is None})
             except Exception as e:
                 H.add(f="committed", type="fail", proc=self.proc, t0=t0, err=str(e)[:100])
-        c.close()
+        KEEP.append(c)
 
 
 class ReaderWorker(Worker):
@@ -689,7 +702,7 @@ def final_read(cluster, timeout=120):
         for m in c.consume(500, 0.5):
             if m.error() is None and m.offset() < ends[m.partition()]:
                 got[m.partition()][m.offset()] = m.value().decode()
-    c.close()
+    KEEP.append(c)
     for p in range(PARTITIONS):
         if p not in ends:
             H.add(f="final-end", type="fail", p=p, end=None, read=0)
@@ -753,6 +766,7 @@ def main():
     global CLIENT_LOG_DIR
     CLIENT_LOG_DIR = os.path.join(rundir, "clients")
     os.makedirs(CLIENT_LOG_DIR)
+    H.open(os.path.join(rundir, "history.jsonl"))
     print("chaos: seed %d (replay: CHAOS_SEED=%d CHAOS_SECONDS=%g), %g s of faults: %s%s" % (
         seed, seed, seconds, seconds, ",".join(kinds),
         "; min.insync.replicas=%d" % MIN_INSYNC if MIN_INSYNC != 2 else ""))
@@ -848,4 +862,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no destructors: see KEEP
