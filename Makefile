@@ -9,9 +9,10 @@ DATA ?= ./data
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libasio-dev libfmt-dev libspdlog-dev libcli11-dev zlib1g-dev libsnappy-dev liblz4-dev \
   libzstd-dev libisal-dev libssl-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev \
-  librdkafka-dev kcat python3 python3-kafka libcpp-httplib-dev etcd-server curl
+  librdkafka-dev kcat python3 python3-kafka libcpp-httplib-dev etcd-server curl \
+  python3-confluent-kafka nftables iproute2
 
-.PHONY: all deps build run cluster test unit integration fuzz fuzz-build fuzz-short bench clean format
+.PHONY: all deps build run cluster test unit integration fuzz fuzz-build fuzz-short chaos bench clean format
 
 all: build
 
@@ -51,6 +52,15 @@ fuzz-short: fuzz-build
 # Longer fuzzing, by hand.
 fuzz: fuzz-build
 	./tests/fuzz/run.sh $(FUZZ_BUILD) 2000000
+
+# Fault injection (tests/chaos, needs root): CHAOS_SECONDS of faults, CHAOS_SEED to replay.
+# `make test` runs a short fixed-seed round of it as the integration suite chaos/short.
+CHAOS_SECONDS ?= 300
+CHAOS_SEED ?=
+# With RUNNEL_BIN set, it runs that binary and builds nothing.
+chaos: $(if $(RUNNEL_BIN),deps,build)
+	RUNNEL_BIN=$${RUNNEL_BIN:-$(BUILD)/runnel} CHAOS_SECONDS=$(CHAOS_SECONDS) CHAOS_SEED=$(CHAOS_SEED) \
+	  /usr/bin/python3 tests/chaos/chaos.py
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure

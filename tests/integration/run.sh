@@ -116,6 +116,25 @@ fi
 # librdkafka C++ (GoogleTest), against a broker started here
 run_suite "rdkafka/gtest" bash "$HERE/rdkafka.sh" "$BUILD_DIR"
 
+# fault injection (tests/chaos): a short fixed-seed round; needs root, else skipped
+# Its fault mix leaves out, for now, the faults that hit open runnel bugs (see "What
+# it found" in tests/chaos/README.md): those that cut a broker from etcd while clients
+# still reach it (1), and kill-two / kill-all, after which a replica left alone in the
+# ISR often leads while the others hold more of the old epoch (2).
+CHAOS_SHORT_FAULTS_DEFAULT=kill-leader,kill-follower,kill-controller,pause-leader,pause-follower,\
+partition-node-from-brokers,partition-bridge,kill-etcd,rolling-restart
+export CHAOS_SHORT_FAULTS_DEFAULT
+chaos_short() {
+  CHAOS_SECONDS="${CHAOS_SHORT_SECONDS:-120}" CHAOS_SEED="${CHAOS_SHORT_SEED:-20261201}" \
+    CHAOS_FAULTS="${CHAOS_SHORT_FAULTS:-$CHAOS_SHORT_FAULTS_DEFAULT}" "$PY" "$REPO/tests/chaos/chaos.py"
+  local rc=$?
+  [ $rc -eq 77 ] && return 0
+  return $rc
+}
+export -f chaos_short
+export REPO
+SUITE_TIMEOUT="${CHAOS_SUITE_TIMEOUT:-480}" run_suite "chaos/short" bash -c chaos_short
+
 echo
 if [ $FAILED -gt 0 ]; then
   echo "failed suites: ${FAILED_NAMES[*]}"

@@ -45,21 +45,24 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
   out.high_watermark = partition->high_watermark();
   out.last_stable_offset = partition->last_stable_offset();
   out.log_start_offset = partition->log_start_offset();
-  // Kafka: out of range only outside [log start, log end]; a consumer ahead
-  // of the high watermark (a new leader's may start lower) just waits.
-  if (offset < out.log_start_offset || offset > partition->log_end_offset()) {
-    out.error = ErrorCode::OFFSET_OUT_OF_RANGE;
-    return out;
-  }
   // Fetch v12+ (KIP-595): a fetcher that names the epoch of the last batch it
   // has learns here, instead of by OffsetForLeaderEpoch, that its log
-  // diverged: the answer is that epoch's end, and no records.
+  // diverged: the answer is that epoch's end, and no records. Checked before
+  // the range, as Kafka does: a follower that took more of an old epoch than
+  // the new leader has is past the leader's log end, and must learn where to
+  // truncate rather than get OFFSET_OUT_OF_RANGE, forever.
   if (p.last_fetched_epoch >= 0) {
     auto end = partition->end_offset_for_epoch(LeaderEpoch(p.last_fetched_epoch));
     if (!end.undefined() && (end.epoch < LeaderEpoch(p.last_fetched_epoch) || end.end_offset < Offset(offset))) {
       out.diverging = end;
       return out;
     }
+  }
+  // Kafka: out of range only outside [log start, log end]; a consumer ahead
+  // of the high watermark (a new leader's may start lower) just waits.
+  if (offset < out.log_start_offset || offset > partition->log_end_offset()) {
+    out.error = ErrorCode::OFFSET_OUT_OF_RANGE;
+    return out;
   }
   const bool follower = replica_id >= 0;
   if (follower) {

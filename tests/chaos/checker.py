@@ -1,0 +1,225 @@
+"""The chaos checker: reads a history (a list of dicts, or history.jsonl written by
+chaos.py) and proves, per partition:
+
+  acked-lost        every acknowledged record is in the final log, at its acknowledged offset
+  inconsistent      every offset holds one value for every reader (and the final read)
+  read-vanished     no reader saw a record (partition, offset, value) that is not in the final log
+  nonmonotonic      a consumer's offsets only increase within one assignment
+  skipped           a consumer never jumps over records that the final log holds
+  commit-backwards  committed group offsets never go backwards (in the observations, and
+                    below an acknowledged commit)
+  commit-beyond-end no committed offset lies beyond the final log's end
+
+    python3 checker.py RUN_DIR/history.jsonl     re-checks a saved history
+Exits 1 on a violation.
+"""
+import collections
+import json
+import sys
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class Violation:
+    def __init__(self, kind, msg, t=None, part=None, offset=None, value=None, events=()):
+        self.kind, self.msg, self.t, self.part, self.offset, self.value = kind, msg, t, part, offset, value
+        self.events = list(events)  # events the excerpt must show (e.g. the read before)
+
+
+def check(history):
+    final = collections.defaultdict(dict)
+    final_end = {}
+    skipped = set()
+    for e in history:
+        if e["f"] == "final-end" and e["end"] is None:
+            skipped.add(e["p"])  # no final read of it (an anomaly of its own): not checked
+        elif e["f"] == "final-end":
+            final_end[e["p"]] = e["end"]
+        elif e["f"] == "final":
+            final[e["p"]][e["o"]] = e["value"]
+    if not final_end:
+        return [Violation("no-final-read", "the history has no final read")], {}
+    v = []
+    stats = collections.Counter()
+    stats["unchecked-partitions"] = len(skipped)
+    for e in history:
+        if e["f"] == "send":
+            stats["send:%s" % e["type"]] += 1
+    history = [e for e in history if e.get("p") not in skipped]
+
+    # 1. acknowledged writes
+    sends_by_value = {}
+    for e in history:
+        if e["f"] != "send":
+            continue
+        if e["type"] == "invoke":
+            continue
+        sends_by_value[e["value"]] = e
+        if e["type"] == "ok":
+            p, o = e["p"], e["o"]
+            got = final[p].get(o)
+            if got is None:
+                v.append(Violation("acked-lost", "acknowledged %r at %d/%d is not in the final log (end %d)"
+                                   % (e["value"], p, o, final_end.get(p, -1)), e["t"], p, o, e["value"]))
+            elif got != e["value"]:
+                v.append(Violation("acked-lost", "acknowledged %r at %d/%d, but the final log holds %r there"
+                                   % (e["value"], p, o, got), e["t"], p, o, e["value"]))
+    present = collections.Counter(val for p in final for val in final[p].values())
+    stats["final-records"] = sum(len(x) for x in final.values())
+    stats["final-duplicates"] = sum(c - 1 for c in present.values() if c > 1)
+    for e in sends_by_value.values():
+        if e["type"] in ("fail", "info") and e["value"] in present:
+            stats["send:%s-but-present" % e["type"]] += 1
+
+    # 2. reads against the final log, and against each other
+    seen = collections.defaultdict(dict)  # (p, o) -> value -> first read event
+    for e in history:
+        if e["f"] != "read":
+            continue
+        stats["read:%s" % e["proc"].split("-")[0]] += 1
+        p, o, val = e["p"], e["o"], e["value"]
+        seen[(p, o)].setdefault(val, e)
+        if o >= final_end.get(p, 0) or o not in final[p]:
+            v.append(Violation("read-vanished", "%s read %r at %d/%d, which is not in the final log (end %d)"
+                               % (e["proc"], val, p, o, final_end.get(p, -1)), e["t"], p, o, val))
+        elif final[p][o] != val:
+            v.append(Violation("inconsistent", "%s read %r at %d/%d, the final log holds %r there"
+                               % (e["proc"], val, p, o, final[p][o]), e["t"], p, o, val))
+    for (p, o), vals in seen.items():
+        if len(vals) > 1:
+            first = sorted(vals.values(), key=lambda x: x["t"])
+            v.append(Violation("inconsistent", "readers saw %d values at %d/%d: %s" % (
+                len(vals), p, o, ", ".join("%r by %s" % (x["value"], x["proc"]) for x in first)),
+                first[-1]["t"], p, o))
+
+    # 3. per consumer and assignment: offsets increase, no skips
+    last = {}
+    for e in history:
+        if e["f"] != "read":
+            continue
+        k = (e["proc"], e["epoch"], e["p"])
+        prev = last.get(k)
+        last[k] = e
+        if prev is None:
+            continue
+        if e["o"] <= prev["o"]:
+            v.append(Violation("nonmonotonic", "%s (assignment %d) read %d/%d after %d/%d" % (
+                e["proc"], e["epoch"], e["p"], e["o"], e["p"], prev["o"]), e["t"], e["p"], e["o"], e["value"],
+                events=[prev, e]))
+        elif e["o"] > prev["o"] + 1:
+            missing = [o for o in range(prev["o"] + 1, e["o"]) if o in final[e["p"]]]
+            if missing:
+                v.append(Violation("skipped", "%s (assignment %d) jumped from %d/%d to %d/%d over %d records "
+                                   "of the final log" % (e["proc"], e["epoch"], e["p"], prev["o"], e["p"], e["o"],
+                                                         len(missing)), e["t"], e["p"], e["o"], e["value"],
+                                   events=[prev, e]))
+
+    # 4. committed offsets
+    acked_commits = collections.defaultdict(list)  # p -> [(t completed, offset)]
+    observed = collections.defaultdict(list)  # p -> [(t invoked, t completed, offset)]
+    for e in history:
+        if e["f"] == "commit":
+            stats["commit:%s" % e["type"]] += 1
+            if e["type"] == "ok":
+                for p, o in e["offsets"].items():
+                    acked_commits[int(p)].append((e["t"], o))
+        elif e["f"] == "committed" and e["type"] == "ok":
+            stats["committed-probe"] += 1
+            for p, o in e["offsets"].items():
+                if o >= 0:
+                    observed[int(p)].append((e["t0"], e["t"], o))
+    for p, obs in observed.items():
+        if p in skipped:
+            continue
+        obs.sort()
+        hi = None
+        for t0, t, o in obs:
+            if hi is not None and o < hi[2]:
+                v.append(Violation("commit-backwards", "partition %d: committed offset read as %d at %.1f s, "
+                                   "after %d at %.1f s" % (p, o, t, hi[2], hi[1]), t, p, o))
+            if hi is None or o > hi[2]:
+                hi = (t0, t, o)
+        for tc, c in acked_commits.get(p, []):
+            for t0, t, o in obs:
+                if t0 > tc and o < c:
+                    v.append(Violation("commit-backwards", "partition %d: commit of %d acknowledged at %.1f s, "
+                                       "read back as %d at %.1f s" % (p, c, tc, o, t), t, p, o))
+                    break
+        for t0, t, o in obs:
+            if p in final_end and o > final_end[p]:
+                v.append(Violation("commit-beyond-end", "partition %d: committed offset %d (read at %.1f s) "
+                                   "is beyond the final log's end %d" % (p, o, t, final_end.get(p, 0)), t, p, o))
+                break
+    return v, stats
+
+
+def excerpt(history, viol, window=8.0, limit=40):
+    """The events of the history that show one violation: those on the same
+    partition and offset (or value), the nemesis around it."""
+    out = []
+    for e in history:
+        if any(e is x for x in viol.events):
+            out.append(e)
+            continue
+        if viol.events and e["f"] != "nemesis":
+            continue
+        if e["f"] in ("final", "final-end"):
+            if viol.part is not None and e.get("p") == viol.part and e.get("o", -1) == viol.offset:
+                out.append(e)
+            continue
+        if e["f"] == "nemesis":
+            if viol.t is not None and viol.t - 30 <= e["t"] <= viol.t + window:
+                out.append(e)
+            continue
+        if viol.kind.startswith("commit"):
+            if e["f"] in ("commit", "committed") and viol.t is not None and \
+                    viol.t - window <= e["t"] <= viol.t + 1 and str(viol.part) in e.get("offsets", {}):
+                out.append(dict(e, offsets={str(viol.part): e["offsets"][str(viol.part)]}))
+            continue
+        if viol.value is not None and e.get("value") == viol.value:
+            out.append(e)
+        elif viol.part is not None and viol.offset is not None and e.get("p") == viol.part and \
+                e.get("o") == viol.offset:
+            out.append(e)
+    return out[:limit]
+
+
+def fmt(e):
+    rest = {k: x for k, x in e.items() if k not in ("t", "f", "type", "proc")}
+    return "%8.2f %-10s %-9s %-6s %s" % (e.get("t", 0), e.get("proc", ""), e["f"], e.get("type", ""),
+                                        json.dumps(rest, sort_keys=True))
+
+
+def report(history, out=print, max_shown=5):
+    viol, stats = check(history)
+    out("ops:")
+    for k in sorted(stats):
+        out("  %-28s %d" % (k, stats[k]))
+    faults = collections.Counter(e["kind"] for e in history if e["f"] == "nemesis" and e["type"] == "start")
+    out("faults:")
+    for k in sorted(faults):
+        out("  %-28s %d" % (k, faults[k]))
+    for e in history:
+        if e["f"] == "anomaly":
+            out("anomaly: %s" % e["msg"])
+    by_kind = collections.Counter(x.kind for x in viol)
+    if not viol:
+        out("checker: OK, no violation")
+        return 0
+    out("checker: %d VIOLATIONS: %s" % (len(viol), ", ".join("%s=%d" % kv for kv in sorted(by_kind.items()))))
+    shown = collections.Counter()
+    for x in viol:
+        if shown[x.kind] >= max_shown:
+            continue
+        shown[x.kind] += 1
+        out("VIOLATION %s: %s" % (x.kind, x.msg))
+        for e in excerpt(history, x):
+            out("    " + fmt(e))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(report(load(sys.argv[1])))
