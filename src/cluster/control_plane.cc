@@ -206,8 +206,17 @@ bool ControlPlane::reconcile() {
 bool ControlPlane::renew_lease() {
   if (lease_ && !lease_->lost()) return true;
   if (lease_) {
-    if (lease_->expired()) fenced_ = true;
-    spdlog::warn("the lease of node {} in etcd was lost: no longer controller, registering again", self_.node_id);
+    // Lost: etcd expired or revoked it, or no renewal got through for a
+    // whole TTL. Either way etcd may have let it go and the controller moved
+    // this broker's partitions and groups, so it stops acting as their leader
+    // until it has registered again. (tests/chaos found the alternative,
+    // serving on while only etcd was out of reach: a broker cut off from etcd
+    // alone kept answering as leader and coordinator, consumers fetched past
+    // its end and reset to offset 0, and committed offsets went backwards.)
+    fenced_ = true;
+    spdlog::warn("the lease of node {} in etcd was lost{}: serving nothing as leader, no longer controller, "
+                 "registering again",
+                 self_.node_id, lease_->expired() ? "" : " (no renewal for a whole TTL)");
     lease_->stop(/*revoke=*/false);
     lease_.reset();
   }

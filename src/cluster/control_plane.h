@@ -125,11 +125,13 @@ class ControlPlane {
                               std::string* message);
 
   const metadata::MetadataCache& cache() const { return *cache_; }
-  // Whether this broker must not act as a leader: etcd said its lease had
-  // expired or was revoked (the process was paused past it, or another broker
-  // found it dead), so the cluster may have moved its partitions; until it
-  // has registered again. While etcd is merely unreachable the broker keeps
-  // serving the leadership it has (nobody can have moved it).
+  // Whether this broker must not act as a leader: its lease was lost (etcd
+  // said it expired or was revoked, or no renewal got through for a whole
+  // TTL: paused past it, found dead by another broker, or cut off from
+  // etcd), so the cluster may have moved its partitions and groups; until it
+  // has registered again. A broker cannot tell etcd being down for everyone
+  // from being cut off alone, so it takes the safe side: with etcd down for
+  // longer than the lease every broker stops serving until etcd is back.
   bool fenced() const { return fenced_; }
   bool is_controller() const { return is_controller_.load(); }
   const std::string& cluster_id() const { return cluster_id_; }

@@ -255,7 +255,9 @@ std::vector<Broker::Leadership> Broker::leadership(const cluster::TopicInfo& top
     Leadership l;
     if (view && p < static_cast<int32_t>(view->partitions.size())) {
       const auto& state = view->partitions[p];
-      l.leader = state.leader;
+      // A fenced broker's cache may be stale: it does not name itself leader
+      // (clients then ask another broker), as it serves nothing meanwhile.
+      l.leader = state.leader == config_.node_id && control_plane_->fenced() ? -1 : state.leader;
       l.leader_epoch = state.leader_epoch;
       l.replicas = view->record.replicas[p];
       l.isr = state.isr;
@@ -283,7 +285,10 @@ int32_t Broker::coordinator_node(const std::string& group_id) const {
   if (!control_plane_) return config_.node_id;
   auto p = group::offsets_partition_for(group_id, offsets_partitions_);
   auto state = control_plane_->cache().partition(group::kOffsetsTopic, p);
-  return state ? state->leader : -1;
+  if (!state) return -1;
+  // Fenced: the group may have moved; its state here may be stale.
+  if (state->leader == config_.node_id && control_plane_->fenced()) return -1;
+  return state->leader;
 }
 
 std::vector<Broker::Endpoint> Broker::cluster_brokers() const {
