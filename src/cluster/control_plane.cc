@@ -134,8 +134,10 @@ void ControlPlane::stop() {
   // Leaving: the controller moves this broker's partitions as soon as the
   // registration is gone; from now on clients are sent to the new leaders.
   fenced_ = true;
-  if (lease_) lease_->stop(/*revoke=*/true);
-  if (registered_) spdlog::info("left the cluster (node {}): registration revoked", self_.node_id);
+  if (lease_) lease_->stop(/*revoke=*/options_.controlled_shutdown);
+  if (registered_)
+    spdlog::info("left the cluster (node {}): {}", self_.node_id,
+                 options_.controlled_shutdown ? "registration revoked" : "registration left to expire");
   registered_ = false;
 }
 
@@ -214,9 +216,10 @@ bool ControlPlane::renew_lease() {
     // alone kept answering as leader and coordinator, consumers fetched past
     // its end and reset to offset 0, and committed offsets went backwards.)
     fenced_ = true;
-    spdlog::warn("the lease of node {} in etcd was lost{}: serving nothing as leader, no longer controller, "
-                 "registering again",
-                 self_.node_id, lease_->expired() ? "" : " (no renewal for a whole TTL)");
+    spdlog::warn(
+        "the lease of node {} in etcd was lost{}: serving nothing as leader, no longer controller, "
+        "registering again",
+        self_.node_id, lease_->expired() ? "" : " (no renewal for a whole TTL)");
     lease_->stop(/*revoke=*/false);
     lease_.reset();
   }

@@ -59,6 +59,10 @@ struct ControlPlaneOptions {
   // unclean.leader.election.enable: elect a live replica outside the ISR
   // rather than leave a partition offline (losing what only the ISR had).
   bool unclean_leader_election = false;
+  // controlled.shutdown.enable: a clean stop revokes the lease, so the
+  // controller moves leadership at once; false leaves it to the lease's
+  // expiry (or to the probes, which see the closed port within ~400 ms).
+  bool controlled_shutdown = true;
   // auto.leader.rebalance.enable / leader.imbalance.check.interval.seconds:
   // how often the controller gives partitions back to their preferred
   // (first) replica (0: never).

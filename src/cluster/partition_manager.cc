@@ -244,11 +244,17 @@ void PartitionManager::apply_role(int shard_id, const Role& role) {
   p.become_follower(role.leader, role.leader_epoch);
   if (was_leader && hooks_.on_leadership) hooks_.on_leadership(shard_id, role.topic, role.partition, false);
   if (old_leader != role.leader || was_leader) unfollow(shard_id, role.topic, role.partition);
-  if (role.leader >= 0) fetcher(shard_id, role.leader).add(role.topic, role.partition);
+  if (role.leader >= 0) fetcher(shard_id, role.leader, role.topic, role.partition).add(role.topic, role.partition);
 }
 
-replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, int32_t leader) {
-  auto& slot = fetchers_[shard_id][leader];
+replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, int32_t leader, const std::string& topic,
+                                                       int32_t partition) {
+  // Kafka's AbstractFetcherManager.getFetcherId: abs(31 * topic.hashCode + partition) % fetchers.
+  int32_t h = 0;
+  for (unsigned char c : topic) h = static_cast<int32_t>(31u * static_cast<uint32_t>(h) + c);
+  const int32_t mixed = static_cast<int32_t>(31u * static_cast<uint32_t>(h) + static_cast<uint32_t>(partition));
+  const int32_t id = (mixed & 0x7fffffff) % std::max(1, options_.num_replica_fetchers);
+  auto& slot = fetchers_[shard_id][{leader, id}];
   if (!slot) {
     replication::ReplicaFetcher::Options o;
     o.self = options_.node_id;

@@ -49,6 +49,7 @@ class PartitionManager {
     int64_t replica_lag_time_max_ms = 30000;       // replica.lag.time.max.ms
     int32_t replica_fetch_wait_max_ms = 500;       // replica.fetch.wait.max.ms
     int32_t replica_fetch_max_bytes = 1 << 20;     // replica.fetch.max.bytes
+    int32_t num_replica_fetchers = 1;              // num.replica.fetchers: per shard and leader
   };
   // What the broker supplies for replication, set before start_timers().
   struct ReplicationHooks {
@@ -137,7 +138,9 @@ class PartitionManager {
   void run_retention(int shard_id);
   void run_idle_flush(int shard_id);
   void apply_role(int shard_id, const Role& role);
-  replication::ReplicaFetcher& fetcher(int shard_id, int32_t leader);
+  // The fetcher of this shard that copies `topic`-`partition` from `leader`
+  // (one of num.replica.fetchers, chosen by partition as Kafka does).
+  replication::ReplicaFetcher& fetcher(int shard_id, int32_t leader, const std::string& topic, int32_t partition);
   void unfollow(int shard_id, const std::string& topic, int32_t partition);
   // The leaders' ISR check: shrinks and expands ISRs through hooks_.alter_isr.
   void run_isr_check(int shard_id);
@@ -157,7 +160,8 @@ class PartitionManager {
   std::vector<std::unique_ptr<asio::steady_timer>> isr_timers_;
   ReplicationHooks hooks_;
   // Per shard: the fetcher for each leader broker this shard follows.
-  std::vector<std::map<int32_t, std::unique_ptr<replication::ReplicaFetcher>>> fetchers_;
+  // Per shard: (leader, fetcher id) -> fetcher.
+  std::vector<std::map<std::pair<int32_t, int32_t>, std::unique_ptr<replication::ReplicaFetcher>>> fetchers_;
   bool stopped_ = false;
 };
 

@@ -27,6 +27,8 @@ struct BrokerConfig {
   int64_t replica_lag_time_max_ms = 30000;          // replica.lag.time.max.ms
   int32_t replica_fetch_wait_max_ms = 500;          // replica.fetch.wait.max.ms
   int32_t replica_fetch_max_bytes = 1048576;        // replica.fetch.max.bytes
+  int32_t num_replica_fetchers = 1;                 // num.replica.fetchers (per shard and leader)
+  bool controlled_shutdown = true;                  // controlled.shutdown.enable
   bool auto_create_topics = true;                   // auto.create.topics.enable
   bool delete_topic_enable = true;                  // delete.topic.enable
   int32_t message_max_bytes = 1048588;              // message.max.bytes

@@ -36,7 +36,8 @@ Broker::Broker(BrokerConfig config)
                    .replicated = config_.clustered(),
                    .replica_lag_time_max_ms = config_.replica_lag_time_max_ms,
                    .replica_fetch_wait_max_ms = config_.replica_fetch_wait_max_ms,
-                   .replica_fetch_max_bytes = config_.replica_fetch_max_bytes},
+                   .replica_fetch_max_bytes = config_.replica_fetch_max_bytes,
+                   .num_replica_fetchers = config_.num_replica_fetchers},
                   storage::Env::posix(), flusher_, shards_) {}
 
 Broker::~Broker() { stop(); }
@@ -104,6 +105,7 @@ void Broker::load_identity() {
     options.session_ttl_seconds = (config_.broker_session_timeout_ms + 999) / 1000;
     options.on_metadata_change = [this] { schedule_reconcile(); };
     options.unclean_leader_election = config_.unclean_leader_election;
+    options.controlled_shutdown = config_.controlled_shutdown;
     options.preferred_leader_interval = std::chrono::milliseconds(
         config_.auto_leader_rebalance ? config_.leader_imbalance_check_interval_seconds * 1000 : 0);
     control_plane_ = std::make_unique<cluster::ControlPlane>(options);

@@ -8,7 +8,7 @@ and the checker (checker.py) run on the history at the end.
     sudo CHAOS_SECONDS=300 CHAOS_SEED=42 RUNNEL_BIN=build/runnel python3 tests/chaos/chaos.py
 
 Environment: CHAOS_SECONDS (fault phase, default 300), CHAOS_SEED (default: random,
-printed), CHAOS_FAULTS (comma-separated fault kinds, default all), CHAOS_MIN_INSYNC (the
+printed), CHAOS_FAULTS (comma-separated fault kinds, or all, the default), CHAOS_MIN_INSYNC (the
 topic's min.insync.replicas, default 2), CHAOS_KEEP=1 (keep
 the run dir even when the check passes), CHAOS_DIR (where run dirs go, default /tmp).
 Exit: 0 checked OK, 1 violation or broker crash/hang, 2 harness error, 77 skipped.
@@ -756,7 +756,8 @@ def main():
         return 2
     seconds = float(os.environ.get("CHAOS_SECONDS", "300"))
     seed = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 2 ** 31))
-    kinds = [k for k in os.environ.get("CHAOS_FAULTS", ",".join(FAULTS)).split(",") if k]
+    wanted = os.environ.get("CHAOS_FAULTS") or "all"
+    kinds = list(FAULTS) if wanted == "all" else [k for k in wanted.split(",") if k]
     for k in kinds:
         if k not in FAULTS:
             print("chaos: unknown fault kind %r; known: %s" % (k, ", ".join(FAULTS)))

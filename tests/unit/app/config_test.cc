@@ -25,6 +25,12 @@ TEST(BrokerConfig, AppliesKafkaNames) {
   EXPECT_EQ(c.listen_host, "127.0.0.1");
   EXPECT_EQ(c.listen_port, 19092);
   EXPECT_EQ(c.log.timestamp_type, storage::TimestampType::LogAppendTime);
+  EXPECT_TRUE(c.controlled_shutdown);
+  set_config(c, "num.replica.fetchers", "4");
+  set_config(c, "controlled.shutdown.enable", "false");
+  EXPECT_EQ(c.num_replica_fetchers, 4);
+  EXPECT_FALSE(c.controlled_shutdown);
+  EXPECT_THROW(set_config(c, "num.replica.fetchers", "0"), ConfigError);
 }
 
 TEST(BrokerConfig, RefusesUnknownKeysAndBadValuesNamingTheKey) {
