@@ -37,6 +37,14 @@ std::vector<Written> fill(PartitionLog& log, std::mt19937& rng, int n) {
   return out;
 }
 
+// Makes everything appended so far durable, as the flusher would.
+void sync_everything(PartitionLog& log, FaultInjectionEnv& env, const std::filesystem::path& dir) {
+  auto req = log.sync_handles();
+  for (auto& f : req.files) ASSERT_TRUE(env.sync(*f));
+  log.mark_flushed(req.durable_offset, req.sealed_below);
+  ASSERT_TRUE(env.sync_dir(dir));
+}
+
 // The epoch entries a log of these batches must have.
 std::vector<EpochEntry> epochs_of(const std::vector<ReadBatch>& batches) {
   EpochList l;
@@ -127,10 +135,7 @@ TEST(Truncate, CrashAtEverySyncNeverResurrectsTheSuffix) {
       {
         auto log = PartitionLog::open(dir.path(), config, 0, &env);
         fill(*log, rng, 30);
-        auto req = log->sync_handles();
-        for (auto& f : req.files) ASSERT_TRUE(env.sync(*f));
-        log->mark_flushed(req.durable_offset, req.sealed_below);
-        ASSERT_TRUE(env.sync_dir(dir.path()));
+        ASSERT_NO_FATAL_FAILURE(sync_everything(*log, env, dir.path()));
         before = read_all(*log);
         target = static_cast<int64_t>(rng() % static_cast<uint64_t>(log->log_end_offset()));
         env.fail_syncs_after(budget);
@@ -203,10 +208,7 @@ TEST(TruncateFully, CrashAtEverySyncLeavesTheOldLogOrTheNewStart) {
     {
       auto log = PartitionLog::open(dir.path(), config, 0, &env);
       fill(*log, rng, 30);
-      auto req = log->sync_handles();
-      for (auto& f : req.files) ASSERT_TRUE(env.sync(*f));
-      log->mark_flushed(req.durable_offset, req.sealed_below);
-      ASSERT_TRUE(env.sync_dir(dir.path()));
+      ASSERT_NO_FATAL_FAILURE(sync_everything(*log, env, dir.path()));
       before = read_all(*log);
       start = log->log_end_offset() + 50;
       env.fail_syncs_after(budget);
