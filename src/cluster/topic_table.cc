@@ -1,14 +1,18 @@
 #include "cluster/topic_table.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
 #include "config/topic_config.h"
+#include "storage/env.h"
 
 namespace runnel::cluster {
 namespace {
@@ -38,13 +42,6 @@ TopicId unhex(const std::string& s) {
   for (size_t i = 0; i < id.size() && 2 * i + 1 < s.size(); ++i)
     id[i] = uint8_t(std::stoi(s.substr(2 * i, 2), nullptr, 16));
   return id;
-}
-
-void fsync_path(const std::filesystem::path& p, int flags) {
-  int fd = ::open(p.c_str(), flags);
-  if (fd < 0) throw std::runtime_error("cannot open " + p.string() + " to sync it");
-  ::fsync(fd);
-  ::close(fd);
 }
 
 // __consumer_offsets is compacted by its coordinator, never cut by time or
@@ -96,7 +93,7 @@ void TopicTable::load() {
   }
 }
 
-void TopicTable::persist_locked() const {
+bool TopicTable::persist_locked() const {
   nlohmann::json topics = nlohmann::json::array();
   for (const auto& [name, t] : topics_) {
     nlohmann::json topic = {{"name", name},
@@ -108,15 +105,17 @@ void TopicTable::persist_locked() const {
     topics.push_back(std::move(topic));
   }
   nlohmann::json doc = {{"version", 1}, {"topics", topics}};
-  auto tmp = meta_dir_ / "topics.json.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << doc.dump(2) << "\n";
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  fsync_path(tmp, O_RDONLY);
-  std::filesystem::rename(tmp, meta_dir_ / "topics.json");
-  fsync_path(meta_dir_, O_RDONLY | O_DIRECTORY);
+  const std::string text = doc.dump(2) + "\n";
+  // Through the Env: every write and sync is checked, so a full disk fails
+  // the change instead of renaming a cut-short file over the catalogue (which
+  // then kept the broker from ever starting again).
+  if (storage::Env::posix()->write_file_atomic(
+          meta_dir_ / "topics.json",
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())))
+    return true;
+  spdlog::error("cannot write {}: {}; the topic change is not made", (meta_dir_ / "topics.json").string(),
+                std::strerror(errno));
+  return false;
 }
 
 std::optional<TopicInfo> TopicTable::find(const std::string& name) const {
@@ -163,7 +162,10 @@ ErrorCode TopicTable::create(const std::string& name, int32_t partitions,
   info.internal = internal;
   info.overrides = overrides;
   topics_[name] = info;
-  persist_locked();
+  if (!persist_locked()) {
+    topics_.erase(name);
+    return ErrorCode::KAFKA_STORAGE_ERROR;
+  }
   return ErrorCode::NONE;
 }
 
@@ -176,15 +178,23 @@ ErrorCode TopicTable::adopt(TopicInfo topic, std::string* message) {
   }
   topic.partitions = static_cast<int32_t>(topic.replicas.size());
   std::lock_guard lock(mu_);
+  auto before = topics_;
   topics_[topic.name] = std::move(topic);
-  persist_locked();
+  if (!persist_locked()) {
+    topics_ = std::move(before);
+    return ErrorCode::KAFKA_STORAGE_ERROR;
+  }
   return ErrorCode::NONE;
 }
 
 ErrorCode TopicTable::remove(const std::string& name) {
   std::lock_guard lock(mu_);
-  if (!topics_.erase(name)) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
-  persist_locked();
+  auto node = topics_.extract(name);
+  if (node.empty()) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+  if (!persist_locked()) {
+    topics_.insert(std::move(node));
+    return ErrorCode::KAFKA_STORAGE_ERROR;
+  }
   return ErrorCode::NONE;
 }
 
@@ -200,8 +210,12 @@ ErrorCode TopicTable::set_partitions(const std::string& name, int32_t partitions
   }
   if (!it->second.internal)
     if (auto e = check_capacity_locked(partitions - it->second.partitions, message); e != ErrorCode::NONE) return e;
+  const int32_t before = it->second.partitions;
   it->second.partitions = partitions;
-  persist_locked();
+  if (!persist_locked()) {
+    it->second.partitions = before;
+    return ErrorCode::KAFKA_STORAGE_ERROR;
+  }
   return ErrorCode::NONE;
 }
 
@@ -210,7 +224,7 @@ void TopicTable::restore_partitions(const std::string& name, int32_t partitions)
   auto it = topics_.find(name);
   if (it == topics_.end() || it->second.partitions <= partitions) return;
   it->second.partitions = partitions;
-  persist_locked();
+  (void)persist_locked();  // logged; the next successful write carries it
 }
 
 void TopicTable::set_max_partitions(int64_t max) {
@@ -257,9 +271,13 @@ ErrorCode TopicTable::set_overrides(const std::string& name, const std::map<std:
   auto it = topics_.find(name);
   if (it == topics_.end()) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
   if (it->second.internal) force_internal_settings(config);
+  auto before = it->second;
   it->second.overrides = overrides;
   it->second.log_config = config;
-  persist_locked();
+  if (!persist_locked()) {
+    it->second = std::move(before);
+    return ErrorCode::KAFKA_STORAGE_ERROR;
+  }
   return ErrorCode::NONE;
 }
 

@@ -83,7 +83,8 @@ class TopicTable {
   const storage::LogConfig& defaults() const { return defaults_; }
 
  private:
-  void persist_locked() const;
+  // Writes topics.json atomically; false (logged, errno set) when it could not.
+  [[nodiscard]] bool persist_locked() const;
   int64_t total_locked() const;
   // POLICY_VIOLATION (with `message`) when `more` partitions would pass the limit.
   ErrorCode check_capacity_locked(int64_t more, std::string* message) const;

@@ -1,0 +1,114 @@
+"""A full disk (issue 11): the data dir is a small tmpfs. Produce gets
+KAFKA_STORAGE_ERROR once it is full, reads keep working, nothing acknowledged
+is damaged, a topic change that cannot be written is refused without harm
+(a cut-short topics.json once kept the broker from ever starting again), and
+produce works again once space is freed, with no restart; after a restart
+every acknowledged record is still there."""
+import os
+import subprocess
+import time
+import unittest
+
+import kproto
+from broker import Broker
+from helpers import admin, read_partition
+
+KAFKA_STORAGE_ERROR = 56
+RECORD = 16000
+
+
+def value(i):
+    return b"%06d" % i + b"x" * (RECORD - 6)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "mounting a tmpfs needs root")
+class DiskFullTest(unittest.TestCase):
+    def setUp(self):
+        self.broker = Broker(sets={"num.partitions": 1, "log.segment.bytes": 262144})
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", self.broker.data_dir],
+                                 capture_output=True, text=True)
+        if mounted.returncode != 0:
+            self.broker.cleanup()
+            self.skipTest("cannot mount a tmpfs here: %s" % mounted.stderr.strip())
+        self.broker.start()
+
+    def tearDown(self):
+        self.broker.stop()
+        subprocess.run(["umount", self.broker.data_dir], check=False)
+        self.broker.cleanup()
+
+    def produce(self, conn, topic, i):
+        """One single-record batch; the partition's (error, base offset)."""
+        conn.send(kproto.produce(i, topic, 0, kproto.record_batch([(None, value(i))])))
+        r = kproto.parse_produce_v8(conn.recv_frame())[1][0]
+        return r["error"], r["base_offset"]
+
+    def test_storage_error_when_full_and_recovery_when_space_is_freed(self):
+        port = self.broker.port
+        ballast = os.path.join(self.broker.data_dir, "ballast")  # space an operator can give back
+        with open(ballast, "wb") as f:
+            f.write(b"\0" * (1536 * 1024))
+        kproto.metadata(port, ["other", "full"])  # auto-creates both
+        time.sleep(0.5)
+        conn = kproto.Conn(port, 10)
+        self.assertEqual(self.produce(conn, "other", 0)[0], 0)
+        acked = {}
+        errors = 0
+        for i in range(400):
+            error, offset = self.produce(conn, "full", i)
+            if error == 0:
+                acked[offset] = value(i)
+            else:
+                self.assertEqual(error, KAFKA_STORAGE_ERROR)
+                errors += 1
+                if errors >= 5:
+                    break
+        self.assertGreater(len(acked), 20)
+        self.assertEqual(errors, 5, "the disk never filled up")
+
+        def check_full():
+            got = read_partition(self.broker.bootstrap, "full", 0)
+            self.assertEqual({r.offset: r.value for r in got}, acked)
+        check_full()  # reads work on a full disk, and nothing acknowledged is damaged
+
+        # The last few KiB too, so that even a small file cannot be written.
+        topup = os.path.join(self.broker.data_dir, "topup")
+        with open(topup, "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 512)
+            except OSError:
+                pass
+        # A topic change on a full disk: refused or done, never a broken catalogue.
+        a = admin(self.broker.bootstrap)
+        try:
+            a.delete_topics(["other"])
+        except Exception:  # noqa: BLE001 (KAFKA_STORAGE_ERROR is an acceptable answer)
+            pass
+        finally:
+            a.close()
+        self.assertTrue(self.broker.alive())
+
+        os.unlink(ballast)
+        os.unlink(topup)
+        deadline = time.time() + 20
+        while True:
+            error, offset = self.produce(conn, "full", 1000)
+            if error == 0:
+                acked[offset] = value(1000)
+                break
+            self.assertEqual(error, KAFKA_STORAGE_ERROR)
+            self.assertLess(time.time(), deadline, "produce did not recover after space was freed")
+            time.sleep(0.2)
+        for i in range(1001, 1011):
+            error, offset = self.produce(conn, "full", i)
+            self.assertEqual(error, 0)
+            acked[offset] = value(i)
+        conn.close()
+        check_full()
+        self.broker.stop()
+        self.broker.restart()
+        check_full()
+
+if __name__ == "__main__":
+    unittest.main()
