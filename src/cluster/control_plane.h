@@ -157,6 +157,10 @@ class ControlPlane {
   bool reconcile();
   bool renew_lease();
   bool register_self();
+  // Lifts the fence of a registered broker once its metadata cache holds
+  // everything up to its registration: until then its view of who leads
+  // what may predate what the controller did while it was away.
+  void unfence_when_caught_up();
   void campaign();
   // The controller's duty: partitions whose leader died get a new one from
   // the ISR (or go offline), offline ones get their ISR member back.
@@ -191,6 +195,7 @@ class ControlPlane {
   std::atomic<bool> is_controller_{false};
   std::atomic<bool> registered_{false};
   std::atomic<bool> fenced_{false};
+  int64_t registered_revision_ = 0;  // etcd's revision of the registration
   bool founded_ = false;
   Throttle lease_warnings_;     // the supervisor's
   Throttle register_warnings_;  // the supervisor's
