@@ -2,8 +2,6 @@
 // input is long enough, some of them as its offset index), opens the log
 // (unclean: recovery runs), reads everything back and appends: nothing may
 // crash, and what is read must be whole, valid batches.
-#include <unistd.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -11,16 +9,10 @@
 #include <vector>
 
 #include "protocol/record_batch.h"
+#include "scratch_dir.h"
 #include "storage/partition_log.h"
 
 namespace {
-std::filesystem::path scratch_dir() {
-  static std::filesystem::path dir = [] {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "fuzz-log-XXXXXX").string();
-    return std::filesystem::path(::mkdtemp(tmpl.data()));
-  }();
-  return dir;
-}
 
 void write(const std::filesystem::path& path, const uint8_t* data, size_t size) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -30,9 +22,7 @@ void write(const std::filesystem::path& path, const uint8_t* data, size_t size) 
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace runnel;
-  auto dir = scratch_dir() / "p-0";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  auto dir = fuzz::fresh_partition_dir("fuzz-log");
   // The first byte chooses how many bytes (x8) go to the index file.
   size_t index_bytes = size ? std::min<size_t>(size - 1, size_t(data[0] % 8) * 8) : 0;
   if (size) {

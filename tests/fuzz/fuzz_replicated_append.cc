@@ -4,31 +4,18 @@
 // must be whole, valid batches continuing the log without a gap, each epoch
 // in the epoch cache from its first batch on; and the log, dropped without a
 // clean close, must recover to the same end.
-#include <unistd.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "protocol/record_batch.h"
+#include "scratch_dir.h"
 #include "storage/partition_log.h"
-
-namespace {
-std::filesystem::path scratch_dir() {
-  static std::filesystem::path dir = [] {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "fuzz-replicated-XXXXXX").string();
-    return std::filesystem::path(::mkdtemp(tmpl.data()));
-  }();
-  return dir;
-}
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace runnel;
-  auto dir = scratch_dir() / "p-0";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  auto dir = fuzz::fresh_partition_dir("fuzz-replicated");
   storage::LogConfig config;
   config.index_interval_bytes = 64;
   config.segment_bytes = 4096;  // small: long inputs roll segments
