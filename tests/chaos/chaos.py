@@ -29,9 +29,11 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.join(HERE, "..", "integration", "python"))
 
 import checker  # noqa: E402
 import netns  # noqa: E402
+from etcd import command as etcd_command  # noqa: E402  (the integration tests' etcd command line)
 
 NODES = (1, 2, 3)
 PORT = 9092
@@ -141,11 +143,8 @@ class Etcd:
         if CLOSING.is_set():
             return
         peer = "http://%s:%d" % (self.net.etcd_ip, self.peer_port)
-        args = ["/usr/bin/etcd", "--name=chaos", "--data-dir=" + os.path.join(self.dir, "data"),
-                "--listen-client-urls=" + self.url, "--advertise-client-urls=" + self.url,
-                "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
-                "--initial-cluster=chaos=" + peer, "--log-outputs=" + os.path.join(self.dir, "etcd.log"),
-                "--logger=zap"]
+        args = etcd_command("chaos", os.path.join(self.dir, "data"), self.url, peer,
+                            os.path.join(self.dir, "etcd.log"))
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         _register_pid(self.proc.pid)

@@ -18,6 +18,14 @@ ETCD = "/usr/bin/etcd"
 _live = []
 
 
+def command(name, data_dir, client_url, peer_url, log_file):
+    """The command line of a one-member etcd (its client and peer URLs on addresses of our choosing)."""
+    return [ETCD, "--name=" + name, "--data-dir=" + data_dir,
+            "--listen-client-urls=" + client_url, "--advertise-client-urls=" + client_url,
+            "--listen-peer-urls=" + peer_url, "--initial-advertise-peer-urls=" + peer_url,
+            "--initial-cluster=%s=%s" % (name, peer_url), "--log-outputs=" + log_file, "--logger=zap"]
+
+
 def available():
     return os.access(ETCD, os.X_OK)
 
@@ -36,11 +44,7 @@ class Etcd:
 
     def start(self):
         peer = "http://127.0.0.1:%d" % self.peer_port
-        args = [ETCD, "--name=it", "--data-dir=" + os.path.join(self.tmp, "data"),
-                "--listen-client-urls=" + self.url, "--advertise-client-urls=" + self.url,
-                "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
-                "--initial-cluster=it=" + peer, "--log-outputs=" + os.path.join(self.tmp, "etcd.log"),
-                "--logger=zap"]
+        args = command("it", os.path.join(self.tmp, "data"), self.url, peer, os.path.join(self.tmp, "etcd.log"))
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         _register_pid(self.proc.pid)
