@@ -1,8 +1,6 @@
 #include "cluster/topic_table.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
