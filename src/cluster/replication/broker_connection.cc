@@ -58,14 +58,15 @@ void BrokerConnection::close() {
   socket_.reset();
 }
 
-asio::awaitable<std::optional<std::vector<uint8_t>>> BrokerConnection::exchange(std::vector<uint8_t>& request,
-                                                                                size_t size_at, bool flexible,
-                                                                                std::chrono::milliseconds timeout) {
+asio::awaitable<std::optional<ResponseBody>> BrokerConnection::exchange(std::vector<uint8_t>& request, size_t size_at,
+                                                                        bool flexible,
+                                                                        std::chrono::milliseconds timeout) {
   if (!connected()) co_return std::nullopt;
   store_be32(request.data() + size_at, static_cast<uint32_t>(request.size() - size_at - 4));
   const int32_t expected = correlation_id_;
   asio::error_code ec;
-  std::vector<uint8_t> body;
+  ResponseBody response;
+  size_t size = 0;
   {
     Deadline deadline(io_, *socket_, timeout);
     co_await asio::async_write(*socket_, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
@@ -73,12 +74,13 @@ asio::awaitable<std::optional<std::vector<uint8_t>>> BrokerConnection::exchange(
     if (!ec)
       co_await asio::async_read(*socket_, asio::buffer(size_bytes), asio::redirect_error(asio::use_awaitable, ec));
     if (!ec) {
-      uint32_t size = load_be32(size_bytes);
+      size = load_be32(size_bytes);
       if (size < 4 || size > (1u << 30)) {
         ec = asio::error::message_size;
       } else {
-        body.resize(size);
-        co_await asio::async_read(*socket_, asio::buffer(body), asio::redirect_error(asio::use_awaitable, ec));
+        response.storage.reset(new uint8_t[size]);  // uninitialised: the read fills it
+        co_await asio::async_read(*socket_, asio::buffer(response.storage.get(), size),
+                                  asio::redirect_error(asio::use_awaitable, ec));
       }
     }
   }
@@ -87,18 +89,19 @@ asio::awaitable<std::optional<std::vector<uint8_t>>> BrokerConnection::exchange(
     co_return std::nullopt;
   }
   try {
-    protocol::Reader reader(body);
+    std::span<const uint8_t> whole(response.storage.get(), size);
+    protocol::Reader reader(whole);
     if (reader.i32() != expected) {
       close();
       co_return std::nullopt;
     }
     if (flexible) reader.skip_tagged_fields();
-    body.erase(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(body.size() - reader.remaining()));
+    response.body = whole.subspan(size - reader.remaining());
   } catch (const std::exception&) {
     close();
     co_return std::nullopt;
   }
-  co_return body;
+  co_return response;
 }
 
 }  // namespace runnel::cluster::replication

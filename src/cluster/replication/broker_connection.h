@@ -10,7 +10,9 @@
 #include <asio.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -19,6 +21,16 @@
 #include "protocol/writer.h"
 
 namespace runnel::cluster::replication {
+
+// A response's body: `body` views `storage`, past the response header. The
+// storage is left uninitialised before the socket fills it, and the header is
+// skipped by the view rather than by moving the bytes: a follower's fetch
+// response is megabytes of records, and zero-filling and shifting it showed
+// as 11% of a replicating broker's CPU.
+struct ResponseBody {
+  std::unique_ptr<uint8_t[]> storage;
+  std::span<const uint8_t> body;
+};
 
 class BrokerConnection {
  public:
@@ -33,8 +45,8 @@ class BrokerConnection {
   // `timeout` for its response, whose body (past the response header) is
   // returned. The connection is closed on any error, and on a timeout.
   template <class Request>
-  asio::awaitable<std::optional<std::vector<uint8_t>>> call(const Request& request, int16_t version,
-                                                            std::chrono::milliseconds timeout) {
+  asio::awaitable<std::optional<ResponseBody>> call(const Request& request, int16_t version,
+                                                    std::chrono::milliseconds timeout) {
     protocol::Writer w;
     size_t size_at = w.reserve(4);
     w.i16(Request::kApiKey);
@@ -52,8 +64,8 @@ class BrokerConnection {
  private:
   // `request` by reference, like every non-trivial argument of a coroutine
   // awaited in place: GCC 12 destroys such temporaries twice (PR 100611).
-  asio::awaitable<std::optional<std::vector<uint8_t>>> exchange(std::vector<uint8_t>& request, size_t size_at,
-                                                                bool flexible, std::chrono::milliseconds timeout);
+  asio::awaitable<std::optional<ResponseBody>> exchange(std::vector<uint8_t>& request, size_t size_at, bool flexible,
+                                                        std::chrono::milliseconds timeout);
 
   asio::io_context& io_;
   std::string client_id_;

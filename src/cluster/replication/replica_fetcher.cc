@@ -152,7 +152,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     co_return;
   }
   protocol::FetchResponse response;
-  protocol::Reader reader(*body);
+  protocol::Reader reader(body->body);
   response.read(reader, kFetchVersion);
   if (response.error_code != 0) {
     co_await s.sleep(s.options.backoff);
