@@ -6,6 +6,11 @@
 1. Throughput and produce->ack latency with runnel-bench (librdkafka): one
    broker, then three brokers and etcd with replication factor 3 and
    min.insync.replicas 2, acks=all, 100 B and 1 KiB records, same runs.
+   The same runs again with every data dir in memory (/dev/shm, tmpfs): on
+   one machine the three replicas share one disk, so RF 3 must write every
+   byte three times to it; in memory what is left is runnel's own cost on the
+   two cores. Next to them, the disk's ceiling for this kind of write in the
+   same run: 16 files written 64 KiB at a time, fdatasync'd every 1 MiB.
 2. Failover: one record at a time with acks=all (kafka-python, retry backoff
    50 ms) to a partition with three replicas; the leader is killed with
    SIGKILL; reported is the time from the kill to the first acknowledged
@@ -19,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -42,6 +48,37 @@ def bench(bench_bin, bootstrap, topic, size, records, partitions):
     if out.returncode != 0 and "error" not in result:
         result["error"] = out.stderr.strip()[-300:]
     return result
+
+
+def disk_ceiling(directory, writers=16, total=1 << 30, chunk=64 << 10, sync_every=1 << 20):
+    """MB/s of `writers` files written `chunk` at a time and fdatasync'd every
+    `sync_every` bytes, all at once: how fast this disk takes what a broker's
+    partitions write under acks=all (os.write and os.fdatasync release the GIL)."""
+    buf = b"x" * chunk
+    per = total // writers
+
+    def write(i):
+        path = os.path.join(directory, "ceiling-%d" % i)
+        fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
+        try:
+            since = 0
+            for _ in range(per // chunk):
+                os.write(fd, buf)
+                since += chunk
+                if since >= sync_every:
+                    os.fdatasync(fd)
+                    since = 0
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(path)
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return round(per * writers / (time.monotonic() - t0) / 1e6, 1)
 
 
 def failover(cluster):
@@ -89,22 +126,12 @@ def failover(cluster):
             "kill_to_first_ack_ms": round((first_after - killed["at"]) * 1000) if first_after else None}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("build")
-    ap.add_argument("--records", type=int, default=300000)
-    ap.add_argument("--json")
-    args = ap.parse_args()
-    runnel = os.environ.get("RUNNEL_BIN", os.path.join(args.build, "runnel"))
-    os.environ["RUNNEL_BIN"] = os.path.abspath(runnel)
-    bench_bin = os.environ.get("BENCH_BIN", os.path.join(args.build, "runnel-bench"))
-    results = {}
-    workloads = [("100B", 100, args.records, 1), ("1KiB", 1024, max(args.records // 4, 1000), 16)]
-
+def run_workloads(results, prefix, bench_bin, workloads, with_failover):
     single = Broker(sets={"num.partitions": 1}).start()
     try:
         for name, size, records, parts in workloads:
-            results["single " + name] = bench(bench_bin, single.bootstrap, "single-" + name, size, records, parts)
+            results[prefix + "single " + name] = bench(bench_bin, single.bootstrap, "single-" + name, size, records,
+                                                       parts)
     finally:
         single.cleanup()
 
@@ -118,21 +145,53 @@ def main():
         a.close()
         for name, size, records, parts in workloads:
             wait_for(lambda: all(len(s[3]) == 3 for s in c.view(1, ["rf3-" + name])[2]["rf3-" + name][1].values()))
-            results["rf3 " + name] = bench(bench_bin, c.bootstrap, "rf3-" + name, size, records, parts)
-        results["failover"] = failover(c)
+            results[prefix + "rf3 " + name] = bench(bench_bin, c.bootstrap, "rf3-" + name, size, records, parts)
+        if with_failover:
+            results["failover"] = failover(c)
     finally:
         c.cleanup()
 
-    print("%-14s %12s %10s %10s %10s" % ("workload", "records/s", "MB/s", "p50 ms", "p99 ms"))
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--records", type=int, default=300000)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    runnel = os.environ.get("RUNNEL_BIN", os.path.join(args.build, "runnel"))
+    os.environ["RUNNEL_BIN"] = os.path.abspath(runnel)
+    bench_bin = os.environ.get("BENCH_BIN", os.path.join(args.build, "runnel-bench"))
+    results = {}
+    workloads = [("100B", 100, args.records, 1), ("1KiB", 1024, max(args.records // 4, 1000), 16)]
+
+    disk_dir = tempfile.gettempdir()
+    results["disk_ceiling_mb_per_s"] = disk_ceiling(disk_dir)
+    # Disk first (the rows issue 10's target is read from), then memory.
+    stores = [("", disk_dir)]
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        stores.append(("memory ", "/dev/shm"))
+    for prefix, directory in stores:
+        tempfile.tempdir = directory  # where Broker, Cluster and etcd make their data dirs
+        try:
+            run_workloads(results, prefix, bench_bin, workloads, with_failover=not prefix)
+        finally:
+            tempfile.tempdir = None
+    print("%-21s %12s %10s %10s %10s %8s" % ("workload", "records/s", "MB/s", "p50 ms", "p99 ms", "x 1 node"))
     for k, r in results.items():
-        if k == "failover":
+        if not isinstance(r, dict) or k == "failover":
             continue
         if "error" in r:
             print("%-14s failed: %s" % (k, r["error"]))
             continue
-        print("%-14s %12.0f %10.1f %10.2f %10.2f" % (k, r.get("records_per_s", 0), r.get("mb_per_s", 0),
-                                                   r.get("ack_latency_p50_ms", 0), r.get("ack_latency_p99_ms", 0)))
-    print("failover: %s" % results["failover"])
+        one = results.get(k.replace("rf3 ", "single "), {}) if "rf3 " in k else {}
+        share = "%.2f" % (r["records_per_s"] / one["records_per_s"]) if one.get("records_per_s") and r.get(
+            "records_per_s") else ""
+        print("%-21s %12.0f %10.1f %10.2f %10.2f %8s" % (k, r.get("records_per_s", 0), r.get("mb_per_s", 0),
+                                                         r.get("ack_latency_p50_ms", 0), r.get("ack_latency_p99_ms", 0),
+                                                         share))
+    print("disk ceiling (16 writers, 64 KiB writes, fdatasync every 1 MiB): %s MB/s; RF 3 on disk writes 3x its MB/s"
+          % results["disk_ceiling_mb_per_s"])
+    print("failover: %s" % results.get("failover"))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
