@@ -12,6 +12,7 @@
 #include "app/group_command.h"
 #include "kafka/broker.h"
 #include "server/listener.h"
+#include "storage/fault_injection_env.h"
 
 namespace {
 
@@ -49,10 +50,14 @@ struct ServeFlags {
   std::string config_file, data_dir, listen, advertise, etcd;
   std::vector<std::string> sets;
   int node_id = -1;
+  bool simulate_power_loss = false;
 };
 
+// Exit code of a broker whose power was cut (SIGUSR2 under --simulate-power-loss).
+constexpr int kPowerCutExitCode = 99;
+
 int serve(const ServeFlags& flags) {
-  const auto& [config_file, data_dir, listen, advertise, etcd, sets, node_id] = flags;
+  const auto& [config_file, data_dir, listen, advertise, etcd, sets, node_id, simulate_power_loss] = flags;
   auto started = std::chrono::steady_clock::now();
   raise_open_file_limit();
   runnel::BrokerConfig config;
@@ -81,10 +86,19 @@ int serve(const ServeFlags& flags) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  if (simulate_power_loss) sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  runnel::Broker broker(config);
+  // Test only: every file goes through an Env that remembers what was
+  // synced, so that SIGUSR2 can drop the rest, as a power cut would.
+  std::unique_ptr<runnel::storage::FaultInjectionEnv> power_loss_env;
+  if (simulate_power_loss) {
+    power_loss_env = std::make_unique<runnel::storage::FaultInjectionEnv>();
+    spdlog::warn("--simulate-power-loss: a test mode; SIGUSR2 drops every unsynced write and exits with code {}",
+                 kPowerCutExitCode);
+  }
+  runnel::Broker broker(config, power_loss_env ? power_loss_env.get() : runnel::storage::Env::posix());
   std::unique_ptr<runnel::Listener> listener;
   try {
     broker.start();
@@ -103,6 +117,11 @@ int serve(const ServeFlags& flags) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
+  if (signal_number == SIGUSR2 && power_loss_env) {
+    spdlog::warn("power cut (SIGUSR2): dropping every unsynced write");
+    spdlog::default_logger()->flush();
+    power_loss_env->cut_power_and_exit(kPowerCutExitCode);
+  }
   spdlog::info("received signal {}, shutting down", signal_number);
   listener->stop();
   broker.stop();
@@ -128,6 +147,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, INT32_MAX));
   serve_cmd->add_option("--etcd", flags.etcd,
                         "etcd endpoints, comma separated (runnel.etcd.endpoints): run as a cluster member");
+  serve_cmd->add_flag("--simulate-power-loss", flags.simulate_power_loss,
+                      "TEST ONLY: track what is fdatasync'd; SIGUSR2 then drops every unsynced write and exits "
+                      "(code 99), as a power cut would. Slower; never for real data.");
   std::string keys;
   for (const auto& k : runnel::known_config_keys()) keys += "  " + k + "\n";
   serve_cmd->footer("Configuration keys (--config file or --set):\n" + keys);

@@ -60,8 +60,8 @@ ErrorCode validate_topic_name(const std::string& name) {
   return ErrorCode::NONE;
 }
 
-TopicTable::TopicTable(std::filesystem::path meta_dir, storage::LogConfig defaults)
-    : meta_dir_(std::move(meta_dir)), defaults_(defaults) {}
+TopicTable::TopicTable(std::filesystem::path meta_dir, storage::LogConfig defaults, storage::Env* env)
+    : meta_dir_(std::move(meta_dir)), defaults_(defaults), env_(env) {}
 
 storage::LogConfig TopicTable::effective_log_config(const std::map<std::string, std::string>& overrides,
                                                     bool internal) const {
@@ -107,9 +107,8 @@ bool TopicTable::persist_locked() const {
   // Through the Env: every write and sync is checked, so a full disk fails
   // the change instead of renaming a cut-short file over the catalogue (which
   // then kept the broker from ever starting again).
-  if (storage::Env::posix()->write_file_atomic(
-          meta_dir_ / "topics.json",
-          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())))
+  if (env_->write_file_atomic(meta_dir_ / "topics.json",
+                              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())))
     return true;
   spdlog::error("cannot write {}: {}; the topic change is not made", (meta_dir_ / "topics.json").string(),
                 std::strerror(errno));

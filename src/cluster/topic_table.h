@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/error_code.h"
+#include "storage/env.h"
 #include "storage/log_config.h"
 
 namespace runnel::cluster {
@@ -49,7 +50,8 @@ ErrorCode validate_topic_name(const std::string& name);
 
 class TopicTable {
  public:
-  TopicTable(std::filesystem::path meta_dir, storage::LogConfig defaults);
+  // The catalogue is written through `env` (which must outlive the table).
+  TopicTable(std::filesystem::path meta_dir, storage::LogConfig defaults, storage::Env* env = storage::Env::posix());
 
   // Reads the catalogue written by an earlier run (none: empty).
   void load();
@@ -92,6 +94,7 @@ class TopicTable {
   storage::LogConfig effective_log_config(const std::map<std::string, std::string>& overrides, bool internal) const;
   std::filesystem::path meta_dir_;
   storage::LogConfig defaults_;
+  storage::Env* env_;
   mutable std::mutex mu_;
   std::map<std::string, TopicInfo> topics_;
   int64_t max_partitions_ = INT64_MAX;

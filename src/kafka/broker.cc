@@ -25,10 +25,12 @@ int shard_count(const BrokerConfig& c) {
 
 }  // namespace
 
-Broker::Broker(BrokerConfig config)
+Broker::Broker(BrokerConfig config, storage::Env* env)
     : config_(std::move(config)),
+      env_(env),
       shards_(shard_count(config_)),
-      topics_(std::filesystem::path(config_.data_dir) / "meta", config_.log),
+      topics_(std::filesystem::path(config_.data_dir) / "meta", config_.log, env_),
+      flusher_(env_),
       partitions_({.data_dir = config_.data_dir,
                    .retention_check_interval_ms = config_.retention_check_interval_ms,
                    .idle_flush_ms = config_.idle_flush_ms,
@@ -38,7 +40,7 @@ Broker::Broker(BrokerConfig config)
                    .replica_fetch_wait_max_ms = config_.replica_fetch_wait_max_ms,
                    .replica_fetch_max_bytes = config_.replica_fetch_max_bytes,
                    .num_replica_fetchers = config_.num_replica_fetchers},
-                  storage::Env::posix(), flusher_, shards_) {}
+                  env_, flusher_, shards_) {}
 
 Broker::~Broker() { stop(); }
 
@@ -95,7 +97,7 @@ void Broker::set_advertised(std::string host, uint16_t port) {
 }
 
 void Broker::load_identity() {
-  auto* env = storage::Env::posix();
+  auto* env = env_;
   auto stored = cluster::load_node_meta(*env, config_.data_dir);
   std::string proposed = stored ? stored->cluster_id : cluster::random_cluster_id();
   if (config_.clustered()) {

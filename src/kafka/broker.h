@@ -27,7 +27,9 @@ namespace runnel {
 
 class Broker {
  public:
-  explicit Broker(BrokerConfig config);
+  // Every file is read and written through `env` (a test may pass a
+  // FaultInjectionEnv; it must outlive the broker).
+  explicit Broker(BrokerConfig config, storage::Env* env = storage::Env::posix());
   ~Broker();
 
   // Opens every partition found in the catalogue (running log recovery), then
@@ -151,6 +153,7 @@ class Broker {
   void set_replication_hooks();
 
   BrokerConfig config_;
+  storage::Env* env_;
   ShardSet shards_;
   cluster::TopicTable topics_;
   storage::Flusher flusher_;

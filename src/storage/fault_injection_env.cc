@@ -16,6 +16,7 @@ std::string FaultInjectionEnv::path_of(const FileHandle& file) {
 }
 
 std::shared_ptr<FileHandle> FaultInjectionEnv::open(const std::filesystem::path& path, bool create) {
+  std::shared_lock io(io_mu_);
   bool existed = base_->exists(path);
   auto file = base_->open(path, create);
   if (file && !existed) {
@@ -26,20 +27,25 @@ std::shared_ptr<FileHandle> FaultInjectionEnv::open(const std::filesystem::path&
 }
 
 bool FaultInjectionEnv::sync(const FileHandle& file) {
+  std::shared_lock io(io_mu_);
   if (auto path = path_of(file); std::filesystem::is_directory(path)) {
     {
       std::lock_guard lock(mu_);
       ++sync_calls_;
     }
-    return sync_dir(path);  // a directory handle: its entries become durable
+    return sync_dir_locked(path);  // a directory handle: its entries become durable
   }
   std::lock_guard lock(mu_);
   ++sync_calls_;
   if (sync_fails()) return false;
+  // The size before the sync: in a running broker the shard appends while a
+  // flusher thread syncs, and bytes written after fdatasync began are not
+  // made durable by it.
+  const int64_t size = base_->size(file);
   if (!base_->sync(file)) return false;
   auto it = files_.find(path_of(file));
   if (it != files_.end()) {
-    it->second.synced_size = static_cast<uint64_t>(std::max<int64_t>(0, base_->size(file)));
+    it->second.synced_size = static_cast<uint64_t>(std::max<int64_t>(0, size));
     it->second.undo.clear();
   }
   return true;
@@ -54,6 +60,11 @@ bool FaultInjectionEnv::sync_fails() {
 }
 
 bool FaultInjectionEnv::sync_dir(const std::filesystem::path& dir) {
+  std::shared_lock io(io_mu_);
+  return sync_dir_locked(dir);
+}
+
+bool FaultInjectionEnv::sync_dir_locked(const std::filesystem::path& dir) {
   std::lock_guard lock(mu_);
   if (sync_fails()) return false;
   auto prefix = std::filesystem::absolute(dir).lexically_normal().string();
@@ -64,6 +75,7 @@ bool FaultInjectionEnv::sync_dir(const std::filesystem::path& dir) {
 }
 
 bool FaultInjectionEnv::sync_filesystem(const FileHandle& any) {
+  std::shared_lock io(io_mu_);
   std::lock_guard lock(mu_);
   ++sync_calls_;
   if (fail_syncs_) return false;
@@ -77,6 +89,7 @@ bool FaultInjectionEnv::sync_filesystem(const FileHandle& any) {
 }
 
 bool FaultInjectionEnv::truncate(const FileHandle& file, uint64_t size) {
+  std::shared_lock io(io_mu_);
   std::lock_guard lock(mu_);
   auto it = files_.find(path_of(file));
   if (it != files_.end() && it->second.synced_size > size) {
@@ -93,6 +106,7 @@ bool FaultInjectionEnv::truncate(const FileHandle& file, uint64_t size) {
 }
 
 bool FaultInjectionEnv::rename(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::shared_lock io(io_mu_);
   std::lock_guard lock(mu_);
   auto src = std::filesystem::absolute(from).lexically_normal().string();
   auto dst = std::filesystem::absolute(to).lexically_normal().string();
@@ -110,6 +124,7 @@ bool FaultInjectionEnv::rename(const std::filesystem::path& from, const std::fil
 }
 
 bool FaultInjectionEnv::remove(const std::filesystem::path& path) {
+  std::shared_lock io(io_mu_);
   std::lock_guard lock(mu_);
   files_.erase(std::filesystem::absolute(path).lexically_normal().string());
   return base_->remove(path);
@@ -117,6 +132,19 @@ bool FaultInjectionEnv::remove(const std::filesystem::path& path) {
 
 void FaultInjectionEnv::drop_unsynced_data() {
   std::lock_guard lock(mu_);
+  drop_unsynced_data_locked();
+}
+
+void FaultInjectionEnv::cut_power_and_exit(int exit_code) {
+  io_mu_.lock();  // never released: every later file change waits until the process ends
+  {
+    std::lock_guard lock(mu_);
+    drop_unsynced_data_locked();
+  }
+  ::_exit(exit_code);
+}
+
+void FaultInjectionEnv::drop_unsynced_data_locked() {
   for (auto& [path, state] : files_) {
     if (!base_->exists(path)) continue;
     if (!state.entry_synced) {

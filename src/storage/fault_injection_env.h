@@ -10,12 +10,20 @@
 // may undo an ftruncate whose inode change never reached the disk).
 //
 // Model limits: writes are assumed to append (the storage engine never
-// overwrites synced bytes in place: checkpoints are replaced by rename), and
-// rename/remove are taken as durable at once.
+// overwrites synced bytes in place: checkpoints are replaced by rename),
+// rename/remove are taken as durable at once, and so are directories made by
+// create_dirs (a partition's directory outlives a power cut).
 //
-// Thread-safety: all methods are safe to call concurrently (one mutex).
+// The real binary runs under it too, for tests only (`runnel serve
+// --simulate-power-loss`): cut_power_and_exit() then stops every write,
+// drops what was not synced and ends the process, as a power cut would.
+//
+// Thread-safety: all methods are safe to call concurrently (one mutex for the
+// bookkeeping; every call that changes a file holds `io_mu_` shared, so that
+// cut_power_and_exit(), holding it exclusively, sees no write half done).
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 
 #include "storage/env.h"
 
@@ -28,6 +36,11 @@ class FaultInjectionEnv final : public Env {
   // Simulates a power loss. Every file must be closed first (the logs that
   // used this Env destroyed without close()), as after a real crash.
   void drop_unsynced_data();
+  // Simulates a power loss in a running process: waits for the file
+  // operations under way, blocks every later one, drops what was not synced
+  // (as drop_unsynced_data(), with the files still open) and _exit()s with
+  // `exit_code`.
+  [[noreturn]] void cut_power_and_exit(int exit_code);
   // While set, sync() and sync_dir() fail (a disk that stopped accepting writes).
   void set_fail_syncs(bool fail);
   // The next `n` sync() / sync_dir() calls succeed and every later one fails
@@ -41,6 +54,7 @@ class FaultInjectionEnv final : public Env {
     return base_->pread(file, position, out);
   }
   bool pwrite(const FileHandle& file, uint64_t position, std::span<const uint8_t> data) override {
+    std::shared_lock io(io_mu_);
     return base_->pwrite(file, position, data);
   }
   bool sync(const FileHandle& file) override;
@@ -65,9 +79,14 @@ class FaultInjectionEnv final : public Env {
   };
   // Under mu_: whether this sync fails (fail_syncs_ or the budget is spent).
   bool sync_fails();
+  // sync_dir() for a caller that holds io_mu_ already.
+  bool sync_dir_locked(const std::filesystem::path& dir);
+  // Under mu_: the work of drop_unsynced_data().
+  void drop_unsynced_data_locked();
   static std::string path_of(const FileHandle& file);
 
   Env* base_;
+  std::shared_mutex io_mu_;  // shared by file changes, exclusive for a power cut
   mutable std::mutex mu_;
   std::map<std::string, FileState> files_;  // by absolute path; untracked files are fully durable
   bool fail_syncs_ = false;

@@ -46,7 +46,7 @@ MIN_INSYNC = int(os.environ.get("CHAOS_MIN_INSYNC", "2"))  # the topic's min.ins
 FAULTS = ["kill-leader", "kill-follower", "kill-controller", "pause-leader", "pause-follower",
           "partition-leader", "partition-node-from-brokers", "partition-node-from-etcd",
           "partition-majority-from-etcd", "partition-bridge", "partition-oneway-leader",
-          "kill-etcd", "rolling-restart", "kill-two", "kill-all"]
+          "kill-etcd", "rolling-restart", "kill-two", "kill-all", "power-leader", "power-follower", "power-all"]
 
 T0 = time.monotonic()
 
@@ -184,7 +184,9 @@ class Node:
                 "auto.create.topics.enable": "false", "group.initial.rebalance.delay.ms": 0,
                 "log.segment.bytes": 256 * 1024}
         args = ["ip", "netns", "exec", self.net.ns(self.n), self.binary, "serve", "--data-dir", self.data,
-                "--listen", self.addr, "--advertise", self.addr, "--node-id", str(self.n), "--etcd", self.etcd.url]
+                "--listen", self.addr, "--advertise", self.addr, "--node-id", str(self.n), "--etcd", self.etcd.url,
+                # Test mode: SIGUSR2 drops every unsynced write and exits (a power cut).
+                "--simulate-power-loss"]
         for k, v in sets.items():
             args += ["--set", "%s=%s" % (k, v)]
         with open(self.logpath, "ab") as f:
@@ -207,6 +209,25 @@ class Node:
     def kill9(self):
         self.expected_down = True
         if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+        self.paused = False
+
+    def power_cut(self, timeout=30):
+        """SIGUSR2 under --simulate-power-loss: what was not fdatasync'd is
+        dropped and the broker exits with code 99, as if its power failed."""
+        self.expected_down = True
+        if not self.alive():
+            return
+        if self.paused:
+            self.cont()
+        self.proc.send_signal(signal.SIGUSR2)
+        try:
+            rc = self.proc.wait(timeout)
+            if rc != 99:
+                anomaly("broker %d exited with %s on a power cut (expected 99); log %s" % (self.n, rc, self.logpath))
+        except subprocess.TimeoutExpired:
+            anomaly("broker %d did not cut its power within %d s (SIGKILLed); log %s" % (self.n, timeout, self.logpath))
             self.proc.kill()
             self.proc.wait()
         self.paused = False
@@ -442,13 +463,14 @@ class Nemesis(threading.Thread):
     def fault(self, kind, dur):
         c, net = self.c, self.c.net
         ctrl, leader, follower, p = self.roles()
-        target = {"kill-controller": ctrl, "kill-follower": follower, "pause-follower": follower}.get(kind, leader)
+        target = {"kill-controller": ctrl, "kill-follower": follower, "pause-follower": follower,
+                  "power-follower": follower}.get(kind, leader)
         info = {"target": target, "partition": p, "duration": round(dur, 1)}
         if kind == "partition-bridge":
             a = target
             b = [n for n in NODES if n != a][self.rng.randrange(2)]
             info["cut"] = [a, b]
-        if kind in ("rolling-restart", "kill-all"):
+        if kind in ("rolling-restart", "kill-all", "power-all"):
             order = list(NODES)
             self.rng.shuffle(order)
             info = {"order": order, "duration": round(dur, 1)}
@@ -472,6 +494,17 @@ class Nemesis(threading.Thread):
             self.sleep(dur / 2)
             for n in info["order"]:
                 c.nodes[n].start()
+        elif kind == "power-all":
+            # the whole cluster loses power: every broker's unsynced writes are gone (etcd stays)
+            for n in info["order"]:
+                c.nodes[n].power_cut()
+            self.sleep(dur / 2)
+            for n in info["order"]:
+                c.nodes[n].start()
+        elif kind.startswith("power-"):
+            c.nodes[target].power_cut()
+            self.sleep(dur)
+            c.nodes[target].start()
         elif kind.startswith("kill-") and kind != "kill-etcd":
             c.nodes[target].kill9()
             self.sleep(dur)
