@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "app/cluster_command.h"
@@ -50,14 +52,14 @@ struct ServeFlags {
   std::string config_file, data_dir, listen, advertise, etcd;
   std::vector<std::string> sets;
   int node_id = -1;
-  bool simulate_power_loss = false;
+  bool fault_injection = false;
 };
 
-// Exit code of a broker whose power was cut (SIGUSR2 under --simulate-power-loss).
+// Exit code of a broker whose power was cut (SIGUSR2 under --fault-injection).
 constexpr int kPowerCutExitCode = 99;
 
 int serve(const ServeFlags& flags) {
-  const auto& [config_file, data_dir, listen, advertise, etcd, sets, node_id, simulate_power_loss] = flags;
+  const auto& [config_file, data_dir, listen, advertise, etcd, sets, node_id, fault_injection] = flags;
   auto started = std::chrono::steady_clock::now();
   raise_open_file_limit();
   runnel::BrokerConfig config;
@@ -86,19 +88,25 @@ int serve(const ServeFlags& flags) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  if (simulate_power_loss) sigaddset(&signals, SIGUSR2);
+  if (fault_injection) {
+    sigaddset(&signals, SIGUSR1);
+    sigaddset(&signals, SIGUSR2);
+  }
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   // Test only: every file goes through an Env that remembers what was
-  // synced, so that SIGUSR2 can drop the rest, as a power cut would.
-  std::unique_ptr<runnel::storage::FaultInjectionEnv> power_loss_env;
-  if (simulate_power_loss) {
-    power_loss_env = std::make_unique<runnel::storage::FaultInjectionEnv>();
-    spdlog::warn("--simulate-power-loss: a test mode; SIGUSR2 drops every unsynced write and exits with code {}",
-                 kPowerCutExitCode);
+  // synced, so that SIGUSR2 can drop the rest, as a power cut would, and
+  // SIGUSR1 can make the syncs under chosen directories fail.
+  std::unique_ptr<runnel::storage::FaultInjectionEnv> fault_env;
+  if (fault_injection) {
+    fault_env = std::make_unique<runnel::storage::FaultInjectionEnv>();
+    spdlog::warn(
+        "--fault-injection: a test mode. SIGUSR2 drops every unsynced write and exits with code {}; SIGUSR1 makes "
+        "every fdatasync under the directories named in {}/fail-syncs (one per line, relative) fail with EIO",
+        kPowerCutExitCode, config.data_dir);
   }
-  runnel::Broker broker(config, power_loss_env ? power_loss_env.get() : runnel::storage::Env::posix());
+  runnel::Broker broker(config, fault_env ? fault_env.get() : runnel::storage::Env::posix());
   std::unique_ptr<runnel::Listener> listener;
   try {
     broker.start();
@@ -116,11 +124,20 @@ int serve(const ServeFlags& flags) {
                listener->port(), config.data_dir, broker.shards().size(), elapsed);
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  if (signal_number == SIGUSR2 && power_loss_env) {
-    spdlog::warn("power cut (SIGUSR2): dropping every unsynced write");
-    spdlog::default_logger()->flush();
-    power_loss_env->cut_power_and_exit(kPowerCutExitCode);
+  for (;;) {
+    sigwait(&signals, &signal_number);
+    if (signal_number == SIGUSR2 && fault_env) {
+      spdlog::warn("power cut (SIGUSR2): dropping every unsynced write");
+      spdlog::default_logger()->flush();
+      fault_env->cut_power_and_exit(kPowerCutExitCode);
+    }
+    if (signal_number != SIGUSR1 || !fault_env) break;
+    std::ifstream list(std::filesystem::path(config.data_dir) / "fail-syncs");
+    for (std::string dir; std::getline(list, dir);) {
+      if (dir.empty()) continue;
+      spdlog::warn("fault injection (SIGUSR1): every fdatasync under {} fails from now on", dir);
+      fault_env->fail_syncs_under(std::filesystem::path(config.data_dir) / dir);
+    }
   }
   spdlog::info("received signal {}, shutting down", signal_number);
   listener->stop();
@@ -147,9 +164,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, INT32_MAX));
   serve_cmd->add_option("--etcd", flags.etcd,
                         "etcd endpoints, comma separated (runnel.etcd.endpoints): run as a cluster member");
-  serve_cmd->add_flag("--simulate-power-loss", flags.simulate_power_loss,
-                      "TEST ONLY: track what is fdatasync'd; SIGUSR2 then drops every unsynced write and exits "
-                      "(code 99), as a power cut would. Slower; never for real data.");
+  serve_cmd->add_flag("--fault-injection", flags.fault_injection,
+                      "TEST ONLY: every file goes through a fault-injecting layer that tracks what is fdatasync'd. "
+                      "SIGUSR2 drops every unsynced write and exits (code 99), as a power cut would; SIGUSR1 makes "
+                      "the fdatasyncs under the directories listed in DATA_DIR/fail-syncs fail with EIO. Slower; "
+                      "never for real data.");
   std::string keys;
   for (const auto& k : runnel::known_config_keys()) keys += "  " + k + "\n";
   serve_cmd->footer("Configuration keys (--config file or --set):\n" + keys);

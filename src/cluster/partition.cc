@@ -35,15 +35,43 @@ storage::EpochEndOffset Partition::end_offset_for_epoch(LeaderEpoch epoch) const
   return epochs.end_offset_for(epoch, end);
 }
 
+void Partition::go_offline(const std::string& why) {
+  if (offline_) return;
+  offline_ = true;
+  spdlog::error("partition {}-{} is offline until the broker restarts: {}", topic_, index_, why);
+  for (auto& w : durable_waiters_) w.resume(false);
+  durable_waiters_.clear();
+  resume_commit_waiters(ErrorCode::KAFKA_STORAGE_ERROR);
+  notify_fetch_waiters();
+  if (on_offline_) on_offline_();
+}
+
+void Partition::on_write_error(int error) {
+  switch (error) {
+    case ENOSPC:
+    case EDQUOT:
+    case EMFILE:
+    case ENFILE:
+    case EFBIG:
+      return;  // nothing written was lost, and the next append may succeed
+    default:
+      go_offline(std::string("a write failed: ") + std::strerror(error));
+  }
+}
+
 storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_ms) {
-  if (role_ != Role::Leader) {
+  if (role_ != Role::Leader || offline_) {
     storage::AppendResult r;
-    r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    r.error = offline_ ? ErrorCode::KAFKA_STORAGE_ERROR : ErrorCode::NOT_LEADER_OR_FOLLOWER;
     return r;
   }
+  errno = 0;
   auto result = log_->append(batches, leader_epoch().value(), now_ms);
-  if (result.error == ErrorCode::KAFKA_STORAGE_ERROR)
-    spdlog::error("{}-{}: append failed: {}", topic_, index_, std::strerror(errno));
+  if (result.error == ErrorCode::KAFKA_STORAGE_ERROR) {
+    const int error = errno ? errno : EIO;
+    spdlog::error("{}-{}: append failed: {}", topic_, index_, std::strerror(error));
+    on_write_error(error);
+  }
   if (result.error == ErrorCode::NONE) {
     last_append_ms_ = now_ms;
     // Followers wait for data past the high watermark; and in a cluster the
@@ -55,14 +83,18 @@ storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_
 }
 
 storage::AppendResult Partition::append_replicated(std::span<const uint8_t> batches, int64_t now_ms) {
-  if (role_ != Role::Follower) {
+  if (role_ != Role::Follower || offline_) {
     storage::AppendResult r;
-    r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    r.error = offline_ ? ErrorCode::KAFKA_STORAGE_ERROR : ErrorCode::NOT_LEADER_OR_FOLLOWER;
     return r;
   }
+  errno = 0;
   auto result = log_->append_replicated(batches, now_ms);
-  if (result.error == ErrorCode::KAFKA_STORAGE_ERROR)
-    spdlog::error("{}-{}: replicated append failed: {}", topic_, index_, std::strerror(errno));
+  if (result.error == ErrorCode::KAFKA_STORAGE_ERROR) {
+    const int error = errno ? errno : EIO;
+    spdlog::error("{}-{}: replicated append failed: {}", topic_, index_, std::strerror(error));
+    on_write_error(error);
+  }
   if (result.error == ErrorCode::NONE && result.last_offset >= 0) {
     last_append_ms_ = now_ms;
     request_flush(/*force=*/true);
@@ -213,6 +245,7 @@ void Partition::resume_commit_waiters(ErrorCode error) {
 
 asio::awaitable<ErrorCode> Partition::wait_acknowledged(int64_t offset, int64_t timeout_ms) {
   if (!replicated_) co_return co_await wait_durable(offset) ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
+  if (offline_) co_return ErrorCode::KAFKA_STORAGE_ERROR;
   if (role_ != Role::Leader) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
   if (hw_ > offset) co_return ErrorCode::NONE;
   // Captures must stay trivially destructible (GCC PR 100611, see
@@ -236,6 +269,7 @@ asio::awaitable<ErrorCode> Partition::wait_acknowledged(int64_t offset, int64_t 
 }
 
 storage::ReadResult Partition::read(int64_t offset, uint64_t max_bytes, bool min_one, bool to_log_end) const {
+  if (offline_) return storage::ReadResult{ErrorCode::KAFKA_STORAGE_ERROR, {}, 0};
   if (offset < log_start_offset() || offset > log_end_offset())
     return storage::ReadResult{ErrorCode::OFFSET_OUT_OF_RANGE, {}, 0};
   return log_->read(offset, max_bytes, min_one, to_log_end ? log_end_offset() : high_watermark());
@@ -253,6 +287,7 @@ void Partition::enforce_retention(int64_t now_ms) { log_->enforce_retention(now_
 
 asio::awaitable<bool> Partition::wait_durable(int64_t offset) {
   if (log_->flushed_offset() > offset) co_return true;
+  if (offline_) co_return false;
   co_return co_await await_callback<bool>([this, offset](auto done) {
     durable_waiters_.push_back({offset, std::move(done)});
     request_flush();
@@ -260,7 +295,7 @@ asio::awaitable<bool> Partition::wait_durable(int64_t offset) {
 }
 
 void Partition::request_flush(bool force, bool have_slot) {
-  if (flush_in_flight_ || (durable_waiters_.empty() && !force)) {
+  if (flush_in_flight_ || offline_ || (durable_waiters_.empty() && !force)) {
     if (have_slot) gate_->release();
     return;
   }
@@ -311,9 +346,7 @@ void Partition::on_flushed(int64_t durable_offset, int64_t sealed_below) {
     // fdatasync failed: what was written may not be on disk, and retrying
     // cannot tell (the kernel may have dropped the dirty pages). Fail every
     // waiter, as Kafka fails the log directory.
-    spdlog::error("{}-{}: fdatasync failed; failing {} acks=all waiters", topic_, index_, durable_waiters_.size());
-    for (auto& w : durable_waiters_) w.resume(false);
-    durable_waiters_.clear();
+    go_offline("fdatasync failed (what was written may not be on disk)");
     return;
   }
   log_->mark_flushed(durable_offset, sealed_below);
@@ -382,7 +415,12 @@ void Partition::close() {
   durable_waiters_.clear();
 }
 
-bool Partition::prepare_shutdown() { return log_->prepare_shutdown(); }
+bool Partition::prepare_shutdown() {
+  // An offline log gets no clean-shutdown marker: the next start recovers it
+  // from what is really on disk.
+  if (offline_) return false;
+  return log_->prepare_shutdown();
+}
 
 void Partition::finish_shutdown(bool synced) {
   resume_commit_waiters(ErrorCode::NOT_LEADER_OR_FOLLOWER);

@@ -50,6 +50,16 @@ class Partition {
 
   const std::string& topic() const { return topic_; }
   int32_t index() const { return index_; }
+
+  // Offline: an fdatasync failed, or a write failed for a reason other than
+  // space or descriptors running out. What was written may not be on disk,
+  // and a later sync that succeeds would not say so (the kernel may have
+  // dropped the pages), so nothing is appended, read or acknowledged until
+  // the broker restarts and recovers the log from what is there, as Kafka
+  // takes a failed log directory offline. `on_offline` (set once, by the
+  // partition manager) hears of it.
+  bool offline() const { return offline_; }
+  void set_on_offline(std::function<void()> on_offline) { on_offline_ = std::move(on_offline); }
   // Roles. A partition opens as the leader of itself in epoch 0 (a single
   // node, for ever). In a cluster the PartitionManager applies the role etcd
   // gives it, with replicated(): from then on the high watermark counts only
@@ -215,6 +225,11 @@ class Partition {
   // FlushGate slot was handed over already.
   void request_flush(bool force = false, bool have_slot = false);
   void on_flushed(int64_t durable_offset, int64_t sealed_below);
+  // Takes the partition offline (see offline()) and says why, once.
+  void go_offline(const std::string& why);
+  // After a failed append: offline unless `error` (an errno) is one that
+  // passes (a full disk, descriptors or a segment size running out).
+  void on_write_error(int error);
   // Recomputes the high watermark (leader) and wakes whoever waits on it.
   void advance_high_watermark();
   void notify_fetch_waiters();
@@ -252,6 +267,8 @@ class Partition {
     std::shared_ptr<std::function<void(ErrorCode)>> resume;  // emptied once called
   };
   std::deque<CommitWaiter> commit_waiters_;
+  bool offline_ = false;
+  std::function<void()> on_offline_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -81,6 +81,21 @@ Partition* PartitionManager::partition(const std::string& topic, int32_t partiti
   return it == map.end() ? nullptr : it->second.get();
 }
 
+bool PartitionManager::is_offline(const std::string& topic, int32_t partition) const {
+  if (!any_offline_.load(std::memory_order_relaxed)) return false;
+  std::lock_guard lock(offline_mu_);
+  return offline_.count(key(topic, partition)) > 0;
+}
+
+void PartitionManager::set_offline(const std::string& k, bool offline) {
+  std::lock_guard lock(offline_mu_);
+  if (offline)
+    offline_.insert(k);
+  else
+    offline_.erase(k);
+  any_offline_.store(!offline_.empty(), std::memory_order_relaxed);
+}
+
 void PartitionManager::start(int64_t max_open_files) {
   data_dir_handle_ = env_->open_dir(options_.data_dir);
   if (!data_dir_handle_) spdlog::warn("cannot open {}: shutdown will sync each partition", options_.data_dir.string());
@@ -157,6 +172,8 @@ ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from
       auto partition =
           std::make_unique<Partition>(topic.name, p, std::move(log), flusher_, *here, flush_gates_[here->id()]);
       if (options_.replicated) partition->set_replicated(options_.node_id);
+      partition->set_on_offline([this, k = key(topic.name, p)] { set_offline(k, true); });
+      set_offline(key(topic.name, p), false);
       partitions_[here->id()][key(topic.name, p)] = std::move(partition);
     } catch (const std::exception& e) {
       if (!tolerant) {
@@ -164,6 +181,7 @@ ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from
         return ErrorCode::KAFKA_STORAGE_ERROR;
       }
       spdlog::error("partition {} stays offline: {}", key(topic.name, p), e.what());
+      set_offline(key(topic.name, p), true);
     }
   }
   return ErrorCode::NONE;
@@ -181,6 +199,7 @@ void PartitionManager::drop_partitions(const std::string& topic, int32_t from, i
       it->second->abandon();
       map.erase(it);
     }
+    set_offline(key(topic, p), false);
     file_caches_[here->id()]->erase_under(partition_dir(topic, p));
     storage::PartitionLog::destroy(partition_dir(topic, p));
   }

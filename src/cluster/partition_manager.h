@@ -17,11 +17,14 @@
 // from the thread that starts and stops the broker (not a shard): start()
 // before the shards run, the others while they do.
 #include <asio.hpp>
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -86,6 +89,10 @@ class PartitionManager {
   // The calling shard's partition; nullptr when it holds no such partition
   // (unknown, not open yet, or offline) or on a thread that is not a shard.
   Partition* partition(const std::string& topic, int32_t partition);
+  // Whether this node's replica of the partition is offline: it could not be
+  // opened at start-up, or went offline since (Partition::offline()). Safe
+  // from any thread (Metadata asks on whichever shard it runs).
+  bool is_offline(const std::string& topic, int32_t partition) const;
 
   // Opens the data directory (for the syncfs at shutdown) and one descriptor
   // cache per shard, `max_open_files` over all of them.
@@ -155,6 +162,10 @@ class PartitionManager {
   std::vector<std::unique_ptr<storage::FileCache>> file_caches_;  // one per shard
   std::vector<std::shared_ptr<FlushGate>> flush_gates_;           // one per shard
   std::vector<PartitionMap> partitions_;                          // one map per shard, touched only on that shard
+  mutable std::mutex offline_mu_;
+  std::set<std::string> offline_;  // keys of offline partitions, under offline_mu_
+  std::atomic<bool> any_offline_{false};
+  void set_offline(const std::string& key, bool offline);
   std::vector<std::unique_ptr<asio::steady_timer>> retention_timers_;
   std::vector<std::unique_ptr<asio::steady_timer>> flush_timers_;
   std::vector<std::unique_ptr<asio::steady_timer>> isr_timers_;

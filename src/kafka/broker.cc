@@ -268,6 +268,13 @@ std::vector<Broker::Leadership> Broker::leadership(const cluster::TopicInfo& top
     } else if (!control_plane_) {
       l.leader = config_.node_id;
       l.replicas = l.isr = {config_.node_id};
+      // Offline (unreadable at start-up, or a failed sync since): no leader
+      // to send to; clients wait for it as for any leaderless partition.
+      if (partitions_.is_offline(topic.name, p)) {
+        l.leader = -1;
+        l.isr.clear();
+        l.offline = {config_.node_id};
+      }
     }
     out.push_back(std::move(l));
   }

@@ -98,6 +98,7 @@ class Broker {
     int32_t leader_epoch = 0;
     std::vector<int32_t> replicas;
     std::vector<int32_t> isr;
+    std::vector<int32_t> offline;  // replicas whose log is offline
   };
   std::vector<Leadership> leadership(const cluster::TopicInfo& topic) const;
   std::optional<Endpoint> endpoint(int32_t node_id) const;

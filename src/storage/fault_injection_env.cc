@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 
 namespace runnel::storage {
@@ -37,13 +38,19 @@ bool FaultInjectionEnv::sync(const FileHandle& file) {
   }
   std::lock_guard lock(mu_);
   ++sync_calls_;
-  if (sync_fails()) return false;
+  const std::string path = path_of(file);
+  bool failing_dir = false;
+  for (const auto& dir : failing_dirs_) failing_dir = failing_dir || path.starts_with(dir);
+  if (sync_fails() || failing_dir) {
+    errno = EIO;
+    return false;
+  }
   // The size before the sync: in a running broker the shard appends while a
   // flusher thread syncs, and bytes written after fdatasync began are not
   // made durable by it.
   const int64_t size = base_->size(file);
   if (!base_->sync(file)) return false;
-  auto it = files_.find(path_of(file));
+  auto it = files_.find(path);
   if (it != files_.end()) {
     it->second.synced_size = static_cast<uint64_t>(std::max<int64_t>(0, size));
     it->second.undo.clear();
@@ -162,6 +169,13 @@ void FaultInjectionEnv::drop_unsynced_data_locked() {
 void FaultInjectionEnv::fail_syncs_after(int n) {
   std::lock_guard lock(mu_);
   sync_budget_ = n;
+}
+
+void FaultInjectionEnv::fail_syncs_under(const std::filesystem::path& dir) {
+  auto prefix = std::filesystem::absolute(dir).lexically_normal().string();
+  if (!prefix.ends_with('/')) prefix += '/';
+  std::lock_guard lock(mu_);
+  failing_dirs_.push_back(prefix);
 }
 
 void FaultInjectionEnv::set_fail_syncs(bool fail) {

@@ -15,7 +15,7 @@
 // create_dirs (a partition's directory outlives a power cut).
 //
 // The real binary runs under it too, for tests only (`runnel serve
-// --simulate-power-loss`): cut_power_and_exit() then stops every write,
+// --fault-injection`): cut_power_and_exit() then stops every write,
 // drops what was not synced and ends the process, as a power cut would.
 //
 // Thread-safety: all methods are safe to call concurrently (one mutex for the
@@ -46,6 +46,9 @@ class FaultInjectionEnv final : public Env {
   // The next `n` sync() / sync_dir() calls succeed and every later one fails
   // (a crash at a chosen point of a multi-step operation); -1 turns it off.
   void fail_syncs_after(int n);
+  // From now on every sync() of a file under `dir` fails with EIO (a disk
+  // that went bad under one partition); other files are not affected.
+  void fail_syncs_under(const std::filesystem::path& dir);
   int sync_calls() const;
 
   std::shared_ptr<FileHandle> open(const std::filesystem::path& path, bool create) override;
@@ -91,6 +94,7 @@ class FaultInjectionEnv final : public Env {
   std::map<std::string, FileState> files_;  // by absolute path; untracked files are fully durable
   bool fail_syncs_ = false;
   int sync_budget_ = -1;
+  std::vector<std::string> failing_dirs_;  // absolute, each ending in '/'
   int sync_calls_ = 0;
 };
 

@@ -186,7 +186,7 @@ class Node:
         args = ["ip", "netns", "exec", self.net.ns(self.n), self.binary, "serve", "--data-dir", self.data,
                 "--listen", self.addr, "--advertise", self.addr, "--node-id", str(self.n), "--etcd", self.etcd.url,
                 # Test mode: SIGUSR2 drops every unsynced write and exits (a power cut).
-                "--simulate-power-loss"]
+                "--fault-injection"]
         for k, v in sets.items():
             args += ["--set", "%s=%s" % (k, v)]
         with open(self.logpath, "ab") as f:
@@ -214,7 +214,7 @@ class Node:
         self.paused = False
 
     def power_cut(self, timeout=30):
-        """SIGUSR2 under --simulate-power-loss: what was not fdatasync'd is
+        """SIGUSR2 under --fault-injection: what was not fdatasync'd is
         dropped and the broker exits with code 99, as if its power failed."""
         self.expected_down = True
         if not self.alive():

@@ -21,6 +21,7 @@ protocol::MetadataResponse::MetadataResponseTopic describe_topic(Broker& broker,
     part.leader_epoch = leadership[p].leader_epoch;
     part.replica_nodes = leadership[p].replicas;
     part.isr_nodes = leadership[p].isr;
+    part.offline_replicas = leadership[p].offline;
     if (part.leader_id < 0) part.error_code = code(ErrorCode::LEADER_NOT_AVAILABLE);
     topic.partitions.push_back(std::move(part));
   }

@@ -1,4 +1,4 @@
-"""Power loss on one node (issue 11): the broker runs with --simulate-power-loss,
+"""Power loss on one node (issue 11): the broker runs with --fault-injection,
 which sends every file operation through the fault-injecting Env; SIGUSR2 then
 drops every write that was not fdatasync'd and ends the process, as a power cut
 would. Under acks=all produce load (librdkafka) and group offset commits, the
@@ -29,7 +29,7 @@ class PowerLossTest(unittest.TestCase):
     def setUp(self):
         # Small segments: cuts land during rolls, index writes and checkpoints too.
         self.broker = Broker(sets={"num.partitions": PARTITIONS, "log.segment.bytes": 65536},
-                             args=["--simulate-power-loss"]).start()
+                             args=["--fault-injection"]).start()
         create_topic(self.broker.bootstrap, TOPIC, PARTITIONS)
 
     def tearDown(self):
