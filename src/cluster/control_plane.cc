@@ -389,6 +389,37 @@ ErrorCode ControlPlane::alter_isr(const std::string& topic, int32_t partition, i
   return ErrorCode::NONE;
 }
 
+ErrorCode ControlPlane::resign_offline_leader(const std::string& topic, int32_t partition, int32_t leader_epoch) {
+  auto state = cache_->partition(topic, partition);
+  auto view = cache_->topic(topic);
+  if (!state || !view || state->leader != options_.node_id || state->leader_epoch != leader_epoch ||
+      partition >= static_cast<int32_t>(view->record.replicas.size()))
+    return ErrorCode::FENCED_LEADER_EPOCH;
+  int32_t successor = -1;
+  for (int32_t node : view->record.replicas[partition]) {
+    bool in_isr = std::find(state->isr.begin(), state->isr.end(), node) != state->isr.end();
+    if (node != options_.node_id && in_isr && cache_->broker(node)) {
+      successor = node;
+      break;
+    }
+  }
+  if (successor < 0) return ErrorCode::NOT_ENOUGH_REPLICAS;
+  auto next = *state;
+  next.leader = successor;
+  ++next.leader_epoch;
+  ++next.partition_epoch;
+  std::erase(next.isr, options_.node_id);
+  const auto key = keys_.partition(topic, partition);
+  etcd::TxnResponse txn;
+  auto status = admin_client_.txn({etcd::Compare::mod_revision(key, state->mod_revision)},
+                                  {etcd::Op::put(key, metadata::encode_partition_state(next))}, {}, txn);
+  if (!status.is_ok()) return ErrorCode::REQUEST_TIMED_OUT;
+  if (!txn.succeeded) return ErrorCode::FENCED_LEADER_EPOCH;
+  spdlog::warn("partition {}-{}: its log is offline here; leader {} -> {} (leader epoch {}, ISR {})", topic, partition,
+               options_.node_id, successor, next.leader_epoch, fmt::join(next.isr, ","));
+  return ErrorCode::NONE;
+}
+
 std::vector<controller::BrokerSlot> ControlPlane::live_slots() const {
   std::vector<controller::BrokerSlot> out;
   for (const auto& b : cache_->brokers()) out.push_back({b.node_id, b.rack});

@@ -114,6 +114,14 @@ class ControlPlane {
   ErrorCode add_partitions(const std::string& name, int32_t total, const controller::Assignment* manual,
                            std::string* message);
 
+  // This broker leads `partition` in `leader_epoch` but its log went offline
+  // (Partition::offline()): hands the leadership to the first registered
+  // replica of the ISR in replica order and leaves the ISR, in one fenced
+  // write, as a controlled shutdown would for one partition (the offline log
+  // may miss what it acknowledged, so it may neither lead nor count in the
+  // ISR). NOT_ENOUGH_REPLICAS when no other ISR member is registered (it
+  // then stays, offline, as the only holder of every committed record).
+  ErrorCode resign_offline_leader(const std::string& topic, int32_t partition, int32_t leader_epoch);
   // The leader's ISR change (Kafka's AlterPartition): writes `isr` into the
   // partition's state, bumping its partition epoch, while this node still
   // leads it in `leader_epoch`, fenced on the key's mod revision as the

@@ -111,6 +111,7 @@ class Partition {
   // An ISR change is being written (no second one meanwhile); its outcome:
   // `committed` makes `isr` this leader's at once (etcd's watch repeats it).
   void isr_change_started() { isr_change_in_flight_ = true; }
+  bool isr_change_in_flight() const { return isr_change_in_flight_; }
   void isr_change_finished(bool committed, std::vector<int32_t> isr, int64_t now_ms);
   // acks=all before appending: NOT_ENOUGH_REPLICAS while the ISR is smaller
   // than min.insync.replicas (always NONE on a single node).

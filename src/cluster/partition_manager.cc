@@ -308,6 +308,23 @@ void PartitionManager::run_isr_check(int shard_id) {
   auto now = wall_clock_ms();
   for (auto& [_, p] : partitions_[shard_id]) {
     if (!p->is_leader() || !hooks_.alter_isr) continue;
+    if (p->offline()) {
+      // Its followers cannot read from it, so the ISR must not shrink to it:
+      // it hands over instead, and tries again while nobody can take over.
+      if (!hooks_.resign_offline_leader || p->isr_change_in_flight()) continue;
+      p->isr_change_started();
+      asio::co_spawn(
+          shards_.at(shard_id).executor(),
+          [this, shard_id, topic = p->topic(), index = p->index(),
+           epoch = p->leader_epoch()]() -> asio::awaitable<void> {
+            (void)co_await hooks_.resign_offline_leader(topic, index, epoch.value());
+            auto it = partitions_[shard_id].find(key(topic, index));
+            if (it == partitions_[shard_id].end()) co_return;
+            it->second->isr_change_finished(false, {}, wall_clock_ms());
+          },
+          asio::detached);
+      continue;
+    }
     auto proposal = p->proposed_isr(now, options_.replica_lag_time_max_ms);
     if (!proposal) continue;
     p->isr_change_started();

@@ -65,6 +65,10 @@ class PartitionManager {
     std::function<asio::awaitable<ErrorCode>(const std::string& topic, int32_t partition, int32_t leader_epoch,
                                              const std::vector<int32_t>& isr)>
         alter_isr;
+    // A leader whose log went offline hands its leadership over
+    // (ControlPlane::resign_offline_leader), like alter_isr off the shards.
+    std::function<asio::awaitable<ErrorCode>(const std::string& topic, int32_t partition, int32_t leader_epoch)>
+        resign_offline_leader;
     // A partition became leader here (true) or stopped being it (false), on
     // its shard (the broker loads or drops group coordinators).
     std::function<void(int shard_id, const std::string& topic, int32_t partition, bool leader)> on_leadership;

@@ -67,6 +67,11 @@ void Broker::set_replication_hooks() {
     auto alter = [&]() { return control_plane_->alter_isr(topic, p, epoch, isr); };
     co_return co_await on_control_pool(alter);
   };
+  hooks.resign_offline_leader = [this](const std::string& topic, int32_t p,
+                                       int32_t epoch) -> asio::awaitable<ErrorCode> {
+    auto resign = [&]() { return control_plane_->resign_offline_leader(topic, p, epoch); };
+    co_return co_await on_control_pool(resign);
+  };
   hooks.on_leadership = [this](int s, const std::string& topic, int32_t p, bool leader) {
     // The coordinator of the groups of an offsets partition lives with its
     // leader: it replays the partition when it takes over (on this shard, in

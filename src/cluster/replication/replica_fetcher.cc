@@ -106,7 +106,10 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   for (auto& [key, not_before] : s.partitions) {
     if (not_before > now) continue;
     auto* partition = s.lookup(key.first, key.second);
-    if (!partition || partition->is_leader() || partition->leader() != s.options.leader) continue;
+    // An offline replica copies nothing: it may not rejoin the ISR until its
+    // broker restarts and recovers it.
+    if (!partition || partition->is_leader() || partition->offline() || partition->leader() != s.options.leader)
+      continue;
     auto [it, added] = topic_index.emplace(key.first, request.topics.size());
     if (added) request.topics.emplace_back().topic = key.first;
     auto& fp = request.topics[it->second].partitions.emplace_back();

@@ -23,10 +23,12 @@ def wait_for(cond, timeout=30.0, step=0.1):
 
 
 class Cluster:
-    def __init__(self, size=3, sets=None):
+    def __init__(self, size=3, sets=None, args=None):
+        """args: more command-line arguments for every broker (e.g. --fault-injection)."""
         self.etcd = etcd.Etcd()
         self.size = size
         self.sets = dict(sets or {})
+        self.args = list(args or [])
         self.brokers = {}
 
     def start(self):
@@ -41,7 +43,7 @@ class Cluster:
     def add(self, node_id, sets=None):
         cfg = dict(self.sets)
         cfg.update(sets or {})
-        b = Broker(args=["--node-id", str(node_id), "--etcd", self.etcd.url], sets=cfg)
+        b = Broker(args=["--node-id", str(node_id), "--etcd", self.etcd.url] + self.args, sets=cfg)
         self.brokers[node_id] = b
         return b.start()
 

@@ -8,7 +8,11 @@
   and show no leader in Metadata, while the other partitions keep working; a
   restart recovers it with every record acknowledged before the fault.
 - at start-up: a partition's log cannot be opened; it stays offline with a log
-  line, the broker starts and serves the others."""
+  line, the broker starts and serves the others.
+- in a cluster: a leader whose syncs fail hands its leadership to another ISR
+  member and leaves the ISR; acks=all producers carry on against the new
+  leader with nothing acknowledged lost, and once restarted the broker
+  catches up and rejoins the ISR."""
 import os
 import shutil
 import signal
@@ -18,15 +22,18 @@ import unittest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+import etcd
 from broker import Broker
-from helpers import create_topic, read_partition
+from cluster import Cluster, wait_for
+from helpers import admin, create_topic, read_partition
+from kafka.admin import NewTopic
 
 TOPIC = "disk"
 PARTITIONS = 3
 BAD = 1
 
 
-def produce(bootstrap, partition, values, timeout=6.0):
+def produce(bootstrap, partition, values, timeout=6.0, topic=TOPIC):
     """acks=all; returns {value: offset} of what was acknowledged."""
     acked = {}
 
@@ -37,7 +44,7 @@ def produce(bootstrap, partition, values, timeout=6.0):
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0,
                   "message.timeout.ms": int(timeout * 1000), "socket.timeout.ms": 3000})
     for v in values:
-        p.produce(TOPIC, value=v, partition=partition, on_delivery=on_delivery)
+        p.produce(topic, value=v, partition=partition, on_delivery=on_delivery)
     p.flush(timeout + 5)
     return acked
 
@@ -107,6 +114,60 @@ class OfflinePartitionTest(unittest.TestCase):
                 self.assertEqual(len(read_partition(b, TOPIC, p)), 10)
                 self.assertEqual(len(produce(b, p, [b"more"])), 1)
         shutil.rmtree(os.path.join(bad_dir, segment))
+
+
+@unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
+class OfflineLeaderInClusterTest(unittest.TestCase):
+    def setUp(self):
+        self.cluster = Cluster(3, sets={"default.replication.factor": 3, "min.insync.replicas": 2,
+                                        "replica.lag.time.max.ms": 2000}, args=["--fault-injection"]).start()
+
+    def tearDown(self):
+        self.cluster.cleanup()
+
+    def state(self):
+        """(leader, isr) of ledger-0 as any live broker sees it."""
+        for n, b in self.cluster.brokers.items():
+            v = b.alive() and self.cluster.view(n, ["ledger"])
+            if v and "ledger" in v[2] and 0 in v[2]["ledger"][1]:
+                s = v[2]["ledger"][1][0]
+                return s[1], sorted(s[3])
+        return -1, []
+
+    def test_offline_leader_hands_over_and_rejoins_after_restart(self):
+        c = self.cluster
+        a = admin(c.brokers[1].bootstrap)
+        try:
+            a.create_topics([NewTopic("ledger", 1, 3)])
+        finally:
+            a.close()
+        self.assertTrue(wait_for(lambda: self.state()[1] == [1, 2, 3]))
+        before = produce(c.bootstrap, 0, [b"before-%d" % i for i in range(50)], topic="ledger")
+        self.assertEqual(len(before), 50)
+        leader = self.state()[0]
+
+        bad = c.brokers[leader]
+        with open(os.path.join(bad.data_dir, "fail-syncs"), "w") as f:
+            f.write("ledger-0\n")
+        bad.signal(signal.SIGUSR1)
+        after = produce(c.bootstrap, 0, [b"after-%d" % i for i in range(50)], timeout=30.0, topic="ledger")
+        self.assertEqual(len(after), 50, "acks=all writes stopped when the leader's log went offline")
+        new_leader, isr = self.state()
+        self.assertNotIn(new_leader, (leader, -1))
+        self.assertNotIn(leader, isr, "an offline replica stayed in the ISR")
+        self.assertIn("its log is offline here", bad.log())
+
+        log = {r.offset: r.value for r in read_partition(c.brokers[new_leader].bootstrap, "ledger", 0)}
+        for acked in (before, after):
+            for value, offset in acked.items():
+                self.assertEqual(log.get(offset), value, "acknowledged record at %d lost" % offset)
+
+        # Restarted without the fault, it recovers the log and rejoins the ISR.
+        bad.stop()
+        bad.args = [a for a in bad.args if a != "--fault-injection"]
+        bad.restart()
+        self.assertTrue(wait_for(lambda: self.state()[1] == [1, 2, 3], timeout=30),
+                        "the restarted broker did not rejoin the ISR: %r" % (self.state(),))
 
 
 if __name__ == "__main__":
