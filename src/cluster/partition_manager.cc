@@ -169,6 +169,11 @@ ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from
     try {
       auto log =
           storage::PartitionLog::open(partition_dir(topic.name, p), topic.log_config, wall_clock_ms(), env_, &cache);
+      if (log->bytes_truncated_on_open() > 0)
+        spdlog::warn(
+            "partition {}: recovery after an unclean stop cut {} bytes of torn or corrupt data; the log now "
+            "ends at offset {}",
+            key(topic.name, p), log->bytes_truncated_on_open(), log->log_end_offset());
       auto partition =
           std::make_unique<Partition>(topic.name, p, std::move(log), flusher_, *here, flush_gates_[here->id()]);
       if (options_.replicated) partition->set_replicated(options_.node_id);
