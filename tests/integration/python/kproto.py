@@ -234,6 +234,42 @@ def parse_join_group_v1(payload):
     return error, generation, r.string()
 
 
+def offset_commit_v2(correlation_id, group, topic, partition, offset):
+    """OffsetCommit v2 as a simple consumer (generation -1, no member id)."""
+    body = (header_v1(8, 2, correlation_id) + string(group) + i32(-1) + string("") + i64(-1) +
+            i32(1) + string(topic) + i32(1) + i32(partition) + i64(offset) + string(""))
+    return frame(body)
+
+
+def parse_offset_commit_v2(payload):
+    """The error code of the one partition of an OffsetCommit v2 response frame."""
+    r = Reader(payload)
+    r.i32()  # correlation id
+    r.i32()  # topics
+    r.string()
+    r.i32()  # partitions
+    r.i32()
+    return r.i16()
+
+
+def offset_fetch_v1(correlation_id, group, topic, partition):
+    body = header_v1(9, 1, correlation_id) + string(group) + i32(1) + string(topic) + i32(1) + i32(partition)
+    return frame(body)
+
+
+def parse_offset_fetch_v1(payload):
+    """(committed offset, error code) of the one partition of an OffsetFetch v1 response frame."""
+    r = Reader(payload)
+    r.i32()  # correlation id
+    r.i32()  # topics
+    r.string()
+    r.i32()  # partitions
+    r.i32()
+    offset = r.i64()
+    r.string()  # metadata
+    return offset, r.i16()
+
+
 class Reader:
     def __init__(self, b):
         self.b, self.o = b, 0

@@ -1,6 +1,7 @@
 """A full disk (issue 11): the data dir is a small tmpfs. Produce gets
 KAFKA_STORAGE_ERROR once it is full, reads keep working, nothing acknowledged
-is damaged, a topic change that cannot be written is refused without harm
+is damaged, a group commit is refused with a retriable error while the last
+committed offset stays readable, a topic change that cannot be written is refused without harm
 (a cut-short topics.json once kept the broker from ever starting again), and
 produce works again once space is freed, with no restart; after a restart
 every acknowledged record is still there."""
@@ -14,6 +15,8 @@ from broker import Broker
 from helpers import admin, read_partition
 
 KAFKA_STORAGE_ERROR = 56
+COORDINATOR_NOT_AVAILABLE = 15
+GROUP = "full-group"
 RECORD = 16000
 
 
@@ -43,6 +46,14 @@ class DiskFullTest(unittest.TestCase):
         r = kproto.parse_produce_v8(conn.recv_frame())[1][0]
         return r["error"], r["base_offset"]
 
+    def commit(self, conn, offset):
+        conn.send(kproto.offset_commit_v2(7, GROUP, "full", 0, offset))
+        return kproto.parse_offset_commit_v2(conn.recv_frame())
+
+    def committed(self, conn):
+        conn.send(kproto.offset_fetch_v1(8, GROUP, "full", 0))
+        return kproto.parse_offset_fetch_v1(conn.recv_frame())
+
     def test_storage_error_when_full_and_recovery_when_space_is_freed(self):
         port = self.broker.port
         ballast = os.path.join(self.broker.data_dir, "ballast")  # space an operator can give back
@@ -52,6 +63,7 @@ class DiskFullTest(unittest.TestCase):
         time.sleep(0.5)
         conn = kproto.Conn(port, 10)
         self.assertEqual(self.produce(conn, "other", 0)[0], 0)
+        self.assertEqual(self.commit(conn, 3), 0)  # the offsets topic exists before the disk fills
         acked = {}
         errors = 0
         for i in range(400):
@@ -88,6 +100,19 @@ class DiskFullTest(unittest.TestCase):
         finally:
             a.close()
         self.assertTrue(self.broker.alive())
+        # Group commits: one that still fits in the offsets log's last page is taken; once
+        # none fits, a commit is refused (retriable) and the last one taken stays readable.
+        last, refused = 3, False
+        for k in range(400):
+            error = self.commit(conn, 10 + k)
+            if error == 0:
+                last = 10 + k
+                continue
+            self.assertEqual(error, COORDINATOR_NOT_AVAILABLE)
+            refused = True
+            break
+        self.assertTrue(refused, "400 commits fitted on a full disk")
+        self.assertEqual(self.committed(conn), (last, 0))
 
         os.unlink(ballast)
         os.unlink(topup)
@@ -100,6 +125,11 @@ class DiskFullTest(unittest.TestCase):
             self.assertEqual(error, KAFKA_STORAGE_ERROR)
             self.assertLess(time.time(), deadline, "produce did not recover after space was freed")
             time.sleep(0.2)
+        deadline = time.time() + 20
+        while self.commit(conn, 9000) != 0:
+            self.assertLess(time.time(), deadline, "group commits did not recover after space was freed")
+            time.sleep(0.2)
+        self.assertEqual(self.committed(conn), (9000, 0))
         for i in range(1001, 1011):
             error, offset = self.produce(conn, "full", i)
             self.assertEqual(error, 0)
@@ -109,6 +139,9 @@ class DiskFullTest(unittest.TestCase):
         self.broker.stop()
         self.broker.restart()
         check_full()
+        conn = kproto.Conn(port, 10)
+        self.assertEqual(self.committed(conn), (9000, 0))
+        conn.close()
 
 if __name__ == "__main__":
     unittest.main()
