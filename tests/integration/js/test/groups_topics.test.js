@@ -148,13 +148,21 @@ test('a topic deleted and created again is read from its start by the same group
   await admin.deleteTopics({ topics: [t] })
   await admin.createTopics({ topics: [{ topic: t, numPartitions: 2 }] })
   await produceEach(kafka, t, 'new')
+  // The removal is durable: a restarted broker does not bring the offsets back.
+  await broker.stop()
+  await broker.start()
+  const k = makeKafka(broker.bootstrap)
+  const ad = track(k.admin())
+  await ad.connect()
+  assert.deepEqual(await committed(ad, 'jsdel-re-g'), [])
   // Kafka forgets the old topic's offsets when it is deleted, so the group
   // starts the new topic from its beginning (fromBeginning) and misses nothing.
-  const second = await member('jsdel-re-g', [t])
+  const second = await member('jsdel-re-g', [t], k)
   await waitFor(() => second.got.length >= 2, 15000, `the new topic's records: ${JSON.stringify(second.got)}`)
   await sleep(300)
   assert.deepEqual(second.got.sort(), [`${t}:new-0`, `${t}:new-1`])
   await second.consumer.disconnect()
+  await ad.disconnect()
 })
 
 test('a subscribed topic deleted where Metadata creates topics (Kafka\'s default): the member reads on', async () => {
