@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <limits>
 
 #include "base/await_callback.h"
 #include "base/clock.h"
@@ -505,6 +506,29 @@ asio::awaitable<std::pair<ErrorCode, std::vector<ErrorCode>>> Coordinator::delet
   co_await wait_durable(group_id, last);
   for (const auto& tp : deleted) offsets_[group_id].erase(tp);
   co_return std::pair{ErrorCode::NONE, errors};
+}
+
+asio::awaitable<size_t> Coordinator::forget_topic(const std::string& topic) {
+  // Tombstones are appended and the offsets dropped before the first wait, so
+  // a commit for a topic of the same name created meanwhile lands after them.
+  if (stopped_) co_return 0;
+  std::vector<std::pair<std::string, int64_t>> written;  // group, last offset
+  size_t removed = 0;
+  for (auto& [group_id, offsets] : offsets_) {
+    std::vector<protocol::Record> tombstones;
+    for (auto it = offsets.lower_bound({topic, std::numeric_limits<int32_t>::min()});
+         it != offsets.end() && it->first.first == topic;) {
+      protocol::Record r;
+      r.key = encode_key(OffsetKey{group_id, topic, it->first.second});
+      tombstones.push_back(std::move(r));
+      it = offsets.erase(it);
+    }
+    if (tombstones.empty()) continue;
+    removed += tombstones.size();
+    written.emplace_back(group_id, append(group_id, tombstones));
+  }
+  for (const auto& [group_id, last] : written) co_await wait_durable(group_id, last);
+  co_return removed;
 }
 
 }  // namespace runnel::group

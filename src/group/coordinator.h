@@ -106,6 +106,13 @@ class Coordinator {
   // Deletes committed offsets (OffsetDelete). Group errors, or per-partition errors.
   asio::awaitable<std::pair<ErrorCode, std::vector<ErrorCode>>> delete_offsets(
       const std::string& group_id, const std::vector<std::pair<std::string, int32_t>>& partitions);
+  // A topic was deleted: every group loaded here forgets its committed offsets
+  // for the topic's partitions (tombstones in __consumer_offsets), as Kafka's
+  // coordinator does (onPartitionsDeleted), so that a topic created again
+  // under the same name is not read from the old topic's offsets. Groups are
+  // not rebalanced: their members notice the deletion through Metadata. Returns
+  // how many offsets were removed.
+  asio::awaitable<size_t> forget_topic(const std::string& topic);
 
  private:
   Group* find(const std::string& group_id);

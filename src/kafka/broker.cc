@@ -210,6 +210,7 @@ asio::awaitable<void> Broker::reconcile_once() {
       co_await partitions_.drop_everywhere(have->name, 0, have->partitions);
       topics_.remove(have->name);
       spdlog::info("topic {} was re-created in the cluster: dropped the old one's data", have->name);
+      co_await forget_group_offsets(have->name);
       have.reset();
     }
     if (have && have->partitions == want.partitions && have->overrides == want.overrides &&
@@ -237,6 +238,7 @@ asio::awaitable<void> Broker::reconcile_once() {
     co_await partitions_.drop_everywhere(t.name, 0, t.partitions);
     topics_.remove(t.name);
     spdlog::info("deleted topic {} (deleted in the cluster)", t.name);
+    co_await forget_group_offsets(t.name);
   }
   // Every replica held here takes the role etcd gives it.
   std::vector<cluster::PartitionManager::Role> roles;
@@ -457,7 +459,17 @@ asio::awaitable<ErrorCode> Broker::delete_topic(const std::string& name) {
   if (error != ErrorCode::NONE) co_return error;
   co_await partitions_.drop_everywhere(name, 0, info->partitions);
   spdlog::info("deleted topic {}", name);
+  co_await forget_group_offsets(name);
   co_return ErrorCode::NONE;
+}
+
+asio::awaitable<void> Broker::forget_group_offsets(std::string topic) {
+  size_t removed = 0;
+  for (int s = 0; s < static_cast<int>(coordinators_.size()); ++s) {
+    auto forget = [this, s, &topic]() { return coordinators_[s]->forget_topic(topic); };
+    removed += co_await on_shard(shards_.at(s), forget);
+  }
+  if (removed > 0) spdlog::info("removed {} committed offsets of deleted topic {}", removed, topic);
 }
 
 asio::awaitable<ErrorCode> Broker::add_partitions(const std::string& name, int32_t total, std::string* message,

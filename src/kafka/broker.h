@@ -144,6 +144,10 @@ class Broker {
   asio::awaitable<void> reconcile_now();
   void schedule_reconcile();
   asio::awaitable<void> reconcile_once();
+  // A topic is gone from this broker (deleted, or deleted and created again
+  // while it was away): the groups coordinated here forget their committed
+  // offsets for it, as Kafka's coordinator does.
+  asio::awaitable<void> forget_group_offsets(std::string topic);
   // Runs a blocking control-plane call off the shard threads.
   template <class F>
   asio::awaitable<ErrorCode> on_control_pool(F& fn);
