@@ -66,7 +66,7 @@ storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_
     return r;
   }
   errno = 0;
-  auto result = log_->append(batches, leader_epoch().value(), now_ms);
+  auto result = log_->append(batches, leader_epoch(), now_ms);
   if (result.error == ErrorCode::KAFKA_STORAGE_ERROR) {
     const int error = errno ? errno : EIO;
     spdlog::error("{}-{}: append failed: {}", topic_, index_, std::strerror(error));
