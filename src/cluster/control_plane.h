@@ -36,6 +36,7 @@
 #include <thread>
 
 #include "base/error_code.h"
+#include "base/types.h"
 #include "cluster/controller/replica_assignment.h"
 #include "cluster/etcd/client.h"
 #include "cluster/etcd/lease_keeper.h"
@@ -121,8 +122,8 @@ class ControlPlane {
   // has moved on (another leader or epoch, or a newer write the cache has not
   // seen yet: the caller retries later); REQUEST_TIMED_OUT when etcd cannot be
   // reached. Blocking; not on a shard thread.
-  ErrorCode alter_isr(const std::string& topic, int32_t partition, int32_t leader_epoch,
-                      const std::vector<int32_t>& isr);
+  ErrorCode alter_isr(const std::string& topic, PartitionId partition, LeaderEpoch leader_epoch,
+                      const std::vector<NodeId>& isr);
 
   // Replaces the topic's config overrides; fenced like add_partitions.
   ErrorCode set_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs,

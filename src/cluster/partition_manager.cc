@@ -165,7 +165,7 @@ ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from
   Shard* here = current_shard();
   auto& cache = *file_caches_[here->id()];
   for (int32_t p = from; p < to; ++p) {
-    if (&owner(topic.name, p) != here || !topic.holds(p, options_.node_id)) continue;
+    if (&owner(topic.name, p) != here || !topic.holds(PartitionId(p), NodeId(options_.node_id))) continue;
     try {
       auto log =
           storage::PartitionLog::open(partition_dir(topic.name, p), topic.log_config, wall_clock_ms(), env_, &cache);

@@ -58,13 +58,15 @@ cluster::Partition* Broker::partition(const std::string& topic, int32_t partitio
 void Broker::set_replication_hooks() {
   cluster::PartitionManager::ReplicationHooks hooks;
   hooks.resolve = [this](int32_t node) -> std::optional<cluster::replication::ReplicaFetcher::Endpoint> {
-    auto b = control_plane_->cache().broker(node);
+    auto b = control_plane_->cache().broker(NodeId(node));
     if (!b) return std::nullopt;
     return cluster::replication::ReplicaFetcher::Endpoint{b->host, static_cast<uint16_t>(b->port)};
   };
   hooks.alter_isr = [this](const std::string& topic, int32_t p, int32_t epoch,
                            const std::vector<int32_t>& isr) -> asio::awaitable<ErrorCode> {
-    auto alter = [&]() { return control_plane_->alter_isr(topic, p, epoch, isr); };
+    auto alter = [&]() {
+      return control_plane_->alter_isr(topic, PartitionId(p), LeaderEpoch(epoch), to_node_ids(isr));
+    };
     co_return co_await on_control_pool(alter);
   };
   hooks.on_leadership = [this](int s, const std::string& topic, int32_t p, bool leader) {
@@ -224,7 +226,7 @@ asio::awaitable<void> Broker::reconcile_once() {
     if (have && have->overrides != info.overrides) co_await partitions_.apply_topic_config(info);
     if (info.name == group::kOffsetsTopic) offsets_partitions_ = info.partitions;
     int held = 0;
-    for (int32_t p = 0; p < info.partitions; ++p) held += info.holds(p, config_.node_id);
+    for (int32_t p = 0; p < info.partitions; ++p) held += info.holds(PartitionId(p), NodeId(config_.node_id));
     spdlog::info("topic {}: {} partitions in the cluster, {} on this broker", info.name, info.partitions, held);
   }
   for (const auto& t : topics_.all()) {
