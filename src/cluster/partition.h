@@ -7,7 +7,8 @@
 // for new data. Nothing above cluster/ sees the storage::PartitionLog behind
 // it, so that replication can later change what "committed" means (the high
 // watermark) in this one place. The PartitionManager opens, closes and drops
-// partitions.
+// partitions. The follower's fetcher sees it through replication::
+// FollowerReplica (replication/ may not include this header).
 //
 // Thread-safety: none; owned by one shard and used only on its thread. The
 // flusher's completion is posted back to that shard before it touches state.
@@ -23,6 +24,7 @@
 #include "base/error_code.h"
 #include "base/types.h"
 #include "cluster/flush_gate.h"
+#include "cluster/replication/follower_replica.h"
 #include "cluster/replication/leader_state.h"
 #include "runtime/shard.h"
 #include "storage/batch_reader.h"
@@ -41,7 +43,7 @@ struct FetchWaiter {
 // Fetch and OffsetForLeaderEpoch all report it).
 inline constexpr LeaderEpoch kSingleNodeLeaderEpoch{0};
 
-class Partition {
+class Partition final : public replication::FollowerReplica {
  public:
   // `gate` (optional) bounds the shard's syncs in flight.
   Partition(std::string topic, PartitionId index, std::unique_ptr<storage::PartitionLog> log, storage::Flusher& flusher,
@@ -80,14 +82,14 @@ class Partition {
   // Follows `leader` (kNoNode: none yet) in `epoch`: appends stop, acks=all
   // waiters get NOT_LEADER_OR_FOLLOWER.
   void become_follower(NodeId leader, LeaderEpoch epoch);
-  bool is_leader() const { return role_ == Role::Leader; }
-  NodeId leader() const { return role_ == Role::Leader ? self_ : leader_; }
+  bool is_leader() const override { return role_ == Role::Leader; }
+  NodeId leader() const override { return role_ == Role::Leader ? self_ : leader_; }
   // Kafka's OFFSET_NOT_AVAILABLE condition: a new leader whose high
   // watermark has not yet reached the log end it took over with cannot say
   // where the committed log ends (ListOffsets answers so until it can).
   bool high_watermark_behind_epoch_start() const { return replicated_ && hw_ < epoch_start_offset_; }
   // The leader epoch this broker serves the partition in (a single node: 0).
-  LeaderEpoch leader_epoch() const { return epoch_; }
+  LeaderEpoch leader_epoch() const override { return epoch_; }
   // Kafka's check of a request's current_leader_epoch (kUndefinedEpoch: none
   // given, no check):
   // newer than ours UNKNOWN_LEADER_EPOCH (we have not heard of it yet),
@@ -128,31 +130,31 @@ class Partition {
   //
   // Batches fetched from the leader, stored as they are
   // (PartitionLog::append_replicated); a sync is requested at once.
-  storage::AppendResult append_replicated(std::span<const uint8_t> batches, int64_t now_ms);
+  storage::AppendResult append_replicated(std::span<const uint8_t> batches, int64_t now_ms) override;
   // The leader's high watermark from a Fetch response (capped at our end).
-  void set_leader_high_watermark(Offset high_watermark);
+  void set_leader_high_watermark(Offset high_watermark) override;
   // Discards the divergent suffix at and above `offset` (PartitionLog::
   // truncate_to), once no sync is in flight. False on I/O errors.
-  asio::awaitable<bool> truncate_to(Offset offset);
+  asio::awaitable<bool> truncate_to(Offset offset) override;
   // This replica's log ends below the leader's log start: start over, empty,
   // at `offset` (PartitionLog::truncate_fully_and_start_at), once no sync is
   // in flight. False on I/O errors.
-  asio::awaitable<bool> truncate_fully_and_start_at(Offset offset);
+  asio::awaitable<bool> truncate_fully_and_start_at(Offset offset) override;
   // What this replica has fdatasync'd: every offset below it.
-  Offset durable_offset() const { return Offset(log_->flushed_offset()); }
+  Offset durable_offset() const override { return Offset(log_->flushed_offset()); }
   // The epoch of the newest batch (or assigned epoch), for Fetch's
   // last_fetched_epoch; nullopt for a log without epochs.
-  std::optional<LeaderEpoch> latest_epoch() const { return log_->latest_epoch(); }
-  std::vector<storage::EpochEntry> epoch_entries() const { return log_->epoch_entries(); }
+  std::optional<LeaderEpoch> latest_epoch() const override { return log_->latest_epoch(); }
+  std::vector<storage::EpochEntry> epoch_entries() const override { return log_->epoch_entries(); }
 
   // The first offset still in the log (DeleteRecords and retention move it
   // forward).
-  Offset log_start_offset() const { return Offset(log_->log_start_offset()); }
+  Offset log_start_offset() const override { return Offset(log_->log_start_offset()); }
   // The offset the next appended record will get.
-  Offset log_end_offset() const { return Offset(log_->log_end_offset()); }
+  Offset log_end_offset() const override { return Offset(log_->log_end_offset()); }
   // The end of what consumers may see: everything appended on a single node;
   // in a cluster what the ISR holds durably (see LeaderState).
-  Offset high_watermark() const { return replicated_ ? hw_ : log_end_offset(); }
+  Offset high_watermark() const override { return replicated_ ? hw_ : log_end_offset(); }
   // The end of what read_committed consumers may see. No transactions: the
   // high watermark.
   Offset last_stable_offset() const { return high_watermark(); }
@@ -176,7 +178,7 @@ class Partition {
   // (fdatasync'd): true; or false when the sync failed (the data may be lost:
   // the caller answers KAFKA_STORAGE_ERROR). Concurrent waiters share one sync
   // (group commit).
-  asio::awaitable<bool> wait_durable(Offset offset);
+  asio::awaitable<bool> wait_durable(Offset offset) override;
 
   // Leaves a long-polling Fetch's waiter, notified at the next append.
   void add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter);
@@ -184,7 +186,7 @@ class Partition {
   // DeleteRecords: moves the log start offset forward to `offset` (never
   // back, never past the end), dropping whole segments below it. Returns the
   // new log start offset.
-  Offset delete_records_before(Offset offset);
+  Offset delete_records_before(Offset offset) override;
 
   // Applies a topic's changed configuration (IncrementalAlterConfigs).
   void set_config(const storage::LogConfig& config);

@@ -283,7 +283,7 @@ replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, NodeId lead
     o.partition_max_bytes = options_.replica_fetch_max_bytes;
     slot = std::make_unique<replication::ReplicaFetcher>(
         shards_.at(shard_id).io(), o, hooks_.resolve,
-        [this, shard_id](const std::string& topic, PartitionId p) -> Partition* {
+        [this, shard_id](const std::string& topic, PartitionId p) -> replication::FollowerReplica* {
           auto it = partitions_[shard_id].find(key(topic, p.value()));
           return it == partitions_[shard_id].end() ? nullptr : it->second.get();
         });

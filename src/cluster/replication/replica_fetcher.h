@@ -22,8 +22,8 @@
 #include <utility>
 
 #include "base/types.h"
-#include "cluster/partition.h"
 #include "cluster/replication/broker_connection.h"
+#include "cluster/replication/follower_replica.h"
 
 namespace runnel::cluster::replication {
 
@@ -43,7 +43,7 @@ class ReplicaFetcher {
   // The leader's address now (it may move between connections).
   using Resolve = std::function<std::optional<Endpoint>(NodeId node)>;
   // This shard's replica of a partition, or nullptr once it is gone.
-  using Lookup = std::function<Partition*(const std::string& topic, PartitionId partition)>;
+  using Lookup = std::function<FollowerReplica*(const std::string& topic, PartitionId partition)>;
 
   ReplicaFetcher(asio::io_context& io, Options options, Resolve resolve, Lookup lookup);
   ~ReplicaFetcher();
