@@ -37,12 +37,7 @@ CLUSTER_SUBLAYERS = ["cluster/etcd", "cluster/metadata", "cluster/controller", "
 
 # Known wrong-way includes that need a redesign, not a move. Each is
 # (including file, included header): keep this list short and say why.
-ALLOWED = {
-    # The follower's fetcher appends to and truncates a cluster::Partition;
-    # Partition in turn holds replication/leader_state.h. Breaking this needs
-    # an interface owned by replication/ that Partition implements.
-    ("cluster/replication/replica_fetcher.h", "cluster/partition.h"),
-}
+ALLOWED = set()  # none at present
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 

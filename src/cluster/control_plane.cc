@@ -195,7 +195,7 @@ void ControlPlane::supervise() {
 bool ControlPlane::reconcile() {
   if (!renew_lease()) return false;
   // A registration deleted by hand (or by an operator's tool) is put back.
-  if (registered_ && !cache_->broker(self_.node_id) && cache_->revision() > 0) {
+  if (registered_ && !cache_->broker(NodeId(self_.node_id)) && cache_->revision() > 0) {
     etcd::RangeResponse current;
     if (client_.range(keys_.broker(self_.node_id), {}, current).is_ok() && current.kvs.empty()) registered_ = false;
   }
@@ -362,8 +362,12 @@ std::array<uint8_t, 16> random_topic_id() {
 
 }  // namespace
 
-ErrorCode ControlPlane::alter_isr(const std::string& topic, int32_t partition, int32_t leader_epoch,
-                                  const std::vector<int32_t>& isr) {
+ErrorCode ControlPlane::alter_isr(const std::string& topic, PartitionId partition_id, LeaderEpoch epoch,
+                                  const std::vector<NodeId>& isr_ids) {
+  // The etcd record keeps plain integers.
+  const int32_t partition = partition_id.value();
+  const int32_t leader_epoch = epoch.value();
+  const std::vector<int32_t> isr = node_id_values(isr_ids);
   auto state = cache_->partition(topic, partition);
   if (!state || state->leader != options_.node_id || state->leader_epoch != leader_epoch)
     return ErrorCode::FENCED_LEADER_EPOCH;
@@ -372,7 +376,7 @@ ErrorCode ControlPlane::alter_isr(const std::string& topic, int32_t partition, i
   // by an expired lease) may not join an ISR.
   for (int32_t node : isr) {
     bool was_in = std::find(state->isr.begin(), state->isr.end(), node) != state->isr.end();
-    if (!was_in && !cache_->broker(node)) return ErrorCode::INELIGIBLE_REPLICA;
+    if (!was_in && !cache_->broker(NodeId(node))) return ErrorCode::INELIGIBLE_REPLICA;
   }
   auto next = *state;
   next.isr = isr;
@@ -389,7 +393,10 @@ ErrorCode ControlPlane::alter_isr(const std::string& topic, int32_t partition, i
   return ErrorCode::NONE;
 }
 
-ErrorCode ControlPlane::resign_offline_leader(const std::string& topic, int32_t partition, int32_t leader_epoch) {
+ErrorCode ControlPlane::resign_offline_leader(const std::string& topic, PartitionId partition_id, LeaderEpoch epoch) {
+  // The etcd record keeps plain integers.
+  const int32_t partition = partition_id.value();
+  const int32_t leader_epoch = epoch.value();
   auto state = cache_->partition(topic, partition);
   auto view = cache_->topic(topic);
   if (!state || !view || state->leader != options_.node_id || state->leader_epoch != leader_epoch ||
@@ -398,7 +405,7 @@ ErrorCode ControlPlane::resign_offline_leader(const std::string& topic, int32_t 
   int32_t successor = -1;
   for (int32_t node : view->record.replicas[partition]) {
     bool in_isr = std::find(state->isr.begin(), state->isr.end(), node) != state->isr.end();
-    if (node != options_.node_id && in_isr && cache_->broker(node)) {
+    if (node != options_.node_id && in_isr && cache_->broker(NodeId(node))) {
       successor = node;
       break;
     }

@@ -36,6 +36,7 @@
 #include <thread>
 
 #include "base/error_code.h"
+#include "base/types.h"
 #include "cluster/controller/replica_assignment.h"
 #include "cluster/etcd/client.h"
 #include "cluster/etcd/lease_keeper.h"
@@ -121,7 +122,7 @@ class ControlPlane {
   // may miss what it acknowledged, so it may neither lead nor count in the
   // ISR). NOT_ENOUGH_REPLICAS when no other ISR member is registered (it
   // then stays, offline, as the only holder of every committed record).
-  ErrorCode resign_offline_leader(const std::string& topic, int32_t partition, int32_t leader_epoch);
+  ErrorCode resign_offline_leader(const std::string& topic, PartitionId partition, LeaderEpoch leader_epoch);
   // The leader's ISR change (Kafka's AlterPartition): writes `isr` into the
   // partition's state, bumping its partition epoch, while this node still
   // leads it in `leader_epoch`, fenced on the key's mod revision as the
@@ -129,8 +130,8 @@ class ControlPlane {
   // has moved on (another leader or epoch, or a newer write the cache has not
   // seen yet: the caller retries later); REQUEST_TIMED_OUT when etcd cannot be
   // reached. Blocking; not on a shard thread.
-  ErrorCode alter_isr(const std::string& topic, int32_t partition, int32_t leader_epoch,
-                      const std::vector<int32_t>& isr);
+  ErrorCode alter_isr(const std::string& topic, PartitionId partition, LeaderEpoch leader_epoch,
+                      const std::vector<NodeId>& isr);
 
   // Replaces the topic's config overrides; fenced like add_partitions.
   ErrorCode set_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs,

@@ -10,7 +10,7 @@
 
 namespace runnel::cluster {
 
-Partition::Partition(std::string topic, int32_t index, std::unique_ptr<storage::PartitionLog> log,
+Partition::Partition(std::string topic, PartitionId index, std::unique_ptr<storage::PartitionLog> log,
                      storage::Flusher& flusher, Shard& shard, std::shared_ptr<FlushGate> gate)
     : topic_(std::move(topic)),
       index_(index),
@@ -21,15 +21,15 @@ Partition::Partition(std::string topic, int32_t index, std::unique_ptr<storage::
 
 Partition::~Partition() { *alive_ = false; }
 
-ErrorCode Partition::check_leader_epoch(int32_t current_leader_epoch) const {
-  if (current_leader_epoch == kUndefinedEpoch.value()) return ErrorCode::NONE;
-  if (LeaderEpoch(current_leader_epoch) > leader_epoch()) return ErrorCode::UNKNOWN_LEADER_EPOCH;
-  if (LeaderEpoch(current_leader_epoch) < leader_epoch()) return ErrorCode::FENCED_LEADER_EPOCH;
+ErrorCode Partition::check_leader_epoch(LeaderEpoch current_leader_epoch) const {
+  if (current_leader_epoch == kUndefinedEpoch) return ErrorCode::NONE;
+  if (current_leader_epoch > leader_epoch()) return ErrorCode::UNKNOWN_LEADER_EPOCH;
+  if (current_leader_epoch < leader_epoch()) return ErrorCode::FENCED_LEADER_EPOCH;
   return ErrorCode::NONE;
 }
 
 storage::EpochEndOffset Partition::end_offset_for_epoch(LeaderEpoch epoch) const {
-  Offset end(log_->log_end_offset());
+  Offset end = log_end_offset();
   storage::EpochList epochs(log_->epoch_entries());
   epochs.assign(leader_epoch(), end);
   return epochs.end_offset_for(epoch, end);
@@ -38,7 +38,7 @@ storage::EpochEndOffset Partition::end_offset_for_epoch(LeaderEpoch epoch) const
 void Partition::go_offline(const std::string& why) {
   if (offline_) return;
   offline_ = true;
-  spdlog::error("partition {}-{} is offline until the broker restarts: {}", topic_, index_, why);
+  spdlog::error("partition {}-{} is offline until the broker restarts: {}", topic_, index_.value(), why);
   for (auto& w : durable_waiters_) w.resume(false);
   durable_waiters_.clear();
   resume_commit_waiters(ErrorCode::KAFKA_STORAGE_ERROR);
@@ -66,10 +66,10 @@ storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_
     return r;
   }
   errno = 0;
-  auto result = log_->append(batches, leader_epoch().value(), now_ms);
+  auto result = log_->append(batches, leader_epoch(), now_ms);
   if (result.error == ErrorCode::KAFKA_STORAGE_ERROR) {
     const int error = errno ? errno : EIO;
-    spdlog::error("{}-{}: append failed: {}", topic_, index_, std::strerror(error));
+    spdlog::error("{}-{}: append failed: {}", topic_, index_.value(), std::strerror(error));
     on_write_error(error);
   }
   if (result.error == ErrorCode::NONE) {
@@ -92,7 +92,7 @@ storage::AppendResult Partition::append_replicated(std::span<const uint8_t> batc
   auto result = log_->append_replicated(batches, now_ms);
   if (result.error == ErrorCode::KAFKA_STORAGE_ERROR) {
     const int error = errno ? errno : EIO;
-    spdlog::error("{}-{}: replicated append failed: {}", topic_, index_, std::strerror(error));
+    spdlog::error("{}-{}: replicated append failed: {}", topic_, index_.value(), std::strerror(error));
     on_write_error(error);
   }
   if (result.error == ErrorCode::NONE && result.last_offset >= 0) {
@@ -102,9 +102,9 @@ storage::AppendResult Partition::append_replicated(std::span<const uint8_t> batc
   return result;
 }
 
-void Partition::set_leader_high_watermark(int64_t high_watermark) {
+void Partition::set_leader_high_watermark(Offset high_watermark) {
   if (role_ != Role::Follower) return;
-  int64_t hw = std::min(high_watermark, log_->log_end_offset());
+  Offset hw = std::min(high_watermark, log_end_offset());
   if (hw > hw_) hw_ = hw;
 }
 
@@ -123,12 +123,13 @@ asio::awaitable<bool> Partition::truncate_fully_and_start_at(Offset offset) {
   if (!co_await wait_no_sync_in_flight()) co_return false;
   int64_t before = log_->log_end_offset();
   if (!log_->truncate_fully_and_start_at(offset)) {
-    spdlog::error("{}-{}: starting over at {} failed: {}", topic_, index_, offset.value(), std::strerror(errno));
+    spdlog::error("{}-{}: starting over at {} failed: {}", topic_, index_.value(), offset.value(),
+                  std::strerror(errno));
     co_return false;
   }
   spdlog::warn("{}-{}: the leader's log starts at {}, past this replica's log end {}: started over, empty, at {}",
-               topic_, index_, offset.value(), before, offset.value());
-  hw_ = log_->log_end_offset();
+               topic_, index_.value(), offset.value(), before, offset.value());
+  hw_ = log_end_offset();
   co_return true;
 }
 
@@ -137,17 +138,17 @@ asio::awaitable<bool> Partition::truncate_to(Offset offset) {
   int64_t before = log_->log_end_offset();
   bool ok = log_->truncate_to(offset);
   if (!ok) {
-    spdlog::error("{}-{}: truncating to {} failed: {}", topic_, index_, offset.value(), std::strerror(errno));
+    spdlog::error("{}-{}: truncating to {} failed: {}", topic_, index_.value(), offset.value(), std::strerror(errno));
     co_return false;
   }
   if (log_->log_end_offset() < before)
-    spdlog::info("{}-{}: truncated the divergent suffix: log end {} -> {}", topic_, index_, before,
+    spdlog::info("{}-{}: truncated the divergent suffix: log end {} -> {}", topic_, index_.value(), before,
                  log_->log_end_offset());
-  hw_ = std::min(hw_, log_->log_end_offset());
+  hw_ = std::min(hw_, log_end_offset());
   co_return true;
 }
 
-void Partition::become_leader(LeaderEpoch epoch, std::vector<int32_t> replicas, std::vector<int32_t> isr,
+void Partition::become_leader(LeaderEpoch epoch, std::vector<NodeId> replicas, std::vector<NodeId> isr,
                               int64_t now_ms) {
   if (role_ == Role::Leader && epoch == epoch_ && leader_state_) {
     leader_state_->update(std::move(replicas), std::move(isr), now_ms);
@@ -161,18 +162,18 @@ void Partition::become_leader(LeaderEpoch epoch, std::vector<int32_t> replicas, 
   bool was_leader = role_ == Role::Leader;
   role_ = Role::Leader;
   epoch_ = epoch;
-  epoch_start_offset_ = log_->log_end_offset();
+  epoch_start_offset_ = log_end_offset();
   leader_ = self_;
   isr_change_in_flight_ = false;
   if (replicated_)
     leader_state_ = std::make_unique<replication::LeaderState>(self_, std::move(replicas), std::move(isr), now_ms);
   if (!was_leader && replicated_)
-    spdlog::info("{}-{}: leader in epoch {} (log end {}, high watermark {})", topic_, index_, epoch.value(),
-                 log_->log_end_offset(), hw_);
+    spdlog::info("{}-{}: leader in epoch {} (log end {}, high watermark {})", topic_, index_.value(), epoch.value(),
+                 log_->log_end_offset(), hw_.value());
   advance_high_watermark();
 }
 
-void Partition::become_follower(int32_t leader, LeaderEpoch epoch) {
+void Partition::become_follower(NodeId leader, LeaderEpoch epoch) {
   bool changed = role_ != Role::Follower || leader != leader_ || epoch != epoch_;
   role_ = Role::Follower;
   leader_ = leader;
@@ -182,27 +183,27 @@ void Partition::become_follower(int32_t leader, LeaderEpoch epoch) {
   resume_commit_waiters(ErrorCode::NOT_LEADER_OR_FOLLOWER);
   notify_fetch_waiters();  // a parked Fetch answers NOT_LEADER_OR_FOLLOWER now
   if (changed)
-    spdlog::info("{}-{}: follower of node {} in epoch {} (log end {})", topic_, index_, leader, epoch.value(),
-                 log_->log_end_offset());
+    spdlog::info("{}-{}: follower of node {} in epoch {} (log end {})", topic_, index_.value(), leader.value(),
+                 epoch.value(), log_->log_end_offset());
 }
 
-void Partition::on_follower_fetch(int32_t node, int64_t fetch_offset, int64_t durable_offset, int64_t now_ms) {
+void Partition::on_follower_fetch(NodeId node, Offset fetch_offset, Offset durable_offset, int64_t now_ms) {
   if (!leader_state_) return;
-  if (leader_state_->on_follower_fetch(node, fetch_offset, durable_offset, log_->log_end_offset(), now_ms))
+  if (leader_state_->on_follower_fetch(node, fetch_offset, durable_offset, log_end_offset(), now_ms))
     advance_high_watermark();
 }
 
-std::optional<std::vector<int32_t>> Partition::proposed_isr(int64_t now_ms, int64_t lag_max_ms) const {
+std::optional<std::vector<NodeId>> Partition::proposed_isr(int64_t now_ms, int64_t lag_max_ms) const {
   if (!leader_state_ || isr_change_in_flight_) return std::nullopt;
   return leader_state_->proposed_isr(now_ms, lag_max_ms, high_watermark());
 }
 
-const std::vector<int32_t>& Partition::isr() const {
-  static const std::vector<int32_t> none;
+const std::vector<NodeId>& Partition::isr() const {
+  static const std::vector<NodeId> none;
   return leader_state_ ? leader_state_->isr() : none;
 }
 
-void Partition::isr_change_finished(bool committed, std::vector<int32_t> isr, int64_t now_ms) {
+void Partition::isr_change_finished(bool committed, std::vector<NodeId> isr, int64_t now_ms) {
   isr_change_in_flight_ = false;
   if (!committed || !leader_state_) return;
   leader_state_->update(leader_state_->replicas(), std::move(isr), now_ms);
@@ -218,9 +219,9 @@ ErrorCode Partition::check_min_insync() const {
 
 void Partition::advance_high_watermark() {
   if (!replicated_ || !leader_state_) return;
-  auto candidate = leader_state_->high_watermark(log_->flushed_offset(), log_->config().min_insync_replicas);
+  auto candidate = leader_state_->high_watermark(durable_offset(), log_->config().min_insync_replicas);
   if (!candidate || *candidate <= hw_) return;
-  hw_ = std::min(*candidate, log_->log_end_offset());
+  hw_ = std::min(*candidate, log_end_offset());
   resume_commit_waiters(ErrorCode::NONE);
   notify_fetch_waiters();
 }
@@ -243,7 +244,7 @@ void Partition::resume_commit_waiters(ErrorCode error) {
   });
 }
 
-asio::awaitable<ErrorCode> Partition::wait_acknowledged(int64_t offset, int64_t timeout_ms) {
+asio::awaitable<ErrorCode> Partition::wait_acknowledged(Offset offset, int64_t timeout_ms) {
   if (!replicated_) co_return co_await wait_durable(offset) ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
   if (offline_) co_return ErrorCode::KAFKA_STORAGE_ERROR;
   if (role_ != Role::Leader) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
@@ -268,25 +269,25 @@ asio::awaitable<ErrorCode> Partition::wait_acknowledged(int64_t offset, int64_t 
   co_return result;
 }
 
-storage::ReadResult Partition::read(int64_t offset, uint64_t max_bytes, bool min_one, bool to_log_end) const {
+storage::ReadResult Partition::read(Offset offset, uint64_t max_bytes, bool min_one, bool to_log_end) const {
   if (offline_) return storage::ReadResult{ErrorCode::KAFKA_STORAGE_ERROR, {}, 0};
   if (offset < log_start_offset() || offset > log_end_offset())
     return storage::ReadResult{ErrorCode::OFFSET_OUT_OF_RANGE, {}, 0};
-  return log_->read(offset, max_bytes, min_one, to_log_end ? log_end_offset() : high_watermark());
+  return log_->read(offset.value(), max_bytes, min_one, (to_log_end ? log_end_offset() : high_watermark()).value());
 }
 
-storage::BatchRead Partition::read_into_memory(int64_t offset, uint64_t max_bytes) const {
-  return storage::read_batches(*log_, offset, max_bytes, /*min_one=*/true, log_->log_end_offset());
+storage::BatchRead Partition::read_into_memory(Offset offset, uint64_t max_bytes) const {
+  return storage::read_batches(*log_, offset.value(), max_bytes, /*min_one=*/true, log_->log_end_offset());
 }
 
-int64_t Partition::delete_records_before(int64_t offset) { return log_->delete_records_before(offset); }
+Offset Partition::delete_records_before(Offset offset) { return Offset(log_->delete_records_before(offset.value())); }
 
 void Partition::set_config(const storage::LogConfig& config) { log_->set_config(config); }
 
 void Partition::enforce_retention(int64_t now_ms) { log_->enforce_retention(now_ms); }
 
-asio::awaitable<bool> Partition::wait_durable(int64_t offset) {
-  if (log_->flushed_offset() > offset) co_return true;
+asio::awaitable<bool> Partition::wait_durable(Offset offset) {
+  if (durable_offset() > offset) co_return true;
   if (offline_) co_return false;
   co_return co_await await_callback<bool>([this, offset](auto done) {
     durable_waiters_.push_back({offset, std::move(done)});
@@ -350,7 +351,7 @@ void Partition::on_flushed(int64_t durable_offset, int64_t sealed_below) {
     return;
   }
   log_->mark_flushed(durable_offset, sealed_below);
-  int64_t flushed = log_->flushed_offset();
+  Offset flushed(log_->flushed_offset());
   // Waiters are not ordered by offset (requests interleave across hops), so check each.
   std::erase_if(durable_waiters_, [flushed](DurableWaiter& w) {
     if (w.offset >= flushed) return false;

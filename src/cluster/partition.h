@@ -7,7 +7,8 @@
 // for new data. Nothing above cluster/ sees the storage::PartitionLog behind
 // it, so that replication can later change what "committed" means (the high
 // watermark) in this one place. The PartitionManager opens, closes and drops
-// partitions.
+// partitions. The follower's fetcher sees it through replication::
+// FollowerReplica (replication/ may not include this header).
 //
 // Thread-safety: none; owned by one shard and used only on its thread. The
 // flusher's completion is posted back to that shard before it touches state.
@@ -23,6 +24,7 @@
 #include "base/error_code.h"
 #include "base/types.h"
 #include "cluster/flush_gate.h"
+#include "cluster/replication/follower_replica.h"
 #include "cluster/replication/leader_state.h"
 #include "runtime/shard.h"
 #include "storage/batch_reader.h"
@@ -41,15 +43,15 @@ struct FetchWaiter {
 // Fetch and OffsetForLeaderEpoch all report it).
 inline constexpr LeaderEpoch kSingleNodeLeaderEpoch{0};
 
-class Partition {
+class Partition final : public replication::FollowerReplica {
  public:
   // `gate` (optional) bounds the shard's syncs in flight.
-  Partition(std::string topic, int32_t index, std::unique_ptr<storage::PartitionLog> log, storage::Flusher& flusher,
+  Partition(std::string topic, PartitionId index, std::unique_ptr<storage::PartitionLog> log, storage::Flusher& flusher,
             Shard& shard, std::shared_ptr<FlushGate> gate = nullptr);
   ~Partition();
 
   const std::string& topic() const { return topic_; }
-  int32_t index() const { return index_; }
+  PartitionId index() const { return index_; }
 
   // Offline: an fdatasync failed, or a write failed for a reason other than
   // space or descriptors running out. What was written may not be on disk,
@@ -58,7 +60,7 @@ class Partition {
   // the broker restarts and recovers the log from what is there, as Kafka
   // takes a failed log directory offline. `on_offline` (set once, by the
   // partition manager) hears of it.
-  bool offline() const { return offline_; }
+  bool offline() const override { return offline_; }
   void set_on_offline(std::function<void()> on_offline) { on_offline_ = std::move(on_offline); }
   // Roles. A partition opens as the leader of itself in epoch 0 (a single
   // node, for ever). In a cluster the PartitionManager applies the role etcd
@@ -67,7 +69,7 @@ class Partition {
   // from its leader (append_replicated).
   //
   // Switches to the cluster's rules (called once, before any role).
-  void set_replicated(int32_t self) {
+  void set_replicated(NodeId self) {
     replicated_ = true;
     self_ = self;
     role_ = Role::None;
@@ -76,22 +78,23 @@ class Partition {
   // (end_offset_for_epoch counts it from there; its first append records it
   // in the epoch cache); follower progress starts afresh. The same epoch
   // again only updates the replicas and ISR (an ISR change committed).
-  void become_leader(LeaderEpoch epoch, std::vector<int32_t> replicas, std::vector<int32_t> isr, int64_t now_ms);
-  // Follows `leader` (-1: none yet) in `epoch`: appends stop, acks=all
+  void become_leader(LeaderEpoch epoch, std::vector<NodeId> replicas, std::vector<NodeId> isr, int64_t now_ms);
+  // Follows `leader` (kNoNode: none yet) in `epoch`: appends stop, acks=all
   // waiters get NOT_LEADER_OR_FOLLOWER.
-  void become_follower(int32_t leader, LeaderEpoch epoch);
-  bool is_leader() const { return role_ == Role::Leader; }
-  int32_t leader() const { return role_ == Role::Leader ? self_ : leader_; }
+  void become_follower(NodeId leader, LeaderEpoch epoch);
+  bool is_leader() const override { return role_ == Role::Leader; }
+  NodeId leader() const override { return role_ == Role::Leader ? self_ : leader_; }
   // Kafka's OFFSET_NOT_AVAILABLE condition: a new leader whose high
   // watermark has not yet reached the log end it took over with cannot say
   // where the committed log ends (ListOffsets answers so until it can).
   bool high_watermark_behind_epoch_start() const { return replicated_ && hw_ < epoch_start_offset_; }
   // The leader epoch this broker serves the partition in (a single node: 0).
-  LeaderEpoch leader_epoch() const { return epoch_; }
-  // Kafka's check of a request's current_leader_epoch (-1: none given, no check):
+  LeaderEpoch leader_epoch() const override { return epoch_; }
+  // Kafka's check of a request's current_leader_epoch (kUndefinedEpoch: none
+  // given, no check):
   // newer than ours UNKNOWN_LEADER_EPOCH (we have not heard of it yet),
   // older FENCED_LEADER_EPOCH (the client's metadata is stale).
-  ErrorCode check_leader_epoch(int32_t current_leader_epoch) const;
+  ErrorCode check_leader_epoch(LeaderEpoch current_leader_epoch) const;
   // OffsetForLeaderEpoch as this leader answers it: from the log's epoch
   // cache, with our own epoch in it from the start at the log end even before
   // we wrote in it, as Kafka's leader assigns it when it takes the partition
@@ -103,16 +106,16 @@ class Partition {
   //
   // A follower's Fetch (replica_id = `node`): updates its progress and with
   // it the high watermark (waking acks=all waiters and fetches).
-  void on_follower_fetch(int32_t node, int64_t fetch_offset, int64_t durable_offset, int64_t now_ms);
+  void on_follower_fetch(NodeId node, Offset fetch_offset, Offset durable_offset, int64_t now_ms);
   // The ISR this leader should ask etcd for (members lagging more than
   // `lag_max_ms` out, caught-up replicas in), unless a change is in flight.
-  std::optional<std::vector<int32_t>> proposed_isr(int64_t now_ms, int64_t lag_max_ms) const;
-  const std::vector<int32_t>& isr() const;
+  std::optional<std::vector<NodeId>> proposed_isr(int64_t now_ms, int64_t lag_max_ms) const;
+  const std::vector<NodeId>& isr() const;
   // An ISR change is being written (no second one meanwhile); its outcome:
   // `committed` makes `isr` this leader's at once (etcd's watch repeats it).
   void isr_change_started() { isr_change_in_flight_ = true; }
   bool isr_change_in_flight() const { return isr_change_in_flight_; }
-  void isr_change_finished(bool committed, std::vector<int32_t> isr, int64_t now_ms);
+  void isr_change_finished(bool committed, std::vector<NodeId> isr, int64_t now_ms);
   // acks=all before appending: NOT_ENOUGH_REPLICAS while the ISR is smaller
   // than min.insync.replicas (always NONE on a single node).
   ErrorCode check_min_insync() const;
@@ -122,51 +125,51 @@ class Partition {
   // (REQUEST_TIMED_OUT, or NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR is
   // below min.insync.replicas), or NOT_LEADER_OR_FOLLOWER when leadership is
   // lost first.
-  asio::awaitable<ErrorCode> wait_acknowledged(int64_t offset, int64_t timeout_ms);
+  asio::awaitable<ErrorCode> wait_acknowledged(Offset offset, int64_t timeout_ms);
 
   // Follower side of replication.
   //
   // Batches fetched from the leader, stored as they are
   // (PartitionLog::append_replicated); a sync is requested at once.
-  storage::AppendResult append_replicated(std::span<const uint8_t> batches, int64_t now_ms);
+  storage::AppendResult append_replicated(std::span<const uint8_t> batches, int64_t now_ms) override;
   // The leader's high watermark from a Fetch response (capped at our end).
-  void set_leader_high_watermark(int64_t high_watermark);
+  void set_leader_high_watermark(Offset high_watermark) override;
   // Discards the divergent suffix at and above `offset` (PartitionLog::
   // truncate_to), once no sync is in flight. False on I/O errors.
-  asio::awaitable<bool> truncate_to(Offset offset);
+  asio::awaitable<bool> truncate_to(Offset offset) override;
   // This replica's log ends below the leader's log start: start over, empty,
   // at `offset` (PartitionLog::truncate_fully_and_start_at), once no sync is
   // in flight. False on I/O errors.
-  asio::awaitable<bool> truncate_fully_and_start_at(Offset offset);
+  asio::awaitable<bool> truncate_fully_and_start_at(Offset offset) override;
   // What this replica has fdatasync'd: every offset below it.
-  int64_t durable_offset() const { return log_->flushed_offset(); }
+  Offset durable_offset() const override { return Offset(log_->flushed_offset()); }
   // The epoch of the newest batch (or assigned epoch), for Fetch's
   // last_fetched_epoch; nullopt for a log without epochs.
-  std::optional<LeaderEpoch> latest_epoch() const { return log_->latest_epoch(); }
-  std::vector<storage::EpochEntry> epoch_entries() const { return log_->epoch_entries(); }
+  std::optional<LeaderEpoch> latest_epoch() const override { return log_->latest_epoch(); }
+  std::vector<storage::EpochEntry> epoch_entries() const override { return log_->epoch_entries(); }
 
   // The first offset still in the log (DeleteRecords and retention move it
   // forward).
-  int64_t log_start_offset() const { return log_->log_start_offset(); }
+  Offset log_start_offset() const override { return Offset(log_->log_start_offset()); }
   // The offset the next appended record will get.
-  int64_t log_end_offset() const { return log_->log_end_offset(); }
+  Offset log_end_offset() const override { return Offset(log_->log_end_offset()); }
   // The end of what consumers may see: everything appended on a single node;
   // in a cluster what the ISR holds durably (see LeaderState).
-  int64_t high_watermark() const { return replicated_ ? hw_ : log_->log_end_offset(); }
+  Offset high_watermark() const override { return replicated_ ? hw_ : log_end_offset(); }
   // The end of what read_committed consumers may see. No transactions: the
   // high watermark.
-  int64_t last_stable_offset() const { return high_watermark(); }
+  Offset last_stable_offset() const { return high_watermark(); }
 
   // What a Fetch sends: whole batches as file slices (for sendfile) from the
   // one that holds `offset`, up to `max_bytes` (but at least one batch when
   // `min_one`, KIP-74), never at or past the high watermark (`to_log_end`:
   // the log end, for a follower's fetch). OFFSET_OUT_OF_RANGE when `offset`
   // is outside [log start, log end]; nothing when it is at or past the limit.
-  storage::ReadResult read(int64_t offset, uint64_t max_bytes, bool min_one, bool to_log_end = false) const;
+  storage::ReadResult read(Offset offset, uint64_t max_bytes, bool min_one, bool to_log_end = false) const;
   // The batches from the one that holds `offset`, at least one and up to
   // `max_bytes`, copied into memory, as far as the log end: for the broker's
   // own readers (the group coordinator loading __consumer_offsets).
-  [[nodiscard]] storage::BatchRead read_into_memory(int64_t offset, uint64_t max_bytes) const;
+  [[nodiscard]] storage::BatchRead read_into_memory(Offset offset, uint64_t max_bytes) const;
 
   // Appends record batches (a Produce partition's, or the group
   // coordinator's) as PartitionLog::append does, and wakes the Fetch waiters.
@@ -176,7 +179,7 @@ class Partition {
   // (fdatasync'd): true; or false when the sync failed (the data may be lost:
   // the caller answers KAFKA_STORAGE_ERROR). Concurrent waiters share one sync
   // (group commit).
-  asio::awaitable<bool> wait_durable(int64_t offset);
+  asio::awaitable<bool> wait_durable(Offset offset) override;
 
   // Leaves a long-polling Fetch's waiter, notified at the next append.
   void add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter);
@@ -184,7 +187,7 @@ class Partition {
   // DeleteRecords: moves the log start offset forward to `offset` (never
   // back, never past the end), dropping whole segments below it. Returns the
   // new log start offset.
-  int64_t delete_records_before(int64_t offset);
+  Offset delete_records_before(Offset offset) override;
 
   // Applies a topic's changed configuration (IncrementalAlterConfigs).
   void set_config(const storage::LogConfig& config);
@@ -239,7 +242,7 @@ class Partition {
   void resume_commit_waiters(ErrorCode error);
 
   std::string topic_;
-  int32_t index_;
+  PartitionId index_;
   std::unique_ptr<storage::PartitionLog> log_;
   storage::Flusher& flusher_;
   Shard& shard_;
@@ -248,23 +251,23 @@ class Partition {
   bool waiting_at_gate_ = false;
   int64_t last_append_ms_ = 0;
   struct DurableWaiter {
-    int64_t offset;
+    Offset offset;
     std::function<void(bool)> resume;
   };
   std::deque<DurableWaiter> durable_waiters_;
   std::vector<std::weak_ptr<FetchWaiter>> fetch_waiters_;
   // Replication (set_replicated); a single node keeps the defaults.
   bool replicated_ = false;
-  int32_t self_ = -1;
+  NodeId self_ = kNoNode;
   Role role_ = Role::Leader;
   LeaderEpoch epoch_ = kSingleNodeLeaderEpoch;
-  int32_t leader_ = -1;  // a follower's leader
-  int64_t hw_ = 0;
-  int64_t epoch_start_offset_ = 0;  // the log end when this replica became leader
+  NodeId leader_ = kNoNode;  // a follower's leader
+  Offset hw_{0};
+  Offset epoch_start_offset_{0};  // the log end when this replica became leader
   std::unique_ptr<replication::LeaderState> leader_state_;
   bool isr_change_in_flight_ = false;
   struct CommitWaiter {
-    int64_t offset;
+    Offset offset;
     std::shared_ptr<std::function<void(ErrorCode)>> resume;  // emptied once called
   };
   std::deque<CommitWaiter> commit_waiters_;

@@ -150,7 +150,7 @@ void PartitionManager::run_retention(int shard_id) {
     try {
       p->enforce_retention(now);
     } catch (const std::exception& e) {
-      spdlog::error("retention on {}-{} failed: {}", p->topic(), p->index(), e.what());
+      spdlog::error("retention on {}-{} failed: {}", p->topic(), p->index().value(), e.what());
     }
   }
   auto& timer = *retention_timers_[shard_id];
@@ -165,7 +165,7 @@ ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from
   Shard* here = current_shard();
   auto& cache = *file_caches_[here->id()];
   for (int32_t p = from; p < to; ++p) {
-    if (&owner(topic.name, p) != here || !topic.holds(p, options_.node_id)) continue;
+    if (&owner(topic.name, p) != here || !topic.holds(PartitionId(p), options_.node_id)) continue;
     try {
       auto log =
           storage::PartitionLog::open(partition_dir(topic.name, p), topic.log_config, wall_clock_ms(), env_, &cache);
@@ -174,8 +174,8 @@ ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from
             "partition {}: recovery after an unclean stop cut {} bytes of torn or corrupt data; the log now "
             "ends at offset {}",
             key(topic.name, p), log->bytes_truncated_on_open(), log->log_end_offset());
-      auto partition =
-          std::make_unique<Partition>(topic.name, p, std::move(log), flusher_, *here, flush_gates_[here->id()]);
+      auto partition = std::make_unique<Partition>(topic.name, PartitionId(p), std::move(log), flusher_, *here,
+                                                   flush_gates_[here->id()]);
       if (options_.replicated) partition->set_replicated(options_.node_id);
       partition->set_on_offline([this, k = key(topic.name, p)] { set_offline(k, true); });
       set_offline(key(topic.name, p), false);
@@ -197,7 +197,7 @@ void PartitionManager::drop_partitions(const std::string& topic, int32_t from, i
   auto& map = partitions_[here->id()];
   for (int32_t p = from; p < to; ++p) {
     if (&owner(topic, p) != here) continue;
-    unfollow(here->id(), topic, p);
+    unfollow(here->id(), topic, PartitionId(p));
     if (auto it = map.find(key(topic, p)); it != map.end()) {
       if (it->second->is_leader() && options_.replicated && hooks_.on_leadership)
         hooks_.on_leadership(here->id(), topic, p, false);
@@ -244,39 +244,40 @@ asio::awaitable<void> PartitionManager::apply_roles(const std::vector<Role>& rol
   for (int s = 0; s < shards_.size(); ++s) {
     co_await on_shard(shards_.at(s), [this, &roles, s]() {
       for (const auto& role : roles)
-        if (&owner(role.topic, role.partition) == &shards_.at(s)) apply_role(s, role);
+        if (&owner(role.topic, role.partition.value()) == &shards_.at(s)) apply_role(s, role);
       return 0;
     });
   }
 }
 
 void PartitionManager::apply_role(int shard_id, const Role& role) {
-  auto it = partitions_[shard_id].find(key(role.topic, role.partition));
+  auto it = partitions_[shard_id].find(key(role.topic, role.partition.value()));
   if (it == partitions_[shard_id].end()) return;
   Partition& p = *it->second;
   if (role.leader_epoch < p.leader_epoch()) return;  // stale
   const bool was_leader = p.is_leader();
-  const int32_t old_leader = p.leader();
+  const NodeId old_leader = p.leader();
   if (role.leader == options_.node_id) {
     if (!was_leader) unfollow(shard_id, role.topic, role.partition);
     p.become_leader(role.leader_epoch, role.replicas, role.isr, wall_clock_ms());
-    if (!was_leader && hooks_.on_leadership) hooks_.on_leadership(shard_id, role.topic, role.partition, true);
+    if (!was_leader && hooks_.on_leadership) hooks_.on_leadership(shard_id, role.topic, role.partition.value(), true);
     return;
   }
-  if (!was_leader && role.leader >= 0 && old_leader == role.leader && role.leader_epoch == p.leader_epoch())
+  if (!was_leader && role.leader >= NodeId(0) && old_leader == role.leader && role.leader_epoch == p.leader_epoch())
     return;  // already following it
   p.become_follower(role.leader, role.leader_epoch);
-  if (was_leader && hooks_.on_leadership) hooks_.on_leadership(shard_id, role.topic, role.partition, false);
+  if (was_leader && hooks_.on_leadership) hooks_.on_leadership(shard_id, role.topic, role.partition.value(), false);
   if (old_leader != role.leader || was_leader) unfollow(shard_id, role.topic, role.partition);
-  if (role.leader >= 0) fetcher(shard_id, role.leader, role.topic, role.partition).add(role.topic, role.partition);
+  if (role.leader >= NodeId(0))
+    fetcher(shard_id, role.leader, role.topic, role.partition).add(role.topic, role.partition);
 }
 
-replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, int32_t leader, const std::string& topic,
-                                                       int32_t partition) {
+replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, NodeId leader, const std::string& topic,
+                                                       PartitionId partition) {
   // Kafka's AbstractFetcherManager.getFetcherId: abs(31 * topic.hashCode + partition) % fetchers.
   int32_t h = 0;
   for (unsigned char c : topic) h = static_cast<int32_t>(31u * static_cast<uint32_t>(h) + c);
-  const int32_t mixed = static_cast<int32_t>(31u * static_cast<uint32_t>(h) + static_cast<uint32_t>(partition));
+  const int32_t mixed = static_cast<int32_t>(31u * static_cast<uint32_t>(h) + static_cast<uint32_t>(partition.value()));
   const int32_t id = (mixed & 0x7fffffff) % std::max(1, options_.num_replica_fetchers);
   auto& slot = fetchers_[shard_id][{leader, id}];
   if (!slot) {
@@ -287,8 +288,8 @@ replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, int32_t lea
     o.partition_max_bytes = options_.replica_fetch_max_bytes;
     slot = std::make_unique<replication::ReplicaFetcher>(
         shards_.at(shard_id).io(), o, hooks_.resolve,
-        [this, shard_id](const std::string& topic, int32_t p) -> Partition* {
-          auto it = partitions_[shard_id].find(key(topic, p));
+        [this, shard_id](const std::string& topic, PartitionId p) -> replication::FollowerReplica* {
+          auto it = partitions_[shard_id].find(key(topic, p.value()));
           return it == partitions_[shard_id].end() ? nullptr : it->second.get();
         });
     slot->start();
@@ -296,7 +297,7 @@ replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, int32_t lea
   return *slot;
 }
 
-void PartitionManager::unfollow(int shard_id, const std::string& topic, int32_t partition) {
+void PartitionManager::unfollow(int shard_id, const std::string& topic, PartitionId partition) {
   auto& fetchers = fetchers_[shard_id];
   for (auto it = fetchers.begin(); it != fetchers.end();) {
     it->second->remove(topic, partition);
@@ -322,8 +323,8 @@ void PartitionManager::run_isr_check(int shard_id) {
           shards_.at(shard_id).executor(),
           [this, shard_id, topic = p->topic(), index = p->index(),
            epoch = p->leader_epoch()]() -> asio::awaitable<void> {
-            (void)co_await hooks_.resign_offline_leader(topic, index, epoch.value());
-            auto it = partitions_[shard_id].find(key(topic, index));
+            (void)co_await hooks_.resign_offline_leader(topic, index, epoch);
+            auto it = partitions_[shard_id].find(key(topic, index.value()));
             if (it == partitions_[shard_id].end()) co_return;
             it->second->isr_change_finished(false, {}, wall_clock_ms());
           },
@@ -337,8 +338,8 @@ void PartitionManager::run_isr_check(int shard_id) {
         shards_.at(shard_id).executor(),
         [this, shard_id, topic = p->topic(), index = p->index(), epoch = p->leader_epoch(),
          isr = *proposal]() -> asio::awaitable<void> {
-          auto error = co_await hooks_.alter_isr(topic, index, epoch.value(), isr);
-          auto it = partitions_[shard_id].find(key(topic, index));
+          auto error = co_await hooks_.alter_isr(topic, index, epoch, isr);
+          auto it = partitions_[shard_id].find(key(topic, index.value()));
           if (it == partitions_[shard_id].end()) co_return;
           Partition& q = *it->second;
           if (!q.is_leader() || q.leader_epoch() != epoch) co_return;
@@ -377,7 +378,7 @@ size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) 
         else if (p->prepare_shutdown())
           changed[s].push_back(p.get());
       } catch (const std::exception& e) {
-        spdlog::error("closing {}-{} failed: {}", p->topic(), p->index(), e.what());
+        spdlog::error("closing {}-{} failed: {}", p->topic(), p->index().value(), e.what());
       }
     }
   });

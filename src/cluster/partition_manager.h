@@ -47,7 +47,7 @@ class PartitionManager {
     std::filesystem::path data_dir;                // partitions live in <data_dir>/<topic>-<partition>
     int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
     int64_t idle_flush_ms = 1000;                  // runnel.idle.flush.ms
-    int32_t node_id = 0;                           // opens only the partitions this node holds (TopicInfo::holds)
+    NodeId node_id{0};                             // opens only the partitions this node holds (TopicInfo::holds)
     bool replicated = false;                       // a cluster: partitions take roles from apply_roles()
     int64_t replica_lag_time_max_ms = 30000;       // replica.lag.time.max.ms
     int32_t replica_fetch_wait_max_ms = 500;       // replica.fetch.wait.max.ms
@@ -62,12 +62,12 @@ class PartitionManager {
     // threads and resumes on the caller's shard: NONE when committed.
     // (References, not values: a coroutine's non-trivial by-value arguments
     // are destroyed twice by GCC 12 when awaited in place, PR 100611.)
-    std::function<asio::awaitable<ErrorCode>(const std::string& topic, int32_t partition, int32_t leader_epoch,
-                                             const std::vector<int32_t>& isr)>
+    std::function<asio::awaitable<ErrorCode>(const std::string& topic, PartitionId partition, LeaderEpoch leader_epoch,
+                                             const std::vector<NodeId>& isr)>
         alter_isr;
     // A leader whose log went offline hands its leadership over
     // (ControlPlane::resign_offline_leader), like alter_isr off the shards.
-    std::function<asio::awaitable<ErrorCode>(const std::string& topic, int32_t partition, int32_t leader_epoch)>
+    std::function<asio::awaitable<ErrorCode>(const std::string& topic, PartitionId partition, LeaderEpoch leader_epoch)>
         resign_offline_leader;
     // A partition became leader here (true) or stopped being it (false), on
     // its shard (the broker loads or drops group coordinators).
@@ -76,11 +76,11 @@ class PartitionManager {
   // A partition's state as etcd has it.
   struct Role {
     std::string topic;
-    int32_t partition = 0;
-    int32_t leader = -1;
+    PartitionId partition{0};
+    NodeId leader = kNoNode;
     LeaderEpoch leader_epoch{0};
-    std::vector<int32_t> replicas;
-    std::vector<int32_t> isr;
+    std::vector<NodeId> replicas;
+    std::vector<NodeId> isr;
   };
   // `env`, `flusher` and `shards` must outlive the manager; the flusher runs
   // between start() and stop().
@@ -151,8 +151,8 @@ class PartitionManager {
   void apply_role(int shard_id, const Role& role);
   // The fetcher of this shard that copies `topic`-`partition` from `leader`
   // (one of num.replica.fetchers, chosen by partition as Kafka does).
-  replication::ReplicaFetcher& fetcher(int shard_id, int32_t leader, const std::string& topic, int32_t partition);
-  void unfollow(int shard_id, const std::string& topic, int32_t partition);
+  replication::ReplicaFetcher& fetcher(int shard_id, NodeId leader, const std::string& topic, PartitionId partition);
+  void unfollow(int shard_id, const std::string& topic, PartitionId partition);
   // The leaders' ISR check: shrinks and expands ISRs through hooks_.alter_isr.
   void run_isr_check(int shard_id);
 
@@ -176,7 +176,7 @@ class PartitionManager {
   ReplicationHooks hooks_;
   // Per shard: the fetcher for each leader broker this shard follows.
   // Per shard: (leader, fetcher id) -> fetcher.
-  std::vector<std::map<std::pair<int32_t, int32_t>, std::unique_ptr<replication::ReplicaFetcher>>> fetchers_;
+  std::vector<std::map<std::pair<NodeId, int32_t>, std::unique_ptr<replication::ReplicaFetcher>>> fetchers_;
   bool stopped_ = false;
 };
 

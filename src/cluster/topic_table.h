@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/error_code.h"
+#include "base/types.h"
 #include "storage/env.h"
 #include "storage/log_config.h"
 
@@ -36,11 +37,12 @@ struct TopicInfo {
   // node, which holds them all.
   std::vector<std::vector<int32_t>> replicas;
 
-  bool holds(int32_t partition, int32_t node_id) const {
+  bool holds(PartitionId partition, NodeId node_id) const {
     if (replicas.empty()) return true;
-    if (partition < 0 || partition >= static_cast<int32_t>(replicas.size())) return false;
-    for (auto id : replicas[partition])
-      if (id == node_id) return true;
+    const int32_t p = partition.value();
+    if (p < 0 || p >= static_cast<int32_t>(replicas.size())) return false;
+    for (auto id : replicas[p])
+      if (id == node_id.value()) return true;
     return false;
   }
 };

@@ -141,7 +141,7 @@ asio::awaitable<void> Coordinator::compact(int32_t p) {
   // after it. The snapshot is built and appended without suspending, so no
   // write can slip in between.
   constexpr size_t kSnapshotBatchBytes = 256 * 1024;
-  int64_t first = partition->log_end_offset();
+  int64_t first = partition->log_end_offset().value();
   int64_t last = first - 1;
   bool ok = true;
   std::vector<protocol::Record> batch;
@@ -166,14 +166,15 @@ asio::awaitable<void> Coordinator::compact(int32_t p) {
   int64_t before = state.records;
   state.records = static_cast<int64_t>(state.latest.size());
   bool durable = false;
-  if (ok && last >= 0) durable = co_await partition->wait_acknowledged(last, kCommitTimeoutMs) == ErrorCode::NONE;
+  if (ok && last >= 0)
+    durable = co_await partition->wait_acknowledged(Offset(last), kCommitTimeoutMs) == ErrorCode::NONE;
   partition = offsets_partition_(p);  // looked up again: time passed
   if (!durable || !partition) {
     state.records += before;  // nothing was dropped; try again later
     state.compacting = false;
     co_return;
   }
-  int64_t start = partition->delete_records_before(first);
+  int64_t start = partition->delete_records_before(Offset(first)).value();
   spdlog::info("compacted {}-{}: {} live records kept, {} superseded dropped, log start {}", kOffsetsTopic, p,
                state.latest.size(), before - static_cast<int64_t>(state.latest.size()), start);
   state.compacting = false;
@@ -184,7 +185,7 @@ asio::awaitable<bool> Coordinator::wait_durable(const std::string& group_id, int
   if (!partition || offset < 0) co_return false;
   // As Kafka's coordinator appends with acks=all: in a cluster a commit is
   // answered once the offsets partition's whole ISR has it on disk.
-  co_return co_await partition->wait_acknowledged(offset, kCommitTimeoutMs) == ErrorCode::NONE;
+  co_return co_await partition->wait_acknowledged(Offset(offset), kCommitTimeoutMs) == ErrorCode::NONE;
 }
 
 void Coordinator::persist_if_dirty(Group& g) {
@@ -276,10 +277,10 @@ void Coordinator::load(int32_t partition_index) {
   auto* partition = offsets_partition_(partition_index);
   if (!partition) return;
   unload(partition_index);
-  int64_t offset = partition->log_start_offset();
+  int64_t offset = partition->log_start_offset().value();
   size_t records = 0;
-  while (offset < partition->log_end_offset()) {
-    auto read = partition->read_into_memory(offset, 1 << 20);
+  while (offset < partition->log_end_offset().value()) {
+    auto read = partition->read_into_memory(Offset(offset), 1 << 20);
     int64_t before = offset;
     for (const auto& bytes : read.slices) {
       for (size_t pos = 0; pos + kBatchHeaderSize <= bytes.size();) {

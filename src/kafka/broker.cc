@@ -34,7 +34,7 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
       partitions_({.data_dir = config_.data_dir,
                    .retention_check_interval_ms = config_.retention_check_interval_ms,
                    .idle_flush_ms = config_.idle_flush_ms,
-                   .node_id = config_.node_id,
+                   .node_id = NodeId(config_.node_id),
                    .replicated = config_.clustered(),
                    .replica_lag_time_max_ms = config_.replica_lag_time_max_ms,
                    .replica_fetch_wait_max_ms = config_.replica_fetch_wait_max_ms,
@@ -57,18 +57,18 @@ cluster::Partition* Broker::partition(const std::string& topic, int32_t partitio
 
 void Broker::set_replication_hooks() {
   cluster::PartitionManager::ReplicationHooks hooks;
-  hooks.resolve = [this](int32_t node) -> std::optional<cluster::replication::ReplicaFetcher::Endpoint> {
+  hooks.resolve = [this](NodeId node) -> std::optional<cluster::replication::ReplicaFetcher::Endpoint> {
     auto b = control_plane_->cache().broker(node);
     if (!b) return std::nullopt;
     return cluster::replication::ReplicaFetcher::Endpoint{b->host, static_cast<uint16_t>(b->port)};
   };
-  hooks.alter_isr = [this](const std::string& topic, int32_t p, int32_t epoch,
-                           const std::vector<int32_t>& isr) -> asio::awaitable<ErrorCode> {
+  hooks.alter_isr = [this](const std::string& topic, PartitionId p, LeaderEpoch epoch,
+                           const std::vector<NodeId>& isr) -> asio::awaitable<ErrorCode> {
     auto alter = [&]() { return control_plane_->alter_isr(topic, p, epoch, isr); };
     co_return co_await on_control_pool(alter);
   };
-  hooks.resign_offline_leader = [this](const std::string& topic, int32_t p,
-                                       int32_t epoch) -> asio::awaitable<ErrorCode> {
+  hooks.resign_offline_leader = [this](const std::string& topic, PartitionId p,
+                                       LeaderEpoch epoch) -> asio::awaitable<ErrorCode> {
     auto resign = [&]() { return control_plane_->resign_offline_leader(topic, p, epoch); };
     co_return co_await on_control_pool(resign);
   };
@@ -230,7 +230,7 @@ asio::awaitable<void> Broker::reconcile_once() {
     if (have && have->overrides != info.overrides) co_await partitions_.apply_topic_config(info);
     if (info.name == group::kOffsetsTopic) offsets_partitions_ = info.partitions;
     int held = 0;
-    for (int32_t p = 0; p < info.partitions; ++p) held += info.holds(p, config_.node_id);
+    for (int32_t p = 0; p < info.partitions; ++p) held += info.holds(PartitionId(p), NodeId(config_.node_id));
     spdlog::info("topic {}: {} partitions in the cluster, {} on this broker", info.name, info.partitions, held);
   }
   for (const auto& t : topics_.all()) {
@@ -247,7 +247,9 @@ asio::awaitable<void> Broker::reconcile_once() {
       const auto& replicas = view.record.replicas[p];
       if (std::find(replicas.begin(), replicas.end(), config_.node_id) == replicas.end()) continue;
       const auto& state = view.partitions[p];
-      roles.push_back({view.name, p, state.leader, LeaderEpoch(state.leader_epoch), replicas, state.isr});
+      // The etcd records keep plain integers.
+      roles.push_back({view.name, PartitionId(p), NodeId(state.leader), LeaderEpoch(state.leader_epoch),
+                       to_node_ids(replicas), to_node_ids(state.isr)});
     }
   }
   co_await partitions_.apply_roles(roles);

@@ -387,7 +387,7 @@ std::unique_ptr<PartitionLog> PartitionLog::open(const std::filesystem::path& di
 
 PartitionLog::~PartitionLog() = default;
 
-AppendResult PartitionLog::append(std::span<uint8_t> batches, int32_t leader_epoch, int64_t now_ms) {
+AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader_epoch, int64_t now_ms) {
   Impl& m = *impl_;
   AppendResult result;
   result.log_start_offset = m.log_start;
@@ -431,7 +431,7 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, int32_t leader_epo
     auto batch = batches.subspan(e.position, e.size);
     int32_t delta = protocol::BatchView(batch).last_offset_delta();
     protocol::set_base_offset(batch, next);
-    protocol::set_partition_leader_epoch(batch, leader_epoch);
+    protocol::set_partition_leader_epoch(batch, leader_epoch.value());
     if (append_time) protocol::set_log_append_time(batch, now_ms);
     next += static_cast<int64_t>(delta) + 1;
   }
@@ -441,7 +441,7 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, int32_t leader_epo
   }
   // The cache learns a new epoch before its first batch is written: a crash
   // in between leaves an entry at the log end, which open() drops.
-  if (!m.epochs->assign(LeaderEpoch(leader_epoch), Offset(m.end()))) {
+  if (!m.epochs->assign(leader_epoch, Offset(m.end()))) {
     result.error = ErrorCode::KAFKA_STORAGE_ERROR;
     return result;
   }

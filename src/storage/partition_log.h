@@ -75,7 +75,7 @@ class PartitionLog {
   // and CRC rewritten when they change). Returns CORRUPT_MESSAGE /
   // INVALID_RECORD / INVALID_TIMESTAMP / MESSAGE_TOO_LARGE (a batch over
   // max.message.bytes) / RECORD_LIST_TOO_LARGE without writing anything.
-  AppendResult append(std::span<uint8_t> batches, int32_t leader_epoch, int64_t now_ms);
+  AppendResult append(std::span<uint8_t> batches, LeaderEpoch leader_epoch, int64_t now_ms);
 
   // A follower's append: batches copied from the leader, stored exactly as
   // the leader has them (offsets, leader epochs and timestamps are kept, not

@@ -120,9 +120,9 @@ std::vector<BrokerRecord> MetadataCache::brokers() const {
   return out;
 }
 
-std::optional<BrokerRecord> MetadataCache::broker(int32_t node_id) const {
+std::optional<BrokerRecord> MetadataCache::broker(NodeId node_id) const {
   std::lock_guard lock(mu_);
-  auto it = brokers_.find(node_id);
+  auto it = brokers_.find(node_id.value());
   if (it == brokers_.end()) return std::nullopt;
   return it->second;
 }

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "base/types.h"
 #include "cluster/etcd/etcd_format.h"
 #include "cluster/metadata/records.h"
 
@@ -56,7 +57,7 @@ class MetadataCache {
 
   // Live brokers, by node id.
   std::vector<BrokerRecord> brokers() const;
-  std::optional<BrokerRecord> broker(int32_t node_id) const;
+  std::optional<BrokerRecord> broker(NodeId node_id) const;
   // The controller's node id and the create revision of its claim (the
   // controller epoch that fences its writes); -1 and 0 when there is none.
   int32_t controller_id() const;

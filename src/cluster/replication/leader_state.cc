@@ -4,14 +4,14 @@
 
 namespace runnel::cluster::replication {
 
-LeaderState::LeaderState(int32_t self, std::vector<int32_t> replicas, std::vector<int32_t> isr, int64_t now_ms)
+LeaderState::LeaderState(NodeId self, std::vector<NodeId> replicas, std::vector<NodeId> isr, int64_t now_ms)
     : self_(self), replicas_(std::move(replicas)), isr_(std::move(isr)) {
   reset_followers(now_ms);
 }
 
 void LeaderState::reset_followers(int64_t now_ms) {
   std::vector<Follower> next;
-  for (int32_t node : replicas_) {
+  for (NodeId node : replicas_) {
     if (node == self_) continue;
     Follower f;
     if (auto* old = find(node)) f = *old;
@@ -22,7 +22,7 @@ void LeaderState::reset_followers(int64_t now_ms) {
   followers_ = std::move(next);
 }
 
-void LeaderState::update(std::vector<int32_t> replicas, std::vector<int32_t> isr, int64_t now_ms) {
+void LeaderState::update(std::vector<NodeId> replicas, std::vector<NodeId> isr, int64_t now_ms) {
   // A member removed from the ISR (by this leader, or by the controller when
   // its broker died) must fetch again before it can rejoin: what it did
   // before no longer counts.
@@ -35,53 +35,53 @@ void LeaderState::update(std::vector<int32_t> replicas, std::vector<int32_t> isr
   reset_followers(now_ms);
 }
 
-bool LeaderState::in_isr(int32_t node) const { return std::find(isr_.begin(), isr_.end(), node) != isr_.end(); }
+bool LeaderState::in_isr(NodeId node) const { return std::find(isr_.begin(), isr_.end(), node) != isr_.end(); }
 
-LeaderState::Follower* LeaderState::find(int32_t node) {
+LeaderState::Follower* LeaderState::find(NodeId node) {
   for (auto& f : followers_)
     if (f.node == node) return &f;
   return nullptr;
 }
 
-const LeaderState::Follower* LeaderState::follower(int32_t node) const {
+const LeaderState::Follower* LeaderState::follower(NodeId node) const {
   for (const auto& f : followers_)
     if (f.node == node) return &f;
   return nullptr;
 }
 
-bool LeaderState::on_follower_fetch(int32_t node, int64_t fetch_offset, int64_t durable_offset, int64_t leader_end,
+bool LeaderState::on_follower_fetch(NodeId node, Offset fetch_offset, Offset durable_offset, Offset leader_end,
                                     int64_t now_ms) {
   auto* f = find(node);
   if (!f) return false;
   if (fetch_offset >= leader_end)
     f->caught_up_ms = std::max(f->caught_up_ms, now_ms);
-  else if (f->leader_end_at_last_fetch >= 0 && fetch_offset >= f->leader_end_at_last_fetch)
+  else if (f->leader_end_at_last_fetch >= Offset(0) && fetch_offset >= f->leader_end_at_last_fetch)
     f->caught_up_ms = std::max(f->caught_up_ms, f->last_fetch_ms);
   f->fetch_offset = fetch_offset;
   // A follower has durable only what it still has: never more than its log end.
-  f->durable_offset = durable_offset < 0 ? -1 : std::min(durable_offset, fetch_offset);
+  f->durable_offset = durable_offset < Offset(0) ? kUndefinedOffset : std::min(durable_offset, fetch_offset);
   f->leader_end_at_last_fetch = leader_end;
   f->last_fetch_ms = now_ms;
   return true;
 }
 
-std::optional<int64_t> LeaderState::high_watermark(int64_t leader_durable, int32_t min_insync_replicas) const {
+std::optional<Offset> LeaderState::high_watermark(Offset leader_durable, int32_t min_insync_replicas) const {
   if (static_cast<int32_t>(isr_.size()) < min_insync_replicas) return std::nullopt;
-  int64_t hw = leader_durable;
+  Offset hw = leader_durable;
   for (const auto& f : followers_) {
     if (!in_isr(f.node)) continue;
     // An ISR member not heard from since this leader took over holds the
     // high watermark where it is.
-    if (f.durable_offset < 0) return std::nullopt;
+    if (f.durable_offset < Offset(0)) return std::nullopt;
     hw = std::min(hw, f.durable_offset);
   }
   return hw;
 }
 
-std::optional<std::vector<int32_t>> LeaderState::proposed_isr(int64_t now_ms, int64_t lag_max_ms,
-                                                              int64_t high_watermark) const {
-  std::vector<int32_t> next;
-  for (int32_t node : replicas_) {
+std::optional<std::vector<NodeId>> LeaderState::proposed_isr(int64_t now_ms, int64_t lag_max_ms,
+                                                             Offset high_watermark) const {
+  std::vector<NodeId> next;
+  for (NodeId node : replicas_) {
     if (node == self_) {
       next.push_back(node);
       continue;
@@ -94,7 +94,7 @@ std::optional<std::vector<int32_t>> LeaderState::proposed_isr(int64_t now_ms, in
       next.push_back(node);
     }
   }
-  std::vector<int32_t> a = next, b = isr_;
+  std::vector<NodeId> a = next, b = isr_;
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
   if (a == b) return std::nullopt;

@@ -19,6 +19,8 @@
 #include <optional>
 #include <vector>
 
+#include "base/types.h"
+
 namespace runnel::cluster::replication {
 
 class LeaderState {
@@ -26,50 +28,49 @@ class LeaderState {
   // `self` leads with `replicas` (the assignment) and `isr` (as committed in
   // etcd). ISR members count as caught up at `now_ms`, so that a new leader
   // does not shrink the ISR before followers had a chance to fetch.
-  LeaderState(int32_t self, std::vector<int32_t> replicas, std::vector<int32_t> isr, int64_t now_ms);
+  LeaderState(NodeId self, std::vector<NodeId> replicas, std::vector<NodeId> isr, int64_t now_ms);
 
   // A committed change of the assignment or ISR in the same leader epoch.
   // Progress of replicas that stay is kept; new ones start unknown.
-  void update(std::vector<int32_t> replicas, std::vector<int32_t> isr, int64_t now_ms);
+  void update(std::vector<NodeId> replicas, std::vector<NodeId> isr, int64_t now_ms);
 
   // A follower's Fetch: it has everything below `fetch_offset` and has
-  // fdatasync'd everything below `durable_offset` (-1: not reported);
+  // fdatasync'd everything below `durable_offset` (kUndefinedOffset: not reported);
   // `leader_end` is the leader's log end when the fetch arrived. Fetches from
   // nodes that are not replicas are ignored (false).
-  bool on_follower_fetch(int32_t node, int64_t fetch_offset, int64_t durable_offset, int64_t leader_end,
-                         int64_t now_ms);
+  bool on_follower_fetch(NodeId node, Offset fetch_offset, Offset durable_offset, Offset leader_end, int64_t now_ms);
 
   // The high watermark the ISR allows, given the leader's own durable offset:
   // nullopt while the ISR is below `min_insync_replicas`.
-  std::optional<int64_t> high_watermark(int64_t leader_durable, int32_t min_insync_replicas) const;
+  std::optional<Offset> high_watermark(Offset leader_durable, int32_t min_insync_replicas) const;
 
   // The ISR the leader should ask for, or nullopt when it should stay: members
   // that lagged more than `lag_max_ms` leave, caught-up replicas whose log and
   // durable offset reached `high_watermark` join. The leader is always in it.
-  std::optional<std::vector<int32_t>> proposed_isr(int64_t now_ms, int64_t lag_max_ms, int64_t high_watermark) const;
+  std::optional<std::vector<NodeId>> proposed_isr(int64_t now_ms, int64_t lag_max_ms, Offset high_watermark) const;
 
-  const std::vector<int32_t>& replicas() const { return replicas_; }
-  const std::vector<int32_t>& isr() const { return isr_; }
-  bool in_isr(int32_t node) const;
+  const std::vector<NodeId>& replicas() const { return replicas_; }
+  const std::vector<NodeId>& isr() const { return isr_; }
+  bool in_isr(NodeId node) const;
 
   // A follower's progress as the leader saw it last (tests, status).
   struct Follower {
-    int32_t node = -1;
-    int64_t fetch_offset = -1;
-    int64_t durable_offset = -1;
+    NodeId node = kNoNode;
+    Offset fetch_offset = kUndefinedOffset;
+    Offset durable_offset = kUndefinedOffset;
     int64_t caught_up_ms = -1;
     int64_t last_fetch_ms = -1;
-    int64_t leader_end_at_last_fetch = -1;
+    Offset leader_end_at_last_fetch = kUndefinedOffset;
   };
-  const Follower* follower(int32_t node) const;
+  const Follower* follower(NodeId node) const;
 
  private:
-  Follower* find(int32_t node);
+  Follower* find(NodeId node);
   void reset_followers(int64_t now_ms);
 
-  int32_t self_;
-  std::vector<int32_t> replicas_;
-  std::vector<int32_t> isr_;
+  NodeId self_;
+  std::vector<NodeId> replicas_;
+  std::vector<NodeId> isr_;
   std::vector<Follower> followers_;  // every replica but self
 };
 

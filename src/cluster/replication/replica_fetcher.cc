@@ -24,7 +24,7 @@ struct ReplicaFetcher::State {
         options(o),
         resolve(std::move(r)),
         lookup(std::move(l)),
-        connection(io, "runnel-replica-" + std::to_string(o.self)),
+        connection(io, "runnel-replica-" + std::to_string(o.self.value())),
         timer(io) {}
   asio::io_context& io;
   Options options;
@@ -35,7 +35,7 @@ struct ReplicaFetcher::State {
   bool stopped = false;
   bool running = false;
   // Partition -> the earliest time it may be fetched again (after an error).
-  std::map<std::pair<std::string, int32_t>, std::chrono::steady_clock::time_point> partitions;
+  std::map<std::pair<std::string, PartitionId>, std::chrono::steady_clock::time_point> partitions;
 
   asio::awaitable<void> sleep(std::chrono::milliseconds d) {
     timer.expires_after(d);
@@ -49,12 +49,12 @@ ReplicaFetcher::ReplicaFetcher(asio::io_context& io, Options options, Resolve re
 
 ReplicaFetcher::~ReplicaFetcher() { stop(); }
 
-void ReplicaFetcher::add(const std::string& topic, int32_t partition) {
+void ReplicaFetcher::add(const std::string& topic, PartitionId partition) {
   state_->partitions.emplace(std::make_pair(topic, partition), std::chrono::steady_clock::time_point{});
   state_->timer.cancel();  // an idle loop looks again now
 }
 
-void ReplicaFetcher::remove(const std::string& topic, int32_t partition) {
+void ReplicaFetcher::remove(const std::string& topic, PartitionId partition) {
   state_->partitions.erase({topic, partition});
 }
 
@@ -79,7 +79,7 @@ asio::awaitable<void> ReplicaFetcher::run(std::shared_ptr<State> state) {
     try {
       co_await fetch_once(*state);
     } catch (const std::exception& e) {
-      spdlog::warn("replica fetcher from node {}: {}", state->options.leader, e.what());
+      spdlog::warn("replica fetcher from node {}: {}", state->options.leader.value(), e.what());
       failed = true;
     }
     if (failed) {
@@ -92,17 +92,17 @@ asio::awaitable<void> ReplicaFetcher::run(std::shared_ptr<State> state) {
 asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   const auto now = std::chrono::steady_clock::now();
   protocol::FetchRequest request;
-  request.replica_id = s.options.self;
+  request.replica_id = s.options.self.value();
   request.min_bytes = 1;
   request.max_bytes = 64 << 20;
   request.session_id = 0;
   request.session_epoch = -1;
   // What each partition was asked in: a reply for an epoch since left is dropped.
-  std::map<std::pair<std::string, int32_t>, LeaderEpoch> asked;
+  std::map<std::pair<std::string, PartitionId>, LeaderEpoch> asked;
   std::map<std::string, size_t> topic_index;
   // Partitions whose appended data is not yet durable (their log end, to
   // wait for if the leader has nothing new).
-  std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>> unsynced;
+  std::vector<std::pair<std::pair<std::string, PartitionId>, Offset>> unsynced;
   for (auto& [key, not_before] : s.partitions) {
     if (not_before > now) continue;
     auto* partition = s.lookup(key.first, key.second);
@@ -113,14 +113,14 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     auto [it, added] = topic_index.emplace(key.first, request.topics.size());
     if (added) request.topics.emplace_back().topic = key.first;
     auto& fp = request.topics[it->second].partitions.emplace_back();
-    fp.partition = key.second;
+    fp.partition = key.second.value();
     fp.current_leader_epoch = partition->leader_epoch().value();
-    fp.fetch_offset = partition->log_end_offset();
+    fp.fetch_offset = partition->log_end_offset().value();
     fp.last_fetched_epoch = partition->latest_epoch().value_or(kUndefinedEpoch).value();
-    fp.log_start_offset = partition->log_start_offset();
+    fp.log_start_offset = partition->log_start_offset().value();
     fp.partition_max_bytes = s.options.partition_max_bytes;
-    fp.durable_offset = partition->durable_offset();
-    if (fp.durable_offset < fp.fetch_offset) unsynced.push_back({key, fp.fetch_offset - 1});
+    fp.durable_offset = partition->durable_offset().value();
+    if (fp.durable_offset < fp.fetch_offset) unsynced.push_back({key, Offset(fp.fetch_offset - 1)});
     asked.emplace(key, partition->leader_epoch());
   }
   // Pipelined: the next fetch goes out while the last append is being
@@ -141,7 +141,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     }
     auto ec = co_await s.connection.connect(endpoint->host, endpoint->port, std::chrono::seconds(5));
     if (ec) {
-      spdlog::debug("replica fetcher: cannot connect to node {} at {}:{}: {}", s.options.leader, endpoint->host,
+      spdlog::debug("replica fetcher: cannot connect to node {} at {}:{}: {}", s.options.leader.value(), endpoint->host,
                     endpoint->port, ec.message());
       co_await s.sleep(s.options.backoff);
       co_return;
@@ -165,13 +165,13 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   const int64_t now_ms = wall_clock_ms();
   for (auto& topic : response.responses) {
     for (auto& pd : topic.partitions) {
-      std::pair<std::string, int32_t> key{topic.topic, pd.partition_index};
+      std::pair<std::string, PartitionId> key{topic.topic, PartitionId(pd.partition_index)};
       auto asked_it = asked.find(key);
       if (asked_it == asked.end() || !s.partitions.count(key)) continue;
       auto* partition = s.lookup(key.first, key.second);
       if (!partition || partition->is_leader() || partition->leader_epoch() != asked_it->second) continue;
       auto error = static_cast<ErrorCode>(pd.error_code);
-      if (error == ErrorCode::OFFSET_OUT_OF_RANGE && pd.log_start_offset > partition->log_end_offset()) {
+      if (error == ErrorCode::OFFSET_OUT_OF_RANGE && Offset(pd.log_start_offset) > partition->log_end_offset()) {
         // Away while the leader's retention or DeleteRecords moved past our
         // end: what we have is below the leader's log, so start at its start.
         if (!co_await partition->truncate_fully_and_start_at(Offset(pd.log_start_offset)))
@@ -181,15 +181,15 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
       if (error != ErrorCode::NONE) {
         // The leader moved, or knows of an epoch we have not heard of yet:
         // the metadata will catch up; until then this partition waits.
-        spdlog::debug("{}-{}: fetch from node {} failed: {}", key.first, key.second, s.options.leader,
+        spdlog::debug("{}-{}: fetch from node {} failed: {}", key.first, key.second.value(), s.options.leader.value(),
                       error_name(error));
         s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
         continue;
       }
       if (pd.diverging_epoch.epoch >= 0 || pd.diverging_epoch.end_offset >= 0) {
         storage::EpochEndOffset answer{LeaderEpoch(pd.diverging_epoch.epoch), Offset(pd.diverging_epoch.end_offset)};
-        auto step = next_truncation(storage::EpochList(partition->epoch_entries()), Offset(partition->log_end_offset()),
-                                    answer, Offset(partition->high_watermark()));
+        auto step = next_truncation(storage::EpochList(partition->epoch_entries()), partition->log_end_offset(), answer,
+                                    partition->high_watermark());
         if (!co_await partition->truncate_to(step.truncate_to)) {
           s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
         }
@@ -198,18 +198,19 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
       if (!pd.records.is_null && !pd.records.memory.empty()) {
         auto result = partition->append_replicated(pd.records.memory, now_ms);
         if (result.error != ErrorCode::NONE) {
-          spdlog::error("{}-{}: cannot append what node {} sent at offset {}: {} {}", key.first, key.second,
-                        s.options.leader, partition->log_end_offset(), error_name(result.error), result.error_message);
+          spdlog::error("{}-{}: cannot append what node {} sent at offset {}: {} {}", key.first, key.second.value(),
+                        s.options.leader.value(), partition->log_end_offset().value(), error_name(result.error),
+                        result.error_message);
           s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
           continue;
         }
         if (result.last_offset >= 0) appended = true;
       }
-      partition->set_leader_high_watermark(pd.high_watermark);
+      partition->set_leader_high_watermark(Offset(pd.high_watermark));
       // The leader's log start moved (DeleteRecords, retention, compaction
       // of __consumer_offsets): follow it, as Kafka's followers do.
-      if (pd.log_start_offset > partition->log_start_offset())
-        (void)partition->delete_records_before(pd.log_start_offset);
+      if (Offset(pd.log_start_offset) > partition->log_start_offset())
+        (void)partition->delete_records_before(Offset(pd.log_start_offset));
     }
   }
   // Data keeps coming: fetch again at once (its sync runs meanwhile, and the
@@ -221,8 +222,8 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     auto* partition = s.lookup(key.first, key.second);
     if (!partition) continue;
     // A truncation since may have cut below `last`: wait only for what is there.
-    const int64_t target = std::min(last, partition->log_end_offset() - 1);
-    if (target < 0) continue;
+    const Offset target = std::min(last, Offset(partition->log_end_offset().value() - 1));
+    if (target < Offset(0)) continue;
     (void)co_await partition->wait_durable(target);
   }
 }

@@ -21,16 +21,17 @@
 #include <string>
 #include <utility>
 
-#include "cluster/partition.h"
+#include "base/types.h"
 #include "cluster/replication/broker_connection.h"
+#include "cluster/replication/follower_replica.h"
 
 namespace runnel::cluster::replication {
 
 class ReplicaFetcher {
  public:
   struct Options {
-    int32_t self = -1;    // replica_id
-    int32_t leader = -1;  // the broker fetched from
+    NodeId self = kNoNode;    // replica_id
+    NodeId leader = kNoNode;  // the broker fetched from
     int32_t max_wait_ms = 500;
     int32_t partition_max_bytes = 1 << 20;
     std::chrono::milliseconds backoff{200};
@@ -40,17 +41,17 @@ class ReplicaFetcher {
     uint16_t port = 0;
   };
   // The leader's address now (it may move between connections).
-  using Resolve = std::function<std::optional<Endpoint>(int32_t node)>;
+  using Resolve = std::function<std::optional<Endpoint>(NodeId node)>;
   // This shard's replica of a partition, or nullptr once it is gone.
-  using Lookup = std::function<Partition*(const std::string& topic, int32_t partition)>;
+  using Lookup = std::function<FollowerReplica*(const std::string& topic, PartitionId partition)>;
 
   ReplicaFetcher(asio::io_context& io, Options options, Resolve resolve, Lookup lookup);
   ~ReplicaFetcher();
   ReplicaFetcher(const ReplicaFetcher&) = delete;
   ReplicaFetcher& operator=(const ReplicaFetcher&) = delete;
 
-  void add(const std::string& topic, int32_t partition);
-  void remove(const std::string& topic, int32_t partition);
+  void add(const std::string& topic, PartitionId partition);
+  void remove(const std::string& topic, PartitionId partition);
   bool empty() const;
   // Starts the fetch loop on `io`; stop() (or the destructor) ends it: the
   // loop holds its own shared state and exits at its next step.

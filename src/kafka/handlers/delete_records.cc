@@ -27,10 +27,10 @@ asio::awaitable<protocol::DeleteRecordsResponse> handle_delete_records(RequestCo
           co_await on_shard(broker.owner(topic.name, p.partition_index), [&broker, &topic, &p, target]() {
             auto* partition = broker.partition(topic.name, p.partition_index);
             if (!partition) return std::pair{ErrorCode::NOT_LEADER_OR_FOLLOWER, int64_t{-1}};
-            int64_t hwm = partition->high_watermark();
+            int64_t hwm = partition->high_watermark().value();
             int64_t offset = target == -1 ? hwm : target;
             if (offset < 0 || offset > hwm) return std::pair{ErrorCode::OFFSET_OUT_OF_RANGE, int64_t{-1}};
-            return std::pair{ErrorCode::NONE, partition->delete_records_before(offset)};
+            return std::pair{ErrorCode::NONE, partition->delete_records_before(Offset(offset)).value()};
           });
       pr.error_code = code(error);
       pr.low_watermark = low;

@@ -38,13 +38,13 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
     out.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
     return out;
   }
-  if (auto e = partition->check_leader_epoch(p.current_leader_epoch); e != ErrorCode::NONE) {
+  if (auto e = partition->check_leader_epoch(LeaderEpoch(p.current_leader_epoch)); e != ErrorCode::NONE) {
     out.error = e;
     return out;
   }
-  out.high_watermark = partition->high_watermark();
-  out.last_stable_offset = partition->last_stable_offset();
-  out.log_start_offset = partition->log_start_offset();
+  out.high_watermark = partition->high_watermark().value();
+  out.last_stable_offset = partition->last_stable_offset().value();
+  out.log_start_offset = partition->log_start_offset().value();
   // Fetch v12+ (KIP-595): a fetcher that names the epoch of the last batch it
   // has learns here, instead of by OffsetForLeaderEpoch, that its log
   // diverged: the answer is that epoch's end, and no records. Checked before
@@ -60,17 +60,17 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
   }
   // Kafka: out of range only outside [log start, log end]; a consumer ahead
   // of the high watermark (a new leader's may start lower) just waits.
-  if (offset < out.log_start_offset || offset > partition->log_end_offset()) {
+  if (offset < out.log_start_offset || Offset(offset) > partition->log_end_offset()) {
     out.error = ErrorCode::OFFSET_OUT_OF_RANGE;
     return out;
   }
   const bool follower = replica_id >= 0;
   if (follower) {
-    partition->on_follower_fetch(replica_id, offset, p.durable_offset, now_ms());
-    out.high_watermark = partition->high_watermark();
-    out.last_stable_offset = partition->last_stable_offset();
+    partition->on_follower_fetch(NodeId(replica_id), Offset(offset), Offset(p.durable_offset), now_ms());
+    out.high_watermark = partition->high_watermark().value();
+    out.last_stable_offset = partition->last_stable_offset().value();
   }
-  auto read = partition->read(offset, max_bytes, min_one, /*to_log_end=*/follower);
+  auto read = partition->read(Offset(offset), max_bytes, min_one, /*to_log_end=*/follower);
   out.error = read.error;
   out.slices = std::move(read.slices);
   out.bytes = read.bytes;
@@ -158,8 +158,8 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
               auto* partition = broker.partition(topic.topic, index);
               if (!partition) return true;  // gone or no longer led here: answer now
               // Data that arrived since we read would otherwise go unnoticed until the deadline.
-              if (partition->high_watermark() > seen) return true;
-              if (fetched_to >= 0 && partition->log_end_offset() > fetched_to) return true;
+              if (partition->high_watermark() > Offset(seen)) return true;
+              if (fetched_to >= 0 && partition->log_end_offset() > Offset(fetched_to)) return true;
               partition->add_fetch_waiter(waiter);
               return false;
             });

@@ -43,7 +43,7 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
               out.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
               return out;
             }
-            if (auto e = partition->check_leader_epoch(current_epoch); e != ErrorCode::NONE) {
+            if (auto e = partition->check_leader_epoch(LeaderEpoch(current_epoch)); e != ErrorCode::NONE) {
               out.error = e;
               return out;
             }
@@ -53,9 +53,9 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
               return out;
             }
             if (ts == kLatest) {
-              out.offset = partition->high_watermark();
+              out.offset = partition->high_watermark().value();
             } else if (ts == kEarliest) {
-              out.offset = partition->log_start_offset();
+              out.offset = partition->log_start_offset().value();
             } else if (ts == kMaxTimestamp) {
               std::tie(out.offset, out.timestamp) = partition->lookup_max_timestamp();
             } else {

@@ -32,7 +32,7 @@ asio::awaitable<protocol::OffsetForLeaderEpochResponse> handle_offset_for_leader
           co_await on_shard(broker.owner(topic.topic, p.partition), [&broker, &topic, &p, current, wanted]() {
             auto* partition = broker.partition(topic.topic, p.partition);
             if (!partition) return std::pair{ErrorCode::NOT_LEADER_OR_FOLLOWER, storage::EpochEndOffset{}};
-            if (auto e = partition->check_leader_epoch(current); e != ErrorCode::NONE)
+            if (auto e = partition->check_leader_epoch(LeaderEpoch(current)); e != ErrorCode::NONE)
               return std::pair{e, storage::EpochEndOffset{}};
             return std::pair{ErrorCode::NONE, partition->end_offset_for_epoch(LeaderEpoch(wanted))};
           });

@@ -132,7 +132,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
     auto error = co_await on_shard(*d.shard, [&broker, &d, timeout_ms]() -> asio::awaitable<ErrorCode> {
       auto* partition = broker.partition(d.topic, d.partition);
       if (!partition) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
-      co_return co_await partition->wait_acknowledged(d.last_offset, timeout_ms);
+      co_return co_await partition->wait_acknowledged(Offset(d.last_offset), timeout_ms);
     });
     response.responses[d.topic_index].partition_responses[d.partition_index].error_code = code(error);
   }

@@ -70,8 +70,8 @@ TEST_F(ControlPlaneTest, ASecondBrokerWithTheSameNodeIdIsRefused) {
   ASSERT_TRUE(late.join_cluster("c", id).is_ok());
   EXPECT_FALSE(late.start({1, "127.0.0.1", 9009, "", 0}).is_ok());
   // The first registration is untouched.
-  ASSERT_TRUE(a->cache().broker(1));
-  EXPECT_EQ(a->cache().broker(1)->port, 9001);
+  ASSERT_TRUE(a->cache().broker(NodeId(1)));
+  EXPECT_EQ(a->cache().broker(NodeId(1))->port, 9001);
 }
 
 TEST_F(ControlPlaneTest, TopicAdminIsOneFencedWriteSeenByEveryBroker) {

@@ -9,83 +9,95 @@ namespace {
 
 constexpr int64_t kLag = 1000;
 
+NodeId N(int32_t id) { return NodeId(id); }
+Offset O(int64_t offset) { return Offset(offset); }
+std::vector<NodeId> nodes(std::initializer_list<int32_t> ids) {
+  std::vector<NodeId> out;
+  for (auto id : ids) out.push_back(NodeId(id));
+  return out;
+}
+// A follower's Fetch: node, fetch offset, durable offset, leader end, time.
+bool fetch(LeaderState& s, int32_t node, int64_t fetch_offset, int64_t durable, int64_t leader_end, int64_t now_ms) {
+  return s.on_follower_fetch(N(node), O(fetch_offset), O(durable), O(leader_end), now_ms);
+}
+
 TEST(LeaderState, HighWatermarkIsTheSmallestDurableOffsetOfTheIsr) {
-  LeaderState s(1, {1, 2, 3}, {1, 2, 3}, 0);
+  LeaderState s(N(1), nodes({1, 2, 3}), nodes({1, 2, 3}), 0);
   // Followers not heard from yet hold it.
-  EXPECT_FALSE(s.high_watermark(10, 1));
-  s.on_follower_fetch(2, 10, 8, 10, 5);
-  EXPECT_FALSE(s.high_watermark(10, 1));
-  s.on_follower_fetch(3, 10, 10, 10, 5);
-  EXPECT_EQ(s.high_watermark(10, 1), 8);
-  EXPECT_EQ(s.high_watermark(6, 1), 6);  // the leader's own sync lags
+  EXPECT_FALSE(s.high_watermark(O(10), 1));
+  fetch(s, 2, 10, 8, 10, 5);
+  EXPECT_FALSE(s.high_watermark(O(10), 1));
+  fetch(s, 3, 10, 10, 10, 5);
+  EXPECT_EQ(s.high_watermark(O(10), 1), O(8));
+  EXPECT_EQ(s.high_watermark(O(6), 1), O(6));  // the leader's own sync lags
   // A follower never counts as durable past what it has.
-  s.on_follower_fetch(2, 9, 12, 10, 6);
-  EXPECT_EQ(s.high_watermark(10, 1), 9);
+  fetch(s, 2, 9, 12, 10, 6);
+  EXPECT_EQ(s.high_watermark(O(10), 1), O(9));
 }
 
 TEST(LeaderState, NoHighWatermarkBelowMinInsyncReplicas) {
-  LeaderState s(1, {1, 2, 3}, {1, 2}, 0);
-  s.on_follower_fetch(2, 5, 5, 5, 1);
-  EXPECT_EQ(s.high_watermark(5, 2), 5);
-  EXPECT_FALSE(s.high_watermark(5, 3));
+  LeaderState s(N(1), nodes({1, 2, 3}), nodes({1, 2}), 0);
+  fetch(s, 2, 5, 5, 5, 1);
+  EXPECT_EQ(s.high_watermark(O(5), 2), O(5));
+  EXPECT_FALSE(s.high_watermark(O(5), 3));
 }
 
 TEST(LeaderState, FollowersOutOfTheIsrDoNotHoldTheHighWatermark) {
-  LeaderState s(1, {1, 2, 3}, {1, 2}, 0);
-  s.on_follower_fetch(2, 7, 7, 7, 1);
-  s.on_follower_fetch(3, 0, 0, 7, 1);
-  EXPECT_EQ(s.high_watermark(7, 1), 7);
+  LeaderState s(N(1), nodes({1, 2, 3}), nodes({1, 2}), 0);
+  fetch(s, 2, 7, 7, 7, 1);
+  fetch(s, 3, 0, 0, 7, 1);
+  EXPECT_EQ(s.high_watermark(O(7), 1), O(7));
 }
 
 TEST(LeaderState, ALaggingMemberLeavesTheIsr) {
-  LeaderState s(1, {1, 2, 3}, {1, 2, 3}, 0);
-  s.on_follower_fetch(2, 10, 10, 10, 900);  // caught up at 900
-  s.on_follower_fetch(3, 4, 4, 10, 900);    // behind since the start (0)
-  EXPECT_FALSE(s.proposed_isr(1000, kLag, 4));
-  auto next = s.proposed_isr(1001, kLag, 4);
+  LeaderState s(N(1), nodes({1, 2, 3}), nodes({1, 2, 3}), 0);
+  fetch(s, 2, 10, 10, 10, 900);  // caught up at 900
+  fetch(s, 3, 4, 4, 10, 900);    // behind since the start (0)
+  EXPECT_FALSE(s.proposed_isr(1000, kLag, O(4)));
+  auto next = s.proposed_isr(1001, kLag, O(4));
   ASSERT_TRUE(next);
-  EXPECT_EQ(*next, (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(*next, nodes({1, 2}));
 }
 
 TEST(LeaderState, CaughtUpToTheEndSeenAtTheLastFetchCounts) {
-  LeaderState s(1, {1, 2}, {1, 2}, 0);
-  s.on_follower_fetch(2, 5, 5, 10, 500);  // behind: the leader had 10
+  LeaderState s(N(1), nodes({1, 2}), nodes({1, 2}), 0);
+  fetch(s, 2, 5, 5, 10, 500);  // behind: the leader had 10
   // Fetches at 10 while the leader has moved on to 12: it reached what the
   // leader had at its last fetch, so it was caught up as of that fetch (500).
-  s.on_follower_fetch(2, 10, 10, 12, 1400);
-  EXPECT_EQ(s.follower(2)->caught_up_ms, 500);
-  EXPECT_TRUE(s.proposed_isr(1501, kLag, 10));  // over 1000 ms since 500: out
-  s.on_follower_fetch(2, 12, 12, 12, 1450);
-  EXPECT_FALSE(s.proposed_isr(1500, kLag, 12));
+  fetch(s, 2, 10, 10, 12, 1400);
+  EXPECT_EQ(s.follower(N(2))->caught_up_ms, 500);
+  EXPECT_TRUE(s.proposed_isr(1501, kLag, O(10)));  // over 1000 ms since 500: out
+  fetch(s, 2, 12, 12, 12, 1450);
+  EXPECT_FALSE(s.proposed_isr(1500, kLag, O(12)));
 }
 
 TEST(LeaderState, ACaughtUpReplicaRejoinsOnceDurableAtTheHighWatermark) {
-  LeaderState s(1, {1, 2, 3}, {1, 2}, 0);
-  s.on_follower_fetch(2, 20, 20, 20, 100);
-  s.on_follower_fetch(3, 20, 15, 20, 100);  // has it, not yet durable
-  EXPECT_FALSE(s.proposed_isr(100, kLag, 20));
-  s.on_follower_fetch(3, 20, 20, 20, 110);
-  auto next = s.proposed_isr(110, kLag, 20);
+  LeaderState s(N(1), nodes({1, 2, 3}), nodes({1, 2}), 0);
+  fetch(s, 2, 20, 20, 20, 100);
+  fetch(s, 3, 20, 15, 20, 100);  // has it, not yet durable
+  EXPECT_FALSE(s.proposed_isr(100, kLag, O(20)));
+  fetch(s, 3, 20, 20, 20, 110);
+  auto next = s.proposed_isr(110, kLag, O(20));
   ASSERT_TRUE(next);
-  EXPECT_EQ(*next, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(*next, nodes({1, 2, 3}));
 }
 
 TEST(LeaderState, AMemberRemovedByTheControllerMustFetchAgainToRejoin) {
-  LeaderState s(1, {1, 2, 3}, {1, 2, 3}, 0);
-  s.on_follower_fetch(3, 10, 10, 10, 100);
+  LeaderState s(N(1), nodes({1, 2, 3}), nodes({1, 2, 3}), 0);
+  fetch(s, 3, 10, 10, 10, 100);
   // Its broker died: the controller took it out of the ISR.
-  s.update({1, 2, 3}, {1, 2}, 200);
-  EXPECT_FALSE(s.proposed_isr(300, kLag, 10).has_value() && s.proposed_isr(300, kLag, 10)->size() == 3);
-  s.on_follower_fetch(3, 10, 10, 10, 400);
-  auto next = s.proposed_isr(400, kLag, 10);
+  s.update(nodes({1, 2, 3}), nodes({1, 2}), 200);
+  EXPECT_FALSE(s.proposed_isr(300, kLag, O(10)).has_value() && s.proposed_isr(300, kLag, O(10))->size() == 3);
+  fetch(s, 3, 10, 10, 10, 400);
+  auto next = s.proposed_isr(400, kLag, O(10));
   ASSERT_TRUE(next);
   EXPECT_EQ(next->size(), 3u);
 }
 
 TEST(LeaderState, FetchesFromNonReplicasAreIgnored) {
-  LeaderState s(1, {1, 2}, {1, 2}, 0);
-  EXPECT_FALSE(s.on_follower_fetch(7, 1, 1, 1, 1));
-  EXPECT_EQ(s.follower(7), nullptr);
+  LeaderState s(N(1), nodes({1, 2}), nodes({1, 2}), 0);
+  EXPECT_FALSE(fetch(s, 7, 1, 1, 1, 1));
+  EXPECT_EQ(s.follower(N(7)), nullptr);
 }
 
 }  // namespace

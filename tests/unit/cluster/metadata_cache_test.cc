@@ -40,8 +40,8 @@ TEST(MetadataCache, FollowsBrokersAndTheController) {
                  kv("/runnel/c1/controller", encode_controller({2}), 8, 8)};
   cache.reset(listing);
   ASSERT_EQ(cache.brokers().size(), 2u);
-  EXPECT_EQ(cache.broker(1)->epoch, 5);
-  EXPECT_EQ(cache.broker(2)->rack, "r");
+  EXPECT_EQ(cache.broker(NodeId(1))->epoch, 5);
+  EXPECT_EQ(cache.broker(NodeId(2))->rack, "r");
   EXPECT_EQ(cache.controller_id(), 2);
   EXPECT_EQ(cache.controller_epoch(), 8);
   EXPECT_EQ(cache.revision(), 10);

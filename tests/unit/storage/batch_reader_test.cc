@@ -53,7 +53,7 @@ TEST(BatchReader, CopiesWhatReadSlices) {
   auto log = PartitionLog::open(dir.path(), {}, 0);
   for (int i = 0; i < 3; ++i) {
     auto b = make_batch({.records = 2});
-    ASSERT_EQ(log->append(b, 0, 5000).error, ErrorCode::NONE);
+    ASSERT_EQ(log->append(b, LeaderEpoch(0), 5000).error, ErrorCode::NONE);
   }
   auto read = read_batches(*log, 0, 1 << 20, true, log->log_end_offset());
   EXPECT_EQ(read.error, ErrorCode::NONE);
@@ -82,7 +82,7 @@ TEST(BatchReader, ReportsTheErrnoOfAFailedRead) {
   FailingReadEnv env;
   auto log = PartitionLog::open(dir.path(), {}, 0, &env);
   auto b = make_batch({.records = 2});
-  ASSERT_EQ(log->append(b, 0, 5000).error, ErrorCode::NONE);
+  ASSERT_EQ(log->append(b, LeaderEpoch(0), 5000).error, ErrorCode::NONE);
   env.fail_reads_over = protocol::kBatchHeaderSize;
   auto read = read_batches(*log, 0, 1 << 20, true, log->log_end_offset());
   EXPECT_EQ(read.error, ErrorCode::KAFKA_STORAGE_ERROR);

@@ -101,7 +101,7 @@ TEST(LeaderEpochCache, PersistsEveryChange) {
 
 void append_epoch(PartitionLog& log, int32_t epoch, int records = 2) {
   auto b = make_batch({.records = records});
-  ASSERT_EQ(log.append(b, epoch, 0).error, ErrorCode::NONE);
+  ASSERT_EQ(log.append(b, LeaderEpoch(epoch), 0).error, ErrorCode::NONE);
 }
 
 std::filesystem::path epoch_file(const TempDir& dir) { return dir.path() / LeaderEpochCache::kFileName; }

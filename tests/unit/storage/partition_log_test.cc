@@ -19,7 +19,7 @@ using testing::TempDir;
 
 AppendResult append(PartitionLog& log, const BatchSpec& spec, int64_t now = 5000) {
   auto b = make_batch(spec);
-  return log.append(b, 3, now);
+  return log.append(b, LeaderEpoch(3), now);
 }
 
 TEST(PartitionLog, AssignsOffsetsAndReadsBack) {
@@ -68,13 +68,13 @@ TEST(PartitionLog, RejectsBadInputWithoutWriting) {
   auto log = PartitionLog::open(dir.path(), config, 0);
   auto bad = make_batch({.records = 2});
   bad[30] ^= 1;
-  EXPECT_EQ(log->append(bad, 0, 0).error, ErrorCode::CORRUPT_MESSAGE);
+  EXPECT_EQ(log->append(bad, LeaderEpoch(0), 0).error, ErrorCode::CORRUPT_MESSAGE);
   auto big = make_batch({.records = 1, .value_size = 600});
-  EXPECT_EQ(log->append(big, 0, 0).error, ErrorCode::MESSAGE_TOO_LARGE);
+  EXPECT_EQ(log->append(big, LeaderEpoch(0), 0).error, ErrorCode::MESSAGE_TOO_LARGE);
   // A good batch followed by a bad one: nothing from the request is stored.
   auto good = make_batch();
   good.insert(good.end(), bad.begin(), bad.end());
-  EXPECT_EQ(log->append(good, 0, 0).error, ErrorCode::CORRUPT_MESSAGE);
+  EXPECT_EQ(log->append(good, LeaderEpoch(0), 0).error, ErrorCode::CORRUPT_MESSAGE);
   EXPECT_EQ(log->log_end_offset(), 0);
   EXPECT_EQ(log->size_bytes(), 0u);
 }
@@ -86,7 +86,7 @@ TEST(PartitionLog, MaxTimestampIsTakenFromTheRecords) {
   auto b = make_batch({.records = 3, .base_timestamp = 1000, .timestamp_step = 7});
   store_be64(b.data() + 35, static_cast<uint64_t>(-1));
   testing::fix_crc(b);
-  ASSERT_EQ(log->append(b, 0, 5000).error, ErrorCode::NONE);
+  ASSERT_EQ(log->append(b, LeaderEpoch(0), 5000).error, ErrorCode::NONE);
   auto stored = read_all(*log);
   ASSERT_EQ(stored.size(), 1u);
   EXPECT_EQ(stored[0].max_timestamp, 1014);
@@ -96,7 +96,7 @@ TEST(PartitionLog, MaxTimestampIsTakenFromTheRecords) {
   // A header that was right is stored byte for byte as sent (apart from the offset and epoch).
   auto right = make_batch({.records = 2, .base_timestamp = 2000});
   auto sent = right;
-  ASSERT_EQ(log->append(right, 0, 5000).error, ErrorCode::NONE);
+  ASSERT_EQ(log->append(right, LeaderEpoch(0), 5000).error, ErrorCode::NONE);
   auto second = read_all(*log)[1].bytes;
   EXPECT_TRUE(std::equal(second.begin() + 16, second.end(), sent.begin() + 16));
 }
@@ -110,7 +110,7 @@ TEST(PartitionLog, RejectsRecordsThatBreakTheRulesWithoutWriting) {
   auto before = read_all(*log);
   // Two hours in the future.
   auto future = make_batch({.records = 2, .base_timestamp = 5000 + 7'200'000});
-  auto r = log->append(future, 0, 5000);
+  auto r = log->append(future, LeaderEpoch(0), 5000);
   EXPECT_EQ(r.error, ErrorCode::INVALID_TIMESTAMP);
   EXPECT_FALSE(r.error_message.empty());
   ASSERT_EQ(r.record_errors.size(), 2u);
@@ -120,7 +120,7 @@ TEST(PartitionLog, RejectsRecordsThatBreakTheRulesWithoutWriting) {
   store_be32(short_batch.data() + 23, 3);
   store_be32(short_batch.data() + 57, 4);
   testing::fix_crc(short_batch);
-  r = log->append(short_batch, 0, 5000);
+  r = log->append(short_batch, LeaderEpoch(0), 5000);
   EXPECT_EQ(r.error, ErrorCode::INVALID_RECORD);
   EXPECT_FALSE(r.error_message.empty());
   // The topic setting is honoured: with a day allowed, the same batch goes in.
@@ -130,7 +130,7 @@ TEST(PartitionLog, RejectsRecordsThatBreakTheRulesWithoutWriting) {
   EXPECT_EQ(after.size(), before.size());
   EXPECT_EQ(after[0].bytes, before[0].bytes);
   auto again = make_batch({.records = 2, .base_timestamp = 5000 + 7'200'000});
-  EXPECT_EQ(log->append(again, 0, 5000).error, ErrorCode::NONE);
+  EXPECT_EQ(log->append(again, LeaderEpoch(0), 5000).error, ErrorCode::NONE);
 }
 
 TEST(PartitionLog, TimestampDifferenceMaxMsFillsWhatIsNotSet) {

@@ -46,7 +46,7 @@ TEST(Recovery, TornTailTruncatesToLastGoodBatch) {
       auto log = PartitionLog::open(dir.path(), config, 0);
       for (int i = 0; i < 30; ++i) {
         auto b = make_batch({.records = 1 + static_cast<int>(rng() % 3), .value_size = rng() % 80});
-        ASSERT_EQ(log->append(b, 0, 0).error, ErrorCode::NONE);
+        ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
         if (i == 20) sync_now(*log, *Env::posix());
       }
       synced = log->flushed_offset();
@@ -80,7 +80,7 @@ TEST(Recovery, TornTailTruncatesToLastGoodBatch) {
     EXPECT_EQ(log->log_end_offset(), after.back().last_offset + 1);
     // The log goes on from where recovery left it.
     auto b = make_batch();
-    EXPECT_EQ(log->append(b, 0, 0).base_offset, after.back().last_offset + 1);
+    EXPECT_EQ(log->append(b, LeaderEpoch(0), 0).base_offset, after.back().last_offset + 1);
   }
 }
 
@@ -92,7 +92,7 @@ TEST(Recovery, GarbageInMiddleSegmentDropsLaterSegments) {
     auto log = PartitionLog::open(dir.path(), config, 0);
     for (int i = 0; i < 40; ++i) {
       auto b = make_batch({.records = 1, .value_size = 100});
-      log->append(b, 0, 0);
+      log->append(b, LeaderEpoch(0), 0);
     }
     ASSERT_GT(log->segment_count(), 4u);
   }
@@ -132,7 +132,7 @@ TEST(Recovery, PowerLossKeepsEverySyncedBatch) {
       int n = 20 + static_cast<int>(rng() % 40);
       for (int i = 0; i < n; ++i) {
         auto b = make_batch({.records = 1 + static_cast<int>(rng() % 4), .value_size = rng() % 100});
-        ASSERT_EQ(log->append(b, 0, 0).error, ErrorCode::NONE);
+        ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
         if (rng() % 6 == 0) {
           std::promise<int64_t> done;
           auto req = log->sync_handles();
@@ -167,13 +167,13 @@ TEST(Recovery, PowerLossBeforeAnySyncLosesOnlyUnsyncedData) {
   {
     auto log = PartitionLog::open(dir.path(), {}, 0, &env);
     auto b = make_batch({.records = 5});
-    log->append(b, 0, 0);
+    log->append(b, LeaderEpoch(0), 0);
   }
   env.drop_unsynced_data();
   auto log = PartitionLog::open(dir.path(), {}, 0, &env);
   EXPECT_EQ(log->log_end_offset(), 0);
   auto b = make_batch({.records = 2});
-  EXPECT_EQ(log->append(b, 0, 0).base_offset, 0);
+  EXPECT_EQ(log->append(b, LeaderEpoch(0), 0).base_offset, 0);
 }
 
 TEST(Recovery, CleanShutdownMarkerMakesStartInstant) {
@@ -183,7 +183,7 @@ TEST(Recovery, CleanShutdownMarkerMakesStartInstant) {
     auto log = PartitionLog::open(dir.path(), {}, 0, &env);
     for (int i = 0; i < 50; ++i) {
       auto b = make_batch({.records = 2});
-      log->append(b, 0, 0);
+      log->append(b, LeaderEpoch(0), 0);
     }
     log->close();
   }
@@ -199,7 +199,7 @@ TEST(Recovery, CleanShutdownMarkerMakesStartInstant) {
   EXPECT_FALSE(log->recovered_on_open());
   // After a change, a crash is unclean: the marker is gone for good.
   auto b = make_batch({.records = 2});
-  EXPECT_EQ(log->append(b, 0, 0).error, ErrorCode::NONE);
+  EXPECT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
   log.reset();
   EXPECT_TRUE(PartitionLog::open(dir.path(), {}, 0, &env)->recovered_on_open());
 }
@@ -212,7 +212,7 @@ TEST(Recovery, DamagedIndexAfterCleanShutdownIsRebuilt) {
     auto log = PartitionLog::open(dir.path(), config, 0);
     for (int i = 0; i < 50; ++i) {
       auto b = make_batch({.records = 2, .value_size = 60});
-      log->append(b, 0, 0);
+      log->append(b, LeaderEpoch(0), 0);
     }
     log->close();
   }
@@ -269,7 +269,7 @@ TEST(Recovery, LegacyMaxTimestampIsIndexedFromTheRecords) {
   EXPECT_EQ(read_all(*log)[0].max_timestamp, -1);
   // Time retention sees the segment's real age (with -1 it never expired).
   auto b = make_batch({.records = 1, .base_timestamp = 20'000});
-  ASSERT_EQ(log->append(b, 0, 20'000).error, ErrorCode::NONE);
+  ASSERT_EQ(log->append(b, LeaderEpoch(0), 20'000).error, ErrorCode::NONE);
   ASSERT_EQ(log->segment_count(), 2u);
   log->enforce_retention(2902 + 10'000);
   EXPECT_EQ(log->segment_count(), 2u);
@@ -314,7 +314,7 @@ TEST(Flusher, CompletesEveryRequestAndReportsFailures) {
   Flusher flusher(&env);
   // Not started: requests run inline.
   auto b = make_batch({.records = 3});
-  log->append(b, 0, 0);
+  log->append(b, LeaderEpoch(0), 0);
   int64_t got = -2;
   flusher.request(log->sync_handles(), [&](int64_t d) { got = d; });
   EXPECT_EQ(got, 3);
@@ -345,7 +345,7 @@ TEST(Recovery, TwoStepShutdownWithOneFilesystemSync) {
       auto log = PartitionLog::open(dir.path(), config, 0, &env);
       for (int i = 0; i < 40; ++i) {
         auto b = make_batch({.records = 2});
-        ASSERT_EQ(log->append(b, 0, 0).error, ErrorCode::NONE);
+        ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
       }
       written = read_all(*log);
       ASSERT_TRUE(log->prepare_shutdown());
@@ -375,7 +375,7 @@ TEST(Recovery, FirstChangeAfterCleanStartRetiresTheMarkerDurably) {
     auto log = PartitionLog::open(dir.path(), config, 0, &env);
     for (int i = 0; i < 20; ++i) {
       auto b = make_batch({.records = 2});
-      ASSERT_EQ(log->append(b, 0, 0).error, ErrorCode::NONE);
+      ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
     }
     log->close();
   }
@@ -384,7 +384,7 @@ TEST(Recovery, FirstChangeAfterCleanStartRetiresTheMarkerDurably) {
     EXPECT_FALSE(log->recovered_on_open());
     for (int i = 0; i < 20; ++i) {
       auto b = make_batch({.records = 2});
-      ASSERT_EQ(log->append(b, 0, 0).error, ErrorCode::NONE);
+      ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
     }
   }  // unclean: nothing of the new appends synced
   env.drop_unsynced_data();

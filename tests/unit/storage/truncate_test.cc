@@ -30,7 +30,7 @@ std::vector<Written> fill(PartitionLog& log, std::mt19937& rng, int n) {
   for (int i = 0; i < n; ++i) {
     if (rng() % 5 == 0) epoch += 1 + static_cast<int32_t>(rng() % 2);
     auto b = make_batch({.records = 1 + static_cast<int>(rng() % 4), .value_size = rng() % 60});
-    auto r = log.append(b, epoch, 0);
+    auto r = log.append(b, LeaderEpoch(epoch), 0);
     EXPECT_EQ(r.error, ErrorCode::NONE);
     out.push_back({r.base_offset, r.last_offset, epoch});
   }
@@ -183,7 +183,7 @@ TEST(TruncateFully, StartsOverEmptyPastTheEndAndAppendsFromThere) {
   EXPECT_TRUE(log->epoch_entries().empty());
   EXPECT_TRUE(read_all(*log).empty());
   auto b = make_batch({.records = 3});
-  auto r = log->append(b, 7, 0);
+  auto r = log->append(b, LeaderEpoch(7), 0);
   ASSERT_EQ(r.error, ErrorCode::NONE);
   EXPECT_EQ(r.base_offset, end + 100);
   log->close();
