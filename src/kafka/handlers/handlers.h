@@ -27,6 +27,8 @@ asio::awaitable<protocol::DescribeClusterResponse> handle_describe_cluster(Reque
                                                                            protocol::DescribeClusterRequest&);
 asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(RequestContext&,
                                                                           protocol::InitProducerIdRequest&);
+asio::awaitable<protocol::DescribeProducersResponse> handle_describe_producers(RequestContext&,
+                                                                               protocol::DescribeProducersRequest&);
 asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(RequestContext&,
                                                                            protocol::FindCoordinatorRequest&);
 asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext&, protocol::JoinGroupRequest&);

@@ -52,6 +52,47 @@ def produce(port, topic, batch, cid=7):
         c.close()
 
 
+def uvarint(r):
+    shift = value = 0
+    while True:
+        b = r.take(1)[0]
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value
+
+
+def describe_producers(port, topic, partition, cid=3):
+    """DescribeProducers v0 (flexible) -> (error, [(producer id, epoch, last sequence)])."""
+    c = kproto.Conn(port)
+    try:
+        name = topic.encode()
+        body = (kproto.i16(61) + kproto.i16(0) + kproto.i32(cid) + kproto.string("runnel-it") + b"\x00"
+                + b"\x02" + bytes([len(name) + 1]) + name + b"\x02" + kproto.i32(partition) + b"\x00" + b"\x00")
+        c.send(kproto.frame(body))
+        r = kproto.Reader(c.recv_frame())
+        assert r.i32() == cid
+        assert uvarint(r) == 0  # header tags
+        r.i32()  # throttle
+        assert uvarint(r) == 2  # one topic
+        r.take(uvarint(r) - 1)
+        assert uvarint(r) == 2  # one partition
+        assert r.i32() == partition
+        error = r.i16()
+        n = uvarint(r)
+        if n:
+            r.take(n - 1)
+        producers = []
+        for _ in range(uvarint(r) - 1):
+            pid, epoch, last_seq = r.i64(), r.i32(), r.i32()
+            r.i64(), r.i32(), r.i64()
+            assert uvarint(r) == 0
+            producers.append((pid, epoch, last_seq))
+        return error, producers
+    finally:
+        c.close()
+
+
 class InitProducerIdTest(unittest.TestCase):
     def setUp(self):
         self.broker = Broker().start()
@@ -130,6 +171,7 @@ class RawSequenceTest(unittest.TestCase):
         self.assertEqual(produce(port, topic, idem_batch(pid, epoch, 9, [b"x"]))[0], INVALID_EPOCH)
         self.assertEqual(produce(port, topic, idem_batch(pid, epoch + 1, 4, [b"h"])), (NONE, 7))
 
+        self.assertEqual(describe_producers(port, topic, 0), (NONE, [(pid, epoch + 1, 4)]))
         values = [r.value for r in read_partition(self.broker.bootstrap, topic, 0)]
         self.assertEqual(values, [b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h"])
 
