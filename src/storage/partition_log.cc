@@ -230,8 +230,12 @@ struct PartitionLog::Impl {
       from = it->first;
       break;
     }
+    bool found = from.has_value();
     if (!from) from = segments[segments.size() >= 2 ? segments.size() - 2 : 0]->base_offset();
     replay_producers(std::max(*from, log_start));
+    // A log from before snapshots existed, left unchanged, would otherwise
+    // be scanned again at every start (its close writes nothing).
+    if (!found && end() > log_start) write_snapshot(/*durable=*/false);
   }
   // Written at the log end; `durable` false leaves the sync to a later
   // syncfs (shutdown) or to nobody (a roll: a torn file fails its CRC and an

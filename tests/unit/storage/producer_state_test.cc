@@ -7,12 +7,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <random>
 
 #include "protocol/record_batch.h"
 #include "storage/partition_log.h"
+#include "storage/segment.h"
 #include "test_util.h"
 
 namespace runnel::storage {
@@ -142,6 +146,48 @@ TEST(ProducerState, FollowerAppendsAndTruncationKeepTheState) {
   EXPECT_EQ(e->batches.back().last_offset, 3);
   // And takes the next sequence after them as the next in order.
   EXPECT_EQ(produce(*follower, 5, 2, 4, 1).error, ErrorCode::NONE);
+}
+
+std::vector<std::string> snapshots(const TempDir& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    if (e.path().extension() == ".snapshot") out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(ProducerState, SnapshotsAtRollAndCloseAndForOldLogs) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 300;
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0);
+    for (int i = 0; i < 6; ++i) ASSERT_EQ(produce(*log, 3, 0, i, 1).error, ErrorCode::NONE);
+    ASSERT_GT(log->segment_count(), 1u);
+    auto at_roll = snapshots(dir);
+    ASSERT_FALSE(at_roll.empty());
+    EXPECT_EQ(at_roll.back(), Segment::file_stem(log->segment_base_offsets().back()) + ".snapshot");
+    log->close();
+  }
+  EXPECT_EQ(snapshots(dir).back(), "00000000000000000006.snapshot");
+  // A log without any snapshot (as written before they existed): rebuilt
+  // from the last segments, and a snapshot written so the next start need not.
+  for (const auto& name : snapshots(dir)) std::filesystem::remove(dir.path() / name);
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0);
+    const ProducerEntry* e = log->producer_state().find(3);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->batches.back().last_seq, 5);
+    EXPECT_EQ(produce(*log, 3, 0, 5, 1).base_offset, 5);  // a duplicate
+    EXPECT_EQ(snapshots(dir), std::vector<std::string>{"00000000000000000006.snapshot"});
+  }
+  // A torn newest snapshot: an older one or the log stands in.
+  {
+    std::ofstream(dir.path() / "00000000000000000006.snapshot", std::ios::trunc) << "torn";
+    auto log = PartitionLog::open(dir.path(), config, 0);
+    EXPECT_EQ(produce(*log, 3, 0, 5, 1).base_offset, 5);
+    EXPECT_EQ(produce(*log, 3, 0, 7, 1).error, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+  }
 }
 
 // Random produce attempts by a few producers against the oracle, with
