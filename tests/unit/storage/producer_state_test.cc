@@ -190,6 +190,20 @@ TEST(ProducerState, SnapshotsAtRollAndCloseAndForOldLogs) {
   }
 }
 
+TEST(ProducerState, ExpiredProducersAreForgotten) {
+  TempDir dir;
+  LogConfig config;
+  config.producer_id_expiration_ms = 1000;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  ASSERT_EQ(produce(*log, 4, 0, 0, 1, 5000).error, ErrorCode::NONE);
+  log->enforce_retention(5500);
+  EXPECT_EQ(produce(*log, 4, 0, 7, 1, 5500).error, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+  log->enforce_retention(7000);
+  EXPECT_EQ(log->producer_state().find(4), nullptr);
+  // Unknown again: any sequence is taken (KIP-360).
+  EXPECT_EQ(produce(*log, 4, 0, 7, 1, 7000).error, ErrorCode::NONE);
+}
+
 // Random produce attempts by a few producers against the oracle, with
 // rolls (small segments), clean and unclean reopens.
 TEST(ProducerState, RandomAgainstOracle) {
