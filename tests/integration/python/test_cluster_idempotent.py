@@ -14,6 +14,20 @@ from test_cluster_replication import FAST, states
 from test_idempotent import NONE, OUT_OF_ORDER, idem_batch, init_producer_id, produce
 
 
+def attempt(fn, *args):
+    """fn(*args), or None while the broker is not reachable yet."""
+    try:
+        return fn(*args)
+    except (OSError, ConnectionError, AssertionError):
+        return None
+
+
+def until(want, fn, *args):
+    """Retries fn(*args) until it returns `want` (a retried idempotent produce
+    is harmless: it is answered as a duplicate); returns the last answer."""
+    return wait_for(lambda: attempt(fn, *args) == want) or attempt(fn, *args)
+
+
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
 class ClusterIdempotentTest(unittest.TestCase):
     def setUp(self):
@@ -44,7 +58,8 @@ class ClusterIdempotentTest(unittest.TestCase):
         pid = ids[0]
         b0 = idem_batch(pid, 0, 0, [b"a", b"b"])
         b1 = idem_batch(pid, 0, 2, [b"c"])
-        self.assertEqual(produce(port, "idem", b0), (NONE, 0))
+        # Retried until the leader serves the partition.
+        self.assertEqual(until((NONE, 0), produce, port, "idem", b0), True)
         self.assertEqual(produce(port, "idem", b1), (NONE, 2))
 
         c.brokers[leader].kill9()
@@ -53,16 +68,17 @@ class ClusterIdempotentTest(unittest.TestCase):
         self.assertTrue(moved, states(c.view(others[0], ["idem"]), "idem"))
         new_port = c.brokers[moved[0][1]].port
         # The retry the client makes after the old leader died: a duplicate.
-        got = wait_for(lambda: produce(new_port, "idem", b1) == (NONE, 2))
-        self.assertTrue(got, produce(new_port, "idem", b1))
+        self.assertEqual(until((NONE, 2), produce, new_port, "idem", b1), True)
         self.assertEqual(produce(new_port, "idem", b0), (NONE, 0))
         self.assertEqual(produce(new_port, "idem", idem_batch(pid, 0, 5, [b"x"]))[0], OUT_OF_ORDER)
         self.assertEqual(produce(new_port, "idem", idem_batch(pid, 0, 3, [b"d"])), (NONE, 3))
 
         # The killed broker comes back: ids it hands out are still new.
         c.brokers[leader].restart()
-        err, pid_after, _ = init_producer_id(c.brokers[leader].port)
-        self.assertEqual(err, NONE)
+        # Once it has joined the cluster again (until then: a retriable error).
+        answer = wait_for(lambda: (r := attempt(init_producer_id, c.brokers[leader].port)) and r[0] == NONE and r)
+        self.assertTrue(answer)
+        pid_after = answer[1]
         self.assertNotIn(pid_after, ids)
         self.assertGreater(pid_after, max(ids))
 
