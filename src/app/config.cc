@@ -97,6 +97,8 @@ const std::map<std::string, Setter>& broker_setters() {
       {"log.message.timestamp.difference.max.ms",
        [](auto& c, auto& k, auto& v) { c.log.timestamp_difference_max_ms = parse_int(k, v, 0, INT64_MAX); }},
       {"log.cleanup.policy", [](auto& c, auto& k, auto& v) { c.log.compact = parse_cleanup_policy(k, v); }},
+      {"producer.id.expiration.ms",
+       [](auto& c, auto& k, auto& v) { c.log.producer_id_expiration_ms = parse_int(k, v, 1, INT64_MAX); }},
       {"compression.type", [](auto&, auto& k, auto& v) { parse_compression_type(k, v); }},
       {"offsets.topic.num.partitions",
        [](auto& c, auto& k, auto& v) { c.offsets_topic_num_partitions = int32_t(parse_int(k, v, 1, 10000)); }},

@@ -568,4 +568,30 @@ ErrorCode ControlPlane::try_add_partitions(const std::string& name, int32_t tota
   return ErrorCode::NONE;
 }
 
+std::optional<int64_t> ControlPlane::reserve_producer_ids(int64_t size) {
+  const std::string key = keys_.prefix + "producer-ids";
+  // admin_client_: this runs on the broker's control thread, like topic admin.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    etcd::RangeResponse current;
+    if (!admin_client_.range(key, {}, current).is_ok()) return std::nullopt;
+    int64_t first = 0;
+    auto compare = etcd::Compare::create_revision(key, 0);
+    if (!current.kvs.empty()) {
+      auto next = metadata::decode_producer_ids(current.kvs.front().value);
+      if (!next) {
+        spdlog::error("{} in etcd does not decode: no producer ids can be handed out", key);
+        return std::nullopt;
+      }
+      first = *next;
+      compare = etcd::Compare::mod_revision(key, current.kvs.front().mod_revision);
+    }
+    etcd::TxnResponse txn;
+    if (!admin_client_.txn({compare}, {etcd::Op::put(key, metadata::encode_producer_ids(first + size))}, {}, txn)
+             .is_ok())
+      return std::nullopt;
+    if (txn.succeeded) return first;  // another broker won the race: read again
+  }
+  return std::nullopt;
+}
+
 }  // namespace runnel::cluster

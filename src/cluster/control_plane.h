@@ -137,6 +137,12 @@ class ControlPlane {
   ErrorCode set_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs,
                               std::string* message);
 
+  // Reserves `size` producer ids for this broker (ProducerIdAllocator):
+  // advances `producer-ids` by `size`, fenced on its mod revision, and
+  // returns the first id reserved; nullopt when etcd cannot be reached.
+  // Blocking; not on a shard thread.
+  std::optional<int64_t> reserve_producer_ids(int64_t size);
+
   const metadata::MetadataCache& cache() const { return *cache_; }
   // Whether this broker must not act as a leader: its lease was lost (etcd
   // said it expired or was revoked, or no renewal got through for a whole

@@ -441,4 +441,6 @@ void Partition::flush_if_idle(int64_t now_ms, int64_t idle_ms) {
   request_flush(/*force=*/true);
 }
 
+const storage::ProducerStateTable& Partition::producer_state() const { return log_->producer_state(); }
+
 }  // namespace runnel::cluster

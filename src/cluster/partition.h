@@ -174,6 +174,8 @@ class Partition final : public replication::FollowerReplica {
   // Appends record batches (a Produce partition's, or the group
   // coordinator's) as PartitionLog::append does, and wakes the Fetch waiters.
   storage::AppendResult append(std::span<uint8_t> batches, int64_t now_ms);
+  // The idempotent producers this replica knows (DescribeProducers).
+  const storage::ProducerStateTable& producer_state() const;
 
   // Completes once every offset up to and including `offset` is on disk
   // (fdatasync'd): true; or false when the sync failed (the data may be lost:

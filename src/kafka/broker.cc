@@ -139,6 +139,8 @@ void Broker::join_cluster() {
   if (auto status = control_plane_->start(self); !status.is_ok())
     throw std::runtime_error("cannot join the cluster: " + status.to_string());
   if (control_plane_->founded_cluster()) import_local_topics();
+  producer_ids_ = std::make_unique<cluster::ProducerIdAllocator>(
+      [this](int64_t size) { return control_plane_->reserve_producer_ids(size); });
   schedule_reconcile();
 }
 
@@ -261,6 +263,17 @@ asio::awaitable<ErrorCode> Broker::on_control_pool(F& fn) {
       control_pool_.get_executor(), [&fn]() -> asio::awaitable<ErrorCode> { co_return fn(); }, asio::use_awaitable);
 }
 
+asio::awaitable<std::optional<int64_t>> Broker::next_producer_id() {
+  std::optional<int64_t> id;
+  if (!producer_ids_) co_return id;  // a cluster not joined yet
+  auto next = [this, &id]() {
+    id = producer_ids_->next();
+    return ErrorCode::NONE;
+  };
+  co_await on_control_pool(next);
+  co_return id;
+}
+
 std::vector<Broker::Leadership> Broker::leadership(const cluster::TopicInfo& topic) const {
   std::vector<Leadership> out;
   auto view = control_plane_ ? control_plane_->cache().topic(topic.name) : std::nullopt;
@@ -326,6 +339,9 @@ void Broker::start() {
   std::filesystem::create_directories(std::filesystem::path(config_.data_dir) / "meta");
   load_identity();
   if (control_plane_) set_replication_hooks();  // before any shard runs
+  if (!control_plane_)
+    producer_ids_ = std::make_unique<cluster::ProducerIdAllocator>(cluster::file_block_reserver(
+        *storage::Env::posix(), std::filesystem::path(config_.data_dir) / "meta" / "producer-id-block"));
   topics_.load();
   topics_.set_max_partitions(config_.effective_max_partitions());
   partitions_.start(config_.effective_max_open_files());

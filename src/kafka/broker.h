@@ -17,6 +17,7 @@
 #include "cluster/control_plane.h"
 #include "cluster/partition.h"
 #include "cluster/partition_manager.h"
+#include "cluster/producer_ids.h"
 #include "cluster/topic_table.h"
 #include "config/broker_config.h"
 #include "group/coordinator.h"
@@ -126,6 +127,10 @@ class Broker {
   asio::awaitable<bool> ensure_offsets_topic();
   int32_t offsets_partitions() const { return offsets_partitions_; }
 
+  // InitProducerId: the next producer id, unique across restarts (and, in a
+  // cluster, across brokers); nullopt when no block of ids could be reserved.
+  asio::awaitable<std::optional<int64_t>> next_producer_id();
+
   // Auto-creation as Kafka does it: when enabled and the name is valid, creates
   // the topic with num.partitions. Returns the topic's state afterwards.
   asio::awaitable<std::optional<cluster::TopicInfo>> find_or_auto_create(const std::string& name, bool allow);
@@ -170,6 +175,7 @@ class Broker {
   std::atomic<int32_t> offsets_partitions_{0};
   std::unique_ptr<cluster::ControlPlane> control_plane_;
   bool shards_started_ = false;
+  std::unique_ptr<cluster::ProducerIdAllocator> producer_ids_;  // made by start() / join_cluster()
   asio::thread_pool control_pool_{1};
   // Touched only on shard 0.
   bool reconcile_running_ = false;

@@ -36,9 +36,12 @@ const std::array kHandlers = {
     make_handler<DescribeConfigsRequest, DescribeConfigsResponse, &handle_describe_configs>(0, 4),
     make_handler<AlterConfigsRequest, AlterConfigsResponse, &handle_alter_configs>(0, 2),
     make_handler<CreatePartitionsRequest, CreatePartitionsResponse, &handle_create_partitions>(0, 3),
-    make_handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
-                 &handle_incremental_alter_configs>(0, 1),
+    make_handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, &handle_incremental_alter_configs>(0,
+                                                                                                                     1),
     make_handler<DescribeClusterRequest, DescribeClusterResponse, &handle_describe_cluster>(0, 1),
+    // Idempotent producers (transactions: not yet).
+    make_handler<InitProducerIdRequest, InitProducerIdResponse, &handle_init_producer_id>(0, 4),
+    make_handler<DescribeProducersRequest, DescribeProducersResponse, &handle_describe_producers>(0, 0),
     // Consumer groups.
     make_handler<FindCoordinatorRequest, FindCoordinatorResponse, &handle_find_coordinator>(0, 4),
     make_handler<JoinGroupRequest, JoinGroupResponse, &handle_join_group>(0, 9),

@@ -19,6 +19,10 @@ struct LogConfig {
   TimestampType timestamp_type = TimestampType::CreateTime;  // message.timestamp.type
   bool compact = false;                                      // cleanup.policy=compact
   int32_t min_insync_replicas = 1;                           // min.insync.replicas (acks=all)
+  // producer.id.expiration.ms (a broker setting, as in Kafka): an idempotent
+  // producer with no batch for this long is forgotten by the partition (at
+  // the retention check).
+  int64_t producer_id_expiration_ms = 24LL * 3600 * 1000;
   // How far a CreateTime record timestamp may lie before / after the broker's
   // clock: message.timestamp.before.max.ms / message.timestamp.after.max.ms.
   // Unset means Kafka 4.0's defaults (unlimited / one hour), or, when given,

@@ -18,6 +18,22 @@ namespace runnel::storage {
 namespace {
 // Relative offsets in the index are u32; Kafka rolls at Int.MaxValue.
 constexpr int64_t kMaxRelativeOffset = std::numeric_limits<int32_t>::max();
+// Producer state snapshots kept besides the newest (each an older fallback
+// should the newest be torn by a crash: they are written without a sync).
+constexpr size_t kSnapshotsKept = 3;
+
+// The offset a "<20 digits>.snapshot" name stands for, or nullopt.
+std::optional<int64_t> parse_snapshot_name(const std::string& name) {
+  const std::string suffix = PartitionLog::kSnapshotSuffix;
+  if (name.size() != 20 + suffix.size() || !name.ends_with(suffix)) return std::nullopt;
+  int64_t value = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+    if (value > (std::numeric_limits<int64_t>::max() - (name[i] - '0')) / 10) return std::nullopt;
+    value = value * 10 + (name[i] - '0');
+  }
+  return value;
+}
 }  // namespace
 
 struct PartitionLog::Impl {
@@ -44,6 +60,7 @@ struct PartitionLog::Impl {
   uint64_t truncated_bytes = 0;
   std::vector<protocol::BatchExtent> extents;  // scratch for append
   std::vector<uint8_t> inflated;               // scratch: a compressed batch's records, for validation
+  ProducerStateTable producers;                // as of the log end
 
   Segment& active() { return *segments.back(); }
   const Segment& active() const { return *segments.back(); }
@@ -93,6 +110,7 @@ struct PartitionLog::Impl {
     auto s = try_new_segment(end(), error ? error : &ignored);
     if (!s) return false;
     segments.push_back(std::move(s));
+    write_snapshot(/*durable=*/false);
     return true;
   }
 
@@ -113,6 +131,7 @@ struct PartitionLog::Impl {
     // A failed write leaves an entry below the start on disk, which the next
     // open() trims (truncate_from_start): harmless meanwhile.
     (void)epochs->truncate_from_start(Offset(log_start));
+    trim_snapshots();
     return true;
   }
 
@@ -154,6 +173,90 @@ struct PartitionLog::Impl {
   }
 
   void load(int64_t now_ms);
+
+  // Producer state (storage/producer_state.h).
+  std::filesystem::path snapshot_path(int64_t offset) const {
+    return dir / (Segment::file_stem(offset) + kSnapshotSuffix);
+  }
+  std::map<int64_t, std::string> list_snapshots() const {
+    std::map<int64_t, std::string> out;
+    for (auto& name : env->list(dir))
+      if (auto offset = parse_snapshot_name(name)) out[*offset] = name;
+    return out;
+  }
+  void record_header(const BatchHeader& h) {
+    if (h.producer_id < 0 || h.control) return;
+    producers.record(h.producer_id, h.producer_epoch, h.base_sequence,
+                     last_sequence(h.base_sequence, static_cast<int32_t>(h.last_offset - h.base_offset)), h.base_offset,
+                     h.last_offset, h.max_timestamp);
+  }
+  void record_batch(std::span<const uint8_t> batch) {
+    protocol::BatchView v(batch);
+    if (v.producer_id() < 0 || v.is_control()) return;
+    producers.record(v.producer_id(), v.producer_epoch(), v.base_sequence(),
+                     last_sequence(v.base_sequence(), v.last_offset_delta()), v.base_offset(), v.last_offset(),
+                     v.max_timestamp());
+  }
+  // Every batch header from `from` to the log end into the table.
+  void replay_producers(int64_t from) {
+    if (from >= end()) return;
+    for (size_t i = segment_for(from); i < segments.size(); ++i) {
+      Segment& seg = *segments[i];
+      auto h = seg.base_offset() < from ? seg.find(from) : seg.read_header(0);
+      for (; h; h = seg.read_header(h->position + h->size)) record_header(*h);
+    }
+  }
+  // The table as of the log end: the newest snapshot not past the end (any
+  // past it are stale, left by a truncation) and the batches after it. With
+  // no usable snapshot the last two segments are replayed (Kafka does the
+  // same); a producer older than that is unknown, which KIP-360 allows.
+  void load_producers() {
+    producers.clear();
+    auto snaps = list_snapshots();
+    std::optional<int64_t> from;
+    for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
+      if (it->first > end()) {
+        env->remove(dir / it->second);
+        continue;
+      }
+      std::vector<uint8_t> bytes;
+      std::optional<ProducerStateTable> table;
+      if (env->read_file(dir / it->second, bytes)) table = ProducerStateTable::decode(bytes);
+      if (!table) {
+        env->remove(dir / it->second);
+        continue;
+      }
+      producers = std::move(*table);
+      from = it->first;
+      break;
+    }
+    bool found = from.has_value();
+    if (!from) from = segments[segments.size() >= 2 ? segments.size() - 2 : 0]->base_offset();
+    replay_producers(std::max(*from, log_start));
+    // A log from before snapshots existed, left unchanged, would otherwise
+    // be scanned again at every start (its close writes nothing).
+    if (!found && end() > log_start) write_snapshot(/*durable=*/false);
+  }
+  // Written at the log end; `durable` false leaves the sync to a later
+  // syncfs (shutdown) or to nobody (a roll: a torn file fails its CRC and an
+  // older snapshot is used instead).
+  void write_snapshot(bool durable) {
+    (void)env->write_file_atomic(snapshot_path(end()), producers.encode(), durable);
+    trim_snapshots();
+  }
+  // Keeps the newest snapshot, and up to kSnapshotsKept more at or above the
+  // first segment's base.
+  void trim_snapshots() {
+    auto snaps = list_snapshots();
+    size_t kept = 0;
+    for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
+      if (kept == 0 || (kept <= kSnapshotsKept && it->first >= segments.front()->base_offset())) {
+        ++kept;
+        continue;
+      }
+      env->remove(dir / it->second);
+    }
+  }
 };
 
 // The epoch cache is made to agree with the log after the segments are
@@ -321,6 +424,7 @@ void PartitionLog::Impl::load(int64_t now_ms) {
     if (!truncate_to(std::max(*pending, log_start)))
       throw std::runtime_error("cannot finish the truncation of " + dir.string() + ": " + std::strerror(errno));
   }
+  load_producers();
 }
 
 // Suffix truncation, crash-safe by an intent record (FORMAT.md):
@@ -361,6 +465,8 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
   dir_synced_through = std::max(dir_synced_through, active().base_offset());
   if (!write_checkpoint(*env, file(kRecoveryPointFile), end())) return false;
   recovery_point_written = end();
+  // Snapshots past the new end are stale; the table is rebuilt as of it.
+  load_producers();
   return env->remove(file(kTruncateToFile)) && env->sync_dir(dir);
 }
 
@@ -426,6 +532,36 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader
     result.error = ErrorCode::RECORD_LIST_TOO_LARGE;
   if (result.error != ErrorCode::NONE) return result;
 
+  // Idempotent producers: sequence and epoch checks, duplicates. Batches of
+  // one producer in one call are checked against each other too, through a
+  // scratch table of the producers the call touches.
+  ProducerStateTable pending;
+  bool idempotent = false;
+  for (const auto& e : extents) {
+    protocol::BatchView v(batches.subspan(e.position, e.size));
+    if (v.producer_id() < 0 || v.is_control()) continue;
+    idempotent = true;
+    const int64_t pid = v.producer_id();
+    const int32_t first_seq = v.base_sequence();
+    const int32_t last_seq = last_sequence(first_seq, v.last_offset_delta());
+    const ProducerStateTable& table = pending.find(pid) ? pending : m.producers;
+    auto check = table.check(pid, v.producer_epoch(), first_seq, last_seq);
+    if (check.duplicate) {
+      // Kafka answers a retried batch with its original offsets and appends nothing.
+      result.base_offset = check.duplicate->first_offset;
+      result.last_offset = check.duplicate->last_offset;
+      return result;
+    }
+    if (check.error != ErrorCode::NONE) {
+      result.error = check.error;
+      result.error_message = std::move(check.message);
+      return result;
+    }
+    if (!pending.find(pid))
+      if (const ProducerEntry* current = m.producers.find(pid)) pending.put(pid, *current);
+    pending.record(pid, v.producer_epoch(), first_seq, last_seq, 0, 0, -1);
+  }
+
   int64_t next = m.end();
   for (const auto& e : extents) {
     auto batch = batches.subspan(e.position, e.size);
@@ -452,6 +588,8 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader
     return result;
   }
   if (m.active().first_append_ms < 0) m.active().first_append_ms = now_ms;
+  if (idempotent)
+    for (const auto& e : extents) m.record_batch(batches.subspan(e.position, e.size));
   result.last_offset = m.end() - 1;
   result.log_append_time = append_time ? now_ms : -1;
   return result;
@@ -526,6 +664,7 @@ AppendResult PartitionLog::append_replicated(std::span<const uint8_t> batches, i
       result.error = ErrorCode::KAFKA_STORAGE_ERROR;
       return result;
     }
+    for (size_t i = run_begin; i < run_end; ++i) m.record_batch(whole.subspan(extents[i].position, extents[i].size));
     run_begin = run_end;
   }
   if (m.active().first_append_ms < 0) m.active().first_append_ms = now_ms;
@@ -614,6 +753,8 @@ bool PartitionLog::truncate_fully_and_start_at(Offset offset) {
   m.segments.clear();
   m.segments.push_back(std::move(fresh));
   m.log_start = offset.value();
+  for (auto& [_, name] : m.list_snapshots()) m.env->remove(m.dir / name);
+  m.producers.clear();
   if (!m.env->sync_dir(m.dir)) return false;
   m.flushed = m.end();
   m.sealed_below = m.active().base_offset();
@@ -672,6 +813,7 @@ int64_t PartitionLog::delete_records_before(int64_t offset) {
 void PartitionLog::enforce_retention(int64_t now_ms) {
   Impl& m = *impl_;
   if (m.closed) return;
+  m.producers.expire(now_ms - m.config.producer_id_expiration_ms);
   if (!m.active().empty() && m.active().first_append_ms >= 0 &&
       now_ms - m.active().first_append_ms >= m.config.segment_ms && !m.roll())
     throw std::runtime_error("cannot roll the active segment in " + m.dir.string());
@@ -750,6 +892,7 @@ void PartitionLog::close() {
   m.sealed_below = m.active().base_offset();
   m.dir_synced_through = m.active().base_offset();
   write_checkpoint(*m.env, m.file(kRecoveryPointFile), m.end());
+  m.write_snapshot(/*durable=*/true);
   write_checkpoint(*m.env, m.file(kCleanShutdownFile), m.end());
 }
 
@@ -759,6 +902,8 @@ bool PartitionLog::prepare_shutdown() {
   m.closed = true;
   if (m.standing_marker) return false;
   m.active().seal();
+  // Made durable by the caller's syncfs, before any marker is written.
+  m.write_snapshot(/*durable=*/false);
   return true;
 }
 
@@ -789,6 +934,8 @@ uint64_t PartitionLog::size_bytes() const {
   for (const auto& s : impl_->segments) total += s->size();
   return total;
 }
+
+const ProducerStateTable& PartitionLog::producer_state() const { return impl_->producers; }
 
 bool PartitionLog::recovered_on_open() const { return impl_->recovered; }
 uint64_t PartitionLog::bytes_truncated_on_open() const { return impl_->truncated_bytes; }

@@ -26,6 +26,7 @@
 #include "storage/file_cache.h"
 #include "storage/leader_epoch_cache.h"
 #include "storage/log_config.h"
+#include "storage/producer_state.h"
 
 namespace runnel::storage {
 
@@ -75,6 +76,10 @@ class PartitionLog {
   // and CRC rewritten when they change). Returns CORRUPT_MESSAGE /
   // INVALID_RECORD / INVALID_TIMESTAMP / MESSAGE_TOO_LARGE (a batch over
   // max.message.bytes) / RECORD_LIST_TOO_LARGE without writing anything.
+  // Batches with a producer id are checked against the producer state:
+  // OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH refuse the append;
+  // a retried duplicate of one of a producer's last five batches appends
+  // nothing and answers NONE with the original batch's offsets.
   AppendResult append(std::span<uint8_t> batches, LeaderEpoch leader_epoch, int64_t now_ms);
 
   // A follower's append: batches copied from the leader, stored exactly as
@@ -187,6 +192,15 @@ class PartitionLog {
   // A marker lost to a crash before that only makes the next start recover.
   bool prepare_shutdown();
   void finish_shutdown();
+
+  // Idempotent producers (storage/producer_state.h): every append records
+  // the batches that carry a producer id, whoever appends them (a leader's
+  // checked append, a follower's replicated one, recovery); append() also
+  // checks them first. Snapshots `<offset>.snapshot` are written at every
+  // roll and clean shutdown; open() loads the newest one not past the log
+  // end and replays the batches after it (FORMAT.md).
+  const ProducerStateTable& producer_state() const;
+  static constexpr const char* kSnapshotSuffix = ".snapshot";
 
   // Introspection for tests and metrics.
   size_t segment_count() const;

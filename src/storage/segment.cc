@@ -133,8 +133,17 @@ std::optional<BatchHeader> Segment::read_header(uint64_t position) const {
   if (v.batch_length() < static_cast<int32_t>(kBatchHeaderSize - kBatchLogOverhead)) return std::nullopt;
   if (position + v.size() > size_ || v.last_offset_delta() < 0) return std::nullopt;
   bool unreliable = !v.log_append_time() && v.max_timestamp() < v.base_timestamp();
-  return BatchHeader{position,          v.size(),   v.base_offset(),           v.last_offset(),
-                     v.max_timestamp(), unreliable, v.partition_leader_epoch()};
+  return BatchHeader{position,
+                     v.size(),
+                     v.base_offset(),
+                     v.last_offset(),
+                     v.max_timestamp(),
+                     unreliable,
+                     v.partition_leader_epoch(),
+                     v.producer_id(),
+                     v.producer_epoch(),
+                     v.base_sequence(),
+                     v.is_control()};
 }
 
 int64_t Segment::max_timestamp_from_records(const BatchHeader& h) const {

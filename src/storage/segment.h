@@ -47,6 +47,11 @@ struct BatchHeader {
   // sent maxTimestamp -1. The records know the true max.
   bool max_timestamp_unreliable = false;
   int32_t leader_epoch = -1;  // partitionLeaderEpoch (read_header() only)
+  // Idempotent producer fields of the header (read_header() only).
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+  bool control = false;
 };
 
 class Segment {

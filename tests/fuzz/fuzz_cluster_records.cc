@@ -26,6 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = metadata::decode_partition_state(metadata::encode_partition_state(*p));
     if (!again || !(*again == *p)) __builtin_trap();
   }
+  if (auto next = metadata::decode_producer_ids(text)) {
+    auto again = metadata::decode_producer_ids(metadata::encode_producer_ids(*next));
+    if (!again || *again != *next) __builtin_trap();
+  }
   if (auto meta = parse_node_meta(text)) {
     auto again = parse_node_meta(format_node_meta(*meta));
     if (!again || again->node_id != meta->node_id || again->cluster_id != meta->cluster_id) __builtin_trap();

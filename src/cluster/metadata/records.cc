@@ -162,4 +162,12 @@ std::optional<ControllerRecord> decode_controller(std::string_view text) {
   return ControllerRecord{static_cast<int32_t>(*id)};
 }
 
+std::string encode_producer_ids(int64_t next_block) { return json{{"next_block", next_block}}.dump(); }
+
+std::optional<int64_t> decode_producer_ids(std::string_view text) {
+  auto doc = parse_object(text);
+  if (!doc) return std::nullopt;
+  return integer(*doc, "next_block", 0, INT64_MAX);
+}
+
 }  // namespace runnel::cluster::metadata

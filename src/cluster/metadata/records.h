@@ -74,4 +74,11 @@ struct PartitionState {
 std::string encode_partition_state(const PartitionState& state);
 std::optional<PartitionState> decode_partition_state(std::string_view json);
 
+// producer-ids: `{"next_block": N}`, the first producer id not yet reserved
+// by any broker (cluster/producer_ids.h). Absent: 0. Every reservation
+// compares the key's mod revision (or its absence), so no block is handed
+// to two brokers.
+std::string encode_producer_ids(int64_t next_block);
+std::optional<int64_t> decode_producer_ids(std::string_view json);
+
 }  // namespace runnel::cluster::metadata

@@ -25,6 +25,10 @@ asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle_incremental_al
     RequestContext&, protocol::IncrementalAlterConfigsRequest&);
 asio::awaitable<protocol::DescribeClusterResponse> handle_describe_cluster(RequestContext&,
                                                                            protocol::DescribeClusterRequest&);
+asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(RequestContext&,
+                                                                          protocol::InitProducerIdRequest&);
+asio::awaitable<protocol::DescribeProducersResponse> handle_describe_producers(RequestContext&,
+                                                                               protocol::DescribeProducersRequest&);
 asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(RequestContext&,
                                                                            protocol::FindCoordinatorRequest&);
 asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext&, protocol::JoinGroupRequest&);

@@ -28,6 +28,8 @@ TEST(BrokerConfig, AppliesKafkaNames) {
   EXPECT_TRUE(c.controlled_shutdown);
   set_config(c, "num.replica.fetchers", "4");
   set_config(c, "controlled.shutdown.enable", "false");
+  set_config(c, "producer.id.expiration.ms", "60000");
+  EXPECT_EQ(c.log.producer_id_expiration_ms, 60000);
   EXPECT_EQ(c.num_replica_fetchers, 4);
   EXPECT_FALSE(c.controlled_shutdown);
   EXPECT_THROW(set_config(c, "num.replica.fetchers", "0"), ConfigError);

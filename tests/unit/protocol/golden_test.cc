@@ -199,5 +199,37 @@ TEST(Golden, OffsetForLeaderEpochV4AndV2) {
   EXPECT_EQ(encode(resp, 0), out0);
 }
 
+TEST(Golden, InitProducerIdV4AsLibrdkafkaSendsIt) {
+  // Flexible: null compact transactional id (0), timeout, producer id and
+  // epoch -1 (no KIP-360 bump), empty tags.
+  std::vector<uint8_t> body = {0x00, 0x00, 0x00, 0xea, 0x60, 0xff, 0xff, 0xff,
+                               0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00};
+  auto req = decode<InitProducerIdRequest>(body, 4);
+  EXPECT_FALSE(req.transactional_id.has_value());
+  EXPECT_EQ(req.transaction_timeout_ms, 60000);
+  EXPECT_EQ(req.producer_id, -1);
+  EXPECT_EQ(req.producer_epoch, -1);
+  EXPECT_EQ(encode(req, 4), body);
+  // v1, not flexible: a null classic string is length -1.
+  std::vector<uint8_t> v1 = {0xff, 0xff, 0x00, 0x00, 0xea, 0x60};
+  EXPECT_FALSE(decode<InitProducerIdRequest>(v1, 1).transactional_id.has_value());
+
+  InitProducerIdResponse resp;
+  resp.producer_id = 1000;
+  resp.producer_epoch = 0;
+  EXPECT_EQ(encode(resp, 4), (std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0, 0, 0x00}));
+  EXPECT_EQ(encode(resp, 0), (std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0, 0}));
+}
+
+TEST(Golden, DescribeProducersV0) {
+  // Topic "t", partitions [0]: compact string, compact array, tags.
+  std::vector<uint8_t> body = {0x02, 0x02, 't', 0x02, 0, 0, 0, 0, 0x00, 0x00};
+  auto req = decode<DescribeProducersRequest>(body, 0);
+  ASSERT_EQ(req.topics.size(), 1u);
+  EXPECT_EQ(req.topics[0].name, "t");
+  EXPECT_EQ(req.topics[0].partition_indexes, std::vector<int32_t>{0});
+  EXPECT_EQ(encode(req, 0), body);
+}
+
 }  // namespace
 }  // namespace runnel::protocol
