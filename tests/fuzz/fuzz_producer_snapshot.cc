@@ -63,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto log = storage::PartitionLog::open(dir, {}, 0);
   auto batch = idempotent_batch();
-  auto r = log->append(batch, 0, 1000);
+  auto r = log->append(batch, LeaderEpoch(0), 1000);
   // Whatever the snapshot said about producer 1: a new epoch-0 batch at
   // sequence 0 is appended, refused as out of order, or a duplicate.
   if (r.error == ErrorCode::NONE && r.base_offset < 0) __builtin_trap();
