@@ -226,11 +226,15 @@ bool ControlPlane::renew_lease() {
   }
   is_controller_ = false;
   registered_ = false;
-  auto lease = std::make_unique<etcd::LeaseKeeper>(options_.client, options_.session_ttl_seconds, [this] {
-    is_controller_ = false;
-    registered_ = false;
-    wake();
-  });
+  auto lease = std::make_unique<etcd::LeaseKeeper>(
+      options_.client, options_.session_ttl_seconds,
+      [this] {
+        fenced_ = true;  // at once, not at the supervisor's next pass
+        is_controller_ = false;
+        registered_ = false;
+        wake();
+      },
+      &lease_valid_until_ns_);
   if (auto status = lease->start(); !status.is_ok()) {
     if (lease_warnings_.allow()) spdlog::warn("cannot get a lease from etcd: {}", status.to_string());
     return false;

@@ -151,7 +151,15 @@ class ControlPlane {
   // has registered again. A broker cannot tell etcd being down for everyone
   // from being cut off alone, so it takes the safe side: with etcd down for
   // longer than the lease every broker stops serving until etcd is back.
-  bool fenced() const { return fenced_; }
+  // Also fenced, before that, while no renewal has succeeded recently enough
+  // for the lease to be sure to be alive (LeaseKeeper::valid_until_ns): that
+  // ends before etcd could expire it and the controller move this broker's
+  // partitions, so an old and a new leader never serve at once.
+  bool fenced() const {
+    if (fenced_) return true;
+    auto now = std::chrono::steady_clock::now().time_since_epoch();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() >= lease_valid_until_ns_.load();
+  }
   bool is_controller() const { return is_controller_.load(); }
   const std::string& cluster_id() const { return cluster_id_; }
 
@@ -210,6 +218,9 @@ class ControlPlane {
   std::atomic<bool> is_controller_{false};
   std::atomic<bool> registered_{false};
   std::atomic<bool> fenced_{false};
+  // The current lease's valid_until_ns, written by its keeper, read by
+  // fenced() on any thread.
+  std::atomic<int64_t> lease_valid_until_ns_{0};
   int64_t registered_revision_ = 0;  // etcd's revision of the registration
   bool founded_ = false;
   Throttle lease_warnings_;     // the supervisor's

@@ -7,6 +7,14 @@
 // no renewal has succeeded for a whole TTL: by then etcd may have expired it,
 // so the owner must act as if it had (stop acting as controller, re-register).
 //
+// Before that, valid_until() says how long the lease is sure to be alive: the
+// send time of the last renewal that succeeded plus three quarters of the TTL
+// (etcd counts its TTL from its receipt, later). A broker that stops serving
+// as leader at that moment has stopped before etcd can expire the lease and a
+// new leader can be chosen, so no two brokers serve one partition at once
+// (tests/chaos, seed 20261202: a leader cut off from etcd and the other
+// brokers served a reader for a second after its successor had taken over).
+//
 // Thread-safety: start() and stop() from the owning thread; `on_lost` runs on
 // the keeper's thread; id() and lost() from any thread.
 #include <atomic>
@@ -22,7 +30,9 @@ namespace runnel::cluster::etcd {
 
 class LeaseKeeper {
  public:
-  LeaseKeeper(ClientOptions options, int64_t ttl_seconds, std::function<void()> on_lost);
+  // `valid_until_ns` (optional; must outlive the keeper) mirrors valid_until_ns().
+  LeaseKeeper(ClientOptions options, int64_t ttl_seconds, std::function<void()> on_lost,
+              std::atomic<int64_t>* valid_until_ns = nullptr);
   ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
@@ -34,6 +44,9 @@ class LeaseKeeper {
   void stop(bool revoke);
 
   int64_t id() const { return id_.load(); }
+  // steady_clock time (ns since its epoch) until which the lease is surely
+  // alive; 0 before the grant and once lost.
+  int64_t valid_until_ns() const { return valid_until_ns_.load(); }
   int64_t ttl_seconds() const { return ttl_seconds_; }
   bool lost() const { return lost_.load(); }
   // Lost, and etcd itself said so (the lease had expired or was revoked), as
@@ -47,6 +60,12 @@ class LeaseKeeper {
   const int64_t ttl_seconds_;
   std::function<void()> on_lost_;
   std::atomic<int64_t> id_{0};
+  std::atomic<int64_t> valid_until_ns_{0};
+  std::atomic<int64_t>* mirror_ = nullptr;
+  void set_valid_until(int64_t ns);
+  // Marks the lease surely alive until `sent` (of a successful grant or
+  // renewal) plus three quarters of the TTL.
+  void renewed(std::chrono::steady_clock::time_point sent);
   std::atomic<bool> lost_{false};
   std::atomic<bool> expired_{false};
   std::mutex mu_;
