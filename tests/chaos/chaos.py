@@ -46,7 +46,9 @@ MIN_INSYNC = int(os.environ.get("CHAOS_MIN_INSYNC", "2"))  # the topic's min.ins
 FAULTS = ["kill-leader", "kill-follower", "kill-controller", "pause-leader", "pause-follower",
           "partition-leader", "partition-node-from-brokers", "partition-node-from-etcd",
           "partition-majority-from-etcd", "partition-bridge", "partition-oneway-leader",
-          "kill-etcd", "rolling-restart", "kill-two", "kill-all", "power-leader", "power-follower", "power-all"]
+          "kill-etcd", "rolling-restart", "kill-two", "kill-all", "power-leader", "power-follower", "power-all",
+          "disk-full-leader", "disk-full-follower", "disk-error-leader"]
+DISK_MB = int(os.environ.get("CHAOS_DISK_MB", "256"))  # each broker's data dir is a tmpfs this large
 
 T0 = time.monotonic()
 
@@ -166,6 +168,9 @@ class Node:
         self.dir = os.path.join(rundir, "broker%d" % n)
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.data, exist_ok=True)
+        # Its own small file system, so that a fault can fill it (disk-full-*).
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % DISK_MB, "tmpfs", self.data], check=True)
+        self.ballast = os.path.join(self.data, "ballast")
         self.logpath = os.path.join(self.dir, "broker.log")
         self.proc = None
         self.paused = False
@@ -212,6 +217,41 @@ class Node:
             self.proc.kill()
             self.proc.wait()
         self.paused = False
+
+    def fill_disk(self):
+        """Fills the data dir's file system to the last byte with a ballast file."""
+        fd = os.open(self.ballast, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+        try:
+            st = os.statvfs(self.data)
+            try:
+                os.posix_fallocate(fd, 0, max(st.f_bavail * st.f_frsize - 65536, 4096))
+            except OSError:
+                pass
+            chunk = b"\0" * 4096
+            while True:
+                try:
+                    os.write(fd, chunk)
+                except OSError:
+                    break
+        finally:
+            os.close(fd)
+
+    def free_disk(self):
+        try:
+            os.unlink(self.ballast)
+        except OSError:
+            pass
+
+    def fail_syncs(self, partition_dirs):
+        """Every fdatasync under these partition directories fails with EIO from now
+        on (--fault-injection, SIGUSR1): they go offline until the broker restarts."""
+        with open(os.path.join(self.data, "fail-syncs"), "w") as f:
+            f.write("".join(d + "\n" for d in partition_dirs))
+        if self.alive():
+            self.proc.send_signal(signal.SIGUSR1)
+
+    def unmount(self):
+        subprocess.run(["umount", "-l", self.data], capture_output=True)
 
     def power_cut(self, timeout=30):
         """SIGUSR2 under --fault-injection: what was not fdatasync'd is
@@ -402,6 +442,8 @@ class Cluster:
                 self.etcd.kill9()
         except Exception:
             pass
+        for nd in self.nodes.values():
+            nd.unmount()
         self.net.teardown()
 
 
@@ -464,7 +506,7 @@ class Nemesis(threading.Thread):
         c, net = self.c, self.c.net
         ctrl, leader, follower, p = self.roles()
         target = {"kill-controller": ctrl, "kill-follower": follower, "pause-follower": follower,
-                  "power-follower": follower}.get(kind, leader)
+                  "power-follower": follower, "disk-full-follower": follower}.get(kind, leader)
         info = {"target": target, "partition": p, "duration": round(dur, 1)}
         if kind == "partition-bridge":
             a = target
@@ -501,6 +543,23 @@ class Nemesis(threading.Thread):
             self.sleep(dur / 2)
             for n in info["order"]:
                 c.nodes[n].start()
+        elif kind == "disk-error-leader":
+            # the leader's disk fails under one partition: that partition goes offline there and
+            # its leadership moves; the broker is restarted (repaired) after the period
+            c.nodes[target].fail_syncs(["%s-%d" % (TOPIC, p)])
+            self.sleep(dur)
+            c.nodes[target].term()
+            try:
+                os.unlink(os.path.join(c.nodes[target].data, "fail-syncs"))
+            except OSError:
+                pass
+            c.nodes[target].start()
+        elif kind.startswith("disk-full-"):
+            # its file system full: appends fail (KAFKA_STORAGE_ERROR), nothing stored may be lost,
+            # and the broker carries on by itself once space is freed
+            c.nodes[target].fill_disk()
+            self.sleep(dur)
+            c.nodes[target].free_disk()
         elif kind.startswith("power-"):
             c.nodes[target].power_cut()
             self.sleep(dur)
@@ -583,12 +642,25 @@ class Worker(threading.Thread):
 
 
 class ProducerWorker(Worker):
+    """Keyed acks=all sends. A worker whose name starts with "idem-" has
+    enable.idempotence on: the checker then allows it no duplicates."""
+
+    def new_producer(self):
+        from confluent_kafka import Producer
+
+        def on_error(err):
+            if err.fatal():
+                log("%s: fatal producer error: %s" % (self.proc, err))
+        return Producer(kafka_conf(self.c.bootstrap, self.proc, error_cb=on_error, **{
+            "acks": "all", "enable.idempotence": self.proc.startswith("idem-"), "linger.ms": 5,
+            "message.timeout.ms": 20000, "request.timeout.ms": 5000, "retry.backoff.ms": 100,
+            "max.in.flight.requests.per.connection": 5}))
+
     def work(self):
-        from confluent_kafka import KafkaError, Producer
-        p = Producer(kafka_conf(self.c.bootstrap, self.proc, **{
-            "acks": "all", "enable.idempotence": False, "linger.ms": 5, "message.timeout.ms": 20000,
-            "request.timeout.ms": 5000, "retry.backoff.ms": 100, "max.in.flight.requests.per.connection": 5}))
+        from confluent_kafka import KafkaError, KafkaException
+        p = self.new_producer()
         pending = {}
+        fatal = []
 
         def done(err, msg):
             val = msg.value().decode()
@@ -600,8 +672,19 @@ class ProducerWorker(Worker):
                 definite = err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE)
                 H.add(f="send", type="fail" if definite else "info", proc=self.proc, value=val,
                       err=err.name(), p=msg.partition())
+                if err.fatal():
+                    fatal.append(err.name())
         seq = 0
         while not self.stop_flag.is_set():
+            if fatal:
+                # An idempotent producer's fatal error (e.g. a gap after message.timeout.ms):
+                # librdkafka gives up on that producer; the application starts a new one.
+                log("%s: fatal producer error %s: a new producer" % (self.proc, fatal[0]))
+                H.add(f="producer-restart", proc=self.proc, err=fatal[0])
+                fatal.clear()
+                p.flush(5)
+                KEEP.append(p)
+                p = self.new_producer()
             key = "k%d" % self.rng.randrange(32)
             val = "%s-%d" % (self.proc, seq)
             seq += 1
@@ -613,6 +696,17 @@ class ProducerWorker(Worker):
                     break
                 except BufferError:
                     p.poll(0.1)
+                except KafkaException as e:
+                    if not e.args[0].fatal():
+                        raise
+                    # not sent: a new producer sends it (below, after the restart)
+                    fatal.append(e.args[0].name())
+                    p.flush(5)
+                    KEEP.append(p)
+                    log("%s: fatal producer error %s: a new producer" % (self.proc, fatal[0]))
+                    H.add(f="producer-restart", proc=self.proc, err=fatal[0])
+                    fatal.clear()
+                    p = self.new_producer()
             p.poll(0)
             time.sleep(self.rng.uniform(0.005, 0.03))
         p.flush(30)
@@ -823,7 +917,10 @@ def main():
         cluster.create_topic()
         log("cluster up: %r" % (cluster.metadata(),))
         wr = random.Random(work_seed)
-        workers = [ProducerWorker("producer-%d" % i, cluster, random.Random(wr.randrange(2 ** 62))) for i in range(2)]
+        # One idempotent producer, one not (CHAOS_IDEMPOTENT=0: neither).
+        idem = os.environ.get("CHAOS_IDEMPOTENT", "1") != "0"
+        workers = [ProducerWorker(("idem-producer-%d" if i == 0 and idem else "producer-%d") % i, cluster,
+                                  random.Random(wr.randrange(2 ** 62))) for i in range(2)]
         workers += [GroupConsumerWorker("group-%d" % i, cluster, random.Random(wr.randrange(2 ** 62))) for i in range(2)]
         workers += [ReaderWorker("reader-%d" % i, cluster, random.Random(wr.randrange(2 ** 62))) for i in range(1)]
         workers += [CommittedProbe("probe-0", cluster, None)]

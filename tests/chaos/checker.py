@@ -73,6 +73,14 @@ def check(history):
     for e in sends_by_value.values():
         if e["type"] in ("fail", "info") and e["value"] in present:
             stats["send:%s-but-present" % e["type"]] += 1
+    # with idempotence, no record twice (a retry must not write it again)
+    for val, count in present.items():
+        if count > 1 and val.startswith("idem-"):
+            where = [(p, o) for p in final for o, x in final[p].items() if x == val]
+            p, o = where[-1]
+            v.append(Violation("duplicate", "idempotent producer's %r is in the final log %d times: %s"
+                               % (val, count, ", ".join("%d/%d" % w for w in where)),
+                               sends_by_value.get(val, {}).get("t", 0), p, o, val))
 
     # 2. reads against the final log, and against each other
     seen = collections.defaultdict(dict)  # (p, o) -> value -> first read event
