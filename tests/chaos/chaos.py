@@ -649,8 +649,10 @@ class ProducerWorker(Worker):
         from confluent_kafka import Producer
 
         def on_error(err):
-            if err.fatal():
-                log("%s: fatal producer error: %s" % (self.proc, err))
+            from confluent_kafka import KafkaError
+            if err.fatal() or err.code() not in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN,
+                                                 KafkaError._RESOLVE, KafkaError._TIMED_OUT):
+                log("%s: producer error%s: %s" % (self.proc, " (fatal)" if err.fatal() else "", err))
         return Producer(kafka_conf(self.c.bootstrap, self.proc, error_cb=on_error, **{
             "acks": "all", "enable.idempotence": self.proc.startswith("idem-"), "linger.ms": 5,
             "message.timeout.ms": 20000, "request.timeout.ms": 5000, "retry.backoff.ms": 100,
@@ -697,13 +699,14 @@ class ProducerWorker(Worker):
                 except BufferError:
                     p.poll(0.1)
                 except KafkaException as e:
-                    if not e.args[0].fatal():
+                    # produce() on a producer in a fatal state raises _FATAL (its .fatal() is not set)
+                    if not (e.args[0].fatal() or e.args[0].code() == KafkaError._FATAL):
                         raise
-                    # not sent: a new producer sends it (below, after the restart)
+                    # not sent: the new producer sends it (this loop goes round again)
                     fatal.append(e.args[0].name())
                     p.flush(5)
                     KEEP.append(p)
-                    log("%s: fatal producer error %s: a new producer" % (self.proc, fatal[0]))
+                    log("%s: fatal producer error %s (%s): a new producer" % (self.proc, fatal[0], e.args[0].str()))
                     H.add(f="producer-restart", proc=self.proc, err=fatal[0])
                     fatal.clear()
                     p = self.new_producer()
