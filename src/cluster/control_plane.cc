@@ -385,15 +385,22 @@ ErrorCode ControlPlane::alter_isr(const std::string& topic, PartitionId partitio
   auto next = *state;
   next.isr = isr;
   ++next.partition_epoch;
+  if (auto error = write_partition_state(topic, partition, *state, next); error != ErrorCode::NONE) return error;
+  spdlog::info("partition {}-{}: ISR {} -> {} (leader {}, epoch {})", topic, partition, fmt::join(state->isr, ","),
+               fmt::join(isr, ","), options_.node_id, leader_epoch);
+  return ErrorCode::NONE;
+}
+
+ErrorCode ControlPlane::write_partition_state(const std::string& topic, int32_t partition,
+                                              const metadata::PartitionState& current,
+                                              const metadata::PartitionState& next) {
   const auto key = keys_.partition(topic, partition);
   etcd::TxnResponse txn;
   // admin_client_: this runs on the broker's control thread, like topic admin.
-  auto status = admin_client_.txn({etcd::Compare::mod_revision(key, state->mod_revision)},
+  auto status = admin_client_.txn({etcd::Compare::mod_revision(key, current.mod_revision)},
                                   {etcd::Op::put(key, metadata::encode_partition_state(next))}, {}, txn);
   if (!status.is_ok()) return ErrorCode::REQUEST_TIMED_OUT;
   if (!txn.succeeded) return ErrorCode::FENCED_LEADER_EPOCH;
-  spdlog::info("partition {}-{}: ISR {} -> {} (leader {}, epoch {})", topic, partition, fmt::join(state->isr, ","),
-               fmt::join(isr, ","), options_.node_id, leader_epoch);
   return ErrorCode::NONE;
 }
 
@@ -420,12 +427,7 @@ ErrorCode ControlPlane::resign_offline_leader(const std::string& topic, Partitio
   ++next.leader_epoch;
   ++next.partition_epoch;
   std::erase(next.isr, options_.node_id);
-  const auto key = keys_.partition(topic, partition);
-  etcd::TxnResponse txn;
-  auto status = admin_client_.txn({etcd::Compare::mod_revision(key, state->mod_revision)},
-                                  {etcd::Op::put(key, metadata::encode_partition_state(next))}, {}, txn);
-  if (!status.is_ok()) return ErrorCode::REQUEST_TIMED_OUT;
-  if (!txn.succeeded) return ErrorCode::FENCED_LEADER_EPOCH;
+  if (auto error = write_partition_state(topic, partition, *state, next); error != ErrorCode::NONE) return error;
   spdlog::warn("partition {}-{}: its log is offline here; leader {} -> {} (leader epoch {}, ISR {})", topic, partition,
                options_.node_id, successor, next.leader_epoch, fmt::join(next.isr, ","));
   return ErrorCode::NONE;
