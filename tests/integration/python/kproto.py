@@ -234,6 +234,18 @@ def parse_join_group_v1(payload):
     return error, generation, r.string()
 
 
+def one_partition(payload):
+    """A Reader past the header of a response about one topic and one partition
+    (OffsetCommit v2, OffsetFetch v1), at that partition's fields."""
+    r = Reader(payload)
+    r.i32()  # correlation id
+    r.i32()  # topics
+    r.string()
+    r.i32()  # partitions
+    r.i32()
+    return r
+
+
 def offset_commit_v2(correlation_id, group, topic, partition, offset):
     """OffsetCommit v2 as a simple consumer (generation -1, no member id)."""
     body = (header_v1(8, 2, correlation_id) + string(group) + i32(-1) + string("") + i64(-1) +
@@ -243,12 +255,7 @@ def offset_commit_v2(correlation_id, group, topic, partition, offset):
 
 def parse_offset_commit_v2(payload):
     """The error code of the one partition of an OffsetCommit v2 response frame."""
-    r = Reader(payload)
-    r.i32()  # correlation id
-    r.i32()  # topics
-    r.string()
-    r.i32()  # partitions
-    r.i32()
+    r = one_partition(payload)
     return r.i16()
 
 
@@ -259,12 +266,7 @@ def offset_fetch_v1(correlation_id, group, topic, partition):
 
 def parse_offset_fetch_v1(payload):
     """(committed offset, error code) of the one partition of an OffsetFetch v1 response frame."""
-    r = Reader(payload)
-    r.i32()  # correlation id
-    r.i32()  # topics
-    r.string()
-    r.i32()  # partitions
-    r.i32()
+    r = one_partition(payload)
     offset = r.i64()
     r.string()  # metadata
     return offset, r.i16()
