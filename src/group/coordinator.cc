@@ -532,4 +532,14 @@ asio::awaitable<size_t> Coordinator::forget_topic(const std::string& topic) {
   co_return removed;
 }
 
+asio::awaitable<size_t> Coordinator::forget_missing_topics(std::function<bool(const std::string&)> exists) {
+  std::set<std::string> missing;
+  for (const auto& [group_id, offsets] : offsets_)
+    for (const auto& [key, value] : offsets)
+      if (!missing.count(key.first) && !exists(key.first)) missing.insert(key.first);
+  size_t removed = 0;
+  for (const auto& topic : missing) removed += co_await forget_topic(topic);
+  co_return removed;
+}
+
 }  // namespace runnel::group

@@ -113,6 +113,13 @@ class Coordinator {
   // not rebalanced: their members notice the deletion through Metadata. Returns
   // how many offsets were removed.
   asio::awaitable<size_t> forget_topic(const std::string& topic);
+  // forget_topic for every topic with committed offsets here that `exists`
+  // says is gone. A broker that takes over a partition of __consumer_offsets
+  // after a topic was deleted (it was down, or led nothing, when the deletion
+  // reached it) replays the deleted topic's offsets from the log: without
+  // this it would serve them, and a topic created again under that name
+  // would be read from them. Returns how many offsets were removed.
+  asio::awaitable<size_t> forget_missing_topics(std::function<bool(const std::string&)> exists);
 
  private:
   Group* find(const std::string& group_id);

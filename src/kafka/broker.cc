@@ -86,7 +86,19 @@ void Broker::set_replication_hooks() {
       coordinators_[s]->load(p);
     } catch (const std::exception& e) {
       spdlog::error("loading the groups of {}-{} failed: {}", topic, p, e.what());
+      return;
     }
+    // Topics deleted in the cluster before this broker took over: etcd's view,
+    // not the local catalogue, which may lag behind a topic created meanwhile.
+    asio::co_spawn(
+        shards_.at(s).io(),
+        [this, s, p]() -> asio::awaitable<void> {
+          auto exists = [this](const std::string& name) { return control_plane_->cache().topic(name).has_value(); };
+          size_t removed = co_await coordinators_[s]->forget_missing_topics(exists);
+          if (removed > 0)
+            spdlog::info("{}-{}: removed {} committed offsets of deleted topics", group::kOffsetsTopic, p, removed);
+        },
+        asio::detached);
   };
   partitions_.set_replication_hooks(std::move(hooks));
 }
