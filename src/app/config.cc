@@ -96,7 +96,7 @@ const std::map<std::string, Setter>& broker_setters() {
       // Removed in Kafka 4.0; still read, for configurations written for 3.x.
       {"log.message.timestamp.difference.max.ms",
        [](auto& c, auto& k, auto& v) { c.log.timestamp_difference_max_ms = parse_int(k, v, 0, INT64_MAX); }},
-      {"log.cleanup.policy", [](auto& c, auto& k, auto& v) { c.log.compact = parse_cleanup_policy(k, v); }},
+      {"log.cleanup.policy", [](auto& c, auto& k, auto& v) { parse_cleanup_policy(k, v, c.log); }},
       {"producer.id.expiration.ms",
        [](auto& c, auto& k, auto& v) { c.log.producer_id_expiration_ms = parse_int(k, v, 1, INT64_MAX); }},
       {"compression.type", [](auto&, auto& k, auto& v) { parse_compression_type(k, v); }},

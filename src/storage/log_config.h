@@ -17,8 +17,9 @@ struct LogConfig {
   int32_t max_message_bytes = 1048588;                       // max.message.bytes
   int32_t index_interval_bytes = 4096;                       // index.interval.bytes
   TimestampType timestamp_type = TimestampType::CreateTime;  // message.timestamp.type
-  bool compact = false;                                      // cleanup.policy=compact
-  int32_t min_insync_replicas = 1;                           // min.insync.replicas (acks=all)
+  bool compact = false;                                      // cleanup.policy has compact
+  bool cleanup_delete = true;       // cleanup.policy has delete: retention.ms / retention.bytes apply
+  int32_t min_insync_replicas = 1;  // min.insync.replicas (acks=all)
   // producer.id.expiration.ms (a broker setting, as in Kafka): an idempotent
   // producer with no batch for this long is forgotten by the partition (at
   // the retention check).

@@ -817,13 +817,15 @@ void PartitionLog::enforce_retention(int64_t now_ms) {
   if (!m.active().empty() && m.active().first_append_ms >= 0 &&
       now_ms - m.active().first_append_ms >= m.config.segment_ms && !m.roll())
     throw std::runtime_error("cannot roll the active segment in " + m.dir.string());
-  if (m.config.retention_ms >= 0) {
+  // Time and size retention are the "delete" cleanup policy (Kafka: a
+  // compact-only topic keeps its records however old or large).
+  if (m.config.cleanup_delete && m.config.retention_ms >= 0) {
     while (m.segments.size() > 1 && m.segments.front()->max_timestamp() >= 0 &&
            now_ms - m.segments.front()->max_timestamp() > m.config.retention_ms) {
       if (!m.delete_front()) break;
     }
   }
-  if (m.config.retention_bytes >= 0) {
+  if (m.config.cleanup_delete && m.config.retention_bytes >= 0) {
     uint64_t total = size_bytes();
     while (m.segments.size() > 1 &&
            total - m.segments.front()->size() >= static_cast<uint64_t>(m.config.retention_bytes)) {
