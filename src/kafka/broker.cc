@@ -370,6 +370,8 @@ void Broker::start() {
         shards_.at(s).io(), limits, /*offset.metadata.max.bytes=*/4096,
         [this](int32_t p) { return partition(group::kOffsetsTopic, p); }, offsets_partitions_,
         config_.offsets_compaction_min_records));
+    coordinators_.back()->set_offsets_retention(config_.offsets_retention_ms,
+                                                config_.offsets_retention_check_interval_ms);
   }
   partitions_.open_all(topics, [this](int s) {
     for (int32_t p = 0; p < offsets_partitions_; ++p)
