@@ -61,11 +61,12 @@ void parse_cleanup_policy(const std::string& key, const std::string& value, stor
   config.cleanup_delete = del;
 }
 
-void parse_compression_type(const std::string& key, const std::string& value) {
-  static const char* const kNames[] = {"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"};
+int8_t parse_compression_type(const std::string& key, const std::string& value) {
+  static const std::pair<const char*, int8_t> kNames[] = {{"uncompressed", 0}, {"zstd", 4}, {"lz4", 3},
+                                                          {"snappy", 2},       {"gzip", 1}, {"producer", -1}};
   auto s = trim(value);
-  for (const char* name : kNames)
-    if (s == name) return;
+  for (const auto& [name, codec] : kNames)
+    if (s == name) return codec;
   throw ConfigError(fmt::format(
       "Invalid value {} for configuration {}: String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer",
       value, key));

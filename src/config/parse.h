@@ -18,8 +18,9 @@ storage::TimestampType parse_timestamp_type(const std::string& key, const std::s
 // cleanup.policy: a comma-separated list of delete and compact (Kafka's
 // ValidList); sets LogConfig::cleanup_delete and LogConfig::compact.
 void parse_cleanup_policy(const std::string& key, const std::string& value, storage::LogConfig& config);
-// compression.type: uncompressed, zstd, lz4, snappy, gzip or producer.
-void parse_compression_type(const std::string& key, const std::string& value);
+// compression.type: uncompressed, zstd, lz4, snappy, gzip or producer, as
+// LogConfig::compression (-1 for producer).
+int8_t parse_compression_type(const std::string& key, const std::string& value);
 double parse_double(const std::string& key, const std::string& value, double min, double max);
 
 }  // namespace runnel::config

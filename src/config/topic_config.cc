@@ -26,7 +26,6 @@ constexpr int64_t kLongMax = std::numeric_limits<int64_t>::max();
 
 // Why a group of configs has no effect (yet), as the README tells it.
 const char* const kNoCleaner = "no log cleaner yet: compacted topics keep every record";
-const char* const kStoredAsSent = "batches are stored as the producer compressed them (no recompression yet)";
 const char* const kNoTieredStorage = "no tiered storage";
 const char* const kNoThrottling = "no replication throttling";
 const char* const kOnlyV2 = "deprecated in Kafka 3.x; runnel stores only the v2 record format";
@@ -69,6 +68,23 @@ std::string timestamp_type_name(storage::TimestampType t) {
   return t == storage::TimestampType::LogAppendTime ? "LogAppendTime" : "CreateTime";
 }
 
+std::string compression_name(int8_t codec) {
+  switch (codec) {
+    case 0:
+      return "uncompressed";
+    case 1:
+      return "gzip";
+    case 2:
+      return "snappy";
+    case 3:
+      return "lz4";
+    case 4:
+      return "zstd";
+    default:
+      return "producer";
+  }
+}
+
 std::string cleanup_policy_name(const LogConfig& c) {
   if (c.compact && c.cleanup_delete) return "compact,delete";
   if (c.compact) return "compact";
@@ -86,28 +102,29 @@ std::vector<Definition> make_definitions() {
         "never cut by retention)"},
        [](LogConfig& c, auto& k, auto& v) { parse_cleanup_policy(k, v, c); },
        [](const LogConfig& c) { return cleanup_policy_name(c); }},
-      {{"compression.gzip.level", kInt, {"compression.gzip.level"}, kStoredAsSent, "gzip level for compression.type"},
-       [](LogConfig&, auto& k, auto& v) {
-         if (parse_int(k, v, -1, 9) == 0)
+      {{"compression.gzip.level", kInt, {"compression.gzip.level"}, "", "gzip level for compression.type"},
+       [](LogConfig& c, auto& k, auto& v) {
+         auto level = parse_int(k, v, -1, 9);
+         if (level == 0)
            throw ConfigError(
-               fmt::format("Invalid value 0 for configuration {}: Value must be between 1 and 9, or "
-                           "equal to -1",
-                           k));
+               fmt::format("Invalid value 0 for configuration {}: Value must be between 1 and 9, or equal to -1", k));
+         c.compression_gzip_level = int32_t(level);
        },
-       fixed("-1")},
-      {{"compression.lz4.level", kInt, {"compression.lz4.level"}, kStoredAsSent, "lz4 level for compression.type"},
-       int_range(1, 17),
-       fixed("9")},
+       [](const LogConfig& c) { return std::to_string(c.compression_gzip_level); }},
+      {{"compression.lz4.level", kInt, {"compression.lz4.level"}, "", "lz4 level for compression.type"},
+       [](LogConfig& c, auto& k, auto& v) { c.compression_lz4_level = int32_t(parse_int(k, v, 1, 17)); },
+       [](const LogConfig& c) { return std::to_string(c.compression_lz4_level); }},
       {{"compression.type",
         kString,
         {"compression.type"},
-        kStoredAsSent,
-        "the codec the broker stores batches with; producer keeps the producer's"},
-       [](LogConfig&, auto& k, auto& v) { parse_compression_type(k, v); },
-       fixed("producer")},
-      {{"compression.zstd.level", kInt, {"compression.zstd.level"}, kStoredAsSent, "zstd level for compression.type"},
-       int_range(-131072, 22),
-       fixed("3")},
+        "",
+        "the codec the broker stores batches with (a batch in another codec is recompressed); producer keeps the "
+        "producer's"},
+       [](LogConfig& c, auto& k, auto& v) { c.compression = parse_compression_type(k, v); },
+       [](const LogConfig& c) { return compression_name(c.compression); }},
+      {{"compression.zstd.level", kInt, {"compression.zstd.level"}, "", "zstd level for compression.type"},
+       [](LogConfig& c, auto& k, auto& v) { c.compression_zstd_level = int32_t(parse_int(k, v, -131072, 22)); },
+       [](const LogConfig& c) { return std::to_string(c.compression_zstd_level); }},
       {{"delete.retention.ms",
         kLong,
         {"log.cleaner.delete.retention.ms"},

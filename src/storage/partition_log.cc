@@ -9,6 +9,8 @@
 #include <stdexcept>
 
 #include "base/endian.h"
+#include "protocol/compression.h"
+#include "protocol/compressor.h"
 #include "protocol/record_batch.h"
 #include "storage/checkpoint.h"
 #include "storage/segment.h"
@@ -60,7 +62,47 @@ struct PartitionLog::Impl {
   uint64_t truncated_bytes = 0;
   std::vector<protocol::BatchExtent> extents;  // scratch for append
   std::vector<uint8_t> inflated;               // scratch: a compressed batch's records, for validation
-  ProducerStateTable producers;                // as of the log end
+  std::vector<uint8_t> recompressed;           // scratch: a produce's batches in the topic's compression.type
+
+  // Kafka's LogValidator for a topic whose compression.type is not
+  // "producer": every batch in another codec is stored recompressed (its
+  // records unchanged), and `batches` / `extents` then refer to the
+  // rewritten copy. MESSAGE_TOO_LARGE when a batch grows past
+  // max.message.bytes.
+  ErrorCode recompress(std::span<uint8_t>& batches) {
+    const int target = config.compression;
+    bool needed = false;
+    for (const auto& e : extents) {
+      protocol::BatchView v(batches.subspan(e.position, e.size));
+      needed |= !v.is_control() && v.compression_id() != target;
+    }
+    if (!needed) return ErrorCode::NONE;
+    std::vector<uint8_t> out;
+    out.reserve(batches.size());
+    for (auto& e : extents) {
+      auto batch = batches.subspan(e.position, e.size);
+      protocol::BatchView v(batch);
+      size_t position = out.size();
+      if (v.is_control() || v.compression_id() == target) {
+        out.insert(out.end(), batch.begin(), batch.end());
+      } else {
+        auto body = std::span<const uint8_t>(batch).subspan(protocol::kBatchHeaderSize);
+        std::vector<uint8_t> records;
+        if (v.compression_id() != 0) records = protocol::decompress(v.compression_id(), body);
+        auto rewritten = protocol::recompress_batch(batch, v.compression_id() != 0 ? records : body, target,
+                                                    config.compression_level());
+        if (rewritten.size() > static_cast<size_t>(std::max(0, config.max_message_bytes)))
+          return ErrorCode::MESSAGE_TOO_LARGE;
+        out.insert(out.end(), rewritten.begin(), rewritten.end());
+      }
+      e.position = position;
+      e.size = out.size() - position;
+    }
+    recompressed = std::move(out);
+    batches = std::span<uint8_t>(recompressed);
+    return ErrorCode::NONE;
+  }
+  ProducerStateTable producers;  // as of the log end
 
   Segment& active() { return *segments.back(); }
   const Segment& active() const { return *segments.back(); }
@@ -526,6 +568,11 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader
       // ListOffsets go by: take it from the records, not from the producer.
       if (!append_time) protocol::set_max_timestamp(batch, v.max_timestamp);
     }
+  }
+  if (result.error == ErrorCode::NONE && m.config.compression >= 0) {
+    result.error = m.recompress(batches);
+    if (result.error == ErrorCode::MESSAGE_TOO_LARGE)
+      result.error_message = "A batch recompressed to the topic's compression.type exceeds max.message.bytes";
   }
   // Kafka: RecordBatchTooLargeException when one append exceeds segment.bytes.
   if (result.error == ErrorCode::NONE && batches.size() > static_cast<uint64_t>(m.config.segment_bytes))
