@@ -4,11 +4,7 @@ LogValidator), records unchanged; with "producer" it keeps the producer's.
 Produced uncompressed and zstd with librdkafka (confluent-kafka) and gzip with
 kafka-python, read back with librdkafka (confluent-kafka and kcat; this
 kafka-python has only gzip, so it reads the uncompressed and gzip topics), and
-the stored codec checked in the raw Fetch response's batch attributes.
-
-(librdkafka before 2.11.1 sends gzip, snappy and lz4 batches uncompressed to a
-broker without Produce v0, as runnel and Kafka 4.0 are: it asks for Produce
-v0 where it means "at least v0", librdkafka #5130. zstd needs v7 and works.)"""
+the stored codec checked in the raw Fetch response's batch attributes."""
 import struct
 import subprocess
 import unittest
