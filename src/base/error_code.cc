@@ -210,6 +210,10 @@ std::string_view error_name(ErrorCode e) {
       return "UNKNOWN_TOPIC_ID";
     case ErrorCode::INELIGIBLE_REPLICA:
       return "INELIGIBLE_REPLICA";
+    case ErrorCode::MISMATCHED_ENDPOINT_TYPE:
+      return "MISMATCHED_ENDPOINT_TYPE";
+    case ErrorCode::UNSUPPORTED_ENDPOINT_TYPE:
+      return "UNSUPPORTED_ENDPOINT_TYPE";
   }
   return "UNKNOWN";
 }

@@ -1,0 +1,21 @@
+#include "kafka/handlers/fetch_versions.h"
+
+#include "kafka/handlers/leader_hints.h"
+
+namespace runnel {
+
+void normalize_fetch_request(Broker& broker, protocol::FetchRequest& request, int16_t version) {
+  if (version >= 15) request.replica_id = request.replica_state.replica_id;
+  if (version < 13) return;
+  for (auto& topic : request.topics) topic.topic = broker.topics().name_of(topic.topic_id).value_or("");
+}
+
+void add_fetch_leader_hints(Broker& broker, protocol::FetchResponse& response, int16_t version) {
+  if (version < 16) return;
+  for (auto& topic : response.responses)
+    for (auto& pr : topic.partitions)
+      if (wants_leader_hint(pr.error_code, /*fenced_epoch_too=*/true))
+        add_leader_hint(broker, topic.topic, pr.partition_index, pr, response.node_endpoints);
+}
+
+}  // namespace runnel
