@@ -513,6 +513,108 @@ def parse_describe_topic_partitions(payload):
     return topics, cursor
 
 
+def describe_cluster_v2(correlation_id, endpoint_type=1):
+    return frame(header_v2(60, 2, correlation_id) + i8(0) + i8(endpoint_type) + i8(0) + NO_TAGS)
+
+
+def parse_describe_cluster_v2(payload):
+    """-> dict(error, message, endpoint_type, cluster_id, controller, brokers {id: (host, port, rack, fenced)})."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    out = dict(error=r.i16(), message=r.cstring(), endpoint_type=r.take(1)[0], cluster_id=r.cstring(),
+               controller=r.i32(), brokers={})
+    for _ in range(r.carray_len()):
+        node, host, port, rack, fenced = r.i32(), r.cstring(), r.i32(), r.cstring(), r.take(1) != b"\x00"
+        r.tags()
+        out["brokers"][node] = (host, port, rack, fenced)
+    return out
+
+
+def describe_groups_v6(correlation_id, groups):
+    return frame(header_v2(15, 6, correlation_id) + carray([cstring(g) for g in groups]) + i8(0) + NO_TAGS)
+
+
+def parse_describe_groups_v6(payload):
+    """-> [dict(group, error, message, state, protocol_type, members)] (members: how many)."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    out = []
+    for _ in range(r.carray_len()):
+        g = dict(error=r.i16(), message=r.cstring(), group=r.cstring(), state=r.cstring(),
+                 protocol_type=r.cstring())
+        r.cstring()  # protocol data
+        g["members"] = r.carray_len()
+        for _ in range(g["members"]):
+            r.cstring(), r.cstring(), r.cstring(), r.cstring()
+            r.take(max(r.uvarint() - 1, 0)), r.take(max(r.uvarint() - 1, 0)), r.tags()
+        r.i32()  # authorized operations
+        r.tags()
+        out.append(g)
+    return out
+
+
+def list_groups_v5(correlation_id, states=(), types=()):
+    return frame(header_v2(16, 5, correlation_id) + carray([cstring(x) for x in states]) +
+                 carray([cstring(x) for x in types]) + NO_TAGS)
+
+
+def parse_list_groups_v5(payload):
+    """-> (error, {group: (protocol_type, state, type)})."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    error = r.i16()
+    groups = {}
+    for _ in range(r.carray_len()):
+        g, ptype, state, gtype = r.cstring(), r.cstring(), r.cstring(), r.cstring()
+        r.tags()
+        groups[g] = (ptype, state, gtype)
+    return error, groups
+
+
+def offset_commit_flexible(correlation_id, version, group, topic, partition, offset, generation=-1, member_id=""):
+    """OffsetCommit v8+ (v9: KIP-848's version, the same layout) for one partition."""
+    part = i32(partition) + i64(offset) + i32(-1) + cstring("") + NO_TAGS
+    body = header_v2(8, version, correlation_id) + cstring(group) + i32(generation) + cstring(member_id)
+    body += cstring(None) + carray([cstring(topic) + carray([part]) + NO_TAGS]) + NO_TAGS
+    return frame(body)
+
+
+def parse_offset_commit_flexible(payload):
+    """The error code of the one partition."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    r.carray_len()
+    r.cstring()
+    r.carray_len()
+    r.i32()
+    return r.i16()
+
+
+def offset_fetch_v9(correlation_id, group, topic, partition, member_id=None, member_epoch=-1):
+    g = cstring(group) + cstring(member_id) + i32(member_epoch)
+    g += carray([cstring(topic) + carray([i32(partition)]) + NO_TAGS]) + NO_TAGS
+    return frame(header_v2(9, 9, correlation_id) + carray([g]) + i8(0) + NO_TAGS)
+
+
+def parse_offset_fetch_v9(payload):
+    """-> (group error, partition error, committed offset) of the one group and partition."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    r.carray_len()
+    r.cstring()
+    r.carray_len()
+    r.cstring()
+    r.carray_len()
+    r.i32()
+    offset = r.i64()
+    r.i32()  # leader epoch
+    r.cstring()  # metadata
+    perr = r.i16()
+    r.tags()
+    r.tags()
+    return r.i16(), perr, offset
+
+
 class Reader:
     def __init__(self, b):
         self.b, self.o = b, 0

@@ -15,6 +15,10 @@ NOT_LEADER_OR_FOLLOWER = 6
 INVALID_REQUEST = 42
 UNKNOWN_TOPIC_OR_PARTITION = 3
 UNKNOWN_TOPIC_ID = 100
+ILLEGAL_GENERATION = 22
+GROUP_ID_NOT_FOUND = 69
+MISMATCHED_ENDPOINT_TYPE = 114
+UNSUPPORTED_ENDPOINT_TYPE = 115
 TOPIC = "newest"
 
 
@@ -209,6 +213,63 @@ class NewestVersionsTest(BrokerTestCase):
         self.assertEqual(topic_id(self.broker.port, TOPIC), self.tid)
         p, _ = self.fetch(13, self.tid)
         self.assertEqual(p["error"], 0)
+
+
+class NewestGroupVersionsTest(BrokerTestCase):
+    """OffsetCommit/OffsetFetch v9, ListGroups v5, DescribeGroups v6 and
+    DescribeCluster v2 with classic groups, as Kafka 4.0 answers them."""
+
+    def tearDown(self):
+        self.assertBrokerAlive()
+
+    def call(self, request):
+        return round_trip(self.broker.port, request)
+
+    def test_offsets_v9_and_group_listing(self):
+        topic = "newest-groups"
+        create_topic(self.bootstrap, topic)
+        # A generation for a group that does not exist: v9 says GROUP_ID_NOT_FOUND, v8 ILLEGAL_GENERATION.
+        self.assertEqual(kproto.parse_offset_commit_flexible(self.call(
+            kproto.offset_commit_flexible(1, 9, "nobody", topic, 0, 5, generation=3, member_id="m"))),
+            GROUP_ID_NOT_FOUND)
+        self.assertEqual(kproto.parse_offset_commit_flexible(self.call(
+            kproto.offset_commit_flexible(2, 8, "nobody", topic, 0, 5, generation=3, member_id="m"))),
+            ILLEGAL_GENERATION)
+        # Generation -1 (a simple consumer, member epoch -1 in v9 terms) commits, as before.
+        self.assertEqual(kproto.parse_offset_commit_flexible(self.call(
+            kproto.offset_commit_flexible(3, 9, "simple", topic, 0, 7))), 0)
+        # OffsetFetch v9: a classic group ignores member id and epoch.
+        self.assertEqual(kproto.parse_offset_fetch_v9(self.call(kproto.offset_fetch_v9(4, "simple", topic, 0))),
+                         (0, 0, 7))
+        self.assertEqual(kproto.parse_offset_fetch_v9(self.call(
+            kproto.offset_fetch_v9(5, "simple", topic, 0, member_id="m", member_epoch=4))), (0, 0, 7))
+
+        # ListGroups v5: every group is "classic"; filters are case-insensitive.
+        err, groups = kproto.parse_list_groups_v5(self.call(kproto.list_groups_v5(6)))
+        self.assertEqual(err, 0)
+        self.assertEqual(groups.get("simple"), ("", "Empty", "classic"))
+        _, groups = kproto.parse_list_groups_v5(self.call(kproto.list_groups_v5(7, types=["Classic"], states=["empty"])))
+        self.assertIn("simple", groups)
+        _, groups = kproto.parse_list_groups_v5(self.call(kproto.list_groups_v5(8, types=["consumer"])))
+        self.assertEqual(groups, {})
+
+        # DescribeGroups v6: an unknown group is GROUP_ID_NOT_FOUND with a message (KIP-1043).
+        described = kproto.parse_describe_groups_v6(self.call(kproto.describe_groups_v6(9, ["simple", "nobody"])))
+        self.assertEqual([(g["group"], g["error"], g["state"]) for g in described],
+                         [("simple", 0, "Empty"), ("nobody", GROUP_ID_NOT_FOUND, "")])
+        self.assertEqual(described[1]["message"], "Group nobody not found.")
+
+    def test_describe_cluster_v2(self):
+        d = kproto.parse_describe_cluster_v2(self.call(kproto.describe_cluster_v2(1)))
+        self.assertEqual((d["error"], d["endpoint_type"]), (0, 1))
+        self.assertEqual(len(d["brokers"]), 1)
+        (host, port, _, fenced), = d["brokers"].values()
+        self.assertEqual((host, port, fenced), ("127.0.0.1", self.broker.port, False))
+        # Controllers are not described by a broker (Kafka's answers).
+        d = kproto.parse_describe_cluster_v2(self.call(kproto.describe_cluster_v2(2, endpoint_type=2)))
+        self.assertEqual(d["error"], MISMATCHED_ENDPOINT_TYPE)
+        d = kproto.parse_describe_cluster_v2(self.call(kproto.describe_cluster_v2(3, endpoint_type=7)))
+        self.assertEqual((d["error"], d["message"]), (UNSUPPORTED_ENDPOINT_TYPE, "Unsupported endpoint type 7"))
 
 
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
