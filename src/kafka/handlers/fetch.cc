@@ -103,9 +103,8 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         auto& pr = topic_response.partitions.emplace_back();
         pr.partition_index = p.partition;
         pr.records = protocol::Records::of({});
-        if (!info || p.partition < 0 || p.partition >= info->partitions) {
-          pr.error_code =
-              code(info ? ErrorCode::UNKNOWN_TOPIC_OR_PARTITION : unknown_fetch_topic_error(ctx.api_version));
+        if (auto e = fetch_topic_error(info, topic, p.partition, ctx.api_version); e != ErrorCode::NONE) {
+          pr.error_code = code(e);
           any_error = true;
           continue;
         }

@@ -9,7 +9,7 @@ import unittest
 import etcd
 import kproto
 from cluster import Cluster, wait_for
-from helpers import BrokerTestCase, create_topic
+from helpers import BrokerTestCase, admin, create_topic
 
 NOT_LEADER_OR_FOLLOWER = 6
 INVALID_REQUEST = 42
@@ -111,6 +111,23 @@ class NewestVersionsTest(BrokerTestCase):
         # The all-zero id names no topic either.
         p, _ = self.fetch(13, bytes(16))
         self.assertEqual(p["error"], UNKNOWN_TOPIC_ID)
+
+    def test_topic_created_again_has_a_new_id(self):
+        topic = "newest-recreated"
+        create_topic(self.bootstrap, topic)
+        old = topic_id(self.broker.port, topic)
+        a = admin(self.bootstrap)
+        try:
+            a.delete_topics([topic])
+        finally:
+            a.close()
+        self.assertTrue(wait_for(lambda: self.fetch(13, old)[0]["error"] == UNKNOWN_TOPIC_ID, timeout=10))
+        create_topic(self.bootstrap, topic)
+        new = topic_id(self.broker.port, topic)
+        self.assertNotEqual(new, old)
+        # The old id names nothing; the new one is served.
+        self.assertEqual(self.fetch(13, old)[0]["error"], UNKNOWN_TOPIC_ID)
+        self.assertEqual(self.fetch(13, new)[0]["error"], 0)
 
     def test_fetch_v12_by_name_still_served(self):
         # v12 is what runnel's own followers and librdkafka >= 2.x flexible fetchers send.
