@@ -208,8 +208,14 @@ std::string_view error_name(ErrorCode e) {
       return "POSITION_OUT_OF_RANGE";
     case ErrorCode::UNKNOWN_TOPIC_ID:
       return "UNKNOWN_TOPIC_ID";
+    case ErrorCode::INCONSISTENT_TOPIC_ID:
+      return "INCONSISTENT_TOPIC_ID";
     case ErrorCode::INELIGIBLE_REPLICA:
       return "INELIGIBLE_REPLICA";
+    case ErrorCode::MISMATCHED_ENDPOINT_TYPE:
+      return "MISMATCHED_ENDPOINT_TYPE";
+    case ErrorCode::UNSUPPORTED_ENDPOINT_TYPE:
+      return "UNSUPPORTED_ENDPOINT_TYPE";
   }
   return "UNKNOWN";
 }

@@ -108,7 +108,10 @@ enum class ErrorCode : int16_t {
   SNAPSHOT_NOT_FOUND = 98,
   POSITION_OUT_OF_RANGE = 99,
   UNKNOWN_TOPIC_ID = 100,
+  INCONSISTENT_TOPIC_ID = 103,
   INELIGIBLE_REPLICA = 107,
+  MISMATCHED_ENDPOINT_TYPE = 114,
+  UNSUPPORTED_ENDPOINT_TYPE = 115,
 };
 
 inline int16_t code(ErrorCode e) { return static_cast<int16_t>(e); }

@@ -123,6 +123,14 @@ std::optional<TopicInfo> TopicTable::find(const std::string& name) const {
   return it->second;
 }
 
+std::optional<std::string> TopicTable::name_of(const TopicId& id) const {
+  if (id == TopicId{}) return std::nullopt;  // Kafka's Uuid.ZERO names no topic
+  std::lock_guard lock(mu_);
+  for (const auto& [name, info] : topics_)
+    if (info.id == id) return name;
+  return std::nullopt;
+}
+
 std::vector<TopicInfo> TopicTable::all() const {
   std::lock_guard lock(mu_);
   std::vector<TopicInfo> out;

@@ -59,6 +59,10 @@ class TopicTable {
   void load();
 
   std::optional<TopicInfo> find(const std::string& name) const;
+  // The name of the topic with this id (Fetch v13+, Metadata v10+ ask by id);
+  // nullopt for an unknown or all-zero id. A scan: topics are few, and ids
+  // are looked up once per topic of a request.
+  std::optional<std::string> name_of(const TopicId& id) const;
   std::vector<TopicInfo> all() const;
 
   // The most partitions (over all topics) this broker takes on; a creation

@@ -26,11 +26,11 @@ constexpr HandlerEntry raw(int16_t key, int16_t min, int16_t max, int16_t flexib
 }
 
 const std::array kHandlers = {
-    raw(ProduceRequest::kApiKey, 0, 9, ProduceRequest::kFlexibleFrom, &handle_produce),
-    make_handler<FetchRequest, FetchResponse, &handle_fetch>(4, 12),
-    make_handler<ListOffsetsRequest, ListOffsetsResponse, &handle_list_offsets>(0, 7),
-    make_handler<MetadataRequest, MetadataResponse, &handle_metadata>(0, 12),
-    raw(ApiVersionsRequest::kApiKey, 0, 3, ApiVersionsRequest::kFlexibleFrom, &handle_api_versions),
+    raw(ProduceRequest::kApiKey, 0, 11, ProduceRequest::kFlexibleFrom, &handle_produce),
+    make_handler<FetchRequest, FetchResponse, &handle_fetch>(4, 17),
+    make_handler<ListOffsetsRequest, ListOffsetsResponse, &handle_list_offsets>(0, 10),
+    make_handler<MetadataRequest, MetadataResponse, &handle_metadata>(0, 13),
+    raw(ApiVersionsRequest::kApiKey, 0, 4, ApiVersionsRequest::kFlexibleFrom, &handle_api_versions),
     make_handler<CreateTopicsRequest, CreateTopicsResponse, &handle_create_topics>(0, 7),
     make_handler<DeleteTopicsRequest, DeleteTopicsResponse, &handle_delete_topics>(0, 6),
     make_handler<DeleteRecordsRequest, DeleteRecordsResponse, &handle_delete_records>(0, 2),
@@ -40,7 +40,9 @@ const std::array kHandlers = {
     make_handler<CreatePartitionsRequest, CreatePartitionsResponse, &handle_create_partitions>(0, 3),
     make_handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, &handle_incremental_alter_configs>(0,
                                                                                                                      1),
-    make_handler<DescribeClusterRequest, DescribeClusterResponse, &handle_describe_cluster>(0, 1),
+    make_handler<DescribeClusterRequest, DescribeClusterResponse, &handle_describe_cluster>(0, 2),
+    make_handler<DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse, &handle_describe_topic_partitions>(0,
+                                                                                                                     0),
     // Idempotent producers (transactions: not yet).
     make_handler<InitProducerIdRequest, InitProducerIdResponse, &handle_init_producer_id>(0, 4),
     make_handler<DescribeProducersRequest, DescribeProducersResponse, &handle_describe_producers>(0, 0),
@@ -50,11 +52,11 @@ const std::array kHandlers = {
     make_handler<SyncGroupRequest, SyncGroupResponse, &handle_sync_group>(0, 5),
     make_handler<HeartbeatRequest, HeartbeatResponse, &handle_heartbeat>(0, 4),
     make_handler<LeaveGroupRequest, LeaveGroupResponse, &handle_leave_group>(0, 5),
-    make_handler<OffsetCommitRequest, OffsetCommitResponse, &handle_offset_commit>(0, 8),
-    make_handler<OffsetFetchRequest, OffsetFetchResponse, &handle_offset_fetch>(0, 8),
+    make_handler<OffsetCommitRequest, OffsetCommitResponse, &handle_offset_commit>(0, 9),
+    make_handler<OffsetFetchRequest, OffsetFetchResponse, &handle_offset_fetch>(0, 9),
     make_handler<OffsetDeleteRequest, OffsetDeleteResponse, &handle_offset_delete>(0, 0),
-    make_handler<DescribeGroupsRequest, DescribeGroupsResponse, &handle_describe_groups>(0, 5),
-    make_handler<ListGroupsRequest, ListGroupsResponse, &handle_list_groups>(0, 4),
+    make_handler<DescribeGroupsRequest, DescribeGroupsResponse, &handle_describe_groups>(0, 6),
+    make_handler<ListGroupsRequest, ListGroupsResponse, &handle_list_groups>(0, 5),
     make_handler<DeleteGroupsRequest, DeleteGroupsResponse, &handle_delete_groups>(0, 2),
 };
 

@@ -228,8 +228,8 @@ def validate(fields, path):
                 raise SchemaError(f"{f.where}: records/bytes cannot be tagged")
         if f.default == "null" and not f.any_nullable:
             raise SchemaError(f"{f.where}: default null on a non-nullable field")
-        if f.is_struct and not f.is_array and f.any_nullable:
-            raise SchemaError(f"{f.where}: nullable structs are not supported")
+        if f.is_struct and not f.is_array and f.any_nullable and f.tag is not None:
+            raise SchemaError(f"{f.where}: nullable structs cannot be tagged")
         validate(f.children, path)
 
 
@@ -358,6 +358,10 @@ def read_field(f, target):
             out += ["      " + s for s in read_prim(f.elem, None, "e_")]
         out += ["    }", "  }", "}"]
         return out
+    if f.is_struct and f.any_nullable:
+        # Kafka's nullable struct: an int8 marker, -1 for null, 1 before the struct.
+        return [f"if (!({ncond}) || r.i8() >= 0) {target}.emplace().read(r, version);",
+                f"else {target}.reset();"]
     if f.is_struct:
         return [f"{target}.read(r, version);"]
     return read_prim(f.type, ncond, target)
@@ -385,6 +389,10 @@ def write_field(f, src):
             out += ["      " + s for s in write_prim(f.elem, "e_", None, False)]
         out += ["    }", "  }", "}"]
         return out
+    if f.is_struct and is_opt:
+        return [f"if ({ncond}) w.i8({src} ? 1 : -1);",
+                f"if ({src}) {src}->write(w, version);",
+                f"else if (!({ncond})) decltype({src})::value_type{{}}.write(w, version);"]
     if f.is_struct:
         return [f"{src}.write(w, version);"]
     return write_prim(f.type, src, ncond, is_opt)
@@ -513,6 +521,8 @@ def populate_field(msg, f, target, depth, seed):
             else:
                 out += populate_prim(f.elem, e, False, seed + i + 1, f)
         return out
+    if f.is_struct and f.any_nullable:
+        return [f"populate({target}.emplace(), version, seed + {seed});"]
     if f.is_struct:
         return [f"populate({target}, version, seed + {seed});"]
     return populate_prim(f.type, target, f.any_nullable and f.type != "records", seed, f)

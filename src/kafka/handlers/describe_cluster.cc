@@ -9,6 +9,20 @@ asio::awaitable<protocol::DescribeClusterResponse> handle_describe_cluster(Reque
                                                                            protocol::DescribeClusterRequest& request) {
   Broker& broker = ctx.broker;
   protocol::DescribeClusterResponse response;
+  // v1+ (KIP-919): a broker describes brokers (1); controllers (2) are
+  // described by controllers, which runnel has not (etcd is its quorum).
+  // IncludeFencedBrokers (v2) changes nothing: the list holds live brokers.
+  response.endpoint_type = 1;
+  if (request.endpoint_type != 1) {
+    const bool known = request.endpoint_type == 2;
+    response.error_code = code(ctx.api_version == 0 ? ErrorCode::INVALID_REQUEST
+                               : known              ? ErrorCode::MISMATCHED_ENDPOINT_TYPE
+                                                    : ErrorCode::UNSUPPORTED_ENDPOINT_TYPE);
+    response.error_message = known ? "The request was sent to an endpoint of type BROKER, but we wanted an endpoint "
+                                     "of type CONTROLLER"
+                                   : "Unsupported endpoint type " + std::to_string(request.endpoint_type);
+    co_return response;
+  }
   response.cluster_id = broker.cluster_id();
   response.controller_id = broker.controller_id();
   for (const auto& b : broker.cluster_brokers()) {

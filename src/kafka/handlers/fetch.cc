@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kafka/broker.h"
+#include "kafka/handlers/fetch_versions.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
 
@@ -84,6 +85,7 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, request.max_wait_ms));
   const uint64_t response_max = request.max_bytes > 0 ? static_cast<uint64_t>(request.max_bytes) : UINT64_MAX;
   const uint64_t min_bytes = request.min_bytes > 0 ? static_cast<uint64_t>(request.min_bytes) : 0;
+  normalize_fetch_request(broker, request, ctx.api_version);  // topic ids, ReplicaState
 
   // A fetch session (KIP-227) is never created: session_id 0 tells the client
   // to send full fetch requests, which every client supports.
@@ -101,8 +103,8 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         auto& pr = topic_response.partitions.emplace_back();
         pr.partition_index = p.partition;
         pr.records = protocol::Records::of({});
-        if (!info || p.partition < 0 || p.partition >= info->partitions) {
-          pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        if (auto e = fetch_topic_error(info, topic, p.partition, ctx.api_version); e != ErrorCode::NONE) {
+          pr.error_code = code(e);
           any_error = true;
           continue;
         }
@@ -170,6 +172,7 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
   }
+  add_fetch_leader_hints(broker, response, ctx.api_version);
   co_return response;
 }
 

@@ -1,9 +1,33 @@
 // Group inspection and removal: DescribeGroups (15), ListGroups (16), DeleteGroups (42).
+// Every group here is a classic one (Kafka 4.0's group type "classic").
+#include <algorithm>
+#include <cctype>
+
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
 
 namespace runnel {
+namespace {
+
+std::string lower_trimmed(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Kafka compares both ListGroups filters case-insensitively.
+bool matches(const std::vector<std::string>& filter, std::string_view value) {
+  if (filter.empty()) return true;
+  const std::string v = lower_trimmed(value);
+  return std::any_of(filter.begin(), filter.end(), [&](const std::string& f) { return lower_trimmed(f) == v; });
+}
+
+constexpr std::string_view kClassic = "classic";
+
+}  // namespace
 
 asio::awaitable<protocol::DescribeGroupsResponse> handle_describe_groups(RequestContext& ctx,
                                                                          protocol::DescribeGroupsRequest& request) {
@@ -22,6 +46,12 @@ asio::awaitable<protocol::DescribeGroupsResponse> handle_describe_groups(Request
     }
     auto d =
         co_await on_shard(broker.coordinator_shard(id), [&broker, &id]() { return broker.coordinator().describe(id); });
+    if (ctx.api_version >= 6 && d.state == group::GroupState::Dead) {
+      // KIP-1043: v6 tells an unknown group apart from a dead one's answer.
+      out.error_code = code(ErrorCode::GROUP_ID_NOT_FOUND);
+      out.error_message = "Group " + id + " not found.";
+      continue;
+    }
     out.group_state = std::string(group::state_name(d.state));
     out.protocol_type = d.protocol_type;
     out.protocol_data = d.protocol;
@@ -46,13 +76,12 @@ asio::awaitable<protocol::ListGroupsResponse> handle_list_groups(RequestContext&
     auto groups = co_await on_shard(broker.shards().at(s), [&broker]() { return broker.coordinator().list(); });
     for (auto& g : groups) {
       std::string state(group::state_name(g.state));
-      if (!request.states_filter.empty() &&
-          std::find(request.states_filter.begin(), request.states_filter.end(), state) == request.states_filter.end())
-        continue;
+      if (!matches(request.states_filter, state) || !matches(request.types_filter, kClassic)) continue;
       auto& out = response.groups.emplace_back();
       out.group_id = g.group_id;
       out.protocol_type = g.protocol_type;
       out.group_state = state;
+      out.group_type = std::string(kClassic);
     }
   }
   co_return response;

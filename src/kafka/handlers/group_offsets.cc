@@ -57,12 +57,17 @@ asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestCont
     co_return response;
   }
   int32_t generation = ctx.api_version >= 1 ? request.generation_id_or_member_epoch : -1;
-  auto errors =
-      co_await on_shard(broker.coordinator_shard(request.group_id),
-                        [&broker, &request, generation, &entries]() -> asio::awaitable<std::vector<ErrorCode>> {
-                          co_return co_await broker.coordinator().commit(
-                              request.group_id, request.member_id, request.group_instance_id, generation, entries);
-                        });
+  // v9+ (KIP-848; for classic groups the same as v8 otherwise): a generation
+  // for a group that does not exist is GROUP_ID_NOT_FOUND, not ILLEGAL_GENERATION.
+  const bool unknown_group_not_found = ctx.api_version >= 9 && generation >= 0;
+  auto errors = co_await on_shard(
+      broker.coordinator_shard(request.group_id),
+      [&broker, &request, generation, &entries, unknown_group_not_found]() -> asio::awaitable<std::vector<ErrorCode>> {
+        if (unknown_group_not_found && broker.coordinator().describe(request.group_id).state == group::GroupState::Dead)
+          co_return std::vector<ErrorCode>(entries.size(), ErrorCode::GROUP_ID_NOT_FOUND);
+        co_return co_await broker.coordinator().commit(request.group_id, request.member_id, request.group_instance_id,
+                                                       generation, entries);
+      });
   for (size_t i = 0; i < where.size(); ++i)
     response.topics[where[i].first].partitions[where[i].second].error_code = code(errors[i]);
   co_return response;

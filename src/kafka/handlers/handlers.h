@@ -25,6 +25,8 @@ asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle_incremental_al
     RequestContext&, protocol::IncrementalAlterConfigsRequest&);
 asio::awaitable<protocol::DescribeClusterResponse> handle_describe_cluster(RequestContext&,
                                                                            protocol::DescribeClusterRequest&);
+asio::awaitable<protocol::DescribeTopicPartitionsResponse> handle_describe_topic_partitions(
+    RequestContext&, protocol::DescribeTopicPartitionsRequest&);
 asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(RequestContext&,
                                                                           protocol::InitProducerIdRequest&);
 asio::awaitable<protocol::DescribeProducersResponse> handle_describe_producers(RequestContext&,

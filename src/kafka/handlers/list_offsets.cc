@@ -1,5 +1,8 @@
 // ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3, KIP-734)
-// or the first offset whose timestamp is at or after the one asked for.
+// or the first offset whose timestamp is at or after the one asked for. With
+// no tiered storage, as in Kafka without it: earliest local (-4, v8+, KIP-405)
+// is the earliest, latest tiered (-5, v9+, KIP-1005) is offset -1, epoch -1,
+// and v10's TimeoutMs (KIP-1075, remote lookups) is ignored.
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -9,6 +12,8 @@ namespace {
 constexpr int64_t kLatest = -1;
 constexpr int64_t kEarliest = -2;
 constexpr int64_t kMaxTimestamp = -3;
+constexpr int64_t kEarliestLocal = -4;
+constexpr int64_t kLatestTiered = -5;
 
 struct Lookup {
   ErrorCode error = ErrorCode::NONE;
@@ -48,13 +53,16 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
               return out;
             }
             out.leader_epoch = partition->leader_epoch().value();
-            if (ts != kEarliest && partition->high_watermark_behind_epoch_start()) {
+            if (ts != kEarliest && ts != kEarliestLocal && ts != kLatestTiered &&
+                partition->high_watermark_behind_epoch_start()) {
               out.error = ErrorCode::OFFSET_NOT_AVAILABLE;  // retriable: the new leader catches up
               return out;
             }
             if (ts == kLatest) {
               out.offset = partition->high_watermark().value();
-            } else if (ts == kEarliest) {
+            } else if (ts == kLatestTiered) {
+              // Nothing is tiered: Kafka answers offset -1 without an error.
+            } else if (ts == kEarliest || ts == kEarliestLocal) {
               out.offset = partition->log_start_offset().value();
             } else if (ts == kMaxTimestamp) {
               std::tie(out.offset, out.timestamp) = partition->lookup_max_timestamp();

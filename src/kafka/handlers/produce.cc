@@ -11,6 +11,7 @@
 #include "base/endian.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
+#include "kafka/handlers/leader_hints.h"
 #include "protocol/legacy_messages.h"
 #include "protocol/messages.h"
 #include "protocol/record_batch.h"
@@ -153,6 +154,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   }
 
   if (request.acks == 0) co_return std::nullopt;
+  add_produce_leader_hints(broker, response, ctx.api_version);
   protocol::Writer writer;
   response.write(writer, ctx.api_version);
   co_return std::move(writer).finish();

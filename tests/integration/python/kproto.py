@@ -272,9 +272,382 @@ def parse_offset_fetch_v1(payload):
     return offset, r.i16()
 
 
+# ---- flexible versions (KIP-482): compact strings and arrays, tagged fields
+
+def uvarint(v):
+    out = b""
+    while True:
+        bits = v & 0x7F
+        v >>= 7
+        if v:
+            out += bytes([bits | 0x80])
+        else:
+            return out + bytes([bits])
+
+
+def cstring(s):
+    """A compact (nullable) string."""
+    if s is None:
+        return uvarint(0)
+    b = s.encode() if isinstance(s, str) else s
+    return uvarint(len(b) + 1) + b
+
+
+def cbytes(b):
+    return uvarint(0) if b is None else uvarint(len(b) + 1) + b
+
+
+def carray(items):
+    """A compact array of already encoded items (None: null)."""
+    return uvarint(0) if items is None else uvarint(len(items) + 1) + b"".join(items)
+
+
+NO_TAGS = b"\x00"
+
+
+def header_v2(api_key, version, correlation_id, client_id="runnel-it"):
+    """The request header of flexible versions: v1's plus an empty tag section."""
+    return header_v1(api_key, version, correlation_id, client_id) + NO_TAGS
+
+
+def flexible_response(payload):
+    """(correlation_id, Reader after the v1 response header) of a flexible response frame."""
+    r = Reader(payload)
+    corr = r.i32()
+    r.tags()
+    return corr, r
+
+
+def uuid_hex(u):
+    return u.hex()
+
+
+def produce_flexible(correlation_id, topic, partition, batch, version=11, acks=-1, timeout_ms=5000):
+    """Produce v9+ (flexible; v10 and v11 read the same)."""
+    body = header_v2(0, version, correlation_id) + cstring(None) + i16(acks) + i32(timeout_ms)
+    body += carray([cstring(topic) + carray([i32(partition) + cbytes(batch) + NO_TAGS]) + NO_TAGS]) + NO_TAGS
+    return frame(body)
+
+
+def _leader_and_epoch(r):
+    leader, epoch = r.i32(), r.i32()
+    r.tags()
+    return leader, epoch
+
+
+def _node_endpoints(r):
+    out = {}
+    for _ in range(r.carray_len()):
+        node, host, port, rack = r.i32(), r.cstring(), r.i32(), r.cstring()
+        r.tags()
+        out[node] = (host, port, rack)
+    return out
+
+
+def parse_produce_flexible(payload):
+    """-> (correlation_id, [dict(topic, partition, error, base_offset, error_message, current_leader)],
+    node_endpoints {node: (host, port, rack)}). current_leader is (leader_id, epoch) or None when absent."""
+    corr, r = flexible_response(payload)
+    out = []
+    for _ in range(r.carray_len()):
+        t = r.cstring()
+        for _ in range(r.carray_len()):
+            p, err, base = r.i32(), r.i16(), r.i64()
+            r.i64()  # log_append_time
+            r.i64()  # log_start_offset
+            for _ in range(r.carray_len()):  # record_errors
+                r.i32(), r.cstring(), r.tags()
+            message = r.cstring()
+            tags = r.tags()
+            leader = _leader_and_epoch(Reader(tags[0])) if 0 in tags else None
+            out.append(dict(topic=t, partition=p, error=err, base_offset=base, error_message=message,
+                            current_leader=leader))
+        r.tags()
+    r.i32()  # throttle
+    tags = r.tags()
+    return corr, out, _node_endpoints(Reader(tags[0])) if 0 in tags else {}
+
+
+def fetch_by_id(correlation_id, version, topic_id, partition, offset, max_wait_ms=100, min_bytes=1,
+                max_bytes=1 << 20, isolation_level=1, current_leader_epoch=-1):
+    """Fetch v13+ (topics by id) for one partition, as a consumer."""
+    body = header_v2(1, version, correlation_id)
+    if version <= 14:
+        body += i32(-1)  # replica_id; v15+ has ReplicaState, a tagged field
+    body += i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + i8(isolation_level) + i32(0) + i32(-1)
+    part = i32(partition) + i32(current_leader_epoch) + i64(offset) + i32(-1) + i64(-1) + i32(max_bytes) + NO_TAGS
+    body += carray([topic_id + carray([part]) + NO_TAGS])
+    body += carray([]) + cstring("") + NO_TAGS  # no forgotten topics, rack ""
+    return frame(body)
+
+
+def parse_fetch_flexible(payload, version):
+    """-> (correlation_id, error, [dict(topic (a name before v13, an id's hex from v13), partition, error, hw,
+    lso, log_start, records, current_leader)], node_endpoints)."""
+    corr, r = flexible_response(payload)
+    r.i32()  # throttle
+    error = r.i16()
+    r.i32()  # session id
+    out = []
+    for _ in range(r.carray_len()):
+        t = r.uuid().hex() if version >= 13 else r.cstring()
+        for _ in range(r.carray_len()):
+            p, err, hw, lso, start = r.i32(), r.i16(), r.i64(), r.i64(), r.i64()
+            n = r.carray_len(nullable=True)
+            for _ in range(max(n, 0)):
+                r.i64(), r.i64(), r.tags()
+            r.i32()  # preferred read replica
+            n = r.uvarint() - 1
+            recs = None if n < 0 else r.take(n)
+            tags = r.tags()
+            leader = _leader_and_epoch(Reader(tags[1])) if 1 in tags else None
+            out.append(dict(topic=t, partition=p, error=err, hw=hw, lso=lso, log_start=start, records=recs,
+                            current_leader=leader))
+        r.tags()
+    tags = r.tags()
+    return corr, error, out, _node_endpoints(Reader(tags[0])) if 0 in tags else {}
+
+
+def list_offsets_flexible(correlation_id, version, topic, partition, timestamp, timeout_ms=30000):
+    """ListOffsets v6+ for one partition (v10 adds timeout_ms)."""
+    body = header_v2(2, version, correlation_id) + i32(-1) + i8(0)
+    body += carray([cstring(topic) + carray([i32(partition) + i32(-1) + i64(timestamp) + NO_TAGS]) + NO_TAGS])
+    if version >= 10:
+        body += i32(timeout_ms)
+    return frame(body + NO_TAGS)
+
+
+def parse_list_offsets_flexible(payload):
+    """-> (error, timestamp, offset, leader_epoch) of the one partition."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    r.carray_len()
+    r.cstring()
+    r.carray_len()
+    r.i32()  # partition
+    return r.i16(), r.i64(), r.i64(), r.i32()
+
+
+def metadata_flexible(correlation_id, version, topics=None, topic_ids=(), allow_auto_topic_creation=False):
+    """Metadata v9+: topics by name (None with no ids: every topic) and, v10+, by id."""
+    items = None
+    if topics is not None or topic_ids:
+        items = [(bytes(16) if version >= 10 else b"") + cstring(t) + NO_TAGS for t in (topics or [])]
+        items += [tid + cstring(None) + NO_TAGS for tid in topic_ids]
+    body = header_v2(3, version, correlation_id) + carray(items)
+    body += i8(1 if allow_auto_topic_creation else 0)
+    if version <= 10:
+        body += i8(0)  # include_cluster_authorized_operations
+    body += i8(0) + NO_TAGS  # include_topic_authorized_operations
+    return frame(body)
+
+
+def parse_metadata_flexible(payload, version):
+    """-> dict(brokers {node: (host, port, rack)}, controller, error (v13+, else None),
+    topics {name: dict(error, id (bytes), internal, partitions {index: (error, leader, epoch, replicas, isr)})})
+    (a topic without a name, answered by id, is keyed by its id's hex)."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    brokers = {}
+    for _ in range(r.carray_len()):
+        node, host, port, rack = r.i32(), r.cstring(), r.i32(), r.cstring()
+        r.tags()
+        brokers[node] = (host, port, rack)
+    r.cstring()  # cluster id
+    controller = r.i32()
+    topics = {}
+    for _ in range(r.carray_len()):
+        err, name, tid, internal = r.i16(), r.cstring(), r.uuid(), r.take(1) != b"\x00"
+        partitions = {}
+        for _ in range(r.carray_len()):
+            perr, index, leader, epoch = r.i16(), r.i32(), r.i32(), r.i32()
+            replicas = [r.i32() for _ in range(r.carray_len())]
+            isr = [r.i32() for _ in range(r.carray_len())]
+            [r.i32() for _ in range(r.carray_len())]  # offline
+            r.tags()
+            partitions[index] = (perr, leader, epoch, replicas, isr)
+        r.i32()  # topic authorized operations
+        r.tags()
+        topics[name if name is not None else tid.hex()] = dict(error=err, id=tid, internal=internal,
+                                                               partitions=partitions)
+    if version <= 10:
+        r.i32()  # cluster authorized operations
+    error = r.i16() if version >= 13 else None
+    r.tags()
+    return dict(brokers=brokers, controller=controller, error=error, topics=topics)
+
+
+def describe_topic_partitions(correlation_id, topics, limit=2000, cursor=None):
+    """DescribeTopicPartitions v0; cursor: (topic, partition) or None."""
+    body = header_v2(75, 0, correlation_id) + carray([cstring(t) + NO_TAGS for t in topics]) + i32(limit)
+    body += i8(-1) if cursor is None else i8(1) + cstring(cursor[0]) + i32(cursor[1]) + NO_TAGS
+    return frame(body + NO_TAGS)
+
+
+def parse_describe_topic_partitions(payload):
+    """-> ([dict(name, error, id, internal, partitions [dict(index, error, leader, epoch, replicas, isr, elr,
+    last_known_elr, offline)])], next_cursor (topic, partition) or None)."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    topics = []
+    for _ in range(r.carray_len()):
+        err, name, tid, internal = r.i16(), r.cstring(), r.uuid(), r.take(1) != b"\x00"
+        parts = []
+        for _ in range(r.carray_len()):
+            perr, index, leader, epoch = r.i16(), r.i32(), r.i32(), r.i32()
+            lists = []
+            for _ in range(5):  # replicas, isr, elr, last known elr, offline
+                n = r.carray_len(nullable=True)
+                lists.append(None if n < 0 else [r.i32() for _ in range(n)])
+            r.tags()
+            parts.append(dict(index=index, error=perr, leader=leader, epoch=epoch, replicas=lists[0], isr=lists[1],
+                              elr=lists[2], last_known_elr=lists[3], offline=lists[4]))
+        r.i32()  # authorized operations
+        r.tags()
+        topics.append(dict(name=name, error=err, id=tid, internal=internal, partitions=parts))
+    cursor = None
+    if struct.unpack(">b", r.take(1))[0] >= 0:
+        cursor = (r.cstring(), r.i32())
+        r.tags()
+    r.tags()
+    return topics, cursor
+
+
+def describe_cluster_v2(correlation_id, endpoint_type=1):
+    return frame(header_v2(60, 2, correlation_id) + i8(0) + i8(endpoint_type) + i8(0) + NO_TAGS)
+
+
+def parse_describe_cluster_v2(payload):
+    """-> dict(error, message, endpoint_type, cluster_id, controller, brokers {id: (host, port, rack, fenced)})."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    out = dict(error=r.i16(), message=r.cstring(), endpoint_type=r.take(1)[0], cluster_id=r.cstring(),
+               controller=r.i32(), brokers={})
+    for _ in range(r.carray_len()):
+        node, host, port, rack, fenced = r.i32(), r.cstring(), r.i32(), r.cstring(), r.take(1) != b"\x00"
+        r.tags()
+        out["brokers"][node] = (host, port, rack, fenced)
+    return out
+
+
+def describe_groups_v6(correlation_id, groups):
+    return frame(header_v2(15, 6, correlation_id) + carray([cstring(g) for g in groups]) + i8(0) + NO_TAGS)
+
+
+def parse_describe_groups_v6(payload):
+    """-> [dict(group, error, message, state, protocol_type, members)] (members: how many)."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    out = []
+    for _ in range(r.carray_len()):
+        g = dict(error=r.i16(), message=r.cstring(), group=r.cstring(), state=r.cstring(),
+                 protocol_type=r.cstring())
+        r.cstring()  # protocol data
+        g["members"] = r.carray_len()
+        for _ in range(g["members"]):
+            r.cstring(), r.cstring(), r.cstring(), r.cstring()
+            r.take(max(r.uvarint() - 1, 0)), r.take(max(r.uvarint() - 1, 0)), r.tags()
+        r.i32()  # authorized operations
+        r.tags()
+        out.append(g)
+    return out
+
+
+def list_groups_v5(correlation_id, states=(), types=()):
+    return frame(header_v2(16, 5, correlation_id) + carray([cstring(x) for x in states]) +
+                 carray([cstring(x) for x in types]) + NO_TAGS)
+
+
+def parse_list_groups_v5(payload):
+    """-> (error, {group: (protocol_type, state, type)})."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    error = r.i16()
+    groups = {}
+    for _ in range(r.carray_len()):
+        g, ptype, state, gtype = r.cstring(), r.cstring(), r.cstring(), r.cstring()
+        r.tags()
+        groups[g] = (ptype, state, gtype)
+    return error, groups
+
+
+def offset_commit_flexible(correlation_id, version, group, topic, partition, offset, generation=-1, member_id=""):
+    """OffsetCommit v8+ (v9: KIP-848's version, the same layout) for one partition."""
+    part = i32(partition) + i64(offset) + i32(-1) + cstring("") + NO_TAGS
+    body = header_v2(8, version, correlation_id) + cstring(group) + i32(generation) + cstring(member_id)
+    body += cstring(None) + carray([cstring(topic) + carray([part]) + NO_TAGS]) + NO_TAGS
+    return frame(body)
+
+
+def parse_offset_commit_flexible(payload):
+    """The error code of the one partition."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    r.carray_len()
+    r.cstring()
+    r.carray_len()
+    r.i32()
+    return r.i16()
+
+
+def offset_fetch_v9(correlation_id, group, topic, partition, member_id=None, member_epoch=-1):
+    g = cstring(group) + cstring(member_id) + i32(member_epoch)
+    g += carray([cstring(topic) + carray([i32(partition)]) + NO_TAGS]) + NO_TAGS
+    return frame(header_v2(9, 9, correlation_id) + carray([g]) + i8(0) + NO_TAGS)
+
+
+def parse_offset_fetch_v9(payload):
+    """-> (group error, partition error, committed offset) of the one group and partition."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    r.carray_len()
+    r.cstring()
+    r.carray_len()
+    r.cstring()
+    r.carray_len()
+    r.i32()
+    offset = r.i64()
+    r.i32()  # leader epoch
+    r.cstring()  # metadata
+    perr = r.i16()
+    r.tags()
+    r.tags()
+    return r.i16(), perr, offset
+
+
 class Reader:
     def __init__(self, b):
         self.b, self.o = b, 0
+
+    def uvarint(self):
+        v, shift = 0, 0
+        while True:
+            b = self.take(1)[0]
+            v |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return v
+            shift += 7
+
+    def cstring(self):
+        n = self.uvarint() - 1
+        return None if n < 0 else self.take(n).decode()
+
+    def carray_len(self, nullable=False):
+        n = self.uvarint() - 1
+        if n < 0 and not nullable:
+            return 0
+        return n
+
+    def uuid(self):
+        return self.take(16)
+
+    def tags(self):
+        """The tagged fields that follow: {tag: raw bytes}."""
+        out = {}
+        for _ in range(self.uvarint()):
+            tag = self.uvarint()
+            out[tag] = self.take(self.uvarint())
+        return out
 
     def take(self, n):
         if self.o + n > len(self.b):
