@@ -95,8 +95,10 @@ ProducerStateTable::Check ProducerStateTable::check_sequence(int64_t producer_id
     }
     return out;
   }
+  // No batch in this epoch (a marker moved the producer to it): Kafka's
+  // NO_SEQUENCE, after which only sequence 0 is in order.
   int32_t current = entry->batches.empty() ? -1 : entry->batches.back().last_seq;
-  if (!entry->batches.empty() && !in_sequence(current, first_seq)) {
+  if (!in_sequence(current, first_seq)) {
     out.error = ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER;
     out.message = "Out of order sequence number for producer " + std::to_string(producer_id) + ": " +
                   std::to_string(first_seq) + " (incoming seq. number), " + std::to_string(current) +

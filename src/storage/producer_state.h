@@ -11,7 +11,8 @@
 //  - a new epoch must start at sequence 0 (OUT_OF_ORDER_SEQUENCE_NUMBER
 //    otherwise), unless the producer is unknown here;
 //  - the same epoch must continue at last sequence + 1, wrapping from
-//    INT32_MAX to 0 (OUT_OF_ORDER_SEQUENCE_NUMBER otherwise);
+//    INT32_MAX to 0 (OUT_OF_ORDER_SEQUENCE_NUMBER otherwise), or at 0 when
+//    the epoch has no batch yet (a transaction marker moved it there);
 //  - an unknown producer (never seen, or expired) may start at any sequence
 //    (KIP-360: the broker no longer answers UNKNOWN_PRODUCER_ID).
 // Replicated and recovered batches are not checked, only recorded.
