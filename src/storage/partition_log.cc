@@ -535,13 +535,14 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   if (recovered && write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
   if (!active().empty()) active().first_append_ms = now_ms;
   load_epochs();
+  // Before a pending truncation, which rewrites the indexes it cuts.
+  load_txn_indexes(env->list(dir));
   // A truncation the previous run began: finish it before anything else can
   // be appended past its target.
   if (auto pending = read_checkpoint(*env, file(kTruncateToFile))) {
     if (!truncate_to(std::max(*pending, log_start)))
       throw std::runtime_error("cannot finish the truncation of " + dir.string() + ": " + std::strerror(errno));
   }
-  load_txn_indexes(env->list(dir));
   load_producers();
 }
 
