@@ -254,10 +254,12 @@ struct PartitionLog::Impl {
     uint64_t position = static_cast<uint64_t>(size) / kAbortedTxnSize * kAbortedTxnSize;
     (void)env->pwrite(*file, position, encode_aborted_txns(std::span(&entry, 1)));
   }
+  // The file and its directory entry (it may be younger than the last
+  // directory sync of its segment).
   bool sync_txn_index(int64_t base) {
     if (!aborted.contains(base)) return true;
     auto file = env->open(txn_index_path(base), /*create=*/false);
-    return file && env->sync(*file);
+    return file && env->sync(*file) && env->sync_dir(dir);
   }
   // Rewrites (or removes, when empty) one segment's index from memory.
   void rewrite_txn_index(int64_t base) {
