@@ -49,6 +49,8 @@ const std::array kHandlers = {
     make_handler<TxnOffsetCommitRequest, TxnOffsetCommitResponse, &handle_txn_offset_commit>(0, 3),
     make_handler<ListTransactionsRequest, ListTransactionsResponse, &handle_list_transactions>(0, 0),
     make_handler<DescribeTransactionsRequest, DescribeTransactionsResponse, &handle_describe_transactions>(0, 0),
+    // Transactions: the partition side (markers written for a coordinator).
+    make_handler<WriteTxnMarkersRequest, WriteTxnMarkersResponse, &handle_write_txn_markers>(0, 1),
     // Consumer groups.
     make_handler<FindCoordinatorRequest, FindCoordinatorResponse, &handle_find_coordinator>(0, 4),
     make_handler<JoinGroupRequest, JoinGroupResponse, &handle_join_group>(0, 9),

@@ -40,6 +40,8 @@ asio::awaitable<protocol::ListTransactionsResponse> handle_list_transactions(Req
                                                                              protocol::ListTransactionsRequest&);
 asio::awaitable<protocol::DescribeTransactionsResponse> handle_describe_transactions(
     RequestContext&, protocol::DescribeTransactionsRequest&);
+asio::awaitable<protocol::WriteTxnMarkersResponse> handle_write_txn_markers(RequestContext&,
+                                                                            protocol::WriteTxnMarkersRequest&);
 asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(RequestContext&,
                                                                            protocol::FindCoordinatorRequest&);
 asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext&, protocol::JoinGroupRequest&);

@@ -1,5 +1,7 @@
 // ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3, KIP-734)
 // or the first offset whose timestamp is at or after the one asked for.
+// Latest is the high watermark, or for isolation_level 1 (read_committed,
+// v2+) the last stable offset, as Kafka answers.
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -35,8 +37,9 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
       }
       int64_t ts = p.timestamp;
       int32_t current_epoch = p.current_leader_epoch;
-      auto found =
-          co_await on_shard(broker.owner(topic.name, p.partition_index), [&broker, &topic, &p, ts, current_epoch]() {
+      const bool committed = request.isolation_level == 1;
+      auto found = co_await on_shard(
+          broker.owner(topic.name, p.partition_index), [&broker, &topic, &p, ts, current_epoch, committed]() {
             Lookup out;
             auto* partition = broker.partition(topic.name, p.partition_index);
             if (!partition) {
@@ -53,7 +56,7 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
               return out;
             }
             if (ts == kLatest) {
-              out.offset = partition->high_watermark().value();
+              out.offset = (committed ? partition->last_stable_offset() : partition->high_watermark()).value();
             } else if (ts == kEarliest) {
               out.offset = partition->log_start_offset().value();
             } else if (ts == kMaxTimestamp) {
