@@ -204,7 +204,7 @@ class ConsumeTransformProduceTest(unittest.TestCase):
             deadline = time.time() + 240
             while time.time() < deadline:
                 runs += 1
-                app = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                app = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 if runs <= 6:
                     time.sleep(rng.uniform(2.0, 6.0))
                     if app.poll() is None:
@@ -225,6 +225,7 @@ class ConsumeTransformProduceTest(unittest.TestCase):
                     break
             else:
                 self.fail("the app never finished")
+            self.assertTrue(killed_broker, "the app finished before the broker was killed: make it slower")
             out = read_all(b.bootstrap, "ctp-out", partitions=2, timeout=20)
             self.assertEqual(sorted(out), sorted(b"out-v%d" % i for i in range(n)), "runs: %d" % runs)
             c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "ctp"})

@@ -9,6 +9,7 @@ transaction. Exits 0 once the group's committed offsets reach EXPECTED
 records in total; on any error it exits non-zero and is started again.
 """
 import sys
+import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
@@ -33,7 +34,7 @@ def committed_total():
 
 idle = 0
 while True:
-    msgs = consumer.consume(num_messages=7, timeout=0.5)
+    msgs = consumer.consume(num_messages=5, timeout=0.5)
     msgs = [m for m in msgs if m.error() is None]
     if not msgs:
         idle += 1
@@ -47,5 +48,6 @@ while True:
     positions = [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
     producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(), 30)
     producer.commit_transaction(30)
+    time.sleep(0.05)  # slow enough for the test to kill it mid-way
 consumer.close()
 sys.exit(0)
