@@ -376,9 +376,12 @@ void Broker::start() {
   }
   auto txn_topic = topics_.find(txn::kTransactionStateTopic);
   txn_partitions_ = txn_topic ? txn_topic->partitions : config_.transaction_state_log_num_partitions;
-  txn::CoordinatorConfig txn_config{txn_partitions_, config_.transaction_max_timeout_ms,
-                                    config_.transaction_abort_timed_out_interval_ms,
-                                    config_.transactional_id_expiration_ms};
+  txn::CoordinatorConfig txn_config;
+  txn_config.state_partitions = txn_partitions_;
+  txn_config.max_timeout_ms = config_.transaction_max_timeout_ms;
+  txn_config.abort_interval_ms = config_.transaction_abort_timed_out_interval_ms;
+  txn_config.id_expiration_ms = config_.transactional_id_expiration_ms;
+  txn_config.compaction_min_records = config_.offsets_compaction_min_records;
   for (int s = 0; s < shards_.size(); ++s) {
     txn::CoordinatorHooks hooks;
     hooks.state_partition = [this](int32_t p) { return partition(txn::kTransactionStateTopic, p); };

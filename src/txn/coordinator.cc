@@ -57,10 +57,82 @@ void Coordinator::schedule_tick() {
   });
 }
 
+void Coordinator::maybe_compact() {
+  std::map<int32_t, std::pair<int64_t, bool>> live;  // partition -> ids, any transition being written
+  for (const auto& [id, md] : txns_) {
+    auto& [count, pending] = live[state_partition_for(id, config_.state_partitions)];
+    ++count;
+    pending = pending || md.pending;
+  }
+  for (auto& [p, loaded] : loaded_) {
+    auto [count, pending] = live[p];
+    if (loaded.compacting || pending || loaded.records - count < std::max(count, config_.compaction_min_records))
+      continue;
+    loaded.compacting = true;
+    asio::co_spawn(io_, compact(p, loaded.generation), asio::detached);
+  }
+}
+
+asio::awaitable<void> Coordinator::compact(int32_t p, uint64_t generation) {
+  auto* partition = hooks_.state_partition(p);
+  auto it = loaded_.find(p);
+  if (!partition || it == loaded_.end() || it->second.generation != generation) co_return;
+  // Built and appended without suspending: no transition slips in between.
+  int64_t first = partition->log_end_offset().value();
+  std::vector<protocol::Record> records;
+  for (const auto& [id, md] : txns_) {
+    if (state_partition_for(id, config_.state_partitions) != p) continue;
+    TxnLogValue v;
+    v.producer_id = md.producer_id;
+    v.producer_epoch = md.producer_epoch;
+    v.transaction_timeout_ms = md.timeout_ms;
+    v.state = md.state;
+    v.partitions = md.partitions;
+    v.last_update_timestamp_ms = md.last_update_ms;
+    v.start_timestamp_ms = md.start_ms;
+    protocol::Record r;
+    r.key = encode_txn_key(id);
+    r.value = encode_txn_value(v);
+    records.push_back(std::move(r));
+  }
+  int64_t before = it->second.records;
+  bool ok = true;
+  int64_t last = -1;
+  // Batches of at most ~256 KiB, each within any message size limit.
+  constexpr size_t kSnapshotBatchBytes = 256 * 1024;
+  for (size_t from = 0; from < records.size() && ok;) {
+    size_t to = from, bytes = 0;
+    while (to < records.size() && (to == from || bytes < kSnapshotBatchBytes)) {
+      bytes += records[to].key->size() + records[to].value->size() + 32;
+      ++to;
+    }
+    std::vector<protocol::Record> chunk(records.begin() + static_cast<ptrdiff_t>(from),
+                                        records.begin() + static_cast<ptrdiff_t>(to));
+    auto batch = protocol::build_record_batch(chunk, wall_clock_ms());
+    auto result = partition->append(batch, wall_clock_ms());
+    ok = result.error == ErrorCode::NONE;
+    last = result.last_offset;
+    from = to;
+  }
+  if (ok && last >= 0)
+    ok = co_await partition->wait_acknowledged(Offset(last), config_.write_timeout_ms) == ErrorCode::NONE;
+  it = loaded_.find(p);
+  if (it == loaded_.end() || it->second.generation != generation) co_return;
+  it->second.compacting = false;
+  partition = hooks_.state_partition(p);
+  if (!ok || !partition) co_return;
+  int64_t start = partition->delete_records_before(Offset(first)).value();
+  // What was appended meanwhile stays counted; the superseded records are gone.
+  it->second.records = it->second.records - before + static_cast<int64_t>(records.size());
+  spdlog::info("compacted {}-{}: {} transactional ids kept, {} superseded records dropped, log start {}",
+               kTransactionStateTopic, p, records.size(), before - static_cast<int64_t>(records.size()), start);
+}
+
 void Coordinator::tick() {
   int64_t now = wall_clock_ms();
   if (now - last_abort_check_ms_ < config_.abort_interval_ms) return;
   last_abort_check_ms_ = now;
+  maybe_compact();
   for (auto& [id, md] : txns_) {
     auto generation = generation_of(id);
     if (!generation || md.pending) continue;
@@ -191,7 +263,8 @@ void Coordinator::load(int32_t partition_index) {
     if (offset <= before) break;
   }
   uint64_t generation = next_generation_++;
-  loaded_[partition_index] = Loaded{generation, partition->leader_epoch().value()};
+  loaded_[partition_index] =
+      Loaded{generation, partition->leader_epoch().value(), static_cast<int64_t>(records), false};
   std::vector<std::string> to_complete;
   for (auto& [id, md] : found) {
     if (md.state == TxnState::PrepareCommit || md.state == TxnState::PrepareAbort) to_complete.push_back(id);
@@ -228,6 +301,7 @@ asio::awaitable<ErrorCode> Coordinator::write(const TxnMetadata& next, uint64_t 
     co_return result.error == ErrorCode::NOT_LEADER_OR_FOLLOWER ? ErrorCode::NOT_COORDINATOR
                                                                 : ErrorCode::COORDINATOR_NOT_AVAILABLE;
   }
+  if (auto it = loaded_.find(p); it != loaded_.end()) ++it->second.records;
   auto error = co_await partition->wait_acknowledged(Offset(result.last_offset), config_.write_timeout_ms);
   if (!still_loaded(next.transactional_id, generation)) co_return ErrorCode::NOT_COORDINATOR;
   if (error == ErrorCode::NONE) co_return ErrorCode::NONE;

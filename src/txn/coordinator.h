@@ -13,6 +13,7 @@
 // partition finishes the transactions it finds in Prepare*; transactions open
 // longer than their timeout are aborted with a bumped epoch (fencing the
 // producer), and ids idle for transactional.id.expiration.ms are removed.
+// __transaction_state is compacted by snapshot, as __consumer_offsets is.
 //
 // Thread-safety: none; every method runs on the owning shard.
 #include <asio.hpp>
@@ -58,6 +59,11 @@ struct CoordinatorConfig {
   int64_t abort_interval_ms = 10000;     // transaction.abort.timed.out.transaction.cleanup.interval.ms
   int64_t id_expiration_ms = 604800000;  // transactional.id.expiration.ms
   int64_t write_timeout_ms = 5000;       // how long an append to __transaction_state may take
+  // A partition is compacted (its live records rewritten at its end, the
+  // log start moved past the rest) once it holds at least this many
+  // superseded records, and at least as many as live ones
+  // (runnel.offsets.compaction.min.records, as for __consumer_offsets).
+  int64_t compaction_min_records = 10000;
 };
 
 struct CoordinatorHooks {
@@ -127,6 +133,8 @@ class Coordinator {
   struct Loaded {
     uint64_t generation = 0;
     int32_t coordinator_epoch = 0;
+    int64_t records = 0;  // in the log from its start (counted at append)
+    bool compacting = false;
   };
   TxnMetadata* find_mutable(const std::string& transactional_id);
   // The partition's load generation when this shard coordinates the id.
@@ -147,6 +155,12 @@ class Coordinator {
   asio::awaitable<void> complete(std::string transactional_id, uint64_t generation);
   void schedule_tick();
   void tick();
+  // Rewrites the state of every id of partition p at its end and, once that
+  // is acknowledged, moves the log start past everything older. Runs only
+  // while no transition of the partition is being written, so nothing
+  // older than the snapshot is missing from it.
+  void maybe_compact();
+  asio::awaitable<void> compact(int32_t partition, uint64_t generation);
 
   asio::io_context& io_;
   CoordinatorConfig config_;

@@ -62,6 +62,7 @@ class TxnCoordinatorTest : public ::testing::Test {
     CoordinatorConfig config;
     config.state_partitions = 1;
     config.abort_interval_ms = 100;
+    config.compaction_min_records = 20;
     CoordinatorHooks hooks;
     hooks.state_partition = [this](int32_t p) { return p == 0 && partition_ ? partition_.get() : nullptr; };
     hooks.next_producer_id = [this]() -> asio::awaitable<std::optional<int64_t>> { co_return next_pid_++; };
@@ -95,6 +96,9 @@ class TxnCoordinatorTest : public ::testing::Test {
       auto* md = coordinator_->find(id);
       co_return md ? std::optional<TxnMetadata>(*md) : std::nullopt;
     });
+  }
+  int64_t partition_start() {
+    return run([this]() -> asio::awaitable<int64_t> { co_return partition_->log_start_offset().value(); });
   }
   // Waits until the id reaches `s` (markers are written in the background).
   TxnMetadata wait_for(const std::string& id, TxnState s) {
@@ -231,6 +235,24 @@ TEST_F(TxnCoordinatorTest, StateIsRebuiltFromTheLogAndPrepareIsFinished) {
   EXPECT_EQ(u->state, TxnState::Empty);
 }
 
+TEST_F(TxnCoordinatorTest, CompactedBySnapshotAndReloadedTheSame) {
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(init("a").error, ErrorCode::NONE);
+  auto b = init("b");
+  ASSERT_EQ(add("b", b.producer_id, b.producer_epoch, {{"x", 1}}), ErrorCode::NONE);
+  // 32 records for 2 live ids: the next check rewrites them and drops the rest.
+  for (int i = 0; i < 300 && partition_start() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GT(partition_start(), 0);
+  run([this]() -> asio::awaitable<int> {
+    coordinator_->load(0);
+    co_return 0;
+  });
+  EXPECT_EQ(state("a")->producer_epoch, 29);
+  auto reloaded = state("b");
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(reloaded->state, TxnState::Ongoing);
+  EXPECT_EQ(reloaded->partitions.at("x"), (std::set<int32_t>{1}));
+}
+
 TEST(TxnLogFormat, RoundTripAndKafkaLayout) {
   TxnLogValue v;
   v.producer_id = 7;
@@ -255,6 +277,24 @@ TEST(TxnLogFormat, RoundTripAndKafkaLayout) {
   auto e = encode_txn_value(empty);
   EXPECT_EQ(decode_txn_value(e).partitions.size(), 0u);
   EXPECT_THROW(decode_txn_value(std::vector<uint8_t>(bytes.begin(), bytes.begin() + 20)), protocol::DecodeError);
+}
+
+TEST(TxnLogFormat, ReadsFlexibleV1WithTaggedFields) {
+  // Kafka 3.9+ writes value v1: compact encodings, tagged fields (here
+  // PreviousProducerId, tag 0) that this build skips.
+  const std::vector<uint8_t> v1 = {
+      0, 1, 0,   0,   0,   0,   0,   0, 3, 232,                        // version 1, producer id 1000
+      0, 3, 0,   0,   234, 96,  1,                                     // epoch 3, timeout 60000, Ongoing
+      2, 6, 't', 'o', 'p', 'i', 'c', 3, 0, 0,   0,  0, 0, 0, 0, 2, 0,  // [topic [0, 2]]
+      0, 0, 0,   0,   0,   0,   0,   5, 0, 0,   0,  0, 0, 0, 0, 4,     // last update 5, start 4
+      1, 0, 8,   0,   0,   0,   0,   0, 0, 3,   231};                  // tag 0: previous producer id 999
+  auto v = decode_txn_value(v1);
+  EXPECT_EQ(v.producer_id, 1000);
+  EXPECT_EQ(v.producer_epoch, 3);
+  EXPECT_EQ(v.state, TxnState::Ongoing);
+  EXPECT_EQ(v.partitions.at("topic"), (std::set<int32_t>{0, 2}));
+  EXPECT_EQ(v.last_update_timestamp_ms, 5);
+  EXPECT_EQ(v.start_timestamp_ms, 4);
 }
 
 }  // namespace
