@@ -254,10 +254,12 @@ struct PartitionLog::Impl {
     uint64_t position = static_cast<uint64_t>(size) / kAbortedTxnSize * kAbortedTxnSize;
     (void)env->pwrite(*file, position, encode_aborted_txns(std::span(&entry, 1)));
   }
+  // The file and its directory entry (it may be younger than the last
+  // directory sync of its segment).
   bool sync_txn_index(int64_t base) {
     if (!aborted.contains(base)) return true;
     auto file = env->open(txn_index_path(base), /*create=*/false);
-    return file && env->sync(*file);
+    return file && env->sync(*file) && env->sync_dir(dir);
   }
   // Rewrites (or removes, when empty) one segment's index from memory.
   void rewrite_txn_index(int64_t base) {
@@ -535,13 +537,14 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   if (recovered && write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
   if (!active().empty()) active().first_append_ms = now_ms;
   load_epochs();
+  // Before a pending truncation, which rewrites the indexes it cuts.
+  load_txn_indexes(env->list(dir));
   // A truncation the previous run began: finish it before anything else can
   // be appended past its target.
   if (auto pending = read_checkpoint(*env, file(kTruncateToFile))) {
     if (!truncate_to(std::max(*pending, log_start)))
       throw std::runtime_error("cannot finish the truncation of " + dir.string() + ": " + std::strerror(errno));
   }
-  load_txn_indexes(env->list(dir));
   load_producers();
 }
 

@@ -1,9 +1,9 @@
 // An aborted-transaction index (`<base>.txnindex`) is read from disk at every
 // start: decoding arbitrary bytes must stop at the first entry that is not
 // Kafka's, never crash, and what decodes re-encodes to a prefix of the
-// input. The bytes are also put next to an empty log as its first segment's
-// index and the log opened; a read_committed lookup must answer only
-// entries that decoded.
+// input. Bytes holding an entry are also put next to an empty log as its
+// first segment's index and the log opened: the replay of the (empty) log
+// from its start drops every entry.
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& e : entries)
     if (e.producer_id < 0 || e.first_offset < 0 || e.last_offset < e.first_offset) __builtin_trap();
 
+  // Opening a log is slow: only for inputs that hold at least one entry.
+  if (entries.empty()) return 0;
   auto dir = fuzz::fresh_partition_dir("fuzz-txn-index");
   {
     std::ofstream log(dir / "00000000000000000000.log", std::ios::binary | std::ios::trunc);

@@ -346,6 +346,44 @@ class TxnLogTest(unittest.TestCase):
         # Markers never reach the application.
         self.assertEqual(consume(self.broker.bootstrap, "txn3", "read_committed", settle=1.5), [])
 
+    def test_markers_on_consumer_offsets(self):
+        """Markers written to every __consumer_offsets partition are skipped when the
+        group coordinator loads its partitions again: committed offsets survive."""
+        def commit():
+            c = kproto.Conn(self.port)
+            try:
+                c.send(kproto.offset_commit_v2(7, "txn-group", self.topic, 0, 5))
+                return kproto.parse_offset_commit_v2(c.recv_frame())
+            finally:
+                c.close()
+
+        deadline = time.time() + 20
+        while commit() != NONE:
+            self.assertLess(time.time(), deadline, "OffsetCommit never succeeded")
+            time.sleep(0.2)
+        _, _, topics = kproto.metadata(self.port, ["__consumer_offsets"])
+        partitions = sorted(topics["__consumer_offsets"][1])
+        self.assertTrue(partitions)
+        pid = self.new_pid()
+        self.assertEqual(write_txn_markers(self.port, pid, 0, True, 0, "__consumer_offsets", partitions),
+                         [(p, NONE) for p in partitions])
+        self.broker.stop()
+        self.broker.restart()
+
+        def fetch_committed():
+            c = kproto.Conn(self.port)
+            try:
+                c.send(kproto.offset_fetch_v1(8, "txn-group", self.topic, 0))
+                return kproto.parse_offset_fetch_v1(c.recv_frame())
+            finally:
+                c.close()
+
+        deadline = time.time() + 20
+        while (got := fetch_committed()) != (5, NONE):
+            self.assertLess(time.time(), deadline, got)
+            time.sleep(0.2)
+        self.assertNotIn("malformed", self.broker.log())
+
     def test_state_survives_kill9_and_clean_restart(self):
         a, b = self.build_log()
         # Another aborted transaction, after the open one.
