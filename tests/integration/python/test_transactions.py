@@ -10,6 +10,9 @@ markers, and transactional offset commits.
   bumped) and its records never become visible to read_committed.
 - the coordinator's state survives kill -9 (a transaction in PrepareCommit is
   finished by the restarted broker; epochs keep growing).
+- transactional offsets (send_offsets_to_transaction): committed with the
+  COMMIT marker, pending (UNSTABLE_OFFSET_COMMIT for read_committed) while
+  open, dropped on abort; the same after kill -9 (rebuilt from the log).
 - consume-transform-produce with send_offsets_to_transaction, the app killed
   -9 at random points and the broker once: every input record exactly once in
   the output (read_committed), and the group's committed offsets at the end.
@@ -185,6 +188,48 @@ class TransactionsTest(unittest.TestCase):
         p.produce(topic, value=b"r1")
         p.commit_transaction(30)
         self.assertEqual(read_all(self.bootstrap, topic), [b"r0", b"r1"])
+
+
+    def test_transactional_offsets_across_kill9(self):
+        """TxnOffsetCommit: the offsets count once the COMMIT marker is in
+        __consumer_offsets, also when the group coordinator reloads the
+        partition after kill -9; an open transaction's offsets never do."""
+        create_topic(self.bootstrap, "txn-offsets-in")
+
+        def committed(isolation="read_committed"):
+            # read_committed asks for stable offsets (KIP-447): it waits out a
+            # transaction holding offsets of the partition.
+            c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "txn-offsets",
+                          "isolation.level": isolation})
+            try:
+                return c.committed([TopicPartition("txn-offsets-in", 0)], timeout=15)[0].offset
+            finally:
+                c.close()
+
+        meta = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "txn-offsets"})
+        group = meta.consumer_group_metadata()
+        meta.close()
+        p = txn_producer(self.bootstrap, "offsets")
+        p.init_transactions(30)
+        p.begin_transaction()
+        p.send_offsets_to_transaction([TopicPartition("txn-offsets-in", 0, 5)], group, 30)
+        p.commit_transaction(30)
+        self.assertEqual(committed(), 5)
+        p.begin_transaction()
+        p.send_offsets_to_transaction([TopicPartition("txn-offsets-in", 0, 9)], group, 30)
+        del p
+        self.broker.kill9()
+        self.broker.restart()
+        self.assertEqual(committed("read_uncommitted"), 5)  # 9 is pending in the reloaded group
+        p = txn_producer(self.bootstrap, "offsets")
+        p.init_transactions(30)  # aborts the open one: its offsets are dropped
+        self.assertEqual(committed(), 5)
+        p.begin_transaction()
+        p.send_offsets_to_transaction([TopicPartition("txn-offsets-in", 0, 7)], group, 30)
+        p.commit_transaction(30)
+        self.broker.kill9()
+        self.broker.restart()
+        self.assertEqual(committed(), 7)
 
 
 class ConsumeTransformProduceTest(unittest.TestCase):
