@@ -26,6 +26,7 @@ LAYERS = [
     "runtime",  # the shard-per-core runtime: Shard, ShardSet, on_shard()
     "cluster",  # partitions, topic catalogue, control plane, replication
     "group",  # the group coordinator
+    "txn",  # the transaction coordinator
     "kafka",  # the Broker and the request handlers
     "server",  # the listener and connections
     "app",  # command line, config files, the admin commands, main()

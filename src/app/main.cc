@@ -12,6 +12,7 @@
 #include "app/cluster_command.h"
 #include "app/config.h"
 #include "app/group_command.h"
+#include "app/transactions_command.h"
 #include "kafka/broker.h"
 #include "server/listener.h"
 #include "storage/fault_injection_env.h"
@@ -183,6 +184,16 @@ int main(int argc, char** argv) {
   group_describe_cmd->add_option("GROUP", group_id, "Group id")->required();
   group_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
 
+  std::string transactional_id;
+  auto* txn_cmd = app.add_subcommand("transactions", "Inspect transactions (like kafka-transactions.sh)");
+  txn_cmd->require_subcommand(1);
+  txn_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  auto* txn_list_cmd = txn_cmd->add_subcommand("list", "Transactional ids with their coordinator and state");
+  txn_list_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  auto* txn_describe_cmd = txn_cmd->add_subcommand("describe", "One transactional id's producer, state and partitions");
+  txn_describe_cmd->add_option("ID", transactional_id, "Transactional id")->required();
+  txn_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+
   auto* cluster_cmd = app.add_subcommand("cluster", "Inspect a cluster");
   cluster_cmd->require_subcommand(1);
   auto* cluster_status_cmd = cluster_cmd->add_subcommand(
@@ -194,5 +205,8 @@ int main(int argc, char** argv) {
   if (cluster_status_cmd->parsed()) return runnel::app::cluster_status(bootstrap, std::cout, std::cerr);
   if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, std::cout, std::cerr);
   if (group_describe_cmd->parsed()) return runnel::app::group_describe(group_id, bootstrap, std::cout, std::cerr);
+  if (txn_list_cmd->parsed()) return runnel::app::transactions_list(bootstrap, std::cout, std::cerr);
+  if (txn_describe_cmd->parsed())
+    return runnel::app::transactions_describe(transactional_id, bootstrap, std::cout, std::cerr);
   return 0;
 }

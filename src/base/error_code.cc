@@ -188,6 +188,8 @@ std::string_view error_name(ErrorCode e) {
       return "THROTTLING_QUOTA_EXCEEDED";
     case ErrorCode::PRODUCER_FENCED:
       return "PRODUCER_FENCED";
+    case ErrorCode::TRANSACTIONAL_ID_NOT_FOUND:
+      return "TRANSACTIONAL_ID_NOT_FOUND";
     case ErrorCode::RESOURCE_NOT_FOUND:
       return "RESOURCE_NOT_FOUND";
     case ErrorCode::DUPLICATE_RESOURCE:

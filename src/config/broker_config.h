@@ -44,9 +44,19 @@ struct BrokerConfig {
   int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
   int64_t offsets_retention_check_interval_ms = 600000;  // offsets.retention.check.interval.ms
   int32_t group_initial_rebalance_delay_ms = 3000;       // group.initial.rebalance.delay.ms
-  int32_t group_min_session_timeout_ms = 6000;           // group.min.session.timeout.ms
-  int32_t group_max_session_timeout_ms = 1800000;        // group.max.session.timeout.ms
-  int32_t shards = 0;                                    // runnel.shards (0: one per core)
+  // Transactions: __transaction_state (replication factor and min ISR capped
+  // at the live brokers, as for __consumer_offsets) and the coordinator.
+  int32_t transaction_state_log_num_partitions = 50;        // transaction.state.log.num.partitions
+  int16_t transaction_state_log_replication_factor = 3;     // transaction.state.log.replication.factor
+  int32_t transaction_state_log_min_isr = 2;                // transaction.state.log.min.isr
+  int64_t transaction_state_log_segment_bytes = 104857600;  // transaction.state.log.segment.bytes
+  int32_t transaction_max_timeout_ms = 900000;              // transaction.max.timeout.ms
+  int64_t transaction_abort_timed_out_interval_ms =
+      10000;                                           // transaction.abort.timed.out.transaction.cleanup.interval.ms
+  int64_t transactional_id_expiration_ms = 604800000;  // transactional.id.expiration.ms
+  int32_t group_min_session_timeout_ms = 6000;         // group.min.session.timeout.ms
+  int32_t group_max_session_timeout_ms = 1800000;      // group.max.session.timeout.ms
+  int32_t shards = 0;                                  // runnel.shards (0: one per core)
   // Descriptors the storage engine keeps open at once, over all shards
   // (runnel.max.open.files; 0: half of RLIMIT_NOFILE, the rest left for
   // sockets and for logs pinned by unsynced appends).

@@ -2,20 +2,35 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
 #include "base/await_callback.h"
 #include "base/clock.h"
+#include "base/crc32c.h"
 #include "base/endian.h"
 #include "protocol/reader.h"
-#include "protocol/record_batch.h"
 
 namespace runnel::group {
 namespace {
 
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr size_t kBatchHeaderSize = 61;
+constexpr uint16_t kTransactionalFlag = 0x10;
+constexpr uint16_t kControlFlag = 0x20;
+
+// Makes a batch built by build_record_batch the producer's transactional
+// batch (Kafka's coordinator appends TxnOffsetCommit records this way), and
+// seals it with its CRC again.
+void make_transactional(std::vector<uint8_t>& batch, int64_t producer_id, int16_t producer_epoch,
+                        int32_t base_sequence) {
+  store_be16(batch.data() + 21, static_cast<uint16_t>(load_be16(batch.data() + 21) | kTransactionalFlag));
+  store_be64(batch.data() + 43, static_cast<uint64_t>(producer_id));
+  store_be16(batch.data() + 51, static_cast<uint16_t>(producer_epoch));
+  store_be32(batch.data() + 53, static_cast<uint32_t>(base_sequence));
+  store_be32(batch.data() + 17, crc32c(std::span<const uint8_t>(batch).subspan(21)));
+}
 
 }  // namespace
 
@@ -136,6 +151,9 @@ void Coordinator::maybe_compact() {
     int64_t live = static_cast<int64_t>(state.latest.size());
     int64_t superseded = state.records - live;
     if (state.compacting || superseded < std::max(live, compaction_min_records_)) continue;
+    // A snapshot would move the log start past transactional offsets whose
+    // marker has not come yet: they would be lost at the next load.
+    if (has_pending_txn(p)) continue;
     state.compacting = true;
     asio::co_spawn(io_, compact(p), asio::detached);
   }
@@ -287,6 +305,11 @@ void Coordinator::unload(int32_t partition_index) {
   std::erase_if(offsets_, [this, partition_index](const auto& entry) {
     return offsets_partition_for(entry.first, offsets_partitions_) == partition_index;
   });
+  for (auto& [_, groups] : pending_txn_)
+    std::erase_if(groups, [this, partition_index](const auto& entry) {
+      return offsets_partition_for(entry.first, offsets_partitions_) == partition_index;
+    });
+  std::erase_if(pending_txn_, [](const auto& entry) { return entry.second.empty(); });
   log_state_.erase(partition_index);
   // Answered only now, with the maps already clean: a resumed JoinGroup or
   // SyncGroup looks its group up again and must not find it.
@@ -311,15 +334,21 @@ void Coordinator::load(int32_t partition_index) {
         if (pos + size > bytes.size()) break;
         pos += size;
         offset = std::max(offset, static_cast<int64_t>(load_be64(p)) + static_cast<int32_t>(load_be32(p + 23)) + 1);
-        // A transaction marker (control batch, protocol/control_record.h) holds no offset
-        // or group record. txcoord: it ends the producer's pending transactional offsets.
-        if (protocol::BatchView({p, size}).is_control()) continue;
         try {
+          uint16_t attributes = load_be16(p + 21);
+          auto producer_id = static_cast<int64_t>(load_be64(p + 43));
           for (auto& rec : protocol::decode_record_batch({p, size})) {
             ++records;
             if (!rec.key) continue;
-            track(partition_index, *rec.key, rec.value);
-            apply(*rec.key, rec.value);
+            if (attributes & kControlFlag) {
+              // A transaction marker: key version, type (0 ABORT, 1 COMMIT).
+              if (rec.key->size() >= 4) complete_txn(partition_index, producer_id, load_be16(rec.key->data() + 2) == 1);
+            } else if (attributes & kTransactionalFlag) {
+              apply_txn_record(producer_id, *rec.key, rec.value);
+            } else {
+              track(partition_index, *rec.key, rec.value);
+              apply(*rec.key, rec.value);
+            }
           }
         } catch (const protocol::DecodeError& e) {
           spdlog::warn("{}-{}: skipping a malformed record batch: {}", kOffsetsTopic, partition_index, e.what());
@@ -413,6 +442,134 @@ asio::awaitable<std::vector<ErrorCode>> Coordinator::commit(const std::string& g
     auto& e = entries[i];
     offsets_[group_id][{e.topic, e.partition}] = OffsetValue{e.offset, e.leader_epoch, e.metadata.value_or(""), now};
   }
+  co_return errors;
+}
+
+void Coordinator::apply_txn_record(int64_t producer_id, std::span<const uint8_t> key_bytes,
+                                   const std::optional<std::vector<uint8_t>>& value) {
+  auto key = decode_key(key_bytes);
+  auto* k = std::get_if<OffsetKey>(&key);
+  if (!k || !value) return;
+  pending_txn_[producer_id][k->group][{k->topic, k->partition}] = decode_offset_value(*value);
+}
+
+bool Coordinator::has_pending_txn(int32_t partition) const {
+  for (const auto& [_, groups] : pending_txn_)
+    for (const auto& [group_id, __] : groups)
+      if (offsets_partition_for(group_id, offsets_partitions_) == partition) return true;
+  return false;
+}
+
+bool Coordinator::has_pending_txn_offset(const std::string& group_id, const std::string& topic,
+                                         int32_t partition) const {
+  for (const auto& [_, groups] : pending_txn_) {
+    auto it = groups.find(group_id);
+    if (it != groups.end() && it->second.count({topic, partition})) return true;
+  }
+  return false;
+}
+
+void Coordinator::complete_txn(int32_t partition, int64_t producer_id, bool commit) {
+  auto it = pending_txn_.find(producer_id);
+  if (it == pending_txn_.end()) return;
+  for (auto g = it->second.begin(); g != it->second.end();) {
+    if (offsets_partition_for(g->first, offsets_partitions_) != partition) {
+      ++g;
+      continue;
+    }
+    auto& log = log_state(partition);
+    for (auto& [tp, v] : g->second) {
+      auto key = encode_key(OffsetKey{g->first, tp.first, tp.second});
+      if (commit) {
+        track(partition, key, encode_value(v));
+        offsets_[g->first][tp] = v;
+      } else {
+        ++log.records;  // superseded: the snapshot drops it
+      }
+    }
+    g = it->second.erase(g);
+  }
+  if (it->second.empty()) pending_txn_.erase(it);
+}
+
+asio::awaitable<std::vector<ErrorCode>> Coordinator::txn_commit(const std::string& group_id, int64_t producer_id,
+                                                                int16_t producer_epoch, const std::string& member_id,
+                                                                const std::optional<std::string>& instance_id,
+                                                                int32_t generation,
+                                                                const std::vector<CommitEntry>& entries) {
+  // Kafka's doTxnCommitOffsets: the group is made when unknown; a member and
+  // a generation are checked only when the request names them.
+  Group& g = [&]() -> Group& {
+    if (auto* found = find(group_id)) return *found;
+    return get_or_create(group_id);
+  }();
+  ErrorCode group_error = ErrorCode::NONE;
+  if (g.state() == GroupState::Dead)
+    group_error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+  else if (instance_id && g.static_member(*instance_id) && *g.static_member(*instance_id) != member_id)
+    group_error = ErrorCode::FENCED_INSTANCE_ID;
+  else if (!member_id.empty() && !g.members().count(member_id))
+    group_error = ErrorCode::UNKNOWN_MEMBER_ID;
+  else if (generation >= 0 && generation != g.generation())
+    group_error = ErrorCode::ILLEGAL_GENERATION;
+  std::vector<ErrorCode> errors(entries.size(), group_error);
+  if (group_error != ErrorCode::NONE) co_return errors;
+
+  int32_t p = offsets_partition_for(group_id, offsets_partitions_);
+  auto* partition = offsets_partition_(p);
+  if (!partition) {
+    std::fill(errors.begin(), errors.end(), ErrorCode::NOT_COORDINATOR);
+    co_return errors;
+  }
+  std::vector<protocol::Record> records;
+  std::vector<size_t> written;
+  int64_t now = wall_clock_ms();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto& e = entries[i];
+    std::string metadata = e.metadata.value_or("");
+    if (static_cast<int64_t>(metadata.size()) > max_metadata_bytes_) {
+      errors[i] = ErrorCode::OFFSET_METADATA_TOO_LARGE;
+      continue;
+    }
+    protocol::Record r;
+    r.key = encode_key(OffsetKey{group_id, e.topic, e.partition});
+    r.value = encode_value(OffsetValue{e.offset, e.leader_epoch, metadata, now});
+    records.push_back(std::move(r));
+    written.push_back(i);
+  }
+  if (records.empty()) co_return errors;
+  // The sequence continues the producer's on this partition (the log checks
+  // it as it checks a client's batch); a new epoch starts at 0.
+  int32_t sequence = 0;
+  if (const auto* entry = partition->producer_state().find(producer_id)) {
+    if (entry->epoch > producer_epoch) {
+      for (size_t i : written) errors[i] = ErrorCode::INVALID_PRODUCER_EPOCH;
+      co_return errors;
+    }
+    if (entry->epoch == producer_epoch && !entry->batches.empty())
+      sequence = entry->batches.back().last_seq == INT32_MAX ? 0 : entry->batches.back().last_seq + 1;
+  }
+  auto batch = protocol::build_record_batch(records, now);
+  make_transactional(batch, producer_id, producer_epoch, sequence);
+  auto result = partition->append(batch, now);
+  if (result.error != ErrorCode::NONE) {
+    spdlog::warn("writing transactional offsets to {}-{} failed: {}", kOffsetsTopic, p, error_name(result.error));
+    for (size_t i : written)
+      errors[i] = result.error == ErrorCode::INVALID_PRODUCER_EPOCH || result.error == ErrorCode::PRODUCER_FENCED
+                      ? result.error
+                      : ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    co_return errors;
+  }
+  // Pending from the append on, as Kafka's addPendingTxnOffsetCommit, so a
+  // marker that overtakes the wait below still finds them.
+  auto& pending = pending_txn_[producer_id][group_id];
+  for (size_t i : written) {
+    auto& e = entries[i];
+    pending[{e.topic, e.partition}] = OffsetValue{e.offset, e.leader_epoch, e.metadata.value_or(""), now};
+  }
+  bool durable = co_await wait_durable(group_id, result.last_offset);
+  if (!durable)
+    for (size_t i : written) errors[i] = ErrorCode::COORDINATOR_NOT_AVAILABLE;
   co_return errors;
 }
 
@@ -598,7 +755,9 @@ void Coordinator::expire_offsets(int64_t now_ms) {
     std::vector<protocol::Record> tombstones;
     for (auto it = offsets.begin(); it != offsets.end();) {
       int64_t since = emptied_at.value_or(it->second.commit_timestamp);
-      if ((subscribed && subscribed->count(it->first.first)) || now_ms - since < offsets_retention_ms_) {
+      // Kafka keeps an offset a transaction is about to replace.
+      if ((subscribed && subscribed->count(it->first.first)) || now_ms - since < offsets_retention_ms_ ||
+          has_pending_txn_offset(group_id, it->first.first, it->first.second)) {
         ++it;
         continue;
       }
@@ -615,7 +774,10 @@ void Coordinator::expire_offsets(int64_t now_ms) {
   // expired, or it never committed any) is deleted.
   for (const auto& [group_id, g] : groups_) {
     auto it = offsets_.find(group_id);
-    if (g->state() == GroupState::Empty && (it == offsets_.end() || it->second.empty())) emptied.push_back(group_id);
+    bool pending = std::any_of(pending_txn_.begin(), pending_txn_.end(),
+                               [&](const auto& producer) { return producer.second.count(group_id) > 0; });
+    if (g->state() == GroupState::Empty && (it == offsets_.end() || it->second.empty()) && !pending)
+      emptied.push_back(group_id);
   }
   for (const auto& group_id : emptied) {
     protocol::Record group_tombstone;

@@ -43,6 +43,7 @@ struct CommittedOffset {
   int64_t offset = -1;
   int32_t leader_epoch = -1;
   std::string metadata;
+  ErrorCode error = ErrorCode::NONE;  // UNSTABLE_OFFSET_COMMIT (OffsetFetch require_stable)
 };
 
 struct GroupDescription {
@@ -104,6 +105,22 @@ class Coordinator {
   asio::awaitable<std::vector<ErrorCode>> commit(const std::string& group_id, const std::string& member_id,
                                                  const std::optional<std::string>& instance_id, int32_t generation,
                                                  const std::vector<CommitEntry>& entries);
+  // TxnOffsetCommit (KIP-98, KIP-447): the offsets are appended as a
+  // transactional batch of the producer and kept pending, per producer,
+  // until a marker for it lands on the group's partition (complete_txn).
+  // Member and generation are checked only when given (v3+). Per-entry
+  // errors in order.
+  asio::awaitable<std::vector<ErrorCode>> txn_commit(const std::string& group_id, int64_t producer_id,
+                                                     int16_t producer_epoch, const std::string& member_id,
+                                                     const std::optional<std::string>& instance_id, int32_t generation,
+                                                     const std::vector<CommitEntry>& entries);
+  // A COMMIT (`commit`) or ABORT marker for the producer is durable on
+  // __consumer_offsets partition p: its pending offsets for the groups of p
+  // become the committed ones, or are dropped.
+  void complete_txn(int32_t partition, int64_t producer_id, bool commit);
+  // Whether a transaction holds offsets for the partition that are not
+  // committed yet (OffsetFetch's UNSTABLE_OFFSET_COMMIT, KIP-447).
+  bool has_pending_txn_offset(const std::string& group_id, const std::string& topic, int32_t partition) const;
   // Every committed offset of the group (when `only` is empty) or those asked for
   // (offset -1 where none is committed).
   std::vector<CommittedOffset> fetch(const std::string& group_id,
@@ -168,6 +185,14 @@ class Coordinator {
   int32_t offsets_partitions_;
   std::map<std::string, std::unique_ptr<Group>> groups_;
   std::map<std::string, std::map<std::pair<std::string, int32_t>, OffsetValue>> offsets_;
+  // Transactional offset commits not yet committed or aborted: producer id ->
+  // group -> partition -> offset (Kafka's pendingTransactionalOffsetCommits).
+  using PendingOffsets = std::map<std::string, std::map<std::pair<std::string, int32_t>, OffsetValue>>;
+  std::map<int64_t, PendingOffsets> pending_txn_;
+  bool has_pending_txn(int32_t partition) const;
+  // Applies a transactional batch's records or a marker while loading.
+  void apply_txn_record(int64_t producer_id, std::span<const uint8_t> key,
+                        const std::optional<std::vector<uint8_t>>& value);
   // Per owned __consumer_offsets partition: the latest record of every live
   // key as written to the log (a commit counts from its append, before it is
   // durable, so a snapshot never misses one), and how many records the log

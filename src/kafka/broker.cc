@@ -77,6 +77,20 @@ void Broker::set_replication_hooks() {
     // leader: it replays the partition when it takes over (on this shard, in
     // one step, so no request sees a half-loaded group), and drops its
     // groups when it loses it (requests then get NOT_COORDINATOR).
+    if (topic == txn::kTransactionStateTopic && s < static_cast<int>(txn_coordinators_.size())) {
+      // Likewise for the transaction coordinator: it replays the partition
+      // and finishes the transactions it finds in Prepare*.
+      if (!leader) {
+        txn_coordinators_[s]->unload(p);
+        return;
+      }
+      try {
+        txn_coordinators_[s]->load(p);
+      } catch (const std::exception& e) {
+        spdlog::error("loading the transactions of {}-{} failed: {}", topic, p, e.what());
+      }
+      return;
+    }
     if (topic != group::kOffsetsTopic || s >= static_cast<int>(coordinators_.size())) return;
     if (!leader) {
       coordinators_[s]->unload(p);
@@ -243,6 +257,7 @@ asio::awaitable<void> Broker::reconcile_once() {
     }
     if (have && have->overrides != info.overrides) co_await partitions_.apply_topic_config(info);
     if (info.name == group::kOffsetsTopic) offsets_partitions_ = info.partitions;
+    if (info.name == txn::kTransactionStateTopic) txn_partitions_ = info.partitions;
     int held = 0;
     for (int32_t p = 0; p < info.partitions; ++p) held += info.holds(PartitionId(p), NodeId(config_.node_id));
     spdlog::info("topic {}: {} partitions in the cluster, {} on this broker", info.name, info.partitions, held);
@@ -373,10 +388,30 @@ void Broker::start() {
     coordinators_.back()->set_offsets_retention(config_.offsets_retention_ms,
                                                 config_.offsets_retention_check_interval_ms);
   }
+  auto txn_topic = topics_.find(txn::kTransactionStateTopic);
+  txn_partitions_ = txn_topic ? txn_topic->partitions : config_.transaction_state_log_num_partitions;
+  txn::CoordinatorConfig txn_config;
+  txn_config.state_partitions = txn_partitions_;
+  txn_config.max_timeout_ms = config_.transaction_max_timeout_ms;
+  txn_config.abort_interval_ms = config_.transaction_abort_timed_out_interval_ms;
+  txn_config.id_expiration_ms = config_.transactional_id_expiration_ms;
+  txn_config.compaction_min_records = config_.offsets_compaction_min_records;
+  for (int s = 0; s < shards_.size(); ++s) {
+    txn::CoordinatorHooks hooks;
+    hooks.state_partition = [this](int32_t p) { return partition(txn::kTransactionStateTopic, p); };
+    hooks.next_producer_id = [this]() { return next_producer_id(); };
+    hooks.write_markers = [this](const txn::MarkerRequest& request) { return write_markers_anywhere(request); };
+    txn_coordinators_.push_back(std::make_unique<txn::Coordinator>(shards_.at(s).io(), txn_config, std::move(hooks)));
+  }
   partitions_.open_all(topics, [this](int s) {
     for (int32_t p = 0; p < offsets_partitions_; ++p)
       if (&owner(group::kOffsetsTopic, p) == &shards_.at(s)) coordinators_[s]->load(p);
     coordinators_[s]->start();
+    if (!control_plane_) {
+      for (int32_t p = 0; p < txn_partitions_; ++p)
+        if (&owner(txn::kTransactionStateTopic, p) == &shards_.at(s)) txn_coordinators_[s]->load(p);
+    }
+    txn_coordinators_[s]->start();
   });
   spdlog::info("opened {} partitions of {} topics ({} descriptors cached, limits: {} open files, {} partitions)",
                topics_.total_partitions(), topics.size(), partitions_.open_descriptor_count(),
@@ -398,6 +433,7 @@ void Broker::stop() {
   // append to are sealed.
   size_t changed_count = partitions_.stop([this](int s) {
     if (s < static_cast<int>(coordinators_.size())) coordinators_[s]->stop();
+    if (s < static_cast<int>(txn_coordinators_.size())) txn_coordinators_[s]->stop();
   });
   shards_.stop();
   flusher_.stop();

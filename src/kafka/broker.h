@@ -24,6 +24,7 @@
 #include "kafka/txn_markers.h"
 #include "runtime/shard.h"
 #include "storage/flusher.h"
+#include "txn/coordinator.h"
 
 namespace runnel {
 
@@ -128,6 +129,20 @@ class Broker {
   asio::awaitable<bool> ensure_offsets_topic();
   int32_t offsets_partitions() const { return offsets_partitions_; }
 
+  // Transactions. The coordinator of a transactional id lives on the shard
+  // that owns its __transaction_state partition, on the broker that leads it;
+  // txn_coordinator() is the calling shard's.
+  Shard& txn_coordinator_shard(const std::string& transactional_id);
+  txn::Coordinator& txn_coordinator();
+  // The leader of the id's __transaction_state partition (-1: none).
+  int32_t txn_coordinator_node(const std::string& transactional_id) const;
+  // Creates __transaction_state (transaction.state.log.*) on first use.
+  asio::awaitable<bool> ensure_transaction_state_topic();
+  // Writes a COMMIT or ABORT marker for the producer to each partition,
+  // wherever it is led: this broker's own with write_txn_markers, the others
+  // with WriteTxnMarkers to their leaders. One error per partition, in order.
+  asio::awaitable<std::vector<ErrorCode>> write_markers_anywhere(const txn::MarkerRequest& request);
+
   // InitProducerId: the next producer id, unique across restarts (and, in a
   // cluster, across brokers); nullopt when no block of ids could be reserved.
   asio::awaitable<std::optional<int64_t>> next_producer_id();
@@ -191,6 +206,8 @@ class Broker {
   cluster::PartitionManager partitions_;                           // after shards_ and flusher_, which it uses
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   std::atomic<int32_t> offsets_partitions_{0};
+  std::vector<std::unique_ptr<txn::Coordinator>> txn_coordinators_;  // one per shard
+  std::atomic<int32_t> txn_partitions_{0};
   std::unique_ptr<cluster::ControlPlane> control_plane_;
   bool shards_started_ = false;
   std::unique_ptr<cluster::ProducerIdAllocator> producer_ids_;  // made by start() / join_cluster()

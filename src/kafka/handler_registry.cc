@@ -43,9 +43,16 @@ const std::array kHandlers = {
     make_handler<DescribeClusterRequest, DescribeClusterResponse, &handle_describe_cluster>(0, 2),
     make_handler<DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse, &handle_describe_topic_partitions>(0,
                                                                                                                      0),
-    // Idempotent producers (transactions: not yet).
+    // Idempotent and transactional producers. AddPartitionsToTxn stops at v3:
+    // v4+ (KIP-890's broker-side batches and verification) is not served.
     make_handler<InitProducerIdRequest, InitProducerIdResponse, &handle_init_producer_id>(0, 4),
     make_handler<DescribeProducersRequest, DescribeProducersResponse, &handle_describe_producers>(0, 0),
+    make_handler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, &handle_add_partitions_to_txn>(0, 3),
+    make_handler<AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, &handle_add_offsets_to_txn>(0, 3),
+    make_handler<EndTxnRequest, EndTxnResponse, &handle_end_txn>(0, 3),
+    make_handler<TxnOffsetCommitRequest, TxnOffsetCommitResponse, &handle_txn_offset_commit>(0, 3),
+    make_handler<ListTransactionsRequest, ListTransactionsResponse, &handle_list_transactions>(0, 0),
+    make_handler<DescribeTransactionsRequest, DescribeTransactionsResponse, &handle_describe_transactions>(0, 0),
     // Transactions: the partition side (markers written for a coordinator).
     make_handler<WriteTxnMarkersRequest, WriteTxnMarkersResponse, &handle_write_txn_markers>(0, 1),
     // Consumer groups.

@@ -50,9 +50,14 @@ asio::awaitable<std::vector<ErrorCode>> Broker::write_txn_markers(int64_t produc
                                     co_return co_await p->wait_acknowledged(offset, timeout_ms);
                                   });
     if (errors[i] == ErrorCode::NONE && tp.topic == group::kOffsetsTopic) {
-      // txcoord: the marker on this __consumer_offsets partition is acknowledged: tell the
-      // group coordinator of partition tp.partition to make producer_id's pending
-      // transactional offset commits visible (commit) or drop them (abort).
+      // txcoord: the marker on this __consumer_offsets partition is acknowledged: the group
+      // coordinator of partition tp.partition (on its owning shard) makes producer_id's
+      // pending transactional offset commits the committed ones (commit) or drops them (abort).
+      auto complete = [this, &tp, producer_id, commit]() {
+        coordinator().complete_txn(tp.partition, producer_id, commit);
+        return 0;
+      };
+      co_await on_shard(owner(tp.topic, tp.partition), complete);
     }
   }
   co_return errors;

@@ -1,7 +1,7 @@
-// FindCoordinator (key 10): a group's coordinator is the leader of its
-// __consumer_offsets partition (this node, on a single node). Creates
-// __consumer_offsets on first use, as Kafka does. Transaction coordinators
-// (key_type 1) are not available: transactions are not implemented.
+// FindCoordinator (key 10): a group's coordinator (key_type 0) is the leader
+// of its __consumer_offsets partition, a transactional id's (key_type 1) the
+// leader of its __transaction_state partition (this node, on a single node).
+// Creates the topic on first use, as Kafka does.
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -12,19 +12,22 @@ asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(Reque
                                                                            protocol::FindCoordinatorRequest& request) {
   Broker& broker = ctx.broker;
   protocol::FindCoordinatorResponse response;
-  bool ready = co_await broker.ensure_offsets_topic();
+  int8_t key_type = ctx.api_version >= 1 ? request.key_type : 0;
+  bool ready = false;
+  if (key_type == 0) ready = co_await broker.ensure_offsets_topic();
+  if (key_type == 1) ready = co_await broker.ensure_transaction_state_topic();
   // The coordinator of a group is the leader of its __consumer_offsets
   // partition: this node on a single node, wherever etcd says in a cluster.
   std::optional<Broker::Endpoint> where;
   auto answer = [&](int8_t key_type, const std::string& key) -> std::pair<ErrorCode, std::string> {
-    if (key_type != 0) return {ErrorCode::COORDINATOR_NOT_AVAILABLE, "Transactions are not supported"};
+    if (key_type != 0 && key_type != 1) return {ErrorCode::INVALID_REQUEST, "Unknown coordinator type."};
     if (!ready) return {ErrorCode::COORDINATOR_NOT_AVAILABLE, "The coordinator is not available."};
-    where = broker.endpoint(broker.coordinator_node(key));
+    where = broker.endpoint(key_type == 0 ? broker.coordinator_node(key) : broker.txn_coordinator_node(key));
     if (!where) return {ErrorCode::COORDINATOR_NOT_AVAILABLE, "The coordinator is not available."};
     return {ErrorCode::NONE, ""};
   };
   if (ctx.api_version < 4) {
-    auto [error, message] = answer(request.key_type, request.key);
+    auto [error, message] = answer(key_type, request.key);
     response.error_code = code(error);
     if (error != ErrorCode::NONE) {
       response.error_message = message;
@@ -40,7 +43,7 @@ asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(Reque
   for (const auto& key : request.coordinator_keys) {
     auto& c = response.coordinators.emplace_back();
     c.key = key;
-    auto [error, message] = answer(request.key_type, key);
+    auto [error, message] = answer(key_type, key);
     c.error_code = code(error);
     if (error != ErrorCode::NONE) {
       c.error_message = message;

@@ -1,4 +1,5 @@
-// Committed offsets: OffsetCommit (8), OffsetFetch (9), OffsetDelete (47).
+// Committed offsets: OffsetCommit (8), OffsetFetch (9), OffsetDelete (47),
+// and a transaction's offsets, TxnOffsetCommit (28).
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -14,10 +15,23 @@ bool partition_exists(Broker& broker, const std::string& topic, int32_t partitio
 }
 
 // The committed offsets of one group, for the partitions asked (all when null).
+// With `require_stable` (KIP-447, v7+), a partition for which a transaction
+// holds offsets not yet committed is answered UNSTABLE_OFFSET_COMMIT, so the
+// consumer waits for the transaction rather than start from an older offset.
 asio::awaitable<std::vector<group::CommittedOffset>> fetch_offsets(Broker& broker, const std::string& group_id,
-                                                                   const std::optional<TopicPartitions>& only) {
-  co_return co_await on_shard(broker.coordinator_shard(group_id),
-                              [&broker, &group_id, &only]() { return broker.coordinator().fetch(group_id, only); });
+                                                                   const std::optional<TopicPartitions>& only,
+                                                                   bool require_stable = false) {
+  co_return co_await on_shard(broker.coordinator_shard(group_id), [&broker, &group_id, &only, require_stable]() {
+    auto& coordinator = broker.coordinator();
+    auto offsets = coordinator.fetch(group_id, only);
+    if (require_stable)
+      for (auto& o : offsets)
+        if (coordinator.has_pending_txn_offset(group_id, o.topic, o.partition)) {
+          o.offset = -1;
+          o.error = ErrorCode::UNSTABLE_OFFSET_COMMIT;
+        }
+    return offsets;
+  });
 }
 
 }  // namespace
@@ -73,6 +87,58 @@ asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestCont
   co_return response;
 }
 
+asio::awaitable<protocol::TxnOffsetCommitResponse> handle_txn_offset_commit(RequestContext& ctx,
+                                                                            protocol::TxnOffsetCommitRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::TxnOffsetCommitResponse response;
+  std::vector<group::CommitEntry> entries;
+  std::vector<std::pair<size_t, size_t>> where;
+  for (auto& topic : request.topics) {
+    auto& tr = response.topics.emplace_back();
+    tr.name = topic.name;
+    for (auto& p : topic.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition_index = p.partition_index;
+      if (!partition_exists(broker, topic.name, p.partition_index)) {
+        pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        continue;
+      }
+      entries.push_back(
+          {topic.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata});
+      where.push_back({response.topics.size() - 1, tr.partitions.size() - 1});
+    }
+  }
+  auto fail_all = [&](ErrorCode error) {
+    for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(error);
+  };
+  if (request.group_id.empty()) {
+    fail_all(ErrorCode::INVALID_GROUP_ID);
+    co_return response;
+  }
+  if (entries.empty()) co_return response;
+  if (!co_await broker.ensure_offsets_topic()) {
+    fail_all(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    co_return response;
+  }
+  if (!broker.is_coordinator(request.group_id)) {
+    fail_all(ErrorCode::NOT_COORDINATOR);
+    co_return response;
+  }
+  auto commit = [&broker, &request, &entries]() -> asio::awaitable<std::vector<ErrorCode>> {
+    co_return co_await broker.coordinator().txn_commit(request.group_id, request.producer_id, request.producer_epoch,
+                                                       request.member_id, request.group_instance_id,
+                                                       request.generation_id, entries);
+  };
+  auto errors = co_await on_shard(broker.coordinator_shard(request.group_id), commit);
+  for (size_t i = 0; i < where.size(); ++i) {
+    auto error = errors[i];
+    // PRODUCER_FENCED came with v3 (KIP-588).
+    if (error == ErrorCode::PRODUCER_FENCED && ctx.api_version < 3) error = ErrorCode::INVALID_PRODUCER_EPOCH;
+    response.topics[where[i].first].partitions[where[i].second].error_code = code(error);
+  }
+  co_return response;
+}
+
 asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContext& ctx,
                                                                    protocol::OffsetFetchRequest& request) {
   Broker& broker = ctx.broker;
@@ -102,12 +168,14 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
       for (auto& t : *request.topics)
         for (int32_t p : t.partition_indexes) only->push_back({t.name, p});
     }
-    auto offsets = co_await fetch_offsets(broker, request.group_id, only);
+    auto offsets =
+        co_await fetch_offsets(broker, request.group_id, only, ctx.api_version >= 7 && request.require_stable);
     for (auto& o : offsets) {
       if (response.topics.empty() || response.topics.back().name != o.topic)
         response.topics.emplace_back().name = o.topic;
       auto& pr = response.topics.back().partitions.emplace_back();
       pr.partition_index = o.partition;
+      pr.error_code = code(o.error);
       pr.committed_offset = o.offset;
       pr.committed_leader_epoch = o.leader_epoch;
       pr.metadata = o.metadata;
@@ -127,11 +195,12 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
       for (auto& t : *g.topics)
         for (int32_t p : t.partition_indexes) only->push_back({t.name, p});
     }
-    auto offsets = co_await fetch_offsets(broker, g.group_id, only);
+    auto offsets = co_await fetch_offsets(broker, g.group_id, only, request.require_stable);
     for (auto& o : offsets) {
       if (gr.topics.empty() || gr.topics.back().name != o.topic) gr.topics.emplace_back().name = o.topic;
       auto& pr = gr.topics.back().partitions.emplace_back();
       pr.partition_index = o.partition;
+      pr.error_code = code(o.error);
       pr.committed_offset = o.offset;
       pr.committed_leader_epoch = o.leader_epoch;
       pr.metadata = o.metadata;

@@ -31,6 +31,17 @@ asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(Reques
                                                                           protocol::InitProducerIdRequest&);
 asio::awaitable<protocol::DescribeProducersResponse> handle_describe_producers(RequestContext&,
                                                                                protocol::DescribeProducersRequest&);
+asio::awaitable<protocol::AddPartitionsToTxnResponse> handle_add_partitions_to_txn(
+    RequestContext&, protocol::AddPartitionsToTxnRequest&);
+asio::awaitable<protocol::AddOffsetsToTxnResponse> handle_add_offsets_to_txn(RequestContext&,
+                                                                             protocol::AddOffsetsToTxnRequest&);
+asio::awaitable<protocol::EndTxnResponse> handle_end_txn(RequestContext&, protocol::EndTxnRequest&);
+asio::awaitable<protocol::TxnOffsetCommitResponse> handle_txn_offset_commit(RequestContext&,
+                                                                            protocol::TxnOffsetCommitRequest&);
+asio::awaitable<protocol::ListTransactionsResponse> handle_list_transactions(RequestContext&,
+                                                                             protocol::ListTransactionsRequest&);
+asio::awaitable<protocol::DescribeTransactionsResponse> handle_describe_transactions(
+    RequestContext&, protocol::DescribeTransactionsRequest&);
 asio::awaitable<protocol::WriteTxnMarkersResponse> handle_write_txn_markers(RequestContext&,
                                                                             protocol::WriteTxnMarkersRequest&);
 asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(RequestContext&,

@@ -2,11 +2,9 @@
 // As Kafka's TransactionCoordinator does for a null transactional id, every
 // request gets a fresh producer id with epoch 0 (a KIP-360 request naming its
 // current id and epoch, v3+, is answered the same way: a new id is as good as
-// a bumped epoch for a producer outside a transaction). Transactions are not
-// implemented: a transactional id gets COORDINATOR_NOT_AVAILABLE, as
-// FindCoordinator with key type 1 does (Kafka's answer while no transaction
-// coordinator is available), so transactional clients fail their
-// initTransactions with a coordinator error and never write transactionally.
+// a bumped epoch for a producer outside a transaction). A transactional id
+// goes to its transaction coordinator (txn/coordinator.h), which bumps the
+// epoch, fences the previous instance and aborts its open transaction.
 #include <spdlog/spdlog.h>
 
 #include "kafka/broker.h"
@@ -26,8 +24,30 @@ asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(Reques
     co_return response;
   }
   if (request.transactional_id) {
-    response.error_code =
-        code(request.transactional_id->empty() ? ErrorCode::INVALID_REQUEST : ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    Broker& broker = ctx.broker;
+    const std::string& id = *request.transactional_id;
+    if (id.empty()) {
+      response.error_code = code(ErrorCode::INVALID_REQUEST);
+      co_return response;
+    }
+    if (!co_await broker.ensure_transaction_state_topic()) {
+      response.error_code = code(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+      co_return response;
+    }
+    auto init = [&broker, &id, &request]() -> asio::awaitable<txn::InitProducerIdResult> {
+      auto& coordinator = broker.txn_coordinator();
+      if (auto error = coordinator.coordinator_error(id); error != ErrorCode::NONE)
+        co_return txn::InitProducerIdResult{error, -1, -1};
+      co_return co_await coordinator.init_producer_id(id, request.transaction_timeout_ms, request.producer_id,
+                                                      request.producer_epoch);
+    };
+    auto result = co_await on_shard(broker.txn_coordinator_shard(id), init);
+    // PRODUCER_FENCED came with v4 (KIP-588); older clients know it as INVALID_PRODUCER_EPOCH.
+    if (result.error == ErrorCode::PRODUCER_FENCED && ctx.api_version < 4)
+      result.error = ErrorCode::INVALID_PRODUCER_EPOCH;
+    response.error_code = code(result.error);
+    response.producer_id = result.producer_id;
+    response.producer_epoch = result.producer_epoch;
     co_return response;
   }
   auto id = co_await ctx.broker.next_producer_id();

@@ -1,7 +1,8 @@
 """Idempotent producers (KIP-98, KIP-360) against the real broker.
 
 - InitProducerId: ids unique, also across a kill -9 (blocks reserved durably);
-  a transactional id is refused (transactions are not implemented).
+  a transactional id gets its id from the transaction coordinator, the epoch
+  bumped at each call (test_transactions.py has the rest).
 - Produce with producer ids, raw: a retried batch answered with its original
   offset and not stored twice, also after kill -9 (state rebuilt from the log)
   and after a clean restart (from the snapshot); gaps and stale epochs refused.
@@ -118,9 +119,12 @@ class InitProducerIdTest(unittest.TestCase):
         self.assertEqual(err, NONE)
         self.assertGreater(pid2, pid)
 
-    def test_transactional_id_refused(self):
-        err, pid, _ = init_producer_id(self.broker.port, transactional_id="txn-1")
-        self.assertEqual((err, pid), (COORDINATOR_NOT_AVAILABLE, -1))
+    def test_transactional_id_bumps_epoch(self):
+        err, pid, epoch = init_producer_id(self.broker.port, transactional_id="txn-1")
+        self.assertEqual((err, epoch), (NONE, 0))
+        self.assertGreaterEqual(pid, 0)
+        err, pid2, epoch2 = init_producer_id(self.broker.port, transactional_id="txn-1")
+        self.assertEqual((err, pid2, epoch2), (NONE, pid, 1))
 
 
 class RawSequenceTest(unittest.TestCase):

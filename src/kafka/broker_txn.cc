@@ -1,0 +1,158 @@
+// The Broker's part in transactions: where a transactional id's coordinator
+// lives, the __transaction_state topic, and the routing of transaction
+// markers to the brokers that lead their partitions.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+
+#include "cluster/replication/broker_connection.h"
+#include "kafka/broker.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+namespace {
+
+constexpr int16_t kWriteTxnMarkersVersion = 1;
+
+// Sends one WriteTxnMarkers request for `partitions` to the broker at
+// host:port and returns one error per partition (NOT_LEADER_OR_FOLLOWER for
+// all when the broker cannot be reached or answers nothing usable: the
+// coordinator retries them).
+asio::awaitable<std::vector<ErrorCode>> send_markers(const std::string& host, int32_t port,
+                                                     const txn::MarkerRequest& request,
+                                                     const std::vector<TxnMarkerPartition>& partitions) {
+  std::vector<ErrorCode> errors(partitions.size(), ErrorCode::NOT_LEADER_OR_FOLLOWER);
+  cluster::replication::BrokerConnection connection(current_shard()->io(), "runnel-txn-coordinator");
+  auto ec = co_await connection.connect(host, static_cast<uint16_t>(port), std::chrono::seconds(5));
+  if (ec) co_return errors;
+  protocol::WriteTxnMarkersRequest req;
+  auto& marker = req.markers.emplace_back();
+  marker.producer_id = request.producer_id;
+  marker.producer_epoch = request.producer_epoch;
+  marker.transaction_result = request.commit;
+  marker.coordinator_epoch = request.coordinator_epoch;
+  for (const auto& tp : partitions) {
+    if (marker.topics.empty() || marker.topics.back().name != tp.topic) marker.topics.emplace_back().name = tp.topic;
+    marker.topics.back().partition_indexes.push_back(tp.partition);
+  }
+  auto body = co_await connection.call(req, kWriteTxnMarkersVersion, std::chrono::seconds(35));
+  connection.close();
+  if (!body) co_return errors;
+  protocol::WriteTxnMarkersResponse response;
+  try {
+    protocol::Reader reader(body->body);
+    response.read(reader, kWriteTxnMarkersVersion);
+  } catch (const protocol::DecodeError&) {
+    co_return errors;
+  }
+  for (const auto& m : response.markers)
+    for (const auto& t : m.topics)
+      for (const auto& pr : t.partitions)
+        for (size_t i = 0; i < partitions.size(); ++i)
+          if (partitions[i].topic == t.name && partitions[i].partition == pr.partition_index)
+            errors[i] = static_cast<ErrorCode>(pr.error_code);
+  co_return errors;
+}
+
+}  // namespace
+
+Shard& Broker::txn_coordinator_shard(const std::string& transactional_id) {
+  return owner(txn::kTransactionStateTopic, txn::state_partition_for(transactional_id, txn_partitions_));
+}
+
+txn::Coordinator& Broker::txn_coordinator() { return *txn_coordinators_[current_shard()->id()]; }
+
+int32_t Broker::txn_coordinator_node(const std::string& transactional_id) const {
+  if (!control_plane_) return config_.node_id;
+  auto p = txn::state_partition_for(transactional_id, txn_partitions_);
+  auto state = control_plane_->cache().partition(txn::kTransactionStateTopic, p);
+  if (!state) return -1;
+  if (state->leader == config_.node_id && control_plane_->fenced()) return -1;
+  return state->leader;
+}
+
+asio::awaitable<bool> Broker::ensure_transaction_state_topic() {
+  if (topics_.find(txn::kTransactionStateTopic)) co_return true;
+  std::string message;
+  // transaction.state.log.replication.factor and .min.isr, capped at the live
+  // brokers, as for __consumer_offsets.
+  int16_t replication_factor = 1;
+  if (control_plane_)
+    replication_factor = static_cast<int16_t>(std::clamp<size_t>(control_plane_->cache().brokers().size(), 1,
+                                                                 config_.transaction_state_log_replication_factor));
+  int32_t min_isr = std::clamp<int32_t>(config_.transaction_state_log_min_isr, 1, replication_factor);
+  const std::map<std::string, std::string> overrides = {
+      {"segment.bytes", std::to_string(config_.transaction_state_log_segment_bytes)},
+      {"min.insync.replicas", std::to_string(min_isr)}};
+  auto error = co_await create_topic(txn::kTransactionStateTopic, txn_partitions_, replication_factor, nullptr,
+                                     overrides, &message, /*internal=*/true);
+  if (error != ErrorCode::NONE && error != ErrorCode::TOPIC_ALREADY_EXISTS) {
+    spdlog::warn("creating {} failed: {}", txn::kTransactionStateTopic, message);
+    co_return false;
+  }
+  if (!control_plane_ && error == ErrorCode::NONE) {
+    // A single node leads every partition from the start: its coordinators
+    // take the new (empty) partitions now. In a cluster the leadership hook
+    // does it.
+    for (int s = 0; s < shards_.size(); ++s) {
+      auto load = [this, s]() {
+        for (int32_t p = 0; p < txn_partitions_; ++p)
+          if (&owner(txn::kTransactionStateTopic, p) == &shards_.at(s)) txn_coordinators_[s]->load(p);
+        return 0;
+      };
+      co_await on_shard(shards_.at(s), load);
+    }
+  }
+  co_return true;
+}
+
+asio::awaitable<std::vector<ErrorCode>> Broker::write_markers_anywhere(const txn::MarkerRequest& request) {
+  std::vector<ErrorCode> errors(request.partitions.size(), ErrorCode::NONE);
+  std::vector<TxnMarkerPartition> local;
+  std::vector<size_t> local_index;
+  std::map<int32_t, std::vector<TxnMarkerPartition>> remote;  // by leader
+  std::map<int32_t, std::vector<size_t>> remote_index;
+  for (size_t i = 0; i < request.partitions.size(); ++i) {
+    const auto& tp = request.partitions[i];
+    auto info = topics_.find(tp.topic);
+    if (!info || tp.partition < 0 || tp.partition >= info->partitions) {
+      errors[i] = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;  // deleted: nothing to mark
+      continue;
+    }
+    int32_t leader = config_.node_id;
+    if (control_plane_) {
+      auto state = control_plane_->cache().partition(tp.topic, tp.partition);
+      leader = state ? state->leader : -1;
+    }
+    if (leader != config_.node_id) {
+      // Led elsewhere: a WriteTxnMarkers request to the leader. No leader
+      // yet: retried by the coordinator.
+      errors[i] = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+      if (leader >= 0) {
+        remote[leader].push_back({tp.topic, tp.partition});
+        remote_index[leader].push_back(i);
+      }
+      continue;
+    }
+    local.push_back({tp.topic, tp.partition});
+    local_index.push_back(i);
+  }
+  for (const auto& [node, partitions] : remote) {
+    auto where = endpoint(node);
+    if (!where) continue;
+    const std::string host = where->host;
+    auto written = co_await send_markers(host, where->port, request, partitions);
+    const auto& index = remote_index[node];
+    for (size_t j = 0; j < index.size(); ++j) errors[index[j]] = written[j];
+  }
+  if (!local.empty()) {
+    auto written = co_await write_txn_markers(request.producer_id, request.producer_epoch, request.commit,
+                                              request.coordinator_epoch, local);
+    for (size_t j = 0; j < local_index.size(); ++j)
+      errors[local_index[j]] = j < written.size() ? written[j] : ErrorCode::UNKNOWN_SERVER_ERROR;
+  }
+  co_return errors;
+}
+
+}  // namespace runnel

@@ -1,0 +1,104 @@
+// A transactional producer's requests to its transaction coordinator:
+// AddPartitionsToTxn (24), AddOffsetsToTxn (25), EndTxn (26). Each hops to
+// the shard that coordinates the transactional id (txn/coordinator.h).
+// PRODUCER_FENCED came with v2 of these APIs (KIP-588): older versions get
+// INVALID_PRODUCER_EPOCH instead, as Kafka answers them.
+#include "kafka/broker.h"
+#include "kafka/handlers/handlers.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+namespace {
+
+ErrorCode for_version(ErrorCode error, int16_t version, int16_t fenced_from) {
+  if (error == ErrorCode::PRODUCER_FENCED && version < fenced_from) return ErrorCode::INVALID_PRODUCER_EPOCH;
+  return error;
+}
+
+// Runs op(coordinator) on the id's coordinator shard, or answers
+// NOT_COORDINATOR when this broker does not coordinate it.
+template <class Op>
+asio::awaitable<ErrorCode> on_txn_coordinator(Broker& broker, const std::string& transactional_id, Op& op) {
+  if (transactional_id.empty()) co_return ErrorCode::INVALID_REQUEST;
+  if (!broker.topics().find(txn::kTransactionStateTopic)) co_return ErrorCode::NOT_COORDINATOR;
+  auto run = [&broker, &transactional_id, &op]() -> asio::awaitable<ErrorCode> {
+    auto& coordinator = broker.txn_coordinator();
+    if (auto error = coordinator.coordinator_error(transactional_id); error != ErrorCode::NONE) co_return error;
+    co_return co_await op(coordinator);
+  };
+  co_return co_await on_shard(broker.txn_coordinator_shard(transactional_id), run);
+}
+
+}  // namespace
+
+asio::awaitable<protocol::AddPartitionsToTxnResponse> handle_add_partitions_to_txn(
+    RequestContext& ctx, protocol::AddPartitionsToTxnRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::AddPartitionsToTxnResponse response;
+  std::vector<txn::TopicPartition> partitions;
+  bool unknown = false;
+  for (const auto& topic : request.v3_and_below_topics) {
+    auto info = broker.topics().find(topic.name);
+    for (int32_t p : topic.partitions) {
+      if (!info || p < 0 || p >= info->partitions) unknown = true;
+      partitions.push_back({topic.name, p});
+    }
+  }
+  ErrorCode error = ErrorCode::NONE;
+  if (!unknown) {
+    auto add = [&request, &partitions](txn::Coordinator& c) {
+      return c.add_partitions(request.v3_and_below_transactional_id, request.v3_and_below_producer_id,
+                              request.v3_and_below_producer_epoch, partitions);
+    };
+    error = for_version(co_await on_txn_coordinator(broker, request.v3_and_below_transactional_id, add),
+                        ctx.api_version, 2);
+  }
+  for (const auto& topic : request.v3_and_below_topics) {
+    auto& tr = response.results_by_topic_v3_and_below.emplace_back();
+    tr.name = topic.name;
+    auto info = broker.topics().find(topic.name);
+    for (int32_t p : topic.partitions) {
+      auto& pr = tr.results_by_partition.emplace_back();
+      pr.partition_index = p;
+      if (!unknown)
+        pr.partition_error_code = code(error);
+      else if (!info || p < 0 || p >= info->partitions)
+        pr.partition_error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+      else
+        pr.partition_error_code = code(ErrorCode::OPERATION_NOT_ATTEMPTED);
+    }
+  }
+  co_return response;
+}
+
+asio::awaitable<protocol::AddOffsetsToTxnResponse> handle_add_offsets_to_txn(
+    RequestContext& ctx, protocol::AddOffsetsToTxnRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::AddOffsetsToTxnResponse response;
+  if (!co_await broker.ensure_offsets_topic()) {
+    response.error_code = code(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    co_return response;
+  }
+  // The transaction gets the group's __consumer_offsets partition: its
+  // markers there commit or drop the offsets TxnOffsetCommit leaves pending.
+  std::vector<txn::TopicPartition> partitions = {
+      {group::kOffsetsTopic, group::offsets_partition_for(request.group_id, broker.offsets_partitions())}};
+  auto add = [&request, &partitions](txn::Coordinator& c) {
+    return c.add_partitions(request.transactional_id, request.producer_id, request.producer_epoch, partitions);
+  };
+  response.error_code =
+      code(for_version(co_await on_txn_coordinator(broker, request.transactional_id, add), ctx.api_version, 2));
+  co_return response;
+}
+
+asio::awaitable<protocol::EndTxnResponse> handle_end_txn(RequestContext& ctx, protocol::EndTxnRequest& request) {
+  protocol::EndTxnResponse response;
+  auto end = [&request](txn::Coordinator& c) {
+    return c.end_txn(request.transactional_id, request.producer_id, request.producer_epoch, request.committed);
+  };
+  response.error_code =
+      code(for_version(co_await on_txn_coordinator(ctx.broker, request.transactional_id, end), ctx.api_version, 2));
+  co_return response;
+}
+
+}  // namespace runnel

@@ -1,0 +1,581 @@
+#include "txn/coordinator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/clock.h"
+#include "base/endian.h"
+#include "group/coordinator.h"
+#include "protocol/reader.h"
+#include "protocol/record_codec.h"
+
+namespace runnel::txn {
+namespace {
+
+constexpr auto kTickInterval = std::chrono::milliseconds(200);
+constexpr size_t kBatchHeaderSize = 61;
+constexpr int16_t kNoEpoch = -1;
+
+// TransactionMetadata.isEpochExhausted: the epoch is about to overflow.
+bool epoch_exhausted(int16_t epoch) { return epoch >= INT16_MAX - 1; }
+
+bool completed_or_empty(TxnState s) {
+  return s == TxnState::Empty || s == TxnState::CompleteCommit || s == TxnState::CompleteAbort;
+}
+
+asio::awaitable<void> sleep_ms(int64_t ms) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(std::chrono::milliseconds(ms));
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+}  // namespace
+
+int32_t state_partition_for(const std::string& transactional_id, int32_t partitions) {
+  return group::offsets_partition_for(transactional_id, partitions);
+}
+
+Coordinator::Coordinator(asio::io_context& io, CoordinatorConfig config, CoordinatorHooks hooks)
+    : io_(io), config_(config), hooks_(std::move(hooks)), tick_timer_(io) {}
+
+void Coordinator::start() { schedule_tick(); }
+
+void Coordinator::stop() {
+  stopped_ = true;
+  tick_timer_.cancel();
+}
+
+void Coordinator::schedule_tick() {
+  if (stopped_) return;
+  tick_timer_.expires_after(kTickInterval);
+  tick_timer_.async_wait([this](std::error_code ec) {
+    if (ec || stopped_) return;
+    tick();
+    schedule_tick();
+  });
+}
+
+void Coordinator::maybe_compact() {
+  std::map<int32_t, std::pair<int64_t, bool>> live;  // partition -> ids, any transition being written
+  for (const auto& [id, md] : txns_) {
+    auto& [count, pending] = live[state_partition_for(id, config_.state_partitions)];
+    ++count;
+    pending = pending || md.pending;
+  }
+  for (auto& [p, loaded] : loaded_) {
+    auto [count, pending] = live[p];
+    if (loaded.compacting || pending || loaded.records - count < std::max(count, config_.compaction_min_records))
+      continue;
+    loaded.compacting = true;
+    asio::co_spawn(io_, compact(p, loaded.generation), asio::detached);
+  }
+}
+
+asio::awaitable<void> Coordinator::compact(int32_t p, uint64_t generation) {
+  auto* partition = hooks_.state_partition(p);
+  auto it = loaded_.find(p);
+  if (!partition || it == loaded_.end() || it->second.generation != generation) co_return;
+  // Built and appended without suspending: no transition slips in between.
+  int64_t first = partition->log_end_offset().value();
+  std::vector<protocol::Record> records;
+  for (const auto& [id, md] : txns_) {
+    if (state_partition_for(id, config_.state_partitions) != p) continue;
+    TxnLogValue v;
+    v.producer_id = md.producer_id;
+    v.producer_epoch = md.producer_epoch;
+    v.transaction_timeout_ms = md.timeout_ms;
+    v.state = md.state;
+    v.partitions = md.partitions;
+    v.last_update_timestamp_ms = md.last_update_ms;
+    v.start_timestamp_ms = md.start_ms;
+    protocol::Record r;
+    r.key = encode_txn_key(id);
+    r.value = encode_txn_value(v);
+    records.push_back(std::move(r));
+  }
+  int64_t before = it->second.records;
+  bool ok = true;
+  int64_t last = -1;
+  // Batches of at most ~256 KiB, each within any message size limit.
+  constexpr size_t kSnapshotBatchBytes = 256 * 1024;
+  for (size_t from = 0; from < records.size() && ok;) {
+    size_t to = from, bytes = 0;
+    while (to < records.size() && (to == from || bytes < kSnapshotBatchBytes)) {
+      bytes += records[to].key->size() + records[to].value->size() + 32;
+      ++to;
+    }
+    std::vector<protocol::Record> chunk(records.begin() + static_cast<ptrdiff_t>(from),
+                                        records.begin() + static_cast<ptrdiff_t>(to));
+    auto batch = protocol::build_record_batch(chunk, wall_clock_ms());
+    auto result = partition->append(batch, wall_clock_ms());
+    ok = result.error == ErrorCode::NONE;
+    last = result.last_offset;
+    from = to;
+  }
+  if (ok && last >= 0)
+    ok = co_await partition->wait_acknowledged(Offset(last), config_.write_timeout_ms) == ErrorCode::NONE;
+  it = loaded_.find(p);
+  if (it == loaded_.end() || it->second.generation != generation) co_return;
+  it->second.compacting = false;
+  partition = hooks_.state_partition(p);
+  if (!ok || !partition) co_return;
+  int64_t start = partition->delete_records_before(Offset(first)).value();
+  // What was appended meanwhile stays counted; the superseded records are gone.
+  it->second.records = it->second.records - before + static_cast<int64_t>(records.size());
+  spdlog::info("compacted {}-{}: {} transactional ids kept, {} superseded records dropped, log start {}",
+               kTransactionStateTopic, p, records.size(), before - static_cast<int64_t>(records.size()), start);
+}
+
+void Coordinator::tick() {
+  int64_t now = wall_clock_ms();
+  if (now - last_abort_check_ms_ < config_.abort_interval_ms) return;
+  last_abort_check_ms_ = now;
+  maybe_compact();
+  for (auto& [id, md] : txns_) {
+    auto generation = generation_of(id);
+    if (!generation || md.pending) continue;
+    if (md.state == TxnState::Ongoing && md.start_ms >= 0 && md.start_ms + md.timeout_ms < now) {
+      // Kafka's abortTimedOutTransactions: the producer is fenced (its epoch
+      // bumped) and its transaction rolled back.
+      spdlog::info("transaction of {} (producer {} epoch {}) timed out after {} ms: aborting it", id, md.producer_id,
+                   md.producer_epoch, md.timeout_ms);
+      asio::co_spawn(
+          io_,
+          [this, id = id, g = *generation]() -> asio::awaitable<void> {
+            auto error = co_await fence_and_abort(id, g);
+            if (error != ErrorCode::NONE)
+              spdlog::warn("aborting the timed-out transaction of {} failed: {}", id, error_name(error));
+          },
+          asio::detached);
+    } else if (completed_or_empty(md.state) && md.last_update_ms + config_.id_expiration_ms < now) {
+      asio::co_spawn(
+          io_,
+          [this, id = id, g = *generation]() -> asio::awaitable<void> {
+            auto* md = find_mutable(id);
+            if (!md || md->pending) co_return;
+            md->pending = true;
+            TxnMetadata copy = *md;
+            auto error = co_await write(copy, g, /*tombstone=*/true);
+            md = find_mutable(id);
+            if (!md || !still_loaded(id, g)) co_return;
+            md->pending = false;
+            if (error == ErrorCode::NONE) {
+              spdlog::info("transactional id {} expired", id);
+              txns_.erase(id);
+            }
+          },
+          asio::detached);
+    }
+  }
+}
+
+TxnMetadata* Coordinator::find_mutable(const std::string& transactional_id) {
+  auto it = txns_.find(transactional_id);
+  return it == txns_.end() ? nullptr : &it->second;
+}
+
+const TxnMetadata* Coordinator::find(const std::string& transactional_id) const {
+  auto it = txns_.find(transactional_id);
+  return it == txns_.end() ? nullptr : &it->second;
+}
+
+std::vector<TxnMetadata> Coordinator::list() const {
+  std::vector<TxnMetadata> out;
+  for (const auto& [_, md] : txns_) out.push_back(md);
+  return out;
+}
+
+std::optional<uint64_t> Coordinator::generation_of(const std::string& transactional_id) const {
+  auto it = loaded_.find(state_partition_for(transactional_id, config_.state_partitions));
+  if (it == loaded_.end()) return std::nullopt;
+  return it->second.generation;
+}
+
+bool Coordinator::still_loaded(const std::string& transactional_id, uint64_t generation) const {
+  auto g = generation_of(transactional_id);
+  return g && *g == generation && !stopped_;
+}
+
+ErrorCode Coordinator::coordinator_error(const std::string& transactional_id) const {
+  return generation_of(transactional_id) ? ErrorCode::NONE : ErrorCode::NOT_COORDINATOR;
+}
+
+void Coordinator::unload(int32_t partition) {
+  if (!loaded_.erase(partition)) return;
+  size_t dropped = std::erase_if(txns_, [this, partition](const auto& entry) {
+    return state_partition_for(entry.first, config_.state_partitions) == partition;
+  });
+  if (dropped)
+    spdlog::info("{}-{}: no longer its leader; unloaded {} transactional ids", kTransactionStateTopic, partition,
+                 dropped);
+}
+
+void Coordinator::load(int32_t partition_index) {
+  auto* partition = hooks_.state_partition(partition_index);
+  if (!partition) return;
+  unload(partition_index);
+  // Replays the partition: the last record of each id wins, a tombstone removes it.
+  std::map<std::string, TxnMetadata> found;
+  int64_t offset = partition->log_start_offset().value();
+  size_t records = 0;
+  while (offset < partition->log_end_offset().value()) {
+    auto read = partition->read_into_memory(Offset(offset), 1 << 20);
+    int64_t before = offset;
+    for (const auto& bytes : read.slices) {
+      for (size_t pos = 0; pos + kBatchHeaderSize <= bytes.size();) {
+        const uint8_t* p = bytes.data() + pos;
+        size_t size = 12 + load_be32(p + 8);
+        if (pos + size > bytes.size()) break;
+        pos += size;
+        offset = std::max(offset, static_cast<int64_t>(load_be64(p)) + static_cast<int32_t>(load_be32(p + 23)) + 1);
+        try {
+          for (auto& rec : protocol::decode_record_batch({p, size})) {
+            if (!rec.key) continue;
+            auto id = decode_txn_key(*rec.key);
+            if (!id) continue;
+            ++records;
+            if (!rec.value) {
+              found.erase(*id);
+              continue;
+            }
+            auto v = decode_txn_value(*rec.value);
+            auto& md = found[*id];
+            md.transactional_id = *id;
+            md.producer_id = v.producer_id;
+            md.producer_epoch = v.producer_epoch;
+            md.timeout_ms = v.transaction_timeout_ms;
+            md.state = v.state;
+            md.partitions = std::move(v.partitions);
+            md.start_ms = v.start_timestamp_ms;
+            md.last_update_ms = v.last_update_timestamp_ms;
+          }
+        } catch (const protocol::DecodeError& e) {
+          spdlog::warn("{}-{}: skipping a malformed record batch: {}", kTransactionStateTopic, partition_index,
+                       e.what());
+        }
+      }
+    }
+    if (read.os_error != 0)
+      throw std::runtime_error("short read while loading " + kTransactionStateTopic + ": " +
+                               std::strerror(read.os_error));
+    if (offset <= before) break;
+  }
+  uint64_t generation = next_generation_++;
+  loaded_[partition_index] =
+      Loaded{generation, partition->leader_epoch().value(), static_cast<int64_t>(records), false};
+  std::vector<std::string> to_complete;
+  for (auto& [id, md] : found) {
+    if (md.state == TxnState::PrepareCommit || md.state == TxnState::PrepareAbort) to_complete.push_back(id);
+    txns_[id] = std::move(md);
+  }
+  if (records)
+    spdlog::info("loaded {} transactional ids ({} records) from {}-{}, {} to complete", found.size(), records,
+                 kTransactionStateTopic, partition_index, to_complete.size());
+  for (auto& id : to_complete) asio::co_spawn(io_, complete(id, generation), asio::detached);
+}
+
+asio::awaitable<ErrorCode> Coordinator::write(const TxnMetadata& next, uint64_t generation, bool tombstone) {
+  int32_t p = state_partition_for(next.transactional_id, config_.state_partitions);
+  auto* partition = hooks_.state_partition(p);
+  if (!partition || !still_loaded(next.transactional_id, generation)) co_return ErrorCode::NOT_COORDINATOR;
+  protocol::Record r;
+  r.key = encode_txn_key(next.transactional_id);
+  if (!tombstone) {
+    TxnLogValue v;
+    v.producer_id = next.producer_id;
+    v.producer_epoch = next.producer_epoch;
+    v.transaction_timeout_ms = next.timeout_ms;
+    v.state = next.state;
+    v.partitions = next.partitions;
+    v.last_update_timestamp_ms = next.last_update_ms;
+    v.start_timestamp_ms = next.start_ms;
+    r.value = encode_txn_value(v);
+  }
+  auto batch = protocol::build_record_batch({r}, wall_clock_ms());
+  auto result = partition->append(batch, wall_clock_ms());
+  if (result.error != ErrorCode::NONE) {
+    spdlog::warn("writing to {}-{} failed: {}", kTransactionStateTopic, p, error_name(result.error));
+    // Kafka's TransactionStateManager maps append errors this way.
+    co_return result.error == ErrorCode::NOT_LEADER_OR_FOLLOWER ? ErrorCode::NOT_COORDINATOR
+                                                                : ErrorCode::COORDINATOR_NOT_AVAILABLE;
+  }
+  if (auto it = loaded_.find(p); it != loaded_.end()) ++it->second.records;
+  auto error = co_await partition->wait_acknowledged(Offset(result.last_offset), config_.write_timeout_ms);
+  if (!still_loaded(next.transactional_id, generation)) co_return ErrorCode::NOT_COORDINATOR;
+  if (error == ErrorCode::NONE) co_return ErrorCode::NONE;
+  co_return error == ErrorCode::NOT_LEADER_OR_FOLLOWER ? ErrorCode::NOT_COORDINATOR
+                                                       : ErrorCode::COORDINATOR_NOT_AVAILABLE;
+}
+
+asio::awaitable<ErrorCode> Coordinator::transit(const TxnMetadata& next_ref, uint64_t generation) {
+  TxnMetadata next = next_ref;  // the caller's may change while this waits
+  const std::string id = next.transactional_id;
+  if (auto* md = find_mutable(id)) md->pending = true;
+  next.pending = false;
+  auto error = co_await write(next, generation);
+  // Looked up again: the partition may have been unloaded (and even loaded
+  // again) while the record was written.
+  auto* md = find_mutable(id);
+  if (!still_loaded(id, generation)) co_return ErrorCode::NOT_COORDINATOR;
+  if (error != ErrorCode::NONE) {
+    if (md) md->pending = false;
+    co_return error;
+  }
+  txns_[id] = std::move(next);
+  co_return ErrorCode::NONE;
+}
+
+asio::awaitable<InitProducerIdResult> Coordinator::init_producer_id(const std::string& transactional_id,
+                                                                    int32_t timeout_ms, int64_t expected_producer_id,
+                                                                    int16_t expected_epoch) {
+  InitProducerIdResult result;
+  auto generation = generation_of(transactional_id);
+  if (!generation) {
+    result.error = ErrorCode::NOT_COORDINATOR;
+    co_return result;
+  }
+  if (timeout_ms <= 0 || timeout_ms > config_.max_timeout_ms) {
+    result.error = ErrorCode::INVALID_TRANSACTION_TIMEOUT;
+    co_return result;
+  }
+  if (!find(transactional_id)) {
+    auto id = co_await hooks_.next_producer_id();
+    if (!still_loaded(transactional_id, *generation)) {
+      result.error = ErrorCode::NOT_COORDINATOR;
+      co_return result;
+    }
+    if (!id) {
+      result.error = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+      co_return result;
+    }
+    if (!find(transactional_id)) {  // still not there: another request may have made it meanwhile
+      TxnMetadata md;
+      md.transactional_id = transactional_id;
+      md.producer_id = *id;
+      md.producer_epoch = kNoEpoch;
+      md.timeout_ms = timeout_ms;
+      md.last_update_ms = wall_clock_ms();
+      txns_[transactional_id] = md;
+    }
+  }
+  auto* md = find_mutable(transactional_id);
+  bool expected = expected_producer_id >= 0;
+  if (md->pending) {
+    result.error = ErrorCode::CONCURRENT_TRANSACTIONS;
+    co_return result;
+  }
+  // KIP-360: a producer that names its id and epoch is fenced unless the id
+  // is new, is the current one, or is the previous one whose epoch ran out
+  // (a retry of the request that rotated it).
+  if (expected && !(md->producer_epoch == kNoEpoch || expected_producer_id == md->producer_id ||
+                    (expected_producer_id == md->last_producer_id && epoch_exhausted(expected_epoch)))) {
+    result.error = ErrorCode::PRODUCER_FENCED;
+    co_return result;
+  }
+  switch (md->state) {
+    case TxnState::PrepareCommit:
+    case TxnState::PrepareAbort:
+      result.error = ErrorCode::CONCURRENT_TRANSACTIONS;
+      co_return result;
+    case TxnState::Ongoing: {
+      // The previous instance left a transaction open: it is aborted (with
+      // the epoch bumped, so the old instance is fenced) and the client told
+      // to retry once that is done.
+      auto error = co_await fence_and_abort(transactional_id, *generation);
+      result.error = error == ErrorCode::NONE ? ErrorCode::CONCURRENT_TRANSACTIONS : error;
+      co_return result;
+    }
+    case TxnState::Dead:
+    case TxnState::PrepareEpochFence:
+      result.error = ErrorCode::CONCURRENT_TRANSACTIONS;
+      co_return result;
+    default:
+      break;
+  }
+  TxnMetadata next = *md;
+  int64_t now = wall_clock_ms();
+  if (epoch_exhausted(md->producer_epoch) && (!expected || expected_epoch == md->producer_epoch)) {
+    // prepareProducerIdRotation: a new id, epoch 0.
+    auto id = co_await hooks_.next_producer_id();
+    md = find_mutable(transactional_id);
+    if (!still_loaded(transactional_id, *generation) || !md) {
+      result.error = ErrorCode::NOT_COORDINATOR;
+      co_return result;
+    }
+    if (!id) {
+      result.error = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+      co_return result;
+    }
+    if (md->pending) {
+      result.error = ErrorCode::CONCURRENT_TRANSACTIONS;
+      co_return result;
+    }
+    next = *md;
+    next.last_producer_id = md->producer_id;
+    next.last_producer_epoch = expected ? md->producer_epoch : kNoEpoch;
+    next.producer_id = *id;
+    next.producer_epoch = 0;
+  } else if (!expected || md->producer_epoch == kNoEpoch || expected_epoch == md->producer_epoch) {
+    // prepareIncrementProducerEpoch.
+    next.last_producer_epoch = expected ? md->producer_epoch : kNoEpoch;
+    next.producer_epoch = static_cast<int16_t>(md->producer_epoch + 1);
+  } else if (expected_epoch == md->last_producer_epoch) {
+    // A retry of the bump that produced the current epoch: answered the same.
+  } else {
+    result.error = ErrorCode::PRODUCER_FENCED;
+    co_return result;
+  }
+  next.state = TxnState::Empty;
+  next.timeout_ms = timeout_ms;
+  next.partitions.clear();
+  next.start_ms = -1;
+  next.last_update_ms = now;
+  int64_t producer_id = next.producer_id;
+  int16_t epoch = next.producer_epoch;
+  auto error = co_await transit(next, *generation);
+  if (error != ErrorCode::NONE) {
+    result.error = error;
+    co_return result;
+  }
+  result.producer_id = producer_id;
+  result.producer_epoch = epoch;
+  co_return result;
+}
+
+asio::awaitable<ErrorCode> Coordinator::fence_and_abort(const std::string& transactional_id, uint64_t generation) {
+  auto* md = find_mutable(transactional_id);
+  if (!md || !still_loaded(transactional_id, generation)) co_return ErrorCode::NOT_COORDINATOR;
+  if (md->pending) co_return ErrorCode::CONCURRENT_TRANSACTIONS;
+  if (md->state != TxnState::Ongoing) co_return ErrorCode::NONE;
+  TxnMetadata next = *md;
+  // prepareFenceProducerEpoch: an exhausted epoch stays (the markers still
+  // fence the producer, which must get a new id).
+  if (!epoch_exhausted(md->producer_epoch)) next.producer_epoch = static_cast<int16_t>(md->producer_epoch + 1);
+  next.last_producer_epoch = kNoEpoch;
+  next.state = TxnState::PrepareAbort;
+  next.last_update_ms = wall_clock_ms();
+  auto error = co_await transit(next, generation);
+  if (error == ErrorCode::NONE) asio::co_spawn(io_, complete(transactional_id, generation), asio::detached);
+  co_return error;
+}
+
+asio::awaitable<ErrorCode> Coordinator::add_partitions(const std::string& transactional_id, int64_t producer_id,
+                                                       int16_t producer_epoch,
+                                                       const std::vector<TopicPartition>& partitions) {
+  auto generation = generation_of(transactional_id);
+  if (!generation) co_return ErrorCode::NOT_COORDINATOR;
+  auto* md = find_mutable(transactional_id);
+  if (!md || md->producer_id != producer_id) co_return ErrorCode::INVALID_PRODUCER_ID_MAPPING;
+  if (md->producer_epoch != producer_epoch) co_return ErrorCode::PRODUCER_FENCED;
+  if (md->pending) co_return ErrorCode::CONCURRENT_TRANSACTIONS;
+  if (md->state == TxnState::PrepareCommit || md->state == TxnState::PrepareAbort)
+    co_return ErrorCode::CONCURRENT_TRANSACTIONS;
+  if (md->state == TxnState::Dead || md->state == TxnState::PrepareEpochFence) co_return ErrorCode::INVALID_TXN_STATE;
+  bool all_in = md->state == TxnState::Ongoing;
+  for (const auto& tp : partitions) {
+    auto it = md->partitions.find(tp.topic);
+    if (it == md->partitions.end() || !it->second.count(tp.partition)) all_in = false;
+  }
+  if (all_in) co_return ErrorCode::NONE;
+  TxnMetadata next = *md;
+  int64_t now = wall_clock_ms();
+  if (md->state != TxnState::Ongoing) {
+    next.start_ms = now;
+    next.partitions.clear();
+  }
+  for (const auto& tp : partitions) next.partitions[tp.topic].insert(tp.partition);
+  next.state = TxnState::Ongoing;
+  next.last_update_ms = now;
+  co_return co_await transit(next, *generation);
+}
+
+asio::awaitable<ErrorCode> Coordinator::end_txn(const std::string& transactional_id, int64_t producer_id,
+                                                int16_t producer_epoch, bool commit) {
+  auto generation = generation_of(transactional_id);
+  if (!generation) co_return ErrorCode::NOT_COORDINATOR;
+  auto* md = find_mutable(transactional_id);
+  if (!md || md->producer_id != producer_id) co_return ErrorCode::INVALID_PRODUCER_ID_MAPPING;
+  if (md->producer_epoch != producer_epoch) co_return ErrorCode::PRODUCER_FENCED;
+  if (md->pending) co_return ErrorCode::CONCURRENT_TRANSACTIONS;
+  switch (md->state) {
+    case TxnState::Ongoing:
+      break;
+    case TxnState::CompleteCommit:
+      co_return commit ? ErrorCode::NONE : ErrorCode::INVALID_TXN_STATE;  // a retry of the commit
+    case TxnState::CompleteAbort:
+      co_return commit ? ErrorCode::INVALID_TXN_STATE : ErrorCode::NONE;
+    case TxnState::PrepareCommit:
+      co_return commit ? ErrorCode::CONCURRENT_TRANSACTIONS : ErrorCode::INVALID_TXN_STATE;
+    case TxnState::PrepareAbort:
+      co_return commit ? ErrorCode::INVALID_TXN_STATE : ErrorCode::CONCURRENT_TRANSACTIONS;
+    default:  // Empty, Dead, PrepareEpochFence
+      co_return ErrorCode::INVALID_TXN_STATE;
+  }
+  TxnMetadata next = *md;
+  next.state = commit ? TxnState::PrepareCommit : TxnState::PrepareAbort;
+  next.last_update_ms = wall_clock_ms();
+  auto error = co_await transit(next, *generation);
+  if (error == ErrorCode::NONE) asio::co_spawn(io_, complete(transactional_id, *generation), asio::detached);
+  co_return error;
+}
+
+asio::awaitable<void> Coordinator::complete(std::string transactional_id, uint64_t generation) {
+  auto* md = find_mutable(transactional_id);
+  if (!md || !still_loaded(transactional_id, generation)) co_return;
+  if (md->state != TxnState::PrepareCommit && md->state != TxnState::PrepareAbort) co_return;
+  MarkerRequest request;
+  request.producer_id = md->producer_id;
+  request.producer_epoch = md->producer_epoch;
+  request.commit = md->state == TxnState::PrepareCommit;
+  request.coordinator_epoch =
+      loaded_[state_partition_for(transactional_id, config_.state_partitions)].coordinator_epoch;
+  for (const auto& [topic, ids] : md->partitions)
+    for (int32_t p : ids) request.partitions.push_back({topic, p});
+  // Every marker, retried until written; a partition that no longer exists
+  // is skipped (Kafka: the topic was deleted).
+  int64_t backoff_ms = 20;
+  while (!request.partitions.empty()) {
+    auto errors = co_await hooks_.write_markers(request);
+    if (!still_loaded(transactional_id, generation)) co_return;
+    std::vector<TopicPartition> again;
+    for (size_t i = 0; i < request.partitions.size(); ++i) {
+      auto error = i < errors.size() ? errors[i] : ErrorCode::UNKNOWN_SERVER_ERROR;
+      if (error == ErrorCode::NONE || error == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) continue;
+      if (error == ErrorCode::TRANSACTION_COORDINATOR_FENCED) {
+        spdlog::warn("{}: a newer coordinator took over; stopping its markers", transactional_id);
+        co_return;
+      }
+      if (error == ErrorCode::INVALID_PRODUCER_EPOCH) {
+        // The partition knows a newer epoch of this producer: the marker is moot there.
+        spdlog::warn("{}: marker for {}-{} refused with INVALID_PRODUCER_EPOCH; skipped", transactional_id,
+                     request.partitions[i].topic, request.partitions[i].partition);
+        continue;
+      }
+      again.push_back(request.partitions[i]);
+    }
+    request.partitions = std::move(again);
+    if (request.partitions.empty()) break;
+    co_await sleep_ms(backoff_ms);
+    backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
+    if (!still_loaded(transactional_id, generation)) co_return;
+  }
+  // Complete*, retried while the log refuses it.
+  for (backoff_ms = 20;;) {
+    md = find_mutable(transactional_id);
+    if (!md || !still_loaded(transactional_id, generation)) co_return;
+    if (!md->pending) {
+      TxnMetadata next = *md;
+      next.state = request.commit ? TxnState::CompleteCommit : TxnState::CompleteAbort;
+      next.partitions.clear();
+      next.last_update_ms = wall_clock_ms();
+      auto error = co_await transit(next, generation);
+      if (error == ErrorCode::NONE || error == ErrorCode::NOT_COORDINATOR) co_return;
+    }
+    co_await sleep_ms(backoff_ms);
+    backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
+  }
+}
+
+}  // namespace runnel::txn
