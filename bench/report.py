@@ -135,6 +135,17 @@ for path in sorted(glob.glob(os.path.join(R, "produce-*.json"))):
             vs_disk=ratio(j["records_per_s"], limits.get("fdatasync_4k_per_s")),
             failed=j.get("failed"), error=j.get("error"), cpu=cpu(j)))
         continue
+    if j["label"].endswith("-idempotent"):
+        plain = load(os.path.basename(path).replace("-idempotent", ""))
+        rows.append(dict(
+            workload=f"runnel produce {size} B x {j['partitions']} part, acks=all, idempotent "
+                     f"(x acks=all: share of the plain acks=all row)",
+            records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
+            p50_ms=j["ack_latency_p50_ms"], p99_ms=j["ack_latency_p99_ms"], p999_ms=j["ack_latency_p999_ms"],
+            max_ms=j["ack_latency_max_ms"], latency_kind="produce->ack",
+            vs_peer=ratio(j["records_per_s"], plain and plain.get("records_per_s")), peer="acks=all, not idempotent",
+            failed=j.get("failed"), error=j.get("error"), cpu=cpu(j)))
+        continue
     bp = best_peer(size, durable)
     rows.append(dict(
         workload=f"runnel produce {size} B x {j['partitions']} part, acks={j['acks']}",
@@ -179,9 +190,12 @@ for prefix, where in (("", ""), ("memory ", ", data in memory")):
                 p50_ms=j.get("ack_latency_p50_ms"), p99_ms=j.get("ack_latency_p99_ms"),
                 p999_ms=j.get("ack_latency_p999_ms"), max_ms=j.get("ack_latency_max_ms"),
                 latency_kind="produce->ack", error=j.get("error"), failed=j.get("failed")))
-if cluster.get("disk_ceiling_mb_per_s") is not None:
-    rows.append(dict(workload="cluster.py disk ceiling: 16 files, 64 KiB writes, fdatasync every 1 MiB, MB/s "
-                              "(RF 3 on one disk writes 3x its MB/s)", value=cluster["disk_ceiling_mb_per_s"]))
+for store in ("disk", "memory"):
+    c = cluster.get(store + "_ceiling")
+    if c:
+        rows.append(dict(workload=f"cluster.py {store} ceiling: best of {len(c['shapes'])} write shapes "
+                                  "(16-48 files, 64 KiB-1 MiB writes, fdatasync every 1-16 MiB), MB/s "
+                                  "(RF 3 on one machine writes 3x its MB/s)", value=c["best_mb_per_s"]))
 if cluster.get("failover", {}).get("kill_to_first_ack_ms") is not None:
     rows.append(dict(workload="cluster.py leader kill -9 -> first acknowledged write on the new leader, ms",
                      value=cluster["failover"]["kill_to_first_ack_ms"]))

@@ -227,6 +227,16 @@ if [ $RUNNEL_OK = 1 ]; then
       runnel_alive "$name"
     done
   done
+  # The same acks=all workloads with an idempotent producer (issue 12's target:
+  # under 5% below the plain acks=all rows of the same run).
+  for w in "100 1 $RECORDS_SMALL" "1024 16 $RECORDS_LARGE"; do
+    set -- $w
+    [ $RUNNEL_OK = 1 ] || break
+    bench "produce-${1}B-${2}p-acksall-idempotent" produce --bootstrap "$BOOT" --topic "t-${1}-${2}-idem" \
+      --partitions "$2" --record-size "$1" --records "$3" --duration "$MAX_SECONDS" --acks all \
+      -X enable.idempotence=true
+    runnel_alive "produce-${1}B-idempotent"
+  done
   # One record per ProduceRequest, acks=all, up to 5 requests in flight on one connection:
   # requests/s against fio's fdatasyncs/s shows whether requests in flight share a sync.
   if [ $RUNNEL_OK = 1 ]; then

@@ -48,6 +48,7 @@ void force_internal_settings(storage::LogConfig& config) {
   config.retention_ms = -1;
   config.retention_bytes = -1;
   config.compact = true;
+  config.cleanup_delete = false;
 }
 
 }  // namespace

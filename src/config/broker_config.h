@@ -37,10 +37,16 @@ struct BrokerConfig {
   int32_t offsets_topic_num_partitions = 50;        // offsets.topic.num.partitions
   int64_t offsets_topic_segment_bytes = 104857600;  // offsets.topic.segment.bytes
   int64_t offsets_compaction_min_records = 10000;   // runnel.offsets.compaction.min.records
-  int32_t group_initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
-  int32_t group_min_session_timeout_ms = 6000;      // group.min.session.timeout.ms
-  int32_t group_max_session_timeout_ms = 1800000;   // group.max.session.timeout.ms
-  int32_t shards = 0;                               // runnel.shards (0: one per core)
+  // offsets.retention.minutes (7 days), or runnel.offsets.retention.ms (finer,
+  // for tests): how long committed offsets outlive their group's last member
+  // (or, without a group, their commit). Checked every
+  // offsets.retention.check.interval.ms.
+  int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+  int64_t offsets_retention_check_interval_ms = 600000;  // offsets.retention.check.interval.ms
+  int32_t group_initial_rebalance_delay_ms = 3000;       // group.initial.rebalance.delay.ms
+  int32_t group_min_session_timeout_ms = 6000;           // group.min.session.timeout.ms
+  int32_t group_max_session_timeout_ms = 1800000;        // group.max.session.timeout.ms
+  int32_t shards = 0;                                    // runnel.shards (0: one per core)
   // Descriptors the storage engine keeps open at once, over all shards
   // (runnel.max.open.files; 0: half of RLIMIT_NOFILE, the rest left for
   // sockets and for logs pinned by unsynced appends).

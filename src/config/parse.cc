@@ -41,19 +41,46 @@ storage::TimestampType parse_timestamp_type(const std::string& key, const std::s
   throw ConfigError(fmt::format("invalid value '{}' for {}: expected CreateTime or LogAppendTime", value, key));
 }
 
-bool parse_cleanup_policy(const std::string& key, const std::string& value) {
-  auto s = trim(value);
-  if (s == "delete") return false;
-  if (s == "compact" || s == "compact,delete" || s == "delete,compact")
-    throw ConfigError(fmt::format("invalid value '{}' for {}: compaction is not supported yet", value, key));
-  throw ConfigError(fmt::format("invalid value '{}' for {}: expected delete or compact", value, key));
+void parse_cleanup_policy(const std::string& key, const std::string& value, storage::LogConfig& config) {
+  bool compact = false, del = false;
+  size_t from = 0;
+  while (from <= value.size()) {
+    size_t comma = value.find(',', from);
+    if (comma == std::string::npos) comma = value.size();
+    auto item = trim(value.substr(from, comma - from));
+    if (item == "compact")
+      compact = true;
+    else if (item == "delete")
+      del = true;
+    else
+      throw ConfigError(
+          fmt::format("Invalid value {} for configuration {}: String must be one of: compact, delete", item, key));
+    from = comma + 1;
+  }
+  config.compact = compact;
+  config.cleanup_delete = del;
 }
 
-void parse_compression_type(const std::string& key, const std::string& value) {
-  // The broker stores batches exactly as the producer compressed them; re-compressing
-  // to another codec is not implemented, so only "producer" is accepted.
-  if (trim(value) != "producer")
-    throw ConfigError(fmt::format("invalid value '{}' for {}: only 'producer' is supported", value, key));
+int8_t parse_compression_type(const std::string& key, const std::string& value) {
+  static const std::pair<const char*, int8_t> kNames[] = {{"uncompressed", 0}, {"zstd", 4}, {"lz4", 3},
+                                                          {"snappy", 2},       {"gzip", 1}, {"producer", -1}};
+  auto s = trim(value);
+  for (const auto& [name, codec] : kNames)
+    if (s == name) return codec;
+  throw ConfigError(fmt::format(
+      "Invalid value {} for configuration {}: String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer",
+      value, key));
+}
+
+double parse_double(const std::string& key, const std::string& value, double min, double max) {
+  auto s = trim(value);
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty())
+    throw ConfigError(fmt::format("invalid value '{}' for {}: expected a number", value, key));
+  if (!(v >= min && v <= max))
+    throw ConfigError(fmt::format("invalid value {} for {}: must be in [{}, {}]", s, key, min, max));
+  return v;
 }
 
 }  // namespace runnel::config

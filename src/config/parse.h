@@ -15,9 +15,12 @@ std::string trim(std::string s);
 int64_t parse_int(const std::string& key, const std::string& value, int64_t min, int64_t max);
 bool parse_bool(const std::string& key, const std::string& value);
 storage::TimestampType parse_timestamp_type(const std::string& key, const std::string& value);
-// False for delete; compact is refused (compaction is not supported yet).
-bool parse_cleanup_policy(const std::string& key, const std::string& value);
-// Accepts only "producer".
-void parse_compression_type(const std::string& key, const std::string& value);
+// cleanup.policy: a comma-separated list of delete and compact (Kafka's
+// ValidList); sets LogConfig::cleanup_delete and LogConfig::compact.
+void parse_cleanup_policy(const std::string& key, const std::string& value, storage::LogConfig& config);
+// compression.type: uncompressed, zstd, lz4, snappy, gzip or producer, as
+// LogConfig::compression (-1 for producer).
+int8_t parse_compression_type(const std::string& key, const std::string& value);
+double parse_double(const std::string& key, const std::string& value, double min, double max);
 
 }  // namespace runnel::config

@@ -2,44 +2,341 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <limits>
+#include <regex>
 
 #include "config/parse.h"
 
 namespace runnel {
 namespace {
 
+using config::parse_bool;
 using config::parse_cleanup_policy;
 using config::parse_compression_type;
+using config::parse_double;
 using config::parse_int;
 using config::parse_timestamp_type;
+using storage::LogConfig;
 
-using TopicSetter = std::function<void(storage::LogConfig&, const std::string& key, const std::string& value)>;
+constexpr int8_t kBoolean = 1, kString = 2, kInt = 3, kLong = 5, kDouble = 6, kList = 7;
+constexpr int64_t kLongMax = std::numeric_limits<int64_t>::max();
 
-const std::map<std::string, TopicSetter>& topic_setters() {
-  static const std::map<std::string, TopicSetter> setters = {
-      {"segment.bytes", [](auto& c, auto& k, auto& v) { c.segment_bytes = parse_int(k, v, 14, INT32_MAX); }},
-      {"segment.ms", [](auto& c, auto& k, auto& v) { c.segment_ms = parse_int(k, v, 1, INT64_MAX); }},
-      {"retention.ms", [](auto& c, auto& k, auto& v) { c.retention_ms = parse_int(k, v, -1, INT64_MAX); }},
-      {"retention.bytes", [](auto& c, auto& k, auto& v) { c.retention_bytes = parse_int(k, v, -1, INT64_MAX); }},
-      {"max.message.bytes",
-       [](auto& c, auto& k, auto& v) { c.max_message_bytes = int32_t(parse_int(k, v, 0, INT32_MAX)); }},
-      {"index.interval.bytes",
-       [](auto& c, auto& k, auto& v) { c.index_interval_bytes = int32_t(parse_int(k, v, 0, INT32_MAX)); }},
-      {"message.timestamp.type", [](auto& c, auto& k, auto& v) { c.timestamp_type = parse_timestamp_type(k, v); }},
-      {"message.timestamp.before.max.ms",
-       [](auto& c, auto& k, auto& v) { c.timestamp_before_max_ms = parse_int(k, v, 0, INT64_MAX); }},
-      {"message.timestamp.after.max.ms",
-       [](auto& c, auto& k, auto& v) { c.timestamp_after_max_ms = parse_int(k, v, 0, INT64_MAX); }},
-      {"message.timestamp.difference.max.ms",
-       [](auto& c, auto& k, auto& v) { c.timestamp_difference_max_ms = parse_int(k, v, 0, INT64_MAX); }},
-      {"cleanup.policy", [](auto& c, auto& k, auto& v) { c.compact = parse_cleanup_policy(k, v); }},
-      {"compression.type", [](auto&, auto& k, auto& v) { parse_compression_type(k, v); }},
-      {"min.insync.replicas",
-       [](auto& c, auto& k, auto& v) { c.min_insync_replicas = int32_t(parse_int(k, v, 1, INT32_MAX)); }},
+// Why a group of configs has no effect (yet), as the README tells it.
+const char* const kNoCleaner = "no log cleaner yet: compacted topics keep every record";
+const char* const kNoTieredStorage = "no tiered storage";
+const char* const kNoThrottling = "no replication throttling";
+const char* const kOnlyV2 = "deprecated in Kafka 3.x; runnel stores only the v2 record format";
+const char* const kOwnFlushing =
+    "acks=all data is fdatasync'd before it is acknowledged; acks=0/1 data with the next sync of its partition, "
+    "or after runnel.idle.flush.ms without appends";
+
+using Setter = std::function<void(LogConfig&, const std::string& key, const std::string& value)>;
+using Getter = std::function<std::string(const LogConfig&)>;
+
+struct Definition {
+  TopicConfigInfo info;
+  Setter set;  // validates, and sets `LogConfig` when runnel acts on it
+  Getter get;  // the value under a LogConfig
+};
+
+Getter fixed(std::string value) {
+  return [value](const LogConfig&) { return value; };
+}
+
+Setter int_range(int64_t min, int64_t max) {
+  return [min, max](LogConfig&, const std::string& k, const std::string& v) { (void)parse_int(k, v, min, max); };
+}
+
+Setter boolean() {
+  return [](LogConfig&, const std::string& k, const std::string& v) { (void)parse_bool(k, v); };
+}
+
+// Kafka's ThrottledReplicaListValidator: empty, "*", or partition:broker pairs.
+void throttled_replicas(LogConfig&, const std::string& k, const std::string& v) {
+  static const std::regex kList(R"(^\s*(\*|(\d+:\d+(\s*,\s*\d+:\d+)*))?\s*$)");
+  if (!std::regex_match(v, kList))
+    throw ConfigError(
+        fmt::format("Invalid value {} for configuration {}: must be the literal '*' or a list of "
+                    "replicas in the following format: [partitionId]:[brokerId],...",
+                    v, k));
+}
+
+std::string timestamp_type_name(storage::TimestampType t) {
+  return t == storage::TimestampType::LogAppendTime ? "LogAppendTime" : "CreateTime";
+}
+
+std::string compression_name(int8_t codec) {
+  switch (codec) {
+    case 0:
+      return "uncompressed";
+    case 1:
+      return "gzip";
+    case 2:
+      return "snappy";
+    case 3:
+      return "lz4";
+    case 4:
+      return "zstd";
+    default:
+      return "producer";
+  }
+}
+
+std::string cleanup_policy_name(const LogConfig& c) {
+  if (c.compact && c.cleanup_delete) return "compact,delete";
+  if (c.compact) return "compact";
+  return c.cleanup_delete ? "delete" : "";
+}
+
+std::vector<Definition> make_definitions() {
+  std::vector<Definition> d = {
+      {{"cleanup.policy",
+        kList,
+        {"log.cleanup.policy"},
+        "",
+        "delete: old segments are deleted by retention.ms / retention.bytes; compact: the topic is a table of the "
+        "latest value per key (the cleaner that drops older values is not built yet, and a compact-only topic is "
+        "never cut by retention)"},
+       [](LogConfig& c, auto& k, auto& v) { parse_cleanup_policy(k, v, c); },
+       [](const LogConfig& c) { return cleanup_policy_name(c); }},
+      {{"compression.gzip.level", kInt, {"compression.gzip.level"}, "", "gzip level for compression.type"},
+       [](LogConfig& c, auto& k, auto& v) {
+         auto level = parse_int(k, v, -1, 9);
+         if (level == 0)
+           throw ConfigError(
+               fmt::format("Invalid value 0 for configuration {}: Value must be between 1 and 9, or equal to -1", k));
+         c.compression_gzip_level = int32_t(level);
+       },
+       [](const LogConfig& c) { return std::to_string(c.compression_gzip_level); }},
+      {{"compression.lz4.level", kInt, {"compression.lz4.level"}, "", "lz4 level for compression.type"},
+       [](LogConfig& c, auto& k, auto& v) { c.compression_lz4_level = int32_t(parse_int(k, v, 1, 17)); },
+       [](const LogConfig& c) { return std::to_string(c.compression_lz4_level); }},
+      {{"compression.type",
+        kString,
+        {"compression.type"},
+        "",
+        "the codec the broker stores batches with (a batch in another codec is recompressed); producer keeps the "
+        "producer's"},
+       [](LogConfig& c, auto& k, auto& v) { c.compression = parse_compression_type(k, v); },
+       [](const LogConfig& c) { return compression_name(c.compression); }},
+      {{"compression.zstd.level", kInt, {"compression.zstd.level"}, "", "zstd level for compression.type"},
+       [](LogConfig& c, auto& k, auto& v) { c.compression_zstd_level = int32_t(parse_int(k, v, -131072, 22)); },
+       [](const LogConfig& c) { return std::to_string(c.compression_zstd_level); }},
+      {{"delete.retention.ms",
+        kLong,
+        {"log.cleaner.delete.retention.ms"},
+        kNoCleaner,
+        "how long tombstones stay in a compacted topic"},
+       int_range(0, kLongMax),
+       fixed("86400000")},
+      {{"file.delete.delay.ms",
+        kLong,
+        {"log.segment.delete.delay.ms"},
+        "segment files are deleted at once",
+        "how long a deleted segment's files stay on disk"},
+       int_range(0, kLongMax),
+       fixed("60000")},
+      {{"flush.messages", kLong, {"log.flush.interval.messages"}, kOwnFlushing, "fsync after this many messages"},
+       int_range(1, kLongMax),
+       fixed(std::to_string(kLongMax))},
+      {{"flush.ms", kLong, {"log.flush.interval.ms"}, kOwnFlushing, "fsync after this many milliseconds"},
+       int_range(0, kLongMax),
+       fixed(std::to_string(kLongMax))},
+      {{"follower.replication.throttled.replicas",
+        kList,
+        {"follower.replication.throttled.replicas"},
+        kNoThrottling,
+        "replicas throttled on the follower side"},
+       throttled_replicas,
+       fixed("")},
+      {{"index.interval.bytes",
+        kInt,
+        {"log.index.interval.bytes"},
+        "",
+        "bytes between two entries of the offset index"},
+       [](LogConfig& c, auto& k, auto& v) { c.index_interval_bytes = int32_t(parse_int(k, v, 0, INT32_MAX)); },
+       [](const LogConfig& c) { return std::to_string(c.index_interval_bytes); }},
+      {{"leader.replication.throttled.replicas",
+        kList,
+        {"leader.replication.throttled.replicas"},
+        kNoThrottling,
+        "replicas throttled on the leader side"},
+       throttled_replicas,
+       fixed("")},
+      {{"local.retention.bytes",
+        kLong,
+        {"log.local.retention.bytes"},
+        kNoTieredStorage,
+        "local retention with tiered storage"},
+       int_range(-2, kLongMax),
+       fixed("-2")},
+      {{"local.retention.ms",
+        kLong,
+        {"log.local.retention.ms"},
+        kNoTieredStorage,
+        "local retention with tiered storage"},
+       int_range(-2, kLongMax),
+       fixed("-2")},
+      {{"max.compaction.lag.ms",
+        kLong,
+        {"log.cleaner.max.compaction.lag.ms"},
+        kNoCleaner,
+        "the longest a record stays uncompacted"},
+       int_range(1, kLongMax),
+       fixed(std::to_string(kLongMax))},
+      {{"max.message.bytes", kInt, {"message.max.bytes"}, "", "the largest record batch the topic takes"},
+       [](LogConfig& c, auto& k, auto& v) { c.max_message_bytes = int32_t(parse_int(k, v, 0, INT32_MAX)); },
+       [](const LogConfig& c) { return std::to_string(c.max_message_bytes); }},
+      {{"message.downconversion.enable",
+        kBoolean,
+        {"log.message.downconversion.enable"},
+        kOnlyV2,
+        "down-conversion for old consumers (removed in Kafka 4.0)"},
+       boolean(),
+       fixed("true")},
+      {{"message.format.version",
+        kString,
+        {"log.message.format.version"},
+        kOnlyV2,
+        "the message format version (removed in Kafka 4.0)"},
+       [](LogConfig&, auto& k, auto& v) {
+         static const std::regex kVersion(R"(^\s*\d+\.\d+(\.\d+)?(-IV\d+)?\s*$)");
+         if (!std::regex_match(v, kVersion))
+           throw ConfigError(fmt::format("Invalid value {} for configuration {}: not a Kafka version", v, k));
+       },
+       fixed("3.0-IV1")},
+      {{"message.timestamp.after.max.ms",
+        kLong,
+        {"log.message.timestamp.after.max.ms"},
+        "",
+        "how far a CreateTime timestamp may lie ahead of the broker's clock"},
+       [](LogConfig& c, auto& k, auto& v) { c.timestamp_after_max_ms = parse_int(k, v, 0, kLongMax); },
+       [](const LogConfig& c) { return std::to_string(c.effective_timestamp_after_max_ms()); }},
+      {{"message.timestamp.before.max.ms",
+        kLong,
+        {"log.message.timestamp.before.max.ms"},
+        "",
+        "how far a CreateTime timestamp may lie behind the broker's clock"},
+       [](LogConfig& c, auto& k, auto& v) { c.timestamp_before_max_ms = parse_int(k, v, 0, kLongMax); },
+       [](const LogConfig& c) { return std::to_string(c.effective_timestamp_before_max_ms()); }},
+      {{"message.timestamp.difference.max.ms",
+        kLong,
+        {"log.message.timestamp.difference.max.ms"},
+        "",
+        "before and after at once (removed in Kafka 4.0; its two successors take precedence)"},
+       [](LogConfig& c, auto& k, auto& v) { c.timestamp_difference_max_ms = parse_int(k, v, 0, kLongMax); },
+       [](const LogConfig& c) {
+         return std::to_string(c.timestamp_difference_max_ms.value_or(std::numeric_limits<int64_t>::max()));
+       }},
+      {{"message.timestamp.type",
+        kString,
+        {"log.message.timestamp.type"},
+        "",
+        "CreateTime (the producer's) or LogAppendTime (the broker's)"},
+       [](LogConfig& c, auto& k, auto& v) { c.timestamp_type = parse_timestamp_type(k, v); },
+       [](const LogConfig& c) { return timestamp_type_name(c.timestamp_type); }},
+      {{"min.cleanable.dirty.ratio",
+        kDouble,
+        {"log.cleaner.min.cleanable.ratio"},
+        kNoCleaner,
+        "the share of uncompacted log that makes a partition worth cleaning"},
+       [](LogConfig&, auto& k, auto& v) { (void)parse_double(k, v, 0, 1); },
+       fixed("0.5")},
+      {{"min.compaction.lag.ms",
+        kLong,
+        {"log.cleaner.min.compaction.lag.ms"},
+        kNoCleaner,
+        "the shortest a record stays uncompacted"},
+       int_range(0, kLongMax),
+       fixed("0")},
+      {{"min.insync.replicas",
+        kInt,
+        {"min.insync.replicas"},
+        "",
+        "the fewest in-sync replicas an acks=all write needs"},
+       [](LogConfig& c, auto& k, auto& v) { c.min_insync_replicas = int32_t(parse_int(k, v, 1, INT32_MAX)); },
+       [](const LogConfig& c) { return std::to_string(c.min_insync_replicas); }},
+      {{"preallocate",
+        kBoolean,
+        {"log.preallocate"},
+        "segment files grow as they are written",
+        "preallocate segment files"},
+       boolean(),
+       fixed("false")},
+      {{"remote.log.copy.disable", kBoolean, {}, kNoTieredStorage, "stop copying to tiered storage"},
+       boolean(),
+       fixed("false")},
+      {{"remote.log.delete.on.disable", kBoolean, {}, kNoTieredStorage, "delete tiered data when disabled"},
+       boolean(),
+       fixed("false")},
+      {{"remote.storage.enable", kBoolean, {}, kNoTieredStorage, "tiered storage for the topic"},
+       [](LogConfig&, auto& k, auto& v) {
+         // Kafka's answer on a broker without remote.log.storage.system.enable.
+         if (parse_bool(k, v))
+           throw ConfigError(
+               "Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log "
+               "storage.");
+       },
+       fixed("false")},
+      {{"retention.bytes",
+        kLong,
+        {"log.retention.bytes"},
+        "",
+        "the size a partition is cut back to (delete policy; -1: no limit)"},
+       [](LogConfig& c, auto& k, auto& v) { c.retention_bytes = parse_int(k, v, -1, kLongMax); },
+       [](const LogConfig& c) { return std::to_string(c.retention_bytes); }},
+      {{"retention.ms",
+        kLong,
+        {"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
+        "",
+        "how long records are kept (delete policy; -1: for ever)"},
+       [](LogConfig& c, auto& k, auto& v) { c.retention_ms = parse_int(k, v, -1, kLongMax); },
+       [](const LogConfig& c) { return std::to_string(c.retention_ms); }},
+      {{"segment.bytes", kInt, {"log.segment.bytes"}, "", "the size at which a segment is rolled"},
+       [](LogConfig& c, auto& k, auto& v) { c.segment_bytes = parse_int(k, v, 14, INT32_MAX); },
+       [](const LogConfig& c) { return std::to_string(c.segment_bytes); }},
+      {{"segment.index.bytes",
+        kInt,
+        {"log.index.size.max.bytes"},
+        "index files grow as needed",
+        "the largest offset index"},
+       int_range(4, INT32_MAX),
+       fixed("10485760")},
+      {{"segment.jitter.ms",
+        kLong,
+        {"log.roll.jitter.ms", "log.roll.jitter.hours"},
+        "segments roll at segment.ms",
+        "random jitter subtracted from segment.ms"},
+       int_range(0, kLongMax),
+       fixed("0")},
+      {{"segment.ms", kLong, {"log.roll.ms", "log.roll.hours"}, "", "the age at which a segment is rolled"},
+       [](LogConfig& c, auto& k, auto& v) { c.segment_ms = parse_int(k, v, 1, kLongMax); },
+       [](const LogConfig& c) { return std::to_string(c.segment_ms); }},
+      {{"unclean.leader.election.enable",
+        kBoolean,
+        {"unclean.leader.election.enable"},
+        "the broker's unclean.leader.election.enable applies to every topic",
+        "elect a replica outside the ISR when no in-sync one is left"},
+       boolean(),
+       fixed("false")},
   };
-  return setters;
+  std::sort(d.begin(), d.end(), [](const auto& a, const auto& b) { return a.info.name < b.info.name; });
+  return d;
+}
+
+const std::vector<Definition>& definitions() {
+  static const std::vector<Definition> d = make_definitions();
+  return d;
+}
+
+const Definition* find(const std::string& name) {
+  const auto& d = definitions();
+  auto it =
+      std::lower_bound(d.begin(), d.end(), name, [](const auto& def, const auto& n) { return def.info.name < n; });
+  return it != d.end() && it->info.name == name ? &*it : nullptr;
 }
 
 }  // namespace
@@ -48,31 +345,28 @@ storage::LogConfig topic_log_config(const storage::LogConfig& defaults,
                                     const std::map<std::string, std::string>& overrides) {
   storage::LogConfig c = defaults;
   for (const auto& [k, v] : overrides) {
-    auto it = topic_setters().find(k);
-    if (it == topic_setters().end()) throw ConfigError(fmt::format("unknown topic configuration '{}'", k));
-    it->second(c, k, v);
+    const auto* def = find(k);
+    if (!def) throw ConfigError(fmt::format("unknown topic configuration '{}'", k));
+    def->set(c, k, v);
   }
   return c;
 }
 
-std::vector<std::pair<std::string, std::string>> topic_config_defaults(const storage::LogConfig& d) {
-  return {
-      {"cleanup.policy", d.compact ? "compact" : "delete"},
-      {"compression.type", "producer"},
-      {"index.interval.bytes", std::to_string(d.index_interval_bytes)},
-      {"max.message.bytes", std::to_string(d.max_message_bytes)},
-      {"message.timestamp.after.max.ms", std::to_string(d.effective_timestamp_after_max_ms())},
-      {"message.timestamp.before.max.ms", std::to_string(d.effective_timestamp_before_max_ms())},
-      {"message.timestamp.type",
-       d.timestamp_type == storage::TimestampType::LogAppendTime ? "LogAppendTime" : "CreateTime"},
-      {"min.insync.replicas", std::to_string(d.min_insync_replicas)},
-      {"retention.bytes", std::to_string(d.retention_bytes)},
-      {"retention.ms", std::to_string(d.retention_ms)},
-      {"segment.bytes", std::to_string(d.segment_bytes)},
-      {"segment.ms", std::to_string(d.segment_ms)},
-  };
+const std::vector<TopicConfigInfo>& topic_config_infos() {
+  static const std::vector<TopicConfigInfo> infos = [] {
+    std::vector<TopicConfigInfo> out;
+    for (const auto& d : definitions()) out.push_back(d.info);
+    return out;
+  }();
+  return infos;
 }
 
-bool is_topic_config(const std::string& name) { return topic_setters().count(name) > 0; }
+std::vector<std::pair<std::string, std::string>> topic_config_defaults(const storage::LogConfig& config) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& d : definitions()) out.emplace_back(d.info.name, d.get(config));
+  return out;
+}
+
+bool is_topic_config(const std::string& name) { return find(name) != nullptr; }
 
 }  // namespace runnel

@@ -1,8 +1,12 @@
 #pragma once
-// Topic-level configuration: Kafka's topic config names (retention.ms,
-// segment.bytes, ...) mapped onto storage::LogConfig. Used by the topic
-// catalogue (CreateTopics, AlterConfigs) and DescribeConfigs. Stateless;
-// thread-safe.
+// Topic-level configuration: every topic config Kafka 4.x documents (and the
+// deprecated names Kafka 3.x still took), with Kafka's validation and
+// defaults. Those runnel acts on map onto storage::LogConfig; the others are
+// validated, kept with the topic and reported, and topic_config_infos() says
+// why they have no effect (the README's table is written from it). Used by
+// the topic catalogue (CreateTopics, AlterConfigs) and DescribeConfigs.
+// Stateless; thread-safe.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -18,10 +22,24 @@ namespace runnel {
 storage::LogConfig topic_log_config(const storage::LogConfig& defaults,
                                     const std::map<std::string, std::string>& overrides);
 
-// The names and broker-default values of every topic config (DescribeConfigs).
-std::vector<std::pair<std::string, std::string>> topic_config_defaults(const storage::LogConfig& defaults);
+// What DescribeConfigs tells of one topic config.
+struct TopicConfigInfo {
+  std::string name;
+  int8_t type = 0;                    // Kafka's ConfigType (BOOLEAN 1, STRING 2, INT 3, LONG 5, DOUBLE 6, LIST 7)
+  std::vector<std::string> synonyms;  // the broker keys for its default, most specific first
+  // Empty when runnel acts on it; otherwise why it is accepted without effect.
+  std::string not_acted_on;
+  std::string documentation;
+};
+// Every topic config, sorted by name.
+const std::vector<TopicConfigInfo>& topic_config_infos();
 
-// True when `name` is a topic config we know.
+// The value of every topic config (in topic_config_infos() order) under
+// `config`: for those runnel acts on, what `config` holds; for the others
+// Kafka's default.
+std::vector<std::pair<std::string, std::string>> topic_config_defaults(const storage::LogConfig& config);
+
+// True when `name` is a topic config.
 bool is_topic_config(const std::string& name);
 
 }  // namespace runnel

@@ -42,7 +42,13 @@ Coordinator::Coordinator(asio::io_context& io, GroupLimits limits, int64_t max_m
       compaction_min_records_(compaction_min_records),
       tick_timer_(io) {}
 
-void Coordinator::start() { schedule_tick(); }
+void Coordinator::start() {
+  // The first retention check one interval from now, not at once: a broker
+  // that starts does not delete, before anyone could use them again, the
+  // empty groups it has just loaded.
+  last_retention_check_ms_ = wall_clock_ms();
+  schedule_tick();
+}
 
 void Coordinator::stop() {
   stopped_ = true;
@@ -58,6 +64,12 @@ void Coordinator::schedule_tick() {
     for (auto& [_, g] : groups_) {
       g->tick(now);
       persist_if_dirty(*g);
+    }
+    int64_t now_ms = wall_clock_ms();
+    track_empty_groups(now_ms);
+    if (now_ms - last_retention_check_ms_ >= retention_check_interval_ms_) {
+      last_retention_check_ms_ = now_ms;
+      expire_offsets(now_ms);
     }
     maybe_compact();
     schedule_tick();
@@ -243,11 +255,17 @@ void Coordinator::apply(std::span<const uint8_t> key_bytes, const std::optional<
         m.assignment = std::move(mv.assignment);
         members.push_back(std::move(m));
       }
+      // An empty group emptied when this state was written (its timestamp).
+      if (members.empty() && v.state_timestamp > 0)
+        empty_since_ms_[k->group] = v.state_timestamp;
+      else
+        empty_since_ms_.erase(k->group);
       get_or_create(k->group).restore(v.generation, v.protocol_type, v.protocol, v.leader.value_or(""),
                                       std::move(members), Clock::now());
     } else {
       groups_.erase(k->group);
       offsets_.erase(k->group);
+      empty_since_ms_.erase(k->group);
     }
   }
 }
@@ -262,6 +280,9 @@ void Coordinator::unload(int32_t partition_index) {
       ++it;
     }
   }
+  std::erase_if(empty_since_ms_, [this, partition_index](const auto& entry) {
+    return offsets_partition_for(entry.first, offsets_partitions_) == partition_index;
+  });
   std::erase_if(offsets_, [this, partition_index](const auto& entry) {
     return offsets_partition_for(entry.first, offsets_partitions_) == partition_index;
   });
@@ -530,6 +551,79 @@ asio::awaitable<size_t> Coordinator::forget_topic(const std::string& topic) {
   }
   for (const auto& [group_id, last] : written) co_await wait_durable(group_id, last);
   co_return removed;
+}
+
+asio::awaitable<size_t> Coordinator::forget_missing_topics(std::function<bool(const std::string&)> exists) {
+  std::set<std::string> missing;
+  for (const auto& [group_id, offsets] : offsets_)
+    for (const auto& [key, value] : offsets)
+      if (!missing.count(key.first) && !exists(key.first)) missing.insert(key.first);
+  size_t removed = 0;
+  for (const auto& topic : missing) removed += co_await forget_topic(topic);
+  co_return removed;
+}
+
+void Coordinator::track_empty_groups(int64_t now_ms) {
+  for (const auto& [group_id, g] : groups_) {
+    if (g->state() == GroupState::Empty)
+      empty_since_ms_.try_emplace(group_id, now_ms);
+    else
+      empty_since_ms_.erase(group_id);
+  }
+}
+
+void Coordinator::expire_offsets(int64_t now_ms) {
+  std::vector<std::string> emptied;
+  for (auto& [group_id, offsets] : offsets_) {
+    const Group* g = find(group_id);
+    // Kafka's GroupMetadata.removeExpiredOffsets: where each offset's age
+    // counts from, and which offsets are exempt.
+    std::optional<int64_t> emptied_at;                // an empty group: when it emptied
+    std::optional<std::set<std::string>> subscribed;  // a stable consumer group: kept
+    if (g && !g->protocol_type().empty()) {
+      if (g->state() == GroupState::Empty) {
+        auto it = empty_since_ms_.find(group_id);
+        if (it != empty_since_ms_.end()) emptied_at = it->second;
+      } else if (g->state() == GroupState::Stable && g->protocol_type() == "consumer") {
+        subscribed = subscribed_topics(*g);
+        if (!subscribed) continue;
+      } else {
+        continue;
+      }
+    }
+    std::vector<protocol::Record> tombstones;
+    for (auto it = offsets.begin(); it != offsets.end();) {
+      int64_t since = emptied_at.value_or(it->second.commit_timestamp);
+      if ((subscribed && subscribed->count(it->first.first)) || now_ms - since < offsets_retention_ms_) {
+        ++it;
+        continue;
+      }
+      protocol::Record r;
+      r.key = encode_key(OffsetKey{group_id, it->first.first, it->first.second});
+      tombstones.push_back(std::move(r));
+      it = offsets.erase(it);
+    }
+    if (tombstones.empty()) continue;
+    spdlog::info("group {}: {} committed offsets expired (offsets.retention.minutes)", group_id, tombstones.size());
+    (void)append(group_id, tombstones);  // not led here any more: the next coordinator expires them
+  }
+  // As Kafka's cleanupGroupMetadata: an empty group without offsets (they
+  // expired, or it never committed any) is deleted.
+  for (const auto& [group_id, g] : groups_) {
+    auto it = offsets_.find(group_id);
+    if (g->state() == GroupState::Empty && (it == offsets_.end() || it->second.empty())) emptied.push_back(group_id);
+  }
+  for (const auto& group_id : emptied) {
+    protocol::Record group_tombstone;
+    group_tombstone.key = encode_key(GroupKey{group_id});
+    (void)append(group_id, {group_tombstone});
+    if (auto* g = find(group_id)) g->mark_dead();
+    groups_.erase(group_id);
+    offsets_.erase(group_id);
+    empty_since_ms_.erase(group_id);
+    spdlog::info("group {}: deleted, empty and without offsets", group_id);
+  }
+  std::erase_if(offsets_, [this](const auto& entry) { return entry.second.empty() && !find(entry.first); });
 }
 
 }  // namespace runnel::group

@@ -74,6 +74,16 @@ class Coordinator {
 
   void start();
   void stop();
+  // offsets.retention.minutes and offsets.retention.check.interval.ms, as
+  // Kafka applies them (KIP-211): the offsets of an empty group expire
+  // `retention_ms` after it emptied, then the group is deleted; offsets
+  // committed outside a group (no protocol) expire `retention_ms` after their
+  // commit, as do those of a stable consumer group for topics it no longer
+  // subscribes to. A group that is rebalancing keeps its offsets.
+  void set_offsets_retention(int64_t retention_ms, int64_t check_interval_ms) {
+    offsets_retention_ms_ = retention_ms;
+    retention_check_interval_ms_ = check_interval_ms;
+  }
 
   // Rebuilds groups and offsets from one __consumer_offsets partition (this
   // broker now leads it). Whatever was kept of it before is dropped first.
@@ -113,6 +123,13 @@ class Coordinator {
   // not rebalanced: their members notice the deletion through Metadata. Returns
   // how many offsets were removed.
   asio::awaitable<size_t> forget_topic(const std::string& topic);
+  // forget_topic for every topic with committed offsets here that `exists`
+  // says is gone. A broker that takes over a partition of __consumer_offsets
+  // after a topic was deleted (it was down, or led nothing, when the deletion
+  // reached it) replays the deleted topic's offsets from the log: without
+  // this it would serve them, and a topic created again under that name
+  // would be read from them. Returns how many offsets were removed.
+  asio::awaitable<size_t> forget_missing_topics(std::function<bool(const std::string&)> exists);
 
  private:
   Group* find(const std::string& group_id);
@@ -133,6 +150,11 @@ class Coordinator {
   // Remembers what a record written to (or read from) partition p supersedes.
   void track(int32_t p, std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value);
   void maybe_compact();
+  // Notes when each group emptied (for offsets.retention.minutes).
+  void track_empty_groups(int64_t now_ms);
+  // Tombstones the offsets whose retention has passed (set_offsets_retention)
+  // and deletes the empty groups left with none.
+  void expire_offsets(int64_t now_ms);
   // Rewrites the live records of partition p at its end, waits until they are
   // durable, then moves the log start past everything older (whole segments
   // below it are deleted). A crash at any point leaves a log that replays to
@@ -159,6 +181,12 @@ class Coordinator {
   std::map<int32_t, std::shared_ptr<OffsetsLogState>> log_state_;
   OffsetsLogState& log_state(int32_t p);
   int64_t compaction_min_records_;
+  int64_t offsets_retention_ms_ = 7LL * 24 * 3600 * 1000;
+  int64_t retention_check_interval_ms_ = 600000;
+  int64_t last_retention_check_ms_ = 0;
+  // Wall-clock time each loaded group was last seen become empty (from its
+  // persisted state timestamp after a load).
+  std::map<std::string, int64_t> empty_since_ms_;
   asio::steady_timer tick_timer_;
   bool stopped_ = false;
 };

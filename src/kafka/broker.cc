@@ -86,7 +86,19 @@ void Broker::set_replication_hooks() {
       coordinators_[s]->load(p);
     } catch (const std::exception& e) {
       spdlog::error("loading the groups of {}-{} failed: {}", topic, p, e.what());
+      return;
     }
+    // Topics deleted in the cluster before this broker took over: etcd's view,
+    // not the local catalogue, which may lag behind a topic created meanwhile.
+    asio::co_spawn(
+        shards_.at(s).io(),
+        [this, s, p]() -> asio::awaitable<void> {
+          auto exists = [this](const std::string& name) { return control_plane_->cache().topic(name).has_value(); };
+          size_t removed = co_await coordinators_[s]->forget_missing_topics(exists);
+          if (removed > 0)
+            spdlog::info("{}-{}: removed {} committed offsets of deleted topics", group::kOffsetsTopic, p, removed);
+        },
+        asio::detached);
   };
   partitions_.set_replication_hooks(std::move(hooks));
 }
@@ -358,6 +370,8 @@ void Broker::start() {
         shards_.at(s).io(), limits, /*offset.metadata.max.bytes=*/4096,
         [this](int32_t p) { return partition(group::kOffsetsTopic, p); }, offsets_partitions_,
         config_.offsets_compaction_min_records));
+    coordinators_.back()->set_offsets_retention(config_.offsets_retention_ms,
+                                                config_.offsets_retention_check_interval_ms);
   }
   partitions_.open_all(topics, [this](int s) {
     for (int32_t p = 0; p < offsets_partitions_; ++p)

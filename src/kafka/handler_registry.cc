@@ -3,9 +3,11 @@
 // request outside a range is refused (UNSUPPORTED_VERSION for ApiVersions,
 // a closed connection otherwise, as Kafka does).
 //
-// Produce starts at v3 and Fetch at v4: older versions carry the pre-0.11
-// message formats, which runnel does not store. Every client we test sends
-// newer ones (see shared/CLIENT-COMPAT.md).
+// Fetch starts at v4: older versions carry the pre-0.11 message formats,
+// which runnel does not store. Produce v0-2 messages in those formats are
+// up-converted to record batches, as Kafka 3.x does; serving them matters to
+// more than old clients: librdkafka before 2.11.1 compresses with gzip,
+// snappy or lz4 only when the broker lists Produce v0 (librdkafka #5130).
 #include <algorithm>
 #include <array>
 
@@ -26,7 +28,7 @@ constexpr HandlerEntry raw(int16_t key, int16_t min, int16_t max, int16_t flexib
 // The newest versions are Kafka 4.0's, but for Produce v12, which promises
 // KIP-890 part 2 transaction verification (not built yet).
 const std::array kHandlers = {
-    raw(ProduceRequest::kApiKey, 3, 11, ProduceRequest::kFlexibleFrom, &handle_produce),
+    raw(ProduceRequest::kApiKey, 0, 11, ProduceRequest::kFlexibleFrom, &handle_produce),
     make_handler<FetchRequest, FetchResponse, &handle_fetch>(4, 17),
     make_handler<ListOffsetsRequest, ListOffsetsResponse, &handle_list_offsets>(0, 10),
     make_handler<MetadataRequest, MetadataResponse, &handle_metadata>(0, 13),

@@ -17,8 +17,22 @@ struct LogConfig {
   int32_t max_message_bytes = 1048588;                       // max.message.bytes
   int32_t index_interval_bytes = 4096;                       // index.interval.bytes
   TimestampType timestamp_type = TimestampType::CreateTime;  // message.timestamp.type
-  bool compact = false;                                      // cleanup.policy=compact
-  int32_t min_insync_replicas = 1;                           // min.insync.replicas (acks=all)
+  // compression.type: -1 producer (stored as sent), else the codec every
+  // produced batch is stored in (0 uncompressed, 1 gzip, 2 snappy, 3 lz4,
+  // 4 zstd), at compression.<codec>.level.
+  int8_t compression = -1;
+  int32_t compression_gzip_level = -1;
+  int32_t compression_lz4_level = 9;
+  int32_t compression_zstd_level = 3;
+  int32_t compression_level() const {
+    return compression == 1   ? compression_gzip_level
+           : compression == 3 ? compression_lz4_level
+           : compression == 4 ? compression_zstd_level
+                              : 0;
+  }
+  bool compact = false;             // cleanup.policy has compact
+  bool cleanup_delete = true;       // cleanup.policy has delete: retention.ms / retention.bytes apply
+  int32_t min_insync_replicas = 1;  // min.insync.replicas (acks=all)
   // producer.id.expiration.ms (a broker setting, as in Kafka): an idempotent
   // producer with no batch for this long is forgotten by the partition (at
   // the retention check).

@@ -9,6 +9,8 @@
 #include <stdexcept>
 
 #include "base/endian.h"
+#include "protocol/compression.h"
+#include "protocol/compressor.h"
 #include "protocol/record_batch.h"
 #include "storage/checkpoint.h"
 #include "storage/segment.h"
@@ -60,7 +62,47 @@ struct PartitionLog::Impl {
   uint64_t truncated_bytes = 0;
   std::vector<protocol::BatchExtent> extents;  // scratch for append
   std::vector<uint8_t> inflated;               // scratch: a compressed batch's records, for validation
-  ProducerStateTable producers;                // as of the log end
+  std::vector<uint8_t> recompressed;           // scratch: a produce's batches in the topic's compression.type
+
+  // Kafka's LogValidator for a topic whose compression.type is not
+  // "producer": every batch in another codec is stored recompressed (its
+  // records unchanged), and `batches` / `extents` then refer to the
+  // rewritten copy. MESSAGE_TOO_LARGE when a batch grows past
+  // max.message.bytes.
+  ErrorCode recompress(std::span<uint8_t>& batches) {
+    const int target = config.compression;
+    bool needed = false;
+    for (const auto& e : extents) {
+      protocol::BatchView v(batches.subspan(e.position, e.size));
+      needed |= !v.is_control() && v.compression_id() != target;
+    }
+    if (!needed) return ErrorCode::NONE;
+    std::vector<uint8_t> out;
+    out.reserve(batches.size());
+    for (auto& e : extents) {
+      auto batch = batches.subspan(e.position, e.size);
+      protocol::BatchView v(batch);
+      size_t position = out.size();
+      if (v.is_control() || v.compression_id() == target) {
+        out.insert(out.end(), batch.begin(), batch.end());
+      } else {
+        auto body = std::span<const uint8_t>(batch).subspan(protocol::kBatchHeaderSize);
+        std::vector<uint8_t> records;
+        if (v.compression_id() != 0) records = protocol::decompress(v.compression_id(), body);
+        auto rewritten = protocol::recompress_batch(batch, v.compression_id() != 0 ? records : body, target,
+                                                    config.compression_level());
+        if (rewritten.size() > static_cast<size_t>(std::max(0, config.max_message_bytes)))
+          return ErrorCode::MESSAGE_TOO_LARGE;
+        out.insert(out.end(), rewritten.begin(), rewritten.end());
+      }
+      e.position = position;
+      e.size = out.size() - position;
+    }
+    recompressed = std::move(out);
+    batches = std::span<uint8_t>(recompressed);
+    return ErrorCode::NONE;
+  }
+  ProducerStateTable producers;  // as of the log end
 
   Segment& active() { return *segments.back(); }
   const Segment& active() const { return *segments.back(); }
@@ -527,6 +569,11 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader
       if (!append_time) protocol::set_max_timestamp(batch, v.max_timestamp);
     }
   }
+  if (result.error == ErrorCode::NONE && m.config.compression >= 0) {
+    result.error = m.recompress(batches);
+    if (result.error == ErrorCode::MESSAGE_TOO_LARGE)
+      result.error_message = "A batch recompressed to the topic's compression.type exceeds max.message.bytes";
+  }
   // Kafka: RecordBatchTooLargeException when one append exceeds segment.bytes.
   if (result.error == ErrorCode::NONE && batches.size() > static_cast<uint64_t>(m.config.segment_bytes))
     result.error = ErrorCode::RECORD_LIST_TOO_LARGE;
@@ -817,13 +864,15 @@ void PartitionLog::enforce_retention(int64_t now_ms) {
   if (!m.active().empty() && m.active().first_append_ms >= 0 &&
       now_ms - m.active().first_append_ms >= m.config.segment_ms && !m.roll())
     throw std::runtime_error("cannot roll the active segment in " + m.dir.string());
-  if (m.config.retention_ms >= 0) {
+  // Time and size retention are the "delete" cleanup policy (Kafka: a
+  // compact-only topic keeps its records however old or large).
+  if (m.config.cleanup_delete && m.config.retention_ms >= 0) {
     while (m.segments.size() > 1 && m.segments.front()->max_timestamp() >= 0 &&
            now_ms - m.segments.front()->max_timestamp() > m.config.retention_ms) {
       if (!m.delete_front()) break;
     }
   }
-  if (m.config.retention_bytes >= 0) {
+  if (m.config.cleanup_delete && m.config.retention_bytes >= 0) {
     uint64_t total = size_bytes();
     while (m.segments.size() > 1 &&
            total - m.segments.front()->size() >= static_cast<uint64_t>(m.config.retention_bytes)) {

@@ -660,6 +660,16 @@ class ProducerWorker(Worker):
 
     def work(self):
         from confluent_kafka import KafkaError, KafkaException
+
+        def retire(p):
+            """Lets a producer in a fatal state deliver what it still can (each record gets
+            its delivery report, failed ones as indeterminate); its flush() raises the fatal
+            error again, which changes nothing here."""
+            try:
+                p.flush(5)
+            except KafkaException:
+                pass
+            KEEP.append(p)
         p = self.new_producer()
         pending = {}
         fatal = []
@@ -684,8 +694,7 @@ class ProducerWorker(Worker):
                 log("%s: fatal producer error %s: a new producer" % (self.proc, fatal[0]))
                 H.add(f="producer-restart", proc=self.proc, err=fatal[0])
                 fatal.clear()
-                p.flush(5)
-                KEEP.append(p)
+                retire(p)
                 p = self.new_producer()
             key = "k%d" % self.rng.randrange(32)
             val = "%s-%d" % (self.proc, seq)
@@ -704,8 +713,7 @@ class ProducerWorker(Worker):
                         raise
                     # not sent: the new producer sends it (this loop goes round again)
                     fatal.append(e.args[0].name())
-                    p.flush(5)
-                    KEEP.append(p)
+                    retire(p)
                     log("%s: fatal producer error %s (%s): a new producer" % (self.proc, fatal[0], e.args[0].str()))
                     H.add(f="producer-restart", proc=self.proc, err=fatal[0])
                     fatal.clear()

@@ -13,6 +13,8 @@ import { logLevel } from 'kafkajs';
  *   KAFKA_REBALANCE_TIMEOUT_MS              kafkajs default 60000
  *   KAFKA_HEARTBEAT_INTERVAL_MS             kafkajs default 3000
  *   KAFKA_LOG_LEVEL                         error | warn | info (default) | debug
+ *   KAFKA_IDEMPOTENT                        1: an idempotent producer (kafkajs'
+ *                                          `idempotent`, one request in flight)
  */
 export const KAFKA_CLIENT = 'KAFKA_CLIENT';
 
@@ -61,8 +63,18 @@ function dropUndefined<T extends object>(o: T): Partial<T> {
   ) as Partial<T>;
 }
 
+// kafkajs' idempotent producer: acks=all, retried sends written once, and one
+// request in flight per broker, as kafkajs requires to keep order.
+function producerOptions(): { idempotent: boolean; maxInFlightRequests: number } | undefined {
+  const v = process.env.KAFKA_IDEMPOTENT;
+  if (v === undefined || v === '' || v === '0') return undefined;
+  if (v !== '1') throw new Error(`KAFKA_IDEMPOTENT must be 0 or 1, got '${v}'`);
+  return { idempotent: true, maxInFlightRequests: 1 };
+}
+
 export function kafkaOptions(): KafkaOptions['options'] {
   return {
+    ...dropUndefined({ producer: producerOptions() }),
     client: {
       clientId,
       brokers,

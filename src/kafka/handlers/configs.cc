@@ -52,8 +52,9 @@ asio::awaitable<protocol::DescribeConfigsResponse> handle_describe_configs(Reque
     auto& result = response.results.emplace_back();
     result.resource_type = resource.resource_type;
     result.resource_name = resource.resource_name;
-    auto add = [&](const std::string& name, const std::string& value, bool is_default, int8_t source) {
-      if (!wanted(resource, name)) return;
+    auto add = [&](const std::string& name, const std::string& value, bool is_default,
+                   int8_t source) -> protocol::DescribeConfigsResponse::DescribeConfigsResourceResult* {
+      if (!wanted(resource, name)) return nullptr;
       auto& entry = result.configs.emplace_back();
       entry.name = name;
       entry.value = value;
@@ -61,6 +62,8 @@ asio::awaitable<protocol::DescribeConfigsResponse> handle_describe_configs(Reque
       entry.is_default = is_default;
       entry.config_source = source;
       entry.is_sensitive = false;
+      entry.documentation = std::nullopt;  // unless asked for (v3+)
+      return &entry;
     };
     if (resource.resource_type == kTopicResource) {
       auto info = broker.topics().find(resource.resource_name);
@@ -69,16 +72,44 @@ asio::awaitable<protocol::DescribeConfigsResponse> handle_describe_configs(Reque
         result.error_message = "Topic " + resource.resource_name + " does not exist";
         continue;
       }
-      // Effective values: an internal topic's forced settings (compaction, no
-      // retention) show as topic configs, as Kafka creates __consumer_offsets.
-      auto defaults = topic_config_defaults(broker.topics().defaults());
+      // Where each value comes from, as Kafka reports it: the topic's own
+      // setting (an internal topic's forced ones count as such, as Kafka
+      // creates __consumer_offsets with them), else the broker's setting when
+      // it differs from Kafka's default, else that default.
+      const auto& infos = topic_config_infos();
+      auto kafka = topic_config_defaults(storage::LogConfig{});
+      auto broker_defaults = topic_config_defaults(broker.topics().defaults());
       auto effective = topic_config_defaults(info->log_config);
-      for (size_t i = 0; i < defaults.size(); ++i) {
-        const auto& name = defaults[i].first;
+      for (size_t i = 0; i < infos.size(); ++i) {
+        const auto& name = infos[i].name;
         auto it = info->overrides.find(name);
-        bool overridden = it != info->overrides.end() || effective[i].second != defaults[i].second;
-        std::string value = it != info->overrides.end() ? it->second : effective[i].second;
-        add(name, value, !overridden, overridden ? kSourceDynamicTopic : kSourceDefault);
+        std::string value;
+        int8_t source;
+        if (it != info->overrides.end()) {
+          value = it->second;
+          source = kSourceDynamicTopic;
+        } else if (effective[i].second != broker_defaults[i].second) {
+          value = effective[i].second;
+          source = kSourceDynamicTopic;
+        } else if (broker_defaults[i].second != kafka[i].second) {
+          value = broker_defaults[i].second;
+          source = kSourceStaticBroker;
+        } else {
+          value = kafka[i].second;
+          source = kSourceDefault;
+        }
+        auto* entry = add(name, value, source == kSourceDefault, source);
+        if (!entry) continue;
+        entry->config_type = infos[i].type;
+        if (request.include_documentation) entry->documentation = infos[i].documentation;
+        if (!request.include_synonyms) continue;
+        // Most specific first: the topic's setting, the broker's, the default.
+        if (source == kSourceDynamicTopic) entry->synonyms.push_back({name, value, kSourceDynamicTopic});
+        if (infos[i].synonyms.empty()) continue;
+        const auto& broker_key = infos[i].synonyms.front();
+        if (broker_defaults[i].second != kafka[i].second)
+          entry->synonyms.push_back({broker_key, broker_defaults[i].second, kSourceStaticBroker});
+        entry->synonyms.push_back({broker_key, kafka[i].second, kSourceDefault});
       }
     } else if (resource.resource_type == kBrokerResource) {
       if (!resource.resource_name.empty() && resource.resource_name != std::to_string(broker.config().node_id)) {

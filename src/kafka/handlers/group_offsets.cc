@@ -80,6 +80,20 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
   if (ctx.api_version < 8) {
     if (!broker.is_coordinator(request.group_id)) {
       response.error_code = code(ErrorCode::NOT_COORDINATOR);
+      // v0-1 have no top-level error: Kafka (OffsetFetchRequest.getErrorResponse)
+      // gives it to every partition asked for, with no offset.
+      if (ctx.api_version < 2 && request.topics) {
+        for (auto& t : *request.topics) {
+          auto& tr = response.topics.emplace_back();
+          tr.name = t.name;
+          for (int32_t p : t.partition_indexes) {
+            auto& pr = tr.partitions.emplace_back();
+            pr.partition_index = p;
+            pr.committed_offset = -1;
+            pr.error_code = code(ErrorCode::NOT_COORDINATOR);
+          }
+        }
+      }
       co_return response;
     }
     std::optional<TopicPartitions> only;

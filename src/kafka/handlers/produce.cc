@@ -6,10 +6,13 @@
 // before the append. acks=0 gets no response at all.
 #include <spdlog/spdlog.h>
 
+#include <deque>
+
 #include "base/endian.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "kafka/handlers/leader_hints.h"
+#include "protocol/legacy_messages.h"
 #include "protocol/messages.h"
 #include "protocol/record_batch.h"
 
@@ -48,6 +51,9 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   Response response;
   const bool valid_acks = request.acks == -1 || request.acks == 0 || request.acks == 1;
   std::vector<PendingPartition> durable;
+  // Produce v0-2 message sets converted to record batches, alive until the
+  // appends are done (a deque: growing it moves no buffer).
+  std::deque<std::vector<uint8_t>> converted;
   for (auto& topic_data : request.topic_data) {
     auto& topic_response = response.responses.emplace_back();
     topic_response.name = topic_data.name;
@@ -70,7 +76,16 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       // The request frame is ours and outlives this handler: the log patches
       // offsets into these bytes in place and writes them as they are.
       auto bytes = partition_data.records.memory;
-      if (holds_several_batches(bytes)) {
+      if (ctx.api_version < 3 && protocol::legacy_magic(bytes) < 2) {
+        // Kafka 3.x's up-conversion of the pre-0.11 formats (magic 0 and 1).
+        auto conversion = protocol::upconvert_message_set(bytes);
+        if (conversion.error != ErrorCode::NONE) {
+          pr.error_code = code(conversion.error);
+          continue;
+        }
+        converted.push_back(std::move(conversion.batch));
+        bytes = converted.back();
+      } else if (ctx.api_version >= 3 && holds_several_batches(bytes)) {
         // Kafka (Produce v3+): exactly one record batch per partition.
         pr.error_code = code(ErrorCode::INVALID_RECORD);
         pr.error_message = "Produce requests with version " + std::to_string(ctx.api_version) +

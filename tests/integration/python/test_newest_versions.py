@@ -68,7 +68,7 @@ class NewestVersionsTest(BrokerTestCase):
     def test_advertised_ranges(self):
         _, err, apis = kproto.parse_api_versions_v0(round_trip(self.broker.port, kproto.api_versions_v0(1)))
         self.assertEqual(err, 0)
-        want = {0: (3, 11), 1: (4, 17), 2: (0, 10), 3: (0, 13), 8: (0, 9), 9: (0, 9), 15: (0, 6), 16: (0, 5),
+        want = {0: (0, 11), 1: (4, 17), 2: (0, 10), 3: (0, 13), 8: (0, 9), 9: (0, 9), 15: (0, 6), 16: (0, 5),
                 18: (0, 4), 60: (0, 2), 75: (0, 0)}
         self.assertEqual({k: apis.get(k) for k in want}, want)
 
