@@ -74,8 +74,32 @@ storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_
   }
   if (result.error == ErrorCode::NONE) {
     last_append_ms_ = now_ms;
+    if (!replicated_) log_->on_high_watermark(high_watermark().value());
     // Followers wait for data past the high watermark; and in a cluster the
     // high watermark moves only once this append is durable: sync it now.
+    notify_fetch_waiters();
+    if (replicated_) request_flush(/*force=*/true);
+  }
+  return result;
+}
+
+storage::AppendResult Partition::append_txn_marker(int64_t producer_id, int16_t producer_epoch,
+                                                   const protocol::TxnMarker& marker, int64_t now_ms) {
+  if (role_ != Role::Leader || offline_) {
+    storage::AppendResult r;
+    r.error = offline_ ? ErrorCode::KAFKA_STORAGE_ERROR : ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    return r;
+  }
+  errno = 0;
+  auto result = log_->append_txn_marker(producer_id, producer_epoch, marker, leader_epoch(), now_ms);
+  if (result.error == ErrorCode::KAFKA_STORAGE_ERROR) {
+    const int error = errno ? errno : EIO;
+    spdlog::error("{}-{}: writing a transaction marker failed: {}", topic_, index_.value(), std::strerror(error));
+    on_write_error(error);
+  }
+  if (result.error == ErrorCode::NONE) {
+    last_append_ms_ = now_ms;
+    if (!replicated_) log_->on_high_watermark(high_watermark().value());
     notify_fetch_waiters();
     if (replicated_) request_flush(/*force=*/true);
   }
@@ -106,6 +130,7 @@ void Partition::set_leader_high_watermark(Offset high_watermark) {
   if (role_ != Role::Follower) return;
   Offset hw = std::min(high_watermark, log_end_offset());
   if (hw > hw_) hw_ = hw;
+  log_->on_high_watermark(hw_.value());
 }
 
 asio::awaitable<bool> Partition::wait_no_sync_in_flight() {
@@ -222,6 +247,7 @@ void Partition::advance_high_watermark() {
   auto candidate = leader_state_->high_watermark(durable_offset(), log_->config().min_insync_replicas);
   if (!candidate || *candidate <= hw_) return;
   hw_ = std::min(*candidate, log_end_offset());
+  log_->on_high_watermark(hw_.value());
   resume_commit_waiters(ErrorCode::NONE);
   notify_fetch_waiters();
 }
@@ -269,11 +295,13 @@ asio::awaitable<ErrorCode> Partition::wait_acknowledged(Offset offset, int64_t t
   co_return result;
 }
 
-storage::ReadResult Partition::read(Offset offset, uint64_t max_bytes, bool min_one, bool to_log_end) const {
+storage::ReadResult Partition::read(Offset offset, uint64_t max_bytes, bool min_one, bool to_log_end,
+                                    bool read_committed) const {
   if (offline_) return storage::ReadResult{ErrorCode::KAFKA_STORAGE_ERROR, {}, 0};
   if (offset < log_start_offset() || offset > log_end_offset())
     return storage::ReadResult{ErrorCode::OFFSET_OUT_OF_RANGE, {}, 0};
-  return log_->read(offset.value(), max_bytes, min_one, (to_log_end ? log_end_offset() : high_watermark()).value());
+  Offset limit = to_log_end ? log_end_offset() : read_committed ? last_stable_offset() : high_watermark();
+  return log_->read(offset.value(), max_bytes, min_one, limit.value());
 }
 
 storage::BatchRead Partition::read_into_memory(Offset offset, uint64_t max_bytes) const {

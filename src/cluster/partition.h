@@ -156,16 +156,25 @@ class Partition final : public replication::FollowerReplica {
   // The end of what consumers may see: everything appended on a single node;
   // in a cluster what the ISR holds durably (see LeaderState).
   Offset high_watermark() const override { return replicated_ ? hw_ : log_end_offset(); }
-  // The end of what read_committed consumers may see. No transactions: the
-  // high watermark.
-  Offset last_stable_offset() const { return high_watermark(); }
+  // The end of what read_committed consumers may see (KIP-98): the high
+  // watermark, or below it the first offset of the earliest transaction
+  // still open or whose marker is not yet below the high watermark
+  // (PartitionLog::last_stable_offset).
+  Offset last_stable_offset() const { return Offset(log_->last_stable_offset(high_watermark().value())); }
+  // The aborted transactions a read_committed Fetch of [from, to) must list
+  // (PartitionLog::aborted_transactions).
+  std::vector<storage::AbortedTxn> aborted_transactions(Offset from, Offset to) const {
+    return log_->aborted_transactions(from.value(), to.value());
+  }
 
   // What a Fetch sends: whole batches as file slices (for sendfile) from the
   // one that holds `offset`, up to `max_bytes` (but at least one batch when
   // `min_one`, KIP-74), never at or past the high watermark (`to_log_end`:
-  // the log end, for a follower's fetch). OFFSET_OUT_OF_RANGE when `offset`
-  // is outside [log start, log end]; nothing when it is at or past the limit.
-  storage::ReadResult read(Offset offset, uint64_t max_bytes, bool min_one, bool to_log_end = false) const;
+  // the log end, for a follower's fetch; `read_committed`: the last stable
+  // offset). OFFSET_OUT_OF_RANGE when `offset` is outside [log start, log
+  // end]; nothing when it is at or past the limit.
+  storage::ReadResult read(Offset offset, uint64_t max_bytes, bool min_one, bool to_log_end = false,
+                           bool read_committed = false) const;
   // The batches from the one that holds `offset`, at least one and up to
   // `max_bytes`, copied into memory, as far as the log end: for the broker's
   // own readers (the group coordinator loading __consumer_offsets).
@@ -174,6 +183,11 @@ class Partition final : public replication::FollowerReplica {
   // Appends record batches (a Produce partition's, or the group
   // coordinator's) as PartitionLog::append does, and wakes the Fetch waiters.
   storage::AppendResult append(std::span<uint8_t> batches, int64_t now_ms);
+  // Writes a transaction marker (PartitionLog::append_txn_marker) as the
+  // leader, and wakes the Fetch waiters (the last stable offset may move).
+  // Acknowledge it with wait_acknowledged() as any acks=all append.
+  storage::AppendResult append_txn_marker(int64_t producer_id, int16_t producer_epoch,
+                                          const protocol::TxnMarker& marker, int64_t now_ms);
   // The idempotent producers this replica knows (DescribeProducers).
   const storage::ProducerStateTable& producer_state() const;
 
@@ -183,7 +197,8 @@ class Partition final : public replication::FollowerReplica {
   // (group commit).
   asio::awaitable<bool> wait_durable(Offset offset) override;
 
-  // Leaves a long-polling Fetch's waiter, notified at the next append.
+  // Leaves a long-polling Fetch's waiter, notified at the next append (a
+  // marker included) or high watermark move.
   void add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter);
 
   // DeleteRecords: moves the log start offset forward to `offset` (never

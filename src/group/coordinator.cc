@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/endian.h"
 #include "protocol/reader.h"
+#include "protocol/record_batch.h"
 
 namespace runnel::group {
 namespace {
@@ -310,6 +311,9 @@ void Coordinator::load(int32_t partition_index) {
         if (pos + size > bytes.size()) break;
         pos += size;
         offset = std::max(offset, static_cast<int64_t>(load_be64(p)) + static_cast<int32_t>(load_be32(p + 23)) + 1);
+        // A transaction marker (control batch, protocol/control_record.h) holds no offset
+        // or group record. txcoord: it ends the producer's pending transactional offsets.
+        if (protocol::BatchView({p, size}).is_control()) continue;
         try {
           for (auto& rec : protocol::decode_record_batch({p, size})) {
             ++records;

@@ -21,6 +21,7 @@
 #include "cluster/topic_table.h"
 #include "config/broker_config.h"
 #include "group/coordinator.h"
+#include "kafka/txn_markers.h"
 #include "runtime/shard.h"
 #include "storage/flusher.h"
 
@@ -130,6 +131,23 @@ class Broker {
   // InitProducerId: the next producer id, unique across restarts (and, in a
   // cluster, across brokers); nullopt when no block of ids could be reserved.
   asio::awaitable<std::optional<int64_t>> next_producer_id();
+
+  // Transactions (KIP-98; kafka/txn_markers.cc). Writes a COMMIT
+  // (commit=true) or ABORT marker for `producer_id`/`producer_epoch` with
+  // `coordinator_epoch` to each listed partition this broker leads, waiting
+  // until each marker is acknowledged as acks=all (fdatasync'd on a single
+  // node; high watermark past it in a cluster). One error per partition, in
+  // order: NONE, NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
+  // KAFKA_STORAGE_ERROR, INVALID_PRODUCER_EPOCH,
+  // TRANSACTION_COORDINATOR_FENCED, REQUEST_TIMED_OUT, ... Awaitable from
+  // any shard; the markers are written to all partitions first, then waited
+  // for together (one round of syncs).
+  asio::awaitable<std::vector<ErrorCode>> write_txn_markers(int64_t producer_id, int16_t producer_epoch, bool commit,
+                                                            int32_t coordinator_epoch,
+                                                            const std::vector<TxnMarkerPartition>& partitions);
+  // How long write_txn_markers waits for a marker's acknowledgement (Kafka
+  // uses request.timeout.ms for its markers' acks=all appends).
+  static constexpr int64_t kTxnMarkerTimeoutMs = 30000;
 
   // Auto-creation as Kafka does it: when enabled and the name is valid, creates
   // the topic with num.partitions. Returns the topic's state afterwards.

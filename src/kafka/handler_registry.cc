@@ -48,6 +48,8 @@ const std::array kHandlers = {
     // Idempotent producers (transactions: not yet).
     make_handler<InitProducerIdRequest, InitProducerIdResponse, &handle_init_producer_id>(0, 4),
     make_handler<DescribeProducersRequest, DescribeProducersResponse, &handle_describe_producers>(0, 0),
+    // Transactions: the partition side (markers written for a coordinator).
+    make_handler<WriteTxnMarkersRequest, WriteTxnMarkersResponse, &handle_write_txn_markers>(0, 1),
     // Consumer groups.
     make_handler<FindCoordinatorRequest, FindCoordinatorResponse, &handle_find_coordinator>(0, 4),
     make_handler<JoinGroupRequest, JoinGroupResponse, &handle_join_group>(0, 9),

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <map>
 #include <optional>
@@ -102,7 +103,14 @@ struct PartitionLog::Impl {
     batches = std::span<uint8_t>(recompressed);
     return ErrorCode::NONE;
   }
-  ProducerStateTable producers;  // as of the log end
+  ProducerStateTable producers;                // as of the log end
+  // Aborted transactions by the base of the segment whose .txnindex holds
+  // them (segments with none are absent), each in marker order.
+  std::map<int64_t, std::vector<AbortedTxn>> aborted;
+  // Transactions closed by a marker not yet below the high watermark
+  // (Kafka's unreplicatedTxns), in marker order.
+  std::deque<CompletedTxn> unstable;
+  std::vector<uint8_t> batch_scratch;  // a control batch read back for replay
 
   Segment& active() { return *segments.back(); }
   const Segment& active() const { return *segments.back(); }
@@ -148,6 +156,9 @@ struct PartitionLog::Impl {
   bool roll(int* error = nullptr) {
     if (!touch()) return false;
     active().seal();
+    // Its aborted transactions are durable before the snapshot below names
+    // a replay start past them.
+    (void)sync_txn_index(active().base_offset());
     int ignored = 0;
     auto s = try_new_segment(end(), error ? error : &ignored);
     if (!s) return false;
@@ -167,7 +178,7 @@ struct PartitionLog::Impl {
 
   bool delete_front() {
     if (!touch()) return false;
-    segments.front()->remove();
+    remove_segment(*segments.front());
     segments.erase(segments.begin());
     log_start = std::max(log_start, segments.front()->base_offset());
     // A failed write leaves an entry below the start on disk, which the next
@@ -226,26 +237,132 @@ struct PartitionLog::Impl {
       if (auto offset = parse_snapshot_name(name)) out[*offset] = name;
     return out;
   }
-  void record_header(const BatchHeader& h) {
-    if (h.producer_id < 0 || h.control) return;
+  void record_header(const BatchHeader& h, const Segment& seg) {
+    if (h.producer_id < 0) return;
+    if (h.control) {
+      if (!seg.read_batch(h, batch_scratch)) return;
+      record_marker(batch_scratch, seg.base_offset());
+      return;
+    }
     producers.record(h.producer_id, h.producer_epoch, h.base_sequence,
                      last_sequence(h.base_sequence, static_cast<int32_t>(h.last_offset - h.base_offset)), h.base_offset,
-                     h.last_offset, h.max_timestamp);
+                     h.last_offset, h.max_timestamp, h.transactional);
   }
-  void record_batch(std::span<const uint8_t> batch) {
+  // `segment_base`: the segment the batch went to (its .txnindex).
+  void record_batch(std::span<const uint8_t> batch, int64_t segment_base) {
     protocol::BatchView v(batch);
-    if (v.producer_id() < 0 || v.is_control()) return;
+    if (v.producer_id() < 0) return;
+    if (v.is_control()) {
+      record_marker(batch, segment_base);
+      return;
+    }
     producers.record(v.producer_id(), v.producer_epoch(), v.base_sequence(),
                      last_sequence(v.base_sequence(), v.last_offset_delta()), v.base_offset(), v.last_offset(),
-                     v.max_timestamp());
+                     v.max_timestamp(), v.is_transactional());
   }
+  // A control batch in the log: a transaction marker closes its producer's
+  // transaction (other control records change nothing).
+  void record_marker(std::span<const uint8_t> batch, int64_t segment_base) {
+    auto marker = protocol::parse_txn_marker(batch);
+    if (!marker) return;
+    protocol::BatchView v(batch);
+    auto txn = producers.complete(v.producer_id(), v.producer_epoch(), marker->coordinator_epoch, marker->commit,
+                                  v.base_offset(), v.max_timestamp());
+    if (!txn) return;
+    unstable.push_back(*txn);
+    if (!txn->aborted) return;
+    // Kafka's lastStableOffset(completedTxn): where the LSO stands once this
+    // transaction is closed, counting the transactions still open.
+    int64_t first_open = producers.first_ongoing_offset();
+    AbortedTxn entry{txn->producer_id, txn->first_offset, txn->last_offset,
+                     first_open >= 0 ? first_open : txn->last_offset + 1};
+    aborted[segment_base].push_back(entry);
+    append_txn_index(segment_base, entry);
+  }
+
+  // Aborted-transaction index files (txn_index.h).
+  std::filesystem::path txn_index_path(int64_t base) const {
+    return dir / (Segment::file_stem(base) + kTxnIndexSuffix);
+  }
+  // Appended without a sync: a sealed segment's file is synced at roll and
+  // the active one's at close; after an unclean stop the entries of the
+  // replayed tail are rebuilt (load_producers).
+  void append_txn_index(int64_t base, const AbortedTxn& entry) {
+    auto file = env->open(txn_index_path(base), /*create=*/true);
+    if (!file) return;
+    int64_t size = env->size(*file);
+    if (size < 0) return;
+    // A torn entry at the end (a crash mid-append) is overwritten.
+    uint64_t position = static_cast<uint64_t>(size) / kAbortedTxnSize * kAbortedTxnSize;
+    (void)env->pwrite(*file, position, encode_aborted_txns(std::span(&entry, 1)));
+  }
+  // The file and its directory entry (it may be younger than the last
+  // directory sync of its segment).
+  bool sync_txn_index(int64_t base) {
+    if (!aborted.contains(base)) return true;
+    auto file = env->open(txn_index_path(base), /*create=*/false);
+    return file && env->sync(*file) && env->sync_dir(dir);
+  }
+  // Rewrites (or removes, when empty) one segment's index from memory.
+  void rewrite_txn_index(int64_t base) {
+    auto it = aborted.find(base);
+    if (it == aborted.end() || it->second.empty()) {
+      if (it != aborted.end()) aborted.erase(it);
+      if (env->exists(txn_index_path(base))) env->remove(txn_index_path(base));
+      return;
+    }
+    (void)env->write_file_atomic(txn_index_path(base), encode_aborted_txns(it->second), /*durable=*/false);
+  }
+  // A segment going away takes its aborted-transaction index with it.
+  void remove_segment(Segment& seg) {
+    seg.remove();
+    aborted.erase(seg.base_offset());
+    env->remove(txn_index_path(seg.base_offset()));
+  }
+  // Reads the index of every segment (open()); one without its segment is
+  // left over from a deletion cut short.
+  void load_txn_indexes(const std::vector<std::string>& names) {
+    aborted.clear();
+    for (const auto& name : names) {
+      if (!name.ends_with(kTxnIndexSuffix)) continue;
+      auto base = Segment::parse_log_name(name.substr(0, name.size() - std::strlen(kTxnIndexSuffix)) + ".log");
+      if (!base) continue;
+      bool known =
+          std::any_of(segments.begin(), segments.end(), [&](const auto& seg) { return seg->base_offset() == *base; });
+      if (!known) {
+        env->remove(dir / name);
+        continue;
+      }
+      std::vector<uint8_t> bytes;
+      if (!env->read_file(dir / name, bytes)) continue;
+      bool clean = true;
+      auto entries = decode_aborted_txns(bytes, &clean);
+      if (!entries.empty()) aborted[*base] = std::move(entries);
+      if (!clean) rewrite_txn_index(*base);
+    }
+  }
+  // Forgets every transaction whose marker is at or past `offset` (the
+  // replay from there brings them back), and the unstable ones too.
+  void drop_txns_from(int64_t offset) {
+    unstable.clear();
+    std::vector<int64_t> changed;
+    for (auto& [base, entries] : aborted) {
+      auto keep = std::partition_point(entries.begin(), entries.end(),
+                                       [offset](const AbortedTxn& e) { return e.last_offset < offset; });
+      if (keep == entries.end()) continue;
+      entries.erase(keep, entries.end());
+      changed.push_back(base);
+    }
+    for (int64_t base : changed) rewrite_txn_index(base);
+  }
+
   // Every batch header from `from` to the log end into the table.
   void replay_producers(int64_t from) {
     if (from >= end()) return;
     for (size_t i = segment_for(from); i < segments.size(); ++i) {
       Segment& seg = *segments[i];
       auto h = seg.base_offset() < from ? seg.find(from) : seg.read_header(0);
-      for (; h; h = seg.read_header(h->position + h->size)) record_header(*h);
+      for (; h; h = seg.read_header(h->position + h->size)) record_header(*h, seg);
     }
   }
   // The table as of the log end: the newest snapshot not past the end (any
@@ -274,6 +391,8 @@ struct PartitionLog::Impl {
     }
     bool found = from.has_value();
     if (!from) from = segments[segments.size() >= 2 ? segments.size() - 2 : 0]->base_offset();
+    // The aborted-transaction index of the replayed part is rebuilt by the replay.
+    drop_txns_from(std::max(*from, log_start));
     replay_producers(std::max(*from, log_start));
     // A log from before snapshots existed, left unchanged, would otherwise
     // be scanned again at every start (its close writes nothing).
@@ -436,7 +555,7 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   if (log_start > end()) {
     // Data the log start had moved past is gone: begin again, empty, at the start.
     if (!touch()) throw std::runtime_error("cannot remove the clean-shutdown marker in " + dir.string());
-    for (auto& s : segments) s->remove();
+    for (auto& s : segments) remove_segment(*s);
     segments.clear();
     segments.push_back(new_segment(log_start));
     started_over = true;
@@ -460,6 +579,8 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   if (recovered && write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
   if (!active().empty()) active().first_append_ms = now_ms;
   load_epochs();
+  // Before a pending truncation, which rewrites the indexes it cuts.
+  load_txn_indexes(env->list(dir));
   // A truncation the previous run began: finish it before anything else can
   // be appended past its target.
   if (auto pending = read_checkpoint(*env, file(kTruncateToFile))) {
@@ -493,7 +614,7 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
   }
   if (!touch() || !write_checkpoint(*env, file(kTruncateToFile), target)) return false;
   while (segments.size() > 1 && segments.back()->base_offset() >= target) {
-    segments.back()->remove();
+    remove_segment(*segments.back());
     segments.pop_back();
   }
   if (!active().truncate_to(target)) return false;
@@ -592,7 +713,7 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader
     const int32_t first_seq = v.base_sequence();
     const int32_t last_seq = last_sequence(first_seq, v.last_offset_delta());
     const ProducerStateTable& table = pending.find(pid) ? pending : m.producers;
-    auto check = table.check(pid, v.producer_epoch(), first_seq, last_seq);
+    auto check = table.check(pid, v.producer_epoch(), first_seq, last_seq, v.is_transactional());
     if (check.duplicate) {
       // Kafka answers a retried batch with its original offsets and appends nothing.
       result.base_offset = check.duplicate->first_offset;
@@ -606,7 +727,7 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader
     }
     if (!pending.find(pid))
       if (const ProducerEntry* current = m.producers.find(pid)) pending.put(pid, *current);
-    pending.record(pid, v.producer_epoch(), first_seq, last_seq, 0, 0, -1);
+    pending.record(pid, v.producer_epoch(), first_seq, last_seq, 0, 0, -1, v.is_transactional());
   }
 
   int64_t next = m.end();
@@ -636,7 +757,7 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader
   }
   if (m.active().first_append_ms < 0) m.active().first_append_ms = now_ms;
   if (idempotent)
-    for (const auto& e : extents) m.record_batch(batches.subspan(e.position, e.size));
+    for (const auto& e : extents) m.record_batch(batches.subspan(e.position, e.size), m.active().base_offset());
   result.last_offset = m.end() - 1;
   result.log_append_time = append_time ? now_ms : -1;
   return result;
@@ -711,12 +832,77 @@ AppendResult PartitionLog::append_replicated(std::span<const uint8_t> batches, i
       result.error = ErrorCode::KAFKA_STORAGE_ERROR;
       return result;
     }
-    for (size_t i = run_begin; i < run_end; ++i) m.record_batch(whole.subspan(extents[i].position, extents[i].size));
+    for (size_t i = run_begin; i < run_end; ++i)
+      m.record_batch(whole.subspan(extents[i].position, extents[i].size), m.active().base_offset());
     run_begin = run_end;
   }
   if (m.active().first_append_ms < 0) m.active().first_append_ms = now_ms;
   result.last_offset = m.end() - 1;
   return result;
+}
+
+AppendResult PartitionLog::append_txn_marker(int64_t producer_id, int16_t producer_epoch,
+                                             const protocol::TxnMarker& marker, LeaderEpoch leader_epoch,
+                                             int64_t now_ms) {
+  Impl& m = *impl_;
+  AppendResult result;
+  result.log_start_offset = m.log_start;
+  if (m.closed) {
+    result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    return result;
+  }
+  auto check = m.producers.check_marker(producer_id, producer_epoch, marker.coordinator_epoch);
+  if (check.error != ErrorCode::NONE) {
+    result.error = check.error;
+    result.error_message = std::move(check.message);
+    return result;
+  }
+  auto batch = protocol::build_txn_marker_batch(producer_id, producer_epoch, marker, now_ms);
+  protocol::set_base_offset(batch, m.end());
+  protocol::set_partition_leader_epoch(batch, leader_epoch.value());
+  const protocol::BatchExtent extent{0, batch.size()};
+  if (!m.touch() || (m.should_roll(batch.size(), m.end(), now_ms) && !m.roll()) ||
+      !m.epochs->assign(leader_epoch, Offset(m.end()))) {
+    result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    return result;
+  }
+  result.base_offset = m.end();
+  if (!m.active().append(batch, std::span(&extent, 1))) {
+    result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+    result.base_offset = -1;
+    return result;
+  }
+  if (m.active().first_append_ms < 0) m.active().first_append_ms = now_ms;
+  m.record_batch(batch, m.active().base_offset());
+  result.last_offset = result.base_offset;
+  return result;
+}
+
+int64_t PartitionLog::last_stable_offset(int64_t high_watermark) const {
+  const Impl& m = *impl_;
+  int64_t lso = high_watermark;
+  int64_t first_open = m.producers.first_ongoing_offset();
+  if (first_open >= 0) lso = std::min(lso, first_open);
+  for (const auto& txn : m.unstable)
+    if (txn.last_offset >= high_watermark) lso = std::min(lso, txn.first_offset);
+  return std::max(lso, std::min(m.log_start, high_watermark));
+}
+
+void PartitionLog::on_high_watermark(int64_t high_watermark) {
+  auto& unstable = impl_->unstable;
+  while (!unstable.empty() && unstable.front().last_offset < high_watermark) unstable.pop_front();
+}
+
+std::vector<AbortedTxn> PartitionLog::aborted_transactions(int64_t from, int64_t to) const {
+  std::vector<AbortedTxn> out;
+  // An entry lives in the segment of its marker, at or after `from`'s.
+  const Impl& m = *impl_;
+  if (m.aborted.empty()) return out;
+  int64_t first_base = m.segments[m.segment_for(from)]->base_offset();
+  for (auto it = m.aborted.lower_bound(first_base); it != m.aborted.end(); ++it)
+    for (const auto& e : it->second)
+      if (e.last_offset >= from && e.first_offset < to) out.push_back(e);
+  return out;
 }
 
 ReadResult PartitionLog::read(int64_t offset, uint64_t max_bytes, bool min_one, int64_t limit_offset) const {
@@ -751,6 +937,7 @@ ReadResult PartitionLog::read(int64_t offset, uint64_t max_bytes, bool min_one, 
       }
       slice.length += h->size;
       result.bytes += h->size;
+      result.next_offset = h->last_offset + 1;
     }
     if (slice.length) result.slices.push_back(std::move(slice));
     if (stop) break;
@@ -796,8 +983,9 @@ bool PartitionLog::truncate_fully_and_start_at(Offset offset) {
     errno = error;
     return false;
   }
-  for (auto& s : m.segments) s->remove();
+  for (auto& s : m.segments) m.remove_segment(*s);
   m.segments.clear();
+  m.unstable.clear();
   m.segments.push_back(std::move(fresh));
   m.log_start = offset.value();
   for (auto& [_, name] : m.list_snapshots()) m.env->remove(m.dir / name);
@@ -934,7 +1122,8 @@ void PartitionLog::close() {
   bool ok = true;
   // Segments below sealed_below were synced whole already.
   for (auto& seg : m.segments)
-    if (seg.get() == &m.active() || seg->base_offset() >= m.sealed_below) ok = seg->sync() && ok;
+    if (seg.get() == &m.active() || seg->base_offset() >= m.sealed_below)
+      ok = seg->sync() && m.sync_txn_index(seg->base_offset()) && ok;
   if (m.dir_synced_through < m.active().base_offset()) ok = m.env->sync_dir(m.dir) && ok;
   if (!ok) return;  // no marker: the next start recovers
   m.flushed = m.end();

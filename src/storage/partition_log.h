@@ -22,11 +22,13 @@
 #include "base/file_slice.h"
 #include "base/types.h"
 #include "protocol/batch_validator.h"
+#include "protocol/control_record.h"
 #include "storage/env.h"
 #include "storage/file_cache.h"
 #include "storage/leader_epoch_cache.h"
 #include "storage/log_config.h"
 #include "storage/producer_state.h"
+#include "storage/txn_index.h"
 
 namespace runnel::storage {
 
@@ -45,6 +47,7 @@ struct ReadResult {
   ErrorCode error = ErrorCode::NONE;  // OFFSET_OUT_OF_RANGE when offset is outside [start, end]
   std::vector<FileSlice> slices;      // whole batches, in order
   uint64_t bytes = 0;
+  int64_t next_offset = -1;  // one past the last offset of the batches read (-1: none)
 };
 
 class PartitionLog {
@@ -201,6 +204,31 @@ class PartitionLog {
   // end and replays the batches after it (FORMAT.md).
   const ProducerStateTable& producer_state() const;
   static constexpr const char* kSnapshotSuffix = ".snapshot";
+
+  // Transactions (KIP-98). Transactional batches open their producer's
+  // transaction (producer_state.h); a transaction marker closes it. Every
+  // append path records markers too (replicated, recovered), and a marker
+  // that closes a transaction as ABORT adds it to the aborted-transaction
+  // index of the segment it lands in (`<base>.txnindex`, txn_index.h).
+  //
+  // Writes a COMMIT or ABORT marker for `producer_id` (a control batch, as
+  // the coordinator's WriteTxnMarkers asks) in `leader_epoch`, after
+  // ProducerStateTable::check_marker: INVALID_PRODUCER_EPOCH /
+  // TRANSACTION_COORDINATOR_FENCED write nothing. A marker for a producer
+  // with no transaction open is written all the same, as Kafka does.
+  AppendResult append_txn_marker(int64_t producer_id, int16_t producer_epoch, const protocol::TxnMarker& marker,
+                                 LeaderEpoch leader_epoch, int64_t now_ms);
+  // The last stable offset under `high_watermark`: below the first offset of
+  // every open transaction and of every closed one whose marker is not yet
+  // below the high watermark (Kafka's first unstable offset), never below
+  // the log start.
+  int64_t last_stable_offset(int64_t high_watermark) const;
+  // Forgets closed transactions whose marker is below `high_watermark`.
+  void on_high_watermark(int64_t high_watermark);
+  // Kafka's collectAbortedTransactions: the aborted transactions whose
+  // marker is at or after `from` and whose first offset is below `to`,
+  // ascending by marker offset.
+  std::vector<AbortedTxn> aborted_transactions(int64_t from, int64_t to) const;
 
   // Introspection for tests and metrics.
   size_t segment_count() const;

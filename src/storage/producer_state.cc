@@ -11,10 +11,12 @@ namespace runnel::storage {
 namespace {
 
 constexpr uint8_t kMagic[4] = {'R', 'N', 'P', 'S'};
-constexpr uint16_t kVersion = 1;
-constexpr size_t kHeaderSize = 10;  // magic, version, count
-constexpr size_t kEntrySize = 19;   // producer id, epoch, last timestamp, batch count
-constexpr size_t kBatchSize = 24;   // first seq, last seq, first offset, last offset
+constexpr uint16_t kVersion1 = 1;
+constexpr size_t kHeaderSize = 10;   // magic, version, count
+constexpr size_t kEntrySizeV1 = 19;  // producer id, epoch, last timestamp, batch count
+// v2: producer id, epoch, last timestamp, coordinator epoch, current txn first offset, batch count
+constexpr size_t kEntrySizeV2 = 31;
+constexpr size_t kBatchSize = 24;  // first seq, last seq, first offset, last offset
 constexpr size_t kCrcSize = 4;
 
 bool in_sequence(int32_t last, int32_t next) {
@@ -36,8 +38,36 @@ const ProducerEntry* ProducerStateTable::find(int64_t producer_id) const {
   return it == producers_.end() ? nullptr : &it->second;
 }
 
+void ProducerStateTable::put(int64_t producer_id, const ProducerEntry& entry) {
+  auto it = producers_.find(producer_id);
+  if (it != producers_.end() && it->second.current_txn_first_offset >= 0)
+    ongoing_.erase({it->second.current_txn_first_offset, producer_id});
+  producers_[producer_id] = entry;
+  if (entry.current_txn_first_offset >= 0) ongoing_.insert({entry.current_txn_first_offset, producer_id});
+}
+
+void ProducerStateTable::set_txn_first_offset(int64_t producer_id, ProducerEntry& entry, int64_t first_offset) {
+  if (entry.current_txn_first_offset >= 0) ongoing_.erase({entry.current_txn_first_offset, producer_id});
+  entry.current_txn_first_offset = first_offset;
+  if (first_offset >= 0) ongoing_.insert({first_offset, producer_id});
+}
+
 ProducerStateTable::Check ProducerStateTable::check(int64_t producer_id, int16_t epoch, int32_t first_seq,
-                                                    int32_t last_seq) const {
+                                                    int32_t last_seq, bool transactional) const {
+  Check out = check_sequence(producer_id, epoch, first_seq, last_seq);
+  if (out.duplicate || out.error != ErrorCode::NONE) return out;
+  // ProducerAppendInfo.appendDataBatch: a plain write inside a transaction.
+  const ProducerEntry* entry = find(producer_id);
+  if (!transactional && entry && entry->current_txn_first_offset >= 0) {
+    out.error = ErrorCode::INVALID_TXN_STATE;
+    out.message = "Expected transactional write from producer " + std::to_string(producer_id) +
+                  ", whose transaction is open since offset " + std::to_string(entry->current_txn_first_offset);
+  }
+  return out;
+}
+
+ProducerStateTable::Check ProducerStateTable::check_sequence(int64_t producer_id, int16_t epoch, int32_t first_seq,
+                                                             int32_t last_seq) const {
   Check out;
   const ProducerEntry* entry = find(producer_id);
   if (!entry) return out;  // unknown producer: any sequence (KIP-360)
@@ -65,8 +95,10 @@ ProducerStateTable::Check ProducerStateTable::check(int64_t producer_id, int16_t
     }
     return out;
   }
+  // No batch in this epoch (a marker moved the producer to it): Kafka's
+  // NO_SEQUENCE, after which only sequence 0 is in order.
   int32_t current = entry->batches.empty() ? -1 : entry->batches.back().last_seq;
-  if (!entry->batches.empty() && !in_sequence(current, first_seq)) {
+  if (!in_sequence(current, first_seq)) {
     out.error = ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER;
     out.message = "Out of order sequence number for producer " + std::to_string(producer_id) + ": " +
                   std::to_string(first_seq) + " (incoming seq. number), " + std::to_string(current) +
@@ -76,7 +108,7 @@ ProducerStateTable::Check ProducerStateTable::check(int64_t producer_id, int16_t
 }
 
 void ProducerStateTable::record(int64_t producer_id, int16_t epoch, int32_t first_seq, int32_t last_seq,
-                                int64_t first_offset, int64_t last_offset, int64_t timestamp) {
+                                int64_t first_offset, int64_t last_offset, int64_t timestamp, bool transactional) {
   ProducerEntry& entry = producers_[producer_id];
   if (entry.epoch != epoch) {
     entry.batches.clear();
@@ -85,11 +117,47 @@ void ProducerStateTable::record(int64_t producer_id, int16_t epoch, int32_t firs
   entry.batches.push_back({first_seq, last_seq, first_offset, last_offset});
   while (entry.batches.size() > kBatchesRetained) entry.batches.pop_front();
   entry.last_timestamp = timestamp;
+  if (transactional && entry.current_txn_first_offset < 0) set_txn_first_offset(producer_id, entry, first_offset);
+}
+
+ProducerStateTable::Check ProducerStateTable::check_marker(int64_t producer_id, int16_t epoch,
+                                                           int32_t coordinator_epoch) const {
+  Check out;
+  const ProducerEntry* entry = find(producer_id);
+  if (!entry) return out;
+  if (epoch < entry->epoch) {
+    out.error = ErrorCode::INVALID_PRODUCER_EPOCH;
+    out.message = "Epoch of producer " + std::to_string(producer_id) + " is " + std::to_string(epoch) +
+                  ", which is smaller than the last seen epoch " + std::to_string(entry->epoch);
+  } else if (coordinator_epoch < entry->coordinator_epoch) {
+    out.error = ErrorCode::TRANSACTION_COORDINATOR_FENCED;
+    out.message = "Invalid coordinator epoch for producer " + std::to_string(producer_id) + ": " +
+                  std::to_string(coordinator_epoch) + " (zombie), " + std::to_string(entry->coordinator_epoch) +
+                  " (current)";
+  }
+  return out;
+}
+
+std::optional<CompletedTxn> ProducerStateTable::complete(int64_t producer_id, int16_t epoch, int32_t coordinator_epoch,
+                                                         bool commit, int64_t offset, int64_t timestamp) {
+  ProducerEntry& entry = producers_[producer_id];
+  // ProducerStateEntry.maybeUpdateProducerEpoch: a new epoch forgets the batches.
+  if (entry.epoch != epoch) {
+    entry.batches.clear();
+    entry.epoch = epoch;
+  }
+  entry.coordinator_epoch = coordinator_epoch;
+  entry.last_timestamp = timestamp;
+  if (entry.current_txn_first_offset < 0) return std::nullopt;
+  CompletedTxn txn{producer_id, entry.current_txn_first_offset, offset, !commit};
+  set_txn_first_offset(producer_id, entry, -1);
+  return txn;
 }
 
 void ProducerStateTable::expire(int64_t before_ms) {
   for (auto it = producers_.begin(); it != producers_.end();) {
-    if (it->second.last_timestamp < before_ms)
+    // Kafka's isProducerExpired: never while a transaction is open.
+    if (it->second.last_timestamp < before_ms && it->second.current_txn_first_offset < 0)
       it = producers_.erase(it);
     else
       ++it;
@@ -98,19 +166,21 @@ void ProducerStateTable::expire(int64_t before_ms) {
 
 std::vector<uint8_t> ProducerStateTable::encode() const {
   size_t size = kHeaderSize + kCrcSize;
-  for (const auto& [_, e] : producers_) size += kEntrySize + e.batches.size() * kBatchSize;
+  for (const auto& [_, e] : producers_) size += kEntrySizeV2 + e.batches.size() * kBatchSize;
   std::vector<uint8_t> out(size);
   uint8_t* p = out.data();
   std::memcpy(p, kMagic, 4);
-  store_be16(p + 4, kVersion);
+  store_be16(p + 4, kSnapshotVersion);
   store_be32(p + 6, static_cast<uint32_t>(producers_.size()));
   p += kHeaderSize;
   for (const auto& [id, e] : producers_) {
     store_be64(p, static_cast<uint64_t>(id));
     store_be16(p + 8, static_cast<uint16_t>(e.epoch));
     store_be64(p + 10, static_cast<uint64_t>(e.last_timestamp));
-    p[18] = static_cast<uint8_t>(e.batches.size());
-    p += kEntrySize;
+    store_be32(p + 18, static_cast<uint32_t>(e.coordinator_epoch));
+    store_be64(p + 22, static_cast<uint64_t>(e.current_txn_first_offset));
+    p[30] = static_cast<uint8_t>(e.batches.size());
+    p += kEntrySizeV2;
     for (const auto& b : e.batches) {
       store_be32(p, static_cast<uint32_t>(b.first_seq));
       store_be32(p + 4, static_cast<uint32_t>(b.last_seq));
@@ -125,7 +195,10 @@ std::vector<uint8_t> ProducerStateTable::encode() const {
 
 std::optional<ProducerStateTable> ProducerStateTable::decode(std::span<const uint8_t> bytes) {
   if (bytes.size() < kHeaderSize + kCrcSize) return std::nullopt;
-  if (std::memcmp(bytes.data(), kMagic, 4) != 0 || load_be16(bytes.data() + 4) != kVersion) return std::nullopt;
+  if (std::memcmp(bytes.data(), kMagic, 4) != 0) return std::nullopt;
+  const uint16_t version = load_be16(bytes.data() + 4);
+  if (version != kVersion1 && version != kSnapshotVersion) return std::nullopt;
+  const size_t entry_size = version == kVersion1 ? kEntrySizeV1 : kEntrySizeV2;
   size_t body = bytes.size() - kCrcSize;
   if (crc32c(bytes.first(body)) != load_be32(bytes.data() + body)) return std::nullopt;
   uint32_t count = load_be32(bytes.data() + 6);
@@ -133,18 +206,25 @@ std::optional<ProducerStateTable> ProducerStateTable::decode(std::span<const uin
   size_t pos = kHeaderSize;
   int64_t previous_id = -1;
   for (uint32_t i = 0; i < count; ++i) {
-    if (body - pos < kEntrySize) return std::nullopt;
+    if (body - pos < entry_size) return std::nullopt;
     const uint8_t* p = bytes.data() + pos;
     auto id = static_cast<int64_t>(load_be64(p));
     auto epoch = static_cast<int16_t>(load_be16(p + 8));
     auto ts = static_cast<int64_t>(load_be64(p + 10));
-    size_t n = p[18];
-    pos += kEntrySize;
-    if (id <= previous_id || epoch < 0 || n == 0 || n > kBatchesRetained) return std::nullopt;
-    if (body - pos < n * kBatchSize) return std::nullopt;
     ProducerEntry entry;
     entry.epoch = epoch;
     entry.last_timestamp = ts;
+    size_t n = p[18];
+    if (version != kVersion1) {
+      entry.coordinator_epoch = static_cast<int32_t>(load_be32(p + 18));
+      entry.current_txn_first_offset = static_cast<int64_t>(load_be64(p + 22));
+      n = p[30];
+    }
+    pos += entry_size;
+    // Version 1 had no entry without batches; version 2 has those a marker made.
+    if (id <= previous_id || epoch < 0 || (n == 0 && version == kVersion1) || n > kBatchesRetained) return std::nullopt;
+    if (entry.coordinator_epoch < -1 || entry.current_txn_first_offset < -1) return std::nullopt;
+    if (body - pos < n * kBatchSize) return std::nullopt;
     for (size_t j = 0; j < n; ++j) {
       const uint8_t* b = bytes.data() + pos;
       ProducerBatch batch{static_cast<int32_t>(load_be32(b)), static_cast<int32_t>(load_be32(b + 4)),
@@ -154,7 +234,7 @@ std::optional<ProducerStateTable> ProducerStateTable::decode(std::span<const uin
       if (!entry.batches.empty() && batch.first_offset <= entry.batches.back().last_offset) return std::nullopt;
       entry.batches.push_back(batch);
     }
-    table.producers_.emplace(id, std::move(entry));
+    table.put(id, entry);
     previous_id = id;
   }
   if (pos != body) return std::nullopt;

@@ -143,7 +143,14 @@ std::optional<BatchHeader> Segment::read_header(uint64_t position) const {
                      v.producer_id(),
                      v.producer_epoch(),
                      v.base_sequence(),
-                     v.is_control()};
+                     v.is_control(),
+                     v.is_transactional()};
+}
+
+bool Segment::read_batch(const BatchHeader& h, std::vector<uint8_t>& out) const {
+  out.resize(h.size);
+  auto log = log_file();
+  return log && env_->pread(*log.file, h.position, out);
 }
 
 int64_t Segment::max_timestamp_from_records(const BatchHeader& h) const {

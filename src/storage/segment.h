@@ -52,6 +52,7 @@ struct BatchHeader {
   int16_t producer_epoch = -1;
   int32_t base_sequence = -1;
   bool control = false;
+  bool transactional = false;
 };
 
 class Segment {
@@ -109,6 +110,8 @@ class Segment {
 
   // The header of the batch starting at `position`, if a whole batch is there.
   std::optional<BatchHeader> read_header(uint64_t position) const;
+  // The whole batch `h` (from read_header/find) into `out`; false on I/O errors.
+  [[nodiscard]] bool read_batch(const BatchHeader& h, std::vector<uint8_t>& out) const;
   // The first batch whose last offset is >= `offset`.
   std::optional<BatchHeader> find(int64_t offset);
   // The first batch whose max timestamp is >= `timestamp` (read from the

@@ -1,6 +1,7 @@
 // DescribeProducers (key 61, KIP-664): the idempotent producers a partition
-// leader knows, from its producer state (storage/producer_state.h). No
-// transactions yet: the coordinator epoch is -1 and no transaction is open.
+// leader knows, from its producer state (storage/producer_state.h): the
+// coordinator epoch of its last transaction marker and the first offset of
+// its open transaction (-1 when none).
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -34,8 +35,8 @@ asio::awaitable<protocol::DescribeProducersResponse> handle_describe_producers(
           p.producer_epoch = entry.epoch;
           p.last_sequence = entry.batches.empty() ? -1 : entry.batches.back().last_seq;
           p.last_timestamp = entry.last_timestamp;
-          p.coordinator_epoch = -1;
-          p.current_txn_start_offset = -1;
+          p.coordinator_epoch = entry.coordinator_epoch;
+          p.current_txn_start_offset = entry.current_txn_first_offset;
         }
         return std::pair{ErrorCode::NONE, out};
       });

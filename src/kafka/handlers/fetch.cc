@@ -4,6 +4,8 @@
 // sleeps until an append wakes it or max_wait_ms runs out. Follower replicas
 // (replica_id set) fetch the same way, up to the log end rather than the high
 // watermark, and report their progress (Partition::on_follower_fetch).
+// isolation_level 1 (read_committed, KIP-98) reads only below the last stable
+// offset and lists the aborted transactions overlapping what it returns.
 #include <spdlog/spdlog.h>
 
 #include "kafka/broker.h"
@@ -23,14 +25,17 @@ struct PartitionRead {
   int64_t high_watermark = -1;
   int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
-  storage::EpochEndOffset diverging;  // set when the fetcher's last epoch ended below its offset
+  storage::EpochEndOffset diverging;         // set when the fetcher's last epoch ended below its offset
+  std::vector<storage::AbortedTxn> aborted;  // read_committed only
 };
+
+constexpr int8_t kReadCommitted = 1;
 
 // `replica_id` >= 0: a follower's fetch (reads up to the log end, and tells
 // the leader how far the follower has come).
 PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t index,
                              const protocol::FetchRequest::FetchPartition& p, int32_t replica_id, uint64_t max_bytes,
-                             bool min_one) {
+                             bool min_one, bool read_committed) {
   PartitionRead out;
   const int64_t offset = p.fetch_offset;
   auto* partition = broker.partition(topic, index);
@@ -71,7 +76,11 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
     out.high_watermark = partition->high_watermark().value();
     out.last_stable_offset = partition->last_stable_offset().value();
   }
-  auto read = partition->read(Offset(offset), max_bytes, min_one, /*to_log_end=*/follower);
+  read_committed = read_committed && !follower;
+  auto read = partition->read(Offset(offset), max_bytes, min_one, /*to_log_end=*/follower, read_committed);
+  // Kafka's collectAbortedTransactions, up to the end of what is returned.
+  if (read_committed && read.next_offset >= 0)
+    out.aborted = partition->aborted_transactions(Offset(offset), Offset(read.next_offset));
   out.error = read.error;
   out.slices = std::move(read.slices);
   out.bytes = read.bytes;
@@ -112,15 +121,26 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
                                              response_max > total ? response_max - total : 0);
         bool min_one = total == 0;  // KIP-74: the first batch goes out even if over the limits
         const int32_t replica_id = request.replica_id;
+        const bool committed = request.isolation_level == kReadCommitted;
         auto read = co_await on_shard(
-            broker.owner(topic.topic, p.partition), [&broker, &topic, &p, replica_id, budget, min_one]() {
-              return read_partition(broker, topic.topic, p.partition, p, replica_id, budget, min_one);
+            broker.owner(topic.topic, p.partition), [&broker, &topic, &p, replica_id, budget, min_one, committed]() {
+              return read_partition(broker, topic.topic, p.partition, p, replica_id, budget, min_one, committed);
             });
         pr.error_code = code(read.error);
         pr.high_watermark = read.high_watermark;
         pr.last_stable_offset = read.last_stable_offset;
         pr.log_start_offset = read.log_start_offset;
-        pr.aborted_transactions = std::vector<Response::AbortedTransaction>{};
+        // Kafka: null for read_uncommitted, the (possibly empty) list for read_committed.
+        if (committed) {
+          pr.aborted_transactions = std::vector<Response::AbortedTransaction>{};
+          for (const auto& a : read.aborted) {
+            auto& at = pr.aborted_transactions->emplace_back();
+            at.producer_id = a.producer_id;
+            at.first_offset = a.first_offset;
+          }
+        } else {
+          pr.aborted_transactions = std::nullopt;
+        }
         if (read.error != ErrorCode::NONE) {
           any_error = true;
           continue;
@@ -151,16 +171,21 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       auto& topic = request.topics[t];
       for (size_t i = 0; i < topic.partitions.size(); ++i) {
         int32_t index = topic.partitions[i].partition;
-        int64_t seen = response.responses[t].partitions[i].high_watermark;
+        // A read_committed consumer waits for the last stable offset to move
+        // (a marker written, or the high watermark passing one).
+        const bool committed = request.isolation_level == kReadCommitted && request.replica_id < 0;
+        int64_t seen = committed ? response.responses[t].partitions[i].last_stable_offset
+                                 : response.responses[t].partitions[i].high_watermark;
         // A follower waits for data past its fetch offset, a consumer for the
         // high watermark to move.
         int64_t fetched_to = request.replica_id >= 0 ? topic.partitions[i].fetch_offset : -1;
-        ready |=
-            co_await on_shard(broker.owner(topic.topic, index), [&broker, &topic, index, seen, fetched_to, &waiter]() {
+        ready |= co_await on_shard(
+            broker.owner(topic.topic, index), [&broker, &topic, index, seen, fetched_to, committed, &waiter]() {
               auto* partition = broker.partition(topic.topic, index);
               if (!partition) return true;  // gone or no longer led here: answer now
               // Data that arrived since we read would otherwise go unnoticed until the deadline.
-              if (partition->high_watermark() > Offset(seen)) return true;
+              if ((committed ? partition->last_stable_offset() : partition->high_watermark()) > Offset(seen))
+                return true;
               if (fetched_to >= 0 && partition->log_end_offset() > Offset(fetched_to)) return true;
               partition->add_fetch_waiter(waiter);
               return false;

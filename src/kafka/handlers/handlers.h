@@ -31,6 +31,8 @@ asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(Reques
                                                                           protocol::InitProducerIdRequest&);
 asio::awaitable<protocol::DescribeProducersResponse> handle_describe_producers(RequestContext&,
                                                                                protocol::DescribeProducersRequest&);
+asio::awaitable<protocol::WriteTxnMarkersResponse> handle_write_txn_markers(RequestContext&,
+                                                                            protocol::WriteTxnMarkersRequest&);
 asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(RequestContext&,
                                                                            protocol::FindCoordinatorRequest&);
 asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext&, protocol::JoinGroupRequest&);

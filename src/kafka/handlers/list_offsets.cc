@@ -1,8 +1,10 @@
 // ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3, KIP-734)
-// or the first offset whose timestamp is at or after the one asked for. With
-// no tiered storage, as in Kafka without it: earliest local (-4, v8+, KIP-405)
-// is the earliest, latest tiered (-5, v9+, KIP-1005) is offset -1, epoch -1,
-// and v10's TimeoutMs (KIP-1075, remote lookups) is ignored.
+// or the first offset whose timestamp is at or after the one asked for.
+// Latest is the high watermark, or for isolation_level 1 (read_committed,
+// v2+) the last stable offset, as Kafka answers. With no tiered storage, as
+// in Kafka without it: earliest local (-4, v8+, KIP-405) is the earliest,
+// latest tiered (-5, v9+, KIP-1005) is offset -1, epoch -1, and v10's
+// TimeoutMs (KIP-1075, remote lookups) is ignored.
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -40,8 +42,9 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
       }
       int64_t ts = p.timestamp;
       int32_t current_epoch = p.current_leader_epoch;
-      auto found =
-          co_await on_shard(broker.owner(topic.name, p.partition_index), [&broker, &topic, &p, ts, current_epoch]() {
+      const bool committed = request.isolation_level == 1;
+      auto found = co_await on_shard(
+          broker.owner(topic.name, p.partition_index), [&broker, &topic, &p, ts, current_epoch, committed]() {
             Lookup out;
             auto* partition = broker.partition(topic.name, p.partition_index);
             if (!partition) {
@@ -59,7 +62,7 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
               return out;
             }
             if (ts == kLatest) {
-              out.offset = partition->high_watermark().value();
+              out.offset = (committed ? partition->last_stable_offset() : partition->high_watermark()).value();
             } else if (ts == kLatestTiered) {
               // Nothing is tiered: Kafka answers offset -1 without an error.
             } else if (ts == kEarliest || ts == kEarliestLocal) {

@@ -231,5 +231,38 @@ TEST(Golden, DescribeProducersV0) {
   EXPECT_EQ(encode(req, 0), body);
 }
 
+TEST(Golden, WriteTxnMarkersV0AndV1) {
+  // One ABORT marker for producer 7, epoch 1, topic "t" partitions [0, 2],
+  // coordinator epoch 3, in Kafka's WriteTxnMarkersRequest layout.
+  std::vector<uint8_t> v0 = {0, 0, 0,   1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 1, 0, 0, 0, 0, 1,
+                             0, 1, 't', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 3};
+  auto req = decode<WriteTxnMarkersRequest>(v0, 0);
+  ASSERT_EQ(req.markers.size(), 1u);
+  EXPECT_EQ(req.markers[0].producer_id, 7);
+  EXPECT_EQ(req.markers[0].producer_epoch, 1);
+  EXPECT_FALSE(req.markers[0].transaction_result);
+  ASSERT_EQ(req.markers[0].topics.size(), 1u);
+  EXPECT_EQ(req.markers[0].topics[0].name, "t");
+  EXPECT_EQ(req.markers[0].topics[0].partition_indexes, (std::vector<int32_t>{0, 2}));
+  EXPECT_EQ(req.markers[0].coordinator_epoch, 3);
+  EXPECT_EQ(encode(req, 0), v0);
+  // v1: compact arrays and strings, tags after each struct.
+  std::vector<uint8_t> v1 = {0x02, 0, 0, 0, 0, 0, 0, 0, 7,    0, 1, 0, 0x02, 0x02, 't', 0x03,
+                             0,    0, 0, 0, 0, 0, 0, 2, 0x00, 0, 0, 0, 3,    0x00, 0x00};
+  EXPECT_EQ(decode<WriteTxnMarkersRequest>(v1, 1), req);
+  EXPECT_EQ(encode(req, 1), v1);
+
+  WriteTxnMarkersResponse resp;
+  auto& marker = resp.markers.emplace_back();
+  marker.producer_id = 7;
+  auto& topic = marker.topics.emplace_back();
+  topic.name = "t";
+  auto& partition = topic.partitions.emplace_back();
+  partition.partition_index = 2;
+  partition.error_code = 52;
+  EXPECT_EQ(encode(resp, 0), (std::vector<uint8_t>{0, 0, 0, 1,   0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0,
+                                                   1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 52}));
+}
+
 }  // namespace
 }  // namespace runnel::protocol
