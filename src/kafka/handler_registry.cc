@@ -25,6 +25,8 @@ constexpr HandlerEntry raw(int16_t key, int16_t min, int16_t max, int16_t flexib
   return HandlerEntry{key, min, max, flexible_from, fn};
 }
 
+// The newest versions are Kafka 4.0's, but for Produce v12, which promises
+// KIP-890 part 2 transaction verification (not built yet).
 const std::array kHandlers = {
     raw(ProduceRequest::kApiKey, 0, 11, ProduceRequest::kFlexibleFrom, &handle_produce),
     make_handler<FetchRequest, FetchResponse, &handle_fetch>(4, 17),

@@ -359,9 +359,16 @@ def read_field(f, target):
         out += ["    }", "  }", "}"]
         return out
     if f.is_struct and f.any_nullable:
-        # Kafka's nullable struct: an int8 marker, -1 for null, 1 before the struct.
-        return [f"if (!({ncond}) || r.i8() >= 0) {target}.emplace().read(r, version);",
-                f"else {target}.reset();"]
+        # Kafka's nullable struct: an int8 marker, -1 for null, 1 before the
+        # struct. Not emplace(): clang finds a nested struct with default member
+        # initializers not default-constructible inside its enclosing class.
+        return [f"if (!({ncond}) || r.i8() >= 0) {{",
+                f"  decltype({target})::value_type v_;",
+                "  v_.read(r, version);",
+                f"  {target} = std::move(v_);",
+                f"}} else {{",
+                f"  {target}.reset();",
+                "}"]
     if f.is_struct:
         return [f"{target}.read(r, version);"]
     return read_prim(f.type, ncond, target)
@@ -522,7 +529,8 @@ def populate_field(msg, f, target, depth, seed):
                 out += populate_prim(f.elem, e, False, seed + i + 1, f)
         return out
     if f.is_struct and f.any_nullable:
-        return [f"populate({target}.emplace(), version, seed + {seed});"]
+        return [f"{target} = decltype({target})::value_type{{}};",
+                f"populate(*{target}, version, seed + {seed});"]
     if f.is_struct:
         return [f"populate({target}, version, seed + {seed});"]
     return populate_prim(f.type, target, f.any_nullable and f.type != "records", seed, f)

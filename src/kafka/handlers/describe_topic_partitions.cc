@@ -57,7 +57,7 @@ asio::awaitable<Response> handle_describe_topic_partitions(RequestContext& ctx,
   for (const auto& name : names) {
     if (remaining == 0) {
       // The page is full: the next one starts at this topic.
-      response.next_cursor.emplace();
+      response.next_cursor = Response::Cursor{};
       response.next_cursor->topic_name = name;
       response.next_cursor->partition_index = 0;
       break;
@@ -92,7 +92,7 @@ asio::awaitable<Response> handle_describe_topic_partitions(RequestContext& ctx,
       part.last_known_elr.emplace();
     }
     if (upper < info->partitions) {
-      response.next_cursor.emplace();
+      response.next_cursor = Response::Cursor{};
       response.next_cursor->topic_name = name;
       response.next_cursor->partition_index = upper;
       break;

@@ -341,7 +341,7 @@ TEST(NewestVersions, DescribeTopicPartitionsV0CursorIsANullableStruct) {
   p.replica_nodes = {1};
   p.isr_nodes = {1};
   p.eligible_leader_replicas.emplace();  // empty, as Kafka answers without ELR
-  resp.next_cursor.emplace();
+  resp.next_cursor = DescribeTopicPartitionsResponse::Cursor{};
   resp.next_cursor->topic_name = "t";
   resp.next_cursor->partition_index = 2;
   Bytes bytes = cat({{0, 0, 0, 0, 0x02, 0, 0, 0x02, 't'}, kIdBytes,
