@@ -10,13 +10,13 @@
 #include "base/clock.h"
 #include "base/crc32c.h"
 #include "base/endian.h"
+#include "cluster/batch_replay.h"
 #include "protocol/reader.h"
 
 namespace runnel::group {
 namespace {
 
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
-constexpr size_t kBatchHeaderSize = 61;
 constexpr uint16_t kTransactionalFlag = 0x10;
 constexpr uint16_t kControlFlag = 0x20;
 
@@ -322,44 +322,28 @@ void Coordinator::load(int32_t partition_index) {
   auto* partition = offsets_partition_(partition_index);
   if (!partition) return;
   unload(partition_index);
-  int64_t offset = partition->log_start_offset().value();
   size_t records = 0;
-  while (offset < partition->log_end_offset().value()) {
-    auto read = partition->read_into_memory(Offset(offset), 1 << 20);
-    int64_t before = offset;
-    for (const auto& bytes : read.slices) {
-      for (size_t pos = 0; pos + kBatchHeaderSize <= bytes.size();) {
-        const uint8_t* p = bytes.data() + pos;
-        size_t size = 12 + load_be32(p + 8);
-        if (pos + size > bytes.size()) break;
-        pos += size;
-        offset = std::max(offset, static_cast<int64_t>(load_be64(p)) + static_cast<int32_t>(load_be32(p + 23)) + 1);
-        try {
-          uint16_t attributes = load_be16(p + 21);
-          auto producer_id = static_cast<int64_t>(load_be64(p + 43));
-          for (auto& rec : protocol::decode_record_batch({p, size})) {
-            ++records;
-            if (!rec.key) continue;
-            if (attributes & kControlFlag) {
-              // A transaction marker: key version, type (0 ABORT, 1 COMMIT).
-              if (rec.key->size() >= 4) complete_txn(partition_index, producer_id, load_be16(rec.key->data() + 2) == 1);
-            } else if (attributes & kTransactionalFlag) {
-              apply_txn_record(producer_id, *rec.key, rec.value);
-            } else {
-              track(partition_index, *rec.key, rec.value);
-              apply(*rec.key, rec.value);
-            }
-          }
-        } catch (const protocol::DecodeError& e) {
-          spdlog::warn("{}-{}: skipping a malformed record batch: {}", kOffsetsTopic, partition_index, e.what());
+  cluster::replay_batches(*partition, [&](std::span<const uint8_t> batch) {
+    try {
+      uint16_t attributes = load_be16(batch.data() + 21);
+      auto producer_id = static_cast<int64_t>(load_be64(batch.data() + 43));
+      for (auto& rec : protocol::decode_record_batch(batch)) {
+        ++records;
+        if (!rec.key) continue;
+        if (attributes & kControlFlag) {
+          // A transaction marker: key version, type (0 ABORT, 1 COMMIT).
+          if (rec.key->size() >= 4) complete_txn(partition_index, producer_id, load_be16(rec.key->data() + 2) == 1);
+        } else if (attributes & kTransactionalFlag) {
+          apply_txn_record(producer_id, *rec.key, rec.value);
+        } else {
+          track(partition_index, *rec.key, rec.value);
+          apply(*rec.key, rec.value);
         }
       }
+    } catch (const protocol::DecodeError& e) {
+      spdlog::warn("{}-{}: skipping a malformed record batch: {}", kOffsetsTopic, partition_index, e.what());
     }
-    // The slices before a failed copy were replayed, as they came in order.
-    if (read.os_error != 0)
-      throw std::runtime_error("short read while loading " + kOffsetsTopic + ": " + std::strerror(read.os_error));
-    if (offset <= before) break;  // nothing readable past this point
-  }
+  });
   if (records) spdlog::info("loaded {} records from {}-{}", records, kOffsetsTopic, partition_index);
 }
 

@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/endian.h"
+#include "cluster/batch_replay.h"
 #include "group/coordinator.h"
 #include "protocol/reader.h"
 #include "protocol/record_codec.h"
@@ -15,7 +16,6 @@ namespace runnel::txn {
 namespace {
 
 constexpr auto kTickInterval = std::chrono::milliseconds(200);
-constexpr size_t kBatchHeaderSize = 61;
 constexpr int16_t kNoEpoch = -1;
 
 // TransactionMetadata.isEpochExhausted: the epoch is about to overflow.
@@ -218,50 +218,33 @@ void Coordinator::load(int32_t partition_index) {
   unload(partition_index);
   // Replays the partition: the last record of each id wins, a tombstone removes it.
   std::map<std::string, TxnMetadata> found;
-  int64_t offset = partition->log_start_offset().value();
   size_t records = 0;
-  while (offset < partition->log_end_offset().value()) {
-    auto read = partition->read_into_memory(Offset(offset), 1 << 20);
-    int64_t before = offset;
-    for (const auto& bytes : read.slices) {
-      for (size_t pos = 0; pos + kBatchHeaderSize <= bytes.size();) {
-        const uint8_t* p = bytes.data() + pos;
-        size_t size = 12 + load_be32(p + 8);
-        if (pos + size > bytes.size()) break;
-        pos += size;
-        offset = std::max(offset, static_cast<int64_t>(load_be64(p)) + static_cast<int32_t>(load_be32(p + 23)) + 1);
-        try {
-          for (auto& rec : protocol::decode_record_batch({p, size})) {
-            if (!rec.key) continue;
-            auto id = decode_txn_key(*rec.key);
-            if (!id) continue;
-            ++records;
-            if (!rec.value) {
-              found.erase(*id);
-              continue;
-            }
-            auto v = decode_txn_value(*rec.value);
-            auto& md = found[*id];
-            md.transactional_id = *id;
-            md.producer_id = v.producer_id;
-            md.producer_epoch = v.producer_epoch;
-            md.timeout_ms = v.transaction_timeout_ms;
-            md.state = v.state;
-            md.partitions = std::move(v.partitions);
-            md.start_ms = v.start_timestamp_ms;
-            md.last_update_ms = v.last_update_timestamp_ms;
-          }
-        } catch (const protocol::DecodeError& e) {
-          spdlog::warn("{}-{}: skipping a malformed record batch: {}", kTransactionStateTopic, partition_index,
-                       e.what());
+  cluster::replay_batches(*partition, [&](std::span<const uint8_t> batch) {
+    try {
+      for (auto& rec : protocol::decode_record_batch(batch)) {
+        if (!rec.key) continue;
+        auto id = decode_txn_key(*rec.key);
+        if (!id) continue;
+        ++records;
+        if (!rec.value) {
+          found.erase(*id);
+          continue;
         }
+        auto v = decode_txn_value(*rec.value);
+        auto& md = found[*id];
+        md.transactional_id = *id;
+        md.producer_id = v.producer_id;
+        md.producer_epoch = v.producer_epoch;
+        md.timeout_ms = v.transaction_timeout_ms;
+        md.state = v.state;
+        md.partitions = std::move(v.partitions);
+        md.start_ms = v.start_timestamp_ms;
+        md.last_update_ms = v.last_update_timestamp_ms;
       }
+    } catch (const protocol::DecodeError& e) {
+      spdlog::warn("{}-{}: skipping a malformed record batch: {}", kTransactionStateTopic, partition_index, e.what());
     }
-    if (read.os_error != 0)
-      throw std::runtime_error("short read while loading " + kTransactionStateTopic + ": " +
-                               std::strerror(read.os_error));
-    if (offset <= before) break;
-  }
+  });
   uint64_t generation = next_generation_++;
   loaded_[partition_index] =
       Loaded{generation, partition->leader_epoch().value(), static_cast<int64_t>(records), false};

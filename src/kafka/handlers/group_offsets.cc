@@ -34,18 +34,17 @@ asio::awaitable<std::vector<group::CommittedOffset>> fetch_offsets(Broker& broke
   });
 }
 
-}  // namespace
-
-asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestContext& ctx,
-                                                                     protocol::OffsetCommitRequest& request) {
-  Broker& broker = ctx.broker;
-  protocol::OffsetCommitResponse response;
+// The entries of a commit (OffsetCommit, TxnOffsetCommit) for partitions that
+// exist, and where each is answered in `response`; the others are answered
+// UNKNOWN_TOPIC_OR_PARTITION there.
+template <class Request, class Response>
+std::vector<group::CommitEntry> commit_entries(Broker& broker, const Request& request, Response& response,
+                                               std::vector<std::pair<size_t, size_t>>& where) {
   std::vector<group::CommitEntry> entries;
-  std::vector<std::pair<size_t, size_t>> where;  // (topic, partition) index in the response
-  for (auto& topic : request.topics) {
+  for (const auto& topic : request.topics) {
     auto& tr = response.topics.emplace_back();
     tr.name = topic.name;
-    for (auto& p : topic.partitions) {
+    for (const auto& p : topic.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
       if (!partition_exists(broker, topic.name, p.partition_index)) {
@@ -57,6 +56,17 @@ asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestCont
       where.push_back({response.topics.size() - 1, tr.partitions.size() - 1});
     }
   }
+  return entries;
+}
+
+}  // namespace
+
+asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestContext& ctx,
+                                                                     protocol::OffsetCommitRequest& request) {
+  Broker& broker = ctx.broker;
+  protocol::OffsetCommitResponse response;
+  std::vector<std::pair<size_t, size_t>> where;  // (topic, partition) index in the response
+  auto entries = commit_entries(broker, request, response, where);
   if (request.group_id.empty()) {
     for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(ErrorCode::INVALID_GROUP_ID);
     co_return response;
@@ -91,23 +101,8 @@ asio::awaitable<protocol::TxnOffsetCommitResponse> handle_txn_offset_commit(Requ
                                                                             protocol::TxnOffsetCommitRequest& request) {
   Broker& broker = ctx.broker;
   protocol::TxnOffsetCommitResponse response;
-  std::vector<group::CommitEntry> entries;
   std::vector<std::pair<size_t, size_t>> where;
-  for (auto& topic : request.topics) {
-    auto& tr = response.topics.emplace_back();
-    tr.name = topic.name;
-    for (auto& p : topic.partitions) {
-      auto& pr = tr.partitions.emplace_back();
-      pr.partition_index = p.partition_index;
-      if (!partition_exists(broker, topic.name, p.partition_index)) {
-        pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-        continue;
-      }
-      entries.push_back(
-          {topic.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata});
-      where.push_back({response.topics.size() - 1, tr.partitions.size() - 1});
-    }
-  }
+  auto entries = commit_entries(broker, request, response, where);
   auto fail_all = [&](ErrorCode error) {
     for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(error);
   };
