@@ -59,17 +59,18 @@ void Partition::on_write_error(int error) {
   }
 }
 
-storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_ms) {
+storage::AppendResult Partition::append_as_leader(const char* what, int64_t now_ms,
+                                                  const std::function<storage::AppendResult()>& write) {
   if (role_ != Role::Leader || offline_) {
     storage::AppendResult r;
     r.error = offline_ ? ErrorCode::KAFKA_STORAGE_ERROR : ErrorCode::NOT_LEADER_OR_FOLLOWER;
     return r;
   }
   errno = 0;
-  auto result = log_->append(batches, leader_epoch(), now_ms);
+  auto result = write();
   if (result.error == ErrorCode::KAFKA_STORAGE_ERROR) {
     const int error = errno ? errno : EIO;
-    spdlog::error("{}-{}: append failed: {}", topic_, index_.value(), std::strerror(error));
+    spdlog::error("{}-{}: {} failed: {}", topic_, index_.value(), what, std::strerror(error));
     on_write_error(error);
   }
   if (result.error == ErrorCode::NONE) {
@@ -83,27 +84,15 @@ storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_
   return result;
 }
 
+storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_ms) {
+  return append_as_leader("append", now_ms, [&] { return log_->append(batches, leader_epoch(), now_ms); });
+}
+
 storage::AppendResult Partition::append_txn_marker(int64_t producer_id, int16_t producer_epoch,
                                                    const protocol::TxnMarker& marker, int64_t now_ms) {
-  if (role_ != Role::Leader || offline_) {
-    storage::AppendResult r;
-    r.error = offline_ ? ErrorCode::KAFKA_STORAGE_ERROR : ErrorCode::NOT_LEADER_OR_FOLLOWER;
-    return r;
-  }
-  errno = 0;
-  auto result = log_->append_txn_marker(producer_id, producer_epoch, marker, leader_epoch(), now_ms);
-  if (result.error == ErrorCode::KAFKA_STORAGE_ERROR) {
-    const int error = errno ? errno : EIO;
-    spdlog::error("{}-{}: writing a transaction marker failed: {}", topic_, index_.value(), std::strerror(error));
-    on_write_error(error);
-  }
-  if (result.error == ErrorCode::NONE) {
-    last_append_ms_ = now_ms;
-    if (!replicated_) log_->on_high_watermark(high_watermark().value());
-    notify_fetch_waiters();
-    if (replicated_) request_flush(/*force=*/true);
-  }
-  return result;
+  return append_as_leader("writing a transaction marker", now_ms, [&] {
+    return log_->append_txn_marker(producer_id, producer_epoch, marker, leader_epoch(), now_ms);
+  });
 }
 
 storage::AppendResult Partition::append_replicated(std::span<const uint8_t> batches, int64_t now_ms) {

@@ -241,6 +241,13 @@ class Partition final : public replication::FollowerReplica {
   // Resumes once no sync is in flight (false: the partition went meanwhile).
   // A truncation must not race a sync that counts the data it cuts.
   asio::awaitable<bool> wait_no_sync_in_flight();
+  // What every append as the leader shares around `write` (the log call):
+  // only a leader that is online appends; a storage error takes the
+  // partition offline (`what` names the write in the log line); a success
+  // moves the single node's high watermark, wakes the Fetch waiters and, in a
+  // cluster, syncs at once (the high watermark moves only once it is durable).
+  storage::AppendResult append_as_leader(const char* what, int64_t now_ms,
+                                         const std::function<storage::AppendResult()>& write);
   enum class Role { None, Leader, Follower };
   // Queues a sync of the log (at most one in flight). `have_slot`: the
   // FlushGate slot was handed over already.

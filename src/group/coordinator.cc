@@ -380,6 +380,27 @@ ErrorCode Coordinator::leave(const std::string& group_id, const std::string& mem
   return error;
 }
 
+std::vector<protocol::Record> Coordinator::offset_records(const std::string& group_id,
+                                                          const std::vector<CommitEntry>& entries, int64_t now_ms,
+                                                          std::vector<ErrorCode>& errors,
+                                                          std::vector<size_t>& written) const {
+  std::vector<protocol::Record> records;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    std::string metadata = e.metadata.value_or("");
+    if (static_cast<int64_t>(metadata.size()) > max_metadata_bytes_) {
+      errors[i] = ErrorCode::OFFSET_METADATA_TOO_LARGE;
+      continue;
+    }
+    protocol::Record r;
+    r.key = encode_key(OffsetKey{group_id, e.topic, e.partition});
+    r.value = encode_value(OffsetValue{e.offset, e.leader_epoch, metadata, now_ms});
+    records.push_back(std::move(r));
+    written.push_back(i);
+  }
+  return records;
+}
+
 asio::awaitable<std::vector<ErrorCode>> Coordinator::commit(const std::string& group_id, const std::string& member_id,
                                                             const std::optional<std::string>& instance_id,
                                                             int32_t generation,
@@ -398,23 +419,9 @@ asio::awaitable<std::vector<ErrorCode>> Coordinator::commit(const std::string& g
   std::vector<ErrorCode> errors(entries.size(), group_error);
   if (group_error != ErrorCode::NONE) co_return errors;
 
-  std::vector<protocol::Record> records;
   std::vector<size_t> written;
   int64_t now = wall_clock_ms();
-  for (size_t i = 0; i < entries.size(); ++i) {
-    auto& e = entries[i];
-    std::string metadata = e.metadata.value_or("");
-    if (static_cast<int64_t>(metadata.size()) > max_metadata_bytes_) {
-      errors[i] = ErrorCode::OFFSET_METADATA_TOO_LARGE;
-      continue;
-    }
-    OffsetValue v{e.offset, e.leader_epoch, metadata, now};
-    protocol::Record r;
-    r.key = encode_key(OffsetKey{group_id, e.topic, e.partition});
-    r.value = encode_value(v);
-    records.push_back(std::move(r));
-    written.push_back(i);
-  }
+  auto records = offset_records(group_id, entries, now, errors, written);
   if (records.empty()) co_return errors;
   int64_t last = append(group_id, records);
   bool durable = co_await wait_durable(group_id, last);
@@ -505,22 +512,9 @@ asio::awaitable<std::vector<ErrorCode>> Coordinator::txn_commit(const std::strin
     std::fill(errors.begin(), errors.end(), ErrorCode::NOT_COORDINATOR);
     co_return errors;
   }
-  std::vector<protocol::Record> records;
   std::vector<size_t> written;
   int64_t now = wall_clock_ms();
-  for (size_t i = 0; i < entries.size(); ++i) {
-    auto& e = entries[i];
-    std::string metadata = e.metadata.value_or("");
-    if (static_cast<int64_t>(metadata.size()) > max_metadata_bytes_) {
-      errors[i] = ErrorCode::OFFSET_METADATA_TOO_LARGE;
-      continue;
-    }
-    protocol::Record r;
-    r.key = encode_key(OffsetKey{group_id, e.topic, e.partition});
-    r.value = encode_value(OffsetValue{e.offset, e.leader_epoch, metadata, now});
-    records.push_back(std::move(r));
-    written.push_back(i);
-  }
+  auto records = offset_records(group_id, entries, now, errors, written);
   if (records.empty()) co_return errors;
   // The sequence continues the producer's on this partition (the log checks
   // it as it checks a client's batch); a new epoch starts at 0.

@@ -157,6 +157,13 @@ class Coordinator {
   void apply(std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value);
   // Appends records to the group's offsets partition; returns the last offset or -1.
   int64_t append(const std::string& group_id, const std::vector<protocol::Record>& records);
+  // The __consumer_offsets records of a commit's entries (OffsetCommit,
+  // TxnOffsetCommit), committed at `now_ms`; an entry whose metadata is too
+  // large gets OFFSET_METADATA_TOO_LARGE in `errors` instead, and `written`
+  // lists the indexes of the others.
+  std::vector<protocol::Record> offset_records(const std::string& group_id, const std::vector<CommitEntry>& entries,
+                                               int64_t now_ms, std::vector<ErrorCode>& errors,
+                                               std::vector<size_t>& written) const;
   // Appends records as one batch to partition p, without tracking them; returns the last offset or -1.
   int64_t append_batch(int32_t p, const std::vector<protocol::Record>& records);
   asio::awaitable<bool> wait_durable(const std::string& group_id, int64_t offset);

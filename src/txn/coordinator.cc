@@ -25,6 +25,19 @@ bool completed_or_empty(TxnState s) {
   return s == TxnState::Empty || s == TxnState::CompleteCommit || s == TxnState::CompleteAbort;
 }
 
+// A transaction's record in __transaction_state (TransactionLog's value).
+TxnLogValue log_value(const TxnMetadata& md) {
+  TxnLogValue v;
+  v.producer_id = md.producer_id;
+  v.producer_epoch = md.producer_epoch;
+  v.transaction_timeout_ms = md.timeout_ms;
+  v.state = md.state;
+  v.partitions = md.partitions;
+  v.last_update_timestamp_ms = md.last_update_ms;
+  v.start_timestamp_ms = md.start_ms;
+  return v;
+}
+
 asio::awaitable<void> sleep_ms(int64_t ms) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer.expires_after(std::chrono::milliseconds(ms));
@@ -82,17 +95,9 @@ asio::awaitable<void> Coordinator::compact(int32_t p, uint64_t generation) {
   std::vector<protocol::Record> records;
   for (const auto& [id, md] : txns_) {
     if (state_partition_for(id, config_.state_partitions) != p) continue;
-    TxnLogValue v;
-    v.producer_id = md.producer_id;
-    v.producer_epoch = md.producer_epoch;
-    v.transaction_timeout_ms = md.timeout_ms;
-    v.state = md.state;
-    v.partitions = md.partitions;
-    v.last_update_timestamp_ms = md.last_update_ms;
-    v.start_timestamp_ms = md.start_ms;
     protocol::Record r;
     r.key = encode_txn_key(id);
-    r.value = encode_txn_value(v);
+    r.value = encode_txn_value(log_value(md));
     records.push_back(std::move(r));
   }
   int64_t before = it->second.records;
@@ -265,17 +270,7 @@ asio::awaitable<ErrorCode> Coordinator::write(const TxnMetadata& next, uint64_t 
   if (!partition || !still_loaded(next.transactional_id, generation)) co_return ErrorCode::NOT_COORDINATOR;
   protocol::Record r;
   r.key = encode_txn_key(next.transactional_id);
-  if (!tombstone) {
-    TxnLogValue v;
-    v.producer_id = next.producer_id;
-    v.producer_epoch = next.producer_epoch;
-    v.transaction_timeout_ms = next.timeout_ms;
-    v.state = next.state;
-    v.partitions = next.partitions;
-    v.last_update_timestamp_ms = next.last_update_ms;
-    v.start_timestamp_ms = next.start_ms;
-    r.value = encode_txn_value(v);
-  }
+  if (!tombstone) r.value = encode_txn_value(log_value(next));
   auto batch = protocol::build_record_batch({r}, wall_clock_ms());
   auto result = partition->append(batch, wall_clock_ms());
   if (result.error != ErrorCode::NONE) {
