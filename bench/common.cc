@@ -44,6 +44,8 @@ options:
   --duration S            run for S seconds (stops at --records too if given)
   --warmup S              latency: leave the first S seconds out (default 1)
   --interval S            progress line every S seconds on stderr (default 1)
+  --txn-records N         produce: one transaction per N records per producer (each producer
+                          gets its own transactional.id; 0 = no transactions, the default)
   -X key=value            any other librdkafka property
   --window N              nats: outstanding publishes (default 4000)
   --repeat N              startup: runs (default 5)
@@ -70,26 +72,48 @@ Options parse(int argc, char** argv) {
     };
     if (a == "--") {
       for (++i; i < argc; ++i) o.command.push_back(argv[i]);
-    } else if (a == "-h" || a == "--help") usage(0);
-    else if (a == "--bootstrap") o.bootstrap = val();
-    else if (a == "--topic") o.topic = val();
-    else if (a == "--records") o.records = std::stoull(val()), o.records_given = true;
-    else if (a == "--record-size") o.record_size = std::stoul(val());
-    else if (a == "--partitions") o.partitions = std::stoi(val());
-    else if (a == "--producers") o.producers = std::max(1, std::stoi(val()));
-    else if (a == "--acks") o.acks = val();
-    else if (a == "--compression") o.compression = val();
-    else if (a == "--linger-ms") o.linger_ms = std::stoi(val());
-    else if (a == "--batch-size") o.batch_size = std::stoi(val());
-    else if (a == "--rate") o.rate = std::stod(val());
-    else if (a == "--duration") o.duration = std::stod(val());
-    else if (a == "--warmup") o.warmup = std::stod(val());
-    else if (a == "--interval") o.interval = std::stod(val());
-    else if (a == "--window") o.window = std::max(1, std::stoi(val()));
-    else if (a == "--repeat") o.repeat = std::max(1, std::stoi(val()));
-    else if (a == "--label") o.label = val();
-    else if (a == "--json") o.json = val();
-    else if (a == "--quiet") o.quiet = true;
+    } else if (a == "-h" || a == "--help")
+      usage(0);
+    else if (a == "--bootstrap")
+      o.bootstrap = val();
+    else if (a == "--topic")
+      o.topic = val();
+    else if (a == "--records")
+      o.records = std::stoull(val()), o.records_given = true;
+    else if (a == "--record-size")
+      o.record_size = std::stoul(val());
+    else if (a == "--partitions")
+      o.partitions = std::stoi(val());
+    else if (a == "--producers")
+      o.producers = std::max(1, std::stoi(val()));
+    else if (a == "--acks")
+      o.acks = val();
+    else if (a == "--compression")
+      o.compression = val();
+    else if (a == "--linger-ms")
+      o.linger_ms = std::stoi(val());
+    else if (a == "--batch-size")
+      o.batch_size = std::stoi(val());
+    else if (a == "--rate")
+      o.rate = std::stod(val());
+    else if (a == "--duration")
+      o.duration = std::stod(val());
+    else if (a == "--warmup")
+      o.warmup = std::stod(val());
+    else if (a == "--interval")
+      o.interval = std::stod(val());
+    else if (a == "--window")
+      o.window = std::max(1, std::stoi(val()));
+    else if (a == "--repeat")
+      o.repeat = std::max(1, std::stoi(val()));
+    else if (a == "--label")
+      o.label = val();
+    else if (a == "--txn-records")
+      o.txn_records = std::stoull(val());
+    else if (a == "--json")
+      o.json = val();
+    else if (a == "--quiet")
+      o.quiet = true;
     else if (a == "-X") {
       std::string kv = val();
       auto eq = kv.find('=');

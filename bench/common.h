@@ -2,6 +2,9 @@
 // entry point of every mode. Single-threaded set-up; g_stop is the only shared state.
 #pragma once
 
+#include <fmt/core.h>
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -11,20 +14,17 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <sys/resource.h>
 #include <utility>
 #include <vector>
-
-#include <fmt/core.h>
 
 #include "histogram.h"
 
 namespace runnel::bench {
 
 inline uint64_t now_ns() {
-  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now().time_since_epoch())
-                      .count());
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
 }
 
 // Set by SIGINT/SIGTERM: every loop winds down and reports what it has.
@@ -50,8 +50,9 @@ struct Options {
   std::string json;  // file to write the JSON result to ("-" = stdout)
   std::string label;
   bool quiet = false;
-  int window = 4000;  // nats: publishes awaiting their ack
-  int repeat = 5;     // startup
+  int window = 4000;                                       // nats: publishes awaiting their ack
+  int repeat = 5;                                          // startup
+  uint64_t txn_records = 0;                                // produce: records per transaction (0: not transactional)
   std::vector<std::pair<std::string, std::string>> props;  // -X key=value
   std::vector<std::string> command;                        // startup: after --
 };
@@ -64,16 +65,18 @@ Options parse(int argc, char** argv);
 struct Result {
   std::vector<std::pair<std::string, std::string>> fields;  // value already JSON-encoded
   void num(const std::string& k, double v) {
-    fields.emplace_back(k, (v == double(int64_t(v)) && std::abs(v) < 1e15)
-                               ? fmt::format("{}", int64_t(v))
-                               : fmt::format("{:.3f}", v));
+    fields.emplace_back(
+        k, (v == double(int64_t(v)) && std::abs(v) < 1e15) ? fmt::format("{}", int64_t(v)) : fmt::format("{:.3f}", v));
   }
   void str(const std::string& k, const std::string& v) {
     std::string e = "\"";
     for (char c : v) {
-      if (c == '"' || c == '\\') e += '\\', e += c;
-      else if (uint8_t(c) < 0x20) e += fmt::format("\\u{:04x}", int(c));
-      else e += c;
+      if (c == '"' || c == '\\')
+        e += '\\', e += c;
+      else if (uint8_t(c) < 0x20)
+        e += fmt::format("\\u{:04x}", int(c));
+      else
+        e += c;
     }
     fields.emplace_back(k, e + "\"");
   }
@@ -90,8 +93,8 @@ struct Result {
   void emit(const Options& o) {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    num("client_cpu_s", double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                            double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+    num("client_cpu_s",
+        double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
     size_t w = 0;
     for (auto& [k, v] : fields) w = std::max(w, k.size());
     fmt::print("\n== {} ==\n", o.label);

@@ -1,6 +1,7 @@
 // runnel-bench's Kafka modes on librdkafka's C API: produce, consume (cold, assigned
 // partitions, no group) and end-to-end latency at a fixed offered rate.
 #include <librdkafka/rdkafka.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -10,7 +11,6 @@ namespace runnel::bench {
 namespace {
 
 // ---------------------------------------------------------------- librdkafka helpers
-
 
 void set(rd_kafka_conf_t* conf, const std::string& k, const std::string& v) {
   char err[512];
@@ -86,8 +86,8 @@ int ensure_topic(const Options& o) {
     }
     if (n < 0) die(fmt::format("topic {} created but not in the metadata", o.topic));
   } else if (n > 0 && o.partitions > 0 && n != o.partitions) {
-    fmt::print(stderr, "note: topic {} exists with {} partitions (asked for {}), using it as is\n",
-               o.topic, n, o.partitions);
+    fmt::print(stderr, "note: topic {} exists with {} partitions (asked for {}), using it as is\n", o.topic, n,
+               o.partitions);
   }
   rd_kafka_destroy(rk);
   return n;  // -1: does not exist; the producer's first metadata request may auto-create it
@@ -105,9 +105,18 @@ struct ProducerState {
 };
 
 struct Shared {
-  std::atomic<uint64_t> sent{0}, acked{0}, failed{0};
+  std::atomic<uint64_t> sent{0}, acked{0}, failed{0}, txns{0};
 };
 Shared g_shared;
+
+// Transactional calls return an error object; any failure ends the benchmark (a fenced or
+// aborted transaction would make the throughput meaningless).
+void txn_check(const char* what, rd_kafka_error_t* e) {
+  if (!e) return;
+  std::string msg = fmt::format("{}: {}", what, rd_kafka_error_string(e));
+  rd_kafka_error_destroy(e);
+  die(msg);
+}
 
 void dr_cb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   auto* st = static_cast<ProducerState*>(opaque);
@@ -150,13 +159,13 @@ rd_kafka_conf_t* producer_conf(const Options& o, ProducerState* st) {
   return c;
 }
 
-
 // Paced or unpaced production of `count` records (UINT64_MAX: until `deadline`).
-void produce_loop(const Options& o, rd_kafka_t* rk, rd_kafka_topic_t* rkt, uint64_t count,
-                  double rate, uint64_t start, uint64_t deadline, const std::string& payload,
-                  bool stamp, int producer_id) {
+void produce_loop(const Options& o, rd_kafka_t* rk, rd_kafka_topic_t* rkt, uint64_t count, double rate, uint64_t start,
+                  uint64_t deadline, const std::string& payload, bool stamp, int producer_id) {
   std::string buf = payload;
+  uint64_t in_txn = 0;  // records produced in the open transaction
   for (uint64_t i = 0; i < count && !g_stop; ++i) {
+    if (o.txn_records && in_txn == 0) txn_check("begin_transaction", rd_kafka_begin_transaction(rk));
     uint64_t t = now_ns();
     uint64_t due = t;
     if (rate > 0) {
@@ -164,7 +173,8 @@ void produce_loop(const Options& o, rd_kafka_t* rk, rd_kafka_topic_t* rkt, uint6
       while (t < due && !g_stop) {
         rd_kafka_poll(rk, 0);
         uint64_t gap = due - now_ns();
-        if (int64_t(gap) > 60000) std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<uint64_t>(gap - 50000, 100000)));
+        if (int64_t(gap) > 60000)
+          std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<uint64_t>(gap - 50000, 100000)));
         t = now_ns();
       }
     }
@@ -178,12 +188,12 @@ void produce_loop(const Options& o, rd_kafka_t* rk, rd_kafka_topic_t* rkt, uint6
       if (stamp) {
         uint64_t hdr[3] = {kMagic, stamp_t, (uint64_t(producer_id) << 48) | i};
         std::memcpy(buf.data(), hdr, std::min(buf.size(), sizeof hdr));
-        rc = rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, buf.data(), buf.size(),
-                              nullptr, 0, opaque);
+        rc = rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, buf.data(), buf.size(), nullptr, 0,
+                              opaque);
       } else {
         // No copy: every record points at the same immutable payload.
-        rc = rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, const_cast<char*>(payload.data()),
-                              payload.size(), nullptr, 0, opaque);
+        rc = rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, const_cast<char*>(payload.data()), payload.size(), nullptr,
+                              0, opaque);
       }
       if (rc == 0) break;
       rd_kafka_resp_err_t err = rd_kafka_last_error();
@@ -193,6 +203,16 @@ void produce_loop(const Options& o, rd_kafka_t* rk, rd_kafka_topic_t* rkt, uint6
     }
     g_shared.sent.fetch_add(1, std::memory_order_relaxed);
     if ((i & 1023) == 0) rd_kafka_poll(rk, 0);
+    if (o.txn_records && ++in_txn == o.txn_records) {
+      // Waits for every record of the transaction to be acknowledged, then EndTxn.
+      txn_check("commit_transaction", rd_kafka_commit_transaction(rk, 60000));
+      g_shared.txns.fetch_add(1, std::memory_order_relaxed);
+      in_txn = 0;
+    }
+  }
+  if (in_txn) {
+    txn_check("commit_transaction", rd_kafka_commit_transaction(rk, 60000));
+    g_shared.txns.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
@@ -209,7 +229,14 @@ ProduceOutcome run_producers(const Options& o, bool stamp, uint64_t start_at = 0
   std::vector<rd_kafka_t*> rks;
   std::vector<rd_kafka_topic_t*> rkts;
   for (int p = 0; p < o.producers; ++p) {
-    rd_kafka_t* rk = make_client(RD_KAFKA_PRODUCER, producer_conf(o, &states[p]));
+    rd_kafka_conf_t* conf = producer_conf(o, &states[p]);
+    if (o.txn_records) {
+      set(conf, "transactional.id", fmt::format("runnel-bench-{}-{}", getpid(), p));
+      // librdkafka requires message.timeout.ms <= transaction.timeout.ms (default 60 s).
+      set(conf, "message.timeout.ms", "60000");
+    }
+    rd_kafka_t* rk = make_client(RD_KAFKA_PRODUCER, conf);
+    if (o.txn_records) txn_check("init_transactions", rd_kafka_init_transactions(rk, 30000));
     rks.push_back(rk);
     rkts.push_back(rd_kafka_topic_new(rk, o.topic.c_str(), nullptr));
     // Connect and learn the partitions before the clock starts.
@@ -217,15 +244,16 @@ ProduceOutcome run_producers(const Options& o, bool stamp, uint64_t start_at = 0
     if (rd_kafka_metadata(rk, 0, rkts.back(), &md, 10000) == 0) rd_kafka_metadata_destroy(md);
   }
   std::string payload = random_payload(o.record_size);
-  if (start_at) while (now_ns() < start_at) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (start_at)
+    while (now_ns() < start_at) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   uint64_t start = now_ns();
   uint64_t deadline = o.duration > 0 ? start + uint64_t(o.duration * 1e9) : 0;
   std::vector<std::thread> threads;
   std::atomic<int> running{o.producers};
   std::atomic<uint64_t> send_end{0};
   for (int p = 0; p < o.producers; ++p) {
-    uint64_t n = o.records == UINT64_MAX ? UINT64_MAX
-                                         : o.records / o.producers + (uint64_t(p) < o.records % o.producers);
+    uint64_t n =
+        o.records == UINT64_MAX ? UINT64_MAX : o.records / o.producers + (uint64_t(p) < o.records % o.producers);
     threads.emplace_back([&, p, n] {
       produce_loop(o, rks[p], rkts[p], n, o.rate / o.producers, start, deadline, payload, stamp, p);
       uint64_t sent_end = now_ns(), prev = send_end.load();
@@ -294,6 +322,10 @@ int mode_produce(const Options& o) {
   r.num("seconds", out.seconds);
   r.num("records_per_s", double(out.acked) / out.seconds);
   r.num("mb_per_s", double(out.acked) * double(o.record_size) / out.seconds / 1e6);
+  if (o.txn_records) {
+    r.num("records_per_txn", double(o.txn_records));
+    r.num("transactions_per_s", double(g_shared.txns.load()) / out.seconds);
+  }
   r.latency("ack_latency", out.ack_latency);
   r.emit(o);
   return out.failed ? 1 : 0;
@@ -501,7 +533,5 @@ int mode_latency(const Options& o0) {
   return (out.failed || received < out.acked) ? 1 : 0;
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 }  // namespace runnel::bench

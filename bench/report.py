@@ -135,6 +135,18 @@ for path in sorted(glob.glob(os.path.join(R, "produce-*.json"))):
             vs_disk=ratio(j["records_per_s"], limits.get("fdatasync_4k_per_s")),
             failed=j.get("failed"), error=j.get("error"), cpu=cpu(j)))
         continue
+    if j["label"].endswith("-txn100"):
+        plain = load(os.path.basename(path).replace("-txn100", ""))
+        rows.append(dict(
+            workload=f"runnel produce {size} B x {j['partitions']} part, acks=all, transactions of "
+                     f"{j['records_per_txn']} records, {j['producers']} producer(s), "
+                     f"{j['transactions_per_s']:.0f} txn/s (x acks=all: share of the plain acks=all row)",
+            records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
+            p50_ms=j["ack_latency_p50_ms"], p99_ms=j["ack_latency_p99_ms"], p999_ms=j["ack_latency_p999_ms"],
+            max_ms=j["ack_latency_max_ms"], latency_kind="produce->ack",
+            vs_peer=ratio(j["records_per_s"], plain and plain.get("records_per_s")), peer="acks=all, no transactions",
+            failed=j.get("failed"), error=j.get("error"), cpu=cpu(j)))
+        continue
     if j["label"].endswith("-idempotent"):
         plain = load(os.path.basename(path).replace("-idempotent", ""))
         rows.append(dict(

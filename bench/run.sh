@@ -237,6 +237,18 @@ if [ $RUNNEL_OK = 1 ]; then
       -X enable.idempotence=true
     runnel_alive "produce-${1}B-idempotent"
   done
+  # Transactions of 100 records each (issue 12's target: at least half of the plain acks=all
+  # rows of the same run). One producer commits each transaction before it begins the next
+  # (commit_transaction waits for every record's acknowledgement), as a consume-transform-
+  # produce loop does; the 1 KiB row runs 4 such producers, each with its own transactional.id.
+  for w in "100 1 1" "1024 16 4"; do
+    set -- $w
+    [ $RUNNEL_OK = 1 ] || break
+    bench "produce-${1}B-${2}p-acksall-txn100" produce --bootstrap "$BOOT" --topic "t-${1}-${2}-txn" \
+      --partitions "$2" --record-size "$1" --records 100000000 --duration "$MAX_SECONDS" --acks all \
+      --producers "$3" --txn-records 100 --linger-ms 0
+    runnel_alive "produce-${1}B-txn100"
+  done
   # One record per ProduceRequest, acks=all, up to 5 requests in flight on one connection:
   # requests/s against fio's fdatasyncs/s shows whether requests in flight share a sync.
   if [ $RUNNEL_OK = 1 ]; then

@@ -12,6 +12,7 @@
 #include "app/cluster_command.h"
 #include "app/config.h"
 #include "app/group_command.h"
+#include "app/producers_command.h"
 #include "app/transactions_command.h"
 #include "kafka/broker.h"
 #include "server/listener.h"
@@ -194,6 +195,21 @@ int main(int argc, char** argv) {
   txn_describe_cmd->add_option("ID", transactional_id, "Transactional id")->required();
   txn_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
 
+  std::string producers_topic;
+  std::optional<int32_t> producers_partition;
+  auto* producers_cmd = app.add_subcommand(
+      "producers", "Inspect idempotent and transactional producers (like kafka-transactions.sh describe-producers)");
+  producers_cmd->require_subcommand(1);
+  producers_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  auto* producers_list_cmd = producers_cmd->add_subcommand("list", "The active producers of every partition");
+  producers_list_cmd->add_option("--topic", producers_topic, "Only this topic's partitions");
+  producers_list_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  auto* producers_describe_cmd =
+      producers_cmd->add_subcommand("describe", "The active producers of one topic's partitions");
+  producers_describe_cmd->add_option("TOPIC", producers_topic, "Topic")->required();
+  producers_describe_cmd->add_option("--partition", producers_partition, "Only this partition");
+  producers_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+
   auto* cluster_cmd = app.add_subcommand("cluster", "Inspect a cluster");
   cluster_cmd->require_subcommand(1);
   auto* cluster_status_cmd = cluster_cmd->add_subcommand(
@@ -208,5 +224,10 @@ int main(int argc, char** argv) {
   if (txn_list_cmd->parsed()) return runnel::app::transactions_list(bootstrap, std::cout, std::cerr);
   if (txn_describe_cmd->parsed())
     return runnel::app::transactions_describe(transactional_id, bootstrap, std::cout, std::cerr);
+  if (producers_list_cmd->parsed())
+    return runnel::app::producers_list(producers_topic.empty() ? std::nullopt : std::optional(producers_topic),
+                                       bootstrap, std::cout, std::cerr);
+  if (producers_describe_cmd->parsed())
+    return runnel::app::producers_describe(producers_topic, producers_partition, bootstrap, std::cout, std::cerr);
   return 0;
 }

@@ -16,6 +16,10 @@ namespace runnel::txn {
 namespace {
 
 constexpr auto kTickInterval = std::chrono::milliseconds(200);
+// How long AddPartitionsToTxn / AddOffsetsToTxn / EndTxn wait for the
+// previous transition of their id to finish before answering
+// CONCURRENT_TRANSACTIONS (markers normally take a sync or two).
+constexpr int64_t kSettleWaitMs = 1000;
 constexpr int16_t kNoEpoch = -1;
 
 // TransactionMetadata.isEpochExhausted: the epoch is about to overflow.
@@ -58,6 +62,30 @@ void Coordinator::start() { schedule_tick(); }
 void Coordinator::stop() {
   stopped_ = true;
   tick_timer_.cancel();
+  notify_settled(nullptr);
+}
+
+asio::awaitable<void> Coordinator::await_settled(const std::string& transactional_id, int64_t max_wait_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_wait_ms);
+  asio::steady_timer timer(io_);
+  while (!stopped_ && std::chrono::steady_clock::now() < deadline) {
+    const auto* md = find(transactional_id);
+    if (!md || (!md->pending && md->state != TxnState::PrepareCommit && md->state != TxnState::PrepareAbort)) co_return;
+    timer.expires_at(deadline);
+    auto entry = settle_waiters_.emplace(transactional_id, &timer);
+    std::error_code ec;  // operation_aborted when woken
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    settle_waiters_.erase(entry);
+  }
+}
+
+void Coordinator::notify_settled(const std::string* transactional_id) {
+  if (!transactional_id) {
+    for (auto& [id, timer] : settle_waiters_) timer->cancel();
+    return;
+  }
+  auto [from, to] = settle_waiters_.equal_range(*transactional_id);
+  for (auto it = from; it != to; ++it) it->second->cancel();
 }
 
 void Coordinator::schedule_tick() {
@@ -209,6 +237,7 @@ ErrorCode Coordinator::coordinator_error(const std::string& transactional_id) co
 
 void Coordinator::unload(int32_t partition) {
   if (!loaded_.erase(partition)) return;
+  notify_settled(nullptr);  // its waiters find their ids gone
   size_t dropped = std::erase_if(txns_, [this, partition](const auto& entry) {
     return state_partition_for(entry.first, config_.state_partitions) == partition;
   });
@@ -293,6 +322,8 @@ asio::awaitable<ErrorCode> Coordinator::transit(const TxnMetadata& next_ref, uin
   if (auto* md = find_mutable(id)) md->pending = true;
   next.pending = false;
   auto error = co_await write(next, generation);
+  // Whatever the outcome, the id's transition is over (or it is unloaded).
+  notify_settled(&id);
   // Looked up again: the partition may have been unloaded (and even loaded
   // again) while the record was written.
   auto* md = find_mutable(id);
@@ -442,6 +473,7 @@ asio::awaitable<ErrorCode> Coordinator::fence_and_abort(const std::string& trans
 asio::awaitable<ErrorCode> Coordinator::add_partitions(const std::string& transactional_id, int64_t producer_id,
                                                        int16_t producer_epoch,
                                                        const std::vector<TopicPartition>& partitions) {
+  co_await await_settled(transactional_id, kSettleWaitMs);
   auto generation = generation_of(transactional_id);
   if (!generation) co_return ErrorCode::NOT_COORDINATOR;
   auto* md = find_mutable(transactional_id);
@@ -471,6 +503,7 @@ asio::awaitable<ErrorCode> Coordinator::add_partitions(const std::string& transa
 
 asio::awaitable<ErrorCode> Coordinator::end_txn(const std::string& transactional_id, int64_t producer_id,
                                                 int16_t producer_epoch, bool commit) {
+  co_await await_settled(transactional_id, kSettleWaitMs);
   auto generation = generation_of(transactional_id);
   if (!generation) co_return ErrorCode::NOT_COORDINATOR;
   auto* md = find_mutable(transactional_id);

@@ -153,6 +153,14 @@ class Coordinator {
   asio::awaitable<ErrorCode> fence_and_abort(const std::string& transactional_id, uint64_t generation);
   // Writes the markers of a transaction in Prepare* and then Complete*.
   asio::awaitable<void> complete(std::string transactional_id, uint64_t generation);
+  // Waits, up to max_wait_ms, until no transition of the id is being written
+  // and it is not in Prepare*: a producer that begins its next transaction
+  // right after EndTxn is then answered as soon as the markers are written,
+  // instead of with CONCURRENT_TRANSACTIONS and a client backoff (20 ms and
+  // more in librdkafka and the Java client) per transaction.
+  asio::awaitable<void> await_settled(const std::string& transactional_id, int64_t max_wait_ms);
+  // Wakes the await_settled() callers of the id (all of them: nullptr).
+  void notify_settled(const std::string* transactional_id);
   void schedule_tick();
   void tick();
   // Rewrites the state of every id of partition p at its end and, once that
@@ -168,6 +176,8 @@ class Coordinator {
   std::map<int32_t, Loaded> loaded_;
   uint64_t next_generation_ = 1;
   std::map<std::string, TxnMetadata> txns_;
+  // The timers of the await_settled() callers, by id (each owned by its caller's frame).
+  std::multimap<std::string, asio::steady_timer*> settle_waiters_;
   asio::steady_timer tick_timer_;
   int64_t last_abort_check_ms_ = 0;
   bool stopped_ = false;

@@ -9,8 +9,11 @@
 - confluent-kafka (librdkafka) with enable.idempotence=True, acks=all: a
   numbered stream produced while the broker is killed -9 and restarted twice:
   everything delivered, no duplicates, no gaps, in order per partition.
+- `runnel producers list|describe` shows the producer DescribeProducers does.
 """
+import os
 import struct
+import subprocess
 import threading
 import time
 import unittest
@@ -176,6 +179,20 @@ class RawSequenceTest(unittest.TestCase):
         self.assertEqual(produce(port, topic, idem_batch(pid, epoch + 1, 4, [b"h"])), (NONE, 7))
 
         self.assertEqual(describe_producers(port, topic, 0), (NONE, [(pid, epoch + 1, 4)]))
+        # The CLI: the same producer, its epoch and last sequence, in a table.
+        boot = self.broker.bootstrap
+        for args in (["describe", topic, "--partition", "0"], ["list", "--topic", topic], ["list"]):
+            r = subprocess.run([os.environ["RUNNEL_BIN"], "producers"] + args + ["--bootstrap", boot],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = r.stdout.splitlines()
+            self.assertEqual(lines[0].split()[:4], ["TOPIC", "PARTITION", "PRODUCER-ID", "EPOCH"])
+            self.assertIn([topic, "0", str(pid), str(epoch + 1), "4"], [l.split()[:5] for l in lines[1:]])
+        for args in (["describe", "no-such-topic"], ["describe", topic, "--partition", "7"]):
+            r = subprocess.run([os.environ["RUNNEL_BIN"], "producers"] + args + ["--bootstrap", boot],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("Error:", r.stderr)
         values = [r.value for r in read_partition(self.broker.bootstrap, topic, 0)]
         self.assertEqual(values, [b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h"])
 
