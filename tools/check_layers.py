@@ -29,6 +29,7 @@ LAYERS = [
     "txn",  # the transaction coordinator
     "kafka",  # the Broker and the request handlers
     "server",  # the listener and connections
+    "admin",  # the admin HTTP listener: /metrics, health
     "app",  # command line, config files, the admin commands, main()
 ]
 

@@ -152,6 +152,7 @@ const std::map<std::string, Setter>& broker_setters() {
       {"broker.session.timeout.ms",
        [](auto& c, auto& k, auto& v) { c.broker_session_timeout_ms = parse_int(k, v, 1000, 3600000); }},
       {"runnel.idle.flush.ms", [](auto& c, auto& k, auto& v) { c.idle_flush_ms = parse_int(k, v, 1, INT32_MAX); }},
+      {"runnel.admin.listen", [](auto& c, auto&, auto& v) { c.admin_listen = trim(v); }},
   };
   return setters;
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "admin/admin_server.h"
 #include "app/cluster_command.h"
 #include "app/config.h"
 #include "app/group_command.h"
@@ -51,7 +52,7 @@ void raise_open_file_limit() {
 }
 
 struct ServeFlags {
-  std::string config_file, data_dir, listen, advertise, etcd;
+  std::string config_file, data_dir, listen, advertise, etcd, admin;
   std::vector<std::string> sets;
   int node_id = -1;
   bool fault_injection = false;
@@ -61,7 +62,7 @@ struct ServeFlags {
 constexpr int kPowerCutExitCode = 99;
 
 int serve(const ServeFlags& flags) {
-  const auto& [config_file, data_dir, listen, advertise, etcd, sets, node_id, fault_injection] = flags;
+  const auto& [config_file, data_dir, listen, advertise, etcd, admin, sets, node_id, fault_injection] = flags;
   auto started = std::chrono::steady_clock::now();
   raise_open_file_limit();
   runnel::BrokerConfig config;
@@ -78,6 +79,8 @@ int serve(const ServeFlags& flags) {
     if (!listen.empty()) std::tie(config.listen_host, config.listen_port) = split_host_port("--listen", listen);
     if (!advertise.empty())
       std::tie(config.advertised_host, config.advertised_port) = split_host_port("--advertise", advertise);
+    if (!admin.empty()) config.admin_listen = admin;
+    if (config.admin_listen != "off") (void)split_host_port("runnel.admin.listen", config.admin_listen);
     runnel::validate_config(config);
   } catch (const runnel::ConfigError& e) {
     spdlog::error("configuration error: {}", e.what());
@@ -121,6 +124,17 @@ int serve(const ServeFlags& flags) {
     broker.stop();
     return 1;
   }
+  // The admin listener is a convenience: a port taken (another broker on
+  // this machine) is worth a warning, not a broker that does not start.
+  runnel::AdminServer admin_server(broker);
+  if (config.admin_listen != "off") {
+    auto [host, port] = split_host_port("runnel.admin.listen", config.admin_listen);
+    std::string error;
+    if (admin_server.start(host, port, &error))
+      spdlog::info("admin listener (/metrics, /v1/health) on {}:{}", host, admin_server.port());
+    else
+      spdlog::warn("admin listener not started: {} (runnel.admin.listen; 'off' disables it)", error);
+  }
   auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   spdlog::info("runnel listening on {}:{} (data in {}, {} shards), ready in {:.1f} ms", config.listen_host,
                listener->port(), config.data_dir, broker.shards().size(), elapsed);
@@ -142,6 +156,7 @@ int serve(const ServeFlags& flags) {
     }
   }
   spdlog::info("received signal {}, shutting down", signal_number);
+  admin_server.stop();
   listener->stop();
   broker.stop();
   spdlog::info("clean shutdown complete");
@@ -162,6 +177,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--data-dir", flags.data_dir, "Data directory (log.dirs); default ./data");
   serve_cmd->add_option("--listen", flags.listen, "Kafka listener HOST:PORT; default 127.0.0.1:9092");
   serve_cmd->add_option("--advertise", flags.advertise, "HOST:PORT returned in Metadata; default: the listener");
+  serve_cmd->add_option("--admin", flags.admin,
+                        "Admin HTTP listener HOST:PORT (/metrics, /v1/health), or 'off'; default 127.0.0.1:9644");
   serve_cmd->add_option("--node-id", flags.node_id, "This broker's id in the cluster (node.id); default 0")
       ->check(CLI::Range(0, INT32_MAX));
   serve_cmd->add_option("--etcd", flags.etcd,

@@ -85,7 +85,12 @@ storage::AppendResult Partition::append_as_leader(const char* what, int64_t now_
 }
 
 storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_ms) {
-  return append_as_leader("append", now_ms, [&] { return log_->append(batches, leader_epoch(), now_ms); });
+  auto result = append_as_leader("append", now_ms, [&] { return log_->append(batches, leader_epoch(), now_ms); });
+  if (result.error == ErrorCode::NONE && result.last_offset >= result.base_offset) {
+    traffic_.records_in += static_cast<uint64_t>(result.last_offset - result.base_offset + 1);
+    traffic_.bytes_in += batches.size();
+  }
+  return result;
 }
 
 storage::AppendResult Partition::append_txn_marker(int64_t producer_id, int16_t producer_epoch,

@@ -156,6 +156,15 @@ class Partition final : public replication::FollowerReplica {
   // The end of what consumers may see: everything appended on a single node;
   // in a cluster what the ISR holds durably (see LeaderState).
   Offset high_watermark() const override { return replicated_ ? hw_ : log_end_offset(); }
+  // What was appended to this partition as its leader (Produce, and the
+  // coordinators' own records), for /metrics.
+  struct Traffic {
+    uint64_t records_in = 0;
+    uint64_t bytes_in = 0;
+  };
+  const Traffic& traffic() const { return traffic_; }
+  // Bytes in the partition's segments.
+  uint64_t size_bytes() const { return log_->size_bytes(); }
   // The end of what read_committed consumers may see (KIP-98): the high
   // watermark, or below it the first offset of the earliest transaction
   // still open or whose marker is not yet below the high watermark
@@ -274,6 +283,7 @@ class Partition final : public replication::FollowerReplica {
   std::shared_ptr<FlushGate> gate_;
   bool waiting_at_gate_ = false;
   int64_t last_append_ms_ = 0;
+  Traffic traffic_;
   struct DurableWaiter {
     Offset offset;
     std::function<void(bool)> resume;

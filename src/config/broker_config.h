@@ -18,6 +18,9 @@ struct BrokerConfig {
   uint16_t listen_port = 9092;
   std::string advertised_host;  // advertised.listeners (default: listen)
   uint16_t advertised_port = 0;
+  // The admin HTTP listener (/metrics, /v1/health): HOST:PORT, or "off"
+  // (runnel.admin.listen, or --admin).
+  std::string admin_listen = "127.0.0.1:9644";
   int32_t node_id = 0;                     // node.id / broker.id
   int32_t num_partitions = 1;              // num.partitions
   int16_t default_replication_factor = 1;  // default.replication.factor

@@ -40,9 +40,15 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
                    .replica_fetch_wait_max_ms = config_.replica_fetch_wait_max_ms,
                    .replica_fetch_max_bytes = config_.replica_fetch_max_bytes,
                    .num_replica_fetchers = config_.num_replica_fetchers},
-                  env_, flusher_, shards_) {}
+                  env_, flusher_, shards_) {
+  for (int i = 0; i < shards_.size(); ++i) request_metrics_.push_back(std::make_unique<RequestMetrics>());
+}
 
 Broker::~Broker() { stop(); }
+
+bool Broker::is_offline(const std::string& topic, int32_t partition) const {
+  return partitions_.is_offline(topic, partition);
+}
 
 Shard& Broker::owner(const std::string& topic, int32_t partition) { return partitions_.owner(topic, partition); }
 

@@ -21,6 +21,7 @@
 #include "cluster/topic_table.h"
 #include "config/broker_config.h"
 #include "group/coordinator.h"
+#include "kafka/request_metrics.h"
 #include "kafka/txn_markers.h"
 #include "runtime/shard.h"
 #include "storage/flusher.h"
@@ -71,6 +72,12 @@ class Broker {
   int32_t controller_id() const;
   // nullptr on a single node.
   const cluster::ControlPlane* control_plane() const { return control_plane_.get(); }
+
+  // The request counters of a shard's connections (for /metrics).
+  RequestMetrics& request_metrics(int shard_id) { return *request_metrics_[static_cast<size_t>(shard_id)]; }
+  const storage::Flusher& flusher() const { return flusher_; }
+  // Partitions this node holds but cannot serve (their log failed).
+  bool is_offline(const std::string& topic, int32_t partition) const;
 
   Shard& owner(const std::string& topic, int32_t partition);
   // The partition as clients and the group coordinator may use it: nullptr
@@ -204,6 +211,7 @@ class Broker {
   std::string advertised_host_;
   uint16_t advertised_port_ = 0;
   cluster::PartitionManager partitions_;                           // after shards_ and flusher_, which it uses
+  std::vector<std::unique_ptr<RequestMetrics>> request_metrics_;   // one per shard
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   std::atomic<int32_t> offsets_partitions_{0};
   std::vector<std::unique_ptr<txn::Coordinator>> txn_coordinators_;  // one per shard

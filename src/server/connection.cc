@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/clock.h"
 #include "base/endian.h"
 #include "kafka/broker.h"
 #include "kafka/handler.h"
@@ -30,6 +31,9 @@ struct Connection::InFlight {
   bool done = false;             // response ready (or none is due)
   bool close_after = false;      // failed: close once earlier answers are out
   HandlerResult response;
+  // monotonic_ns() when the frame was read, the handler started and it finished.
+  int64_t received_ns = 0, started_ns = 0, finished_ns = 0;
+  RequestMetrics::Api* metrics = nullptr;  // the API's counters on this shard
 };
 
 namespace {
@@ -68,14 +72,21 @@ bool is_disconnect(const std::error_code& code) {
 }  // namespace
 
 Connection::Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socket)
-    : broker_(broker), shard_(shard), socket_(std::move(socket)), reader_wake_(shard.io()), writer_wake_(shard.io()) {
+    : broker_(broker),
+      shard_(shard),
+      metrics_(broker.request_metrics(shard.id())),
+      socket_(std::move(socket)),
+      reader_wake_(shard.io()),
+      writer_wake_(shard.io()) {
+  RequestMetrics::add(metrics_.connections_accepted);
+  metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
   std::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() { metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed); }
 
 void Connection::log_error(const std::exception& e) const {
   if (dynamic_cast<const protocol::DecodeError*>(&e)) {
@@ -123,6 +134,8 @@ asio::awaitable<void> Connection::read_loop() {
     auto request = std::make_shared<InFlight>(broker_, shard_);
     request->frame = take_frame(static_cast<size_t>(size));
     co_await read_exact(request->frame.bytes.get(), request->frame.size);
+    request->received_ns = monotonic_ns();
+    RequestMetrics::add(metrics_.bytes_received, 4 + request->frame.size);
 
     protocol::Reader reader(request->frame.span());
     RequestContext& ctx = request->ctx;
@@ -130,19 +143,25 @@ asio::awaitable<void> Connection::read_loop() {
     ctx.api_version = reader.i16();
     ctx.correlation_id = reader.i32();
     ctx.peer = peer_;
+    request->metrics = metrics_.api(ctx.api_key);
+    if (request->metrics && ctx.api_version >= 0 && ctx.api_version <= RequestMetrics::kMaxVersion)
+      RequestMetrics::add(request->metrics->requests[static_cast<size_t>(ctx.api_version)]);
     const HandlerEntry* handler = find_handler(ctx.api_key);
     if (!handler) {
+      if (request->metrics) RequestMetrics::add(request->metrics->failed);
       spdlog::warn("{}: closing connection: unknown api key {}", peer_, ctx.api_key);
       co_return;
     }
     if (ctx.api_version < handler->min_version || ctx.api_version > handler->max_version) {
       if (ctx.api_key != kApiVersionsKey) {
+        RequestMetrics::add(request->metrics->failed);
         spdlog::warn("{}: closing connection: {} v{} is not supported", peer_, ctx.api_key, ctx.api_version);
         co_return;
       }
       // KIP-511: answer in the v0 layout with UNSUPPORTED_VERSION and the
       // supported ranges, so the client can retry with a version we know.
       request->response = unsupported_api_versions_response();
+      request->started_ns = request->finished_ns = request->received_ns;
       request->ordered = request->done = true;
       in_flight_.push_back(request);
       in_flight_bytes_ += request->frame.size;
@@ -170,6 +189,7 @@ asio::awaitable<void> Connection::handle(InFlight& request) {
     request.ordered = true;
     wake(reader_wake_);
   };
+  request.started_ns = monotonic_ns();
   try {
     protocol::Reader reader(request.frame.span().subspan(request.body_offset));
     auto response = co_await request.handler->fn(request.ctx, reader);
@@ -177,7 +197,11 @@ asio::awaitable<void> Connection::handle(InFlight& request) {
   } catch (const std::exception& e) {
     log_error(e);
     request.close_after = true;
+    RequestMetrics::add(request.metrics->failed);
   }
+  request.finished_ns = monotonic_ns();
+  request.metrics->queue.observe_ns(request.started_ns - request.received_ns);
+  request.metrics->handle.observe_ns(request.finished_ns - request.started_ns);
   request.ctx.ordered = nullptr;
   request.ordered = request.done = true;
   wake(reader_wake_);
@@ -209,7 +233,9 @@ asio::awaitable<void> Connection::write_loop() {
         batch.push_back(request);
       }
       if (!batch.empty()) co_await write_responses(batch);
+      int64_t sent_ns = monotonic_ns();
       for (auto& request : batch) {
+        if (request->metrics) request->metrics->send.observe_ns(sent_ns - request->finished_ns);
         in_flight_.pop_front();
         in_flight_bytes_ -= request->frame.size;
         recycle(std::move(request->frame));
@@ -292,6 +318,7 @@ asio::awaitable<void> Connection::write_responses(const std::vector<std::shared_
     uint8_t* header = headers.data() + i * kHeaderSize;
     size_t header_size = request.flexible_header ? 9 : 8;
     uint64_t total = header_size - 4 + body.total_size();
+    RequestMetrics::add(metrics_.bytes_sent, 4 + total);
     store_be32(header, static_cast<uint32_t>(total));
     store_be32(header + 4, static_cast<uint32_t>(request.ctx.correlation_id));
     header[8] = 0;  // empty tagged fields of response header v1

@@ -20,6 +20,7 @@
 #include <span>
 #include <vector>
 
+#include "kafka/request_metrics.h"
 #include "protocol/writer.h"
 
 namespace runnel {
@@ -74,6 +75,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Broker& broker_;
   Shard& shard_;
+  RequestMetrics& metrics_;  // the shard's
   asio::ip::tcp::socket socket_;
   std::string peer_;
   // Requests read and not yet answered, oldest first.

@@ -1,5 +1,7 @@
 #include "storage/flusher.h"
 
+#include "base/clock.h"
+
 namespace runnel::storage {
 
 Flusher::~Flusher() { stop(); }
@@ -69,8 +71,11 @@ void Flusher::flush(Pending& pending) {
       opened = false;
       continue;
     }
+    int64_t start = monotonic_ns();
     ok = env_->sync(*f) && ok;
+    sync_latency_.observe_ns(monotonic_ns() - start);
   }
+  files_per_request_.observe(static_cast<double>(pending.request.files.size()));
   {
     std::lock_guard lock(mu_);
     ++rounds_;

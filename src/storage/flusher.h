@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/histogram.h"
 #include "storage/env.h"
 #include "storage/partition_log.h"
 
@@ -52,6 +53,10 @@ class Flusher {
 
   // Number of requests completed so far.
   uint64_t rounds() const;
+  // How long each fdatasync took (seconds), and how many files each request
+  // synced (for /metrics).
+  const Histogram& sync_latency() const { return sync_latency_; }
+  const Histogram& files_per_request() const { return files_per_request_; }
 
  private:
   struct Pending {
@@ -70,6 +75,9 @@ class Flusher {
   bool stopping_ = false;
   uint64_t rounds_ = 0;
   std::vector<std::thread> workers_;
+  static constexpr double kFileCountBounds[] = {1, 2, 4, 8, 16, 32, 64, 128};
+  Histogram sync_latency_{kLatencyBounds};
+  Histogram files_per_request_{kFileCountBounds};
 };
 
 }  // namespace runnel::storage

@@ -197,6 +197,17 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
   }
+  // Bytes sent to consumers per topic (followers' reads are replication, not
+  // counted, as Kafka keeps BytesOutPerSec apart from ReplicationBytesOut).
+  if (request.replica_id < 0) {
+    auto& out = broker.request_metrics(ctx.shard.id()).topic_bytes_out;
+    for (const auto& topic : response.responses) {
+      uint64_t bytes = 0;
+      for (const auto& pr : topic.partitions)
+        for (const auto& slice : pr.records.files) bytes += slice.length;
+      if (bytes) out[topic.topic] += bytes;
+    }
+  }
   add_fetch_leader_hints(broker, response, ctx.api_version);
   co_return response;
 }

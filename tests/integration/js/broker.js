@@ -57,7 +57,7 @@ class Broker {
 
   async start() {
     if (this.port === null) this.port = await freePort()
-    const args = ['serve', '--data-dir', this.dataDir, '--listen', this.bootstrap, ...this.args]
+    const args = ['serve', '--data-dir', this.dataDir, '--listen', this.bootstrap, '--admin', 'off', ...this.args]
     for (const [k, v] of Object.entries(this.sets)) args.push('--set', `${k}=${v}`)
     const log = fs.openSync(this.logPath, 'a')
     this.proc = spawn(this.binary, args, { stdio: ['ignore', log, log] })

@@ -69,7 +69,9 @@ class Broker:
         self.wrapper = list(wrapper or [])
         if not self.binary:
             raise RuntimeError("RUNNEL_BIN is not set")
-        self.sets = {"num.partitions": 1, "auto.create.topics.enable": "true"}
+        # No admin listener unless a test asks for one (test_metrics.py): tests
+        # run side by side, and the default port would be taken by the first.
+        self.sets = {"num.partitions": 1, "auto.create.topics.enable": "true", "runnel.admin.listen": "off"}
         self.sets.update(sets or {})
         self.tmp = tempfile.mkdtemp(prefix="runnel-py-")
         self.data_dir = os.path.join(self.tmp, "data")

@@ -189,16 +189,28 @@ TEST_F(TxnCoordinatorTest, Kip360Recovery) {
   EXPECT_EQ(init("t", 424242, 0).error, ErrorCode::PRODUCER_FENCED);
 }
 
-TEST_F(TxnCoordinatorTest, PrepareStatesAnswerConcurrentTransactions) {
+TEST_F(TxnCoordinatorTest, NextTransactionWaitsForTheMarkers) {
   auto r = init("t");
-  flaky_failures_ = 3;  // the marker for "flaky" fails three times
+  flaky_failures_ = 3;  // the marker for "flaky" fails three times: 20 + 40 + 80 ms of backoff
+  ASSERT_EQ(add("t", r.producer_id, r.producer_epoch, {{"flaky", 0}}), ErrorCode::NONE);
+  ASSERT_EQ(end("t", r.producer_id, r.producer_epoch, false), ErrorCode::NONE);
+  // The next transaction's first AddPartitionsToTxn is held until the abort
+  // is complete, rather than refused (the client would retry 20 ms later).
+  EXPECT_EQ(add("t", r.producer_id, r.producer_epoch, {{"a", 0}}), ErrorCode::NONE);
+  EXPECT_EQ(markers_.size(), 4u);  // retried until written
+  EXPECT_EQ(state("t")->state, TxnState::Ongoing);
+}
+
+TEST_F(TxnCoordinatorTest, PrepareStatesAnswerConcurrentTransactionsPastTheWait) {
+  auto r = init("t");
+  flaky_failures_ = 7;  // 20 + 40 + ... + 640 + 1000 ms of backoff: longer than a request waits (1 s)
   ASSERT_EQ(add("t", r.producer_id, r.producer_epoch, {{"flaky", 0}}), ErrorCode::NONE);
   ASSERT_EQ(end("t", r.producer_id, r.producer_epoch, false), ErrorCode::NONE);
   EXPECT_EQ(add("t", r.producer_id, r.producer_epoch, {{"a", 0}}), ErrorCode::CONCURRENT_TRANSACTIONS);
   EXPECT_EQ(end("t", r.producer_id, r.producer_epoch, false), ErrorCode::CONCURRENT_TRANSACTIONS);
   EXPECT_EQ(end("t", r.producer_id, r.producer_epoch, true), ErrorCode::INVALID_TXN_STATE);
   wait_for("t", TxnState::CompleteAbort);
-  EXPECT_EQ(markers_.size(), 4u);  // retried until written
+  EXPECT_EQ(markers_.size(), 8u);  // retried until written
 }
 
 TEST_F(TxnCoordinatorTest, TimedOutTransactionIsAbortedAndFenced) {

@@ -1,0 +1,93 @@
+#include "admin/admin_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "admin/metrics_text.h"
+#include "kafka/broker.h"
+
+namespace runnel {
+namespace {
+
+constexpr auto kScrapeShardTimeout = std::chrono::milliseconds(2000);
+constexpr size_t kHttpThreads = 2;
+
+// Live: the process answers. Ready: it serves clients; in a cluster it also
+// holds its etcd session (a fenced broker refuses writes until it renews).
+nlohmann::json health(Broker& broker) {
+  nlohmann::json h;
+  h["live"] = true;
+  h["ready"] = true;
+  if (broker.config().clustered()) {
+    const auto* cp = broker.control_plane();
+    if (!cp) {
+      h["ready"] = false;
+      h["reason"] = "not registered in the cluster yet";
+    } else if (cp->fenced()) {
+      h["ready"] = false;
+      h["reason"] = "fenced: its etcd session is not known to be alive";
+    }
+  }
+  h["node_id"] = broker.config().node_id;
+  h["cluster_id"] = broker.cluster_id();
+  return h;
+}
+
+const char* kIndexPage = R"(<!doctype html>
+<html><head><meta charset="utf-8"><title>runnel</title></head>
+<body style="font-family: sans-serif">
+<h1>runnel</h1>
+<ul>
+<li><a href="/metrics">/metrics</a>: Prometheus text format</li>
+<li><a href="/v1/health">/v1/health</a>: live and ready</li>
+</ul>
+</body></html>
+)";
+
+}  // namespace
+
+AdminServer::AdminServer(Broker& broker) : broker_(broker) {}
+
+AdminServer::~AdminServer() { stop(); }
+
+bool AdminServer::start(const std::string& host, uint16_t port, std::string* error) {
+  server_ = std::make_unique<httplib::Server>();
+  server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render_metrics(broker_, kScrapeShardTimeout), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  server_->Get("/v1/health", [this](const httplib::Request&, httplib::Response& res) {
+    auto h = health(broker_);
+    res.status = h["ready"].get<bool>() ? 200 : 503;
+    res.set_content(h.dump(), "application/json");
+  });
+  server_->Get("/v1/health/live", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"live":true})", "application/json");
+  });
+  server_->Get("/v1/health/ready", [this](const httplib::Request&, httplib::Response& res) {
+    auto h = health(broker_);
+    res.status = h["ready"].get<bool>() ? 200 : 503;
+    res.set_content(h.dump(), "application/json");
+  });
+  server_->Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kIndexPage, "text/html"); });
+  int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    *error = "cannot bind " + host + ":" + std::to_string(port) + ": " + std::strerror(errno);
+    server_.reset();
+    return false;
+  }
+  port_ = static_cast<uint16_t>(bound);
+  thread_ = std::thread([server = server_.get()] { server->listen_after_bind(); });
+  return true;
+}
+
+void AdminServer::stop() {
+  if (!server_) return;
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+  server_.reset();
+}
+
+}  // namespace runnel

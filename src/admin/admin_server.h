@@ -1,0 +1,45 @@
+#pragma once
+// The admin HTTP listener (runnel.admin.listen, default 127.0.0.1:9644, as
+// Redpanda's admin API): /metrics in Prometheus' text format, /v1/health
+// (live and ready, with the reason when not ready), and / (a page that lists
+// what is served; the console will live there).
+//
+// cpp-httplib (Debian's libcpp-httplib-dev, already used for etcd) serves it
+// on its own small thread pool, off the shards: a scrape costs the shards one
+// posted task each, and a slow HTTP client costs them nothing.
+//
+// Thread-safety: start() and stop() from the thread that runs the broker.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace httplib {
+class Server;
+}
+
+namespace runnel {
+
+class Broker;
+
+class AdminServer {
+ public:
+  explicit AdminServer(Broker& broker);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Binds host:port (port 0: any free port) and starts serving. Returns
+  // false, with the reason in *error, when it cannot bind.
+  bool start(const std::string& host, uint16_t port, std::string* error);
+  void stop();
+  uint16_t port() const { return port_; }
+
+ private:
+  Broker& broker_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace runnel
