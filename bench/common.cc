@@ -46,6 +46,8 @@ options:
   --interval S            progress line every S seconds on stderr (default 1)
   --txn-records N         produce: one transaction per N records per producer (each producer
                           gets its own transactional.id; 0 = no transactions, the default)
+  --broker-metrics H:P    produce, latency: read runnel's /metrics (admin listener) before and
+                          after, and report the broker's stage percentiles (bucket bounds)
   -X key=value            any other librdkafka property
   --window N              nats: outstanding publishes (default 4000)
   --repeat N              startup: runs (default 5)
@@ -110,6 +112,8 @@ Options parse(int argc, char** argv) {
       o.label = val();
     else if (a == "--txn-records")
       o.txn_records = std::stoull(val());
+    else if (a == "--broker-metrics")
+      o.broker_metrics = val();
     else if (a == "--json")
       o.json = val();
     else if (a == "--quiet")

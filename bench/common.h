@@ -50,9 +50,10 @@ struct Options {
   std::string json;  // file to write the JSON result to ("-" = stdout)
   std::string label;
   bool quiet = false;
-  int window = 4000;                                       // nats: publishes awaiting their ack
-  int repeat = 5;                                          // startup
-  uint64_t txn_records = 0;                                // produce: records per transaction (0: not transactional)
+  int window = 4000;           // nats: publishes awaiting their ack
+  int repeat = 5;              // startup
+  uint64_t txn_records = 0;    // produce: records per transaction (0: not transactional)
+  std::string broker_metrics;  // runnel's admin listener HOST:PORT: report its stage histograms
   std::vector<std::pair<std::string, std::string>> props;  // -X key=value
   std::vector<std::string> command;                        // startup: after --
 };

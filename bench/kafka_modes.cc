@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "broker_stages.h"
 #include "common.h"
 
 namespace runnel::bench {
@@ -311,6 +312,7 @@ void describe_config(Result& r, const Options& o, int partitions) {
 
 int mode_produce(const Options& o) {
   int parts = ensure_topic(o);
+  BrokerStages stages(o);
   ProduceOutcome out = run_producers(o, false);
   if (parts < 0) parts = ensure_topic(o);
   Result r;
@@ -327,6 +329,7 @@ int mode_produce(const Options& o) {
     r.num("transactions_per_s", double(g_shared.txns.load()) / out.seconds);
   }
   r.latency("ack_latency", out.ack_latency);
+  stages.add_to(r);
   r.emit(o);
   return out.failed ? 1 : 0;
 }
@@ -474,6 +477,7 @@ int mode_latency(const Options& o0) {
   if (parts < 0) die(fmt::format("topic {} does not exist and --partitions was not given", o.topic));
   ConsumerSet cs = start_consumer(o, true);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // fetch sessions up
+  BrokerStages stages(o);
 
   std::atomic<bool> producing_done{false};
   Histogram e2e;
@@ -529,6 +533,7 @@ int mode_latency(const Options& o0) {
   r.num("mb_per_s", double(out.acked) * double(o.record_size) / out.seconds / 1e6);
   r.latency("e2e_latency", e2e);
   r.latency("ack_latency", out.ack_latency);
+  stages.add_to(r);
   r.emit(o);
   return (out.failed || received < out.acked) ? 1 : 0;
 }

@@ -176,8 +176,12 @@ for path in sorted(glob.glob(os.path.join(R, "consume-*.json"))):
 for path in sorted(glob.glob(os.path.join(R, "latency-*.json")), key=lambda p: (len(p), p)):
     j = load(os.path.basename(path))
     rows.append(dict(
-        workload=f"runnel end-to-end latency @ {j['rate_offered']:.0f} rec/s offered (50% of max), "
-                 f"{j['record_size']} B acks={j['acks']} linger={j['linger_ms']}, 5 in flight",
+        workload=f"runnel end-to-end latency @ {j['rate_offered']:.0f} rec/s offered "
+                 f"({'light load' if j['label'].endswith('-light') else '50% of max'}), "
+                 f"{j['record_size']} B acks={j['acks']} linger={j['linger_ms']}, 5 in flight"
+                 + (f"; broker p99 <= {j['broker_produce_handle_p99_ms_le']} ms handling, "
+                    f"fdatasync p99 <= {j.get('broker_fdatasync_p99_ms_le', '-')} ms"
+                    if "broker_produce_handle_p99_ms_le" in j else ""),
         records=j["received"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
         p50_ms=j["e2e_latency_p50_ms"], p99_ms=j["e2e_latency_p99_ms"], p999_ms=j["e2e_latency_p999_ms"],
         max_ms=j["e2e_latency_max_ms"], latency_kind="producer send -> consumer receive",

@@ -179,8 +179,10 @@ else
 
   port=$(free_port)
   BOOT=127.0.0.1:$port
+  # The admin listener: latency rows add the broker's own stage percentiles from /metrics.
+  ADMIN=127.0.0.1:$(free_port)
   mkdir -p "$WORK/runnel"
-  "$RUNNEL_BIN" serve --data-dir "$WORK/runnel" --listen "$BOOT" --set num.partitions=1 \
+  "$RUNNEL_BIN" serve --data-dir "$WORK/runnel" --listen "$BOOT" --admin "$ADMIN" --set num.partitions=1 \
     >"$WORK/runnel.log" 2>&1 &
   RUNNEL_PID=$!
   PIDS+=($RUNNEL_PID)
@@ -272,12 +274,23 @@ if [ $RUNNEL_OK = 1 ]; then
     # linger 0 (what end-to-end latency tests use), then librdkafka's default linger (5 ms),
     # the configuration the maximum was measured with.
     bench "latency-100B-1p-acksall" latency --bootstrap "$BOOT" --topic t-latency --partitions 1 \
-      --record-size 100 --acks all --rate "$rate" --duration "$LATENCY_SECONDS" --linger-ms 0
+      --record-size 100 --acks all --rate "$rate" --duration "$LATENCY_SECONDS" --linger-ms 0 \
+      --broker-metrics "$ADMIN"
     runnel_alive latency &&
       bench "latency-100B-1p-acksall-linger5" latency --bootstrap "$BOOT" --topic t-latency --partitions 1 \
-        --record-size 100 --acks all --rate "$rate" --duration "$LATENCY_SECONDS" --linger-ms 5
+        --record-size 100 --acks all --rate "$rate" --duration "$LATENCY_SECONDS" --linger-ms 5 \
+        --broker-metrics "$ADMIN"
     runnel_alive latency
   fi
+  # Light load (2,000 rec/s, one record per request): issue 17's acks=all tail against
+  # acks=1 and the broker's own fdatasync p99 in the same run.
+  for acks in 1 all; do
+    [ $RUNNEL_OK = 1 ] || break
+    bench "latency-100B-1p-acks${acks}-light" latency --bootstrap "$BOOT" --topic t-latency-light \
+      --partitions 1 --record-size 100 --acks "$acks" --rate 2000 --duration "$LATENCY_SECONDS" --linger-ms 0 \
+      --broker-metrics "$ADMIN"
+    runnel_alive latency-light
+  done
   if [ $RUNNEL_OK = 1 ]; then
     sort -n "$R/rss-samples.txt" | tail -1 >"$R/rss-loaded.txt"
     hwm_kb $RUNNEL_PID >"$R/rss-hwm.txt"

@@ -203,6 +203,16 @@ void render_requests(Broker& broker, Text& text) {
               "Time from a response ready to it written to the socket (earlier responses of the connection first).");
   for (const auto& [key, api] : apis)
     if (api.send.count()) text.histogram("runnel_request_send_seconds", label(key), api.send);
+  Histogram::Snapshot append, wait;
+  for (int i = 0; i < broker.shards().size(); ++i) {
+    append.merge(broker.request_metrics(i).produce_append.snapshot());
+    wait.merge(broker.request_metrics(i).produce_wait.snapshot());
+  }
+  text.family("runnel_produce_stage_seconds", "histogram",
+              "Produce requests' stages: append (handler start to batches appended) and wait (appended to answer "
+              "ready: for acks=all, until durable).");
+  text.histogram("runnel_produce_stage_seconds", "stage=\"append\"", append);
+  text.histogram("runnel_produce_stage_seconds", "stage=\"wait\"", wait);
   text.family("runnel_connections", "gauge", "Open client connections.");
   text.sample("runnel_connections", "", static_cast<double>(open));
   text.family("runnel_connections_accepted_total", "counter", "Client connections accepted.");
@@ -216,6 +226,8 @@ void render_requests(Broker& broker, Text& text) {
 void render_storage(Broker& broker, Text& text) {
   text.family("runnel_fdatasync_seconds", "histogram", "Time each fdatasync of a partition file took.");
   text.histogram("runnel_fdatasync_seconds", "", broker.flusher().sync_latency().snapshot());
+  text.family("runnel_flush_queue_seconds", "histogram", "Time flush requests waited for a free flusher thread.");
+  text.histogram("runnel_flush_queue_seconds", "", broker.flusher().queue_latency().snapshot());
   text.family("runnel_flush_files", "histogram", "Files synced per flush request (one partition's group commit).");
   text.histogram("runnel_flush_files", "", broker.flusher().files_per_request().snapshot());
 }

@@ -52,6 +52,12 @@ class RequestMetrics {
 
   static void add(std::atomic<uint64_t>& counter, uint64_t n = 1) { counter.fetch_add(n, std::memory_order_relaxed); }
 
+  // Produce's two stages: from its handler starting to its batches appended
+  // (the next request of the connection may then be read), and from there to
+  // its answer ready (for acks=all: the wait for durability).
+  Histogram produce_append{kLatencyBounds};
+  Histogram produce_wait{kLatencyBounds};
+
   // Bytes of records sent to consumers, by topic. Touched on the owning
   // shard only: the scraper reads it with a task posted to the shard.
   std::unordered_map<std::string, uint64_t> topic_bytes_out;

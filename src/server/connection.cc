@@ -14,6 +14,7 @@
 
 namespace runnel {
 namespace {
+constexpr int16_t kProduceKey = 0;
 constexpr int16_t kApiVersionsKey = 18;
 constexpr size_t kMinRequestSize = 8;  // api key, version, correlation id
 }  // namespace
@@ -32,7 +33,7 @@ struct Connection::InFlight {
   bool close_after = false;      // failed: close once earlier answers are out
   HandlerResult response;
   // monotonic_ns() when the frame was read, the handler started and it finished.
-  int64_t received_ns = 0, started_ns = 0, finished_ns = 0;
+  int64_t received_ns = 0, started_ns = 0, ordered_ns = 0, finished_ns = 0;
   RequestMetrics::Api* metrics = nullptr;  // the API's counters on this shard
 };
 
@@ -186,6 +187,7 @@ asio::awaitable<void> Connection::read_loop() {
 
 asio::awaitable<void> Connection::handle(InFlight& request) {
   request.ctx.ordered = [this, &request] {
+    request.ordered_ns = monotonic_ns();
     request.ordered = true;
     wake(reader_wake_);
   };
@@ -202,6 +204,10 @@ asio::awaitable<void> Connection::handle(InFlight& request) {
   request.finished_ns = monotonic_ns();
   request.metrics->queue.observe_ns(request.started_ns - request.received_ns);
   request.metrics->handle.observe_ns(request.finished_ns - request.started_ns);
+  if (request.ctx.api_key == kProduceKey && request.ordered_ns) {
+    metrics_.produce_append.observe_ns(request.ordered_ns - request.started_ns);
+    metrics_.produce_wait.observe_ns(request.finished_ns - request.ordered_ns);
+  }
   request.ctx.ordered = nullptr;
   request.ordered = request.done = true;
   wake(reader_wake_);

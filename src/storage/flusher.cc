@@ -36,7 +36,7 @@ void Flusher::request(PartitionLog::SyncRequest request, std::function<void(int6
     flush(pending);
     return;
   }
-  queue_.push_back({std::move(request), std::move(done)});
+  queue_.push_back({std::move(request), std::move(done), monotonic_ns()});
   lock.unlock();
   cv_.notify_one();
 }
@@ -54,6 +54,7 @@ void Flusher::run() {
     Pending pending = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
+    queue_latency_.observe_ns(monotonic_ns() - pending.queued_ns);
     flush(pending);
     lock.lock();
   }

@@ -57,11 +57,14 @@ class Flusher {
   // synced (for /metrics).
   const Histogram& sync_latency() const { return sync_latency_; }
   const Histogram& files_per_request() const { return files_per_request_; }
+  // How long requests waited for a free flusher thread (seconds).
+  const Histogram& queue_latency() const { return queue_latency_; }
 
  private:
   struct Pending {
     PartitionLog::SyncRequest request;
     std::function<void(int64_t)> done;
+    int64_t queued_ns = 0;
   };
   void run();
   void flush(Pending& pending);
@@ -78,6 +81,7 @@ class Flusher {
   static constexpr double kFileCountBounds[] = {1, 2, 4, 8, 16, 32, 64, 128};
   Histogram sync_latency_{kLatencyBounds};
   Histogram files_per_request_{kFileCountBounds};
+  Histogram queue_latency_{kLatencyBounds};
 };
 
 }  // namespace runnel::storage
