@@ -73,11 +73,16 @@ AdminClient::~AdminClient() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::vector<uint8_t> AdminClient::roundtrip(const std::vector<uint8_t>& request) {
+void AdminClient::send(const std::vector<uint8_t>& request) {
   uint32_t n = static_cast<uint32_t>(request.size());
   uint8_t size[4] = {uint8_t(n >> 24), uint8_t(n >> 16), uint8_t(n >> 8), uint8_t(n)};
   write_all(fd_, size, 4);
   write_all(fd_, request.data(), request.size());
+}
+
+std::vector<uint8_t> AdminClient::roundtrip(const std::vector<uint8_t>& request) {
+  send(request);
+  uint8_t size[4];
   read_all(fd_, size, 4);
   uint32_t m = (uint32_t(size[0]) << 24) | (uint32_t(size[1]) << 16) | (uint32_t(size[2]) << 8) | uint32_t(size[3]);
   if (m > (256u << 20)) throw AdminError("response too large: " + std::to_string(m) + " bytes");

@@ -28,9 +28,39 @@ class AdminClient {
   AdminClient(const AdminClient&) = delete;
   AdminClient& operator=(const AdminClient&) = delete;
 
-  // Sends `request` at `version` and returns the decoded response.
+  // Sends `request` at `version` and returns the decoded response. Fields
+  // that view the response's bytes (a Fetch's records) need them kept:
+  // pass `keep` to receive them (moved, so the views stay valid).
   template <class Response, class Request>
-  Response call(const Request& request, int16_t version) {
+  Response call(const Request& request, int16_t version, std::vector<uint8_t>* keep = nullptr) {
+    std::vector<uint8_t> body = roundtrip(encode(request, version));
+    protocol::Reader r{std::span<const uint8_t>(body)};
+    Response response;
+    try {
+      protocol::ResponseHeader rh;
+      rh.read(r, protocol::response_header_version(Request::kApiKey, version));
+      if (rh.correlation_id != correlation_id_) throw AdminError("correlation id mismatch");
+      response.read(r, version);
+    } catch (const AdminError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw AdminError(std::string("cannot decode response to api key ") + std::to_string(Request::kApiKey) + ": " +
+                       e.what());
+    }
+    if (keep) *keep = std::move(body);
+    return response;
+  }
+
+  // Sends a request that gets no response (Produce with acks=0).
+  template <class Request>
+  void send_only(const Request& request, int16_t version) {
+    send(encode(request, version));
+  }
+
+ private:
+  // The request with its header and the next correlation id, unframed.
+  template <class Request>
+  std::vector<uint8_t> encode(const Request& request, int16_t version) {
     protocol::Writer w;
     protocol::RequestHeader header;
     header.api_key = Request::kApiKey;
@@ -39,25 +69,10 @@ class AdminClient {
     header.client_id = client_id_;
     header.write(w, protocol::request_header_version(Request::kApiKey, version));
     request.write(w, version);
-    auto frame = std::move(w).finish();
-    std::vector<uint8_t> body = roundtrip(frame.buffer);
-    protocol::Reader r{std::span<const uint8_t>(body)};
-    Response response;
-    try {
-      protocol::ResponseHeader rh;
-      rh.read(r, protocol::response_header_version(Request::kApiKey, version));
-      if (rh.correlation_id != header.correlation_id) throw AdminError("correlation id mismatch");
-      response.read(r, version);
-    } catch (const AdminError&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw AdminError(std::string("cannot decode response to api key ") + std::to_string(Request::kApiKey) + ": " +
-                       e.what());
-    }
-    return response;
+    return std::move(w).finish().buffer;
   }
-
- private:
+  // Writes the size-prefixed request.
+  void send(const std::vector<uint8_t>& request);
   // Writes the size-prefixed request and reads one size-prefixed response.
   std::vector<uint8_t> roundtrip(const std::vector<uint8_t>& request);
 

@@ -1,6 +1,7 @@
 // The `runnel` command line.
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
@@ -12,8 +13,11 @@
 #include "admin/admin_server.h"
 #include "app/cluster_command.h"
 #include "app/config.h"
+#include "app/consume_command.h"
 #include "app/group_command.h"
+#include "app/produce_command.h"
 #include "app/producers_command.h"
+#include "app/topic_command.h"
 #include "app/transactions_command.h"
 #include "kafka/broker.h"
 #include "server/listener.h"
@@ -227,6 +231,80 @@ int main(int argc, char** argv) {
   producers_describe_cmd->add_option("--partition", producers_partition, "Only this partition");
   producers_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
 
+  // runnel topic ...: like rpk topic / kafka-topics.sh.
+  runnel::app::TopicCommandOptions topic_opts;
+  std::string topic_format = "table";
+  std::vector<std::string> topic_names, topic_sets, topic_deletes;
+  std::string topic_name;
+  int32_t topic_partitions = -1, topic_add = 0;
+  int16_t topic_rf = -1;
+  bool topic_internal = false, topic_all_configs = false;
+  auto* topic_cmd = app.add_subcommand("topic", "Create, inspect, alter and delete topics (like rpk topic)");
+  topic_cmd->require_subcommand(1);
+  auto common_topic_options = [&](CLI::App* cmd) {
+    cmd->add_option("--bootstrap", topic_opts.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+    cmd->add_option("--format", topic_format, "table (default) or json")->check(CLI::IsMember({"table", "json"}));
+  };
+  common_topic_options(topic_cmd);
+  auto* topic_list_cmd = topic_cmd->add_subcommand("list", "Topics with their partitions and replicas");
+  topic_list_cmd->add_flag("--internal", topic_internal, "Include internal topics (__consumer_offsets, ...)");
+  common_topic_options(topic_list_cmd);
+  auto* topic_describe_cmd =
+      topic_cmd->add_subcommand("describe", "A topic's summary, configs and partitions (leaders, ISR, offsets)");
+  topic_describe_cmd->add_option("TOPIC", topic_name, "Topic")->required();
+  topic_describe_cmd->add_flag("--all-configs", topic_all_configs, "Also the configs left at their defaults");
+  common_topic_options(topic_describe_cmd);
+  auto* topic_create_cmd = topic_cmd->add_subcommand("create", "Create topics");
+  topic_create_cmd->add_option("TOPICS", topic_names, "Topic names")->required();
+  topic_create_cmd->add_option("-p,--partitions", topic_partitions, "Partitions (default: num.partitions)");
+  topic_create_cmd->add_option("-r,--replicas", topic_rf, "Replication factor (default: default.replication.factor)");
+  topic_create_cmd->add_option("-c,--config", topic_sets, "Topic config key=value; repeatable");
+  common_topic_options(topic_create_cmd);
+  auto* topic_delete_cmd = topic_cmd->add_subcommand("delete", "Delete topics");
+  topic_delete_cmd->add_option("TOPICS", topic_names, "Topic names")->required();
+  common_topic_options(topic_delete_cmd);
+  auto* topic_alter_cmd = topic_cmd->add_subcommand("alter-config", "Set or remove topic configs");
+  topic_alter_cmd->add_option("TOPIC", topic_name, "Topic")->required();
+  topic_alter_cmd->add_option("-s,--set", topic_sets, "key=value to set; repeatable");
+  topic_alter_cmd->add_option("-d,--delete", topic_deletes, "key to reset to its default; repeatable");
+  common_topic_options(topic_alter_cmd);
+  auto* topic_add_cmd = topic_cmd->add_subcommand("add-partitions", "Add partitions to a topic");
+  topic_add_cmd->add_option("TOPIC", topic_name, "Topic")->required();
+  topic_add_cmd->add_option("-n,--num", topic_add, "How many partitions to add")->required();
+  common_topic_options(topic_add_cmd);
+
+  // runnel produce / consume: like rpk topic produce|consume and kcat -P|-C.
+  runnel::app::ProduceOptions produce_opts;
+  std::string produce_format = "text", produce_separator;
+  int32_t produce_partition = -1;
+  auto* produce_cmd = app.add_subcommand("produce", "Produce lines from stdin as records (like rpk topic produce)");
+  produce_cmd->add_option("TOPIC", produce_opts.topic, "Topic")->required();
+  produce_cmd->add_option("-k,--key-separator", produce_separator, "Split each line into KEY<sep>VALUE");
+  produce_cmd->add_option("-p,--partition", produce_partition, "Send every record to this partition");
+  produce_cmd->add_option("--acks", produce_opts.acks, "0, 1 or -1 (all; the default)")
+      ->check(CLI::IsMember({0, 1, -1}));
+  produce_cmd->add_flag("-v,--verbose", produce_opts.verbose, "A line per record (default when stdin is a terminal)");
+  produce_cmd->add_option("--format", produce_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  produce_cmd->add_option("--bootstrap", produce_opts.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+
+  runnel::app::ConsumeOptions consume_opts;
+  std::string consume_format = "text", consume_offset, consume_group;
+  int32_t consume_partition = -1;
+  int64_t consume_count = -1;
+  auto* consume_cmd = app.add_subcommand("consume", "Print a topic's records (like rpk topic consume, kcat -C)");
+  consume_cmd->add_option("TOPIC", consume_opts.topic, "Topic")->required();
+  consume_cmd->add_option("-p,--partition", consume_partition, "Only this partition");
+  consume_cmd->add_option("-o,--offset", consume_offset, "beginning (default), end, an offset, or @TIMESTAMP_MS");
+  consume_cmd->add_option("-c,--count", consume_count, "Stop after this many records");
+  consume_cmd->add_flag("-e,--exit", consume_opts.exit_at_end, "Stop at the end of every partition");
+  consume_cmd->add_option("-g,--group", consume_group, "Start from and commit to this group's offsets");
+  consume_cmd->add_option("-f,--format-string", consume_opts.format,
+                          "kcat format: %s value, %k key, %t topic, %p partition, %o offset, %T timestamp; "
+                          "default '%s\\n'");
+  consume_cmd->add_flag("--read-committed", consume_opts.read_committed, "Skip aborted transactions' records");
+  consume_cmd->add_option("--format", consume_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  consume_cmd->add_option("--bootstrap", consume_opts.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+
   auto* cluster_cmd = app.add_subcommand("cluster", "Inspect a cluster");
   cluster_cmd->require_subcommand(1);
   auto* cluster_status_cmd = cluster_cmd->add_subcommand(
@@ -241,6 +319,40 @@ int main(int argc, char** argv) {
   if (txn_list_cmd->parsed()) return runnel::app::transactions_list(bootstrap, std::cout, std::cerr);
   if (txn_describe_cmd->parsed())
     return runnel::app::transactions_describe(transactional_id, bootstrap, std::cout, std::cerr);
+  if (produce_cmd->parsed()) {
+    produce_opts.json = produce_format == "json";
+    if (!produce_separator.empty()) produce_opts.key_separator = produce_separator;
+    if (produce_partition >= 0) produce_opts.partition = produce_partition;
+    if (isatty(STDIN_FILENO)) produce_opts.verbose = true;
+    return runnel::app::produce_lines(produce_opts, std::cin, std::cout, std::cerr);
+  }
+  if (consume_cmd->parsed()) {
+    consume_opts.json = consume_format == "json";
+    if (consume_partition >= 0) consume_opts.partition = consume_partition;
+    if (!consume_offset.empty()) consume_opts.offset = consume_offset;
+    if (consume_count >= 0) consume_opts.count = static_cast<uint64_t>(consume_count);
+    if (!consume_group.empty()) consume_opts.group = consume_group;
+    return runnel::app::consume_records(consume_opts, std::cout, std::cerr);
+  }
+  topic_opts.json = topic_format == "json";
+  if (topic_list_cmd->parsed()) return runnel::app::topic_list(topic_opts, topic_internal, std::cout, std::cerr);
+  if (topic_describe_cmd->parsed())
+    return runnel::app::topic_describe(topic_opts, topic_name, topic_all_configs, std::cout, std::cerr);
+  if (topic_delete_cmd->parsed()) return runnel::app::topic_delete(topic_opts, topic_names, std::cout, std::cerr);
+  if (topic_add_cmd->parsed())
+    return runnel::app::topic_add_partitions(topic_opts, topic_name, topic_add, std::cout, std::cerr);
+  if (topic_create_cmd->parsed() || topic_alter_cmd->parsed()) {
+    std::map<std::string, std::string> kv;
+    try {
+      kv = runnel::app::parse_key_values(topic_sets);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "Error: " << e.what() << "\n";
+      return 2;
+    }
+    if (topic_create_cmd->parsed())
+      return runnel::app::topic_create(topic_opts, topic_names, topic_partitions, topic_rf, kv, std::cout, std::cerr);
+    return runnel::app::topic_alter_config(topic_opts, topic_name, kv, topic_deletes, std::cout, std::cerr);
+  }
   if (producers_list_cmd->parsed())
     return runnel::app::producers_list(producers_topic.empty() ? std::nullopt : std::optional(producers_topic),
                                        bootstrap, std::cout, std::cerr);

@@ -1,0 +1,273 @@
+#include "app/consume_command.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "app/topic_layout.h"
+#include "base/endian.h"
+#include "base/error_code.h"
+#include "protocol/messages.h"
+#include "protocol/record_batch.h"
+#include "protocol/record_codec.h"
+
+namespace runnel::app {
+namespace {
+
+using namespace runnel::protocol;
+
+constexpr int64_t kEarliest = -2, kLatest = -1;
+constexpr int32_t kMaxWaitMs = 500;
+constexpr int32_t kPartitionMaxBytes = 1 << 20;
+constexpr size_t kBatchHeaderPrefix = 12;  // base offset + batch length
+
+std::string text(const std::optional<std::vector<uint8_t>>& b) {
+  return b ? std::string(b->begin(), b->end()) : std::string();
+}
+
+// kcat's -f: the format applied to one record.
+std::string format_record(const std::string& f, const std::string& topic, int32_t partition, const Record& r) {
+  std::string out;
+  for (size_t i = 0; i < f.size(); ++i) {
+    char c = f[i];
+    if (c == '\\' && i + 1 < f.size()) {
+      char e = f[++i];
+      out += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == '0' ? '\0' : e;
+      continue;
+    }
+    if (c != '%' || i + 1 == f.size()) {
+      out += c;
+      continue;
+    }
+    switch (char k = f[++i]) {
+      case 's':
+        out += text(r.value);
+        break;
+      case 'S':
+        out += r.value ? std::to_string(r.value->size()) : "-1";
+        break;
+      case 'k':
+        out += text(r.key);
+        break;
+      case 'K':
+        out += r.key ? std::to_string(r.key->size()) : "-1";
+        break;
+      case 't':
+        out += topic;
+        break;
+      case 'p':
+        out += std::to_string(partition);
+        break;
+      case 'o':
+        out += std::to_string(r.offset);
+        break;
+      case 'T':
+        out += std::to_string(r.timestamp);
+        break;
+      case '%':
+        out += '%';
+        break;
+      default:
+        out += '%', out += k;
+    }
+  }
+  return out;
+}
+
+// ListOffsets on the partition's leader: earliest, latest or by timestamp.
+int64_t list_offset(TopicLayout& layout, const std::string& topic, int32_t partition, int64_t which) {
+  ListOffsetsRequest req;
+  req.replica_id = -1;
+  ListOffsetsRequest::ListOffsetsTopic t;
+  t.name = topic;
+  ListOffsetsRequest::ListOffsetsPartition p;
+  p.partition_index = partition;
+  p.timestamp = which;
+  t.partitions.push_back(p);
+  req.topics.push_back(t);
+  auto resp = layout.leader(partition).call<ListOffsetsResponse>(req, 5);
+  for (const auto& rt : resp.topics)
+    for (const auto& rp : rt.partitions) {
+      if (rp.error_code != 0)
+        throw AdminError("ListOffsets " + topic + "-" + std::to_string(partition) + ": " +
+                         std::string(error_name(static_cast<ErrorCode>(rp.error_code))));
+      return rp.offset;
+    }
+  throw AdminError("ListOffsets: no answer for " + topic + "-" + std::to_string(partition));
+}
+
+// The group's coordinator (FindCoordinator on the bootstrap broker).
+std::unique_ptr<AdminClient> coordinator(const std::string& bootstrap, const std::string& group) {
+  AdminClient client(bootstrap);
+  FindCoordinatorRequest req;
+  req.key = group;
+  req.key_type = 0;
+  auto resp = client.call<FindCoordinatorResponse>(req, 2);
+  if (resp.error_code != 0)
+    throw AdminError("FindCoordinator for '" + group +
+                     "': " + std::string(error_name(static_cast<ErrorCode>(resp.error_code))));
+  return std::make_unique<AdminClient>(resp.host + ":" + std::to_string(resp.port));
+}
+
+std::map<int32_t, int64_t> committed(AdminClient& coordinator, const std::string& group, const std::string& topic,
+                                     const std::vector<int32_t>& partitions) {
+  OffsetFetchRequest req;
+  req.group_id = group;
+  OffsetFetchRequest::OffsetFetchRequestTopic t;
+  t.name = topic;
+  t.partition_indexes = partitions;
+  req.topics = std::vector<OffsetFetchRequest::OffsetFetchRequestTopic>{t};
+  auto resp = coordinator.call<OffsetFetchResponse>(req, 5);
+  if (resp.error_code != 0)
+    throw AdminError("OffsetFetch: " + std::string(error_name(static_cast<ErrorCode>(resp.error_code))));
+  std::map<int32_t, int64_t> out;
+  for (const auto& rt : resp.topics)
+    for (const auto& rp : rt.partitions)
+      if (rp.error_code == 0 && rp.committed_offset >= 0) out[rp.partition_index] = rp.committed_offset;
+  return out;
+}
+
+void commit(AdminClient& coordinator, const std::string& group, const std::string& topic,
+            const std::map<int32_t, int64_t>& offsets, std::ostream& err) {
+  OffsetCommitRequest req;
+  req.group_id = group;
+  req.generation_id_or_member_epoch = -1;
+  req.member_id = "";
+  OffsetCommitRequest::OffsetCommitRequestTopic t;
+  t.name = topic;
+  for (auto [p, offset] : offsets) {
+    OffsetCommitRequest::OffsetCommitRequestPartition rp;
+    rp.partition_index = p;
+    rp.committed_offset = offset;
+    t.partitions.push_back(rp);
+  }
+  req.topics.push_back(t);
+  auto resp = coordinator.call<OffsetCommitResponse>(req, 5);
+  for (const auto& rt : resp.topics)
+    for (const auto& rp : rt.partitions)
+      if (rp.error_code != 0)
+        err << "Error: committing " << topic << "-" << rp.partition_index << ": "
+            << error_name(static_cast<ErrorCode>(rp.error_code)) << "\n";
+}
+
+}  // namespace
+
+int consume_records(const ConsumeOptions& o, std::ostream& out, std::ostream& err) {
+  try {
+    TopicLayout layout(o.bootstrap, o.topic);
+    std::vector<int32_t> partitions;
+    if (o.partition) {
+      if (*o.partition < 0 || *o.partition >= layout.partitions()) {
+        err << "Error: topic '" << o.topic << "' has no partition " << *o.partition << "\n";
+        return 1;
+      }
+      partitions.push_back(*o.partition);
+    } else {
+      for (int32_t p = 0; p < layout.partitions(); ++p) partitions.push_back(p);
+    }
+    std::unique_ptr<AdminClient> group_coordinator;
+    std::map<int32_t, int64_t> from_group;
+    if (o.group) {
+      group_coordinator = coordinator(o.bootstrap, *o.group);
+      if (!o.offset) from_group = committed(*group_coordinator, *o.group, o.topic, partitions);
+    }
+    // Where each partition starts.
+    std::map<int32_t, int64_t> position;
+    std::string spec = o.offset.value_or("beginning");
+    for (int32_t p : partitions) {
+      if (auto it = from_group.find(p); it != from_group.end()) {
+        position[p] = it->second;
+      } else if (spec == "beginning" || spec == "start") {
+        position[p] = list_offset(layout, o.topic, p, kEarliest);
+      } else if (spec == "end") {
+        position[p] = list_offset(layout, o.topic, p, kLatest);
+      } else if (!spec.empty() && spec[0] == '@') {
+        int64_t at = list_offset(layout, o.topic, p, std::stoll(spec.substr(1)));
+        position[p] = at >= 0 ? at : list_offset(layout, o.topic, p, kLatest);
+      } else {
+        position[p] = std::stoll(spec);
+      }
+    }
+    uint64_t printed = 0;
+    std::set<int32_t> at_end;
+    std::map<int32_t, int64_t> to_commit;
+    while (!o.count || printed < *o.count) {
+      // One Fetch per leader for its partitions.
+      std::map<AdminClient*, std::vector<int32_t>> by_leader;
+      for (int32_t p : partitions) by_leader[&layout.leader(p)].push_back(p);
+      for (auto& [client, parts] : by_leader) {
+        FetchRequest req;
+        req.replica_id = -1;
+        req.max_wait_ms = kMaxWaitMs;
+        req.min_bytes = 1;
+        req.max_bytes = 16 * kPartitionMaxBytes;
+        req.isolation_level = o.read_committed ? 1 : 0;
+        FetchRequest::FetchTopic ft;
+        ft.topic = o.topic;
+        for (int32_t p : parts) {
+          FetchRequest::FetchPartition fp;
+          fp.partition = p;
+          fp.fetch_offset = position[p];
+          fp.partition_max_bytes = kPartitionMaxBytes;
+          ft.partitions.push_back(fp);
+        }
+        req.topics.push_back(ft);
+        std::vector<uint8_t> keep;
+        auto resp = client->call<FetchResponse>(req, 11, &keep);
+        for (const auto& rt : resp.responses) {
+          for (const auto& pd : rt.partitions) {
+            int32_t p = pd.partition_index;
+            if (pd.error_code != 0) {
+              err << "Error: fetching " << o.topic << "-" << p << ": "
+                  << error_name(static_cast<ErrorCode>(pd.error_code)) << "\n";
+              return 1;
+            }
+            auto bytes = pd.records.memory;
+            size_t at = 0;
+            while (at + kBatchHeaderPrefix <= bytes.size() && (!o.count || printed < *o.count)) {
+              int32_t length = static_cast<int32_t>(load_be32(bytes.data() + at + 8));
+              if (length <= 0 || at + kBatchHeaderPrefix + static_cast<size_t>(length) > bytes.size()) break;
+              auto batch = bytes.subspan(at, kBatchHeaderPrefix + static_cast<size_t>(length));
+              at += batch.size();
+              BatchView view(batch);
+              if (view.next_offset() <= position[p]) continue;
+              if (!view.is_control()) {
+                for (const auto& r : decode_record_batch(batch)) {
+                  if (r.offset < position[p]) continue;
+                  if (o.count && printed >= *o.count) break;
+                  if (o.json) {
+                    nlohmann::json j{{"topic", o.topic},         {"partition", p}, {"offset", r.offset},
+                                     {"timestamp", r.timestamp}, {"key", nullptr}, {"value", nullptr}};
+                    if (r.key) j["key"] = text(r.key);
+                    if (r.value) j["value"] = text(r.value);
+                    out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+                  } else {
+                    out << format_record(o.format, o.topic, p, r);
+                  }
+                  ++printed;
+                  position[p] = r.offset + 1;
+                }
+                if (o.count && printed >= *o.count) break;
+              }
+              position[p] = view.next_offset();
+            }
+            to_commit[p] = position[p];
+            if (position[p] >= pd.high_watermark)
+              at_end.insert(p);
+            else
+              at_end.erase(p);
+          }
+        }
+      }
+      out.flush();
+      if (group_coordinator && !to_commit.empty()) commit(*group_coordinator, *o.group, o.topic, to_commit, err);
+      if (o.exit_at_end && at_end.size() == partitions.size()) break;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace runnel::app

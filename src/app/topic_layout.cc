@@ -1,0 +1,70 @@
+#include "app/topic_layout.h"
+
+#include "base/error_code.h"
+#include "protocol/messages.h"
+
+namespace runnel::app {
+
+TopicLayout::TopicLayout(const std::string& bootstrap, const std::string& topic) {
+  AdminClient client(bootstrap);
+  protocol::MetadataRequest req;
+  protocol::MetadataRequest::MetadataRequestTopic t;
+  t.name = topic;
+  req.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>{t};
+  req.allow_auto_topic_creation = false;
+  auto resp = client.call<protocol::MetadataResponse>(req, 9);
+  if (resp.topics.size() != 1 || resp.topics[0].error_code != 0)
+    throw AdminError(
+        "topic '" + topic + "': " +
+        std::string(error_name(static_cast<ErrorCode>(
+            resp.topics.empty() ? int16_t(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) : resp.topics[0].error_code))));
+  std::map<int32_t, std::string> brokers;
+  for (const auto& b : resp.brokers) brokers[b.node_id] = b.host + ":" + std::to_string(b.port);
+  partitions_ = static_cast<int32_t>(resp.topics[0].partitions.size());
+  for (const auto& p : resp.topics[0].partitions)
+    if (auto it = brokers.find(p.leader_id); it != brokers.end()) leader_address_[p.partition_index] = it->second;
+}
+
+AdminClient& TopicLayout::leader(int32_t partition) {
+  auto it = leader_address_.find(partition);
+  if (it == leader_address_.end()) throw AdminError("partition " + std::to_string(partition) + " has no leader");
+  auto& client = clients_[it->second];
+  if (!client) client = std::make_unique<AdminClient>(it->second);
+  return *client;
+}
+
+int32_t partition_for_key(const std::string& key, int32_t partitions) {
+  // Kafka's Utils.murmur2 (seed 0x9747b28c), then toPositive (& 0x7fffffff).
+  const uint32_t m = 0x5bd1e995;
+  const int r = 24;
+  const auto* data = reinterpret_cast<const uint8_t*>(key.data());
+  const size_t length = key.size();
+  uint32_t h = 0x9747b28c ^ static_cast<uint32_t>(length);
+  size_t i = 0;
+  for (; i + 4 <= length; i += 4) {
+    uint32_t k =
+        uint32_t(data[i]) | uint32_t(data[i + 1]) << 8 | uint32_t(data[i + 2]) << 16 | uint32_t(data[i + 3]) << 24;
+    k *= m;
+    k ^= k >> r;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  switch (length - i) {
+    case 3:
+      h ^= uint32_t(data[i + 2]) << 16;
+      [[fallthrough]];
+    case 2:
+      h ^= uint32_t(data[i + 1]) << 8;
+      [[fallthrough]];
+    case 1:
+      h ^= uint32_t(data[i]);
+      h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return static_cast<int32_t>((h & 0x7fffffff) % static_cast<uint32_t>(partitions));
+}
+
+}  // namespace runnel::app

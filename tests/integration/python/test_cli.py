@@ -1,0 +1,160 @@
+"""The rpk-style command line against a live broker and a three-broker
+cluster: `runnel topic create|list|describe|alter-config|add-partitions|
+delete`, `runnel produce` and `runnel consume`, tables and --format json,
+exit codes scripts can trust (0 done, 1 refused, 2 bad usage), and what the
+commands did checked through other clients (confluent-kafka)."""
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+import etcd
+from broker import Broker
+from cluster import Cluster
+
+RUNNEL = os.environ.get("RUNNEL_BIN")
+
+
+def cli(bootstrap, *args, stdin=None):
+    r = subprocess.run([RUNNEL] + list(args) + ["--bootstrap", bootstrap], input=stdin, capture_output=True,
+                       text=True, timeout=60)
+    return r.returncode, r.stdout, r.stderr
+
+
+def murmur2_partitions(bootstrap, topic, keys):
+    """Where confluent-kafka's murmur2 partitioner (the Java client's) puts each key."""
+    where = {}
+    p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2"})
+    for k in keys:
+        p.produce(topic, key=k.encode(), value=b"probe",
+                  on_delivery=lambda err, m: where.__setitem__(m.key().decode(), m.partition()))
+    p.flush(30)
+    return where
+
+
+class CliChecks:
+    """The checks, run against self.bootstrap (one broker, or any of a cluster)."""
+
+    def test_topic_commands(self):
+        rc, out, err = cli(self.bootstrap, "topic", "create", "cli-a", "cli-b", "-p", "3", "-c", "retention.ms=3600000")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("cli-a", out)
+        rc, out, err = cli(self.bootstrap, "topic", "create", "cli-a")
+        self.assertEqual(rc, 1)
+        self.assertIn("TOPIC_ALREADY_EXISTS", out)
+        rc, out, _ = cli(self.bootstrap, "topic", "list", "--format", "json")
+        self.assertEqual(rc, 0)
+        listed = {t["name"]: t for t in json.loads(out)}
+        self.assertEqual(listed["cli-a"]["partitions"], 3)
+        self.assertNotIn("__consumer_offsets", listed)
+        rc, out, err = cli(self.bootstrap, "topic", "alter-config", "cli-a", "-s", "segment.ms=600000",
+                           "-d", "retention.ms")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = cli(self.bootstrap, "topic", "add-partitions", "cli-a", "-n", "2")
+        self.assertEqual(rc, 0, err)
+        deadline = time.time() + 20
+        while True:
+            rc, out, err = cli(self.bootstrap, "topic", "describe", "cli-a", "--format", "json")
+            self.assertEqual(rc, 0, err)
+            d = json.loads(out)
+            if len(d["partitions"]) == 5 or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        self.assertEqual(len(d["partitions"]), 5)
+        configs = {c["name"]: (c["value"], c["source"]) for c in d["configs"]}
+        self.assertEqual(configs.get("segment.ms"), ("600000", "DYNAMIC_TOPIC_CONFIG"))
+        self.assertNotIn("retention.ms", configs)  # back to its default: not listed without --all-configs
+        rc, out, _ = cli(self.bootstrap, "topic", "describe", "cli-a", "--all-configs")
+        self.assertEqual(rc, 0)
+        self.assertIn("retention.ms", out)
+        self.assertIn("PARTITIONS", out)
+        rc, out, _ = cli(self.bootstrap, "topic", "describe", "no-such-topic")
+        self.assertEqual(rc, 1)
+        rc, out, _ = cli(self.bootstrap, "topic", "delete", "cli-b", "no-such-topic")
+        self.assertEqual(rc, 1)
+        self.assertIn("UNKNOWN_TOPIC_OR_PARTITION", out)
+        rc, out, _ = cli(self.bootstrap, "topic", "list")
+        self.assertNotIn("cli-b", out)
+        rc, _, err = cli(self.bootstrap, "topic", "create", "cli-c", "-c", "no-equals-sign")
+        self.assertEqual(rc, 2, err)
+
+    def test_produce_and_consume(self):
+        topic = "cli-pc"
+        rc, _, err = cli(self.bootstrap, "topic", "create", topic, "-p", "4")
+        self.assertEqual(rc, 0, err)
+        keys = ["k%d" % i for i in range(20)]
+        lines = "".join("%s:value-%d\n" % (k, i) for i, k in enumerate(keys)) + "no-key-line\n"
+        rc, out, err = cli(self.bootstrap, "produce", topic, "-k", ":", stdin=lines)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Produced 21 record(s)", out)
+        # Each key where the Java client's partitioner puts it.
+        want = murmur2_partitions(self.bootstrap, topic, keys)
+        rc, out, err = cli(self.bootstrap, "consume", topic, "-e", "--format", "json")
+        self.assertEqual(rc, 0, err)
+        records = [json.loads(l) for l in out.splitlines()]
+        ours = [r for r in records if r["value"] != "probe"]
+        self.assertEqual(len(ours), 21)
+        for r in ours:
+            if r["key"] is not None:
+                self.assertEqual(r["partition"], want[r["key"]], r)
+                self.assertEqual(r["value"], "value-%d" % keys.index(r["key"]))
+        # Offsets dense and increasing per partition.
+        by_partition = {}
+        for r in records:
+            by_partition.setdefault(r["partition"], []).append(r["offset"])
+        for offsets in by_partition.values():
+            self.assertEqual(offsets, list(range(offsets[0], offsets[0] + len(offsets))))
+        # -c, -p, -o and a format string.
+        rc, out, _ = cli(self.bootstrap, "consume", topic, "-p", "0", "-o", "1", "-c", "1", "-f", "%p/%o %k\\n")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"^0/1 ")
+        rc, out, _ = cli(self.bootstrap, "consume", topic, "-o", "end", "-e")
+        self.assertEqual((rc, out), (0, ""))
+        # -g: commits what it printed; another client sees the commits; a second run starts there.
+        rc, out, _ = cli(self.bootstrap, "consume", topic, "-g", "cli-group", "-e", "-f", "%s\\n")
+        self.assertEqual(len(out.splitlines()), len(records))
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "cli-group"})
+        try:
+            committed = c.committed([TopicPartition(topic, p) for p in range(4)], timeout=10)
+        finally:
+            c.close()
+        self.assertEqual(sum(tp.offset for tp in committed), len(records))
+        cli(self.bootstrap, "produce", topic, "-p", "3", stdin="later\n")
+        rc, out, _ = cli(self.bootstrap, "consume", topic, "-g", "cli-group", "-e")
+        self.assertEqual(out, "later\n")
+        rc, _, err = cli(self.bootstrap, "produce", topic, "-p", "9", stdin="x\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("no partition 9", err)
+
+
+@unittest.skipUnless(RUNNEL, "RUNNEL_BIN is not set")
+class CliSingleNodeTest(CliChecks, unittest.TestCase):
+    def setUp(self):
+        self.broker = Broker().start()
+        self.bootstrap = self.broker.bootstrap
+
+    def tearDown(self):
+        self.broker.cleanup()
+
+
+@unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
+class CliClusterTest(CliChecks, unittest.TestCase):
+    """Leaders spread over three brokers: produce and consume go to each leader."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster(3, sets={"broker.session.timeout.ms": 3000}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.cleanup()
+
+    def setUp(self):
+        self.bootstrap = self.cluster.brokers[2].bootstrap
+
+
+if __name__ == "__main__":
+    unittest.main()
