@@ -14,6 +14,7 @@
 #include "app/cluster_command.h"
 #include "app/config.h"
 #include "app/consume_command.h"
+#include "app/group_admin_command.h"
 #include "app/group_command.h"
 #include "app/produce_command.h"
 #include "app/producers_command.h"
@@ -206,6 +207,18 @@ int main(int argc, char** argv) {
   group_describe_cmd->add_option("GROUP", group_id, "Group id")->required();
   group_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
 
+  std::vector<std::string> group_ids, seek_topics;
+  std::string seek_to;
+  auto* group_delete_cmd = group_cmd->add_subcommand("delete", "Delete empty groups and their committed offsets");
+  group_delete_cmd->add_option("GROUPS", group_ids, "Group ids")->required();
+  group_delete_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  auto* group_seek_cmd =
+      group_cmd->add_subcommand("seek", "Move an empty group's committed offsets (like --reset-offsets --execute)");
+  group_seek_cmd->add_option("GROUP", group_id, "Group id")->required();
+  group_seek_cmd->add_option("--to", seek_to, "beginning, end, an offset, or @TIMESTAMP_MS")->required();
+  group_seek_cmd->add_option("--topic", seek_topics, "Only these topics (all their partitions); repeatable");
+  group_seek_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+
   std::string transactional_id;
   auto* txn_cmd = app.add_subcommand("transactions", "Inspect transactions (like kafka-transactions.sh)");
   txn_cmd->require_subcommand(1);
@@ -316,6 +329,9 @@ int main(int argc, char** argv) {
   if (cluster_status_cmd->parsed()) return runnel::app::cluster_status(bootstrap, std::cout, std::cerr);
   if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, std::cout, std::cerr);
   if (group_describe_cmd->parsed()) return runnel::app::group_describe(group_id, bootstrap, std::cout, std::cerr);
+  if (group_delete_cmd->parsed()) return runnel::app::group_delete(group_ids, bootstrap, std::cout, std::cerr);
+  if (group_seek_cmd->parsed())
+    return runnel::app::group_seek(group_id, seek_to, seek_topics, bootstrap, std::cout, std::cerr);
   if (txn_list_cmd->parsed()) return runnel::app::transactions_list(bootstrap, std::cout, std::cerr);
   if (txn_describe_cmd->parsed())
     return runnel::app::transactions_describe(transactional_id, bootstrap, std::cout, std::cerr);

@@ -129,6 +129,35 @@ class CliChecks:
         self.assertEqual(rc, 1)
         self.assertIn("no partition 9", err)
 
+        # group seek: back to the beginning, then to an offset; the next run reads from there.
+        rc, out, err = cli(self.bootstrap, "group", "seek", "cli-group", "--to", "beginning")
+        self.assertEqual(rc, 0, err)
+        rc, out, _ = cli(self.bootstrap, "consume", topic, "-g", "cli-group", "-e", "-p", "3", "-f", "%o\n")
+        self.assertEqual(out.splitlines()[0], "0")
+        rc, out, err = cli(self.bootstrap, "group", "seek", "cli-group", "--to", "1", "--topic", topic)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len([l for l in out.splitlines()[1:] if l.split()[3] == "1"]), 4)
+        # A group with a member cannot be moved (Kafka: the group must be empty).
+        member = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "cli-group",
+                           "auto.offset.reset": "earliest"})
+        member.subscribe([topic])
+        try:
+            deadline = time.time() + 30
+            while not member.assignment() and time.time() < deadline:
+                member.poll(0.2)
+            rc, out, err = cli(self.bootstrap, "group", "seek", "cli-group", "--to", "end")
+            self.assertEqual(rc, 1, out)
+            rc, out, _ = cli(self.bootstrap, "group", "delete", "cli-group")
+            self.assertEqual(rc, 1)
+            self.assertIn("NON_EMPTY_GROUP", out)
+        finally:
+            member.close()
+        rc, out, err = cli(self.bootstrap, "group", "delete", "cli-group")
+        self.assertEqual(rc, 0, out + err)
+        rc, out, _ = cli(self.bootstrap, "group", "delete", "cli-group")
+        self.assertEqual(rc, 1)
+        self.assertIn("GROUP_ID_NOT_FOUND", out)
+
 
 @unittest.skipUnless(RUNNEL, "RUNNEL_BIN is not set")
 class CliSingleNodeTest(CliChecks, unittest.TestCase):

@@ -1,0 +1,167 @@
+#include "app/group_admin_command.h"
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include "app/admin_client.h"
+#include "app/table.h"
+#include "app/topic_layout.h"
+#include "base/error_code.h"
+#include "protocol/messages.h"
+
+namespace runnel::app {
+namespace {
+
+using namespace runnel::protocol;
+
+constexpr int64_t kEarliest = -2, kLatest = -1;
+
+std::string error_text(int16_t code, const std::optional<std::string>& message = std::nullopt) {
+  std::string s = std::string(error_name(static_cast<ErrorCode>(code))) + " (" + std::to_string(code) + ")";
+  if (message && !message->empty()) s += ": " + *message;
+  return s;
+}
+
+// A connection to the group's coordinator.
+std::unique_ptr<AdminClient> coordinator_of(const std::string& group, const std::string& bootstrap) {
+  AdminClient client(bootstrap);
+  FindCoordinatorRequest req;
+  req.key = group;
+  req.key_type = 0;
+  auto resp = client.call<FindCoordinatorResponse>(req, 2);
+  if (resp.error_code != 0) throw AdminError("FindCoordinator for '" + group + "': " + error_text(resp.error_code));
+  return std::make_unique<AdminClient>(resp.host + ":" + std::to_string(resp.port));
+}
+
+}  // namespace
+
+int group_delete(const std::vector<std::string>& groups, const std::string& bootstrap, std::ostream& out,
+                 std::ostream& err) {
+  int status = 0;
+  std::vector<std::vector<std::string>> rows{{"GROUP", "STATUS"}};
+  for (const auto& group : groups) {
+    try {
+      auto coordinator = coordinator_of(group, bootstrap);
+      DeleteGroupsRequest req;
+      req.groups_names = {group};
+      auto resp = coordinator->call<DeleteGroupsResponse>(req, 2);
+      for (const auto& r : resp.results) {
+        if (r.error_code != 0) status = 1;
+        rows.push_back({r.group_id, r.error_code == 0 ? "OK" : error_text(r.error_code)});
+      }
+    } catch (const std::exception& e) {
+      rows.push_back({group, e.what()});
+      status = 1;
+    }
+  }
+  print_table(out, rows);
+  (void)err;
+  return status;
+}
+
+int group_seek(const std::string& group, const std::string& to, const std::vector<std::string>& topics,
+               const std::string& bootstrap, std::ostream& out, std::ostream& err) {
+  try {
+    auto coordinator = coordinator_of(group, bootstrap);
+    // The partitions to move: every partition of the topics named, or what the group has committed.
+    std::map<std::string, std::set<int32_t>> partitions;
+    std::map<std::string, std::unique_ptr<TopicLayout>> layouts;
+    auto layout = [&](const std::string& topic) -> TopicLayout& {
+      auto& l = layouts[topic];
+      if (!l) l = std::make_unique<TopicLayout>(bootstrap, topic);
+      return *l;
+    };
+    if (!topics.empty()) {
+      for (const auto& t : topics)
+        for (int32_t p = 0; p < layout(t).partitions(); ++p) partitions[t].insert(p);
+    } else {
+      OffsetFetchRequest freq;
+      freq.group_id = group;
+      freq.topics = std::nullopt;
+      auto fresp = coordinator->call<OffsetFetchResponse>(freq, 7);
+      if (fresp.error_code != 0) {
+        err << "Error: OffsetFetch for '" << group << "': " << error_text(fresp.error_code) << "\n";
+        return 1;
+      }
+      for (const auto& t : fresp.topics)
+        for (const auto& p : t.partitions)
+          if (p.error_code == 0 && p.committed_offset >= 0) partitions[t.name].insert(p.partition_index);
+      if (partitions.empty()) {
+        err << "Error: group '" << group << "' has no committed offsets; name the topics with --topic\n";
+        return 1;
+      }
+    }
+    int64_t which = 0;
+    std::optional<int64_t> fixed;
+    if (to == "beginning" || to == "start")
+      which = kEarliest;
+    else if (to == "end")
+      which = kLatest;
+    else if (!to.empty() && to[0] == '@')
+      which = std::stoll(to.substr(1));
+    else
+      fixed = std::stoll(to);
+
+    OffsetCommitRequest creq;
+    creq.group_id = group;
+    creq.generation_id_or_member_epoch = -1;
+    creq.member_id = "";
+    std::map<std::pair<std::string, int32_t>, int64_t> target;
+    for (const auto& [topic, parts] : partitions) {
+      OffsetCommitRequest::OffsetCommitRequestTopic ct;
+      ct.name = topic;
+      for (int32_t p : parts) {
+        int64_t offset = fixed.value_or(-1);
+        if (!fixed) {
+          ListOffsetsRequest lreq;
+          lreq.replica_id = -1;
+          ListOffsetsRequest::ListOffsetsTopic lt;
+          lt.name = topic;
+          ListOffsetsRequest::ListOffsetsPartition lp;
+          lp.partition_index = p;
+          lp.timestamp = which;
+          lt.partitions.push_back(lp);
+          lreq.topics.push_back(lt);
+          auto lresp = layout(topic).leader(p).call<ListOffsetsResponse>(lreq, 5);
+          for (const auto& rt : lresp.topics)
+            for (const auto& rp : rt.partitions) {
+              if (rp.error_code != 0)
+                throw AdminError("ListOffsets " + topic + "-" + std::to_string(p) + ": " + error_text(rp.error_code));
+              offset = rp.offset;
+            }
+          // A timestamp past every record: the end, as Kafka's --to-datetime does.
+          if (offset < 0 && which >= 0) {
+            lreq.topics[0].partitions[0].timestamp = kLatest;
+            auto end = layout(topic).leader(p).call<ListOffsetsResponse>(lreq, 5);
+            offset = end.topics.at(0).partitions.at(0).offset;
+          }
+        }
+        OffsetCommitRequest::OffsetCommitRequestPartition cp;
+        cp.partition_index = p;
+        cp.committed_offset = offset;
+        ct.partitions.push_back(cp);
+        target[{topic, p}] = offset;
+      }
+      creq.topics.push_back(ct);
+    }
+    auto cresp = coordinator->call<OffsetCommitResponse>(creq, 5);
+    int status = 0;
+    std::vector<std::vector<std::string>> rows{{"GROUP", "TOPIC", "PARTITION", "NEW-OFFSET", "STATUS"}};
+    for (const auto& rt : cresp.topics)
+      for (const auto& rp : rt.partitions) {
+        if (rp.error_code != 0) status = 1;
+        rows.push_back({group, rt.name, std::to_string(rp.partition_index),
+                        std::to_string(target[{rt.name, rp.partition_index}]),
+                        rp.error_code == 0 ? "OK" : error_text(rp.error_code)});
+      }
+    print_table(out, rows);
+    if (status) err << "Error: the group must be empty (no member) for its offsets to be moved\n";
+    return status;
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace runnel::app
