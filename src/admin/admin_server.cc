@@ -12,7 +12,8 @@ namespace runnel {
 namespace {
 
 constexpr auto kScrapeShardTimeout = std::chrono::milliseconds(2000);
-constexpr size_t kHttpThreads = 2;
+// Scrapes, health checks and REST proxy requests (each blocking on the broker).
+constexpr size_t kHttpThreads = 4;
 
 // Live: the process answers. Ready: it serves clients; in a cluster it also
 // holds its etcd session (a fenced broker refuses writes until it renews).
@@ -42,6 +43,7 @@ const char* kIndexPage = R"(<!doctype html>
 <ul>
 <li><a href="/metrics">/metrics</a>: Prometheus text format</li>
 <li><a href="/v1/health">/v1/health</a>: live and ready</li>
+<li><a href="/topics">/topics</a>: the REST proxy (Confluent REST Proxy v2)</li>
 </ul>
 </body></html>
 )";
@@ -52,7 +54,8 @@ AdminServer::AdminServer(Broker& broker) : broker_(broker) {}
 
 AdminServer::~AdminServer() { stop(); }
 
-bool AdminServer::start(const std::string& host, uint16_t port, std::string* error) {
+bool AdminServer::start(const std::string& host, uint16_t port, std::string* error,
+                        const std::function<void(httplib::Server&)>& more_routes) {
   server_ = std::make_unique<httplib::Server>();
   server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
@@ -72,6 +75,7 @@ bool AdminServer::start(const std::string& host, uint16_t port, std::string* err
     res.set_content(h.dump(), "application/json");
   });
   server_->Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kIndexPage, "text/html"); });
+  if (more_routes) more_routes(*server_);
   int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (bound < 0) {
     *error = "cannot bind " + host + ":" + std::to_string(port) + ": " + std::strerror(errno);

@@ -10,6 +10,7 @@
 //
 // Thread-safety: start() and stop() from the thread that runs the broker.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -30,8 +31,10 @@ class AdminServer {
   AdminServer& operator=(const AdminServer&) = delete;
 
   // Binds host:port (port 0: any free port) and starts serving. Returns
-  // false, with the reason in *error, when it cannot bind.
-  bool start(const std::string& host, uint16_t port, std::string* error);
+  // false, with the reason in *error, when it cannot bind. `more_routes`
+  // adds handlers of layers above (the REST proxy) before it serves.
+  bool start(const std::string& host, uint16_t port, std::string* error,
+             const std::function<void(httplib::Server&)>& more_routes = nullptr);
   void stop();
   uint16_t port() const { return port_; }
 

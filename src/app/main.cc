@@ -18,6 +18,7 @@
 #include "app/group_command.h"
 #include "app/produce_command.h"
 #include "app/producers_command.h"
+#include "app/rest_proxy.h"
 #include "app/topic_command.h"
 #include "app/transactions_command.h"
 #include "kafka/broker.h"
@@ -135,7 +136,13 @@ int serve(const ServeFlags& flags) {
   if (config.admin_listen != "off") {
     auto [host, port] = split_host_port("runnel.admin.listen", config.admin_listen);
     std::string error;
-    if (admin_server.start(host, port, &error))
+    // The REST proxy is a client of this broker's own listener.
+    std::string kafka_address =
+        (config.listen_host == "0.0.0.0" || config.listen_host.empty() ? std::string("127.0.0.1")
+                                                                       : config.listen_host) +
+        ":" + std::to_string(listener->port());
+    auto rest = [kafka_address](httplib::Server& server) { runnel::app::install_rest_proxy(server, kafka_address); };
+    if (admin_server.start(host, port, &error, rest))
       spdlog::info("admin listener (/metrics, /v1/health) on {}:{}", host, admin_server.port());
     else
       spdlog::warn("admin listener not started: {} (runnel.admin.listen; 'off' disables it)", error);

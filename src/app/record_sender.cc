@@ -1,0 +1,86 @@
+#include "app/record_sender.h"
+
+#include <chrono>
+#include <map>
+#include <random>
+
+#include "base/error_code.h"
+#include "protocol/messages.h"
+#include "protocol/record_codec.h"
+
+namespace runnel::app {
+namespace {
+
+constexpr int32_t kProduceTimeoutMs = 30000;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<std::vector<uint8_t>> bytes_of(const std::optional<std::string>& s) {
+  if (!s) return std::nullopt;
+  return std::vector<uint8_t>(s->begin(), s->end());
+}
+
+}  // namespace
+
+std::vector<SentRecord> send_records(TopicLayout& layout, const std::string& topic,
+                                     const std::vector<OutgoingRecord>& records, int16_t acks) {
+  thread_local std::mt19937 rng(std::random_device{}());
+  const int32_t partitions = layout.partitions();
+  const int32_t sticky = static_cast<int32_t>(rng() % static_cast<uint32_t>(std::max(partitions, 1)));
+  std::vector<SentRecord> out(records.size());
+  std::map<int32_t, std::vector<size_t>> by_partition;  // partition -> indexes into records
+  for (size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    int32_t p = r.partition ? *r.partition : r.key ? partition_for_key(*r.key, partitions) : sticky;
+    out[i].partition = p;
+    if (p < 0 || p >= partitions) {
+      out[i].error = static_cast<int16_t>(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+      continue;
+    }
+    by_partition[p].push_back(i);
+  }
+  for (const auto& [partition, indexes] : by_partition) {
+    std::vector<protocol::Record> batch_records;
+    for (size_t i : indexes) {
+      protocol::Record r;
+      r.key = bytes_of(records[i].key);
+      r.value = bytes_of(records[i].value);
+      batch_records.push_back(std::move(r));
+    }
+    auto batch = protocol::build_record_batch(batch_records, now_ms());
+    protocol::ProduceRequest req;
+    req.acks = acks;
+    req.timeout_ms = kProduceTimeoutMs;
+    protocol::ProduceRequest::TopicProduceData td;
+    td.name = topic;
+    protocol::ProduceRequest::PartitionProduceData pd;
+    pd.index = partition;
+    pd.records = protocol::Records::of(batch);
+    td.partition_data.push_back(pd);
+    req.topic_data.push_back(td);
+    if (acks == 0) {  // Kafka answers nothing
+      layout.leader(partition).send_only(req, 8);
+      continue;
+    }
+    auto resp = layout.leader(partition).call<protocol::ProduceResponse>(req, 8);
+    int16_t error = static_cast<int16_t>(ErrorCode::UNKNOWN_SERVER_ERROR);
+    int64_t base = -1;
+    std::string message;
+    for (const auto& t : resp.responses)
+      for (const auto& pr : t.partition_responses)
+        if (pr.index == partition)
+          error = pr.error_code, base = pr.base_offset, message = pr.error_message.value_or("");
+    for (size_t k = 0; k < indexes.size(); ++k) {
+      auto& s = out[indexes[k]];
+      s.error = error;
+      s.message = message;
+      s.offset = error == 0 ? base + static_cast<int64_t>(k) : -1;
+    }
+  }
+  return out;
+}
+
+}  // namespace runnel::app
