@@ -73,6 +73,10 @@ AdminClient::~AdminClient() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void AdminClient::shutdown() {
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+}
+
 void AdminClient::send(const std::vector<uint8_t>& request) {
   uint32_t n = static_cast<uint32_t>(request.size());
   uint8_t size[4] = {uint8_t(n >> 24), uint8_t(n >> 16), uint8_t(n >> 8), uint8_t(n)};

@@ -51,6 +51,10 @@ class AdminClient {
     return response;
   }
 
+  // Shuts the socket down, from any thread: a call blocked on it (a
+  // JoinGroup waiting for the other members) fails at once.
+  void shutdown();
+
   // Sends a request that gets no response (Produce with acks=0).
   template <class Request>
   void send_only(const Request& request, int16_t version) {
