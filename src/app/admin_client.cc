@@ -73,6 +73,19 @@ AdminClient::~AdminClient() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+std::unique_ptr<AdminClient> AdminClient::to_group_coordinator(const std::string& bootstrap, const std::string& group,
+                                                               const std::string& client_id) {
+  AdminClient client(bootstrap, client_id);
+  protocol::FindCoordinatorRequest req;
+  req.key = group;
+  req.key_type = 0;
+  auto resp = client.call<protocol::FindCoordinatorResponse>(req, 2);
+  if (resp.error_code != 0)
+    throw AdminError("FindCoordinator for '" + group + "': " + std::to_string(resp.error_code) + " " +
+                     resp.error_message.value_or(""));
+  return std::make_unique<AdminClient>(resp.host + ":" + std::to_string(resp.port), client_id);
+}
+
 void AdminClient::shutdown() {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
 }

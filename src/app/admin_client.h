@@ -4,6 +4,7 @@
 // generated protocol messages. Not thread-safe; throws AdminError on I/O
 // failures and undecodable responses.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -50,6 +51,11 @@ class AdminClient {
     if (keep) *keep = std::move(body);
     return response;
   }
+
+  // A connection to the coordinator of `group` (FindCoordinator on
+  // `bootstrap`); throws AdminError with the broker's error.
+  static std::unique_ptr<AdminClient> to_group_coordinator(const std::string& bootstrap, const std::string& group,
+                                                           const std::string& client_id = "runnel-cli");
 
   // Shuts the socket down, from any thread: a call blocked on it (a
   // JoinGroup waiting for the other members) fails at once.

@@ -16,10 +16,9 @@ namespace {
 
 using namespace runnel::protocol;
 
-constexpr int64_t kEarliest = -2, kLatest = -1;
+constexpr int64_t kEarliest = TopicLayout::kEarliest, kLatest = TopicLayout::kLatest;
 constexpr int32_t kMaxWaitMs = 500;
 constexpr int32_t kPartitionMaxBytes = 1 << 20;
-constexpr size_t kBatchHeaderPrefix = 12;  // base offset + batch length
 
 std::string text(const std::optional<std::vector<uint8_t>>& b) {
   return b ? std::string(b->begin(), b->end()) : std::string();
@@ -72,41 +71,6 @@ std::string format_record(const std::string& f, const std::string& topic, int32_
     }
   }
   return out;
-}
-
-// ListOffsets on the partition's leader: earliest, latest or by timestamp.
-int64_t list_offset(TopicLayout& layout, const std::string& topic, int32_t partition, int64_t which) {
-  ListOffsetsRequest req;
-  req.replica_id = -1;
-  ListOffsetsRequest::ListOffsetsTopic t;
-  t.name = topic;
-  ListOffsetsRequest::ListOffsetsPartition p;
-  p.partition_index = partition;
-  p.timestamp = which;
-  t.partitions.push_back(p);
-  req.topics.push_back(t);
-  auto resp = layout.leader(partition).call<ListOffsetsResponse>(req, 5);
-  for (const auto& rt : resp.topics)
-    for (const auto& rp : rt.partitions) {
-      if (rp.error_code != 0)
-        throw AdminError("ListOffsets " + topic + "-" + std::to_string(partition) + ": " +
-                         std::string(error_name(static_cast<ErrorCode>(rp.error_code))));
-      return rp.offset;
-    }
-  throw AdminError("ListOffsets: no answer for " + topic + "-" + std::to_string(partition));
-}
-
-// The group's coordinator (FindCoordinator on the bootstrap broker).
-std::unique_ptr<AdminClient> coordinator(const std::string& bootstrap, const std::string& group) {
-  AdminClient client(bootstrap);
-  FindCoordinatorRequest req;
-  req.key = group;
-  req.key_type = 0;
-  auto resp = client.call<FindCoordinatorResponse>(req, 2);
-  if (resp.error_code != 0)
-    throw AdminError("FindCoordinator for '" + group +
-                     "': " + std::string(error_name(static_cast<ErrorCode>(resp.error_code))));
-  return std::make_unique<AdminClient>(resp.host + ":" + std::to_string(resp.port));
 }
 
 std::map<int32_t, int64_t> committed(AdminClient& coordinator, const std::string& group, const std::string& topic,
@@ -168,7 +132,7 @@ int consume_records(const ConsumeOptions& o, std::ostream& out, std::ostream& er
     std::unique_ptr<AdminClient> group_coordinator;
     std::map<int32_t, int64_t> from_group;
     if (o.group) {
-      group_coordinator = coordinator(o.bootstrap, *o.group);
+      group_coordinator = AdminClient::to_group_coordinator(o.bootstrap, *o.group);
       if (!o.offset) from_group = committed(*group_coordinator, *o.group, o.topic, partitions);
     }
     // Where each partition starts.
@@ -178,16 +142,27 @@ int consume_records(const ConsumeOptions& o, std::ostream& out, std::ostream& er
       if (auto it = from_group.find(p); it != from_group.end()) {
         position[p] = it->second;
       } else if (spec == "beginning" || spec == "start") {
-        position[p] = list_offset(layout, o.topic, p, kEarliest);
+        position[p] = layout.list_offset(p, kEarliest);
       } else if (spec == "end") {
-        position[p] = list_offset(layout, o.topic, p, kLatest);
+        position[p] = layout.list_offset(p, kLatest);
       } else if (!spec.empty() && spec[0] == '@') {
-        int64_t at = list_offset(layout, o.topic, p, std::stoll(spec.substr(1)));
-        position[p] = at >= 0 ? at : list_offset(layout, o.topic, p, kLatest);
+        int64_t at = layout.list_offset(p, std::stoll(spec.substr(1)));
+        position[p] = at >= 0 ? at : layout.list_offset(p, kLatest);
       } else {
         position[p] = std::stoll(spec);
       }
     }
+    auto print = [&](int32_t p, const Record& r) {
+      if (!o.json) {
+        out << format_record(o.format, o.topic, p, r);
+        return;
+      }
+      nlohmann::json j{{"topic", o.topic},         {"partition", p}, {"offset", r.offset},
+                       {"timestamp", r.timestamp}, {"key", nullptr}, {"value", nullptr}};
+      if (r.key) j["key"] = text(r.key);
+      if (r.value) j["value"] = text(r.value);
+      out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    };
     uint64_t printed = 0;
     std::set<int32_t> at_end;
     std::map<int32_t, int64_t> to_commit;
@@ -222,35 +197,22 @@ int consume_records(const ConsumeOptions& o, std::ostream& out, std::ostream& er
                   << error_name(static_cast<ErrorCode>(pd.error_code)) << "\n";
               return 1;
             }
-            auto bytes = pd.records.memory;
-            size_t at = 0;
-            while (at + kBatchHeaderPrefix <= bytes.size() && (!o.count || printed < *o.count)) {
-              int32_t length = static_cast<int32_t>(load_be32(bytes.data() + at + 8));
-              if (length <= 0 || at + kBatchHeaderPrefix + static_cast<size_t>(length) > bytes.size()) break;
-              auto batch = bytes.subspan(at, kBatchHeaderPrefix + static_cast<size_t>(length));
-              at += batch.size();
+            for_each_batch(pd.records.memory, [&](std::span<const uint8_t> batch) {
+              if (o.count && printed >= *o.count) return false;
               BatchView view(batch);
-              if (view.next_offset() <= position[p]) continue;
+              if (view.next_offset() <= position[p]) return true;
               if (!view.is_control()) {
                 for (const auto& r : decode_record_batch(batch)) {
                   if (r.offset < position[p]) continue;
-                  if (o.count && printed >= *o.count) break;
-                  if (o.json) {
-                    nlohmann::json j{{"topic", o.topic},         {"partition", p}, {"offset", r.offset},
-                                     {"timestamp", r.timestamp}, {"key", nullptr}, {"value", nullptr}};
-                    if (r.key) j["key"] = text(r.key);
-                    if (r.value) j["value"] = text(r.value);
-                    out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-                  } else {
-                    out << format_record(o.format, o.topic, p, r);
-                  }
+                  if (o.count && printed >= *o.count) return false;
+                  print(p, r);
                   ++printed;
                   position[p] = r.offset + 1;
                 }
-                if (o.count && printed >= *o.count) break;
               }
               position[p] = view.next_offset();
-            }
+              return true;
+            });
             to_commit[p] = position[p];
             if (position[p] >= pd.high_watermark)
               at_end.insert(p);

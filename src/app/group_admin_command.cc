@@ -15,23 +15,12 @@ namespace {
 
 using namespace runnel::protocol;
 
-constexpr int64_t kEarliest = -2, kLatest = -1;
+constexpr int64_t kEarliest = TopicLayout::kEarliest, kLatest = TopicLayout::kLatest;
 
 std::string error_text(int16_t code, const std::optional<std::string>& message = std::nullopt) {
   std::string s = std::string(error_name(static_cast<ErrorCode>(code))) + " (" + std::to_string(code) + ")";
   if (message && !message->empty()) s += ": " + *message;
   return s;
-}
-
-// A connection to the group's coordinator.
-std::unique_ptr<AdminClient> coordinator_of(const std::string& group, const std::string& bootstrap) {
-  AdminClient client(bootstrap);
-  FindCoordinatorRequest req;
-  req.key = group;
-  req.key_type = 0;
-  auto resp = client.call<FindCoordinatorResponse>(req, 2);
-  if (resp.error_code != 0) throw AdminError("FindCoordinator for '" + group + "': " + error_text(resp.error_code));
-  return std::make_unique<AdminClient>(resp.host + ":" + std::to_string(resp.port));
 }
 
 }  // namespace
@@ -42,7 +31,7 @@ int group_delete(const std::vector<std::string>& groups, const std::string& boot
   std::vector<std::vector<std::string>> rows{{"GROUP", "STATUS"}};
   for (const auto& group : groups) {
     try {
-      auto coordinator = coordinator_of(group, bootstrap);
+      auto coordinator = AdminClient::to_group_coordinator(bootstrap, group);
       DeleteGroupsRequest req;
       req.groups_names = {group};
       auto resp = coordinator->call<DeleteGroupsResponse>(req, 2);
@@ -63,7 +52,7 @@ int group_delete(const std::vector<std::string>& groups, const std::string& boot
 int group_seek(const std::string& group, const std::string& to, const std::vector<std::string>& topics,
                const std::string& bootstrap, std::ostream& out, std::ostream& err) {
   try {
-    auto coordinator = coordinator_of(group, bootstrap);
+    auto coordinator = AdminClient::to_group_coordinator(bootstrap, group);
     // The partitions to move: every partition of the topics named, or what the group has committed.
     std::map<std::string, std::set<int32_t>> partitions;
     std::map<std::string, std::unique_ptr<TopicLayout>> layouts;
@@ -114,28 +103,9 @@ int group_seek(const std::string& group, const std::string& to, const std::vecto
       for (int32_t p : parts) {
         int64_t offset = fixed.value_or(-1);
         if (!fixed) {
-          ListOffsetsRequest lreq;
-          lreq.replica_id = -1;
-          ListOffsetsRequest::ListOffsetsTopic lt;
-          lt.name = topic;
-          ListOffsetsRequest::ListOffsetsPartition lp;
-          lp.partition_index = p;
-          lp.timestamp = which;
-          lt.partitions.push_back(lp);
-          lreq.topics.push_back(lt);
-          auto lresp = layout(topic).leader(p).call<ListOffsetsResponse>(lreq, 5);
-          for (const auto& rt : lresp.topics)
-            for (const auto& rp : rt.partitions) {
-              if (rp.error_code != 0)
-                throw AdminError("ListOffsets " + topic + "-" + std::to_string(p) + ": " + error_text(rp.error_code));
-              offset = rp.offset;
-            }
+          offset = layout(topic).list_offset(p, which);
           // A timestamp past every record: the end, as Kafka's --to-datetime does.
-          if (offset < 0 && which >= 0) {
-            lreq.topics[0].partitions[0].timestamp = kLatest;
-            auto end = layout(topic).leader(p).call<ListOffsetsResponse>(lreq, 5);
-            offset = end.topics.at(0).partitions.at(0).offset;
-          }
+          if (offset < 0 && which >= 0) offset = layout(topic).list_offset(p, TopicLayout::kLatest);
         }
         OffsetCommitRequest::OffsetCommitRequestPartition cp;
         cp.partition_index = p;

@@ -6,6 +6,7 @@
 
 #include "app/admin_client.h"
 #include "app/group_command.h"
+#include "app/topic_layout.h"
 #include "base/endian.h"
 #include "base/error_code.h"
 #include "protocol/messages.h"
@@ -20,8 +21,7 @@ namespace {
 using namespace runnel::protocol;
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kEarliest = -2, kLatest = -1;
-constexpr size_t kBatchHeaderPrefix = 12;  // base offset + batch length
+constexpr int64_t kEarliest = TopicLayout::kEarliest, kLatest = TopicLayout::kLatest;
 
 std::string error_text(int16_t code) { return std::string(error_name(static_cast<ErrorCode>(code))); }
 
@@ -103,15 +103,8 @@ std::vector<GroupConsumer::TopicPartition> GroupConsumer::assignment() const {
 }
 
 AdminClient& GroupConsumer::coordinator() {
-  if (!coordinator_) {
-    AdminClient client(options_.bootstrap, options_.client_id);
-    FindCoordinatorRequest req;
-    req.key = options_.group;
-    req.key_type = 0;
-    auto resp = client.call<FindCoordinatorResponse>(req, 2);
-    if (resp.error_code != 0) throw AdminError("FindCoordinator: " + error_text(resp.error_code));
-    coordinator_ = std::make_unique<AdminClient>(resp.host + ":" + std::to_string(resp.port), options_.client_id);
-  }
+  if (!coordinator_)
+    coordinator_ = AdminClient::to_group_coordinator(options_.bootstrap, options_.group, options_.client_id);
   return *coordinator_;
 }
 
@@ -346,24 +339,7 @@ AdminClient& GroupConsumer::leader_of(const TopicPartition& tp,
 }
 
 int64_t GroupConsumer::list_offset(const TopicPartition& tp, int64_t which) {
-  std::map<std::string, std::unique_ptr<AdminClient>> clients;
-  auto leaders = find_leaders({tp.first}, nullptr);
-  ListOffsetsRequest req;
-  req.replica_id = -1;
-  ListOffsetsRequest::ListOffsetsTopic t;
-  t.name = tp.first;
-  ListOffsetsRequest::ListOffsetsPartition p;
-  p.partition_index = tp.second;
-  p.timestamp = which;
-  t.partitions.push_back(p);
-  req.topics.push_back(t);
-  auto resp = leader_of(tp, clients, leaders).call<ListOffsetsResponse>(req, 5);
-  for (const auto& rt : resp.topics)
-    for (const auto& rp : rt.partitions) {
-      if (rp.error_code != 0) throw AdminError("ListOffsets: " + error_text(rp.error_code));
-      return rp.offset;
-    }
-  throw AdminError("ListOffsets: no answer");
+  return TopicLayout(options_.bootstrap, tp.first).list_offset(tp.second, which);
 }
 
 void GroupConsumer::fill_positions(const std::vector<TopicPartition>& assigned) {
@@ -383,12 +359,7 @@ std::map<GroupConsumer::TopicPartition, int64_t> GroupConsumer::committed(
     const std::vector<TopicPartition>& partitions) {
   std::map<TopicPartition, int64_t> out;
   if (partitions.empty()) return out;
-  AdminClient client(options_.bootstrap, options_.client_id);
-  FindCoordinatorRequest freq;
-  freq.key = options_.group;
-  auto fresp = client.call<FindCoordinatorResponse>(freq, 2);
-  if (fresp.error_code != 0) throw AdminError("FindCoordinator: " + error_text(fresp.error_code));
-  AdminClient coord(fresp.host + ":" + std::to_string(fresp.port), options_.client_id);
+  auto coord = AdminClient::to_group_coordinator(options_.bootstrap, options_.group, options_.client_id);
   OffsetFetchRequest req;
   req.group_id = options_.group;
   std::map<std::string, std::vector<int32_t>> by_topic;
@@ -400,7 +371,7 @@ std::map<GroupConsumer::TopicPartition, int64_t> GroupConsumer::committed(
     rt.partition_indexes = ps;
     req.topics->push_back(rt);
   }
-  auto resp = coord.call<OffsetFetchResponse>(req, 5);
+  auto resp = coord->call<OffsetFetchResponse>(req, 5);
   if (resp.error_code != 0) throw AdminError("OffsetFetch: " + error_text(resp.error_code));
   for (const auto& rt : resp.topics)
     for (const auto& rp : rt.partitions)
@@ -432,13 +403,8 @@ void GroupConsumer::commit(const std::map<TopicPartition, int64_t>& offsets_in) 
     }
     req.topics.push_back(rt);
   }
-  AdminClient client(options_.bootstrap, options_.client_id);
-  FindCoordinatorRequest freq;
-  freq.key = options_.group;
-  auto fresp = client.call<FindCoordinatorResponse>(freq, 2);
-  if (fresp.error_code != 0) throw AdminError("FindCoordinator: " + error_text(fresp.error_code));
-  AdminClient coord(fresp.host + ":" + std::to_string(fresp.port), options_.client_id);
-  auto resp = coord.call<OffsetCommitResponse>(req, 5);
+  auto coord = AdminClient::to_group_coordinator(options_.bootstrap, options_.group, options_.client_id);
+  auto resp = coord->call<OffsetCommitResponse>(req, 5);
   for (const auto& rt : resp.topics)
     for (const auto& rp : rt.partitions)
       if (rp.error_code != 0)
@@ -515,15 +481,10 @@ std::vector<ConsumedRecord> GroupConsumer::poll(int32_t timeout_ms, int32_t max_
         for (const auto& pd : rt.partitions) {
           TopicPartition tp{rt.topic, pd.partition_index};
           if (pd.error_code != 0) continue;
-          auto data = pd.records.memory;
-          size_t at = 0;
-          while (at + kBatchHeaderPrefix <= data.size() && bytes_out < max_bytes) {
-            int32_t length = static_cast<int32_t>(load_be32(data.data() + at + 8));
-            if (length <= 0 || at + kBatchHeaderPrefix + static_cast<size_t>(length) > data.size()) break;
-            auto batch = data.subspan(at, kBatchHeaderPrefix + static_cast<size_t>(length));
-            at += batch.size();
+          for_each_batch(pd.records.memory, [&](std::span<const uint8_t> batch) {
+            if (bytes_out >= max_bytes) return false;
             BatchView view(batch);
-            if (view.next_offset() <= positions[tp]) continue;
+            if (view.next_offset() <= positions[tp]) return true;
             if (!view.is_control()) {
               for (auto& r : decode_record_batch(batch)) {
                 if (r.offset < positions[tp]) continue;
@@ -532,7 +493,8 @@ std::vector<ConsumedRecord> GroupConsumer::poll(int32_t timeout_ms, int32_t max_
               }
             }
             positions[tp] = view.next_offset();
-          }
+            return true;
+          });
         }
       }
     }

@@ -76,9 +76,36 @@ MetadataResponse metadata(AdminClient& client, const std::optional<std::vector<s
   return client.call<MetadataResponse>(req, 10);
 }
 
-// Prints `doc` as JSON, or the tables: a helper so each command builds one JSON document
-// and its tables from the same data.
 void print_json(std::ostream& out, const json& doc) { out << doc.dump(2) << "\n"; }
+
+// What a create/delete/alter/add-partitions did to one topic.
+struct TopicResult {
+  std::string name;
+  int16_t error = 0;
+  std::optional<std::string> message;
+  json extra = json::object();  // more fields for the JSON output
+};
+
+// Prints TOPIC STATUS (or JSON objects with name/ok/status); 1 if any failed.
+int print_results(const TopicCommandOptions& o, const std::vector<TopicResult>& results, std::ostream& out) {
+  int status = 0;
+  json doc = json::array();
+  std::vector<std::vector<std::string>> rows{{"TOPIC", "STATUS"}};
+  for (const auto& r : results) {
+    bool ok = r.error == 0;
+    if (!ok) status = 1;
+    std::string what = ok ? "OK" : error_text(r.error, r.message);
+    json entry{{"name", r.name}, {"ok", ok}, {"status", what}};
+    entry.update(r.extra);
+    doc.push_back(entry);
+    rows.push_back({r.name, what});
+  }
+  if (o.json)
+    print_json(out, doc);
+  else
+    print_table(out, rows);
+  return status;
+}
 
 }  // namespace
 
@@ -267,21 +294,10 @@ int topic_create(const TopicCommandOptions& o, const std::vector<std::string>& t
     }
     req.timeout_ms = kTimeoutMs;
     auto resp = client.call<CreateTopicsResponse>(req, 7);
-    int status = 0;
-    json doc = json::array();
-    std::vector<std::vector<std::string>> rows{{"TOPIC", "STATUS"}};
-    for (const auto& r : resp.topics) {
-      bool ok = r.error_code == 0;
-      if (!ok) status = 1;
-      std::string what = ok ? "OK" : error_text(r.error_code, r.error_message);
-      doc.push_back({{"name", r.name}, {"ok", ok}, {"status", what}, {"id", topic_id_text(r.topic_id)}});
-      rows.push_back({r.name, what});
-    }
-    if (o.json)
-      print_json(out, doc);
-    else
-      print_table(out, rows);
-    return status;
+    std::vector<TopicResult> results;
+    for (const auto& r : resp.topics)
+      results.push_back({r.name, r.error_code, r.error_message, {{"id", topic_id_text(r.topic_id)}}});
+    return print_results(o, results, out);
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";
     return 1;
@@ -296,21 +312,9 @@ int topic_delete(const TopicCommandOptions& o, const std::vector<std::string>& t
     req.topic_names = topics;
     req.timeout_ms = kTimeoutMs;
     auto resp = client.call<DeleteTopicsResponse>(req, 5);
-    int status = 0;
-    json doc = json::array();
-    std::vector<std::vector<std::string>> rows{{"TOPIC", "STATUS"}};
-    for (const auto& r : resp.responses) {
-      bool ok = r.error_code == 0;
-      if (!ok) status = 1;
-      std::string what = ok ? "OK" : error_text(r.error_code, r.error_message);
-      doc.push_back({{"name", r.name.value_or("")}, {"ok", ok}, {"status", what}});
-      rows.push_back({r.name.value_or(""), what});
-    }
-    if (o.json)
-      print_json(out, doc);
-    else
-      print_table(out, rows);
-    return status;
+    std::vector<TopicResult> results;
+    for (const auto& r : resp.responses) results.push_back({r.name.value_or(""), r.error_code, r.error_message});
+    return print_results(o, results, out);
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";
     return 1;
@@ -346,21 +350,9 @@ int topic_alter_config(const TopicCommandOptions& o, const std::string& topic,
     }
     req.resources.push_back(r);
     auto resp = client.call<IncrementalAlterConfigsResponse>(req, 1);
-    int status = 0;
-    json doc = json::array();
-    std::vector<std::vector<std::string>> rows{{"TOPIC", "STATUS"}};
-    for (const auto& rr : resp.responses) {
-      bool ok = rr.error_code == 0;
-      if (!ok) status = 1;
-      std::string what = ok ? "OK" : error_text(rr.error_code, rr.error_message);
-      doc.push_back({{"name", rr.resource_name}, {"ok", ok}, {"status", what}});
-      rows.push_back({rr.resource_name, what});
-    }
-    if (o.json)
-      print_json(out, doc);
-    else
-      print_table(out, rows);
-    return status;
+    std::vector<TopicResult> results;
+    for (const auto& rr : resp.responses) results.push_back({rr.resource_name, rr.error_code, rr.error_message});
+    return print_results(o, results, out);
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";
     return 1;
@@ -391,21 +383,10 @@ int topic_add_partitions(const TopicCommandOptions& o, const std::string& topic,
     req.topics.push_back(t);
     req.timeout_ms = kTimeoutMs;
     auto resp = client.call<CreatePartitionsResponse>(req, 3);
-    int status = 0;
-    json doc = json::array();
-    std::vector<std::vector<std::string>> rows{{"TOPIC", "PARTITIONS", "STATUS"}};
-    for (const auto& r : resp.results) {
-      bool ok = r.error_code == 0;
-      if (!ok) status = 1;
-      std::string what = ok ? "OK" : error_text(r.error_code, r.error_message);
-      doc.push_back({{"name", r.name}, {"ok", ok}, {"status", what}, {"partitions", total}});
-      rows.push_back({r.name, std::to_string(total), what});
-    }
-    if (o.json)
-      print_json(out, doc);
-    else
-      print_table(out, rows);
-    return status;
+    std::vector<TopicResult> results;
+    for (const auto& r : resp.results)
+      results.push_back({r.name, r.error_code, r.error_message, {{"partitions", total}}});
+    return print_results(o, results, out);
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";
     return 1;

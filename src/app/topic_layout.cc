@@ -5,7 +5,7 @@
 
 namespace runnel::app {
 
-TopicLayout::TopicLayout(const std::string& bootstrap, const std::string& topic) {
+TopicLayout::TopicLayout(const std::string& bootstrap, const std::string& topic) : topic_(topic) {
   AdminClient client(bootstrap);
   protocol::MetadataRequest req;
   protocol::MetadataRequest::MetadataRequestTopic t;
@@ -31,6 +31,27 @@ AdminClient& TopicLayout::leader(int32_t partition) {
   auto& client = clients_[it->second];
   if (!client) client = std::make_unique<AdminClient>(it->second);
   return *client;
+}
+
+int64_t TopicLayout::list_offset(int32_t partition, int64_t which) {
+  protocol::ListOffsetsRequest req;
+  req.replica_id = -1;
+  protocol::ListOffsetsRequest::ListOffsetsTopic t;
+  t.name = topic_;
+  protocol::ListOffsetsRequest::ListOffsetsPartition p;
+  p.partition_index = partition;
+  p.timestamp = which;
+  t.partitions.push_back(p);
+  req.topics.push_back(t);
+  auto resp = leader(partition).call<protocol::ListOffsetsResponse>(req, 5);
+  for (const auto& rt : resp.topics)
+    for (const auto& rp : rt.partitions) {
+      if (rp.error_code != 0)
+        throw AdminError("ListOffsets " + topic_ + "-" + std::to_string(partition) + ": " +
+                         std::string(error_name(static_cast<ErrorCode>(rp.error_code))));
+      return rp.offset;
+    }
+  throw AdminError("ListOffsets: no answer for " + topic_ + "-" + std::to_string(partition));
 }
 
 int32_t partition_for_key(const std::string& key, int32_t partitions) {
