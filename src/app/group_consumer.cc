@@ -5,15 +5,13 @@
 #include <set>
 
 #include "app/admin_client.h"
-#include "app/group_command.h"
 #include "app/topic_layout.h"
 #include "base/endian.h"
 #include "base/error_code.h"
+#include "protocol/consumer_protocol.h"
 #include "protocol/messages.h"
-#include "protocol/reader.h"
 #include "protocol/record_batch.h"
 #include "protocol/record_codec.h"
-#include "protocol/writer.h"
 
 namespace runnel::app {
 namespace {
@@ -24,39 +22,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int64_t kEarliest = TopicLayout::kEarliest, kLatest = TopicLayout::kLatest;
 
 std::string error_text(int16_t code) { return std::string(error_name(static_cast<ErrorCode>(code))); }
-
-// ConsumerProtocolSubscription v0: the topics, no user data.
-std::vector<uint8_t> encode_subscription(const std::vector<std::string>& topics) {
-  Writer w;
-  w.i16(0);
-  w.i32(static_cast<int32_t>(topics.size()));
-  for (const auto& t : topics) w.string(t);
-  w.i32(-1);  // user_data: null
-  return std::move(w).finish().buffer;
-}
-
-std::vector<std::string> decode_subscription(std::span<const uint8_t> bytes) {
-  Reader r{bytes};
-  r.i16();
-  std::vector<std::string> topics;
-  int32_t n = r.array_length();
-  for (int32_t i = 0; i < n; ++i) topics.push_back(r.string());
-  return topics;
-}
-
-// ConsumerProtocolAssignment v0.
-std::vector<uint8_t> encode_assignment(const std::map<std::string, std::vector<int32_t>>& assignment) {
-  Writer w;
-  w.i16(0);
-  w.i32(static_cast<int32_t>(assignment.size()));
-  for (const auto& [topic, partitions] : assignment) {
-    w.string(topic);
-    w.i32(static_cast<int32_t>(partitions.size()));
-    for (int32_t p : partitions) w.i32(p);
-  }
-  w.i32(-1);  // user_data: null
-  return std::move(w).finish().buffer;
-}
 
 std::optional<std::string> text(const std::optional<std::vector<uint8_t>>& b) {
   if (!b) return std::nullopt;
@@ -194,7 +159,7 @@ bool GroupConsumer::join() {
   req.protocol_type = "consumer";
   JoinGroupRequest::JoinGroupRequestProtocol protocol;
   protocol.name = "range";
-  protocol.metadata = encode_subscription(topics);
+  protocol.metadata = encode_consumer_subscription(topics);
   req.protocols.push_back(protocol);
   JoinGroupResponse resp;
   for (int attempt = 0;; ++attempt) {
@@ -229,7 +194,7 @@ bool GroupConsumer::join() {
     for (const auto& m : resp.members) {
       std::vector<std::string> their;
       try {
-        their = decode_subscription(m.metadata);
+        their = decode_consumer_subscription(m.metadata);
       } catch (const std::exception&) {
       }
       for (const auto& t : their) {
@@ -254,7 +219,7 @@ bool GroupConsumer::join() {
     for (const auto& m : resp.members) {
       SyncGroupRequest::SyncGroupRequestAssignment a;
       a.member_id = m.member_id;
-      a.assignment = encode_assignment(plan[m.member_id]);
+      a.assignment = encode_consumer_assignment(plan[m.member_id]);
       sync.assignments.push_back(a);
     }
   }

@@ -11,6 +11,7 @@
 #include "app/admin_client.h"
 #include "app/group_consumer.h"
 #include "app/record_sender.h"
+#include "app/rest_records.h"
 #include "app/topic_layout.h"
 #include "base/error_code.h"
 #include "cluster/etcd/etcd_format.h"
@@ -35,24 +36,7 @@ void reply_error(httplib::Response& res, int http_status, int code, const std::s
   res.set_content(json{{"error_code", code}, {"message", message}}.dump(), kV2Json);
 }
 
-// The embedded format a produce request's Content-Type names.
-enum class Format { Binary, Json, Unsupported };
-Format embedded_format(const std::string& content_type) {
-  if (content_type.find("vnd.kafka.binary.v2") != std::string::npos) return Format::Binary;
-  if (content_type.find("vnd.kafka.json.v2") != std::string::npos) return Format::Json;
-  if (content_type.find("vnd.kafka.") != std::string::npos) return Format::Unsupported;  // avro, protobuf, ...
-  return Format::Json;  // application/json: JSON values, as the REST Proxy takes them
-}
-
-// A key or value of a produce request as the bytes to store.
-std::optional<std::string> payload(const json& v, Format format) {
-  if (v.is_null()) return std::nullopt;
-  if (format == Format::Json) return v.dump();
-  if (!v.is_string()) throw std::invalid_argument("binary keys and values must be base64 strings");
-  auto decoded = cluster::etcd::base64_decode(v.get<std::string>());
-  if (!decoded) throw std::invalid_argument("not valid base64: " + v.get<std::string>());
-  return *decoded;
-}
+using Format = EmbeddedFormat;
 
 void produce(const std::string& bootstrap, const httplib::Request& req, httplib::Response& res,
              std::optional<int32_t> partition) {
@@ -65,19 +49,8 @@ void produce(const std::string& bootstrap, const httplib::Request& req, httplib:
   }
   std::vector<OutgoingRecord> records;
   try {
-    json body = json::parse(req.body);
-    if (!body.contains("records") || !body["records"].is_array())
-      throw std::invalid_argument("the body needs a \"records\" array");
-    for (const auto& r : body["records"]) {
-      OutgoingRecord o;
-      if (r.contains("key")) o.key = payload(r["key"], format);
-      o.value = payload(r.value("value", json(nullptr)), format);
-      if (partition)
-        o.partition = partition;
-      else if (r.contains("partition") && !r["partition"].is_null())
-        o.partition = r["partition"].get<int32_t>();
-      records.push_back(std::move(o));
-    }
+    for (auto& r : parse_produce_body(req.body, format))
+      records.push_back({partition ? partition : r.partition, std::move(r.key), std::move(r.value)});
   } catch (const std::exception& e) {
     reply_error(res, 422, kUnprocessable, e.what());
     return;
