@@ -5,6 +5,7 @@ unknown group, invalid requests, unsupported assignor, stale epoch on commit
 and fetch, a classic member or a busy classic group of the same id), group
 types in ListGroups, and a group that survives a broker restart, whose members
 must heartbeat again in time."""
+import subprocess
 import time
 import unittest
 
@@ -72,6 +73,16 @@ class ConsumerGroupRawTest(Raw, BrokerTestCase):
         self.assertEqual((m["member_id"], m["epoch"], m["topics"], m["type"]), ("m1", 1, ["cg-raw"], 1))
         self.assertEqual(m["assignment"], {"cg-raw": [0, 1, 2]})
         self.assertEqual(m["target"], {"cg-raw": [0, 1, 2]})
+        # `runnel group describe` shows a consumer group too.
+        out = subprocess.run([self.broker.binary, "group", "describe", "g-basic", "--bootstrap", self.bootstrap],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        lines = out.stdout.splitlines()
+        self.assertIn("TYPE consumer STATE Stable", lines[0])
+        self.assertIn("GROUP-EPOCH 1", lines[0])
+        rows = [l.split() for l in lines[3:]]  # after the summary, a blank line and the header
+        self.assertEqual(sorted((r[1], r[2], r[6]) for r in rows),
+                         [("cg-raw", str(p), "m1") for p in range(3)])
         # Leaving answers the leave epoch; the group is then empty.
         r = self.hb("g-basic", "m1", -1)
         self.assertEqual((r["error"], r["member_id"], r["epoch"]), (0, "m1", -1))
