@@ -20,6 +20,26 @@ using config::parse_int;
 using config::parse_timestamp_type;
 using config::trim;
 
+// group.consumer.assignors: a comma-separated list of server-side assignors,
+// by short name or by Kafka's class name.
+std::vector<std::string> parse_assignors(const std::string& key, const std::string& value) {
+  std::vector<std::string> out;
+  std::string rest = value;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string name = trim(rest.substr(0, comma));
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    if (name.empty()) continue;
+    if (name == "org.apache.kafka.coordinator.group.assignor.UniformAssignor") name = "uniform";
+    if (name == "org.apache.kafka.coordinator.group.assignor.RangeAssignor") name = "range";
+    if (name != "uniform" && name != "range")
+      throw ConfigError(fmt::format("invalid value '{}' for {}: assignors are uniform and range", value, key));
+    out.push_back(name);
+  }
+  if (out.empty()) throw ConfigError(fmt::format("invalid value '{}' for {}: no assignor", value, key));
+  return out;
+}
+
 // host:port, or a listener URL such as PLAINTEXT://host:port.
 std::pair<std::string, uint16_t> parse_listener(const std::string& key, const std::string& value) {
   std::string s = trim(value);
@@ -139,6 +159,12 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.group_min_session_timeout_ms = int32_t(parse_int(k, v, 0, kI32)); }},
       {"group.max.session.timeout.ms",
        [](auto& c, auto& k, auto& v) { c.group_max_session_timeout_ms = int32_t(parse_int(k, v, 0, kI32)); }},
+      {"group.consumer.heartbeat.interval.ms",
+       [](auto& c, auto& k, auto& v) { c.group_consumer_heartbeat_interval_ms = int32_t(parse_int(k, v, 1, kI32)); }},
+      {"group.consumer.session.timeout.ms",
+       [](auto& c, auto& k, auto& v) { c.group_consumer_session_timeout_ms = int32_t(parse_int(k, v, 1, kI32)); }},
+      {"group.consumer.assignors",
+       [](auto& c, auto& k, auto& v) { c.group_consumer_assignors = parse_assignors(k, v); }},
       {"runnel.shards", [](auto& c, auto& k, auto& v) { c.shards = int32_t(parse_int(k, v, 0, 256)); }},
       {"runnel.max.open.files", [](auto& c, auto& k, auto& v) { c.max_open_files = parse_int(k, v, 0, INT32_MAX); }},
       {"runnel.max.partitions", [](auto& c, auto& k, auto& v) { c.max_partitions = parse_int(k, v, 0, INT32_MAX); }},

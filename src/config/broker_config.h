@@ -6,6 +6,7 @@
 // job. Immutable after load; thread-safe to read.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/config_error.h"
 #include "storage/log_config.h"
@@ -59,7 +60,13 @@ struct BrokerConfig {
   int64_t transactional_id_expiration_ms = 604800000;  // transactional.id.expiration.ms
   int32_t group_min_session_timeout_ms = 6000;         // group.min.session.timeout.ms
   int32_t group_max_session_timeout_ms = 1800000;      // group.max.session.timeout.ms
-  int32_t shards = 0;                                  // runnel.shards (0: one per core)
+  // KIP-848 consumer groups (ConsumerGroupHeartbeat).
+  int32_t group_consumer_heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
+  int32_t group_consumer_session_timeout_ms = 45000;    // group.consumer.session.timeout.ms
+  // group.consumer.assignors: server-side assignors, the first the default
+  // (short names, or Kafka's class names for them).
+  std::vector<std::string> group_consumer_assignors = {"uniform", "range"};
+  int32_t shards = 0;  // runnel.shards (0: one per core)
   // Descriptors the storage engine keeps open at once, over all shards
   // (runnel.max.open.files; 0: half of RLIMIT_NOFILE, the rest left for
   // sockets and for logs pinned by unsynced appends).

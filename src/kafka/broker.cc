@@ -393,6 +393,11 @@ void Broker::start() {
         config_.offsets_compaction_min_records));
     coordinators_.back()->set_offsets_retention(config_.offsets_retention_ms,
                                                 config_.offsets_retention_check_interval_ms);
+    group::ConsumerGroupConfig consumer_config;
+    consumer_config.heartbeat_interval_ms = config_.group_consumer_heartbeat_interval_ms;
+    consumer_config.session_timeout_ms = config_.group_consumer_session_timeout_ms;
+    consumer_config.assignors = config_.group_consumer_assignors;
+    coordinators_.back()->set_consumer_group_config(std::move(consumer_config));
   }
   auto txn_topic = topics_.find(txn::kTransactionStateTopic);
   txn_partitions_ = txn_topic ? txn_topic->partitions : config_.transaction_state_log_num_partitions;

@@ -57,5 +57,9 @@ asio::awaitable<protocol::DescribeGroupsResponse> handle_describe_groups(Request
                                                                          protocol::DescribeGroupsRequest&);
 asio::awaitable<protocol::ListGroupsResponse> handle_list_groups(RequestContext&, protocol::ListGroupsRequest&);
 asio::awaitable<protocol::DeleteGroupsResponse> handle_delete_groups(RequestContext&, protocol::DeleteGroupsRequest&);
+asio::awaitable<protocol::ConsumerGroupHeartbeatResponse> handle_consumer_group_heartbeat(
+    RequestContext&, protocol::ConsumerGroupHeartbeatRequest&);
+asio::awaitable<protocol::ConsumerGroupDescribeResponse> handle_consumer_group_describe(
+    RequestContext&, protocol::ConsumerGroupDescribeRequest&);
 
 }  // namespace runnel

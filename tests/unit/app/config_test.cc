@@ -55,6 +55,22 @@ TEST(BrokerConfig, RefusesUnknownKeysAndBadValuesNamingTheKey) {
   EXPECT_THROW(set_config(c, "min.insync.replicas", "0"), ConfigError);
 }
 
+TEST(BrokerConfig, ConsumerGroupProtocolSettings) {
+  BrokerConfig c;
+  EXPECT_EQ(c.group_consumer_heartbeat_interval_ms, 5000);
+  EXPECT_EQ(c.group_consumer_session_timeout_ms, 45000);
+  EXPECT_EQ(c.group_consumer_assignors, (std::vector<std::string>{"uniform", "range"}));
+  set_config(c, "group.consumer.heartbeat.interval.ms", "500");
+  set_config(c, "group.consumer.session.timeout.ms", "10000");
+  set_config(c, "group.consumer.assignors", "range, org.apache.kafka.coordinator.group.assignor.UniformAssignor");
+  EXPECT_EQ(c.group_consumer_heartbeat_interval_ms, 500);
+  EXPECT_EQ(c.group_consumer_session_timeout_ms, 10000);
+  EXPECT_EQ(c.group_consumer_assignors, (std::vector<std::string>{"range", "uniform"}));
+  EXPECT_THROW(set_config(c, "group.consumer.assignors", "sticky"), ConfigError);
+  EXPECT_THROW(set_config(c, "group.consumer.assignors", " , "), ConfigError);
+  EXPECT_THROW(set_config(c, "group.consumer.heartbeat.interval.ms", "0"), ConfigError);
+}
+
 TEST(BrokerConfig, ReadsPropertiesFile) {
   std::string path = ::testing::TempDir() + "/server.properties";
   std::ofstream(path) << "# comment\n! other comment\n\nnum.partitions = 5\nlog.dirs=/tmp/a,/tmp/b\n";
