@@ -832,7 +832,16 @@ AppendResult PartitionLog::append_replicated(std::span<const uint8_t> batches, i
   }
   if (extents.empty()) return result;
   auto whole = batches.subspan(0, pos);
-  if (!m.touch() || (m.should_roll(whole.size(), next - 1, now_ms) && !m.roll())) {
+  // Offsets must stay within a u32 of the segment's base (the indexes).
+  // Only a compaction gap of over 2^31 offsets could break that; it is
+  // refused rather than stored where recovery would cut it.
+  const bool rolls = m.should_roll(whole.size(), next - 1, now_ms);
+  if (next - 1 - (rolls ? m.end() : m.active().base_offset()) > kMaxRelativeOffset) {
+    result.error = ErrorCode::CORRUPT_MESSAGE;
+    result.error_message = "replicated batches end more than 2^31 offsets past the segment they would go to";
+    return result;
+  }
+  if (!m.touch() || (rolls && !m.roll())) {
     result.error = ErrorCode::KAFKA_STORAGE_ERROR;
     return result;
   }
