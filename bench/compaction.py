@@ -53,7 +53,7 @@ def start(cleaner):
     global proc
     args = [binary, "serve", "--data-dir", data, "--listen", bootstrap,
             "--set", "log.cleaner.enable=%s" % ("true" if cleaner else "false"),
-            "--set", "log.cleaner.backoff.ms=1000"]
+            "--set", "log.cleaner.backoff.ms=1000", "--set", "log.retention.check.interval.ms=5000"]
     proc = subprocess.Popen(args, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
     for _ in range(600):
         try:
@@ -102,11 +102,19 @@ try:
     fs = admin.create_topics([
         NewTopic("compacted", 1, 1, config={"cleanup.policy": "compact", "segment.bytes": str(64 << 20),
                                             "compression.type": "producer"}),
-        NewTopic("other", 1, 1)])
+        # Bounded on disk: the producer writes to it as fast as it can for as
+        # long as the cleaning takes.
+        NewTopic("other", 1, 1, config={"segment.bytes": str(64 << 20), "retention.bytes": str(256 << 20)})])
     for f in fs.values():
         f.result(30)
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": 20, "batch.size": 1 << 20,
+    # Batches well under max.message.bytes (1 MiB): larger ones are refused.
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": 20, "batch.size": 256 << 10,
                   "compression.type": "lz4", "queue.buffering.max.kbytes": 262144})
+    failed = [0]
+
+    def on_delivery(err, _msg):
+        if err is not None:
+            failed[0] += 1
     value = bytearray(os.urandom(VALUE // 2) * 2)
     total = TOTAL_MB << 20
     written = 0
@@ -116,7 +124,7 @@ try:
         key = b"key-%08d" % (i % KEYS)
         value[:8] = b"%08d" % (i // KEYS % 10**8)
         try:
-            p.produce("compacted", bytes(value), key)
+            p.produce("compacted", bytes(value), key, on_delivery=on_delivery)
             written += len(value) + len(key)
             i += 1
         except BufferError:
@@ -125,7 +133,9 @@ try:
             p.poll(0)
     p.flush(600)
     fill = time.time() - t0
-    print("fill: %d records, %.0f MB of keys+values in %.1f s" % (i, written / 1e6, fill))
+    print("fill: %d records, %.0f MB of keys+values in %.1f s, %d not delivered" % (i, written / 1e6, fill, failed[0]))
+    if failed[0]:
+        sys.exit("the fill failed; see %s" % log_path)
     print("baseline produce to `other` (cleaner off): %.0f records/s" % produce_other(seconds=10))
     stop()
 
