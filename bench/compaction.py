@@ -115,16 +115,19 @@ try:
     def on_delivery(err, _msg):
         if err is not None:
             failed[0] += 1
-    value = bytearray(os.urandom(VALUE // 2) * 2)
+    # Random values: repeated ones compress to nothing in an lz4 batch, and
+    # the partition would never leave its active segment.
+    pool = os.urandom(VALUE * 64 + 4096)
     total = TOTAL_MB << 20
     written = 0
     i = 0
     t0 = time.time()
     while written < total:
         key = b"key-%08d" % (i % KEYS)
-        value[:8] = b"%08d" % (i // KEYS % 10**8)
+        start = (i * 7919) % (len(pool) - VALUE)
+        value = pool[start:start + VALUE]
         try:
-            p.produce("compacted", bytes(value), key, on_delivery=on_delivery)
+            p.produce("compacted", value, key, on_delivery=on_delivery)
             written += len(value) + len(key)
             i += 1
         except BufferError:
