@@ -124,8 +124,8 @@ try:
     t0 = time.time()
     while written < total:
         key = b"key-%08d" % (i % KEYS)
-        start = (i * 7919) % (len(pool) - VALUE)
-        value = pool[start:start + VALUE]
+        at = (i * 7919) % (len(pool) - VALUE)
+        value = pool[at:at + VALUE]
         try:
             p.produce("compacted", value, key, on_delivery=on_delivery)
             written += len(value) + len(key)
