@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "cluster/etcd/client.h"
@@ -16,6 +17,7 @@ namespace {
 using config::parse_bool;
 using config::parse_cleanup_policy;
 using config::parse_compression_type;
+using config::parse_double;
 using config::parse_int;
 using config::parse_timestamp_type;
 using config::trim;
@@ -179,6 +181,26 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.broker_session_timeout_ms = parse_int(k, v, 1000, 3600000); }},
       {"runnel.idle.flush.ms", [](auto& c, auto& k, auto& v) { c.idle_flush_ms = parse_int(k, v, 1, INT32_MAX); }},
       {"runnel.admin.listen", [](auto& c, auto&, auto& v) { c.admin_listen = trim(v); }},
+      // The log cleaner (cleanup.policy=compact) and the topic defaults it reads.
+      {"log.cleaner.enable", [](auto& c, auto& k, auto& v) { c.log_cleaner_enable = parse_bool(k, v); }},
+      {"log.cleaner.threads",
+       [](auto& c, auto& k, auto& v) { c.log_cleaner_threads = int32_t(parse_int(k, v, 0, 64)); }},
+      {"log.cleaner.backoff.ms",
+       [](auto& c, auto& k, auto& v) { c.log_cleaner_backoff_ms = parse_int(k, v, 0, INT64_MAX); }},
+      {"log.cleaner.dedupe.buffer.size",
+       [](auto& c, auto& k, auto& v) { c.log_cleaner_dedupe_buffer_size = parse_int(k, v, 0, INT64_MAX); }},
+      {"log.cleaner.io.max.bytes.per.second",
+       [](auto& c, auto& k,
+          auto&
+              v) { c.log_cleaner_io_max_bytes_per_second = parse_double(k, v, 0, std::numeric_limits<double>::max()); }},
+      {"log.cleaner.min.cleanable.ratio",
+       [](auto& c, auto& k, auto& v) { c.log.min_cleanable_dirty_ratio = parse_double(k, v, 0, 1); }},
+      {"log.cleaner.min.compaction.lag.ms",
+       [](auto& c, auto& k, auto& v) { c.log.min_compaction_lag_ms = parse_int(k, v, 0, INT64_MAX); }},
+      {"log.cleaner.max.compaction.lag.ms",
+       [](auto& c, auto& k, auto& v) { c.log.max_compaction_lag_ms = parse_int(k, v, 1, INT64_MAX); }},
+      {"log.cleaner.delete.retention.ms",
+       [](auto& c, auto& k, auto& v) { c.log.delete_retention_ms = parse_int(k, v, 0, INT64_MAX); }},
   };
   return setters;
 }

@@ -5,6 +5,7 @@
 // them from a server.properties file or from --set key=value is app/config's
 // job. Immutable after load; thread-safe to read.
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,15 @@ struct BrokerConfig {
   bool unclean_leader_election = false;                   // unclean.leader.election.enable
   bool auto_leader_rebalance = true;                      // auto.leader.rebalance.enable
   int64_t leader_imbalance_check_interval_seconds = 300;  // leader.imbalance.check.interval.seconds
+  // The log cleaner (cleanup.policy=compact): log.cleaner.enable,
+  // log.cleaner.threads, log.cleaner.backoff.ms,
+  // log.cleaner.dedupe.buffer.size (split between the threads),
+  // log.cleaner.io.max.bytes.per.second (read and written, all threads).
+  bool log_cleaner_enable = true;
+  int32_t log_cleaner_threads = 1;
+  int64_t log_cleaner_backoff_ms = 15000;
+  int64_t log_cleaner_dedupe_buffer_size = 128LL << 20;
+  double log_cleaner_io_max_bytes_per_second = std::numeric_limits<double>::max();
   bool clustered() const { return !etcd_endpoints.empty(); }
   storage::LogConfig log;  // log.segment.bytes, log.retention.*, ...
 

@@ -39,7 +39,12 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
                    .replica_lag_time_max_ms = config_.replica_lag_time_max_ms,
                    .replica_fetch_wait_max_ms = config_.replica_fetch_wait_max_ms,
                    .replica_fetch_max_bytes = config_.replica_fetch_max_bytes,
-                   .num_replica_fetchers = config_.num_replica_fetchers},
+                   .num_replica_fetchers = config_.num_replica_fetchers,
+                   .cleaner = {.enable = config_.log_cleaner_enable && config_.log_cleaner_threads > 0,
+                               .threads = config_.log_cleaner_threads,
+                               .backoff_ms = config_.log_cleaner_backoff_ms,
+                               .dedupe_buffer_size = config_.log_cleaner_dedupe_buffer_size,
+                               .io_max_bytes_per_second = config_.log_cleaner_io_max_bytes_per_second}},
                   env_, flusher_, shards_) {
   for (int i = 0; i < shards_.size(); ++i) request_metrics_.push_back(std::make_unique<RequestMetrics>());
 }
