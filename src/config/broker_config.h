@@ -6,7 +6,9 @@
 // job. Immutable after load; thread-safe to read.
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config_error.h"
@@ -14,12 +16,59 @@
 
 namespace runnel {
 
-struct BrokerConfig {
-  std::string data_dir = "./data";        // log.dirs (first entry) / log.dir
-  std::string listen_host = "127.0.0.1";  // listeners
-  uint16_t listen_port = 9092;
-  std::string advertised_host;  // advertised.listeners (default: listen)
+// Kafka's security protocols, the values of listener.security.protocol.map.
+enum class SecurityProtocol { kPlaintext, kSsl, kSaslPlaintext, kSaslSsl };
+std::string_view security_protocol_name(SecurityProtocol p);
+std::optional<SecurityProtocol> parse_security_protocol(std::string_view name);
+inline bool uses_tls(SecurityProtocol p) { return p == SecurityProtocol::kSsl || p == SecurityProtocol::kSaslSsl; }
+inline bool uses_sasl(SecurityProtocol p) {
+  return p == SecurityProtocol::kSaslPlaintext || p == SecurityProtocol::kSaslSsl;
+}
+
+// One entry of `listeners`, with its advertised address (advertised.listeners
+// entry of the same name; empty host: the bound address).
+struct ListenerConfig {
+  std::string name;  // PLAINTEXT, SASL_SSL, ... or a name mapped in listener.security.protocol.map
+  SecurityProtocol protocol = SecurityProtocol::kPlaintext;
+  std::string host;
+  uint16_t port = 0;
+  std::string advertised_host;
   uint16_t advertised_port = 0;
+};
+
+// ssl.* (shared by every SSL and SASL_SSL listener). PEM only.
+struct TlsConfig {
+  std::string keystore_type = "PEM";       // ssl.keystore.type
+  std::string keystore_location;           // ssl.keystore.location: PEM file with the key and its chain
+  std::string keystore_key;                // ssl.keystore.key: PEM text of the key
+  std::string keystore_certificate_chain;  // ssl.keystore.certificate.chain: PEM text of the chain
+  std::string key_password;                // ssl.key.password
+  std::string truststore_type = "PEM";     // ssl.truststore.type
+  std::string truststore_location;         // ssl.truststore.location: PEM CA bundle
+  std::string client_auth = "none";        // ssl.client.auth: none, requested, required
+  std::vector<std::string> enabled_protocols = {"TLSv1.2", "TLSv1.3"};  // ssl.enabled.protocols
+  std::vector<std::string> cipher_suites;                               // ssl.cipher.suites (empty: OpenSSL's)
+  std::string principal_mapping_rules = "DEFAULT";                      // ssl.principal.mapping.rules
+};
+
+struct BrokerConfig {
+  std::string data_dir = "./data";  // log.dirs (first entry) / log.dir
+  // listeners, advertised.listeners and listener.security.protocol.map as
+  // written; app/config's resolve_listeners() turns them into `listeners`.
+  std::string listeners_spec = "PLAINTEXT://127.0.0.1:9092";
+  std::string advertised_listeners_spec;
+  std::string protocol_map_spec = "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
+  std::vector<ListenerConfig> listeners;   // resolved, in the order of `listeners`
+  std::string inter_broker_listener_name;  // inter.broker.listener.name (empty: PLAINTEXT, else the first)
+  // sasl.enabled.mechanisms. Kafka's default is GSSAPI, which runnel does not
+  // offer; ours is every mechanism runnel has.
+  std::vector<std::string> sasl_enabled_mechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
+  int32_t failed_authentication_delay_ms = 100;  // connection.failed.authentication.delay.ms
+  // connections.max.reauth.ms (KIP-368): a SASL session's lifetime; the
+  // client re-authenticates before it ends or its connection is closed.
+  // 0: sessions do not expire.
+  int64_t connections_max_reauth_ms = 0;
+  TlsConfig tls;
   // The admin HTTP listener (/metrics, /v1/health): HOST:PORT, or "off"
   // (runnel.admin.listen, or --admin).
   std::string admin_listen = "127.0.0.1:9644";
@@ -96,6 +145,8 @@ struct BrokerConfig {
   int64_t log_cleaner_dedupe_buffer_size = 128LL << 20;
   double log_cleaner_io_max_bytes_per_second = std::numeric_limits<double>::max();
   bool clustered() const { return !etcd_endpoints.empty(); }
+  // The listener other brokers reach this one on (inter.broker.listener.name).
+  const ListenerConfig& inter_broker_listener() const;
   storage::LogConfig log;  // log.segment.bytes, log.retention.*, ...
 
   // The effective limits: the configured ones, or derived from RLIMIT_NOFILE.

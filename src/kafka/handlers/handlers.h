@@ -6,6 +6,14 @@
 
 namespace runnel {
 
+asio::awaitable<protocol::SaslHandshakeResponse> handle_sasl_handshake(RequestContext&,
+                                                                       protocol::SaslHandshakeRequest&);
+asio::awaitable<protocol::SaslAuthenticateResponse> handle_sasl_authenticate(RequestContext&,
+                                                                             protocol::SaslAuthenticateRequest&);
+asio::awaitable<protocol::DescribeUserScramCredentialsResponse> handle_describe_user_scram_credentials(
+    RequestContext&, protocol::DescribeUserScramCredentialsRequest&);
+asio::awaitable<protocol::AlterUserScramCredentialsResponse> handle_alter_user_scram_credentials(
+    RequestContext&, protocol::AlterUserScramCredentialsRequest&);
 asio::awaitable<HandlerResult> handle_produce(RequestContext&, protocol::Reader&);
 asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext&, protocol::FetchRequest&);
 asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContext&, protocol::ListOffsetsRequest&);
