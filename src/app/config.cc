@@ -56,7 +56,8 @@ std::vector<std::string> split_list(const std::string& value) {
   return out;
 }
 
-// host:port ([v6]:port; an empty host is every address).
+}  // namespace
+
 std::pair<std::string, uint16_t> parse_host_port(const std::string& key, const std::string& value) {
   std::string s = trim(value);
   auto colon = s.rfind(':');
@@ -67,6 +68,8 @@ std::pair<std::string, uint16_t> parse_host_port(const std::string& key, const s
   auto port = parse_int(key, s.substr(colon + 1), 0, 65535);
   return {host, static_cast<uint16_t>(port)};
 }
+
+namespace {
 
 struct ListenerUrl {
   std::string name;

@@ -71,7 +71,7 @@ int serve(const ServeFlags& flags) {
     if (!etcd.empty()) config.etcd_endpoints = etcd;
     runnel::resolve_listeners(config, listen, advertise);
     if (!admin.empty()) config.admin_listen = admin;
-    if (config.admin_listen != "off") (void)split_host_port("runnel.admin.listen", config.admin_listen);
+    if (config.admin_listen != "off") (void)runnel::parse_host_port("runnel.admin.listen", config.admin_listen);
     runnel::validate_config(config);
   } catch (const runnel::ConfigError& e) {
     spdlog::error("configuration error: {}", e.what());
@@ -126,7 +126,7 @@ int serve(const ServeFlags& flags) {
   // this machine) is worth a warning, not a broker that does not start.
   runnel::AdminServer admin_server(broker);
   if (config.admin_listen != "off") {
-    auto [host, port] = split_host_port("runnel.admin.listen", config.admin_listen);
+    auto [host, port] = runnel::parse_host_port("runnel.admin.listen", config.admin_listen);
     std::string error;
     // The REST proxy is a client of this broker's own PLAINTEXT listener
     // (it does not authenticate yet): without one it is not served.
