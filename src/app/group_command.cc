@@ -8,8 +8,8 @@
 #include "app/admin_client.h"
 #include "app/table.h"
 #include "base/error_code.h"
+#include "protocol/consumer_protocol.h"
 #include "protocol/messages.h"
-#include "protocol/reader.h"
 
 namespace runnel::app {
 
@@ -17,28 +17,7 @@ namespace {
 
 using namespace runnel::protocol;
 
-std::string error_text(int16_t code) {
-  return std::string(error_name(static_cast<ErrorCode>(code))) + " (" + std::to_string(code) + ")";
-}
-
 }  // namespace
-
-std::map<std::string, std::vector<int32_t>> decode_consumer_assignment(std::span<const uint8_t> bytes) {
-  std::map<std::string, std::vector<int32_t>> out;
-  if (bytes.empty()) return out;
-  Reader r{bytes};
-  int16_t version = r.i16();
-  if (version < 0) throw std::runtime_error("negative assignment version");
-  int32_t topics = r.array_length();
-  for (int32_t t = 0; t < topics; ++t) {
-    std::string topic = r.string();
-    int32_t n = r.array_length();
-    auto& parts = out[topic];
-    for (int32_t i = 0; i < n; ++i) parts.push_back(r.i32());
-  }
-  // user_data (nullable bytes) follows; nothing here needs it.
-  return out;
-}
 
 int group_list(const std::string& bootstrap, std::ostream& out, std::ostream& err) {
   try {
