@@ -72,7 +72,7 @@ class Classic:
             out = self.join()
         return out
 
-    def sync(self, assignments=None, protocol_name="range", generation=None):
+    def sync(self, assignments=None, generation=None):
         """-> (error, {topic: [partitions]})."""
         body = kproto.header_v1(14, 3, 2) + kproto.string(self.group)
         body += kproto.i32(self.generation if generation is None else generation)
@@ -86,6 +86,15 @@ class Classic:
         error = r.i16()
         n = r.i32()
         return error, decode_assignment(r.take(n) if n > 0 else b"")
+
+    def sync_v5(self, protocol_type="consumer", protocol_name="range"):
+        """SyncGroup v5 (flexible; names the protocol) without assignments -> error."""
+        body = kproto.header_v2(14, 5, 2) + kproto.cstring(self.group) + kproto.i32(self.generation)
+        body += kproto.cstring(self.member_id) + kproto.cstring(None) + kproto.cstring(protocol_type)
+        body += kproto.cstring(protocol_name) + kproto.carray([]) + kproto.NO_TAGS
+        _, r = kproto.flexible_response(kproto.round_trip(self.port, kproto.frame(body)))
+        r.i32()
+        return r.i16()
 
     def heartbeat(self, generation=None):
         body = kproto.header_v1(12, 3, 3) + kproto.string(self.group)
@@ -162,7 +171,8 @@ class MixedGroupRawTest(MixedRaw, BrokerTestCase):
         self.assertEqual(k.commit(self.topic, 0, 7, generation=gen1 + 5), ILLEGAL_GENERATION)
         err, gen, protocol, leader, member, members = k.join()
         self.assertEqual((err, gen, protocol, leader, member, members), (0, gen1 + 1, "range", "", k.member_id, []))
-        self.assertEqual(k.sync(protocol_name="roundrobin")[0], INCONSISTENT_GROUP_PROTOCOL)
+        self.assertEqual(k.sync_v5(protocol_name="roundrobin"), INCONSISTENT_GROUP_PROTOCOL)
+        self.assertEqual(k.sync_v5(protocol_type="connect"), INCONSISTENT_GROUP_PROTOCOL)
         err, got = k.sync()
         self.assertEqual(err, 0)
         self.assertIn(len(got.get(self.topic, [])), (1, 2))
