@@ -4,7 +4,8 @@ consumer group, the upgrade a ConsumerGroupHeartbeat member triggers, the
 downgrade when the last consumer-protocol member leaves, persistence across
 a restart, and the errors Kafka's GroupMetadataManager answers, with
 group.consumer.migration.policy bidirectional (the default) and disabled."""
-import struct
+import os
+import subprocess
 import unittest
 
 import kproto
@@ -164,6 +165,14 @@ class MixedGroupRawTest(MixedRaw, BrokerTestCase):
         types = {m["member_id"]: m["type"] for m in g["members"]}
         self.assertEqual(types, {k.member_id: CLASSIC, "m1": CONSUMER})
         self.assertEqual(self.describe_classic("g-up")["error"], GROUP_ID_NOT_FOUND)
+        if os.environ.get("RUNNEL_BIN"):
+            out = subprocess.run([os.environ["RUNNEL_BIN"], "group", "describe", "g-up", "--bootstrap", self.bootstrap],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            header = out.stdout.splitlines()[0]
+            self.assertIn("TYPE consumer", header)
+            self.assertIn("MEMBERS 2", header)
+            self.assertIn("CLASSIC-MEMBERS 1", header)
 
         self.assertEqual(k.heartbeat(generation=gen1 + 5), ILLEGAL_GENERATION)
         self.assertEqual(k.heartbeat(), REBALANCE_IN_PROGRESS)
