@@ -164,7 +164,12 @@ JoinResult ConsumerGroup::classic_join(const JoinRequest& req, const TopicCatalo
   std::optional<TopicAssignment> owned = by_id(subscription.owned, topics);
   update_and_reconcile(std::move(updated), bump, topics, owned, now);
 
-  const ConsumerMember& after = members_.at(member_id);
+  // Kafka's sync timeout: the member must send SyncGroup within its
+  // rebalance timeout (a classic member's rebalance_deadline is its join or
+  // sync timeout; tick() fences it when it passes).
+  ConsumerMember& after = members_.at(member_id);
+  int32_t timeout = after.rebalance_timeout_ms > 0 ? after.rebalance_timeout_ms : after.classic->session_timeout_ms;
+  after.rebalance_deadline = now + std::chrono::milliseconds(timeout);
   JoinResult result;
   result.member_id = member_id;
   result.generation_id = after.epoch;
@@ -187,6 +192,7 @@ SyncResult ConsumerGroup::classic_sync(const SyncRequest& req, const TopicCatalo
   if (group_epoch_ > member->epoch && member->state != MemberState::UnrevokedPartitions)
     return sync_error(ErrorCode::REBALANCE_IN_PROGRESS);
   member->session_deadline = now + session_timeout(*member);
+  member->rebalance_deadline = {};  // synced: no join or sync timeout running
 
   // The assigned partitions by topic name: the group's metadata first, the
   // catalogue for a topic it does not hold (after a restart).
@@ -218,8 +224,15 @@ ErrorCode ConsumerGroup::classic_heartbeat(const std::string& member_id, const s
   // The member rejoins when the group epoch moved on, when it must revoke
   // partitions, or when the partitions it waits for are free.
   if (member->epoch < group_epoch_ || member->state == MemberState::UnrevokedPartitions ||
-      (member->state == MemberState::UnreleasedPartitions && !waiting_on_unreleased(*member)))
+      (member->state == MemberState::UnreleasedPartitions && !waiting_on_unreleased(*member))) {
+    // Kafka's join timeout, when none runs yet: it must rejoin in time.
+    if (member->rebalance_deadline == ConsumerClock::time_point{}) {
+      int32_t timeout =
+          member->rebalance_timeout_ms > 0 ? member->rebalance_timeout_ms : member->classic->session_timeout_ms;
+      member->rebalance_deadline = now + std::chrono::milliseconds(timeout);
+    }
     return ErrorCode::REBALANCE_IN_PROGRESS;
+  }
   return ErrorCode::NONE;
 }
 

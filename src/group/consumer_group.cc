@@ -433,6 +433,8 @@ void ConsumerGroup::adopt(ConsumerMember member, TopicAssignment target, Consume
   member.session_deadline = now + session_timeout(member);
   int32_t timeout = member.rebalance_timeout_ms > 0 ? member.rebalance_timeout_ms : config_.session_timeout_ms;
   member.rebalance_deadline = now + std::chrono::milliseconds(timeout);
+  // A classic member's deadline is its join or sync timeout: none running.
+  if (member.classic) member.rebalance_deadline = {};
   if (!target.empty()) target_[member.id] = std::move(target);
   put_member(std::move(member));
   dirty_ = true;
@@ -481,7 +483,10 @@ bool ConsumerGroup::tick(ConsumerClock::time_point now) {
   for (const auto& [id, m] : members_) {
     if (now >= m.session_deadline)
       expired.emplace_back(id, "its session expired");
-    else if (m.state == MemberState::UnrevokedPartitions && now >= m.rebalance_deadline)
+    else if (m.classic && m.rebalance_deadline != ConsumerClock::time_point{} && now >= m.rebalance_deadline)
+      // Kafka's join and sync timeouts for classic members.
+      expired.emplace_back(id, "it did not rejoin or sync within its rebalance timeout");
+    else if (!m.classic && m.state == MemberState::UnrevokedPartitions && now >= m.rebalance_deadline)
       expired.emplace_back(id, "it did not revoke its partitions within its rebalance timeout");
   }
   for (const auto& [id, why] : expired) fence(id, why);
@@ -581,6 +586,7 @@ void ConsumerGroup::restore(const ConsumerGroupValue& v, ConsumerClock::time_poi
     m.session_deadline = now + session_timeout(m);
     int32_t timeout = m.rebalance_timeout_ms > 0 ? m.rebalance_timeout_ms : config_.session_timeout_ms;
     m.rebalance_deadline = now + std::chrono::milliseconds(timeout);
+    if (m.classic) m.rebalance_deadline = {};  // no join or sync timeout running
     auto t = restore_assignment(mv.target);
     if (!t.empty()) target_[m.id] = std::move(t);
     put_member(std::move(m));

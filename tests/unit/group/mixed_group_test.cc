@@ -141,6 +141,43 @@ TEST_F(MixedGroupTest, ClassicMemberJoinsSyncsAndShares) {
   EXPECT_FALSE(group->only_classic_members());
 }
 
+TEST_F(MixedGroupTest, ClassicMemberThatDoesNotSyncOrRejoinIsFenced) {
+  config.session_timeout_ms = 1000000;  // the consumer-protocol members stay
+  group = std::make_unique<ConsumerGroup>("g", config);
+  ASSERT_EQ(consumer_join("c").error, ErrorCode::NONE);
+  // Joins, heartbeats, never syncs: fenced after its rebalance timeout
+  // (20 s), before its session (10 s, kept alive) would expire.
+  auto j = group->classic_join(classic_request("k"), catalog, now);
+  ASSERT_EQ(j.error, ErrorCode::NONE);
+  for (int i = 0; i < 2; ++i) {
+    now += 8s;
+    (void)group->classic_heartbeat("k", std::nullopt, j.generation_id, now);
+    EXPECT_FALSE(group->tick(now));
+  }
+  now += 5s;
+  EXPECT_TRUE(group->tick(now));
+  EXPECT_FALSE(group->members().count("k"));
+
+  // One that syncs has no timeout running; told to rejoin, it must do so in
+  // its rebalance timeout.
+  j = group->classic_join(classic_request("k2"), catalog, now);
+  ASSERT_EQ(sync("k2", j.generation_id).error, ErrorCode::NONE);
+  for (int i = 0; i < 3; ++i) {
+    now += 8s;
+    (void)group->classic_heartbeat("k2", std::nullopt, j.generation_id, now);
+    EXPECT_FALSE(group->tick(now));
+  }
+  ASSERT_EQ(consumer_join("c2").error, ErrorCode::NONE);  // a new group epoch
+  EXPECT_EQ(group->classic_heartbeat("k2", std::nullopt, j.generation_id, now), ErrorCode::REBALANCE_IN_PROGRESS);
+  now += 8s;
+  EXPECT_EQ(group->classic_heartbeat("k2", std::nullopt, j.generation_id, now), ErrorCode::REBALANCE_IN_PROGRESS);
+  EXPECT_FALSE(group->tick(now));
+  now += 13s;
+  (void)group->classic_heartbeat("k2", std::nullopt, j.generation_id, now);
+  EXPECT_TRUE(group->tick(now));
+  EXPECT_FALSE(group->members().count("k2"));
+}
+
 TEST_F(MixedGroupTest, ClassicGroupConvertsBothWays) {
   // A Stable classic group of two members at generation 5.
   Group classic("g", GroupLimits{});
