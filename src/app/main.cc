@@ -13,6 +13,7 @@
 #include "admin/admin_server.h"
 #include "app/cluster_command.h"
 #include "app/config.h"
+#include "app/console_api.h"
 #include "app/consume_command.h"
 #include "app/group_admin_command.h"
 #include "app/group_command.h"
@@ -136,12 +137,15 @@ int serve(const ServeFlags& flags) {
         kafka_address =
             (l->config().host == "0.0.0.0" || l->config().host.empty() ? std::string("127.0.0.1") : l->config().host) +
             ":" + std::to_string(l->port());
-    if (kafka_address.empty()) spdlog::info("no PLAINTEXT listener: the REST proxy is not served");
+    if (kafka_address.empty()) spdlog::info("no PLAINTEXT listener: the console and the REST proxy are not served");
     std::function<void(httplib::Server&)> rest;
     if (!kafka_address.empty())
-      rest = [kafka_address](httplib::Server& server) { runnel::app::install_rest_proxy(server, kafka_address); };
+      rest = [kafka_address](httplib::Server& server) {
+        runnel::app::install_console(server, kafka_address);
+        runnel::app::install_rest_proxy(server, kafka_address);
+      };
     if (admin_server.start(host, port, &error, rest))
-      spdlog::info("admin listener (/metrics, /v1/health) on {}:{}", host, admin_server.port());
+      spdlog::info("admin listener (console, /metrics, /v1/health) on http://{}:{}/", host, admin_server.port());
     else
       spdlog::warn("admin listener not started: {} (runnel.admin.listen; 'off' disables it)", error);
   }
@@ -210,14 +214,20 @@ int main(int argc, char** argv) {
   serve_cmd->footer("Configuration keys (--config file or --set):\n" + keys);
 
   std::string bootstrap = "127.0.0.1:9092", group_id;
+  std::string report_format = "table";  // group list/describe, cluster status
+  auto add_report_format = [&](CLI::App* cmd) {
+    cmd->add_option("--format", report_format, "table (default) or json")->check(CLI::IsMember({"table", "json"}));
+  };
   auto* group_cmd = app.add_subcommand("group", "Inspect consumer groups (like kafka-consumer-groups.sh)");
   group_cmd->require_subcommand(1);
   group_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
   auto* group_list_cmd = group_cmd->add_subcommand("list", "Groups with their state and protocol type");
   group_list_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(group_list_cmd);
   auto* group_describe_cmd = group_cmd->add_subcommand("describe", "Members, committed offsets and lag per partition");
   group_describe_cmd->add_option("GROUP", group_id, "Group id")->required();
   group_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(group_describe_cmd);
 
   std::vector<std::string> group_ids, seek_topics;
   std::string seek_to;
@@ -335,6 +345,7 @@ int main(int argc, char** argv) {
   auto* cluster_status_cmd = cluster_cmd->add_subcommand(
       "status", "Brokers, controller, and each partition's leader, epoch, replicas and ISR");
   cluster_status_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(cluster_status_cmd);
 
   runnel::app::UserSetOptions user_set;
   std::string user_data_dir, user_name, user_mechanism;
@@ -360,9 +371,11 @@ int main(int argc, char** argv) {
   if (user_delete_cmd->parsed())
     return runnel::app::user_delete(user_name, user_mechanism, user_data_dir, std::cout, std::cerr);
   if (serve_cmd->parsed()) return serve(flags);
-  if (cluster_status_cmd->parsed()) return runnel::app::cluster_status(bootstrap, std::cout, std::cerr);
-  if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, std::cout, std::cerr);
-  if (group_describe_cmd->parsed()) return runnel::app::group_describe(group_id, bootstrap, std::cout, std::cerr);
+  const bool report_json = report_format == "json";
+  if (cluster_status_cmd->parsed()) return runnel::app::cluster_status(bootstrap, report_json, std::cout, std::cerr);
+  if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, report_json, std::cout, std::cerr);
+  if (group_describe_cmd->parsed())
+    return runnel::app::group_describe(group_id, bootstrap, report_json, std::cout, std::cerr);
   if (group_delete_cmd->parsed()) return runnel::app::group_delete(group_ids, bootstrap, std::cout, std::cerr);
   if (group_seek_cmd->parsed())
     return runnel::app::group_seek(group_id, seek_to, seek_topics, bootstrap, std::cout, std::cerr);

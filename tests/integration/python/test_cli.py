@@ -137,6 +137,20 @@ class CliChecks:
         rc, out, err = cli(self.bootstrap, "group", "seek", "cli-group", "--to", "1", "--topic", topic)
         self.assertEqual(rc, 0, err)
         self.assertEqual(len([l for l in out.splitlines()[1:] if l.split()[3] == "1"]), 4)
+        # group describe/list and cluster status as JSON: the offsets just set.
+        rc, out, err = cli(self.bootstrap, "group", "describe", "cli-group", "--format", "json")
+        self.assertEqual(rc, 0, err)
+        described = json.loads(out)
+        self.assertEqual(described["state"], "Empty")
+        self.assertEqual([p["committed_offset"] for p in described["partitions"] if p["topic"] == topic], [1] * 4)
+        self.assertTrue(all(p["lag"] == p["log_end_offset"] - 1 for p in described["partitions"]))
+        rc, out, err = cli(self.bootstrap, "group", "list", "--format", "json")
+        self.assertIn(("cli-group", "Empty"), [(g["group"], g["state"]) for g in json.loads(out)])
+        rc, out, err = cli(self.bootstrap, "cluster", "status", "--format", "json")
+        self.assertEqual(rc, 0, err)
+        status = json.loads(out)
+        self.assertEqual(len([p for p in status["partitions"] if p["topic"] == topic]), 4)
+        self.assertIn(status["controller_id"], [b["node_id"] for b in status["brokers"]])
         # A group with a member cannot be moved (Kafka: the group must be empty).
         member = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "cli-group",
                            "auto.offset.reset": "earliest"})
