@@ -75,8 +75,8 @@ std::optional<json> body_of(const httplib::Request& req, httplib::Response& res)
   return body;
 }
 
-// Wraps a handler so that a malformed value in a body (a string where a
-// number belongs) is a 400, and any other failure a 502, never an exception
+// Wraps a handler so that a malformed value in a body or a parameter (a
+// string where a number belongs) is a 400, and any other failure a 502, never an exception
 // out of the HTTP thread.
 httplib::Server::Handler guarded(httplib::Server::Handler handler) {
   return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
@@ -84,6 +84,10 @@ httplib::Server::Handler guarded(httplib::Server::Handler handler) {
       handler(req, res);
     } catch (const json::exception& e) {
       reply_error(res, 400, std::string("bad request body: ") + e.what());
+    } catch (const std::invalid_argument& e) {  // std::stoi on a parameter
+      reply_error(res, 400, "a number was expected");
+    } catch (const std::out_of_range& e) {
+      reply_error(res, 400, "a number is out of range");
     } catch (const std::exception& e) {
       reply_error(res, 502, e.what());
     }

@@ -17,6 +17,8 @@ Screenshots of each page are kept in $RUNNEL_TEST_ARTEFACTS (default
 import json
 import os
 import unittest
+import urllib.error
+import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -187,6 +189,18 @@ class ConsoleTest(unittest.TestCase):
         b.wait("location.hash === '#/topics'", what="back on the topic list")
         md = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10)
         self.assertNotIn("lag-topic", md.topics)
+
+        # Bad input to the console's API: a 4xx with the reason, the broker serving on.
+        for method, path, body in (("GET", "v1/console/topics/console-orders/messages?limit=abc", None),
+                                   ("POST", "v1/console/topics", b"not json"),
+                                   ("POST", "v1/console/topics", b'{"name": "x", "partitions": "many"}'),
+                                   ("GET", "v1/console/topics/no-such-topic", None),
+                                   ("GET", "v1/console/groups/no-such-group", None)):
+            req = urllib.request.Request(self.url + path, data=body, method=method)
+            with self.assertRaises(urllib.error.HTTPError) as ctx:
+                urllib.request.urlopen(req, timeout=10)
+            self.assertEqual(ctx.exception.code // 100, 4, path)
+            self.assertIn("error", json.loads(ctx.exception.read()))
 
         self.assertEqual(b.console, [], "JavaScript errors in the page")
         self.assertTrue(self.broker.alive())
