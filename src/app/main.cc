@@ -311,11 +311,13 @@ int main(int argc, char** argv) {
   // runnel produce / consume: like rpk topic produce|consume and kcat -P|-C.
   runnel::app::ProduceOptions produce_opts;
   std::string produce_format = "text", produce_separator;
+  std::vector<std::string> produce_headers;
   int32_t produce_partition = -1;
   auto* produce_cmd = app.add_subcommand("produce", "Produce lines from stdin as records (like rpk topic produce)");
   produce_cmd->add_option("TOPIC", produce_opts.topic, "Topic")->required();
   produce_cmd->add_option("-k,--key-separator", produce_separator, "Split each line into KEY<sep>VALUE");
   produce_cmd->add_option("-p,--partition", produce_partition, "Send every record to this partition");
+  produce_cmd->add_option("-H,--header", produce_headers, "A header key=value on every record; repeatable");
   produce_cmd->add_option("--acks", produce_opts.acks, "0, 1 or -1 (all; the default)")
       ->check(CLI::IsMember({0, 1, -1}));
   produce_cmd->add_flag("-v,--verbose", produce_opts.verbose, "A line per record (default when stdin is a terminal)");
@@ -386,6 +388,14 @@ int main(int argc, char** argv) {
     produce_opts.json = produce_format == "json";
     if (!produce_separator.empty()) produce_opts.key_separator = produce_separator;
     if (produce_partition >= 0) produce_opts.partition = produce_partition;
+    for (const auto& h : produce_headers) {
+      auto eq = h.find('=');
+      if (eq == std::string::npos) {
+        std::cerr << "Error: --header takes key=value, got '" << h << "'\n";
+        return 2;
+      }
+      produce_opts.headers.emplace_back(h.substr(0, eq), h.substr(eq + 1));
+    }
     if (isatty(STDIN_FILENO)) produce_opts.verbose = true;
     return runnel::app::produce_lines(produce_opts, std::cin, std::cout, std::cerr);
   }

@@ -129,6 +129,30 @@ class CliChecks:
         self.assertEqual(rc, 1)
         self.assertIn("no partition 9", err)
 
+        # Headers (-H) on every record; consume --format json shows them, and so does a client.
+        rc, _, err = cli(self.bootstrap, "topic", "create", "cli-headers", "-p", "1")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = cli(self.bootstrap, "produce", "cli-headers", "-p", "0", "-H", "source=cli", "-H", "n=1",
+                           stdin="one\ntwo\n")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = cli(self.bootstrap, "consume", "cli-headers", "-e", "--format", "json")
+        self.assertEqual(rc, 0, err)
+        lines = [json.loads(l) for l in out.splitlines()]
+        self.assertEqual([l["value"] for l in lines], ["one", "two"])
+        for l in lines:
+            self.assertEqual(l["headers"], [{"key": "source", "value": "cli"}, {"key": "n", "value": "1"}])
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "cli-headers-check"})
+        c.assign([TopicPartition("cli-headers", 0, 0)])
+        m = None
+        for _ in range(50):
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                break
+        c.close()
+        self.assertEqual(m.headers(), [("source", b"cli"), ("n", b"1")])
+        rc, _, err = cli(self.bootstrap, "produce", "cli-headers", "-H", "no-equals-sign", stdin="x\n")
+        self.assertEqual(rc, 2, err)
+
         # group seek: back to the beginning, then to an offset; the next run reads from there.
         rc, out, err = cli(self.bootstrap, "group", "seek", "cli-group", "--to", "beginning")
         self.assertEqual(rc, 0, err)
