@@ -12,6 +12,7 @@
 
 #include "admin/admin_server.h"
 #include "app/cluster_command.h"
+#include "app/completion.h"
 #include "app/config.h"
 #include "app/console_api.h"
 #include "app/consume_command.h"
@@ -367,7 +368,18 @@ int main(int argc, char** argv) {
   user_delete_cmd->add_option("--mechanism", user_mechanism, "Remove only this mechanism's credential");
   user_delete_cmd->add_option("--data-dir", user_data_dir, "The broker's data directory (log.dirs)")->required();
 
+  std::string completion_shell;
+  auto* completion_cmd =
+      app.add_subcommand("completion", "Print a shell completion script: source <(runnel completion bash)");
+  completion_cmd->add_option("SHELL", completion_shell, "bash (zsh: load it after bashcompinit)")
+      ->required()
+      ->check(CLI::IsMember({"bash"}));
+
   CLI11_PARSE(app, argc, argv);
+  if (completion_cmd->parsed()) {
+    std::cout << runnel::app::bash_completion(app);
+    return 0;
+  }
   if (user_set_cmd->parsed()) return runnel::app::user_set(user_set, std::cout, std::cerr);
   if (user_list_cmd->parsed()) return runnel::app::user_list(user_data_dir, std::cout, std::cerr);
   if (user_delete_cmd->parsed())

@@ -223,5 +223,26 @@ class CliClusterTest(CliChecks, unittest.TestCase):
         self.bootstrap = self.cluster.brokers[2].bootstrap
 
 
+class CompletionTest(unittest.TestCase):
+    """`runnel completion bash`, sourced into a real bash: what a <TAB> offers."""
+
+    def complete(self, *words):
+        script = subprocess.run([RUNNEL, "completion", "bash"], capture_output=True, text=True, check=True).stdout
+        line = "source /dev/stdin; COMP_WORDS=(%s); COMP_CWORD=%d; _runnel_complete; echo \"${COMPREPLY[*]}\"" % (
+            " ".join("'%s'" % w for w in ("runnel",) + words), len(words))
+        r = subprocess.run(["bash", "-c", line], input=script, capture_output=True, text=True, check=True)
+        return r.stdout.split()
+
+    def test_completion(self):
+        self.assertEqual(self.complete("top"), ["topic"])
+        self.assertEqual(sorted(self.complete("topic", "")),
+                         sorted(["list", "describe", "create", "delete", "alter-config", "add-partitions", "--help",
+                                 "-h", "--bootstrap", "--format"]))
+        self.assertIn("--partitions", self.complete("topic", "create", "t", "--pa"))
+        self.assertEqual(self.complete("group", "describe", "g", "--fo"), ["--format"])
+        self.assertEqual(sorted(self.complete("produce", "t", "--he")), ["--header", "--help"])
+        self.assertEqual(subprocess.run([RUNNEL, "completion", "fish"], capture_output=True).returncode, 2)
+
+
 if __name__ == "__main__":
     unittest.main()
