@@ -375,7 +375,13 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"bash"}));
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and exits 0; any usage error is 2, as the README promises
+    // scripts (CLI11's own codes are 100 and up).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (completion_cmd->parsed()) {
     std::cout << runnel::app::bash_completion(app);
     return 0;
