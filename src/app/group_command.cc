@@ -221,6 +221,8 @@ int group_describe(const std::string& group, const std::string& bootstrap, bool 
                                   {"instance_id", m.instance_id ? nlohmann::json(*m.instance_id) : nlohmann::json()},
                                   {"client_id", m.client_id},
                                   {"host", m.client_host},
+                                  // KIP-848 mixed groups: which protocol the member speaks.
+                                  {"protocol", view.type == "consumer" && !m.classic ? "consumer" : "classic"},
                                   {"assignment", assignment}});
       }
       for (const auto& tp : partitions) {
