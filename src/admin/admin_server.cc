@@ -7,6 +7,7 @@
 
 #include "admin/metrics_text.h"
 #include "kafka/broker.h"
+#include "security/basic_auth.h"
 
 namespace runnel {
 namespace {
@@ -58,6 +59,19 @@ bool AdminServer::start(const std::string& host, uint16_t port, std::string* err
                         const std::function<void(httplib::Server&)>& more_routes) {
   server_ = std::make_unique<httplib::Server>();
   server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+  if (broker_.config().admin_basic_auth) {
+    // Before any route: everything but the health checks (probes carry no
+    // credentials) needs a SASL user's name and password.
+    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.path.rfind("/v1/health", 0) == 0) return httplib::Server::HandlerResponse::Unhandled;
+      if (security::basic_auth_user(req.get_header_value("Authorization"), broker_.credentials()))
+        return httplib::Server::HandlerResponse::Unhandled;
+      res.status = 401;
+      res.set_header("WWW-Authenticate", "Basic realm=\"runnel\", charset=\"UTF-8\"");
+      res.set_content(R"({"error_code":40101,"message":"Unauthorized"})", "application/json");
+      return httplib::Server::HandlerResponse::Handled;
+    });
+  }
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_metrics(broker_, kScrapeShardTimeout), "text/plain; version=0.0.4; charset=utf-8");
   });

@@ -337,6 +337,13 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.broker_session_timeout_ms = parse_int(k, v, 1000, 3600000); }},
       {"runnel.idle.flush.ms", [](auto& c, auto& k, auto& v) { c.idle_flush_ms = parse_int(k, v, 1, INT32_MAX); }},
       {"runnel.admin.listen", [](auto& c, auto&, auto& v) { c.admin_listen = trim(v); }},
+      {"runnel.admin.authentication",
+       [](auto& c, auto& k, auto& v) {
+         std::string method = trim(v);
+         if (method != "none" && method != "basic")
+           throw ConfigError(fmt::format("invalid value '{}' for {}: none or basic", v, k));
+         c.admin_basic_auth = method == "basic";
+       }},
       // The log cleaner (cleanup.policy=compact) and the topic defaults it reads.
       {"log.cleaner.enable", [](auto& c, auto& k, auto& v) { c.log_cleaner_enable = parse_bool(k, v); }},
       {"log.cleaner.threads",

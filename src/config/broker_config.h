@@ -72,6 +72,9 @@ struct BrokerConfig {
   // The admin HTTP listener (/metrics, /v1/health): HOST:PORT, or "off"
   // (runnel.admin.listen, or --admin).
   std::string admin_listen = "127.0.0.1:9644";
+  // runnel.admin.authentication: "none", or "basic" (HTTP Basic checked
+  // against the SASL users' SCRAM credentials on every route but /v1/health).
+  bool admin_basic_auth = false;
   int32_t node_id = 0;                     // node.id / broker.id
   int32_t num_partitions = 1;              // num.partitions
   int16_t default_replication_factor = 1;  // default.replication.factor

@@ -1,12 +1,13 @@
 // SASL messages from unauthenticated clients: the PLAIN message parser, the
-// SCRAM client-first and client-final parsers, and a whole SCRAM server
-// exchange fed arbitrary tokens. Any input must give a result or a refusal,
+// SCRAM client-first and client-final parsers, a whole SCRAM server exchange
+// fed arbitrary tokens, and the admin listener's HTTP Basic header. Any input must give a result or a refusal,
 // never a crash, and never an authenticated user.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
 
+#include "security/basic_auth.h"
 #include "security/sasl_server.h"
 #include "security/scram.h"
 
@@ -25,6 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto final_msg = parse_client_final(text)) {
     if (final_msg->proof.empty() || final_msg->nonce.empty()) __builtin_trap();
   }
+  // No user exists: no Authorization header may authenticate.
+  static CredentialStore empty_store(nullptr, "/nonexistent/scram-credentials");
+  if (basic_auth_user(text, empty_store)) __builtin_trap();
   if (auto decoded = base64_decode(text)) {
     if (base64_decode(base64_encode(*decoded)) != decoded) __builtin_trap();
   }

@@ -7,6 +7,7 @@ record comes out once, commits are seen by other clients, a member that
 leaves hands its partitions over, seeks, and the instance's format rules."""
 import base64
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -216,6 +217,43 @@ class RestProxyTest(unittest.TestCase):
         self.assertEqual(base64.b64decode(got[0]["value"]), b"\xff\x00")
         self.assertEqual(base64.b64decode(got[0]["key"]), b"k")
         self.assertEqual(self.curl("DELETE", "/consumers/bin-g/instances/x")[0], 204)
+
+
+class AdminBasicAuthTest(unittest.TestCase):
+    """runnel.admin.authentication=basic: the REST proxy, the console and
+    /metrics need a SASL user's password (curl -u); /v1/health does not."""
+
+    def test_basic_auth(self):
+        admin_port = free_port()
+        broker = Broker(sets={"runnel.admin.listen": "127.0.0.1:%d" % admin_port,
+                              "runnel.admin.authentication": "basic"})
+        try:
+            for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+                user = "rest-" + mechanism[-3:]
+                r = subprocess.run([os.environ["RUNNEL_BIN"], "user", "set", user, "--password", "s3cret",
+                                    "--mechanism", mechanism, "--data-dir", broker.data_dir],
+                                   capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            broker.start()
+            base = "http://127.0.0.1:%d" % admin_port
+
+            def status(path, *auth):
+                out = subprocess.run([CURL, "-s", "-o", "/dev/null", "-w", "%{http_code}"] + list(auth) +
+                                     [base + path], capture_output=True, text=True, timeout=30).stdout
+                return int(out)
+
+            for path in ("/topics", "/metrics", "/", "/v1/console/topics"):
+                self.assertEqual(status(path), 401, path)
+                self.assertEqual(status(path, "-u", "rest-256:wrong"), 401, path)
+                self.assertEqual(status(path, "-u", "nobody:s3cret"), 401, path)
+                self.assertEqual(status(path, "-u", "rest-256:s3cret"), 200, path)
+                self.assertEqual(status(path, "-u", "rest-512:s3cret"), 200, path)
+            self.assertEqual(status("/v1/health"), 200)
+            out = subprocess.run([CURL, "-s", "-i", base + "/topics"], capture_output=True, text=True).stdout
+            self.assertIn('WWW-Authenticate: Basic realm="runnel"', out)
+            self.assertIn('"error_code":40101', out)
+        finally:
+            broker.cleanup()
 
 
 if __name__ == "__main__":
