@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -21,6 +22,16 @@ using config::parse_double;
 using config::parse_int;
 using config::parse_timestamp_type;
 using config::trim;
+
+// group.consumer.migration.policy: Kafka's four values, any case.
+std::string parse_migration_policy(const std::string& key, const std::string& value) {
+  std::string v;
+  for (char c : trim(value)) v += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v != "disabled" && v != "upgrade" && v != "downgrade" && v != "bidirectional")
+    throw ConfigError(
+        fmt::format("invalid value '{}' for {}: one of disabled, upgrade, downgrade, bidirectional", value, key));
+  return v;
+}
 
 // group.consumer.assignors: a comma-separated list of server-side assignors,
 // by short name or by Kafka's class name.
@@ -310,6 +321,8 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.group_consumer_session_timeout_ms = int32_t(parse_int(k, v, 1, kI32)); }},
       {"group.consumer.assignors",
        [](auto& c, auto& k, auto& v) { c.group_consumer_assignors = parse_assignors(k, v); }},
+      {"group.consumer.migration.policy",
+       [](auto& c, auto& k, auto& v) { c.group_consumer_migration_policy = parse_migration_policy(k, v); }},
       {"runnel.shards", [](auto& c, auto& k, auto& v) { c.shards = int32_t(parse_int(k, v, 0, 256)); }},
       {"runnel.max.open.files", [](auto& c, auto& k, auto& v) { c.max_open_files = parse_int(k, v, 0, INT32_MAX); }},
       {"runnel.max.partitions", [](auto& c, auto& k, auto& v) { c.max_partitions = parse_int(k, v, 0, INT32_MAX); }},

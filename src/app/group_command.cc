@@ -67,6 +67,7 @@ struct MemberView {
   std::string client_host;
   std::string client_id;
   std::map<std::string, std::vector<int32_t>> assignment;
+  bool classic = false;  // a classic-protocol member of a consumer group (mixed group)
 };
 
 struct GroupView {
@@ -82,7 +83,7 @@ struct GroupView {
 std::optional<GroupView> describe_consumer_group(AdminClient& client, const std::string& group) {
   ConsumerGroupDescribeRequest req;
   req.group_ids = {group};
-  auto resp = client.call<ConsumerGroupDescribeResponse>(req, 0);
+  auto resp = client.call<ConsumerGroupDescribeResponse>(req, 1);
   if (resp.groups.size() != 1 || resp.groups[0].error_code != 0) return std::nullopt;
   const auto& g = resp.groups[0];
   GroupView view;
@@ -93,6 +94,7 @@ std::optional<GroupView> describe_consumer_group(AdminClient& client, const std:
   view.epoch = g.group_epoch;
   for (const auto& m : g.members) {
     MemberView mv{m.member_id, m.instance_id, m.client_host, m.client_id, {}};
+    mv.classic = m.member_type == 0;  // KIP-1099: 0 classic, 1 consumer
     for (const auto& tp : m.assignment.topic_partitions) {
       auto& parts = mv.assignment[tp.topic_name];
       parts.insert(parts.end(), tp.partitions.begin(), tp.partitions.end());
@@ -219,6 +221,8 @@ int group_describe(const std::string& group, const std::string& bootstrap, bool 
                                   {"instance_id", m.instance_id ? nlohmann::json(*m.instance_id) : nlohmann::json()},
                                   {"client_id", m.client_id},
                                   {"host", m.client_host},
+                                  // KIP-848 mixed groups: which protocol the member speaks.
+                                  {"protocol", view.type == "consumer" && !m.classic ? "consumer" : "classic"},
                                   {"assignment", assignment}});
       }
       for (const auto& tp : partitions) {
@@ -242,6 +246,10 @@ int group_describe(const std::string& group, const std::string& bootstrap, bool 
         << " PROTOCOL-TYPE " << (view.protocol_type.empty() ? "-" : view.protocol_type) << " ASSIGNOR "
         << (view.assignor.empty() ? "-" : view.assignor) << " MEMBERS " << view.members.size();
     if (view.epoch) out << " GROUP-EPOCH " << *view.epoch;
+    size_t classic_members = 0;
+    for (const auto& m : view.members) classic_members += m.classic ? 1 : 0;
+    // A mixed group (KIP-848 online migration): its classic-protocol members.
+    if (view.type == "consumer" && classic_members > 0) out << " CLASSIC-MEMBERS " << classic_members;
     out << "\n";
     if (view.members.empty()) out << "Consumer group '" << group << "' has no active members.\n";
     out << "\n";

@@ -119,6 +119,10 @@ struct BrokerConfig {
   // group.consumer.assignors: server-side assignors, the first the default
   // (short names, or Kafka's class names for them).
   std::vector<std::string> group_consumer_assignors = {"uniform", "range"};
+  // group.consumer.migration.policy: disabled, upgrade, downgrade or
+  // bidirectional (Kafka 4's default): online conversion between classic
+  // and consumer groups (KIP-848 mixed groups).
+  std::string group_consumer_migration_policy = "bidirectional";
   int32_t shards = 0;  // runnel.shards (0: one per core)
   // Descriptors the storage engine keeps open at once, over all shards
   // (runnel.max.open.files; 0: half of RLIMIT_NOFILE, the rest left for

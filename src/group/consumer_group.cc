@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <random>
 #include <set>
 
@@ -68,6 +69,32 @@ ConsumerHeartbeatResult error_result(ErrorCode e, std::string message) {
 }
 
 }  // namespace
+
+std::string new_consumer_member_id() { return random_member_id(); }
+
+std::optional<MigrationPolicy> parse_migration_policy(std::string_view name) {
+  std::string lower;
+  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "disabled") return MigrationPolicy::Disabled;
+  if (lower == "upgrade") return MigrationPolicy::Upgrade;
+  if (lower == "downgrade") return MigrationPolicy::Downgrade;
+  if (lower == "bidirectional") return MigrationPolicy::Bidirectional;
+  return std::nullopt;
+}
+
+std::string_view migration_policy_name(MigrationPolicy p) {
+  switch (p) {
+    case MigrationPolicy::Disabled:
+      return "disabled";
+    case MigrationPolicy::Upgrade:
+      return "upgrade";
+    case MigrationPolicy::Downgrade:
+      return "downgrade";
+    case MigrationPolicy::Bidirectional:
+      return "bidirectional";
+  }
+  return "bidirectional";
+}
 
 std::string_view consumer_state_name(ConsumerGroupState s) {
   switch (s) {
@@ -332,7 +359,24 @@ ConsumerHeartbeatResult ConsumerGroup::heartbeat(const ConsumerHeartbeat& req, c
   bool bump = is_new || updated.subscribed_topics != before.subscribed_topics ||
               updated.subscribed_regex != before.subscribed_regex;
   if (is_new || !updated.same_state(before)) dirty_ = true;
+  update_and_reconcile(std::move(updated), bump, topics, req.owned, now);
 
+  ConsumerMember& after = members_.at(member_id);
+  ConsumerHeartbeatResult result;
+  result.member_id = member_id;
+  result.member_epoch = after.epoch;
+  result.heartbeat_interval_ms = config_.heartbeat_interval_ms;
+  // The assignment goes out on a full request (a join, or a client that
+  // resent everything after an error) and whenever it changed.
+  bool full = req.member_epoch == kJoinEpoch ||
+              (req.rebalance_timeout_ms != -1 && req.subscribed_topic_names.has_value() && req.owned.has_value());
+  if (full || after.assigned != before.assigned) result.assignment = after.assigned;
+  return result;
+}
+
+void ConsumerGroup::update_and_reconcile(ConsumerMember updated, bool bump, const TopicCatalog& topics,
+                                         const std::optional<TopicAssignment>& owned, ConsumerClock::time_point now) {
+  const std::string member_id = updated.id;
   // 2. A new group epoch when the subscriptions or their topics changed.
   auto metadata = subscription_metadata(topics, &updated);
   if (metadata_known_ && metadata != metadata_) bump = true;
@@ -357,7 +401,7 @@ ConsumerHeartbeatResult ConsumerGroup::heartbeat(const ConsumerHeartbeat& req, c
   ConsumerMember& current = members_.at(member_id);
   if (!(current.state == MemberState::Stable && current.epoch == assignment_epoch_)) {
     auto epoch_of = [this](const TopicUuid& t, int32_t p) { return partition_epoch(t, p); };
-    ConsumerMember next = reconcile(current, assignment_epoch_, target(member_id), epoch_of, req.owned);
+    ConsumerMember next = reconcile(current, assignment_epoch_, target(member_id), epoch_of, owned);
     if (!next.same_state(current)) {
       if (next.state == MemberState::UnrevokedPartitions && current.state != MemberState::UnrevokedPartitions) {
         int32_t timeout = next.rebalance_timeout_ms > 0 ? next.rebalance_timeout_ms : config_.session_timeout_ms;
@@ -368,18 +412,38 @@ ConsumerHeartbeatResult ConsumerGroup::heartbeat(const ConsumerHeartbeat& req, c
     }
   }
   ConsumerMember& after = members_.at(member_id);
-  after.session_deadline = now + std::chrono::milliseconds(config_.session_timeout_ms);
+  after.session_deadline = now + session_timeout(after);
+}
 
-  ConsumerHeartbeatResult result;
-  result.member_id = member_id;
-  result.member_epoch = after.epoch;
-  result.heartbeat_interval_ms = config_.heartbeat_interval_ms;
-  // The assignment goes out on a full request (a join, or a client that
-  // resent everything after an error) and whenever it changed.
-  bool full = req.member_epoch == kJoinEpoch ||
-              (req.rebalance_timeout_ms != -1 && req.subscribed_topic_names.has_value() && req.owned.has_value());
-  if (full || after.assigned != before.assigned) result.assignment = after.assigned;
-  return result;
+ConsumerClock::duration ConsumerGroup::session_timeout(const ConsumerMember& m) const {
+  // A classic member's session is the one of its JoinGroup.
+  int32_t ms =
+      m.classic && m.classic->session_timeout_ms > 0 ? m.classic->session_timeout_ms : config_.session_timeout_ms;
+  return std::chrono::milliseconds(ms);
+}
+
+bool ConsumerGroup::only_classic_members() const {
+  if (members_.empty()) return false;
+  for (const auto& [_, m] : members_)
+    if (!m.classic) return false;
+  return true;
+}
+
+void ConsumerGroup::adopt(ConsumerMember member, TopicAssignment target, ConsumerClock::time_point now) {
+  member.session_deadline = now + session_timeout(member);
+  int32_t timeout = member.rebalance_timeout_ms > 0 ? member.rebalance_timeout_ms : config_.session_timeout_ms;
+  member.rebalance_deadline = now + std::chrono::milliseconds(timeout);
+  // A classic member's deadline is its join or sync timeout: none running.
+  if (member.classic) member.rebalance_deadline = {};
+  if (!target.empty()) target_[member.id] = std::move(target);
+  put_member(std::move(member));
+  dirty_ = true;
+}
+
+void ConsumerGroup::set_epochs(int32_t group_epoch, int32_t assignment_epoch) {
+  group_epoch_ = group_epoch;
+  assignment_epoch_ = assignment_epoch;
+  dirty_ = true;
 }
 
 ConsumerHeartbeatResult ConsumerGroup::leave(const ConsumerHeartbeat& req) {
@@ -419,7 +483,10 @@ bool ConsumerGroup::tick(ConsumerClock::time_point now) {
   for (const auto& [id, m] : members_) {
     if (now >= m.session_deadline)
       expired.emplace_back(id, "its session expired");
-    else if (m.state == MemberState::UnrevokedPartitions && now >= m.rebalance_deadline)
+    else if (m.classic && m.rebalance_deadline != ConsumerClock::time_point{} && now >= m.rebalance_deadline)
+      // Kafka's join and sync timeouts for classic members.
+      expired.emplace_back(id, "it did not rejoin or sync within its rebalance timeout");
+    else if (!m.classic && m.state == MemberState::UnrevokedPartitions && now >= m.rebalance_deadline)
       expired.emplace_back(id, "it did not revoke its partitions within its rebalance timeout");
   }
   for (const auto& [id, why] : expired) fence(id, why);
@@ -431,6 +498,9 @@ ErrorCode ConsumerGroup::validate_commit(const std::string& member_id, int32_t m
   if (member_epoch < 0 && members_.empty()) return ErrorCode::NONE;
   auto it = members_.find(member_id);
   if (it == members_.end()) return ErrorCode::UNKNOWN_MEMBER_ID;
+  // A classic member commits with its generation (the member epoch), at any
+  // version; a consumer-protocol member needs v9 (Kafka's validateOffsetCommit).
+  if (it->second.classic) return member_epoch == it->second.epoch ? ErrorCode::NONE : ErrorCode::ILLEGAL_GENERATION;
   if (!transactional && api_version < 9) return ErrorCode::UNSUPPORTED_VERSION;
   if (member_epoch != it->second.epoch) return ErrorCode::STALE_MEMBER_EPOCH;
   return ErrorCode::NONE;
@@ -440,7 +510,8 @@ ErrorCode ConsumerGroup::validate_fetch(const std::optional<std::string>& member
   if (!member_id && member_epoch < 0) return ErrorCode::NONE;
   auto it = members_.find(member_id.value_or(""));
   if (it == members_.end()) return ErrorCode::UNKNOWN_MEMBER_ID;
-  if (member_epoch != it->second.epoch) return ErrorCode::STALE_MEMBER_EPOCH;
+  if (member_epoch != it->second.epoch)
+    return it->second.classic ? ErrorCode::ILLEGAL_GENERATION : ErrorCode::STALE_MEMBER_EPOCH;
   return ErrorCode::NONE;
 }
 
@@ -472,6 +543,11 @@ ConsumerGroupValue ConsumerGroup::snapshot() const {
     mv.assigned = persist(m.assigned);
     mv.pending_revocation = persist(m.pending_revocation);
     mv.target = persist(target(id));
+    if (m.classic) {
+      auto& c = mv.classic.emplace();
+      c.session_timeout_ms = m.classic->session_timeout_ms;
+      for (const auto& p : m.classic->protocols) c.protocols.emplace_back(p.name, p.metadata);
+    }
     v.members.push_back(std::move(mv));
   }
   return v;
@@ -502,9 +578,15 @@ void ConsumerGroup::restore(const ConsumerGroupValue& v, ConsumerClock::time_poi
     m.state = mv.state >= 0 && mv.state <= 2 ? static_cast<MemberState>(mv.state) : MemberState::Stable;
     m.assigned = restore_assignment(mv.assigned);
     m.pending_revocation = restore_assignment(mv.pending_revocation);
-    m.session_deadline = now + std::chrono::milliseconds(config_.session_timeout_ms);
+    if (mv.classic) {
+      auto& c = m.classic.emplace();
+      c.session_timeout_ms = mv.classic->session_timeout_ms;
+      for (const auto& [name, metadata] : mv.classic->protocols) c.protocols.push_back({name, metadata});
+    }
+    m.session_deadline = now + session_timeout(m);
     int32_t timeout = m.rebalance_timeout_ms > 0 ? m.rebalance_timeout_ms : config_.session_timeout_ms;
     m.rebalance_deadline = now + std::chrono::milliseconds(timeout);
+    if (m.classic) m.rebalance_deadline = {};  // no join or sync timeout running
     auto t = restore_assignment(mv.target);
     if (!t.empty()) target_[m.id] = std::move(t);
     put_member(std::move(m));

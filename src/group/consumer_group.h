@@ -24,6 +24,7 @@
 
 #include "base/error_code.h"
 #include "group/assignors.h"
+#include "group/group.h"
 #include "group/offsets_format.h"
 #include "group/reconciliation.h"
 
@@ -35,10 +36,26 @@ using ConsumerClock = std::chrono::steady_clock;
 enum class ConsumerGroupState { Empty, Assigning, Reconciling, Stable, Dead };
 std::string_view consumer_state_name(ConsumerGroupState s);
 
+// group.consumer.migration.policy (KIP-848): whether a classic group with
+// members converts to a consumer group when a ConsumerGroupHeartbeat member
+// joins (upgrade), and a consumer group whose last consumer-protocol member
+// leaves converts back to a classic group (downgrade).
+enum class MigrationPolicy { Disabled, Upgrade, Downgrade, Bidirectional };
+// Kafka's names, any case; nullopt for another.
+std::optional<MigrationPolicy> parse_migration_policy(std::string_view name);
+std::string_view migration_policy_name(MigrationPolicy p);
+inline bool upgrade_enabled(MigrationPolicy p) {
+  return p == MigrationPolicy::Upgrade || p == MigrationPolicy::Bidirectional;
+}
+inline bool downgrade_enabled(MigrationPolicy p) {
+  return p == MigrationPolicy::Downgrade || p == MigrationPolicy::Bidirectional;
+}
+
 // group.consumer.* settings.
 struct ConsumerGroupConfig {
-  int32_t heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
-  int32_t session_timeout_ms = 45000;    // group.consumer.session.timeout.ms
+  MigrationPolicy migration_policy = MigrationPolicy::Bidirectional;  // Kafka 4's default
+  int32_t heartbeat_interval_ms = 5000;                               // group.consumer.heartbeat.interval.ms
+  int32_t session_timeout_ms = 45000;                                 // group.consumer.session.timeout.ms
   // group.consumer.assignors: the first is the default.
   std::vector<std::string> assignors = {std::string(kUniformAssignor), std::string(kRangeAssignor)};
 };
@@ -75,6 +92,9 @@ struct ConsumerHeartbeatResult {
   std::optional<TopicAssignment> assignment;  // set when the member must (re)learn it
 };
 
+// Kafka's Uuid.randomUuid().toString(): a new member id.
+std::string new_consumer_member_id();
+
 // Kafka's request validation (throwIfConsumerGroupHeartbeatRequestIsInvalid),
 // before any group is looked at: INVALID_REQUEST, UNSUPPORTED_ASSIGNOR or
 // INVALID_REGULAR_EXPRESSION with Kafka's message; NONE when valid.
@@ -99,6 +119,24 @@ class ConsumerGroup {
   // validate_heartbeat().
   ConsumerHeartbeatResult heartbeat(const ConsumerHeartbeat& request, const TopicCatalog& topics,
                                     ConsumerClock::time_point now);
+
+  // Classic-protocol members of a mixed group (classic_members.cc), as
+  // Kafka's classicGroup*ToConsumerGroup: a member that speaks JoinGroup,
+  // SyncGroup, Heartbeat and LeaveGroup is a member of the consumer group
+  // like any other; its subscription comes from its JoinGroup metadata, its
+  // assignment goes out in SyncGroup, and its Heartbeat answers
+  // REBALANCE_IN_PROGRESS when it must rejoin to move to its target.
+  JoinResult classic_join(const JoinRequest& request, const TopicCatalog& topics, ConsumerClock::time_point now);
+  SyncResult classic_sync(const SyncRequest& request, const TopicCatalog& topics, ConsumerClock::time_point now);
+  ErrorCode classic_heartbeat(const std::string& member_id, const std::optional<std::string>& instance_id,
+                              int32_t generation, ConsumerClock::time_point now);
+  ErrorCode classic_leave(const std::string& member_id, const std::optional<std::string>& instance_id);
+  // Whether the group has members and all of them speak the classic
+  // protocol (what a downgrade needs).
+  bool only_classic_members() const;
+  // Adds a member as it is, with its target (a classic group converting).
+  void adopt(ConsumerMember member, TopicAssignment target, ConsumerClock::time_point now);
+  void set_epochs(int32_t group_epoch, int32_t assignment_epoch);
 
   // Fences members whose session expired, or that did not revoke partitions
   // within their rebalance timeout. Returns true when the group changed.
@@ -127,6 +165,18 @@ class ConsumerGroup {
 
  private:
   ConsumerHeartbeatResult leave(const ConsumerHeartbeat& request);
+  // Steps 2-4 of a join or heartbeat: a new group epoch when `bump` or the
+  // subscribed topics changed, a new target for it, and the member one
+  // reconciliation step closer to its target.
+  void update_and_reconcile(ConsumerMember updated, bool bump, const TopicCatalog& topics,
+                            const std::optional<TopicAssignment>& owned, ConsumerClock::time_point now);
+  // The member a classic request names: by instance id when given, else by
+  // member id. UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID when there is none.
+  std::pair<ErrorCode, ConsumerMember*> classic_member(const std::string& member_id,
+                                                       const std::optional<std::string>& instance_id);
+  // Whether a partition of the member's target is still held by another.
+  bool waiting_on_unreleased(const ConsumerMember& m) const;
+  ConsumerClock::duration session_timeout(const ConsumerMember& m) const;
   // Removes a member, frees its partitions and bumps the group epoch.
   void fence(const std::string& member_id, std::string_view reason);
   // Replaces (or adds) a member, keeping the partition epochs in step.

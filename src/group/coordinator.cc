@@ -11,6 +11,7 @@
 #include "base/crc32c.h"
 #include "base/endian.h"
 #include "cluster/batch_replay.h"
+#include "group/group_conversion.h"
 #include "protocol/reader.h"
 
 namespace runnel::group {
@@ -81,10 +82,12 @@ void Coordinator::schedule_tick() {
       g->tick(now);
       persist_if_dirty(*g);
     }
-    for (auto& [_, g] : consumer_groups_) {
-      g->tick(now);
+    std::vector<std::string> fenced;
+    for (auto& [id, g] : consumer_groups_) {
+      if (g->tick(now)) fenced.push_back(id);
       (void)persist_if_dirty(*g);  // not led here any more: the next coordinator fences them again
     }
+    for (const auto& id : fenced) (void)maybe_downgrade(id);
     int64_t now_ms = wall_clock_ms();
     track_empty_groups(now_ms);
     if (now_ms - last_retention_check_ms_ >= retention_check_interval_ms_) {
@@ -223,8 +226,8 @@ asio::awaitable<bool> Coordinator::wait_durable(const std::string& group_id, int
   co_return co_await partition->wait_acknowledged(Offset(offset), kCommitTimeoutMs) == ErrorCode::NONE;
 }
 
-void Coordinator::persist_if_dirty(Group& g) {
-  if (!g.take_dirty()) return;
+std::optional<int64_t> Coordinator::persist_if_dirty(Group& g) {
+  if (!g.take_dirty()) return std::nullopt;
   GroupValue v;
   v.protocol_type = g.protocol_type();
   v.generation = g.generation();
@@ -250,7 +253,69 @@ void Coordinator::persist_if_dirty(Group& g) {
   protocol::Record r;
   r.key = encode_key(GroupKey{g.id()});
   r.value = encode_value(v);
-  append(g.id(), {r});
+  return append(g.id(), {r});
+}
+
+ConsumerGroup* Coordinator::upgrade(const std::string& group_id, std::string& message) {
+  // Kafka's validateOnlineUpgrade, then convertToConsumerGroup.
+  message = "Group " + group_id + " is not a consumer group";
+  Group* classic = find(group_id);
+  if (!classic) return nullptr;
+  if (!upgrade_enabled(consumer_config_.migration_policy)) {
+    spdlog::info("group {}: cannot upgrade to a consumer group, the online upgrade is disabled", group_id);
+    return nullptr;
+  }
+  if (classic->protocol_type() != "consumer") {
+    spdlog::info("group {}: cannot upgrade to a consumer group, it does not use the consumer protocol", group_id);
+    return nullptr;
+  }
+  auto converted = consumer_group_from_classic(*classic, consumer_config_, catalog_, Clock::now());
+  if (!converted) {
+    message = "Cannot upgrade the classic group " + group_id +
+              " to consumer group because the embedded consumer protocol is malformed.";
+    spdlog::info("group {}: {}", group_id, message);
+    return nullptr;
+  }
+  // The classic group's record goes (a tombstone, its offsets stay); the
+  // consumer group's follows when the joining member is persisted.
+  protocol::Record tombstone;
+  tombstone.key = encode_key(GroupKey{group_id});
+  (void)append(group_id, {tombstone});
+  auto old = std::move(groups_[group_id]);
+  groups_.erase(group_id);
+  empty_since_ms_.erase(group_id);
+  ConsumerGroup* g = converted.get();
+  consumer_groups_[group_id] = std::move(converted);
+  spdlog::info("group {}: upgraded from classic to consumer group at epoch {} with {} members", group_id,
+               g->group_epoch(), g->members().size());
+  // Members waiting in JoinGroup or SyncGroup rejoin, into the consumer group.
+  old->unload(ErrorCode::REBALANCE_IN_PROGRESS);
+  return g;
+}
+
+std::optional<int64_t> Coordinator::maybe_downgrade(const std::string& group_id) {
+  ConsumerGroup* cg = find_consumer(group_id);
+  if (!cg || !cg->only_classic_members()) return std::nullopt;
+  if (!downgrade_enabled(consumer_config_.migration_policy)) {
+    spdlog::info("consumer group {}: cannot downgrade to a classic group, the online downgrade is disabled", group_id);
+    return std::nullopt;
+  }
+  auto image = classic_group_from_consumer(*cg, catalog_);
+  if (!image) return std::nullopt;
+  protocol::Record tombstone;
+  tombstone.key = encode_key(ConsumerGroupKey{group_id});
+  (void)append(group_id, {tombstone});
+  cg->mark_dead();
+  consumer_groups_.erase(group_id);
+  Group& g = get_or_create(group_id);
+  auto now = Clock::now();
+  g.restore(image->generation, "consumer", image->protocol, "", std::move(image->members), now);
+  g.mark_dirty();
+  auto written = persist_if_dirty(g);
+  g.rebalance(now, "downgrade from consumer to classic group");
+  spdlog::info("consumer group {}: downgraded to a classic group at generation {} with {} members", group_id,
+               g.generation(), g.members().size());
+  return written.value_or(-1);
 }
 
 ConsumerGroup* Coordinator::find_consumer(const std::string& group_id) {
@@ -293,18 +358,24 @@ asio::awaitable<ConsumerHeartbeatResult> Coordinator::consumer_heartbeat(const s
     r.message = std::move(message);
     return r;
   };
+  if (!catalog_.find) catalog_ = topics;
   if (Group* classic = find(group_id); classic && classic->state() != GroupState::Dead) {
-    // Kafka 4 converts a live classic group only with online upgrade, which
-    // runnel does not do; an empty one is deleted (its offsets stay) so that
-    // the consumer group takes its place.
-    if (classic->state() != GroupState::Empty || request.member_epoch != kJoinEpoch)
-      co_return fail(ErrorCode::GROUP_ID_NOT_FOUND, "Group " + group_id + " is not a consumer group.");
-    protocol::Record tombstone;
-    tombstone.key = encode_key(GroupKey{group_id});
-    (void)append(group_id, {tombstone});
-    classic->mark_dead();
-    groups_.erase(group_id);
-    empty_since_ms_.erase(group_id);
+    // Kafka's getOrMaybeCreateConsumerGroup: an empty classic group is
+    // deleted (its offsets stay) so that the consumer group takes its place;
+    // one with members is upgraded when the policy allows it.
+    if (request.member_epoch != kJoinEpoch)
+      co_return fail(ErrorCode::GROUP_ID_NOT_FOUND, "Group " + group_id + " is not a consumer group");
+    if (classic->state() == GroupState::Empty) {
+      protocol::Record tombstone;
+      tombstone.key = encode_key(GroupKey{group_id});
+      (void)append(group_id, {tombstone});
+      classic->mark_dead();
+      groups_.erase(group_id);
+      empty_since_ms_.erase(group_id);
+    } else {
+      std::string message;
+      if (!upgrade(group_id, message)) co_return fail(ErrorCode::GROUP_ID_NOT_FOUND, message);
+    }
   }
   ConsumerGroup* g = find_consumer(group_id);
   if (!g) {
@@ -318,6 +389,11 @@ asio::awaitable<ConsumerHeartbeatResult> Coordinator::consumer_heartbeat(const s
   }
   auto result = g->heartbeat(request, topics, Clock::now());
   auto written = persist_if_dirty(*g);
+  // The last consumer-protocol member left: the classic members carry on in
+  // a classic group (Kafka's consumerGroupFenceMember).
+  if (request.member_epoch < 0 && result.error == ErrorCode::NONE) {
+    if (auto downgraded = maybe_downgrade(group_id)) written = downgraded;
+  }
   // As Kafka answers once the group's records are committed: a member never
   // acts on an assignment that a failover could take back.
   if (written) {
@@ -385,9 +461,12 @@ void Coordinator::apply(std::span<const uint8_t> key_bytes, const std::optional<
       get_or_create(k->group).restore(v.generation, v.protocol_type, v.protocol, v.leader.value_or(""),
                                       std::move(members), Clock::now());
     } else {
+      // The group's record alone: its offsets are records of their own,
+      // tombstoned one by one when they go (a group that converts to a
+      // consumer group keeps them).
       groups_.erase(k->group);
-      offsets_.erase(k->group);
       empty_since_ms_.erase(k->group);
+      if (auto it = offsets_.find(k->group); it != offsets_.end() && it->second.empty()) offsets_.erase(it);
     }
   }
 }
@@ -461,14 +540,17 @@ void Coordinator::load(int32_t partition_index) {
 
 asio::awaitable<JoinResult> Coordinator::join(const std::string& group_id, const JoinRequest& request) {
   if (ConsumerGroup* cg = find_consumer(group_id)) {
-    // Kafka 4 would take the classic member into the consumer group (a mixed
-    // group); runnel does not mix the protocols, and answers as Kafka does
-    // for a classic member the consumer group cannot take. An empty consumer
-    // group gives way to the classic one, as in Kafka.
+    // A classic member joins a consumer group with members as one of its
+    // members (a mixed group, Kafka's classicGroupJoinToConsumerGroup); an
+    // empty consumer group gives way to a classic one, as in Kafka.
     if (!cg->empty()) {
-      JoinResult refused;
-      refused.error = ErrorCode::INCONSISTENT_GROUP_PROTOCOL;
-      co_return refused;
+      auto result = cg->classic_join(request, catalog_, Clock::now());
+      auto written = persist_if_dirty(*cg);
+      if (written && result.error == ErrorCode::NONE) {
+        bool durable = *written >= 0 && co_await wait_durable(group_id, *written);
+        if (!durable) result.error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+      }
+      co_return result;
     }
     drop_consumer_group(group_id);
   }
@@ -480,6 +562,7 @@ asio::awaitable<JoinResult> Coordinator::join(const std::string& group_id, const
 }
 
 asio::awaitable<SyncResult> Coordinator::sync(const std::string& group_id, const SyncRequest& request) {
+  if (ConsumerGroup* cg = find_consumer(group_id)) co_return cg->classic_sync(request, catalog_, Clock::now());
   Group* g = find(group_id);
   if (!g) co_return SyncResult{ErrorCode::UNKNOWN_MEMBER_ID, {}, {}, {}};
   auto result = co_await await_callback<SyncResult>(
@@ -490,6 +573,8 @@ asio::awaitable<SyncResult> Coordinator::sync(const std::string& group_id, const
 
 ErrorCode Coordinator::heartbeat(const std::string& group_id, const std::string& member_id,
                                  const std::optional<std::string>& instance_id, int32_t generation) {
+  if (ConsumerGroup* cg = find_consumer(group_id))
+    return cg->classic_heartbeat(member_id, instance_id, generation, Clock::now());
   Group* g = find(group_id);
   if (!g) return ErrorCode::UNKNOWN_MEMBER_ID;
   return g->heartbeat(member_id, instance_id, generation, Clock::now());
@@ -497,6 +582,11 @@ ErrorCode Coordinator::heartbeat(const std::string& group_id, const std::string&
 
 ErrorCode Coordinator::leave(const std::string& group_id, const std::string& member_id,
                              const std::optional<std::string>& instance_id) {
+  if (ConsumerGroup* cg = find_consumer(group_id)) {
+    auto error = cg->classic_leave(member_id, instance_id);
+    (void)persist_if_dirty(*cg);
+    return error;
+  }
   Group* g = find(group_id);
   if (!g) return ErrorCode::UNKNOWN_MEMBER_ID;
   auto error = g->leave(member_id, instance_id, Clock::now());

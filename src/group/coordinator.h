@@ -83,6 +83,8 @@ class Coordinator {
   // group.consumer.* (KIP-848 consumer groups).
   void set_consumer_group_config(ConsumerGroupConfig config) { consumer_config_ = std::move(config); }
   const ConsumerGroupConfig& consumer_group_config() const { return consumer_config_; }
+  // The topic catalogue (mixed groups map topic names and ids with it).
+  void set_topic_catalog(TopicCatalog catalog) { catalog_ = std::move(catalog); }
   // offsets.retention.minutes and offsets.retention.check.interval.ms, as
   // Kafka applies them (KIP-211): the offsets of an empty group expire
   // `retention_ms` after it emptied, then the group is deleted; offsets
@@ -110,9 +112,12 @@ class Coordinator {
                   const std::optional<std::string>& instance_id);
 
   // ConsumerGroupHeartbeat (KIP-848), for a request that passed
-  // validate_heartbeat(). A non-empty classic group of that id answers
-  // GROUP_ID_NOT_FOUND (Kafka without online upgrade); an empty one is
-  // replaced. The group's changes are durable before the answer.
+  // validate_heartbeat(). A non-empty classic group of that id is converted
+  // to a consumer group when a member joins and
+  // group.consumer.migration.policy allows the upgrade, and answers
+  // GROUP_ID_NOT_FOUND otherwise; an empty one is replaced. A consumer group
+  // left with classic members only goes back to a classic group (downgrade).
+  // The group's changes are durable before the answer.
   asio::awaitable<ConsumerHeartbeatResult> consumer_heartbeat(const std::string& group_id,
                                                               const ConsumerHeartbeat& request,
                                                               const TopicCatalog& topics);
@@ -180,13 +185,22 @@ class Coordinator {
   Group* find(const std::string& group_id);
   const Group* find(const std::string& group_id) const;
   Group& get_or_create(const std::string& group_id);
-  void persist_if_dirty(Group& g);
+  // Appends the classic group's state when it changed: the record's offset,
+  // -1 when the append failed, nullopt when nothing changed.
+  std::optional<int64_t> persist_if_dirty(Group& g);
   ConsumerGroup* find_consumer(const std::string& group_id);
   // Appends the consumer group's state when it changed: the record's offset,
   // -1 when the append failed, nullopt when nothing changed.
   std::optional<int64_t> persist_if_dirty(ConsumerGroup& g);
   // Deletes a consumer group (tombstone); its offsets stay.
   void drop_consumer_group(const std::string& group_id);
+  // Online migration (group_conversion.h). The classic group with members
+  // becomes a consumer group (nullptr when it cannot: Kafka then answers
+  // GROUP_ID_NOT_FOUND); a consumer group of classic members only becomes a
+  // classic group that rebalances, when the policy allows it (true then).
+  ConsumerGroup* upgrade(const std::string& group_id, std::string& message);
+  // The offset of the classic group's record when it downgraded.
+  std::optional<int64_t> maybe_downgrade(const std::string& group_id);
   // Applies one __consumer_offsets record (replay at start-up).
   void apply(std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value);
   // Appends records to the group's offsets partition; returns the last offset or -1.
@@ -228,6 +242,7 @@ class Coordinator {
   // KIP-848 consumer groups; a group id is in groups_ or here, never both.
   std::map<std::string, std::unique_ptr<ConsumerGroup>> consumer_groups_;
   ConsumerGroupConfig consumer_config_;
+  TopicCatalog catalog_;
   std::map<std::string, std::map<std::pair<std::string, int32_t>, OffsetValue>> offsets_;
   // Transactional offset commits not yet committed or aborted: producer id ->
   // group -> partition -> offset (Kafka's pendingTransactionalOffsetCommits).

@@ -141,6 +141,10 @@ class Group {
   // group emptied: its state should be persisted.
   bool take_dirty() { return std::exchange(dirty_, false); }
   void mark_dead() { state_ = GroupState::Dead; }
+  void mark_dirty() { dirty_ = true; }
+  // Starts a rebalance (a group converted back from a consumer group): the
+  // members learn it from their next Heartbeat and rejoin.
+  void rebalance(Clock::time_point now, const std::string& reason) { maybe_prepare_rebalance(now, reason); }
   // This broker stopped coordinating the group (its __consumer_offsets
   // partition is led elsewhere now): every member waiting in JoinGroup or
   // SyncGroup is answered `error` (NOT_COORDINATOR, so that it finds the new

@@ -44,7 +44,12 @@ std::vector<uint8_t> encode_key(const ConsumerGroupKey& k) {
 
 std::vector<uint8_t> encode_value(const ConsumerGroupValue& v) {
   Writer w;
-  w.i16(0);
+  // v0 unless a member speaks the classic protocol: what the previous
+  // version wrote stays byte for byte the same.
+  bool mixed = false;
+  for (const auto& m : v.members) mixed = mixed || m.classic.has_value();
+  const int16_t version = mixed ? 1 : 0;
+  w.i16(version);
   w.i32(v.group_epoch);
   w.i32(v.assignment_epoch);
   w.array_length(static_cast<int32_t>(v.members.size()));
@@ -65,6 +70,17 @@ std::vector<uint8_t> encode_value(const ConsumerGroupValue& v) {
     write_assignment(w, m.assigned);
     write_assignment(w, m.pending_revocation);
     write_assignment(w, m.target);
+    if (version >= 1) {
+      w.i8(m.classic ? 1 : 0);
+      if (m.classic) {
+        w.i32(m.classic->session_timeout_ms);
+        w.array_length(static_cast<int32_t>(m.classic->protocols.size()));
+        for (const auto& [name, metadata] : m.classic->protocols) {
+          w.string(name);
+          w.bytes(metadata);
+        }
+      }
+    }
   }
   return done(w);
 }
@@ -72,7 +88,7 @@ std::vector<uint8_t> encode_value(const ConsumerGroupValue& v) {
 ConsumerGroupValue decode_consumer_group_value(std::span<const uint8_t> bytes) {
   Reader r(bytes);
   int16_t version = r.i16();
-  if (version != 0) throw protocol::DecodeError("unknown consumer group value version");
+  if (version != 0 && version != 1) throw protocol::DecodeError("unknown consumer group value version");
   ConsumerGroupValue v;
   v.group_epoch = r.i32();
   v.assignment_epoch = r.i32();
@@ -95,6 +111,16 @@ ConsumerGroupValue decode_consumer_group_value(std::span<const uint8_t> bytes) {
     m.assigned = read_assignment(r);
     m.pending_revocation = read_assignment(r);
     m.target = read_assignment(r);
+    if (version >= 1 && r.i8() != 0) {
+      auto& c = m.classic.emplace();
+      c.session_timeout_ms = r.i32();
+      int32_t protocols = r.array_length();
+      for (int32_t j = 0; j < protocols; ++j) {
+        std::string name = r.string();
+        auto metadata = r.bytes();
+        c.protocols.emplace_back(std::move(name), std::vector<uint8_t>(metadata.begin(), metadata.end()));
+      }
+    }
     v.members.push_back(std::move(m));
   }
   return v;

@@ -17,6 +17,10 @@
 //                  pending-revocation and target partitions by topic id.
 //                  The whole group in one record: each change rewrites it,
 //                  and the compaction by snapshot keeps the latest only.
+//                  value v1 (written only when some member speaks the
+//                  classic protocol, a mixed group): v0 and, after each
+//                  member, int8 classic flag; when 1, its session timeout
+//                  (int32) and JoinGroup protocols (array of name, bytes).
 // A null value is a tombstone (offset deleted / group deleted).
 // Key versions this build does not know are skipped on replay.
 // Thread-safety: pure functions.
@@ -92,6 +96,13 @@ struct ConsumerMemberValue {
   PersistedAssignment assigned;
   PersistedAssignment pending_revocation;
   PersistedAssignment target;
+  // A classic-protocol member of a mixed group (value v1): its session
+  // timeout and JoinGroup protocols (name, metadata).
+  struct Classic {
+    int32_t session_timeout_ms = 0;
+    std::vector<std::pair<std::string, std::vector<uint8_t>>> protocols;
+  };
+  std::optional<Classic> classic;
 };
 
 struct ConsumerGroupValue {

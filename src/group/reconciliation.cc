@@ -21,7 +21,8 @@ bool ConsumerMember::same_state(const ConsumerMember& o) const {
          client_host == o.client_host && rebalance_timeout_ms == o.rebalance_timeout_ms &&
          subscribed_topics == o.subscribed_topics && subscribed_regex == o.subscribed_regex &&
          server_assignor == o.server_assignor && epoch == o.epoch && previous_epoch == o.previous_epoch &&
-         state == o.state && assigned == o.assigned && pending_revocation == o.pending_revocation;
+         state == o.state && assigned == o.assigned && pending_revocation == o.pending_revocation &&
+         classic == o.classic;
 }
 
 bool owns_any(const std::optional<TopicAssignment>& owned, const TopicAssignment& partitions) {

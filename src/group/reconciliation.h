@@ -28,6 +28,21 @@ inline constexpr int32_t kJoinEpoch = 0;
 inline constexpr int32_t kLeaveEpoch = -1;
 inline constexpr int32_t kLeaveStaticEpoch = -2;
 
+// What a member that speaks the classic protocol (JoinGroup, SyncGroup,
+// Heartbeat) inside a consumer group brings of it (Kafka's
+// ClassicMemberMetadata): its session timeout and the protocols of its
+// JoinGroup, each with its ConsumerProtocolSubscription.
+struct ClassicProtocol {
+  std::string name;
+  std::vector<uint8_t> metadata;
+  friend bool operator==(const ClassicProtocol&, const ClassicProtocol&) = default;
+};
+struct ClassicMemberInfo {
+  int32_t session_timeout_ms = 0;
+  std::vector<ClassicProtocol> protocols;
+  friend bool operator==(const ClassicMemberInfo&, const ClassicMemberInfo&) = default;
+};
+
 struct ConsumerMember {
   std::string id;
   std::optional<std::string> instance_id;
@@ -41,8 +56,9 @@ struct ConsumerMember {
   int32_t epoch = 0;
   int32_t previous_epoch = 0;
   MemberState state = MemberState::Stable;
-  TopicAssignment assigned;            // the partitions the member may use
-  TopicAssignment pending_revocation;  // the partitions it must give up
+  TopicAssignment assigned;                  // the partitions the member may use
+  TopicAssignment pending_revocation;        // the partitions it must give up
+  std::optional<ClassicMemberInfo> classic;  // set for a classic-protocol member
 
   std::chrono::steady_clock::time_point session_deadline{};
   std::chrono::steady_clock::time_point rebalance_deadline{};  // while UnrevokedPartitions

@@ -423,7 +423,10 @@ void Broker::start() {
     consumer_config.heartbeat_interval_ms = config_.group_consumer_heartbeat_interval_ms;
     consumer_config.session_timeout_ms = config_.group_consumer_session_timeout_ms;
     consumer_config.assignors = config_.group_consumer_assignors;
+    consumer_config.migration_policy = group::parse_migration_policy(config_.group_consumer_migration_policy)
+                                           .value_or(group::MigrationPolicy::Bidirectional);
     coordinators_.back()->set_consumer_group_config(std::move(consumer_config));
+    coordinators_.back()->set_topic_catalog(group_topic_catalog());
   }
   auto txn_topic = topics_.find(txn::kTransactionStateTopic);
   txn_partitions_ = txn_topic ? txn_topic->partitions : config_.transaction_state_log_num_partitions;
@@ -627,6 +630,22 @@ asio::awaitable<void> Broker::apply_topic_config(const std::string& name) {
 
 Shard& Broker::coordinator_shard(const std::string& group_id) {
   return owner(group::kOffsetsTopic, group::offsets_partition_for(group_id, offsets_partitions_));
+}
+
+group::TopicCatalog Broker::group_topic_catalog() {
+  group::TopicCatalog catalog;
+  catalog.find = [this](const std::string& name) -> std::optional<group::SubscribedTopic> {
+    auto info = topics_.find(name);
+    if (!info || info->internal || info->partitions <= 0) return std::nullopt;
+    return group::SubscribedTopic{info->id, info->name, info->partitions};
+  };
+  catalog.names = [this]() {
+    std::vector<std::string> names;
+    for (const auto& t : topics_.all())
+      if (!t.internal) names.push_back(t.name);
+    return names;
+  };
+  return catalog;
 }
 
 group::Coordinator& Broker::coordinator() { return *coordinators_[current_shard()->id()]; }

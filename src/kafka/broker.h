@@ -141,6 +141,9 @@ class Broker {
   // its __consumer_offsets partition; coordinator() is the calling shard's.
   Shard& coordinator_shard(const std::string& group_id);
   group::Coordinator& coordinator();
+  // The topic catalogue as group coordinators see it (safe from any thread:
+  // it reads the TopicTable). Internal topics are never assigned to consumers.
+  group::TopicCatalog group_topic_catalog();
   // Creates __consumer_offsets (offsets.topic.num.partitions) on first use.
   asio::awaitable<bool> ensure_offsets_topic();
   int32_t offsets_partitions() const { return offsets_partitions_; }

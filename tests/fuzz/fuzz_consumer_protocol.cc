@@ -19,6 +19,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const DecodeError&) {
   }
   try {
+    // The full decoder (mixed groups): its topics agree with the short one's.
+    auto full = decode_consumer_subscription_full(bytes);
+    if (decode_consumer_subscription(bytes) != full.topics) std::abort();
+  } catch (const DecodeError&) {
+  }
+  try {
     auto assignment = decode_consumer_assignment(bytes);
     if (decode_consumer_assignment(encode_consumer_assignment(assignment)) != assignment) std::abort();
   } catch (const DecodeError&) {

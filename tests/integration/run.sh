@@ -126,11 +126,12 @@ for s in "$HERE"/kcat/*.sh; do
 done
 
 # A current librdkafka (KIP-848's group.protocol=consumer) for
-# python/test_consumer_group_protocol: built once per build dir from the npm
-# registry's node-rdkafka source (current_librdkafka.sh), here rather than in
-# the suite so that the first build does not count against SUITE_TIMEOUT. The
-# suite skips, with the reason, when it cannot be had.
-if [[ "python/test_consumer_group_protocol" =~ $SUITES ]]; then
+# python/test_consumer_group_protocol and python/test_mixed_groups: built once
+# per build dir from the npm registry's node-rdkafka source
+# (current_librdkafka.sh), here rather than in the suites so that the first
+# build does not count against SUITE_TIMEOUT. The suites skip, with the
+# reason, when it cannot be had.
+if [[ "python/test_consumer_group_protocol" =~ $SUITES || "python/test_mixed_groups" =~ $SUITES ]]; then
   echo "=== librdkafka (current) for python/test_consumer_group_protocol"
   rdk_start=$(date +%s)
   if timeout -k 10 "${RDKAFKA_BUILD_TIMEOUT:-1200}" bash "$HERE/current_librdkafka.sh" "$BUILD_DIR" \

@@ -47,7 +47,7 @@ Response::DescribedGroup describe(Broker& broker, const std::string& id) {
     member.subscribed_topic_regex = m.subscribed_regex;
     fill(broker, m.assigned, member.assignment.topic_partitions);
     fill(broker, g->target(member_id), member.target_assignment.target_topic_partitions);
-    member.member_type = 1;  // KIP-1099: a consumer-protocol member
+    member.member_type = m.classic ? 0 : 1;  // KIP-1099: 0 a classic-protocol member, 1 a consumer-protocol one
   }
   return out;
 }

@@ -14,25 +14,6 @@ std::string client_host(const RequestContext& ctx) {
   return "/" + (colon == std::string::npos ? ctx.peer : ctx.peer.substr(0, colon));
 }
 
-// The topic catalogue as the group coordinator sees it: every shard reads
-// the same TopicTable (safe from any thread). Internal topics are never
-// assigned to consumers.
-group::TopicCatalog topic_catalog(Broker& broker) {
-  group::TopicCatalog catalog;
-  catalog.find = [&broker](const std::string& name) -> std::optional<group::SubscribedTopic> {
-    auto info = broker.topics().find(name);
-    if (!info || info->internal || info->partitions <= 0) return std::nullopt;
-    return group::SubscribedTopic{info->id, info->name, info->partitions};
-  };
-  catalog.names = [&broker]() {
-    std::vector<std::string> names;
-    for (const auto& t : broker.topics().all())
-      if (!t.internal) names.push_back(t.name);
-    return names;
-  };
-  return catalog;
-}
-
 }  // namespace
 
 asio::awaitable<protocol::ConsumerGroupHeartbeatResponse> handle_consumer_group_heartbeat(
@@ -77,7 +58,7 @@ asio::awaitable<protocol::ConsumerGroupHeartbeatResponse> handle_consumer_group_
     refuse(ErrorCode::NOT_COORDINATOR, "This is not the correct coordinator.");
     co_return response;
   }
-  const group::TopicCatalog catalog = topic_catalog(broker);
+  const group::TopicCatalog catalog = broker.group_topic_catalog();
   auto heartbeat = [&broker, &request, &hb, &catalog]() -> asio::awaitable<group::ConsumerHeartbeatResult> {
     co_return co_await broker.coordinator().consumer_heartbeat(request.group_id, hb, catalog);
   };

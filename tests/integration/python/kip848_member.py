@@ -3,11 +3,16 @@ test_consumer_group_protocol.py in its own process: the process must start
 with LD_LIBRARY_PATH pointing at a current librdkafka, which Debian's
 python3-confluent-kafka then loads instead of Debian's 2.0.2.
 
-    kip848_member.py BOOTSTRAP GROUP TOPIC NAME
+    kip848_member.py BOOTSTRAP GROUP TOPIC NAME [PROTOCOL]
+
+PROTOCOL is "consumer" (the default) or "classic": a member of the classic
+group protocol (JoinGroup/SyncGroup), as the mixed-group tests run it with
+Debian's librdkafka 2.0.2.
 
 Prints one JSON object per line: {"event": "lib", "version": ...} first, then
 "assigned"/"revoked" (partitions), "record" (partition, offset, value),
-"commit_error", "error", and "closed" at the end. Each record is committed
+"commit_error", "uncommitted" (a record whose commit never succeeded),
+"error", and "closed" at the end. Each record is committed
 (synchronously) before the next poll, so a partition is only ever revoked with
 everything processed committed. Closing stdin makes it close the consumer
 (leaving the group) and exit."""
@@ -29,6 +34,7 @@ def emit(event, **kw):
 
 def main():
     bootstrap, group, topic, name = sys.argv[1:5]
+    protocol = sys.argv[5] if len(sys.argv) > 5 else "consumer"
     emit("lib", version=confluent_kafka.libversion()[0])
     stop = threading.Event()
 
@@ -37,15 +43,20 @@ def main():
         stop.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
-    c = Consumer({
+    config = {
         "bootstrap.servers": bootstrap,
         "group.id": group,
-        "group.protocol": "consumer",
         "client.id": name,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "topic.metadata.refresh.interval.ms": 2000,
-    })
+    }
+    if protocol == "consumer":
+        config["group.protocol"] = "consumer"
+    else:
+        config.update({"session.timeout.ms": 10000, "heartbeat.interval.ms": 500,
+                       "partition.assignment.strategy": "range"})
+    c = Consumer(config)
 
     def on_assign(consumer, partitions):
         emit("assigned", partitions=sorted(p.partition for p in partitions))
@@ -71,6 +82,8 @@ def main():
                 # is on its way: the next try carries the new one.
                 emit("commit_error", error=str(e), attempt=attempt)
                 time.sleep(0.2)
+        else:
+            emit("uncommitted", partition=m.partition(), offset=m.offset())
     c.close()
     emit("closed")
 

@@ -40,12 +40,20 @@ def current_librdkafka():
 class Member:
     """A kip848_member.py process and what it reported."""
 
-    def __init__(self, lib, bootstrap, group, topic, name):
-        env = dict(os.environ, LD_LIBRARY_PATH=os.path.dirname(lib), PYTHONDONTWRITEBYTECODE="1")
+    def __init__(self, lib, bootstrap, group, topic, name, protocol="consumer"):
+        """protocol "classic": a classic-protocol member on Debian's own
+        librdkafka (lib is not loaded then)."""
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        if protocol == "consumer":
+            env["LD_LIBRARY_PATH"] = os.path.dirname(lib)
+        else:
+            env.pop("LD_LIBRARY_PATH", None)
         self.name = name
+        self.protocol = protocol
         self.events = []
         self.lock = threading.Lock()
-        self.proc = subprocess.Popen([PY, os.path.join(HERE, "kip848_member.py"), bootstrap, group, topic, name],
+        self.proc = subprocess.Popen([PY, os.path.join(HERE, "kip848_member.py"), bootstrap, group, topic, name,
+                                      protocol],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=env, text=True)
         self.reader = threading.Thread(target=self._read, daemon=True)

@@ -175,10 +175,15 @@ class ConsumerGroupRawTest(Raw, BrokerTestCase):
         # DescribeGroups knows classic groups only, as Kafka's.
         d = kproto.parse_describe_groups_v6(kproto.round_trip(self.broker.port, kproto.describe_groups_v6(1, ["g-typed"])))
         self.assertEqual(d[0]["error"], GROUP_ID_NOT_FOUND)
-        # A classic member cannot join the consumer group (no mixed groups).
-        err, _ = kproto.parse_join_group_v5(kproto.round_trip(self.broker.port, kproto.join_group_v5(1, "g-typed")))
+        # A classic member joins the consumer group (a mixed group, KIP-848)
+        # only with the consumer protocol type.
+        err, _ = kproto.parse_join_group_v5(kproto.round_trip(
+            self.broker.port, kproto.join_group_v5(1, "g-typed", protocol_type="connect")))
         self.assertEqual(err, INCONSISTENT_GROUP_PROTOCOL)
-        # A classic group with members is not a consumer group.
+        err, _ = kproto.parse_join_group_v5(kproto.round_trip(self.broker.port, kproto.join_group_v5(1, "g-typed")))
+        self.assertEqual(err, MEMBER_ID_REQUIRED)
+        # A classic group with members whose subscription cannot be read is
+        # not upgraded (Kafka's convertToConsumerGroup).
         err, member = kproto.parse_join_group_v5(kproto.round_trip(self.broker.port, kproto.join_group_v5(1, "g-classic")))
         self.assertEqual(err, MEMBER_ID_REQUIRED)
         c = kproto.Conn(self.broker.port, timeout=10)
@@ -187,7 +192,9 @@ class ConsumerGroupRawTest(Raw, BrokerTestCase):
             err, _ = kproto.parse_join_group_v5(c.recv_frame())
             self.assertEqual(err, 0)
             r = self.join("g-classic", "m1", ["cg-raw"])
-            self.assertEqual((r["error"], r["message"]), (GROUP_ID_NOT_FOUND, "Group g-classic is not a consumer group."))
+            self.assertEqual((r["error"], r["message"]), (GROUP_ID_NOT_FOUND,
+                             "Cannot upgrade the classic group g-classic to consumer group because the embedded "
+                             "consumer protocol is malformed."))
             self.assertEqual(lg(["classic"])["g-classic"][2], "classic")
         finally:
             c.close()

@@ -109,6 +109,16 @@ TEST(BrokerConfig, ConsumerGroupProtocolSettings) {
   EXPECT_THROW(set_config(c, "group.consumer.heartbeat.interval.ms", "0"), ConfigError);
 }
 
+TEST(BrokerConfig, ConsumerGroupMigrationPolicy) {
+  BrokerConfig c;
+  EXPECT_EQ(c.group_consumer_migration_policy, "bidirectional");  // Kafka 4's default
+  set_config(c, "group.consumer.migration.policy", " Upgrade ");
+  EXPECT_EQ(c.group_consumer_migration_policy, "upgrade");
+  set_config(c, "group.consumer.migration.policy", "DISABLED");
+  EXPECT_EQ(c.group_consumer_migration_policy, "disabled");
+  EXPECT_THROW(set_config(c, "group.consumer.migration.policy", "sideways"), ConfigError);
+}
+
 TEST(BrokerConfig, ReadsPropertiesFile) {
   std::string path = ::testing::TempDir() + "/server.properties";
   std::ofstream(path) << "# comment\n! other comment\n\nnum.partitions = 5\nlog.dirs=/tmp/a,/tmp/b\n";
