@@ -23,6 +23,7 @@ LAYERS = [
     "protocol",  # the Kafka wire format and record batches
     "storage",  # segments, indexes, the partition log, Env
     "config",  # the broker's and topics' configuration values (no parsing of files or flags)
+    "security",  # SCRAM, SASL, the credential store, the connection's session
     "runtime",  # the shard-per-core runtime: Shard, ShardSet, on_shard()
     "cluster",  # partitions, topic catalogue, control plane, replication
     "group",  # the group coordinator

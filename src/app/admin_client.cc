@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/error_code.h"
+
 namespace runnel::app {
 
 namespace {
@@ -71,6 +73,28 @@ AdminClient::AdminClient(const std::string& bootstrap, std::string client_id) : 
 
 AdminClient::~AdminClient() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+std::string error_text(int16_t code, const std::optional<std::string>& message) {
+  std::string s = std::string(error_name(static_cast<ErrorCode>(code))) + " (" + std::to_string(code) + ")";
+  if (message && !message->empty()) s += ": " + *message;
+  return s;
+}
+
+protocol::MetadataResponse AdminClient::metadata(const std::optional<std::vector<std::string>>& topics,
+                                                 int16_t version) {
+  protocol::MetadataRequest req;
+  req.topics.reset();  // null: every topic
+  if (topics) {
+    req.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>{};
+    for (const auto& t : *topics) {
+      protocol::MetadataRequest::MetadataRequestTopic rt;
+      rt.name = t;
+      req.topics->push_back(rt);
+    }
+  }
+  req.allow_auto_topic_creation = false;
+  return call<protocol::MetadataResponse>(req, version);
 }
 
 std::unique_ptr<AdminClient> AdminClient::to_group_coordinator(const std::string& bootstrap, const std::string& group,

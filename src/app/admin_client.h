@@ -5,6 +5,7 @@
 // failures and undecodable responses.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -16,6 +17,10 @@
 #include "protocol/writer.h"
 
 namespace runnel::app {
+
+// A Kafka error as the tools print it: "UNKNOWN_TOPIC_OR_PARTITION (3)",
+// then ": message" when the broker gave one.
+std::string error_text(int16_t code, const std::optional<std::string>& message = std::nullopt);
 
 struct AdminError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -51,6 +56,10 @@ class AdminClient {
     if (keep) *keep = std::move(body);
     return response;
   }
+
+  // Metadata for these topics (nullopt: every topic), never auto-creating
+  // one. v10+ carries topic ids.
+  protocol::MetadataResponse metadata(const std::optional<std::vector<std::string>>& topics, int16_t version = 9);
 
   // A connection to the coordinator of `group` (FindCoordinator on
   // `bootstrap`); throws AdminError with the broker's error.

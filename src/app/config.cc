@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "cluster/etcd/client.h"
@@ -16,24 +17,137 @@ namespace {
 using config::parse_bool;
 using config::parse_cleanup_policy;
 using config::parse_compression_type;
+using config::parse_double;
 using config::parse_int;
 using config::parse_timestamp_type;
 using config::trim;
 
-// host:port, or a listener URL such as PLAINTEXT://host:port.
-std::pair<std::string, uint16_t> parse_listener(const std::string& key, const std::string& value) {
+// group.consumer.assignors: a comma-separated list of server-side assignors,
+// by short name or by Kafka's class name.
+std::vector<std::string> parse_assignors(const std::string& key, const std::string& value) {
+  std::vector<std::string> out;
+  std::string rest = value;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string name = trim(rest.substr(0, comma));
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    if (name.empty()) continue;
+    if (name == "org.apache.kafka.coordinator.group.assignor.UniformAssignor") name = "uniform";
+    if (name == "org.apache.kafka.coordinator.group.assignor.RangeAssignor") name = "range";
+    if (name != "uniform" && name != "range")
+      throw ConfigError(fmt::format("invalid value '{}' for {}: assignors are uniform and range", value, key));
+    out.push_back(name);
+  }
+  if (out.empty()) throw ConfigError(fmt::format("invalid value '{}' for {}: no assignor", value, key));
+  return out;
+}
+
+// Splits a comma-separated list, trimming each item and dropping empty ones.
+std::vector<std::string> split_list(const std::string& value) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = value.find(',', start);
+    std::string item = trim(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::pair<std::string, uint16_t> parse_host_port(const std::string& key, const std::string& value) {
   std::string s = trim(value);
-  if (auto comma = s.find(','); comma != std::string::npos)
-    throw ConfigError(fmt::format("invalid value '{}' for {}: only one listener is supported", value, key));
-  if (auto scheme = s.find("://"); scheme != std::string::npos) s = s.substr(scheme + 3);
   auto colon = s.rfind(':');
   if (colon == std::string::npos)
     throw ConfigError(fmt::format("invalid value '{}' for {}: expected host:port", value, key));
   std::string host = s.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
   auto port = parse_int(key, s.substr(colon + 1), 0, 65535);
   return {host, static_cast<uint16_t>(port)};
+}
+
+namespace {
+
+struct ListenerUrl {
+  std::string name;
+  std::string host;
+  uint16_t port;
+};
+
+// NAME://host:port,... (Kafka's listeners and advertised.listeners syntax).
+std::vector<ListenerUrl> parse_listener_urls(const std::string& key, const std::string& value) {
+  std::vector<ListenerUrl> out;
+  for (const auto& item : split_list(value)) {
+    auto scheme = item.find("://");
+    if (scheme == std::string::npos || scheme == 0)
+      throw ConfigError(fmt::format("invalid value '{}' for {}: expected NAME://host:port", item, key));
+    std::string name = item.substr(0, scheme);
+    for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    auto [host, port] = parse_host_port(key, item.substr(scheme + 3));
+    for (const auto& l : out)
+      if (l.name == name)
+        throw ConfigError(fmt::format("invalid value '{}' for {}: listener name {} appears twice", value, key, name));
+    out.push_back({name, host, port});
+  }
+  return out;
+}
+
+std::map<std::string, SecurityProtocol> parse_protocol_map(const std::string& key, const std::string& value) {
+  std::map<std::string, SecurityProtocol> out;
+  for (const auto& item : split_list(value)) {
+    auto colon = item.find(':');
+    auto protocol = colon == std::string::npos ? std::nullopt : parse_security_protocol(trim(item.substr(colon + 1)));
+    if (!protocol || colon == 0)
+      throw ConfigError(fmt::format(
+          "invalid value '{}' for {}: expected NAME:PROTOCOL with PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", item,
+          key));
+    std::string name = trim(item.substr(0, colon));
+    for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    out[name] = *protocol;
+  }
+  return out;
+}
+
+std::vector<std::string> parse_mechanisms(const std::string& key, const std::string& value) {
+  auto out = split_list(value);
+  for (const auto& m : out)
+    if (m != "PLAIN" && m != "SCRAM-SHA-256" && m != "SCRAM-SHA-512")
+      throw ConfigError(
+          fmt::format("invalid value '{}' for {}: {} is not supported (PLAIN, SCRAM-SHA-256, "
+                      "SCRAM-SHA-512 are)",
+                      value, key, m));
+  return out;
+}
+
+// PEM text in one properties line: "\n" stands for a line break, as in a
+// Java properties file.
+std::string unescape_newlines(const std::string& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\\' && i + 1 < v.size() && v[i + 1] == 'n') {
+      out += '\n';
+      ++i;
+    } else {
+      out += v[i];
+    }
+  }
+  return out;
+}
+
+std::string one_of(const std::string& key, const std::string& value, std::initializer_list<const char*> allowed) {
+  std::string v = trim(value);
+  for (auto& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const char* a : allowed) {
+    std::string lower = a;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (v == lower) return a;
+  }
+  std::string list;
+  for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  throw ConfigError(fmt::format("invalid value '{}' for {}: expected one of {}", value, key, list));
 }
 
 using Setter = std::function<void(BrokerConfig&, const std::string& key, const std::string& value)>;
@@ -43,9 +157,60 @@ const std::map<std::string, Setter>& broker_setters() {
   static const std::map<std::string, Setter> setters = {
       {"log.dirs", [](auto& c, auto&, auto& v) { c.data_dir = trim(v.substr(0, v.find(','))); }},
       {"log.dir", [](auto& c, auto&, auto& v) { c.data_dir = trim(v); }},
-      {"listeners", [](auto& c, auto& k, auto& v) { std::tie(c.listen_host, c.listen_port) = parse_listener(k, v); }},
+      {"listeners",
+       [](auto& c, auto& k, auto& v) {
+         if (parse_listener_urls(k, v).empty()) throw ConfigError("listeners must name at least one listener");
+         c.listeners_spec = v;
+       }},
       {"advertised.listeners",
-       [](auto& c, auto& k, auto& v) { std::tie(c.advertised_host, c.advertised_port) = parse_listener(k, v); }},
+       [](auto& c, auto& k, auto& v) {
+         parse_listener_urls(k, v);
+         c.advertised_listeners_spec = v;
+       }},
+      {"listener.security.protocol.map",
+       [](auto& c, auto& k, auto& v) {
+         parse_protocol_map(k, v);
+         c.protocol_map_spec = v;
+       }},
+      {"inter.broker.listener.name",
+       [](auto& c, auto&, auto& v) {
+         c.inter_broker_listener_name = trim(v);
+         for (auto& ch : c.inter_broker_listener_name)
+           ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+       }},
+      {"sasl.enabled.mechanisms",
+       [](auto& c, auto& k, auto& v) { c.sasl_enabled_mechanisms = parse_mechanisms(k, v); }},
+      {"connections.max.reauth.ms",
+       [](auto& c, auto& k, auto& v) { c.connections_max_reauth_ms = parse_int(k, v, 0, INT64_MAX); }},
+      {"connection.failed.authentication.delay.ms",
+       [](auto& c, auto& k, auto& v) { c.failed_authentication_delay_ms = int32_t(parse_int(k, v, 0, 60000)); }},
+      {"ssl.keystore.type", [](auto& c, auto& k, auto& v) { c.tls.keystore_type = one_of(k, v, {"PEM"}); }},
+      {"ssl.keystore.location", [](auto& c, auto&, auto& v) { c.tls.keystore_location = trim(v); }},
+      {"ssl.keystore.key", [](auto& c, auto&, auto& v) { c.tls.keystore_key = unescape_newlines(v); }},
+      {"ssl.keystore.certificate.chain",
+       [](auto& c, auto&, auto& v) { c.tls.keystore_certificate_chain = unescape_newlines(v); }},
+      {"ssl.key.password", [](auto& c, auto&, auto& v) { c.tls.key_password = v; }},
+      {"ssl.truststore.type", [](auto& c, auto& k, auto& v) { c.tls.truststore_type = one_of(k, v, {"PEM"}); }},
+      {"ssl.truststore.location", [](auto& c, auto&, auto& v) { c.tls.truststore_location = trim(v); }},
+      {"ssl.client.auth",
+       [](auto& c, auto& k, auto& v) {
+         c.tls.client_auth = one_of(k, v, {"none", "requested", "required"});
+       }},
+      {"ssl.enabled.protocols",
+       [](auto& c, auto& k, auto& v) {
+         c.tls.enabled_protocols.clear();
+         for (const auto& p : split_list(v)) c.tls.enabled_protocols.push_back(one_of(k, p, {"TLSv1.2", "TLSv1.3"}));
+         if (c.tls.enabled_protocols.empty()) throw ConfigError(k + " must name TLSv1.2 and/or TLSv1.3");
+       }},
+      {"ssl.cipher.suites", [](auto& c, auto&, auto& v) { c.tls.cipher_suites = split_list(v); }},
+      {"ssl.principal.mapping.rules",
+       [](auto& c, auto& k, auto& v) {
+         if (trim(v) != "DEFAULT")
+           throw ConfigError(fmt::format("invalid value '{}' for {}: only DEFAULT is supported yet", v, k));
+         c.tls.principal_mapping_rules = "DEFAULT";
+       }},
+      // Host-name checking is the client's business; accepted for configurations written for Kafka.
+      {"ssl.endpoint.identification.algorithm", [](auto&, auto&, auto&) {}},
       {"node.id", [](auto& c, auto& k, auto& v) { c.node_id = int32_t(parse_int(k, v, 0, kI32)); }},
       {"broker.id", [](auto& c, auto& k, auto& v) { c.node_id = int32_t(parse_int(k, v, 0, kI32)); }},
       {"num.partitions", [](auto& c, auto& k, auto& v) { c.num_partitions = int32_t(parse_int(k, v, 1, 100000)); }},
@@ -139,6 +304,12 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.group_min_session_timeout_ms = int32_t(parse_int(k, v, 0, kI32)); }},
       {"group.max.session.timeout.ms",
        [](auto& c, auto& k, auto& v) { c.group_max_session_timeout_ms = int32_t(parse_int(k, v, 0, kI32)); }},
+      {"group.consumer.heartbeat.interval.ms",
+       [](auto& c, auto& k, auto& v) { c.group_consumer_heartbeat_interval_ms = int32_t(parse_int(k, v, 1, kI32)); }},
+      {"group.consumer.session.timeout.ms",
+       [](auto& c, auto& k, auto& v) { c.group_consumer_session_timeout_ms = int32_t(parse_int(k, v, 1, kI32)); }},
+      {"group.consumer.assignors",
+       [](auto& c, auto& k, auto& v) { c.group_consumer_assignors = parse_assignors(k, v); }},
       {"runnel.shards", [](auto& c, auto& k, auto& v) { c.shards = int32_t(parse_int(k, v, 0, 256)); }},
       {"runnel.max.open.files", [](auto& c, auto& k, auto& v) { c.max_open_files = parse_int(k, v, 0, INT32_MAX); }},
       {"runnel.max.partitions", [](auto& c, auto& k, auto& v) { c.max_partitions = parse_int(k, v, 0, INT32_MAX); }},
@@ -153,6 +324,26 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.broker_session_timeout_ms = parse_int(k, v, 1000, 3600000); }},
       {"runnel.idle.flush.ms", [](auto& c, auto& k, auto& v) { c.idle_flush_ms = parse_int(k, v, 1, INT32_MAX); }},
       {"runnel.admin.listen", [](auto& c, auto&, auto& v) { c.admin_listen = trim(v); }},
+      // The log cleaner (cleanup.policy=compact) and the topic defaults it reads.
+      {"log.cleaner.enable", [](auto& c, auto& k, auto& v) { c.log_cleaner_enable = parse_bool(k, v); }},
+      {"log.cleaner.threads",
+       [](auto& c, auto& k, auto& v) { c.log_cleaner_threads = int32_t(parse_int(k, v, 0, 64)); }},
+      {"log.cleaner.backoff.ms",
+       [](auto& c, auto& k, auto& v) { c.log_cleaner_backoff_ms = parse_int(k, v, 0, INT64_MAX); }},
+      {"log.cleaner.dedupe.buffer.size",
+       [](auto& c, auto& k, auto& v) { c.log_cleaner_dedupe_buffer_size = parse_int(k, v, 0, INT64_MAX); }},
+      {"log.cleaner.io.max.bytes.per.second",
+       [](auto& c, auto& k,
+          auto&
+              v) { c.log_cleaner_io_max_bytes_per_second = parse_double(k, v, 0, std::numeric_limits<double>::max()); }},
+      {"log.cleaner.min.cleanable.ratio",
+       [](auto& c, auto& k, auto& v) { c.log.min_cleanable_dirty_ratio = parse_double(k, v, 0, 1); }},
+      {"log.cleaner.min.compaction.lag.ms",
+       [](auto& c, auto& k, auto& v) { c.log.min_compaction_lag_ms = parse_int(k, v, 0, INT64_MAX); }},
+      {"log.cleaner.max.compaction.lag.ms",
+       [](auto& c, auto& k, auto& v) { c.log.max_compaction_lag_ms = parse_int(k, v, 1, INT64_MAX); }},
+      {"log.cleaner.delete.retention.ms",
+       [](auto& c, auto& k, auto& v) { c.log.delete_retention_ms = parse_int(k, v, 0, INT64_MAX); }},
   };
   return setters;
 }
@@ -182,7 +373,70 @@ void load_config_file(BrokerConfig& c, const std::string& path) {
   }
 }
 
+void resolve_listeners(BrokerConfig& c, const std::string& listen_flag, const std::string& advertise_flag) {
+  auto protocols = parse_protocol_map("listener.security.protocol.map", c.protocol_map_spec);
+  auto urls = parse_listener_urls("listeners", c.listeners_spec);
+  if (!listen_flag.empty()) {
+    // --listen: the address of the PLAINTEXT listener (added when there is none).
+    auto [host, port] = parse_host_port("--listen", listen_flag);
+    auto it = std::find_if(urls.begin(), urls.end(), [](const auto& u) { return u.name == "PLAINTEXT"; });
+    if (it != urls.end())
+      *it = ListenerUrl{"PLAINTEXT", host, port};
+    else
+      urls.insert(urls.begin(), ListenerUrl{"PLAINTEXT", host, port});
+    protocols.emplace("PLAINTEXT", SecurityProtocol::kPlaintext);
+  }
+  auto advertised = parse_listener_urls("advertised.listeners", c.advertised_listeners_spec);
+  c.listeners.clear();
+  for (const auto& u : urls) {
+    auto protocol = protocols.find(u.name);
+    if (protocol == protocols.end())
+      throw ConfigError(fmt::format("listener {} has no security protocol in listener.security.protocol.map", u.name));
+    ListenerConfig l{u.name, protocol->second, u.host.empty() ? "0.0.0.0" : u.host, u.port, "", 0};
+    for (const auto& a : advertised)
+      if (a.name == u.name) std::tie(l.advertised_host, l.advertised_port) = std::tie(a.host, a.port);
+    c.listeners.push_back(std::move(l));
+  }
+  for (const auto& a : advertised)
+    if (std::none_of(c.listeners.begin(), c.listeners.end(), [&](const auto& l) { return l.name == a.name; }))
+      throw ConfigError(fmt::format("advertised.listeners names {}, which is not in listeners", a.name));
+  if (!advertise_flag.empty()) {
+    // --advertise: the inter-broker (first) listener's advertised address.
+    auto [host, port] = parse_host_port("--advertise", advertise_flag);
+    for (auto& l : c.listeners)
+      if (&l == &c.inter_broker_listener()) std::tie(l.advertised_host, l.advertised_port) = std::tie(host, port);
+  }
+  for (size_t i = 0; i < c.listeners.size(); ++i)
+    for (size_t j = i + 1; j < c.listeners.size(); ++j)
+      if (c.listeners[i].port != 0 && c.listeners[i].port == c.listeners[j].port &&
+          c.listeners[i].host == c.listeners[j].host)
+        throw ConfigError(fmt::format("listeners {} and {} use the same address {}:{}", c.listeners[i].name,
+                                      c.listeners[j].name, c.listeners[i].host, c.listeners[i].port));
+}
+
 void validate_config(const BrokerConfig& c) {
+  if (!c.inter_broker_listener_name.empty() && std::none_of(c.listeners.begin(), c.listeners.end(), [&](const auto& l) {
+        return l.name == c.inter_broker_listener_name;
+      }))
+    throw ConfigError(fmt::format("inter.broker.listener.name {} is not in listeners", c.inter_broker_listener_name));
+  if (c.clustered() && !c.listeners.empty() && c.inter_broker_listener().protocol != SecurityProtocol::kPlaintext)
+    throw ConfigError(
+        "inter.broker.listener.name must be a PLAINTEXT listener in a cluster: replication over SSL or SASL is not "
+        "supported yet");
+  bool any_sasl =
+      std::any_of(c.listeners.begin(), c.listeners.end(), [](const auto& l) { return uses_sasl(l.protocol); });
+  if (any_sasl && c.sasl_enabled_mechanisms.empty())
+    throw ConfigError("sasl.enabled.mechanisms is empty, but a listener uses SASL");
+  bool any_tls =
+      std::any_of(c.listeners.begin(), c.listeners.end(), [](const auto& l) { return uses_tls(l.protocol); });
+  if (any_tls && c.tls.keystore_location.empty() && c.tls.keystore_key.empty())
+    throw ConfigError(
+        "an SSL or SASL_SSL listener needs ssl.keystore.location (or ssl.keystore.key and "
+        "ssl.keystore.certificate.chain)");
+  if (!c.tls.keystore_key.empty() && c.tls.keystore_certificate_chain.empty())
+    throw ConfigError("ssl.keystore.key needs ssl.keystore.certificate.chain");
+  if (any_tls && c.tls.client_auth != "none" && c.tls.truststore_location.empty())
+    throw ConfigError("ssl.client.auth=" + c.tls.client_auth + " needs ssl.truststore.location");
   if (c.data_dir.empty()) throw ConfigError("log.dirs must not be empty");
   if (c.log.max_message_bytes > c.socket_request_max_bytes)
     throw ConfigError("message.max.bytes must not exceed socket.request.max.bytes");

@@ -5,6 +5,7 @@
 // themselves are config/broker_config.h; topic configs are
 // config/topic_config.h.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/broker_config.h"
@@ -17,8 +18,17 @@ namespace runnel {
 void set_config(BrokerConfig& c, const std::string& key, const std::string& value);
 // Reads a server.properties file (key=value lines, # and ! comments).
 void load_config_file(BrokerConfig& c, const std::string& path);
-// Checks cross-key constraints after everything is set.
+// Turns listeners, advertised.listeners and listener.security.protocol.map
+// into c.listeners, applying --listen (the PLAINTEXT listener's address) and
+// --advertise (the inter-broker listener's advertised address) when not
+// empty. Throws ConfigError naming the key.
+void resolve_listeners(BrokerConfig& c, const std::string& listen_flag = "", const std::string& advertise_flag = "");
+// Checks cross-key constraints after everything is set (and resolved).
 void validate_config(const BrokerConfig& c);
+
+// host:port ([v6]:port; an empty host is every address); throws ConfigError
+// naming `key` when it is not.
+std::pair<std::string, uint16_t> parse_host_port(const std::string& key, const std::string& value);
 // Every key the broker understands, for --help.
 std::vector<std::string> known_config_keys();
 

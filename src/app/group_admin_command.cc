@@ -17,12 +17,6 @@ using namespace runnel::protocol;
 
 constexpr int64_t kEarliest = TopicLayout::kEarliest, kLatest = TopicLayout::kLatest;
 
-std::string error_text(int16_t code, const std::optional<std::string>& message = std::nullopt) {
-  std::string s = std::string(error_name(static_cast<ErrorCode>(code))) + " (" + std::to_string(code) + ")";
-  if (message && !message->empty()) s += ": " + *message;
-  return s;
-}
-
 }  // namespace
 
 int group_delete(const std::vector<std::string>& groups, const std::string& bootstrap, std::ostream& out,

@@ -8,8 +8,8 @@
 #include "app/admin_client.h"
 #include "app/table.h"
 #include "base/error_code.h"
+#include "protocol/consumer_protocol.h"
 #include "protocol/messages.h"
-#include "protocol/reader.h"
 
 namespace runnel::app {
 
@@ -17,28 +17,7 @@ namespace {
 
 using namespace runnel::protocol;
 
-std::string error_text(int16_t code) {
-  return std::string(error_name(static_cast<ErrorCode>(code))) + " (" + std::to_string(code) + ")";
-}
-
 }  // namespace
-
-std::map<std::string, std::vector<int32_t>> decode_consumer_assignment(std::span<const uint8_t> bytes) {
-  std::map<std::string, std::vector<int32_t>> out;
-  if (bytes.empty()) return out;
-  Reader r{bytes};
-  int16_t version = r.i16();
-  if (version < 0) throw std::runtime_error("negative assignment version");
-  int32_t topics = r.array_length();
-  for (int32_t t = 0; t < topics; ++t) {
-    std::string topic = r.string();
-    int32_t n = r.array_length();
-    auto& parts = out[topic];
-    for (int32_t i = 0; i < n; ++i) parts.push_back(r.i32());
-  }
-  // user_data (nullable bytes) follows; nothing here needs it.
-  return out;
-}
 
 int group_list(const std::string& bootstrap, std::ostream& out, std::ostream& err) {
   try {
@@ -63,6 +42,53 @@ int group_list(const std::string& bootstrap, std::ostream& out, std::ostream& er
   }
 }
 
+namespace {
+
+// One member as `group describe` shows it, from DescribeGroups (classic) or
+// ConsumerGroupDescribe (consumer groups, KIP-848).
+struct MemberView {
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::string client_host;
+  std::string client_id;
+  std::map<std::string, std::vector<int32_t>> assignment;
+};
+
+struct GroupView {
+  std::string type = "classic";
+  std::string state;
+  std::string protocol_type;
+  std::string assignor;
+  std::optional<int32_t> epoch;  // consumer groups: the group epoch
+  std::vector<MemberView> members;
+};
+
+// The group as a consumer group (KIP-848), or nullopt when it is none.
+std::optional<GroupView> describe_consumer_group(AdminClient& client, const std::string& group) {
+  ConsumerGroupDescribeRequest req;
+  req.group_ids = {group};
+  auto resp = client.call<ConsumerGroupDescribeResponse>(req, 0);
+  if (resp.groups.size() != 1 || resp.groups[0].error_code != 0) return std::nullopt;
+  const auto& g = resp.groups[0];
+  GroupView view;
+  view.type = "consumer";
+  view.state = g.group_state;
+  view.protocol_type = "consumer";
+  view.assignor = g.assignor_name;
+  view.epoch = g.group_epoch;
+  for (const auto& m : g.members) {
+    MemberView mv{m.member_id, m.instance_id, m.client_host, m.client_id, {}};
+    for (const auto& tp : m.assignment.topic_partitions) {
+      auto& parts = mv.assignment[tp.topic_name];
+      parts.insert(parts.end(), tp.partitions.begin(), tp.partitions.end());
+    }
+    view.members.push_back(std::move(mv));
+  }
+  return view;
+}
+
+}  // namespace
+
 int group_describe(const std::string& group, const std::string& bootstrap, std::ostream& out, std::ostream& err) {
   try {
     AdminClient client(bootstrap);
@@ -79,9 +105,32 @@ int group_describe(const std::string& group, const std::string& bootstrap, std::
       err << "Error: DescribeGroups for '" << group << "' failed: " << error_text(g.error_code) << "\n";
       return 1;
     }
+    GroupView view;
     if (g.group_state == "Dead") {
-      err << "Error: Consumer group '" << group << "' does not exist.\n";
-      return 1;
+      // DescribeGroups knows classic groups only; a consumer group (KIP-848)
+      // has its own API.
+      auto consumer = describe_consumer_group(client, group);
+      if (!consumer) {
+        err << "Error: Consumer group '" << group << "' does not exist.\n";
+        return 1;
+      }
+      view = std::move(*consumer);
+    } else {
+      view.state = g.group_state;
+      view.protocol_type = g.protocol_type;
+      view.assignor = g.protocol_data;
+      bool consumer = g.protocol_type == "consumer" || g.protocol_type.empty();
+      for (const auto& m : g.members) {
+        MemberView mv{m.member_id, m.group_instance_id, m.client_host, m.client_id, {}};
+        if (consumer) {
+          try {
+            mv.assignment = decode_consumer_assignment(m.member_assignment);
+          } catch (const std::exception&) {
+            mv.assignment.clear();
+          }
+        }
+        view.members.push_back(std::move(mv));
+      }
     }
 
     // Committed offsets: every partition the group has committed (topics = null).
@@ -98,26 +147,17 @@ int group_describe(const std::string& group, const std::string& bootstrap, std::
       for (const auto& p : t.partitions)
         if (p.error_code == 0 && p.committed_offset >= 0) committed[{t.name, p.partition_index}] = p.committed_offset;
 
-    // Which member owns which partition (consumer protocol only).
+    // Which member owns which partition.
     struct Owner {
       std::string member_id, instance_id, host, client_id;
     };
     std::map<std::pair<std::string, int32_t>, Owner> owners;
-    std::vector<const DescribeGroupsResponse::DescribedGroupMember*> idle_members;
-    bool consumer = g.protocol_type == "consumer" || g.protocol_type.empty();
-    for (const auto& m : g.members) {
-      std::map<std::string, std::vector<int32_t>> assignment;
-      if (consumer) {
-        try {
-          assignment = decode_consumer_assignment(m.member_assignment);
-        } catch (const std::exception&) {
-          assignment.clear();
-        }
-      }
+    std::vector<const MemberView*> idle_members;
+    for (const auto& m : view.members) {
       bool any = false;
-      for (const auto& [topic, parts] : assignment)
+      for (const auto& [topic, parts] : m.assignment)
         for (int32_t p : parts) {
-          owners[{topic, p}] = Owner{m.member_id, m.group_instance_id.value_or("-"), m.client_host, m.client_id};
+          owners[{topic, p}] = Owner{m.member_id, m.instance_id.value_or("-"), m.client_host, m.client_id};
           any = true;
         }
       if (!any) idle_members.push_back(&m);
@@ -148,10 +188,12 @@ int group_describe(const std::string& group, const std::string& bootstrap, std::
           if (p.error_code == 0) log_end[{t.name, p.partition_index}] = p.offset;
     }
 
-    out << "GROUP " << group << " STATE " << (g.group_state.empty() ? "-" : g.group_state) << " PROTOCOL-TYPE "
-        << (g.protocol_type.empty() ? "-" : g.protocol_type) << " ASSIGNOR "
-        << (g.protocol_data.empty() ? "-" : g.protocol_data) << " MEMBERS " << g.members.size() << "\n";
-    if (g.members.empty()) out << "Consumer group '" << group << "' has no active members.\n";
+    out << "GROUP " << group << " TYPE " << view.type << " STATE " << (view.state.empty() ? "-" : view.state)
+        << " PROTOCOL-TYPE " << (view.protocol_type.empty() ? "-" : view.protocol_type) << " ASSIGNOR "
+        << (view.assignor.empty() ? "-" : view.assignor) << " MEMBERS " << view.members.size();
+    if (view.epoch) out << " GROUP-EPOCH " << *view.epoch;
+    out << "\n";
+    if (view.members.empty()) out << "Consumer group '" << group << "' has no active members.\n";
     out << "\n";
 
     std::vector<std::vector<std::string>> rows{{"GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET",
@@ -170,8 +212,8 @@ int group_describe(const std::string& group, const std::string& bootstrap, std::
                       o == owners.end() ? "-" : o->second.host, o == owners.end() ? "-" : o->second.client_id});
     }
     for (const auto* m : idle_members)
-      rows.push_back({group, "-", "-", "-", "-", "-", m->member_id, m->group_instance_id.value_or("-"), m->client_host,
-                      m->client_id});
+      rows.push_back(
+          {group, "-", "-", "-", "-", "-", m->member_id, m->instance_id.value_or("-"), m->client_host, m->client_id});
     print_table(out, rows);
     return 0;
   } catch (const std::exception& e) {

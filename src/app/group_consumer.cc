@@ -21,7 +21,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kEarliest = TopicLayout::kEarliest, kLatest = TopicLayout::kLatest;
 
-std::string error_text(int16_t code) { return std::string(error_name(static_cast<ErrorCode>(code))); }
 
 std::optional<std::string> text(const std::optional<std::vector<uint8_t>>& b) {
   if (!b) return std::nullopt;
@@ -272,15 +271,7 @@ void GroupConsumer::heartbeat() {
 std::map<GroupConsumer::TopicPartition, std::string> GroupConsumer::find_leaders(
     const std::vector<std::string>& topics, std::map<std::string, int32_t>* partition_counts) {
   AdminClient client(options_.bootstrap, options_.client_id);
-  MetadataRequest req;
-  req.topics = std::vector<MetadataRequest::MetadataRequestTopic>{};
-  for (const auto& t : topics) {
-    MetadataRequest::MetadataRequestTopic rt;
-    rt.name = t;
-    req.topics->push_back(rt);
-  }
-  req.allow_auto_topic_creation = false;
-  auto resp = client.call<MetadataResponse>(req, 9);
+  auto resp = client.metadata(topics);
   std::map<int32_t, std::string> brokers;
   for (const auto& b : resp.brokers) brokers[b.node_id] = b.host + ":" + std::to_string(b.port);
   std::map<TopicPartition, std::string> out;
@@ -303,18 +294,25 @@ AdminClient& GroupConsumer::leader_of(const TopicPartition& tp,
   return *c;
 }
 
-int64_t GroupConsumer::list_offset(const TopicPartition& tp, int64_t which) {
-  return TopicLayout(options_.bootstrap, tp.first).list_offset(tp.second, which);
+std::map<GroupConsumer::TopicPartition, int64_t> GroupConsumer::list_offsets(
+    const std::vector<TopicPartition>& partitions, int64_t which) {
+  std::map<std::string, std::unique_ptr<TopicLayout>> layouts;  // one Metadata per topic
+  std::map<TopicPartition, int64_t> out;
+  for (const auto& tp : partitions) {
+    auto& layout = layouts[tp.first];
+    if (!layout) layout = std::make_unique<TopicLayout>(options_.bootstrap, tp.first);
+    out[tp] = layout->list_offset(tp.second, which);
+  }
+  return out;
 }
 
 void GroupConsumer::fill_positions(const std::vector<TopicPartition>& assigned) {
-  auto have = committed(assigned);
-  std::map<TopicPartition, int64_t> positions;
-  for (const auto& tp : assigned) {
-    int64_t at = have.count(tp) ? have[tp] : -1;
-    if (at < 0) at = list_offset(tp, options_.from_earliest ? kEarliest : kLatest);
+  std::map<TopicPartition, int64_t> positions = committed(assigned);
+  std::vector<TopicPartition> uncommitted;
+  for (const auto& tp : assigned)
+    if (auto it = positions.find(tp); it == positions.end() || it->second < 0) uncommitted.push_back(tp);
+  for (const auto& [tp, at] : list_offsets(uncommitted, options_.from_earliest ? kEarliest : kLatest))
     positions[tp] = at;
-  }
   std::lock_guard lock(mu_);
   for (auto& [tp, at] : positions)
     if (std::find(assigned_.begin(), assigned_.end(), tp) != assigned_.end()) positions_.try_emplace(tp, at);
@@ -383,9 +381,7 @@ void GroupConsumer::seek(const std::map<TopicPartition, int64_t>& offsets) {
 }
 
 void GroupConsumer::seek_to(const std::vector<TopicPartition>& partitions, bool to_end) {
-  std::map<TopicPartition, int64_t> offsets;
-  for (const auto& tp : partitions) offsets[tp] = list_offset(tp, to_end ? kLatest : kEarliest);
-  seek(offsets);
+  seek(list_offsets(partitions, to_end ? kLatest : kEarliest));
 }
 
 std::vector<ConsumedRecord> GroupConsumer::poll(int32_t timeout_ms, int32_t max_bytes) {

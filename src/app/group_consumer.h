@@ -78,7 +78,8 @@ class GroupConsumer {
   bool join();       // one JoinGroup + SyncGroup round; true once assigned
   void heartbeat();  // one Heartbeat; on an error asks for a rejoin
   void fill_positions(const std::vector<TopicPartition>& assigned);
-  int64_t list_offset(const TopicPartition& tp, int64_t which);
+  // ListOffsets (earliest, latest) for each partition, on its leader.
+  std::map<TopicPartition, int64_t> list_offsets(const std::vector<TopicPartition>& partitions, int64_t which);
   AdminClient& coordinator();  // the member thread's connection
   AdminClient& leader_of(const TopicPartition& tp, std::map<std::string, std::unique_ptr<AdminClient>>& clients,
                          std::map<TopicPartition, std::string>& leaders);

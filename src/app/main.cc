@@ -21,26 +21,13 @@
 #include "app/rest_proxy.h"
 #include "app/topic_command.h"
 #include "app/transactions_command.h"
+#include "app/user_command.h"
 #include "kafka/broker.h"
 #include "server/listener.h"
+#include "server/tls_context.h"
 #include "storage/fault_injection_env.h"
 
 namespace {
-
-std::pair<std::string, uint16_t> split_host_port(const std::string& option, const std::string& value) {
-  auto colon = value.rfind(':');
-  if (colon == std::string::npos) throw runnel::ConfigError(option + ": expected HOST:PORT, got '" + value + "'");
-  std::string host = value.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  int port = 0;
-  try {
-    port = std::stoi(value.substr(colon + 1));
-  } catch (...) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) throw runnel::ConfigError(option + ": invalid port in '" + value + "'");
-  return {host, static_cast<uint16_t>(port)};
-}
 
 // Raises the soft RLIMIT_NOFILE to the hard limit: the storage engine sizes
 // its descriptor cache and partition limit from it.
@@ -82,11 +69,9 @@ int serve(const ServeFlags& flags) {
     if (!data_dir.empty()) config.data_dir = data_dir;
     if (node_id >= 0) config.node_id = node_id;
     if (!etcd.empty()) config.etcd_endpoints = etcd;
-    if (!listen.empty()) std::tie(config.listen_host, config.listen_port) = split_host_port("--listen", listen);
-    if (!advertise.empty())
-      std::tie(config.advertised_host, config.advertised_port) = split_host_port("--advertise", advertise);
+    runnel::resolve_listeners(config, listen, advertise);
     if (!admin.empty()) config.admin_listen = admin;
-    if (config.admin_listen != "off") (void)split_host_port("runnel.admin.listen", config.admin_listen);
+    if (config.admin_listen != "off") (void)runnel::parse_host_port("runnel.admin.listen", config.admin_listen);
     runnel::validate_config(config);
   } catch (const runnel::ConfigError& e) {
     spdlog::error("configuration error: {}", e.what());
@@ -118,15 +103,22 @@ int serve(const ServeFlags& flags) {
         kPowerCutExitCode, config.data_dir);
   }
   runnel::Broker broker(config, fault_env ? fault_env.get() : runnel::storage::Env::posix());
-  std::unique_ptr<runnel::Listener> listener;
+  std::vector<std::unique_ptr<runnel::Listener>> listeners;
   try {
+    std::shared_ptr<asio::ssl::context> tls;
+    for (const auto& l : config.listeners)
+      if (runnel::uses_tls(l.protocol) && !tls) tls = runnel::make_tls_context(config.tls);
     broker.start();
-    listener = std::make_unique<runnel::Listener>(broker, config.listen_host, config.listen_port);
-    broker.set_advertised(config.listen_host, listener->port());
-    listener->start();
+    for (const auto& l : config.listeners) {
+      auto listener = std::make_unique<runnel::Listener>(broker, l, runnel::uses_tls(l.protocol) ? tls : nullptr);
+      broker.set_advertised(l, listener->port());
+      listeners.push_back(std::move(listener));
+    }
+    for (auto& listener : listeners) listener->start();
     broker.join_cluster();
   } catch (const std::exception& e) {
     spdlog::error("start-up failed: {}", e.what());
+    for (auto& listener : listeners) listener->stop();
     broker.stop();
     return 1;
   }
@@ -134,22 +126,32 @@ int serve(const ServeFlags& flags) {
   // this machine) is worth a warning, not a broker that does not start.
   runnel::AdminServer admin_server(broker);
   if (config.admin_listen != "off") {
-    auto [host, port] = split_host_port("runnel.admin.listen", config.admin_listen);
+    auto [host, port] = runnel::parse_host_port("runnel.admin.listen", config.admin_listen);
     std::string error;
-    // The REST proxy is a client of this broker's own listener.
-    std::string kafka_address =
-        (config.listen_host == "0.0.0.0" || config.listen_host.empty() ? std::string("127.0.0.1")
-                                                                       : config.listen_host) +
-        ":" + std::to_string(listener->port());
-    auto rest = [kafka_address](httplib::Server& server) { runnel::app::install_rest_proxy(server, kafka_address); };
+    // The REST proxy is a client of this broker's own PLAINTEXT listener
+    // (it does not authenticate yet): without one it is not served.
+    std::string kafka_address;
+    for (const auto& l : listeners)
+      if (kafka_address.empty() && l->config().protocol == runnel::SecurityProtocol::kPlaintext)
+        kafka_address =
+            (l->config().host == "0.0.0.0" || l->config().host.empty() ? std::string("127.0.0.1") : l->config().host) +
+            ":" + std::to_string(l->port());
+    if (kafka_address.empty()) spdlog::info("no PLAINTEXT listener: the REST proxy is not served");
+    std::function<void(httplib::Server&)> rest;
+    if (!kafka_address.empty())
+      rest = [kafka_address](httplib::Server& server) { runnel::app::install_rest_proxy(server, kafka_address); };
     if (admin_server.start(host, port, &error, rest))
       spdlog::info("admin listener (/metrics, /v1/health) on {}:{}", host, admin_server.port());
     else
       spdlog::warn("admin listener not started: {} (runnel.admin.listen; 'off' disables it)", error);
   }
   auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  spdlog::info("runnel listening on {}:{} (data in {}, {} shards), ready in {:.1f} ms", config.listen_host,
-               listener->port(), config.data_dir, broker.shards().size(), elapsed);
+  std::string addresses;
+  for (const auto& l : listeners)
+    addresses +=
+        (addresses.empty() ? "" : ", ") + l->config().name + "://" + l->config().host + ":" + std::to_string(l->port());
+  spdlog::info("runnel listening on {} (data in {}, {} shards), ready in {:.1f} ms", addresses, config.data_dir,
+               broker.shards().size(), elapsed);
 
   int signal_number = 0;
   for (;;) {
@@ -169,7 +171,7 @@ int serve(const ServeFlags& flags) {
   }
   spdlog::info("received signal {}, shutting down", signal_number);
   admin_server.stop();
-  listener->stop();
+  for (auto& listener : listeners) listener->stop();
   broker.stop();
   spdlog::info("clean shutdown complete");
   return 0;
@@ -187,8 +189,11 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--set", flags.sets, "Override one configuration key (key=value); repeatable")
       ->type_name("KEY=VALUE");
   serve_cmd->add_option("--data-dir", flags.data_dir, "Data directory (log.dirs); default ./data");
-  serve_cmd->add_option("--listen", flags.listen, "Kafka listener HOST:PORT; default 127.0.0.1:9092");
-  serve_cmd->add_option("--advertise", flags.advertise, "HOST:PORT returned in Metadata; default: the listener");
+  serve_cmd->add_option("--listen", flags.listen,
+                        "The PLAINTEXT listener's HOST:PORT (short for listeners=PLAINTEXT://HOST:PORT; added to "
+                        "other listeners); default 127.0.0.1:9092");
+  serve_cmd->add_option("--advertise", flags.advertise,
+                        "HOST:PORT of the inter-broker listener returned in Metadata; default: the listener");
   serve_cmd->add_option("--admin", flags.admin,
                         "Admin HTTP listener HOST:PORT (/metrics, /v1/health), or 'off'; default 127.0.0.1:9644");
   serve_cmd->add_option("--node-id", flags.node_id, "This broker's id in the cluster (node.id); default 0")
@@ -331,7 +336,29 @@ int main(int argc, char** argv) {
       "status", "Brokers, controller, and each partition's leader, epoch, replicas and ISR");
   cluster_status_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
 
+  runnel::app::UserSetOptions user_set;
+  std::string user_data_dir, user_name, user_mechanism;
+  auto* user_cmd = app.add_subcommand("user", "Manage SCRAM credentials in a data dir, offline (before start-up)");
+  user_cmd->require_subcommand(1);
+  auto* user_set_cmd = user_cmd->add_subcommand("set", "Add or replace a user's SCRAM credential");
+  user_set_cmd->add_option("NAME", user_set.name, "User name")->required();
+  user_set_cmd->add_option("--password", user_set.password, "Password (only its salted SCRAM form is stored)")
+      ->required();
+  user_set_cmd->add_option("--mechanism", user_set.mechanism, "SCRAM-SHA-256 (default) or SCRAM-SHA-512");
+  user_set_cmd->add_option("--iterations", user_set.iterations, "PBKDF2 iterations, 4096 (default) to 16384");
+  user_set_cmd->add_option("--data-dir", user_set.data_dir, "The broker's data directory (log.dirs)")->required();
+  auto* user_list_cmd = user_cmd->add_subcommand("list", "Users with their mechanisms and iterations");
+  user_list_cmd->add_option("--data-dir", user_data_dir, "The broker's data directory (log.dirs)")->required();
+  auto* user_delete_cmd = user_cmd->add_subcommand("delete", "Remove a user (or one mechanism's credential)");
+  user_delete_cmd->add_option("NAME", user_name, "User name")->required();
+  user_delete_cmd->add_option("--mechanism", user_mechanism, "Remove only this mechanism's credential");
+  user_delete_cmd->add_option("--data-dir", user_data_dir, "The broker's data directory (log.dirs)")->required();
+
   CLI11_PARSE(app, argc, argv);
+  if (user_set_cmd->parsed()) return runnel::app::user_set(user_set, std::cout, std::cerr);
+  if (user_list_cmd->parsed()) return runnel::app::user_list(user_data_dir, std::cout, std::cerr);
+  if (user_delete_cmd->parsed())
+    return runnel::app::user_delete(user_name, user_mechanism, user_data_dir, std::cout, std::cerr);
   if (serve_cmd->parsed()) return serve(flags);
   if (cluster_status_cmd->parsed()) return runnel::app::cluster_status(bootstrap, std::cout, std::cerr);
   if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, std::cout, std::cerr);

@@ -14,10 +14,6 @@ namespace {
 
 using namespace runnel::protocol;
 
-std::string error_text(int16_t code) {
-  return std::string(error_name(static_cast<ErrorCode>(code))) + " (" + std::to_string(code) + ")";
-}
-
 std::string or_dash(int64_t v) { return v < 0 ? "-" : std::to_string(v); }
 
 // Which partitions to ask about, grouped by their leader's address.
@@ -29,16 +25,7 @@ struct Plan {
 Plan plan(const std::optional<std::string>& topic, std::optional<int32_t> partition, const std::string& bootstrap,
           std::ostream& err) {
   AdminClient client(bootstrap);
-  MetadataRequest req;
-  if (topic) {
-    MetadataRequest::MetadataRequestTopic t;
-    t.name = *topic;
-    req.topics = std::vector<MetadataRequest::MetadataRequestTopic>{t};
-  } else {
-    req.topics.reset();  // every topic
-  }
-  req.allow_auto_topic_creation = false;
-  auto resp = client.call<MetadataResponse>(req, 9);
+  auto resp = client.metadata(topic ? std::optional(std::vector<std::string>{*topic}) : std::nullopt);
   std::map<int32_t, std::string> brokers;
   for (const auto& b : resp.brokers) brokers[b.node_id] = b.host + ":" + std::to_string(b.port);
   Plan out;

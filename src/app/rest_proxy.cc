@@ -88,16 +88,7 @@ void produce(const std::string& bootstrap, const httplib::Request& req, httplib:
 
 protocol::MetadataResponse metadata(const std::string& bootstrap, std::optional<std::string> topic) {
   AdminClient client(bootstrap, "runnel-rest-proxy");
-  protocol::MetadataRequest req;
-  if (topic) {
-    protocol::MetadataRequest::MetadataRequestTopic t;
-    t.name = *topic;
-    req.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>{t};
-  } else {
-    req.topics.reset();
-  }
-  req.allow_auto_topic_creation = false;
-  return client.call<protocol::MetadataResponse>(req, 9);
+  return client.metadata(topic ? std::optional(std::vector<std::string>{*topic}) : std::nullopt);
 }
 
 json partitions_json(const protocol::MetadataResponse::MetadataResponseTopic& t) {

@@ -21,12 +21,6 @@ constexpr int8_t kOpSet = 0, kOpDelete = 1;
 constexpr int32_t kTimeoutMs = 30000;
 constexpr int64_t kEarliest = -2, kLatest = -1;
 
-std::string error_text(int16_t code, const std::optional<std::string>& message = std::nullopt) {
-  std::string s = std::string(error_name(static_cast<ErrorCode>(code))) + " (" + std::to_string(code) + ")";
-  if (message && !message->empty()) s += ": " + *message;
-  return s;
-}
-
 // Topic ids as Kafka prints them: URL-safe base64 without padding.
 std::string topic_id_text(const Uuid& id) {
   std::string b64 = cluster::etcd::base64_encode(std::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
@@ -58,22 +52,6 @@ const char* source_name(int8_t source) {
     default:
       return "UNKNOWN";
   }
-}
-
-MetadataResponse metadata(AdminClient& client, const std::optional<std::vector<std::string>>& topics) {
-  MetadataRequest req;
-  if (topics) {
-    req.topics = std::vector<MetadataRequest::MetadataRequestTopic>{};
-    for (const auto& t : *topics) {
-      MetadataRequest::MetadataRequestTopic rt;
-      rt.name = t;
-      req.topics->push_back(rt);
-    }
-  } else {
-    req.topics.reset();
-  }
-  req.allow_auto_topic_creation = false;
-  return client.call<MetadataResponse>(req, 10);
 }
 
 void print_json(std::ostream& out, const json& doc) { out << doc.dump(2) << "\n"; }
@@ -122,7 +100,7 @@ std::map<std::string, std::string> parse_key_values(const std::vector<std::strin
 int topic_list(const TopicCommandOptions& o, bool internal, std::ostream& out, std::ostream& err) {
   try {
     AdminClient client(o.bootstrap);
-    auto md = metadata(client, std::nullopt);
+    auto md = client.metadata(std::nullopt, 10);
     std::sort(md.topics.begin(), md.topics.end(),
               [](const auto& a, const auto& b) { return a.name.value_or("") < b.name.value_or(""); });
     json doc = json::array();
@@ -152,7 +130,7 @@ int topic_describe(const TopicCommandOptions& o, const std::string& topic, bool 
                    std::ostream& err) {
   try {
     AdminClient client(o.bootstrap);
-    auto md = metadata(client, std::vector<std::string>{topic});
+    auto md = client.metadata(std::vector<std::string>{topic}, 10);
     if (md.topics.size() != 1 || md.topics[0].error_code != 0) {
       err << "Error: topic '" << topic << "': "
           << error_text(md.topics.empty() ? int16_t(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) : md.topics[0].error_code)
@@ -367,7 +345,7 @@ int topic_add_partitions(const TopicCommandOptions& o, const std::string& topic,
       return 1;
     }
     AdminClient client(o.bootstrap);
-    auto md = metadata(client, std::vector<std::string>{topic});
+    auto md = client.metadata(std::vector<std::string>{topic}, 10);
     if (md.topics.size() != 1 || md.topics[0].error_code != 0) {
       err << "Error: topic '" << topic << "': "
           << error_text(md.topics.empty() ? int16_t(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) : md.topics[0].error_code)

@@ -7,12 +7,7 @@ namespace runnel::app {
 
 TopicLayout::TopicLayout(const std::string& bootstrap, const std::string& topic) : topic_(topic) {
   AdminClient client(bootstrap);
-  protocol::MetadataRequest req;
-  protocol::MetadataRequest::MetadataRequestTopic t;
-  t.name = topic;
-  req.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>{t};
-  req.allow_auto_topic_creation = false;
-  auto resp = client.call<protocol::MetadataResponse>(req, 9);
+  auto resp = client.metadata(std::vector<std::string>{topic});
   if (resp.topics.size() != 1 || resp.topics[0].error_code != 0)
     throw AdminError(
         "topic '" + topic + "': " +

@@ -12,10 +12,6 @@ namespace {
 
 using namespace runnel::protocol;
 
-std::string error_text(int16_t code) {
-  return std::string(error_name(static_cast<ErrorCode>(code))) + " (" + std::to_string(code) + ")";
-}
-
 }  // namespace
 
 int transactions_list(const std::string& bootstrap, std::ostream& out, std::ostream& err) {

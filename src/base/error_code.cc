@@ -214,6 +214,16 @@ std::string_view error_name(ErrorCode e) {
       return "INCONSISTENT_TOPIC_ID";
     case ErrorCode::INELIGIBLE_REPLICA:
       return "INELIGIBLE_REPLICA";
+    case ErrorCode::FENCED_MEMBER_EPOCH:
+      return "FENCED_MEMBER_EPOCH";
+    case ErrorCode::UNRELEASED_INSTANCE_ID:
+      return "UNRELEASED_INSTANCE_ID";
+    case ErrorCode::UNSUPPORTED_ASSIGNOR:
+      return "UNSUPPORTED_ASSIGNOR";
+    case ErrorCode::STALE_MEMBER_EPOCH:
+      return "STALE_MEMBER_EPOCH";
+    case ErrorCode::INVALID_REGULAR_EXPRESSION:
+      return "INVALID_REGULAR_EXPRESSION";
     case ErrorCode::MISMATCHED_ENDPOINT_TYPE:
       return "MISMATCHED_ENDPOINT_TYPE";
     case ErrorCode::UNSUPPORTED_ENDPOINT_TYPE:

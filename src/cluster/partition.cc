@@ -308,6 +308,24 @@ void Partition::set_config(const storage::LogConfig& config) { log_->set_config(
 
 void Partition::enforce_retention(int64_t now_ms) { log_->enforce_retention(now_ms); }
 
+std::optional<storage::CleanPlan> Partition::plan_cleaning(int64_t now_ms) {
+  if (offline_) return std::nullopt;
+  return log_->plan_cleaning(now_ms, last_stable_offset().value());
+}
+
+storage::LogCleaner::SwapOutcome Partition::swap_cleaned(const storage::CleanedGroup& group) {
+  if (offline_) return storage::LogCleaner::SwapOutcome::Refused;
+  auto outcome = log_->swap_cleaned(group);
+  if (outcome == storage::LogCleaner::SwapOutcome::Failed)
+    go_offline(std::string("a compaction swap failed: ") + std::strerror(errno));
+  return outcome;
+}
+
+void Partition::cleaning_done(const storage::CleanPlan& plan, const storage::CleanResult& result) {
+  if (plan.log_id != log_->id() || !result.ok) return;
+  log_->cleaning_done(result.cleaned_through, result.next_horizon_ms);
+}
+
 asio::awaitable<bool> Partition::wait_durable(Offset offset) {
   if (durable_offset() > offset) co_return true;
   if (offline_) co_return false;

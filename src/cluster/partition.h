@@ -221,6 +221,14 @@ class Partition final : public replication::FollowerReplica {
   // segment.ms has passed (the manager's retention timer).
   void enforce_retention(int64_t now_ms);
 
+  // Log compaction (storage/log_cleaner.h, cluster/log_cleaner_service.h):
+  // the round due now (below the last stable offset), the swap of a cleaned
+  // group (a swap that fails past its commit point takes the partition
+  // offline: the next start completes it), and the end of a round.
+  std::optional<storage::CleanPlan> plan_cleaning(int64_t now_ms);
+  storage::LogCleaner::SwapOutcome swap_cleaned(const storage::CleanedGroup& group);
+  void cleaning_done(const storage::CleanPlan& plan, const storage::CleanResult& result);
+
   // ListOffsets by timestamp, exact to the record as Kafka answers: the first
   // record whose timestamp is >= ts, as {offset, timestamp}, or {-1, -1}.
   // Reads (and if need be decompresses) the one batch the time index points at.

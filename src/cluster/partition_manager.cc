@@ -121,7 +121,67 @@ size_t PartitionManager::open_descriptor_count() const {
   return n;
 }
 
+// Runs fn() on `shard` and blocks the calling (non-shard) thread until it is
+// done; rethrows its exception.
+template <class F>
+auto run_blocking_on(Shard& shard, F fn) -> decltype(fn()) {
+  using R = decltype(fn());
+  std::promise<R> done;
+  asio::post(shard.executor(), [&fn, &done] {
+    try {
+      done.set_value(fn());
+    } catch (...) {
+      done.set_exception(std::current_exception());
+    }
+  });
+  return done.get_future().get();
+}
+
+std::vector<LogCleanerService::Candidate> PartitionManager::plan_cleaning(int64_t now_ms) {
+  std::vector<std::vector<LogCleanerService::Candidate>> per_shard(static_cast<size_t>(shards_.size()));
+  run_blocking_everywhere(shards_, [this, now_ms, &per_shard](int s) {
+    for (auto& [_, p] : partitions_[s]) {
+      try {
+        if (auto plan = p->plan_cleaning(now_ms))
+          per_shard[s].push_back({p->topic(), p->index().value(), std::move(*plan)});
+      } catch (const std::exception& e) {
+        spdlog::error("planning the compaction of {}-{} failed: {}", p->topic(), p->index().value(), e.what());
+      }
+    }
+  });
+  std::vector<LogCleanerService::Candidate> out;
+  for (auto& v : per_shard)
+    for (auto& c : v) out.push_back(std::move(c));
+  return out;
+}
+
+storage::LogCleaner::SwapOutcome PartitionManager::swap_cleaned(const LogCleanerService::Candidate& c,
+                                                                const storage::CleanedGroup& group) {
+  return run_blocking_on(owner(c.topic, c.partition), [this, &c, &group] {
+    Shard* here = current_shard();
+    auto it = partitions_[here->id()].find(key(c.topic, c.partition));
+    if (it == partitions_[here->id()].end()) return storage::LogCleaner::SwapOutcome::Refused;
+    return it->second->swap_cleaned(group);
+  });
+}
+
+void PartitionManager::cleaning_done(const LogCleanerService::Candidate& c, const storage::CleanResult& result) {
+  run_blocking_on(owner(c.topic, c.partition), [this, &c, &result] {
+    Shard* here = current_shard();
+    auto it = partitions_[here->id()].find(key(c.topic, c.partition));
+    if (it != partitions_[here->id()].end()) it->second->cleaning_done(c.plan, result);
+    return 0;
+  });
+}
+
 void PartitionManager::start_timers() {
+  if (options_.cleaner.enable && !cleaner_) {
+    cleaner_ = std::make_unique<LogCleanerService>(
+        options_.cleaner, env_, [this](int64_t now) { return plan_cleaning(now); },
+        [this](const LogCleanerService::Candidate& c, const storage::CleanedGroup& g) { return swap_cleaned(c, g); },
+        [this](const LogCleanerService::Candidate& c, const storage::CleanResult& r) { cleaning_done(c, r); });
+    cleaner_->start();
+  }
   for (int s = 0; s < shards_.size(); ++s) {
     retention_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
     flush_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
@@ -359,6 +419,8 @@ void PartitionManager::run_isr_check(int shard_id) {
 
 size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) {
   if (stopped_) return 0;
+  // The cleaner first: its threads wait on the shards, which still run.
+  if (cleaner_) cleaner_->stop();
   bool fast = data_dir_handle_ != nullptr;
   // 1. On every shard at once: stop the timers and what appends, and seal the
   //    partitions changed in this run (the others' markers still stand).

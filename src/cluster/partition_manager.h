@@ -31,6 +31,7 @@
 
 #include "base/error_code.h"
 #include "cluster/flush_gate.h"
+#include "cluster/log_cleaner_service.h"
 #include "cluster/partition.h"
 #include "cluster/replication/replica_fetcher.h"
 #include "cluster/topic_table.h"
@@ -53,6 +54,7 @@ class PartitionManager {
     int32_t replica_fetch_wait_max_ms = 500;       // replica.fetch.wait.max.ms
     int32_t replica_fetch_max_bytes = 1 << 20;     // replica.fetch.max.bytes
     int32_t num_replica_fetchers = 1;              // num.replica.fetchers: per shard and leader
+    LogCleanerService::Options cleaner;            // log.cleaner.*
   };
   // What the broker supplies for replication, set before start_timers().
   struct ReplicationHooks {
@@ -108,7 +110,8 @@ class PartitionManager {
   // loads its group coordinators from the partitions just opened). Blocks
   // the calling thread until every shard is done.
   void open_all(const std::vector<TopicInfo>& topics, const std::function<void(int shard_id)>& then);
-  // Starts the retention and idle-flush timers on every shard.
+  // Starts the retention and idle-flush timers on every shard, and the log
+  // cleaner threads (log.cleaner.enable).
   void start_timers();
   // Descriptors open through all shards' caches (for the start-up log line).
   size_t open_descriptor_count() const;
@@ -178,6 +181,12 @@ class PartitionManager {
   // Per shard: (leader, fetcher id) -> fetcher.
   std::vector<std::map<std::pair<NodeId, int32_t>, std::unique_ptr<replication::ReplicaFetcher>>> fetchers_;
   bool stopped_ = false;
+  // The log cleaner: its planning, swaps and bookkeeping hop to the shards.
+  std::unique_ptr<LogCleanerService> cleaner_;
+  std::vector<LogCleanerService::Candidate> plan_cleaning(int64_t now_ms);
+  storage::LogCleaner::SwapOutcome swap_cleaned(const LogCleanerService::Candidate& c,
+                                                const storage::CleanedGroup& group);
+  void cleaning_done(const LogCleanerService::Candidate& c, const storage::CleanResult& result);
 };
 
 }  // namespace runnel::cluster

@@ -42,13 +42,15 @@ TopicId unhex(const std::string& s) {
   return id;
 }
 
-// __consumer_offsets is compacted by its coordinator, never cut by time or
-// size: that would drop committed offsets still in use.
+// __consumer_offsets is compacted by its coordinator (not by the log
+// cleaner), never cut by time or size: that would drop committed offsets
+// still in use.
 void force_internal_settings(storage::LogConfig& config) {
   config.retention_ms = -1;
   config.retention_bytes = -1;
   config.compact = true;
   config.cleanup_delete = false;
+  config.compacted_by_owner = true;
 }
 
 }  // namespace

@@ -5,19 +5,70 @@
 // them from a server.properties file or from --set key=value is app/config's
 // job. Immutable after load; thread-safe to read.
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/config_error.h"
 #include "storage/log_config.h"
 
 namespace runnel {
 
-struct BrokerConfig {
-  std::string data_dir = "./data";        // log.dirs (first entry) / log.dir
-  std::string listen_host = "127.0.0.1";  // listeners
-  uint16_t listen_port = 9092;
-  std::string advertised_host;  // advertised.listeners (default: listen)
+// Kafka's security protocols, the values of listener.security.protocol.map.
+enum class SecurityProtocol { kPlaintext, kSsl, kSaslPlaintext, kSaslSsl };
+std::string_view security_protocol_name(SecurityProtocol p);
+std::optional<SecurityProtocol> parse_security_protocol(std::string_view name);
+inline bool uses_tls(SecurityProtocol p) { return p == SecurityProtocol::kSsl || p == SecurityProtocol::kSaslSsl; }
+inline bool uses_sasl(SecurityProtocol p) {
+  return p == SecurityProtocol::kSaslPlaintext || p == SecurityProtocol::kSaslSsl;
+}
+
+// One entry of `listeners`, with its advertised address (advertised.listeners
+// entry of the same name; empty host: the bound address).
+struct ListenerConfig {
+  std::string name;  // PLAINTEXT, SASL_SSL, ... or a name mapped in listener.security.protocol.map
+  SecurityProtocol protocol = SecurityProtocol::kPlaintext;
+  std::string host;
+  uint16_t port = 0;
+  std::string advertised_host;
   uint16_t advertised_port = 0;
+};
+
+// ssl.* (shared by every SSL and SASL_SSL listener). PEM only.
+struct TlsConfig {
+  std::string keystore_type = "PEM";       // ssl.keystore.type
+  std::string keystore_location;           // ssl.keystore.location: PEM file with the key and its chain
+  std::string keystore_key;                // ssl.keystore.key: PEM text of the key
+  std::string keystore_certificate_chain;  // ssl.keystore.certificate.chain: PEM text of the chain
+  std::string key_password;                // ssl.key.password
+  std::string truststore_type = "PEM";     // ssl.truststore.type
+  std::string truststore_location;         // ssl.truststore.location: PEM CA bundle
+  std::string client_auth = "none";        // ssl.client.auth: none, requested, required
+  std::vector<std::string> enabled_protocols = {"TLSv1.2", "TLSv1.3"};  // ssl.enabled.protocols
+  std::vector<std::string> cipher_suites;                               // ssl.cipher.suites (empty: OpenSSL's)
+  std::string principal_mapping_rules = "DEFAULT";                      // ssl.principal.mapping.rules
+};
+
+struct BrokerConfig {
+  std::string data_dir = "./data";  // log.dirs (first entry) / log.dir
+  // listeners, advertised.listeners and listener.security.protocol.map as
+  // written; app/config's resolve_listeners() turns them into `listeners`.
+  std::string listeners_spec = "PLAINTEXT://127.0.0.1:9092";
+  std::string advertised_listeners_spec;
+  std::string protocol_map_spec = "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
+  std::vector<ListenerConfig> listeners;   // resolved, in the order of `listeners`
+  std::string inter_broker_listener_name;  // inter.broker.listener.name (empty: PLAINTEXT, else the first)
+  // sasl.enabled.mechanisms. Kafka's default is GSSAPI, which runnel does not
+  // offer; ours is every mechanism runnel has.
+  std::vector<std::string> sasl_enabled_mechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
+  int32_t failed_authentication_delay_ms = 100;  // connection.failed.authentication.delay.ms
+  // connections.max.reauth.ms (KIP-368): a SASL session's lifetime; the
+  // client re-authenticates before it ends or its connection is closed.
+  // 0: sessions do not expire.
+  int64_t connections_max_reauth_ms = 0;
+  TlsConfig tls;
   // The admin HTTP listener (/metrics, /v1/health): HOST:PORT, or "off"
   // (runnel.admin.listen, or --admin).
   std::string admin_listen = "127.0.0.1:9644";
@@ -59,7 +110,13 @@ struct BrokerConfig {
   int64_t transactional_id_expiration_ms = 604800000;  // transactional.id.expiration.ms
   int32_t group_min_session_timeout_ms = 6000;         // group.min.session.timeout.ms
   int32_t group_max_session_timeout_ms = 1800000;      // group.max.session.timeout.ms
-  int32_t shards = 0;                                  // runnel.shards (0: one per core)
+  // KIP-848 consumer groups (ConsumerGroupHeartbeat).
+  int32_t group_consumer_heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
+  int32_t group_consumer_session_timeout_ms = 45000;    // group.consumer.session.timeout.ms
+  // group.consumer.assignors: server-side assignors, the first the default
+  // (short names, or Kafka's class names for them).
+  std::vector<std::string> group_consumer_assignors = {"uniform", "range"};
+  int32_t shards = 0;  // runnel.shards (0: one per core)
   // Descriptors the storage engine keeps open at once, over all shards
   // (runnel.max.open.files; 0: half of RLIMIT_NOFILE, the rest left for
   // sockets and for logs pinned by unsynced appends).
@@ -78,7 +135,18 @@ struct BrokerConfig {
   bool unclean_leader_election = false;                   // unclean.leader.election.enable
   bool auto_leader_rebalance = true;                      // auto.leader.rebalance.enable
   int64_t leader_imbalance_check_interval_seconds = 300;  // leader.imbalance.check.interval.seconds
+  // The log cleaner (cleanup.policy=compact): log.cleaner.enable,
+  // log.cleaner.threads, log.cleaner.backoff.ms,
+  // log.cleaner.dedupe.buffer.size (split between the threads),
+  // log.cleaner.io.max.bytes.per.second (read and written, all threads).
+  bool log_cleaner_enable = true;
+  int32_t log_cleaner_threads = 1;
+  int64_t log_cleaner_backoff_ms = 15000;
+  int64_t log_cleaner_dedupe_buffer_size = 128LL << 20;
+  double log_cleaner_io_max_bytes_per_second = std::numeric_limits<double>::max();
   bool clustered() const { return !etcd_endpoints.empty(); }
+  // The listener other brokers reach this one on (inter.broker.listener.name).
+  const ListenerConfig& inter_broker_listener() const;
   storage::LogConfig log;  // log.segment.bytes, log.retention.*, ...
 
   // The effective limits: the configured ones, or derived from RLIMIT_NOFILE.

@@ -25,7 +25,6 @@ constexpr int8_t kBoolean = 1, kString = 2, kInt = 3, kLong = 5, kDouble = 6, kL
 constexpr int64_t kLongMax = std::numeric_limits<int64_t>::max();
 
 // Why a group of configs has no effect (yet), as the README tells it.
-const char* const kNoCleaner = "no log cleaner yet: compacted topics keep every record";
 const char* const kNoTieredStorage = "no tiered storage";
 const char* const kNoThrottling = "no replication throttling";
 const char* const kOnlyV2 = "deprecated in Kafka 3.x; runnel stores only the v2 record format";
@@ -97,9 +96,8 @@ std::vector<Definition> make_definitions() {
         kList,
         {"log.cleanup.policy"},
         "",
-        "delete: old segments are deleted by retention.ms / retention.bytes; compact: the topic is a table of the "
-        "latest value per key (the cleaner that drops older values is not built yet, and a compact-only topic is "
-        "never cut by retention)"},
+        "delete: old segments are deleted by retention.ms / retention.bytes; compact: the log cleaner keeps the "
+        "latest value per key (a compact-only topic is never cut by retention); both: both"},
        [](LogConfig& c, auto& k, auto& v) { parse_cleanup_policy(k, v, c); },
        [](const LogConfig& c) { return cleanup_policy_name(c); }},
       {{"compression.gzip.level", kInt, {"compression.gzip.level"}, "", "gzip level for compression.type"},
@@ -128,10 +126,10 @@ std::vector<Definition> make_definitions() {
       {{"delete.retention.ms",
         kLong,
         {"log.cleaner.delete.retention.ms"},
-        kNoCleaner,
-        "how long tombstones stay in a compacted topic"},
-       int_range(0, kLongMax),
-       fixed("86400000")},
+        "",
+        "how long tombstones (and markers of transactions with no data left) outlive their first cleaning"},
+       [](LogConfig& c, auto& k, auto& v) { c.delete_retention_ms = parse_int(k, v, 0, kLongMax); },
+       [](const LogConfig& c) { return std::to_string(c.delete_retention_ms); }},
       {{"file.delete.delay.ms",
         kLong,
         {"log.segment.delete.delay.ms"},
@@ -183,10 +181,10 @@ std::vector<Definition> make_definitions() {
       {{"max.compaction.lag.ms",
         kLong,
         {"log.cleaner.max.compaction.lag.ms"},
-        kNoCleaner,
-        "the longest a record stays uncompacted"},
-       int_range(1, kLongMax),
-       fixed(std::to_string(kLongMax))},
+        "",
+        "the longest a record stays uncompacted (whatever min.cleanable.dirty.ratio says)"},
+       [](LogConfig& c, auto& k, auto& v) { c.max_compaction_lag_ms = parse_int(k, v, 1, kLongMax); },
+       [](const LogConfig& c) { return std::to_string(c.max_compaction_lag_ms); }},
       {{"max.message.bytes", kInt, {"message.max.bytes"}, "", "the largest record batch the topic takes"},
        [](LogConfig& c, auto& k, auto& v) { c.max_message_bytes = int32_t(parse_int(k, v, 0, INT32_MAX)); },
        [](const LogConfig& c) { return std::to_string(c.max_message_bytes); }},
@@ -241,17 +239,17 @@ std::vector<Definition> make_definitions() {
       {{"min.cleanable.dirty.ratio",
         kDouble,
         {"log.cleaner.min.cleanable.ratio"},
-        kNoCleaner,
+        "",
         "the share of uncompacted log that makes a partition worth cleaning"},
-       [](LogConfig&, auto& k, auto& v) { (void)parse_double(k, v, 0, 1); },
-       fixed("0.5")},
+       [](LogConfig& c, auto& k, auto& v) { c.min_cleanable_dirty_ratio = parse_double(k, v, 0, 1); },
+       [](const LogConfig& c) { return fmt::format("{}", c.min_cleanable_dirty_ratio); }},
       {{"min.compaction.lag.ms",
         kLong,
         {"log.cleaner.min.compaction.lag.ms"},
-        kNoCleaner,
+        "",
         "the shortest a record stays uncompacted"},
-       int_range(0, kLongMax),
-       fixed("0")},
+       [](LogConfig& c, auto& k, auto& v) { c.min_compaction_lag_ms = parse_int(k, v, 0, kLongMax); },
+       [](const LogConfig& c) { return std::to_string(c.min_compaction_lag_ms); }},
       {{"min.insync.replicas",
         kInt,
         {"min.insync.replicas"},

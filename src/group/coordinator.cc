@@ -81,6 +81,10 @@ void Coordinator::schedule_tick() {
       g->tick(now);
       persist_if_dirty(*g);
     }
+    for (auto& [_, g] : consumer_groups_) {
+      g->tick(now);
+      (void)persist_if_dirty(*g);  // not led here any more: the next coordinator fences them again
+    }
     int64_t now_ms = wall_clock_ms();
     track_empty_groups(now_ms);
     if (now_ms - last_retention_check_ms_ >= retention_check_interval_ms_) {
@@ -249,8 +253,106 @@ void Coordinator::persist_if_dirty(Group& g) {
   append(g.id(), {r});
 }
 
+ConsumerGroup* Coordinator::find_consumer(const std::string& group_id) {
+  auto it = consumer_groups_.find(group_id);
+  return it == consumer_groups_.end() ? nullptr : it->second.get();
+}
+
+const ConsumerGroup* Coordinator::consumer_group(const std::string& group_id) const {
+  auto it = consumer_groups_.find(group_id);
+  return it == consumer_groups_.end() ? nullptr : it->second.get();
+}
+
+bool Coordinator::has_group(const std::string& group_id) const {
+  const Group* g = find(group_id);
+  return (g && g->state() != GroupState::Dead) || consumer_groups_.count(group_id) || offsets_.count(group_id);
+}
+
+std::optional<int64_t> Coordinator::persist_if_dirty(ConsumerGroup& g) {
+  if (!g.take_dirty()) return std::nullopt;
+  protocol::Record r;
+  r.key = encode_key(ConsumerGroupKey{g.id()});
+  r.value = encode_value(g.snapshot());
+  return append(g.id(), {r});
+}
+
+void Coordinator::drop_consumer_group(const std::string& group_id) {
+  protocol::Record tombstone;
+  tombstone.key = encode_key(ConsumerGroupKey{group_id});
+  (void)append(group_id, {tombstone});
+  if (auto* g = find_consumer(group_id)) g->mark_dead();
+  consumer_groups_.erase(group_id);
+}
+
+asio::awaitable<ConsumerHeartbeatResult> Coordinator::consumer_heartbeat(const std::string& group_id,
+                                                                         const ConsumerHeartbeat& request,
+                                                                         const TopicCatalog& topics) {
+  auto fail = [](ErrorCode e, std::string message) {
+    ConsumerHeartbeatResult r;
+    r.error = e;
+    r.message = std::move(message);
+    return r;
+  };
+  if (Group* classic = find(group_id); classic && classic->state() != GroupState::Dead) {
+    // Kafka 4 converts a live classic group only with online upgrade, which
+    // runnel does not do; an empty one is deleted (its offsets stay) so that
+    // the consumer group takes its place.
+    if (classic->state() != GroupState::Empty || request.member_epoch != kJoinEpoch)
+      co_return fail(ErrorCode::GROUP_ID_NOT_FOUND, "Group " + group_id + " is not a consumer group.");
+    protocol::Record tombstone;
+    tombstone.key = encode_key(GroupKey{group_id});
+    (void)append(group_id, {tombstone});
+    classic->mark_dead();
+    groups_.erase(group_id);
+    empty_since_ms_.erase(group_id);
+  }
+  ConsumerGroup* g = find_consumer(group_id);
+  if (!g) {
+    if (request.member_epoch != kJoinEpoch)
+      co_return fail(ErrorCode::GROUP_ID_NOT_FOUND, request.member_epoch < 0
+                                                        ? "Group " + group_id + " not found."
+                                                        : "Consumer group " + group_id + " not found.");
+    auto made = std::make_unique<ConsumerGroup>(group_id, consumer_config_);
+    g = made.get();
+    consumer_groups_[group_id] = std::move(made);
+  }
+  auto result = g->heartbeat(request, topics, Clock::now());
+  auto written = persist_if_dirty(*g);
+  // As Kafka answers once the group's records are committed: a member never
+  // acts on an assignment that a failover could take back.
+  if (written) {
+    bool durable = false;
+    if (*written >= 0) durable = co_await wait_durable(group_id, *written);
+    if (!durable && result.error == ErrorCode::NONE)
+      co_return fail(ErrorCode::COORDINATOR_NOT_AVAILABLE, "The group's state could not be written.");
+  }
+  co_return result;
+}
+
+ErrorCode Coordinator::validate_offset_fetch(const std::string& group_id, const std::optional<std::string>& member_id,
+                                             int32_t member_epoch) const {
+  const ConsumerGroup* g = consumer_group(group_id);
+  return g ? g->validate_fetch(member_id, member_epoch) : ErrorCode::NONE;
+}
+
 void Coordinator::apply(std::span<const uint8_t> key_bytes, const std::optional<std::vector<uint8_t>>& value) {
   auto key = decode_key(key_bytes);
+  if (auto* k = std::get_if<ConsumerGroupKey>(&key)) {
+    if (value) {
+      auto v = decode_consumer_group_value(*value);
+      groups_.erase(k->group);
+      auto& slot = consumer_groups_[k->group];
+      slot = std::make_unique<ConsumerGroup>(k->group, consumer_config_);
+      slot->restore(v, Clock::now());
+      if (v.members.empty())
+        empty_since_ms_.try_emplace(k->group, wall_clock_ms());
+      else
+        empty_since_ms_.erase(k->group);
+    } else {
+      consumer_groups_.erase(k->group);
+    }
+    return;
+  }
   if (auto* k = std::get_if<OffsetKey>(&key)) {
     auto tp = std::pair{k->topic, k->partition};
     if (value)
@@ -279,6 +381,7 @@ void Coordinator::apply(std::span<const uint8_t> key_bytes, const std::optional<
         empty_since_ms_[k->group] = v.state_timestamp;
       else
         empty_since_ms_.erase(k->group);
+      consumer_groups_.erase(k->group);
       get_or_create(k->group).restore(v.generation, v.protocol_type, v.protocol, v.leader.value_or(""),
                                       std::move(members), Clock::now());
     } else {
@@ -295,6 +398,15 @@ void Coordinator::unload(int32_t partition_index) {
     if (offsets_partition_for(it->first, offsets_partitions_) == partition_index) {
       gone.push_back(std::move(it->second));
       it = groups_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::vector<std::unique_ptr<ConsumerGroup>> gone_consumers;
+  for (auto it = consumer_groups_.begin(); it != consumer_groups_.end();) {
+    if (offsets_partition_for(it->first, offsets_partitions_) == partition_index) {
+      gone_consumers.push_back(std::move(it->second));
+      it = consumer_groups_.erase(it);
     } else {
       ++it;
     }
@@ -348,6 +460,18 @@ void Coordinator::load(int32_t partition_index) {
 }
 
 asio::awaitable<JoinResult> Coordinator::join(const std::string& group_id, const JoinRequest& request) {
+  if (ConsumerGroup* cg = find_consumer(group_id)) {
+    // Kafka 4 would take the classic member into the consumer group (a mixed
+    // group); runnel does not mix the protocols, and answers as Kafka does
+    // for a classic member the consumer group cannot take. An empty consumer
+    // group gives way to the classic one, as in Kafka.
+    if (!cg->empty()) {
+      JoinResult refused;
+      refused.error = ErrorCode::INCONSISTENT_GROUP_PROTOCOL;
+      co_return refused;
+    }
+    drop_consumer_group(group_id);
+  }
   Group& g = get_or_create(group_id);
   auto result = co_await await_callback<JoinResult>(
       [&g, &request](auto done) { g.join(request, Clock::now(), std::move(done)); });
@@ -403,11 +527,15 @@ std::vector<protocol::Record> Coordinator::offset_records(const std::string& gro
 
 asio::awaitable<std::vector<ErrorCode>> Coordinator::commit(const std::string& group_id, const std::string& member_id,
                                                             const std::optional<std::string>& instance_id,
-                                                            int32_t generation,
-                                                            const std::vector<CommitEntry>& entries) {
+                                                            int32_t generation, const std::vector<CommitEntry>& entries,
+                                                            int16_t api_version) {
   Group* g = find(group_id);
   ErrorCode group_error = ErrorCode::NONE;
-  if (!g) {
+  if (ConsumerGroup* cg = find_consumer(group_id)) {
+    // OffsetCommit v9's generation is the member epoch (KIP-848).
+    g = nullptr;
+    group_error = cg->validate_commit(member_id, generation, api_version, /*transactional=*/false);
+  } else if (!g) {
     // Kafka creates the group on a first commit from outside the group
     // protocol; a generation for a group it does not know is a stale one.
     if (generation < 0)
@@ -490,19 +618,24 @@ asio::awaitable<std::vector<ErrorCode>> Coordinator::txn_commit(const std::strin
                                                                 const std::vector<CommitEntry>& entries) {
   // Kafka's doTxnCommitOffsets: the group is made when unknown; a member and
   // a generation are checked only when the request names them.
-  Group& g = [&]() -> Group& {
-    if (auto* found = find(group_id)) return *found;
-    return get_or_create(group_id);
-  }();
   ErrorCode group_error = ErrorCode::NONE;
-  if (g.state() == GroupState::Dead)
+  const ConsumerGroup* cg = find_consumer(group_id);
+  Group* classic = cg ? nullptr : find(group_id);
+  if (!cg && !classic) classic = &get_or_create(group_id);
+  if (cg) {
+    group_error = cg->validate_commit(member_id, generation, 9, /*transactional=*/true);
+    // Kafka answers a transactional commit's stale epoch as ILLEGAL_GENERATION.
+    if (group_error == ErrorCode::STALE_MEMBER_EPOCH) group_error = ErrorCode::ILLEGAL_GENERATION;
+  } else if (classic->state() == GroupState::Dead) {
     group_error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
-  else if (instance_id && g.static_member(*instance_id) && *g.static_member(*instance_id) != member_id)
+  } else if (instance_id && classic->static_member(*instance_id) &&
+             *classic->static_member(*instance_id) != member_id) {
     group_error = ErrorCode::FENCED_INSTANCE_ID;
-  else if (!member_id.empty() && !g.members().count(member_id))
+  } else if (!member_id.empty() && !classic->members().count(member_id)) {
     group_error = ErrorCode::UNKNOWN_MEMBER_ID;
-  else if (generation >= 0 && generation != g.generation())
+  } else if (generation >= 0 && generation != classic->generation()) {
     group_error = ErrorCode::ILLEGAL_GENERATION;
+  }
   std::vector<ErrorCode> errors(entries.size(), group_error);
   if (group_error != ErrorCode::NONE) co_return errors;
 
@@ -577,6 +710,14 @@ std::vector<CommittedOffset> Coordinator::fetch(
 GroupDescription Coordinator::describe(const std::string& group_id) const {
   GroupDescription d;
   d.group_id = group_id;
+  if (const ConsumerGroup* cg = consumer_group(group_id)) {
+    // DescribeGroups describes classic groups only: Kafka answers a consumer
+    // group as not found (Dead); ConsumerGroupDescribe is its API.
+    d.type = "consumer";
+    d.protocol_type = "consumer";
+    d.consumer_state = std::string(consumer_state_name(cg->state()));
+    return d;
+  }
   const Group* g = find(group_id);
   if (!g) {
     // Kafka reports an unknown group as Dead, without an error; a group that
@@ -596,12 +737,32 @@ std::vector<GroupDescription> Coordinator::list() const {
   std::vector<GroupDescription> out;
   for (const auto& [id, g] : groups_)
     if (g->state() != GroupState::Dead) out.push_back(describe(id));
+  for (const auto& [id, _] : consumer_groups_) out.push_back(describe(id));
   for (const auto& [id, _] : offsets_)
-    if (!groups_.count(id)) out.push_back(describe(id));
+    if (!groups_.count(id) && !consumer_groups_.count(id)) out.push_back(describe(id));
   return out;
 }
 
 asio::awaitable<ErrorCode> Coordinator::delete_group(const std::string& group_id) {
+  if (ConsumerGroup* cg = find_consumer(group_id)) {
+    if (!cg->empty()) co_return ErrorCode::NON_EMPTY_GROUP;
+    std::vector<protocol::Record> tombstones;
+    for (const auto& [tp, _] : offsets_[group_id]) {
+      protocol::Record r;
+      r.key = encode_key(OffsetKey{group_id, tp.first, tp.second});
+      tombstones.push_back(std::move(r));
+    }
+    protocol::Record group_tombstone;
+    group_tombstone.key = encode_key(ConsumerGroupKey{group_id});
+    tombstones.push_back(std::move(group_tombstone));
+    int64_t last = append(group_id, tombstones);
+    cg->mark_dead();
+    consumer_groups_.erase(group_id);
+    offsets_.erase(group_id);
+    empty_since_ms_.erase(group_id);
+    co_await wait_durable(group_id, last);
+    co_return ErrorCode::NONE;
+  }
   Group* g = find(group_id);
   if (!g && !offsets_.count(group_id)) co_return ErrorCode::GROUP_ID_NOT_FOUND;
   if (g && g->state() == GroupState::Dead) co_return ErrorCode::GROUP_ID_NOT_FOUND;
@@ -639,14 +800,21 @@ asio::awaitable<std::pair<ErrorCode, std::vector<ErrorCode>>> Coordinator::delet
     const std::string& group_id, const std::vector<std::pair<std::string, int32_t>>& partitions) {
   std::vector<ErrorCode> errors(partitions.size(), ErrorCode::NONE);
   Group* g = find(group_id);
-  if (!g && !offsets_.count(group_id)) co_return std::pair{ErrorCode::GROUP_ID_NOT_FOUND, errors};
+  const ConsumerGroup* cg = consumer_group(group_id);
+  if (!g && !cg && !offsets_.count(group_id)) co_return std::pair{ErrorCode::GROUP_ID_NOT_FOUND, errors};
   if (g && g->state() == GroupState::Dead) co_return std::pair{ErrorCode::GROUP_ID_NOT_FOUND, errors};
   std::vector<std::pair<std::string, int32_t>> deleted;
-  if (g && g->state() != GroupState::Empty && g->protocol_type() == "consumer") {
+  if ((cg && !cg->empty()) || (g && g->state() != GroupState::Empty && g->protocol_type() == "consumer")) {
     // An active consumer group still reads the topics its members subscribe
     // to: Kafka refuses those partitions (GROUP_SUBSCRIBED_TO_TOPIC) and
     // deletes the others.
-    auto subscribed = subscribed_topics(*g);
+    std::optional<std::set<std::string>> subscribed;
+    if (cg) {
+      auto names = cg->subscribed_topic_names();
+      subscribed.emplace(names.begin(), names.end());
+    } else {
+      subscribed = subscribed_topics(*g);
+    }
     for (size_t i = 0; i < partitions.size(); ++i) {
       if (!subscribed || subscribed->count(partitions[i].first))
         errors[i] = ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC;
@@ -709,6 +877,12 @@ void Coordinator::track_empty_groups(int64_t now_ms) {
     else
       empty_since_ms_.erase(group_id);
   }
+  for (const auto& [group_id, g] : consumer_groups_) {
+    if (g->empty())
+      empty_since_ms_.try_emplace(group_id, now_ms);
+    else
+      empty_since_ms_.erase(group_id);
+  }
 }
 
 void Coordinator::expire_offsets(int64_t now_ms) {
@@ -719,7 +893,15 @@ void Coordinator::expire_offsets(int64_t now_ms) {
     // counts from, and which offsets are exempt.
     std::optional<int64_t> emptied_at;                // an empty group: when it emptied
     std::optional<std::set<std::string>> subscribed;  // a stable consumer group: kept
-    if (g && !g->protocol_type().empty()) {
+    if (const ConsumerGroup* cg = consumer_group(group_id)) {
+      if (cg->empty()) {
+        auto it = empty_since_ms_.find(group_id);
+        if (it != empty_since_ms_.end()) emptied_at = it->second;
+      } else {
+        auto names = cg->subscribed_topic_names();
+        subscribed.emplace(names.begin(), names.end());
+      }
+    } else if (g && !g->protocol_type().empty()) {
       if (g->state() == GroupState::Empty) {
         auto it = empty_since_ms_.find(group_id);
         if (it != empty_since_ms_.end()) emptied_at = it->second;
@@ -757,7 +939,20 @@ void Coordinator::expire_offsets(int64_t now_ms) {
     if (g->state() == GroupState::Empty && (it == offsets_.end() || it->second.empty()) && !pending)
       emptied.push_back(group_id);
   }
+  for (const auto& [group_id, g] : consumer_groups_) {
+    auto it = offsets_.find(group_id);
+    bool pending = std::any_of(pending_txn_.begin(), pending_txn_.end(),
+                               [&](const auto& producer) { return producer.second.count(group_id) > 0; });
+    if (g->empty() && (it == offsets_.end() || it->second.empty()) && !pending) emptied.push_back(group_id);
+  }
   for (const auto& group_id : emptied) {
+    if (consumer_groups_.count(group_id)) {
+      drop_consumer_group(group_id);
+      offsets_.erase(group_id);
+      empty_since_ms_.erase(group_id);
+      spdlog::info("consumer group {}: deleted, empty and without offsets", group_id);
+      continue;
+    }
     protocol::Record group_tombstone;
     group_tombstone.key = encode_key(GroupKey{group_id});
     (void)append(group_id, {group_tombstone});
@@ -767,7 +962,9 @@ void Coordinator::expire_offsets(int64_t now_ms) {
     empty_since_ms_.erase(group_id);
     spdlog::info("group {}: deleted, empty and without offsets", group_id);
   }
-  std::erase_if(offsets_, [this](const auto& entry) { return entry.second.empty() && !find(entry.first); });
+  std::erase_if(offsets_, [this](const auto& entry) {
+    return entry.second.empty() && !find(entry.first) && !consumer_groups_.count(entry.first);
+  });
 }
 
 }  // namespace runnel::group

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cluster/partition.h"
+#include "group/consumer_group.h"
 #include "group/group.h"
 #include "group/offsets_format.h"
 #include "protocol/record_codec.h"
@@ -49,6 +50,10 @@ struct CommittedOffset {
 struct GroupDescription {
   std::string group_id;
   GroupState state = GroupState::Dead;
+  // ListGroups v5's group type; a consumer group (KIP-848) carries its own
+  // state name (Empty, Assigning, Reconciling, Stable).
+  std::string type = "classic";
+  std::optional<std::string> consumer_state;
   std::string protocol_type;
   std::string protocol;
   struct MemberInfo {
@@ -75,6 +80,9 @@ class Coordinator {
 
   void start();
   void stop();
+  // group.consumer.* (KIP-848 consumer groups).
+  void set_consumer_group_config(ConsumerGroupConfig config) { consumer_config_ = std::move(config); }
+  const ConsumerGroupConfig& consumer_group_config() const { return consumer_config_; }
   // offsets.retention.minutes and offsets.retention.check.interval.ms, as
   // Kafka applies them (KIP-211): the offsets of an empty group expire
   // `retention_ms` after it emptied, then the group is deleted; offsets
@@ -101,10 +109,30 @@ class Coordinator {
   ErrorCode leave(const std::string& group_id, const std::string& member_id,
                   const std::optional<std::string>& instance_id);
 
-  // Validates the member, then stores the offsets durably. Per-entry errors in order.
+  // ConsumerGroupHeartbeat (KIP-848), for a request that passed
+  // validate_heartbeat(). A non-empty classic group of that id answers
+  // GROUP_ID_NOT_FOUND (Kafka without online upgrade); an empty one is
+  // replaced. The group's changes are durable before the answer.
+  asio::awaitable<ConsumerHeartbeatResult> consumer_heartbeat(const std::string& group_id,
+                                                              const ConsumerHeartbeat& request,
+                                                              const TopicCatalog& topics);
+  // The consumer group (KIP-848) of that id, or nullptr.
+  const ConsumerGroup* consumer_group(const std::string& group_id) const;
+  // Whether the group exists in any form: a classic or consumer group, or
+  // committed offsets alone (OffsetCommit v9's GROUP_ID_NOT_FOUND).
+  bool has_group(const std::string& group_id) const;
+  // OffsetFetch v9+ for a consumer group: UNKNOWN_MEMBER_ID or
+  // STALE_MEMBER_EPOCH when the member or its epoch is wrong; NONE otherwise
+  // (and always for classic groups, as before).
+  ErrorCode validate_offset_fetch(const std::string& group_id, const std::optional<std::string>& member_id,
+                                  int32_t member_epoch) const;
+
+  // Validates the member, then stores the offsets durably. Per-entry errors
+  // in order. `api_version` is OffsetCommit's (a consumer group member must
+  // commit with v9+).
   asio::awaitable<std::vector<ErrorCode>> commit(const std::string& group_id, const std::string& member_id,
                                                  const std::optional<std::string>& instance_id, int32_t generation,
-                                                 const std::vector<CommitEntry>& entries);
+                                                 const std::vector<CommitEntry>& entries, int16_t api_version = 9);
   // TxnOffsetCommit (KIP-98, KIP-447): the offsets are appended as a
   // transactional batch of the producer and kept pending, per producer,
   // until a marker for it lands on the group's partition (complete_txn).
@@ -153,6 +181,12 @@ class Coordinator {
   const Group* find(const std::string& group_id) const;
   Group& get_or_create(const std::string& group_id);
   void persist_if_dirty(Group& g);
+  ConsumerGroup* find_consumer(const std::string& group_id);
+  // Appends the consumer group's state when it changed: the record's offset,
+  // -1 when the append failed, nullopt when nothing changed.
+  std::optional<int64_t> persist_if_dirty(ConsumerGroup& g);
+  // Deletes a consumer group (tombstone); its offsets stay.
+  void drop_consumer_group(const std::string& group_id);
   // Applies one __consumer_offsets record (replay at start-up).
   void apply(std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value);
   // Appends records to the group's offsets partition; returns the last offset or -1.
@@ -191,6 +225,9 @@ class Coordinator {
   std::function<cluster::Partition*(int32_t)> offsets_partition_;
   int32_t offsets_partitions_;
   std::map<std::string, std::unique_ptr<Group>> groups_;
+  // KIP-848 consumer groups; a group id is in groups_ or here, never both.
+  std::map<std::string, std::unique_ptr<ConsumerGroup>> consumer_groups_;
+  ConsumerGroupConfig consumer_config_;
   std::map<std::string, std::map<std::pair<std::string, int32_t>, OffsetValue>> offsets_;
   // Transactional offset commits not yet committed or aborted: producer id ->
   // group -> partition -> offset (Kafka's pendingTransactionalOffsetCommits).

@@ -9,7 +9,96 @@ using protocol::Reader;
 using protocol::Writer;
 
 std::vector<uint8_t> done(Writer& w) { return std::move(w).finish().buffer; }
+
+constexpr int16_t kConsumerGroupKeyVersion = 1000;
+
+void write_assignment(Writer& w, const PersistedAssignment& a) {
+  w.array_length(static_cast<int32_t>(a.size()));
+  for (const auto& [topic, parts] : a) {
+    w.uuid(topic);
+    w.array_length(static_cast<int32_t>(parts.size()));
+    for (int32_t p : parts) w.i32(p);
+  }
+}
+
+PersistedAssignment read_assignment(Reader& r) {
+  PersistedAssignment a;
+  int32_t n = r.array_length();
+  for (int32_t i = 0; i < n; ++i) {
+    auto topic = r.uuid();
+    std::vector<int32_t> parts;
+    int32_t m = r.array_length();
+    for (int32_t j = 0; j < m; ++j) parts.push_back(r.i32());
+    a.emplace_back(topic, std::move(parts));
+  }
+  return a;
+}
 }  // namespace
+
+std::vector<uint8_t> encode_key(const ConsumerGroupKey& k) {
+  Writer w;
+  w.i16(kConsumerGroupKeyVersion);
+  w.string(k.group);
+  return done(w);
+}
+
+std::vector<uint8_t> encode_value(const ConsumerGroupValue& v) {
+  Writer w;
+  w.i16(0);
+  w.i32(v.group_epoch);
+  w.i32(v.assignment_epoch);
+  w.array_length(static_cast<int32_t>(v.members.size()));
+  for (const auto& m : v.members) {
+    w.string(m.member_id);
+    w.nullable_string(m.instance_id);
+    w.nullable_string(m.rack_id);
+    w.string(m.client_id);
+    w.string(m.client_host);
+    w.i32(m.rebalance_timeout_ms);
+    w.array_length(static_cast<int32_t>(m.subscribed_topics.size()));
+    for (const auto& t : m.subscribed_topics) w.string(t);
+    w.nullable_string(m.subscribed_regex);
+    w.nullable_string(m.server_assignor);
+    w.i32(m.member_epoch);
+    w.i32(m.previous_member_epoch);
+    w.i8(m.state);
+    write_assignment(w, m.assigned);
+    write_assignment(w, m.pending_revocation);
+    write_assignment(w, m.target);
+  }
+  return done(w);
+}
+
+ConsumerGroupValue decode_consumer_group_value(std::span<const uint8_t> bytes) {
+  Reader r(bytes);
+  int16_t version = r.i16();
+  if (version != 0) throw protocol::DecodeError("unknown consumer group value version");
+  ConsumerGroupValue v;
+  v.group_epoch = r.i32();
+  v.assignment_epoch = r.i32();
+  int32_t n = r.array_length();
+  for (int32_t i = 0; i < n; ++i) {
+    ConsumerMemberValue m;
+    m.member_id = r.string();
+    m.instance_id = r.nullable_string();
+    m.rack_id = r.nullable_string();
+    m.client_id = r.string();
+    m.client_host = r.string();
+    m.rebalance_timeout_ms = r.i32();
+    int32_t topics = r.array_length();
+    for (int32_t j = 0; j < topics; ++j) m.subscribed_topics.push_back(r.string());
+    m.subscribed_regex = r.nullable_string();
+    m.server_assignor = r.nullable_string();
+    m.member_epoch = r.i32();
+    m.previous_member_epoch = r.i32();
+    m.state = r.i8();
+    m.assigned = read_assignment(r);
+    m.pending_revocation = read_assignment(r);
+    m.target = read_assignment(r);
+    v.members.push_back(std::move(m));
+  }
+  return v;
+}
 
 std::vector<uint8_t> encode_key(const OffsetKey& k) {
   Writer w;
@@ -70,6 +159,7 @@ DecodedKey decode_key(std::span<const uint8_t> bytes) {
     return k;
   }
   if (version == 2) return GroupKey{r.string()};
+  if (version == kConsumerGroupKeyVersion) return ConsumerGroupKey{r.string()};
   return std::monostate{};
 }
 

@@ -7,12 +7,25 @@
 //                  value v3: protocol type, generation, protocol, leader,
 //                  state timestamp, members (id, instance id, client id and
 //                  host, timeouts, subscription, assignment) of a Stable group
+//   consumer group key v1000 (runnel's own; Kafka's record types for KIP-848
+//                  groups are keys 3-8, one record per member and per kind of
+//                  state): group
+//                  value v0: group epoch, assignment epoch, then per member:
+//                  id, instance id, rack, client id and host, rebalance
+//                  timeout, subscribed topics and regex, server assignor,
+//                  member epoch and previous epoch, state, and its assigned,
+//                  pending-revocation and target partitions by topic id.
+//                  The whole group in one record: each change rewrites it,
+//                  and the compaction by snapshot keeps the latest only.
 // A null value is a tombstone (offset deleted / group deleted).
+// Key versions this build does not know are skipped on replay.
 // Thread-safety: pure functions.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -55,12 +68,47 @@ struct GroupValue {
   std::vector<GroupMemberValue> members;
 };
 
+// A KIP-848 consumer group (see the layout above).
+struct ConsumerGroupKey {
+  std::string group;
+};
+
+// Partitions by topic id, as persisted.
+using PersistedAssignment = std::vector<std::pair<std::array<uint8_t, 16>, std::vector<int32_t>>>;
+
+struct ConsumerMemberValue {
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::optional<std::string> rack_id;
+  std::string client_id;
+  std::string client_host;
+  int32_t rebalance_timeout_ms = -1;
+  std::vector<std::string> subscribed_topics;
+  std::optional<std::string> subscribed_regex;
+  std::optional<std::string> server_assignor;
+  int32_t member_epoch = 0;
+  int32_t previous_member_epoch = 0;
+  int8_t state = 0;
+  PersistedAssignment assigned;
+  PersistedAssignment pending_revocation;
+  PersistedAssignment target;
+};
+
+struct ConsumerGroupValue {
+  int32_t group_epoch = 0;
+  int32_t assignment_epoch = 0;
+  std::vector<ConsumerMemberValue> members;
+};
+
 std::vector<uint8_t> encode_key(const OffsetKey& k);
+std::vector<uint8_t> encode_key(const ConsumerGroupKey& k);
+std::vector<uint8_t> encode_value(const ConsumerGroupValue& v);
+ConsumerGroupValue decode_consumer_group_value(std::span<const uint8_t> bytes);
 std::vector<uint8_t> encode_key(const GroupKey& k);
 std::vector<uint8_t> encode_value(const OffsetValue& v);
 std::vector<uint8_t> encode_value(const GroupValue& v);
 
-using DecodedKey = std::variant<std::monostate, OffsetKey, GroupKey>;
+using DecodedKey = std::variant<std::monostate, OffsetKey, GroupKey, ConsumerGroupKey>;
 // Unknown key versions decode to monostate (skipped). Throws DecodeError on malformed bytes.
 DecodedKey decode_key(std::span<const uint8_t> bytes);
 OffsetValue decode_offset_value(std::span<const uint8_t> bytes);

@@ -31,6 +31,7 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
       shards_(shard_count(config_)),
       topics_(std::filesystem::path(config_.data_dir) / "meta", config_.log, env_),
       flusher_(env_),
+      credentials_(env_, security::CredentialStore::path_in(config_.data_dir)),
       partitions_({.data_dir = config_.data_dir,
                    .retention_check_interval_ms = config_.retention_check_interval_ms,
                    .idle_flush_ms = config_.idle_flush_ms,
@@ -39,7 +40,12 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
                    .replica_lag_time_max_ms = config_.replica_lag_time_max_ms,
                    .replica_fetch_wait_max_ms = config_.replica_fetch_wait_max_ms,
                    .replica_fetch_max_bytes = config_.replica_fetch_max_bytes,
-                   .num_replica_fetchers = config_.num_replica_fetchers},
+                   .num_replica_fetchers = config_.num_replica_fetchers,
+                   .cleaner = {.enable = config_.log_cleaner_enable && config_.log_cleaner_threads > 0,
+                               .threads = config_.log_cleaner_threads,
+                               .backoff_ms = config_.log_cleaner_backoff_ms,
+                               .dedupe_buffer_size = config_.log_cleaner_dedupe_buffer_size,
+                               .io_max_bytes_per_second = config_.log_cleaner_io_max_bytes_per_second}},
                   env_, flusher_, shards_) {
   for (int i = 0; i < shards_.size(); ++i) request_metrics_.push_back(std::make_unique<RequestMetrics>());
 }
@@ -123,14 +129,16 @@ void Broker::set_replication_hooks() {
   partitions_.set_replication_hooks(std::move(hooks));
 }
 
-void Broker::set_advertised(std::string host, uint16_t port) {
-  if (!config_.advertised_host.empty()) {
-    advertised_host_ = config_.advertised_host;
-    advertised_port_ = config_.advertised_port ? config_.advertised_port : port;
-    return;
+void Broker::set_advertised(const ListenerConfig& listener, uint16_t bound_port) {
+  std::string host = listener.advertised_host.empty() ? listener.host : listener.advertised_host;
+  if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+  uint16_t port = listener.advertised_port ? listener.advertised_port : bound_port;
+  std::erase_if(advertised_, [&](const auto& l) { return l.name == listener.name; });
+  advertised_.push_back({listener.name, host, port});
+  if (listener.name == config_.inter_broker_listener().name || advertised_.size() == 1) {
+    advertised_host_ = host;
+    advertised_port_ = port;
   }
-  advertised_host_ = (host.empty() || host == "0.0.0.0" || host == "::") ? "127.0.0.1" : host;
-  advertised_port_ = port;
 }
 
 void Broker::load_identity() {
@@ -167,7 +175,12 @@ void Broker::load_identity() {
 
 void Broker::join_cluster() {
   if (!control_plane_) return;
-  cluster::metadata::BrokerRecord self{config_.node_id, advertised_host_, advertised_port_, config_.rack};
+  cluster::metadata::BrokerRecord self;
+  self.node_id = config_.node_id;
+  self.host = advertised_host_;
+  self.port = advertised_port_;
+  self.rack = config_.rack;
+  self.listeners = advertised_;
   if (auto status = control_plane_->start(self); !status.is_ok())
     throw std::runtime_error("cannot join the cluster: " + status.to_string());
   if (control_plane_->founded_cluster()) import_local_topics();
@@ -336,8 +349,8 @@ std::vector<Broker::Leadership> Broker::leadership(const cluster::TopicInfo& top
   return out;
 }
 
-std::optional<Broker::Endpoint> Broker::endpoint(int32_t node_id) const {
-  for (auto& b : cluster_brokers())
+std::optional<Broker::Endpoint> Broker::endpoint(int32_t node_id, std::string_view listener) const {
+  for (auto& b : cluster_brokers(listener))
     if (b.node_id == node_id) return b;
   return std::nullopt;
 }
@@ -357,10 +370,22 @@ int32_t Broker::coordinator_node(const std::string& group_id) const {
   return state->leader;
 }
 
-std::vector<Broker::Endpoint> Broker::cluster_brokers() const {
-  if (!control_plane_) return {Endpoint{config_.node_id, advertised_host_, advertised_port_, config_.rack}};
+std::vector<Broker::Endpoint> Broker::cluster_brokers(std::string_view listener) const {
+  auto pick = [&](int32_t node_id, const std::string& host, int32_t port, const std::string& rack,
+                  const std::vector<cluster::metadata::BrokerRecord::Listener>& listeners) -> std::optional<Endpoint> {
+    if (listener.empty() || listeners.empty()) return Endpoint{node_id, host, port, rack};
+    for (const auto& l : listeners)
+      if (l.name == listener) return Endpoint{node_id, l.host, l.port, rack};
+    return std::nullopt;
+  };
   std::vector<Endpoint> out;
-  for (const auto& b : control_plane_->cache().brokers()) out.push_back({b.node_id, b.host, b.port, b.rack});
+  if (!control_plane_) {
+    if (auto e = pick(config_.node_id, advertised_host_, advertised_port_, config_.rack, advertised_))
+      out.push_back(*e);
+    return out;
+  }
+  for (const auto& b : control_plane_->cache().brokers())
+    if (auto e = pick(b.node_id, b.host, b.port, b.rack, b.listeners)) out.push_back(*e);
   return out;
 }
 
@@ -371,6 +396,7 @@ int32_t Broker::controller_id() const {
 void Broker::start() {
   std::filesystem::create_directories(std::filesystem::path(config_.data_dir) / "meta");
   load_identity();
+  if (std::string error; !credentials_.load(&error)) throw std::runtime_error(error);
   if (control_plane_) set_replication_hooks();  // before any shard runs
   if (!control_plane_)
     producer_ids_ = std::make_unique<cluster::ProducerIdAllocator>(cluster::file_block_reserver(
@@ -393,6 +419,11 @@ void Broker::start() {
         config_.offsets_compaction_min_records));
     coordinators_.back()->set_offsets_retention(config_.offsets_retention_ms,
                                                 config_.offsets_retention_check_interval_ms);
+    group::ConsumerGroupConfig consumer_config;
+    consumer_config.heartbeat_interval_ms = config_.group_consumer_heartbeat_interval_ms;
+    consumer_config.session_timeout_ms = config_.group_consumer_session_timeout_ms;
+    consumer_config.assignors = config_.group_consumer_assignors;
+    coordinators_.back()->set_consumer_group_config(std::move(consumer_config));
   }
   auto txn_topic = topics_.find(txn::kTransactionStateTopic);
   txn_partitions_ = txn_topic ? txn_topic->partitions : config_.transaction_state_log_num_partitions;

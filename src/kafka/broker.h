@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cluster/control_plane.h"
+#include "cluster/metadata/records.h"
 #include "cluster/partition.h"
 #include "cluster/partition_manager.h"
 #include "cluster/producer_ids.h"
@@ -24,6 +25,7 @@
 #include "kafka/request_metrics.h"
 #include "kafka/txn_markers.h"
 #include "runtime/shard.h"
+#include "security/credential_store.h"
 #include "storage/flusher.h"
 #include "txn/coordinator.h"
 
@@ -50,11 +52,15 @@ class Broker {
   ShardSet& shards() { return shards_; }
   cluster::TopicTable& topics() { return topics_; }
   const std::string& cluster_id() const { return cluster_id_; }
-  // The address Metadata hands out: --advertise, else the bound listener
-  // (0.0.0.0 becomes 127.0.0.1). Set once at start-up, before any request.
-  void set_advertised(std::string host, uint16_t port);
+  // The address Metadata hands out for one listener: its advertised.listeners
+  // entry, else the bound address (0.0.0.0 becomes 127.0.0.1). Called once
+  // per listener at start-up, before any request.
+  void set_advertised(const ListenerConfig& listener, uint16_t bound_port);
+  // The inter-broker listener's advertised address (what etcd registers).
   const std::string& advertised_host() const { return advertised_host_; }
   uint16_t advertised_port() const { return advertised_port_; }
+  // SCRAM credentials (DATA/meta/scram-credentials), loaded by start().
+  security::CredentialStore& credentials() { return credentials_; }
 
   // Cluster mode (runnel.etcd.endpoints): registers this broker in etcd under
   // its advertised address and starts following the cluster's metadata.
@@ -68,7 +74,10 @@ class Broker {
     int32_t port;
     std::string rack;
   };
-  std::vector<Endpoint> cluster_brokers() const;
+  // `listener`: the endpoints of that listener (a client is told those of
+  // the listener it connected to; a broker without it is left out); empty:
+  // the inter-broker listener's.
+  std::vector<Endpoint> cluster_brokers(std::string_view listener = {}) const;
   int32_t controller_id() const;
   // nullptr on a single node.
   const cluster::ControlPlane* control_plane() const { return control_plane_.get(); }
@@ -111,7 +120,7 @@ class Broker {
     std::vector<int32_t> offline;  // replicas whose log is offline
   };
   std::vector<Leadership> leadership(const cluster::TopicInfo& topic) const;
-  std::optional<Endpoint> endpoint(int32_t node_id) const;
+  std::optional<Endpoint> endpoint(int32_t node_id, std::string_view listener = {}) const;
   // The error for a partition this broker does not serve (partition() gave
   // nullptr): NOT_LEADER_OR_FOLLOWER when the cluster has it elsewhere,
   // UNKNOWN_TOPIC_OR_PARTITION otherwise.
@@ -210,6 +219,8 @@ class Broker {
   std::string cluster_id_;
   std::string advertised_host_;
   uint16_t advertised_port_ = 0;
+  std::vector<cluster::metadata::BrokerRecord::Listener> advertised_;  // per listener
+  security::CredentialStore credentials_;
   cluster::PartitionManager partitions_;                           // after shards_ and flusher_, which it uses
   std::vector<std::unique_ptr<RequestMetrics>> request_metrics_;   // one per shard
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard

@@ -69,6 +69,16 @@ const std::array kHandlers = {
     make_handler<DescribeGroupsRequest, DescribeGroupsResponse, &handle_describe_groups>(0, 6),
     make_handler<ListGroupsRequest, ListGroupsResponse, &handle_list_groups>(0, 5),
     make_handler<DeleteGroupsRequest, DeleteGroupsResponse, &handle_delete_groups>(0, 2),
+    // The next-generation consumer group protocol (KIP-848), as Kafka 4.0.
+    make_handler<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, &handle_consumer_group_heartbeat>(0, 1),
+    make_handler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, &handle_consumer_group_describe>(0, 1),
+    // Authentication (security/). SaslAuthenticate v2 is v1, flexible.
+    make_handler<SaslHandshakeRequest, SaslHandshakeResponse, &handle_sasl_handshake>(0, 1),
+    make_handler<SaslAuthenticateRequest, SaslAuthenticateResponse, &handle_sasl_authenticate>(0, 2),
+    make_handler<DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse,
+                 &handle_describe_user_scram_credentials>(0, 0),
+    make_handler<AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse,
+                 &handle_alter_user_scram_credentials>(0, 0),
 };
 
 }  // namespace

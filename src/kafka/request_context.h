@@ -5,6 +5,11 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+
+namespace runnel::security {
+struct Session;
+}
 
 namespace runnel {
 
@@ -26,6 +31,12 @@ struct RequestContext {
   // order. A handler that never calls it is finished before the next request
   // starts. May be empty; call at most once.
   std::function<void()> ordered;
+  // The connection's security session (listener, principal, SASL state);
+  // null outside a client connection (tests, internal callers).
+  security::Session* session = nullptr;
+  // The listener the request came in on: Metadata and FindCoordinator answer
+  // with the endpoints of that listener. Empty: the inter-broker listener.
+  std::string_view listener;
 };
 
 }  // namespace runnel

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -11,26 +12,32 @@
 #include "kafka/broker.h"
 #include "kafka/handler.h"
 #include "kafka/handlers/api_versions.h"
+#include "kafka/sasl_exchange.h"
+#include "server/tls_context.h"
 
 namespace runnel {
 namespace {
 constexpr int16_t kProduceKey = 0;
 constexpr int16_t kApiVersionsKey = 18;
+constexpr int16_t kSaslHandshakeKey = 17;
+constexpr int16_t kSaslAuthenticateKey = 36;
 constexpr size_t kMinRequestSize = 8;  // api key, version, correlation id
 }  // namespace
 
 // One request between being read and being answered. Owns its frame: the
 // handler decodes from it, and Produce appends its batches from it in place.
 struct Connection::InFlight {
-  InFlight(Broker& broker, Shard& shard) : ctx{broker, shard, 0, 0, 0, std::nullopt, {}, {}} {}
+  InFlight(Broker& broker, Shard& shard) : ctx{broker, shard, 0, 0, 0, std::nullopt, {}, {}, nullptr, {}} {}
   Frame frame;
   size_t body_offset = 0;  // where the request body starts in frame
   RequestContext ctx;
   const HandlerEntry* handler = nullptr;
-  bool flexible_header = false;  // response header v1
-  bool ordered = false;          // the next request may be read
-  bool done = false;             // response ready (or none is due)
-  bool close_after = false;      // failed: close once earlier answers are out
+  bool flexible_header = false;    // response header v1
+  bool ordered = false;            // the next request may be read
+  bool done = false;               // response ready (or none is due)
+  bool close_after = false;        // failed: close once earlier answers are out
+  bool close_after_write = false;  // close once this answer is out (failed authentication)
+  bool raw = false;                // a bare SASL token: answered with a size prefix only
   HandlerResult response;
   // monotonic_ns() when the frame was read, the handler started and it finished.
   int64_t received_ns = 0, started_ns = 0, ordered_ns = 0, finished_ns = 0;
@@ -54,6 +61,8 @@ void wake(asio::steady_timer& timer) { timer.cancel(); }
 // one, and the two do not compare equal, so the value is checked in either.
 bool is_disconnect(const std::error_code& code) {
   if (code == asio::error::eof || code == asio::error::operation_aborted) return true;
+  // A TLS peer that closes its socket without a close_notify (most clients).
+  if (code == asio::ssl::error::stream_truncated) return true;
   const auto& category = code.category();
   if (category != asio::error::get_system_category() && category != std::system_category() &&
       category != std::generic_category())
@@ -72,15 +81,21 @@ bool is_disconnect(const std::error_code& code) {
 
 }  // namespace
 
-Connection::Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socket)
+Connection::Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socket, const ListenerConfig& listener,
+                       std::shared_ptr<asio::ssl::context> tls)
     : broker_(broker),
       shard_(shard),
       metrics_(broker.request_metrics(shard.id())),
       socket_(std::move(socket)),
+      tls_context_(std::move(tls)),
       reader_wake_(shard.io()),
       writer_wake_(shard.io()) {
   RequestMetrics::add(metrics_.connections_accepted);
   metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
+  session_.listener = listener.name;
+  session_.protocol = listener.protocol;
+  session_.authenticated = !uses_sasl(listener.protocol);
+  if (tls_context_) tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
   std::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -102,8 +117,50 @@ void Connection::log_error(const std::exception& e) const {
   }
 }
 
+asio::awaitable<bool> Connection::tls_handshake() {
+  // A client that never completes the handshake (or a plaintext client,
+  // waiting for an answer to its first request) is dropped after a while.
+  auto self = shared_from_this();
+  asio::steady_timer deadline(shard_.io());
+  deadline.expires_after(kTlsHandshakeTimeout);
+  deadline.async_wait([this, self](std::error_code ec) {
+    if (ec) return;
+    std::error_code ignored;
+    socket_.close(ignored);
+  });
+  std::error_code ec;
+  co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+  deadline.cancel();
+  if (ec) {
+    spdlog::info("{}: TLS handshake failed on listener {}: {}", peer_, session_.listener, ec.message());
+    co_return false;
+  }
+  // Mutual TLS: on an SSL listener the certificate names the principal (on
+  // SASL_SSL, SASL does).
+  if (session_.protocol == SecurityProtocol::kSsl) {
+    if (auto principal = certificate_principal(tls_->native_handle())) {
+      session_.principal = *principal;
+      spdlog::info("{}: client certificate on listener {}: principal {}", peer_, session_.listener, *principal);
+    }
+  }
+  co_return true;
+}
+
 asio::awaitable<void> Connection::run() {
   auto self = shared_from_this();
+  if (tls_) {
+    bool ok = false;
+    try {
+      ok = co_await tls_handshake();
+    } catch (const std::exception& e) {
+      log_error(e);
+    }
+    if (!ok) {
+      std::error_code ec;
+      socket_.close(ec);
+      co_return;
+    }
+  }
   asio::co_spawn(
       shard_.executor(), [self] { return self->write_loop(); }, asio::detached);
   try {
@@ -122,11 +179,29 @@ asio::awaitable<void> Connection::read_loop() {
     while (!closed_ && !writer_done_ && !in_flight_.empty() &&
            (in_flight_.size() >= kMaxInFlight || in_flight_bytes_ >= kMaxInFlightBytes || !in_flight_.back()->ordered))
       co_await wait_for_wake(reader_wake_);
-    if (closed_ || writer_done_) co_return;
+    if (closed_ || writer_done_ || session_.close_after_response) co_return;
 
     uint8_t size_bytes[4];
     co_await read_exact(size_bytes, sizeof size_bytes);
     int32_t size = static_cast<int32_t>(load_be32(size_bytes));
+    if (!session_.authenticated && (size < 0 || size > kMaxUnauthenticatedFrame)) {
+      spdlog::warn("{}: closing connection: frame of {} bytes before authentication", peer_, size);
+      co_return;
+    }
+    if (session_.raw_tokens) {
+      auto request = std::make_shared<InFlight>(broker_, shard_);
+      request->frame = take_frame(static_cast<size_t>(size));
+      co_await read_exact(request->frame.bytes.get(), request->frame.size);
+      request->raw = true;
+      request->ctx.peer = peer_;
+      request->ctx.session = &session_;
+      in_flight_.push_back(request);
+      in_flight_bytes_ += request->frame.size;
+      auto self = shared_from_this();
+      asio::co_spawn(
+          shard_.executor(), [self, request] { return self->handle_raw_token(*request); }, asio::detached);
+      continue;
+    }
     if (size < static_cast<int32_t>(kMinRequestSize) || size > broker_.config().socket_request_max_bytes) {
       spdlog::warn("{}: closing connection: request size {} outside [{}, {}] (socket.request.max.bytes)", peer_, size,
                    kMinRequestSize, broker_.config().socket_request_max_bytes);
@@ -144,6 +219,8 @@ asio::awaitable<void> Connection::read_loop() {
     ctx.api_version = reader.i16();
     ctx.correlation_id = reader.i32();
     ctx.peer = peer_;
+    ctx.session = &session_;
+    ctx.listener = session_.listener;
     request->metrics = metrics_.api(ctx.api_key);
     if (request->metrics && ctx.api_version >= 0 && ctx.api_version <= RequestMetrics::kMaxVersion)
       RequestMetrics::add(request->metrics->requests[static_cast<size_t>(ctx.api_version)]);
@@ -151,6 +228,20 @@ asio::awaitable<void> Connection::read_loop() {
     if (!handler) {
       if (request->metrics) RequestMetrics::add(request->metrics->failed);
       spdlog::warn("{}: closing connection: unknown api key {}", peer_, ctx.api_key);
+      co_return;
+    }
+    if (!session_.authenticated && ctx.api_key != kApiVersionsKey && ctx.api_key != kSaslHandshakeKey &&
+        ctx.api_key != kSaslAuthenticateKey) {
+      spdlog::warn("{}: closing connection: api key {} before SASL authentication on listener {}", peer_, ctx.api_key,
+                   session_.listener);
+      co_return;
+    }
+    if (session_.expires_at_ms > 0 && ctx.api_key != kSaslHandshakeKey && ctx.api_key != kSaslAuthenticateKey &&
+        now_ms() >= session_.expires_at_ms) {
+      spdlog::info(
+          "{}: closing connection: its SASL session ended (connections.max.reauth.ms) without "
+          "re-authentication",
+          peer_);
       co_return;
     }
     if (ctx.api_version < handler->min_version || ctx.api_version > handler->max_version) {
@@ -209,6 +300,27 @@ asio::awaitable<void> Connection::handle(InFlight& request) {
     metrics_.produce_wait.observe_ns(request.finished_ns - request.ordered_ns);
   }
   request.ctx.ordered = nullptr;
+  if (session_.close_after_response) request.close_after_write = true;
+  request.ordered = request.done = true;
+  wake(reader_wake_);
+  wake(writer_wake_);
+}
+
+asio::awaitable<void> Connection::handle_raw_token(InFlight& request) {
+  try {
+    std::span<const uint8_t> token = request.frame.span();
+    auto result = co_await sasl_exchange_step(request.ctx, token);
+    if (result.error == ErrorCode::NONE) {
+      protocol::Writer writer;
+      writer.raw(result.bytes);
+      request.response = std::move(writer).finish();
+    }
+    // A failure has no answer in this framing: Kafka just closes.
+  } catch (const std::exception& e) {
+    log_error(e);
+    request.close_after = true;
+  }
+  if (session_.close_after_response) request.close_after_write = true;
   request.ordered = request.done = true;
   wake(reader_wake_);
   wake(writer_wake_);
@@ -237,6 +349,10 @@ asio::awaitable<void> Connection::write_loop() {
           break;
         }
         batch.push_back(request);
+        if (request->close_after_write) {
+          close_after = true;
+          break;
+        }
       }
       if (!batch.empty()) co_await write_responses(batch);
       int64_t sent_ns = monotonic_ns();
@@ -295,14 +411,16 @@ asio::awaitable<void> Connection::read_exact(uint8_t* dst, size_t n) {
   while (n > 0) {
     if (read_begin_ == read_end_) {
       if (n >= kReadBufferSize) {  // large: straight into its place
-        co_await asio::async_read(socket_, asio::buffer(dst, n), asio::use_awaitable);
+        if (tls_)
+          co_await asio::async_read(*tls_, asio::buffer(dst, n), asio::use_awaitable);
+        else
+          co_await asio::async_read(socket_, asio::buffer(dst, n), asio::use_awaitable);
         co_return;
       }
       if (!read_buffer_) read_buffer_.reset(new uint8_t[kReadBufferSize]);
       read_begin_ = 0;
       read_end_ = 0;
-      read_end_ =
-          co_await socket_.async_read_some(asio::buffer(read_buffer_.get(), kReadBufferSize), asio::use_awaitable);
+      read_end_ = co_await read_some(asio::buffer(read_buffer_.get(), kReadBufferSize));
       continue;
     }
     size_t k = std::min(n, read_end_ - read_begin_);
@@ -311,6 +429,28 @@ asio::awaitable<void> Connection::read_exact(uint8_t* dst, size_t n) {
     dst += k;
     n -= k;
   }
+}
+
+asio::awaitable<size_t> Connection::read_some(asio::mutable_buffer buffer) {
+  if (tls_) co_return co_await tls_->async_read_some(buffer, asio::use_awaitable);
+  co_return co_await socket_.async_read_some(buffer, asio::use_awaitable);
+}
+
+asio::awaitable<void> Connection::write_all(const std::vector<asio::const_buffer>& buffers) {
+  if (!tls_) {
+    co_await asio::async_write(socket_, buffers, asio::use_awaitable);
+    co_return;
+  }
+  // One TLS record per small buffer would cost a record header, a MAC and a
+  // syscall each: gather small writes into one buffer first.
+  size_t total = asio::buffer_size(buffers);
+  if (buffers.size() == 1 || total > (1 << 20)) {
+    co_await asio::async_write(*tls_, buffers, asio::use_awaitable);
+    co_return;
+  }
+  std::vector<uint8_t> gathered(total);
+  asio::buffer_copy(asio::buffer(gathered), buffers);
+  co_await asio::async_write(*tls_, asio::buffer(gathered), asio::use_awaitable);
 }
 
 asio::awaitable<void> Connection::write_responses(const std::vector<std::shared_ptr<InFlight>>& batch) {
@@ -322,7 +462,7 @@ asio::awaitable<void> Connection::write_responses(const std::vector<std::shared_
     if (!request.response) continue;  // acks=0: no answer
     const protocol::OutputFrame& body = *request.response;
     uint8_t* header = headers.data() + i * kHeaderSize;
-    size_t header_size = request.flexible_header ? 9 : 8;
+    size_t header_size = request.raw ? 4 : request.flexible_header ? 9 : 8;
     uint64_t total = header_size - 4 + body.total_size();
     RequestMetrics::add(metrics_.bytes_sent, 4 + total);
     store_be32(header, static_cast<uint32_t>(total));
@@ -335,12 +475,34 @@ asio::awaitable<void> Connection::write_responses(const std::vector<std::shared_
           buffers.emplace_back(body.buffer.data() + piece.mem_begin, piece.mem_end - piece.mem_begin);
         continue;
       }
-      if (!buffers.empty()) co_await asio::async_write(socket_, buffers, asio::use_awaitable);
+      if (!buffers.empty()) co_await write_all(buffers);
       buffers.clear();
-      co_await send_file(*piece.file);
+      if (tls_)
+        co_await send_file_tls(*piece.file);
+      else
+        co_await send_file(*piece.file);
     }
   }
-  if (!buffers.empty()) co_await asio::async_write(socket_, buffers, asio::use_awaitable);
+  if (!buffers.empty()) co_await write_all(buffers);
+}
+
+asio::awaitable<void> Connection::send_file_tls(const FileSlice& slice) {
+  // No sendfile through TLS (kTLS is not used): read the bytes, encrypt them.
+  constexpr size_t kChunk = 256 << 10;
+  std::vector<uint8_t> chunk(std::min<size_t>(kChunk, slice.length));
+  uint64_t position = slice.position;
+  size_t left = slice.length;
+  while (left > 0) {
+    size_t want = std::min(left, chunk.size());
+    ssize_t n = ::pread(slice.file->fd(), chunk.data(), want, static_cast<off_t>(position));
+    if (n < 0 && errno == EINTR) continue;
+    // n == 0: the file is shorter than the slice (truncated under us), as in send_file.
+    if (n <= 0) throw std::system_error(n == 0 ? EIO : errno, std::system_category(), "pread");
+    auto piece = asio::buffer(chunk.data(), static_cast<size_t>(n));
+    co_await asio::async_write(*tls_, piece, asio::use_awaitable);
+    position += static_cast<uint64_t>(n);
+    left -= static_cast<size_t>(n);
+  }
 }
 
 asio::awaitable<void> Connection::send_file(const FileSlice& slice) {

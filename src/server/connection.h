@@ -1,7 +1,13 @@
 #pragma once
 // One client connection: reads size-prefixed request frames, dispatches each
 // to its handler, and writes the responses in request order. File slices in a
-// response go out with sendfile.
+// response go out with sendfile, or, on a TLS connection, are read and written
+// through the TLS stream.
+//
+// On a SASL listener a client must authenticate first: until it has, only
+// ApiVersions, SaslHandshake and SaslAuthenticate (or, after a SaslHandshake
+// v0, bare SASL tokens) are served, and anything else closes the connection,
+// as Kafka does. The session (security/session.h) carries the principal.
 //
 // Requests are pipelined only where that cannot reorder anything: the next
 // request is read once the current one is *ordered* (see
@@ -15,13 +21,16 @@
 // Thread-safety: a Connection lives on the shard that accepted it and is used
 // only there.
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <deque>
 #include <memory>
 #include <span>
 #include <vector>
 
+#include "config/broker_config.h"
 #include "kafka/request_metrics.h"
 #include "protocol/writer.h"
+#include "security/session.h"
 
 namespace runnel {
 
@@ -31,7 +40,9 @@ struct HandlerEntry;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socket);
+  // `tls`: the listener's TLS context (SSL, SASL_SSL), else null.
+  Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socket, const ListenerConfig& listener,
+             std::shared_ptr<asio::ssl::context> tls);
   ~Connection();
   // Serves the connection until the peer closes it, a request is malformed,
   // or close() is called; then closes the socket.
@@ -58,12 +69,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static constexpr size_t kMaxSpareFrames = 4;
   static constexpr size_t kMaxSpareFrameBytes = 8 << 20;
   static constexpr size_t kMaxResponsesPerWrite = 64;
+  // Kafka's sasl.server.max.receive.size: the largest frame before authentication.
+  static constexpr int32_t kMaxUnauthenticatedFrame = 524288;
+  static constexpr auto kTlsHandshakeTimeout = std::chrono::seconds(10);
   Frame take_frame(size_t size);
   void recycle(Frame frame);
 
   asio::awaitable<void> read_loop();
   asio::awaitable<void> write_loop();
   asio::awaitable<void> handle(InFlight& request);
+  // A bare SASL token (after SaslHandshake v0).
+  asio::awaitable<void> handle_raw_token(InFlight& request);
+  // The TLS handshake, bounded by kTlsHandshakeTimeout; false when it failed.
+  asio::awaitable<bool> tls_handshake();
+  asio::awaitable<size_t> read_some(asio::mutable_buffer buffer);
+  asio::awaitable<void> write_all(const std::vector<asio::const_buffer>& buffers);
   // Reads exactly n bytes, through the read buffer: one recv usually brings
   // several pipelined requests.
   asio::awaitable<void> read_exact(uint8_t* dst, size_t n);
@@ -71,12 +91,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // as their file slices allow.
   asio::awaitable<void> write_responses(const std::vector<std::shared_ptr<InFlight>>& batch);
   asio::awaitable<void> send_file(const FileSlice& slice);
+  asio::awaitable<void> send_file_tls(const FileSlice& slice);
   void log_error(const std::exception& e) const;
 
   Broker& broker_;
   Shard& shard_;
   RequestMetrics& metrics_;  // the shard's
   asio::ip::tcp::socket socket_;
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
+  security::Session session_;
   std::string peer_;
   // Requests read and not yet answered, oldest first.
   std::deque<std::shared_ptr<InFlight>> in_flight_;

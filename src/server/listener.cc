@@ -9,10 +9,15 @@
 
 namespace runnel {
 
-Listener::Listener(Broker& broker, const std::string& host, uint16_t port)
-    : broker_(broker), acceptor_(broker.shards().at(0).io()), open_(broker.shards().size()) {
+Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<asio::ssl::context> tls)
+    : broker_(broker),
+      config_(std::move(config)),
+      tls_(std::move(tls)),
+      acceptor_(broker.shards().at(0).io()),
+      open_(broker.shards().size()) {
   asio::ip::tcp::resolver resolver(broker.shards().at(0).io());
-  auto endpoint = *resolver.resolve(host, std::to_string(port), asio::ip::resolver_base::passive).begin();
+  auto endpoint =
+      *resolver.resolve(config_.host, std::to_string(config_.port), asio::ip::resolver_base::passive).begin();
   acceptor_.open(endpoint.endpoint().protocol());
   acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
   acceptor_.bind(endpoint.endpoint());
@@ -51,7 +56,7 @@ asio::awaitable<void> Listener::accept_loop() {
       spdlog::warn("accept failed: {}", ec.message());
       continue;
     }
-    auto connection = std::make_shared<Connection>(broker_, shard, std::move(socket));
+    auto connection = std::make_shared<Connection>(broker_, shard, std::move(socket), config_, tls_);
     int shard_id = shard.id();
     // Registered and deregistered on the connection's own shard.
     asio::post(shard.executor(), [this, shard_id, connection] {

@@ -1,5 +1,5 @@
 #pragma once
-// The Kafka listener: accepts connections on shard 0 and hands each new socket
+// One Kafka listener (an entry of `listeners`): accepts connections on shard 0 and hands each new socket
 // to the next shard in turn, where the connection then lives. It keeps track
 // of the open connections of every shard, so that a shutdown can close them
 // all before the broker closes its partitions: a client must see its broker
@@ -7,11 +7,14 @@
 // Thread-safety: construct and stop from one thread; the accept loop runs on
 // shard 0; each shard's connection set is touched only on that shard.
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <atomic>
 #include <memory>
 #include <string>
 #include <unordered_set>
 #include <vector>
+
+#include "config/broker_config.h"
 
 namespace runnel {
 
@@ -20,17 +23,21 @@ class Connection;
 
 class Listener {
  public:
-  // Binds at once, so a busy port fails start-up with a clear error.
-  Listener(Broker& broker, const std::string& host, uint16_t port);
+  // Binds at once, so a busy port fails start-up with a clear error. `tls`:
+  // the TLS context of an SSL or SASL_SSL listener (null otherwise).
+  Listener(Broker& broker, ListenerConfig config, std::shared_ptr<asio::ssl::context> tls = nullptr);
   void start();
   // Stops accepting and closes every open connection; requests in flight
   // finish without being answered. Returns once every shard has done so.
   void stop();
   uint16_t port() const { return port_; }
+  const ListenerConfig& config() const { return config_; }
 
  private:
   asio::awaitable<void> accept_loop();
   Broker& broker_;
+  ListenerConfig config_;
+  std::shared_ptr<asio::ssl::context> tls_;
   asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   int next_shard_ = 0;

@@ -30,7 +30,21 @@ struct LogConfig {
            : compression == 4 ? compression_zstd_level
                               : 0;
   }
-  bool compact = false;             // cleanup.policy has compact
+  bool compact = false;  // cleanup.policy has compact
+  // The log cleaner (storage/log_cleaner.h), for topics with compact in
+  // cleanup.policy. min.cleanable.dirty.ratio: a partition is cleaned once
+  // its uncleaned share of the cleanable bytes is above it;
+  // min.compaction.lag.ms: records younger than this stay uncleaned;
+  // max.compaction.lag.ms: older uncleaned records are cleaned whatever the
+  // ratio; delete.retention.ms: how long a tombstone (and a transaction
+  // marker with no data left) outlives its first cleaning.
+  double min_cleanable_dirty_ratio = 0.5;
+  // __consumer_offsets and __transaction_state: compacted by their
+  // coordinators (snapshots of the live state), never by the log cleaner.
+  bool compacted_by_owner = false;
+  int64_t min_compaction_lag_ms = 0;
+  int64_t max_compaction_lag_ms = std::numeric_limits<int64_t>::max();
+  int64_t delete_retention_ms = 24LL * 3600 * 1000;
   bool cleanup_delete = true;       // cleanup.policy has delete: retention.ms / retention.bytes apply
   int32_t min_insync_replicas = 1;  // min.insync.replicas (acks=all)
   // producer.id.expiration.ms (a broker setting, as in Kafka): an idempotent

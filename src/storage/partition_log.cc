@@ -1,6 +1,7 @@
 #include "storage/partition_log.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -15,6 +16,7 @@
 #include "protocol/record_batch.h"
 #include "storage/checkpoint.h"
 #include "storage/segment.h"
+#include "storage/segment_swap.h"
 
 namespace runnel::storage {
 
@@ -24,6 +26,8 @@ constexpr int64_t kMaxRelativeOffset = std::numeric_limits<int32_t>::max();
 // Producer state snapshots kept besides the newest (each an older fallback
 // should the newest be torn by a crash: they are written without a sync).
 constexpr size_t kSnapshotsKept = 3;
+
+std::atomic<uint64_t> next_log_id{1};
 
 // The offset a "<20 digits>.snapshot" name stands for, or nullopt.
 std::optional<int64_t> parse_snapshot_name(const std::string& name) {
@@ -40,6 +44,7 @@ std::optional<int64_t> parse_snapshot_name(const std::string& name) {
 }  // namespace
 
 struct PartitionLog::Impl {
+  uint64_t id = next_log_id.fetch_add(1);
   Env* env = nullptr;
   FileCache* files = nullptr;
   std::unique_ptr<FileCache> own_files;  // when open() was given no cache
@@ -103,7 +108,7 @@ struct PartitionLog::Impl {
     batches = std::span<uint8_t>(recompressed);
     return ErrorCode::NONE;
   }
-  ProducerStateTable producers;                // as of the log end
+  ProducerStateTable producers;  // as of the log end
   // Aborted transactions by the base of the segment whose .txnindex holds
   // them (segments with none are absent), each in marker order.
   std::map<int64_t, std::vector<AbortedTxn>> aborted;
@@ -111,6 +116,22 @@ struct PartitionLog::Impl {
   // (Kafka's unreplicatedTxns), in marker order.
   std::deque<CompletedTxn> unstable;
   std::vector<uint8_t> batch_scratch;  // a control batch read back for replay
+  // The log cleaner: the first offset not yet cleaned (-1: none cleaned),
+  // the earliest delete horizon a cleaned segment holds (unknown after a
+  // restart: the next round that dirt calls for drops what has expired),
+  // and whether a swap failed past its commit point (no more rounds until
+  // the next open() has completed it).
+  int64_t cleaned_through = -1;
+  int64_t next_horizon_ms = std::numeric_limits<int64_t>::max();
+  bool swap_failed = false;
+  // Lowers the cleaner's first dirty offset to `end` when the log was cut
+  // below it (Kafka's maybeTruncateCheckpoint): data appended there again
+  // is dirty.
+  void cut_cleaned_through(int64_t end) {
+    if (cleaned_through <= end) return;
+    cleaned_through = end;
+    (void)write_checkpoint(*env, file(kCleanerOffsetFile), cleaned_through);
+  }
 
   Segment& active() { return *segments.back(); }
   const Segment& active() const { return *segments.back(); }
@@ -456,6 +477,11 @@ void PartitionLog::Impl::load_epochs() {
 
 void PartitionLog::Impl::load(int64_t now_ms) {
   if (!env->create_dirs(dir)) throw std::runtime_error("cannot create " + dir.string());
+  // A compaction swap the previous run committed but did not finish is
+  // completed, one it did not commit undone, before the segments are listed.
+  if (!recover_swaps(*env, files, dir))
+    throw std::runtime_error("cannot complete a compaction swap in " + dir.string() + ": " + std::strerror(errno));
+  cleaned_through = read_checkpoint(*env, file(kCleanerOffsetFile)).value_or(-1);
   // Empty until load_epochs(): segments deleted below the log start before
   // then change nothing in it (load_epochs trims the start itself).
   epochs = std::make_unique<LeaderEpochCache>(env, dir);
@@ -613,6 +639,7 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
     return false;
   }
   if (!touch() || !write_checkpoint(*env, file(kTruncateToFile), target)) return false;
+  cut_cleaned_through(target);
   while (segments.size() > 1 && segments.back()->base_offset() >= target) {
     remove_segment(*segments.back());
     segments.pop_back();
@@ -791,10 +818,12 @@ AppendResult PartitionLog::append_replicated(std::span<const uint8_t> batches, i
       return result;
     }
     protocol::BatchView view(batch);
-    if (view.base_offset() != next) {
+    // Gaps are allowed: a compacted leader log has them (Kafka's
+    // appendAsFollower only asks offsets to increase).
+    if (view.base_offset() < next) {
       result.error = ErrorCode::CORRUPT_MESSAGE;
       result.error_message = "replicated batch at offset " + std::to_string(view.base_offset()) +
-                             " does not follow the log end " + std::to_string(next);
+                             " lies below the log end " + std::to_string(next);
       return result;
     }
     extents.push_back({pos, size});
@@ -803,7 +832,16 @@ AppendResult PartitionLog::append_replicated(std::span<const uint8_t> batches, i
   }
   if (extents.empty()) return result;
   auto whole = batches.subspan(0, pos);
-  if (!m.touch() || (m.should_roll(whole.size(), next - 1, now_ms) && !m.roll())) {
+  // Offsets must stay within a u32 of the segment's base (the indexes).
+  // Only a compaction gap of over 2^31 offsets could break that; it is
+  // refused rather than stored where recovery would cut it.
+  const bool rolls = m.should_roll(whole.size(), next - 1, now_ms);
+  if (next - 1 - (rolls ? m.end() : m.active().base_offset()) > kMaxRelativeOffset) {
+    result.error = ErrorCode::CORRUPT_MESSAGE;
+    result.error_message = "replicated batches end more than 2^31 offsets past the segment they would go to";
+    return result;
+  }
+  if (!m.touch() || (rolls && !m.roll())) {
     result.error = ErrorCode::KAFKA_STORAGE_ERROR;
     return result;
   }
@@ -986,6 +1024,7 @@ bool PartitionLog::truncate_fully_and_start_at(Offset offset) {
   for (auto& s : m.segments) m.remove_segment(*s);
   m.segments.clear();
   m.unstable.clear();
+  m.cut_cleaned_through(-1);
   m.segments.push_back(std::move(fresh));
   m.log_start = offset.value();
   for (auto& [_, name] : m.list_snapshots()) m.env->remove(m.dir / name);
@@ -1055,8 +1094,11 @@ void PartitionLog::enforce_retention(int64_t now_ms) {
   // Time and size retention are the "delete" cleanup policy (Kafka: a
   // compact-only topic keeps its records however old or large).
   if (m.config.cleanup_delete && m.config.retention_ms >= 0) {
-    while (m.segments.size() > 1 && m.segments.front()->max_timestamp() >= 0 &&
-           now_ms - m.segments.front()->max_timestamp() > m.config.retention_ms) {
+    // An empty closed segment (all its records compacted away) has no
+    // timestamp to wait for.
+    while (m.segments.size() > 1 &&
+           (m.segments.front()->empty() || (m.segments.front()->max_timestamp() >= 0 &&
+                                            now_ms - m.segments.front()->max_timestamp() > m.config.retention_ms))) {
       if (!m.delete_front()) break;
     }
   }
@@ -1157,6 +1199,146 @@ void PartitionLog::finish_shutdown() {
 void PartitionLog::destroy(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+uint64_t PartitionLog::id() const { return impl_->id; }
+
+int64_t PartitionLog::cleaned_through() const { return impl_->cleaned_through; }
+
+std::optional<CleanPlan> PartitionLog::plan_cleaning(int64_t now_ms, int64_t last_stable_offset) {
+  Impl& m = *impl_;
+  if (m.closed || m.swap_failed || !m.config.compact || m.config.compacted_by_owner || m.segments.size() < 2)
+    return std::nullopt;
+  // Everything of a segment must be durable below the recovery point before
+  // it may be replaced: recovery then never scans it (FORMAT.md).
+  const int64_t durable = m.standing_marker ? *m.standing_marker : m.recovery_point_written;
+  int64_t limit = std::min(m.active().base_offset(), last_stable_offset);
+  if (m.config.min_compaction_lag_ms > 0) {
+    for (size_t i = 0; i + 1 < m.segments.size(); ++i) {
+      Segment& seg = *m.segments[i];
+      if (seg.base_offset() >= limit) break;
+      if (seg.max_timestamp() > now_ms - m.config.min_compaction_lag_ms) {
+        limit = std::min(limit, seg.base_offset());
+        break;
+      }
+    }
+  }
+  CleanPlan plan;
+  for (size_t i = 0; i + 1 < m.segments.size(); ++i) {
+    int64_t end = m.segments[i + 1]->base_offset();
+    if (end > limit || end > durable) break;
+    plan.segments.push_back({m.segments[i]->base_offset(), m.segments[i]->size(), end});
+  }
+  if (plan.segments.empty()) return std::nullopt;
+  plan.first_uncleanable = plan.segments.back().end_offset;
+  plan.first_dirty = std::clamp(std::max({m.cleaned_through, m.log_start, plan.segments.front().base_offset}),
+                                plan.segments.front().base_offset, plan.first_uncleanable);
+  uint64_t clean_bytes = 0;
+  const CleanerSegment* first_dirty_segment = nullptr;
+  size_t first_dirty_index = 0;
+  for (size_t i = 0; i < plan.segments.size(); ++i) {
+    const auto& seg = plan.segments[i];
+    if (seg.end_offset <= plan.first_dirty) {
+      clean_bytes += seg.size;
+    } else {
+      plan.dirty_bytes += seg.size;
+      if (!first_dirty_segment) {
+        first_dirty_segment = &seg;
+        first_dirty_index = i;
+      }
+    }
+  }
+  uint64_t total = clean_bytes + plan.dirty_bytes;
+  plan.dirty_ratio = total ? static_cast<double>(plan.dirty_bytes) / static_cast<double>(total) : 0;
+  bool due = plan.dirty_bytes > 0 && plan.dirty_ratio > m.config.min_cleanable_dirty_ratio;
+  // max.compaction.lag.ms: by the first batch of the dirty section, as Kafka.
+  if (!due && first_dirty_segment && m.config.max_compaction_lag_ms < std::numeric_limits<int64_t>::max()) {
+    if (auto h = m.segments[first_dirty_index]->read_header(0))
+      due = h->max_timestamp >= 0 && now_ms - h->max_timestamp > m.config.max_compaction_lag_ms;
+  }
+  if (!due && m.next_horizon_ms <= now_ms) due = true;
+  if (!due) return std::nullopt;
+
+  plan.dir = m.dir;
+  plan.log_id = m.id;
+  for (const auto& [_, entries] : m.aborted)
+    for (const auto& e : entries)
+      if (e.first_offset < plan.first_uncleanable) plan.aborted.push_back(e);
+  std::sort(plan.aborted.begin(), plan.aborted.end(),
+            [](const AbortedTxn& a, const AbortedTxn& b) { return a.first_offset < b.first_offset; });
+  for (const auto& [pid, entry] : m.producers.producers())
+    plan.producers[pid] = {entry.batches.empty() ? -1 : entry.batches.back().last_offset, entry.epoch};
+  plan.now_ms = now_ms;
+  plan.delete_retention_ms = m.config.delete_retention_ms;
+  plan.max_group_bytes = m.config.segment_bytes;
+  plan.index_interval_bytes = m.config.index_interval_bytes;
+  plan.compression_levels[1] = m.config.compression_gzip_level;
+  plan.compression_levels[2] = 0;
+  plan.compression_levels[3] = m.config.compression_lz4_level;
+  plan.compression_levels[4] = m.config.compression_zstd_level;
+  return plan;
+}
+
+LogCleaner::SwapOutcome PartitionLog::swap_cleaned(const CleanedGroup& group) {
+  using Outcome = LogCleaner::SwapOutcome;
+  Impl& m = *impl_;
+  if (m.closed || m.swap_failed || group.log_id != m.id || group.replaced.empty()) return Outcome::Refused;
+  // The replaced segments must be exactly those planned, still closed and
+  // synced: retention, DeleteRecords or a truncation may have changed them.
+  auto it = std::find_if(m.segments.begin(), m.segments.end(),
+                         [&](const auto& s) { return s->base_offset() == group.replaced.front().base_offset; });
+  if (it == m.segments.end()) return Outcome::Refused;
+  size_t first = static_cast<size_t>(it - m.segments.begin());
+  size_t count = group.replaced.size();
+  if (first + count >= m.segments.size()) return Outcome::Refused;  // the active one is never replaced
+  for (size_t j = 0; j < count; ++j) {
+    const Segment& seg = *m.segments[first + j];
+    if (seg.base_offset() != group.replaced[j].base_offset || seg.size() != group.replaced[j].size)
+      return Outcome::Refused;
+  }
+  const int64_t end = group.end_offset();
+  const int64_t durable = m.standing_marker ? *m.standing_marker : m.recovery_point_written;
+  if (m.segments[first + count]->base_offset() != end || end > durable) return Outcome::Refused;
+  if (!m.touch()) return Outcome::Refused;
+
+  const int64_t base = group.replaced.front().base_offset;
+  if (!write_swap_intent(*m.env, m.dir, base, end)) {
+    // Not committed unless the intent reached the disk: remove what may be there.
+    (void)m.env->remove(swap_intent_path(m.dir, base));
+    if (m.env->exists(swap_intent_path(m.dir, base)) || !m.env->sync_dir(m.dir)) {
+      m.swap_failed = true;
+      return Outcome::Failed;
+    }
+    return Outcome::Refused;
+  }
+  if (!complete_swap(*m.env, m.files, m.dir, base, end)) {
+    m.swap_failed = true;
+    return Outcome::Failed;
+  }
+  // The files are in place; now the segment list. Slices already handed out
+  // keep the old files' descriptors (a renamed-over or removed file lives
+  // on until its last descriptor closes).
+  for (size_t j = 0; j < count; ++j) m.aborted.erase(m.segments[first + j]->base_offset());
+  auto cleaned = Segment::open_sealed(m.files, m.dir, base, m.config.index_interval_bytes, end, group.size);
+  m.segments.erase(m.segments.begin() + static_cast<std::ptrdiff_t>(first),
+                   m.segments.begin() + static_cast<std::ptrdiff_t>(first + count));
+  m.segments.insert(m.segments.begin() + static_cast<std::ptrdiff_t>(first), std::move(cleaned));
+  if (!group.aborted.empty()) {
+    m.aborted[base] = group.aborted;
+  } else {
+    (void)m.env->remove(m.txn_index_path(base));
+  }
+  return Outcome::Swapped;
+}
+
+void PartitionLog::cleaning_done(int64_t cleaned_through, int64_t next_horizon_ms) {
+  Impl& m = *impl_;
+  if (m.closed) return;
+  m.next_horizon_ms = next_horizon_ms;
+  if (cleaned_through <= m.cleaned_through) return;
+  m.cleaned_through = cleaned_through;
+  // Not synced: a lost or torn file only makes the next round start lower.
+  (void)write_checkpoint(*m.env, m.file(kCleanerOffsetFile), cleaned_through, /*durable=*/false);
 }
 
 size_t PartitionLog::segment_count() const { return impl_->segments.size(); }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "storage/env.h"
 #include "storage/file_cache.h"
 #include "storage/leader_epoch_cache.h"
+#include "storage/log_cleaner.h"
 #include "storage/log_config.h"
 #include "storage/producer_state.h"
 #include "storage/txn_index.h"
@@ -90,7 +92,8 @@ class PartitionLog {
   // assigned). Only whole batches are taken: a partial batch at the end (a
   // Fetch cut by its byte limit) is left for the next fetch. Each must be
   // intact (validate_batch, replication rules) and the first must start at
-  // the log end, the rest follow on without gaps; otherwise CORRUPT_MESSAGE
+  // or after the log end, each after the one before (offset gaps are those
+  // of a compacted leader log); otherwise CORRUPT_MESSAGE
   // and nothing is written. The epoch cache learns every new epoch before its
   // first batch. Returns base/last offset of what was appended (-1 when
   // nothing was).
@@ -229,6 +232,36 @@ class PartitionLog {
   // marker is at or after `from` and whose first offset is below `to`,
   // ascending by marker offset.
   std::vector<AbortedTxn> aborted_transactions(int64_t from, int64_t to) const;
+
+  // Log compaction (storage/log_cleaner.h), for cleanup.policy with compact.
+  // The cleaner thread asks the owning shard for a plan, cleans on its own
+  // thread from the closed segment files, and hands each cleaned group back
+  // to the shard to be swapped in.
+  //
+  // A number no other log opened in this process has: a plan and its swap
+  // must meet the same log (a partition dropped and opened again does not).
+  uint64_t id() const;
+  // The cleaning round due now, or nullopt when none is: not compacted, no
+  // closed segment cleanable, or too little dirt (min.cleanable.dirty.ratio;
+  // max.compaction.lag.ms overrides it, and a delete horizon that has passed
+  // calls for a round as well). Cleanable are the closed segments below
+  // `last_stable_offset` (the high watermark and open transactions), below
+  // the first segment holding a record younger than min.compaction.lag.ms,
+  // and synced below the recovery point (a cleaned segment is never
+  // scanned by recovery, so an offset gap at its end is never taken for a
+  // torn tail).
+  std::optional<CleanPlan> plan_cleaning(int64_t now_ms, int64_t last_stable_offset);
+  // Swaps a cleaned group in (segment_swap.h): Refused, changing nothing,
+  // unless the replaced segments are still exactly as planned; Failed on an
+  // I/O error past the commit point (the caller takes the partition offline;
+  // the next open() completes the swap).
+  LogCleaner::SwapOutcome swap_cleaned(const CleanedGroup& group);
+  // A round ended after swapping everything up to `cleaned_through` (the
+  // next round's first dirty offset, kept in `cleaner-offset`), leaving
+  // tombstones or markers that may go at `next_horizon_ms`.
+  void cleaning_done(int64_t cleaned_through, int64_t next_horizon_ms);
+  int64_t cleaned_through() const;
+  static constexpr const char* kCleanerOffsetFile = "cleaner-offset";
 
   // Introspection for tests and metrics.
   size_t segment_count() const;

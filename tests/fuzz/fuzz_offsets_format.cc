@@ -19,6 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const runnel::protocol::DecodeError&) {
   }
   try {
+    runnel::group::decode_consumer_group_value(bytes);
+  } catch (const runnel::protocol::DecodeError&) {
+  }
+  try {
     runnel::group::decode_offset_value(bytes);
   } catch (const runnel::protocol::DecodeError&) {
   }

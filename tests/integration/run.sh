@@ -84,6 +84,26 @@ for s in "$HERE"/kcat/*.sh; do
   run_suite "kcat/$(basename "$s" .sh)" bash "$s"
 done
 
+# A current librdkafka (KIP-848's group.protocol=consumer) for
+# python/test_consumer_group_protocol: built once per build dir from the npm
+# registry's node-rdkafka source (current_librdkafka.sh), here rather than in
+# the suite so that the first build does not count against SUITE_TIMEOUT. The
+# suite skips, with the reason, when it cannot be had.
+if [[ "python/test_consumer_group_protocol" =~ $SUITES ]]; then
+  echo "=== librdkafka (current) for python/test_consumer_group_protocol"
+  rdk_start=$(date +%s)
+  if timeout -k 10 "${RDKAFKA_BUILD_TIMEOUT:-1200}" bash "$HERE/current_librdkafka.sh" "$BUILD_DIR" \
+      >"$LOGDIR/current_librdkafka.out" 2>"$LOGDIR/current_librdkafka.err"; then
+    RUNNEL_CURRENT_LIBRDKAFKA="$(tail -1 "$LOGDIR/current_librdkafka.out")"
+    export RUNNEL_CURRENT_LIBRDKAFKA
+    echo "    $RUNNEL_CURRENT_LIBRDKAFKA ($(( $(date +%s) - rdk_start )) s)"
+  else
+    RUNNEL_CURRENT_LIBRDKAFKA_ERROR="current librdkafka unavailable: $(tail -3 "$LOGDIR/current_librdkafka.err" | tr '\n' ' ')"
+    export RUNNEL_CURRENT_LIBRDKAFKA_ERROR
+    echo "    $RUNNEL_CURRENT_LIBRDKAFKA_ERROR"
+  fi
+fi
+
 # kafka-python (stdlib unittest, Debian's python3-kafka)
 py_suite() {
   cd "$HERE/python" && PYTHONDONTWRITEBYTECODE=1 exec "$PY" -m unittest -v "$1"

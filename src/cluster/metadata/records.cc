@@ -127,6 +127,11 @@ std::optional<PartitionState> decode_partition_state(std::string_view text) {
 std::string encode_broker(const BrokerRecord& broker) {
   json doc = {{"node_id", broker.node_id}, {"host", broker.host}, {"port", broker.port}};
   if (!broker.rack.empty()) doc["rack"] = broker.rack;
+  if (!broker.listeners.empty()) {
+    json listeners = json::array();
+    for (const auto& l : broker.listeners) listeners.push_back({{"name", l.name}, {"host", l.host}, {"port", l.port}});
+    doc["listeners"] = std::move(listeners);
+  }
   return doc.dump();
 }
 
@@ -146,6 +151,18 @@ std::optional<BrokerRecord> decode_broker(std::string_view text) {
       b.rack = rack->get<std::string>();
     else if (!rack->is_null())
       return std::nullopt;
+  }
+  if (auto listeners = doc->find("listeners"); listeners != doc->end()) {
+    if (!listeners->is_array()) return std::nullopt;
+    for (const auto& l : *listeners) {
+      if (!l.is_object()) return std::nullopt;
+      auto name = l.find("name");
+      auto lhost = l.find("host");
+      auto lport = integer(l, "port", 1, 65535);
+      if (name == l.end() || !name->is_string() || lhost == l.end() || !lhost->is_string() || !lport)
+        return std::nullopt;
+      b.listeners.push_back({name->get<std::string>(), lhost->get<std::string>(), static_cast<int32_t>(*lport)});
+    }
   }
   return b;
 }

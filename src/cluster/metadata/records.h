@@ -24,6 +24,16 @@ struct BrokerRecord {
   int32_t port = 0;
   std::string rack;  // broker.rack; empty when unset
   int64_t epoch = 0;
+  // Every listener's advertised endpoint, so that Metadata answers a client
+  // with the endpoints of the listener it came in on. host/port above are the
+  // inter-broker listener's. Empty in records of older runnel versions.
+  struct Listener {
+    std::string name;
+    std::string host;
+    int32_t port = 0;
+    bool operator==(const Listener&) const = default;
+  };
+  std::vector<Listener> listeners;
 
   bool operator==(const BrokerRecord&) const = default;
 };

@@ -25,7 +25,7 @@ asio::awaitable<protocol::DescribeClusterResponse> handle_describe_cluster(Reque
   }
   response.cluster_id = broker.cluster_id();
   response.controller_id = broker.controller_id();
-  for (const auto& b : broker.cluster_brokers()) {
+  for (const auto& b : broker.cluster_brokers(ctx.listener)) {
     auto& out = response.brokers.emplace_back();
     out.broker_id = b.node_id;
     out.host = b.host;

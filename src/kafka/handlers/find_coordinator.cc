@@ -22,7 +22,8 @@ asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(Reque
   auto answer = [&](int8_t key_type, const std::string& key) -> std::pair<ErrorCode, std::string> {
     if (key_type != 0 && key_type != 1) return {ErrorCode::INVALID_REQUEST, "Unknown coordinator type."};
     if (!ready) return {ErrorCode::COORDINATOR_NOT_AVAILABLE, "The coordinator is not available."};
-    where = broker.endpoint(key_type == 0 ? broker.coordinator_node(key) : broker.txn_coordinator_node(key));
+    where =
+        broker.endpoint(key_type == 0 ? broker.coordinator_node(key) : broker.txn_coordinator_node(key), ctx.listener);
     if (!where) return {ErrorCode::COORDINATOR_NOT_AVAILABLE, "The coordinator is not available."};
     return {ErrorCode::NONE, ""};
   };

@@ -1,5 +1,6 @@
 // Group inspection and removal: DescribeGroups (15), ListGroups (16), DeleteGroups (42).
-// Every group here is a classic one (Kafka 4.0's group type "classic").
+// Groups are "classic" or "consumer" (KIP-848); DescribeGroups describes
+// classic groups only, as Kafka's (ConsumerGroupDescribe is the other's).
 #include <algorithm>
 #include <cctype>
 
@@ -24,8 +25,6 @@ bool matches(const std::vector<std::string>& filter, std::string_view value) {
   const std::string v = lower_trimmed(value);
   return std::any_of(filter.begin(), filter.end(), [&](const std::string& f) { return lower_trimmed(f) == v; });
 }
-
-constexpr std::string_view kClassic = "classic";
 
 }  // namespace
 
@@ -75,13 +74,13 @@ asio::awaitable<protocol::ListGroupsResponse> handle_list_groups(RequestContext&
   for (int s = 0; s < broker.shards().size(); ++s) {
     auto groups = co_await on_shard(broker.shards().at(s), [&broker]() { return broker.coordinator().list(); });
     for (auto& g : groups) {
-      std::string state(group::state_name(g.state));
-      if (!matches(request.states_filter, state) || !matches(request.types_filter, kClassic)) continue;
+      std::string state = g.consumer_state.value_or(std::string(group::state_name(g.state)));
+      if (!matches(request.states_filter, state) || !matches(request.types_filter, g.type)) continue;
       auto& out = response.groups.emplace_back();
       out.group_id = g.group_id;
       out.protocol_type = g.protocol_type;
       out.group_state = state;
-      out.group_type = std::string(kClassic);
+      out.group_type = g.type;
     }
   }
   co_return response;

@@ -84,14 +84,16 @@ asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestCont
   // v9+ (KIP-848; for classic groups the same as v8 otherwise): a generation
   // for a group that does not exist is GROUP_ID_NOT_FOUND, not ILLEGAL_GENERATION.
   const bool unknown_group_not_found = ctx.api_version >= 9 && generation >= 0;
-  auto errors = co_await on_shard(
-      broker.coordinator_shard(request.group_id),
-      [&broker, &request, generation, &entries, unknown_group_not_found]() -> asio::awaitable<std::vector<ErrorCode>> {
-        if (unknown_group_not_found && broker.coordinator().describe(request.group_id).state == group::GroupState::Dead)
-          co_return std::vector<ErrorCode>(entries.size(), ErrorCode::GROUP_ID_NOT_FOUND);
-        co_return co_await broker.coordinator().commit(request.group_id, request.member_id, request.group_instance_id,
-                                                       generation, entries);
-      });
+  const int16_t version = ctx.api_version;
+  auto errors = co_await on_shard(broker.coordinator_shard(request.group_id),
+                                  [&broker, &request, generation, &entries, unknown_group_not_found,
+                                   version]() -> asio::awaitable<std::vector<ErrorCode>> {
+                                    if (unknown_group_not_found && !broker.coordinator().has_group(request.group_id))
+                                      co_return std::vector<ErrorCode>(entries.size(), ErrorCode::GROUP_ID_NOT_FOUND);
+                                    co_return co_await broker.coordinator().commit(request.group_id, request.member_id,
+                                                                                   request.group_instance_id,
+                                                                                   generation, entries, version);
+                                  });
   for (size_t i = 0; i < where.size(); ++i)
     response.topics[where[i].first].partitions[where[i].second].error_code = code(errors[i]);
   co_return response;
@@ -182,6 +184,17 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
     gr.group_id = g.group_id;
     if (!broker.is_coordinator(g.group_id)) {
       gr.error_code = code(ErrorCode::NOT_COORDINATOR);
+      continue;
+    }
+    // v9 (KIP-848): a consumer group member names itself and its epoch.
+    const std::optional<std::string> member_id = g.member_id;
+    const int32_t member_epoch = g.member_epoch;
+    auto member_error =
+        co_await on_shard(broker.coordinator_shard(g.group_id), [&broker, &g, &member_id, member_epoch]() {
+          return broker.coordinator().validate_offset_fetch(g.group_id, member_id, member_epoch);
+        });
+    if (member_error != ErrorCode::NONE) {
+      gr.error_code = code(member_error);
       continue;
     }
     std::optional<TopicPartitions> only;

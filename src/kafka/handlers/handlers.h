@@ -6,6 +6,14 @@
 
 namespace runnel {
 
+asio::awaitable<protocol::SaslHandshakeResponse> handle_sasl_handshake(RequestContext&,
+                                                                       protocol::SaslHandshakeRequest&);
+asio::awaitable<protocol::SaslAuthenticateResponse> handle_sasl_authenticate(RequestContext&,
+                                                                             protocol::SaslAuthenticateRequest&);
+asio::awaitable<protocol::DescribeUserScramCredentialsResponse> handle_describe_user_scram_credentials(
+    RequestContext&, protocol::DescribeUserScramCredentialsRequest&);
+asio::awaitable<protocol::AlterUserScramCredentialsResponse> handle_alter_user_scram_credentials(
+    RequestContext&, protocol::AlterUserScramCredentialsRequest&);
 asio::awaitable<HandlerResult> handle_produce(RequestContext&, protocol::Reader&);
 asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext&, protocol::FetchRequest&);
 asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContext&, protocol::ListOffsetsRequest&);
@@ -57,5 +65,9 @@ asio::awaitable<protocol::DescribeGroupsResponse> handle_describe_groups(Request
                                                                          protocol::DescribeGroupsRequest&);
 asio::awaitable<protocol::ListGroupsResponse> handle_list_groups(RequestContext&, protocol::ListGroupsRequest&);
 asio::awaitable<protocol::DeleteGroupsResponse> handle_delete_groups(RequestContext&, protocol::DeleteGroupsRequest&);
+asio::awaitable<protocol::ConsumerGroupHeartbeatResponse> handle_consumer_group_heartbeat(
+    RequestContext&, protocol::ConsumerGroupHeartbeatRequest&);
+asio::awaitable<protocol::ConsumerGroupDescribeResponse> handle_consumer_group_describe(
+    RequestContext&, protocol::ConsumerGroupDescribeRequest&);
 
 }  // namespace runnel

@@ -34,7 +34,7 @@ asio::awaitable<protocol::MetadataResponse> handle_metadata(RequestContext& ctx,
   Broker& broker = ctx.broker;
   const int16_t version = ctx.api_version;
   protocol::MetadataResponse response;
-  for (const auto& b : broker.cluster_brokers()) {
+  for (const auto& b : broker.cluster_brokers(ctx.listener)) {
     auto& out = response.brokers.emplace_back();
     out.node_id = b.node_id;
     out.host = b.host;

@@ -615,6 +615,26 @@ def parse_offset_fetch_v9(payload):
     return r.i16(), perr, offset
 
 
+def parse_offset_fetch_v9_group(payload):
+    """-> (group error, {(topic, partition): (error, committed offset)}) of the one group."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    r.carray_len()
+    r.cstring()
+    parts = {}
+    for _ in range(r.carray_len()):
+        topic = r.cstring()
+        for _ in range(r.carray_len()):
+            p = r.i32()
+            offset = r.i64()
+            r.i32()  # leader epoch
+            r.cstring()  # metadata
+            parts[(topic, p)] = (r.i16(), offset)
+            r.tags()
+        r.tags()
+    return r.i16(), parts
+
+
 class Reader:
     def __init__(self, b):
         self.b, self.o = b, 0
@@ -746,3 +766,106 @@ def batches(records):
         out.append((base, base + last_delta, count))
         o += 12 + length
     return out
+
+
+def round_trip(port, request, timeout=10.0):
+    """Sends one request on a new connection and returns its response frame."""
+    c = Conn(port, timeout=timeout)
+    try:
+        c.send(request)
+        return c.recv_frame()
+    finally:
+        c.close()
+
+
+def consumer_group_heartbeat(correlation_id, group, member_id, epoch, version=1, instance_id=None, rack_id=None,
+                             rebalance_timeout_ms=-1, topics=None, regex=None, assignor=None, owned=None):
+    """ConsumerGroupHeartbeat (68, KIP-848) v0/v1. owned: None (unchanged) or {topic_id: [partitions]}."""
+    body = header_v2(68, version, correlation_id) + cstring(group) + cstring(member_id) + i32(epoch)
+    body += cstring(instance_id) + cstring(rack_id) + i32(rebalance_timeout_ms)
+    body += carray(None if topics is None else [cstring(t) for t in topics])
+    if version >= 1:
+        body += cstring(regex)
+    body += cstring(assignor)
+    body += carray(None if owned is None else
+                   [tid + carray([i32(p) for p in parts]) + NO_TAGS for tid, parts in owned.items()])
+    return frame(body + NO_TAGS)
+
+
+def parse_consumer_group_heartbeat(payload):
+    """-> dict(error, message, member_id, epoch, interval, assignment: None or {topic_id: [partitions]})."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+    out = dict(error=r.i16(), message=r.cstring(), member_id=r.cstring(), epoch=r.i32(), interval=r.i32())
+    present = struct.unpack(">b", r.take(1))[0]
+    out["assignment"] = None
+    if present >= 0:
+        out["assignment"] = {}
+        for _ in range(r.carray_len()):
+            tid = r.uuid()
+            out["assignment"][tid] = sorted(r.i32() for _ in range(r.carray_len()))
+            r.tags()
+        r.tags()
+    r.tags()
+    return out
+
+
+def consumer_group_describe(correlation_id, groups, version=1):
+    """ConsumerGroupDescribe (69, KIP-848)."""
+    return frame(header_v2(69, version, correlation_id) + carray([cstring(g) for g in groups]) + i8(0) + NO_TAGS)
+
+
+def parse_consumer_group_describe(payload, version=1):
+    """-> [dict(error, message, group, state, epoch, assignment_epoch, assignor, members)]; each member a
+    dict(member_id, instance_id, rack_id, epoch, client_id, client_host, topics, regex, assignment, target,
+    type), assignments as {topic name: [partitions]}."""
+    _, r = flexible_response(payload)
+    r.i32()  # throttle
+
+    def assignment():
+        out = {}
+        for _ in range(r.carray_len()):
+            r.uuid()
+            name = r.cstring()
+            out[name] = sorted(r.i32() for _ in range(r.carray_len()))
+            r.tags()
+        r.tags()
+        return out
+
+    groups = []
+    for _ in range(r.carray_len()):
+        g = dict(error=r.i16(), message=r.cstring(), group=r.cstring(), state=r.cstring(), epoch=r.i32(),
+                 assignment_epoch=r.i32(), assignor=r.cstring(), members=[])
+        for _ in range(r.carray_len()):
+            m = dict(member_id=r.cstring(), instance_id=r.cstring(), rack_id=r.cstring(), epoch=r.i32(),
+                     client_id=r.cstring(), client_host=r.cstring(),
+                     topics=[r.cstring() for _ in range(r.carray_len())], regex=r.cstring())
+            m["assignment"] = assignment()
+            m["target"] = assignment()
+            m["type"] = struct.unpack(">b", r.take(1))[0] if version >= 1 else None
+            r.tags()
+            g["members"].append(m)
+        r.i32()  # authorized operations
+        r.tags()
+        groups.append(g)
+    return groups
+
+
+def join_group_v5(correlation_id, group, member_id="", protocol_type="consumer", protocols=(("range", b""),)):
+    """JoinGroup v5 (not flexible): enough to see how a classic member is answered."""
+    body = header_v1(11, 5, correlation_id) + string(group) + i32(30000) + i32(60000) + string(member_id)
+    body += i16(-1) + string(protocol_type)
+    body += i32(len(protocols)) + b"".join(string(n) + nbytes(m) for n, m in protocols)
+    return frame(body)
+
+
+def parse_join_group_v5(payload):
+    """-> (error, member_id)."""
+    r = Reader(payload)
+    r.i32()  # correlation id
+    r.i32()  # throttle
+    error = r.i16()
+    r.i32()  # generation
+    r.string()  # protocol name
+    r.string()  # leader
+    return error, r.string()

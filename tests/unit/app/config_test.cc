@@ -22,8 +22,10 @@ TEST(BrokerConfig, AppliesKafkaNames) {
   EXPECT_EQ(c.log.retention_ms, 2 * 3600 * 1000);
   EXPECT_EQ(c.log.segment_bytes, 1048576);
   EXPECT_FALSE(c.auto_create_topics);
-  EXPECT_EQ(c.listen_host, "127.0.0.1");
-  EXPECT_EQ(c.listen_port, 19092);
+  resolve_listeners(c);
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_EQ(c.listeners[0].host, "127.0.0.1");
+  EXPECT_EQ(c.listeners[0].port, 19092);
   EXPECT_EQ(c.log.timestamp_type, storage::TimestampType::LogAppendTime);
   EXPECT_TRUE(c.controlled_shutdown);
   set_config(c, "num.replica.fetchers", "4");
@@ -33,6 +35,42 @@ TEST(BrokerConfig, AppliesKafkaNames) {
   EXPECT_EQ(c.num_replica_fetchers, 4);
   EXPECT_FALSE(c.controlled_shutdown);
   EXPECT_THROW(set_config(c, "num.replica.fetchers", "0"), ConfigError);
+}
+
+TEST(BrokerConfig, ResolvesListenersWithTheirProtocols) {
+  BrokerConfig c;
+  set_config(c, "listeners", "PLAINTEXT://127.0.0.1:9092, sasl_plaintext://:9093,INTERNAL://10.0.0.1:9094");
+  set_config(c, "listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,INTERNAL:SSL");
+  set_config(c, "advertised.listeners", "SASL_PLAINTEXT://kafka.example:19093");
+  set_config(c, "inter.broker.listener.name", "plaintext");
+  set_config(c, "ssl.keystore.location", "/x.pem");
+  resolve_listeners(c);
+  ASSERT_EQ(c.listeners.size(), 3u);
+  EXPECT_EQ(c.listeners[1].name, "SASL_PLAINTEXT");
+  EXPECT_EQ(c.listeners[1].protocol, SecurityProtocol::kSaslPlaintext);
+  EXPECT_EQ(c.listeners[1].host, "0.0.0.0");
+  EXPECT_EQ(c.listeners[1].advertised_host, "kafka.example");
+  EXPECT_EQ(c.listeners[1].advertised_port, 19093);
+  EXPECT_EQ(c.listeners[2].protocol, SecurityProtocol::kSsl);
+  EXPECT_EQ(c.inter_broker_listener().name, "PLAINTEXT");
+  validate_config(c);
+  // --listen moves the PLAINTEXT listener; --advertise the inter-broker one's address.
+  resolve_listeners(c, "127.0.0.1:1234", "broker1:4321");
+  EXPECT_EQ(c.listeners[0].port, 1234);
+  EXPECT_EQ(c.listeners[0].advertised_host, "broker1");
+  EXPECT_EQ(c.listeners.size(), 3u);
+
+  BrokerConfig unmapped;
+  set_config(unmapped, "listeners", "CUSTOM://127.0.0.1:9092");
+  EXPECT_THROW(resolve_listeners(unmapped), ConfigError);
+  BrokerConfig tls_without_keystore;
+  set_config(tls_without_keystore, "listeners", "SSL://127.0.0.1:9093");
+  resolve_listeners(tls_without_keystore);
+  EXPECT_THROW(validate_config(tls_without_keystore), ConfigError);
+  EXPECT_THROW(set_config(c, "listeners", "127.0.0.1:9092"), ConfigError);
+  EXPECT_THROW(set_config(c, "sasl.enabled.mechanisms", "GSSAPI"), ConfigError);
+  EXPECT_THROW(set_config(c, "ssl.client.auth", "maybe"), ConfigError);
+  EXPECT_THROW(set_config(c, "ssl.enabled.protocols", "TLSv1.1"), ConfigError);
 }
 
 TEST(BrokerConfig, RefusesUnknownKeysAndBadValuesNamingTheKey) {
@@ -53,6 +91,22 @@ TEST(BrokerConfig, RefusesUnknownKeysAndBadValuesNamingTheKey) {
   EXPECT_THROW(set_config(c, "auto.create.topics.enable", "yes"), ConfigError);
   EXPECT_THROW(set_config(c, "default.replication.factor", "0"), ConfigError);
   EXPECT_THROW(set_config(c, "min.insync.replicas", "0"), ConfigError);
+}
+
+TEST(BrokerConfig, ConsumerGroupProtocolSettings) {
+  BrokerConfig c;
+  EXPECT_EQ(c.group_consumer_heartbeat_interval_ms, 5000);
+  EXPECT_EQ(c.group_consumer_session_timeout_ms, 45000);
+  EXPECT_EQ(c.group_consumer_assignors, (std::vector<std::string>{"uniform", "range"}));
+  set_config(c, "group.consumer.heartbeat.interval.ms", "500");
+  set_config(c, "group.consumer.session.timeout.ms", "10000");
+  set_config(c, "group.consumer.assignors", "range, org.apache.kafka.coordinator.group.assignor.UniformAssignor");
+  EXPECT_EQ(c.group_consumer_heartbeat_interval_ms, 500);
+  EXPECT_EQ(c.group_consumer_session_timeout_ms, 10000);
+  EXPECT_EQ(c.group_consumer_assignors, (std::vector<std::string>{"range", "uniform"}));
+  EXPECT_THROW(set_config(c, "group.consumer.assignors", "sticky"), ConfigError);
+  EXPECT_THROW(set_config(c, "group.consumer.assignors", " , "), ConfigError);
+  EXPECT_THROW(set_config(c, "group.consumer.heartbeat.interval.ms", "0"), ConfigError);
 }
 
 TEST(BrokerConfig, ReadsPropertiesFile) {

@@ -231,6 +231,34 @@ TEST(Golden, DescribeProducersV0) {
   EXPECT_EQ(encode(req, 0), body);
 }
 
+TEST(Golden, UserScramCredentialsV0) {
+  // Describe: users null (every user); then ["u"].
+  auto all = decode<DescribeUserScramCredentialsRequest>({0x00, 0x00}, 0);
+  EXPECT_FALSE(all.users.has_value());
+  std::vector<uint8_t> one = {0x02, 0x02, 'u', 0x00, 0x00};
+  auto named = decode<DescribeUserScramCredentialsRequest>(one, 0);
+  ASSERT_TRUE(named.users.has_value());
+  ASSERT_EQ(named.users->size(), 1u);
+  EXPECT_EQ((*named.users)[0].name, "u");
+  EXPECT_EQ(encode(named, 0), one);
+  // Alter: delete ("u", SCRAM-SHA-256); upsert ("v", SCRAM-SHA-512, 4096
+  // iterations, salt "s", salted password "p").
+  std::vector<uint8_t> alter = {0x02, 0x02, 'u',  0x01, 0x00,                    // deletions
+                                0x02, 0x02, 'v',  0x02, 0x00, 0x00, 0x10, 0x00,  // name, mechanism, iterations
+                                0x02, 's',  0x02, 'p',  0x00,                    // salt, salted password, tags
+                                0x00};
+  auto req = decode<AlterUserScramCredentialsRequest>(alter, 0);
+  ASSERT_EQ(req.deletions.size(), 1u);
+  EXPECT_EQ(req.deletions[0].mechanism, 1);
+  ASSERT_EQ(req.upsertions.size(), 1u);
+  EXPECT_EQ(req.upsertions[0].name, "v");
+  EXPECT_EQ(req.upsertions[0].mechanism, 2);
+  EXPECT_EQ(req.upsertions[0].iterations, 4096);
+  EXPECT_EQ(req.upsertions[0].salt, std::vector<uint8_t>{'s'});
+  EXPECT_EQ(req.upsertions[0].salted_password, std::vector<uint8_t>{'p'});
+  EXPECT_EQ(encode(req, 0), alter);
+}
+
 TEST(Golden, WriteTxnMarkersV0AndV1) {
   // One ABORT marker for producer 7, epoch 1, topic "t" partitions [0, 2],
   // coordinator epoch 3, in Kafka's WriteTxnMarkersRequest layout.

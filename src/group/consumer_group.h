@@ -1,0 +1,157 @@
+#pragma once
+// One consumer group under the next-generation protocol (KIP-848, Kafka's
+// ConsumerGroup and the consumer-group half of its GroupMetadataManager):
+// members join, heartbeat and leave with ConsumerGroupHeartbeat; the group
+// epoch moves when membership, subscriptions or the subscribed topics'
+// metadata change; a server-side assignor (`uniform` or `range`) computes the
+// target assignment for the new epoch; each member then reconciles towards
+// its target one heartbeat at a time (reconciliation.h), so a partition is
+// given to a member only once its previous owner has revoked it.
+//
+// A ConsumerGroup only decides; it does no I/O. Time and the topic catalogue
+// are passed in, so tests drive it. take_dirty() tells the coordinator when to
+// persist it (snapshot()). Thread-safety: none; it lives on its coordinator's
+// shard.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/error_code.h"
+#include "group/assignors.h"
+#include "group/offsets_format.h"
+#include "group/reconciliation.h"
+
+namespace runnel::group {
+
+using ConsumerClock = std::chrono::steady_clock;
+
+// Kafka's ConsumerGroupState names.
+enum class ConsumerGroupState { Empty, Assigning, Reconciling, Stable, Dead };
+std::string_view consumer_state_name(ConsumerGroupState s);
+
+// group.consumer.* settings.
+struct ConsumerGroupConfig {
+  int32_t heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
+  int32_t session_timeout_ms = 45000;    // group.consumer.session.timeout.ms
+  // group.consumer.assignors: the first is the default.
+  std::vector<std::string> assignors = {std::string(kUniformAssignor), std::string(kRangeAssignor)};
+};
+
+// What the coordinator needs of the topic catalogue: a topic by name
+// (nullopt when it does not exist) and, for regex subscriptions, every name.
+struct TopicCatalog {
+  std::function<std::optional<SubscribedTopic>(const std::string&)> find;
+  std::function<std::vector<std::string>()> names;
+};
+
+// A ConsumerGroupHeartbeat request, decoded. Optional fields are null when
+// they did not change since the member's last heartbeat.
+struct ConsumerHeartbeat {
+  std::string member_id;
+  int32_t member_epoch = 0;
+  std::optional<std::string> instance_id;
+  std::optional<std::string> rack_id;
+  int32_t rebalance_timeout_ms = -1;
+  std::optional<std::vector<std::string>> subscribed_topic_names;
+  std::optional<std::string> subscribed_topic_regex;
+  std::optional<std::string> server_assignor;
+  std::optional<TopicAssignment> owned;
+  std::string client_id;
+  std::string client_host;
+};
+
+struct ConsumerHeartbeatResult {
+  ErrorCode error = ErrorCode::NONE;
+  std::optional<std::string> message;
+  std::string member_id;
+  int32_t member_epoch = 0;
+  int32_t heartbeat_interval_ms = 0;
+  std::optional<TopicAssignment> assignment;  // set when the member must (re)learn it
+};
+
+// Kafka's request validation (throwIfConsumerGroupHeartbeatRequestIsInvalid),
+// before any group is looked at: INVALID_REQUEST, UNSUPPORTED_ASSIGNOR or
+// INVALID_REGULAR_EXPRESSION with Kafka's message; NONE when valid.
+std::pair<ErrorCode, std::string> validate_heartbeat(const ConsumerHeartbeat& request, int16_t api_version,
+                                                     const std::vector<std::string>& assignors);
+
+class ConsumerGroup {
+ public:
+  ConsumerGroup(std::string id, ConsumerGroupConfig config) : id_(std::move(id)), config_(std::move(config)) {}
+
+  const std::string& id() const { return id_; }
+  ConsumerGroupState state() const;
+  int32_t group_epoch() const { return group_epoch_; }
+  int32_t assignment_epoch() const { return assignment_epoch_; }
+  const std::map<std::string, ConsumerMember>& members() const { return members_; }
+  const TopicAssignment& target(const std::string& member_id) const;
+  // The assignor the next target assignment is computed with.
+  std::string assignor() const;
+  bool empty() const { return members_.empty(); }
+
+  // A heartbeat of a member (joining, staying or leaving) that passed
+  // validate_heartbeat().
+  ConsumerHeartbeatResult heartbeat(const ConsumerHeartbeat& request, const TopicCatalog& topics,
+                                    ConsumerClock::time_point now);
+
+  // Fences members whose session expired, or that did not revoke partitions
+  // within their rebalance timeout. Returns true when the group changed.
+  bool tick(ConsumerClock::time_point now);
+
+  // OffsetCommit (v9+ carries the member epoch) and OffsetFetch (v9+):
+  // UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH, UNSUPPORTED_VERSION (a member
+  // committing below OffsetCommit v9) or NONE, as Kafka's ConsumerGroup
+  // validateOffsetCommit / validateOffsetFetch. An epoch below 0 comes from
+  // outside the group: a commit is then allowed only while the group is
+  // empty, a fetch without a member id always.
+  ErrorCode validate_commit(const std::string& member_id, int32_t member_epoch, int16_t api_version,
+                            bool transactional) const;
+  ErrorCode validate_fetch(const std::optional<std::string>& member_id, int32_t member_epoch) const;
+
+  // The subscribed topic names of every member (offsets retention, OffsetDelete).
+  std::vector<std::string> subscribed_topic_names() const;
+
+  bool take_dirty() { return std::exchange(dirty_, false); }
+  void mark_dead() { dead_ = true; }
+
+  ConsumerGroupValue snapshot() const;
+  // Restores persisted state, as Kafka loads a group: every member's session
+  // starts again at `now`, so members that are gone are fenced in time.
+  void restore(const ConsumerGroupValue& value, ConsumerClock::time_point now);
+
+ private:
+  ConsumerHeartbeatResult leave(const ConsumerHeartbeat& request);
+  // Removes a member, frees its partitions and bumps the group epoch.
+  void fence(const std::string& member_id, std::string_view reason);
+  // Replaces (or adds) a member, keeping the partition epochs in step.
+  void put_member(ConsumerMember member);
+  void remove_partition_epochs(const ConsumerMember& m);
+  void add_partition_epochs(const ConsumerMember& m);
+  int32_t partition_epoch(const TopicUuid& topic, int32_t partition) const;
+  // The subscribed topics that exist now (name -> id and partition count),
+  // with `changed` in place of its member when given.
+  std::map<std::string, SubscribedTopic> subscription_metadata(const TopicCatalog& topics,
+                                                               const ConsumerMember* changed) const;
+  void compute_target(const std::map<std::string, SubscribedTopic>& metadata);
+
+  std::string id_;
+  ConsumerGroupConfig config_;
+  int32_t group_epoch_ = 0;
+  int32_t assignment_epoch_ = 0;
+  std::map<std::string, ConsumerMember> members_;
+  std::map<std::string, std::string> static_members_;  // instance id -> member id
+  std::map<std::string, TopicAssignment> target_;      // member id -> target assignment
+  std::map<std::pair<TopicUuid, int32_t>, int32_t> partition_epochs_;
+  std::map<std::string, SubscribedTopic> metadata_;  // what the current group epoch was computed from
+  bool metadata_known_ = false;                      // false after a restore: metadata_ is not persisted
+  bool dirty_ = false;
+  bool dead_ = false;
+};
+
+}  // namespace runnel::group

@@ -1,0 +1,96 @@
+// AlterUserScramCredentials (key 51, KIP-554): adds, replaces and deletes
+// users' SCRAM credentials. The client sends the salted password, never the
+// password; the broker keeps StoredKey and ServerKey derived from it. Errors
+// are per user, with Kafka's codes and messages; a user with any invalid
+// change gets none of its changes. Changes reach the credential file (and new
+// authentications) at once; connections already authenticated stay so.
+//
+// Without an authorizer (ACLs are not built yet) any client may alter
+// credentials, as with Kafka without one. The file write (with fsync) runs on
+// the shard thread: it is rare and small.
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "kafka/broker.h"
+#include "kafka/handlers/handlers.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+namespace {
+
+struct Problem {
+  ErrorCode error;
+  std::string message;
+};
+
+std::optional<Problem> check_name_and_mechanism(const std::string& name, int8_t mechanism) {
+  if (name.empty()) return Problem{ErrorCode::UNACCEPTABLE_CREDENTIAL, "Username must not be empty"};
+  if (!security::mechanism_from_type(mechanism))
+    return Problem{ErrorCode::UNSUPPORTED_SASL_MECHANISM, "Unknown SCRAM mechanism"};
+  return std::nullopt;
+}
+
+}  // namespace
+
+asio::awaitable<protocol::AlterUserScramCredentialsResponse> handle_alter_user_scram_credentials(
+    RequestContext& ctx, protocol::AlterUserScramCredentialsRequest& request) {
+  protocol::AlterUserScramCredentialsResponse response;
+  auto& store = ctx.broker.credentials();
+  auto current = store.snapshot();
+  std::map<std::string, std::optional<Problem>> outcome;  // every user named, in name order
+  auto note = [&](const std::string& name, std::optional<Problem> problem) {
+    auto [it, fresh] = outcome.emplace(name, std::nullopt);
+    if (!fresh && !it->second) {
+      it->second =
+          Problem{ErrorCode::DUPLICATE_RESOURCE, "A user credential cannot be altered twice in the same request"};
+      return;
+    }
+    if (!it->second) it->second = std::move(problem);
+  };
+  for (const auto& d : request.deletions) {
+    auto problem = check_name_and_mechanism(d.name, d.mechanism);
+    if (!problem) {
+      auto user = current.find(d.name);
+      if (user == current.end() || !user->second.count(*security::mechanism_from_type(d.mechanism)))
+        problem = Problem{ErrorCode::RESOURCE_NOT_FOUND, "Attempt to delete a user credential that does not exist"};
+    }
+    note(d.name, std::move(problem));
+  }
+  for (const auto& u : request.upsertions) {
+    auto problem = check_name_and_mechanism(u.name, u.mechanism);
+    if (!problem && u.iterations < security::kMinIterations)
+      problem = Problem{ErrorCode::UNACCEPTABLE_CREDENTIAL, "Too few iterations"};
+    if (!problem && u.iterations > security::kMaxIterations)
+      problem = Problem{ErrorCode::UNACCEPTABLE_CREDENTIAL, "Too many iterations"};
+    if (!problem && (u.salt.empty() || u.salt.size() > 255 || u.salted_password.empty()))
+      problem = Problem{ErrorCode::UNACCEPTABLE_CREDENTIAL, "Invalid salt or salted password"};
+    note(u.name, std::move(problem));
+  }
+  for (const auto& d : request.deletions) {
+    if (outcome[d.name]) continue;
+    bool found = false;
+    if (!store.remove(d.name, security::mechanism_from_type(d.mechanism), &found))
+      outcome[d.name] = Problem{ErrorCode::UNKNOWN_SERVER_ERROR,
+                                std::string("cannot write the credential file: ") + std::strerror(errno)};
+  }
+  for (const auto& u : request.upsertions) {
+    if (outcome[u.name]) continue;
+    auto mechanism = *security::mechanism_from_type(u.mechanism);
+    auto credential = security::credential_from_salted(mechanism, u.salted_password, u.salt, u.iterations);
+    if (!store.set(u.name, mechanism, credential))
+      outcome[u.name] = Problem{ErrorCode::UNKNOWN_SERVER_ERROR,
+                                std::string("cannot write the credential file: ") + std::strerror(errno)};
+  }
+  for (const auto& [name, problem] : outcome) {
+    auto& result = response.results.emplace_back();
+    result.user = name;
+    if (problem) {
+      result.error_code = code(problem->error);
+      result.error_message = problem->message;
+    }
+  }
+  co_return response;
+}
+
+}  // namespace runnel

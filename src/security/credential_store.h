@@ -1,0 +1,69 @@
+#pragma once
+// The SCRAM credentials of the users a broker knows (salt, iterations,
+// StoredKey and ServerKey per user and mechanism; never a password), kept in
+// one small file, DATA/meta/scram-credentials, rewritten atomically and
+// durably on every change. The file layout (all integers big-endian):
+//
+//   magic "RSCR" | u8 version (1) | u32 user count
+//   per user:  u16 name length | name | u8 credential count
+//     per credential: u8 mechanism (1 SCRAM-SHA-256, 2 SCRAM-SHA-512)
+//                     | i32 iterations | u8 salt length | salt
+//                     | u8 key length | StoredKey | u8 key length | ServerKey
+//   u32 CRC-32C of every byte before it
+//
+// Single node only: in a cluster each broker has its own file (the cluster
+// does not share credentials yet).
+//
+// Thread-safety: every method is safe from any thread. A mutex guards the
+// map: authentication and credential changes are rare, never on the data path.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "security/scram.h"
+#include "storage/env.h"
+
+namespace runnel::security {
+
+using UserCredentials = std::map<ScramMechanism, ScramCredential>;
+using CredentialMap = std::map<std::string, UserCredentials>;
+
+std::vector<uint8_t> encode_credentials(const CredentialMap& users);
+// nullopt when the bytes are not a whole, intact file of this format.
+std::optional<CredentialMap> decode_credentials(std::span<const uint8_t> bytes);
+
+class CredentialStore {
+ public:
+  CredentialStore(storage::Env* env, std::filesystem::path path) : env_(env), path_(std::move(path)) {}
+  static std::filesystem::path path_in(const std::filesystem::path& data_dir) {
+    return data_dir / "meta" / "scram-credentials";
+  }
+
+  // Reads the file; a missing file is an empty store. False (with *error
+  // set) when it exists but cannot be read or is corrupt.
+  [[nodiscard]] bool load(std::string* error);
+
+  std::optional<ScramCredential> find(const std::string& user, ScramMechanism m) const;
+  CredentialMap snapshot() const;
+
+  // Adds or replaces a credential, or removes one (remove_all: every
+  // mechanism of the user). Write-through: false, with errno set and nothing
+  // changed, when the file cannot be written. remove() of a credential that
+  // does not exist returns true and sets *found to false.
+  [[nodiscard]] bool set(const std::string& user, ScramMechanism m, const ScramCredential& credential);
+  [[nodiscard]] bool remove(const std::string& user, std::optional<ScramMechanism> m, bool* found);
+
+ private:
+  [[nodiscard]] bool write(const CredentialMap& users);
+  storage::Env* env_;
+  std::filesystem::path path_;
+  mutable std::mutex mu_;
+  CredentialMap users_;
+};
+
+}  // namespace runnel::security

@@ -1,0 +1,35 @@
+#include "storage/io_throttler.h"
+
+#include <cmath>
+#include <thread>
+
+namespace runnel::storage {
+
+bool IoThrottler::limited() const { return rate_ > 0 && std::isfinite(rate_) && rate_ < 1e18; }
+
+void IoThrottler::throttle(uint64_t bytes, const std::atomic<bool>* stop) {
+  if (!limited()) return;
+  using namespace std::chrono;
+  duration<double> sleep{0};
+  {
+    std::lock_guard lock(mu_);
+    window_bytes_ += static_cast<double>(bytes);
+    auto now = steady_clock::now();
+    duration<double> elapsed = now - window_start_;
+    duration<double> due{window_bytes_ / rate_};
+    if (due > elapsed) sleep = due - elapsed;
+    // A new window once a second has passed and the debt is paid.
+    if (elapsed >= seconds(1) && sleep.count() <= 0) {
+      window_start_ = now;
+      window_bytes_ = 0;
+    }
+  }
+  // In short steps, so that a stop request is heard quickly.
+  auto until = steady_clock::now() + duration_cast<steady_clock::duration>(sleep);
+  while (steady_clock::now() < until) {
+    if (stop && stop->load()) return;
+    std::this_thread::sleep_for(std::min<steady_clock::duration>(until - steady_clock::now(), milliseconds(50)));
+  }
+}
+
+}  // namespace runnel::storage
