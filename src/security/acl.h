@@ -32,13 +32,7 @@ enum class ResourceType : int8_t {
   DelegationToken = 6,
   User = 7
 };
-enum class PatternType : int8_t {
-  Unknown = 0,
-  Any = 1,
-  Match = 2,
-  Literal = 3,
-  Prefixed = 4
-};
+enum class PatternType : int8_t { Unknown = 0, Any = 1, Match = 2, Literal = 3, Prefixed = 4 };
 enum class AclOperation : int8_t {
   Unknown = 0,
   Any = 1,
@@ -65,7 +59,7 @@ struct AclBinding {
   ResourceType resource_type = ResourceType::Topic;
   std::string resource_name;
   PatternType pattern_type = PatternType::Literal;
-  std::string principal; // "User:alice", "User:*"
+  std::string principal;  // "User:alice", "User:*"
   std::string host = "*";
   AclOperation operation = AclOperation::All;
   AclPermission permission = AclPermission::Allow;
@@ -90,7 +84,7 @@ struct AclFilter {
 std::optional<std::string> validate_new_acl(const AclBinding &acl);
 
 struct AuthorizerConfig {
-  std::set<std::string> super_users; // super.users, e.g. {"User:admin"}
+  std::set<std::string> super_users;  // super.users, e.g. {"User:admin"}
   bool allow_everyone_if_no_acl_found = false;
 };
 
@@ -102,28 +96,40 @@ struct AclAction {
 };
 
 class AclSet {
-public:
+ public:
   AclSet() = default;
   explicit AclSet(std::vector<AclBinding> acls);
 
-  bool authorize(const AuthorizerConfig &config, std::string_view principal,
-                 std::string_view host, const AclAction &action) const;
+  bool authorize(const AuthorizerConfig &config, std::string_view principal, std::string_view host,
+                 const AclAction &action) const;
+  // Kafka's authorizeByResourceType: whether the principal may do
+  // `operation` on at least one resource of the type (an ALLOW it matches
+  // that no DENY on every resource of the type cancels; or no ACL of the
+  // type at all with allow.everyone.if.no.acl.found). InitProducerId uses it
+  // for idempotent producers (WRITE on any topic).
+  bool authorize_any(const AuthorizerConfig &config, std::string_view principal, std::string_view host,
+                     AclOperation operation, ResourceType type) const;
   std::vector<AclBinding> find(const AclFilter &filter) const;
   const std::vector<AclBinding> &all() const { return acls_; }
 
   // With `added` (duplicates ignored) or without those `filter` matches.
   AclSet with(const std::vector<AclBinding> &added) const;
-  AclSet without(const AclFilter &filter,
-                 std::vector<AclBinding> *removed) const;
+  AclSet without(const AclFilter &filter, std::vector<AclBinding> *removed) const;
 
-private:
-  std::vector<AclBinding> acls_; // sorted, unique
+ private:
+  std::vector<AclBinding> acls_;  // sorted, unique
 };
 
 // The stored form (a JSON array, for the data dir and etcd) and back;
 // decode throws std::invalid_argument on anything else.
 std::string encode_acls(const std::vector<AclBinding> &acls);
 std::vector<AclBinding> decode_acls(std::string_view text);
+
+// Wire values (int8) to the enums; a value Kafka does not define is Unknown.
+ResourceType resource_type_from_wire(int8_t v);
+PatternType pattern_type_from_wire(int8_t v);
+AclOperation operation_from_wire(int8_t v);
+AclPermission permission_from_wire(int8_t v);
 
 // Names as Kafka prints them (kafka-acls.sh): "TOPIC", "PREFIXED", "READ",
 // "ALLOW"...
@@ -137,4 +143,4 @@ std::optional<PatternType> parse_pattern_type(std::string_view s);
 std::optional<AclOperation> parse_operation(std::string_view s);
 std::optional<AclPermission> parse_permission(std::string_view s);
 
-} // namespace runnel::security
+}  // namespace runnel::security
