@@ -189,6 +189,7 @@ void Broker::join_cluster() {
   self.listeners = advertised_;
   if (auto status = control_plane_->start(self); !status.is_ok())
     throw std::runtime_error("cannot join the cluster: " + status.to_string());
+  refresh_acls();  // the listing start() read: the watch reports only later changes
   if (control_plane_->founded_cluster()) import_local_topics();
   producer_ids_ = std::make_unique<cluster::ProducerIdAllocator>(
       [this](int64_t size) { return control_plane_->reserve_producer_ids(size); });

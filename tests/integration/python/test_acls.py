@@ -9,7 +9,6 @@ confluent-kafka 1.7.0 has no ACL admin API) and through `runnel acl`; and a
 3-broker cluster where an ACL created through one broker applies on another."""
 import os
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -47,6 +46,16 @@ def secured_broker(sets=None, args=None):
     b.sasl = "127.0.0.1:%d" % port
     add_users(b.data_dir)
     return b
+
+
+def admin_properties(directory):
+    """A kafka-acls.sh style --command-config file for the super user."""
+    path = os.path.join(directory, "admin.properties")
+    with open(path, "w") as f:
+        f.write("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"
+                "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+                "username=\"admin\" password=\"%s\";\n" % USERS["admin"])
+    return path
 
 
 def kp_admin(bootstrap, user="admin"):
@@ -226,11 +235,7 @@ class AclTest(unittest.TestCase):
             alice.close()
 
     def test_cli_add_list_remove(self):
-        props = os.path.join(self.broker.tmp, "admin.properties")
-        with open(props, "w") as f:
-            f.write("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"
-                    "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
-                    "username=\"admin\" password=\"%s\";\n" % USERS["admin"])
+        props = admin_properties(self.broker.tmp)
         base = ["--bootstrap-server", self.broker.sasl, "--command-config", props]
         r = runnel("acl", "add", *base, "--allow-principal", "User:dave", "--operation", "Read", "--operation",
                    "Describe", "--topic", "cli-t", "--group", "cli-", "--resource-pattern-type", "prefixed")
@@ -305,32 +310,33 @@ class AclClusterTest(unittest.TestCase):
                 b = secured_broker(args=["--node-id", str(n), "--etcd", c.etcd.url])
                 c.brokers[n] = b
                 b.start()
-            admins = {n: kp_admin(b.sasl) for n, b in c.brokers.items()}
-            admins[1].create_acls([acl("User:ANONYMOUS", ACLOperation.CLUSTER_ACTION, ResourceType.CLUSTER,
-                                       "kafka-cluster")])
-            admins[1].create_topics([NewTopic("shared", 1, 3)])
-            # Through broker 1; produce to the leader through broker 3's listener.
-            self.assertEqual(produce_error(c.brokers[3].sasl, "alice", "shared"), KafkaError.TOPIC_AUTHORIZATION_FAILED)
-            admins[1].create_acls([acl("User:alice", ACLOperation.WRITE, ResourceType.TOPIC, "shared")])
+            props = admin_properties(c.brokers[1].tmp)
+
+            def cli(n, *args):
+                # One connection to broker n alone (the CLI never follows metadata).
+                return runnel("acl", *args, "--bootstrap-server", c.brokers[n].sasl, "--command-config", props)
 
             def seen_by(n):
-                found, _ = admins[n].describe_acls(ACLFilter(
-                    principal="User:alice", host=None, operation=ACLOperation.ANY,
-                    permission_type=ACLPermissionType.ANY,
-                    resource_pattern=ResourcePatternFilter(ResourceType.TOPIC, "shared",
-                                                           ACLResourcePatternType.LITERAL)))
-                return len(found) == 1
+                return "principal=User:alice" in cli(n, "list", "--topic", "shared").stdout
 
+            r = cli(1, "add", "--cluster", "--operation", "ClusterAction", "--allow-principal", "User:ANONYMOUS")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            admin = kp_admin(c.brokers[1].sasl)
+            admin.create_topics([NewTopic("shared", 1, 3)])
+            admin.close()
+            self.assertEqual(produce_error(c.brokers[3].sasl, "alice", "shared"),
+                             KafkaError.TOPIC_AUTHORIZATION_FAILED)
+            # Created through broker 1, in force on brokers 2 and 3 within a moment.
+            r = cli(1, "add", "--topic", "shared", "--operation", "Write", "--allow-principal", "User:alice")
+            self.assertEqual(r.returncode, 0, r.stderr)
             self.assertTrue(wait_for(lambda: seen_by(2) and seen_by(3), timeout=5))
             self.assertIsNone(produce_error(c.brokers[3].sasl, "alice", "shared"))
-            # Deleted through broker 2: gone on broker 1 too.
-            admins[2].delete_acls([ACLFilter(principal="User:alice", host=None, operation=ACLOperation.ANY,
-                                             permission_type=ACLPermissionType.ANY,
-                                             resource_pattern=ResourcePatternFilter(
-                                                 ResourceType.TOPIC, "shared", ACLResourcePatternType.LITERAL))])
+            # Removed through broker 2: gone on broker 1 too.
+            r = cli(2, "remove", "--topic", "shared", "--force")
+            self.assertEqual(r.returncode, 0, r.stderr)
             self.assertTrue(wait_for(lambda: not seen_by(1), timeout=5))
-            for a in admins.values():
-                a.close()
+            self.assertEqual(produce_error(c.brokers[1].sasl, "alice", "shared"),
+                             KafkaError.TOPIC_AUTHORIZATION_FAILED)
             for b in c.brokers.values():
                 self.assertTrue(b.alive(), b.log())
         finally:
