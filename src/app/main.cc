@@ -381,7 +381,8 @@ int main(int argc, char** argv) {
   acl_list_cmd->add_option("--principal", acl.principals, "Only the ACLs of this principal (repeatable)");
   auto* acl_remove_cmd = acl_cmd->add_subcommand("remove", "Remove ACLs (--remove; no prompt, as with --force)");
   acl_flags(acl_remove_cmd, false);
-  acl_remove_cmd->add_flag("--force", "Accepted for kafka-acls.sh compatibility (never prompts)");
+  bool acl_force = false;  // kafka-acls.sh's --force: runnel never prompts
+  acl_remove_cmd->add_flag("--force", acl_force, "Accepted for kafka-acls.sh compatibility (never prompts)");
 
   CLI11_PARSE(app, argc, argv);
   if (acl_add_cmd->parsed()) return runnel::app::acl_add(acl, std::cout, std::cerr);

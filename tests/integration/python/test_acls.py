@@ -310,6 +310,7 @@ class AclClusterTest(unittest.TestCase):
                 b = secured_broker(args=["--node-id", str(n), "--etcd", c.etcd.url])
                 c.brokers[n] = b
                 b.start()
+            self.assertTrue(wait_for(lambda: all(c.view(n) and sorted(c.view(n)[0]) == [1, 2, 3] for n in c.brokers)))
             props = admin_properties(c.brokers[1].tmp)
 
             def cli(n, *args):
