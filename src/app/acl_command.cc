@@ -1,5 +1,6 @@
 #include "app/acl_command.h"
 
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -89,9 +90,15 @@ PatternType pattern(const AclOptions& o, bool filter) {
 std::vector<AclOperation> operations(const AclOptions& o, AclOperation fallback) {
   std::vector<AclOperation> out;
   for (const auto& name : o.operations) {
-    std::string n = name;
-    for (auto& c : n)
+    // kafka-acls.sh spells them Read, ClusterAction, IdempotentWrite...
+    std::string n;
+    for (size_t i = 0; i < name.size(); ++i) {
+      char c = name[i];
       if (c == '-') c = '_';
+      if (i > 0 && std::isupper(static_cast<unsigned char>(c)) && std::islower(static_cast<unsigned char>(name[i - 1])))
+        n += '_';
+      n += c;
+    }
     auto op = security::parse_operation(n);
     if (!op || *op == AclOperation::Unknown) throw UsageError("unknown --operation " + name);
     out.push_back(*op);
@@ -149,6 +156,7 @@ int print_acls(AdminClient& client, const AclOptions& o, std::ostream& out, std:
     r.pattern_type_filter = static_cast<int8_t>(PatternType::Any);
     r.operation = static_cast<int8_t>(AclOperation::Any);
     r.permission_type = static_cast<int8_t>(AclPermission::Any);
+    r.resource_name_filter = r.principal_filter = r.host_filter = std::nullopt;  // null: any
     return r;
   };
   auto with_principals = [&](protocol::DescribeAclsRequest r) {
@@ -259,6 +267,7 @@ int acl_remove(const AclOptions& o, std::ostream& out, std::ostream& err) {
       f.pattern_type_filter = static_cast<int8_t>(pt);
       f.operation = static_cast<int8_t>(AclOperation::Any);
       f.permission_type = static_cast<int8_t>(AclPermission::Any);
+      f.principal_filter = f.host_filter = std::nullopt;  // null: any
       if (es.empty()) {
         request.filters.push_back(f);  // every ACL of the resource
         continue;

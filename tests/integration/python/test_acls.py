@@ -13,6 +13,7 @@ import time
 import unittest
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition as KTopicPartition
 from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType, KafkaAdminClient,
                          NewTopic, ResourcePattern, ResourcePatternFilter, ResourceType)
 from kafka.errors import ClusterAuthorizationFailedError, TopicAuthorizationFailedError
@@ -89,6 +90,28 @@ def produce_error(bootstrap, user, topic, timeout=15):
     return None if result[0] is None else result[0].code()
 
 
+def kp_read(bootstrap, user, topic, timeout=15):
+    """kafka-python, no group: partition 0's values, or the error class raised."""
+    c = KafkaConsumer(bootstrap_servers=bootstrap, security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-256",
+                      sasl_plain_username=user, sasl_plain_password=USERS[user], group_id=None,
+                      enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=100,
+                      request_timeout_ms=10000, api_version_auto_timeout_ms=5000)
+    try:
+        c.assign([KTopicPartition(topic, 0)])
+        c.seek(KTopicPartition(topic, 0), 0)
+        values = []
+        deadline = time.time() + timeout
+        while time.time() < deadline and not values:
+            try:
+                for recs in c.poll(timeout_ms=200).values():
+                    values.extend(r.value for r in recs)
+            except TopicAuthorizationFailedError:
+                return TopicAuthorizationFailedError
+        return values
+    finally:
+        c.close()
+
+
 def consume_errors(bootstrap, user, topic, group=None, want=1, timeout=15):
     """Reads from partition 0 (with a group: subscribes and commits);
     returns (values, error codes seen)."""
@@ -102,7 +125,9 @@ def consume_errors(bootstrap, user, topic, group=None, want=1, timeout=15):
         else:
             c.assign([TopicPartition(topic, 0, 0)])
         deadline = time.time() + timeout
-        while time.time() < deadline and len(values) < want and not errors:
+        while time.time() < deadline and len(values) < want:
+            if errors:  # gather what else comes (a group error and a topic error)
+                deadline = min(deadline, time.time() + 2)
             m = c.poll(0.2)
             if m is None:
                 continue
@@ -151,12 +176,12 @@ class AclTest(unittest.TestCase):
         self.assertEqual(produce_error(s, "alice", "orders"), KafkaError.TOPIC_AUTHORIZATION_FAILED)
         self.allow(acl("User:alice", ACLOperation.WRITE, ResourceType.TOPIC, "orders"))
         self.assertIsNone(produce_error(s, "alice", "orders"))
-        # bob may not read it yet; then may, without a group.
-        _, errors = consume_errors(s, "bob", "orders")
-        self.assertIn(KafkaError.TOPIC_AUTHORIZATION_FAILED, errors)
+        # bob may see it (DESCRIBE) but not read it: Fetch refuses
+        # (kafka-python, without a group); then READ.
+        self.allow(acl("User:bob", ACLOperation.DESCRIBE, ResourceType.TOPIC, "orders"))
+        self.assertEqual(kp_read(s, "bob", "orders"), TopicAuthorizationFailedError)
         self.allow(acl("User:bob", ACLOperation.READ, ResourceType.TOPIC, "orders"))
-        values, errors = consume_errors(s, "bob", "orders")
-        self.assertEqual((values, errors), ([b"v"], []))
+        self.assertEqual(kp_read(s, "bob", "orders"), [b"v"])
         # A group needs READ on the group too: join and commit.
         _, errors = consume_errors(s, "bob", "orders", group="bob-group")
         self.assertIn(KafkaError.GROUP_AUTHORIZATION_FAILED, errors)
@@ -228,7 +253,8 @@ class AclTest(unittest.TestCase):
         try:
             result = alice.create_acls([binding])
             self.assertEqual(len(result["failed"]), 1)
-            self.assertIsInstance(result["failed"][0][1], ClusterAuthorizationFailedError)
+            err = result["failed"][0][1]  # kafka-python 2.0.2 gives the class
+            self.assertTrue(err is ClusterAuthorizationFailedError or isinstance(err, ClusterAuthorizationFailedError))
             with self.assertRaises(ClusterAuthorizationFailedError):
                 alice.describe_acls(match)
         finally:
