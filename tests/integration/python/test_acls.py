@@ -18,6 +18,7 @@ from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLRes
                          NewTopic, ResourcePattern, ResourcePatternFilter, ResourceType)
 from kafka.errors import ClusterAuthorizationFailedError, TopicAuthorizationFailedError
 
+import kproto
 from broker import Broker, free_port, wait_port
 from cluster import Cluster, wait_for
 
@@ -319,6 +320,9 @@ class AclDefaultsAndRestartTest(unittest.TestCase):
             r = runnel("acl", "list", "--bootstrap-server", b.bootstrap)
             self.assertEqual(r.returncode, 1)
             self.assertIn("SECURITY_DISABLED", r.stderr)
+            # ApiVersions advertises the three ACL APIs, v0-3, as Kafka 4 does.
+            _, err, apis = kproto.parse_api_versions_v0(kproto.round_trip(b.port, kproto.api_versions_v0(1)))
+            self.assertEqual((err, apis.get(29), apis.get(30), apis.get(31)), (0, (0, 3), (0, 3), (0, 3)))
         finally:
             b.cleanup()
 
