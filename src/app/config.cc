@@ -133,6 +133,26 @@ std::vector<std::string> parse_mechanisms(const std::string& key, const std::str
   return out;
 }
 
+// super.users: "User:admin;User:broker", each a principal of the form
+// Type:name, as Kafka's StandardAuthorizer reads it.
+std::vector<std::string> parse_super_users(const std::string& key, const std::string& value) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t end = value.find(';', start);
+    if (end == std::string::npos) end = value.size();
+    auto p = trim(value.substr(start, end - start));
+    start = end + 1;
+    if (p.empty()) continue;
+    auto colon = p.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == p.size())
+      throw ConfigError(
+          fmt::format("invalid value '{}' for {}: {} is not a principal of the form User:name", value, key, p));
+    out.push_back(p);
+  }
+  return out;
+}
+
 // PEM text in one properties line: "\n" stands for a line break, as in a
 // Java properties file.
 std::string unescape_newlines(const std::string& v) {
@@ -189,6 +209,20 @@ const std::map<std::string, Setter>& broker_setters() {
          for (auto& ch : c.inter_broker_listener_name)
            ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
        }},
+      {"authorizer.class.name",
+       [](auto& c, auto& k, auto& v) {
+         auto name = trim(v);
+         if (!name.empty() && name != "org.apache.kafka.metadata.authorizer.StandardAuthorizer" &&
+             name != "kafka.security.authorizer.AclAuthorizer")
+           throw ConfigError(fmt::format(
+               "{}={}: runnel's authorizer answers to org.apache.kafka.metadata.authorizer.StandardAuthorizer "
+               "(or kafka.security.authorizer.AclAuthorizer); empty turns it off",
+               k, name));
+         c.authorizer_class_name = name;
+       }},
+      {"super.users", [](auto& c, auto& k, auto& v) { c.super_users = parse_super_users(k, v); }},
+      {"allow.everyone.if.no.acl.found",
+       [](auto& c, auto& k, auto& v) { c.allow_everyone_if_no_acl_found = parse_bool(k, v); }},
       {"sasl.enabled.mechanisms",
        [](auto& c, auto& k, auto& v) { c.sasl_enabled_mechanisms = parse_mechanisms(k, v); }},
       {"connections.max.reauth.ms",

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "admin/admin_server.h"
+#include "app/acl_command.h"
 #include "app/cluster_command.h"
 #include "app/completion.h"
 #include "app/config.h"
@@ -368,6 +369,35 @@ int main(int argc, char** argv) {
   user_delete_cmd->add_option("--mechanism", user_mechanism, "Remove only this mechanism's credential");
   user_delete_cmd->add_option("--data-dir", user_data_dir, "The broker's data directory (log.dirs)")->required();
 
+  runnel::app::AclOptions acl;
+  auto* acl_cmd = app.add_subcommand("acl", "Manage ACLs through a broker (like kafka-acls.sh)");
+  acl_cmd->require_subcommand(1);
+  auto acl_flags = [&acl](CLI::App* c, bool add) {
+    c->add_option("--bootstrap-server,--bootstrap", acl.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+    c->add_option("--command-config", acl.command_config,
+                  "Client properties: security.protocol=SASL_PLAINTEXT, sasl.mechanism=PLAIN, sasl.jaas.config");
+    c->add_option("--topic", acl.topics, "Topic (repeatable)");
+    c->add_option("--group", acl.groups, "Consumer group (repeatable)");
+    c->add_option("--transactional-id", acl.transactional_ids, "Transactional id (repeatable)");
+    c->add_flag("--cluster", acl.cluster, "The cluster resource");
+    c->add_option("--resource-pattern-type", acl.pattern_type,
+                  add ? "literal (default) or prefixed" : "literal (default), prefixed, match or any");
+    c->add_option("--allow-principal", acl.allow_principals, "User:NAME (repeatable)");
+    c->add_option("--deny-principal", acl.deny_principals, "User:NAME (repeatable)");
+    c->add_option("--allow-host", acl.allow_hosts, "Host (IP) for the allow principals; default *");
+    c->add_option("--deny-host", acl.deny_hosts, "Host (IP) for the deny principals; default *");
+    c->add_option("--operation", acl.operations, "READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, ... (repeatable)");
+  };
+  auto* acl_add_cmd = acl_cmd->add_subcommand("add", "Add ACLs (kafka-acls.sh --add)");
+  acl_flags(acl_add_cmd, true);
+  auto* acl_list_cmd = acl_cmd->add_subcommand("list", "List ACLs, all or those of the named resources (--list)");
+  acl_flags(acl_list_cmd, false);
+  acl_list_cmd->add_option("--principal", acl.principals, "Only the ACLs of this principal (repeatable)");
+  auto* acl_remove_cmd = acl_cmd->add_subcommand("remove", "Remove ACLs (--remove; no prompt, as with --force)");
+  acl_flags(acl_remove_cmd, false);
+  bool acl_force = false;  // kafka-acls.sh's --force: runnel never prompts
+  acl_remove_cmd->add_flag("--force", acl_force, "Accepted for kafka-acls.sh compatibility (never prompts)");
+
   std::string completion_shell;
   auto* completion_cmd =
       app.add_subcommand("completion", "Print a shell completion script: source <(runnel completion bash)");
@@ -386,6 +416,9 @@ int main(int argc, char** argv) {
     std::cout << runnel::app::bash_completion(app);
     return 0;
   }
+  if (acl_add_cmd->parsed()) return runnel::app::acl_add(acl, std::cout, std::cerr);
+  if (acl_list_cmd->parsed()) return runnel::app::acl_list(acl, std::cout, std::cerr);
+  if (acl_remove_cmd->parsed()) return runnel::app::acl_remove(acl, std::cout, std::cerr);
   if (user_set_cmd->parsed()) return runnel::app::user_set(user_set, std::cout, std::cerr);
   if (user_list_cmd->parsed()) return runnel::app::user_list(user_data_dir, std::cout, std::cerr);
   if (user_delete_cmd->parsed())

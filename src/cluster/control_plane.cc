@@ -5,6 +5,7 @@
 
 #include <random>
 #include <set>
+#include <stdexcept>
 
 #include "cluster/controller/broker_probe.h"
 #include "cluster/controller/leader_election.h"
@@ -598,6 +599,37 @@ std::optional<int64_t> ControlPlane::reserve_producer_ids(int64_t size) {
     if (txn.succeeded) return first;  // another broker won the race: read again
   }
   return std::nullopt;
+}
+
+ErrorCode ControlPlane::update_acls(const std::function<std::string(const std::string&)>& change,
+                                    std::string* message) {
+  const std::string key = keys_.acls();
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    etcd::RangeResponse current;
+    if (auto status = admin_client_.range(key, {}, current); !status.is_ok()) return unreachable(status, message);
+    auto compare = etcd::Compare::create_revision(key, 0);
+    std::string text;
+    if (!current.kvs.empty()) {
+      text = current.kvs.front().value;
+      compare = etcd::Compare::mod_revision(key, current.kvs.front().mod_revision);
+    }
+    std::string next;
+    try {
+      next = change(text);
+    } catch (const std::invalid_argument& e) {
+      *message = key + " in etcd: " + e.what();
+      return ErrorCode::UNKNOWN_SERVER_ERROR;
+    }
+    etcd::TxnResponse txn;
+    if (auto status = admin_client_.txn({compare}, {etcd::Op::put(key, next)}, {}, txn); !status.is_ok())
+      return unreachable(status, message);
+    if (txn.succeeded) {
+      await_cache(txn.revision);
+      return ErrorCode::NONE;
+    }
+  }
+  *message = "the ACLs changed under every attempt";
+  return ErrorCode::REQUEST_TIMED_OUT;
 }
 
 }  // namespace runnel::cluster

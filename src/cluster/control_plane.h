@@ -143,6 +143,15 @@ class ControlPlane {
   // Blocking; not on a shard thread.
   std::optional<int64_t> reserve_producer_ids(int64_t size);
 
+  // Replaces the cluster's ACLs (key `acls`) by change(current stored text,
+  // "" when none), fenced on the key's mod revision (a lost race reads
+  // again). NONE once this broker's cache holds the new value;
+  // REQUEST_TIMED_OUT when etcd cannot be reached. `change` may throw
+  // std::invalid_argument (a stored value that does not decode): the
+  // answer is then UNKNOWN_SERVER_ERROR with its message. Blocking; not on a
+  // shard thread.
+  ErrorCode update_acls(const std::function<std::string(const std::string&)>& change, std::string* message);
+
   const metadata::MetadataCache& cache() const { return *cache_; }
   // Whether this broker must not act as a leader: its lease was lost (etcd
   // said it expired or was revoked, or no renewal got through for a whole

@@ -69,6 +69,13 @@ struct BrokerConfig {
   // 0: sessions do not expire.
   int64_t connections_max_reauth_ms = 0;
   TlsConfig tls;
+  // ACLs (security/authorizer): authorizer.class.name (Kafka's
+  // StandardAuthorizer or AclAuthorizer class name turns them on; empty: off),
+  // super.users ("User:admin;User:broker"), allow.everyone.if.no.acl.found.
+  std::string authorizer_class_name;
+  std::vector<std::string> super_users;
+  bool allow_everyone_if_no_acl_found = false;
+  bool authorizer_enabled() const { return !authorizer_class_name.empty(); }
   // The admin HTTP listener (/metrics, /v1/health): HOST:PORT, or "off"
   // (runnel.admin.listen, or --admin).
   std::string admin_listen = "127.0.0.1:9644";

@@ -32,6 +32,9 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
       topics_(std::filesystem::path(config_.data_dir) / "meta", config_.log, env_),
       flusher_(env_),
       credentials_(env_, security::CredentialStore::path_in(config_.data_dir)),
+      authorizer_(env_, security::Authorizer::path_in(config_.data_dir), config_.authorizer_enabled(),
+                  security::AuthorizerConfig{.super_users = {config_.super_users.begin(), config_.super_users.end()},
+                                             .allow_everyone_if_no_acl_found = config_.allow_everyone_if_no_acl_found}),
       partitions_({.data_dir = config_.data_dir,
                    .retention_check_interval_ms = config_.retention_check_interval_ms,
                    .idle_flush_ms = config_.idle_flush_ms,
@@ -150,7 +153,10 @@ void Broker::load_identity() {
     options.client.endpoints = cluster::etcd::parse_endpoints(config_.etcd_endpoints);
     options.node_id = config_.node_id;
     options.session_ttl_seconds = (config_.broker_session_timeout_ms + 999) / 1000;
-    options.on_metadata_change = [this] { schedule_reconcile(); };
+    options.on_metadata_change = [this] {
+      refresh_acls();
+      schedule_reconcile();
+    };
     options.unclean_leader_election = config_.unclean_leader_election;
     options.controlled_shutdown = config_.controlled_shutdown;
     options.preferred_leader_interval = std::chrono::milliseconds(
@@ -183,6 +189,7 @@ void Broker::join_cluster() {
   self.listeners = advertised_;
   if (auto status = control_plane_->start(self); !status.is_ok())
     throw std::runtime_error("cannot join the cluster: " + status.to_string());
+  refresh_acls();  // the listing start() read: the watch reports only later changes
   if (control_plane_->founded_cluster()) import_local_topics();
   producer_ids_ = std::make_unique<cluster::ProducerIdAllocator>(
       [this](int64_t size) { return control_plane_->reserve_producer_ids(size); });
@@ -203,6 +210,42 @@ void Broker::import_local_topics() {
     else if (error != ErrorCode::TOPIC_ALREADY_EXISTS)
       spdlog::error("cannot publish topic {} to the cluster: {}", t.name, message);
   }
+}
+
+void Broker::refresh_acls() {
+  std::lock_guard lock(acls_mu_);
+  auto [revision, text] = control_plane_->cache().acls();
+  if (revision == acls_revision_) return;
+  acls_revision_ = revision;
+  if (text.empty()) {
+    authorizer_.install({});
+    return;
+  }
+  try {
+    authorizer_.install(security::AclSet(security::decode_acls(text)));
+    spdlog::info("ACLs updated from the cluster ({} bindings)", authorizer_.acls()->all().size());
+  } catch (const std::invalid_argument& e) {
+    spdlog::error("ignoring the cluster's ACLs, which do not decode: {}", e.what());
+  }
+}
+
+asio::awaitable<ErrorCode> Broker::update_acls(std::function<security::AclSet(const security::AclSet&)> change,
+                                               std::string* message) {
+  if (control_plane_) {
+    auto edit = [&](const std::string& current) {
+      security::AclSet set(current.empty() ? std::vector<security::AclBinding>{} : security::decode_acls(current));
+      return security::encode_acls(change(set).all());
+    };
+    auto write = [&]() { return control_plane_->update_acls(edit, message); };
+    auto error = co_await on_control_pool(write);
+    if (error == ErrorCode::NONE) refresh_acls();
+    co_return error;
+  }
+  if (!authorizer_.update(change)) {
+    *message = std::string("cannot write the ACL file: ") + std::strerror(errno);
+    co_return ErrorCode::UNKNOWN_SERVER_ERROR;
+  }
+  co_return ErrorCode::NONE;
 }
 
 void Broker::schedule_reconcile() {
@@ -397,6 +440,7 @@ void Broker::start() {
   std::filesystem::create_directories(std::filesystem::path(config_.data_dir) / "meta");
   load_identity();
   if (std::string error; !credentials_.load(&error)) throw std::runtime_error(error);
+  if (std::string error; !control_plane_ && !authorizer_.load(&error)) throw std::runtime_error(error);
   if (control_plane_) set_replication_hooks();  // before any shard runs
   if (!control_plane_)
     producer_ids_ = std::make_unique<cluster::ProducerIdAllocator>(cluster::file_block_reserver(

@@ -9,7 +9,9 @@
 // to the owning shards themselves and may be awaited from any shard.
 #include <asio.hpp>
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -25,6 +27,7 @@
 #include "kafka/request_metrics.h"
 #include "kafka/txn_markers.h"
 #include "runtime/shard.h"
+#include "security/authorizer.h"
 #include "security/credential_store.h"
 #include "storage/flusher.h"
 #include "txn/coordinator.h"
@@ -61,6 +64,15 @@ class Broker {
   uint16_t advertised_port() const { return advertised_port_; }
   // SCRAM credentials (DATA/meta/scram-credentials), loaded by start().
   security::CredentialStore& credentials() { return credentials_; }
+  // The ACLs and their decision (authorizer.class.name). On a single node
+  // loaded from DATA/meta/acls.json by start(); in a cluster kept in line
+  // with etcd's `acls` key by the metadata watch.
+  const security::Authorizer& authorizer() const { return authorizer_; }
+  // CreateAcls / DeleteAcls: replaces the ACLs by change(current): in the
+  // file here, or in etcd (every broker's watch installs it). NONE, or the
+  // error with *message.
+  asio::awaitable<ErrorCode> update_acls(std::function<security::AclSet(const security::AclSet&)> change,
+                                         std::string* message);
 
   // Cluster mode (runnel.etcd.endpoints): registers this broker in etcd under
   // its advertised address and starts following the cluster's metadata.
@@ -213,6 +225,8 @@ class Broker {
   // Gives the partition manager what replication needs from the broker:
   // addresses, ISR writes to etcd, and leadership changes for the groups.
   void set_replication_hooks();
+  // Cluster: installs the ACLs the metadata cache holds when they changed.
+  void refresh_acls();
 
   BrokerConfig config_;
   storage::Env* env_;
@@ -224,7 +238,10 @@ class Broker {
   uint16_t advertised_port_ = 0;
   std::vector<cluster::metadata::BrokerRecord::Listener> advertised_;  // per listener
   security::CredentialStore credentials_;
-  cluster::PartitionManager partitions_;                           // after shards_ and flusher_, which it uses
+  security::Authorizer authorizer_;
+  std::mutex acls_mu_;                    // serialises refresh_acls() (watch thread and handlers)
+  int64_t acls_revision_ = 0;             // of the etcd value installed last; under acls_mu_
+  cluster::PartitionManager partitions_;  // after shards_ and flusher_, which it uses
   std::vector<std::unique_ptr<RequestMetrics>> request_metrics_;   // one per shard
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   std::atomic<int32_t> offsets_partitions_{0};

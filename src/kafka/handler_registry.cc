@@ -79,6 +79,10 @@ const std::array kHandlers = {
                  &handle_describe_user_scram_credentials>(0, 0),
     make_handler<AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse,
                  &handle_alter_user_scram_credentials>(0, 0),
+    // ACLs (security/acl.h, kafka/authz.h).
+    make_handler<DescribeAclsRequest, DescribeAclsResponse, &handle_describe_acls>(0, 3),
+    make_handler<CreateAclsRequest, CreateAclsResponse, &handle_create_acls>(0, 3),
+    make_handler<DeleteAclsRequest, DeleteAclsResponse, &handle_delete_acls>(0, 3),
 };
 
 }  // namespace

@@ -43,6 +43,8 @@ void MetadataCache::reset(const etcd::RangeResponse& listing) {
   brokers_.clear();
   topics_.clear();
   partition_states_.clear();
+  acls_.clear();
+  acls_revision_ = 0;
   controller_id_ = -1;
   controller_epoch_ = 0;
   for (const auto& kv : listing.kvs) put_locked(kv);
@@ -87,6 +89,9 @@ void MetadataCache::put_locked(const etcd::KeyValue& kv) {
     }
     state->mod_revision = kv.mod_revision;
     partition_states_[*tp] = std::move(*state);
+  } else if (kv.key == keys_.acls()) {
+    acls_ = kv.value;  // decoded by the broker's authorizer, which logs a bad one
+    acls_revision_ = kv.mod_revision;
   } else if (kv.key == keys_.controller()) {
     auto controller = decode_controller(kv.value);
     if (!controller) {
@@ -107,10 +112,18 @@ void MetadataCache::delete_locked(const std::string& key) {
     topics_.erase(*name);
   } else if (auto tp = partition_of(key, keys_.partitions())) {
     partition_states_.erase(*tp);
+  } else if (key == keys_.acls()) {
+    acls_.clear();
+    acls_revision_ = revision_ + 1;  // any value that differs from the last one seen
   } else if (key == keys_.controller()) {
     controller_id_ = -1;
     controller_epoch_ = 0;
   }
+}
+
+std::pair<int64_t, std::string> MetadataCache::acls() const {
+  std::lock_guard lock(mu_);
+  return {acls_revision_, acls_};
 }
 
 std::vector<BrokerRecord> MetadataCache::brokers() const {

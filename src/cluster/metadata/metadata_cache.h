@@ -35,6 +35,7 @@ struct Keys {
   std::string partitions() const { return prefix + "partitions/"; }
   std::string partitions_of(const std::string& topic) const { return partitions() + topic + "/"; }
   std::string partition(const std::string& topic, int32_t p) const { return partitions_of(topic) + std::to_string(p); }
+  std::string acls() const { return prefix + "acls"; }
 };
 
 // A topic with the state of each of its partitions (implicit initial states
@@ -68,6 +69,10 @@ class MetadataCache {
   // The partition's state; nullopt for an unknown topic or partition.
   std::optional<PartitionState> partition(const std::string& topic, int32_t p) const;
 
+  // The cluster's ACLs as stored (security/acl.h's encode_acls) and the
+  // key's mod revision; {0, ""} while there is none.
+  std::pair<int64_t, std::string> acls() const;
+
   // The etcd revision the cache reflects.
   int64_t revision() const;
   // Blocks until the cache has reached `revision` or `timeout` passed.
@@ -91,6 +96,8 @@ class MetadataCache {
   std::map<int32_t, BrokerRecord> brokers_;
   std::map<std::string, TopicEntry> topics_;
   std::map<std::pair<std::string, int32_t>, PartitionState> partition_states_;
+  std::string acls_;
+  int64_t acls_revision_ = 0;
   int32_t controller_id_ = -1;
   int64_t controller_epoch_ = 0;
   int64_t revision_ = 0;

@@ -5,13 +5,16 @@
 // change gets none of its changes. Changes reach the credential file (and new
 // authentications) at once; connections already authenticated stay so.
 //
-// Without an authorizer (ACLs are not built yet) any client may alter
-// credentials, as with Kafka without one. The file write (with fsync) runs on
+// With an authorizer the principal needs ALTER on the cluster (else every
+// user fails with CLUSTER_AUTHORIZATION_FAILED); without one any client may
+// alter credentials, as with Kafka. The file write (with fsync) runs on
 // the shard thread: it is rare and small.
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <set>
 
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -36,6 +39,17 @@ std::optional<Problem> check_name_and_mechanism(const std::string& name, int8_t 
 asio::awaitable<protocol::AlterUserScramCredentialsResponse> handle_alter_user_scram_credentials(
     RequestContext& ctx, protocol::AlterUserScramCredentialsRequest& request) {
   protocol::AlterUserScramCredentialsResponse response;
+  if (!authorized_cluster(ctx, security::AclOperation::Alter)) {  // Kafka's check: every user refused
+    std::set<std::string> users;
+    for (const auto& d : request.deletions) users.insert(d.name);
+    for (const auto& u : request.upsertions) users.insert(u.name);
+    for (const auto& name : users) {
+      auto& result = response.results.emplace_back();
+      result.user = name;
+      result.error_code = code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+    }
+    co_return response;
+  }
   auto& store = ctx.broker.credentials();
   auto current = store.snapshot();
   std::map<std::string, std::optional<Problem>> outcome;  // every user named, in name order

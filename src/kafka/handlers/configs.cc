@@ -2,6 +2,7 @@
 // IncrementalAlterConfigs (44). Topic configs use Kafka's names; changes are
 // validated in full before any is applied and persist in the topic catalogue.
 #include "config/topic_config.h"
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -11,6 +12,16 @@ namespace {
 
 constexpr int8_t kTopicResource = 2;
 constexpr int8_t kBrokerResource = 4;
+
+// ACLs as Kafka's: a topic's configs need DESCRIBE_CONFIGS / ALTER_CONFIGS on
+// the topic (else TOPIC_AUTHORIZATION_FAILED), a broker's on the cluster
+// (else CLUSTER_AUTHORIZATION_FAILED). NONE when allowed.
+ErrorCode config_access_error(const RequestContext& ctx, int8_t resource_type, const std::string& name,
+                              security::AclOperation op) {
+  if (resource_type == kTopicResource)
+    return authorized_topic(ctx, op, name) ? ErrorCode::NONE : ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+  return authorized_cluster(ctx, op) ? ErrorCode::NONE : ErrorCode::CLUSTER_AUTHORIZATION_FAILED;
+}
 constexpr int8_t kSourceDynamicTopic = 1;
 constexpr int8_t kSourceStaticBroker = 4;
 constexpr int8_t kSourceDefault = 5;
@@ -52,6 +63,12 @@ asio::awaitable<protocol::DescribeConfigsResponse> handle_describe_configs(Reque
     auto& result = response.results.emplace_back();
     result.resource_type = resource.resource_type;
     result.resource_name = resource.resource_name;
+    if (auto denied = config_access_error(ctx, resource.resource_type, resource.resource_name,
+                                          security::AclOperation::DescribeConfigs);
+        denied != ErrorCode::NONE) {
+      result.error_code = code(denied);
+      continue;
+    }
     auto add = [&](const std::string& name, const std::string& value, bool is_default,
                    int8_t source) -> protocol::DescribeConfigsResponse::DescribeConfigsResourceResult* {
       if (!wanted(resource, name)) return nullptr;
@@ -155,6 +172,12 @@ asio::awaitable<protocol::AlterConfigsResponse> handle_alter_configs(RequestCont
     auto& result = response.responses.emplace_back();
     result.resource_type = resource.resource_type;
     result.resource_name = resource.resource_name;
+    if (auto denied = config_access_error(ctx, resource.resource_type, resource.resource_name,
+                                          security::AclOperation::AlterConfigs);
+        denied != ErrorCode::NONE) {
+      result.error_code = code(denied);
+      continue;
+    }
     if (resource.resource_type != kTopicResource) {
       result.error_code = code(ErrorCode::INVALID_REQUEST);
       result.error_message = "Only topic configurations can be altered";
@@ -183,6 +206,12 @@ asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle_incremental_al
     auto& result = response.responses.emplace_back();
     result.resource_type = resource.resource_type;
     result.resource_name = resource.resource_name;
+    if (auto denied = config_access_error(ctx, resource.resource_type, resource.resource_name,
+                                          security::AclOperation::AlterConfigs);
+        denied != ErrorCode::NONE) {
+      result.error_code = code(denied);
+      continue;
+    }
     if (resource.resource_type != kTopicResource) {
       result.error_code = code(ErrorCode::INVALID_REQUEST);
       result.error_message = "Only topic configurations can be altered";

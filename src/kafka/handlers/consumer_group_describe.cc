@@ -1,6 +1,7 @@
 // ConsumerGroupDescribe (69, KIP-848): a consumer group's epochs, assignor and
 // members with their current and target assignments, topics by id and name.
 // A classic group, or none, is GROUP_ID_NOT_FOUND, as in Kafka.
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -59,6 +60,12 @@ asio::awaitable<Response> handle_consumer_group_describe(RequestContext& ctx,
   Broker& broker = ctx.broker;
   Response response;
   for (const auto& id : request.group_ids) {
+    if (!authorized_group(ctx, security::AclOperation::Describe, id)) {  // Kafka's check
+      auto& out = response.groups.emplace_back();
+      out.group_id = id;
+      out.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+      continue;
+    }
     if (id.empty()) {
       auto& out = response.groups.emplace_back();
       out.group_id = id;

@@ -2,6 +2,7 @@
 // (KIP-848). The request is validated here as Kafka's coordinator does before
 // it looks at any group; then it hops to the shard whose coordinator owns
 // the group, which answers once the group's changes are durable.
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -24,6 +25,10 @@ asio::awaitable<protocol::ConsumerGroupHeartbeatResponse> handle_consumer_group_
     response.error_code = code(error);
     response.error_message = std::move(message);
   };
+  if (!authorized_group(ctx, security::AclOperation::Read, request.group_id)) {  // Kafka's check
+    refuse(ErrorCode::GROUP_AUTHORIZATION_FAILED, "The client is not authorized to access the group.");
+    co_return response;
+  }
   group::ConsumerHeartbeat hb;
   hb.member_id = request.member_id;
   hb.member_epoch = request.member_epoch;

@@ -1,5 +1,6 @@
 // DeleteRecords (key 21): moves a partition's log start offset forward; whole
 // segments below it are removed. Offset -1 means the high watermark.
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -14,9 +15,15 @@ asio::awaitable<protocol::DeleteRecordsResponse> handle_delete_records(RequestCo
     auto& tr = response.topics.emplace_back();
     tr.name = topic.name;
     auto info = broker.topics().find(topic.name);
+    const bool denied = !authorized_topic(ctx, security::AclOperation::Delete, topic.name);  // Kafka's check
     for (auto& p : topic.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
+      if (denied) {
+        pr.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        pr.low_watermark = -1;
+        continue;
+      }
       if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) {
         pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         pr.low_watermark = -1;

@@ -2,6 +2,7 @@
 // leader knows, from its producer state (storage/producer_state.h): the
 // coordinator epoch of its last transaction marker and the first offset of
 // its open transaction (-1 when none).
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -17,9 +18,14 @@ asio::awaitable<protocol::DescribeProducersResponse> handle_describe_producers(
     auto& tr = response.topics.emplace_back();
     tr.name = topic.name;
     auto info = broker.topics().find(topic.name);
+    const bool denied = !authorized_topic(ctx, security::AclOperation::Read, topic.name);  // Kafka's check
     for (int32_t index : topic.partition_indexes) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = index;
+      if (denied) {
+        pr.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        continue;
+      }
       if (!info || index < 0 || index >= info->partitions) {
         pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         continue;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <set>
 
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -43,7 +44,8 @@ asio::awaitable<Response> handle_describe_topic_partitions(RequestContext& ctx,
   std::set<std::string> names;  // sorted, as Kafka pages through them
   if (all_topics) {
     for (const auto& t : broker.topics().all())
-      if (t.name >= cursor_topic) names.insert(t.name);
+      if (t.name >= cursor_topic && authorized_topic(ctx, security::AclOperation::Describe, t.name))
+        names.insert(t.name);
   } else {
     for (const auto& t : request.topics)
       if (t.name >= cursor_topic) names.insert(t.name);
@@ -63,6 +65,12 @@ asio::awaitable<Response> handle_describe_topic_partitions(RequestContext& ctx,
       break;
     }
     auto info = broker.topics().find(name);
+    if (!authorized_topic(ctx, security::AclOperation::Describe, name)) {  // Kafka's check
+      auto& out = response.topics.emplace_back();
+      out.name = name;
+      out.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+      continue;
+    }
     if (!info) {
       if (all_topics) continue;  // deleted meanwhile
       auto& out = response.topics.emplace_back();

@@ -1,6 +1,7 @@
 // ListTransactions (66) and DescribeTransactions (65), KIP-664: what the
 // transaction coordinators of this broker hold (kafka-transactions.sh, and
 // `runnel transactions`).
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -25,6 +26,8 @@ asio::awaitable<protocol::ListTransactionsResponse> handle_list_transactions(
     auto list = [&broker]() { return broker.txn_coordinator().list(); };
     auto txns = co_await on_shard(broker.shards().at(s), list);
     for (const auto& md : txns) {
+      // Kafka lists only the ids the principal may DESCRIBE.
+      if (!authorized_txn(ctx, security::AclOperation::Describe, md.transactional_id)) continue;
       if (!states.empty() && !states.count(md.state)) continue;
       if (!producer_ids.empty() && !producer_ids.count(md.producer_id)) continue;
       auto& t = response.transaction_states.emplace_back();
@@ -44,6 +47,10 @@ asio::awaitable<protocol::DescribeTransactionsResponse> handle_describe_transact
   for (const auto& id : request.transactional_ids) {
     auto& t = response.transaction_states.emplace_back();
     t.transactional_id = id;
+    if (!authorized_txn(ctx, security::AclOperation::Describe, id)) {
+      t.error_code = code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+      continue;
+    }
     if (!have_topic) {
       t.error_code = code(ErrorCode::NOT_COORDINATOR);
       continue;

@@ -1,9 +1,11 @@
 // DescribeUserScramCredentials (key 50, KIP-554): which SCRAM mechanisms, with
 // how many iterations, each user has; never the salts or keys. An empty or
-// null list describes every user. Without an authorizer (ACLs are not built
-// yet) any client may ask, as with Kafka without one.
+// null list describes every user. With an authorizer the principal needs
+// DESCRIBE on the cluster (else CLUSTER_AUTHORIZATION_FAILED); without one any
+// client may ask, as with Kafka.
 #include <set>
 
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -13,6 +15,11 @@ namespace runnel {
 asio::awaitable<protocol::DescribeUserScramCredentialsResponse> handle_describe_user_scram_credentials(
     RequestContext& ctx, protocol::DescribeUserScramCredentialsRequest& request) {
   protocol::DescribeUserScramCredentialsResponse response;
+  if (!authorized_cluster(ctx, security::AclOperation::Describe)) {  // Kafka's check
+    response.error_code = code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+    response.error_message = "Cluster authorization failed.";
+    co_return response;
+  }
   auto users = ctx.broker.credentials().snapshot();
   auto describe = [&](const std::string& name, const security::UserCredentials& credentials) {
     auto& result = response.results.emplace_back();

@@ -8,6 +8,7 @@
 // offset and lists the aborted transactions overlapping what it returns.
 #include <spdlog/spdlog.h>
 
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/fetch_versions.h"
 #include "kafka/handlers/handlers.h"
@@ -98,6 +99,17 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
 
   // A fetch session (KIP-227) is never created: session_id 0 tells the client
   // to send full fetch requests, which every client supports.
+  // ACLs, as Kafka's handleFetchRequest: a follower's fetch needs
+  // CLUSTER_ACTION on the cluster, a consumer's READ on each topic; the
+  // partitions of a topic refused fail with TOPIC_AUTHORIZATION_FAILED.
+  const bool follower_denied =
+      request.replica_id >= 0 && !authorized_cluster(ctx, security::AclOperation::ClusterAction);
+  std::set<std::string> denied_topics;
+  for (const auto& topic : request.topics)
+    if (follower_denied ||
+        (request.replica_id < 0 && !authorized_topic(ctx, security::AclOperation::Read, topic.topic)))
+      denied_topics.insert(topic.topic);
+
   Response response;
   for (;;) {
     response = Response{};
@@ -112,6 +124,11 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         auto& pr = topic_response.partitions.emplace_back();
         pr.partition_index = p.partition;
         pr.records = protocol::Records::of({});
+        if (denied_topics.count(topic.topic) && !(topic.topic.empty() && !info)) {
+          pr.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+          any_error = true;
+          continue;
+        }
         if (auto e = fetch_topic_error(info, topic, p.partition, ctx.api_version); e != ErrorCode::NONE) {
           pr.error_code = code(e);
           any_error = true;

@@ -1,7 +1,10 @@
 // FindCoordinator (key 10): a group's coordinator (key_type 0) is the leader
 // of its __consumer_offsets partition, a transactional id's (key_type 1) the
 // leader of its __transaction_state partition (this node, on a single node).
-// Creates the topic on first use, as Kafka does.
+// Creates the topic on first use, as Kafka does. ACLs as Kafka's: DESCRIBE on
+// the group (else GROUP_AUTHORIZATION_FAILED) or on the transactional id
+// (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED), per key.
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -21,6 +24,10 @@ asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(Reque
   std::optional<Broker::Endpoint> where;
   auto answer = [&](int8_t key_type, const std::string& key) -> std::pair<ErrorCode, std::string> {
     if (key_type != 0 && key_type != 1) return {ErrorCode::INVALID_REQUEST, "Unknown coordinator type."};
+    if (key_type == 0 && !authorized_group(ctx, security::AclOperation::Describe, key))
+      return {ErrorCode::GROUP_AUTHORIZATION_FAILED, "Not authorized to access group: " + key};
+    if (key_type == 1 && !authorized_txn(ctx, security::AclOperation::Describe, key))
+      return {ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "Transactional Id authorization failed."};
     if (!ready) return {ErrorCode::COORDINATOR_NOT_AVAILABLE, "The coordinator is not available."};
     where =
         broker.endpoint(key_type == 0 ? broker.coordinator_node(key) : broker.txn_coordinator_node(key), ctx.listener);

@@ -1,9 +1,13 @@
 // Group inspection and removal: DescribeGroups (15), ListGroups (16), DeleteGroups (42).
 // Groups are "classic" or "consumer" (KIP-848); DescribeGroups describes
 // classic groups only, as Kafka's (ConsumerGroupDescribe is the other's).
+// ACLs as Kafka's: describing needs DESCRIBE on the group, deleting DELETE
+// (else GROUP_AUTHORIZATION_FAILED for that group); ListGroups lists every
+// group with DESCRIBE on the cluster, else those the principal may DESCRIBE.
 #include <algorithm>
 #include <cctype>
 
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -35,6 +39,10 @@ asio::awaitable<protocol::DescribeGroupsResponse> handle_describe_groups(Request
   for (const auto& id : request.groups) {
     auto& out = response.groups.emplace_back();
     out.group_id = id;
+    if (!authorized_group(ctx, security::AclOperation::Describe, id)) {
+      out.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+      continue;
+    }
     if (id.empty()) {
       out.error_code = code(ErrorCode::INVALID_GROUP_ID);
       continue;
@@ -71,11 +79,13 @@ asio::awaitable<protocol::ListGroupsResponse> handle_list_groups(RequestContext&
                                                                  protocol::ListGroupsRequest& request) {
   Broker& broker = ctx.broker;
   protocol::ListGroupsResponse response;
+  const bool all_groups = authorized_cluster(ctx, security::AclOperation::Describe);
   for (int s = 0; s < broker.shards().size(); ++s) {
     auto groups = co_await on_shard(broker.shards().at(s), [&broker]() { return broker.coordinator().list(); });
     for (auto& g : groups) {
       std::string state = g.consumer_state.value_or(std::string(group::state_name(g.state)));
       if (!matches(request.states_filter, state) || !matches(request.types_filter, g.type)) continue;
+      if (!all_groups && !authorized_group(ctx, security::AclOperation::Describe, g.group_id)) continue;
       auto& out = response.groups.emplace_back();
       out.group_id = g.group_id;
       out.protocol_type = g.protocol_type;
@@ -93,6 +103,10 @@ asio::awaitable<protocol::DeleteGroupsResponse> handle_delete_groups(RequestCont
   for (const auto& id : request.groups_names) {
     auto& out = response.results.emplace_back();
     out.group_id = id;
+    if (!authorized_group(ctx, security::AclOperation::Delete, id)) {
+      out.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+      continue;
+    }
     if (!broker.is_coordinator(id)) {
       out.error_code = code(ErrorCode::NOT_COORDINATOR);
       continue;

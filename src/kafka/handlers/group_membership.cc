@@ -1,6 +1,8 @@
 // The rebalance protocol: JoinGroup (11), SyncGroup (14), Heartbeat (12),
 // LeaveGroup (13). Each request hops to the shard whose coordinator owns the
 // group; join and sync answers may wait there for the rest of the group.
+// Each needs READ on the group (else GROUP_AUTHORIZATION_FAILED), as Kafka's.
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -22,6 +24,10 @@ asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext& c
                                                                protocol::JoinGroupRequest& request) {
   Broker& broker = ctx.broker;
   protocol::JoinGroupResponse response;
+  if (!authorized_group(ctx, security::AclOperation::Read, request.group_id)) {
+    response.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+    co_return response;
+  }
   response.member_id = request.member_id;
   if (!valid_group_id(request.group_id)) {
     response.error_code = code(ErrorCode::INVALID_GROUP_ID);
@@ -73,6 +79,10 @@ asio::awaitable<protocol::SyncGroupResponse> handle_sync_group(RequestContext& c
                                                                protocol::SyncGroupRequest& request) {
   Broker& broker = ctx.broker;
   protocol::SyncGroupResponse response;
+  if (!authorized_group(ctx, security::AclOperation::Read, request.group_id)) {
+    response.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+    co_return response;
+  }
   if (!valid_group_id(request.group_id)) {
     response.error_code = code(ErrorCode::INVALID_GROUP_ID);
     co_return response;
@@ -103,6 +113,10 @@ asio::awaitable<protocol::HeartbeatResponse> handle_heartbeat(RequestContext& ct
                                                               protocol::HeartbeatRequest& request) {
   Broker& broker = ctx.broker;
   protocol::HeartbeatResponse response;
+  if (!authorized_group(ctx, security::AclOperation::Read, request.group_id)) {
+    response.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+    co_return response;
+  }
   if (!broker.is_coordinator(request.group_id)) {
     response.error_code = code(ErrorCode::NOT_COORDINATOR);
     co_return response;
@@ -119,6 +133,10 @@ asio::awaitable<protocol::LeaveGroupResponse> handle_leave_group(RequestContext&
                                                                  protocol::LeaveGroupRequest& request) {
   Broker& broker = ctx.broker;
   protocol::LeaveGroupResponse response;
+  if (!authorized_group(ctx, security::AclOperation::Read, request.group_id)) {
+    response.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+    co_return response;
+  }
   if (!broker.is_coordinator(request.group_id)) {
     response.error_code = code(ErrorCode::NOT_COORDINATOR);
     co_return response;

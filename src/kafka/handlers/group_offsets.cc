@@ -1,5 +1,13 @@
 // Committed offsets: OffsetCommit (8), OffsetFetch (9), OffsetDelete (47),
 // and a transaction's offsets, TxnOffsetCommit (28).
+// ACLs as Kafka's: committing needs READ on the group (else every partition
+// fails with GROUP_AUTHORIZATION_FAILED) and READ on each topic (else
+// TOPIC_AUTHORIZATION_FAILED for its partitions), a transactional commit
+// WRITE on the transactional id first; fetching needs DESCRIBE on the group,
+// and the topics the principal may not DESCRIBE are left out of a listing
+// (TOPIC_AUTHORIZATION_FAILED when named); deleting needs DELETE on the group
+// and READ on each topic.
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -38,15 +46,21 @@ asio::awaitable<std::vector<group::CommittedOffset>> fetch_offsets(Broker& broke
 // exist, and where each is answered in `response`; the others are answered
 // UNKNOWN_TOPIC_OR_PARTITION there.
 template <class Request, class Response>
-std::vector<group::CommitEntry> commit_entries(Broker& broker, const Request& request, Response& response,
+std::vector<group::CommitEntry> commit_entries(RequestContext& ctx, const Request& request, Response& response,
                                                std::vector<std::pair<size_t, size_t>>& where) {
+  Broker& broker = ctx.broker;
   std::vector<group::CommitEntry> entries;
   for (const auto& topic : request.topics) {
     auto& tr = response.topics.emplace_back();
     tr.name = topic.name;
+    const bool denied = !authorized_topic(ctx, security::AclOperation::Read, topic.name);
     for (const auto& p : topic.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
+      if (denied) {
+        pr.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        continue;
+      }
       if (!partition_exists(broker, topic.name, p.partition_index)) {
         pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         continue;
@@ -59,6 +73,18 @@ std::vector<group::CommitEntry> commit_entries(Broker& broker, const Request& re
   return entries;
 }
 
+// A whole-request error: every partition of the response gets it.
+template <class Response>
+void fail_every_partition(Response& response, ErrorCode error) {
+  for (auto& t : response.topics)
+    for (auto& p : t.partitions) p.error_code = code(error);
+}
+
+// Whether the principal may see a topic's committed offsets.
+bool may_describe_topic(const RequestContext& ctx, const std::string& topic) {
+  return authorized_topic(ctx, security::AclOperation::Describe, topic);
+}
+
 }  // namespace
 
 asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestContext& ctx,
@@ -66,7 +92,11 @@ asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestCont
   Broker& broker = ctx.broker;
   protocol::OffsetCommitResponse response;
   std::vector<std::pair<size_t, size_t>> where;  // (topic, partition) index in the response
-  auto entries = commit_entries(broker, request, response, where);
+  auto entries = commit_entries(ctx, request, response, where);
+  if (!authorized_group(ctx, security::AclOperation::Read, request.group_id)) {
+    fail_every_partition(response, ErrorCode::GROUP_AUTHORIZATION_FAILED);
+    co_return response;
+  }
   if (request.group_id.empty()) {
     for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(ErrorCode::INVALID_GROUP_ID);
     co_return response;
@@ -104,7 +134,15 @@ asio::awaitable<protocol::TxnOffsetCommitResponse> handle_txn_offset_commit(Requ
   Broker& broker = ctx.broker;
   protocol::TxnOffsetCommitResponse response;
   std::vector<std::pair<size_t, size_t>> where;
-  auto entries = commit_entries(broker, request, response, where);
+  auto entries = commit_entries(ctx, request, response, where);
+  if (!authorized_txn(ctx, security::AclOperation::Write, request.transactional_id)) {
+    fail_every_partition(response, ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    co_return response;
+  }
+  if (!authorized_group(ctx, security::AclOperation::Read, request.group_id)) {
+    fail_every_partition(response, ErrorCode::GROUP_AUTHORIZATION_FAILED);
+    co_return response;
+  }
   auto fail_all = [&](ErrorCode error) {
     for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(error);
   };
@@ -141,8 +179,13 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
   Broker& broker = ctx.broker;
   protocol::OffsetFetchResponse response;
   if (ctx.api_version < 8) {
-    if (!broker.is_coordinator(request.group_id)) {
-      response.error_code = code(ErrorCode::NOT_COORDINATOR);
+    ErrorCode group_error = ErrorCode::NONE;
+    if (!authorized_group(ctx, security::AclOperation::Describe, request.group_id))
+      group_error = ErrorCode::GROUP_AUTHORIZATION_FAILED;
+    else if (!broker.is_coordinator(request.group_id))
+      group_error = ErrorCode::NOT_COORDINATOR;
+    if (group_error != ErrorCode::NONE) {
+      response.error_code = code(group_error);
       // v0-1 have no top-level error: Kafka (OffsetFetchRequest.getErrorResponse)
       // gives it to every partition asked for, with no offset.
       if (ctx.api_version < 2 && request.topics) {
@@ -153,7 +196,7 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
             auto& pr = tr.partitions.emplace_back();
             pr.partition_index = p;
             pr.committed_offset = -1;
-            pr.error_code = code(ErrorCode::NOT_COORDINATOR);
+            pr.error_code = code(group_error);
           }
         }
       }
@@ -168,6 +211,13 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
     auto offsets =
         co_await fetch_offsets(broker, request.group_id, only, ctx.api_version >= 7 && request.require_stable);
     for (auto& o : offsets) {
+      if (!may_describe_topic(ctx, o.topic)) {
+        if (!only) continue;
+        o.offset = -1;
+        o.leader_epoch = -1;
+        o.metadata = "";
+        o.error = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+      }
       if (response.topics.empty() || response.topics.back().name != o.topic)
         response.topics.emplace_back().name = o.topic;
       auto& pr = response.topics.back().partitions.emplace_back();
@@ -182,6 +232,10 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
   for (auto& g : request.groups) {
     auto& gr = response.groups.emplace_back();
     gr.group_id = g.group_id;
+    if (!authorized_group(ctx, security::AclOperation::Describe, g.group_id)) {
+      gr.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+      continue;
+    }
     if (!broker.is_coordinator(g.group_id)) {
       gr.error_code = code(ErrorCode::NOT_COORDINATOR);
       continue;
@@ -205,6 +259,13 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
     }
     auto offsets = co_await fetch_offsets(broker, g.group_id, only, request.require_stable);
     for (auto& o : offsets) {
+      if (!may_describe_topic(ctx, o.topic)) {
+        if (!only) continue;
+        o.offset = -1;
+        o.leader_epoch = -1;
+        o.metadata = "";
+        o.error = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+      }
       if (gr.topics.empty() || gr.topics.back().name != o.topic) gr.topics.emplace_back().name = o.topic;
       auto& pr = gr.topics.back().partitions.emplace_back();
       pr.partition_index = o.partition;
@@ -221,9 +282,14 @@ asio::awaitable<protocol::OffsetDeleteResponse> handle_offset_delete(RequestCont
                                                                      protocol::OffsetDeleteRequest& request) {
   Broker& broker = ctx.broker;
   protocol::OffsetDeleteResponse response;
+  if (!authorized_group(ctx, security::AclOperation::Delete, request.group_id)) {
+    response.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+    co_return response;
+  }
   TopicPartitions partitions;
   for (auto& t : request.topics)
-    for (auto& p : t.partitions) partitions.push_back({t.name, p.partition_index});
+    if (authorized_topic(ctx, security::AclOperation::Read, t.name))
+      for (auto& p : t.partitions) partitions.push_back({t.name, p.partition_index});
   if (!broker.is_coordinator(request.group_id)) {
     response.error_code = code(ErrorCode::NOT_COORDINATOR);
     co_return response;
@@ -239,10 +305,11 @@ asio::awaitable<protocol::OffsetDeleteResponse> handle_offset_delete(RequestCont
   for (auto& t : request.topics) {
     auto& tr = response.topics.emplace_back();
     tr.name = t.name;
+    const bool denied = !authorized_topic(ctx, security::AclOperation::Read, t.name);
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
-      pr.error_code = code(errors[i++]);
+      pr.error_code = code(denied ? ErrorCode::TOPIC_AUTHORIZATION_FAILED : errors[i++]);
     }
   }
   co_return response;

@@ -14,6 +14,9 @@ asio::awaitable<protocol::DescribeUserScramCredentialsResponse> handle_describe_
     RequestContext&, protocol::DescribeUserScramCredentialsRequest&);
 asio::awaitable<protocol::AlterUserScramCredentialsResponse> handle_alter_user_scram_credentials(
     RequestContext&, protocol::AlterUserScramCredentialsRequest&);
+asio::awaitable<protocol::CreateAclsResponse> handle_create_acls(RequestContext&, protocol::CreateAclsRequest&);
+asio::awaitable<protocol::DescribeAclsResponse> handle_describe_acls(RequestContext&, protocol::DescribeAclsRequest&);
+asio::awaitable<protocol::DeleteAclsResponse> handle_delete_acls(RequestContext&, protocol::DeleteAclsRequest&);
 asio::awaitable<HandlerResult> handle_produce(RequestContext&, protocol::Reader&);
 asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext&, protocol::FetchRequest&);
 asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContext&, protocol::ListOffsetsRequest&);

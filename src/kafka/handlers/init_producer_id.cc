@@ -5,8 +5,13 @@
 // a bumped epoch for a producer outside a transaction). A transactional id
 // goes to its transaction coordinator (txn/coordinator.h), which bumps the
 // epoch, fences the previous instance and aborts its open transaction.
+// ACLs as Kafka's: a transactional id needs WRITE on it (else
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an idempotent producer
+// IDEMPOTENT_WRITE on the cluster or WRITE on some topic (else
+// CLUSTER_AUTHORIZATION_FAILED).
 #include <spdlog/spdlog.h>
 
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -21,6 +26,15 @@ asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(Reques
   // KafkaApis: the producer id and epoch come both or not at all.
   if ((request.producer_id == -1) != (request.producer_epoch == -1)) {
     response.error_code = code(ErrorCode::INVALID_REQUEST);
+    co_return response;
+  }
+  if (request.transactional_id && !authorized_txn(ctx, security::AclOperation::Write, *request.transactional_id)) {
+    response.error_code = code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    co_return response;
+  }
+  if (!request.transactional_id && !authorized_cluster(ctx, security::AclOperation::IdempotentWrite) &&
+      !authorized_any(ctx, security::AclOperation::Write, security::ResourceType::Topic)) {
+    response.error_code = code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
     co_return response;
   }
   if (request.transactional_id) {

@@ -5,6 +5,7 @@
 // in Kafka without it: earliest local (-4, v8+, KIP-405) is the earliest,
 // latest tiered (-5, v9+, KIP-1005) is offset -1, epoch -1, and v10's
 // TimeoutMs (KIP-1075, remote lookups) is ignored.
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -33,9 +34,14 @@ asio::awaitable<protocol::ListOffsetsResponse> handle_list_offsets(RequestContex
     auto& tr = response.topics.emplace_back();
     tr.name = topic.name;
     auto info = broker.topics().find(topic.name);
+    const bool denied = !authorized_topic(ctx, security::AclOperation::Describe, topic.name);  // Kafka's check
     for (auto& p : topic.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
+      if (denied) {
+        pr.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        continue;
+      }
       if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) {
         pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         continue;

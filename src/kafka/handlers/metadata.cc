@@ -1,6 +1,11 @@
 // Metadata (key 3): the brokers (this one, or the cluster's live brokers), and
 // topics with their partitions, leader (this node) and replicas. Requesting an unknown topic auto-creates it
 // as Kafka does: always in v0-v3, and in v4+ when allow_auto_topic_creation.
+// ACLs as Kafka's: the full listing holds only the topics the principal may
+// DESCRIBE; a named topic it may not describe gets TOPIC_AUTHORIZATION_FAILED,
+// and so does one that would be auto-created without CREATE on the cluster
+// or the topic.
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -47,7 +52,9 @@ asio::awaitable<protocol::MetadataResponse> handle_metadata(RequestContext& ctx,
   // v0: an empty list means every topic; v1+: null means every topic.
   bool all_topics = !request.topics.has_value() || (version == 0 && request.topics->empty());
   if (all_topics) {
-    for (const auto& t : broker.topics().all()) response.topics.push_back(describe_topic(broker, t));
+    for (const auto& t : broker.topics().all())
+      if (authorized_topic(ctx, security::AclOperation::Describe, t.name))
+        response.topics.push_back(describe_topic(broker, t));
     co_return response;
   }
   bool allow_auto_create = version < 4 || request.allow_auto_topic_creation;
@@ -57,13 +64,33 @@ asio::awaitable<protocol::MetadataResponse> handle_metadata(RequestContext& ctx,
       protocol::MetadataResponse::MetadataResponseTopic topic;
       topic.error_code = code(ErrorCode::UNKNOWN_TOPIC_ID);
       topic.topic_id = requested.topic_id;
-      for (const auto& t : broker.topics().all())
-        if (t.id == requested.topic_id) topic = describe_topic(broker, t);
+      for (const auto& t : broker.topics().all()) {
+        if (t.id != requested.topic_id) continue;
+        if (authorized_topic(ctx, security::AclOperation::Describe, t.name))
+          topic = describe_topic(broker, t);
+        else
+          topic.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+      }
       response.topics.push_back(std::move(topic));
       continue;
     }
     const std::string& name = *requested.name;
-    auto info = co_await broker.find_or_auto_create(name, allow_auto_create);
+    bool may_create = allow_auto_create;
+    bool denied = !authorized_topic(ctx, security::AclOperation::Describe, name);
+    if (!denied && allow_auto_create && broker.config().auto_create_topics && !broker.topics().find(name) &&
+        cluster::validate_topic_name(name) == ErrorCode::NONE) {
+      may_create = authorized_cluster(ctx, security::AclOperation::Create) ||
+                   authorized_topic(ctx, security::AclOperation::Create, name);
+      denied = !may_create;
+    }
+    if (denied) {
+      protocol::MetadataResponse::MetadataResponseTopic topic;
+      topic.name = name;
+      topic.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+      response.topics.push_back(std::move(topic));
+      continue;
+    }
+    auto info = co_await broker.find_or_auto_create(name, may_create);
     if (info) {
       response.topics.push_back(describe_topic(broker, *info));
       continue;

@@ -5,6 +5,7 @@
 // partition's leader epoch cache: the largest epoch <= the one asked for, and
 // the start offset of the next higher epoch, or the log end offset for the
 // latest; -1/-1 when the log knows no such epoch.
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -15,13 +16,23 @@ asio::awaitable<protocol::OffsetForLeaderEpochResponse> handle_offset_for_leader
     RequestContext& ctx, protocol::OffsetForLeaderEpochRequest& request) {
   Broker& broker = ctx.broker;
   protocol::OffsetForLeaderEpochResponse response;
+  // Kafka's checks: a follower (replica_id >= 0) needs CLUSTER_ACTION, a
+  // consumer DESCRIBE on the topic.
+  const bool follower_denied =
+      request.replica_id >= 0 && !authorized_cluster(ctx, security::AclOperation::ClusterAction);
   for (auto& topic : request.topics) {
     auto& tr = response.topics.emplace_back();
     tr.topic = topic.topic;
     auto info = broker.topics().find(topic.topic);
+    const bool denied = follower_denied || (request.replica_id < 0 &&
+                                            !authorized_topic(ctx, security::AclOperation::Describe, topic.topic));
     for (auto& p : topic.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition = p.partition;
+      if (denied) {
+        pr.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        continue;
+      }
       if (!info || p.partition < 0 || p.partition >= info->partitions) {
         pr.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         continue;

@@ -9,6 +9,7 @@
 #include <deque>
 
 #include "base/endian.h"
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "kafka/handlers/leader_hints.h"
@@ -54,15 +55,29 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   // Produce v0-2 message sets converted to record batches, alive until the
   // appends are done (a deque: growing it moves no buffer).
   std::deque<std::vector<uint8_t>> converted;
+  // ACLs, as Kafka's handleProduceRequest: a transactional producer needs
+  // WRITE on its transactional id (else every partition fails), each topic
+  // WRITE (else TOPIC_AUTHORIZATION_FAILED for its partitions).
+  const bool txn_denied =
+      request.transactional_id && !authorized_txn(ctx, security::AclOperation::Write, *request.transactional_id);
   for (auto& topic_data : request.topic_data) {
     auto& topic_response = response.responses.emplace_back();
     topic_response.name = topic_data.name;
     auto info = broker.topics().find(topic_data.name);
+    const bool topic_denied = !authorized_topic(ctx, security::AclOperation::Write, topic_data.name);
     for (auto& partition_data : topic_data.partition_data) {
       auto& pr = topic_response.partition_responses.emplace_back();
       pr.index = partition_data.index;
+      if (txn_denied) {
+        pr.error_code = code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        continue;
+      }
       if (!valid_acks) {
         pr.error_code = code(ErrorCode::INVALID_REQUIRED_ACKS);
+        continue;
+      }
+      if (topic_denied) {
+        pr.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
         continue;
       }
       if (!info || partition_data.index < 0 || partition_data.index >= info->partitions) {

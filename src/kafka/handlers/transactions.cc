@@ -3,6 +3,13 @@
 // the shard that coordinates the transactional id (txn/coordinator.h).
 // PRODUCER_FENCED came with v2 of these APIs (KIP-588): older versions get
 // INVALID_PRODUCER_EPOCH instead, as Kafka answers them.
+// ACLs as Kafka's: each needs WRITE on the transactional id (else
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED); AddPartitionsToTxn WRITE on each
+// topic (a refused one fails with TOPIC_AUTHORIZATION_FAILED, the rest with
+// OPERATION_NOT_ATTEMPTED), AddOffsetsToTxn READ on the group.
+#include <set>
+
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -36,16 +43,26 @@ asio::awaitable<protocol::AddPartitionsToTxnResponse> handle_add_partitions_to_t
   Broker& broker = ctx.broker;
   protocol::AddPartitionsToTxnResponse response;
   std::vector<txn::TopicPartition> partitions;
-  bool unknown = false;
+  bool unknown = false, denied = false;
+  std::set<std::string> denied_topics;
+  const bool txn_denied = !authorized_txn(ctx, security::AclOperation::Write, request.v3_and_below_transactional_id);
   for (const auto& topic : request.v3_and_below_topics) {
     auto info = broker.topics().find(topic.name);
+    if (!authorized_topic(ctx, security::AclOperation::Write, topic.name)) {
+      denied = true;
+      denied_topics.insert(topic.name);
+    }
     for (int32_t p : topic.partitions) {
       if (!info || p < 0 || p >= info->partitions) unknown = true;
       partitions.push_back({topic.name, p});
     }
   }
   ErrorCode error = ErrorCode::NONE;
-  if (!unknown) {
+  if (txn_denied) {
+    error = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+  } else if (denied) {
+    unknown = true;  // answered per partition below
+  } else if (!unknown) {
     auto add = [&request, &partitions](txn::Coordinator& c) {
       return c.add_partitions(request.v3_and_below_transactional_id, request.v3_and_below_producer_id,
                               request.v3_and_below_producer_epoch, partitions);
@@ -62,6 +79,8 @@ asio::awaitable<protocol::AddPartitionsToTxnResponse> handle_add_partitions_to_t
       pr.partition_index = p;
       if (!unknown)
         pr.partition_error_code = code(error);
+      else if (denied_topics.count(topic.name))
+        pr.partition_error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
       else if (!info || p < 0 || p >= info->partitions)
         pr.partition_error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
       else
@@ -75,6 +94,14 @@ asio::awaitable<protocol::AddOffsetsToTxnResponse> handle_add_offsets_to_txn(
     RequestContext& ctx, protocol::AddOffsetsToTxnRequest& request) {
   Broker& broker = ctx.broker;
   protocol::AddOffsetsToTxnResponse response;
+  if (!authorized_txn(ctx, security::AclOperation::Write, request.transactional_id)) {
+    response.error_code = code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    co_return response;
+  }
+  if (!authorized_group(ctx, security::AclOperation::Read, request.group_id)) {
+    response.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
+    co_return response;
+  }
   if (!co_await broker.ensure_offsets_topic()) {
     response.error_code = code(ErrorCode::COORDINATOR_NOT_AVAILABLE);
     co_return response;
@@ -93,6 +120,10 @@ asio::awaitable<protocol::AddOffsetsToTxnResponse> handle_add_offsets_to_txn(
 
 asio::awaitable<protocol::EndTxnResponse> handle_end_txn(RequestContext& ctx, protocol::EndTxnRequest& request) {
   protocol::EndTxnResponse response;
+  if (!authorized_txn(ctx, security::AclOperation::Write, request.transactional_id)) {
+    response.error_code = code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    co_return response;
+  }
   auto end = [&request](txn::Coordinator& c) {
     return c.end_txn(request.transactional_id, request.producer_id, request.producer_epoch, request.committed);
   };

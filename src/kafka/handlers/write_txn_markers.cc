@@ -1,7 +1,10 @@
 // WriteTxnMarkers (key 27): a transaction coordinator (on another broker, or
 // a test) asks this broker to write COMMIT or ABORT markers to partitions it
 // leads. Each marker of the request goes through Broker::write_txn_markers,
-// which answers once every marker is acknowledged as acks=all.
+// which answers once every marker is acknowledged as acks=all. Inter-broker:
+// with an authorizer the sender needs CLUSTER_ACTION on the cluster (else every
+// partition fails with CLUSTER_AUTHORIZATION_FAILED), as Kafka's.
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -12,12 +15,15 @@ asio::awaitable<protocol::WriteTxnMarkersResponse> handle_write_txn_markers(Requ
                                                                             protocol::WriteTxnMarkersRequest& request) {
   using Response = protocol::WriteTxnMarkersResponse;
   Response response;
+  const bool denied = !authorized_cluster(ctx, security::AclOperation::ClusterAction);
   for (const auto& marker : request.markers) {
     std::vector<TxnMarkerPartition> partitions;
     for (const auto& topic : marker.topics)
       for (int32_t index : topic.partition_indexes) partitions.push_back({topic.name, index});
-    const auto errors = co_await ctx.broker.write_txn_markers(
-        marker.producer_id, marker.producer_epoch, marker.transaction_result, marker.coordinator_epoch, partitions);
+    std::vector<ErrorCode> errors(partitions.size(), ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+    if (!denied)
+      errors = co_await ctx.broker.write_txn_markers(marker.producer_id, marker.producer_epoch,
+                                                     marker.transaction_result, marker.coordinator_epoch, partitions);
     auto& result = response.markers.emplace_back();
     result.producer_id = marker.producer_id;
     size_t i = 0;

@@ -259,6 +259,106 @@ TEST(Golden, UserScramCredentialsV0) {
   EXPECT_EQ(encode(req, 0), alter);
 }
 
+TEST(Golden, CreateAclsV1AndV3) {
+  // Allow User:a READ on the literal topic "t" from any host, as
+  // kafka-acls.sh sends it: v1 (classic) and v3 (flexible).
+  std::vector<uint8_t> v1 = {0, 0, 0, 1, 2, 0, 1, 't', 3, 0, 6};
+  append(v1, "User:a");
+  v1.insert(v1.end(), {0, 1, '*', 3, 3});
+  auto req = decode<CreateAclsRequest>(v1, 1);
+  ASSERT_EQ(req.creations.size(), 1u);
+  EXPECT_EQ(req.creations[0].resource_type, 2);
+  EXPECT_EQ(req.creations[0].resource_name, "t");
+  EXPECT_EQ(req.creations[0].resource_pattern_type, 3);
+  EXPECT_EQ(req.creations[0].principal, "User:a");
+  EXPECT_EQ(req.creations[0].host, "*");
+  EXPECT_EQ(req.creations[0].operation, 3);
+  EXPECT_EQ(req.creations[0].permission_type, 3);
+  EXPECT_EQ(encode(req, 1), v1);
+  std::vector<uint8_t> v3 = {0x02, 2, 0x02, 't', 3, 0x07};
+  append(v3, "User:a");
+  v3.insert(v3.end(), {0x02, '*', 3, 3, 0x00, 0x00});
+  EXPECT_EQ(decode<CreateAclsRequest>(v3, 3), req);
+  EXPECT_EQ(encode(req, 3), v3);
+  // v0 has no pattern type: literal.
+  std::vector<uint8_t> v0 = {0, 0, 0, 1, 2, 0, 1, 't', 0, 6};
+  append(v0, "User:a");
+  v0.insert(v0.end(), {0, 1, '*', 3, 3});
+  EXPECT_EQ(decode<CreateAclsRequest>(v0, 0).creations[0].resource_pattern_type, 3);
+  // Response v3: one result, no error (null message).
+  CreateAclsResponse resp;
+  resp.results.emplace_back();
+  EXPECT_EQ(encode(resp, 3), (std::vector<uint8_t>{0, 0, 0, 0, 0x02, 0, 0, 0x00, 0x00, 0x00}));
+  resp.results[0].error_code = 54;  // SECURITY_DISABLED
+  resp.results[0].error_message = "x";
+  EXPECT_EQ(encode(resp, 1), (std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 0, 1, 0, 54, 0, 1, 'x'}));
+}
+
+TEST(Golden, DescribeAclsV0AndV3) {
+  // Any ACL of User:a on any topic: v0 (no pattern type), then its answer
+  // at v3 (flexible): topic "t" LITERAL, User:a from * READ ALLOW.
+  std::vector<uint8_t> v0 = {2, 0xff, 0xff, 0, 6};
+  append(v0, "User:a");
+  v0.insert(v0.end(), {0xff, 0xff, 1, 1});
+  auto req = decode<DescribeAclsRequest>(v0, 0);
+  EXPECT_EQ(req.resource_type_filter, 2);
+  EXPECT_FALSE(req.resource_name_filter.has_value());
+  EXPECT_EQ(req.pattern_type_filter, 3);
+  EXPECT_EQ(req.principal_filter, std::optional<std::string>("User:a"));
+  EXPECT_FALSE(req.host_filter.has_value());
+  EXPECT_EQ(encode(req, 0), v0);
+  std::vector<uint8_t> v3 = {2, 0x00, 1, 0x07};
+  append(v3, "User:a");
+  v3.insert(v3.end(), {0x00, 1, 1, 0x00});
+  auto flexible = decode<DescribeAclsRequest>(v3, 3);
+  EXPECT_EQ(flexible.pattern_type_filter, 1);  // ANY
+  EXPECT_EQ(encode(flexible, 3), v3);
+
+  DescribeAclsResponse resp;
+  auto& r = resp.resources.emplace_back();
+  r.resource_type = 2;
+  r.resource_name = "t";
+  r.pattern_type = 3;
+  auto& a = r.acls.emplace_back();
+  a.principal = "User:a";
+  a.host = "*";
+  a.operation = 3;
+  a.permission_type = 3;
+  std::vector<uint8_t> out = {0, 0, 0, 0, 0, 0, 0x00, 0x02, 2, 0x02, 't', 3, 0x02, 0x07};
+  append(out, "User:a");
+  out.insert(out.end(), {0x02, '*', 3, 3, 0x00, 0x00, 0x00});
+  EXPECT_EQ(encode(resp, 3), out);
+  EXPECT_EQ(decode<DescribeAclsResponse>(out, 3), resp);
+}
+
+TEST(Golden, DeleteAclsV1AndV2) {
+  // Delete every literal ACL of topic "t": v1; the answer at v2 (flexible)
+  // lists the one removed.
+  std::vector<uint8_t> v1 = {0, 0, 0, 1, 2, 0, 1, 't', 3, 0xff, 0xff, 0xff, 0xff, 1, 1};
+  auto req = decode<DeleteAclsRequest>(v1, 1);
+  ASSERT_EQ(req.filters.size(), 1u);
+  EXPECT_EQ(req.filters[0].resource_name_filter, std::optional<std::string>("t"));
+  EXPECT_FALSE(req.filters[0].principal_filter.has_value());
+  EXPECT_EQ(encode(req, 1), v1);
+  EXPECT_EQ(encode(req, 2), (std::vector<uint8_t>{0x02, 2, 0x02, 't', 3, 0x00, 0x00, 1, 1, 0x00, 0x00}));
+
+  DeleteAclsResponse resp;
+  auto& f = resp.filter_results.emplace_back();
+  auto& m = f.matching_acls.emplace_back();
+  m.resource_type = 2;
+  m.resource_name = "t";
+  m.pattern_type = 3;
+  m.principal = "User:a";
+  m.host = "*";
+  m.operation = 3;
+  m.permission_type = 3;
+  std::vector<uint8_t> out = {0, 0, 0, 0, 0x02, 0, 0, 0x00, 0x02, 0, 0, 0x00, 2, 0x02, 't', 3, 0x07};
+  append(out, "User:a");
+  out.insert(out.end(), {0x02, '*', 3, 3, 0x00, 0x00, 0x00});
+  EXPECT_EQ(encode(resp, 2), out);
+  EXPECT_EQ(decode<DeleteAclsResponse>(out, 2), resp);
+}
+
 TEST(Golden, WriteTxnMarkersV0AndV1) {
   // One ABORT marker for producer 7, epoch 1, topic "t" partitions [0, 2],
   // coordinator epoch 3, in Kafka's WriteTxnMarkersRequest layout.
