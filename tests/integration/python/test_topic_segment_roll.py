@@ -66,7 +66,8 @@ class PreallocateTest(unittest.TestCase):
         segment_bytes = 65536
         create_topic(self.broker.bootstrap, "prealloc",
                      configs={"preallocate": "true", "segment.bytes": str(segment_bytes)})
-        producer = Producer({"bootstrap.servers": self.broker.bootstrap, "acks": "all", "linger.ms": 1})
+        producer = Producer({"bootstrap.servers": self.broker.bootstrap, "acks": "all", "linger.ms": 1,
+                             "batch.size": 4096})
         acked = {}
 
         def on_delivery(err, msg):
