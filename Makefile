@@ -10,7 +10,7 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-1
   libasio-dev libfmt-dev libspdlog-dev libcli11-dev zlib1g-dev libsnappy-dev liblz4-dev \
   libzstd-dev libisal-dev libssl-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev \
   librdkafka-dev kcat python3 python3-kafka libcpp-httplib-dev etcd-server curl \
-  python3-confluent-kafka nftables iproute2 prometheus
+  python3-confluent-kafka nftables iproute2 prometheus chromium python3-websocket
 
 .PHONY: all deps build run cluster test unit integration fuzz fuzz-build fuzz-short chaos bench clean format
 

@@ -74,8 +74,10 @@ bool AdminServer::start(const std::string& host, uint16_t port, std::string* err
     res.status = h["ready"].get<bool>() ? 200 : 503;
     res.set_content(h.dump(), "application/json");
   });
-  server_->Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kIndexPage, "text/html"); });
+  // The layers above (REST proxy, console) first: the first route that
+  // matches serves, so the console's / replaces the list below.
   if (more_routes) more_routes(*server_);
+  server_->Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kIndexPage, "text/html"); });
   int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (bound < 0) {
     *error = "cannot bind " + host + ":" + std::to_string(port) + ": " + std::strerror(errno);

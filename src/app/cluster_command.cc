@@ -1,6 +1,7 @@
 #include "app/cluster_command.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "app/admin_client.h"
 #include "app/table.h"
@@ -18,7 +19,7 @@ std::string join(const std::vector<int32_t>& ids) {
 
 }  // namespace
 
-int cluster_status(const std::string& bootstrap, std::ostream& out, std::ostream& err) {
+int cluster_status(const std::string& bootstrap, bool json, std::ostream& out, std::ostream& err) {
   try {
     AdminClient client(bootstrap);
     auto cluster = client.call<protocol::DescribeClusterResponse>(protocol::DescribeClusterRequest{}, 0);
@@ -26,26 +27,54 @@ int cluster_status(const std::string& bootstrap, std::ostream& out, std::ostream
       err << "DescribeCluster failed: " << error_name(static_cast<ErrorCode>(cluster.error_code)) << "\n";
       return 1;
     }
-    out << "CLUSTER " << cluster.cluster_id << "  CONTROLLER " << cluster.controller_id << "\n\n";
-    std::vector<std::vector<std::string>> brokers{{"BROKER", "HOST", "PORT", "RACK"}};
     std::sort(cluster.brokers.begin(), cluster.brokers.end(),
               [](const auto& a, const auto& b) { return a.broker_id < b.broker_id; });
+    protocol::MetadataRequest all;  // null topics: every topic
+    all.topics.reset();
+    auto metadata = client.call<protocol::MetadataResponse>(all, 9);
+    std::sort(metadata.topics.begin(), metadata.topics.end(),
+              [](const auto& a, const auto& b) { return a.name.value_or("") < b.name.value_or(""); });
+    for (auto& t : metadata.topics)
+      std::sort(t.partitions.begin(), t.partitions.end(),
+                [](const auto& a, const auto& b) { return a.partition_index < b.partition_index; });
+    auto under_replicated = [](const auto& p) {
+      return p.isr_nodes.size() < p.replica_nodes.size() || p.leader_id < 0;
+    };
+
+    if (json) {
+      nlohmann::json doc{{"cluster_id", cluster.cluster_id},
+                         {"controller_id", cluster.controller_id},
+                         {"brokers", nlohmann::json::array()},
+                         {"partitions", nlohmann::json::array()}};
+      for (const auto& b : cluster.brokers)
+        doc["brokers"].push_back({{"node_id", b.broker_id},
+                                  {"host", b.host},
+                                  {"port", b.port},
+                                  {"rack", b.rack ? nlohmann::json(*b.rack) : nlohmann::json()}});
+      for (const auto& t : metadata.topics)
+        for (const auto& p : t.partitions)
+          doc["partitions"].push_back({{"topic", t.name.value_or("?")},
+                                       {"partition", p.partition_index},
+                                       {"leader", p.leader_id},
+                                       {"leader_epoch", p.leader_epoch},
+                                       {"replicas", p.replica_nodes},
+                                       {"isr", p.isr_nodes},
+                                       {"under_replicated", under_replicated(p)}});
+      out << doc.dump(2) << "\n";
+      return 0;
+    }
+
+    out << "CLUSTER " << cluster.cluster_id << "  CONTROLLER " << cluster.controller_id << "\n\n";
+    std::vector<std::vector<std::string>> brokers{{"BROKER", "HOST", "PORT", "RACK"}};
     for (const auto& b : cluster.brokers)
       brokers.push_back({std::to_string(b.broker_id), b.host, std::to_string(b.port), b.rack.value_or("-")});
     print_table(out, brokers);
 
-    protocol::MetadataRequest all;  // null topics: every topic
-    all.topics.reset();
-    auto metadata = client.call<protocol::MetadataResponse>(all, 9);
     std::vector<std::vector<std::string>> rows{
         {"TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "UNDER-REPLICATED"}};
-    std::sort(metadata.topics.begin(), metadata.topics.end(),
-              [](const auto& a, const auto& b) { return a.name.value_or("") < b.name.value_or(""); });
-    for (auto& t : metadata.topics) {
-      std::sort(t.partitions.begin(), t.partitions.end(),
-                [](const auto& a, const auto& b) { return a.partition_index < b.partition_index; });
+    for (const auto& t : metadata.topics) {
       for (const auto& p : t.partitions) {
-        bool under = p.isr_nodes.size() < p.replica_nodes.size() || p.leader_id < 0;
+        bool under = under_replicated(p);
         rows.push_back({t.name.value_or("?"), std::to_string(p.partition_index),
                         p.leader_id < 0 ? "none" : std::to_string(p.leader_id), std::to_string(p.leader_epoch),
                         join(p.replica_nodes), join(p.isr_nodes), under ? "yes" : "no"});

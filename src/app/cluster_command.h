@@ -8,7 +8,9 @@
 
 namespace runnel::app {
 
-// Prints the report; returns the exit code (1 when the broker cannot be reached).
-int cluster_status(const std::string& bootstrap, std::ostream& out, std::ostream& err);
+// Prints the report (json: {cluster_id, controller_id, brokers: [...],
+// partitions: [...]}); returns the exit code (1 when the broker cannot be
+// reached).
+int cluster_status(const std::string& bootstrap, bool json, std::ostream& out, std::ostream& err);
 
 }  // namespace runnel::app

@@ -7,6 +7,7 @@
 #include "app/topic_layout.h"
 #include "base/endian.h"
 #include "base/error_code.h"
+#include "cluster/etcd/etcd_format.h"
 #include "protocol/messages.h"
 #include "protocol/record_batch.h"
 #include "protocol/record_codec.h"
@@ -161,6 +162,17 @@ int consume_records(const ConsumeOptions& o, std::ostream& out, std::ostream& er
                        {"timestamp", r.timestamp}, {"key", nullptr}, {"value", nullptr}};
       if (r.key) j["key"] = text(r.key);
       if (r.value) j["value"] = text(r.value);
+      auto headers = nlohmann::json::array();
+      for (const auto& h : r.headers)
+        headers.push_back({{"key", h.key}, {"value", h.value ? nlohmann::json(text(h.value)) : nlohmann::json()}});
+      j["headers"] = std::move(headers);
+      if (o.json_bytes) {
+        auto b64 = [](const std::vector<uint8_t>& b) {
+          return cluster::etcd::base64_encode(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+        };
+        j["key_base64"] = r.key ? nlohmann::json(b64(*r.key)) : nlohmann::json();
+        j["value_base64"] = r.value ? nlohmann::json(b64(*r.value)) : nlohmann::json();
+      }
       out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     };
     uint64_t printed = 0;

@@ -27,6 +27,8 @@ struct ConsumeOptions {
   std::optional<std::string> group;
   std::string format = "%s\\n";
   bool json = false;
+  // With json: also key_base64/value_base64, the exact bytes (the console's hex view).
+  bool json_bytes = false;
   bool read_committed = false;
 };
 

@@ -1,12 +1,14 @@
 #include "app/group_command.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <tuple>
 
 #include "app/admin_client.h"
 #include "app/table.h"
+#include "app/topic_layout.h"
 #include "base/error_code.h"
 #include "protocol/consumer_protocol.h"
 #include "protocol/messages.h"
@@ -19,17 +21,30 @@ using namespace runnel::protocol;
 
 }  // namespace
 
-int group_list(const std::string& bootstrap, std::ostream& out, std::ostream& err) {
+int group_list(const std::string& bootstrap, bool json, std::ostream& out, std::ostream& err) {
   try {
+    // Each broker lists the groups it coordinates: ask every one, as
+    // kafka-consumer-groups.sh does.
     AdminClient client(bootstrap);
-    ListGroupsRequest req;
-    auto resp = client.call<ListGroupsResponse>(req, 4);
-    if (resp.error_code != 0) {
-      err << "Error: ListGroups failed: " << error_text(resp.error_code) << "\n";
-      return 1;
+    auto brokers = client.metadata(std::vector<std::string>{}).brokers;
+    std::vector<ListGroupsResponse::ListedGroup> groups;
+    for (const auto& b : brokers) {
+      AdminClient broker(b.host + ":" + std::to_string(b.port));
+      auto resp = broker.call<ListGroupsResponse>(ListGroupsRequest{}, 4);
+      if (resp.error_code != 0) {
+        err << "Error: ListGroups on broker " << b.node_id << " failed: " << error_text(resp.error_code) << "\n";
+        return 1;
+      }
+      groups.insert(groups.end(), resp.groups.begin(), resp.groups.end());
     }
-    auto groups = resp.groups;
     std::sort(groups.begin(), groups.end(), [](const auto& a, const auto& b) { return a.group_id < b.group_id; });
+    if (json) {
+      auto doc = nlohmann::json::array();
+      for (const auto& g : groups)
+        doc.push_back({{"group", g.group_id}, {"state", g.group_state}, {"protocol_type", g.protocol_type}});
+      out << doc.dump(2) << "\n";
+      return 0;
+    }
     std::vector<std::vector<std::string>> rows{{"GROUP", "STATE", "PROTOCOL-TYPE"}};
     for (const auto& g : groups)
       rows.push_back(
@@ -89,9 +104,13 @@ std::optional<GroupView> describe_consumer_group(AdminClient& client, const std:
 
 }  // namespace
 
-int group_describe(const std::string& group, const std::string& bootstrap, std::ostream& out, std::ostream& err) {
+int group_describe(const std::string& group, const std::string& bootstrap, bool json, std::ostream& out,
+                   std::ostream& err) {
   try {
-    AdminClient client(bootstrap);
+    // The group's coordinator answers for it; any other broker of a cluster
+    // says NOT_COORDINATOR.
+    auto coordinator = AdminClient::to_group_coordinator(bootstrap, group);
+    AdminClient& client = *coordinator;
 
     DescribeGroupsRequest dreq;
     dreq.groups = {group};
@@ -167,27 +186,58 @@ int group_describe(const std::string& group, const std::string& bootstrap, std::
     for (const auto& [tp, _] : committed) partitions.insert(tp);
     for (const auto& [tp, _] : owners) partitions.insert(tp);
 
-    // Log end offsets (ListOffsets, latest).
+    // Log end offsets (ListOffsets, latest), from each partition's leader.
     std::map<std::pair<std::string, int32_t>, int64_t> log_end;
-    if (!partitions.empty()) {
-      ListOffsetsRequest lreq;
-      lreq.replica_id = -1;
-      for (const auto& [topic, p] : partitions) {
-        if (lreq.topics.empty() || lreq.topics.back().name != topic) {
-          lreq.topics.emplace_back();
-          lreq.topics.back().name = topic;
-        }
-        ListOffsetsRequest::ListOffsetsPartition lp;
-        lp.partition_index = p;
-        lp.timestamp = -1;
-        lreq.topics.back().partitions.push_back(lp);
+    std::map<std::string, std::unique_ptr<TopicLayout>> layouts;
+    for (const auto& [topic, p] : partitions) {
+      try {
+        auto& layout = layouts[topic];
+        if (!layout) layout = std::make_unique<TopicLayout>(bootstrap, topic);
+        log_end[{topic, p}] = layout->list_offset(p, TopicLayout::kLatest);
+      } catch (const AdminError&) {
+        // A deleted topic, or a partition without a leader: no log end, no lag.
       }
-      auto lresp = client.call<ListOffsetsResponse>(lreq, 1);
-      for (const auto& t : lresp.topics)
-        for (const auto& p : t.partitions)
-          if (p.error_code == 0) log_end[{t.name, p.partition_index}] = p.offset;
     }
 
+    auto offset_or_null = [](const auto& map, const auto& key) -> nlohmann::json {
+      auto it = map.find(key);
+      return it == map.end() ? nlohmann::json(nullptr) : nlohmann::json(it->second);
+    };
+    if (json) {
+      nlohmann::json doc{{"group", group},
+                         {"type", view.type},
+                         {"state", view.state},
+                         {"protocol_type", view.protocol_type},
+                         {"assignor", view.assignor},
+                         {"group_epoch", view.epoch ? nlohmann::json(*view.epoch) : nlohmann::json(nullptr)},
+                         {"members", nlohmann::json::array()},
+                         {"partitions", nlohmann::json::array()}};
+      for (const auto& m : view.members) {
+        nlohmann::json assignment = nlohmann::json::object();
+        for (const auto& [topic, parts] : m.assignment) assignment[topic] = parts;
+        doc["members"].push_back({{"member_id", m.member_id},
+                                  {"instance_id", m.instance_id ? nlohmann::json(*m.instance_id) : nlohmann::json()},
+                                  {"client_id", m.client_id},
+                                  {"host", m.client_host},
+                                  {"assignment", assignment}});
+      }
+      for (const auto& tp : partitions) {
+        auto cur = offset_or_null(committed, tp);
+        auto end = offset_or_null(log_end, tp);
+        auto o = owners.find(tp);
+        doc["partitions"].push_back(
+            {{"topic", tp.first},
+             {"partition", tp.second},
+             {"committed_offset", cur},
+             {"log_end_offset", end},
+             {"lag", cur.is_null() || end.is_null()
+                         ? nlohmann::json()
+                         : nlohmann::json(std::max<int64_t>(0, end.get<int64_t>() - cur.get<int64_t>()))},
+             {"member_id", o == owners.end() ? nlohmann::json() : nlohmann::json(o->second.member_id)}});
+      }
+      out << doc.dump(2) << "\n";
+      return 0;
+    }
     out << "GROUP " << group << " TYPE " << view.type << " STATE " << (view.state.empty() ? "-" : view.state)
         << " PROTOCOL-TYPE " << (view.protocol_type.empty() ? "-" : view.protocol_type) << " ASSIGNOR "
         << (view.assignor.empty() ? "-" : view.assignor) << " MEMBERS " << view.members.size();

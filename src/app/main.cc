@@ -12,7 +12,9 @@
 
 #include "admin/admin_server.h"
 #include "app/cluster_command.h"
+#include "app/completion.h"
 #include "app/config.h"
+#include "app/console_api.h"
 #include "app/consume_command.h"
 #include "app/group_admin_command.h"
 #include "app/group_command.h"
@@ -136,12 +138,15 @@ int serve(const ServeFlags& flags) {
         kafka_address =
             (l->config().host == "0.0.0.0" || l->config().host.empty() ? std::string("127.0.0.1") : l->config().host) +
             ":" + std::to_string(l->port());
-    if (kafka_address.empty()) spdlog::info("no PLAINTEXT listener: the REST proxy is not served");
+    if (kafka_address.empty()) spdlog::info("no PLAINTEXT listener: the console and the REST proxy are not served");
     std::function<void(httplib::Server&)> rest;
     if (!kafka_address.empty())
-      rest = [kafka_address](httplib::Server& server) { runnel::app::install_rest_proxy(server, kafka_address); };
+      rest = [kafka_address](httplib::Server& server) {
+        runnel::app::install_console(server, kafka_address);
+        runnel::app::install_rest_proxy(server, kafka_address);
+      };
     if (admin_server.start(host, port, &error, rest))
-      spdlog::info("admin listener (/metrics, /v1/health) on {}:{}", host, admin_server.port());
+      spdlog::info("admin listener (console, /metrics, /v1/health) on http://{}:{}/", host, admin_server.port());
     else
       spdlog::warn("admin listener not started: {} (runnel.admin.listen; 'off' disables it)", error);
   }
@@ -210,14 +215,20 @@ int main(int argc, char** argv) {
   serve_cmd->footer("Configuration keys (--config file or --set):\n" + keys);
 
   std::string bootstrap = "127.0.0.1:9092", group_id;
+  std::string report_format = "table";  // group list/describe, cluster status
+  auto add_report_format = [&](CLI::App* cmd) {
+    cmd->add_option("--format", report_format, "table (default) or json")->check(CLI::IsMember({"table", "json"}));
+  };
   auto* group_cmd = app.add_subcommand("group", "Inspect consumer groups (like kafka-consumer-groups.sh)");
   group_cmd->require_subcommand(1);
   group_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
   auto* group_list_cmd = group_cmd->add_subcommand("list", "Groups with their state and protocol type");
   group_list_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(group_list_cmd);
   auto* group_describe_cmd = group_cmd->add_subcommand("describe", "Members, committed offsets and lag per partition");
   group_describe_cmd->add_option("GROUP", group_id, "Group id")->required();
   group_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(group_describe_cmd);
 
   std::vector<std::string> group_ids, seek_topics;
   std::string seek_to;
@@ -301,11 +312,13 @@ int main(int argc, char** argv) {
   // runnel produce / consume: like rpk topic produce|consume and kcat -P|-C.
   runnel::app::ProduceOptions produce_opts;
   std::string produce_format = "text", produce_separator;
+  std::vector<std::string> produce_headers;
   int32_t produce_partition = -1;
   auto* produce_cmd = app.add_subcommand("produce", "Produce lines from stdin as records (like rpk topic produce)");
   produce_cmd->add_option("TOPIC", produce_opts.topic, "Topic")->required();
   produce_cmd->add_option("-k,--key-separator", produce_separator, "Split each line into KEY<sep>VALUE");
   produce_cmd->add_option("-p,--partition", produce_partition, "Send every record to this partition");
+  produce_cmd->add_option("-H,--header", produce_headers, "A header key=value on every record; repeatable");
   produce_cmd->add_option("--acks", produce_opts.acks, "0, 1 or -1 (all; the default)")
       ->check(CLI::IsMember({0, 1, -1}));
   produce_cmd->add_flag("-v,--verbose", produce_opts.verbose, "A line per record (default when stdin is a terminal)");
@@ -335,6 +348,7 @@ int main(int argc, char** argv) {
   auto* cluster_status_cmd = cluster_cmd->add_subcommand(
       "status", "Brokers, controller, and each partition's leader, epoch, replicas and ISR");
   cluster_status_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(cluster_status_cmd);
 
   runnel::app::UserSetOptions user_set;
   std::string user_data_dir, user_name, user_mechanism;
@@ -354,15 +368,34 @@ int main(int argc, char** argv) {
   user_delete_cmd->add_option("--mechanism", user_mechanism, "Remove only this mechanism's credential");
   user_delete_cmd->add_option("--data-dir", user_data_dir, "The broker's data directory (log.dirs)")->required();
 
-  CLI11_PARSE(app, argc, argv);
+  std::string completion_shell;
+  auto* completion_cmd =
+      app.add_subcommand("completion", "Print a shell completion script: source <(runnel completion bash)");
+  completion_cmd->add_option("SHELL", completion_shell, "bash (zsh: load it after bashcompinit)")
+      ->required()
+      ->check(CLI::IsMember({"bash"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and exits 0; any usage error is 2, as the README promises
+    // scripts (CLI11's own codes are 100 and up).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (completion_cmd->parsed()) {
+    std::cout << runnel::app::bash_completion(app);
+    return 0;
+  }
   if (user_set_cmd->parsed()) return runnel::app::user_set(user_set, std::cout, std::cerr);
   if (user_list_cmd->parsed()) return runnel::app::user_list(user_data_dir, std::cout, std::cerr);
   if (user_delete_cmd->parsed())
     return runnel::app::user_delete(user_name, user_mechanism, user_data_dir, std::cout, std::cerr);
   if (serve_cmd->parsed()) return serve(flags);
-  if (cluster_status_cmd->parsed()) return runnel::app::cluster_status(bootstrap, std::cout, std::cerr);
-  if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, std::cout, std::cerr);
-  if (group_describe_cmd->parsed()) return runnel::app::group_describe(group_id, bootstrap, std::cout, std::cerr);
+  const bool report_json = report_format == "json";
+  if (cluster_status_cmd->parsed()) return runnel::app::cluster_status(bootstrap, report_json, std::cout, std::cerr);
+  if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, report_json, std::cout, std::cerr);
+  if (group_describe_cmd->parsed())
+    return runnel::app::group_describe(group_id, bootstrap, report_json, std::cout, std::cerr);
   if (group_delete_cmd->parsed()) return runnel::app::group_delete(group_ids, bootstrap, std::cout, std::cerr);
   if (group_seek_cmd->parsed())
     return runnel::app::group_seek(group_id, seek_to, seek_topics, bootstrap, std::cout, std::cerr);
@@ -373,6 +406,14 @@ int main(int argc, char** argv) {
     produce_opts.json = produce_format == "json";
     if (!produce_separator.empty()) produce_opts.key_separator = produce_separator;
     if (produce_partition >= 0) produce_opts.partition = produce_partition;
+    for (const auto& h : produce_headers) {
+      auto eq = h.find('=');
+      if (eq == std::string::npos) {
+        std::cerr << "Error: --header takes key=value, got '" << h << "'\n";
+        return 2;
+      }
+      produce_opts.headers.emplace_back(h.substr(0, eq), h.substr(eq + 1));
+    }
     if (isatty(STDIN_FILENO)) produce_opts.verbose = true;
     return runnel::app::produce_lines(produce_opts, std::cin, std::cout, std::cerr);
   }

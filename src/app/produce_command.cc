@@ -47,6 +47,7 @@ int produce_lines(const ProduceOptions& o, std::istream& in, std::ostream& out, 
         OutgoingRecord r;
         r.partition = o.partition;
         r.value = line;
+        r.headers = o.headers;
         if (o.key_separator) {
           auto at = line.find(*o.key_separator);
           if (at != std::string::npos) {

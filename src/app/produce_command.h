@@ -11,6 +11,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace runnel::app {
 
@@ -20,8 +22,9 @@ struct ProduceOptions {
   std::optional<std::string> key_separator;
   std::optional<int32_t> partition;
   int16_t acks = -1;
-  bool json = false;     // one JSON object per batch instead of text
-  bool verbose = false;  // a line per record (the default when stdin is a terminal)
+  std::vector<std::pair<std::string, std::string>> headers;  // -H key=value: on every record
+  bool json = false;                                         // one JSON object per batch instead of text
+  bool verbose = false;                                      // a line per record (the default when stdin is a terminal)
 };
 
 // Returns 0 when every line was acknowledged, 1 otherwise.

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "base/error_code.h"
 #include "protocol/messages.h"
@@ -12,6 +13,23 @@ namespace runnel::app {
 namespace {
 
 constexpr int32_t kProduceTimeoutMs = 30000;
+constexpr auto kRetryFor = std::chrono::seconds(15);
+constexpr auto kFirstBackoff = std::chrono::milliseconds(50);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+
+// Errors after which Kafka's clients refresh metadata and resend: the batch
+// was not appended.
+bool retriable(int16_t error) {
+  switch (static_cast<ErrorCode>(error)) {
+    case ErrorCode::NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode::LEADER_NOT_AVAILABLE:
+    case ErrorCode::UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode::NOT_ENOUGH_REPLICAS:
+      return true;
+    default:
+      return false;
+  }
+}
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -48,6 +66,8 @@ std::vector<SentRecord> send_records(TopicLayout& layout, const std::string& top
       protocol::Record r;
       r.key = bytes_of(records[i].key);
       r.value = bytes_of(records[i].value);
+      for (const auto& [key, value] : records[i].headers)
+        r.headers.push_back({key, std::vector<uint8_t>(value.begin(), value.end())});
       batch_records.push_back(std::move(r));
     }
     auto batch = protocol::build_record_batch(batch_records, now_ms());
@@ -65,14 +85,34 @@ std::vector<SentRecord> send_records(TopicLayout& layout, const std::string& top
       layout.leader(partition).send_only(req, 8);
       continue;
     }
-    auto resp = layout.leader(partition).call<protocol::ProduceResponse>(req, 8);
     int16_t error = static_cast<int16_t>(ErrorCode::UNKNOWN_SERVER_ERROR);
     int64_t base = -1;
     std::string message;
-    for (const auto& t : resp.responses)
-      for (const auto& pr : t.partition_responses)
-        if (pr.index == partition)
-          error = pr.error_code, base = pr.base_offset, message = pr.error_message.value_or("");
+    // As a client does: a leader that moved or is not known yet (a topic
+    // just created in a cluster) is looked up again and the batch resent.
+    // None of these errors means the batch was written.
+    const auto deadline = std::chrono::steady_clock::now() + kRetryFor;
+    for (auto backoff = kFirstBackoff;; backoff = std::min(backoff * 2, kMaxBackoff)) {
+      bool retry = false;
+      try {
+        auto resp = layout.leader(partition).call<protocol::ProduceResponse>(req, 8);
+        for (const auto& t : resp.responses)
+          for (const auto& pr : t.partition_responses)
+            if (pr.index == partition)
+              error = pr.error_code, base = pr.base_offset, message = pr.error_message.value_or("");
+        retry = retriable(error);
+      } catch (const AdminError&) {
+        if (std::chrono::steady_clock::now() + backoff >= deadline) throw;
+        retry = true;
+      }
+      if (!retry || std::chrono::steady_clock::now() + backoff >= deadline) break;
+      std::this_thread::sleep_for(backoff);
+      try {
+        layout.refresh();
+      } catch (const AdminError&) {
+        // The next attempt fails the same way, or the deadline ends it.
+      }
+    }
     for (size_t k = 0; k < indexes.size(); ++k) {
       auto& s = out[indexes[k]];
       s.error = error;

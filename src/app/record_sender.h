@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "app/topic_layout.h"
@@ -18,6 +19,7 @@ struct OutgoingRecord {
   std::optional<int32_t> partition;
   std::optional<std::string> key;
   std::optional<std::string> value;  // nullopt: a tombstone
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct SentRecord {

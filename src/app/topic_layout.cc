@@ -5,8 +5,14 @@
 
 namespace runnel::app {
 
-TopicLayout::TopicLayout(const std::string& bootstrap, const std::string& topic) : topic_(topic) {
-  AdminClient client(bootstrap);
+TopicLayout::TopicLayout(const std::string& bootstrap, const std::string& topic)
+    : bootstrap_(bootstrap), topic_(topic) {
+  refresh();
+}
+
+void TopicLayout::refresh() {
+  AdminClient client(bootstrap_);
+  const std::string& topic = topic_;
   auto resp = client.metadata(std::vector<std::string>{topic});
   if (resp.topics.size() != 1 || resp.topics[0].error_code != 0)
     throw AdminError(
@@ -16,6 +22,8 @@ TopicLayout::TopicLayout(const std::string& bootstrap, const std::string& topic)
   std::map<int32_t, std::string> brokers;
   for (const auto& b : resp.brokers) brokers[b.node_id] = b.host + ":" + std::to_string(b.port);
   partitions_ = static_cast<int32_t>(resp.topics[0].partitions.size());
+  leader_address_.clear();
+  clients_.clear();
   for (const auto& p : resp.topics[0].partitions)
     if (auto it = brokers.find(p.leader_id); it != brokers.end()) leader_address_[p.partition_index] = it->second;
 }

@@ -20,6 +20,10 @@ class TopicLayout {
   int32_t partitions() const { return partitions_; }
   // The connection to the partition's leader; throws AdminError when it has none.
   AdminClient& leader(int32_t partition);
+  // Reads the topic's metadata again (after NOT_LEADER_OR_FOLLOWER, as a
+  // client does); connections to brokers that failed are reopened. Throws
+  // AdminError.
+  void refresh();
   // ListOffsets on the partition's leader: kEarliest, kLatest or a
   // timestamp (-1 when no record is that late). Throws AdminError.
   static constexpr int64_t kEarliest = -2, kLatest = -1;
@@ -28,6 +32,7 @@ class TopicLayout {
   const std::string& topic() const { return topic_; }
 
  private:
+  std::string bootstrap_;
   std::map<int32_t, std::string> leader_address_;                // partition -> host:port
   std::map<std::string, std::unique_ptr<AdminClient>> clients_;  // by address
   std::string topic_;

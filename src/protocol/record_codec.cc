@@ -34,27 +34,32 @@ std::optional<std::vector<uint8_t>> read_optional_varbytes(Reader& r) {
 
 std::vector<uint8_t> build_record_batch(const std::vector<Record>& records, int64_t timestamp) {
   Writer w;
-  w.i64(0);                                               // base offset
-  w.i32(0);                                               // length, patched below
-  w.i32(-1);                                              // partition leader epoch
-  w.i8(2);                                                // magic
-  w.u32(0);                                               // crc, patched below
-  w.i16(0);                                               // attributes: no compression, CreateTime
-  w.i32(static_cast<int32_t>(records.size()) - 1);        // last offset delta
-  w.i64(timestamp);                                       // base timestamp
-  w.i64(timestamp);                                       // max timestamp
-  w.i64(-1);                                              // producer id
-  w.i16(-1);                                              // producer epoch
-  w.i32(-1);                                              // base sequence
+  w.i64(0);                                         // base offset
+  w.i32(0);                                         // length, patched below
+  w.i32(-1);                                        // partition leader epoch
+  w.i8(2);                                          // magic
+  w.u32(0);                                         // crc, patched below
+  w.i16(0);                                         // attributes: no compression, CreateTime
+  w.i32(static_cast<int32_t>(records.size()) - 1);  // last offset delta
+  w.i64(timestamp);                                 // base timestamp
+  w.i64(timestamp);                                 // max timestamp
+  w.i64(-1);                                        // producer id
+  w.i16(-1);                                        // producer epoch
+  w.i32(-1);                                        // base sequence
   w.i32(static_cast<int32_t>(records.size()));
   for (size_t i = 0; i < records.size(); ++i) {
     Writer body;
-    body.i8(0);  // record attributes
-    body.varlong(0);  // timestamp delta
+    body.i8(0);                            // record attributes
+    body.varlong(0);                       // timestamp delta
     body.varint(static_cast<int32_t>(i));  // offset delta
     write_optional_varbytes(body, records[i].key);
     write_optional_varbytes(body, records[i].value);
-    body.varint(0);  // headers
+    body.varint(static_cast<int32_t>(records[i].headers.size()));
+    for (const auto& h : records[i].headers) {
+      body.varint(static_cast<int32_t>(h.key.size()));
+      body.raw(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(h.key.data()), h.key.size()));
+      write_optional_varbytes(body, h.value);
+    }
     auto frame = std::move(body).finish();
     w.varint(static_cast<int32_t>(frame.buffer.size()));
     w.raw(frame.buffer);
@@ -103,8 +108,9 @@ std::vector<Record> decode_record_batch(std::span<const uint8_t> batch) {
     for (int32_t h = 0; h < headers; ++h) {
       int32_t key_size = r.varint();
       if (key_size < 0) throw DecodeError("negative header key length");
-      r.take(static_cast<size_t>(key_size));
-      read_optional_varbytes(r);
+      auto key = r.take(static_cast<size_t>(key_size));
+      RecordHeader header{std::string(key.begin(), key.end()), read_optional_varbytes(r)};
+      rec.headers.push_back(std::move(header));
     }
     out.push_back(std::move(rec));
   }

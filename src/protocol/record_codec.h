@@ -11,11 +11,17 @@
 
 namespace runnel::protocol {
 
+struct RecordHeader {
+  std::string key;
+  std::optional<std::vector<uint8_t>> value;  // a header's value may be null
+};
+
 struct Record {
   int64_t offset = 0;     // absolute (base offset + delta) when decoded
   int64_t timestamp = 0;  // absolute
   std::optional<std::vector<uint8_t>> key;
   std::optional<std::vector<uint8_t>> value;  // nullopt: a tombstone
+  std::vector<RecordHeader> headers;          // in the order sent; keys may repeat
 };
 
 // Builds one uncompressed v2 batch (base offset 0: the log assigns offsets),

@@ -55,25 +55,66 @@ PASSED=0
 FAILED=0
 FAILED_NAMES=()
 
-# run_suite NAME COMMAND...: runs in the repo root with a time limit.
-run_suite() {
-  local name=$1; shift
-  [[ "$name" =~ $SUITES ]] || return 0
-  local log="$LOGDIR/$(echo "$name" | tr '/ ' '__').log" start rc
-  start=$(date +%s)
+# Suites run INTEGRATION_JOBS at a time (default 2): most of a suite's time is
+# spent waiting on brokers, timeouts and client back-offs, not on the CPU, and
+# every suite has its own ports and data dirs. A suite's output is printed as
+# one block when it ends. Suites that need the machine to themselves (fault
+# injection, timing-heavy cluster runs) go through run_alone.
+JOBS="${INTEGRATION_JOBS:-2}"
+declare -A JOB_NAME JOB_START JOB_LOG JOB_LIMIT
+RUNNING=0
+
+# report NAME RC START LOG LIMIT: prints a finished suite's log and verdict.
+report() {
+  local name=$1 rc=$2 start=$3 log=$4 limit=$5
   echo "=== $name"
-  (cd "$REPO" && timeout -k 10 "$SUITE_TIMEOUT" "$@") >"$log" 2>&1
-  rc=$?
   sed 's/^/    /' "$log"
-  if [ $rc -eq 0 ]; then
+  if [ "$rc" -eq 0 ]; then
     PASSED=$((PASSED + 1))
     echo "--- PASS $name ($(( $(date +%s) - start )) s)"
   else
     FAILED=$((FAILED + 1))
     FAILED_NAMES+=("$name")
-    [ $rc -eq 124 ] && echo "    (timed out after $SUITE_TIMEOUT s)"
+    [ "$rc" -eq 124 ] && echo "    (timed out after $limit s)"
     echo "--- FAIL $name ($(( $(date +%s) - start )) s, exit $rc)"
   fi
+}
+
+# finish_one: waits for any running suite and reports it.
+finish_one() {
+  local pid rc
+  wait -n -p pid
+  rc=$?
+  report "${JOB_NAME[$pid]}" "$rc" "${JOB_START[$pid]}" "${JOB_LOG[$pid]}" "${JOB_LIMIT[$pid]}"
+  unset "JOB_NAME[$pid]" "JOB_START[$pid]" "JOB_LOG[$pid]" "JOB_LIMIT[$pid]"
+  RUNNING=$((RUNNING - 1))
+}
+
+drain() {
+  while [ "$RUNNING" -gt 0 ]; do finish_one; done
+}
+
+# run_suite NAME COMMAND...: starts a suite in the repo root with a time limit
+# (SUITE_TIMEOUT), once fewer than JOBS are running.
+run_suite() {
+  local name=$1; shift
+  [[ "$name" =~ $SUITES ]] || return 0
+  while [ "$RUNNING" -ge "$JOBS" ]; do finish_one; done
+  local log="$LOGDIR/$(echo "$name" | tr '/ ' '__').log"
+  (cd "$REPO" && exec timeout -k 10 "$SUITE_TIMEOUT" "$@") >"$log" 2>&1 &
+  JOB_NAME[$!]=$name
+  JOB_START[$!]=$(date +%s)
+  JOB_LOG[$!]=$log
+  JOB_LIMIT[$!]=$SUITE_TIMEOUT
+  RUNNING=$((RUNNING + 1))
+}
+
+# run_alone NAME COMMAND...: a suite with the machine to itself.
+run_alone() {
+  [[ "$1" =~ $SUITES ]] || return 0
+  drain
+  run_suite "$@"
+  drain
 }
 
 echo "runnel: $RUNNEL_BIN"
@@ -150,8 +191,9 @@ chaos_short() {
 }
 export -f chaos_short
 export REPO
-SUITE_TIMEOUT="${CHAOS_SUITE_TIMEOUT:-480}" run_suite "chaos/short" bash -c chaos_short
+SUITE_TIMEOUT="${CHAOS_SUITE_TIMEOUT:-480}" run_alone "chaos/short" bash -c chaos_short
 
+drain
 echo
 if [ $FAILED -gt 0 ]; then
   echo "failed suites: ${FAILED_NAMES[*]}"

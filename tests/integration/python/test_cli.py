@@ -129,6 +129,30 @@ class CliChecks:
         self.assertEqual(rc, 1)
         self.assertIn("no partition 9", err)
 
+        # Headers (-H) on every record; consume --format json shows them, and so does a client.
+        rc, _, err = cli(self.bootstrap, "topic", "create", "cli-headers", "-p", "1")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = cli(self.bootstrap, "produce", "cli-headers", "-p", "0", "-H", "source=cli", "-H", "n=1",
+                           stdin="one\ntwo\n")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = cli(self.bootstrap, "consume", "cli-headers", "-e", "--format", "json")
+        self.assertEqual(rc, 0, err)
+        lines = [json.loads(l) for l in out.splitlines()]
+        self.assertEqual([l["value"] for l in lines], ["one", "two"])
+        for l in lines:
+            self.assertEqual(l["headers"], [{"key": "source", "value": "cli"}, {"key": "n", "value": "1"}])
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "cli-headers-check"})
+        c.assign([TopicPartition("cli-headers", 0, 0)])
+        m = None
+        for _ in range(50):
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                break
+        c.close()
+        self.assertEqual(m.headers(), [("source", b"cli"), ("n", b"1")])
+        rc, _, err = cli(self.bootstrap, "produce", "cli-headers", "-H", "no-equals-sign", stdin="x\n")
+        self.assertEqual(rc, 2, err)
+
         # group seek: back to the beginning, then to an offset; the next run reads from there.
         rc, out, err = cli(self.bootstrap, "group", "seek", "cli-group", "--to", "beginning")
         self.assertEqual(rc, 0, err)
@@ -137,6 +161,20 @@ class CliChecks:
         rc, out, err = cli(self.bootstrap, "group", "seek", "cli-group", "--to", "1", "--topic", topic)
         self.assertEqual(rc, 0, err)
         self.assertEqual(len([l for l in out.splitlines()[1:] if l.split()[3] == "1"]), 4)
+        # group describe/list and cluster status as JSON: the offsets just set.
+        rc, out, err = cli(self.bootstrap, "group", "describe", "cli-group", "--format", "json")
+        self.assertEqual(rc, 0, err)
+        described = json.loads(out)
+        self.assertEqual(described["state"], "Empty")
+        self.assertEqual([p["committed_offset"] for p in described["partitions"] if p["topic"] == topic], [1] * 4)
+        self.assertTrue(all(p["lag"] == p["log_end_offset"] - 1 for p in described["partitions"]))
+        rc, out, err = cli(self.bootstrap, "group", "list", "--format", "json")
+        self.assertIn(("cli-group", "Empty"), [(g["group"], g["state"]) for g in json.loads(out)])
+        rc, out, err = cli(self.bootstrap, "cluster", "status", "--format", "json")
+        self.assertEqual(rc, 0, err)
+        status = json.loads(out)
+        self.assertEqual(len([p for p in status["partitions"] if p["topic"] == topic]), 4)
+        self.assertIn(status["controller_id"], [b["node_id"] for b in status["brokers"]])
         # A group with a member cannot be moved (Kafka: the group must be empty).
         member = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "cli-group",
                            "auto.offset.reset": "earliest"})
@@ -183,6 +221,27 @@ class CliClusterTest(CliChecks, unittest.TestCase):
 
     def setUp(self):
         self.bootstrap = self.cluster.brokers[2].bootstrap
+
+
+class CompletionTest(unittest.TestCase):
+    """`runnel completion bash`, sourced into a real bash: what a <TAB> offers."""
+
+    def complete(self, *words):
+        script = subprocess.run([RUNNEL, "completion", "bash"], capture_output=True, text=True, check=True).stdout
+        line = "source /dev/stdin; COMP_WORDS=(%s); COMP_CWORD=%d; _runnel_complete; echo \"${COMPREPLY[*]}\"" % (
+            " ".join("'%s'" % w for w in ("runnel",) + words), len(words))
+        r = subprocess.run(["bash", "-c", line], input=script, capture_output=True, text=True, check=True)
+        return r.stdout.split()
+
+    def test_completion(self):
+        self.assertEqual(self.complete("top"), ["topic"])
+        self.assertEqual(sorted(self.complete("topic", "")),
+                         sorted(["list", "describe", "create", "delete", "alter-config", "add-partitions", "--help",
+                                 "-h", "--bootstrap", "--format"]))
+        self.assertIn("--partitions", self.complete("topic", "create", "t", "--pa"))
+        self.assertEqual(self.complete("group", "describe", "g", "--fo"), ["--format"])
+        self.assertEqual(sorted(self.complete("produce", "t", "--he")), ["--header", "--help"])
+        self.assertEqual(subprocess.run([RUNNEL, "completion", "fish"], capture_output=True).returncode, 2)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,10 @@ class ManyPartitionsTest(unittest.TestCase):
         return got
 
     def test_thousand_partitions_under_512_descriptors(self):
-        a = admin(self.broker.bootstrap)
+        # Creating 1,000 partitions syncs each one's directory: on a loaded
+        # machine (make test runs two suites at a time) that can take more
+        # than kafka-python's default 10 s request timeout.
+        a = admin(self.broker.bootstrap, request_timeout_ms=60000)
         a.create_topics([NewTopic(topic(t), PER_TOPIC, 1) for t in range(TOPICS)], timeout_ms=30000)
         for r in range(ROUNDS):
             self.produce_round(r)
