@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "protocol/reader.h"
 #include "protocol/record_codec.h"
@@ -79,7 +80,7 @@ storage::AppendResult Partition::append_as_leader(const char* what, int64_t now_
     // Followers wait for data past the high watermark; and in a cluster the
     // high watermark moves only once this append is durable: sync it now.
     notify_fetch_waiters();
-    if (replicated_) request_flush(/*force=*/true);
+    if (replicated_ || flush_due(now_ms)) request_flush(/*force=*/true);
   }
   return result;
 }
@@ -391,6 +392,8 @@ void Partition::on_flushed(int64_t durable_offset, int64_t sealed_below) {
     return;
   }
   log_->mark_flushed(durable_offset, sealed_below);
+  const int64_t now_ms = wall_clock_ms();
+  last_flush_ms_ = now_ms;
   Offset flushed(log_->flushed_offset());
   // Waiters are not ordered by offset (requests interleave across hops), so check each.
   std::erase_if(durable_waiters_, [flushed](DurableWaiter& w) {
@@ -402,7 +405,7 @@ void Partition::on_flushed(int64_t durable_offset, int64_t sealed_below) {
   // In a cluster acks=all waits on the high watermark, not on durable
   // waiters: what was appended while this sync ran must be synced too, or the
   // high watermark would stall until the next append or the idle flush.
-  request_flush(/*force=*/replicated_ && log_->has_unsynced_data());
+  request_flush(/*force=*/(replicated_ && log_->has_unsynced_data()) || flush_due(now_ms));
 }
 
 void Partition::add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter) {
@@ -476,9 +479,22 @@ void Partition::abandon() {
   resume_commit_waiters(ErrorCode::NOT_LEADER_OR_FOLLOWER);
 }
 
-void Partition::flush_if_idle(int64_t now_ms, int64_t idle_ms) {
-  if (flush_in_flight_ || now_ms - last_append_ms_ < idle_ms || !log_->has_unsynced_data()) return;
-  request_flush(/*force=*/true);
+int64_t Partition::flush_if_idle(int64_t now_ms, int64_t idle_ms) {
+  const int64_t flush_ms = log_->config().flush_ms;
+  if (!flush_in_flight_ && log_->has_unsynced_data() && (now_ms - last_append_ms_ >= idle_ms || flush_due(now_ms)))
+    request_flush(/*force=*/true);
+  return flush_ms;
+}
+
+bool Partition::flush_messages_due() const {
+  return log_->log_end_offset() - log_->flushed_offset() >= log_->config().flush_messages;
+}
+
+bool Partition::flush_due(int64_t now_ms) const {
+  if (offline_ || !log_->has_unsynced_data()) return false;
+  const auto& config = log_->config();
+  if (flush_messages_due()) return true;
+  return config.flush_ms != std::numeric_limits<int64_t>::max() && now_ms - last_flush_ms_ >= config.flush_ms;
 }
 
 const storage::ProducerStateTable& Partition::producer_state() const { return log_->producer_state(); }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "base/await_callback.h"
+#include "base/clock.h"
 #include "base/error_code.h"
 #include "base/types.h"
 #include "cluster/flush_gate.h"
@@ -252,7 +253,15 @@ class Partition final : public replication::FollowerReplica {
 
   // Syncs the log when it holds unsynced appends (acks=0/1) and none came for
   // `idle_ms`, so that the descriptor those appends pin is released.
-  void flush_if_idle(int64_t now_ms, int64_t idle_ms);
+  // Also syncs when the topic's flush policy calls for it (flush_due). Returns
+  // how soon it wants to be asked again for flush.ms (INT64_MAX: not at all).
+  int64_t flush_if_idle(int64_t now_ms, int64_t idle_ms);
+  // Kafka's flush policy for acks=0/1 data: flush.messages records, or
+  // flush.ms since the last sync, are unsynced.
+  bool flush_due(int64_t now_ms) const;
+  // Whether flush.messages records are unsynced (an acks=1 append waits for
+  // the sync then, as Kafka's append flushes before it returns).
+  bool flush_messages_due() const;
 
  private:
   // Resumes once no sync is in flight (false: the partition went meanwhile).
@@ -291,6 +300,7 @@ class Partition final : public replication::FollowerReplica {
   std::shared_ptr<FlushGate> gate_;
   bool waiting_at_gate_ = false;
   int64_t last_append_ms_ = 0;
+  int64_t last_flush_ms_ = wall_clock_ms();  // when a sync last completed (flush.ms)
   Traffic traffic_;
   struct DurableWaiter {
     Offset offset;

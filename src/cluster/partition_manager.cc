@@ -196,9 +196,15 @@ void PartitionManager::start_timers() {
 
 void PartitionManager::run_idle_flush(int shard_id) {
   auto now = wall_clock_ms();
-  for (auto& [_, p] : partitions_[shard_id]) p->flush_if_idle(now, options_.idle_flush_ms);
+  // Every runnel.idle.flush.ms, or sooner for a topic's flush.ms (at most
+  // every kMinFlushCheckMs), and at least every second, so that a topic
+  // created or altered with flush.ms meanwhile is found within one.
+  constexpr int64_t kMaxFlushCheckMs = 1000;
+  int64_t next = std::min<int64_t>(options_.idle_flush_ms, kMaxFlushCheckMs);
+  for (auto& [_, p] : partitions_[shard_id]) next = std::min(next, p->flush_if_idle(now, options_.idle_flush_ms));
+  next = std::max<int64_t>(next, kMinFlushCheckMs);
   auto& timer = *flush_timers_[shard_id];
-  timer.expires_after(std::chrono::milliseconds(options_.idle_flush_ms));
+  timer.expires_after(std::chrono::milliseconds(next));
   timer.async_wait([this, shard_id](std::error_code ec) {
     if (!ec) run_idle_flush(shard_id);
   });

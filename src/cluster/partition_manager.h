@@ -151,6 +151,7 @@ class PartitionManager {
   std::filesystem::path partition_dir(const std::string& topic, int32_t partition) const;
   void run_retention(int shard_id);
   void run_idle_flush(int shard_id);
+  static constexpr int64_t kMinFlushCheckMs = 10;
   void apply_role(int shard_id, const Role& role);
   // The fetcher of this shard that copies `topic`-`partition` from `leader`
   // (one of num.replica.fetchers, chosen by partition as Kafka does).

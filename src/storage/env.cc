@@ -137,6 +137,13 @@ std::shared_ptr<FileHandle> Env::open_dir(const std::filesystem::path& dir) {
 
 bool Env::sync_filesystem(const FileHandle& any) { return ::syncfs(any.fd()) == 0; }
 
+bool Env::preallocate(const FileHandle& file, uint64_t size) {
+  int rc;
+  do rc = ::fallocate(file.fd(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size));
+  while (rc != 0 && errno == EINTR);
+  return rc == 0;
+}
+
 int64_t Env::file_size(const std::filesystem::path& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return -1;

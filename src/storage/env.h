@@ -47,6 +47,12 @@ class Env {
   // whatever descriptor it was made (including ones closed since).
   virtual bool sync_filesystem(const FileHandle& any);
   virtual bool truncate(const FileHandle& file, uint64_t size) = 0;
+  // Reserves disk blocks for the first `size` bytes of `file` without changing
+  // its length (fallocate FALLOC_FL_KEEP_SIZE): later writes there need no
+  // new allocation, and readers and recovery never see a zero tail. A
+  // truncate() to the file's length releases what was not written. False
+  // (errno set) on failure, EOPNOTSUPP where the file system cannot.
+  [[nodiscard]] virtual bool preallocate(const FileHandle& file, uint64_t size);
   // Size in bytes, or -1 on error.
   virtual int64_t size(const FileHandle& file) = 0;
   // Size of the file at `path` without opening it (stat), or -1 on error.

@@ -12,6 +12,27 @@ enum class TimestampType : int8_t { CreateTime = 0, LogAppendTime = 1 };
 struct LogConfig {
   int64_t segment_bytes = 1024 * 1024 * 1024;                // segment.bytes
   int64_t segment_ms = 7LL * 24 * 3600 * 1000;               // segment.ms
+  // segment.jitter.ms: each segment rolls by time at segment.ms less a random
+  // jitter below min(segment.jitter.ms, segment.ms), drawn when it is created
+  // (Kafka's LogConfig.randomSegmentJitter).
+  int64_t segment_jitter_ms = 0;
+  // segment.index.bytes: the largest an offset or time index may grow; the
+  // active segment rolls once either is full (as Kafka's LogSegment.shouldRoll).
+  int32_t segment_index_bytes = 10 * 1024 * 1024;
+  // flush.messages / flush.ms: acks=0/1 data is fdatasync'd once this many
+  // records, or this much time since the last sync, are unsynced (acks=all
+  // data is synced before it is acknowledged whatever these say).
+  int64_t flush_messages = std::numeric_limits<int64_t>::max();
+  int64_t flush_ms = std::numeric_limits<int64_t>::max();
+  // preallocate: a new segment's log file gets segment.bytes of disk blocks
+  // reserved at creation (Env::preallocate; its length stays that of its
+  // data), the unused rest released when it is sealed (roll, close).
+  bool preallocate = false;
+  // file.delete.delay.ms: a segment deleted by retention or DeleteRecords is
+  // renamed to `<name>.deleted` and its files removed this long after (at a
+  // retention check; at the next open() if the broker stops first), as Kafka
+  // does. 0: removed at once.
+  int64_t file_delete_delay_ms = 60000;
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;             // retention.ms (-1: forever)
   int64_t retention_bytes = -1;                              // retention.bytes (-1: unlimited)
   int32_t max_message_bytes = 1048588;                       // max.message.bytes

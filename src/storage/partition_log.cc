@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <random>
 #include <stdexcept>
 
 #include "base/endian.h"
@@ -28,6 +29,15 @@ constexpr int64_t kMaxRelativeOffset = std::numeric_limits<int32_t>::max();
 constexpr size_t kSnapshotsKept = 3;
 
 std::atomic<uint64_t> next_log_id{1};
+
+// Kafka's LogConfig.randomSegmentJitter: 0, or a random number of ms below
+// min(segment.jitter.ms, segment.ms), drawn for each new segment.
+int64_t random_segment_jitter(const LogConfig& config) {
+  const int64_t bound = std::min(config.segment_jitter_ms, config.segment_ms);
+  if (bound <= 0) return 0;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return static_cast<int64_t>(rng() % static_cast<uint64_t>(bound));
+}
 
 // The offset a "<20 digits>.snapshot" name stands for, or nullopt.
 std::optional<int64_t> parse_snapshot_name(const std::string& name) {
@@ -140,8 +150,10 @@ struct PartitionLog::Impl {
   std::filesystem::path log_path(int64_t base) const { return dir / (Segment::file_stem(base) + ".log"); }
 
   std::unique_ptr<Segment> try_new_segment(int64_t base, int* error) {
-    auto s = Segment::create(files, dir, base, config.index_interval_bytes, error);
+    const uint64_t reserve = config.preallocate ? static_cast<uint64_t>(config.segment_bytes) : 0;
+    auto s = Segment::create(files, dir, base, config.index_interval_bytes, error, reserve);
     if (!s) return nullptr;
+    s->roll_jitter_ms = random_segment_jitter(config);
     // The new name must survive a crash before anything in it is called
     // durable: the next sync request carries the directory (sync_handles),
     // rather than an fsync here, on the shard, at every roll and creation.
@@ -188,18 +200,50 @@ struct PartitionLog::Impl {
     return true;
   }
 
-  bool should_roll(uint64_t incoming, int64_t last_offset, int64_t now_ms) const {
-    const Segment& a = active();
+  bool should_roll(uint64_t incoming, int64_t last_offset, int64_t now_ms) {
+    Segment& a = active();
     if (a.empty()) return false;
     return a.size() + incoming > static_cast<uint64_t>(config.segment_bytes) ||
            a.size() + incoming > std::numeric_limits<uint32_t>::max() ||
-           last_offset - a.base_offset() > kMaxRelativeOffset ||
-           (a.first_append_ms >= 0 && now_ms - a.first_append_ms >= config.segment_ms);
+           last_offset - a.base_offset() > kMaxRelativeOffset || rolls_by_time(now_ms) ||
+           a.index_full(config.segment_index_bytes);
+  }
+  // segment.ms less the active segment's jitter has passed since its first append.
+  bool rolls_by_time(int64_t now_ms) const {
+    const Segment& a = active();
+    return !a.empty() && a.first_append_ms >= 0 && now_ms - a.first_append_ms >= config.segment_ms - a.roll_jitter_ms;
+  }
+
+  // Segment files renamed `.deleted` (file.delete.delay.ms) and when each
+  // group goes; the latest time the log was told (append, retention check).
+  std::deque<std::pair<int64_t, std::vector<std::filesystem::path>>> deleted_files;
+  int64_t last_now_ms = 0;
+  void retire_segment(Segment& seg) {
+    if (config.file_delete_delay_ms <= 0) {
+      remove_segment(seg);
+      return;
+    }
+    std::vector<std::filesystem::path> renamed;
+    seg.rename_deleted(renamed);
+    aborted.erase(seg.base_offset());
+    auto txn = txn_index_path(seg.base_offset());
+    auto txn_deleted = txn;
+    txn_deleted += Segment::kDeletedSuffix;
+    if (env->exists(txn) && env->rename(txn, txn_deleted)) renamed.push_back(txn_deleted);
+    env->remove(txn);
+    deleted_files.emplace_back(last_now_ms + config.file_delete_delay_ms, std::move(renamed));
+  }
+  // Removes the `.deleted` files whose delay has passed.
+  void remove_deleted_files(int64_t now_ms) {
+    while (!deleted_files.empty() && deleted_files.front().first <= now_ms) {
+      for (const auto& path : deleted_files.front().second) env->remove(path);
+      deleted_files.pop_front();
+    }
   }
 
   bool delete_front() {
     if (!touch()) return false;
-    remove_segment(*segments.front());
+    retire_segment(*segments.front());
     segments.erase(segments.begin());
     log_start = std::max(log_start, segments.front()->base_offset());
     // A failed write leaves an entry below the start on disk, which the next
@@ -488,7 +532,8 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   std::map<int64_t, bool> bases;  // base offset of every .log file
   auto names = env->list(dir);
   for (const auto& name : names) {
-    if (name.ends_with(".tmp")) {
+    if (name.ends_with(".tmp") || name.ends_with(Segment::kDeletedSuffix)) {
+      // (.deleted: a segment retired by the previous run, file.delete.delay.ms)
       env->remove(dir / name);
     } else if (auto base = Segment::parse_log_name(name)) {
       bases[*base] = true;
@@ -604,6 +649,8 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   recovery_point_written = recovery_checkpoint.value_or(-1);
   if (recovered && write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
   if (!active().empty()) active().first_append_ms = now_ms;
+  active().roll_jitter_ms = random_segment_jitter(config);
+  if (config.preallocate) active().set_preallocated();  // reserved blocks may be left from the last run
   load_epochs();
   // Before a pending truncation, which rewrites the indexes it cuts.
   load_txn_indexes(env->list(dir));
@@ -685,6 +732,7 @@ PartitionLog::~PartitionLog() = default;
 
 AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader_epoch, int64_t now_ms) {
   Impl& m = *impl_;
+  m.last_now_ms = std::max(m.last_now_ms, now_ms);
   AppendResult result;
   result.log_start_offset = m.log_start;
   if (m.closed) {
@@ -1087,9 +1135,10 @@ int64_t PartitionLog::delete_records_before(int64_t offset) {
 void PartitionLog::enforce_retention(int64_t now_ms) {
   Impl& m = *impl_;
   if (m.closed) return;
+  m.last_now_ms = std::max(m.last_now_ms, now_ms);
+  m.remove_deleted_files(now_ms);
   m.producers.expire(now_ms - m.config.producer_id_expiration_ms);
-  if (!m.active().empty() && m.active().first_append_ms >= 0 &&
-      now_ms - m.active().first_append_ms >= m.config.segment_ms && !m.roll())
+  if (m.rolls_by_time(now_ms) && !m.roll())
     throw std::runtime_error("cannot roll the active segment in " + m.dir.string());
   // Time and size retention are the "delete" cleanup policy (Kafka: a
   // compact-only topic keeps its records however old or large).

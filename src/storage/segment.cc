@@ -51,7 +51,7 @@ void Segment::release_pin() {
 }
 
 std::unique_ptr<Segment> Segment::create(FileCache* files, const std::filesystem::path& dir, int64_t base_offset,
-                                         int32_t index_interval_bytes, int* error) {
+                                         int32_t index_interval_bytes, int* error, uint64_t preallocate_bytes) {
   std::unique_ptr<Segment> s(new Segment(files, dir, base_offset, index_interval_bytes));
   auto log = files->get(s->log_path_, true);
   errno = 0;
@@ -59,6 +59,12 @@ std::unique_ptr<Segment> Segment::create(FileCache* files, const std::filesystem
       !s->time_index_.clear()) {
     if (error) *error = log ? (errno ? errno : EIO) : log.error;
     return nullptr;
+  }
+  if (preallocate_bytes > 0) {
+    // Advisory: without the reservation appends allocate as they go (and
+    // report ENOSPC as before).
+    (void)s->env_->preallocate(*log.file, preallocate_bytes);
+    s->preallocated_ = true;
   }
   return s;
 }
@@ -299,6 +305,12 @@ bool Segment::truncate_to(int64_t offset) {
 void Segment::seal() {
   ensure_loaded();
   if (offset_of_max_timestamp_ >= 0) (void)time_index_.append(max_timestamp_, offset_of_max_timestamp_);
+  if (preallocated_) {
+    // Cutting at the length releases the blocks reserved past it; nothing
+    // written is cut. A failure only keeps the reservation.
+    auto log = log_file();
+    if (log.file && env_->truncate(*log.file, size_)) preallocated_ = false;
+  }
 }
 
 std::optional<BatchHeader> Segment::find(int64_t offset) {
@@ -339,6 +351,23 @@ std::vector<std::shared_ptr<const FileHandle>> Segment::sync_files(bool with_ind
     out.push_back(time_index_.handle());
   }
   return out;
+}
+
+void Segment::rename_deleted(std::vector<std::filesystem::path>& renamed) {
+  release_pin();
+  files_->erase(log_path_);
+  index_.release();
+  time_index_.release();
+  for (const char* ext : {".log", ".index", ".timeindex"}) {
+    auto from = log_path_;
+    from.replace_extension(ext);
+    auto to = from;
+    to += kDeletedSuffix;
+    if (env_->rename(from, to))
+      renamed.push_back(to);
+    else
+      env_->remove(from);
+  }
 }
 
 void Segment::remove() {

@@ -68,8 +68,11 @@ class Segment {
 
   // Creates an empty segment (files created, or truncated if present).
   // nullptr on failure, with the errno in `error` if given.
+  // `preallocate_bytes` > 0: that much of the log file is reserved on disk
+  // (Env::preallocate; a file system that cannot only loses the reservation).
   static std::unique_ptr<Segment> create(FileCache* files, const std::filesystem::path& dir, int64_t base_offset,
-                                         int32_t index_interval_bytes, int* error = nullptr);
+                                         int32_t index_interval_bytes, int* error = nullptr,
+                                         uint64_t preallocate_bytes = 0);
   // An existing segment, nothing read or opened yet; follow with load() or
   // recover().
   static std::unique_ptr<Segment> open(FileCache* files, const std::filesystem::path& dir, int64_t base_offset,
@@ -105,8 +108,13 @@ class Segment {
   [[nodiscard]] bool append(std::span<const uint8_t> bytes, std::span<const protocol::BatchExtent> batches,
                             int* error = nullptr);
   // Adds a final time index entry for the max timestamp, so that a later
-  // load() knows it without scanning (on roll and on close).
+  // load() knows it without scanning (on roll and on close), and releases
+  // the disk blocks reserved past the data (preallocate).
   void seal();
+  // The log file may hold reserved blocks past its data (preallocate: set by
+  // create(), and by the log for an active segment it reopens), which seal()
+  // releases.
+  void set_preallocated() { preallocated_ = true; }
 
   // The header of the batch starting at `position`, if a whole batch is there.
   std::optional<BatchHeader> read_header(uint64_t position) const;
@@ -123,6 +131,12 @@ class Segment {
   [[nodiscard]] bool sync();
   // Deletes the three files; slices already handed out stay readable.
   void remove();
+  // Renames the three files to `<name>.deleted` (the log first, so that an
+  // open() cut short by a crash sees no segment), adding the new paths to
+  // `renamed`; a file that cannot be renamed is deleted instead. Slices
+  // already handed out stay readable.
+  static constexpr const char* kDeletedSuffix = ".deleted";
+  void rename_deleted(std::vector<std::filesystem::path>& renamed);
 
   int64_t base_offset() const { return base_offset_; }
   int64_t next_offset() const { return next_offset_; }  // one past the last offset in the segment
@@ -152,6 +166,14 @@ class Segment {
   }
   // Wall-clock time of the first append since creation or start-up (segment.ms).
   int64_t first_append_ms = -1;
+  // How much sooner than segment.ms this segment rolls (segment.jitter.ms).
+  int64_t roll_jitter_ms = 0;
+  // Whether an index holds `max_bytes` worth of entries already (segment.index.bytes).
+  bool index_full(int64_t max_bytes) {
+    ensure_loaded();
+    return index_.entries().size() >= static_cast<uint64_t>(max_bytes) / OffsetIndex::kEntrySize ||
+           time_index_.size() >= static_cast<uint64_t>(max_bytes) / TimeIndex::kEntrySize;
+  }
 
  private:
   Segment(FileCache* files, const std::filesystem::path& dir, int64_t base_offset, int32_t index_interval_bytes);
@@ -170,6 +192,7 @@ class Segment {
   int64_t base_offset_;
   int32_t index_interval_bytes_;
   bool loaded_ = true;
+  bool preallocated_ = false;
   std::shared_ptr<FileHandle> pin_;  // the log handle written through since the last sync
   OffsetIndex index_;
   TimeIndex time_index_;

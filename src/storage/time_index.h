@@ -39,6 +39,7 @@ class TimeIndex {
   // whose timestamp is below it, or the segment base.
   int64_t lookup(int64_t timestamp) const;
   std::optional<Entry> last() const;
+  size_t size() const { return entries_.size(); }
   // Drops every entry at or past `offset` (log truncation).
   bool truncate_to_offset(int64_t offset);
   bool clear();

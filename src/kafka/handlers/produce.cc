@@ -3,7 +3,9 @@
 // single node fdatasync'd (group commit: the appends of every partition are
 // made first, so one round of syncs covers them all), in a cluster below the
 // high watermark (durable on the whole ISR), with min.insync.replicas checked
-// before the append. acks=0 gets no response at all.
+// before the append. acks=1 waits for the local fdatasync when the append
+// reached the topic's flush.messages (Kafka flushes in the append then).
+// acks=0 gets no response at all.
 #include <spdlog/spdlog.h>
 
 #include <deque>
@@ -31,6 +33,7 @@ struct PendingPartition {
   // Indexes, not a pointer: later emplace_backs reallocate the response vectors.
   size_t topic_index;
   size_t partition_index;
+  bool local = false;  // acks=1 over flush.messages: the leader's own sync only
 };
 
 // Whether `bytes` starts with a whole batch followed by at least a second
@@ -118,20 +121,24 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       std::span<uint8_t> batches(const_cast<uint8_t*>(bytes.data()), bytes.size());
       Shard& owner = broker.owner(topic_data.name, partition_data.index);
       const bool all = request.acks == -1;
-      auto result = co_await on_shard(owner, [&broker, &topic_data, &partition_data, batches, all]() {
-        storage::AppendResult r;
-        auto* partition = broker.partition(topic_data.name, partition_data.index);
-        if (!partition) {
-          r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
-          return r;
-        }
-        if (all) {
-          // Kafka refuses acks=all up front while the ISR is too small.
-          r.error = partition->check_min_insync();
-          if (r.error != ErrorCode::NONE) return r;
-        }
-        return partition->append(batches, now_ms());
-      });
+      bool flush_wait = false;
+      auto result = co_await on_shard(
+          owner, [&broker, &topic_data, &partition_data, batches, all, &flush_wait, acks = request.acks]() {
+            storage::AppendResult r;
+            auto* partition = broker.partition(topic_data.name, partition_data.index);
+            if (!partition) {
+              r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+              return r;
+            }
+            if (all) {
+              // Kafka refuses acks=all up front while the ISR is too small.
+              r.error = partition->check_min_insync();
+              if (r.error != ErrorCode::NONE) return r;
+            }
+            auto appended = partition->append(batches, now_ms());
+            flush_wait = acks == 1 && appended.error == ErrorCode::NONE && partition->flush_messages_due();
+            return appended;
+          });
       pr.error_code = code(result.error);
       if (result.error != ErrorCode::NONE) {
         if (!result.error_message.empty()) pr.error_message = std::move(result.error_message);
@@ -145,9 +152,9 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       pr.base_offset = result.base_offset;
       pr.log_append_time_ms = result.log_append_time;
       pr.log_start_offset = result.log_start_offset;
-      if (request.acks == -1)
+      if (request.acks == -1 || flush_wait)
         durable.push_back({&owner, topic_data.name, partition_data.index, result.last_offset,
-                           response.responses.size() - 1, topic_response.partition_responses.size() - 1});
+                           response.responses.size() - 1, topic_response.partition_responses.size() - 1, flush_wait});
     }
   }
 
@@ -163,6 +170,10 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
     auto error = co_await on_shard(*d.shard, [&broker, &d, timeout_ms]() -> asio::awaitable<ErrorCode> {
       auto* partition = broker.partition(d.topic, d.partition);
       if (!partition) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+      if (d.local) {
+        const bool synced = co_await partition->wait_durable(Offset(d.last_offset));
+        co_return synced ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
+      }
       co_return co_await partition->wait_acknowledged(Offset(d.last_offset), timeout_ms);
     });
     response.responses[d.topic_index].partition_responses[d.partition_index].error_code = code(error);

@@ -1,6 +1,7 @@
 #include "storage/partition_log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <random>
 
@@ -181,6 +182,131 @@ TEST(PartitionLog, RollsBySizeAndTime) {
   EXPECT_EQ(log->segment_count(), before + 1);
   log->enforce_retention(1000);  // the new active segment is empty: no roll
   EXPECT_EQ(log->segment_count(), before + 1);
+}
+
+// segment.jitter.ms: each segment rolls by time at segment.ms less a jitter
+// drawn below min(segment.jitter.ms, segment.ms), as Kafka does.
+TEST(PartitionLog, SegmentJitterRollsSomeSegmentsEarly) {
+  LogConfig config;
+  config.segment_ms = 1000;
+  config.segment_jitter_ms = 5000;  // bounded by segment.ms
+  int early = 0;
+  for (int i = 0; i < 20; ++i) {
+    TempDir dir;
+    auto log = PartitionLog::open(dir.path(), config, 0);
+    append(*log, {.records = 1}, 0);
+    log->enforce_retention(1);  // a jitter of 999 rolls here, 0 never before 1000
+    log->enforce_retention(500);
+    if (log->segment_count() > 1) ++early;
+    log->enforce_retention(999);
+    log->enforce_retention(1000);  // never later than segment.ms
+    EXPECT_EQ(log->segment_count(), 2u);
+  }
+  EXPECT_GT(early, 0);  // P(none of 20 before 500 ms) = 2^-20
+  // Without jitter no segment rolls before segment.ms.
+  config.segment_jitter_ms = 0;
+  TempDir dir;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  append(*log, {.records = 1}, 0);
+  log->enforce_retention(999);
+  EXPECT_EQ(log->segment_count(), 1u);
+  log->enforce_retention(1000);
+  EXPECT_EQ(log->segment_count(), 2u);
+}
+
+// segment.index.bytes: the active segment rolls once its offset or time index
+// holds that many bytes of entries (12-byte time entries fill first).
+TEST(PartitionLog, RollsWhenAnIndexIsFull) {
+  TempDir dir;
+  LogConfig config;
+  config.index_interval_bytes = 1;      // an entry per batch
+  config.segment_index_bytes = 5 * 12;  // five time index entries
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  for (int i = 0; i < 30; ++i) append(*log, {.records = 1, .base_timestamp = 1000 + i});
+  EXPECT_GE(log->segment_count(), 5u);
+  EXPECT_LE(log->segment_count(), 6u);
+  auto all = read_all(*log);
+  ASSERT_EQ(all.size(), 30u);
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(all[i].base_offset, i);
+  // Reopened, the segments and their indexes still serve every offset.
+  log->close();
+  log = PartitionLog::open(dir.path(), config, 0);
+  EXPECT_EQ(read_all(*log).size(), 30u);
+  EXPECT_EQ(read_batches(log->read(17, 1, true, 30))[0].base_offset, 17);
+}
+
+// preallocate: a new segment's log file has segment.bytes of disk reserved
+// but keeps the length of its data, so a crash leaves no zero tail; the
+// reservation is released when the segment is sealed.
+TEST(PartitionLog, PreallocateReservesAndReleasesSegmentBlocks) {
+  auto allocated = [](const std::filesystem::path& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0);
+    return static_cast<uint64_t>(st.st_blocks) * 512;
+  };
+  TempDir dir;
+  LogConfig config;
+  config.preallocate = true;
+  config.segment_bytes = 4 << 20;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  append(*log, {.records = 3});
+  auto first = dir.path() / (Segment::file_stem(0) + ".log");
+  if (allocated(first) < (4u << 20)) GTEST_SKIP() << "the file system does not preallocate";
+  EXPECT_EQ(std::filesystem::file_size(first), log->size_bytes());
+  // A crash (no close): recovery finds the data and nothing to cut.
+  log.reset();
+  log = PartitionLog::open(dir.path(), config, 0);
+  EXPECT_TRUE(log->recovered_on_open());
+  EXPECT_EQ(log->bytes_truncated_on_open(), 0u);
+  EXPECT_EQ(log->log_end_offset(), 3);
+  append(*log, {.records = 2});
+  // Sealed at a clean stop: the unused reservation goes.
+  log->close();
+  EXPECT_LT(allocated(first), 64u << 10);
+  log = PartitionLog::open(dir.path(), config, 0);
+  EXPECT_FALSE(log->recovered_on_open());
+  EXPECT_EQ(read_all(*log).size(), 2u);
+  EXPECT_EQ(log->log_end_offset(), 5);
+}
+
+// file.delete.delay.ms: a deleted segment's files are renamed `.deleted` and
+// removed once the delay has passed (or by the next open()).
+TEST(PartitionLog, DeletedSegmentFilesGoAfterTheDelay) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 1000;
+  config.file_delete_delay_ms = 1000;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  for (int i = 0; i < 40; ++i) append(*log, {.records = 2, .value_size = 50}, 5000);
+  auto bases = log->segment_base_offsets();
+  ASSERT_GT(bases.size(), 5u);
+  auto path = [&](int64_t base, const char* ext) { return dir.path() / (Segment::file_stem(base) + ext); };
+  EXPECT_EQ(log->delete_records_before(bases[2]), bases[2]);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_FALSE(std::filesystem::exists(path(bases[i], ".log")));
+    EXPECT_TRUE(std::filesystem::exists(path(bases[i], ".log.deleted")));
+    EXPECT_TRUE(std::filesystem::exists(path(bases[i], ".index.deleted")));
+    EXPECT_TRUE(std::filesystem::exists(path(bases[i], ".timeindex.deleted")));
+  }
+  log->enforce_retention(5999);
+  EXPECT_TRUE(std::filesystem::exists(path(bases[0], ".log.deleted")));
+  log->enforce_retention(6000);
+  EXPECT_FALSE(std::filesystem::exists(path(bases[0], ".log.deleted")));
+  EXPECT_FALSE(std::filesystem::exists(path(bases[1], ".timeindex.deleted")));
+  EXPECT_EQ(read_all(*log).front().base_offset, bases[2]);
+  // Left behind at a stop: the next open() removes them.
+  EXPECT_EQ(log->delete_records_before(bases[3]), bases[3]);
+  EXPECT_TRUE(std::filesystem::exists(path(bases[2], ".log.deleted")));
+  log->close();
+  log = PartitionLog::open(dir.path(), config, 0);
+  EXPECT_FALSE(std::filesystem::exists(path(bases[2], ".log.deleted")));
+  EXPECT_EQ(log->log_start_offset(), bases[3]);
+  // 0: removed at once.
+  config.file_delete_delay_ms = 0;
+  log->set_config(config);
+  EXPECT_EQ(log->delete_records_before(bases[4]), bases[4]);
+  EXPECT_FALSE(std::filesystem::exists(path(bases[3], ".log.deleted")));
+  EXPECT_FALSE(std::filesystem::exists(path(bases[3], ".log")));
 }
 
 // The active segment's indexes are not synced per acknowledgement; a rolled
