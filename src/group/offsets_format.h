@@ -80,6 +80,13 @@ struct ConsumerGroupKey {
 // Partitions by topic id, as persisted.
 using PersistedAssignment = std::vector<std::pair<std::array<uint8_t, 16>, std::vector<int32_t>>>;
 
+// A classic-protocol member of a mixed group (ConsumerMemberValue v1): its
+// session timeout and JoinGroup protocols (name, metadata).
+struct ClassicMemberValue {
+  int32_t session_timeout_ms = 0;
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> protocols;
+};
+
 struct ConsumerMemberValue {
   std::string member_id;
   std::optional<std::string> instance_id;
@@ -96,12 +103,10 @@ struct ConsumerMemberValue {
   PersistedAssignment assigned;
   PersistedAssignment pending_revocation;
   PersistedAssignment target;
-  // A classic-protocol member of a mixed group (value v1): its session
-  // timeout and JoinGroup protocols (name, metadata).
-  struct Classic {
-    int32_t session_timeout_ms = 0;
-    std::vector<std::pair<std::string, std::vector<uint8_t>>> protocols;
-  };
+  // A classic-protocol member of a mixed group (value v1). Declared outside
+  // the struct: clang does not see a nested struct with default member
+  // initializers as default-constructible inside its enclosing class.
+  using Classic = ClassicMemberValue;
   std::optional<Classic> classic;
 };
 
