@@ -320,6 +320,9 @@ int main(int argc, char** argv) {
   produce_cmd->add_option("-k,--key-separator", produce_separator, "Split each line into KEY<sep>VALUE");
   produce_cmd->add_option("-p,--partition", produce_partition, "Send every record to this partition");
   produce_cmd->add_option("-H,--header", produce_headers, "A header key=value on every record; repeatable");
+  std::string produce_compression = "none";
+  produce_cmd->add_option("-z,--compression", produce_compression, "none (default), gzip, snappy, lz4 or zstd")
+      ->check(CLI::IsMember({"none", "gzip", "snappy", "lz4", "zstd"}));
   produce_cmd->add_option("--acks", produce_opts.acks, "0, 1 or -1 (all; the default)")
       ->check(CLI::IsMember({0, 1, -1}));
   produce_cmd->add_flag("-v,--verbose", produce_opts.verbose, "A line per record (default when stdin is a terminal)");
@@ -439,6 +442,11 @@ int main(int argc, char** argv) {
     produce_opts.json = produce_format == "json";
     if (!produce_separator.empty()) produce_opts.key_separator = produce_separator;
     if (produce_partition >= 0) produce_opts.partition = produce_partition;
+    produce_opts.compression = produce_compression == "gzip"     ? 1
+                               : produce_compression == "snappy" ? 2
+                               : produce_compression == "lz4"    ? 3
+                               : produce_compression == "zstd"   ? 4
+                                                                 : 0;
     for (const auto& h : produce_headers) {
       auto eq = h.find('=');
       if (eq == std::string::npos) {

@@ -59,7 +59,7 @@ int produce_lines(const ProduceOptions& o, std::istream& in, std::ostream& out, 
         bytes += line.size();
       } while (records.size() < kMaxBatchRecords && bytes < kMaxBatchBytes && more_ready(in));
       if (records.empty()) break;
-      auto sent = send_records(layout, o.topic, records, o.acks);
+      auto sent = send_records(layout, o.topic, records, o.acks, o.compression);
       std::map<int32_t, std::pair<int64_t, size_t>> batches;  // partition -> (first offset, records)
       for (const auto& s : sent) {
         if (s.error != 0) {

@@ -22,6 +22,7 @@ struct ProduceOptions {
   std::optional<std::string> key_separator;
   std::optional<int32_t> partition;
   int16_t acks = -1;
+  int compression = 0;                                       // 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd
   std::vector<std::pair<std::string, std::string>> headers;  // -H key=value: on every record
   bool json = false;                                         // one JSON object per batch instead of text
   bool verbose = false;                                      // a line per record (the default when stdin is a terminal)

@@ -6,7 +6,9 @@
 #include <thread>
 
 #include "base/error_code.h"
+#include "protocol/compressor.h"
 #include "protocol/messages.h"
+#include "protocol/record_batch.h"
 #include "protocol/record_codec.h"
 
 namespace runnel::app {
@@ -44,7 +46,7 @@ std::optional<std::vector<uint8_t>> bytes_of(const std::optional<std::string>& s
 }  // namespace
 
 std::vector<SentRecord> send_records(TopicLayout& layout, const std::string& topic,
-                                     const std::vector<OutgoingRecord>& records, int16_t acks) {
+                                     const std::vector<OutgoingRecord>& records, int16_t acks, int codec) {
   thread_local std::mt19937 rng(std::random_device{}());
   const int32_t partitions = layout.partitions();
   const int32_t sticky = static_cast<int32_t>(rng() % static_cast<uint32_t>(std::max(partitions, 1)));
@@ -71,6 +73,10 @@ std::vector<SentRecord> send_records(TopicLayout& layout, const std::string& top
       batch_records.push_back(std::move(r));
     }
     auto batch = protocol::build_record_batch(batch_records, now_ms());
+    if (codec != 0) {
+      auto body = std::span<const uint8_t>(batch).subspan(protocol::kBatchHeaderSize);
+      batch = protocol::recompress_batch(batch, body, codec, protocol::default_compression_level(codec));
+    }
     protocol::ProduceRequest req;
     req.acks = acks;
     req.timeout_ms = kProduceTimeoutMs;

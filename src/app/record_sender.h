@@ -31,7 +31,9 @@ struct SentRecord {
 
 // One result per record, in order. A partition outside the topic gets
 // UNKNOWN_TOPIC_OR_PARTITION without being sent.
+// `codec`: the batches' compression (0 none, 1 gzip, 2 snappy, 3 lz4, 4
+// zstd), at Kafka's default level.
 std::vector<SentRecord> send_records(TopicLayout& layout, const std::string& topic,
-                                     const std::vector<OutgoingRecord>& records, int16_t acks);
+                                     const std::vector<OutgoingRecord>& records, int16_t acks, int codec = 0);
 
 }  // namespace runnel::app

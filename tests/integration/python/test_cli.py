@@ -153,6 +153,29 @@ class CliChecks:
         rc, _, err = cli(self.bootstrap, "produce", "cli-headers", "-H", "no-equals-sign", stdin="x\n")
         self.assertEqual(rc, 2, err)
 
+        # -z: batches in each codec, read back by librdkafka and by runnel consume.
+        rc, _, err = cli(self.bootstrap, "topic", "create", "cli-codecs", "-p", "1")
+        self.assertEqual(rc, 0, err)
+        codecs = ["gzip", "snappy", "lz4", "zstd"]
+        for codec in codecs:
+            rc, out, err = cli(self.bootstrap, "produce", "cli-codecs", "-z", codec, stdin=codec + "-" + "a" * 500 + "\n")
+            self.assertEqual(rc, 0, err)
+        rc, out, err = cli(self.bootstrap, "consume", "cli-codecs", "-e", "-f", "%s\n")
+        self.assertEqual(out.splitlines(), [c + "-" + "a" * 500 for c in codecs])
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "cli-codecs-check"})
+        c.assign([TopicPartition("cli-codecs", 0, 0)])
+        got = []
+        for _ in range(100):
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                got.append(m.value().decode())
+            if len(got) == len(codecs):
+                break
+        c.close()
+        self.assertEqual(got, [c + "-" + "a" * 500 for c in codecs])
+        rc, _, err = cli(self.bootstrap, "produce", "cli-codecs", "-z", "brotli", stdin="x\n")
+        self.assertEqual(rc, 2, err)
+
         # group seek: back to the beginning, then to an offset; the next run reads from there.
         rc, out, err = cli(self.bootstrap, "group", "seek", "cli-group", "--to", "beginning")
         self.assertEqual(rc, 0, err)
