@@ -85,6 +85,26 @@ def read_partition(bootstrap, topic, partition, start=0, timeout=15.0, c=None):
             c.close()
 
 
+def read_with_librdkafka(bootstrap, topic, partition, count, start=0, timeout=10.0):
+    """Up to `count` records of topic/partition from `start`, read by
+    librdkafka (Debian's confluent-kafka) rather than kafka-python: a second
+    client's decoder for what a test wrote."""
+    from confluent_kafka import Consumer as RdConsumer, TopicPartition as RdTopicPartition
+    c = RdConsumer({"bootstrap.servers": bootstrap, "group.id": "read-with-librdkafka",
+                    "enable.auto.commit": False})
+    c.assign([RdTopicPartition(topic, partition, start)])
+    out = []
+    deadline = time.time() + timeout
+    try:
+        while len(out) < count and time.time() < deadline:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                out.append(m)
+    finally:
+        c.close()
+    return out
+
+
 class BrokerTestCase(unittest.TestCase):
     """One broker for all tests of the class."""
     broker_sets = {"num.partitions": 1}

@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 import etcd
 from broker import Broker
 from cluster import Cluster
+from helpers import read_with_librdkafka
 
 RUNNEL = os.environ.get("RUNNEL_BIN")
 
@@ -141,15 +142,8 @@ class CliChecks:
         self.assertEqual([l["value"] for l in lines], ["one", "two"])
         for l in lines:
             self.assertEqual(l["headers"], [{"key": "source", "value": "cli"}, {"key": "n", "value": "1"}])
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "cli-headers-check"})
-        c.assign([TopicPartition("cli-headers", 0, 0)])
-        m = None
-        for _ in range(50):
-            m = c.poll(0.2)
-            if m is not None and not m.error():
-                break
-        c.close()
-        self.assertEqual(m.headers(), [("source", b"cli"), ("n", b"1")])
+        got = read_with_librdkafka(self.bootstrap, "cli-headers", 0, 2)
+        self.assertEqual([m.headers() for m in got], [[("source", b"cli"), ("n", b"1")]] * 2)
         rc, _, err = cli(self.bootstrap, "produce", "cli-headers", "-H", "no-equals-sign", stdin="x\n")
         self.assertEqual(rc, 2, err)
 
@@ -162,17 +156,8 @@ class CliChecks:
             self.assertEqual(rc, 0, err)
         rc, out, err = cli(self.bootstrap, "consume", "cli-codecs", "-e", "-f", "%s\n")
         self.assertEqual(out.splitlines(), [c + "-" + "a" * 500 for c in codecs])
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "cli-codecs-check"})
-        c.assign([TopicPartition("cli-codecs", 0, 0)])
-        got = []
-        for _ in range(100):
-            m = c.poll(0.2)
-            if m is not None and not m.error():
-                got.append(m.value().decode())
-            if len(got) == len(codecs):
-                break
-        c.close()
-        self.assertEqual(got, [c + "-" + "a" * 500 for c in codecs])
+        got = read_with_librdkafka(self.bootstrap, "cli-codecs", 0, len(codecs))
+        self.assertEqual([m.value().decode() for m in got], [c + "-" + "a" * 500 for c in codecs])
         rc, _, err = cli(self.bootstrap, "produce", "cli-codecs", "-z", "brotli", stdin="x\n")
         self.assertEqual(rc, 2, err)
 
