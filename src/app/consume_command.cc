@@ -17,7 +17,6 @@ namespace {
 
 using namespace runnel::protocol;
 
-constexpr int64_t kEarliest = TopicLayout::kEarliest, kLatest = TopicLayout::kLatest;
 constexpr int32_t kMaxWaitMs = 500;
 constexpr int32_t kPartitionMaxBytes = 1 << 20;
 
@@ -143,12 +142,12 @@ int consume_records(const ConsumeOptions& o, std::ostream& out, std::ostream& er
       if (auto it = from_group.find(p); it != from_group.end()) {
         position[p] = it->second;
       } else if (spec == "beginning" || spec == "start") {
-        position[p] = layout.list_offset(p, kEarliest);
+        position[p] = layout.list_offset(p, TopicLayout::kEarliest);
       } else if (spec == "end") {
-        position[p] = layout.list_offset(p, kLatest);
+        position[p] = layout.list_offset(p, TopicLayout::kLatest);
       } else if (!spec.empty() && spec[0] == '@') {
         int64_t at = layout.list_offset(p, std::stoll(spec.substr(1)));
-        position[p] = at >= 0 ? at : layout.list_offset(p, kLatest);
+        position[p] = at >= 0 ? at : layout.list_offset(p, TopicLayout::kLatest);
       } else {
         position[p] = std::stoll(spec);
       }

@@ -15,8 +15,6 @@ namespace {
 
 using namespace runnel::protocol;
 
-constexpr int64_t kEarliest = TopicLayout::kEarliest, kLatest = TopicLayout::kLatest;
-
 }  // namespace
 
 int group_delete(const std::vector<std::string>& groups, const std::string& bootstrap, std::ostream& out,
@@ -78,9 +76,9 @@ int group_seek(const std::string& group, const std::string& to, const std::vecto
     int64_t which = 0;
     std::optional<int64_t> fixed;
     if (to == "beginning" || to == "start")
-      which = kEarliest;
+      which = TopicLayout::kEarliest;
     else if (to == "end")
-      which = kLatest;
+      which = TopicLayout::kLatest;
     else if (!to.empty() && to[0] == '@')
       which = std::stoll(to.substr(1));
     else

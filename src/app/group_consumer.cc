@@ -19,9 +19,6 @@ namespace {
 using namespace runnel::protocol;
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kEarliest = TopicLayout::kEarliest, kLatest = TopicLayout::kLatest;
-
-
 std::optional<std::string> text(const std::optional<std::vector<uint8_t>>& b) {
   if (!b) return std::nullopt;
   return std::string(b->begin(), b->end());
@@ -311,7 +308,8 @@ void GroupConsumer::fill_positions(const std::vector<TopicPartition>& assigned) 
   std::vector<TopicPartition> uncommitted;
   for (const auto& tp : assigned)
     if (auto it = positions.find(tp); it == positions.end() || it->second < 0) uncommitted.push_back(tp);
-  for (const auto& [tp, at] : list_offsets(uncommitted, options_.from_earliest ? kEarliest : kLatest))
+  for (const auto& [tp, at] :
+       list_offsets(uncommitted, options_.from_earliest ? TopicLayout::kEarliest : TopicLayout::kLatest))
     positions[tp] = at;
   std::lock_guard lock(mu_);
   for (auto& [tp, at] : positions)
@@ -381,7 +379,7 @@ void GroupConsumer::seek(const std::map<TopicPartition, int64_t>& offsets) {
 }
 
 void GroupConsumer::seek_to(const std::vector<TopicPartition>& partitions, bool to_end) {
-  seek(list_offsets(partitions, to_end ? kLatest : kEarliest));
+  seek(list_offsets(partitions, to_end ? TopicLayout::kLatest : TopicLayout::kEarliest));
 }
 
 std::vector<ConsumedRecord> GroupConsumer::poll(int32_t timeout_ms, int32_t max_bytes) {

@@ -6,6 +6,7 @@
 
 #include "app/admin_client.h"
 #include "app/table.h"
+#include "app/topic_layout.h"
 #include "base/error_code.h"
 #include "cluster/etcd/etcd_format.h"
 #include "protocol/messages.h"
@@ -19,7 +20,6 @@ using json = nlohmann::json;
 constexpr int8_t kTopicResource = 2;
 constexpr int8_t kOpSet = 0, kOpDelete = 1;
 constexpr int32_t kTimeoutMs = 30000;
-constexpr int64_t kEarliest = -2, kLatest = -1;
 
 // Topic ids as Kafka prints them: URL-safe base64 without padding.
 std::string topic_id_text(const Uuid& id) {
@@ -179,7 +179,7 @@ int topic_describe(const TopicCommandOptions& o, const std::string& topic, bool 
       if (address == brokers.end()) continue;
       try {
         AdminClient leader_client(address->second);
-        for (int64_t which : {kEarliest, kLatest}) {
+        for (int64_t which : {TopicLayout::kEarliest, TopicLayout::kLatest}) {
           ListOffsetsRequest lreq;
           lreq.replica_id = -1;
           ListOffsetsRequest::ListOffsetsTopic lt;
@@ -196,7 +196,7 @@ int topic_describe(const TopicCommandOptions& o, const std::string& topic, bool 
             for (const auto& rp : rt.partitions) {
               if (rp.error_code != 0) continue;
               auto& slot = offsets.try_emplace(rp.partition_index, -1, -1).first->second;
-              (which == kEarliest ? slot.first : slot.second) = rp.offset;
+              (which == TopicLayout::kEarliest ? slot.first : slot.second) = rp.offset;
             }
         }
       } catch (const std::exception& e) {

@@ -15,19 +15,6 @@ namespace {
 
 constexpr std::string_view kConsumerProtocolType = "consumer";
 
-JoinResult join_error(ErrorCode e, std::string member_id) {
-  JoinResult r;
-  r.error = e;
-  r.member_id = std::move(member_id);
-  return r;
-}
-
-SyncResult sync_error(ErrorCode e) {
-  SyncResult r;
-  r.error = e;
-  return r;
-}
-
 // Partitions by topic name -> by topic id, for the topics the catalogue knows.
 TopicAssignment by_id(const std::map<std::string, std::vector<int32_t>>& named, const TopicCatalog& topics) {
   TopicAssignment out;
@@ -89,16 +76,16 @@ JoinResult ConsumerGroup::classic_join(const JoinRequest& req, const TopicCatalo
       for (const auto& p : req.protocols) supported = supported || support[p.name] == classic_members;
     }
   }
-  if (!supported) return join_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, req.member_id);
+  if (!supported) return JoinResult::failed(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, req.member_id);
 
   if (unknown && req.require_known_member_id && !req.group_instance_id)
-    return join_error(ErrorCode::MEMBER_ID_REQUIRED, member_id);
+    return JoinResult::failed(ErrorCode::MEMBER_ID_REQUIRED, member_id);
 
   protocol::ConsumerSubscription subscription;
   try {
     subscription = protocol::decode_consumer_subscription_full(req.protocols.front().metadata);
   } catch (const protocol::DecodeError&) {
-    return join_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, req.member_id);
+    return JoinResult::failed(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, req.member_id);
   }
 
   // The member: new, known, or a static member taking over its instance id.
@@ -131,12 +118,12 @@ JoinResult ConsumerGroup::classic_join(const JoinRequest& req, const TopicCatalo
                      *req.group_instance_id, member_id);
       }
     } else {
-      if (s == static_members_.end()) return join_error(ErrorCode::UNKNOWN_MEMBER_ID, req.member_id);
-      if (s->second != member_id) return join_error(ErrorCode::FENCED_INSTANCE_ID, req.member_id);
+      if (s == static_members_.end()) return JoinResult::failed(ErrorCode::UNKNOWN_MEMBER_ID, req.member_id);
+      if (s->second != member_id) return JoinResult::failed(ErrorCode::FENCED_INSTANCE_ID, req.member_id);
       before = members_.at(member_id);
     }
   } else if (auto it = members_.find(member_id); it != members_.end()) {
-    if (!it->second.classic) return join_error(ErrorCode::UNKNOWN_MEMBER_ID, req.member_id);
+    if (!it->second.classic) return JoinResult::failed(ErrorCode::UNKNOWN_MEMBER_ID, req.member_id);
     before = it->second;
   } else {
     before.id = member_id;
@@ -182,15 +169,15 @@ JoinResult ConsumerGroup::classic_join(const JoinRequest& req, const TopicCatalo
 SyncResult ConsumerGroup::classic_sync(const SyncRequest& req, const TopicCatalog& topics,
                                        ConsumerClock::time_point now) {
   auto [error, member] = classic_member(req.member_id, req.group_instance_id);
-  if (error != ErrorCode::NONE) return sync_error(error);
-  if (req.generation_id != member->epoch) return sync_error(ErrorCode::ILLEGAL_GENERATION);
+  if (error != ErrorCode::NONE) return SyncResult::failed(error);
+  if (req.generation_id != member->epoch) return SyncResult::failed(ErrorCode::ILLEGAL_GENERATION);
   if ((req.protocol_type && *req.protocol_type != kConsumerProtocolType) ||
       (req.protocol_name && *req.protocol_name != member->classic->protocols.front().name))
-    return sync_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
+    return SyncResult::failed(ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
   // Kafka's throwIfRebalanceInProgress: a member behind the group epoch
   // rejoins first, unless it is revoking (its next join finishes that).
   if (group_epoch_ > member->epoch && member->state != MemberState::UnrevokedPartitions)
-    return sync_error(ErrorCode::REBALANCE_IN_PROGRESS);
+    return SyncResult::failed(ErrorCode::REBALANCE_IN_PROGRESS);
   member->session_deadline = now + session_timeout(*member);
   member->rebalance_deadline = {};  // synced: no join or sync timeout running
 

@@ -32,15 +32,6 @@ bool same_protocols(const std::vector<Protocol>& a, const std::vector<Protocol>&
                     [](const Protocol& x, const Protocol& y) { return x.name == y.name && x.metadata == y.metadata; });
 }
 
-JoinResult join_error(ErrorCode e, std::string member_id) {
-  JoinResult r;
-  r.error = e;
-  r.member_id = std::move(member_id);
-  return r;
-}
-
-SyncResult sync_error(ErrorCode e) { return SyncResult{e, {}, {}, {}}; }
-
 }  // namespace
 
 // ---- membership bookkeeping ------------------------------------------------
@@ -177,7 +168,7 @@ void Group::update_member(Member& m, const JoinRequest& req, std::function<void(
   if (m.awaiting_join) {
     // Kafka drops the earlier join silently; here every request gets an
     // answer, so that no connection waits for one forever.
-    std::exchange(m.awaiting_join, nullptr)(join_error(ErrorCode::REBALANCE_IN_PROGRESS, m.id));
+    std::exchange(m.awaiting_join, nullptr)(JoinResult::failed(ErrorCode::REBALANCE_IN_PROGRESS, m.id));
   }
   m.protocols = req.protocols;
   m.session_timeout_ms = req.session_timeout_ms;
@@ -208,8 +199,8 @@ void Group::remove_member_and_update(const std::string& member_id, Clock::time_p
   if (node.empty()) return;
   Member& m = node.mapped();
   // A member removed while it waits learns it must join again from scratch.
-  if (m.awaiting_join) m.awaiting_join(join_error(ErrorCode::UNKNOWN_MEMBER_ID, ""));
-  if (m.awaiting_sync) m.awaiting_sync(sync_error(ErrorCode::UNKNOWN_MEMBER_ID));
+  if (m.awaiting_join) m.awaiting_join(JoinResult::failed(ErrorCode::UNKNOWN_MEMBER_ID, ""));
+  if (m.awaiting_sync) m.awaiting_sync(SyncResult::failed(ErrorCode::UNKNOWN_MEMBER_ID));
   if (m.group_instance_id) {
     auto s = static_members_.find(*m.group_instance_id);
     if (s != static_members_.end() && s->second == member_id) static_members_.erase(s);
@@ -234,8 +225,8 @@ void Group::remove_member_and_update(const std::string& member_id, Clock::time_p
 void Group::unload(ErrorCode error) {
   state_ = GroupState::Dead;
   for (auto& [id, m] : members_) {
-    if (m.awaiting_join) std::exchange(m.awaiting_join, nullptr)(join_error(error, id));
-    if (m.awaiting_sync) std::exchange(m.awaiting_sync, nullptr)(sync_error(error));
+    if (m.awaiting_join) std::exchange(m.awaiting_join, nullptr)(JoinResult::failed(error, id));
+    if (m.awaiting_sync) std::exchange(m.awaiting_sync, nullptr)(SyncResult::failed(error));
   }
   pending_syncs_.clear();
 }
@@ -243,12 +234,13 @@ void Group::unload(ErrorCode error) {
 // ---- JoinGroup -------------------------------------------------------------
 
 void Group::join(const JoinRequest& req, Clock::time_point now, std::function<void(JoinResult)> respond) {
-  if (state_ == GroupState::Dead) return respond(join_error(ErrorCode::COORDINATOR_NOT_AVAILABLE, req.member_id));
+  if (state_ == GroupState::Dead)
+    return respond(JoinResult::failed(ErrorCode::COORDINATOR_NOT_AVAILABLE, req.member_id));
   if (req.session_timeout_ms < limits_.min_session_timeout_ms ||
       req.session_timeout_ms > limits_.max_session_timeout_ms)
-    return respond(join_error(ErrorCode::INVALID_SESSION_TIMEOUT, req.member_id));
+    return respond(JoinResult::failed(ErrorCode::INVALID_SESSION_TIMEOUT, req.member_id));
   if (!supports_protocols(req.protocol_type, req.protocols))
-    return respond(join_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, req.member_id));
+    return respond(JoinResult::failed(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, req.member_id));
   if (req.member_id.empty())
     join_unknown_member(req, now, std::move(respond));
   else
@@ -268,7 +260,7 @@ void Group::join_unknown_member(const JoinRequest& req, Clock::time_point now,
     // KIP-394: hand out the id first; the member comes back with it.
     std::string id = new_member_id(req);
     pending_members_[id] = now + ms(req.session_timeout_ms);
-    return respond(join_error(ErrorCode::MEMBER_ID_REQUIRED, id));
+    return respond(JoinResult::failed(ErrorCode::MEMBER_ID_REQUIRED, id));
   }
   Member m = make_member(new_member_id(req), req);
   m.awaiting_join = std::move(respond);
@@ -282,8 +274,9 @@ void Group::replace_static_member(const std::string& old_id, const JoinRequest& 
   auto node = members_.extract(old_id);
   Member m = std::move(node.mapped());
   // The old process may still be waiting on a join or sync: it is fenced now.
-  if (m.awaiting_join) std::exchange(m.awaiting_join, nullptr)(join_error(ErrorCode::FENCED_INSTANCE_ID, old_id));
-  if (m.awaiting_sync) std::exchange(m.awaiting_sync, nullptr)(sync_error(ErrorCode::FENCED_INSTANCE_ID));
+  if (m.awaiting_join)
+    std::exchange(m.awaiting_join, nullptr)(JoinResult::failed(ErrorCode::FENCED_INSTANCE_ID, old_id));
+  if (m.awaiting_sync) std::exchange(m.awaiting_sync, nullptr)(SyncResult::failed(ErrorCode::FENCED_INSTANCE_ID));
   m.id = new_id;
   m.client_id = req.client_id;
   m.client_host = req.client_host;
@@ -335,7 +328,7 @@ void Group::join_known_member(const JoinRequest& req, Clock::time_point now, std
     return;
   }
   if (auto error = validate_member(req.member_id, req.group_instance_id))
-    return respond(join_error(*error, req.member_id));
+    return respond(JoinResult::failed(*error, req.member_id));
   Member& m = members_.at(req.member_id);
   bool changed = !same_protocols(m.protocols, req.protocols);
   std::string why = req.reason.empty() ? std::string() : " (client: " + req.reason + ")";
@@ -364,7 +357,7 @@ void Group::join_known_member(const JoinRequest& req, Clock::time_point now, std
       reset_session(m, now);
       return respond(join_result_for(m));
     default:
-      return respond(join_error(ErrorCode::UNKNOWN_MEMBER_ID, req.member_id));
+      return respond(JoinResult::failed(ErrorCode::UNKNOWN_MEMBER_ID, req.member_id));
   }
 }
 
@@ -380,7 +373,8 @@ void Group::prepare_rebalance(Clock::time_point now, const std::string& reason) 
     // Members waiting for an assignment of the old generation must rejoin.
     for (auto& [_, m] : members_) {
       m.assignment.clear();
-      if (m.awaiting_sync) std::exchange(m.awaiting_sync, nullptr)(sync_error(ErrorCode::REBALANCE_IN_PROGRESS));
+      if (m.awaiting_sync)
+        std::exchange(m.awaiting_sync, nullptr)(SyncResult::failed(ErrorCode::REBALANCE_IN_PROGRESS));
     }
   }
   pending_syncs_.clear();
@@ -462,18 +456,18 @@ void Group::complete_join(Clock::time_point now) {
 // ---- SyncGroup, Heartbeat, LeaveGroup, commits ----------------------------
 
 void Group::sync(const SyncRequest& req, Clock::time_point now, std::function<void(SyncResult)> respond) {
-  if (state_ == GroupState::Dead) return respond(sync_error(ErrorCode::COORDINATOR_NOT_AVAILABLE));
-  if (auto error = validate_member(req.member_id, req.group_instance_id)) return respond(sync_error(*error));
-  if (req.generation_id != generation_) return respond(sync_error(ErrorCode::ILLEGAL_GENERATION));
+  if (state_ == GroupState::Dead) return respond(SyncResult::failed(ErrorCode::COORDINATOR_NOT_AVAILABLE));
+  if (auto error = validate_member(req.member_id, req.group_instance_id)) return respond(SyncResult::failed(*error));
+  if (req.generation_id != generation_) return respond(SyncResult::failed(ErrorCode::ILLEGAL_GENERATION));
   if ((req.protocol_type && *req.protocol_type != protocol_type_) ||
       (req.protocol_name && *req.protocol_name != protocol_name_))
-    return respond(sync_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL));
+    return respond(SyncResult::failed(ErrorCode::INCONSISTENT_GROUP_PROTOCOL));
   Member& m = members_.at(req.member_id);
   switch (state_) {
     case GroupState::Empty:
-      return respond(sync_error(ErrorCode::UNKNOWN_MEMBER_ID));
+      return respond(SyncResult::failed(ErrorCode::UNKNOWN_MEMBER_ID));
     case GroupState::PreparingRebalance:
-      return respond(sync_error(ErrorCode::REBALANCE_IN_PROGRESS));
+      return respond(SyncResult::failed(ErrorCode::REBALANCE_IN_PROGRESS));
     case GroupState::Stable:
       pending_syncs_.erase(m.id);
       reset_session(m, now);
@@ -483,7 +477,7 @@ void Group::sync(const SyncRequest& req, Clock::time_point now, std::function<vo
     case GroupState::Dead:
       return;
   }
-  if (m.awaiting_sync) std::exchange(m.awaiting_sync, nullptr)(sync_error(ErrorCode::REBALANCE_IN_PROGRESS));
+  if (m.awaiting_sync) std::exchange(m.awaiting_sync, nullptr)(SyncResult::failed(ErrorCode::REBALANCE_IN_PROGRESS));
   m.awaiting_sync = std::move(respond);
   pending_syncs_.erase(m.id);
   reset_session(m, now);

@@ -65,6 +65,14 @@ struct JoinResult {
   bool skip_assignment = false;
   std::string member_id;
   std::vector<JoinMember> members;  // only for the leader
+
+  // A refusal: only the error and the member id the client should keep.
+  static JoinResult failed(ErrorCode e, std::string member_id) {
+    JoinResult r;
+    r.error = e;
+    r.member_id = std::move(member_id);
+    return r;
+  }
 };
 
 struct SyncRequest {
@@ -81,6 +89,12 @@ struct SyncResult {
   std::optional<std::string> protocol_type;
   std::optional<std::string> protocol_name;
   Bytes assignment;
+
+  static SyncResult failed(ErrorCode e) {
+    SyncResult r;
+    r.error = e;
+    return r;
+  }
 };
 
 struct Member {

@@ -4,21 +4,7 @@
 #include "base/endian.h"
 
 namespace runnel::protocol {
-namespace {
-constexpr size_t kLengthOffset = 8;
-constexpr size_t kLeaderEpochOffset = 12;
-constexpr size_t kMagicOffset = 16;
-constexpr size_t kCrcOffset = 17;
-constexpr size_t kAttributesOffset = 21;
-constexpr size_t kLastOffsetDeltaOffset = 23;
-constexpr size_t kBaseTimestampOffset = 27;
-constexpr size_t kMaxTimestampOffset = 35;
-constexpr size_t kProducerIdOffset = 43;
-constexpr size_t kProducerEpochOffset = 51;
-constexpr size_t kBaseSequenceOffset = 53;
-constexpr size_t kRecordCountOffset = 57;
-constexpr uint16_t kTimestampTypeBit = 0x08;
-}  // namespace
+using namespace batch_layout;
 
 int64_t BatchView::base_offset() const { return static_cast<int64_t>(load_be64(b_.data())); }
 int32_t BatchView::batch_length() const { return static_cast<int32_t>(load_be32(b_.data() + kLengthOffset)); }

@@ -27,6 +27,24 @@ inline constexpr size_t kBatchLogOverhead = 12;  // baseOffset + batchLength
 inline constexpr size_t kBatchHeaderSize = 61;   // up to and including recordCount
 inline constexpr int8_t kBatchMagicV2 = 2;
 
+// Byte positions of the v2 batch header's fields (Kafka's DefaultRecordBatch).
+namespace batch_layout {
+inline constexpr size_t kLengthOffset = 8;
+inline constexpr size_t kLeaderEpochOffset = 12;
+inline constexpr size_t kMagicOffset = 16;
+inline constexpr size_t kCrcOffset = 17;
+inline constexpr size_t kAttributesOffset = 21;
+inline constexpr size_t kLastOffsetDeltaOffset = 23;
+inline constexpr size_t kBaseTimestampOffset = 27;
+inline constexpr size_t kMaxTimestampOffset = 35;
+inline constexpr size_t kProducerIdOffset = 43;
+inline constexpr size_t kProducerEpochOffset = 51;
+inline constexpr size_t kBaseSequenceOffset = 53;
+inline constexpr size_t kRecordCountOffset = 57;
+inline constexpr int16_t kCompressionMask = 0x07;
+inline constexpr int16_t kTimestampTypeBit = 0x08;  // set: LogAppendTime
+}  // namespace batch_layout
+
 enum class CompressionType : int8_t { None = 0, Gzip = 1, Snappy = 2, Lz4 = 3, Zstd = 4 };
 
 // Where a batch comes from decides how strict validation is: a client may not

@@ -7,15 +7,8 @@
 #include "protocol/writer.h"
 
 namespace runnel::protocol {
+using namespace batch_layout;
 namespace {
-// Byte positions in the v2 batch header.
-constexpr size_t kLengthOffset = 8;
-constexpr size_t kMagicOffset = 16;
-constexpr size_t kCrcOffset = 17;
-constexpr size_t kAttributesOffset = 21;
-constexpr size_t kHeaderSize = 61;
-constexpr int16_t kCompressionMask = 0x07;
-constexpr int16_t kLogAppendTimeFlag = 0x08;
 
 void write_optional_varbytes(Writer& w, const std::optional<std::vector<uint8_t>>& b) {
   if (!b) return w.varint(-1);
@@ -71,7 +64,7 @@ std::vector<uint8_t> build_record_batch(const std::vector<Record>& records, int6
 }
 
 std::vector<Record> decode_record_batch(std::span<const uint8_t> batch) {
-  if (batch.size() < kHeaderSize) throw DecodeError("record batch shorter than its header");
+  if (batch.size() < kBatchHeaderSize) throw DecodeError("record batch shorter than its header");
   if (batch[kMagicOffset] != 2) throw DecodeError("record batch magic is not 2");
   Reader header(batch);
   int64_t base_offset = header.i64();
@@ -90,7 +83,7 @@ std::vector<Record> decode_record_batch(std::span<const uint8_t> batch) {
     inflated = decompress(codec, header.take(header.remaining()));
     header = Reader(inflated);
   }
-  const bool log_append_time = attributes & kLogAppendTimeFlag;
+  const bool log_append_time = attributes & kTimestampTypeBit;
   std::vector<Record> out;
   for (int32_t i = 0; i < count; ++i) {
     int32_t size = header.varint();

@@ -4,36 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "protocol/messages.h"
+#include "protocol/wire_bytes.h"
 
 namespace runnel::protocol {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-template <class T>
-Bytes encode(const T& msg, int16_t version) {
-  Writer w;
-  msg.write(w, version);
-  return std::move(w).finish().buffer;
-}
-
-template <class T>
-T decode(const Bytes& bytes, int16_t version) {
-  T msg;
-  Reader r(bytes);
-  msg.read(r, version);
-  EXPECT_EQ(r.remaining(), 0u);
-  return msg;
-}
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
-const Uuid kId = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-const Bytes kIdBytes(kId.begin(), kId.end());
+using namespace wire_bytes;
 
 // clang-format off
 TEST(ConsumerGroupHeartbeat, V1JoinAsLibrdkafkaSendsIt) {
@@ -71,7 +47,7 @@ TEST(ConsumerGroupHeartbeat, V1SteadyHeartbeatWithOwnedPartitions) {
                     {0x00},                                    // topics null: unchanged
                     {0x03, '^', 'a'},                          // regex "^a"
                     {0x08, 'u', 'n', 'i', 'f', 'o', 'r', 'm'},
-                    {0x02}, kIdBytes, {0x03, 0, 0, 0, 0, 0, 0, 0, 2}, {0x00},  // owned: t0, t2
+                    {0x02}, kTopicIdBytes, {0x03, 0, 0, 0, 0, 0, 0, 0, 2}, {0x00},  // owned: t0, t2
                     {0x00}});
   auto req = decode<ConsumerGroupHeartbeatRequest>(body, 1);
   EXPECT_EQ(req.member_epoch, 3);
@@ -81,7 +57,7 @@ TEST(ConsumerGroupHeartbeat, V1SteadyHeartbeatWithOwnedPartitions) {
   EXPECT_EQ(req.server_assignor, "uniform");
   ASSERT_TRUE(req.topic_partitions);
   ASSERT_EQ(req.topic_partitions->size(), 1u);
-  EXPECT_EQ((*req.topic_partitions)[0].topic_id, kId);
+  EXPECT_EQ((*req.topic_partitions)[0].topic_id, kTopicId);
   EXPECT_EQ((*req.topic_partitions)[0].partitions, (std::vector<int32_t>{0, 2}));
   EXPECT_EQ(encode(req, 1), body);
 }
@@ -93,7 +69,7 @@ TEST(ConsumerGroupHeartbeat, ResponseWithAndWithoutAssignment) {
   resp.heartbeat_interval_ms = 5000;
   auto& a = resp.assignment.emplace();
   auto& tp = a.topic_partitions.emplace_back();
-  tp.topic_id = kId;
+  tp.topic_id = kTopicId;
   tp.partitions = {0, 2};
   Bytes with = cat({{0, 0, 0, 0},              // throttle
                     {0, 0},                    // error
@@ -102,7 +78,7 @@ TEST(ConsumerGroupHeartbeat, ResponseWithAndWithoutAssignment) {
                     {0, 0, 0, 1},              // member epoch
                     {0, 0, 0x13, 0x88},        // heartbeat interval 5000
                     {0x01},                    // assignment present
-                    {0x02}, kIdBytes, {0x03, 0, 0, 0, 0, 0, 0, 0, 2}, {0x00},
+                    {0x02}, kTopicIdBytes, {0x03, 0, 0, 0, 0, 0, 0, 0, 2}, {0x00},
                     {0x00},                    // assignment tags
                     {0x00}});                  // tags
   EXPECT_EQ(encode(resp, 1), with);
@@ -135,11 +111,11 @@ TEST(ConsumerGroupDescribe, V1AddsMemberType) {
   m.client_host = "/h";
   m.subscribed_topic_names = {"t"};
   auto& tp = m.assignment.topic_partitions.emplace_back();
-  tp.topic_id = kId;
+  tp.topic_id = kTopicId;
   tp.topic_name = "t";
   tp.partitions = {1};
   m.member_type = 1;
-  Bytes member_tail = cat({{0x02}, kIdBytes, {0x02, 't'}, {0x02, 0, 0, 0, 1}, {0x00},  // assignment: t-1
+  Bytes member_tail = cat({{0x02}, kTopicIdBytes, {0x02, 't'}, {0x02, 0, 0, 0, 1}, {0x00},  // assignment: t-1
                            {0x00},                                                   // assignment tags
                            {0x01}, {0x00},                                           // target: empty
                            {0x01},                                                   // member type (v1)

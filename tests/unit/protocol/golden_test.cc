@@ -6,25 +6,12 @@
 
 #include "protocol/headers.h"
 #include "protocol/messages.h"
+#include "protocol/wire_bytes.h"
 
 namespace runnel::protocol {
 namespace {
 
-template <class T>
-std::vector<uint8_t> encode(const T& msg, int16_t version) {
-  Writer w;
-  msg.write(w, version);
-  return std::move(w).finish().buffer;
-}
-
-template <class T>
-T decode(const std::vector<uint8_t>& bytes, int16_t version) {
-  T msg;
-  Reader r(bytes);
-  msg.read(r, version);
-  EXPECT_EQ(r.remaining(), 0u);
-  return msg;
-}
+using namespace wire_bytes;
 
 void append(std::vector<uint8_t>& v, std::string_view s) { v.insert(v.end(), s.begin(), s.end()); }
 

@@ -6,40 +6,17 @@
 #include <string>
 
 #include "protocol/messages.h"
+#include "protocol/wire_bytes.h"
 
 namespace runnel::protocol {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-template <class T>
-Bytes encode(const T& msg, int16_t version) {
-  Writer w;
-  msg.write(w, version);
-  return std::move(w).finish().buffer;
-}
-
-template <class T>
-T decode(const Bytes& bytes, int16_t version) {
-  T msg;
-  Reader r(bytes);
-  msg.read(r, version);
-  EXPECT_EQ(r.remaining(), 0u);
-  return msg;
-}
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
+using namespace wire_bytes;
 
 bool ends_with(const Bytes& bytes, const Bytes& tail) {
   return bytes.size() >= tail.size() && std::equal(tail.begin(), tail.end(), bytes.end() - tail.size());
 }
 
-const Uuid kId = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-const Bytes kIdBytes(kId.begin(), kId.end());
 const Bytes kMinus1x8 = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 const Bytes kMinus1x4 = {0xff, 0xff, 0xff, 0xff};
 
@@ -51,7 +28,7 @@ TEST(NewestVersions, FetchV13RequestNamesTopicsById) {
                     {0x7f, 0xff, 0xff, 0xff},  // max_bytes
                     {0x01},                    // isolation_level read_committed
                     {0, 0, 0, 0}, kMinus1x4,   // session id, epoch
-                    {0x02}, kIdBytes,          // one topic, by id only
+                    {0x02}, kTopicIdBytes,          // one topic, by id only
                     {0x02, 0, 0, 0, 0},        // one partition: 0
                     kMinus1x4,                 // current_leader_epoch
                     {0, 0, 0, 0, 0, 0, 0, 5},  // fetch_offset
@@ -65,7 +42,7 @@ TEST(NewestVersions, FetchV13RequestNamesTopicsById) {
   EXPECT_EQ(req.replica_id, -1);
   EXPECT_EQ(req.isolation_level, 1);
   ASSERT_EQ(req.topics.size(), 1u);
-  EXPECT_EQ(req.topics[0].topic_id, kId);
+  EXPECT_EQ(req.topics[0].topic_id, kTopicId);
   EXPECT_EQ(req.topics[0].topic, "");  // no name in v13+
   ASSERT_EQ(req.topics[0].partitions.size(), 1u);
   EXPECT_EQ(req.topics[0].partitions[0].fetch_offset, 5);
@@ -97,11 +74,11 @@ TEST(NewestVersions, FetchV15ReplicaStateAndV17DirectoryIdAreTagged) {
 
   FetchRequest one;
   auto& p = one.topics.emplace_back().partitions.emplace_back();
-  p.replica_directory_id = kId;
+  p.replica_directory_id = kTopicId;
   auto v17 = encode(one, 17);
   // The partition's tags: tag 0, 16 bytes; then topic tags, forgotten topics, rack, request tags.
-  EXPECT_TRUE(ends_with(v17, cat({{0x01, 0x00, 0x10}, kIdBytes, {0x00, 0x01, 0x01, 0x00}})));
-  EXPECT_EQ(decode<FetchRequest>(v17, 17).topics[0].partitions[0].replica_directory_id, kId);
+  EXPECT_TRUE(ends_with(v17, cat({{0x01, 0x00, 0x10}, kTopicIdBytes, {0x00, 0x01, 0x01, 0x00}})));
+  EXPECT_EQ(decode<FetchRequest>(v17, 17).topics[0].partitions[0].replica_directory_id, kTopicId);
   // v16 has no directory id: the partition's tag section is empty.
   EXPECT_TRUE(ends_with(encode(one, 16), {0x00, 0x00, 0x01, 0x01, 0x00}));
 }
@@ -110,7 +87,7 @@ FetchResponse not_leader_fetch_response() {
   FetchResponse resp;
   auto& t = resp.responses.emplace_back();
   t.topic = "t";  // not written in v13+
-  t.topic_id = kId;
+  t.topic_id = kTopicId;
   auto& p = t.partitions.emplace_back();
   p.error_code = 6;  // NOT_LEADER_OR_FOLLOWER
   p.high_watermark = -1;
@@ -132,7 +109,7 @@ TEST(NewestVersions, FetchV16ResponseCarriesLeaderAndNodeEndpoints) {
                          {0x01},                            // records: empty
                          {0x01, 0x01, 0x09, 0, 0, 0, 2, 0, 0, 0, 7, 0x00}});  // tag 1: CurrentLeader
   Bytes head = cat({{0, 0, 0, 0}, {0, 0}, {0, 0, 0, 0},     // throttle, error, session
-                    {0x02}, kIdBytes, {0x02}, partition, {0x00}});
+                    {0x02}, kTopicIdBytes, {0x02}, partition, {0x00}});
   Bytes endpoints = {0x01, 0x00, 0x0d,                      // tag 0, 13 bytes
                      0x02, 0, 0, 0, 2, 0x02, 'h', 0, 0, 0x23, 0x85, 0x00, 0x00};
   auto resp = not_leader_fetch_response();
@@ -142,7 +119,7 @@ TEST(NewestVersions, FetchV16ResponseCarriesLeaderAndNodeEndpoints) {
 
   auto back = decode<FetchResponse>(cat({head, endpoints}), 16);
   ASSERT_EQ(back.responses.size(), 1u);
-  EXPECT_EQ(back.responses[0].topic_id, kId);
+  EXPECT_EQ(back.responses[0].topic_id, kTopicId);
   EXPECT_EQ(back.responses[0].partitions[0].current_leader.leader_id, 2);
   EXPECT_EQ(back.responses[0].partitions[0].current_leader.leader_epoch, 7);
   ASSERT_EQ(back.node_endpoints.size(), 1u);
@@ -333,7 +310,7 @@ TEST(NewestVersions, DescribeTopicPartitionsV0CursorIsANullableStruct) {
   DescribeTopicPartitionsResponse resp;
   auto& t = resp.topics.emplace_back();
   t.name = "t";
-  t.topic_id = kId;
+  t.topic_id = kTopicId;
   auto& p = t.partitions.emplace_back();
   p.partition_index = 1;
   p.leader_id = 1;
@@ -344,7 +321,7 @@ TEST(NewestVersions, DescribeTopicPartitionsV0CursorIsANullableStruct) {
   resp.next_cursor = DescribeTopicPartitionsResponse::Cursor{};
   resp.next_cursor->topic_name = "t";
   resp.next_cursor->partition_index = 2;
-  Bytes bytes = cat({{0, 0, 0, 0, 0x02, 0, 0, 0x02, 't'}, kIdBytes,
+  Bytes bytes = cat({{0, 0, 0, 0, 0x02, 0, 0, 0x02, 't'}, kTopicIdBytes,
                      {0x00,                                 // is_internal
                       0x02, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0,  // partition 1, leader 1, epoch 0
                       0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 1,   // replicas, isr

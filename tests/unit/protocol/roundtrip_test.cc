@@ -8,15 +8,12 @@
 #include "protocol/headers.h"
 #include "protocol/messages.h"
 #include "protocol/messages_testing.h"
+#include "protocol/wire_bytes.h"
 
 namespace runnel::protocol {
 namespace {
 
-std::vector<uint8_t> encode(const auto& msg, int16_t version) {
-  Writer w;
-  msg.write(w, version);
-  return std::move(w).finish().buffer;
-}
+using namespace wire_bytes;
 
 template <class T>
 void round_trip(int16_t version) {
