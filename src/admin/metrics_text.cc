@@ -340,6 +340,12 @@ void render_shards(Broker& broker, Text& text, std::chrono::milliseconds timeout
     text.family("runnel_partitions_under_replicated", "gauge",
                 "Partitions this broker leads whose ISR is smaller than their replica set.");
     text.sample("runnel_partitions_under_replicated", "", static_cast<double>(under));
+    text.family("runnel_isr_shrinks_total", "counter",
+                "ISR shrinks of partitions this broker leads, its own or the controller's (Kafka's IsrShrinksPerSec).");
+    text.sample("runnel_isr_shrinks_total", "", static_cast<double>(broker.partition_manager().isr_shrinks()));
+    text.family("runnel_isr_expands_total", "counter",
+                "ISR expansions of partitions this broker leads (Kafka's IsrExpandsPerSec).");
+    text.sample("runnel_isr_expands_total", "", static_cast<double>(broker.partition_manager().isr_expands()));
   }
   text.family("runnel_scrape_shard_timeouts_total", "counter", "Shards that did not answer a scrape in time.");
   text.sample("runnel_scrape_shard_timeouts_total", "",

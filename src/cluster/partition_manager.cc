@@ -325,6 +325,7 @@ void PartitionManager::apply_role(int shard_id, const Role& role) {
   const NodeId old_leader = p.leader();
   if (role.leader == options_.node_id) {
     if (!was_leader) unfollow(shard_id, role.topic, role.partition);
+    if (was_leader && role.leader_epoch == p.leader_epoch()) count_isr_change(p.isr().size(), role.isr.size());
     p.become_leader(role.leader_epoch, role.replicas, role.isr, wall_clock_ms());
     if (!was_leader && hooks_.on_leadership) hooks_.on_leadership(shard_id, role.topic, role.partition.value(), true);
     return;
@@ -336,6 +337,11 @@ void PartitionManager::apply_role(int shard_id, const Role& role) {
   if (old_leader != role.leader || was_leader) unfollow(shard_id, role.topic, role.partition);
   if (role.leader >= NodeId(0))
     fetcher(shard_id, role.leader, role.topic, role.partition).add(role.topic, role.partition);
+}
+
+void PartitionManager::count_isr_change(size_t before, size_t after) {
+  if (after < before) isr_shrinks_.fetch_add(1, std::memory_order_relaxed);
+  if (after > before) isr_expands_.fetch_add(1, std::memory_order_relaxed);
 }
 
 replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, NodeId leader, const std::string& topic,
@@ -409,6 +415,7 @@ void PartitionManager::run_isr_check(int shard_id) {
           if (it == partitions_[shard_id].end()) co_return;
           Partition& q = *it->second;
           if (!q.is_leader() || q.leader_epoch() != epoch) co_return;
+          if (error == ErrorCode::NONE) count_isr_change(q.isr().size(), isr.size());
           q.isr_change_finished(error == ErrorCode::NONE, isr, wall_clock_ms());
         },
         asio::detached);

@@ -145,6 +145,13 @@ class PartitionManager {
   size_t stop(const std::function<void(int shard_id)>& quiesce);
   bool stopped() const { return stopped_; }
 
+  // Since start-up, how often the ISR of a partition this broker leads shrank
+  // or grew: by its own AlterISR, or by the controller fencing a dead broker
+  // (Kafka's IsrShrinksPerSec / IsrExpandsPerSec count only the former; in
+  // runnel a killed peer is usually fenced before it lags). Any thread.
+  uint64_t isr_shrinks() const { return isr_shrinks_.load(std::memory_order_relaxed); }
+  uint64_t isr_expands() const { return isr_expands_.load(std::memory_order_relaxed); }
+
  private:
   using PartitionMap = std::unordered_map<std::string, std::unique_ptr<Partition>>;
   static std::string key(const std::string& topic, int32_t partition);
@@ -159,6 +166,10 @@ class PartitionManager {
   void unfollow(int shard_id, const std::string& topic, PartitionId partition);
   // The leaders' ISR check: shrinks and expands ISRs through hooks_.alter_isr.
   void run_isr_check(int shard_id);
+  // Counts a leader's ISR going from `before` to `after` members. Whichever
+  // of AlterISR's answer and etcd's watch comes first changes the ISR; the
+  // second finds it changed already and counts nothing.
+  void count_isr_change(size_t before, size_t after);
 
   Options options_;
   storage::Env* env_;
@@ -182,6 +193,8 @@ class PartitionManager {
   // Per shard: (leader, fetcher id) -> fetcher.
   std::vector<std::map<std::pair<NodeId, int32_t>, std::unique_ptr<replication::ReplicaFetcher>>> fetchers_;
   bool stopped_ = false;
+  std::atomic<uint64_t> isr_shrinks_{0};
+  std::atomic<uint64_t> isr_expands_{0};
   // The log cleaner: its planning, swaps and bookkeeping hop to the shards.
   std::unique_ptr<LogCleanerService> cleaner_;
   std::vector<LogCleanerService::Candidate> plan_cleaning(int64_t now_ms);

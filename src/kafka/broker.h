@@ -97,6 +97,8 @@ class Broker {
   // The request counters of a shard's connections (for /metrics).
   RequestMetrics& request_metrics(int shard_id) { return *request_metrics_[static_cast<size_t>(shard_id)]; }
   const storage::Flusher& flusher() const { return flusher_; }
+  // Read-only view for /metrics (its counters are safe from any thread).
+  const cluster::PartitionManager& partition_manager() const { return partitions_; }
   // Partitions this node holds but cannot serve (their log failed).
   bool is_offline(const std::string& topic, int32_t partition) const;
 

@@ -23,12 +23,14 @@ def wait_for(cond, timeout=30.0, step=0.1):
 
 
 class Cluster:
-    def __init__(self, size=3, sets=None, args=None):
-        """args: more command-line arguments for every broker (e.g. --fault-injection)."""
+    def __init__(self, size=3, sets=None, args=None, node_sets=None):
+        """args: more command-line arguments for every broker (e.g. --fault-injection);
+        node_sets(node_id): configs of one broker only (e.g. its admin listener)."""
         self.etcd = etcd.Etcd()
         self.size = size
         self.sets = dict(sets or {})
         self.args = list(args or [])
+        self.node_sets = node_sets or (lambda node_id: {})
         self.brokers = {}
 
     def start(self):
@@ -42,6 +44,7 @@ class Cluster:
 
     def add(self, node_id, sets=None):
         cfg = dict(self.sets)
+        cfg.update(self.node_sets(node_id))
         cfg.update(sets or {})
         b = Broker(args=["--node-id", str(node_id), "--etcd", self.etcd.url] + self.args, sets=cfg)
         self.brokers[node_id] = b

@@ -12,6 +12,7 @@ import struct
 import threading
 import time
 import unittest
+import urllib.request
 
 from kafka import TopicPartition
 from kafka.admin import NewTopic
@@ -20,6 +21,7 @@ from kafka.errors import KafkaError
 import etcd
 import kproto
 from cluster import Cluster, wait_for
+from broker import free_port
 from helpers import admin, consumer, producer
 
 FAST = {"broker.session.timeout.ms": 2000, "replica.lag.time.max.ms": 1500}
@@ -351,6 +353,63 @@ class ClusterFaultsTest(unittest.TestCase):
         got = read_all(",".join(c.brokers[n].bootstrap for n in others), "drained", 1, len(after))
         for m in after:
             self.assertIn((m.partition, m.offset), got)
+
+
+@unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
+class ClusterIsrMetricsTest(unittest.TestCase):
+    """/metrics counts the ISR changes of the partitions a broker leads, as Kafka's
+    IsrShrinksPerSec and IsrExpandsPerSec do (runnel counts the controller's
+    fencing of a dead broker too)."""
+
+    def setUp(self):
+        self.admin_ports = {n: free_port() for n in (1, 2, 3)}
+        self.cluster = Cluster(3, sets=FAST,
+                               node_sets=lambda n: {"runnel.admin.listen": "127.0.0.1:%d" % self.admin_ports[n]})
+        self.cluster.start()
+
+    def tearDown(self):
+        self.cluster.cleanup()
+
+    def metric(self, node_id, name):
+        """One unlabelled sample of a broker's /metrics."""
+        url = "http://127.0.0.1:%d/metrics" % self.admin_ports[node_id]
+        with urllib.request.urlopen(url, timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return None
+
+    def test_shrinks_and_expands_are_counted(self):
+        c = self.cluster
+        a = admin(c.brokers[1].bootstrap)
+        try:
+            a.create_topics([NewTopic("isr-metrics", 1, 2)])
+        finally:
+            a.close()
+        placed = wait_for(lambda: (states(c.view(1, ["isr-metrics"]), "isr-metrics").get(0) or (0, -1, [], []))[1] >= 0
+                          and states(c.view(1, ["isr-metrics"]), "isr-metrics"))
+        self.assertTrue(placed)
+        _, leader, replicas, _ = placed[0]
+        follower = [n for n in replicas if n != leader][0]
+        self.assertTrue(wait_for(lambda: sorted(states(c.view(leader, ["isr-metrics"]), "isr-metrics")[0][3])
+                                 == sorted(replicas)))
+        self.assertEqual(self.metric(leader, "runnel_isr_shrinks_total"), 0)
+        self.assertEqual(self.metric(leader, "runnel_partitions_under_replicated"), 0)
+
+        c.brokers[follower].kill9()
+        shrunk = wait_for(lambda: states(c.view(leader, ["isr-metrics"]), "isr-metrics")[0][3] == [leader])
+        self.assertTrue(shrunk, states(c.view(leader, ["isr-metrics"]), "isr-metrics"))
+        # The ISR the watch shows may come before the leader's AlterISR returns.
+        self.assertTrue(wait_for(lambda: self.metric(leader, "runnel_isr_shrinks_total") == 1),
+                        self.metric(leader, "runnel_isr_shrinks_total"))
+        self.assertEqual(self.metric(leader, "runnel_partitions_under_replicated"), 1)
+
+        expands = self.metric(leader, "runnel_isr_expands_total")
+        c.brokers[follower].restart()
+        self.assertTrue(wait_for(lambda: sorted(states(c.view(leader, ["isr-metrics"]), "isr-metrics")[0][3])
+                                 == sorted(replicas)))
+        self.assertTrue(wait_for(lambda: self.metric(leader, "runnel_isr_expands_total") == expands + 1))
+        self.assertEqual(self.metric(leader, "runnel_partitions_under_replicated"), 0)
 
 
 if __name__ == "__main__":
