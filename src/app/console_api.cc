@@ -142,7 +142,7 @@ void read_messages(const std::string& bootstrap, const httplib::Request& req, ht
       o.offset = from;
     }
     std::ostringstream out, err;
-    if (consume_records(o, out, err) != 0) {
+    if (consume_records(layout, o, out, err) != 0) {
       reply_error(res, 400, error_of(err.str()));
       return;
     }

@@ -119,6 +119,15 @@ void commit(AdminClient& coordinator, const std::string& group, const std::strin
 int consume_records(const ConsumeOptions& o, std::ostream& out, std::ostream& err) {
   try {
     TopicLayout layout(o.bootstrap, o.topic);
+    return consume_records(layout, o, out, err);
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int consume_records(TopicLayout& layout, const ConsumeOptions& o, std::ostream& out, std::ostream& err) {
+  try {
     std::vector<int32_t> partitions;
     if (o.partition) {
       if (*o.partition < 0 || *o.partition >= layout.partitions()) {

@@ -32,6 +32,11 @@ struct ConsumeOptions {
   bool read_committed = false;
 };
 
+class TopicLayout;
+
 int consume_records(const ConsumeOptions& o, std::ostream& out, std::ostream& err);
+// The same through a caller's TopicLayout of o.topic, whose metadata and
+// leader connections it reuses (the console reads partition after partition).
+int consume_records(TopicLayout& layout, const ConsumeOptions& o, std::ostream& out, std::ostream& err);
 
 }  // namespace runnel::app

@@ -100,20 +100,7 @@ JoinResult ConsumerGroup::classic_join(const JoinRequest& req, const TopicCatalo
       } else {
         // Replaces the old static member: its assignment and target carry
         // over to the new member id, without a new group epoch.
-        ConsumerMember m = members_.at(s->second);
-        std::string old_id = m.id;
-        remove_partition_epochs(m);
-        auto t = target_.extract(old_id);
-        members_.erase(old_id);
-        static_members_.erase(s);
-        m.id = member_id;
-        if (!t.empty()) {
-          t.key() = member_id;
-          target_.insert(std::move(t));
-        }
-        before = m;
-        put_member(std::move(m));
-        dirty_ = true;
+        before = rename_static_member(s->second, member_id, /*restart_epoch=*/false);
         spdlog::info("consumer group {}: static member {} is back as {} (classic protocol)", id_,
                      *req.group_instance_id, member_id);
       }

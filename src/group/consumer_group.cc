@@ -202,6 +202,25 @@ void ConsumerGroup::put_member(ConsumerMember member) {
   members_.insert_or_assign(id, std::move(member));
 }
 
+ConsumerMember ConsumerGroup::rename_static_member(std::string old_id, const std::string& new_id, bool restart_epoch) {
+  ConsumerMember m = members_.at(old_id);
+  remove_partition_epochs(m);
+  auto target = target_.extract(old_id);
+  members_.erase(old_id);
+  m.id = new_id;
+  if (restart_epoch) {
+    m.epoch = 0;
+    m.previous_epoch = 0;
+  }
+  if (!target.empty()) {
+    target.key() = new_id;
+    target_.insert(std::move(target));
+  }
+  put_member(m);  // re-points static_members_ at the new id
+  dirty_ = true;
+  return m;
+}
+
 void ConsumerGroup::fence(const std::string& member_id, std::string_view reason) {
   auto it = members_.find(member_id);
   if (it == members_.end()) return;
@@ -301,21 +320,7 @@ ConsumerHeartbeatResult ConsumerGroup::heartbeat(const ConsumerHeartbeat& req, c
       } else {
         // The static member is back under a new member id: it takes over
         // the old one's assignment, without a new group epoch.
-        ConsumerMember m = *existing;
-        std::string old_id = m.id;
-        remove_partition_epochs(m);
-        auto t = target_.extract(old_id);
-        members_.erase(old_id);
-        m.id = member_id;
-        m.epoch = 0;
-        m.previous_epoch = 0;
-        if (!t.empty()) {
-          t.key() = member_id;
-          target_.insert(std::move(t));
-        }
-        before = m;
-        put_member(std::move(m));
-        dirty_ = true;
+        before = rename_static_member(existing->id, member_id, /*restart_epoch=*/true);
         spdlog::info("consumer group {}: static member {} is back as {}", id_, *req.instance_id, member_id);
       }
     } else {

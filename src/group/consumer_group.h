@@ -181,6 +181,12 @@ class ConsumerGroup {
   void fence(const std::string& member_id, std::string_view reason);
   // Replaces (or adds) a member, keeping the partition epochs in step.
   void put_member(ConsumerMember member);
+  // A static member back under a new member id takes over the old id's
+  // assignment and target, without a new group epoch; returns it as it now
+  // stands (old_id by value: callers pass a reference into the maps it edits).
+  // `restart_epoch`: its member epoch starts again from 0 (a
+  // consumer-protocol member rejoins with epoch 0; a classic one keeps it).
+  ConsumerMember rename_static_member(std::string old_id, const std::string& new_id, bool restart_epoch);
   void remove_partition_epochs(const ConsumerMember& m);
   void add_partition_epochs(const ConsumerMember& m);
   int32_t partition_epoch(const TopicUuid& topic, int32_t partition) const;

@@ -6,6 +6,7 @@
 // etcd for the whole cluster).
 #include "kafka/authz.h"
 #include "kafka/broker.h"
+#include "kafka/handlers/acl_apis.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
 
@@ -27,19 +28,12 @@ std::optional<std::string> creation_problem(const AclBinding& acl) {
 asio::awaitable<protocol::CreateAclsResponse> handle_create_acls(RequestContext& ctx,
                                                                  protocol::CreateAclsRequest& request) {
   protocol::CreateAclsResponse response;
-  auto fail_all = [&](ErrorCode error, const std::string& message) {
+  if (auto gate = acl_api_gate(ctx, security::AclOperation::Alter); gate.error != ErrorCode::NONE) {
     for (size_t i = 0; i < request.creations.size(); ++i) {
       auto& r = response.results.emplace_back();
-      r.error_code = code(error);
-      r.error_message = message;
+      r.error_code = code(gate.error);
+      r.error_message = gate.message;
     }
-  };
-  if (!authorized_cluster(ctx, security::AclOperation::Alter)) {
-    fail_all(ErrorCode::CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.");
-    co_return response;
-  }
-  if (!authorizer_enabled(ctx)) {
-    fail_all(ErrorCode::SECURITY_DISABLED, "No Authorizer is configured.");
     co_return response;
   }
   std::vector<AclBinding> valid;

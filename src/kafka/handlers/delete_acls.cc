@@ -5,7 +5,7 @@
 // INVALID_REQUEST. Every filter's removal is stored in one change.
 #include "kafka/authz.h"
 #include "kafka/broker.h"
-#include "kafka/handlers/acl_filter.h"
+#include "kafka/handlers/acl_apis.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
 
@@ -14,19 +14,12 @@ namespace runnel {
 asio::awaitable<protocol::DeleteAclsResponse> handle_delete_acls(RequestContext& ctx,
                                                                  protocol::DeleteAclsRequest& request) {
   protocol::DeleteAclsResponse response;
-  auto fail_all = [&](ErrorCode error, const std::string& message) {
+  if (auto gate = acl_api_gate(ctx, security::AclOperation::Alter); gate.error != ErrorCode::NONE) {
     for (size_t i = 0; i < request.filters.size(); ++i) {
       auto& r = response.filter_results.emplace_back();
-      r.error_code = code(error);
-      r.error_message = message;
+      r.error_code = code(gate.error);
+      r.error_message = gate.message;
     }
-  };
-  if (!authorized_cluster(ctx, security::AclOperation::Alter)) {
-    fail_all(ErrorCode::CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.");
-    co_return response;
-  }
-  if (!authorizer_enabled(ctx)) {
-    fail_all(ErrorCode::SECURITY_DISABLED, "No Authorizer is configured.");
     co_return response;
   }
   std::vector<std::optional<security::AclFilter>> filters;

@@ -7,7 +7,7 @@
 
 #include "kafka/authz.h"
 #include "kafka/broker.h"
-#include "kafka/handlers/acl_filter.h"
+#include "kafka/handlers/acl_apis.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
 
@@ -16,14 +16,9 @@ namespace runnel {
 asio::awaitable<protocol::DescribeAclsResponse> handle_describe_acls(RequestContext& ctx,
                                                                      protocol::DescribeAclsRequest& request) {
   protocol::DescribeAclsResponse response;
-  if (!authorized_cluster(ctx, security::AclOperation::Describe)) {
-    response.error_code = code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
-    response.error_message = "Cluster authorization failed.";
-    co_return response;
-  }
-  if (!authorizer_enabled(ctx)) {
-    response.error_code = code(ErrorCode::SECURITY_DISABLED);
-    response.error_message = "No Authorizer is configured on the broker";
+  if (auto gate = acl_api_gate(ctx, security::AclOperation::Describe); gate.error != ErrorCode::NONE) {
+    response.error_code = code(gate.error);
+    response.error_message = gate.message;
     co_return response;
   }
   auto filter =
