@@ -12,6 +12,7 @@
 
 #include "admin/admin_server.h"
 #include "app/acl_command.h"
+#include "app/broker_config_command.h"
 #include "app/cluster_command.h"
 #include "app/completion.h"
 #include "app/config.h"
@@ -106,6 +107,7 @@ int serve(const ServeFlags& flags) {
         kPowerCutExitCode, config.data_dir);
   }
   runnel::Broker broker(config, fault_env ? fault_env.get() : runnel::storage::Env::posix());
+  broker.set_known_config_keys(runnel::known_config_keys());
   std::vector<std::unique_ptr<runnel::Listener>> listeners;
   try {
     std::shared_ptr<asio::ssl::context> tls;
@@ -310,6 +312,29 @@ int main(int argc, char** argv) {
   topic_add_cmd->add_option("-n,--num", topic_add, "How many partitions to add")->required();
   common_topic_options(topic_add_cmd);
 
+  // runnel broker ...: dynamic broker configs, like kafka-configs.sh --entity-type brokers.
+  runnel::app::BrokerConfigOptions broker_opts;
+  std::string broker_format = "table";
+  std::vector<std::string> broker_sets, broker_deletes;
+  bool broker_default = false;
+  int32_t broker_id = -1;
+  auto* broker_cmd =
+      app.add_subcommand("broker", "Dynamic broker configs (like kafka-configs.sh --entity-type brokers)");
+  broker_cmd->require_subcommand(1);
+  auto common_broker_options = [&](CLI::App* cmd) {
+    cmd->add_option("--bootstrap", broker_opts.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+    cmd->add_option("--format", broker_format, "table (default) or json")->check(CLI::IsMember({"table", "json"}));
+    auto* d = cmd->add_flag("--default", broker_default, "The cluster-wide default (--entity-default)");
+    auto* b = cmd->add_option("--broker", broker_id, "One broker's own values, through that broker (--entity-name)");
+    d->excludes(b);
+  };
+  auto* broker_describe_cmd = broker_cmd->add_subcommand("describe-config", "A broker's configs and their sources");
+  common_broker_options(broker_describe_cmd);
+  auto* broker_alter_cmd = broker_cmd->add_subcommand("alter-config", "Set or remove dynamic broker configs");
+  broker_alter_cmd->add_option("-s,--set", broker_sets, "key=value to set; repeatable");
+  broker_alter_cmd->add_option("-d,--delete", broker_deletes, "key to remove; repeatable");
+  common_broker_options(broker_alter_cmd);
+
   // runnel produce / consume: like rpk topic produce|consume and kcat -P|-C.
   runnel::app::ProduceOptions produce_opts;
   std::string produce_format = "text", produce_separator;
@@ -484,6 +509,23 @@ int main(int argc, char** argv) {
     if (topic_create_cmd->parsed())
       return runnel::app::topic_create(topic_opts, topic_names, topic_partitions, topic_rf, kv, std::cout, std::cerr);
     return runnel::app::topic_alter_config(topic_opts, topic_name, kv, topic_deletes, std::cout, std::cerr);
+  }
+  if (broker_describe_cmd->parsed() || broker_alter_cmd->parsed()) {
+    if (broker_default == (broker_id >= 0)) {
+      std::cerr << "Error: give --default or --broker N\n";
+      return 2;
+    }
+    broker_opts.json = broker_format == "json";
+    broker_opts.broker = broker_default ? "" : std::to_string(broker_id);
+    if (broker_describe_cmd->parsed()) return runnel::app::broker_describe_config(broker_opts, std::cout, std::cerr);
+    std::map<std::string, std::string> kv;
+    try {
+      kv = runnel::app::parse_key_values(broker_sets);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "Error: " << e.what() << "\n";
+      return 2;
+    }
+    return runnel::app::broker_alter_config(broker_opts, kv, broker_deletes, std::cout, std::cerr);
   }
   if (producers_list_cmd->parsed())
     return runnel::app::producers_list(producers_topic.empty() ? std::nullopt : std::optional(producers_topic),

@@ -603,7 +603,17 @@ std::optional<int64_t> ControlPlane::reserve_producer_ids(int64_t size) {
 
 ErrorCode ControlPlane::update_acls(const std::function<std::string(const std::string&)>& change,
                                     std::string* message) {
-  const std::string key = keys_.acls();
+  return update_document(keys_.acls(), "the ACLs", change, message);
+}
+
+ErrorCode ControlPlane::update_broker_configs(const std::function<std::string(const std::string&)>& change,
+                                              std::string* message) {
+  return update_document(keys_.broker_configs(), "the broker configs", change, message);
+}
+
+ErrorCode ControlPlane::update_document(const std::string& key, const std::string& what,
+                                        const std::function<std::string(const std::string&)>& change,
+                                        std::string* message) {
   for (int attempt = 0; attempt < 10; ++attempt) {
     etcd::RangeResponse current;
     if (auto status = admin_client_.range(key, {}, current); !status.is_ok()) return unreachable(status, message);
@@ -628,7 +638,7 @@ ErrorCode ControlPlane::update_acls(const std::function<std::string(const std::s
       return ErrorCode::NONE;
     }
   }
-  *message = "the ACLs changed under every attempt";
+  *message = what + " changed under every attempt";
   return ErrorCode::REQUEST_TIMED_OUT;
 }
 

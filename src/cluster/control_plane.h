@@ -151,6 +151,9 @@ class ControlPlane {
   // answer is then UNKNOWN_SERVER_ERROR with its message. Blocking; not on a
   // shard thread.
   ErrorCode update_acls(const std::function<std::string(const std::string&)>& change, std::string* message);
+  // Replaces the dynamic broker configs (key `broker-configs`,
+  // config/dynamic_broker_config.h's document) the same way.
+  ErrorCode update_broker_configs(const std::function<std::string(const std::string&)>& change, std::string* message);
 
   const metadata::MetadataCache& cache() const { return *cache_; }
   // Whether this broker must not act as a leader: its lease was lost (etcd
@@ -215,6 +218,11 @@ class ControlPlane {
   ErrorCode write_partition_state(const std::string& topic, int32_t partition, const metadata::PartitionState& current,
                                   const metadata::PartitionState& next);
   std::vector<controller::BrokerSlot> live_slots() const;
+  // update_acls / update_broker_configs: one key holding a whole document,
+  // replaced by change(current), fenced on its mod revision; `what` names it
+  // in errors.
+  ErrorCode update_document(const std::string& key, const std::string& what,
+                            const std::function<std::string(const std::string&)>& change, std::string* message);
   // One attempt; NOT_CONTROLLER when the fenced write lost a race.
   ErrorCode try_add_partitions(const std::string& name, int32_t total, const controller::Assignment* manual,
                                std::string* message);

@@ -151,13 +151,13 @@ ErrorCode TopicTable::create(const std::string& name, int32_t partitions,
     return ErrorCode::INVALID_PARTITIONS;
   }
   TopicInfo info;
+  std::lock_guard lock(mu_);  // before the config: set_defaults() must not slip in between
   try {
     info.log_config = effective_log_config(overrides, internal);
   } catch (const ConfigError& e) {
     if (message) *message = e.what();
     return ErrorCode::INVALID_CONFIG;
   }
-  std::lock_guard lock(mu_);
   if (topics_.count(name)) {
     if (message) *message = "Topic '" + name + "' already exists.";
     return ErrorCode::TOPIC_ALREADY_EXISTS;
@@ -178,6 +178,7 @@ ErrorCode TopicTable::create(const std::string& name, int32_t partitions,
 }
 
 ErrorCode TopicTable::adopt(TopicInfo topic, std::string* message) {
+  std::lock_guard lock(mu_);
   try {
     topic.log_config = effective_log_config(topic.overrides, topic.internal);
   } catch (const ConfigError& e) {
@@ -185,7 +186,6 @@ ErrorCode TopicTable::adopt(TopicInfo topic, std::string* message) {
     return ErrorCode::INVALID_CONFIG;
   }
   topic.partitions = static_cast<int32_t>(topic.replicas.size());
-  std::lock_guard lock(mu_);
   auto before = topics_;
   topics_[topic.name] = std::move(topic);
   if (!persist_locked()) {
@@ -269,13 +269,13 @@ ErrorCode TopicTable::check_capacity_locked(int64_t more, std::string* message) 
 ErrorCode TopicTable::set_overrides(const std::string& name, const std::map<std::string, std::string>& overrides,
                                     std::string* message) {
   storage::LogConfig config;
+  std::lock_guard lock(mu_);
   try {
     config = topic_log_config(defaults_, overrides);
   } catch (const ConfigError& e) {
     if (message) *message = e.what();
     return ErrorCode::INVALID_CONFIG;
   }
-  std::lock_guard lock(mu_);
   auto it = topics_.find(name);
   if (it == topics_.end()) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
   if (it->second.internal) force_internal_settings(config);
@@ -287,6 +287,32 @@ ErrorCode TopicTable::set_overrides(const std::string& name, const std::map<std:
     return ErrorCode::KAFKA_STORAGE_ERROR;
   }
   return ErrorCode::NONE;
+}
+
+storage::LogConfig TopicTable::defaults() const {
+  std::lock_guard lock(mu_);
+  return defaults_;
+}
+
+std::vector<std::string> TopicTable::set_defaults(const storage::LogConfig& defaults) {
+  std::lock_guard lock(mu_);
+  defaults_ = defaults;
+  std::vector<std::string> changed;
+  for (auto& [name, t] : topics_) {
+    storage::LogConfig config;
+    try {
+      config = effective_log_config(t.overrides, t.internal);
+    } catch (const ConfigError& e) {
+      // Its overrides parsed under the old defaults and do not depend on them;
+      // keep what it had rather than lose the topic.
+      spdlog::error("topic {} keeps its configuration: {}", name, e.what());
+      continue;
+    }
+    if (config == t.log_config) continue;
+    t.log_config = config;
+    changed.push_back(name);
+  }
+  return changed;
 }
 
 }  // namespace runnel::cluster

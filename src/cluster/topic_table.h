@@ -88,7 +88,14 @@ class TopicTable {
   ErrorCode set_overrides(const std::string& name, const std::map<std::string, std::string>& overrides,
                           std::string* message);
 
-  const storage::LogConfig& defaults() const { return defaults_; }
+  // The broker's topic defaults: static config overlaid with the dynamic
+  // broker configs (config/dynamic_broker_config.h).
+  storage::LogConfig defaults() const;
+  // Replaces them (a dynamic broker config changed) and recomputes the
+  // effective config of every topic; returns the topics whose config changed
+  // (their partitions must be told). Nothing is persisted: topics.json holds
+  // only the overrides.
+  std::vector<std::string> set_defaults(const storage::LogConfig& defaults);
 
  private:
   // Writes topics.json atomically; false (logged, errno set) when it could not.
@@ -99,7 +106,7 @@ class TopicTable {
   // Defaults + overrides; internal topics are compacted and never expire.
   storage::LogConfig effective_log_config(const std::map<std::string, std::string>& overrides, bool internal) const;
   std::filesystem::path meta_dir_;
-  storage::LogConfig defaults_;
+  storage::LogConfig defaults_;  // under mu_
   storage::Env* env_;
   mutable std::mutex mu_;
   std::map<std::string, TopicInfo> topics_;

@@ -155,6 +155,7 @@ void Broker::load_identity() {
     options.session_ttl_seconds = (config_.broker_session_timeout_ms + 999) / 1000;
     options.on_metadata_change = [this] {
       refresh_acls();
+      refresh_dynamic_configs();
       schedule_reconcile();
     };
     options.unclean_leader_election = config_.unclean_leader_election;
@@ -190,6 +191,7 @@ void Broker::join_cluster() {
   if (auto status = control_plane_->start(self); !status.is_ok())
     throw std::runtime_error("cannot join the cluster: " + status.to_string());
   refresh_acls();  // the listing start() read: the watch reports only later changes
+  refresh_dynamic_configs();
   if (control_plane_->founded_cluster()) import_local_topics();
   producer_ids_ = std::make_unique<cluster::ProducerIdAllocator>(
       [this](int64_t size) { return control_plane_->reserve_producer_ids(size); });
@@ -445,6 +447,7 @@ void Broker::start() {
   if (!control_plane_)
     producer_ids_ = std::make_unique<cluster::ProducerIdAllocator>(cluster::file_block_reserver(
         *storage::Env::posix(), std::filesystem::path(config_.data_dir) / "meta" / "producer-id-block"));
+  if (!control_plane_) load_dynamic_configs();  // before the topics: their defaults
   topics_.load();
   topics_.set_max_partitions(config_.effective_max_partitions());
   partitions_.start(config_.effective_max_open_files());

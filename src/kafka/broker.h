@@ -23,6 +23,7 @@
 #include "cluster/producer_ids.h"
 #include "cluster/topic_table.h"
 #include "config/broker_config.h"
+#include "config/dynamic_broker_config.h"
 #include "group/coordinator.h"
 #include "kafka/request_metrics.h"
 #include "kafka/txn_markers.h"
@@ -73,6 +74,24 @@ class Broker {
   // error with *message.
   asio::awaitable<ErrorCode> update_acls(std::function<security::AclSet(const security::AclSet&)> change,
                                          std::string* message);
+
+  // Dynamic broker configs (config/dynamic_broker_config.h): on a single
+  // node loaded from DATA/meta/broker-configs.json by start(); in a cluster
+  // kept in line with etcd's `broker-configs` key by the metadata watch.
+  DynamicBrokerConfigs dynamic_configs() const;
+  // IncrementalAlterConfigs / AlterConfigs on BROKER resources: replaces the
+  // dynamic configs by change(current) (which may throw ConfigError: the
+  // answer is then INVALID_CONFIG with its message), in the file here or in
+  // etcd, and applies the new topic defaults to every topic without its own
+  // setting before it returns (in a cluster, the other brokers as their
+  // watch sees it). NONE, or the error with *message.
+  asio::awaitable<ErrorCode> update_dynamic_configs(
+      std::function<DynamicBrokerConfigs(const DynamicBrokerConfigs&)> change, std::string* message);
+  // Every key of the broker's configuration (app/config's), so that
+  // AlterConfigs tells a static key (INVALID_REQUEST) from an unknown one
+  // (INVALID_CONFIG). Set once before start().
+  void set_known_config_keys(std::vector<std::string> keys) { known_config_keys_ = std::move(keys); }
+  bool is_known_config_key(const std::string& key) const;
 
   // Cluster mode (runnel.etcd.endpoints): registers this broker in etcd under
   // its advertised address and starts following the cluster's metadata.
@@ -229,6 +248,17 @@ class Broker {
   void set_replication_hooks();
   // Cluster: installs the ACLs the metadata cache holds when they changed.
   void refresh_acls();
+  // Single node: reads DATA/meta/broker-configs.json (absent: none). Throws
+  // when it does not decode.
+  void load_dynamic_configs();
+  // Cluster: installs the dynamic broker configs the metadata cache holds
+  // when they changed, and applies them to the partitions in the background.
+  void refresh_dynamic_configs();
+  // Makes `configs` the ones in force: new topic defaults for the catalogue.
+  // Returns the topics whose effective config changed. Thread-safe.
+  std::vector<std::string> install_dynamic_configs(const DynamicBrokerConfigs& configs);
+  // Pushes the changed topics' configs to their open partitions.
+  asio::awaitable<void> apply_topic_configs(std::vector<std::string> names);
 
   BrokerConfig config_;
   storage::Env* env_;
@@ -243,7 +273,11 @@ class Broker {
   security::Authorizer authorizer_;
   std::mutex acls_mu_;                    // serialises refresh_acls() (watch thread and handlers)
   int64_t acls_revision_ = 0;             // of the etcd value installed last; under acls_mu_
-  cluster::PartitionManager partitions_;  // after shards_ and flusher_, which it uses
+  mutable std::mutex dynamic_mu_;         // guards the three below; serialises installs
+  DynamicBrokerConfigs dynamic_configs_;  // in force
+  int64_t dynamic_revision_ = 0;          // of the etcd value installed last
+  std::vector<std::string> known_config_keys_;
+  cluster::PartitionManager partitions_;                           // after shards_ and flusher_, which it uses
   std::vector<std::unique_ptr<RequestMetrics>> request_metrics_;   // one per shard
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   std::atomic<int32_t> offsets_partitions_{0};

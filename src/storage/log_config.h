@@ -10,8 +10,8 @@ namespace runnel::storage {
 enum class TimestampType : int8_t { CreateTime = 0, LogAppendTime = 1 };
 
 struct LogConfig {
-  int64_t segment_bytes = 1024 * 1024 * 1024;                // segment.bytes
-  int64_t segment_ms = 7LL * 24 * 3600 * 1000;               // segment.ms
+  int64_t segment_bytes = 1024 * 1024 * 1024;   // segment.bytes
+  int64_t segment_ms = 7LL * 24 * 3600 * 1000;  // segment.ms
   // segment.jitter.ms: each segment rolls by time at segment.ms less a random
   // jitter below min(segment.jitter.ms, segment.ms), drawn when it is created
   // (Kafka's LogConfig.randomSegmentJitter).
@@ -80,6 +80,9 @@ struct LogConfig {
   std::optional<int64_t> timestamp_before_max_ms;
   std::optional<int64_t> timestamp_after_max_ms;
   std::optional<int64_t> timestamp_difference_max_ms;
+
+  // Whether a change of the broker's defaults touched a topic.
+  bool operator==(const LogConfig&) const = default;
 
   static constexpr int64_t kDefaultTimestampBeforeMaxMs = std::numeric_limits<int64_t>::max();
   static constexpr int64_t kDefaultTimestampAfterMaxMs = 3600 * 1000;

@@ -45,6 +45,8 @@ void MetadataCache::reset(const etcd::RangeResponse& listing) {
   partition_states_.clear();
   acls_.clear();
   acls_revision_ = 0;
+  broker_configs_.clear();
+  broker_configs_revision_ = 0;
   controller_id_ = -1;
   controller_epoch_ = 0;
   for (const auto& kv : listing.kvs) put_locked(kv);
@@ -92,6 +94,9 @@ void MetadataCache::put_locked(const etcd::KeyValue& kv) {
   } else if (kv.key == keys_.acls()) {
     acls_ = kv.value;  // decoded by the broker's authorizer, which logs a bad one
     acls_revision_ = kv.mod_revision;
+  } else if (kv.key == keys_.broker_configs()) {
+    broker_configs_ = kv.value;  // decoded by the broker, which logs a bad one
+    broker_configs_revision_ = kv.mod_revision;
   } else if (kv.key == keys_.controller()) {
     auto controller = decode_controller(kv.value);
     if (!controller) {
@@ -115,6 +120,9 @@ void MetadataCache::delete_locked(const std::string& key) {
   } else if (key == keys_.acls()) {
     acls_.clear();
     acls_revision_ = revision_ + 1;  // any value that differs from the last one seen
+  } else if (key == keys_.broker_configs()) {
+    broker_configs_.clear();
+    broker_configs_revision_ = revision_ + 1;
   } else if (key == keys_.controller()) {
     controller_id_ = -1;
     controller_epoch_ = 0;
@@ -124,6 +132,11 @@ void MetadataCache::delete_locked(const std::string& key) {
 std::pair<int64_t, std::string> MetadataCache::acls() const {
   std::lock_guard lock(mu_);
   return {acls_revision_, acls_};
+}
+
+std::pair<int64_t, std::string> MetadataCache::broker_configs() const {
+  std::lock_guard lock(mu_);
+  return {broker_configs_revision_, broker_configs_};
 }
 
 std::vector<BrokerRecord> MetadataCache::brokers() const {

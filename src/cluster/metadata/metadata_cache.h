@@ -36,6 +36,7 @@ struct Keys {
   std::string partitions_of(const std::string& topic) const { return partitions() + topic + "/"; }
   std::string partition(const std::string& topic, int32_t p) const { return partitions_of(topic) + std::to_string(p); }
   std::string acls() const { return prefix + "acls"; }
+  std::string broker_configs() const { return prefix + "broker-configs"; }
 };
 
 // A topic with the state of each of its partitions (implicit initial states
@@ -72,6 +73,9 @@ class MetadataCache {
   // The cluster's ACLs as stored (security/acl.h's encode_acls) and the
   // key's mod revision; {0, ""} while there is none.
   std::pair<int64_t, std::string> acls() const;
+  // The dynamic broker configs as stored (config/dynamic_broker_config.h's
+  // document) and the key's mod revision; {0, ""} while there are none.
+  std::pair<int64_t, std::string> broker_configs() const;
 
   // The etcd revision the cache reflects.
   int64_t revision() const;
@@ -98,6 +102,8 @@ class MetadataCache {
   std::map<std::pair<std::string, int32_t>, PartitionState> partition_states_;
   std::string acls_;
   int64_t acls_revision_ = 0;
+  std::string broker_configs_;
+  int64_t broker_configs_revision_ = 0;
   int32_t controller_id_ = -1;
   int64_t controller_epoch_ = 0;
   int64_t revision_ = 0;

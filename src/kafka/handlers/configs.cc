@@ -1,9 +1,11 @@
 // Topic and broker configuration: DescribeConfigs (32), AlterConfigs (33),
 // IncrementalAlterConfigs (44). Topic configs use Kafka's names; changes are
 // validated in full before any is applied and persist in the topic catalogue.
+#include "config/dynamic_broker_config.h"
 #include "config/topic_config.h"
 #include "kafka/authz.h"
 #include "kafka/broker.h"
+#include "kafka/handlers/broker_configs.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
 
@@ -22,29 +24,6 @@ ErrorCode config_access_error(const RequestContext& ctx, int8_t resource_type, c
     return authorized_topic(ctx, op, name) ? ErrorCode::NONE : ErrorCode::TOPIC_AUTHORIZATION_FAILED;
   return authorized_cluster(ctx, op) ? ErrorCode::NONE : ErrorCode::CLUSTER_AUTHORIZATION_FAILED;
 }
-constexpr int8_t kSourceDynamicTopic = 1;
-constexpr int8_t kSourceStaticBroker = 4;
-constexpr int8_t kSourceDefault = 5;
-
-std::vector<std::pair<std::string, std::string>> broker_configs(const BrokerConfig& c) {
-  auto topic = topic_config_defaults(c.log);
-  std::vector<std::pair<std::string, std::string>> out = {
-      {"auto.create.topics.enable", c.auto_create_topics ? "true" : "false"},
-      {"broker.id", std::to_string(c.node_id)},
-      {"default.replication.factor", std::to_string(c.default_replication_factor)},
-      {"delete.topic.enable", c.delete_topic_enable ? "true" : "false"},
-      {"log.dirs", c.data_dir},
-      {"log.retention.bytes", std::to_string(c.log.retention_bytes)},
-      {"log.retention.ms", std::to_string(c.log.retention_ms)},
-      {"log.roll.ms", std::to_string(c.log.segment_ms)},
-      {"log.segment.bytes", std::to_string(c.log.segment_bytes)},
-      {"message.max.bytes", std::to_string(c.message_max_bytes)},
-      {"num.partitions", std::to_string(c.num_partitions)},
-      {"socket.request.max.bytes", std::to_string(c.socket_request_max_bytes)},
-  };
-  return out;
-}
-
 template <class Resource>
 bool wanted(const Resource& resource, const std::string& name) {
   if (!resource.configuration_keys || resource.configuration_keys->empty()) return true;
@@ -69,72 +48,64 @@ asio::awaitable<protocol::DescribeConfigsResponse> handle_describe_configs(Reque
       result.error_code = code(denied);
       continue;
     }
-    auto add = [&](const std::string& name, const std::string& value, bool is_default,
-                   int8_t source) -> protocol::DescribeConfigsResponse::DescribeConfigsResourceResult* {
-      if (!wanted(resource, name)) return nullptr;
-      auto& entry = result.configs.emplace_back();
-      entry.name = name;
-      entry.value = value;
-      entry.read_only = resource.resource_type == kBrokerResource;
-      entry.is_default = is_default;
-      entry.config_source = source;
-      entry.is_sensitive = false;
-      entry.documentation = std::nullopt;  // unless asked for (v3+)
-      return &entry;
-    };
-    if (resource.resource_type == kTopicResource) {
+    if (resource.resource_type == kBrokerResource) {
+      describe_broker_resource(broker, resource, request.include_synonyms, request.include_documentation, result);
+    } else if (resource.resource_type == kTopicResource) {
       auto info = broker.topics().find(resource.resource_name);
       if (!info) {
         result.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         result.error_message = "Topic " + resource.resource_name + " does not exist";
         continue;
       }
-      // Where each value comes from, as Kafka reports it: the topic's own
-      // setting (an internal topic's forced ones count as such, as Kafka
-      // creates __consumer_offsets with them), else the broker's setting when
-      // it differs from Kafka's default, else that default.
+      // Where each value comes from, as Kafka reports it, most specific
+      // first: the topic's own setting (an internal topic's forced ones count
+      // as such, as Kafka creates __consumer_offsets with them), this
+      // broker's dynamic setting, the cluster's dynamic default, the static
+      // setting when it differs from Kafka's default, that default.
       const auto& infos = topic_config_infos();
+      const auto& static_defaults = broker.config().log;
+      auto dynamic = broker.dynamic_configs();
       auto kafka = topic_config_defaults(storage::LogConfig{});
+      auto static_values = topic_config_defaults(static_defaults);
       auto broker_defaults = topic_config_defaults(broker.topics().defaults());
       auto effective = topic_config_defaults(info->log_config);
       for (size_t i = 0; i < infos.size(); ++i) {
         const auto& name = infos[i].name;
-        auto it = info->overrides.find(name);
-        std::string value;
-        int8_t source;
-        if (it != info->overrides.end()) {
-          value = it->second;
-          source = kSourceDynamicTopic;
-        } else if (effective[i].second != broker_defaults[i].second) {
-          value = effective[i].second;
-          source = kSourceDynamicTopic;
-        } else if (broker_defaults[i].second != kafka[i].second) {
-          value = broker_defaults[i].second;
-          source = kSourceStaticBroker;
+        if (!wanted(resource, name)) continue;
+        std::vector<ConfigLevel> levels;
+        if (auto it = info->overrides.find(name); it != info->overrides.end())
+          levels.push_back({name, it->second, ConfigSource::kTopic});
+        else if (effective[i].second != broker_defaults[i].second)
+          levels.push_back({name, effective[i].second, ConfigSource::kTopic});
+        const DynamicBrokerKey* key =
+            infos[i].synonyms.empty() ? nullptr : find_dynamic_broker_key(infos[i].synonyms.front());
+        if (key && key->topic_key == name) {
+          for (auto& level : broker_key_levels(*key, static_defaults, dynamic, broker.config().node_id))
+            levels.push_back(std::move(level));
         } else {
-          value = kafka[i].second;
-          source = kSourceDefault;
+          const std::string broker_key = infos[i].synonyms.empty() ? name : infos[i].synonyms.front();
+          if (static_values[i].second != kafka[i].second)
+            levels.push_back({broker_key, static_values[i].second, ConfigSource::kStaticBroker});
+          levels.push_back({broker_key, kafka[i].second, ConfigSource::kDefault});
         }
-        auto* entry = add(name, value, source == kSourceDefault, source);
-        if (!entry) continue;
-        entry->config_type = infos[i].type;
-        if (request.include_documentation) entry->documentation = infos[i].documentation;
+        auto& entry = result.configs.emplace_back();
+        entry.name = name;
+        entry.value = levels.front().value;
+        entry.read_only = false;
+        entry.is_default = levels.front().source == ConfigSource::kDefault;
+        entry.config_source = static_cast<int8_t>(levels.front().source);
+        entry.is_sensitive = false;
+        entry.config_type = infos[i].type;
+        entry.documentation = std::nullopt;  // unless asked for (v3+)
+        if (request.include_documentation) entry.documentation = infos[i].documentation;
         if (!request.include_synonyms) continue;
-        // Most specific first: the topic's setting, the broker's, the default.
-        if (source == kSourceDynamicTopic) entry->synonyms.push_back({name, value, kSourceDynamicTopic});
-        if (infos[i].synonyms.empty()) continue;
-        const auto& broker_key = infos[i].synonyms.front();
-        if (broker_defaults[i].second != kafka[i].second)
-          entry->synonyms.push_back({broker_key, broker_defaults[i].second, kSourceStaticBroker});
-        entry->synonyms.push_back({broker_key, kafka[i].second, kSourceDefault});
+        // A config with no broker key (remote.storage.enable) has no broker
+        // levels: Kafka lists only the topic's own.
+        for (const auto& level : levels) {
+          if (infos[i].synonyms.empty() && level.source != ConfigSource::kTopic) continue;
+          entry.synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
+        }
       }
-    } else if (resource.resource_type == kBrokerResource) {
-      if (!resource.resource_name.empty() && resource.resource_name != std::to_string(broker.config().node_id)) {
-        result.error_code = code(ErrorCode::INVALID_REQUEST);
-        result.error_message = "Unexpected broker id " + resource.resource_name;
-        continue;
-      }
-      for (const auto& [name, value] : broker_configs(broker.config())) add(name, value, false, kSourceStaticBroker);
     } else {
       result.error_code = code(ErrorCode::INVALID_REQUEST);
       result.error_message = "Unsupported resource type " + std::to_string(resource.resource_type);
@@ -178,9 +149,18 @@ asio::awaitable<protocol::AlterConfigsResponse> handle_alter_configs(RequestCont
       result.error_code = code(denied);
       continue;
     }
+    if (resource.resource_type == kBrokerResource) {
+      std::vector<BrokerConfigChange> changes;
+      for (auto& c : resource.configs) changes.push_back({c.name, c.value, 0});
+      auto [error, message] = co_await alter_broker_resource(broker, resource.resource_name, changes, /*replace=*/true,
+                                                             request.validate_only);
+      result.error_code = code(error);
+      if (!message.empty()) result.error_message = message;
+      continue;
+    }
     if (resource.resource_type != kTopicResource) {
       result.error_code = code(ErrorCode::INVALID_REQUEST);
-      result.error_message = "Only topic configurations can be altered";
+      result.error_message = "Only topic and broker configurations can be altered";
       continue;
     }
     if (!broker.topics().find(resource.resource_name)) {
@@ -212,9 +192,18 @@ asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle_incremental_al
       result.error_code = code(denied);
       continue;
     }
+    if (resource.resource_type == kBrokerResource) {
+      std::vector<BrokerConfigChange> changes;
+      for (auto& c : resource.configs) changes.push_back({c.name, c.value, c.config_operation});
+      auto [error, message] = co_await alter_broker_resource(broker, resource.resource_name, changes,
+                                                             /*replace=*/false, request.validate_only);
+      result.error_code = code(error);
+      if (!message.empty()) result.error_message = message;
+      continue;
+    }
     if (resource.resource_type != kTopicResource) {
       result.error_code = code(ErrorCode::INVALID_REQUEST);
-      result.error_message = "Only topic configurations can be altered";
+      result.error_message = "Only topic and broker configurations can be altered";
       continue;
     }
     auto info = broker.topics().find(resource.resource_name);

@@ -18,14 +18,14 @@
 namespace runnel {
 namespace {
 
-using Response = protocol::DescribeTopicPartitionsResponse;
+using TopicPartitionsResponse = protocol::DescribeTopicPartitionsResponse;
 
 constexpr int32_t kMaxRequestPartitionSizeLimit = 2000;  // Kafka's max.request.partition.size.limit default
 
 // Kafka answers a request it refuses (InvalidRequestException) with the error
 // on every requested topic.
-Response refuse(const protocol::DescribeTopicPartitionsRequest& request, ErrorCode error) {
-  Response response;
+TopicPartitionsResponse refuse(const protocol::DescribeTopicPartitionsRequest& request, ErrorCode error) {
+  TopicPartitionsResponse response;
   for (const auto& t : request.topics) {
     auto& out = response.topics.emplace_back();
     out.name = t.name;
@@ -36,8 +36,8 @@ Response refuse(const protocol::DescribeTopicPartitionsRequest& request, ErrorCo
 
 }  // namespace
 
-asio::awaitable<Response> handle_describe_topic_partitions(RequestContext& ctx,
-                                                           protocol::DescribeTopicPartitionsRequest& request) {
+asio::awaitable<TopicPartitionsResponse> handle_describe_topic_partitions(
+    RequestContext& ctx, protocol::DescribeTopicPartitionsRequest& request) {
   Broker& broker = ctx.broker;
   const bool all_topics = request.topics.empty();
   const std::string cursor_topic = request.cursor ? request.cursor->topic_name : "";
@@ -54,12 +54,12 @@ asio::awaitable<Response> handle_describe_topic_partitions(RequestContext& ctx,
   }
   if (request.cursor && request.cursor->partition_index < 0) co_return refuse(request, ErrorCode::INVALID_REQUEST);
 
-  Response response;
+  TopicPartitionsResponse response;
   int32_t remaining = std::max(std::min(kMaxRequestPartitionSizeLimit, request.response_partition_limit), 1);
   for (const auto& name : names) {
     if (remaining == 0) {
       // The page is full: the next one starts at this topic.
-      response.next_cursor = Response::Cursor{};
+      response.next_cursor = TopicPartitionsResponse::Cursor{};
       response.next_cursor->topic_name = name;
       response.next_cursor->partition_index = 0;
       break;
@@ -100,7 +100,7 @@ asio::awaitable<Response> handle_describe_topic_partitions(RequestContext& ctx,
       part.last_known_elr.emplace();
     }
     if (upper < info->partitions) {
-      response.next_cursor = Response::Cursor{};
+      response.next_cursor = TopicPartitionsResponse::Cursor{};
       response.next_cursor->topic_name = name;
       response.next_cursor->partition_index = upper;
       break;

@@ -1,0 +1,109 @@
+#include "app/broker_config_command.h"
+
+#include <nlohmann/json.hpp>
+
+#include "app/admin_client.h"
+#include "app/table.h"
+#include "protocol/messages.h"
+
+namespace runnel::app {
+namespace {
+
+constexpr int8_t kBrokerResourceType = 4;
+
+std::string config_source_name(int8_t source) {
+  switch (source) {
+    case 1:
+      return "DYNAMIC_TOPIC_CONFIG";
+    case 2:
+      return "DYNAMIC_BROKER_CONFIG";
+    case 3:
+      return "DYNAMIC_DEFAULT_BROKER_CONFIG";
+    case 4:
+      return "STATIC_BROKER_CONFIG";
+    case 5:
+      return "DEFAULT_CONFIG";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+}  // namespace
+
+int broker_describe_config(const BrokerConfigOptions& o, std::ostream& out, std::ostream& err) {
+  try {
+    AdminClient client(o.bootstrap);
+    protocol::DescribeConfigsRequest req;
+    auto& r = req.resources.emplace_back();
+    r.resource_type = kBrokerResourceType;
+    r.resource_name = o.broker;
+    r.configuration_keys.reset();
+    auto resp = client.call<protocol::DescribeConfigsResponse>(req, 2);
+    if (resp.results.empty()) throw AdminError("empty DescribeConfigs response");
+    const auto& result = resp.results.front();
+    if (result.error_code != 0) {
+      err << "Error: " << error_text(result.error_code, result.error_message) << "\n";
+      return 1;
+    }
+    nlohmann::json doc = nlohmann::json::array();
+    std::vector<std::vector<std::string>> rows{{"NAME", "VALUE", "SOURCE", "READ_ONLY"}};
+    for (const auto& c : result.configs) {
+      std::string value = c.value.value_or("");
+      doc.push_back({{"name", c.name},
+                     {"value", value},
+                     {"source", config_source_name(c.config_source)},
+                     {"read_only", c.read_only}});
+      rows.push_back({c.name, value, config_source_name(c.config_source), c.read_only ? "true" : "false"});
+    }
+    if (o.json)
+      out << doc.dump(2) << "\n";
+    else
+      print_table(out, rows);
+    return 0;
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int broker_alter_config(const BrokerConfigOptions& o, const std::map<std::string, std::string>& set,
+                        const std::vector<std::string>& remove, std::ostream& out, std::ostream& err) {
+  try {
+    if (set.empty() && remove.empty()) {
+      err << "Error: nothing to change (--set key=value, --delete key)\n";
+      return 1;
+    }
+    AdminClient client(o.bootstrap);
+    protocol::IncrementalAlterConfigsRequest req;
+    auto& r = req.resources.emplace_back();
+    r.resource_type = kBrokerResourceType;
+    r.resource_name = o.broker;
+    for (const auto& [k, v] : set) {
+      auto& c = r.configs.emplace_back();
+      c.name = k;
+      c.config_operation = 0;  // SET
+      c.value = v;
+    }
+    for (const auto& k : remove) {
+      auto& c = r.configs.emplace_back();
+      c.name = k;
+      c.config_operation = 1;  // DELETE
+      c.value.reset();
+    }
+    auto resp = client.call<protocol::IncrementalAlterConfigsResponse>(req, 1);
+    if (resp.responses.empty()) throw AdminError("empty IncrementalAlterConfigs response");
+    const auto& result = resp.responses.front();
+    std::string what = result.error_code == 0 ? "OK" : error_text(result.error_code, result.error_message);
+    std::string entity = o.broker.empty() ? "<default>" : o.broker;
+    if (o.json)
+      out << nlohmann::json{{"broker", entity}, {"ok", result.error_code == 0}, {"status", what}}.dump(2) << "\n";
+    else
+      print_table(out, {{"BROKER", "STATUS"}, {entity, what}});
+    return result.error_code == 0 ? 0 : 1;
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace runnel::app

@@ -1,0 +1,138 @@
+#include "config/dynamic_broker_config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "config/topic_config.h"
+
+namespace runnel {
+namespace {
+
+std::vector<DynamicBrokerKey> make_dynamic_keys() {
+  // Kafka makes every broker synonym of a topic config dynamic
+  // (DynamicLogConfig); runnel those of the configs it acts on, by their
+  // primary name (log.retention.ms, not .minutes or .hours).
+  std::vector<DynamicBrokerKey> keys;
+  for (const auto& info : topic_config_infos())
+    if (info.not_acted_on.empty() && !info.synonyms.empty()) keys.push_back({info.synonyms.front(), info.name});
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.broker_key < b.broker_key; });
+  return keys;
+}
+
+// The value of topic config `topic_key` under `config`.
+std::string topic_value(const storage::LogConfig& config, const std::string& topic_key) {
+  for (auto& [name, value] : topic_config_defaults(config))
+    if (name == topic_key) return value;
+  return "";
+}
+
+// Broker keys to topic keys, for topic_log_config(). Throws ConfigError for
+// a key that is not dynamic.
+ConfigMap as_topic_overrides(const ConfigMap& broker_configs) {
+  ConfigMap out;
+  for (const auto& [k, v] : broker_configs) {
+    const auto* key = find_dynamic_broker_key(k);
+    if (!key) throw ConfigError(fmt::format("Cannot update these configs dynamically: Set({})", k));
+    out[key->topic_key] = v;
+  }
+  return out;
+}
+
+ConfigMap decode_map(const nlohmann::json& j) {
+  if (!j.is_object()) throw std::invalid_argument("broker configs: not an object");
+  ConfigMap out;
+  for (const auto& [k, v] : j.items()) {
+    if (!v.is_string()) throw std::invalid_argument("broker configs: value of " + k + " is not a string");
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+const ConfigMap& DynamicBrokerConfigs::of(int32_t node_id) const {
+  static const ConfigMap kNone;
+  auto it = per_broker.find(node_id);
+  return it == per_broker.end() ? kNone : it->second;
+}
+
+const std::vector<DynamicBrokerKey>& dynamic_broker_keys() {
+  static const std::vector<DynamicBrokerKey> keys = make_dynamic_keys();
+  return keys;
+}
+
+const DynamicBrokerKey* find_dynamic_broker_key(std::string_view broker_key) {
+  const auto& keys = dynamic_broker_keys();
+  auto it = std::lower_bound(keys.begin(), keys.end(), broker_key,
+                             [](const auto& k, std::string_view name) { return k.broker_key < name; });
+  return it != keys.end() && it->broker_key == broker_key ? &*it : nullptr;
+}
+
+void validate_dynamic_broker_configs(const ConfigMap& configs) {
+  (void)topic_log_config(storage::LogConfig{}, as_topic_overrides(configs));
+}
+
+storage::LogConfig effective_topic_defaults(const storage::LogConfig& static_defaults,
+                                            const DynamicBrokerConfigs& dynamic, int32_t node_id) {
+  auto with_default = topic_log_config(static_defaults, as_topic_overrides(dynamic.cluster_default));
+  return topic_log_config(with_default, as_topic_overrides(dynamic.of(node_id)));
+}
+
+std::vector<ConfigLevel> broker_key_levels(const DynamicBrokerKey& key, const storage::LogConfig& static_defaults,
+                                           const DynamicBrokerConfigs& dynamic, int32_t node_id) {
+  std::vector<ConfigLevel> levels;
+  const auto& own = dynamic.of(node_id);
+  if (auto it = own.find(key.broker_key); it != own.end())
+    levels.push_back({key.broker_key, it->second, ConfigSource::kDynamicBroker});
+  if (auto it = dynamic.cluster_default.find(key.broker_key); it != dynamic.cluster_default.end())
+    levels.push_back({key.broker_key, it->second, ConfigSource::kDynamicDefaultBroker});
+  // The static setting is known only by its value: one that differs from
+  // Kafka's default was set in the file or with --set.
+  auto kafka = topic_value(storage::LogConfig{}, key.topic_key);
+  auto configured = topic_value(static_defaults, key.topic_key);
+  if (configured != kafka) levels.push_back({key.broker_key, configured, ConfigSource::kStaticBroker});
+  levels.push_back({key.broker_key, kafka, ConfigSource::kDefault});
+  return levels;
+}
+
+std::string encode_dynamic_broker_configs(const DynamicBrokerConfigs& configs) {
+  nlohmann::json brokers = nlohmann::json::object();
+  for (const auto& [id, values] : configs.per_broker)
+    if (!values.empty()) brokers[std::to_string(id)] = values;
+  nlohmann::json doc = {{"version", 1}, {"default", configs.cluster_default}, {"brokers", brokers}};
+  if (configs.cluster_default.empty()) doc["default"] = nlohmann::json::object();
+  return doc.dump(2) + "\n";
+}
+
+DynamicBrokerConfigs decode_dynamic_broker_configs(std::string_view text) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("broker configs: ") + e.what());
+  }
+  if (!doc.is_object()) throw std::invalid_argument("broker configs: not an object");
+  auto version = doc.find("version");
+  if (version == doc.end() || !version->is_number_integer() || version->get<int64_t>() != 1)
+    throw std::invalid_argument("broker configs: unsupported version");
+  DynamicBrokerConfigs out;
+  if (auto d = doc.find("default"); d != doc.end()) out.cluster_default = decode_map(*d);
+  if (auto b = doc.find("brokers"); b != doc.end()) {
+    if (!b->is_object()) throw std::invalid_argument("broker configs: brokers is not an object");
+    for (const auto& [id, values] : b->items()) {
+      int32_t node = 0;
+      auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), node);
+      if (ec != std::errc() || end != id.data() + id.size() || node < 0)
+        throw std::invalid_argument("broker configs: bad node id " + id);
+      auto map = decode_map(values);
+      if (!map.empty()) out.per_broker[node] = std::move(map);
+    }
+  }
+  return out;
+}
+
+}  // namespace runnel

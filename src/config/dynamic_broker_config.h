@@ -1,0 +1,84 @@
+#pragma once
+// Broker-level configs changed at run time (IncrementalAlterConfigs and
+// AlterConfigs on BROKER resources), as Kafka's DynamicBrokerConfig: a
+// cluster-wide default (resource name "") and per-broker values (resource
+// name = node id). runnel makes dynamic the broker keys that are defaults
+// of topic configs it acts on (log.retention.ms, message.max.bytes, ...);
+// a topic without its own setting follows them at once. Precedence, most
+// specific first: topic override > per-broker > cluster default > static
+// (config file / --set) > Kafka's default.
+//
+// The same JSON document is kept in DATA/meta/broker-configs.json on a single
+// node and in etcd's `broker-configs` key in a cluster.
+//
+// Stateless functions over values; thread-safe.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config_error.h"
+#include "storage/log_config.h"
+
+namespace runnel {
+
+// Kafka's DescribeConfigs config_source values.
+enum class ConfigSource : int8_t {
+  kTopic = 1,
+  kDynamicBroker = 2,
+  kDynamicDefaultBroker = 3,
+  kStaticBroker = 4,
+  kDefault = 5,
+};
+
+using ConfigMap = std::map<std::string, std::string>;
+
+struct DynamicBrokerConfigs {
+  ConfigMap cluster_default;                // resource name ""
+  std::map<int32_t, ConfigMap> per_broker;  // resource name = node id
+  bool operator==(const DynamicBrokerConfigs&) const = default;
+  // This broker's own values (empty when it has none).
+  const ConfigMap& of(int32_t node_id) const;
+};
+
+// A broker key that may be changed at run time and the topic config it is
+// the default of (log.retention.ms -> retention.ms).
+struct DynamicBrokerKey {
+  std::string broker_key;
+  std::string topic_key;
+};
+// Sorted by broker key.
+const std::vector<DynamicBrokerKey>& dynamic_broker_keys();
+// The topic config a dynamic broker key is the default of; nullptr when the
+// key is not dynamic.
+const DynamicBrokerKey* find_dynamic_broker_key(std::string_view broker_key);
+
+// Throws ConfigError unless every key is dynamic and its value valid.
+void validate_dynamic_broker_configs(const ConfigMap& configs);
+
+// The topic defaults in force on broker `node_id`: `static_defaults` overlaid
+// with the cluster default, then with the broker's own values. Throws
+// ConfigError when a stored value does not parse.
+storage::LogConfig effective_topic_defaults(const storage::LogConfig& static_defaults,
+                                            const DynamicBrokerConfigs& dynamic, int32_t node_id);
+
+// One level of where a value comes from (DescribeConfigs' synonyms).
+struct ConfigLevel {
+  std::string name;  // the key at that level (the broker key for broker levels)
+  std::string value;
+  ConfigSource source;
+};
+// Every level that has a value for a dynamic broker key, most specific first:
+// the broker's own, the cluster default, the static setting (when it differs
+// from Kafka's default), Kafka's default. The first is the value in force.
+std::vector<ConfigLevel> broker_key_levels(const DynamicBrokerKey& key, const storage::LogConfig& static_defaults,
+                                           const DynamicBrokerConfigs& dynamic, int32_t node_id);
+
+// The JSON document: {"version":1,"default":{k:v},"brokers":{"<id>":{k:v}}}.
+// decode throws std::invalid_argument on anything else (keys and values are
+// not validated: a stored value that no longer parses is reported when used).
+std::string encode_dynamic_broker_configs(const DynamicBrokerConfigs& configs);
+DynamicBrokerConfigs decode_dynamic_broker_configs(std::string_view text);
+
+}  // namespace runnel

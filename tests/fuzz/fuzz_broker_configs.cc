@@ -1,0 +1,32 @@
+// The stored dynamic broker configs (DATA/meta/broker-configs.json on a single
+// node, etcd's `broker-configs` key in a cluster): decoding arbitrary text
+// gives the configs or std::invalid_argument, never a crash; what decodes
+// re-encodes to text that decodes the same; resolving the topic defaults
+// from it gives a LogConfig or ConfigError.
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string_view>
+
+#include "config/dynamic_broker_config.h"
+
+using namespace runnel;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  DynamicBrokerConfigs configs;
+  try {
+    configs = decode_dynamic_broker_configs(text);
+  } catch (const std::invalid_argument&) {
+    return 0;
+  }
+  if (decode_dynamic_broker_configs(encode_dynamic_broker_configs(configs)) != configs) __builtin_trap();
+  int32_t node = configs.per_broker.empty() ? 0 : configs.per_broker.begin()->first;
+  try {
+    (void)effective_topic_defaults(storage::LogConfig{}, configs, node);
+  } catch (const ConfigError&) {
+  }
+  for (const auto& key : dynamic_broker_keys())
+    if (broker_key_levels(key, storage::LogConfig{}, configs, node).empty()) __builtin_trap();
+  return 0;
+}
