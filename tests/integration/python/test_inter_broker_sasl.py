@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from kafka.admin import ACLOperation, ACLPermissionType, NewTopic, ResourceType
 
+import etcd
 from broker import Broker, free_port
 from cluster import Cluster, wait_for
 from test_acls import AUTHORIZER, USERS, acl, add_users, conf, kp_admin, runnel
@@ -28,6 +29,7 @@ def jaas(password):
             'password="%s";' % password)
 
 
+@unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
 class InterBrokerSaslTest(unittest.TestCase):
     def setUp(self):
         self.c = Cluster(0)
