@@ -5,7 +5,8 @@ User:broker (a super user), the authorizer on and
 allow.everyone.if.no.acl.found=false, and no ACL for User:ANONYMOUS. A
 replicated topic takes acks=all writes from an authorized client (which needs
 the followers to fetch, and so to log in) and is read back from a follower
-after the leader's SIGKILL. With a wrong inter-broker password the followers
+after the leader's SIGKILL, while a PLAINTEXT client posing as a follower is
+refused. With a wrong inter-broker password the followers
 cannot replicate: the ISR shrinks, acks=all fails, and their logs say that
 authentication failed, while they keep running and retrying."""
 import os
@@ -17,16 +18,36 @@ from confluent_kafka.admin import AdminClient
 from kafka.admin import ACLOperation, ACLPermissionType, NewTopic, ResourceType
 
 import etcd
+import kproto
 from broker import Broker, free_port
 from cluster import Cluster, wait_for
 from test_acls import AUTHORIZER, USERS, acl, add_users, conf, kp_admin, runnel
 
 BROKER_PASSWORD = "broker-secret"
+TOPIC_AUTHORIZATION_FAILED = 29
 
 
 def jaas(password):
     return ('org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" '
             'password="%s";' % password)
+
+
+def follower_fetch(port, topic, replica_id):
+    """Fetch v12 for partition 0 as follower `replica_id` sends it, on a
+    PLAINTEXT port (so as User:ANONYMOUS); -> (error, partition error)."""
+    body = kproto.header_v2(1, 12, 7) + kproto.i32(replica_id) + kproto.i32(100) + kproto.i32(1)
+    body += kproto.i32(1 << 20) + kproto.i8(0) + kproto.i32(0) + kproto.i32(-1)
+    part = (kproto.i32(0) + kproto.i32(-1) + kproto.i64(0) + kproto.i32(-1) + kproto.i64(-1) + kproto.i32(1 << 20)
+            + kproto.NO_TAGS)
+    body += kproto.carray([kproto.cstring(topic) + kproto.carray([part]) + kproto.NO_TAGS])
+    body += kproto.carray([]) + kproto.cstring("") + kproto.NO_TAGS
+    c = kproto.Conn(port, timeout=10)
+    try:
+        c.send(kproto.frame(body))
+        _, error, partitions, _ = kproto.parse_fetch_flexible(c.recv_frame(), 12)
+    finally:
+        c.close()
+    return error, (partitions[0]["error"] if partitions else None)
 
 
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
@@ -124,6 +145,10 @@ class InterBrokerSaslTest(unittest.TestCase):
         # fetched it over SASL as User:broker (ANONYMOUS has no ACL at all).
         self.assertEqual(self.produce("replicated", values), [None] * 50)
         self.assertTrue(wait_for(lambda: self.partition("replicated") == (1, [1, 2, 3])))
+        # A client on the PLAINTEXT listener posing as a follower is refused:
+        # ANONYMOUS has no CLUSTER_ACTION, and the brokers do not need it to.
+        error, partition_error = follower_fetch(self.c.brokers[1].port, "replicated", 2)
+        self.assertIn(TOPIC_AUTHORIZATION_FAILED, (error, partition_error))
         self.c.brokers[1].kill9()
         moved = wait_for(lambda: (lambda p: p if p and p[0] in (2, 3) else None)(
             self.partition("replicated", exclude=(1,))))
