@@ -5,10 +5,10 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <stdexcept>
 
 #include "app/admin_client.h"
+#include "config/jaas.h"
 #include "security/acl.h"
 
 namespace runnel::app {
@@ -60,9 +60,11 @@ std::unique_ptr<AdminClient> connect(const AclOptions& o) {
     throw UsageError("security.protocol=" + protocol + ": the CLI speaks PLAINTEXT and SASL_PLAINTEXT only");
   std::string user = props["sasl.username"], password = props["sasl.password"];
   if (auto jaas = props.find("sasl.jaas.config"); jaas != props.end()) {
-    std::smatch m;
-    if (std::regex_search(jaas->second, m, std::regex(R"re(username\s*=\s*"([^"]*)")re"))) user = m[1];
-    if (std::regex_search(jaas->second, m, std::regex(R"re(password\s*=\s*"([^"]*)")re"))) password = m[1];
+    // The same reading of the JAAS line as the broker's inter-broker login.
+    auto options = parse_jaas_options(jaas->second);
+    if (!options) throw UsageError("--command-config: sasl.jaas.config is not a JAAS configuration line");
+    if (auto it = options->find("username"); it != options->end()) user = it->second;
+    if (auto it = options->find("password"); it != options->end()) password = it->second;
   }
   if (user.empty()) throw UsageError("--command-config: no SASL user (sasl.jaas.config or sasl.username)");
   client->authenticate_plain(user, password);

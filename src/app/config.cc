@@ -10,6 +10,7 @@
 #include <map>
 
 #include "cluster/etcd/client.h"
+#include "config/jaas.h"
 #include "config/parse.h"
 
 namespace runnel {
@@ -208,6 +209,21 @@ const std::map<std::string, Setter>& broker_setters() {
          c.inter_broker_listener_name = trim(v);
          for (auto& ch : c.inter_broker_listener_name)
            ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+       }},
+      {"security.inter.broker.protocol",
+       [](auto& c, auto& k, auto& v) {
+         auto name = trim(v);
+         for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+         if (!parse_security_protocol(name))
+           throw ConfigError(fmt::format(
+               "invalid value '{}' for {}: expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", v, k));
+         c.security_inter_broker_protocol = name;
+       }},
+      {"sasl.mechanism.inter.broker.protocol",
+       [](auto& c, auto& k, auto& v) {
+         auto m = parse_mechanisms(k, v);
+         if (m.size() != 1) throw ConfigError(fmt::format("invalid value '{}' for {}: one mechanism", v, k));
+         c.sasl_mechanism_inter_broker_protocol = m.front();
        }},
       {"authorizer.class.name",
        [](auto& c, auto& k, auto& v) {
@@ -418,6 +434,22 @@ const std::map<std::string, Setter>& broker_setters() {
 
 void set_config(BrokerConfig& c, const std::string& raw_key, const std::string& value) {
   std::string key = trim(raw_key);
+  // listener.name.<listener>.<mechanism>.sasl.jaas.config: the login this
+  // broker uses on that listener of the others (Kafka's per-listener form).
+  constexpr std::string_view kPrefix = "listener.name.", kSuffix = ".sasl.jaas.config";
+  if (key.starts_with(kPrefix) && key.ends_with(kSuffix) && key.size() > kPrefix.size() + kSuffix.size()) {
+    std::string middle = key.substr(kPrefix.size(), key.size() - kPrefix.size() - kSuffix.size());
+    for (auto& ch : middle) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (middle.find('.') == std::string::npos)
+      throw ConfigError(fmt::format("{}: expected listener.name.<listener>.<mechanism>.sasl.jaas.config", key));
+    if (!parse_jaas_options(value))
+      throw ConfigError(
+          fmt::format("{}: not a JAAS configuration line (Module required username=\"...\" "
+                      "password=\"...\";)",
+                      key));
+    c.listener_sasl_jaas[middle] = value;
+    return;
+  }
   auto it = broker_setters().find(key);
   if (it == broker_setters().end()) throw ConfigError(fmt::format("unknown configuration key '{}'", key));
   it->second(c, key, value);
@@ -485,10 +517,28 @@ void validate_config(const BrokerConfig& c) {
         return l.name == c.inter_broker_listener_name;
       }))
     throw ConfigError(fmt::format("inter.broker.listener.name {} is not in listeners", c.inter_broker_listener_name));
-  if (c.clustered() && !c.listeners.empty() && c.inter_broker_listener().protocol != SecurityProtocol::kPlaintext)
-    throw ConfigError(
-        "inter.broker.listener.name must be a PLAINTEXT listener in a cluster: replication over SSL or SASL is not "
-        "supported yet");
+  if (!c.inter_broker_listener_name.empty() && !c.security_inter_broker_protocol.empty())
+    throw ConfigError("only one of inter.broker.listener.name and security.inter.broker.protocol may be set");
+  if (!c.security_inter_broker_protocol.empty() &&
+      std::none_of(c.listeners.begin(), c.listeners.end(),
+                   [&](const auto& l) { return l.name == c.security_inter_broker_protocol; }))
+    throw ConfigError(fmt::format("security.inter.broker.protocol {}: listeners has no listener named {}",
+                                  c.security_inter_broker_protocol, c.security_inter_broker_protocol));
+  if (c.clustered() && !c.listeners.empty()) {
+    const auto& inter = c.inter_broker_listener();
+    if (uses_tls(inter.protocol))
+      throw ConfigError(fmt::format(
+          "the inter-broker listener {} uses {}: brokers do not connect to each other over TLS yet (PLAINTEXT "
+          "or SASL_PLAINTEXT)",
+          inter.name, security_protocol_name(inter.protocol)));
+    if (uses_sasl(inter.protocol)) {
+      const auto& enabled = c.sasl_enabled_mechanisms;
+      if (std::find(enabled.begin(), enabled.end(), c.sasl_mechanism_inter_broker_protocol) == enabled.end())
+        throw ConfigError(fmt::format("sasl.mechanism.inter.broker.protocol {} is not in sasl.enabled.mechanisms",
+                                      c.sasl_mechanism_inter_broker_protocol));
+      c.inter_broker_sasl();  // throws when the login is missing
+    }
+  }
   bool any_sasl =
       std::any_of(c.listeners.begin(), c.listeners.end(), [](const auto& l) { return uses_sasl(l.protocol); });
   if (any_sasl && c.sasl_enabled_mechanisms.empty())

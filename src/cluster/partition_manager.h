@@ -45,16 +45,17 @@ namespace runnel::cluster {
 class PartitionManager {
  public:
   struct Options {
-    std::filesystem::path data_dir;                // partitions live in <data_dir>/<topic>-<partition>
-    int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
-    int64_t idle_flush_ms = 1000;                  // runnel.idle.flush.ms
-    NodeId node_id{0};                             // opens only the partitions this node holds (TopicInfo::holds)
-    bool replicated = false;                       // a cluster: partitions take roles from apply_roles()
-    int64_t replica_lag_time_max_ms = 30000;       // replica.lag.time.max.ms
-    int32_t replica_fetch_wait_max_ms = 500;       // replica.fetch.wait.max.ms
-    int32_t replica_fetch_max_bytes = 1 << 20;     // replica.fetch.max.bytes
-    int32_t num_replica_fetchers = 1;              // num.replica.fetchers: per shard and leader
-    LogCleanerService::Options cleaner;            // log.cleaner.*
+    std::filesystem::path data_dir;                    // partitions live in <data_dir>/<topic>-<partition>
+    int64_t retention_check_interval_ms = 300000;      // log.retention.check.interval.ms
+    int64_t idle_flush_ms = 1000;                      // runnel.idle.flush.ms
+    NodeId node_id{0};                                 // opens only the partitions this node holds (TopicInfo::holds)
+    bool replicated = false;                           // a cluster: partitions take roles from apply_roles()
+    int64_t replica_lag_time_max_ms = 30000;           // replica.lag.time.max.ms
+    int32_t replica_fetch_wait_max_ms = 500;           // replica.fetch.wait.max.ms
+    int32_t replica_fetch_max_bytes = 1 << 20;         // replica.fetch.max.bytes
+    int32_t num_replica_fetchers = 1;                  // num.replica.fetchers: per shard and leader
+    std::optional<InterBrokerSasl> inter_broker_sasl;  // the fetchers' login, when the leaders' listener uses SASL
+    LogCleanerService::Options cleaner;                // log.cleaner.*
   };
   // What the broker supplies for replication, set before start_timers().
   struct ReplicationHooks {

@@ -3,6 +3,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cctype>
+
+#include "config/jaas.h"
 
 namespace runnel {
 namespace {
@@ -37,10 +40,38 @@ std::optional<SecurityProtocol> parse_security_protocol(std::string_view name) {
 const ListenerConfig& BrokerConfig::inter_broker_listener() const {
   static const ListenerConfig kDefault{"PLAINTEXT", SecurityProtocol::kPlaintext, "127.0.0.1", 9092, "", 0};
   if (listeners.empty()) return kDefault;
-  const std::string& wanted = inter_broker_listener_name.empty() ? "PLAINTEXT" : inter_broker_listener_name;
+  const std::string wanted = inter_broker_listener_wanted();
   for (const auto& l : listeners)
     if (l.name == wanted) return l;
   return listeners.front();
+}
+
+std::string BrokerConfig::inter_broker_listener_wanted() const {
+  if (!inter_broker_listener_name.empty()) return inter_broker_listener_name;
+  if (!security_inter_broker_protocol.empty()) return security_inter_broker_protocol;
+  return "PLAINTEXT";
+}
+
+std::optional<InterBrokerSasl> BrokerConfig::inter_broker_sasl() const {
+  const auto& listener = inter_broker_listener();
+  if (!uses_sasl(listener.protocol)) return std::nullopt;
+  auto lower = [](std::string s) {
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  const std::string key = lower(listener.name) + "." + lower(sasl_mechanism_inter_broker_protocol);
+  const std::string property = "listener.name." + key + ".sasl.jaas.config";
+  auto it = listener_sasl_jaas.find(key);
+  if (it == listener_sasl_jaas.end())
+    throw ConfigError("the inter-broker listener " + listener.name + " uses SASL, but " + property +
+                      " (username=\"...\" password=\"...\") is not set");
+  auto options = parse_jaas_options(it->second);
+  if (!options) throw ConfigError(property + " is not a JAAS configuration line");
+  auto user = options->find("username");
+  auto password = options->find("password");
+  if (user == options->end() || user->second.empty() || password == options->end() || password->second.empty())
+    throw ConfigError(property + " has no username=\"...\" and password=\"...\"");
+  return InterBrokerSasl{sasl_mechanism_inter_broker_protocol, user->second, password->second};
 }
 
 int64_t BrokerConfig::effective_max_open_files() const {

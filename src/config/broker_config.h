@@ -6,6 +6,7 @@
 // job. Immutable after load; thread-safe to read.
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +52,15 @@ struct TlsConfig {
   std::string principal_mapping_rules = "DEFAULT";                      // ssl.principal.mapping.rules
 };
 
+// How this broker authenticates to the other brokers' inter-broker listener
+// when that listener uses SASL: the mechanism and the login from
+// listener.name.<listener>.<mechanism>.sasl.jaas.config.
+struct InterBrokerSasl {
+  std::string mechanism;  // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+  std::string username;
+  std::string password;
+};
+
 struct BrokerConfig {
   std::string data_dir = "./data";  // log.dirs (first entry) / log.dir
   // listeners, advertised.listeners and listener.security.protocol.map as
@@ -60,6 +70,15 @@ struct BrokerConfig {
   std::string protocol_map_spec = "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
   std::vector<ListenerConfig> listeners;   // resolved, in the order of `listeners`
   std::string inter_broker_listener_name;  // inter.broker.listener.name (empty: PLAINTEXT, else the first)
+  // security.inter.broker.protocol (empty: unset). Kafka's alternative to
+  // inter.broker.listener.name: the listener named like the protocol.
+  std::string security_inter_broker_protocol;
+  // sasl.mechanism.inter.broker.protocol. Kafka's default, GSSAPI, is not
+  // offered by runnel; PLAIN is.
+  std::string sasl_mechanism_inter_broker_protocol = "PLAIN";
+  // listener.name.<listener>.<mechanism>.sasl.jaas.config, keyed by
+  // "<listener>.<mechanism>" in lower case, the JAAS line as written.
+  std::map<std::string, std::string> listener_sasl_jaas;
   // sasl.enabled.mechanisms. Kafka's default is GSSAPI, which runnel does not
   // offer; ours is every mechanism runnel has.
   std::vector<std::string> sasl_enabled_mechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
@@ -161,6 +180,13 @@ struct BrokerConfig {
   bool clustered() const { return !etcd_endpoints.empty(); }
   // The listener other brokers reach this one on (inter.broker.listener.name).
   const ListenerConfig& inter_broker_listener() const;
+  // The inter-broker listener's name as configured (inter.broker.listener.name,
+  // else security.inter.broker.protocol, else PLAINTEXT).
+  std::string inter_broker_listener_wanted() const;
+  // The login for the other brokers' inter-broker listener: nullopt when that
+  // listener does not use SASL. Throws ConfigError when it does and the JAAS
+  // line for its mechanism is missing or has no username and password.
+  std::optional<InterBrokerSasl> inter_broker_sasl() const;
   storage::LogConfig log;  // log.segment.bytes, log.retention.*, ...
 
   // The effective limits: the configured ones, or derived from RLIMIT_NOFILE.

@@ -44,6 +44,7 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
                    .replica_fetch_wait_max_ms = config_.replica_fetch_wait_max_ms,
                    .replica_fetch_max_bytes = config_.replica_fetch_max_bytes,
                    .num_replica_fetchers = config_.num_replica_fetchers,
+                   .inter_broker_sasl = config_.clustered() ? config_.inter_broker_sasl() : std::nullopt,
                    .cleaner = {.enable = config_.log_cleaner_enable && config_.log_cleaner_threads > 0,
                                .threads = config_.log_cleaner_threads,
                                .backoff_ms = config_.log_cleaner_backoff_ms,
@@ -73,9 +74,9 @@ cluster::Partition* Broker::partition(const std::string& topic, int32_t partitio
 void Broker::set_replication_hooks() {
   cluster::PartitionManager::ReplicationHooks hooks;
   hooks.resolve = [this](NodeId node) -> std::optional<cluster::replication::ReplicaFetcher::Endpoint> {
-    auto b = control_plane_->cache().broker(node);
-    if (!b) return std::nullopt;
-    return cluster::replication::ReplicaFetcher::Endpoint{b->host, static_cast<uint16_t>(b->port)};
+    auto e = inter_broker_endpoint(node.value());
+    if (!e) return std::nullopt;
+    return cluster::replication::ReplicaFetcher::Endpoint{e->host, static_cast<uint16_t>(e->port)};
   };
   hooks.alter_isr = [this](const std::string& topic, PartitionId p, LeaderEpoch epoch,
                            const std::vector<NodeId>& isr) -> asio::awaitable<ErrorCode> {
@@ -398,6 +399,15 @@ std::optional<Broker::Endpoint> Broker::endpoint(int32_t node_id, std::string_vi
   for (auto& b : cluster_brokers(listener))
     if (b.node_id == node_id) return b;
   return std::nullopt;
+}
+
+std::optional<Broker::Endpoint> Broker::inter_broker_endpoint(int32_t node_id) const {
+  // The peer's endpoint on the listener named like ours: every broker of a
+  // cluster is configured with the same inter.broker.listener.name, and a
+  // peer with several listeners publishes each. Records without listeners
+  // (older runnel) carry only the inter-broker address.
+  if (auto e = endpoint(node_id, config_.inter_broker_listener().name)) return e;
+  return endpoint(node_id);
 }
 
 ErrorCode Broker::missing_partition_error(const std::string& topic, int32_t partition) const {

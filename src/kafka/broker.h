@@ -154,6 +154,9 @@ class Broker {
   };
   std::vector<Leadership> leadership(const cluster::TopicInfo& topic) const;
   std::optional<Endpoint> endpoint(int32_t node_id, std::string_view listener = {}) const;
+  // A broker's address on the inter-broker listener, for replication and
+  // transaction markers.
+  std::optional<Endpoint> inter_broker_endpoint(int32_t node_id) const;
   // The error for a partition this broker does not serve (partition() gave
   // nullptr): NOT_LEADER_OR_FOLLOWER when the cluster has it elsewhere,
   // UNKNOWN_TOPIC_OR_PARTITION otherwise.
@@ -261,6 +264,8 @@ class Broker {
   asio::awaitable<void> apply_topic_configs(std::vector<std::string> names);
 
   BrokerConfig config_;
+  // This broker's login on the others' inter-broker listener (SASL only).
+  std::optional<InterBrokerSasl> inter_broker_sasl_ = config_.clustered() ? config_.inter_broker_sasl() : std::nullopt;
   storage::Env* env_;
   ShardSet shards_;
   cluster::TopicTable topics_;

@@ -20,11 +20,15 @@ constexpr int16_t kWriteTxnMarkersVersion = 1;
 // all when the broker cannot be reached or answers nothing usable: the
 // coordinator retries them).
 asio::awaitable<std::vector<ErrorCode>> send_markers(const std::string& host, int32_t port,
+                                                     const std::optional<InterBrokerSasl>& sasl,
                                                      const txn::MarkerRequest& request,
                                                      const std::vector<TxnMarkerPartition>& partitions) {
   std::vector<ErrorCode> errors(partitions.size(), ErrorCode::NOT_LEADER_OR_FOLLOWER);
-  cluster::replication::BrokerConnection connection(current_shard()->io(), "runnel-txn-coordinator");
+  cluster::replication::BrokerConnection connection(current_shard()->io(), "runnel-txn-coordinator", sasl);
   auto ec = co_await connection.connect(host, static_cast<uint16_t>(port), std::chrono::seconds(5));
+  if (ec == std::errc::permission_denied)
+    spdlog::error("transaction markers: authentication failed to {}:{} as {} with SASL mechanism {}: {}", host, port,
+                  sasl ? sasl->username : "", sasl ? sasl->mechanism : "", connection.auth_error());
   if (ec) co_return errors;
   protocol::WriteTxnMarkersRequest req;
   auto& marker = req.markers.emplace_back();
@@ -139,10 +143,10 @@ asio::awaitable<std::vector<ErrorCode>> Broker::write_markers_anywhere(const txn
     local_index.push_back(i);
   }
   for (const auto& [node, partitions] : remote) {
-    auto where = endpoint(node);
+    auto where = inter_broker_endpoint(node);
     if (!where) continue;
     const std::string host = where->host;
-    auto written = co_await send_markers(host, where->port, request, partitions);
+    auto written = co_await send_markers(host, where->port, inter_broker_sasl_, request, partitions);
     const auto& index = remote_index[node];
     for (size_t j = 0; j < index.size(); ++j) errors[index[j]] = written[j];
   }

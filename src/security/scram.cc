@@ -104,6 +104,16 @@ const std::array<uint8_t, 32>& decoy_key() {
 
 }  // namespace
 
+std::vector<uint8_t> scram_salted_password(ScramMechanism m, std::string_view password, std::span<const uint8_t> salt,
+                                           int32_t iterations) {
+  return salted_password(m, password, salt, iterations);
+}
+std::vector<uint8_t> scram_hmac(ScramMechanism m, std::span<const uint8_t> key, std::string_view data) {
+  return hmac(m, key, data);
+}
+std::vector<uint8_t> scram_hash(ScramMechanism m, std::span<const uint8_t> data) { return hash(m, data); }
+bool scram_equal(std::span<const uint8_t> a, std::span<const uint8_t> b) { return equal_ct(a, b); }
+
 std::string_view mechanism_name(ScramMechanism m) {
   return m == ScramMechanism::kSha256 ? "SCRAM-SHA-256" : "SCRAM-SHA-512";
 }

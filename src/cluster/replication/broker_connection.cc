@@ -48,10 +48,17 @@ asio::awaitable<std::error_code> BrokerConnection::connect(const std::string& ho
     co_return ec;
   }
   socket_->set_option(asio::ip::tcp::no_delay(true), ec);
+  if (sasl_) co_return co_await authenticate(timeout);
   co_return std::error_code{};
 }
 
+bool BrokerConnection::connected() const {
+  if (!socket_.has_value() || !socket_->is_open()) return false;
+  return !session_ends_ || std::chrono::steady_clock::now() < *session_ends_;
+}
+
 void BrokerConnection::close() {
+  session_ends_.reset();
   if (!socket_) return;
   asio::error_code ignored;
   socket_->close(ignored);
@@ -61,7 +68,7 @@ void BrokerConnection::close() {
 asio::awaitable<std::optional<ResponseBody>> BrokerConnection::exchange(std::vector<uint8_t>& request, size_t size_at,
                                                                         bool flexible,
                                                                         std::chrono::milliseconds timeout) {
-  if (!connected()) co_return std::nullopt;
+  if (!socket_ || !socket_->is_open()) co_return std::nullopt;
   store_be32(request.data() + size_at, static_cast<uint32_t>(request.size() - size_at - 4));
   const int32_t expected = correlation_id_;
   asio::error_code ec;

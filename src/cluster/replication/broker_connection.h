@@ -1,7 +1,12 @@
 #pragma once
 // A Kafka protocol client connection from this broker to another: one request
 // at a time, each with a deadline. The follower's fetcher uses it to send
-// Fetch to a partition's leader. Requests use header v1 (v2 for flexible
+// Fetch to a partition's leader, the transaction coordinator WriteTxnMarkers.
+// With a SASL login (the inter-broker listener uses SASL) connect()
+// authenticates before it returns (SaslHandshake v1, SaslAuthenticate), so
+// that the peer sees this broker's principal rather than User:ANONYMOUS; a
+// session the peer limits (connections.max.reauth.ms) counts as disconnected
+// shortly before it ends, and the caller connects again. Requests use header v1 (v2 for flexible
 // versions), responses are returned as their body bytes for the caller's
 // generated message type to read.
 //
@@ -17,6 +22,7 @@
 #include <system_error>
 #include <vector>
 
+#include "config/broker_config.h"
 #include "protocol/reader.h"
 #include "protocol/writer.h"
 
@@ -34,13 +40,20 @@ struct ResponseBody {
 
 class BrokerConnection {
  public:
-  BrokerConnection(asio::io_context& io, std::string client_id) : io_(io), client_id_(std::move(client_id)) {}
+  BrokerConnection(asio::io_context& io, std::string client_id, std::optional<InterBrokerSasl> sasl = std::nullopt)
+      : io_(io), client_id_(std::move(client_id)), sasl_(std::move(sasl)) {}
   BrokerConnection(const BrokerConnection&) = delete;
   BrokerConnection& operator=(const BrokerConnection&) = delete;
 
-  bool connected() const { return socket_.has_value() && socket_->is_open(); }
-  // Connects to host:port within `timeout`; an error code on failure.
+  bool connected() const;
+  // Connects to host:port within `timeout` (and authenticates, within
+  // another `timeout`); an error code on failure: std::errc::permission_denied
+  // when the peer refused the login or could not prove it knows the
+  // credential, with auth_error() saying why.
   asio::awaitable<std::error_code> connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
+  // Why the last connect() failed to authenticate (for the log).
+  const std::string& auth_error() const { return auth_error_; }
+  bool authenticates() const { return sasl_.has_value(); }
   // Sends `request` as API `api_key` version `version` and waits up to
   // `timeout` for its response, whose body (past the response header) is
   // returned. The connection is closed on any error, and on a timeout.
@@ -67,10 +80,19 @@ class BrokerConnection {
   asio::awaitable<std::optional<ResponseBody>> exchange(std::vector<uint8_t>& request, size_t size_at, bool flexible,
                                                         std::chrono::milliseconds timeout);
 
+  // SaslHandshake and SaslAuthenticate on the fresh connection
+  // (broker_connection_sasl.cc).
+  asio::awaitable<std::error_code> authenticate(std::chrono::milliseconds timeout);
+
   asio::io_context& io_;
   std::string client_id_;
+  std::optional<InterBrokerSasl> sasl_;
   std::optional<asio::ip::tcp::socket> socket_;
   int32_t correlation_id_ = 0;
+  std::string auth_error_;
+  // When the peer's session ends (SaslAuthenticate's session_lifetime_ms),
+  // less a margin; nullopt: it does not.
+  std::optional<std::chrono::steady_clock::time_point> session_ends_;
 };
 
 }  // namespace runnel::cluster::replication

@@ -24,7 +24,7 @@ struct ReplicaFetcher::State {
         options(o),
         resolve(std::move(r)),
         lookup(std::move(l)),
-        connection(io, "runnel-replica-" + std::to_string(o.self.value())),
+        connection(io, "runnel-replica-" + std::to_string(o.self.value()), o.sasl),
         timer(io) {}
   asio::io_context& io;
   Options options;
@@ -34,6 +34,8 @@ struct ReplicaFetcher::State {
   asio::steady_timer timer;
   bool stopped = false;
   bool running = false;
+  // The wait before the next login after a refused one (0: none refused).
+  std::chrono::milliseconds auth_backoff{0};
   // Partition -> the earliest time it may be fetched again (after an error).
   std::map<std::pair<std::string, PartitionId>, std::chrono::steady_clock::time_point> partitions;
 
@@ -140,6 +142,26 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
       co_return;
     }
     auto ec = co_await s.connection.connect(endpoint->host, endpoint->port, std::chrono::seconds(5));
+    if (s.stopped) co_return;
+    if (ec == std::errc::permission_denied) {
+      // A refused login is a configuration error (a wrong password, a user
+      // missing on the leader): said loudly, retried ever more slowly, so
+      // that fixing the credential heals replication without a restart.
+      s.auth_backoff =
+          s.auth_backoff.count() == 0 ? s.options.backoff : std::min(s.auth_backoff * 2, s.options.auth_backoff_max);
+      spdlog::error(
+          "replica fetcher: authentication failed to node {} at {}:{} as {} with SASL mechanism {}: {}; retrying "
+          "in {} ms",
+          s.options.leader.value(), endpoint->host, endpoint->port, s.options.sasl ? s.options.sasl->username : "",
+          s.options.sasl ? s.options.sasl->mechanism : "", s.connection.auth_error(), s.auth_backoff.count());
+      co_await s.sleep(s.auth_backoff);
+      co_return;
+    }
+    if (!ec && s.auth_backoff.count() != 0) {
+      spdlog::info("replica fetcher: authenticated to node {} at {}:{} again", s.options.leader.value(), endpoint->host,
+                   endpoint->port);
+      s.auth_backoff = std::chrono::milliseconds(0);
+    }
     if (ec) {
       spdlog::debug("replica fetcher: cannot connect to node {} at {}:{}: {}", s.options.leader.value(), endpoint->host,
                     endpoint->port, ec.message());

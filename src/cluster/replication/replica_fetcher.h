@@ -35,6 +35,11 @@ class ReplicaFetcher {
     int32_t max_wait_ms = 500;
     int32_t partition_max_bytes = 1 << 20;
     std::chrono::milliseconds backoff{200};
+    // After a failed login the fetcher waits twice as long each time, up to
+    // this (Kafka's reconnect.backoff.max.ms plays the same part).
+    std::chrono::milliseconds auth_backoff_max{5000};
+    // The login for the leader's inter-broker listener, when it uses SASL.
+    std::optional<InterBrokerSasl> sasl;
   };
   struct Endpoint {
     std::string host;

@@ -73,6 +73,43 @@ TEST(BrokerConfig, ResolvesListenersWithTheirProtocols) {
   EXPECT_THROW(set_config(c, "ssl.enabled.protocols", "TLSv1.1"), ConfigError);
 }
 
+TEST(BrokerConfig, InterBrokerSaslLogin) {
+  BrokerConfig c;
+  set_config(c, "listeners", "SASL_PLAINTEXT://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092");
+  set_config(c, "runnel.etcd.endpoints", "http://127.0.0.1:2379");
+  set_config(c, "security.inter.broker.protocol", "sasl_plaintext");
+  set_config(c, "sasl.mechanism.inter.broker.protocol", "SCRAM-SHA-512");
+  resolve_listeners(c);
+  EXPECT_EQ(c.inter_broker_listener().name, "SASL_PLAINTEXT");
+  EXPECT_THROW(validate_config(c), ConfigError);  // no JAAS line for the login
+  set_config(c, "listener.name.SASL_PLAINTEXT.scram-sha-512.sasl.jaas.config",
+             "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"broker\" "
+             "password=\"p\\\"w;d\";");
+  validate_config(c);
+  auto login = c.inter_broker_sasl();
+  ASSERT_TRUE(login);
+  EXPECT_EQ(login->mechanism, "SCRAM-SHA-512");
+  EXPECT_EQ(login->username, "broker");
+  EXPECT_EQ(login->password, "p\"w;d");
+  // Kafka refuses both names at once, and the mechanism must be enabled.
+  set_config(c, "inter.broker.listener.name", "SASL_PLAINTEXT");
+  EXPECT_THROW(validate_config(c), ConfigError);
+  c.inter_broker_listener_name.clear();
+  set_config(c, "sasl.enabled.mechanisms", "PLAIN");
+  EXPECT_THROW(validate_config(c), ConfigError);
+  EXPECT_THROW(set_config(c, "listener.name.x.plain.sasl.jaas.config", "Module required username=\"u"), ConfigError);
+  EXPECT_THROW(set_config(c, "security.inter.broker.protocol", "TLS"), ConfigError);
+  EXPECT_THROW(set_config(c, "sasl.mechanism.inter.broker.protocol", "GSSAPI"), ConfigError);
+
+  // Brokers do not connect to each other over TLS yet.
+  BrokerConfig tls;
+  set_config(tls, "listeners", "SASL_SSL://127.0.0.1:9095");
+  set_config(tls, "ssl.keystore.location", "/x.pem");
+  set_config(tls, "runnel.etcd.endpoints", "http://127.0.0.1:2379");
+  resolve_listeners(tls);
+  EXPECT_THROW(validate_config(tls), ConfigError);
+}
+
 TEST(BrokerConfig, RefusesUnknownKeysAndBadValuesNamingTheKey) {
   BrokerConfig c;
   try {
