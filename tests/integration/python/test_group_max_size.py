@@ -5,10 +5,13 @@ librdkafka consumers (Debian's 2.0.2, classic protocol) share a topic, and a
 third one, a raw JoinGroup and a raw ConsumerGroupHeartbeat (which would
 upgrade the group) are turned away without a rebalance. Consumer protocol:
 raw ConsumerGroupHeartbeat members, and a mixed group whose classic member
-counts towards the limit."""
+counts towards the limit. And a classic group of three whose broker comes
+back with group.max.size=2: it rebalances at once and keeps two members."""
 import time
+import unittest
 
 import kproto
+from broker import Broker
 from helpers import BrokerTestCase, create_topic, producer
 from test_consumer_group_protocol import Member
 from test_consumer_group_raw import Raw, topic_id
@@ -143,3 +146,39 @@ class GroupMaxSizeTest(Raw, BrokerTestCase):
         err, *_ = k.join()
         self.assertEqual(err, 0)
         self.assertEqual(len(self.describe(group)["members"]), 2)
+
+
+class LoweredLimitTest(unittest.TestCase):
+    """group.max.size lowered across a restart: the group loaded over the
+    limit rebalances, the first two members to rejoin stay, the third is
+    refused."""
+
+    def test_group_over_the_lowered_limit_rebalances_down_to_it(self):
+        topic, group = "max-lowered", "max-lowered-app"
+        broker = Broker(sets={"num.partitions": 3, "group.initial.rebalance.delay.ms": 0, "group.max.size": 3}).start()
+        members = []
+        try:
+            create_topic(broker.bootstrap, topic, 3)
+            members += [Member(None, broker.bootstrap, group, topic, name, protocol="classic") for name in "abc"]
+            wait_for("one partition each", lambda: all(len(m.owned()) == 1 for m in members), members=members)
+            self.assertEqual(broker.stop(), 0)
+            broker.sets["group.max.size"] = 2
+            broker.restart()
+
+            refused = lambda m: any("GROUP_MAX_SIZE_REACHED" in e["error"] or "val=81" in e["error"]
+                                    for e in m.of("error"))
+            wait_for("a member refused", lambda: any(refused(m) for m in members), members=members)
+            stayed = [m for m in members if not refused(m)]
+            self.assertEqual(len(stayed), 2, [m.name for m in members])
+            wait_for("the two members sharing every partition",
+                     lambda: sorted(stayed[0].owned() | stayed[1].owned()) == [0, 1, 2]
+                     and stayed[0].owned() and stayed[1].owned(), members=members)
+            g = kproto.parse_describe_groups_v6(kproto.round_trip(broker.port, kproto.describe_groups_v6(1, [group])))[0]
+            self.assertEqual((g["state"], g["members"]), ("Stable", 2), g)
+        finally:
+            for m in members:
+                m.stop()
+            alive = broker.alive()
+            log = broker.log()
+            broker.cleanup()
+            self.assertTrue(alive, log)
