@@ -139,6 +139,11 @@ struct BrokerConfig {
   int64_t transactional_id_expiration_ms = 604800000;  // transactional.id.expiration.ms
   int32_t group_min_session_timeout_ms = 6000;         // group.min.session.timeout.ms
   int32_t group_max_session_timeout_ms = 1800000;      // group.max.session.timeout.ms
+  // Members a group may have (Kafka's defaults: no limit): group.max.size
+  // for classic groups, group.consumer.max.size for consumer groups
+  // (KIP-848), classic members of a mixed group included.
+  int32_t group_max_size = INT32_MAX;           // group.max.size
+  int32_t group_consumer_max_size = INT32_MAX;  // group.consumer.max.size
   // KIP-848 consumer groups (ConsumerGroupHeartbeat).
   int32_t group_consumer_heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
   int32_t group_consumer_session_timeout_ms = 45000;    // group.consumer.session.timeout.ms

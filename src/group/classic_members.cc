@@ -57,6 +57,13 @@ JoinResult ConsumerGroup::classic_join(const JoinRequest& req, const TopicCatalo
                                        ConsumerClock::time_point now) {
   const bool unknown = req.member_id.empty();
   const std::string member_id = unknown ? new_consumer_member_id() : req.member_id;
+  // group.consumer.max.size, before the protocol checks, as Kafka's
+  // classicGroupJoinToConsumerGroup.
+  if (check_capacity(unknown ? std::string() : member_id).first != ErrorCode::NONE) {
+    spdlog::info("consumer group {}: classic member {} refused: the group has reached its maximum size of {}", id_,
+                 unknown ? "(new)" : member_id, config_.max_size);
+    return JoinResult::failed(ErrorCode::GROUP_MAX_SIZE_REACHED, "");
+  }
 
   // Kafka's supportsClassicProtocols: the consumer protocol type, and a
   // protocol every classic member already here supports.

@@ -273,9 +273,22 @@ void ConsumerGroup::compute_target(const std::map<std::string, SubscribedTopic>&
   target_ = assign(assignor(), in, metadata);
 }
 
+std::pair<ErrorCode, std::string> ConsumerGroup::check_capacity(const std::string& member_id) const {
+  // Every member counts, classic ones of a mixed group included. A static
+  // member back under a new member id counts as new, as in Kafka 4.0-4.2.
+  if (static_cast<int64_t>(members_.size()) < config_.max_size || (!member_id.empty() && members_.count(member_id)))
+    return {ErrorCode::NONE, ""};
+  return {ErrorCode::GROUP_MAX_SIZE_REACHED,
+          "The consumer group has reached its maximum capacity of " + std::to_string(config_.max_size) + " members."};
+}
+
 ConsumerHeartbeatResult ConsumerGroup::heartbeat(const ConsumerHeartbeat& req, const TopicCatalog& topics,
                                                  ConsumerClock::time_point now) {
   if (req.member_epoch == kLeaveEpoch || req.member_epoch == kLeaveStaticEpoch) return leave(req);
+  // Before the member is looked at, as Kafka: in a full group even an
+  // unknown member id gets GROUP_MAX_SIZE_REACHED.
+  if (auto [error, message] = check_capacity(req.member_id); error != ErrorCode::NONE)
+    return error_result(error, std::move(message));
   const std::string member_id = req.member_id.empty() ? random_member_id() : req.member_id;
   ConsumerMember before;  // the member as it was (empty for a new one)
   bool is_new = false;

@@ -56,6 +56,7 @@ struct ConsumerGroupConfig {
   MigrationPolicy migration_policy = MigrationPolicy::Bidirectional;  // Kafka 4's default
   int32_t heartbeat_interval_ms = 5000;                               // group.consumer.heartbeat.interval.ms
   int32_t session_timeout_ms = 45000;                                 // group.consumer.session.timeout.ms
+  int32_t max_size = INT32_MAX;                                       // group.consumer.max.size
   // group.consumer.assignors: the first is the default.
   std::vector<std::string> assignors = {std::string(kUniformAssignor), std::string(kRangeAssignor)};
 };
@@ -114,6 +115,10 @@ class ConsumerGroup {
   // The assignor the next target assignment is computed with.
   std::string assignor() const;
   bool empty() const { return members_.empty(); }
+  // Kafka's throwIfConsumerGroupIsFull: GROUP_MAX_SIZE_REACHED, with Kafka's
+  // message, when the group has group.consumer.max.size members and
+  // `member_id` (empty: a new member) is not one of them; NONE otherwise.
+  std::pair<ErrorCode, std::string> check_capacity(const std::string& member_id) const;
 
   // A heartbeat of a member (joining, staying or leaving) that passed
   // validate_heartbeat().

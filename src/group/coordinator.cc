@@ -256,8 +256,10 @@ std::optional<int64_t> Coordinator::persist_if_dirty(Group& g) {
   return append(g.id(), {r});
 }
 
-ConsumerGroup* Coordinator::upgrade(const std::string& group_id, std::string& message) {
+ConsumerGroup* Coordinator::upgrade(const std::string& group_id, const std::string& member_id, ErrorCode& error,
+                                    std::string& message) {
   // Kafka's validateOnlineUpgrade, then convertToConsumerGroup.
+  error = ErrorCode::GROUP_ID_NOT_FOUND;
   message = "Group " + group_id + " is not a consumer group";
   Group* classic = find(group_id);
   if (!classic) return nullptr;
@@ -269,11 +271,22 @@ ConsumerGroup* Coordinator::upgrade(const std::string& group_id, std::string& me
     spdlog::info("group {}: cannot upgrade to a consumer group, it does not use the consumer protocol", group_id);
     return nullptr;
   }
+  if (static_cast<int64_t>(classic->members().size()) > consumer_config_.max_size) {
+    spdlog::info("group {}: cannot upgrade to a consumer group, its size exceeds group.consumer.max.size", group_id);
+    return nullptr;
+  }
   auto converted = consumer_group_from_classic(*classic, consumer_config_, catalog_, Clock::now());
   if (!converted) {
     message = "Cannot upgrade the classic group " + group_id +
               " to consumer group because the embedded consumer protocol is malformed.";
     spdlog::info("group {}: {}", group_id, message);
+    return nullptr;
+  }
+  // Kafka converts, then finds the group full and undoes the conversion:
+  // a group already at group.consumer.max.size stays classic.
+  if (auto [full, why] = converted->check_capacity(member_id); full != ErrorCode::NONE) {
+    error = full;
+    message = std::move(why);
     return nullptr;
   }
   // The classic group's record goes (a tombstone, its offsets stay); the
@@ -298,6 +311,10 @@ std::optional<int64_t> Coordinator::maybe_downgrade(const std::string& group_id)
   if (!cg || !cg->only_classic_members()) return std::nullopt;
   if (!downgrade_enabled(consumer_config_.migration_policy)) {
     spdlog::info("consumer group {}: cannot downgrade to a classic group, the online downgrade is disabled", group_id);
+    return std::nullopt;
+  }
+  if (static_cast<int64_t>(cg->members().size()) > limits_.max_size) {
+    spdlog::info("consumer group {}: cannot downgrade to a classic group, its size exceeds group.max.size", group_id);
     return std::nullopt;
   }
   auto image = classic_group_from_consumer(*cg, catalog_);
@@ -373,8 +390,9 @@ asio::awaitable<ConsumerHeartbeatResult> Coordinator::consumer_heartbeat(const s
       groups_.erase(group_id);
       empty_since_ms_.erase(group_id);
     } else {
+      ErrorCode error = ErrorCode::NONE;
       std::string message;
-      if (!upgrade(group_id, message)) co_return fail(ErrorCode::GROUP_ID_NOT_FOUND, message);
+      if (!upgrade(group_id, request.member_id, error, message)) co_return fail(error, message);
     }
   }
   ConsumerGroup* g = find_consumer(group_id);
@@ -536,6 +554,10 @@ void Coordinator::load(int32_t partition_index) {
     }
   });
   if (records) spdlog::info("loaded {} records from {}-{}", records, kOffsetsTopic, partition_index);
+  // Kafka's onLoaded: group.max.size may have been lowered since.
+  auto now = Clock::now();
+  for (auto& [id, g] : groups_)
+    if (offsets_partition_for(id, offsets_partitions_) == partition_index) g->rebalance_if_over_capacity(now);
 }
 
 asio::awaitable<JoinResult> Coordinator::join(const std::string& group_id, const JoinRequest& request) {

@@ -195,10 +195,13 @@ class Coordinator {
   // Deletes a consumer group (tombstone); its offsets stay.
   void drop_consumer_group(const std::string& group_id);
   // Online migration (group_conversion.h). The classic group with members
-  // becomes a consumer group (nullptr when it cannot: Kafka then answers
-  // GROUP_ID_NOT_FOUND); a consumer group of classic members only becomes a
-  // classic group that rebalances, when the policy allows it (true then).
-  ConsumerGroup* upgrade(const std::string& group_id, std::string& message);
+  // becomes a consumer group for `member_id` to join (nullptr when it
+  // cannot: `error` is then Kafka's answer, GROUP_ID_NOT_FOUND, or
+  // GROUP_MAX_SIZE_REACHED when the group is at group.consumer.max.size); a
+  // consumer group of classic members only becomes a classic group that
+  // rebalances, when the policy and group.max.size allow it.
+  ConsumerGroup* upgrade(const std::string& group_id, const std::string& member_id, ErrorCode& error,
+                         std::string& message);
   // The offset of the classic group's record when it downgraded.
   std::optional<int64_t> maybe_downgrade(const std::string& group_id);
   // Applies one __consumer_offsets record (replay at start-up).

@@ -233,12 +233,56 @@ void Group::unload(ErrorCode error) {
 
 // ---- JoinGroup -------------------------------------------------------------
 
+bool Group::accepts_joining_member(const std::string& member_id) const {
+  auto known = members_.find(member_id);
+  switch (state_) {
+    case GroupState::Empty:
+    case GroupState::Dead:
+      return true;
+    case GroupState::PreparingRebalance: {
+      // Counted are the members that have rejoined, not the group's size:
+      // a group over the limit (lowered since it formed) keeps the first
+      // max_size members to rejoin and turns the last ones away.
+      if (known != members_.end() && known->second.awaiting_join) return true;
+      auto joined = std::count_if(members_.begin(), members_.end(),
+                                  [](const auto& kv) { return static_cast<bool>(kv.second.awaiting_join); });
+      return joined < limits_.max_size;
+    }
+    case GroupState::CompletingRebalance:
+    case GroupState::Stable:
+      // Members that did not rejoin left at the end of the join phase, so
+      // the group's size counts here. A static member coming back under a
+      // new member id is a new member too, as in Kafka 4.0-4.2.
+      return known != members_.end() || static_cast<int64_t>(members_.size()) < limits_.max_size;
+  }
+  return true;
+}
+
+bool Group::rebalance_if_over_capacity(Clock::time_point now) {
+  if (static_cast<int64_t>(members_.size()) <= limits_.max_size) return false;
+  maybe_prepare_rebalance(now, "loaded with " + std::to_string(members_.size()) + " members, over group.max.size " +
+                                   std::to_string(limits_.max_size) +
+                                   "; rebalancing so that consumers can commit their offsets");
+  return true;
+}
+
 void Group::join(const JoinRequest& req, Clock::time_point now, std::function<void(JoinResult)> respond) {
   if (state_ == GroupState::Dead)
     return respond(JoinResult::failed(ErrorCode::COORDINATOR_NOT_AVAILABLE, req.member_id));
   if (req.session_timeout_ms < limits_.min_session_timeout_ms ||
       req.session_timeout_ms > limits_.max_session_timeout_ms)
     return respond(JoinResult::failed(ErrorCode::INVALID_SESSION_TIMEOUT, req.member_id));
+  if (!accepts_joining_member(req.member_id)) {
+    // As Kafka: the refused member id is forgotten, whether it was issued
+    // (MEMBER_ID_REQUIRED) or a member that had not rejoined yet.
+    if (pending_members_.erase(req.member_id) == 0 && members_.count(req.member_id))
+      remove_member_and_update(req.member_id, now, "the group is at group.max.size");
+    spdlog::info("group {}: member {} refused in {}: the group has reached its maximum size of {}", id_,
+                 req.member_id.empty() ? "(new)" : req.member_id, state_name(state_), limits_.max_size);
+    respond(JoinResult::failed(ErrorCode::GROUP_MAX_SIZE_REACHED, ""));
+    maybe_complete_join(now);  // it may have been the one waited for
+    return;
+  }
   if (!supports_protocols(req.protocol_type, req.protocols))
     return respond(JoinResult::failed(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, req.member_id));
   if (req.member_id.empty())

@@ -116,6 +116,7 @@ struct GroupLimits {
   int32_t min_session_timeout_ms = 6000;
   int32_t max_session_timeout_ms = 1800000;
   int32_t initial_rebalance_delay_ms = 3000;
+  int32_t max_size = INT32_MAX;  // group.max.size
 };
 
 class Group {
@@ -159,6 +160,10 @@ class Group {
   // Starts a rebalance (a group converted back from a consumer group): the
   // members learn it from their next Heartbeat and rejoin.
   void rebalance(Clock::time_point now, const std::string& reason) { maybe_prepare_rebalance(now, reason); }
+  // A group loaded with more members than group.max.size allows (the limit
+  // was lowered) rebalances, as Kafka's does: its members get a chance to
+  // commit, and only the first max_size to rejoin stay. True when it did.
+  bool rebalance_if_over_capacity(Clock::time_point now);
   // This broker stopped coordinating the group (its __consumer_offsets
   // partition is led elsewhere now): every member waiting in JoinGroup or
   // SyncGroup is answered `error` (NOT_COORDINATOR, so that it finds the new
@@ -170,6 +175,8 @@ class Group {
                std::string leader, std::vector<Member> members, Clock::time_point now);
 
  private:
+  // Kafka's acceptJoiningMember: whether group.max.size lets this member id in.
+  bool accepts_joining_member(const std::string& member_id) const;
   void join_unknown_member(const JoinRequest& req, Clock::time_point now, std::function<void(JoinResult)> respond);
   void join_known_member(const JoinRequest& req, Clock::time_point now, std::function<void(JoinResult)> respond);
   void replace_static_member(const std::string& old_id, const JoinRequest& req, Clock::time_point now,

@@ -468,7 +468,7 @@ void Broker::start() {
   auto offsets_topic = topics_.find(group::kOffsetsTopic);
   offsets_partitions_ = offsets_topic ? offsets_topic->partitions : config_.offsets_topic_num_partitions;
   group::GroupLimits limits{config_.group_min_session_timeout_ms, config_.group_max_session_timeout_ms,
-                            config_.group_initial_rebalance_delay_ms};
+                            config_.group_initial_rebalance_delay_ms, config_.group_max_size};
   for (int s = 0; s < shards_.size(); ++s) {
     coordinators_.push_back(std::make_unique<group::Coordinator>(
         shards_.at(s).io(), limits, /*offset.metadata.max.bytes=*/4096,
@@ -479,6 +479,7 @@ void Broker::start() {
     group::ConsumerGroupConfig consumer_config;
     consumer_config.heartbeat_interval_ms = config_.group_consumer_heartbeat_interval_ms;
     consumer_config.session_timeout_ms = config_.group_consumer_session_timeout_ms;
+    consumer_config.max_size = config_.group_consumer_max_size;
     consumer_config.assignors = config_.group_consumer_assignors;
     consumer_config.migration_policy = group::parse_migration_policy(config_.group_consumer_migration_policy)
                                            .value_or(group::MigrationPolicy::Bidirectional);

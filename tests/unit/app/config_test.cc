@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -144,6 +145,25 @@ TEST(BrokerConfig, ConsumerGroupProtocolSettings) {
   EXPECT_THROW(set_config(c, "group.consumer.assignors", "sticky"), ConfigError);
   EXPECT_THROW(set_config(c, "group.consumer.assignors", " , "), ConfigError);
   EXPECT_THROW(set_config(c, "group.consumer.heartbeat.interval.ms", "0"), ConfigError);
+}
+
+TEST(BrokerConfig, GroupSizeLimits) {
+  BrokerConfig c;
+  // Kafka's defaults: Integer.MAX_VALUE, no limit.
+  EXPECT_EQ(c.group_max_size, 2147483647);
+  EXPECT_EQ(c.group_consumer_max_size, 2147483647);
+  set_config(c, "group.max.size", "2");
+  set_config(c, "group.consumer.max.size", "1");
+  EXPECT_EQ(c.group_max_size, 2);
+  EXPECT_EQ(c.group_consumer_max_size, 1);
+  // atLeast(1), as Kafka; the two are independent of each other.
+  EXPECT_THROW(set_config(c, "group.max.size", "0"), ConfigError);
+  EXPECT_THROW(set_config(c, "group.consumer.max.size", "-1"), ConfigError);
+  EXPECT_THROW(set_config(c, "group.consumer.max.size", "2147483648"), ConfigError);
+  EXPECT_THROW(set_config(c, "group.classic.max.size", "2"), ConfigError);  // not one of Kafka's names
+  auto keys = known_config_keys();
+  EXPECT_NE(std::find(keys.begin(), keys.end(), "group.max.size"), keys.end());
+  EXPECT_NE(std::find(keys.begin(), keys.end(), "group.consumer.max.size"), keys.end());
 }
 
 TEST(BrokerConfig, ConsumerGroupMigrationPolicy) {
