@@ -4,29 +4,13 @@
 
 #include "app/admin_client.h"
 #include "app/table.h"
+#include "config/dynamic_broker_config.h"
 #include "protocol/messages.h"
 
 namespace runnel::app {
 namespace {
 
 constexpr int8_t kBrokerResourceType = 4;
-
-std::string config_source_name(int8_t source) {
-  switch (source) {
-    case 1:
-      return "DYNAMIC_TOPIC_CONFIG";
-    case 2:
-      return "DYNAMIC_BROKER_CONFIG";
-    case 3:
-      return "DYNAMIC_DEFAULT_BROKER_CONFIG";
-    case 4:
-      return "STATIC_BROKER_CONFIG";
-    case 5:
-      return "DEFAULT_CONFIG";
-    default:
-      return "UNKNOWN";
-  }
-}
 
 }  // namespace
 

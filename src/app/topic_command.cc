@@ -9,6 +9,7 @@
 #include "app/topic_layout.h"
 #include "base/error_code.h"
 #include "cluster/etcd/etcd_format.h"
+#include "config/dynamic_broker_config.h"
 #include "protocol/messages.h"
 
 namespace runnel::app {
@@ -33,25 +34,6 @@ std::string join(const std::vector<int32_t>& ids) {
   std::string out;
   for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
   return out.empty() ? "-" : out;
-}
-
-const char* source_name(int8_t source) {
-  switch (source) {
-    case 1:
-      return "DYNAMIC_TOPIC_CONFIG";
-    case 2:
-      return "DYNAMIC_BROKER_CONFIG";
-    case 3:
-      return "DYNAMIC_DEFAULT_BROKER_CONFIG";
-    case 4:
-      return "STATIC_BROKER_CONFIG";
-    case 5:
-      return "DEFAULT_CONFIG";
-    case 6:
-      return "DYNAMIC_BROKER_LOGGER_CONFIG";
-    default:
-      return "UNKNOWN";
-  }
 }
 
 void print_json(std::ostream& out, const json& doc) { out << doc.dump(2) << "\n"; }
@@ -164,8 +146,8 @@ int topic_describe(const TopicCommandOptions& o, const std::string& topic, bool 
       for (const auto& c : entries) {
         if (!all_configs && c.config_source == 5) continue;
         std::string value = c.is_sensitive ? "(sensitive)" : c.value.value_or("null");
-        configs.push_back({{"name", c.name}, {"value", value}, {"source", source_name(c.config_source)}});
-        config_rows.push_back({c.name, value, source_name(c.config_source)});
+        configs.push_back({{"name", c.name}, {"value", value}, {"source", config_source_name(c.config_source)}});
+        config_rows.push_back({c.name, value, config_source_name(c.config_source)});
       }
     }
 

@@ -10,6 +10,25 @@
 #include "config/topic_config.h"
 
 namespace runnel {
+
+const char* config_source_name(int8_t source) {
+  switch (source) {
+    case 1:
+      return "DYNAMIC_TOPIC_CONFIG";
+    case 2:
+      return "DYNAMIC_BROKER_CONFIG";
+    case 3:
+      return "DYNAMIC_DEFAULT_BROKER_CONFIG";
+    case 4:
+      return "STATIC_BROKER_CONFIG";
+    case 5:
+      return "DEFAULT_CONFIG";
+    case 6:
+      return "DYNAMIC_BROKER_LOGGER_CONFIG";
+    default:
+      return "UNKNOWN";
+  }
+}
 namespace {
 
 std::vector<DynamicBrokerKey> make_dynamic_keys() {

@@ -32,6 +32,10 @@ enum class ConfigSource : int8_t {
   kDefault = 5,
 };
 
+// Kafka's name of a config_source value (DYNAMIC_TOPIC_CONFIG, ...), as
+// kafka-configs.sh prints it; "UNKNOWN" for anything else.
+const char* config_source_name(int8_t source);
+
 using ConfigMap = std::map<std::string, std::string>;
 
 struct DynamicBrokerConfigs {
