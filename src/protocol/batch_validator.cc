@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/wrapping.h"
 #include "protocol/compression.h"
 #include "protocol/reader.h"
 #include "protocol/record_batch.h"
@@ -176,7 +177,7 @@ BatchValidation validate_produced_batch(std::span<const uint8_t> batch, const Ba
       continue;
     }
     // Two's-complement addition, as Java's long arithmetic.
-    int64_t ts = static_cast<int64_t>(static_cast<uint64_t>(base_timestamp) + static_cast<uint64_t>(timestamp_delta));
+    int64_t ts = wrapping_add(base_timestamp, timestamp_delta);
     if (!config.log_append_time && ts != kNoTimestamp && timestamp_out_of_range(ts, config)) {
       result.record_errors.push_back(
           {i, "Timestamp " + str(ts) + " of message with offset delta " + str(i) +
@@ -245,8 +246,7 @@ std::optional<int64_t> max_timestamp_from_records(std::span<const uint8_t> batch
       ok = false;
       break;
     }
-    int64_t ts =
-        static_cast<int64_t>(static_cast<uint64_t>(v.base_timestamp()) + static_cast<uint64_t>(timestamp_delta));
+    int64_t ts = wrapping_add(v.base_timestamp(), timestamp_delta);
     max = std::max(max, ts);
   }
   release_if_large(scratch);

@@ -2,6 +2,7 @@
 
 #include "base/crc32c.h"
 #include "base/endian.h"
+#include "base/wrapping.h"
 #include "protocol/compression.h"
 #include "protocol/reader.h"
 #include "protocol/writer.h"
@@ -91,10 +92,10 @@ std::vector<Record> decode_record_batch(std::span<const uint8_t> batch) {
     Reader r(header.take(static_cast<size_t>(size)));
     Record rec;
     r.i8();
-    rec.timestamp = base_timestamp + r.varlong();
+    rec.timestamp = wrapping_add(base_timestamp, r.varlong());
     // With LogAppendTime every record carries the broker's time, kept in the header.
     if (log_append_time) rec.timestamp = max_timestamp;
-    rec.offset = base_offset + r.varint();
+    rec.offset = wrapping_add(base_offset, r.varint());
     rec.key = read_optional_varbytes(r);
     rec.value = read_optional_varbytes(r);
     int32_t headers = r.varint();

@@ -9,6 +9,7 @@
 
 #include "base/crc32c.h"
 #include "base/endian.h"
+#include "base/wrapping.h"
 #include "protocol/compression.h"
 #include "protocol/compressor.h"
 #include "protocol/control_record.h"
@@ -296,7 +297,7 @@ bool filter_batch(std::span<const uint8_t> batch, BatchFilterContext& ctx, std::
   int64_t new_base = old_base;
   int16_t attributes = v.attributes();
   if (need_horizon) {
-    new_base = static_cast<int64_t>(static_cast<uint64_t>(ctx.now_ms) + static_cast<uint64_t>(ctx.delete_retention_ms));
+    new_base = wrapping_add(ctx.now_ms, ctx.delete_retention_ms);
     if (ctx.delete_retention_ms > std::numeric_limits<int64_t>::max() - ctx.now_ms)
       new_base = std::numeric_limits<int64_t>::max();
     attributes = static_cast<int16_t>(attributes | kDeleteHorizonBit);
@@ -310,7 +311,7 @@ bool filter_batch(std::span<const uint8_t> batch, BatchFilterContext& ctx, std::
   std::vector<uint8_t> inner;
   for (const RawRecord* r : kept) {
     // Two's-complement arithmetic, as Java's long.
-    int64_t ts = static_cast<int64_t>(static_cast<uint64_t>(old_base) + static_cast<uint64_t>(r->timestamp_delta));
+    int64_t ts = wrapping_add(old_base, r->timestamp_delta);
     max_ts = std::max(max_ts, ts);
     if (new_base == old_base) {
       plain.insert(plain.end(), r->whole.begin(), r->whole.end());
