@@ -8,6 +8,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <limits>
+
 #include "base/crc32c.h"
 #include "base/endian.h"
 #include "protocol/compression.h"
@@ -69,6 +71,20 @@ std::vector<uint8_t> compress_batch(const std::vector<uint8_t>& batch, int codec
   store_be32(out.data() + 8, static_cast<uint32_t>(out.size() - 12));
   store_be32(out.data() + 17, crc32c(std::span<const uint8_t>(out).subspan(21)));
   return out;
+}
+
+// A hostile header: base offset INT64_MAX, so that the second record's
+// offset delta (1) runs past it. Kafka's Java sum wraps; so does ours (in C++
+// a plain sum is undefined behaviour, which the fuzz tree's UBSan found; the
+// timestamp's base + delta is summed the same way).
+TEST(RecordCodec, OffsetDeltasWrapAsJavaDoes) {
+  std::vector<uint8_t> batch = build_record_batch(sample(), 0);
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  store_be64(batch.data(), static_cast<uint64_t>(kMax));  // base offset (outside the CRC)
+  std::vector<Record> records = decode_record_batch(batch);
+  ASSERT_EQ(records.size(), 5u);
+  EXPECT_EQ(records[0].offset, kMax);
+  EXPECT_EQ(records[1].offset, std::numeric_limits<int64_t>::min());
 }
 
 TEST(RecordCodec, RoundTripsUncompressed) {
