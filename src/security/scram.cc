@@ -2,93 +2,15 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <array>
 #include <stdexcept>
 
+#include "security/scram_primitives.h"
+
 namespace runnel::security {
 namespace {
-
-const EVP_MD* digest(ScramMechanism m) { return m == ScramMechanism::kSha256 ? EVP_sha256() : EVP_sha512(); }
-
-std::vector<uint8_t> hmac(ScramMechanism m, std::span<const uint8_t> key, std::string_view data) {
-  std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
-  unsigned int n = 0;
-  if (!HMAC(digest(m), key.data(), static_cast<int>(key.size()), reinterpret_cast<const uint8_t*>(data.data()),
-            data.size(), out.data(), &n))
-    throw std::runtime_error("HMAC failed");
-  out.resize(n);
-  return out;
-}
-
-std::vector<uint8_t> hash(ScramMechanism m, std::span<const uint8_t> data) {
-  std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
-  unsigned int n = 0;
-  if (!EVP_Digest(data.data(), data.size(), out.data(), &n, digest(m), nullptr))
-    throw std::runtime_error("digest failed");
-  out.resize(n);
-  return out;
-}
-
-std::vector<uint8_t> salted_password(ScramMechanism m, std::string_view password, std::span<const uint8_t> salt,
-                                     int32_t iterations) {
-  std::vector<uint8_t> out(static_cast<size_t>(EVP_MD_get_size(digest(m))));
-  if (!PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt.data(), static_cast<int>(salt.size()),
-                         iterations, digest(m), static_cast<int>(out.size()), out.data()))
-    throw std::runtime_error("PBKDF2 failed");
-  return out;
-}
-
-bool equal_ct(std::span<const uint8_t> a, std::span<const uint8_t> b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-bool printable_no_comma(std::string_view s) {
-  for (char c : s)
-    if (c < 0x21 || c > 0x7e || c == ',') return false;
-  return true;
-}
-
-// saslname: "=2C" is ',' and "=3D" is '='; any other '=' (or a ',') is malformed.
-std::optional<std::string> decode_saslname(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == ',') return std::nullopt;
-    if (s[i] != '=') {
-      out += s[i];
-      continue;
-    }
-    if (s.substr(i, 3) == "=2C")
-      out += ',';
-    else if (s.substr(i, 3) == "=3D")
-      out += '=';
-    else
-      return std::nullopt;
-    i += 2;
-  }
-  return out;
-}
-
-// Splits on ',' (SCRAM attributes never contain one).
-std::vector<std::string_view> split_attrs(std::string_view s) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  for (;;) {
-    size_t comma = s.find(',', start);
-    parts.push_back(s.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return parts;
-}
-
-// "x=value": the value of attribute x, or nullopt.
-std::optional<std::string_view> attr(std::string_view part, char name) {
-  if (part.size() < 2 || part[0] != name || part[1] != '=') return std::nullopt;
-  return part.substr(2);
-}
 
 // The per-process secret from which the decoy credentials of unknown users
 // are derived: the same user always gets the same decoy salt, so repeated
@@ -103,16 +25,6 @@ const std::array<uint8_t, 32>& decoy_key() {
 }
 
 }  // namespace
-
-std::vector<uint8_t> scram_salted_password(ScramMechanism m, std::string_view password, std::span<const uint8_t> salt,
-                                           int32_t iterations) {
-  return salted_password(m, password, salt, iterations);
-}
-std::vector<uint8_t> scram_hmac(ScramMechanism m, std::span<const uint8_t> key, std::string_view data) {
-  return hmac(m, key, data);
-}
-std::vector<uint8_t> scram_hash(ScramMechanism m, std::span<const uint8_t> data) { return hash(m, data); }
-bool scram_equal(std::span<const uint8_t> a, std::span<const uint8_t> b) { return equal_ct(a, b); }
 
 std::string_view mechanism_name(ScramMechanism m) {
   return m == ScramMechanism::kSha256 ? "SCRAM-SHA-256" : "SCRAM-SHA-512";
@@ -132,18 +44,18 @@ std::optional<ScramMechanism> mechanism_from_type(int8_t type) {
 
 ScramCredential credential_from_salted(ScramMechanism m, std::span<const uint8_t> salted, std::span<const uint8_t> salt,
                                        int32_t iterations) {
-  auto client_key = hmac(m, salted, "Client Key");
+  auto client_key = scram_hmac(m, salted, "Client Key");
   ScramCredential c;
   c.salt.assign(salt.begin(), salt.end());
   c.iterations = iterations;
-  c.stored_key = hash(m, client_key);
-  c.server_key = hmac(m, salted, "Server Key");
+  c.stored_key = scram_hash(m, client_key);
+  c.server_key = scram_hmac(m, salted, "Server Key");
   return c;
 }
 
 ScramCredential make_credential(ScramMechanism m, std::string_view password, std::span<const uint8_t> salt,
                                 int32_t iterations) {
-  auto salted = salted_password(m, password, salt, iterations);
+  auto salted = scram_salted_password(m, password, salt, iterations);
   auto c = credential_from_salted(m, salted, salt, iterations);
   OPENSSL_cleanse(salted.data(), salted.size());
   return c;
@@ -158,7 +70,7 @@ std::vector<uint8_t> random_salt() {
 bool password_matches(ScramMechanism m, const ScramCredential& credential, std::string_view password) {
   if (credential.iterations < 1 || credential.iterations > kMaxIterations) return false;
   auto derived = make_credential(m, password, credential.salt, credential.iterations);
-  return equal_ct(derived.stored_key, credential.stored_key);
+  return scram_equal(derived.stored_key, credential.stored_key);
 }
 
 std::string base64_encode(std::span<const uint8_t> bytes) {
@@ -199,7 +111,7 @@ std::optional<ClientFirst> parse_client_first(std::string_view message) {
   ClientFirst out;
   auto authz = message.substr(first + 1, second - first - 1);
   if (!authz.empty()) {
-    auto value = attr(authz, 'a');
+    auto value = scram_attr(authz, 'a');
     if (!value) return std::nullopt;
     auto decoded = decode_saslname(*value);
     if (!decoded || decoded->empty()) return std::nullopt;
@@ -207,11 +119,11 @@ std::optional<ClientFirst> parse_client_first(std::string_view message) {
   }
   out.gs2_header = std::string(message.substr(0, second + 1));
   out.bare = std::string(message.substr(second + 1));
-  auto parts = split_attrs(out.bare);
+  auto parts = split_scram_attrs(out.bare);
   if (parts.size() < 2) return std::nullopt;
-  auto user = attr(parts[0], 'n');
-  auto nonce = attr(parts[1], 'r');
-  if (!user || !nonce || nonce->empty() || !printable_no_comma(*nonce)) return std::nullopt;
+  auto user = scram_attr(parts[0], 'n');
+  auto nonce = scram_attr(parts[1], 'r');
+  if (!user || !nonce || nonce->empty() || !scram_printable(*nonce)) return std::nullopt;
   auto decoded = decode_saslname(*user);
   if (!decoded || decoded->empty()) return std::nullopt;
   out.username = *decoded;
@@ -233,11 +145,11 @@ std::optional<ClientFinal> parse_client_final(std::string_view message) {
   auto proof = base64_decode(message.substr(p + 3));
   if (!proof || proof->empty()) return std::nullopt;
   out.proof = std::move(*proof);
-  auto parts = split_attrs(out.without_proof);
+  auto parts = split_scram_attrs(out.without_proof);
   if (parts.size() < 2) return std::nullopt;
-  auto binding = attr(parts[0], 'c');
-  auto nonce = attr(parts[1], 'r');
-  if (!binding || !nonce || nonce->empty() || !printable_no_comma(*nonce)) return std::nullopt;
+  auto binding = scram_attr(parts[0], 'c');
+  auto nonce = scram_attr(parts[1], 'r');
+  if (!binding || !nonce || nonce->empty() || !scram_printable(*nonce)) return std::nullopt;
   out.channel_binding = std::string(*binding);
   out.nonce = std::string(*nonce);
   for (size_t i = 2; i < parts.size(); ++i)
@@ -262,8 +174,8 @@ ScramServer::Step ScramServer::step(std::string_view message) {
       credential_ = std::move(*found);
     } else {
       // A decoy, so that the exchange looks the same for any user name.
-      auto salt = hmac(mechanism_, decoy_key(), username_);
-      credential_ = ScramCredential{salt, hash(mechanism_, salt), salt, kMinIterations};
+      auto salt = scram_hmac(mechanism_, decoy_key(), username_);
+      credential_ = ScramCredential{salt, scram_hash(mechanism_, salt), salt, kMinIterations};
     }
     std::array<uint8_t, 24> random{};
     if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1)
@@ -285,13 +197,13 @@ ScramServer::Step ScramServer::step(std::string_view message) {
   // there either way.
   if (!final_msg->nonce.ends_with(nonce_)) return {Outcome::kFailed, "", "nonce mismatch"};
   std::string auth_message = client_first_bare_ + "," + server_first_ + "," + final_msg->without_proof;
-  auto client_signature = hmac(mechanism_, credential_.stored_key, auth_message);
+  auto client_signature = scram_hmac(mechanism_, credential_.stored_key, auth_message);
   if (final_msg->proof.size() != client_signature.size()) return {Outcome::kFailed, "", "proof length mismatch"};
   std::vector<uint8_t> client_key(client_signature.size());
   for (size_t i = 0; i < client_key.size(); ++i) client_key[i] = final_msg->proof[i] ^ client_signature[i];
-  bool ok = equal_ct(hash(mechanism_, client_key), credential_.stored_key);
+  bool ok = scram_equal(scram_hash(mechanism_, client_key), credential_.stored_key);
   if (!ok || !known_user_) return {Outcome::kFailed, "", known_user_ ? "invalid proof" : "unknown user"};
-  auto server_signature = hmac(mechanism_, credential_.server_key, auth_message);
+  auto server_signature = scram_hmac(mechanism_, credential_.server_key, auth_message);
   return {Outcome::kDone, "v=" + base64_encode(server_signature), ""};
 }
 

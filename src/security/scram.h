@@ -49,15 +49,6 @@ std::vector<uint8_t> random_salt();
 // its StoredKey (compared in constant time). How PLAIN checks a password.
 bool password_matches(ScramMechanism m, const ScramCredential& credential, std::string_view password);
 
-// The primitives of RFC 5802 section 3, shared by ScramServer and the client
-// (security/scram_client.h): Hi() (PBKDF2), HMAC, H, and a constant-time
-// comparison. Throw std::runtime_error only if OpenSSL fails.
-std::vector<uint8_t> scram_salted_password(ScramMechanism m, std::string_view password, std::span<const uint8_t> salt,
-                                           int32_t iterations);
-std::vector<uint8_t> scram_hmac(ScramMechanism m, std::span<const uint8_t> key, std::string_view data);
-std::vector<uint8_t> scram_hash(ScramMechanism m, std::span<const uint8_t> data);
-bool scram_equal(std::span<const uint8_t> a, std::span<const uint8_t> b);
-
 std::string base64_encode(std::span<const uint8_t> bytes);
 std::optional<std::vector<uint8_t>> base64_decode(std::string_view text);
 

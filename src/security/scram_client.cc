@@ -7,14 +7,10 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "security/scram_primitives.h"
+
 namespace runnel::security {
 namespace {
-
-// "x=value": the value of attribute x of a server message, or nullopt.
-std::optional<std::string_view> server_attr(std::string_view part, char name) {
-  if (part.size() < 2 || part[0] != name || part[1] != '=') return std::nullopt;
-  return part.substr(2);
-}
 
 std::string random_client_nonce() {
   std::array<uint8_t, 24> random{};
@@ -22,28 +18,16 @@ std::string random_client_nonce() {
   return base64_encode(random);
 }
 
-bool nonce_chars_ok(std::string_view s) {
-  for (char c : s)
-    if (c < 0x21 || c > 0x7e || c == ',') return false;
-  return true;
-}
-
 }  // namespace
 
 std::optional<ServerFirst> parse_server_first(std::string_view message) {
   // Exactly r, s, i in this order, then optional extensions (RFC 5802 7).
-  std::vector<std::string_view> parts;
-  for (size_t start = 0;;) {
-    size_t comma = message.find(',', start);
-    parts.push_back(message.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
+  std::vector<std::string_view> parts = split_scram_attrs(message);
   if (parts.size() < 3) return std::nullopt;
-  auto nonce = server_attr(parts[0], 'r');
-  auto salt = server_attr(parts[1], 's');
-  auto iterations = server_attr(parts[2], 'i');
-  if (!nonce || !salt || !iterations || nonce->empty() || !nonce_chars_ok(*nonce)) return std::nullopt;
+  auto nonce = scram_attr(parts[0], 'r');
+  auto salt = scram_attr(parts[1], 's');
+  auto iterations = scram_attr(parts[2], 'i');
+  if (!nonce || !salt || !iterations || nonce->empty() || !scram_printable(*nonce)) return std::nullopt;
   ServerFirst out;
   out.nonce = std::string(*nonce);
   auto decoded = base64_decode(*salt);
@@ -64,29 +48,16 @@ std::optional<ServerFinal> parse_server_final(std::string_view message) {
   // Extensions may follow the first attribute; only the first one counts.
   auto first = message.substr(0, message.find(','));
   ServerFinal out;
-  if (auto e = server_attr(first, 'e')) {
+  if (auto e = scram_attr(first, 'e')) {
     if (e->empty()) return std::nullopt;
     out.error = std::string(*e);
     return out;
   }
-  auto v = server_attr(first, 'v');
+  auto v = scram_attr(first, 'v');
   if (!v) return std::nullopt;
   auto signature = base64_decode(*v);
   if (!signature || signature->empty()) return std::nullopt;
   out.signature = std::move(*signature);
-  return out;
-}
-
-std::string encode_saslname(std::string_view name) {
-  std::string out;
-  for (char c : name) {
-    if (c == ',')
-      out += "=2C";
-    else if (c == '=')
-      out += "=3D";
-    else
-      out += c;
-  }
   return out;
 }
 

@@ -3,7 +3,8 @@
 // uses it to authenticate to another broker: client-first, then client-final
 // computed from the server's salt and iterations, then the server's signature
 // checked, so that a server that does not know the credential cannot pose as
-// the peer. The hashing is security/scram.h's, shared with ScramServer.
+// the peer. The hashing and the message grammar are
+// security/scram_primitives.h's, shared with ScramServer.
 // Thread-safety: one exchange's; used on one thread.
 #include <cstdint>
 #include <optional>
@@ -32,9 +33,6 @@ struct ServerFinal {
   std::string error;               // the e= value
 };
 std::optional<ServerFinal> parse_server_final(std::string_view message);
-
-// "=2C" for ',' and "=3D" for '=' (RFC 5802's saslname).
-std::string encode_saslname(std::string_view name);
 
 class ScramClient {
  public:

@@ -9,6 +9,7 @@
 #include "security/credential_store.h"
 #include "security/sasl_server.h"
 #include "security/scram_client.h"
+#include "security/scram_primitives.h"
 
 namespace runnel::security {
 namespace {
