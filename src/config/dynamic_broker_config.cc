@@ -32,9 +32,10 @@ const char* config_source_name(int8_t source) {
 namespace {
 
 std::vector<DynamicBrokerKey> make_dynamic_keys() {
-  // Kafka makes every broker synonym of a topic config dynamic
-  // (DynamicLogConfig); runnel those of the configs it acts on, by their
-  // primary name (log.retention.ms, not .minutes or .hours).
+  // Kafka makes the primary broker synonym of every topic config dynamic
+  // (DynamicLogConfig.ReconfigurableConfigs: log.retention.ms, while
+  // log.retention.minutes and .hours are static only); runnel those of the
+  // configs it acts on.
   std::vector<DynamicBrokerKey> keys;
   for (const auto& info : topic_config_infos())
     if (info.not_acted_on.empty() && !info.synonyms.empty()) keys.push_back({info.synonyms.front(), info.name});

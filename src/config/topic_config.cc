@@ -21,7 +21,7 @@ using config::parse_int;
 using config::parse_timestamp_type;
 using storage::LogConfig;
 
-constexpr int8_t kBoolean = 1, kString = 2, kInt = 3, kLong = 5, kDouble = 6, kList = 7;
+using namespace config_type;
 constexpr int64_t kLongMax = std::numeric_limits<int64_t>::max();
 
 // Why a group of configs has no effect (yet), as the README tells it.
@@ -363,5 +363,15 @@ std::vector<std::pair<std::string, std::string>> topic_config_defaults(const sto
 }
 
 bool is_topic_config(const std::string& name) { return find(name) != nullptr; }
+
+const TopicConfigInfo* find_topic_config_info(const std::string& name) {
+  const auto* def = find(name);
+  return def ? &def->info : nullptr;
+}
+
+std::string kafka_topic_config_default(const std::string& name) {
+  const auto* def = find(name);
+  return def ? def->get(storage::LogConfig{}) : std::string();
+}
 
 }  // namespace runnel

@@ -22,6 +22,11 @@ namespace runnel {
 storage::LogConfig topic_log_config(const storage::LogConfig& defaults,
                                     const std::map<std::string, std::string>& overrides);
 
+// Kafka's ConfigType values (DescribeConfigs' config_type).
+namespace config_type {
+inline constexpr int8_t kBoolean = 1, kString = 2, kInt = 3, kLong = 5, kDouble = 6, kList = 7;
+}  // namespace config_type
+
 // What DescribeConfigs tells of one topic config.
 struct TopicConfigInfo {
   std::string name;
@@ -41,5 +46,11 @@ std::vector<std::pair<std::string, std::string>> topic_config_defaults(const sto
 
 // True when `name` is a topic config.
 bool is_topic_config(const std::string& name);
+
+// What DescribeConfigs tells of topic config `name`; nullptr when it is not one.
+const TopicConfigInfo* find_topic_config_info(const std::string& name);
+
+// Kafka's default value of topic config `name` ("" when it is not one).
+std::string kafka_topic_config_default(const std::string& name);
 
 }  // namespace runnel

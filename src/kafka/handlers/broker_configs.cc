@@ -4,12 +4,14 @@
 #include <set>
 
 #include "config/dynamic_broker_config.h"
+#include "config/list_config_op.h"
 #include "config/topic_config.h"
 
 namespace runnel {
 namespace {
 
-constexpr int8_t kStringType = 2, kIntType = 3, kBooleanType = 1, kListType = 7;
+constexpr int8_t kStringType = config_type::kString, kIntType = config_type::kInt, kBooleanType = config_type::kBoolean,
+                 kListType = config_type::kList;
 
 struct StaticBrokerKey {
   std::string name;
@@ -30,12 +32,6 @@ std::vector<StaticBrokerKey> static_broker_keys(const BrokerConfig& c) {
       {"num.partitions", std::to_string(c.num_partitions), kIntType},
       {"socket.request.max.bytes", std::to_string(c.socket_request_max_bytes), kIntType},
   };
-}
-
-const TopicConfigInfo* topic_info(const std::string& topic_key) {
-  for (const auto& info : topic_config_infos())
-    if (info.name == topic_key) return &info;
-  return nullptr;
 }
 
 // Which scope a resource name is: "" the cluster default (nullopt), else this
@@ -97,7 +93,7 @@ void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsReq
     // The cluster-wide default: only what is set there, as Kafka answers.
     for (const auto& [name, value] : dynamic.cluster_default) {
       const auto* key = find_dynamic_broker_key(name);
-      const auto* info = key ? topic_info(key->topic_key) : nullptr;
+      const auto* info = key ? find_topic_config_info(key->topic_key) : nullptr;
       auto* entry = add(name, value, ConfigSource::kDynamicDefaultBroker, false, info ? info->type : kStringType);
       if (!entry || !key) continue;
       if (include_documentation && info) entry->documentation = info->documentation;
@@ -114,7 +110,7 @@ void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsReq
   }
   for (const auto& key : dynamic_broker_keys()) {
     auto levels = broker_key_levels(key, config.log, dynamic, config.node_id);
-    const auto* info = topic_info(key.topic_key);
+    const auto* info = find_topic_config_info(key.topic_key);
     auto* entry = add(key.broker_key, levels.front().value, levels.front().source, false, info ? info->type : 0);
     if (!entry) continue;
     if (include_documentation && info) entry->documentation = info->documentation;
@@ -151,20 +147,30 @@ asio::awaitable<std::pair<ErrorCode, std::string>> alter_broker_resource(Broker&
                         "Cannot update these configs dynamically: " + set_text(static_keys)};
   if (!unknown_keys.empty())
     co_return std::pair{ErrorCode::INVALID_CONFIG, "Unknown broker configs: " + set_text(unknown_keys)};
-  for (const auto& c : changes)
-    if (c.op == 2 || c.op == 3)
-      co_return std::pair{ErrorCode::INVALID_CONFIG,
-                          "Config " + c.name + ": APPEND and SUBTRACT are not supported on broker configs"};
+  for (const auto& c : changes) {
+    auto op = static_cast<AlterConfigOp>(c.op);
+    if (op != AlterConfigOp::kAppend && op != AlterConfigOp::kSubtract) continue;
+    const auto* info = find_topic_config_info(find_dynamic_broker_key(c.name)->topic_key);
+    if (!info || info->type != kListType)
+      co_return std::pair{ErrorCode::INVALID_CONFIG, not_a_list_message(op, c.name)};
+  }
   // The scope's new set, from whatever is current when it is written.
   auto change = [&](const DynamicBrokerConfigs& current) {
     DynamicBrokerConfigs next = current;
     ConfigMap& values = scope ? next.per_broker[*scope] : next.cluster_default;
     if (replace) values.clear();
     for (const auto& c : changes) {
-      if (c.op == 1 || !c.value)
+      auto op = static_cast<AlterConfigOp>(c.op);
+      if (op == AlterConfigOp::kAppend || op == AlterConfigOp::kSubtract) {
+        auto it = values.find(c.name);
+        auto current = it == values.end() ? std::nullopt : std::optional<std::string>(it->second);
+        values[c.name] = apply_list_op(
+            op, current, kafka_topic_config_default(find_dynamic_broker_key(c.name)->topic_key), c.value.value_or(""));
+      } else if (op == AlterConfigOp::kDelete || !c.value) {
         values.erase(c.name);
-      else
+      } else {
         values[c.name] = *c.value;
+      }
     }
     validate_dynamic_broker_configs(values);  // throws ConfigError
     if (scope && values.empty()) next.per_broker.erase(*scope);

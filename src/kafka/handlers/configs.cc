@@ -2,6 +2,7 @@
 // IncrementalAlterConfigs (44). Topic configs use Kafka's names; changes are
 // validated in full before any is applied and persist in the topic catalogue.
 #include "config/dynamic_broker_config.h"
+#include "config/list_config_op.h"
 #include "config/topic_config.h"
 #include "kafka/authz.h"
 #include "kafka/broker.h"
@@ -155,7 +156,7 @@ asio::awaitable<protocol::AlterConfigsResponse> handle_alter_configs(RequestCont
       auto [error, message] = co_await alter_broker_resource(broker, resource.resource_name, changes, /*replace=*/true,
                                                              request.validate_only);
       result.error_code = code(error);
-      if (!message.empty()) result.error_message = message;
+      result.error_message = message.empty() ? std::nullopt : std::optional<std::string>(message);
       continue;
     }
     if (resource.resource_type != kTopicResource) {
@@ -173,7 +174,7 @@ asio::awaitable<protocol::AlterConfigsResponse> handle_alter_configs(RequestCont
       if (c.value) overrides[c.name] = *c.value;
     auto [error, message] = co_await alter_topic(broker, resource.resource_name, overrides, request.validate_only);
     result.error_code = code(error);
-    if (!message.empty()) result.error_message = message;
+    result.error_message = message.empty() ? std::nullopt : std::optional<std::string>(message);
   }
   co_return response;
 }
@@ -198,7 +199,7 @@ asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle_incremental_al
       auto [error, message] = co_await alter_broker_resource(broker, resource.resource_name, changes,
                                                              /*replace=*/false, request.validate_only);
       result.error_code = code(error);
-      if (!message.empty()) result.error_message = message;
+      result.error_message = message.empty() ? std::nullopt : std::optional<std::string>(message);
       continue;
     }
     if (resource.resource_type != kTopicResource) {
@@ -215,22 +216,31 @@ asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle_incremental_al
     ErrorCode error = ErrorCode::NONE;
     std::string message;
     for (auto& c : resource.configs) {
-      switch (c.config_operation) {
-        case 0:  // SET
-          if (c.value) overrides[c.name] = *c.value;
-          break;
-        case 1:  // DELETE
-          overrides.erase(c.name);
-          break;
-        default:  // APPEND / SUBTRACT apply to list configs; none of ours is one.
+      auto op = static_cast<AlterConfigOp>(c.config_operation);
+      if (op == AlterConfigOp::kSet) {
+        if (c.value) overrides[c.name] = *c.value;
+      } else if (op == AlterConfigOp::kDelete) {
+        overrides.erase(c.name);
+      } else if (op == AlterConfigOp::kAppend || op == AlterConfigOp::kSubtract) {
+        const auto* info = find_topic_config_info(c.name);
+        if (!info || info->type != config_type::kList) {
           error = ErrorCode::INVALID_CONFIG;
-          message = "Config " + c.name + " is not a list; APPEND and SUBTRACT do not apply";
+          message = not_a_list_message(op, c.name);
+          break;
+        }
+        auto it = overrides.find(c.name);
+        auto current = it == overrides.end() ? std::nullopt : std::optional<std::string>(it->second);
+        overrides[c.name] = apply_list_op(op, current, kafka_topic_config_default(c.name), c.value.value_or(""));
+      } else {
+        error = ErrorCode::INVALID_REQUEST;
+        message = "Unknown config operation " + std::to_string(c.config_operation) + " for " + c.name;
+        break;
       }
     }
     if (error == ErrorCode::NONE)
       std::tie(error, message) = co_await alter_topic(broker, resource.resource_name, overrides, request.validate_only);
     result.error_code = code(error);
-    if (!message.empty()) result.error_message = message;
+    result.error_message = message.empty() ? std::nullopt : std::optional<std::string>(message);
   }
   co_return response;
 }

@@ -20,7 +20,7 @@ from broker import Broker
 
 BROKER = 4
 TOPIC = 2
-SET, DELETE = 0, 1
+SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 DYNAMIC_TOPIC, DYNAMIC_BROKER, DYNAMIC_DEFAULT, STATIC, DEFAULT = 1, 2, 3, 4, 5
 INVALID_REQUEST, INVALID_CONFIG = 42, 40
 
@@ -185,6 +185,29 @@ class BrokerConfigTest(BrokerTestCase):
                                                         configs={"compression.type": "zstd"})])
         self.assertEqual(resp.resources[0][0], 0)
         self.assertEqual(list(describe(self.port, BROKER, "")[1]), ["compression.type"])
+        self.assertBrokerAlive()
+
+    def test_append_and_subtract_on_list_configs(self):
+        # Kafka's controller: the list starts from the resource's own value,
+        # or Kafka's default when it has none; only LIST configs take them.
+        self.admin.create_topics([NewTopic("listy", 1, 1)])
+        wait_for(lambda: "listy" in self.admin.list_topics(), 10)
+        self.assertEqual(incremental_alter(self.port, TOPIC, "listy", [("cleanup.policy", APPEND, "compact")]), (0, None))
+        self.assertEqual(describe(self.port, TOPIC, "listy")[1]["cleanup.policy"][:2], ("delete,compact", DYNAMIC_TOPIC))
+        self.assertEqual(incremental_alter(self.port, TOPIC, "listy", [("cleanup.policy", SUBTRACT, "delete")])[0], 0)
+        self.assertEqual(describe(self.port, TOPIC, "listy")[1]["cleanup.policy"][:2], ("compact", DYNAMIC_TOPIC))
+        err, msg = incremental_alter(self.port, TOPIC, "listy", [("retention.ms", APPEND, "5")])
+        self.assertEqual((err, msg), (INVALID_CONFIG, "Can't APPEND to key retention.ms because its type is not LIST."))
+        self.assertNotEqual(describe(self.port, TOPIC, "listy")[1]["retention.ms"][1], DYNAMIC_TOPIC)  # unchanged
+        # The broker resource: log.cleanup.policy is a LIST, log.retention.ms not.
+        self.assertEqual(incremental_alter(self.port, BROKER, "", [("log.cleanup.policy", APPEND, "compact")])[0], 0)
+        self.assertEqual(describe(self.port, BROKER, "")[1]["log.cleanup.policy"][:2],
+                         ("delete,compact", DYNAMIC_DEFAULT))
+        self.assertEqual(incremental_alter(self.port, BROKER, "", [("log.cleanup.policy", SUBTRACT, "compact")])[0], 0)
+        self.assertEqual(describe(self.port, BROKER, "")[1]["log.cleanup.policy"][:2], ("delete", DYNAMIC_DEFAULT))
+        err, msg = incremental_alter(self.port, BROKER, "0", [("log.retention.ms", SUBTRACT, "1")])
+        self.assertEqual((err, msg), (INVALID_CONFIG,
+                                      "Can't SUBTRACT to key log.retention.ms because its type is not LIST."))
         self.assertBrokerAlive()
 
     def test_cli(self):
