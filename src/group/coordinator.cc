@@ -11,6 +11,7 @@
 #include "base/crc32c.h"
 #include "base/endian.h"
 #include "cluster/batch_replay.h"
+#include "group/consumer_group_records.h"
 #include "group/group_conversion.h"
 #include "protocol/reader.h"
 
@@ -319,9 +320,7 @@ std::optional<int64_t> Coordinator::maybe_downgrade(const std::string& group_id)
   }
   auto image = classic_group_from_consumer(*cg, catalog_);
   if (!image) return std::nullopt;
-  protocol::Record tombstone;
-  tombstone.key = encode_key(ConsumerGroupKey{group_id});
-  (void)append(group_id, {tombstone});
+  (void)append(group_id, consumer_group_deletion(group_id));
   cg->mark_dead();
   consumer_groups_.erase(group_id);
   Group& g = get_or_create(group_id);
@@ -350,18 +349,60 @@ bool Coordinator::has_group(const std::string& group_id) const {
   return (g && g->state() != GroupState::Dead) || consumer_groups_.count(group_id) || offsets_.count(group_id);
 }
 
+namespace {
+std::vector<protocol::Record> as_log_records(std::vector<KeyedRecord> keyed) {
+  std::vector<protocol::Record> out;
+  out.reserve(keyed.size());
+  for (auto& k : keyed) {
+    auto& r = out.emplace_back();
+    r.key = std::move(k.key);
+    r.value = std::move(k.value);
+  }
+  return out;
+}
+}  // namespace
+
 std::optional<int64_t> Coordinator::persist_if_dirty(ConsumerGroup& g) {
   if (!g.take_dirty()) return std::nullopt;
-  protocol::Record r;
-  r.key = encode_key(ConsumerGroupKey{g.id()});
-  r.value = encode_value(g.snapshot());
-  return append(g.id(), {r});
+  auto after = g.snapshot();
+  std::vector<protocol::Record> records;
+  const ConsumerGroupValue* before = nullptr;
+  if (auto it = persisted_consumer_groups_.find(g.id()); it != persisted_consumer_groups_.end()) {
+    if (it->second.legacy) {
+      // The v1000 record goes; Kafka's records replace it whole, in the
+      // same batch, so a replay never sees the group half written.
+      auto& legacy = records.emplace_back();
+      legacy.key = encode_key(ConsumerGroupKey{g.id()});
+    } else {
+      before = &it->second.value;
+    }
+  }
+  auto changes = as_log_records(consumer_group_changes(g.id(), before, after));
+  records.insert(records.end(), std::make_move_iterator(changes.begin()), std::make_move_iterator(changes.end()));
+  if (records.empty()) return std::nullopt;
+  int64_t last = append(g.id(), records);
+  // The next change is written against what the log holds: after a failed
+  // append, still the state before this one.
+  if (last >= 0) persisted_consumer_groups_[g.id()] = {std::move(after), false};
+  return last;
+}
+
+std::vector<protocol::Record> Coordinator::consumer_group_deletion(const std::string& group_id) {
+  auto it = persisted_consumer_groups_.find(group_id);
+  if (it == persisted_consumer_groups_.end()) return {};
+  std::vector<protocol::Record> records;
+  if (it->second.legacy) {
+    auto& legacy = records.emplace_back();
+    legacy.key = encode_key(ConsumerGroupKey{group_id});
+  } else {
+    records = as_log_records(consumer_group_tombstones(group_id, it->second.value));
+  }
+  persisted_consumer_groups_.erase(it);
+  return records;
 }
 
 void Coordinator::drop_consumer_group(const std::string& group_id) {
-  protocol::Record tombstone;
-  tombstone.key = encode_key(ConsumerGroupKey{group_id});
-  (void)append(group_id, {tombstone});
+  if (auto records = consumer_group_deletion(group_id); !records.empty()) (void)append(group_id, records);
   if (auto* g = find_consumer(group_id)) g->mark_dead();
   consumer_groups_.erase(group_id);
 }
@@ -431,19 +472,31 @@ ErrorCode Coordinator::validate_offset_fetch(const std::string& group_id, const 
 
 void Coordinator::apply(std::span<const uint8_t> key_bytes, const std::optional<std::vector<uint8_t>>& value) {
   auto key = decode_key(key_bytes);
+  // A consumer group's records build its image; the group itself is made
+  // from it once the partition is loaded (restore_consumer_groups).
+  if (auto* k = std::get_if<ConsumerGroupRecordKey>(&key)) {
+    std::optional<ConsumerGroupValue> image;
+    bool legacy = false;
+    if (auto it = persisted_consumer_groups_.find(k->group); it != persisted_consumer_groups_.end()) {
+      image = std::move(it->second.value);
+      legacy = it->second.legacy;
+    }
+    std::optional<std::span<const uint8_t>> bytes;
+    if (value) bytes = std::span<const uint8_t>(*value);
+    apply_consumer_group_record(*k, bytes, image);
+    if (image)
+      persisted_consumer_groups_[k->group] = {std::move(*image), legacy};
+    else
+      persisted_consumer_groups_.erase(k->group);
+    if (value) groups_.erase(k->group);
+    return;
+  }
   if (auto* k = std::get_if<ConsumerGroupKey>(&key)) {
     if (value) {
-      auto v = decode_consumer_group_value(*value);
+      persisted_consumer_groups_[k->group] = {decode_consumer_group_value(*value), true};
       groups_.erase(k->group);
-      auto& slot = consumer_groups_[k->group];
-      slot = std::make_unique<ConsumerGroup>(k->group, consumer_config_);
-      slot->restore(v, Clock::now());
-      if (v.members.empty())
-        empty_since_ms_.try_emplace(k->group, wall_clock_ms());
-      else
-        empty_since_ms_.erase(k->group);
     } else {
-      consumer_groups_.erase(k->group);
+      persisted_consumer_groups_.erase(k->group);
     }
     return;
   }
@@ -476,6 +529,7 @@ void Coordinator::apply(std::span<const uint8_t> key_bytes, const std::optional<
       else
         empty_since_ms_.erase(k->group);
       consumer_groups_.erase(k->group);
+      persisted_consumer_groups_.erase(k->group);
       get_or_create(k->group).restore(v.generation, v.protocol_type, v.protocol, v.leader.value_or(""),
                                       std::move(members), Clock::now());
     } else {
@@ -508,6 +562,9 @@ void Coordinator::unload(int32_t partition_index) {
       ++it;
     }
   }
+  std::erase_if(persisted_consumer_groups_, [this, partition_index](const auto& entry) {
+    return offsets_partition_for(entry.first, offsets_partitions_) == partition_index;
+  });
   std::erase_if(empty_since_ms_, [this, partition_index](const auto& entry) {
     return offsets_partition_for(entry.first, offsets_partitions_) == partition_index;
   });
@@ -525,6 +582,19 @@ void Coordinator::unload(int32_t partition_index) {
   for (auto& g : gone) g->unload(ErrorCode::NOT_COORDINATOR);
   if (!gone.empty())
     spdlog::info("{}-{}: no longer its leader; unloaded {} groups", kOffsetsTopic, partition_index, gone.size());
+}
+
+void Coordinator::restore_consumer_groups(int32_t partition_index) {
+  for (const auto& [id, persisted] : persisted_consumer_groups_) {
+    if (offsets_partition_for(id, offsets_partitions_) != partition_index) continue;
+    auto& slot = consumer_groups_[id];
+    slot = std::make_unique<ConsumerGroup>(id, consumer_config_);
+    slot->restore(persisted.value, Clock::now());
+    if (persisted.value.members.empty())
+      empty_since_ms_.try_emplace(id, wall_clock_ms());
+    else
+      empty_since_ms_.erase(id);
+  }
 }
 
 void Coordinator::load(int32_t partition_index) {
@@ -553,6 +623,7 @@ void Coordinator::load(int32_t partition_index) {
       spdlog::warn("{}-{}: skipping a malformed record batch: {}", kOffsetsTopic, partition_index, e.what());
     }
   });
+  restore_consumer_groups(partition_index);
   if (records) spdlog::info("loaded {} records from {}-{}", records, kOffsetsTopic, partition_index);
   // Kafka's onLoaded: group.max.size may have been lowered since.
   auto now = Clock::now();
@@ -864,10 +935,10 @@ asio::awaitable<ErrorCode> Coordinator::delete_group(const std::string& group_id
       r.key = encode_key(OffsetKey{group_id, tp.first, tp.second});
       tombstones.push_back(std::move(r));
     }
-    protocol::Record group_tombstone;
-    group_tombstone.key = encode_key(ConsumerGroupKey{group_id});
-    tombstones.push_back(std::move(group_tombstone));
-    int64_t last = append(group_id, tombstones);
+    auto deletion = consumer_group_deletion(group_id);
+    tombstones.insert(tombstones.end(), std::make_move_iterator(deletion.begin()),
+                      std::make_move_iterator(deletion.end()));
+    int64_t last = tombstones.empty() ? -1 : append(group_id, tombstones);
     cg->mark_dead();
     consumer_groups_.erase(group_id);
     offsets_.erase(group_id);

@@ -192,8 +192,11 @@ class Coordinator {
   // Appends the consumer group's state when it changed: the record's offset,
   // -1 when the append failed, nullopt when nothing changed.
   std::optional<int64_t> persist_if_dirty(ConsumerGroup& g);
-  // Deletes a consumer group (tombstone); its offsets stay.
+  // Deletes a consumer group (tombstones); its offsets stay.
   void drop_consumer_group(const std::string& group_id);
+  // The tombstones that delete a consumer group's records from the log; it
+  // is forgotten as persisted.
+  std::vector<protocol::Record> consumer_group_deletion(const std::string& group_id);
   // Online migration (group_conversion.h). The classic group with members
   // becomes a consumer group for `member_id` to join (nullptr when it
   // cannot: `error` is then Kafka's answer, GROUP_ID_NOT_FOUND, or
@@ -244,6 +247,17 @@ class Coordinator {
   std::map<std::string, std::unique_ptr<Group>> groups_;
   // KIP-848 consumer groups; a group id is in groups_ or here, never both.
   std::map<std::string, std::unique_ptr<ConsumerGroup>> consumer_groups_;
+  // What the log holds of each consumer group: the base of the records of
+  // its next change (consumer_group_records.h), and while loading the image
+  // the records build. `legacy`: held in a runnel v1000 record, which the
+  // next change tombstones and replaces by a full set of Kafka's records.
+  struct PersistedConsumerGroup {
+    ConsumerGroupValue value;
+    bool legacy = false;
+  };
+  std::map<std::string, PersistedConsumerGroup> persisted_consumer_groups_;
+  // Builds the consumer groups of a loaded partition from their images.
+  void restore_consumer_groups(int32_t partition_index);
   ConsumerGroupConfig consumer_config_;
   TopicCatalog catalog_;
   std::map<std::string, std::map<std::pair<std::string, int32_t>, OffsetValue>> offsets_;

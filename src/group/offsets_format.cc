@@ -135,6 +135,14 @@ std::vector<uint8_t> encode_key(const OffsetKey& k) {
   return done(w);
 }
 
+std::vector<uint8_t> encode_key(const ConsumerGroupRecordKey& k) {
+  Writer w;
+  w.i16(k.type);
+  w.string(k.group);
+  if (k.type == 5 || k.type == 7 || k.type == 8) w.string(k.member_id);
+  return done(w);
+}
+
 std::vector<uint8_t> encode_key(const GroupKey& k) {
   Writer w;
   w.i16(2);
@@ -185,6 +193,11 @@ DecodedKey decode_key(std::span<const uint8_t> bytes) {
     return k;
   }
   if (version == 2) return GroupKey{r.string()};
+  if (version >= 3 && version <= 8) {
+    ConsumerGroupRecordKey k{version, r.string(), ""};
+    if (version == 5 || version == 7 || version == 8) k.member_id = r.string();
+    return k;
+  }
   if (version == kConsumerGroupKeyVersion) return ConsumerGroupKey{r.string()};
   return std::monostate{};
 }

@@ -7,9 +7,12 @@
 //                  value v3: protocol type, generation, protocol, leader,
 //                  state timestamp, members (id, instance id, client id and
 //                  host, timeouts, subscription, assignment) of a Stable group
-//   consumer group key v1000 (runnel's own; Kafka's record types for KIP-848
-//                  groups are keys 3-8, one record per member and per kind of
-//                  state): group
+//   consumer group records, key types 3-8: Kafka's records of a KIP-848
+//                  group, one per kind of state and per member
+//                  (group/consumer_group_records.h); what runnel writes.
+//   consumer group key v1000 (runnel's own, written before it wrote Kafka's
+//                  records 3-8; still read, so that an older data dir loads,
+//                  and tombstoned by the group's first change): group
 //                  value v0: group epoch, assignment epoch, then per member:
 //                  id, instance id, rack, client id and host, rebalance
 //                  timeout, subscribed topics and regex, server assignor,
@@ -85,6 +88,7 @@ using PersistedAssignment = std::vector<std::pair<std::array<uint8_t, 16>, std::
 struct ClassicMemberValue {
   int32_t session_timeout_ms = 0;
   std::vector<std::pair<std::string, std::vector<uint8_t>>> protocols;
+  bool operator==(const ClassicMemberValue&) const = default;
 };
 
 struct ConsumerMemberValue {
@@ -124,7 +128,17 @@ std::vector<uint8_t> encode_key(const GroupKey& k);
 std::vector<uint8_t> encode_value(const OffsetValue& v);
 std::vector<uint8_t> encode_value(const GroupValue& v);
 
-using DecodedKey = std::variant<std::monostate, OffsetKey, GroupKey, ConsumerGroupKey>;
+// The key of one of Kafka's KIP-848 group records (types 3-8); member_id is
+// empty for the group-wide types 3, 4 and 6.
+struct ConsumerGroupRecordKey {
+  int16_t type = 0;
+  std::string group;
+  std::string member_id;
+  bool operator==(const ConsumerGroupRecordKey&) const = default;
+};
+std::vector<uint8_t> encode_key(const ConsumerGroupRecordKey& k);
+
+using DecodedKey = std::variant<std::monostate, OffsetKey, GroupKey, ConsumerGroupKey, ConsumerGroupRecordKey>;
 // Unknown key versions decode to monostate (skipped). Throws DecodeError on malformed bytes.
 DecodedKey decode_key(std::span<const uint8_t> bytes);
 OffsetValue decode_offset_value(std::span<const uint8_t> bytes);

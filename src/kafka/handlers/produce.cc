@@ -68,6 +68,10 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
     topic_response.name = topic_data.name;
     auto info = broker.topics().find(topic_data.name);
     const bool topic_denied = !authorized_topic(ctx, security::AclOperation::Write, topic_data.name);
+    // Kafka's coordinators write their internal topics themselves; a client
+    // may only with the admin tools' client id (KafkaApis'
+    // internalTopicsAllowed), as kafka-reassign and repair tools do.
+    const bool internal_denied = info && info->internal && ctx.client_id != "__admin_client";
     for (auto& partition_data : topic_data.partition_data) {
       auto& pr = topic_response.partition_responses.emplace_back();
       pr.index = partition_data.index;
@@ -81,6 +85,11 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       }
       if (topic_denied) {
         pr.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        continue;
+      }
+      if (internal_denied) {
+        pr.error_code = code(ErrorCode::INVALID_TOPIC_EXCEPTION);
+        pr.error_message = "Cannot append to internal topic " + topic_data.name;
         continue;
       }
       if (!info || partition_data.index < 0 || partition_data.index >= info->partitions) {

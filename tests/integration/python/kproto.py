@@ -90,9 +90,9 @@ def batch_header(batch):
                 crc_ok=crc == calc_crc32c(batch[21:12 + length]))
 
 
-def produce(correlation_id, topic, partition, batch, version=8, acks=-1, timeout_ms=5000):
+def produce(correlation_id, topic, partition, batch, version=8, acks=-1, timeout_ms=5000, client_id="runnel-it"):
     """Produce v3-v8 (not flexible): same request layout as v3."""
-    body = header_v1(0, version, correlation_id)
+    body = header_v1(0, version, correlation_id, client_id)
     body += string(None) + i16(acks) + i32(timeout_ms)
     body += i32(1) + string(topic) + i32(1) + i32(partition) + nbytes(batch)
     return frame(body)
