@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "app/progress_line.h"
 #include "app/topic_layout.h"
 #include "base/endian.h"
 #include "base/error_code.h"
@@ -184,6 +185,7 @@ int consume_records(TopicLayout& layout, const ConsumeOptions& o, std::ostream& 
       out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     };
     uint64_t printed = 0;
+    ProgressLine progress(err, "consumed", o.progress);
     std::set<int32_t> at_end;
     std::map<int32_t, int64_t> to_commit;
     while (!o.count || printed < *o.count) {
@@ -227,6 +229,7 @@ int consume_records(TopicLayout& layout, const ConsumeOptions& o, std::ostream& 
                   if (o.count && printed >= *o.count) return false;
                   print(p, r);
                   ++printed;
+                  progress.add(1, (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0));
                   position[p] = r.offset + 1;
                 }
               }

@@ -30,6 +30,7 @@ struct ConsumeOptions {
   // With json: also key_base64/value_base64, the exact bytes (the console's hex view).
   bool json_bytes = false;
   bool read_committed = false;
+  bool progress = false;  // a progress line on `err` (app/progress_line.h), for a person watching
 };
 
 class TopicLayout;

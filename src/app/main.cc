@@ -22,6 +22,7 @@
 #include "app/group_command.h"
 #include "app/produce_command.h"
 #include "app/producers_command.h"
+#include "app/progress_line.h"
 #include "app/rest_proxy.h"
 #include "app/topic_command.h"
 #include "app/transactions_command.h"
@@ -481,6 +482,7 @@ int main(int argc, char** argv) {
       produce_opts.headers.emplace_back(h.substr(0, eq), h.substr(eq + 1));
     }
     if (isatty(STDIN_FILENO)) produce_opts.verbose = true;
+    produce_opts.progress = runnel::app::progress_line_wanted(produce_opts.verbose || produce_opts.json);
     return runnel::app::produce_lines(produce_opts, std::cin, std::cout, std::cerr);
   }
   if (consume_cmd->parsed()) {
@@ -489,6 +491,7 @@ int main(int argc, char** argv) {
     if (!consume_offset.empty()) consume_opts.offset = consume_offset;
     if (consume_count >= 0) consume_opts.count = static_cast<uint64_t>(consume_count);
     if (!consume_group.empty()) consume_opts.group = consume_group;
+    consume_opts.progress = runnel::app::progress_line_wanted(/*prints_per_record=*/true);
     return runnel::app::consume_records(consume_opts, std::cout, std::cerr);
   }
   topic_opts.json = topic_format == "json";

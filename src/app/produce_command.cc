@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "app/progress_line.h"
 #include "app/record_sender.h"
 #include "base/error_code.h"
 #include "protocol/messages.h"
@@ -33,6 +34,7 @@ int produce_lines(const ProduceOptions& o, std::istream& in, std::ostream& out, 
     }
     uint64_t produced = 0;
     int status = 0;
+    ProgressLine progress(err, "produced", o.progress);
     std::string line;
     bool eof = false;
     while (!eof) {
@@ -60,6 +62,9 @@ int produce_lines(const ProduceOptions& o, std::istream& in, std::ostream& out, 
       } while (records.size() < kMaxBatchRecords && bytes < kMaxBatchBytes && more_ready(in));
       if (records.empty()) break;
       auto sent = send_records(layout, o.topic, records, o.acks, o.compression);
+      uint64_t acknowledged = 0;
+      for (const auto& s : sent) acknowledged += s.error == 0;
+      progress.add(acknowledged, bytes);
       std::map<int32_t, std::pair<int64_t, size_t>> batches;  // partition -> (first offset, records)
       for (const auto& s : sent) {
         if (s.error != 0) {
@@ -84,6 +89,7 @@ int produce_lines(const ProduceOptions& o, std::istream& in, std::ostream& out, 
               << "\n";
       out.flush();
     }
+    progress.finish();
     if (!o.json && !o.verbose) out << "Produced " << produced << " record(s) to " << o.topic << "\n";
     return status;
   } catch (const std::exception& e) {

@@ -26,6 +26,7 @@ struct ProduceOptions {
   std::vector<std::pair<std::string, std::string>> headers;  // -H key=value: on every record
   bool json = false;                                         // one JSON object per batch instead of text
   bool verbose = false;                                      // a line per record (the default when stdin is a terminal)
+  bool progress = false;  // a progress line on `err` (app/progress_line.h), for a person watching
 };
 
 // Returns 0 when every line was acknowledged, 1 otherwise.

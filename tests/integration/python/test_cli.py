@@ -5,6 +5,7 @@ exit codes scripts can trust (0 done, 1 refused, 2 bad usage), and what the
 commands did checked through other clients (confluent-kafka)."""
 import json
 import os
+import pty
 import subprocess
 import time
 import unittest
@@ -229,6 +230,84 @@ class CliClusterTest(CliChecks, unittest.TestCase):
 
     def setUp(self):
         self.bootstrap = self.cluster.brokers[2].bootstrap
+
+
+def read_terminal(master):
+    """Everything written to a pty whose other end is closed."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the other end is gone
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    return data
+
+
+@unittest.skipUnless(RUNNEL, "RUNNEL_BIN is not set")
+class ProgressLineTest(unittest.TestCase):
+    """A person who produces from a file or consumes into one sees a progress
+    line on the terminal, erased when the command ends; a pipe never sees it."""
+
+    def setUp(self):
+        self.broker = Broker().start()
+        self.bootstrap = self.broker.bootstrap
+        self.assertEqual(cli(self.bootstrap, "topic", "create", "prog", "-p", "1")[0], 0)
+
+    def tearDown(self):
+        self.broker.cleanup()
+
+    def start(self, *args, terminal=True):
+        master, slave = pty.openpty() if terminal else (None, subprocess.PIPE)
+        p = subprocess.Popen([RUNNEL] + list(args) + ["--bootstrap", self.bootstrap], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=slave)
+        if terminal:
+            os.close(slave)
+        return p, master
+
+    def produce_slowly(self, p, chunks=12):
+        for i in range(chunks):
+            p.stdin.write(b"".join(b"line-%d-%d\n" % (i, j) for j in range(10)))
+            p.stdin.flush()
+            time.sleep(0.1)
+        p.stdin.close()
+
+    def test_produce_and_consume_show_progress_on_a_terminal(self):
+        p, master = self.start("produce", "prog")
+        self.produce_slowly(p)
+        out = p.stdout.read().decode()
+        p.stdout.close()
+        self.assertEqual(p.wait(30), 0)
+        shown = read_terminal(master)
+        self.assertEqual(out, "Produced 120 record(s) to prog\n")  # stdout as without a terminal
+        self.assertIn(b"produced ", shown)
+        self.assertIn(b" records/s", shown)
+        self.assertTrue(shown.endswith(b"\r\x1b[K"), shown[-40:])  # erased at the end
+        # Consuming into a pipe: 120 records at once, 10 more half a second later.
+        c, master = self.start("consume", "prog", "-o", "beginning", "-c", "130")
+        time.sleep(0.5)
+        rc, _, err = cli(self.bootstrap, "produce", "prog", stdin="\n".join("late-%d" % i for i in range(10)) + "\n")
+        self.assertEqual(rc, 0, err)
+        lines = c.stdout.read().decode().splitlines()
+        c.stdout.close()
+        self.assertEqual(c.wait(30), 0)
+        shown = read_terminal(master)
+        self.assertEqual(len(lines), 130)
+        self.assertIn(b"consumed 1", shown)
+        self.assertTrue(shown.endswith(b"\r\x1b[K"), shown[-40:])
+
+    def test_no_progress_into_a_pipe(self):
+        p, _ = self.start("produce", "prog", terminal=False)
+        self.produce_slowly(p, chunks=4)
+        out = p.stdout.read().decode()
+        err = p.stderr.read()
+        p.stdout.close()
+        p.stderr.close()
+        self.assertEqual(p.wait(30), 0)
+        self.assertEqual((out, err), ("Produced 40 record(s) to prog\n", b""))
 
 
 class CompletionTest(unittest.TestCase):
