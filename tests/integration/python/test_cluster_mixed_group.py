@@ -2,7 +2,9 @@
 consumer-protocol member) survives its coordinator's SIGKILL: the broker that
 takes over the group's __consumer_offsets partition loads it from the log with
 both members, their protocols and epochs, and answers the classic member as
-before (it is told to rejoin, and does)."""
+before (it is told to rejoin, and does). And group.consumer.max.size holds
+across the same failover: the new coordinator still turns a third member
+away (GROUP_MAX_SIZE_REACHED) while the two members carry on."""
 import unittest
 
 import etcd
@@ -13,13 +15,14 @@ import test_cluster_replication  # a module, not its TestCase: only this file's 
 from test_mixed_group_raw import CLASSIC, CONSUMER, REBALANCE_IN_PROGRESS, Classic
 
 GROUP, TOPIC = "mixed-failover", "mixed-failover-t"
+GROUP_MAX_SIZE_REACHED = 81
 
 
-def describe(port):
+def describe(port, group=GROUP):
     """The group as ConsumerGroupDescribe gives it, or None while unreachable."""
     try:
         return kproto.parse_consumer_group_describe(
-            kproto.round_trip(port, kproto.consumer_group_describe(1, [GROUP]), timeout=5))[0]
+            kproto.round_trip(port, kproto.consumer_group_describe(1, [group]), timeout=5))[0]
     except (OSError, ValueError):
         return None
 
@@ -70,6 +73,59 @@ class ClusterMixedGroupTest(unittest.TestCase):
         self.assertEqual(k.heartbeat(), REBALANCE_IN_PROGRESS)
         self.assertEqual(k.join()[0], 0)
         self.assertEqual(k.sync()[0], 0)
+
+
+def heartbeat(port, group, member, epoch, topic=None, owned=None):
+    kw = dict(rebalance_timeout_ms=30000, topics=[topic], owned={}) if epoch == 0 else dict(owned=owned)
+    return kproto.parse_consumer_group_heartbeat(
+        kproto.round_trip(port, kproto.consumer_group_heartbeat(1, group, member, epoch, **kw), timeout=5))
+
+
+@unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
+class ClusterGroupLimitTest(unittest.TestCase):
+    def setUp(self):
+        sets = dict(test_cluster_replication.FAST, **{"offsets.topic.num.partitions": 1,
+                                                      "group.initial.rebalance.delay.ms": 0,
+                                                      "group.consumer.max.size": 2})
+        self.cluster = Cluster(3, sets=sets).start()
+
+    def tearDown(self):
+        self.cluster.cleanup()
+
+    def test_the_limit_holds_on_the_next_coordinator(self):
+        c, group, topic = self.cluster, "limited", "limited-t"
+        test_cluster_replication.ClusterReplicationTest.create(self, topic, 3, 3)
+        a = admin(c.bootstrap)
+        coordinator = a._find_coordinator_ids([group])[group]
+        a.close()
+        port = c.brokers[coordinator].port
+        epochs = {}
+        for m in ("m1", "m2"):
+            r = heartbeat(port, group, m, 0, topic)
+            self.assertEqual(r["error"], 0, r)
+            epochs[m] = r["epoch"]
+        r = heartbeat(port, group, "m3", 0, topic)
+        self.assertEqual(r["error"], GROUP_MAX_SIZE_REACHED, r)
+        before = describe(port, group)
+
+        c.brokers[coordinator].kill9()
+        others = [c.brokers[n].port for n in c.brokers if n != coordinator]
+
+        def loaded():
+            for p in others:
+                g = describe(p, group)
+                if g and g["error"] == 0 and len(g["members"]) == 2:
+                    return p
+            return None
+        port = wait_for(loaded, timeout=30)
+        self.assertTrue(port, "no broker took the group over")
+        self.assertEqual(describe(port, group)["epoch"], before["epoch"])
+        r = heartbeat(port, group, "m3", 0, topic)
+        self.assertEqual((r["error"], r["message"]),
+                         (GROUP_MAX_SIZE_REACHED, "The consumer group has reached its maximum capacity of 2 members."))
+        for m in ("m1", "m2"):
+            r = heartbeat(port, group, m, epochs[m])
+            self.assertEqual(r["error"], 0, r)
 
 
 if __name__ == "__main__":
