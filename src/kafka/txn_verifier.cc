@@ -100,35 +100,48 @@ asio::awaitable<void> TxnVerifier::send(Node& n, std::map<std::string, Queued>& 
     }
   }
 
-  if (n.connection && (!n.connection->connected() || n.connected_host != n.host || n.connected_port != n.port)) {
-    n.connection->close();
-    n.connection.reset();
-  }
-  if (!n.connection) {
-    auto connection = std::make_unique<cluster::replication::BrokerConnection>(io_, "runnel-txn-verifier", sasl_);
-    const std::string host = n.host;
-    const int32_t port = n.port;
-    auto ec = co_await connection->connect(host, static_cast<uint16_t>(port), kConnectTimeout);
-    if (ec == std::errc::permission_denied) {
-      spdlog::error("transaction verification: authentication failed to {}:{} as {} with SASL mechanism {}: {}", host,
-                    port, sasl_ ? sasl_->username : "", sasl_ ? sasl_->mechanism : "", connection->auth_error());
-      answer_all(batch, ErrorCode::SASL_AUTHENTICATION_FAILED);
-      co_return;
+  // A connection kept from an earlier request may have been closed by the
+  // peer meanwhile (connections.max.idle.ms, a restart): a request that gets
+  // no answer on it is sent once more on a new one.
+  std::optional<cluster::replication::ResponseBody> body;
+  for (int attempt = 0; attempt < 2 && !body; ++attempt) {
+    if (n.connection && (!n.connection->connected() || n.connected_host != n.host || n.connected_port != n.port)) {
+      n.connection->close();
+      n.connection.reset();
     }
-    if (ec) {
-      spdlog::warn("transaction verification: cannot reach the coordinator at {}:{}: {}", host, port, ec.message());
-      answer_all(batch, ErrorCode::NETWORK_EXCEPTION);
-      co_return;
+    const bool reused = n.connection != nullptr;
+    if (!n.connection) {
+      auto connection = std::make_unique<cluster::replication::BrokerConnection>(io_, "runnel-txn-verifier", sasl_);
+      const std::string host = n.host;
+      const int32_t port = n.port;
+      auto ec = co_await connection->connect(host, static_cast<uint16_t>(port), kConnectTimeout);
+      if (ec == std::errc::permission_denied) {
+        spdlog::error("transaction verification: authentication failed to {}:{} as {} with SASL mechanism {}: {}", host,
+                      port, sasl_ ? sasl_->username : "", sasl_ ? sasl_->mechanism : "", connection->auth_error());
+        answer_all(batch, ErrorCode::SASL_AUTHENTICATION_FAILED);
+        co_return;
+      }
+      if (ec) {
+        spdlog::warn("transaction verification: cannot reach the coordinator at {}:{}: {}", host, port, ec.message());
+        answer_all(batch, ErrorCode::NETWORK_EXCEPTION);
+        co_return;
+      }
+      n.connection = std::move(connection);
+      n.connected_host = host;
+      n.connected_port = port;
     }
-    n.connection = std::move(connection);
-    n.connected_host = host;
-    n.connected_port = port;
+    ++requests_sent_;
+    const auto sent = std::chrono::steady_clock::now();
+    body = co_await n.connection->call(request, kVersion, kRequestTimeout);
+    if (!body) {
+      n.connection.reset();  // call() closed it
+      // Only a quick failure is a stale connection; a timeout is not retried.
+      if (reused && std::chrono::steady_clock::now() - sent < std::chrono::seconds(1)) continue;
+    }
+    break;
   }
-  ++requests_sent_;
-  auto body = co_await n.connection->call(request, kVersion, kRequestTimeout);
   if (!body) {
-    spdlog::warn("transaction verification: no answer from the coordinator at {}:{}", n.connected_host,
-                 n.connected_port);
+    spdlog::warn("transaction verification: no answer from the coordinator at {}:{}", n.host, n.port);
     answer_all(batch, ErrorCode::NETWORK_EXCEPTION);
     co_return;
   }
@@ -142,8 +155,8 @@ asio::awaitable<void> TxnVerifier::send(Node& n, std::map<std::string, Queued>& 
   }
   if (response.error_code != 0) {
     auto error = static_cast<ErrorCode>(response.error_code);
-    spdlog::error("transaction verification: the coordinator at {}:{} refused the request: {}", n.connected_host,
-                  n.connected_port, error_name(error));
+    spdlog::error("transaction verification: the coordinator at {}:{} refused the request: {}", n.host, n.port,
+                  error_name(error));
     // The producer must not be told about the cluster's ACLs.
     answer_all(batch, error == ErrorCode::CLUSTER_AUTHORIZATION_FAILED ? ErrorCode::INVALID_TXN_STATE : error);
     co_return;

@@ -3,7 +3,9 @@
 // AddPartitionsToTxnManager): asks a transaction coordinator on another
 // broker whether partitions are in a producer's ongoing transaction, with
 // AddPartitionsToTxn v5, verify_only=true, over one connection per
-// coordinator broker kept open between requests.
+// coordinator broker kept open between requests (a request that fails at
+// once on a kept connection, which the peer may have closed meanwhile, is
+// sent again on a new one).
 //
 // Batching, as Kafka's: the verifications waiting for one broker go in one
 // request; while a request to it is in flight, new ones queue for the next.

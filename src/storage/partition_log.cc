@@ -813,7 +813,7 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader
     // ProducerAppendInfo.checkSequence: while the producer's transaction is
     // being verified, nothing above the lowest sequence seen goes in first.
     if (const VerificationEntry* ve = m.producers.verification(pid);
-        ve && !pending.find(pid) && first_seq > ve->lowest_seq) {
+        ve && !verification.coordinator && !pending.find(pid) && first_seq > ve->lowest_seq) {
       result.error = ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER;
       result.error_message = "Out of order sequence number for producer " + std::to_string(pid) + ": " +
                              std::to_string(first_seq) + " (incoming seq. number), " + std::to_string(ve->lowest_seq) +

@@ -98,6 +98,10 @@ struct TxnVerification {
   static constexpr uint64_t kNoGuard = 0;
   bool required = false;
   uint64_t guard = kNoGuard;
+  // The broker's own transactional write (the group coordinator's
+  // TxnOffsetCommit batch; Kafka's AppendOrigin.COORDINATOR), which the
+  // lowest sequence of a verification does not bar.
+  bool coordinator = false;
 };
 
 // A transaction a marker closed (Kafka's CompletedTxn): its first offset

@@ -12,6 +12,8 @@ sockets, as Kafka 3.6+/4.x behaves with transaction.partition.verification.enabl
   bumps the epoch: INVALID_PRODUCER_EPOCH) is refused, and the last stable
   offset stays where it was instead of hanging on a transaction no coordinator
   knows;
+- TxnOffsetCommit is verified too: INVALID_TXN_STATE until AddOffsetsToTxn
+  added the group's __consumer_offsets partition;
 - transactional batches of two producers in one request:
   INVALID_PRODUCER_ID_MAPPING for all, nothing stored;
 - with transaction.partition.verification.enable=false, the same requests are
@@ -101,6 +103,28 @@ def end_txn(port, txn_id, pid, epoch, commit, cid=26):
     body = kproto.header_v1(26, 1, cid) + kproto.string(txn_id) + kproto.i64(pid) + kproto.i16(epoch)
     body += kproto.i8(1 if commit else 0)
     r = call(port, body, cid)
+    r.i32()
+    return r.i16()
+
+
+def add_offsets(port, txn_id, pid, epoch, group, cid=25):
+    """AddOffsetsToTxn v0 -> error."""
+    body = kproto.header_v1(25, 0, cid) + kproto.string(txn_id) + kproto.i64(pid) + kproto.i16(epoch)
+    r = call(port, body + kproto.string(group), cid)
+    r.i32()
+    return r.i16()
+
+
+def txn_offset_commit(port, txn_id, group, pid, epoch, topic, partition, offset, cid=28):
+    """TxnOffsetCommit v0, one partition -> error."""
+    body = kproto.header_v1(28, 0, cid) + kproto.string(txn_id) + kproto.string(group) + kproto.i64(pid)
+    body += kproto.i16(epoch) + kproto.i32(1) + kproto.string(topic) + kproto.i32(1) + kproto.i32(partition)
+    body += kproto.i64(offset) + kproto.string(None)
+    r = call(port, body, cid)
+    r.i32()
+    assert r.i32() == 1
+    r.string()
+    assert r.i32() == 1
     r.i32()
     return r.i16()
 
@@ -272,6 +296,17 @@ class VerificationTest(unittest.TestCase):
         err, _, _ = produce(self.port, self.topic, 1, txn_batch(pid, epoch, 1, [b"late"]), "tv-timeout")
         self.assertEqual(err, INVALID_PRODUCER_EPOCH)
         self.assertEqual(self.end_offset(1), hw)
+
+    def test_txn_offset_commit_needs_add_offsets(self):
+        # KIP-890 verifies the offsets batch too (GroupCoordinator.handleTxnCommitOffsets):
+        # the group's __consumer_offsets partition must be in the transaction.
+        pid, epoch = self.begin("tv-offsets", [0])
+        group = "tv-offsets-group"
+        self.assertEqual(txn_offset_commit(self.port, "tv-offsets", group, pid, epoch, self.topic, 0, 5),
+                         INVALID_TXN_STATE)
+        self.assertEqual(add_offsets(self.port, "tv-offsets", pid, epoch, group), NONE)
+        self.assertEqual(txn_offset_commit(self.port, "tv-offsets", group, pid, epoch, self.topic, 0, 5), NONE)
+        self.assertEqual(end_txn(self.port, "tv-offsets", pid, epoch, True), NONE)
 
     def test_two_producers_in_one_request(self):
         pid, epoch = self.begin("tv-two", [0, 1])
