@@ -177,7 +177,12 @@ def produce_once(port, topic, partition, batch, txn_id, version=8):
     else:
         body = kproto.header_v1(0, version, 7) + kproto.string(txn_id) + kproto.i16(-1) + kproto.i32(30000)
         body += kproto.i32(1) + kproto.string(topic) + kproto.i32(1) + kproto.i32(partition) + kproto.nbytes(batch)
-        _, parts = kproto.parse_produce_v8(kproto.round_trip(port, kproto.frame(body), timeout=40))
+        payload = kproto.round_trip(port, kproto.frame(body), timeout=40)
+        if version == 3:
+            _, [(_, _, err, base)] = kproto.parse_produce_v3(payload)
+            return err, base, None
+        assert version == 8
+        _, parts = kproto.parse_produce_v8(payload)
     return parts[0]["error"], parts[0]["base_offset"], parts[0]["error_message"]
 
 

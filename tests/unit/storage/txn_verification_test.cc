@@ -11,7 +11,7 @@
 #include "storage/producer_state.h"
 #include "test_util.h"
 
-namespace runnel::storage {
+namespace runnel::storage::txn_verification_test {
 namespace {
 using testing::make_batch;
 using testing::TempDir;
@@ -156,4 +156,4 @@ TEST(TxnVerification, TableRules) {
 }
 
 }  // namespace
-}  // namespace runnel::storage
+}  // namespace runnel::storage::txn_verification_test
