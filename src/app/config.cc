@@ -371,6 +371,8 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.transaction_abort_timed_out_interval_ms = parse_int(k, v, 1, kI32); }},
       {"transactional.id.expiration.ms",
        [](auto& c, auto& k, auto& v) { c.transactional_id_expiration_ms = parse_int(k, v, 1, kI32); }},
+      {"transaction.partition.verification.enable",
+       [](auto& c, auto& k, auto& v) { c.transaction_partition_verification_enable = parse_bool(k, v); }},
       {"group.initial.rebalance.delay.ms",
        [](auto& c, auto& k, auto& v) { c.group_initial_rebalance_delay_ms = int32_t(parse_int(k, v, 0, kI32)); }},
       {"group.min.session.timeout.ms",

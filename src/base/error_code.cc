@@ -228,6 +228,8 @@ std::string_view error_name(ErrorCode e) {
       return "MISMATCHED_ENDPOINT_TYPE";
     case ErrorCode::UNSUPPORTED_ENDPOINT_TYPE:
       return "UNSUPPORTED_ENDPOINT_TYPE";
+    case ErrorCode::TRANSACTION_ABORTABLE:
+      return "TRANSACTION_ABORTABLE";
   }
   return "UNKNOWN";
 }

@@ -117,6 +117,9 @@ enum class ErrorCode : int16_t {
   STALE_MEMBER_EPOCH = 113,
   MISMATCHED_ENDPOINT_TYPE = 114,
   UNSUPPORTED_ENDPOINT_TYPE = 115,
+  // KIP-890: the transaction cannot go on and the producer should abort it
+  // (Produce v11+, TxnOffsetCommit v5+, AddPartitionsToTxn v5+).
+  TRANSACTION_ABORTABLE = 120,
   INVALID_REGULAR_EXPRESSION = 128,
 };
 

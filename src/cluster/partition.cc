@@ -85,13 +85,24 @@ storage::AppendResult Partition::append_as_leader(const char* what, int64_t now_
   return result;
 }
 
-storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_ms) {
-  auto result = append_as_leader("append", now_ms, [&] { return log_->append(batches, leader_epoch(), now_ms); });
+storage::AppendResult Partition::append(std::span<uint8_t> batches, int64_t now_ms,
+                                        const storage::TxnVerification& verification) {
+  auto result =
+      append_as_leader("append", now_ms, [&] { return log_->append(batches, leader_epoch(), now_ms, verification); });
   if (result.error == ErrorCode::NONE && result.last_offset >= result.base_offset) {
     traffic_.records_in += static_cast<uint64_t>(result.last_offset - result.base_offset + 1);
     traffic_.bytes_in += batches.size();
   }
   return result;
+}
+
+ErrorCode Partition::start_txn_verification(int64_t producer_id, int32_t first_seq, int16_t epoch, int64_t now_ms,
+                                            uint64_t& guard) {
+  guard = storage::TxnVerification::kNoGuard;
+  if (offline_) return ErrorCode::KAFKA_STORAGE_ERROR;
+  if (role_ != Role::Leader) return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+  guard = log_->start_txn_verification(producer_id, first_seq, epoch, now_ms);
+  return ErrorCode::NONE;
 }
 
 storage::AppendResult Partition::append_txn_marker(int64_t producer_id, int16_t producer_epoch,

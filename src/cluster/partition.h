@@ -192,7 +192,15 @@ class Partition final : public replication::FollowerReplica {
 
   // Appends record batches (a Produce partition's, or the group
   // coordinator's) as PartitionLog::append does, and wakes the Fetch waiters.
-  storage::AppendResult append(std::span<uint8_t> batches, int64_t now_ms);
+  // `verification`: a Produce's KIP-890 guard (storage/producer_state.h).
+  storage::AppendResult append(std::span<uint8_t> batches, int64_t now_ms,
+                               const storage::TxnVerification& verification = {});
+  // KIP-890: opens (or reuses) the producer's verification before its
+  // transactional batch is checked with the coordinator
+  // (PartitionLog::start_txn_verification). NOT_LEADER_OR_FOLLOWER /
+  // KAFKA_STORAGE_ERROR unless this replica leads and is online.
+  ErrorCode start_txn_verification(int64_t producer_id, int32_t first_seq, int16_t epoch, int64_t now_ms,
+                                   uint64_t& guard);
   // Writes a transaction marker (PartitionLog::append_txn_marker) as the
   // leader, and wakes the Fetch waiters (the last stable offset may move).
   // Acknowledge it with wait_acknowledged() as any acks=all append.

@@ -137,8 +137,13 @@ struct BrokerConfig {
   int64_t transaction_abort_timed_out_interval_ms =
       10000;                                           // transaction.abort.timed.out.transaction.cleanup.interval.ms
   int64_t transactional_id_expiration_ms = 604800000;  // transactional.id.expiration.ms
-  int32_t group_min_session_timeout_ms = 6000;         // group.min.session.timeout.ms
-  int32_t group_max_session_timeout_ms = 1800000;      // group.max.session.timeout.ms
+  // KIP-890 part 1: a partition leader appends the first transactional batch
+  // of a producer's transaction only once the coordinator confirmed the
+  // partition is in it (transaction.partition.verification.enable; dynamic
+  // in Kafka, static here).
+  bool transaction_partition_verification_enable = true;
+  int32_t group_min_session_timeout_ms = 6000;     // group.min.session.timeout.ms
+  int32_t group_max_session_timeout_ms = 1800000;  // group.max.session.timeout.ms
   // Members a group may have (Kafka's defaults: no limit): group.max.size
   // for classic groups, group.consumer.max.size for consumer groups
   // (KIP-848), classic members of a mixed group included.

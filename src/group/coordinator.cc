@@ -798,7 +798,8 @@ asio::awaitable<std::vector<ErrorCode>> Coordinator::txn_commit(const std::strin
                                                                 int16_t producer_epoch, const std::string& member_id,
                                                                 const std::optional<std::string>& instance_id,
                                                                 int32_t generation,
-                                                                const std::vector<CommitEntry>& entries) {
+                                                                const std::vector<CommitEntry>& entries,
+                                                                const storage::TxnVerification& verification) {
   // Kafka's doTxnCommitOffsets: the group is made when unknown; a member and
   // a generation are checked only when the request names them.
   ErrorCode group_error = ErrorCode::NONE;
@@ -845,11 +846,12 @@ asio::awaitable<std::vector<ErrorCode>> Coordinator::txn_commit(const std::strin
   }
   auto batch = protocol::build_record_batch(records, now);
   make_transactional(batch, producer_id, producer_epoch, sequence);
-  auto result = partition->append(batch, now);
+  auto result = partition->append(batch, now, verification);
   if (result.error != ErrorCode::NONE) {
     spdlog::warn("writing transactional offsets to {}-{} failed: {}", kOffsetsTopic, p, error_name(result.error));
     for (size_t i : written)
-      errors[i] = result.error == ErrorCode::INVALID_PRODUCER_EPOCH || result.error == ErrorCode::PRODUCER_FENCED
+      errors[i] = result.error == ErrorCode::INVALID_PRODUCER_EPOCH || result.error == ErrorCode::PRODUCER_FENCED ||
+                          result.error == ErrorCode::INVALID_TXN_STATE
                       ? result.error
                       : ErrorCode::COORDINATOR_NOT_AVAILABLE;
     co_return errors;

@@ -142,11 +142,13 @@ class Coordinator {
   // transactional batch of the producer and kept pending, per producer,
   // until a marker for it lands on the group's partition (complete_txn).
   // Member and generation are checked only when given (v3+). Per-entry
-  // errors in order.
+  // errors in order. `verification`: KIP-890's guard for the batch
+  // (storage/producer_state.h); an append it refuses answers INVALID_TXN_STATE.
   asio::awaitable<std::vector<ErrorCode>> txn_commit(const std::string& group_id, int64_t producer_id,
                                                      int16_t producer_epoch, const std::string& member_id,
                                                      const std::optional<std::string>& instance_id, int32_t generation,
-                                                     const std::vector<CommitEntry>& entries);
+                                                     const std::vector<CommitEntry>& entries,
+                                                     const storage::TxnVerification& verification = {});
   // A COMMIT (`commit`) or ABORT marker for the producer is durable on
   // __consumer_offsets partition p: its pending offsets for the groups of p
   // become the committed ones, or are dropped.

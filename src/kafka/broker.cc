@@ -500,6 +500,7 @@ void Broker::start() {
     hooks.next_producer_id = [this]() { return next_producer_id(); };
     hooks.write_markers = [this](const txn::MarkerRequest& request) { return write_markers_anywhere(request); };
     txn_coordinators_.push_back(std::make_unique<txn::Coordinator>(shards_.at(s).io(), txn_config, std::move(hooks)));
+    txn_verifiers_.push_back(std::make_unique<TxnVerifier>(shards_.at(s).io(), inter_broker_sasl_));
   }
   partitions_.open_all(topics, [this](int s) {
     for (int32_t p = 0; p < offsets_partitions_; ++p)
@@ -532,6 +533,7 @@ void Broker::stop() {
   size_t changed_count = partitions_.stop([this](int s) {
     if (s < static_cast<int>(coordinators_.size())) coordinators_[s]->stop();
     if (s < static_cast<int>(txn_coordinators_.size())) txn_coordinators_[s]->stop();
+    if (s < static_cast<int>(txn_verifiers_.size())) txn_verifiers_[s]->stop();
   });
   shards_.stop();
   flusher_.stop();

@@ -27,6 +27,7 @@
 #include "group/coordinator.h"
 #include "kafka/request_metrics.h"
 #include "kafka/txn_markers.h"
+#include "kafka/txn_verifier.h"
 #include "runtime/shard.h"
 #include "security/authorizer.h"
 #include "security/credential_store.h"
@@ -198,6 +199,18 @@ class Broker {
   // with WriteTxnMarkers to their leaders. One error per partition, in order.
   asio::awaitable<std::vector<ErrorCode>> write_markers_anywhere(const txn::MarkerRequest& request);
 
+  // KIP-890 part 1 (transaction.partition.verification.enable): asks the
+  // transactional id's coordinator whether each partition is in the
+  // producer's ongoing transaction: on its shard when this broker
+  // coordinates the id, else with AddPartitionsToTxn v5 verify_only through
+  // this shard's TxnVerifier (kafka/txn_verifier.h). One error per
+  // partition, in order: the coordinator's (Coordinator::verify_partitions)
+  // or the TxnVerifier's; COORDINATOR_NOT_AVAILABLE while the id's
+  // __transaction_state partition has no leader.
+  asio::awaitable<std::vector<ErrorCode>> verify_txn_partitions(const std::string& transactional_id,
+                                                                int64_t producer_id, int16_t producer_epoch,
+                                                                const std::vector<txn::TopicPartition>& partitions);
+
   // InitProducerId: the next producer id, unique across restarts (and, in a
   // cluster, across brokers); nullopt when no block of ids could be reserved.
   asio::awaitable<std::optional<int64_t>> next_producer_id();
@@ -287,6 +300,7 @@ class Broker {
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   std::atomic<int32_t> offsets_partitions_{0};
   std::vector<std::unique_ptr<txn::Coordinator>> txn_coordinators_;  // one per shard
+  std::vector<std::unique_ptr<TxnVerifier>> txn_verifiers_;          // one per shard
   std::atomic<int32_t> txn_partitions_{0};
   std::unique_ptr<cluster::ControlPlane> control_plane_;
   bool shards_started_ = false;

@@ -76,6 +76,26 @@ int32_t Broker::txn_coordinator_node(const std::string& transactional_id) const 
   return state->leader;
 }
 
+asio::awaitable<std::vector<ErrorCode>> Broker::verify_txn_partitions(
+    const std::string& transactional_id, int64_t producer_id, int16_t producer_epoch,
+    const std::vector<txn::TopicPartition>& partitions) {
+  const int32_t node = txn_coordinator_node(transactional_id);
+  if (node < 0) co_return std::vector<ErrorCode>(partitions.size(), ErrorCode::COORDINATOR_NOT_AVAILABLE);
+  if (node == config_.node_id) {
+    if (!topics_.find(txn::kTransactionStateTopic))
+      co_return std::vector<ErrorCode>(partitions.size(), ErrorCode::NOT_COORDINATOR);
+    auto verify = [this, &transactional_id, producer_id, producer_epoch, &partitions]() {
+      return txn_coordinator().verify_partitions(transactional_id, producer_id, producer_epoch, partitions);
+    };
+    co_return co_await on_shard(txn_coordinator_shard(transactional_id), verify);
+  }
+  auto where = inter_broker_endpoint(node);
+  if (!where) co_return std::vector<ErrorCode>(partitions.size(), ErrorCode::COORDINATOR_NOT_AVAILABLE);
+  const std::string host = where->host;
+  co_return co_await txn_verifiers_[static_cast<size_t>(current_shard()->id())]->verify(
+      node, host, where->port, transactional_id, producer_id, producer_epoch, partitions);
+}
+
 asio::awaitable<bool> Broker::ensure_transaction_state_topic() {
   if (topics_.find(txn::kTransactionStateTopic)) co_return true;
   std::string message;

@@ -25,10 +25,13 @@ constexpr HandlerEntry raw(int16_t key, int16_t min, int16_t max, int16_t flexib
   return HandlerEntry{key, min, max, flexible_from, fn};
 }
 
-// The newest versions are Kafka 4.0's, but for Produce v12, which promises
-// KIP-890 part 2 transaction verification (not built yet).
+// The newest versions are Kafka 4.0's. Produce v12 is v11 on the wire; it is
+// what a transactional client sends once it sees transaction.version 2
+// finalized (KIP-890 part 2), which runnel does not advertise, so
+// transactional Java clients stay on v11 and only others send v12 (see
+// handlers/produce.cc for what a transactional v12 gets).
 const std::array kHandlers = {
-    raw(ProduceRequest::kApiKey, 0, 11, ProduceRequest::kFlexibleFrom, &handle_produce),
+    raw(ProduceRequest::kApiKey, 0, 12, ProduceRequest::kFlexibleFrom, &handle_produce),
     make_handler<FetchRequest, FetchResponse, &handle_fetch>(4, 17),
     make_handler<ListOffsetsRequest, ListOffsetsResponse, &handle_list_offsets>(0, 10),
     make_handler<MetadataRequest, MetadataResponse, &handle_metadata>(0, 13),
@@ -45,11 +48,11 @@ const std::array kHandlers = {
     make_handler<DescribeClusterRequest, DescribeClusterResponse, &handle_describe_cluster>(0, 2),
     make_handler<DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse, &handle_describe_topic_partitions>(0,
                                                                                                                      0),
-    // Idempotent and transactional producers. AddPartitionsToTxn stops at v3:
-    // v4+ (KIP-890's broker-side batches and verification) is not served.
+    // Idempotent and transactional producers. AddPartitionsToTxn v4-5
+    // (KIP-890) are brokers' batches of transactions to add or verify.
     make_handler<InitProducerIdRequest, InitProducerIdResponse, &handle_init_producer_id>(0, 4),
     make_handler<DescribeProducersRequest, DescribeProducersResponse, &handle_describe_producers>(0, 0),
-    make_handler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, &handle_add_partitions_to_txn>(0, 3),
+    make_handler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, &handle_add_partitions_to_txn>(0, 5),
     make_handler<AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, &handle_add_offsets_to_txn>(0, 3),
     make_handler<EndTxnRequest, EndTxnResponse, &handle_end_txn>(0, 3),
     make_handler<TxnOffsetCommitRequest, TxnOffsetCommitResponse, &handle_txn_offset_commit>(0, 3),

@@ -99,6 +99,15 @@ class Field:
         return not self.nullable.empty()
 
 
+def signature(fields):
+    """What makes two definitions of a struct the same: every field's name,
+    type, versions, nullability, default, tags and nested fields."""
+    def rng(r):
+        return None if r is None else (r.lo, r.hi)
+    return tuple((f.name, f.type, rng(f.versions), rng(f.nullable), f.default, f.tag, rng(f.tagged),
+                  signature(f.children)) for f in fields)
+
+
 class Struct:
     def __init__(self, name, fields):
         self.name, self.fields = name, fields
@@ -116,8 +125,13 @@ class Message:
         for f in fields:
             if f.is_struct:
                 self._collect(f.children)
-                if any(s.name == f.elem for s in self.structs):
-                    raise SchemaError(f"{f.where}: struct {f.elem} defined twice in {self.name}")
+                same = [s for s in self.structs if s.name == f.elem]
+                if same:
+                    # A struct used by two fields (Kafka's commonStructs) is
+                    # declared once; every definition must be the same.
+                    if signature(same[0].fields) != signature(f.children):
+                        raise SchemaError(f"{f.where}: struct {f.elem} defined twice, differently, in {self.name}")
+                    continue
                 self.structs.append(Struct(f.elem, f.children))
 
     def has_records(self, struct):

@@ -730,7 +730,8 @@ std::unique_ptr<PartitionLog> PartitionLog::open(const std::filesystem::path& di
 
 PartitionLog::~PartitionLog() = default;
 
-AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader_epoch, int64_t now_ms) {
+AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader_epoch, int64_t now_ms,
+                                  const TxnVerification& verification) {
   Impl& m = *impl_;
   m.last_now_ms = std::max(m.last_now_ms, now_ms);
   AppendResult result;
@@ -798,6 +799,25 @@ AppendResult PartitionLog::append(std::span<uint8_t> batches, LeaderEpoch leader
     if (check.error != ErrorCode::NONE) {
       result.error = check.error;
       result.error_message = std::move(check.message);
+      return result;
+    }
+    // KIP-890 (UnifiedLog.analyzeAndValidateProducerState): a transactional
+    // batch opens a transaction here only under the guard of a verification
+    // the coordinator confirmed (a batch before it in this call may have
+    // opened it already).
+    if (v.is_transactional() && !table.has_ongoing_txn(pid) && !m.producers.append_allowed(pid, verification)) {
+      result.error = ErrorCode::INVALID_TXN_STATE;
+      result.error_message = "Record was not part of an ongoing transaction";
+      return result;
+    }
+    // ProducerAppendInfo.checkSequence: while the producer's transaction is
+    // being verified, nothing above the lowest sequence seen goes in first.
+    if (const VerificationEntry* ve = m.producers.verification(pid);
+        ve && !verification.coordinator && !pending.find(pid) && first_seq > ve->lowest_seq) {
+      result.error = ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER;
+      result.error_message = "Out of order sequence number for producer " + std::to_string(pid) + ": " +
+                             std::to_string(first_seq) + " (incoming seq. number), " + std::to_string(ve->lowest_seq) +
+                             " (earliest seen sequence)";
       return result;
     }
     if (!pending.find(pid))
@@ -1405,6 +1425,10 @@ uint64_t PartitionLog::size_bytes() const {
 }
 
 const ProducerStateTable& PartitionLog::producer_state() const { return impl_->producers; }
+
+uint64_t PartitionLog::start_txn_verification(int64_t producer_id, int32_t first_seq, int16_t epoch, int64_t now_ms) {
+  return impl_->producers.start_verification(producer_id, first_seq, epoch, now_ms);
+}
 
 bool PartitionLog::recovered_on_open() const { return impl_->recovered; }
 uint64_t PartitionLog::bytes_truncated_on_open() const { return impl_->truncated_bytes; }

@@ -84,8 +84,14 @@ class PartitionLog {
   // Batches with a producer id are checked against the producer state:
   // OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH refuse the append;
   // a retried duplicate of one of a producer's last five batches appends
-  // nothing and answers NONE with the original batch's offsets.
-  AppendResult append(std::span<uint8_t> batches, LeaderEpoch leader_epoch, int64_t now_ms);
+  // nothing and answers NONE with the original batch's offsets. A
+  // transactional batch that would open its producer's transaction here is
+  // refused with INVALID_TXN_STATE unless `verification` allows it
+  // (ProducerStateTable::append_allowed: KIP-890), and a producer's batch
+  // above the lowest sequence of its verification in progress with
+  // OUT_OF_ORDER_SEQUENCE_NUMBER.
+  AppendResult append(std::span<uint8_t> batches, LeaderEpoch leader_epoch, int64_t now_ms,
+                      const TxnVerification& verification = {});
 
   // A follower's append: batches copied from the leader, stored exactly as
   // the leader has them (offsets, leader epochs and timestamps are kept, not
@@ -207,6 +213,9 @@ class PartitionLog {
   // end and replays the batches after it (FORMAT.md).
   const ProducerStateTable& producer_state() const;
   static constexpr const char* kSnapshotSuffix = ".snapshot";
+  // KIP-890: ProducerStateTable::start_verification on this log's table,
+  // before a client's transactional batch is verified with the coordinator.
+  uint64_t start_txn_verification(int64_t producer_id, int32_t first_seq, int16_t epoch, int64_t now_ms);
 
   // Transactions (KIP-98). Transactional batches open their producer's
   // transaction (producer_state.h); a transaction marker closes it. Every

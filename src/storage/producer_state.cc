@@ -1,5 +1,6 @@
 #include "storage/producer_state.h"
 
+#include <atomic>
 #include <cstring>
 #include <limits>
 
@@ -31,6 +32,45 @@ int32_t last_sequence(int32_t base, int32_t last_offset_delta) {
   if (base < 0 || last_offset_delta < 0) return base;
   if (base > kMax - last_offset_delta) return base - (kMax - last_offset_delta) - 1;
   return base + last_offset_delta;
+}
+
+bool ProducerStateTable::has_ongoing_txn(int64_t producer_id) const {
+  const ProducerEntry* entry = find(producer_id);
+  return entry && entry->current_txn_first_offset >= 0;
+}
+
+uint64_t ProducerStateTable::start_verification(int64_t producer_id, int32_t first_seq, int16_t epoch, int64_t now_ms) {
+  if (has_ongoing_txn(producer_id)) return TxnVerification::kNoGuard;
+  // Unique in the process, so that no entry ever gets a guard another had
+  // (a table cleared and refilled included).
+  static std::atomic<uint64_t> next_guard{1};
+  auto [it, created] = verifications_.try_emplace(producer_id);
+  VerificationEntry& entry = it->second;
+  if (created) {
+    entry.guard = next_guard.fetch_add(1, std::memory_order_relaxed);
+    entry.timestamp = now_ms;
+    entry.lowest_seq = first_seq;
+    entry.epoch = epoch;
+    return entry.guard;
+  }
+  // VerificationStateEntry.maybeUpdateLowestSequenceAndEpoch.
+  if (epoch == entry.epoch && first_seq < entry.lowest_seq) entry.lowest_seq = first_seq;
+  if (epoch > entry.epoch) {
+    entry.epoch = epoch;
+    entry.lowest_seq = first_seq;
+  }
+  return entry.guard;
+}
+
+const VerificationEntry* ProducerStateTable::verification(int64_t producer_id) const {
+  auto it = verifications_.find(producer_id);
+  return it == verifications_.end() ? nullptr : &it->second;
+}
+
+bool ProducerStateTable::append_allowed(int64_t producer_id, const TxnVerification& verification) const {
+  if (!verification.required || has_ongoing_txn(producer_id)) return true;
+  const VerificationEntry* entry = this->verification(producer_id);
+  return entry && verification.guard != TxnVerification::kNoGuard && entry->guard == verification.guard;
 }
 
 const ProducerEntry* ProducerStateTable::find(int64_t producer_id) const {
@@ -118,6 +158,9 @@ void ProducerStateTable::record(int64_t producer_id, int16_t epoch, int32_t firs
   while (entry.batches.size() > kBatchesRetained) entry.batches.pop_front();
   entry.last_timestamp = timestamp;
   if (transactional && entry.current_txn_first_offset < 0) set_txn_first_offset(producer_id, entry, first_offset);
+  // A transactional batch in the log: the transaction is open here, its
+  // verification done (UnifiedLog.updateProducers).
+  if (transactional) verifications_.erase(producer_id);
 }
 
 ProducerStateTable::Check ProducerStateTable::check_marker(int64_t producer_id, int16_t epoch,
@@ -148,6 +191,9 @@ std::optional<CompletedTxn> ProducerStateTable::complete(int64_t producer_id, in
   }
   entry.coordinator_epoch = coordinator_epoch;
   entry.last_timestamp = timestamp;
+  // A marker ends whatever was being verified: a verification made before it
+  // must not open a transaction after it (the hanging transaction).
+  verifications_.erase(producer_id);
   if (entry.current_txn_first_offset < 0) return std::nullopt;
   CompletedTxn txn{producer_id, entry.current_txn_first_offset, offset, !commit};
   set_txn_first_offset(producer_id, entry, -1);
@@ -162,6 +208,7 @@ void ProducerStateTable::expire(int64_t before_ms) {
     else
       ++it;
   }
+  std::erase_if(verifications_, [before_ms](const auto& v) { return v.second.timestamp < before_ms; });
 }
 
 std::vector<uint8_t> ProducerStateTable::encode() const {

@@ -28,6 +28,21 @@
 // ongoing() lists the open transactions by first offset (for the last stable
 // offset).
 //
+// Transaction verification (KIP-890 part 1, Kafka's VerificationStateEntry):
+// before the first batch of a producer's transaction reaches this partition
+// (no transaction open here for it), the leader asks the transaction
+// coordinator whether the partition was added to that transaction, and
+// appends only if it was. start_verification() opens (or reuses) the
+// producer's verification entry and returns its guard, a number no other
+// entry had; the append must carry that guard (append_allowed()), so that a
+// marker written meanwhile (which drops the entry) or a newer entry makes a
+// stale verification useless. The entry is dropped when a transactional
+// batch or a marker of the producer is recorded, and by expire() once older
+// than producer.id.expiration.ms. It also keeps the lowest sequence seen
+// while verifying: a higher one is refused (OUT_OF_ORDER_SEQUENCE_NUMBER)
+// until the lower one is in, so a retried first batch cannot be overtaken.
+// Entries are in memory only: never snapshotted or compared.
+//
 // Snapshots (`<20-digit offset>.snapshot`, storage/FORMAT.md): the whole table
 // as it stands when the log end is that offset.
 //
@@ -65,6 +80,28 @@ struct ProducerEntry {
   // from a transaction marker.
   std::deque<ProducerBatch> batches;
   bool operator==(const ProducerEntry&) const = default;
+};
+
+// A producer's verification in progress (Kafka's VerificationStateEntry).
+struct VerificationEntry {
+  uint64_t guard = 0;
+  int64_t timestamp = -1;  // when it was opened
+  int32_t lowest_seq = 0;
+  int16_t epoch = -1;
+};
+
+// What a client's append carries (Kafka's VerificationGuard): whether
+// transactional batches must have been verified (the broker's
+// transaction.partition.verification.enable), and the guard the
+// verification was made under (kNoGuard: none).
+struct TxnVerification {
+  static constexpr uint64_t kNoGuard = 0;
+  bool required = false;
+  uint64_t guard = kNoGuard;
+  // The broker's own transactional write (the group coordinator's
+  // TxnOffsetCommit batch; Kafka's AppendOrigin.COORDINATOR), which the
+  // lowest sequence of a verification does not bar.
+  bool coordinator = false;
 };
 
 // A transaction a marker closed (Kafka's CompletedTxn): its first offset
@@ -105,11 +142,13 @@ class ProducerStateTable {
   std::optional<CompletedTxn> complete(int64_t producer_id, int16_t epoch, int32_t coordinator_epoch, bool commit,
                                        int64_t offset, int64_t timestamp);
   // Drops producers whose last batch is older than `before_ms`
-  // (producer.id.expiration.ms), except those with a transaction open.
+  // (producer.id.expiration.ms), except those with a transaction open, and
+  // verification entries opened before `before_ms`.
   void expire(int64_t before_ms);
   void clear() {
     producers_.clear();
     ongoing_.clear();
+    verifications_.clear();
   }
   void put(int64_t producer_id, const ProducerEntry& entry);
 
@@ -117,6 +156,22 @@ class ProducerStateTable {
   const std::set<std::pair<int64_t, int64_t>>& ongoing() const { return ongoing_; }
   // The first offset of the earliest open transaction, or -1.
   int64_t first_ongoing_offset() const { return ongoing_.empty() ? -1 : ongoing_.begin()->first; }
+
+  // Whether the producer has a transaction open here (Kafka's hasOngoingTransaction).
+  bool has_ongoing_txn(int64_t producer_id) const;
+
+  // Verification (see above). start_verification(): kNoGuard when the
+  // producer has a transaction open here (nothing to verify); otherwise the
+  // guard of its entry, opened at `now_ms` if there was none, its lowest
+  // sequence lowered to `first_seq` (same epoch) or reset with a newer epoch.
+  uint64_t start_verification(int64_t producer_id, int32_t first_seq, int16_t epoch, int64_t now_ms);
+  const VerificationEntry* verification(int64_t producer_id) const;
+  // Whether a client's transactional batch of the producer may be appended
+  // under `verification`: a transaction of it is open here, or verification
+  // is not required, or the producer's entry has the guard the batch was
+  // verified under.
+  bool append_allowed(int64_t producer_id, const TxnVerification& verification) const;
+  const std::map<int64_t, VerificationEntry>& verifications() const { return verifications_; }
 
   const ProducerEntry* find(int64_t producer_id) const;
   const std::map<int64_t, ProducerEntry>& producers() const { return producers_; }
@@ -137,6 +192,7 @@ class ProducerStateTable {
 
   std::map<int64_t, ProducerEntry> producers_;
   std::set<std::pair<int64_t, int64_t>> ongoing_;  // derived from producers_
+  std::map<int64_t, VerificationEntry> verifications_;
 };
 
 }  // namespace runnel::storage

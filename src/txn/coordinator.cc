@@ -501,6 +501,30 @@ asio::awaitable<ErrorCode> Coordinator::add_partitions(const std::string& transa
   co_return co_await transit(next, *generation);
 }
 
+std::vector<ErrorCode> Coordinator::verify_partitions(const std::string& transactional_id, int64_t producer_id,
+                                                      int16_t producer_epoch,
+                                                      const std::vector<TopicPartition>& partitions) const {
+  auto all = [&partitions](ErrorCode e) { return std::vector<ErrorCode>(partitions.size(), e); };
+  if (transactional_id.empty()) return all(ErrorCode::INVALID_REQUEST);
+  if (!generation_of(transactional_id)) return all(ErrorCode::NOT_COORDINATOR);
+  const TxnMetadata* md = find(transactional_id);
+  if (!md || md->producer_id != producer_id) return all(ErrorCode::INVALID_PRODUCER_ID_MAPPING);
+  if (md->producer_epoch != producer_epoch) return all(ErrorCode::PRODUCER_FENCED);
+  if (md->state == TxnState::PrepareCommit || md->state == TxnState::PrepareAbort)
+    return all(ErrorCode::CONCURRENT_TRANSACTIONS);
+  // A partition is in the transaction from the durable AddPartitionsToTxn
+  // that added it until Complete* (which empties the set): a pending
+  // transition is not looked at, the partition's own guard covers the rest.
+  std::vector<ErrorCode> out;
+  out.reserve(partitions.size());
+  for (const auto& tp : partitions) {
+    auto it = md->partitions.find(tp.topic);
+    const bool in = it != md->partitions.end() && it->second.count(tp.partition);
+    out.push_back(in ? ErrorCode::NONE : ErrorCode::TRANSACTION_ABORTABLE);
+  }
+  return out;
+}
+
 asio::awaitable<ErrorCode> Coordinator::end_txn(const std::string& transactional_id, int64_t producer_id,
                                                 int16_t producer_epoch, bool commit) {
   co_await await_settled(transactional_id, kSettleWaitMs);

@@ -121,6 +121,15 @@ class Coordinator {
   // partition): one error for all the partitions.
   asio::awaitable<ErrorCode> add_partitions(const std::string& transactional_id, int64_t producer_id,
                                             int16_t producer_epoch, const std::vector<TopicPartition>& partitions);
+  // AddPartitionsToTxn v4+ with verify_only (KIP-890, Kafka's
+  // handleVerifyPartitionsInTransaction): whether each partition is in the
+  // producer's ongoing transaction, one error per partition, nothing
+  // written: NONE (it is), TRANSACTION_ABORTABLE (it is not),
+  // INVALID_PRODUCER_ID_MAPPING (unknown id, other producer id),
+  // PRODUCER_FENCED (other epoch), CONCURRENT_TRANSACTIONS (Prepare*: the
+  // transaction is ending), NOT_COORDINATOR, INVALID_REQUEST (empty id).
+  std::vector<ErrorCode> verify_partitions(const std::string& transactional_id, int64_t producer_id,
+                                           int16_t producer_epoch, const std::vector<TopicPartition>& partitions) const;
   // EndTxn: answered once Prepare* is durable; the markers follow.
   asio::awaitable<ErrorCode> end_txn(const std::string& transactional_id, int64_t producer_id, int16_t producer_epoch,
                                      bool commit);

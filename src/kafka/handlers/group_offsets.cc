@@ -73,6 +73,29 @@ std::vector<group::CommitEntry> commit_entries(RequestContext& ctx, const Reques
   return entries;
 }
 
+// GroupMetadataManager.maybeConvertOffsetCommitError: a transactional
+// commit's verification or append error as a TxnOffsetCommit answers it
+// (retriable ones as errors clients retry without a coordinator lookup).
+ErrorCode offset_commit_error(ErrorCode error) {
+  switch (error) {
+    case ErrorCode::NETWORK_EXCEPTION:
+      return ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+    case ErrorCode::UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode::NOT_ENOUGH_REPLICAS:
+    case ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+      return ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    case ErrorCode::NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode::KAFKA_STORAGE_ERROR:
+      return ErrorCode::NOT_COORDINATOR;
+    case ErrorCode::MESSAGE_TOO_LARGE:
+    case ErrorCode::RECORD_LIST_TOO_LARGE:
+    case ErrorCode::INVALID_FETCH_SIZE:
+      return ErrorCode::INVALID_COMMIT_OFFSET_SIZE;
+    default:
+      return error;
+  }
+}
+
 // A whole-request error: every partition of the response gets it.
 template <class Response>
 void fail_every_partition(Response& response, ErrorCode error) {
@@ -159,10 +182,42 @@ asio::awaitable<protocol::TxnOffsetCommitResponse> handle_txn_offset_commit(Requ
     fail_all(ErrorCode::NOT_COORDINATOR);
     co_return response;
   }
-  auto commit = [&broker, &request, &entries]() -> asio::awaitable<std::vector<ErrorCode>> {
+  // KIP-890 (Kafka's GroupCoordinator.handleTxnCommitOffsets): the offsets
+  // batch opens the producer's transaction in the group's __consumer_offsets
+  // partition only once the transaction coordinator confirmed that partition
+  // is in the transaction (AddOffsetsToTxn added it).
+  storage::TxnVerification verification{broker.config().transaction_partition_verification_enable,
+                                        storage::TxnVerification::kNoGuard, /*coordinator=*/true};
+  if (verification.required) {
+    const int32_t p = group::offsets_partition_for(request.group_id, broker.offsets_partitions());
+    uint64_t guard = storage::TxnVerification::kNoGuard;
+    auto start = [&broker, &request, p, &guard]() {
+      auto* partition = broker.partition(group::kOffsetsTopic, p);
+      if (!partition) return ErrorCode::NOT_COORDINATOR;
+      return partition->start_txn_verification(request.producer_id, /*NO_SEQUENCE*/ -1, request.producer_epoch,
+                                               now_ms(), guard);
+    };
+    auto error = co_await on_shard(broker.coordinator_shard(request.group_id), start);
+    if (error == ErrorCode::NONE && guard != storage::TxnVerification::kNoGuard) {
+      const std::vector<txn::TopicPartition> partitions = {{group::kOffsetsTopic, p}};
+      auto verified = co_await broker.verify_txn_partitions(request.transactional_id, request.producer_id,
+                                                            request.producer_epoch, partitions);
+      error = verified.empty() ? ErrorCode::UNKNOWN_SERVER_ERROR : verified[0];
+      // AddPartitionsToTxnManager's answers for TxnOffsetCommit v0-3, which
+      // know no TRANSACTION_ABORTABLE; PRODUCER_FENCED as producers expect it.
+      if (error == ErrorCode::TRANSACTION_ABORTABLE) error = ErrorCode::INVALID_TXN_STATE;
+      if (error == ErrorCode::PRODUCER_FENCED) error = ErrorCode::INVALID_PRODUCER_EPOCH;
+    }
+    if (error != ErrorCode::NONE) {
+      fail_all(offset_commit_error(error));
+      co_return response;
+    }
+    verification.guard = guard;
+  }
+  auto commit = [&broker, &request, &entries, &verification]() -> asio::awaitable<std::vector<ErrorCode>> {
     co_return co_await broker.coordinator().txn_commit(request.group_id, request.producer_id, request.producer_epoch,
                                                        request.member_id, request.group_instance_id,
-                                                       request.generation_id, entries);
+                                                       request.generation_id, entries, verification);
   };
   auto errors = co_await on_shard(broker.coordinator_shard(request.group_id), commit);
   for (size_t i = 0; i < where.size(); ++i) {

@@ -6,6 +6,23 @@
 // before the append. acks=1 waits for the local fdatasync when the append
 // reached the topic's flush.messages (Kafka flushes in the append then).
 // acks=0 gets no response at all.
+//
+// Transaction verification (KIP-890 part 1, Kafka's ReplicaManager
+// handleProduceAppend), with transaction.partition.verification.enable: a
+// transactional batch whose producer has no transaction open in the
+// partition is held while the coordinator is asked whether the partition is
+// in that transaction (Broker::verify_txn_partitions, all such partitions of
+// the request in one question), and appended under the guard the partition
+// gave it (storage/producer_state.h) only if it is. The coordinator's answer,
+// as Kafka turns it into a produce error: not in the transaction
+// (TRANSACTION_ABORTABLE) is INVALID_TXN_STATE before Produce v11 and
+// TRANSACTION_ABORTABLE from v11 (KIP-890's new error); a stale epoch
+// INVALID_PRODUCER_EPOCH; a coordinator moving, loading, unreachable or the
+// transaction ending (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS,
+// COORDINATOR_NOT_AVAILABLE, NETWORK_EXCEPTION, CONCURRENT_TRANSACTIONS)
+// NOT_ENOUGH_REPLICAS, which every client retries without a metadata refresh.
+// Produce v12 (a client that saw transaction.version 2, which runnel does
+// not finalize) is served as v11: verified, not added (see README).
 #include <spdlog/spdlog.h>
 
 #include <deque>
@@ -36,6 +53,43 @@ struct PendingPartition {
   bool local = false;  // acks=1 over flush.messages: the leader's own sync only
 };
 
+// A partition's batch held for the coordinator's word (KIP-890).
+struct Verifying {
+  Shard* shard;
+  std::string topic;
+  int32_t partition;
+  std::span<uint8_t> batches;
+  uint64_t guard;
+  size_t topic_index;
+  size_t partition_index;
+};
+
+// The produce error for a verification's answer (ReplicaManager's
+// postVerificationCallback, AddPartitionsToTxnManager), with its message.
+ErrorCode verification_error(ErrorCode error, int16_t version, std::optional<std::string>& message) {
+  switch (error) {
+    case ErrorCode::TRANSACTION_ABORTABLE:
+      // Before v11 clients know no TRANSACTION_ABORTABLE.
+      if (version >= 11) return error;
+      [[fallthrough]];
+    case ErrorCode::INVALID_TXN_STATE:
+      message = "Partition was not added to the transaction";
+      return ErrorCode::INVALID_TXN_STATE;
+    case ErrorCode::PRODUCER_FENCED:
+      return ErrorCode::INVALID_PRODUCER_EPOCH;
+    case ErrorCode::CONCURRENT_TRANSACTIONS:
+    case ErrorCode::NETWORK_EXCEPTION:
+    case ErrorCode::COORDINATOR_LOAD_IN_PROGRESS:
+    case ErrorCode::COORDINATOR_NOT_AVAILABLE:
+    case ErrorCode::NOT_COORDINATOR:
+      message = "Unable to verify the partition has been added to the transaction. Underlying error: " +
+                std::string(error_name(error));
+      return ErrorCode::NOT_ENOUGH_REPLICAS;
+    default:
+      return error;
+  }
+}
+
 // Whether `bytes` starts with a whole batch followed by at least a second
 // batch's length field; anything less is left to the log's validation.
 bool holds_several_batches(std::span<const uint8_t> bytes) {
@@ -63,6 +117,81 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   // WRITE (else TOPIC_AUTHORIZATION_FAILED for its partitions).
   const bool txn_denied =
       request.transactional_id && !authorized_txn(ctx, security::AclOperation::Write, *request.transactional_id);
+  // KIP-890: the transactional batches held for verification, and the one
+  // producer (id, epoch) a request's transactional batches may belong to.
+  const bool verification_on = broker.config().transaction_partition_verification_enable;
+  std::vector<Verifying> verifying;
+  int64_t txn_producer_id = -1;
+  int16_t txn_producer_epoch = -1;
+  for (const auto& topic_data : request.topic_data)
+    for (const auto& partition_data : topic_data.partition_data) {
+      const auto& bytes = partition_data.records.memory;
+      if (partition_data.records.is_null || bytes.size() < protocol::kBatchHeaderSize) continue;
+      protocol::BatchView v(bytes);
+      if (v.magic() != 2 || !v.is_transactional() || v.producer_id() < 0) continue;
+      if (txn_producer_id < 0) {
+        txn_producer_id = v.producer_id();
+        txn_producer_epoch = v.producer_epoch();
+      } else if (txn_producer_id != v.producer_id() || txn_producer_epoch != v.producer_epoch()) {
+        // ReplicaManager.handleProduceAppend: "Transactional records contained
+        // more than one producer ID" fails the whole request, nothing appended.
+        for (const auto& td : request.topic_data) {
+          auto& tr = response.responses.emplace_back();
+          tr.name = td.name;
+          for (const auto& pd : td.partition_data) {
+            auto& r = tr.partition_responses.emplace_back();
+            r.index = pd.index;
+            r.error_code = code(ErrorCode::INVALID_PRODUCER_ID_MAPPING);
+          }
+        }
+        if (ctx.ordered) ctx.ordered();
+        if (request.acks == 0) co_return std::nullopt;
+        protocol::Writer writer;
+        response.write(writer, ctx.api_version);
+        co_return std::move(writer).finish();
+      }
+    }
+  // Appends one partition's batches on its shard and fills its response
+  // (indexes, not references: the response vectors grow meanwhile).
+  auto append_one = [&](Shard& owner, const std::string& topic, int32_t index, std::span<uint8_t> batches,
+                        uint64_t guard, size_t topic_index, size_t partition_index) -> asio::awaitable<void> {
+    const bool all = request.acks == -1;
+    const storage::TxnVerification verification{verification_on, guard};
+    bool flush_wait = false;
+    auto result = co_await on_shard(
+        owner, [&broker, &topic, index, batches, all, &flush_wait, &verification, acks = request.acks]() {
+          storage::AppendResult r;
+          auto* partition = broker.partition(topic, index);
+          if (!partition) {
+            r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+            return r;
+          }
+          if (all) {
+            // Kafka refuses acks=all up front while the ISR is too small.
+            r.error = partition->check_min_insync();
+            if (r.error != ErrorCode::NONE) return r;
+          }
+          auto appended = partition->append(batches, now_ms(), verification);
+          flush_wait = acks == 1 && appended.error == ErrorCode::NONE && partition->flush_messages_due();
+          return appended;
+        });
+    auto& pr = response.responses[topic_index].partition_responses[partition_index];
+    pr.error_code = code(result.error);
+    if (result.error != ErrorCode::NONE) {
+      if (!result.error_message.empty()) pr.error_message = std::move(result.error_message);
+      for (auto& e : result.record_errors) {
+        auto& re = pr.record_errors.emplace_back();
+        re.batch_index = e.batch_index;
+        re.batch_index_error_message = std::move(e.message);
+      }
+      co_return;
+    }
+    pr.base_offset = result.base_offset;
+    pr.log_append_time_ms = result.log_append_time;
+    pr.log_start_offset = result.log_start_offset;
+    if (request.acks == -1 || flush_wait)
+      durable.push_back({&owner, topic, index, result.last_offset, topic_index, partition_index, flush_wait});
+  };
   for (auto& topic_data : request.topic_data) {
     auto& topic_response = response.responses.emplace_back();
     topic_response.name = topic_data.name;
@@ -129,41 +258,48 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       }
       std::span<uint8_t> batches(const_cast<uint8_t*>(bytes.data()), bytes.size());
       Shard& owner = broker.owner(topic_data.name, partition_data.index);
-      const bool all = request.acks == -1;
-      bool flush_wait = false;
-      auto result = co_await on_shard(
-          owner, [&broker, &topic_data, &partition_data, batches, all, &flush_wait, acks = request.acks]() {
-            storage::AppendResult r;
-            auto* partition = broker.partition(topic_data.name, partition_data.index);
-            if (!partition) {
-              r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
-              return r;
-            }
-            if (all) {
-              // Kafka refuses acks=all up front while the ISR is too small.
-              r.error = partition->check_min_insync();
-              if (r.error != ErrorCode::NONE) return r;
-            }
-            auto appended = partition->append(batches, now_ms());
-            flush_wait = acks == 1 && appended.error == ErrorCode::NONE && partition->flush_messages_due();
-            return appended;
-          });
-      pr.error_code = code(result.error);
-      if (result.error != ErrorCode::NONE) {
-        if (!result.error_message.empty()) pr.error_message = std::move(result.error_message);
-        for (auto& e : result.record_errors) {
-          auto& re = pr.record_errors.emplace_back();
-          re.batch_index = e.batch_index;
-          re.batch_index_error_message = std::move(e.message);
+      const size_t topic_index = response.responses.size() - 1;
+      const size_t partition_index = topic_response.partition_responses.size() - 1;
+      if (verification_on && request.transactional_id && batches.size() >= protocol::kBatchHeaderSize &&
+          protocol::BatchView(batches).magic() == 2 && protocol::BatchView(batches).is_transactional() &&
+          protocol::BatchView(batches).producer_id() >= 0) {
+        protocol::BatchView v(batches);
+        uint64_t guard = storage::TxnVerification::kNoGuard;
+        auto error = co_await on_shard(owner, [&broker, &topic_data, &partition_data, v, &guard]() {
+          auto* partition = broker.partition(topic_data.name, partition_data.index);
+          if (!partition) return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+          return partition->start_txn_verification(v.producer_id(), v.base_sequence(), v.producer_epoch(), now_ms(),
+                                                   guard);
+        });
+        if (error != ErrorCode::NONE) {
+          pr.error_code = code(error);
+          continue;
         }
+        if (guard != storage::TxnVerification::kNoGuard) {
+          verifying.push_back(
+              {&owner, topic_data.name, partition_data.index, batches, guard, topic_index, partition_index});
+          continue;
+        }
+      }
+      co_await append_one(owner, topic_data.name, partition_data.index, batches, storage::TxnVerification::kNoGuard,
+                          topic_index, partition_index);
+    }
+  }
+
+  if (!verifying.empty()) {
+    std::vector<txn::TopicPartition> partitions;
+    for (const auto& w : verifying) partitions.push_back({w.topic, w.partition});
+    auto errors = co_await broker.verify_txn_partitions(*request.transactional_id, txn_producer_id, txn_producer_epoch,
+                                                        partitions);
+    for (size_t i = 0; i < verifying.size(); ++i) {
+      const auto& w = verifying[i];
+      const ErrorCode error = i < errors.size() ? errors[i] : ErrorCode::UNKNOWN_SERVER_ERROR;
+      if (error == ErrorCode::NONE) {
+        co_await append_one(*w.shard, w.topic, w.partition, w.batches, w.guard, w.topic_index, w.partition_index);
         continue;
       }
-      pr.base_offset = result.base_offset;
-      pr.log_append_time_ms = result.log_append_time;
-      pr.log_start_offset = result.log_start_offset;
-      if (request.acks == -1 || flush_wait)
-        durable.push_back({&owner, topic_data.name, partition_data.index, result.last_offset,
-                           response.responses.size() - 1, topic_response.partition_responses.size() - 1, flush_wait});
+      auto& pr = response.responses[w.topic_index].partition_responses[w.partition_index];
+      pr.error_code = code(verification_error(error, ctx.api_version, pr.error_message));
     }
   }
 

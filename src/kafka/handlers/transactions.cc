@@ -7,6 +7,16 @@
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED); AddPartitionsToTxn WRITE on each
 // topic (a refused one fails with TOPIC_AUTHORIZATION_FAILED, the rest with
 // OPERATION_NOT_ATTEMPTED), AddOffsetsToTxn READ on the group.
+//
+// AddPartitionsToTxn v4+ (KIP-890) comes from brokers only: a batch of
+// transactions, each added as v0-3 add one, or with verify_only checked
+// (Coordinator::verify_partitions) for a partition leader about to append a
+// transaction's first batch. Its sender needs CLUSTER_ACTION on the cluster
+// (else the whole request is answered CLUSTER_AUTHORIZATION_FAILED in the
+// top-level error code, no transaction looked at); no transactional id or
+// topic ACL is checked. Unknown partitions fail their transaction as in v0-3
+// (UNKNOWN_TOPIC_OR_PARTITION, the others OPERATION_NOT_ATTEMPTED).
+#include <algorithm>
 #include <set>
 
 #include "kafka/authz.h"
@@ -38,10 +48,75 @@ asio::awaitable<ErrorCode> on_txn_coordinator(Broker& broker, const std::string&
 
 }  // namespace
 
+namespace {
+
+// One transaction of an AddPartitionsToTxn v4+ request.
+asio::awaitable<protocol::AddPartitionsToTxnResponse::AddPartitionsToTxnResult> add_or_verify(
+    Broker& broker, const protocol::AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction& t) {
+  protocol::AddPartitionsToTxnResponse::AddPartitionsToTxnResult result;
+  result.transactional_id = t.transactional_id;
+  std::vector<txn::TopicPartition> partitions;
+  bool unknown = false;
+  for (const auto& topic : t.topics) {
+    auto info = broker.topics().find(topic.name);
+    for (int32_t p : topic.partitions) {
+      if (!info || p < 0 || p >= info->partitions) unknown = true;
+      partitions.push_back({topic.name, p});
+    }
+  }
+  std::vector<ErrorCode> errors(partitions.size(), ErrorCode::NONE);
+  if (unknown) {
+    for (size_t i = 0; i < partitions.size(); ++i) {
+      auto info = broker.topics().find(partitions[i].topic);
+      const bool known = info && partitions[i].partition >= 0 && partitions[i].partition < info->partitions;
+      errors[i] = known ? ErrorCode::OPERATION_NOT_ATTEMPTED : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+    }
+  } else if (t.verify_only) {
+    if (t.transactional_id.empty()) {
+      std::fill(errors.begin(), errors.end(), ErrorCode::INVALID_REQUEST);
+    } else if (!broker.topics().find(txn::kTransactionStateTopic)) {
+      std::fill(errors.begin(), errors.end(), ErrorCode::NOT_COORDINATOR);
+    } else {
+      auto verify = [&broker, &t, &partitions]() {
+        return broker.txn_coordinator().verify_partitions(t.transactional_id, t.producer_id, t.producer_epoch,
+                                                          partitions);
+      };
+      errors = co_await on_shard(broker.txn_coordinator_shard(t.transactional_id), verify);
+    }
+  } else {
+    auto add = [&t, &partitions](txn::Coordinator& c) {
+      return c.add_partitions(t.transactional_id, t.producer_id, t.producer_epoch, partitions);
+    };
+    std::fill(errors.begin(), errors.end(), co_await on_txn_coordinator(broker, t.transactional_id, add));
+  }
+  size_t i = 0;
+  for (const auto& topic : t.topics) {
+    auto& tr = result.topic_results.emplace_back();
+    tr.name = topic.name;
+    for (int32_t p : topic.partitions) {
+      auto& pr = tr.results_by_partition.emplace_back();
+      pr.partition_index = p;
+      pr.partition_error_code = code(errors[i++]);
+    }
+  }
+  co_return result;
+}
+
+}  // namespace
+
 asio::awaitable<protocol::AddPartitionsToTxnResponse> handle_add_partitions_to_txn(
     RequestContext& ctx, protocol::AddPartitionsToTxnRequest& request) {
   Broker& broker = ctx.broker;
   protocol::AddPartitionsToTxnResponse response;
+  if (ctx.api_version >= 4) {
+    if (!authorized_cluster(ctx, security::AclOperation::ClusterAction)) {
+      response.error_code = code(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+      co_return response;
+    }
+    for (const auto& t : request.transactions)
+      response.results_by_transaction.push_back(co_await add_or_verify(broker, t));
+    co_return response;
+  }
   std::vector<txn::TopicPartition> partitions;
   bool unknown = false, denied = false;
   std::set<std::string> denied_topics;

@@ -322,9 +322,10 @@ def uuid_hex(u):
     return u.hex()
 
 
-def produce_flexible(correlation_id, topic, partition, batch, version=11, acks=-1, timeout_ms=5000):
-    """Produce v9+ (flexible; v10 and v11 read the same)."""
-    body = header_v2(0, version, correlation_id) + cstring(None) + i16(acks) + i32(timeout_ms)
+def produce_flexible(correlation_id, topic, partition, batch, version=11, acks=-1, timeout_ms=5000,
+                     transactional_id=None):
+    """Produce v9+ (flexible; v10, v11 and v12 read the same)."""
+    body = header_v2(0, version, correlation_id) + cstring(transactional_id) + i16(acks) + i32(timeout_ms)
     body += carray([cstring(topic) + carray([i32(partition) + cbytes(batch) + NO_TAGS]) + NO_TAGS]) + NO_TAGS
     return frame(body)
 

@@ -6,7 +6,9 @@ allow.everyone.if.no.acl.found=false, and no ACL for User:ANONYMOUS. A
 replicated topic takes acks=all writes from an authorized client (which needs
 the followers to fetch, and so to log in) and is read back from a follower
 after the leader's SIGKILL, while a PLAINTEXT client posing as a follower is
-refused. With a wrong inter-broker password the followers
+refused. Transactions over partitions led by three brokers: verification
+(AddPartitionsToTxn v5) and markers go broker to broker over SASL. With a
+wrong inter-broker password the followers
 cannot replicate: the ISR shrinks, acks=all fails, and their logs say that
 authentication failed, while they keep running and retrying."""
 import os
@@ -68,7 +70,8 @@ class InterBrokerSaslTest(unittest.TestCase):
                 "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": jaas(password),
                 "authorizer.class.name": AUTHORIZER, "super.users": "User:admin;User:broker",
                 "allow.everyone.if.no.acl.found": "false",
-                "replica.lag.time.max.ms": "4000", "replica.fetch.wait.max.ms": "200"}
+                "replica.lag.time.max.ms": "4000", "replica.fetch.wait.max.ms": "200",
+                "transaction.state.log.num.partitions": "3"}
         b = Broker(sets=sets, args=["--node-id", str(n), "--etcd", self.c.etcd.url])
         b.sasl = "127.0.0.1:%d" % port
         add_users(b.data_dir)
@@ -160,6 +163,48 @@ class InterBrokerSaslTest(unittest.TestCase):
         for n in (2, 3):
             self.assertTrue(self.c.brokers[n].alive(), self.c.brokers[n].log())
             self.assertNotIn("authentication failed", self.c.brokers[n].log())
+
+    def test_transactions_verified_and_marked_across_brokers(self):
+        # Three partitions led by three brokers: whichever is the coordinator,
+        # two leaders verify the transaction's first batches with it
+        # (AddPartitionsToTxn v5) and it writes their markers
+        # (WriteTxnMarkers), each over SASL as User:broker.
+        self.start_cluster({1: BROKER_PASSWORD, 2: BROKER_PASSWORD, 3: BROKER_PASSWORD})
+        admin = kp_admin(self.c.brokers[1].sasl)
+        try:
+            admin.create_topics([NewTopic("txn", -1, -1, replica_assignments={0: [1, 2, 3], 1: [2, 3, 1],
+                                                                             2: [3, 1, 2]})])
+        finally:
+            admin.close()
+        self.assertTrue(wait_for(lambda: self.partition("txn") is not None))
+        p = Producer(conf(self.sasl_bootstrap(), "admin", **{"transactional.id": "sasl-txn", "linger.ms": 5}))
+        p.init_transactions(60)
+        for commit in (True, False, True):
+            p.begin_transaction()
+            for i in range(9):
+                p.produce("txn", value=b"%s-%d" % (b"c" if commit else b"a", i), partition=i % 3)
+            if commit:
+                p.commit_transaction(60)
+            else:
+                p.abort_transaction(60)
+        c = Consumer(conf(self.sasl_bootstrap(), "admin", **{"group.id": "sasl-txn-reader", "isolation.level":
+                                                                 "read_committed", "enable.auto.commit": False}))
+        values = []
+        try:
+            c.assign([TopicPartition("txn", n, 0) for n in range(3)])
+            deadline = time.time() + 30
+            while time.time() < deadline and len(values) < 18:
+                m = c.poll(0.5)
+                if m is not None and m.error() is None:
+                    values.append(m.value())
+        finally:
+            c.close()
+        self.assertEqual(sorted(values), sorted([b"c-%d" % i for i in range(9)] * 2))
+        for n in (1, 2, 3):
+            log = self.c.brokers[n].log()
+            self.assertTrue(self.c.brokers[n].alive(), log)
+            self.assertNotIn("authentication failed", log)
+            self.assertNotIn("transaction verification", log)
 
     def test_a_wrong_inter_broker_password_stops_replication(self):
         self.start_cluster({1: BROKER_PASSWORD, 2: "wrong-password", 3: "wrong-password"})

@@ -68,8 +68,8 @@ class NewestVersionsTest(BrokerTestCase):
     def test_advertised_ranges(self):
         _, err, apis = kproto.parse_api_versions_v0(round_trip(self.broker.port, kproto.api_versions_v0(1)))
         self.assertEqual(err, 0)
-        want = {0: (0, 11), 1: (4, 17), 2: (0, 10), 3: (0, 13), 8: (0, 9), 9: (0, 9), 15: (0, 6), 16: (0, 5),
-                18: (0, 4), 60: (0, 2), 75: (0, 0)}
+        want = {0: (0, 12), 1: (4, 17), 2: (0, 10), 3: (0, 13), 8: (0, 9), 9: (0, 9), 15: (0, 6), 16: (0, 5),
+                18: (0, 4), 24: (0, 5), 60: (0, 2), 75: (0, 0)}
         self.assertEqual({k: apis.get(k) for k in want}, want)
 
     def test_metadata_v13_topic_id_and_error_code(self):
@@ -141,16 +141,16 @@ class NewestVersionsTest(BrokerTestCase):
         self.assertEqual((error, parts[0]["topic"], parts[0]["error"]), (0, TOPIC, 0))
         self.assertEqual(kproto.batches(parts[0]["records"]), [(3, 4, 2)])
 
-    def test_produce_v10_v11_then_fetch_v16(self):
+    def test_produce_v9_to_v12_then_fetch_v16(self):
         topic = "newest-produce"
         create_topic(self.bootstrap, topic)
-        for version in (9, 10, 11):
+        for version in (9, 10, 11, 12):
             p, endpoints = produce(self.broker.port, topic, 0, [b"v%d" % version], version=version)
             self.assertEqual((p["error"], p["base_offset"]), (0, version - 9))
             self.assertIsNone(p["current_leader"], "no hint without an error")
             self.assertEqual(endpoints, {})
         p, _ = self.fetch(16, topic_id(self.broker.port, topic))
-        self.assertEqual([b[0] for b in kproto.batches(p["records"])], [0, 1, 2])
+        self.assertEqual([b[0] for b in kproto.batches(p["records"])], [0, 1, 2, 3])
 
     def list_offsets(self, version, timestamp, topic=TOPIC):
         return kproto.parse_list_offsets_flexible(

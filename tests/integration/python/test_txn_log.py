@@ -20,6 +20,12 @@ transaction coordinator sends them. Then:
 - LSO and the aborted list survive kill -9 and a clean restart;
 - in a 3-broker cluster, the new leader after a kill -9 of the old one
   answers the same LSO and aborted list.
+
+No coordinator knows these transactions, so the brokers run with
+transaction.partition.verification.enable=false: with KIP-890's
+verification (the default, as in Kafka) a transactional batch opens a
+transaction only in a partition its coordinator added to it
+(test_txn_verification.py).
 """
 import struct
 import threading
@@ -35,6 +41,7 @@ from broker import Broker
 from helpers import create_topic
 
 NONE, UNKNOWN_TOPIC_OR_PARTITION, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE = 0, 3, 47, 48
+NO_VERIFICATION = {"transaction.partition.verification.enable": "false"}
 TRANSACTION_COORDINATOR_FENCED = 52
 TRANSACTIONAL = 0x10
 CONTROL = 0x20
@@ -243,7 +250,7 @@ def consume(bootstrap, topic, isolation, settle=3.0, partition=0):
 
 class TxnLogTest(unittest.TestCase):
     def setUp(self):
-        self.broker = Broker().start()
+        self.broker = Broker(sets=NO_VERIFICATION).start()
         self.port = self.broker.port
         self.topic = "txn"
         create_topic(self.broker.bootstrap, self.topic, 1)
@@ -415,7 +422,7 @@ class ClusterTxnLogTest(unittest.TestCase):
     def setUp(self):
         from cluster import Cluster
         from test_cluster_replication import FAST
-        self.cluster = Cluster(3, sets=FAST).start()
+        self.cluster = Cluster(3, sets={**FAST, **NO_VERIFICATION}).start()
 
     def tearDown(self):
         self.cluster.cleanup()

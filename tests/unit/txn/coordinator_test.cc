@@ -213,6 +213,46 @@ TEST_F(TxnCoordinatorTest, PrepareStatesAnswerConcurrentTransactionsPastTheWait)
   EXPECT_EQ(markers_.size(), 8u);  // retried until written
 }
 
+// AddPartitionsToTxn v4+ verify_only (KIP-890): Kafka's
+// handleVerifyPartitionsInTransaction, nothing written.
+TEST_F(TxnCoordinatorTest, VerifyPartitions) {
+  using V = std::vector<ErrorCode>;
+  auto verify = [this](const std::string& id, int64_t pid, int16_t epoch, std::vector<TopicPartition> parts) {
+    return run([&]() -> asio::awaitable<V> { co_return coordinator_->verify_partitions(id, pid, epoch, parts); });
+  };
+  auto r = init("v");
+  const int64_t pid = r.producer_id;
+  const int16_t epoch = r.producer_epoch;
+  auto log_end = [this]() {
+    return run([this]() -> asio::awaitable<int64_t> { co_return partition_->log_end_offset().value(); });
+  };
+  // Empty: nothing added yet.
+  EXPECT_EQ(verify("v", pid, epoch, {{"a", 0}}), V{ErrorCode::TRANSACTION_ABORTABLE});
+  EXPECT_EQ(verify("nobody", pid, epoch, {{"a", 0}}), V{ErrorCode::INVALID_PRODUCER_ID_MAPPING});
+  EXPECT_EQ(verify("v", pid + 1, epoch, {{"a", 0}}), V{ErrorCode::INVALID_PRODUCER_ID_MAPPING});
+  EXPECT_EQ(verify("v", pid, epoch + 1, {{"a", 0}, {"b", 0}}),
+            (V{ErrorCode::PRODUCER_FENCED, ErrorCode::PRODUCER_FENCED}));
+  EXPECT_EQ(verify("", pid, epoch, {{"a", 0}}), V{ErrorCode::INVALID_REQUEST});
+  ASSERT_EQ(add("v", pid, epoch, {{"a", 0}, {"flaky", 0}}), ErrorCode::NONE);
+  const int64_t end_before = log_end();
+  EXPECT_EQ(verify("v", pid, epoch, {{"a", 0}, {"a", 1}, {"b", 0}, {"flaky", 0}}),
+            (V{ErrorCode::NONE, ErrorCode::TRANSACTION_ABORTABLE, ErrorCode::TRANSACTION_ABORTABLE, ErrorCode::NONE}));
+  EXPECT_EQ(log_end(), end_before);  // nothing written to __transaction_state
+  // Ending (PrepareAbort while the markers are retried): CONCURRENT_TRANSACTIONS.
+  flaky_failures_ = 3;
+  ASSERT_EQ(end("v", pid, epoch, false), ErrorCode::NONE);
+  EXPECT_EQ(verify("v", pid, epoch, {{"a", 0}}), V{ErrorCode::CONCURRENT_TRANSACTIONS});
+  // Ended: a late batch of the aborted transaction is not in any transaction.
+  wait_for("v", TxnState::CompleteAbort);
+  EXPECT_EQ(verify("v", pid, epoch, {{"a", 0}}), V{ErrorCode::TRANSACTION_ABORTABLE});
+  // Not coordinated here.
+  run([this]() -> asio::awaitable<int> {
+    coordinator_->unload(0);
+    co_return 0;
+  });
+  EXPECT_EQ(verify("v", pid, epoch, {{"a", 0}}), V{ErrorCode::NOT_COORDINATOR});
+}
+
 TEST_F(TxnCoordinatorTest, TimedOutTransactionIsAbortedAndFenced) {
   auto r = init("t", -1, -1, 1);
   ASSERT_EQ(add("t", r.producer_id, r.producer_epoch, {{"a", 0}}), ErrorCode::NONE);
