@@ -209,7 +209,10 @@ class ClusterCredentialsTest(unittest.TestCase):
                                  timeout=10))
         for n in (1, 2, 3):
             self.assertTrue(self.c.brokers[n].alive(), self.c.brokers[n].log())
-            self.assertNotIn("authentication failed to node", self.c.brokers[n].log())
+            with open(self.c.brokers[n].log_path, errors="replace") as f:
+                log = f.read()  # the whole log, start-up included
+            self.assertNotIn("authentication failed to node", log)
+            self.assertNotIn("has no SCRAM-SHA-512 credential", log)
 
     def test_a_data_dir_file_is_uploaded_once(self):
         first = self.start_broker(1, inter_broker_sasl=False)
