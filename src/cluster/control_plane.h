@@ -146,11 +146,11 @@ class ControlPlane {
 
   // Replaces the cluster's ACLs (key `acls`) by change(current stored text,
   // "" when none), fenced on the key's mod revision (a lost race reads
-  // again); nothing is written when change() returns the current text. NONE once this broker's cache holds the new value;
-  // REQUEST_TIMED_OUT when etcd cannot be reached. `change` may throw
-  // std::invalid_argument (a stored value that does not decode): the
-  // answer is then UNKNOWN_SERVER_ERROR with its message. Blocking; not on a
-  // shard thread.
+  // again); nothing is written when change() returns the current text.
+  // NONE once this broker's cache holds the new value; REQUEST_TIMED_OUT
+  // when etcd cannot be reached. `change` may throw std::invalid_argument (a
+  // stored value that does not decode): the answer is then
+  // UNKNOWN_SERVER_ERROR with its message. Blocking; not on a shard thread.
   ErrorCode update_acls(const std::function<std::string(const std::string&)>& change, std::string* message);
   // Replaces the dynamic broker configs (key `broker-configs`,
   // config/dynamic_broker_config.h's document) the same way.

@@ -46,7 +46,7 @@ std::optional<CredentialMap> decode_credentials(std::span<const uint8_t> bytes);
 //     "salt":"<base64>","stored_key":"<base64>","server_key":"<base64>"}}}}
 // decode throws std::invalid_argument on anything else (or on a credential
 // the file could not hold: an empty or too long name, more than 255 bytes of
-// salt or key, iterations out of Kafka's range).
+// salt or key, iterations outside 1 to 16384, the file's range).
 std::string encode_credential_document(const CredentialMap& users);
 CredentialMap decode_credential_document(std::string_view text);
 // Whether a user name can be stored in both forms: not empty, at most 65,535
@@ -75,7 +75,8 @@ class CredentialStore {
   [[nodiscard]] bool remove(const std::string& user, std::optional<ScramMechanism> m, bool* found);
   // Single node: the users become change(current), written through to the
   // file; false (errno set, nothing changed) when it cannot be written.
-  // Changes are serialised with set() and remove().
+  // Changes are serialised with set() and remove(); `change` runs under the
+  // store's lock and must not call it.
   [[nodiscard]] bool update(const std::function<CredentialMap(const CredentialMap&)>& change);
   // Cluster: the users etcd holds now (no file is written).
   void install(CredentialMap users);
