@@ -381,22 +381,29 @@ int main(int argc, char** argv) {
   add_report_format(cluster_status_cmd);
 
   runnel::app::UserSetOptions user_set;
-  std::string user_data_dir, user_name, user_mechanism;
-  auto* user_cmd = app.add_subcommand("user", "Manage SCRAM credentials in a data dir, offline (before start-up)");
+  runnel::app::UserStore user_store;
+  std::string user_name, user_mechanism;
+  auto* user_cmd = app.add_subcommand(
+      "user", "Manage SCRAM credentials: a data dir's, offline (before start-up), or a cluster's in etcd");
   user_cmd->require_subcommand(1);
+  auto user_store_flags = [](CLI::App* c, runnel::app::UserStore& s) {
+    c->add_option("--data-dir", s.data_dir, "A single node's data directory (log.dirs)");
+    c->add_option("--etcd,--etcd-endpoints", s.etcd,
+                  "A cluster's etcd endpoints, comma separated (runnel.etcd.endpoints), instead of --data-dir");
+  };
   auto* user_set_cmd = user_cmd->add_subcommand("set", "Add or replace a user's SCRAM credential");
   user_set_cmd->add_option("NAME", user_set.name, "User name")->required();
   user_set_cmd->add_option("--password", user_set.password, "Password (only its salted SCRAM form is stored)")
       ->required();
   user_set_cmd->add_option("--mechanism", user_set.mechanism, "SCRAM-SHA-256 (default) or SCRAM-SHA-512");
   user_set_cmd->add_option("--iterations", user_set.iterations, "PBKDF2 iterations, 4096 (default) to 16384");
-  user_set_cmd->add_option("--data-dir", user_set.data_dir, "The broker's data directory (log.dirs)")->required();
+  user_store_flags(user_set_cmd, user_set.store);
   auto* user_list_cmd = user_cmd->add_subcommand("list", "Users with their mechanisms and iterations");
-  user_list_cmd->add_option("--data-dir", user_data_dir, "The broker's data directory (log.dirs)")->required();
+  user_store_flags(user_list_cmd, user_store);
   auto* user_delete_cmd = user_cmd->add_subcommand("delete", "Remove a user (or one mechanism's credential)");
   user_delete_cmd->add_option("NAME", user_name, "User name")->required();
   user_delete_cmd->add_option("--mechanism", user_mechanism, "Remove only this mechanism's credential");
-  user_delete_cmd->add_option("--data-dir", user_data_dir, "The broker's data directory (log.dirs)")->required();
+  user_store_flags(user_delete_cmd, user_store);
 
   runnel::app::AclOptions acl;
   auto* acl_cmd = app.add_subcommand("acl", "Manage ACLs through a broker (like kafka-acls.sh)");
@@ -449,9 +456,9 @@ int main(int argc, char** argv) {
   if (acl_list_cmd->parsed()) return runnel::app::acl_list(acl, std::cout, std::cerr);
   if (acl_remove_cmd->parsed()) return runnel::app::acl_remove(acl, std::cout, std::cerr);
   if (user_set_cmd->parsed()) return runnel::app::user_set(user_set, std::cout, std::cerr);
-  if (user_list_cmd->parsed()) return runnel::app::user_list(user_data_dir, std::cout, std::cerr);
+  if (user_list_cmd->parsed()) return runnel::app::user_list(user_store, std::cout, std::cerr);
   if (user_delete_cmd->parsed())
-    return runnel::app::user_delete(user_name, user_mechanism, user_data_dir, std::cout, std::cerr);
+    return runnel::app::user_delete(user_name, user_mechanism, user_store, std::cout, std::cerr);
   if (serve_cmd->parsed()) return serve(flags);
   const bool report_json = report_format == "json";
   if (cluster_status_cmd->parsed()) return runnel::app::cluster_status(bootstrap, report_json, std::cout, std::cerr);

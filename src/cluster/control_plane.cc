@@ -52,6 +52,7 @@ etcd::Status ControlPlane::join_cluster(const std::string& proposed, std::string
         return etcd::Status::malformed("etcd answered the cluster-id transaction without the key");
       }
       cluster_id_ = cluster_id;
+      keys_.prefix = options_.root + cluster_id_ + "/";
       return etcd::Status::ok();
     }
     if (status.code() != etcd::Status::Code::kUnavailable || Clock::now() >= deadline) return status;
@@ -611,6 +612,45 @@ ErrorCode ControlPlane::update_broker_configs(const std::function<std::string(co
   return update_document(keys_.broker_configs(), "the broker configs", change, message);
 }
 
+ErrorCode ControlPlane::update_scram_credentials(const std::function<std::string(const std::string&)>& change,
+                                                 std::string* message) {
+  return update_document(keys_.scram_credentials(), "the SCRAM credentials", change, message);
+}
+
+etcd::Status ControlPlane::seed_scram_credentials(const std::optional<std::string>& initial, std::string& value,
+                                                  int64_t& mod_revision, bool& created) {
+  const auto key = keys_.scram_credentials();
+  auto deadline = Clock::now() + options_.startup_timeout;
+  Throttle throttle;
+  while (true) {
+    etcd::TxnResponse txn;
+    etcd::Status status;
+    if (initial) {
+      status = client_.txn({etcd::Compare::create_revision(key, 0)}, {etcd::Op::put(key, *initial)},
+                           {etcd::Op::range(key)}, txn);
+    } else {
+      status = client_.txn({}, {etcd::Op::range(key)}, {}, txn);
+    }
+    if (status.is_ok()) {
+      created = initial && txn.succeeded;
+      if (created) {
+        value = *initial;
+        mod_revision = txn.revision;
+      } else if (!txn.responses.empty() && !txn.responses[0].kvs.empty()) {
+        value = txn.responses[0].kvs[0].value;
+        mod_revision = txn.responses[0].kvs[0].mod_revision;
+      } else {
+        value.clear();
+        mod_revision = 0;
+      }
+      return etcd::Status::ok();
+    }
+    if (status.code() != etcd::Status::Code::kUnavailable || Clock::now() >= deadline) return status;
+    if (throttle.allow()) spdlog::warn("waiting for etcd to read the SCRAM credentials: {}", status.to_string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
 ErrorCode ControlPlane::update_document(const std::string& key, const std::string& what,
                                         const std::function<std::string(const std::string&)>& change,
                                         std::string* message) {
@@ -630,6 +670,7 @@ ErrorCode ControlPlane::update_document(const std::string& key, const std::strin
       *message = key + " in etcd: " + e.what();
       return ErrorCode::UNKNOWN_SERVER_ERROR;
     }
+    if (next == text) return ErrorCode::NONE;  // nothing changes (or nothing to create)
     etcd::TxnResponse txn;
     if (auto status = admin_client_.txn({compare}, {etcd::Op::put(key, next)}, {}, txn); !status.is_ok())
       return unreachable(status, message);

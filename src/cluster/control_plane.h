@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -145,15 +146,30 @@ class ControlPlane {
 
   // Replaces the cluster's ACLs (key `acls`) by change(current stored text,
   // "" when none), fenced on the key's mod revision (a lost race reads
-  // again). NONE once this broker's cache holds the new value;
-  // REQUEST_TIMED_OUT when etcd cannot be reached. `change` may throw
-  // std::invalid_argument (a stored value that does not decode): the
-  // answer is then UNKNOWN_SERVER_ERROR with its message. Blocking; not on a
-  // shard thread.
+  // again); nothing is written when change() returns the current text.
+  // NONE once this broker's cache holds the new value; REQUEST_TIMED_OUT
+  // when etcd cannot be reached. `change` may throw std::invalid_argument (a
+  // stored value that does not decode): the answer is then
+  // UNKNOWN_SERVER_ERROR with its message. Blocking; not on a shard thread.
   ErrorCode update_acls(const std::function<std::string(const std::string&)>& change, std::string* message);
   // Replaces the dynamic broker configs (key `broker-configs`,
   // config/dynamic_broker_config.h's document) the same way.
   ErrorCode update_broker_configs(const std::function<std::string(const std::string&)>& change, std::string* message);
+  // Replaces the SCRAM credentials (key `scram-credentials`,
+  // security/credential_store.h's encode_credential_document) the same way.
+  ErrorCode update_scram_credentials(const std::function<std::string(const std::string&)>& change,
+                                     std::string* message);
+
+  // After join_cluster(), before start(): the cluster's SCRAM credentials
+  // (key `scram-credentials`), creating the key from `initial` first when
+  // it does not exist yet and `initial` is set (create-if-absent, so that
+  // of brokers starting together one uploads its data dir's file and the
+  // others see it). `value` is the key's value afterwards ("" when none),
+  // `mod_revision` its mod revision (0 when none), `created` whether this
+  // call created it. Retries while etcd is unreachable, up to the start-up
+  // timeout.
+  etcd::Status seed_scram_credentials(const std::optional<std::string>& initial, std::string& value,
+                                      int64_t& mod_revision, bool& created);
 
   const metadata::MetadataCache& cache() const { return *cache_; }
   // Whether this broker must not act as a leader: its lease was lost (etcd

@@ -26,6 +26,13 @@ bool authorized_any(const RequestContext& ctx, security::AclOperation op, securi
   return authorizer.authorize_any(ctx.session->principal, peer_host(ctx.peer), op, type);
 }
 
+int32_t authorized_operations(const RequestContext& ctx, security::ResourceType type, std::string_view name) {
+  const auto& authorizer = ctx.broker.authorizer();
+  if (!authorizer.enabled() || ctx.session == nullptr)
+    return security::operations_bit_field(security::supported_operations(type));
+  return authorizer.authorized_operations(ctx.session->principal, peer_host(ctx.peer), type, name);
+}
+
 bool authorizer_enabled(const RequestContext& ctx) { return ctx.broker.authorizer().enabled(); }
 
 }  // namespace runnel

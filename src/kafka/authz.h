@@ -34,6 +34,18 @@ inline bool authorized_txn(const RequestContext& ctx, security::AclOperation op,
 // Kafka's authorizeByResourceType: `op` on at least one resource of the type.
 bool authorized_any(const RequestContext& ctx, security::AclOperation op, security::ResourceType type);
 
+// Kafka's AuthHelper.authorizedOperations for the request's principal: the
+// bit field of the operations it may do on the resource (every supported one
+// without an authorizer or session). Handlers set it only when the request
+// asks (include_*_authorized_operations); else the field keeps
+// security::kAuthorizedOperationsOmitted.
+int32_t authorized_operations(const RequestContext& ctx, security::ResourceType type, std::string_view name);
+inline int32_t cluster_authorized_operations(const RequestContext& ctx) {
+  // Kafka: 0 without DESCRIBE on the cluster, whatever else is allowed.
+  if (!authorized_cluster(ctx, security::AclOperation::Describe)) return 0;
+  return authorized_operations(ctx, security::ResourceType::Cluster, security::kClusterResourceName);
+}
+
 // Whether an authorizer is configured (the ACL APIs answer SECURITY_DISABLED
 // otherwise).
 bool authorizer_enabled(const RequestContext& ctx);

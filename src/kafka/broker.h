@@ -64,8 +64,17 @@ class Broker {
   // The inter-broker listener's advertised address (what etcd registers).
   const std::string& advertised_host() const { return advertised_host_; }
   uint16_t advertised_port() const { return advertised_port_; }
-  // SCRAM credentials (DATA/meta/scram-credentials), loaded by start().
+  // SCRAM credentials: on a single node DATA/meta/scram-credentials, loaded
+  // by start(); in a cluster etcd's `scram-credentials` key, read by start()
+  // (which first uploads the data dir's file when the cluster has none yet)
+  // and kept in line by the metadata watch.
   security::CredentialStore& credentials() { return credentials_; }
+  // AlterUserScramCredentials: replaces the users by change(current) (which
+  // runs again on the newer value when another broker changed them first),
+  // in the file here or in etcd (every broker's watch installs it). NONE, or
+  // the error with *message.
+  asio::awaitable<ErrorCode> update_credentials(
+      std::function<security::CredentialMap(const security::CredentialMap&)> change, std::string* message);
   // The ACLs and their decision (authorizer.class.name). On a single node
   // loaded from DATA/meta/acls.json by start(); in a cluster kept in line
   // with etcd's `acls` key by the metadata watch.
@@ -264,6 +273,17 @@ class Broker {
   void set_replication_hooks();
   // Cluster: installs the ACLs the metadata cache holds when they changed.
   void refresh_acls();
+  // Cluster, at start-up: reads the cluster's SCRAM credentials from etcd,
+  // first uploading the data dir's file when etcd has none (a broker of a
+  // cluster from before they were shared); with both, etcd's win and the
+  // file is ignored (logged). Throws when etcd cannot be read.
+  void seed_credentials();
+  // Cluster: installs the SCRAM credentials the metadata cache holds when
+  // they changed.
+  void refresh_credentials();
+  // Installs the stored document `text` of mod revision `revision` unless
+  // that revision is installed already; under credentials_mu_.
+  void install_credentials_locked(int64_t revision, const std::string& text);
   // Single node: reads DATA/meta/broker-configs.json (absent: none). Throws
   // when it does not decode.
   void load_dynamic_configs();
@@ -291,6 +311,8 @@ class Broker {
   security::Authorizer authorizer_;
   std::mutex acls_mu_;                    // serialises refresh_acls() (watch thread and handlers)
   int64_t acls_revision_ = 0;             // of the etcd value installed last; under acls_mu_
+  std::mutex credentials_mu_;             // serialises credential installs (watch thread and handlers)
+  int64_t credentials_revision_ = 0;      // of the etcd value installed last; under credentials_mu_
   mutable std::mutex dynamic_mu_;         // guards the three below; serialises installs
   DynamicBrokerConfigs dynamic_configs_;  // in force
   int64_t dynamic_revision_ = 0;          // of the etcd value installed last

@@ -112,6 +112,36 @@ AclPermission permission_from_wire(int8_t v) {
   return v >= 0 && v <= 3 ? static_cast<AclPermission>(v) : AclPermission::Unknown;
 }
 
+std::vector<AclOperation> supported_operations(ResourceType type) {
+  using O = AclOperation;
+  switch (type) {
+    case ResourceType::Topic:
+      return {O::Read, O::Write, O::Create, O::Delete, O::Alter, O::Describe, O::DescribeConfigs, O::AlterConfigs};
+    case ResourceType::Group:
+      return {O::Read, O::Delete, O::Describe, O::DescribeConfigs, O::AlterConfigs};
+    case ResourceType::Cluster:
+      return {O::Create,          O::Alter,        O::Describe,       O::ClusterAction,
+              O::DescribeConfigs, O::AlterConfigs, O::IdempotentWrite};
+    case ResourceType::TransactionalId:
+      return {O::Write, O::Describe};
+    case ResourceType::DelegationToken:
+      return {O::Describe};
+    case ResourceType::User:
+      return {O::CreateTokens, O::DescribeTokens};
+    default:
+      return {};
+  }
+}
+
+int32_t operations_bit_field(const std::vector<AclOperation> &operations) {
+  uint32_t bits = 0;
+  for (auto op : operations) {
+    auto code = static_cast<int>(op);
+    if (code >= 0 && code < 32) bits |= 1u << code;
+  }
+  return static_cast<int32_t>(bits);
+}
+
 bool AclFilter::matches(const AclBinding &acl) const {
   if (resource_type != ResourceType::Any && resource_type != acl.resource_type) return false;
   switch (pattern_type) {

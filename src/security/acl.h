@@ -12,6 +12,7 @@
 //
 // Thread-safety: AclSet is immutable once built; share it between threads
 // behind a shared_ptr and replace it whole.
+#include <climits>
 #include <compare>
 #include <cstdint>
 #include <optional>
@@ -119,6 +120,18 @@ class AclSet {
  private:
   std::vector<AclBinding> acls_;  // sorted, unique
 };
+
+// Kafka's AclEntry.supportedOperations: the operations that apply to a
+// resource of the type (TOPIC: READ, WRITE, CREATE, DESCRIBE, DELETE, ALTER,
+// DESCRIBE_CONFIGS, ALTER_CONFIGS; ...), in code order; empty for ANY and
+// UNKNOWN.
+std::vector<AclOperation> supported_operations(ResourceType type);
+// The "authorized operations" fields of Metadata, DescribeCluster,
+// DescribeGroups, ConsumerGroupDescribe and DescribeTopicPartitions (Kafka's
+// Utils.to32BitField): bit `code` set for each operation.
+int32_t operations_bit_field(const std::vector<AclOperation> &operations);
+// Kafka's "not requested" value of those fields (the schemas' default).
+inline constexpr int32_t kAuthorizedOperationsOmitted = INT32_MIN;
 
 // The stored form (a JSON array, for the data dir and etcd) and back;
 // decode throws std::invalid_argument on anything else.

@@ -27,6 +27,17 @@ bool Authorizer::authorize(std::string_view principal, std::string_view host, co
   return acls()->authorize(config_, principal, host, action);
 }
 
+int32_t Authorizer::authorized_operations(std::string_view principal, std::string_view host, ResourceType type,
+                                          std::string_view name) const {
+  auto supported = supported_operations(type);
+  if (!enabled_) return operations_bit_field(supported);
+  auto set = acls();
+  std::vector<AclOperation> allowed;
+  for (auto op : supported)
+    if (set->authorize(config_, principal, host, {op, type, name})) allowed.push_back(op);
+  return operations_bit_field(allowed);
+}
+
 std::shared_ptr<const AclSet> Authorizer::acls() const {
   std::lock_guard lock(mu_);
   return acls_;

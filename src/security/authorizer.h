@@ -43,6 +43,12 @@ class Authorizer {
   bool authorize_any(std::string_view principal, std::string_view host, AclOperation op, ResourceType type) const {
     return !enabled_ || acls()->authorize_any(config_, principal, host, op, type);
   }
+  // Kafka's AuthHelper.authorizedOperations: the bit field
+  // (operations_bit_field) of the operations supported on the resource that
+  // `principal` may do on it, each decided as authorize() does for a
+  // LITERAL resource of that name; every supported operation when disabled.
+  int32_t authorized_operations(std::string_view principal, std::string_view host, ResourceType type,
+                                std::string_view name) const;
   bool is_super_user(std::string_view principal) const { return config_.super_users.count(std::string(principal)); }
 
   std::shared_ptr<const AclSet> acls() const;

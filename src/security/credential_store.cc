@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "base/crc32c.h"
 #include "base/endian.h"
@@ -122,6 +124,74 @@ std::optional<CredentialMap> decode_credentials(std::span<const uint8_t> bytes) 
   return users;
 }
 
+std::string encode_credential_document(const CredentialMap& users) {
+  nlohmann::json doc = {{"version", 1}, {"users", nlohmann::json::object()}};
+  auto& out = doc["users"];
+  for (const auto& [name, credentials] : users) {
+    auto& user = out[name];
+    user = nlohmann::json::object();
+    for (const auto& [mechanism, c] : credentials)
+      user[std::string(mechanism_name(mechanism))] = {{"iterations", c.iterations},
+                                                      {"salt", base64_encode(c.salt)},
+                                                      {"stored_key", base64_encode(c.stored_key)},
+                                                      {"server_key", base64_encode(c.server_key)}};
+  }
+  // A name that is not UTF-8 (storable_user_name keeps them out) is written
+  // with U+FFFD rather than throwing.
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool storable_user_name(const std::string& name) {
+  if (name.empty() || name.size() > UINT16_MAX) return false;
+  try {
+    (void)nlohmann::json(name).dump();
+  } catch (const nlohmann::json::type_error&) {
+    return false;  // not UTF-8
+  }
+  return true;
+}
+
+CredentialMap decode_credential_document(std::string_view text) {
+  auto fail = [](const std::string& why) { throw std::invalid_argument("SCRAM credentials: " + why); };
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) fail("not a JSON object");
+  auto version = doc.find("version");
+  if (version == doc.end() || !version->is_number_integer() || version->get<int64_t>() != 1) fail("no \"version\": 1");
+  auto users = doc.find("users");
+  if (users == doc.end() || !users->is_object()) fail("no \"users\" object");
+  auto bytes = [&](const nlohmann::json& c, const char* field) {
+    auto it = c.find(field);
+    if (it == c.end() || !it->is_string()) fail(std::string("no string field ") + field);
+    auto decoded = base64_decode(it->get<std::string>());
+    if (!decoded || decoded->size() > 255) fail(std::string("a bad ") + field);
+    return std::move(*decoded);
+  };
+  CredentialMap out;
+  for (const auto& [name, credentials] : users->items()) {
+    if (name.empty() || name.size() > UINT16_MAX) fail("an empty or too long user name");
+    if (!credentials.is_object()) fail("user " + name + " is not an object");
+    auto& user = out[name];
+    for (const auto& [mechanism_text, c] : credentials.items()) {
+      auto mechanism = parse_mechanism(mechanism_text);
+      if (!mechanism) fail("an unknown mechanism " + mechanism_text);
+      if (!c.is_object()) fail("a credential is not an object");
+      auto iterations = c.find("iterations");
+      // The file's range (an older credential may have fewer than Kafka's
+      // minimum today): whatever the file holds goes to etcd unchanged.
+      if (iterations == c.end() || !iterations->is_number_integer() || iterations->get<int64_t>() < 1 ||
+          iterations->get<int64_t>() > kMaxIterations)
+        fail("iterations missing or out of range");
+      ScramCredential credential;
+      credential.iterations = static_cast<int32_t>(iterations->get<int64_t>());
+      credential.salt = bytes(c, "salt");
+      credential.stored_key = bytes(c, "stored_key");
+      credential.server_key = bytes(c, "server_key");
+      user[*mechanism] = std::move(credential);
+    }
+  }
+  return out;
+}
+
 bool CredentialStore::load(std::string* error) {
   std::lock_guard lock(mu_);
   if (!env_->exists(path_)) {
@@ -174,6 +244,19 @@ bool CredentialStore::set(const std::string& user, ScramMechanism m, const Scram
   if (!write(next)) return false;
   users_ = std::move(next);
   return true;
+}
+
+bool CredentialStore::update(const std::function<CredentialMap(const CredentialMap&)>& change) {
+  std::lock_guard lock(mu_);
+  CredentialMap next = change(users_);
+  if (!write(next)) return false;
+  users_ = std::move(next);
+  return true;
+}
+
+void CredentialStore::install(CredentialMap users) {
+  std::lock_guard lock(mu_);
+  users_ = std::move(users);
 }
 
 bool CredentialStore::remove(const std::string& user, std::optional<ScramMechanism> m, bool* found) {

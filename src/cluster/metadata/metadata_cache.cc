@@ -47,6 +47,8 @@ void MetadataCache::reset(const etcd::RangeResponse& listing) {
   acls_revision_ = 0;
   broker_configs_.clear();
   broker_configs_revision_ = 0;
+  scram_credentials_.clear();
+  scram_credentials_revision_ = 0;
   controller_id_ = -1;
   controller_epoch_ = 0;
   for (const auto& kv : listing.kvs) put_locked(kv);
@@ -97,6 +99,9 @@ void MetadataCache::put_locked(const etcd::KeyValue& kv) {
   } else if (kv.key == keys_.broker_configs()) {
     broker_configs_ = kv.value;  // decoded by the broker, which logs a bad one
     broker_configs_revision_ = kv.mod_revision;
+  } else if (kv.key == keys_.scram_credentials()) {
+    scram_credentials_ = kv.value;  // decoded by the broker, which logs a bad one
+    scram_credentials_revision_ = kv.mod_revision;
   } else if (kv.key == keys_.controller()) {
     auto controller = decode_controller(kv.value);
     if (!controller) {
@@ -123,6 +128,9 @@ void MetadataCache::delete_locked(const std::string& key) {
   } else if (key == keys_.broker_configs()) {
     broker_configs_.clear();
     broker_configs_revision_ = revision_ + 1;
+  } else if (key == keys_.scram_credentials()) {
+    scram_credentials_.clear();
+    scram_credentials_revision_ = revision_ + 1;
   } else if (key == keys_.controller()) {
     controller_id_ = -1;
     controller_epoch_ = 0;
@@ -132,6 +140,11 @@ void MetadataCache::delete_locked(const std::string& key) {
 std::pair<int64_t, std::string> MetadataCache::acls() const {
   std::lock_guard lock(mu_);
   return {acls_revision_, acls_};
+}
+
+std::pair<int64_t, std::string> MetadataCache::scram_credentials() const {
+  std::lock_guard lock(mu_);
+  return {scram_credentials_revision_, scram_credentials_};
 }
 
 std::pair<int64_t, std::string> MetadataCache::broker_configs() const {

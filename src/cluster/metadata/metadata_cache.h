@@ -37,6 +37,7 @@ struct Keys {
   std::string partition(const std::string& topic, int32_t p) const { return partitions_of(topic) + std::to_string(p); }
   std::string acls() const { return prefix + "acls"; }
   std::string broker_configs() const { return prefix + "broker-configs"; }
+  std::string scram_credentials() const { return prefix + "scram-credentials"; }
 };
 
 // A topic with the state of each of its partitions (implicit initial states
@@ -76,6 +77,10 @@ class MetadataCache {
   // The dynamic broker configs as stored (config/dynamic_broker_config.h's
   // document) and the key's mod revision; {0, ""} while there are none.
   std::pair<int64_t, std::string> broker_configs() const;
+  // The SASL users' SCRAM credentials as stored (security/credential_store.h's
+  // encode_credential_document) and the key's mod revision; {0, ""} while
+  // there are none.
+  std::pair<int64_t, std::string> scram_credentials() const;
 
   // The etcd revision the cache reflects.
   int64_t revision() const;
@@ -104,6 +109,8 @@ class MetadataCache {
   int64_t acls_revision_ = 0;
   std::string broker_configs_;
   int64_t broker_configs_revision_ = 0;
+  std::string scram_credentials_;
+  int64_t scram_credentials_revision_ = 0;
   int32_t controller_id_ = -1;
   int64_t controller_epoch_ = 0;
   int64_t revision_ = 0;

@@ -2,15 +2,17 @@
 // users' SCRAM credentials. The client sends the salted password, never the
 // password; the broker keeps StoredKey and ServerKey derived from it. Errors
 // are per user, with Kafka's codes and messages; a user with any invalid
-// change gets none of its changes. Changes reach the credential file (and new
-// authentications) at once; connections already authenticated stay so.
+// change gets none of its changes. One request's changes are written at once:
+// on a single node to the credential file, in a cluster to etcd's
+// `scram-credentials` key, which every broker's watch installs (new
+// authentications on any broker see them); connections already authenticated
+// stay so.
 //
 // With an authorizer the principal needs ALTER on the cluster (else every
 // user fails with CLUSTER_AUTHORIZATION_FAILED); without one any client may
 // alter credentials, as with Kafka. The file write (with fsync) runs on
-// the shard thread: it is rare and small.
-#include <cerrno>
-#include <cstring>
+// the shard thread: it is rare and small; the etcd write on the broker's
+// control pool.
 #include <map>
 #include <set>
 
@@ -50,51 +52,63 @@ asio::awaitable<protocol::AlterUserScramCredentialsResponse> handle_alter_user_s
     }
     co_return response;
   }
-  auto& store = ctx.broker.credentials();
-  auto current = store.snapshot();
   std::map<std::string, std::optional<Problem>> outcome;  // every user named, in name order
-  auto note = [&](const std::string& name, std::optional<Problem> problem) {
-    auto [it, fresh] = outcome.emplace(name, std::nullopt);
-    if (!fresh && !it->second) {
-      it->second =
-          Problem{ErrorCode::DUPLICATE_RESOURCE, "A user credential cannot be altered twice in the same request"};
-      return;
+  // Checked against the users as they are when the change is made (in a
+  // cluster etcd's, so this may run again when another broker won a race).
+  auto change = [&](const security::CredentialMap& current) {
+    outcome.clear();
+    auto note = [&](const std::string& name, std::optional<Problem> problem) {
+      auto [it, fresh] = outcome.emplace(name, std::nullopt);
+      if (!fresh && !it->second) {
+        it->second =
+            Problem{ErrorCode::DUPLICATE_RESOURCE, "A user credential cannot be altered twice in the same request"};
+        return;
+      }
+      if (!it->second) it->second = std::move(problem);
+    };
+    for (const auto& d : request.deletions) {
+      auto problem = check_name_and_mechanism(d.name, d.mechanism);
+      if (!problem) {
+        auto user = current.find(d.name);
+        if (user == current.end() || !user->second.count(*security::mechanism_from_type(d.mechanism)))
+          problem = Problem{ErrorCode::RESOURCE_NOT_FOUND, "Attempt to delete a user credential that does not exist"};
+      }
+      note(d.name, std::move(problem));
     }
-    if (!it->second) it->second = std::move(problem);
+    for (const auto& u : request.upsertions) {
+      auto problem = check_name_and_mechanism(u.name, u.mechanism);
+      if (!problem && !security::storable_user_name(u.name))
+        problem = Problem{ErrorCode::UNACCEPTABLE_CREDENTIAL, "Invalid user name"};
+      if (!problem && u.iterations < security::kMinIterations)
+        problem = Problem{ErrorCode::UNACCEPTABLE_CREDENTIAL, "Too few iterations"};
+      if (!problem && u.iterations > security::kMaxIterations)
+        problem = Problem{ErrorCode::UNACCEPTABLE_CREDENTIAL, "Too many iterations"};
+      if (!problem && (u.salt.empty() || u.salt.size() > 255 || u.salted_password.empty()))
+        problem = Problem{ErrorCode::UNACCEPTABLE_CREDENTIAL, "Invalid salt or salted password"};
+      note(u.name, std::move(problem));
+    }
+    security::CredentialMap next = current;
+    for (const auto& d : request.deletions) {
+      if (outcome[d.name]) continue;
+      auto user = next.find(d.name);
+      user->second.erase(*security::mechanism_from_type(d.mechanism));
+      if (user->second.empty()) next.erase(user);
+    }
+    for (const auto& u : request.upsertions) {
+      if (outcome[u.name]) continue;
+      auto mechanism = *security::mechanism_from_type(u.mechanism);
+      next[u.name][mechanism] = security::credential_from_salted(mechanism, u.salted_password, u.salt, u.iterations);
+    }
+    return next;
   };
-  for (const auto& d : request.deletions) {
-    auto problem = check_name_and_mechanism(d.name, d.mechanism);
-    if (!problem) {
-      auto user = current.find(d.name);
-      if (user == current.end() || !user->second.count(*security::mechanism_from_type(d.mechanism)))
-        problem = Problem{ErrorCode::RESOURCE_NOT_FOUND, "Attempt to delete a user credential that does not exist"};
-    }
-    note(d.name, std::move(problem));
-  }
-  for (const auto& u : request.upsertions) {
-    auto problem = check_name_and_mechanism(u.name, u.mechanism);
-    if (!problem && u.iterations < security::kMinIterations)
-      problem = Problem{ErrorCode::UNACCEPTABLE_CREDENTIAL, "Too few iterations"};
-    if (!problem && u.iterations > security::kMaxIterations)
-      problem = Problem{ErrorCode::UNACCEPTABLE_CREDENTIAL, "Too many iterations"};
-    if (!problem && (u.salt.empty() || u.salt.size() > 255 || u.salted_password.empty()))
-      problem = Problem{ErrorCode::UNACCEPTABLE_CREDENTIAL, "Invalid salt or salted password"};
-    note(u.name, std::move(problem));
-  }
-  for (const auto& d : request.deletions) {
-    if (outcome[d.name]) continue;
-    bool found = false;
-    if (!store.remove(d.name, security::mechanism_from_type(d.mechanism), &found))
-      outcome[d.name] = Problem{ErrorCode::UNKNOWN_SERVER_ERROR,
-                                std::string("cannot write the credential file: ") + std::strerror(errno)};
-  }
-  for (const auto& u : request.upsertions) {
-    if (outcome[u.name]) continue;
-    auto mechanism = *security::mechanism_from_type(u.mechanism);
-    auto credential = security::credential_from_salted(mechanism, u.salted_password, u.salt, u.iterations);
-    if (!store.set(u.name, mechanism, credential))
-      outcome[u.name] = Problem{ErrorCode::UNKNOWN_SERVER_ERROR,
-                                std::string("cannot write the credential file: ") + std::strerror(errno)};
+  std::string message;
+  if (auto error = co_await ctx.broker.update_credentials(change, &message); error != ErrorCode::NONE) {
+    // Nothing was written: every user that had no problem of its own gets the
+    // error (change() may not have run: a stored value that does not decode).
+    for (const auto& d : request.deletions) outcome.emplace(d.name, std::nullopt);
+    for (const auto& u : request.upsertions) outcome.emplace(u.name, std::nullopt);
+    for (auto& [name, problem] : outcome)
+      if (!problem) problem = Problem{error, message};
   }
   for (const auto& [name, problem] : outcome) {
     auto& result = response.results.emplace_back();

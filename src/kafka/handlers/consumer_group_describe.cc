@@ -1,6 +1,8 @@
 // ConsumerGroupDescribe (69, KIP-848): a consumer group's epochs, assignor and
 // members with their current and target assignments, topics by id and name.
-// A classic group, or none, is GROUP_ID_NOT_FOUND, as in Kafka.
+// A classic group, or none, is GROUP_ID_NOT_FOUND, as in Kafka. With
+// include_authorized_operations, each group described without error carries
+// the operations the principal may do on it.
 #include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
@@ -80,6 +82,12 @@ asio::awaitable<Response> handle_consumer_group_describe(RequestContext& ctx,
     }
     auto described = co_await on_shard(broker.coordinator_shard(id), [&broker, &id]() { return describe(broker, id); });
     response.groups.push_back(std::move(described));
+  }
+  if (request.include_authorized_operations) {
+    // Kafka's: for each group described without an error.
+    for (auto& out : response.groups)
+      if (out.error_code == 0)
+        out.authorized_operations = authorized_operations(ctx, security::ResourceType::Group, out.group_id);
   }
   co_return response;
 }

@@ -1,4 +1,7 @@
-// DescribeCluster (key 60): the cluster id, its live brokers and the controller.
+// DescribeCluster (key 60): the cluster id, its live brokers and the controller;
+// with include_cluster_authorized_operations, the operations the principal
+// may do on the cluster (0 without DESCRIBE on it), as Kafka's AuthHelper.
+#include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -23,6 +26,8 @@ asio::awaitable<protocol::DescribeClusterResponse> handle_describe_cluster(Reque
                                    : "Unsupported endpoint type " + std::to_string(request.endpoint_type);
     co_return response;
   }
+  if (request.include_cluster_authorized_operations)
+    response.cluster_authorized_operations = cluster_authorized_operations(ctx);
   response.cluster_id = broker.cluster_id();
   response.controller_id = broker.controller_id();
   for (const auto& b : broker.cluster_brokers(ctx.listener)) {

@@ -6,7 +6,8 @@
 // Kafka's max.request.partition.size.limit default, 2000), and next_cursor
 // says where the next page starts (null on the last one). Eligible leader
 // replicas (KIP-966) do not exist in runnel: the lists are empty, as Kafka
-// answers without ELR.
+// answers without ELR. Each topic but those the principal may not describe
+// carries the operations it may do on it (topic_authorized_operations).
 #include <algorithm>
 #include <set>
 
@@ -107,6 +108,10 @@ asio::awaitable<TopicPartitionsResponse> handle_describe_topic_partitions(
     }
     remaining -= static_cast<int32_t>(out.partitions.size());
   }
+  // Kafka's: always, for every topic but those the principal may not describe.
+  for (auto& out : response.topics)
+    if (out.error_code != code(ErrorCode::TOPIC_AUTHORIZATION_FAILED) && out.name)
+      out.topic_authorized_operations = authorized_operations(ctx, security::ResourceType::Topic, *out.name);
   co_return response;
 }
 

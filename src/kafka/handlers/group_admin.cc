@@ -4,6 +4,8 @@
 // ACLs as Kafka's: describing needs DESCRIBE on the group, deleting DELETE
 // (else GROUP_AUTHORIZATION_FAILED for that group); ListGroups lists every
 // group with DESCRIBE on the cluster, else those the principal may DESCRIBE.
+// DescribeGroups v3+ with include_authorized_operations gives each group
+// described without error the operations the principal may do on it.
 #include <algorithm>
 #include <cctype>
 
@@ -71,6 +73,12 @@ asio::awaitable<protocol::DescribeGroupsResponse> handle_describe_groups(Request
       member.member_metadata = m.metadata;
       member.member_assignment = m.assignment;
     }
+  }
+  if (ctx.api_version >= 3 && request.include_authorized_operations) {
+    // Kafka's: for each group described without an error.
+    for (auto& out : response.groups)
+      if (out.error_code == 0)
+        out.authorized_operations = authorized_operations(ctx, security::ResourceType::Group, out.group_id);
   }
   co_return response;
 }

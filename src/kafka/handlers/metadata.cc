@@ -4,7 +4,11 @@
 // ACLs as Kafka's: the full listing holds only the topics the principal may
 // DESCRIBE; a named topic it may not describe gets TOPIC_AUTHORIZATION_FAILED,
 // and so does one that would be auto-created without CREATE on the cluster
-// or the topic.
+// or the topic. v8+ fills topic_authorized_operations (each topic the
+// principal may describe) when include_topic_authorized_operations is set,
+// and v8-10 cluster_authorized_operations (0 without DESCRIBE on the cluster)
+// when include_cluster_authorized_operations is; else Kafka's "not
+// requested" value stays.
 #include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
@@ -33,6 +37,23 @@ protocol::MetadataResponse::MetadataResponseTopic describe_topic(Broker& broker,
   return topic;
 }
 
+// The authorized-operations fields the request asked for, as Kafka's
+// handleTopicMetadataRequest sets them.
+void set_authorized_operations(const RequestContext& ctx, const protocol::MetadataRequest& request,
+                               protocol::MetadataResponse& response) {
+  if (ctx.api_version < 8) return;
+  if (ctx.api_version <= 10 && request.include_cluster_authorized_operations)
+    response.cluster_authorized_operations = cluster_authorized_operations(ctx);
+  if (!request.include_topic_authorized_operations) return;
+  for (auto& topic : response.topics) {
+    // Not for a topic it may not describe, nor for an unknown topic id.
+    if (!topic.name || topic.name->empty() || topic.error_code == code(ErrorCode::TOPIC_AUTHORIZATION_FAILED) ||
+        topic.error_code == code(ErrorCode::UNKNOWN_TOPIC_ID))
+      continue;
+    topic.topic_authorized_operations = authorized_operations(ctx, security::ResourceType::Topic, *topic.name);
+  }
+}
+
 }  // namespace
 
 asio::awaitable<protocol::MetadataResponse> handle_metadata(RequestContext& ctx, protocol::MetadataRequest& request) {
@@ -55,6 +76,7 @@ asio::awaitable<protocol::MetadataResponse> handle_metadata(RequestContext& ctx,
     for (const auto& t : broker.topics().all())
       if (authorized_topic(ctx, security::AclOperation::Describe, t.name))
         response.topics.push_back(describe_topic(broker, t));
+    set_authorized_operations(ctx, request, response);
     co_return response;
   }
   bool allow_auto_create = version < 4 || request.allow_auto_topic_creation;
@@ -102,6 +124,7 @@ asio::awaitable<protocol::MetadataResponse> handle_metadata(RequestContext& ctx,
                                                                    : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
     response.topics.push_back(std::move(topic));
   }
+  set_authorized_operations(ctx, request, response);
   co_return response;
 }
 

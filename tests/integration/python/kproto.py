@@ -429,8 +429,10 @@ def parse_list_offsets_flexible(payload):
     return r.i16(), r.i64(), r.i64(), r.i32()
 
 
-def metadata_flexible(correlation_id, version, topics=None, topic_ids=(), allow_auto_topic_creation=False):
-    """Metadata v9+: topics by name (None with no ids: every topic) and, v10+, by id."""
+def metadata_flexible(correlation_id, version, topics=None, topic_ids=(), allow_auto_topic_creation=False,
+                      include_cluster_ops=False, include_topic_ops=False):
+    """Metadata v9+: topics by name (None with no ids: every topic) and, v10+, by id; the
+    include_*_authorized_operations flags."""
     items = None
     if topics is not None or topic_ids:
         items = [(bytes(16) if version >= 10 else b"") + cstring(t) + NO_TAGS for t in (topics or [])]
@@ -438,15 +440,15 @@ def metadata_flexible(correlation_id, version, topics=None, topic_ids=(), allow_
     body = header_v2(3, version, correlation_id) + carray(items)
     body += i8(1 if allow_auto_topic_creation else 0)
     if version <= 10:
-        body += i8(0)  # include_cluster_authorized_operations
-    body += i8(0) + NO_TAGS  # include_topic_authorized_operations
+        body += i8(1 if include_cluster_ops else 0)  # include_cluster_authorized_operations
+    body += i8(1 if include_topic_ops else 0) + NO_TAGS  # include_topic_authorized_operations
     return frame(body)
 
 
 def parse_metadata_flexible(payload, version):
-    """-> dict(brokers {node: (host, port, rack)}, controller, error (v13+, else None),
-    topics {name: dict(error, id (bytes), internal, partitions {index: (error, leader, epoch, replicas, isr)})})
-    (a topic without a name, answered by id, is keyed by its id's hex)."""
+    """-> dict(brokers {node: (host, port, rack)}, controller, error (v13+, else None), cluster_ops (v8-10),
+    topics {name: dict(error, id (bytes), internal, partitions {index: (error, leader, epoch, replicas, isr)},
+    ops)}) (a topic without a name, answered by id, is keyed by its id's hex; ops: authorized operations)."""
     _, r = flexible_response(payload)
     r.i32()  # throttle
     brokers = {}
@@ -458,7 +460,9 @@ def parse_metadata_flexible(payload, version):
     controller = r.i32()
     topics = {}
     for _ in range(r.carray_len()):
-        err, name, tid, internal = r.i16(), r.cstring(), r.uuid(), r.take(1) != b"\x00"
+        err, name = r.i16(), r.cstring()
+        tid = r.uuid() if version >= 10 else None  # v10+
+        internal = r.take(1) != b"\x00"
         partitions = {}
         for _ in range(r.carray_len()):
             perr, index, leader, epoch = r.i16(), r.i32(), r.i32(), r.i32()
@@ -467,15 +471,14 @@ def parse_metadata_flexible(payload, version):
             [r.i32() for _ in range(r.carray_len())]  # offline
             r.tags()
             partitions[index] = (perr, leader, epoch, replicas, isr)
-        r.i32()  # topic authorized operations
+        ops = r.i32()  # topic authorized operations
         r.tags()
         topics[name if name is not None else tid.hex()] = dict(error=err, id=tid, internal=internal,
-                                                               partitions=partitions)
-    if version <= 10:
-        r.i32()  # cluster authorized operations
+                                                               partitions=partitions, ops=ops)
+    cluster_ops = r.i32() if version <= 10 else None
     error = r.i16() if version >= 13 else None
     r.tags()
-    return dict(brokers=brokers, controller=controller, error=error, topics=topics)
+    return dict(brokers=brokers, controller=controller, error=error, topics=topics, cluster_ops=cluster_ops)
 
 
 def describe_topic_partitions(correlation_id, topics, limit=2000, cursor=None):
@@ -503,9 +506,9 @@ def parse_describe_topic_partitions(payload):
             r.tags()
             parts.append(dict(index=index, error=perr, leader=leader, epoch=epoch, replicas=lists[0], isr=lists[1],
                               elr=lists[2], last_known_elr=lists[3], offline=lists[4]))
-        r.i32()  # authorized operations
+        ops = r.i32()  # authorized operations
         r.tags()
-        topics.append(dict(name=name, error=err, id=tid, internal=internal, partitions=parts))
+        topics.append(dict(name=name, error=err, id=tid, internal=internal, partitions=parts, ops=ops))
     cursor = None
     if struct.unpack(">b", r.take(1))[0] >= 0:
         cursor = (r.cstring(), r.i32())
@@ -514,12 +517,14 @@ def parse_describe_topic_partitions(payload):
     return topics, cursor
 
 
-def describe_cluster_v2(correlation_id, endpoint_type=1):
-    return frame(header_v2(60, 2, correlation_id) + i8(0) + i8(endpoint_type) + i8(0) + NO_TAGS)
+def describe_cluster_v2(correlation_id, endpoint_type=1, include_cluster_ops=False):
+    return frame(header_v2(60, 2, correlation_id) + i8(1 if include_cluster_ops else 0) + i8(endpoint_type) + i8(0)
+                 + NO_TAGS)
 
 
 def parse_describe_cluster_v2(payload):
-    """-> dict(error, message, endpoint_type, cluster_id, controller, brokers {id: (host, port, rack, fenced)})."""
+    """-> dict(error, message, endpoint_type, cluster_id, controller, brokers {id: (host, port, rack, fenced)},
+    cluster_ops)."""
     _, r = flexible_response(payload)
     r.i32()  # throttle
     out = dict(error=r.i16(), message=r.cstring(), endpoint_type=r.take(1)[0], cluster_id=r.cstring(),
@@ -528,15 +533,18 @@ def parse_describe_cluster_v2(payload):
         node, host, port, rack, fenced = r.i32(), r.cstring(), r.i32(), r.cstring(), r.take(1) != b"\x00"
         r.tags()
         out["brokers"][node] = (host, port, rack, fenced)
+    out["cluster_ops"] = r.i32()
     return out
 
 
-def describe_groups_v6(correlation_id, groups):
-    return frame(header_v2(15, 6, correlation_id) + carray([cstring(g) for g in groups]) + i8(0) + NO_TAGS)
+def describe_groups_v6(correlation_id, groups, include_ops=False):
+    return frame(header_v2(15, 6, correlation_id) + carray([cstring(g) for g in groups]) + i8(1 if include_ops else 0)
+                 + NO_TAGS)
 
 
 def parse_describe_groups_v6(payload):
-    """-> [dict(group, error, message, state, protocol_type, members)] (members: how many)."""
+    """-> [dict(group, error, message, state, protocol_type, members, ops)] (members: how many; ops: authorized
+    operations)."""
     _, r = flexible_response(payload)
     r.i32()  # throttle
     out = []
@@ -548,7 +556,7 @@ def parse_describe_groups_v6(payload):
         for _ in range(g["members"]):
             r.cstring(), r.cstring(), r.cstring(), r.cstring()
             r.take(max(r.uvarint() - 1, 0)), r.take(max(r.uvarint() - 1, 0)), r.tags()
-        r.i32()  # authorized operations
+        g["ops"] = r.i32()  # authorized operations
         r.tags()
         out.append(g)
     return out

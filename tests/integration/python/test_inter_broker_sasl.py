@@ -75,7 +75,9 @@ class InterBrokerSaslTest(unittest.TestCase):
         b = Broker(sets=sets, args=["--node-id", str(n), "--etcd", self.c.etcd.url])
         b.sasl = "127.0.0.1:%d" % port
         add_users(b.data_dir)
-        # The brokers' own login: credentials are per data dir (README).
+        # The brokers' own login, in every data dir: the first broker to start
+        # uploads its file to etcd (the cluster has no credentials yet), the
+        # others' files are ignored (test_cluster_credentials.py).
         r = runnel("user", "set", "broker", "--password", BROKER_PASSWORD, "--mechanism", "SCRAM-SHA-512",
                    "--data-dir", b.data_dir)
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -1,7 +1,7 @@
 // The broker's Authorizer: the ACL file in the data dir (written through,
 // read back at start, a corrupt one refused), the decision with and without
 // an authorizer, Kafka's authorizeByResourceType for idempotent producers,
-// and the wire values of the enums.
+// the authorized-operations bit fields, and the wire values of the enums.
 #include "security/authorizer.h"
 
 #include <gtest/gtest.h>
@@ -94,6 +94,57 @@ TEST(AclSetTest, AuthorizeAnyAsKafkasAuthorizeByResourceType) {
   auto denied = some.with({AclBinding{ResourceType::Topic, "*", PatternType::Literal, "User:a", "*", AclOperation::All,
                                       AclPermission::Deny}});
   EXPECT_FALSE(denied.authorize_any(config, "User:a", "h", AclOperation::Write, ResourceType::Topic));
+}
+
+// Kafka's AuthHelper.authorizedOperations: a bit per operation code, among
+// the operations supported on the resource type.
+TEST_F(AuthorizerTest, AuthorizedOperationsAsKafkasBitField) {
+  constexpr auto bit = [](AclOperation op) { return 1 << static_cast<int>(op); };
+  // Kafka's AclEntry.supportedOperations.
+  const int32_t all_topic = bit(AclOperation::Read) | bit(AclOperation::Write) | bit(AclOperation::Create) |
+                            bit(AclOperation::Delete) | bit(AclOperation::Alter) | bit(AclOperation::Describe) |
+                            bit(AclOperation::DescribeConfigs) | bit(AclOperation::AlterConfigs);
+  EXPECT_EQ(all_topic, 0x0df8);  // codes 3-8, 10 and 11 (not 9, CLUSTER_ACTION)
+  EXPECT_EQ(operations_bit_field(supported_operations(ResourceType::Topic)), all_topic);
+  EXPECT_EQ(operations_bit_field(supported_operations(ResourceType::Group)),
+            bit(AclOperation::Read) | bit(AclOperation::Delete) | bit(AclOperation::Describe) |
+                bit(AclOperation::DescribeConfigs) | bit(AclOperation::AlterConfigs));
+  EXPECT_EQ(operations_bit_field(supported_operations(ResourceType::Cluster)),
+            bit(AclOperation::Create) | bit(AclOperation::Alter) | bit(AclOperation::Describe) |
+                bit(AclOperation::ClusterAction) | bit(AclOperation::DescribeConfigs) |
+                bit(AclOperation::AlterConfigs) | bit(AclOperation::IdempotentWrite));
+  EXPECT_EQ(operations_bit_field(supported_operations(ResourceType::TransactionalId)),
+            bit(AclOperation::Write) | bit(AclOperation::Describe));
+  EXPECT_TRUE(supported_operations(ResourceType::Any).empty());
+
+  // Without an authorizer: every supported operation.
+  Authorizer off(storage::Env::posix(), Authorizer::path_in(dir_), false, {});
+  EXPECT_EQ(off.authorized_operations("User:bob", "10.0.0.1", ResourceType::Topic, "t"), 0x0df8);
+
+  Authorizer on(storage::Env::posix(), Authorizer::path_in(dir_), true, {.super_users = {"User:admin"}});
+  auto allow = [](AclOperation op, std::string name, PatternType pattern = PatternType::Literal) {
+    return AclBinding{ResourceType::Topic, std::move(name), pattern, "User:alice", "*", op, AclPermission::Allow};
+  };
+  on.install(AclSet({allow(AclOperation::Read, "orders"), allow(AclOperation::Write, "ord", PatternType::Prefixed),
+                     allow(AclOperation::AlterConfigs, "orders"),
+                     AclBinding{ResourceType::Topic, "orders", PatternType::Literal, "User:alice", "*",
+                                AclOperation::Write, AclPermission::Deny},
+                     AclBinding{ResourceType::Group, "g", PatternType::Literal, "User:alice", "*", AclOperation::All,
+                                AclPermission::Allow}}));
+  // READ (and the DESCRIBE it implies), ALTER_CONFIGS (and DESCRIBE_CONFIGS);
+  // the prefixed WRITE is denied on this topic by the literal DENY.
+  EXPECT_EQ(on.authorized_operations("User:alice", "10.0.0.1", ResourceType::Topic, "orders"),
+            bit(AclOperation::Read) | bit(AclOperation::Describe) | bit(AclOperation::DescribeConfigs) |
+                bit(AclOperation::AlterConfigs));
+  EXPECT_EQ(on.authorized_operations("User:alice", "10.0.0.1", ResourceType::Topic, "order-lines"),
+            bit(AclOperation::Write) | bit(AclOperation::Describe));
+  EXPECT_EQ(on.authorized_operations("User:alice", "10.0.0.1", ResourceType::Topic, "other"), 0);
+  EXPECT_EQ(on.authorized_operations("User:bob", "10.0.0.1", ResourceType::Topic, "orders"), 0);
+  // ALL on a group: everything a group supports.
+  EXPECT_EQ(on.authorized_operations("User:alice", "10.0.0.1", ResourceType::Group, "g"),
+            operations_bit_field(supported_operations(ResourceType::Group)));
+  EXPECT_EQ(on.authorized_operations("User:admin", "10.0.0.1", ResourceType::Cluster, "kafka-cluster"),
+            operations_bit_field(supported_operations(ResourceType::Cluster)));
 }
 
 TEST(AclSetTest, WireValues) {
