@@ -34,7 +34,8 @@ modes:
              awaiting their RECEIPT) to /queue/--topic, then SUBSCRIBE ack:client (prefetch
              --prefetch, ACK every prefetch/2) and read them all; --rate as for rabbitmq
   startup    run the command after -- --repeat times, report the time from exec to the first
-             accepted TCP connection on --bootstrap, then stop it with SIGTERM
+             accepted TCP connection on --bootstrap (within --duration, default 10 s), then
+             stop it with SIGTERM
 
 options:
   --bootstrap HOST:PORT   broker (default 127.0.0.1:9092)

@@ -408,7 +408,7 @@ print(max(50, int(min(2000, 0.1 * m))))' "$1"
       RABBITMQ_MNESIA_BASE="$RQ/mnesia" RABBITMQ_LOG_BASE="$RQ/log" RABBITMQ_CONFIG_FILE="$RQ/rabbitmq.conf"
       RABBITMQ_ENABLED_PLUGINS_FILE="$RQ/enabled_plugins" RABBITMQ_PID_FILE="$RQ/rabbit.pid")
     dpkg-query -W -f='${Version}' rabbitmq-server >"$R/rabbitmq-version.txt" 2>/dev/null
-    bench rabbitmq-startup startup --bootstrap "127.0.0.1:$qport" --repeat 3 -- \
+    bench rabbitmq-startup startup --bootstrap "127.0.0.1:$qport" --repeat 3 --duration 60 -- \
       env "${rq_env[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server
     env "${rq_env[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server >"$RQ/server.log" 2>&1 &
     qpid=$!
@@ -468,7 +468,7 @@ XML
       -Dactivemq.base="$AQ" -Dactivemq.conf="$AQ" -Dactivemq.data="$AQ/data"
       -jar /usr/share/activemq/bin/activemq.jar start "xbean:file:$AQ/activemq.xml")
     dpkg-query -W -f='${Version}' activemq >"$R/activemq-version.txt" 2>/dev/null
-    bench activemq-startup startup --bootstrap "127.0.0.1:$aport" --repeat 3 -- "${aq_cmd[@]}"
+    bench activemq-startup startup --bootstrap "127.0.0.1:$aport" --repeat 3 --duration 60 -- "${aq_cmd[@]}"
     "${aq_cmd[@]}" >"$AQ/server.log" 2>&1 &
     apid=$!
     PIDS+=($apid)
