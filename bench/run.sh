@@ -403,10 +403,12 @@ print(max(50, int(min(2000, 0.1 * m))))' "$1"
     epmd -port "$eport" -address 127.0.0.1 >/dev/null 2>&1 &
     epid=$!
     PIDS+=($epid)
-    rq_env=(HOME="$RQ" ERL_EPMD_PORT="$eport" RUNNING_UNDER_SYSTEMD=1 RABBITMQ_NODENAME="runnelbench$$@localhost"
+    # env -C: the node's working dir (where Erlang writes crash dumps and MnesiaCore files).
+    rq_env=(-C "$RQ" HOME="$RQ" ERL_EPMD_PORT="$eport" RUNNING_UNDER_SYSTEMD=1 RABBITMQ_NODENAME="runnelbench$$@localhost"
       RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$qport" RABBITMQ_DIST_PORT="$(free_port)"
       RABBITMQ_MNESIA_BASE="$RQ/mnesia" RABBITMQ_LOG_BASE="$RQ/log" RABBITMQ_CONFIG_FILE="$RQ/rabbitmq.conf"
-      RABBITMQ_ENABLED_PLUGINS_FILE="$RQ/enabled_plugins" RABBITMQ_PID_FILE="$RQ/rabbit.pid")
+      RABBITMQ_ENABLED_PLUGINS_FILE="$RQ/enabled_plugins" RABBITMQ_PID_FILE="$RQ/rabbit.pid"
+      ERL_CRASH_DUMP="$RQ/erl_crash.dump")
     dpkg-query -W -f='${Version}' rabbitmq-server >"$R/rabbitmq-version.txt" 2>/dev/null
     bench rabbitmq-startup startup --bootstrap "127.0.0.1:$qport" --repeat 3 --duration 60 -- \
       env "${rq_env[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server
@@ -464,7 +466,7 @@ print(max(50, int(min(2000, 0.1 * m))))' "$1"
   </broker>
 </beans>
 XML
-    aq_cmd=(java -Xms512M -Xmx512M -Djava.io.tmpdir="$AQ/tmp" -Dactivemq.home=/usr/share/activemq
+    aq_cmd=(env -C "$AQ" java -Xms512M -Xmx512M -Djava.io.tmpdir="$AQ/tmp" -Dactivemq.home=/usr/share/activemq
       -Dactivemq.base="$AQ" -Dactivemq.conf="$AQ" -Dactivemq.data="$AQ/data"
       -jar /usr/share/activemq/bin/activemq.jar start "xbean:file:$AQ/activemq.xml")
     dpkg-query -W -f='${Version}' activemq >"$R/activemq-version.txt" 2>/dev/null
