@@ -26,8 +26,16 @@ modes:
              consumer assigned to every partition computes p50/p99/p99.9/max
   nats       publish to a NATS JetStream stream (file storage) with its own wire protocol,
              --window publishes awaiting their PubAck (--bootstrap is the NATS server)
+  rabbitmq   RabbitMQ over AMQP 0-9-1 (librabbitmq): declare a durable --queue-type classic|stream
+             queue, publish --records persistent messages with publisher confirms (--window
+             unconfirmed), then consume them all (basic.qos --prefetch, acks every prefetch/2);
+             with --rate: publish at that rate for --duration, produce->confirm latency only
+  activemq   ActiveMQ over STOMP 1.2: SEND persistent:true with a receipt per message (--window
+             awaiting their RECEIPT) to /queue/--topic, then SUBSCRIBE ack:client (prefetch
+             --prefetch, ACK every prefetch/2) and read them all; --rate as for rabbitmq
   startup    run the command after -- --repeat times, report the time from exec to the first
-             accepted TCP connection on --bootstrap, then stop it with SIGTERM
+             accepted TCP connection on --bootstrap (within --duration, default 10 s), then
+             stop it with SIGTERM
 
 options:
   --bootstrap HOST:PORT   broker (default 127.0.0.1:9092)
@@ -49,7 +57,9 @@ options:
   --broker-metrics H:P    produce, latency: read runnel's /metrics (admin listener) before and
                           after, and report the broker's stage percentiles (bucket bounds)
   -X key=value            any other librdkafka property
-  --window N              nats: outstanding publishes (default 4000)
+  --window N              nats, rabbitmq, activemq: outstanding publishes (default 4000)
+  --queue-type T          rabbitmq: classic (default) or stream
+  --prefetch N            rabbitmq, activemq: consumer prefetch (default 1000)
   --repeat N              startup: runs (default 5)
   --label TEXT            name of the workload in the output
   --json FILE             also write the result as JSON (FILE "-" = stdout)
@@ -106,6 +116,10 @@ Options parse(int argc, char** argv) {
       o.interval = std::stod(val());
     else if (a == "--window")
       o.window = std::max(1, std::stoi(val()));
+    else if (a == "--queue-type")
+      o.queue_type = val();
+    else if (a == "--prefetch")
+      o.prefetch = std::max(1, std::stoi(val()));
     else if (a == "--repeat")
       o.repeat = std::max(1, std::stoi(val()));
     else if (a == "--label")

@@ -50,10 +50,12 @@ struct Options {
   std::string json;  // file to write the JSON result to ("-" = stdout)
   std::string label;
   bool quiet = false;
-  int window = 4000;           // nats: publishes awaiting their ack
-  int repeat = 5;              // startup
-  uint64_t txn_records = 0;    // produce: records per transaction (0: not transactional)
-  std::string broker_metrics;  // runnel's admin listener HOST:PORT: report its stage histograms
+  int window = 4000;                   // nats, rabbitmq, activemq: publishes awaiting their ack
+  std::string queue_type = "classic";  // rabbitmq: classic | stream
+  int prefetch = 1000;                 // rabbitmq (basic.qos), activemq (activemq.prefetchSize)
+  int repeat = 5;                      // startup
+  uint64_t txn_records = 0;            // produce: records per transaction (0: not transactional)
+  std::string broker_metrics;          // runnel's admin listener HOST:PORT: report its stage histograms
   std::vector<std::pair<std::string, std::string>> props;  // -X key=value
   std::vector<std::string> command;                        // startup: after --
 };
@@ -135,5 +137,7 @@ int mode_consume(const Options& o);
 int mode_latency(const Options& o);
 int mode_nats(const Options& o);
 int mode_startup(const Options& o);
+int mode_rabbitmq(const Options& o);
+int mode_activemq(const Options& o);
 
 }  // namespace runnel::bench

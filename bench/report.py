@@ -102,6 +102,37 @@ for size in (100, 1024):
         p999_ms=j["ack_latency_p999_ms"], max_ms=j["ack_latency_max_ms"],
         latency_kind="publish->PubAck"))
 
+# RabbitMQ (runnel-bench rabbitmq, librabbitmq) and ActiveMQ (runnel-bench activemq, STOMP 1.2):
+# publish with a window of 4000 unconfirmed, then one consumer reads everything back
+# (consume_* fields), and a light-load run (-light) for produce->ack latency at a fixed rate.
+# A classic durable queue confirms a persistent message once it is fsync'd, KahaDB
+# (enableJournalDiskSyncs) answers a receipted persistent SEND after its journal sync; a
+# stream queue confirms without an fsync of its own (see bench/README.md): acks=1 class.
+mq_versions = {"rabbitmq": text("rabbitmq-version.txt") or "?", "activemq": text("activemq-version.txt") or "?"}
+mq_kinds = (("rabbitmq-classic", f"RabbitMQ {mq_versions['rabbitmq']} classic durable queue, persistent, confirms", True),
+            ("rabbitmq-stream", f"RabbitMQ {mq_versions['rabbitmq']} stream queue, confirms", False),
+            ("activemq", f"ActiveMQ {mq_versions['activemq']} KahaDB, STOMP persistent:true + receipt", True))
+mq_light = []
+for prefix, name, durable in mq_kinds:
+    for size in (100, 1024):
+        j = load(f"{prefix}-{size}B.json")
+        if not j:
+            continue
+        peers.append(dict(
+            name=name, size=size, durable=durable, records=j["records"], records_per_s=j["records_per_s"],
+            mb_per_s=j["mb_per_s"], p50_ms=j["ack_latency_p50_ms"], p99_ms=j["ack_latency_p99_ms"],
+            p999_ms=j["ack_latency_p999_ms"], max_ms=j["ack_latency_max_ms"],
+            latency_kind=f"publish->ack, {j.get('window')} in flight", error=j.get("error"),
+            consume_records=j.get("consume_records"), consume_records_per_s=j.get("consume_records_per_s"),
+            consume_mb_per_s=j.get("consume_mb_per_s"), consume_prefetch=j.get("consume_prefetch"),
+            consume_error=j.get("consume_error")))
+    j = load(f"{prefix}-100B-light.json")
+    if j:
+        mq_light.append(dict(name=name, size=100, rate_offered=j.get("rate_offered"), records=j["records"],
+                             records_per_s=j["records_per_s"], p50_ms=j["ack_latency_p50_ms"],
+                             p99_ms=j["ack_latency_p99_ms"], p999_ms=j["ack_latency_p999_ms"],
+                             max_ms=j["ack_latency_max_ms"], failed=j.get("failed")))
+
 
 def best_peer(size, durable_only):
     c = [p for p in peers if p["size"] == size and (p["durable"] or not durable_only)]
@@ -217,7 +248,9 @@ if cluster.get("failover", {}).get("kill_to_first_ack_ms") is not None:
                      value=cluster["failover"]["kill_to_first_ack_ms"]))
 
 startup = {}
-for who, f in (("runnel", "startup.json"), ("redis", "redis-startup.json"), ("nats", "nats-startup.json")):
+MQ = ("rabbitmq", "activemq")
+for who, f in (("runnel", "startup.json"), ("redis", "redis-startup.json"), ("nats", "nats-startup.json"),
+               ("rabbitmq", "rabbitmq-startup.json"), ("activemq", "activemq-startup.json")):
     j = load(f)
     if j:
         startup[who] = j["median_ms"]
@@ -225,11 +258,15 @@ peer_start = min([v for k, v in startup.items() if k != "runnel"], default=None)
 if "runnel" in startup:
     rows.append(dict(workload="runnel start-up to first accepted connection (median of 5), ms",
                      value=startup["runnel"], vs_peer=ratio(startup["runnel"], peer_start),
-                     peer="fastest of redis/nats start-up (lower is better)"))
+                     peer="fastest peer start-up (lower is better)"))
 rss = {"runnel idle": num("rss-idle.txt"), "runnel loaded": num("rss-loaded.txt"),
        "runnel peak (VmHWM)": num("rss-hwm.txt"), "redis idle": num("redis-rss-idle.txt"),
        "redis loaded": num("redis-rss-loaded.txt"), "nats idle": num("nats-rss-idle.txt"),
        "nats loaded": num("nats-rss-loaded.txt")}
+for who in MQ:
+    rss[f"{who} idle"] = num(f"{who}-rss-idle.txt")
+    rss[f"{who} loaded"] = num(f"{who}-rss-loaded.txt")
+    rss[f"{who} peak (VmHWM)"] = num(f"{who}-rss-hwm.txt")
 peer_idle = min([v for k, v in rss.items() if v and k in ("redis idle", "nats idle")], default=None)
 for k in ("runnel idle", "runnel loaded", "runnel peak (VmHWM)"):
     if rss[k]:
@@ -242,14 +279,27 @@ for p in peers:
                      records_per_s=p["records_per_s"], mb_per_s=p["mb_per_s"], p50_ms=p["p50_ms"],
                      p99_ms=p["p99_ms"], p999_ms=p["p999_ms"], max_ms=p["max_ms"],
                      latency_kind=p["latency_kind"], vs_disk=ratio(p["mb_per_s"], disk),
-                     vs_net=ratio(p["mb_per_s"], net)))
-for who in ("redis", "nats"):
+                     vs_net=ratio(p["mb_per_s"], net), error=p.get("error")))
+    if p.get("consume_records") is not None:
+        rows.append(dict(workload=f"peer: {p['name']}, {p['size']} B: consume all (prefetch {p['consume_prefetch']})",
+                         records=p["consume_records"], records_per_s=p["consume_records_per_s"],
+                         mb_per_s=p["consume_mb_per_s"], vs_net=ratio(p["consume_mb_per_s"], net),
+                         error=p.get("consume_error")))
+for p in mq_light:
+    rows.append(dict(workload=f"peer: {p['name']}, {p['size']} B: publish->ack at light load "
+                              f"({p['rate_offered']:.0f} rec/s offered)",
+                     records=p["records"], records_per_s=p["records_per_s"], mb_per_s=p["records_per_s"] * 100 / 1e6,
+                     p50_ms=p["p50_ms"], p99_ms=p["p99_ms"], p999_ms=p["p999_ms"], max_ms=p["max_ms"],
+                     vs_disk=ratio(p["p99_ms"], limits.get("fdatasync_4k_p99_ms")), failed=p.get("failed")))
+for who in ("redis", "nats") + MQ:
     if who in startup:
         rows.append(dict(workload=f"peer: {who} start-up to first accepted connection, ms", value=startup[who]))
     if rss.get(f"{who} idle"):
         rows.append(dict(workload=f"peer: {who} idle / loaded resident memory, MB",
                          value=rss[f"{who} idle"] / 1024,
                          value2=(rss.get(f"{who} loaded") or 0) / 1024))
+    if rss.get(f"{who} peak (VmHWM)"):
+        rows.append(dict(workload=f"peer: {who} peak (VmHWM) resident memory, MB", value=rss[f"{who} peak (VmHWM)"] / 1024))
 
 # ------------------------------------------------------------------ targets (issue 5)
 def get(path, key):
@@ -319,14 +369,18 @@ print()
 print("x disk: MB/s over the best fio fdatasync'd sequential write bandwidth (latency row: p99 over the")
 print("  fdatasync p99 of 4 KiB writes). x net: MB/s over iperf3 loopback TCP. x best peer: records/s over")
 print("  the fastest peer of the same record size — for acks=all only peers that fsync before acknowledging")
-print("  (redis appendfsync=always); for acks=1 every peer. Start-up and memory: runnel over the best peer.")
+print("  (redis appendfsync=always, RabbitMQ classic durable queue, ActiveMQ KahaDB); for acks=1 every peer.")
+print("  Start-up and memory: runnel over the best peer.")
 refs = sorted({r["peer"] for r in rows if r.get("peer") and r.get("vs_peer") is not None})
 for p in refs:
     print(f"  peer used: {p}")
 print("cpu s b/c: CPU seconds used by the broker / by runnel-bench (client) during the workload; on")
 print("  2 cores a client near its own limit caps what the broker can show.")
 print("Latency columns: runnel produce rows produce->ack per record; latency row producer->consumer;")
-print("  redis rows redis-benchmark's per-request latency (16 clients, pipeline 32); NATS publish->PubAck.")
+print("  redis rows redis-benchmark's per-request latency (16 clients, pipeline 32); NATS publish->PubAck;")
+print("  RabbitMQ publish->confirm, ActiveMQ SEND->RECEIPT (4000 in flight; light-load rows from the intended")
+print("  send time at a fixed rate: 2,000 rec/s or a tenth of the peer's 100 B maximum, whichever is lower;")
+print("  their x disk is p99 over the fdatasync p99 of 4 KiB writes).")
 print()
 print("targets of issue 5:")
 for name, v, ok in targets:
@@ -342,7 +396,7 @@ if notes or failed:
 
 os.makedirs(os.path.dirname(os.path.abspath(OUT)), exist_ok=True)
 with open(OUT, "w") as fh:
-    json.dump(dict(machine=machine, limits=limits, rows=rows, peers=peers, startup_ms=startup,
+    json.dump(dict(machine=machine, limits=limits, rows=rows, peers=peers, peer_light_latency=mq_light, startup_ms=startup,
                    rss_kb=rss, targets=[dict(target=n, value=v, met=bool(ok)) for n, v, ok in targets],
                    notes=notes), fh, indent=1)
 print(f"\nJSON: {OUT}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the standard workloads against a freshly started runnel, the machine's
-# physical limits (fio, iperf3) and the peers (Redis Streams, NATS JetStream), one table.
+# physical limits (fio, iperf3) and the peers (Redis Streams, NATS JetStream, RabbitMQ,
+# ActiveMQ), one table.
 #
 #   bench/run.sh BUILD_DIR            (make bench runs: ./bench/run.sh build)
 #
@@ -13,7 +14,9 @@
 #   LATENCY_SECONDS   length of the latency run (default 10)
 #   BENCH_DIR         where data dirs go; must be on the disk under test (default /var/tmp)
 #   BENCH_KEEP=1      keep the data dirs and raw results
-#   SKIP_PEERS=1, SKIP_LIMITS=1, SKIP_CLUSTER=1   leave those parts out
+#   SKIP_PEERS=1, SKIP_LIMITS=1, SKIP_CLUSTER=1, SKIP_RUNNEL=1   leave those parts out
+#   ONLY_PEERS=1      the peers alone (= SKIP_LIMITS=1 SKIP_CLUSTER=1 SKIP_RUNNEL=1)
+#   PEERS             which peers (default "redis nats rabbitmq activemq")
 #   PERF=1            perf-record runnel during each produce workload (BUILD_DIR/bench-perf-*.txt)
 #
 # A benchmark is not a test: this script reports what failed and always exits 0.
@@ -30,6 +33,9 @@ MAX_SECONDS=${MAX_SECONDS:-30}
 LATENCY_SECONDS=${LATENCY_SECONDS:-10}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
 OUT_JSON=$BUILD_DIR/bench-results.json
+if [ "${ONLY_PEERS:-0}" = 1 ]; then SKIP_LIMITS=1 SKIP_CLUSTER=1 SKIP_RUNNEL=1; fi
+PEERS=${PEERS:-redis nats rabbitmq activemq}
+peer_on() { case " $PEERS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 log() { printf '\n### %s\n' "$*" >&2; }
 
@@ -37,7 +43,8 @@ log() { printf '\n### %s\n' "$*" >&2; }
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 need=()
-for p in fio iperf3 redis-server redis-tools nats-server; do
+# librabbitmq-dev: runnel-bench's RabbitMQ driver (CMake finds it when runnel-bench is configured).
+for p in fio iperf3 redis-server redis-tools nats-server rabbitmq-server activemq librabbitmq-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -169,7 +176,9 @@ fi
 # ---------------------------------------------------------------- runnel
 RUNNEL_OK=0
 RUNNEL_PID=""
-if [ ! -x "$RUNNEL_BIN" ]; then
+if [ "${SKIP_RUNNEL:-0}" = 1 ]; then
+  :
+elif [ ! -x "$RUNNEL_BIN" ]; then
   note "skipped:runnel" "no broker binary at $RUNNEL_BIN (build it, or set RUNNEL_BIN)"
 else
   port=$(free_port)
@@ -303,7 +312,9 @@ fi
 VALUE_SMALL=$(head -c 100 /dev/zero | tr '\0' 'x')
 VALUE_LARGE=$(head -c 1024 /dev/zero | tr '\0' 'x')
 if [ "${SKIP_PEERS:-0}" != 1 ]; then
-  if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
+  if ! peer_on redis; then
+    :
+  elif command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
     port=$(free_port)
     bench redis-startup startup --bootstrap "127.0.0.1:$port" --repeat 5 -- \
       redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK"
@@ -337,7 +348,9 @@ if [ "${SKIP_PEERS:-0}" != 1 ]; then
     note "skipped:redis" "redis-server / redis-benchmark not installed and not installable"
   fi
 
-  if command -v nats-server >/dev/null; then
+  if ! peer_on nats; then
+    :
+  elif command -v nats-server >/dev/null; then
     port=$(free_port)
     bench nats-startup startup --bootstrap "127.0.0.1:$port" --repeat 5 -- \
       nats-server -a 127.0.0.1 -p "$port"
@@ -361,6 +374,124 @@ if [ "${SKIP_PEERS:-0}" != 1 ]; then
     fi
   else
     note "skipped:nats" "nats-server is not installed and not installable from apt"
+  fi
+
+  # Light load for a peer's produce->ack latency: 2,000 records/s (runnel's light rows) or a
+  # tenth of the peer's own 100 B maximum measured just before, whichever is lower.
+  light_rate() {
+    python3 -c 'import json,sys
+try: m = json.load(open(sys.argv[1]))["records_per_s"]
+except Exception: m = 20000
+print(max(50, int(min(2000, 0.1 * m))))' "$1"
+  }
+
+  # RabbitMQ 3.10 (Debian's rabbitmq-server): a private node (own name, epmd port, distribution
+  # port, mnesia and log dirs under $WORK, no plugins: stream queues over AMQP 0-9-1 need
+  # none), the AMQP listener on a free loopback port. RUNNING_UNDER_SYSTEMD=1 makes the
+  # script exec the Erlang VM, so the pid we hold is the VM's. Driven by runnel-bench rabbitmq
+  # (librabbitmq): persistent messages, publisher confirms, 4000 unconfirmed at most.
+  if ! peer_on rabbitmq; then
+    :
+  elif [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && command -v epmd >/dev/null; then
+    RQ=$WORK/rabbitmq
+    mkdir -p "$RQ/mnesia" "$RQ/log"
+    qport=$(free_port)
+    printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users.guest = true\nlog.console = false\nlog.file.level = warning\n' \
+      "$qport" >"$RQ/rabbitmq.conf"
+    : >"$RQ/enabled_plugins"
+    eport=$(free_port)
+    epmd -port "$eport" -address 127.0.0.1 >/dev/null 2>&1 &
+    epid=$!
+    PIDS+=($epid)
+    # env -C: the node's working dir (where Erlang writes crash dumps and MnesiaCore files).
+    rq_env=(-C "$RQ" HOME="$RQ" ERL_EPMD_PORT="$eport" RUNNING_UNDER_SYSTEMD=1 RABBITMQ_NODENAME="runnelbench$$@localhost"
+      RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$qport" RABBITMQ_DIST_PORT="$(free_port)"
+      RABBITMQ_MNESIA_BASE="$RQ/mnesia" RABBITMQ_LOG_BASE="$RQ/log" RABBITMQ_CONFIG_FILE="$RQ/rabbitmq.conf"
+      RABBITMQ_ENABLED_PLUGINS_FILE="$RQ/enabled_plugins" RABBITMQ_PID_FILE="$RQ/rabbit.pid"
+      ERL_CRASH_DUMP="$RQ/erl_crash.dump")
+    dpkg-query -W -f='${Version}' rabbitmq-server >"$R/rabbitmq-version.txt" 2>/dev/null
+    bench rabbitmq-startup startup --bootstrap "127.0.0.1:$qport" --repeat 3 --duration 60 -- \
+      env "${rq_env[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server
+    env "${rq_env[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server >"$RQ/server.log" 2>&1 &
+    qpid=$!
+    PIDS+=($qpid)
+    if wait_port "$qport" 60; then
+      sleep 1
+      rss_kb $qpid >"$R/rabbitmq-rss-idle.txt"
+      for qt in classic stream; do
+        bench "rabbitmq-$qt-100B" rabbitmq --bootstrap "127.0.0.1:$qport" --topic "bench-$qt-100" --queue-type $qt \
+          --record-size 100 --records "$RECORDS_SMALL" --duration "$MAX_SECONDS" --window 4000 --prefetch 1000
+        if [ $? -eq 3 ]; then
+          note "skipped:rabbitmq" "runnel-bench was built without librabbitmq (apt install librabbitmq-dev, re-run cmake)"
+          break
+        fi
+        bench "rabbitmq-$qt-1024B" rabbitmq --bootstrap "127.0.0.1:$qport" --topic "bench-$qt-1024" --queue-type $qt \
+          --record-size 1024 --records "$RECORDS_LARGE" --duration "$MAX_SECONDS" --window 4000 --prefetch 1000
+        bench "rabbitmq-$qt-100B-light" rabbitmq --bootstrap "127.0.0.1:$qport" --topic "bench-$qt-light" \
+          --queue-type $qt --record-size 100 --rate "$(light_rate "$R/rabbitmq-$qt-100B.json")" \
+          --duration "$LATENCY_SECONDS" --window 4000
+      done
+      rss_kb $qpid >"$R/rabbitmq-rss-loaded.txt"
+      hwm_kb $qpid >"$R/rabbitmq-rss-hwm.txt"
+      stop_pid $qpid
+    else
+      note "failed:rabbitmq" "rabbitmq-server did not start: $(tail -3 "$RQ/server.log" | tr '\n' ' ')"
+      stop_pid $qpid
+    fi
+    stop_pid $epid
+  else
+    note "skipped:rabbitmq" "rabbitmq-server is not installed and not installable from apt"
+  fi
+
+  # ActiveMQ 5.17 (Debian's activemq): the java command line of the package's /usr/bin/activemq,
+  # with a generated activemq.xml under $WORK: KahaDB (its defaults, enableJournalDiskSyncs
+  # true: a persistent message is on disk before the broker answers), a STOMP connector on a
+  # free loopback port, no JMX; heap -Xms512M -Xmx512M (the package's default options).
+  # Driven by runnel-bench activemq (STOMP 1.2, SEND persistent:true with a receipt each).
+  if ! peer_on activemq; then
+    :
+  elif [ -f /usr/share/activemq/bin/activemq.jar ] && command -v java >/dev/null; then
+    AQ=$WORK/activemq
+    mkdir -p "$AQ/data" "$AQ/tmp"
+    aport=$(free_port)
+    cat >"$AQ/activemq.xml" <<XML
+<beans xmlns="http://www.springframework.org/schema/beans"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
+  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <broker xmlns="http://activemq.apache.org/schema/core" brokerName="runnelbench" useJmx="false"
+          persistent="true" dataDirectory="$AQ/data">
+    <persistenceAdapter><kahaDB directory="$AQ/data/kahadb" enableJournalDiskSyncs="true"/></persistenceAdapter>
+    <transportConnectors><transportConnector name="stomp" uri="stomp://127.0.0.1:$aport"/></transportConnectors>
+  </broker>
+</beans>
+XML
+    aq_cmd=(env -C "$AQ" java -Xms512M -Xmx512M -Djava.io.tmpdir="$AQ/tmp" -Dactivemq.home=/usr/share/activemq
+      -Dactivemq.base="$AQ" -Dactivemq.conf="$AQ" -Dactivemq.data="$AQ/data"
+      -jar /usr/share/activemq/bin/activemq.jar start "xbean:file:$AQ/activemq.xml")
+    dpkg-query -W -f='${Version}' activemq >"$R/activemq-version.txt" 2>/dev/null
+    bench activemq-startup startup --bootstrap "127.0.0.1:$aport" --repeat 3 --duration 60 -- "${aq_cmd[@]}"
+    "${aq_cmd[@]}" >"$AQ/server.log" 2>&1 &
+    apid=$!
+    PIDS+=($apid)
+    if wait_port "$aport" 60; then
+      sleep 1
+      rss_kb $apid >"$R/activemq-rss-idle.txt"
+      bench activemq-100B activemq --bootstrap "127.0.0.1:$aport" --topic bench100 --record-size 100 \
+        --records "$RECORDS_SMALL" --duration "$MAX_SECONDS" --window 4000 --prefetch 1000
+      bench activemq-1024B activemq --bootstrap "127.0.0.1:$aport" --topic bench1024 --record-size 1024 \
+        --records "$RECORDS_LARGE" --duration "$MAX_SECONDS" --window 4000 --prefetch 1000
+      bench activemq-100B-light activemq --bootstrap "127.0.0.1:$aport" --topic benchlight --record-size 100 \
+        --rate "$(light_rate "$R/activemq-100B.json")" --duration "$LATENCY_SECONDS" --window 4000
+      rss_kb $apid >"$R/activemq-rss-loaded.txt"
+      hwm_kb $apid >"$R/activemq-rss-hwm.txt"
+      stop_pid $apid
+    else
+      note "failed:activemq" "activemq did not start: $(tail -3 "$AQ/server.log" | tr '\n' ' ')"
+      stop_pid $apid
+    fi
+  else
+    note "skipped:activemq" "activemq (and java) is not installed and not installable from apt"
   fi
 fi
 

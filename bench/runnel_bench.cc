@@ -1,6 +1,7 @@
 // runnel-bench: throughput and latency of a Kafka-protocol broker, driven with librdkafka's
 // C API, in the spirit of kafka-producer-perf-test and rdkafka_performance. Also drives the
-// peers the suite compares against (NATS JetStream over its own wire protocol) and times a
+// peers the suite compares against (NATS JetStream over its own wire protocol, RabbitMQ over
+// AMQP 0-9-1 with librabbitmq, ActiveMQ over STOMP 1.2) and times a
 // broker's start-up. `runnel-bench --help` lists modes and options.
 #include <signal.h>
 
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
   if (o.mode == "latency") return mode_latency(o);
   if (o.mode == "nats") return mode_nats(o);
   if (o.mode == "startup") return mode_startup(o);
+  if (o.mode == "rabbitmq") return mode_rabbitmq(o);
+  if (o.mode == "activemq") return mode_activemq(o);
   fmt::print(stderr, "unknown mode {}\n", o.mode);
   usage(2);
 }
