@@ -73,6 +73,11 @@ cluster::Partition* Broker::partition(const std::string& topic, int32_t partitio
 
 void Broker::set_replication_hooks() {
   cluster::PartitionManager::ReplicationHooks hooks;
+  // Brokers reach each other's TLS inter-broker listener as TLS clients
+  // (throws, failing start-up, when the keystore or truststore does not load).
+  if (uses_tls(config_.inter_broker_listener().protocol))
+    inter_broker_tls_ = std::make_shared<security::TlsContextSource>(config_.tls, security::TlsSide::kClient);
+  hooks.inter_broker_tls = inter_broker_tls_;
   hooks.resolve = [this](NodeId node) -> std::optional<cluster::replication::ReplicaFetcher::Endpoint> {
     auto e = inter_broker_endpoint(node.value());
     if (!e) return std::nullopt;
