@@ -114,6 +114,8 @@ class TlsContextTest : public ::testing::Test {
     bool server_ok = false;
     std::string client_failure;            // describe_handshake_failure's text
     std::optional<std::string> principal;  // what the server maps the client's certificate to
+    std::string version;                   // the protocol negotiated ("TLSv1.3")
+    std::string cipher;                    // the suite negotiated
   };
   // One handshake between fresh SSL objects of the two contexts, the client
   // expecting `host`.
@@ -158,6 +160,10 @@ class TlsContextTest : public ::testing::Test {
       out.client_failure =
           describe_handshake_failure(client, std::make_error_code(std::errc::connection_aborted), host, client_config);
     if (server_done) out.principal = certificate_principal(server);
+    if (client_done) {
+      out.version = SSL_get_version(client);
+      out.cipher = SSL_get_cipher_name(client);
+    }
     ERR_clear_error();
     SSL_free(client);
     SSL_free(server);
@@ -212,6 +218,27 @@ TEST_F(TlsContextTest, ServerRequiringAClientCertificateRefusesOneWithout) {
   auto out = handshake(config_, client, "127.0.0.1");
   EXPECT_FALSE(out.server_ok);
   EXPECT_FALSE(out.principal.has_value());
+}
+
+TEST_F(TlsContextTest, BothSidesHonourEnabledProtocolsAndCipherSuites) {
+  auto out = handshake(config_, config_, "127.0.0.1");
+  EXPECT_EQ(out.version, "TLSv1.3");
+  TlsConfig tls12 = config_;
+  tls12.enabled_protocols = {"TLSv1.2"};
+  tls12.cipher_suites = {"ECDHE-ECDSA-AES128-GCM-SHA256"};
+  out = handshake(config_, tls12, "127.0.0.1");
+  EXPECT_TRUE(out.client_ok && out.server_ok) << out.client_failure;
+  EXPECT_EQ(out.version, "TLSv1.2");
+  EXPECT_EQ(out.cipher, "ECDHE-ECDSA-AES128-GCM-SHA256");
+  TlsConfig tls13 = config_;
+  tls13.enabled_protocols = {"TLSv1.3"};
+  tls13.cipher_suites = {"TLS_CHACHA20_POLY1305_SHA256"};
+  out = handshake(config_, tls13, "127.0.0.1");
+  EXPECT_EQ(out.cipher, "TLS_CHACHA20_POLY1305_SHA256");
+  // No protocol in common: no connection.
+  out = handshake(tls13, tls12, "127.0.0.1");
+  EXPECT_FALSE(out.client_ok);
+  EXPECT_FALSE(out.server_ok);
 }
 
 TEST_F(TlsContextTest, TheClientSideNeedsATruststore) {
