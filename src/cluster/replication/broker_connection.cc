@@ -33,7 +33,7 @@ class Deadline {
 
 asio::awaitable<std::error_code> BrokerConnection::connect(const std::string& host, uint16_t port,
                                                            std::chrono::milliseconds timeout) {
-  close();
+  reset();
   asio::error_code ec;
   asio::ip::tcp::resolver resolver(io_);
   const std::string service = std::to_string(port);
@@ -81,7 +81,15 @@ asio::awaitable<std::error_code> BrokerConnection::handshake(const std::string& 
     timed_out = deadline.fired();
   }
   if (timed_out) co_return refuse("the TLS handshake timed out (is the peer's listener TLS?)");
-  if (ec) co_return refuse(security::describe_handshake_failure(tls_->native_handle(), ec, host, config));
+  // OpenSSL's verdicts (a certificate not trusted or not naming the host,
+  // the peer's alert, no protocol or suite in common) are refusals; the
+  // connection dropping mid-handshake (a peer going down) is not.
+  if (ec && ec.category() == asio::error::get_ssl_category())
+    co_return refuse(security::describe_handshake_failure(tls_->native_handle(), ec, host, config));
+  if (ec) {
+    close();
+    co_return ec;
+  }
   co_return std::error_code{};
 }
 
@@ -98,11 +106,18 @@ bool BrokerConnection::connected() const {
 
 void BrokerConnection::close() {
   session_ends_.reset();
-  tls_.reset();  // before the socket it refers to
-  tls_context_.reset();
+  // The socket only: a coroutine may still be suspended in an operation on
+  // it or on the TLS stream over it (the fetcher is stopped mid-fetch),
+  // which then ends with operation_aborted and must find both still there.
   if (!socket_) return;
   asio::error_code ignored;
   socket_->close(ignored);
+}
+
+void BrokerConnection::reset() {
+  close();
+  tls_.reset();  // before the socket it refers to
+  tls_context_.reset();
   socket_.reset();
 }
 

@@ -52,7 +52,7 @@ class BrokerConnection {
       : io_(io), client_id_(std::move(client_id)), sasl_(std::move(sasl)), tls_source_(std::move(tls)) {}
   BrokerConnection(const BrokerConnection&) = delete;
   BrokerConnection& operator=(const BrokerConnection&) = delete;
-  ~BrokerConnection() { close(); }
+  ~BrokerConnection() { reset(); }
 
   bool connected() const;
   // Connects to host:port within `timeout` (makes the TLS handshake within
@@ -92,6 +92,8 @@ class BrokerConnection {
     auto frame = std::move(w).finish();
     co_return co_await exchange(frame.buffer, size_at, flexible, timeout);
   }
+  // Closes the socket: any operation pending on it fails. The socket and
+  // TLS objects live on until the next connect() or the destructor.
   void close();
 
  private:
@@ -104,6 +106,8 @@ class BrokerConnection {
   // (broker_connection_sasl.cc).
   asio::awaitable<std::error_code> authenticate(std::chrono::milliseconds timeout);
 
+  // Closes, and drops the socket and TLS objects (no operation may be pending).
+  void reset();
   // The TLS handshake on the fresh connection.
   asio::awaitable<std::error_code> handshake(const std::string& host, std::chrono::milliseconds timeout);
 
