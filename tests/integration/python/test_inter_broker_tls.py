@@ -13,7 +13,8 @@ User:ANONYMOUS:
   follower is refused on the PLAINTEXT port (User:ANONYMOUS) and dropped at
   the TLS port's handshake.
 - SASL_SSL: TLS, then the SCRAM login as User:broker (the super user here;
-  the certificate's principal is not): acks=all works.
+  the certificate's principal is not): acks=all works, and deleting the
+  topic stops the followers' fetchers mid-fetch without harm.
 - A broker whose truststore does not hold the CA of its peers' certificates
   cannot fetch: it leaves the ISR, its log says which peer and why, and a
   restart with the right truststore brings it back."""
@@ -244,6 +245,14 @@ class InterBrokerTlsTest(unittest.TestCase):
         self.assertEqual(self.produce("sasl_ssl", values), [None] * 20)
         self.assertTrue(wait_for(lambda: self.partition("sasl_ssl") == (2, [1, 2, 3])))
         self.assertEqual(self.read(2, "sasl_ssl", 20), values)
+        # Deleted while the followers long-poll the leader over TLS: their
+        # fetchers stop with a fetch in flight on the TLS stream.
+        admin = AdminClient(self.client_conf())
+        admin.delete_topics(["sasl_ssl"])["sasl_ssl"].result(15)
+        self.assertTrue(wait_for(lambda: "sasl_ssl" not in admin.list_topics(timeout=5).topics))
+        time.sleep(1)
+        for n in (1, 2, 3):
+            self.assertTrue(self.c.brokers[n].alive(), full_log(self.c.brokers[n])[-3000:])
         for n in (1, 3):
             log = full_log(self.c.brokers[n])
             self.assertNotIn("authentication failed", log)
