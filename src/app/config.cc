@@ -270,8 +270,17 @@ const std::map<std::string, Setter>& broker_setters() {
            throw ConfigError(fmt::format("invalid value '{}' for {}: only DEFAULT is supported yet", v, k));
          c.tls.principal_mapping_rules = "DEFAULT";
        }},
-      // Host-name checking is the client's business; accepted for configurations written for Kafka.
-      {"ssl.endpoint.identification.algorithm", [](auto&, auto&, auto&) {}},
+      {"runnel.ssl.reload.interval.ms",
+       [](auto& c, auto& k, auto& v) { c.ssl_reload_interval_ms = parse_int(k, v, 0, 86400000); }},
+      // Checked by this broker's connections to the others (inter-broker TLS).
+      {"ssl.endpoint.identification.algorithm",
+       [](auto& c, auto& k, auto& v) {
+         std::string algorithm = trim(v);
+         for (auto& ch : algorithm) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+         if (!algorithm.empty() && algorithm != "https")
+           throw ConfigError(fmt::format("invalid value '{}' for {}: expected https or empty (no check)", v, k));
+         c.tls.endpoint_identification_algorithm = algorithm;
+       }},
       {"node.id", [](auto& c, auto& k, auto& v) { c.node_id = int32_t(parse_int(k, v, 0, kI32)); }},
       {"broker.id", [](auto& c, auto& k, auto& v) { c.node_id = int32_t(parse_int(k, v, 0, kI32)); }},
       {"num.partitions", [](auto& c, auto& k, auto& v) { c.num_partitions = int32_t(parse_int(k, v, 1, 100000)); }},
@@ -531,10 +540,12 @@ void validate_config(const BrokerConfig& c) {
                                   c.security_inter_broker_protocol, c.security_inter_broker_protocol));
   if (c.clustered() && !c.listeners.empty()) {
     const auto& inter = c.inter_broker_listener();
-    if (uses_tls(inter.protocol))
+    // Brokers reach each other's inter-broker listener as TLS clients: they
+    // verify the peer against the truststore (there is no system CA fallback).
+    if (uses_tls(inter.protocol) && c.tls.truststore_location.empty())
       throw ConfigError(fmt::format(
-          "the inter-broker listener {} uses {}: brokers do not connect to each other over TLS yet (PLAINTEXT "
-          "or SASL_PLAINTEXT)",
+          "the inter-broker listener {} uses {}: set ssl.truststore.location to the CA certificates that sign the "
+          "brokers' certificates (each broker verifies the others against it)",
           inter.name, security_protocol_name(inter.protocol)));
     if (uses_sasl(inter.protocol)) {
       const auto& enabled = c.sasl_enabled_mechanisms;

@@ -28,8 +28,9 @@
 #include "app/transactions_command.h"
 #include "app/user_command.h"
 #include "kafka/broker.h"
+#include "security/tls_context.h"
 #include "server/listener.h"
-#include "server/tls_context.h"
+#include "server/tls_reloader.h"
 #include "storage/fault_injection_env.h"
 
 namespace {
@@ -110,11 +111,18 @@ int serve(const ServeFlags& flags) {
   runnel::Broker broker(config, fault_env ? fault_env.get() : runnel::storage::Env::posix());
   broker.set_known_config_keys(runnel::known_config_keys());
   std::vector<std::unique_ptr<runnel::Listener>> listeners;
+  std::unique_ptr<runnel::TlsReloader> tls_reloader;
   try {
-    std::shared_ptr<asio::ssl::context> tls;
+    std::shared_ptr<runnel::security::TlsContextSource> tls;
     for (const auto& l : config.listeners)
-      if (runnel::uses_tls(l.protocol) && !tls) tls = runnel::make_tls_context(config.tls);
+      if (runnel::uses_tls(l.protocol) && !tls)
+        tls = std::make_shared<runnel::security::TlsContextSource>(config.tls, runnel::security::TlsSide::kServer);
     broker.start();
+    std::vector<runnel::TlsReloader::Watched> watched;
+    if (tls) watched.push_back({tls, "listener"});
+    if (auto client = broker.inter_broker_tls()) watched.push_back({client, "inter-broker client"});
+    tls_reloader = std::make_unique<runnel::TlsReloader>(std::move(watched),
+                                                         std::chrono::milliseconds(config.ssl_reload_interval_ms));
     for (const auto& l : config.listeners) {
       auto listener = std::make_unique<runnel::Listener>(broker, l, runnel::uses_tls(l.protocol) ? tls : nullptr);
       broker.set_advertised(l, listener->port());
@@ -122,6 +130,7 @@ int serve(const ServeFlags& flags) {
     }
     for (auto& listener : listeners) listener->start();
     broker.join_cluster();
+    tls_reloader->start();
   } catch (const std::exception& e) {
     spdlog::error("start-up failed: {}", e.what());
     for (auto& listener : listeners) listener->stop();
@@ -179,6 +188,7 @@ int serve(const ServeFlags& flags) {
     }
   }
   spdlog::info("received signal {}, shutting down", signal_number);
+  tls_reloader->stop();
   admin_server.stop();
   for (auto& listener : listeners) listener->stop();
   broker.stop();

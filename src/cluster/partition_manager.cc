@@ -359,6 +359,7 @@ replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, NodeId lead
     o.max_wait_ms = options_.replica_fetch_wait_max_ms;
     o.partition_max_bytes = options_.replica_fetch_max_bytes;
     o.sasl = options_.inter_broker_sasl;
+    o.tls = hooks_.inter_broker_tls;
     slot = std::make_unique<replication::ReplicaFetcher>(
         shards_.at(shard_id).io(), o, hooks_.resolve,
         [this, shard_id](const std::string& topic, PartitionId p) -> replication::FollowerReplica* {

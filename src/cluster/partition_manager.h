@@ -75,6 +75,8 @@ class PartitionManager {
     // A partition became leader here (true) or stopped being it (false), on
     // its shard (the broker loads or drops group coordinators).
     std::function<void(int shard_id, const std::string& topic, int32_t partition, bool leader)> on_leadership;
+    // The fetchers' TLS client context, when the leaders' listener uses TLS.
+    std::shared_ptr<const security::TlsContextSource> inter_broker_tls;
   };
   // A partition's state as etcd has it.
   struct Role {

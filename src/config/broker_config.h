@@ -37,7 +37,8 @@ struct ListenerConfig {
   uint16_t advertised_port = 0;
 };
 
-// ssl.* (shared by every SSL and SASL_SSL listener). PEM only.
+// ssl.* (shared by every SSL and SASL_SSL listener, and by this broker's
+// connections to the other brokers when the inter-broker listener uses TLS). PEM only.
 struct TlsConfig {
   std::string keystore_type = "PEM";       // ssl.keystore.type
   std::string keystore_location;           // ssl.keystore.location: PEM file with the key and its chain
@@ -50,6 +51,10 @@ struct TlsConfig {
   std::vector<std::string> enabled_protocols = {"TLSv1.2", "TLSv1.3"};  // ssl.enabled.protocols
   std::vector<std::string> cipher_suites;                               // ssl.cipher.suites (empty: OpenSSL's)
   std::string principal_mapping_rules = "DEFAULT";                      // ssl.principal.mapping.rules
+  // ssl.endpoint.identification.algorithm: "https" (Kafka's default) checks
+  // that a peer broker's certificate names the host or IP connected to;
+  // empty turns the check off. Only the inter-broker client checks it.
+  std::string endpoint_identification_algorithm = "https";
 };
 
 // How this broker authenticates to the other brokers' inter-broker listener
@@ -88,6 +93,10 @@ struct BrokerConfig {
   // 0: sessions do not expire.
   int64_t connections_max_reauth_ms = 0;
   TlsConfig tls;
+  // runnel.ssl.reload.interval.ms: how often the keystore and truststore
+  // files are checked for changes (modification time, size); changed files
+  // are loaded for the connections made after that. 0: never.
+  int64_t ssl_reload_interval_ms = 5000;
   // ACLs (security/authorizer): authorizer.class.name (Kafka's
   // StandardAuthorizer or AclAuthorizer class name turns them on; empty: off),
   // super.users ("User:admin;User:broker"), allow.everyone.if.no.acl.found.

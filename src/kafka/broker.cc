@@ -73,6 +73,18 @@ cluster::Partition* Broker::partition(const std::string& topic, int32_t partitio
 
 void Broker::set_replication_hooks() {
   cluster::PartitionManager::ReplicationHooks hooks;
+  // Brokers reach each other's TLS inter-broker listener as TLS clients
+  // (throws, failing start-up, when the keystore or truststore does not load).
+  const auto& inter = config_.inter_broker_listener();
+  if (uses_tls(inter.protocol))
+    inter_broker_tls_ = std::make_shared<security::TlsContextSource>(config_.tls, security::TlsSide::kClient);
+  if (inter.protocol == SecurityProtocol::kSsl && config_.tls.client_auth == "none" && config_.authorizer_enabled())
+    spdlog::warn(
+        "the inter-broker listener {} uses SSL with ssl.client.auth=none: the brokers reach it as User:ANONYMOUS, "
+        "which then needs CLUSTER_ACTION (as would any client there); ssl.client.auth=required makes their "
+        "certificate their principal",
+        inter.name);
+  hooks.inter_broker_tls = inter_broker_tls_;
   hooks.resolve = [this](NodeId node) -> std::optional<cluster::replication::ReplicaFetcher::Endpoint> {
     auto e = inter_broker_endpoint(node.value());
     if (!e) return std::nullopt;

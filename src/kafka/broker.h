@@ -31,6 +31,7 @@
 #include "runtime/shard.h"
 #include "security/authorizer.h"
 #include "security/credential_store.h"
+#include "security/tls_context.h"
 #include "storage/flusher.h"
 #include "txn/coordinator.h"
 
@@ -61,6 +62,9 @@ class Broker {
   // entry, else the bound address (0.0.0.0 becomes 127.0.0.1). Called once
   // per listener at start-up, before any request.
   void set_advertised(const ListenerConfig& listener, uint16_t bound_port);
+  // The TLS client context this broker reaches the others with (null unless
+  // the inter-broker listener uses TLS); made by start().
+  std::shared_ptr<security::TlsContextSource> inter_broker_tls() const { return inter_broker_tls_; }
   // The inter-broker listener's advertised address (what etcd registers).
   const std::string& advertised_host() const { return advertised_host_; }
   uint16_t advertised_port() const { return advertised_port_; }
@@ -299,6 +303,8 @@ class Broker {
   BrokerConfig config_;
   // This broker's login on the others' inter-broker listener (SASL only).
   std::optional<InterBrokerSasl> inter_broker_sasl_ = config_.clustered() ? config_.inter_broker_sasl() : std::nullopt;
+  // Its TLS client context, when that listener uses TLS (made by start()).
+  std::shared_ptr<security::TlsContextSource> inter_broker_tls_;
   storage::Env* env_;
   ShardSet shards_;
   cluster::TopicTable topics_;

@@ -21,12 +21,16 @@ constexpr int16_t kWriteTxnMarkersVersion = 1;
 // coordinator retries them).
 asio::awaitable<std::vector<ErrorCode>> send_markers(const std::string& host, int32_t port,
                                                      const std::optional<InterBrokerSasl>& sasl,
+                                                     const std::shared_ptr<security::TlsContextSource>& tls,
                                                      const txn::MarkerRequest& request,
                                                      const std::vector<TxnMarkerPartition>& partitions) {
+  using cluster::replication::BrokerConnection;
   std::vector<ErrorCode> errors(partitions.size(), ErrorCode::NOT_LEADER_OR_FOLLOWER);
-  cluster::replication::BrokerConnection connection(current_shard()->io(), "runnel-txn-coordinator", sasl);
+  BrokerConnection connection(current_shard()->io(), "runnel-txn-coordinator", sasl, tls);
   auto ec = co_await connection.connect(host, static_cast<uint16_t>(port), std::chrono::seconds(5));
-  if (ec == std::errc::permission_denied)
+  if (ec == std::errc::permission_denied && connection.refused_at() == BrokerConnection::Stage::kTls)
+    spdlog::error("transaction markers: TLS handshake failed with {}:{}: {}", host, port, connection.auth_error());
+  else if (ec == std::errc::permission_denied)
     spdlog::error("transaction markers: authentication failed to {}:{} as {} with SASL mechanism {}: {}", host, port,
                   sasl ? sasl->username : "", sasl ? sasl->mechanism : "", connection.auth_error());
   if (ec) co_return errors;
@@ -166,7 +170,7 @@ asio::awaitable<std::vector<ErrorCode>> Broker::write_markers_anywhere(const txn
     auto where = inter_broker_endpoint(node);
     if (!where) continue;
     const std::string host = where->host;
-    auto written = co_await send_markers(host, where->port, inter_broker_sasl_, request, partitions);
+    auto written = co_await send_markers(host, where->port, inter_broker_sasl_, inter_broker_tls_, request, partitions);
     const auto& index = remote_index[node];
     for (size_t j = 0; j < index.size(); ++j) errors[index[j]] = written[j];
   }

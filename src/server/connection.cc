@@ -13,7 +13,7 @@
 #include "kafka/handler.h"
 #include "kafka/handlers/api_versions.h"
 #include "kafka/sasl_exchange.h"
-#include "server/tls_context.h"
+#include "security/tls_context.h"
 
 namespace runnel {
 namespace {
@@ -138,7 +138,7 @@ asio::awaitable<bool> Connection::tls_handshake() {
   // Mutual TLS: on an SSL listener the certificate names the principal (on
   // SASL_SSL, SASL does).
   if (session_.protocol == SecurityProtocol::kSsl) {
-    if (auto principal = certificate_principal(tls_->native_handle())) {
+    if (auto principal = security::certificate_principal(tls_->native_handle())) {
       session_.principal = *principal;
       spdlog::info("{}: client certificate on listener {}: principal {}", peer_, session_.listener, *principal);
     }

@@ -9,7 +9,7 @@
 
 namespace runnel {
 
-Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<asio::ssl::context> tls)
+Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const security::TlsContextSource> tls)
     : broker_(broker),
       config_(std::move(config)),
       tls_(std::move(tls)),
@@ -56,7 +56,8 @@ asio::awaitable<void> Listener::accept_loop() {
       spdlog::warn("accept failed: {}", ec.message());
       continue;
     }
-    auto connection = std::make_shared<Connection>(broker_, shard, std::move(socket), config_, tls_);
+    auto connection =
+        std::make_shared<Connection>(broker_, shard, std::move(socket), config_, tls_ ? tls_->current() : nullptr);
     int shard_id = shard.id();
     // Registered and deregistered on the connection's own shard.
     asio::post(shard.executor(), [this, shard_id, connection] {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/broker_config.h"
+#include "security/tls_context.h"
 
 namespace runnel {
 
@@ -24,8 +25,9 @@ class Connection;
 class Listener {
  public:
   // Binds at once, so a busy port fails start-up with a clear error. `tls`:
-  // the TLS context of an SSL or SASL_SSL listener (null otherwise).
-  Listener(Broker& broker, ListenerConfig config, std::shared_ptr<asio::ssl::context> tls = nullptr);
+  // the TLS contexts of an SSL or SASL_SSL listener (null otherwise); each
+  // new connection takes the current one (a reload replaces it).
+  Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const security::TlsContextSource> tls = nullptr);
   void start();
   // Stops accepting and closes every open connection; requests in flight
   // finish without being answered. Returns once every shard has done so.
@@ -37,7 +39,7 @@ class Listener {
   asio::awaitable<void> accept_loop();
   Broker& broker_;
   ListenerConfig config_;
-  std::shared_ptr<asio::ssl::context> tls_;
+  std::shared_ptr<const security::TlsContextSource> tls_;
   asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   int next_shard_ = 0;

@@ -1,5 +1,7 @@
 #include "cluster/replication/broker_connection.h"
 
+#include <asio/ssl.hpp>
+
 #include "base/endian.h"
 
 namespace runnel::cluster::replication {
@@ -31,7 +33,7 @@ class Deadline {
 
 asio::awaitable<std::error_code> BrokerConnection::connect(const std::string& host, uint16_t port,
                                                            std::chrono::milliseconds timeout) {
-  close();
+  reset();
   asio::error_code ec;
   asio::ip::tcp::resolver resolver(io_);
   const std::string service = std::to_string(port);
@@ -48,8 +50,53 @@ asio::awaitable<std::error_code> BrokerConnection::connect(const std::string& ho
     co_return ec;
   }
   socket_->set_option(asio::ip::tcp::no_delay(true), ec);
+  refused_at_ = Stage::kNone;
+  auth_error_.clear();
+  if (tls_source_) {
+    if (auto failed = co_await handshake(host, timeout)) co_return failed;
+  }
   if (sasl_) co_return co_await authenticate(timeout);
   co_return std::error_code{};
+}
+
+asio::awaitable<std::error_code> BrokerConnection::handshake(const std::string& host,
+                                                             std::chrono::milliseconds timeout) {
+  tls_context_ = tls_source_->current();
+  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(*socket_, *tls_context_);
+  const auto& config = tls_source_->config();
+  auto refuse = [this](std::string why) {
+    refused_at_ = Stage::kTls;
+    auth_error_ = std::move(why);
+    close();
+    return std::make_error_code(std::errc::permission_denied);
+  };
+  std::string error;
+  if (!security::expect_peer_identity(tls_->native_handle(), host, security::verifies_endpoint(config), &error))
+    co_return refuse(error);
+  asio::error_code ec;
+  bool timed_out = false;
+  {
+    Deadline deadline(io_, *socket_, timeout);
+    co_await tls_->async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    timed_out = deadline.fired();
+  }
+  if (timed_out) co_return refuse("the TLS handshake timed out (is the peer's listener TLS?)");
+  // OpenSSL's verdicts (a certificate not trusted or not naming the host,
+  // the peer's alert, no protocol or suite in common) are refusals; the
+  // connection dropping mid-handshake (a peer going down) is not.
+  if (ec && ec.category() == asio::error::get_ssl_category())
+    co_return refuse(security::describe_handshake_failure(tls_->native_handle(), ec, host, config));
+  if (ec) {
+    close();
+    co_return ec;
+  }
+  co_return std::error_code{};
+}
+
+bool BrokerConnection::last_error_is_tls() const {
+  // OpenSSL's errors (an alert from the peer, a record that does not
+  // decrypt); not the stream's, such as a peer gone without close_notify.
+  return last_error_.category() == asio::error::get_ssl_category();
 }
 
 bool BrokerConnection::connected() const {
@@ -59,9 +106,18 @@ bool BrokerConnection::connected() const {
 
 void BrokerConnection::close() {
   session_ends_.reset();
+  // The socket only: a coroutine may still be suspended in an operation on
+  // it or on the TLS stream over it (the fetcher is stopped mid-fetch),
+  // which then ends with operation_aborted and must find both still there.
   if (!socket_) return;
   asio::error_code ignored;
   socket_->close(ignored);
+}
+
+void BrokerConnection::reset() {
+  close();
+  tls_.reset();  // before the socket it refers to
+  tls_context_.reset();
   socket_.reset();
 }
 
@@ -76,22 +132,30 @@ asio::awaitable<std::optional<ResponseBody>> BrokerConnection::exchange(std::vec
   size_t size = 0;
   {
     Deadline deadline(io_, *socket_, timeout);
-    co_await asio::async_write(*socket_, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
+    // Over TLS through the stream, else on the socket itself.
+    auto write = [&](asio::const_buffer b) {
+      return tls_ ? asio::async_write(*tls_, b, asio::redirect_error(asio::use_awaitable, ec))
+                  : asio::async_write(*socket_, b, asio::redirect_error(asio::use_awaitable, ec));
+    };
+    auto read = [&](asio::mutable_buffer b) {
+      return tls_ ? asio::async_read(*tls_, b, asio::redirect_error(asio::use_awaitable, ec))
+                  : asio::async_read(*socket_, b, asio::redirect_error(asio::use_awaitable, ec));
+    };
+    co_await write(asio::buffer(request));
     uint8_t size_bytes[4];
-    if (!ec)
-      co_await asio::async_read(*socket_, asio::buffer(size_bytes), asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) co_await read(asio::buffer(size_bytes));
     if (!ec) {
       size = load_be32(size_bytes);
       if (size < 4 || size > (1u << 30)) {
         ec = asio::error::message_size;
       } else {
         response.storage.reset(new uint8_t[size]);  // uninitialised: the read fills it
-        co_await asio::async_read(*socket_, asio::buffer(response.storage.get(), size),
-                                  asio::redirect_error(asio::use_awaitable, ec));
+        co_await read(asio::buffer(response.storage.get(), size));
       }
     }
   }
   if (ec || !socket_) {
+    last_error_ = ec ? ec : std::make_error_code(std::errc::not_connected);
     close();
     co_return std::nullopt;
   }

@@ -2,17 +2,22 @@
 // A Kafka protocol client connection from this broker to another: one request
 // at a time, each with a deadline. The follower's fetcher uses it to send
 // Fetch to a partition's leader, the transaction coordinator WriteTxnMarkers.
-// With a SASL login (the inter-broker listener uses SASL) connect()
-// authenticates before it returns (SaslHandshake v1, SaslAuthenticate), so
-// that the peer sees this broker's principal rather than User:ANONYMOUS; a
-// session the peer limits (connections.max.reauth.ms) counts as disconnected
-// shortly before it ends, and the caller connects again. Requests use header v1 (v2 for flexible
-// versions), responses are returned as their body bytes for the caller's
-// generated message type to read.
+// On a TLS inter-broker listener (SSL, SASL_SSL) connect() first makes the TLS
+// handshake with the client context it is given (security/tls_context.h:
+// the peer's chain checked against the truststore, its name per
+// ssl.endpoint.identification.algorithm, this broker's keystore certificate
+// presented for mutual TLS). With a SASL login (SASL_PLAINTEXT, SASL_SSL)
+// connect() then authenticates before it returns (SaslHandshake v1,
+// SaslAuthenticate), so that the peer sees this broker's principal rather
+// than User:ANONYMOUS; a session the peer limits (connections.max.reauth.ms)
+// counts as disconnected shortly before it ends, and the caller connects
+// again. Requests use header v1 (v2 for flexible versions), responses are
+// returned as their body bytes for the caller's generated message type to read.
 //
 // Thread-safety: none; lives on one shard and is used from coroutines on that
 // shard's io_context only.
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -25,6 +30,7 @@
 #include "config/broker_config.h"
 #include "protocol/reader.h"
 #include "protocol/writer.h"
+#include "security/tls_context.h"
 
 namespace runnel::cluster::replication {
 
@@ -40,20 +46,34 @@ struct ResponseBody {
 
 class BrokerConnection {
  public:
-  BrokerConnection(asio::io_context& io, std::string client_id, std::optional<InterBrokerSasl> sasl = std::nullopt)
-      : io_(io), client_id_(std::move(client_id)), sasl_(std::move(sasl)) {}
+  // `tls`: the client context of a TLS inter-broker listener (null: plaintext).
+  BrokerConnection(asio::io_context& io, std::string client_id, std::optional<InterBrokerSasl> sasl = std::nullopt,
+                   std::shared_ptr<const security::TlsContextSource> tls = nullptr)
+      : io_(io), client_id_(std::move(client_id)), sasl_(std::move(sasl)), tls_source_(std::move(tls)) {}
   BrokerConnection(const BrokerConnection&) = delete;
   BrokerConnection& operator=(const BrokerConnection&) = delete;
+  ~BrokerConnection() { reset(); }
 
   bool connected() const;
-  // Connects to host:port within `timeout` (and authenticates, within
-  // another `timeout`); an error code on failure: std::errc::permission_denied
-  // when the peer refused the login or could not prove it knows the
-  // credential, with auth_error() saying why.
+  // Connects to host:port within `timeout` (makes the TLS handshake within
+  // another, and authenticates within another); an error code on failure:
+  // std::errc::permission_denied when the TLS handshake failed (the peer's
+  // certificate is not trusted or does not name `host`, or the peer refused
+  // ours) or the peer refused the login or could not prove it knows the
+  // credential, with refused_at() saying which and auth_error() why.
   asio::awaitable<std::error_code> connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
+  enum class Stage { kNone, kTls, kSasl };
+  // Where the last connect() was refused (kNone: it was not).
+  Stage refused_at() const { return refused_at_; }
   // Why the last connect() failed to authenticate (for the log).
   const std::string& auth_error() const { return auth_error_; }
   bool authenticates() const { return sasl_.has_value(); }
+  bool uses_tls() const { return tls_source_ != nullptr; }
+  // Why the last call() failed: a socket error, or a TLS one (for instance
+  // the peer's alert when it refused this broker's certificate: TLS 1.3
+  // reports that only after the client's side of the handshake is done).
+  const std::error_code& last_error() const { return last_error_; }
+  bool last_error_is_tls() const;
   // Sends `request` as API `api_key` version `version` and waits up to
   // `timeout` for its response, whose body (past the response header) is
   // returned. The connection is closed on any error, and on a timeout.
@@ -72,6 +92,8 @@ class BrokerConnection {
     auto frame = std::move(w).finish();
     co_return co_await exchange(frame.buffer, size_at, flexible, timeout);
   }
+  // Closes the socket: any operation pending on it fails. The socket and
+  // TLS objects live on until the next connect() or the destructor.
   void close();
 
  private:
@@ -84,11 +106,23 @@ class BrokerConnection {
   // (broker_connection_sasl.cc).
   asio::awaitable<std::error_code> authenticate(std::chrono::milliseconds timeout);
 
+  // Closes, and drops the socket and TLS objects (no operation may be pending).
+  void reset();
+  // The TLS handshake on the fresh connection.
+  asio::awaitable<std::error_code> handshake(const std::string& host, std::chrono::milliseconds timeout);
+
   asio::io_context& io_;
   std::string client_id_;
   std::optional<InterBrokerSasl> sasl_;
+  std::shared_ptr<const security::TlsContextSource> tls_source_;
   std::optional<asio::ip::tcp::socket> socket_;
+  // The context the current connection was made with (kept while it lives:
+  // a reload may replace the source's), and the TLS stream over socket_.
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   int32_t correlation_id_ = 0;
+  Stage refused_at_ = Stage::kNone;
+  std::error_code last_error_;
   std::string auth_error_;
   // When the peer's session ends (SaslAuthenticate's session_lifetime_ms),
   // less a margin; nullopt: it does not.

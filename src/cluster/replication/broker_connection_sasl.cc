@@ -1,6 +1,6 @@
 // BrokerConnection's SASL login: SaslHandshake v1 names the mechanism, then
 // SaslAuthenticate carries the tokens security::SaslClient computes, as a
-// Kafka client does on a SASL_PLAINTEXT listener.
+// Kafka client does on a SASL_PLAINTEXT listener (and on SASL_SSL, inside TLS).
 #include <spdlog/spdlog.h>
 
 #include "cluster/replication/broker_connection.h"
@@ -21,6 +21,7 @@ std::error_code auth_refused() { return std::make_error_code(std::errc::permissi
 asio::awaitable<std::error_code> BrokerConnection::authenticate(std::chrono::milliseconds timeout) {
   auth_error_.clear();
   auto fail = [this](std::string why) {
+    refused_at_ = Stage::kSasl;
     auth_error_ = std::move(why);
     close();
     return auth_refused();

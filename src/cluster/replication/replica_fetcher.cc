@@ -24,7 +24,7 @@ struct ReplicaFetcher::State {
         options(o),
         resolve(std::move(r)),
         lookup(std::move(l)),
-        connection(io, "runnel-replica-" + std::to_string(o.self.value()), o.sasl),
+        connection(io, "runnel-replica-" + std::to_string(o.self.value()), o.sasl, o.tls),
         timer(io) {}
   asio::io_context& io;
   Options options;
@@ -144,23 +144,24 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     auto ec = co_await s.connection.connect(endpoint->host, endpoint->port, std::chrono::seconds(5));
     if (s.stopped) co_return;
     if (ec == std::errc::permission_denied) {
-      // A refused login is a configuration error (a wrong password, a user
-      // missing on the leader): said loudly, retried ever more slowly, so
-      // that fixing the credential heals replication without a restart.
+      // A refused TLS handshake or login is a configuration error (an
+      // untrusted certificate, a name it does not carry, a wrong password,
+      // a user missing on the leader): said loudly, retried ever more
+      // slowly, so that fixing it heals replication without restarting us.
       s.auth_backoff =
           s.auth_backoff.count() == 0 ? s.options.backoff : std::min(s.auth_backoff * 2, s.options.auth_backoff_max);
-      spdlog::error(
-          "replica fetcher: authentication failed to node {} at {}:{} as {} with SASL mechanism {}: {}; retrying "
-          "in {} ms",
-          s.options.leader.value(), endpoint->host, endpoint->port, s.options.sasl ? s.options.sasl->username : "",
-          s.options.sasl ? s.options.sasl->mechanism : "", s.connection.auth_error(), s.auth_backoff.count());
+      if (s.connection.refused_at() == BrokerConnection::Stage::kTls)
+        spdlog::error("replica fetcher: TLS handshake failed with node {} at {}:{}: {}; retrying in {} ms",
+                      s.options.leader.value(), endpoint->host, endpoint->port, s.connection.auth_error(),
+                      s.auth_backoff.count());
+      else
+        spdlog::error(
+            "replica fetcher: authentication failed to node {} at {}:{} as {} with SASL mechanism {}: {}; retrying "
+            "in {} ms",
+            s.options.leader.value(), endpoint->host, endpoint->port, s.options.sasl ? s.options.sasl->username : "",
+            s.options.sasl ? s.options.sasl->mechanism : "", s.connection.auth_error(), s.auth_backoff.count());
       co_await s.sleep(s.auth_backoff);
       co_return;
-    }
-    if (!ec && s.auth_backoff.count() != 0) {
-      spdlog::info("replica fetcher: authenticated to node {} at {}:{} again", s.options.leader.value(), endpoint->host,
-                   endpoint->port);
-      s.auth_backoff = std::chrono::milliseconds(0);
     }
     if (ec) {
       spdlog::debug("replica fetcher: cannot connect to node {} at {}:{}: {}", s.options.leader.value(), endpoint->host,
@@ -173,12 +174,30 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
                                          std::chrono::milliseconds(s.options.max_wait_ms) + std::chrono::seconds(10));
   if (s.stopped) co_return;
   if (!body) {
+    if (s.connection.uses_tls() && s.connection.last_error_is_tls()) {
+      // The leader ended the TLS session with an alert, most likely because
+      // it does not accept this broker's certificate (its log says why):
+      // a configuration error, retried as a refused handshake is.
+      s.auth_backoff =
+          s.auth_backoff.count() == 0 ? s.options.backoff : std::min(s.auth_backoff * 2, s.options.auth_backoff_max);
+      spdlog::error(
+          "replica fetcher: node {} ended the TLS session: {} (does it trust this broker's certificate, "
+          "ssl.keystore.location?); retrying in {} ms",
+          s.options.leader.value(), s.connection.last_error().message(), s.auth_backoff.count());
+      co_await s.sleep(s.auth_backoff);
+      co_return;
+    }
     co_await s.sleep(s.options.backoff);
     co_return;
   }
   protocol::FetchResponse response;
   protocol::Reader reader(body->body);
   response.read(reader, kFetchVersion);
+  if (s.auth_backoff.count() != 0) {
+    // Answered after refused handshakes or logins: the fix took.
+    spdlog::info("replica fetcher: fetching from node {} again", s.options.leader.value());
+    s.auth_backoff = std::chrono::milliseconds(0);
+  }
   if (response.error_code != 0) {
     co_await s.sleep(s.options.backoff);
     co_return;

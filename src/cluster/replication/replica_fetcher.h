@@ -40,6 +40,8 @@ class ReplicaFetcher {
     std::chrono::milliseconds auth_backoff_max{5000};
     // The login for the leader's inter-broker listener, when it uses SASL.
     std::optional<InterBrokerSasl> sasl;
+    // The TLS client context, when that listener uses TLS.
+    std::shared_ptr<const security::TlsContextSource> tls;
   };
   struct Endpoint {
     std::string host;

@@ -101,14 +101,59 @@ TEST(BrokerConfig, InterBrokerSaslLogin) {
   EXPECT_THROW(set_config(c, "listener.name.x.plain.sasl.jaas.config", "Module required username=\"u"), ConfigError);
   EXPECT_THROW(set_config(c, "security.inter.broker.protocol", "TLS"), ConfigError);
   EXPECT_THROW(set_config(c, "sasl.mechanism.inter.broker.protocol", "GSSAPI"), ConfigError);
+}
 
-  // Brokers do not connect to each other over TLS yet.
-  BrokerConfig tls;
-  set_config(tls, "listeners", "SASL_SSL://127.0.0.1:9095");
-  set_config(tls, "ssl.keystore.location", "/x.pem");
-  set_config(tls, "runnel.etcd.endpoints", "http://127.0.0.1:2379");
-  resolve_listeners(tls);
-  EXPECT_THROW(validate_config(tls), ConfigError);
+// Returns validate_config's message, or "" when it accepts the config.
+std::string validation_error(const BrokerConfig& c) {
+  try {
+    validate_config(c);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(BrokerConfig, InterBrokerTls) {
+  // An SSL inter-broker listener: the brokers verify each other against the
+  // truststore, so there must be one.
+  BrokerConfig c;
+  set_config(c, "listeners", "SSL://127.0.0.1:9093");
+  set_config(c, "security.inter.broker.protocol", "SSL");
+  set_config(c, "ssl.keystore.location", "/x.pem");
+  set_config(c, "runnel.etcd.endpoints", "http://127.0.0.1:2379");
+  resolve_listeners(c);
+  EXPECT_EQ(c.inter_broker_listener().protocol, SecurityProtocol::kSsl);
+  EXPECT_NE(validation_error(c).find("set ssl.truststore.location"), std::string::npos) << validation_error(c);
+  set_config(c, "ssl.truststore.location", "/ca.pem");
+  EXPECT_EQ(validation_error(c), "");
+  // A single node has no inter-broker connections: no truststore needed.
+  BrokerConfig single = c;
+  single.etcd_endpoints.clear();
+  single.tls.truststore_location.clear();
+  EXPECT_EQ(validation_error(single), "");
+
+  // SASL_SSL: TLS, then the SASL login, which must be configured too.
+  BrokerConfig sasl_ssl;
+  set_config(sasl_ssl, "listeners", "SASL_SSL://127.0.0.1:9095");
+  set_config(sasl_ssl, "security.inter.broker.protocol", "SASL_SSL");
+  set_config(sasl_ssl, "ssl.keystore.location", "/x.pem");
+  set_config(sasl_ssl, "ssl.truststore.location", "/ca.pem");
+  set_config(sasl_ssl, "runnel.etcd.endpoints", "http://127.0.0.1:2379");
+  resolve_listeners(sasl_ssl);
+  EXPECT_NE(validation_error(sasl_ssl).find("sasl.jaas.config"), std::string::npos);
+  set_config(sasl_ssl, "listener.name.sasl_ssl.plain.sasl.jaas.config",
+             "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"broker\" password=\"p\";");
+  EXPECT_EQ(validation_error(sasl_ssl), "");
+  ASSERT_TRUE(sasl_ssl.inter_broker_sasl().has_value());
+  EXPECT_EQ(sasl_ssl.inter_broker_sasl()->username, "broker");
+
+  // ssl.endpoint.identification.algorithm: https (Kafka's default, any case) or empty.
+  EXPECT_EQ(c.tls.endpoint_identification_algorithm, "https");
+  set_config(c, "ssl.endpoint.identification.algorithm", "HTTPS");
+  EXPECT_EQ(c.tls.endpoint_identification_algorithm, "https");
+  set_config(c, "ssl.endpoint.identification.algorithm", "");
+  EXPECT_EQ(c.tls.endpoint_identification_algorithm, "");
+  EXPECT_THROW(set_config(c, "ssl.endpoint.identification.algorithm", "ldaps"), ConfigError);
 }
 
 TEST(BrokerConfig, RefusesUnknownKeysAndBadValuesNamingTheKey) {
