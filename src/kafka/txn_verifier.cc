@@ -111,10 +111,17 @@ asio::awaitable<void> TxnVerifier::send(Node& n, std::map<std::string, Queued>& 
     }
     const bool reused = n.connection != nullptr;
     if (!n.connection) {
-      auto connection = std::make_unique<cluster::replication::BrokerConnection>(io_, "runnel-txn-verifier", sasl_);
+      using cluster::replication::BrokerConnection;
+      auto connection = std::make_unique<BrokerConnection>(io_, "runnel-txn-verifier", sasl_, tls_);
       const std::string host = n.host;
       const int32_t port = n.port;
       auto ec = co_await connection->connect(host, static_cast<uint16_t>(port), kConnectTimeout);
+      if (ec == std::errc::permission_denied && connection->refused_at() == BrokerConnection::Stage::kTls) {
+        spdlog::error("transaction verification: TLS handshake failed with {}:{}: {}", host, port,
+                      connection->auth_error());
+        answer_all(batch, ErrorCode::NETWORK_EXCEPTION);
+        co_return;
+      }
       if (ec == std::errc::permission_denied) {
         spdlog::error("transaction verification: authentication failed to {}:{} as {} with SASL mechanism {}: {}", host,
                       port, sasl_ ? sasl_->username : "", sasl_ ? sasl_->mechanism : "", connection->auth_error());

@@ -21,7 +21,9 @@
 // for its top-level error (CLUSTER_AUTHORIZATION_FAILED made
 // INVALID_TXN_STATE: the producer must not see the cluster's ACLs);
 // NETWORK_EXCEPTION when the broker cannot be reached or answers nothing
-// usable; SASL_AUTHENTICATION_FAILED when it refuses this broker's login.
+// usable, or when the TLS handshake with it fails (a certificate fixed on
+// either side heals it); SASL_AUTHENTICATION_FAILED when it refuses this
+// broker's login.
 //
 // Thread-safety: none; one per shard, used from that shard's coroutines.
 #include <asio.hpp>
@@ -49,7 +51,11 @@ class TxnVerifier {
   static constexpr auto kRequestTimeout = std::chrono::seconds(30);
   static constexpr auto kConnectTimeout = std::chrono::seconds(5);
 
-  TxnVerifier(asio::io_context& io, std::optional<InterBrokerSasl> sasl) : io_(io), sasl_(std::move(sasl)) {}
+  // `sasl` and `tls`: how the inter-broker listener is reached (as the
+  // replica fetchers and the marker sender reach it).
+  TxnVerifier(asio::io_context& io, std::optional<InterBrokerSasl> sasl,
+              std::shared_ptr<const security::TlsContextSource> tls = nullptr)
+      : io_(io), sasl_(std::move(sasl)), tls_(std::move(tls)) {}
 
   // Verifies `partitions` with the coordinator `node` at host:port.
   asio::awaitable<std::vector<ErrorCode>> verify(int32_t node, const std::string& host, int32_t port,
@@ -92,6 +98,7 @@ class TxnVerifier {
 
   asio::io_context& io_;
   std::optional<InterBrokerSasl> sasl_;
+  std::shared_ptr<const security::TlsContextSource> tls_;
   std::map<int32_t, Node> nodes_;
   bool stopped_ = false;
   uint64_t requests_sent_ = 0;
