@@ -12,6 +12,7 @@
 #include "cluster/etcd/client.h"
 #include "config/jaas.h"
 #include "config/parse.h"
+#include "security/ssl_principal_mapper.h"
 
 namespace runnel {
 namespace {
@@ -266,9 +267,12 @@ const std::map<std::string, Setter>& broker_setters() {
       {"ssl.cipher.suites", [](auto& c, auto&, auto& v) { c.tls.cipher_suites = split_list(v); }},
       {"ssl.principal.mapping.rules",
        [](auto& c, auto& k, auto& v) {
-         if (trim(v) != "DEFAULT")
-           throw ConfigError(fmt::format("invalid value '{}' for {}: only DEFAULT is supported yet", v, k));
-         c.tls.principal_mapping_rules = "DEFAULT";
+         try {
+           (void)security::SslPrincipalMapper(v);  // refuses what Kafka refuses
+         } catch (const std::invalid_argument& e) {
+           throw ConfigError(fmt::format("invalid value '{}' for {}: {}", v, k, e.what()));
+         }
+         c.tls.principal_mapping_rules = v;
        }},
       {"runnel.ssl.reload.interval.ms",
        [](auto& c, auto& k, auto& v) { c.ssl_reload_interval_ms = parse_int(k, v, 0, 86400000); }},

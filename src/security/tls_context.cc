@@ -192,12 +192,18 @@ std::string describe_handshake_failure(SSL* ssl, const std::error_code& ec, cons
   return out;
 }
 
-std::optional<std::string> certificate_principal(SSL* ssl) {
+std::optional<std::string> certificate_subject(SSL* ssl) {
   X509* cert = SSL_get1_peer_certificate(ssl);
   if (!cert) return std::nullopt;
   std::string out = subject_of(cert);
   X509_free(cert);
-  return "User:" + out;
+  return out;
+}
+
+std::optional<std::string> certificate_principal(SSL* ssl) {
+  auto subject = certificate_subject(ssl);
+  if (!subject) return std::nullopt;
+  return "User:" + *subject;
 }
 
 TlsContextSource::TlsContextSource(TlsConfig config, TlsSide side) : config_(std::move(config)), side_(side) {

@@ -57,8 +57,12 @@ std::string describe_handshake_failure(SSL* ssl, const std::error_code& ec, cons
 // connection to `host`: what went wrong and which setting decides it.
 std::string describe_verify_error(long verify_result, const std::string& host, const TlsConfig& config);
 
-// The principal of the peer's verified certificate; nullopt when it sent none.
+// The principal of the peer's verified certificate under Kafka's DEFAULT
+// mapping ("User:" and its subject); nullopt when it sent none.
 std::optional<std::string> certificate_principal(SSL* ssl);
+// The subject of the peer's verified certificate in RFC 2253 form (what
+// ssl.principal.mapping.rules maps); nullopt when it sent none.
+std::optional<std::string> certificate_subject(SSL* ssl);
 
 class TlsContextSource {
  public:

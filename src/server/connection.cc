@@ -82,12 +82,14 @@ bool is_disconnect(const std::error_code& code) {
 }  // namespace
 
 Connection::Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socket, const ListenerConfig& listener,
-                       std::shared_ptr<asio::ssl::context> tls)
+                       std::shared_ptr<asio::ssl::context> tls,
+                       std::shared_ptr<const security::SslPrincipalMapper> principal_mapper)
     : broker_(broker),
       shard_(shard),
       metrics_(broker.request_metrics(shard.id())),
       socket_(std::move(socket)),
       tls_context_(std::move(tls)),
+      principal_mapper_(std::move(principal_mapper)),
       reader_wake_(shard.io()),
       writer_wake_(shard.io()) {
   RequestMetrics::add(metrics_.connections_accepted);
@@ -137,10 +139,20 @@ asio::awaitable<bool> Connection::tls_handshake() {
   }
   // Mutual TLS: on an SSL listener the certificate names the principal (on
   // SASL_SSL, SASL does).
+  // Its subject goes through ssl.principal.mapping.rules; when no rule
+  // applies the client is not authenticated, as in Kafka.
   if (session_.protocol == SecurityProtocol::kSsl) {
-    if (auto principal = security::certificate_principal(tls_->native_handle())) {
-      session_.principal = *principal;
-      spdlog::info("{}: client certificate on listener {}: principal {}", peer_, session_.listener, *principal);
+    if (auto subject = security::certificate_subject(tls_->native_handle())) {
+      auto name = principal_mapper_ ? principal_mapper_->name(*subject) : std::optional<std::string>(*subject);
+      if (!name) {
+        spdlog::warn(
+            "{}: no ssl.principal.mapping.rules rule applies to the client certificate {} on listener {}: "
+            "connection closed",
+            peer_, *subject, session_.listener);
+        co_return false;
+      }
+      session_.principal = "User:" + *name;
+      spdlog::info("{}: client certificate on listener {}: principal {}", peer_, session_.listener, session_.principal);
     }
   }
   co_return true;

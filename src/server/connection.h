@@ -31,6 +31,7 @@
 #include "kafka/request_metrics.h"
 #include "protocol/writer.h"
 #include "security/session.h"
+#include "security/ssl_principal_mapper.h"
 
 namespace runnel {
 
@@ -40,9 +41,11 @@ struct HandlerEntry;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  // `tls`: the listener's TLS context (SSL, SASL_SSL), else null.
+  // `tls`: the listener's TLS context (SSL, SASL_SSL), else null;
+  // `principal_mapper`: an SSL listener's ssl.principal.mapping.rules.
   Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socket, const ListenerConfig& listener,
-             std::shared_ptr<asio::ssl::context> tls);
+             std::shared_ptr<asio::ssl::context> tls,
+             std::shared_ptr<const security::SslPrincipalMapper> principal_mapper = nullptr);
   ~Connection();
   // Serves the connection until the peer closes it, a request is malformed,
   // or close() is called; then closes the socket.
@@ -99,6 +102,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   RequestMetrics& metrics_;  // the shard's
   asio::ip::tcp::socket socket_;
   std::shared_ptr<asio::ssl::context> tls_context_;
+  std::shared_ptr<const security::SslPrincipalMapper> principal_mapper_;
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   security::Session session_;
   std::string peer_;

@@ -15,6 +15,9 @@ Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const 
       tls_(std::move(tls)),
       acceptor_(broker.shards().at(0).io()),
       open_(broker.shards().size()) {
+  if (config_.protocol == SecurityProtocol::kSsl)
+    principal_mapper_ =
+        std::make_shared<const security::SslPrincipalMapper>(broker.config().tls.principal_mapping_rules);
   asio::ip::tcp::resolver resolver(broker.shards().at(0).io());
   auto endpoint =
       *resolver.resolve(config_.host, std::to_string(config_.port), asio::ip::resolver_base::passive).begin();
@@ -56,8 +59,8 @@ asio::awaitable<void> Listener::accept_loop() {
       spdlog::warn("accept failed: {}", ec.message());
       continue;
     }
-    auto connection =
-        std::make_shared<Connection>(broker_, shard, std::move(socket), config_, tls_ ? tls_->current() : nullptr);
+    auto connection = std::make_shared<Connection>(broker_, shard, std::move(socket), config_,
+                                                   tls_ ? tls_->current() : nullptr, principal_mapper_);
     int shard_id = shard.id();
     // Registered and deregistered on the connection's own shard.
     asio::post(shard.executor(), [this, shard_id, connection] {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/broker_config.h"
+#include "security/ssl_principal_mapper.h"
 #include "security/tls_context.h"
 
 namespace runnel {
@@ -40,6 +41,8 @@ class Listener {
   Broker& broker_;
   ListenerConfig config_;
   std::shared_ptr<const security::TlsContextSource> tls_;
+  // An SSL listener's ssl.principal.mapping.rules (null on the others).
+  std::shared_ptr<const security::SslPrincipalMapper> principal_mapper_;
   asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   int next_shard_ = 0;

@@ -356,6 +356,43 @@ class MutualTlsRequiredTest(unittest.TestCase):
             self.assertTrue(b.alive())
 
 
+class PrincipalMappingTest(unittest.TestCase):
+    """ssl.principal.mapping.rules: the client certificate's subject goes
+    through Kafka's rules; the first that applies names the principal, and a
+    certificate no rule applies to is not let in."""
+
+    def test_rules_name_the_principal_and_refuse_the_rest(self):
+        tmp = tempfile.mkdtemp(prefix="runnel-certs-")
+        certs = make_certs(tmp)
+        port = free_port()
+        with Broker(sets={"listeners": "SSL://127.0.0.1:%d" % port,
+                          "ssl.keystore.location": certs["server-keystore.pem"],
+                          "ssl.key.password": KEY_PASSWORD,
+                          "ssl.truststore.location": certs["ca.pem"],
+                          "ssl.client.auth": "required",
+                          "ssl.principal.mapping.rules": "RULE:^CN=(client[0-9]+),O=(.*)$/$1@$2/U"}) as b:
+            self.assertTrue(wait_port(port, 10.0))
+            base = {"bootstrap.servers": "127.0.0.1:%d" % port, "security.protocol": "SSL",
+                    "ssl.ca.location": certs["ca.pem"], "socket.timeout.ms": 5000}
+            md = AdminClient(dict(base, **{"ssl.certificate.location": certs["client.pem"],
+                                           "ssl.key.location": certs["client.key"]})).list_topics(timeout=10)
+            self.assertEqual([x.port for x in md.brokers.values()], [port])
+            self.assertIn("principal User:CLIENT1@RUNNEL", b.log())
+            # CN=broker: no rule applies.
+            a = AdminClient(dict(base, **{"ssl.certificate.location": certs["broker.pem"],
+                                          "ssl.key.location": certs["broker.key"]}))
+            with self.assertRaises(KafkaException):
+                a.list_topics(timeout=4)
+            self.assertIn("no ssl.principal.mapping.rules rule applies to the client certificate CN=broker", b.log())
+            self.assertTrue(b.alive())
+
+    def test_invalid_rules_stop_the_start(self):
+        r = runnel("serve", "--data-dir", tempfile.mkdtemp(prefix="runnel-data-"), "--listen", "127.0.0.1:0",
+                   "--set", "ssl.principal.mapping.rules=RULE:^CN=(.*)$/$1/LU")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("Invalid rule", r.stderr)
+
+
 class ReauthenticationTest(unittest.TestCase):
     """connections.max.reauth.ms (KIP-368), over raw SaslHandshake v1 and
     SaslAuthenticate v1 with PLAIN: the session lifetime is announced, a
