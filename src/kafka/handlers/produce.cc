@@ -152,29 +152,43 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       }
     }
   // Appends one partition's batches on its shard and fills its response
-  // (indexes, not references: the response vectors grow meanwhile).
+  // (indexes, not references: the response vectors grow meanwhile). With
+  // `verify_first` (a transactional batch, verification on), the partition
+  // first opens the producer's verification in the same hop: when it must be
+  // verified (no transaction of the producer open there) nothing is appended
+  // and its guard is returned for verify_txn_partitions; otherwise (and
+  // always without `verify_first`) kNoGuard.
   auto append_one = [&](Shard& owner, const std::string& topic, int32_t index, std::span<uint8_t> batches,
-                        uint64_t guard, size_t topic_index, size_t partition_index) -> asio::awaitable<void> {
+                        bool verify_first, uint64_t guard, size_t topic_index,
+                        size_t partition_index) -> asio::awaitable<uint64_t> {
     const bool all = request.acks == -1;
     const storage::TxnVerification verification{verification_on, guard};
     bool flush_wait = false;
-    auto result = co_await on_shard(
-        owner, [&broker, &topic, index, batches, all, &flush_wait, &verification, acks = request.acks]() {
-          storage::AppendResult r;
-          auto* partition = broker.partition(topic, index);
-          if (!partition) {
-            r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
-            return r;
-          }
-          if (all) {
-            // Kafka refuses acks=all up front while the ISR is too small.
-            r.error = partition->check_min_insync();
-            if (r.error != ErrorCode::NONE) return r;
-          }
-          auto appended = partition->append(batches, now_ms(), verification);
-          flush_wait = acks == 1 && appended.error == ErrorCode::NONE && partition->flush_messages_due();
-          return appended;
-        });
+    uint64_t new_guard = storage::TxnVerification::kNoGuard;
+    auto result = co_await on_shard(owner, [&broker, &topic, index, batches, all, &flush_wait, &verification,
+                                            verify_first, &new_guard, acks = request.acks]() {
+      storage::AppendResult r;
+      auto* partition = broker.partition(topic, index);
+      if (!partition) {
+        r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+        return r;
+      }
+      if (verify_first) {
+        protocol::BatchView v(batches);
+        r.error = partition->start_txn_verification(v.producer_id(), v.base_sequence(), v.producer_epoch(), now_ms(),
+                                                    new_guard);
+        if (r.error != ErrorCode::NONE || new_guard != storage::TxnVerification::kNoGuard) return r;
+      }
+      if (all) {
+        // Kafka refuses acks=all up front while the ISR is too small.
+        r.error = partition->check_min_insync();
+        if (r.error != ErrorCode::NONE) return r;
+      }
+      auto appended = partition->append(batches, now_ms(), verification);
+      flush_wait = acks == 1 && appended.error == ErrorCode::NONE && partition->flush_messages_due();
+      return appended;
+    });
+    if (new_guard != storage::TxnVerification::kNoGuard) co_return new_guard;
     auto& pr = response.responses[topic_index].partition_responses[partition_index];
     pr.error_code = code(result.error);
     if (result.error != ErrorCode::NONE) {
@@ -184,13 +198,14 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
         re.batch_index = e.batch_index;
         re.batch_index_error_message = std::move(e.message);
       }
-      co_return;
+      co_return storage::TxnVerification::kNoGuard;
     }
     pr.base_offset = result.base_offset;
     pr.log_append_time_ms = result.log_append_time;
     pr.log_start_offset = result.log_start_offset;
     if (request.acks == -1 || flush_wait)
       durable.push_back({&owner, topic, index, result.last_offset, topic_index, partition_index, flush_wait});
+    co_return storage::TxnVerification::kNoGuard;
   };
   for (auto& topic_data : request.topic_data) {
     auto& topic_response = response.responses.emplace_back();
@@ -260,29 +275,15 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       Shard& owner = broker.owner(topic_data.name, partition_data.index);
       const size_t topic_index = response.responses.size() - 1;
       const size_t partition_index = topic_response.partition_responses.size() - 1;
-      if (verification_on && request.transactional_id && batches.size() >= protocol::kBatchHeaderSize &&
+      const bool verify_first =
+          verification_on && request.transactional_id && batches.size() >= protocol::kBatchHeaderSize &&
           protocol::BatchView(batches).magic() == 2 && protocol::BatchView(batches).is_transactional() &&
-          protocol::BatchView(batches).producer_id() >= 0) {
-        protocol::BatchView v(batches);
-        uint64_t guard = storage::TxnVerification::kNoGuard;
-        auto error = co_await on_shard(owner, [&broker, &topic_data, &partition_data, v, &guard]() {
-          auto* partition = broker.partition(topic_data.name, partition_data.index);
-          if (!partition) return ErrorCode::NOT_LEADER_OR_FOLLOWER;
-          return partition->start_txn_verification(v.producer_id(), v.base_sequence(), v.producer_epoch(), now_ms(),
-                                                   guard);
-        });
-        if (error != ErrorCode::NONE) {
-          pr.error_code = code(error);
-          continue;
-        }
-        if (guard != storage::TxnVerification::kNoGuard) {
-          verifying.push_back(
-              {&owner, topic_data.name, partition_data.index, batches, guard, topic_index, partition_index});
-          continue;
-        }
-      }
-      co_await append_one(owner, topic_data.name, partition_data.index, batches, storage::TxnVerification::kNoGuard,
-                          topic_index, partition_index);
+          protocol::BatchView(batches).producer_id() >= 0;
+      const uint64_t guard = co_await append_one(owner, topic_data.name, partition_data.index, batches, verify_first,
+                                                 storage::TxnVerification::kNoGuard, topic_index, partition_index);
+      if (guard != storage::TxnVerification::kNoGuard)
+        verifying.push_back(
+            {&owner, topic_data.name, partition_data.index, batches, guard, topic_index, partition_index});
     }
   }
 
@@ -295,7 +296,8 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       const auto& w = verifying[i];
       const ErrorCode error = i < errors.size() ? errors[i] : ErrorCode::UNKNOWN_SERVER_ERROR;
       if (error == ErrorCode::NONE) {
-        co_await append_one(*w.shard, w.topic, w.partition, w.batches, w.guard, w.topic_index, w.partition_index);
+        co_await append_one(*w.shard, w.topic, w.partition, w.batches, /*verify_first=*/false, w.guard, w.topic_index,
+                            w.partition_index);
         continue;
       }
       auto& pr = response.responses[w.topic_index].partition_responses[w.partition_index];
