@@ -390,7 +390,7 @@ class PrincipalMappingTest(unittest.TestCase):
         r = runnel("serve", "--data-dir", tempfile.mkdtemp(prefix="runnel-data-"), "--listen", "127.0.0.1:0",
                    "--set", "ssl.principal.mapping.rules=RULE:^CN=(.*)$/$1/LU")
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("Invalid rule", r.stderr)
+        self.assertIn("Invalid rule", r.stdout + r.stderr)
 
 
 class ReauthenticationTest(unittest.TestCase):
