@@ -331,21 +331,29 @@ def kproto_tp(topic):
     return TopicPartition(topic, 0)
 
 
+def mutual_tls_broker(**sets):
+    """A broker with one SSL listener that requires client certificates, on
+    certificates made for it: (broker, its port, the certificate paths, the
+    librdkafka settings to reach it without a client certificate)."""
+    certs = make_certs(tempfile.mkdtemp(prefix="runnel-certs-"))
+    port = free_port()
+    broker = Broker(sets=dict({"listeners": "SSL://127.0.0.1:%d" % port,
+                               "ssl.keystore.location": certs["server-keystore.pem"],
+                               "ssl.key.password": KEY_PASSWORD,
+                               "ssl.truststore.location": certs["ca.pem"],
+                               "ssl.client.auth": "required"}, **sets))
+    base = {"bootstrap.servers": "127.0.0.1:%d" % port, "security.protocol": "SSL",
+            "ssl.ca.location": certs["ca.pem"], "socket.timeout.ms": 5000}
+    return broker, port, certs, base
+
+
 class MutualTlsRequiredTest(unittest.TestCase):
     """ssl.client.auth=required: no certificate, no connection."""
 
     def test_required_client_certificate(self):
-        tmp = tempfile.mkdtemp(prefix="runnel-certs-")
-        certs = make_certs(tmp)
-        port = free_port()
-        with Broker(sets={"listeners": "SSL://127.0.0.1:%d" % port,
-                          "ssl.keystore.location": certs["server-keystore.pem"],
-                          "ssl.key.password": KEY_PASSWORD,
-                          "ssl.truststore.location": certs["ca.pem"],
-                          "ssl.client.auth": "required"}) as b:
+        broker, port, certs, base = mutual_tls_broker()
+        with broker as b:
             self.assertTrue(wait_port(port, 10.0))
-            base = {"bootstrap.servers": "127.0.0.1:%d" % port, "security.protocol": "SSL",
-                    "ssl.ca.location": certs["ca.pem"], "socket.timeout.ms": 5000}
             errors = []
             a = AdminClient(dict(base, error_cb=lambda e: errors.append(e.str())))
             with self.assertRaises(KafkaException):
@@ -362,18 +370,10 @@ class PrincipalMappingTest(unittest.TestCase):
     certificate no rule applies to is not let in."""
 
     def test_rules_name_the_principal_and_refuse_the_rest(self):
-        tmp = tempfile.mkdtemp(prefix="runnel-certs-")
-        certs = make_certs(tmp)
-        port = free_port()
-        with Broker(sets={"listeners": "SSL://127.0.0.1:%d" % port,
-                          "ssl.keystore.location": certs["server-keystore.pem"],
-                          "ssl.key.password": KEY_PASSWORD,
-                          "ssl.truststore.location": certs["ca.pem"],
-                          "ssl.client.auth": "required",
-                          "ssl.principal.mapping.rules": "RULE:^CN=(client[0-9]+),O=(.*)$/$1@$2/U"}) as b:
+        broker, port, certs, base = mutual_tls_broker(
+            **{"ssl.principal.mapping.rules": "RULE:^CN=(client[0-9]+),O=(.*)$/$1@$2/U"})
+        with broker as b:
             self.assertTrue(wait_port(port, 10.0))
-            base = {"bootstrap.servers": "127.0.0.1:%d" % port, "security.protocol": "SSL",
-                    "ssl.ca.location": certs["ca.pem"], "socket.timeout.ms": 5000}
             md = AdminClient(dict(base, **{"ssl.certificate.location": certs["client.pem"],
                                            "ssl.key.location": certs["client.key"]})).list_topics(timeout=10)
             self.assertEqual([x.port for x in md.brokers.values()], [port])
