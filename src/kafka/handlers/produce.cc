@@ -90,6 +90,14 @@ ErrorCode verification_error(ErrorCode error, int16_t version, std::optional<std
   }
 }
 
+// Whether `bytes` begins with a v2 transactional batch of a real producer:
+// the batches KIP-890 verification is about.
+bool is_transactional_batch(std::span<const uint8_t> bytes) {
+  if (bytes.size() < protocol::kBatchHeaderSize) return false;
+  protocol::BatchView v(bytes);
+  return v.magic() == 2 && v.is_transactional() && v.producer_id() >= 0;
+}
+
 // Whether `bytes` starts with a whole batch followed by at least a second
 // batch's length field; anything less is left to the log's validation.
 bool holds_several_batches(std::span<const uint8_t> bytes) {
@@ -126,9 +134,8 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   for (const auto& topic_data : request.topic_data)
     for (const auto& partition_data : topic_data.partition_data) {
       const auto& bytes = partition_data.records.memory;
-      if (partition_data.records.is_null || bytes.size() < protocol::kBatchHeaderSize) continue;
+      if (partition_data.records.is_null || !is_transactional_batch(bytes)) continue;
       protocol::BatchView v(bytes);
-      if (v.magic() != 2 || !v.is_transactional() || v.producer_id() < 0) continue;
       if (txn_producer_id < 0) {
         txn_producer_id = v.producer_id();
         txn_producer_epoch = v.producer_epoch();
@@ -275,10 +282,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       Shard& owner = broker.owner(topic_data.name, partition_data.index);
       const size_t topic_index = response.responses.size() - 1;
       const size_t partition_index = topic_response.partition_responses.size() - 1;
-      const bool verify_first =
-          verification_on && request.transactional_id && batches.size() >= protocol::kBatchHeaderSize &&
-          protocol::BatchView(batches).magic() == 2 && protocol::BatchView(batches).is_transactional() &&
-          protocol::BatchView(batches).producer_id() >= 0;
+      const bool verify_first = verification_on && request.transactional_id && is_transactional_batch(batches);
       const uint64_t guard = co_await append_one(owner, topic_data.name, partition_data.index, batches, verify_first,
                                                  storage::TxnVerification::kNoGuard, topic_index, partition_index);
       if (guard != storage::TxnVerification::kNoGuard)
