@@ -190,7 +190,8 @@ int mode_activemq(const Options& o) {
   std::string payload = random_payload(o.record_size);
   std::string out;
   out.reserve(1 << 20);
-  uint64_t i = 0, last = start, last_acked = 0;
+  uint64_t i = 0;
+  IntervalRate produce_rate(o, start);
   while (i < total && !g_stop) {
     uint64_t t = now_ns();
     if (deadline && t >= deadline) break;
@@ -210,13 +211,10 @@ int mode_activemq(const Options& o) {
     } else {
       std::this_thread::sleep_for(std::chrono::microseconds(paced ? 50 : 20));
     }
-    if (double(t - last) / 1e9 >= o.interval) {
-      double r = double(acked - last_acked) / (double(t - last) / 1e9);
+    if (auto per_s = produce_rate.tick(t, acked))
       progress(o, "activemq", double(t - start) / 1e9,
-               fmt::format("sent {} stored {}  {:.0f} rec/s {:.1f} MB/s", i, acked.load(), r,
-                           r * double(o.record_size) / 1e6));
-      last = t, last_acked = acked;
-    }
+               fmt::format("sent {} stored {}  {:.0f} rec/s {:.1f} MB/s", i, acked.load(), *per_s,
+                           *per_s * double(o.record_size) / 1e6));
   }
   sent = i;
   writer_done = true;
@@ -248,7 +246,8 @@ int mode_activemq(const Options& o) {
         "SUBSCRIBE",
         {{"id", "1"}, {"destination", dest}, {"ack", ack_mode}, {"activemq.prefetchSize", std::to_string(o.prefetch)}});
     uint64_t want = acked, got = 0, bytes = 0, unacked = 0;
-    uint64_t c0 = now_ns(), clast = c0, cl_got = 0, idle_since = c0;
+    uint64_t c0 = now_ns(), idle_since = c0;
+    IntervalRate consume_rate(o, c0);
     uint64_t ack_every = uint64_t(std::max(1, o.prefetch / 2));
     std::string last_ack;
     StompFrame f;
@@ -265,21 +264,14 @@ int mode_activemq(const Options& o) {
       } else if (!have && t - idle_since > 10'000'000'000ull) {
         break;  // nothing for 10 s: report what came
       }
-      if (double(t - clast) / 1e9 >= o.interval) {
-        double rate = double(got - cl_got) / (double(t - clast) / 1e9);
-        progress(o, "activemq consume", double(t - c0) / 1e9, fmt::format("{} / {}  {:.0f} rec/s", got, want, rate));
-        clast = t, cl_got = got;
-      }
+      if (auto per_s = consume_rate.tick(t, got))
+        progress(o, "activemq consume", double(t - c0) / 1e9, fmt::format("{} / {}  {:.0f} rec/s", got, want, *per_s));
     }
     if (unacked && ack_mode == "client") cc.send_frame("ACK", {{"id", last_ack}});
     double csecs = double(now_ns() - c0) / 1e9;
     r.num("consume_prefetch", o.prefetch);
     r.str("consume_ack", ack_mode);
-    r.num("consume_records", double(got));
-    r.num("consume_seconds", csecs);
-    r.num("consume_records_per_s", double(got) / csecs);
-    r.num("consume_mb_per_s", double(bytes) / csecs / 1e6);
-    if (got < want) r.str("consume_error", fmt::format("received {} of {}", got, want));
+    report_consume(r, got, want, bytes, csecs);
     stomp_disconnect(cc);
   }
   r.emit(o);

@@ -147,6 +147,14 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+void report_consume(Result& r, uint64_t got, uint64_t want, uint64_t bytes, double seconds) {
+  r.num("consume_records", double(got));
+  r.num("consume_seconds", seconds);
+  r.num("consume_records_per_s", double(got) / seconds);
+  r.num("consume_mb_per_s", double(bytes) / seconds / 1e6);
+  if (got < want) r.str("consume_error", fmt::format("received {} of {}", got, want));
+}
+
 void progress(const Options& o, const char* what, double t, const std::string& line) {
   if (o.quiet) return;
   fmt::print(stderr, "[{} {:6.1f}s] {}\n", what, t, line);

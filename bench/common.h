@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -122,6 +123,31 @@ struct Result {
     }
   }
 };
+
+// The rate of a growing count over each progress interval: tick() gives it
+// once --interval seconds have passed since the last one it gave (the
+// produce and consume loops print it with progress()).
+class IntervalRate {
+ public:
+  IntervalRate(const Options& o, uint64_t start_ns) : interval_s_(o.interval), last_ns_(start_ns) {}
+  std::optional<double> tick(uint64_t now_ns, uint64_t count) {
+    double seconds = double(now_ns - last_ns_) / 1e9;
+    if (seconds < interval_s_) return std::nullopt;
+    double rate = double(count - last_count_) / seconds;
+    last_ns_ = now_ns;
+    last_count_ = count;
+    return rate;
+  }
+
+ private:
+  double interval_s_;
+  uint64_t last_ns_;
+  uint64_t last_count_ = 0;
+};
+
+// The consume fields of a peer driver's result: `got` of `want` records
+// (`bytes` of payload) read in `seconds`, and an error when some are missing.
+void report_consume(Result& r, uint64_t got, uint64_t want, uint64_t bytes, double seconds);
 
 // A progress line on stderr (unless --quiet).
 void progress(const Options& o, const char* what, double t, const std::string& line);

@@ -18,8 +18,9 @@ class NatsConn {
   explicit NatsConn(const std::string& addr) : fd_(connect_tcp(addr)) {
     std::string info = read_line();
     if (info.rfind("INFO", 0) != 0) die("nats: expected INFO, got " + info);
-    send("CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,"
-         "\"protocol\":1,\"name\":\"runnel-bench\"}\r\nPING\r\n");
+    send(
+        "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,"
+        "\"protocol\":1,\"name\":\"runnel-bench\"}\r\nPING\r\n");
     for (;;) {
       std::string l = read_line();
       if (l == "PONG") break;
@@ -168,7 +169,8 @@ int mode_nats(const Options& o) {
   std::string payload = random_payload(o.record_size);
   std::string out;
   out.reserve(1 << 20);
-  uint64_t i = 0, last = start, last_acked = 0;
+  uint64_t i = 0;
+  IntervalRate produce_rate(o, start);
   while (i < total && !g_stop) {
     uint64_t t = now_ns();
     if (deadline && t >= deadline) break;
@@ -187,13 +189,10 @@ int mode_nats(const Options& o) {
     } else {
       std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
-    if (double(t - last) / 1e9 >= o.interval) {
-      double r = double(acked - last_acked) / (double(t - last) / 1e9);
+    if (auto per_s = produce_rate.tick(t, acked))
       progress(o, "nats", double(t - start) / 1e9,
-               fmt::format("sent {} acked {}  {:.0f} rec/s {:.1f} MB/s", i, acked.load(), r,
-                           r * double(o.record_size) / 1e6));
-      last = t, last_acked = acked;
-    }
+               fmt::format("sent {} acked {}  {:.0f} rec/s {:.1f} MB/s", i, acked.load(), *per_s,
+                           *per_s * double(o.record_size) / 1e6));
   }
   sent = i;
   writer_done = true;

@@ -93,7 +93,8 @@ int mode_rabbitmq(const Options& o) {
   amqp_basic_properties_t props{};
   props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
   props.delivery_mode = 2;  // persistent
-  uint64_t start = now_ns(), last = start, last_conf = 0;
+  uint64_t start = now_ns();
+  IntervalRate produce_rate(o, start);
   uint64_t deadline = o.duration > 0 ? start + uint64_t(o.duration * 1e9) : 0;
   uint64_t warm = paced ? start + uint64_t(o.warmup * 1e9) : 0;
   auto on_confirm = [&](uint64_t tag, bool multiple, bool ok) {
@@ -142,13 +143,10 @@ int mode_rabbitmq(const Options& o) {
       long wait_us = paced && due > t ? long(std::min<uint64_t>((due - t) / 1000, 100000)) : 100000;
       read_confirms(std::max(1L, wait_us));
     }
-    if (double(t - last) / 1e9 >= o.interval) {
-      double r = double(confirmed - last_conf) / (double(t - last) / 1e9);
+    if (auto per_s = produce_rate.tick(t, confirmed))
       progress(o, "rabbitmq", double(t - start) / 1e9,
-               fmt::format("published {} confirmed {}  {:.0f} rec/s {:.1f} MB/s", next - 1, confirmed, r,
-                           r * double(o.record_size) / 1e6));
-      last = t, last_conf = confirmed;
-    }
+               fmt::format("published {} confirmed {}  {:.0f} rec/s {:.1f} MB/s", next - 1, confirmed, *per_s,
+                           *per_s * double(o.record_size) / 1e6));
   }
   uint64_t published = next - 1;
   uint64_t wait_end = now_ns() + 60'000'000'000ull;
@@ -186,7 +184,8 @@ int mode_rabbitmq(const Options& o) {
     amqp_basic_consume(cc, 1, queue, amqp_empty_bytes, 0, /*no_ack=*/0, 0, cargs);
     rmq_check(amqp_get_rpc_reply(cc), "basic.consume");
     uint64_t want = confirmed - nacked, got = 0, bytes = 0, unacked = 0, tag = 0;
-    uint64_t c0 = now_ns(), clast = c0, cl_got = 0, idle_since = c0;
+    uint64_t c0 = now_ns(), idle_since = c0;
+    IntervalRate consume_rate(o, c0);
     uint64_t ack_every = uint64_t(std::max(1, o.prefetch / 2));
     while (got < want && !g_stop) {
       amqp_envelope_t env;
@@ -203,20 +202,13 @@ int mode_rabbitmq(const Options& o) {
       } else {
         rmq_check(rr, "consume");
       }
-      if (double(t - clast) / 1e9 >= o.interval) {
-        double rate = double(got - cl_got) / (double(t - clast) / 1e9);
-        progress(o, "rabbitmq consume", double(t - c0) / 1e9, fmt::format("{} / {}  {:.0f} rec/s", got, want, rate));
-        clast = t, cl_got = got;
-      }
+      if (auto per_s = consume_rate.tick(t, got))
+        progress(o, "rabbitmq consume", double(t - c0) / 1e9, fmt::format("{} / {}  {:.0f} rec/s", got, want, *per_s));
     }
     if (unacked) amqp_basic_ack(cc, 1, tag, 1);
     double csecs = double(now_ns() - c0) / 1e9;
     r.num("consume_prefetch", o.prefetch);
-    r.num("consume_records", double(got));
-    r.num("consume_seconds", csecs);
-    r.num("consume_records_per_s", double(got) / csecs);
-    r.num("consume_mb_per_s", double(bytes) / csecs / 1e6);
-    if (got < want) r.str("consume_error", fmt::format("received {} of {}", got, want));
+    report_consume(r, got, want, bytes, csecs);
     rmq_close(cc);
   }
   r.emit(o);
