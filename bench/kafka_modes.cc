@@ -264,18 +264,15 @@ ProduceOutcome run_producers(const Options& o, bool stamp, uint64_t start_at = 0
       --running;
     });
   }
-  uint64_t last = start, last_acked = 0;
+  IntervalRate produce_rate(o, start);
   while (running > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     uint64_t t = now_ns();
-    if (double(t - last) / 1e9 >= o.interval) {
-      uint64_t a = g_shared.acked.load();
-      double r = double(a - last_acked) / (double(t - last) / 1e9);
+    const uint64_t a = g_shared.acked.load();
+    if (auto per_s = produce_rate.tick(t, a))
       progress(o, o.mode.c_str(), double(t - start) / 1e9,
                fmt::format("sent {} acked {} failed {}  {:.0f} rec/s {:.1f} MB/s", g_shared.sent.load(), a,
-                           g_shared.failed.load(), r, r * double(o.record_size) / 1e6));
-      last = t, last_acked = a;
-    }
+                           g_shared.failed.load(), *per_s, *per_s * double(o.record_size) / 1e6));
   }
   for (auto& t : threads) t.join();
   ProduceOutcome out;
@@ -399,7 +396,7 @@ int mode_consume(const Options& o) {
   std::vector<rd_kafka_message_t*> batch(10000);
   uint64_t count = 0, bytes = 0, first_msg = 0, last_msg = 0, errors = 0;
   std::string first_error;
-  uint64_t last = t_start, last_count = 0;
+  IntervalRate consume_rate(o, t_start);
   uint64_t deadline = o.duration > 0 ? t_start + uint64_t(o.duration * 1e9) : 0;
   uint64_t idle_since = now_ns();
   while (count < target && !g_stop) {
@@ -433,12 +430,10 @@ int mode_consume(const Options& o) {
       break;
     }
     if (deadline && t >= deadline) break;
-    if (double(t - last) / 1e9 >= o.interval) {
-      double r = double(count - last_count) / (double(t - last) / 1e9);
+    if (auto per_s = consume_rate.tick(t, count))
       progress(o, "consume", double(t - t_start) / 1e9,
-               fmt::format("{} of {}  {:.0f} rec/s {:.1f} MB/s", count, target, r, r * double(o.record_size) / 1e6));
-      last = t, last_count = count;
-    }
+               fmt::format("{} of {}  {:.0f} rec/s {:.1f} MB/s", count, target, *per_s,
+                           *per_s * double(o.record_size) / 1e6));
   }
   stop_consumer(cs);
   double secs = double((last_msg ? last_msg : now_ns()) - t_start) / 1e9;
