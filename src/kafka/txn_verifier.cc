@@ -27,28 +27,20 @@ asio::awaitable<std::vector<ErrorCode>> TxnVerifier::verify(int32_t node, const 
 void TxnVerifier::enqueue(int32_t node, const std::string& transactional_id, int64_t producer_id,
                           int16_t producer_epoch, std::vector<txn::TopicPartition> partitions, Done done) {
   Node& n = nodes_[node];
-  auto it = n.queued.find(transactional_id);
-  if (it != n.queued.end()) {
-    Queued& q = it->second;
-    if (producer_epoch < q.producer_epoch) {
-      // Fenced by the one already waiting (AddPartitionsToTxnManager.addTxnData).
-      done(std::vector<ErrorCode>(partitions.size(), ErrorCode::INVALID_PRODUCER_EPOCH));
-      return;
-    }
-    if (producer_epoch > q.producer_epoch || producer_id != q.producer_id) {
-      for (auto& w : q.waiters) w.done(std::vector<ErrorCode>(w.partitions.size(), ErrorCode::INVALID_PRODUCER_EPOCH));
-      q.waiters.clear();
-      q.producer_id = producer_id;
-      q.producer_epoch = producer_epoch;
-    }
-    q.waiters.push_back({std::move(partitions), std::move(done)});
-  } else {
-    Queued q;
-    q.producer_id = producer_id;
-    q.producer_epoch = producer_epoch;
-    q.waiters.push_back({std::move(partitions), std::move(done)});
-    n.queued.emplace(transactional_id, std::move(q));
+  auto [it, created] = n.queued.try_emplace(transactional_id);
+  Queued& q = it->second;
+  if (!created && producer_epoch < q.producer_epoch) {
+    // Fenced by the one already waiting (AddPartitionsToTxnManager.addTxnData).
+    done(std::vector<ErrorCode>(partitions.size(), ErrorCode::INVALID_PRODUCER_EPOCH));
+    return;
   }
+  if (!created && (producer_epoch > q.producer_epoch || producer_id != q.producer_id)) {
+    for (auto& w : q.waiters) w.done(std::vector<ErrorCode>(w.partitions.size(), ErrorCode::INVALID_PRODUCER_EPOCH));
+    q.waiters.clear();
+  }
+  q.producer_id = producer_id;
+  q.producer_epoch = producer_epoch;
+  q.waiters.push_back({std::move(partitions), std::move(done)});
   if (!n.sending) {
     n.sending = true;
     asio::co_spawn(io_, send_loop(node), asio::detached);
