@@ -168,7 +168,7 @@ CredentialMap decode_credential_document(std::string_view text) {
   };
   CredentialMap out;
   for (const auto& [name, credentials] : users->items()) {
-    if (name.empty() || name.size() > UINT16_MAX) fail("an empty or too long user name");
+    if (!storable_user_name(name)) fail("an empty or too long user name");
     if (!credentials.is_object()) fail("user " + name + " is not an object");
     auto& user = out[name];
     for (const auto& [mechanism_text, c] : credentials.items()) {
