@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "app/table.h"
+#include "cluster/control_plane.h"
 #include "cluster/etcd/client.h"
 #include "cluster/metadata/metadata_cache.h"
 #include "cluster/node_meta.h"
@@ -16,7 +17,8 @@
 namespace runnel::app {
 namespace {
 
-constexpr const char* kRoot = "/runnel/";  // cluster::ControlPlaneOptions::root
+// Where the brokers keep the cluster in etcd (their default root).
+const std::string kRoot = cluster::ControlPlaneOptions{}.root;
 
 bool valid_store(const UserStore& s, std::ostream& err) {
   if (s.data_dir.empty() == s.etcd.empty()) {
@@ -53,7 +55,7 @@ class EtcdUsers {
   // no cluster and none was to be created); false (reason on err) when etcd
   // cannot be reached.
   bool resolve(bool create_cluster, std::ostream& err) {
-    const std::string id_key = std::string(kRoot) + "cluster-id";
+    const std::string id_key = kRoot + "cluster-id";
     cluster::etcd::TxnResponse txn;
     cluster::etcd::Status status;
     std::string proposed = cluster::random_cluster_id();
@@ -73,7 +75,7 @@ class EtcdUsers {
     } else if (!txn.responses.empty() && !txn.responses[0].kvs.empty()) {
       cluster_id = txn.responses[0].kvs[0].value;
     }
-    if (!cluster_id.empty()) key_ = cluster::metadata::Keys{std::string(kRoot) + cluster_id + "/"}.scram_credentials();
+    if (!cluster_id.empty()) key_ = cluster::metadata::Keys{kRoot + cluster_id + "/"}.scram_credentials();
     return true;
   }
 
