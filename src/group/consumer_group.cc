@@ -447,6 +447,13 @@ bool ConsumerGroup::only_classic_members() const {
   return true;
 }
 
+bool ConsumerGroup::static_member_uses_consumer_protocol(const std::string& instance_id) const {
+  auto s = static_members_.find(instance_id);
+  if (s == static_members_.end()) return false;
+  auto m = members_.find(s->second);
+  return m != members_.end() && !m->second.classic;
+}
+
 void ConsumerGroup::adopt(ConsumerMember member, TopicAssignment target, ConsumerClock::time_point now) {
   member.session_deadline = now + session_timeout(member);
   int32_t timeout = member.rebalance_timeout_ms > 0 ? member.rebalance_timeout_ms : config_.session_timeout_ms;

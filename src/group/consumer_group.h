@@ -139,6 +139,11 @@ class ConsumerGroup {
   // Whether the group has members and all of them speak the classic
   // protocol (what a downgrade needs).
   bool only_classic_members() const;
+  // Whether `instance_id` names a static member that speaks the consumer
+  // protocol: a classic JoinGroup with that instance id replaces it, and if
+  // it was the last one the group downgrades (Kafka's
+  // validateOnlineDowngradeWithReplacedMemberId).
+  bool static_member_uses_consumer_protocol(const std::string& instance_id) const;
   // Adds a member as it is, with its target (a classic group converting).
   void adopt(ConsumerMember member, TopicAssignment target, ConsumerClock::time_point now);
   void set_epochs(int32_t group_epoch, int32_t assignment_epoch);

@@ -307,7 +307,7 @@ ConsumerGroup* Coordinator::upgrade(const std::string& group_id, const std::stri
   return g;
 }
 
-std::optional<int64_t> Coordinator::maybe_downgrade(const std::string& group_id) {
+std::optional<int64_t> Coordinator::maybe_downgrade(const std::string& group_id, DowngradeCause cause) {
   ConsumerGroup* cg = find_consumer(group_id);
   if (!cg || !cg->only_classic_members()) return std::nullopt;
   if (!downgrade_enabled(consumer_config_.migration_policy)) {
@@ -328,7 +328,7 @@ std::optional<int64_t> Coordinator::maybe_downgrade(const std::string& group_id)
   g.restore(image->generation, "consumer", image->protocol, "", std::move(image->members), now);
   g.mark_dirty();
   auto written = persist_if_dirty(g);
-  g.rebalance(now, "downgrade from consumer to classic group");
+  if (cause == DowngradeCause::MemberLeft) g.rebalance(now, "downgrade from consumer to classic group");
   spdlog::info("consumer group {}: downgraded to a classic group at generation {} with {} members", group_id,
                g.generation(), g.members().size());
   return written.value_or(-1);
@@ -637,8 +637,16 @@ asio::awaitable<JoinResult> Coordinator::join(const std::string& group_id, const
     // members (a mixed group, Kafka's classicGroupJoinToConsumerGroup); an
     // empty consumer group gives way to a classic one, as in Kafka.
     if (!cg->empty()) {
+      bool replaces_consumer_member =
+          request.group_instance_id && cg->static_member_uses_consumer_protocol(*request.group_instance_id);
       auto result = cg->classic_join(request, catalog_, Clock::now());
       auto written = persist_if_dirty(*cg);
+      // The last consumer-protocol member was a static member this classic
+      // one replaced: the group goes back to classic at once (Kafka's
+      // classicGroupJoinToConsumerGroup, step 4).
+      if (replaces_consumer_member && result.error == ErrorCode::NONE) {
+        if (auto downgraded = maybe_downgrade(group_id, DowngradeCause::StaticMemberReplaced)) written = downgraded;
+      }
       if (written && result.error == ErrorCode::NONE) {
         bool durable = *written >= 0 && co_await wait_durable(group_id, *written);
         if (!durable) result.error = ErrorCode::COORDINATOR_NOT_AVAILABLE;

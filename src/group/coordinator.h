@@ -207,8 +207,13 @@ class Coordinator {
   // rebalances, when the policy and group.max.size allow it.
   ConsumerGroup* upgrade(const std::string& group_id, const std::string& member_id, ErrorCode& error,
                          std::string& message);
-  // The offset of the classic group's record when it downgraded.
-  std::optional<int64_t> maybe_downgrade(const std::string& group_id);
+  // The offset of the classic group's record when it downgraded. A group
+  // whose last consumer-protocol member left rebalances; one whose last was
+  // replaced by a classic static member (`replaced`) stays Stable, as in
+  // Kafka: the joining member syncs the replaced member's assignment.
+  enum class DowngradeCause { MemberLeft, StaticMemberReplaced };
+  std::optional<int64_t> maybe_downgrade(const std::string& group_id,
+                                         DowngradeCause cause = DowngradeCause::MemberLeft);
   // Applies one __consumer_offsets record (replay at start-up).
   void apply(std::span<const uint8_t> key, const std::optional<std::vector<uint8_t>>& value);
   // Appends records to the group's offsets partition; returns the last offset or -1.

@@ -860,10 +860,11 @@ def parse_consumer_group_describe(payload, version=1):
     return groups
 
 
-def join_group_v5(correlation_id, group, member_id="", protocol_type="consumer", protocols=(("range", b""),)):
+def join_group_v5(correlation_id, group, member_id="", protocol_type="consumer", protocols=(("range", b""),),
+                  instance_id=None):
     """JoinGroup v5 (not flexible): enough to see how a classic member is answered."""
     body = header_v1(11, 5, correlation_id) + string(group) + i32(30000) + i32(60000) + string(member_id)
-    body += i16(-1) + string(protocol_type)
+    body += (i16(-1) if instance_id is None else string(instance_id)) + string(protocol_type)
     body += i32(len(protocols)) + b"".join(string(n) + nbytes(m) for n, m in protocols)
     return frame(body)
 

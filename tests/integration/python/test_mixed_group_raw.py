@@ -49,14 +49,16 @@ def decode_assignment(b):
 class Classic:
     """A classic-protocol member speaking JoinGroup v5, SyncGroup v3, Heartbeat v3, LeaveGroup v3."""
 
-    def __init__(self, port, group, topics, protocol="range"):
+    def __init__(self, port, group, topics, protocol="range", instance_id=None):
         self.port, self.group, self.topics, self.protocol = port, group, topics, protocol
+        self.instance_id = instance_id
         self.member_id, self.generation = "", -1
 
     def join(self):
         """-> (error, generation, protocol name, leader, member id, members)."""
         req = kproto.join_group_v5(1, self.group, member_id=self.member_id,
-                                   protocols=((self.protocol, subscription(self.topics)),))
+                                   protocols=((self.protocol, subscription(self.topics)),),
+                                   instance_id=self.instance_id)
         r = kproto.Reader(kproto.round_trip(self.port, req))
         r.i32(), r.i32()
         error, generation, protocol, leader, member = r.i16(), r.i32(), r.string(), r.string(), r.string()
@@ -77,7 +79,7 @@ class Classic:
         """-> (error, {topic: [partitions]})."""
         body = kproto.header_v1(14, 3, 2) + kproto.string(self.group)
         body += kproto.i32(self.generation if generation is None else generation)
-        body += kproto.string(self.member_id) + kproto.i16(-1)
+        body += kproto.string(self.member_id) + self.instance()
         assignments = assignments or {}
         body += kproto.i32(len(assignments))
         for member, parts in assignments.items():
@@ -100,10 +102,13 @@ class Classic:
     def heartbeat(self, generation=None):
         body = kproto.header_v1(12, 3, 3) + kproto.string(self.group)
         body += kproto.i32(self.generation if generation is None else generation)
-        body += kproto.string(self.member_id) + kproto.i16(-1)
+        body += kproto.string(self.member_id) + self.instance()
         r = kproto.Reader(kproto.round_trip(self.port, kproto.frame(body)))
         r.i32(), r.i32()
         return r.i16()
+
+    def instance(self):
+        return kproto.i16(-1) if self.instance_id is None else kproto.string(self.instance_id)
 
     def leave(self):
         body = kproto.header_v1(13, 3, 4) + kproto.string(self.group)
@@ -224,6 +229,40 @@ class MixedGroupRawTest(MixedRaw, BrokerTestCase):
         self.assertGreater(gen2, gen)
         self.assertEqual(k.sync({k.member_id: {self.topic: [0, 1, 2]}}), (0, {self.topic: [0, 1, 2]}))
         self.assertEqual(self.describe_classic("g-down")["state"], "Stable")
+
+    def test_downgrade_when_a_classic_static_member_replaces_the_last_consumer_member(self):
+        # Kafka's rolling downgrade: an application moves from
+        # group.protocol=consumer back to classic and restarts with the same
+        # group.instance.id; the group becomes classic at once, without a
+        # rebalance, and the new member gets the replaced member's partitions.
+        r = self.join("g-static-down", "m1", [self.topic], instance_id="i1")
+        self.assertEqual((r["error"], r["assignment"]), (0, {self.tid: [0, 1, 2]}))
+        epoch = r["epoch"]
+        self.assertEqual(self.hb("g-static-down", "m1", -2, instance_id="i1")["error"], 0)
+        k = Classic(self.broker.port, "g-static-down", [self.topic], instance_id="i1")
+        err, gen, protocol, _, member, _ = k.join()
+        self.assertEqual((err, gen, protocol), (0, epoch, "range"))
+        self.assertNotEqual(member, "m1")
+        self.assertEqual(self.describe("g-static-down")["error"], GROUP_ID_NOT_FOUND)
+        d = self.describe_classic("g-static-down")
+        self.assertEqual((d["error"], d["state"], d["protocol_type"], d["members"]), (0, "Stable", "consumer", 1))
+        self.assertEqual(k.sync(), (0, {self.topic: [0, 1, 2]}))
+        self.assertEqual(k.heartbeat(), 0)
+        # It stays classic across a restart.
+        self.broker.stop()
+        self.broker.restart()
+        self.assertEqual(self.describe_classic("g-static-down")["state"], "Stable")
+        self.assertEqual(self.describe("g-static-down")["error"], GROUP_ID_NOT_FOUND)
+
+    def test_a_static_replacement_with_consumer_members_left_stays_mixed(self):
+        self.assertEqual(self.join("g-static-mixed", "m1", [self.topic], instance_id="i1")["error"], 0)
+        self.assertEqual(self.join("g-static-mixed", "m2", [self.topic])["error"], 0)
+        self.assertEqual(self.hb("g-static-mixed", "m1", -2, instance_id="i1")["error"], 0)
+        k = Classic(self.broker.port, "g-static-mixed", [self.topic], instance_id="i1")
+        self.assertEqual(k.join()[0], 0)
+        g = self.describe("g-static-mixed")
+        self.assertEqual(sorted((m["member_id"], m["type"]) for m in g["members"]),
+                         sorted([(k.member_id, CLASSIC), ("m2", CONSUMER)]))
 
     def test_mixed_group_survives_a_restart(self):
         k = self.classic_group("g-restart")
