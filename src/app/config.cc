@@ -170,6 +170,22 @@ std::string unescape_newlines(const std::string& v) {
   return out;
 }
 
+std::string one_of(const std::string& key, const std::string& value, std::initializer_list<const char*> allowed);
+
+// ssl.keystore.type / ssl.truststore.type. JKS is Java's own format, which
+// Java itself has replaced with PKCS12 as its default; the error says how
+// to convert a JKS store.
+std::string store_type(const std::string& key, const std::string& value) {
+  std::string v = trim(value);
+  for (auto& ch : v) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (v == "JKS")
+    throw ConfigError(
+        fmt::format("{}=JKS is not supported: use PKCS12 (keytool -importkeystore -srckeystore STORE.jks -destkeystore "
+                    "STORE.p12 -deststoretype PKCS12) or PEM",
+                    key));
+  return one_of(key, value, {"PEM", "PKCS12"});
+}
+
 std::string one_of(const std::string& key, const std::string& value, std::initializer_list<const char*> allowed) {
   std::string v = trim(value);
   for (auto& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -246,13 +262,15 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.connections_max_reauth_ms = parse_int(k, v, 0, INT64_MAX); }},
       {"connection.failed.authentication.delay.ms",
        [](auto& c, auto& k, auto& v) { c.failed_authentication_delay_ms = int32_t(parse_int(k, v, 0, 60000)); }},
-      {"ssl.keystore.type", [](auto& c, auto& k, auto& v) { c.tls.keystore_type = one_of(k, v, {"PEM"}); }},
+      {"ssl.keystore.type", [](auto& c, auto& k, auto& v) { c.tls.keystore_type = store_type(k, v); }},
+      {"ssl.keystore.password", [](auto& c, auto&, auto& v) { c.tls.keystore_password = v; }},
       {"ssl.keystore.location", [](auto& c, auto&, auto& v) { c.tls.keystore_location = trim(v); }},
       {"ssl.keystore.key", [](auto& c, auto&, auto& v) { c.tls.keystore_key = unescape_newlines(v); }},
       {"ssl.keystore.certificate.chain",
        [](auto& c, auto&, auto& v) { c.tls.keystore_certificate_chain = unescape_newlines(v); }},
       {"ssl.key.password", [](auto& c, auto&, auto& v) { c.tls.key_password = v; }},
-      {"ssl.truststore.type", [](auto& c, auto& k, auto& v) { c.tls.truststore_type = one_of(k, v, {"PEM"}); }},
+      {"ssl.truststore.type", [](auto& c, auto& k, auto& v) { c.tls.truststore_type = store_type(k, v); }},
+      {"ssl.truststore.password", [](auto& c, auto&, auto& v) { c.tls.truststore_password = v; }},
       {"ssl.truststore.location", [](auto& c, auto&, auto& v) { c.tls.truststore_location = trim(v); }},
       {"ssl.client.auth",
        [](auto& c, auto& k, auto& v) {
@@ -468,6 +486,25 @@ void set_config(BrokerConfig& c, const std::string& raw_key, const std::string& 
     c.listener_sasl_jaas[middle] = value;
     return;
   }
+  // listener.name.<listener>.ssl.*: that listener's own ssl.* setting. The
+  // value is checked now (so the error names the key as written) and kept
+  // to be folded over the shared ssl.* ones once every key is read.
+  constexpr std::string_view kSslInfix = ".ssl.";
+  if (key.starts_with(kPrefix)) {
+    auto infix = key.find(kSslInfix, kPrefix.size());
+    if (infix != std::string::npos && infix > kPrefix.size()) {
+      std::string listener = key.substr(kPrefix.size(), infix - kPrefix.size());
+      for (auto& ch : listener) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::string ssl_key = key.substr(infix + 1);
+      auto setter = broker_setters().find(ssl_key);
+      if (listener.find('.') != std::string::npos || setter == broker_setters().end())
+        throw ConfigError(fmt::format("unknown configuration key '{}'", key));
+      BrokerConfig scratch;
+      setter->second(scratch, key, value);
+      c.listener_ssl[listener][ssl_key] = value;
+      return;
+    }
+  }
   auto it = broker_setters().find(key);
   if (it == broker_setters().end()) throw ConfigError(fmt::format("unknown configuration key '{}'", key));
   it->second(c, key, value);
@@ -522,6 +559,25 @@ void resolve_listeners(BrokerConfig& c, const std::string& listen_flag, const st
     for (auto& l : c.listeners)
       if (&l == &c.inter_broker_listener()) std::tie(l.advertised_host, l.advertised_port) = std::tie(host, port);
   }
+  // Each TLS listener's ssl.* settings: the shared ones, then its own.
+  c.listener_tls.clear();
+  for (const auto& [name, settings] : c.listener_ssl) {
+    auto l = std::find_if(c.listeners.begin(), c.listeners.end(), [&](const auto& l) {
+      std::string lower = l.name;
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      return lower == name;
+    });
+    if (l == c.listeners.end())
+      throw ConfigError(
+          fmt::format("listener.name.{}.{}: listeners has no listener named {}", name, settings.begin()->first, name));
+    if (!uses_tls(l->protocol))
+      throw ConfigError(fmt::format("listener.name.{}.{}: listener {} uses {}, not TLS", name, settings.begin()->first,
+                                    l->name, security_protocol_name(l->protocol)));
+    BrokerConfig scratch;
+    scratch.tls = c.tls;
+    for (const auto& [key, value] : settings) broker_setters().at(key)(scratch, key, value);
+    c.listener_tls[l->name] = scratch.tls;
+  }
   for (size_t i = 0; i < c.listeners.size(); ++i)
     for (size_t j = i + 1; j < c.listeners.size(); ++j)
       if (c.listeners[i].port != 0 && c.listeners[i].port == c.listeners[j].port &&
@@ -546,7 +602,7 @@ void validate_config(const BrokerConfig& c) {
     const auto& inter = c.inter_broker_listener();
     // Brokers reach each other's inter-broker listener as TLS clients: they
     // verify the peer against the truststore (there is no system CA fallback).
-    if (uses_tls(inter.protocol) && c.tls.truststore_location.empty())
+    if (uses_tls(inter.protocol) && c.tls_of(inter.name).truststore_location.empty())
       throw ConfigError(fmt::format(
           "the inter-broker listener {} uses {}: set ssl.truststore.location to the CA certificates that sign the "
           "brokers' certificates (each broker verifies the others against it)",
@@ -563,16 +619,23 @@ void validate_config(const BrokerConfig& c) {
       std::any_of(c.listeners.begin(), c.listeners.end(), [](const auto& l) { return uses_sasl(l.protocol); });
   if (any_sasl && c.sasl_enabled_mechanisms.empty())
     throw ConfigError("sasl.enabled.mechanisms is empty, but a listener uses SASL");
-  bool any_tls =
-      std::any_of(c.listeners.begin(), c.listeners.end(), [](const auto& l) { return uses_tls(l.protocol); });
-  if (any_tls && c.tls.keystore_location.empty() && c.tls.keystore_key.empty())
-    throw ConfigError(
-        "an SSL or SASL_SSL listener needs ssl.keystore.location (or ssl.keystore.key and "
-        "ssl.keystore.certificate.chain)");
-  if (!c.tls.keystore_key.empty() && c.tls.keystore_certificate_chain.empty())
-    throw ConfigError("ssl.keystore.key needs ssl.keystore.certificate.chain");
-  if (any_tls && c.tls.client_auth != "none" && c.tls.truststore_location.empty())
-    throw ConfigError("ssl.client.auth=" + c.tls.client_auth + " needs ssl.truststore.location");
+  for (const auto& l : c.listeners) {
+    if (!uses_tls(l.protocol)) continue;
+    const TlsConfig& tls = c.tls_of(l.name);
+    // Messages name the listener only when its own settings are involved.
+    std::string where = c.listener_tls.count(l.name) ? " (listener " + l.name + ")" : "";
+    if (tls.keystore_location.empty() && tls.keystore_key.empty())
+      throw ConfigError(
+          "an SSL or SASL_SSL listener needs ssl.keystore.location (or ssl.keystore.key and "
+          "ssl.keystore.certificate.chain)" +
+          where);
+    if (!tls.keystore_key.empty() && tls.keystore_certificate_chain.empty())
+      throw ConfigError("ssl.keystore.key needs ssl.keystore.certificate.chain" + where);
+    if (tls.keystore_type == "PKCS12" && !tls.keystore_key.empty())
+      throw ConfigError("ssl.keystore.key is PEM text: it needs ssl.keystore.type=PEM" + where);
+    if (tls.client_auth != "none" && tls.truststore_location.empty())
+      throw ConfigError("ssl.client.auth=" + tls.client_auth + " needs ssl.truststore.location" + where);
+  }
   if (c.data_dir.empty()) throw ConfigError("log.dirs must not be empty");
   if (c.log.max_message_bytes > c.socket_request_max_bytes)
     throw ConfigError("message.max.bytes must not exceed socket.request.max.bytes");

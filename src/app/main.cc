@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "admin/admin_server.h"
 #include "app/acl_command.h"
@@ -113,18 +114,26 @@ int serve(const ServeFlags& flags) {
   std::vector<std::unique_ptr<runnel::Listener>> listeners;
   std::unique_ptr<runnel::TlsReloader> tls_reloader;
   try {
-    std::shared_ptr<runnel::security::TlsContextSource> tls;
-    for (const auto& l : config.listeners)
-      if (runnel::uses_tls(l.protocol) && !tls)
-        tls = std::make_shared<runnel::security::TlsContextSource>(config.tls, runnel::security::TlsSide::kServer);
-    broker.start();
+    // One TLS context per listener with settings of its own
+    // (listener.name.<name>.ssl.*); the others share one.
+    std::map<std::string, std::shared_ptr<runnel::security::TlsContextSource>> tls;
     std::vector<runnel::TlsReloader::Watched> watched;
-    if (tls) watched.push_back({tls, "listener"});
+    for (const auto& l : config.listeners) {
+      if (!runnel::uses_tls(l.protocol)) continue;
+      std::string key = config.listener_tls.count(l.name) ? l.name : std::string();
+      if (tls.count(key)) continue;
+      tls[key] = std::make_shared<runnel::security::TlsContextSource>(config.tls_of(l.name),
+                                                                      runnel::security::TlsSide::kServer);
+      watched.push_back({tls[key], key.empty() ? std::string("listener") : "listener " + key});
+    }
+    broker.start();
     if (auto client = broker.inter_broker_tls()) watched.push_back({client, "inter-broker client"});
     tls_reloader = std::make_unique<runnel::TlsReloader>(std::move(watched),
                                                          std::chrono::milliseconds(config.ssl_reload_interval_ms));
     for (const auto& l : config.listeners) {
-      auto listener = std::make_unique<runnel::Listener>(broker, l, runnel::uses_tls(l.protocol) ? tls : nullptr);
+      std::shared_ptr<runnel::security::TlsContextSource> source;
+      if (runnel::uses_tls(l.protocol)) source = tls.at(config.listener_tls.count(l.name) ? l.name : std::string());
+      auto listener = std::make_unique<runnel::Listener>(broker, l, source);
       broker.set_advertised(l, listener->port());
       listeners.push_back(std::move(listener));
     }

@@ -37,6 +37,11 @@ std::optional<SecurityProtocol> parse_security_protocol(std::string_view name) {
   return std::nullopt;
 }
 
+const TlsConfig& BrokerConfig::tls_of(const std::string& listener_name) const {
+  auto it = listener_tls.find(listener_name);
+  return it == listener_tls.end() ? tls : it->second;
+}
+
 const ListenerConfig& BrokerConfig::inter_broker_listener() const {
   static const ListenerConfig kDefault{"PLAINTEXT", SecurityProtocol::kPlaintext, "127.0.0.1", 9092, "", 0};
   if (listeners.empty()) return kDefault;

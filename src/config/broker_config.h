@@ -38,15 +38,18 @@ struct ListenerConfig {
 };
 
 // ssl.* (shared by every SSL and SASL_SSL listener, and by this broker's
-// connections to the other brokers when the inter-broker listener uses TLS). PEM only.
+// connections to the other brokers when the inter-broker listener uses TLS).
+// Stores are PEM or PKCS12 (security/keystore.h).
 struct TlsConfig {
-  std::string keystore_type = "PEM";       // ssl.keystore.type
-  std::string keystore_location;           // ssl.keystore.location: PEM file with the key and its chain
+  std::string keystore_type = "PEM";       // ssl.keystore.type: PEM or PKCS12
+  std::string keystore_location;           // ssl.keystore.location: PEM file with the key and its chain, or .p12
+  std::string keystore_password;           // ssl.keystore.password (PKCS12)
   std::string keystore_key;                // ssl.keystore.key: PEM text of the key
   std::string keystore_certificate_chain;  // ssl.keystore.certificate.chain: PEM text of the chain
   std::string key_password;                // ssl.key.password
-  std::string truststore_type = "PEM";     // ssl.truststore.type
-  std::string truststore_location;         // ssl.truststore.location: PEM CA bundle
+  std::string truststore_type = "PEM";     // ssl.truststore.type: PEM or PKCS12
+  std::string truststore_location;         // ssl.truststore.location: PEM CA bundle or .p12
+  std::string truststore_password;         // ssl.truststore.password (PKCS12; may be empty)
   std::string client_auth = "none";        // ssl.client.auth: none, requested, required
   std::vector<std::string> enabled_protocols = {"TLSv1.2", "TLSv1.3"};  // ssl.enabled.protocols
   std::vector<std::string> cipher_suites;                               // ssl.cipher.suites (empty: OpenSSL's)
@@ -84,6 +87,12 @@ struct BrokerConfig {
   // listener.name.<listener>.<mechanism>.sasl.jaas.config, keyed by
   // "<listener>.<mechanism>" in lower case, the JAAS line as written.
   std::map<std::string, std::string> listener_sasl_jaas;
+  // listener.name.<listener>.ssl.*: per listener (lower-case name), the ssl.*
+  // keys it sets for itself, as written. app/config's resolve_listeners()
+  // folds them over `tls` into listener_tls.
+  std::map<std::string, std::map<std::string, std::string>> listener_ssl;
+  // Each SSL or SASL_SSL listener's effective ssl.* settings, by listener name.
+  std::map<std::string, TlsConfig> listener_tls;
   // sasl.enabled.mechanisms. Kafka's default is GSSAPI, which runnel does not
   // offer; ours is every mechanism runnel has.
   std::vector<std::string> sasl_enabled_mechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
@@ -199,6 +208,9 @@ struct BrokerConfig {
   bool clustered() const { return !etcd_endpoints.empty(); }
   // The listener other brokers reach this one on (inter.broker.listener.name).
   const ListenerConfig& inter_broker_listener() const;
+  // A listener's ssl.* settings: its own listener.name.<name>.ssl.* over
+  // the shared ssl.* ones (as resolved), else the shared ones.
+  const TlsConfig& tls_of(const std::string& listener_name) const;
   // The inter-broker listener's name as configured (inter.broker.listener.name,
   // else security.inter.broker.protocol, else PLAINTEXT).
   std::string inter_broker_listener_wanted() const;

@@ -77,8 +77,10 @@ void Broker::set_replication_hooks() {
   // (throws, failing start-up, when the keystore or truststore does not load).
   const auto& inter = config_.inter_broker_listener();
   if (uses_tls(inter.protocol))
-    inter_broker_tls_ = std::make_shared<security::TlsContextSource>(config_.tls, security::TlsSide::kClient);
-  if (inter.protocol == SecurityProtocol::kSsl && config_.tls.client_auth == "none" && config_.authorizer_enabled())
+    inter_broker_tls_ =
+        std::make_shared<security::TlsContextSource>(config_.tls_of(inter.name), security::TlsSide::kClient);
+  if (inter.protocol == SecurityProtocol::kSsl && config_.tls_of(inter.name).client_auth == "none" &&
+      config_.authorizer_enabled())
     spdlog::warn(
         "the inter-broker listener {} uses SSL with ssl.client.auth=none: the brokers reach it as User:ANONYMOUS, "
         "which then needs CLUSTER_ACTION (as would any client there); ssl.client.auth=required makes their "

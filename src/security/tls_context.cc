@@ -10,6 +10,8 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "security/keystore.h"
+
 namespace runnel::security {
 namespace {
 
@@ -70,35 +72,6 @@ void set_protocols_and_ciphers(asio::ssl::context& ctx, const TlsConfig& config)
     throw std::runtime_error("ssl.cipher.suites: no usable TLS 1.2 suite in '" + v12 + "'");
 }
 
-// The keystore: the certificate chain this side presents and its key.
-void use_keystore(asio::ssl::context& ctx, const TlsConfig& config) {
-  std::string password = config.key_password;
-  ctx.set_password_callback([password](std::size_t, asio::ssl::context::password_purpose) { return password; });
-  std::error_code ec;
-  if (!config.keystore_location.empty()) {
-    ctx.use_certificate_chain_file(config.keystore_location, ec);
-    if (ec)
-      throw std::runtime_error("ssl.keystore.location " + config.keystore_location +
-                               ": certificate chain: " + ec.message());
-    ctx.use_private_key_file(config.keystore_location, asio::ssl::context::pem, ec);
-    if (ec)
-      throw std::runtime_error("ssl.keystore.location " + config.keystore_location + ": private key: " + ec.message());
-  } else {
-    ctx.use_certificate_chain(asio::buffer(config.keystore_certificate_chain), ec);
-    if (ec) throw std::runtime_error("ssl.keystore.certificate.chain: " + ec.message());
-    ctx.use_private_key(asio::buffer(config.keystore_key), asio::ssl::context::pem, ec);
-    if (ec) throw std::runtime_error("ssl.keystore.key: " + ec.message());
-  }
-  if (!SSL_CTX_check_private_key(ctx.native_handle()))
-    throw std::runtime_error("ssl.keystore: the private key does not match the certificate");
-}
-
-void use_truststore(asio::ssl::context& ctx, const TlsConfig& config) {
-  std::error_code ec;
-  ctx.load_verify_file(config.truststore_location, ec);
-  if (ec) throw std::runtime_error("ssl.truststore.location " + config.truststore_location + ": " + ec.message());
-}
-
 }  // namespace
 
 std::shared_ptr<asio::ssl::context> make_tls_context(const TlsConfig& config, TlsSide side) {
@@ -113,18 +86,13 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const TlsConfig& config, Tl
       throw std::runtime_error(
           "ssl.truststore.location is not set: a broker verifies the other brokers' certificates against it");
     if (!config.keystore_location.empty() || !config.keystore_key.empty()) use_keystore(*ctx, config);
-    use_truststore(*ctx, config);
+    use_truststore(*ctx, config, /*client_ca_names=*/false);
     ctx->set_verify_mode(asio::ssl::verify_peer);
     return ctx;
   }
   use_keystore(*ctx, config);
   SSL_CTX* native = ctx->native_handle();
-  if (!config.truststore_location.empty()) {
-    use_truststore(*ctx, config);
-    // The CAs a client may choose its certificate by.
-    if (auto* names = SSL_load_client_CA_file(config.truststore_location.c_str()))
-      SSL_CTX_set_client_CA_list(native, names);
-  }
+  if (!config.truststore_location.empty()) use_truststore(*ctx, config, /*client_ca_names=*/true);
   if (config.client_auth == "required")
     ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
   else if (config.client_auth == "requested")

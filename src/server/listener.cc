@@ -16,8 +16,8 @@ Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const 
       acceptor_(broker.shards().at(0).io()),
       open_(broker.shards().size()) {
   if (config_.protocol == SecurityProtocol::kSsl)
-    principal_mapper_ =
-        std::make_shared<const security::SslPrincipalMapper>(broker.config().tls.principal_mapping_rules);
+    principal_mapper_ = std::make_shared<const security::SslPrincipalMapper>(
+        broker.config().tls_of(config_.name).principal_mapping_rules);
   asio::ip::tcp::resolver resolver(broker.shards().at(0).io());
   auto endpoint =
       *resolver.resolve(config_.host, std::to_string(config_.port), asio::ip::resolver_base::passive).begin();

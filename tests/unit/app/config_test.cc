@@ -156,6 +156,47 @@ TEST(BrokerConfig, InterBrokerTls) {
   EXPECT_THROW(set_config(c, "ssl.endpoint.identification.algorithm", "ldaps"), ConfigError);
 }
 
+TEST(BrokerConfig, PerListenerTlsSettings) {
+  // listener.name.<name>.ssl.*: read in any order, folded over ssl.* once
+  // the listeners are resolved; the inter-broker client uses its listener's.
+  BrokerConfig c;
+  set_config(c, "listener.name.internal.ssl.client.auth", "required");
+  set_config(c, "listener.name.INTERNAL.ssl.truststore.location", "/internal-ca.pem");
+  set_config(c, "listeners", "EXTERNAL://127.0.0.1:9093,INTERNAL://127.0.0.1:9094");
+  set_config(c, "listener.security.protocol.map", "EXTERNAL:SSL,INTERNAL:SSL");
+  set_config(c, "inter.broker.listener.name", "INTERNAL");
+  set_config(c, "ssl.keystore.location", "/x.pem");
+  resolve_listeners(c);
+  EXPECT_EQ(c.tls_of("EXTERNAL").client_auth, "none");
+  EXPECT_EQ(c.tls_of("INTERNAL").client_auth, "required");
+  EXPECT_EQ(c.tls_of("INTERNAL").truststore_location, "/internal-ca.pem");
+  EXPECT_EQ(c.tls_of("INTERNAL").keystore_location, "/x.pem");
+  set_config(c, "runnel.etcd.endpoints", "http://127.0.0.1:2379");
+  EXPECT_EQ(validation_error(c), "");
+
+  // The value is checked when read, naming the key as written.
+  try {
+    set_config(c, "listener.name.internal.ssl.client.auth", "sometimes");
+    ADD_FAILURE();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("listener.name.internal.ssl.client.auth"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(set_config(c, "listener.name.internal.ssl.no.such.key", "x"), ConfigError);
+  BrokerConfig missing = c;
+  set_config(missing, "listener.name.other.ssl.client.auth", "required");
+  EXPECT_THROW(resolve_listeners(missing), ConfigError);
+
+  // Store types: PEM and PKCS12; JKS says how to convert it.
+  set_config(c, "ssl.keystore.type", "pkcs12");
+  EXPECT_EQ(c.tls.keystore_type, "PKCS12");
+  try {
+    set_config(c, "ssl.truststore.type", "JKS");
+    ADD_FAILURE();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("keytool -importkeystore"), std::string::npos) << e.what();
+  }
+}
+
 TEST(BrokerConfig, RefusesUnknownKeysAndBadValuesNamingTheKey) {
   BrokerConfig c;
   try {
