@@ -22,28 +22,78 @@ LogCleanerService::LogCleanerService(Options options, storage::Env* env, PlanFn 
 LogCleanerService::~LogCleanerService() { stop(); }
 
 void LogCleanerService::start() {
-  if (!options_.enable || !threads_.empty()) return;
-  int n = std::max(1, options_.threads);
-  for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { run(i); });
+  std::lock_guard lock(mu_);
+  if (!options_.enable || !threads_.empty() || stop_) return;
+  start_threads_locked();
+}
+
+void LogCleanerService::start_threads_locked() {
+  const size_t n = static_cast<size_t>(std::max(1, options_.threads));
+  for (size_t i = 0; i < n; ++i) {
+    if (i < threads_.size() && !ended_[i]) continue;  // still running (perhaps finishing a round)
+    if (i < threads_.size()) {
+      // It has left run() (it set ended_ under mu_ as its last act): the
+      // join returns at once.
+      threads_[i].join();
+      threads_[i] = std::thread([this, i] { run(static_cast<int>(i)); });
+      ended_[i] = false;
+    } else {
+      threads_.emplace_back([this, i] { run(static_cast<int>(i)); });
+      ended_.push_back(false);
+    }
+  }
+}
+
+void LogCleanerService::reconfigure(const Options& options) {
+  {
+    std::lock_guard lock(mu_);
+    const bool changed = options.threads != options_.threads || options.backoff_ms != options_.backoff_ms ||
+                         options.dedupe_buffer_size != options_.dedupe_buffer_size ||
+                         options.io_max_bytes_per_second != options_.io_max_bytes_per_second;
+    if (!changed) return;
+    options_.threads = options.threads;
+    options_.backoff_ms = options.backoff_ms;
+    options_.dedupe_buffer_size = options.dedupe_buffer_size;
+    options_.io_max_bytes_per_second = options.io_max_bytes_per_second;
+    throttler_.set_rate(options.io_max_bytes_per_second);
+    ++generation_;
+    spdlog::info("log cleaner reconfigured: {} thread(s), backoff {} ms, dedupe buffer {} bytes, I/O limit {} bytes/s",
+                 options_.threads, options_.backoff_ms, options_.dedupe_buffer_size, options_.io_max_bytes_per_second);
+    if (options_.enable && !threads_.empty() && !stop_) start_threads_locked();
+  }
+  // Sleeping threads take the new back-off, or end when there are fewer.
+  wake_.notify_all();
 }
 
 void LogCleanerService::stop() {
+  std::vector<std::thread> threads;
   {
     std::lock_guard lock(mu_);
     stop_ = true;
+    threads.swap(threads_);
+    ended_.clear();
   }
   wake_.notify_all();
-  for (auto& t : threads_)
+  for (auto& t : threads)
     if (t.joinable()) t.join();
-  threads_.clear();
 }
 
 void LogCleanerService::run(int index) {
-  const int n = std::max(1, options_.threads);
-  const uint64_t memory = static_cast<uint64_t>(std::max<int64_t>(options_.dedupe_buffer_size, 1 << 20)) / n;
-  const size_t max_slots = storage::OffsetMap::slots_for(memory);
   std::unique_ptr<storage::OffsetMap> map;
   while (!stop_) {
+    size_t max_slots = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      const int n = std::max(1, options_.threads);
+      if (index >= n) {
+        // The count went down: this thread ends; its map goes with it.
+        if (static_cast<size_t>(index) < ended_.size()) ended_[static_cast<size_t>(index)] = true;
+        return;
+      }
+      const uint64_t memory = static_cast<uint64_t>(std::max<int64_t>(options_.dedupe_buffer_size, 1 << 20)) / n;
+      max_slots = storage::OffsetMap::slots_for(memory);
+    }
     std::vector<Candidate> candidates;
     try {
       candidates = plan_(wall_clock_ms());
@@ -62,13 +112,18 @@ void LogCleanerService::run(int index) {
     }
     if (!pick) {
       std::unique_lock lock(mu_);
-      wake_.wait_for(lock, std::chrono::milliseconds(options_.backoff_ms), [this] { return stop_.load(); });
+      // A reconfiguration ends the sleep: the new back-off counts from now.
+      const uint64_t generation = generation_;
+      wake_.wait_for(lock, std::chrono::milliseconds(options_.backoff_ms),
+                     [this, generation] { return stop_.load() || generation_ != generation; });
       continue;
     }
     // The map grows with the dirt it must hold (a record takes at least a
     // few bytes of a batch), up to this thread's share of the buffer.
     size_t want = std::min(max_slots, static_cast<size_t>(pick->plan.dirty_bytes / 8 + 4096));
-    if (!map || map->slots() < want) map = std::make_unique<storage::OffsetMap>(want);
+    // A smaller share (the buffer shrank, or more threads share it) gives
+    // memory back.
+    if (!map || map->slots() < want || map->slots() > max_slots) map = std::make_unique<storage::OffsetMap>(want);
     storage::LogCleaner cleaner(env_, map.get(), &throttler_, &stop_);
     auto started = std::chrono::steady_clock::now();
     storage::CleanResult result;
@@ -102,7 +157,8 @@ void LogCleanerService::run(int index) {
     }
     // A round that did not finish is not tried again at once.
     if (!result.ok)
-      wake_.wait_for(lock, std::chrono::milliseconds(options_.backoff_ms), [this] { return stop_.load(); });
+      wake_.wait_for(lock, std::chrono::milliseconds(options_.backoff_ms),
+                     [this, generation = generation_] { return stop_.load() || generation_ != generation; });
   }
 }
 

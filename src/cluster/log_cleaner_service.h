@@ -12,10 +12,16 @@
 // cleaned (bad bytes) is left alone for the life of the process, as Kafka
 // marks it uncleanable.
 //
+// The four numbers change at run time (reconfigure(), Kafka's dynamic
+// log.cleaner.* keys): the rate and the back-off at once, the buffer share
+// from each thread's next round, and the thread count by starting threads or
+// letting the highest-numbered ones end after their round.
+//
 // Thread-safety: start() and stop() from the thread that starts and stops
-// the broker; everything else runs on the cleaner threads, which reach the
-// shards only through the functions they were given (each blocks until the
-// shard has answered, so the shards must keep running until stop() returns).
+// the broker; reconfigure() from any thread (it never waits for a round);
+// everything else runs on the cleaner threads, which reach the shards only
+// through the functions they were given (each blocks until the shard has
+// answered, so the shards must keep running until stop() returns).
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -61,6 +67,9 @@ class LogCleanerService {
   LogCleanerService& operator=(const LogCleanerService&) = delete;
 
   void start();
+  // Takes new threads, backoff_ms, dedupe_buffer_size and
+  // io_max_bytes_per_second (`enable` stays as it was).
+  void reconfigure(const Options& options);
   // Aborts the rounds under way (their `.cleaned` files are deleted) and
   // joins the threads.
   void stop();
@@ -69,8 +78,10 @@ class LogCleanerService {
 
  private:
   void run(int index);
+  // Starts threads up to options_.threads; under mu_.
+  void start_threads_locked();
 
-  Options options_;
+  Options options_;  // under mu_ once started
   storage::Env* env_;
   PlanFn plan_;
   SwapFn swap_;
@@ -82,7 +93,9 @@ class LogCleanerService {
   std::condition_variable wake_;
   std::set<std::string> in_progress_;  // under mu_
   std::set<std::string> uncleanable_;  // under mu_
-  std::vector<std::thread> threads_;
+  std::vector<std::thread> threads_;   // under mu_
+  std::vector<bool> ended_;            // under mu_: thread i left run() (the count went down)
+  uint64_t generation_ = 0;            // under mu_: reconfigurations so far (ends a back-off sleep)
 };
 
 }  // namespace runnel::cluster

@@ -174,7 +174,16 @@ void PartitionManager::cleaning_done(const LogCleanerService::Candidate& c, cons
   });
 }
 
+void PartitionManager::reconfigure_cleaner(const LogCleanerService::Options& options) {
+  std::lock_guard lock(cleaner_mu_);
+  bool enable = options_.cleaner.enable;
+  options_.cleaner = options;
+  options_.cleaner.enable = enable;
+  if (cleaner_) cleaner_->reconfigure(options_.cleaner);
+}
+
 void PartitionManager::start_timers() {
+  std::unique_lock cleaner_lock(cleaner_mu_);
   if (options_.cleaner.enable && !cleaner_) {
     cleaner_ = std::make_unique<LogCleanerService>(
         options_.cleaner, env_, [this](int64_t now) { return plan_cleaning(now); },
@@ -182,6 +191,7 @@ void PartitionManager::start_timers() {
         [this](const LogCleanerService::Candidate& c, const storage::CleanResult& r) { cleaning_done(c, r); });
     cleaner_->start();
   }
+  cleaner_lock.unlock();
   for (int s = 0; s < shards_.size(); ++s) {
     retention_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
     flush_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));

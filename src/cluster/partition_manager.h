@@ -116,6 +116,10 @@ class PartitionManager {
   // Starts the retention and idle-flush timers on every shard, and the log
   // cleaner threads (log.cleaner.enable).
   void start_timers();
+  // New log cleaner settings (the dynamic log.cleaner.* keys): threads,
+  // backoff, dedupe buffer and I/O limit; log.cleaner.enable stays. Any
+  // thread; takes effect at once, or at start_timers() when before it.
+  void reconfigure_cleaner(const LogCleanerService::Options& options);
   // Descriptors open through all shards' caches (for the start-up log line).
   size_t open_descriptor_count() const;
 
@@ -199,7 +203,8 @@ class PartitionManager {
   std::atomic<uint64_t> isr_shrinks_{0};
   std::atomic<uint64_t> isr_expands_{0};
   // The log cleaner: its planning, swaps and bookkeeping hop to the shards.
-  std::unique_ptr<LogCleanerService> cleaner_;
+  std::unique_ptr<LogCleanerService> cleaner_;  // created under cleaner_mu_
+  std::mutex cleaner_mu_;                       // options_.cleaner, cleaner_ creation
   std::vector<LogCleanerService::Candidate> plan_cleaning(int64_t now_ms);
   storage::LogCleaner::SwapOutcome swap_cleaned(const LogCleanerService::Candidate& c,
                                                 const storage::CleanedGroup& group);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "config/dynamic_cleaner_config.h"
 #include "config/topic_config.h"
 
 namespace runnel {
@@ -55,6 +56,7 @@ std::string topic_value(const storage::LogConfig& config, const std::string& top
 ConfigMap as_topic_overrides(const ConfigMap& broker_configs) {
   ConfigMap out;
   for (const auto& [k, v] : broker_configs) {
+    if (find_dynamic_cleaner_key(k)) continue;  // not a topic default: config/dynamic_cleaner_config.h
     const auto* key = find_dynamic_broker_key(k);
     if (!key) throw ConfigError(fmt::format("Cannot update these configs dynamically: Set({})", k));
     out[key->topic_key] = v;
@@ -94,6 +96,8 @@ const DynamicBrokerKey* find_dynamic_broker_key(std::string_view broker_key) {
 
 void validate_dynamic_broker_configs(const ConfigMap& configs) {
   (void)topic_log_config(storage::LogConfig{}, as_topic_overrides(configs));
+  for (const auto& [k, v] : configs)
+    if (find_dynamic_cleaner_key(k)) validate_cleaner_value(k, v);
 }
 
 storage::LogConfig effective_topic_defaults(const storage::LogConfig& static_defaults,

@@ -4,7 +4,8 @@
 // cluster-wide default (resource name "") and per-broker values (resource
 // name = node id). runnel makes dynamic the broker keys that are defaults
 // of topic configs it acts on (log.retention.ms, message.max.bytes, ...);
-// a topic without its own setting follows them at once. Precedence, most
+// a topic without its own setting follows them at once. The same document
+// holds the log cleaner's dynamic keys (config/dynamic_cleaner_config.h). Precedence, most
 // specific first: topic override > per-broker > cluster default > static
 // (config file / --set) > Kafka's default.
 //

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "config/dynamic_cleaner_config.h"
 #include "kafka/broker.h"
 
 namespace runnel {
@@ -40,6 +41,12 @@ std::vector<std::string> Broker::install_dynamic_configs(const DynamicBrokerConf
     return {};
   }
   dynamic_configs_ = configs;
+  auto cleaner = effective_cleaner_settings(static_cleaner_settings(config_), configs, config_.node_id);
+  partitions_.reconfigure_cleaner({.enable = true,
+                                   .threads = cleaner.threads,
+                                   .backoff_ms = cleaner.backoff_ms,
+                                   .dedupe_buffer_size = cleaner.dedupe_buffer_size,
+                                   .io_max_bytes_per_second = cleaner.io_max_bytes_per_second});
   return topics_.set_defaults(defaults);
 }
 

@@ -5,7 +5,18 @@
 
 namespace runnel::storage {
 
-bool IoThrottler::limited() const { return rate_ > 0 && std::isfinite(rate_) && rate_ < 1e18; }
+namespace {
+bool is_limit(double rate) { return rate > 0 && std::isfinite(rate) && rate < 1e18; }
+}  // namespace
+
+bool IoThrottler::limited() const { return is_limit(rate_.load()); }
+
+void IoThrottler::set_rate(double bytes_per_second) {
+  std::lock_guard lock(mu_);
+  rate_.store(bytes_per_second);
+  window_start_ = std::chrono::steady_clock::now();
+  window_bytes_ = 0;
+}
 
 void IoThrottler::throttle(uint64_t bytes, const std::atomic<bool>* stop) {
   if (!limited()) return;
@@ -16,7 +27,9 @@ void IoThrottler::throttle(uint64_t bytes, const std::atomic<bool>* stop) {
     window_bytes_ += static_cast<double>(bytes);
     auto now = steady_clock::now();
     duration<double> elapsed = now - window_start_;
-    duration<double> due{window_bytes_ / rate_};
+    const double rate = rate_.load();
+    if (!is_limit(rate)) return;
+    duration<double> due{window_bytes_ / rate};
     if (due > elapsed) sleep = due - elapsed;
     // A new window once a second has passed and the debt is paid.
     if (elapsed >= seconds(1) && sleep.count() <= 0) {

@@ -22,9 +22,12 @@ class IoThrottler {
   // the rate. Returns early (without sleeping further) once `stop` is set.
   void throttle(uint64_t bytes, const std::atomic<bool>* stop = nullptr);
   bool limited() const;
+  // A new rate (the dynamic log.cleaner.io.max.bytes.per.second), measured
+  // from a fresh window; a caller already asleep finishes its sleep.
+  void set_rate(double bytes_per_second);
 
  private:
-  double rate_;
+  std::atomic<double> rate_;
   std::mutex mu_;
   std::chrono::steady_clock::time_point window_start_ = std::chrono::steady_clock::now();
   double window_bytes_ = 0;

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "config/dynamic_broker_config.h"
+#include "config/dynamic_cleaner_config.h"
 
 using namespace runnel;
 
@@ -28,5 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const auto& key : dynamic_broker_keys())
     if (broker_key_levels(key, storage::LogConfig{}, configs, node).empty()) __builtin_trap();
+  (void)effective_cleaner_settings(CleanerSettings{}, configs, node);
+  for (const auto& key : dynamic_cleaner_keys())
+    if (cleaner_key_levels(key, CleanerSettings{}, configs, node).empty()) __builtin_trap();
   return 0;
 }

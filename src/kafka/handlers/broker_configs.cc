@@ -4,6 +4,7 @@
 #include <set>
 
 #include "config/dynamic_broker_config.h"
+#include "config/dynamic_cleaner_config.h"
 #include "config/list_config_op.h"
 #include "config/topic_config.h"
 
@@ -92,6 +93,15 @@ void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsReq
   if (!scope) {
     // The cluster-wide default: only what is set there, as Kafka answers.
     for (const auto& [name, value] : dynamic.cluster_default) {
+      if (const auto* cleaner_key = find_dynamic_cleaner_key(name)) {
+        auto* entry = add(name, value, ConfigSource::kDynamicDefaultBroker, false, cleaner_key->type);
+        if (!entry || !include_synonyms) continue;
+        for (const auto& level :
+             cleaner_key_levels(*cleaner_key, static_cleaner_settings(config), dynamic, config.node_id))
+          if (level.source != ConfigSource::kDynamicBroker)
+            entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
+        continue;
+      }
       const auto* key = find_dynamic_broker_key(name);
       const auto* info = key ? find_topic_config_info(key->topic_key) : nullptr;
       auto* entry = add(name, value, ConfigSource::kDynamicDefaultBroker, false, info ? info->type : kStringType);
@@ -118,6 +128,13 @@ void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsReq
     for (const auto& level : levels)
       entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
   }
+  for (const auto& key : dynamic_cleaner_keys()) {
+    auto levels = cleaner_key_levels(key, static_cleaner_settings(config), dynamic, config.node_id);
+    auto* entry = add(key.name, levels.front().value, levels.front().source, false, key.type);
+    if (!entry || !include_synonyms) continue;
+    for (const auto& level : levels)
+      entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
+  }
 }
 
 asio::awaitable<std::pair<ErrorCode, std::string>> alter_broker_resource(Broker& broker,
@@ -132,7 +149,7 @@ asio::awaitable<std::pair<ErrorCode, std::string>> alter_broker_resource(Broker&
   // request is refused), then values.
   std::set<std::string> static_keys, unknown_keys;
   for (const auto& c : changes) {
-    if (find_dynamic_broker_key(c.name)) continue;
+    if (find_dynamic_broker_key(c.name) || find_dynamic_cleaner_key(c.name)) continue;
     bool known = broker.is_known_config_key(c.name);
     for (const auto& s : static_broker_keys(broker.config())) known = known || s.name == c.name;
     (known ? static_keys : unknown_keys).insert(c.name);
@@ -150,7 +167,8 @@ asio::awaitable<std::pair<ErrorCode, std::string>> alter_broker_resource(Broker&
   for (const auto& c : changes) {
     auto op = static_cast<AlterConfigOp>(c.op);
     if (op != AlterConfigOp::kAppend && op != AlterConfigOp::kSubtract) continue;
-    const auto* info = find_topic_config_info(find_dynamic_broker_key(c.name)->topic_key);
+    const auto* key = find_dynamic_broker_key(c.name);
+    const auto* info = key ? find_topic_config_info(key->topic_key) : nullptr;
     if (!info || info->type != kListType)
       co_return std::pair{ErrorCode::INVALID_CONFIG, not_a_list_message(op, c.name)};
   }

@@ -8,6 +8,7 @@ import json
 import os
 import struct
 import subprocess
+import time
 import unittest
 
 from kafka import errors as Errors
@@ -100,7 +101,8 @@ def produce_error(bootstrap, topic, size):
 
 
 class BrokerConfigTest(BrokerTestCase):
-    broker_sets = {"num.partitions": 1, "log.retention.ms": "1234000", "node.id": 0}
+    broker_sets = {"num.partitions": 1, "log.retention.ms": "1234000", "node.id": 0,
+                   "log.cleaner.backoff.ms": "600000"}
 
     def setUp(self):
         self.port = self.broker.port
@@ -208,6 +210,41 @@ class BrokerConfigTest(BrokerTestCase):
         err, msg = incremental_alter(self.port, BROKER, "0", [("log.retention.ms", SUBTRACT, "1")])
         self.assertEqual((err, msg), (INVALID_CONFIG,
                                       "Can't SUBTRACT to key log.retention.ms because its type is not LIST."))
+        self.assertBrokerAlive()
+
+    def test_log_cleaner_keys_change_at_run_time(self):
+        # Kafka's dynamic log.cleaner.* keys. The broker started with a
+        # 10-minute back-off, so the cleaner, idle since start-up, would not
+        # look at the compacted topic for 10 minutes; a new back-off wakes it.
+        err, d = describe(self.port, BROKER, "0")
+        self.assertEqual(d["log.cleaner.threads"][:3], ("1", DEFAULT, False))
+        self.assertEqual(d["log.cleaner.backoff.ms"][:2], ("600000", STATIC))
+        self.admin.create_topics([NewTopic("cleaned-dyn", 1, 1, topic_configs={
+            "cleanup.policy": "compact", "segment.bytes": "1024", "min.cleanable.dirty.ratio": "0.01"})])
+        self.assertTrue(wait_for(lambda: "cleaned-dyn" in self.admin.list_topics(), 10))
+        p = producer(self.bootstrap, acks="all")
+        for i in range(60):  # one batch per send: segments of 1 KiB roll
+            p.send("cleaned-dyn", key=b"k%d" % (i % 5), value=b"v" * 100, partition=0)
+            p.flush(10)
+        p.close(5)
+        time.sleep(1)
+        self.assertNotIn("cleaned cleaned-dyn-0", self.broker.log())
+        self.assertEqual(incremental_alter(self.port, BROKER, "", [("log.cleaner.backoff.ms", SET, "200"),
+                                                                   ("log.cleaner.threads", SET, "2")])[0], 0)
+        self.assertTrue(wait_for(lambda: "cleaned cleaned-dyn-0" in self.broker.log(), 20), self.broker.log()[-3000:])
+        self.assertIn("log cleaner reconfigured: 2 thread(s), backoff 200 ms", self.broker.log())
+        _, d = describe(self.port, BROKER, "0")
+        self.assertEqual(d["log.cleaner.backoff.ms"][:2], ("200", DYNAMIC_DEFAULT))
+        self.assertEqual([s[2] for s in d["log.cleaner.backoff.ms"][3]], [DYNAMIC_DEFAULT, STATIC, DEFAULT])
+        self.assertEqual(describe(self.port, BROKER, "")[1]["log.cleaner.threads"][:2], ("2", DYNAMIC_DEFAULT))
+        # Kafka's rule and message; APPEND is for LIST keys only.
+        self.assertEqual(incremental_alter(self.port, BROKER, "0", [("log.cleaner.threads", SET, "0")]),
+                         (INVALID_CONFIG, "Log cleaner threads should be at least 1"))
+        self.assertEqual(incremental_alter(self.port, BROKER, "0", [("log.cleaner.threads", APPEND, "1")])[0],
+                         INVALID_CONFIG)
+        # Back to one thread: the second ends after its round.
+        self.assertEqual(incremental_alter(self.port, BROKER, "", [("log.cleaner.threads", DELETE, None)])[0], 0)
+        self.assertTrue(wait_for(lambda: "log cleaner reconfigured: 1 thread(s)" in self.broker.log(), 10))
         self.assertBrokerAlive()
 
     def test_cli(self):

@@ -7,6 +7,7 @@
 
 #include <stdexcept>
 
+#include "config/dynamic_cleaner_config.h"
 #include "config/topic_config.h"
 
 namespace runnel {
@@ -31,6 +32,47 @@ TEST(DynamicBrokerConfig, ValidationNamesTheKey) {
   EXPECT_THROW(validate_dynamic_broker_configs({{"log.retention.ms", "soon"}}), ConfigError);
   EXPECT_THROW(validate_dynamic_broker_configs({{"log.cleanup.policy", "forever"}}), ConfigError);
   EXPECT_THROW(validate_dynamic_broker_configs({{"num.partitions", "3"}}), ConfigError);
+}
+
+TEST(DynamicCleanerConfig, KeysValidationAndPrecedence) {
+  // Kafka's LogCleaner.ReconfigurableConfigs that runnel has.
+  for (const char* k : {"log.cleaner.threads", "log.cleaner.backoff.ms", "log.cleaner.dedupe.buffer.size",
+                        "log.cleaner.io.max.bytes.per.second"})
+    EXPECT_NE(find_dynamic_cleaner_key(k), nullptr) << k;
+  EXPECT_EQ(find_dynamic_cleaner_key("log.cleaner.enable"), nullptr);  // static, as in Kafka
+  EXPECT_NO_THROW(validate_dynamic_broker_configs({{"log.cleaner.threads", "2"}, {"log.retention.ms", "1000"}}));
+  try {
+    validate_dynamic_broker_configs({{"log.cleaner.threads", "0"}});
+    ADD_FAILURE();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "Log cleaner threads should be at least 1");
+  }
+  EXPECT_THROW(validate_dynamic_broker_configs({{"log.cleaner.backoff.ms", "-1"}}), ConfigError);
+  EXPECT_THROW(validate_dynamic_broker_configs({{"log.cleaner.io.max.bytes.per.second", "fast"}}), ConfigError);
+
+  CleanerSettings static_settings;
+  static_settings.backoff_ms = 500;
+  DynamicBrokerConfigs dynamic;
+  dynamic.cluster_default = {{"log.cleaner.threads", "2"}, {"log.cleaner.backoff.ms", "100"}};
+  dynamic.per_broker[1] = {{"log.cleaner.threads", "3"}};
+  auto one = effective_cleaner_settings(static_settings, dynamic, 1);
+  EXPECT_EQ(one.threads, 3);
+  EXPECT_EQ(one.backoff_ms, 100);
+  EXPECT_EQ(one.dedupe_buffer_size, 128LL << 20);
+  auto two = effective_cleaner_settings(static_settings, dynamic, 2);
+  EXPECT_EQ(two.threads, 2);
+  // A topic default's table knows nothing of them.
+  EXPECT_NO_THROW((void)effective_topic_defaults(storage::LogConfig{}, dynamic, 1));
+
+  auto levels = cleaner_key_levels(*find_dynamic_cleaner_key("log.cleaner.backoff.ms"), static_settings, dynamic, 1);
+  ASSERT_EQ(levels.size(), 3u);
+  EXPECT_EQ(levels[0].value, "100");
+  EXPECT_EQ(levels[0].source, ConfigSource::kDynamicDefaultBroker);
+  EXPECT_EQ(levels[1].value, "500");
+  EXPECT_EQ(levels[1].source, ConfigSource::kStaticBroker);
+  EXPECT_EQ(levels[2].value, "15000");
+  EXPECT_EQ(levels[2].source, ConfigSource::kDefault);
+  EXPECT_EQ(cleaner_value(CleanerSettings{}, "log.cleaner.io.max.bytes.per.second"), "1.7976931348623157E308");
 }
 
 TEST(DynamicBrokerConfig, PerBrokerOverClusterDefaultOverStatic) {
