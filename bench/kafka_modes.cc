@@ -7,9 +7,9 @@
 
 #include "broker_stages.h"
 #include "common.h"
+#include "kafka_client.h"
 
 namespace runnel::bench {
-namespace {
 
 // ---------------------------------------------------------------- librdkafka helpers
 
@@ -94,9 +94,9 @@ int ensure_topic(const Options& o) {
   return n;  // -1: does not exist; the producer's first metadata request may auto-create it
 }
 
-// ---------------------------------------------------------------- produce
+namespace {
 
-constexpr uint64_t kMagic = 0x72756e6e656c4231ull;  // "runnelB1": a latency-stamped value
+// ---------------------------------------------------------------- produce
 
 struct ProducerState {
   Histogram ack_latency;
