@@ -66,6 +66,29 @@ def rss_kb(pid):
     return 0
 
 
+def disk_probe(directory, seconds=3.0):
+    """4 KiB writes, each followed by fdatasync, for `seconds`: the floor of an acks=all round
+    trip on this disk right now (p50/p99 ms, syncs/s). Taken at the start and at the end of the
+    run: the disk of a shared VM changes speed from minute to minute."""
+    path = os.path.join(directory, "runnel-hard-probe-%d" % os.getpid())
+    buf = b"p" * 4096
+    lat = []
+    fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
+    try:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            t = time.monotonic()
+            os.write(fd, buf)
+            os.fdatasync(fd)
+            lat.append(time.monotonic() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    lat.sort()
+    return {"fdatasync_4k_p50_ms": 1000 * lat[len(lat) // 2], "fdatasync_4k_p99_ms": 1000 * lat[int(len(lat) * 0.99)],
+            "fdatasync_4k_per_s": len(lat) / seconds, "load": open("/proc/loadavg").read().split()[:3]}
+
+
 def cpu_s(pid):
     """User + system CPU seconds of a process so far."""
     try:
@@ -73,6 +96,44 @@ def cpu_s(pid):
         return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return None
+
+
+SUMS = ("runnel_fdatasync_seconds", "runnel_flush_queue_seconds", "runnel_flush_files")
+
+
+def scrape_sums(admin):
+    """_sum and _count of the flusher's histograms from runnel's /metrics (admin listener)."""
+    import urllib.request
+    out = {}
+    try:
+        text = urllib.request.urlopen("http://%s/metrics" % admin, timeout=10).read().decode()
+    except Exception:
+        return out
+    for line in text.splitlines():
+        for name in SUMS:
+            for suffix in ("_sum", "_count"):
+                if line.startswith(name + suffix + " ") or line.startswith(name + suffix + "{"):
+                    try:
+                        out[name + suffix] = out.get(name + suffix, 0) + float(line.rsplit(" ", 1)[1])
+                    except ValueError:
+                        pass
+    return out
+
+
+def flusher_figures(before, after, wall):
+    """Over one run: fdatasyncs, their mean, how many flusher threads were busy syncing on
+    average (sum of fdatasync seconds / wall seconds; the pool has 8), the mean wait for a
+    free flusher thread, and files per flush request."""
+    d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    n = d.get("runnel_fdatasync_seconds_count", 0)
+    q = d.get("runnel_flush_queue_seconds_count", 0)
+    f = d.get("runnel_flush_files_count", 0)
+    return {"fdatasyncs": n,
+            "fdatasync_mean_ms": 1000 * d.get("runnel_fdatasync_seconds_sum", 0) / n if n else None,
+            "fdatasync_busy_threads": d.get("runnel_fdatasync_seconds_sum", 0) / wall if wall else None,
+            "flush_requests": q,
+            "flush_queue_mean_ms": 1000 * d.get("runnel_flush_queue_seconds_sum", 0) / q if q else None,
+            "files_per_flush": d.get("runnel_flush_files_sum", 0) / f if f else None}
 
 
 def run_bench(bench_bin, mode, args, timeout):
@@ -109,10 +170,13 @@ class Run:
             a += ["--rate", int(rate)]
         if getattr(broker, "admin", None):
             a += ["--broker-metrics", broker.admin]
+        m0 = scrape_sums(broker.admin) if getattr(broker, "admin", None) else {}
         c0, t0 = cpu_s(broker.proc.pid), time.time()
         r = run_bench(self.bench, "mixed", a, timeout=seconds + 240)
         c1 = cpu_s(broker.proc.pid)
         r["wall_s"] = time.time() - t0  # client start-up and the final flush included
+        if m0:
+            r["flusher"] = flusher_figures(m0, scrape_sums(broker.admin), r["wall_s"])
         if c0 is not None and c1 is not None:
             r["broker_cpu_s"] = c1 - c0
         r["broker_rss_kb"] = rss_kb(broker.proc.pid)
@@ -122,7 +186,7 @@ class Run:
         """One load case: unthrottled, then at the fixed rate."""
         r = {"max": self.mixed(broker, topic, shape)}
         if self.rate is None and name == "easy" and r["max"].get("records_per_s"):
-            self.rate = round(r["max"]["records_per_s"] * 0.5)
+            self.rate = round(r["max"]["records_per_s"] * self.args.rate_fraction)
         if self.rate:
             r["at_rate"] = self.mixed(broker, topic, shape, rate=self.rate)
         r["shape"] = shape
@@ -484,10 +548,10 @@ def table(results, args):
             ctl = r.get("control")
             if ctl:
                 rows.append(("  (control: same loop image, empty, no retention)", ctl, verdict(ctl, easy)))
-    print("\nHard workloads (issue 17): keyed %d B records, acks=all; max = unthrottled for %s s; p99 at %s rec/s "
-          "offered (50%% of the easy max) for %s s" % (RECORD, fmt(args.seconds, "%.0f"),
-                                                      fmt((easy or {}).get("at_rate", {}).get("rate_offered"), "%.0f"),
-                                                      fmt(args.seconds, "%.0f")))
+    offered = fmt((easy or {}).get("at_rate", {}).get("rate_offered"), "%.0f")
+    print("\nHard workloads (issue 17): keyed %d B records, acks=all; max = unthrottled for %.0f s; p99 at %s rec/s "
+          "offered (%.0f%% of the easy max) for %.0f s" % (RECORD, args.seconds, offered, 100 * args.rate_fraction,
+                                                           args.seconds))
     print(ROW % ("case", "max rec/s", "x easy", "ack p99", "x easy", "e2e p99", "x easy", "target",
                  "cpu s b/c/wall", "(max phase)"))
     for label, r, v in rows:
@@ -499,6 +563,13 @@ def table(results, args):
         for ph in (m, l):
             if ph.get("error") or ph.get("consume_error"):
                 print("    error: %s" % (ph.get("error") or ph.get("consume_error")))
+        fl = m.get("flusher")
+        if fl and fl.get("fdatasyncs"):
+            print("    max phase: %s fdatasyncs (mean %s ms; %s of 8 flusher threads busy on average), flush request "
+                  "waited %s ms on average for a thread, %s files per request; %s s wall" % (
+                      fmt(fl["fdatasyncs"], "%.0f"), fmt(fl.get("fdatasync_mean_ms")),
+                      fmt(fl.get("fdatasync_busy_threads")), fmt(fl.get("flush_queue_mean_ms")),
+                      fmt(fl.get("files_per_flush")), fmt(m.get("wall_s"), "%.0f")))
     bl = results.get("backlog", {})
     d = bl.get("drain")
     if d:
@@ -507,7 +578,8 @@ def table(results, args):
         p = ratio(d.get("ack_latency_p99_ms"), er.get("ack_latency_p99_ms"))
         bl["verdict"] = {"drain_ratio": thr, "ack_p99_ratio": p,
                          "target": "met" if thr is not None and thr >= 0.5 and p is not None and p <= 3 else "unmet"}
-        print(ROW % ("backlog drain (%.0f MB) while producing at 50%%" % (d.get("backlog_records", 0) * RECORD / 1e6),
+        print(ROW % ("backlog drain (%.0f MB) while producing at %.0f%%" % (
+            d.get("backlog_records", 0) * RECORD / 1e6, 100 * args.rate_fraction),
                      fmt(d.get("drain_records_per_s"), "%.0f"), fmt(thr), fmt(d.get("ack_latency_p99_ms"), "%.0f"),
                      fmt(p), "-", "-", bl["verdict"]["target"], cpu_col(d), "(drain)"))
         print("    drained %s records in %s s (%s MB/s read; %s MB of its pages dropped from the page cache first); "
@@ -551,6 +623,12 @@ def table(results, args):
                   fmt(md.get("metadata_all_p50_ms")), fmt(md.get("metadata_all_p99_ms")),
                   fmt(md.get("metadata_one_p50_ms")), fmt(md.get("metadata_one_p99_ms")), md.get("requests_each")))
     print("    whole run: %s s" % fmt(results.get("seconds"), "%.0f"))
+    for k in ("disk_probe_start", "disk_probe_end"):
+        p = results.get(k)
+        if p:
+            print("    disk %s of the run: 4 KiB write + fdatasync p50 %s ms, p99 %s ms, %s/s; load average %s" % (
+                k.rsplit("_", 1)[1], fmt(p["fdatasync_4k_p50_ms"]), fmt(p["fdatasync_4k_p99_ms"]),
+                fmt(p["fdatasync_4k_per_s"], "%.0f"), " ".join(p["load"])))
 
 
 def main():
@@ -559,6 +637,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=10, help="length of each load phase")
     ap.add_argument("--backlog-seconds", type=float, default=20, help="unthrottled production that builds the backlog")
     ap.add_argument("--drain-cap", type=float, default=120, help="longest the drain may take")
+    ap.add_argument("--rate-fraction", type=float, default=0.5,
+                    help="latency phases and the backlog's producers: this fraction of the easy maximum")
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--topics", type=int, default=100, help="partitions case: topics of 100 partitions")
     ap.add_argument("--metadata-repeat", type=int, default=200)
@@ -573,6 +653,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     run = Run(args)
     t0 = time.time()
+    run.results["disk_probe_start"] = disk_probe(args.bench_dir)
     try:
         # The easy case first: every other case is set against it (and its rate).
         case_easy_wide_idle(run, cases)
@@ -582,6 +663,7 @@ def main():
             case_partitions(run)
     finally:
         run.results["seconds"] = time.time() - t0
+        run.results["disk_probe_end"] = disk_probe(args.bench_dir)
         table(run.results, args)
         if args.json:
             with open(args.json, "w") as f:
