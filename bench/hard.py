@@ -38,7 +38,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration", "python"))
 
-from broker import Broker, free_port, wait_port  # noqa: E402
+from broker import Broker, free_port  # noqa: E402
 
 CASES = ["easy", "wide", "idle", "backlog", "retention", "partitions"]
 RECORD = 1024
@@ -368,8 +367,9 @@ def case_backlog(run, b):
                                  extra=["--from-start"])
     run.results["backlog"] = res
     d = res.get("drain", {})
+    mb = (d.get("backlog_records") or 0) * RECORD / 1e6
     print("backlog      %s records built (%s MB); drained at %s rec/s (%s MB/s) in %s s while producing at %s rec/s: "
-          "ack p99 %s ms%s" % (fmt(d.get("backlog_records"), "%.0f"), fmt((d.get("backlog_records") or 0) * RECORD / 1e6, "%.0f"),
+          "ack p99 %s ms%s" % (fmt(d.get("backlog_records"), "%.0f"), fmt(mb, "%.0f"),
                                fmt(d.get("drain_records_per_s"), "%.0f"), fmt(d.get("drain_mb_per_s"), "%.1f"),
                                fmt(d.get("drain_seconds")), fmt(d.get("rate_achieved"), "%.0f"),
                                fmt(d.get("ack_latency_p99_ms")), "  ERROR " + d["error"] if d.get("error") else ""),
@@ -495,8 +495,10 @@ def case_partitions(run):
         t0 = time.time()
         b.start()
         res["restart_to_listening_s"] = time.time() - t0
-        md = run_bench(run.bench, "metadata", ["--bootstrap", b.bootstrap, "--topic", "many-0", "--repeat", "1"], 120)
+        first = run_bench(run.bench, "metadata", ["--bootstrap", b.bootstrap, "--topic", "many-0", "--repeat", "1"],
+                          120)
         res["restart_to_full_metadata_s"] = time.time() - t0
+        res["restart_metadata_partitions"] = first.get("partitions")
         time.sleep(1)
         res["rss_restarted_kb"] = rss_kb(b.proc.pid)
         res["metadata"] = run_bench(run.bench, "metadata", ["--bootstrap", b.bootstrap, "--topic", "many-0",
@@ -600,8 +602,8 @@ def table(results, args):
     idle = results.get("idle", {})
     if idle.get("open"):
         o = idle["open"]
-        print("    idle (fresh broker): %s of %s connections open in %s s (connect + ApiVersions p99 %s ms); broker RSS "
-              "%s -> %s KiB = %s KiB per connection, %s KiB after closing; %s descriptors%s" % (
+        print("    idle (fresh broker): %s of %s connections open in %s s (connect + ApiVersions p99 %s ms); "
+              "broker RSS %s -> %s KiB = %s KiB per connection, %s KiB after closing; %s descriptors%s" % (
                   o.get("opened"), o.get("asked"), fmt(o.get("open_seconds")),
                   fmt(o.get("connect_and_api_versions_p99_ms")), idle.get("rss_before_kb"), idle.get("rss_with_kb"),
                   fmt(idle.get("rss_per_connection_kb")), idle.get("fresh_rss_after_close_kb"),
