@@ -33,6 +33,15 @@ modes:
   activemq   ActiveMQ over STOMP 1.2: SEND persistent:true with a receipt per message (--window
              awaiting their RECEIPT) to /queue/--topic, then SUBSCRIBE ack:client (prefetch
              --prefetch, ACK every prefetch/2) and read them all; --rate as for rabbitmq
+  mixed      --producers keyed producers (each its own client) and --consumers consumers (each
+             its own client, assigned every Nth partition) at once; values stamped with the
+             intended send time: produce->ack and end-to-end percentiles, produced and consumed
+             records/s; with --from-start the consumers drain the log from its start (the run
+             ends when they reach the end it had when they started, or at --duration)
+  connections  open --connections TCP connections, an ApiVersions request/response on each,
+             then hold them idle until SIGTERM or --duration (writes --json once all are open,
+             again at the end with how many the broker closed meanwhile)
+  metadata   --repeat Metadata requests for all topics, then for --topic: latency percentiles
   startup    run the command after -- --repeat times, report the time from exec to the first
              accepted TCP connection on --bootstrap (within --duration, default 10 s), then
              stop it with SIGTERM
@@ -60,7 +69,11 @@ options:
   --window N              nats, rabbitmq, activemq: outstanding publishes (default 4000)
   --queue-type T          rabbitmq: classic (default) or stream
   --prefetch N            rabbitmq, activemq: consumer prefetch (default 1000)
-  --repeat N              startup: runs (default 5)
+  --repeat N              startup: runs (default 5); metadata: requests of each kind
+  --consumers N           mixed: consumers (default 0)
+  --keys N                mixed: distinct keys (default 100000)
+  --from-start            mixed: consumers start at the beginning of every partition
+  --connections N         connections: how many (default 10000)
   --label TEXT            name of the workload in the output
   --json FILE             also write the result as JSON (FILE "-" = stdout)
   --quiet                 no progress lines
@@ -126,6 +139,14 @@ Options parse(int argc, char** argv) {
       o.label = val();
     else if (a == "--txn-records")
       o.txn_records = std::stoull(val());
+    else if (a == "--consumers")
+      o.consumers = std::max(0, std::stoi(val()));
+    else if (a == "--keys")
+      o.keys = std::max<uint64_t>(1, std::stoull(val()));
+    else if (a == "--from-start")
+      o.from_start = true;
+    else if (a == "--connections")
+      o.connections = std::max(1, std::stoi(val()));
     else if (a == "--broker-metrics")
       o.broker_metrics = val();
     else if (a == "--json")

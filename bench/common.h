@@ -57,6 +57,10 @@ struct Options {
   int repeat = 5;                      // startup
   uint64_t txn_records = 0;            // produce: records per transaction (0: not transactional)
   std::string broker_metrics;          // runnel's admin listener HOST:PORT: report its stage histograms
+  int consumers = 0;                   // mixed: consumer instances (each assigned every Nth partition)
+  uint64_t keys = 100000;              // mixed: distinct record keys (murmur2 partitioner, as Java's)
+  bool from_start = false;             // mixed: consumers read from the start (a backlog drain)
+  int connections = 10000;             // connections: idle Kafka connections to hold open
   std::vector<std::pair<std::string, std::string>> props;  // -X key=value
   std::vector<std::string> command;                        // startup: after --
 };
@@ -165,5 +169,8 @@ int mode_nats(const Options& o);
 int mode_startup(const Options& o);
 int mode_rabbitmq(const Options& o);
 int mode_activemq(const Options& o);
+int mode_mixed(const Options& o);
+int mode_connections(const Options& o);
+int mode_metadata(const Options& o);
 
 }  // namespace runnel::bench

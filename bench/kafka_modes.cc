@@ -7,9 +7,9 @@
 
 #include "broker_stages.h"
 #include "common.h"
+#include "kafka_client.h"
 
 namespace runnel::bench {
-namespace {
 
 // ---------------------------------------------------------------- librdkafka helpers
 
@@ -63,11 +63,13 @@ int ensure_topic(const Options& o) {
     if (!nt) die(fmt::format("NewTopic: {}", err));
     rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t* ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(ao, 10000, err, sizeof err);
-    rd_kafka_AdminOptions_set_request_timeout(ao, 10000, err, sizeof err);
+    // Minutes, not seconds: 1,000 partitions take ~20 s to create on the dev VM's disk at a
+    // slow hour (each partition's files are created and synced).
+    rd_kafka_AdminOptions_set_operation_timeout(ao, 120000, err, sizeof err);
+    rd_kafka_AdminOptions_set_request_timeout(ao, 130000, err, sizeof err);
     rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
-    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);
-    if (!ev) die("CreateTopics: no answer in 15 s");
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 140000);
+    if (!ev) die("CreateTopics: no answer in 140 s");
     if (rd_kafka_event_error(ev)) die(fmt::format("CreateTopics: {}", rd_kafka_event_error_string(ev)));
     size_t cnt = 0;
     const rd_kafka_topic_result_t** tr =
@@ -94,9 +96,9 @@ int ensure_topic(const Options& o) {
   return n;  // -1: does not exist; the producer's first metadata request may auto-create it
 }
 
-// ---------------------------------------------------------------- produce
+namespace {
 
-constexpr uint64_t kMagic = 0x72756e6e656c4231ull;  // "runnelB1": a latency-stamped value
+// ---------------------------------------------------------------- produce
 
 struct ProducerState {
   Histogram ack_latency;

@@ -394,9 +394,15 @@ if notes or failed:
     for r in failed:
         print(f"  {r['workload']}: failed={r.get('failed')} error={r.get('error')}")
 
+# Issue 17's hard workloads (bench/hard.py): its own table, printed as it wrote it.
+hard_text = text("hard.txt")
+if hard_text:
+    print()
+    print(hard_text)
+
 os.makedirs(os.path.dirname(os.path.abspath(OUT)), exist_ok=True)
 with open(OUT, "w") as fh:
     json.dump(dict(machine=machine, limits=limits, rows=rows, peers=peers, peer_light_latency=mq_light, startup_ms=startup,
                    rss_kb=rss, targets=[dict(target=n, value=v, met=bool(ok)) for n, v, ok in targets],
-                   notes=notes), fh, indent=1)
+                   notes=notes, hard=load("hard.json")), fh, indent=1)
 print(f"\nJSON: {OUT}")

@@ -15,7 +15,11 @@
 #   BENCH_DIR         where data dirs go; must be on the disk under test (default /var/tmp)
 #   BENCH_KEEP=1      keep the data dirs and raw results
 #   SKIP_PEERS=1, SKIP_LIMITS=1, SKIP_CLUSTER=1, SKIP_RUNNEL=1   leave those parts out
-#   ONLY_PEERS=1      the peers alone (= SKIP_LIMITS=1 SKIP_CLUSTER=1 SKIP_RUNNEL=1)
+#   ONLY_PEERS=1      the peers alone (= SKIP_LIMITS=1 SKIP_CLUSTER=1 SKIP_RUNNEL=1 SKIP_HARD=1)
+#   SKIP_HARD=1       leave out issue 17's hard workloads (bench/hard.py)
+#   ONLY_HARD=1       the hard workloads alone (= every other SKIP_*)
+#   HARD_SECONDS      length of each hard-workload phase (default 10)
+#   HARD_CASES        which hard cases (default easy,wide,idle,backlog,retention,partitions)
 #   PEERS             which peers (default "redis nats rabbitmq activemq")
 #   PERF=1            perf-record runnel during each produce workload (BUILD_DIR/bench-perf-*.txt)
 #
@@ -33,7 +37,10 @@ MAX_SECONDS=${MAX_SECONDS:-30}
 LATENCY_SECONDS=${LATENCY_SECONDS:-10}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
 OUT_JSON=$BUILD_DIR/bench-results.json
-if [ "${ONLY_PEERS:-0}" = 1 ]; then SKIP_LIMITS=1 SKIP_CLUSTER=1 SKIP_RUNNEL=1; fi
+if [ "${ONLY_PEERS:-0}" = 1 ]; then SKIP_LIMITS=1 SKIP_CLUSTER=1 SKIP_RUNNEL=1 SKIP_HARD=1; fi
+if [ "${ONLY_HARD:-0}" = 1 ]; then SKIP_LIMITS=1 SKIP_CLUSTER=1 SKIP_RUNNEL=1 SKIP_PEERS=1; fi
+HARD_SECONDS=${HARD_SECONDS:-10}
+HARD_CASES=${HARD_CASES:-easy,wide,idle,backlog,retention,partitions}
 PEERS=${PEERS:-redis nats rabbitmq activemq}
 peer_on() { case " $PEERS " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -81,6 +88,8 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
   done
+  # bench/hard.py's loop-mounted image, should it have been killed before unmounting it.
+  for m in "$WORK"/runnel-hard-loop-*/mnt; do mountpoint -q "$m" 2>/dev/null && umount "$m"; done
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -132,7 +141,7 @@ bench() {
   echo "kernel=$(uname -r)"
   echo "disk=$(df -hT "$WORK" | awk 'NR==2 {print $1" "$2", "$3" size, "$4" used, "$5" free, mounted on "$7}')"
   echo "load=$(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, at the start: other work on the machine skews every figure)"
-  echo "command=RUNNEL_BIN=$RUNNEL_BIN $0 $BUILD_DIR (RECORDS_SMALL=$RECORDS_SMALL RECORDS_LARGE=$RECORDS_LARGE)"
+  echo "command=RUNNEL_BIN=$RUNNEL_BIN $0 $BUILD_DIR (RECORDS_SMALL=$RECORDS_SMALL RECORDS_LARGE=$RECORDS_LARGE$([ "${ONLY_HARD:-0}" = 1 ] && echo " ONLY_HARD=1")$([ "${SKIP_HARD:-0}" = 1 ] && echo " SKIP_HARD=1") HARD_SECONDS=$HARD_SECONDS)"
   echo "date=$(date -u +%FT%TZ)"
   echo "commit=$(git rev-parse --short HEAD 2>/dev/null)"
 } >"$R/machine.txt"
@@ -507,6 +516,21 @@ if [ "${SKIP_CLUSTER:-0}" != 1 ]; then
       note "failed:cluster" "bench/cluster.py failed (see above)"
   else
     note "skipped:cluster" "etcd is not installed (make deps installs etcd-server)"
+  fi
+fi
+
+# ---------------------------------------------------------------- hard workloads
+# Issue 17's hard workloads (many clients over 1,000 partitions, retention on a half-full
+# disk, a backlog drain, 10,000 partitions, 10,000 idle connections), each next to the easy
+# case of the same run (bench/hard.py; the loop-mounted disk of the retention case needs root).
+if [ "${SKIP_HARD:-0}" != 1 ]; then
+  if [ -x "$RUNNEL_BIN" ]; then
+    log "hard workloads (bench/hard.py, cases $HARD_CASES, ${HARD_SECONDS} s per phase)"
+    RUNNEL_BIN="$RUNNEL_BIN" BENCH_BIN="$BENCH_BIN" timeout 1800 /usr/bin/python3 "$ROOT/bench/hard.py" "$BUILD_DIR" \
+      --seconds "$HARD_SECONDS" --cases "$HARD_CASES" --bench-dir "$WORK" --json "$R/hard.json" >"$R/hard.txt" ||
+      note "failed:hard" "bench/hard.py failed (see above)"
+  else
+    note "skipped:hard" "no broker binary at $RUNNEL_BIN"
   fi
 fi
 

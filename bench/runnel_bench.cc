@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   if (o.mode == "startup") return mode_startup(o);
   if (o.mode == "rabbitmq") return mode_rabbitmq(o);
   if (o.mode == "activemq") return mode_activemq(o);
+  if (o.mode == "mixed") return mode_mixed(o);
+  if (o.mode == "connections") return mode_connections(o);
+  if (o.mode == "metadata") return mode_metadata(o);
   fmt::print(stderr, "unknown mode {}\n", o.mode);
   usage(2);
 }
