@@ -12,6 +12,9 @@
 namespace runnel {
 namespace {
 
+// The authenticated user of the request this HTTP thread serves.
+thread_local std::optional<std::string> t_request_user;
+
 constexpr auto kScrapeShardTimeout = std::chrono::milliseconds(2000);
 // Scrapes, health checks and REST proxy requests (each blocking on the broker).
 constexpr size_t kHttpThreads = 4;
@@ -51,6 +54,8 @@ const char* kIndexPage = R"(<!doctype html>
 
 }  // namespace
 
+std::optional<std::string> admin_request_user() { return t_request_user; }
+
 AdminServer::AdminServer(Broker& broker) : broker_(broker) {}
 
 AdminServer::~AdminServer() { stop(); }
@@ -61,11 +66,13 @@ bool AdminServer::start(const std::string& host, uint16_t port, std::string* err
   server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
   if (broker_.config().admin_basic_auth) {
     // Before any route: everything but the health checks (probes carry no
-    // credentials) needs a SASL user's name and password.
+    // credentials) needs a SASL user's name and password. The user is kept
+    // for the route (admin_request_user()); the password is not.
     server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      t_request_user.reset();
       if (req.path.rfind("/v1/health", 0) == 0) return httplib::Server::HandlerResponse::Unhandled;
-      if (security::basic_auth_user(req.get_header_value("Authorization"), broker_.credentials()))
-        return httplib::Server::HandlerResponse::Unhandled;
+      t_request_user = security::basic_auth_user(req.get_header_value("Authorization"), broker_.credentials());
+      if (t_request_user) return httplib::Server::HandlerResponse::Unhandled;
       res.status = 401;
       res.set_header("WWW-Authenticate", "Basic realm=\"runnel\", charset=\"UTF-8\"");
       res.set_content(R"({"error_code":40101,"message":"Unauthorized"})", "application/json");

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -22,6 +23,11 @@ class Server;
 namespace runnel {
 
 class Broker;
+
+// The HTTP Basic user of the request this thread is serving
+// (runnel.admin.authentication=basic; set before routing, so every route
+// handler sees its own request's), or nullopt (no authentication).
+std::optional<std::string> admin_request_user();
 
 class AdminServer {
  public:
