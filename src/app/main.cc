@@ -78,7 +78,7 @@ int serve(const ServeFlags& flags) {
     if (!etcd.empty()) config.etcd_endpoints = etcd;
     runnel::resolve_listeners(config, listen, advertise);
     if (!admin.empty()) config.admin_listen = admin;
-    if (config.admin_listen != "off") (void)runnel::parse_host_port("runnel.admin.listen", config.admin_listen);
+    if (config.admin_listen != "off") (void)runnel::parse_admin_listen(config.admin_listen);
     runnel::validate_config(config);
   } catch (const runnel::ConfigError& e) {
     spdlog::error("configuration error: {}", e.what());
@@ -142,7 +142,7 @@ int serve(const ServeFlags& flags) {
   // this machine) is worth a warning, not a broker that does not start.
   runnel::AdminServer admin_server(broker);
   if (config.admin_listen != "off") {
-    auto [host, port] = runnel::parse_host_port("runnel.admin.listen", config.admin_listen);
+    auto [admin_tls, host, port] = runnel::parse_admin_listen(config.admin_listen);
     std::string error;
     // The REST proxy and the console reach this broker in process, as the
     // HTTP user (app/kafka_access.h), through a listener's view of the
@@ -174,8 +174,9 @@ int serve(const ServeFlags& flags) {
         runnel::app::install_rest_proxy(server, access);
       };
     }
-    if (admin_server.start(host, port, &error, rest))
-      spdlog::info("admin listener (console, /metrics, /v1/health) on http://{}:{}/", host, admin_server.port());
+    if (admin_server.start(host, port, admin_tls ? &config.tls : nullptr, &error, rest))
+      spdlog::info("admin listener (console, /metrics, /v1/health) on {}://{}:{}/", admin_tls ? "https" : "http", host,
+                   admin_server.port());
     else
       spdlog::warn("admin listener not started: {} (runnel.admin.listen; 'off' disables it)", error);
   }

@@ -248,8 +248,8 @@ void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state
                 }
                 std::string host = req.get_header_value("Host");
                 res.set_content(json{{"instance_id", instance->name},
-                                     {"base_uri", "http://" + host + "/consumers/" + instance->group + "/instances/" +
-                                                      instance->name}}
+                                     {"base_uri", std::string(req.ssl ? "https://" : "http://") + host + "/consumers/" +
+                                                      instance->group + "/instances/" + instance->name}}
                                     .dump(),
                                 kV2Json);
               }));
