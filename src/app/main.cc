@@ -152,6 +152,14 @@ int serve(const ServeFlags& flags) {
     for (const auto& l : listeners)
       if (!via && l->config().protocol == runnel::SecurityProtocol::kPlaintext) via = l.get();
     if (!via && !listeners.empty()) via = listeners.front().get();
+    // Every listener secured and no one to act for: serving them would open
+    // an anonymous Kafka client to whoever reaches the admin port.
+    if (via && via->config().protocol != runnel::SecurityProtocol::kPlaintext && !config.admin_basic_auth) {
+      spdlog::info(
+          "no PLAINTEXT listener and runnel.admin.authentication=none: the console and the REST proxy are not served "
+          "(set runnel.admin.authentication=basic to serve them as each user)");
+      via = nullptr;
+    }
     std::function<void(httplib::Server&)> rest;
     if (via) {
       auto access = std::make_shared<runnel::app::KafkaAccess>();

@@ -5,7 +5,8 @@ as the Basic user, so that user's ACLs apply to what it does through the
 proxy: a topic they may not write is a 403 with Confluent's 40301, topics
 they may not describe are not listed, and a consumer instance reads as its
 creator and is invisible to other users. Records produced through the proxy
-are read back over SASL_SSL with confluent-kafka."""
+are read back over SASL_SSL with confluent-kafka. Without HTTP Basic such a
+broker serves neither (they would be an anonymous client)."""
 import json
 import os
 import shutil
@@ -47,17 +48,18 @@ class SecuredBroker(Broker):
         return self
 
 
-def start_secured_broker(certs, extra_sets=None, scheme="http"):
-    """A SASL_SSL-only broker with the users and the authorizer, its admin
-    listener on `scheme`; returns (broker, admin port)."""
+def start_secured_broker(certs, extra_sets=None, scheme="http", protocol="SASL_SSL"):
+    """A broker whose only listener is `protocol`, with the users and the
+    authorizer, its admin listener on `scheme`; returns (broker, admin port)."""
     admin_port = free_port()
     b = SecuredBroker(sets={})
-    sets = {"listeners": "SASL_SSL://127.0.0.1:%d" % b.port,
+    sets = {"listeners": "%s://127.0.0.1:%d" % (protocol, b.port),
             "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
             "ssl.keystore.type": "PEM", "ssl.keystore.location": certs["server-keystore.pem"],
             "ssl.key.password": KEY_PASSWORD,
             "authorizer.class.name": AUTHORIZER, "super.users": "User:admin",
-            "runnel.admin.listen": ("" if scheme == "http" else scheme + "://") + "127.0.0.1:%d" % admin_port, "runnel.admin.authentication": "basic",
+            "runnel.admin.listen": ("" if scheme == "http" else scheme + "://") + "127.0.0.1:%d" % admin_port,
+            "runnel.admin.authentication": "basic",
             "group.initial.rebalance.delay.ms": 0}
     sets.update(extra_sets or {})
     b.sets.update(sets)
@@ -249,6 +251,71 @@ class AdminOnSecuredBrokerTest(unittest.TestCase):
         code, body = self.curl(None, "GET", "/topics")
         self.assertEqual(code, 401, body)
         self.assertEqual(body["error_code"], 40101)
+
+
+@unittest.skipUnless(CURL, "curl is not installed (make deps installs it)")
+class SecuredBrokerWithoutAdminAuthTest(unittest.TestCase):
+    """No PLAINTEXT listener and runnel.admin.authentication=none: the proxy
+    and the console would be an anonymous Kafka client for anyone reaching
+    the admin port, so they are not served; /metrics and health still are."""
+
+    def test_not_served_without_a_user(self):
+        tmp = tempfile.mkdtemp(prefix="runnel-certs-")
+        broker = None
+        try:
+            certs = make_certs(tmp)
+            broker, admin_port = start_secured_broker(certs, {"runnel.admin.authentication": "none"})
+
+            def status(path):
+                out = subprocess.run([CURL, "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                      "http://127.0.0.1:%d%s" % (admin_port, path)],
+                                     capture_output=True, text=True, timeout=30).stdout
+                return int(out)
+
+            self.assertEqual(status("/v1/health"), 200)
+            self.assertEqual(status("/metrics"), 200)
+            self.assertEqual(status("/topics"), 404)
+            self.assertEqual(status("/v1/console/topics"), 404)
+            self.assertIn("the console and the REST proxy are not served", broker.log())
+        finally:
+            if broker:
+                broker.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@unittest.skipUnless(CURL, "curl is not installed (make deps installs it)")
+class SslOnlyBrokerTest(unittest.TestCase):
+    """An SSL-only broker (no SASL at all): the proxy still acts as the
+    Basic user, which no TLS client of the broker could."""
+
+    def test_acts_as_the_basic_user(self):
+        tmp = tempfile.mkdtemp(prefix="runnel-certs-")
+        broker = None
+        try:
+            certs = make_certs(tmp)
+            broker, admin_port = start_secured_broker(certs, protocol="SSL")
+
+            def curl(user, method, path, body=None):
+                args = [CURL, "-s", "-X", method, "-u", "%s:%s" % (user, USERS[user]), "-w", "\n%{http_code}"]
+                if body is not None:
+                    args += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(body)]
+                out = subprocess.run(args + ["http://127.0.0.1:%d%s" % (admin_port, path)],
+                                     capture_output=True, text=True, timeout=30).stdout
+                text, _, code = out.rpartition("\n")
+                return int(code), json.loads(text) if text.strip() else None
+
+            code, body = curl("admin", "POST", "/v1/console/topics", {"name": "ssl-only", "partitions": 1})
+            self.assertEqual(code, 200, body)
+            code, body = curl("admin", "GET", "/topics")
+            self.assertEqual((code, body), (200, ["ssl-only"]))
+            code, body = curl("alice", "GET", "/topics")
+            self.assertEqual((code, body), (200, []))  # no ACL gives alice anything
+            code, body = curl("alice", "POST", "/v1/console/topics", {"name": "nope", "partitions": 1})
+            self.assertEqual(code, 400, body)
+        finally:
+            if broker:
+                broker.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
