@@ -92,10 +92,10 @@ class AdminOnSecuredBrokerTest(unittest.TestCase):
                                  sasl_plain_username="admin", sasl_plain_password=USERS["admin"],
                                  request_timeout_ms=10000, api_version_auto_timeout_ms=5000)
         try:
-            admin.create_topics([NewTopic(t, 2, 1) for t in ("orders", "audit", "secret")])
+            admin.create_topics([NewTopic(t, 2, 1) for t in ("orders", "audit", "secret", "here", "elsewhere")])
 
-            def allow(op, rtype, name, pattern=ACLResourcePatternType.LITERAL):
-                return ACL(principal="User:alice", host="*", operation=op, permission_type=ACLPermissionType.ALLOW,
+            def allow(op, rtype, name, pattern=ACLResourcePatternType.LITERAL, host="*"):
+                return ACL(principal="User:alice", host=host, operation=op, permission_type=ACLPermissionType.ALLOW,
                            resource_pattern=ResourcePattern(rtype, name, pattern))
 
             result = admin.create_acls([
@@ -104,6 +104,9 @@ class AdminOnSecuredBrokerTest(unittest.TestCase):
                 allow(ACLOperation.READ, ResourceType.TOPIC, "orders"),
                 allow(ACLOperation.DESCRIBE, ResourceType.TOPIC, "audit"),  # describe, not write
                 allow(ACLOperation.READ, ResourceType.GROUP, "alice-", ACLResourcePatternType.PREFIXED),
+                # The ACL host is the HTTP client's address (curl: 127.0.0.1).
+                allow(ACLOperation.WRITE, ResourceType.TOPIC, "here", host="127.0.0.1"),
+                allow(ACLOperation.WRITE, ResourceType.TOPIC, "elsewhere", host="10.9.9.9"),
             ])
             assert result["failed"] == [], result
         finally:
@@ -144,10 +147,12 @@ class AdminOnSecuredBrokerTest(unittest.TestCase):
     def test_topics_are_what_the_user_may_describe(self):
         code, topics = self.curl("admin", "GET", "/topics")
         self.assertEqual(code, 200, topics)
-        self.assertLessEqual({"audit", "orders", "secret"}, set(topics))
+        self.assertLessEqual({"audit", "orders", "secret", "here", "elsewhere"}, set(topics))
         code, topics = self.curl("alice", "GET", "/topics")
         self.assertEqual(code, 200, topics)
-        self.assertEqual(sorted(topics), ["audit", "orders"])  # what alice may describe
+        # What alice may describe from 127.0.0.1 (WRITE implies DESCRIBE;
+        # "elsewhere"'s ACL names another host).
+        self.assertEqual(sorted(topics), ["audit", "here", "orders"])
         code, body = self.curl("alice", "GET", "/topics/secret")
         self.assertEqual(code, 403, body)
         self.assertEqual(body["error_code"], 40301)
@@ -185,6 +190,14 @@ class AdminOnSecuredBrokerTest(unittest.TestCase):
         code, body = self.curl("admin", "POST", "/topics/audit", {"records": [{"value": {"x": 1}}]}, JSON_V2)
         self.assertEqual(code, 200, body)
         self.assertIsNone(body["offsets"][0]["error_code"])
+
+    def test_acl_host_is_the_http_client(self):
+        code, body = self.curl("alice", "POST", "/topics/here", {"records": [{"value": 1}]}, JSON_V2)
+        self.assertEqual(code, 200, body)
+        self.assertIsNone(body["offsets"][0]["error_code"])
+        code, body = self.curl("alice", "POST", "/topics/elsewhere", {"records": [{"value": 1}]}, JSON_V2)
+        self.assertEqual(code, 403, body)
+        self.assertEqual(body["error_code"], 40301)
 
     def test_consumer_instance_acts_for_its_creator(self):
         code, body = self.curl("admin", "POST", "/topics/orders/partitions/0",
