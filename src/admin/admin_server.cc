@@ -8,9 +8,13 @@
 #include "admin/metrics_text.h"
 #include "kafka/broker.h"
 #include "security/basic_auth.h"
+#include "security/tls_context.h"
 
 namespace runnel {
 namespace {
+
+// The authenticated user of the request this HTTP thread serves.
+thread_local std::optional<std::string> t_request_user;
 
 constexpr auto kScrapeShardTimeout = std::chrono::milliseconds(2000);
 // Scrapes, health checks and REST proxy requests (each blocking on the broker).
@@ -49,23 +53,70 @@ const char* kIndexPage = R"(<!doctype html>
 </body></html>
 )";
 
+// Gives httplib's TLS context what the broker's own server context holds
+// (built by security::make_tls_context from ssl.*): the keystore's
+// certificate, its chain and key, the protocol range and the cipher suites.
+bool copy_server_context(SSL_CTX* from, SSL_CTX& to) {
+  X509* cert = SSL_CTX_get0_certificate(from);
+  EVP_PKEY* key = SSL_CTX_get0_privatekey(from);
+  if (!cert || !key || SSL_CTX_use_certificate(&to, cert) != 1 || SSL_CTX_use_PrivateKey(&to, key) != 1) return false;
+  STACK_OF(X509)* chain = nullptr;
+  if (SSL_CTX_get0_chain_certs(from, &chain) == 1 && chain && SSL_CTX_set1_chain(&to, chain) != 1) return false;
+  if (SSL_CTX_set_min_proto_version(&to, SSL_CTX_get_min_proto_version(from)) != 1 ||
+      SSL_CTX_set_max_proto_version(&to, SSL_CTX_get_max_proto_version(from)) != 1)
+    return false;
+  std::string v13, v12;
+  if (STACK_OF(SSL_CIPHER)* ciphers = SSL_CTX_get_ciphers(from)) {
+    for (int i = 0; i < sk_SSL_CIPHER_num(ciphers); ++i) {
+      const SSL_CIPHER* c = sk_SSL_CIPHER_value(ciphers, i);
+      std::string& list = std::string_view(SSL_CIPHER_get_version(c)) == "TLSv1.3" ? v13 : v12;
+      list += (list.empty() ? "" : ":") + std::string(SSL_CIPHER_get_name(c));
+    }
+  }
+  if (!v13.empty() && SSL_CTX_set_ciphersuites(&to, v13.c_str()) != 1) return false;
+  if (!v12.empty() && SSL_CTX_set_cipher_list(&to, v12.c_str()) != 1) return false;
+  SSL_CTX_set_options(&to, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  return true;
+}
+
 }  // namespace
+
+std::optional<std::string> admin_request_user() { return t_request_user; }
 
 AdminServer::AdminServer(Broker& broker) : broker_(broker) {}
 
 AdminServer::~AdminServer() { stop(); }
 
-bool AdminServer::start(const std::string& host, uint16_t port, std::string* error,
+bool AdminServer::start(const std::string& host, uint16_t port, const TlsConfig* tls, std::string* error,
                         const std::function<void(httplib::Server&)>& more_routes) {
-  server_ = std::make_unique<httplib::Server>();
+  if (tls) {
+    std::shared_ptr<asio::ssl::context> built;
+    try {
+      built = security::make_tls_context(*tls, security::TlsSide::kServer);
+    } catch (const std::exception& e) {
+      *error = std::string("TLS: ") + e.what();
+      return false;
+    }
+    auto server = std::make_unique<httplib::SSLServer>(
+        [&built](SSL_CTX& ctx) { return copy_server_context(built->native_handle(), ctx); });
+    if (!server->is_valid()) {
+      *error = "TLS: the keystore's certificate and key could not be used";
+      return false;
+    }
+    server_ = std::move(server);
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
   server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
   if (broker_.config().admin_basic_auth) {
     // Before any route: everything but the health checks (probes carry no
-    // credentials) needs a SASL user's name and password.
+    // credentials) needs a SASL user's name and password. The user is kept
+    // for the route (admin_request_user()); the password is not.
     server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      t_request_user.reset();
       if (req.path.rfind("/v1/health", 0) == 0) return httplib::Server::HandlerResponse::Unhandled;
-      if (security::basic_auth_user(req.get_header_value("Authorization"), broker_.credentials()))
-        return httplib::Server::HandlerResponse::Unhandled;
+      t_request_user = security::basic_auth_user(req.get_header_value("Authorization"), broker_.credentials());
+      if (t_request_user) return httplib::Server::HandlerResponse::Unhandled;
       res.status = 401;
       res.set_header("WWW-Authenticate", "Basic realm=\"runnel\", charset=\"UTF-8\"");
       res.set_content(R"({"error_code":40101,"message":"Unauthorized"})", "application/json");

@@ -1,6 +1,7 @@
 #pragma once
 // The admin HTTP listener (runnel.admin.listen, default 127.0.0.1:9644, as
-// Redpanda's admin API): /metrics in Prometheus' text format, /v1/health
+// Redpanda's admin API; https://HOST:PORT serves it over TLS with the
+// broker's ssl.keystore.* certificate, read at start): /metrics in Prometheus' text format, /v1/health
 // (live and ready, with the reason when not ready), and / (a page that lists
 // what is served; the console will live there).
 //
@@ -12,8 +13,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+
+#include "config/broker_config.h"
 
 namespace httplib {
 class Server;
@@ -23,6 +27,11 @@ namespace runnel {
 
 class Broker;
 
+// The HTTP Basic user of the request this thread is serving
+// (runnel.admin.authentication=basic; set before routing, so every route
+// handler sees its own request's), or nullopt (no authentication).
+std::optional<std::string> admin_request_user();
+
 class AdminServer {
  public:
   explicit AdminServer(Broker& broker);
@@ -30,10 +39,12 @@ class AdminServer {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
-  // Binds host:port (port 0: any free port) and starts serving. Returns
-  // false, with the reason in *error, when it cannot bind. `more_routes`
-  // adds handlers of layers above (the REST proxy) before it serves.
-  bool start(const std::string& host, uint16_t port, std::string* error,
+  // Binds host:port (port 0: any free port) and starts serving, over TLS
+  // with `tls`'s keystore (and ssl.enabled.protocols, ssl.cipher.suites)
+  // when not null. Returns false, with the reason in *error, when it cannot
+  // bind or the keystore does not load. `more_routes` adds handlers of
+  // layers above (the REST proxy) before it serves.
+  bool start(const std::string& host, uint16_t port, const TlsConfig* tls, std::string* error,
              const std::function<void(httplib::Server&)>& more_routes = nullptr);
   void stop();
   uint16_t port() const { return port_; }

@@ -37,7 +37,26 @@ void read_all(int fd, uint8_t* p, size_t n) {
   }
 }
 
+thread_local Dialer t_dialer;
+
+void set_timeouts(int fd) {
+  timeval tv{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 }  // namespace
+
+DialerScope::DialerScope(Dialer dialer) {
+  if (!dialer) return;
+  previous_ = std::move(t_dialer);
+  t_dialer = std::move(dialer);
+  installed_ = true;
+}
+
+DialerScope::~DialerScope() {
+  if (installed_) t_dialer = std::move(previous_);
+}
 
 void AdminClient::authenticate_plain(const std::string& username, const std::string& password) {
   protocol::SaslHandshakeRequest handshake;
@@ -53,6 +72,13 @@ void AdminClient::authenticate_plain(const std::string& username, const std::str
 }
 
 AdminClient::AdminClient(const std::string& bootstrap, std::string client_id) : client_id_(std::move(client_id)) {
+  if (t_dialer) {
+    if (int fd = t_dialer(bootstrap); fd >= 0) {
+      set_timeouts(fd);
+      fd_ = fd;
+      return;
+    }
+  }
   auto colon = bootstrap.rfind(':');
   if (colon == std::string::npos) throw AdminError("expected HOST:PORT, got '" + bootstrap + "'");
   std::string host = bootstrap.substr(0, colon);
@@ -68,9 +94,7 @@ AdminClient::AdminClient(const std::string& bootstrap, std::string client_id) : 
   for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
     int fd = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
     if (fd < 0) continue;
-    timeval tv{30, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    set_timeouts(fd);
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {

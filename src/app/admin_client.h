@@ -4,6 +4,7 @@
 // generated protocol messages. Not thread-safe; throws AdminError on I/O
 // failures and undecodable responses.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -26,9 +27,31 @@ struct AdminError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// How AdminClients made on this thread reach a broker's HOST:PORT: a
+// connected socket, or -1 to dial TCP as usual; it may throw AdminError. The
+// admin listener's REST proxy and console install one for each request
+// (app/kafka_access.h: this broker in process, as the HTTP user), so the
+// command functions they run need not know.
+using Dialer = std::function<int(const std::string& address)>;
+
+// Installs `dialer` for this thread until destroyed (scopes nest; an empty
+// dialer leaves the enclosing one in place).
+class DialerScope {
+ public:
+  explicit DialerScope(Dialer dialer);
+  ~DialerScope();
+  DialerScope(const DialerScope&) = delete;
+  DialerScope& operator=(const DialerScope&) = delete;
+
+ private:
+  Dialer previous_;
+  bool installed_ = false;
+};
+
 class AdminClient {
  public:
-  // bootstrap: HOST:PORT. Connects immediately.
+  // bootstrap: HOST:PORT. Connects immediately (through this thread's
+  // Dialer, if any).
   explicit AdminClient(const std::string& bootstrap, std::string client_id = "runnel-cli");
   ~AdminClient();
   AdminClient(const AdminClient&) = delete;

@@ -82,6 +82,23 @@ std::pair<std::string, uint16_t> parse_host_port(const std::string& key, const s
   return {host, static_cast<uint16_t>(port)};
 }
 
+AdminListen parse_admin_listen(const std::string& value) {
+  constexpr std::string_view kKey = "runnel.admin.listen";
+  std::string s = trim(value);
+  AdminListen out;
+  if (s.rfind("https://", 0) == 0) {
+    out.tls = true;
+    s = s.substr(8);
+  } else if (s.rfind("http://", 0) == 0) {
+    s = s.substr(7);
+  } else if (s.find("://") != std::string::npos) {
+    throw ConfigError(fmt::format("invalid value '{}' for {}: the scheme must be http or https", value, kKey));
+  }
+  if (!s.empty() && s.back() == '/') s.pop_back();
+  std::tie(out.host, out.port) = parse_host_port(std::string(kKey), s);
+  return out;
+}
+
 namespace {
 
 struct ListenerUrl {
@@ -636,6 +653,11 @@ void validate_config(const BrokerConfig& c) {
     if (tls.client_auth != "none" && tls.truststore_location.empty())
       throw ConfigError("ssl.client.auth=" + tls.client_auth + " needs ssl.truststore.location" + where);
   }
+  if (c.admin_listen != "off" && parse_admin_listen(c.admin_listen).tls && c.tls.keystore_location.empty() &&
+      c.tls.keystore_key.empty())
+    throw ConfigError(
+        "runnel.admin.listen=https://... needs ssl.keystore.location (or ssl.keystore.key and "
+        "ssl.keystore.certificate.chain): the admin listener presents the broker's certificate");
   if (c.data_dir.empty()) throw ConfigError("log.dirs must not be empty");
   if (c.log.max_message_bytes > c.socket_request_max_bytes)
     throw ConfigError("message.max.bytes must not exceed socket.request.max.bytes");

@@ -29,6 +29,14 @@ void validate_config(const BrokerConfig& c);
 // host:port ([v6]:port; an empty host is every address); throws ConfigError
 // naming `key` when it is not.
 std::pair<std::string, uint16_t> parse_host_port(const std::string& key, const std::string& value);
+// runnel.admin.listen: [http://|https://]host:port. https serves the admin
+// listener over TLS with the ssl.keystore.* certificate. Throws ConfigError.
+struct AdminListen {
+  bool tls = false;
+  std::string host;
+  uint16_t port = 0;
+};
+AdminListen parse_admin_listen(const std::string& value);
 // Every key the broker understands, for --help.
 std::vector<std::string> known_config_keys();
 

@@ -13,6 +13,7 @@
 #include "app/consume_command.h"
 #include "app/group_admin_command.h"
 #include "app/group_command.h"
+#include "app/kafka_access.h"
 #include "app/record_sender.h"
 #include "app/topic_command.h"
 #include "app/topic_layout.h"
@@ -77,10 +78,12 @@ std::optional<json> body_of(const httplib::Request& req, httplib::Response& res)
 
 // Wraps a handler so that a malformed value in a body or a parameter (a
 // string where a number belongs) is a 400, and any other failure a 502, never an exception
-// out of the HTTP thread.
-httplib::Server::Handler guarded(httplib::Server::Handler handler) {
-  return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+// out of the HTTP thread. The route runs as the request's user: every Kafka
+// connection it makes reaches the broker as that principal (app/kafka_access.h).
+httplib::Server::Handler console_route(std::shared_ptr<const KafkaAccess> access, httplib::Server::Handler handler) {
+  return [access, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
     try {
+      DialerScope as_user(access->dialer(request_principal(), request_peer(req)));
       handler(req, res);
     } catch (const json::exception& e) {
       reply_error(res, 400, std::string("bad request body: ") + e.what());
@@ -184,24 +187,27 @@ void produce_message(const std::string& bootstrap, const httplib::Request& req, 
 
 }  // namespace
 
-void install_console(httplib::Server& server, const std::string& bootstrap) {
+void install_console(httplib::Server& server, std::shared_ptr<const KafkaAccess> access) {
+  const std::string bootstrap = access->bootstrap;
   server.Get("/", [](const httplib::Request&, httplib::Response& res) { serve_asset(res, "index.html"); });
   server.Get(R"(/console/([A-Za-z0-9_.-]+))",
              [](const httplib::Request& req, httplib::Response& res) { serve_asset(res, req.matches[1].str()); });
 
   const std::string api = "/v1/console";
-  server.Get(api + "/cluster", guarded([bootstrap](const httplib::Request&, httplib::Response& res) {
+  server.Get(api + "/cluster", console_route(access, [bootstrap](const httplib::Request&, httplib::Response& res) {
                run_command(res, [&](auto& out, auto& err) { return cluster_status(bootstrap, true, out, err); });
              }));
 
   TopicCommandOptions topic_options;
   topic_options.bootstrap = bootstrap;
   topic_options.json = true;
-  server.Get(api + "/topics", guarded([topic_options](const httplib::Request& req, httplib::Response& res) {
+  server.Get(api + "/topics",
+             console_route(access, [topic_options](const httplib::Request& req, httplib::Response& res) {
                bool internal = req.has_param("internal") && req.get_param_value("internal") == "true";
                run_command(res, [&](auto& out, auto& err) { return topic_list(topic_options, internal, out, err); });
              }));
-  server.Post(api + "/topics", guarded([topic_options](const httplib::Request& req, httplib::Response& res) {
+  server.Post(api + "/topics",
+              console_route(access, [topic_options](const httplib::Request& req, httplib::Response& res) {
                 auto body = body_of(req, res);
                 if (!body) return;
                 std::string name = body->value("name", "");
@@ -216,16 +222,17 @@ void install_console(httplib::Server& server, const std::string& bootstrap) {
                 });
               }));
   const std::string topic_path = api + R"(/topics/([^/]+))";
-  server.Get(topic_path, guarded([topic_options](const httplib::Request& req, httplib::Response& res) {
+  server.Get(topic_path, console_route(access, [topic_options](const httplib::Request& req, httplib::Response& res) {
                run_command(res, [&](auto& out, auto& err) {
                  return topic_describe(topic_options, req.matches[1], true, out, err);
                });
              }));
   server.Delete(
-      topic_path, guarded([topic_options](const httplib::Request& req, httplib::Response& res) {
+      topic_path, console_route(access, [topic_options](const httplib::Request& req, httplib::Response& res) {
         run_command(res, [&](auto& out, auto& err) { return topic_delete(topic_options, {req.matches[1]}, out, err); });
       }));
-  server.Post(topic_path + "/partitions", guarded([topic_options](const httplib::Request& req, httplib::Response& res) {
+  server.Post(topic_path + "/partitions",
+              console_route(access, [topic_options](const httplib::Request& req, httplib::Response& res) {
                 auto body = body_of(req, res);
                 if (!body) return;
                 int32_t count = body->value("count", 0);
@@ -233,7 +240,8 @@ void install_console(httplib::Server& server, const std::string& bootstrap) {
                   return topic_add_partitions(topic_options, req.matches[1], count, out, err);
                 });
               }));
-  server.Post(topic_path + "/configs", guarded([topic_options](const httplib::Request& req, httplib::Response& res) {
+  server.Post(topic_path + "/configs",
+              console_route(access, [topic_options](const httplib::Request& req, httplib::Response& res) {
                 auto body = body_of(req, res);
                 if (!body) return;
                 std::map<std::string, std::string> set;
@@ -246,23 +254,25 @@ void install_console(httplib::Server& server, const std::string& bootstrap) {
                   return topic_alter_config(topic_options, req.matches[1], set, remove, out, err);
                 });
               }));
-  server.Get(topic_path + "/messages", guarded([bootstrap](const httplib::Request& req, httplib::Response& res) {
+  server.Get(topic_path + "/messages",
+             console_route(access, [bootstrap](const httplib::Request& req, httplib::Response& res) {
                read_messages(bootstrap, req, res);
              }));
-  server.Post(topic_path + "/messages", guarded([bootstrap](const httplib::Request& req, httplib::Response& res) {
+  server.Post(topic_path + "/messages",
+              console_route(access, [bootstrap](const httplib::Request& req, httplib::Response& res) {
                 produce_message(bootstrap, req, res);
               }));
 
-  server.Get(api + "/groups", guarded([bootstrap](const httplib::Request&, httplib::Response& res) {
+  server.Get(api + "/groups", console_route(access, [bootstrap](const httplib::Request&, httplib::Response& res) {
                run_command(res, [&](auto& out, auto& err) { return group_list(bootstrap, true, out, err); });
              }));
   const std::string group_path = api + R"(/groups/([^/]+))";
-  server.Get(group_path, guarded([bootstrap](const httplib::Request& req, httplib::Response& res) {
+  server.Get(group_path, console_route(access, [bootstrap](const httplib::Request& req, httplib::Response& res) {
                run_command(res, [&](auto& out, auto& err) {
                  return group_describe(req.matches[1], bootstrap, true, out, err);
                });
              }));
-  server.Delete(group_path, guarded([bootstrap](const httplib::Request& req, httplib::Response& res) {
+  server.Delete(group_path, console_route(access, [bootstrap](const httplib::Request& req, httplib::Response& res) {
                   std::ostringstream out, err;
                   const std::string group = req.matches[1];
                   if (group_delete({group}, bootstrap, out, err) != 0) {
@@ -277,7 +287,8 @@ void install_console(httplib::Server& server, const std::string& bootstrap) {
                   }
                   res.set_content("{}", "application/json");
                 }));
-  server.Post(group_path + "/seek", guarded([bootstrap](const httplib::Request& req, httplib::Response& res) {
+  server.Post(group_path + "/seek",
+              console_route(access, [bootstrap](const httplib::Request& req, httplib::Response& res) {
                 auto body = body_of(req, res);
                 if (!body) return;
                 std::string to = body->value("to", "");

@@ -4,8 +4,9 @@
 // calls under /v1/console/. The API is a thin HTTP face on the command-line
 // tools (`runnel topic|group|cluster|consume|produce`): each route runs the
 // same function as the command, with JSON output, so the console and the CLI
-// cannot disagree. Like the tools it is a Kafka client of the broker's own
-// listener (`bootstrap`), so it works on any broker of a cluster.
+// cannot disagree. Like the tools it is a Kafka client of the broker, so it
+// works on any broker of a cluster; through `access` (app/kafka_access.h) it
+// reaches its broker in process as the HTTP Basic user, whose ACLs apply.
 //
 //   GET    /v1/console/cluster                       cluster status
 //   GET    /v1/console/topics                        topic list
@@ -25,7 +26,7 @@
 //
 // Thread-safety: the handlers run on the HTTP server's threads, each with its
 // own connections.
-#include <string>
+#include <memory>
 
 namespace httplib {
 class Server;
@@ -33,6 +34,8 @@ class Server;
 
 namespace runnel::app {
 
-void install_console(httplib::Server& server, const std::string& bootstrap);
+struct KafkaAccess;
+
+void install_console(httplib::Server& server, std::shared_ptr<const KafkaAccess> access);
 
 }  // namespace runnel::app

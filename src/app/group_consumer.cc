@@ -70,6 +70,7 @@ AdminClient& GroupConsumer::coordinator() {
 }
 
 void GroupConsumer::run() {
+  DialerScope dialer(options_.dialer);
   std::unique_lock lock(mu_);
   while (!stopping_) {
     if (topics_.empty()) {
@@ -318,6 +319,7 @@ void GroupConsumer::fill_positions(const std::vector<TopicPartition>& assigned) 
 
 std::map<GroupConsumer::TopicPartition, int64_t> GroupConsumer::committed(
     const std::vector<TopicPartition>& partitions) {
+  DialerScope dialer(options_.dialer);
   std::map<TopicPartition, int64_t> out;
   if (partitions.empty()) return out;
   auto coord = AdminClient::to_group_coordinator(options_.bootstrap, options_.group, options_.client_id);
@@ -341,6 +343,7 @@ std::map<GroupConsumer::TopicPartition, int64_t> GroupConsumer::committed(
 }
 
 void GroupConsumer::commit(const std::map<TopicPartition, int64_t>& offsets_in) {
+  DialerScope dialer(options_.dialer);
   std::map<TopicPartition, int64_t> offsets = offsets_in;
   OffsetCommitRequest req;
   {
@@ -379,10 +382,12 @@ void GroupConsumer::seek(const std::map<TopicPartition, int64_t>& offsets) {
 }
 
 void GroupConsumer::seek_to(const std::vector<TopicPartition>& partitions, bool to_end) {
+  DialerScope dialer(options_.dialer);
   seek(list_offsets(partitions, to_end ? TopicLayout::kLatest : TopicLayout::kEarliest));
 }
 
 std::vector<ConsumedRecord> GroupConsumer::poll(int32_t timeout_ms, int32_t max_bytes) {
+  DialerScope dialer(options_.dialer);
   auto deadline = Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
   std::map<TopicPartition, int64_t> positions;
   int32_t generation;

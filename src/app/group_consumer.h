@@ -10,7 +10,8 @@
 // Thread-safety: every public method may be called from any thread; one
 // mutex guards the state (held only between network calls, so a poll never
 // waits on a heartbeat's answer, and a JoinGroup waiting for other members
-// never blocks a poll).
+// never blocks a poll). Every connection, whichever thread makes it, goes
+// through Options::dialer.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -23,9 +24,9 @@
 #include <utility>
 #include <vector>
 
-namespace runnel::app {
+#include "app/admin_client.h"
 
-class AdminClient;
+namespace runnel::app {
 
 struct ConsumedRecord {
   std::string topic;
@@ -41,6 +42,8 @@ class GroupConsumer {
   using TopicPartition = std::pair<std::string, int32_t>;
   struct Options {
     std::string bootstrap;
+    // How its connections reach the brokers (app/kafka_access.h); empty: TCP.
+    Dialer dialer;
     std::string group;
     std::string client_id = "runnel-rest-proxy";
     bool from_earliest = false;  // auto.offset.reset: earliest, else latest

@@ -21,6 +21,7 @@
 #include "app/consume_command.h"
 #include "app/group_admin_command.h"
 #include "app/group_command.h"
+#include "app/kafka_access.h"
 #include "app/produce_command.h"
 #include "app/producers_command.h"
 #include "app/progress_line.h"
@@ -78,7 +79,7 @@ int serve(const ServeFlags& flags) {
     if (!etcd.empty()) config.etcd_endpoints = etcd;
     runnel::resolve_listeners(config, listen, advertise);
     if (!admin.empty()) config.admin_listen = admin;
-    if (config.admin_listen != "off") (void)runnel::parse_host_port("runnel.admin.listen", config.admin_listen);
+    if (config.admin_listen != "off") (void)runnel::parse_admin_listen(config.admin_listen);
     runnel::validate_config(config);
   } catch (const runnel::ConfigError& e) {
     spdlog::error("configuration error: {}", e.what());
@@ -150,25 +151,49 @@ int serve(const ServeFlags& flags) {
   // this machine) is worth a warning, not a broker that does not start.
   runnel::AdminServer admin_server(broker);
   if (config.admin_listen != "off") {
-    auto [host, port] = runnel::parse_host_port("runnel.admin.listen", config.admin_listen);
+    auto [admin_tls, host, port] = runnel::parse_admin_listen(config.admin_listen);
     std::string error;
-    // The REST proxy is a client of this broker's own PLAINTEXT listener
-    // (it does not authenticate yet): without one it is not served.
-    std::string kafka_address;
+    // The REST proxy and the console reach this broker in process, as the
+    // HTTP user (app/kafka_access.h), through a listener's view of the
+    // cluster: a PLAINTEXT one if there is one (the other brokers of a
+    // cluster are then reachable over TCP), else the first.
+    runnel::Listener* via = nullptr;
     for (const auto& l : listeners)
-      if (kafka_address.empty() && l->config().protocol == runnel::SecurityProtocol::kPlaintext)
-        kafka_address =
-            (l->config().host == "0.0.0.0" || l->config().host.empty() ? std::string("127.0.0.1") : l->config().host) +
-            ":" + std::to_string(l->port());
-    if (kafka_address.empty()) spdlog::info("no PLAINTEXT listener: the console and the REST proxy are not served");
+      if (!via && l->config().protocol == runnel::SecurityProtocol::kPlaintext) via = l.get();
+    if (!via && !listeners.empty()) via = listeners.front().get();
+    // Every listener secured and no one to act for: serving them would open
+    // an anonymous Kafka client to whoever reaches the admin port.
+    if (via && via->config().protocol != runnel::SecurityProtocol::kPlaintext && !config.admin_basic_auth) {
+      spdlog::info(
+          "no PLAINTEXT listener and runnel.admin.authentication=none: the console and the REST proxy are not served "
+          "(set runnel.admin.authentication=basic to serve them as each user)");
+      via = nullptr;
+    }
     std::function<void(httplib::Server&)> rest;
-    if (!kafka_address.empty())
-      rest = [kafka_address](httplib::Server& server) {
-        runnel::app::install_console(server, kafka_address);
-        runnel::app::install_rest_proxy(server, kafka_address);
+    if (via) {
+      auto access = std::make_shared<runnel::app::KafkaAccess>();
+      const auto& lc = via->config();
+      auto local_host = [](const std::string& h) {
+        return h.empty() || h == "0.0.0.0" || h == "::" ? std::string("127.0.0.1") : h;
       };
-    if (admin_server.start(host, port, &error, rest))
-      spdlog::info("admin listener (console, /metrics, /v1/health) on http://{}:{}/", host, admin_server.port());
+      access->bootstrap = local_host(lc.host) + ":" + std::to_string(via->port());
+      // As Metadata and FindCoordinator name this broker (Broker::set_advertised).
+      std::string advertised = local_host(lc.advertised_host.empty() ? lc.host : lc.advertised_host) + ":" +
+                               std::to_string(lc.advertised_port ? lc.advertised_port : via->port());
+      access->local_addresses = {access->bootstrap, advertised};
+      access->listener_name = lc.name;
+      access->other_brokers_by_tcp = lc.protocol == runnel::SecurityProtocol::kPlaintext;
+      access->connect_in_process = [via](const std::string& principal, const std::string& peer) {
+        return via->connect_in_process(principal, peer);
+      };
+      rest = [access](httplib::Server& server) {
+        runnel::app::install_console(server, access);
+        runnel::app::install_rest_proxy(server, access);
+      };
+    }
+    if (admin_server.start(host, port, admin_tls ? &config.tls : nullptr, &error, rest))
+      spdlog::info("admin listener (console, /metrics, /v1/health) on {}://{}:{}/", admin_tls ? "https" : "http", host,
+                   admin_server.port());
     else
       spdlog::warn("admin listener not started: {} (runnel.admin.listen; 'off' disables it)", error);
   }

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "app/admin_client.h"
 #include "app/group_consumer.h"
+#include "app/kafka_access.h"
 #include "app/record_sender.h"
 #include "app/rest_records.h"
 #include "app/topic_layout.h"
@@ -26,8 +28,9 @@ constexpr const char* kV2Json = "application/vnd.kafka.v2+json";
 constexpr const char* kJsonV2 = "application/vnd.kafka.json.v2+json";
 constexpr const char* kBinaryV2 = "application/vnd.kafka.binary.v2+json";
 // The REST Proxy's own error codes (HTTP status * 100 + a detail).
-constexpr int kTopicNotFound = 40401, kPartitionNotFound = 40402, kInstanceNotFound = 40403, kNotAcceptable = 40601,
-              kInstanceExists = 40902, kUnprocessable = 42201, kUnsupportedFormat = 41501, kKafkaError = 50002;
+constexpr int kNotAuthorized = 40301, kTopicNotFound = 40401, kPartitionNotFound = 40402, kInstanceNotFound = 40403,
+              kNotAcceptable = 40601, kInstanceExists = 40902, kUnprocessable = 42201, kUnsupportedFormat = 41501,
+              kKafkaError = 50002;
 // consumer.instance.timeout.ms: an instance nobody used for this long is closed.
 constexpr auto kInstanceTimeout = std::chrono::minutes(5);
 
@@ -37,6 +40,12 @@ void reply_error(httplib::Response& res, int http_status, int code, const std::s
 }
 
 using Format = EmbeddedFormat;
+
+// TOPIC_AUTHORIZATION_FAILED, as Confluent's proxy reports it (403, 40301,
+// the Java client's TopicAuthorizationException message).
+void reply_not_authorized(httplib::Response& res, const std::string& topic) {
+  reply_error(res, 403, kNotAuthorized, "Not authorized to access topics: [" + topic + "]");
+}
 
 void produce(const std::string& bootstrap, const httplib::Request& req, httplib::Response& res,
              std::optional<int32_t> partition) {
@@ -62,6 +71,11 @@ void produce(const std::string& bootstrap, const httplib::Request& req, httplib:
       return;
     }
     auto sent = send_records(layout, topic, records, -1);
+    constexpr auto kDenied = static_cast<int16_t>(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+    if (!sent.empty() && std::all_of(sent.begin(), sent.end(), [](const auto& s) { return s.error == kDenied; })) {
+      reply_not_authorized(res, topic);
+      return;
+    }
     json offsets = json::array();
     for (const auto& s : sent) {
       if (s.error == 0) {
@@ -70,8 +84,9 @@ void produce(const std::string& bootstrap, const httplib::Request& req, httplib:
       } else {
         std::string what =
             std::string(error_name(static_cast<ErrorCode>(s.error))) + (s.message.empty() ? "" : ": " + s.message);
-        int code =
-            s.error == static_cast<int16_t>(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) ? kPartitionNotFound : kKafkaError;
+        int code = s.error == static_cast<int16_t>(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) ? kPartitionNotFound
+                   : s.error == kDenied                                                   ? kNotAuthorized
+                                                                                          : kKafkaError;
         offsets.push_back({{"partition", s.partition}, {"offset", nullptr}, {"error_code", code}, {"error", what}});
       }
     }
@@ -81,6 +96,8 @@ void produce(const std::string& bootstrap, const httplib::Request& req, httplib:
     std::string what = e.what();
     if (what.find("UNKNOWN_TOPIC_OR_PARTITION") != std::string::npos)
       reply_error(res, 404, kTopicNotFound, "Topic not found.");
+    else if (what.find("TOPIC_AUTHORIZATION_FAILED") != std::string::npos)
+      reply_not_authorized(res, topic);
     else
       reply_error(res, 500, kKafkaError, what);
   }
@@ -109,6 +126,10 @@ std::optional<protocol::MetadataResponse::MetadataResponseTopic> find_topic(cons
                                                                             const std::string& topic,
                                                                             httplib::Response& res) {
   auto md = metadata(bootstrap, topic);
+  if (md.topics.size() == 1 && md.topics[0].error_code == static_cast<int16_t>(ErrorCode::TOPIC_AUTHORIZATION_FAILED)) {
+    reply_not_authorized(res, topic);
+    return std::nullopt;
+  }
   if (md.topics.size() != 1 || md.topics[0].error_code != 0) {
     reply_error(res, 404, kTopicNotFound, "Topic not found.");
     return std::nullopt;
@@ -120,6 +141,7 @@ std::optional<protocol::MetadataResponse::MetadataResponseTopic> find_topic(cons
 
 struct Instance {
   std::string group, name;
+  std::string principal;  // who created it: only they may use it
   Format format = Format::Binary;
   std::unique_ptr<GroupConsumer> consumer;
   std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
@@ -127,7 +149,7 @@ struct Instance {
 };
 
 struct Instances {
-  std::string bootstrap;
+  std::shared_ptr<const KafkaAccess> access;
   std::mutex mu;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Instance>> by_name;
   uint64_t next_id = 1;
@@ -148,7 +170,8 @@ struct Instances {
         }
       }
       auto it = by_name.find({req.matches[1], req.matches[2]});
-      if (it != by_name.end()) {
+      // Another user's instance is not theirs to see.
+      if (it != by_name.end() && it->second->principal == request_principal()) {
         found = it->second;
         found->last_used = now;
       }
@@ -166,13 +189,22 @@ std::vector<GroupConsumer::TopicPartition> partitions_of(const json& body, const
   return out;
 }
 
+// Runs a route as the request's user: every Kafka connection it makes
+// reaches the broker as that principal (app/kafka_access.h).
 template <class F>
-auto guarded(F f) {
-  return [f](const httplib::Request& req, httplib::Response& res) {
+auto guarded(std::shared_ptr<const KafkaAccess> access, F f) {
+  return [access, f](const httplib::Request& req, httplib::Response& res) {
     try {
+      DialerScope as_user(access->dialer(request_principal(), request_peer(req)));
       f(req, res);
     } catch (const json::exception& e) {  // a body that is not what the API takes
       reply_error(res, 422, kUnprocessable, e.what());
+    } catch (const AdminError& e) {  // e.g. GROUP_AUTHORIZATION_FAILED for a consumer instance
+      std::string what = e.what();
+      if (what.find("AUTHORIZATION_FAILED") != std::string::npos)
+        reply_error(res, 403, kNotAuthorized, what);
+      else
+        reply_error(res, 500, kKafkaError, what);
     } catch (const std::exception& e) {
       reply_error(res, 500, 50001, e.what());
     }
@@ -183,8 +215,9 @@ auto guarded(F f) {
 
 // The consumer instances' routes: create, subscribe, records, offsets, positions, delete.
 void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state) {
+  const auto& access = state->access;
   const std::string instance_path = R"(/consumers/([^/]+)/instances/([^/]+))";
-  server.Post(R"(/consumers/([^/]+))", guarded([state](const httplib::Request& req, httplib::Response& res) {
+  server.Post(R"(/consumers/([^/]+))", guarded(access, [state](const httplib::Request& req, httplib::Response& res) {
                 json body = req.body.empty() ? json::object() : json::parse(req.body);
                 auto instance = std::make_shared<Instance>();
                 instance->group = req.matches[1];
@@ -194,8 +227,11 @@ void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state
                   return;
                 }
                 instance->format = format == "json" ? Format::Json : Format::Binary;
+                instance->principal = request_principal();
                 GroupConsumer::Options o;
-                o.bootstrap = state->bootstrap;
+                o.bootstrap = state->access->bootstrap;
+                // Its connections, made later by its own thread too, act for its creator.
+                o.dialer = state->access->dialer(instance->principal, request_peer(req));
                 o.group = instance->group;
                 o.from_earliest = body.value("auto.offset.reset", "latest") == "earliest";
                 o.auto_commit = body.value("auto.commit.enable", "true") != "false";
@@ -212,17 +248,17 @@ void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state
                 }
                 std::string host = req.get_header_value("Host");
                 res.set_content(json{{"instance_id", instance->name},
-                                     {"base_uri", "http://" + host + "/consumers/" + instance->group + "/instances/" +
-                                                      instance->name}}
+                                     {"base_uri", std::string(req.ssl ? "https://" : "http://") + host + "/consumers/" +
+                                                      instance->group + "/instances/" + instance->name}}
                                     .dump(),
                                 kV2Json);
               }));
-  server.Delete(instance_path, guarded([state](const httplib::Request& req, httplib::Response& res) {
+  server.Delete(instance_path, guarded(access, [state](const httplib::Request& req, httplib::Response& res) {
                   std::shared_ptr<Instance> gone;
                   {
                     std::lock_guard lock(state->mu);
                     auto it = state->by_name.find({req.matches[1], req.matches[2]});
-                    if (it != state->by_name.end()) {
+                    if (it != state->by_name.end() && it->second->principal == request_principal()) {
                       gone = it->second;
                       state->by_name.erase(it);
                     }
@@ -235,24 +271,28 @@ void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state
                   gone->consumer.reset();  // leaves the group
                   res.status = 204;
                 }));
-  server.Post(instance_path + "/subscription", guarded([state](const httplib::Request& req, httplib::Response& res) {
+  server.Post(instance_path + "/subscription",
+              guarded(access, [state](const httplib::Request& req, httplib::Response& res) {
                 auto instance = state->find(req, res);
                 if (!instance) return;
                 json body = json::parse(req.body);
                 instance->consumer->subscribe(body.at("topics").get<std::vector<std::string>>());
                 res.status = 204;
               }));
-  server.Get(instance_path + "/subscription", guarded([state](const httplib::Request& req, httplib::Response& res) {
+  server.Get(instance_path + "/subscription",
+             guarded(access, [state](const httplib::Request& req, httplib::Response& res) {
                auto instance = state->find(req, res);
                if (instance) res.set_content(json{{"topics", instance->consumer->subscription()}}.dump(), kV2Json);
              }));
-  server.Delete(instance_path + "/subscription", guarded([state](const httplib::Request& req, httplib::Response& res) {
+  server.Delete(instance_path + "/subscription",
+                guarded(access, [state](const httplib::Request& req, httplib::Response& res) {
                   auto instance = state->find(req, res);
                   if (!instance) return;
                   instance->consumer->subscribe({});
                   res.status = 204;
                 }));
-  server.Get(instance_path + "/assignments", guarded([state](const httplib::Request& req, httplib::Response& res) {
+  server.Get(instance_path + "/assignments",
+             guarded(access, [state](const httplib::Request& req, httplib::Response& res) {
                auto instance = state->find(req, res);
                if (!instance) return;
                json partitions = json::array();
@@ -260,7 +300,7 @@ void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state
                  partitions.push_back({{"topic", t}, {"partition", p}});
                res.set_content(json{{"partitions", partitions}}.dump(), kV2Json);
              }));
-  server.Get(instance_path + "/records", guarded([state](const httplib::Request& req, httplib::Response& res) {
+  server.Get(instance_path + "/records", guarded(access, [state](const httplib::Request& req, httplib::Response& res) {
                auto instance = state->find(req, res);
                if (!instance) return;
                std::string accept = req.get_header_value("Accept");
@@ -294,7 +334,7 @@ void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state
                res.set_content(out.dump(-1, ' ', false, json::error_handler_t::replace),
                                instance->format == Format::Json ? kJsonV2 : kBinaryV2);
              }));
-  server.Post(instance_path + "/offsets", guarded([state](const httplib::Request& req, httplib::Response& res) {
+  server.Post(instance_path + "/offsets", guarded(access, [state](const httplib::Request& req, httplib::Response& res) {
                 auto instance = state->find(req, res);
                 if (!instance) return;
                 std::map<GroupConsumer::TopicPartition, int64_t> offsets;
@@ -313,7 +353,7 @@ void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state
                 }
                 res.status = 200;
               }));
-  server.Get(instance_path + "/offsets", guarded([state](const httplib::Request& req, httplib::Response& res) {
+  server.Get(instance_path + "/offsets", guarded(access, [state](const httplib::Request& req, httplib::Response& res) {
                auto instance = state->find(req, res);
                if (!instance) return;
                // The REST Proxy takes the partitions as a GET body, which the HTTP
@@ -326,7 +366,7 @@ void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state
                res.set_content(json{{"offsets", offsets}}.dump(), kV2Json);
              }));
   server.Post(
-      instance_path + "/positions", guarded([state](const httplib::Request& req, httplib::Response& res) {
+      instance_path + "/positions", guarded(access, [state](const httplib::Request& req, httplib::Response& res) {
         auto instance = state->find(req, res);
         if (!instance) return;
         std::map<GroupConsumer::TopicPartition, int64_t> offsets;
@@ -337,7 +377,7 @@ void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state
       }));
   for (bool to_end : {false, true}) {
     server.Post(instance_path + (to_end ? "/positions/end" : "/positions/beginning"),
-                guarded([state, to_end](const httplib::Request& req, httplib::Response& res) {
+                guarded(access, [state, to_end](const httplib::Request& req, httplib::Response& res) {
                   auto instance = state->find(req, res);
                   if (!instance) return;
                   instance->consumer->seek_to(partitions_of(json::parse(req.body), "partitions"), to_end);
@@ -346,33 +386,35 @@ void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state
   }
 }
 
-void install_rest_proxy(httplib::Server& server, const std::string& bootstrap) {
+void install_rest_proxy(httplib::Server& server, std::shared_ptr<const KafkaAccess> access) {
   auto state = std::make_shared<Instances>();
-  state->bootstrap = bootstrap;
+  state->access = access;
   install_consumers(server, state);
-  server.Get("/topics", guarded([bootstrap](const httplib::Request&, httplib::Response& res) {
+  const std::string bootstrap = access->bootstrap;
+  server.Get("/topics", guarded(access, [bootstrap](const httplib::Request&, httplib::Response& res) {
                auto md = metadata(bootstrap, std::nullopt);
                json names = json::array();
                for (const auto& t : md.topics)
                  if (!t.is_internal && t.name) names.push_back(*t.name);
                res.set_content(names.dump(), kV2Json);
              }));
-  server.Get(R"(/topics/([^/]+))", guarded([bootstrap](const httplib::Request& req, httplib::Response& res) {
+  server.Get(R"(/topics/([^/]+))", guarded(access, [bootstrap](const httplib::Request& req, httplib::Response& res) {
                auto t = find_topic(bootstrap, req.matches[1], res);
                if (!t) return;
                res.set_content(
                    json{{"name", *t->name}, {"configs", json::object()}, {"partitions", partitions_json(*t)}}.dump(),
                    kV2Json);
              }));
-  server.Get(R"(/topics/([^/]+)/partitions)", guarded([bootstrap](const httplib::Request& req, httplib::Response& res) {
+  server.Get(R"(/topics/([^/]+)/partitions)",
+             guarded(access, [bootstrap](const httplib::Request& req, httplib::Response& res) {
                auto t = find_topic(bootstrap, req.matches[1], res);
                if (t) res.set_content(partitions_json(*t).dump(), kV2Json);
              }));
-  server.Post(R"(/topics/([^/]+))", guarded([bootstrap](const httplib::Request& req, httplib::Response& res) {
+  server.Post(R"(/topics/([^/]+))", guarded(access, [bootstrap](const httplib::Request& req, httplib::Response& res) {
                 produce(bootstrap, req, res, std::nullopt);
               }));
   server.Post(R"(/topics/([^/]+)/partitions/(\d+))",
-              guarded([bootstrap](const httplib::Request& req, httplib::Response& res) {
+              guarded(access, [bootstrap](const httplib::Request& req, httplib::Response& res) {
                 produce(bootstrap, req, res, std::stoi(req.matches[2]));
               }));
 }

@@ -83,7 +83,8 @@ bool is_disconnect(const std::error_code& code) {
 
 Connection::Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socket, const ListenerConfig& listener,
                        std::shared_ptr<asio::ssl::context> tls,
-                       std::shared_ptr<const security::SslPrincipalMapper> principal_mapper)
+                       std::shared_ptr<const security::SslPrincipalMapper> principal_mapper,
+                       const VouchedIdentity* vouched)
     : broker_(broker),
       shard_(shard),
       metrics_(broker.request_metrics(shard.id())),
@@ -102,6 +103,11 @@ Connection::Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socke
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (vouched) {
+    session_.principal = vouched->principal;
+    session_.authenticated = true;
+    peer_ = vouched->peer;
+  }
 }
 
 Connection::~Connection() { metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed); }

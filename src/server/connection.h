@@ -18,6 +18,11 @@
 // each. A connection has at most kMaxInFlight requests, or kMaxInFlightBytes
 // of request frames, in progress (always at least one).
 //
+// A connection may also come from inside the process (Listener::
+// connect_in_process: the admin listener's REST proxy and console): its
+// identity is vouched for by the process, so it starts authenticated as that
+// principal, with no TLS and no SASL exchange.
+//
 // Thread-safety: a Connection lives on the shard that accepted it and is used
 // only there.
 #include <asio.hpp>
@@ -25,6 +30,7 @@
 #include <deque>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "config/broker_config.h"
@@ -39,13 +45,23 @@ class Broker;
 class Shard;
 struct HandlerEntry;
 
+// Who an in-process connection acts for: the principal ("User:alice") and
+// the address of the HTTP client behind it ("10.0.0.5:51234"), which ACL
+// host patterns match and the logs name.
+struct VouchedIdentity {
+  std::string principal;
+  std::string peer;
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `tls`: the listener's TLS context (SSL, SASL_SSL), else null;
-  // `principal_mapper`: an SSL listener's ssl.principal.mapping.rules.
+  // `principal_mapper`: an SSL listener's ssl.principal.mapping.rules;
+  // `vouched`: an in-process connection's identity (then `tls` is null).
   Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socket, const ListenerConfig& listener,
              std::shared_ptr<asio::ssl::context> tls,
-             std::shared_ptr<const security::SslPrincipalMapper> principal_mapper = nullptr);
+             std::shared_ptr<const security::SslPrincipalMapper> principal_mapper = nullptr,
+             const VouchedIdentity* vouched = nullptr);
   ~Connection();
   // Serves the connection until the peer closes it, a request is malformed,
   // or close() is called; then closes the socket.

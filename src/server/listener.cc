@@ -1,7 +1,10 @@
 #include "server/listener.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <future>
 
 #include "kafka/broker.h"
@@ -45,6 +48,42 @@ void Listener::stop() {
     });
     done.get_future().wait();
   }
+}
+
+int Listener::connect_in_process(const std::string& principal, const std::string& peer) {
+  if (stopping_) {
+    errno = EPIPE;
+    return -1;
+  }
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return -1;
+  auto& shards = broker_.shards();
+  int shard_id = static_cast<int>(next_in_process_shard_.fetch_add(1, std::memory_order_relaxed) % shards.size());
+  VouchedIdentity vouched{principal, peer};
+  // The server's end is adopted on its shard, as an accepted socket is; the
+  // client may write at once (the socket buffers until the shard reads).
+  asio::post(shards.at(shard_id).executor(), [this, shard_id, fd = fds[0], vouched] {
+    if (stopping_) {
+      ::close(fd);
+      return;
+    }
+    Shard& shard = broker_.shards().at(shard_id);
+    asio::ip::tcp::socket socket(shard.io());
+    std::error_code ec;
+    socket.assign(asio::ip::tcp::v4(), fd, ec);
+    if (ec) {
+      spdlog::warn("in-process connection for {}: {}", vouched.principal, ec.message());
+      ::close(fd);
+      return;
+    }
+    auto connection =
+        std::make_shared<Connection>(broker_, shard, std::move(socket), config_, nullptr, nullptr, &vouched);
+    open_[shard_id].insert(connection);
+    asio::co_spawn(
+        shard.executor(), [connection] { return connection->run(); },
+        [this, shard_id, connection](std::exception_ptr) { open_[shard_id].erase(connection); });
+  });
+  return fds[1];
 }
 
 asio::awaitable<void> Listener::accept_loop() {

@@ -36,6 +36,16 @@ class Listener {
   uint16_t port() const { return port_; }
   const ListenerConfig& config() const { return config_; }
 
+  // A connection from inside this process, served as one that came in on
+  // this listener (Metadata answers with this listener's addresses) but
+  // already authenticated as `principal`, with `peer` as its client address
+  // (ACL host patterns match it). The admin listener's REST proxy and
+  // console reach the broker this way, whatever its listeners' security, as
+  // the HTTP Basic user they serve. Returns the client's end of a connected
+  // socket pair (the caller closes it), or -1 with errno set (EPIPE once the
+  // listener is stopping). Any thread.
+  int connect_in_process(const std::string& principal, const std::string& peer);
+
  private:
   asio::awaitable<void> accept_loop();
   Broker& broker_;
@@ -46,6 +56,7 @@ class Listener {
   asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   int next_shard_ = 0;
+  std::atomic<unsigned> next_in_process_shard_ = 0;
   std::atomic<bool> stopping_ = false;
   // Per shard: the connections whose run() has not ended.
   std::vector<std::unordered_set<std::shared_ptr<Connection>>> open_;

@@ -74,6 +74,27 @@ TEST(BrokerConfig, ResolvesListenersWithTheirProtocols) {
   EXPECT_THROW(set_config(c, "ssl.enabled.protocols", "TLSv1.1"), ConfigError);
 }
 
+TEST(BrokerConfig, AdminListenWithItsScheme) {
+  auto plain = parse_admin_listen("127.0.0.1:9644");
+  EXPECT_FALSE(plain.tls);
+  EXPECT_EQ(plain.host, "127.0.0.1");
+  EXPECT_EQ(plain.port, 9644);
+  EXPECT_FALSE(parse_admin_listen("http://0.0.0.0:80/").tls);
+  auto tls = parse_admin_listen("https://[::1]:9645");
+  EXPECT_TRUE(tls.tls);
+  EXPECT_EQ(tls.host, "::1");
+  EXPECT_EQ(tls.port, 9645);
+  EXPECT_THROW(parse_admin_listen("ftp://127.0.0.1:21"), ConfigError);
+  EXPECT_THROW(parse_admin_listen("https://127.0.0.1"), ConfigError);
+  // https needs the keystore it presents.
+  BrokerConfig c;
+  resolve_listeners(c);
+  set_config(c, "runnel.admin.listen", "https://127.0.0.1:9645");
+  EXPECT_THROW(validate_config(c), ConfigError);
+  set_config(c, "ssl.keystore.location", "/etc/runnel/keystore.pem");
+  EXPECT_NO_THROW(validate_config(c));
+}
+
 TEST(BrokerConfig, InterBrokerSaslLogin) {
   BrokerConfig c;
   set_config(c, "listeners", "SASL_PLAINTEXT://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092");
