@@ -63,11 +63,14 @@ int ensure_topic(const Options& o) {
     if (!nt) die(fmt::format("NewTopic: {}", err));
     rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t* ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(ao, 10000, err, sizeof err);
-    rd_kafka_AdminOptions_set_request_timeout(ao, 10000, err, sizeof err);
+    // 30 s: on a busy machine, right after a workload has left hundreds of MB
+    // to write back, creating 16 partitions took 12.5 s once (make bench's TLS
+    // acks=all row, load average 24), and the row was lost to a 10 s timeout.
+    rd_kafka_AdminOptions_set_operation_timeout(ao, 30000, err, sizeof err);
+    rd_kafka_AdminOptions_set_request_timeout(ao, 30000, err, sizeof err);
     rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
-    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);
-    if (!ev) die("CreateTopics: no answer in 15 s");
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 35000);
+    if (!ev) die("CreateTopics: no answer in 35 s");
     if (rd_kafka_event_error(ev)) die(fmt::format("CreateTopics: {}", rd_kafka_event_error_string(ev)));
     size_t cnt = 0;
     const rd_kafka_topic_result_t** tr =
