@@ -204,6 +204,28 @@ for path in sorted(glob.glob(os.path.join(R, "consume-*.json"))):
         workload=f"runnel consume whole log, cold consumer, {j['partitions']} part ({j['label']})",
         records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
         vs_net=ratio(j["mb_per_s"], net), error=j.get("error"), cpu=cpu(j)))
+# Issue 14: the same workloads over the broker's SSL (and SASL_SSL) listener, each against the
+# plaintext row of the same run: x best peer is TLS records/s over plaintext records/s.
+TLS_ROWS = (("tls-produce-1024B-16p-acks1", "produce-1024B-16p-acks1", "produce 1024 B x 16 part, acks=1, SSL"),
+            ("tls-produce-1024B-16p-acksall", "produce-1024B-16p-acksall", "produce 1024 B x 16 part, acks=all, SSL"),
+            ("tls-produce-1024B-16p-acksall-sasl-scram", "produce-1024B-16p-acksall",
+             "produce 1024 B x 16 part, acks=all, SASL_SSL SCRAM-SHA-512"),
+            ("tls-consume-1024B-16p", "consume-1024B-16p", "consume whole log, cold consumer, 16 part, SSL"))
+tls_ratios = {}
+for name, plain_name, what in TLS_ROWS:
+    j = load(name + ".json")
+    if not j:
+        continue
+    plain = load(plain_name + ".json")
+    share = ratio(j["records_per_s"], plain and plain.get("records_per_s"))
+    tls_ratios[name] = share
+    rows.append(dict(
+        workload=f"runnel TLS {what} (x best peer: share of the plaintext row)",
+        records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
+        p50_ms=j.get("ack_latency_p50_ms"), p99_ms=j.get("ack_latency_p99_ms"),
+        p999_ms=j.get("ack_latency_p999_ms"), max_ms=j.get("ack_latency_max_ms"),
+        vs_net=ratio(j["mb_per_s"], net), vs_peer=share, peer=f"plaintext {plain_name} of this run",
+        failed=j.get("failed"), error=j.get("error"), cpu=cpu(j)))
 for path in sorted(glob.glob(os.path.join(R, "latency-*.json")), key=lambda p: (len(p), p)):
     j = load(os.path.basename(path))
     rows.append(dict(
@@ -385,6 +407,18 @@ print()
 print("targets of issue 5:")
 for name, v, ok in targets:
     print(f"  [{'met' if ok else ' - ' if v is None else 'NOT met'}] {name}: {f(v, 3)}")
+if tls_ratios:
+    print()
+    print("targets of issue 14 (TLS costs under 30% of plaintext throughput at 1 KiB; records/s, same run):")
+    for name, plain_name, what in TLS_ROWS:
+        if name not in tls_ratios:
+            continue
+        share = tls_ratios[name]
+        ok = share is not None and share >= 0.7
+        cost = f"{(1 - share) * 100:.0f}%" if share is not None else "-"
+        print(f"  [{'met' if ok else ' - ' if share is None else 'NOT met'}] {what}: {f(share, 3)} of plaintext "
+              f"(costs {cost})")
+        targets.append((f"issue 14: {what} >= 70% of plaintext", share, ok))
 failed = [r for r in rows if r.get("error") or r.get("failed")]
 if notes or failed:
     print()

@@ -22,6 +22,8 @@
 #   HARD_CASES        which hard cases (default easy,wide,idle,backlog,retention,partitions)
 #   PEERS             which peers (default "redis nats rabbitmq activemq")
 #   PERF=1            perf-record runnel during each produce workload (BUILD_DIR/bench-perf-*.txt)
+#   SKIP_TLS=1        leave out the TLS rows (issue 14: 1 KiB x 16 produce and consume over an SSL
+#                     listener of the same broker, plus one SASL_SSL SCRAM row, next to plaintext)
 #
 # A benchmark is not a test: this script reports what failed and always exits 0.
 set -uo pipefail
@@ -112,6 +114,24 @@ stop_pid() {
   for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$1" 2>/dev/null
 }
+# make_tls_certs DIR: a CA and a broker certificate for 127.0.0.1/localhost signed by it (EC
+# P-256), made now with the openssl command into the run's scratch dir (no key is ever kept);
+# DIR/keystore.pem is the broker's key and certificate, DIR/ca.pem what the clients trust.
+make_tls_certs() {
+  local d=$1
+  mkdir -p "$d"
+  (
+    cd "$d" || exit 1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem \
+      -days 2 -subj /O=runnel/CN=runnel-bench-ca &&
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr \
+        -subj /O=runnel/CN=localhost &&
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.ext &&
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
+        -extfile san.ext &&
+      cat server.key server.pem >keystore.pem
+  ) >"$d/openssl.log" 2>&1
+}
 # note KEY VALUE: a fact for the report (JSON string)
 note() { python3 -c 'import json,sys; print(json.dumps({sys.argv[1]: sys.argv[2]}))' "$1" "$2" >>"$R/notes.jsonl"; }
 # bench NAME ARGS...: one runnel-bench run, its JSON kept as NAME.json, failures noted
@@ -200,8 +220,28 @@ else
   # The admin listener: latency rows add the broker's own stage percentiles from /metrics.
   ADMIN=127.0.0.1:$(free_port)
   mkdir -p "$WORK/runnel"
+  # Issue 14: the same broker also has an SSL listener and a SASL_SSL one (SCRAM-SHA-512, one
+  # user made offline before start-up), for the TLS rows next to the plaintext ones.
+  TLS_ARGS=()
+  TLS_BOOT="" SASL_SSL_BOOT=""
+  if [ "${SKIP_TLS:-0}" = 1 ]; then
+    :
+  elif ! command -v openssl >/dev/null; then
+    note "skipped:tls" "the openssl command is not installed (it makes the run's certificates)"
+  elif ! make_tls_certs "$WORK/tls"; then
+    note "skipped:tls" "openssl could not make the certificates: $(tail -2 "$WORK/tls/openssl.log" | tr '\n' ' ')"
+  elif ! "$RUNNEL_BIN" user set bench --password bench-secret --mechanism SCRAM-SHA-512 \
+    --data-dir "$WORK/runnel" >"$WORK/tls/user.log" 2>&1; then
+    note "skipped:tls" "runnel user set failed: $(tail -2 "$WORK/tls/user.log" | tr '\n' ' ')"
+  else
+    TLS_BOOT=127.0.0.1:$(free_port)
+    SASL_SSL_BOOT=127.0.0.1:$(free_port)
+    TLS_ARGS=(--set "listeners=PLAINTEXT://$BOOT,SSL://$TLS_BOOT,SASL_SSL://$SASL_SSL_BOOT"
+      --set ssl.keystore.type=PEM --set "ssl.keystore.location=$WORK/tls/keystore.pem"
+      --set sasl.enabled.mechanisms=SCRAM-SHA-512)
+  fi
   "$RUNNEL_BIN" serve --data-dir "$WORK/runnel" --listen "$BOOT" --admin "$ADMIN" --set num.partitions=1 \
-    >"$WORK/runnel.log" 2>&1 &
+    "${TLS_ARGS[@]}" >"$WORK/runnel.log" 2>&1 &
   RUNNEL_PID=$!
   PIDS+=($RUNNEL_PID)
   if wait_port "$port" 10; then
@@ -247,6 +287,40 @@ if [ $RUNNEL_OK = 1 ]; then
       runnel_alive "$name"
     done
   done
+  # Issue 14: 1 KiB x 16 partitions over the SSL listener of the same broker, acks=1 and
+  # acks=all, right after the plaintext rows (target: TLS costs under 30% of their throughput),
+  # and acks=all over SASL_SSL with SCRAM-SHA-512 (the login is per connection: the records go
+  # through the same TLS stream). The client verifies the broker's certificate against the
+  # run's CA (it names 127.0.0.1).
+  TLS_CLIENT=(-X security.protocol=SSL -X "ssl.ca.location=$WORK/tls/ca.pem")
+  if [ -n "$TLS_BOOT" ]; then
+    for acks in 1 all; do
+      [ $RUNNEL_OK = 1 ] || break
+      name="tls-produce-1024B-16p-acks${acks}"
+      perf_pid=""
+      if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+        perf record -F 999 -g -p "$RUNNEL_PID" -o "$WORK/perf-$name.data" >/dev/null 2>&1 &
+        perf_pid=$!
+        PIDS+=($perf_pid)
+      fi
+      bench "$name" produce --bootstrap "$TLS_BOOT" --topic "t-1024-16-${acks}-tls" --partitions 16 \
+        --record-size 1024 --records "$RECORDS_LARGE" --duration "$MAX_SECONDS" --acks "$acks" "${TLS_CLIENT[@]}"
+      if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null
+        perf report -i "$WORK/perf-$name.data" --stdio --no-children --percent-limit 1 2>/dev/null |
+          head -200 >"$BUILD_DIR/bench-perf-$name.txt"
+        echo "profile of runnel during $name: $BUILD_DIR/bench-perf-$name.txt" >&2
+      fi
+      runnel_alive "$name"
+    done
+    if [ $RUNNEL_OK = 1 ]; then
+      bench tls-produce-1024B-16p-acksall-sasl-scram produce --bootstrap "$SASL_SSL_BOOT" \
+        --topic t-1024-16-all-sasl --partitions 16 --record-size 1024 --records "$RECORDS_LARGE" \
+        --duration "$MAX_SECONDS" --acks all -X security.protocol=SASL_SSL -X "ssl.ca.location=$WORK/tls/ca.pem" \
+        -X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=bench -X sasl.password=bench-secret
+      runnel_alive tls-produce-sasl-scram
+    fi
+  fi
   # The same acks=all workloads with an idempotent producer (issue 12's target:
   # under 5% below the plain acks=all rows of the same run).
   for w in "100 1 $RECORDS_SMALL" "1024 16 $RECORDS_LARGE"; do
@@ -285,6 +359,13 @@ if [ $RUNNEL_OK = 1 ]; then
     bench "$2" consume --bootstrap "$BOOT" --topic "$1" --record-size "$3" --duration "$MAX_SECONDS"
     runnel_alive "$2"
   done
+  # Issue 14: the cold consumer of the log written over TLS above, over TLS (plaintext reads
+  # with sendfile; TLS reads the file and encrypts it: this VM's kernel has no kTLS).
+  if [ -n "$TLS_BOOT" ] && [ $RUNNEL_OK = 1 ] && [ -f "$R/tls-produce-1024B-16p-acksall.json" ]; then
+    bench tls-consume-1024B-16p consume --bootstrap "$TLS_BOOT" --topic t-1024-16-all-tls --record-size 1024 \
+      --duration "$MAX_SECONDS" "${TLS_CLIENT[@]}"
+    runnel_alive tls-consume-1024B-16p
+  fi
   # End-to-end latency at half the measured maximum of 100 B, 1 partition, acks=all.
   if [ $RUNNEL_OK = 1 ] && [ -f "$R/produce-100B-1p-acksall.json" ]; then
     max=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_per_s"])' "$R/produce-100B-1p-acksall.json")

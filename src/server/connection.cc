@@ -14,6 +14,7 @@
 #include "kafka/handlers/api_versions.h"
 #include "kafka/sasl_exchange.h"
 #include "security/tls_context.h"
+#include "server/tls_socket.h"
 
 namespace runnel {
 namespace {
@@ -98,7 +99,7 @@ Connection::Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socke
   session_.listener = listener.name;
   session_.protocol = listener.protocol;
   session_.authenticated = !uses_sasl(listener.protocol);
-  if (tls_context_) tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
+  if (tls_context_) tls_ = std::make_unique<TlsSocket>(socket_, *tls_context_);
   std::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -136,8 +137,7 @@ asio::awaitable<bool> Connection::tls_handshake() {
     std::error_code ignored;
     socket_.close(ignored);
   });
-  std::error_code ec;
-  co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+  std::error_code ec = co_await tls_->handshake();
   deadline.cancel();
   if (ec) {
     spdlog::info("{}: TLS handshake failed on listener {}: {}", peer_, session_.listener, ec.message());
@@ -430,7 +430,7 @@ asio::awaitable<void> Connection::read_exact(uint8_t* dst, size_t n) {
     if (read_begin_ == read_end_) {
       if (n >= kReadBufferSize) {  // large: straight into its place
         if (tls_)
-          co_await asio::async_read(*tls_, asio::buffer(dst, n), asio::use_awaitable);
+          co_await tls_->read(asio::buffer(dst, n));
         else
           co_await asio::async_read(socket_, asio::buffer(dst, n), asio::use_awaitable);
         co_return;
@@ -450,28 +450,19 @@ asio::awaitable<void> Connection::read_exact(uint8_t* dst, size_t n) {
 }
 
 asio::awaitable<size_t> Connection::read_some(asio::mutable_buffer buffer) {
-  if (tls_) co_return co_await tls_->async_read_some(buffer, asio::use_awaitable);
+  if (tls_) co_return co_await tls_->read_some(buffer);
   co_return co_await socket_.async_read_some(buffer, asio::use_awaitable);
 }
 
 asio::awaitable<void> Connection::write_all(const std::vector<asio::const_buffer>& buffers) {
-  if (!tls_) {
-    co_await asio::async_write(socket_, buffers, asio::use_awaitable);
-    co_return;
-  }
-  // One TLS record per small buffer would cost a record header, a MAC and a
-  // syscall each: gather small writes into one buffer first.
-  size_t total = asio::buffer_size(buffers);
-  if (buffers.size() == 1 || total > (1 << 20)) {
-    co_await asio::async_write(*tls_, buffers, asio::use_awaitable);
-    co_return;
-  }
-  std::vector<uint8_t> gathered(total);
-  asio::buffer_copy(asio::buffer(gathered), buffers);
-  co_await asio::async_write(*tls_, asio::buffer(gathered), asio::use_awaitable);
+  co_await asio::async_write(socket_, buffers, asio::use_awaitable);
 }
 
 asio::awaitable<void> Connection::write_responses(const std::vector<std::shared_ptr<InFlight>>& batch) {
+  if (tls_) {
+    co_await write_responses_tls(batch);
+    co_return;
+  }
   constexpr size_t kHeaderSize = 9;
   std::vector<uint8_t> headers(batch.size() * kHeaderSize);
   std::vector<asio::const_buffer> buffers;
@@ -495,32 +486,74 @@ asio::awaitable<void> Connection::write_responses(const std::vector<std::shared_
       }
       if (!buffers.empty()) co_await write_all(buffers);
       buffers.clear();
-      if (tls_)
-        co_await send_file_tls(*piece.file);
-      else
-        co_await send_file(*piece.file);
+      co_await send_file(*piece.file);
     }
   }
   if (!buffers.empty()) co_await write_all(buffers);
 }
 
-asio::awaitable<void> Connection::send_file_tls(const FileSlice& slice) {
-  // No sendfile through TLS (kTLS is not used): read the bytes, encrypt them.
-  constexpr size_t kChunk = 256 << 10;
-  std::vector<uint8_t> chunk(std::min<size_t>(kChunk, slice.length));
+asio::awaitable<void> Connection::write_responses_tls(const std::vector<std::shared_ptr<InFlight>>& batch) {
+  if (!tls_out_) tls_out_.reset(new uint8_t[kTlsWriteBytes]);  // not zero-filled
+  tls_out_size_ = 0;
+  for (const auto& request : batch) {
+    if (!request->response) continue;  // acks=0: no answer
+    const protocol::OutputFrame& body = *request->response;
+    uint8_t header[9];
+    size_t header_size = request->raw ? 4 : request->flexible_header ? 9 : 8;
+    uint64_t total = header_size - 4 + body.total_size();
+    RequestMetrics::add(metrics_.bytes_sent, 4 + total);
+    store_be32(header, static_cast<uint32_t>(total));
+    store_be32(header + 4, static_cast<uint32_t>(request->ctx.correlation_id));
+    header[8] = 0;  // empty tagged fields of response header v1
+    co_await tls_append(header, header_size);
+    for (const auto& piece : body.pieces) {
+      if (piece.file)
+        co_await tls_append_file(*piece.file);
+      else if (piece.mem_end > piece.mem_begin)
+        co_await tls_append(body.buffer.data() + piece.mem_begin, piece.mem_end - piece.mem_begin);
+    }
+  }
+  co_await tls_flush();
+}
+
+asio::awaitable<void> Connection::tls_append(const uint8_t* data, size_t size) {
+  if (size > kTlsWriteBytes - tls_out_size_) {
+    co_await tls_flush();
+    if (size >= kTlsWriteBytes) {  // large: encrypted from where it is
+      co_await tls_->write(asio::buffer(data, size));
+      co_return;
+    }
+  }
+  std::memcpy(tls_out_.get() + tls_out_size_, data, size);
+  tls_out_size_ += size;
+}
+
+asio::awaitable<void> Connection::tls_append_file(const FileSlice& slice) {
+  if (tls_->ktls_send()) {  // the kernel encrypts: no copy through user space
+    co_await tls_flush();
+    co_await tls_->send_file(slice.file->fd(), slice.position, slice.length);
+    co_return;
+  }
   uint64_t position = slice.position;
   size_t left = slice.length;
   while (left > 0) {
-    size_t want = std::min(left, chunk.size());
-    ssize_t n = ::pread(slice.file->fd(), chunk.data(), want, static_cast<off_t>(position));
+    if (tls_out_size_ == kTlsWriteBytes) co_await tls_flush();
+    size_t want = std::min(left, kTlsWriteBytes - tls_out_size_);
+    ssize_t n = ::pread(slice.file->fd(), tls_out_.get() + tls_out_size_, want, static_cast<off_t>(position));
     if (n < 0 && errno == EINTR) continue;
     // n == 0: the file is shorter than the slice (truncated under us), as in send_file.
     if (n <= 0) throw std::system_error(n == 0 ? EIO : errno, std::system_category(), "pread");
-    auto piece = asio::buffer(chunk.data(), static_cast<size_t>(n));
-    co_await asio::async_write(*tls_, piece, asio::use_awaitable);
+    tls_out_size_ += static_cast<size_t>(n);
     position += static_cast<uint64_t>(n);
     left -= static_cast<size_t>(n);
   }
+}
+
+asio::awaitable<void> Connection::tls_flush() {
+  if (tls_out_size_ == 0) co_return;
+  size_t size = tls_out_size_;
+  tls_out_size_ = 0;
+  co_await tls_->write(asio::buffer(tls_out_.get(), size));
 }
 
 asio::awaitable<void> Connection::send_file(const FileSlice& slice) {

@@ -1,8 +1,9 @@
 #pragma once
 // One client connection: reads size-prefixed request frames, dispatches each
 // to its handler, and writes the responses in request order. File slices in a
-// response go out with sendfile, or, on a TLS connection, are read and written
-// through the TLS stream.
+// response go out with sendfile, or, on a TLS connection, are read into the
+// connection's TLS write buffer with the rest of the responses and encrypted
+// in as few writes as it allows (with kTLS: SSL_sendfile; see tls_socket.h).
 //
 // On a SASL listener a client must authenticate first: until it has, only
 // ApiVersions, SaslHandshake and SaslAuthenticate (or, after a SaslHandshake
@@ -43,6 +44,7 @@ namespace runnel {
 
 class Broker;
 class Shard;
+class TlsSocket;
 struct HandlerEntry;
 
 // Who an in-process connection acts for: the principal ("User:alice") and
@@ -109,8 +111,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Writes the responses of these requests, in order, with as few syscalls
   // as their file slices allow.
   asio::awaitable<void> write_responses(const std::vector<std::shared_ptr<InFlight>>& batch);
+  // The same on a TLS connection: gathered into tls_out_ (file slices read
+  // into it), encrypted and written each time it is full and at the end.
+  asio::awaitable<void> write_responses_tls(const std::vector<std::shared_ptr<InFlight>>& batch);
+  asio::awaitable<void> tls_append(const uint8_t* data, size_t size);
+  asio::awaitable<void> tls_append_file(const FileSlice& slice);
+  asio::awaitable<void> tls_flush();
   asio::awaitable<void> send_file(const FileSlice& slice);
-  asio::awaitable<void> send_file_tls(const FileSlice& slice);
   void log_error(const std::exception& e) const;
 
   Broker& broker_;
@@ -119,7 +126,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::ip::tcp::socket socket_;
   std::shared_ptr<asio::ssl::context> tls_context_;
   std::shared_ptr<const security::SslPrincipalMapper> principal_mapper_;
-  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
+  std::unique_ptr<TlsSocket> tls_;
+  // What a TLS connection writes next, up to kTlsWriteBytes per SSL_write
+  // (16 records): allocated at the first response, kept.
+  static constexpr size_t kTlsWriteBytes = 256 << 10;
+  std::unique_ptr<uint8_t[]> tls_out_;
+  size_t tls_out_size_ = 0;
   security::Session session_;
   std::string peer_;
   // Requests read and not yet answered, oldest first.
