@@ -32,6 +32,7 @@
 #include "kafka/broker.h"
 #include "security/tls_context.h"
 #include "server/listener.h"
+#include "server/memory_trimmer.h"
 #include "server/tls_reloader.h"
 #include "storage/fault_injection_env.h"
 
@@ -114,6 +115,8 @@ int serve(const ServeFlags& flags) {
   broker.set_known_config_keys(runnel::known_config_keys());
   std::vector<std::unique_ptr<runnel::Listener>> listeners;
   std::unique_ptr<runnel::TlsReloader> tls_reloader;
+  // Every 10 s, once 256 connections closed since the last time.
+  runnel::MemoryTrimmer memory_trimmer(std::chrono::seconds(10), 256);
   try {
     // One TLS context per listener with settings of its own
     // (listener.name.<name>.ssl.*); the others share one.
@@ -141,6 +144,7 @@ int serve(const ServeFlags& flags) {
     for (auto& listener : listeners) listener->start();
     broker.join_cluster();
     tls_reloader->start();
+    memory_trimmer.start();
   } catch (const std::exception& e) {
     spdlog::error("start-up failed: {}", e.what());
     for (auto& listener : listeners) listener->stop();
@@ -223,6 +227,7 @@ int serve(const ServeFlags& flags) {
   }
   spdlog::info("received signal {}, shutting down", signal_number);
   tls_reloader->stop();
+  memory_trimmer.stop();
   admin_server.stop();
   for (auto& listener : listeners) listener->stop();
   broker.stop();

@@ -9,6 +9,7 @@
 
 #include "kafka/broker.h"
 #include "server/connection.h"
+#include "server/memory_trimmer.h"
 
 namespace runnel {
 
@@ -81,7 +82,10 @@ int Listener::connect_in_process(const std::string& principal, const std::string
     open_[shard_id].insert(connection);
     asio::co_spawn(
         shard.executor(), [connection] { return connection->run(); },
-        [this, shard_id, connection](std::exception_ptr) { open_[shard_id].erase(connection); });
+        [this, shard_id, connection](std::exception_ptr) {
+          open_[shard_id].erase(connection);
+          MemoryTrimmer::note_connection_closed();
+        });
   });
   return fds[1];
 }
@@ -107,7 +111,10 @@ asio::awaitable<void> Listener::accept_loop() {
       open_[shard_id].insert(connection);
       asio::co_spawn(
           broker_.shards().at(shard_id).executor(), [connection] { return connection->run(); },
-          [this, shard_id, connection](std::exception_ptr) { open_[shard_id].erase(connection); });
+          [this, shard_id, connection](std::exception_ptr) {
+            open_[shard_id].erase(connection);
+            MemoryTrimmer::note_connection_closed();
+          });
     });
   }
 }

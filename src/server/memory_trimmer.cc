@@ -1,0 +1,46 @@
+#include "server/memory_trimmer.h"
+
+#include <malloc.h>
+#include <spdlog/spdlog.h>
+
+namespace runnel {
+
+MemoryTrimmer::MemoryTrimmer(std::chrono::milliseconds interval, uint64_t threshold)
+    : interval_(interval), threshold_(threshold), closed_at_last_trim_(closed_.load()) {}
+
+void MemoryTrimmer::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+      lock.unlock();
+      (void)trim_if_due();
+      lock.lock();
+    }
+  });
+}
+
+void MemoryTrimmer::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool MemoryTrimmer::trim_if_due() {
+  const uint64_t closed = closed_.load(std::memory_order_relaxed);
+  const uint64_t since = closed - closed_at_last_trim_;
+  if (since < threshold_) return false;
+  closed_at_last_trim_ = closed;
+  auto started = std::chrono::steady_clock::now();
+  const bool released = malloc_trim(0) != 0;
+  spdlog::debug(
+      "malloc_trim after {} closed connections: {} in {} us", since,
+      released ? "memory released" : "nothing to release",
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
+  return true;
+}
+
+}  // namespace runnel
