@@ -136,6 +136,26 @@ make_tls_certs() {
 note() { python3 -c 'import json,sys; print(json.dumps({sys.argv[1]: sys.argv[2]}))' "$1" "$2" >>"$R/notes.jsonl"; }
 # bench NAME ARGS...: one runnel-bench run, its JSON kept as NAME.json, failures noted
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# PERF=1: perf-record the broker during workload $1 (perf_start), and write its
+# call graph to BUILD_DIR/bench-perf-$1.txt (perf_stop).
+perf_pid=""
+perf_start() {
+  perf_pid=""
+  if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+    perf record -F 999 -g -p "$RUNNEL_PID" -o "$WORK/perf-$1.data" >/dev/null 2>&1 &
+    perf_pid=$!
+    PIDS+=($perf_pid)
+  fi
+}
+perf_stop() {
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null
+    perf report -i "$WORK/perf-$1.data" --stdio --no-children --percent-limit 1 2>/dev/null |
+      head -200 >"$BUILD_DIR/bench-perf-$1.txt"
+    echo "profile of runnel during $1: $BUILD_DIR/bench-perf-$1.txt" >&2
+  fi
+  perf_pid=""
+}
 bench() {
   local name=$1; shift
   log "$name: runnel-bench $*"
@@ -270,20 +290,10 @@ if [ $RUNNEL_OK = 1 ]; then
     for acks in 1 all; do
       name="produce-${size}B-${parts}p-acks${acks}"
       [ $RUNNEL_OK = 1 ] || break
-      perf_pid=""
-      if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-        perf record -F 999 -g -p "$RUNNEL_PID" -o "$WORK/perf-$name.data" >/dev/null 2>&1 &
-        perf_pid=$!
-        PIDS+=($perf_pid)
-      fi
+      perf_start "$name"
       bench "$name" produce --bootstrap "$BOOT" --topic "t-${size}-${parts}-${acks}" --partitions "$parts" \
         --record-size "$size" --records "$n" --duration "$MAX_SECONDS" --acks "$acks"
-      if [ -n "$perf_pid" ]; then
-        kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null
-        perf report -i "$WORK/perf-$name.data" --stdio --no-children --percent-limit 1 2>/dev/null |
-          head -200 >"$BUILD_DIR/bench-perf-$name.txt"
-        echo "profile of runnel during $name: $BUILD_DIR/bench-perf-$name.txt" >&2
-      fi
+      perf_stop "$name"
       runnel_alive "$name"
     done
   done
@@ -297,20 +307,10 @@ if [ $RUNNEL_OK = 1 ]; then
     for acks in 1 all; do
       [ $RUNNEL_OK = 1 ] || break
       name="tls-produce-1024B-16p-acks${acks}"
-      perf_pid=""
-      if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-        perf record -F 999 -g -p "$RUNNEL_PID" -o "$WORK/perf-$name.data" >/dev/null 2>&1 &
-        perf_pid=$!
-        PIDS+=($perf_pid)
-      fi
+      perf_start "$name"
       bench "$name" produce --bootstrap "$TLS_BOOT" --topic "t-1024-16-${acks}-tls" --partitions 16 \
         --record-size 1024 --records "$RECORDS_LARGE" --duration "$MAX_SECONDS" --acks "$acks" "${TLS_CLIENT[@]}"
-      if [ -n "$perf_pid" ]; then
-        kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null
-        perf report -i "$WORK/perf-$name.data" --stdio --no-children --percent-limit 1 2>/dev/null |
-          head -200 >"$BUILD_DIR/bench-perf-$name.txt"
-        echo "profile of runnel during $name: $BUILD_DIR/bench-perf-$name.txt" >&2
-      fi
+      perf_stop "$name"
       runnel_alive "$name"
     done
     if [ $RUNNEL_OK = 1 ]; then

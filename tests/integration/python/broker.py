@@ -60,10 +60,13 @@ def wait_port(port, timeout=15.0, proc=None):
 
 
 class Broker:
-    def __init__(self, sets=None, binary=None, wrapper=None, args=None):
+    def __init__(self, sets=None, binary=None, wrapper=None, args=None, plaintext_listener=True):
         """wrapper: a command prefix, e.g. ["prlimit", "--nofile=512:512", "--"]
         (it must exec the broker, so that proc.pid is the broker's).
-        args: more command-line arguments, e.g. ["--node-id", "1", "--etcd", url]."""
+        args: more command-line arguments, e.g. ["--node-id", "1", "--etcd", url].
+        plaintext_listener: False leaves out --listen, so the broker has only
+        the listeners `sets` gives it; self.port must then be one of them."""
+        self.plaintext_listener = plaintext_listener
         self.args = list(args or [])
         self.binary = binary or os.environ.get("RUNNEL_BIN")
         self.wrapper = list(wrapper or [])
@@ -86,7 +89,9 @@ class Broker:
         return "127.0.0.1:%d" % self.port
 
     def start(self):
-        args = self.wrapper + [self.binary, "serve", "--data-dir", self.data_dir, "--listen", self.bootstrap]
+        args = self.wrapper + [self.binary, "serve", "--data-dir", self.data_dir]
+        if self.plaintext_listener:
+            args += ["--listen", self.bootstrap]
         args += self.args
         for k, v in self.sets.items():
             args += ["--set", "%s=%s" % (k, v)]

@@ -29,30 +29,11 @@ USERS = {"admin": "admin-secret", "alice": "alice-secret", "bob": "bob-secret"}
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 
-class SecuredBroker(Broker):
-    """A Broker whose only listener is the one in `listeners` (no --listen,
-    so no PLAINTEXT listener); self.port is that listener's port."""
-
-    def start(self):
-        args = self.wrapper + [self.binary, "serve", "--data-dir", self.data_dir] + self.args
-        for k, v in self.sets.items():
-            args += ["--set", "%s=%s" % (k, v)]
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        from broker import _register_pid
-        _register_pid(self.proc.pid)
-        if not wait_port(self.port, 15.0, self.proc):
-            self.stop()
-            raise RuntimeError("broker did not start:\n%s" % self.log())
-        return self
-
-
 def start_secured_broker(certs, extra_sets=None, scheme="http", protocol="SASL_SSL"):
     """A broker whose only listener is `protocol`, with the users and the
     authorizer, its admin listener on `scheme`; returns (broker, admin port)."""
     admin_port = free_port()
-    b = SecuredBroker(sets={})
+    b = Broker(sets={}, plaintext_listener=False)
     sets = {"listeners": "%s://127.0.0.1:%d" % (protocol, b.port),
             "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
             "ssl.keystore.type": "PEM", "ssl.keystore.location": certs["server-keystore.pem"],
