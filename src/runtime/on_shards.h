@@ -29,6 +29,14 @@ struct ShardJob {
 template <class T>
 asio::awaitable<std::vector<T>> on_shards_concurrently(const std::vector<ShardJob<T>>& jobs, T on_exception) {
   if (jobs.empty()) co_return std::vector<T>{};
+  if (jobs.size() == 1) {  // nothing to overlap: one hop, as on_shard()
+    std::vector<T> one(1, on_exception);
+    try {
+      one[0] = co_await on_shard(*jobs[0].shard, jobs[0].fn);
+    } catch (...) {
+    }
+    co_return one;
+  }
   struct State {
     explicit State(const asio::any_io_executor& ex, size_t n, const T& fallback)
         : results(n, fallback), left(n), timer(ex) {}
