@@ -7,6 +7,7 @@ import csv
 import glob
 import json
 import os
+import re
 import sys
 
 R, OUT = sys.argv[1], sys.argv[2]
@@ -167,7 +168,7 @@ for path in sorted(glob.glob(os.path.join(R, "produce-*.json"))):
             failed=j.get("failed"), error=j.get("error"), cpu=cpu(j)))
         continue
     if j["label"].endswith("-txn100"):
-        plain = load(os.path.basename(path).replace("-txn100", ""))
+        plain = load(re.sub(r"(-\d+producers)?-txn100", "", os.path.basename(path)))
         rows.append(dict(
             workload=f"runnel produce {size} B x {j['partitions']} part, acks=all, transactions of "
                      f"{j['records_per_txn']} records, {j['producers']} producer(s), "

@@ -335,13 +335,15 @@ if [ $RUNNEL_OK = 1 ]; then
   # rows of the same run). One producer commits each transaction before it begins the next
   # (commit_transaction waits for every record's acknowledgement), as a consume-transform-
   # produce loop does; the 1 KiB row runs 4 such producers, each with its own transactional.id.
-  for w in "100 1 1" "1024 16 4"; do
+  # The -16producers rows run 16 of them at once (many consume-transform-produce instances):
+  # one producer is bound by its round trips, many show what the broker sustains.
+  for w in "100 1 1" "1024 16 4" "100 1 16 -16producers" "1024 16 16 -16producers"; do
     set -- $w
     [ $RUNNEL_OK = 1 ] || break
-    bench "produce-${1}B-${2}p-acksall-txn100" produce --bootstrap "$BOOT" --topic "t-${1}-${2}-txn" \
+    bench "produce-${1}B-${2}p-acksall${4:-}-txn100" produce --bootstrap "$BOOT" --topic "t-${1}-${2}-txn${4:-}" \
       --partitions "$2" --record-size "$1" --records 100000000 --duration "$MAX_SECONDS" --acks all \
       --producers "$3" --txn-records 100 --linger-ms 0
-    runnel_alive "produce-${1}B-txn100"
+    runnel_alive "produce-${1}B-txn100${4:-}"
   done
   # One record per ProduceRequest, acks=all, up to 5 requests in flight on one connection:
   # requests/s against fio's fdatasyncs/s shows whether requests in flight share a sync.

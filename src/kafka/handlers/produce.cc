@@ -35,6 +35,7 @@
 #include "protocol/legacy_messages.h"
 #include "protocol/messages.h"
 #include "protocol/record_batch.h"
+#include "runtime/on_shards.h"
 
 namespace runnel {
 namespace {
@@ -313,21 +314,28 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   // appended while this one waits for its sync, and share it.
   if (ctx.ordered) ctx.ordered();
 
-  const auto started = std::chrono::steady_clock::now();
+  // Every partition's acknowledgement is awaited at once, so that their
+  // syncs overlap (one after the other, each partition's sync would only be
+  // requested once the previous partition's was done). One timeout for the
+  // whole request, as Kafka's delayed produce has.
+  const int64_t timeout_ms = std::max<int64_t>(0, request.timeout_ms);
+  std::vector<ShardJob<ErrorCode>> waits;
+  waits.reserve(durable.size());
   for (auto& d : durable) {
-    // One timeout for the whole request, as Kafka's delayed produce has.
-    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    int64_t timeout_ms = std::max<int64_t>(0, request.timeout_ms - waited.count());
-    auto error = co_await on_shard(*d.shard, [&broker, &d, timeout_ms]() -> asio::awaitable<ErrorCode> {
-      auto* partition = broker.partition(d.topic, d.partition);
-      if (!partition) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
-      if (d.local) {
-        const bool synced = co_await partition->wait_durable(Offset(d.last_offset));
-        co_return synced ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
-      }
-      co_return co_await partition->wait_acknowledged(Offset(d.last_offset), timeout_ms);
-    });
-    response.responses[d.topic_index].partition_responses[d.partition_index].error_code = code(error);
+    waits.push_back({d.shard, [&broker, &d, timeout_ms]() -> asio::awaitable<ErrorCode> {
+                       auto* partition = broker.partition(d.topic, d.partition);
+                       if (!partition) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+                       if (d.local) {
+                         const bool synced = co_await partition->wait_durable(Offset(d.last_offset));
+                         co_return synced ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
+                       }
+                       co_return co_await partition->wait_acknowledged(Offset(d.last_offset), timeout_ms);
+                     }});
+  }
+  auto acknowledged = co_await on_shards_concurrently(waits, ErrorCode::UNKNOWN_SERVER_ERROR);
+  for (size_t i = 0; i < durable.size(); ++i) {
+    const auto& d = durable[i];
+    response.responses[d.topic_index].partition_responses[d.partition_index].error_code = code(acknowledged[i]);
   }
 
   if (request.acks == 0) co_return std::nullopt;
