@@ -9,25 +9,10 @@ MemoryTrimmer::MemoryTrimmer(std::chrono::milliseconds interval, uint64_t thresh
     : interval_(interval), threshold_(threshold), closed_at_last_trim_(closed_.load()) {}
 
 void MemoryTrimmer::start() {
-  if (thread_.joinable()) return;
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
-      lock.unlock();
-      (void)trim_if_due();
-      lock.lock();
-    }
-  });
+  thread_.start(interval_, [this] { (void)trim_if_due(); });
 }
 
-void MemoryTrimmer::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void MemoryTrimmer::stop() { thread_.stop(); }
 
 bool MemoryTrimmer::trim_if_due() {
   const uint64_t closed = closed_.load(std::memory_order_relaxed);

@@ -14,10 +14,9 @@
 // the broker.
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
-#include <thread>
+
+#include "base/periodic_thread.h"
 
 namespace runnel {
 
@@ -25,7 +24,6 @@ class MemoryTrimmer {
  public:
   // Trims at most every `interval`, once `threshold` connections closed.
   MemoryTrimmer(std::chrono::milliseconds interval, uint64_t threshold);
-  ~MemoryTrimmer() { stop(); }
   MemoryTrimmer(const MemoryTrimmer&) = delete;
   MemoryTrimmer& operator=(const MemoryTrimmer&) = delete;
 
@@ -43,10 +41,7 @@ class MemoryTrimmer {
   const std::chrono::milliseconds interval_;
   const uint64_t threshold_;
   uint64_t closed_at_last_trim_ = 0;  // the trimmer thread's (or the test's) own
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // under mu_
-  std::thread thread_;
+  PeriodicThread thread_;
 };
 
 }  // namespace runnel

@@ -8,27 +8,11 @@ TlsReloader::TlsReloader(std::vector<Watched> watched, std::chrono::milliseconds
     : watched_(std::move(watched)), interval_(interval) {}
 
 void TlsReloader::start() {
-  if (watched_.empty() || interval_.count() <= 0 || thread_.joinable()) return;
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-      wake_.wait_for(lock, interval_, [this] { return stopping_; });
-      if (stopping_) break;
-      lock.unlock();
-      check_once();
-      lock.lock();
-    }
-  });
+  if (watched_.empty() || interval_.count() <= 0) return;
+  thread_.start(interval_, [this] { check_once(); });
 }
 
-void TlsReloader::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void TlsReloader::stop() { thread_.stop(); }
 
 void TlsReloader::check_once() {
   for (const auto& w : watched_) {

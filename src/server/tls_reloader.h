@@ -10,13 +10,11 @@
 // seconds, and rarely a PEM parse, kept off the shards); start() and stop()
 // from one thread.
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "base/periodic_thread.h"
 #include "security/tls_context.h"
 
 namespace runnel {
@@ -28,7 +26,6 @@ class TlsReloader {
     std::string what;  // for the log: "listener", "inter-broker client"
   };
   TlsReloader(std::vector<Watched> watched, std::chrono::milliseconds interval);
-  ~TlsReloader() { stop(); }
   TlsReloader(const TlsReloader&) = delete;
   TlsReloader& operator=(const TlsReloader&) = delete;
 
@@ -40,10 +37,7 @@ class TlsReloader {
  private:
   std::vector<Watched> watched_;
   std::chrono::milliseconds interval_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
-  std::thread thread_;
+  PeriodicThread thread_;
 };
 
 }  // namespace runnel
