@@ -11,8 +11,8 @@ and what it costs a producer writing to another topic meanwhile.
    KEYS records are superseded.
 2. Baseline: a producer writes 1 KiB records, acks=1, to topic `other` for
    10 s with the cleaner still off.
-3. The broker restarts with the cleaner on (one thread, unthrottled, 128 MiB
-   dedupe buffer) while the same producer writes to `other` until the cleaner
+3. The broker restarts with the cleaner on (one thread, 128 MiB dedupe buffer,
+   unthrottled unless CLEANER_IO_MAX_BPS sets log.cleaner.io.max.bytes.per.second) while the same producer writes to `other` until the cleaner
    logs that it cleaned `compacted-0` (timeout 30 min). The cleaner's own
    log line gives the bytes read and written.
 
@@ -37,6 +37,9 @@ build = sys.argv[1] if len(sys.argv) > 1 else "build"
 TOTAL_MB = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
 KEYS = int(sys.argv[3]) if len(sys.argv) > 3 else 100000
 VALUE = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
+# CLEANER_IO_MAX_BPS: log.cleaner.io.max.bytes.per.second for the cleaning
+# phase (default: unlimited), to see what a bound buys the other producer.
+IO_LIMIT = os.environ.get("CLEANER_IO_MAX_BPS", "")
 binary = os.environ.get("RUNNEL_BIN") or os.path.abspath(os.path.join(build, "runnel"))
 tmp = tempfile.mkdtemp(prefix="runnel-compaction-", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
 data = os.path.join(tmp, "data")
@@ -54,6 +57,8 @@ def start(cleaner):
     args = [binary, "serve", "--data-dir", data, "--listen", bootstrap,
             "--set", "log.cleaner.enable=%s" % ("true" if cleaner else "false"),
             "--set", "log.cleaner.backoff.ms=1000", "--set", "log.retention.check.interval.ms=5000"]
+    if cleaner and IO_LIMIT:
+        args += ["--set", "log.cleaner.io.max.bytes.per.second=%s" % IO_LIMIT]
     proc = subprocess.Popen(args, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
     for _ in range(600):
         try:
