@@ -617,6 +617,8 @@ void Broker::start() {
     hooks.write_markers = [this](const txn::MarkerRequest& request) { return write_markers_anywhere(request); };
     txn_coordinators_.push_back(std::make_unique<txn::Coordinator>(shards_.at(s).io(), txn_config, std::move(hooks)));
     txn_verifiers_.push_back(std::make_unique<TxnVerifier>(shards_.at(s).io(), inter_broker_sasl_, inter_broker_tls_));
+    txn_marker_senders_.push_back(
+        std::make_unique<TxnMarkerSender>(shards_.at(s).io(), inter_broker_sasl_, inter_broker_tls_));
   }
   partitions_.open_all(topics, [this](int s) {
     for (int32_t p = 0; p < offsets_partitions_; ++p)
@@ -650,6 +652,7 @@ void Broker::stop() {
     if (s < static_cast<int>(coordinators_.size())) coordinators_[s]->stop();
     if (s < static_cast<int>(txn_coordinators_.size())) txn_coordinators_[s]->stop();
     if (s < static_cast<int>(txn_verifiers_.size())) txn_verifiers_[s]->stop();
+    if (s < static_cast<int>(txn_marker_senders_.size())) txn_marker_senders_[s]->stop();
   });
   shards_.stop();
   flusher_.stop();

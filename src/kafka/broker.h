@@ -26,6 +26,7 @@
 #include "config/dynamic_broker_config.h"
 #include "group/coordinator.h"
 #include "kafka/request_metrics.h"
+#include "kafka/txn_marker_sender.h"
 #include "kafka/txn_markers.h"
 #include "kafka/txn_verifier.h"
 #include "runtime/shard.h"
@@ -327,8 +328,9 @@ class Broker {
   std::vector<std::unique_ptr<RequestMetrics>> request_metrics_;   // one per shard
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   std::atomic<int32_t> offsets_partitions_{0};
-  std::vector<std::unique_ptr<txn::Coordinator>> txn_coordinators_;  // one per shard
-  std::vector<std::unique_ptr<TxnVerifier>> txn_verifiers_;          // one per shard
+  std::vector<std::unique_ptr<txn::Coordinator>> txn_coordinators_;   // one per shard
+  std::vector<std::unique_ptr<TxnVerifier>> txn_verifiers_;           // one per shard
+  std::vector<std::unique_ptr<TxnMarkerSender>> txn_marker_senders_;  // one per shard
   std::atomic<int32_t> txn_partitions_{0};
   std::unique_ptr<cluster::ControlPlane> control_plane_;
   bool shards_started_ = false;

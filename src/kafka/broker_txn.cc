@@ -6,64 +6,11 @@
 #include <algorithm>
 #include <map>
 
-#include "cluster/replication/broker_connection.h"
 #include "kafka/broker.h"
-#include "protocol/messages.h"
+#include "kafka/txn_marker_sender.h"
+#include "runtime/on_shards.h"
 
 namespace runnel {
-namespace {
-
-constexpr int16_t kWriteTxnMarkersVersion = 1;
-
-// Sends one WriteTxnMarkers request for `partitions` to the broker at
-// host:port and returns one error per partition (NOT_LEADER_OR_FOLLOWER for
-// all when the broker cannot be reached or answers nothing usable: the
-// coordinator retries them).
-asio::awaitable<std::vector<ErrorCode>> send_markers(const std::string& host, int32_t port,
-                                                     const std::optional<InterBrokerSasl>& sasl,
-                                                     const std::shared_ptr<security::TlsContextSource>& tls,
-                                                     const txn::MarkerRequest& request,
-                                                     const std::vector<TxnMarkerPartition>& partitions) {
-  using cluster::replication::BrokerConnection;
-  std::vector<ErrorCode> errors(partitions.size(), ErrorCode::NOT_LEADER_OR_FOLLOWER);
-  BrokerConnection connection(current_shard()->io(), "runnel-txn-coordinator", sasl, tls);
-  auto ec = co_await connection.connect(host, static_cast<uint16_t>(port), std::chrono::seconds(5));
-  if (ec == std::errc::permission_denied && connection.refused_at() == BrokerConnection::Stage::kTls)
-    spdlog::error("transaction markers: TLS handshake failed with {}:{}: {}", host, port, connection.auth_error());
-  else if (ec == std::errc::permission_denied)
-    spdlog::error("transaction markers: authentication failed to {}:{} as {} with SASL mechanism {}: {}", host, port,
-                  sasl ? sasl->username : "", sasl ? sasl->mechanism : "", connection.auth_error());
-  if (ec) co_return errors;
-  protocol::WriteTxnMarkersRequest req;
-  auto& marker = req.markers.emplace_back();
-  marker.producer_id = request.producer_id;
-  marker.producer_epoch = request.producer_epoch;
-  marker.transaction_result = request.commit;
-  marker.coordinator_epoch = request.coordinator_epoch;
-  for (const auto& tp : partitions) {
-    if (marker.topics.empty() || marker.topics.back().name != tp.topic) marker.topics.emplace_back().name = tp.topic;
-    marker.topics.back().partition_indexes.push_back(tp.partition);
-  }
-  auto body = co_await connection.call(req, kWriteTxnMarkersVersion, std::chrono::seconds(35));
-  connection.close();
-  if (!body) co_return errors;
-  protocol::WriteTxnMarkersResponse response;
-  try {
-    protocol::Reader reader(body->body);
-    response.read(reader, kWriteTxnMarkersVersion);
-  } catch (const protocol::DecodeError&) {
-    co_return errors;
-  }
-  for (const auto& m : response.markers)
-    for (const auto& t : m.topics)
-      for (const auto& pr : t.partitions)
-        for (size_t i = 0; i < partitions.size(); ++i)
-          if (partitions[i].topic == t.name && partitions[i].partition == pr.partition_index)
-            errors[i] = static_cast<ErrorCode>(pr.error_code);
-  co_return errors;
-}
-
-}  // namespace
 
 Shard& Broker::txn_coordinator_shard(const std::string& transactional_id) {
   return owner(txn::kTransactionStateTopic, txn::state_partition_for(transactional_id, txn_partitions_));
@@ -166,19 +113,37 @@ asio::awaitable<std::vector<ErrorCode>> Broker::write_markers_anywhere(const txn
     local.push_back({tp.topic, tp.partition});
     local_index.push_back(i);
   }
+  // Every broker's markers and this broker's own at once: each waits for
+  // acks=all, and one broker's wait should not hold up the others'.
+  std::vector<ShardJob<std::vector<ErrorCode>>> jobs;
+  std::vector<const std::vector<size_t>*> job_index;
+  Shard* here = current_shard();
   for (const auto& [node, partitions] : remote) {
     auto where = inter_broker_endpoint(node);
     if (!where) continue;
-    const std::string host = where->host;
-    auto written = co_await send_markers(host, where->port, inter_broker_sasl_, inter_broker_tls_, request, partitions);
-    const auto& index = remote_index[node];
-    for (size_t j = 0; j < index.size(); ++j) errors[index[j]] = written[j];
+    auto& sender = *txn_marker_senders_[static_cast<size_t>(here->id())];
+    jobs.push_back({here,
+                    [&sender, node, host = where->host, port = where->port, &request,
+                     &partitions]() -> asio::awaitable<std::vector<ErrorCode>> {
+                      txn::MarkerRequest to_node = request;
+                      to_node.partitions.clear();
+                      for (const auto& tp : partitions) to_node.partitions.push_back({tp.topic, tp.partition});
+                      co_return co_await sender.send(node, host, port, to_node);
+                    }});
+    job_index.push_back(&remote_index[node]);
   }
   if (!local.empty()) {
-    auto written = co_await write_txn_markers(request.producer_id, request.producer_epoch, request.commit,
-                                              request.coordinator_epoch, local);
-    for (size_t j = 0; j < local_index.size(); ++j)
-      errors[local_index[j]] = j < written.size() ? written[j] : ErrorCode::UNKNOWN_SERVER_ERROR;
+    jobs.push_back({here, [this, &request, &local]() -> asio::awaitable<std::vector<ErrorCode>> {
+                      co_return co_await write_txn_markers(request.producer_id, request.producer_epoch, request.commit,
+                                                           request.coordinator_epoch, local);
+                    }});
+    job_index.push_back(&local_index);
+  }
+  auto written = co_await on_shards_concurrently(jobs, std::vector<ErrorCode>{});
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    const auto& index = *job_index[k];
+    for (size_t j = 0; j < index.size(); ++j)
+      errors[index[j]] = j < written[k].size() ? written[k][j] : ErrorCode::NOT_LEADER_OR_FOLLOWER;
   }
   co_return errors;
 }

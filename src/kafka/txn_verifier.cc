@@ -57,7 +57,7 @@ void TxnVerifier::stop() {
   stopped_ = true;
   for (auto& [_, n] : nodes_) {
     answer_all(n.queued, ErrorCode::NETWORK_EXCEPTION);
-    if (n.connection) n.connection->close();
+    if (n.peer) n.peer->close();
   }
 }
 
@@ -92,58 +92,14 @@ asio::awaitable<void> TxnVerifier::send(Node& n, std::map<std::string, Queued>& 
     }
   }
 
-  // A connection kept from an earlier request may have been closed by the
-  // peer meanwhile (connections.max.idle.ms, a restart): a request that gets
-  // no answer on it is sent once more on a new one.
-  std::optional<cluster::replication::ResponseBody> body;
-  for (int attempt = 0; attempt < 2 && !body; ++attempt) {
-    if (n.connection && (!n.connection->connected() || n.connected_host != n.host || n.connected_port != n.port)) {
-      n.connection->close();
-      n.connection.reset();
-    }
-    const bool reused = n.connection != nullptr;
-    if (!n.connection) {
-      using cluster::replication::BrokerConnection;
-      auto connection = std::make_unique<BrokerConnection>(io_, "runnel-txn-verifier", sasl_, tls_);
-      const std::string host = n.host;
-      const int32_t port = n.port;
-      auto ec = co_await connection->connect(host, static_cast<uint16_t>(port), kConnectTimeout);
-      if (ec == std::errc::permission_denied && connection->refused_at() == BrokerConnection::Stage::kTls) {
-        spdlog::error("transaction verification: TLS handshake failed with {}:{}: {}", host, port,
-                      connection->auth_error());
-        answer_all(batch, ErrorCode::NETWORK_EXCEPTION);
-        co_return;
-      }
-      if (ec == std::errc::permission_denied) {
-        spdlog::error("transaction verification: authentication failed to {}:{} as {} with SASL mechanism {}: {}", host,
-                      port, sasl_ ? sasl_->username : "", sasl_ ? sasl_->mechanism : "", connection->auth_error());
-        answer_all(batch, ErrorCode::SASL_AUTHENTICATION_FAILED);
-        co_return;
-      }
-      if (ec) {
-        spdlog::warn("transaction verification: cannot reach the coordinator at {}:{}: {}", host, port, ec.message());
-        answer_all(batch, ErrorCode::NETWORK_EXCEPTION);
-        co_return;
-      }
-      n.connection = std::move(connection);
-      n.connected_host = host;
-      n.connected_port = port;
-    }
-    ++requests_sent_;
-    const auto sent = std::chrono::steady_clock::now();
-    body = co_await n.connection->call(request, kVersion, kRequestTimeout);
-    if (!body) {
-      n.connection.reset();  // call() closed it
-      // Only a quick failure is a stale connection; a timeout is not retried.
-      if (reused && std::chrono::steady_clock::now() - sent < std::chrono::seconds(1)) continue;
-    }
-    break;
-  }
-  if (!body) {
-    spdlog::warn("transaction verification: no answer from the coordinator at {}:{}", n.host, n.port);
-    answer_all(batch, ErrorCode::NETWORK_EXCEPTION);
+  if (!n.peer)
+    n.peer = std::make_unique<PeerConnection>(io_, "transaction verification", "runnel-txn-verifier", sasl_, tls_);
+  auto reply = co_await n.peer->call(n.host, n.port, request, kVersion, kRequestTimeout);
+  if (!reply.body) {
+    answer_all(batch, reply.error);
     co_return;
   }
+  const auto& body = reply.body;
   protocol::AddPartitionsToTxnResponse response;
   try {
     protocol::Reader reader(body->body);

@@ -3,9 +3,7 @@
 // AddPartitionsToTxnManager): asks a transaction coordinator on another
 // broker whether partitions are in a producer's ongoing transaction, with
 // AddPartitionsToTxn v5, verify_only=true, over one connection per
-// coordinator broker kept open between requests (a request that fails at
-// once on a kept connection, which the peer may have closed meanwhile, is
-// sent again on a new one).
+// coordinator broker kept open between requests (kafka/peer_connection.h).
 //
 // Batching, as Kafka's: the verifications waiting for one broker go in one
 // request; while a request to it is in flight, new ones queue for the next.
@@ -36,8 +34,8 @@
 #include <vector>
 
 #include "base/error_code.h"
-#include "cluster/replication/broker_connection.h"
 #include "config/broker_config.h"
+#include "kafka/peer_connection.h"
 #include "txn/coordinator.h"
 
 namespace runnel {
@@ -49,7 +47,6 @@ class TxnVerifier {
   // How long one request may take before its waiters get NETWORK_EXCEPTION
   // (Kafka: request.timeout.ms).
   static constexpr auto kRequestTimeout = std::chrono::seconds(30);
-  static constexpr auto kConnectTimeout = std::chrono::seconds(5);
 
   // `sasl` and `tls`: how the inter-broker listener is reached (as the
   // replica fetchers and the marker sender reach it).
@@ -64,9 +61,6 @@ class TxnVerifier {
                                                  const std::vector<txn::TopicPartition>& partitions);
   // Answers every waiter NETWORK_EXCEPTION and sends nothing more.
   void stop();
-
-  // Requests sent so far (tests and metrics).
-  uint64_t requests_sent() const { return requests_sent_; }
 
  private:
   using Done = std::function<void(std::vector<ErrorCode>)>;
@@ -84,9 +78,7 @@ class TxnVerifier {
     int32_t port = 0;
     std::map<std::string, Queued> queued;  // by transactional id
     bool sending = false;
-    std::unique_ptr<cluster::replication::BrokerConnection> connection;
-    std::string connected_host;
-    int32_t connected_port = 0;
+    std::unique_ptr<PeerConnection> peer;  // made on the first request
   };
 
   void enqueue(int32_t node, const std::string& transactional_id, int64_t producer_id, int16_t producer_epoch,
@@ -101,7 +93,6 @@ class TxnVerifier {
   std::shared_ptr<const security::TlsContextSource> tls_;
   std::map<int32_t, Node> nodes_;
   bool stopped_ = false;
-  uint64_t requests_sent_ = 0;
 };
 
 }  // namespace runnel

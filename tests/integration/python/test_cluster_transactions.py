@@ -4,13 +4,17 @@ broker is killed -9 in the middle of a transaction: __transaction_state's new
 leader takes over (aborting the open transaction, with markers to the partitions' new
 leaders, when the producer re-inits),
 the producer carries on after re-init, and read_committed sees the committed
-transactions whole and nothing of the interrupted one."""
+transactions whole and nothing of the interrupted one. The coordinator keeps
+one connection per broker for its markers rather than one per transaction."""
+import re
 import unittest
+import urllib.request
 
 from confluent_kafka import Producer
 from kafka.admin import NewTopic
 
 import etcd
+from broker import free_port
 from cluster import Cluster, wait_for
 from helpers import admin
 from test_cluster_replication import FAST, states
@@ -35,12 +39,17 @@ def describe_any(cluster, txn_id):
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
 class ClusterTransactionsTest(unittest.TestCase):
     def setUp(self):
-        self.cluster = Cluster(3, sets=SETS).start()
+        self.admin_ports = {n: free_port() for n in (1, 2, 3)}
+        self.cluster = Cluster(3, sets=SETS, node_sets=lambda n: {
+            "runnel.admin.listen": "127.0.0.1:%d" % self.admin_ports[n]}).start()
 
-    def tearDown(self):
-        self.cluster.cleanup()
+    def accepted(self, node):
+        """runnel_connections_accepted_total of one broker (its /metrics)."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.admin_ports[node], timeout=10) as r:
+            text = r.read().decode()
+        return int(float(re.search(r"^runnel_connections_accepted_total (\S+)$", text, re.M).group(1)))
 
-    def test_coordinator_killed_mid_transaction(self):
+    def create_topic(self):
         c = self.cluster
         a = admin(c.brokers[1].bootstrap)
         try:
@@ -49,6 +58,45 @@ class ClusterTransactionsTest(unittest.TestCase):
             a.close()
         self.assertTrue(wait_for(lambda: len(states(c.view(1, ["ctxn"]), "ctxn")) == 3 and all(
             len(s[3]) == 3 for s in states(c.view(1, ["ctxn"]), "ctxn").values())))
+
+    def tearDown(self):
+        self.cluster.cleanup()
+
+    def test_markers_keep_their_connections(self):
+        c = self.cluster
+        self.create_topic()
+        leaders = {p: s[1] for p, s in states(c.view(1, ["ctxn"]), "ctxn").items()}
+        p = Producer({"bootstrap.servers": c.bootstrap, "transactional.id": "keep", "linger.ms": 5})
+        p.init_transactions(60)
+
+        def one_transaction(n):
+            p.begin_transaction()
+            for i in range(6):
+                p.produce("ctxn", value=b"t%d-%d" % (n, i), partition=i % 3)
+            p.commit_transaction(60)
+
+        one_transaction(0)  # every connection the producer and the brokers need is made
+        d = wait_for(lambda: (x := describe_any(c, "keep")) and x["STATE"] == "CompleteCommit" and x)
+        self.assertTrue(d)
+        coordinator = int(d["COORDINATOR"])
+        remote = {leader for leader in leaders.values() if leader != coordinator}
+        self.assertTrue(remote, "every partition is led by the coordinator: %r" % leaders)
+        before = {n: self.accepted(n) for n in (1, 2, 3)}
+        for n in range(1, 11):
+            one_transaction(n)
+        after = {n: self.accepted(n) for n in (1, 2, 3)}
+        p.flush(10)
+        # Ten commits, each with markers for every remote leader: a connection
+        # per commit would add ten to each of them.
+        for n in remote:
+            self.assertLessEqual(after[n] - before[n], 2, (n, before, after, leaders, coordinator))
+        got = read_all(c.bootstrap, "ctxn", partitions=3, timeout=30)
+        self.assertEqual(len(got), 66)
+        self.assertEqual(len(set(got)), 66)
+
+    def test_coordinator_killed_mid_transaction(self):
+        c = self.cluster
+        self.create_topic()
 
         def producer():
             return Producer({"bootstrap.servers": c.bootstrap, "transactional.id": "ctx", "linger.ms": 5,
