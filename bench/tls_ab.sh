@@ -12,6 +12,7 @@
 #
 # Environment: ROUNDS (3), RECORDS (500000), RECORD_SIZE (1024), PARTITIONS (16), WINDOW (8),
 # BATCH_RECORDS (32), PROTOCOLS ("plain tls sasl"), WORKLOADS ("sink acks1 acksall consume"),
+# BROKER_CPUS / CLIENT_CPUS (taskset -c lists: e.g. 1 and 0 give each side a core of its own),
 # BENCH_DIR (/var/tmp), PERF=1 (perf record -g the broker during round 1's TLS runs:
 # BUILD_DIR/tls-ab-perf-WORKLOAD.txt), OUT (a file for the per-run lines, also printed).
 set -uo pipefail
@@ -28,6 +29,9 @@ BATCH_RECORDS=${BATCH_RECORDS:-32}
 PROTOCOLS=${PROTOCOLS:-plain tls sasl}
 WORKLOADS=${WORKLOADS:-sink acks1 acksall consume}
 OUT=${OUT:-/dev/null}
+ON_BROKER=() ON_CLIENT=()
+[ -n "${BROKER_CPUS:-}" ] && ON_BROKER=(taskset -c "$BROKER_CPUS")
+[ -n "${CLIENT_CPUS:-}" ] && ON_CLIENT=(taskset -c "$CLIENT_CPUS")
 source "$ROOT/bench/tls_certs.sh"
 
 WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/runnel-tls-ab.XXXXXX")
@@ -46,7 +50,7 @@ make_tls_certs "$WORK/tls" || { echo "openssl failed: $(tail -3 "$WORK/tls/opens
 "$RUNNEL_BIN" user set bench --password bench-secret --mechanism SCRAM-SHA-512 --data-dir "$WORK/data" \
   >"$WORK/user.log" 2>&1 || { cat "$WORK/user.log" >&2; exit 1; }
 P1=$(free_port) P2=$(free_port) P3=$(free_port)
-"$RUNNEL_BIN" serve --data-dir "$WORK/data" --listen "127.0.0.1:$P1" --set num.partitions=1 \
+"${ON_BROKER[@]}" "$RUNNEL_BIN" serve --data-dir "$WORK/data" --listen "127.0.0.1:$P1" --set num.partitions=1 \
   --set "listeners=PLAINTEXT://127.0.0.1:$P1,SSL://127.0.0.1:$P2,SASL_SSL://127.0.0.1:$P3" \
   --set ssl.keystore.type=PEM --set "ssl.keystore.location=$WORK/tls/keystore.pem" \
   --set sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN >"$WORK/runnel.log" 2>&1 &
@@ -89,10 +93,10 @@ for round in $(seq "$ROUNDS"); do
         [ "$proto" = sasl ] && continue
         sport=$(free_port) sx=()
         [ "$proto" = tls ] && sx=(-X security.protocol=SSL -X "ssl.keystore.location=$WORK/tls/keystore.pem")
-        "$BENCH_BIN" sink --bootstrap "127.0.0.1:$sport" "${sx[@]}" --json "$json.sink" --quiet >/dev/null &
+        "${ON_BROKER[@]}" "$BENCH_BIN" sink --bootstrap "127.0.0.1:$sport" "${sx[@]}" --json "$json.sink" --quiet >/dev/null &
         spid=$!
         for _ in $(seq 100); do ss -ltn "sport = :$sport" | grep -q LISTEN && break; sleep 0.02; done
-        "$BENCH_BIN" blast $(args_of "$proto" | sed "s/127.0.0.1:[0-9]*/127.0.0.1:$sport/") --no-topic \
+        "${ON_CLIENT[@]}" "$BENCH_BIN" blast $(args_of "$proto" | sed "s/127.0.0.1:[0-9]*/127.0.0.1:$sport/") --no-topic \
           --partitions "$PARTITIONS" --record-size "$RECORD_SIZE" --records "$RECORDS" --acks 0 \
           --batch-records "$BATCH_RECORDS" --json "$json" --quiet >/dev/null
         wait "$spid"
@@ -103,10 +107,10 @@ b["broker_cpu_us_per_mb"], b["broker_cpu_s"] = s["sink_cpu_us_per_mb"], s["sink_
 json.dump(b, open(sys.argv[1], "w"))
 PY
       elif [ "$w" = consume ]; then
-        "$BENCH_BIN" fetch-blast $(args_of "$proto") --topic t-fill --record-size "$RECORD_SIZE" \
+        "${ON_CLIENT[@]}" "$BENCH_BIN" fetch-blast $(args_of "$proto") --topic t-fill --record-size "$RECORD_SIZE" \
           --broker-pid "$PID" --json "$json" --quiet >/dev/null
       else
-        "$BENCH_BIN" blast $(args_of "$proto") --topic "t-$w-$proto-$round" --partitions "$PARTITIONS" \
+        "${ON_CLIENT[@]}" "$BENCH_BIN" blast $(args_of "$proto") --topic "t-$w-$proto-$round" --partitions "$PARTITIONS" \
           --record-size "$RECORD_SIZE" --records "$RECORDS" --acks "${w#acks}" --window "$WINDOW" \
           --batch-records "$BATCH_RECORDS" --broker-pid "$PID" --json "$json" --quiet >/dev/null
       fi
