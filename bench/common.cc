@@ -42,6 +42,20 @@ modes:
              then hold them idle until SIGTERM or --duration (writes --json once all are open,
              again at the end with how many the broker closed meanwhile)
   metadata   --repeat Metadata requests for all topics, then for --topic: latency percentiles
+  blast      lean producer, no librdkafka on the data path: one Produce v8 request (a batch of
+             --batch-records records, default 32, for every partition; CRC computed once) sent
+             over and over on one connection, --window requests in flight (default 8),
+             written whole (over TLS: 16 KiB records); -X security.protocol=SSL|SASL_SSL,
+             ssl.ca.location, sasl.mechanism=PLAIN, sasl.username, sasl.password as for
+             librdkafka (which only creates the topic). Reports client and, with --broker-pid,
+             broker CPU seconds and CPU per MB
+  fetch-blast  lean consumer, same connection options: Fetch v11 from offset 0 to the high
+             watermark of every partition, partitions split into --window groups (default 4) with
+             one request in flight each, --batch-size bytes per partition (default 4 MiB)
+  sink       a receiver that only reads and discards: accepts one connection on --bootstrap
+             (TLS with -X security.protocol=SSL -X ssl.keystore.location=PEM), reads until the
+             peer closes; its CPU per MB against `blast --acks 0` is the floor under a broker's
+             receive path
   startup    run the command after -- --repeat times, report the time from exec to the first
              accepted TCP connection on --bootstrap (within --duration, default 10 s), then
              stop it with SIGTERM
@@ -74,6 +88,9 @@ options:
   --keys N                mixed: distinct keys (default 100000)
   --from-start            mixed: consumers start at the beginning of every partition
   --connections N         connections: how many (default 10000)
+  --batch-records N       blast: records per partition batch (default 32)
+  --no-topic              blast: the peer is a sink, not a broker (no topic to create)
+  --broker-pid PID        blast, fetch-blast: also report this process's CPU time (/proc/PID/stat)
   --label TEXT            name of the workload in the output
   --json FILE             also write the result as JSON (FILE "-" = stdout)
   --quiet                 no progress lines
@@ -147,6 +164,12 @@ Options parse(int argc, char** argv) {
       o.from_start = true;
     else if (a == "--connections")
       o.connections = std::max(1, std::stoi(val()));
+    else if (a == "--batch-records")
+      o.batch_records = std::max(1, std::stoi(val()));
+    else if (a == "--no-topic")
+      o.no_topic = true;
+    else if (a == "--broker-pid")
+      o.broker_pid = std::stoi(val());
     else if (a == "--broker-metrics")
       o.broker_metrics = val();
     else if (a == "--json")

@@ -61,6 +61,9 @@ struct Options {
   uint64_t keys = 100000;              // mixed: distinct record keys (murmur2 partitioner, as Java's)
   bool from_start = false;             // mixed: consumers read from the start (a backlog drain)
   int connections = 10000;             // connections: idle Kafka connections to hold open
+  int batch_records = 0;               // blast: records per partition batch (0: 32)
+  bool no_topic = false;               // blast: do not create the topic (against a sink)
+  int broker_pid = 0;                  // blast, fetch-blast: report this process's CPU time too
   std::vector<std::pair<std::string, std::string>> props;  // -X key=value
   std::vector<std::string> command;                        // startup: after --
 };
@@ -172,5 +175,8 @@ int mode_activemq(const Options& o);
 int mode_mixed(const Options& o);
 int mode_connections(const Options& o);
 int mode_metadata(const Options& o);
+int mode_blast(const Options& o);
+int mode_fetch_blast(const Options& o);
+int mode_sink(const Options& o);
 
 }  // namespace runnel::bench

@@ -227,6 +227,57 @@ for name, plain_name, what in TLS_ROWS:
         p999_ms=j.get("ack_latency_p999_ms"), max_ms=j.get("ack_latency_max_ms"),
         vs_net=ratio(j["mb_per_s"], net), vs_peer=share, peer=f"plaintext {plain_name} of this run",
         failed=j.get("failed"), error=j.get("error"), cpu=cpu(j)))
+# Issue 14 with the lean client (runnel-bench blast / fetch-blast): plaintext and TLS rows of the
+# same run, each with the broker's and the client's CPU per MB; x best peer of a TLS row is its
+# records/s over the plaintext row's, and "cpu-bound share" is plaintext (broker + client) CPU
+# per MB over TLS's: the throughput share when the two processes are CPU-bound on shared cores.
+BLAST_ROWS = (("blast-tls-produce-1024B-16p-acks1", "blast-produce-1024B-16p-acks1", "produce 1024 B x 16 part, acks=1, SSL"),
+              ("blast-tls-produce-1024B-16p-acksall", "blast-produce-1024B-16p-acksall",
+               "produce 1024 B x 16 part, acks=all, SSL"),
+              ("blast-sasl-ssl-produce-1024B-16p-acksall", "blast-produce-1024B-16p-acksall",
+               "produce 1024 B x 16 part, acks=all, SASL_SSL PLAIN"),
+              ("blast-tls-consume-1024B-16p", "blast-consume-1024B-16p", "consume whole log, 16 part, SSL"))
+
+
+def fmt_num(v, d=0):
+    return "-" if v is None else f"{v:.{d}f}"
+
+
+def cpu_per_mb(j):
+    if not j or j.get("broker_cpu_us_per_mb") is None:
+        return None
+    return j["broker_cpu_us_per_mb"] + j["client_cpu_us_per_mb"]
+
+
+blast_ratios = {}
+for name in ("blast-produce-1024B-16p-acks1", "blast-produce-1024B-16p-acksall", "blast-consume-1024B-16p"):
+    j = load(name + ".json")
+    if j:
+        rows.append(dict(
+            workload=f"runnel lean client (blast) {name[6:]} plaintext; CPU us/MB broker/client "
+                     f"{fmt_num(j.get('broker_cpu_us_per_mb'))}/{fmt_num(j.get('client_cpu_us_per_mb'))}",
+            records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
+            p50_ms=j.get("request_latency_p50_ms"), p99_ms=j.get("request_latency_p99_ms"),
+            p999_ms=j.get("request_latency_p999_ms"), max_ms=j.get("request_latency_max_ms"),
+            vs_net=ratio(j["mb_per_s"], net), error=j.get("error"), failed=j.get("failed"), cpu=cpu(j)))
+for name, plain_name, what in BLAST_ROWS:
+    j = load(name + ".json")
+    if not j:
+        continue
+    plain = load(plain_name + ".json")
+    share = ratio(j["records_per_s"], plain and plain.get("records_per_s"))
+    a, b = cpu_per_mb(plain), cpu_per_mb(j)
+    cpu_share = ratio(a, b)
+    blast_ratios[name] = (share, cpu_share)
+    rows.append(dict(
+        workload=f"runnel lean client (blast) TLS {what}; CPU us/MB broker/client "
+                 f"{fmt_num(j.get('broker_cpu_us_per_mb'))}/{fmt_num(j.get('client_cpu_us_per_mb'))}, "
+                 f"cpu-bound share {fmt_num(cpu_share, 2)} (x best peer: share of the plaintext row)",
+        records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
+        p50_ms=j.get("request_latency_p50_ms"), p99_ms=j.get("request_latency_p99_ms"),
+        p999_ms=j.get("request_latency_p999_ms"), max_ms=j.get("request_latency_max_ms"),
+        vs_net=ratio(j["mb_per_s"], net), vs_peer=share, peer=f"plaintext {plain_name} of this run",
+        failed=j.get("failed"), error=j.get("error"), cpu=cpu(j)))
 for path in sorted(glob.glob(os.path.join(R, "latency-*.json")), key=lambda p: (len(p), p)):
     j = load(os.path.basename(path))
     rows.append(dict(
@@ -420,6 +471,15 @@ if tls_ratios:
         print(f"  [{'met' if ok else ' - ' if share is None else 'NOT met'}] {what}: {f(share, 3)} of plaintext "
               f"(costs {cost})")
         targets.append((f"issue 14: {what} >= 70% of plaintext", share, ok))
+if blast_ratios:
+    print()
+    print("issue 14 with the lean client (runnel-bench blast / fetch-blast, 16 KiB TLS records): TLS / plaintext")
+    print("  records/s of this run, and the cpu-bound share (plaintext over TLS CPU per MB, broker + client):")
+    for name, plain_name, what in BLAST_ROWS:
+        if name not in blast_ratios:
+            continue
+        share, cpu_share = blast_ratios[name]
+        print(f"  {what}: {f(share, 3)} of plaintext records/s; cpu-bound share {f(cpu_share, 3)}")
 failed = [r for r in rows if r.get("error") or r.get("failed")]
 if notes or failed:
     print()

@@ -23,7 +23,8 @@
 #   PEERS             which peers (default "redis nats rabbitmq activemq")
 #   PERF=1            perf-record runnel during each produce workload (BUILD_DIR/bench-perf-*.txt)
 #   SKIP_TLS=1        leave out the TLS rows (issue 14: 1 KiB x 16 produce and consume over an SSL
-#                     listener of the same broker, plus one SASL_SSL SCRAM row, next to plaintext)
+#                     listener of the same broker, plus one SASL_SSL SCRAM row, next to plaintext;
+#                     and the same with the lean client, runnel-bench blast / fetch-blast)
 #
 # A benchmark is not a test: this script reports what failed and always exits 0.
 set -uo pipefail
@@ -114,24 +115,8 @@ stop_pid() {
   for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$1" 2>/dev/null
 }
-# make_tls_certs DIR: a CA and a broker certificate for 127.0.0.1/localhost signed by it (EC
-# P-256), made now with the openssl command into the run's scratch dir (no key is ever kept);
-# DIR/keystore.pem is the broker's key and certificate, DIR/ca.pem what the clients trust.
-make_tls_certs() {
-  local d=$1
-  mkdir -p "$d"
-  (
-    cd "$d" || exit 1
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem \
-      -days 2 -subj /O=runnel/CN=runnel-bench-ca &&
-      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr \
-        -subj /O=runnel/CN=localhost &&
-      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.ext &&
-      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
-        -extfile san.ext &&
-      cat server.key server.pem >keystore.pem
-  ) >"$d/openssl.log" 2>&1
-}
+# make_tls_certs DIR: the run's CA and broker certificate (bench/tls_certs.sh).
+source "$ROOT/bench/tls_certs.sh"
 # note KEY VALUE: a fact for the report (JSON string)
 note() { python3 -c 'import json,sys; print(json.dumps({sys.argv[1]: sys.argv[2]}))' "$1" "$2" >>"$R/notes.jsonl"; }
 # bench NAME ARGS...: one runnel-bench run, its JSON kept as NAME.json, failures noted
@@ -258,7 +243,7 @@ else
     SASL_SSL_BOOT=127.0.0.1:$(free_port)
     TLS_ARGS=(--set "listeners=PLAINTEXT://$BOOT,SSL://$TLS_BOOT,SASL_SSL://$SASL_SSL_BOOT"
       --set ssl.keystore.type=PEM --set "ssl.keystore.location=$WORK/tls/keystore.pem"
-      --set sasl.enabled.mechanisms=SCRAM-SHA-512)
+      --set sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN)
   fi
   "$RUNNEL_BIN" serve --data-dir "$WORK/runnel" --listen "$BOOT" --admin "$ADMIN" --set num.partitions=1 \
     "${TLS_ARGS[@]}" >"$WORK/runnel.log" 2>&1 &
@@ -367,6 +352,42 @@ if [ $RUNNEL_OK = 1 ]; then
     bench tls-consume-1024B-16p consume --bootstrap "$TLS_BOOT" --topic t-1024-16-all-tls --record-size 1024 \
       --duration "$MAX_SECONDS" "${TLS_CLIENT[@]}"
     runnel_alive tls-consume-1024B-16p
+  fi
+  # Issue 14 with the lean client (runnel-bench blast / fetch-blast: hand-encoded requests on
+  # one socket, OpenSSL writing full 16 KiB records, no librdkafka on the data path), each
+  # plaintext row right before its TLS row, SASL_SSL (PLAIN) for acks=all, and the whole
+  # acks=all log read by fetch-blast over both listeners. With --broker-pid each reports the
+  # broker's and its own CPU per MB: bench/README.md "TLS (issue 14)".
+  if [ -n "$TLS_BOOT" ] && [ $RUNNEL_OK = 1 ]; then
+    BLAST=(--partitions 16 --record-size 1024 --records "$RECORDS_LARGE" --duration "$MAX_SECONDS"
+      --window 8 --batch-records 32 --broker-pid "$RUNNEL_PID")
+    for acks in 1 all; do
+      for proto in plain tls sasl; do
+        [ $RUNNEL_OK = 1 ] || break
+        case $proto in
+          plain) conn=(--bootstrap "$BOOT") prefix="" ;;
+          tls) conn=(--bootstrap "$TLS_BOOT" "${TLS_CLIENT[@]}") prefix="tls-" ;;
+          sasl) [ "$acks" = all ] || continue
+            conn=(--bootstrap "$SASL_SSL_BOOT" -X security.protocol=SASL_SSL -X "ssl.ca.location=$WORK/tls/ca.pem"
+              -X sasl.mechanism=PLAIN -X sasl.username=bench -X sasl.password=bench-secret) prefix="sasl-ssl-" ;;
+        esac
+        name="blast-${prefix}produce-1024B-16p-acks${acks}"
+        perf_start "$name"
+        bench "$name" blast "${conn[@]}" --topic "t-blast-${acks}-${proto}" --acks "$acks" "${BLAST[@]}"
+        perf_stop "$name"
+        runnel_alive "$name"
+      done
+    done
+    if [ -f "$R/produce-1024B-16p-acksall.json" ]; then
+      for proto in plain tls; do
+        [ $RUNNEL_OK = 1 ] || break
+        conn=(--bootstrap "$BOOT") prefix=""
+        [ $proto = tls ] && conn=(--bootstrap "$TLS_BOOT" "${TLS_CLIENT[@]}") prefix="tls-"
+        bench "blast-${prefix}consume-1024B-16p" fetch-blast "${conn[@]}" --topic t-1024-16-all --record-size 1024 \
+          --duration "$MAX_SECONDS" --broker-pid "$RUNNEL_PID"
+        runnel_alive "blast-${prefix}consume"
+      done
+    fi
   fi
   # End-to-end latency at half the measured maximum of 100 B, 1 partition, acks=all.
   if [ $RUNNEL_OK = 1 ] && [ -f "$R/produce-100B-1p-acksall.json" ]; then
