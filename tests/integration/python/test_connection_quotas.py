@@ -4,9 +4,10 @@ others keep working; max.connections makes the broker stop accepting until a
 connection closes or the limit is raised, with the inter-broker listener
 exempt (KIP-402); both static (--set) and dynamic (AlterConfigs and
 IncrementalAlterConfigs on the broker resource), with DescribeConfigs'
-sources. Also Kafka's rule that one change may at most halve or double
-log.cleaner.threads. Plain sockets bound to 127.0.0.x (Linux routes all of
-127/8 to loopback) and librdkafka clients (confluent-kafka)."""
+sources, and in a cluster through etcd. Also Kafka's rule that one change
+may at most halve or double log.cleaner.threads. Plain sockets bound to
+127.0.0.x (Linux routes all of 127/8 to loopback) and librdkafka clients
+(confluent-kafka)."""
 import socket
 import struct
 import time
@@ -18,6 +19,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 
 import kproto
 from broker import Broker, free_port
+from cluster import Cluster, wait_for
 
 BROKER = 4
 SET, DELETE = 0, 1
@@ -368,6 +370,35 @@ class BrokerWideMaxTest(unittest.TestCase):
             for s in sockets:
                 s.close()
         self.assertTrue(self.broker.alive())
+
+
+class ClusterQuotaTest(unittest.TestCase):
+    def test_cluster_default_set_through_one_broker_applies_on_another(self):
+        with Cluster(2) as c:
+            port = {n: c.brokers[n].port for n in c.brokers}
+            self.assertEqual(incremental_alter(port[1], "", [("max.connections.per.ip.overrides", SET,
+                                                              "127.0.0.6:1")]), (0, None))
+
+            def refused_on_2():
+                first = connect(port[2], "127.0.0.6")
+                try:
+                    if not answers(first):
+                        return False
+                    second = connect(port[2], "127.0.0.6")
+                    try:
+                        return not answers(second)
+                    finally:
+                        second.close()
+                finally:
+                    first.close()
+                    time.sleep(0.2)  # released before the next try
+
+            # Broker 2 takes it from etcd's watch.
+            self.assertTrue(wait_for(refused_on_2, timeout=10))
+            self.assertEqual(synonyms(port[2], "2", "max.connections.per.ip.overrides")[0],
+                             ("max.connections.per.ip.overrides", "127.0.0.6:1", DYNAMIC_DEFAULT))
+            for b in c.brokers.values():
+                self.assertTrue(b.alive(), b.log())
 
 
 if __name__ == "__main__":
