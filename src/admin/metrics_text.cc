@@ -223,6 +223,29 @@ void render_requests(Broker& broker, Text& text) {
   text.sample("runnel_network_sent_bytes_total", "", static_cast<double>(sent));
 }
 
+void render_connection_quotas(const Broker& broker, Text& text) {
+  const auto& quotas = broker.connection_quotas();
+  text.family("runnel_connections_rejected_total", "counter",
+              "Connections closed at once, by listener and reason (per_ip: the address had max.connections.per.ip "
+              "or its override).");
+  for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
+    text.sample("runnel_connections_rejected_total",
+                fmt::format("listener=\"{}\",reason=\"per_ip\"", escape(quotas.listeners()[i])),
+                static_cast<double>(quotas.rejected_per_ip(i)));
+  text.family("runnel_connection_accept_blocked_seconds_total", "counter",
+              "Time each listener's accept loop waited for a connection slot under max.connections (Kafka's "
+              "AcceptorBlockedPercent).");
+  for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
+    text.sample("runnel_connection_accept_blocked_seconds_total",
+                fmt::format("listener=\"{}\"", escape(quotas.listeners()[i])),
+                static_cast<double>(quotas.blocked_ns(i)) / 1e9);
+  text.family("runnel_connections_counted", "gauge",
+              "Connections counted against the connection quotas, by listener (in-process ones are not).");
+  for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
+    text.sample("runnel_connections_counted", fmt::format("listener=\"{}\"", escape(quotas.listeners()[i])),
+                static_cast<double>(quotas.listener_count(i)));
+}
+
 void render_storage(Broker& broker, Text& text) {
   text.family("runnel_fdatasync_seconds", "histogram", "Time each fdatasync of a partition file took.");
   text.histogram("runnel_fdatasync_seconds", "", broker.flusher().sync_latency().snapshot());
@@ -387,6 +410,7 @@ void render_process(Text& text) {
 std::string render_metrics(Broker& broker, std::chrono::milliseconds timeout) {
   Text text;
   render_requests(broker, text);
+  render_connection_quotas(broker, text);
   render_storage(broker, text);
   render_shards(broker, text, timeout);
   render_process(text);

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "cluster/etcd/client.h"
+#include "config/connection_quota_config.h"
 #include "config/jaas.h"
 #include "config/parse.h"
 #include "security/ssl_principal_mapper.h"
@@ -503,6 +504,13 @@ void set_config(BrokerConfig& c, const std::string& raw_key, const std::string& 
     c.listener_sasl_jaas[middle] = value;
     return;
   }
+  // Connection quotas (max.connections, listener.name.<l>.max.connections,
+  // ...): checked now, read by the broker's ConnectionQuotas.
+  if (is_connection_quota_key(key)) {
+    validate_connection_quota_value(key, value);
+    c.connection_quota_static[key] = trim(value);
+    return;
+  }
   // listener.name.<listener>.ssl.*: that listener's own ssl.* setting. The
   // value is checked now (so the error names the key as written) and kept
   // to be folded over the shared ssl.* ones once every key is read.
@@ -659,6 +667,7 @@ void validate_config(const BrokerConfig& c) {
         "runnel.admin.listen=https://... needs ssl.keystore.location (or ssl.keystore.key and "
         "ssl.keystore.certificate.chain): the admin listener presents the broker's certificate");
   if (c.data_dir.empty()) throw ConfigError("log.dirs must not be empty");
+  validate_connection_quota_settings(apply_connection_quota_values({}, c.connection_quota_static));
   if (c.log.max_message_bytes > c.socket_request_max_bytes)
     throw ConfigError("message.max.bytes must not exceed socket.request.max.bytes");
   if (c.clustered() && cluster::etcd::parse_endpoints(c.etcd_endpoints).empty())
@@ -669,6 +678,10 @@ void validate_config(const BrokerConfig& c) {
 std::vector<std::string> known_config_keys() {
   std::vector<std::string> keys;
   for (const auto& [k, _] : broker_setters()) keys.push_back(k);
+  for (const char* k : {"max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides",
+                        "listener.name.<listener>.max.connections"})
+    keys.emplace_back(k);
+  std::sort(keys.begin(), keys.end());
   return keys;
 }
 

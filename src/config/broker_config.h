@@ -124,16 +124,20 @@ struct BrokerConfig {
   int16_t default_replication_factor = 1;  // default.replication.factor
   // __consumer_offsets' replicas; Kafka's default 3, capped at the live
   // brokers (so a one- or two-broker cluster still gets its groups).
-  int16_t offsets_topic_replication_factor = 3;     // offsets.topic.replication.factor
-  int64_t replica_lag_time_max_ms = 30000;          // replica.lag.time.max.ms
-  int32_t replica_fetch_wait_max_ms = 500;          // replica.fetch.wait.max.ms
-  int32_t replica_fetch_max_bytes = 1048576;        // replica.fetch.max.bytes
-  int32_t num_replica_fetchers = 1;                 // num.replica.fetchers (per shard and leader)
-  bool controlled_shutdown = true;                  // controlled.shutdown.enable
-  bool auto_create_topics = true;                   // auto.create.topics.enable
-  bool delete_topic_enable = true;                  // delete.topic.enable
-  int32_t message_max_bytes = 1048588;              // message.max.bytes
-  int32_t socket_request_max_bytes = 104857600;     // socket.request.max.bytes
+  int16_t offsets_topic_replication_factor = 3;  // offsets.topic.replication.factor
+  int64_t replica_lag_time_max_ms = 30000;       // replica.lag.time.max.ms
+  int32_t replica_fetch_wait_max_ms = 500;       // replica.fetch.wait.max.ms
+  int32_t replica_fetch_max_bytes = 1048576;     // replica.fetch.max.bytes
+  int32_t num_replica_fetchers = 1;              // num.replica.fetchers (per shard and leader)
+  bool controlled_shutdown = true;               // controlled.shutdown.enable
+  bool auto_create_topics = true;                // auto.create.topics.enable
+  bool delete_topic_enable = true;               // delete.topic.enable
+  int32_t message_max_bytes = 1048588;           // message.max.bytes
+  int32_t socket_request_max_bytes = 104857600;  // socket.request.max.bytes
+  // max.connections, max.connections.per.ip, max.connections.per.ip.overrides
+  // and listener.name.<l>.max.connections as the file and --set gave them,
+  // validated (config/connection_quota_config.h reads them).
+  std::map<std::string, std::string> connection_quota_static;
   int64_t retention_check_interval_ms = 300000;     // log.retention.check.interval.ms
   int32_t offsets_topic_num_partitions = 50;        // offsets.topic.num.partitions
   int64_t offsets_topic_segment_bytes = 104857600;  // offsets.topic.segment.bytes

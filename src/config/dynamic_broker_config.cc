@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "config/connection_quota_config.h"
 #include "config/dynamic_cleaner_config.h"
 #include "config/topic_config.h"
 
@@ -56,7 +57,8 @@ std::string topic_value(const storage::LogConfig& config, const std::string& top
 ConfigMap as_topic_overrides(const ConfigMap& broker_configs) {
   ConfigMap out;
   for (const auto& [k, v] : broker_configs) {
-    if (find_dynamic_cleaner_key(k)) continue;  // not a topic default: config/dynamic_cleaner_config.h
+    // Not topic defaults: config/dynamic_cleaner_config.h, config/connection_quota_config.h.
+    if (find_dynamic_cleaner_key(k) || is_connection_quota_key(k)) continue;
     const auto* key = find_dynamic_broker_key(k);
     if (!key) throw ConfigError(fmt::format("Cannot update these configs dynamically: Set({})", k));
     out[key->topic_key] = v;
@@ -96,8 +98,10 @@ const DynamicBrokerKey* find_dynamic_broker_key(std::string_view broker_key) {
 
 void validate_dynamic_broker_configs(const ConfigMap& configs) {
   (void)topic_log_config(storage::LogConfig{}, as_topic_overrides(configs));
-  for (const auto& [k, v] : configs)
+  for (const auto& [k, v] : configs) {
     if (find_dynamic_cleaner_key(k)) validate_cleaner_value(k, v);
+    if (is_connection_quota_key(k)) validate_connection_quota_value(k, v);
+  }
 }
 
 storage::LogConfig effective_topic_defaults(const storage::LogConfig& static_defaults,
@@ -106,21 +110,24 @@ storage::LogConfig effective_topic_defaults(const storage::LogConfig& static_def
   return topic_log_config(with_default, as_topic_overrides(dynamic.of(node_id)));
 }
 
-std::vector<ConfigLevel> broker_key_levels(const DynamicBrokerKey& key, const storage::LogConfig& static_defaults,
-                                           const DynamicBrokerConfigs& dynamic, int32_t node_id) {
+std::vector<ConfigLevel> config_levels(const std::string& key, const DynamicBrokerConfigs& dynamic, int32_t node_id,
+                                       const std::string& static_value, const std::string& kafka_default) {
   std::vector<ConfigLevel> levels;
   const auto& own = dynamic.of(node_id);
-  if (auto it = own.find(key.broker_key); it != own.end())
-    levels.push_back({key.broker_key, it->second, ConfigSource::kDynamicBroker});
-  if (auto it = dynamic.cluster_default.find(key.broker_key); it != dynamic.cluster_default.end())
-    levels.push_back({key.broker_key, it->second, ConfigSource::kDynamicDefaultBroker});
+  if (auto it = own.find(key); it != own.end()) levels.push_back({key, it->second, ConfigSource::kDynamicBroker});
+  if (auto it = dynamic.cluster_default.find(key); it != dynamic.cluster_default.end())
+    levels.push_back({key, it->second, ConfigSource::kDynamicDefaultBroker});
   // The static setting is known only by its value: one that differs from
   // Kafka's default was set in the file or with --set.
-  auto kafka = topic_value(storage::LogConfig{}, key.topic_key);
-  auto configured = topic_value(static_defaults, key.topic_key);
-  if (configured != kafka) levels.push_back({key.broker_key, configured, ConfigSource::kStaticBroker});
-  levels.push_back({key.broker_key, kafka, ConfigSource::kDefault});
+  if (static_value != kafka_default) levels.push_back({key, static_value, ConfigSource::kStaticBroker});
+  levels.push_back({key, kafka_default, ConfigSource::kDefault});
   return levels;
+}
+
+std::vector<ConfigLevel> broker_key_levels(const DynamicBrokerKey& key, const storage::LogConfig& static_defaults,
+                                           const DynamicBrokerConfigs& dynamic, int32_t node_id) {
+  return config_levels(key.broker_key, dynamic, node_id, topic_value(static_defaults, key.topic_key),
+                       topic_value(storage::LogConfig{}, key.topic_key));
 }
 
 std::string encode_dynamic_broker_configs(const DynamicBrokerConfigs& configs) {

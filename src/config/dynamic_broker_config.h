@@ -5,7 +5,8 @@
 // name = node id). runnel makes dynamic the broker keys that are defaults
 // of topic configs it acts on (log.retention.ms, message.max.bytes, ...);
 // a topic without its own setting follows them at once. The same document
-// holds the log cleaner's dynamic keys (config/dynamic_cleaner_config.h). Precedence, most
+// holds the log cleaner's dynamic keys (config/dynamic_cleaner_config.h) and
+// the connection quotas (config/connection_quota_config.h). Precedence, most
 // specific first: topic override > per-broker > cluster default > static
 // (config file / --set) > Kafka's default.
 //
@@ -74,6 +75,14 @@ struct ConfigLevel {
   std::string value;
   ConfigSource source;
 };
+// Every level that has a value for broker key `key`, most specific first:
+// the broker's own dynamic value, the cluster default, the static setting
+// (when it differs from Kafka's default: the static setting is known only by
+// its value) and Kafka's default. The first is the value in force. Shared by
+// every kind of dynamic broker key (topic defaults, log cleaner, connection
+// quotas).
+std::vector<ConfigLevel> config_levels(const std::string& key, const DynamicBrokerConfigs& dynamic, int32_t node_id,
+                                       const std::string& static_value, const std::string& kafka_default);
 // Every level that has a value for a dynamic broker key, most specific first:
 // the broker's own, the cluster default, the static setting (when it differs
 // from Kafka's default), Kafka's default. The first is the value in force.

@@ -93,17 +93,22 @@ CleanerSettings effective_cleaner_settings(const CleanerSettings& static_setting
 
 std::vector<ConfigLevel> cleaner_key_levels(const DynamicCleanerKey& key, const CleanerSettings& static_settings,
                                             const DynamicBrokerConfigs& dynamic, int32_t node_id) {
-  std::vector<ConfigLevel> levels;
-  const auto& own = dynamic.of(node_id);
-  if (auto it = own.find(key.name); it != own.end())
-    levels.push_back({key.name, it->second, ConfigSource::kDynamicBroker});
-  if (auto it = dynamic.cluster_default.find(key.name); it != dynamic.cluster_default.end())
-    levels.push_back({key.name, it->second, ConfigSource::kDynamicDefaultBroker});
-  auto kafka = cleaner_value(CleanerSettings{}, key.name);
-  auto configured = cleaner_value(static_settings, key.name);
-  if (configured != kafka) levels.push_back({key.name, configured, ConfigSource::kStaticBroker});
-  levels.push_back({key.name, kafka, ConfigSource::kDefault});
-  return levels;
+  return config_levels(key.name, dynamic, node_id, cleaner_value(static_settings, key.name),
+                       cleaner_value(CleanerSettings{}, key.name));
+}
+
+void validate_cleaner_change(const CleanerSettings& static_settings, const DynamicBrokerConfigs& current,
+                             const DynamicBrokerConfigs& next, int32_t node_id) {
+  const int32_t threads = effective_cleaner_settings(static_settings, current, node_id).threads;
+  const int32_t wanted = effective_cleaner_settings(static_settings, next, node_id).threads;
+  if (wanted == threads) return;  // unchanged: passes every rule below
+  if (wanted < 1) throw ConfigError("Log cleaner threads should be at least 1");
+  if (wanted < threads / 2)
+    throw ConfigError(
+        fmt::format("Log cleaner threads cannot be reduced to less than half the current value {}", threads));
+  if (static_cast<int64_t>(wanted) > static_cast<int64_t>(threads) * 2)
+    throw ConfigError(
+        fmt::format("Log cleaner threads cannot be increased to more than double the current value {}", threads));
 }
 
 }  // namespace runnel

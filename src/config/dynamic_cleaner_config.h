@@ -42,6 +42,13 @@ const DynamicCleanerKey* find_dynamic_cleaner_key(std::string_view name);
 // Throws ConfigError with Kafka's message when `value` is not valid for `key`.
 void validate_cleaner_value(const std::string& key, const std::string& value);
 
+// Kafka's LogCleaner.validateReconfiguration for a change of the dynamic
+// configs from `current` to `next`: when this broker's thread count changes,
+// the new count must be at least 1, at least half the current one and at
+// most double it. Throws ConfigError with Kafka's message.
+void validate_cleaner_change(const CleanerSettings& static_settings, const DynamicBrokerConfigs& current,
+                             const DynamicBrokerConfigs& next, int32_t node_id);
+
 // The value of `key` under `settings`, as DescribeConfigs prints it.
 std::string cleaner_value(const CleanerSettings& settings, const std::string& key);
 
@@ -51,8 +58,8 @@ std::string cleaner_value(const CleanerSettings& settings, const std::string& ke
 CleanerSettings effective_cleaner_settings(const CleanerSettings& static_settings, const DynamicBrokerConfigs& dynamic,
                                            int32_t node_id);
 
-// Every level that has a value for `key`, most specific first (as
-// broker_key_levels for the topic defaults).
+// Every level that has a value for `key`, most specific first
+// (config_levels()).
 std::vector<ConfigLevel> cleaner_key_levels(const DynamicCleanerKey& key, const CleanerSettings& static_settings,
                                             const DynamicBrokerConfigs& dynamic, int32_t node_id);
 

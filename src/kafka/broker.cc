@@ -52,6 +52,11 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
                                .io_max_bytes_per_second = config_.log_cleaner_io_max_bytes_per_second}},
                   env_, flusher_, shards_) {
   for (int i = 0; i < shards_.size(); ++i) request_metrics_.push_back(std::make_unique<RequestMetrics>());
+  std::vector<std::string> listener_names;
+  for (const auto& l : config_.listeners) listener_names.push_back(l.name);
+  connection_quotas_ =
+      std::make_unique<ConnectionQuotas>(std::move(listener_names), config_.inter_broker_listener().name);
+  connection_quotas_->configure(effective_connection_quotas(config_.connection_quota_static, {}, config_.node_id));
 }
 
 Broker::~Broker() { stop(); }

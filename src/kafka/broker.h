@@ -25,6 +25,7 @@
 #include "config/broker_config.h"
 #include "config/dynamic_broker_config.h"
 #include "group/coordinator.h"
+#include "kafka/connection_quotas.h"
 #include "kafka/request_metrics.h"
 #include "kafka/txn_marker_sender.h"
 #include "kafka/txn_markers.h"
@@ -128,6 +129,11 @@ class Broker {
   // nullptr on a single node.
   const cluster::ControlPlane* control_plane() const { return control_plane_.get(); }
 
+  // The connection counts and limits every listener's accept loop checks
+  // (kafka/connection_quotas.h): static settings from the start, dynamic
+  // ones installed with the other dynamic broker configs.
+  ConnectionQuotas& connection_quotas() { return *connection_quotas_; }
+  const ConnectionQuotas& connection_quotas() const { return *connection_quotas_; }
   // The request counters of a shard's connections (for /metrics).
   RequestMetrics& request_metrics(int shard_id) { return *request_metrics_[static_cast<size_t>(shard_id)]; }
   const storage::Flusher& flusher() const { return flusher_; }
@@ -324,6 +330,7 @@ class Broker {
   DynamicBrokerConfigs dynamic_configs_;  // in force
   int64_t dynamic_revision_ = 0;          // of the etcd value installed last
   std::vector<std::string> known_config_keys_;
+  std::unique_ptr<ConnectionQuotas> connection_quotas_;
   cluster::PartitionManager partitions_;                           // after shards_ and flusher_, which it uses
   std::vector<std::unique_ptr<RequestMetrics>> request_metrics_;   // one per shard
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard

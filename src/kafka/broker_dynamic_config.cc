@@ -47,6 +47,7 @@ std::vector<std::string> Broker::install_dynamic_configs(const DynamicBrokerConf
                                    .backoff_ms = cleaner.backoff_ms,
                                    .dedupe_buffer_size = cleaner.dedupe_buffer_size,
                                    .io_max_bytes_per_second = cleaner.io_max_bytes_per_second});
+  connection_quotas_->configure(effective_connection_quotas(config_.connection_quota_static, configs, config_.node_id));
   return topics_.set_defaults(defaults);
 }
 
@@ -108,7 +109,7 @@ asio::awaitable<ErrorCode> Broker::update_dynamic_configs(
         return control_plane_->update_broker_configs(edit, message);
       } catch (const ConfigError& e) {
         *message = e.what();
-        return ErrorCode::INVALID_CONFIG;
+        return ErrorCode::INVALID_REQUEST;  // as Kafka 4 (handlers/broker_configs.cc)
       }
     };
     error = co_await asio::co_spawn(
@@ -147,7 +148,7 @@ asio::awaitable<ErrorCode> Broker::update_dynamic_configs(
       next = change(dynamic_configs_);
     } catch (const ConfigError& e) {
       *message = e.what();
-      co_return ErrorCode::INVALID_CONFIG;
+      co_return ErrorCode::INVALID_REQUEST;
     }
     const std::string text = encode_dynamic_broker_configs(next);
     auto path = dynamic_configs_path(config_);

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <future>
+#include <optional>
 
 #include "kafka/broker.h"
 #include "server/connection.h"
@@ -18,7 +20,12 @@ Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const 
       config_(std::move(config)),
       tls_(std::move(tls)),
       acceptor_(broker.shards().at(0).io()),
+      slot_wait_(broker.shards().at(0).io()),
       open_(broker.shards().size()) {
+  quota_index_ = broker.connection_quotas().listener_index(config_.name);
+  if (quota_index_ >= 0)
+    quota_waker_ = broker.connection_quotas().add_waker(
+        [this] { asio::post(broker_.shards().at(0).executor(), [this] { slot_wait_.cancel(); }); });
   if (config_.protocol == SecurityProtocol::kSsl)
     principal_mapper_ = std::make_shared<const security::SslPrincipalMapper>(
         broker.config().tls_of(config_.name).principal_mapping_rules);
@@ -32,10 +39,18 @@ Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const 
   port_ = acceptor_.local_endpoint().port();
 }
 
+Listener::~Listener() {
+  if (quota_waker_ >= 0) broker_.connection_quotas().remove_waker(quota_waker_);
+}
+
 void Listener::start() { asio::co_spawn(broker_.shards().at(0).executor(), accept_loop(), asio::detached); }
 
 void Listener::stop() {
   stopping_ = true;
+  // No wake-up is posted after this; those already posted run before the
+  // task below, on shard 0.
+  if (quota_waker_ >= 0) broker_.connection_quotas().remove_waker(quota_waker_);
+  quota_waker_ = -1;
   auto& shards = broker_.shards();
   for (int s = 0; s < shards.size(); ++s) {
     std::promise<void> done;
@@ -43,6 +58,7 @@ void Listener::stop() {
       if (s == 0) {
         std::error_code ec;
         acceptor_.close(ec);
+        slot_wait_.cancel();
       }
       for (const auto& connection : open_[s]) connection->close();
       done.set_value();
@@ -90,6 +106,44 @@ int Listener::connect_in_process(const std::string& principal, const std::string
   return fds[1];
 }
 
+asio::awaitable<bool> Listener::admit(const std::string& address) {
+  auto& quotas = broker_.connection_quotas();
+  std::optional<std::chrono::steady_clock::time_point> blocked_since;
+  for (;;) {
+    // Counted as waiting before the check, so that a slot freed between the
+    // check and the wait still wakes it (the wake-up is posted to this
+    // thread, which does not yield in between).
+    quotas.note_waiting(1);
+    int32_t limit = 0;
+    auto admission = quotas.admit(quota_index_, address, &limit);
+    if (admission != ConnectionQuotas::Admission::kNoSlot) {
+      quotas.note_waiting(-1);
+      if (blocked_since)
+        quotas.add_blocked_ns(
+            quota_index_,
+            static_cast<uint64_t>(std::chrono::nanoseconds(std::chrono::steady_clock::now() - *blocked_since).count()));
+      if (admission == ConnectionQuotas::Admission::kAdmitted) co_return true;
+      // Kafka's Acceptor: logged and closed at once.
+      spdlog::info(
+          "Rejected connection from {} on listener {}, address already has the configured maximum of {} "
+          "connections.",
+          address, config_.name, limit);
+      co_return false;
+    }
+    if (!blocked_since) {
+      blocked_since = std::chrono::steady_clock::now();
+      spdlog::debug("listener {}: no connection slot (max.connections), waiting", config_.name);
+    }
+    // Woken by a closed connection or a new limit; the timeout only guards
+    // against a lost wake-up.
+    slot_wait_.expires_after(std::chrono::seconds(1));
+    std::error_code ec;
+    co_await slot_wait_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    quotas.note_waiting(-1);
+    if (stopping_ || !acceptor_.is_open()) co_return false;
+  }
+}
+
 asio::awaitable<void> Listener::accept_loop() {
   auto& shards = broker_.shards();
   while (acceptor_.is_open()) {
@@ -102,17 +156,32 @@ asio::awaitable<void> Listener::accept_loop() {
       spdlog::warn("accept failed: {}", ec.message());
       continue;
     }
+    // The client's address, as the quotas count it (an IPv4 client of a
+    // dual-stack socket as IPv4).
+    auto peer = socket.remote_endpoint(ec);
+    if (ec) continue;  // already gone; the socket closes here
+    auto ip = peer.address();
+    if (ip.is_v6() && ip.to_v6().is_v4_mapped()) ip = asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
+    std::string address = ip.to_string();
+    if (quota_index_ >= 0) {
+      bool admitted = co_await admit(address);
+      if (!admitted) continue;  // the socket closes here
+    }
     auto connection = std::make_shared<Connection>(broker_, shard, std::move(socket), config_,
                                                    tls_ ? tls_->current() : nullptr, principal_mapper_);
     int shard_id = shard.id();
     // Registered and deregistered on the connection's own shard.
-    asio::post(shard.executor(), [this, shard_id, connection] {
-      if (stopping_) return;  // raced with stop(): never served
+    asio::post(shard.executor(), [this, shard_id, connection, address] {
+      if (stopping_) {  // raced with stop(): never served
+        if (quota_index_ >= 0) broker_.connection_quotas().release(quota_index_, address);
+        return;
+      }
       open_[shard_id].insert(connection);
       asio::co_spawn(
           broker_.shards().at(shard_id).executor(), [connection] { return connection->run(); },
-          [this, shard_id, connection](std::exception_ptr) {
+          [this, shard_id, connection, address](std::exception_ptr) {
             open_[shard_id].erase(connection);
+            if (quota_index_ >= 0) broker_.connection_quotas().release(quota_index_, address);
             MemoryTrimmer::note_connection_closed();
           });
     });

@@ -1,6 +1,10 @@
 #pragma once
 // One Kafka listener (an entry of `listeners`): accepts connections on shard 0 and hands each new socket
-// to the next shard in turn, where the connection then lives. It keeps track
+// to the next shard in turn, where the connection then lives. Each accepted
+// socket is first admitted by the broker's connection quotas
+// (kafka/connection_quotas.h): over max.connections.per.ip it is closed at
+// once; with no slot under max.connections the loop waits, holding it, until
+// a connection closes or a limit is raised. It keeps track
 // of the open connections of every shard, so that a shutdown can close them
 // all before the broker closes its partitions: a client must see its broker
 // go away, never an answer that says its partitions do not exist.
@@ -29,6 +33,7 @@ class Listener {
   // the TLS contexts of an SSL or SASL_SSL listener (null otherwise); each
   // new connection takes the current one (a reload replaces it).
   Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const security::TlsContextSource> tls = nullptr);
+  ~Listener();
   void start();
   // Stops accepting and closes every open connection; requests in flight
   // finish without being answered. Returns once every shard has done so.
@@ -48,6 +53,9 @@ class Listener {
 
  private:
   asio::awaitable<void> accept_loop();
+  // Waits until the quotas admit a connection from `address`; false when it
+  // is refused (the caller closes it) or the listener stops.
+  asio::awaitable<bool> admit(const std::string& address);
   Broker& broker_;
   ListenerConfig config_;
   std::shared_ptr<const security::TlsContextSource> tls_;
@@ -58,6 +66,10 @@ class Listener {
   int next_shard_ = 0;
   std::atomic<unsigned> next_in_process_shard_ = 0;
   std::atomic<bool> stopping_ = false;
+  int quota_index_ = -1;  // this listener in the broker's ConnectionQuotas
+  int quota_waker_ = -1;
+  // Shard 0: the accept loop's wait for a connection slot (cancelled to wake it).
+  asio::steady_timer slot_wait_;
   // Per shard: the connections whose run() has not ended.
   std::vector<std::unordered_set<std::shared_ptr<Connection>>> open_;
 };

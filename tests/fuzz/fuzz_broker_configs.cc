@@ -2,12 +2,16 @@
 // node, etcd's `broker-configs` key in a cluster): decoding arbitrary text
 // gives the configs or std::invalid_argument, never a crash; what decodes
 // re-encodes to text that decodes the same; resolving the topic defaults
-// from it gives a LogConfig or ConfigError.
+// from it gives a LogConfig or ConfigError; the connection quotas it holds
+// (max.connections.per.ip.overrides is parsed from it) resolve without
+// throwing, and every change between it and nothing validates or throws
+// ConfigError.
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string_view>
 
+#include "config/connection_quota_config.h"
 #include "config/dynamic_broker_config.h"
 #include "config/dynamic_cleaner_config.h"
 
@@ -32,5 +36,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)effective_cleaner_settings(CleanerSettings{}, configs, node);
   for (const auto& key : dynamic_cleaner_keys())
     if (cleaner_key_levels(key, CleanerSettings{}, configs, node).empty()) __builtin_trap();
+  (void)effective_connection_quotas({}, configs, node);
+  for (const auto& key : connection_quota_keys({}, configs, node))
+    if (connection_quota_key_levels(key, {}, configs, node).empty()) __builtin_trap();
+  for (const auto& [k, v] : configs.cluster_default) {
+    try {
+      if (is_connection_quota_key(k)) validate_connection_quota_value(k, v);
+    } catch (const ConfigError&) {
+    }
+  }
+  try {
+    validate_connection_quota_change({}, DynamicBrokerConfigs{}, configs, node);
+  } catch (const ConfigError&) {
+  }
+  try {
+    validate_cleaner_change(CleanerSettings{}, DynamicBrokerConfigs{}, configs, node);
+  } catch (const ConfigError&) {
+  }
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <set>
 
+#include "config/connection_quota_config.h"
 #include "config/dynamic_broker_config.h"
 #include "config/dynamic_cleaner_config.h"
 #include "config/list_config_op.h"
@@ -93,6 +94,15 @@ void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsReq
   if (!scope) {
     // The cluster-wide default: only what is set there, as Kafka answers.
     for (const auto& [name, value] : dynamic.cluster_default) {
+      if (is_connection_quota_key(name)) {
+        auto* entry = add(name, value, ConfigSource::kDynamicDefaultBroker, false, connection_quota_key_type(name));
+        if (!entry || !include_synonyms) continue;
+        for (const auto& level :
+             connection_quota_key_levels(name, config.connection_quota_static, dynamic, config.node_id))
+          if (level.source != ConfigSource::kDynamicBroker)
+            entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
+        continue;
+      }
       if (const auto* cleaner_key = find_dynamic_cleaner_key(name)) {
         auto* entry = add(name, value, ConfigSource::kDynamicDefaultBroker, false, cleaner_key->type);
         if (!entry || !include_synonyms) continue;
@@ -135,13 +145,21 @@ void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsReq
     for (const auto& level : levels)
       entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
   }
+  for (const auto& name : connection_quota_keys(config.connection_quota_static, dynamic, config.node_id)) {
+    auto levels = connection_quota_key_levels(name, config.connection_quota_static, dynamic, config.node_id);
+    auto* entry = add(name, levels.front().value, levels.front().source, false, connection_quota_key_type(name));
+    if (!entry || !include_synonyms) continue;
+    for (const auto& level : levels)
+      entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
+  }
 }
 
 asio::awaitable<std::pair<ErrorCode, std::string>> alter_broker_resource(Broker& broker,
                                                                          const std::string& resource_name,
                                                                          const std::vector<BrokerConfigChange>& changes,
                                                                          bool replace, bool validate_only) {
-  const int32_t node_id = broker.config().node_id;
+  const auto& config = broker.config();
+  const int32_t node_id = config.node_id;
   std::string error;
   auto scope = scope_of(resource_name, node_id, false, &error);
   if (!error.empty()) co_return std::pair{ErrorCode::INVALID_REQUEST, error};
@@ -149,7 +167,8 @@ asio::awaitable<std::pair<ErrorCode, std::string>> alter_broker_resource(Broker&
   // request is refused), then values.
   std::set<std::string> static_keys, unknown_keys;
   for (const auto& c : changes) {
-    if (find_dynamic_broker_key(c.name) || find_dynamic_cleaner_key(c.name)) continue;
+    if (find_dynamic_broker_key(c.name) || find_dynamic_cleaner_key(c.name) || is_connection_quota_key(c.name))
+      continue;
     bool known = broker.is_known_config_key(c.name);
     for (const auto& s : static_broker_keys(broker.config())) known = known || s.name == c.name;
     (known ? static_keys : unknown_keys).insert(c.name);
@@ -192,12 +211,17 @@ asio::awaitable<std::pair<ErrorCode, std::string>> alter_broker_resource(Broker&
     }
     validate_dynamic_broker_configs(values);  // throws ConfigError
     if (scope && values.empty()) next.per_broker.erase(*scope);
+    // Kafka's reconfigurables' own rules, on the change as a whole.
+    validate_cleaner_change(static_cleaner_settings(config), current, next, node_id);
+    validate_connection_quota_change(config.connection_quota_static, current, next, node_id);
     return next;
   };
   try {
     (void)change(broker.dynamic_configs());
   } catch (const ConfigError& e) {
-    co_return std::pair{ErrorCode::INVALID_CONFIG, std::string(e.what())};
+    // Kafka 4 answers a broker config that fails validation with
+    // INVALID_REQUEST (ConfigAdminManager; KAFKA-13609).
+    co_return std::pair{ErrorCode::INVALID_REQUEST, std::string(e.what())};
   }
   if (validate_only) co_return std::pair{ErrorCode::NONE, std::string()};
   std::string message;

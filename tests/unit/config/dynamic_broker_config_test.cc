@@ -75,6 +75,43 @@ TEST(DynamicCleanerConfig, KeysValidationAndPrecedence) {
   EXPECT_EQ(cleaner_value(CleanerSettings{}, "log.cleaner.io.max.bytes.per.second"), "1.7976931348623157E308");
 }
 
+// Kafka's LogCleaner.validateReconfiguration: one change may at most halve
+// or double the thread count in force on this broker.
+TEST(DynamicCleanerConfig, ThreadsAtMostHalveOrDouble) {
+  auto error = [](int32_t static_threads, ConfigMap current_default, ConfigMap next_default) -> std::string {
+    CleanerSettings static_settings;
+    static_settings.threads = static_threads;
+    DynamicBrokerConfigs current, next;
+    current.cluster_default = std::move(current_default);
+    next.cluster_default = std::move(next_default);
+    try {
+      validate_cleaner_change(static_settings, current, next, 0);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error(1, {}, {{"log.cleaner.threads", "2"}}), "");
+  EXPECT_EQ(error(1, {}, {{"log.cleaner.threads", "3"}}),
+            "Log cleaner threads cannot be increased to more than double the current value 1");
+  EXPECT_EQ(error(8, {}, {{"log.cleaner.threads", "4"}}), "");
+  EXPECT_EQ(error(8, {}, {{"log.cleaner.threads", "3"}}),
+            "Log cleaner threads cannot be reduced to less than half the current value 8");
+  EXPECT_EQ(error(3, {}, {{"log.cleaner.threads", "1"}}), "");  // 3 / 2 == 1, as Kafka's Int division
+  // Deleting a dynamic value is a change too: 6 back to the static 1.
+  EXPECT_EQ(error(1, {{"log.cleaner.threads", "2"}}, {}), "");
+  EXPECT_EQ(error(2, {{"log.cleaner.threads", "6"}}, {}),
+            "Log cleaner threads cannot be reduced to less than half the current value 6");
+  // Other keys leave the thread count alone.
+  EXPECT_EQ(error(1, {}, {{"log.cleaner.backoff.ms", "10"}}), "");
+  // Another broker's value does not count here.
+  CleanerSettings one;
+  DynamicBrokerConfigs current, next;
+  next.per_broker[5] = {{"log.cleaner.threads", "9"}};
+  EXPECT_NO_THROW(validate_cleaner_change(one, current, next, 0));
+  EXPECT_THROW(validate_cleaner_change(one, current, next, 5), ConfigError);
+}
+
 TEST(DynamicBrokerConfig, PerBrokerOverClusterDefaultOverStatic) {
   storage::LogConfig static_defaults;
   static_defaults.retention_ms = 1000;

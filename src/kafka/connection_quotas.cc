@@ -1,0 +1,141 @@
+#include "kafka/connection_quotas.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace runnel {
+namespace {
+
+// Every address `host` names (Kafka: InetAddress.getByName), as text.
+std::vector<std::string> resolve_quota_host(const std::string& host) {
+  std::vector<std::string> out;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &result) != 0) return out;
+  for (auto* ai = result; ai; ai = ai->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (ai->ai_family == AF_INET)
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr, text, sizeof text);
+    else if (ai->ai_family == AF_INET6)
+      ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr, text, sizeof text);
+    else
+      continue;
+    if (std::find(out.begin(), out.end(), text) == out.end()) out.emplace_back(text);
+  }
+  ::freeaddrinfo(result);
+  return out;
+}
+
+}  // namespace
+
+ConnectionQuotas::ConnectionQuotas(std::vector<std::string> listeners, std::string inter_broker)
+    : listeners_(std::move(listeners)), inter_broker_(std::move(inter_broker)), per_listener_(listeners_.size(), 0) {
+  for (size_t i = 0; i < listeners_.size(); ++i) stats_.push_back(std::make_unique<Stats>());
+}
+
+void ConnectionQuotas::configure(ConnectionQuotaSettings settings) {
+  // Resolved outside the lock: a host name may need a DNS lookup.
+  std::unordered_map<std::string, int32_t> overrides;
+  for (const auto& [host, n] : settings.per_ip_overrides) {
+    auto addresses = resolve_quota_host(host);
+    if (addresses.empty()) spdlog::warn("max.connections.per.ip.overrides: cannot resolve {}", host);
+    for (const auto& a : addresses) overrides[a] = n;
+  }
+  std::lock_guard lock(mu_);
+  if (settings == settings_ && overrides == overrides_) return;
+  settings_ = std::move(settings);
+  overrides_ = std::move(overrides);
+  wake_locked();
+}
+
+ConnectionQuotaSettings ConnectionQuotas::settings() const {
+  std::lock_guard lock(mu_);
+  return settings_;
+}
+
+bool ConnectionQuotas::protected_listener(int listener) const {
+  return listeners_.size() > 1 && listeners_[listener] == inter_broker_;
+}
+
+bool ConnectionQuotas::slot_available_locked(int listener) const {
+  if (per_listener_[listener] >= settings_.listener_max_connections(listeners_[listener])) return false;
+  if (protected_listener(listener)) return true;
+  return total_ < settings_.max_connections;
+}
+
+ConnectionQuotas::Admission ConnectionQuotas::admit(int listener, const std::string& address, int32_t* limit) {
+  std::lock_guard lock(mu_);
+  if (!slot_available_locked(listener)) return Admission::kNoSlot;
+  auto it = overrides_.find(address);
+  int32_t max = it == overrides_.end() ? settings_.max_connections_per_ip : it->second;
+  int32_t& count = per_address_[address];
+  if (count >= max) {
+    if (count == 0) per_address_.erase(address);
+    if (limit) *limit = max;
+    stats_[listener]->rejected_per_ip.fetch_add(1, std::memory_order_relaxed);
+    return Admission::kPerIpLimit;
+  }
+  ++count;
+  ++per_listener_[listener];
+  ++total_;
+  return Admission::kAdmitted;
+}
+
+void ConnectionQuotas::release(int listener, const std::string& address) {
+  std::lock_guard lock(mu_);
+  auto it = per_address_.find(address);
+  if (it == per_address_.end()) {
+    spdlog::error("connection quotas: release of {} which has no connections", address);
+    return;
+  }
+  if (--it->second <= 0) per_address_.erase(it);
+  if (per_listener_[listener] > 0) --per_listener_[listener];
+  if (total_ > 0) --total_;
+  wake_locked();
+}
+
+void ConnectionQuotas::wake_locked() {
+  if (waiting_.load(std::memory_order_acquire) == 0) return;
+  for (const auto& [id, wake] : wakers_) wake();
+}
+
+int ConnectionQuotas::add_waker(std::function<void()> wake) {
+  std::lock_guard lock(mu_);
+  wakers_.emplace_back(next_waker_, std::move(wake));
+  return next_waker_++;
+}
+
+void ConnectionQuotas::remove_waker(int id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(wakers_, [id](const auto& w) { return w.first == id; });
+}
+
+int ConnectionQuotas::listener_index(const std::string& name) const {
+  auto it = std::find(listeners_.begin(), listeners_.end(), name);
+  return it == listeners_.end() ? -1 : static_cast<int>(it - listeners_.begin());
+}
+
+int32_t ConnectionQuotas::count_of(const std::string& address) const {
+  std::lock_guard lock(mu_);
+  auto it = per_address_.find(address);
+  return it == per_address_.end() ? 0 : it->second;
+}
+
+int32_t ConnectionQuotas::listener_count(int listener) const {
+  std::lock_guard lock(mu_);
+  return per_listener_[listener];
+}
+
+int32_t ConnectionQuotas::total() const {
+  std::lock_guard lock(mu_);
+  return total_;
+}
+
+}  // namespace runnel

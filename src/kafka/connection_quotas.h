@@ -1,0 +1,100 @@
+#pragma once
+// The broker's connection counts and limits, as Kafka's ConnectionQuotas
+// (SocketServer.scala): connections per client address, per listener and in
+// all. A listener's accept loop asks admit() for each accepted socket:
+//  - no slot (the listener's max.connections, or the broker-wide one, is
+//    reached): the loop waits, holding the socket, until release() or
+//    configure() frees one (Kafka blocks its acceptor; it does not close).
+//    The inter-broker listener, when there are others, is exempt from the
+//    broker-wide max (KIP-402) but not from its own listener max;
+//  - the address already has max.connections.per.ip (or its override): the
+//    socket is closed at once (Kafka logs and closes).
+// Lowering a limit does not close connections already open.
+// Connections made inside the process (the admin listener's REST proxy) are
+// not counted.
+//
+// Thread-safety: every method may be called from any thread. The counts are
+// guarded by one mutex, taken once per accepted and per closed connection
+// (never per request); the rejection counters are atomics.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/connection_quota_config.h"
+
+namespace runnel {
+
+class ConnectionQuotas {
+ public:
+  // `listeners`: every listener's name, in order (admit() and release()
+  // take its index); `inter_broker`: the inter-broker listener's name.
+  ConnectionQuotas(std::vector<std::string> listeners, std::string inter_broker);
+
+  // Installs new limits (static, or a dynamic change) and wakes blocked
+  // accept loops.
+  void configure(ConnectionQuotaSettings settings);
+  ConnectionQuotaSettings settings() const;
+
+  enum class Admission { kAdmitted, kNoSlot, kPerIpLimit };
+  // Counts a connection from `address` (its text form, e.g. "127.0.0.1") on
+  // listener `listener` if admitted. kNoSlot: nothing counted, wait and try
+  // again; kPerIpLimit: nothing counted, close the socket; `*limit` is then
+  // the address's limit.
+  Admission admit(int listener, const std::string& address, int32_t* limit = nullptr);
+  // The admitted connection has closed.
+  void release(int listener, const std::string& address);
+
+  // `wake` is called (under the lock: it must only post) whenever a slot may
+  // have freed while some accept loop waits. Returns an id for
+  // remove_waker(); after remove_waker() returns, `wake` is not called again.
+  int add_waker(std::function<void()> wake);
+  void remove_waker(int id);
+  // An accept loop starts / stops waiting for a slot (so that release() only
+  // wakes when someone waits).
+  void note_waiting(int delta) { waiting_.fetch_add(delta, std::memory_order_acq_rel); }
+
+  int listener_index(const std::string& name) const;
+  const std::vector<std::string>& listeners() const { return listeners_; }
+  // Counters for /metrics, by listener index.
+  uint64_t rejected_per_ip(int listener) const {
+    return stats_[listener]->rejected_per_ip.load(std::memory_order_relaxed);
+  }
+  uint64_t blocked_ns(int listener) const { return stats_[listener]->blocked_ns.load(std::memory_order_relaxed); }
+  void add_blocked_ns(int listener, uint64_t ns) {
+    stats_[listener]->blocked_ns.fetch_add(ns, std::memory_order_relaxed);
+  }
+  // Counted connections: from one address, on one listener, in all.
+  int32_t count_of(const std::string& address) const;
+  int32_t listener_count(int listener) const;
+  int32_t total() const;
+
+ private:
+  struct Stats {
+    std::atomic<uint64_t> rejected_per_ip{0};
+    std::atomic<uint64_t> blocked_ns{0};
+  };
+  bool slot_available_locked(int listener) const;
+  bool protected_listener(int listener) const;
+  void wake_locked();
+
+  const std::vector<std::string> listeners_;
+  const std::string inter_broker_;
+  std::vector<std::unique_ptr<Stats>> stats_;
+  std::atomic<int> waiting_{0};
+  mutable std::mutex mu_;  // guards everything below
+  ConnectionQuotaSettings settings_;
+  // max.connections.per.ip.overrides with hosts resolved to addresses.
+  std::unordered_map<std::string, int32_t> overrides_;
+  std::unordered_map<std::string, int32_t> per_address_;
+  std::vector<int32_t> per_listener_;
+  int32_t total_ = 0;
+  std::vector<std::pair<int, std::function<void()>>> wakers_;
+  int next_waker_ = 0;
+};
+
+}  // namespace runnel
