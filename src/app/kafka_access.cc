@@ -14,7 +14,10 @@ namespace runnel::app {
 
 Dialer KafkaAccess::dialer(const std::string& principal, const std::string& peer, const std::string& user,
                            const std::string& password) const {
-  return [access = *this, principal, peer, user, password](const std::string& address) -> int {
+  // The password only where a login needs it (a SASL listener).
+  const bool logs_in = !other_brokers_by_tcp && uses_sasl(peer_login.protocol);
+  return [access = *this, principal, peer, user = logs_in ? user : std::string(),
+          password = logs_in ? password : std::string()](const std::string& address) -> int {
     const auto& local = access.local_addresses;
     if (std::find(local.begin(), local.end(), address) != local.end()) {
       int fd = access.connect_in_process(principal, peer);
