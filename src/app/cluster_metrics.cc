@@ -13,11 +13,11 @@ namespace {
 
 using json = nlohmann::json;
 
-// The metric families the console's overview charts.
-constexpr std::array<std::string_view, 7> kChartedFamilies = {
+// The metric families the console's overview and topic list show.
+constexpr std::array<std::string_view, 8> kChartedFamilies = {
     "runnel_topic_bytes_in_total",          "runnel_topic_bytes_out_total", "runnel_topic_records_in_total",
     "runnel_request_handle_seconds_bucket", "runnel_connections",           "runnel_partitions_led",
-    "runnel_network_received_bytes_total"};
+    "runnel_network_received_bytes_total",  "runnel_partition_size_bytes"};
 
 bool charted(std::string_view line) {
   for (auto family : kChartedFamilies) {

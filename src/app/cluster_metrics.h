@@ -19,7 +19,7 @@
 // Answer: {"brokers": [{"node_id", "admin": "SCHEME://HOST:PORT" | null,
 // "self": bool, "status": "ok" | "unreachable" | "unauthorized" | "error" |
 // "no-admin", "error"?: "...", "metrics"?: "<the families the console
-// charts, in Prometheus' text format>"}]}; an empty list on a single node
+// charts and the topic list sums, in Prometheus' text format>"}]}; an empty list on a single node
 // (the console then reads this broker's /metrics itself).
 //
 // Thread-safety: the route runs on the HTTP server's threads; the source's
@@ -57,8 +57,8 @@ struct ClusterMetricsSource {
 };
 
 // Lines of a Prometheus text exposition whose metric is one the console
-// charts (bytes and records in and out, request latency histograms,
-// connections, partitions led); exposed for the unit test.
+// shows (bytes and records in and out, request latency histograms,
+// connections, partitions led, partition sizes); exposed for the unit test.
 std::string console_metric_lines(const std::string& exposition);
 
 void install_cluster_metrics(httplib::Server& server, std::shared_ptr<const ClusterMetricsSource> source);

@@ -392,24 +392,31 @@ async function topics(token) {
   h("label", { class: "grow" }, "Name", name), h("label", {}, "Partitions", parts),
   h("label", {}, "Replication factor", rf), h("label", { class: "grow" }, "Configs", configs),
   h("button", { class: "primary", type: "submit" }, "Create topic"));
+  brokerMetrics.clear();
   view.replaceChildren(panel("New topic", null, h("div", { class: "panel-body" }, create)),
     panel("Topics", h("label", { class: "muted" }, internal, " internal topics"), list));
 
   async function refresh() {
     try {
-      const [all] = await Promise.all([call("GET", "/topics" + (internal.checked ? "?internal=true" : "")), scrape()]);
+      const [all] = await Promise.all([call("GET", "/topics" + (internal.checked ? "?internal=true" : "")),
+        scrapeCluster()]);
       if (token !== routeToken) return;
+      // Sizes and rates of the whole cluster: each broker reports the
+      // partitions it leads, so the sum counts every partition once.
       const size = {}, recs = {};
-      for (const s of metrics.last || []) {
-        if (s.name === "runnel_partition_size_bytes") size[s.labels.topic] = (size[s.labels.topic] || 0) + s.value;
+      for (const m of brokerMetrics.values()) {
+        for (const s of m.last || []) {
+          if (s.name === "runnel_partition_size_bytes") size[s.labels.topic] = (size[s.labels.topic] || 0) + s.value;
+        }
       }
-      for (const t of all) recs[t.name] = rate("runnel_topic_records_in_total", (l) => l.topic === t.name);
+      for (const t of all)
+        recs[t.name] = clusterTotal((m) => rate("runnel_topic_records_in_total", (l) => l.topic === t.name, m));
       all.sort((a, b) => a.name.localeCompare(b.name));
-      const next = table(["Name", "Partitions", "Replicas", "Size here", "Records/s here", ""],
+      const next = table(["Name", "Partitions", "Replicas", "Size", "Records/s", ""],
         all.map((t) => [h("a", { href: "#/topics/" + encodeURIComponent(t.name) }, t.name), String(t.partitions),
           String(t.replicas), fmtBytes(size[t.name] || 0), recs[t.name] === null ? "–" : fmtNum(recs[t.name], 1),
           t.internal ? badge("internal") : ""]),
-        { id: "topics-table", num: ["Partitions", "Replicas", "Size here", "Records/s here"], empty: "No topics yet: create one above." });
+        { id: "topics-table", num: ["Partitions", "Replicas", "Size", "Records/s"], empty: "No topics yet: create one above." });
       list.replaceWith(next);
       list = next;
     } catch (e) { if (token === routeToken) toast(e.message, true); }

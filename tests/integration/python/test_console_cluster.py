@@ -5,7 +5,8 @@ its overview, in a headless Chromium, charts and tables them per broker:
 
 - records produced to a partition led by broker 2 move broker 2's counters
   (and not broker 3's) in broker 1's answer, and broker 3's row in the
-  browser shows records/s while a client produces to a partition it leads;
+  browser shows records/s while a client produces to a partition it leads
+  (and the topic list shows that partition's size);
 - a broker that does not answer (SIGSTOP: still registered, its admin port
   silent) is listed as unreachable within the short deadline, not a hang;
   a broker killed with SIGKILL stays on the page as unreachable;
@@ -150,6 +151,15 @@ class ConsoleClusterTest(unittest.TestCase):
         row1 = b.eval("[...%s].find((r) => r.cells[0].innerText.includes('(this)')).cells[0].innerText" % rows)
         self.assertEqual(row1.strip(), "1 (this)")
         b.screenshot(os.path.join(ARTEFACTS, "cluster-overview.png"))
+
+        # The topic list sums the brokers too: `load`'s data is all on broker 3.
+        b.goto(self.base + "/#/topics")
+        size = ("[...document.querySelectorAll('#topics-table tbody tr')]"
+                ".find((r) => r.cells[0].innerText.trim() === 'load')")
+        b.wait("(%s || {cells: [0, 0, 0, {innerText: '0 B'}]}).cells[3].innerText.trim() !== '0 B'" % size,
+               timeout=15, what="topic load's size, led by broker 3, on broker 1's topic list")
+        b.goto(self.base + "/#/")
+        b.wait("%s.length === 4" % rows, what="the overview again")
 
         # Broker 2 dies: its row stays, marked unreachable.
         self.c.brokers[2].kill9()

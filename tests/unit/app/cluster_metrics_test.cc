@@ -17,11 +17,13 @@ TEST(ClusterMetrics, KeepsOnlyTheChartedFamiliesSamples) {
       "runnel_connections 4\n"
       "runnel_connections_accepted_total 9\n"
       "runnel_partition_size_bytes{topic=\"a\",partition=\"0\"} 100\n"
+      "runnel_partition_high_watermark{topic=\"a\",partition=\"0\"} 7\n"
       "runnel_partitions_led 2";
   EXPECT_EQ(console_metric_lines(exposition),
             "runnel_topic_records_in_total{topic=\"a\"} 5\n"
             "runnel_request_handle_seconds_bucket{api=\"Produce\",le=\"0.001\"} 3\n"
             "runnel_connections 4\n"
+            "runnel_partition_size_bytes{topic=\"a\",partition=\"0\"} 100\n"
             "runnel_partitions_led 2\n");
   EXPECT_EQ(console_metric_lines(""), "");
 }
