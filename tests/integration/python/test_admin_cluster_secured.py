@@ -14,6 +14,8 @@ proxy alone:
   from the three leaders, the group's coordinator wherever it is);
 - broker 1's console reads the other brokers' /metrics over https, with
   the request's Basic credentials.
+The same again over SASL_PLAINTEXT listeners that offer PLAIN (the proxy
+logs in with PLAIN, without TLS) and plain-HTTP admin listeners.
 """
 import base64
 import json
@@ -50,6 +52,9 @@ def runnel(*args):
 
 @unittest.skipUnless(etcd.available() and CURL, "etcd-server or curl is not installed (make deps installs them)")
 class SecuredClusterAdminTest(unittest.TestCase):
+    PROTOCOL = "SASL_SSL"
+    MECHANISMS = "SCRAM-SHA-256,SCRAM-SHA-512"  # no PLAIN: the proxy logs in with SCRAM
+    SCHEME = "https"
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="runnel-seccluster-")
@@ -76,7 +81,7 @@ class SecuredClusterAdminTest(unittest.TestCase):
                 return {i: p[i].leader for i in p} if len(p) == 3 else None
             assert wait_for(lambda: leaders() == {0: 1, 1: 2, 2: 3}), leaders()
 
-            kp = KafkaAdminClient(bootstrap_servers=cls.bootstrap, security_protocol="SASL_SSL",
+            kp = KafkaAdminClient(bootstrap_servers=cls.bootstrap, security_protocol=cls.PROTOCOL,
                                   ssl_cafile=cls.certs["ca.pem"], sasl_mechanism="SCRAM-SHA-256",
                                   sasl_plain_username="admin", sasl_plain_password=USERS["admin"],
                                   request_timeout_ms=10000, api_version_auto_timeout_ms=5000)
@@ -109,16 +114,16 @@ class SecuredClusterAdminTest(unittest.TestCase):
         cls.admin_ports[n] = admin_port
         jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" '
                 'password="%s";' % BROKER_PASSWORD)
-        b = Broker(sets={"listeners": "SASL_SSL://127.0.0.1:%d" % port,
-                         "security.inter.broker.protocol": "SASL_SSL",
-                         "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
+        b = Broker(sets={"listeners": "%s://127.0.0.1:%d" % (cls.PROTOCOL, port),
+                         "security.inter.broker.protocol": cls.PROTOCOL,
+                         "sasl.enabled.mechanisms": cls.MECHANISMS,
                          "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
-                         "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+                         "listener.name.%s.scram-sha-512.sasl.jaas.config" % cls.PROTOCOL.lower(): jaas,
                          "ssl.keystore.type": "PEM", "ssl.keystore.location": cls.certs["broker-keystore.pem"],
                          "ssl.truststore.location": cls.certs["ca.pem"],
                          "authorizer.class.name": AUTHORIZER, "allow.everyone.if.no.acl.found": "false",
                          "super.users": "User:broker;User:admin",
-                         "runnel.admin.listen": "https://127.0.0.1:%d" % admin_port,
+                         "runnel.admin.listen": "%s://127.0.0.1:%d" % (cls.SCHEME, admin_port),
                          "runnel.admin.authentication": "basic",
                          "group.initial.rebalance.delay.ms": 0},
                    plaintext_listener=False, args=["--node-id", str(n), "--etcd", cls.c.etcd.url])
@@ -129,7 +134,7 @@ class SecuredClusterAdminTest(unittest.TestCase):
 
     @classmethod
     def conf(cls, user, **extra):
-        c = {"bootstrap.servers": cls.bootstrap, "security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-256",
+        c = {"bootstrap.servers": cls.bootstrap, "security.protocol": cls.PROTOCOL, "sasl.mechanisms": "SCRAM-SHA-256",
              "sasl.username": user, "sasl.password": USERS[user], "ssl.ca.location": cls.certs["ca.pem"],
              "socket.timeout.ms": 10000}
         c.update(extra)
@@ -140,7 +145,7 @@ class SecuredClusterAdminTest(unittest.TestCase):
                 "-H", "Accept: " + accept, "-w", "\n%{http_code}"]
         if body is not None:
             args += ["-H", "Content-Type: " + content_type, "--data-binary", json.dumps(body)]
-        out = subprocess.run(args + ["https://127.0.0.1:%d%s" % (self.admin_ports[1], path)], capture_output=True,
+        out = subprocess.run(args + ["%s://127.0.0.1:%d%s" % (self.SCHEME, self.admin_ports[1], path)], capture_output=True,
                              text=True, timeout=60).stdout
         text, _, code = out.rpartition("\n")
         return int(code), (json.loads(text) if text.strip() else None)
@@ -200,17 +205,27 @@ class SecuredClusterAdminTest(unittest.TestCase):
         finally:
             self.curl("alice", "DELETE", inst)
 
-    def test_console_reads_the_https_peers(self):
+    def test_console_reads_the_peers(self):
         context = ssl.create_default_context(cafile=self.certs["ca.pem"])
-        req = urllib.request.Request("https://127.0.0.1:%d/v1/console/cluster/metrics" % self.admin_ports[1])
+        req = urllib.request.Request("%s://127.0.0.1:%d/v1/console/cluster/metrics" % (self.SCHEME,
+                                                                                      self.admin_ports[1]))
         req.add_header("Authorization", "Basic " + base64.b64encode(b"alice:alice-secret").decode())
         with urllib.request.urlopen(req, context=context, timeout=15) as r:
             brokers = {b["node_id"]: b for b in json.loads(r.read())["brokers"]}
         self.assertEqual(sorted(brokers), [1, 2, 3])
         for n in (1, 2, 3):
             self.assertEqual(brokers[n]["status"], "ok", brokers[n])
-            self.assertEqual(brokers[n]["admin"], "https://127.0.0.1:%d" % self.admin_ports[n])
+            self.assertEqual(brokers[n]["admin"], "%s://127.0.0.1:%d" % (self.SCHEME, self.admin_ports[n]))
             self.assertIn("runnel_connections", brokers[n]["metrics"])
+
+
+class SaslPlaintextClusterAdminTest(SecuredClusterAdminTest):
+    """The same over SASL_PLAINTEXT listeners offering PLAIN (the proxy's
+    login to the other brokers without TLS, with PLAIN) and plain-HTTP
+    admin listeners."""
+    PROTOCOL = "SASL_PLAINTEXT"
+    MECHANISMS = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    SCHEME = "http"
 
 
 if __name__ == "__main__":
