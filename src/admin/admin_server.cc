@@ -79,6 +79,21 @@ bool copy_server_context(SSL_CTX* from, SSL_CTX& to) {
   return true;
 }
 
+// OpenSSL's certificate callback, on every handshake: the certificate,
+// chain and key of the source's current context (rebuilt by TlsReloader
+// when the keystore changes), so new connections get a renewed certificate
+// while open ones keep theirs.
+int use_current_certificate(SSL* ssl, void* arg) {
+  auto current = static_cast<security::TlsContextSource*>(arg)->current();
+  SSL_CTX* from = current->native_handle();
+  X509* cert = SSL_CTX_get0_certificate(from);
+  EVP_PKEY* key = SSL_CTX_get0_privatekey(from);
+  if (!cert || !key || SSL_use_certificate(ssl, cert) != 1 || SSL_use_PrivateKey(ssl, key) != 1) return 0;
+  STACK_OF(X509)* chain = nullptr;
+  if (SSL_CTX_get0_chain_certs(from, &chain) == 1 && chain && SSL_set1_chain(ssl, chain) != 1) return 0;
+  return 1;
+}
+
 }  // namespace
 
 std::optional<std::string> admin_request_user() { return t_request_user; }
@@ -87,18 +102,16 @@ AdminServer::AdminServer(Broker& broker) : broker_(broker) {}
 
 AdminServer::~AdminServer() { stop(); }
 
-bool AdminServer::start(const std::string& host, uint16_t port, const TlsConfig* tls, std::string* error,
-                        const std::function<void(httplib::Server&)>& more_routes) {
+bool AdminServer::start(const std::string& host, uint16_t port, std::shared_ptr<security::TlsContextSource> tls,
+                        std::string* error, const std::function<void(httplib::Server&)>& more_routes) {
   if (tls) {
-    std::shared_ptr<asio::ssl::context> built;
-    try {
-      built = security::make_tls_context(*tls, security::TlsSide::kServer);
-    } catch (const std::exception& e) {
-      *error = std::string("TLS: ") + e.what();
-      return false;
-    }
-    auto server = std::make_unique<httplib::SSLServer>(
-        [&built](SSL_CTX& ctx) { return copy_server_context(built->native_handle(), ctx); });
+    tls_ = std::move(tls);
+    auto built = tls_->current();
+    auto server = std::make_unique<httplib::SSLServer>([&built, source = tls_.get()](SSL_CTX& ctx) {
+      if (!copy_server_context(built->native_handle(), ctx)) return false;
+      SSL_CTX_set_cert_cb(&ctx, use_current_certificate, source);
+      return true;
+    });
     if (!server->is_valid()) {
       *error = "TLS: the keystore's certificate and key could not be used";
       return false;

@@ -1,7 +1,10 @@
 #pragma once
 // The admin HTTP listener (runnel.admin.listen, default 127.0.0.1:9644, as
 // Redpanda's admin API; https://HOST:PORT serves it over TLS with the
-// broker's ssl.keystore.* certificate, read at start): /metrics in Prometheus' text format, /v1/health
+// broker's ssl.keystore.* certificate: each handshake takes the certificate,
+// chain and key of the TlsContextSource's current context, so a keystore the
+// TlsReloader reloads reaches new connections without a restart; the protocol
+// range and cipher suites are read at start): /metrics in Prometheus' text format, /v1/health
 // (live and ready, with the reason when not ready), and / (a page that lists
 // what is served; the console will live there).
 //
@@ -26,6 +29,9 @@ class Server;
 namespace runnel {
 
 class Broker;
+namespace security {
+class TlsContextSource;
+}
 
 // The HTTP Basic user of the request this thread is serving
 // (runnel.admin.authentication=basic; set before routing, so every route
@@ -41,16 +47,19 @@ class AdminServer {
 
   // Binds host:port (port 0: any free port) and starts serving, over TLS
   // with `tls`'s keystore (and ssl.enabled.protocols, ssl.cipher.suites)
-  // when not null. Returns false, with the reason in *error, when it cannot
-  // bind or the keystore does not load. `more_routes` adds handlers of
-  // layers above (the REST proxy) before it serves.
-  bool start(const std::string& host, uint16_t port, const TlsConfig* tls, std::string* error,
-             const std::function<void(httplib::Server&)>& more_routes = nullptr);
+  // when not null: a server-side source (security/tls_context.h), whose
+  // current certificate every handshake uses. Returns false, with the
+  // reason in *error, when it cannot bind or the keystore cannot be used.
+  // `more_routes` adds handlers of layers above (the REST proxy) before it
+  // serves.
+  bool start(const std::string& host, uint16_t port, std::shared_ptr<security::TlsContextSource> tls,
+             std::string* error, const std::function<void(httplib::Server&)>& more_routes = nullptr);
   void stop();
   uint16_t port() const { return port_; }
 
  private:
   Broker& broker_;
+  std::shared_ptr<security::TlsContextSource> tls_;  // kept while the server may call back
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   uint16_t port_ = 0;

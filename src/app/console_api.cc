@@ -83,7 +83,8 @@ std::optional<json> body_of(const httplib::Request& req, httplib::Response& res)
 httplib::Server::Handler console_route(std::shared_ptr<const KafkaAccess> access, httplib::Server::Handler handler) {
   return [access, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
     try {
-      DialerScope as_user(access->dialer(request_principal(), request_peer(req)));
+      auto [user, password] = request_login(req);
+      DialerScope as_user(access->dialer(request_principal(), request_peer(req), user, password));
       handler(req, res);
     } catch (const json::exception& e) {
       reply_error(res, 400, std::string("bad request body: ") + e.what());

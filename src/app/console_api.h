@@ -9,6 +9,7 @@
 // reaches its broker in process as the HTTP Basic user, whose ACLs apply.
 //
 //   GET    /v1/console/cluster                       cluster status
+//   GET    /v1/console/cluster/metrics               every broker's /metrics (app/cluster_metrics.h)
 //   GET    /v1/console/topics                        topic list
 //   POST   /v1/console/topics                        {name, partitions, replication_factor, configs}
 //   GET    /v1/console/topics/{t}                    partitions (leader, ISR, offsets) and configs

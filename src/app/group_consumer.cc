@@ -19,7 +19,7 @@ namespace {
 using namespace runnel::protocol;
 using Clock = std::chrono::steady_clock;
 
-std::optional<std::string> text(const std::optional<std::vector<uint8_t>>& b) {
+std::optional<std::string> optional_text(const std::optional<std::vector<uint8_t>>& b) {
   if (!b) return std::nullopt;
   return std::string(b->begin(), b->end());
 }
@@ -453,7 +453,8 @@ std::vector<ConsumedRecord> GroupConsumer::poll(int32_t timeout_ms, int32_t max_
               for (auto& r : decode_record_batch(batch)) {
                 if (r.offset < positions[tp]) continue;
                 bytes_out += static_cast<int64_t>((r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0));
-                out.push_back({tp.first, tp.second, r.offset, r.timestamp, text(r.key), text(r.value)});
+                out.push_back(
+                    {tp.first, tp.second, r.offset, r.timestamp, optional_text(r.key), optional_text(r.value)});
               }
             }
             positions[tp] = view.next_offset();

@@ -10,15 +10,21 @@
 //
 // Addresses other than this broker's (another broker of a cluster that leads
 // a partition or coordinates a group) are dialled over TCP when the listener
-// the proxy uses is PLAINTEXT (as before, anonymously); on a secured
-// listener they are refused with an error that says so.
+// the proxy uses is PLAINTEXT (anonymously, as any client of it). On a
+// SASL_PLAINTEXT or SASL_SSL listener the proxy logs in to the other broker
+// as the same user with the password of the HTTP request
+// (app/peer_login.h), so that broker applies that user's ACLs too. An SSL
+// listener (a certificate is the principal, and the proxy has none of the
+// user's) refuses them with an error that says so.
 //
 // Thread-safety: immutable once built; dialer() may be called from any thread.
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "app/admin_client.h"
+#include "app/peer_login.h"
 
 namespace httplib {
 struct Request;
@@ -34,17 +40,25 @@ struct KafkaAccess {
   std::string listener_name;
   // The listener is PLAINTEXT: the other brokers are reachable over TCP.
   bool other_brokers_by_tcp = false;
+  // How to log in to the other brokers on a SASL listener.
+  PeerLogin peer_login;
   // Listener::connect_in_process of that listener.
   std::function<int(const std::string& principal, const std::string& peer)> connect_in_process;
 
   // The dialer for one HTTP request (or one consumer instance): this broker
-  // in process as `principal`, with `peer` as the client address.
-  Dialer dialer(const std::string& principal, const std::string& peer) const;
+  // in process as `principal`, with `peer` as the client address; the other
+  // brokers on a SASL listener as the Basic user `user` with `password`
+  // (request_login()).
+  Dialer dialer(const std::string& principal, const std::string& peer, const std::string& user = {},
+                const std::string& password = {}) const;
 };
 
 // The Kafka principal of the HTTP request this thread serves: "User:" and
 // its Basic user, or User:ANONYMOUS.
 std::string request_principal();
+// The Basic user and password of the HTTP request (checked before routing),
+// or empty strings without runnel.admin.authentication=basic.
+std::pair<std::string, std::string> request_login(const httplib::Request& req);
 // The HTTP client's address, "HOST:PORT".
 std::string request_peer(const httplib::Request& req);
 

@@ -12,9 +12,11 @@
 #include <map>
 
 #include "admin/admin_server.h"
+#include "admin/metrics_text.h"
 #include "app/acl_command.h"
 #include "app/broker_config_command.h"
 #include "app/cluster_command.h"
+#include "app/cluster_metrics.h"
 #include "app/completion.h"
 #include "app/config.h"
 #include "app/console_api.h"
@@ -115,6 +117,7 @@ int serve(const ServeFlags& flags) {
   broker.set_known_config_keys(runnel::known_config_keys());
   std::vector<std::unique_ptr<runnel::Listener>> listeners;
   std::unique_ptr<runnel::TlsReloader> tls_reloader;
+  runnel::AdminServer admin_server(broker);
   // Every 10 s, once 256 connections closed since the last time.
   runnel::MemoryTrimmer memory_trimmer(std::chrono::seconds(10), 256);
   try {
@@ -130,6 +133,18 @@ int serve(const ServeFlags& flags) {
                                                                       runnel::security::TlsSide::kServer);
       watched.push_back({tls[key], key.empty() ? std::string("listener") : "listener " + key});
     }
+    // The admin listener over https: its keystore is reloaded like the
+    // Kafka listeners' (the certificate each handshake uses).
+    std::shared_ptr<runnel::security::TlsContextSource> admin_tls_source;
+    if (config.admin_listen != "off" && runnel::parse_admin_listen(config.admin_listen).tls) {
+      try {
+        admin_tls_source =
+            std::make_shared<runnel::security::TlsContextSource>(config.tls, runnel::security::TlsSide::kServer);
+        watched.push_back({admin_tls_source, "admin listener"});
+      } catch (const std::exception& e) {
+        spdlog::warn("admin listener not started: TLS: {} (runnel.admin.listen; 'off' disables it)", e.what());
+      }
+    }
     broker.start();
     if (auto client = broker.inter_broker_tls()) watched.push_back({client, "inter-broker client"});
     tls_reloader = std::make_unique<runnel::TlsReloader>(std::move(watched),
@@ -142,64 +157,96 @@ int serve(const ServeFlags& flags) {
       listeners.push_back(std::move(listener));
     }
     for (auto& listener : listeners) listener->start();
+    // Started before joining the cluster, so that the broker's registration
+    // carries its address (the other brokers' consoles read its /metrics).
+    // The admin listener is a convenience: a port taken (another broker on
+    // this machine) is worth a warning, not a broker that does not start.
+    if (config.admin_listen != "off" && (admin_tls_source || !runnel::parse_admin_listen(config.admin_listen).tls)) {
+      auto [admin_tls, host, port] = runnel::parse_admin_listen(config.admin_listen);
+      std::string error;
+      // The REST proxy and the console reach this broker in process, as the
+      // HTTP user (app/kafka_access.h), through a listener's view of the
+      // cluster: a PLAINTEXT one if there is one (the other brokers of a
+      // cluster are then reachable over TCP), else the first.
+      runnel::Listener* via = nullptr;
+      for (const auto& l : listeners)
+        if (!via && l->config().protocol == runnel::SecurityProtocol::kPlaintext) via = l.get();
+      if (!via && !listeners.empty()) via = listeners.front().get();
+      // Every listener secured and no one to act for: serving them would open
+      // an anonymous Kafka client to whoever reaches the admin port.
+      if (via && via->config().protocol != runnel::SecurityProtocol::kPlaintext && !config.admin_basic_auth) {
+        spdlog::info(
+            "no PLAINTEXT listener and runnel.admin.authentication=none: the console and the REST proxy are not served "
+            "(set runnel.admin.authentication=basic to serve them as each user)");
+        via = nullptr;
+      }
+      std::function<void(httplib::Server&)> rest;
+      if (via) {
+        auto access = std::make_shared<runnel::app::KafkaAccess>();
+        const auto& lc = via->config();
+        auto local_host = [](const std::string& h) {
+          return h.empty() || h == "0.0.0.0" || h == "::" ? std::string("127.0.0.1") : h;
+        };
+        access->bootstrap = local_host(lc.host) + ":" + std::to_string(via->port());
+        // As Metadata and FindCoordinator name this broker (Broker::set_advertised).
+        std::string advertised = local_host(lc.advertised_host.empty() ? lc.host : lc.advertised_host) + ":" +
+                                 std::to_string(lc.advertised_port ? lc.advertised_port : via->port());
+        access->local_addresses = {access->bootstrap, advertised};
+        access->listener_name = lc.name;
+        access->other_brokers_by_tcp = lc.protocol == runnel::SecurityProtocol::kPlaintext;
+        access->connect_in_process = [via](const std::string& principal, const std::string& peer) {
+          return via->connect_in_process(principal, peer);
+        };
+        // The other brokers on a SASL listener: a login as the request's user.
+        access->peer_login.protocol = lc.protocol;
+        access->peer_login.mechanisms = config.sasl_enabled_mechanisms;
+        if (runnel::uses_tls(lc.protocol)) {
+          try {
+            access->peer_login.tls = std::make_shared<runnel::security::TlsContextSource>(
+                config.tls_of(lc.name), runnel::security::TlsSide::kClient);
+          } catch (const std::exception& e) {
+            spdlog::warn(
+                "the REST proxy and the console cannot reach the other brokers on listener {} (its TLS client "
+                "settings do not load: {})",
+                lc.name, e.what());
+          }
+        }
+        auto metrics = std::make_shared<runnel::app::ClusterMetricsSource>();
+        metrics->self_id = config.node_id;
+        metrics->peers = [&broker] {
+          std::vector<runnel::app::AdminPeer> out;
+          for (const auto& [id, endpoint] : broker.admin_endpoints()) {
+            runnel::app::AdminPeer peer{id, {}, {}, 0};
+            if (endpoint) peer = {id, endpoint->scheme, endpoint->host, endpoint->port};
+            out.push_back(peer);
+          }
+          return out;
+        };
+        if (config.tls.truststore_type == "PEM") metrics->ca_file = config.tls.truststore_location;
+        metrics->local_metrics = [&broker] { return runnel::render_metrics(broker, std::chrono::milliseconds(2000)); };
+        rest = [access, metrics](httplib::Server& server) {
+          runnel::app::install_console(server, access);
+          runnel::app::install_cluster_metrics(server, metrics);
+          runnel::app::install_rest_proxy(server, access);
+        };
+      }
+      if (admin_server.start(host, port, admin_tls_source, &error, rest)) {
+        broker.set_admin_endpoint(admin_tls ? "https" : "http", host, admin_server.port());
+        spdlog::info("admin listener (console, /metrics, /v1/health) on {}://{}:{}/", admin_tls ? "https" : "http",
+                     host, admin_server.port());
+      } else {
+        spdlog::warn("admin listener not started: {} (runnel.admin.listen; 'off' disables it)", error);
+      }
+    }
     broker.join_cluster();
     tls_reloader->start();
     memory_trimmer.start();
   } catch (const std::exception& e) {
     spdlog::error("start-up failed: {}", e.what());
+    admin_server.stop();
     for (auto& listener : listeners) listener->stop();
     broker.stop();
     return 1;
-  }
-  // The admin listener is a convenience: a port taken (another broker on
-  // this machine) is worth a warning, not a broker that does not start.
-  runnel::AdminServer admin_server(broker);
-  if (config.admin_listen != "off") {
-    auto [admin_tls, host, port] = runnel::parse_admin_listen(config.admin_listen);
-    std::string error;
-    // The REST proxy and the console reach this broker in process, as the
-    // HTTP user (app/kafka_access.h), through a listener's view of the
-    // cluster: a PLAINTEXT one if there is one (the other brokers of a
-    // cluster are then reachable over TCP), else the first.
-    runnel::Listener* via = nullptr;
-    for (const auto& l : listeners)
-      if (!via && l->config().protocol == runnel::SecurityProtocol::kPlaintext) via = l.get();
-    if (!via && !listeners.empty()) via = listeners.front().get();
-    // Every listener secured and no one to act for: serving them would open
-    // an anonymous Kafka client to whoever reaches the admin port.
-    if (via && via->config().protocol != runnel::SecurityProtocol::kPlaintext && !config.admin_basic_auth) {
-      spdlog::info(
-          "no PLAINTEXT listener and runnel.admin.authentication=none: the console and the REST proxy are not served "
-          "(set runnel.admin.authentication=basic to serve them as each user)");
-      via = nullptr;
-    }
-    std::function<void(httplib::Server&)> rest;
-    if (via) {
-      auto access = std::make_shared<runnel::app::KafkaAccess>();
-      const auto& lc = via->config();
-      auto local_host = [](const std::string& h) {
-        return h.empty() || h == "0.0.0.0" || h == "::" ? std::string("127.0.0.1") : h;
-      };
-      access->bootstrap = local_host(lc.host) + ":" + std::to_string(via->port());
-      // As Metadata and FindCoordinator name this broker (Broker::set_advertised).
-      std::string advertised = local_host(lc.advertised_host.empty() ? lc.host : lc.advertised_host) + ":" +
-                               std::to_string(lc.advertised_port ? lc.advertised_port : via->port());
-      access->local_addresses = {access->bootstrap, advertised};
-      access->listener_name = lc.name;
-      access->other_brokers_by_tcp = lc.protocol == runnel::SecurityProtocol::kPlaintext;
-      access->connect_in_process = [via](const std::string& principal, const std::string& peer) {
-        return via->connect_in_process(principal, peer);
-      };
-      rest = [access](httplib::Server& server) {
-        runnel::app::install_console(server, access);
-        runnel::app::install_rest_proxy(server, access);
-      };
-    }
-    if (admin_server.start(host, port, admin_tls ? &config.tls : nullptr, &error, rest))
-      spdlog::info("admin listener (console, /metrics, /v1/health) on {}://{}:{}/", admin_tls ? "https" : "http", host,
-                   admin_server.port());
-    else
-      spdlog::warn("admin listener not started: {} (runnel.admin.listen; 'off' disables it)", error);
   }
   auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   std::string addresses;

@@ -195,7 +195,8 @@ template <class F>
 auto guarded(std::shared_ptr<const KafkaAccess> access, F f) {
   return [access, f](const httplib::Request& req, httplib::Response& res) {
     try {
-      DialerScope as_user(access->dialer(request_principal(), request_peer(req)));
+      auto [user, password] = request_login(req);
+      DialerScope as_user(access->dialer(request_principal(), request_peer(req), user, password));
       f(req, res);
     } catch (const json::exception& e) {  // a body that is not what the API takes
       reply_error(res, 422, kUnprocessable, e.what());
@@ -230,8 +231,13 @@ void install_consumers(httplib::Server& server, std::shared_ptr<Instances> state
                 instance->principal = request_principal();
                 GroupConsumer::Options o;
                 o.bootstrap = state->access->bootstrap;
-                // Its connections, made later by its own thread too, act for its creator.
-                o.dialer = state->access->dialer(instance->principal, request_peer(req));
+                // Its connections, made later by its own thread too, act for its
+                // creator. To reach the other brokers on a SASL listener its
+                // thread logs in as them (joins, heartbeats), so the instance's
+                // dialer holds their password in memory while it lives (never
+                // written anywhere; gone with the instance).
+                auto [user, password] = request_login(req);
+                o.dialer = state->access->dialer(instance->principal, request_peer(req), user, password);
                 o.group = instance->group;
                 o.from_earliest = body.value("auto.offset.reset", "latest") == "earliest";
                 o.auto_commit = body.value("auto.commit.enable", "true") != "false";

@@ -139,17 +139,18 @@ function sum(samples, name, filter) {
   return total;
 }
 
-// Per-second rate of a counter between the last two scrapes.
-function rate(name, filter) {
-  if (!metrics.prev) return null;
-  const dt = (metrics.lastAt - metrics.prevAt) / 1000;
+// Per-second rate of a counter between two scrapes of one broker (`m`:
+// {last, lastAt, prev, prevAt}; this broker's /metrics by default).
+function rate(name, filter, m = metrics) {
+  if (!m.prev) return null;
+  const dt = (m.lastAt - m.prevAt) / 1000;
   if (dt <= 0) return null;
-  return Math.max(0, (sum(metrics.last, name, filter) - sum(metrics.prev, name, filter)) / dt);
+  return Math.max(0, (sum(m.last, name, filter) - sum(m.prev, name, filter)) / dt);
 }
 
-// A quantile of a histogram over the last scrape interval (from the bucket deltas).
-function quantile(name, q, filter) {
-  if (!metrics.prev) return null;
+// A quantile of histograms over the last scrape interval (from the bucket
+// deltas), over one broker's scrapes or several brokers' together.
+function quantile(name, q, filter, ms = [metrics]) {
   const buckets = new Map();
   const add = (samples, sign) => {
     for (const s of samples) {
@@ -158,7 +159,13 @@ function quantile(name, q, filter) {
       buckets.set(le, (buckets.get(le) || 0) + sign * s.value);
     }
   };
-  add(metrics.last, 1); add(metrics.prev, -1);
+  let any = false;
+  for (const m of ms) {
+    if (!m.prev) continue;
+    any = true;
+    add(m.last, 1); add(m.prev, -1);
+  }
+  if (!any) return null;
   const sorted = [...buckets.entries()].sort((a, b) => a[0] - b[0]);
   const total = sorted.length ? sorted[sorted.length - 1][1] : 0;
   if (total <= 0) return null;
@@ -172,6 +179,51 @@ function quantile(name, q, filter) {
     prevLe = le; prevCount = count;
   }
   return prevLe;
+}
+
+// ---------- the cluster's metrics: every broker's /metrics, read by this one ----------
+
+// node id -> {last, lastAt, prev, prevAt, status, error, admin, self, seen}.
+// A broker seen before that no longer answers (or left the cluster) stays,
+// shown as unreachable, until the page is left.
+const brokerMetrics = new Map();
+
+async function scrapeCluster() {
+  const answer = await call("GET", "/cluster/metrics");
+  const now = Date.now();
+  let list = answer.brokers;
+  if (!list.length) {  // a single node: this broker's own /metrics
+    const res = await fetch("/metrics");
+    list = [{ node_id: "this broker", self: false, status: "ok", metrics: await res.text(), admin: location.origin }];
+  }
+  const present = new Set();
+  for (const b of list) {
+    present.add(String(b.node_id));
+    const m = brokerMetrics.get(String(b.node_id)) || { last: null, lastAt: 0, prev: null, prevAt: 0 };
+    m.status = b.status; m.error = b.error || ""; m.admin = b.admin; m.self = b.self; m.seen = now;
+    if (b.status === "ok") {
+      m.prev = m.last; m.prevAt = m.lastAt;
+      m.last = parseMetrics(b.metrics); m.lastAt = now;
+    } else {
+      m.prev = null; m.last = null;
+    }
+    brokerMetrics.set(String(b.node_id), m);
+  }
+  for (const [id, m] of brokerMetrics) {
+    if (present.has(id)) continue;
+    m.status = "unreachable"; m.error = "no longer registered in the cluster (stopped, crashed or cut off)";
+    m.prev = null; m.last = null;
+  }
+}
+
+// The sum over the brokers that answered twice of a per-broker number.
+function clusterTotal(fn) {
+  let total = null;
+  for (const m of brokerMetrics.values()) {
+    const v = fn(m);
+    if (v !== null && v !== undefined) total = (total || 0) + v;
+  }
+  return total;
 }
 
 // ---------- a small line chart on a canvas ----------
@@ -244,10 +296,13 @@ async function overview(token) {
   const latency = new Chart("Latency p99", [
     { label: "Produce", color: "#ea580c" }, { label: "Fetch", color: "#0891b2" }], (v) => fmtNum(v * 1000, 1) + " ms");
   const brokers = h("div");
+  const brokerLoad = h("div", { id: "broker-metrics" }, h("div", { class: "empty" }, "Loading…"));
+  brokerMetrics.clear();
   view.replaceChildren(cards,
-    h("div", { class: "muted" }, "Live, every 2 s, from this broker's /metrics"),
+    h("div", { class: "muted" }, "Live, every 2 s, the whole cluster: every broker's /metrics, read by this one"),
     h("div", { class: "charts" }, throughput.el, records.el, latency.el),
-    panel("Brokers", null, brokers));
+    panel("Brokers", null, brokers),
+    panel("Load per broker", null, brokerLoad));
   every(2000, async () => {
     try {
       const [status, groups] = await Promise.all([call("GET", "/cluster"), call("GET", "/groups")]);
@@ -268,14 +323,43 @@ async function overview(token) {
           b.node_id === status.controller_id ? badge("controller", "info") : ""]), { num: ["Leads"] }));
     } catch (e) { if (token === routeToken) toast(e.message, true); }
   });
+  const produce = (l) => l.api === "Produce", fetchApi = (l) => l.api === "Fetch";
   every(2000, async () => {
     try {
-      await scrape();
+      await scrapeCluster();
       if (token !== routeToken) return;
-      throughput.push([rate("runnel_topic_bytes_in_total"), rate("runnel_topic_bytes_out_total")]);
-      records.push([rate("runnel_topic_records_in_total")]);
-      latency.push([quantile("runnel_request_handle_seconds", 0.99, (l) => l.api === "Produce"),
-        quantile("runnel_request_handle_seconds", 0.99, (l) => l.api === "Fetch")]);
+      const all = [...brokerMetrics.values()];
+      throughput.push([clusterTotal((m) => rate("runnel_topic_bytes_in_total", null, m)),
+        clusterTotal((m) => rate("runnel_topic_bytes_out_total", null, m))]);
+      records.push([clusterTotal((m) => rate("runnel_topic_records_in_total", null, m))]);
+      latency.push([quantile("runnel_request_handle_seconds", 0.99, produce, all),
+        quantile("runnel_request_handle_seconds", 0.99, fetchApi, all)]);
+      const ids = [...brokerMetrics.keys()].sort((a, b) => Number(a) - Number(b));
+      const num = (v, f) => (v === null || v === undefined ? "–" : f(v));
+      const rows = ids.map((id) => {
+        const m = brokerMetrics.get(id);
+        const ok = m.status === "ok";
+        const status = ok ? badge("ok", "ok") : h("span", { title: m.error }, badge(m.status, "bad"));
+        return [id + (m.self ? " (this)" : ""), m.admin || "–", status,
+          ok ? num(rate("runnel_topic_bytes_in_total", null, m), (v) => fmtBytes(v) + "/s") : "–",
+          ok ? num(rate("runnel_topic_bytes_out_total", null, m), (v) => fmtBytes(v) + "/s") : "–",
+          ok ? num(rate("runnel_topic_records_in_total", null, m), (v) => fmtNum(v, 1)) : "–",
+          ok ? num(quantile("runnel_request_handle_seconds", 0.99, produce, [m]), (v) => fmtNum(v * 1000, 1) + " ms") : "–",
+          ok ? num(quantile("runnel_request_handle_seconds", 0.99, fetchApi, [m]), (v) => fmtNum(v * 1000, 1) + " ms") : "–",
+          ok ? fmtNum(sum(m.last, "runnel_connections")) : "–",
+          ok ? fmtNum(sum(m.last, "runnel_partitions_led")) : "–"];
+      });
+      const totals = ["Cluster", "", "",
+        num(clusterTotal((m) => rate("runnel_topic_bytes_in_total", null, m)), (v) => fmtBytes(v) + "/s"),
+        num(clusterTotal((m) => rate("runnel_topic_bytes_out_total", null, m)), (v) => fmtBytes(v) + "/s"),
+        num(clusterTotal((m) => rate("runnel_topic_records_in_total", null, m)), (v) => fmtNum(v, 1)),
+        num(quantile("runnel_request_handle_seconds", 0.99, produce, all), (v) => fmtNum(v * 1000, 1) + " ms"),
+        num(quantile("runnel_request_handle_seconds", 0.99, fetchApi, all), (v) => fmtNum(v * 1000, 1) + " ms"),
+        num(clusterTotal((m) => (m.last ? sum(m.last, "runnel_connections") : null)), (v) => fmtNum(v)), ""];
+      brokerLoad.replaceChildren(table(["Node", "Admin", "Status", "Bytes in", "Bytes out", "Records/s",
+        "Produce p99", "Fetch p99", "Connections", "Leads"], [...rows, totals],
+      { id: "broker-metrics-table", num: ["Bytes in", "Bytes out", "Records/s", "Produce p99", "Fetch p99",
+        "Connections", "Leads"] }));
     } catch (e) { /* the admin listener may be restarting */ }
   });
 }
@@ -308,24 +392,31 @@ async function topics(token) {
   h("label", { class: "grow" }, "Name", name), h("label", {}, "Partitions", parts),
   h("label", {}, "Replication factor", rf), h("label", { class: "grow" }, "Configs", configs),
   h("button", { class: "primary", type: "submit" }, "Create topic"));
+  brokerMetrics.clear();
   view.replaceChildren(panel("New topic", null, h("div", { class: "panel-body" }, create)),
     panel("Topics", h("label", { class: "muted" }, internal, " internal topics"), list));
 
   async function refresh() {
     try {
-      const [all] = await Promise.all([call("GET", "/topics" + (internal.checked ? "?internal=true" : "")), scrape()]);
+      const [all] = await Promise.all([call("GET", "/topics" + (internal.checked ? "?internal=true" : "")),
+        scrapeCluster()]);
       if (token !== routeToken) return;
+      // Sizes and rates of the whole cluster: each broker reports the
+      // partitions it leads, so the sum counts every partition once.
       const size = {}, recs = {};
-      for (const s of metrics.last || []) {
-        if (s.name === "runnel_partition_size_bytes") size[s.labels.topic] = (size[s.labels.topic] || 0) + s.value;
+      for (const m of brokerMetrics.values()) {
+        for (const s of m.last || []) {
+          if (s.name === "runnel_partition_size_bytes") size[s.labels.topic] = (size[s.labels.topic] || 0) + s.value;
+        }
       }
-      for (const t of all) recs[t.name] = rate("runnel_topic_records_in_total", (l) => l.topic === t.name);
+      for (const t of all)
+        recs[t.name] = clusterTotal((m) => rate("runnel_topic_records_in_total", (l) => l.topic === t.name, m));
       all.sort((a, b) => a.name.localeCompare(b.name));
-      const next = table(["Name", "Partitions", "Replicas", "Size here", "Records/s here", ""],
+      const next = table(["Name", "Partitions", "Replicas", "Size", "Records/s", ""],
         all.map((t) => [h("a", { href: "#/topics/" + encodeURIComponent(t.name) }, t.name), String(t.partitions),
           String(t.replicas), fmtBytes(size[t.name] || 0), recs[t.name] === null ? "–" : fmtNum(recs[t.name], 1),
           t.internal ? badge("internal") : ""]),
-        { id: "topics-table", num: ["Partitions", "Replicas", "Size here", "Records/s here"], empty: "No topics yet: create one above." });
+        { id: "topics-table", num: ["Partitions", "Replicas", "Size", "Records/s"], empty: "No topics yet: create one above." });
       list.replaceWith(next);
       list = next;
     } catch (e) { if (token === routeToken) toast(e.message, true); }

@@ -209,6 +209,7 @@ void Broker::join_cluster() {
   self.port = advertised_port_;
   self.rack = config_.rack;
   self.listeners = advertised_;
+  self.admin = admin_endpoint_;
   if (auto status = control_plane_->start(self); !status.is_ok())
     throw std::runtime_error("cannot join the cluster: " + status.to_string());
   refresh_acls();  // the listing start() read: the watch reports only later changes
@@ -218,6 +219,19 @@ void Broker::join_cluster() {
   producer_ids_ = std::make_unique<cluster::ProducerIdAllocator>(
       [this](int64_t size) { return control_plane_->reserve_producer_ids(size); });
   schedule_reconcile();
+}
+
+void Broker::set_admin_endpoint(const std::string& scheme, const std::string& host, uint16_t port) {
+  const bool wildcard = host.empty() || host == "0.0.0.0" || host == "::";
+  admin_endpoint_ = cluster::metadata::BrokerRecord::AdminEndpoint{scheme, wildcard ? advertised_host_ : host, port};
+}
+
+std::vector<std::pair<int32_t, std::optional<cluster::metadata::BrokerRecord::AdminEndpoint>>> Broker::admin_endpoints()
+    const {
+  std::vector<std::pair<int32_t, std::optional<cluster::metadata::BrokerRecord::AdminEndpoint>>> out;
+  if (!control_plane_) return out;
+  for (const auto& b : control_plane_->cache().brokers()) out.emplace_back(b.node_id, b.admin);
+  return out;
 }
 
 void Broker::import_local_topics() {

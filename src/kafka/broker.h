@@ -70,6 +70,15 @@ class Broker {
   // The inter-broker listener's advertised address (what etcd registers).
   const std::string& advertised_host() const { return advertised_host_; }
   uint16_t advertised_port() const { return advertised_port_; }
+  // The admin listener's address, registered with the broker in etcd so
+  // that the other brokers' consoles can read its /metrics; call before
+  // join_cluster(). A wildcard host registers the advertised host.
+  void set_admin_endpoint(const std::string& scheme, const std::string& host, uint16_t port);
+  // The admin listeners of the live brokers (this one included), by node id:
+  // {node id, endpoint or nullopt when a broker registered none}. Empty on a
+  // single node.
+  std::vector<std::pair<int32_t, std::optional<cluster::metadata::BrokerRecord::AdminEndpoint>>> admin_endpoints()
+      const;
   // SCRAM credentials: on a single node DATA/meta/scram-credentials, loaded
   // by start(); in a cluster etcd's `scram-credentials` key, read by start()
   // (which first uploads the data dir's file when the cluster has none yet)
@@ -320,6 +329,7 @@ class Broker {
   std::string advertised_host_;
   uint16_t advertised_port_ = 0;
   std::vector<cluster::metadata::BrokerRecord::Listener> advertised_;  // per listener
+  std::optional<cluster::metadata::BrokerRecord::AdminEndpoint> admin_endpoint_;
   security::CredentialStore credentials_;
   security::Authorizer authorizer_;
   std::mutex acls_mu_;                    // serialises refresh_acls() (watch thread and handlers)

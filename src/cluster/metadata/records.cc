@@ -132,6 +132,8 @@ std::string encode_broker(const BrokerRecord& broker) {
     for (const auto& l : broker.listeners) listeners.push_back({{"name", l.name}, {"host", l.host}, {"port", l.port}});
     doc["listeners"] = std::move(listeners);
   }
+  if (broker.admin)
+    doc["admin"] = {{"scheme", broker.admin->scheme}, {"host", broker.admin->host}, {"port", broker.admin->port}};
   return doc.dump();
 }
 
@@ -163,6 +165,17 @@ std::optional<BrokerRecord> decode_broker(std::string_view text) {
         return std::nullopt;
       b.listeners.push_back({name->get<std::string>(), lhost->get<std::string>(), static_cast<int32_t>(*lport)});
     }
+  }
+  if (auto admin = doc->find("admin"); admin != doc->end() && !admin->is_null()) {
+    if (!admin->is_object()) return std::nullopt;
+    auto scheme = admin->find("scheme");
+    auto ahost = admin->find("host");
+    auto aport = integer(*admin, "port", 1, 65535);
+    if (scheme == admin->end() || !scheme->is_string() || ahost == admin->end() || !ahost->is_string() || !aport)
+      return std::nullopt;
+    std::string s = scheme->get<std::string>();
+    if (s != "http" && s != "https") return std::nullopt;
+    b.admin = BrokerRecord::AdminEndpoint{s, ahost->get<std::string>(), static_cast<int32_t>(*aport)};
   }
   return b;
 }

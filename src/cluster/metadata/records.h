@@ -34,6 +34,16 @@ struct BrokerRecord {
     bool operator==(const Listener&) const = default;
   };
   std::vector<Listener> listeners;
+  // The admin listener (runnel.admin.listen: the console, /metrics, the REST
+  // proxy), so that the console of one broker can show the others' metrics.
+  // Absent when it is off or did not start, and in older records.
+  struct AdminEndpoint {
+    std::string scheme;  // "http" or "https"
+    std::string host;
+    int32_t port = 0;
+    bool operator==(const AdminEndpoint&) const = default;
+  };
+  std::optional<AdminEndpoint> admin;
 
   bool operator==(const BrokerRecord&) const = default;
 };

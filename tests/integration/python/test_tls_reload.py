@@ -109,6 +109,44 @@ class TlsReloadTest(unittest.TestCase):
         finally:
             b.cleanup()
 
+    def test_admin_listener_certificate_reload(self):
+        keystore = os.path.join(self.tmp, "admin-keystore.pem")
+        shutil.copy(self.certs["server-keystore.pem"], keystore)
+        admin_port = free_port()
+        b = Broker(sets={"runnel.admin.listen": "https://127.0.0.1:%d" % admin_port, "ssl.keystore.location": keystore,
+                         "ssl.key.password": KEY_PASSWORD, "runnel.ssl.reload.interval.ms": "200"})
+
+        def health(conn):
+            conn.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            out = b""
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return out.decode()
+                out += chunk
+        try:
+            b.start()
+            self.assertTrue(wait_for(lambda: "admin listener" in b.log(), 10), b.log())
+            old = self.connect(admin_port)
+            self.assertEqual(self.common_name(old), "localhost")
+            replace_file(keystore, read(self.certs["broker-keystore.pem"]))
+            self.assertTrue(wait_for(lambda: "TLS: reloaded the admin listener certificates" in b.log(), 10), b.log())
+            new = self.connect(admin_port)
+            self.assertEqual(self.common_name(new), "broker")
+            # Both are served (the old connection keeps its certificate).
+            self.assertIn("200 OK", health(old))
+            self.assertIn("200 OK", health(new))
+            old.close()
+            new.close()
+            replace_file(keystore, "-----BEGIN PRIVATE KEY-----\nnot a key\n")
+            self.assertTrue(wait_for(lambda: "TLS: cannot reload the admin listener certificates" in b.log(), 10),
+                            b.log())
+            again = self.connect(admin_port)
+            self.assertEqual(self.common_name(again), "broker")
+            again.close()
+        finally:
+            b.cleanup()
+
     @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
     def test_inter_broker_truststore_reload_heals_replication(self):
         c = Cluster(0)

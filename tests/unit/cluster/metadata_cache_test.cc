@@ -27,6 +27,16 @@ TEST(Records, BrokerRecordsRoundTripAndRejectNonsense) {
   EXPECT_FALSE(decode_broker("{\"node_id\":1,\"host\":\"\",\"port\":1}"));
   EXPECT_FALSE(decode_broker("{\"node_id\":1,\"host\":\"h\",\"port\":1,\"rack\":5}"));
   EXPECT_FALSE(decode_broker("{\"node_id\":1e3,\"host\":\"h\",\"port\":1}"));
+  // The admin listener's address (the console reads the other brokers' /metrics there).
+  BrokerRecord with_admin = b;
+  with_admin.admin = BrokerRecord::AdminEndpoint{"https", "10.0.0.2", 9644};
+  auto admin_back = decode_broker(encode_broker(with_admin));
+  ASSERT_TRUE(admin_back);
+  EXPECT_EQ(*admin_back, with_admin);
+  EXPECT_FALSE(back->admin);  // absent in records without one
+  EXPECT_FALSE(decode_broker(R"({"node_id":1,"host":"h","port":1,"admin":{"scheme":"ftp","host":"h","port":1}})"));
+  EXPECT_FALSE(decode_broker(R"({"node_id":1,"host":"h","port":1,"admin":{"scheme":"http","host":"h","port":0}})"));
+  EXPECT_FALSE(decode_broker(R"({"node_id":1,"host":"h","port":1,"admin":"http://h:1"})"));
   EXPECT_FALSE(decode_controller("{\"node_id\":\"1\"}"));
   EXPECT_EQ(decode_controller("{\"node_id\":7}")->node_id, 7);
 }
