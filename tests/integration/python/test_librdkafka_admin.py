@@ -6,7 +6,7 @@ requests where that client has no API for it)."""
 import unittest
 
 from confluent_kafka import KafkaError
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 from helpers import BrokerTestCase
 
@@ -28,7 +28,7 @@ def create_result(admin, new_topics, **options):
 
 
 class LibrdkafkaAdminTest(BrokerTestCase):
-    broker_sets = {"num.partitions": 1, "auto.create.topics.enable": "false"}
+    broker_sets = {"num.partitions": 1, "auto.create.topics.enable": "false", "connections.max.reauth.ms": 60000}
 
     def tearDown(self):
         self.assertBrokerAlive()
@@ -56,6 +56,18 @@ class LibrdkafkaAdminTest(BrokerTestCase):
         self.assertEqual(got, {"vo_ok": 0, "vo_bad_cfg": KafkaError.INVALID_CONFIG})
         got = create_result(admin, [NewTopic("vo_ok", 1, 1)], validate_only=True)
         self.assertEqual(got, {"vo_ok": KafkaError.TOPIC_ALREADY_EXISTS})
+
+    def test_describe_broker_configs_has_connections_max_reauth_ms(self):
+        # 0142-reauthentication reads it with DescribeConfigs to learn the
+        # session lifetime (and skips when no broker reports it); Kafka lists
+        # it with every broker config.
+        admin = ck_admin(self.bootstrap)
+        fut = admin.describe_configs([ConfigResource(ConfigResource.Type.BROKER, "0")], request_timeout=10)
+        entries = list(fut.values())[0].result(15)
+        entry = entries["connections.max.reauth.ms"]
+        self.assertEqual(entry.value, "60000")
+        self.assertTrue(entry.is_read_only)
+        self.assertEqual(entry.source, ConfigSource.STATIC_BROKER_CONFIG.value)
 
 
 if __name__ == "__main__":
