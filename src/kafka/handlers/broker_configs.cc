@@ -13,7 +13,7 @@ namespace runnel {
 namespace {
 
 constexpr int8_t kStringType = config_type::kString, kIntType = config_type::kInt, kBooleanType = config_type::kBoolean,
-                 kListType = config_type::kList;
+                 kListType = config_type::kList, kLongType = config_type::kLong;
 
 struct StaticBrokerKey {
   std::string name;
@@ -28,6 +28,8 @@ std::vector<StaticBrokerKey> static_broker_keys(const BrokerConfig& c) {
   return {
       {"auto.create.topics.enable", flag(c.auto_create_topics), kBooleanType},
       {"broker.id", std::to_string(c.node_id), kIntType},
+      // Clients read it to know whether sessions expire (librdkafka's 0142).
+      {"connections.max.reauth.ms", std::to_string(c.connections_max_reauth_ms), kLongType},
       {"default.replication.factor", std::to_string(c.default_replication_factor), kIntType},
       {"delete.topic.enable", flag(c.delete_topic_enable), kBooleanType},
       {"log.dirs", c.data_dir, kListType},

@@ -1,15 +1,66 @@
 // Topic administration: CreateTopics (19), DeleteTopics (20), CreatePartitions (37).
 // ACLs as Kafka's: creating needs CREATE on the cluster or the topic,
 // deleting DELETE on the topic, adding partitions ALTER on the topic; a topic
-// refused fails alone with TOPIC_AUTHORIZATION_FAILED.
+// refused fails alone with TOPIC_AUTHORIZATION_FAILED. validate_only runs every
+// check a creation makes (configs included) and creates nothing.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <set>
+
+#include "config/topic_config.h"
 #include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
 
 namespace runnel {
+namespace {
+
+// CreateTopics with validate_only: every check a real creation makes (name,
+// partitions, replication factor against the brokers, a manual assignment's
+// brokers, the configs), nothing created, as Kafka's controller validates a
+// topic before it would write its records.
+ErrorCode validate_topic_creation_only(Broker& broker, const std::string& name, int32_t partitions, int16_t replication,
+                                       const cluster::controller::Assignment& manual,
+                                       const std::map<std::string, std::string>& overrides, std::string* message) {
+  if (broker.topics().find(name)) {
+    *message = "Topic '" + name + "' already exists.";
+    return ErrorCode::TOPIC_ALREADY_EXISTS;
+  }
+  if (cluster::validate_topic_name(name) != ErrorCode::NONE) {
+    *message = "Topic name \"" + name + "\" is illegal";
+    return ErrorCode::INVALID_TOPIC_EXCEPTION;
+  }
+  if (partitions <= 0) {
+    *message = "Number of partitions must be larger than 0.";
+    return ErrorCode::INVALID_PARTITIONS;
+  }
+  std::set<int32_t> brokers;
+  for (const auto& b : broker.cluster_brokers()) brokers.insert(b.node_id);
+  if (static_cast<size_t>(replication) > brokers.size()) {
+    *message = "Replication factor: " + std::to_string(replication) +
+               " larger than available brokers: " + std::to_string(brokers.size()) + ".";
+    return ErrorCode::INVALID_REPLICATION_FACTOR;
+  }
+  for (const auto& replicas : manual) {
+    const std::set<int32_t> distinct(replicas.begin(), replicas.end());
+    if (replicas.empty() || distinct.size() != replicas.size() ||
+        std::any_of(replicas.begin(), replicas.end(), [&](int32_t id) { return !brokers.count(id); })) {
+      *message = "The manual partition assignment includes an unknown or duplicated broker.";
+      return ErrorCode::INVALID_REPLICA_ASSIGNMENT;
+    }
+  }
+  try {
+    (void)topic_log_config(broker.topics().defaults(), overrides);
+  } catch (const ConfigError& e) {
+    *message = e.what();
+    return ErrorCode::INVALID_CONFIG;
+  }
+  return ErrorCode::NONE;
+}
+
+}  // namespace
 
 asio::awaitable<protocol::CreateTopicsResponse> handle_create_topics(RequestContext& ctx,
                                                                      protocol::CreateTopicsRequest& request) {
@@ -60,14 +111,7 @@ asio::awaitable<protocol::CreateTopicsResponse> handle_create_topics(RequestCont
       error = ErrorCode::INVALID_REPLICATION_FACTOR;
       message = "Replication factor must be larger than 0.";
     } else if (request.validate_only) {
-      if (broker.topics().find(topic.name)) {
-        error = ErrorCode::TOPIC_ALREADY_EXISTS;
-        message = "Topic '" + topic.name + "' already exists.";
-      } else if (cluster::validate_topic_name(topic.name) != ErrorCode::NONE) {
-        error = ErrorCode::INVALID_TOPIC_EXCEPTION;
-      } else if (partitions <= 0) {
-        error = ErrorCode::INVALID_PARTITIONS;
-      }
+      error = validate_topic_creation_only(broker, topic.name, partitions, replication, manual, overrides, &message);
     } else {
       error = co_await broker.create_topic(topic.name, partitions, replication, manual.empty() ? nullptr : &manual,
                                            overrides, &message);
