@@ -13,7 +13,15 @@
    same run: the best of a few shapes (16 or 48 files, 64 KiB to 1 MiB
    writes, fdatasync'd every 1 to 16 MiB), against which the three replicas'
    combined writes (3 x the RF 3 row's MB/s) are set.
-2. Failover: one record at a time with acks=all (kafka-python, retry backoff
+2. Latency (issue 17's rows for RF 3), 100 B to one partition, end-to-end and
+   produce->ack with runnel-bench latency (LATENCY_SECONDS each, default 10):
+   acks=1 and acks=all at light load (2,000 rec/s, linger 0), and acks=all at
+   50% of the maximum measured in step 1 (linger 0 and linger 5), for one
+   broker (50% of its 100 B max) and for three brokers, RF 3, min ISR 2 (50%
+   of the RF 3 100 B max). Every broker has an admin listener: the leader's
+   produce stages come from runnel-bench --broker-metrics, and every broker's
+   fdatasync and Fetch handling from /metrics before and after (stages_by_node).
+3. Failover: one record at a time with acks=all (kafka-python, retry backoff
    50 ms) to a partition with three replicas; the leader is killed with
    SIGKILL; reported is the time from the kill to the first acknowledged
    write on the new leader, with default broker timeouts.
@@ -33,7 +41,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration", "python"))
 
-from broker import Broker  # noqa: E402
+from broker import Broker, free_port  # noqa: E402
 from cluster import Cluster, wait_for  # noqa: E402
 
 
@@ -50,6 +58,86 @@ def bench(bench_bin, bootstrap, topic, size, records, partitions):
     if out.returncode != 0 and "error" not in result:
         result["error"] = out.stderr.strip()[-300:]
     return result
+
+
+LATENCY_SECONDS = int(os.environ.get("LATENCY_SECONDS", "10"))
+LIGHT_RATE = 2000
+
+
+def latency(bench_bin, bootstrap, topic, acks, rate, linger_ms, admin=None):
+    """runnel-bench latency: 100 B to one partition at `rate` records/s offered."""
+    cmd = [bench_bin, "latency", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "1",
+           "--record-size", "100", "--acks", str(acks), "--rate", str(rate), "--duration", str(LATENCY_SECONDS),
+           "--linger-ms", str(linger_ms), "--json", "-", "--quiet"]
+    if admin:
+        cmd += ["--broker-metrics", admin]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=LATENCY_SECONDS + 120)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"error": (out.stderr.strip() or "no output")[-300:]}
+    if out.returncode != 0 and "error" not in result:
+        result["error"] = out.stderr.strip()[-300:]
+    return result
+
+
+# Every broker's histograms worth a look in an RF 3 latency run (the leader's produce stages
+# come from runnel-bench itself): its fdatasyncs, and its Fetch handling (on the leader:
+# followers' and the consumer's fetches, each long poll included).
+STAGE_SERIES = {"fdatasync": 'runnel_fdatasync_seconds_bucket{',
+                "flush_queue": 'runnel_flush_queue_seconds_bucket{',
+                "produce_wait": 'runnel_produce_stage_seconds_bucket{stage="wait"',
+                "fetch_handle": 'runnel_request_handle_seconds_bucket{api="Fetch"'}
+
+
+def scrape(admin):
+    """{key: {upper bound: cumulative count}} from one broker's /metrics, {} if unreachable."""
+    import urllib.request
+    try:
+        text = urllib.request.urlopen("http://%s/metrics" % admin, timeout=5).read().decode()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        for key, series in STAGE_SERIES.items():
+            if line.startswith(series) and 'le="' in line:
+                le = line.split('le="', 1)[1].split('"', 1)[0]
+                out.setdefault(key, {})[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def stage_delta(before, after):
+    """p50/p99 upper bounds (ms) and counts of each histogram between two scrapes."""
+    res = {}
+    for key, buckets in after.items():
+        delta = sorted((b, c - before.get(key, {}).get(b, 0)) for b, c in buckets.items())
+        n = delta[-1][1] if delta else 0
+        if n <= 0:
+            continue
+        res[key + "_count"] = n
+        for q, name in ((0.5, "p50"), (0.99, "p99")):
+            bound = next(b for b, c in delta if c >= q * n)
+            res["%s_%s_ms_le" % (key, name)] = "+Inf" if bound == float("inf") else round(bound * 1e3, 3)
+    return res
+
+
+def latency_rows(results, name, bench_bin, bootstrap, topic, max_rate, admins, leader):
+    """Issue 17's latency rows against one setup: light load acks=1 and acks=all, then
+    acks=all at 50% of `max_rate` (this run's measured maximum) with linger 0 and 5.
+    admins: node id -> admin address; leader: the node leading `topic` partition 0."""
+    runs = [("light acks=1", 1, LIGHT_RATE, 0), ("light acks=all", "all", LIGHT_RATE, 0)]
+    if max_rate:
+        half = max(100, int(max_rate * 0.5))
+        runs += [("50% acks=all linger 0", "all", half, 0), ("50% acks=all linger 5", "all", half, 5)]
+    for label, acks, rate, linger in runs:
+        before = {n: scrape(a) for n, a in admins.items()}
+        r = latency(bench_bin, bootstrap, topic, acks, rate, linger, admins.get(leader))
+        r["load"] = ("light load, %d rec/s" % rate if rate == LIGHT_RATE else
+                     "50%% of this run's max %.0f rec/s" % max_rate)
+        r["stages_by_node"] = {str(n): dict(stage_delta(before[n], scrape(a)), leader=(n == leader))
+                               for n, a in admins.items()}
+        results["latency %s %s" % (name, label)] = r
 
 
 def disk_ceiling(directory, writers=16, total=1 << 30, chunk=64 << 10, sync_every=1 << 20):
@@ -143,16 +231,30 @@ def failover(cluster):
             "kill_to_first_ack_ms": round((first_after - killed["at"]) * 1000) if first_after else None}
 
 
-def run_workloads(results, prefix, bench_bin, workloads, with_failover):
-    single = Broker(sets={"num.partitions": 1}).start()
+def leader_of(c, topic):
+    for n, b in c.brokers.items():
+        v = b.alive() and c.view(n, [topic])
+        if v and topic in v[2] and 0 in v[2][topic][1]:
+            return v[2][topic][1][0][1]
+    return None
+
+
+def run_workloads(results, prefix, bench_bin, workloads, with_failover, with_latency):
+    admin = "127.0.0.1:%d" % free_port()
+    single = Broker(sets={"num.partitions": 1, "runnel.admin.listen": admin}).start()
     try:
         for name, size, records, parts in workloads:
             results[prefix + "single " + name] = bench(bench_bin, single.bootstrap, "single-" + name, size, records,
                                                        parts)
+        if with_latency:
+            latency_rows(results, "1 broker", bench_bin, single.bootstrap, "single-latency",
+                         results.get(prefix + "single 100B", {}).get("records_per_s"), {1: admin}, 1)
     finally:
         single.cleanup()
 
-    c = Cluster(3, sets={"default.replication.factor": 3, "min.insync.replicas": 2}).start()
+    admins = {n: "127.0.0.1:%d" % free_port() for n in (1, 2, 3)}
+    c = Cluster(3, sets={"default.replication.factor": 3, "min.insync.replicas": 2},
+                node_sets=lambda n: {"runnel.admin.listen": admins[n]}).start()
     try:
         # Created here with three replicas: runnel-bench's own creation asks for one.
         from kafka.admin import KafkaAdminClient, NewTopic
@@ -163,10 +265,42 @@ def run_workloads(results, prefix, bench_bin, workloads, with_failover):
         for name, size, records, parts in workloads:
             wait_for(lambda: all(len(s[3]) == 3 for s in c.view(1, ["rf3-" + name])[2]["rf3-" + name][1].values()))
             results[prefix + "rf3 " + name] = bench(bench_bin, c.bootstrap, "rf3-" + name, size, records, parts)
+        if with_latency:
+            a = KafkaAdminClient(bootstrap_servers=c.bootstrap)
+            a.create_topics([NewTopic("rf3-latency", 1, 3, topic_configs={"min.insync.replicas": "2"})])
+            a.close()
+            wait_for(lambda: all(len(s[3]) == 3 for s in c.view(1, ["rf3-latency"])[2]["rf3-latency"][1].values()))
+            latency_rows(results, "RF 3", bench_bin, c.bootstrap, "rf3-latency",
+                         results.get(prefix + "rf3 100B", {}).get("records_per_s"), admins, leader_of(c, "rf3-latency"))
         if with_failover:
             results["failover"] = failover(c)
     finally:
         c.cleanup()
+
+
+def print_latency(results):
+    rows = [(k, r) for k, r in results.items() if k.startswith("latency ")]
+    if not rows:
+        return
+    print("latency, 100 B, 1 partition (ms; e2e = send -> consumer receive, ack = produce -> ack):")
+    print("%-38s %-40s %10s %8s %8s %8s %8s  %s" % ("row", "load", "rec/s", "e2e p50", "e2e p99", "ack p50",
+                                                     "ack p99", "leader's stages p99 <= ms"))
+    for k, r in rows:
+        if "error" in r and "e2e_latency_p99_ms" not in r:
+            print("%-38s failed: %s" % (k[len("latency "):], r["error"]))
+            continue
+        stages = "wait %s, fdatasync %s, handle %s" % (r.get("broker_produce_wait_p99_ms_le", "-"),
+                                                      r.get("broker_fdatasync_p99_ms_le", "-"),
+                                                      r.get("broker_produce_handle_p99_ms_le", "-"))
+        print("%-38s %-40s %10.0f %8.2f %8.2f %8.2f %8.2f  %s" % (
+            k[len("latency "):], r.get("load", ""), r.get("records_per_s", 0), r.get("e2e_latency_p50_ms", 0),
+            r.get("e2e_latency_p99_ms", 0), r.get("ack_latency_p50_ms", 0), r.get("ack_latency_p99_ms", 0), stages))
+        for n, st in sorted(r.get("stages_by_node", {}).items()):
+            if not st.get("leader"):
+                # (Its Fetch handling is left out: on a follower it is other partitions' idle long polls.)
+                print("%-38s   node %s (follower): fdatasync p50/p99 <= %s/%s ms (%s syncs), flush queue p99 <= %s ms"
+                      % ("", n, st.get("fdatasync_p50_ms_le", "-"), st.get("fdatasync_p99_ms_le", "-"),
+                         int(st.get("fdatasync_count", 0)), st.get("flush_queue_p99_ms_le", "-")))
 
 
 def main():
@@ -191,12 +325,12 @@ def main():
     for prefix, directory in stores:
         tempfile.tempdir = directory  # where Broker, Cluster and etcd make their data dirs
         try:
-            run_workloads(results, prefix, bench_bin, workloads, with_failover=not prefix)
+            run_workloads(results, prefix, bench_bin, workloads, with_failover=not prefix, with_latency=not prefix)
         finally:
             tempfile.tempdir = None
     print("%-21s %12s %10s %10s %10s %8s" % ("workload", "records/s", "MB/s", "p50 ms", "p99 ms", "x 1 node"))
     for k, r in results.items():
-        if not isinstance(r, dict) or k == "failover" or k.endswith("_ceiling"):
+        if not isinstance(r, dict) or k == "failover" or k.endswith("_ceiling") or k.startswith("latency "):
             continue
         if "error" in r:
             print("%-14s failed: %s" % (k, r["error"]))
@@ -218,6 +352,7 @@ def main():
         if rf3.get("mb_per_s"):
             print("  RF 3 at 1 KiB writes 3 x %.1f = %.1f MB/s to it: %.0f%% of the ceiling" % (
                 rf3["mb_per_s"], 3 * rf3["mb_per_s"], 300 * rf3["mb_per_s"] / c["best_mb_per_s"]))
+    print_latency(results)
     print("failover: %s" % results.get("failover"))
     if args.json:
         with open(args.json, "w") as f:

@@ -317,6 +317,21 @@ for store in ("disk", "memory"):
         rows.append(dict(workload=f"cluster.py {store} ceiling: best of {len(c['shapes'])} write shapes "
                                   "(16-48 files, 64 KiB-1 MiB writes, fdatasync every 1-16 MiB), MB/s "
                                   "(RF 3 on one machine writes 3x its MB/s)", value=c["best_mb_per_s"]))
+# Issue 17's latency rows, one broker and RF 3 (runnel-bench latency, 100 B, 1 partition).
+for key, j in cluster.items():
+    if not key.startswith("latency ") or not isinstance(j, dict):
+        continue
+    rows.append(dict(
+        workload=f"cluster.py {key[len('latency '):]} end-to-end latency @ {j.get('rate_offered', 0):.0f} rec/s "
+                 f"offered ({j.get('load', '?')}); produce->ack p50/p99 {j.get('ack_latency_p50_ms', 0):.2f}/"
+                 f"{j.get('ack_latency_p99_ms', 0):.2f} ms"
+                 + (f"; leader p99 <= {j['broker_produce_wait_p99_ms_le']} ms wait, fdatasync p99 <= "
+                    f"{j.get('broker_fdatasync_p99_ms_le', '-')} ms" if "broker_produce_wait_p99_ms_le" in j else ""),
+        records=j.get("received"), records_per_s=j.get("records_per_s"), mb_per_s=j.get("mb_per_s"),
+        p50_ms=j.get("e2e_latency_p50_ms"), p99_ms=j.get("e2e_latency_p99_ms"), p999_ms=j.get("e2e_latency_p999_ms"),
+        max_ms=j.get("e2e_latency_max_ms"), latency_kind="producer send -> consumer receive",
+        vs_disk=ratio(j.get("e2e_latency_p99_ms"), limits.get("fdatasync_4k_p99_ms")),
+        vs_disk_kind="p99 / fdatasync p99", error=j.get("error") or j.get("consume_error"), failed=j.get("failed")))
 if cluster.get("failover", {}).get("kill_to_first_ack_ms") is not None:
     rows.append(dict(workload="cluster.py leader kill -9 -> first acknowledged write on the new leader, ms",
                      value=cluster["failover"]["kill_to_first_ack_ms"]))

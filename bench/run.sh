@@ -611,11 +611,13 @@ fi
 # ---------------------------------------------------------------- three brokers
 # Issue 10's workload: etcd and three brokers on this machine, RF 3, min ISR 2, acks=all,
 # next to one broker in the same run, and the time from a leader's kill -9 to the first
-# acknowledged write on the new leader (bench/cluster.py; needs etcd-server).
+# acknowledged write on the new leader, and issue 17's latency rows for one broker and RF 3
+# (bench/cluster.py; needs etcd-server).
 if [ "${SKIP_CLUSTER:-0}" != 1 ]; then
   if command -v etcd >/dev/null; then
     log "three brokers, RF 3 (bench/cluster.py)"
-    RUNNEL_BIN="$RUNNEL_BIN" BENCH_BIN="$BENCH_BIN" timeout 900 /usr/bin/python3 "$ROOT/bench/cluster.py" \
+    RUNNEL_BIN="$RUNNEL_BIN" BENCH_BIN="$BENCH_BIN" LATENCY_SECONDS="$LATENCY_SECONDS" timeout 900 \
+      /usr/bin/python3 "$ROOT/bench/cluster.py" \
       "$BUILD_DIR" --records "$RECORDS_SMALL" --json "$R/cluster.json" >&2 ||
       note "failed:cluster" "bench/cluster.py failed (see above)"
   else
