@@ -157,6 +157,17 @@ class Broker:
         assert self.proc is None
         return self.start()
 
+    def cleanup_expecting_alive(self):
+        """cleanup(), then AssertionError with the log tail if the broker had died
+        before it (for a test class's tearDownClass)."""
+        alive = self.alive()
+        rc = self.proc.poll() if self.proc is not None else None
+        log = self.log()
+        self.cleanup()
+        if not alive:
+            how = "killed by signal %d" % -rc if rc is not None and rc < 0 else "exit status %r" % rc
+            raise AssertionError("broker died during the tests (%s); log tail:\n%s" % (how, log))
+
     def cleanup(self):
         self.stop()
         if self in _live:

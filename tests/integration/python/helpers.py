@@ -116,13 +116,7 @@ class BrokerTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        alive = cls.broker.alive()
-        rc = cls.broker.proc.poll() if cls.broker.proc is not None else None
-        log = cls.broker.log()
-        cls.broker.cleanup()
-        if not alive:
-            how = "killed by signal %d" % -rc if rc is not None and rc < 0 else "exit status %r" % rc
-            raise AssertionError("broker died during the tests (%s); log tail:\n%s" % (how, log))
+        cls.broker.cleanup_expecting_alive()
 
     def assertBrokerAlive(self):
         if not self.broker.alive():

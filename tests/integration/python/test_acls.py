@@ -155,11 +155,7 @@ class AclTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.admin.close()
-        alive = cls.broker.alive()
-        log = cls.broker.log()
-        cls.broker.cleanup()
-        if not alive:
-            raise AssertionError("broker died during the tests; log tail:\n" + log)
+        cls.broker.cleanup_expecting_alive()
 
     def tearDown(self):
         self.assertTrue(self.broker.alive(), self.broker.log())

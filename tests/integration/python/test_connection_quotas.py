@@ -148,11 +148,7 @@ class PerIpQuotaTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        alive = cls.broker.alive()
-        log = cls.broker.log()
-        cls.broker.cleanup()
-        if not alive:
-            raise AssertionError("broker died:\n" + log)
+        cls.broker.cleanup_expecting_alive()
 
     def setUp(self):
         self.sockets = []
@@ -302,11 +298,7 @@ class BrokerWideMaxTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        alive = cls.broker.alive()
-        log = cls.broker.log()
-        cls.broker.cleanup()
-        if not alive:
-            raise AssertionError("broker died:\n" + log)
+        cls.broker.cleanup_expecting_alive()
 
     def test_blocks_until_a_slot_frees_or_the_limit_rises(self):
         sockets = []
