@@ -1,6 +1,7 @@
 #include "app/config.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
@@ -486,6 +487,54 @@ const std::map<std::string, Setter>& broker_setters() {
 
 }  // namespace
 
+namespace {
+
+// Kafka broker settings with no counterpart in runnel, and why. They are
+// taken, with a warning, so that a Kafka server.properties (Kafka's own
+// config/server.properties, KRaft or ZooKeeper) starts runnel unchanged, as
+// Kafka itself warns of supplied settings it does not use; any other unknown
+// key is still an error (a misspelt one must not pass silently).
+const std::map<std::string, std::string_view, std::less<>>& kafka_settings_without_use() {
+  static constexpr std::string_view kThreads =
+      "runnel has no thread pools to size: each shard (runnel.shards, one per core) accepts, handles and recovers "
+      "its own partitions and connections";
+  static constexpr std::string_view kSockets = "runnel leaves socket buffer sizes to the kernel's autotuning";
+  static constexpr std::string_view kZooKeeper = "runnel keeps cluster metadata in etcd (--etcd), never ZooKeeper";
+  static constexpr std::string_view kKraft =
+      "runnel has no KRaft controllers: etcd (--etcd) is its control plane and every runnel is a broker";
+  static constexpr std::string_view kShare = "runnel has no share groups (KIP-932)";
+  static const std::map<std::string, std::string_view, std::less<>> settings = {
+      {"background.threads", kThreads},
+      {"num.io.threads", kThreads},
+      {"num.network.threads", kThreads},
+      {"num.recovery.threads.per.data.dir", kThreads},
+      {"socket.receive.buffer.bytes", kSockets},
+      {"socket.send.buffer.bytes", kSockets},
+      {"zookeeper.connect", kZooKeeper},
+      {"zookeeper.connection.timeout.ms", kZooKeeper},
+      {"zookeeper.session.timeout.ms", kZooKeeper},
+      {"process.roles", kKraft},
+      {"controller.quorum.voters", kKraft},
+      {"controller.quorum.bootstrap.servers", kKraft},
+      {"metadata.log.dir", kKraft},
+      {"share.coordinator.state.topic.replication.factor", kShare},
+      {"share.coordinator.state.topic.min.isr", kShare},
+  };
+  return settings;
+}
+
+// controller.listener.names as a set of upper-case names.
+std::vector<std::string> controller_listener_names(const BrokerConfig& c) {
+  std::vector<std::string> names;
+  for (auto name : split_list(c.controller_listener_names_spec)) {
+    for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+}  // namespace
+
 void set_config(BrokerConfig& c, const std::string& raw_key, const std::string& value) {
   std::string key = trim(raw_key);
   // listener.name.<listener>.<mechanism>.sasl.jaas.config: the login this
@@ -530,6 +579,16 @@ void set_config(BrokerConfig& c, const std::string& raw_key, const std::string& 
       return;
     }
   }
+  if (key == "controller.listener.names") {
+    c.controller_listener_names_spec = trim(value);
+    return;
+  }
+  if (auto unused = kafka_settings_without_use().find(key); unused != kafka_settings_without_use().end()) {
+    spdlog::warn("{} is a Kafka setting without use here, ignored: {}", key, unused->second);
+    if (std::find(c.unused_kafka_settings.begin(), c.unused_kafka_settings.end(), key) == c.unused_kafka_settings.end())
+      c.unused_kafka_settings.push_back(key);
+    return;
+  }
   auto it = broker_setters().find(key);
   if (it == broker_setters().end()) throw ConfigError(fmt::format("unknown configuration key '{}'", key));
   it->second(c, key, value);
@@ -565,6 +624,16 @@ void resolve_listeners(BrokerConfig& c, const std::string& listen_flag, const st
     protocols.emplace("PLAINTEXT", SecurityProtocol::kPlaintext);
   }
   auto advertised = parse_listener_urls("advertised.listeners", c.advertised_listeners_spec);
+  // Kafka's KRaft controller listeners: not opened, not advertised.
+  const auto controllers = controller_listener_names(c);
+  auto is_controller = [&controllers](const auto& u) {
+    return std::find(controllers.begin(), controllers.end(), u.name) != controllers.end();
+  };
+  for (const auto& u : urls)
+    if (is_controller(u))
+      spdlog::warn("listener {} (controller.listener.names) is not opened: runnel has no KRaft controllers", u.name);
+  urls.erase(std::remove_if(urls.begin(), urls.end(), is_controller), urls.end());
+  advertised.erase(std::remove_if(advertised.begin(), advertised.end(), is_controller), advertised.end());
   c.listeners.clear();
   for (const auto& u : urls) {
     auto protocol = protocols.find(u.name);

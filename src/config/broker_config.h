@@ -76,6 +76,13 @@ struct BrokerConfig {
   std::string listeners_spec = "PLAINTEXT://127.0.0.1:9092";
   std::string advertised_listeners_spec;
   std::string protocol_map_spec = "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
+  // controller.listener.names: the listeners of Kafka's KRaft controllers in
+  // a Kafka server.properties; runnel has no controllers (etcd is its
+  // control plane) and does not open them.
+  std::string controller_listener_names_spec;
+  // Kafka settings taken without effect (a Kafka server.properties starts
+  // runnel unchanged), named in a warning at start-up: app/config.cc says why.
+  std::vector<std::string> unused_kafka_settings;
   std::vector<ListenerConfig> listeners;   // resolved, in the order of `listeners`
   std::string inter_broker_listener_name;  // inter.broker.listener.name (empty: PLAINTEXT, else the first)
   // security.inter.broker.protocol (empty: unset). Kafka's alternative to

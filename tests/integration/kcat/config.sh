@@ -25,6 +25,44 @@ PROPS
   assert_eq 2 "$(partitions_of cfg_file)" "num.partitions from the file"
 }
 
+test_kafkas_own_server_properties() {
+  # Kafka's config/kraft/server.properties (combined mode) as shipped, but for
+  # the ports, log.dirs and advertised.listeners (the test's own).
+  _LIB_TMPDIRS=(); trap _lib_cleanup EXIT
+  local controller_port
+  controller_port=$(free_port)
+  cat >"$WORK/kraft.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@localhost:$controller_port
+listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:$controller_port
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+num.network.threads=3
+num.io.threads=8
+socket.send.buffer.bytes=102400
+socket.receive.buffer.bytes=102400
+socket.request.max.bytes=104857600
+num.partitions=1
+num.recovery.threads.per.data.dir=1
+offsets.topic.replication.factor=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+log.retention.hours=168
+log.segment.bytes=1073741824
+log.retention.check.interval.ms=300000
+PROPS
+  start_broker --config "$WORK/kraft.properties" || fail "runnel did not start with Kafka's server.properties"
+  echo kraft | kc_produce cfg_kraft -p 0
+  assert_eq kraft "$(kc_consume cfg_kraft -p 0 -c 1 -o beginning)" "produced and consumed"
+  grep -q "process.roles is a Kafka setting without use here" "$BROKER_LOG" || fail "no warning for process.roles"
+  grep -q "listener CONTROLLER (controller.listener.names) is not opened" "$BROKER_LOG" || fail "no controller warning"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$controller_port") 2>/dev/null; then fail "the CONTROLLER listener was opened"; fi
+}
+
 test_set_overrides_file() {
   _LIB_TMPDIRS=(); trap _lib_cleanup EXIT
   printf 'num.partitions=2\nauto.create.topics.enable=true\n' >"$WORK/server2.properties"
@@ -54,6 +92,7 @@ test_unknown_key_rejected() {
 }
 
 run_test "--config server.properties (num.partitions=2)" test_config_file
+run_test "Kafka's own KRaft server.properties: starts, its controller and thread settings warned of" test_kafkas_own_server_properties
 run_test "--set overrides the file" test_set_overrides_file
 run_test "auto.create.topics.enable=false: no topic created by a producer" test_autocreate_disabled
 run_test "unknown configuration key: start-up fails" test_unknown_key_rejected

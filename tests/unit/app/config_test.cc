@@ -218,6 +218,51 @@ TEST(BrokerConfig, PerListenerTlsSettings) {
   }
 }
 
+TEST(BrokerConfig, TakesKafkasOwnServerPropertiesWithoutUseForTheirControllerAndThreadSettings) {
+  // Kafka's config/kraft/server.properties, as shipped (combined mode).
+  BrokerConfig c;
+  const std::vector<std::pair<std::string, std::string>> kafka = {
+      {"process.roles", "broker,controller"},
+      {"node.id", "1"},
+      {"controller.quorum.voters", "1@localhost:9093"},
+      {"listeners", "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"},
+      {"inter.broker.listener.name", "PLAINTEXT"},
+      {"advertised.listeners", "PLAINTEXT://localhost:19092,CONTROLLER://localhost:19093"},
+      {"controller.listener.names", "controller"},
+      {"listener.security.protocol.map",
+       "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"},
+      {"num.network.threads", "3"},
+      {"num.io.threads", "8"},
+      {"socket.send.buffer.bytes", "102400"},
+      {"socket.receive.buffer.bytes", "102400"},
+      {"socket.request.max.bytes", "104857600"},
+      {"log.dirs", "/tmp/kraft-combined-logs"},
+      {"num.partitions", "1"},
+      {"num.recovery.threads.per.data.dir", "1"},
+      {"offsets.topic.replication.factor", "1"},
+      {"transaction.state.log.replication.factor", "1"},
+      {"transaction.state.log.min.isr", "1"},
+      {"share.coordinator.state.topic.replication.factor", "1"},
+      {"share.coordinator.state.topic.min.isr", "1"},
+      {"log.retention.hours", "168"},
+      {"log.segment.bytes", "1073741824"},
+      {"log.retention.check.interval.ms", "300000"},
+  };
+  for (const auto& [key, value] : kafka) set_config(c, key, value);
+  EXPECT_EQ(c.unused_kafka_settings.size(), 9u);
+  EXPECT_NE(std::find(c.unused_kafka_settings.begin(), c.unused_kafka_settings.end(), "process.roles"),
+            c.unused_kafka_settings.end());
+  resolve_listeners(c);
+  // The controller listener is neither opened nor advertised.
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_EQ(c.listeners[0].name, "PLAINTEXT");
+  EXPECT_EQ(c.listeners[0].port, 19092);
+  EXPECT_EQ(c.listeners[0].advertised_host, "localhost");
+  validate_config(c);
+  // A misspelt Kafka setting is still an error.
+  EXPECT_THROW(set_config(c, "num.io.thread", "8"), ConfigError);
+}
+
 TEST(BrokerConfig, RefusesUnknownKeysAndBadValuesNamingTheKey) {
   BrokerConfig c;
   try {
