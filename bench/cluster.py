@@ -45,10 +45,9 @@ from broker import Broker, free_port  # noqa: E402
 from cluster import Cluster, wait_for  # noqa: E402
 
 
-def bench(bench_bin, bootstrap, topic, size, records, partitions):
-    out = subprocess.run([bench_bin, "produce", "--bootstrap", bootstrap, "--topic", topic, "--records", str(records),
-                          "--record-size", str(size), "--partitions", str(partitions), "--acks", "all",
-                          "--duration", "30", "--json", "-", "--quiet"], capture_output=True, text=True, timeout=600)
+def run_bench_json(cmd, timeout):
+    """Runs a runnel-bench command with --json - and returns its JSON result, or {"error": ...}."""
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     # The human-readable block comes first on stdout, the JSON line last.
     lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
     try:
@@ -58,6 +57,12 @@ def bench(bench_bin, bootstrap, topic, size, records, partitions):
     if out.returncode != 0 and "error" not in result:
         result["error"] = out.stderr.strip()[-300:]
     return result
+
+
+def bench(bench_bin, bootstrap, topic, size, records, partitions):
+    return run_bench_json([bench_bin, "produce", "--bootstrap", bootstrap, "--topic", topic, "--records", str(records),
+                           "--record-size", str(size), "--partitions", str(partitions), "--acks", "all",
+                           "--duration", "30", "--json", "-", "--quiet"], timeout=600)
 
 
 LATENCY_SECONDS = int(os.environ.get("LATENCY_SECONDS", "10"))
@@ -71,15 +76,7 @@ def latency(bench_bin, bootstrap, topic, acks, rate, linger_ms, admin=None):
            "--linger-ms", str(linger_ms), "--json", "-", "--quiet"]
     if admin:
         cmd += ["--broker-metrics", admin]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=LATENCY_SECONDS + 120)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
-    try:
-        result = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        return {"error": (out.stderr.strip() or "no output")[-300:]}
-    if out.returncode != 0 and "error" not in result:
-        result["error"] = out.stderr.strip()[-300:]
-    return result
+    return run_bench_json(cmd, timeout=LATENCY_SECONDS + 120)
 
 
 # Every broker's histograms worth a look in an RF 3 latency run (the leader's produce stages
