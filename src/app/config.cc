@@ -744,6 +744,13 @@ void validate_config(const BrokerConfig& c) {
         fmt::format("invalid value '{}' for runnel.etcd.endpoints: expected http://host:port[,...]", c.etcd_endpoints));
 }
 
+std::vector<std::string> kafka_settings_taken_without_use() {
+  std::vector<std::string> keys{"controller.listener.names"};
+  for (const auto& [k, _] : kafka_settings_without_use()) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
 std::vector<std::string> known_config_keys() {
   std::vector<std::string> keys;
   for (const auto& [k, _] : broker_setters()) keys.push_back(k);

@@ -39,5 +39,8 @@ struct AdminListen {
 AdminListen parse_admin_listen(const std::string& value);
 // Every key the broker understands, for --help.
 std::vector<std::string> known_config_keys();
+// Kafka's settings taken without effect (with a warning), and
+// controller.listener.names, for --help.
+std::vector<std::string> kafka_settings_taken_without_use();
 
 }  // namespace runnel

@@ -312,7 +312,12 @@ int main(int argc, char** argv) {
                       "never for real data.");
   std::string keys;
   for (const auto& k : runnel::known_config_keys()) keys += "  " + k + "\n";
-  serve_cmd->footer("Configuration keys (--config file or --set):\n" + keys);
+  std::string without_use;
+  for (const auto& k : runnel::kafka_settings_taken_without_use()) without_use += "  " + k + "\n";
+  serve_cmd->footer("Configuration keys (--config file or --set):\n" + keys +
+                    "Kafka settings taken without effect, with a warning saying why (controller.listener.names: "
+                    "those listeners are not opened):\n" +
+                    without_use);
 
   std::string bootstrap = "127.0.0.1:9092", group_id;
   std::string report_format = "table";  // group list/describe, cluster status
