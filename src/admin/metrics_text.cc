@@ -163,13 +163,15 @@ void render_requests(Broker& broker, Text& text) {
   };
   std::map<int16_t, Api> apis;
   int64_t open = 0;
-  uint64_t accepted = 0, received = 0, sent = 0;
+  uint64_t accepted = 0, received = 0, sent = 0, marker_connections = 0, verifier_connections = 0;
   for (int i = 0; i < broker.shards().size(); ++i) {
     const auto& m = broker.request_metrics(i);
     open += m.connections_open.load(std::memory_order_relaxed);
     accepted += m.connections_accepted.load(std::memory_order_relaxed);
     received += m.bytes_received.load(std::memory_order_relaxed);
     sent += m.bytes_sent.load(std::memory_order_relaxed);
+    marker_connections += m.txn_marker_connections.load(std::memory_order_relaxed);
+    verifier_connections += m.txn_verifier_connections.load(std::memory_order_relaxed);
     for (int16_t key = 0; key <= RequestMetrics::kMaxApiKey; ++key) {
       const auto* a = m.find(key);
       if (!a) continue;
@@ -221,6 +223,13 @@ void render_requests(Broker& broker, Text& text) {
   text.sample("runnel_network_received_bytes_total", "", static_cast<double>(received));
   text.family("runnel_network_sent_bytes_total", "counter", "Response bytes written to clients.");
   text.sample("runnel_network_sent_bytes_total", "", static_cast<double>(sent));
+  text.family("runnel_inter_broker_connections_created_total", "counter",
+              "Connections opened to other brokers by the transaction senders (each keeps its connection): "
+              "txn_markers (WriteTxnMarkers from coordinators), txn_verification (AddPartitionsToTxn from leaders).");
+  text.sample("runnel_inter_broker_connections_created_total", "sender=\"txn_markers\"",
+              static_cast<double>(marker_connections));
+  text.sample("runnel_inter_broker_connections_created_total", "sender=\"txn_verification\"",
+              static_cast<double>(verifier_connections));
 }
 
 void render_connection_quotas(const Broker& broker, Text& text) {

@@ -635,9 +635,11 @@ void Broker::start() {
     hooks.next_producer_id = [this]() { return next_producer_id(); };
     hooks.write_markers = [this](const txn::MarkerRequest& request) { return write_markers_anywhere(request); };
     txn_coordinators_.push_back(std::make_unique<txn::Coordinator>(shards_.at(s).io(), txn_config, std::move(hooks)));
-    txn_verifiers_.push_back(std::make_unique<TxnVerifier>(shards_.at(s).io(), inter_broker_sasl_, inter_broker_tls_));
-    txn_marker_senders_.push_back(
-        std::make_unique<TxnMarkerSender>(shards_.at(s).io(), inter_broker_sasl_, inter_broker_tls_));
+    auto& metrics = request_metrics(s);
+    txn_verifiers_.push_back(std::make_unique<TxnVerifier>(shards_.at(s).io(), inter_broker_sasl_, inter_broker_tls_,
+                                                           &metrics.txn_verifier_connections));
+    txn_marker_senders_.push_back(std::make_unique<TxnMarkerSender>(
+        shards_.at(s).io(), inter_broker_sasl_, inter_broker_tls_, &metrics.txn_marker_connections));
   }
   partitions_.open_all(topics, [this](int s) {
     for (int32_t p = 0; p < offsets_partitions_; ++p)

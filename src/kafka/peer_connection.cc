@@ -35,6 +35,7 @@ asio::awaitable<ErrorCode> PeerConnection::connect(std::string host, int32_t por
     co_return ErrorCode::NETWORK_EXCEPTION;
   }
   connection_ = std::move(connection);
+  if (connections_made_) connections_made_->fetch_add(1, std::memory_order_relaxed);
   connected_host_ = host;
   connected_port_ = port;
   co_return ErrorCode::NONE;

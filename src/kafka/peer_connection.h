@@ -13,6 +13,7 @@
 // shard's io_context only, one request at a time (the callers queue and batch
 // while one is in flight).
 #include <asio.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -31,14 +32,17 @@ class PeerConnection {
 
   // `purpose` names the sender in log lines ("transaction markers");
   // `client_id` is sent in the requests' headers. `sasl` and `tls`: how the
-  // inter-broker listener is reached.
+  // inter-broker listener is reached. `connections_made`, when given, counts
+  // each connection made (for /metrics; it must outlive this).
   PeerConnection(asio::io_context& io, std::string purpose, std::string client_id, std::optional<InterBrokerSasl> sasl,
-                 std::shared_ptr<const security::TlsContextSource> tls)
+                 std::shared_ptr<const security::TlsContextSource> tls,
+                 std::atomic<uint64_t>* connections_made = nullptr)
       : io_(io),
         purpose_(std::move(purpose)),
         client_id_(std::move(client_id)),
         sasl_(std::move(sasl)),
-        tls_(std::move(tls)) {}
+        tls_(std::move(tls)),
+        connections_made_(connections_made) {}
 
   struct Reply {
     // The response's body; empty when there is none, with `error` saying why:
@@ -97,6 +101,7 @@ class PeerConnection {
   std::string connected_host_;
   int32_t connected_port_ = 0;
   uint64_t requests_sent_ = 0;
+  std::atomic<uint64_t>* connections_made_;
 };
 
 }  // namespace runnel

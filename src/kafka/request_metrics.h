@@ -6,7 +6,8 @@
 // requests of the connection ahead of them), how long the handler took
 // (handle: for acks=all Produce this includes waiting for the sync), and how
 // long the response then took to leave (send). Plus the shard's
-// connections and network bytes.
+// connections and network bytes, and the connections its transaction
+// senders opened to other brokers.
 //
 // Thread-safety: one instance per shard, written by that shard's thread
 // only; read by the scraper from any thread (relaxed atomics, no lock).
@@ -66,6 +67,11 @@ class RequestMetrics {
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> bytes_received{0};
   std::atomic<uint64_t> bytes_sent{0};
+
+  // Connections this shard's transaction senders opened to other brokers
+  // (each keeps its connection between requests, so these stay small).
+  std::atomic<uint64_t> txn_marker_connections{0};
+  std::atomic<uint64_t> txn_verifier_connections{0};
 
  private:
   std::array<std::atomic<Api*>, kMaxApiKey + 1> apis_{};

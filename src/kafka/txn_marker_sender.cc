@@ -80,7 +80,8 @@ asio::awaitable<void> TxnMarkerSender::send_batch(Node& n, std::vector<Waiter>& 
     }
   }
   if (!n.peer)
-    n.peer = std::make_unique<PeerConnection>(io_, "transaction markers", "runnel-txn-coordinator", sasl_, tls_);
+    n.peer = std::make_unique<PeerConnection>(io_, "transaction markers", "runnel-txn-coordinator", sasl_, tls_,
+                                              connections_made_);
   auto reply = co_await n.peer->call(n.host, n.port, request, kVersion, kRequestTimeout);
   if (!reply.body) co_return;  // the caller answers NOT_LEADER_OR_FOLLOWER
   protocol::WriteTxnMarkersResponse response;

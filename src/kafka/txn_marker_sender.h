@@ -14,6 +14,7 @@
 //
 // Thread-safety: none; one per shard, used from that shard's coroutines.
 #include <asio.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -38,9 +39,12 @@ class TxnMarkerSender {
   // take up to its write timeout (30 s): a little more than that.
   static constexpr auto kRequestTimeout = std::chrono::seconds(35);
 
+  // `connections_made`, when given, counts the connections opened to peers
+  // (for /metrics; it must outlive this).
   TxnMarkerSender(asio::io_context& io, std::optional<InterBrokerSasl> sasl,
-                  std::shared_ptr<const security::TlsContextSource> tls = nullptr)
-      : io_(io), sasl_(std::move(sasl)), tls_(std::move(tls)) {}
+                  std::shared_ptr<const security::TlsContextSource> tls = nullptr,
+                  std::atomic<uint64_t>* connections_made = nullptr)
+      : io_(io), sasl_(std::move(sasl)), tls_(std::move(tls)), connections_made_(connections_made) {}
 
   // Writes `marker` to its partitions (all led by `node`, at host:port).
   asio::awaitable<std::vector<ErrorCode>> send(int32_t node, const std::string& host, int32_t port,
@@ -70,6 +74,7 @@ class TxnMarkerSender {
   asio::io_context& io_;
   std::optional<InterBrokerSasl> sasl_;
   std::shared_ptr<const security::TlsContextSource> tls_;
+  std::atomic<uint64_t>* connections_made_;
   std::map<int32_t, Node> nodes_;
   bool stopped_ = false;
 };

@@ -93,7 +93,8 @@ asio::awaitable<void> TxnVerifier::send(Node& n, std::map<std::string, Queued>& 
   }
 
   if (!n.peer)
-    n.peer = std::make_unique<PeerConnection>(io_, "transaction verification", "runnel-txn-verifier", sasl_, tls_);
+    n.peer = std::make_unique<PeerConnection>(io_, "transaction verification", "runnel-txn-verifier", sasl_, tls_,
+                                              connections_made_);
   auto reply = co_await n.peer->call(n.host, n.port, request, kVersion, kRequestTimeout);
   if (!reply.body) {
     answer_all(batch, reply.error);

@@ -25,6 +25,7 @@
 //
 // Thread-safety: none; one per shard, used from that shard's coroutines.
 #include <asio.hpp>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -49,10 +50,13 @@ class TxnVerifier {
   static constexpr auto kRequestTimeout = std::chrono::seconds(30);
 
   // `sasl` and `tls`: how the inter-broker listener is reached (as the
-  // replica fetchers and the marker sender reach it).
+  // replication fetchers and the marker sender reach it). `connections_made`,
+  // when given, counts the connections opened to coordinators (for /metrics;
+  // it must outlive this).
   TxnVerifier(asio::io_context& io, std::optional<InterBrokerSasl> sasl,
-              std::shared_ptr<const security::TlsContextSource> tls = nullptr)
-      : io_(io), sasl_(std::move(sasl)), tls_(std::move(tls)) {}
+              std::shared_ptr<const security::TlsContextSource> tls = nullptr,
+              std::atomic<uint64_t>* connections_made = nullptr)
+      : io_(io), sasl_(std::move(sasl)), tls_(std::move(tls)), connections_made_(connections_made) {}
 
   // Verifies `partitions` with the coordinator `node` at host:port.
   asio::awaitable<std::vector<ErrorCode>> verify(int32_t node, const std::string& host, int32_t port,
@@ -91,6 +95,7 @@ class TxnVerifier {
   asio::io_context& io_;
   std::optional<InterBrokerSasl> sasl_;
   std::shared_ptr<const security::TlsContextSource> tls_;
+  std::atomic<uint64_t>* connections_made_;
   std::map<int32_t, Node> nodes_;
   bool stopped_ = false;
 };
