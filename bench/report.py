@@ -293,6 +293,17 @@ for path in sorted(glob.glob(os.path.join(R, "latency-*.json")), key=lambda p: (
         vs_disk=ratio(j["e2e_latency_p99_ms"], limits.get("fdatasync_4k_p99_ms")),
         vs_disk_kind="p99 / fdatasync p99", error=j.get("error") or j.get("consume_error"), cpu=cpu(j)))
 
+# The floor the disk set for the light-load rows (bench/disk_floor.py, just before them): a perfect
+# broker's produce->ack latency at that rate on this disk's fdatasyncs.
+floor = load("disk-floor.json")
+if floor:
+    rows.append(dict(
+        workload=f"disk floor: a perfect broker's ack latency @ {floor['rate']:.0f} rec/s on this disk's "
+                 f"fdatasyncs ({floor['syncs']} syncs of 4 KiB, p99 {floor['sync_p99_ms']:.2f} ms, max "
+                 f"{floor['sync_max_ms']:.1f} ms; bench/disk_floor.py)",
+        p50_ms=floor["floor_p50_ms"], p99_ms=floor["floor_p99_ms"], p999_ms=floor["floor_p999_ms"],
+        max_ms=floor["floor_max_ms"], latency_kind="arrival -> end of the first fdatasync begun after it"))
+
 # Three brokers (bench/cluster.py): each RF 3 workload next to the one-broker run of the same size.
 cluster = load("cluster.json") or {}
 # Disk rows first; then the same runs with every data dir in /dev/shm (memory): the three

@@ -405,7 +405,14 @@ if [ $RUNNEL_OK = 1 ]; then
     runnel_alive latency
   fi
   # Light load (2,000 rec/s, one record per request): issue 17's acks=all tail against
-  # acks=1 and the broker's own fdatasync p99 in the same run.
+  # acks=1 and the broker's own fdatasync p99 in the same run, and against the floor the
+  # disk sets right before: a perfect broker's latency at that rate on this disk's
+  # fdatasyncs (bench/disk_floor.py; one stall of the disk delays every record behind it).
+  if [ $RUNNEL_OK = 1 ]; then
+    log "disk floor at 2,000 rec/s (bench/disk_floor.py, $LATENCY_SECONDS s)"
+    python3 "$ROOT/bench/disk_floor.py" --dir "$WORK" --seconds "$LATENCY_SECONDS" --rate 2000 \
+      --json "$R/disk-floor.json" >&2 || note "failed:disk-floor" "bench/disk_floor.py exited non-zero"
+  fi
   for acks in 1 all; do
     [ $RUNNEL_OK = 1 ] || break
     bench "latency-100B-1p-acks${acks}-light" latency --bootstrap "$BOOT" --topic t-latency-light \
