@@ -29,13 +29,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
 
+#include "base/crc32c.h"
 #include "common.h"
 #include "kafka_client.h"
 
@@ -44,20 +44,10 @@ namespace blast_detail {
 
 // ------------------------------------------------------------ encoding
 
-uint32_t crc32c_of(const uint8_t* p, size_t n) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
+// The broker's own CRC-32C (ISA-L): an idempotent blast recomputes every
+// batch's checksum per request, which a byte-wise table would make the
+// client's largest cost.
+uint32_t crc32c_of(const uint8_t* p, size_t n) { return runnel::crc32c({p, n}); }
 
 struct Enc {
   std::string b;
@@ -135,6 +125,16 @@ std::string record_batch(int count, const std::string& value, int64_t timestamp_
   h.put32(8, uint32_t(h.b.size() - 12));
   h.put32(17, crc32c_of(reinterpret_cast<const uint8_t*>(h.b.data()) + crc_from, h.b.size() - crc_from));
   return h.b;
+}
+
+// Where the fields an idempotent producer sets sit in a record batch v2.
+constexpr size_t kBatchCrcAt = 17;  // CRC-32C of everything from the attributes on
+constexpr size_t kBatchAttributesAt = 21;
+constexpr size_t kBatchProducerIdAt = 43;    // int64, then the epoch (int16)
+constexpr size_t kBatchBaseSequenceAt = 53;  // int32
+
+void put_be(std::string& s, size_t at, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) s[at + size_t(i)] = char((v >> (8 * (n - 1 - i))) & 0xFF);
 }
 
 // ------------------------------------------------------------ decoding
@@ -422,9 +422,11 @@ int mode_blast(const Options& o) {
   req.i32(1);  // one topic
   req.str(o.topic);
   req.i32(parts);
+  std::vector<size_t> batch_at;  // where each partition's batch starts in the request
   for (int p = 0; p < parts; ++p) {
     req.i32(p);
     req.i32(int32_t(batch.size()));
+    batch_at.push_back(req.b.size());
     req.b += batch;
   }
   std::string request = finish(req);
@@ -432,8 +434,27 @@ int mode_blast(const Options& o) {
   const uint64_t want = o.records == UINT64_MAX ? UINT64_MAX : (o.records + per_request - 1) / per_request;
 
   Conn c(o);
-  const int window = o.window == Options{}.window ? 8 : o.window;  // not the peers' 4000
-  std::deque<std::pair<int32_t, uint64_t>> in_flight;              // correlation id, send time
+  if (o.idempotent) {
+    // InitProducerId v1 (no transactional id), then every batch carries the
+    // id and epoch; its sequence is set per request below.
+    Enc init = request_start(22, 1, 1);
+    init.i16(-1);     // transactional id: null
+    init.i32(60000);  // transaction timeout (unused without one)
+    auto body = c.round_trip(finish(init), 1);
+    Dec d{body.data() + 4, body.data() + body.size()};
+    d.i32();  // throttle
+    if (int16_t err = d.i16()) die(fmt::format("blast: InitProducerId: error {}", err));
+    const int64_t producer_id = d.i64();
+    const int16_t epoch = d.i16();
+    for (size_t at : batch_at) {
+      put_be(request, at + kBatchProducerIdAt, uint64_t(producer_id), 8);
+      put_be(request, at + kBatchProducerIdAt + 8, uint64_t(uint16_t(epoch)), 2);
+    }
+  }
+  // Not the peers' 4000; an idempotent producer keeps at most 5 (Kafka's
+  // limit for the sequences a broker remembers per producer and partition).
+  const int window = o.window == Options{}.window ? (o.idempotent ? 5 : 8) : o.window;
+  std::deque<std::pair<int32_t, uint64_t>> in_flight;  // correlation id, send time
   std::vector<uint8_t> body;
   Histogram latency;
   uint64_t sent = 0, acked = 0, errors = 0;
@@ -446,6 +467,16 @@ int mode_blast(const Options& o) {
     while (in_flight.size() < size_t(window) && sent < want && now_ns() < stop_ns && !g_stop) {
       const int32_t corr = int32_t(sent + 1000);
       for (int i = 0; i < 4; ++i) request[8 + size_t(i)] = char((uint32_t(corr) >> (8 * (3 - i))) & 0xFF);
+      if (o.idempotent) {
+        // Every request holds one batch per partition, so a partition's
+        // sequence is the records sent to it so far.
+        const auto sequence = uint32_t((sent * uint64_t(batch_records)) % (uint64_t(1) << 31));
+        for (size_t at : batch_at) {
+          put_be(request, at + kBatchBaseSequenceAt, sequence, 4);
+          const auto* from = reinterpret_cast<const uint8_t*>(request.data()) + at + kBatchAttributesAt;
+          put_be(request, at + kBatchCrcAt, crc32c_of(from, batch.size() - kBatchAttributesAt), 4);
+        }
+      }
       c.write(request);
       ++sent;
       if (acks == 0) {  // no response: sent is done (against a sink, see mode_sink)
@@ -491,6 +522,7 @@ int mode_blast(const Options& o) {
   r.num("partitions", parts);
   r.num("record_size", double(o.record_size));
   r.str("acks", o.acks);
+  r.str("idempotent", o.idempotent ? "yes" : "no");
   r.num("batch_records", batch_records);
   r.num("request_bytes", double(request.size()));
   r.num("window", window);

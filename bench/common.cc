@@ -90,6 +90,8 @@ options:
   --connections N         connections: how many (default 10000)
   --batch-records N       blast: records per partition batch (default 32)
   --no-topic              blast: the peer is a sink, not a broker (no topic to create)
+  --idempotent            blast: an idempotent producer (InitProducerId; each batch carries the producer
+                          id, epoch and its sequence number, its CRC recomputed per request)
   --broker-pid PID        blast, fetch-blast: also report this process's CPU time (/proc/PID/stat)
   --label TEXT            name of the workload in the output
   --json FILE             also write the result as JSON (FILE "-" = stdout)
@@ -168,6 +170,8 @@ Options parse(int argc, char** argv) {
       o.batch_records = std::max(1, std::stoi(val()));
     else if (a == "--no-topic")
       o.no_topic = true;
+    else if (a == "--idempotent")
+      o.idempotent = true;
     else if (a == "--broker-pid")
       o.broker_pid = std::stoi(val());
     else if (a == "--broker-metrics")

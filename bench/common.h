@@ -63,6 +63,7 @@ struct Options {
   int connections = 10000;             // connections: idle Kafka connections to hold open
   int batch_records = 0;               // blast: records per partition batch (0: 32)
   bool no_topic = false;               // blast: do not create the topic (against a sink)
+  bool idempotent = false;             // blast: InitProducerId, then sequence numbers per batch
   int broker_pid = 0;                  // blast, fetch-blast: report this process's CPU time too
   std::vector<std::pair<std::string, std::string>> props;  // -X key=value
   std::vector<std::string> command;                        // startup: after --

@@ -260,6 +260,24 @@ for name in ("blast-produce-1024B-16p-acks1", "blast-produce-1024B-16p-acksall",
             p50_ms=j.get("request_latency_p50_ms"), p99_ms=j.get("request_latency_p99_ms"),
             p999_ms=j.get("request_latency_p999_ms"), max_ms=j.get("request_latency_max_ms"),
             vs_net=ratio(j["mb_per_s"], net), error=j.get("error"), failed=j.get("failed"), cpu=cpu(j)))
+# Issue 12 with the lean client: idempotent acks=all over the same without idempotence, both 5
+# in flight.
+plain_w5 = load("blast-produce-1024B-16p-acksall-w5-plain.json")
+for name, what in (("blast-produce-1024B-16p-acksall-w5-plain", "plain"),
+                   ("blast-produce-1024B-16p-acksall-w5-idempotent", "idempotent")):
+    j = load(name + ".json")
+    if not j:
+        continue
+    share = ratio(j["records_per_s"], plain_w5 and plain_w5.get("records_per_s")) if what == "idempotent" else None
+    rows.append(dict(
+        workload=f"runnel lean client (blast) produce 1024 B x 16 part, acks=all, 5 in flight, {what}; CPU us/MB "
+                 f"broker/client {fmt_num(j.get('broker_cpu_us_per_mb'))}/{fmt_num(j.get('client_cpu_us_per_mb'))}"
+                 + (" (x best peer: share of the plain row)" if what == "idempotent" else ""),
+        records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
+        p50_ms=j.get("request_latency_p50_ms"), p99_ms=j.get("request_latency_p99_ms"),
+        p999_ms=j.get("request_latency_p999_ms"), max_ms=j.get("request_latency_max_ms"),
+        vs_peer=share, peer="the plain lean row of this run" if share is not None else None,
+        error=j.get("error"), failed=j.get("failed"), cpu=cpu(j)))
 for name, plain_name, what in BLAST_ROWS:
     j = load(name + ".json")
     if not j:

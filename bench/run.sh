@@ -389,6 +389,19 @@ if [ $RUNNEL_OK = 1 ]; then
       done
     fi
   fi
+  # Issue 12 with the lean client: idempotent acks=all next to the same without idempotence,
+  # both 5 requests in flight (an idempotent producer's limit), so that the broker's cost of
+  # the sequence checks shows without librdkafka's own (bench/README.md "Idempotent and
+  # transactional producers").
+  for idem in plain idempotent; do
+    [ $RUNNEL_OK = 1 ] || break
+    flag=()
+    [ $idem = idempotent ] && flag=(--idempotent)
+    bench "blast-produce-1024B-16p-acksall-w5-$idem" blast --bootstrap "$BOOT" --topic "t-blast-w5-$idem" \
+      --acks all --partitions 16 --record-size 1024 --records "$RECORDS_LARGE" --duration "$MAX_SECONDS" \
+      --window 5 --batch-records 32 --broker-pid "$RUNNEL_PID" "${flag[@]}"
+    runnel_alive "blast-$idem"
+  done
   # End-to-end latency at half the measured maximum of 100 B, 1 partition, acks=all.
   if [ $RUNNEL_OK = 1 ] && [ -f "$R/produce-100B-1p-acksall.json" ]; then
     max=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_per_s"])' "$R/produce-100B-1p-acksall.json")
