@@ -55,7 +55,7 @@ class EtcdUsers {
   // no cluster and none was to be created); false (reason on err) when etcd
   // cannot be reached.
   bool resolve(bool create_cluster, std::ostream& err) {
-    const std::string id_key = kRoot + "cluster-id";
+    const std::string id_key = cluster::metadata::cluster_id_key(kRoot);
     cluster::etcd::TxnResponse txn;
     cluster::etcd::Status status;
     std::string proposed = cluster::random_cluster_id();

@@ -34,7 +34,7 @@ ControlPlane::ControlPlane(ControlPlaneOptions options)
 ControlPlane::~ControlPlane() { stop(); }
 
 etcd::Status ControlPlane::join_cluster(const std::string& proposed, std::string& cluster_id) {
-  const std::string key = options_.root + "cluster-id";
+  const std::string key = metadata::cluster_id_key(options_.root);
   auto deadline = Clock::now() + options_.startup_timeout;
   Throttle throttle;
   while (true) {

@@ -24,6 +24,11 @@
 
 namespace runnel::cluster::metadata {
 
+// The key that names the cluster under `root` ("/runnel/"): created once by
+// the first broker (or `runnel user set --etcd` run before it), read by every
+// later one (KEYS.md).
+inline std::string cluster_id_key(const std::string& root) { return root + "cluster-id"; }
+
 // The key layout under one cluster's prefix ("/runnel/<cluster-id>/").
 struct Keys {
   std::string prefix;
