@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make cluster`: a local etcd and three runnel brokers on 127.0.0.1:9092-9094,
-# data under DATA/cluster (etcd/, node-1/, node-2/, node-3/). Ctrl-C stops them all.
+# data under DATA/cluster (etcd/, node-1/, node-2/, node-3/), consoles and /metrics on
+# 127.0.0.1:9644-9646 (node 1-3). Ctrl-C stops them all.
 # Topics created without a replication factor get three replicas and need two
 # in sync for acks=all (default.replication.factor=3, min.insync.replicas=2;
 # Kafka's defaults, 1 and 1, would leave the example's topics unreplicated).
@@ -36,7 +37,8 @@ for _ in $(seq 100); do
 done
 for n in 1 2 3; do
   "$BUILD_DIR/runnel" serve --node-id "$n" --etcd "http://$ETCD_CLIENT" --listen "127.0.0.1:$((9091 + n))" \
-    --data-dir "$DATA/node-$n" --set default.replication.factor=3 --set min.insync.replicas=2 > >(sed -u "s/^/[node $n] /") 2>&1 &
+    --data-dir "$DATA/node-$n" --set default.replication.factor=3 --set min.insync.replicas=2 \
+    --set "runnel.admin.listen=127.0.0.1:$((9643 + n))" > >(sed -u "s/^/[node $n] /") 2>&1 &
   pids+=($!)
 done
 echo "etcd on $ETCD_CLIENT, brokers on 127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094; Ctrl-C stops them"

@@ -1,6 +1,7 @@
 #include "admin/admin_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -121,6 +122,16 @@ bool AdminServer::start(const std::string& host, uint16_t port, std::shared_ptr<
     server_ = std::make_unique<httplib::Server>();
   }
   server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+  // cpp-httplib sets SO_REUSEPORT by default: a second broker on the same
+  // host and admin port would then bind too, and the kernel would share the
+  // port's connections between the two processes (a console or a scrape
+  // answered by either broker at random). SO_REUSEADDR alone still lets a
+  // restarted broker bind over its predecessor's TIME_WAIT connections, and
+  // makes a port another process holds a failed bind (a warning at start).
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   if (broker_.config().admin_basic_auth) {
     // Before any route: everything but the health checks (probes carry no
     // credentials) needs a SASL user's name and password. The user is kept

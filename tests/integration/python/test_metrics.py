@@ -138,3 +138,33 @@ class MetricsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AdminPortTakenTest(unittest.TestCase):
+    """Two brokers on one host given the same admin port: the second must not
+    share it. cpp-httplib sets SO_REUSEPORT by default, which let both bind and
+    had the kernel split the port's connections between the two processes, so a
+    console or a scrape was answered by either broker at random. Now the second
+    warns that the port is taken and runs without an admin listener."""
+
+    def setUp(self):
+        self.brokers = []
+
+    def tearDown(self):
+        for b in self.brokers:
+            b.cleanup()
+
+    def test_a_second_broker_does_not_share_the_admin_port(self):
+        port = free_port()
+        for node in (7, 8):
+            self.brokers.append(Broker(sets={"runnel.admin.listen": "127.0.0.1:%d" % port,
+                                             "node.id": node}).start())
+        second = self.brokers[1]
+        self.assertTrue(second.alive())
+        self.assertIn("admin listener not started", second.log())
+        answered = set()
+        for _ in range(40):  # new connections each: with a shared port some would reach node 8
+            status, body = http_get("http://127.0.0.1:%d/v1/health" % port)
+            self.assertEqual(status, 200)
+            answered.add(json.loads(body)["node_id"])
+        self.assertEqual(answered, {7})
