@@ -59,7 +59,10 @@ int ensure_topic(const Options& o) {
   int n = partition_count(rk, o.topic);
   if (n < 0 && o.partitions > 0) {
     char err[512];
-    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(o.topic.c_str(), o.partitions, 1, err, sizeof err);
+    // Replication factor -1: the broker's default.replication.factor (KIP-464),
+    // so that against a cluster (tools/cluster.sh: 3, with min.insync.replicas
+    // 2) acks=all works rather than failing NOT_ENOUGH_REPLICAS forever.
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(o.topic.c_str(), o.partitions, -1, err, sizeof err);
     if (!nt) die(fmt::format("NewTopic: {}", err));
     rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t* ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
