@@ -49,6 +49,12 @@ namespace blast_detail {
 // client's largest cost.
 uint32_t crc32c_of(const uint8_t* p, size_t n) { return runnel::crc32c({p, n}); }
 
+// Overwrites the `n` bytes at `at` with `v`, big-endian (a field patched in
+// an encoded request).
+void put_be(std::string& s, size_t at, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) s[at + size_t(i)] = char((v >> (8 * (n - 1 - i))) & 0xFF);
+}
+
 struct Enc {
   std::string b;
   void i8(int8_t v) { b.push_back(char(v)); }
@@ -70,9 +76,7 @@ struct Enc {
     }
     b.push_back(char(z));
   }
-  void put32(size_t at, uint32_t v) {
-    for (int i = 0; i < 4; ++i) b[at + size_t(i)] = char((v >> (8 * (3 - i))) & 0xFF);
-  }
+  void put32(size_t at, uint32_t v) { put_be(b, at, v, 4); }
 };
 
 // Request header v1 (every request used here is non-flexible); the size
@@ -132,10 +136,6 @@ constexpr size_t kBatchCrcAt = 17;  // CRC-32C of everything from the attributes
 constexpr size_t kBatchAttributesAt = 21;
 constexpr size_t kBatchProducerIdAt = 43;    // int64, then the epoch (int16)
 constexpr size_t kBatchBaseSequenceAt = 53;  // int32
-
-void put_be(std::string& s, size_t at, uint64_t v, int n) {
-  for (int i = 0; i < n; ++i) s[at + size_t(i)] = char((v >> (8 * (n - 1 - i))) & 0xFF);
-}
 
 // ------------------------------------------------------------ decoding
 
@@ -466,7 +466,7 @@ int mode_blast(const Options& o) {
   while (acked < sent || (sent < want && !g_stop)) {
     while (in_flight.size() < size_t(window) && sent < want && now_ns() < stop_ns && !g_stop) {
       const int32_t corr = int32_t(sent + 1000);
-      for (int i = 0; i < 4; ++i) request[8 + size_t(i)] = char((uint32_t(corr) >> (8 * (3 - i))) & 0xFF);
+      put_be(request, 8, uint32_t(corr), 4);
       if (o.idempotent) {
         // Every request holds one batch per partition, so a partition's
         // sequence is the records sent to it so far.

@@ -48,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration", "python"))
 
 from broker import Broker, free_port  # noqa: E402
+from disk_floor import sync_trace  # noqa: E402  (bench/, the script's own directory)
 
 CASES = ["easy", "wide", "idle", "backlog", "retention", "partitions"]
 RECORD = 1024
@@ -69,21 +70,7 @@ def disk_probe(directory, seconds=3.0):
     """4 KiB writes, each followed by fdatasync, for `seconds`: the floor of an acks=all round
     trip on this disk right now (p50/p99 ms, syncs/s). Taken at the start and at the end of the
     run: the disk of a shared VM changes speed from minute to minute."""
-    path = os.path.join(directory, "runnel-hard-probe-%d" % os.getpid())
-    buf = b"p" * 4096
-    lat = []
-    fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
-    try:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            t = time.monotonic()
-            os.write(fd, buf)
-            os.fdatasync(fd)
-            lat.append(time.monotonic() - t)
-    finally:
-        os.close(fd)
-        os.unlink(path)
-    lat.sort()
+    lat = sorted(end - start for start, end in sync_trace(directory, seconds))
     return {"fdatasync_4k_p50_ms": 1000 * lat[len(lat) // 2], "fdatasync_4k_p99_ms": 1000 * lat[int(len(lat) * 0.99)],
             "fdatasync_4k_per_s": len(lat) / seconds, "load": open("/proc/loadavg").read().split()[:3]}
 

@@ -249,17 +249,23 @@ def cpu_per_mb(j):
     return j["broker_cpu_us_per_mb"] + j["client_cpu_us_per_mb"]
 
 
+def lean_row(j, what, tail="", **extra):
+    """A row of runnel-bench blast / fetch-blast: its figures, and the broker's and the
+    client's CPU per MB in the workload's name."""
+    return dict(
+        workload=f"runnel lean client (blast) {what}; CPU us/MB broker/client "
+                 f"{fmt_num(j.get('broker_cpu_us_per_mb'))}/{fmt_num(j.get('client_cpu_us_per_mb'))}{tail}",
+        records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
+        p50_ms=j.get("request_latency_p50_ms"), p99_ms=j.get("request_latency_p99_ms"),
+        p999_ms=j.get("request_latency_p999_ms"), max_ms=j.get("request_latency_max_ms"),
+        error=j.get("error"), failed=j.get("failed"), cpu=cpu(j), **extra)
+
+
 blast_ratios = {}
 for name in ("blast-produce-1024B-16p-acks1", "blast-produce-1024B-16p-acksall", "blast-consume-1024B-16p"):
     j = load(name + ".json")
     if j:
-        rows.append(dict(
-            workload=f"runnel lean client (blast) {name[6:]} plaintext; CPU us/MB broker/client "
-                     f"{fmt_num(j.get('broker_cpu_us_per_mb'))}/{fmt_num(j.get('client_cpu_us_per_mb'))}",
-            records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
-            p50_ms=j.get("request_latency_p50_ms"), p99_ms=j.get("request_latency_p99_ms"),
-            p999_ms=j.get("request_latency_p999_ms"), max_ms=j.get("request_latency_max_ms"),
-            vs_net=ratio(j["mb_per_s"], net), error=j.get("error"), failed=j.get("failed"), cpu=cpu(j)))
+        rows.append(lean_row(j, f"{name[6:]} plaintext", vs_net=ratio(j["mb_per_s"], net)))
 # Issue 12 with the lean client: idempotent acks=all over the same without idempotence, both 5
 # in flight.
 plain_w5 = load("blast-produce-1024B-16p-acksall-w5-plain.json")
@@ -269,15 +275,9 @@ for name, what in (("blast-produce-1024B-16p-acksall-w5-plain", "plain"),
     if not j:
         continue
     share = ratio(j["records_per_s"], plain_w5 and plain_w5.get("records_per_s")) if what == "idempotent" else None
-    rows.append(dict(
-        workload=f"runnel lean client (blast) produce 1024 B x 16 part, acks=all, 5 in flight, {what}; CPU us/MB "
-                 f"broker/client {fmt_num(j.get('broker_cpu_us_per_mb'))}/{fmt_num(j.get('client_cpu_us_per_mb'))}"
-                 + (" (x best peer: share of the plain row)" if what == "idempotent" else ""),
-        records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
-        p50_ms=j.get("request_latency_p50_ms"), p99_ms=j.get("request_latency_p99_ms"),
-        p999_ms=j.get("request_latency_p999_ms"), max_ms=j.get("request_latency_max_ms"),
-        vs_peer=share, peer="the plain lean row of this run" if share is not None else None,
-        error=j.get("error"), failed=j.get("failed"), cpu=cpu(j)))
+    rows.append(lean_row(j, f"produce 1024 B x 16 part, acks=all, 5 in flight, {what}",
+                         " (x best peer: share of the plain row)" if what == "idempotent" else "",
+                         vs_peer=share, peer="the plain lean row of this run" if share is not None else None))
 for name, plain_name, what in BLAST_ROWS:
     j = load(name + ".json")
     if not j:
@@ -287,15 +287,9 @@ for name, plain_name, what in BLAST_ROWS:
     a, b = cpu_per_mb(plain), cpu_per_mb(j)
     cpu_share = ratio(a, b)
     blast_ratios[name] = (share, cpu_share)
-    rows.append(dict(
-        workload=f"runnel lean client (blast) TLS {what}; CPU us/MB broker/client "
-                 f"{fmt_num(j.get('broker_cpu_us_per_mb'))}/{fmt_num(j.get('client_cpu_us_per_mb'))}, "
-                 f"cpu-bound share {fmt_num(cpu_share, 2)} (x best peer: share of the plaintext row)",
-        records=j["records"], records_per_s=j["records_per_s"], mb_per_s=j["mb_per_s"],
-        p50_ms=j.get("request_latency_p50_ms"), p99_ms=j.get("request_latency_p99_ms"),
-        p999_ms=j.get("request_latency_p999_ms"), max_ms=j.get("request_latency_max_ms"),
-        vs_net=ratio(j["mb_per_s"], net), vs_peer=share, peer=f"plaintext {plain_name} of this run",
-        failed=j.get("failed"), error=j.get("error"), cpu=cpu(j)))
+    rows.append(lean_row(j, f"TLS {what}",
+                         f", cpu-bound share {fmt_num(cpu_share, 2)} (x best peer: share of the plaintext row)",
+                         vs_net=ratio(j["mb_per_s"], net), vs_peer=share, peer=f"plaintext {plain_name} of this run"))
 for path in sorted(glob.glob(os.path.join(R, "latency-*.json")), key=lambda p: (len(p), p)):
     j = load(os.path.basename(path))
     rows.append(dict(
