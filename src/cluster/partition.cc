@@ -307,7 +307,7 @@ storage::ReadResult Partition::read(Offset offset, uint64_t max_bytes, bool min_
   if (offset < log_start_offset() || offset > log_end_offset())
     return storage::ReadResult{ErrorCode::OFFSET_OUT_OF_RANGE, {}, 0};
   Offset limit = to_log_end ? log_end_offset() : read_committed ? last_stable_offset() : high_watermark();
-  return log_->read(offset.value(), max_bytes, min_one, limit.value());
+  return log_->read(offset.value(), max_bytes, min_one, limit.value(), /*bounded=*/true);
 }
 
 storage::BatchRead Partition::read_into_memory(Offset offset, uint64_t max_bytes) const {

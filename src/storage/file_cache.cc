@@ -8,6 +8,16 @@ FileCache::FileCache(Env* env, size_t capacity) : env_(env), capacity_(std::max<
 
 FileCache::OpenResult FileCache::get(const std::filesystem::path& path, bool create, bool directory) {
   std::lock_guard lock(mu_);
+  return get_locked(path, create, directory, SIZE_MAX);
+}
+
+FileCache::OpenResult FileCache::get_for_read(const std::filesystem::path& path) {
+  std::lock_guard lock(mu_);
+  return get_locked(path, false, false, capacity_ * kReaderOvershootEighths / 8);
+}
+
+FileCache::OpenResult FileCache::get_locked(const std::filesystem::path& path, bool create, bool directory,
+                                            size_t max_open) {
   const std::string& key = path.native();
   if (auto it = entries_.find(key); it != entries_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
@@ -16,6 +26,10 @@ FileCache::OpenResult FileCache::get(const std::filesystem::path& path, bool cre
   }
   // Make room first, so that the new descriptor fits under the limit.
   evict_locked(capacity_ - 1);
+  if (entries_.size() >= max_open) {
+    ++stats_.reads_refused;
+    return {nullptr, EAGAIN};
+  }
   auto open = [&] { return directory ? env_->open_dir(path) : env_->open(path, create); };
   errno = 0;
   auto file = open();
@@ -81,6 +95,11 @@ void FileCache::erase_under(const std::filesystem::path& dir) {
 void FileCache::evict_unused() {
   std::lock_guard lock(mu_);
   evict_locked(0);
+}
+
+void FileCache::trim() {
+  std::lock_guard lock(mu_);
+  evict_locked(capacity_);
 }
 
 bool FileCache::try_pin() {

@@ -62,12 +62,23 @@ class FileCache {
   // On EMFILE/ENFILE every evictable handle is closed and the open is tried
   // once more.
   [[nodiscard]] OpenResult get(const std::filesystem::path& path, bool create = false, bool directory = false);
+  // As get() for an existing file, for a reader that can do without it: a
+  // miss that would leave more than 1.5 times the capacity open
+  // (every cached handle being in use) opens nothing and fails with EAGAIN.
+  // A Fetch over thousands of partitions holds a handle per slice until its
+  // response is written; this bounds them, and the client fetches the rest
+  // once those handles are let go.
+  [[nodiscard]] OpenResult get_for_read(const std::filesystem::path& path);
   // Forgets `path` (before it is removed or replaced); holders keep their handle.
   void erase(const std::filesystem::path& path);
   // Forgets every path inside `dir` (a partition directory being deleted).
   void erase_under(const std::filesystem::path& dir);
   // Closes every handle nobody else holds.
   void evict_unused();
+  // Closes least recently used handles nobody else holds until at most
+  // `capacity` are open: after a burst of handles in use (a large Fetch) the
+  // cache is back within its budget without waiting for the next miss.
+  void trim();
   // Reserves one of `capacity` dirty pins (false when all are taken); every
   // successful try_pin() is matched by one unpin().
   [[nodiscard]] bool try_pin();
@@ -85,6 +96,7 @@ class FileCache {
     uint64_t opens = 0;
     uint64_t evictions = 0;
     uint64_t open_failures = 0;
+    uint64_t reads_refused = 0;  // get_for_read() misses without room
   };
   Stats stats() const;
 
@@ -93,6 +105,11 @@ class FileCache {
     std::shared_ptr<FileHandle> file;
     std::list<std::string>::iterator lru;  // position in lru_
   };
+  // A reader may take the cache this far past its capacity (in eighths):
+  // with every descriptor of the budget in use, readers wait rather than open more.
+  static constexpr size_t kReaderOvershootEighths = 12;
+
+  OpenResult get_locked(const std::filesystem::path& path, bool create, bool directory, size_t max_open);
   // Closes least recently used handles that nobody else holds until at most
   // `target` are open (or none is evictable).
   void evict_locked(size_t target);

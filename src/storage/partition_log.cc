@@ -1011,7 +1011,8 @@ std::vector<AbortedTxn> PartitionLog::aborted_transactions(int64_t from, int64_t
   return out;
 }
 
-ReadResult PartitionLog::read(int64_t offset, uint64_t max_bytes, bool min_one, int64_t limit_offset) const {
+ReadResult PartitionLog::read(int64_t offset, uint64_t max_bytes, bool min_one, int64_t limit_offset,
+                              bool bounded) const {
   Impl& m = *impl_;
   ReadResult result;
   if (offset < m.log_start || offset > m.end()) {
@@ -1023,9 +1024,12 @@ ReadResult PartitionLog::read(int64_t offset, uint64_t max_bytes, bool min_one, 
     Segment& seg = *m.segments[i];
     // One handle for the slice; the cache cannot close it while the slice
     // holds it, however long the response waits for the socket.
-    auto file = seg.log_file();
+    auto file = bounded ? seg.log_file_for_read() : seg.log_file();
     if (!file) {
-      if (result.slices.empty()) result.error = ErrorCode::KAFKA_STORAGE_ERROR;
+      // EAGAIN: the shard's descriptors are held by responses on their way;
+      // what was read so far (maybe nothing) is the answer, and the client's
+      // next Fetch reads on from there.
+      if (result.slices.empty() && file.error != EAGAIN) result.error = ErrorCode::KAFKA_STORAGE_ERROR;
       break;
     }
     auto h = seg.base_offset() <= offset ? seg.find(offset) : seg.read_header(0);

@@ -108,8 +108,12 @@ class PartitionLog {
   // Whole batches starting with the one that contains `offset`, up to
   // `max_bytes` in total, but always at least one whole batch if any exist at
   // or after `offset` and min_one is true. Reads nothing at or past `limit_offset`
-  // (the high watermark).
-  ReadResult read(int64_t offset, uint64_t max_bytes, bool min_one, int64_t limit_offset) const;
+  // (the high watermark). A `bounded` read (a Fetch, whose slices hold their
+  // handles until the response is written) stops short, without an error,
+  // where the file cache has no room for another handle
+  // (FileCache::get_for_read); an unbounded one (readers that copy the bytes
+  // at once) always opens what it needs.
+  ReadResult read(int64_t offset, uint64_t max_bytes, bool min_one, int64_t limit_offset, bool bounded = false) const;
 
   int64_t log_start_offset() const;
   int64_t log_end_offset() const;  // next offset to be assigned

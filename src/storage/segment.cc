@@ -104,6 +104,11 @@ FileCache::OpenResult Segment::log_file() const {
   return files_->get(log_path_);
 }
 
+FileCache::OpenResult Segment::log_file_for_read() const {
+  if (pin_) return {pin_, 0};
+  return files_->get_for_read(log_path_);
+}
+
 void Segment::reset_state() {
   next_offset_ = base_offset_;
   size_ = 0;

@@ -152,6 +152,9 @@ class Segment {
   }
   // The log file's handle: the pinned one if any, else from the cache.
   FileCache::OpenResult log_file() const;
+  // The same for a Fetch's slice: fails with EAGAIN rather than take the
+  // cache far past its capacity (FileCache::get_for_read).
+  FileCache::OpenResult log_file_for_read() const;
   // What the flusher must fdatasync: the log only, or the log and both
   // indexes (a sealed segment). nullptr entries where a file cannot be opened.
   std::vector<std::shared_ptr<const FileHandle>> sync_files(bool with_indexes) const;

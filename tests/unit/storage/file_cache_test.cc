@@ -77,6 +77,47 @@ TEST(FileCache, OvershootsRatherThanCloseWhatIsInUse) {
   EXPECT_EQ(cache.open_count(), 2u) << "back under capacity once released";
 }
 
+TEST(FileCache, ReadersStopAtOneAndAHalfTimesTheCapacity) {
+  TempDir dir;
+  FileCache cache(Env::posix(), 4);
+  for (int i = 0; i < 10; ++i) (void)cache.get(dir.path() / std::to_string(i), true);
+  std::vector<std::shared_ptr<FileHandle>> held;
+  for (int i = 0; i < 10; ++i) {
+    auto r = cache.get_for_read(dir.path() / std::to_string(i));
+    if (!r) {
+      EXPECT_EQ(r.error, EAGAIN);
+      break;
+    }
+    held.push_back(r.file);
+  }
+  EXPECT_EQ(held.size(), 6u) << "4 + 4/2 handles held by readers";
+  EXPECT_EQ(cache.open_count(), 6u);
+  EXPECT_EQ(cache.stats().reads_refused, 1u);
+  EXPECT_TRUE(cache.get_for_read(dir.path() / "0")) << "a hit needs no room";
+  EXPECT_TRUE(cache.get(dir.path() / "9")) << "writers and copying readers are not bounded";
+  EXPECT_EQ(cache.open_count(), 7u);
+  held.clear();
+  EXPECT_TRUE(cache.get_for_read(dir.path() / "8")) << "room again once the handles are let go";
+}
+
+TEST(FileCache, TrimClosesWhatRespondersLetGo) {
+  TempDir dir;
+  FileCache cache(Env::posix(), 2);
+  std::vector<std::shared_ptr<FileHandle>> held;
+  for (int i = 0; i < 5; ++i) held.push_back(cache.get(dir.path() / std::to_string(i), true).file);
+  int last = held.back()->fd();
+  cache.trim();
+  EXPECT_EQ(cache.open_count(), 5u) << "all in use";
+  held.pop_back();
+  held.erase(held.begin());
+  cache.trim();
+  EXPECT_EQ(cache.open_count(), 3u) << "two let go, both closed: three still held";
+  EXPECT_FALSE(fd_open(last));
+  held.clear();
+  cache.trim();
+  EXPECT_EQ(cache.open_count(), 2u) << "back to the capacity, the most recently used kept";
+}
+
 TEST(FileCache, EraseUnderForgetsADirectory) {
   TempDir dir;
   FileCache cache(Env::posix(), 10);
