@@ -25,6 +25,8 @@ constexpr int16_t kNoEpoch = -1;
 // TransactionMetadata.isEpochExhausted: the epoch is about to overflow.
 bool epoch_exhausted(int16_t epoch) { return epoch >= INT16_MAX - 1; }
 
+bool is_complete(TxnState s) { return s == TxnState::CompleteCommit || s == TxnState::CompleteAbort; }
+
 bool completed_or_empty(TxnState s) {
   return s == TxnState::Empty || s == TxnState::CompleteCommit || s == TxnState::CompleteAbort;
 }
@@ -65,12 +67,13 @@ void Coordinator::stop() {
   notify_settled(nullptr);
 }
 
-asio::awaitable<void> Coordinator::await_settled(const std::string& transactional_id, int64_t max_wait_ms) {
+asio::awaitable<void> Coordinator::await_settled(const std::string& transactional_id, int64_t max_wait_ms, bool chain) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_wait_ms);
   asio::steady_timer timer(io_);
   while (!stopped_ && std::chrono::steady_clock::now() < deadline) {
     const auto* md = find(transactional_id);
     if (!md || (!md->pending && md->state != TxnState::PrepareCommit && md->state != TxnState::PrepareAbort)) co_return;
+    if (chain && chainable_completion(transactional_id)) co_return;
     timer.expires_at(deadline);
     auto entry = settle_waiters_.emplace(transactional_id, &timer);
     std::error_code ec;  // operation_aborted when woken
@@ -293,10 +296,10 @@ void Coordinator::load(int32_t partition_index) {
   for (auto& id : to_complete) asio::co_spawn(io_, complete(id, generation), asio::detached);
 }
 
-asio::awaitable<ErrorCode> Coordinator::write(const TxnMetadata& next, uint64_t generation, bool tombstone) {
+Coordinator::Appended Coordinator::append(const TxnMetadata& next, uint64_t generation, bool tombstone) {
   int32_t p = state_partition_for(next.transactional_id, config_.state_partitions);
   auto* partition = hooks_.state_partition(p);
-  if (!partition || !still_loaded(next.transactional_id, generation)) co_return ErrorCode::NOT_COORDINATOR;
+  if (!partition || !still_loaded(next.transactional_id, generation)) return {ErrorCode::NOT_COORDINATOR, -1};
   protocol::Record r;
   r.key = encode_txn_key(next.transactional_id);
   if (!tombstone) r.value = encode_txn_value(log_value(next));
@@ -305,15 +308,29 @@ asio::awaitable<ErrorCode> Coordinator::write(const TxnMetadata& next, uint64_t 
   if (result.error != ErrorCode::NONE) {
     spdlog::warn("writing to {}-{} failed: {}", kTransactionStateTopic, p, error_name(result.error));
     // Kafka's TransactionStateManager maps append errors this way.
-    co_return result.error == ErrorCode::NOT_LEADER_OR_FOLLOWER ? ErrorCode::NOT_COORDINATOR
-                                                                : ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    return {result.error == ErrorCode::NOT_LEADER_OR_FOLLOWER ? ErrorCode::NOT_COORDINATOR
+                                                              : ErrorCode::COORDINATOR_NOT_AVAILABLE,
+            -1};
   }
   if (auto it = loaded_.find(p); it != loaded_.end()) ++it->second.records;
-  auto error = co_await partition->wait_acknowledged(Offset(result.last_offset), config_.write_timeout_ms);
-  if (!still_loaded(next.transactional_id, generation)) co_return ErrorCode::NOT_COORDINATOR;
+  return {ErrorCode::NONE, result.last_offset};
+}
+
+asio::awaitable<ErrorCode> Coordinator::acknowledged(const std::string& transactional_id, int64_t offset,
+                                                     uint64_t generation) {
+  auto* partition = hooks_.state_partition(state_partition_for(transactional_id, config_.state_partitions));
+  if (!partition || !still_loaded(transactional_id, generation)) co_return ErrorCode::NOT_COORDINATOR;
+  auto error = co_await partition->wait_acknowledged(Offset(offset), config_.write_timeout_ms);
+  if (!still_loaded(transactional_id, generation)) co_return ErrorCode::NOT_COORDINATOR;
   if (error == ErrorCode::NONE) co_return ErrorCode::NONE;
   co_return error == ErrorCode::NOT_LEADER_OR_FOLLOWER ? ErrorCode::NOT_COORDINATOR
                                                        : ErrorCode::COORDINATOR_NOT_AVAILABLE;
+}
+
+asio::awaitable<ErrorCode> Coordinator::write(const TxnMetadata& next, uint64_t generation, bool tombstone) {
+  auto appended = append(next, generation, tombstone);
+  if (appended.error != ErrorCode::NONE) co_return appended.error;
+  co_return co_await acknowledged(next.transactional_id, appended.offset, generation);
 }
 
 asio::awaitable<ErrorCode> Coordinator::transit(const TxnMetadata& next_ref, uint64_t generation) {
@@ -321,19 +338,56 @@ asio::awaitable<ErrorCode> Coordinator::transit(const TxnMetadata& next_ref, uin
   const std::string id = next.transactional_id;
   if (auto* md = find_mutable(id)) md->pending = true;
   next.pending = false;
-  auto error = co_await write(next, generation);
-  // Whatever the outcome, the id's transition is over (or it is unloaded).
-  notify_settled(&id);
+  auto& flight = in_flight_[id];
+  const uint64_t seq = ++flight.appended;
+  ++flight.count;
+  flight.newest = next;
+  auto appended = append(next, generation);
+  auto error = appended.error;
+  if (error == ErrorCode::NONE) {
+    // A Complete* may have the id's next transition appended right behind
+    // it (chainable_completion). When an add_partitions() waits for it, it
+    // is woken and runs first (the shard's queue is FIFO), so that its
+    // Ongoing is appended before the sync both are acknowledged by is
+    // requested: one sync for the two, not two in a row.
+    if (is_complete(next.state) && settle_waiters_.count(id)) {
+      notify_settled(&id);
+      co_await asio::post(io_, asio::use_awaitable);
+    }
+    error = co_await acknowledged(id, appended.offset, generation);
+  }
   // Looked up again: the partition may have been unloaded (and even loaded
   // again) while the record was written.
+  bool newest = false, more = false;
+  if (auto it = in_flight_.find(id); it != in_flight_.end()) {
+    newest = error == ErrorCode::NONE && seq > it->second.applied;
+    if (newest) it->second.applied = seq;
+    more = --it->second.count > 0;
+    if (!more) in_flight_.erase(it);
+  }
+  // Whatever the outcome, the id's transition is over (or it is unloaded).
+  notify_settled(&id);
   auto* md = find_mutable(id);
   if (!still_loaded(id, generation)) co_return ErrorCode::NOT_COORDINATOR;
   if (error != ErrorCode::NONE) {
-    if (md) md->pending = false;
+    if (md && !more) md->pending = false;
     co_return error;
   }
-  txns_[id] = std::move(next);
+  // A later transition acknowledged first (its acknowledgement covers this
+  // one, which it was built on) is not overwritten by this older one.
+  if (newest) {
+    next.pending = more;
+    txns_[id] = std::move(next);
+  } else if (md) {
+    md->pending = more;
+  }
   co_return ErrorCode::NONE;
+}
+
+const TxnMetadata* Coordinator::chainable_completion(const std::string& transactional_id) const {
+  auto it = in_flight_.find(transactional_id);
+  if (it == in_flight_.end() || it->second.count != 1 || !is_complete(it->second.newest.state)) return nullptr;
+  return &it->second.newest;
 }
 
 asio::awaitable<InitProducerIdResult> Coordinator::init_producer_id(const std::string& transactional_id,
@@ -473,10 +527,14 @@ asio::awaitable<ErrorCode> Coordinator::fence_and_abort(const std::string& trans
 asio::awaitable<ErrorCode> Coordinator::add_partitions(const std::string& transactional_id, int64_t producer_id,
                                                        int16_t producer_epoch,
                                                        const std::vector<TopicPartition>& partitions) {
-  co_await await_settled(transactional_id, kSettleWaitMs);
+  co_await await_settled(transactional_id, kSettleWaitMs, /*chain=*/true);
   auto generation = generation_of(transactional_id);
   if (!generation) co_return ErrorCode::NOT_COORDINATOR;
-  auto* md = find_mutable(transactional_id);
+  const TxnMetadata* md = find(transactional_id);
+  // The previous transaction's Complete* appended and on its way to disk:
+  // this transition is appended behind it in the same log, and its
+  // acknowledgement covers both (one sync instead of two in a row).
+  if (const auto* completing = md ? chainable_completion(transactional_id) : nullptr) md = completing;
   if (!md || md->producer_id != producer_id) co_return ErrorCode::INVALID_PRODUCER_ID_MAPPING;
   if (md->producer_epoch != producer_epoch) co_return ErrorCode::PRODUCER_FENCED;
   if (md->pending) co_return ErrorCode::CONCURRENT_TRANSACTIONS;
@@ -600,6 +658,9 @@ asio::awaitable<void> Coordinator::complete(std::string transactional_id, uint64
   for (backoff_ms = 20;;) {
     md = find_mutable(transactional_id);
     if (!md || !still_loaded(transactional_id, generation)) co_return;
+    // A Complete* whose acknowledgement failed may be covered by the next
+    // transition's, appended behind it (add_partitions): then it is done.
+    if (md->state != TxnState::PrepareCommit && md->state != TxnState::PrepareAbort) co_return;
     if (!md->pending) {
       TxnMetadata next = *md;
       next.state = request.commit ? TxnState::CompleteCommit : TxnState::CompleteAbort;

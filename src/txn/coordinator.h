@@ -149,6 +149,14 @@ class Coordinator {
   // The partition's load generation when this shard coordinates the id.
   std::optional<uint64_t> generation_of(const std::string& transactional_id) const;
   bool still_loaded(const std::string& transactional_id, uint64_t generation) const;
+  struct Appended {
+    ErrorCode error = ErrorCode::NONE;
+    int64_t offset = -1;
+  };
+  // Appends `next` (or a tombstone when `tombstone`) to the id's partition.
+  Appended append(const TxnMetadata& next, uint64_t generation, bool tombstone = false);
+  // Waits until the id's partition has acknowledged everything up to `offset`.
+  asio::awaitable<ErrorCode> acknowledged(const std::string& transactional_id, int64_t offset, uint64_t generation);
   // Appends `next` (or a tombstone when `tombstone`) and waits until it is
   // acknowledged. The caller has set `pending`; on NONE the caller applies it.
   asio::awaitable<ErrorCode> write(const TxnMetadata& next, uint64_t generation, bool tombstone = false);
@@ -167,7 +175,13 @@ class Coordinator {
   // right after EndTxn is then answered as soon as the markers are written,
   // instead of with CONCURRENT_TRANSACTIONS and a client backoff (20 ms and
   // more in librdkafka and the Java client) per transaction.
-  asio::awaitable<void> await_settled(const std::string& transactional_id, int64_t max_wait_ms);
+  // With `chain`, it also returns once the id's Complete* is appended, the
+  // only transition in flight (chainable_completion).
+  asio::awaitable<void> await_settled(const std::string& transactional_id, int64_t max_wait_ms, bool chain = false);
+  // The Complete* of the id appended and not yet acknowledged, when it is the
+  // id's only transition in flight: the state add_partitions() builds the
+  // next transaction's Ongoing on.
+  const TxnMetadata* chainable_completion(const std::string& transactional_id) const;
   // Wakes the await_settled() callers of the id (all of them: nullptr).
   void notify_settled(const std::string* transactional_id);
   void schedule_tick();
@@ -185,6 +199,16 @@ class Coordinator {
   std::map<int32_t, Loaded> loaded_;
   uint64_t next_generation_ = 1;
   std::map<std::string, TxnMetadata> txns_;
+  // The transitions of an id appended and not yet acknowledged (at most two:
+  // only a Complete* gets a successor before it is acknowledged). Numbered,
+  // so that an older one acknowledged after a newer one is not applied over it.
+  struct InFlight {
+    uint64_t appended = 0;  // numbers handed out
+    uint64_t applied = 0;   // the newest applied
+    int count = 0;          // in flight
+    TxnMetadata newest;     // the last appended
+  };
+  std::map<std::string, InFlight> in_flight_;
   // The timers of the await_settled() callers, by id (each owned by its caller's frame).
   std::multimap<std::string, asio::steady_timer*> settle_waiters_;
   asio::steady_timer tick_timer_;

@@ -201,6 +201,36 @@ TEST_F(TxnCoordinatorTest, NextTransactionWaitsForTheMarkers) {
   EXPECT_EQ(state("t")->state, TxnState::Ongoing);
 }
 
+// The next transaction's Ongoing is appended right behind the previous
+// one's Complete*, before either is synced: one fdatasync acknowledges both.
+TEST_F(TxnCoordinatorTest, NextOngoingSharesTheSyncOfTheCompletion) {
+  auto r = init("t");
+  ASSERT_EQ(add("t", r.producer_id, r.producer_epoch, {{"flaky", 0}}), ErrorCode::NONE);
+  flaky_failures_ = 2;  // 20 + 40 ms of marker backoff: the next add() is waiting by then
+  auto log_end = [this]() {
+    return run([this]() -> asio::awaitable<int64_t> { co_return partition_->log_end_offset().value(); });
+  };
+  ASSERT_EQ(end("t", r.producer_id, r.producer_epoch, true), ErrorCode::NONE);
+  const int64_t end_before = log_end();
+  const uint64_t rounds_before = flusher_.rounds();
+  ASSERT_EQ(add("t", r.producer_id, r.producer_epoch, {{"a", 0}}), ErrorCode::NONE);
+  auto md = wait_for("t", TxnState::Ongoing);
+  EXPECT_EQ(md.partitions, (std::map<std::string, std::set<int32_t>>{{"a", {0}}}));
+  EXPECT_EQ(log_end(), end_before + 2) << "CompleteCommit, then Ongoing";
+  EXPECT_EQ(flusher_.rounds(), rounds_before + 1) << "one sync for both";
+  // Reloaded from the log: the newest record, Ongoing, is the state.
+  run([this]() -> asio::awaitable<int> {
+    coordinator_->unload(0);
+    coordinator_->load(0);
+    co_return 0;
+  });
+  auto reloaded = state("t");
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(reloaded->state, TxnState::Ongoing);
+  ASSERT_EQ(end("t", r.producer_id, r.producer_epoch, true), ErrorCode::NONE);
+  wait_for("t", TxnState::CompleteCommit);
+}
+
 TEST_F(TxnCoordinatorTest, PrepareStatesAnswerConcurrentTransactionsPastTheWait) {
   auto r = init("t");
   flaky_failures_ = 7;  // 20 + 40 + ... + 640 + 1000 ms of backoff: longer than a request waits (1 s)
