@@ -52,6 +52,12 @@ modes:
   fetch-blast  lean consumer, same connection options: Fetch v11 from offset 0 to the high
              watermark of every partition, partitions split into --window groups (default 4) with
              one request in flight each, --batch-size bytes per partition (default 4 MiB)
+  txn-blast  lean transactional producers, no librdkafka on the data path: --producers threads,
+             each its own connection and transactional id, committing transactions back to back
+             (AddPartitionsToTxn, one Produce acks=all with a batch of --batch-records records,
+             default 100, for every partition, EndTxn) for --duration seconds; one broker only
+             (no FindCoordinator). Reports transactions/s, records/s, latency per transaction
+             and per request, client and (--broker-pid) broker CPU
   sink       a receiver that only reads and discards: accepts one connection on --bootstrap
              (TLS with -X security.protocol=SSL -X ssl.keystore.location=PEM), reads until the
              peer closes; its CPU per MB against `blast --acks 0` is the floor under a broker's
@@ -88,7 +94,7 @@ options:
   --keys N                mixed: distinct keys (default 100000)
   --from-start            mixed: consumers start at the beginning of every partition
   --connections N         connections: how many (default 10000)
-  --batch-records N       blast: records per partition batch (default 32)
+  --batch-records N       blast: records per partition batch (default 32; txn-blast: 100)
   --no-topic              blast: the peer is a sink, not a broker (no topic to create)
   --idempotent            blast: an idempotent producer (InitProducerId; each batch carries the producer
                           id, epoch and its sequence number, its CRC recomputed per request)

@@ -178,6 +178,7 @@ int mode_connections(const Options& o);
 int mode_metadata(const Options& o);
 int mode_blast(const Options& o);
 int mode_fetch_blast(const Options& o);
+int mode_txn_blast(const Options& o);
 int mode_sink(const Options& o);
 
 }  // namespace runnel::bench

@@ -402,6 +402,23 @@ if [ $RUNNEL_OK = 1 ]; then
       --window 5 --batch-records 32 --broker-pid "$RUNNEL_PID" "${flag[@]}"
     runnel_alive "blast-$idem"
   done
+  # Issue 12 with the lean client: transactions of 100 records (100 B x 1 partition: one batch
+  # per transaction; runnel-bench txn-blast), 1 producer and 16 at once, next to plain acks=all
+  # with the same 100-record batches, 8 in flight: the broker's cost per transaction without
+  # librdkafka's (bench/README.md "Transactions with the lean client").
+  if [ $RUNNEL_OK = 1 ]; then
+    bench blast-produce-100B-1p-acksall-b100 blast --bootstrap "$BOOT" --topic t-blast-b100 --acks all \
+      --partitions 1 --record-size 100 --records "$RECORDS_SMALL" --duration "$MAX_SECONDS" --window 8 \
+      --batch-records 100 --broker-pid "$RUNNEL_PID"
+    runnel_alive blast-b100
+    for n in 1 16; do
+      [ $RUNNEL_OK = 1 ] || break
+      bench "blast-txn100-100B-1p-${n}producers" txn-blast --bootstrap "$BOOT" --topic "t-txnblast-$n" \
+        --partitions 1 --record-size 100 --batch-records 100 --producers "$n" --duration 10 \
+        --broker-pid "$RUNNEL_PID"
+      runnel_alive "blast-txn100-$n"
+    done
+  fi
   # End-to-end latency at half the measured maximum of 100 B, 1 partition, acks=all.
   if [ $RUNNEL_OK = 1 ] && [ -f "$R/produce-100B-1p-acksall.json" ]; then
     max=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_per_s"])' "$R/produce-100B-1p-acksall.json")

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   if (o.mode == "metadata") return mode_metadata(o);
   if (o.mode == "blast") return mode_blast(o);
   if (o.mode == "fetch-blast") return mode_fetch_blast(o);
+  if (o.mode == "txn-blast") return mode_txn_blast(o);
   if (o.mode == "sink") return mode_sink(o);
   fmt::print(stderr, "unknown mode {}\n", o.mode);
   usage(2);
