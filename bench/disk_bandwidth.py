@@ -12,7 +12,10 @@ write followed by fdatasync, then one final fsync inside the timed span.
 Python's cost per write (microseconds) is small next to an fdatasync
 (hundreds of microseconds and more), so the figure is the disk's.
 
-    disk_bandwidth.py [--dir D] [--seconds 8] [--bs 64k,256k,1m] [--json-prefix PREFIX]
+    disk_bandwidth.py [--dir D] [--seconds 8] [--bs 64k,256k,1m] [--files N] [--json-prefix PREFIX]
+
+--files N runs N writers at once, each on its own file (fio's --numjobs=N):
+the pattern of a broker syncing N partitions concurrently.
 
 Prints one line per block size and, with --json-prefix, writes PREFIX-BS.json
 for each ({"tool", "bs", "bw_bytes", "writes", "seconds", "sync_p50_ms",
@@ -21,6 +24,7 @@ for each ({"tool", "bs", "bw_bytes", "writes", "seconds", "sync_p50_ms",
 import argparse
 import json
 import os
+import threading
 import time
 
 FILE_SIZE = 512 << 20
@@ -35,19 +39,17 @@ def percentile(sorted_values, q):
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-def measure(directory, bs, seconds):
-    path = os.path.join(directory, "runnel-disk-bandwidth-%d" % os.getpid())
+def write_file(path, bs, ready, go, end, syncs, written):
+    """One writer: appends of `bs` + fdatasync into its own reserved file until `end`."""
     buf = os.urandom(bs)
     fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
-    syncs = []
     try:
         os.posix_fallocate(fd, 0, FILE_SIZE)
         os.fsync(fd)
+        ready.wait()
+        go.wait()
         offset = 0
-        written = 0
-        t0 = time.monotonic()
-        end = t0 + seconds
-        while time.monotonic() < end:
+        while time.monotonic() < end[0]:
             if offset + bs > FILE_SIZE:
                 offset = 0
             os.pwrite(fd, buf, offset)
@@ -55,17 +57,38 @@ def measure(directory, bs, seconds):
             os.fdatasync(fd)
             syncs.append(time.monotonic() - s)
             offset += bs
-            written += bs
+            written.append(bs)
         os.fsync(fd)
-        elapsed = time.monotonic() - t0
     finally:
         os.close(fd)
         os.unlink(path)
+
+
+def measure(directory, bs, seconds, files=1):
+    # Python's GIL is released in pwrite and fdatasync, so N threads are N
+    # concurrent writers as far as the disk is concerned.
+    ready = threading.Barrier(files + 1)  # every file reserved
+    go = threading.Event()
+    end = [0.0]
+    syncs, written = [], []
+    threads = [threading.Thread(target=write_file,
+                                args=(os.path.join(directory, "runnel-disk-bandwidth-%d-%d" % (os.getpid(), i)),
+                                      bs, ready, go, end, syncs, written)) for i in range(files)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    t0 = time.monotonic()
+    end[0] = t0 + seconds
+    go.set()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - t0
     syncs.sort()
     return {
         "tool": "bench/disk_bandwidth.py",
         "bs": bs,
-        "bw_bytes": written / elapsed,
+        "files": files,
+        "bw_bytes": sum(written) / elapsed,
         "writes": len(syncs),
         "seconds": elapsed,
         "sync_p50_ms": percentile(syncs, 0.50) * 1e3,
@@ -79,12 +102,13 @@ def main():
     ap.add_argument("--dir", default=".")
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--bs", default="64k,256k,1m")
+    ap.add_argument("--files", type=int, default=1)
     ap.add_argument("--json-prefix")
     args = ap.parse_args()
     for name in args.bs.split(","):
-        r = measure(args.dir, parse_size(name), args.seconds)
-        print("disk: sequential write bs=%s + fdatasync each: %.1f MB/s (%d writes, sync p50 %.2f ms, "
-              "p99 %.2f ms, max %.1f ms)" % (name, r["bw_bytes"] / 1e6, r["writes"], r["sync_p50_ms"],
+        r = measure(args.dir, parse_size(name), args.seconds, args.files)
+        print("disk: sequential write bs=%s + fdatasync each, %d file(s): %.1f MB/s (%d writes, sync p50 %.2f ms, "
+              "p99 %.2f ms, max %.1f ms)" % (name, args.files, r["bw_bytes"] / 1e6, r["writes"], r["sync_p50_ms"],
                                               r["sync_p99_ms"], r["sync_max_ms"]))
         if args.json_prefix:
             with open("%s-%s.json" % (args.json_prefix, name), "w") as f:
