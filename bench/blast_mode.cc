@@ -19,6 +19,8 @@
 // Both report records/s, MB/s, and the CPU seconds of the client (getrusage
 // over the timed part) and, with --broker-pid, of the broker (/proc/PID/stat),
 // also per MB. Single-threaded.
+#include <thread>
+
 #include "blast_wire.h"
 
 namespace runnel::bench {
@@ -86,8 +88,20 @@ int mode_blast(const Options& o) {
   const uint64_t t0 = now_ns();
   IntervalRate rate(o, t0);
   const uint64_t stop_ns = o.duration > 0 ? t0 + uint64_t(o.duration * 1e9) : UINT64_MAX;
-  while (acked < sent || (sent < want && !g_stop)) {
-    while (in_flight.size() < size_t(window) && sent < want && now_ns() < stop_ns && !g_stop) {
+  // --rate: request i is due at t0 + i * interval, and its latency runs from
+  // then (not from when the window let it go), so a slow response is not
+  // hidden by the requests it held back.
+  const double interval_ns = o.rate > 0 ? double(per_request) / o.rate * 1e9 : 0;
+  auto due = [&](uint64_t i) { return t0 + uint64_t(double(i) * interval_ns); };
+  uint64_t want_now = want;
+  while (acked < sent || (sent < want_now && !g_stop)) {
+    while (in_flight.size() < size_t(window) && sent < want_now && !g_stop) {
+      const uint64_t now = now_ns();
+      if (now >= stop_ns) {
+        want_now = sent;  // --duration is over: no more requests
+        break;
+      }
+      if (interval_ns > 0 && due(sent) > now) break;
       const int32_t corr = int32_t(sent + 1000);
       put_be(request, 8, uint32_t(corr), 4);
       if (o.idempotent) {
@@ -106,7 +120,17 @@ int mode_blast(const Options& o) {
         ++acked;
         continue;
       }
-      in_flight.emplace_back(corr, now_ns());
+      in_flight.emplace_back(corr, interval_ns > 0 ? due(sent - 1) : now_ns());
+    }
+    if (interval_ns > 0 && sent < want_now && !g_stop) {
+      // Paced: wait for a response or the next request's time, whichever comes first.
+      const int64_t wait = in_flight.size() < size_t(window) ? int64_t(due(sent)) - int64_t(now_ns())
+                                                             : int64_t(stop_ns - std::min(stop_ns, now_ns()));
+      if (in_flight.empty()) {
+        if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+        continue;
+      }
+      if (!c.wait_readable(wait)) continue;
     }
     if (in_flight.empty()) break;
     c.read_response(body);
@@ -149,6 +173,7 @@ int mode_blast(const Options& o) {
   r.num("batch_records", batch_records);
   r.num("request_bytes", double(request.size()));
   r.num("window", window);
+  r.num("rate_offered", o.rate);
   r.num("records", double(records));
   r.num("seconds", seconds);
   r.num("records_per_s", double(records) / seconds);

@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -243,6 +244,17 @@ class Conn {
     if (n > (1u << 30)) die(fmt::format("blast: response of {} bytes", n));
     body.resize(n);
     read_exact(body.data(), n);
+  }
+
+  // Whether a response can be read without blocking, waiting up to
+  // `timeout_ns` for the socket to become readable (a paced sender waits
+  // for either its next send time or a response).
+  bool wait_readable(int64_t timeout_ns) {
+    if (begin_ < end_ || (ssl_ && SSL_pending(ssl_) > 0)) return true;
+    if (timeout_ns < 0) timeout_ns = 0;
+    pollfd p{fd_, POLLIN, 0};
+    timespec ts{time_t(timeout_ns / 1000000000), long(timeout_ns % 1000000000)};
+    return ::ppoll(&p, 1, &ts, nullptr) > 0;
   }
 
   // Ends the sending side (close_notify over TLS) and waits until the peer

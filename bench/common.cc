@@ -77,7 +77,8 @@ options:
   --compression C         none|gzip|snappy|lz4|zstd (default none)
   --linger-ms MS          linger.ms (default: librdkafka's, 0 in latency mode)
   --batch-size BYTES      batch.size
-  --rate R                offered load in records/s over all producers (latency: required)
+  --rate R                offered load in records/s over all producers (latency: required; blast: paces
+                          its requests, each timed from its scheduled send)
   --duration S            run for S seconds (stops at --records too if given)
   --warmup S              latency: leave the first S seconds out (default 1)
   --interval S            progress line every S seconds on stderr (default 1)

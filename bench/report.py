@@ -304,6 +304,11 @@ for n in (1, 16):
                             f"librdkafka's acks=all row {fmt_num(ratio(j['records_per_s'], rdk and rdk.get('records_per_s')), 2)}",
                          " (x best peer: share of the lean acks=all row with batches of 100)",
                          vs_peer=share, peer="the lean acks=all row with batches of 100"))
+j = load("blast-latency-100B-1p-acksall-paced.json")
+if j:
+    rows.append(lean_row(j, f"produce 100 B x 1 part, acks=all, paced at {fmt_num(j.get('rate_offered'))} rec/s "
+                            f"(50% of the acks=all max), a request of {j['batch_records']} records every 5 ms; "
+                            f"latency per request from its scheduled send"))
 for name, plain_name, what in BLAST_ROWS:
     j = load(name + ".json")
     if not j:
@@ -557,6 +562,11 @@ for n in (1, 16):
                             f"librdkafka's acks=all row {fmt_num(ratio(j['records_per_s'], rdk and rdk.get('records_per_s')), 2)}",
                          " (x best peer: share of the lean acks=all row with batches of 100)",
                          vs_peer=share, peer="the lean acks=all row with batches of 100"))
+j = load("blast-latency-100B-1p-acksall-paced.json")
+if j:
+    rows.append(lean_row(j, f"produce 100 B x 1 part, acks=all, paced at {fmt_num(j.get('rate_offered'))} rec/s "
+                            f"(50% of the acks=all max), a request of {j['batch_records']} records every 5 ms; "
+                            f"latency per request from its scheduled send"))
 for name, plain_name, what in BLAST_ROWS:
         if name not in blast_ratios:
             continue

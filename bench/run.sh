@@ -440,6 +440,17 @@ if [ $RUNNEL_OK = 1 ]; then
         --record-size 100 --acks all --rate "$rate" --duration "$LATENCY_SECONDS" --linger-ms 5 \
         --broker-metrics "$ADMIN"
     runnel_alive latency
+    # The same offered load from the lean client, paced: a request of 5 ms worth of records
+    # (linger 5's batches) every 5 ms, its latency from its scheduled send time; the client
+    # then uses a few percent of a core instead of most of the machine, so the row shows the
+    # broker's and the disk's share of the 50%-load latency (bench/README.md "Latency at 50%
+    # load with the lean client").
+    batch=$(python3 -c "print(max(1, int(float('$rate') * 0.005)))")
+    runnel_alive latency &&
+      bench "blast-latency-100B-1p-acksall-paced" blast --bootstrap "$BOOT" --topic t-blast-paced --partitions 1 \
+        --record-size 100 --acks all --rate "$rate" --batch-records "$batch" --records 1000000000 \
+        --duration "$LATENCY_SECONDS" --window 8 --broker-pid "$RUNNEL_PID"
+    runnel_alive blast-paced
   fi
   # Light load (2,000 rec/s, one record per request): issue 17's acks=all tail against
   # acks=1 and the broker's own fdatasync p99 in the same run, and against the floor the
