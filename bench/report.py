@@ -544,30 +544,7 @@ if blast_ratios:
     print()
     print("issue 14 with the lean client (runnel-bench blast / fetch-blast, 16 KiB TLS records): TLS / plaintext")
     print("  records/s of this run, and the cpu-bound share (plaintext over TLS CPU per MB, broker + client):")
-    # Issue 12 with the lean client: transactions of 100 records over plain acks=all with the same
-# 100-record batches (and over librdkafka's acks=all row, whose batches are larger).
-plain_b100 = load("blast-produce-100B-1p-acksall-b100.json")
-if plain_b100:
-    rows.append(lean_row(plain_b100, "produce 100 B x 1 part, acks=all, batches of 100, 8 in flight"))
-for n in (1, 16):
-    j = load(f"blast-txn100-100B-1p-{n}producers.json")
-    if not j:
-        continue
-    j = dict(j, request_latency_p50_ms=j.get("txn_latency_p50_ms"), request_latency_p99_ms=j.get("txn_latency_p99_ms"),
-             request_latency_p999_ms=j.get("txn_latency_p999_ms"), request_latency_max_ms=j.get("txn_latency_max_ms"))
-    rdk = load("produce-100B-1p-acksall.json")
-    share = ratio(j["records_per_s"], plain_b100 and plain_b100.get("records_per_s"))
-    rows.append(lean_row(j, f"transactions of 100 x 100 B, 1 part, {n} producer{'s' if n > 1 else ''}, "
-                            f"{fmt_num(j['transactions_per_s'])} txn/s, latency per transaction; share of "
-                            f"librdkafka's acks=all row {fmt_num(ratio(j['records_per_s'], rdk and rdk.get('records_per_s')), 2)}",
-                         " (x best peer: share of the lean acks=all row with batches of 100)",
-                         vs_peer=share, peer="the lean acks=all row with batches of 100"))
-j = load("blast-latency-100B-1p-acksall-paced.json")
-if j:
-    rows.append(lean_row(j, f"produce 100 B x 1 part, acks=all, paced at {fmt_num(j.get('rate_offered'))} rec/s "
-                            f"(50% of the acks=all max), a request of {j['batch_records']} records every 5 ms; "
-                            f"latency per request from its scheduled send"))
-for name, plain_name, what in BLAST_ROWS:
+    for name, plain_name, what in BLAST_ROWS:
         if name not in blast_ratios:
             continue
         share, cpu_share = blast_ratios[name]

@@ -128,33 +128,31 @@ void run_producer(const Options& o, int parts, int batch_records, const std::str
       ++st.retries;
     }
   };
-  auto add_error = [&](Dec& d) -> int16_t {  // the first partition error that is not NONE
-    d.i32();                                 // throttle
+  // The first partition error that is not NONE in a topics[partitions[index,
+  // error, ...]] response; `rest` reads what follows a partition's error.
+  auto first_partition_error = [](Dec& d, auto rest) -> int16_t {
     int16_t first = 0;
     for (int32_t t = d.i32(); t > 0; --t) {
       d.str();
       for (int32_t n = d.i32(); n > 0; --n) {
         d.i32();
         int16_t e = d.i16();
+        rest(d);
         if (e && !first) first = e;
       }
     }
     return first;
   };
+  auto add_error = [&](Dec& d) -> int16_t {
+    d.i32();  // throttle
+    return first_partition_error(d, [](Dec&) {});
+  };
   auto produce_error = [&](Dec& d) -> int16_t {
-    int16_t first = 0;
-    for (int32_t t = d.i32(); t > 0; --t) {
-      d.str();
-      for (int32_t n = d.i32(); n > 0; --n) {
-        d.i32();
-        int16_t e = d.i16();
-        d.skip(8 + 8 + 8);
-        for (int32_t k = std::max(0, d.i32()); k > 0; --k) d.i32(), d.str();
-        d.str();
-        if (e && !first) first = e;
-      }
-    }
-    return first;
+    return first_partition_error(d, [](Dec& p) {
+      p.skip(8 + 8 + 8);  // base offset, log append time, log start offset
+      for (int32_t k = std::max(0, p.i32()); k > 0; --k) p.i32(), p.str();
+      p.str();  // error message
+    });
   };
   auto end_error = [&](Dec& d) -> int16_t {
     d.i32();  // throttle
