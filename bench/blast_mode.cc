@@ -36,25 +36,9 @@ int mode_blast(const Options& o) {
 
   // The one request, sent again and again (the correlation id is patched in).
   const std::string value = random_payload(o.record_size);
-  const int64_t now_ms =
-      int64_t(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-                  .count());
-  const std::string batch = record_batch(batch_records, value, now_ms);
-  Enc req = request_start(0, 8, 0);
-  req.i16(-1);  // transactional id: null
-  req.i16(acks);
-  req.i32(30000);
-  req.i32(1);  // one topic
-  req.str(o.topic);
-  req.i32(parts);
+  const std::string batch = record_batch(batch_records, value, wall_ms());
   std::vector<size_t> batch_at;  // where each partition's batch starts in the request
-  for (int p = 0; p < parts; ++p) {
-    req.i32(p);
-    req.i32(int32_t(batch.size()));
-    batch_at.push_back(req.b.size());
-    req.b += batch;
-  }
-  std::string request = finish(req);
+  std::string request = produce_request("", acks, o.topic, parts, batch, batch_at);
   const uint64_t per_request = uint64_t(batch_records) * uint64_t(parts);
   const uint64_t want = o.records == UINT64_MAX ? UINT64_MAX : (o.records + per_request - 1) / per_request;
 

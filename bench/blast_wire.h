@@ -116,6 +116,38 @@ inline std::string record_batch(int count, const std::string& value, int64_t tim
   return h.b;
 }
 
+// Milliseconds since the epoch (record timestamps).
+inline int64_t wall_ms() {
+  return int64_t(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+// A Produce v8 request for one topic carrying `batch` to each of its
+// `parts` partitions; `batch_at` gets where each partition's copy starts,
+// for the fields patched per request. `transactional_id` empty: null.
+inline std::string produce_request(const std::string& transactional_id, int16_t acks, const std::string& topic,
+                                   int parts, const std::string& batch, std::vector<size_t>& batch_at) {
+  Enc req = request_start(0, 8, 0);
+  if (transactional_id.empty())
+    req.i16(-1);
+  else
+    req.str(transactional_id);
+  req.i16(acks);
+  req.i32(30000);
+  req.i32(1);  // one topic
+  req.str(topic);
+  req.i32(parts);
+  batch_at.clear();
+  for (int p = 0; p < parts; ++p) {
+    req.i32(p);
+    req.i32(int32_t(batch.size()));
+    batch_at.push_back(req.b.size());
+    req.b += batch;
+  }
+  return finish(req);
+}
+
 // Where the fields an idempotent producer sets sit in a record batch v2.
 constexpr size_t kBatchCrcAt = 17;  // CRC-32C of everything from the attributes on
 constexpr size_t kBatchAttributesAt = 21;

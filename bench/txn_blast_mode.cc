@@ -39,12 +39,6 @@ struct ProducerStats {
   std::string error;
 };
 
-int64_t wall_ms() {
-  return int64_t(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
 // One transactional producer: runs until `stop_ns` (or g_stop).
 void run_producer(const Options& o, int parts, int batch_records, const std::string& txn_id, uint64_t stop_ns,
                   const std::string& value, ProducerStats& st) {
@@ -91,21 +85,8 @@ void run_producer(const Options& o, int parts, int batch_records, const std::str
   put_be(batch, kBatchAttributesAt, 0x10, 2);  // transactional
   put_be(batch, kBatchProducerIdAt, uint64_t(producer_id), 8);
   put_be(batch, kBatchProducerIdAt + 8, uint64_t(uint16_t(epoch)), 2);
-  Enc pr = request_start(0, 8, 0);
-  pr.str(txn_id);
-  pr.i16(-1);  // acks=all
-  pr.i32(30000);
-  pr.i32(1);
-  pr.str(o.topic);
-  pr.i32(parts);
   std::vector<size_t> batch_at;
-  for (int p = 0; p < parts; ++p) {
-    pr.i32(p);
-    pr.i32(int32_t(batch.size()));
-    batch_at.push_back(pr.b.size());
-    pr.b += batch;
-  }
-  std::string produce_request = finish(pr);
+  std::string produce = produce_request(txn_id, /*acks=all*/ -1, o.topic, parts, batch, batch_at);
 
   Enc end = request_start(26, 1, 0);
   end.str(txn_id);
@@ -164,11 +145,11 @@ void run_producer(const Options& o, int parts, int batch_records, const std::str
     const uint64_t t0 = now_ns();
     if (int16_t e = exchange(add_request, st.add, add_error)) return fail(fmt::format("AddPartitionsToTxn: {}", e));
     for (size_t at : batch_at) {
-      put_be(produce_request, at + kBatchBaseSequenceAt, uint32_t(sequence % (uint64_t(1) << 31)), 4);
-      const auto* from = reinterpret_cast<const uint8_t*>(produce_request.data()) + at + kBatchAttributesAt;
-      put_be(produce_request, at + kBatchCrcAt, crc32c_of(from, batch.size() - kBatchAttributesAt), 4);
+      put_be(produce, at + kBatchBaseSequenceAt, uint32_t(sequence % (uint64_t(1) << 31)), 4);
+      const auto* from = reinterpret_cast<const uint8_t*>(produce.data()) + at + kBatchAttributesAt;
+      put_be(produce, at + kBatchCrcAt, crc32c_of(from, batch.size() - kBatchAttributesAt), 4);
     }
-    if (int16_t e = exchange(produce_request, st.produce, produce_error)) return fail(fmt::format("Produce: {}", e));
+    if (int16_t e = exchange(produce, st.produce, produce_error)) return fail(fmt::format("Produce: {}", e));
     sequence += uint64_t(batch_records);
     if (int16_t e = exchange(end_request, st.end, end_error)) return fail(fmt::format("EndTxn: {}", e));
     st.txn.record(now_ns() - t0);

@@ -27,9 +27,7 @@ bool epoch_exhausted(int16_t epoch) { return epoch >= INT16_MAX - 1; }
 
 bool is_complete(TxnState s) { return s == TxnState::CompleteCommit || s == TxnState::CompleteAbort; }
 
-bool completed_or_empty(TxnState s) {
-  return s == TxnState::Empty || s == TxnState::CompleteCommit || s == TxnState::CompleteAbort;
-}
+bool completed_or_empty(TxnState s) { return s == TxnState::Empty || is_complete(s); }
 
 // A transaction's record in __transaction_state (TransactionLog's value).
 TxnLogValue log_value(const TxnMetadata& md) {
