@@ -38,6 +38,14 @@ void ShardSet::stop() {
   for (auto& s : shards_) s->io_.stop();
   for (auto& s : shards_)
     if (s->thread_.joinable()) s->thread_.join();
+  // Destroying a coroutine suspended on one shard posts the destruction of
+  // the coroutine awaiting it to that one's shard (asio destroys a coroutine
+  // stack on its own executor), which may already have been shut down. Each
+  // round destroys what the previous one posted; chains are as deep as nested
+  // on_shard() calls, a few at most.
+  constexpr int kShutdownRounds = 8;
+  for (int round = 0; round < kShutdownRounds; ++round)
+    for (auto& s : shards_) s->io_.shutdown();
 }
 
 }  // namespace runnel

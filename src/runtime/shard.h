@@ -15,6 +15,17 @@
 
 namespace runnel {
 
+// An io_context whose pending handlers can be destroyed before it is.
+// Handlers cross shards (a coroutine on one shard awaits work on another and
+// holds a work guard on its own shard's executor), so every shard's handlers
+// must be destroyed while all the shards, and the broker state those handlers
+// reference, are still alive; ~io_context alone would destroy them one shard
+// at a time, touching shards already freed.
+class ShardContext : public asio::io_context {
+ public:
+  using asio::execution_context::shutdown;
+};
+
 class Shard {
  public:
   explicit Shard(int id) : id_(id), work_(asio::make_work_guard(io_)) {}
@@ -26,7 +37,7 @@ class Shard {
  private:
   friend class ShardSet;
   int id_;
-  asio::io_context io_;
+  ShardContext io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
 };
@@ -39,7 +50,9 @@ class ShardSet {
   Shard& at(int id) { return *shards_[id]; }
   // Starts one thread per shard; returns at once.
   void start();
-  // Lets every io_context run out of work and joins the threads.
+  // Stops every io_context, joins the threads, then destroys the handlers
+  // still pending on any shard (coroutines suspended at shutdown) while all
+  // the shards are alive. Call it before destroying what those handlers use.
   void stop();
 
  private:
@@ -65,16 +78,16 @@ struct awaitable_traits<asio::awaitable<T, E>> : std::true_type {
 // expression twice (GCC PR 100611), so a lambda that captures a string or a
 // vector by value, passed here as a temporary, corrupts the heap.
 template <class F>
-  requires awaitable_traits<std::invoke_result_t<F&>>::value
-auto on_shard(Shard& target, F&& fn)
+requires awaitable_traits<std::invoke_result_t<F&>>::value auto on_shard(Shard& target, F&& fn)
     -> asio::awaitable<typename awaitable_traits<std::invoke_result_t<F&>>::value_type> {
   if (target.is_current()) co_return co_await fn();
-  co_return co_await asio::co_spawn(target.executor(), [&fn]() { return fn(); }, asio::use_awaitable);
+  co_return co_await asio::co_spawn(
+      target.executor(), [&fn]() { return fn(); }, asio::use_awaitable);
 }
 
 template <class F>
-  requires(!awaitable_traits<std::invoke_result_t<F&>>::value)
-auto on_shard(Shard& target, F&& fn) -> asio::awaitable<std::invoke_result_t<F&>> {
+requires(!awaitable_traits<std::invoke_result_t<F&>>::value) auto on_shard(Shard& target, F&& fn)
+    -> asio::awaitable<std::invoke_result_t<F&>> {
   using R = std::invoke_result_t<F&>;
   if (target.is_current()) co_return fn();
   co_return co_await asio::co_spawn(
