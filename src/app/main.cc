@@ -21,6 +21,7 @@
 #include "app/config.h"
 #include "app/console_api.h"
 #include "app/consume_command.h"
+#include "app/crash_report.h"
 #include "app/group_admin_command.h"
 #include "app/group_command.h"
 #include "app/kafka_access.h"
@@ -285,6 +286,7 @@ int serve(const ServeFlags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  runnel::app::install_crash_report();
   CLI::App app{"runnel: an event streaming broker that speaks the Apache Kafka protocol"};
   app.require_subcommand(1);
 

@@ -109,6 +109,22 @@ def anomaly(msg):
     H.add(f="anomaly", type="info", msg=msg)
 
 
+def crash_report(logpath):
+    """The last crash report a broker wrote to its log (app/crash_report.h: signal, thread,
+    stack), as text for an anomaly, or "" when the log has none."""
+    try:
+        with open(logpath, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    start = text.rfind("runnel: fatal ")
+    if start < 0:
+        return ""
+    end = text.find("runnel: end of the crash report", start)
+    lines = text[start:end if end >= 0 else len(text)].splitlines()[:40]
+    return "\n".join("    " + line for line in lines)
+
+
 def _register_pid(pid):
     d = os.environ.get("RUNNEL_IT_PIDS")
     if d:
@@ -204,7 +220,8 @@ class Node:
         if not wait_port(self.net.ip(self.n), PORT, timeout, self.proc):
             rc = self.proc.poll()
             anomaly("broker %d did not come up within %d s (%s); log %s" % (
-                self.n, timeout, "exited %s" % rc if rc is not None else "still running", self.logpath))
+                self.n, timeout, "exited %s" % rc if rc is not None else "still running", self.logpath)
+                + ("\n" + crash_report(self.logpath) if rc is not None and rc < 0 else ""))
             return False
         return True
 
@@ -421,7 +438,9 @@ class Cluster:
         for n in NODES:
             nd = self.nodes[n]
             if not nd.expected_down and nd.proc is not None and nd.proc.poll() is not None:
-                anomaly("broker %d exited by itself (rc %s); log %s" % (n, nd.proc.returncode, nd.logpath))
+                rc = nd.proc.returncode
+                anomaly("broker %d exited by itself (rc %s); log %s" % (n, rc, nd.logpath)
+                        + ("\n" + crash_report(nd.logpath) if rc < 0 else ""))
                 nd.expected_down = True
                 nd.start()
         if self.etcd.proc is not None and self.etcd.proc.poll() is not None and not getattr(self.etcd, "down", False):

@@ -82,6 +82,9 @@ class Broker:
         self.log_path = os.path.join(self.tmp, "broker.log")
         self.port = free_port()
         self.proc = None
+        # The signal that ended the broker while a SIGTERM was shutting it
+        # down (a crash in its clean shutdown), else None; cleanup() fails on it.
+        self.crashed_on_stop = None
         _live.append(self)
 
     @property
@@ -123,6 +126,8 @@ class Broker:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 rc = self.proc.wait(timeout)
+                if rc < 0:
+                    self.crashed_on_stop = -rc
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 rc = self.proc.wait()
@@ -169,13 +174,20 @@ class Broker:
             raise AssertionError("broker died during the tests (%s); log tail:\n%s" % (how, log))
 
     def cleanup(self):
+        """Stops the broker and removes its directory. AssertionError (after the
+        removal) if a stop of this broker ended in a crash instead of a clean
+        shutdown: a broker must survive its own SIGTERM."""
         self.stop()
         if self in _live:
             _live.remove(self)
+        crashed, log = self.crashed_on_stop, self.log() if self.crashed_on_stop else ""
         if os.environ.get("KEEP_BROKER_LOGS"):
             print("kept broker dir", self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if crashed:
+            self.crashed_on_stop = None
+            raise AssertionError("broker crashed in its clean shutdown (signal %d); log tail:\n%s" % (crashed, log))
 
     def __enter__(self):
         return self.start()
@@ -187,7 +199,10 @@ class Broker:
 @atexit.register
 def _stop_all():
     for b in list(_live):
-        b.cleanup()
+        try:
+            b.cleanup()
+        except AssertionError as e:  # too late to fail a test: say it, clean up the rest
+            print("broker.py at exit: %s" % e, file=sys.stderr)
 
 
 # SIGTERM (e.g. from `timeout`) becomes SystemExit so that atexit stops the brokers.
