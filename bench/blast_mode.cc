@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "blast_wire.h"
+#include "broker_stages.h"
 
 namespace runnel::bench {
 
@@ -68,6 +69,7 @@ int mode_blast(const Options& o) {
   Histogram latency;
   uint64_t sent = 0, acked = 0, errors = 0;
   std::string first_error;
+  BrokerStages stages(o);
   CpuWindow cpu(o.broker_pid);
   const uint64_t t0 = now_ns();
   IntervalRate rate(o, t0);
@@ -166,6 +168,7 @@ int mode_blast(const Options& o) {
   cpu.report(r, seconds, bytes);
   r.num("partition_errors", double(errors));
   if (!first_error.empty()) r.str("error", first_error);
+  stages.add_to(r);
   r.emit(o);
   return errors ? 1 : 0;
 }

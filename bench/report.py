@@ -308,7 +308,19 @@ j = load("blast-latency-100B-1p-acksall-paced.json")
 if j:
     rows.append(lean_row(j, f"produce 100 B x 1 part, acks=all, paced at {fmt_num(j.get('rate_offered'))} rec/s "
                             f"(50% of the acks=all max), a request of {j['batch_records']} records every 5 ms; "
-                            f"latency per request from its scheduled send"))
+                            f"latency per request from its scheduled send"
+                            + (f"; broker p99 <= {j['broker_produce_handle_p99_ms_le']} ms handling, of which "
+                               f"fdatasync <= {j.get('broker_fdatasync_p99_ms_le', '-')} ms"
+                               if "broker_produce_handle_p99_ms_le" in j else "")))
+floor = load("disk-floor-paced.json")
+if floor:
+    rows.append(dict(
+        workload=f"disk floor under that paced load: a perfect broker writing and fdatasyncing the "
+                 f"{floor['rate']:.0f} requests/s of {floor['request_bytes']} bytes as they arrive "
+                 f"({floor['syncs']} syncs, p99 {floor['sync_p99_ms']:.2f} ms, max {floor['sync_max_ms']:.1f} ms; "
+                 f"bench/disk_floor.py --request-bytes)",
+        p50_ms=floor["floor_p50_ms"], p99_ms=floor["floor_p99_ms"], p999_ms=floor["floor_p999_ms"],
+        max_ms=floor["floor_max_ms"], latency_kind="arrival -> end of the fdatasync that covered it"))
 for name, plain_name, what in BLAST_ROWS:
     j = load(name + ".json")
     if not j:

@@ -449,8 +449,19 @@ if [ $RUNNEL_OK = 1 ]; then
     runnel_alive latency &&
       bench "blast-latency-100B-1p-acksall-paced" blast --bootstrap "$BOOT" --topic t-blast-paced --partitions 1 \
         --record-size 100 --acks all --rate "$rate" --batch-records "$batch" --records 1000000000 \
-        --duration "$LATENCY_SECONDS" --window 8 --broker-pid "$RUNNEL_PID"
+        --duration "$LATENCY_SECONDS" --window 8 --broker-pid "$RUNNEL_PID" --broker-metrics "$ADMIN"
     runnel_alive blast-paced
+    # What a perfect broker would show for that paced load on this disk, right after it:
+    # the same requests written and fdatasynced as they arrive (bench/disk_floor.py
+    # --request-bytes).
+    if [ $RUNNEL_OK = 1 ] && [ -f "$R/blast-latency-100B-1p-acksall-paced.json" ]; then
+      request_bytes=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["request_bytes"]))' \
+        "$R/blast-latency-100B-1p-acksall-paced.json")
+      log "disk floor under the paced load (bench/disk_floor.py, $LATENCY_SECONDS s)"
+      python3 "$ROOT/bench/disk_floor.py" --dir "$WORK" --seconds "$LATENCY_SECONDS" --rate 200 \
+        --request-bytes "$request_bytes" --json "$R/disk-floor-paced.json" >&2 ||
+        note "failed:disk-floor-paced" "bench/disk_floor.py --request-bytes exited non-zero"
+    fi
   fi
   # Light load (2,000 rec/s, one record per request): issue 17's acks=all tail against
   # acks=1 and the broker's own fdatasync p99 in the same run, and against the floor the
