@@ -130,6 +130,7 @@ class Child {
     int st = 0;
     for (int i = 0; i < 100; ++i) {
       if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        if (WIFSIGNALED(st)) ADD_FAILURE() << "broker crashed in its clean shutdown (signal " << WTERMSIG(st) << ")";
         forget();
         return;
       }

@@ -95,10 +95,15 @@ class GroupBroker {
     if (pid_ > 0) {
       kill(pid_, SIGTERM);
       int st = 0;
-      for (int i = 0; i < 100 && waitpid(pid_, &st, WNOHANG) == 0; ++i)
+      bool exited = false;
+      for (int i = 0; i < 100 && !(exited = waitpid(pid_, &st, WNOHANG) == pid_); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &st, 0);
+      if (exited && WIFSIGNALED(st))
+        ADD_FAILURE() << "broker crashed in its clean shutdown (signal " << WTERMSIG(st) << ")";
+      if (!exited) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &st, 0);
+      }
       if (const char* pids = std::getenv("RUNNEL_IT_PIDS"))
         std::filesystem::remove(std::string(pids) + "/" + std::to_string(pid_));
       pid_ = -1;

@@ -99,11 +99,14 @@ class Broker {
     if (!p) return
     this.stopping = true
     if (p.exitCode === null && p.signalCode === null) {
-      const exited = new Promise(r => p.once('exit', r))
+      const exited = new Promise(r => p.once('exit', (code, signal) => r(signal)))
       p.kill('SIGTERM')
-      const timer = setTimeout(() => p.kill('SIGKILL'), 10000)
-      await exited
+      let killed = false
+      const timer = setTimeout(() => { killed = true; p.kill('SIGKILL') }, 10000)
+      const signal = await exited
       clearTimeout(timer)
+      // A signal other than our own SIGKILL ended a clean shutdown: a crash.
+      if (signal && !(killed && signal === 'SIGKILL')) this.crashedOnStop = signal
     }
     this._forget()
   }
@@ -126,10 +129,16 @@ class Broker {
     return this.start()
   }
 
+  // Stops the broker and removes its directory; throws (after the removal)
+  // if a stop of it ended in a crash instead of a clean shutdown.
   async cleanup() {
     await this.stop()
     live.delete(this)
+    const crashed = this.crashedOnStop
+    const tail = crashed ? this.log() : ''
+    this.crashedOnStop = null
     if (!process.env.KEEP_BROKER_LOGS) fs.rmSync(this.tmp, { recursive: true, force: true })
+    if (crashed) throw new Error(`broker crashed in its clean shutdown (${crashed}); log tail:\n${tail}`)
   }
 }
 

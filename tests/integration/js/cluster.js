@@ -194,8 +194,10 @@ class Cluster {
   }
 
   async cleanup() {
-    await Promise.allSettled([...this.brokers.values()].map(b => b.cleanup()))
+    const results = await Promise.allSettled([...this.brokers.values()].map(b => b.cleanup()))
     await this.etcd.cleanup()
+    const failed = results.find(r => r.status === 'rejected')
+    if (failed) throw failed.reason
   }
 }
 
