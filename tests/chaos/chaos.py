@@ -447,7 +447,9 @@ class Cluster:
             anomaly("etcd exited by itself (rc %s)" % self.etcd.proc.returncode)
             self.etcd.start()
 
-    def shutdown(self):
+    def shutdown(self, keep_data=False):
+        """Stops everything. keep_data: first copy each broker's data dir (a tmpfs, gone
+        once unmounted) to data-at-end/ beside it, for a failed run's post-mortem."""
         for nd in self.nodes.values():
             try:
                 if nd.alive():
@@ -462,6 +464,11 @@ class Cluster:
         except Exception:
             pass
         for nd in self.nodes.values():
+            if keep_data:
+                try:
+                    shutil.copytree(nd.data, os.path.join(os.path.dirname(nd.data), "data-at-end"), symlinks=True)
+                except Exception as e:  # a post-mortem aid: never fail the run for it
+                    log("could not keep %s: %s" % (nd.data, e))
             nd.unmount()
         self.net.teardown()
 
@@ -1010,7 +1017,7 @@ def main():
         CLOSING.set()
         if nem is not None:
             nem.join(30)
-        cluster.shutdown()
+        cluster.shutdown(keep_data=rc != 0)
         H.dump(os.path.join(rundir, "history.jsonl"))
         if rc == 0 and not os.environ.get("CHAOS_KEEP"):
             shutil.rmtree(rundir, ignore_errors=True)
