@@ -184,6 +184,7 @@ void Partition::become_leader(LeaderEpoch epoch, std::vector<NodeId> replicas, s
   if (role_ == Role::Leader && epoch == epoch_ && leader_state_) {
     leader_state_->update(std::move(replicas), std::move(isr), now_ms);
     advance_high_watermark();
+    answer_waiters_below_min_insync();
     return;
   }
   // The epoch is not written to the epoch cache here: its first append does
@@ -239,6 +240,19 @@ void Partition::isr_change_finished(bool committed, std::vector<NodeId> isr, int
   if (!committed || !leader_state_) return;
   leader_state_->update(leader_state_->replicas(), std::move(isr), now_ms);
   advance_high_watermark();
+  answer_waiters_below_min_insync();
+}
+
+void Partition::answer_waiters_below_min_insync() {
+  // Kafka's DelayedProduce: with the ISR below min.insync.replicas, an
+  // acks=all append not yet committed cannot complete, and is answered
+  // NOT_ENOUGH_REPLICAS_AFTER_APPEND at once rather than at its timeout.
+  // Held to the timeout, the answer races the client's own request timeout
+  // (librdkafka's request.timeout.ms is the Produce timeout it sends): a
+  // client that gives up first disconnects and counts the batch as possibly
+  // persisted, and librdkafka before 2.3.0 can then desynchronise its
+  // sequences and bump its idempotent epoch, resending what was appended.
+  if (check_min_insync() != ErrorCode::NONE) resume_commit_waiters(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
 }
 
 ErrorCode Partition::check_min_insync() const {

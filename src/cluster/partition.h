@@ -294,6 +294,9 @@ class Partition final : public replication::FollowerReplica {
   void on_write_error(int error);
   // Recomputes the high watermark (leader) and wakes whoever waits on it.
   void advance_high_watermark();
+  // After an ISR change: with the ISR below min.insync.replicas, answers every
+  // acks=all waiter NOT_ENOUGH_REPLICAS_AFTER_APPEND (Kafka's DelayedProduce).
+  void answer_waiters_below_min_insync();
   void notify_fetch_waiters();
   // Completes acks=all waiters: those the high watermark passed with NONE,
   // all of them with `error` when it is not NONE.

@@ -261,6 +261,35 @@ class ClusterFaultsTest(unittest.TestCase):
         first.close()
         second.close()
 
+    def test_an_isr_below_min_insync_answers_a_waiting_produce_at_once(self):
+        # As Kafka's DelayedProduce: an acks=all append waiting for its
+        # followers is answered NOT_ENOUGH_REPLICAS_AFTER_APPEND as soon as
+        # the ISR shrinks below min.insync.replicas, not at its timeout (a
+        # client whose own request timeout fires first counts the batch as
+        # possibly written; librdkafka 2.0.2 may then resend it under a new
+        # idempotent epoch, a duplicate).
+        import signal
+        c = self.cluster
+        placed = ClusterReplicationTest.create(self, "shrinking", 1, 3, {"min.insync.replicas": "2"})
+        leader = placed[0][1]
+        followers = [n for n in c.brokers if n != leader]
+        conn = kproto.Conn(c.brokers[leader].port, timeout=60)
+        conn.send(kproto.produce(1, "shrinking", 0, kproto.record_batch([(None, b"first")]), timeout_ms=30000))
+        self.assertEqual(kproto.parse_produce_v8(conn.recv_frame())[1][0]["error"], 0)
+        for n in followers:
+            c.brokers[n].signal(signal.SIGSTOP)
+        try:
+            start = time.time()
+            conn.send(kproto.produce(2, "shrinking", 0, kproto.record_batch([(None, b"waiting")]), timeout_ms=30000))
+            _, parts = kproto.parse_produce_v8(conn.recv_frame())
+            waited = time.time() - start
+        finally:
+            for n in followers:
+                c.brokers[n].signal(signal.SIGCONT)
+            conn.close()
+        self.assertEqual(parts[0]["error"], 20, parts)  # NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        self.assertLess(waited, 20, "answered at the request's 30 s timeout, not when the ISR shrank")
+
     def test_a_paused_leader_steps_down_and_loses_no_acknowledged_record(self):
         import signal
         c = self.cluster
