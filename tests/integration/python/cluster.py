@@ -39,8 +39,21 @@ class Cluster:
             self.add(n)
         if not wait_for(lambda: all(self.view(n) and sorted(self.view(n)[0]) == list(self.brokers)
                                     for n in self.brokers)):
-            raise RuntimeError("the brokers did not see each other: %r" % {n: self.view(n) for n in self.brokers})
+            raise RuntimeError("the brokers did not see each other: %r\n%s"
+                               % ({n: self.view(n) for n in self.brokers}, self.post_mortem()))
         return self
+
+    def post_mortem(self):
+        """For a failed start: each broker that does not answer Metadata, whether it
+        is still running (its exit status if not), and its log tail."""
+        parts = []
+        for n, b in self.brokers.items():
+            if self.view(n) is not None:
+                continue
+            rc = b.proc.poll() if b.proc is not None else None
+            state = "running" if rc is None else ("killed by signal %d" % -rc if rc < 0 else "exit status %d" % rc)
+            parts.append("broker %d (%s), log tail:\n%s" % (n, state, b.log()[-4000:]))
+        return "\n".join(parts)
 
     def add(self, node_id, sets=None):
         cfg = dict(self.sets)
