@@ -178,8 +178,16 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
     auto timer = std::make_shared<asio::steady_timer>(ctx.shard.io(), deadline);
     auto waiter = std::make_shared<cluster::FetchWaiter>();
     auto executor = ctx.shard.executor();
-    waiter->notify = [weak = std::weak_ptr<asio::steady_timer>(timer), executor] {
-      asio::post(executor, [weak] {
+    // A partition may wake us while we are still registering on the others
+    // (each registration hops to the partition's shard and back). The
+    // cancel it posts then runs before the wait below has begun and cancels
+    // nothing, so `woken` (read and written on this shard only) remembers
+    // it; without it the fetch slept to its deadline, and a follower's
+    // report, and with it the high watermark, waited replica.fetch.wait.max.ms.
+    auto woken = std::make_shared<bool>(false);
+    waiter->notify = [weak = std::weak_ptr<asio::steady_timer>(timer), executor, woken] {
+      asio::post(executor, [weak, woken] {
+        *woken = true;
         if (auto t = weak.lock()) t->cancel();
       });
     };
@@ -209,7 +217,7 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
             });
       }
     }
-    if (!ready) {
+    if (!ready && !*woken) {
       std::error_code ec;
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }

@@ -446,3 +446,50 @@ class ClusterIsrMetricsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
+class ClusterLongPollWakeupTest(unittest.TestCase):
+    """A follower's fetch parked on the leader is woken by every append to any of its
+    partitions, also one that lands while the fetch is still registering on the others.
+    Missed, the fetch sleeps its whole replica.fetch.wait.max.ms, and the follower's
+    report of what it has synced, so the high watermark and every acks=all producer,
+    waits with it (before the fix: a transactional producer on RF 3 stalled 500 ms on
+    about one transaction in eight). Here the wait is 12 s, so a missed wake-up fails
+    the produce instead of slowing it."""
+
+    def setUp(self):
+        self.cluster = Cluster(3, sets={"broker.session.timeout.ms": 2000, "replica.lag.time.max.ms": 60000,
+                                        "replica.fetch.wait.max.ms": 12000}).start()
+
+    def tearDown(self):
+        self.cluster.cleanup()
+
+    def test_a_chain_of_acks_all_produces_never_waits_out_the_followers_long_poll(self):
+        c = self.cluster
+        a = admin(c.brokers[1].bootstrap)
+        try:
+            # Many partitions per leader: each follower fetch registers on all of them.
+            a.create_topics([NewTopic("chain", 24, 3)])
+        finally:
+            a.close()
+        self.assertTrue(wait_for(lambda: len(states(c.view(1, ["chain"]), "chain")) == 24 and all(
+            len(isr) == 3 and leader >= 0 for _, leader, _, isr in states(c.view(1, ["chain"]), "chain").values())))
+        # A partition new to a follower is added to its next fetch, which may come only
+        # when the fetch parked now returns (up to the 12 s): the first record of each
+        # partition may wait that long, as in Kafka (there 500 ms by default).
+        warm = producer(c.bootstrap, acks="all", linger_ms=0, request_timeout_ms=60000)
+        try:
+            for partition in range(3):
+                warm.send("chain", value=b"first", partition=partition).get(timeout=70)
+        finally:
+            warm.close()
+        p = producer(c.bootstrap, acks="all", linger_ms=0, retries=0, request_timeout_ms=6000)
+        try:
+            # One at a time, each sent as soon as the last is acknowledged: the
+            # acknowledgement comes from the follower's report, and the next
+            # append races that same fetch's registration on the other partitions.
+            for i in range(2000):
+                p.send("chain", value=b"r%d" % i, partition=i % 3).get(timeout=10)
+        finally:
+            p.close()
