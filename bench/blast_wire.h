@@ -14,11 +14,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
+#include <vector>
 
 #include "base/crc32c.h"
 #include "common.h"
@@ -123,11 +125,12 @@ inline int64_t wall_ms() {
           .count());
 }
 
-// A Produce v8 request for one topic carrying `batch` to each of its
-// `parts` partitions; `batch_at` gets where each partition's copy starts,
-// for the fields patched per request. `transactional_id` empty: null.
+// A Produce v8 request for one topic carrying `batch` to each of
+// `partitions`; `batch_at` gets where each partition's copy starts, for the
+// fields patched per request. `transactional_id` empty: null.
 inline std::string produce_request(const std::string& transactional_id, int16_t acks, const std::string& topic,
-                                   int parts, const std::string& batch, std::vector<size_t>& batch_at) {
+                                   const std::vector<int32_t>& partitions, const std::string& batch,
+                                   std::vector<size_t>& batch_at) {
   Enc req = request_start(0, 8, 0);
   if (transactional_id.empty())
     req.i16(-1);
@@ -137,15 +140,23 @@ inline std::string produce_request(const std::string& transactional_id, int16_t 
   req.i32(30000);
   req.i32(1);  // one topic
   req.str(topic);
-  req.i32(parts);
+  req.i32(int32_t(partitions.size()));
   batch_at.clear();
-  for (int p = 0; p < parts; ++p) {
+  for (int32_t p : partitions) {
     req.i32(p);
     req.i32(int32_t(batch.size()));
     batch_at.push_back(req.b.size());
     req.b += batch;
   }
   return finish(req);
+}
+
+// The same to partitions 0 .. parts-1.
+inline std::string produce_request(const std::string& transactional_id, int16_t acks, const std::string& topic,
+                                   int parts, const std::string& batch, std::vector<size_t>& batch_at) {
+  std::vector<int32_t> all(static_cast<size_t>(std::max(parts, 0)));
+  for (int p = 0; p < parts; ++p) all[size_t(p)] = p;
+  return produce_request(transactional_id, acks, topic, all, batch, batch_at);
 }
 
 // Where the fields an idempotent producer sets sit in a record batch v2.

@@ -13,6 +13,9 @@
    same run: the best of a few shapes (16 or 48 files, 64 KiB to 1 MiB
    writes, fdatasync'd every 1 to 16 MiB), against which the three replicas'
    combined writes (3 x the RF 3 row's MB/s) are set.
+   And transactions of 100 records (issue 12), 100 B to one partition, with
+   runnel-bench txn-blast (no librdkafka), 1 and 16 producers, 10 s each,
+   one broker and RF 3 (p50/p99 columns: the whole transaction's latency).
 2. Latency (issue 17's rows for RF 3), 100 B to one partition, end-to-end and
    produce->ack with runnel-bench latency (LATENCY_SECONDS each, default 10):
    acks=1 and acks=all at light load (2,000 rec/s, linger 0), and acks=all at
@@ -65,6 +68,15 @@ def bench(bench_bin, bootstrap, topic, size, records, partitions):
                            "--duration", "30", "--json", "-", "--quiet"], timeout=600)
 
 
+def txn_blast(bench_bin, bootstrap, topic, producers):
+    """runnel-bench txn-blast (issue 12's lean transactional producer): transactions of 100
+    records of 100 B to one partition, `producers` at once, 10 s."""
+    return run_bench_json([bench_bin, "txn-blast", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "1",
+                           "--record-size", "100", "--batch-records", "100", "--producers", str(producers),
+                           "--duration", "10", "--json", "-", "--quiet"], timeout=300)
+
+
+TXN_PRODUCERS = (1, 16)
 LATENCY_SECONDS = int(os.environ.get("LATENCY_SECONDS", "10"))
 LIGHT_RATE = 2000
 
@@ -243,6 +255,8 @@ def run_workloads(results, prefix, bench_bin, workloads, with_failover, with_lat
         for name, size, records, parts in workloads:
             results[prefix + "single " + name] = bench(bench_bin, single.bootstrap, "single-" + name, size, records,
                                                        parts)
+        for n in TXN_PRODUCERS:
+            results[prefix + "single txn100 x%d" % n] = txn_blast(bench_bin, single.bootstrap, "single-txn-%d" % n, n)
         if with_latency:
             latency_rows(results, "1 broker", bench_bin, single.bootstrap, "single-latency",
                          results.get(prefix + "single 100B", {}).get("records_per_s"), {1: admin}, 1)
@@ -256,12 +270,16 @@ def run_workloads(results, prefix, bench_bin, workloads, with_failover, with_lat
         # Created here with three replicas: runnel-bench's own creation asks for one.
         from kafka.admin import KafkaAdminClient, NewTopic
         a = KafkaAdminClient(bootstrap_servers=c.bootstrap)
+        names = [(name, parts) for name, _, _, parts in workloads] + [("txn-%d" % n, 1) for n in TXN_PRODUCERS]
         a.create_topics([NewTopic("rf3-" + name, parts, 3, topic_configs={"min.insync.replicas": "2"})
-                         for name, _, _, parts in workloads])
+                         for name, parts in names])
         a.close()
-        for name, size, records, parts in workloads:
+        for name, _ in names:
             wait_for(lambda: all(len(s[3]) == 3 for s in c.view(1, ["rf3-" + name])[2]["rf3-" + name][1].values()))
+        for name, size, records, parts in workloads:
             results[prefix + "rf3 " + name] = bench(bench_bin, c.bootstrap, "rf3-" + name, size, records, parts)
+        for n in TXN_PRODUCERS:
+            results[prefix + "rf3 txn100 x%d" % n] = txn_blast(bench_bin, c.bootstrap, "rf3-txn-%d" % n, n)
         if with_latency:
             a = KafkaAdminClient(bootstrap_servers=c.bootstrap)
             a.create_topics([NewTopic("rf3-latency", 1, 3, topic_configs={"min.insync.replicas": "2"})])
@@ -335,9 +353,10 @@ def main():
         one = results.get(k.replace("rf3 ", "single "), {}) if "rf3 " in k else {}
         share = "%.2f" % (r["records_per_s"] / one["records_per_s"]) if one.get("records_per_s") and r.get(
             "records_per_s") else ""
+        # txn-blast rows: the latency of a whole transaction (AddPartitionsToTxn, Produce, EndTxn).
+        lat = "txn_latency" if "txn_latency_p50_ms" in r else "ack_latency"
         print("%-21s %12.0f %10.1f %10.2f %10.2f %8s" % (k, r.get("records_per_s", 0), r.get("mb_per_s", 0),
-                                                         r.get("ack_latency_p50_ms", 0), r.get("ack_latency_p99_ms", 0),
-                                                         share))
+                                                         r.get(lat + "_p50_ms", 0), r.get(lat + "_p99_ms", 0), share))
     for store in ("disk", "memory"):
         c = results.get(store + "_ceiling")
         if not c:

@@ -11,12 +11,19 @@
 //   EndTxn v1 (commit)
 // CONCURRENT_TRANSACTIONS (the previous transaction's markers still being
 // written) is retried at once, as the broker holds the request up to a
-// second before answering it. The broker must coordinate the ids itself
-// (one broker: it is every id's coordinator); FindCoordinator is not sent.
+// second before answering it.
+//
+// Against a cluster as against one broker: each producer asks the first
+// bootstrap address for the topic's leaders (Metadata v1) and its id's
+// coordinator (FindCoordinator v1, key type 1), sends the transaction's
+// requests to the coordinator and one Produce per leader (all sent before
+// the first response is read). Leadership is looked up once: a bench, not
+// a client, so a leader or coordinator that moves ends the run with an error.
 //
 // Reports transactions/s, records/s, the latency of a whole transaction and
 // of each request kind, client CPU and, with --broker-pid, broker CPU.
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "blast_wire.h"
@@ -39,12 +46,105 @@ struct ProducerStats {
   std::string error;
 };
 
+bool transient(int16_t err) {
+  return err == kConcurrentTransactions || err == kCoordinatorLoadInProgress || err == kCoordinatorNotAvailable ||
+         err == kNotCoordinator;
+}
+
+// Options for a connection to `address` instead of the bootstrap list.
+Options at(const Options& o, const std::string& address) {
+  Options to = o;
+  to.bootstrap = address;
+  return to;
+}
+
+// Who leads each partition of the topic: {leader: its partitions} and every
+// broker's host:port, from Metadata v1; empty when a partition has no leader
+// yet after a few seconds of asking.
+struct Leaders {
+  std::map<int32_t, std::vector<int32_t>> partitions_of;
+  std::map<int32_t, std::string> address;
+};
+
+Leaders find_leaders(Conn& c, int32_t& corr, const std::string& topic, int parts) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    Enc m = request_start(3, 1, corr);
+    m.i32(1);
+    m.str(topic);
+    auto body = c.round_trip(finish(m), corr++);
+    Dec d{body.data() + 4, body.data() + body.size()};
+    Leaders l;
+    for (int32_t n = d.i32(); n > 0; --n) {
+      int32_t node = d.i32();
+      std::string host = d.str();
+      int32_t port = d.i32();
+      d.str();  // rack
+      l.address[node] = fmt::format("{}:{}", host, port);
+    }
+    d.i32();  // controller
+    int found = 0;
+    for (int32_t t = d.i32(); t > 0; --t) {
+      d.i16();  // topic error
+      d.str();
+      d.i8();  // internal
+      for (int32_t n = d.i32(); n > 0; --n) {
+        int16_t err = d.i16();
+        int32_t partition = d.i32(), leader = d.i32();
+        for (int32_t k = d.i32(); k > 0; --k) d.i32();  // replicas
+        for (int32_t k = d.i32(); k > 0; --k) d.i32();  // isr
+        if (err == 0 && leader >= 0 && l.address.count(leader)) {
+          l.partitions_of[leader].push_back(partition);
+          ++found;
+        }
+      }
+    }
+    if (found == parts) return l;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return {};
+}
+
+// The coordinator of `txn_id`: its host:port from FindCoordinator v1, ""
+// when none is found within a few seconds (the error code in `error`).
+std::string find_coordinator(Conn& c, int32_t& corr, const std::string& txn_id, int16_t& error) {
+  for (int attempt = 0; attempt < 250; ++attempt) {
+    Enc f = request_start(10, 1, corr);
+    f.str(txn_id);
+    f.i8(1);  // transaction coordinator
+    auto body = c.round_trip(finish(f), corr++);
+    Dec d{body.data() + 4, body.data() + body.size()};
+    d.i32();  // throttle
+    error = d.i16();
+    d.str();  // error message
+    d.i32();  // node id
+    std::string host = d.str();
+    int32_t port = d.i32();
+    if (error == 0) return fmt::format("{}:{}", host, port);
+    if (!transient(error)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return "";
+}
+
 // One transactional producer: runs until `stop_ns` (or g_stop).
 void run_producer(const Options& o, int parts, int batch_records, const std::string& txn_id, uint64_t stop_ns,
                   const std::string& value, ProducerStats& st) {
-  Conn c(o);
-  int32_t corr = 1;
   auto fail = [&](const std::string& what) { st.error = txn_id + ": " + what; };
+  int32_t corr = 1;
+  Conn bootstrap(at(o, o.bootstrap.substr(0, o.bootstrap.find(','))));
+  const Leaders leaders = find_leaders(bootstrap, corr, o.topic, parts);
+  if (leaders.partitions_of.empty()) return fail("Metadata: a partition of " + o.topic + " has no leader");
+  int16_t coordinator_error = 0;
+  const std::string coordinator = find_coordinator(bootstrap, corr, txn_id, coordinator_error);
+  if (coordinator.empty()) return fail(fmt::format("FindCoordinator: error {}", coordinator_error));
+  // One connection per broker this producer talks to.
+  std::map<std::string, std::unique_ptr<Conn>> conns;
+  auto conn_to = [&](const std::string& address) -> Conn& {
+    auto& slot = conns[address];
+    if (!slot) slot = std::make_unique<Conn>(at(o, address));
+    return *slot;
+  };
+  Conn& c = conn_to(coordinator);
 
   // InitProducerId v1 with the transactional id (retried while the broker
   // creates and loads __transaction_state, or a previous instance's
@@ -64,9 +164,7 @@ void run_producer(const Options& o, int parts, int batch_records, const std::str
       epoch = d.i16();
       break;
     }
-    const bool transient = err == kConcurrentTransactions || err == kCoordinatorLoadInProgress ||
-                           err == kCoordinatorNotAvailable || err == kNotCoordinator;
-    if (!transient || attempt > 250) return fail(fmt::format("InitProducerId: error {}", err));
+    if (!transient(err) || attempt > 250) return fail(fmt::format("InitProducerId: error {}", err));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 
@@ -85,8 +183,18 @@ void run_producer(const Options& o, int parts, int batch_records, const std::str
   put_be(batch, kBatchAttributesAt, 0x10, 2);  // transactional
   put_be(batch, kBatchProducerIdAt, uint64_t(producer_id), 8);
   put_be(batch, kBatchProducerIdAt + 8, uint64_t(uint16_t(epoch)), 2);
-  std::vector<size_t> batch_at;
-  std::string produce = produce_request(txn_id, /*acks=all*/ -1, o.topic, parts, batch, batch_at);
+  // One Produce per leader: where its batches sit, and its connection.
+  struct LeaderProduce {
+    Conn* conn;
+    std::string request;
+    std::vector<size_t> batch_at;
+  };
+  std::vector<LeaderProduce> produces;
+  for (const auto& [leader, partitions] : leaders.partitions_of) {
+    LeaderProduce lp{&conn_to(leaders.address.at(leader)), {}, {}};
+    lp.request = produce_request(txn_id, /*acks=all*/ -1, o.topic, partitions, batch, lp.batch_at);
+    produces.push_back(std::move(lp));
+  }
 
   Enc end = request_start(26, 1, 0);
   end.str(txn_id);
@@ -144,12 +252,28 @@ void run_producer(const Options& o, int parts, int batch_records, const std::str
   while (now_ns() < stop_ns && !g_stop) {
     const uint64_t t0 = now_ns();
     if (int16_t e = exchange(add_request, st.add, add_error)) return fail(fmt::format("AddPartitionsToTxn: {}", e));
-    for (size_t at : batch_at) {
-      put_be(produce, at + kBatchBaseSequenceAt, uint32_t(sequence % (uint64_t(1) << 31)), 4);
-      const auto* from = reinterpret_cast<const uint8_t*>(produce.data()) + at + kBatchAttributesAt;
-      put_be(produce, at + kBatchCrcAt, crc32c_of(from, batch.size() - kBatchAttributesAt), 4);
+    // Every leader's Produce goes out before the first response is read.
+    const uint64_t produce_t0 = now_ns();
+    const int32_t first_corr = corr;
+    for (auto& lp : produces) {
+      put_be(lp.request, 8, uint32_t(corr++), 4);
+      for (size_t at : lp.batch_at) {
+        put_be(lp.request, at + kBatchBaseSequenceAt, uint32_t(sequence % (uint64_t(1) << 31)), 4);
+        const auto* from = reinterpret_cast<const uint8_t*>(lp.request.data()) + at + kBatchAttributesAt;
+        put_be(lp.request, at + kBatchCrcAt, crc32c_of(from, batch.size() - kBatchAttributesAt), 4);
+      }
+      lp.conn->write(lp.request);
     }
-    if (int16_t e = exchange(produce, st.produce, produce_error)) return fail(fmt::format("Produce: {}", e));
+    int16_t produce_failed = 0;
+    for (size_t i = 0; i < produces.size(); ++i) {
+      std::vector<uint8_t> body;
+      produces[i].conn->read_response(body);
+      Dec d{body.data(), body.data() + body.size()};
+      if (d.i32() != first_corr + int32_t(i)) die("txn-blast: response out of order");
+      if (int16_t e = produce_error(d); e && !produce_failed) produce_failed = e;
+    }
+    st.produce.record(now_ns() - produce_t0);
+    if (produce_failed) return fail(fmt::format("Produce: {}", produce_failed));
     sequence += uint64_t(batch_records);
     if (int16_t e = exchange(end_request, st.end, end_error)) return fail(fmt::format("EndTxn: {}", e));
     st.txn.record(now_ns() - t0);
