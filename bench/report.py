@@ -363,36 +363,36 @@ if floor:
 cluster = load("cluster.json") or {}
 # Disk rows first; then the same runs with every data dir in /dev/shm (memory): the three
 # replicas of a one-machine cluster share one disk, so RF 3 writes each byte to it three times.
+
+
+def cluster_pair(one, rf3, workload, latency, latency_kind):
+    """The one-broker row and the RF 3 row of one cluster.py workload, the RF 3 one with its
+    share of the one-broker rate; `workload(j)` names a row, `latency` prefixes its JSON keys."""
+    for name, j in (("1 broker", one), ("3 brokers RF 3 min ISR 2", rf3)):
+        if not j:
+            continue
+        rows.append(dict(
+            workload=workload(name, j)
+                     + (f" ({ratio(j.get('records_per_s'), one and one.get('records_per_s')):.2f} of 1 broker)"
+                        if j is rf3 and one and one.get("records_per_s") and j.get("records_per_s") else ""),
+            records=j.get("records"), records_per_s=j.get("records_per_s"), mb_per_s=j.get("mb_per_s"),
+            p50_ms=j.get(latency + "_p50_ms"), p99_ms=j.get(latency + "_p99_ms"),
+            p999_ms=j.get(latency + "_p999_ms"), max_ms=j.get(latency + "_max_ms"),
+            latency_kind=latency_kind, error=j.get("error"), failed=j.get("failed")))
+
+
 for prefix, where in (("", ""), ("memory ", ", data in memory")):
     for size in ("100B", "1KiB"):
-        one, rf3 = cluster.get(prefix + "single " + size), cluster.get(prefix + "rf3 " + size)
-        for name, j in (("1 broker", one), ("3 brokers RF 3 min ISR 2", rf3)):
-            if not j:
-                continue
-            rows.append(dict(
-                workload=f"cluster.py {name}, {size} x {j.get('partitions', '?')} part, acks=all{where}"
-                         + (f" ({ratio(j.get('records_per_s'), one and one.get('records_per_s')):.2f} of 1 broker)"
-                            if j is rf3 and one and one.get("records_per_s") and j.get("records_per_s") else ""),
-                records=j.get("records"), records_per_s=j.get("records_per_s"), mb_per_s=j.get("mb_per_s"),
-                p50_ms=j.get("ack_latency_p50_ms"), p99_ms=j.get("ack_latency_p99_ms"),
-                p999_ms=j.get("ack_latency_p999_ms"), max_ms=j.get("ack_latency_max_ms"),
-                latency_kind="produce->ack", error=j.get("error"), failed=j.get("failed")))
+        cluster_pair(cluster.get(prefix + "single " + size), cluster.get(prefix + "rf3 " + size),
+                     lambda name, j: f"cluster.py {name}, {size} x {j.get('partitions', '?')} part, acks=all{where}",
+                     "ack_latency", "produce->ack")
     # Issue 12 in a cluster: runnel-bench txn-blast, transactions of 100 records of 100 B to one
     # partition, next to the same on one broker.
     for n in (1, 16):
-        one, rf3 = cluster.get(f"{prefix}single txn100 x{n}"), cluster.get(f"{prefix}rf3 txn100 x{n}")
-        for name, j in (("1 broker", one), ("3 brokers RF 3 min ISR 2", rf3)):
-            if not j:
-                continue
-            rows.append(dict(
-                workload=f"cluster.py {name}, transactions of 100 x 100 B, {n} lean producer(s){where}: "
-                         f"{j.get('transactions_per_s', 0):,.0f} txn/s"
-                         + (f" ({ratio(j.get('records_per_s'), one and one.get('records_per_s')):.2f} of 1 broker)"
-                            if j is rf3 and one and one.get("records_per_s") and j.get("records_per_s") else ""),
-                records=j.get("records"), records_per_s=j.get("records_per_s"), mb_per_s=j.get("mb_per_s"),
-                p50_ms=j.get("txn_latency_p50_ms"), p99_ms=j.get("txn_latency_p99_ms"),
-                p999_ms=j.get("txn_latency_p999_ms"), max_ms=j.get("txn_latency_max_ms"),
-                latency_kind="whole transaction", error=j.get("error"), failed=j.get("failed")))
+        cluster_pair(cluster.get(f"{prefix}single txn100 x{n}"), cluster.get(f"{prefix}rf3 txn100 x{n}"),
+                     lambda name, j: f"cluster.py {name}, transactions of 100 x 100 B, {n} lean producer(s){where}: "
+                                     f"{j.get('transactions_per_s', 0):,.0f} txn/s",
+                     "txn_latency", "whole transaction")
 for store in ("disk", "memory"):
     c = cluster.get(store + "_ceiling")
     if c:
