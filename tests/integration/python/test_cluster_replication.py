@@ -58,6 +58,21 @@ def segment_bytes(data_dir, topic, partition):
     return out
 
 
+def create_replicated(test, c, name, partitions, rf, configs=None):
+    """Creates a topic and waits until broker 1 sees every partition led with `rf` replicas
+    in sync (a failed assertion of `test` if not); returns its states."""
+    a = admin(c.brokers[1].bootstrap)
+    try:
+        a.create_topics([NewTopic(name, partitions, rf, topic_configs=configs or {})])
+    finally:
+        a.close()
+    full = wait_for(lambda: len(states(c.view(1, [name]), name)) == partitions and all(
+        len(isr) == rf and leader >= 0 for _, leader, _, isr in states(c.view(1, [name]), name).values())
+        and states(c.view(1, [name]), name))
+    test.assertTrue(full, states(c.view(1, [name]), name))
+    return full
+
+
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
 class ClusterReplicationTest(unittest.TestCase):
     def setUp(self):
@@ -67,17 +82,7 @@ class ClusterReplicationTest(unittest.TestCase):
         self.cluster.cleanup()
 
     def create(self, name, partitions, rf, configs=None):
-        c = self.cluster
-        a = admin(c.brokers[1].bootstrap)
-        try:
-            a.create_topics([NewTopic(name, partitions, rf, topic_configs=configs or {})])
-        finally:
-            a.close()
-        full = wait_for(lambda: len(states(c.view(1, [name]), name)) == partitions and all(
-            len(isr) == rf and leader >= 0 for _, leader, _, isr in states(c.view(1, [name]), name).values())
-            and states(c.view(1, [name]), name))
-        self.assertTrue(full, states(c.view(1, [name]), name))
-        return full
+        return create_replicated(self, self.cluster, name, partitions, rf, configs)
 
     def test_followers_hold_the_leaders_bytes(self):
         c = self.cluster
@@ -444,10 +449,6 @@ class ClusterIsrMetricsTest(unittest.TestCase):
         self.assertEqual(self.metric(leader, "runnel_partitions_under_replicated"), 0)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
 class ClusterLongPollWakeupTest(unittest.TestCase):
     """A follower's fetch parked on the leader is woken by every append to any of its
@@ -467,14 +468,8 @@ class ClusterLongPollWakeupTest(unittest.TestCase):
 
     def test_a_chain_of_acks_all_produces_never_waits_out_the_followers_long_poll(self):
         c = self.cluster
-        a = admin(c.brokers[1].bootstrap)
-        try:
-            # Many partitions per leader: each follower fetch registers on all of them.
-            a.create_topics([NewTopic("chain", 24, 3)])
-        finally:
-            a.close()
-        self.assertTrue(wait_for(lambda: len(states(c.view(1, ["chain"]), "chain")) == 24 and all(
-            len(isr) == 3 and leader >= 0 for _, leader, _, isr in states(c.view(1, ["chain"]), "chain").values())))
+        # Many partitions per leader: each follower fetch registers on all of them.
+        create_replicated(self, c, "chain", 24, 3)
         # A partition new to a follower is added to its next fetch, which may come only
         # when the fetch parked now returns (up to the 12 s): the first record of each
         # partition may wait that long, as in Kafka (there 500 ms by default).
@@ -493,3 +488,7 @@ class ClusterLongPollWakeupTest(unittest.TestCase):
                 p.send("chain", value=b"r%d" % i, partition=i % 3).get(timeout=10)
         finally:
             p.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
