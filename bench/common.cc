@@ -53,10 +53,11 @@ modes:
              watermark of every partition, partitions split into --window groups (default 4) with
              one request in flight each, --batch-size bytes per partition (default 4 MiB)
   txn-blast  lean transactional producers, no librdkafka on the data path: --producers threads,
-             each its own connection and transactional id, committing transactions back to back
-             (AddPartitionsToTxn, one Produce acks=all with a batch of --batch-records records,
-             default 100, for every partition, EndTxn) for --duration seconds; one broker only
-             (no FindCoordinator). Reports transactions/s, records/s, latency per transaction
+             each its own transactional id, committing transactions back to back
+             (AddPartitionsToTxn, one Produce acks=all per leader with a batch of --batch-records
+             records, default 100, for every partition, EndTxn) for --duration seconds; one
+             broker or a cluster (leaders and coordinator looked up once, on the first
+             --bootstrap address). Reports transactions/s, records/s, latency per transaction
              and per request, client and (--broker-pid) broker CPU
   sink       a receiver that only reads and discards: accepts one connection on --bootstrap
              (TLS with -X security.protocol=SSL -X ssl.keystore.location=PEM), reads until the
