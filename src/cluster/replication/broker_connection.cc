@@ -1,5 +1,7 @@
 #include "cluster/replication/broker_connection.h"
 
+#include <netinet/tcp.h>
+
 #include <asio/ssl.hpp>
 
 #include "base/endian.h"
@@ -50,6 +52,15 @@ asio::awaitable<std::error_code> BrokerConnection::connect(const std::string& ho
     co_return ec;
   }
   socket_->set_option(asio::ip::tcp::no_delay(true), ec);
+  // A request sent into a network partition is retransmitted by TCP with a
+  // doubling timeout, so after the network heals the connection can stay
+  // silent for as long again (a fetch sent 6 s into a cut waited ~6 s more),
+  // and the follower stays out of the ISR all that while. Unacknowledged data
+  // for kUnackedDataTimeout means the peer's kernel is unreachable (a busy
+  // peer still acknowledges): the socket fails, and the caller connects anew.
+  socket_->set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_USER_TIMEOUT>(
+                          static_cast<int>(kUnackedDataTimeout.count())),
+                      ec);
   refused_at_ = Stage::kNone;
   auth_error_.clear();
   if (tls_source_) {

@@ -46,6 +46,9 @@ struct ResponseBody {
 
 class BrokerConnection {
  public:
+  // How long sent bytes may go unacknowledged by the peer's TCP before the
+  // connection counts as broken (TCP_USER_TIMEOUT; see connect()).
+  static constexpr std::chrono::milliseconds kUnackedDataTimeout{3000};
   // `tls`: the client context of a TLS inter-broker listener (null: plaintext).
   BrokerConnection(asio::io_context& io, std::string client_id, std::optional<InterBrokerSasl> sasl = std::nullopt,
                    std::shared_ptr<const security::TlsContextSource> tls = nullptr)
