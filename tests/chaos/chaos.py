@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -326,26 +327,59 @@ CLIENT_LOG_DIR = None
 def client_logger(name):
     """librdkafka's log of one client, into RUN_DIR/clients/<name>.log (CHAOS_CLIENT_DEBUG adds debug contexts)."""
     lg = logging.getLogger("rdkafka." + name)
-    if not lg.handlers and CLIENT_LOG_DIR:
+    lg.setLevel(logging.DEBUG)
+    lg.propagate = False
+    if CLIENT_LOG_DIR and not any(isinstance(h, logging.FileHandler) for h in lg.handlers):
         h = logging.FileHandler(os.path.join(CLIENT_LOG_DIR, name + ".log"))
         h.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         lg.addHandler(h)
-        lg.setLevel(logging.DEBUG)
-        lg.propagate = False
     return lg
 
 
-def kafka_conf(bootstrap, name=None, **kw):
+class EpochBumpRecorder(logging.Handler):
+    """Puts each epoch bump of an idempotent producer in the history, from librdkafka's debug
+    line (context eos) "All partitions drained, bumped epoch to PID{Id:0,Epoch:7}".
+
+    librdkafka bumps the epoch of the whole producer when a message times out
+    (message.timeout.ms) or a request fails with skipped sequence numbers, and then renumbers
+    every message it has not seen acknowledged, in every partition, under the new epoch: one
+    that was written but whose acknowledgement it did not get (a timeout, or
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND) is written again, and no broker can tell it from a new
+    record (INTRODUCTION.md, "Message timeout considerations"; the maintainers in
+    librdkafka #4953: "it can have duplications in case messages time out because the epoch
+    needs to be bumped"). The checker needs the bumps to tell those duplicates from a broker's."""
+
+    def __init__(self, proc):
+        super().__init__(logging.DEBUG)
+        self.proc = proc
+
+    def emit(self, record):
+        m = re.search(r"bumped epoch to PID\{Id:(\d+),Epoch:(\d+)\}", record.getMessage())
+        if m:
+            H.add(f="epoch-bump", proc=self.proc, pid=int(m.group(1)), epoch=int(m.group(2)))
+
+
+def kafka_conf(bootstrap, name=None, record_epoch_bumps=False, **kw):
     c = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "reconnect.backoff.ms": 50,
          "reconnect.backoff.max.ms": 1000, "log_level": 2, "error_cb": lambda err: None,
          "topic.metadata.refresh.interval.ms": 2000}
+    debug = set()
     if name and CLIENT_LOG_DIR:
         c["logger"] = client_logger(name)
         c["log_level"] = 7 if os.environ.get("CHAOS_CLIENT_DEBUG") else 6
         if os.environ.get("CHAOS_CLIENT_DEBUG"):
-            c["debug"] = os.environ["CHAOS_CLIENT_DEBUG"] if os.environ["CHAOS_CLIENT_DEBUG"] != "1" else \
-                "fetch,topic,cgrp,metadata,broker,msg"
+            debug.update((os.environ["CHAOS_CLIENT_DEBUG"] if os.environ["CHAOS_CLIENT_DEBUG"] != "1" else
+                          "fetch,topic,cgrp,metadata,broker,msg").split(","))
         c["client.id"] = name
+    if record_epoch_bumps:
+        lg = client_logger(name)
+        if not any(isinstance(h, EpochBumpRecorder) for h in lg.handlers):
+            lg.addHandler(EpochBumpRecorder(name))
+        c["logger"] = lg
+        c["log_level"] = 7
+        debug.add("eos")
+    if debug:
+        c["debug"] = ",".join(sorted(debug))
     c.update(kw)
     return c
 
@@ -646,7 +680,7 @@ class Nemesis(threading.Thread):
                     self.sleep(1)
         else:
             raise ValueError(kind)
-        H.add(f="nemesis", type="stop", kind=kind)
+        H.add(f="nemesis", type="stop", kind=kind, wall=time.time())
         log("nemesis: healed %s" % kind)
 
 
@@ -669,7 +703,8 @@ class Worker(threading.Thread):
 
 class ProducerWorker(Worker):
     """Keyed acks=all sends. A worker whose name starts with "idem-" has
-    enable.idempotence on: the checker then allows it no duplicates."""
+    enable.idempotence on: the checker then allows it no duplicates, except those
+    of librdkafka's own epoch bumps (EpochBumpRecorder)."""
 
     def new_producer(self):
         from confluent_kafka import Producer
@@ -679,8 +714,9 @@ class ProducerWorker(Worker):
             if err.fatal() or err.code() not in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN,
                                                  KafkaError._RESOLVE, KafkaError._TIMED_OUT):
                 log("%s: producer error%s: %s" % (self.proc, " (fatal)" if err.fatal() else "", err))
-        return Producer(kafka_conf(self.c.bootstrap, self.proc, error_cb=on_error, **{
-            "acks": "all", "enable.idempotence": self.proc.startswith("idem-"), "linger.ms": 5,
+        idempotent = self.proc.startswith("idem-")
+        return Producer(kafka_conf(self.c.bootstrap, self.proc, record_epoch_bumps=idempotent, error_cb=on_error, **{
+            "acks": "all", "enable.idempotence": idempotent, "linger.ms": 5,
             "message.timeout.ms": 20000, "request.timeout.ms": 5000, "retry.backoff.ms": 100,
             "max.in.flight.requests.per.connection": 5}))
 
@@ -900,6 +936,44 @@ def replicas_identical(cluster):
 
 # ---------------------------------------------------------------- main
 
+def isr_recovery(cluster, history):
+    """How long the cluster stays degraded after a fault ends: per heal, the seconds until
+    every partition's ISR is full again, from the brokers' "partition P: ISR a -> b" lines
+    (a measurement, not a check: the settle wait at the end bounds it)."""
+    changes = []  # (wall time, partition, ISR full)
+    for node in cluster.nodes.values():
+        try:
+            lines = open(node.logpath, errors="replace").read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            m = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\] \[info\] partition (\S+): ISR \S+ -> (\S+) ", line)
+            if m:
+                t = time.mktime(time.strptime(m.group(1)[:19], "%Y-%m-%d %H:%M:%S"))  # spdlog: local time
+                t = t + float("0" + m.group(1)[19:])
+                changes.append((t, m.group(2), len(m.group(3).split(",")) == len(NODES)))
+    changes.sort()
+    took, never = [], 0
+    for heal in (e["wall"] for e in history if e["f"] == "nemesis" and e["type"] == "stop" and "wall" in e):
+        full = {p: f for t, p, f in changes if t <= heal}  # the last change before the heal wins
+        if all(full.values()):
+            continue
+        for t, p, f in changes:
+            if t <= heal:
+                continue
+            full[p] = f
+            if all(full.values()):
+                took.append(t - heal)
+                break
+        else:
+            never += 1
+    if not took and not never:
+        return "chaos: no fault left an ISR short"
+    took.sort()
+    return "chaos: ISR full again after a heal: %d of %d heals, median %.2f s, max %.2f s" % (
+        len(took), len(took) + never, took[len(took) // 2] if took else 0, took[-1] if took else 0)
+
+
 def main():
     if os.geteuid() != 0:
         print("chaos: SKIP: needs root (network namespaces, nftables)")
@@ -994,6 +1068,7 @@ def main():
         errors = [w for w in workers + [nem] if w.error]
         H.dump(os.path.join(rundir, "history.jsonl"))
         print("chaos: seed %d" % seed)
+        print(isr_recovery(cluster, H.events))
         rc = checker.report(H.events)
         anomalies = [e for e in H.events if e["f"] == "anomaly"]
         if errors:
