@@ -186,9 +186,15 @@ void ControlPlane::wake() {
 
 void ControlPlane::supervise() {
   while (true) {
-    reconcile();
+    // After a failed pass (etcd out of reach: no lease, no registration) the
+    // next comes sooner, so that a broker cut off from etcd registers again
+    // within about one connect timeout of the network healing rather than
+    // up to a connect timeout plus a whole interval (chaos runs measured up
+    // to 1.7 s from a heal to the registration with a 1 s interval).
+    const bool reconciled = reconcile();
     std::unique_lock lock(mu_);
-    wake_.wait_for(lock, std::chrono::seconds(1), [this] { return woken_ || stopping_; });
+    wake_.wait_for(lock, reconciled ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(200),
+                   [this] { return woken_ || stopping_; });
     if (stopping_) return;
     woken_ = false;
   }

@@ -43,7 +43,11 @@ asio::awaitable<std::error_code> BrokerConnection::connect(const std::string& ho
   if (ec) co_return ec;
   socket_.emplace(io_);
   {
-    Deadline deadline(io_, *socket_, timeout);
+    // Linux resends an unanswered SYN after 1 s, then 3 s and 7 s: waiting
+    // out those retransmissions leaves seconds without a SYN in flight after
+    // a partition heals. One SYN per attempt, and the caller's next attempt,
+    // find the healed link within about a second.
+    Deadline deadline(io_, *socket_, std::min(timeout, kSynTimeout));
     co_await asio::async_connect(*socket_, endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (deadline.fired()) ec = asio::error::timed_out;
   }

@@ -49,6 +49,9 @@ class BrokerConnection {
   // How long sent bytes may go unacknowledged by the peer's TCP before the
   // connection counts as broken (TCP_USER_TIMEOUT; see connect()).
   static constexpr std::chrono::milliseconds kUnackedDataTimeout{3000};
+  // The most a TCP connect may take, whatever connect()'s timeout (which
+  // still bounds the TLS handshake and the login): see connect().
+  static constexpr std::chrono::milliseconds kSynTimeout{1000};
   // `tls`: the client context of a TLS inter-broker listener (null: plaintext).
   BrokerConnection(asio::io_context& io, std::string client_id, std::optional<InterBrokerSasl> sasl = std::nullopt,
                    std::shared_ptr<const security::TlsContextSource> tls = nullptr)
@@ -58,7 +61,7 @@ class BrokerConnection {
   ~BrokerConnection() { reset(); }
 
   bool connected() const;
-  // Connects to host:port within `timeout` (makes the TLS handshake within
+  // Connects to host:port within `timeout` (at most kSynTimeout; makes the TLS handshake within
   // another, and authenticates within another); an error code on failure:
   // std::errc::permission_denied when the TLS handshake failed (the peer's
   // certificate is not trusted or does not name `host`, or the peer refused

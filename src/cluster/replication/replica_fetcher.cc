@@ -36,6 +36,9 @@ struct ReplicaFetcher::State {
   bool running = false;
   // The wait before the next login after a refused one (0: none refused).
   std::chrono::milliseconds auth_backoff{0};
+  // Since when the leader has not answered (a failed fetch or connect), for
+  // the log lines that bracket an outage; unset while fetches succeed.
+  std::optional<std::chrono::steady_clock::time_point> broken_since;
   // Partition -> the earliest time it may be fetched again (after an error).
   std::map<std::pair<std::string, PartitionId>, std::chrono::steady_clock::time_point> partitions;
 
@@ -166,6 +169,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     if (ec) {
       spdlog::debug("replica fetcher: cannot connect to node {} at {}:{}: {}", s.options.leader.value(), endpoint->host,
                     endpoint->port, ec.message());
+      if (!s.broken_since) s.broken_since = std::chrono::steady_clock::now();
       co_await s.sleep(s.options.backoff);
       co_return;
     }
@@ -187,8 +191,20 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
       co_await s.sleep(s.auth_backoff);
       co_return;
     }
+    if (!s.broken_since) {
+      s.broken_since = std::chrono::steady_clock::now();
+      spdlog::warn("replica fetcher: fetch from node {} failed: {}; connecting again", s.options.leader.value(),
+                   s.connection.last_error().message());
+    }
     co_await s.sleep(s.options.backoff);
     co_return;
+  }
+  if (s.broken_since) {
+    spdlog::info(
+        "replica fetcher: fetching from node {} again after {} ms", s.options.leader.value(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - *s.broken_since)
+            .count());
+    s.broken_since.reset();
   }
   protocol::FetchResponse response;
   protocol::Reader reader(body->body);
