@@ -262,6 +262,13 @@ void render_storage(Broker& broker, Text& text) {
   text.histogram("runnel_flush_queue_seconds", "", broker.flusher().queue_latency().snapshot());
   text.family("runnel_flush_files", "histogram", "Files synced per flush request (one partition's group commit).");
   text.histogram("runnel_flush_files", "", broker.flusher().files_per_request().snapshot());
+  text.family("runnel_syncfs_seconds", "histogram",
+              "Time each syncfs of the data directory's file system took (many flush requests at once).");
+  text.histogram("runnel_syncfs_seconds", "", broker.flusher().syncfs_latency().snapshot());
+  text.family("runnel_syncfs_requests", "histogram", "Flush requests made durable by one syncfs.");
+  text.histogram("runnel_syncfs_requests", "", broker.flusher().requests_per_syncfs().snapshot());
+  text.family("runnel_syncfs_failed", "gauge", "1 once a syncfs failed: the flusher uses fdatasync only since.");
+  text.sample("runnel_syncfs_failed", "", broker.flusher().syncfs_failed() ? 1.0 : 0.0);
 }
 
 void render_shards(Broker& broker, Text& text, std::chrono::milliseconds timeout) {

@@ -199,6 +199,11 @@ struct BrokerConfig {
   // A partition with unsynced appends (acks=0/1) and none for this long is
   // synced, releasing the descriptor its data pins (runnel.idle.flush.ms).
   int64_t idle_flush_ms = 1000;
+  // When at least this many partitions wait for a sync at once, the flusher
+  // makes them durable with one syncfs of the data directory's file system
+  // instead of an fdatasync per file (runnel.flush.syncfs.min.requests; 0:
+  // never, every partition its own fdatasyncs).
+  int64_t flush_syncfs_min_requests = 4;
   // Cluster mode (empty: a single node). etcd's client URLs, comma separated
   // (runnel.etcd.endpoints, or --etcd).
   std::string etcd_endpoints;

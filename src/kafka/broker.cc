@@ -596,6 +596,9 @@ void Broker::start() {
   topics_.load();
   topics_.set_max_partitions(config_.effective_max_partitions());
   partitions_.start(config_.effective_max_open_files());
+  // Its own handle: the one syncfs reports writeback errors through.
+  flusher_.sync_filesystem_when_busy(env_->open_dir(config_.data_dir),
+                                     static_cast<size_t>(config_.flush_syncfs_min_requests));
   flusher_.start();
   shards_.start();
   shards_started_ = true;

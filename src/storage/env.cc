@@ -137,6 +137,13 @@ std::shared_ptr<FileHandle> Env::open_dir(const std::filesystem::path& dir) {
 
 bool Env::sync_filesystem(const FileHandle& any) { return ::syncfs(any.fd()) == 0; }
 
+bool Env::device_of(const FileHandle& file, uint64_t* device) {
+  struct stat st;
+  if (::fstat(file.fd(), &st) != 0) return false;
+  *device = static_cast<uint64_t>(st.st_dev);
+  return true;
+}
+
 bool Env::preallocate(const FileHandle& file, uint64_t size) {
   int rc;
   do rc = ::fallocate(file.fd(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size));

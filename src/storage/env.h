@@ -46,6 +46,9 @@ class Env {
   // start-up makes one call at shutdown cover every write of the run, through
   // whatever descriptor it was made (including ones closed since).
   virtual bool sync_filesystem(const FileHandle& any);
+  // The device (st_dev) of the file system that holds `file`; false (errno
+  // set) if fstat fails.
+  [[nodiscard]] virtual bool device_of(const FileHandle& file, uint64_t* device);
   virtual bool truncate(const FileHandle& file, uint64_t size) = 0;
   // Reserves disk blocks for the first `size` bytes of `file` without changing
   // its length (fallocate FALLOC_FL_KEEP_SIZE): later writes there need no

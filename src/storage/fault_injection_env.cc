@@ -85,7 +85,12 @@ bool FaultInjectionEnv::sync_filesystem(const FileHandle& any) {
   std::shared_lock io(io_mu_);
   std::lock_guard lock(mu_);
   ++sync_calls_;
-  if (fail_syncs_) return false;
+  // A directory whose syncs fail is on this file system: syncfs reports its
+  // writeback error too.
+  if (fail_syncs_ || !failing_dirs_.empty()) {
+    errno = EIO;
+    return false;
+  }
   for (auto& [path, state] : files_) {
     int64_t size = base_->file_size(path);
     if (size >= 0) state.synced_size = static_cast<uint64_t>(size);

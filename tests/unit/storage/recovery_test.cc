@@ -330,6 +330,110 @@ TEST(Flusher, CompletesEveryRequestAndReportsFailures) {
   EXPECT_EQ(flusher.rounds(), 52u);
 }
 
+// Queues one request per log on a one-thread flusher whose thread is held
+// by an earlier request's completion until all of them are queued, so that
+// the thread finds them waiting together. Returns what each completion got.
+std::vector<int64_t> flush_while_busy(Flusher& flusher, PartitionLog& first,
+                                      std::vector<std::unique_ptr<PartitionLog>>& logs) {
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::promise<void> holding;
+  flusher.request(first.sync_handles(), [&](int64_t) {
+    holding.set_value();
+    released.wait();
+  });
+  holding.get_future().wait();
+  std::vector<std::promise<int64_t>> done(logs.size());
+  for (size_t i = 0; i < logs.size(); ++i)
+    flusher.request(logs[i]->sync_handles(), [&done, i](int64_t d) { done[i].set_value(d); });
+  release.set_value();
+  std::vector<int64_t> got;
+  for (auto& d : done) got.push_back(d.get_future().get());
+  return got;
+}
+
+// Many partitions waiting at once are made durable by one syncfs, which
+// covers every file a power loss would otherwise cut.
+TEST(Flusher, SyncsManyWaitingRequestsWithOneFilesystemSync) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  auto holder = PartitionLog::open(dir.path() / "holder", {}, 0, &env);
+  std::vector<std::unique_ptr<PartitionLog>> logs;
+  for (int i = 0; i < 6; ++i) {
+    logs.push_back(PartitionLog::open(dir.path() / std::to_string(i), {}, 0, &env));
+    auto b = make_batch({.records = 1 + i});
+    ASSERT_EQ(logs.back()->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+  }
+  Flusher flusher(&env, /*threads=*/1);
+  flusher.sync_filesystem_when_busy(env.open_dir(dir.path()), 4);
+  flusher.start();
+  const int syncs_before = env.sync_calls();
+  auto got = flush_while_busy(flusher, *holder, logs);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(got[i], 1 + i);
+  // The holder's own request (nothing to sync) and one syncfs for the six.
+  EXPECT_EQ(flusher.requests_per_syncfs().snapshot().count(), 1u);
+  EXPECT_EQ(flusher.requests_per_syncfs().snapshot().sum, 6.0);
+  EXPECT_EQ(env.sync_calls() - syncs_before, 1 + static_cast<int>(holder->sync_handles().files.size()));
+  EXPECT_FALSE(flusher.syncfs_failed());
+  flusher.stop();
+  for (auto& log : logs) log.reset();
+  env.drop_unsynced_data();
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(PartitionLog::open(dir.path() / std::to_string(i), {}, 0, &env)->log_end_offset(), 1 + i);
+}
+
+// Fewer waiting than the threshold, or no file system named: each request
+// its own fdatasyncs, as before.
+TEST(Flusher, FewWaitingRequestsAreSyncedOneByOne) {
+  for (size_t threshold : {size_t{0}, size_t{8}}) {
+    TempDir dir;
+    FaultInjectionEnv env;
+    auto holder = PartitionLog::open(dir.path() / "holder", {}, 0, &env);
+    std::vector<std::unique_ptr<PartitionLog>> logs;
+    for (int i = 0; i < 4; ++i) {
+      logs.push_back(PartitionLog::open(dir.path() / std::to_string(i), {}, 0, &env));
+      auto b = make_batch({.records = 2});
+      ASSERT_EQ(logs.back()->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+    }
+    Flusher flusher(&env, /*threads=*/1);
+    flusher.sync_filesystem_when_busy(env.open_dir(dir.path()), threshold);
+    flusher.start();
+    auto got = flush_while_busy(flusher, *holder, logs);
+    for (auto d : got) EXPECT_EQ(d, 2) << threshold;
+    EXPECT_EQ(flusher.requests_per_syncfs().snapshot().count(), 0u) << threshold;
+    flusher.stop();
+  }
+}
+
+// A failed syncfs fails no request by itself: each is synced on its own
+// (and fails only if its own files fail), and the flusher never uses
+// syncfs again, since the error it reported may be any file's.
+TEST(Flusher, FailedFilesystemSyncFallsBackToEachFile) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  auto holder = PartitionLog::open(dir.path() / "holder", {}, 0, &env);
+  std::vector<std::unique_ptr<PartitionLog>> logs;
+  for (int i = 0; i < 5; ++i) {
+    logs.push_back(PartitionLog::open(dir.path() / std::to_string(i), {}, 0, &env));
+    auto b = make_batch({.records = 3});
+    ASSERT_EQ(logs.back()->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+  }
+  Flusher flusher(&env, /*threads=*/1);
+  flusher.sync_filesystem_when_busy(env.open_dir(dir.path()), 2);
+  flusher.start();
+  env.set_fail_syncs(true);
+  for (auto d : flush_while_busy(flusher, *holder, logs)) EXPECT_EQ(d, Flusher::kSyncFailed);
+  EXPECT_TRUE(flusher.syncfs_failed());
+  env.set_fail_syncs(false);
+  for (auto& log : logs) {
+    auto b = make_batch({.records = 1});
+    ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+  }
+  for (auto d : flush_while_busy(flusher, *holder, logs)) EXPECT_EQ(d, 4);
+  EXPECT_EQ(flusher.requests_per_syncfs().snapshot().count(), 0u);
+  flusher.stop();
+}
+
 // The broker's shutdown: seal, one sync of the whole file system, markers
 // written without a sync of their own. A power loss after the second sync
 // starts clean; one before it (markers not yet durable) recovers, losing
