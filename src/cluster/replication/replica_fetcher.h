@@ -5,10 +5,12 @@
 // fetch offset, the epoch of its last batch (so that the leader can answer a
 // diverging epoch, KIP-595, and the follower truncate by it) and the offset
 // it has fdatasync'd (runnel's tagged field, for the leader's durable high
-// watermark). After appending a response it waits for its own sync before it
-// fetches again, so that the next request reports the data as durable; the
-// leader parks fetches that are caught up, so an idle fetcher costs one
-// request per replica.fetch.wait.max.ms.
+// watermark). After appending a response it fetches again while its sync
+// runs (pipelined; the leader answers a fetch that carries an unsynced end at
+// once, and the follower reports the sync in a later fetch); after a small
+// response it first waits briefly for that sync, so that the next fetch
+// reports it. The leader parks fetches that are caught up and synced, so an
+// idle fetcher costs one request per replica.fetch.wait.max.ms.
 //
 // Thread-safety: none; runs on its shard and touches partitions only there.
 #include <asio.hpp>
