@@ -1,5 +1,6 @@
 // Fetch (key 1). Reads whole batches as file slices from each partition's
-// owning shard (sent later with sendfile), and long-polls: while fewer than
+// owning shard (sent later with sendfile; one hop per shard for all of its
+// partitions when their limits fit the response's), and long-polls: while fewer than
 // min_bytes are available it leaves a waiter on every requested partition and
 // sleeps until an append wakes it or max_wait_ms runs out. Follower replicas
 // (replica_id set) fetch the same way, up to the log end rather than the high
@@ -7,6 +8,8 @@
 // isolation_level 1 (read_committed, KIP-98) reads only below the last stable
 // offset and lists the aborted transactions overlapping what it returns.
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "kafka/authz.h"
 #include "kafka/broker.h"
@@ -110,11 +113,32 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         (request.replica_id < 0 && !authorized_topic(ctx, security::AclOperation::Read, topic.topic)))
       denied_topics.insert(topic.topic);
 
+  // Whether every partition may be read without knowing what the others
+  // returned: their limits together fit the response's. Then the reads are
+  // made with one hop per shard (each shard's partitions in the request's
+  // order) instead of one per partition; otherwise, in the request's order,
+  // each partition gets what the ones before it left of the response's
+  // limit, as Kafka fills a response.
+  uint64_t limits = 0;
+  for (const auto& topic : request.topics)
+    for (const auto& p : topic.partitions) limits += p.partition_max_bytes > 0 ? p.partition_max_bytes : 0;
+  const bool independent = limits <= response_max;
+
   Response response;
   for (;;) {
     response = Response{};
     uint64_t total = 0;
     bool any_error = false;
+    // The partitions to read, with where their answer goes.
+    struct Read {
+      Shard* owner;
+      const std::string* topic;
+      const protocol::FetchRequest::FetchPartition* request;
+      size_t topic_index;
+      size_t partition_index;
+      PartitionRead result;
+    };
+    std::vector<Read> reads;
     for (auto& topic : request.topics) {
       auto& topic_response = response.responses.emplace_back();
       topic_response.topic = topic.topic;
@@ -134,43 +158,76 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
           any_error = true;
           continue;
         }
-        uint64_t budget = std::min<uint64_t>(p.partition_max_bytes > 0 ? p.partition_max_bytes : 0,
-                                             response_max > total ? response_max - total : 0);
-        bool min_one = total == 0;  // KIP-74: the first batch goes out even if over the limits
-        const int32_t replica_id = request.replica_id;
-        const bool committed = request.isolation_level == kReadCommitted;
-        auto read = co_await on_shard(
-            broker.owner(topic.topic, p.partition), [&broker, &topic, &p, replica_id, budget, min_one, committed]() {
-              return read_partition(broker, topic.topic, p.partition, p, replica_id, budget, min_one, committed);
-            });
-        pr.error_code = code(read.error);
-        pr.high_watermark = read.high_watermark;
-        pr.last_stable_offset = read.last_stable_offset;
-        pr.log_start_offset = read.log_start_offset;
-        // Kafka: null for read_uncommitted, the (possibly empty) list for read_committed.
-        if (committed) {
-          pr.aborted_transactions = std::vector<Response::AbortedTransaction>{};
-          for (const auto& a : read.aborted) {
-            auto& at = pr.aborted_transactions->emplace_back();
-            at.producer_id = a.producer_id;
-            at.first_offset = a.first_offset;
-          }
-        } else {
-          pr.aborted_transactions = std::nullopt;
-        }
-        if (read.error != ErrorCode::NONE) {
-          any_error = true;
-          continue;
-        }
-        if (!read.diverging.undefined()) {
-          pr.diverging_epoch.epoch = read.diverging.epoch.value();
-          pr.diverging_epoch.end_offset = read.diverging.end_offset.value();
-          any_error = true;  // answer at once: waiting would not change it
-          continue;
-        }
-        pr.records.files = std::move(read.slices);
-        total += read.bytes;
+        reads.push_back({&broker.owner(topic.topic, p.partition),
+                         &topic.topic,
+                         &p,
+                         response.responses.size() - 1,
+                         topic_response.partitions.size() - 1,
+                         {}});
       }
+    }
+    const int32_t replica_id = request.replica_id;
+    const bool committed = request.isolation_level == kReadCommitted;
+    // Reads `r` with what is left of the response's limit after `used`
+    // bytes. KIP-74: the first batch goes out even if over the limits.
+    auto read_one = [&broker, replica_id, committed, response_max](Read& r, uint64_t used) {
+      const auto& p = *r.request;
+      uint64_t budget = std::min<uint64_t>(p.partition_max_bytes > 0 ? p.partition_max_bytes : 0,
+                                           response_max > used ? response_max - used : 0);
+      r.result = read_partition(broker, *r.topic, p.partition, p, replica_id, budget, /*min_one=*/used == 0, committed);
+    };
+    if (independent) {
+      std::vector<Shard*> shards;
+      for (const auto& r : reads)
+        if (std::find(shards.begin(), shards.end(), r.owner) == shards.end()) shards.push_back(r.owner);
+      uint64_t used = 0;
+      for (Shard* shard : shards)
+        used = co_await on_shard(*shard, [&reads, &read_one, shard, used]() {
+          uint64_t here = used;
+          for (auto& r : reads)
+            if (r.owner == shard) {
+              read_one(r, here);
+              here += r.result.bytes;
+            }
+          return here;
+        });
+    } else {
+      uint64_t used = 0;
+      for (auto& r : reads) {
+        co_await on_shard(*r.owner, [&r, &read_one, used]() { read_one(r, used); });
+        used += r.result.bytes;
+      }
+    }
+    for (auto& r : reads) {
+      auto& read = r.result;
+      auto& pr = response.responses[r.topic_index].partitions[r.partition_index];
+      pr.error_code = code(read.error);
+      pr.high_watermark = read.high_watermark;
+      pr.last_stable_offset = read.last_stable_offset;
+      pr.log_start_offset = read.log_start_offset;
+      // Kafka: null for read_uncommitted, the (possibly empty) list for read_committed.
+      if (committed) {
+        pr.aborted_transactions = std::vector<Response::AbortedTransaction>{};
+        for (const auto& a : read.aborted) {
+          auto& at = pr.aborted_transactions->emplace_back();
+          at.producer_id = a.producer_id;
+          at.first_offset = a.first_offset;
+        }
+      } else {
+        pr.aborted_transactions = std::nullopt;
+      }
+      if (read.error != ErrorCode::NONE) {
+        any_error = true;
+        continue;
+      }
+      if (!read.diverging.undefined()) {
+        pr.diverging_epoch.epoch = read.diverging.epoch.value();
+        pr.diverging_epoch.end_offset = read.diverging.end_offset.value();
+        any_error = true;  // answer at once: waiting would not change it
+        continue;
+      }
+      pr.records.files = std::move(read.slices);
+      total += read.bytes;
     }
     if (total >= min_bytes || any_error || std::chrono::steady_clock::now() >= deadline) break;
 
@@ -191,32 +248,33 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         if (auto t = weak.lock()) t->cancel();
       });
     };
+    // One hop per shard: every partition of the request was read (an error
+    // would have answered already), so `reads` lists them all.
     bool ready = false;
-    for (size_t t = 0; t < request.topics.size(); ++t) {
-      auto& topic = request.topics[t];
-      for (size_t i = 0; i < topic.partitions.size(); ++i) {
-        int32_t index = topic.partitions[i].partition;
-        // A read_committed consumer waits for the last stable offset to move
-        // (a marker written, or the high watermark passing one).
-        const bool committed = request.isolation_level == kReadCommitted && request.replica_id < 0;
-        int64_t seen = committed ? response.responses[t].partitions[i].last_stable_offset
-                                 : response.responses[t].partitions[i].high_watermark;
-        // A follower waits for data past its fetch offset, a consumer for the
-        // high watermark to move.
-        int64_t fetched_to = request.replica_id >= 0 ? topic.partitions[i].fetch_offset : -1;
-        ready |= co_await on_shard(
-            broker.owner(topic.topic, index), [&broker, &topic, index, seen, fetched_to, committed, &waiter]() {
-              auto* partition = broker.partition(topic.topic, index);
-              if (!partition) return true;  // gone or no longer led here: answer now
-              // Data that arrived since we read would otherwise go unnoticed until the deadline.
-              if ((committed ? partition->last_stable_offset() : partition->high_watermark()) > Offset(seen))
-                return true;
-              if (fetched_to >= 0 && partition->log_end_offset() > Offset(fetched_to)) return true;
-              partition->add_fetch_waiter(waiter);
-              return false;
-            });
-      }
-    }
+    std::vector<Shard*> shards;
+    for (const auto& r : reads)
+      if (std::find(shards.begin(), shards.end(), r.owner) == shards.end()) shards.push_back(r.owner);
+    // A read_committed consumer waits for the last stable offset to move (a
+    // marker written, or the high watermark passing one); a follower for
+    // data past its fetch offset, a consumer for the high watermark to move.
+    const bool committed_wait = request.isolation_level == kReadCommitted && request.replica_id < 0;
+    const bool follower = request.replica_id >= 0;
+    for (Shard* shard : shards)
+      ready |= co_await on_shard(*shard, [&broker, &reads, &response, &waiter, shard, committed_wait, follower]() {
+        for (const auto& r : reads) {
+          if (r.owner != shard) continue;
+          const auto& seen_in = response.responses[r.topic_index].partitions[r.partition_index];
+          const int64_t seen = committed_wait ? seen_in.last_stable_offset : seen_in.high_watermark;
+          auto* partition = broker.partition(*r.topic, r.request->partition);
+          if (!partition) return true;  // gone or no longer led here: answer now
+          // Data that arrived since we read would otherwise go unnoticed until the deadline.
+          if ((committed_wait ? partition->last_stable_offset() : partition->high_watermark()) > Offset(seen))
+            return true;
+          if (follower && partition->log_end_offset() > Offset(r.request->fetch_offset)) return true;
+          partition->add_fetch_waiter(waiter);
+        }
+        return false;
+      });
     if (!ready && !*woken) {
       std::error_code ec;
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
