@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <random>
 
@@ -352,18 +353,26 @@ std::vector<int64_t> flush_while_busy(Flusher& flusher, PartitionLog& first,
   return got;
 }
 
+// `n` logs under `dir` (named 0..n-1), log i holding one batch of
+// records(i) records.
+std::vector<std::unique_ptr<PartitionLog>> logs_with_one_batch(const std::filesystem::path& dir, Env& env, int n,
+                                                               const std::function<int(int)>& records) {
+  std::vector<std::unique_ptr<PartitionLog>> logs;
+  for (int i = 0; i < n; ++i) {
+    logs.push_back(PartitionLog::open(dir / std::to_string(i), {}, 0, &env));
+    auto b = make_batch({.records = records(i)});
+    EXPECT_EQ(logs.back()->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+  }
+  return logs;
+}
+
 // Many partitions waiting at once are made durable by one syncfs, which
 // covers every file a power loss would otherwise cut.
 TEST(Flusher, SyncsManyWaitingRequestsWithOneFilesystemSync) {
   TempDir dir;
   FaultInjectionEnv env;
   auto holder = PartitionLog::open(dir.path() / "holder", {}, 0, &env);
-  std::vector<std::unique_ptr<PartitionLog>> logs;
-  for (int i = 0; i < 6; ++i) {
-    logs.push_back(PartitionLog::open(dir.path() / std::to_string(i), {}, 0, &env));
-    auto b = make_batch({.records = 1 + i});
-    ASSERT_EQ(logs.back()->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
-  }
+  auto logs = logs_with_one_batch(dir.path(), env, 6, [](int i) { return 1 + i; });
   Flusher flusher(&env, /*threads=*/1);
   flusher.sync_filesystem_when_busy(env.open_dir(dir.path()), 4);
   flusher.start();
@@ -389,12 +398,7 @@ TEST(Flusher, FewWaitingRequestsAreSyncedOneByOne) {
     TempDir dir;
     FaultInjectionEnv env;
     auto holder = PartitionLog::open(dir.path() / "holder", {}, 0, &env);
-    std::vector<std::unique_ptr<PartitionLog>> logs;
-    for (int i = 0; i < 4; ++i) {
-      logs.push_back(PartitionLog::open(dir.path() / std::to_string(i), {}, 0, &env));
-      auto b = make_batch({.records = 2});
-      ASSERT_EQ(logs.back()->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
-    }
+    auto logs = logs_with_one_batch(dir.path(), env, 4, [](int) { return 2; });
     Flusher flusher(&env, /*threads=*/1);
     flusher.sync_filesystem_when_busy(env.open_dir(dir.path()), threshold);
     flusher.start();
@@ -412,12 +416,7 @@ TEST(Flusher, FailedFilesystemSyncFallsBackToEachFile) {
   TempDir dir;
   FaultInjectionEnv env;
   auto holder = PartitionLog::open(dir.path() / "holder", {}, 0, &env);
-  std::vector<std::unique_ptr<PartitionLog>> logs;
-  for (int i = 0; i < 5; ++i) {
-    logs.push_back(PartitionLog::open(dir.path() / std::to_string(i), {}, 0, &env));
-    auto b = make_batch({.records = 3});
-    ASSERT_EQ(logs.back()->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
-  }
+  auto logs = logs_with_one_batch(dir.path(), env, 5, [](int) { return 3; });
   Flusher flusher(&env, /*threads=*/1);
   flusher.sync_filesystem_when_busy(env.open_dir(dir.path()), 2);
   flusher.start();
