@@ -7,6 +7,7 @@
 //
 // Thread-safety: the results are gathered on the caller's executor; each job
 // runs on its shard's thread.
+#include <algorithm>
 #include <asio.hpp>
 #include <functional>
 #include <memory>
@@ -16,6 +17,17 @@
 #include "runtime/shard.h"
 
 namespace runnel {
+
+// The distinct shards named by `items` (each item's `owner`, a Shard*), in
+// the order they first appear: the hops a request over many partitions makes,
+// one per shard, each handling that shard's items in the request's order.
+template <class Items>
+std::vector<Shard*> owners_in_order(const Items& items) {
+  std::vector<Shard*> shards;
+  for (const auto& item : items)
+    if (std::find(shards.begin(), shards.end(), item.owner) == shards.end()) shards.push_back(item.owner);
+  return shards;
+}
 
 template <class T>
 struct ShardJob {

@@ -16,6 +16,7 @@
 #include "kafka/handlers/fetch_versions.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
+#include "runtime/on_shards.h"
 
 namespace runnel {
 namespace {
@@ -176,10 +177,8 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
                                            response_max > used ? response_max - used : 0);
       r.result = read_partition(broker, *r.topic, p.partition, p, replica_id, budget, /*min_one=*/used == 0, committed);
     };
+    const std::vector<Shard*> shards = owners_in_order(reads);
     if (independent) {
-      std::vector<Shard*> shards;
-      for (const auto& r : reads)
-        if (std::find(shards.begin(), shards.end(), r.owner) == shards.end()) shards.push_back(r.owner);
       uint64_t used = 0;
       for (Shard* shard : shards)
         used = co_await on_shard(*shard, [&reads, &read_one, shard, used]() {
@@ -251,9 +250,6 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
     // One hop per shard: every partition of the request was read (an error
     // would have answered already), so `reads` lists them all.
     bool ready = false;
-    std::vector<Shard*> shards;
-    for (const auto& r : reads)
-      if (std::find(shards.begin(), shards.end(), r.owner) == shards.end()) shards.push_back(r.owner);
     // A read_committed consumer waits for the last stable offset to move (a
     // marker written, or the high watermark passing one); a follower for
     // data past its fetch offset, a consumer for the high watermark to move.

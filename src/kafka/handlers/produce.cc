@@ -25,7 +25,6 @@
 // not finalize) is served as v11: verified, not added (see README).
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <deque>
 
 #include "base/endian.h"
@@ -305,10 +304,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
     }
   }
   {
-    std::vector<Shard*> shards;
-    for (const auto& a : appends)
-      if (std::find(shards.begin(), shards.end(), a.owner) == shards.end()) shards.push_back(a.owner);
-    for (Shard* shard : shards)
+    for (Shard* shard : owners_in_order(appends))
       co_await on_shard(*shard, [&appends, &append_on_shard, shard]() {
         for (auto& a : appends)
           if (a.owner == shard) append_on_shard(a);
