@@ -188,6 +188,24 @@ if [ "${SKIP_LIMITS:-0}" != 1 ]; then
     fio --name=sync4k --directory="$WORK/fio" --rw=write --bs=4k --size=64m --fdatasync=1 \
       --ioengine=psync --runtime=5 --time_based --output-format=json --output="$R/fio-4k.json" \
       >/dev/null 2>"$R/fio-4k.err" || note "failed:fio-4k" "$(tail -2 "$R/fio-4k.err")"
+    rm -f "$WORK/fio"/*
+    # The jobs above wrap around a file written once: after the first pass every write
+    # overwrites blocks already allocated and written, so an fdatasync carries no file-system
+    # metadata. A log never does that: it appends, and each sync also commits the new size and
+    # blocks. The same jobs appending (no fallocate, files grown as segments are; 16 files as
+    # the 1 KiB row's 16 partitions) are the limit of that pattern (bench/README.md, "What a
+    # log's appends get from the disk").
+    log "fio: 16 files appended, bs=1m, fdatasync after every write, in $WORK/fio"
+    fio --name=append16-1m --directory="$WORK/fio" --rw=write --bs=1m --size=2g --fallocate=none \
+      --numjobs=16 --group_reporting --fdatasync=1 --ioengine=psync --runtime=8 --time_based \
+      --end_fsync=1 --output-format=json --output="$R/fio-append16-1m.json" >/dev/null \
+      2>"$R/fio-append16-1m.err" || note "failed:fio-append16-1m" "$(tail -2 "$R/fio-append16-1m.err")"
+    rm -f "$WORK/fio"/*
+    log "fio: 4k appends + fdatasync (the floor of an acks=all round trip on a growing log)"
+    fio --name=append4k --directory="$WORK/fio" --rw=write --bs=4k --size=1g --fallocate=none \
+      --fdatasync=1 --ioengine=psync --runtime=5 --time_based --output-format=json \
+      --output="$R/fio-append-4k.json" >/dev/null 2>"$R/fio-append-4k.err" ||
+      note "failed:fio-append-4k" "$(tail -2 "$R/fio-append-4k.err")"
     rm -rf "$WORK/fio"
   else
     # The same sequential fdatasync'd writes with our own probe, so that the 1 KiB acks=all
@@ -197,6 +215,9 @@ if [ "${SKIP_LIMITS:-0}" != 1 ]; then
     log "disk_bandwidth.py: sequential write, bs=64k/256k/1m, fdatasync after every write, in $WORK/disk"
     python3 "$ROOT/bench/disk_bandwidth.py" --dir "$WORK/disk" --seconds 8 --json-prefix "$R/disk" >&2 ||
       note "failed:disk_bandwidth" "see the log"
+    log "disk_bandwidth.py: 16 files appended, bs=1m, fdatasync after every write"
+    python3 "$ROOT/bench/disk_bandwidth.py" --dir "$WORK/disk" --seconds 8 --bs 1m --files 16 --append \
+      --json-prefix "$R/disk-append16" >&2 || note "failed:disk_bandwidth-append" "see the log"
     rm -rf "$WORK/disk"
   fi
   if command -v iperf3 >/dev/null; then
