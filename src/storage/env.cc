@@ -138,9 +138,15 @@ std::shared_ptr<FileHandle> Env::open_dir(const std::filesystem::path& dir) {
 bool Env::sync_filesystem(const FileHandle& any) { return ::syncfs(any.fd()) == 0; }
 
 bool Env::device_of(const FileHandle& file, uint64_t* device) {
+  // The flusher asks for every file of every request it syncs together.
+  if (uint64_t cached = file.cached_device(); cached != 0) {
+    *device = cached;
+    return true;
+  }
   struct stat st;
   if (::fstat(file.fd(), &st) != 0) return false;
   *device = static_cast<uint64_t>(st.st_dev);
+  file.cache_device(*device);
   return true;
 }
 
