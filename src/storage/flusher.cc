@@ -21,6 +21,10 @@ void Flusher::sync_filesystem_when_busy(std::shared_ptr<const FileHandle> filesy
   syncfs_min_requests_ = std::max<size_t>(2, min_requests);
 }
 
+bool Flusher::syncfs_due() const {
+  return syncfs_min_requests_ > 0 && !syncfs_failed_ && queue_.size() >= syncfs_min_requests_;
+}
+
 bool Flusher::syncfs_failed() const {
   std::lock_guard lock(mu_);
   return syncfs_failed_;
@@ -57,8 +61,13 @@ void Flusher::request(PartitionLog::SyncRequest request, std::function<void(int6
     return;
   }
   queue_.push_back({std::move(request), std::move(done), monotonic_ns()});
+  // While a syncfs runs and enough requests wait for the next one, no thread
+  // may take this request (see run()): waking one would only put it back to
+  // sleep, once per request (a produce to 1,000 partitions queues 1,000).
+  // The syncfs's end wakes them all.
+  const bool takeable = !(syncfs_running_ && syncfs_due());
   lock.unlock();
-  cv_.notify_one();
+  if (takeable) cv_.notify_one();
 }
 
 uint64_t Flusher::rounds() const {
@@ -72,9 +81,6 @@ void Flusher::run() {
     // One syncfs at a time: while one runs, requests enough for the next
     // wait for it (concurrent syncfs calls each write back everything
     // dirty); fewer are each synced on their own by the free threads.
-    const auto syncfs_due = [this] {
-      return syncfs_min_requests_ > 0 && !syncfs_failed_ && queue_.size() >= syncfs_min_requests_;
-    };
     cv_.wait(lock, [&] { return stopping_ || (!queue_.empty() && !(syncfs_running_ && syncfs_due())); });
     if (queue_.empty()) return;  // stopping, and nothing left
     std::vector<Pending> batch;

@@ -100,6 +100,8 @@ class Flusher {
   // Syncs `batch` with one syncfs (those of its requests on that file
   // system; the others one by one) and completes every request.
   void flush_together(std::vector<Pending>& batch);
+  // Whether enough requests wait for one syncfs to take them all (mu_ held).
+  bool syncfs_due() const;
   // Whether every file of `request` is on the syncfs file system.
   bool on_synced_filesystem(const PartitionLog::SyncRequest& request) const;
 
