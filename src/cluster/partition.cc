@@ -355,10 +355,14 @@ void Partition::cleaning_done(const storage::CleanPlan& plan, const storage::Cle
 asio::awaitable<bool> Partition::wait_durable(Offset offset) {
   if (durable_offset() > offset) co_return true;
   if (offline_) co_return false;
-  co_return co_await await_callback<bool>([this, offset](auto done) {
-    durable_waiters_.push_back({offset, std::move(done)});
-    request_flush();
-  });
+  co_return co_await await_callback<bool>([this, offset](auto done) { when_durable(offset, std::move(done)); });
+}
+
+void Partition::when_durable(Offset offset, std::function<void(bool)> done) {
+  if (durable_offset() > offset) return done(true);
+  if (offline_) return done(false);
+  durable_waiters_.push_back({offset, std::move(done)});
+  request_flush();
 }
 
 void Partition::request_flush(bool force, bool have_slot) {

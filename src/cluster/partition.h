@@ -214,6 +214,12 @@ class Partition final : public replication::FollowerReplica {
   // the caller answers KAFKA_STORAGE_ERROR). Concurrent waiters share one sync
   // (group commit).
   asio::awaitable<bool> wait_durable(Offset offset) override;
+  // The same as a callback, called on this shard, now or later: for a caller
+  // waiting on many partitions at once without a coroutine for each.
+  void when_durable(Offset offset, std::function<void(bool)> done);
+  // Whether acks=all waits for followers (wait_acknowledged), or, on a single
+  // node, only for this replica's own sync (wait_durable).
+  bool replicated() const { return replicated_; }
 
   // Leaves a long-polling Fetch's waiter, notified at the next append (a
   // marker included) or high watermark move.

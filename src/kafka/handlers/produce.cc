@@ -27,6 +27,7 @@
 
 #include <deque>
 
+#include "base/await_callback.h"
 #include "base/endian.h"
 #include "kafka/authz.h"
 #include "kafka/broker.h"
@@ -44,14 +45,16 @@ using Response = protocol::ProduceResponse;
 using PartitionResponse = Response::PartitionProduceResponse;
 
 struct PendingPartition {
-  Shard* shard;
+  Shard* owner;
   std::string topic;
   int32_t partition;
   int64_t last_offset;
   // Indexes, not a pointer: later emplace_backs reallocate the response vectors.
   size_t topic_index;
   size_t partition_index;
-  bool local = false;  // acks=1 over flush.messages: the leader's own sync only
+  // Acknowledged by the leader's own sync alone: on a single node, or acks=1
+  // over flush.messages. Otherwise acks=all waits for the ISR.
+  bool local = false;
 };
 
 // A partition's batch held for the coordinator's word (KIP-890).
@@ -179,6 +182,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
     // Filled on the owner's shard.
     storage::AppendResult result;
     bool flush_wait = false;
+    bool replicated = false;
     uint64_t new_guard = storage::TxnVerification::kNoGuard;
   };
   const bool acks_all = request.acks == -1;
@@ -202,6 +206,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       if (a.result.error != ErrorCode::NONE) return;
     }
     a.result = partition->append(a.batches, now_ms(), verification);
+    a.replicated = partition->replicated();
     a.flush_wait = acks == 1 && a.result.error == ErrorCode::NONE && partition->flush_messages_due();
   };
   auto record_append = [&](Append& a) -> uint64_t {
@@ -221,8 +226,8 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
     pr.log_append_time_ms = a.result.log_append_time;
     pr.log_start_offset = a.result.log_start_offset;
     if (acks_all || a.flush_wait)
-      durable.push_back(
-          {a.owner, *a.topic, a.index, a.result.last_offset, a.topic_index, a.partition_index, a.flush_wait});
+      durable.push_back({a.owner, *a.topic, a.index, a.result.last_offset, a.topic_index, a.partition_index,
+                         a.flush_wait || !a.replicated});
     return storage::TxnVerification::kNoGuard;
   };
   // The request's appends, made after every partition was checked: one hop
@@ -344,21 +349,61 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   // syncs overlap (one after the other, each partition's sync would only be
   // requested once the previous partition's was done). One timeout for the
   // whole request, as Kafka's delayed produce has.
+  //
+  // A partition acknowledged by its own sync alone (a single node, or
+  // acks=1 over flush.messages) is waited for by a callback, within one job
+  // per shard; only partitions waiting for followers get a job of their own
+  // (a timeout each). A produce to 1,000 partitions on one node thus makes
+  // one hop per shard instead of a coroutine per partition.
   const int64_t timeout_ms = std::max<int64_t>(0, request.timeout_ms);
+  std::vector<ErrorCode> acknowledged(durable.size(), ErrorCode::UNKNOWN_SERVER_ERROR);
   std::vector<ShardJob<ErrorCode>> waits;
-  waits.reserve(durable.size());
-  for (auto& d : durable) {
-    waits.push_back({d.shard, [&broker, &d, timeout_ms]() -> asio::awaitable<ErrorCode> {
+  std::vector<size_t> waited;  // the index in `durable` of each job waiting for one partition
+  std::vector<Shard*> local_owners;
+  for (const auto& d : durable)
+    if (d.local && std::find(local_owners.begin(), local_owners.end(), d.owner) == local_owners.end())
+      local_owners.push_back(d.owner);
+  for (Shard* shard : local_owners) {
+    waits.push_back({shard, [&broker, &durable, &acknowledged, shard]() -> asio::awaitable<ErrorCode> {
+                       co_await await_callback<bool>([&](auto done) {
+                         auto left = std::make_shared<size_t>(1);  // 1: until every wait is registered
+                         auto one_done = [left, done]() mutable {
+                           if (--*left == 0) done(true);
+                         };
+                         for (size_t i = 0; i < durable.size(); ++i) {
+                           const auto& d = durable[i];
+                           if (d.owner != shard || !d.local) continue;
+                           auto* partition = broker.partition(d.topic, d.partition);
+                           if (!partition) {
+                             acknowledged[i] = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+                             continue;
+                           }
+                           ++*left;
+                           partition->when_durable(
+                               Offset(d.last_offset), [&acknowledged, i, one_done](bool synced) mutable {
+                                 acknowledged[i] = synced ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
+                                 one_done();
+                               });
+                         }
+                         one_done();
+                       });
+                       co_return ErrorCode::NONE;
+                     }});
+    waited.push_back(SIZE_MAX);
+  }
+  for (size_t i = 0; i < durable.size(); ++i) {
+    const auto& d = durable[i];
+    if (d.local) continue;
+    waits.push_back({d.owner, [&broker, &d, timeout_ms]() -> asio::awaitable<ErrorCode> {
                        auto* partition = broker.partition(d.topic, d.partition);
                        if (!partition) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
-                       if (d.local) {
-                         const bool synced = co_await partition->wait_durable(Offset(d.last_offset));
-                         co_return synced ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
-                       }
                        co_return co_await partition->wait_acknowledged(Offset(d.last_offset), timeout_ms);
                      }});
+    waited.push_back(i);
   }
-  auto acknowledged = co_await on_shards_concurrently(waits, ErrorCode::UNKNOWN_SERVER_ERROR);
+  auto results = co_await on_shards_concurrently(waits, ErrorCode::UNKNOWN_SERVER_ERROR);
+  for (size_t j = 0; j < waits.size(); ++j)
+    if (waited[j] != SIZE_MAX) acknowledged[waited[j]] = results[j];
   for (size_t i = 0; i < durable.size(); ++i) {
     const auto& d = durable[i];
     response.responses[d.topic_index].partition_responses[d.partition_index].error_code = code(acknowledged[i]);
