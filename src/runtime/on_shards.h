@@ -21,12 +21,18 @@ namespace runnel {
 // The distinct shards named by `items` (each item's `owner`, a Shard*), in
 // the order they first appear: the hops a request over many partitions makes,
 // one per shard, each handling that shard's items in the request's order.
-template <class Items>
-std::vector<Shard*> owners_in_order(const Items& items) {
+// Only the items `wanted` accepts count.
+template <class Items, class Wanted>
+std::vector<Shard*> owners_in_order(const Items& items, Wanted wanted) {
   std::vector<Shard*> shards;
   for (const auto& item : items)
-    if (std::find(shards.begin(), shards.end(), item.owner) == shards.end()) shards.push_back(item.owner);
+    if (wanted(item) && std::find(shards.begin(), shards.end(), item.owner) == shards.end())
+      shards.push_back(item.owner);
   return shards;
+}
+template <class Items>
+std::vector<Shard*> owners_in_order(const Items& items) {
+  return owners_in_order(items, [](const auto&) { return true; });
 }
 
 template <class T>

@@ -359,11 +359,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   std::vector<ErrorCode> acknowledged(durable.size(), ErrorCode::UNKNOWN_SERVER_ERROR);
   std::vector<ShardJob<ErrorCode>> waits;
   std::vector<size_t> waited;  // the index in `durable` of each job waiting for one partition
-  std::vector<Shard*> local_owners;
-  for (const auto& d : durable)
-    if (d.local && std::find(local_owners.begin(), local_owners.end(), d.owner) == local_owners.end())
-      local_owners.push_back(d.owner);
-  for (Shard* shard : local_owners) {
+  for (Shard* shard : owners_in_order(durable, [](const PendingPartition& d) { return d.local; })) {
     waits.push_back({shard, [&broker, &durable, &acknowledged, shard]() -> asio::awaitable<ErrorCode> {
                        co_await await_callback<bool>([&](auto done) {
                          auto left = std::make_shared<size_t>(1);  // 1: until every wait is registered
