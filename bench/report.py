@@ -73,10 +73,11 @@ if disk:
 # The same writes as a log makes them: 16 files growing (the jobs above overwrite a file
 # written once, so their fdatasyncs carry no metadata; see run.sh).
 j = load("fio-append16-1m.json")
+probe = load("disk-append16-1m.json")
 if j and j.get("jobs"):
     limits["append16_1m_mb_per_s"] = j["jobs"][0]["write"]["bw_bytes"] / 1e6
-elif load("disk-append16-1m.json"):
-    limits["append16_1m_mb_per_s"] = load("disk-append16-1m.json")["bw_bytes"] / 1e6
+elif probe:
+    limits["append16_1m_mb_per_s"] = probe["bw_bytes"] / 1e6
 append16 = limits.get("append16_1m_mb_per_s")
 j = load("fio-append-4k.json")
 if j and j.get("jobs"):

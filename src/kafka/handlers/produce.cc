@@ -357,8 +357,9 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   // one hop per shard instead of a coroutine per partition.
   const int64_t timeout_ms = std::max<int64_t>(0, request.timeout_ms);
   std::vector<ErrorCode> acknowledged(durable.size(), ErrorCode::UNKNOWN_SERVER_ERROR);
+  // Every job writes its partitions' answers into `acknowledged` (each
+  // index by one job, on its shard; read here once all are done).
   std::vector<ShardJob<ErrorCode>> waits;
-  std::vector<size_t> waited;  // the index in `durable` of each job waiting for one partition
   for (Shard* shard : owners_in_order(durable, [](const PendingPartition& d) { return d.local; })) {
     waits.push_back({shard, [&broker, &durable, &acknowledged, shard]() -> asio::awaitable<ErrorCode> {
                        co_await await_callback<bool>([&](auto done) {
@@ -385,21 +386,21 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
                        });
                        co_return ErrorCode::NONE;
                      }});
-    waited.push_back(SIZE_MAX);
   }
   for (size_t i = 0; i < durable.size(); ++i) {
     const auto& d = durable[i];
     if (d.local) continue;
-    waits.push_back({d.owner, [&broker, &d, timeout_ms]() -> asio::awaitable<ErrorCode> {
+    waits.push_back({d.owner, [&broker, &d, &acknowledged, i, timeout_ms]() -> asio::awaitable<ErrorCode> {
                        auto* partition = broker.partition(d.topic, d.partition);
-                       if (!partition) co_return ErrorCode::NOT_LEADER_OR_FOLLOWER;
-                       co_return co_await partition->wait_acknowledged(Offset(d.last_offset), timeout_ms);
+                       if (!partition)
+                         acknowledged[i] = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+                       else
+                         acknowledged[i] = co_await partition->wait_acknowledged(Offset(d.last_offset), timeout_ms);
+                       co_return ErrorCode::NONE;
                      }});
-    waited.push_back(i);
   }
-  auto results = co_await on_shards_concurrently(waits, ErrorCode::UNKNOWN_SERVER_ERROR);
-  for (size_t j = 0; j < waits.size(); ++j)
-    if (waited[j] != SIZE_MAX) acknowledged[waited[j]] = results[j];
+  // A job that throws leaves its partitions at UNKNOWN_SERVER_ERROR.
+  (void)co_await on_shards_concurrently(waits, ErrorCode::UNKNOWN_SERVER_ERROR);
   for (size_t i = 0; i < durable.size(); ++i) {
     const auto& d = durable[i];
     response.responses[d.topic_index].partition_responses[d.partition_index].error_code = code(acknowledged[i]);

@@ -140,17 +140,21 @@ class PowerLossThroughSyncfsTest(PowerLossTest):
     syncfs of the data dir's file system as soon as two wait (the default waits
     for 64, which this load rarely queues): an acknowledgement must then mean
     the same as after each file's own fdatasync."""
-    ADMIN_PORT = free_port()
-    EXTRA_SETS = {"runnel.flush.syncfs.min.requests": 2, "runnel.admin.listen": "127.0.0.1:%d" % ADMIN_PORT}
     CYCLE_COUNT = max(1, CYCLES // 2)
-    syncfs_calls = 0
+
+    def setUp(self):
+        self.admin_port = free_port()
+        self.EXTRA_SETS = {"runnel.flush.syncfs.min.requests": 2,
+                           "runnel.admin.listen": "127.0.0.1:%d" % self.admin_port}
+        self.syncfs_calls = 0
+        super().setUp()
 
     def _before_cut(self):
-        url = "http://127.0.0.1:%d/metrics" % self.ADMIN_PORT
+        url = "http://127.0.0.1:%d/metrics" % self.admin_port
         with urllib.request.urlopen(url, timeout=5) as response:
             for line in response.read().decode().splitlines():
                 if line.startswith("runnel_syncfs_requests_count"):
-                    type(self).syncfs_calls += int(float(line.split()[-1]))
+                    self.syncfs_calls += int(float(line.split()[-1]))
 
     def test_acknowledged_records_and_commits_survive_power_cuts(self):
         super().test_acknowledged_records_and_commits_survive_power_cuts()
