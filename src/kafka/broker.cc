@@ -128,6 +128,7 @@ void Broker::set_replication_hooks() {
     }
     if (topic != group::kOffsetsTopic || s >= static_cast<int>(coordinators_.size())) return;
     if (!leader) {
+      set_offsets_loaded(p, false);
       coordinators_[s]->unload(p);
       return;
     }
@@ -137,6 +138,7 @@ void Broker::set_replication_hooks() {
       spdlog::error("loading the groups of {}-{} failed: {}", topic, p, e.what());
       return;
     }
+    set_offsets_loaded(p, true);
     // Topics deleted in the cluster before this broker took over: etcd's view,
     // not the local catalogue, which may lag behind a topic created meanwhile.
     asio::co_spawn(
@@ -555,6 +557,23 @@ int32_t Broker::coordinator_node(const std::string& group_id) const {
   // Fenced: the group may have moved; its state here may be stale.
   if (state->leader == config_.node_id && control_plane_->fenced()) return -1;
   return state->leader;
+}
+
+ErrorCode Broker::coordinator_error(const std::string& group_id) const {
+  if (coordinator_node(group_id) != config_.node_id) return ErrorCode::NOT_COORDINATOR;
+  if (!control_plane_) return ErrorCode::NONE;  // one node replays every partition before it serves
+  std::lock_guard lock(loaded_offsets_mu_);
+  return loaded_offsets_partitions_.count(group::offsets_partition_for(group_id, offsets_partitions_))
+             ? ErrorCode::NONE
+             : ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+}
+
+void Broker::set_offsets_loaded(int32_t partition, bool loaded) {
+  std::lock_guard lock(loaded_offsets_mu_);
+  if (loaded)
+    loaded_offsets_partitions_.insert(partition);
+  else
+    loaded_offsets_partitions_.erase(partition);
 }
 
 std::vector<Broker::Endpoint> Broker::cluster_brokers(std::string_view listener) const {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -192,9 +193,13 @@ class Broker {
   // UNKNOWN_TOPIC_OR_PARTITION otherwise.
   ErrorCode missing_partition_error(const std::string& topic, int32_t partition) const;
   // The node that coordinates a group: the leader of its __consumer_offsets
-  // partition (-1 while there is none). is_coordinator(): that node is this one.
+  // partition (-1 while there is none).
   int32_t coordinator_node(const std::string& group_id) const;
-  bool is_coordinator(const std::string& group_id) const { return coordinator_node(group_id) == config_.node_id; }
+  // Whether this broker may answer for a group now: NONE, NOT_COORDINATOR
+  // (another node, or none, coordinates it) or COORDINATOR_LOAD_IN_PROGRESS
+  // (this node leads the partition in etcd's view but has not replayed it
+  // yet: an empty answer then would send a consumer to auto.offset.reset).
+  ErrorCode coordinator_error(const std::string& group_id) const;
   // Replaces a topic's config overrides (AlterConfigs semantics, validated
   // first) and applies them: here, or in a cluster on every broker.
   asio::awaitable<ErrorCode> set_topic_overrides(const std::string& name,
@@ -291,6 +296,8 @@ class Broker {
   // Gives the partition manager what replication needs from the broker:
   // addresses, ISR writes to etcd, and leadership changes for the groups.
   void set_replication_hooks();
+  // Marks an offsets partition replayed (after a load) or not (on losing it).
+  void set_offsets_loaded(int32_t partition, bool loaded);
   // Cluster: installs the ACLs the metadata cache holds when they changed.
   void refresh_acls();
   // Cluster, at start-up: reads the cluster's SCRAM credentials from etcd,
@@ -345,6 +352,11 @@ class Broker {
   std::vector<std::unique_ptr<RequestMetrics>> request_metrics_;   // one per shard
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   std::atomic<int32_t> offsets_partitions_{0};
+  // In a cluster, the __consumer_offsets partitions this broker's coordinators
+  // have replayed since they took them over. Written on the partitions'
+  // shards, read by every shard, under the mutex.
+  mutable std::mutex loaded_offsets_mu_;
+  std::set<int32_t> loaded_offsets_partitions_;
   std::vector<std::unique_ptr<txn::Coordinator>> txn_coordinators_;   // one per shard
   std::vector<std::unique_ptr<TxnVerifier>> txn_verifiers_;           // one per shard
   std::vector<std::unique_ptr<TxnMarkerSender>> txn_marker_senders_;  // one per shard

@@ -74,10 +74,10 @@ asio::awaitable<Response> handle_consumer_group_describe(RequestContext& ctx,
       out.error_code = code(ErrorCode::INVALID_GROUP_ID);
       continue;
     }
-    if (!broker.is_coordinator(id)) {
+    if (auto error = broker.coordinator_error(id); error != ErrorCode::NONE) {
       auto& out = response.groups.emplace_back();
       out.group_id = id;
-      out.error_code = code(ErrorCode::NOT_COORDINATOR);
+      out.error_code = code(error);
       continue;
     }
     auto described = co_await on_shard(broker.coordinator_shard(id), [&broker, &id]() { return describe(broker, id); });

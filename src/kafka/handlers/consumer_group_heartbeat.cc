@@ -59,8 +59,9 @@ asio::awaitable<protocol::ConsumerGroupHeartbeatResponse> handle_consumer_group_
     refuse(ErrorCode::COORDINATOR_NOT_AVAILABLE, "The coordinator is not available.");
     co_return response;
   }
-  if (!broker.is_coordinator(request.group_id)) {
-    refuse(ErrorCode::NOT_COORDINATOR, "This is not the correct coordinator.");
+  if (auto error = broker.coordinator_error(request.group_id); error != ErrorCode::NONE) {
+    refuse(error, error == ErrorCode::NOT_COORDINATOR ? "This is not the correct coordinator."
+                                                      : "The coordinator is loading and hence can't process requests.");
     co_return response;
   }
   const group::TopicCatalog catalog = broker.group_topic_catalog();

@@ -49,8 +49,8 @@ asio::awaitable<protocol::DescribeGroupsResponse> handle_describe_groups(Request
       out.error_code = code(ErrorCode::INVALID_GROUP_ID);
       continue;
     }
-    if (!broker.is_coordinator(id)) {
-      out.error_code = code(ErrorCode::NOT_COORDINATOR);
+    if (auto error = broker.coordinator_error(id); error != ErrorCode::NONE) {
+      out.error_code = code(error);
       continue;
     }
     auto d =
@@ -115,8 +115,8 @@ asio::awaitable<protocol::DeleteGroupsResponse> handle_delete_groups(RequestCont
       out.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
       continue;
     }
-    if (!broker.is_coordinator(id)) {
-      out.error_code = code(ErrorCode::NOT_COORDINATOR);
+    if (auto error = broker.coordinator_error(id); error != ErrorCode::NONE) {
+      out.error_code = code(error);
       continue;
     }
     auto error = co_await on_shard(broker.coordinator_shard(id), [&broker, &id]() -> asio::awaitable<ErrorCode> {

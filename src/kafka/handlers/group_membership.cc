@@ -37,8 +37,8 @@ asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext& c
     response.error_code = code(ErrorCode::COORDINATOR_NOT_AVAILABLE);
     co_return response;
   }
-  if (!broker.is_coordinator(request.group_id)) {
-    response.error_code = code(ErrorCode::NOT_COORDINATOR);
+  if (auto error = broker.coordinator_error(request.group_id); error != ErrorCode::NONE) {
+    response.error_code = code(error);
     co_return response;
   }
   group::JoinRequest join;
@@ -87,8 +87,8 @@ asio::awaitable<protocol::SyncGroupResponse> handle_sync_group(RequestContext& c
     response.error_code = code(ErrorCode::INVALID_GROUP_ID);
     co_return response;
   }
-  if (!broker.is_coordinator(request.group_id)) {
-    response.error_code = code(ErrorCode::NOT_COORDINATOR);
+  if (auto error = broker.coordinator_error(request.group_id); error != ErrorCode::NONE) {
+    response.error_code = code(error);
     co_return response;
   }
   group::SyncRequest sync;
@@ -117,8 +117,8 @@ asio::awaitable<protocol::HeartbeatResponse> handle_heartbeat(RequestContext& ct
     response.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
     co_return response;
   }
-  if (!broker.is_coordinator(request.group_id)) {
-    response.error_code = code(ErrorCode::NOT_COORDINATOR);
+  if (auto error = broker.coordinator_error(request.group_id); error != ErrorCode::NONE) {
+    response.error_code = code(error);
     co_return response;
   }
   auto error = co_await on_shard(broker.coordinator_shard(request.group_id), [&broker, &request]() {
@@ -137,8 +137,8 @@ asio::awaitable<protocol::LeaveGroupResponse> handle_leave_group(RequestContext&
     response.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
     co_return response;
   }
-  if (!broker.is_coordinator(request.group_id)) {
-    response.error_code = code(ErrorCode::NOT_COORDINATOR);
+  if (auto error = broker.coordinator_error(request.group_id); error != ErrorCode::NONE) {
+    response.error_code = code(error);
     co_return response;
   }
   std::vector<std::pair<std::string, std::optional<std::string>>> leaving;

@@ -129,8 +129,8 @@ asio::awaitable<protocol::OffsetCommitResponse> handle_offset_commit(RequestCont
     for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(ErrorCode::COORDINATOR_NOT_AVAILABLE);
     co_return response;
   }
-  if (!broker.is_coordinator(request.group_id)) {
-    for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(ErrorCode::NOT_COORDINATOR);
+  if (auto error = broker.coordinator_error(request.group_id); error != ErrorCode::NONE) {
+    for (auto [t, p] : where) response.topics[t].partitions[p].error_code = code(error);
     co_return response;
   }
   int32_t generation = ctx.api_version >= 1 ? request.generation_id_or_member_epoch : -1;
@@ -178,8 +178,8 @@ asio::awaitable<protocol::TxnOffsetCommitResponse> handle_txn_offset_commit(Requ
     fail_all(ErrorCode::COORDINATOR_NOT_AVAILABLE);
     co_return response;
   }
-  if (!broker.is_coordinator(request.group_id)) {
-    fail_all(ErrorCode::NOT_COORDINATOR);
+  if (auto error = broker.coordinator_error(request.group_id); error != ErrorCode::NONE) {
+    fail_all(error);
     co_return response;
   }
   // KIP-890 (Kafka's GroupCoordinator.handleTxnCommitOffsets): the offsets
@@ -237,8 +237,8 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
     ErrorCode group_error = ErrorCode::NONE;
     if (!authorized_group(ctx, security::AclOperation::Describe, request.group_id))
       group_error = ErrorCode::GROUP_AUTHORIZATION_FAILED;
-    else if (!broker.is_coordinator(request.group_id))
-      group_error = ErrorCode::NOT_COORDINATOR;
+    else
+      group_error = broker.coordinator_error(request.group_id);
     if (group_error != ErrorCode::NONE) {
       response.error_code = code(group_error);
       // v0-1 have no top-level error: Kafka (OffsetFetchRequest.getErrorResponse)
@@ -291,8 +291,8 @@ asio::awaitable<protocol::OffsetFetchResponse> handle_offset_fetch(RequestContex
       gr.error_code = code(ErrorCode::GROUP_AUTHORIZATION_FAILED);
       continue;
     }
-    if (!broker.is_coordinator(g.group_id)) {
-      gr.error_code = code(ErrorCode::NOT_COORDINATOR);
+    if (auto error = broker.coordinator_error(g.group_id); error != ErrorCode::NONE) {
+      gr.error_code = code(error);
       continue;
     }
     // v9 (KIP-848): a consumer group member names itself and its epoch.
@@ -345,8 +345,8 @@ asio::awaitable<protocol::OffsetDeleteResponse> handle_offset_delete(RequestCont
   for (auto& t : request.topics)
     if (authorized_topic(ctx, security::AclOperation::Read, t.name))
       for (auto& p : t.partitions) partitions.push_back({t.name, p.partition_index});
-  if (!broker.is_coordinator(request.group_id)) {
-    response.error_code = code(ErrorCode::NOT_COORDINATOR);
+  if (auto error = broker.coordinator_error(request.group_id); error != ErrorCode::NONE) {
+    response.error_code = code(error);
     co_return response;
   }
   auto [group_error, errors] = co_await on_shard(

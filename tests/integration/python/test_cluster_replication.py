@@ -206,20 +206,67 @@ class ClusterFaultsTest(unittest.TestCase):
         a = admin(c.bootstrap)
         coordinator = a._find_coordinator_ids(["keepers"])["keepers"]
         a.close()
-        c.brokers[coordinator].kill9()
         others = [n for n in c.brokers if n != coordinator]
+        # Through the failover, OffsetFetch asked of the survivors without
+        # pause: each answer is the commit or a coordinator error the clients
+        # retry, never "no offset" (the new leader, between etcd naming it and
+        # its replay of the partition, once answered from an empty group, and
+        # a consumer starting then went to auto.offset.reset): this caught
+        # that in three runs of three.
+        answers = {}
+        stop = threading.Event()
+
+        def hammer(n):
+            cid = 0
+            while not stop.is_set():
+                try:
+                    conn = kproto.Conn(c.brokers[n].port)
+                    try:
+                        while not stop.is_set():
+                            cid += 1
+                            conn.send(kproto.offset_fetch_v1(cid, "keepers", "work", 0))
+                            answer = kproto.parse_offset_fetch_v1(conn.recv_frame())
+                            answers[answer] = answers.get(answer, 0) + 1
+                    finally:
+                        conn.s.close()
+                except (OSError, ValueError):
+                    time.sleep(0.01)
+        hammers = [threading.Thread(target=hammer, args=(n,)) for n in others]
+        for t in hammers:
+            t.start()
+        c.brokers[coordinator].kill9()
+
+        probes = []  # (seconds since the kill, what the probe saw), for the failure message
+        killed_at = time.time()
 
         def committed():
             probe = consumer(",".join(c.brokers[n].bootstrap for n in others), group_id="keepers",
                              enable_auto_commit=False, request_timeout_ms=30000)
             try:
-                return {p: probe.committed(TopicPartition("work", p)) for p in range(3)}
-            except KafkaError:
-                return None
+                seen = {p: probe.committed(TopicPartition("work", p)) for p in range(3)}
+            except KafkaError as e:
+                seen = repr(e)
             finally:
                 probe.close()
-        self.assertEqual(wait_for(lambda: committed() == {0: 10, 1: 10, 2: 10} and committed(), timeout=30),
-                         {0: 10, 1: 10, 2: 10})
+            if not probes or probes[-1][1] != seen:
+                probes.append((round(time.time() - killed_at, 1), seen))
+            return seen if isinstance(seen, dict) else None
+        result = wait_for(lambda: committed() == {0: 10, 1: 10, 2: 10} and committed(), timeout=30)
+        time.sleep(1)
+        stop.set()
+        for t in hammers:
+            t.join()
+        COORDINATOR_ERRORS = (14, 15, 16)  # loading, not available, not coordinator
+        self.assertEqual({a for a in answers if a != (10, 0) and a[1] not in COORDINATOR_ERRORS}, set(),
+                         "OffsetFetch answers through the failover: %r" % answers)
+        if result != {0: 10, 1: 10, 2: 10}:
+            offsets = "__consumer_offsets"
+            views = {n: states(c.view(n, [offsets]), offsets) for n in others}
+            logs = {n: [line for line in c.brokers[n].log().splitlines() if offsets in line or "keepers" in line]
+                    for n in others}
+            self.fail("committed offsets after killing coordinator %d: %r\n%s: %r\n%s" % (
+                coordinator, probes, offsets, views,
+                "\n".join("broker %d:\n  %s" % (n, "\n  ".join(lines[-40:])) for n, lines in logs.items())))
 
     def test_a_coordinator_that_loses_its_partition_answers_waiting_members(self):
         # Members waiting in JoinGroup on a coordinator that stops leading the
