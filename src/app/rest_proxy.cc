@@ -59,7 +59,7 @@ void produce(const std::string& bootstrap, const httplib::Request& req, httplib:
   std::vector<OutgoingRecord> records;
   try {
     for (auto& r : parse_produce_body(req.body, format))
-      records.push_back({partition ? partition : r.partition, std::move(r.key), std::move(r.value)});
+      records.push_back({partition ? partition : r.partition, std::move(r.key), std::move(r.value), {}});
   } catch (const std::exception& e) {
     reply_error(res, 422, kUnprocessable, e.what());
     return;

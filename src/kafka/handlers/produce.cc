@@ -304,8 +304,15 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       const size_t topic_index = response.responses.size() - 1;
       const size_t partition_index = topic_response.partition_responses.size() - 1;
       const bool verify_first = verification_on && request.transactional_id && is_transactional_batch(batches);
-      appends.push_back({&owner, &topic_data.name, partition_data.index, batches, verify_first,
-                         storage::TxnVerification::kNoGuard, topic_index, partition_index});
+      appends.push_back({&owner,
+                         &topic_data.name,
+                         partition_data.index,
+                         batches,
+                         verify_first,
+                         storage::TxnVerification::kNoGuard,
+                         topic_index,
+                         partition_index,
+                         {}});
     }
   }
   {
@@ -330,8 +337,8 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       const auto& w = verifying[i];
       const ErrorCode error = i < errors.size() ? errors[i] : ErrorCode::UNKNOWN_SERVER_ERROR;
       if (error == ErrorCode::NONE) {
-        Append a{w.shard, &w.topic,      w.partition,      w.batches, /*verify_first=*/false,
-                 w.guard, w.topic_index, w.partition_index};
+        Append a{w.shard, &w.topic,      w.partition,       w.batches, /*verify_first=*/false,
+                 w.guard, w.topic_index, w.partition_index, {}};
         co_await on_shard(*w.shard, [&a, &append_on_shard]() { append_on_shard(a); });
         (void)record_append(a);
         continue;

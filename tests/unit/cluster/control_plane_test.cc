@@ -36,8 +36,8 @@ TEST_F(ControlPlaneTest, FirstBrokerNamesTheClusterAndOneControllerAtATime) {
   EXPECT_EQ(id_a, "firstId");
   EXPECT_EQ(id_b, "firstId");  // the cluster already had a name
 
-  ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0, {}}).is_ok());
-  ASSERT_TRUE(b->start({2, "127.0.0.1", 9002, "", 0, {}}).is_ok());
+  ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0, {}, {}}).is_ok());
+  ASSERT_TRUE(b->start({2, "127.0.0.1", 9002, "", 0, {}, {}}).is_ok());
   ASSERT_TRUE(testing::eventually([&] { return a->cache().brokers().size() == 2 && b->cache().brokers().size() == 2; },
                                   10000ms));
   ASSERT_TRUE(testing::eventually([&] { return a->is_controller() != b->is_controller(); }));
@@ -63,7 +63,7 @@ TEST_F(ControlPlaneTest, ASecondBrokerWithTheSameNodeIdIsRefused) {
   auto a = make(1), twin = make(1);
   std::string id;
   ASSERT_TRUE(a->join_cluster("c", id).is_ok());
-  ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0, {}}).is_ok());
+  ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0, {}, {}}).is_ok());
   ControlPlaneOptions o;
   o.client = server_.client_options();
   o.node_id = 1;
@@ -71,7 +71,7 @@ TEST_F(ControlPlaneTest, ASecondBrokerWithTheSameNodeIdIsRefused) {
   o.startup_timeout = 1500ms;
   ControlPlane late(o);
   ASSERT_TRUE(late.join_cluster("c", id).is_ok());
-  EXPECT_FALSE(late.start({1, "127.0.0.1", 9009, "", 0, {}}).is_ok());
+  EXPECT_FALSE(late.start({1, "127.0.0.1", 9009, "", 0, {}, {}}).is_ok());
   // The first registration is untouched.
   ASSERT_TRUE(a->cache().broker(NodeId(1)));
   EXPECT_EQ(a->cache().broker(NodeId(1))->port, 9001);
@@ -81,9 +81,9 @@ TEST_F(ControlPlaneTest, TopicAdminIsOneFencedWriteSeenByEveryBroker) {
   auto a = make(1), b = make(2), c = make(3);
   std::string id;
   for (auto* cp : {a.get(), b.get(), c.get()}) ASSERT_TRUE(cp->join_cluster("t", id).is_ok());
-  ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0, {}}).is_ok());
-  ASSERT_TRUE(b->start({2, "127.0.0.1", 9002, "", 0, {}}).is_ok());
-  ASSERT_TRUE(c->start({3, "127.0.0.1", 9003, "", 0, {}}).is_ok());
+  ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0, {}, {}}).is_ok());
+  ASSERT_TRUE(b->start({2, "127.0.0.1", 9002, "", 0, {}, {}}).is_ok());
+  ASSERT_TRUE(c->start({3, "127.0.0.1", 9003, "", 0, {}, {}}).is_ok());
   ASSERT_TRUE(testing::eventually([&] { return a->cache().brokers().size() == 3; }));
 
   std::string message;

@@ -16,7 +16,7 @@ etcd::KeyValue kv(std::string key, std::string value, int64_t create, int64_t mo
 }
 
 TEST(Records, BrokerRecordsRoundTripAndRejectNonsense) {
-  BrokerRecord b{2, "10.0.0.2", 9093, "east", 0, {}};
+  BrokerRecord b{2, "10.0.0.2", 9093, "east", 0, {}, {}};
   auto back = decode_broker(encode_broker(b));
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, b);
@@ -45,8 +45,8 @@ TEST(MetadataCache, FollowsBrokersAndTheController) {
   MetadataCache cache(Keys{"/runnel/c1/"});
   etcd::RangeResponse listing;
   listing.revision = 10;
-  listing.kvs = {kv("/runnel/c1/brokers/1", encode_broker({1, "h1", 9092, "", 0, {}}), 5, 5),
-                 kv("/runnel/c1/brokers/2", encode_broker({2, "h2", 9093, "r", 0, {}}), 7, 7),
+  listing.kvs = {kv("/runnel/c1/brokers/1", encode_broker({1, "h1", 9092, "", 0, {}, {}}), 5, 5),
+                 kv("/runnel/c1/brokers/2", encode_broker({2, "h2", 9093, "r", 0, {}, {}}), 7, 7),
                  kv("/runnel/c1/controller", encode_controller({2}), 8, 8)};
   cache.reset(listing);
   ASSERT_EQ(cache.brokers().size(), 2u);
@@ -71,9 +71,9 @@ TEST(MetadataCache, FollowsBrokersAndTheController) {
   // not decode is ignored; keys of another cluster are not ours.
   std::vector<etcd::WatchEvent> more(4);
   more[0].kv = kv("/runnel/c1/controller", encode_controller({1}), 12, 12);
-  more[1].kv = kv("/runnel/c1/brokers/3", encode_broker({3, "h3", 9094, "", 0, {}}), 12, 12);
+  more[1].kv = kv("/runnel/c1/brokers/3", encode_broker({3, "h3", 9094, "", 0, {}, {}}), 12, 12);
   more[2].kv = kv("/runnel/c1/brokers/4", "garbage", 12, 12);
-  more[3].kv = kv("/runnel/c1/brokers/5", encode_broker({6, "h6", 1, "", 0, {}}), 12, 12);  // id disagrees with key
+  more[3].kv = kv("/runnel/c1/brokers/5", encode_broker({6, "h6", 1, "", 0, {}, {}}), 12, 12);  // id disagrees with key
   cache.apply(12, more);
   EXPECT_EQ(cache.controller_id(), 1);
   EXPECT_EQ(cache.controller_epoch(), 12);

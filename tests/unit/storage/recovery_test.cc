@@ -455,7 +455,9 @@ TEST(Recovery, TwoStepShutdownWithOneFilesystemSync) {
       auto root = Env::posix()->open_dir(dir.path());
       ASSERT_TRUE(env.sync_filesystem(*root));
       log->finish_shutdown();
-      if (second_sync) ASSERT_TRUE(env.sync_filesystem(*root));
+      if (second_sync) {
+        ASSERT_TRUE(env.sync_filesystem(*root));
+      }
     }
     env.drop_unsynced_data();
     auto log = PartitionLog::open(dir.path(), config, 0, &env);
