@@ -664,13 +664,16 @@ void Broker::start() {
         shards_.at(s).io(), inter_broker_sasl_, inter_broker_tls_, &metrics.txn_marker_connections));
   }
   partitions_.open_all(topics, [this](int s) {
-    for (int32_t p = 0; p < offsets_partitions_; ++p)
-      if (&owner(group::kOffsetsTopic, p) == &shards_.at(s)) coordinators_[s]->load(p);
-    coordinators_[s]->start();
+    // One node coordinates every group and transaction. In a cluster a
+    // coordinator replays a partition when it becomes its leader
+    // (on_leadership); a follower's replica is not its to answer for.
     if (!control_plane_) {
+      for (int32_t p = 0; p < offsets_partitions_; ++p)
+        if (&owner(group::kOffsetsTopic, p) == &shards_.at(s)) coordinators_[s]->load(p);
       for (int32_t p = 0; p < txn_partitions_; ++p)
         if (&owner(txn::kTransactionStateTopic, p) == &shards_.at(s)) txn_coordinators_[s]->load(p);
     }
+    coordinators_[s]->start();
     txn_coordinators_[s]->start();
   });
   spdlog::info("opened {} partitions of {} topics ({} descriptors cached, limits: {} open files, {} partitions)",

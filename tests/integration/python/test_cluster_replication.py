@@ -268,6 +268,47 @@ class ClusterFaultsTest(unittest.TestCase):
                 coordinator, probes, offsets, views,
                 "\n".join("broker %d:\n  %s" % (n, "\n  ".join(lines[-40:])) for n, lines in logs.items())))
 
+    def test_a_restarted_follower_lists_no_group_it_does_not_coordinate(self):
+        # ListGroups answers with the groups a broker coordinates, as Kafka's.
+        # A broker restarting with a follower replica of a group's offsets
+        # partition once replayed it at start-up and listed the group, in the
+        # state it had then, though another broker coordinates it.
+        c = self.cluster
+        ClusterReplicationTest.create(self, "listed-work", 1, 3)
+        cons = consumer(c.bootstrap, group_id="listed", enable_auto_commit=False, request_timeout_ms=30000)
+        cons.subscribe(["listed-work"])
+        self.assertTrue(wait_for(lambda: cons.poll(timeout_ms=200) is not None and cons.assignment(), timeout=30))
+        cons.commit()
+        cons.close()
+        a = admin(c.bootstrap)
+        coordinator = a._find_coordinator_ids(["listed"])["listed"]
+        a.close()
+        h = 0
+        for ch in b"listed":
+            h = (31 * h + ch) & 0xffffffff
+        part = (h & 0x7fffffff) % 3
+        offsets = "__consumer_offsets"
+        _, leader, replicas, _ = states(c.view(coordinator, [offsets]), offsets)[part]
+        # Neither its leader nor its preferred replica, so it cannot take the
+        # partition over when it comes back.
+        victim = next(n for n in c.brokers if n != leader and n != replicas[0])
+        c.brokers[victim].stop()
+        c.brokers[victim].restart()
+
+        def back_in_sync():
+            st = states(c.view(victim, [offsets]), offsets).get(part)
+            return st is not None and st[1] == leader and sorted(st[3]) == sorted(st[2])
+        self.assertTrue(wait_for(back_in_sync, timeout=30))
+
+        def listed(node):
+            a = admin(c.brokers[node].bootstrap)
+            try:
+                return sorted(g[0] for g in a.list_consumer_groups(broker_ids=[node]))
+            finally:
+                a.close()
+        self.assertEqual(listed(leader), ["listed"])
+        self.assertEqual(listed(victim), [])
+
     def test_a_coordinator_that_loses_its_partition_answers_waiting_members(self):
         # Members waiting in JoinGroup on a coordinator that stops leading the
         # group's __consumer_offsets partition (here: leadership returns to
