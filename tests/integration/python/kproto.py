@@ -259,6 +259,20 @@ def parse_offset_commit_v2(payload):
     return r.i16()
 
 
+# The errors a client retries by finding the coordinator again: loading, not
+# available, not coordinator.
+COORDINATOR_ERRORS = (14, 15, 16)
+
+
+def offsets_partition_for(group, partitions):
+    """The __consumer_offsets partition of a group, as Kafka computes it:
+    abs(group.hashCode()) % partitions, with Java's String.hashCode."""
+    h = 0
+    for ch in group.encode():
+        h = (31 * h + ch) & 0xffffffff
+    return (h & 0x7fffffff) % partitions
+
+
 def offset_fetch_v1(correlation_id, group, topic, partition):
     body = header_v1(9, 1, correlation_id) + string(group) + i32(1) + string(topic) + i32(1) + i32(partition)
     return frame(body)

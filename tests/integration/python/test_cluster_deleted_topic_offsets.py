@@ -47,9 +47,6 @@ def committed(port, topic):
         return None
 
 
-COORDINATOR_ERRORS = (14, 15, 16)  # loading, not available, not coordinator
-
-
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
 class DeletedTopicOffsetsTest(unittest.TestCase):
     def setUp(self):
@@ -106,7 +103,7 @@ class DeletedTopicOffsetsTest(unittest.TestCase):
         def answer():
             for n in others:
                 r = committed(c.brokers[n].port, "doomed")
-                if r and r[1] not in COORDINATOR_ERRORS:
+                if r and r[1] not in kproto.COORDINATOR_ERRORS:
                     return r
             return None
         self.assertTrue(wait_for(answer))

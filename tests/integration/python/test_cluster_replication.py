@@ -256,8 +256,7 @@ class ClusterFaultsTest(unittest.TestCase):
         stop.set()
         for t in hammers:
             t.join()
-        COORDINATOR_ERRORS = (14, 15, 16)  # loading, not available, not coordinator
-        self.assertEqual({a for a in answers if a != (10, 0) and a[1] not in COORDINATOR_ERRORS}, set(),
+        self.assertEqual({a for a in answers if a != (10, 0) and a[1] not in kproto.COORDINATOR_ERRORS}, set(),
                          "OffsetFetch answers through the failover: %r" % answers)
         if result != {0: 10, 1: 10, 2: 10}:
             offsets = "__consumer_offsets"
@@ -283,10 +282,7 @@ class ClusterFaultsTest(unittest.TestCase):
         a = admin(c.bootstrap)
         coordinator = a._find_coordinator_ids(["listed"])["listed"]
         a.close()
-        h = 0
-        for ch in b"listed":
-            h = (31 * h + ch) & 0xffffffff
-        part = (h & 0x7fffffff) % 3
+        part = kproto.offsets_partition_for("listed", 3)
         offsets = "__consumer_offsets"
         _, leader, replicas, _ = states(c.view(coordinator, [offsets]), offsets)[part]
         # Neither its leader nor its preferred replica, so it cannot take the
@@ -316,10 +312,7 @@ class ClusterFaultsTest(unittest.TestCase):
         # new coordinator; the old one keeps nothing of the group.
         c = self.cluster
         group = "movers"
-        h = 0
-        for ch in group.encode():
-            h = (31 * h + ch) & 0xffffffff
-        part = (h & 0x7fffffff) % 3
+        part = kproto.offsets_partition_for(group, 3)
         offsets = "__consumer_offsets"
 
         def state(node):
