@@ -19,8 +19,20 @@ BOOTSTRAP=""
 BROKER_ARGS=()
 _LIB_TMPDIRS=()
 
+# free_port: a loopback port nothing listens on and this script was not given
+# before (the kernel may hand a just-closed port out again). `$(free_port)` runs
+# in a subshell, so the ports handed out are kept in a file.
+_PORTS_HANDED_OUT=$(mktemp -d /tmp/runnel-it-ports.XXXXXX)
+_LIB_TMPDIRS+=("$_PORTS_HANDED_OUT")
 free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  local port
+  while :; do
+    port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    if mkdir "$_PORTS_HANDED_OUT/$port" 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
 }
 
 # wait_port PORT [TIMEOUT_S]: returns 0 once a TCP connect to 127.0.0.1:PORT succeeds.

@@ -9,7 +9,11 @@ const path = require('node:path')
 
 const live = new Set()
 
-function freePort() {
+// Ports handed out by this process: the kernel may give a just-closed port
+// again, and two listeners given the same port fail to start.
+const portsHandedOut = new Set()
+
+function anyFreePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer()
     srv.on('error', reject)
@@ -18,6 +22,16 @@ function freePort() {
       srv.close(() => resolve(port))
     })
   })
+}
+
+async function freePort() {
+  for (;;) {
+    const port = await anyFreePort()
+    if (!portsHandedOut.has(port)) {
+      portsHandedOut.add(port)
+      return port
+    }
+  }
 }
 
 function canConnect(port) {

@@ -38,12 +38,21 @@ def _unregister_pid(pid):
             pass
 
 
+_ports_handed_out = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port nothing listens on, never one this process handed out
+    before: the kernel may give a just-closed port again, and two listeners of
+    one broker (or two brokers) given the same port fail to start."""
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _ports_handed_out:
+            _ports_handed_out.add(port)
+            return port
 
 
 def wait_port(port, timeout=15.0, proc=None):
