@@ -134,13 +134,19 @@ protocol::MetadataResponse AdminClient::metadata(const std::optional<std::vector
   return call<protocol::MetadataResponse>(req, version);
 }
 
-std::unique_ptr<AdminClient> AdminClient::to_group_coordinator(const std::string& bootstrap, const std::string& group,
-                                                               const std::string& client_id) {
+protocol::FindCoordinatorResponse AdminClient::find_group_coordinator(const std::string& bootstrap,
+                                                                      const std::string& group,
+                                                                      const std::string& client_id) {
   AdminClient client(bootstrap, client_id);
   protocol::FindCoordinatorRequest req;
   req.key = group;
   req.key_type = 0;
-  auto resp = client.call<protocol::FindCoordinatorResponse>(req, 2);
+  return client.call<protocol::FindCoordinatorResponse>(req, 2);
+}
+
+std::unique_ptr<AdminClient> AdminClient::to_group_coordinator(const std::string& bootstrap, const std::string& group,
+                                                               const std::string& client_id) {
+  auto resp = find_group_coordinator(bootstrap, group, client_id);
   if (resp.error_code != 0)
     throw AdminError("FindCoordinator for '" + group + "': " + std::to_string(resp.error_code) + " " +
                      resp.error_message.value_or(""));

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "app/group_coordinator_client.h"
 #include "app/progress_line.h"
 #include "app/topic_layout.h"
 #include "base/endian.h"
@@ -74,25 +75,29 @@ std::string format_record(const std::string& f, const std::string& topic, int32_
   return out;
 }
 
-std::map<int32_t, int64_t> committed(AdminClient& coordinator, const std::string& group, const std::string& topic,
-                                     const std::vector<int32_t>& partitions) {
+std::map<int32_t, int64_t> committed(GroupCoordinatorClient& coordinator, const std::string& group,
+                                     const std::string& topic, const std::vector<int32_t>& partitions) {
   OffsetFetchRequest req;
   req.group_id = group;
   OffsetFetchRequest::OffsetFetchRequestTopic t;
   t.name = topic;
   t.partition_indexes = partitions;
   req.topics = std::vector<OffsetFetchRequest::OffsetFetchRequestTopic>{t};
-  auto resp = coordinator.call<OffsetFetchResponse>(req, 5);
+  auto resp = coordinator.call<OffsetFetchResponse>(req, 5, offset_fetch_retriable_error);
   if (resp.error_code != 0)
     throw AdminError("OffsetFetch: " + std::string(error_name(static_cast<ErrorCode>(resp.error_code))));
   std::map<int32_t, int64_t> out;
   for (const auto& rt : resp.topics)
-    for (const auto& rp : rt.partitions)
-      if (rp.error_code == 0 && rp.committed_offset >= 0) out[rp.partition_index] = rp.committed_offset;
+    for (const auto& rp : rt.partitions) {
+      if (rp.error_code != 0)
+        throw AdminError("OffsetFetch " + topic + "-" + std::to_string(rp.partition_index) + ": " +
+                         error_text(rp.error_code));
+      if (rp.committed_offset >= 0) out[rp.partition_index] = rp.committed_offset;
+    }
   return out;
 }
 
-void commit(AdminClient& coordinator, const std::string& group, const std::string& topic,
+void commit(GroupCoordinatorClient& coordinator, const std::string& group, const std::string& topic,
             const std::map<int32_t, int64_t>& offsets, std::ostream& err) {
   OffsetCommitRequest req;
   req.group_id = group;
@@ -107,7 +112,7 @@ void commit(AdminClient& coordinator, const std::string& group, const std::strin
     t.partitions.push_back(rp);
   }
   req.topics.push_back(t);
-  auto resp = coordinator.call<OffsetCommitResponse>(req, 5);
+  auto resp = coordinator.call<OffsetCommitResponse>(req, 5, offset_commit_retriable_error);
   for (const auto& rt : resp.topics)
     for (const auto& rp : rt.partitions)
       if (rp.error_code != 0)
@@ -139,10 +144,10 @@ int consume_records(TopicLayout& layout, const ConsumeOptions& o, std::ostream& 
     } else {
       for (int32_t p = 0; p < layout.partitions(); ++p) partitions.push_back(p);
     }
-    std::unique_ptr<AdminClient> group_coordinator;
+    std::unique_ptr<GroupCoordinatorClient> group_coordinator;
     std::map<int32_t, int64_t> from_group;
     if (o.group) {
-      group_coordinator = AdminClient::to_group_coordinator(o.bootstrap, *o.group);
+      group_coordinator = std::make_unique<GroupCoordinatorClient>(o.bootstrap, *o.group);
       if (!o.offset) from_group = committed(*group_coordinator, *o.group, o.topic, partitions);
     }
     // Where each partition starts.

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "app/admin_client.h"
+#include "app/group_coordinator_client.h"
 #include "app/table.h"
 #include "app/topic_layout.h"
 #include "base/error_code.h"
@@ -23,10 +24,11 @@ int group_delete(const std::vector<std::string>& groups, const std::string& boot
   std::vector<std::vector<std::string>> rows{{"GROUP", "STATUS"}};
   for (const auto& group : groups) {
     try {
-      auto coordinator = AdminClient::to_group_coordinator(bootstrap, group);
+      GroupCoordinatorClient coordinator(bootstrap, group);
       DeleteGroupsRequest req;
       req.groups_names = {group};
-      auto resp = coordinator->call<DeleteGroupsResponse>(req, 2);
+      auto resp = coordinator.call<DeleteGroupsResponse>(
+          req, 2, [](const auto& r) { return r.results.size() == 1 ? r.results[0].error_code : int16_t{0}; });
       for (const auto& r : resp.results) {
         if (r.error_code != 0) status = 1;
         rows.push_back({r.group_id, r.error_code == 0 ? "OK" : error_text(r.error_code)});
@@ -44,7 +46,7 @@ int group_delete(const std::vector<std::string>& groups, const std::string& boot
 int group_seek(const std::string& group, const std::string& to, const std::vector<std::string>& topics,
                const std::string& bootstrap, std::ostream& out, std::ostream& err) {
   try {
-    auto coordinator = AdminClient::to_group_coordinator(bootstrap, group);
+    GroupCoordinatorClient coordinator(bootstrap, group);
     // The partitions to move: every partition of the topics named, or what the group has committed.
     std::map<std::string, std::set<int32_t>> partitions;
     std::map<std::string, std::unique_ptr<TopicLayout>> layouts;
@@ -60,7 +62,7 @@ int group_seek(const std::string& group, const std::string& to, const std::vecto
       OffsetFetchRequest freq;
       freq.group_id = group;
       freq.topics = std::nullopt;
-      auto fresp = coordinator->call<OffsetFetchResponse>(freq, 7);
+      auto fresp = coordinator.call<OffsetFetchResponse>(freq, 7, offset_fetch_retriable_error);
       if (fresp.error_code != 0) {
         err << "Error: OffsetFetch for '" << group << "': " << error_text(fresp.error_code) << "\n";
         return 1;
@@ -107,7 +109,7 @@ int group_seek(const std::string& group, const std::string& to, const std::vecto
       }
       creq.topics.push_back(ct);
     }
-    auto cresp = coordinator->call<OffsetCommitResponse>(creq, 5);
+    auto cresp = coordinator.call<OffsetCommitResponse>(creq, 5, offset_commit_retriable_error);
     int status = 0;
     std::vector<std::vector<std::string>> rows{{"GROUP", "TOPIC", "PARTITION", "NEW-OFFSET", "STATUS"}};
     for (const auto& rt : cresp.topics)

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "app/admin_client.h"
+#include "app/group_coordinator_client.h"
 #include "app/table.h"
 #include "app/topic_layout.h"
 #include "base/error_code.h"
@@ -80,10 +81,11 @@ struct GroupView {
 };
 
 // The group as a consumer group (KIP-848), or nullopt when it is none.
-std::optional<GroupView> describe_consumer_group(AdminClient& client, const std::string& group) {
+std::optional<GroupView> describe_consumer_group(GroupCoordinatorClient& client, const std::string& group) {
   ConsumerGroupDescribeRequest req;
   req.group_ids = {group};
-  auto resp = client.call<ConsumerGroupDescribeResponse>(req, 1);
+  auto resp = client.call<ConsumerGroupDescribeResponse>(
+      req, 1, [](const auto& r) { return r.groups.size() == 1 ? r.groups[0].error_code : int16_t{0}; });
   if (resp.groups.size() != 1 || resp.groups[0].error_code != 0) return std::nullopt;
   const auto& g = resp.groups[0];
   GroupView view;
@@ -111,12 +113,12 @@ int group_describe(const std::string& group, const std::string& bootstrap, bool 
   try {
     // The group's coordinator answers for it; any other broker of a cluster
     // says NOT_COORDINATOR.
-    auto coordinator = AdminClient::to_group_coordinator(bootstrap, group);
-    AdminClient& client = *coordinator;
+    GroupCoordinatorClient client(bootstrap, group);
 
     DescribeGroupsRequest dreq;
     dreq.groups = {group};
-    auto dresp = client.call<DescribeGroupsResponse>(dreq, 4);
+    auto dresp = client.call<DescribeGroupsResponse>(
+        dreq, 4, [](const auto& r) { return r.groups.size() == 1 ? r.groups[0].error_code : int16_t{0}; });
     if (dresp.groups.size() != 1) {
       err << "Error: DescribeGroups returned " << dresp.groups.size() << " groups\n";
       return 1;
@@ -158,7 +160,7 @@ int group_describe(const std::string& group, const std::string& bootstrap, bool 
     OffsetFetchRequest freq;
     freq.group_id = group;
     freq.topics = std::nullopt;
-    auto fresp = client.call<OffsetFetchResponse>(freq, 7);
+    auto fresp = client.call<OffsetFetchResponse>(freq, 7, offset_fetch_retriable_error);
     if (fresp.error_code != 0) {
       err << "Error: OffsetFetch for '" << group << "' failed: " << error_text(fresp.error_code) << "\n";
       return 1;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "app/admin_client.h"
+#include "app/group_coordinator_client.h"
 #include "app/topic_layout.h"
 #include "base/endian.h"
 #include "base/error_code.h"
@@ -18,6 +19,10 @@ namespace {
 
 using namespace runnel::protocol;
 using Clock = std::chrono::steady_clock;
+
+// How long an offset fetch or commit asks a loading or moving coordinator
+// again: well within a session timeout, as the membership thread waits.
+constexpr std::chrono::milliseconds kCoordinatorRetry{5000};
 
 std::optional<std::string> optional_text(const std::optional<std::vector<uint8_t>>& b) {
   if (!b) return std::nullopt;
@@ -322,7 +327,7 @@ std::map<GroupConsumer::TopicPartition, int64_t> GroupConsumer::committed(
   DialerScope dialer(options_.dialer);
   std::map<TopicPartition, int64_t> out;
   if (partitions.empty()) return out;
-  auto coord = AdminClient::to_group_coordinator(options_.bootstrap, options_.group, options_.client_id);
+  GroupCoordinatorClient coord(options_.bootstrap, options_.group, options_.client_id, kCoordinatorRetry);
   OffsetFetchRequest req;
   req.group_id = options_.group;
   std::map<std::string, std::vector<int32_t>> by_topic;
@@ -334,11 +339,16 @@ std::map<GroupConsumer::TopicPartition, int64_t> GroupConsumer::committed(
     rt.partition_indexes = ps;
     req.topics->push_back(rt);
   }
-  auto resp = coord->call<OffsetFetchResponse>(req, 5);
+  auto resp = coord.call<OffsetFetchResponse>(req, 5, offset_fetch_retriable_error);
   if (resp.error_code != 0) throw AdminError("OffsetFetch: " + error_text(resp.error_code));
   for (const auto& rt : resp.topics)
-    for (const auto& rp : rt.partitions)
+    for (const auto& rp : rt.partitions) {
+      // Still loading: not "no committed offset"; the member joins again.
+      if (is_retriable_coordinator_error(rp.error_code))
+        throw AdminError("OffsetFetch " + rt.name + "-" + std::to_string(rp.partition_index) + ": " +
+                         error_text(rp.error_code));
       out[{rt.name, rp.partition_index}] = rp.error_code == 0 ? rp.committed_offset : -1;
+    }
   return out;
 }
 
@@ -367,8 +377,8 @@ void GroupConsumer::commit(const std::map<TopicPartition, int64_t>& offsets_in) 
     }
     req.topics.push_back(rt);
   }
-  auto coord = AdminClient::to_group_coordinator(options_.bootstrap, options_.group, options_.client_id);
-  auto resp = coord->call<OffsetCommitResponse>(req, 5);
+  GroupCoordinatorClient coord(options_.bootstrap, options_.group, options_.client_id, kCoordinatorRetry);
+  auto resp = coord.call<OffsetCommitResponse>(req, 5, offset_commit_retriable_error);
   for (const auto& rt : resp.topics)
     for (const auto& rp : rt.partitions)
       if (rp.error_code != 0)

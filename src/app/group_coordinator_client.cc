@@ -1,0 +1,47 @@
+#include "app/group_coordinator_client.h"
+
+#include <utility>
+
+namespace runnel::app {
+
+bool is_retriable_coordinator_error(int16_t error) {
+  return error == code(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS) ||
+         error == code(ErrorCode::COORDINATOR_NOT_AVAILABLE) || error == code(ErrorCode::NOT_COORDINATOR);
+}
+
+int16_t offset_fetch_retriable_error(const protocol::OffsetFetchResponse& response) {
+  if (is_retriable_coordinator_error(response.error_code)) return response.error_code;
+  for (const auto& topic : response.topics)
+    if (int16_t e = first_retriable_error(topic.partitions, [](const auto& p) { return p.error_code; })) return e;
+  return 0;
+}
+
+int16_t offset_commit_retriable_error(const protocol::OffsetCommitResponse& response) {
+  for (const auto& topic : response.topics)
+    if (int16_t e = first_retriable_error(topic.partitions, [](const auto& p) { return p.error_code; })) return e;
+  return 0;
+}
+
+GroupCoordinatorClient::GroupCoordinatorClient(std::string bootstrap, std::string group, std::string client_id,
+                                               std::chrono::milliseconds retry_for)
+    : bootstrap_(std::move(bootstrap)),
+      group_(std::move(group)),
+      client_id_(std::move(client_id)),
+      retry_for_(retry_for) {}
+
+AdminClient& GroupCoordinatorClient::client() {
+  if (coordinator_) return *coordinator_;
+  const auto deadline = std::chrono::steady_clock::now() + retry_for_;
+  for (;;) {
+    auto resp = AdminClient::find_group_coordinator(bootstrap_, group_, client_id_);
+    if (resp.error_code == 0) {
+      coordinator_ = std::make_unique<AdminClient>(resp.host + ":" + std::to_string(resp.port), client_id_);
+      return *coordinator_;
+    }
+    if (!is_retriable_coordinator_error(resp.error_code) || std::chrono::steady_clock::now() >= deadline)
+      throw AdminError("FindCoordinator for '" + group_ + "': " + error_text(resp.error_code, resp.error_message));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace runnel::app

@@ -1,0 +1,78 @@
+#pragma once
+// The tools' connection to a consumer group's coordinator, with the retries
+// every Kafka client makes: while a new coordinator replays the group's
+// offsets it answers COORDINATOR_LOAD_IN_PROGRESS, and while leadership of
+// the group's __consumer_offsets partition moves (or the topic is being
+// created) the brokers answer COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR.
+// A tool that took those answers at their word would print "no committed
+// offset" or fail in the first moments of a cluster, or after a failover.
+//
+// Not thread-safe (one AdminClient underneath); throws AdminError.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "app/admin_client.h"
+#include "base/error_code.h"
+
+namespace runnel::app {
+
+// Whether `error` is one of the coordinator errors clients retry.
+bool is_retriable_coordinator_error(int16_t error);
+
+// The first retriable coordinator error of `items` (0 when none).
+template <typename Range, typename ErrorOf>
+int16_t first_retriable_error(const Range& items, ErrorOf error_of) {
+  for (const auto& item : items)
+    if (is_retriable_coordinator_error(error_of(item))) return error_of(item);
+  return 0;
+}
+
+// The retriable coordinator error of an answer, if any: an OffsetFetch's own
+// (v2+) or one of its partitions' (v0-1 put it there), an OffsetCommit's
+// partitions'.
+int16_t offset_fetch_retriable_error(const protocol::OffsetFetchResponse& response);
+int16_t offset_commit_retriable_error(const protocol::OffsetCommitResponse& response);
+
+class GroupCoordinatorClient {
+ public:
+  // How long a call keeps asking, by default, before it returns the last
+  // answer (a new coordinator loads in well under a second; a failover
+  // takes the control plane's session timeout).
+  static constexpr std::chrono::milliseconds kRetryFor{30000};
+
+  GroupCoordinatorClient(std::string bootstrap, std::string group, std::string client_id = "runnel-cli",
+                         std::chrono::milliseconds retry_for = kRetryFor);
+
+  // Sends `request` at `version` to the coordinator and returns its answer,
+  // asking again (every 100 ms, finding the coordinator anew after
+  // NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE) while
+  // `retriable_error(answer)` names a retriable coordinator error, for up
+  // to the retry time; then the last answer is returned as it is.
+  template <class Response, class Request, class RetriableError>
+  Response call(const Request& request, int16_t version, RetriableError retriable_error) {
+    const auto deadline = std::chrono::steady_clock::now() + retry_for_;
+    for (;;) {
+      Response response = client().call<Response>(request, version);
+      const int16_t error = retriable_error(response);
+      if (!is_retriable_coordinator_error(error) || std::chrono::steady_clock::now() >= deadline) return response;
+      if (error != code(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)) coordinator_.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  // The connection to the coordinator, found first if need be (FindCoordinator,
+  // retried while the coordinator is not available, up to the retry time).
+  AdminClient& client();
+
+ private:
+  std::string bootstrap_;
+  std::string group_;
+  std::string client_id_;
+  std::chrono::milliseconds retry_for_;
+  std::unique_ptr<AdminClient> coordinator_;
+};
+
+}  // namespace runnel::app
