@@ -145,8 +145,28 @@ class Broker:
         return rc
 
     def signal(self, sig):
-        """Sends a signal (SIGSTOP, SIGCONT, ...) to the running broker."""
+        """Sends a signal (SIGSTOP, SIGCONT, ...) to the running broker. After
+        SIGSTOP, waits until every thread of it has stopped: the kernel stops
+        a multi-threaded process only once the thread it woke for the signal
+        runs, and until then (milliseconds on a busy machine) its other
+        threads go on serving."""
         self.proc.send_signal(sig)
+        if sig == signal.SIGSTOP:
+            deadline = time.time() + 10
+            while not self._all_threads_stopped() and time.time() < deadline:
+                time.sleep(0.001)
+
+    def _all_threads_stopped(self):
+        task_dir = "/proc/%d/task" % self.proc.pid
+        try:
+            for tid in os.listdir(task_dir):
+                with open(os.path.join(task_dir, tid, "stat")) as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                if state not in ("T", "t"):
+                    return False
+        except OSError:
+            return True  # gone
+        return True
 
     def wait_exit(self, timeout=30.0):
         """Waits for the broker to exit on its own; returns its exit code (None if it did not)."""

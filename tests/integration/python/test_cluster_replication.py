@@ -360,8 +360,15 @@ class ClusterFaultsTest(unittest.TestCase):
         leader = placed[0][1]
         followers = [n for n in c.brokers if n != leader]
         conn = kproto.Conn(c.brokers[leader].port, timeout=60)
-        conn.send(kproto.produce(1, "shrinking", 0, kproto.record_batch([(None, b"first")]), timeout_ms=30000))
-        self.assertEqual(kproto.parse_produce_v8(conn.recv_frame())[1][0]["error"], 0)
+
+        def first_acknowledged():
+            # The leader may learn of its leadership a moment after broker 1
+            # showed it (NOT_LEADER_OR_FOLLOWER until then).
+            conn.send(kproto.produce(1, "shrinking", 0, kproto.record_batch([(None, b"first")]), timeout_ms=30000))
+            error = kproto.parse_produce_v8(conn.recv_frame())[1][0]["error"]
+            self.assertIn(error, (0, 6))
+            return error == 0
+        self.assertTrue(wait_for(first_acknowledged, timeout=10))
         for n in followers:
             c.brokers[n].signal(signal.SIGSTOP)
         try:
