@@ -134,19 +134,18 @@ protocol::MetadataResponse AdminClient::metadata(const std::optional<std::vector
   return call<protocol::MetadataResponse>(req, version);
 }
 
-protocol::FindCoordinatorResponse AdminClient::find_group_coordinator(const std::string& bootstrap,
-                                                                      const std::string& group,
-                                                                      const std::string& client_id) {
+protocol::FindCoordinatorResponse AdminClient::find_coordinator(const std::string& bootstrap, const std::string& key,
+                                                                int8_t key_type, const std::string& client_id) {
   AdminClient client(bootstrap, client_id);
   protocol::FindCoordinatorRequest req;
-  req.key = group;
-  req.key_type = 0;
+  req.key = key;
+  req.key_type = key_type;
   return client.call<protocol::FindCoordinatorResponse>(req, 2);
 }
 
 std::unique_ptr<AdminClient> AdminClient::to_group_coordinator(const std::string& bootstrap, const std::string& group,
                                                                const std::string& client_id) {
-  auto resp = find_group_coordinator(bootstrap, group, client_id);
+  auto resp = find_coordinator(bootstrap, group, 0, client_id);
   if (resp.error_code != 0)
     throw AdminError("FindCoordinator for '" + group + "': " + std::to_string(resp.error_code) + " " +
                      resp.error_message.value_or(""));

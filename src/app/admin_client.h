@@ -88,13 +88,14 @@ class AdminClient {
   // one. v10+ carries topic ids.
   protocol::MetadataResponse metadata(const std::optional<std::vector<std::string>>& topics, int16_t version = 9);
 
-  // FindCoordinator for `group`, asked of `bootstrap` once.
-  static protocol::FindCoordinatorResponse find_group_coordinator(const std::string& bootstrap,
-                                                                  const std::string& group,
-                                                                  const std::string& client_id = "runnel-cli");
+  // FindCoordinator for `key` (key_type 0: a group, 1: a transactional id),
+  // asked of `bootstrap` once.
+  static protocol::FindCoordinatorResponse find_coordinator(const std::string& bootstrap, const std::string& key,
+                                                            int8_t key_type,
+                                                            const std::string& client_id = "runnel-cli");
   // A connection to the coordinator of `group` (FindCoordinator on
   // `bootstrap`, asked once); throws AdminError with the broker's error.
-  // The tools use GroupCoordinatorClient (app/group_coordinator_client.h),
+  // The tools use CoordinatorClient (app/coordinator_client.h),
   // which retries.
   static std::unique_ptr<AdminClient> to_group_coordinator(const std::string& bootstrap, const std::string& group,
                                                            const std::string& client_id = "runnel-cli");

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "app/group_coordinator_client.h"
+#include "app/coordinator_client.h"
 #include "app/progress_line.h"
 #include "app/topic_layout.h"
 #include "base/endian.h"
@@ -75,8 +75,8 @@ std::string format_record(const std::string& f, const std::string& topic, int32_
   return out;
 }
 
-std::map<int32_t, int64_t> committed(GroupCoordinatorClient& coordinator, const std::string& group,
-                                     const std::string& topic, const std::vector<int32_t>& partitions) {
+std::map<int32_t, int64_t> committed(CoordinatorClient& coordinator, const std::string& group, const std::string& topic,
+                                     const std::vector<int32_t>& partitions) {
   OffsetFetchRequest req;
   req.group_id = group;
   OffsetFetchRequest::OffsetFetchRequestTopic t;
@@ -97,7 +97,7 @@ std::map<int32_t, int64_t> committed(GroupCoordinatorClient& coordinator, const 
   return out;
 }
 
-void commit(GroupCoordinatorClient& coordinator, const std::string& group, const std::string& topic,
+void commit(CoordinatorClient& coordinator, const std::string& group, const std::string& topic,
             const std::map<int32_t, int64_t>& offsets, std::ostream& err) {
   OffsetCommitRequest req;
   req.group_id = group;
@@ -144,10 +144,10 @@ int consume_records(TopicLayout& layout, const ConsumeOptions& o, std::ostream& 
     } else {
       for (int32_t p = 0; p < layout.partitions(); ++p) partitions.push_back(p);
     }
-    std::unique_ptr<GroupCoordinatorClient> group_coordinator;
+    std::unique_ptr<CoordinatorClient> group_coordinator;
     std::map<int32_t, int64_t> from_group;
     if (o.group) {
-      group_coordinator = std::make_unique<GroupCoordinatorClient>(o.bootstrap, *o.group);
+      group_coordinator = std::make_unique<CoordinatorClient>(o.bootstrap, *o.group);
       if (!o.offset) from_group = committed(*group_coordinator, *o.group, o.topic, partitions);
     }
     // Where each partition starts.

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "app/admin_client.h"
-#include "app/group_coordinator_client.h"
+#include "app/coordinator_client.h"
 #include "app/table.h"
 #include "app/topic_layout.h"
 #include "base/error_code.h"
@@ -24,7 +24,7 @@ int group_delete(const std::vector<std::string>& groups, const std::string& boot
   std::vector<std::vector<std::string>> rows{{"GROUP", "STATUS"}};
   for (const auto& group : groups) {
     try {
-      GroupCoordinatorClient coordinator(bootstrap, group);
+      CoordinatorClient coordinator(bootstrap, group);
       DeleteGroupsRequest req;
       req.groups_names = {group};
       auto resp = coordinator.call<DeleteGroupsResponse>(
@@ -46,7 +46,7 @@ int group_delete(const std::vector<std::string>& groups, const std::string& boot
 int group_seek(const std::string& group, const std::string& to, const std::vector<std::string>& topics,
                const std::string& bootstrap, std::ostream& out, std::ostream& err) {
   try {
-    GroupCoordinatorClient coordinator(bootstrap, group);
+    CoordinatorClient coordinator(bootstrap, group);
     // The partitions to move: every partition of the topics named, or what the group has committed.
     std::map<std::string, std::set<int32_t>> partitions;
     std::map<std::string, std::unique_ptr<TopicLayout>> layouts;

@@ -7,7 +7,7 @@
 #include <tuple>
 
 #include "app/admin_client.h"
-#include "app/group_coordinator_client.h"
+#include "app/coordinator_client.h"
 #include "app/table.h"
 #include "app/topic_layout.h"
 #include "base/error_code.h"
@@ -81,7 +81,7 @@ struct GroupView {
 };
 
 // The group as a consumer group (KIP-848), or nullopt when it is none.
-std::optional<GroupView> describe_consumer_group(GroupCoordinatorClient& client, const std::string& group) {
+std::optional<GroupView> describe_consumer_group(CoordinatorClient& client, const std::string& group) {
   ConsumerGroupDescribeRequest req;
   req.group_ids = {group};
   auto resp = client.call<ConsumerGroupDescribeResponse>(
@@ -113,7 +113,7 @@ int group_describe(const std::string& group, const std::string& bootstrap, bool 
   try {
     // The group's coordinator answers for it; any other broker of a cluster
     // says NOT_COORDINATOR.
-    GroupCoordinatorClient client(bootstrap, group);
+    CoordinatorClient client(bootstrap, group);
 
     DescribeGroupsRequest dreq;
     dreq.groups = {group};

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "app/admin_client.h"
-#include "app/group_coordinator_client.h"
+#include "app/coordinator_client.h"
 #include "app/topic_layout.h"
 #include "base/endian.h"
 #include "base/error_code.h"
@@ -327,7 +327,7 @@ std::map<GroupConsumer::TopicPartition, int64_t> GroupConsumer::committed(
   DialerScope dialer(options_.dialer);
   std::map<TopicPartition, int64_t> out;
   if (partitions.empty()) return out;
-  GroupCoordinatorClient coord(options_.bootstrap, options_.group, options_.client_id, kCoordinatorRetry);
+  CoordinatorClient coord(options_.bootstrap, options_.group, options_.client_id, kCoordinatorRetry);
   OffsetFetchRequest req;
   req.group_id = options_.group;
   std::map<std::string, std::vector<int32_t>> by_topic;
@@ -377,7 +377,7 @@ void GroupConsumer::commit(const std::map<TopicPartition, int64_t>& offsets_in) 
     }
     req.topics.push_back(rt);
   }
-  GroupCoordinatorClient coord(options_.bootstrap, options_.group, options_.client_id, kCoordinatorRetry);
+  CoordinatorClient coord(options_.bootstrap, options_.group, options_.client_id, kCoordinatorRetry);
   auto resp = coord.call<OffsetCommitResponse>(req, 5, offset_commit_retriable_error);
   for (const auto& rt : resp.topics)
     for (const auto& rp : rt.partitions)

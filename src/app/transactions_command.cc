@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "app/admin_client.h"
+#include "app/coordinator_client.h"
 #include "app/table.h"
 #include "base/error_code.h"
 #include "protocol/messages.h"
@@ -58,26 +59,14 @@ int transactions_list(const std::string& bootstrap, std::ostream& out, std::ostr
 int transactions_describe(const std::string& transactional_id, const std::string& bootstrap, std::ostream& out,
                           std::ostream& err) {
   try {
-    std::string address = bootstrap;
-    int32_t coordinator = -1;
-    {
-      AdminClient client(bootstrap);
-      FindCoordinatorRequest freq;
-      freq.key = transactional_id;
-      freq.key_type = 1;
-      auto fresp = client.call<FindCoordinatorResponse>(freq, 2);
-      if (fresp.error_code != 0) {
-        err << "Error: FindCoordinator for '" << transactional_id << "' failed: " << error_text(fresp.error_code)
-            << "\n";
-        return 1;
-      }
-      coordinator = fresp.node_id;
-      address = fresp.host + ":" + std::to_string(fresp.port);
-    }
-    AdminClient client(address);
+    CoordinatorClient client(bootstrap, transactional_id, "runnel-cli", CoordinatorClient::kRetryFor,
+                             CoordinatorClient::kTransaction);
+    const int32_t coordinator = client.node_id();
     DescribeTransactionsRequest req;
     req.transactional_ids = {transactional_id};
-    auto resp = client.call<DescribeTransactionsResponse>(req, 0);
+    auto resp = client.call<DescribeTransactionsResponse>(req, 0, [](const auto& r) {
+      return r.transaction_states.size() == 1 ? r.transaction_states[0].error_code : int16_t{0};
+    });
     if (resp.transaction_states.size() != 1) {
       err << "Error: DescribeTransactions returned " << resp.transaction_states.size() << " entries\n";
       return 1;

@@ -1,11 +1,12 @@
 #pragma once
-// The tools' connection to a consumer group's coordinator, with the retries
-// every Kafka client makes: while a new coordinator replays the group's
-// offsets it answers COORDINATOR_LOAD_IN_PROGRESS, and while leadership of
-// the group's __consumer_offsets partition moves (or the topic is being
-// created) the brokers answer COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR.
-// A tool that took those answers at their word would print "no committed
-// offset" or fail in the first moments of a cluster, or after a failover.
+// The tools' connection to the coordinator of a consumer group (or of a
+// transactional id), with the retries every Kafka client makes: while a new
+// coordinator replays the group's offsets it answers
+// COORDINATOR_LOAD_IN_PROGRESS, and while leadership of the group's
+// __consumer_offsets partition moves (or the topic is being created) the
+// brokers answer COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR. A tool that
+// took those answers at their word would print "no committed offset" or
+// fail in the first moments of a cluster, or after a failover.
 //
 // Not thread-safe (one AdminClient underneath); throws AdminError.
 #include <chrono>
@@ -36,15 +37,20 @@ int16_t first_retriable_error(const Range& items, ErrorOf error_of) {
 int16_t offset_fetch_retriable_error(const protocol::OffsetFetchResponse& response);
 int16_t offset_commit_retriable_error(const protocol::OffsetCommitResponse& response);
 
-class GroupCoordinatorClient {
+class CoordinatorClient {
  public:
   // How long a call keeps asking, by default, before it returns the last
   // answer (a new coordinator loads in well under a second; a failover
   // takes the control plane's session timeout).
   static constexpr std::chrono::milliseconds kRetryFor{30000};
+  // FindCoordinator's key types.
+  static constexpr int8_t kGroup = 0;
+  static constexpr int8_t kTransaction = 1;
 
-  GroupCoordinatorClient(std::string bootstrap, std::string group, std::string client_id = "runnel-cli",
-                         std::chrono::milliseconds retry_for = kRetryFor);
+  // The coordinator of `key` (a group id, or a transactional id with
+  // kTransaction).
+  CoordinatorClient(std::string bootstrap, std::string key, std::string client_id = "runnel-cli",
+                    std::chrono::milliseconds retry_for = kRetryFor, int8_t key_type = kGroup);
 
   // Sends `request` at `version` to the coordinator and returns its answer,
   // asking again (every 100 ms, finding the coordinator anew after
@@ -66,10 +72,14 @@ class GroupCoordinatorClient {
   // The connection to the coordinator, found first if need be (FindCoordinator,
   // retried while the coordinator is not available, up to the retry time).
   AdminClient& client();
+  // The coordinator's node id (found first if need be).
+  int32_t node_id();
 
  private:
   std::string bootstrap_;
-  std::string group_;
+  std::string key_;
+  int8_t key_type_;
+  int32_t node_id_ = -1;
   std::string client_id_;
   std::chrono::milliseconds retry_for_;
   std::unique_ptr<AdminClient> coordinator_;

@@ -1,4 +1,4 @@
-#include "app/group_coordinator_client.h"
+#include "app/coordinator_client.h"
 
 #include <utility>
 
@@ -22,26 +22,33 @@ int16_t offset_commit_retriable_error(const protocol::OffsetCommitResponse& resp
   return 0;
 }
 
-GroupCoordinatorClient::GroupCoordinatorClient(std::string bootstrap, std::string group, std::string client_id,
-                                               std::chrono::milliseconds retry_for)
+CoordinatorClient::CoordinatorClient(std::string bootstrap, std::string key, std::string client_id,
+                                     std::chrono::milliseconds retry_for, int8_t key_type)
     : bootstrap_(std::move(bootstrap)),
-      group_(std::move(group)),
+      key_(std::move(key)),
+      key_type_(key_type),
       client_id_(std::move(client_id)),
       retry_for_(retry_for) {}
 
-AdminClient& GroupCoordinatorClient::client() {
+AdminClient& CoordinatorClient::client() {
   if (coordinator_) return *coordinator_;
   const auto deadline = std::chrono::steady_clock::now() + retry_for_;
   for (;;) {
-    auto resp = AdminClient::find_group_coordinator(bootstrap_, group_, client_id_);
+    auto resp = AdminClient::find_coordinator(bootstrap_, key_, key_type_, client_id_);
     if (resp.error_code == 0) {
+      node_id_ = resp.node_id;
       coordinator_ = std::make_unique<AdminClient>(resp.host + ":" + std::to_string(resp.port), client_id_);
       return *coordinator_;
     }
     if (!is_retriable_coordinator_error(resp.error_code) || std::chrono::steady_clock::now() >= deadline)
-      throw AdminError("FindCoordinator for '" + group_ + "': " + error_text(resp.error_code, resp.error_message));
+      throw AdminError("FindCoordinator for '" + key_ + "': " + error_text(resp.error_code, resp.error_message));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+int32_t CoordinatorClient::node_id() {
+  client();
+  return node_id_;
 }
 
 }  // namespace runnel::app
