@@ -3,6 +3,17 @@
 #include <utility>
 
 namespace runnel::app {
+namespace {
+
+// The first retriable coordinator error of `items` (0 when none).
+template <typename Range, typename ErrorOf>
+int16_t first_retriable_error(const Range& items, ErrorOf error_of) {
+  for (const auto& item : items)
+    if (is_retriable_coordinator_error(error_of(item))) return error_of(item);
+  return 0;
+}
+
+}  // namespace
 
 bool is_retriable_coordinator_error(int16_t error) {
   return error == code(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS) ||
@@ -34,14 +45,20 @@ AdminClient& CoordinatorClient::client() {
   if (coordinator_) return *coordinator_;
   const auto deadline = std::chrono::steady_clock::now() + retry_for_;
   for (;;) {
+    // Throws when the bootstrap broker cannot be reached, at once.
     auto resp = AdminClient::find_coordinator(bootstrap_, key_, key_type_, client_id_);
     if (resp.error_code == 0) {
-      node_id_ = resp.node_id;
-      coordinator_ = std::make_unique<AdminClient>(resp.host + ":" + std::to_string(resp.port), client_id_);
-      return *coordinator_;
-    }
-    if (!is_retriable_coordinator_error(resp.error_code) || std::chrono::steady_clock::now() >= deadline)
+      try {
+        coordinator_ = std::make_unique<AdminClient>(resp.host + ":" + std::to_string(resp.port), client_id_);
+        node_id_ = resp.node_id;
+        return *coordinator_;
+      } catch (const AdminError&) {
+        // The coordinator named is down, its death not noticed yet: ask again.
+        if (std::chrono::steady_clock::now() >= deadline) throw;
+      }
+    } else if (!is_retriable_coordinator_error(resp.error_code) || std::chrono::steady_clock::now() >= deadline) {
       throw AdminError("FindCoordinator for '" + key_ + "': " + error_text(resp.error_code, resp.error_message));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -22,14 +23,6 @@ namespace runnel::app {
 
 // Whether `error` is one of the coordinator errors clients retry.
 bool is_retriable_coordinator_error(int16_t error);
-
-// The first retriable coordinator error of `items` (0 when none).
-template <typename Range, typename ErrorOf>
-int16_t first_retriable_error(const Range& items, ErrorOf error_of) {
-  for (const auto& item : items)
-    if (is_retriable_coordinator_error(error_of(item))) return error_of(item);
-  return 0;
-}
 
 // The retriable coordinator error of an answer, if any: an OffsetFetch's own
 // (v2+) or one of its partitions' (v0-1 put it there), an OffsetCommit's
@@ -54,23 +47,36 @@ class CoordinatorClient {
 
   // Sends `request` at `version` to the coordinator and returns its answer,
   // asking again (every 100 ms, finding the coordinator anew after
-  // NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE) while
-  // `retriable_error(answer)` names a retriable coordinator error, for up
-  // to the retry time; then the last answer is returned as it is.
+  // NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE or a lost connection: a
+  // coordinator that died) while `retriable_error(answer)` names a
+  // retriable coordinator error, for up to the retry time; then the last
+  // answer is returned as it is (or the connection's AdminError thrown).
   template <class Response, class Request, class RetriableError>
   Response call(const Request& request, int16_t version, RetriableError retriable_error) {
     const auto deadline = std::chrono::steady_clock::now() + retry_for_;
     for (;;) {
-      Response response = client().call<Response>(request, version);
-      const int16_t error = retriable_error(response);
-      if (!is_retriable_coordinator_error(error) || std::chrono::steady_clock::now() >= deadline) return response;
-      if (error != code(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)) coordinator_.reset();
+      AdminClient& coordinator = client();  // its own failures are final
+      std::optional<Response> response;
+      try {
+        response = coordinator.call<Response>(request, version);
+      } catch (const AdminError&) {
+        if (std::chrono::steady_clock::now() >= deadline) throw;
+      }
+      if (response) {
+        const int16_t error = retriable_error(*response);
+        if (!is_retriable_coordinator_error(error) || std::chrono::steady_clock::now() >= deadline)
+          return std::move(*response);
+      }
+      if (!response || retriable_error(*response) != code(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS))
+        coordinator_.reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
 
   // The connection to the coordinator, found first if need be (FindCoordinator,
-  // retried while the coordinator is not available, up to the retry time).
+  // asked again while the coordinator is not available or the one named
+  // cannot be reached, up to the retry time; a bootstrap broker that cannot
+  // be reached fails at once).
   AdminClient& client();
   // The coordinator's node id (found first if need be).
   int32_t node_id();

@@ -14,8 +14,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 import etcd
 from broker import Broker
-from cluster import Cluster
-from helpers import read_with_librdkafka
+from cluster import Cluster, wait_for
+from helpers import admin, read_with_librdkafka
 
 RUNNEL = os.environ.get("RUNNEL_BIN")
 
@@ -233,6 +233,65 @@ class CliClusterTest(CliChecks, unittest.TestCase):
 
     def setUp(self):
         self.bootstrap = self.cluster.brokers[2].bootstrap
+
+
+@unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
+class CliCoordinatorFailoverTest(unittest.TestCase):
+    """A group's coordinator killed -9: the tools ask again until a survivor
+    has taken the group over, as Kafka's clients do, instead of failing on
+    the dead broker FindCoordinator still names (until its session ends) or
+    on a new coordinator still loading."""
+
+    def setUp(self):
+        self.cluster = Cluster(3, sets={"broker.session.timeout.ms": 2000}).start()
+
+    def tearDown(self):
+        self.cluster.cleanup()
+
+    def test_consume_with_a_group_right_after_its_coordinator_dies(self):
+        c = self.cluster
+        first = c.brokers[1].bootstrap
+        rc, _, err = cli(first, "topic", "create", "failover", "-p", "1", "-r", "3")
+        self.assertEqual(rc, 0, err)
+
+        def leader():
+            view = c.view(1, ["failover"])
+            parts = view[2].get("failover", (0, {}))[1] if view else {}
+            return parts[0][1] if 0 in parts and parts[0][1] >= 0 else None
+        topic_leader = wait_for(leader, timeout=15)
+        self.assertIsNotNone(topic_leader)
+        # A group coordinated by another broker than the topic's leader, so
+        # that only the coordinator dies.
+        a = admin(first)
+        try:
+            def coordinated_elsewhere():
+                for i in range(40):
+                    group = "fo-%d" % i
+                    try:
+                        node = a._find_coordinator_ids([group])[group]
+                    except Exception:  # __consumer_offsets still being created
+                        return None
+                    if node != topic_leader:
+                        return group, node
+                return None
+            found = wait_for(coordinated_elsewhere, timeout=20)
+        finally:
+            a.close()
+        self.assertTrue(found)
+        group, coordinator = found
+        rc, _, err = cli(first, "produce", "failover", "-p", "0", stdin="a\nb\nc\n")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = cli(first, "consume", "failover", "-g", group, "-e", "-f", "%s\\n")
+        self.assertEqual((rc, out), (0, "a\nb\nc\n"), err)
+        rc, _, err = cli(first, "produce", "failover", "-p", "0", stdin="d\n")
+        self.assertEqual(rc, 0, err)
+
+        c.brokers[coordinator].kill9()
+        survivor = c.brokers[topic_leader].bootstrap
+        rc, out, err = cli(survivor, "consume", "failover", "-g", group, "-e", "-f", "%s\\n")
+        self.assertEqual((rc, out), (0, "d\n"), err)
+        rc, out, err = cli(survivor, "group", "describe", group, "--format", "json")
+        self.assertEqual(rc, 0, err)
 
 
 def read_terminal(master):
