@@ -30,6 +30,13 @@ bool is_retriable_coordinator_error(int16_t error);
 int16_t offset_fetch_retriable_error(const protocol::OffsetFetchResponse& response);
 int16_t offset_commit_retriable_error(const protocol::OffsetCommitResponse& response);
 
+// The error of an answer's one entry (a DescribeGroups' group, a
+// DeleteGroups' result, ...), 0 when it has not exactly one.
+template <class Entries>
+int16_t sole_entry_error(const Entries& entries) {
+  return entries.size() == 1 ? entries[0].error_code : int16_t{0};
+}
+
 class CoordinatorClient {
  public:
   // How long a call keeps asking, by default, before it returns the last
@@ -62,13 +69,11 @@ class CoordinatorClient {
       } catch (const AdminError&) {
         if (std::chrono::steady_clock::now() >= deadline) throw;
       }
-      if (response) {
-        const int16_t error = retriable_error(*response);
-        if (!is_retriable_coordinator_error(error) || std::chrono::steady_clock::now() >= deadline)
-          return std::move(*response);
-      }
-      if (!response || retriable_error(*response) != code(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS))
-        coordinator_.reset();
+      const int16_t error = response ? retriable_error(*response) : int16_t{0};
+      if (response && (!is_retriable_coordinator_error(error) || std::chrono::steady_clock::now() >= deadline))
+        return std::move(*response);
+      // Loading: the same coordinator, again. Otherwise (moved, or gone) find it anew.
+      if (error != code(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)) coordinator_.reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }

@@ -27,8 +27,8 @@ int group_delete(const std::vector<std::string>& groups, const std::string& boot
       CoordinatorClient coordinator(bootstrap, group);
       DeleteGroupsRequest req;
       req.groups_names = {group};
-      auto resp = coordinator.call<DeleteGroupsResponse>(
-          req, 2, [](const auto& r) { return r.results.size() == 1 ? r.results[0].error_code : int16_t{0}; });
+      auto resp =
+          coordinator.call<DeleteGroupsResponse>(req, 2, [](const auto& r) { return sole_entry_error(r.results); });
       for (const auto& r : resp.results) {
         if (r.error_code != 0) status = 1;
         rows.push_back({r.group_id, r.error_code == 0 ? "OK" : error_text(r.error_code)});

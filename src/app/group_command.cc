@@ -84,8 +84,8 @@ struct GroupView {
 std::optional<GroupView> describe_consumer_group(CoordinatorClient& client, const std::string& group) {
   ConsumerGroupDescribeRequest req;
   req.group_ids = {group};
-  auto resp = client.call<ConsumerGroupDescribeResponse>(
-      req, 1, [](const auto& r) { return r.groups.size() == 1 ? r.groups[0].error_code : int16_t{0}; });
+  auto resp =
+      client.call<ConsumerGroupDescribeResponse>(req, 1, [](const auto& r) { return sole_entry_error(r.groups); });
   if (resp.groups.size() != 1 || resp.groups[0].error_code != 0) return std::nullopt;
   const auto& g = resp.groups[0];
   GroupView view;
@@ -117,8 +117,7 @@ int group_describe(const std::string& group, const std::string& bootstrap, bool 
 
     DescribeGroupsRequest dreq;
     dreq.groups = {group};
-    auto dresp = client.call<DescribeGroupsResponse>(
-        dreq, 4, [](const auto& r) { return r.groups.size() == 1 ? r.groups[0].error_code : int16_t{0}; });
+    auto dresp = client.call<DescribeGroupsResponse>(dreq, 4, [](const auto& r) { return sole_entry_error(r.groups); });
     if (dresp.groups.size() != 1) {
       err << "Error: DescribeGroups returned " << dresp.groups.size() << " groups\n";
       return 1;

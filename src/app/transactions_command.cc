@@ -61,12 +61,11 @@ int transactions_describe(const std::string& transactional_id, const std::string
   try {
     CoordinatorClient client(bootstrap, transactional_id, "runnel-cli", CoordinatorClient::kRetryFor,
                              CoordinatorClient::kTransaction);
-    const int32_t coordinator = client.node_id();
     DescribeTransactionsRequest req;
     req.transactional_ids = {transactional_id};
-    auto resp = client.call<DescribeTransactionsResponse>(req, 0, [](const auto& r) {
-      return r.transaction_states.size() == 1 ? r.transaction_states[0].error_code : int16_t{0};
-    });
+    auto resp = client.call<DescribeTransactionsResponse>(
+        req, 0, [](const auto& r) { return sole_entry_error(r.transaction_states); });
+    const int32_t coordinator = client.node_id();  // the one that answered
     if (resp.transaction_states.size() != 1) {
       err << "Error: DescribeTransactions returned " << resp.transaction_states.size() << " entries\n";
       return 1;
