@@ -16,6 +16,10 @@ from test_mixed_group_raw import CLASSIC, CONSUMER, REBALANCE_IN_PROGRESS, Class
 
 GROUP, TOPIC = "mixed-failover", "mixed-failover-t"
 GROUP_MAX_SIZE_REACHED = 81
+# What a coordinator answers until it has become the offsets partition's
+# leader and replayed it (clients retry them): COORDINATOR_LOAD_IN_PROGRESS,
+# COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR.
+COORDINATOR_NOT_READY = (14, 15, 16)
 
 
 def describe(port, group=GROUP):
@@ -25,6 +29,16 @@ def describe(port, group=GROUP):
             kproto.round_trip(port, kproto.consumer_group_describe(1, [group]), timeout=5))[0]
     except (OSError, ValueError):
         return None
+
+
+def wait_until_coordinating(test, port, group):
+    """Waits until the broker at `port` answers for `group` as its loaded
+    coordinator: right after a cluster starts it may still be taking the
+    offsets partition over (error 14/15/16), which clients retry."""
+    def ready():
+        g = describe(port, group)
+        return g is not None and g["error"] not in COORDINATOR_NOT_READY
+    test.assertTrue(wait_for(ready, timeout=30), "the coordinator never finished loading")
 
 
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
@@ -43,6 +57,7 @@ class ClusterMixedGroupTest(unittest.TestCase):
         coordinator = a._find_coordinator_ids([GROUP])[GROUP]
         a.close()
         port = c.brokers[coordinator].port
+        wait_until_coordinating(self, port, GROUP)
         k = Classic(port, GROUP, [TOPIC])
         err, _, _, leader, member, _ = k.join_fully()
         self.assertEqual((err, leader), (0, member))
@@ -99,6 +114,7 @@ class ClusterGroupLimitTest(unittest.TestCase):
         coordinator = a._find_coordinator_ids([group])[group]
         a.close()
         port = c.brokers[coordinator].port
+        wait_until_coordinating(self, port, group)
         epochs = {}
         for m in ("m1", "m2"):
             r = heartbeat(port, group, m, 0, topic)
