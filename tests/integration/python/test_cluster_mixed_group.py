@@ -16,10 +16,6 @@ from test_mixed_group_raw import CLASSIC, CONSUMER, REBALANCE_IN_PROGRESS, Class
 
 GROUP, TOPIC = "mixed-failover", "mixed-failover-t"
 GROUP_MAX_SIZE_REACHED = 81
-# What a coordinator answers until it has become the offsets partition's
-# leader and replayed it (clients retry them): COORDINATOR_LOAD_IN_PROGRESS,
-# COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR.
-COORDINATOR_NOT_READY = (14, 15, 16)
 
 
 def describe(port, group=GROUP):
@@ -34,10 +30,10 @@ def describe(port, group=GROUP):
 def wait_until_coordinating(test, port, group):
     """Waits until the broker at `port` answers for `group` as its loaded
     coordinator: right after a cluster starts it may still be taking the
-    offsets partition over (error 14/15/16), which clients retry."""
+    offsets partition over (kproto.COORDINATOR_ERRORS), which clients retry."""
     def ready():
         g = describe(port, group)
-        return g is not None and g["error"] not in COORDINATOR_NOT_READY
+        return g is not None and g["error"] not in kproto.COORDINATOR_ERRORS
     test.assertTrue(wait_for(ready, timeout=30), "the coordinator never finished loading")
 
 

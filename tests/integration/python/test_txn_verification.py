@@ -76,7 +76,7 @@ def init_producer_id(port, txn_id, timeout_ms=60000, cid=22):
         r = call(port, kproto.header_v1(22, 1, cid) + kproto.string(txn_id) + kproto.i32(timeout_ms), cid)
         r.i32()
         err, pid, epoch = r.i16(), r.i64(), r.i16()
-        if err not in (14, 15, 16, 51):  # loading, not available, not coordinator, concurrent
+        if err not in kproto.COORDINATOR_ERRORS + (51,):  # or CONCURRENT_TRANSACTIONS
             return err, pid, epoch
         time.sleep(0.1)
     return err, pid, epoch
