@@ -305,7 +305,7 @@ for name, what in (("blast-produce-1024B-16p-acksall-w5-plain", "plain"),
 plain_b100 = load("blast-produce-100B-1p-acksall-b100.json")
 if plain_b100:
     rows.append(lean_row(plain_b100, "produce 100 B x 1 part, acks=all, batches of 100, 8 in flight"))
-for n in (1, 16):
+for n in (1, 16, 64):
     j = load(f"blast-txn100-100B-1p-{n}producers.json")
     if not j:
         continue
@@ -318,6 +318,18 @@ for n in (1, 16):
                             f"librdkafka's acks=all row {fmt_num(ratio(j['records_per_s'], rdk and rdk.get('records_per_s')), 2)}",
                          " (x best peer: share of the lean acks=all row with batches of 100)",
                          vs_peer=share, peer="the lean acks=all row with batches of 100"))
+# The same shapes for a perfect broker on this disk and kernel (bench/txn_floor.c).
+for n in (16, 64):
+    j = load(f"txn-floor-{n}producers.json")
+    if not j:
+        continue
+    rows.append(dict(
+        workload=f"transaction floor, {n} producers: a perfect broker's syncs (threads, files and group-committed "
+                 f"fdatasyncs, no network) for transactions of 100 x 100 B, {fmt_num(j['transactions_per_s'])} txn/s "
+                 f"({j['txn_fdatasyncs_per_txn']:.2f} fdatasyncs each), against its plain batches of 100, "
+                 f"{fmt_num(j['plain_batches_per_s'])}/s, 8 in flight (bench/txn_floor.c)",
+        records_per_s=j["transactions_per_s"] * 100, vs_peer=j["ratio"],
+        peer="the floor's own plain batches of 100"))
 j = load("blast-latency-100B-1p-acksall-paced.json")
 if j:
     rows.append(lean_row(j, f"produce 100 B x 1 part, acks=all, paced at {fmt_num(j.get('rate_offered'))} rec/s "

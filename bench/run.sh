@@ -431,7 +431,7 @@ if [ $RUNNEL_OK = 1 ]; then
     runnel_alive "blast-$idem"
   done
   # Issue 12 with the lean client: transactions of 100 records (100 B x 1 partition: one batch
-  # per transaction; runnel-bench txn-blast), 1 producer and 16 at once, next to plain acks=all
+  # per transaction; runnel-bench txn-blast), 1, 16 and 64 producers at once, next to plain acks=all
   # with the same 100-record batches, 8 in flight: the broker's cost per transaction without
   # librdkafka's (bench/README.md "Transactions with the lean client").
   if [ $RUNNEL_OK = 1 ]; then
@@ -439,13 +439,24 @@ if [ $RUNNEL_OK = 1 ]; then
       --partitions 1 --record-size 100 --records "$RECORDS_SMALL" --duration "$MAX_SECONDS" --window 8 \
       --batch-records 100 --broker-pid "$RUNNEL_PID"
     runnel_alive blast-b100
-    for n in 1 16; do
+    for n in 1 16 64; do
       [ $RUNNEL_OK = 1 ] || break
       bench "blast-txn100-100B-1p-${n}producers" txn-blast --bootstrap "$BOOT" --topic "t-txnblast-$n" \
         --partitions 1 --record-size 100 --batch-records 100 --producers "$n" --duration 10 \
         --broker-pid "$RUNNEL_PID"
       runnel_alive "blast-txn100-$n"
     done
+    # What a perfect broker with runnel's durability rules gets for the same two shapes on this
+    # disk and kernel (bench/txn_floor.c: threads, files and group-committed fdatasyncs only).
+    if cc -O2 -o "$WORK/txn_floor" "$ROOT/bench/txn_floor.c" -lpthread; then
+      for n in 16 64; do
+        log "transaction floor, $n producers (bench/txn_floor.c)"
+        "$WORK/txn_floor" "$WORK" 8 "$n" 50 8 10961 "$R/txn-floor-${n}producers.json" >&2 ||
+          note "failed:txn-floor-$n" "bench/txn_floor.c exited non-zero"
+      done
+    else
+      note "failed:txn-floor" "bench/txn_floor.c did not compile"
+    fi
   fi
   # End-to-end latency at half the measured maximum of 100 B, 1 partition, acks=all.
   if [ $RUNNEL_OK = 1 ] && [ -f "$R/produce-100B-1p-acksall.json" ]; then

@@ -1,0 +1,255 @@
+// txn_floor: what this disk and kernel allow transactions of 100 records,
+// against plain acks=all batches of the same 100 records, for a perfect
+// broker (issue 12). No network, no protocol, no broker: threads that append
+// to files and wait for group-committed fdatasyncs, nothing else.
+//
+// A perfect broker here keeps one log per partition; a thread that needs its
+// append durable either finds a sync in flight and waits for the next one, or
+// runs the fdatasync itself (group commit with no hand-off to another thread,
+// the fewest thread switches a sync can cost), and every sync covers all that
+// was appended before it began.
+//
+//   plain  WINDOW threads, each appending one batch (BATCH bytes) to the data
+//          log and waiting for it to be durable, again and again: a producer
+//          with WINDOW requests in flight (runnel-bench blast --window).
+//   txn    PRODUCERS threads, each a transactional producer whose id maps to
+//          one of TXNLOG_PARTITIONS logs (Java's String.hashCode of
+//          "txn-floor-<pid>-<i>", as Kafka maps a transactional id), running
+//          what a transaction must make durable, in order: its Ongoing
+//          record (AddPartitionsToTxn), its batch on the data log (Produce),
+//          its PrepareCommit (EndTxn), its marker on the data log (before
+//          the next AddPartitionsToTxn), then the CompleteCommit appended
+//          without a wait.
+//
+// TXN_FLOOR_SKIP=ongoing,marker drops those waits (see g_wait_ongoing).
+// Build and run (not part of runnel or `make bench`):
+//   cc -O2 -Wall -o /tmp/txn_floor bench/txn_floor.c -lpthread
+//   /tmp/txn_floor DIR [SECONDS=8] [PRODUCERS=16] [TXNLOG_PARTITIONS=50] [WINDOW=8] [BATCH=10961] [JSON_FILE]
+// BATCH 10961: a v2 batch of 100 records of 100 B with no key (61 + 100 × 109).
+// Prints each mode's rate, fdatasyncs per unit and CPU per unit, then the
+// ratio issue 12 asks about (transactions × 100 records / plain records).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+  int fd;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  uint64_t appended;  // bytes written
+  uint64_t durable;   // bytes covered by a completed fdatasync
+  int syncing;
+  uint64_t syncs;
+} Log;
+
+static char g_buf[1 << 20];
+static atomic_int g_stop;
+static atomic_ullong g_units;
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec +
+         (double)u.ru_stime.tv_usec / 1e6;
+}
+
+static void die(const char* what) {
+  fprintf(stderr, "txn_floor: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static void log_open(Log* log, const char* dir, const char* name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  log->fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+  if (log->fd < 0) die(path);
+  unlink(path);  // gone at exit, whatever happens
+  pthread_mutex_init(&log->mu, NULL);
+  pthread_cond_init(&log->cv, NULL);
+  log->appended = log->durable = 0;
+  log->syncing = 0;
+  log->syncs = 0;
+}
+
+// Appends `bytes` and returns the offset that must be durable to cover it.
+static uint64_t log_append(Log* log, size_t bytes) {
+  pthread_mutex_lock(&log->mu);
+  if (pwrite(log->fd, g_buf, bytes, (off_t)log->appended) != (ssize_t)bytes) die("pwrite");
+  log->appended += bytes;
+  uint64_t end = log->appended;
+  pthread_mutex_unlock(&log->mu);
+  return end;
+}
+
+// Returns once a sync covering `end` has completed, running it if none is
+// in flight.
+static void log_wait_durable(Log* log, uint64_t end) {
+  pthread_mutex_lock(&log->mu);
+  while (log->durable < end) {
+    if (log->syncing) {
+      pthread_cond_wait(&log->cv, &log->mu);
+      continue;
+    }
+    log->syncing = 1;
+    uint64_t target = log->appended;
+    pthread_mutex_unlock(&log->mu);
+    if (fdatasync(log->fd) != 0) die("fdatasync");
+    pthread_mutex_lock(&log->mu);
+    log->durable = target;
+    log->syncing = 0;
+    log->syncs++;
+    pthread_cond_broadcast(&log->cv);
+  }
+  pthread_mutex_unlock(&log->mu);
+}
+
+static Log g_data;
+static Log* g_txnlogs;
+static size_t g_batch = 10961;
+
+static void* plain_thread(void* arg) {
+  (void)arg;
+  while (!atomic_load(&g_stop)) {
+    log_wait_durable(&g_data, log_append(&g_data, g_batch));
+    atomic_fetch_add(&g_units, 1);
+  }
+  return NULL;
+}
+
+// Set from TXN_FLOOR_SKIP ("ongoing", "marker" or both): a design that would
+// not wait for that record to be durable (each needs a recovery rule runnel
+// does not have: a transaction whose Ongoing record was lost would hang on
+// its partitions; a marker lost behind a durable CompleteCommit would too).
+static int g_wait_ongoing = 1, g_wait_marker = 1;
+
+static void* txn_thread(void* arg) {
+  Log* txnlog = arg;
+  while (!atomic_load(&g_stop)) {
+    uint64_t ongoing = log_append(txnlog, 120);  // Ongoing (AddPartitionsToTxn)
+    if (g_wait_ongoing) log_wait_durable(txnlog, ongoing);
+    log_wait_durable(&g_data, log_append(&g_data, g_batch));  // the batch (Produce)
+    log_wait_durable(txnlog, log_append(txnlog, 120));        // PrepareCommit (EndTxn)
+    uint64_t marker = log_append(&g_data, 78);                // the marker
+    if (g_wait_marker) log_wait_durable(&g_data, marker);
+    log_append(txnlog, 120);  // CompleteCommit, no wait
+    atomic_fetch_add(&g_units, 1);
+  }
+  return NULL;
+}
+
+static int java_hash_partition(const char* s, int partitions) {
+  int32_t h = 0;
+  for (const char* p = s; *p; ++p) h = (int32_t)((uint32_t)h * 31u + (uint8_t)*p);
+  return (h == INT32_MIN ? 0 : abs(h)) % partitions;  // Kafka's Utils.abs
+}
+
+typedef struct {
+  double rate, syncs_per_unit, cpu_us_per_unit;
+} Result;
+
+static Result run(const char* dir, int txn, int threads, int partitions, double seconds) {
+  log_open(&g_data, dir, "txn-floor-data");
+  if (txn) {
+    g_txnlogs = calloc((size_t)partitions, sizeof(Log));
+    for (int p = 0; p < partitions; ++p) {
+      char name[64];
+      snprintf(name, sizeof name, "txn-floor-state-%d", p);
+      log_open(&g_txnlogs[p], dir, name);
+    }
+  }
+  pthread_t* tids = calloc((size_t)threads, sizeof(pthread_t));
+  atomic_store(&g_stop, 0);
+  atomic_store(&g_units, 0);
+  double cpu0 = cpu_s(), t0 = now_s();
+  for (int i = 0; i < threads; ++i) {
+    void* arg = NULL;
+    if (txn) {
+      char id[64];
+      snprintf(id, sizeof id, "txn-floor-%d-%d", (int)getpid(), i);
+      arg = &g_txnlogs[java_hash_partition(id, partitions)];
+    }
+    if (pthread_create(&tids[i], NULL, txn ? txn_thread : plain_thread, arg) != 0) die("pthread_create");
+  }
+  struct timespec pause = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+  nanosleep(&pause, NULL);
+  atomic_store(&g_stop, 1);
+  for (int i = 0; i < threads; ++i) pthread_join(tids[i], NULL);
+  double elapsed = now_s() - t0, cpu = cpu_s() - cpu0;
+  uint64_t units = atomic_load(&g_units), syncs = g_data.syncs;
+  if (txn) {
+    for (int p = 0; p < partitions; ++p) {
+      syncs += g_txnlogs[p].syncs;
+      close(g_txnlogs[p].fd);
+    }
+    free(g_txnlogs);
+  }
+  close(g_data.fd);
+  free(tids);
+  Result r = {(double)units / elapsed, units ? (double)syncs / (double)units : 0,
+              units ? cpu * 1e6 / (double)units : 0};
+  return r;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    fprintf(stderr,
+            "usage: txn_floor DIR [SECONDS=8] [PRODUCERS=16] [TXNLOG_PARTITIONS=50] [WINDOW=8] [BATCH=10961] "
+            "[JSON_FILE]\n");
+    return 2;
+  }
+  const char* dir = argv[1];
+  double seconds = argc > 2 ? atof(argv[2]) : 8;
+  int producers = argc > 3 ? atoi(argv[3]) : 16;
+  int partitions = argc > 4 ? atoi(argv[4]) : 50;
+  int window = argc > 5 ? atoi(argv[5]) : 8;
+  if (argc > 6) g_batch = (size_t)atol(argv[6]);
+  if (seconds <= 0 || producers < 1 || partitions < 1 || window < 1 || g_batch < 1 || g_batch > sizeof g_buf) {
+    fprintf(stderr, "txn_floor: bad arguments\n");
+    return 2;
+  }
+  memset(g_buf, 'r', sizeof g_buf);
+  const char* skip = getenv("TXN_FLOOR_SKIP");
+  if (skip && strstr(skip, "ongoing")) g_wait_ongoing = 0;
+  if (skip && strstr(skip, "marker")) g_wait_marker = 0;
+  Result plain = run(dir, 0, window, partitions, seconds);
+  printf("plain: %d in flight, %zu B batches: %.0f batches/s, %.2f fdatasyncs and %.1f us CPU per batch\n", window,
+         g_batch, plain.rate, plain.syncs_per_unit, plain.cpu_us_per_unit);
+  Result txn = run(dir, 1, producers, partitions, seconds);
+  printf(
+      "txn: %d producers, %d txn-log partitions%s%s: %.0f transactions/s, %.2f fdatasyncs and %.1f us CPU per "
+      "transaction\n",
+      producers, partitions, g_wait_ongoing ? "" : ", Ongoing not waited for",
+      g_wait_marker ? "" : ", marker not waited for", txn.rate, txn.syncs_per_unit, txn.cpu_us_per_unit);
+  const double share = plain.rate > 0 ? txn.rate / plain.rate : 0;
+  printf("ratio (transactions/s over plain batches/s): %.2f\n", share);
+  if (argc > 7) {
+    FILE* f = fopen(argv[7], "w");
+    if (!f) die(argv[7]);
+    fprintf(f,
+            "{\"producers\": %d, \"txnlog_partitions\": %d, \"window\": %d, \"batch_bytes\": %zu, "
+            "\"wait_ongoing\": %s, \"wait_marker\": %s, \"seconds\": %g, "
+            "\"plain_batches_per_s\": %.1f, \"plain_fdatasyncs_per_batch\": %.3f, \"plain_cpu_us_per_batch\": %.1f, "
+            "\"transactions_per_s\": %.1f, \"txn_fdatasyncs_per_txn\": %.3f, \"txn_cpu_us_per_txn\": %.1f, "
+            "\"ratio\": %.3f}\n",
+            producers, partitions, window, g_batch, g_wait_ongoing ? "true" : "false", g_wait_marker ? "true" : "false",
+            seconds, plain.rate, plain.syncs_per_unit, plain.cpu_us_per_unit, txn.rate, txn.syncs_per_unit,
+            txn.cpu_us_per_unit, share);
+    if (fclose(f) != 0) die(argv[7]);
+  }
+  return 0;
+}
