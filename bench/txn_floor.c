@@ -21,7 +21,8 @@
 //          the next AddPartitionsToTxn), then the CompleteCommit appended
 //          without a wait.
 //
-// TXN_FLOOR_SKIP=ongoing,marker drops those waits (see g_wait_ongoing).
+// TXN_FLOOR_SKIP=ongoing,marker drops those waits (see g_wait_ongoing);
+// TXN_FLOOR_HANDOFF=1 syncs on a thread per file instead (see g_handoff).
 // Build and run (not part of runnel or `make bench`):
 //   cc -O2 -Wall -o /tmp/txn_floor bench/txn_floor.c -lpthread
 //   /tmp/txn_floor DIR [SECONDS=8] [PRODUCERS=16] [TXNLOG_PARTITIONS=50] [WINDOW=8] [BATCH=10961] [JSON_FILE]
@@ -96,10 +97,42 @@ static uint64_t log_append(Log* log, size_t bytes) {
   return end;
 }
 
+// TXN_FLOOR_HANDOFF=1: every log has a syncer thread of its own and a
+// waiting thread never syncs (the hand-off a broker with an event loop makes:
+// a wake-up to the syncing thread and one back per sync).
+static int g_handoff = 0;
+static atomic_int g_syncers_stop;
+
+static void* syncer_thread(void* arg) {
+  Log* log = arg;
+  pthread_mutex_lock(&log->mu);
+  while (!atomic_load(&g_syncers_stop)) {
+    if (log->durable >= log->appended) {
+      pthread_cond_wait(&log->cv, &log->mu);
+      continue;
+    }
+    uint64_t target = log->appended;
+    pthread_mutex_unlock(&log->mu);
+    if (fdatasync(log->fd) != 0) die("fdatasync");
+    pthread_mutex_lock(&log->mu);
+    log->durable = target;
+    log->syncs++;
+    pthread_cond_broadcast(&log->cv);
+  }
+  pthread_mutex_unlock(&log->mu);
+  return NULL;
+}
+
 // Returns once a sync covering `end` has completed, running it if none is
 // in flight.
 static void log_wait_durable(Log* log, uint64_t end) {
   pthread_mutex_lock(&log->mu);
+  if (g_handoff) {
+    pthread_cond_broadcast(&log->cv);  // wakes the syncer (and waiters, who sleep again)
+    while (log->durable < end) pthread_cond_wait(&log->cv, &log->mu);
+    pthread_mutex_unlock(&log->mu);
+    return;
+  }
   while (log->durable < end) {
     if (log->syncing) {
       pthread_cond_wait(&log->cv, &log->mu);
@@ -173,6 +206,12 @@ static Result run(const char* dir, int txn, int threads, int partitions, double 
     }
   }
   pthread_t* tids = calloc((size_t)threads, sizeof(pthread_t));
+  const int logs = 1 + (txn ? partitions : 0);
+  pthread_t* syncers = calloc((size_t)logs, sizeof(pthread_t));
+  atomic_store(&g_syncers_stop, 0);
+  for (int l = 0; g_handoff && l < logs; ++l)
+    if (pthread_create(&syncers[l], NULL, syncer_thread, l == 0 ? &g_data : &g_txnlogs[l - 1]) != 0)
+      die("pthread_create");
   atomic_store(&g_stop, 0);
   atomic_store(&g_units, 0);
   double cpu0 = cpu_s(), t0 = now_s();
@@ -189,6 +228,15 @@ static Result run(const char* dir, int txn, int threads, int partitions, double 
   nanosleep(&pause, NULL);
   atomic_store(&g_stop, 1);
   for (int i = 0; i < threads; ++i) pthread_join(tids[i], NULL);
+  atomic_store(&g_syncers_stop, 1);
+  for (int l = 0; g_handoff && l < logs; ++l) {
+    Log* log = l == 0 ? &g_data : &g_txnlogs[l - 1];
+    pthread_mutex_lock(&log->mu);
+    pthread_cond_broadcast(&log->cv);
+    pthread_mutex_unlock(&log->mu);
+    pthread_join(syncers[l], NULL);
+  }
+  free(syncers);
   double elapsed = now_s() - t0, cpu = cpu_s() - cpu0;
   uint64_t units = atomic_load(&g_units), syncs = g_data.syncs;
   if (txn) {
@@ -226,9 +274,11 @@ int main(int argc, char** argv) {
   const char* skip = getenv("TXN_FLOOR_SKIP");
   if (skip && strstr(skip, "ongoing")) g_wait_ongoing = 0;
   if (skip && strstr(skip, "marker")) g_wait_marker = 0;
+  const char* handoff = getenv("TXN_FLOOR_HANDOFF");
+  g_handoff = handoff && strcmp(handoff, "1") == 0;
   Result plain = run(dir, 0, window, partitions, seconds);
-  printf("plain: %d in flight, %zu B batches: %.0f batches/s, %.2f fdatasyncs and %.1f us CPU per batch\n", window,
-         g_batch, plain.rate, plain.syncs_per_unit, plain.cpu_us_per_unit);
+  printf("plain%s: %d in flight, %zu B batches: %.0f batches/s, %.2f fdatasyncs and %.1f us CPU per batch\n",
+         g_handoff ? " (hand-off)" : "", window, g_batch, plain.rate, plain.syncs_per_unit, plain.cpu_us_per_unit);
   Result txn = run(dir, 1, producers, partitions, seconds);
   printf(
       "txn: %d producers, %d txn-log partitions%s%s: %.0f transactions/s, %.2f fdatasyncs and %.1f us CPU per "
@@ -242,13 +292,13 @@ int main(int argc, char** argv) {
     if (!f) die(argv[7]);
     fprintf(f,
             "{\"producers\": %d, \"txnlog_partitions\": %d, \"window\": %d, \"batch_bytes\": %zu, "
-            "\"wait_ongoing\": %s, \"wait_marker\": %s, \"seconds\": %g, "
+            "\"wait_ongoing\": %s, \"wait_marker\": %s, \"handoff\": %s, \"seconds\": %g, "
             "\"plain_batches_per_s\": %.1f, \"plain_fdatasyncs_per_batch\": %.3f, \"plain_cpu_us_per_batch\": %.1f, "
             "\"transactions_per_s\": %.1f, \"txn_fdatasyncs_per_txn\": %.3f, \"txn_cpu_us_per_txn\": %.1f, "
             "\"ratio\": %.3f}\n",
             producers, partitions, window, g_batch, g_wait_ongoing ? "true" : "false", g_wait_marker ? "true" : "false",
-            seconds, plain.rate, plain.syncs_per_unit, plain.cpu_us_per_unit, txn.rate, txn.syncs_per_unit,
-            txn.cpu_us_per_unit, share);
+            g_handoff ? "true" : "false", seconds, plain.rate, plain.syncs_per_unit, plain.cpu_us_per_unit, txn.rate,
+            txn.syncs_per_unit, txn.cpu_us_per_unit, share);
     if (fclose(f) != 0) die(argv[7]);
   }
   return 0;
