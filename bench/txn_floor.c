@@ -23,7 +23,7 @@
 //
 // TXN_FLOOR_SKIP=ongoing,marker drops those waits (see g_wait_ongoing);
 // TXN_FLOOR_HANDOFF=1 syncs on a thread per file instead (see g_handoff).
-// Build and run (not part of runnel or `make bench`):
+// Build and run (`make bench` builds it so and runs it at 16 and 64 producers):
 //   cc -O2 -Wall -o /tmp/txn_floor bench/txn_floor.c -lpthread
 //   /tmp/txn_floor DIR [SECONDS=8] [PRODUCERS=16] [TXNLOG_PARTITIONS=50] [WINDOW=8] [BATCH=10961] [JSON_FILE]
 // BATCH 10961: a v2 batch of 100 records of 100 B with no key (61 + 100 × 109).
@@ -45,9 +45,10 @@
 typedef struct {
   int fd;
   pthread_mutex_t mu;
-  pthread_cond_t cv;
-  uint64_t appended;  // bytes written
-  uint64_t durable;   // bytes covered by a completed fdatasync
+  pthread_cond_t cv;    // a sync completed
+  pthread_cond_t work;  // hand-off mode: something waits for the syncer
+  uint64_t appended;    // bytes written
+  uint64_t durable;     // bytes covered by a completed fdatasync
   int syncing;
   uint64_t syncs;
 } Log;
@@ -82,6 +83,7 @@ static void log_open(Log* log, const char* dir, const char* name) {
   unlink(path);  // gone at exit, whatever happens
   pthread_mutex_init(&log->mu, NULL);
   pthread_cond_init(&log->cv, NULL);
+  pthread_cond_init(&log->work, NULL);
   log->appended = log->durable = 0;
   log->syncing = 0;
   log->syncs = 0;
@@ -97,6 +99,17 @@ static uint64_t log_append(Log* log, size_t bytes) {
   return end;
 }
 
+// One sync of everything appended so far, called and returning with mu held.
+static void log_sync_locked(Log* log) {
+  uint64_t target = log->appended;
+  pthread_mutex_unlock(&log->mu);
+  if (fdatasync(log->fd) != 0) die("fdatasync");
+  pthread_mutex_lock(&log->mu);
+  log->durable = target;
+  log->syncs++;
+  pthread_cond_broadcast(&log->cv);
+}
+
 // TXN_FLOOR_HANDOFF=1: every log has a syncer thread of its own and a
 // waiting thread never syncs (the hand-off a broker with an event loop makes:
 // a wake-up to the syncing thread and one back per sync).
@@ -107,17 +120,10 @@ static void* syncer_thread(void* arg) {
   Log* log = arg;
   pthread_mutex_lock(&log->mu);
   while (!atomic_load(&g_syncers_stop)) {
-    if (log->durable >= log->appended) {
-      pthread_cond_wait(&log->cv, &log->mu);
-      continue;
-    }
-    uint64_t target = log->appended;
-    pthread_mutex_unlock(&log->mu);
-    if (fdatasync(log->fd) != 0) die("fdatasync");
-    pthread_mutex_lock(&log->mu);
-    log->durable = target;
-    log->syncs++;
-    pthread_cond_broadcast(&log->cv);
+    if (log->durable >= log->appended)
+      pthread_cond_wait(&log->work, &log->mu);
+    else
+      log_sync_locked(log);
   }
   pthread_mutex_unlock(&log->mu);
   return NULL;
@@ -128,7 +134,7 @@ static void* syncer_thread(void* arg) {
 static void log_wait_durable(Log* log, uint64_t end) {
   pthread_mutex_lock(&log->mu);
   if (g_handoff) {
-    pthread_cond_broadcast(&log->cv);  // wakes the syncer (and waiters, who sleep again)
+    pthread_cond_signal(&log->work);  // wakes the syncer if it sleeps
     while (log->durable < end) pthread_cond_wait(&log->cv, &log->mu);
     pthread_mutex_unlock(&log->mu);
     return;
@@ -139,14 +145,8 @@ static void log_wait_durable(Log* log, uint64_t end) {
       continue;
     }
     log->syncing = 1;
-    uint64_t target = log->appended;
-    pthread_mutex_unlock(&log->mu);
-    if (fdatasync(log->fd) != 0) die("fdatasync");
-    pthread_mutex_lock(&log->mu);
-    log->durable = target;
+    log_sync_locked(log);
     log->syncing = 0;
-    log->syncs++;
-    pthread_cond_broadcast(&log->cv);
   }
   pthread_mutex_unlock(&log->mu);
 }
@@ -232,7 +232,7 @@ static Result run(const char* dir, int txn, int threads, int partitions, double 
   for (int l = 0; g_handoff && l < logs; ++l) {
     Log* log = l == 0 ? &g_data : &g_txnlogs[l - 1];
     pthread_mutex_lock(&log->mu);
-    pthread_cond_broadcast(&log->cv);
+    pthread_cond_signal(&log->work);
     pthread_mutex_unlock(&log->mu);
     pthread_join(syncers[l], NULL);
   }
