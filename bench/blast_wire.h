@@ -240,6 +240,10 @@ class Conn {
   Conn& operator=(const Conn&) = delete;
 
   bool tls() const { return tls_; }
+  int fd() const { return fd_; }
+  // Whether bytes of a response were already read off the socket (into our
+  // buffer or OpenSSL's): an event loop must not wait for the socket then.
+  bool buffered() const { return begin_ < end_ || (ssl_ && SSL_pending(ssl_) > 0); }
   const char* cipher() const { return ssl_ ? SSL_get_cipher_name(ssl_) : "none"; }
   const char* version() const { return ssl_ ? SSL_get_version(ssl_) : "none"; }
 
