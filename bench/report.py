@@ -319,15 +319,20 @@ for n in (1, 16, 64):
                          " (x best peer: share of the lean acks=all row with batches of 100)",
                          vs_peer=share, peer="the lean acks=all row with batches of 100"))
 # The same shapes for a perfect broker on this disk and kernel (bench/txn_floor.c).
-for n in (16, 64):
-    j = load(f"txn-floor-{n}producers.json")
+# Without requests (the disk and the syncs alone), and with them (TXN_FLOOR_NET=1: the Kafka requests
+# over loopback TCP from a client on the same cores, a broker thread per connection syncing inline).
+for n, net in ((16, False), (64, False), (16, True), (64, True)):
+    j = load(f"txn-floor-{'net-' if net else ''}{n}producers.json")
     if not j:
         continue
+    how = ("threads, files, group-committed fdatasyncs and the requests over loopback TCP" if net
+           else "threads, files and group-committed fdatasyncs, no network")
     rows.append(dict(
-        workload=f"transaction floor, {n} producers: a perfect broker's syncs (threads, files and group-committed "
-                 f"fdatasyncs, no network) for transactions of 100 x 100 B, {fmt_num(j['transactions_per_s'])} txn/s "
-                 f"({j['txn_fdatasyncs_per_txn']:.2f} fdatasyncs each), against its plain batches of 100, "
-                 f"{fmt_num(j['plain_batches_per_s'])}/s, 8 in flight (bench/txn_floor.c)",
+        workload=f"transaction floor{' with requests' if net else ''}, {n} producers: a perfect broker's syncs "
+                 f"({how}) for transactions of 100 x 100 B, {fmt_num(j['transactions_per_s'])} txn/s "
+                 f"({j['txn_fdatasyncs_per_txn']:.2f} fdatasyncs, {j['txn_cpu_us_per_txn']:.0f} us CPU each), "
+                 f"against its plain batches of 100, {fmt_num(j['plain_batches_per_s'])}/s, 8 in flight "
+                 f"(bench/txn_floor.c)",
         records_per_s=j["transactions_per_s"] * 100, vs_peer=j["ratio"],
         peer="the floor's own plain batches of 100"))
 j = load("blast-latency-100B-1p-acksall-paced.json")

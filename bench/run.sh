@@ -453,6 +453,10 @@ if [ $RUNNEL_OK = 1 ]; then
         log "transaction floor, $n producers (bench/txn_floor.c)"
         "$WORK/txn_floor" "$WORK" 8 "$n" 50 8 10961 "$R/txn-floor-${n}producers.json" >&2 ||
           note "failed:txn-floor-$n" "bench/txn_floor.c exited non-zero"
+        # ... and with the Kafka requests a client sends, over loopback TCP.
+        log "transaction floor with requests, $n producers (bench/txn_floor.c, TXN_FLOOR_NET=1)"
+        TXN_FLOOR_NET=1 "$WORK/txn_floor" "$WORK" 8 "$n" 50 8 10961 "$R/txn-floor-net-${n}producers.json" >&2 ||
+          note "failed:txn-floor-net-$n" "bench/txn_floor.c exited non-zero"
       done
     else
       note "failed:txn-floor" "bench/txn_floor.c did not compile"

@@ -22,8 +22,10 @@
 //          without a wait.
 //
 // TXN_FLOOR_SKIP=ongoing,marker drops those waits (see g_wait_ongoing);
-// TXN_FLOOR_HANDOFF=1 syncs on a thread per file instead (see g_handoff).
-// Build and run (`make bench` builds it so and runs it at 16 and 64 producers):
+// TXN_FLOOR_HANDOFF=1 syncs on a thread per file instead (see g_handoff);
+// TXN_FLOOR_NET=1 adds the requests a Kafka client must send (see g_net).
+// Build and run (`make bench` builds it so and runs it at 16 and 64 producers,
+// without and with TXN_FLOOR_NET=1):
 //   cc -O2 -Wall -o /tmp/txn_floor bench/txn_floor.c -lpthread
 //   /tmp/txn_floor DIR [SECONDS=8] [PRODUCERS=16] [TXNLOG_PARTITIONS=50] [WINDOW=8] [BATCH=10961] [JSON_FILE]
 // BATCH 10961: a v2 batch of 100 records of 100 B with no key (61 + 100 × 109).
@@ -32,13 +34,17 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,6 +191,153 @@ static void* txn_thread(void* arg) {
   return NULL;
 }
 
+// TXN_FLOOR_NET=1: the requests too. Each thread above becomes a broker
+// thread serving one loopback TCP connection (blocking: no event loop, no
+// hand-off), and one client thread drives every connection from an epoll
+// loop, as runnel-bench does: plain, a Produce of the batch per request;
+// txn, the three requests a Kafka producer sends per transaction
+// (AddPartitionsToTxn, Produce, EndTxn), each answered once what it makes
+// durable is durable, with Kafka's request and response sizes for one
+// partition. What a broker cannot avoid on top of the disk: the client's
+// sends and reads and the kernel's TCP work for both sides, on the same
+// two cores (client and broker CPU are both counted).
+static int g_net = 0;
+enum {
+  kAddRequest = 84,
+  kAddResponse = 33,
+  kProduceOverhead = 90,
+  kProduceResponse = 62,
+  kEndRequest = 64,
+  kEndResponse = 14
+};
+
+static void send_frame(int fd, size_t bytes) {
+  // A size prefix and `bytes` of body, in one send.
+  static __thread char* frame;
+  if (!frame && !(frame = malloc(sizeof g_buf + 4))) die("malloc");
+  frame[0] = (char)(bytes >> 24), frame[1] = (char)(bytes >> 16), frame[2] = (char)(bytes >> 8), frame[3] = (char)bytes;
+  memcpy(frame + 4, g_buf, bytes);
+  for (size_t off = 0, n = bytes + 4; off < n;) {
+    ssize_t w = send(fd, frame + off, n - off, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) die("send");
+    off += (size_t)w;
+  }
+}
+
+static int recv_exact(int fd, char* p, size_t n) {
+  while (n > 0) {
+    ssize_t r = recv(fd, p, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r, n -= (size_t)r;
+  }
+  return 0;
+}
+
+// One frame's body length, its body read and dropped; -1 once the peer closed.
+static long recv_frame(int fd) {
+  static __thread char* body;
+  if (!body && !(body = malloc(sizeof g_buf))) die("malloc");
+  unsigned char size[4];
+  if (recv_exact(fd, (char*)size, 4) != 0) return -1;
+  size_t n = (size_t)size[0] << 24 | (size_t)size[1] << 16 | (size_t)size[2] << 8 | size[3];
+  if (n > sizeof g_buf || recv_exact(fd, body, n) != 0) return -1;
+  return (long)n;
+}
+
+typedef struct {
+  int fd;       // the broker's end of the connection
+  Log* txnlog;  // txn: the producer's transaction-log partition
+} NetWorker;
+
+static void* net_plain_thread(void* arg) {
+  NetWorker* w = arg;
+  while (recv_frame(w->fd) >= 0) {  // Produce
+    log_wait_durable(&g_data, log_append(&g_data, g_batch));
+    send_frame(w->fd, kProduceResponse);
+  }
+  return NULL;
+}
+
+static void* net_txn_thread(void* arg) {
+  NetWorker* w = arg;
+  Log* txnlog = w->txnlog;
+  for (;;) {
+    if (recv_frame(w->fd) < 0) break;  // AddPartitionsToTxn
+    uint64_t ongoing = log_append(txnlog, 120);
+    if (g_wait_ongoing) log_wait_durable(txnlog, ongoing);
+    send_frame(w->fd, kAddResponse);
+    if (recv_frame(w->fd) < 0) break;  // Produce
+    log_wait_durable(&g_data, log_append(&g_data, g_batch));
+    send_frame(w->fd, kProduceResponse);
+    if (recv_frame(w->fd) < 0) break;  // EndTxn
+    log_wait_durable(txnlog, log_append(txnlog, 120));
+    send_frame(w->fd, kEndResponse);
+    uint64_t marker = log_append(&g_data, 78);  // before the next AddPartitionsToTxn is read
+    if (g_wait_marker) log_wait_durable(&g_data, marker);
+    log_append(txnlog, 120);
+  }
+  return NULL;
+}
+
+typedef struct {
+  int* fds;  // the client's ends
+  int n, txn;
+} NetClient;
+
+// Sends each connection's requests in turn until g_stop, then lets the
+// exchanges in flight finish and closes every connection.
+static void* net_client_thread(void* arg) {
+  NetClient* c = arg;
+  int ep = epoll_create1(0);
+  if (ep < 0) die("epoll_create1");
+  int* step = calloc((size_t)c->n, sizeof(int));
+  for (int i = 0; i < c->n; ++i) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fds[i], &ev) != 0) die("epoll_ctl");
+    send_frame(c->fds[i], c->txn ? kAddRequest : g_batch + kProduceOverhead);
+  }
+  int running = c->n;
+  struct epoll_event events[64];
+  while (running > 0) {
+    int n = epoll_wait(ep, events, 64, 1000);
+    if (n < 0 && errno != EINTR) die("epoll_wait");
+    for (int e = 0; e < n; ++e) {
+      int i = (int)events[e].data.u32, fd = c->fds[i];
+      if (recv_frame(fd) < 0) die("the broker thread closed");
+      if (c->txn && step[i] < 2) {
+        step[i]++;
+        send_frame(fd, step[i] == 1 ? g_batch + kProduceOverhead : kEndRequest);
+        continue;
+      }
+      step[i] = 0;
+      atomic_fetch_add(&g_units, 1);
+      if (atomic_load(&g_stop)) {
+        epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+        --running;
+        continue;
+      }
+      send_frame(fd, c->txn ? kAddRequest : g_batch + kProduceOverhead);
+    }
+  }
+  for (int i = 0; i < c->n; ++i) close(c->fds[i]);
+  free(step);
+  close(ep);
+  return NULL;
+}
+
+// A connected loopback pair: *client and *broker.
+static void tcp_pair(int listener, struct sockaddr_in* at, int* client, int* broker) {
+  *client = socket(AF_INET, SOCK_STREAM, 0);
+  if (*client < 0 || connect(*client, (struct sockaddr*)at, sizeof *at) != 0) die("connect");
+  *broker = accept(listener, NULL, NULL);
+  if (*broker < 0) die("accept");
+  int one = 1;
+  setsockopt(*client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(*broker, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static int java_hash_partition(const char* s, int partitions) {
   int32_t h = 0;
   for (const char* p = s; *p; ++p) h = (int32_t)((uint32_t)h * 31u + (uint8_t)*p);
@@ -214,20 +367,40 @@ static Result run(const char* dir, int txn, int threads, int partitions, double 
       die("pthread_create");
   atomic_store(&g_stop, 0);
   atomic_store(&g_units, 0);
+  NetWorker* workers = calloc((size_t)threads, sizeof(NetWorker));
+  NetClient client = {calloc((size_t)threads, sizeof(int)), threads, txn};
+  pthread_t client_tid;
+  if (g_net) {
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof at;
+    if (listener < 0 || bind(listener, (struct sockaddr*)&at, sizeof at) != 0 || listen(listener, 1024) != 0 ||
+        getsockname(listener, (struct sockaddr*)&at, &len) != 0)
+      die("listen");
+    for (int i = 0; i < threads; ++i) tcp_pair(listener, &at, &client.fds[i], &workers[i].fd);
+    close(listener);
+  }
   double cpu0 = cpu_s(), t0 = now_s();
   for (int i = 0; i < threads; ++i) {
-    void* arg = NULL;
+    Log* txnlog = NULL;
     if (txn) {
       char id[64];
       snprintf(id, sizeof id, "txn-floor-%d-%d", (int)getpid(), i);
-      arg = &g_txnlogs[java_hash_partition(id, partitions)];
+      txnlog = &g_txnlogs[java_hash_partition(id, partitions)];
     }
-    if (pthread_create(&tids[i], NULL, txn ? txn_thread : plain_thread, arg) != 0) die("pthread_create");
+    workers[i].txnlog = txnlog;
+    void* (*body)(void*) = g_net ? (txn ? net_txn_thread : net_plain_thread) : (txn ? txn_thread : plain_thread);
+    if (pthread_create(&tids[i], NULL, body, g_net ? (void*)&workers[i] : (void*)txnlog) != 0) die("pthread_create");
   }
+  if (g_net && pthread_create(&client_tid, NULL, net_client_thread, &client) != 0) die("pthread_create");
   struct timespec pause = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
   nanosleep(&pause, NULL);
   atomic_store(&g_stop, 1);
+  if (g_net) pthread_join(client_tid, NULL);  // closes the connections: the broker threads end
   for (int i = 0; i < threads; ++i) pthread_join(tids[i], NULL);
+  for (int i = 0; g_net && i < threads; ++i) close(workers[i].fd);
+  free(workers);
+  free(client.fds);
   atomic_store(&g_syncers_stop, 1);
   for (int l = 0; g_handoff && l < logs; ++l) {
     Log* log = l == 0 ? &g_data : &g_txnlogs[l - 1];
@@ -276,14 +449,17 @@ int main(int argc, char** argv) {
   if (skip && strstr(skip, "marker")) g_wait_marker = 0;
   const char* handoff = getenv("TXN_FLOOR_HANDOFF");
   g_handoff = handoff && strcmp(handoff, "1") == 0;
+  const char* net = getenv("TXN_FLOOR_NET");
+  g_net = net && strcmp(net, "1") == 0;
   Result plain = run(dir, 0, window, partitions, seconds);
-  printf("plain%s: %d in flight, %zu B batches: %.0f batches/s, %.2f fdatasyncs and %.1f us CPU per batch\n",
-         g_handoff ? " (hand-off)" : "", window, g_batch, plain.rate, plain.syncs_per_unit, plain.cpu_us_per_unit);
+  printf("plain%s%s: %d in flight, %zu B batches: %.0f batches/s, %.2f fdatasyncs and %.1f us CPU per batch\n",
+         g_handoff ? " (hand-off)" : "", g_net ? " (with requests)" : "", window, g_batch, plain.rate,
+         plain.syncs_per_unit, plain.cpu_us_per_unit);
   Result txn = run(dir, 1, producers, partitions, seconds);
   printf(
-      "txn: %d producers, %d txn-log partitions%s%s: %.0f transactions/s, %.2f fdatasyncs and %.1f us CPU per "
+      "txn%s: %d producers, %d txn-log partitions%s%s: %.0f transactions/s, %.2f fdatasyncs and %.1f us CPU per "
       "transaction\n",
-      producers, partitions, g_wait_ongoing ? "" : ", Ongoing not waited for",
+      g_net ? " (with requests)" : "", producers, partitions, g_wait_ongoing ? "" : ", Ongoing not waited for",
       g_wait_marker ? "" : ", marker not waited for", txn.rate, txn.syncs_per_unit, txn.cpu_us_per_unit);
   const double share = plain.rate > 0 ? txn.rate / plain.rate : 0;
   printf("ratio (transactions/s over plain batches/s): %.2f\n", share);
@@ -292,13 +468,13 @@ int main(int argc, char** argv) {
     if (!f) die(argv[7]);
     fprintf(f,
             "{\"producers\": %d, \"txnlog_partitions\": %d, \"window\": %d, \"batch_bytes\": %zu, "
-            "\"wait_ongoing\": %s, \"wait_marker\": %s, \"handoff\": %s, \"seconds\": %g, "
+            "\"wait_ongoing\": %s, \"wait_marker\": %s, \"handoff\": %s, \"requests\": %s, \"seconds\": %g, "
             "\"plain_batches_per_s\": %.1f, \"plain_fdatasyncs_per_batch\": %.3f, \"plain_cpu_us_per_batch\": %.1f, "
             "\"transactions_per_s\": %.1f, \"txn_fdatasyncs_per_txn\": %.3f, \"txn_cpu_us_per_txn\": %.1f, "
             "\"ratio\": %.3f}\n",
             producers, partitions, window, g_batch, g_wait_ongoing ? "true" : "false", g_wait_marker ? "true" : "false",
-            g_handoff ? "true" : "false", seconds, plain.rate, plain.syncs_per_unit, plain.cpu_us_per_unit, txn.rate,
-            txn.syncs_per_unit, txn.cpu_us_per_unit, share);
+            g_handoff ? "true" : "false", g_net ? "true" : "false", seconds, plain.rate, plain.syncs_per_unit,
+            plain.cpu_us_per_unit, txn.rate, txn.syncs_per_unit, txn.cpu_us_per_unit, share);
     if (fclose(f) != 0) die(argv[7]);
   }
   return 0;
