@@ -321,14 +321,20 @@ for n in (1, 16, 64):
 # The same shapes for a perfect broker on this disk and kernel (bench/txn_floor.c).
 # Without requests (the disk and the syncs alone), and with them (TXN_FLOOR_NET=1: the Kafka requests
 # over loopback TCP from a client on the same cores, a broker thread per connection syncing inline).
-for n, net in ((16, False), (64, False), (16, True), (64, True)):
-    j = load(f"txn-floor-{'net-' if net else ''}{n}producers.json")
+# And with requests and each sync handed to a thread of its own (TXN_FLOOR_HANDOFF=1), as an
+# event-loop broker must.
+for n, net, handoff in ((16, False, False), (64, False, False), (16, True, False), (64, True, False),
+                        (64, True, True)):
+    j = load(f"txn-floor-{'net-' if net else ''}{'handoff-' if handoff else ''}{n}producers.json")
     if not j:
         continue
     how = ("threads, files, group-committed fdatasyncs and the requests over loopback TCP" if net
            else "threads, files and group-committed fdatasyncs, no network")
+    if handoff:
+        how += ", each sync on a thread of its own"
     rows.append(dict(
-        workload=f"transaction floor{' with requests' if net else ''}, {n} producers: a perfect broker's syncs "
+        workload=f"transaction floor{' with requests' if net else ''}{' and sync hand-off' if handoff else ''}, "
+                 f"{n} producers: a perfect broker's syncs "
                  f"({how}) for transactions of 100 x 100 B, {fmt_num(j['transactions_per_s'])} txn/s "
                  f"({j['txn_fdatasyncs_per_txn']:.2f} fdatasyncs, {j['txn_cpu_us_per_txn']:.0f} us CPU each), "
                  f"against its plain batches of 100, {fmt_num(j['plain_batches_per_s'])}/s, 8 in flight "

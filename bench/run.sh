@@ -458,6 +458,11 @@ if [ $RUNNEL_OK = 1 ]; then
         TXN_FLOOR_NET=1 "$WORK/txn_floor" "$WORK" 8 "$n" 50 8 10961 "$R/txn-floor-net-${n}producers.json" >&2 ||
           note "failed:txn-floor-net-$n" "bench/txn_floor.c exited non-zero"
       done
+      # ... and with each sync handed to a thread of its own, as an event-loop broker does.
+      log "transaction floor with requests and sync hand-off, 64 producers (TXN_FLOOR_NET=1 TXN_FLOOR_HANDOFF=1)"
+      TXN_FLOOR_NET=1 TXN_FLOOR_HANDOFF=1 "$WORK/txn_floor" "$WORK" 8 64 50 8 10961 \
+        "$R/txn-floor-net-handoff-64producers.json" >&2 ||
+        note "failed:txn-floor-net-handoff-64" "bench/txn_floor.c exited non-zero"
     else
       note "failed:txn-floor" "bench/txn_floor.c did not compile"
     fi
