@@ -161,37 +161,7 @@ static Log g_data;
 static Log* g_txnlogs;
 static size_t g_batch = 10961;
 
-static void* plain_thread(void* arg) {
-  (void)arg;
-  while (!atomic_load(&g_stop)) {
-    log_wait_durable(&g_data, log_append(&g_data, g_batch));
-    atomic_fetch_add(&g_units, 1);
-  }
-  return NULL;
-}
-
-// Set from TXN_FLOOR_SKIP ("ongoing", "marker" or both): a design that would
-// not wait for that record to be durable (each needs a recovery rule runnel
-// does not have: a transaction whose Ongoing record was lost would hang on
-// its partitions; a marker lost behind a durable CompleteCommit would too).
-static int g_wait_ongoing = 1, g_wait_marker = 1;
-
-static void* txn_thread(void* arg) {
-  Log* txnlog = arg;
-  while (!atomic_load(&g_stop)) {
-    uint64_t ongoing = log_append(txnlog, 120);  // Ongoing (AddPartitionsToTxn)
-    if (g_wait_ongoing) log_wait_durable(txnlog, ongoing);
-    log_wait_durable(&g_data, log_append(&g_data, g_batch));  // the batch (Produce)
-    log_wait_durable(txnlog, log_append(txnlog, 120));        // PrepareCommit (EndTxn)
-    uint64_t marker = log_append(&g_data, 78);                // the marker
-    if (g_wait_marker) log_wait_durable(&g_data, marker);
-    log_append(txnlog, 120);  // CompleteCommit, no wait
-    atomic_fetch_add(&g_units, 1);
-  }
-  return NULL;
-}
-
-// TXN_FLOOR_NET=1: the requests too. Each thread above becomes a broker
+// TXN_FLOOR_NET=1: the requests too. Each thread below becomes a broker
 // thread serving one loopback TCP connection (blocking: no event loop, no
 // hand-off), and one client thread drives every connection from an epoll
 // loop, as runnel-bench does: plain, a Produce of the batch per request;
@@ -246,37 +216,64 @@ static long recv_frame(int fd) {
   return (long)n;
 }
 
+// A thread of the floor: with TXN_FLOOR_NET=1 a broker thread serving one
+// connection (fd), otherwise a producer that needs no requests (fd -1).
 typedef struct {
-  int fd;       // the broker's end of the connection
+  int fd;       // the broker's end of the connection, or -1
   Log* txnlog;  // txn: the producer's transaction-log partition
-} NetWorker;
+} Worker;
 
-static void* net_plain_thread(void* arg) {
-  NetWorker* w = arg;
-  while (recv_frame(w->fd) >= 0) {  // Produce
+// Whether there is a request to serve: with a connection, the next one the
+// client sent (none once it closed the connection); without, one at once,
+// except at the start of a unit once the run is over.
+static int take_request(const Worker* w, int starts_unit) {
+  if (w->fd < 0) return !starts_unit || !atomic_load(&g_stop);
+  return recv_frame(w->fd) >= 0;
+}
+
+// Answers the request (nothing to answer without a connection).
+static void answer(const Worker* w, size_t bytes) {
+  if (w->fd >= 0) send_frame(w->fd, bytes);
+}
+
+// A batch or transaction done: counted here without a client to count it.
+static void completed(const Worker* w) {
+  if (w->fd < 0) atomic_fetch_add(&g_units, 1);
+}
+
+static void* plain_thread(void* arg) {
+  const Worker* w = arg;
+  while (take_request(w, 1)) {  // Produce
     log_wait_durable(&g_data, log_append(&g_data, g_batch));
-    send_frame(w->fd, kProduceResponse);
+    answer(w, kProduceResponse);
+    completed(w);
   }
   return NULL;
 }
 
-static void* net_txn_thread(void* arg) {
-  NetWorker* w = arg;
+// Set from TXN_FLOOR_SKIP ("ongoing", "marker" or both): a design that would
+// not wait for that record to be durable (each needs a recovery rule runnel
+// does not have: a transaction whose Ongoing record was lost would hang on
+// its partitions; a marker lost behind a durable CompleteCommit would too).
+static int g_wait_ongoing = 1, g_wait_marker = 1;
+
+static void* txn_thread(void* arg) {
+  const Worker* w = arg;
   Log* txnlog = w->txnlog;
-  for (;;) {
-    if (recv_frame(w->fd) < 0) break;  // AddPartitionsToTxn
-    uint64_t ongoing = log_append(txnlog, 120);
+  while (take_request(w, 1)) {                   // AddPartitionsToTxn
+    uint64_t ongoing = log_append(txnlog, 120);  // Ongoing
     if (g_wait_ongoing) log_wait_durable(txnlog, ongoing);
-    send_frame(w->fd, kAddResponse);
-    if (recv_frame(w->fd) < 0) break;  // Produce
-    log_wait_durable(&g_data, log_append(&g_data, g_batch));
-    send_frame(w->fd, kProduceResponse);
-    if (recv_frame(w->fd) < 0) break;  // EndTxn
-    log_wait_durable(txnlog, log_append(txnlog, 120));
-    send_frame(w->fd, kEndResponse);
-    uint64_t marker = log_append(&g_data, 78);  // before the next AddPartitionsToTxn is read
+    answer(w, kAddResponse);
+    if (!take_request(w, 0)) break;                           // Produce
+    log_wait_durable(&g_data, log_append(&g_data, g_batch));  // the batch
+    answer(w, kProduceResponse);
+    if (!take_request(w, 0)) break;                     // EndTxn
+    log_wait_durable(txnlog, log_append(txnlog, 120));  // PrepareCommit
+    answer(w, kEndResponse);
+    uint64_t marker = log_append(&g_data, 78);  // the marker, before the next AddPartitionsToTxn
     if (g_wait_marker) log_wait_durable(&g_data, marker);
-    log_append(txnlog, 120);
+    log_append(txnlog, 120);  // CompleteCommit, no wait
+    completed(w);
   }
   return NULL;
 }
@@ -367,7 +364,8 @@ static Result run(const char* dir, int txn, int threads, int partitions, double 
       die("pthread_create");
   atomic_store(&g_stop, 0);
   atomic_store(&g_units, 0);
-  NetWorker* workers = calloc((size_t)threads, sizeof(NetWorker));
+  Worker* workers = calloc((size_t)threads, sizeof(Worker));
+  for (int i = 0; i < threads; ++i) workers[i].fd = -1;
   NetClient client = {calloc((size_t)threads, sizeof(int)), threads, txn};
   pthread_t client_tid;
   if (g_net) {
@@ -389,8 +387,7 @@ static Result run(const char* dir, int txn, int threads, int partitions, double 
       txnlog = &g_txnlogs[java_hash_partition(id, partitions)];
     }
     workers[i].txnlog = txnlog;
-    void* (*body)(void*) = g_net ? (txn ? net_txn_thread : net_plain_thread) : (txn ? txn_thread : plain_thread);
-    if (pthread_create(&tids[i], NULL, body, g_net ? (void*)&workers[i] : (void*)txnlog) != 0) die("pthread_create");
+    if (pthread_create(&tids[i], NULL, txn ? txn_thread : plain_thread, &workers[i]) != 0) die("pthread_create");
   }
   if (g_net && pthread_create(&client_tid, NULL, net_client_thread, &client) != 0) die("pthread_create");
   struct timespec pause = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
