@@ -147,7 +147,7 @@ class Producer {
            ProducerStats& st)
       : o_(o), parts_(parts), batch_records_(batch_records), txn_id_(std::move(txn_id)), value_(value), st_(st) {}
 
-  // False (the error in the stats) when the producer cannot start.
+  // False (the reason in error()) when the producer cannot start.
   bool set_up();
   // Every connection it reads responses from.
   std::vector<Conn*> connections() const {
