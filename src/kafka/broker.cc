@@ -644,7 +644,9 @@ void Broker::start() {
     coordinators_.back()->set_topic_catalog(group_topic_catalog());
   }
   auto txn_topic = topics_.find(txn::kTransactionStateTopic);
-  txn_partitions_ = txn_topic ? txn_topic->partitions : config_.transaction_state_log_num_partitions;
+  // An existing topic keeps its count: it decides which partition holds
+  // each transactional id's state.
+  txn_partitions_ = txn_topic ? txn_topic->partitions : default_txn_state_partitions();
   txn::CoordinatorConfig txn_config;
   txn_config.state_partitions = txn_partitions_;
   txn_config.max_timeout_ms = config_.transaction_max_timeout_ms;

@@ -226,6 +226,9 @@ class Broker {
   txn::Coordinator& txn_coordinator();
   // The leader of the id's __transaction_state partition (-1: none).
   int32_t txn_coordinator_node(const std::string& transactional_id) const;
+  // __transaction_state's partition count before the topic exists: the
+  // configured one, else 50 in a cluster and one per shard on a single node.
+  int32_t default_txn_state_partitions() const;
   // Creates __transaction_state (transaction.state.log.*) on first use.
   asio::awaitable<bool> ensure_transaction_state_topic();
   // Writes a COMMIT or ABORT marker for the producer to each partition,

@@ -232,6 +232,51 @@ class TransactionsTest(unittest.TestCase):
         self.assertEqual(committed(), 7)
 
 
+def state_partitions(bootstrap):
+    """The partition count of __transaction_state, from a Metadata request."""
+    from confluent_kafka.admin import AdminClient
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    return len(topics["__transaction_state"].partitions) if "__transaction_state" in topics else None
+
+
+class TransactionStatePartitionsTest(unittest.TestCase):
+    """__transaction_state's partition count: one per shard on a single node
+    unless transaction.state.log.num.partitions says otherwise, and an
+    existing topic's count kept whatever the setting says later (it decides
+    where each transactional id's state is)."""
+
+    def commit_one(self, bootstrap, topic, txn_id, value):
+        p = txn_producer(bootstrap, txn_id)
+        p.init_transactions(30)
+        p.begin_transaction()
+        p.produce(topic, value=value)
+        p.commit_transaction(30)
+
+    def test_one_per_shard_then_kept(self):
+        with Broker(sets={"runnel.shards": 2}) as b:
+            create_topic(b.bootstrap, "txn-layout")
+            ids = ["layout-%d" % i for i in range(6)]
+            for i, txn_id in enumerate(ids):
+                self.commit_one(b.bootstrap, "txn-layout", txn_id, b"v%d" % i)
+            self.assertEqual(state_partitions(b.bootstrap), 2)
+            b.stop()
+            b.sets["transaction.state.log.num.partitions"] = 7
+            b.restart()
+            self.assertEqual(state_partitions(b.bootstrap), 2)
+            for txn_id in ids:  # found where they were written
+                self.assertEqual(describe(b.bootstrap, txn_id)["STATE"], "CompleteCommit")
+            self.commit_one(b.bootstrap, "txn-layout", ids[0], b"after")
+            self.assertEqual(describe(b.bootstrap, ids[0])["PRODUCER-EPOCH"], "1")
+            self.assertEqual(read_all(b.bootstrap, "txn-layout"), [b"v%d" % i for i in range(6)] + [b"after"])
+
+    def test_configured_count(self):
+        with Broker(sets={"runnel.shards": 2, "transaction.state.log.num.partitions": 3}) as b:
+            create_topic(b.bootstrap, "txn-layout3")
+            self.commit_one(b.bootstrap, "txn-layout3", "layout3", b"x")
+            self.assertEqual(state_partitions(b.bootstrap), 3)
+            self.assertEqual(read_all(b.bootstrap, "txn-layout3"), [b"x"])
+
+
 class ConsumeTransformProduceTest(unittest.TestCase):
     def test_exactly_once_through_kills(self):
         n = 600
