@@ -448,19 +448,22 @@ if [ $RUNNEL_OK = 1 ]; then
     done
     # What a perfect broker with runnel's durability rules gets for the same two shapes on this
     # disk and kernel (bench/txn_floor.c: threads, files and group-committed fdatasyncs only).
+    # Its transaction log has as many files as the broker's __transaction_state has partitions
+    # on one node: one per shard, one shard per core.
+    txnlog_files=$(nproc)
     if cc -O2 -o "$WORK/txn_floor" "$ROOT/bench/txn_floor.c" -lpthread; then
       for n in 16 64; do
         log "transaction floor, $n producers (bench/txn_floor.c)"
-        "$WORK/txn_floor" "$WORK" 8 "$n" 50 8 10961 "$R/txn-floor-${n}producers.json" >&2 ||
+        "$WORK/txn_floor" "$WORK" 8 "$n" "$txnlog_files" 8 10961 "$R/txn-floor-${n}producers.json" >&2 ||
           note "failed:txn-floor-$n" "bench/txn_floor.c exited non-zero"
         # ... and with the Kafka requests a client sends, over loopback TCP.
         log "transaction floor with requests, $n producers (bench/txn_floor.c, TXN_FLOOR_NET=1)"
-        TXN_FLOOR_NET=1 "$WORK/txn_floor" "$WORK" 8 "$n" 50 8 10961 "$R/txn-floor-net-${n}producers.json" >&2 ||
+        TXN_FLOOR_NET=1 "$WORK/txn_floor" "$WORK" 8 "$n" "$txnlog_files" 8 10961 "$R/txn-floor-net-${n}producers.json" >&2 ||
           note "failed:txn-floor-net-$n" "bench/txn_floor.c exited non-zero"
       done
       # ... and with each sync handed to a thread of its own, as an event-loop broker does.
       log "transaction floor with requests and sync hand-off, 64 producers (TXN_FLOOR_NET=1 TXN_FLOOR_HANDOFF=1)"
-      TXN_FLOOR_NET=1 TXN_FLOOR_HANDOFF=1 "$WORK/txn_floor" "$WORK" 8 64 50 8 10961 \
+      TXN_FLOOR_NET=1 TXN_FLOOR_HANDOFF=1 "$WORK/txn_floor" "$WORK" 8 64 "$txnlog_files" 8 10961 \
         "$R/txn-floor-net-handoff-64producers.json" >&2 ||
         note "failed:txn-floor-net-handoff-64" "bench/txn_floor.c exited non-zero"
     else
