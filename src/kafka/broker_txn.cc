@@ -18,8 +18,7 @@ Shard& Broker::txn_coordinator_shard(const std::string& transactional_id) {
 
 int32_t Broker::default_txn_state_partitions() const {
   if (config_.transaction_state_log_num_partitions > 0) return config_.transaction_state_log_num_partitions;
-  // Kafka's default, which every broker of a cluster must agree on.
-  if (config_.clustered()) return 50;
+  if (config_.clustered()) return txn::kKafkaStatePartitions;
   // One node: its syncs, not its partitions, are what costs (see the config).
   return static_cast<int32_t>(shards_.size());
 }

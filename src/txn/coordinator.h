@@ -31,6 +31,9 @@
 namespace runnel::txn {
 
 inline const std::string kTransactionStateTopic = "__transaction_state";
+// Its partition count in Kafka (transaction.state.log.num.partitions), which
+// every broker of a cluster must agree on before the topic exists.
+inline constexpr int32_t kKafkaStatePartitions = 50;
 
 // Kafka's choice of partition: abs(transactionalId.hashCode()) % partitions.
 int32_t state_partition_for(const std::string& transactional_id, int32_t partitions);
@@ -54,11 +57,11 @@ struct MarkerRequest {
 using MarkerWriter = std::function<asio::awaitable<std::vector<ErrorCode>>(const MarkerRequest&)>;
 
 struct CoordinatorConfig {
-  int32_t state_partitions = 50;         // transaction.state.log.num.partitions
-  int32_t max_timeout_ms = 900000;       // transaction.max.timeout.ms
-  int64_t abort_interval_ms = 10000;     // transaction.abort.timed.out.transaction.cleanup.interval.ms
-  int64_t id_expiration_ms = 604800000;  // transactional.id.expiration.ms
-  int64_t write_timeout_ms = 5000;       // how long an append to __transaction_state may take
+  int32_t state_partitions = kKafkaStatePartitions;  // transaction.state.log.num.partitions
+  int32_t max_timeout_ms = 900000;                   // transaction.max.timeout.ms
+  int64_t abort_interval_ms = 10000;                 // transaction.abort.timed.out.transaction.cleanup.interval.ms
+  int64_t id_expiration_ms = 604800000;              // transactional.id.expiration.ms
+  int64_t write_timeout_ms = 5000;                   // how long an append to __transaction_state may take
   // A partition is compacted (its live records rewritten at its end, the
   // log start moved past the rest) once it holds at least this many
   // superseded records, and at least as many as live ones
