@@ -84,7 +84,11 @@ TEST_F(ControlPlaneTest, TopicAdminIsOneFencedWriteSeenByEveryBroker) {
   ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0, {}, {}}).is_ok());
   ASSERT_TRUE(b->start({2, "127.0.0.1", 9002, "", 0, {}, {}}).is_ok());
   ASSERT_TRUE(c->start({3, "127.0.0.1", 9003, "", 0, {}, {}}).is_ok());
-  ASSERT_TRUE(testing::eventually([&] { return a->cache().brokers().size() == 3; }));
+  // Every broker's cache, not only a's: b checks a manual assignment below
+  // against its own view of the registered brokers.
+  ASSERT_TRUE(testing::eventually([&] {
+    return a->cache().brokers().size() == 3 && b->cache().brokers().size() == 3 && c->cache().brokers().size() == 3;
+  }));
 
   std::string message;
   ASSERT_EQ(a->create_topic("orders", 6, 1, nullptr, {{"retention.ms", "60000"}}, false, &message), ErrorCode::NONE)
