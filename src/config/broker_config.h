@@ -215,6 +215,10 @@ struct BrokerConfig {
   // 64: a few dozen transactional producers' small syncs run faster as
   // parallel fdatasyncs (bench/README.md "One syncfs for many partitions").
   int64_t flush_syncfs_min_requests = 64;
+  // Threads that run the fdatasyncs (runnel.flush.threads): a partition
+  // keeps one sync in flight, so this bounds how many partitions sync at
+  // once (bench/README.md "Flusher threads").
+  int64_t flush_threads = 8;
   // Cluster mode (empty: a single node). etcd's client URLs, comma separated
   // (runnel.etcd.endpoints, or --etcd).
   std::string etcd_endpoints;

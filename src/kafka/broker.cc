@@ -30,7 +30,7 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
       env_(env),
       shards_(shard_count(config_)),
       topics_(std::filesystem::path(config_.data_dir) / "meta", config_.log, env_),
-      flusher_(env_),
+      flusher_(env_, static_cast<int>(config_.flush_threads)),
       credentials_(env_, security::CredentialStore::path_in(config_.data_dir)),
       authorizer_(env_, security::Authorizer::path_in(config_.data_dir), config_.authorizer_enabled(),
                   security::AuthorizerConfig{.super_users = {config_.super_users.begin(), config_.super_users.end()},

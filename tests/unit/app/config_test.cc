@@ -38,6 +38,15 @@ TEST(BrokerConfig, AppliesKafkaNames) {
   EXPECT_THROW(set_config(c, "num.replica.fetchers", "0"), ConfigError);
 }
 
+TEST(BrokerConfig, FlusherThreads) {
+  BrokerConfig c;
+  EXPECT_EQ(c.flush_threads, 8);
+  set_config(c, "runnel.flush.threads", "16");
+  EXPECT_EQ(c.flush_threads, 16);
+  EXPECT_THROW(set_config(c, "runnel.flush.threads", "0"), ConfigError);
+  EXPECT_THROW(set_config(c, "runnel.flush.threads", "257"), ConfigError);
+}
+
 TEST(BrokerConfig, ResolvesListenersWithTheirProtocols) {
   BrokerConfig c;
   set_config(c, "listeners", "PLAINTEXT://127.0.0.1:9092, sasl_plaintext://:9093,INTERNAL://10.0.0.1:9094");
