@@ -162,5 +162,29 @@ class PowerLossThroughSyncfsTest(PowerLossTest):
         self.assertGreater(self.syncfs_calls, 0, "no syncfs ran: this variant tested nothing new")
 
 
+def _thread_count(broker):
+    return len(os.listdir("/proc/%d/task" % broker.proc.pid))
+
+
+class PowerLossWithOneFlusherThreadTest(PowerLossTest):
+    """The same cuts with `runnel.flush.threads=1`: every partition's sync
+    waits for the one flusher thread, so acknowledgements queue behind each
+    other's fdatasyncs; an acknowledgement must still mean the data is on
+    disk."""
+    CYCLE_COUNT = max(1, CYCLES // 2)
+    EXTRA_SETS = {"runnel.flush.threads": 1}
+
+    def setUp(self):
+        default = Broker(sets={"num.partitions": PARTITIONS}).start()
+        try:
+            default_threads = _thread_count(default)
+        finally:
+            default.cleanup()
+        super().setUp()
+        # The setting took: this broker runs 7 flusher threads fewer than the
+        # default's 8 (counted idle, right after start, like the default's).
+        self.assertLess(_thread_count(self.broker), default_threads)
+
+
 if __name__ == "__main__":
     unittest.main()
