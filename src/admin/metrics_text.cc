@@ -269,6 +269,9 @@ void render_storage(Broker& broker, Text& text) {
   text.histogram("runnel_syncfs_requests", "", broker.flusher().requests_per_syncfs().snapshot());
   text.family("runnel_syncfs_failed", "gauge", "1 once a syncfs failed: the flusher uses fdatasync only since.");
   text.sample("runnel_syncfs_failed", "", broker.flusher().syncfs_failed() ? 1.0 : 0.0);
+  text.family("runnel_page_cache_drops_total", "counter",
+              "Synced log ranges let go from the page cache (runnel.page.cache.tail.bytes).");
+  text.sample("runnel_page_cache_drops_total", "", static_cast<double>(broker.flusher().cache_drop_calls()));
 }
 
 void render_shards(Broker& broker, Text& text, std::chrono::milliseconds timeout) {

@@ -455,6 +455,8 @@ const std::map<std::string, Setter>& broker_setters() {
       {"runnel.idle.flush.ms", [](auto& c, auto& k, auto& v) { c.idle_flush_ms = parse_int(k, v, 1, INT32_MAX); }},
       {"runnel.flush.syncfs.min.requests",
        [](auto& c, auto& k, auto& v) { c.flush_syncfs_min_requests = parse_int(k, v, 0, INT32_MAX); }},
+      {"runnel.page.cache.tail.bytes",
+       [](auto& c, auto& k, auto& v) { c.log.page_cache_tail_bytes = parse_int(k, v, 0, INT64_MAX); }},
       {"runnel.flush.threads", [](auto& c, auto& k, auto& v) { c.flush_threads = parse_int(k, v, 1, 256); }},
       {"runnel.admin.listen", [](auto& c, auto&, auto& v) { c.admin_listen = trim(v); }},
       {"runnel.admin.authentication",

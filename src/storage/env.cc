@@ -157,6 +157,13 @@ bool Env::preallocate(const FileHandle& file, uint64_t size) {
   return rc == 0;
 }
 
+bool Env::drop_cache(const FileHandle& file, uint64_t end) {
+  // posix_fadvise returns the error instead of setting errno.
+  const int rc = ::posix_fadvise(file.fd(), 0, static_cast<off_t>(end), POSIX_FADV_DONTNEED);
+  if (rc != 0) errno = rc;
+  return rc == 0;
+}
+
 int64_t Env::file_size(const std::filesystem::path& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return -1;

@@ -56,6 +56,11 @@ class Env {
   // truncate() to the file's length releases what was not written. False
   // (errno set) on failure, EOPNOTSUPP where the file system cannot.
   [[nodiscard]] virtual bool preallocate(const FileHandle& file, uint64_t size);
+  // Advice: the cached pages of `file` below `end` may go (posix_fadvise
+  // POSIX_FADV_DONTNEED). Only clean pages leave, so callers pass synced
+  // bytes; later reads of them go to the disk. False (errno set) on failure,
+  // which only leaves the pages cached.
+  [[nodiscard]] virtual bool drop_cache(const FileHandle& file, uint64_t end);
   // Size in bytes, or -1 on error.
   virtual int64_t size(const FileHandle& file) = 0;
   // Size of the file at `path` without opening it (stat), or -1 on error.

@@ -125,11 +125,20 @@ void Flusher::flush(Pending& pending) {
     sync_latency_.observe_ns(monotonic_ns() - start);
   }
   files_per_request_.observe(static_cast<double>(pending.request.files.size()));
+  if (ok) drop_cached(pending.request);
   {
     std::lock_guard lock(mu_);
     ++rounds_;
   }
   pending.done(!ok ? kSyncFailed : !opened ? kNotOpened : pending.request.durable_offset);
+}
+
+void Flusher::drop_cached(const PartitionLog::SyncRequest& request) {
+  for (const auto& drop : request.cache_drops) {
+    // Advice only: a failure leaves the pages cached, nothing else.
+    if (!env_->drop_cache(*drop.file, drop.end)) continue;
+    cache_drop_calls_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 bool Flusher::on_synced_filesystem(const PartitionLog::SyncRequest& request) const {
@@ -171,6 +180,7 @@ void Flusher::flush_together(std::vector<Pending>& batch) {
   }
   for (auto* pending : covered) {
     files_per_request_.observe(static_cast<double>(pending->request.files.size()));
+    drop_cached(pending->request);
     bool opened = true;
     for (const auto& f : pending->request.files) opened = opened && f != nullptr;
     pending->done(opened ? pending->request.durable_offset : kNotOpened);

@@ -28,6 +28,7 @@
 // Thread-safety: request() may be called from any thread. `done` runs on a
 // flusher thread (or on the caller's, when the flusher is not running); it
 // must post back to the log's owning shard before touching the log.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -85,6 +86,9 @@ class Flusher {
   // durable together.
   const Histogram& syncfs_latency() const { return syncfs_latency_; }
   const Histogram& requests_per_syncfs() const { return requests_per_syncfs_; }
+  // Page-cache drops made after syncs that succeeded
+  // (LogConfig::page_cache_tail_bytes).
+  uint64_t cache_drop_calls() const { return cache_drop_calls_.load(std::memory_order_relaxed); }
   // Whether a syncfs failed (the flusher uses fdatasync only since).
   bool syncfs_failed() const;
 
@@ -102,6 +106,8 @@ class Flusher {
   void flush_together(std::vector<Pending>& batch);
   // Whether enough requests wait for one syncfs to take them all (mu_ held).
   bool syncfs_due() const;
+  // After `request`'s syncs succeeded: its cache drops (advice).
+  void drop_cached(const PartitionLog::SyncRequest& request);
   // Whether every file of `request` is on the syncfs file system.
   bool on_synced_filesystem(const PartitionLog::SyncRequest& request) const;
 
@@ -119,6 +125,7 @@ class Flusher {
   size_t syncfs_min_requests_ = 0;  // 0: never
   bool syncfs_failed_ = false;      // under mu_
   bool syncfs_running_ = false;     // under mu_
+  std::atomic<uint64_t> cache_drop_calls_{0};
   static constexpr double kFileCountBounds[] = {1, 2, 4, 8, 16, 32, 64, 128};
   Histogram sync_latency_{kLatencyBounds};
   Histogram files_per_request_{kFileCountBounds};

@@ -28,6 +28,16 @@ struct LogConfig {
   // reserved at creation (Env::preallocate; its length stays that of its
   // data), the unused rest released when it is sealed (roll, close).
   bool preallocate = false;
+  // runnel.page.cache.tail.bytes (a broker setting, no Kafka name): once a
+  // sync has made them durable, the log bytes of a partition more than this
+  // far behind its end are dropped from the page cache (posix_fadvise
+  // POSIX_FADV_DONTNEED), so appends reuse pages just freed instead of
+  // growing the cache; readers of older data then read from the disk. For
+  // machines where new page-cache memory is dear: on the dev VM the host
+  // takes free memory back and each first write into it costs ~2 ms per MB
+  // of CPU (bench/README.md, "Slow hours"). 0: the kernel decides, as for
+  // Kafka.
+  int64_t page_cache_tail_bytes = 0;
   // file.delete.delay.ms: a segment deleted by retention or DeleteRecords is
   // renamed to `<name>.deleted` and its files removed this long after (at a
   // retention check; at the next open() if the broker stops first), as Kafka

@@ -69,6 +69,12 @@ struct PartitionLog::Impl {
   // The directory entries of every segment whose base is <= this are durable.
   int64_t dir_synced_through = std::numeric_limits<int64_t>::max();
   int64_t recovery_point_written = -1;
+  // How far the active segment's log (the one whose base offset is
+  // cache_drop_base) has been offered to Env::drop_cache; sync_handles()
+  // advances it when it asks for a drop (a failed sync only leaves pages
+  // cached a little longer).
+  mutable int64_t cache_drop_base = -1;
+  mutable uint64_t cache_dropped_end = 0;
   // Set after a clean start while the previous run's clean-shutdown marker is
   // still on disk and still true: nothing has been changed since.
   std::optional<int64_t> standing_marker;
@@ -277,6 +283,22 @@ struct PartitionLog::Impl {
         dir_synced_through >= active().base_offset() && recovery_point_written < active().base_offset()) {
       if (write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
     }
+  }
+
+  // With page_cache_tail_bytes: how far the active segment's log may leave
+  // the page cache once this sync is done, if it moved far enough since the
+  // last drop (every quarter of a tail, at least 1 MiB: one fadvise per sync
+  // would cost more than it frees at small appends).
+  std::optional<uint64_t> cache_drop_end(const Segment& active_segment) const {
+    const auto tail = static_cast<uint64_t>(config.page_cache_tail_bytes);
+    if (cache_drop_base != active_segment.base_offset()) {
+      cache_drop_base = active_segment.base_offset();
+      cache_dropped_end = 0;
+    }
+    const uint64_t step = std::max<uint64_t>(tail / 4, 1 << 20);
+    if (active_segment.size() < tail + cache_dropped_end + step) return std::nullopt;
+    cache_dropped_end = active_segment.size() - tail;
+    return cache_dropped_end;
   }
 
   // Drops the dirty pins that a completed sync covered.
@@ -1206,7 +1228,18 @@ PartitionLog::SyncRequest PartitionLog::sync_handles() const {
   for (const auto& seg : m.segments) {
     bool active = seg.get() == &m.active();
     if (!active && seg->base_offset() < m.sealed_below) continue;
-    for (auto& h : seg->sync_files(/*with_indexes=*/!active)) request.files.push_back(std::move(h));
+    auto files = seg->sync_files(/*with_indexes=*/!active);
+    if (m.config.page_cache_tail_bytes > 0 && files.front()) {
+      if (!active) {
+        // Sealed since the last sync: all of it is synced now. (Up to a tail's
+        // worth of it may be read again soon, by consumers at the end; they
+        // read it from the disk once.)
+        request.cache_drops.push_back({files.front(), seg->size()});
+      } else if (auto end = m.cache_drop_end(*seg)) {
+        request.cache_drops.push_back({files.front(), *end});
+      }
+    }
+    for (auto& h : files) request.files.push_back(std::move(h));
   }
   return request;
 }

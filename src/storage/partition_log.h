@@ -183,6 +183,14 @@ class PartitionLog {
     // Every segment below this base offset is wholly synced (log and
     // indexes) once the request completes.
     int64_t sealed_below = 0;
+    // With LogConfig::page_cache_tail_bytes: log files whose bytes below
+    // `end` this request makes durable and that may then leave the page
+    // cache (Env::drop_cache), applied only once every sync succeeded.
+    struct CacheDrop {
+      std::shared_ptr<const FileHandle> file;
+      uint64_t end = 0;
+    };
+    std::vector<CacheDrop> cache_drops;
   };
   SyncRequest sync_handles() const;
   // Records a completed sync_handles() request (its durable_offset and

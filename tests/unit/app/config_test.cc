@@ -47,6 +47,14 @@ TEST(BrokerConfig, FlusherThreads) {
   EXPECT_THROW(set_config(c, "runnel.flush.threads", "257"), ConfigError);
 }
 
+TEST(BrokerConfig, PageCacheTail) {
+  BrokerConfig c;
+  EXPECT_EQ(c.log.page_cache_tail_bytes, 0);
+  set_config(c, "runnel.page.cache.tail.bytes", "67108864");
+  EXPECT_EQ(c.log.page_cache_tail_bytes, 64 << 20);
+  EXPECT_THROW(set_config(c, "runnel.page.cache.tail.bytes", "-1"), ConfigError);
+}
+
 TEST(BrokerConfig, ResolvesListenersWithTheirProtocols) {
   BrokerConfig c;
   set_config(c, "listeners", "PLAINTEXT://127.0.0.1:9092, sasl_plaintext://:9093,INTERNAL://10.0.0.1:9094");

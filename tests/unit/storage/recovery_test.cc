@@ -1,6 +1,9 @@
 // Recovery after unclean stops: torn tails, bit flips, power loss with the
 // fault-injecting Env, damaged indexes. One test per corruption path.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -329,6 +332,85 @@ TEST(Flusher, CompletesEveryRequestAndReportsFailures) {
   flusher.stop();
   EXPECT_EQ(completed.load(), 50);
   EXPECT_EQ(flusher.rounds(), 52u);
+}
+
+// How many of the first `bytes` of `path` are in the page cache (mincore).
+uint64_t cached_bytes(const std::filesystem::path& path, uint64_t bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_GE(fd, 0);
+  void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  EXPECT_NE(map, MAP_FAILED);
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((bytes + page - 1) / page);
+  EXPECT_EQ(::mincore(map, bytes, resident.data()), 0);
+  ::munmap(map, bytes);
+  uint64_t cached = 0;
+  for (auto r : resident) cached += (r & 1) ? page : 0;
+  return cached;
+}
+
+// With page_cache_tail_bytes, a completed sync lets the synced log bytes
+// more than a tail behind the end leave the page cache; the last tail stays,
+// and every record still reads back (from the disk).
+TEST(Flusher, DropsSyncedBytesBehindTheTailFromThePageCache) {
+  TempDir dir;
+  {
+    // A file system that keeps pages whatever the advice (tmpfs) cannot
+    // show it.
+    const auto probe = dir.path() / "probe";
+    std::ofstream(probe) << std::string(1 << 20, 'p');
+    auto file = Env::posix()->open(probe, false);
+    ASSERT_TRUE(file);
+    ASSERT_TRUE(Env::posix()->sync(*file));
+    ASSERT_TRUE(Env::posix()->drop_cache(*file, 1 << 20));
+    if (cached_bytes(probe, 1 << 20) > (256u << 10))
+      GTEST_SKIP() << "the file system under " << dir.path() << " keeps pages that posix_fadvise lets go";
+  }
+  LogConfig config;
+  config.page_cache_tail_bytes = 1 << 20;
+  auto log = PartitionLog::open(dir.path(), config, 0, Env::posix());
+  Flusher flusher(Env::posix(), /*threads=*/1);
+  flusher.start();
+  int64_t records = 0;
+  // 8 MiB in 64 KiB batches, a sync after each, as acks=all appends would.
+  for (int i = 0; i < 128; ++i) {
+    auto b = make_batch({.records = 16, .value_size = 4000});
+    ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+    records += 16;
+    std::promise<int64_t> done;
+    flusher.request(log->sync_handles(), [&](int64_t d) { done.set_value(d); });
+    ASSERT_EQ(done.get_future().get(), records);
+    log->mark_flushed(records, 0);
+  }
+  flusher.stop();
+  EXPECT_GT(flusher.cache_drop_calls(), 0u);
+  const auto file = last_log_file(dir.path());
+  const uint64_t size = std::filesystem::file_size(file);
+  ASSERT_GT(size, 6u << 20);
+  // The head: gone but for pages a neighbour's readahead or the last
+  // partial page may keep.
+  EXPECT_LT(cached_bytes(file, size - (3u << 20)), 256u << 10);
+  // The tail (at least the last MiB) stays cached.
+  EXPECT_GE(cached_bytes(file, size) - cached_bytes(file, size - (1u << 20)), 1u << 20);
+  EXPECT_EQ(read_all(*log).size(), 128u);
+}
+
+// Without it (the default) the kernel keeps what it likes: nothing dropped.
+TEST(Flusher, LeavesThePageCacheAloneByDefault) {
+  TempDir dir;
+  auto log = PartitionLog::open(dir.path(), {}, 0, Env::posix());
+  Flusher flusher(Env::posix(), /*threads=*/1);
+  auto b = make_batch({.records = 16, .value_size = 4000});
+  ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+  auto request = log->sync_handles();
+  EXPECT_TRUE(request.cache_drops.empty());
+  int64_t got = 0;
+  flusher.request(std::move(request), [&](int64_t d) { got = d; });
+  EXPECT_EQ(got, 16);
+  EXPECT_EQ(flusher.cache_drop_calls(), 0u);
+  const auto file = last_log_file(dir.path());
+  EXPECT_EQ(cached_bytes(file, std::filesystem::file_size(file)), (std::filesystem::file_size(file) + 4095) & ~4095ull);
 }
 
 // Queues one request per log on a one-thread flusher whose thread is held
