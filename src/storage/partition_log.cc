@@ -73,8 +73,8 @@ struct PartitionLog::Impl {
   // cache_drop_base) has been offered to Env::drop_cache; sync_handles()
   // advances it when it asks for a drop (a failed sync only leaves pages
   // cached a little longer).
-  mutable int64_t cache_drop_base = -1;
-  mutable uint64_t cache_dropped_end = 0;
+  int64_t cache_drop_base = -1;
+  uint64_t cache_dropped_end = 0;
   // Set after a clean start while the previous run's clean-shutdown marker is
   // still on disk and still true: nothing has been changed since.
   std::optional<int64_t> standing_marker;
@@ -289,7 +289,7 @@ struct PartitionLog::Impl {
   // the page cache once this sync is done, if it moved far enough since the
   // last drop (every quarter of a tail, at least 1 MiB: one fadvise per sync
   // would cost more than it frees at small appends).
-  std::optional<uint64_t> cache_drop_end(const Segment& active_segment) const {
+  std::optional<uint64_t> cache_drop_end(const Segment& active_segment) {
     const auto tail = static_cast<uint64_t>(config.page_cache_tail_bytes);
     if (cache_drop_base != active_segment.base_offset()) {
       cache_drop_base = active_segment.base_offset();
@@ -1214,8 +1214,8 @@ const LogConfig& PartitionLog::config() const { return impl_->config; }
 
 Env& PartitionLog::env() const { return *impl_->env; }
 
-PartitionLog::SyncRequest PartitionLog::sync_handles() const {
-  const Impl& m = *impl_;
+PartitionLog::SyncRequest PartitionLog::sync_handles() {
+  Impl& m = *impl_;
   SyncRequest request;
   request.durable_offset = m.end();
   request.sealed_below = m.active().base_offset();

@@ -192,7 +192,9 @@ class PartitionLog {
     };
     std::vector<CacheDrop> cache_drops;
   };
-  SyncRequest sync_handles() const;
+  // Not const: with page_cache_tail_bytes it records how far the drops it
+  // asks for reach.
+  SyncRequest sync_handles();
   // Records a completed sync_handles() request (its durable_offset and
   // sealed_below).
   void mark_flushed(int64_t durable_offset, int64_t sealed_below);
