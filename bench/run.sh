@@ -21,6 +21,8 @@
 #   HARD_SECONDS      length of each hard-workload phase (default 10)
 #   HARD_CASES        which hard cases (default easy,wide,idle,backlog,retention,partitions)
 #   PEERS             which peers (default "redis nats rabbitmq activemq")
+#   FILL_PAGE_CACHE=0 do not fill the page cache first (bench/fill_page_cache.py: every row
+#                     then appends into free memory, which this VM charges ~2 ms of CPU per MB)
 #   PERF=1            perf-record runnel during each produce workload (BUILD_DIR/bench-perf-*.txt)
 #   SKIP_TLS=1        leave out the TLS rows (issue 14: 1 KiB x 16 produce and consume over an SSL
 #                     listener of the same broker, plus one SASL_SSL SCRAM row, next to plaintext;
@@ -93,6 +95,7 @@ cleanup() {
   done
   # bench/hard.py's loop-mounted image, should it have been killed before unmounting it.
   for m in "$WORK"/runnel-hard-loop-*/mnt; do mountpoint -q "$m" 2>/dev/null && umount "$m"; done
+  rm -f "$WORK/page-cache-fill"
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -155,21 +158,15 @@ bench() {
   if [ $rc -ne 0 ]; then
     note "failed:$name" "exit $rc: $(grep -v '^\[' "$R/$name.err" | tail -3 | tr '\n' ' ')"
   fi
-  [ "${DROP_TOPICS:-0}" = 1 ] && drop_row_topics
   return $rc
 }
-# After each row on the main broker: delete the topics no later row reads, so that
-# the next row appends into page-cache pages this one freed. On this VM the host
-# takes free memory back and the first write into it costs ~2 ms of CPU per MB
-# (bench/README.md, "Slow hours: the copy into returned memory"); without this, a
-# row's broker CPU per MB depended on how many GB the rows before it had left cached.
-KEEP_TOPICS="t-100-1-all t-1024-16-all t-1024-16-all-tls"
-drop_row_topics() {
-  local topics
-  topics=$("$RUNNEL_BIN" topic --bootstrap "$BOOT" --format json list 2>/dev/null |
-    python3 -c 'import json,sys; keep=set(sys.argv[1].split()); print(" ".join(t["name"] for t in json.load(sys.stdin) if t["name"] not in keep))' "$KEEP_TOPICS" 2>/dev/null)
-  [ -n "$topics" ] && "$RUNNEL_BIN" topic --bootstrap "$BOOT" delete $topics >/dev/null 2>&1
-  return 0
+# settle WHAT: wait (at most 60 s) until the machine has been quiet for 3 s before a latency
+# row. Pages freed by the topics deleted after the row before go back to the VM's host over
+# the next ~10-20 s, stalling every vCPU for up to ~300 ms at a time meanwhile; a latency row
+# started then measures that, not the broker (bench/README.md, "What a deleted topic costs
+# the rows after it").
+settle() {
+  python3 "$ROOT/bench/wait_quiet.py" >&2 || note "unsettled:$1" "the machine was not quiet within 60 s before $1"
 }
 
 # ---------------------------------------------------------------- the machine
@@ -185,6 +182,18 @@ drop_row_topics() {
   echo "commit=$(git rev-parse --short HEAD 2>/dev/null)"
 } >"$R/machine.txt"
 cat "$R/machine.txt" >&2
+
+# ---------------------------------------------------------------- a full page cache
+# A broker that has run for a while appends into pages reclaimed from older files, not into
+# free memory; on this VM free memory is memory the host has taken back, and the first write
+# into it costs ~2 ms of CPU per MB (bench/README.md, "Slow hours: the copy into returned
+# memory"). So every row below runs with the page cache full, as in production: one file
+# fills it (~45 s on the 24 GiB VM) and stays until the end. FILL_PAGE_CACHE=0 leaves it out.
+if [ "${FILL_PAGE_CACHE:-1}" = 1 ]; then
+  log "filling the page cache (bench/fill_page_cache.py)"
+  python3 "$ROOT/bench/fill_page_cache.py" "$WORK/page-cache-fill" | tee "$R/page-cache-fill.txt" >&2 ||
+    note "failed:page-cache-fill" "bench/fill_page_cache.py exited non-zero"
+fi
 
 # ---------------------------------------------------------------- physical limits
 if [ "${SKIP_LIMITS:-0}" != 1 ]; then
@@ -310,7 +319,6 @@ runnel_alive() {
   return 1
 }
 
-DROP_TOPICS=$RUNNEL_OK
 if [ $RUNNEL_OK = 1 ]; then
   for w in "100 1 $RECORDS_SMALL" "1024 16 $RECORDS_LARGE"; do
     set -- $w
@@ -491,10 +499,11 @@ if [ $RUNNEL_OK = 1 ]; then
     rate=$(python3 -c "print(max(100, int(float('$max') * 0.5)))")
     # linger 0 (what end-to-end latency tests use), then librdkafka's default linger (5 ms),
     # the configuration the maximum was measured with.
+    settle latency-100B-1p-acksall
     bench "latency-100B-1p-acksall" latency --bootstrap "$BOOT" --topic t-latency --partitions 1 \
       --record-size 100 --acks all --rate "$rate" --duration "$LATENCY_SECONDS" --linger-ms 0 \
       --broker-metrics "$ADMIN"
-    runnel_alive latency &&
+    runnel_alive latency && settle latency-100B-1p-acksall-linger5 &&
       bench "latency-100B-1p-acksall-linger5" latency --bootstrap "$BOOT" --topic t-latency --partitions 1 \
         --record-size 100 --acks all --rate "$rate" --duration "$LATENCY_SECONDS" --linger-ms 5 \
         --broker-metrics "$ADMIN"
@@ -505,7 +514,7 @@ if [ $RUNNEL_OK = 1 ]; then
     # broker's and the disk's share of the 50%-load latency (bench/README.md "Latency at 50%
     # load with the lean client").
     batch=$(python3 -c "print(max(1, int(float('$rate') * 0.005)))")
-    runnel_alive latency &&
+    runnel_alive latency && settle blast-latency-100B-1p-acksall-paced &&
       bench "blast-latency-100B-1p-acksall-paced" blast --bootstrap "$BOOT" --topic t-blast-paced --partitions 1 \
         --record-size 100 --acks all --rate "$rate" --batch-records "$batch" --records 1000000000 \
         --duration "$LATENCY_SECONDS" --window 8 --broker-pid "$RUNNEL_PID" --broker-metrics "$ADMIN"
@@ -516,6 +525,7 @@ if [ $RUNNEL_OK = 1 ]; then
     if [ $RUNNEL_OK = 1 ] && [ -f "$R/blast-latency-100B-1p-acksall-paced.json" ]; then
       request_bytes=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["request_bytes"]))' \
         "$R/blast-latency-100B-1p-acksall-paced.json")
+      settle disk-floor-paced
       log "disk floor under the paced load (bench/disk_floor.py, $LATENCY_SECONDS s)"
       python3 "$ROOT/bench/disk_floor.py" --dir "$WORK" --seconds "$LATENCY_SECONDS" --rate 200 \
         --request-bytes "$request_bytes" --json "$R/disk-floor-paced.json" >&2 ||
@@ -527,12 +537,14 @@ if [ $RUNNEL_OK = 1 ]; then
   # disk sets right before: a perfect broker's latency at that rate on this disk's
   # fdatasyncs (bench/disk_floor.py; one stall of the disk delays every record behind it).
   if [ $RUNNEL_OK = 1 ]; then
+    settle disk-floor
     log "disk floor at 2,000 rec/s (bench/disk_floor.py, $LATENCY_SECONDS s)"
     python3 "$ROOT/bench/disk_floor.py" --dir "$WORK" --seconds "$LATENCY_SECONDS" --rate 2000 \
       --json "$R/disk-floor.json" >&2 || note "failed:disk-floor" "bench/disk_floor.py exited non-zero"
   fi
   for acks in 1 all; do
     [ $RUNNEL_OK = 1 ] || break
+    settle "latency-100B-1p-acks${acks}-light"
     bench "latency-100B-1p-acks${acks}-light" latency --bootstrap "$BOOT" --topic t-latency-light \
       --partitions 1 --record-size 100 --acks "$acks" --rate 2000 --duration "$LATENCY_SECONDS" --linger-ms 0 \
       --broker-metrics "$ADMIN"
@@ -546,7 +558,6 @@ if [ $RUNNEL_OK = 1 ]; then
   fi
 fi
 
-DROP_TOPICS=0
 # ---------------------------------------------------------------- peers
 VALUE_SMALL=$(head -c 100 /dev/zero | tr '\0' 'x')
 VALUE_LARGE=$(head -c 1024 /dev/zero | tr '\0' 'x')
