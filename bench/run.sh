@@ -160,11 +160,11 @@ bench() {
   fi
   return $rc
 }
-# settle WHAT: wait (at most 60 s) until the machine has been quiet for 3 s before a latency
-# row. Pages freed by the topics deleted after the row before go back to the VM's host over
-# the next ~10-20 s, stalling every vCPU for up to ~300 ms at a time meanwhile; a latency row
-# started then measures that, not the broker (bench/README.md, "What a deleted topic costs
-# the rows after it").
+# settle WHAT: wait (at most 60 s) until the VM has not stalled for 3 s before a latency row.
+# Page-cache memory freed before it (a probe's deleted files, a deleted topic) goes back to
+# the VM's host over the next ~10-20 s, stalling every vCPU for up to ~300 ms at a time
+# meanwhile; a latency row started then measures that, not the broker (bench/README.md,
+# "What a deleted topic costs the rows after it").
 settle() {
   python3 "$ROOT/bench/wait_quiet.py" >&2 || note "unsettled:$1" "the machine was not quiet within 60 s before $1"
 }
