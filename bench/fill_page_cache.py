@@ -18,15 +18,9 @@ import shutil
 import sys
 import time
 
+from page_cache_probe import mem_free_mib
+
 CHUNK = 64 << 20
-
-
-def mem_free_mb():
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemFree:"):
-                return int(line.split()[1]) // 1024
-    return 0
 
 
 def main():
@@ -39,17 +33,17 @@ def main():
     disk_budget = shutil.disk_usage(os.path.dirname(os.path.abspath(a.file))).free - (a.keep_disk_gb << 30)
     # Once the cache is full, reclaim keeps MemFree near its watermarks, which may sit above
     # --leave-mb: so write no more than what was free at the start.
-    target = (mem_free_mb() - a.leave_mb) << 20
+    target = (mem_free_mib() - a.leave_mb) << 20
     buf = b"\xa5" * CHUNK
     written = 0
     fd = os.open(a.file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        while written < target and mem_free_mb() > a.leave_mb and written + CHUNK <= disk_budget:
+        while written < target and mem_free_mib() > a.leave_mb and written + CHUNK <= disk_budget:
             written += os.write(fd, buf)
         os.fdatasync(fd)  # clean pages: the kernel reclaims them without writing
     finally:
         os.close(fd)
-    why = "MemFree %d MB" % mem_free_mb() if written + CHUNK <= disk_budget else "disk budget reached"
+    why = "MemFree %d MB" % mem_free_mib() if written + CHUNK <= disk_budget else "disk budget reached"
     print("page cache filled: %.1f GB in %s in %.1f s (%s)" % (written / 1e9, a.file, time.monotonic() - start, why))
     return 0
 
