@@ -71,6 +71,13 @@ if [ ${#need[@]} -gt 0 ]; then
   # server below is a private instance on a free loopback port.
   [ ${#avail[@]} -gt 0 ] && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
     --no-install-recommends "${avail[@]}" >&2 || true
+  # runnel-bench was configured before librabbitmq-dev arrived: without a new configure it
+  # stays built without its rabbitmq mode and the RabbitMQ rows are skipped.
+  if [[ " ${avail[*]} " == *" librabbitmq-dev "* ]] && [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
+    ! grep -q '^RABBITMQ_FOUND:INTERNAL=1' "$BUILD_DIR/CMakeCache.txt"; then
+    log "reconfiguring $BUILD_DIR for runnel-bench's rabbitmq mode"
+    cmake -S . -B "$BUILD_DIR" >&2 && cmake --build "$BUILD_DIR" -j "${JOBS:-2}" --target runnel-bench >&2 || true
+  fi
 fi
 
 if [ ! -x "$BENCH_BIN" ]; then
