@@ -21,8 +21,13 @@
 #   HARD_SECONDS      length of each hard-workload phase (default 10)
 #   HARD_CASES        which hard cases (default easy,wide,idle,backlog,retention,partitions)
 #   PEERS             which peers (default "redis nats rabbitmq activemq")
-#   FILL_PAGE_CACHE=0 do not fill the page cache first (bench/fill_page_cache.py: every row
-#                     then appends into free memory, which this VM charges ~2 ms of CPU per MB)
+#   DROP_TOPICS=0     keep every row's topics (default: after each row on the main broker,
+#                     delete the topics no later row reads and wait until the VM is quiet, with
+#                     bench/wait_quiet.py; each row then appends into pages the row before freed,
+#                     as a broker at its retention limit does, instead of into free memory this
+#                     VM's host has taken back: bench/README.md, "Run of 2026-12-05 04:06")
+#   FILL_PAGE_CACHE=1 fill the page cache first (bench/fill_page_cache.py; with DROP_TOPICS=0,
+#                     every row then appends into memory reclaimed from that file)
 #   PERF=1            perf-record runnel during each produce workload (BUILD_DIR/bench-perf-*.txt)
 #   SKIP_TLS=1        leave out the TLS rows (issue 14: 1 KiB x 16 produce and consume over an SSL
 #                     listener of the same broker, plus one SASL_SSL SCRAM row, next to plaintext;
@@ -165,7 +170,19 @@ bench() {
   if [ $rc -ne 0 ]; then
     note "failed:$name" "exit $rc: $(grep -v '^\[' "$R/$name.err" | tail -3 | tr '\n' ' ')"
   fi
+  [ "$DROPPING" = 1 ] && drop_row_topics "$name"
   return $rc
+}
+# DROP_TOPICS (default 1): after a row on the main broker, delete every topic but those later
+# rows read, then wait for the stall that freeing their cached pages causes on this VM.
+DROPPING=0
+KEEP_TOPICS="t-100-1-all t-1024-16-all t-1024-16-all-tls"
+drop_row_topics() {
+  local topics
+  topics=$("$RUNNEL_BIN" topic --bootstrap "$BOOT" --format json list 2>/dev/null |
+    python3 -c 'import json,sys; keep=set(sys.argv[1].split()); print(" ".join(t["name"] for t in json.load(sys.stdin) if t["name"] not in keep and not t["name"].startswith("__")))' "$KEEP_TOPICS" 2>/dev/null)
+  [ -n "$topics" ] && "$RUNNEL_BIN" topic --bootstrap "$BOOT" delete $topics >/dev/null 2>&1 && settle "after $1"
+  return 0
 }
 # settle WHAT: wait (at most 60 s) until the VM has not stalled for 3 s before a latency row.
 # Page-cache memory freed before it (a probe's deleted files, a deleted topic) goes back to
@@ -191,12 +208,12 @@ settle() {
 cat "$R/machine.txt" >&2
 
 # ---------------------------------------------------------------- a full page cache
-# A broker that has run for a while appends into pages reclaimed from older files, not into
-# free memory; on this VM free memory is memory the host has taken back, and the first write
-# into it costs ~2 ms of CPU per MB (bench/README.md, "Slow hours: the copy into returned
-# memory"). So every row below runs with the page cache full, as in production: one file
-# fills it (~45 s on the 24 GiB VM) and stays until the end. FILL_PAGE_CACHE=0 leaves it out.
-if [ "${FILL_PAGE_CACHE:-1}" = 1 ]; then
+# FILL_PAGE_CACHE=1 only (7a174cd made it the default, 2026-12-05 04:06's measurements undid
+# that): one file fills the page cache and stays until the end, so that rows append into
+# memory reclaimed from it. On this VM that left the rows writing into free memory the host
+# had taken back as MemFree fell, at up to 3x the broker's CPU per MB (bench/README.md, "Run
+# of 2026-12-05 04:06").
+if [ "${FILL_PAGE_CACHE:-0}" = 1 ]; then
   log "filling the page cache (bench/fill_page_cache.py)"
   python3 "$ROOT/bench/fill_page_cache.py" "$WORK/page-cache-fill" | tee "$R/page-cache-fill.txt" >&2 ||
     note "failed:page-cache-fill" "bench/fill_page_cache.py exited non-zero"
@@ -326,6 +343,7 @@ runnel_alive() {
   return 1
 }
 
+DROPPING=${DROP_TOPICS:-1}
 if [ $RUNNEL_OK = 1 ]; then
   for w in "100 1 $RECORDS_SMALL" "1024 16 $RECORDS_LARGE"; do
     set -- $w
@@ -564,6 +582,7 @@ if [ $RUNNEL_OK = 1 ]; then
     stop_pid $RUNNEL_PID
   fi
 fi
+DROPPING=0
 
 # ---------------------------------------------------------------- peers
 VALUE_SMALL=$(head -c 100 /dev/zero | tr '\0' 'x')
