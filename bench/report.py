@@ -341,6 +341,10 @@ for n, net, handoff in ((16, False, False), (64, False, False), (16, True, False
                  f"(bench/txn_floor.c)",
         records_per_s=j["transactions_per_s"] * 100, vs_peer=j["ratio"],
         peer="the floor's own plain batches of 100"))
+# How fast the VM's CPU ran right before the paced row, and at the run's start (bench/cpu_speed.py).
+speed, speed_start = load("cpu-speed-before-paced.json"), load("cpu-speed-start.json") or {}
+speed_note = (f"; cpu_speed.py right before: {speed['cpu_p50_ms']:.2f} ms of CPU per unit (at the run's start "
+              f"{fmt_num(speed_start.get('cpu_p50_ms'), 2)})" if speed else "")
 j = load("blast-latency-100B-1p-acksall-paced.json")
 if j:
     rows.append(lean_row(j, f"produce 100 B x 1 part, acks=all, paced at {fmt_num(j.get('rate_offered'))} rec/s "
@@ -348,7 +352,8 @@ if j:
                             f"latency per request from its scheduled send"
                             + (f"; broker p99 <= {j['broker_produce_handle_p99_ms_le']} ms handling, of which "
                                f"fdatasync <= {j.get('broker_fdatasync_p99_ms_le', '-')} ms"
-                               if "broker_produce_handle_p99_ms_le" in j else "")))
+                               if "broker_produce_handle_p99_ms_le" in j else "")
+                            + speed_note))
 floor = load("disk-floor-paced.json")
 if floor:
     rows.append(dict(
@@ -358,6 +363,16 @@ if floor:
                  f"bench/disk_floor.py --request-bytes)",
         p50_ms=floor["floor_p50_ms"], p99_ms=floor["floor_p99_ms"], p999_ms=floor["floor_p999_ms"],
         max_ms=floor["floor_max_ms"], latency_kind="arrival -> end of the fdatasync that covered it"))
+for mode, what in (("serial", "one thread: read, write, fdatasync, answer"),
+                   ("handoff", "a reader thread and a sync thread, as runnel's shard and flusher")):
+    nf = load(f"net-floor-paced-{mode}.json")
+    if nf:
+        rows.append(dict(
+            workload=f"perfect broker over loopback TCP under that paced load, {mode} ({what}; "
+                     f"{nf['rate']:.0f} requests/s of {nf['request_bytes']} bytes, {nf['window']} in flight; "
+                     f"bench/net_floor.c)",
+            p50_ms=nf["floor_p50_ms"], p99_ms=nf["floor_p99_ms"], p999_ms=nf["floor_p999_ms"],
+            max_ms=nf["floor_max_ms"], latency_kind="scheduled send -> answer"))
 for name, plain_name, what in BLAST_ROWS:
     j = load(name + ".json")
     if not j:

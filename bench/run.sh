@@ -193,6 +193,15 @@ settle() {
   python3 "$ROOT/bench/wait_quiet.py" >&2 || note "unsettled:$1" "the machine was not quiet within 60 s before $1"
 }
 
+# cpu_speed WHEN: how fast the VM's CPU runs right now (bench/cpu_speed.py, 2 s), so a latency
+# row reads next to the machine's speed in the same minute (bench/README.md, "The paced row
+# against perfect brokers with the requests": a quiet VM does a unit in 0.89-1.04 ms).
+cpu_speed() {
+  python3 "$ROOT/bench/cpu_speed.py" --seconds 2 --json "$R/cpu-speed-$1.json" >&2 ||
+    note "failed:cpu-speed-$1" "bench/cpu_speed.py exited non-zero"
+  return 0
+}
+
 # ---------------------------------------------------------------- the machine
 {
   echo "nproc=$(nproc)"
@@ -205,6 +214,7 @@ settle() {
   echo "date=$(date -u +%FT%TZ)"
   echo "commit=$(git rev-parse --short HEAD 2>/dev/null)"
 } >"$R/machine.txt"
+cpu_speed start
 cat "$R/machine.txt" >&2
 
 # ---------------------------------------------------------------- a full page cache
@@ -540,6 +550,7 @@ if [ $RUNNEL_OK = 1 ]; then
     # load with the lean client").
     batch=$(python3 -c "print(max(1, int(float('$rate') * 0.005)))")
     runnel_alive latency && settle blast-latency-100B-1p-acksall-paced &&
+      cpu_speed before-paced &&
       bench "blast-latency-100B-1p-acksall-paced" blast --bootstrap "$BOOT" --topic t-blast-paced --partitions 1 \
         --record-size 100 --acks all --rate "$rate" --batch-records "$batch" --records 1000000000 \
         --duration "$LATENCY_SECONDS" --window 8 --broker-pid "$RUNNEL_PID" --broker-metrics "$ADMIN"
@@ -555,6 +566,19 @@ if [ $RUNNEL_OK = 1 ]; then
       python3 "$ROOT/bench/disk_floor.py" --dir "$WORK" --seconds "$LATENCY_SECONDS" --rate 200 \
         --request-bytes "$request_bytes" --json "$R/disk-floor-paced.json" >&2 ||
         note "failed:disk-floor-paced" "bench/disk_floor.py --request-bytes exited non-zero"
+      # The same requests over loopback TCP to a perfect broker of one thread, and of runnel's
+      # shape (a reader thread and a sync thread): what the socket and the hand-offs cost on
+      # this VM in the same minute (bench/net_floor.c).
+      if cc -O2 -o "$WORK/net_floor" "$ROOT/bench/net_floor.c" -lpthread; then
+        for mode in serial handoff; do
+          settle "net-floor-$mode"
+          log "perfect broker over TCP under the paced load, $mode (bench/net_floor.c, $LATENCY_SECONDS s)"
+          "$WORK/net_floor" "$WORK" "$LATENCY_SECONDS" 200 "$request_bytes" 8 "$mode" \
+            "$R/net-floor-paced-$mode.json" >&2 || note "failed:net-floor-$mode" "bench/net_floor.c exited non-zero"
+        done
+      else
+        note "failed:net-floor" "bench/net_floor.c did not compile"
+      fi
     fi
   fi
   # Light load (2,000 rec/s, one record per request): issue 17's acks=all tail against
