@@ -341,6 +341,12 @@ for n, net, handoff in ((16, False, False), (64, False, False), (16, True, False
                  f"(bench/txn_floor.c)",
         records_per_s=j["transactions_per_s"] * 100, vs_peer=j["ratio"],
         peer="the floor's own plain batches of 100"))
+def floor_row(j, workload, latency_kind):
+    """A perfect broker's row (bench/disk_floor.py, bench/net_floor.c): its latency percentiles."""
+    return dict(workload=workload, p50_ms=j["floor_p50_ms"], p99_ms=j["floor_p99_ms"],
+                p999_ms=j["floor_p999_ms"], max_ms=j["floor_max_ms"], latency_kind=latency_kind)
+
+
 # How fast the VM's CPU ran right before the paced row, and at the run's start (bench/cpu_speed.py).
 speed, speed_start = load("cpu-speed-before-paced.json"), load("cpu-speed-start.json") or {}
 speed_note = (f"; cpu_speed.py right before: {speed['cpu_p50_ms']:.2f} ms of CPU per unit (at the run's start "
@@ -356,23 +362,20 @@ if j:
                             + speed_note))
 floor = load("disk-floor-paced.json")
 if floor:
-    rows.append(dict(
-        workload=f"disk floor under that paced load: a perfect broker writing and fdatasyncing the "
-                 f"{floor['rate']:.0f} requests/s of {floor['request_bytes']} bytes as they arrive "
-                 f"({floor['syncs']} syncs, p99 {floor['sync_p99_ms']:.2f} ms, max {floor['sync_max_ms']:.1f} ms; "
-                 f"bench/disk_floor.py --request-bytes)",
-        p50_ms=floor["floor_p50_ms"], p99_ms=floor["floor_p99_ms"], p999_ms=floor["floor_p999_ms"],
-        max_ms=floor["floor_max_ms"], latency_kind="arrival -> end of the fdatasync that covered it"))
+    rows.append(floor_row(
+        floor, f"disk floor under that paced load: a perfect broker writing and fdatasyncing the "
+               f"{floor['rate']:.0f} requests/s of {floor['request_bytes']} bytes as they arrive "
+               f"({floor['syncs']} syncs, p99 {floor['sync_p99_ms']:.2f} ms, max {floor['sync_max_ms']:.1f} ms; "
+               f"bench/disk_floor.py --request-bytes)",
+        "arrival -> end of the fdatasync that covered it"))
 for mode, what in (("serial", "one thread: read, write, fdatasync, answer"),
                    ("handoff", "a reader thread and a sync thread, as runnel's shard and flusher")):
     nf = load(f"net-floor-paced-{mode}.json")
     if nf:
-        rows.append(dict(
-            workload=f"perfect broker over loopback TCP under that paced load, {mode} ({what}; "
-                     f"{nf['rate']:.0f} requests/s of {nf['request_bytes']} bytes, {nf['window']} in flight; "
-                     f"bench/net_floor.c)",
-            p50_ms=nf["floor_p50_ms"], p99_ms=nf["floor_p99_ms"], p999_ms=nf["floor_p999_ms"],
-            max_ms=nf["floor_max_ms"], latency_kind="scheduled send -> answer"))
+        rows.append(floor_row(
+            nf, f"perfect broker over loopback TCP under that paced load, {mode} ({what}; "
+                f"{nf['rate']:.0f} requests/s of {nf['request_bytes']} bytes, {nf['window']} in flight; "
+                f"bench/net_floor.c)", "scheduled send -> answer"))
 for name, plain_name, what in BLAST_ROWS:
     j = load(name + ".json")
     if not j:
@@ -404,12 +407,11 @@ for path in sorted(glob.glob(os.path.join(R, "latency-*.json")), key=lambda p: (
 # broker's produce->ack latency at that rate on this disk's fdatasyncs.
 floor = load("disk-floor.json")
 if floor:
-    rows.append(dict(
-        workload=f"disk floor: a perfect broker's ack latency @ {floor['rate']:.0f} rec/s on this disk's "
-                 f"fdatasyncs ({floor['syncs']} syncs of 4 KiB, p99 {floor['sync_p99_ms']:.2f} ms, max "
-                 f"{floor['sync_max_ms']:.1f} ms; bench/disk_floor.py)",
-        p50_ms=floor["floor_p50_ms"], p99_ms=floor["floor_p99_ms"], p999_ms=floor["floor_p999_ms"],
-        max_ms=floor["floor_max_ms"], latency_kind="arrival -> end of the first fdatasync begun after it"))
+    rows.append(floor_row(
+        floor, f"disk floor: a perfect broker's ack latency @ {floor['rate']:.0f} rec/s on this disk's "
+               f"fdatasyncs ({floor['syncs']} syncs of 4 KiB, p99 {floor['sync_p99_ms']:.2f} ms, max "
+               f"{floor['sync_max_ms']:.1f} ms; bench/disk_floor.py)",
+        "arrival -> end of the first fdatasync begun after it"))
 
 # Three brokers (bench/cluster.py): each RF 3 workload next to the one-broker run of the same size.
 cluster = load("cluster.json") or {}
