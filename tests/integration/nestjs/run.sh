@@ -44,12 +44,26 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cd "$APP_DIR" || die "no $APP_DIR"
+# nestjs/e2e and nestjs/e2e-cluster run at the same time (tests/integration/run.sh runs
+# two suites at once) on this one app directory: `nest build` empties dist/ first, so a
+# second build while the other suite starts an app made that app miss dist/main.js. One
+# suite at a time installs and builds, and a build that is newer than every source is
+# not redone.
+exec 9>"/tmp/runnel-nestjs-build.lock"
+flock -x 9 || die "cannot lock /tmp/runnel-nestjs-build.lock"
 if [ ! -d node_modules ]; then
   echo "nestjs: npm ci"
   npm ci --no-audit --no-fund --loglevel=error >"$TMP/npm-ci.log" 2>&1 || { cat "$TMP/npm-ci.log" >&2; die "npm ci failed"; }
 fi
-echo "nestjs: npm run build"
-npm run build >"$TMP/build.log" 2>&1 || { cat "$TMP/build.log" >&2; die "npm run build failed"; }
+if [ -f dist/main.js ] &&
+  [ -z "$(find src package.json package-lock.json tsconfig*.json nest-cli.json -newer dist/main.js -print -quit 2>/dev/null)" ]; then
+  echo "nestjs: dist/ is newer than the sources, not rebuilt"
+else
+  echo "nestjs: npm run build"
+  npm run build >"$TMP/build.log" 2>&1 || { cat "$TMP/build.log" >&2; die "npm run build failed"; }
+fi
+flock -u 9
+exec 9>&-
 
 # `timeout` runs node in a process group of its own and, when time is up,
 # signals that whole group: runnel and the apps with it.
