@@ -37,32 +37,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor_util.h"
+
 static double g_seconds, g_rate;
 static size_t g_bytes;
 static int g_window;
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void die(const char* what) {
-  fprintf(stderr, "net_floor: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static void send_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      die("send");
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-}
 
 static int cmp_double(const void* a, const void* b) {
   double x = *(const double*)a, y = *(const double*)b;

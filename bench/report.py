@@ -341,6 +341,8 @@ for n, net, handoff in ((16, False, False), (64, False, False), (16, True, False
                  f"(bench/txn_floor.c)",
         records_per_s=j["transactions_per_s"] * 100, vs_peer=j["ratio"],
         peer="the floor's own plain batches of 100"))
+
+
 def floor_row(j, workload, latency_kind):
     """A perfect broker's row (bench/disk_floor.py, bench/net_floor.c): its latency percentiles."""
     return dict(workload=workload, p50_ms=j["floor_p50_ms"], p99_ms=j["floor_p99_ms"],

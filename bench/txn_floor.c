@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor_util.h"
+
 typedef struct {
   int fd;
   pthread_mutex_t mu;
@@ -63,22 +65,11 @@ static char g_buf[1 << 20];
 static atomic_int g_stop;
 static atomic_ullong g_units;
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static double cpu_s(void) {
   struct rusage u;
   getrusage(RUSAGE_SELF, &u);
   return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec +
          (double)u.ru_stime.tv_usec / 1e6;
-}
-
-static void die(const char* what) {
-  fprintf(stderr, "txn_floor: %s: %s\n", what, strerror(errno));
-  exit(1);
 }
 
 static void log_open(Log* log, const char* dir, const char* name) {
@@ -187,12 +178,7 @@ static void send_frame(int fd, size_t bytes) {
   if (!frame && !(frame = malloc(sizeof g_buf + 4))) die("malloc");
   frame[0] = (char)(bytes >> 24), frame[1] = (char)(bytes >> 16), frame[2] = (char)(bytes >> 8), frame[3] = (char)bytes;
   memcpy(frame + 4, g_buf, bytes);
-  for (size_t off = 0, n = bytes + 4; off < n;) {
-    ssize_t w = send(fd, frame + off, n - off, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) die("send");
-    off += (size_t)w;
-  }
+  send_all(fd, frame, bytes + 4);
 }
 
 static int recv_exact(int fd, char* p, size_t n) {
