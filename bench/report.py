@@ -370,7 +370,8 @@ if floor:
                f"({floor['syncs']} syncs, p99 {floor['sync_p99_ms']:.2f} ms, max {floor['sync_max_ms']:.1f} ms; "
                f"bench/disk_floor.py --request-bytes)",
         "arrival -> end of the fdatasync that covered it"))
-for mode, what in (("serial", "one thread: read, write, fdatasync, answer"),
+for mode, what in (("handoff-before", "run right before the row: a reader thread and a sync thread"),
+                   ("serial", "one thread: read, write, fdatasync, answer"),
                    ("handoff", "a reader thread and a sync thread, as runnel's shard and flusher")):
     nf = load(f"net-floor-paced-{mode}.json")
     if nf:

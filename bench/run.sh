@@ -549,6 +549,14 @@ if [ $RUNNEL_OK = 1 ]; then
     # broker's and the disk's share of the 50%-load latency (bench/README.md "Latency at 50%
     # load with the lean client").
     batch=$(python3 -c "print(max(1, int(float('$rate') * 0.005)))")
+    # The perfect broker of runnel's shape right before the row as well as after it, so that
+    # neither side of the comparison is the one that always runs first (bench/net_floor.c).
+    if runnel_alive latency && cc -O2 -o "$WORK/net_floor" "$ROOT/bench/net_floor.c" -lpthread; then
+      settle net-floor-handoff-before
+      log "perfect broker over TCP under the paced load, handoff, before the row (bench/net_floor.c, $LATENCY_SECONDS s)"
+      "$WORK/net_floor" "$WORK" "$LATENCY_SECONDS" 200 $((batch * 110 + 62)) 8 handoff \
+        "$R/net-floor-paced-handoff-before.json" >&2 || note "failed:net-floor-handoff-before" "bench/net_floor.c exited non-zero"
+    fi
     runnel_alive latency && settle blast-latency-100B-1p-acksall-paced &&
       cpu_speed before-paced &&
       bench "blast-latency-100B-1p-acksall-paced" blast --bootstrap "$BOOT" --topic t-blast-paced --partitions 1 \
