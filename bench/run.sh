@@ -202,6 +202,23 @@ cpu_speed() {
   return 0
 }
 
+# net_floor_row MODE BYTES [SUFFIX]: the perfect broker over loopback TCP (bench/net_floor.c,
+# compiled once into WORK) under the paced row's load, MODE serial or handoff, requests of
+# BYTES, its JSON kept as net-floor-paced-MODE[SUFFIX].json (SUFFIX -before: ahead of the
+# row). Fails only when net_floor.c does not compile.
+net_floor_row() {
+  local name="$1${3:-}"
+  if [ ! -x "$WORK/net_floor" ] && ! cc -O2 -o "$WORK/net_floor" "$ROOT/bench/net_floor.c" -lpthread; then
+    note "failed:net-floor" "bench/net_floor.c did not compile"
+    return 1
+  fi
+  settle "net-floor-$name"
+  log "perfect broker over TCP under the paced load, $1${3:+, before the row} (bench/net_floor.c, $LATENCY_SECONDS s)"
+  "$WORK/net_floor" "$WORK" "$LATENCY_SECONDS" 200 "$2" 8 "$1" "$R/net-floor-paced-$name.json" >&2 ||
+    note "failed:net-floor-$name" "bench/net_floor.c exited non-zero"
+  return 0
+}
+
 # ---------------------------------------------------------------- the machine
 {
   echo "nproc=$(nproc)"
@@ -553,12 +570,7 @@ if [ $RUNNEL_OK = 1 ]; then
     # neither side of the comparison is the one that always runs first (bench/net_floor.c). The
     # row's request size is not known before it runs: a blast request of N 100 B records is
     # N * 110 + 62 bytes (measured: 4155 records, 457112 bytes; 4205, 462612).
-    if runnel_alive latency && cc -O2 -o "$WORK/net_floor" "$ROOT/bench/net_floor.c" -lpthread; then
-      settle net-floor-handoff-before
-      log "perfect broker over TCP under the paced load, handoff, before the row (bench/net_floor.c, $LATENCY_SECONDS s)"
-      "$WORK/net_floor" "$WORK" "$LATENCY_SECONDS" 200 $((batch * 110 + 62)) 8 handoff \
-        "$R/net-floor-paced-handoff-before.json" >&2 || note "failed:net-floor-handoff-before" "bench/net_floor.c exited non-zero"
-    fi
+    runnel_alive latency && net_floor_row handoff $((batch * 110 + 62)) -before
     runnel_alive latency && settle blast-latency-100B-1p-acksall-paced &&
       cpu_speed before-paced &&
       bench "blast-latency-100B-1p-acksall-paced" blast --bootstrap "$BOOT" --topic t-blast-paced --partitions 1 \
@@ -579,16 +591,7 @@ if [ $RUNNEL_OK = 1 ]; then
       # The same requests over loopback TCP to a perfect broker of one thread, and of runnel's
       # shape (a reader thread and a sync thread): what the socket and the hand-offs cost on
       # this VM in the same minute (bench/net_floor.c).
-      if [ -x "$WORK/net_floor" ] || cc -O2 -o "$WORK/net_floor" "$ROOT/bench/net_floor.c" -lpthread; then
-        for mode in serial handoff; do
-          settle "net-floor-$mode"
-          log "perfect broker over TCP under the paced load, $mode (bench/net_floor.c, $LATENCY_SECONDS s)"
-          "$WORK/net_floor" "$WORK" "$LATENCY_SECONDS" 200 "$request_bytes" 8 "$mode" \
-            "$R/net-floor-paced-$mode.json" >&2 || note "failed:net-floor-$mode" "bench/net_floor.c exited non-zero"
-        done
-      else
-        note "failed:net-floor" "bench/net_floor.c did not compile"
-      fi
+      net_floor_row serial "$request_bytes" && net_floor_row handoff "$request_bytes"
     fi
   fi
   # Light load (2,000 rec/s, one record per request): issue 17's acks=all tail against
