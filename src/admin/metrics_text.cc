@@ -163,11 +163,12 @@ void render_requests(Broker& broker, Text& text) {
   };
   std::map<int16_t, Api> apis;
   int64_t open = 0;
-  uint64_t accepted = 0, received = 0, sent = 0, marker_connections = 0, verifier_connections = 0;
+  uint64_t accepted = 0, moved = 0, received = 0, sent = 0, marker_connections = 0, verifier_connections = 0;
   for (int i = 0; i < broker.shards().size(); ++i) {
     const auto& m = broker.request_metrics(i);
     open += m.connections_open.load(std::memory_order_relaxed);
     accepted += m.connections_accepted.load(std::memory_order_relaxed);
+    moved += m.connections_moved.load(std::memory_order_relaxed);
     received += m.bytes_received.load(std::memory_order_relaxed);
     sent += m.bytes_sent.load(std::memory_order_relaxed);
     marker_connections += m.txn_marker_connections.load(std::memory_order_relaxed);
@@ -219,6 +220,9 @@ void render_requests(Broker& broker, Text& text) {
   text.sample("runnel_connections", "", static_cast<double>(open));
   text.family("runnel_connections_accepted_total", "counter", "Client connections accepted.");
   text.sample("runnel_connections_accepted_total", "", static_cast<double>(accepted));
+  text.family("runnel_connections_moved_total", "counter",
+              "Client connections moved to the shard that owns the partitions they produce to.");
+  text.sample("runnel_connections_moved_total", "", static_cast<double>(moved));
   text.family("runnel_network_received_bytes_total", "counter", "Request bytes read from clients.");
   text.sample("runnel_network_received_bytes_total", "", static_cast<double>(received));
   text.family("runnel_network_sent_bytes_total", "counter", "Response bytes written to clients.");

@@ -37,6 +37,10 @@ struct RequestContext {
   // The listener the request came in on: Metadata and FindCoordinator answer
   // with the endpoints of that listener. Empty: the inter-broker listener.
   std::string_view listener;
+  // Set by Produce: the shard that owns every partition the request
+  // appended to, when one shard owns them all. A connection whose produces
+  // keep going to one other shard moves there (server/connection.h).
+  Shard* partitions_shard = nullptr;
 };
 
 }  // namespace runnel

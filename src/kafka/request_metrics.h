@@ -65,6 +65,8 @@ class RequestMetrics {
 
   std::atomic<int64_t> connections_open{0};
   std::atomic<uint64_t> connections_accepted{0};
+  // Connections that moved to this shard (server/connection.h).
+  std::atomic<uint64_t> connections_moved{0};
   std::atomic<uint64_t> bytes_received{0};
   std::atomic<uint64_t> bytes_sent{0};
 

@@ -87,15 +87,15 @@ Connection::Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socke
                        std::shared_ptr<const security::SslPrincipalMapper> principal_mapper,
                        const VouchedIdentity* vouched)
     : broker_(broker),
-      shard_(shard),
-      metrics_(broker.request_metrics(shard.id())),
+      shard_(&shard),
+      metrics_(&broker.request_metrics(shard.id())),
       socket_(std::move(socket)),
       tls_context_(std::move(tls)),
       principal_mapper_(std::move(principal_mapper)),
       reader_wake_(shard.io()),
       writer_wake_(shard.io()) {
-  RequestMetrics::add(metrics_.connections_accepted);
-  metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
+  RequestMetrics::add(metrics_->connections_accepted);
+  metrics_->connections_open.fetch_add(1, std::memory_order_relaxed);
   session_.listener = listener.name;
   session_.protocol = listener.protocol;
   session_.authenticated = !uses_sasl(listener.protocol);
@@ -109,9 +109,10 @@ Connection::Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socke
     session_.authenticated = true;
     peer_ = vouched->peer;
   }
+  movable_ = !tls_context_ && !vouched;
 }
 
-Connection::~Connection() { metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed); }
+Connection::~Connection() { metrics_->connections_open.fetch_sub(1, std::memory_order_relaxed); }
 
 void Connection::log_error(const std::exception& e) const {
   if (dynamic_cast<const protocol::DecodeError*>(&e)) {
@@ -130,7 +131,7 @@ asio::awaitable<bool> Connection::tls_handshake() {
   // A client that never completes the handshake (or a plaintext client,
   // waiting for an answer to its first request) is dropped after a while.
   auto self = shared_from_this();
-  asio::steady_timer deadline(shard_.io());
+  asio::steady_timer deadline(shard_->io());
   deadline.expires_after(kTlsHandshakeTimeout);
   deadline.async_wait([this, self](std::error_code ec) {
     if (ec) return;
@@ -180,7 +181,7 @@ asio::awaitable<void> Connection::run() {
     }
   }
   asio::co_spawn(
-      shard_.executor(), [self] { return self->write_loop(); }, asio::detached);
+      shard_->executor(), [self] { return self->write_loop(); }, asio::detached);
   try {
     co_await read_loop();
   } catch (const std::exception& e) {
@@ -194,6 +195,13 @@ asio::awaitable<void> Connection::run() {
 
 asio::awaitable<void> Connection::read_loop() {
   for (;;) {
+    if (move_to_) {
+      // Moving: nothing more is read here; what is in flight is answered
+      // first, then run() ends and the listener hands the socket over.
+      while (!closed_ && !writer_done_ && !in_flight_.empty()) co_await wait_for_wake(reader_wake_);
+      moving_ = !closed_ && !writer_done_;
+      co_return;
+    }
     while (!closed_ && !writer_done_ && !in_flight_.empty() &&
            (in_flight_.size() >= kMaxInFlight || in_flight_bytes_ >= kMaxInFlightBytes || !in_flight_.back()->ordered))
       co_await wait_for_wake(reader_wake_);
@@ -207,7 +215,7 @@ asio::awaitable<void> Connection::read_loop() {
       co_return;
     }
     if (session_.raw_tokens) {
-      auto request = std::make_shared<InFlight>(broker_, shard_);
+      auto request = std::make_shared<InFlight>(broker_, *shard_);
       request->frame = take_frame(static_cast<size_t>(size));
       co_await read_exact(request->frame.bytes.get(), request->frame.size);
       request->raw = true;
@@ -217,7 +225,7 @@ asio::awaitable<void> Connection::read_loop() {
       in_flight_bytes_ += request->frame.size;
       auto self = shared_from_this();
       asio::co_spawn(
-          shard_.executor(), [self, request] { return self->handle_raw_token(*request); }, asio::detached);
+          shard_->executor(), [self, request] { return self->handle_raw_token(*request); }, asio::detached);
       continue;
     }
     if (size < static_cast<int32_t>(kMinRequestSize) || size > broker_.config().socket_request_max_bytes) {
@@ -225,11 +233,11 @@ asio::awaitable<void> Connection::read_loop() {
                    kMinRequestSize, broker_.config().socket_request_max_bytes);
       co_return;
     }
-    auto request = std::make_shared<InFlight>(broker_, shard_);
+    auto request = std::make_shared<InFlight>(broker_, *shard_);
     request->frame = take_frame(static_cast<size_t>(size));
     co_await read_exact(request->frame.bytes.get(), request->frame.size);
     request->received_ns = monotonic_ns();
-    RequestMetrics::add(metrics_.bytes_received, 4 + request->frame.size);
+    RequestMetrics::add(metrics_->bytes_received, 4 + request->frame.size);
 
     protocol::Reader reader(request->frame.span());
     RequestContext& ctx = request->ctx;
@@ -239,7 +247,7 @@ asio::awaitable<void> Connection::read_loop() {
     ctx.peer = peer_;
     ctx.session = &session_;
     ctx.listener = session_.listener;
-    request->metrics = metrics_.api(ctx.api_key);
+    request->metrics = metrics_->api(ctx.api_key);
     if (request->metrics && ctx.api_version >= 0 && ctx.api_version <= RequestMetrics::kMaxVersion)
       RequestMetrics::add(request->metrics->requests[static_cast<size_t>(ctx.api_version)]);
     const HandlerEntry* handler = find_handler(ctx.api_key);
@@ -290,7 +298,7 @@ asio::awaitable<void> Connection::read_loop() {
     in_flight_bytes_ += request->frame.size;
     auto self = shared_from_this();
     asio::co_spawn(
-        shard_.executor(), [self, request] { return self->handle(*request); }, asio::detached);
+        shard_->executor(), [self, request] { return self->handle(*request); }, asio::detached);
   }
 }
 
@@ -314,9 +322,10 @@ asio::awaitable<void> Connection::handle(InFlight& request) {
   request.metrics->queue.observe_ns(request.started_ns - request.received_ns);
   request.metrics->handle.observe_ns(request.finished_ns - request.started_ns);
   if (request.ctx.api_key == kProduceKey && request.ordered_ns) {
-    metrics_.produce_append.observe_ns(request.ordered_ns - request.started_ns);
-    metrics_.produce_wait.observe_ns(request.finished_ns - request.ordered_ns);
+    metrics_->produce_append.observe_ns(request.ordered_ns - request.started_ns);
+    metrics_->produce_wait.observe_ns(request.finished_ns - request.ordered_ns);
   }
+  if (request.ctx.api_key == kProduceKey) note_produce_shard(request.ctx.partitions_shard);
   request.ctx.ordered = nullptr;
   if (session_.close_after_response) request.close_after_write = true;
   request.ordered = request.done = true;
@@ -385,12 +394,70 @@ asio::awaitable<void> Connection::write_loop() {
     }
   } catch (const std::exception& e) {
     log_error(e);
+    moving_ = false;
   }
   writer_done_ = true;
-  std::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  if (!moving_) {  // a moving connection's socket goes to its next shard
+    std::error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
   wake(reader_wake_);
+}
+
+void Connection::note_produce_shard(Shard* owner) {
+  if (!movable_ || move_to_) return;
+  if (!owner || owner == shard_) {
+    produce_streak_ = 0;
+    return;
+  }
+  if (owner != streak_shard_) {
+    streak_shard_ = owner;
+    produce_streak_ = 0;
+  }
+  if (++produce_streak_ >= kMoveAfterProduces) {
+    move_to_ = owner;
+    wake(reader_wake_);  // a reader waiting for this request to be answered
+  }
+}
+
+int Connection::detach_socket(Shard& target) {
+  std::error_code ec;
+  auto local = socket_.local_endpoint(ec);
+  int fd = -1;
+  if (!ec) {
+    protocol_ = local.protocol();
+    fd = socket_.release(ec);  // deregistered from this shard's reactor, not closed
+  }
+  if (ec || fd < 0) {
+    socket_.close(ec);
+    return -1;
+  }
+  // Idle (both loops have ended): rebound here, on the thread that owns them.
+  reader_wake_ = asio::steady_timer(target.io());
+  writer_wake_ = asio::steady_timer(target.io());
+  return fd;
+}
+
+bool Connection::attach(Shard& target, int fd) {
+  asio::ip::tcp::socket socket(target.io());
+  std::error_code ec;
+  socket.assign(protocol_, fd, ec);
+  if (ec) {
+    ::close(fd);
+    spdlog::warn("{}: cannot move the connection to shard {}: {}", peer_, target.id(), ec.message());
+    return false;
+  }
+  socket_ = std::move(socket);
+  metrics_->connections_open.fetch_sub(1, std::memory_order_relaxed);
+  shard_ = &target;
+  metrics_ = &broker_.request_metrics(target.id());
+  metrics_->connections_open.fetch_add(1, std::memory_order_relaxed);
+  RequestMetrics::add(metrics_->connections_moved);
+  reader_done_ = writer_done_ = moving_ = false;
+  move_to_ = streak_shard_ = nullptr;
+  produce_streak_ = 0;
+  return true;
 }
 
 void Connection::Frame::resize(size_t n) {
@@ -473,7 +540,7 @@ asio::awaitable<void> Connection::write_responses(const std::vector<std::shared_
     uint8_t* header = headers.data() + i * kHeaderSize;
     size_t header_size = request.raw ? 4 : request.flexible_header ? 9 : 8;
     uint64_t total = header_size - 4 + body.total_size();
-    RequestMetrics::add(metrics_.bytes_sent, 4 + total);
+    RequestMetrics::add(metrics_->bytes_sent, 4 + total);
     store_be32(header, static_cast<uint32_t>(total));
     store_be32(header + 4, static_cast<uint32_t>(request.ctx.correlation_id));
     header[8] = 0;  // empty tagged fields of response header v1
@@ -501,7 +568,7 @@ asio::awaitable<void> Connection::write_responses_tls(const std::vector<std::sha
     uint8_t header[9];
     size_t header_size = request->raw ? 4 : request->flexible_header ? 9 : 8;
     uint64_t total = header_size - 4 + body.total_size();
-    RequestMetrics::add(metrics_.bytes_sent, 4 + total);
+    RequestMetrics::add(metrics_->bytes_sent, 4 + total);
     store_be32(header, static_cast<uint32_t>(total));
     store_be32(header + 4, static_cast<uint32_t>(request->ctx.correlation_id));
     header[8] = 0;  // empty tagged fields of response header v1

@@ -24,8 +24,17 @@
 // identity is vouched for by the process, so it starts authenticated as that
 // principal, with no TLS and no SASL exchange.
 //
-// Thread-safety: a Connection lives on the shard that accepted it and is used
-// only there.
+// A connection moves to another shard when its produces keep going there:
+// after kMoveAfterProduces Produce requests in a row whose partitions all
+// belong to one other shard, it stops reading, answers what is in flight,
+// and run() ends with moving_to() set; the listener hands the socket over
+// (detach_socket() here, attach() there) and runs it on that shard. Each
+// such request otherwise hops to the partitions' shard and back: two more
+// thread wake-ups per request (bench/README.md "Moving a connection to its
+// partitions' shard"). TLS and in-process connections do not move.
+//
+// Thread-safety: a Connection is used only on its current shard; it changes
+// shards only between run()s, handed over by a posted task.
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <deque>
@@ -72,6 +81,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // requests in flight are not answered. Call on the connection's shard.
   void close();
 
+  // After run() ended: the shard to move to, or null when the connection is
+  // over (closed, failed, or not moving).
+  Shard* moving_to() const { return moving_ && !closed_ ? move_to_ : nullptr; }
+  // On the old shard, after run() ended with moving_to() set: takes the
+  // socket off this shard and returns its descriptor (-1 on failure: the
+  // socket is closed), and binds the connection's timers to `target`.
+  int detach_socket(Shard& target);
+  // On `target`'s thread: adopts the descriptor detach_socket() gave; the
+  // connection then belongs to `target`, and run() may start there. False
+  // (the descriptor closed) when it cannot.
+  bool attach(Shard& target, int fd);
+
  private:
   struct InFlight;
   static constexpr size_t kMaxInFlight = 1024;
@@ -90,6 +111,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static constexpr size_t kMaxSpareFrames = 4;
   static constexpr size_t kMaxSpareFrameBytes = 8 << 20;
   static constexpr size_t kMaxResponsesPerWrite = 64;
+  // Produce requests in a row to one other shard's partitions before the
+  // connection moves there: a producer that spreads over shards never moves,
+  // one that settles on one shard's partitions moves once.
+  static constexpr int kMoveAfterProduces = 8;
   // Kafka's sasl.server.max.receive.size: the largest frame before authentication.
   static constexpr int32_t kMaxUnauthenticatedFrame = 524288;
   static constexpr auto kTlsHandshakeTimeout = std::chrono::seconds(10);
@@ -119,10 +144,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<void> tls_flush();
   asio::awaitable<void> send_file(const FileSlice& slice);
   void log_error(const std::exception& e) const;
+  // After a Produce: counts towards moving to the shard of its partitions
+  // (`owner`, null when several shards own them).
+  void note_produce_shard(Shard* owner);
 
   Broker& broker_;
-  Shard& shard_;
-  RequestMetrics& metrics_;  // the shard's
+  Shard* shard_;
+  RequestMetrics* metrics_;  // the shard's
   asio::ip::tcp::socket socket_;
   std::shared_ptr<asio::ssl::context> tls_context_;
   std::shared_ptr<const security::SslPrincipalMapper> principal_mapper_;
@@ -149,6 +177,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reader_done_ = false;
   bool writer_done_ = false;
   bool closed_ = false;
+  // Moving (see above): whether this connection may move, the shard its
+  // last Produce requests went to and how many in a row, the shard chosen,
+  // and whether run() ended to move there.
+  bool movable_ = false;
+  Shard* streak_shard_ = nullptr;
+  int produce_streak_ = 0;
+  Shard* move_to_ = nullptr;
+  bool moving_ = false;
+  asio::ip::tcp protocol_ = asio::ip::tcp::v4();
 };
 
 }  // namespace runnel

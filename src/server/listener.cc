@@ -169,23 +169,46 @@ asio::awaitable<void> Listener::accept_loop() {
     }
     auto connection = std::make_shared<Connection>(broker_, shard, std::move(socket), config_,
                                                    tls_ ? tls_->current() : nullptr, principal_mapper_);
-    int shard_id = shard.id();
     // Registered and deregistered on the connection's own shard.
-    asio::post(shard.executor(), [this, shard_id, connection, address] {
+    asio::post(shard.executor(), [this, &shard, connection, address] {
       if (stopping_) {  // raced with stop(): never served
         if (quota_index_ >= 0) broker_.connection_quotas().release(quota_index_, address);
         return;
       }
-      open_[shard_id].insert(connection);
-      asio::co_spawn(
-          broker_.shards().at(shard_id).executor(), [connection] { return connection->run(); },
-          [this, shard_id, connection, address](std::exception_ptr) {
-            open_[shard_id].erase(connection);
-            if (quota_index_ >= 0) broker_.connection_quotas().release(quota_index_, address);
-            MemoryTrimmer::note_connection_closed();
-          });
+      serve(shard, connection, address);
     });
   }
+}
+
+void Listener::serve(Shard& shard, const std::shared_ptr<Connection>& connection, const std::string& address) {
+  const int shard_id = shard.id();
+  open_[shard_id].insert(connection);
+  asio::co_spawn(
+      shard.executor(), [connection] { return connection->run(); },
+      [this, shard_id, connection, address](std::exception_ptr) {
+        open_[shard_id].erase(connection);
+        Shard* target = connection->moving_to();
+        const int fd = target ? connection->detach_socket(*target) : -1;
+        if (fd < 0) {
+          ended(address);
+          return;
+        }
+        asio::post(target->executor(), [this, target, fd, connection, address] {
+          if (stopping_) {  // raced with stop(): closed, never served there
+            ::close(fd);
+            ended(address);
+          } else if (connection->attach(*target, fd)) {
+            serve(*target, connection, address);
+          } else {
+            ended(address);
+          }
+        });
+      });
+}
+
+void Listener::ended(const std::string& address) {
+  if (quota_index_ >= 0) broker_.connection_quotas().release(quota_index_, address);
+  MemoryTrimmer::note_connection_closed();
 }
 
 }  // namespace runnel

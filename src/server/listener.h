@@ -1,6 +1,8 @@
 #pragma once
 // One Kafka listener (an entry of `listeners`): accepts connections on shard 0 and hands each new socket
-// to the next shard in turn, where the connection then lives. Each accepted
+// to the next shard in turn, where the connection then lives (until it moves
+// to the shard of the partitions it produces to: server/connection.h; the
+// listener hands its socket over). Each accepted
 // socket is first admitted by the broker's connection quotas
 // (kafka/connection_quotas.h): over max.connections.per.ip it is closed at
 // once; with no slot under max.connections the loop waits, holding it, until
@@ -26,6 +28,7 @@ namespace runnel {
 
 class Broker;
 class Connection;
+class Shard;
 
 class Listener {
  public:
@@ -53,6 +56,12 @@ class Listener {
 
  private:
   asio::awaitable<void> accept_loop();
+  // Runs an accepted connection on `shard` (call there) until it ends, or
+  // until it moves to another shard (server/connection.h), then runs it
+  // there.
+  void serve(Shard& shard, const std::shared_ptr<Connection>& connection, const std::string& address);
+  // A connection from `address` is over: its quota slot is free.
+  void ended(const std::string& address);
   // Waits until the quotas admit a connection from `address`; false when it
   // is refused (the caller closes it) or the listener stops.
   asio::awaitable<bool> admit(const std::string& address);

@@ -316,7 +316,9 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
     }
   }
   {
-    for (Shard* shard : owners_in_order(appends))
+    const auto owners = owners_in_order(appends);
+    if (owners.size() == 1) ctx.partitions_shard = owners.front();
+    for (Shard* shard : owners)
       co_await on_shard(*shard, [&appends, &append_on_shard, shard]() {
         for (auto& a : appends)
           if (a.owner == shard) append_on_shard(a);
