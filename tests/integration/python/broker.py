@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 _live = []
 
@@ -53,6 +54,18 @@ def free_port():
         if port not in _ports_handed_out:
             _ports_handed_out.add(port)
             return port
+
+
+def metric(admin_port, sample):
+    """The value of one sample of a broker's /metrics (its admin listener on
+    `admin_port`), named with its labels as the text format writes it
+    ('runnel_isr_shrinks_total', 'runnel_x_total{listener="PLAINTEXT"}'),
+    or None when there is no such sample."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(sample + " "):
+                return float(line.rsplit(" ", 1)[1])
+    return None
 
 
 def wait_port(port, timeout=15.0, proc=None):

@@ -12,7 +12,6 @@ import struct
 import threading
 import time
 import unittest
-import urllib.request
 
 from kafka import TopicPartition
 from kafka.admin import NewTopic
@@ -21,7 +20,7 @@ from kafka.errors import KafkaError
 import etcd
 import kproto
 from cluster import Cluster, wait_for
-from broker import free_port
+from broker import free_port, metric
 from helpers import admin, consumer, producer
 
 FAST = {"broker.session.timeout.ms": 2000, "replica.lag.time.max.ms": 1500}
@@ -501,12 +500,7 @@ class ClusterIsrMetricsTest(unittest.TestCase):
 
     def metric(self, node_id, name):
         """One unlabelled sample of a broker's /metrics."""
-        url = "http://127.0.0.1:%d/metrics" % self.admin_ports[node_id]
-        with urllib.request.urlopen(url, timeout=10) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[1])
-        return None
+        return metric(self.admin_ports[node_id], name)
 
     def test_shrinks_and_expands_are_counted(self):
         c = self.cluster

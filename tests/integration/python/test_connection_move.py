@@ -10,11 +10,10 @@ the test picks one topic on each shard; a producer that alternates between
 them must move whichever shard its connection was accepted on.
 """
 import unittest
-import urllib.request
 
 from confluent_kafka import Producer
 
-from broker import Broker, free_port
+from broker import Broker, free_port, metric
 from helpers import create_topic, read_partition
 
 SHARDS = 2
@@ -48,21 +47,31 @@ class ConnectionMoveTest(unittest.TestCase):
         cls.broker.cleanup_expecting_alive()
 
     def moved(self):
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.admin_port, timeout=10) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith("runnel_connections_moved_total "):
-                    return float(line.split()[1])
-        self.fail("/metrics has no runnel_connections_moved_total")
+        value = metric(self.admin_port, "runnel_connections_moved_total")
+        self.assertIsNotNone(value, "/metrics has no runnel_connections_moved_total")
+        return value
 
-    def check_log(self, topic, values):
-        records = read_partition(self.bootstrap, topic, 0)
-        self.assertEqual([r.offset for r in records], list(range(len(values))), topic)
-        self.assertEqual([r.value for r in records], values, topic)
-
-    def test_one_request_at_a_time(self):
-        a, b = topic_on(0, "move-seq-a"), topic_on(1, "move-seq-b")
+    def two_topics(self, prefix):
+        """A topic on each shard, created."""
+        a, b = topic_on(0, prefix + "-a"), topic_on(1, prefix + "-b")
         for t in (a, b):
             create_topic(self.bootstrap, t)
+        return a, b
+
+    def check_delivered(self, sent, errors, moved_before, min_moves):
+        """No delivery failed, the connection moved at least `min_moves`
+        times, and each topic holds exactly what was sent to it, in order,
+        at offsets 0, 1, 2, ..."""
+        self.assertEqual(errors, [])
+        self.assertGreaterEqual(self.moved() - moved_before, min_moves)
+        for topic, values in sent.items():
+            records = read_partition(self.bootstrap, topic, 0)
+            self.assertEqual([r.offset for r in records], list(range(len(values))), topic)
+            self.assertEqual([r.value for r in records], values, topic)
+        self.assertTrue(self.broker.alive())
+
+    def test_one_request_at_a_time(self):
+        a, b = self.two_topics("move-seq")
         before = self.moved()
         p = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "linger.ms": 0})
         sent = {a: [], b: []}
@@ -81,16 +90,10 @@ class ConnectionMoveTest(unittest.TestCase):
                 p.produce(topic, value, callback=delivered)
                 sent[topic].append(value)
                 self.assertEqual(p.flush(10), 0)
-        self.assertEqual(errors, [])
-        self.assertGreaterEqual(self.moved() - before, 2)
-        self.check_log(a, sent[a])
-        self.check_log(b, sent[b])
-        self.assertTrue(self.broker.alive())
+        self.check_delivered(sent, errors, before, 2)
 
     def test_requests_in_flight_while_moving(self):
-        a, b = topic_on(0, "move-pipe-a"), topic_on(1, "move-pipe-b")
-        for t in (a, b):
-            create_topic(self.bootstrap, t)
+        a, b = self.two_topics("move-pipe")
         before = self.moved()
         # Idempotent: the broker checks every batch's sequence, so a request
         # lost, repeated or reordered by a move fails the producer.
@@ -119,11 +122,7 @@ class ConnectionMoveTest(unittest.TestCase):
             # topics (both shards) would, rightly, not count towards a move.
             # Within a phase up to five requests are in flight when it moves.
             self.assertEqual(p.flush(30), 0)
-        self.assertEqual(errors, [])
-        self.assertGreaterEqual(self.moved() - before, 1)
-        self.check_log(a, sent[a])
-        self.check_log(b, sent[b])
-        self.assertTrue(self.broker.alive())
+        self.check_delivered(sent, errors, before, 1)
 
 
 if __name__ == "__main__":

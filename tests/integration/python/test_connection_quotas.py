@@ -12,13 +12,12 @@ import socket
 import struct
 import time
 import unittest
-import urllib.request
 
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 import kproto
-from broker import Broker, free_port
+from broker import Broker, free_port, metric
 from cluster import Cluster, wait_for
 
 BROKER = 4
@@ -125,14 +124,6 @@ def synonyms(port, name, key, source=CONTROL):
         if k == key:
             out = syn
     return out
-
-
-def metric(admin_port, line_start):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port, timeout=10) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(line_start):
-                return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 class PerIpQuotaTest(unittest.TestCase):
