@@ -4,6 +4,7 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -415,8 +416,9 @@ void Connection::note_produce_shard(Shard* owner) {
     streak_shard_ = owner;
     produce_streak_ = 0;
   }
-  if (++produce_streak_ >= kMoveAfterProduces) {
+  if (++produce_streak_ >= move_streak_) {
     move_to_ = owner;
+    move_streak_ = std::min(2 * move_streak_, kMaxMoveStreak);
     wake(reader_wake_);  // a reader waiting for this request to be answered
   }
 }

@@ -26,7 +26,7 @@
 //
 // A connection moves to another shard when its produces keep going there:
 // after kMoveAfterProduces Produce requests in a row whose partitions all
-// belong to one other shard, it stops reading, answers what is in flight,
+// belong to one other shard (twice as many for each move after), it stops reading, answers what is in flight,
 // and run() ends with moving_to() set; the listener hands the socket over
 // (detach_socket() here, attach() there) and runs it on that shard. Each
 // such request otherwise hops to the partitions' shard and back: two more
@@ -113,8 +113,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static constexpr size_t kMaxResponsesPerWrite = 64;
   // Produce requests in a row to one other shard's partitions before the
   // connection moves there: a producer that spreads over shards never moves,
-  // one that settles on one shard's partitions moves once.
-  static constexpr int kMoveAfterProduces = 8;
+  // one that settles on one shard's partitions moves once. Each move doubles
+  // the streak the next one needs (up to kMaxMoveStreak): librdkafka, which
+  // often names one partition per request, sent runs of 8 to one shard by
+  // chance while producing to 16 partitions over both, and moved back and
+  // forth (bench/README.md "Moving a connection to its partitions' shard").
+  static constexpr int kMoveAfterProduces = 32;
+  static constexpr int kMaxMoveStreak = 4096;
   // Kafka's sasl.server.max.receive.size: the largest frame before authentication.
   static constexpr int32_t kMaxUnauthenticatedFrame = 524288;
   static constexpr auto kTlsHandshakeTimeout = std::chrono::seconds(10);
@@ -178,11 +183,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writer_done_ = false;
   bool closed_ = false;
   // Moving (see above): whether this connection may move, the shard its
-  // last Produce requests went to and how many in a row, the shard chosen,
-  // and whether run() ended to move there.
+  // last Produce requests went to and how many in a row, how many the next
+  // move needs, the shard chosen, and whether run() ended to move there.
   bool movable_ = false;
   Shard* streak_shard_ = nullptr;
   int produce_streak_ = 0;
+  int move_streak_ = kMoveAfterProduces;
   Shard* move_to_ = nullptr;
   bool moving_ = false;
   asio::ip::tcp protocol_ = asio::ip::tcp::v4();

@@ -1,7 +1,7 @@
 """A producer's connection moves to the shard that owns its partitions
-(server/connection.h): after 8 Produce requests in a row to one other shard's
-partitions it stops reading, answers what is in flight and continues on that
-shard. Nothing may be lost, duplicated or reordered on the way, whether the
+(server/connection.h): after 32 Produce requests in a row to one other shard's
+partitions (twice as many for each move after) it stops reading, answers what
+is in flight and continues on that shard. Nothing may be lost, duplicated or reordered on the way, whether the
 producer waits for each answer or keeps requests in flight.
 
 The broker runs two shards. A partition's shard is FNV-1a of the topic name
@@ -81,11 +81,11 @@ class ConnectionMoveTest(unittest.TestCase):
             if err is not None:
                 errors.append(err)
 
-        # 20 to a, 20 to b, 20 to a, each answered before the next: the
+        # 100 to a, 100 to b, 100 to a, each answered before the next: the
         # connection starts on one of the two shards, so it moves at least
-        # twice (to b's shard, then back to a's).
+        # twice (to b's shard after 32, then back to a's after 64).
         for topic in (a, b, a):
-            for i in range(20):
+            for i in range(100):
                 value = ("%s-%d" % (topic, len(sent[topic]))).encode()
                 p.produce(topic, value, callback=delivered)
                 sent[topic].append(value)
