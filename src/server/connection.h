@@ -26,12 +26,13 @@
 //
 // A connection moves to another shard when its produces keep going there:
 // after kMoveAfterProduces Produce requests in a row whose partitions all
-// belong to one other shard (twice as many for each move after), it stops reading, answers what is in flight,
-// and run() ends with moving_to() set; the listener hands the socket over
-// (detach_socket() here, attach() there) and runs it on that shard. Each
-// such request otherwise hops to the partitions' shard and back: two more
-// thread wake-ups per request (bench/README.md "Moving a connection to its
-// partitions' shard"). TLS and in-process connections do not move.
+// belong to one other shard (twice as many for each move after), it stops
+// reading, answers what is in flight, and run() ends with moving_to() set;
+// the listener hands the socket over (detach_socket() here, attach() there)
+// and runs it on that shard. Each such request otherwise hops to the
+// partitions' shard and back: two more thread wake-ups per request
+// (bench/README.md "Moving a connection to its partitions' shard"). TLS and
+// in-process connections do not move.
 //
 // Thread-safety: a Connection is used only on its current shard; it changes
 // shards only between run()s, handed over by a posted task.
@@ -117,7 +118,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // the streak the next one needs (up to kMaxMoveStreak): librdkafka, which
   // often names one partition per request, sent runs of 8 to one shard by
   // chance while producing to 16 partitions over both, and moved back and
-  // forth (bench/README.md "Moving a connection to its partitions' shard").
+  // forth (bench/README.md "Connections that moved back and forth").
   static constexpr int kMoveAfterProduces = 32;
   static constexpr int kMaxMoveStreak = 4096;
   // Kafka's sasl.server.max.receive.size: the largest frame before authentication.

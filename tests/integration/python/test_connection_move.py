@@ -1,8 +1,9 @@
 """A producer's connection moves to the shard that owns its partitions
 (server/connection.h): after 32 Produce requests in a row to one other shard's
 partitions (twice as many for each move after) it stops reading, answers what
-is in flight and continues on that shard. Nothing may be lost, duplicated or reordered on the way, whether the
-producer waits for each answer or keeps requests in flight.
+is in flight and continues on that shard. Nothing may be lost, duplicated or
+reordered on the way, whether the producer waits for each answer or keeps
+requests in flight.
 
 The broker runs two shards. A partition's shard is FNV-1a of the topic name
 plus the partition, modulo the shard count (cluster/partition_manager.cc), so
