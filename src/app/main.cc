@@ -119,8 +119,9 @@ int serve(const ServeFlags& flags) {
   std::vector<std::unique_ptr<runnel::Listener>> listeners;
   std::unique_ptr<runnel::TlsReloader> tls_reloader;
   runnel::AdminServer admin_server(broker);
-  // Every 10 s, once 256 connections closed since the last time.
-  runnel::MemoryTrimmer memory_trimmer(std::chrono::seconds(10), 256);
+  // Every 10 s, once 256 connections closed or 64 MiB of request buffers
+  // were freed since the last time.
+  runnel::MemoryTrimmer memory_trimmer(std::chrono::seconds(10), 256, 64 << 20);
   try {
     // One TLS context per listener with settings of its own
     // (listener.name.<name>.ssl.*); the others share one.

@@ -15,6 +15,7 @@
 #include "kafka/handlers/api_versions.h"
 #include "kafka/sasl_exchange.h"
 #include "security/tls_context.h"
+#include "server/memory_trimmer.h"
 #include "server/tls_socket.h"
 
 namespace runnel {
@@ -483,6 +484,8 @@ Connection::Frame Connection::take_frame(size_t size) {
 void Connection::recycle(Frame frame) {
   if (frame.capacity <= kMaxSpareFrameBytes && spare_frames_.size() < kMaxSpareFrames)
     spare_frames_.push_back(std::move(frame));
+  else
+    MemoryTrimmer::note_request_bytes_freed(frame.capacity);  // freed as `frame` goes
 }
 
 void Connection::close() {
