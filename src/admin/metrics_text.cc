@@ -17,6 +17,7 @@
 #include "group/group.h"
 #include "kafka/broker.h"
 #include "protocol/messages.h"
+#include "server/memory_trimmer.h"
 
 namespace runnel {
 namespace {
@@ -426,6 +427,10 @@ void render_process(Text& text) {
   text.sample("process_max_fds", "", static_cast<double>(limit.rlim_cur));
   text.family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.");
   text.sample("process_start_time_seconds", "", g_process_start_seconds);
+  text.family("runnel_memory_trims_total", "counter",
+              "Times freed memory was given back to the kernel (malloc_trim) after connections closed or large "
+              "request buffers were freed.");
+  text.sample("runnel_memory_trims_total", "", static_cast<double>(MemoryTrimmer::trims()));
 }
 
 }  // namespace

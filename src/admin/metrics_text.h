@@ -5,7 +5,8 @@
 // and bytes in per topic, bytes out to consumers per topic, each partition's
 // offsets and size, consumer group lag per partition, fdatasync latency and
 // the files per sync, under-replicated partitions and ISR shrinks and
-// expansions in a cluster, and the process (memory, CPU, descriptors).
+// expansions in a cluster, and the process (memory, CPU, descriptors, and
+// how often freed memory was given back).
 //
 // Thread-safety: call from any thread but a shard's (it posts a task to each
 // shard and waits for it: shard state is read only on its own thread, so

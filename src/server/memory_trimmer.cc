@@ -28,6 +28,7 @@ bool MemoryTrimmer::trim_if_due() {
   freed_bytes_at_last_trim_ = freed;
   auto started = std::chrono::steady_clock::now();
   const bool released = malloc_trim(0) != 0;
+  trims_.fetch_add(1, std::memory_order_relaxed);
   spdlog::debug(
       "malloc_trim after {} closed connections and {} bytes of requests freed: {} in {} us", since, freed_since,
       released ? "memory released" : "nothing to release",

@@ -14,8 +14,8 @@
 // connections closed, or enough request buffers were freed, since the last
 // trim, so a steady broker never pays for it.
 //
-// Thread-safety: note_connection_closed() and note_request_bytes_freed()
-// from any thread (one relaxed atomic add); start() and stop() from the
+// Thread-safety: note_connection_closed(), note_request_bytes_freed() and
+// trims() from any thread (one relaxed atomic operation); start() and stop() from the
 // thread that starts and stops the broker.
 #include <atomic>
 #include <chrono>
@@ -37,6 +37,8 @@ class MemoryTrimmer {
   static void note_connection_closed() { closed_.fetch_add(1, std::memory_order_relaxed); }
   // A request buffer that was freed rather than kept for the next request.
   static void note_request_bytes_freed(uint64_t bytes) { freed_bytes_.fetch_add(bytes, std::memory_order_relaxed); }
+  // How many times any trimmer trimmed (/metrics: runnel_memory_trims_total).
+  static uint64_t trims() { return trims_.load(std::memory_order_relaxed); }
 
   void start();
   void stop();
@@ -48,6 +50,7 @@ class MemoryTrimmer {
  private:
   static inline std::atomic<uint64_t> closed_{0};
   static inline std::atomic<uint64_t> freed_bytes_{0};
+  static inline std::atomic<uint64_t> trims_{0};
   const std::chrono::milliseconds interval_;
   const uint64_t threshold_;
   const uint64_t freed_bytes_threshold_;

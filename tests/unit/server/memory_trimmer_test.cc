@@ -33,7 +33,9 @@ TEST(MemoryTrimmer, TrimsOnlyAfterEnoughRequestBytesFreed) {
   MemoryTrimmer::note_request_bytes_freed((64 << 20) - 1);
   EXPECT_FALSE(trimmer.trim_if_due());
   MemoryTrimmer::note_request_bytes_freed(1);
+  const uint64_t trims = MemoryTrimmer::trims();
   EXPECT_TRUE(trimmer.trim_if_due());
+  EXPECT_EQ(MemoryTrimmer::trims(), trims + 1);
   EXPECT_FALSE(trimmer.trim_if_due());  // counted from the last trim
 }
 
