@@ -224,6 +224,17 @@ void render_requests(Broker& broker, Text& text) {
   text.family("runnel_connections_moved_total", "counter",
               "Client connections moved to the shard that owns the partitions they produce to.");
   text.sample("runnel_connections_moved_total", "", static_cast<double>(moved));
+  const RequestMemoryPool& pool = broker.request_memory_pool();
+  if (pool.bounded()) {
+    text.family("runnel_request_memory_pool_used_bytes", "gauge",
+                "Request bytes read and not yet answered, against queued.max.request.bytes.");
+    text.sample("runnel_request_memory_pool_used_bytes", "", static_cast<double>(pool.used()));
+    text.family("runnel_request_memory_pool_capacity_bytes", "gauge", "queued.max.request.bytes.");
+    text.sample("runnel_request_memory_pool_capacity_bytes", "", static_cast<double>(pool.capacity()));
+  }
+  text.family("runnel_request_memory_pool_waits_total", "counter",
+              "Requests left unread in their socket until queued.max.request.bytes had room.");
+  text.sample("runnel_request_memory_pool_waits_total", "", static_cast<double>(pool.waits()));
   text.family("runnel_network_received_bytes_total", "counter", "Request bytes read from clients.");
   text.sample("runnel_network_received_bytes_total", "", static_cast<double>(received));
   text.family("runnel_network_sent_bytes_total", "counter", "Response bytes written to clients.");

@@ -349,6 +349,8 @@ const std::map<std::string, Setter>& broker_setters() {
        }},
       {"socket.request.max.bytes",
        [](auto& c, auto& k, auto& v) { c.socket_request_max_bytes = int32_t(parse_int(k, v, 1, kI32)); }},
+      {"queued.max.request.bytes",
+       [](auto& c, auto& k, auto& v) { c.queued_max_request_bytes = parse_int(k, v, INT64_MIN, INT64_MAX); }},
       {"log.segment.bytes", [](auto& c, auto& k, auto& v) { c.log.segment_bytes = parse_int(k, v, 14, kI32); }},
       {"log.roll.ms", [](auto& c, auto& k, auto& v) { c.log.segment_ms = parse_int(k, v, 1, INT64_MAX); }},
       {"log.roll.hours", [](auto& c, auto& k, auto& v) { c.log.segment_ms = parse_int(k, v, 1, kI32) * 3600 * 1000; }},
@@ -508,11 +510,15 @@ const std::map<std::string, std::string_view, std::less<>>& kafka_settings_witho
   static constexpr std::string_view kKraft =
       "runnel has no KRaft controllers: etcd (--etcd) is its control plane and every runnel is a broker";
   static constexpr std::string_view kShare = "runnel has no share groups (KIP-932)";
+  static constexpr std::string_view kQueue =
+      "runnel has no request queue between threads: a connection holds at most 1,024 requests in flight, and "
+      "queued.max.request.bytes caps their bytes broker-wide";
   static const std::map<std::string, std::string_view, std::less<>> settings = {
       {"background.threads", kThreads},
       {"num.io.threads", kThreads},
       {"num.network.threads", kThreads},
       {"num.recovery.threads.per.data.dir", kThreads},
+      {"queued.max.requests", kQueue},
       {"socket.receive.buffer.bytes", kSockets},
       {"socket.send.buffer.bytes", kSockets},
       {"zookeeper.connect", kZooKeeper},
@@ -744,6 +750,9 @@ void validate_config(const BrokerConfig& c) {
   validate_connection_quota_settings(apply_connection_quota_values({}, c.connection_quota_static));
   if (c.log.max_message_bytes > c.socket_request_max_bytes)
     throw ConfigError("message.max.bytes must not exceed socket.request.max.bytes");
+  // Kafka's rule: a budget smaller than one request could never admit it.
+  if (c.queued_max_request_bytes > 0 && c.queued_max_request_bytes < c.socket_request_max_bytes)
+    throw ConfigError("queued.max.request.bytes must be larger or equal to socket.request.max.bytes");
   if (c.clustered() && cluster::etcd::parse_endpoints(c.etcd_endpoints).empty())
     throw ConfigError(
         fmt::format("invalid value '{}' for runnel.etcd.endpoints: expected http://host:port[,...]", c.etcd_endpoints));

@@ -141,6 +141,9 @@ struct BrokerConfig {
   bool delete_topic_enable = true;               // delete.topic.enable
   int32_t message_max_bytes = 1048588;           // message.max.bytes
   int32_t socket_request_max_bytes = 104857600;  // socket.request.max.bytes
+  // Request bytes read and not yet answered, broker-wide; <= 0: no limit
+  // (kafka/request_memory_pool.h).
+  int64_t queued_max_request_bytes = -1;  // queued.max.request.bytes
   // max.connections, max.connections.per.ip, max.connections.per.ip.overrides
   // and listener.name.<l>.max.connections as the file and --set gave them,
   // validated (config/connection_quota_config.h reads them).

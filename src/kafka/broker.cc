@@ -51,6 +51,7 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
                                .dedupe_buffer_size = config_.log_cleaner_dedupe_buffer_size,
                                .io_max_bytes_per_second = config_.log_cleaner_io_max_bytes_per_second}},
                   env_, flusher_, shards_) {
+  request_memory_pool_ = std::make_unique<RequestMemoryPool>(config_.queued_max_request_bytes);
   for (int i = 0; i < shards_.size(); ++i) request_metrics_.push_back(std::make_unique<RequestMetrics>());
   std::vector<std::string> listener_names;
   for (const auto& l : config_.listeners) listener_names.push_back(l.name);

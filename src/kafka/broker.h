@@ -27,6 +27,7 @@
 #include "config/dynamic_broker_config.h"
 #include "group/coordinator.h"
 #include "kafka/connection_quotas.h"
+#include "kafka/request_memory_pool.h"
 #include "kafka/request_metrics.h"
 #include "kafka/txn_marker_sender.h"
 #include "kafka/txn_markers.h"
@@ -144,6 +145,9 @@ class Broker {
   // ones installed with the other dynamic broker configs.
   ConnectionQuotas& connection_quotas() { return *connection_quotas_; }
   const ConnectionQuotas& connection_quotas() const { return *connection_quotas_; }
+  // queued.max.request.bytes: what every connection's requests lease their
+  // bytes from.
+  RequestMemoryPool& request_memory_pool() { return *request_memory_pool_; }
   // The request counters of a shard's connections (for /metrics).
   RequestMetrics& request_metrics(int shard_id) { return *request_metrics_[static_cast<size_t>(shard_id)]; }
   const storage::Flusher& flusher() const { return flusher_; }
@@ -351,7 +355,8 @@ class Broker {
   int64_t dynamic_revision_ = 0;          // of the etcd value installed last
   std::vector<std::string> known_config_keys_;
   std::unique_ptr<ConnectionQuotas> connection_quotas_;
-  cluster::PartitionManager partitions_;                           // after shards_ and flusher_, which it uses
+  cluster::PartitionManager partitions_;  // after shards_ and flusher_, which it uses
+  std::unique_ptr<RequestMemoryPool> request_memory_pool_;
   std::vector<std::unique_ptr<RequestMetrics>> request_metrics_;   // one per shard
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   std::atomic<int32_t> offsets_partitions_{0};

@@ -45,6 +45,9 @@ struct Connection::InFlight {
   // monotonic_ns() when the frame was read, the handler started and it finished.
   int64_t received_ns = 0, started_ns = 0, ordered_ns = 0, finished_ns = 0;
   RequestMetrics::Api* metrics = nullptr;  // the API's counters on this shard
+  // The frame's bytes in queued.max.request.bytes, returned when the request
+  // is answered (or dropped with its connection).
+  RequestMemoryPool::Lease lease;
 };
 
 namespace {
@@ -218,6 +221,8 @@ asio::awaitable<void> Connection::read_loop() {
     }
     if (session_.raw_tokens) {
       auto request = std::make_shared<InFlight>(broker_, *shard_);
+      request->lease = co_await lease_request_bytes(size);
+      if (closed_) co_return;
       request->frame = take_frame(static_cast<size_t>(size));
       co_await read_exact(request->frame.bytes.get(), request->frame.size);
       request->raw = true;
@@ -236,6 +241,8 @@ asio::awaitable<void> Connection::read_loop() {
       co_return;
     }
     auto request = std::make_shared<InFlight>(broker_, *shard_);
+    request->lease = co_await lease_request_bytes(size);
+    if (closed_) co_return;
     request->frame = take_frame(static_cast<size_t>(size));
     co_await read_exact(request->frame.bytes.get(), request->frame.size);
     request->received_ns = monotonic_ns();
@@ -302,6 +309,25 @@ asio::awaitable<void> Connection::read_loop() {
     asio::co_spawn(
         shard_->executor(), [self, request] { return self->handle(*request); }, asio::detached);
   }
+}
+
+asio::awaitable<RequestMemoryPool::Lease> Connection::lease_request_bytes(int32_t size) {
+  RequestMemoryPool& pool = broker_.request_memory_pool();
+  RequestMemoryPool::Lease lease;
+  if (pool.try_acquire(size, &lease)) co_return lease;
+  // Exhausted: the request stays in the socket (Kafka mutes the channel)
+  // until other requests are answered. Those may be on any shard, so this
+  // polls rather than waits for a wake-up; it only happens under the limit.
+  pool.note_wait();
+  asio::steady_timer timer(shard_->io());
+  auto pause = kPoolRetryMin;
+  while (!closed_ && !pool.try_acquire(size, &lease)) {
+    timer.expires_after(pause);
+    std::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    pause = std::min(pause * 2, kPoolRetryMax);
+  }
+  co_return lease;
 }
 
 asio::awaitable<void> Connection::handle(InFlight& request) {

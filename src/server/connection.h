@@ -17,7 +17,9 @@
 // connection are appended in the order they were sent, yet acks=all requests
 // in flight on one connection share one fdatasync instead of waiting for one
 // each. A connection has at most kMaxInFlight requests, or kMaxInFlightBytes
-// of request frames, in progress (always at least one).
+// of request frames, in progress (always at least one), and reads a request
+// only once the broker's queued.max.request.bytes has room for it
+// (kafka/request_memory_pool.h).
 //
 // A connection may also come from inside the process (Listener::
 // connect_in_process: the admin listener's REST proxy and console): its
@@ -45,6 +47,7 @@
 #include <vector>
 
 #include "config/broker_config.h"
+#include "kafka/request_memory_pool.h"
 #include "kafka/request_metrics.h"
 #include "protocol/writer.h"
 #include "security/session.h"
@@ -124,10 +127,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Kafka's sasl.server.max.receive.size: the largest frame before authentication.
   static constexpr int32_t kMaxUnauthenticatedFrame = 524288;
   static constexpr auto kTlsHandshakeTimeout = std::chrono::seconds(10);
+  // queued.max.request.bytes: how soon a reader retries an exhausted pool.
+  static constexpr auto kPoolRetryMin = std::chrono::milliseconds(1);
+  static constexpr auto kPoolRetryMax = std::chrono::milliseconds(32);
   Frame take_frame(size_t size);
   void recycle(Frame frame);
 
   asio::awaitable<void> read_loop();
+  // A lease of `size` request bytes from the broker's pool, waiting while it
+  // is exhausted (an empty lease if the connection closes meanwhile).
+  asio::awaitable<RequestMemoryPool::Lease> lease_request_bytes(int32_t size);
   asio::awaitable<void> write_loop();
   asio::awaitable<void> handle(InFlight& request);
   // A bare SASL token (after SaslHandshake v0).

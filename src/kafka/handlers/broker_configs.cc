@@ -34,6 +34,7 @@ std::vector<StaticBrokerKey> static_broker_keys(const BrokerConfig& c) {
       {"delete.topic.enable", flag(c.delete_topic_enable), kBooleanType},
       {"log.dirs", c.data_dir, kListType},
       {"num.partitions", std::to_string(c.num_partitions), kIntType},
+      {"queued.max.request.bytes", std::to_string(c.queued_max_request_bytes), kLongType},
       {"socket.request.max.bytes", std::to_string(c.socket_request_max_bytes), kIntType},
   };
 }

@@ -9,33 +9,18 @@ a test on RSS could pass without the trim. /metrics counts the trims instead
 record, over message.max.bytes: the broker must read it whole, answer
 MESSAGE_TOO_LARGE and store nothing.
 """
-import socket
-import struct
 import time
 import unittest
 
 from broker import Broker, free_port, metric
 from helpers import create_topic
-from kproto import parse_produce_v8, produce, record_batch
+from kproto import Conn, parse_produce_v8, produce, record_batch
 
 TOPIC = "trim-t"
 RECORD_BYTES = 9 << 20  # over the 8 MiB a connection keeps as a spare buffer
 REQUESTS = 8            # 72 MiB freed: over the trimmer's 64 MiB
 MESSAGE_TOO_LARGE = 10
 TICK_SECONDS = 10       # the trimmer's interval (app/main.cc)
-
-
-def read_frame(sock):
-    def exactly(n):
-        buf = b""
-        while len(buf) < n:
-            chunk = sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("broker closed the connection")
-            buf += chunk
-        return buf
-    (size,) = struct.unpack(">i", exactly(4))
-    return exactly(size)
 
 
 class MemoryTrimTest(unittest.TestCase):
@@ -58,22 +43,28 @@ class MemoryTrimTest(unittest.TestCase):
     def test_large_requests_freed_lead_to_a_trim(self):
         before = self.trims()
         batch = record_batch([(None, b"x" * RECORD_BYTES)])
-        with socket.create_connection(("127.0.0.1", self.broker.port), timeout=30) as sock:
+        conn = Conn(self.broker.port, timeout=30)
+        try:
             for i in range(REQUESTS):
-                sock.sendall(produce(i + 1, TOPIC, 0, batch))
-                corr, [answer] = parse_produce_v8(read_frame(sock))
+                conn.send(produce(i + 1, TOPIC, 0, batch))
+                corr, [answer] = parse_produce_v8(conn.recv_frame())
                 self.assertEqual(corr, i + 1)
                 self.assertEqual(answer["error"], MESSAGE_TOO_LARGE, answer)
+        finally:
+            conn.close()
         deadline = time.time() + 2 * TICK_SECONDS + 5
         while self.trims() <= before and time.time() < deadline:
             time.sleep(0.5)
         self.assertGreater(self.trims(), before, "no trim within two ticks of 72 MiB of request buffers freed")
         # Nothing was stored, and the broker still serves.
-        with socket.create_connection(("127.0.0.1", self.broker.port), timeout=30) as sock:
-            sock.sendall(produce(100, TOPIC, 0, record_batch([(b"k", b"small")])))
-            _, [answer] = parse_produce_v8(read_frame(sock))
+        conn = Conn(self.broker.port, timeout=30)
+        try:
+            conn.send(produce(100, TOPIC, 0, record_batch([(b"k", b"small")])))
+            _, [answer] = parse_produce_v8(conn.recv_frame())
             self.assertEqual(answer["error"], 0, answer)
             self.assertEqual(answer["base_offset"], 0, answer)
+        finally:
+            conn.close()
 
 
 if __name__ == "__main__":

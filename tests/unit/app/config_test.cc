@@ -300,6 +300,20 @@ TEST(BrokerConfig, RefusesUnknownKeysAndBadValuesNamingTheKey) {
   EXPECT_THROW(set_config(c, "min.insync.replicas", "0"), ConfigError);
 }
 
+TEST(BrokerConfig, QueuedMaxRequestBytesAtLeastOneRequest) {
+  BrokerConfig c;
+  resolve_listeners(c);
+  EXPECT_EQ(c.queued_max_request_bytes, -1);  // Kafka's default: no limit
+  validate_config(c);
+  set_config(c, "queued.max.request.bytes", "104857599");  // under socket.request.max.bytes
+  EXPECT_THROW(validate_config(c), ConfigError);
+  set_config(c, "queued.max.request.bytes", "104857600");
+  validate_config(c);
+  EXPECT_EQ(c.queued_max_request_bytes, 104857600);
+  set_config(c, "queued.max.request.bytes", "0");  // as -1
+  validate_config(c);
+}
+
 TEST(BrokerConfig, ConsumerGroupProtocolSettings) {
   BrokerConfig c;
   EXPECT_EQ(c.group_consumer_heartbeat_interval_ms, 5000);
