@@ -53,6 +53,11 @@ etcd::Status ControlPlane::join_cluster(const std::string& proposed, std::string
       }
       cluster_id_ = cluster_id;
       keys_.prefix = options_.root + cluster_id_ + "/";
+      // Empty until start() lists etcd. The listeners start in between
+      // (the registration carries their ports), and a request that arrives
+      // then must find no metadata, not no cache: a FindCoordinator there
+      // crashed a restarting broker under the chaos run.
+      cache_ = std::make_unique<metadata::MetadataCache>(keys_);
       return etcd::Status::ok();
     }
     if (status.code() != etcd::Status::Code::kUnavailable || Clock::now() >= deadline) return status;
@@ -82,8 +87,10 @@ int64_t ControlPlane::relist() {
 
 etcd::Status ControlPlane::start(metadata::BrokerRecord self) {
   self_ = std::move(self);
-  keys_.prefix = options_.root + cluster_id_ + "/";
-  cache_ = std::make_unique<metadata::MetadataCache>(keys_);
+  if (!cache_) {  // join_cluster() made it
+    keys_.prefix = options_.root + cluster_id_ + "/";
+    cache_ = std::make_unique<metadata::MetadataCache>(keys_);
+  }
   etcd::RangeResponse listing;
   if (auto status = client_.range_prefix(keys_.prefix, listing); !status.is_ok()) return status;
   cache_->reset(listing);

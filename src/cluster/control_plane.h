@@ -171,6 +171,7 @@ class ControlPlane {
   etcd::Status seed_scram_credentials(const std::optional<std::string>& initial, std::string& value,
                                       int64_t& mod_revision, bool& created);
 
+  // From join_cluster() on (empty until start() has listed etcd).
   const metadata::MetadataCache& cache() const { return *cache_; }
   // Whether this broker must not act as a leader: its lease was lost (etcd
   // said it expired or was revoked, or no renewal got through for a whole

@@ -35,6 +35,10 @@ TEST_F(ControlPlaneTest, FirstBrokerNamesTheClusterAndOneControllerAtATime) {
   ASSERT_TRUE(b->join_cluster("secondId", id_b).is_ok());
   EXPECT_EQ(id_a, "firstId");
   EXPECT_EQ(id_b, "firstId");  // the cluster already had a name
+  // Between joining and start() (the listeners are open then) the cache is
+  // there and empty: a FindCoordinator finds no coordinator, not a null.
+  EXPECT_FALSE(a->cache().partition("__consumer_offsets", 0).has_value());
+  EXPECT_TRUE(a->cache().brokers().empty());
 
   ASSERT_TRUE(a->start({1, "127.0.0.1", 9001, "", 0, {}, {}}).is_ok());
   ASSERT_TRUE(b->start({2, "127.0.0.1", 9002, "", 0, {}, {}}).is_ok());
