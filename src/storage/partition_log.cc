@@ -553,6 +553,12 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   epochs = std::make_unique<LeaderEpochCache>(env, dir);
   std::map<int64_t, bool> bases;  // base offset of every .log file
   auto names = env->list(dir);
+  // A new partition (or one whose files are all gone): nothing to recover
+  // and nothing to make durable. Its first segment's files and directory
+  // entry are synced with its first data (dir_synced_through), so creating
+  // a partition costs no fsync on the shard (it had six: bench/README.md,
+  // "Creating partitions").
+  const bool empty_dir = names.empty();
   for (const auto& name : names) {
     if (name.ends_with(".tmp") || name.ends_with(Segment::kDeletedSuffix)) {
       // (.deleted: a segment retired by the previous run, file.delete.delay.ms)
@@ -629,7 +635,7 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   bool clean = marker.has_value() && open_all(kClean) && (segments.empty() || end() == *marker);
   if (clean) {
     standing_marker = marker;
-  } else {
+  } else if (!empty_dir) {
     recovered = true;
     if (env->exists(file(kCleanShutdownFile))) {
       // Removed before recovery changes anything, durably: a crash from here

@@ -318,7 +318,8 @@ TEST(PartitionLog, SyncsRolledSegmentIndexesBeforeRecoveryPointPassesThem) {
   auto log = PartitionLog::open(dir.path(), config, 0);
   append(*log, {.records = 2, .value_size = 50});
   auto before_roll = log->sync_handles();
-  EXPECT_EQ(before_roll.files.size(), 1u) << "only the active segment's log";
+  EXPECT_EQ(before_roll.files.size(), 2u)
+      << "the active segment's log, and the directory: a new partition's first sync makes its files' names durable";
   while (log->segment_count() < 2) append(*log, {.records = 2, .value_size = 50});
   int64_t second_base = log->segment_base_offsets()[1];
   // The request made before the roll completes, covering the whole first

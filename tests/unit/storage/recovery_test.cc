@@ -180,6 +180,23 @@ TEST(Recovery, PowerLossBeforeAnySyncLosesOnlyUnsyncedData) {
   EXPECT_EQ(log->append(b, LeaderEpoch(0), 0).base_offset, 0);
 }
 
+TEST(Recovery, NewPartitionSyncsNothingUntilItsFirstData) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  {
+    int syncs = env.sync_calls();
+    auto log = PartitionLog::open(dir.path(), {}, 0, &env);
+    EXPECT_FALSE(log->recovered_on_open());
+    EXPECT_EQ(env.sync_calls(), syncs) << "an empty directory has nothing to recover or make durable";
+    auto b = make_batch({.records = 3});
+    ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+    sync_now(*log, env);  // the first sync carries the files' directory entries
+  }
+  env.drop_unsynced_data();
+  auto log = PartitionLog::open(dir.path(), {}, 0, &env);
+  EXPECT_EQ(log->log_end_offset(), 3);
+}
+
 TEST(Recovery, CleanShutdownMarkerMakesStartInstant) {
   TempDir dir;
   FaultInjectionEnv env;
