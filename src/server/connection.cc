@@ -221,8 +221,10 @@ asio::awaitable<void> Connection::read_loop() {
     }
     if (session_.raw_tokens) {
       auto request = std::make_shared<InFlight>(broker_, *shard_);
-      request->lease = co_await lease_request_bytes(size);
-      if (closed_) co_return;
+      if (!broker_.request_memory_pool().try_acquire(size, &request->lease)) {
+        request->lease = co_await wait_for_request_bytes(size);
+        if (closed_) co_return;
+      }
       request->frame = take_frame(static_cast<size_t>(size));
       co_await read_exact(request->frame.bytes.get(), request->frame.size);
       request->raw = true;
@@ -241,8 +243,10 @@ asio::awaitable<void> Connection::read_loop() {
       co_return;
     }
     auto request = std::make_shared<InFlight>(broker_, *shard_);
-    request->lease = co_await lease_request_bytes(size);
-    if (closed_) co_return;
+    if (!broker_.request_memory_pool().try_acquire(size, &request->lease)) {
+      request->lease = co_await wait_for_request_bytes(size);
+      if (closed_) co_return;
+    }
     request->frame = take_frame(static_cast<size_t>(size));
     co_await read_exact(request->frame.bytes.get(), request->frame.size);
     request->received_ns = monotonic_ns();
@@ -311,13 +315,13 @@ asio::awaitable<void> Connection::read_loop() {
   }
 }
 
-asio::awaitable<RequestMemoryPool::Lease> Connection::lease_request_bytes(int32_t size) {
+asio::awaitable<RequestMemoryPool::Lease> Connection::wait_for_request_bytes(int32_t size) {
+  // The pool is exhausted: the request stays in the socket (Kafka mutes the
+  // channel) until other requests are answered. Those may be on any shard,
+  // so this polls rather than waits for a wake-up; it only happens under
+  // the limit.
   RequestMemoryPool& pool = broker_.request_memory_pool();
   RequestMemoryPool::Lease lease;
-  if (pool.try_acquire(size, &lease)) co_return lease;
-  // Exhausted: the request stays in the socket (Kafka mutes the channel)
-  // until other requests are answered. Those may be on any shard, so this
-  // polls rather than waits for a wake-up; it only happens under the limit.
   pool.note_wait();
   asio::steady_timer timer(shard_->io());
   auto pause = kPoolRetryMin;

@@ -134,9 +134,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void recycle(Frame frame);
 
   asio::awaitable<void> read_loop();
-  // A lease of `size` request bytes from the broker's pool, waiting while it
-  // is exhausted (an empty lease if the connection closes meanwhile).
-  asio::awaitable<RequestMemoryPool::Lease> lease_request_bytes(int32_t size);
+  // A lease of `size` request bytes from the broker's pool once a first try
+  // found it exhausted (an empty lease if the connection closes meanwhile).
+  // Not a coroutine on the way of every request: without a limit, and under
+  // it, the reader takes its lease inline.
+  asio::awaitable<RequestMemoryPool::Lease> wait_for_request_bytes(int32_t size);
   asio::awaitable<void> write_loop();
   asio::awaitable<void> handle(InFlight& request);
   // A bare SASL token (after SaslHandshake v0).
