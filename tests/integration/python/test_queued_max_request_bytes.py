@@ -20,7 +20,7 @@ from kproto import Conn, api_versions_v0, fetch_v4, parse_api_versions_v0, parse
 TOPIC = "pool-t"
 LIMIT = 1024
 POLLS = 20           # ~90 bytes each: about 12 fit under the limit
-POLL_WAIT_MS = 4000  # how long each Fetch waits for records that never come
+POLL_WAIT_MS = 6000  # how long each Fetch waits for records that never come
 
 
 class QueuedMaxRequestBytesTest(unittest.TestCase):
@@ -48,6 +48,7 @@ class QueuedMaxRequestBytesTest(unittest.TestCase):
         try:
             for i, conn in enumerate(polls):
                 conn.send(fetch_v4(i + 1, TOPIC, 0, 0, max_wait_ms=POLL_WAIT_MS))
+            sent = time.time()
             deadline = time.time() + 3
             while self.sample("runnel_request_memory_pool_waits_total") <= waits_before and time.time() < deadline:
                 time.sleep(0.1)
@@ -59,6 +60,9 @@ class QueuedMaxRequestBytesTest(unittest.TestCase):
             late.send(api_versions_v0(99))
             readable, _, _ = select.select([late.s], [], [], 1.5)
             self.assertEqual(readable, [], "a request was read while the pool was exhausted")
+            # Until here the polls must still be waiting, or the checks above
+            # proved nothing (a machine too slow for this test's timing).
+            self.assertLess(time.time() - sent, POLL_WAIT_MS / 1000.0 - 1.0, "the checks ran after the polls ended")
             for conn in polls:
                 readable, _, _ = select.select([conn.s], [], [], 0)
                 self.assertEqual(readable, [], "a long poll ended early")
