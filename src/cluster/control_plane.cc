@@ -87,10 +87,6 @@ int64_t ControlPlane::relist() {
 
 etcd::Status ControlPlane::start(metadata::BrokerRecord self) {
   self_ = std::move(self);
-  if (!cache_) {  // join_cluster() made it
-    keys_.prefix = options_.root + cluster_id_ + "/";
-    cache_ = std::make_unique<metadata::MetadataCache>(keys_);
-  }
   etcd::RangeResponse listing;
   if (auto status = client_.range_prefix(keys_.prefix, listing); !status.is_ok()) return status;
   cache_->reset(listing);

@@ -86,8 +86,9 @@ class ControlPlane {
   // etcd is unreachable, up to the start-up timeout.
   etcd::Status join_cluster(const std::string& proposed, std::string& cluster_id);
 
-  // Once the listener is bound: registers `self` and starts the watch and the
-  // election. Fails when etcd stays unreachable or another live broker holds
+  // Once the listener is bound, after a successful join_cluster() (which
+  // made the cache and the key prefix this fills): registers `self` and
+  // starts the watch and the election. Fails when etcd stays unreachable or another live broker holds
   // this node id past the start-up timeout.
   etcd::Status start(metadata::BrokerRecord self);
 
