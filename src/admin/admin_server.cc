@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/metrics_text.h"
+#include "base/thread_name.h"
 #include "kafka/broker.h"
 #include "security/basic_auth.h"
 #include "security/tls_context.h"
@@ -174,7 +175,10 @@ bool AdminServer::start(const std::string& host, uint16_t port, std::shared_ptr<
     return false;
   }
   port_ = static_cast<uint16_t>(bound);
-  thread_ = std::thread([server = server_.get()] { server->listen_after_bind(); });
+  thread_ = std::thread([server = server_.get()] {
+    name_this_thread("admin-http");  // its HTTP worker threads, made here, take the name too
+    server->listen_after_bind();
+  });
   return true;
 }
 

@@ -9,6 +9,7 @@
 #include "app/topic_layout.h"
 #include "base/endian.h"
 #include "base/error_code.h"
+#include "base/thread_name.h"
 #include "protocol/consumer_protocol.h"
 #include "protocol/messages.h"
 #include "protocol/record_batch.h"
@@ -32,7 +33,10 @@ std::optional<std::string> optional_text(const std::optional<std::vector<uint8_t
 }  // namespace
 
 GroupConsumer::GroupConsumer(Options options) : options_(std::move(options)) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("group-consumer");
+    run();
+  });
 }
 
 GroupConsumer::~GroupConsumer() {

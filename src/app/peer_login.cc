@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "app/admin_client.h"
+#include "base/thread_name.h"
 #include "protocol/headers.h"
 #include "protocol/messages.h"
 #include "protocol/reader.h"
@@ -269,7 +270,10 @@ int connect_with(const PeerLogin& login, const std::string& address, const std::
     ::close(tcp);
     throw AdminError(std::string("socketpair: ") + std::strerror(errno));
   }
-  std::thread(relay, ssl, tcp, pair[1], context).detach();
+  std::thread([=] {
+    name_this_thread("tls-relay");
+    relay(ssl, tcp, pair[1], context);
+  }).detach();
   set_io_timeout(pair[0], kLoginTimeoutSeconds);
   try {
     sasl_login(pair[0], mechanism, username, password, address);

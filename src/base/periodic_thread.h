@@ -10,7 +10,10 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
+
+#include "base/thread_name.h"
 
 namespace runnel {
 
@@ -21,15 +24,16 @@ class PeriodicThread {
   PeriodicThread(const PeriodicThread&) = delete;
   PeriodicThread& operator=(const PeriodicThread&) = delete;
 
-  // Calls `task` every `interval`, the first time one interval from now.
-  // Nothing when already running.
-  void start(std::chrono::milliseconds interval, std::function<void()> task) {
+  // Calls `task` every `interval`, the first time one interval from now, on
+  // a thread named `name` (base/thread_name.h). Nothing when already running.
+  void start(std::string name, std::chrono::milliseconds interval, std::function<void()> task) {
     if (thread_.joinable()) return;
     {
       std::lock_guard lock(mu_);
       stopping_ = false;
     }
-    thread_ = std::thread([this, interval, task = std::move(task)] {
+    thread_ = std::thread([this, name = std::move(name), interval, task = std::move(task)] {
+      name_this_thread(name);
       std::unique_lock lock(mu_);
       while (!wake_.wait_for(lock, interval, [this] { return stopping_; })) {
         lock.unlock();

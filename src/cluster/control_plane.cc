@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "base/thread_name.h"
 #include "cluster/controller/broker_probe.h"
 #include "cluster/controller/leader_election.h"
 
@@ -120,8 +121,14 @@ etcd::Status ControlPlane::start(metadata::BrokerRecord self) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  supervisor_ = std::thread([this] { supervise(); });
-  prober_ = std::thread([this] { probe_brokers(); });
+  supervisor_ = std::thread([this] {
+    name_this_thread("ctl-supervisor");
+    supervise();
+  });
+  prober_ = std::thread([this] {
+    name_this_thread("ctl-prober");
+    probe_brokers();
+  });
   return etcd::Status::ok();
 }
 

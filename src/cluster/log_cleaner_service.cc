@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "base/clock.h"
+#include "base/thread_name.h"
 #include "storage/offset_map.h"
 
 namespace runnel::cluster {
@@ -79,6 +80,7 @@ void LogCleanerService::stop() {
 }
 
 void LogCleanerService::run(int index) {
+  name_this_thread("log-cleaner-" + std::to_string(index));  // Kafka's: kafka-log-cleaner-thread-N
   std::unique_ptr<storage::OffsetMap> map;
   while (!stop_) {
     size_t max_slots = 0;

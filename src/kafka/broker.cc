@@ -9,6 +9,7 @@
 #include <set>
 
 #include "base/clock.h"
+#include "base/thread_name.h"
 #include "cluster/node_meta.h"
 #include "config/topic_config.h"
 
@@ -58,6 +59,8 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
   connection_quotas_ =
       std::make_unique<ConnectionQuotas>(std::move(listener_names), config_.inter_broker_listener().name);
   connection_quotas_->configure(effective_connection_quotas(config_.connection_quota_static, {}, config_.node_id));
+  // Its one thread runs this first.
+  asio::post(control_pool_, [] { name_this_thread("broker-control"); });
 }
 
 Broker::~Broker() { stop(); }

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
+
+#include "base/thread_name.h"
+
 namespace runnel {
 namespace {
 thread_local Shard* tls_current = nullptr;
@@ -21,6 +25,7 @@ void ShardSet::start() {
   for (auto& s : shards_) {
     Shard* shard = s.get();
     shard->thread_ = std::thread([shard] {
+      name_this_thread("shard-" + std::to_string(shard->id_));
       tls_current = shard;
       try {
         shard->io_.run();

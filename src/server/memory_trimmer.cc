@@ -13,7 +13,7 @@ MemoryTrimmer::MemoryTrimmer(std::chrono::milliseconds interval, uint64_t thresh
       freed_bytes_at_last_trim_(freed_bytes_.load()) {}
 
 void MemoryTrimmer::start() {
-  thread_.start(interval_, [this] { (void)trim_if_due(); });
+  thread_.start("memory-trimmer", interval_, [this] { (void)trim_if_due(); });
 }
 
 void MemoryTrimmer::stop() { thread_.stop(); }

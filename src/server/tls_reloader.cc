@@ -9,7 +9,7 @@ TlsReloader::TlsReloader(std::vector<Watched> watched, std::chrono::milliseconds
 
 void TlsReloader::start() {
   if (watched_.empty() || interval_.count() <= 0) return;
-  thread_.start(interval_, [this] { check_once(); });
+  thread_.start("tls-reloader", interval_, [this] { check_once(); });
 }
 
 void TlsReloader::stop() { thread_.stop(); }

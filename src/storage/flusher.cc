@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/clock.h"
+#include "base/thread_name.h"
 
 namespace runnel::storage {
 
@@ -35,7 +36,11 @@ void Flusher::start() {
   if (running_) return;
   running_ = true;
   stopping_ = false;
-  for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { run(); });
+  for (int i = 0; i < threads_; ++i)
+    workers_.emplace_back([this, i] {
+      name_this_thread("flusher-" + std::to_string(i));
+      run();
+    });
 }
 
 void Flusher::stop() {

@@ -1,5 +1,7 @@
 #include "cluster/etcd/lease_keeper.h"
 
+#include "base/thread_name.h"
+
 namespace runnel::cluster::etcd {
 
 namespace {
@@ -42,7 +44,10 @@ Status LeaseKeeper::start() {
     std::lock_guard lock(mu_);
     stopping_ = false;
   }
-  thread_ = std::thread([this, sent] { run(sent); });
+  thread_ = std::thread([this, sent] {
+    name_this_thread("etcd-lease");
+    run(sent);
+  });
   return Status::ok();
 }
 

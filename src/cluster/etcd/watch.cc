@@ -4,6 +4,8 @@
 
 #include <condition_variable>
 
+#include "base/thread_name.h"
+
 namespace runnel::cluster::etcd {
 
 Watch::Watch(Options options, EventsFn on_events, CompactedFn on_compacted, ErrorFn on_error)
@@ -17,7 +19,10 @@ Watch::~Watch() { stop(); }
 
 void Watch::start() {
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("etcd-watch");
+    run();
+  });
 }
 
 void Watch::stop() {

@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <string>
 
 #include "runtime/shard.h"
 
@@ -43,6 +45,25 @@ TEST(ShardSetTest, StopDestroysPendingCrossShardCoroutinesWhileAllShardsLive) {
     EXPECT_TRUE(callee_destroyed.load());
     EXPECT_TRUE(caller_destroyed.load());
   }
+}
+
+// Each shard's thread carries its shard's name, so that top -H and perf
+// tell the shards apart (base/thread_name.h).
+TEST(ShardSetTest, ShardThreadsAreNamedAfterTheirShard) {
+  ShardSet shards(2);
+  shards.start();
+  for (int i = 0; i < 2; ++i) {
+    std::promise<std::string> name;
+    asio::post(shards.at(i).executor(), [&name] {
+      char buffer[16] = {};
+      pthread_getname_np(pthread_self(), buffer, sizeof buffer);
+      name.set_value(buffer);
+    });
+    auto future = name.get_future();
+    ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_EQ(future.get(), "shard-" + std::to_string(i));
+  }
+  shards.stop();
 }
 
 }  // namespace
