@@ -56,8 +56,11 @@ class Browser:
                 "--disable-dev-shm-usage", "--disable-extensions", "--disable-background-networking",
                 "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--remote-allow-origins=*",
                 "--user-data-dir=" + self.profile, "--window-size=%d,%d" % (width, height), "about:blank"]
+        # Chromium puts its process-singleton socket in a directory of its own
+        # under TMPDIR (org.chromium.Chromium.*) and leaves it behind when
+        # terminated: under the profile it goes with the profile.
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=dict(os.environ, TMPDIR=self.profile))
         port_file = os.path.join(self.profile, "DevToolsActivePort")
         deadline = time.time() + 30
         while not _read(port_file).count("\n") >= 1:
