@@ -6,7 +6,8 @@
 # Uses $RUNNEL_BIN if set, else BUILD_DIR/runnel; the librdkafka suite needs
 # BUILD_DIR/rdkafka_tests. Every suite starts its own brokers (free loopback
 # port, fresh temp data dir). SUITES=regex runs only the matching suites;
-# KEEP_BROKER_LOGS=1 keeps broker data dirs and logs.
+# KEEP_BROKER_LOGS=1 keeps broker data dirs and logs (under the run's TMPDIR,
+# /tmp/runnel-it-tmp.*, printed at the end).
 # Ends with one line: `integration: N passed, N failed` (N counts suites).
 set -u
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -33,6 +34,12 @@ fi
 RUNNEL_IT_PIDS="$(mktemp -d /tmp/runnel-it-pids.XXXXXX)"
 export RUNNEL_IT_PIDS
 LOGDIR="$(mktemp -d /tmp/runnel-it-logs.XXXXXX)"
+# Every temporary file and directory of the suites (data dirs, certificates,
+# a browser's profile) goes under one directory that goes when the run ends,
+# also what a suite left behind: a test that made a directory and then
+# failed, or one that does not clean up after itself.
+TMPDIR="$(mktemp -d /tmp/runnel-it-tmp.XXXXXX)"
+export TMPDIR
 cleanup() {
   # Safety net: brokers whose suite was killed before it could stop them.
   local f pid
@@ -45,6 +52,9 @@ cleanup() {
     fi
   done
   rm -rf "$RUNNEL_IT_PIDS" "$LOGDIR"
+  if [ -n "${KEEP_BROKER_LOGS:-}" ]; then echo "kept the suites' temporary files: $TMPDIR" >&2
+  else rm -rf "$TMPDIR"
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
