@@ -258,12 +258,19 @@ void render_connection_quotas(const Broker& broker, Text& text) {
                 fmt::format("listener=\"{}\",reason=\"per_ip\"", escape(quotas.listeners()[i])),
                 static_cast<double>(quotas.rejected_per_ip(i)));
   text.family("runnel_connection_accept_blocked_seconds_total", "counter",
-              "Time each listener's accept loop waited for a connection slot under max.connections (Kafka's "
-              "AcceptorBlockedPercent).");
+              "Time each listener's accept loop waited for a connection slot under max.connections, or for "
+              "max.connection.creation.rate (Kafka's AcceptorBlockedPercent).");
   for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
     text.sample("runnel_connection_accept_blocked_seconds_total",
                 fmt::format("listener=\"{}\"", escape(quotas.listeners()[i])),
                 static_cast<double>(quotas.blocked_ns(i)) / 1e9);
+  text.family("runnel_connections_rate_throttled_total", "counter",
+              "Accepted connections that waited because the connection creation rate (max.connection.creation.rate, "
+              "broker-wide or the listener's) was over its limit, by listener.");
+  for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
+    text.sample("runnel_connections_rate_throttled_total",
+                fmt::format("listener=\"{}\"", escape(quotas.listeners()[i])),
+                static_cast<double>(quotas.rate_throttled(i)));
   text.family("runnel_connections_counted", "gauge",
               "Connections counted against the connection quotas, by listener (in-process ones are not).");
   for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)

@@ -15,18 +15,37 @@ namespace runnel {
 namespace {
 
 constexpr std::string_view kMaxConnections = "max.connections", kPerIp = "max.connections.per.ip",
-                           kPerIpOverrides = "max.connections.per.ip.overrides", kListenerPrefix = "listener.name.";
+                           kPerIpOverrides = "max.connections.per.ip.overrides",
+                           kCreationRate = "max.connection.creation.rate", kListenerPrefix = "listener.name.";
 
-// The listener of listener.name.<l>.max.connections, lower case; "" for any
-// other key.
-std::string quota_listener_of(std::string_view key) {
+// The listener of listener.name.<l>.<base>, lower case; "" for any other key.
+std::string listener_of(std::string_view key, std::string_view base) {
   if (!key.starts_with(kListenerPrefix)) return "";
-  const std::string suffix = "." + std::string(kMaxConnections);
+  const std::string suffix = "." + std::string(base);
   if (!key.ends_with(suffix) || key.size() <= kListenerPrefix.size() + suffix.size()) return "";
   std::string listener(key.substr(kListenerPrefix.size(), key.size() - kListenerPrefix.size() - suffix.size()));
   if (listener.find('.') != std::string::npos) return "";
   for (auto& ch : listener) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return listener;
+}
+
+// The listener of listener.name.<l>.max.connections.
+std::string quota_listener_of(std::string_view key) { return listener_of(key, kMaxConnections); }
+// The listener of listener.name.<l>.max.connection.creation.rate.
+std::string rate_listener_of(std::string_view key) { return listener_of(key, kCreationRate); }
+
+// The broker-wide key a listener-level key overrides ("" for any other key).
+std::string_view broker_key_of_listener_key(std::string_view key) {
+  if (!quota_listener_of(key).empty()) return kMaxConnections;
+  if (!rate_listener_of(key).empty()) return kCreationRate;
+  return {};
+}
+
+int32_t for_listener(const std::map<std::string, int32_t>& values, std::string_view listener, int32_t fallback) {
+  std::string lower(listener);
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto it = values.find(lower);
+  return it == values.end() ? fallback : it->second;
 }
 
 // Kafka's ConfigDef INT with atLeast(0), and its messages.
@@ -48,8 +67,12 @@ void apply_quota_value(ConnectionQuotaSettings& s, const std::string& key, const
     s.max_connections_per_ip = parse_quota_int(key, value);
   else if (key == kPerIpOverrides)
     s.per_ip_overrides = parse_per_ip_overrides(value);
+  else if (key == kCreationRate)
+    s.max_connection_creation_rate = parse_quota_int(key, value);
   else if (auto listener = quota_listener_of(key); !listener.empty())
     s.listener_max[listener] = parse_quota_int(key, value);
+  else if (auto rate_listener = rate_listener_of(key); !rate_listener.empty())
+    s.listener_rate[rate_listener] = parse_quota_int(key, value);
   else
     throw ConfigError(fmt::format("Cannot update these configs dynamically: Set({})", key));
 }
@@ -77,14 +100,16 @@ std::string quota_lookup(const ConfigMap& map, const std::string& key) {
 }  // namespace
 
 int32_t ConnectionQuotaSettings::listener_max_connections(std::string_view listener) const {
-  std::string lower(listener);
-  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  auto it = listener_max.find(lower);
-  return it == listener_max.end() ? max_connections : it->second;
+  return for_listener(listener_max, listener, max_connections);
+}
+
+int32_t ConnectionQuotaSettings::listener_connection_creation_rate(std::string_view listener) const {
+  return for_listener(listener_rate, listener, max_connection_creation_rate);
 }
 
 bool is_connection_quota_key(std::string_view key) {
-  return key == kMaxConnections || key == kPerIp || key == kPerIpOverrides || !quota_listener_of(key).empty();
+  return key == kMaxConnections || key == kPerIp || key == kPerIpOverrides || key == kCreationRate ||
+         !broker_key_of_listener_key(key).empty();
 }
 
 int8_t connection_quota_key_type(std::string_view key) {
@@ -171,14 +196,22 @@ void validate_connection_quota_change(const ConfigMap& static_values, const Dyna
   for (const auto& [listener, n] : after.listener_max)
     if (n <= 0 && before.listener_max_connections(listener) != n)
       throw ConfigError(fmt::format("Invalid {} {}", kMaxConnections, n));
+  // The same for the creation rate (a listener's, else the broker-wide one).
+  if (after.max_connection_creation_rate != before.max_connection_creation_rate &&
+      after.max_connection_creation_rate <= 0)
+    throw ConfigError(fmt::format("Invalid {} {}", kCreationRate, after.max_connection_creation_rate));
+  for (const auto& [listener, n] : after.listener_rate)
+    if (n <= 0 && before.listener_connection_creation_rate(listener) != n)
+      throw ConfigError(fmt::format("Invalid {} {}", kCreationRate, n));
 }
 
 std::vector<std::string> connection_quota_keys(const ConfigMap& static_values, const DynamicBrokerConfigs& dynamic,
                                                int32_t node_id) {
-  std::set<std::string> keys = {std::string(kMaxConnections), std::string(kPerIp), std::string(kPerIpOverrides)};
+  std::set<std::string> keys = {std::string(kMaxConnections), std::string(kPerIp), std::string(kPerIpOverrides),
+                                std::string(kCreationRate)};
   for (const ConfigMap* map : {&static_values, &dynamic.cluster_default, &dynamic.of(node_id)})
     for (const auto& [k, _] : *map)
-      if (!quota_listener_of(k).empty()) keys.insert(k);
+      if (!broker_key_of_listener_key(k).empty()) keys.insert(k);
   return {keys.begin(), keys.end()};
 }
 
@@ -189,14 +222,15 @@ std::vector<ConfigLevel> connection_quota_key_levels(const std::string& key, con
     auto configured = quota_lookup(static_values, k);
     return config_levels(k, dynamic, node_id, static_values.count(k) ? configured : kafka, kafka);
   };
-  if (quota_listener_of(key).empty()) return levels_of(key);
+  const auto broker_key = broker_key_of_listener_key(key);
+  if (broker_key.empty()) return levels_of(key);
   // A listener's own levels (there is no Kafka default at that level), then
-  // max.connections'.
+  // those of its broker-wide key.
   auto own = levels_of(key);
   std::vector<ConfigLevel> levels;
   for (auto& l : own)
     if (l.source != ConfigSource::kDefault) levels.push_back(std::move(l));
-  for (auto& l : levels_of(std::string(kMaxConnections))) levels.push_back(std::move(l));
+  for (auto& l : levels_of(std::string(broker_key))) levels.push_back(std::move(l));
   return levels;
 }
 

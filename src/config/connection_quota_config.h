@@ -6,11 +6,17 @@
 //   listener.name.<l>.max.connections     one listener (default: max.connections)
 //   max.connections.per.ip                per client address
 //   max.connections.per.ip.overrides      host:n,host:n
+//   max.connection.creation.rate          new connections per second, broker-wide
+//                                         (the inter-broker listener is exempt when
+//                                         there are others: KIP-612)
+//   listener.name.<l>.max.connection.creation.rate
+//                                         one listener (default: the broker-wide one)
 // The static values come from the config file / --set (BrokerConfig::
 // connection_quota_static); dynamic ones live in the dynamic broker config
 // document (config/dynamic_broker_config.h) with the same precedence as the
 // other dynamic keys: per-broker > cluster default > static > Kafka's default.
-// (max.connection.creation.rate, KIP-612, is not implemented.)
+// (Per-IP connection rates, KIP-612's third kind, are client quotas: not
+// implemented.)
 //
 // Stateless functions over values; thread-safe.
 #include <cstdint>
@@ -26,17 +32,22 @@ namespace runnel {
 inline constexpr int32_t kUnlimitedConnections = 2147483647;  // Kafka's default: Int.MaxValue
 
 struct ConnectionQuotaSettings {
-  int32_t max_connections = kUnlimitedConnections;         // max.connections
-  int32_t max_connections_per_ip = kUnlimitedConnections;  // max.connections.per.ip
-  std::map<std::string, int32_t> per_ip_overrides;         // max.connections.per.ip.overrides: host -> n
-  std::map<std::string, int32_t> listener_max;             // listener.name.<l>.max.connections (l lower case)
+  int32_t max_connections = kUnlimitedConnections;               // max.connections
+  int32_t max_connections_per_ip = kUnlimitedConnections;        // max.connections.per.ip
+  std::map<std::string, int32_t> per_ip_overrides;               // max.connections.per.ip.overrides: host -> n
+  std::map<std::string, int32_t> listener_max;                   // listener.name.<l>.max.connections (l lower case)
+  int32_t max_connection_creation_rate = kUnlimitedConnections;  // max.connection.creation.rate
+  std::map<std::string, int32_t> listener_rate;  // listener.name.<l>.max.connection.creation.rate (l lower case)
   bool operator==(const ConnectionQuotaSettings&) const = default;
   // The cap on one listener's connections: its own, else max.connections
   // (Kafka's valuesWithPrefixOverride). `listener` in any case.
   int32_t listener_max_connections(std::string_view listener) const;
+  // The same for its connection creation rate.
+  int32_t listener_connection_creation_rate(std::string_view listener) const;
 };
 
-// True for the keys above, including any listener.name.<l>.max.connections.
+// True for the keys above, including any listener.name.<l>.max.connections
+// and listener.name.<l>.max.connection.creation.rate.
 bool is_connection_quota_key(std::string_view key);
 // Kafka's ConfigType of a quota key (INT 3, STRING 2 for the overrides).
 int8_t connection_quota_key_type(std::string_view key);
@@ -66,13 +77,13 @@ ConnectionQuotaSettings effective_connection_quotas(const ConfigMap& static_valu
 void validate_connection_quota_change(const ConfigMap& static_values, const DynamicBrokerConfigs& current,
                                       const DynamicBrokerConfigs& next, int32_t node_id);
 
-// The quota keys DescribeConfigs lists for a broker: the three broker-wide
-// ones, and every listener.name.<l>.max.connections set at some level.
+// The quota keys DescribeConfigs lists for a broker: the four broker-wide
+// ones, and every listener-level one set at some level.
 std::vector<std::string> connection_quota_keys(const ConfigMap& static_values, const DynamicBrokerConfigs& dynamic,
                                                int32_t node_id);
 // Every level that has a value for `key`, most specific first (as
-// broker_key_levels); for a listener key, those of max.connections follow
-// (its synonym, as Kafka lists it).
+// broker_key_levels); for a listener key, those of its broker-wide key
+// follow (its synonym, as Kafka lists it).
 std::vector<ConfigLevel> connection_quota_key_levels(const std::string& key, const ConfigMap& static_values,
                                                      const DynamicBrokerConfigs& dynamic, int32_t node_id);
 

@@ -36,7 +36,10 @@ std::vector<std::string> resolve_quota_host(const std::string& host) {
 }  // namespace
 
 ConnectionQuotas::ConnectionQuotas(std::vector<std::string> listeners, std::string inter_broker)
-    : listeners_(std::move(listeners)), inter_broker_(std::move(inter_broker)), per_listener_(listeners_.size(), 0) {
+    : listeners_(std::move(listeners)),
+      inter_broker_(std::move(inter_broker)),
+      per_listener_(listeners_.size(), 0),
+      listener_rates_(listeners_.size()) {
   for (size_t i = 0; i < listeners_.size(); ++i) stats_.push_back(std::make_unique<Stats>());
 }
 
@@ -86,6 +89,18 @@ ConnectionQuotas::Admission ConnectionQuotas::admit(int listener, const std::str
   ++per_listener_[listener];
   ++total_;
   return Admission::kAdmitted;
+}
+
+int64_t ConnectionQuotas::record_connection(int listener, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  // Kafka's recordConnectionAndGetThrottleTimeMs: a protected inter-broker
+  // listener counts only against its own rate.
+  int64_t delay = 0;
+  if (!protected_listener(listener)) delay = broker_rate_.record(now_ms, settings_.max_connection_creation_rate);
+  delay = std::max(delay, listener_rates_[listener].record(
+                              now_ms, settings_.listener_connection_creation_rate(listeners_[listener])));
+  if (delay > 0) stats_[listener]->rate_throttled.fetch_add(1, std::memory_order_relaxed);
+  return delay;
 }
 
 void ConnectionQuotas::release(int listener, const std::string& address) {

@@ -9,6 +9,11 @@
 //    broker-wide max (KIP-402) but not from its own listener max;
 //  - the address already has max.connections.per.ip (or its override): the
 //    socket is closed at once (Kafka logs and closes).
+// Before that, record_connection() counts the accepted socket against the
+// connection creation rates (KIP-612: max.connection.creation.rate, broker-
+// wide except for a protected inter-broker listener, and the listener's
+// own) and says how long the loop waits before going on, as Kafka's
+// acceptor does.
 // Lowering a limit does not close connections already open.
 // Connections made inside the process (the admin listener's REST proxy) are
 // not counted.
@@ -26,6 +31,7 @@
 #include <vector>
 
 #include "config/connection_quota_config.h"
+#include "kafka/connection_creation_rate.h"
 
 namespace runnel {
 
@@ -48,6 +54,11 @@ class ConnectionQuotas {
   Admission admit(int listener, const std::string& address, int32_t* limit = nullptr);
   // The admitted connection has closed.
   void release(int listener, const std::string& address);
+  // Counts a socket accepted on `listener` at `now_ms` (monotonic) against
+  // the broker-wide and the listener's connection creation rate; returns
+  // how long (ms) to wait before admitting it: the longer of the two
+  // delays, at most one quota window (0 within both rates).
+  int64_t record_connection(int listener, int64_t now_ms);
 
   // `wake` is called (under the lock: it must only post) whenever a slot may
   // have freed while some accept loop waits. Returns an id for
@@ -65,6 +76,10 @@ class ConnectionQuotas {
     return stats_[listener]->rejected_per_ip.load(std::memory_order_relaxed);
   }
   uint64_t blocked_ns(int listener) const { return stats_[listener]->blocked_ns.load(std::memory_order_relaxed); }
+  // Accepted sockets that waited for the connection creation rate.
+  uint64_t rate_throttled(int listener) const {
+    return stats_[listener]->rate_throttled.load(std::memory_order_relaxed);
+  }
   void add_blocked_ns(int listener, uint64_t ns) {
     stats_[listener]->blocked_ns.fetch_add(ns, std::memory_order_relaxed);
   }
@@ -77,6 +92,7 @@ class ConnectionQuotas {
   struct Stats {
     std::atomic<uint64_t> rejected_per_ip{0};
     std::atomic<uint64_t> blocked_ns{0};
+    std::atomic<uint64_t> rate_throttled{0};
   };
   bool slot_available_locked(int listener) const;
   bool protected_listener(int listener) const;
@@ -93,6 +109,8 @@ class ConnectionQuotas {
   std::unordered_map<std::string, int32_t> per_address_;
   std::vector<int32_t> per_listener_;
   int32_t total_ = 0;
+  ConnectionCreationRate broker_rate_;
+  std::vector<ConnectionCreationRate> listener_rates_;
   std::vector<std::pair<int, std::function<void()>>> wakers_;
   int next_waker_ = 0;
 };

@@ -109,6 +109,23 @@ int Listener::connect_in_process(const std::string& principal, const std::string
 asio::awaitable<bool> Listener::admit(const std::string& address) {
   auto& quotas = broker_.connection_quotas();
   std::optional<std::chrono::steady_clock::time_point> blocked_since;
+  // The connection creation rate first (Kafka's acceptor throttles, then
+  // waits for a slot): the accept loop, and so this listener, waits.
+  const auto now = std::chrono::steady_clock::now();
+  const int64_t delay_ms = quotas.record_connection(
+      quota_index_, std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  if (delay_ms > 0) {
+    blocked_since = now;
+    spdlog::debug("listener {}: connection creation rate over its limit, accepting {} in {} ms", config_.name, address,
+                  delay_ms);
+    std::error_code ec;
+    // A new limit wakes slot waits too; the rest of the delay is kept.
+    while (std::chrono::steady_clock::now() < now + std::chrono::milliseconds(delay_ms)) {
+      slot_wait_.expires_at(now + std::chrono::milliseconds(delay_ms));
+      co_await slot_wait_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (stopping_ || !acceptor_.is_open()) co_return false;
+    }
+  }
   for (;;) {
     // Counted as waiting before the check, so that a slot freed between the
     // check and the wait still wakes it (the wake-up is posted to this

@@ -4,7 +4,9 @@ others keep working; max.connections makes the broker stop accepting until a
 connection closes or the limit is raised, with the inter-broker listener
 exempt (KIP-402); both static (--set) and dynamic (AlterConfigs and
 IncrementalAlterConfigs on the broker resource), with DescribeConfigs'
-sources, and in a cluster through etcd. Also Kafka's rule that one change
+sources, and in a cluster through etcd. max.connection.creation.rate
+(KIP-612) delays the accepts over the rate, again with the inter-broker
+listener exempt from the broker-wide value. Also Kafka's rule that one change
 may at most halve or double log.cleaner.threads. Plain sockets bound to
 127.0.0.x (Linux routes all of 127/8 to loopback) and librdkafka clients
 (confluent-kafka)."""
@@ -382,6 +384,83 @@ class ClusterQuotaTest(unittest.TestCase):
                              ("max.connections.per.ip.overrides", "127.0.0.6:1", DYNAMIC_DEFAULT))
             for b in c.brokers.values():
                 self.assertTrue(b.alive(), b.log())
+
+
+class CreationRateTest(unittest.TestCase):
+    """max.connection.creation.rate=2 (static): Kafka's windowed rate lets a
+    quiet listener take ten seconds' worth (20) at once, then the accept loop
+    waits before each next connection (up to one 1 s window each). The
+    inter-broker listener, with a loose rate of its own, is exempt from the
+    broker-wide one."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.internal_port = free_port()
+        cls.admin_port = free_port()
+        cls.broker = Broker(sets={
+            "max.connection.creation.rate": 2, "node.id": 0,
+            "listener.name.internal.max.connection.creation.rate": 1000,
+            "listeners": "PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:%d" % cls.internal_port,
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
+            "inter.broker.listener.name": "INTERNAL",
+            "runnel.admin.listen": "127.0.0.1:%d" % cls.admin_port}).start()
+        cls.port = cls.broker.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.cleanup_expecting_alive()
+
+    def throttled(self, listener):
+        return metric(self.admin_port, 'runnel_connections_rate_throttled_total{listener="%s"}' % listener)
+
+    def test_accepts_over_the_rate_wait_and_the_inter_broker_listener_does_not(self):
+        sockets = []
+        try:
+            # The burst: twenty answer at once (18 here: the helper's own
+            # probe of the port when the broker started counts too).
+            start = time.monotonic()
+            for _ in range(18):
+                s = connect(self.port)
+                sockets.append(s)
+                self.assertTrue(answers(s, timeout=5))
+            self.assertLess(time.monotonic() - start, 5.0)
+            self.assertEqual(self.throttled("PLAINTEXT"), 0)
+            # Six more: from the 21st on, each accept waits (0.5 s, then
+            # about 1 s each).
+            start = time.monotonic()
+            for _ in range(6):
+                s = connect(self.port)
+                sockets.append(s)
+                self.assertTrue(answers(s, timeout=10))
+            self.assertGreater(time.monotonic() - start, 2.0)
+            self.assertGreaterEqual(self.throttled("PLAINTEXT"), 3)
+            # The inter-broker listener is not held by the broker-wide rate.
+            start = time.monotonic()
+            for _ in range(25):
+                s = connect(self.internal_port)
+                sockets.append(s)
+                self.assertTrue(answers(s, timeout=5))
+            self.assertLess(time.monotonic() - start, 2.0)
+            self.assertEqual(self.throttled("INTERNAL"), 0)
+        finally:
+            for s in sockets:
+                s.close()
+
+    def test_dynamic_rate_is_checked_and_described(self):
+        err, msg = incremental_alter(self.internal_port, "0", [("max.connection.creation.rate", SET, "0")])
+        self.assertEqual((err, msg), (INVALID_REQUEST, "Invalid max.connection.creation.rate 0"))
+        self.assertEqual(incremental_alter(self.internal_port, "0",
+                                           [("max.connection.creation.rate", SET, "1000")])[0], 0)
+        try:
+            levels = synonyms(self.internal_port, "0", "max.connection.creation.rate")
+            self.assertEqual([(v, src) for _, v, src in levels],
+                             [("1000", DYNAMIC_BROKER), ("2", STATIC), (UNLIMITED, DEFAULT)])
+            levels = synonyms(self.internal_port, "0", "listener.name.internal.max.connection.creation.rate")
+            self.assertEqual(levels[0], ("listener.name.internal.max.connection.creation.rate", "1000", STATIC))
+            self.assertEqual(levels[1][0], "max.connection.creation.rate")
+        finally:
+            self.assertEqual(incremental_alter(self.internal_port, "0",
+                                               [("max.connection.creation.rate", DELETE, "")])[0], 0)
 
 
 if __name__ == "__main__":

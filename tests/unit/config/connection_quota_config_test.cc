@@ -20,14 +20,16 @@ std::string error_of(const std::function<void()>& f) {
 
 TEST(ConnectionQuotaConfig, Keys) {
   for (const char* k : {"max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides",
-                        "listener.name.internal.max.connections", "listener.name.SSL.max.connections"})
+                        "listener.name.internal.max.connections", "listener.name.SSL.max.connections",
+                        "max.connection.creation.rate", "listener.name.internal.max.connection.creation.rate"})
     EXPECT_TRUE(is_connection_quota_key(k)) << k;
   for (const char* k :
-       {"max.connection.creation.rate", "listener.name..max.connections", "listener.name.a.b.max.connections",
-        "listener.name.x.ssl.keystore.location", "max.connections.per"})
+       {"listener.name..max.connections", "listener.name.a.b.max.connections", "listener.name.x.ssl.keystore.location",
+        "max.connections.per", "listener.name..max.connection.creation.rate", "max.connection.creation"})
     EXPECT_FALSE(is_connection_quota_key(k)) << k;
   EXPECT_EQ(connection_quota_key_type("max.connections.per.ip.overrides"), 2);
   EXPECT_EQ(connection_quota_key_type("max.connections"), 3);
+  EXPECT_EQ(connection_quota_key_type("max.connection.creation.rate"), 3);
 }
 
 TEST(ConnectionQuotaConfig, ValuesAsKafkaValidatesThem) {
@@ -85,8 +87,41 @@ TEST(ConnectionQuotaConfig, PrecedenceAndListenerDefault) {
   EXPECT_EQ(levels[2].source, ConfigSource::kStaticBroker);
   EXPECT_EQ(levels[3].source, ConfigSource::kDefault);
   auto keys = connection_quota_keys(statics, dynamic, 1);
-  EXPECT_EQ(keys, (std::vector<std::string>{"listener.name.internal.max.connections", "max.connections",
-                                            "max.connections.per.ip", "max.connections.per.ip.overrides"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"listener.name.internal.max.connections", "max.connection.creation.rate",
+                                            "max.connections", "max.connections.per.ip",
+                                            "max.connections.per.ip.overrides"}));
+}
+
+// KIP-612's keys: a listener's rate defaults to the broker-wide one, and a
+// listener key lists the broker-wide key as its synonym.
+TEST(ConnectionQuotaConfig, CreationRates) {
+  ConfigMap statics = {{"max.connection.creation.rate", "20"}};
+  DynamicBrokerConfigs dynamic;
+  dynamic.per_broker[1] = {{"listener.name.external.max.connection.creation.rate", "5"}};
+  auto s = effective_connection_quotas(statics, dynamic, 1);
+  EXPECT_EQ(s.max_connection_creation_rate, 20);
+  EXPECT_EQ(s.listener_connection_creation_rate("EXTERNAL"), 5);
+  EXPECT_EQ(s.listener_connection_creation_rate("internal"), 20);
+  EXPECT_EQ(ConnectionQuotaSettings{}.listener_connection_creation_rate("x"), 2147483647);
+  EXPECT_EQ(error_of([] { validate_connection_quota_value("max.connection.creation.rate", "-2"); }),
+            "Invalid value -2 for configuration max.connection.creation.rate: Value must be at least 0");
+  auto levels = connection_quota_key_levels("listener.name.external.max.connection.creation.rate", statics, dynamic, 1);
+  ASSERT_EQ(levels.size(), 3u);
+  EXPECT_EQ(levels[0].source, ConfigSource::kDynamicBroker);
+  EXPECT_EQ(levels[1].name, "max.connection.creation.rate");
+  EXPECT_EQ(levels[1].source, ConfigSource::kStaticBroker);
+  EXPECT_EQ(levels[2].source, ConfigSource::kDefault);
+  auto keys = connection_quota_keys(statics, dynamic, 1);
+  EXPECT_EQ(keys.front(), "listener.name.external.max.connection.creation.rate");
+  // A dynamic change to 0 is refused, as Kafka's listener reconfiguration does.
+  DynamicBrokerConfigs next;
+  next.cluster_default = {{"max.connection.creation.rate", "0"}};
+  EXPECT_EQ(error_of([&] { validate_connection_quota_change(statics, dynamic, next, 1); }),
+            "Invalid max.connection.creation.rate 0");
+  next.cluster_default.clear();
+  next.per_broker[1] = {{"listener.name.external.max.connection.creation.rate", "0"}};
+  EXPECT_EQ(error_of([&] { validate_connection_quota_change(statics, dynamic, next, 1); }),
+            "Invalid max.connection.creation.rate 0");
 }
 
 TEST(ConnectionQuotaConfig, DynamicChangeRules) {

@@ -1,6 +1,7 @@
 // ConnectionQuotas: the bookkeeping behind max.connections.per.ip (and its
 // overrides), max.connections and listener.name.<l>.max.connections, with
-// the inter-broker listener exempt from the broker-wide max (KIP-402).
+// the inter-broker listener exempt from the broker-wide max (KIP-402); and
+// the connection creation rates of KIP-612 (ConnectionCreationRate).
 #include "kafka/connection_quotas.h"
 
 #include <gtest/gtest.h>
@@ -146,6 +147,52 @@ TEST(ConnectionQuotas, ConcurrentAdmitAndReleaseKeepCountsExact) {
   EXPECT_EQ(over, 0);
   EXPECT_EQ(q.total(), 0);
   EXPECT_EQ(q.count_of("10.0.0.1"), 0);
+}
+
+// Kafka's windowed rate never divides by less than ten windows: a quiet
+// listener at 5 per second takes 50 connections at once, and the 51st
+// waits for what brings the rate back to 5: (5.1 - 5) / 5 of 10 s.
+TEST(ConnectionCreationRate, BurstOfTenWindowsThenTheDelayThatRestoresTheRate) {
+  ConnectionCreationRate rate;
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(rate.record(1000, 5), 0) << i;
+  EXPECT_EQ(rate.record(1000, 5), 200);
+  // Further connections in the same instant wait longer, capped at a window.
+  EXPECT_EQ(rate.record(1000, 5), 400);
+  for (int i = 0; i < 20; ++i) (void)rate.record(1000, 5);
+  EXPECT_EQ(rate.record(1000, 5), ConnectionCreationRate::kMaxDelayMs);
+  // Eleven seconds later the old windows have expired.
+  EXPECT_EQ(rate.record(12'000, 5), 0);
+}
+
+// The rate counts the window under way, so a steady rate right at the limit
+// is delayed now and then (as Kafka's); 80% of it never is.
+TEST(ConnectionCreationRate, SteadyRateUnderTheLimitIsNeverDelayed) {
+  ConnectionCreationRate rate;
+  for (int64_t t = 0; t < 60'000; t += 250) EXPECT_EQ(rate.record(t, 5), 0) << t;
+  EXPECT_NEAR(rate.rate(60'000), 4.0, 0.5);
+  // Twice the limit, steadily: delays once the burst is used up.
+  int delayed = 0;
+  for (int64_t t = 60'000; t < 80'000; t += 100) delayed += rate.record(t, 5) > 0;
+  EXPECT_GT(delayed, 100);
+}
+
+TEST(ConnectionQuotas, CreationRateBrokerWideAndPerListener) {
+  ConnectionQuotas q({"EXTERNAL", "INTERNAL"}, "INTERNAL");
+  ConnectionQuotaSettings s;
+  s.max_connection_creation_rate = 2;  // 20 at once before a delay
+  s.listener_rate["external"] = 100;   // looser than the broker's
+  q.configure(s);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(q.record_connection(0, 5000), 0) << i;
+  EXPECT_GT(q.record_connection(0, 5000), 0);
+  EXPECT_EQ(q.rate_throttled(0), 1u);
+  // The protected inter-broker listener is not held by the broker-wide rate,
+  // only by its own, which defaults to the broker-wide value and counts apart.
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(q.record_connection(1, 5000), 0) << i;
+  EXPECT_GT(q.record_connection(1, 5000), 0);
+  EXPECT_EQ(q.rate_throttled(1), 1u);
+  // Unlimited by default.
+  ConnectionQuotas unlimited({"PLAINTEXT"}, "PLAINTEXT");
+  for (int i = 0; i < 10000; ++i) ASSERT_EQ(unlimited.record_connection(0, 5000), 0);
 }
 
 }  // namespace

@@ -1,0 +1,50 @@
+#include "kafka/connection_creation_rate.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace runnel {
+
+void ConnectionCreationRate::purge_expired(int64_t now_ms) {
+  for (auto& s : samples_)
+    if (now_ms - s.start_ms >= kSamples * kWindowMs) s = Sample{now_ms, 0};
+}
+
+int64_t ConnectionCreationRate::span_ms(int64_t now_ms) {
+  purge_expired(now_ms);
+  if (samples_.empty()) samples_.push_back(Sample{now_ms, 0});
+  int64_t oldest = samples_.front().start_ms;
+  for (const auto& s : samples_) oldest = std::min(oldest, s.start_ms);
+  int64_t span = now_ms - oldest;
+  const int64_t full_windows = span / kWindowMs;
+  if (full_windows < kSamples - 1) span += (kSamples - 1 - full_windows) * kWindowMs;
+  return span;
+}
+
+double ConnectionCreationRate::rate(int64_t now_ms) {
+  const int64_t span = span_ms(now_ms);
+  double total = 0;
+  for (const auto& s : samples_) total += s.count;
+  return total / (static_cast<double>(span) / 1000.0);
+}
+
+int64_t ConnectionCreationRate::record(int64_t now_ms, int32_t limit) {
+  if (samples_.empty()) samples_.push_back(Sample{now_ms, 0});
+  if (now_ms - samples_[current_].start_ms >= kWindowMs) {
+    // The current window is over: the next one starts now, reusing the
+    // oldest slot once all of them exist.
+    current_ = (current_ + 1) % kSamples;
+    if (current_ >= samples_.size())
+      samples_.push_back(Sample{now_ms, 0});
+    else
+      samples_[current_] = Sample{now_ms, 0};
+  }
+  samples_[current_].count += 1;
+  const double observed = rate(now_ms);
+  if (observed <= limit) return 0;
+  if (limit <= 0) return kMaxDelayMs;
+  const double delay = (observed - limit) / limit * static_cast<double>(span_ms(now_ms));
+  return std::min<int64_t>(kMaxDelayMs, static_cast<int64_t>(std::llround(delay)));
+}
+
+}  // namespace runnel
