@@ -271,6 +271,11 @@ void render_connection_quotas(const Broker& broker, Text& text) {
     text.sample("runnel_connections_rate_throttled_total",
                 fmt::format("listener=\"{}\"", escape(quotas.listeners()[i])),
                 static_cast<double>(quotas.rate_throttled(i)));
+  text.family("runnel_connections_idle_closed_total", "counter",
+              "Connections closed after connections.max.idle.ms with nothing read or written, by listener.");
+  for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
+    text.sample("runnel_connections_idle_closed_total", fmt::format("listener=\"{}\"", escape(quotas.listeners()[i])),
+                static_cast<double>(quotas.idle_closed(i)));
   text.family("runnel_connections_counted", "gauge",
               "Connections counted against the connection quotas, by listener (in-process ones are not).");
   for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)

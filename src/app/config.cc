@@ -349,6 +349,8 @@ const std::map<std::string, Setter>& broker_setters() {
        }},
       {"socket.request.max.bytes",
        [](auto& c, auto& k, auto& v) { c.socket_request_max_bytes = int32_t(parse_int(k, v, 1, kI32)); }},
+      {"connections.max.idle.ms",
+       [](auto& c, auto& k, auto& v) { c.connections_max_idle_ms = parse_int(k, v, INT64_MIN, INT64_MAX); }},
       {"queued.max.request.bytes",
        [](auto& c, auto& k, auto& v) { c.queued_max_request_bytes = parse_int(k, v, INT64_MIN, INT64_MAX); }},
       {"log.segment.bytes", [](auto& c, auto& k, auto& v) { c.log.segment_bytes = parse_int(k, v, 14, kI32); }},

@@ -144,6 +144,9 @@ struct BrokerConfig {
   // Request bytes read and not yet answered, broker-wide; <= 0: no limit
   // (kafka/request_memory_pool.h).
   int64_t queued_max_request_bytes = -1;  // queued.max.request.bytes
+  // A client connection with nothing read or written for this long, and no
+  // request in flight, is closed; < 0: never (Kafka's default, 10 minutes).
+  int64_t connections_max_idle_ms = 600000;  // connections.max.idle.ms
   // max.connections, max.connections.per.ip, max.connections.per.ip.overrides
   // and listener.name.<l>.max.connections as the file and --set gave them,
   // validated (config/connection_quota_config.h reads them).

@@ -76,6 +76,11 @@ class ConnectionQuotas {
     return stats_[listener]->rejected_per_ip.load(std::memory_order_relaxed);
   }
   uint64_t blocked_ns(int listener) const { return stats_[listener]->blocked_ns.load(std::memory_order_relaxed); }
+  // Connections closed for connections.max.idle.ms (server/listener.h).
+  void add_idle_closed(int listener, uint64_t n) {
+    stats_[listener]->idle_closed.fetch_add(n, std::memory_order_relaxed);
+  }
+  uint64_t idle_closed(int listener) const { return stats_[listener]->idle_closed.load(std::memory_order_relaxed); }
   // Accepted sockets that waited for the connection creation rate.
   uint64_t rate_throttled(int listener) const {
     return stats_[listener]->rate_throttled.load(std::memory_order_relaxed);
@@ -93,6 +98,7 @@ class ConnectionQuotas {
     std::atomic<uint64_t> rejected_per_ip{0};
     std::atomic<uint64_t> blocked_ns{0};
     std::atomic<uint64_t> rate_throttled{0};
+    std::atomic<uint64_t> idle_closed{0};
   };
   bool slot_available_locked(int listener) const;
   bool protected_listener(int listener) const;

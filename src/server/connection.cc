@@ -115,6 +115,8 @@ Connection::Connection(Broker& broker, Shard& shard, asio::ip::tcp::socket socke
     peer_ = vouched->peer;
   }
   movable_ = !tls_context_ && !vouched;
+  in_process_ = vouched != nullptr;
+  last_activity_ns_ = monotonic_ns();
 }
 
 Connection::~Connection() { metrics_->connections_open.fetch_sub(1, std::memory_order_relaxed); }
@@ -214,6 +216,7 @@ asio::awaitable<void> Connection::read_loop() {
 
     uint8_t size_bytes[4];
     co_await read_exact(size_bytes, sizeof size_bytes);
+    last_activity_ns_ = monotonic_ns();
     int32_t size = static_cast<int32_t>(load_be32(size_bytes));
     if (!session_.authenticated && (size < 0 || size > kMaxUnauthenticatedFrame)) {
       spdlog::warn("{}: closing connection: frame of {} bytes before authentication", peer_, size);
@@ -415,6 +418,7 @@ asio::awaitable<void> Connection::write_loop() {
       }
       if (!batch.empty()) co_await write_responses(batch);
       int64_t sent_ns = monotonic_ns();
+      last_activity_ns_ = sent_ns;
       for (auto& request : batch) {
         if (request->metrics) request->metrics->send.observe_ns(sent_ns - request->finished_ns);
         in_flight_.pop_front();

@@ -85,6 +85,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // requests in flight are not answered. Call on the connection's shard.
   void close();
 
+  // Whether nothing was read or written for longer than `max_idle_ns` (at
+  // `now_ns`, monotonic) while no request is in flight: Kafka's
+  // connections.max.idle.ms, which the listener enforces. In-process
+  // connections (the REST proxy's, the console's) never are.
+  bool idle_longer_than(int64_t now_ns, int64_t max_idle_ns) const {
+    return !in_process_ && in_flight_.empty() && now_ns - last_activity_ns_ > max_idle_ns;
+  }
+
   // After run() ended: the shard to move to, or null when the connection is
   // over (closed, failed, or not moving).
   Shard* moving_to() const { return moving_ && !closed_ ? move_to_ : nullptr; }
@@ -179,6 +187,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t tls_out_size_ = 0;
   security::Session session_;
   std::string peer_;
+  bool in_process_ = false;
+  // When a request began to arrive or responses were last written (monotonic).
+  int64_t last_activity_ns_ = 0;
   // Requests read and not yet answered, oldest first.
   std::deque<std::shared_ptr<InFlight>> in_flight_;
   std::vector<Frame> spare_frames_;

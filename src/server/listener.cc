@@ -4,11 +4,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <future>
 #include <optional>
 
+#include "base/clock.h"
 #include "kafka/broker.h"
 #include "server/connection.h"
 #include "server/memory_trimmer.h"
@@ -22,6 +24,10 @@ Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const 
       acceptor_(broker.shards().at(0).io()),
       slot_wait_(broker.shards().at(0).io()),
       open_(broker.shards().size()) {
+  for (int s = 0; s < broker.shards().size(); ++s) {
+    idle_timers_.push_back(std::make_unique<asio::steady_timer>(broker.shards().at(s).io()));
+    sweeping_.push_back(std::make_shared<bool>(true));
+  }
   quota_index_ = broker.connection_quotas().listener_index(config_.name);
   if (quota_index_ >= 0)
     quota_waker_ = broker.connection_quotas().add_waker(
@@ -43,7 +49,39 @@ Listener::~Listener() {
   if (quota_waker_ >= 0) broker_.connection_quotas().remove_waker(quota_waker_);
 }
 
-void Listener::start() { asio::co_spawn(broker_.shards().at(0).executor(), accept_loop(), asio::detached); }
+void Listener::start() {
+  asio::co_spawn(broker_.shards().at(0).executor(), accept_loop(), asio::detached);
+  if (broker_.config().connections_max_idle_ms >= 0)
+    for (int s = 0; s < broker_.shards().size(); ++s)
+      asio::post(broker_.shards().at(s).executor(), [this, s] { schedule_idle_sweep(s); });
+}
+
+void Listener::schedule_idle_sweep(int s) {
+  const int64_t max_idle_ms = broker_.config().connections_max_idle_ms;
+  const auto every = std::chrono::milliseconds(std::clamp<int64_t>(max_idle_ms / 10, 100, 10'000));
+  idle_timers_[s]->expires_after(every);
+  idle_timers_[s]->async_wait([this, s, sweeping = sweeping_[s]](const std::error_code& ec) {
+    // stop() cleared the flag on this shard: `this` may be gone by now.
+    if (!*sweeping || ec) return;
+    sweep_idle(s);
+    schedule_idle_sweep(s);
+  });
+}
+
+void Listener::sweep_idle(int s) {
+  const int64_t max_idle_ns = broker_.config().connections_max_idle_ms * 1'000'000;
+  const int64_t now = monotonic_ns();
+  std::vector<std::shared_ptr<Connection>> idle;
+  for (const auto& connection : open_[s])
+    if (connection->idle_longer_than(now, max_idle_ns)) idle.push_back(connection);
+  for (const auto& connection : idle) {
+    // Kafka's Selector closes such a channel with a debug line too.
+    spdlog::debug("listener {}: closing a connection idle for over {} ms (connections.max.idle.ms)", config_.name,
+                  broker_.config().connections_max_idle_ms);
+    connection->close();
+  }
+  if (quota_index_ >= 0 && !idle.empty()) broker_.connection_quotas().add_idle_closed(quota_index_, idle.size());
+}
 
 void Listener::stop() {
   stopping_ = true;
@@ -60,6 +98,8 @@ void Listener::stop() {
         acceptor_.close(ec);
         slot_wait_.cancel();
       }
+      *sweeping_[s] = false;
+      idle_timers_[s]->cancel();
       for (const auto& connection : open_[s]) connection->close();
       done.set_value();
     });

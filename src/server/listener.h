@@ -65,6 +65,11 @@ class Listener {
   // Waits until the quotas admit a connection from `address`; false when it
   // is refused (the caller closes it) or the listener stops.
   asio::awaitable<bool> admit(const std::string& address);
+  // connections.max.idle.ms: on shard `s` (call there), closes the
+  // connections idle for longer, then looks again after a tenth of it
+  // (between 100 ms and 10 s), until the listener stops.
+  void sweep_idle(int s);
+  void schedule_idle_sweep(int s);
   Broker& broker_;
   ListenerConfig config_;
   std::shared_ptr<const security::TlsContextSource> tls_;
@@ -81,6 +86,10 @@ class Listener {
   asio::steady_timer slot_wait_;
   // Per shard: the connections whose run() has not ended.
   std::vector<std::unordered_set<std::shared_ptr<Connection>>> open_;
+  // Per shard: the idle sweep's timer, and whether it may still run (set
+  // false on that shard by stop(), so a sweep already due ends there).
+  std::vector<std::unique_ptr<asio::steady_timer>> idle_timers_;
+  std::vector<std::shared_ptr<bool>> sweeping_;
 };
 
 }  // namespace runnel
