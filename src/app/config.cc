@@ -770,8 +770,11 @@ std::vector<std::string> kafka_settings_taken_without_use() {
 std::vector<std::string> known_config_keys() {
   std::vector<std::string> keys;
   for (const auto& [k, _] : broker_setters()) keys.push_back(k);
-  for (const char* k : {"max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides",
-                        "listener.name.<listener>.max.connections"})
+  // The broker-wide connection quota keys, as DescribeConfigs lists them,
+  // and the listener-level forms.
+  for (auto& k : connection_quota_keys({}, {}, 0)) keys.push_back(std::move(k));
+  for (const char* k :
+       {"listener.name.<listener>.max.connections", "listener.name.<listener>.max.connection.creation.rate"})
     keys.emplace_back(k);
   std::sort(keys.begin(), keys.end());
   return keys;
