@@ -250,37 +250,34 @@ void render_requests(Broker& broker, Text& text) {
 
 void render_connection_quotas(const Broker& broker, Text& text) {
   const auto& quotas = broker.connection_quotas();
-  text.family("runnel_connections_rejected_total", "counter",
-              "Connections closed at once, by listener and reason (per_ip: the address had max.connections.per.ip "
-              "or its override).");
-  for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
-    text.sample("runnel_connections_rejected_total",
-                fmt::format("listener=\"{}\",reason=\"per_ip\"", escape(quotas.listeners()[i])),
-                static_cast<double>(quotas.rejected_per_ip(i)));
-  text.family("runnel_connection_accept_blocked_seconds_total", "counter",
-              "Time each listener's accept loop waited for a connection slot under max.connections, or for "
-              "max.connection.creation.rate (Kafka's AcceptorBlockedPercent).");
-  for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
-    text.sample("runnel_connection_accept_blocked_seconds_total",
-                fmt::format("listener=\"{}\"", escape(quotas.listeners()[i])),
-                static_cast<double>(quotas.blocked_ns(i)) / 1e9);
-  text.family("runnel_connections_rate_throttled_total", "counter",
-              "Accepted connections that waited because the connection creation rate (max.connection.creation.rate, "
-              "broker-wide or the listener's) was over its limit, by listener.");
-  for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
-    text.sample("runnel_connections_rate_throttled_total",
-                fmt::format("listener=\"{}\"", escape(quotas.listeners()[i])),
-                static_cast<double>(quotas.rate_throttled(i)));
-  text.family("runnel_connections_idle_closed_total", "counter",
-              "Connections closed after connections.max.idle.ms with nothing read or written, by listener.");
-  for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
-    text.sample("runnel_connections_idle_closed_total", fmt::format("listener=\"{}\"", escape(quotas.listeners()[i])),
-                static_cast<double>(quotas.idle_closed(i)));
-  text.family("runnel_connections_counted", "gauge",
-              "Connections counted against the connection quotas, by listener (in-process ones are not).");
-  for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
-    text.sample("runnel_connections_counted", fmt::format("listener=\"{}\"", escape(quotas.listeners()[i])),
-                static_cast<double>(quotas.listener_count(i)));
+  // One family with a sample per listener: value(i) of listener i, with
+  // `labels` after its listener label.
+  auto per_listener = [&](const char* name, const char* type, const char* help, auto value,
+                          std::string_view labels = "") {
+    text.family(name, type, help);
+    for (int i = 0; i < static_cast<int>(quotas.listeners().size()); ++i)
+      text.sample(name, fmt::format("listener=\"{}\"{}", escape(quotas.listeners()[i]), labels),
+                  static_cast<double>(value(i)));
+  };
+  per_listener(
+      "runnel_connections_rejected_total", "counter",
+      "Connections closed at once, by listener and reason (per_ip: the address had max.connections.per.ip "
+      "or its override).",
+      [&](int i) { return quotas.rejected_per_ip(i); }, ",reason=\"per_ip\"");
+  per_listener("runnel_connection_accept_blocked_seconds_total", "counter",
+               "Time each listener's accept loop waited for a connection slot under max.connections, or for "
+               "max.connection.creation.rate (Kafka's AcceptorBlockedPercent).",
+               [&](int i) { return static_cast<double>(quotas.blocked_ns(i)) / 1e9; });
+  per_listener("runnel_connections_rate_throttled_total", "counter",
+               "Accepted connections that waited because the connection creation rate "
+               "(max.connection.creation.rate, broker-wide or the listener's) was over its limit, by listener.",
+               [&](int i) { return quotas.rate_throttled(i); });
+  per_listener("runnel_connections_idle_closed_total", "counter",
+               "Connections closed after connections.max.idle.ms with nothing read or written, by listener.",
+               [&](int i) { return quotas.idle_closed(i); });
+  per_listener("runnel_connections_counted", "gauge",
+               "Connections counted against the connection quotas, by listener (in-process ones are not).",
+               [&](int i) { return quotas.listener_count(i); });
 }
 
 void render_storage(Broker& broker, Text& text) {

@@ -88,8 +88,8 @@ class ControlPlane {
 
   // Once the listener is bound, after a successful join_cluster() (which
   // made the cache and the key prefix this fills): registers `self` and
-  // starts the watch and the election. Fails when etcd stays unreachable or another live broker holds
-  // this node id past the start-up timeout.
+  // starts the watch and the election. Fails when etcd stays unreachable or
+  // another live broker holds this node id past the start-up timeout.
   etcd::Status start(metadata::BrokerRecord self);
 
   // Leaves the cluster: revokes the lease, so that the registration and any

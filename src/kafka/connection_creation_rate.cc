@@ -21,11 +21,15 @@ int64_t ConnectionCreationRate::span_ms(int64_t now_ms) {
   return span;
 }
 
-double ConnectionCreationRate::rate(int64_t now_ms) {
-  const int64_t span = span_ms(now_ms);
+double ConnectionCreationRate::total() const {
   double total = 0;
   for (const auto& s : samples_) total += s.count;
-  return total / (static_cast<double>(span) / 1000.0);
+  return total;
+}
+
+double ConnectionCreationRate::rate(int64_t now_ms) {
+  const int64_t span = span_ms(now_ms);
+  return total() / (static_cast<double>(span) / 1000.0);
 }
 
 int64_t ConnectionCreationRate::record(int64_t now_ms, int32_t limit) {
@@ -40,10 +44,11 @@ int64_t ConnectionCreationRate::record(int64_t now_ms, int32_t limit) {
       samples_[current_] = Sample{now_ms, 0};
   }
   samples_[current_].count += 1;
-  const double observed = rate(now_ms);
+  const int64_t span = span_ms(now_ms);
+  const double observed = total() / (static_cast<double>(span) / 1000.0);
   if (observed <= limit) return 0;
   if (limit <= 0) return kMaxDelayMs;
-  const double delay = (observed - limit) / limit * static_cast<double>(span_ms(now_ms));
+  const double delay = (observed - limit) / limit * static_cast<double>(span);
   return std::min<int64_t>(kMaxDelayMs, static_cast<int64_t>(std::llround(delay)));
 }
 

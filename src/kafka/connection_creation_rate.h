@@ -35,6 +35,8 @@ class ConnectionCreationRate {
     double count = 0;
   };
   void purge_expired(int64_t now_ms);
+  // Connections counted in the samples.
+  double total() const;
   // The span the rate is divided by, in ms.
   int64_t span_ms(int64_t now_ms);
 

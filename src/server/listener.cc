@@ -158,10 +158,11 @@ asio::awaitable<bool> Listener::admit(const std::string& address) {
     blocked_since = now;
     spdlog::debug("listener {}: connection creation rate over its limit, accepting {} in {} ms", config_.name, address,
                   delay_ms);
+    const auto until = now + std::chrono::milliseconds(delay_ms);
     std::error_code ec;
     // A new limit wakes slot waits too; the rest of the delay is kept.
-    while (std::chrono::steady_clock::now() < now + std::chrono::milliseconds(delay_ms)) {
-      slot_wait_.expires_at(now + std::chrono::milliseconds(delay_ms));
+    while (std::chrono::steady_clock::now() < until) {
+      slot_wait_.expires_at(until);
       co_await slot_wait_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (stopping_ || !acceptor_.is_open()) co_return false;
     }

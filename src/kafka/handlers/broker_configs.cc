@@ -28,8 +28,8 @@ std::vector<StaticBrokerKey> static_broker_keys(const BrokerConfig& c) {
   return {
       {"auto.create.topics.enable", flag(c.auto_create_topics), kBooleanType},
       {"broker.id", std::to_string(c.node_id), kIntType},
-      // Clients read it to know whether sessions expire (librdkafka's 0142).
       {"connections.max.idle.ms", std::to_string(c.connections_max_idle_ms), kLongType},
+      // Clients read it to know whether sessions expire (librdkafka's 0142).
       {"connections.max.reauth.ms", std::to_string(c.connections_max_reauth_ms), kLongType},
       {"default.replication.factor", std::to_string(c.default_replication_factor), kIntType},
       {"delete.topic.enable", flag(c.delete_topic_enable), kBooleanType},
