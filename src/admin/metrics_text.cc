@@ -278,6 +278,27 @@ void render_connection_quotas(const Broker& broker, Text& text) {
   per_listener("runnel_connections_counted", "gauge",
                "Connections counted against the connection quotas, by listener (in-process ones are not).",
                [&](int i) { return quotas.listener_count(i); });
+  per_listener("runnel_connections_ip_throttled_total", "counter",
+               "Connections closed after the throttle time because their address was over its "
+               "connection_creation_rate client quota, by listener.",
+               [&](int i) { return quotas.ip_throttled(i); });
+}
+
+void render_client_quotas(const Broker& broker, Text& text) {
+  using Kind = ClientQuotaManager::Kind;
+  const auto& quotas = broker.client_quotas();
+  const std::pair<Kind, const char*> kinds[] = {{Kind::kProduce, "produce"}, {Kind::kFetch, "fetch"}};
+  text.family("runnel_client_quota_throttled_total", "counter",
+              "Requests answered with a throttle time because their client was over its producer_byte_rate "
+              "(produce) or consumer_byte_rate (fetch) client quota.");
+  for (const auto& [kind, name] : kinds)
+    text.sample("runnel_client_quota_throttled_total", fmt::format("quota=\"{}\"", name),
+                static_cast<double>(quotas.throttled(kind)));
+  text.family("runnel_client_quota_throttle_seconds_total", "counter",
+              "Throttle time given to clients over their byte-rate client quota (Kafka's throttle-time).");
+  for (const auto& [kind, name] : kinds)
+    text.sample("runnel_client_quota_throttle_seconds_total", fmt::format("quota=\"{}\"", name),
+                static_cast<double>(quotas.throttle_ms(kind)) / 1e3);
 }
 
 void render_storage(Broker& broker, Text& text) {
@@ -459,6 +480,7 @@ std::string render_metrics(Broker& broker, std::chrono::milliseconds timeout) {
   Text text;
   render_requests(broker, text);
   render_connection_quotas(broker, text);
+  render_client_quotas(broker, text);
   render_storage(broker, text);
   render_shards(broker, text, timeout);
   render_process(text);

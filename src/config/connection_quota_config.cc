@@ -179,6 +179,9 @@ ConnectionQuotaSettings effective_connection_quotas(const ConfigMap& static_valu
   overlay_quota_values(s, static_values);
   overlay_quota_values(s, dynamic.cluster_default);
   overlay_quota_values(s, dynamic.of(node_id));
+  std::optional<int32_t> default_ip_rate;
+  s.ip_connection_rates = ip_connection_rates(dynamic.client_quotas, &default_ip_rate);
+  if (default_ip_rate) s.default_ip_connection_rate = *default_ip_rate;
   return s;
 }
 

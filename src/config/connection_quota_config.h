@@ -15,8 +15,9 @@
 // connection_quota_static); dynamic ones live in the dynamic broker config
 // document (config/dynamic_broker_config.h) with the same precedence as the
 // other dynamic keys: per-broker > cluster default > static > Kafka's default.
-// (Per-IP connection rates, KIP-612's third kind, are client quotas: not
-// implemented.)
+// KIP-612's third kind, per-IP connection rates, are client quotas
+// (config/client_quota_config.h); effective_connection_quotas() takes them
+// from the same document.
 //
 // Stateless functions over values; thread-safe.
 #include <cstdint>
@@ -38,6 +39,10 @@ struct ConnectionQuotaSettings {
   std::map<std::string, int32_t> listener_max;                   // listener.name.<l>.max.connections (l lower case)
   int32_t max_connection_creation_rate = kUnlimitedConnections;  // max.connection.creation.rate
   std::map<std::string, int32_t> listener_rate;  // listener.name.<l>.max.connection.creation.rate (l lower case)
+  // Client quotas' connection_creation_rate (KIP-612's per-IP rate): by ip
+  // entity name (an address or a host name), and the default ip entity's.
+  std::map<std::string, int32_t> ip_connection_rates;
+  int32_t default_ip_connection_rate = kUnlimitedConnections;
   bool operator==(const ConnectionQuotaSettings&) const = default;
   // The cap on one listener's connections: its own, else max.connections
   // (Kafka's valuesWithPrefixOverride). `listener` in any case.
@@ -65,8 +70,9 @@ ConnectionQuotaSettings apply_connection_quota_values(ConnectionQuotaSettings ba
 void validate_connection_quota_settings(const ConnectionQuotaSettings& settings);
 
 // The settings in force on `node_id`: the static values overlaid with the
-// cluster default, then the broker's own. A stored value that does not parse
-// is skipped (validated when written).
+// cluster default, then the broker's own, and the client quotas' per-IP
+// connection rates. A stored value that does not parse is skipped
+// (validated when written).
 ConnectionQuotaSettings effective_connection_quotas(const ConfigMap& static_values, const DynamicBrokerConfigs& dynamic,
                                                     int32_t node_id);
 

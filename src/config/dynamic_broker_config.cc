@@ -136,6 +136,7 @@ std::string encode_dynamic_broker_configs(const DynamicBrokerConfigs& configs) {
     if (!values.empty()) brokers[std::to_string(id)] = values;
   nlohmann::json doc = {{"version", 1}, {"default", configs.cluster_default}, {"brokers", brokers}};
   if (configs.cluster_default.empty()) doc["default"] = nlohmann::json::object();
+  if (!configs.client_quotas.empty()) doc["client_quotas"] = client_quotas_to_json(configs.client_quotas);
   return doc.dump(2) + "\n";
 }
 
@@ -163,6 +164,7 @@ DynamicBrokerConfigs decode_dynamic_broker_configs(std::string_view text) {
       if (!map.empty()) out.per_broker[node] = std::move(map);
     }
   }
+  if (auto q = doc.find("client_quotas"); q != doc.end()) out.client_quotas = client_quotas_from_json(*q);
   return out;
 }
 

@@ -6,7 +6,8 @@
 // of topic configs it acts on (log.retention.ms, message.max.bytes, ...);
 // a topic without its own setting follows them at once. The same document
 // holds the log cleaner's dynamic keys (config/dynamic_cleaner_config.h) and
-// the connection quotas (config/connection_quota_config.h). Precedence, most
+// the connection quotas (config/connection_quota_config.h), and the client
+// quotas (config/client_quota_config.h). Precedence, most
 // specific first: topic override > per-broker > cluster default > static
 // (config file / --set) > Kafka's default.
 //
@@ -20,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/client_quota_config.h"
 #include "config/config_error.h"
 #include "storage/log_config.h"
 
@@ -43,6 +45,9 @@ using ConfigMap = std::map<std::string, std::string>;
 struct DynamicBrokerConfigs {
   ConfigMap cluster_default;                // resource name ""
   std::map<int32_t, ConfigMap> per_broker;  // resource name = node id
+  // The client quotas (AlterClientQuotas): kept in the same document so that
+  // they reach every broker the same way (config/client_quota_config.h).
+  ClientQuotas client_quotas;
   bool operator==(const DynamicBrokerConfigs&) const = default;
   // This broker's own values (empty when it has none).
   const ConfigMap& of(int32_t node_id) const;
@@ -89,7 +94,8 @@ std::vector<ConfigLevel> config_levels(const std::string& key, const DynamicBrok
 std::vector<ConfigLevel> broker_key_levels(const DynamicBrokerKey& key, const storage::LogConfig& static_defaults,
                                            const DynamicBrokerConfigs& dynamic, int32_t node_id);
 
-// The JSON document: {"version":1,"default":{k:v},"brokers":{"<id>":{k:v}}}.
+// The JSON document: {"version":1,"default":{k:v},"brokers":{"<id>":{k:v}}},
+// with "client_quotas" (client_quotas_to_json) when there are any.
 // decode throws std::invalid_argument on anything else (keys and values are
 // not validated: a stored value that no longer parses is reported when used).
 std::string encode_dynamic_broker_configs(const DynamicBrokerConfigs& configs);

@@ -26,6 +26,7 @@
 #include "config/broker_config.h"
 #include "config/dynamic_broker_config.h"
 #include "group/coordinator.h"
+#include "kafka/client_quota_manager.h"
 #include "kafka/connection_quotas.h"
 #include "kafka/request_memory_pool.h"
 #include "kafka/request_metrics.h"
@@ -145,6 +146,10 @@ class Broker {
   // ones installed with the other dynamic broker configs.
   ConnectionQuotas& connection_quotas() { return *connection_quotas_; }
   const ConnectionQuotas& connection_quotas() const { return *connection_quotas_; }
+  // The byte-rate client quotas Produce and Fetch record against
+  // (kafka/client_quota_manager.h), installed with the dynamic configs.
+  ClientQuotaManager& client_quotas() { return client_quotas_; }
+  const ClientQuotaManager& client_quotas() const { return client_quotas_; }
   // queued.max.request.bytes: what every connection's requests lease their
   // bytes from.
   RequestMemoryPool& request_memory_pool() { return *request_memory_pool_; }
@@ -355,6 +360,7 @@ class Broker {
   int64_t dynamic_revision_ = 0;          // of the etcd value installed last
   std::vector<std::string> known_config_keys_;
   std::unique_ptr<ConnectionQuotas> connection_quotas_;
+  ClientQuotaManager client_quotas_;
   cluster::PartitionManager partitions_;  // after shards_ and flusher_, which it uses
   std::unique_ptr<RequestMemoryPool> request_memory_pool_;
   std::vector<std::unique_ptr<RequestMetrics>> request_metrics_;   // one per shard

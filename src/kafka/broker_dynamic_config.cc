@@ -48,6 +48,7 @@ std::vector<std::string> Broker::install_dynamic_configs(const DynamicBrokerConf
                                    .dedupe_buffer_size = cleaner.dedupe_buffer_size,
                                    .io_max_bytes_per_second = cleaner.io_max_bytes_per_second});
   connection_quotas_->configure(effective_connection_quotas(config_.connection_quota_static, configs, config_.node_id));
+  client_quotas_.configure(configs.client_quotas);
   return topics_.set_defaults(defaults);
 }
 

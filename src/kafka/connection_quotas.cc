@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace runnel {
@@ -51,10 +52,17 @@ void ConnectionQuotas::configure(ConnectionQuotaSettings settings) {
     if (addresses.empty()) spdlog::warn("max.connections.per.ip.overrides: cannot resolve {}", host);
     for (const auto& a : addresses) overrides[a] = n;
   }
+  std::unordered_map<std::string, int32_t> ip_rate_limits;
+  for (const auto& [host, rate] : settings.ip_connection_rates) {
+    auto addresses = resolve_quota_host(host);
+    if (addresses.empty()) spdlog::warn("connection_creation_rate quota: cannot resolve {}", host);
+    for (const auto& a : addresses) ip_rate_limits[a] = rate;
+  }
   std::lock_guard lock(mu_);
-  if (settings == settings_ && overrides == overrides_) return;
+  if (settings == settings_ && overrides == overrides_ && ip_rate_limits == ip_rate_limits_) return;
   settings_ = std::move(settings);
   overrides_ = std::move(overrides);
+  ip_rate_limits_ = std::move(ip_rate_limits);
   wake_locked();
 }
 
@@ -73,9 +81,31 @@ bool ConnectionQuotas::slot_available_locked(int listener) const {
   return total_ < settings_.max_connections;
 }
 
-ConnectionQuotas::Admission ConnectionQuotas::admit(int listener, const std::string& address, int32_t* limit) {
+ConnectionQuotas::Admission ConnectionQuotas::admit(int listener, const std::string& address, int32_t* limit,
+                                                    int64_t* throttle_ms, int64_t now_ms) {
   std::lock_guard lock(mu_);
   if (!slot_available_locked(listener)) return Admission::kNoSlot;
+  // Kafka's recordIpConnectionMaybeThrottle: only an address with a quota
+  // is measured.
+  auto rate_limit = ip_rate_limits_.find(address);
+  const int32_t ip_rate =
+      rate_limit == ip_rate_limits_.end() ? settings_.default_ip_connection_rate : rate_limit->second;
+  if (ip_rate != kUnlimitedConnections) {
+    if (now_ms < 0)
+      now_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+              .count();
+    if (ip_rates_.size() >= kMaxTrackedAddresses && !ip_rates_.contains(address))
+      for (auto it = ip_rates_.begin(); it != ip_rates_.end();)
+        it = it->second.rate(now_ms) <= 0 ? ip_rates_.erase(it) : std::next(it);
+    auto& rate = ip_rates_[address];
+    if (const int64_t delay = rate.record(now_ms, ip_rate); delay > 0) {
+      rate.unrecord(now_ms);
+      if (throttle_ms) *throttle_ms = delay;
+      stats_[listener]->ip_throttled.fetch_add(1, std::memory_order_relaxed);
+      return Admission::kIpThrottled;
+    }
+  }
   auto it = overrides_.find(address);
   int32_t max = it == overrides_.end() ? settings_.max_connections_per_ip : it->second;
   int32_t& count = per_address_[address];

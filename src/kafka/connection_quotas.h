@@ -7,6 +7,10 @@
 //    configure() frees one (Kafka blocks its acceptor; it does not close).
 //    The inter-broker listener, when there are others, is exempt from the
 //    broker-wide max (KIP-402) but not from its own listener max;
+//  - the address is over its connection_creation_rate (a client quota on
+//    its ip entity, or the default ip entity's): the socket is held for the
+//    throttle time and then closed, and it does not count against the
+//    rate (Kafka's ConnectionThrottledException);
 //  - the address already has max.connections.per.ip (or its override): the
 //    socket is closed at once (Kafka logs and closes).
 // Before that, record_connection() counts the accepted socket against the
@@ -31,7 +35,7 @@
 #include <vector>
 
 #include "config/connection_quota_config.h"
-#include "kafka/connection_creation_rate.h"
+#include "kafka/quota_rate.h"
 
 namespace runnel {
 
@@ -46,12 +50,15 @@ class ConnectionQuotas {
   void configure(ConnectionQuotaSettings settings);
   ConnectionQuotaSettings settings() const;
 
-  enum class Admission { kAdmitted, kNoSlot, kPerIpLimit };
+  enum class Admission { kAdmitted, kNoSlot, kPerIpLimit, kIpThrottled };
   // Counts a connection from `address` (its text form, e.g. "127.0.0.1") on
-  // listener `listener` if admitted. kNoSlot: nothing counted, wait and try
-  // again; kPerIpLimit: nothing counted, close the socket; `*limit` is then
-  // the address's limit.
-  Admission admit(int listener, const std::string& address, int32_t* limit = nullptr);
+  // listener `listener` if admitted. kNoSlot: nothing counted, wait and
+  // try again; kPerIpLimit: nothing counted, close the socket; `*limit` is
+  // then the address's limit; kIpThrottled: nothing counted, close the
+  // socket after `*throttle_ms`. `now_ms`: the monotonic clock in ms (-1:
+  // read it).
+  Admission admit(int listener, const std::string& address, int32_t* limit = nullptr, int64_t* throttle_ms = nullptr,
+                  int64_t now_ms = -1);
   // The admitted connection has closed.
   void release(int listener, const std::string& address);
   // Counts a socket accepted on `listener` at `now_ms` (monotonic) against
@@ -81,6 +88,8 @@ class ConnectionQuotas {
     stats_[listener]->idle_closed.fetch_add(n, std::memory_order_relaxed);
   }
   uint64_t idle_closed(int listener) const { return stats_[listener]->idle_closed.load(std::memory_order_relaxed); }
+  // Sockets closed for their address's connection_creation_rate.
+  uint64_t ip_throttled(int listener) const { return stats_[listener]->ip_throttled.load(std::memory_order_relaxed); }
   // Accepted sockets that waited for the connection creation rate.
   uint64_t rate_throttled(int listener) const {
     return stats_[listener]->rate_throttled.load(std::memory_order_relaxed);
@@ -94,11 +103,15 @@ class ConnectionQuotas {
   int32_t total() const;
 
  private:
+  // Addresses whose connection rates are kept before the quiet ones are
+  // dropped (Kafka expires a quota sensor after an hour without use).
+  static constexpr size_t kMaxTrackedAddresses = 4096;
   struct Stats {
     std::atomic<uint64_t> rejected_per_ip{0};
     std::atomic<uint64_t> blocked_ns{0};
     std::atomic<uint64_t> rate_throttled{0};
     std::atomic<uint64_t> idle_closed{0};
+    std::atomic<uint64_t> ip_throttled{0};
   };
   bool slot_available_locked(int listener) const;
   bool protected_listener(int listener) const;
@@ -117,6 +130,10 @@ class ConnectionQuotas {
   int32_t total_ = 0;
   ConnectionCreationRate broker_rate_;
   std::vector<ConnectionCreationRate> listener_rates_;
+  // connection_creation_rate quotas with ip entity names resolved to
+  // addresses, and each address's rate while it has such a quota.
+  std::unordered_map<std::string, int32_t> ip_rate_limits_;
+  std::unordered_map<std::string, ConnectionCreationRate> ip_rates_;
   std::vector<std::pair<int, std::function<void()>>> wakers_;
   int next_waker_ = 0;
 };

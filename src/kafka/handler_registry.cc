@@ -82,6 +82,9 @@ const std::array kHandlers = {
                  &handle_describe_user_scram_credentials>(0, 0),
     make_handler<AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse,
                  &handle_alter_user_scram_credentials>(0, 0),
+    // Client quotas (config/client_quota_config.h).
+    make_handler<DescribeClientQuotasRequest, DescribeClientQuotasResponse, &handle_describe_client_quotas>(0, 1),
+    make_handler<AlterClientQuotasRequest, AlterClientQuotasResponse, &handle_alter_client_quotas>(0, 1),
     // ACLs (security/acl.h, kafka/authz.h).
     make_handler<DescribeAclsRequest, DescribeAclsResponse, &handle_describe_acls>(0, 3),
     make_handler<CreateAclsRequest, CreateAclsResponse, &handle_create_acls>(0, 3),

@@ -41,6 +41,12 @@ struct RequestContext {
   // appended to, when one shard owns them all. A connection whose produces
   // keep going to one other shard moves there (server/connection.h).
   Shard* partitions_shard = nullptr;
+  // The request frame's size (Produce's byte-rate quota counts it).
+  int32_t request_bytes = 0;
+  // Set by a handler whose client went over a quota (client quotas,
+  // kafka/client_quota_manager.h): the connection reads no further request
+  // for this long once this one is done (Kafka mutes the channel).
+  int32_t throttle_ms = 0;
 };
 
 }  // namespace runnel

@@ -213,6 +213,8 @@ asio::awaitable<void> Connection::read_loop() {
            (in_flight_.size() >= kMaxInFlight || in_flight_bytes_ >= kMaxInFlightBytes || !in_flight_.back()->ordered))
       co_await wait_for_wake(reader_wake_);
     if (closed_ || writer_done_ || session_.close_after_response) co_return;
+    if (throttled_until_ns_ > 0) co_await wait_out_throttle();
+    if (closed_ || writer_done_) co_return;
 
     uint8_t size_bytes[4];
     co_await read_exact(size_bytes, sizeof size_bytes);
@@ -253,6 +255,7 @@ asio::awaitable<void> Connection::read_loop() {
     request->frame = take_frame(static_cast<size_t>(size));
     co_await read_exact(request->frame.bytes.get(), request->frame.size);
     request->received_ns = monotonic_ns();
+    request->ctx.request_bytes = size;
     RequestMetrics::add(metrics_->bytes_received, 4 + request->frame.size);
 
     protocol::Reader reader(request->frame.span());
@@ -318,6 +321,18 @@ asio::awaitable<void> Connection::read_loop() {
   }
 }
 
+asio::awaitable<void> Connection::wait_out_throttle() {
+  // In steps, so that a connection closed meanwhile (idle reaping, shutdown)
+  // does not wait out a long throttle.
+  asio::steady_timer timer(shard_->io());
+  for (int64_t now = monotonic_ns(); !closed_ && now < throttled_until_ns_; now = monotonic_ns()) {
+    timer.expires_after(std::chrono::nanoseconds(std::min<int64_t>(throttled_until_ns_ - now, kThrottleStepNs)));
+    std::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  throttled_until_ns_ = 0;
+}
+
 asio::awaitable<RequestMemoryPool::Lease> Connection::wait_for_request_bytes(int32_t size) {
   // The pool is exhausted: the request stays in the socket (Kafka mutes the
   // channel) until other requests are answered. Those may be on any shard,
@@ -361,6 +376,9 @@ asio::awaitable<void> Connection::handle(InFlight& request) {
     metrics_->produce_wait.observe_ns(request.finished_ns - request.ordered_ns);
   }
   if (request.ctx.api_key == kProduceKey) note_produce_shard(request.ctx.partitions_shard);
+  if (request.ctx.throttle_ms > 0)
+    throttled_until_ns_ =
+        std::max(throttled_until_ns_, request.finished_ns + int64_t{request.ctx.throttle_ms} * 1'000'000);
   request.ctx.ordered = nullptr;
   if (session_.close_after_response) request.close_after_write = true;
   request.ordered = request.done = true;

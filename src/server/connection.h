@@ -21,6 +21,11 @@
 // only once the broker's queued.max.request.bytes has room for it
 // (kafka/request_memory_pool.h).
 //
+// A request whose client went over a client quota (producer_byte_rate,
+// consumer_byte_rate) is answered at once with its throttle time; the
+// connection then reads nothing more for that long (Kafka mutes the channel
+// after the response, KIP-219). Requests already read go on.
+//
 // A connection may also come from inside the process (Listener::
 // connect_in_process: the admin listener's REST proxy and console): its
 // identity is vouched for by the process, so it starts authenticated as that
@@ -142,6 +147,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void recycle(Frame frame);
 
   asio::awaitable<void> read_loop();
+  // A client over a quota: reads nothing until throttled_until_ns_.
+  asio::awaitable<void> wait_out_throttle();
+  static constexpr int64_t kThrottleStepNs = 100'000'000;
   // A lease of `size` request bytes from the broker's pool once a first try
   // found it exhausted (an empty lease if the connection closes meanwhile).
   // Not a coroutine on the way of every request: without a limit, and under
@@ -190,6 +198,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool in_process_ = false;
   // When a request began to arrive or responses were last written (monotonic).
   int64_t last_activity_ns_ = 0;
+  // Until when (monotonic ns; 0: not) the connection reads no request: its
+  // client went over a client quota (RequestContext::throttle_ms).
+  int64_t throttled_until_ns_ = 0;
   // Requests read and not yet answered, oldest first.
   std::deque<std::shared_ptr<InFlight>> in_flight_;
   std::vector<Frame> spare_frames_;

@@ -146,7 +146,7 @@ int Listener::connect_in_process(const std::string& principal, const std::string
   return fds[1];
 }
 
-asio::awaitable<bool> Listener::admit(const std::string& address) {
+asio::awaitable<bool> Listener::admit(const std::string& address, int64_t* close_after_ms) {
   auto& quotas = broker_.connection_quotas();
   std::optional<std::chrono::steady_clock::time_point> blocked_since;
   // The connection creation rate first (Kafka's acceptor throttles, then
@@ -173,7 +173,8 @@ asio::awaitable<bool> Listener::admit(const std::string& address) {
     // thread, which does not yield in between).
     quotas.note_waiting(1);
     int32_t limit = 0;
-    auto admission = quotas.admit(quota_index_, address, &limit);
+    int64_t throttle_ms = 0;
+    auto admission = quotas.admit(quota_index_, address, &limit, &throttle_ms);
     if (admission != ConnectionQuotas::Admission::kNoSlot) {
       quotas.note_waiting(-1);
       if (blocked_since)
@@ -181,6 +182,13 @@ asio::awaitable<bool> Listener::admit(const std::string& address) {
             quota_index_,
             static_cast<uint64_t>(std::chrono::nanoseconds(std::chrono::steady_clock::now() - *blocked_since).count()));
       if (admission == ConnectionQuotas::Admission::kAdmitted) co_return true;
+      if (admission == ConnectionQuotas::Admission::kIpThrottled) {
+        // Kafka's Acceptor: held for the throttle time, then closed.
+        spdlog::debug("listener {}: {} is over its connection_creation_rate quota, closing in {} ms", config_.name,
+                      address, throttle_ms);
+        *close_after_ms = throttle_ms;
+        co_return false;
+      }
       // Kafka's Acceptor: logged and closed at once.
       spdlog::info(
           "Rejected connection from {} on listener {}, address already has the configured maximum of {} "
@@ -200,6 +208,15 @@ asio::awaitable<bool> Listener::admit(const std::string& address) {
     quotas.note_waiting(-1);
     if (stopping_ || !acceptor_.is_open()) co_return false;
   }
+}
+
+void Listener::close_later(Shard& shard, asio::ip::tcp::socket socket, int64_t delay_ms) {
+  auto held = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+  auto timer = std::make_shared<asio::steady_timer>(shard.io(), std::chrono::milliseconds(delay_ms));
+  timer->async_wait([held, timer](std::error_code) {
+    std::error_code ignored;
+    held->close(ignored);
+  });
 }
 
 asio::awaitable<void> Listener::accept_loop() {
@@ -222,8 +239,12 @@ asio::awaitable<void> Listener::accept_loop() {
     if (ip.is_v6() && ip.to_v6().is_v4_mapped()) ip = asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
     std::string address = ip.to_string();
     if (quota_index_ >= 0) {
-      bool admitted = co_await admit(address);
-      if (!admitted) continue;  // the socket closes here
+      int64_t close_after_ms = 0;
+      bool admitted = co_await admit(address, &close_after_ms);
+      if (!admitted) {
+        if (close_after_ms > 0) close_later(shard, std::move(socket), close_after_ms);
+        continue;  // else the socket closes here
+      }
     }
     auto connection = std::make_shared<Connection>(broker_, shard, std::move(socket), config_,
                                                    tls_ ? tls_->current() : nullptr, principal_mapper_);

@@ -5,13 +5,11 @@
 // listener hands its socket over). Each accepted
 // socket is first admitted by the broker's connection quotas
 // (kafka/connection_quotas.h): over max.connections.per.ip it is closed at
-// once; with no slot under max.connections the loop waits, holding it, until
-// a connection closes or a limit is raised. It keeps track
-// of the open connections of every shard, so that a shutdown can close them
-// all before the broker closes its partitions: a client must see its broker
-// go away, never an answer that says its partitions do not exist.
-// Thread-safety: construct and stop from one thread; the accept loop runs on
-// shard 0; each shard's connection set is touched only on that shard.
+// once, over its address's connection_creation_rate after the throttle time; with no slot under max.connections the
+// loop waits, holding it, until a connection closes or a limit is raised. It keeps track of the open connections of
+// every shard, so that a shutdown can close them all before the broker closes its partitions: a client must see its
+// broker go away, never an answer that says its partitions do not exist. Thread-safety: construct and stop from one
+// thread; the accept loop runs on shard 0; each shard's connection set is touched only on that shard.
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <atomic>
@@ -63,8 +61,14 @@ class Listener {
   // A connection from `address` is over: its quota slot is free.
   void ended(const std::string& address);
   // Waits until the quotas admit a connection from `address`; false when it
-  // is refused (the caller closes it) or the listener stops.
-  asio::awaitable<bool> admit(const std::string& address);
+  // is refused (the caller closes it, after `*close_after_ms` when that is
+  // set: its address is over its connection_creation_rate) or the listener
+  // stops.
+  asio::awaitable<bool> admit(const std::string& address, int64_t* close_after_ms);
+  // Holds a refused socket open for `delay_ms`, then closes it (Kafka's
+  // delayed close of a throttled connection: the client does not retry at
+  // once).
+  static void close_later(Shard& shard, asio::ip::tcp::socket socket, int64_t delay_ms);
   // connections.max.idle.ms: on shard `s` (call there), closes the
   // connections idle for longer, then looks again after a tenth of it
   // (between 100 ms and 10 s), until the listener stops.

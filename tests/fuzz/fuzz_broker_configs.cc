@@ -5,12 +5,13 @@
 // from it gives a LogConfig or ConfigError; the connection quotas it holds
 // (max.connections.per.ip.overrides is parsed from it) resolve without
 // throwing, and every change between it and nothing validates or throws
-// ConfigError.
+// ConfigError; its client quotas describe and resolve without a crash.
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string_view>
 
+#include "config/client_quota_config.h"
 #include "config/connection_quota_config.h"
 #include "config/dynamic_broker_config.h"
 #include "config/dynamic_cleaner_config.h"
@@ -53,5 +54,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     validate_cleaner_change(CleanerSettings{}, DynamicBrokerConfigs{}, configs, node);
   } catch (const ConfigError&) {
   }
+  // The client quotas it holds: an empty filter describes them all; every
+  // lookup resolves without throwing.
+  ClientQuotas described;
+  if (!describe_client_quotas(configs.client_quotas, {}, false, &described).ok() || described != configs.client_quotas)
+    __builtin_trap();
+  for (const auto& [entity, values] : configs.client_quotas) {
+    auto user = entity.parts.find("user");
+    auto client = entity.parts.find("client-id");
+    const std::string u = user != entity.parts.end() && user->second ? *user->second : "u";
+    const std::string c = client != entity.parts.end() && client->second ? *client->second : "c";
+    for (const auto& [key, value] : values)
+      if (auto r = resolve_client_quota(configs.client_quotas, key, u, c); r && !(r->limit > 0)) __builtin_trap();
+  }
+  std::optional<int32_t> default_ip_rate;
+  for (const auto& [ip, rate] : ip_connection_rates(configs.client_quotas, &default_ip_rate))
+    if (rate <= 0) __builtin_trap();
   return 0;
 }

@@ -11,12 +11,14 @@
 
 #include <algorithm>
 
+#include "base/clock.h"
 #include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/fetch_versions.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
 #include "runtime/on_shards.h"
+#include "security/session.h"
 
 namespace runnel {
 namespace {
@@ -97,8 +99,19 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
 asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, protocol::FetchRequest& request) {
   Broker& broker = ctx.broker;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, request.max_wait_ms));
-  const uint64_t response_max = request.max_bytes > 0 ? static_cast<uint64_t>(request.max_bytes) : UINT64_MAX;
-  const uint64_t min_bytes = request.min_bytes > 0 ? static_cast<uint64_t>(request.min_bytes) : 0;
+  uint64_t response_max = request.max_bytes > 0 ? static_cast<uint64_t>(request.max_bytes) : UINT64_MAX;
+  // consumer_byte_rate (Kafka's quotas.fetch): a consumer with a quota gets
+  // at most what the quota allows over ten windows in one response.
+  auto& quotas = broker.client_quotas();
+  const bool quota_applies = request.replica_id < 0 && ctx.session && quotas.enabled(ClientQuotaManager::Kind::kFetch);
+  if (quota_applies) {
+    if (auto most =
+            quotas.max_in_window(ClientQuotaManager::Kind::kFetch, ctx.session->principal, ctx.client_id.value_or(""));
+        most && static_cast<uint64_t>(*most) < response_max)
+      response_max = static_cast<uint64_t>(*most);
+  }
+  const uint64_t min_bytes =
+      std::min(request.min_bytes > 0 ? static_cast<uint64_t>(request.min_bytes) : uint64_t{0}, response_max);
   normalize_fetch_request(broker, request, ctx.api_version);  // topic ids, ReplicaState
 
   // A fetch session (KIP-227) is never created: session_id 0 tells the client
@@ -274,6 +287,27 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
     if (!ready && !*woken) {
       std::error_code ec;
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+  if (quota_applies) {
+    // Recorded once the response is known; over the quota the client gets
+    // nothing this time (and what it would have got does not count), only
+    // the time to wait, as Kafka answers a throttled fetch.
+    uint64_t bytes = 0;
+    for (const auto& topic : response.responses)
+      for (const auto& pr : topic.partitions)
+        for (const auto& slice : pr.records.files) bytes += slice.length;
+    const int64_t now = monotonic_ns() / 1'000'000;
+    const std::string client_id = ctx.client_id.value_or("");
+    const int32_t throttle = quotas.record(ClientQuotaManager::Kind::kFetch, ctx.session->principal, client_id,
+                                           static_cast<double>(bytes), now);
+    if (throttle > 0) {
+      quotas.unrecord(ClientQuotaManager::Kind::kFetch, ctx.session->principal, client_id, static_cast<double>(bytes),
+                      now);
+      response = Response{};
+      response.throttle_time_ms = throttle;
+      ctx.throttle_ms = throttle;
+      co_return response;
     }
   }
   // Bytes sent to consumers per topic (followers' reads are replication, not

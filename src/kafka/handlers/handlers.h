@@ -14,6 +14,10 @@ asio::awaitable<protocol::DescribeUserScramCredentialsResponse> handle_describe_
     RequestContext&, protocol::DescribeUserScramCredentialsRequest&);
 asio::awaitable<protocol::AlterUserScramCredentialsResponse> handle_alter_user_scram_credentials(
     RequestContext&, protocol::AlterUserScramCredentialsRequest&);
+asio::awaitable<protocol::DescribeClientQuotasResponse> handle_describe_client_quotas(
+    RequestContext&, protocol::DescribeClientQuotasRequest&);
+asio::awaitable<protocol::AlterClientQuotasResponse> handle_alter_client_quotas(RequestContext&,
+                                                                                protocol::AlterClientQuotasRequest&);
 asio::awaitable<protocol::CreateAclsResponse> handle_create_acls(RequestContext&, protocol::CreateAclsRequest&);
 asio::awaitable<protocol::DescribeAclsResponse> handle_describe_acls(RequestContext&, protocol::DescribeAclsRequest&);
 asio::awaitable<protocol::DeleteAclsResponse> handle_delete_acls(RequestContext&, protocol::DeleteAclsRequest&);

@@ -28,6 +28,7 @@
 #include <deque>
 
 #include "base/await_callback.h"
+#include "base/clock.h"
 #include "base/endian.h"
 #include "kafka/authz.h"
 #include "kafka/broker.h"
@@ -37,6 +38,7 @@
 #include "protocol/messages.h"
 #include "protocol/record_batch.h"
 #include "runtime/on_shards.h"
+#include "security/session.h"
 
 namespace runnel {
 namespace {
@@ -113,6 +115,21 @@ bool holds_several_batches(std::span<const uint8_t> bytes) {
 
 }  // namespace
 
+namespace {
+
+// producer_byte_rate (Kafka's quotas.produce): the request's size counts
+// against its client's quota, whatever became of its batches; over it, the
+// answer says how long the client waits and the connection waits as long.
+void record_produce_quota(RequestContext& ctx, Response& response) {
+  auto& quotas = ctx.broker.client_quotas();
+  if (!ctx.session || !quotas.enabled(ClientQuotaManager::Kind::kProduce)) return;
+  ctx.throttle_ms = quotas.record(ClientQuotaManager::Kind::kProduce, ctx.session->principal,
+                                  ctx.client_id.value_or(""), ctx.request_bytes, monotonic_ns() / 1'000'000);
+  response.throttle_time_ms = ctx.throttle_ms;
+}
+
+}  // namespace
+
 asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Reader& reader) {
   Broker& broker = ctx.broker;
   protocol::ProduceRequest request;
@@ -156,6 +173,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
           }
         }
         if (ctx.ordered) ctx.ordered();
+        record_produce_quota(ctx, response);
         if (request.acks == 0) co_return std::nullopt;
         protocol::Writer writer;
         response.write(writer, ctx.api_version);
@@ -415,6 +433,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
     response.responses[d.topic_index].partition_responses[d.partition_index].error_code = code(acknowledged[i]);
   }
 
+  record_produce_quota(ctx, response);
   if (request.acks == 0) co_return std::nullopt;
   add_produce_leader_hints(broker, response, ctx.api_version);
   protocol::Writer writer;

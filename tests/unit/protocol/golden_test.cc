@@ -246,6 +246,40 @@ TEST(Golden, UserScramCredentialsV0) {
   EXPECT_EQ(encode(req, 0), alter);
 }
 
+TEST(Golden, AlterClientQuotasV1) {
+  // kafka-configs.sh --alter --entity-type users --entity-name u
+  // --add-config producer_byte_rate=1024: one entry, one op (1024.0 as an
+  // IEEE 754 double, big-endian), remove false; validate_only false.
+  std::vector<uint8_t> body = {0x02,                                             // entries
+                               0x02, 0x05, 'u', 's', 'e', 'r', 0x02, 'u', 0x00,  // entity [("user", "u")]
+                               0x02, 0x13};                                      // ops, key length
+  append(body, "producer_byte_rate");
+  body.insert(body.end(), {0x40, 0x90, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // 1024.0
+                           0x00, 0x00,                                      // remove, op tags
+                           0x00,                                            // entry tags
+                           0x00, 0x00});                                    // validate_only, tags
+  auto req = decode<AlterClientQuotasRequest>(body, 1);
+  ASSERT_EQ(req.entries.size(), 1u);
+  ASSERT_EQ(req.entries[0].entity.size(), 1u);
+  EXPECT_EQ(req.entries[0].entity[0].entity_type, "user");
+  EXPECT_EQ(req.entries[0].entity[0].entity_name, "u");
+  ASSERT_EQ(req.entries[0].ops.size(), 1u);
+  EXPECT_EQ(req.entries[0].ops[0].key, "producer_byte_rate");
+  EXPECT_EQ(req.entries[0].ops[0].value, 1024.0);
+  EXPECT_FALSE(req.entries[0].ops[0].remove);
+  EXPECT_EQ(encode(req, 1), body);
+  // v0: the same with classic strings and arrays; a default entity's name is null.
+  AlterClientQuotasRequest v0;
+  auto& entry = v0.entries.emplace_back();
+  auto& e = entry.entity.emplace_back();
+  e.entity_type = "client-id";
+  e.entity_name = std::nullopt;
+  std::vector<uint8_t> expected = {0, 0, 0, 1, 0, 0, 0, 1, 0, 9};
+  append(expected, "client-id");
+  expected.insert(expected.end(), {0xff, 0xff, 0, 0, 0, 0, 0});
+  EXPECT_EQ(encode(v0, 0), expected);
+}
+
 TEST(Golden, CreateAclsV1AndV3) {
   // Allow User:a READ on the literal topic "t" from any host, as
   // kafka-acls.sh sends it: v1 (classic) and v3 (flexible).

@@ -176,6 +176,44 @@ TEST(ConnectionCreationRate, SteadyRateUnderTheLimitIsNeverDelayed) {
   EXPECT_GT(delayed, 100);
 }
 
+// A client quota on an ip entity (KIP-612): the address's connections over
+// the rate are refused with a throttle time and not counted; other
+// addresses, and addresses without a quota, are not measured.
+TEST(ConnectionQuotas, ConnectionCreationRatePerIp) {
+  ConnectionQuotas q({"PLAINTEXT"}, "PLAINTEXT");
+  ConnectionQuotaSettings s;
+  s.ip_connection_rates["10.0.0.1"] = 2;  // 20 at once
+  q.configure(s);
+  int32_t limit = 0;
+  int64_t throttle = 0;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(q.admit(0, "10.0.0.1", &limit, &throttle, 1000), Admission::kAdmitted) << i;
+  EXPECT_EQ(q.admit(0, "10.0.0.1", &limit, &throttle, 1000), Admission::kIpThrottled);
+  EXPECT_EQ(throttle, 500);  // (21 / 10 s - 2) / 2 * 10 s
+  EXPECT_EQ(q.ip_throttled(0), 1u);
+  EXPECT_EQ(q.count_of("10.0.0.1"), 20);  // the refused one is not counted
+  // Not recorded either: after half a second the rate allows one more.
+  EXPECT_EQ(q.admit(0, "10.0.0.1", &limit, &throttle, 1000), Admission::kIpThrottled);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(q.admit(0, "10.0.0.2", &limit, &throttle, 1000), Admission::kAdmitted);
+  // A default for every address.
+  s.default_ip_connection_rate = 1;
+  q.configure(s);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(q.admit(0, "10.0.0.3", &limit, &throttle, 1000), Admission::kAdmitted);
+  EXPECT_EQ(q.admit(0, "10.0.0.3", &limit, &throttle, 1000), Admission::kIpThrottled);
+  EXPECT_LE(throttle, ConnectionCreationRate::kMaxDelayMs);
+}
+
+TEST(QuotaRate, ByteRateThrottleIsTheDelayThatRestoresTheRate) {
+  QuotaRate rate;
+  // 1,000 B/s over at least ten seconds: 10,000 bytes at once are within it.
+  EXPECT_EQ(rate.record(0, 10'000, 1000), 0);
+  // 10,000 more: 2,000 B/s over 10 s, so 10 s of waiting (uncapped).
+  EXPECT_EQ(rate.record(0, 10'000, 1000), 10'000);
+  // Taken back (a throttled fetch sends nothing): within the quota again.
+  (void)rate.record(0, -10'000, 1000);
+  EXPECT_NEAR(rate.rate(0), 1000.0, 1e-9);
+  EXPECT_EQ(rate.record(0, 1, 1000), 1);
+}
+
 TEST(ConnectionQuotas, CreationRateBrokerWideAndPerListener) {
   ConnectionQuotas q({"EXTERNAL", "INTERNAL"}, "INTERNAL");
   ConnectionQuotaSettings s;

@@ -1,16 +1,17 @@
-#include "kafka/connection_creation_rate.h"
+#include "kafka/quota_rate.h"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace runnel {
 
-void ConnectionCreationRate::purge_expired(int64_t now_ms) {
+void QuotaRate::purge_expired(int64_t now_ms) {
   for (auto& s : samples_)
     if (now_ms - s.start_ms >= kSamples * kWindowMs) s = Sample{now_ms, 0};
 }
 
-int64_t ConnectionCreationRate::span_ms(int64_t now_ms) {
+int64_t QuotaRate::span_ms(int64_t now_ms) {
   purge_expired(now_ms);
   if (samples_.empty()) samples_.push_back(Sample{now_ms, 0});
   int64_t oldest = samples_.front().start_ms;
@@ -21,18 +22,19 @@ int64_t ConnectionCreationRate::span_ms(int64_t now_ms) {
   return span;
 }
 
-double ConnectionCreationRate::total() const {
+double QuotaRate::total() const {
   double total = 0;
-  for (const auto& s : samples_) total += s.count;
+  for (const auto& s : samples_) total += s.sum;
   return total;
 }
 
-double ConnectionCreationRate::rate(int64_t now_ms) {
+double QuotaRate::rate(int64_t now_ms) {
   const int64_t span = span_ms(now_ms);
   return total() / (static_cast<double>(span) / 1000.0);
 }
 
-int64_t ConnectionCreationRate::record(int64_t now_ms, int32_t limit) {
+int64_t QuotaRate::record(int64_t now_ms, double value, double limit) {
+  last_record_ms_ = now_ms;
   if (samples_.empty()) samples_.push_back(Sample{now_ms, 0});
   if (now_ms - samples_[current_].start_ms >= kWindowMs) {
     // The current window is over: the next one starts now, reusing the
@@ -43,13 +45,18 @@ int64_t ConnectionCreationRate::record(int64_t now_ms, int32_t limit) {
     else
       samples_[current_] = Sample{now_ms, 0};
   }
-  samples_[current_].count += 1;
+  samples_[current_].sum += value;
+  if (value <= 0) return 0;
   const int64_t span = span_ms(now_ms);
   const double observed = total() / (static_cast<double>(span) / 1000.0);
   if (observed <= limit) return 0;
-  if (limit <= 0) return kMaxDelayMs;
+  if (limit <= 0) return std::numeric_limits<int32_t>::max();
   const double delay = (observed - limit) / limit * static_cast<double>(span);
-  return std::min<int64_t>(kMaxDelayMs, static_cast<int64_t>(std::llround(delay)));
+  return std::llround(std::min<double>(delay, std::numeric_limits<int32_t>::max()));
+}
+
+int64_t ConnectionCreationRate::record(int64_t now_ms, int32_t limit) {
+  return std::min(kMaxDelayMs, rate_.record(now_ms, 1, limit));
 }
 
 }  // namespace runnel

@@ -1,0 +1,63 @@
+#include "kafka/client_quota_manager.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace runnel {
+
+std::string_view ClientQuotaManager::key_of(Kind kind) {
+  return kind == Kind::kProduce ? kProducerByteRate : kConsumerByteRate;
+}
+
+std::string_view ClientQuotaManager::user_of(std::string_view principal) {
+  if (principal.starts_with("User:")) principal.remove_prefix(5);
+  return principal;
+}
+
+void ClientQuotaManager::configure(const ClientQuotas& quotas) {
+  std::lock_guard lock(mu_);
+  quotas_ = quotas;
+  for (Kind kind : {Kind::kProduce, Kind::kFetch})
+    enabled_[index(kind)].store(any_client_quota(quotas_, key_of(kind)), std::memory_order_release);
+}
+
+int32_t ClientQuotaManager::record(Kind kind, std::string_view principal, std::string_view client_id, double bytes,
+                                   int64_t now_ms) {
+  if (!enabled(kind)) return 0;
+  std::lock_guard lock(mu_);
+  auto quota = resolve_client_quota(quotas_, key_of(kind), user_of(principal), client_id);
+  if (!quota) return 0;
+  if (now_ms - last_expiry_ms_ > kIdleExpiryMs / 10) {
+    last_expiry_ms_ = now_ms;
+    std::erase_if(rates_, [now_ms](auto& entry) { return now_ms - entry.second.last_record_ms() > kIdleExpiryMs; });
+  }
+  auto& rate = rates_[{static_cast<int>(kind), std::move(quota->user), std::move(quota->client_id)}];
+  const int64_t throttle = rate.record(now_ms, bytes, quota->limit);
+  if (throttle <= 0) return 0;
+  auto& stats = stats_[index(kind)];
+  stats.throttled.fetch_add(1, std::memory_order_relaxed);
+  stats.throttle_ms.fetch_add(static_cast<uint64_t>(throttle), std::memory_order_relaxed);
+  return static_cast<int32_t>(std::min<int64_t>(throttle, std::numeric_limits<int32_t>::max()));
+}
+
+void ClientQuotaManager::unrecord(Kind kind, std::string_view principal, std::string_view client_id, double bytes,
+                                  int64_t now_ms) {
+  if (!enabled(kind)) return;
+  std::lock_guard lock(mu_);
+  auto quota = resolve_client_quota(quotas_, key_of(kind), user_of(principal), client_id);
+  if (!quota) return;
+  auto it = rates_.find({static_cast<int>(kind), quota->user, quota->client_id});
+  if (it != rates_.end()) (void)it->second.record(now_ms, -bytes, quota->limit);
+}
+
+std::optional<int64_t> ClientQuotaManager::max_in_window(Kind kind, std::string_view principal,
+                                                         std::string_view client_id) {
+  if (!enabled(kind)) return std::nullopt;
+  std::lock_guard lock(mu_);
+  auto quota = resolve_client_quota(quotas_, key_of(kind), user_of(principal), client_id);
+  if (!quota) return std::nullopt;
+  const double most = quota->limit * (QuotaRate::kSamples - 1) * (static_cast<double>(QuotaRate::kWindowMs) / 1000.0);
+  return static_cast<int64_t>(std::min<double>(most, std::numeric_limits<int32_t>::max()));
+}
+
+}  // namespace runnel
