@@ -287,15 +287,16 @@ void render_connection_quotas(const Broker& broker, Text& text) {
 void render_client_quotas(const Broker& broker, Text& text) {
   using Kind = ClientQuotaManager::Kind;
   const auto& quotas = broker.client_quotas();
-  const std::pair<Kind, const char*> kinds[] = {{Kind::kProduce, "produce"}, {Kind::kFetch, "fetch"}};
+  const std::pair<Kind, const char*> kinds[] = {
+      {Kind::kProduce, "produce"}, {Kind::kFetch, "fetch"}, {Kind::kControllerMutation, "controller_mutation"}};
   text.family("runnel_client_quota_throttled_total", "counter",
               "Requests answered with a throttle time because their client was over its producer_byte_rate "
-              "(produce) or consumer_byte_rate (fetch) client quota.");
+              "(produce), consumer_byte_rate (fetch) or controller_mutation_rate client quota.");
   for (const auto& [kind, name] : kinds)
     text.sample("runnel_client_quota_throttled_total", fmt::format("quota=\"{}\"", name),
                 static_cast<double>(quotas.throttled(kind)));
   text.family("runnel_client_quota_throttle_seconds_total", "counter",
-              "Throttle time given to clients over their byte-rate client quota (Kafka's throttle-time).");
+              "Throttle time given to clients over their client quotas (Kafka's throttle-time).");
   for (const auto& [kind, name] : kinds)
     text.sample("runnel_client_quota_throttle_seconds_total", fmt::format("quota=\"{}\"", name),
                 static_cast<double>(quotas.throttle_ms(kind)) / 1e3);

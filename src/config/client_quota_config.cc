@@ -26,7 +26,7 @@ constexpr QuotaKey kQuotaKeys[] = {
     {kProducerByteRate, QuotaKeyType::kLong, false, true},
     {kConsumerByteRate, QuotaKeyType::kLong, false, true},
     {kRequestPercentage, QuotaKeyType::kDouble, false, false},
-    {kControllerMutationRate, QuotaKeyType::kDouble, false, false},
+    {kControllerMutationRate, QuotaKeyType::kDouble, false, true},
     {kConnectionCreationRate, QuotaKeyType::kInt, true, true},
 };
 

@@ -10,7 +10,8 @@
 // Keys, as Kafka's QuotaConfig:
 //   producer_byte_rate, consumer_byte_rate   bytes per second (LONG)
 //   request_percentage                       not enforced by runnel: refused
-//   controller_mutation_rate                 not enforced by runnel: refused
+//   controller_mutation_rate                 partitions created or deleted per
+//                                            second (KIP-599, DOUBLE)
 //   connection_creation_rate                 new connections per second from
 //                                            one address (ip entities only, INT)
 //

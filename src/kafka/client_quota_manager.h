@@ -1,12 +1,15 @@
 #pragma once
-// Enforces the byte-rate client quotas (producer_byte_rate,
-// consumer_byte_rate: config/client_quota_config.h) as Kafka's
+// Enforces the client quotas on requests (producer_byte_rate,
+// consumer_byte_rate, controller_mutation_rate: config/client_quota_config.h)
+// as Kafka's
 // ClientQuotaManager: each group of clients that shares a quota (see
 // resolve_client_quota) has a rate measured over eleven 1 s windows; a
 // Produce records its request's size, a consumer's Fetch its response's,
 // and over the quota the answer carries the throttle time (what brings the
 // rate back to the quota) and the connection reads nothing more for that
-// long (Kafka mutes the channel; KIP-219).
+// long (Kafka mutes the channel; KIP-219). controller_mutation_rate counts
+// the partitions CreateTopics, CreatePartitions and DeleteTopics create or
+// delete, in a token bucket (KIP-599; quota_rate.h).
 //
 // Thread-safety: every method may be called from any shard. One mutex,
 // taken only for a request whose client has a quota of that kind:
@@ -27,8 +30,8 @@ namespace runnel {
 
 class ClientQuotaManager {
  public:
-  enum class Kind { kProduce = 0, kFetch = 1 };
-  static constexpr int kKinds = 2;
+  enum class Kind { kProduce = 0, kFetch = 1, kControllerMutation = 2 };
+  static constexpr int kKinds = 3;
 
   // Installs the quotas (at start-up and on every change). Rates measured
   // so far are kept; those of groups that no longer have a quota go.
@@ -48,6 +51,17 @@ class ClientQuotaManager {
   // else it did (Kafka's getMaxValueInQuotaWindow: the quota times ten
   // windows); nullopt without a quota. Caps a Fetch's max_bytes.
   std::optional<int64_t> max_in_window(Kind kind, std::string_view principal, std::string_view client_id);
+
+  // controller_mutation_rate: `partitions` created or deleted by the client
+  // at `now_ms`. Strict (CreateTopics v6+, CreatePartitions v3+,
+  // DeleteTopics v5+): when the client's bucket is already below zero,
+  // nothing is taken and *allowed is false (the topic fails with
+  // THROTTLING_QUOTA_EXCEEDED); otherwise they are taken, even past zero.
+  // Returns the throttle time: until the bucket is back at zero.
+  int32_t record_mutations(std::string_view principal, std::string_view client_id, double partitions, int64_t now_ms,
+                           bool strict, bool* allowed);
+  // Gives back partitions taken for a change that then failed.
+  void refund_mutations(std::string_view principal, std::string_view client_id, double partitions, int64_t now_ms);
 
   // For /metrics: requests answered with a throttle time, and the throttle
   // time given, by kind.
@@ -72,6 +86,8 @@ class ClientQuotaManager {
   ClientQuotas quotas_;
   // (kind, user, client-id) of a group -> its rate.
   std::map<std::tuple<int, std::string, std::string>, QuotaRate> rates_;
+  // (user, client-id) of a group -> its controller mutation bucket.
+  std::map<std::pair<std::string, std::string>, QuotaTokenBucket> buckets_;
   int64_t last_expiry_ms_ = 0;
 };
 

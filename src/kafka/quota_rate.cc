@@ -55,6 +55,24 @@ int64_t QuotaRate::record(int64_t now_ms, double value, double limit) {
   return std::llround(std::min<double>(delay, std::numeric_limits<int32_t>::max()));
 }
 
+double QuotaTokenBucket::tokens(int64_t now_ms, double limit) {
+  const double burst = QuotaRate::kSamples * (static_cast<double>(QuotaRate::kWindowMs) / 1000.0) * limit;
+  if (!started_) {
+    started_ = true;
+    tokens_ = burst;
+  } else if (now_ms > refilled_ms_) {
+    tokens_ = std::min(burst, tokens_ + limit * static_cast<double>(now_ms - refilled_ms_) / 1000.0);
+  }
+  refilled_ms_ = std::max(refilled_ms_, now_ms);
+  return tokens_;
+}
+
+void QuotaTokenBucket::take(int64_t now_ms, double value, double limit) {
+  last_record_ms_ = now_ms;
+  const double burst = QuotaRate::kSamples * (static_cast<double>(QuotaRate::kWindowMs) / 1000.0) * limit;
+  tokens_ = std::min(burst, tokens(now_ms, limit) - value);
+}
+
 int64_t ConnectionCreationRate::record(int64_t now_ms, int32_t limit) {
   return std::min(kMaxDelayMs, rate_.record(now_ms, 1, limit));
 }

@@ -9,6 +9,8 @@
 // (rate - limit) / limit times the span (Kafka's QuotaUtils.throttleTime).
 //
 // QuotaRate: any value (bytes for the client byte-rate quotas).
+// QuotaTokenBucket: Kafka's TokenBucket, which controller_mutation_rate
+// uses (KIP-599) instead of the windowed rate.
 // ConnectionCreationRate: one per connection (KIP-612), the delay capped at
 // one window, as Kafka's acceptor waits at most that long.
 //
@@ -44,6 +46,24 @@ class QuotaRate {
 
   std::vector<Sample> samples_;
   size_t current_ = 0;
+  int64_t last_record_ms_ = 0;
+};
+
+// Permits refilled at `limit` per second up to a burst of kSamples windows'
+// worth (Kafka's TokenBucket: quota x samples x window); a client may go
+// below zero, and is over its quota until the bucket is back at zero.
+class QuotaTokenBucket {
+ public:
+  // The tokens left at `now_ms` (a full bucket the first time).
+  double tokens(int64_t now_ms, double limit);
+  // Takes `value` tokens (a negative value gives them back).
+  void take(int64_t now_ms, double value, double limit);
+  int64_t last_record_ms() const { return last_record_ms_; }
+
+ private:
+  bool started_ = false;
+  double tokens_ = 0;
+  int64_t refilled_ms_ = 0;
   int64_t last_record_ms_ = 0;
 };
 

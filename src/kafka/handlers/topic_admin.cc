@@ -3,16 +3,20 @@
 // deleting DELETE on the topic, adding partitions ALTER on the topic; a topic
 // refused fails alone with TOPIC_AUTHORIZATION_FAILED. validate_only runs every
 // check a creation makes (configs included) and creates nothing.
+// controller_mutation_rate (a client quota, KIP-599) counts the partitions
+// each creates or deletes; see MutationQuota.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <set>
 
+#include "base/clock.h"
 #include "config/topic_config.h"
 #include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
+#include "security/session.h"
 
 namespace runnel {
 namespace {
@@ -60,12 +64,56 @@ ErrorCode validate_topic_creation_only(Broker& broker, const std::string& name, 
   return ErrorCode::NONE;
 }
 
+// One request's use of its client's controller_mutation_rate, as Kafka's
+// ControllerMutationQuota: strict from the versions that know
+// THROTTLING_QUOTA_EXCEEDED (a topic over the quota fails with it, nothing
+// done), permissive before (the change is made; the client is throttled).
+// Either way the response carries the throttle time and the connection waits
+// it out.
+class MutationQuota {
+ public:
+  MutationQuota(RequestContext& ctx, int16_t strict_from)
+      : ctx_(ctx),
+        strict_(ctx.api_version >= strict_from),
+        active_(ctx.session && ctx.broker.client_quotas().enabled(ClientQuotaManager::Kind::kControllerMutation)) {}
+
+  // Counts `partitions` for one topic; false when refused.
+  bool take(int32_t partitions) {
+    if (!active_ || partitions <= 0) return true;
+    bool allowed = true;
+    const int32_t throttle = ctx_.broker.client_quotas().record_mutations(
+        ctx_.session->principal, ctx_.client_id.value_or(""), partitions, now(), strict_, &allowed);
+    throttle_ms_ = std::max(throttle_ms_, throttle);
+    return allowed;
+  }
+  // The change counted by take() failed: its partitions are given back.
+  void refund(int32_t partitions) {
+    if (!active_ || partitions <= 0) return;
+    ctx_.broker.client_quotas().refund_mutations(ctx_.session->principal, ctx_.client_id.value_or(""), partitions,
+                                                 now());
+  }
+  // The response's throttle time; the connection then waits it out.
+  int32_t finish() {
+    ctx_.throttle_ms = std::max(ctx_.throttle_ms, throttle_ms_);
+    return throttle_ms_;
+  }
+  static constexpr const char* kMessage = "The throttling quota has been exceeded.";
+
+ private:
+  static int64_t now() { return monotonic_ns() / 1'000'000; }
+  RequestContext& ctx_;
+  const bool strict_;
+  const bool active_;
+  int32_t throttle_ms_ = 0;
+};
+
 }  // namespace
 
 asio::awaitable<protocol::CreateTopicsResponse> handle_create_topics(RequestContext& ctx,
                                                                      protocol::CreateTopicsRequest& request) {
   Broker& broker = ctx.broker;
   protocol::CreateTopicsResponse response;
+  MutationQuota quota(ctx, 6);
   const bool cluster_create = authorized_cluster(ctx, security::AclOperation::Create);
   for (auto& topic : request.topics) {
     auto& result = response.topics.emplace_back();
@@ -112,9 +160,13 @@ asio::awaitable<protocol::CreateTopicsResponse> handle_create_topics(RequestCont
       message = "Replication factor must be larger than 0.";
     } else if (request.validate_only) {
       error = validate_topic_creation_only(broker, topic.name, partitions, replication, manual, overrides, &message);
+    } else if (!quota.take(partitions)) {
+      error = ErrorCode::THROTTLING_QUOTA_EXCEEDED;
+      message = MutationQuota::kMessage;
     } else {
       error = co_await broker.create_topic(topic.name, partitions, replication, manual.empty() ? nullptr : &manual,
                                            overrides, &message);
+      if (error != ErrorCode::NONE) quota.refund(partitions);
     }
     result.error_code = code(error);
     if (!message.empty()) result.error_message = message;
@@ -124,6 +176,7 @@ asio::awaitable<protocol::CreateTopicsResponse> handle_create_topics(RequestCont
       if (auto info = broker.topics().find(topic.name)) result.topic_id = info->id;
     }
   }
+  response.throttle_time_ms = quota.finish();
   co_return response;
 }
 
@@ -131,6 +184,7 @@ asio::awaitable<protocol::DeleteTopicsResponse> handle_delete_topics(RequestCont
                                                                      protocol::DeleteTopicsRequest& request) {
   Broker& broker = ctx.broker;
   protocol::DeleteTopicsResponse response;
+  MutationQuota quota(ctx, 5);
   std::vector<std::string> names = request.topic_names;
   for (auto& t : request.topics) {
     if (t.name) {
@@ -151,10 +205,16 @@ asio::awaitable<protocol::DeleteTopicsResponse> handle_delete_topics(RequestCont
       error = ErrorCode::TOPIC_DELETION_DISABLED;
     else if (auto info = broker.topics().find(name); info && info->internal)
       error = ErrorCode::INVALID_REQUEST;
-    else
+    else if (const int32_t partitions = info ? info->partitions : 0; !quota.take(partitions)) {
+      error = ErrorCode::THROTTLING_QUOTA_EXCEEDED;
+      result.error_message = MutationQuota::kMessage;
+    } else {
       error = co_await broker.delete_topic(name);
+      if (error != ErrorCode::NONE) quota.refund(partitions);
+    }
     result.error_code = code(error);
   }
+  response.throttle_time_ms = quota.finish();
   co_return response;
 }
 
@@ -162,6 +222,7 @@ asio::awaitable<protocol::CreatePartitionsResponse> handle_create_partitions(
     RequestContext& ctx, protocol::CreatePartitionsRequest& request) {
   Broker& broker = ctx.broker;
   protocol::CreatePartitionsResponse response;
+  MutationQuota quota(ctx, 3);
   for (auto& topic : request.topics) {
     auto& result = response.results.emplace_back();
     result.name = topic.name;
@@ -176,15 +237,21 @@ asio::awaitable<protocol::CreatePartitionsResponse> handle_create_partitions(
       error = ErrorCode::INVALID_PARTITIONS;
       message = "Topic currently has " + std::to_string(info->partitions) +
                 " partitions, which is higher than the requested " + std::to_string(topic.count) + ".";
-    } else if (!request.validate_only) {
+    } else if (request.validate_only) {
+    } else if (const int32_t added = topic.count - info->partitions; !quota.take(added)) {
+      error = ErrorCode::THROTTLING_QUOTA_EXCEEDED;
+      message = MutationQuota::kMessage;
+    } else {
       cluster::controller::Assignment manual;
       if (topic.assignments)
         for (const auto& a : *topic.assignments) manual.push_back(a.broker_ids);
       error = co_await broker.add_partitions(topic.name, topic.count, &message, manual.empty() ? nullptr : &manual);
+      if (error != ErrorCode::NONE) quota.refund(added);
     }
     result.error_code = code(error);
     if (!message.empty()) result.error_message = message;
   }
+  response.throttle_time_ms = quota.finish();
   co_return response;
 }
 

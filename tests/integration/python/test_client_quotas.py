@@ -13,6 +13,7 @@ import time
 import unittest
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
 import kproto
 from broker import Broker, free_port, metric
@@ -214,9 +215,9 @@ class ClientQuotasTest(unittest.TestCase):
             ([], [("producer_byte_rate", 10)], "Invalid empty client quota entity"),
             ([("user", "bob")], [("producer_byte_rate", 10), ("producer_byte_rate", 20)], "Duplicate quota key"),
             ([("user", "bob")], [("request_percentage", 10)], "does not enforce request_percentage"),
-            ([("user", "bob")], [("controller_mutation_rate", 10)], "does not enforce controller_mutation_rate"),
         ]
-        results = alter(p, [(e, o) for e, o, _ in cases] + [([("user", "carol")], [("producer_byte_rate", 5000)])])
+        results = alter(p, [(e, o) for e, o, _ in cases] + [([("user", "carol")], [("producer_byte_rate", 5000),
+                                                                                   ("controller_mutation_rate", 2.5)])])
         for (entity, ops, wanted), (err, msg, _) in zip(cases, results):
             self.assertEqual(err, INVALID_REQUEST, (entity, ops, msg))
             self.assertIn(wanted, msg)
@@ -233,6 +234,9 @@ class ClientQuotasTest(unittest.TestCase):
         _, _, found = describe(p, [("user", ANY, None)])
         self.assertEqual(set(found), {frozenset([("user", "carol")]), frozenset([("user", "dan")])})
         self.assertEqual(found[frozenset([("user", "dan")])], {"producer_byte_rate": 1.0})
+        # controller_mutation_rate is a DOUBLE: a fraction is fine.
+        self.assertEqual(found[frozenset([("user", "carol")])], {"producer_byte_rate": 5000.0,
+                                                                "controller_mutation_rate": 2.5})
 
     def test_producer_byte_rate_throttles_and_mutes_that_client_only(self):
         p = self.port
@@ -343,6 +347,74 @@ class ClientQuotasTest(unittest.TestCase):
         finally:
             for s in held:
                 s.close()
+
+
+THROTTLING_QUOTA_EXCEEDED = 89
+
+
+def create_topic_v7(port, name, partitions, client_id):
+    """CreateTopics v7 (strict controller mutation quota) -> (throttle_ms, error, message)."""
+    body = carray([cstring(name) + i32(partitions) + i16(1) + carray([]) + carray([]) + NO_TAGS]) + i32(
+        10000) + i8(0) + NO_TAGS
+    r = request(port, 19, body, client_id=client_id, version=7)
+    throttle = r.i32()
+    assert r.carray_len() == 1
+    r.cstring(), r.uuid()
+    return throttle, r.i16(), r.cstring()
+
+
+def delete_topic_v6(port, name, client_id):
+    """DeleteTopics v6 (strict) -> (throttle_ms, error)."""
+    body = carray([cstring(name) + bytes(16) + NO_TAGS]) + i32(10000) + NO_TAGS
+    r = request(port, 20, body, client_id=client_id, version=6)
+    throttle = r.i32()
+    assert r.carray_len() == 1
+    r.cstring(), r.uuid()
+    return throttle, r.i16()
+
+
+class ControllerMutationRateTest(unittest.TestCase):
+    def setUp(self):
+        self.broker = Broker().start()
+
+    def tearDown(self):
+        self.broker.cleanup()
+
+    def test_partitions_created_and_deleted_count_against_the_quota(self):
+        p = self.broker.port
+        # One partition per second: a bucket of eleven at first.
+        self.assertEqual(alter(p, [([("client-id", "mut")], [("controller_mutation_rate", 1)])])[0][0], 0)
+        self.assertEqual(create_topic_v7(p, "m1", 10, "mut"), (0, 0, None))
+        # One token left: this one is taken, and leaves the bucket at -4.
+        throttle, err, _ = create_topic_v7(p, "m2", 5, "mut")
+        self.assertEqual(err, 0)
+        self.assertGreater(throttle, 3000)
+        self.assertLessEqual(throttle, 4000)
+        # Strict (v6+): refused while the bucket is below zero.
+        throttle, err, msg = create_topic_v7(p, "m3", 1, "mut")
+        self.assertEqual(err, THROTTLING_QUOTA_EXCEEDED)
+        self.assertEqual(msg, "The throttling quota has been exceeded.")
+        self.assertGreater(throttle, 2000)
+        throttle, err = delete_topic_v6(p, "m1", "mut")
+        self.assertEqual(err, THROTTLING_QUOTA_EXCEEDED)
+        # Another client is not limited.
+        self.assertEqual(create_topic_v7(p, "m4", 20, "other"), (0, 0, None))
+        self.assertEqual(delete_topic_v6(p, "m4", "other"), (0, 0))
+        # librdkafka sends CreateTopics v4 (permissive): the topic is created
+        # and the answer is throttled.
+        throttles = []
+        a = AdminClient({"bootstrap.servers": self.broker.bootstrap, "client.id": "mut",
+                         "throttle_cb": lambda event: throttles.append(event.throttle_time)})
+        for f in a.create_topics([NewTopic("m5", 2, 1)], operation_timeout=10).values():
+            f.result(timeout=15)
+        deadline = time.time() + 5
+        while not throttles and time.time() < deadline:
+            a.poll(0.1)
+        self.assertTrue(throttles)
+        md = a.list_topics(timeout=10)
+        self.assertIn("m5", md.topics)
+        self.assertNotIn("m3", md.topics)
+        self.assertIn("m1", md.topics)
 
 
 class ClusterClientQuotasTest(unittest.TestCase):

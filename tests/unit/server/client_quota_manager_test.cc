@@ -59,5 +59,33 @@ TEST(ClientQuotaManager, UnrecordTakesBackAThrottledFetch) {
   EXPECT_GT(m.record(Kind::kFetch, "User:ANONYMOUS", "c", 1, 11'500), 0);
 }
 
+// controller_mutation_rate (KIP-599): a token bucket of eleven seconds'
+// worth; strict requests are refused while it is below zero, permissive ones
+// go through; the throttle is the time until it is back at zero.
+TEST(ClientQuotaManager, ControllerMutationTokenBucket) {
+  ClientQuotaManager m;
+  ClientQuotas q;
+  q[entity({{"user", "u"}})]["controller_mutation_rate"] = 2;  // a bucket of 22
+  m.configure(q);
+  bool allowed = false;
+  EXPECT_EQ(m.record_mutations("User:u", "c", 20, 0, true, &allowed), 0);
+  EXPECT_TRUE(allowed);
+  EXPECT_EQ(m.record_mutations("User:u", "c", 10, 0, true, &allowed), 4000);  // -8 at 2 per second
+  EXPECT_TRUE(allowed);
+  EXPECT_EQ(m.record_mutations("User:u", "c", 1, 1000, true, &allowed), 3000);  // refilled to -6
+  EXPECT_FALSE(allowed);
+  EXPECT_EQ(m.record_mutations("User:u", "c", 1, 1000, false, &allowed), 3500);  // permissive: taken
+  EXPECT_TRUE(allowed);
+  m.refund_mutations("User:u", "c", 1, 1000);
+  EXPECT_EQ(m.record_mutations("User:u", "c", 0, 4000, true, &allowed), 0);  // back at zero
+  EXPECT_TRUE(allowed);
+  // Refilled up to the burst, no further.
+  QuotaTokenBucket bucket;
+  EXPECT_EQ(bucket.tokens(0, 2), 22);
+  bucket.take(0, 22, 2);
+  EXPECT_EQ(bucket.tokens(5000, 2), 10);
+  EXPECT_EQ(bucket.tokens(60'000, 2), 22);
+}
+
 }  // namespace
 }  // namespace runnel
