@@ -28,6 +28,7 @@
 #include "app/produce_command.h"
 #include "app/producers_command.h"
 #include "app/progress_line.h"
+#include "app/quota_command.h"
 #include "app/rest_proxy.h"
 #include "app/topic_command.h"
 #include "app/transactions_command.h"
@@ -440,6 +441,32 @@ int main(int argc, char** argv) {
   broker_alter_cmd->add_option("-d,--delete", broker_deletes, "key to remove; repeatable");
   common_broker_options(broker_alter_cmd);
 
+  // runnel quota describe / alter: like kafka-configs.sh --entity-type users|clients|ips.
+  runnel::app::QuotaOptions quota_opts;
+  std::string quota_format = "table", quota_user, quota_client, quota_ip;
+  bool quota_user_default = false, quota_client_default = false, quota_ip_default = false;
+  std::vector<std::string> quota_sets, quota_deletes;
+  auto* quota_cmd =
+      app.add_subcommand("quota", "Client quotas (like kafka-configs.sh --entity-type users|clients|ips)");
+  quota_cmd->require_subcommand(1);
+  auto common_quota_options = [&](CLI::App* cmd) {
+    cmd->add_option("--bootstrap", quota_opts.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+    cmd->add_option("--format", quota_format, "table (default) or json")->check(CLI::IsMember({"table", "json"}));
+    auto* u = cmd->add_option("--user", quota_user, "A user (the principal's name)");
+    cmd->add_flag("--user-default", quota_user_default, "The default user")->excludes(u);
+    auto* c = cmd->add_option("--client", quota_client, "A client id");
+    cmd->add_flag("--client-default", quota_client_default, "The default client id")->excludes(c);
+    auto* i = cmd->add_option("--ip", quota_ip, "A client address");
+    cmd->add_flag("--ip-default", quota_ip_default, "The default address")->excludes(i);
+  };
+  auto* quota_describe_cmd =
+      quota_cmd->add_subcommand("describe", "Every client quota, or those set on exactly one entity");
+  common_quota_options(quota_describe_cmd);
+  auto* quota_alter_cmd = quota_cmd->add_subcommand("alter", "Set or remove an entity's client quotas");
+  quota_alter_cmd->add_option("-s,--set", quota_sets, "key=value to set (producer_byte_rate=1048576); repeatable");
+  quota_alter_cmd->add_option("-d,--delete", quota_deletes, "key to remove; repeatable");
+  common_quota_options(quota_alter_cmd);
+
   // runnel produce / consume: like rpk topic produce|consume and kcat -P|-C.
   runnel::app::ProduceOptions produce_opts;
   std::string produce_format = "text", produce_separator;
@@ -640,6 +667,24 @@ int main(int argc, char** argv) {
       return 2;
     }
     return runnel::app::broker_alter_config(broker_opts, kv, broker_deletes, std::cout, std::cerr);
+  }
+  if (quota_describe_cmd->parsed() || quota_alter_cmd->parsed()) {
+    quota_opts.json = quota_format == "json";
+    if (!quota_user.empty() || quota_user_default)
+      quota_opts.entity.emplace_back("user", quota_user_default ? std::nullopt : std::optional(quota_user));
+    if (!quota_client.empty() || quota_client_default)
+      quota_opts.entity.emplace_back("client-id", quota_client_default ? std::nullopt : std::optional(quota_client));
+    if (!quota_ip.empty() || quota_ip_default)
+      quota_opts.entity.emplace_back("ip", quota_ip_default ? std::nullopt : std::optional(quota_ip));
+    if (quota_describe_cmd->parsed()) return runnel::app::quota_describe(quota_opts, std::cout, std::cerr);
+    std::map<std::string, std::string> kv;
+    try {
+      kv = runnel::app::parse_key_values(quota_sets);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "Error: " << e.what() << "\n";
+      return 2;
+    }
+    return runnel::app::quota_alter(quota_opts, kv, quota_deletes, std::cout, std::cerr);
   }
   if (producers_list_cmd->parsed())
     return runnel::app::producers_list(producers_topic.empty() ? std::nullopt : std::optional(producers_topic),

@@ -7,8 +7,10 @@ mute its connection for that long, and leave other clients alone (raw
 requests, and librdkafka's throttle_cb); connection_creation_rate on an ip
 entity closes the connections from that address over the rate after the
 throttle time."""
+import json
 import socket
 import struct
+import subprocess
 import time
 import unittest
 
@@ -415,6 +417,45 @@ class ControllerMutationRateTest(unittest.TestCase):
         self.assertIn("m5", md.topics)
         self.assertNotIn("m3", md.topics)
         self.assertIn("m1", md.topics)
+
+
+class QuotaCommandTest(unittest.TestCase):
+    """`runnel quota describe|alter`, the command-line kafka-configs.sh."""
+
+    def setUp(self):
+        self.broker = Broker().start()
+
+    def tearDown(self):
+        self.broker.cleanup()
+
+    def run_cli(self, *args):
+        r = subprocess.run([self.broker.binary, "quota"] + list(args) + ["--bootstrap", self.broker.bootstrap],
+                           capture_output=True, text=True, timeout=30)
+        return r.returncode, r.stdout, r.stderr
+
+    def test_alter_then_describe(self):
+        rc, out, _ = self.run_cli("alter", "--user", "alice", "--client-default", "-s", "producer_byte_rate=1048576",
+                                  "-s", "controller_mutation_rate=2.5")
+        self.assertEqual(rc, 0)
+        self.assertIn("user=alice,client-id=<default>  OK", out)
+        self.assertEqual(self.run_cli("alter", "--ip-default", "-s", "connection_creation_rate=10")[0], 0)
+        rc, _, err = self.run_cli("alter", "--client", "app", "-s", "producer_byte_rate=0")
+        self.assertEqual(rc, 1)
+        self.assertIn("must be greater than 0", err + _)
+        rc, out, _ = self.run_cli("describe", "--format", "json")
+        self.assertEqual(rc, 0)
+        doc = json.loads(out)
+        self.assertIn({"entity": {"user": "alice", "client-id": None},
+                       "values": {"producer_byte_rate": 1048576.0, "controller_mutation_rate": 2.5}}, doc)
+        self.assertIn({"entity": {"ip": None}, "values": {"connection_creation_rate": 10.0}}, doc)
+        # One entity, exactly (strict, as kafka-configs.sh --describe).
+        rc, out, _ = self.run_cli("describe", "--ip-default")
+        self.assertEqual(out.split("\n")[1].split(), ["ip=<default>", "connection_creation_rate", "10"])
+        self.assertEqual(self.run_cli("describe", "--user", "alice", "--format", "json")[1].strip(), "[]")
+        self.assertEqual(self.run_cli("alter", "--user", "alice", "--client-default", "-d", "producer_byte_rate",
+                                      "-d", "controller_mutation_rate")[0], 0)
+        _, out, _ = self.run_cli("describe", "--format", "json")
+        self.assertEqual(json.loads(out), [{"entity": {"ip": None}, "values": {"connection_creation_rate": 10.0}}])
 
 
 class ClusterClientQuotasTest(unittest.TestCase):
