@@ -278,6 +278,10 @@ void render_connection_quotas(const Broker& broker, Text& text) {
   per_listener("runnel_connections_counted", "gauge",
                "Connections counted against the connection quotas, by listener (in-process ones are not).",
                [&](int i) { return quotas.listener_count(i); });
+  per_listener("runnel_connections_excess_closed_total", "counter",
+               "Least recently used connections closed because the broker was over max.connections (the "
+               "inter-broker listener is exempt from it, or the limit was lowered), by listener.",
+               [&](int i) { return quotas.excess_closed(i); });
   per_listener("runnel_connections_ip_throttled_total", "counter",
                "Connections closed after the throttle time because their address was over its "
                "connection_creation_rate client quota, by listener.",

@@ -53,6 +53,8 @@ ClientQuotaError invalid(std::string message) { return {ErrorCode::INVALID_REQUE
 // Kafka's validateQuotaKeyValue.
 ClientQuotaError validate_value(const QuotaKey& key, double value) {
   if (!(value > 0.0)) return invalid(fmt::format("Quota {} must be greater than 0", key.name));
+  // Not Kafka's check: JSON, which keeps the quotas, has no infinity.
+  if (!std::isfinite(value)) return invalid(fmt::format("Quota {} must be a finite number", key.name));
   if (key.type == QuotaKeyType::kDouble) return {};
   if (key.type == QuotaKeyType::kInt && value > std::numeric_limits<int32_t>::max())
     return invalid(fmt::format("Proposed value for {} is too large for an INT.", key.name));

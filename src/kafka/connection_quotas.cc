@@ -63,6 +63,10 @@ void ConnectionQuotas::configure(ConnectionQuotaSettings settings) {
   settings_ = std::move(settings);
   overrides_ = std::move(overrides);
   ip_rate_limits_ = std::move(ip_rate_limits);
+  // A lower max.connections than the count: the excess goes (Kafka's
+  // processors close their least recently used connections).
+  if (total_ - excess_closing_ > settings_.max_connections)
+    for (const auto& [id, handler] : excess_handlers_) handler();
   wake_locked();
 }
 
@@ -118,6 +122,8 @@ ConnectionQuotas::Admission ConnectionQuotas::admit(int listener, const std::str
   ++count;
   ++per_listener_[listener];
   ++total_;
+  if (total_ - excess_closing_ > settings_.max_connections)
+    for (const auto& [id, handler] : excess_handlers_) handler();
   return Admission::kAdmitted;
 }
 
@@ -149,6 +155,29 @@ void ConnectionQuotas::release(int listener, const std::string& address) {
 void ConnectionQuotas::wake_locked() {
   if (waiting_.load(std::memory_order_acquire) == 0) return;
   for (const auto& [id, wake] : wakers_) wake();
+}
+
+bool ConnectionQuotas::reserve_excess_close(int listener) {
+  std::lock_guard lock(mu_);
+  if (protected_listener(listener) || total_ - excess_closing_ <= settings_.max_connections) return false;
+  ++excess_closing_;
+  return true;
+}
+
+void ConnectionQuotas::excess_close_released() {
+  std::lock_guard lock(mu_);
+  if (excess_closing_ > 0) --excess_closing_;
+}
+
+int ConnectionQuotas::add_excess_handler(std::function<void()> on_excess) {
+  std::lock_guard lock(mu_);
+  excess_handlers_.emplace_back(next_waker_, std::move(on_excess));
+  return next_waker_++;
+}
+
+void ConnectionQuotas::remove_excess_handler(int id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(excess_handlers_, [id](const auto& h) { return h.first == id; });
 }
 
 int ConnectionQuotas::add_waker(std::function<void()> wake) {

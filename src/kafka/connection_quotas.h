@@ -18,7 +18,10 @@
 // wide except for a protected inter-broker listener, and the listener's
 // own) and says how long the loop waits before going on, as Kafka's
 // acceptor does.
-// Lowering a limit does not close connections already open.
+// Lowering a listener's limit does not close connections already open;
+// while the broker-wide count is over max.connections (a lower value, or
+// the exempt inter-broker listener), the other listeners close their least
+// recently used connections, one at a time (reserve_excess_close()).
 // Connections made inside the process (the admin listener's REST proxy) are
 // not counted.
 //
@@ -67,6 +70,24 @@ class ConnectionQuotas {
   // delays, at most one quota window (0 within both rates).
   int64_t record_connection(int listener, int64_t now_ms);
 
+  // KIP-402's other half, as Kafka's processors do: while the broker-wide
+  // count is over max.connections (the inter-broker listener, exempt, took
+  // it there), the other listeners close their least recently used
+  // connections. reserve_excess_close() says whether `listener` should close
+  // one more (counting those reserved and not yet released);
+  // excess_close_released() ends a reservation, when that connection has
+  // been released (or none was found to close).
+  bool reserve_excess_close(int listener);
+  void excess_close_released();
+  // `on_excess` is called (under the lock: it must only post) when an
+  // admission, or a lower max.connections, takes the broker-wide count over
+  // max.connections. Returns an id for remove_excess_handler().
+  int add_excess_handler(std::function<void()> on_excess);
+  void remove_excess_handler(int id);
+  // Connections closed that way, by listener (for /metrics).
+  void add_excess_closed(int listener) { stats_[listener]->excess_closed.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t excess_closed(int listener) const { return stats_[listener]->excess_closed.load(std::memory_order_relaxed); }
+
   // `wake` is called (under the lock: it must only post) whenever a slot may
   // have freed while some accept loop waits. Returns an id for
   // remove_waker(); after remove_waker() returns, `wake` is not called again.
@@ -112,6 +133,7 @@ class ConnectionQuotas {
     std::atomic<uint64_t> rate_throttled{0};
     std::atomic<uint64_t> idle_closed{0};
     std::atomic<uint64_t> ip_throttled{0};
+    std::atomic<uint64_t> excess_closed{0};
   };
   bool slot_available_locked(int listener) const;
   bool protected_listener(int listener) const;
@@ -135,6 +157,8 @@ class ConnectionQuotas {
   std::unordered_map<std::string, int32_t> ip_rate_limits_;
   std::unordered_map<std::string, ConnectionCreationRate> ip_rates_;
   std::vector<std::pair<int, std::function<void()>>> wakers_;
+  std::vector<std::pair<int, std::function<void()>>> excess_handlers_;
+  int32_t excess_closing_ = 0;  // reserved by reserve_excess_close(), not yet released
   int next_waker_ = 0;
 };
 

@@ -98,6 +98,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return !in_process_ && in_flight_.empty() && now_ns - last_activity_ns_ > max_idle_ns;
   }
 
+  // When something was last read or written (monotonic ns), and whether the
+  // connection comes from inside the process: the listener closes the least
+  // recently used client connection when the broker is over max.connections.
+  int64_t last_activity_ns() const { return last_activity_ns_; }
+  bool in_process() const { return in_process_; }
+
   // After run() ended: the shard to move to, or null when the connection is
   // over (closed, failed, or not moving).
   Shard* moving_to() const { return moving_ && !closed_ ? move_to_ : nullptr; }

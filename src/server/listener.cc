@@ -23,7 +23,8 @@ Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const 
       tls_(std::move(tls)),
       acceptor_(broker.shards().at(0).io()),
       slot_wait_(broker.shards().at(0).io()),
-      open_(broker.shards().size()) {
+      open_(broker.shards().size()),
+      excess_closing_(broker.shards().size()) {
   for (int s = 0; s < broker.shards().size(); ++s) {
     idle_timers_.push_back(std::make_unique<asio::steady_timer>(broker.shards().at(s).io()));
     sweeping_.push_back(std::make_shared<bool>(true));
@@ -32,6 +33,11 @@ Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const 
   if (quota_index_ >= 0)
     quota_waker_ = broker.connection_quotas().add_waker(
         [this] { asio::post(broker_.shards().at(0).executor(), [this] { slot_wait_.cancel(); }); });
+  if (quota_index_ >= 0)
+    excess_handler_ = broker.connection_quotas().add_excess_handler([this] {
+      for (int s = 0; s < broker_.shards().size(); ++s)
+        asio::post(broker_.shards().at(s).executor(), [this, s] { close_excess(s); });
+    });
   if (config_.protocol == SecurityProtocol::kSsl)
     principal_mapper_ = std::make_shared<const security::SslPrincipalMapper>(
         broker.config().tls_of(config_.name).principal_mapping_rules);
@@ -47,6 +53,7 @@ Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const 
 
 Listener::~Listener() {
   if (quota_waker_ >= 0) broker_.connection_quotas().remove_waker(quota_waker_);
+  if (excess_handler_ >= 0) broker_.connection_quotas().remove_excess_handler(excess_handler_);
 }
 
 void Listener::start() {
@@ -83,12 +90,35 @@ void Listener::sweep_idle(int s) {
   if (quota_index_ >= 0 && !idle.empty()) broker_.connection_quotas().add_idle_closed(quota_index_, idle.size());
 }
 
+void Listener::close_excess(int s) {
+  if (stopping_) return;
+  auto& quotas = broker_.connection_quotas();
+  while (quotas.reserve_excess_close(quota_index_)) {
+    std::shared_ptr<Connection> lru;
+    for (const auto& c : open_[s])
+      if (!c->in_process() && !excess_closing_[s].contains(c) &&
+          (!lru || c->last_activity_ns() < lru->last_activity_ns()))
+        lru = c;
+    if (!lru) {
+      quotas.excess_close_released();
+      return;
+    }
+    spdlog::info("listener {}: closing the least recently used connection: the broker is over max.connections",
+                 config_.name);
+    excess_closing_[s].insert(lru);
+    quotas.add_excess_closed(quota_index_);
+    lru->close();
+  }
+}
+
 void Listener::stop() {
   stopping_ = true;
   // No wake-up is posted after this; those already posted run before the
   // task below, on shard 0.
   if (quota_waker_ >= 0) broker_.connection_quotas().remove_waker(quota_waker_);
   quota_waker_ = -1;
+  if (excess_handler_ >= 0) broker_.connection_quotas().remove_excess_handler(excess_handler_);
+  excess_handler_ = -1;
   auto& shards = broker_.shards();
   for (int s = 0; s < shards.size(); ++s) {
     std::promise<void> done;
@@ -266,6 +296,13 @@ void Listener::serve(Shard& shard, const std::shared_ptr<Connection>& connection
       shard.executor(), [connection] { return connection->run(); },
       [this, shard_id, connection, address](std::exception_ptr) {
         open_[shard_id].erase(connection);
+        if (excess_closing_[shard_id].erase(connection)) {
+          // Released before its reservation ends, so that the count never
+          // looks over the limit by one it already dealt with.
+          ended(address);
+          broker_.connection_quotas().excess_close_released();
+          return;
+        }
         Shard* target = connection->moving_to();
         const int fd = target ? connection->detach_socket(*target) : -1;
         if (fd < 0) {

@@ -74,6 +74,10 @@ class Listener {
   // (between 100 ms and 10 s), until the listener stops.
   void sweep_idle(int s);
   void schedule_idle_sweep(int s);
+  // While the broker is over max.connections (ConnectionQuotas::
+  // reserve_excess_close), closes shard `s`'s least recently used client
+  // connections on this listener (call there).
+  void close_excess(int s);
   Broker& broker_;
   ListenerConfig config_;
   std::shared_ptr<const security::TlsContextSource> tls_;
@@ -94,6 +98,10 @@ class Listener {
   // false on that shard by stop(), so a sweep already due ends there).
   std::vector<std::unique_ptr<asio::steady_timer>> idle_timers_;
   std::vector<std::shared_ptr<bool>> sweeping_;
+  // Per shard: connections close_excess() closed whose end has not been
+  // counted yet; and this listener's handler in ConnectionQuotas.
+  std::vector<std::unordered_set<std::shared_ptr<Connection>>> excess_closing_;
+  int excess_handler_ = -1;
 };
 
 }  // namespace runnel

@@ -46,6 +46,17 @@ def frame(body):
     return i32(len(body)) + body
 
 
+def recv_exact(sock, n):
+    """Exactly n bytes from socket sock; ConnectionError("closed") if it closes first."""
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed")
+        buf += chunk
+    return buf
+
+
 def record(offset_delta, key, value, ts_delta=0, headers=()):
     body = i8(0) + varint(ts_delta) + varint(offset_delta)
     body += varint(-1) if key is None else varint(len(key)) + key

@@ -30,22 +30,12 @@ def request(port, api_key, body, client_id="quota-admin", version=1, source="127
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
     try:
         s.sendall(kproto.frame(header_v2(api_key, version, 5, client_id) + body))
-        n = struct.unpack(">i", _recv(s, 4))[0]
-        corr, r = kproto.flexible_response(_recv(s, n))
+        n = struct.unpack(">i", kproto.recv_exact(s, 4))[0]
+        corr, r = kproto.flexible_response(kproto.recv_exact(s, n))
         assert corr == 5
         return r
     finally:
         s.close()
-
-
-def _recv(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("closed")
-        buf += chunk
-    return buf
 
 
 def entity_bytes(entity):
@@ -109,8 +99,8 @@ def produce_v8_frame(correlation_id, topic, payload, client_id):
 
 def produce_throttle(sock):
     """The throttle_time_ms of the Produce v8 response read from sock."""
-    n = struct.unpack(">i", _recv(sock, 4))[0]
-    payload = _recv(sock, n)
+    n = struct.unpack(">i", kproto.recv_exact(sock, 4))[0]
+    payload = kproto.recv_exact(sock, n)
     return struct.unpack_from(">i", payload, len(payload) - 4)[0]
 
 
@@ -121,8 +111,8 @@ def fetch_v4(port, topic, offset, client_id, max_bytes=1 << 20):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     try:
         s.sendall(kproto.frame(body))
-        n = struct.unpack(">i", _recv(s, 4))[0]
-        r = Reader(_recv(s, n))
+        n = struct.unpack(">i", kproto.recv_exact(s, 4))[0]
+        r = Reader(kproto.recv_exact(s, n))
     finally:
         s.close()
     r.i32()  # correlation id
@@ -331,21 +321,21 @@ class ClientQuotasTest(unittest.TestCase):
                 held.append(s)
             for s in held:
                 s.sendall(kproto.api_versions_v0(7))
-                n = struct.unpack(">i", _recv(s, 4))[0]
-                _recv(s, n)
+                n = struct.unpack(">i", kproto.recv_exact(s, 4))[0]
+                kproto.recv_exact(s, n)
             over = socket.create_connection(("127.0.0.1", p), timeout=5, source_address=("127.0.0.3", 0))
             held.append(over)
             start = time.time()
             over.sendall(kproto.api_versions_v0(8))
             with self.assertRaises((ConnectionError, ConnectionResetError)):
-                _recv(over, 4)
+                kproto.recv_exact(over, 4)
             self.assertGreater(time.time() - start, 0.5)  # held for the throttle time, not closed at once
             self.assertEqual(metric(self.admin_port, 'runnel_connections_ip_throttled_total{listener="PLAINTEXT"}'), 1)
             # Another address is not limited.
             other = socket.create_connection(("127.0.0.1", p), timeout=5, source_address=("127.0.0.4", 0))
             held.append(other)
             other.sendall(kproto.api_versions_v0(9))
-            self.assertGreater(struct.unpack(">i", _recv(other, 4))[0], 0)
+            self.assertGreater(struct.unpack(">i", kproto.recv_exact(other, 4))[0], 0)
         finally:
             for s in held:
                 s.close()

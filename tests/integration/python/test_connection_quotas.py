@@ -37,14 +37,7 @@ def connect(port, source="127.0.0.1", timeout=5.0):
     return socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
 
 
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("closed")
-        buf += chunk
-    return buf
+recv_exact = kproto.recv_exact
 
 
 def answers(s, timeout=5.0):
@@ -275,23 +268,39 @@ class PerIpQuotaTest(unittest.TestCase):
         self.assertEqual(incremental_alter(self.port, "", [("log.cleaner.threads", DELETE, None)]), (0, None))
 
 
+def closed_by_broker(s, timeout=5.0):
+    """True when the broker closes socket s (EOF or reset) within timeout."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(1) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
 class BrokerWideMaxTest(unittest.TestCase):
     """max.connections=3 (static) with a second, inter-broker listener that
-    has its own listener limit (else max.connections would cap it too)."""
+    has its own listener limit (else max.connections would cap it too). One
+    shard: each shard closes its own least recently used connection (as each
+    of Kafka's processors does), so with one the choice is known."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.internal_port = free_port()
-        cls.broker = Broker(sets={
+    def setUp(self):
+        self.internal_port = free_port()
+        self.admin_port = free_port()
+        self.broker = Broker(sets={
             "max.connections": 3, "node.id": 0, "listener.name.internal.max.connections": 100,
-            "listeners": "PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:%d" % cls.internal_port,
+            "listeners": "PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:%d" % self.internal_port,
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
-            "inter.broker.listener.name": "INTERNAL"}).start()
-        cls.port = cls.broker.port
+            "inter.broker.listener.name": "INTERNAL", "runnel.shards": 1,
+            "runnel.admin.listen": "127.0.0.1:%d" % self.admin_port}).start()
+        self.port = self.broker.port
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.cleanup_expecting_alive()
+    def tearDown(self):
+        self.broker.cleanup_expecting_alive()
+
+    def excess_closed(self):
+        return metric(self.admin_port, 'runnel_connections_excess_closed_total{listener="PLAINTEXT"}')
 
     def test_blocks_until_a_slot_frees_or_the_limit_rises(self):
         sockets = []
@@ -309,19 +318,31 @@ class BrokerWideMaxTest(unittest.TestCase):
             # The answer to the request sent while it waited.
             n = struct.unpack(">i", recv_exact(waiting, 4))[0]
             self.assertEqual(kproto.parse_api_versions_v0(recv_exact(waiting, n))[:2], (7, 0))
-            # Full again: the inter-broker listener is exempt (KIP-402), so an
-            # admin client there raises the limit, and the waiting one is in.
+            # Full again; the next one waits.
             waiting2 = connect(self.port)
             sockets.append(waiting2)
             with self.assertRaises(socket.timeout):
                 answers(waiting2, timeout=1.0)
-            internal = "127.0.0.1:%d" % self.internal_port
+            # The inter-broker listener is exempt (KIP-402): a connection
+            # there is served, and takes the broker over max.connections, so
+            # the other listener closes its least recently used connection
+            # (held[1]: quiet since the start), as Kafka's processors do.
             probe = connect(self.internal_port)
             self.assertTrue(answers(probe))
+            self.assertTrue(closed_by_broker(held[1]))
+            self.assertEqual(self.excess_closed(), 1)
+            self.assertTrue(answers(held[2]))
             probe.close()
-            self.assertEqual(incremental_alter(self.internal_port, "0", [("max.connections", SET, "5")]), (0, None))
+            # A slot frees: the waiting one is in.
             n = struct.unpack(">i", recv_exact(waiting2, 4))[0]
             self.assertEqual(kproto.parse_api_versions_v0(recv_exact(waiting2, n))[:2], (7, 0))
+            # An admin client there raises the limit (its connection closes
+            # the least recently used one again: waiting, quiet since it was
+            # answered).
+            internal = "127.0.0.1:%d" % self.internal_port
+            self.assertEqual(incremental_alter(self.internal_port, "0", [("max.connections", SET, "5")]), (0, None))
+            self.assertTrue(closed_by_broker(waiting))
+            self.assertEqual(self.excess_closed(), 2)
             a = AdminClient({"bootstrap.servers": internal})
             d = describe(a, "0")
             self.assertEqual(d["max.connections"][:2], ("5", DYNAMIC_BROKER))
@@ -329,14 +350,16 @@ class BrokerWideMaxTest(unittest.TestCase):
                              [("5", DYNAMIC_BROKER), ("3", STATIC), (UNLIMITED, DEFAULT)])
             # A per-listener limit below it, dynamically, for PLAINTEXT only.
             self.assertEqual(incremental_alter(self.internal_port, "", [
-                ("listener.name.plaintext.max.connections", SET, "4")]), (0, None))
-            self.assertEqual(describe(a, "0")["listener.name.plaintext.max.connections"][0], "4")
+                ("listener.name.plaintext.max.connections", SET, "2")]), (0, None))
+            self.assertEqual(describe(a, "0")["listener.name.plaintext.max.connections"][0], "2")
             # Its synonyms: itself, then max.connections' levels.
             self.assertEqual(synonyms(self.internal_port, "0", "listener.name.plaintext.max.connections"),
-                             [("listener.name.plaintext.max.connections", "4", DYNAMIC_DEFAULT),
+                             [("listener.name.plaintext.max.connections", "2", DYNAMIC_DEFAULT),
                               ("max.connections", "5", DYNAMIC_BROKER), ("max.connections", "3", STATIC),
                               ("max.connections", UNLIMITED, DEFAULT)])
-            sockets.append(connect(self.port))  # the fifth PLAINTEXT connection: over the listener's 4
+            open_now = [held[2], waiting2]
+            self.assertTrue(all(answers(s) for s in open_now))
+            sockets.append(connect(self.port))  # a third PLAINTEXT connection: over the listener's 2
             with self.assertRaises(socket.timeout):
                 answers(sockets[-1], timeout=1.0)
             # Kafka's rule: max.connections.per.ip 0 needs overrides.
@@ -344,9 +367,18 @@ class BrokerWideMaxTest(unittest.TestCase):
             self.assertEqual((err, msg), (INVALID_REQUEST, "requirement failed: max.connections.per.ip can be set to "
                                                            "zero only if max.connections.per.ip.overrides property is "
                                                            "set."))
-            # Lowering max.connections closes nothing (the open ones answer).
+            # Lowering a listener's limit closes nothing: both still answer.
+            self.assertEqual(incremental_alter(self.internal_port, "", [
+                ("listener.name.plaintext.max.connections", SET, "1")]), (0, None))
+            self.assertTrue(all(answers(s) for s in open_now))
+            # Lowering max.connections below the count closes the other
+            # listener's connections, least recently used first, while the
+            # count is over it (the admin client's connections on the
+            # inter-broker listener are not closed).
             self.assertEqual(incremental_alter(self.internal_port, "0", [("max.connections", SET, "1")]), (0, None))
-            self.assertTrue(all(answers(s) for s in [held[1], held[2], waiting, waiting2]))
+            self.assertTrue(all(closed_by_broker(s) for s in open_now))
+            self.assertGreaterEqual(self.excess_closed(), 4)
+            self.assertEqual(describe(a, "0")["max.connections"][0], "1")
             self.assertEqual(incremental_alter(self.internal_port, "", [
                 ("listener.name.plaintext.max.connections", DELETE, None)]), (0, None))
             self.assertEqual(incremental_alter(self.internal_port, "0", [("max.connections", DELETE, None)]),

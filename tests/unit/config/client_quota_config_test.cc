@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "config/dynamic_broker_config.h"
 
 namespace runnel {
@@ -93,6 +95,8 @@ TEST(ClientQuotaConfig, AlterationsCheckedAsKafka) {
       {{{{"ip", "1.2.3.4"}}, {{"producer_byte_rate", 1.0}}}, "Invalid configuration key producer_byte_rate"},
       {{{{"user", "u"}}, {{"connection_creation_rate", 1.0}}}, "Invalid configuration key connection_creation_rate"},
       {{{{"user", "u"}}, {{"request_percentage", 50.0}}}, "does not enforce request_percentage"},
+      {{{{"user", "u"}}, {{"controller_mutation_rate", std::numeric_limits<double>::infinity()}}},
+       "must be a finite number"},
   };
   for (const auto& c : bad) {
     auto e = check(c.a);

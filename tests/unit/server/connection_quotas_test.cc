@@ -202,6 +202,37 @@ TEST(ConnectionQuotas, ConnectionCreationRatePerIp) {
   EXPECT_LE(throttle, ConnectionCreationRate::kMaxDelayMs);
 }
 
+// KIP-402's other half: over max.connections (through the exempt
+// inter-broker listener, or a lower limit), the other listeners are told to
+// close connections, one reservation per connection over.
+TEST(ConnectionQuotas, ExcessOverMaxConnectionsIsReservedOncePerConnection) {
+  ConnectionQuotas q({"EXTERNAL", "INTERNAL"}, "INTERNAL");
+  std::atomic<int> told{0};
+  const int id = q.add_excess_handler([&] { ++told; });
+  ConnectionQuotaSettings s;
+  s.max_connections = 2;
+  q.configure(s);
+  EXPECT_EQ(q.admit(0, "10.0.0.1"), Admission::kAdmitted);
+  EXPECT_EQ(q.admit(0, "10.0.0.2"), Admission::kAdmitted);
+  EXPECT_EQ(told.load(), 0);
+  EXPECT_FALSE(q.reserve_excess_close(0));
+  EXPECT_EQ(q.admit(1, "10.0.0.3"), Admission::kAdmitted);  // exempt: now 3 of 2
+  EXPECT_EQ(told.load(), 1);
+  EXPECT_FALSE(q.reserve_excess_close(1));  // the inter-broker listener closes nothing
+  EXPECT_TRUE(q.reserve_excess_close(0));
+  EXPECT_FALSE(q.reserve_excess_close(0));  // one over, one reserved
+  q.release(0, "10.0.0.1");
+  q.excess_close_released();
+  EXPECT_FALSE(q.reserve_excess_close(0));
+  // A lower limit: everything over it.
+  s.max_connections = 0;
+  q.configure(s);
+  EXPECT_EQ(told.load(), 2);
+  EXPECT_TRUE(q.reserve_excess_close(0));
+  EXPECT_TRUE(q.reserve_excess_close(0));
+  q.remove_excess_handler(id);
+}
+
 TEST(QuotaRate, ByteRateThrottleIsTheDelayThatRestoresTheRate) {
   QuotaRate rate;
   // 1,000 B/s over at least ten seconds: 10,000 bytes at once are within it.
