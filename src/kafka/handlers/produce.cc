@@ -113,10 +113,6 @@ bool holds_several_batches(std::span<const uint8_t> bytes) {
   return bytes.size() >= first + 2 * protocol::kBatchLogOverhead;
 }
 
-}  // namespace
-
-namespace {
-
 // producer_byte_rate (Kafka's quotas.produce): the request's size counts
 // against its client's quota, whatever became of its batches; over it, the
 // answer says how long the client waits and the connection waits as long.
