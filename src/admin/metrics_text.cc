@@ -14,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "base/clock.h"
 #include "group/group.h"
 #include "kafka/broker.h"
 #include "protocol/messages.h"
@@ -288,9 +289,9 @@ void render_connection_quotas(const Broker& broker, Text& text) {
                [&](int i) { return quotas.ip_throttled(i); });
 }
 
-void render_client_quotas(const Broker& broker, Text& text) {
+void render_client_quotas(Broker& broker, Text& text) {
   using Kind = ClientQuotaManager::Kind;
-  const auto& quotas = broker.client_quotas();
+  auto& quotas = broker.client_quotas();
   const std::pair<Kind, const char*> kinds[] = {
       {Kind::kProduce, "produce"}, {Kind::kFetch, "fetch"}, {Kind::kControllerMutation, "controller_mutation"}};
   text.family("runnel_client_quota_throttled_total", "counter",
@@ -299,6 +300,24 @@ void render_client_quotas(const Broker& broker, Text& text) {
   for (const auto& [kind, name] : kinds)
     text.sample("runnel_client_quota_throttled_total", fmt::format("quota=\"{}\"", name),
                 static_cast<double>(quotas.throttled(kind)));
+  // Per group of clients that shares a byte-rate quota, as Kafka's
+  // byte-rate metric (user and client-id "" where the quota's level does not
+  // name them).
+  const auto rates = quotas.group_rates(monotonic_ns() / 1'000'000);
+  text.family("runnel_client_quota_byte_rate", "gauge",
+              "Bytes per second of a group of clients that shares a producer_byte_rate (produce) or "
+              "consumer_byte_rate (fetch) quota, as the quota measures it (over eleven 1 s windows).");
+  for (const auto& r : rates)
+    text.sample("runnel_client_quota_byte_rate",
+                fmt::format("quota=\"{}\",user=\"{}\",client_id=\"{}\"", kinds[static_cast<int>(r.kind)].second,
+                            escape(r.user), escape(r.client_id)),
+                r.rate);
+  text.family("runnel_client_quota_limit", "gauge", "The byte-rate quota of each such group, in bytes per second.");
+  for (const auto& r : rates)
+    text.sample("runnel_client_quota_limit",
+                fmt::format("quota=\"{}\",user=\"{}\",client_id=\"{}\"", kinds[static_cast<int>(r.kind)].second,
+                            escape(r.user), escape(r.client_id)),
+                r.limit);
   text.family("runnel_client_quota_throttle_seconds_total", "counter",
               "Throttle time given to clients over their client quotas (Kafka's throttle-time).");
   for (const auto& [kind, name] : kinds)

@@ -93,6 +93,20 @@ void ClientQuotaManager::refund_mutations(std::string_view principal, std::strin
   if (it != buckets_.end()) it->second.take(now_ms, -partitions, quota->limit);
 }
 
+std::vector<ClientQuotaManager::GroupRate> ClientQuotaManager::group_rates(int64_t now_ms) {
+  std::vector<GroupRate> out;
+  std::lock_guard lock(mu_);
+  for (auto& [key, rate] : rates_) {
+    const auto& [kind, user, client_id] = key;
+    const auto k = static_cast<Kind>(kind);
+    // The group's quota: looked up as for one of its clients.
+    auto quota = resolve_client_quota(quotas_, key_of(k), user, client_id);
+    if (!quota || quota->user != user || quota->client_id != client_id) continue;  // no longer this group's
+    out.push_back({k, user, client_id, rate.rate(now_ms), quota->limit});
+  }
+  return out;
+}
+
 std::optional<int64_t> ClientQuotaManager::max_in_window(Kind kind, std::string_view principal,
                                                          std::string_view client_id) {
   if (!enabled(kind)) return std::nullopt;

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 #include "config/client_quota_config.h"
 #include "kafka/quota_rate.h"
@@ -62,6 +63,18 @@ class ClientQuotaManager {
                            bool strict, bool* allowed);
   // Gives back partitions taken for a change that then failed.
   void refund_mutations(std::string_view principal, std::string_view client_id, double partitions, int64_t now_ms);
+
+  // For /metrics (Kafka's per user/client-id byte-rate and throttle-time):
+  // each group of clients measured against a byte-rate quota, with its rate
+  // now and its quota.
+  struct GroupRate {
+    Kind kind;
+    std::string user;
+    std::string client_id;
+    double rate = 0;
+    double limit = 0;
+  };
+  std::vector<GroupRate> group_rates(int64_t now_ms);
 
   // For /metrics: requests answered with a throttle time, and the throttle
   // time given, by kind.

@@ -253,6 +253,13 @@ class ClientQuotasTest(unittest.TestCase):
             self.assertEqual(metric(self.admin_port, 'runnel_client_quota_throttled_total{quota="produce"}'), 1)
             self.assertGreater(metric(self.admin_port, 'runnel_client_quota_throttle_seconds_total{quota="produce"}'),
                                30)
+            # The group's rate and quota, as Kafka's per user/client-id
+            # byte-rate (a client-id quota: user "").
+            group = '{quota="produce",user="",client_id="slow"}'
+            self.assertEqual(metric(self.admin_port, "runnel_client_quota_limit" + group), 1000)
+            self.assertGreater(metric(self.admin_port, "runnel_client_quota_byte_rate" + group), 4000)
+            self.assertIsNone(metric(self.admin_port, 'runnel_client_quota_limit{quota="produce",user="",'
+                                                      'client_id="fast"}'))
         finally:
             slow.close()
             fast.close()
