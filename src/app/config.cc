@@ -103,6 +103,17 @@ AdminListen parse_admin_listen(const std::string& value) {
 
 namespace {
 
+// quota.window.num / quota.window.size.seconds: runnel's quotas are measured
+// over Kafka's default windows (kafka/quota_rate.h); another value is refused
+// rather than taken without effect.
+void require_kafka_quota_window(const std::string& key, const std::string& value, int64_t kafka_default) {
+  if (parse_int(key, value, 1, INT32_MAX) != kafka_default)
+    throw ConfigError(
+        fmt::format("{}={}: runnel measures quotas over Kafka's default windows (quota.window.num=11, "
+                    "quota.window.size.seconds=1); other values are not supported",
+                    key, value));
+}
+
 struct ListenerUrl {
   std::string name;
   std::string host;
@@ -351,6 +362,10 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.socket_request_max_bytes = int32_t(parse_int(k, v, 1, kI32)); }},
       {"connections.max.idle.ms",
        [](auto& c, auto& k, auto& v) { c.connections_max_idle_ms = parse_int(k, v, INT64_MIN, INT64_MAX); }},
+      // The windows quotas are measured over (client and connection quotas):
+      // fixed at Kafka's defaults, so that a file stating them starts.
+      {"quota.window.num", [](auto&, auto& k, auto& v) { require_kafka_quota_window(k, v, 11); }},
+      {"quota.window.size.seconds", [](auto&, auto& k, auto& v) { require_kafka_quota_window(k, v, 1); }},
       {"queued.max.request.bytes",
        [](auto& c, auto& k, auto& v) { c.queued_max_request_bytes = parse_int(k, v, INT64_MIN, INT64_MAX); }},
       {"log.segment.bytes", [](auto& c, auto& k, auto& v) { c.log.segment_bytes = parse_int(k, v, 14, kI32); }},

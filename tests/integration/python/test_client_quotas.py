@@ -416,6 +416,19 @@ class ControllerMutationRateTest(unittest.TestCase):
         self.assertIn("m1", md.topics)
 
 
+class QuotaWindowSettingsTest(unittest.TestCase):
+    def test_kafka_defaults_are_taken_other_values_refused(self):
+        b = Broker(sets={"quota.window.num": 11, "quota.window.size.seconds": 1}).start()
+        b.cleanup()
+        b = Broker(sets={"quota.window.num": 20})
+        try:
+            with self.assertRaises(RuntimeError) as e:
+                b.start()
+            self.assertIn("quota.window.num=20: runnel measures quotas over Kafka's default windows", str(e.exception))
+        finally:
+            b.cleanup()
+
+
 class QuotaCommandTest(unittest.TestCase):
     """`runnel quota describe|alter`, the command-line kafka-configs.sh."""
 
