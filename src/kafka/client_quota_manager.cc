@@ -23,6 +23,15 @@ std::string_view ClientQuotaManager::user_of(std::string_view principal) {
   return principal;
 }
 
+int32_t ClientQuotaManager::note_throttle(Kind kind, double throttle_ms) {
+  const auto throttle =
+      static_cast<int32_t>(std::llround(std::min<double>(throttle_ms, std::numeric_limits<int32_t>::max())));
+  auto& stats = stats_[index(kind)];
+  stats.throttled.fetch_add(1, std::memory_order_relaxed);
+  stats.throttle_ms.fetch_add(static_cast<uint64_t>(throttle), std::memory_order_relaxed);
+  return throttle;
+}
+
 void ClientQuotaManager::configure(const ClientQuotas& quotas) {
   std::lock_guard lock(mu_);
   quotas_ = quotas;
@@ -44,10 +53,7 @@ int32_t ClientQuotaManager::record(Kind kind, std::string_view principal, std::s
   auto& rate = rates_[{static_cast<int>(kind), std::move(quota->user), std::move(quota->client_id)}];
   const int64_t throttle = rate.record(now_ms, bytes, quota->limit);
   if (throttle <= 0) return 0;
-  auto& stats = stats_[index(kind)];
-  stats.throttled.fetch_add(1, std::memory_order_relaxed);
-  stats.throttle_ms.fetch_add(static_cast<uint64_t>(throttle), std::memory_order_relaxed);
-  return static_cast<int32_t>(std::min<int64_t>(throttle, std::numeric_limits<int32_t>::max()));
+  return note_throttle(kind, static_cast<double>(throttle));
 }
 
 void ClientQuotaManager::unrecord(Kind kind, std::string_view principal, std::string_view client_id, double bytes,
@@ -76,11 +82,7 @@ int32_t ClientQuotaManager::record_mutations(std::string_view principal, std::st
   if (tokens >= 0) return 0;
   // Kafka's ControllerMutationQuotaManager.throttleTimeMs: until the bucket
   // is back at zero.
-  const double throttle = std::min<double>(-tokens / quota->limit * 1000.0, std::numeric_limits<int32_t>::max());
-  auto& stats = stats_[index(Kind::kControllerMutation)];
-  stats.throttled.fetch_add(1, std::memory_order_relaxed);
-  stats.throttle_ms.fetch_add(static_cast<uint64_t>(throttle), std::memory_order_relaxed);
-  return static_cast<int32_t>(std::llround(throttle));
+  return note_throttle(Kind::kControllerMutation, -tokens / quota->limit * 1000.0);
 }
 
 void ClientQuotaManager::refund_mutations(std::string_view principal, std::string_view client_id, double partitions,

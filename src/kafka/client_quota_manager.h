@@ -86,6 +86,8 @@ class ClientQuotaManager {
   static std::string_view key_of(Kind kind);
   // Kafka's user name: the principal without its "User:" type.
   static std::string_view user_of(std::string_view principal);
+  // Counts a throttle of `throttle_ms` for /metrics; returns it in whole ms.
+  int32_t note_throttle(Kind kind, double throttle_ms);
   // Groups not recorded for this long are dropped (Kafka: an hour).
   static constexpr int64_t kIdleExpiryMs = 3600 * 1000;
 

@@ -34,6 +34,19 @@ std::vector<std::string> resolve_quota_host(const std::string& host) {
   return out;
 }
 
+// Per-host values keyed by every address each host names; `what` names the
+// setting in the warning for a host that does not resolve.
+std::unordered_map<std::string, int32_t> by_address(const std::map<std::string, int32_t>& per_host,
+                                                    std::string_view what) {
+  std::unordered_map<std::string, int32_t> out;
+  for (const auto& [host, n] : per_host) {
+    auto addresses = resolve_quota_host(host);
+    if (addresses.empty()) spdlog::warn("{}: cannot resolve {}", what, host);
+    for (const auto& a : addresses) out[a] = n;
+  }
+  return out;
+}
+
 }  // namespace
 
 ConnectionQuotas::ConnectionQuotas(std::vector<std::string> listeners, std::string inter_broker)
@@ -46,18 +59,8 @@ ConnectionQuotas::ConnectionQuotas(std::vector<std::string> listeners, std::stri
 
 void ConnectionQuotas::configure(ConnectionQuotaSettings settings) {
   // Resolved outside the lock: a host name may need a DNS lookup.
-  std::unordered_map<std::string, int32_t> overrides;
-  for (const auto& [host, n] : settings.per_ip_overrides) {
-    auto addresses = resolve_quota_host(host);
-    if (addresses.empty()) spdlog::warn("max.connections.per.ip.overrides: cannot resolve {}", host);
-    for (const auto& a : addresses) overrides[a] = n;
-  }
-  std::unordered_map<std::string, int32_t> ip_rate_limits;
-  for (const auto& [host, rate] : settings.ip_connection_rates) {
-    auto addresses = resolve_quota_host(host);
-    if (addresses.empty()) spdlog::warn("connection_creation_rate quota: cannot resolve {}", host);
-    for (const auto& a : addresses) ip_rate_limits[a] = rate;
-  }
+  auto overrides = by_address(settings.per_ip_overrides, "max.connections.per.ip.overrides");
+  auto ip_rate_limits = by_address(settings.ip_connection_rates, "connection_creation_rate quota");
   std::lock_guard lock(mu_);
   if (settings == settings_ && overrides == overrides_ && ip_rate_limits == ip_rate_limits_) return;
   settings_ = std::move(settings);
@@ -65,8 +68,7 @@ void ConnectionQuotas::configure(ConnectionQuotaSettings settings) {
   ip_rate_limits_ = std::move(ip_rate_limits);
   // A lower max.connections than the count: the excess goes (Kafka's
   // processors close their least recently used connections).
-  if (total_ - excess_closing_ > settings_.max_connections)
-    for (const auto& [id, handler] : excess_handlers_) handler();
+  notify_excess_locked();
   wake_locked();
 }
 
@@ -122,8 +124,7 @@ ConnectionQuotas::Admission ConnectionQuotas::admit(int listener, const std::str
   ++count;
   ++per_listener_[listener];
   ++total_;
-  if (total_ - excess_closing_ > settings_.max_connections)
-    for (const auto& [id, handler] : excess_handlers_) handler();
+  notify_excess_locked();
   return Admission::kAdmitted;
 }
 
@@ -157,9 +158,16 @@ void ConnectionQuotas::wake_locked() {
   for (const auto& [id, wake] : wakers_) wake();
 }
 
+bool ConnectionQuotas::over_max_locked() const { return total_ - excess_closing_ > settings_.max_connections; }
+
+void ConnectionQuotas::notify_excess_locked() {
+  if (!over_max_locked()) return;
+  for (const auto& [id, handler] : excess_handlers_) handler();
+}
+
 bool ConnectionQuotas::reserve_excess_close(int listener) {
   std::lock_guard lock(mu_);
-  if (protected_listener(listener) || total_ - excess_closing_ <= settings_.max_connections) return false;
+  if (protected_listener(listener) || !over_max_locked()) return false;
   ++excess_closing_;
   return true;
 }
@@ -169,26 +177,15 @@ void ConnectionQuotas::excess_close_released() {
   if (excess_closing_ > 0) --excess_closing_;
 }
 
-int ConnectionQuotas::add_excess_handler(std::function<void()> on_excess) {
+int ConnectionQuotas::add_callback(Callbacks& list, std::function<void()> callback) {
   std::lock_guard lock(mu_);
-  excess_handlers_.emplace_back(next_waker_, std::move(on_excess));
-  return next_waker_++;
+  list.emplace_back(next_callback_id_, std::move(callback));
+  return next_callback_id_++;
 }
 
-void ConnectionQuotas::remove_excess_handler(int id) {
+void ConnectionQuotas::remove_callback(Callbacks& list, int id) {
   std::lock_guard lock(mu_);
-  std::erase_if(excess_handlers_, [id](const auto& h) { return h.first == id; });
-}
-
-int ConnectionQuotas::add_waker(std::function<void()> wake) {
-  std::lock_guard lock(mu_);
-  wakers_.emplace_back(next_waker_, std::move(wake));
-  return next_waker_++;
-}
-
-void ConnectionQuotas::remove_waker(int id) {
-  std::lock_guard lock(mu_);
-  std::erase_if(wakers_, [id](const auto& w) { return w.first == id; });
+  std::erase_if(list, [id](const auto& c) { return c.first == id; });
 }
 
 int ConnectionQuotas::listener_index(const std::string& name) const {

@@ -82,8 +82,10 @@ class ConnectionQuotas {
   // `on_excess` is called (under the lock: it must only post) when an
   // admission, or a lower max.connections, takes the broker-wide count over
   // max.connections. Returns an id for remove_excess_handler().
-  int add_excess_handler(std::function<void()> on_excess);
-  void remove_excess_handler(int id);
+  int add_excess_handler(std::function<void()> on_excess) {
+    return add_callback(excess_handlers_, std::move(on_excess));
+  }
+  void remove_excess_handler(int id) { remove_callback(excess_handlers_, id); }
   // Connections closed that way, by listener (for /metrics).
   void add_excess_closed(int listener) { stats_[listener]->excess_closed.fetch_add(1, std::memory_order_relaxed); }
   uint64_t excess_closed(int listener) const { return stats_[listener]->excess_closed.load(std::memory_order_relaxed); }
@@ -91,8 +93,8 @@ class ConnectionQuotas {
   // `wake` is called (under the lock: it must only post) whenever a slot may
   // have freed while some accept loop waits. Returns an id for
   // remove_waker(); after remove_waker() returns, `wake` is not called again.
-  int add_waker(std::function<void()> wake);
-  void remove_waker(int id);
+  int add_waker(std::function<void()> wake) { return add_callback(wakers_, std::move(wake)); }
+  void remove_waker(int id) { remove_callback(wakers_, id); }
   // An accept loop starts / stops waiting for a slot (so that release() only
   // wakes when someone waits).
   void note_waiting(int delta) { waiting_.fetch_add(delta, std::memory_order_acq_rel); }
@@ -135,6 +137,13 @@ class ConnectionQuotas {
     std::atomic<uint64_t> ip_throttled{0};
     std::atomic<uint64_t> excess_closed{0};
   };
+  using Callbacks = std::vector<std::pair<int, std::function<void()>>>;
+  int add_callback(Callbacks& list, std::function<void()> callback);
+  void remove_callback(Callbacks& list, int id);
+  // The broker-wide count, less the closes already reserved, is over
+  // max.connections; if so, tells the excess handlers.
+  bool over_max_locked() const;
+  void notify_excess_locked();
   bool slot_available_locked(int listener) const;
   bool protected_listener(int listener) const;
   void wake_locked();
@@ -156,10 +165,10 @@ class ConnectionQuotas {
   // addresses, and each address's rate while it has such a quota.
   std::unordered_map<std::string, int32_t> ip_rate_limits_;
   std::unordered_map<std::string, ConnectionCreationRate> ip_rates_;
-  std::vector<std::pair<int, std::function<void()>>> wakers_;
-  std::vector<std::pair<int, std::function<void()>>> excess_handlers_;
+  Callbacks wakers_;
+  Callbacks excess_handlers_;
   int32_t excess_closing_ = 0;  // reserved by reserve_excess_close(), not yet released
-  int next_waker_ = 0;
+  int next_callback_id_ = 0;
 };
 
 }  // namespace runnel

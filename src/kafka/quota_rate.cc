@@ -55,8 +55,12 @@ int64_t QuotaRate::record(int64_t now_ms, double value, double limit) {
   return std::llround(std::min<double>(delay, std::numeric_limits<int32_t>::max()));
 }
 
+double QuotaTokenBucket::burst(double limit) {
+  return QuotaRate::kSamples * (static_cast<double>(QuotaRate::kWindowMs) / 1000.0) * limit;
+}
+
 double QuotaTokenBucket::tokens(int64_t now_ms, double limit) {
-  const double burst = QuotaRate::kSamples * (static_cast<double>(QuotaRate::kWindowMs) / 1000.0) * limit;
+  const double burst = QuotaTokenBucket::burst(limit);
   if (!started_) {
     started_ = true;
     tokens_ = burst;
@@ -69,8 +73,7 @@ double QuotaTokenBucket::tokens(int64_t now_ms, double limit) {
 
 void QuotaTokenBucket::take(int64_t now_ms, double value, double limit) {
   last_record_ms_ = now_ms;
-  const double burst = QuotaRate::kSamples * (static_cast<double>(QuotaRate::kWindowMs) / 1000.0) * limit;
-  tokens_ = std::min(burst, tokens(now_ms, limit) - value);
+  tokens_ = std::min(burst(limit), tokens(now_ms, limit) - value);
 }
 
 int64_t ConnectionCreationRate::record(int64_t now_ms, int32_t limit) {

@@ -61,6 +61,8 @@ class QuotaTokenBucket {
   int64_t last_record_ms() const { return last_record_ms_; }
 
  private:
+  // Kafka's TokenBucket burst: quota x samples x window.
+  static double burst(double limit);
   bool started_ = false;
   double tokens_ = 0;
   int64_t refilled_ms_ = 0;

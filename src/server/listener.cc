@@ -30,14 +30,14 @@ Listener::Listener(Broker& broker, ListenerConfig config, std::shared_ptr<const 
     sweeping_.push_back(std::make_shared<bool>(true));
   }
   quota_index_ = broker.connection_quotas().listener_index(config_.name);
-  if (quota_index_ >= 0)
+  if (quota_index_ >= 0) {
     quota_waker_ = broker.connection_quotas().add_waker(
         [this] { asio::post(broker_.shards().at(0).executor(), [this] { slot_wait_.cancel(); }); });
-  if (quota_index_ >= 0)
     excess_handler_ = broker.connection_quotas().add_excess_handler([this] {
       for (int s = 0; s < broker_.shards().size(); ++s)
         asio::post(broker_.shards().at(s).executor(), [this, s] { close_excess(s); });
     });
+  }
   if (config_.protocol == SecurityProtocol::kSsl)
     principal_mapper_ = std::make_shared<const security::SslPrincipalMapper>(
         broker.config().tls_of(config_.name).principal_mapping_rules);

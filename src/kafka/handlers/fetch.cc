@@ -94,6 +94,14 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
   return out;
 }
 
+// The record bytes a topic's part of the response carries.
+uint64_t record_bytes(const Response::FetchableTopicResponse& topic) {
+  uint64_t bytes = 0;
+  for (const auto& pr : topic.partitions)
+    for (const auto& slice : pr.records.files) bytes += slice.length;
+  return bytes;
+}
+
 }  // namespace
 
 asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, protocol::FetchRequest& request) {
@@ -294,9 +302,7 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
     // nothing this time (and what it would have got does not count), only
     // the time to wait, as Kafka answers a throttled fetch.
     uint64_t bytes = 0;
-    for (const auto& topic : response.responses)
-      for (const auto& pr : topic.partitions)
-        for (const auto& slice : pr.records.files) bytes += slice.length;
+    for (const auto& topic : response.responses) bytes += record_bytes(topic);
     const int64_t now = monotonic_ns() / 1'000'000;
     const std::string client_id = ctx.client_id.value_or("");
     const int32_t throttle = quotas.record(ClientQuotaManager::Kind::kFetch, ctx.session->principal, client_id,
@@ -314,12 +320,8 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
   // counted, as Kafka keeps BytesOutPerSec apart from ReplicationBytesOut).
   if (request.replica_id < 0) {
     auto& out = broker.request_metrics(ctx.shard.id()).topic_bytes_out;
-    for (const auto& topic : response.responses) {
-      uint64_t bytes = 0;
-      for (const auto& pr : topic.partitions)
-        for (const auto& slice : pr.records.files) bytes += slice.length;
-      if (bytes) out[topic.topic] += bytes;
-    }
+    for (const auto& topic : response.responses)
+      if (const uint64_t bytes = record_bytes(topic)) out[topic.topic] += bytes;
   }
   add_fetch_leader_hints(broker, response, ctx.api_version);
   co_return response;
