@@ -455,6 +455,18 @@ const std::map<std::string, Setter>& broker_setters() {
        [](auto& c, auto& k, auto& v) { c.group_consumer_heartbeat_interval_ms = int32_t(parse_int(k, v, 1, kI32)); }},
       {"group.consumer.session.timeout.ms",
        [](auto& c, auto& k, auto& v) { c.group_consumer_session_timeout_ms = int32_t(parse_int(k, v, 1, kI32)); }},
+      {"group.consumer.min.session.timeout.ms",
+       [](auto& c, auto& k, auto& v) { c.group_consumer_min_session_timeout_ms = int32_t(parse_int(k, v, 1, kI32)); }},
+      {"group.consumer.max.session.timeout.ms",
+       [](auto& c, auto& k, auto& v) { c.group_consumer_max_session_timeout_ms = int32_t(parse_int(k, v, 1, kI32)); }},
+      {"group.consumer.min.heartbeat.interval.ms",
+       [](auto& c, auto& k, auto& v) {
+         c.group_consumer_min_heartbeat_interval_ms = int32_t(parse_int(k, v, 1, kI32));
+       }},
+      {"group.consumer.max.heartbeat.interval.ms",
+       [](auto& c, auto& k, auto& v) {
+         c.group_consumer_max_heartbeat_interval_ms = int32_t(parse_int(k, v, 1, kI32));
+       }},
       {"group.consumer.assignors",
        [](auto& c, auto& k, auto& v) { c.group_consumer_assignors = parse_assignors(k, v); }},
       {"group.consumer.migration.policy",
@@ -764,6 +776,7 @@ void validate_config(const BrokerConfig& c) {
         "runnel.admin.listen=https://... needs ssl.keystore.location (or ssl.keystore.key and "
         "ssl.keystore.certificate.chain): the admin listener presents the broker's certificate");
   if (c.data_dir.empty()) throw ConfigError("log.dirs must not be empty");
+  validate_group_config_bounds(c.group_config_bounds());
   validate_connection_quota_settings(apply_connection_quota_values({}, c.connection_quota_static));
   if (c.log.max_message_bytes > c.socket_request_max_bytes)
     throw ConfigError("message.max.bytes must not exceed socket.request.max.bytes");

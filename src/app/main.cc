@@ -10,15 +10,16 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "admin/admin_server.h"
 #include "admin/metrics_text.h"
 #include "app/acl_command.h"
-#include "app/broker_config_command.h"
 #include "app/cluster_command.h"
 #include "app/cluster_metrics.h"
 #include "app/completion.h"
 #include "app/config.h"
+#include "app/config_command.h"
 #include "app/console_api.h"
 #include "app/consume_command.h"
 #include "app/crash_report.h"
@@ -54,6 +55,17 @@ void raise_open_file_limit() {
       spdlog::warn("cannot raise the open-file limit from {} to {}", before, rl.rlim_max);
       return;
     }
+  }
+}
+
+// The -s key=value options of a command, or nullopt after saying why they
+// do not parse (the command then exits 2: bad usage).
+std::optional<std::map<std::string, std::string>> key_values_or_report(const std::vector<std::string>& items) {
+  try {
+    return runnel::app::parse_key_values(items);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "Error: " << e.what() << "\n";
+    return std::nullopt;
   }
 }
 
@@ -351,6 +363,21 @@ int main(int argc, char** argv) {
   group_seek_cmd->add_option("--topic", seek_topics, "Only these topics (all their partitions); repeatable");
   group_seek_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
 
+  // runnel group describe-config / alter-config: like kafka-configs.sh --entity-type groups.
+  std::vector<std::string> group_config_sets, group_config_deletes;
+  auto* group_describe_config_cmd =
+      group_cmd->add_subcommand("describe-config", "A group's configs and their sources (Kafka 4's group configs)");
+  group_describe_config_cmd->add_option("GROUP", group_id, "Group id")->required();
+  group_describe_config_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(group_describe_config_cmd);
+  auto* group_alter_config_cmd = group_cmd->add_subcommand(
+      "alter-config", "Set or remove a group's configs (consumer.session.timeout.ms, consumer.heartbeat.interval.ms)");
+  group_alter_config_cmd->add_option("GROUP", group_id, "Group id")->required();
+  group_alter_config_cmd->add_option("-s,--set", group_config_sets, "key=value to set; repeatable");
+  group_alter_config_cmd->add_option("-d,--delete", group_config_deletes, "key to remove; repeatable");
+  group_alter_config_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(group_alter_config_cmd);
+
   std::string transactional_id;
   auto* txn_cmd = app.add_subcommand("transactions", "Inspect transactions (like kafka-transactions.sh)");
   txn_cmd->require_subcommand(1);
@@ -419,7 +446,7 @@ int main(int argc, char** argv) {
   common_topic_options(topic_add_cmd);
 
   // runnel broker ...: dynamic broker configs, like kafka-configs.sh --entity-type brokers.
-  runnel::app::BrokerConfigOptions broker_opts;
+  runnel::app::ConfigCommandOptions broker_opts;
   std::string broker_format = "table";
   std::vector<std::string> broker_sets, broker_deletes;
   bool broker_default = false;
@@ -640,16 +667,11 @@ int main(int argc, char** argv) {
   if (topic_add_cmd->parsed())
     return runnel::app::topic_add_partitions(topic_opts, topic_name, topic_add, std::cout, std::cerr);
   if (topic_create_cmd->parsed() || topic_alter_cmd->parsed()) {
-    std::map<std::string, std::string> kv;
-    try {
-      kv = runnel::app::parse_key_values(topic_sets);
-    } catch (const std::invalid_argument& e) {
-      std::cerr << "Error: " << e.what() << "\n";
-      return 2;
-    }
+    auto kv = key_values_or_report(topic_sets);
+    if (!kv) return 2;
     if (topic_create_cmd->parsed())
-      return runnel::app::topic_create(topic_opts, topic_names, topic_partitions, topic_rf, kv, std::cout, std::cerr);
-    return runnel::app::topic_alter_config(topic_opts, topic_name, kv, topic_deletes, std::cout, std::cerr);
+      return runnel::app::topic_create(topic_opts, topic_names, topic_partitions, topic_rf, *kv, std::cout, std::cerr);
+    return runnel::app::topic_alter_config(topic_opts, topic_name, *kv, topic_deletes, std::cout, std::cerr);
   }
   if (broker_describe_cmd->parsed() || broker_alter_cmd->parsed()) {
     if (broker_default == (broker_id >= 0)) {
@@ -657,16 +679,22 @@ int main(int argc, char** argv) {
       return 2;
     }
     broker_opts.json = broker_format == "json";
-    broker_opts.broker = broker_default ? "" : std::to_string(broker_id);
-    if (broker_describe_cmd->parsed()) return runnel::app::broker_describe_config(broker_opts, std::cout, std::cerr);
-    std::map<std::string, std::string> kv;
-    try {
-      kv = runnel::app::parse_key_values(broker_sets);
-    } catch (const std::invalid_argument& e) {
-      std::cerr << "Error: " << e.what() << "\n";
-      return 2;
-    }
-    return runnel::app::broker_alter_config(broker_opts, kv, broker_deletes, std::cout, std::cerr);
+    broker_opts.resource_type = runnel::app::kBrokerConfigResource;
+    broker_opts.resource_name = broker_default ? "" : std::to_string(broker_id);
+    if (broker_describe_cmd->parsed()) return runnel::app::describe_config(broker_opts, std::cout, std::cerr);
+    auto kv = key_values_or_report(broker_sets);
+    if (!kv) return 2;
+    return runnel::app::alter_config(broker_opts, *kv, broker_deletes, std::cout, std::cerr);
+  }
+  if (group_describe_config_cmd->parsed() || group_alter_config_cmd->parsed()) {
+    runnel::app::ConfigCommandOptions o{.bootstrap = bootstrap,
+                                        .json = report_format == "json",
+                                        .resource_type = runnel::app::kGroupConfigResource,
+                                        .resource_name = group_id};
+    if (group_describe_config_cmd->parsed()) return runnel::app::describe_config(o, std::cout, std::cerr);
+    auto kv = key_values_or_report(group_config_sets);
+    if (!kv) return 2;
+    return runnel::app::alter_config(o, *kv, group_config_deletes, std::cout, std::cerr);
   }
   if (quota_describe_cmd->parsed() || quota_alter_cmd->parsed()) {
     quota_opts.json = quota_format == "json";
@@ -677,14 +705,9 @@ int main(int argc, char** argv) {
     if (!quota_ip.empty() || quota_ip_default)
       quota_opts.entity.emplace_back("ip", quota_ip_default ? std::nullopt : std::optional(quota_ip));
     if (quota_describe_cmd->parsed()) return runnel::app::quota_describe(quota_opts, std::cout, std::cerr);
-    std::map<std::string, std::string> kv;
-    try {
-      kv = runnel::app::parse_key_values(quota_sets);
-    } catch (const std::invalid_argument& e) {
-      std::cerr << "Error: " << e.what() << "\n";
-      return 2;
-    }
-    return runnel::app::quota_alter(quota_opts, kv, quota_deletes, std::cout, std::cerr);
+    auto kv = key_values_or_report(quota_sets);
+    if (!kv) return 2;
+    return runnel::app::quota_alter(quota_opts, *kv, quota_deletes, std::cout, std::cerr);
   }
   if (producers_list_cmd->parsed())
     return runnel::app::producers_list(producers_topic.empty() ? std::nullopt : std::optional(producers_topic),

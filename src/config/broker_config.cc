@@ -85,4 +85,13 @@ int64_t BrokerConfig::effective_max_open_files() const {
 
 int64_t BrokerConfig::effective_max_partitions() const { return max_partitions > 0 ? max_partitions : nofile_limit(); }
 
+GroupConfigBounds BrokerConfig::group_config_bounds() const {
+  return {.session_timeout_ms = group_consumer_session_timeout_ms,
+          .min_session_timeout_ms = group_consumer_min_session_timeout_ms,
+          .max_session_timeout_ms = group_consumer_max_session_timeout_ms,
+          .heartbeat_interval_ms = group_consumer_heartbeat_interval_ms,
+          .min_heartbeat_interval_ms = group_consumer_min_heartbeat_interval_ms,
+          .max_heartbeat_interval_ms = group_consumer_max_heartbeat_interval_ms};
+}
+
 }  // namespace runnel

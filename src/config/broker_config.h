@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config_error.h"
+#include "config/group_config.h"
 #include "storage/log_config.h"
 
 namespace runnel {
@@ -196,6 +197,12 @@ struct BrokerConfig {
   // KIP-848 consumer groups (ConsumerGroupHeartbeat).
   int32_t group_consumer_heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
   int32_t group_consumer_session_timeout_ms = 45000;    // group.consumer.session.timeout.ms
+  // The bounds of a group's own values (the GROUP config resource) and of
+  // the two defaults above, Kafka's.
+  int32_t group_consumer_min_session_timeout_ms = 45000;     // group.consumer.min.session.timeout.ms
+  int32_t group_consumer_max_session_timeout_ms = 60000;     // group.consumer.max.session.timeout.ms
+  int32_t group_consumer_min_heartbeat_interval_ms = 5000;   // group.consumer.min.heartbeat.interval.ms
+  int32_t group_consumer_max_heartbeat_interval_ms = 15000;  // group.consumer.max.heartbeat.interval.ms
   // group.consumer.assignors: server-side assignors, the first the default
   // (short names, or Kafka's class names for them).
   std::vector<std::string> group_consumer_assignors = {"uniform", "range"};
@@ -260,6 +267,8 @@ struct BrokerConfig {
   // The effective limits: the configured ones, or derived from RLIMIT_NOFILE.
   int64_t effective_max_open_files() const;
   int64_t effective_max_partitions() const;
+  // The group.consumer.* timings a group's own values are checked against.
+  GroupConfigBounds group_config_bounds() const;
 };
 
 }  // namespace runnel

@@ -27,6 +27,10 @@ const char* config_source_name(int8_t source) {
       return "DEFAULT_CONFIG";
     case 6:
       return "DYNAMIC_BROKER_LOGGER_CONFIG";
+    case 7:
+      return "DYNAMIC_CLIENT_METRICS_CONFIG";
+    case 8:
+      return "DYNAMIC_GROUP_CONFIG";
     default:
       return "UNKNOWN";
   }
@@ -137,6 +141,10 @@ std::string encode_dynamic_broker_configs(const DynamicBrokerConfigs& configs) {
   nlohmann::json doc = {{"version", 1}, {"default", configs.cluster_default}, {"brokers", brokers}};
   if (configs.cluster_default.empty()) doc["default"] = nlohmann::json::object();
   if (!configs.client_quotas.empty()) doc["client_quotas"] = client_quotas_to_json(configs.client_quotas);
+  nlohmann::json groups = nlohmann::json::object();
+  for (const auto& [group, values] : configs.group_configs)
+    if (!values.empty()) groups[group] = values;
+  if (!groups.empty()) doc["groups"] = groups;
   return doc.dump(2) + "\n";
 }
 
@@ -165,6 +173,13 @@ DynamicBrokerConfigs decode_dynamic_broker_configs(std::string_view text) {
     }
   }
   if (auto q = doc.find("client_quotas"); q != doc.end()) out.client_quotas = client_quotas_from_json(*q);
+  if (auto g = doc.find("groups"); g != doc.end()) {
+    if (!g->is_object()) throw std::invalid_argument("broker configs: groups is not an object");
+    for (const auto& [group, values] : g->items()) {
+      auto map = decode_map(values);
+      if (!map.empty()) out.group_configs[group] = std::move(map);
+    }
+  }
   return out;
 }
 

@@ -6,8 +6,9 @@
 // of topic configs it acts on (log.retention.ms, message.max.bytes, ...);
 // a topic without its own setting follows them at once. The same document
 // holds the log cleaner's dynamic keys (config/dynamic_cleaner_config.h) and
-// the connection quotas (config/connection_quota_config.h), and the client
-// quotas (config/client_quota_config.h). Precedence, most
+// the connection quotas (config/connection_quota_config.h), the client
+// quotas (config/client_quota_config.h) and the group configs
+// (config/group_config.h). Precedence, most
 // specific first: topic override > per-broker > cluster default > static
 // (config file / --set) > Kafka's default.
 //
@@ -34,6 +35,7 @@ enum class ConfigSource : int8_t {
   kDynamicDefaultBroker = 3,
   kStaticBroker = 4,
   kDefault = 5,
+  kDynamicGroup = 8,  // a group's own value (GROUP resources)
 };
 
 // Kafka's name of a config_source value (DYNAMIC_TOPIC_CONFIG, ...), as
@@ -48,6 +50,9 @@ struct DynamicBrokerConfigs {
   // The client quotas (AlterClientQuotas): kept in the same document so that
   // they reach every broker the same way (config/client_quota_config.h).
   ClientQuotas client_quotas;
+  // The group configs (GROUP resources, config/group_config.h), by group id:
+  // in the same document for the same reason.
+  std::map<std::string, ConfigMap> group_configs;
   bool operator==(const DynamicBrokerConfigs&) const = default;
   // This broker's own values (empty when it has none).
   const ConfigMap& of(int32_t node_id) const;
@@ -95,7 +100,8 @@ std::vector<ConfigLevel> broker_key_levels(const DynamicBrokerKey& key, const st
                                            const DynamicBrokerConfigs& dynamic, int32_t node_id);
 
 // The JSON document: {"version":1,"default":{k:v},"brokers":{"<id>":{k:v}}},
-// with "client_quotas" (client_quotas_to_json) when there are any.
+// with "client_quotas" (client_quotas_to_json) and "groups" ({group: {k:v}})
+// when there are any.
 // decode throws std::invalid_argument on anything else (keys and values are
 // not validated: a stored value that no longer parses is reported when used).
 std::string encode_dynamic_broker_configs(const DynamicBrokerConfigs& configs);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/error_code.h"
+#include "config/group_config.h"
 #include "group/assignors.h"
 #include "group/group.h"
 #include "group/offsets_format.h"
@@ -147,6 +148,12 @@ class ConsumerGroup {
   // Adds a member as it is, with its target (a classic group converting).
   void adopt(ConsumerMember member, TopicAssignment target, ConsumerClock::time_point now);
   void set_epochs(int32_t group_epoch, int32_t assignment_epoch);
+  // The session timeout and heartbeat interval its consumer-protocol members
+  // get from now on (the group's configs, group/group_timeouts.h).
+  void set_timeouts(const GroupTimeouts& t) {
+    config_.session_timeout_ms = t.session_timeout_ms;
+    config_.heartbeat_interval_ms = t.heartbeat_interval_ms;
+  }
 
   // Fences members whose session expired, or that did not revoke partitions
   // within their rebalance timeout. Returns true when the group changed.

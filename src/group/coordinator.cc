@@ -276,7 +276,7 @@ ConsumerGroup* Coordinator::upgrade(const std::string& group_id, const std::stri
     spdlog::info("group {}: cannot upgrade to a consumer group, its size exceeds group.consumer.max.size", group_id);
     return nullptr;
   }
-  auto converted = consumer_group_from_classic(*classic, consumer_config_, catalog_, Clock::now());
+  auto converted = consumer_group_from_classic(*classic, consumer_config_for(group_id), catalog_, Clock::now());
   if (!converted) {
     message = "Cannot upgrade the classic group " + group_id +
               " to consumer group because the embedded consumer protocol is malformed.";
@@ -407,6 +407,16 @@ void Coordinator::drop_consumer_group(const std::string& group_id) {
   consumer_groups_.erase(group_id);
 }
 
+ConsumerGroupConfig Coordinator::consumer_config_for(const std::string& group_id) const {
+  ConsumerGroupConfig config = consumer_config_;
+  if (group_timeouts_) {
+    auto t = group_timeouts_->of(group_id);
+    config.session_timeout_ms = t.session_timeout_ms;
+    config.heartbeat_interval_ms = t.heartbeat_interval_ms;
+  }
+  return config;
+}
+
 asio::awaitable<ConsumerHeartbeatResult> Coordinator::consumer_heartbeat(const std::string& group_id,
                                                                          const ConsumerHeartbeat& request,
                                                                          const TopicCatalog& topics) {
@@ -442,9 +452,11 @@ asio::awaitable<ConsumerHeartbeatResult> Coordinator::consumer_heartbeat(const s
       co_return fail(ErrorCode::GROUP_ID_NOT_FOUND, request.member_epoch < 0
                                                         ? "Group " + group_id + " not found."
                                                         : "Consumer group " + group_id + " not found.");
-    auto made = std::make_unique<ConsumerGroup>(group_id, consumer_config_);
+    auto made = std::make_unique<ConsumerGroup>(group_id, consumer_config_for(group_id));
     g = made.get();
     consumer_groups_[group_id] = std::move(made);
+  } else if (group_timeouts_) {
+    g->set_timeouts(group_timeouts_->of(group_id));  // its configs may have changed since
   }
   auto result = g->heartbeat(request, topics, Clock::now());
   auto written = persist_if_dirty(*g);
@@ -588,7 +600,7 @@ void Coordinator::restore_consumer_groups(int32_t partition_index) {
   for (const auto& [id, persisted] : persisted_consumer_groups_) {
     if (offsets_partition_for(id, offsets_partitions_) != partition_index) continue;
     auto& slot = consumer_groups_[id];
-    slot = std::make_unique<ConsumerGroup>(id, consumer_config_);
+    slot = std::make_unique<ConsumerGroup>(id, consumer_config_for(id));
     slot->restore(persisted.value, Clock::now());
     if (persisted.value.members.empty())
       empty_since_ms_.try_emplace(id, wall_clock_ms());

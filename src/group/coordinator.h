@@ -20,6 +20,7 @@
 #include "cluster/partition.h"
 #include "group/consumer_group.h"
 #include "group/group.h"
+#include "group/group_timeouts.h"
 #include "group/offsets_format.h"
 #include "protocol/record_codec.h"
 
@@ -83,6 +84,9 @@ class Coordinator {
   // group.consumer.* (KIP-848 consumer groups).
   void set_consumer_group_config(ConsumerGroupConfig config) { consumer_config_ = std::move(config); }
   const ConsumerGroupConfig& consumer_group_config() const { return consumer_config_; }
+  // Each group's session timeout and heartbeat interval (its GROUP configs,
+  // else consumer_config_'s); read at each heartbeat. Owned by the Broker.
+  void set_group_timeouts(const GroupTimeoutTable* table) { group_timeouts_ = table; }
   // The topic catalogue (mixed groups map topic names and ids with it).
   void set_topic_catalog(TopicCatalog catalog) { catalog_ = std::move(catalog); }
   // offsets.retention.minutes and offsets.retention.check.interval.ms, as
@@ -266,6 +270,9 @@ class Coordinator {
   // Builds the consumer groups of a loaded partition from their images.
   void restore_consumer_groups(int32_t partition_index);
   ConsumerGroupConfig consumer_config_;
+  const GroupTimeoutTable* group_timeouts_ = nullptr;
+  // consumer_config_ with the group's own timings.
+  ConsumerGroupConfig consumer_config_for(const std::string& group_id) const;
   TopicCatalog catalog_;
   std::map<std::string, std::map<std::pair<std::string, int32_t>, OffsetValue>> offsets_;
   // Transactional offset commits not yet committed or aborted: producer id ->

@@ -59,6 +59,8 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
   connection_quotas_ =
       std::make_unique<ConnectionQuotas>(std::move(listener_names), config_.inter_broker_listener().name);
   connection_quotas_->configure(effective_connection_quotas(config_.connection_quota_static, {}, config_.node_id));
+  // Until dynamic configs are installed: the broker's own timings.
+  group_timeouts_.set(group_timeouts({}, config_.group_config_bounds()), {});
   // Its one thread runs this first.
   asio::post(control_pool_, [] { name_this_thread("broker-control"); });
 }
@@ -645,6 +647,7 @@ void Broker::start() {
     consumer_config.migration_policy = group::parse_migration_policy(config_.group_consumer_migration_policy)
                                            .value_or(group::MigrationPolicy::Bidirectional);
     coordinators_.back()->set_consumer_group_config(std::move(consumer_config));
+    coordinators_.back()->set_group_timeouts(&group_timeouts_);
     coordinators_.back()->set_topic_catalog(group_topic_catalog());
   }
   auto txn_topic = topics_.find(txn::kTransactionStateTopic);

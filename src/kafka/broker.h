@@ -365,6 +365,8 @@ class Broker {
   std::unique_ptr<RequestMemoryPool> request_memory_pool_;
   std::vector<std::unique_ptr<RequestMetrics>> request_metrics_;   // one per shard
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
+  // Each consumer group's timings (its GROUP configs), shared by them all.
+  group::GroupTimeoutTable group_timeouts_;
   std::atomic<int32_t> offsets_partitions_{0};
   // In a cluster, the __consumer_offsets partitions this broker's coordinators
   // have replayed since they took them over. Written on the partitions'

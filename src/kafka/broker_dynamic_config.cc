@@ -49,6 +49,10 @@ std::vector<std::string> Broker::install_dynamic_configs(const DynamicBrokerConf
                                    .io_max_bytes_per_second = cleaner.io_max_bytes_per_second});
   connection_quotas_->configure(effective_connection_quotas(config_.connection_quota_static, configs, config_.node_id));
   client_quotas_.configure(configs.client_quotas);
+  const auto bounds = config_.group_config_bounds();
+  std::map<std::string, GroupTimeouts> per_group;
+  for (const auto& [group, values] : configs.group_configs) per_group[group] = group_timeouts(values, bounds);
+  group_timeouts_.set(group_timeouts({}, bounds), std::move(per_group));
   return topics_.set_defaults(defaults);
 }
 

@@ -5,7 +5,8 @@
 // from it gives a LogConfig or ConfigError; the connection quotas it holds
 // (max.connections.per.ip.overrides is parsed from it) resolve without
 // throwing, and every change between it and nothing validates or throws
-// ConfigError; its client quotas describe and resolve without a crash.
+// ConfigError; its client quotas describe and resolve without a crash; each
+// group's configs validate or throw ConfigError, and give timings >= 1.
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 #include "config/connection_quota_config.h"
 #include "config/dynamic_broker_config.h"
 #include "config/dynamic_cleaner_config.h"
+#include "config/group_config.h"
 
 using namespace runnel;
 
@@ -53,6 +55,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     validate_cleaner_change(CleanerSettings{}, DynamicBrokerConfigs{}, configs, node);
   } catch (const ConfigError&) {
+  }
+  for (const auto& [group, values] : configs.group_configs) {
+    try {
+      validate_group_configs(values, GroupConfigBounds{});
+    } catch (const ConfigError&) {
+    }
+    auto t = group_timeouts(values, GroupConfigBounds{});
+    if (t.session_timeout_ms < 1 || t.heartbeat_interval_ms < 1) __builtin_trap();
   }
   // The client quotas it holds: an empty filter describes them all; every
   // lookup resolves without throwing.

@@ -1,12 +1,15 @@
-// Topic and broker configuration: DescribeConfigs (32), AlterConfigs (33),
-// IncrementalAlterConfigs (44). Topic configs use Kafka's names; changes are
-// validated in full before any is applied and persist in the topic catalogue.
+// Topic, broker and group configuration: DescribeConfigs (32), AlterConfigs
+// (33), IncrementalAlterConfigs (44). Topic configs use Kafka's names;
+// changes are validated in full before any is applied and persist in the
+// topic catalogue. BROKER resources: handlers/broker_configs.h; GROUP
+// resources: handlers/group_configs.h.
 #include "config/dynamic_broker_config.h"
 #include "config/list_config_op.h"
 #include "config/topic_config.h"
 #include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/broker_configs.h"
+#include "kafka/handlers/group_configs.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
 
@@ -15,14 +18,18 @@ namespace {
 
 constexpr int8_t kTopicResource = 2;
 constexpr int8_t kBrokerResource = 4;
+constexpr int8_t kGroupResource = 32;
 
 // ACLs as Kafka's: a topic's configs need DESCRIBE_CONFIGS / ALTER_CONFIGS on
-// the topic (else TOPIC_AUTHORIZATION_FAILED), a broker's on the cluster
-// (else CLUSTER_AUTHORIZATION_FAILED). NONE when allowed.
+// the topic (else TOPIC_AUTHORIZATION_FAILED), a group's on the group (else
+// GROUP_AUTHORIZATION_FAILED), a broker's on the cluster (else
+// CLUSTER_AUTHORIZATION_FAILED). NONE when allowed.
 ErrorCode config_access_error(const RequestContext& ctx, int8_t resource_type, const std::string& name,
                               security::AclOperation op) {
   if (resource_type == kTopicResource)
     return authorized_topic(ctx, op, name) ? ErrorCode::NONE : ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+  if (resource_type == kGroupResource)
+    return authorized_group(ctx, op, name) ? ErrorCode::NONE : ErrorCode::GROUP_AUTHORIZATION_FAILED;
   return authorized_cluster(ctx, op) ? ErrorCode::NONE : ErrorCode::CLUSTER_AUTHORIZATION_FAILED;
 }
 template <class Resource>
@@ -51,6 +58,8 @@ asio::awaitable<protocol::DescribeConfigsResponse> handle_describe_configs(Reque
     }
     if (resource.resource_type == kBrokerResource) {
       describe_broker_resource(broker, resource, request.include_synonyms, request.include_documentation, result);
+    } else if (resource.resource_type == kGroupResource) {
+      describe_group_resource(broker, resource, request.include_synonyms, request.include_documentation, result);
     } else if (resource.resource_type == kTopicResource) {
       auto info = broker.topics().find(resource.resource_name);
       if (!info) {
@@ -134,6 +143,17 @@ asio::awaitable<std::pair<ErrorCode, std::string>> alter_topic(Broker& broker, c
   co_return std::pair{error, message};
 }
 
+// A BROKER or GROUP resource's change. (Not a ?: of two co_awaits: GCC 12
+// destroys the result twice.)
+asio::awaitable<std::pair<ErrorCode, std::string>> alter_broker_or_group(Broker& broker, int8_t resource_type,
+                                                                         const std::string& name,
+                                                                         const std::vector<BrokerConfigChange>& changes,
+                                                                         bool replace, bool validate_only) {
+  if (resource_type == kBrokerResource)
+    co_return co_await alter_broker_resource(broker, name, changes, replace, validate_only);
+  co_return co_await alter_group_resource(broker, name, changes, replace, validate_only);
+}
+
 }  // namespace
 
 asio::awaitable<protocol::AlterConfigsResponse> handle_alter_configs(RequestContext& ctx,
@@ -150,18 +170,18 @@ asio::awaitable<protocol::AlterConfigsResponse> handle_alter_configs(RequestCont
       result.error_code = code(denied);
       continue;
     }
-    if (resource.resource_type == kBrokerResource) {
+    if (resource.resource_type == kBrokerResource || resource.resource_type == kGroupResource) {
       std::vector<BrokerConfigChange> changes;
       for (auto& c : resource.configs) changes.push_back({c.name, c.value, 0});
-      auto [error, message] = co_await alter_broker_resource(broker, resource.resource_name, changes, /*replace=*/true,
-                                                             request.validate_only);
+      auto [error, message] = co_await alter_broker_or_group(broker, resource.resource_type, resource.resource_name,
+                                                             changes, /*replace=*/true, request.validate_only);
       result.error_code = code(error);
       result.error_message = message.empty() ? std::nullopt : std::optional<std::string>(message);
       continue;
     }
     if (resource.resource_type != kTopicResource) {
       result.error_code = code(ErrorCode::INVALID_REQUEST);
-      result.error_message = "Only topic and broker configurations can be altered";
+      result.error_message = "Only topic, broker and group configurations can be altered";
       continue;
     }
     if (!broker.topics().find(resource.resource_name)) {
@@ -193,18 +213,18 @@ asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle_incremental_al
       result.error_code = code(denied);
       continue;
     }
-    if (resource.resource_type == kBrokerResource) {
+    if (resource.resource_type == kBrokerResource || resource.resource_type == kGroupResource) {
       std::vector<BrokerConfigChange> changes;
       for (auto& c : resource.configs) changes.push_back({c.name, c.value, c.config_operation});
-      auto [error, message] = co_await alter_broker_resource(broker, resource.resource_name, changes,
-                                                             /*replace=*/false, request.validate_only);
+      auto [error, message] = co_await alter_broker_or_group(broker, resource.resource_type, resource.resource_name,
+                                                             changes, /*replace=*/false, request.validate_only);
       result.error_code = code(error);
       result.error_message = message.empty() ? std::nullopt : std::optional<std::string>(message);
       continue;
     }
     if (resource.resource_type != kTopicResource) {
       result.error_code = code(ErrorCode::INVALID_REQUEST);
-      result.error_message = "Only topic and broker configurations can be altered";
+      result.error_message = "Only topic, broker and group configurations can be altered";
       continue;
     }
     auto info = broker.topics().find(resource.resource_name);

@@ -108,7 +108,9 @@ class Member:
 class ConsumerGroupProtocolTest(BrokerTestCase):
     # A short heartbeat interval: reconciliation takes a few heartbeats.
     broker_sets = {"num.partitions": 3, "group.consumer.heartbeat.interval.ms": 500,
-                   "group.consumer.session.timeout.ms": 10000}
+                   "group.consumer.session.timeout.ms": 10000,
+                   # Kafka's bounds for the two (45 s, 5 s by default) let them be this short.
+                   "group.consumer.min.session.timeout.ms": 1000, "group.consumer.min.heartbeat.interval.ms": 100}
 
     @classmethod
     def setUpClass(cls):

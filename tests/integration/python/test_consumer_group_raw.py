@@ -203,7 +203,11 @@ class ConsumerGroupRawTest(Raw, BrokerTestCase):
 
 
 class ConsumerGroupRestartTest(Raw, BrokerTestCase):
-    broker_sets = {"num.partitions": 3, "group.consumer.session.timeout.ms": 4000}
+    # Below Kafka's bounds (45 s, 5 s), so they are lowered too; the interval
+    # must stay under the session, as Kafka requires.
+    broker_sets = {"num.partitions": 3, "group.consumer.session.timeout.ms": 4000,
+                   "group.consumer.min.session.timeout.ms": 1000, "group.consumer.heartbeat.interval.ms": 1000,
+                   "group.consumer.min.heartbeat.interval.ms": 100}
 
     def test_group_survives_a_restart_and_silent_members_are_fenced(self):
         create_topic(self.bootstrap, "cg-restart", 3)

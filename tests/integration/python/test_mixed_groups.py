@@ -20,7 +20,10 @@ CLASSIC, CONSUMER = 0, 1  # ConsumerGroupDescribe's member type (KIP-1099)
 
 class MixedGroupTest(BrokerTestCase):
     broker_sets = {"num.partitions": 3, "group.consumer.heartbeat.interval.ms": 500,
-                   "group.consumer.session.timeout.ms": 10000, "group.initial.rebalance.delay.ms": 0}
+                   "group.consumer.session.timeout.ms": 10000,
+                   # Kafka's bounds for the two (45 s, 5 s by default) let them be this short.
+                   "group.consumer.min.session.timeout.ms": 1000, "group.consumer.min.heartbeat.interval.ms": 100,
+                   "group.initial.rebalance.delay.ms": 0}
 
     @classmethod
     def setUpClass(cls):

@@ -328,6 +328,13 @@ TEST(BrokerConfig, ConsumerGroupProtocolSettings) {
   EXPECT_THROW(set_config(c, "group.consumer.assignors", "sticky"), ConfigError);
   EXPECT_THROW(set_config(c, "group.consumer.assignors", " , "), ConfigError);
   EXPECT_THROW(set_config(c, "group.consumer.heartbeat.interval.ms", "0"), ConfigError);
+  // Kafka's bounds (45-60 s, 5-15 s) refuse those two at start-up until lowered.
+  EXPECT_THROW(validate_config(c), ConfigError);
+  set_config(c, "group.consumer.min.session.timeout.ms", "1000");
+  set_config(c, "group.consumer.min.heartbeat.interval.ms", "100");
+  EXPECT_NO_THROW(validate_config(c));
+  EXPECT_EQ(c.group_config_bounds().min_session_timeout_ms, 1000);
+  EXPECT_EQ(c.group_config_bounds().max_heartbeat_interval_ms, 15000);
 }
 
 TEST(BrokerConfig, GroupSizeLimits) {

@@ -1,4 +1,4 @@
-#include "app/broker_config_command.h"
+#include "app/config_command.h"
 
 #include <nlohmann/json.hpp>
 
@@ -8,19 +8,13 @@
 #include "protocol/messages.h"
 
 namespace runnel::app {
-namespace {
-
-constexpr int8_t kBrokerResourceType = 4;
-
-}  // namespace
-
-int broker_describe_config(const BrokerConfigOptions& o, std::ostream& out, std::ostream& err) {
+int describe_config(const ConfigCommandOptions& o, std::ostream& out, std::ostream& err) {
   try {
     AdminClient client(o.bootstrap);
     protocol::DescribeConfigsRequest req;
     auto& r = req.resources.emplace_back();
-    r.resource_type = kBrokerResourceType;
-    r.resource_name = o.broker;
+    r.resource_type = o.resource_type;
+    r.resource_name = o.resource_name;
     r.configuration_keys.reset();
     auto resp = client.call<protocol::DescribeConfigsResponse>(req, 2);
     if (resp.results.empty()) throw AdminError("empty DescribeConfigs response");
@@ -50,8 +44,8 @@ int broker_describe_config(const BrokerConfigOptions& o, std::ostream& out, std:
   }
 }
 
-int broker_alter_config(const BrokerConfigOptions& o, const std::map<std::string, std::string>& set,
-                        const std::vector<std::string>& remove, std::ostream& out, std::ostream& err) {
+int alter_config(const ConfigCommandOptions& o, const std::map<std::string, std::string>& set,
+                 const std::vector<std::string>& remove, std::ostream& out, std::ostream& err) {
   try {
     if (set.empty() && remove.empty()) {
       err << "Error: nothing to change (--set key=value, --delete key)\n";
@@ -60,8 +54,8 @@ int broker_alter_config(const BrokerConfigOptions& o, const std::map<std::string
     AdminClient client(o.bootstrap);
     protocol::IncrementalAlterConfigsRequest req;
     auto& r = req.resources.emplace_back();
-    r.resource_type = kBrokerResourceType;
-    r.resource_name = o.broker;
+    r.resource_type = o.resource_type;
+    r.resource_name = o.resource_name;
     for (const auto& [k, v] : set) {
       auto& c = r.configs.emplace_back();
       c.name = k;
@@ -78,11 +72,14 @@ int broker_alter_config(const BrokerConfigOptions& o, const std::map<std::string
     if (resp.responses.empty()) throw AdminError("empty IncrementalAlterConfigs response");
     const auto& result = resp.responses.front();
     std::string what = result.error_code == 0 ? "OK" : error_text(result.error_code, result.error_message);
-    std::string entity = o.broker.empty() ? "<default>" : o.broker;
+    const bool group = o.resource_type == kGroupConfigResource;
+    std::string entity = o.resource_name.empty() ? "<default>" : o.resource_name;
     if (o.json)
-      out << nlohmann::json{{"broker", entity}, {"ok", result.error_code == 0}, {"status", what}}.dump(2) << "\n";
+      out << nlohmann::json{{group ? "group" : "broker", entity}, {"ok", result.error_code == 0}, {"status", what}}
+                 .dump(2)
+          << "\n";
     else
-      print_table(out, {{"BROKER", "STATUS"}, {entity, what}});
+      print_table(out, {{group ? "GROUP" : "BROKER", "STATUS"}, {entity, what}});
     return result.error_code == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";

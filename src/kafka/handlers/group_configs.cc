@@ -1,0 +1,115 @@
+#include "kafka/handlers/group_configs.h"
+
+#include <map>
+#include <optional>
+
+#include "config/dynamic_broker_config.h"
+#include "config/group_config.h"
+#include "config/list_config_op.h"
+
+namespace runnel {
+namespace {
+
+constexpr int8_t kIntType = 3;  // Kafka's ConfigType INT
+
+}  // namespace
+
+void describe_group_resource(Broker& broker, const protocol::DescribeConfigsRequest::DescribeConfigsResource& resource,
+                             bool include_synonyms, bool include_documentation,
+                             protocol::DescribeConfigsResponse::DescribeConfigsResult& result) {
+  if (resource.resource_name.empty()) {
+    result.error_code = code(ErrorCode::INVALID_REQUEST);
+    result.error_message = "Group name must not be empty";
+    return;
+  }
+  const auto dynamic = broker.dynamic_configs();
+  const auto bounds = broker.config().group_config_bounds();
+  const ConfigMap* own = nullptr;
+  if (auto it = dynamic.group_configs.find(resource.resource_name); it != dynamic.group_configs.end())
+    own = &it->second;
+  for (const auto& info : group_config_infos()) {
+    if (resource.configuration_keys && !resource.configuration_keys->empty() &&
+        std::find(resource.configuration_keys->begin(), resource.configuration_keys->end(), info.name) ==
+            resource.configuration_keys->end())
+      continue;
+    // Kafka's createGroupConfigEntry: the group's own value, then the
+    // broker key it defaults to (static here: runnel's group.consumer.* keys
+    // are not dynamic), then Kafka's default.
+    std::vector<ConfigLevel> levels;
+    if (own)
+      if (auto v = own->find(info.name); v != own->end())
+        levels.push_back({info.name, v->second, ConfigSource::kDynamicGroup});
+    const std::string broker_value = std::to_string(group_config_broker_value(info, bounds));
+    const std::string kafka_default = std::to_string(info.kafka_default);
+    if (broker_value != kafka_default) levels.push_back({info.broker_key, broker_value, ConfigSource::kStaticBroker});
+    levels.push_back({info.broker_key, kafka_default, ConfigSource::kDefault});
+    auto& entry = result.configs.emplace_back();
+    entry.name = info.name;
+    entry.value = levels.front().value;
+    entry.read_only = false;
+    entry.is_default = levels.front().source == ConfigSource::kDefault;
+    entry.config_source = static_cast<int8_t>(levels.front().source);
+    entry.is_sensitive = false;
+    entry.config_type = kIntType;
+    entry.documentation = std::nullopt;
+    if (include_documentation) entry.documentation = info.documentation;
+    if (include_synonyms)
+      for (const auto& level : levels)
+        entry.synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
+  }
+}
+
+asio::awaitable<std::pair<ErrorCode, std::string>> alter_group_resource(Broker& broker, const std::string& group,
+                                                                        const std::vector<BrokerConfigChange>& changes,
+                                                                        bool replace, bool validate_only) {
+  if (group.empty())
+    co_return std::pair{ErrorCode::INVALID_REQUEST, std::string("Default group resources are not allowed.")};
+  ConfigMap next;
+  if (!replace) {
+    const auto dynamic = broker.dynamic_configs();
+    if (auto it = dynamic.group_configs.find(group); it != dynamic.group_configs.end()) next = it->second;
+  }
+  std::vector<std::string> nulls;
+  for (const auto& c : changes) {
+    const auto op = static_cast<AlterConfigOp>(c.op);
+    if (op == AlterConfigOp::kDelete) {
+      next.erase(c.name);
+    } else if (op == AlterConfigOp::kSet) {
+      if (!c.value) {
+        nulls.push_back(c.name);
+        continue;
+      }
+      next[c.name] = *c.value;
+    } else if (op == AlterConfigOp::kAppend || op == AlterConfigOp::kSubtract) {
+      // No group config is a list.
+      co_return std::pair{ErrorCode::INVALID_CONFIG, not_a_list_message(op, c.name)};
+    } else {
+      co_return std::pair{ErrorCode::INVALID_REQUEST,
+                          "Unknown config operation " + std::to_string(c.op) + " for " + c.name};
+    }
+  }
+  if (!nulls.empty()) {
+    std::string names;
+    for (const auto& n : nulls) names += (names.empty() ? "" : ",") + n;
+    co_return std::pair{ErrorCode::INVALID_CONFIG, "Null value not supported for group configs: " + names};
+  }
+  try {
+    validate_group_configs(next, broker.config().group_config_bounds());
+  } catch (const ConfigError& e) {
+    co_return std::pair{ErrorCode::INVALID_CONFIG, std::string(e.what())};
+  }
+  if (validate_only) co_return std::pair{ErrorCode::NONE, std::string()};
+  auto change = [&group, &next](const DynamicBrokerConfigs& current) {
+    DynamicBrokerConfigs updated = current;
+    if (next.empty())
+      updated.group_configs.erase(group);
+    else
+      updated.group_configs[group] = next;
+    return updated;
+  };
+  std::string message;
+  auto error = co_await broker.update_dynamic_configs(change, &message);
+  co_return std::pair{error, message};
+}
+
+}  // namespace runnel
