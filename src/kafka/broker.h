@@ -166,6 +166,12 @@ class Broker {
   // unless this shard holds it open and this node leads it (in a cluster a
   // follower replica is the replication machinery's alone).
   cluster::Partition* partition(const std::string& topic, int32_t partition);
+  // Any replica of the partition this shard holds open, leader or follower,
+  // or nullptr: for reporting on its log (DescribeLogDirs), never for
+  // serving it.
+  cluster::Partition* replica(const std::string& topic, int32_t partition) {
+    return partitions_.partition(topic, partition);
+  }
 
   // Creates the topic and opens its partitions. Errors as TopicTable::create
   // (POLICY_VIOLATION past runnel.max.partitions), or KAFKA_STORAGE_ERROR when

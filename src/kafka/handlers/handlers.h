@@ -44,6 +44,8 @@ asio::awaitable<protocol::DescribeTopicPartitionsResponse> handle_describe_topic
     RequestContext&, protocol::DescribeTopicPartitionsRequest&);
 asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(RequestContext&,
                                                                           protocol::InitProducerIdRequest&);
+asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(RequestContext&,
+                                                                            protocol::DescribeLogDirsRequest&);
 asio::awaitable<protocol::DescribeProducersResponse> handle_describe_producers(RequestContext&,
                                                                                protocol::DescribeProducersRequest&);
 asio::awaitable<protocol::AddPartitionsToTxnResponse> handle_add_partitions_to_txn(

@@ -802,6 +802,25 @@ def batches(records):
     return out
 
 
+def plain_login(port, user, password, timeout=10.0):
+    """A new connection logged in with SASL PLAIN (SaslHandshake v1,
+    SaslAuthenticate v1, correlation ids 1 and 2); raises unless both succeed."""
+    c = Conn(port, timeout=timeout)
+    try:
+        c.send(frame(header_v1(17, 1, 1) + string("PLAIN")))
+        r = Reader(c.recv_frame())
+        if (r.i32(), r.i16()) != (1, 0):
+            raise ConnectionError("SaslHandshake PLAIN refused")
+        c.send(frame(header_v1(36, 1, 2) + nbytes(b"\0" + user.encode() + b"\0" + password.encode())))
+        r = Reader(c.recv_frame())
+        if (r.i32(), r.i16()) != (2, 0):
+            raise ConnectionError("SaslAuthenticate refused for " + user)
+        return c
+    except BaseException:
+        c.close()
+        raise
+
+
 def round_trip(port, request, timeout=10.0):
     """Sends one request on a new connection and returns its response frame."""
     c = Conn(port, timeout=timeout)

@@ -19,7 +19,6 @@ from cluster import Cluster, wait_for
 from helpers import BrokerTestCase, create_topic
 from test_acls import secured_broker, runnel, USERS
 from test_broker_configs import describe, incremental_alter, roundtrip
-from test_cluster_credentials import plain_login
 
 GROUP = 32
 SET, DELETE, APPEND = 0, 1, 2
@@ -225,14 +224,8 @@ class GroupConfigAclTest(unittest.TestCase):
             self.assertTrue(wait_port(port, 10.0))
 
             def as_alice(api_key, version, body):
-                c = kproto.Conn(port, timeout=10)
+                c = kproto.plain_login(port, "alice", USERS["alice"])
                 try:
-                    c.send(kproto.frame(kproto.header_v1(17, 1, 1) + kproto.string("PLAIN")))
-                    c.recv_frame()
-                    token = b"\0alice\0" + USERS["alice"].encode()
-                    c.send(kproto.frame(kproto.header_v1(36, 1, 2) + kproto.nbytes(token)))
-                    r = kproto.Reader(c.recv_frame())
-                    self.assertEqual((r.i32(), r.i16()), (2, 0))
                     c.send(kproto.frame(kproto.header_v1(api_key, version, 3) + body))
                     r = kproto.Reader(c.recv_frame())
                     self.assertEqual(r.i32(), 3)

@@ -413,5 +413,41 @@ TEST(Golden, WriteTxnMarkersV0AndV1) {
                                                    1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 52}));
 }
 
+TEST(Golden, DescribeLogDirsV0AndV4) {
+  // kafka-log-dirs.sh --describe asks for every topic: null. v0: a classic
+  // null array; v4 (flexible): a compact null array, then the tags.
+  EXPECT_FALSE(decode<DescribeLogDirsRequest>({0xff, 0xff, 0xff, 0xff}, 0).topics.has_value());
+  EXPECT_FALSE(decode<DescribeLogDirsRequest>({0x00, 0x00}, 4).topics.has_value());
+  DescribeLogDirsRequest one;
+  auto& t = one.topics.emplace().emplace_back();
+  t.topic = "t";
+  t.partitions = {2};
+  EXPECT_EQ(encode(one, 0), (std::vector<uint8_t>{0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2}));
+  // The v4 response: top-level error (v3+), one directory with one
+  // partition, its volume's total and usable bytes (v4, KIP-827).
+  DescribeLogDirsResponse resp;
+  auto& dir = resp.results.emplace_back();
+  dir.log_dir = "/d";
+  auto& topic = dir.topics.emplace_back();
+  topic.name = "t";
+  auto& p = topic.partitions.emplace_back();
+  p.partition_index = 2;
+  p.partition_size = 300;
+  dir.total_bytes = 1000;
+  dir.usable_bytes = 400;
+  std::vector<uint8_t> expected = {
+      0,    0,    0,   0,                                                                  // throttle
+      0,    0,                                                                             // error
+      0x02, 0,    0,   0x03, '/', 'd',                                                     // results, error, dir
+      0x02, 0x02, 't',                                                                     // topics, name
+      0x02, 0,    0,   0,    2,   0,   0,    0,    0, 0,    0, 0x01, 0x2c,                 // partition 2, size 300
+      0,    0,    0,   0,    0,   0,   0,    0,    0, 0x00,                                // lag, future, tags
+      0x00,                                                                                // topic tags
+      0,    0,    0,   0,    0,   0,   0x03, 0xe8, 0, 0,    0, 0,    0,    0, 0x01, 0x90,  // total, usable
+      0x00, 0x00};                                                                         // result tags, tags
+  EXPECT_EQ(encode(resp, 4), expected);
+  EXPECT_EQ(decode<DescribeLogDirsResponse>(expected, 4), resp);
+}
+
 }  // namespace
 }  // namespace runnel::protocol

@@ -1,0 +1,185 @@
+"""DescribeLogDirs (35), v0-4, over raw sockets (no client on the machine
+sends it: kafka-log-dirs.sh and the admin consoles that show topic sizes are
+JVM or Go): the broker's one log directory, absolute, with the size of every
+partition replica it holds (all topics, or those asked for; unknown ones left
+out), v3's top-level error, v4's volume sizes, DESCRIBE on the cluster
+(CLUSTER_AUTHORIZATION_FAILED without it), and in a cluster each broker
+reporting its follower replicas too, whose sizes match the leader's."""
+import os
+import unittest
+
+from kafka.admin import NewTopic
+
+import kproto
+from broker import wait_port
+from cluster import Cluster, wait_for
+from helpers import BrokerTestCase, admin, create_topic, producer, wait_for_partitions
+from test_acls import USERS, admin_properties, runnel, secured_broker
+
+CLUSTER_AUTHORIZATION_FAILED = 31
+
+
+def request(version, topics=None, correlation_id=5):
+    """topics: None for all, else {topic: [partitions]}."""
+    if version >= 2:
+        items = None if topics is None else [
+            kproto.cstring(t) + kproto.carray([kproto.i32(p) for p in ps]) + kproto.NO_TAGS
+            for t, ps in topics.items()]
+        return kproto.frame(kproto.header_v2(35, version, correlation_id) + kproto.carray(items) + kproto.NO_TAGS)
+    if topics is None:
+        body = kproto.i32(-1)
+    else:
+        body = kproto.i32(len(topics)) + b"".join(
+            kproto.string(t) + kproto.i32(len(ps)) + b"".join(kproto.i32(p) for p in ps) for t, ps in topics.items())
+    return kproto.frame(kproto.header_v1(35, version, correlation_id) + body)
+
+
+def parse(payload, version):
+    """-> (top-level error or None, [{error, dir, topics: {name: {p: size}}, total, usable}])."""
+    flexible = version >= 2
+    if flexible:
+        corr, r = kproto.flexible_response(payload)
+    else:
+        r = kproto.Reader(payload)
+        corr = r.i32()
+    assert corr == 5
+    string = r.cstring if flexible else r.string
+
+    def array(item):
+        n = r.carray_len() if flexible else r.i32()
+        return [item() for _ in range(max(n, 0))]
+
+    r.i32()  # throttle
+    top = r.i16() if version >= 3 else None
+
+    def partition():
+        p, size, lag, future = r.i32(), r.i64(), r.i64(), r.take(1)[0]
+        assert lag == 0 and future == 0
+        if flexible:
+            r.tags()
+        return p, size
+
+    def topic():
+        name = string()
+        parts = dict(array(partition))
+        if flexible:
+            r.tags()
+        return name, parts
+
+    def result():
+        out = {"error": r.i16(), "dir": string(), "topics": dict(array(topic))}
+        if version >= 4:
+            out["total"], out["usable"] = r.i64(), r.i64()
+        if flexible:
+            r.tags()
+        return out
+
+    results = array(result)
+    return top, results
+
+
+def describe(port, version, topics=None):
+    return parse(kproto.round_trip(port, request(version, topics)), version)
+
+
+class DescribeLogDirsTest(BrokerTestCase):
+    broker_sets = {"num.partitions": 1}
+
+    def setUp(self):
+        self.port = self.broker.port
+
+    def tearDown(self):
+        self.assertBrokerAlive()
+
+    def test_every_version_reports_the_directory_and_partition_sizes(self):
+        create_topic(self.bootstrap, "ld-sizes", 3)
+        p = producer(self.bootstrap, acks="all")
+        for _ in range(20):
+            p.send("ld-sizes", value=b"x" * 1000, partition=0)
+        p.flush(10)
+        p.close(5)
+        for version in range(5):
+            top, results = describe(self.port, version)
+            self.assertEqual(top, 0 if version >= 3 else None)
+            self.assertEqual(len(results), 1, version)
+            d = results[0]
+            self.assertEqual(d["error"], 0)
+            self.assertEqual(d["dir"], os.path.abspath(self.broker.data_dir).rstrip("/"))
+            sizes = d["topics"]["ld-sizes"]
+            self.assertEqual(sorted(sizes), [0, 1, 2])
+            self.assertGreater(sizes[0], 20 * 1000)
+            self.assertEqual((sizes[1], sizes[2]), (0, 0))
+            if version >= 4:
+                self.assertGreater(d["total"], 0)
+                self.assertTrue(0 <= d["usable"] <= d["total"])
+
+    def test_only_the_partitions_asked_for(self):
+        create_topic(self.bootstrap, "ld-some", 2)
+        _, results = describe(self.port, 4, {"ld-some": [1, 7], "ld-missing": [0]})
+        self.assertEqual(results[0]["topics"], {"ld-some": {1: 0}})
+        _, results = describe(self.port, 1, {"ld-some": [0]})
+        self.assertEqual(results[0]["topics"], {"ld-some": {0: 0}})
+        _, results = describe(self.port, 2, {})
+        self.assertEqual(results[0]["topics"], {})
+
+
+class DescribeLogDirsAclTest(unittest.TestCase):
+    def test_needs_describe_on_the_cluster(self):
+        b = secured_broker()
+        b.start()
+        try:
+            port = int(b.sasl.split(":")[1])
+            self.assertTrue(wait_port(port, 10.0))
+
+            def as_alice(version):
+                c = kproto.plain_login(port, "alice", USERS["alice"])
+                try:
+                    c.send(request(version))
+                    return parse(c.recv_frame(), version)
+                finally:
+                    c.close()
+
+            self.assertEqual(as_alice(3), (CLUSTER_AUTHORIZATION_FAILED, []))
+            self.assertEqual(as_alice(1), (None, []))
+            r = runnel("acl", "add", "--bootstrap-server", b.sasl, "--command-config", admin_properties(b.tmp),
+                       "--allow-principal", "User:alice", "--operation", "Describe", "--cluster")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            top, results = as_alice(3)
+            self.assertEqual((top, len(results)), (0, 1))
+            self.assertTrue(b.alive(), b.log())
+        finally:
+            b.cleanup()
+
+
+class ClusterDescribeLogDirsTest(unittest.TestCase):
+    def test_each_broker_reports_its_replicas_leaders_and_followers(self):
+        with Cluster(3) as c:
+            a = admin(c.bootstrap)
+            try:
+                a.create_topics([NewTopic("ld-rf3", 1, 3)])
+            finally:
+                a.close()
+            wait_for_partitions(c.bootstrap, "ld-rf3", 1)
+            p = producer(c.bootstrap, acks="all")
+            for _ in range(10):
+                p.send("ld-rf3", value=b"y" * 500, partition=0)
+            p.flush(10)
+            p.close(5)
+
+            def sizes():
+                out = {}
+                for n, b in c.brokers.items():
+                    _, results = describe(b.port, 4, {"ld-rf3": [0]})
+                    out[n] = results[0]["topics"].get("ld-rf3", {}).get(0)
+                return out
+
+            # Replication factor 3 on three brokers: every one holds a replica,
+            # the same bytes once the followers caught up.
+            self.assertTrue(wait_for(lambda: len(set(sizes().values())) == 1, timeout=15), sizes())
+            self.assertGreater(next(iter(sizes().values())), 10 * 500)
+            for b in c.brokers.values():
+                self.assertTrue(b.alive(), b.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
