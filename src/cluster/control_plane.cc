@@ -451,6 +451,68 @@ ErrorCode ControlPlane::resign_offline_leader(const std::string& topic, Partitio
   return ErrorCode::NONE;
 }
 
+std::vector<ErrorCode> ControlPlane::elect_leaders_on_request(
+    const std::vector<std::pair<std::string, int32_t>>& partitions, bool unclean) {
+  std::vector<ErrorCode> out;
+  out.reserve(partitions.size());
+  // Decided on a view at least as new as etcd is when asked (as the
+  // controller's own elections); a write that meets a newer state (the
+  // controller's election, an ISR change) decides again on that, a few times.
+  auto catch_up = [this]() -> std::optional<int64_t> {
+    etcd::RangeResponse now;
+    if (!admin_client_.range(keys_.controller(), {}, now).is_ok()) return std::nullopt;
+    if (!cache_->wait_for_revision(now.revision, std::chrono::seconds(2))) return std::nullopt;
+    return now.revision;
+  };
+  auto synced = catch_up();
+  bool wrote = false;
+  for (const auto& [topic, partition] : partitions) {
+    ErrorCode result = ErrorCode::REQUEST_TIMED_OUT;
+    for (int attempt = 0; synced && attempt < 3; ++attempt) {
+      result = elect_one_on_request(topic, partition, unclean);
+      if (result != ErrorCode::FENCED_LEADER_EPOCH) break;
+      result = ErrorCode::REQUEST_TIMED_OUT;
+      synced = catch_up();
+    }
+    wrote = wrote || result == ErrorCode::NONE;
+    out.push_back(result);
+  }
+  // The caller's next Metadata shows the new leaders.
+  if (wrote)
+    if (auto now = catch_up(); !now) spdlog::warn("the metadata watch is behind etcd: Metadata may lag");
+  return out;
+}
+
+ErrorCode ControlPlane::elect_one_on_request(const std::string& topic, int32_t partition, bool unclean) {
+  auto view = cache_->topic(topic);
+  if (!view || partition < 0 || partition >= static_cast<int32_t>(view->partitions.size()) ||
+      partition >= static_cast<int32_t>(view->record.replicas.size()))
+    return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+  const auto& current = view->partitions[partition];
+  const auto& replicas = view->record.replicas[partition];
+  std::set<int32_t> live;
+  for (const auto& b : cache_->brokers()) live.insert(b.node_id);
+  const bool leader_live = current.leader >= 0 && live.count(current.leader);
+  std::optional<metadata::PartitionState> next;
+  if (!unclean) {
+    if (leader_live && !replicas.empty() && current.leader == replicas.front()) return ErrorCode::ELECTION_NOT_NEEDED;
+    next = controller::prefer_leader(current, replicas, live);
+    // Kafka's preferred election falls back to another live ISR member for
+    // a partition whose leader is gone.
+    if (!next && !leader_live) next = controller::elect_leader(current, replicas, live, /*unclean=*/false);
+    if (!next || next->leader < 0) return ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE;
+  } else {
+    if (leader_live) return ErrorCode::ELECTION_NOT_NEEDED;
+    next = controller::elect_leader(current, replicas, live, /*unclean=*/true);
+    if (!next || next->leader < 0) return ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE;
+  }
+  if (auto error = write_partition_state(topic, partition, current, *next); error != ErrorCode::NONE) return error;
+  spdlog::info("partition {}-{}: {} election asked for: leader {} -> {} (leader epoch {}, ISR {})", topic, partition,
+               unclean ? "unclean" : "preferred", current.leader, next->leader, next->leader_epoch,
+               fmt::join(next->isr, ","));
+  return ErrorCode::NONE;
+}
+
 std::vector<controller::BrokerSlot> ControlPlane::live_slots() const {
   std::vector<controller::BrokerSlot> out;
   for (const auto& b : cache_->brokers()) out.push_back({b.node_id, b.rack});

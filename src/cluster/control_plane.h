@@ -135,6 +135,24 @@ class ControlPlane {
   ErrorCode alter_isr(const std::string& topic, PartitionId partition, LeaderEpoch leader_epoch,
                       const std::vector<NodeId>& isr);
 
+  // ElectLeaders, as Kafka's controller answers it (electLeader), for each
+  // of `partitions` in order: with
+  // `unclean` false, the preferred (first) replica leads again when it is
+  // live and in the ISR (a partition whose leader is gone gets the first
+  // live ISR member instead); with `unclean` true, a partition without a
+  // live leader gets the first live ISR member, else any live replica (what
+  // only the ISR had may be lost: the operator asked for it, whatever
+  // unclean.leader.election.enable says). One write, fenced on the key's mod
+  // revision, decided on a view at least as new as etcd when asked. For
+  // each: NONE when elected;
+  // ELECTION_NOT_NEEDED when the preferred replica leads already (preferred)
+  // or a live leader leads (unclean); PREFERRED_LEADER_NOT_AVAILABLE or
+  // ELIGIBLE_LEADERS_NOT_AVAILABLE when no replica may take it;
+  // UNKNOWN_TOPIC_OR_PARTITION; REQUEST_TIMED_OUT when etcd cannot be
+  // reached. Blocking; not on a shard thread.
+  std::vector<ErrorCode> elect_leaders_on_request(const std::vector<std::pair<std::string, int32_t>>& partitions,
+                                                  bool unclean);
+
   // Replaces the topic's config overrides; fenced like add_partitions.
   ErrorCode set_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs,
                               std::string* message);
@@ -233,6 +251,9 @@ class ControlPlane {
   // resign_offline_leader): `next` replaces `current`, fenced on the key's mod
   // revision as the cache saw it. NONE when written, FENCED_LEADER_EPOCH when
   // the state moved on, REQUEST_TIMED_OUT when etcd cannot be reached.
+  // One partition of elect_leaders_on_request, on the cache as it is;
+  // FENCED_LEADER_EPOCH when its write met a newer state.
+  ErrorCode elect_one_on_request(const std::string& topic, int32_t partition, bool unclean);
   ErrorCode write_partition_state(const std::string& topic, int32_t partition, const metadata::PartitionState& current,
                                   const metadata::PartitionState& next);
   std::vector<controller::BrokerSlot> live_slots() const;

@@ -489,6 +489,25 @@ asio::awaitable<void> Broker::reconcile_once() {
   co_await partitions_.apply_roles(roles);
 }
 
+asio::awaitable<std::vector<ErrorCode>> Broker::elect_leaders(std::vector<std::pair<std::string, int32_t>> partitions,
+                                                              bool unclean) {
+  if (!control_plane_) {
+    std::vector<ErrorCode> out;
+    for (const auto& [topic, partition] : partitions) {
+      auto info = topics_.find(topic);
+      out.push_back(info && partition >= 0 && partition < info->partitions ? ErrorCode::ELECTION_NOT_NEEDED
+                                                                           : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    }
+    co_return out;
+  }
+  co_return co_await asio::co_spawn(
+      control_pool_.get_executor(),
+      [this, &partitions, unclean]() -> asio::awaitable<std::vector<ErrorCode>> {
+        co_return control_plane_->elect_leaders_on_request(partitions, unclean);
+      },
+      asio::use_awaitable);
+}
+
 template <class F>
 asio::awaitable<ErrorCode> Broker::on_control_pool(F& fn) {
   co_return co_await asio::co_spawn(

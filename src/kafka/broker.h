@@ -166,6 +166,12 @@ class Broker {
   // unless this shard holds it open and this node leads it (in a cluster a
   // follower replica is the replication machinery's alone).
   cluster::Partition* partition(const std::string& topic, int32_t partition);
+  // ElectLeaders for each of `partitions`, in order: in a cluster
+  // ControlPlane::elect_leaders_on_request on the control thread; a single
+  // node leads every partition itself (ELECTION_NOT_NEEDED, or
+  // UNKNOWN_TOPIC_OR_PARTITION).
+  asio::awaitable<std::vector<ErrorCode>> elect_leaders(std::vector<std::pair<std::string, int32_t>> partitions,
+                                                        bool unclean);
   // Any replica of the partition this shard holds open, leader or follower,
   // or nullptr: for reporting on its log (DescribeLogDirs), never for
   // serving it.

@@ -44,6 +44,7 @@ asio::awaitable<protocol::DescribeTopicPartitionsResponse> handle_describe_topic
     RequestContext&, protocol::DescribeTopicPartitionsRequest&);
 asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(RequestContext&,
                                                                           protocol::InitProducerIdRequest&);
+asio::awaitable<protocol::ElectLeadersResponse> handle_elect_leaders(RequestContext&, protocol::ElectLeadersRequest&);
 asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(RequestContext&,
                                                                             protocol::DescribeLogDirsRequest&);
 asio::awaitable<protocol::DescribeProducersResponse> handle_describe_producers(RequestContext&,

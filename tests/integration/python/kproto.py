@@ -802,6 +802,46 @@ def batches(records):
     return out
 
 
+def topic_partitions(topics, flexible):
+    """A nullable array of (topic, [partition]) entries, as DescribeLogDirs and
+    ElectLeaders send them: {topic: [partitions]}, or None (null: every one)."""
+    if flexible:
+        return carray(None if topics is None else [
+            cstring(t) + carray([i32(p) for p in ps]) + NO_TAGS for t, ps in topics.items()])
+    if topics is None:
+        return i32(-1)
+    return i32(len(topics)) + b"".join(
+        string(t) + i32(len(ps)) + b"".join(i32(p) for p in ps) for t, ps in topics.items())
+
+
+class VersionedReader:
+    """A response frame read alike in classic and flexible versions: strings,
+    arrays and tag sections (none before the flexible versions) by version;
+    the numbers as Reader's."""
+
+    def __init__(self, payload, flexible):
+        self.flexible = flexible
+        if flexible:
+            self.correlation_id, self.r = flexible_response(payload)
+        else:
+            self.r = Reader(payload)
+            self.correlation_id = self.r.i32()
+
+    def string(self):
+        return self.r.cstring() if self.flexible else self.r.string()
+
+    def array(self, item):
+        n = self.r.carray_len() if self.flexible else self.r.i32()
+        return [item() for _ in range(max(n, 0))]
+
+    def tags(self):
+        if self.flexible:
+            self.r.tags()
+
+    def __getattr__(self, name):
+        return getattr(self.r, name)
+
+
 def plain_login(port, user, password, timeout=10.0):
     """A new connection logged in with SASL PLAIN (SaslHandshake v1,
     SaslAuthenticate v1, correlation ids 1 and 2); raises unless both succeed."""

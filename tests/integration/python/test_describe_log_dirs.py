@@ -21,61 +21,37 @@ CLUSTER_AUTHORIZATION_FAILED = 31
 
 def request(version, topics=None, correlation_id=5):
     """topics: None for all, else {topic: [partitions]}."""
-    if version >= 2:
-        items = None if topics is None else [
-            kproto.cstring(t) + kproto.carray([kproto.i32(p) for p in ps]) + kproto.NO_TAGS
-            for t, ps in topics.items()]
-        return kproto.frame(kproto.header_v2(35, version, correlation_id) + kproto.carray(items) + kproto.NO_TAGS)
-    if topics is None:
-        body = kproto.i32(-1)
-    else:
-        body = kproto.i32(len(topics)) + b"".join(
-            kproto.string(t) + kproto.i32(len(ps)) + b"".join(kproto.i32(p) for p in ps) for t, ps in topics.items())
-    return kproto.frame(kproto.header_v1(35, version, correlation_id) + body)
+    flexible = version >= 2
+    header = (kproto.header_v2 if flexible else kproto.header_v1)(35, version, correlation_id)
+    return kproto.frame(header + kproto.topic_partitions(topics, flexible) + (kproto.NO_TAGS if flexible else b""))
 
 
 def parse(payload, version):
     """-> (top-level error or None, [{error, dir, topics: {name: {p: size}}, total, usable}])."""
-    flexible = version >= 2
-    if flexible:
-        corr, r = kproto.flexible_response(payload)
-    else:
-        r = kproto.Reader(payload)
-        corr = r.i32()
-    assert corr == 5
-    string = r.cstring if flexible else r.string
-
-    def array(item):
-        n = r.carray_len() if flexible else r.i32()
-        return [item() for _ in range(max(n, 0))]
-
+    r = kproto.VersionedReader(payload, version >= 2)
+    assert r.correlation_id == 5
     r.i32()  # throttle
     top = r.i16() if version >= 3 else None
 
     def partition():
         p, size, lag, future = r.i32(), r.i64(), r.i64(), r.take(1)[0]
         assert lag == 0 and future == 0
-        if flexible:
-            r.tags()
+        r.tags()
         return p, size
 
     def topic():
-        name = string()
-        parts = dict(array(partition))
-        if flexible:
-            r.tags()
+        name, parts = r.string(), dict(r.array(partition))
+        r.tags()
         return name, parts
 
     def result():
-        out = {"error": r.i16(), "dir": string(), "topics": dict(array(topic))}
+        out = {"error": r.i16(), "dir": r.string(), "topics": dict(r.array(topic))}
         if version >= 4:
             out["total"], out["usable"] = r.i64(), r.i64()
-        if flexible:
-            r.tags()
+        r.tags()
         return out
 
-    results = array(result)
-    return top, results
+    return top, r.array(result)
 
 
 def describe(port, version, topics=None):
