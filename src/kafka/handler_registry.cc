@@ -54,6 +54,7 @@ const std::array kHandlers = {
     make_handler<DescribeProducersRequest, DescribeProducersResponse, &handle_describe_producers>(0, 0),
     make_handler<DescribeLogDirsRequest, DescribeLogDirsResponse, &handle_describe_log_dirs>(0, 4),
     make_handler<ElectLeadersRequest, ElectLeadersResponse, &handle_elect_leaders>(0, 2),
+    make_handler<ListConfigResourcesRequest, ListConfigResourcesResponse, &handle_list_config_resources>(0, 1),
     make_handler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, &handle_add_partitions_to_txn>(0, 5),
     make_handler<AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, &handle_add_offsets_to_txn>(0, 3),
     make_handler<EndTxnRequest, EndTxnResponse, &handle_end_txn>(0, 3),

@@ -44,6 +44,8 @@ asio::awaitable<protocol::DescribeTopicPartitionsResponse> handle_describe_topic
     RequestContext&, protocol::DescribeTopicPartitionsRequest&);
 asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(RequestContext&,
                                                                           protocol::InitProducerIdRequest&);
+asio::awaitable<protocol::ListConfigResourcesResponse> handle_list_config_resources(
+    RequestContext&, protocol::ListConfigResourcesRequest&);
 asio::awaitable<protocol::ElectLeadersResponse> handle_elect_leaders(RequestContext&, protocol::ElectLeadersRequest&);
 asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(RequestContext&,
                                                                             protocol::DescribeLogDirsRequest&);

@@ -190,6 +190,45 @@ class GroupConfigTest(BrokerTestCase):
         self.assertEqual(describe(self.port, GROUP, "gc-cli")[1][SESSION][1], STATIC)
 
 
+def list_config_resources(port, version, types=()):
+    """ListConfigResources (74) -> (error, [(type, name)]); v0 has no types."""
+    body = (kproto.carray([kproto.i8(t) for t in types]) if version >= 1 else b"") + kproto.NO_TAGS
+    r = kproto.VersionedReader(kproto.round_trip(port, kproto.frame(kproto.header_v2(74, version, 4) + body)), True)
+    r.i32()  # throttle
+    err = r.i16()
+
+    def resource():
+        name = r.string()
+        rtype = r.take(1)[0] if version >= 1 else 16
+        r.tags()
+        return rtype, name
+
+    return err, r.array(resource)
+
+
+class ListConfigResourcesTest(BrokerTestCase):
+    def test_lists_groups_with_configs_brokers_and_topics(self):
+        port = self.broker.port
+        create_topic(self.bootstrap, "lcr-topic", 1)
+        self.assertEqual(incremental_alter(port, GROUP, "lcr-b", [(HB, SET, "6000")])[0], 0)
+        self.assertEqual(incremental_alter(port, GROUP, "lcr-a", [(SESSION, SET, "50000")])[0], 0)
+        err, resources = list_config_resources(port, 1)
+        self.assertEqual(err, 0)
+        # Kafka's order: groups, (client metrics), (broker loggers), brokers, topics; each sorted.
+        self.assertEqual(resources[:3], [(GROUP, "lcr-a"), (GROUP, "lcr-b"), (4, "0")])
+        self.assertIn((2, "lcr-topic"), resources[3:])
+        self.assertEqual(list_config_resources(port, 1, [GROUP]), (0, [(GROUP, "lcr-a"), (GROUP, "lcr-b")]))
+        self.assertEqual(list_config_resources(port, 1, [4, 4]), (0, [(4, "0")]))
+        # A group whose configs are all removed is no longer listed.
+        self.assertEqual(incremental_alter(port, GROUP, "lcr-b", [(HB, DELETE, None)])[0], 0)
+        self.assertEqual(list_config_resources(port, 1, [GROUP]), (0, [(GROUP, "lcr-a")]))
+        # v0 (ListClientMetricsResources): client-metrics subscriptions, none here.
+        self.assertEqual(list_config_resources(port, 0), (0, []))
+        # A type Kafka does not know fails the whole request.
+        self.assertEqual(list_config_resources(port, 1, [2, 64]), (35, []))
+        self.assertBrokerAlive()
+
+
 class GroupTimingStartupTest(unittest.TestCase):
     def test_broker_timings_checked_as_kafka(self):
         # Kafka's bounds are 45-60 s and 5-15 s: a shorter session needs a lower minimum.
@@ -239,6 +278,14 @@ class GroupConfigAclTest(unittest.TestCase):
                              kproto.i8(0))
             alter_body = (kproto.i32(1) + kproto.i8(GROUP) + kproto.string("gc-acl") + kproto.i32(1) +
                           kproto.string(HB) + kproto.i8(SET) + kproto.string("6000") + kproto.i8(0))
+            c = kproto.plain_login(port, "alice", USERS["alice"])
+            try:  # ListConfigResources needs DESCRIBE_CONFIGS on the cluster
+                c.send(kproto.frame(kproto.header_v2(74, 1, 3) + kproto.carray([]) + kproto.NO_TAGS))
+                r = kproto.VersionedReader(c.recv_frame(), True)
+                r.i32()
+                self.assertEqual(r.i16(), 31)
+            finally:
+                c.close()
             self.assertEqual(as_alice(32, 1, describe_body), GROUP_AUTHORIZATION_FAILED)
             self.assertEqual(as_alice(44, 0, alter_body), GROUP_AUTHORIZATION_FAILED)
             from test_acls import admin_properties
