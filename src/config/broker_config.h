@@ -184,8 +184,8 @@ struct BrokerConfig {
   int64_t transactional_id_expiration_ms = 604800000;  // transactional.id.expiration.ms
   // KIP-890 part 1: a partition leader appends the first transactional batch
   // of a producer's transaction only once the coordinator confirmed the
-  // partition is in it (transaction.partition.verification.enable; dynamic
-  // in Kafka, static here).
+  // partition is in it (transaction.partition.verification.enable; the
+  // static value: it changes at run time, config/dynamic_txn_config.h).
   bool transaction_partition_verification_enable = true;
   int32_t group_min_session_timeout_ms = 6000;     // group.min.session.timeout.ms
   int32_t group_max_session_timeout_ms = 1800000;  // group.max.session.timeout.ms

@@ -61,6 +61,7 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
   connection_quotas_->configure(effective_connection_quotas(config_.connection_quota_static, {}, config_.node_id));
   // Until dynamic configs are installed: the broker's own timings.
   group_timeouts_.set(group_timeouts({}, config_.group_config_bounds()), {});
+  txn_verification_.store(config_.transaction_partition_verification_enable);
   // Its one thread runs this first.
   asio::post(control_pool_, [] { name_this_thread("broker-control"); });
 }

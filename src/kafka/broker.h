@@ -257,6 +257,9 @@ class Broker {
   // with WriteTxnMarkers to their leaders. One error per partition, in order.
   asio::awaitable<std::vector<ErrorCode>> write_markers_anywhere(const txn::MarkerRequest& request);
 
+  // transaction.partition.verification.enable as in force now (a dynamic
+  // broker config).
+  bool txn_verification_enabled() const { return txn_verification_.load(std::memory_order_relaxed); }
   // KIP-890 part 1 (transaction.partition.verification.enable): asks the
   // transactional id's coordinator whether each partition is in the
   // producer's ongoing transaction: on its shard when this broker
@@ -379,6 +382,9 @@ class Broker {
   std::vector<std::unique_ptr<group::Coordinator>> coordinators_;  // one per shard
   // Each consumer group's timings (its GROUP configs), shared by them all.
   group::GroupTimeoutTable group_timeouts_;
+  // transaction.partition.verification.enable in force (dynamic,
+  // config/dynamic_txn_config.h).
+  std::atomic<bool> txn_verification_{true};
   std::atomic<int32_t> offsets_partitions_{0};
   // In a cluster, the __consumer_offsets partitions this broker's coordinators
   // have replayed since they took them over. Written on the partitions'

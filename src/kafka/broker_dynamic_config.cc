@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "config/dynamic_cleaner_config.h"
+#include "config/dynamic_txn_config.h"
 #include "kafka/broker.h"
 
 namespace runnel {
@@ -53,6 +54,9 @@ std::vector<std::string> Broker::install_dynamic_configs(const DynamicBrokerConf
   std::map<std::string, GroupTimeouts> per_group;
   for (const auto& [group, values] : configs.group_configs) per_group[group] = group_timeouts(values, bounds);
   group_timeouts_.set(group_timeouts({}, bounds), std::move(per_group));
+  txn_verification_.store(
+      effective_txn_verification(config_.transaction_partition_verification_enable, configs, config_.node_id),
+      std::memory_order_relaxed);
   return topics_.set_defaults(defaults);
 }
 

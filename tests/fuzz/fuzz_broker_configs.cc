@@ -16,6 +16,7 @@
 #include "config/connection_quota_config.h"
 #include "config/dynamic_broker_config.h"
 #include "config/dynamic_cleaner_config.h"
+#include "config/dynamic_txn_config.h"
 #include "config/group_config.h"
 
 using namespace runnel;
@@ -37,6 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& key : dynamic_broker_keys())
     if (broker_key_levels(key, storage::LogConfig{}, configs, node).empty()) __builtin_trap();
   (void)effective_cleaner_settings(CleanerSettings{}, configs, node);
+  (void)effective_txn_verification(true, configs, node);
+  if (txn_verification_levels(true, configs, node).empty()) __builtin_trap();
   for (const auto& key : dynamic_cleaner_keys())
     if (cleaner_key_levels(key, CleanerSettings{}, configs, node).empty()) __builtin_trap();
   (void)effective_connection_quotas({}, configs, node);

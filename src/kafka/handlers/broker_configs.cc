@@ -6,6 +6,7 @@
 #include "config/connection_quota_config.h"
 #include "config/dynamic_broker_config.h"
 #include "config/dynamic_cleaner_config.h"
+#include "config/dynamic_txn_config.h"
 #include "config/list_config_op.h"
 #include "config/topic_config.h"
 
@@ -107,6 +108,15 @@ void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsReq
             entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
         continue;
       }
+      if (is_dynamic_txn_key(name)) {
+        auto* entry = add(name, value, ConfigSource::kDynamicDefaultBroker, false, kBooleanType);
+        if (!entry || !include_synonyms) continue;
+        for (const auto& level :
+             txn_verification_levels(config.transaction_partition_verification_enable, dynamic, config.node_id))
+          if (level.source != ConfigSource::kDynamicBroker)
+            entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
+        continue;
+      }
       if (const auto* cleaner_key = find_dynamic_cleaner_key(name)) {
         auto* entry = add(name, value, ConfigSource::kDynamicDefaultBroker, false, cleaner_key->type);
         if (!entry || !include_synonyms) continue;
@@ -149,6 +159,13 @@ void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsReq
     for (const auto& level : levels)
       entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
   }
+  {
+    auto levels = txn_verification_levels(config.transaction_partition_verification_enable, dynamic, config.node_id);
+    auto* entry = add(levels.front().name, levels.front().value, levels.front().source, false, kBooleanType);
+    if (entry && include_synonyms)
+      for (const auto& level : levels)
+        entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
+  }
   for (const auto& name : connection_quota_keys(config.connection_quota_static, dynamic, config.node_id)) {
     auto levels = connection_quota_key_levels(name, config.connection_quota_static, dynamic, config.node_id);
     auto* entry = add(name, levels.front().value, levels.front().source, false, connection_quota_key_type(name));
@@ -171,7 +188,8 @@ asio::awaitable<std::pair<ErrorCode, std::string>> alter_broker_resource(Broker&
   // request is refused), then values.
   std::set<std::string> static_keys, unknown_keys;
   for (const auto& c : changes) {
-    if (find_dynamic_broker_key(c.name) || find_dynamic_cleaner_key(c.name) || is_connection_quota_key(c.name))
+    if (find_dynamic_broker_key(c.name) || find_dynamic_cleaner_key(c.name) || is_connection_quota_key(c.name) ||
+        is_dynamic_txn_key(c.name))
       continue;
     bool known = broker.is_known_config_key(c.name);
     for (const auto& s : static_broker_keys(broker.config())) known = known || s.name == c.name;

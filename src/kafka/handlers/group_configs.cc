@@ -59,53 +59,74 @@ void describe_group_resource(Broker& broker, const protocol::DescribeConfigsRequ
   }
 }
 
+namespace {
+
+// Why a change to a group's configs is refused (NONE: it is not).
+struct Refusal {
+  ErrorCode code = ErrorCode::NONE;
+  std::string message;
+};
+
+// Applies `changes` to `values` (a group's set, empty for AlterConfigs'
+// replacement) and checks the result as Kafka does.
+Refusal apply_group_changes(ConfigMap& values, const std::vector<BrokerConfigChange>& changes,
+                            const GroupConfigBounds& bounds) {
+  std::string nulls;
+  for (const auto& c : changes) {
+    const auto op = static_cast<AlterConfigOp>(c.op);
+    if (op == AlterConfigOp::kDelete) {
+      values.erase(c.name);
+    } else if (op == AlterConfigOp::kSet) {
+      if (c.value)
+        values[c.name] = *c.value;
+      else
+        nulls += (nulls.empty() ? "" : ",") + c.name;
+    } else if (op == AlterConfigOp::kAppend || op == AlterConfigOp::kSubtract) {
+      return {ErrorCode::INVALID_CONFIG, not_a_list_message(op, c.name)};  // no group config is a list
+    } else {
+      return {ErrorCode::INVALID_REQUEST, "Unknown config operation " + std::to_string(c.op) + " for " + c.name};
+    }
+  }
+  if (!nulls.empty()) return {ErrorCode::INVALID_CONFIG, "Null value not supported for group configs: " + nulls};
+  try {
+    validate_group_configs(values, bounds);
+  } catch (const ConfigError& e) {
+    return {ErrorCode::INVALID_CONFIG, e.what()};
+  }
+  return {};
+}
+
+ConfigMap current_group_configs(const DynamicBrokerConfigs& configs, const std::string& group) {
+  auto it = configs.group_configs.find(group);
+  return it == configs.group_configs.end() ? ConfigMap{} : it->second;
+}
+
+}  // namespace
+
 asio::awaitable<std::pair<ErrorCode, std::string>> alter_group_resource(Broker& broker, const std::string& group,
                                                                         const std::vector<BrokerConfigChange>& changes,
                                                                         bool replace, bool validate_only) {
   if (group.empty())
     co_return std::pair{ErrorCode::INVALID_REQUEST, std::string("Default group resources are not allowed.")};
-  ConfigMap next;
-  if (!replace) {
-    const auto dynamic = broker.dynamic_configs();
-    if (auto it = dynamic.group_configs.find(group); it != dynamic.group_configs.end()) next = it->second;
-  }
-  std::vector<std::string> nulls;
-  for (const auto& c : changes) {
-    const auto op = static_cast<AlterConfigOp>(c.op);
-    if (op == AlterConfigOp::kDelete) {
-      next.erase(c.name);
-    } else if (op == AlterConfigOp::kSet) {
-      if (!c.value) {
-        nulls.push_back(c.name);
-        continue;
-      }
-      next[c.name] = *c.value;
-    } else if (op == AlterConfigOp::kAppend || op == AlterConfigOp::kSubtract) {
-      // No group config is a list.
-      co_return std::pair{ErrorCode::INVALID_CONFIG, not_a_list_message(op, c.name)};
-    } else {
-      co_return std::pair{ErrorCode::INVALID_REQUEST,
-                          "Unknown config operation " + std::to_string(c.op) + " for " + c.name};
-    }
-  }
-  if (!nulls.empty()) {
-    std::string names;
-    for (const auto& n : nulls) names += (names.empty() ? "" : ",") + n;
-    co_return std::pair{ErrorCode::INVALID_CONFIG, "Null value not supported for group configs: " + names};
-  }
-  try {
-    validate_group_configs(next, broker.config().group_config_bounds());
-  } catch (const ConfigError& e) {
-    co_return std::pair{ErrorCode::INVALID_CONFIG, std::string(e.what())};
-  }
+  const auto bounds = broker.config().group_config_bounds();
+  // Checked on the set as it is now, for Kafka's error codes; applied again
+  // to whatever is current when it is written, so that concurrent changes to
+  // other keys are not lost (a refusal then, after a concurrent change, is
+  // INVALID_REQUEST: update_dynamic_configs' answer to a ConfigError).
+  ConfigMap values = replace ? ConfigMap{} : current_group_configs(broker.dynamic_configs(), group);
+  if (auto refused = apply_group_changes(values, changes, bounds); refused.code != ErrorCode::NONE)
+    co_return std::pair{refused.code, refused.message};
   if (validate_only) co_return std::pair{ErrorCode::NONE, std::string()};
-  auto change = [&group, &next](const DynamicBrokerConfigs& current) {
-    DynamicBrokerConfigs updated = current;
-    if (next.empty())
-      updated.group_configs.erase(group);
+  auto change = [&](const DynamicBrokerConfigs& current) {
+    DynamicBrokerConfigs next = current;
+    ConfigMap values = replace ? ConfigMap{} : current_group_configs(current, group);
+    if (auto refused = apply_group_changes(values, changes, bounds); refused.code != ErrorCode::NONE)
+      throw ConfigError(refused.message);
+    if (values.empty())
+      next.group_configs.erase(group);
     else
-      updated.group_configs[group] = next;
-    return updated;
+      next.group_configs[group] = std::move(values);
+    return next;
   };
   std::string message;
   auto error = co_await broker.update_dynamic_configs(change, &message);

@@ -186,8 +186,8 @@ asio::awaitable<protocol::TxnOffsetCommitResponse> handle_txn_offset_commit(Requ
   // batch opens the producer's transaction in the group's __consumer_offsets
   // partition only once the transaction coordinator confirmed that partition
   // is in the transaction (AddOffsetsToTxn added it).
-  storage::TxnVerification verification{broker.config().transaction_partition_verification_enable,
-                                        storage::TxnVerification::kNoGuard, /*coordinator=*/true};
+  storage::TxnVerification verification{broker.txn_verification_enabled(), storage::TxnVerification::kNoGuard,
+                                        /*coordinator=*/true};
   if (verification.required) {
     const int32_t p = group::offsets_partition_for(request.group_id, broker.offsets_partitions());
     uint64_t guard = storage::TxnVerification::kNoGuard;

@@ -144,7 +144,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
       request.transactional_id && !authorized_txn(ctx, security::AclOperation::Write, *request.transactional_id);
   // KIP-890: the transactional batches held for verification, and the one
   // producer (id, epoch) a request's transactional batches may belong to.
-  const bool verification_on = broker.config().transaction_partition_verification_enable;
+  const bool verification_on = broker.txn_verification_enabled();
   std::vector<Verifying> verifying;
   int64_t txn_producer_id = -1;
   int16_t txn_producer_epoch = -1;

@@ -34,6 +34,7 @@ import etcd
 import kproto
 from broker import Broker
 from helpers import admin, create_topic
+from test_broker_configs import BROKER, DELETE, SET, describe, incremental_alter
 
 NONE, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE, INVALID_PRODUCER_ID_MAPPING = 0, 47, 48, 49
 CLUSTER_AUTHORIZATION_FAILED, NOT_ENOUGH_REPLICAS, UNKNOWN_TOPIC_OR_PARTITION = 31, 19, 3
@@ -372,6 +373,41 @@ class VerificationOffTest(unittest.TestCase):
             f = fetch(b.port, "verify", 0)
             self.assertEqual((f["hw"], f["lso"]), (3, 2))
             self.assertEqual(fetch(b.port, "verify", 1)["lso"], 0)
+            self.assertTrue(b.alive(), b.log())
+        finally:
+            b.cleanup()
+
+
+class VerificationDynamicTest(unittest.TestCase):
+    """transaction.partition.verification.enable changed at run time, as in
+    Kafka 4 (a dynamic broker config): the cluster default, then the
+    broker's own value, each in force at the next Produce."""
+
+    def test_turned_off_and_on_without_a_restart(self):
+        key = "transaction.partition.verification.enable"
+        b = Broker(sets={"node.id": 0}).start()
+        try:
+            create_topic(b.bootstrap, "dyn", 3)
+            self.assertEqual(describe(b.port, BROKER, "0", keys=[key])[1][key][:2], ("true", 5))  # DEFAULT_CONFIG
+            err, pid, epoch = init_producer_id(b.port, "dyn")
+            self.assertEqual(err, NONE)
+            self.assertEqual(add_partitions(b.port, "dyn", pid, epoch, "dyn", [0]), {0: NONE})
+            self.assertEqual(produce(b.port, "dyn", 1, txn_batch(pid, epoch, 0, [b"x"]), "dyn")[0], INVALID_TXN_STATE)
+            # Off for the cluster: partition 1 takes the batch.
+            self.assertEqual(incremental_alter(b.port, BROKER, "", [(key, SET, "false")]), (0, None))
+            self.assertEqual(describe(b.port, BROKER, "0", keys=[key])[1][key][:2], ("false", 3))
+            self.assertEqual(produce(b.port, "dyn", 1, txn_batch(pid, epoch, 0, [b"x"]), "dyn")[0], NONE)
+            # On again for this broker, over the cluster default: the first
+            # batch of the transaction on partition 2 is verified (partition
+            # 1's transaction, begun meanwhile, carries on, as in Kafka).
+            self.assertEqual(incremental_alter(b.port, BROKER, "0", [(key, SET, "TRUE")]), (0, None))
+            self.assertEqual(describe(b.port, BROKER, "0", keys=[key])[1][key][:2], ("TRUE", 2))
+            self.assertEqual(produce(b.port, "dyn", 2, txn_batch(pid, epoch, 0, [b"y"]), "dyn")[0], INVALID_TXN_STATE)
+            err, message = incremental_alter(b.port, BROKER, "", [(key, SET, "maybe")])
+            self.assertEqual((err, message), (42, "Invalid value maybe for configuration %s: Expected value to be "
+                                                  "either true or false" % key))
+            self.assertEqual(incremental_alter(b.port, BROKER, "0", [(key, DELETE, None)])[0], 0)
+            self.assertEqual(describe(b.port, BROKER, "0", keys=[key])[1][key][:2], ("false", 3))
             self.assertTrue(b.alive(), b.log())
         finally:
             b.cleanup()
