@@ -89,4 +89,71 @@ int cluster_status(const std::string& bootstrap, bool json, std::ostream& out, s
   }
 }
 
+int cluster_elect_leaders(const std::string& bootstrap, const std::vector<std::string>& partitions, bool unclean,
+                          bool json, std::ostream& out, std::ostream& err) {
+  try {
+    AdminClient client(bootstrap);
+    protocol::ElectLeadersRequest req;
+    req.election_type = unclean ? 1 : 0;
+    req.timeout_ms = 60000;
+    if (!partitions.empty()) {
+      // A topic alone means all its partitions: ask Metadata how many.
+      auto& asked = req.topic_partitions.emplace();
+      for (const auto& spec : partitions) {
+        auto colon = spec.rfind(':');
+        std::string topic = colon == std::string::npos ? spec : spec.substr(0, colon);
+        auto entry = std::find_if(asked.begin(), asked.end(), [&](const auto& t) { return t.topic == topic; });
+        if (entry == asked.end()) {
+          entry = asked.emplace(asked.end());
+          entry->topic = topic;
+        }
+        if (colon != std::string::npos) {
+          entry->partitions.push_back(std::stoi(spec.substr(colon + 1)));
+          continue;
+        }
+        protocol::MetadataRequest md;
+        md.topics.emplace().emplace_back().name = topic;
+        auto meta = client.call<protocol::MetadataResponse>(md, 9);
+        if (meta.topics.empty() || meta.topics.front().error_code != 0) {
+          err << "Error: topic " << topic << ": "
+              << (meta.topics.empty() ? "not found" : error_text(meta.topics.front().error_code)) << "\n";
+          return 1;
+        }
+        for (const auto& p : meta.topics.front().partitions) entry->partitions.push_back(p.partition_index);
+        std::sort(entry->partitions.begin(), entry->partitions.end());
+      }
+    }
+    auto resp = client.call<protocol::ElectLeadersResponse>(req, 2);
+    if (resp.error_code != 0 && resp.replica_election_results.empty()) {
+      err << "Error: " << error_text(resp.error_code) << "\n";
+      return 1;
+    }
+    bool ok = true;
+    nlohmann::json doc = nlohmann::json::array();
+    std::vector<std::vector<std::string>> rows{{"TOPIC", "PARTITION", "RESULT"}};
+    for (const auto& t : resp.replica_election_results)
+      for (const auto& p : t.partition_result) {
+        const auto error = static_cast<ErrorCode>(p.error_code);
+        const bool fine = error == ErrorCode::NONE || error == ErrorCode::ELECTION_NOT_NEEDED;
+        ok = ok && fine;
+        std::string result = error == ErrorCode::NONE                  ? "elected"
+                             : error == ErrorCode::ELECTION_NOT_NEEDED ? "already elected"
+                                                                       : error_text(p.error_code, p.error_message);
+        doc.push_back({{"topic", t.topic},
+                       {"partition", p.partition_id},
+                       {"error", error_name(error)},
+                       {"message", p.error_message.value_or("")}});
+        rows.push_back({t.topic, std::to_string(p.partition_id), result});
+      }
+    if (json)
+      out << doc.dump(2) << "\n";
+    else
+      print_table(out, rows);
+    return ok ? 0 : 1;
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace runnel::app

@@ -537,6 +537,16 @@ int main(int argc, char** argv) {
       "status", "Brokers, controller, and each partition's leader, epoch, replicas and ISR");
   cluster_status_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
   add_report_format(cluster_status_cmd);
+  std::vector<std::string> elect_partitions;
+  bool elect_unclean = false;
+  auto* cluster_elect_cmd = cluster_cmd->add_subcommand(
+      "elect-leaders", "Preferred (or --unclean) leader election, like kafka-leader-election.sh");
+  cluster_elect_cmd->add_option("PARTITIONS", elect_partitions,
+                                "TOPIC (all its partitions) or TOPIC:PARTITION; none: every partition");
+  cluster_elect_cmd->add_flag("--unclean", elect_unclean,
+                              "Elect any live replica for partitions without a leader (may lose records)");
+  cluster_elect_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(cluster_elect_cmd);
 
   runnel::app::UserSetOptions user_set;
   runnel::app::UserStore user_store;
@@ -620,6 +630,9 @@ int main(int argc, char** argv) {
   if (serve_cmd->parsed()) return serve(flags);
   const bool report_json = report_format == "json";
   if (cluster_status_cmd->parsed()) return runnel::app::cluster_status(bootstrap, report_json, std::cout, std::cerr);
+  if (cluster_elect_cmd->parsed())
+    return runnel::app::cluster_elect_leaders(bootstrap, elect_partitions, elect_unclean, report_json, std::cout,
+                                              std::cerr);
   if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, report_json, std::cout, std::cerr);
   if (group_describe_cmd->parsed())
     return runnel::app::group_describe(group_id, bootstrap, report_json, std::cout, std::cerr);

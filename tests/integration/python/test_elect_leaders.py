@@ -7,6 +7,8 @@ an unclean election lets the live replica that is out of the ISR lead an
 offline partition, and finds none when no replica is live. Unknown topics
 and partitions with Kafka's messages; a single node leads everything itself;
 ALTER on the cluster, else CLUSTER_AUTHORIZATION_FAILED."""
+import json
+import subprocess
 import unittest
 
 import etcd
@@ -69,6 +71,12 @@ class SingleNodeElectLeadersTest(BrokerTestCase):
         # Asked for all: the topics are listed, with nothing to report.
         _, topics = elect(self.broker.port, PREFERRED)
         self.assertEqual(topics["el-single"], {})
+        r = subprocess.run([self.broker.binary, "cluster", "elect-leaders", "el-single:1", "el-single:7", "--unclean",
+                            "--format", "json", "--bootstrap", self.bootstrap], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 1)  # partition 7 does not exist
+        self.assertEqual([(e["partition"], e["error"]) for e in json.loads(r.stdout)],
+                         [(1, "ELECTION_NOT_NEEDED"), (7, "UNKNOWN_TOPIC_OR_PARTITION")])
         self.assertBrokerAlive()
 
 
@@ -136,6 +144,11 @@ class ClusterElectLeadersTest(unittest.TestCase):
         self.assertEqual((top, topics["el-pref"]), (NONE, {0: (NONE, None)}))
         self.assertTrue(wait_for(lambda: self.state("el-pref", other)[1] == preferred, timeout=10))
         self.assertEqual(elect(c.brokers[other].port, PREFERRED, None)[1]["el-pref"], {})
+        # `runnel cluster elect-leaders`, the command-line kafka-leader-election.sh.
+        r = subprocess.run([c.brokers[other].binary, "cluster", "elect-leaders", "el-pref", "--bootstrap",
+                            c.brokers[other].bootstrap], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines()[1].split(), ["el-pref", "0", "already", "elected"])
         for b in c.brokers.values():
             self.assertTrue(b.alive(), b.log())
 
