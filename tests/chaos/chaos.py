@@ -48,7 +48,7 @@ FAULTS = ["kill-leader", "kill-follower", "kill-controller", "pause-leader", "pa
           "partition-leader", "partition-node-from-brokers", "partition-node-from-etcd",
           "partition-majority-from-etcd", "partition-bridge", "partition-oneway-leader",
           "kill-etcd", "rolling-restart", "kill-two", "kill-all", "power-leader", "power-follower", "power-all",
-          "disk-full-leader", "disk-full-follower", "disk-error-leader"]
+          "disk-full-leader", "disk-full-follower", "disk-error-leader", "elect-preferred"]
 DISK_MB = int(os.environ.get("CHAOS_DISK_MB", "256"))  # each broker's data dir is a tmpfs this large
 
 T0 = time.monotonic()
@@ -664,6 +664,16 @@ class Nemesis(threading.Thread):
             net.cut(target, self.others(target) + [net.etcd_ip], inbound=True, outbound=False)
             self.sleep(dur)
             net.heal()
+        elif kind == "elect-preferred":
+            # the leader goes away and comes back a follower; an operator then asks for the
+            # preferred leaders of every partition (ElectLeaders, as kafka-leader-election.sh
+            # --all-topic-partitions) through any broker, while the workload runs
+            c.nodes[target].kill9()
+            self.sleep(dur)
+            c.nodes[target].start()
+            self.sleep(self.rng.uniform(1, 5))
+            via = NODES[self.rng.randrange(len(NODES))]
+            log("nemesis: elect-preferred through %d: %s" % (via, elect_preferred(net.ip(via))))
         elif kind == "kill-etcd":
             c.etcd.down = True
             c.etcd.kill9()
@@ -682,6 +692,40 @@ class Nemesis(threading.Thread):
             raise ValueError(kind)
         H.add(f="nemesis", type="stop", kind=kind, wall=time.time())
         log("nemesis: healed %s" % kind)
+
+
+def elect_preferred(ip, timeout=10):
+    """ElectLeaders v2, PREFERRED, every partition, through the broker at `ip`:
+    (top-level error, {"topic-partition": error}) for the partitions it lists, or the
+    exception's text when the broker cannot answer (down, cut off)."""
+    import kproto
+    body = kproto.i8(0) + kproto.carray(None) + kproto.i32(30000) + kproto.NO_TAGS
+    try:
+        c = kproto.Conn(PORT, timeout=timeout, host=ip)
+        try:
+            c.send(kproto.frame(kproto.header_v2(43, 2, 1) + body))
+            r = kproto.VersionedReader(c.recv_frame(), True)
+        finally:
+            c.close()
+        r.i32()  # throttle
+        top = r.i16()
+        out = {}
+
+        def partition(topic):
+            p, err = r.i32(), r.i16()
+            r.string()
+            r.tags()
+            out["%s-%d" % (topic, p)] = err
+
+        def topic():
+            name = r.string()
+            r.array(lambda: partition(name))
+            r.tags()
+
+        r.array(topic)
+        return top, out
+    except (OSError, ValueError) as e:
+        return str(e)
 
 
 # ---------------------------------------------------------------- workloads

@@ -720,8 +720,8 @@ class Reader:
 
 
 class Conn:
-    def __init__(self, port, timeout=5.0):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=5.0, host="127.0.0.1"):
+        self.s = socket.create_connection((host, port), timeout=timeout)
 
     def send(self, data):
         self.s.sendall(data)
