@@ -247,13 +247,14 @@ class ControlPlane {
   // Waits (bounded) until the cache reflects `revision`, so that a request
   // answered after a write sees it in this broker's Metadata.
   void await_cache(int64_t revision);
-  // A leader's own change of its partition's state (alter_isr,
-  // resign_offline_leader): `next` replaces `current`, fenced on the key's mod
-  // revision as the cache saw it. NONE when written, FENCED_LEADER_EPOCH when
-  // the state moved on, REQUEST_TIMED_OUT when etcd cannot be reached.
   // One partition of elect_leaders_on_request, on the cache as it is;
   // FENCED_LEADER_EPOCH when its write met a newer state.
   ErrorCode elect_one_on_request(const std::string& topic, int32_t partition, bool unclean);
+  // A change of a partition's state decided on the cache (alter_isr,
+  // resign_offline_leader, elect_one_on_request): `next` replaces `current`,
+  // fenced on the key's mod revision as the cache saw it. NONE when written,
+  // FENCED_LEADER_EPOCH when the state moved on, REQUEST_TIMED_OUT when etcd
+  // cannot be reached.
   ErrorCode write_partition_state(const std::string& topic, int32_t partition, const metadata::PartitionState& current,
                                   const metadata::PartitionState& next);
   std::vector<controller::BrokerSlot> live_slots() const;

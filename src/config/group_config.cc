@@ -86,8 +86,9 @@ void validate_group_configs(const std::map<std::string, std::string>& configs, c
     throw ConfigError("Unknown group config name: " + name);
   }
   // Unset values at Kafka's own defaults, as GroupConfig.validate parses them.
-  const int32_t heartbeat = value_or(configs, kHeartbeatInterval, 5000);
-  const int32_t session = value_or(configs, kSessionTimeout, 45000);
+  const int32_t heartbeat =
+      value_or(configs, kHeartbeatInterval, find_group_config_info(kHeartbeatInterval)->kafka_default);
+  const int32_t session = value_or(configs, kSessionTimeout, find_group_config_info(kSessionTimeout)->kafka_default);
   const std::string hb(kHeartbeatInterval), st(kSessionTimeout);
   require(heartbeat >= b.min_heartbeat_interval_ms,
           hb + " must be greater than or equal to group.consumer.min.heartbeat.interval.ms");

@@ -60,6 +60,11 @@ struct ConsumerGroupConfig {
   int32_t max_size = INT32_MAX;                                       // group.consumer.max.size
   // group.consumer.assignors: the first is the default.
   std::vector<std::string> assignors = {std::string(kUniformAssignor), std::string(kRangeAssignor)};
+  // A group's own timings (its GROUP configs, group/group_timeouts.h).
+  void set_timeouts(const GroupTimeouts& t) {
+    session_timeout_ms = t.session_timeout_ms;
+    heartbeat_interval_ms = t.heartbeat_interval_ms;
+  }
 };
 
 // What the coordinator needs of the topic catalogue: a topic by name
@@ -150,10 +155,7 @@ class ConsumerGroup {
   void set_epochs(int32_t group_epoch, int32_t assignment_epoch);
   // The session timeout and heartbeat interval its consumer-protocol members
   // get from now on (the group's configs, group/group_timeouts.h).
-  void set_timeouts(const GroupTimeouts& t) {
-    config_.session_timeout_ms = t.session_timeout_ms;
-    config_.heartbeat_interval_ms = t.heartbeat_interval_ms;
-  }
+  void set_timeouts(const GroupTimeouts& t) { config_.set_timeouts(t); }
 
   // Fences members whose session expired, or that did not revoke partitions
   // within their rebalance timeout. Returns true when the group changed.

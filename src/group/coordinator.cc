@@ -409,11 +409,7 @@ void Coordinator::drop_consumer_group(const std::string& group_id) {
 
 ConsumerGroupConfig Coordinator::consumer_config_for(const std::string& group_id) const {
   ConsumerGroupConfig config = consumer_config_;
-  if (group_timeouts_) {
-    auto t = group_timeouts_->of(group_id);
-    config.session_timeout_ms = t.session_timeout_ms;
-    config.heartbeat_interval_ms = t.heartbeat_interval_ms;
-  }
+  if (group_timeouts_) config.set_timeouts(group_timeouts_->of(group_id));
   return config;
 }
 

@@ -9,6 +9,7 @@
 #include "config/dynamic_txn_config.h"
 #include "config/list_config_op.h"
 #include "config/topic_config.h"
+#include "kafka/handlers/config_resources.h"
 
 namespace runnel {
 namespace {
@@ -61,13 +62,6 @@ std::optional<int32_t> scope_of(const std::string& name, int32_t node_id, bool d
   return id;
 }
 
-bool wanted_key(const protocol::DescribeConfigsRequest::DescribeConfigsResource& resource, const std::string& name) {
-  if (!resource.configuration_keys || resource.configuration_keys->empty()) return true;
-  for (const auto& k : *resource.configuration_keys)
-    if (k == name) return true;
-  return false;
-}
-
 }  // namespace
 
 void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsRequest::DescribeConfigsResource& resource,
@@ -84,7 +78,7 @@ void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsReq
   auto dynamic = broker.dynamic_configs();
   auto add = [&](const std::string& name, const std::string& value, ConfigSource source, bool read_only,
                  int8_t type) -> protocol::DescribeConfigsResponse::DescribeConfigsResourceResult* {
-    if (!wanted_key(resource, name)) return nullptr;
+    if (!config_resource::wants_key(resource, name)) return nullptr;
     auto& entry = result.configs.emplace_back();
     entry.name = name;
     entry.value = value;

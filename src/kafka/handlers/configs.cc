@@ -9,6 +9,7 @@
 #include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/broker_configs.h"
+#include "kafka/handlers/config_resources.h"
 #include "kafka/handlers/group_configs.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -16,9 +17,9 @@
 namespace runnel {
 namespace {
 
-constexpr int8_t kTopicResource = 2;
-constexpr int8_t kBrokerResource = 4;
-constexpr int8_t kGroupResource = 32;
+constexpr int8_t kTopicResource = config_resource::kTopic;
+constexpr int8_t kBrokerResource = config_resource::kBroker;
+constexpr int8_t kGroupResource = config_resource::kGroup;
 
 // ACLs as Kafka's: a topic's configs need DESCRIBE_CONFIGS / ALTER_CONFIGS on
 // the topic (else TOPIC_AUTHORIZATION_FAILED), a group's on the group (else
@@ -31,13 +32,6 @@ ErrorCode config_access_error(const RequestContext& ctx, int8_t resource_type, c
   if (resource_type == kGroupResource)
     return authorized_group(ctx, op, name) ? ErrorCode::NONE : ErrorCode::GROUP_AUTHORIZATION_FAILED;
   return authorized_cluster(ctx, op) ? ErrorCode::NONE : ErrorCode::CLUSTER_AUTHORIZATION_FAILED;
-}
-template <class Resource>
-bool wanted(const Resource& resource, const std::string& name) {
-  if (!resource.configuration_keys || resource.configuration_keys->empty()) return true;
-  for (const auto& k : *resource.configuration_keys)
-    if (k == name) return true;
-  return false;
 }
 
 }  // namespace
@@ -81,7 +75,7 @@ asio::awaitable<protocol::DescribeConfigsResponse> handle_describe_configs(Reque
       auto effective = topic_config_defaults(info->log_config);
       for (size_t i = 0; i < infos.size(); ++i) {
         const auto& name = infos[i].name;
-        if (!wanted(resource, name)) continue;
+        if (!config_resource::wants_key(resource, name)) continue;
         std::vector<ConfigLevel> levels;
         if (auto it = info->overrides.find(name); it != info->overrides.end())
           levels.push_back({name, it->second, ConfigSource::kTopic});

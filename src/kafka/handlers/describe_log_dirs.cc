@@ -7,7 +7,6 @@
 // empty answer, as Kafka).
 #include <sys/statvfs.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -19,7 +18,6 @@
 
 namespace runnel {
 namespace {
-
 
 // (topic, partition) -> size, of the replicas one shard holds among `wanted`.
 using Sizes = std::map<std::pair<std::string, int32_t>, int64_t>;
@@ -67,7 +65,7 @@ asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(Requ
   std::error_code ec;
   auto path = std::filesystem::absolute(broker.config().data_dir, ec);
   dir.log_dir = (ec ? std::filesystem::path(broker.config().data_dir) : path.lexically_normal()).string();
-  if (!dir.log_dir.empty() && dir.log_dir.size() > 1 && dir.log_dir.back() == '/') dir.log_dir.pop_back();
+  if (dir.log_dir.size() > 1 && dir.log_dir.back() == '/') dir.log_dir.pop_back();
   // KIP-827: the volume's total and usable bytes (Java's FileStore
   // getTotalSpace / getUsableSpace: blocks, and blocks free to non-root).
   if (struct statvfs fs; ::statvfs(broker.config().data_dir.c_str(), &fs) == 0) {

@@ -6,14 +6,10 @@
 #include "config/dynamic_broker_config.h"
 #include "config/group_config.h"
 #include "config/list_config_op.h"
+#include "config/topic_config.h"
+#include "kafka/handlers/config_resources.h"
 
 namespace runnel {
-namespace {
-
-constexpr int8_t kIntType = 3;  // Kafka's ConfigType INT
-
-}  // namespace
-
 void describe_group_resource(Broker& broker, const protocol::DescribeConfigsRequest::DescribeConfigsResource& resource,
                              bool include_synonyms, bool include_documentation,
                              protocol::DescribeConfigsResponse::DescribeConfigsResult& result) {
@@ -28,10 +24,7 @@ void describe_group_resource(Broker& broker, const protocol::DescribeConfigsRequ
   if (auto it = dynamic.group_configs.find(resource.resource_name); it != dynamic.group_configs.end())
     own = &it->second;
   for (const auto& info : group_config_infos()) {
-    if (resource.configuration_keys && !resource.configuration_keys->empty() &&
-        std::find(resource.configuration_keys->begin(), resource.configuration_keys->end(), info.name) ==
-            resource.configuration_keys->end())
-      continue;
+    if (!config_resource::wants_key(resource, info.name)) continue;
     // Kafka's createGroupConfigEntry: the group's own value, then the
     // broker key it defaults to (static here: runnel's group.consumer.* keys
     // are not dynamic), then Kafka's default.
@@ -50,7 +43,7 @@ void describe_group_resource(Broker& broker, const protocol::DescribeConfigsRequ
     entry.is_default = levels.front().source == ConfigSource::kDefault;
     entry.config_source = static_cast<int8_t>(levels.front().source);
     entry.is_sensitive = false;
-    entry.config_type = kIntType;
+    entry.config_type = config_type::kInt;
     entry.documentation = std::nullopt;
     if (include_documentation) entry.documentation = info.documentation;
     if (include_synonyms)

@@ -12,18 +12,15 @@
 
 #include "kafka/authz.h"
 #include "kafka/broker.h"
+#include "kafka/handlers/config_resources.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
 
 namespace runnel {
-namespace {
-
-constexpr int8_t kTopic = 2, kBroker = 4, kBrokerLogger = 8, kClientMetrics = 16, kGroup = 32;
-
-}  // namespace
 
 asio::awaitable<protocol::ListConfigResourcesResponse> handle_list_config_resources(
     RequestContext& ctx, protocol::ListConfigResourcesRequest& request) {
+  using namespace config_resource;
   Broker& broker = ctx.broker;
   protocol::ListConfigResourcesResponse response;
   if (!authorized_cluster(ctx, security::AclOperation::DescribeConfigs)) {
