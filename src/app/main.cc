@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include "admin/admin_server.h"
 #include "admin/metrics_text.h"
@@ -30,6 +31,7 @@
 #include "app/producers_command.h"
 #include "app/progress_line.h"
 #include "app/quota_command.h"
+#include "app/reassign_command.h"
 #include "app/rest_proxy.h"
 #include "app/topic_command.h"
 #include "app/transactions_command.h"
@@ -547,6 +549,29 @@ int main(int argc, char** argv) {
                               "Elect any live replica for partitions without a leader (may lose records)");
   cluster_elect_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
   add_report_format(cluster_elect_cmd);
+  std::vector<std::string> reassign_specs;
+  std::string reassign_file;
+  bool reassign_cancel = false;
+  bool reassign_keep_factor = false;
+  auto* cluster_reassign_cmd = cluster_cmd->add_subcommand(
+      "reassign", "Move partitions to other brokers (or --cancel their moves), like kafka-reassign-partitions.sh");
+  cluster_reassign_cmd->add_option("PARTITIONS", reassign_specs,
+                                   "TOPIC:PARTITION=R1,R2,... (broker ids, the first the preferred leader)");
+  cluster_reassign_cmd
+      ->add_option("--reassignment-json-file", reassign_file, "A plan in kafka-reassign-partitions.sh's JSON format")
+      ->check(CLI::ExistingFile);
+  cluster_reassign_cmd->add_flag("--cancel", reassign_cancel, "Cancel the moves in progress of these partitions");
+  cluster_reassign_cmd->add_flag("--disallow-replication-factor-change", reassign_keep_factor,
+                                 "Refuse a target with another number of replicas (KIP-860)");
+  cluster_reassign_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(cluster_reassign_cmd);
+  std::vector<std::string> reassignments_partitions;
+  auto* cluster_reassignments_cmd = cluster_cmd->add_subcommand(
+      "reassignments", "The partition moves in progress, like kafka-reassign-partitions.sh --list");
+  cluster_reassignments_cmd->add_option("PARTITIONS", reassignments_partitions,
+                                        "TOPIC (all its partitions) or TOPIC:PARTITION; none: every move");
+  cluster_reassignments_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(cluster_reassignments_cmd);
 
   runnel::app::UserSetOptions user_set;
   runnel::app::UserStore user_store;
@@ -633,6 +658,29 @@ int main(int argc, char** argv) {
   if (cluster_elect_cmd->parsed())
     return runnel::app::cluster_elect_leaders(bootstrap, elect_partitions, elect_unclean, report_json, std::cout,
                                               std::cerr);
+  if (cluster_reassign_cmd->parsed()) {
+    std::vector<runnel::app::ReassignmentSpec> specs;
+    try {
+      if (!reassign_file.empty()) {
+        std::ifstream in(reassign_file);
+        std::stringstream text;
+        text << in.rdbuf();
+        specs = runnel::app::parse_reassignment_json(text.str());
+      }
+      for (const auto& spec : reassign_specs) specs.push_back(runnel::app::parse_reassignment_spec(spec));
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "Error: " << e.what() << "\n";
+      return 2;
+    }
+    if (specs.empty()) {
+      std::cerr << "Error: name the partitions (TOPIC:PARTITION=R1,R2,...) or --reassignment-json-file\n";
+      return 2;
+    }
+    return runnel::app::cluster_reassign(bootstrap, specs, reassign_cancel, !reassign_keep_factor, report_json,
+                                         std::cout, std::cerr);
+  }
+  if (cluster_reassignments_cmd->parsed())
+    return runnel::app::cluster_reassignments(bootstrap, reassignments_partitions, report_json, std::cout, std::cerr);
   if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, report_json, std::cout, std::cerr);
   if (group_describe_cmd->parsed())
     return runnel::app::group_describe(group_id, bootstrap, report_json, std::cout, std::cerr);

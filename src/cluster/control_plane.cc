@@ -361,6 +361,7 @@ void ControlPlane::elect_leaders() {
                      next->leader, next->leader_epoch, fmt::join(next->isr, ","));
     }
   }
+  complete_reassignments(live);
 }
 
 }  // namespace runnel::cluster
@@ -458,12 +459,7 @@ std::vector<ErrorCode> ControlPlane::elect_leaders_on_request(
   // Decided on a view at least as new as etcd is when asked (as the
   // controller's own elections); a write that meets a newer state (the
   // controller's election, an ISR change) decides again on that, a few times.
-  auto catch_up = [this]() -> std::optional<int64_t> {
-    etcd::RangeResponse now;
-    if (!admin_client_.range(keys_.controller(), {}, now).is_ok()) return std::nullopt;
-    if (!cache_->wait_for_revision(now.revision, std::chrono::seconds(2))) return std::nullopt;
-    return now.revision;
-  };
+  auto catch_up = [this] { return catch_up_with_etcd(); };
   auto synced = catch_up();
   bool wrote = false;
   for (const auto& [topic, partition] : partitions) {
@@ -481,6 +477,13 @@ std::vector<ErrorCode> ControlPlane::elect_leaders_on_request(
   if (wrote)
     if (auto now = catch_up(); !now) spdlog::warn("the metadata watch is behind etcd: Metadata may lag");
   return out;
+}
+
+std::optional<int64_t> ControlPlane::catch_up_with_etcd() {
+  etcd::RangeResponse now;
+  if (!admin_client_.range(keys_.controller(), {}, now).is_ok()) return std::nullopt;
+  if (!cache_->wait_for_revision(now.revision, std::chrono::seconds(2))) return std::nullopt;
+  return now.revision;
 }
 
 ErrorCode ControlPlane::elect_one_on_request(const std::string& topic, int32_t partition, bool unclean) {

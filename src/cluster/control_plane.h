@@ -33,8 +33,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/error_code.h"
 #include "base/types.h"
@@ -45,6 +47,20 @@
 #include "cluster/metadata/metadata_cache.h"
 
 namespace runnel::cluster {
+
+// One partition of an AlterPartitionReassignments request: move it to
+// `target`, or cancel its move in progress (nullopt).
+struct ReassignmentRequest {
+  std::string topic;
+  int32_t partition = 0;
+  std::optional<std::vector<int32_t>> target;
+};
+
+// Its answer: NONE, or Kafka's error code and message.
+struct ReassignmentResult {
+  ErrorCode error = ErrorCode::NONE;
+  std::string message;
+};
 
 struct ControlPlaneOptions {
   etcd::ClientOptions client;
@@ -153,6 +169,22 @@ class ControlPlane {
   std::vector<ErrorCode> elect_leaders_on_request(const std::vector<std::pair<std::string, int32_t>>& partitions,
                                                   bool unclean);
 
+  // AlterPartitionReassignments (KIP-455; controller/reassignment.h), for
+  // each of `requests` in order: starts the move (one that only reorders or
+  // removes replicas completes at once, as in Kafka), or cancels it. The
+  // moves of one topic are one write of its record and of the partitions'
+  // states, fenced on their mod revisions, decided on a view at least as new
+  // as etcd when asked. The controller completes a move once the new
+  // replicas are in the ISR. Per partition: NONE; UNKNOWN_TOPIC_OR_PARTITION;
+  // INVALID_REPLICA_ASSIGNMENT (empty target, a broker twice or not
+  // registered, a cancel that needs an unclean election); INVALID_REPLICATION_FACTOR
+  // when the target changes the partition's replica count and
+  // `allow_replication_factor_change` is false; NO_REASSIGNMENT_IN_PROGRESS
+  // (a cancel); REQUEST_TIMED_OUT when etcd cannot be reached. Blocking; not
+  // on a shard thread.
+  std::vector<ReassignmentResult> alter_reassignments(const std::vector<ReassignmentRequest>& requests,
+                                                      bool allow_replication_factor_change);
+
   // Replaces the topic's config overrides; fenced like add_partitions.
   ErrorCode set_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs,
                               std::string* message);
@@ -247,6 +279,18 @@ class ControlPlane {
   // Waits (bounded) until the cache reflects `revision`, so that a request
   // answered after a write sees it in this broker's Metadata.
   void await_cache(int64_t revision);
+  // Waits until the cache holds everything etcd had when called; the
+  // revision, or nullopt when etcd or the watch did not answer in time.
+  std::optional<int64_t> catch_up_with_etcd();
+  // One topic's share of alter_reassignments: `indexes` into `requests`,
+  // answered into `results`; false when the write met a newer record or
+  // state (the caller catches up and decides again).
+  bool try_alter_reassignments(const std::string& topic, const std::vector<ReassignmentRequest>& requests,
+                               const std::vector<size_t>& indexes, bool allow_replication_factor_change,
+                               std::vector<ReassignmentResult>& results);
+  // The controller's duty for moves in progress: completes each whose ISR
+  // allows it (controller/reassignment.h), one fenced write per topic.
+  void complete_reassignments(const std::set<int32_t>& live);
   // One partition of elect_leaders_on_request, on the cache as it is;
   // FENCED_LEADER_EPOCH when its write met a newer state.
   ErrorCode elect_one_on_request(const std::string& topic, int32_t partition, bool unclean);

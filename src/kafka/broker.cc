@@ -7,9 +7,11 @@
 #include <cstring>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include "base/clock.h"
 #include "base/thread_name.h"
+#include "cluster/controller/reassignment.h"
 #include "cluster/node_meta.h"
 #include "config/topic_config.h"
 
@@ -450,6 +452,17 @@ asio::awaitable<void> Broker::reconcile_once() {
     if (have && have->partitions == want.partitions && have->overrides == want.overrides &&
         have->replicas == want.replicas && have->internal == want.internal)
       continue;
+    // Replicas moved away from this broker (a completed reassignment) go
+    // before the catalogue forgets them, so that a crash in between leaves
+    // no directory that nothing opens.
+    const NodeId self(config_.node_id);
+    const int32_t kept = have ? std::min(have->partitions, want.partitions) : 0;
+    for (int32_t p = 0; p < kept; ++p) {
+      if (have->holds(PartitionId(p), self) && !want.holds(PartitionId(p), self)) {
+        co_await partitions_.drop_everywhere(want.name, p, p + 1);
+        spdlog::info("partition {}-{}: its replica moved off this broker; deleted it here", want.name, p);
+      }
+    }
     std::string message;
     if (topics_.adopt(want, &message) != ErrorCode::NONE) {
       spdlog::error("cannot adopt topic {} from the cluster: {}", want.name, message);
@@ -460,6 +473,15 @@ asio::awaitable<void> Broker::reconcile_once() {
     if (from < info.partitions) {
       if (co_await partitions_.open_everywhere(info, from, info.partitions, &message) != ErrorCode::NONE)
         spdlog::error("partitions of {} stay offline: {}", info.name, message);
+    }
+    // Replicas moved onto this broker (a reassignment in progress): an
+    // empty log that follows the leader until it has caught up.
+    for (int32_t p = 0; p < kept; ++p) {
+      if (have->holds(PartitionId(p), self) || !info.holds(PartitionId(p), self)) continue;
+      if (co_await partitions_.open_everywhere(info, p, p + 1, &message) != ErrorCode::NONE)
+        spdlog::error("partition {}-{} stays offline: {}", info.name, p, message);
+      else
+        spdlog::info("partition {}-{}: a replica moved onto this broker; following its leader", info.name, p);
     }
     if (have && have->overrides != info.overrides) co_await partitions_.apply_topic_config(info);
     if (info.name == group::kOffsetsTopic) offsets_partitions_ = info.partitions;
@@ -507,6 +529,55 @@ asio::awaitable<std::vector<ErrorCode>> Broker::elect_leaders(std::vector<std::p
         co_return control_plane_->elect_leaders_on_request(partitions, unclean);
       },
       asio::use_awaitable);
+}
+
+asio::awaitable<std::vector<cluster::ReassignmentResult>> Broker::alter_reassignments(
+    const std::vector<cluster::ReassignmentRequest>& requests, bool allow_replication_factor_change) {
+  if (control_plane_) {
+    co_return co_await asio::co_spawn(
+        control_pool_.get_executor(),
+        [this, &requests,
+         allow_replication_factor_change]() -> asio::awaitable<std::vector<cluster::ReassignmentResult>> {
+          co_return control_plane_->alter_reassignments(requests, allow_replication_factor_change);
+        },
+        asio::use_awaitable);
+  }
+  std::vector<cluster::ReassignmentResult> out;
+  for (const auto& request : requests) {
+    auto& result = out.emplace_back();
+    auto info = topics_.find(request.topic);
+    if (!info) {
+      result = {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "Unable to find a topic named " + request.topic + "."};
+    } else if (request.partition < 0 || request.partition >= info->partitions) {
+      result = {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                "Unable to find partition " + request.topic + ":" + std::to_string(request.partition) + "."};
+    } else if (!request.target) {
+      result = {ErrorCode::NO_REASSIGNMENT_IN_PROGRESS, "No partition reassignment is in progress."};
+    } else if (auto error = cluster::controller::validate_target(*request.target, {config_.node_id}, &result.message);
+               error != ErrorCode::NONE) {
+      result.error = error;
+    } else if (!allow_replication_factor_change && request.target->size() != 1) {
+      result = {ErrorCode::INVALID_REPLICATION_FACTOR, "The replication factor is changed from 1 to " +
+                                                           std::to_string(request.target->size()) +
+                                                           " but modifying the replication factor is not allowed."};
+    }
+  }
+  co_return out;
+}
+
+std::vector<Broker::OngoingReassignment> Broker::ongoing_reassignments() const {
+  std::vector<OngoingReassignment> out;
+  if (!control_plane_) return out;
+  for (const auto& view : control_plane_->cache().topics()) {
+    for (const auto& [p, move] : view.record.reassignments) {
+      if (p < 0 || p >= static_cast<int32_t>(view.record.replicas.size())) continue;
+      out.push_back({view.name, p, view.record.replicas[static_cast<size_t>(p)], move.adding, move.removing});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition);
+  });
+  return out;
 }
 
 template <class F>

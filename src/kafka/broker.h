@@ -172,6 +172,22 @@ class Broker {
   // UNKNOWN_TOPIC_OR_PARTITION).
   asio::awaitable<std::vector<ErrorCode>> elect_leaders(std::vector<std::pair<std::string, int32_t>> partitions,
                                                         bool unclean);
+  // AlterPartitionReassignments for each of `requests`, in order: in a
+  // cluster ControlPlane::alter_reassignments on the control thread; a
+  // single node holds every partition itself, so the only target it takes
+  // is itself (nothing moves) and there is never a move to cancel.
+  asio::awaitable<std::vector<cluster::ReassignmentResult>> alter_reassignments(
+      const std::vector<cluster::ReassignmentRequest>& requests, bool allow_replication_factor_change);
+  // A move in progress, as ListPartitionReassignments lists it.
+  struct OngoingReassignment {
+    std::string topic;
+    int32_t partition = 0;
+    std::vector<int32_t> replicas;  // the target, then the replicas being removed
+    std::vector<int32_t> adding;
+    std::vector<int32_t> removing;
+  };
+  // The moves in progress, by topic and partition (none on a single node).
+  std::vector<OngoingReassignment> ongoing_reassignments() const;
   // Any replica of the partition this shard holds open, leader or follower,
   // or nullptr: for reporting on its log (DescribeLogDirs), never for
   // serving it.

@@ -1,5 +1,6 @@
 #include "cluster/metadata/records.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace runnel::cluster::metadata {
@@ -42,6 +43,18 @@ std::string hex(const std::array<uint8_t, 16>& id) {
   return out;
 }
 
+// A partition index written as a JSON object key: decimal, below `count`.
+std::optional<int32_t> parse_partition_index(const std::string& key, size_t count) {
+  if (key.empty() || key.size() > 9 || (key.size() > 1 && key[0] == '0')) return std::nullopt;
+  int64_t value = 0;
+  for (char c : key) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  if (value >= static_cast<int64_t>(count)) return std::nullopt;
+  return static_cast<int32_t>(value);
+}
+
 std::optional<std::array<uint8_t, 16>> unhex(const std::string& text) {
   if (text.size() != 32) return std::nullopt;
   std::array<uint8_t, 16> id{};
@@ -59,6 +72,12 @@ std::optional<std::array<uint8_t, 16>> unhex(const std::string& text) {
 std::string encode_topic(const TopicRecord& topic) {
   json doc = {{"id", hex(topic.id)}, {"replicas", topic.replicas}, {"configs", topic.configs}};
   if (topic.internal) doc["internal"] = true;
+  if (!topic.reassignments.empty()) {
+    json moves = json::object();
+    for (const auto& [p, r] : topic.reassignments)
+      moves[std::to_string(p)] = {{"adding", r.adding}, {"removing", r.removing}};
+    doc["reassignments"] = std::move(moves);
+  }
   return doc.dump();
 }
 
@@ -89,6 +108,25 @@ std::optional<TopicRecord> decode_topic(std::string_view text) {
   if (auto internal = doc->find("internal"); internal != doc->end()) {
     if (!internal->is_boolean()) return std::nullopt;
     t.internal = internal->get<bool>();
+  }
+  if (auto moves = doc->find("reassignments"); moves != doc->end()) {
+    if (!moves->is_object()) return std::nullopt;
+    for (const auto& [key, value] : moves->items()) {
+      auto p = parse_partition_index(key, t.replicas.size());
+      if (!p || !value.is_object()) return std::nullopt;
+      auto adding = node_list(value, "adding");
+      auto removing = node_list(value, "removing");
+      if (!adding || !removing) return std::nullopt;
+      // Both name replicas of the partition, never the same one twice.
+      const auto& replicas = t.replicas[static_cast<size_t>(*p)];
+      auto listed = [&](int32_t node) { return std::find(replicas.begin(), replicas.end(), node) != replicas.end(); };
+      for (int32_t node : *adding)
+        if (!listed(node) || std::find(removing->begin(), removing->end(), node) != removing->end())
+          return std::nullopt;
+      for (int32_t node : *removing)
+        if (!listed(node)) return std::nullopt;
+      t.reassignments[*p] = {std::move(*adding), std::move(*removing)};
+    }
   }
   return t;
 }

@@ -60,14 +60,26 @@ struct ControllerRecord {
 std::string encode_controller(const ControllerRecord& controller);
 std::optional<ControllerRecord> decode_controller(std::string_view json);
 
+// A partition's move to other brokers in progress (KIP-455): its replicas
+// are then the target followed by the replicas being removed; `adding` are
+// the target's replicas it did not have, `removing` those not in the target.
+struct PartitionReassignment {
+  std::vector<int32_t> adding;
+  std::vector<int32_t> removing;
+
+  bool operator==(const PartitionReassignment&) const = default;
+};
+
 // topics/<name>: a topic as the cluster knows it. Written once at creation
-// (and when partitions are added or configs change); the replicas of each
-// partition, the first one its preferred leader.
+// (and when partitions are added, configs change or replicas move); the
+// replicas of each partition, the first one its preferred leader.
 struct TopicRecord {
   std::array<uint8_t, 16> id{};
   std::vector<std::vector<int32_t>> replicas;  // [partition] -> node ids
   std::map<std::string, std::string> configs;  // topic config overrides
   bool internal = false;
+  // The partitions being moved (AlterPartitionReassignments), by index.
+  std::map<int32_t, PartitionReassignment> reassignments;
 
   bool operator==(const TopicRecord&) const = default;
 };

@@ -47,6 +47,10 @@ asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(Reques
 asio::awaitable<protocol::ListConfigResourcesResponse> handle_list_config_resources(
     RequestContext&, protocol::ListConfigResourcesRequest&);
 asio::awaitable<protocol::ElectLeadersResponse> handle_elect_leaders(RequestContext&, protocol::ElectLeadersRequest&);
+asio::awaitable<protocol::AlterPartitionReassignmentsResponse> handle_alter_partition_reassignments(
+    RequestContext&, protocol::AlterPartitionReassignmentsRequest&);
+asio::awaitable<protocol::ListPartitionReassignmentsResponse> handle_list_partition_reassignments(
+    RequestContext&, protocol::ListPartitionReassignmentsRequest&);
 asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(RequestContext&,
                                                                             protocol::DescribeLogDirsRequest&);
 asio::awaitable<protocol::DescribeProducersResponse> handle_describe_producers(RequestContext&,

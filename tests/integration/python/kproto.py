@@ -710,6 +710,7 @@ class Reader:
         self.o += n
         return v
 
+    def i8(self): return struct.unpack(">b", self.take(1))[0]
     def i16(self): return struct.unpack(">h", self.take(2))[0]
     def i32(self): return struct.unpack(">i", self.take(4))[0]
     def i64(self): return struct.unpack(">q", self.take(8))[0]

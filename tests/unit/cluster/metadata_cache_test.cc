@@ -98,6 +98,20 @@ TEST(Records, TopicsAndPartitionStatesRoundTrip) {
   EXPECT_FALSE(decode_topic("{\"id\":\"00000000000000000000000000000000\",\"replicas\":[]}"));
   EXPECT_FALSE(decode_topic("{\"id\":\"00000000000000000000000000000000\",\"replicas\":[[]]}"));
   EXPECT_FALSE(decode_topic("{\"id\":\"00000000000000000000000000000000\",\"replicas\":[[1]],\"configs\":{\"a\":1}}"));
+  // A move in progress: adding and removing name replicas of the partition.
+  t.replicas = {{1, 2}, {3, 4, 2}};
+  t.reassignments[1] = {{3, 4}, {2}};
+  back = decode_topic(encode_topic(t));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, t);
+  const std::string head = "{\"id\":\"00000000000000000000000000000000\",\"replicas\":[[1,2]],\"reassignments\":";
+  EXPECT_TRUE(decode_topic(head + "{\"0\":{\"adding\":[2],\"removing\":[1]}}}"));
+  EXPECT_FALSE(decode_topic(head + "{\"1\":{\"adding\":[2],\"removing\":[1]}}}"));   // no partition 1
+  EXPECT_FALSE(decode_topic(head + "{\"00\":{\"adding\":[2],\"removing\":[1]}}}"));  // not a plain index
+  EXPECT_FALSE(decode_topic(head + "{\"0\":{\"adding\":[3],\"removing\":[1]}}}"));   // not a replica
+  EXPECT_FALSE(decode_topic(head + "{\"0\":{\"adding\":[1],\"removing\":[1]}}}"));   // both
+  EXPECT_FALSE(decode_topic(head + "{\"0\":{\"adding\":[2]}}}"));
+  EXPECT_FALSE(decode_topic(head + "[]}"));
   PartitionState s{2, 5, {2, 3}, 7, 0};
   auto state = decode_partition_state(encode_partition_state(s));
   ASSERT_TRUE(state);

@@ -1,0 +1,191 @@
+#include "app/reassign_command.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "app/admin_client.h"
+#include "app/table.h"
+#include "base/error_code.h"
+#include "protocol/messages.h"
+
+namespace runnel::app {
+namespace {
+
+std::string join(const std::vector<int32_t>& ids) {
+  std::string out;
+  for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out.empty() ? "-" : out;
+}
+
+int32_t parse_int(std::string_view text, const std::string& what) {
+  int32_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0)
+    throw std::invalid_argument(what + ": not a non-negative integer: '" + std::string(text) + "'");
+  return value;
+}
+
+// "TOPIC" or "TOPIC:P" into {topic: [partitions]} (an empty list: all).
+std::map<std::string, std::vector<int32_t>> group_partitions(const std::vector<std::string>& specs) {
+  std::map<std::string, std::vector<int32_t>> out;
+  for (const auto& spec : specs) {
+    auto colon = spec.rfind(':');
+    if (colon == std::string::npos) {
+      out[spec];
+      continue;
+    }
+    out[spec.substr(0, colon)].push_back(parse_int(std::string_view(spec).substr(colon + 1), spec));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ReassignmentSpec> parse_reassignment_json(const std::string& text) {
+  auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) throw std::invalid_argument("not a JSON object");
+  auto partitions = doc.find("partitions");
+  if (partitions == doc.end() || !partitions->is_array()) throw std::invalid_argument("no \"partitions\" array");
+  std::vector<ReassignmentSpec> out;
+  for (const auto& p : *partitions) {
+    if (!p.is_object()) throw std::invalid_argument("a partition entry is not an object");
+    auto topic = p.find("topic");
+    auto partition = p.find("partition");
+    auto replicas = p.find("replicas");
+    if (topic == p.end() || !topic->is_string() || partition == p.end() || !partition->is_number_integer() ||
+        replicas == p.end() || !replicas->is_array())
+      throw std::invalid_argument("each partition needs \"topic\", \"partition\" and \"replicas\"");
+    ReassignmentSpec spec;
+    spec.topic = topic->get<std::string>();
+    const auto index = partition->get<int64_t>();
+    if (index < 0 || index > INT32_MAX) throw std::invalid_argument("partition out of range in " + spec.topic);
+    spec.partition = static_cast<int32_t>(index);
+    for (const auto& r : *replicas) {
+      if (!r.is_number_integer() || r.get<int64_t>() < 0 || r.get<int64_t>() > INT32_MAX)
+        throw std::invalid_argument("replicas must be broker ids, in " + spec.topic);
+      spec.replicas.push_back(static_cast<int32_t>(r.get<int64_t>()));
+    }
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+ReassignmentSpec parse_reassignment_spec(const std::string& text) {
+  const auto equals = text.find('=');
+  const auto colon = text.rfind(':', equals);
+  if (colon == std::string::npos || colon == 0)
+    throw std::invalid_argument("'" + text + "' is not TOPIC:PARTITION=R1,R2,...");
+  ReassignmentSpec spec;
+  spec.topic = text.substr(0, colon);
+  const auto end = equals == std::string::npos ? text.size() : equals;
+  spec.partition = parse_int(std::string_view(text).substr(colon + 1, end - colon - 1), text);
+  std::string_view rest = equals == std::string::npos ? std::string_view() : std::string_view(text).substr(equals + 1);
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    spec.replicas.push_back(parse_int(rest.substr(0, comma), text));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return spec;
+}
+
+int cluster_reassign(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool cancel,
+                     bool allow_replication_factor_change, bool json, std::ostream& out, std::ostream& err) {
+  try {
+    AdminClient client(bootstrap);
+    protocol::AlterPartitionReassignmentsRequest req;
+    req.timeout_ms = 60000;
+    req.allow_replication_factor_change = allow_replication_factor_change;
+    for (const auto& spec : specs) {
+      auto topic =
+          std::find_if(req.topics.begin(), req.topics.end(), [&](const auto& t) { return t.name == spec.topic; });
+      if (topic == req.topics.end()) {
+        topic = req.topics.emplace(req.topics.end());
+        topic->name = spec.topic;
+      }
+      auto& p = topic->partitions.emplace_back();
+      p.partition_index = spec.partition;
+      if (cancel)
+        p.replicas.reset();  // null: cancel
+      else
+        p.replicas = spec.replicas;
+    }
+    // v1 only when the option needs it: a broker of Kafka before 3.9 has v0.
+    auto resp =
+        client.call<protocol::AlterPartitionReassignmentsResponse>(req, allow_replication_factor_change ? 0 : 1);
+    if (resp.error_code != 0 && resp.responses.empty()) {
+      err << "Error: " << error_text(resp.error_code, resp.error_message) << "\n";
+      return 1;
+    }
+    bool ok = resp.error_code == 0;
+    nlohmann::json doc = nlohmann::json::array();
+    std::vector<std::vector<std::string>> rows{{"TOPIC", "PARTITION", "RESULT"}};
+    for (const auto& t : resp.responses)
+      for (const auto& p : t.partitions) {
+        const auto error = static_cast<ErrorCode>(p.error_code);
+        ok = ok && error == ErrorCode::NONE;
+        std::string result = error != ErrorCode::NONE ? error_text(p.error_code, p.error_message)
+                             : cancel                 ? "cancelled"
+                                                      : "started";
+        doc.push_back({{"topic", t.name},
+                       {"partition", p.partition_index},
+                       {"error", error_name(error)},
+                       {"message", p.error_message.value_or("")}});
+        rows.push_back({t.name, std::to_string(p.partition_index), result});
+      }
+    if (json)
+      out << doc.dump(2) << "\n";
+    else
+      print_table(out, rows);
+    return ok ? 0 : 1;
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int cluster_reassignments(const std::string& bootstrap, const std::vector<std::string>& partitions, bool json,
+                          std::ostream& out, std::ostream& err) {
+  try {
+    const auto asked = group_partitions(partitions);
+    AdminClient client(bootstrap);
+    protocol::ListPartitionReassignmentsRequest req;
+    req.timeout_ms = 60000;
+    req.topics.reset();  // null: every move (the filter below picks)
+    auto resp = client.call<protocol::ListPartitionReassignmentsResponse>(req, 0);
+    if (resp.error_code != 0) {
+      err << "Error: " << error_text(resp.error_code, resp.error_message) << "\n";
+      return 1;
+    }
+    nlohmann::json doc = nlohmann::json::array();
+    std::vector<std::vector<std::string>> rows{{"TOPIC", "PARTITION", "REPLICAS", "ADDING", "REMOVING"}};
+    for (const auto& t : resp.topics) {
+      auto wanted = asked.find(t.name);
+      if (!asked.empty() && wanted == asked.end()) continue;
+      for (const auto& p : t.partitions) {
+        if (wanted != asked.end() && !wanted->second.empty() &&
+            std::find(wanted->second.begin(), wanted->second.end(), p.partition_index) == wanted->second.end())
+          continue;
+        doc.push_back({{"topic", t.name},
+                       {"partition", p.partition_index},
+                       {"replicas", p.replicas},
+                       {"adding", p.adding_replicas},
+                       {"removing", p.removing_replicas}});
+        rows.push_back({t.name, std::to_string(p.partition_index), join(p.replicas), join(p.adding_replicas),
+                        join(p.removing_replicas)});
+      }
+    }
+    if (json)
+      out << doc.dump(2) << "\n";
+    else
+      print_table(out, rows);
+    return 0;
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace runnel::app

@@ -1,0 +1,43 @@
+#pragma once
+// `runnel cluster reassign` and `runnel cluster reassignments`: partition
+// reassignment (KIP-455) from the command line, as kafka-reassign-partitions.sh
+// --execute / --cancel / --list do it, through AlterPartitionReassignments and
+// ListPartitionReassignments (that tool needs a JVM).
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace runnel::app {
+
+// One partition's target: "TOPIC:P=R1,R2,..." (replica node ids, the first
+// the preferred leader).
+struct ReassignmentSpec {
+  std::string topic;
+  int32_t partition = 0;
+  std::vector<int32_t> replicas;
+};
+
+// Parses kafka-reassign-partitions.sh's file
+// ({"version":1,"partitions":[{"topic","partition","replicas":[...]}]}; its
+// "log_dirs" are ignored: one log directory per broker). Throws
+// std::invalid_argument saying what is wrong.
+std::vector<ReassignmentSpec> parse_reassignment_json(const std::string& text);
+// Parses "TOPIC:P=R1,R2,..." ("TOPIC:P" alone: no replicas, for --cancel);
+// throws std::invalid_argument.
+ReassignmentSpec parse_reassignment_spec(const std::string& spec);
+
+// Starts the moves of `specs` (or, with `cancel`, cancels the moves of their
+// partitions); prints each partition's outcome (TOPIC PARTITION RESULT; json:
+// [{topic, partition, error, message}]). Exit code 0 when every partition
+// was accepted, 1 otherwise.
+int cluster_reassign(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool cancel,
+                     bool allow_replication_factor_change, bool json, std::ostream& out, std::ostream& err);
+
+// Lists the moves in progress (of `partitions`, "TOPIC" or "TOPIC:P"; none:
+// all): TOPIC PARTITION REPLICAS ADDING REMOVING (json: [{topic, partition,
+// replicas, adding, removing}]). Exit code 1 when the broker refuses.
+int cluster_reassignments(const std::string& bootstrap, const std::vector<std::string>& partitions, bool json,
+                          std::ostream& out, std::ostream& err);
+
+}  // namespace runnel::app

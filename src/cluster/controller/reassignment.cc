@@ -1,0 +1,123 @@
+#include "cluster/controller/reassignment.h"
+
+#include <algorithm>
+
+namespace runnel::cluster::controller {
+namespace {
+
+bool contains(const std::vector<int32_t>& list, int32_t node) {
+  return std::find(list.begin(), list.end(), node) != list.end();
+}
+
+// `list` without the members of `drop`, in its order.
+std::vector<int32_t> without(const std::vector<int32_t>& list, const std::vector<int32_t>& drop) {
+  std::vector<int32_t> out;
+  for (int32_t node : list)
+    if (!contains(drop, node)) out.push_back(node);
+  return out;
+}
+
+// The first of `replicas` that is in `isr` and live; -1 when none.
+int32_t first_eligible(const std::vector<int32_t>& replicas, const std::vector<int32_t>& isr,
+                       const std::set<int32_t>& live) {
+  for (int32_t node : replicas)
+    if (contains(isr, node) && live.count(node)) return node;
+  return -1;
+}
+
+}  // namespace
+
+ErrorCode validate_target(const std::vector<int32_t>& target, const std::set<int32_t>& registered,
+                          std::string* message) {
+  if (target.empty()) {
+    *message = "The manual partition assignment includes an empty replica list.";
+    return ErrorCode::INVALID_REPLICA_ASSIGNMENT;
+  }
+  std::vector<int32_t> sorted = target;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (!registered.count(sorted[i])) {
+      *message = "The manual partition assignment includes broker " + std::to_string(sorted[i]) +
+                 ", but no such broker is registered.";
+      return ErrorCode::INVALID_REPLICA_ASSIGNMENT;
+    }
+    if (i > 0 && sorted[i] == sorted[i - 1]) {
+      *message =
+          "The manual partition assignment includes the broker " + std::to_string(sorted[i]) + " more than once.";
+      return ErrorCode::INVALID_REPLICA_ASSIGNMENT;
+    }
+  }
+  return ErrorCode::NONE;
+}
+
+std::vector<int32_t> original_replicas(const Placement& placement) {
+  if (!placement.reassignment) return placement.replicas;
+  return without(placement.replicas, placement.reassignment->adding);
+}
+
+Placement start(const Placement& current, const std::vector<int32_t>& target) {
+  Placement next;
+  metadata::PartitionReassignment move;
+  move.adding = without(target, current.replicas);
+  move.removing = without(current.replicas, target);
+  next.replicas = target;
+  next.replicas.insert(next.replicas.end(), move.removing.begin(), move.removing.end());
+  if (!move.adding.empty() || !move.removing.empty()) next.reassignment = std::move(move);
+  return next;
+}
+
+std::optional<Change> complete(const Placement& placement, const metadata::PartitionState& state,
+                               const std::set<int32_t>& live) {
+  if (!placement.reassignment) return std::nullopt;
+  const auto& move = *placement.reassignment;
+  for (int32_t node : move.adding)
+    if (!contains(state.isr, node)) return std::nullopt;
+  // With nothing to add, some replica that stays must hold what was
+  // committed.
+  if (without(state.isr, move.removing).empty()) return std::nullopt;
+  Change out;
+  out.placement.replicas = without(placement.replicas, move.removing);
+  out.state = state;
+  out.state.mod_revision = 0;
+  out.state.isr = without(state.isr, move.removing);
+  if (state.leader < 0 || contains(move.removing, state.leader))
+    out.state.leader = first_eligible(out.placement.replicas, out.state.isr, live);
+  if (out.state.leader != state.leader || !move.removing.empty()) ++out.state.leader_epoch;
+  ++out.state.partition_epoch;
+  return out;
+}
+
+ErrorCode revert(const Placement& placement, const metadata::PartitionState& state, const std::set<int32_t>& live,
+                 bool unclean, const std::string& topic, int32_t partition, Change& out, std::string* message) {
+  if (!placement.reassignment) {
+    *message = "No partition reassignment is in progress.";
+    return ErrorCode::NO_REASSIGNMENT_IN_PROGRESS;
+  }
+  const auto& adding = placement.reassignment->adding;
+  out.placement.replicas = without(placement.replicas, adding);
+  out.placement.reassignment.reset();
+  out.state = state;
+  out.state.mod_revision = 0;
+  out.state.isr = without(state.isr, adding);
+  if (out.state.isr.empty()) {
+    if (!unclean) {
+      *message = "Unable to revert partition assignment for " + topic + ":" + std::to_string(partition) +
+                 " because it would require an unclean leader election.";
+      return ErrorCode::INVALID_REPLICA_ASSIGNMENT;
+    }
+    // What only the added replicas had is lost, as the operator allowed.
+    for (int32_t node : out.placement.replicas)
+      if (live.count(node)) {
+        out.state.isr = {node};
+        break;
+      }
+    if (out.state.isr.empty()) out.state.isr = {out.placement.replicas.front()};
+  }
+  if (state.leader < 0 || contains(adding, state.leader) || !contains(out.state.isr, state.leader))
+    out.state.leader = first_eligible(out.placement.replicas, out.state.isr, live);
+  if (out.state.leader != state.leader || !adding.empty()) ++out.state.leader_epoch;
+  ++out.state.partition_epoch;
+  return ErrorCode::NONE;
+}
+
+}  // namespace runnel::cluster::controller
