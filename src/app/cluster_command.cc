@@ -9,15 +9,6 @@
 #include "protocol/messages.h"
 
 namespace runnel::app {
-namespace {
-
-std::string join(const std::vector<int32_t>& ids) {
-  std::string out;
-  for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
-  return out.empty() ? "-" : out;
-}
-
-}  // namespace
 
 int cluster_status(const std::string& bootstrap, bool json, std::ostream& out, std::ostream& err) {
   try {
@@ -77,7 +68,7 @@ int cluster_status(const std::string& bootstrap, bool json, std::ostream& out, s
         bool under = under_replicated(p);
         rows.push_back({t.name.value_or("?"), std::to_string(p.partition_index),
                         p.leader_id < 0 ? "none" : std::to_string(p.leader_id), std::to_string(p.leader_epoch),
-                        join(p.replica_nodes), join(p.isr_nodes), under ? "yes" : "no"});
+                        node_ids_cell(p.replica_nodes), node_ids_cell(p.isr_nodes), under ? "yes" : "no"});
       }
     }
     out << "\n";

@@ -14,12 +14,6 @@
 namespace runnel::app {
 namespace {
 
-std::string join(const std::vector<int32_t>& ids) {
-  std::string out;
-  for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
-  return out.empty() ? "-" : out;
-}
-
 int32_t parse_int(std::string_view text, const std::string& what) {
   int32_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -173,8 +167,8 @@ int cluster_reassignments(const std::string& bootstrap, const std::vector<std::s
                        {"replicas", p.replicas},
                        {"adding", p.adding_replicas},
                        {"removing", p.removing_replicas}});
-        rows.push_back({t.name, std::to_string(p.partition_index), join(p.replicas), join(p.adding_replicas),
-                        join(p.removing_replicas)});
+        rows.push_back({t.name, std::to_string(p.partition_index), node_ids_cell(p.replicas),
+                        node_ids_cell(p.adding_replicas), node_ids_cell(p.removing_replicas)});
       }
     }
     if (json)

@@ -19,4 +19,10 @@ void print_table(std::ostream& out, const std::vector<std::vector<std::string>>&
   }
 }
 
+std::string node_ids_cell(const std::vector<int32_t>& ids) {
+  std::string out;
+  for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out.empty() ? "-" : out;
+}
+
 }  // namespace runnel::app

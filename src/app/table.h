@@ -1,6 +1,7 @@
 #pragma once
 // Plain-text tables for the command-line tools: left-aligned columns separated
 // by two spaces, like Kafka's own tools print them.
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -9,5 +10,8 @@ namespace runnel::app {
 
 // rows[0] is the header; every row has as many cells as it.
 void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
+
+// A list of broker ids as one cell: "1,2,3", or "-" when empty.
+std::string node_ids_cell(const std::vector<int32_t>& ids);
 
 }  // namespace runnel::app

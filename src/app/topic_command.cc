@@ -30,12 +30,6 @@ std::string topic_id_text(const Uuid& id) {
   return b64;
 }
 
-std::string join(const std::vector<int32_t>& ids) {
-  std::string out;
-  for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
-  return out.empty() ? "-" : out;
-}
-
 void print_json(std::ostream& out, const json& doc) { out << doc.dump(2) << "\n"; }
 
 // What a create/delete/alter/add-partitions did to one topic.
@@ -203,8 +197,8 @@ int topic_describe(const TopicCommandOptions& o, const std::string& topic, bool 
                             {"high_watermark", end}});
       partition_rows.push_back({std::to_string(p.partition_index),
                                 p.leader_id < 0 ? "none" : std::to_string(p.leader_id), std::to_string(p.leader_epoch),
-                                join(p.replica_nodes), join(p.isr_nodes), start < 0 ? "-" : std::to_string(start),
-                                end < 0 ? "-" : std::to_string(end)});
+                                node_ids_cell(p.replica_nodes), node_ids_cell(p.isr_nodes),
+                                start < 0 ? "-" : std::to_string(start), end < 0 ? "-" : std::to_string(end)});
     }
     size_t replicas = t.partitions.empty() ? 0 : t.partitions.front().replica_nodes.size();
     if (o.json) {

@@ -48,7 +48,7 @@ FAULTS = ["kill-leader", "kill-follower", "kill-controller", "pause-leader", "pa
           "partition-leader", "partition-node-from-brokers", "partition-node-from-etcd",
           "partition-majority-from-etcd", "partition-bridge", "partition-oneway-leader",
           "kill-etcd", "rolling-restart", "kill-two", "kill-all", "power-leader", "power-follower", "power-all",
-          "disk-full-leader", "disk-full-follower", "disk-error-leader", "elect-preferred"]
+          "disk-full-leader", "disk-full-follower", "disk-error-leader", "elect-preferred", "reassign-leader"]
 DISK_MB = int(os.environ.get("CHAOS_DISK_MB", "256"))  # each broker's data dir is a tmpfs this large
 
 T0 = time.monotonic()
@@ -674,6 +674,20 @@ class Nemesis(threading.Thread):
             self.sleep(self.rng.uniform(1, 5))
             via = NODES[self.rng.randrange(len(NODES))]
             log("nemesis: elect-preferred through %d: %s" % (via, elect_preferred(net.ip(via))))
+        elif kind == "reassign-leader":
+            # an operator moves the partition off its leader (kafka-reassign-partitions.sh:
+            # replicas 3 -> 2, the leader's replica deleted, leadership handed over) and, after
+            # the period, back onto it (a fresh replica copies the whole log), through random
+            # brokers, while the workload runs
+            staying = [n for n in NODES if n != target]
+            self.rng.shuffle(staying)
+            back = staying + [target]
+            for replicas in (staying, back):
+                via = NODES[self.rng.randrange(len(NODES))]
+                log("nemesis: reassign %s-%d to %s through %d: %s" % (
+                    TOPIC, p, replicas, via, reassign(net.ip(via), p, replicas)))
+                if replicas is staying:
+                    self.sleep(dur)
         elif kind == "kill-etcd":
             c.etcd.down = True
             c.etcd.kill9()
@@ -692,6 +706,42 @@ class Nemesis(threading.Thread):
             raise ValueError(kind)
         H.add(f="nemesis", type="stop", kind=kind, wall=time.time())
         log("nemesis: healed %s" % kind)
+
+
+def reassign(ip, partition, replicas, timeout=30):
+    """AlterPartitionReassignments v0 of one partition of TOPIC through the broker at `ip`:
+    (top-level error, partition error), or the exception's text when the broker cannot
+    answer (down, cut off)."""
+    import kproto
+    part = kproto.i32(partition) + kproto.carray([kproto.i32(n) for n in replicas]) + kproto.NO_TAGS
+    body = kproto.i32(30000) + kproto.carray([kproto.cstring(TOPIC) + kproto.carray([part]) + kproto.NO_TAGS])
+    try:
+        c = kproto.Conn(PORT, timeout=timeout, host=ip)
+        try:
+            c.send(kproto.frame(kproto.header_v2(45, 0, 1) + body + kproto.NO_TAGS))
+            r = kproto.VersionedReader(c.recv_frame(), True)
+        finally:
+            c.close()
+        r.i32()  # throttle
+        top = r.i16()
+        r.string()
+        errors = []
+
+        def partition_result():
+            r.i32()
+            errors.append(r.i16())
+            r.string()
+            r.tags()
+
+        def topic():
+            r.string()
+            r.array(partition_result)
+            r.tags()
+
+        r.array(topic)
+        return top, errors
+    except (OSError, ValueError) as e:
+        return str(e)
 
 
 def elect_preferred(ip, timeout=10):
