@@ -104,7 +104,7 @@ AdminListen parse_admin_listen(const std::string& value) {
 namespace {
 
 // quota.window.num / quota.window.size.seconds: runnel's quotas are measured
-// over Kafka's default windows (kafka/quota_rate.h); another value is refused
+// over Kafka's default windows (base/quota_rate.h); another value is refused
 // rather than taken without effect.
 void require_kafka_quota_window(const std::string& key, const std::string& value, int64_t kafka_default) {
   if (parse_int(key, value, 1, INT32_MAX) != kafka_default)

@@ -230,6 +230,14 @@ std::optional<std::vector<NodeId>> Partition::proposed_isr(int64_t now_ms, int64
   return leader_state_->proposed_isr(now_ms, lag_max_ms, high_watermark());
 }
 
+bool Partition::leader_throttled() const {
+  return log_->config().leader_throttled.covers(index_.value(), self_.value());
+}
+
+bool Partition::follower_throttled() const {
+  return log_->config().follower_throttled.covers(index_.value(), self_.value());
+}
+
 const std::vector<NodeId>& Partition::isr() const {
   static const std::vector<NodeId> none;
   return leader_state_ ? leader_state_->isr() : none;

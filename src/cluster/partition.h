@@ -112,6 +112,13 @@ class Partition final : public replication::FollowerReplica {
   // `lag_max_ms` out, caught-up replicas in), unless a change is in flight.
   std::optional<std::vector<NodeId>> proposed_isr(int64_t now_ms, int64_t lag_max_ms) const;
   const std::vector<NodeId>& isr() const;
+  // Whether the broker's replication throttle (replication/replication_throttle.h)
+  // applies to this replica: as leader, to what it sends followers out of
+  // the ISR (its topic's leader.replication.throttled.replicas names it on
+  // this broker); as follower, to what it fetches while behind the leader
+  // (follower.replication.throttled.replicas).
+  bool leader_throttled() const;
+  bool follower_throttled() const override;
   // An ISR change is being written (no second one meanwhile); its outcome:
   // `committed` makes `isr` this leader's at once (etcd's watch repeats it).
   void isr_change_started() { isr_change_in_flight_ = true; }

@@ -373,6 +373,7 @@ replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, NodeId lead
     o.partition_max_bytes = options_.replica_fetch_max_bytes;
     o.sasl = options_.inter_broker_sasl;
     o.tls = hooks_.inter_broker_tls;
+    o.throttle = &throttle_;
     slot = std::make_unique<replication::ReplicaFetcher>(
         shards_.at(shard_id).io(), o, hooks_.resolve,
         [this, shard_id](const std::string& topic, PartitionId p) -> replication::FollowerReplica* {

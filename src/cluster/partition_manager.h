@@ -159,6 +159,11 @@ class PartitionManager {
   uint64_t isr_shrinks() const { return isr_shrinks_.load(std::memory_order_relaxed); }
   uint64_t isr_expands() const { return isr_expands_.load(std::memory_order_relaxed); }
 
+  // The broker's replication throttle (KIP-73): its follower side limits
+  // this node's fetchers, its leader side the Fetch handler's answers to
+  // followers. Any thread.
+  replication::ReplicationThrottle& replication_throttle() { return throttle_; }
+
  private:
   using PartitionMap = std::unordered_map<std::string, std::unique_ptr<Partition>>;
   static std::string key(const std::string& topic, int32_t partition);
@@ -200,6 +205,7 @@ class PartitionManager {
   // Per shard: (leader, fetcher id) -> fetcher.
   std::vector<std::map<std::pair<NodeId, int32_t>, std::unique_ptr<replication::ReplicaFetcher>>> fetchers_;
   bool stopped_ = false;
+  replication::ReplicationThrottle throttle_;
   std::atomic<uint64_t> isr_shrinks_{0};
   std::atomic<uint64_t> isr_expands_{0};
   // The log cleaner: its planning, swaps and bookkeeping hop to the shards.

@@ -9,6 +9,7 @@
 
 #include "config/connection_quota_config.h"
 #include "config/dynamic_cleaner_config.h"
+#include "config/dynamic_throttle_config.h"
 #include "config/dynamic_txn_config.h"
 #include "config/topic_config.h"
 
@@ -63,8 +64,10 @@ ConfigMap as_topic_overrides(const ConfigMap& broker_configs) {
   ConfigMap out;
   for (const auto& [k, v] : broker_configs) {
     // Not topic defaults: config/dynamic_cleaner_config.h, config/connection_quota_config.h,
-    // config/dynamic_txn_config.h.
-    if (find_dynamic_cleaner_key(k) || is_connection_quota_key(k) || is_dynamic_txn_key(k)) continue;
+    // config/dynamic_txn_config.h, config/dynamic_throttle_config.h.
+    if (find_dynamic_cleaner_key(k) || is_connection_quota_key(k) || is_dynamic_txn_key(k) ||
+        is_replication_throttle_key(k))
+      continue;
     const auto* key = find_dynamic_broker_key(k);
     if (!key) throw ConfigError(fmt::format("Cannot update these configs dynamically: Set({})", k));
     out[key->topic_key] = v;
@@ -108,6 +111,7 @@ void validate_dynamic_broker_configs(const ConfigMap& configs) {
     if (find_dynamic_cleaner_key(k)) validate_cleaner_value(k, v);
     if (is_connection_quota_key(k)) validate_connection_quota_value(k, v);
     if (is_dynamic_txn_key(k)) validate_txn_value(k, v);
+    if (is_replication_throttle_key(k)) validate_throttle_value(k, v);
   }
 }
 

@@ -26,7 +26,6 @@ constexpr int64_t kLongMax = std::numeric_limits<int64_t>::max();
 
 // Why a group of configs has no effect (yet), as the README tells it.
 const char* const kNoTieredStorage = "no tiered storage";
-const char* const kNoThrottling = "no replication throttling";
 const char* const kOnlyV2 = "deprecated in Kafka 3.x; runnel stores only the v2 record format";
 
 using Setter = std::function<void(LogConfig&, const std::string& key, const std::string& value)>;
@@ -51,13 +50,37 @@ Setter boolean() {
 }
 
 // Kafka's ThrottledReplicaListValidator: empty, "*", or partition:broker pairs.
-void throttled_replicas(LogConfig&, const std::string& k, const std::string& v) {
+storage::ThrottledReplicas parse_throttled_replicas(const std::string& k, const std::string& v) {
   static const std::regex kList(R"(^\s*(\*|(\d+:\d+(\s*,\s*\d+:\d+)*))?\s*$)");
   if (!std::regex_match(v, kList))
     throw ConfigError(
         fmt::format("Invalid value {} for configuration {}: must be the literal '*' or a list of "
                     "replicas in the following format: [partitionId]:[brokerId],...",
                     v, k));
+  storage::ThrottledReplicas out;
+  const std::string text = config::trim(v);
+  if (text == "*") {
+    out.all = true;
+    return out;
+  }
+  // Ids past INT32_MAX name no partition or broker: they are kept as
+  // INT32_MAX, which matches none.
+  auto id = [](const std::string& digits) {
+    int64_t value = 0;
+    for (char c : digits) value = std::min<int64_t>(value * 10 + (c - '0'), INT32_MAX);
+    return static_cast<int32_t>(value);
+  };
+  static const std::regex kPair(R"((\d+):(\d+))");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kPair); it != std::sregex_iterator(); ++it)
+    out.replicas.emplace_back(id((*it)[1]), id((*it)[2]));
+  return out;
+}
+
+std::string throttled_replicas_text(const storage::ThrottledReplicas& t) {
+  if (t.all) return "*";
+  std::string out;
+  for (const auto& [p, b] : t.replicas) out += (out.empty() ? "" : ",") + std::to_string(p) + ":" + std::to_string(b);
+  return out;
 }
 
 std::string timestamp_type_name(storage::TimestampType t) {
@@ -147,10 +170,10 @@ std::vector<Definition> make_definitions() {
       {{"follower.replication.throttled.replicas",
         kList,
         {"follower.replication.throttled.replicas"},
-        kNoThrottling,
+        "",
         "replicas throttled on the follower side"},
-       throttled_replicas,
-       fixed("")},
+       [](LogConfig& c, auto& k, auto& v) { c.follower_throttled = parse_throttled_replicas(k, v); },
+       [](const LogConfig& c) { return throttled_replicas_text(c.follower_throttled); }},
       {{"index.interval.bytes",
         kInt,
         {"log.index.interval.bytes"},
@@ -161,10 +184,10 @@ std::vector<Definition> make_definitions() {
       {{"leader.replication.throttled.replicas",
         kList,
         {"leader.replication.throttled.replicas"},
-        kNoThrottling,
+        "",
         "replicas throttled on the leader side"},
-       throttled_replicas,
-       fixed("")},
+       [](LogConfig& c, auto& k, auto& v) { c.leader_throttled = parse_throttled_replicas(k, v); },
+       [](const LogConfig& c) { return throttled_replicas_text(c.leader_throttled); }},
       {{"local.retention.bytes",
         kLong,
         {"log.local.retention.bytes"},

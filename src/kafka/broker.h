@@ -188,6 +188,9 @@ class Broker {
   };
   // The moves in progress, by topic and partition (none on a single node).
   std::vector<OngoingReassignment> ongoing_reassignments() const;
+  // The replication throttle (leader.replication.throttled.rate,
+  // follower.replication.throttled.rate) the Fetch handler and the fetchers apply.
+  cluster::replication::ReplicationThrottle& replication_throttle() { return partitions_.replication_throttle(); }
   // Any replica of the partition this shard holds open, leader or follower,
   // or nullptr: for reporting on its log (DescribeLogDirs), never for
   // serving it.

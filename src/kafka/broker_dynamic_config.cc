@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "config/dynamic_cleaner_config.h"
+#include "config/dynamic_throttle_config.h"
 #include "config/dynamic_txn_config.h"
 #include "kafka/broker.h"
 
@@ -57,6 +58,10 @@ std::vector<std::string> Broker::install_dynamic_configs(const DynamicBrokerConf
   txn_verification_.store(
       effective_txn_verification(config_.transaction_partition_verification_enable, configs, config_.node_id),
       std::memory_order_relaxed);
+  const auto rates = effective_throttle_rates(configs, config_.node_id);
+  auto& throttle = partitions_.replication_throttle();
+  throttle.set_rate(cluster::replication::ReplicationThrottle::Side::kLeader, rates.leader);
+  throttle.set_rate(cluster::replication::ReplicationThrottle::Side::kFollower, rates.follower);
   return topics_.set_defaults(defaults);
 }
 

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "config/client_quota_config.h"
-#include "kafka/quota_rate.h"
+#include "base/quota_rate.h"
 
 namespace runnel {
 

@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "config/connection_quota_config.h"
-#include "kafka/quota_rate.h"
+#include "base/quota_rate.h"
 
 namespace runnel {
 

@@ -4,10 +4,28 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace runnel::storage {
 
 enum class TimestampType : int8_t { CreateTime = 0, LogAppendTime = 1 };
+
+// leader.replication.throttled.replicas / follower.replication.throttled.replicas
+// (KIP-73): the replicas whose replication the broker's throttle rates limit,
+// as (partition, broker) pairs, or every replica of the topic ("*").
+struct ThrottledReplicas {
+  bool all = false;
+  std::vector<std::pair<int32_t, int32_t>> replicas;
+
+  bool covers(int32_t partition, int32_t broker) const {
+    if (all) return true;
+    for (const auto& [p, b] : replicas)
+      if (p == partition && b == broker) return true;
+    return false;
+  }
+  bool operator==(const ThrottledReplicas&) const = default;
+};
 
 struct LogConfig {
   int64_t segment_bytes = 1024 * 1024 * 1024;   // segment.bytes
@@ -90,6 +108,11 @@ struct LogConfig {
   std::optional<int64_t> timestamp_before_max_ms;
   std::optional<int64_t> timestamp_after_max_ms;
   std::optional<int64_t> timestamp_difference_max_ms;
+  // The replicas a leader throttles what it sends to (leader side) and a
+  // follower what it fetches for (follower side): replication, not storage,
+  // but per topic like the rest.
+  ThrottledReplicas leader_throttled;
+  ThrottledReplicas follower_throttled;
 
   // Whether a change of the broker's defaults touched a topic.
   bool operator==(const LogConfig&) const = default;

@@ -33,6 +33,9 @@ class FollowerReplica {
   virtual Offset high_watermark() const = 0;
   // Every offset below it is fdatasync'd.
   virtual Offset durable_offset() const = 0;
+  // Whether the broker's follower throttle applies to this replica
+  // (follower.replication.throttled.replicas names it on this broker).
+  virtual bool follower_throttled() const = 0;
   // The epoch of the newest batch (or assigned epoch); nullopt for a log
   // without epochs.
   virtual std::optional<LeaderEpoch> latest_epoch() const = 0;

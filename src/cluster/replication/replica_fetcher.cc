@@ -55,6 +55,10 @@ struct ReplicaFetcher::State {
   std::chrono::steady_clock::time_point last_data_at{};
   // Partition -> the earliest time it may be fetched again (after an error).
   std::map<std::pair<std::string, PartitionId>, std::chrono::steady_clock::time_point> partitions;
+  // Partition -> the leader's high watermark in its last answer: a replica
+  // below it is behind (Kafka's fetch state lag), which the follower's own
+  // high watermark (capped at its log end) cannot tell.
+  std::map<std::pair<std::string, PartitionId>, Offset> leader_high_watermarks;
 
   asio::awaitable<void> sleep(std::chrono::milliseconds d) {
     timer.expires_after(d);
@@ -99,6 +103,7 @@ void ReplicaFetcher::add(const std::string& topic, PartitionId partition) {
 
 void ReplicaFetcher::remove(const std::string& topic, PartitionId partition) {
   state_->partitions.erase({topic, partition});
+  state_->leader_high_watermarks.erase({topic, partition});
 }
 
 bool ReplicaFetcher::empty() const { return state_->partitions.empty(); }
@@ -146,6 +151,10 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   // Partitions whose appended data is not yet durable (their log end, to
   // wait for if the leader has nothing new).
   std::vector<std::pair<std::pair<std::string, PartitionId>, Offset>> unsynced;
+  // Throttled replicas behind the leader (KIP-73): left out while the
+  // follower side is over its rate, and what they fetch is counted.
+  std::set<std::pair<std::string, PartitionId>> throttled;
+  const int64_t throttle_now_ms = monotonic_ns() / 1000000;
   for (auto& [key, not_before] : s.partitions) {
     if (not_before > now) continue;
     auto* partition = s.lookup(key.first, key.second);
@@ -153,6 +162,13 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     // broker restarts and recovers it.
     if (!partition || partition->is_leader() || partition->offline() || partition->leader() != s.options.leader)
       continue;
+    // Unknown lag counts as behind, as in Kafka.
+    auto leader_hw = s.leader_high_watermarks.find(key);
+    if (s.options.throttle && partition->follower_throttled() &&
+        (leader_hw == s.leader_high_watermarks.end() || partition->log_end_offset() < leader_hw->second)) {
+      if (s.options.throttle->exceeded(ReplicationThrottle::Side::kFollower, throttle_now_ms)) continue;
+      throttled.insert(key);
+    }
     auto [it, added] = topic_index.emplace(key.first, request.topics.size());
     if (added) request.topics.emplace_back().topic = key.first;
     auto& fp = request.topics[it->second].partitions.emplace_back();
@@ -301,6 +317,9 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
           s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
           continue;
         }
+        if (throttled.count(key))
+          s.options.throttle->record(ReplicationThrottle::Side::kFollower,
+                                     static_cast<int64_t>(pd.records.memory.size()), monotonic_ns() / 1000000);
         if (result.last_offset >= 0) {
           appended = true;
           appended_bytes += pd.records.memory.size();
@@ -308,6 +327,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
         }
       }
       partition->set_leader_high_watermark(Offset(pd.high_watermark));
+      s.leader_high_watermarks[key] = Offset(pd.high_watermark);
       // The leader's log start moved (DeleteRecords, retention, compaction
       // of __consumer_offsets): follow it, as Kafka's followers do.
       if (Offset(pd.log_start_offset) > partition->log_start_offset())

@@ -26,6 +26,7 @@
 #include "base/types.h"
 #include "cluster/replication/broker_connection.h"
 #include "cluster/replication/follower_replica.h"
+#include "cluster/replication/replication_throttle.h"
 
 namespace runnel::cluster::replication {
 
@@ -44,6 +45,8 @@ class ReplicaFetcher {
     std::optional<InterBrokerSasl> sasl;
     // The TLS client context, when that listener uses TLS.
     std::shared_ptr<const security::TlsContextSource> tls;
+    // The broker's replication throttle (its follower side), or nullptr.
+    ReplicationThrottle* throttle = nullptr;
   };
   struct Endpoint {
     std::string host;

@@ -6,6 +6,7 @@
 #include "config/connection_quota_config.h"
 #include "config/dynamic_broker_config.h"
 #include "config/dynamic_cleaner_config.h"
+#include "config/dynamic_throttle_config.h"
 #include "config/dynamic_txn_config.h"
 #include "config/list_config_op.h"
 #include "config/topic_config.h"
@@ -40,6 +41,25 @@ std::vector<StaticBrokerKey> static_broker_keys(const BrokerConfig& c) {
       {"queued.max.request.bytes", std::to_string(c.queued_max_request_bytes), kLongType},
       {"socket.request.max.bytes", std::to_string(c.socket_request_max_bytes), kIntType},
   };
+}
+
+// The dynamic broker keys that hold one value of their own (neither topic
+// defaults, nor the log cleaner's, nor connection quotas), in Kafka's order.
+const std::vector<std::string_view>& scalar_keys() {
+  static const std::vector<std::string_view> keys = {kFollowerThrottleRateKey, kLeaderThrottleRateKey,
+                                                     kTxnVerificationKey};
+  return keys;
+}
+
+bool is_scalar_key(std::string_view name) { return is_dynamic_txn_key(name) || is_replication_throttle_key(name); }
+
+// A scalar key's levels (most specific first) and its type.
+std::pair<std::vector<ConfigLevel>, int8_t> scalar_key_levels(std::string_view name, const BrokerConfig& config,
+                                                              const DynamicBrokerConfigs& dynamic) {
+  if (is_dynamic_txn_key(name))
+    return {txn_verification_levels(config.transaction_partition_verification_enable, dynamic, config.node_id),
+            kBooleanType};
+  return {throttle_rate_levels(name, dynamic, config.node_id), kLongType};
 }
 
 // Which scope a resource name is: "" the cluster default (nullopt), else this
@@ -102,11 +122,11 @@ void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsReq
             entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
         continue;
       }
-      if (is_dynamic_txn_key(name)) {
-        auto* entry = add(name, value, ConfigSource::kDynamicDefaultBroker, false, kBooleanType);
+      if (is_scalar_key(name)) {
+        const auto [levels, type] = scalar_key_levels(name, config, dynamic);
+        auto* entry = add(name, value, ConfigSource::kDynamicDefaultBroker, false, type);
         if (!entry || !include_synonyms) continue;
-        for (const auto& level :
-             txn_verification_levels(config.transaction_partition_verification_enable, dynamic, config.node_id))
+        for (const auto& level : levels)
           if (level.source != ConfigSource::kDynamicBroker)
             entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
         continue;
@@ -153,9 +173,9 @@ void describe_broker_resource(Broker& broker, const protocol::DescribeConfigsReq
     for (const auto& level : levels)
       entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
   }
-  {
-    auto levels = txn_verification_levels(config.transaction_partition_verification_enable, dynamic, config.node_id);
-    auto* entry = add(levels.front().name, levels.front().value, levels.front().source, false, kBooleanType);
+  for (auto name : scalar_keys()) {
+    const auto [levels, type] = scalar_key_levels(name, config, dynamic);
+    auto* entry = add(levels.front().name, levels.front().value, levels.front().source, false, type);
     if (entry && include_synonyms)
       for (const auto& level : levels)
         entry->synonyms.push_back({level.name, level.value, static_cast<int8_t>(level.source)});
@@ -183,7 +203,7 @@ asio::awaitable<std::pair<ErrorCode, std::string>> alter_broker_resource(Broker&
   std::set<std::string> static_keys, unknown_keys;
   for (const auto& c : changes) {
     if (find_dynamic_broker_key(c.name) || find_dynamic_cleaner_key(c.name) || is_connection_quota_key(c.name) ||
-        is_dynamic_txn_key(c.name))
+        is_scalar_key(c.name))
       continue;
     bool known = broker.is_known_config_key(c.name);
     for (const auto& s : static_broker_keys(broker.config())) known = known || s.name == c.name;

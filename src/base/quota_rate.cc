@@ -1,4 +1,4 @@
-#include "kafka/quota_rate.h"
+#include "base/quota_rate.h"
 
 #include <algorithm>
 #include <cmath>
