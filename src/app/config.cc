@@ -476,7 +476,7 @@ const std::map<std::string, Setter>& broker_setters() {
       {"runnel.max.partitions", [](auto& c, auto& k, auto& v) { c.max_partitions = parse_int(k, v, 0, INT32_MAX); }},
       {"runnel.etcd.endpoints", [](auto& c, auto&, auto& v) { c.etcd_endpoints = trim(v); }},
       {"unclean.leader.election.enable",
-       [](auto& c, auto& k, auto& v) { c.unclean_leader_election = parse_bool(k, v); }},
+       [](auto& c, auto& k, auto& v) { c.unclean_leader_election = c.log.unclean_leader_election = parse_bool(k, v); }},
       {"auto.leader.rebalance.enable", [](auto& c, auto& k, auto& v) { c.auto_leader_rebalance = parse_bool(k, v); }},
       {"leader.imbalance.check.interval.seconds",
        [](auto& c, auto& k, auto& v) { c.leader_imbalance_check_interval_seconds = parse_int(k, v, 1, INT32_MAX); }},

@@ -10,6 +10,7 @@
 #include "base/thread_name.h"
 #include "cluster/controller/broker_probe.h"
 #include "cluster/controller/leader_election.h"
+#include "config/parse.h"
 
 namespace runnel::cluster {
 namespace {
@@ -346,7 +347,8 @@ void ControlPlane::elect_leaders() {
   for (const auto& view : cache_->topics()) {
     for (int32_t p = 0; p < static_cast<int32_t>(view.partitions.size()); ++p) {
       const auto& current = view.partitions[p];
-      auto next = controller::elect_leader(current, view.record.replicas[p], live, options_.unclean_leader_election);
+      auto next =
+          controller::elect_leader(current, view.record.replicas[p], live, unclean_election_enabled(view.record));
       if (!next && prefer) next = controller::prefer_leader(current, view.record.replicas[p], live);
       if (!next) continue;
       const auto key = keys_.partition(view.name, p);
@@ -514,6 +516,18 @@ ErrorCode ControlPlane::elect_one_on_request(const std::string& topic, int32_t p
                unclean ? "unclean" : "preferred", current.leader, next->leader, next->leader_epoch,
                fmt::join(next->isr, ","));
   return ErrorCode::NONE;
+}
+
+bool ControlPlane::unclean_election_enabled(const metadata::TopicRecord& record) const {
+  if (auto it = record.configs.find("unclean.leader.election.enable"); it != record.configs.end()) {
+    try {
+      return config::parse_bool(it->first, it->second);
+    } catch (const ConfigError&) {
+      // Validated when written; a value edited by hand in etcd falls back.
+    }
+  }
+  return options_.unclean_leader_election_default ? options_.unclean_leader_election_default()
+                                                  : options_.unclean_leader_election;
 }
 
 std::vector<controller::BrokerSlot> ControlPlane::live_slots() const {

@@ -76,7 +76,11 @@ struct ControlPlaneOptions {
   int64_t session_ttl_seconds = 6;
   // unclean.leader.election.enable: elect a live replica outside the ISR
   // rather than leave a partition offline (losing what only the ISR had).
+  // A topic's own setting (its record's configs) wins; else
+  // unclean_leader_election_default() when set (the broker's topic default
+  // now: its static value under the dynamic ones), else this.
   bool unclean_leader_election = false;
+  std::function<bool()> unclean_leader_election_default;
   // controlled.shutdown.enable: a clean stop revokes the lease, so the
   // controller moves leadership at once; false leaves it to the lease's
   // expiry (or to the probes, which see the closed port within ~400 ms).
@@ -302,6 +306,9 @@ class ControlPlane {
   ErrorCode write_partition_state(const std::string& topic, int32_t partition, const metadata::PartitionState& current,
                                   const metadata::PartitionState& next);
   std::vector<controller::BrokerSlot> live_slots() const;
+  // Whether `record`'s partitions may have an unclean leader election
+  // (ControlPlaneOptions::unclean_leader_election).
+  bool unclean_election_enabled(const metadata::TopicRecord& record) const;
   // update_acls / update_broker_configs: one key holding a whole document,
   // replaced by change(current), fenced on its mod revision; `what` names it
   // in errors.

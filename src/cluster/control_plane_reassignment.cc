@@ -76,9 +76,7 @@ bool ControlPlane::try_alter_reassignments(const std::string& topic, const std::
     return true;
   }
   const auto registered = registered_brokers(*cache_);
-  bool unclean = options_.unclean_leader_election;
-  if (auto it = view->record.configs.find("unclean.leader.election.enable"); it != view->record.configs.end())
-    unclean = it->second == "true";
+  const bool unclean = unclean_election_enabled(view->record);
   auto record = view->record;
   std::map<int32_t, metadata::PartitionState> states;  // the next state of each partition that changes
   std::vector<size_t> changed;

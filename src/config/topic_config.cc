@@ -169,7 +169,7 @@ std::vector<Definition> make_definitions() {
        [](const LogConfig& c) { return std::to_string(c.flush_ms); }},
       {{"follower.replication.throttled.replicas",
         kList,
-        {"follower.replication.throttled.replicas"},
+        {},  // no broker default, as in Kafka
         "",
         "replicas throttled on the follower side"},
        [](LogConfig& c, auto& k, auto& v) { c.follower_throttled = parse_throttled_replicas(k, v); },
@@ -183,7 +183,7 @@ std::vector<Definition> make_definitions() {
        [](const LogConfig& c) { return std::to_string(c.index_interval_bytes); }},
       {{"leader.replication.throttled.replicas",
         kList,
-        {"leader.replication.throttled.replicas"},
+        {},  // no broker default, as in Kafka
         "",
         "replicas throttled on the leader side"},
        [](LogConfig& c, auto& k, auto& v) { c.leader_throttled = parse_throttled_replicas(k, v); },
@@ -336,10 +336,10 @@ std::vector<Definition> make_definitions() {
       {{"unclean.leader.election.enable",
         kBoolean,
         {"unclean.leader.election.enable"},
-        "the broker's unclean.leader.election.enable applies to every topic",
+        "",
         "elect a replica outside the ISR when no in-sync one is left"},
-       boolean(),
-       fixed("false")},
+       [](LogConfig& c, auto& k, auto& v) { c.unclean_leader_election = parse_bool(k, v); },
+       [](const LogConfig& c) { return std::string(c.unclean_leader_election ? "true" : "false"); }},
   };
   std::sort(d.begin(), d.end(), [](const auto& a, const auto& b) { return a.info.name < b.info.name; });
   return d;

@@ -191,6 +191,7 @@ void Broker::load_identity() {
       schedule_reconcile();
     };
     options.unclean_leader_election = config_.unclean_leader_election;
+    options.unclean_leader_election_default = [this] { return topics_.defaults().unclean_leader_election; };
     options.controlled_shutdown = config_.controlled_shutdown;
     options.preferred_leader_interval = std::chrono::milliseconds(
         config_.auto_leader_rebalance ? config_.leader_imbalance_check_interval_seconds * 1000 : 0);

@@ -96,6 +96,10 @@ struct LogConfig {
   int64_t delete_retention_ms = 24LL * 3600 * 1000;
   bool cleanup_delete = true;       // cleanup.policy has delete: retention.ms / retention.bytes apply
   int32_t min_insync_replicas = 1;  // min.insync.replicas (acks=all)
+  // unclean.leader.election.enable: with no in-sync replica left, the
+  // controller lets a live replica outside the ISR lead (losing what only
+  // the ISR had) rather than leave the partition offline.
+  bool unclean_leader_election = false;
   // producer.id.expiration.ms (a broker setting, as in Kafka): an idempotent
   // producer with no batch for this long is forgotten by the partition (at
   // the retention check).

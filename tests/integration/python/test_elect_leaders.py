@@ -4,11 +4,14 @@ preferred election gives a partition back to its first replica once that is
 back in the ISR (and then is not needed), fails while it is down; asked for
 every partition, only the partitions not already led as asked are listed;
 an unclean election lets the live replica that is out of the ISR lead an
-offline partition, and finds none when no replica is live. Unknown topics
+offline partition, and finds none when no replica is live; a topic's
+unclean.leader.election.enable, or the dynamic cluster default, set while a
+partition is offline lets the controller elect that replica by itself. Unknown topics
 and partitions with Kafka's messages; a single node leads everything itself;
 ALTER on the cluster, else CLUSTER_AUTHORIZATION_FAILED."""
 import json
 import subprocess
+import time
 import unittest
 
 import etcd
@@ -17,6 +20,7 @@ from broker import wait_port
 from cluster import Cluster, wait_for
 from helpers import BrokerTestCase, create_topic
 from test_acls import USERS, admin_properties, runnel, secured_broker
+from test_broker_configs import incremental_alter
 from test_cluster_replication import FAST, create_replicated, states
 
 PREFERRED, UNCLEAN = 0, 1
@@ -175,6 +179,36 @@ class ClusterElectLeadersTest(unittest.TestCase):
         self.assertEqual(elect(c.brokers[third].port, UNCLEAN, {"el-unclean": [0]})[1]["el-unclean"][0], (NONE, None))
         self.assertTrue(wait_for(lambda: self.state("el-unclean", third)[1] == follower, timeout=10))
         self.assertEqual(self.state("el-unclean", third)[3], [follower])
+
+    def check_unclean_enabled_at_run_time(self, topic, enable):
+        """`enable(port)` turns unclean.leader.election.enable on; an offline
+        partition whose only live replica is out of the ISR then gets it as
+        leader, without an ElectLeaders request (the controller's own pass)."""
+        c = self.cluster
+        placed = create_replicated(self, c, topic, 1, 2)
+        _, leader, replicas, _ = placed[0]
+        follower = next(n for n in replicas if n != leader)
+        third = next(n for n in c.brokers if n not in replicas)
+        c.brokers[follower].kill9()
+        self.assertTrue(wait_for(lambda: self.state(topic, third)[3] == [leader], timeout=15))
+        c.brokers[leader].kill9()
+        self.assertTrue(wait_for(lambda: self.state(topic, third)[1] == -1, timeout=15))
+        c.brokers[follower].restart()
+        self.assertTrue(wait_for(lambda: follower in (c.view(third) or [[]])[0], timeout=15))
+        time.sleep(1)
+        self.assertEqual(self.state(topic, third)[1], -1)  # off by default: it stays offline
+        enable(c.brokers[third].port)
+        self.assertTrue(wait_for(lambda: self.state(topic, third)[1] == follower, timeout=15), self.state(topic, third))
+        self.assertEqual(self.state(topic, third)[3], [follower])
+
+    def test_a_topics_unclean_leader_election_setting_applies(self):
+        self.check_unclean_enabled_at_run_time("el-unclean-topic", lambda port: self.assertEqual(
+            incremental_alter(port, 2, "el-unclean-topic", [("unclean.leader.election.enable", 0, "true")]),
+            (0, None)))
+
+    def test_the_dynamic_cluster_default_applies(self):
+        self.check_unclean_enabled_at_run_time("el-unclean-default", lambda port: self.assertEqual(
+            incremental_alter(port, 4, "", [("unclean.leader.election.enable", 0, "true")]), (0, None)))
 
 
 if __name__ == "__main__":

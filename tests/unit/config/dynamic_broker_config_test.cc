@@ -14,16 +14,17 @@ namespace runnel {
 namespace {
 
 TEST(DynamicBrokerConfig, DynamicKeysAreTheTopicDefaultsRunnelActsOn) {
-  for (const char* k : {"log.retention.ms", "log.retention.bytes", "log.segment.bytes", "log.roll.ms",
-                        "log.cleanup.policy", "log.flush.interval.messages", "log.flush.interval.ms",
-                        "message.max.bytes", "compression.type", "min.insync.replicas", "log.message.timestamp.type",
-                        "log.message.timestamp.before.max.ms", "log.message.timestamp.after.max.ms"})
+  for (const char* k :
+       {"log.retention.ms", "log.retention.bytes", "log.segment.bytes", "log.roll.ms", "log.cleanup.policy",
+        "log.flush.interval.messages", "log.flush.interval.ms", "message.max.bytes", "compression.type",
+        "min.insync.replicas", "log.message.timestamp.type", "log.message.timestamp.before.max.ms",
+        "log.message.timestamp.after.max.ms", "unclean.leader.election.enable"})
     EXPECT_NE(find_dynamic_broker_key(k), nullptr) << k;
   EXPECT_EQ(find_dynamic_broker_key("message.max.bytes")->topic_key, "max.message.bytes");
   EXPECT_EQ(find_dynamic_broker_key("log.roll.ms")->topic_key, "segment.ms");
   // Static, or not a topic default runnel acts on.
   for (const char* k : {"num.partitions", "log.dirs", "broker.id", "log.retention.hours", "log.local.retention.ms",
-                        "unclean.leader.election.enable", "retention.ms"})
+                        "leader.replication.throttled.replicas", "retention.ms"})
     EXPECT_EQ(find_dynamic_broker_key(k), nullptr) << k;
 }
 
