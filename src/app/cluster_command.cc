@@ -102,9 +102,7 @@ int cluster_elect_leaders(const std::string& bootstrap, const std::vector<std::s
           entry->partitions.push_back(std::stoi(spec.substr(colon + 1)));
           continue;
         }
-        protocol::MetadataRequest md;
-        md.topics.emplace().emplace_back().name = topic;
-        auto meta = client.call<protocol::MetadataResponse>(md, 9);
+        auto meta = client.metadata(std::vector<std::string>{topic}, 9);
         if (meta.topics.empty() || meta.topics.front().error_code != 0) {
           err << "Error: topic " << topic << ": "
               << (meta.topics.empty() ? "not found" : error_text(meta.topics.front().error_code)) << "\n";
@@ -136,10 +134,7 @@ int cluster_elect_leaders(const std::string& bootstrap, const std::vector<std::s
                        {"message", p.error_message.value_or("")}});
         rows.push_back({t.topic, std::to_string(p.partition_id), result});
       }
-    if (json)
-      out << doc.dump(2) << "\n";
-    else
-      print_table(out, rows);
+    print_report(out, json, doc, rows);
     return ok ? 0 : 1;
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";

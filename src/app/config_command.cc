@@ -33,10 +33,7 @@ int describe_config(const ConfigCommandOptions& o, std::ostream& out, std::ostre
                      {"read_only", c.read_only}});
       rows.push_back({c.name, value, config_source_name(c.config_source), c.read_only ? "true" : "false"});
     }
-    if (o.json)
-      out << doc.dump(2) << "\n";
-    else
-      print_table(out, rows);
+    print_report(out, o.json, doc, rows);
     return 0;
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";

@@ -563,6 +563,21 @@ int main(int argc, char** argv) {
   cluster_reassign_cmd->add_flag("--cancel", reassign_cancel, "Cancel the moves in progress of these partitions");
   cluster_reassign_cmd->add_flag("--disallow-replication-factor-change", reassign_keep_factor,
                                  "Refuse a target with another number of replicas (KIP-860)");
+  bool reassign_generate = false;
+  bool reassign_ignore_racks = false;
+  std::vector<std::string> reassign_topics;
+  std::string reassign_topics_file;
+  std::vector<int32_t> reassign_brokers;
+  cluster_reassign_cmd->add_flag("--generate", reassign_generate,
+                                 "Print a plan placing every partition of --topics on --broker-list; move nothing");
+  cluster_reassign_cmd->add_option("--topics", reassign_topics, "With --generate: the topics to move")->delimiter(',');
+  cluster_reassign_cmd
+      ->add_option("--topics-to-move-json-file", reassign_topics_file,
+                   "With --generate: the topics to move, in kafka-reassign-partitions.sh's JSON format")
+      ->check(CLI::ExistingFile);
+  cluster_reassign_cmd->add_option("--broker-list", reassign_brokers, "With --generate: the brokers to place them on")
+      ->delimiter(',');
+  cluster_reassign_cmd->add_flag("--disable-rack-aware", reassign_ignore_racks, "With --generate: ignore broker.rack");
   cluster_reassign_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
   add_report_format(cluster_reassign_cmd);
   std::vector<std::string> reassignments_partitions;
@@ -658,6 +673,25 @@ int main(int argc, char** argv) {
   if (cluster_elect_cmd->parsed())
     return runnel::app::cluster_elect_leaders(bootstrap, elect_partitions, elect_unclean, report_json, std::cout,
                                               std::cerr);
+  if (cluster_reassign_cmd->parsed() && reassign_generate) {
+    try {
+      if (!reassign_topics_file.empty()) {
+        std::ifstream in(reassign_topics_file);
+        std::stringstream text;
+        text << in.rdbuf();
+        for (auto& t : runnel::app::parse_topics_to_move_json(text.str())) reassign_topics.push_back(std::move(t));
+      }
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "Error: " << e.what() << "\n";
+      return 2;
+    }
+    if (reassign_topics.empty() || reassign_brokers.empty()) {
+      std::cerr << "Error: --generate needs --topics (or --topics-to-move-json-file) and --broker-list\n";
+      return 2;
+    }
+    return runnel::app::cluster_reassign_generate(bootstrap, reassign_topics, reassign_brokers, reassign_ignore_racks,
+                                                  report_json, std::cout, std::cerr);
+  }
   if (cluster_reassign_cmd->parsed()) {
     std::vector<runnel::app::ReassignmentSpec> specs;
     try {

@@ -68,10 +68,7 @@ int quota_describe(const QuotaOptions& o, std::ostream& out, std::ostream& err) 
       }
       doc.push_back({{"entity", e}, {"values", values}});
     }
-    if (o.json)
-      out << doc.dump(2) << "\n";
-    else
-      print_table(out, rows);
+    print_report(out, o.json, doc, rows);
     return 0;
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";

@@ -9,6 +9,7 @@
 #include "app/admin_client.h"
 #include "app/table.h"
 #include "base/error_code.h"
+#include "cluster/controller/replica_assignment.h"
 #include "protocol/messages.h"
 
 namespace runnel::app {
@@ -85,6 +86,80 @@ ReassignmentSpec parse_reassignment_spec(const std::string& text) {
   return spec;
 }
 
+std::vector<std::string> parse_topics_to_move_json(const std::string& text) {
+  auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto topics = doc.is_object() ? doc.find("topics") : doc.end();
+  if (!doc.is_object() || topics == doc.end() || !topics->is_array())
+    throw std::invalid_argument("no \"topics\" array");
+  std::vector<std::string> out;
+  for (const auto& t : *topics) {
+    auto name = t.is_object() ? t.find("topic") : t.end();
+    if (!t.is_object() || name == t.end() || !name->is_string())
+      throw std::invalid_argument("each entry of \"topics\" needs a \"topic\" name");
+    out.push_back(name->get<std::string>());
+  }
+  return out;
+}
+
+int cluster_reassign_generate(const std::string& bootstrap, const std::vector<std::string>& topics,
+                              const std::vector<int32_t>& brokers, bool ignore_racks, bool json, std::ostream& out,
+                              std::ostream& err) {
+  try {
+    AdminClient client(bootstrap);
+    auto meta = client.metadata(topics, 9);
+    std::vector<cluster::controller::BrokerSlot> slots;
+    for (int32_t id : brokers) {
+      auto b = std::find_if(meta.brokers.begin(), meta.brokers.end(), [id](const auto& b) { return b.node_id == id; });
+      if (b == meta.brokers.end()) {
+        err << "Error: broker " << id << " is not registered\n";
+        return 1;
+      }
+      slots.push_back({id, ignore_racks ? "" : b->rack.value_or("")});
+    }
+    auto plan = [] { return nlohmann::json{{"version", 1}, {"partitions", nlohmann::json::array()}}; };
+    nlohmann::json current = plan(), proposed = plan();
+    auto entry = [](const std::string& topic, int32_t partition, const std::vector<int32_t>& replicas) {
+      return nlohmann::json{{"topic", topic},
+                            {"partition", partition},
+                            {"replicas", replicas},
+                            {"log_dirs", std::vector<std::string>(replicas.size(), "any")}};
+    };
+    for (const auto& name : topics) {
+      auto t = std::find_if(meta.topics.begin(), meta.topics.end(),
+                            [&](const auto& t) { return t.name.value_or("") == name; });
+      if (t == meta.topics.end() || t->error_code != 0 || t->partitions.empty()) {
+        err << "Error: topic " << name << ": " << (t == meta.topics.end() ? "not found" : error_text(t->error_code))
+            << "\n";
+        return 1;
+      }
+      std::sort(t->partitions.begin(), t->partitions.end(),
+                [](const auto& a, const auto& b) { return a.partition_index < b.partition_index; });
+      for (const auto& p : t->partitions)
+        current["partitions"].push_back(entry(name, p.partition_index, p.replica_nodes));
+      cluster::controller::Assignment assignment;
+      std::string message;
+      const auto factor = static_cast<int16_t>(t->partitions.front().replica_nodes.size());
+      if (cluster::controller::assign_replicas(slots, {static_cast<int32_t>(t->partitions.size()), factor}, assignment,
+                                               &message) != ErrorCode::NONE) {
+        err << "Error: topic " << name << ": " << message << "\n";
+        return 1;
+      }
+      for (size_t i = 0; i < assignment.size(); ++i)
+        proposed["partitions"].push_back(entry(name, t->partitions[i].partition_index, assignment[i]));
+    }
+    if (json)
+      out << nlohmann::json{{"current", current}, {"proposed", proposed}}.dump(2) << "\n";
+    else
+      out << "Current partition replica assignment\n"
+          << current.dump() << "\n\nProposed partition reassignment configuration\n"
+          << proposed.dump() << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
 int cluster_reassign(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool cancel,
                      bool allow_replication_factor_change, bool json, std::ostream& out, std::ostream& err) {
   try {
@@ -129,10 +204,7 @@ int cluster_reassign(const std::string& bootstrap, const std::vector<Reassignmen
                        {"message", p.error_message.value_or("")}});
         rows.push_back({t.name, std::to_string(p.partition_index), result});
       }
-    if (json)
-      out << doc.dump(2) << "\n";
-    else
-      print_table(out, rows);
+    print_report(out, json, doc, rows);
     return ok ? 0 : 1;
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";
@@ -171,10 +243,7 @@ int cluster_reassignments(const std::string& bootstrap, const std::vector<std::s
                         node_ids_cell(p.adding_replicas), node_ids_cell(p.removing_replicas)});
       }
     }
-    if (json)
-      out << doc.dump(2) << "\n";
-    else
-      print_table(out, rows);
+    print_report(out, json, doc, rows);
     return 0;
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";

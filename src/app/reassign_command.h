@@ -34,6 +34,22 @@ ReassignmentSpec parse_reassignment_spec(const std::string& spec);
 int cluster_reassign(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool cancel,
                      bool allow_replication_factor_change, bool json, std::ostream& out, std::ostream& err);
 
+// Parses kafka-reassign-partitions.sh's --topics-to-move-json-file
+// ({"version":1,"topics":[{"topic":"name"}]}): the topic names. Throws
+// std::invalid_argument.
+std::vector<std::string> parse_topics_to_move_json(const std::string& text);
+
+// kafka-reassign-partitions.sh --generate: a plan that places every
+// partition of `topics` on `brokers` (registered node ids), as a new topic's
+// partitions are placed (Kafka's assignReplicasToBrokers, rack-aware unless
+// `ignore_racks`), keeping each partition's replication factor. Prints the
+// current assignment and the proposed one, both in the plan file format
+// (json: {"current": plan, "proposed": plan}); nothing moves. Exit code 1
+// when a topic is unknown or the brokers cannot hold its replicas.
+int cluster_reassign_generate(const std::string& bootstrap, const std::vector<std::string>& topics,
+                              const std::vector<int32_t>& brokers, bool ignore_racks, bool json, std::ostream& out,
+                              std::ostream& err);
+
 // Lists the moves in progress (of `partitions`, "TOPIC" or "TOPIC:P"; none:
 // all): TOPIC PARTITION REPLICAS ADDING REMOVING (json: [{topic, partition,
 // replicas, adding, removing}]). Exit code 1 when the broker refuses.

@@ -1,6 +1,7 @@
 #include "app/table.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace runnel::app {
 
@@ -17,6 +18,14 @@ void print_table(std::ostream& out, const std::vector<std::vector<std::string>>&
     }
     out << line << "\n";
   }
+}
+
+void print_report(std::ostream& out, bool json, const nlohmann::json& doc,
+                  const std::vector<std::vector<std::string>>& rows) {
+  if (json)
+    out << doc.dump(2) << "\n";
+  else
+    print_table(out, rows);
 }
 
 std::string node_ids_cell(const std::vector<int32_t>& ids) {

@@ -266,6 +266,42 @@ class ClusterReassignmentTest(unittest.TestCase):
         got = read_all(c.bootstrap, "ra-grow", 2, 50)
         self.assertEqual(len(got), 50)
 
+    def test_a_generated_plan_moves_a_topic_onto_other_brokers(self):
+        # `runnel cluster reassign --generate`, as kafka-reassign-partitions.sh
+        # --generate: the current assignment and a plan, then executed.
+        c = self.cluster
+        placed = create_replicated(self, c, "ra-gen", 3, 1)
+        target = sorted(c.brokers)[-1]
+        topics_file = os.path.join(c.brokers[1].tmp, "topics.json")
+        with open(topics_file, "w") as f:
+            json.dump({"version": 1, "topics": [{"topic": "ra-gen"}]}, f)
+        r = cli(c.brokers[1], "reassign", "--generate", "--topics-to-move-json-file", topics_file, "--broker-list",
+                str(target), "--format", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual([(e["partition"], e["replicas"]) for e in report["current"]["partitions"]],
+                         [(p, placed[p][2]) for p in range(3)])
+        self.assertEqual(report["proposed"], {"version": 1, "partitions": [
+            {"topic": "ra-gen", "partition": p, "replicas": [target], "log_dirs": ["any"]} for p in range(3)]})
+        # The text form prints the same two plans under Kafka's headings.
+        r = cli(c.brokers[1], "reassign", "--generate", "--topics", "ra-gen", "--broker-list", str(target))
+        lines = r.stdout.splitlines()
+        self.assertEqual((lines[0], lines[3]), ("Current partition replica assignment",
+                                                "Proposed partition reassignment configuration"))
+        plan = os.path.join(c.brokers[1].tmp, "plan.json")
+        with open(plan, "w") as f:
+            f.write(lines[4])
+        r = cli(c.brokers[1], "reassign", "--reassignment-json-file", plan)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for p in range(3):
+            self.assertTrue(self.settled("ra-gen", 1, [target], p), self.state("ra-gen", 1, p))
+        # Errors: an unknown topic, a broker that is not registered, too few brokers.
+        self.assertEqual(cli(c.brokers[1], "reassign", "--generate", "--topics", "ra-none", "--broker-list",
+                             "1").returncode, 1)
+        r = cli(c.brokers[1], "reassign", "--generate", "--topics", "ra-gen", "--broker-list", "1,42")
+        self.assertEqual((r.returncode, r.stderr.strip()), (1, "Error: broker 42 is not registered"))
+        self.assertEqual(cli(c.brokers[1], "reassign", "--generate", "--topics", "ra-gen").returncode, 2)
+
     def test_bad_targets_get_kafkas_errors(self):
         c = self.cluster
         create_replicated(self, c, "ra-bad", 1, 2)
