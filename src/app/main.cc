@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -564,6 +565,14 @@ int main(int argc, char** argv) {
   cluster_reassign_cmd->add_flag("--disallow-replication-factor-change", reassign_keep_factor,
                                  "Refuse a target with another number of replicas (KIP-860)");
   bool reassign_generate = false;
+  bool reassign_verify = false;
+  int64_t reassign_throttle = -1;
+  cluster_reassign_cmd
+      ->add_option("--throttle", reassign_throttle,
+                   "Limit the moves' replication to this many bytes/s (KIP-73 throttles)")
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()));
+  cluster_reassign_cmd->add_flag("--verify", reassign_verify,
+                                 "Report whether the plan's moves are done; once they are, remove the throttles");
   bool reassign_ignore_racks = false;
   std::vector<std::string> reassign_topics;
   std::string reassign_topics_file;
@@ -710,8 +719,12 @@ int main(int argc, char** argv) {
       std::cerr << "Error: name the partitions (TOPIC:PARTITION=R1,R2,...) or --reassignment-json-file\n";
       return 2;
     }
-    return runnel::app::cluster_reassign(bootstrap, specs, reassign_cancel, !reassign_keep_factor, report_json,
-                                         std::cout, std::cerr);
+    if (reassign_verify)
+      return runnel::app::cluster_reassign_verify(bootstrap, specs, report_json, std::cout, std::cerr);
+    return runnel::app::cluster_reassign(
+        bootstrap, specs, reassign_cancel, !reassign_keep_factor,
+        reassign_throttle > 0 ? std::optional<int64_t>(reassign_throttle) : std::nullopt, report_json, std::cout,
+        std::cerr);
   }
   if (cluster_reassignments_cmd->parsed())
     return runnel::app::cluster_reassignments(bootstrap, reassignments_partitions, report_json, std::cout, std::cerr);

@@ -4,9 +4,12 @@
 #include <charconv>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <stdexcept>
 
 #include "app/admin_client.h"
+#include "app/reassign_throttle.h"
 #include "app/table.h"
 #include "base/error_code.h"
 #include "cluster/controller/replica_assignment.h"
@@ -161,9 +164,31 @@ int cluster_reassign_generate(const std::string& bootstrap, const std::vector<st
 }
 
 int cluster_reassign(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool cancel,
-                     bool allow_replication_factor_change, bool json, std::ostream& out, std::ostream& err) {
+                     bool allow_replication_factor_change, std::optional<int64_t> throttle, bool json,
+                     std::ostream& out, std::ostream& err) {
   try {
     AdminClient client(bootstrap);
+    if (throttle && !cancel) {
+      std::vector<std::string> topics;
+      for (const auto& spec : specs)
+        if (std::find(topics.begin(), topics.end(), spec.topic) == topics.end()) topics.push_back(spec.topic);
+      const auto metadata = client.metadata(topics, 9);
+      std::map<std::pair<std::string, int32_t>, std::vector<int32_t>> adding;
+      protocol::ListPartitionReassignmentsRequest list;
+      list.topics.reset();  // null: every move
+      auto ongoing = client.call<protocol::ListPartitionReassignmentsResponse>(list, 0);
+      for (const auto& t : ongoing.topics)
+        for (const auto& p : t.partitions) adding[{t.name, p.partition_index}] = p.adding_replicas;
+      const auto plan = plan_throttle(metadata, adding, specs);
+      if (auto error = apply_throttle(bootstrap, metadata, plan, *throttle); !error.empty()) {
+        err << "Error: cannot set the throttle: " << error << "\n";
+        return 1;
+      }
+      if (!json) {
+        std::vector<int32_t> brokers(plan.brokers.begin(), plan.brokers.end());
+        out << "Throttle: " << *throttle << " B/s on brokers " << node_ids_cell(brokers) << "\n";
+      }
+    }
     protocol::AlterPartitionReassignmentsRequest req;
     req.timeout_ms = 60000;
     req.allow_replication_factor_change = allow_replication_factor_change;
@@ -206,6 +231,62 @@ int cluster_reassign(const std::string& bootstrap, const std::vector<Reassignmen
       }
     print_report(out, json, doc, rows);
     return ok ? 0 : 1;
+  } catch (const std::exception& e) {
+    err << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int cluster_reassign_verify(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool json,
+                            std::ostream& out, std::ostream& err) {
+  try {
+    AdminClient client(bootstrap);
+    protocol::ListPartitionReassignmentsRequest list;
+    list.timeout_ms = 60000;
+    list.topics.reset();  // null: every move
+    auto ongoing = client.call<protocol::ListPartitionReassignmentsResponse>(list, 0);
+    if (ongoing.error_code != 0) {
+      err << "Error: " << error_text(ongoing.error_code, ongoing.error_message) << "\n";
+      return 1;
+    }
+    std::set<std::pair<std::string, int32_t>> moving;
+    for (const auto& t : ongoing.topics)
+      for (const auto& p : t.partitions) moving.insert({t.name, p.partition_index});
+    std::set<std::string> topics;
+    for (const auto& spec : specs) topics.insert(spec.topic);
+    const auto metadata = client.metadata(std::vector<std::string>(topics.begin(), topics.end()), 9);
+    bool all_done = true;
+    nlohmann::json partitions = nlohmann::json::array();
+    std::vector<std::vector<std::string>> rows{{"TOPIC", "PARTITION", "STATUS"}};
+    for (const auto& spec : specs) {
+      std::optional<std::vector<int32_t>> replicas;
+      for (const auto& t : metadata.topics)
+        if (t.name.value_or("") == spec.topic)
+          for (const auto& p : t.partitions)
+            if (p.partition_index == spec.partition) replicas = p.replica_nodes;
+      std::string status = moving.count({spec.topic, spec.partition}) ? "in progress"
+                           : !replicas                                ? "unknown partition"
+                           : *replicas == spec.replicas
+                               ? "complete"
+                               : "replicas are " + node_ids_cell(*replicas) + ", not " + node_ids_cell(spec.replicas);
+      all_done = all_done && status == "complete";
+      partitions.push_back({{"topic", spec.topic}, {"partition", spec.partition}, {"status", status}});
+      rows.push_back({spec.topic, std::to_string(spec.partition), status});
+    }
+    bool removed = false;
+    if (all_done) {
+      if (auto error = clear_throttle(bootstrap, metadata, topics); !error.empty())
+        err << "Error: cannot remove the throttle: " << error << "\n";
+      else
+        removed = true;
+    }
+    if (json) {
+      out << nlohmann::json{{"partitions", partitions}, {"throttle_removed", removed}}.dump(2) << "\n";
+    } else {
+      print_table(out, rows);
+      if (removed) out << "Throttles removed.\n";
+    }
+    return all_done && removed ? 0 : 1;
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";
     return 1;

@@ -31,8 +31,21 @@ ReassignmentSpec parse_reassignment_spec(const std::string& spec);
 // partitions); prints each partition's outcome (TOPIC PARTITION RESULT; json:
 // [{topic, partition, error, message}]). Exit code 0 when every partition
 // was accepted, 1 otherwise.
+// With `throttle` (bytes/s; not with `cancel`), first sets the move's
+// replication throttle (app/reassign_throttle.h), as
+// kafka-reassign-partitions.sh --execute --throttle.
 int cluster_reassign(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool cancel,
-                     bool allow_replication_factor_change, bool json, std::ostream& out, std::ostream& err);
+                     bool allow_replication_factor_change, std::optional<int64_t> throttle, bool json,
+                     std::ostream& out, std::ostream& err);
+
+// kafka-reassign-partitions.sh --verify: for each partition of `specs`,
+// complete (its replicas are the plan's, in order), in progress, or other
+// replicas than the plan's (TOPIC PARTITION STATUS; json: {partitions:
+// [{topic, partition, status}], throttle_removed}); once every one is
+// complete, removes the replication throttles (every broker's rates, the
+// plan's topics' replica lists). Exit code 0 when all are complete.
+int cluster_reassign_verify(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool json,
+                            std::ostream& out, std::ostream& err);
 
 // Parses kafka-reassign-partitions.sh's --topics-to-move-json-file
 // ({"version":1,"topics":[{"topic":"name"}]}): the topic names. Throws

@@ -56,6 +56,15 @@ std::vector<int32_t> original_replicas(const Placement& placement) {
 }
 
 Placement start(const Placement& current, const std::vector<int32_t>& target) {
+  // The same replicas again during a move: the move goes on (in a new
+  // order, if asked), as in Kafka, whose change keeps the adding and
+  // removing replicas when it computes none.
+  if (current.reassignment) {
+    std::vector<int32_t> a = target, b = current.replicas;
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    if (a == b) return Placement{target, current.reassignment};
+  }
   Placement next;
   metadata::PartitionReassignment move;
   move.adding = without(target, current.replicas);

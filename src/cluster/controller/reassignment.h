@@ -48,7 +48,8 @@ std::vector<int32_t> original_replicas(const Placement& placement);
 // Stage 1 toward `target` (validated), from the partition's placement (a
 // move in progress is replaced: the new one starts from its replica list, as
 // in Kafka). A target that only reorders the replicas has nothing to add or
-// remove: the replicas become the target at once.
+// remove: the replicas become the target at once (during a move, the move
+// goes on with the replicas in the new order).
 Placement start(const Placement& current, const std::vector<int32_t>& target);
 
 // Stage 3: the placement and state once the move is done, or nullopt while

@@ -6,6 +6,8 @@ throttled replicas. On three brokers, a move onto a broker whose follower
 side is throttled to 1 B/s stays in progress while an unthrottled topic
 moves to the same broker; so does a move whose leader side is throttled;
 each completes once its throttle is removed, every record copied."""
+import json
+import subprocess
 import unittest
 
 import etcd
@@ -115,6 +117,45 @@ class ClusterThrottleTest(unittest.TestCase):
         self.assertEqual(len(read_all(c.bootstrap, "th-held", 1, 200)), 200)
         for b in c.brokers.values():
             self.assertTrue(b.alive(), b.log())
+
+    def test_the_command_line_throttles_a_move_and_verify_removes_it(self):
+        # `runnel cluster reassign --throttle` and `--verify`, as
+        # kafka-reassign-partitions.sh --execute --throttle and --verify.
+        c = self.cluster
+        src = create_replicated(self, c, "th-cli", 1, 1)[0][2][0]
+        dst = next(n for n in sorted(c.brokers) if n != src)
+        self.fill("th-cli")
+        spec = "th-cli:0=%d,%d" % (src, dst)
+
+        def reassign(*args):
+            return subprocess.run([c.brokers[1].binary, "cluster", "reassign", *args, "--bootstrap",
+                                   c.brokers[1].bootstrap], capture_output=True, text=True, timeout=60)
+
+        r = reassign(spec, "--throttle", "1")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.splitlines()[0], "Throttle: 1 B/s on brokers %d,%d" % tuple(sorted((src, dst))))
+        for n in (src, dst):
+            _, configs = describe(c.brokers[n].port, BROKER, str(n), list(RATES))
+            self.assertEqual([configs[k][:2] for k in RATES], [("1", DYNAMIC_BROKER)] * 2)
+        _, configs = describe(c.brokers[1].port, TOPIC, "th-cli", ["leader.replication.throttled.replicas",
+                                                                  "follower.replication.throttled.replicas"])
+        self.assertEqual(configs["leader.replication.throttled.replicas"][0], "0:%d" % src)
+        self.assertEqual(configs["follower.replication.throttled.replicas"][0], "0:%d" % dst)
+        self.assertFalse(wait_for(lambda: self.in_sync("th-cli", src, dst), timeout=4))
+        r = reassign(spec, "--verify")
+        self.assertEqual((r.returncode, r.stdout.splitlines()[1].split()), (1, ["th-cli", "0", "in", "progress"]))
+        # A higher rate lets it finish; --verify then removes the throttle.
+        self.assertEqual(reassign(spec, "--throttle", "1000000000").returncode, 0)
+        self.assertTrue(wait_for(lambda: self.in_sync("th-cli", src, dst), timeout=30))
+        r = reassign(spec, "--verify", "--format", "json")
+        self.assertEqual((r.returncode, json.loads(r.stdout)), (0, {
+            "partitions": [{"topic": "th-cli", "partition": 0, "status": "complete"}], "throttle_removed": True}))
+        for n in c.brokers:
+            _, configs = describe(c.brokers[n].port, BROKER, str(n), list(RATES))
+            self.assertEqual([configs[k][:2] for k in RATES], [(UNTHROTTLED, DEFAULT_SOURCE)] * 2)
+        _, configs = describe(c.brokers[1].port, TOPIC, "th-cli", ["leader.replication.throttled.replicas"])
+        self.assertEqual(configs["leader.replication.throttled.replicas"][0], "")
+        self.assertEqual(len(read_all(c.bootstrap, "th-cli", 1, 200)), 200)
 
     def test_a_throttled_follower_holds_back_its_move(self):
         self.check_move_held_then_released("follower")

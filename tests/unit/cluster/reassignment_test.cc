@@ -37,6 +37,9 @@ TEST(Reassignment, StartListsTheTargetThenTheReplicasToRemove) {
   // what was being added and is no longer wanted is removed.
   EXPECT_EQ(start(moving_placement({3, 4, 1}, {3, 4}, {1}), {1, 5}), moving_placement({1, 5, 3, 4}, {5}, {3, 4}));
   EXPECT_EQ(original_replicas(moving_placement({3, 4, 1}, {3, 4}, {1})), (std::vector<int32_t>{1}));
+  // The same replicas again during a move: it goes on, in the order asked.
+  EXPECT_EQ(start(moving_placement({3, 2, 1}, {3}, {1}), {3, 2, 1}), moving_placement({3, 2, 1}, {3}, {1}));
+  EXPECT_EQ(start(moving_placement({3, 2, 1}, {3}, {1}), {2, 1, 3}), moving_placement({2, 1, 3}, {3}, {1}));
 }
 
 TEST(Reassignment, CompletesOnceEveryAddedReplicaIsInTheIsr) {

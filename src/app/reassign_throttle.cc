@@ -1,0 +1,123 @@
+#include "app/reassign_throttle.h"
+
+#include <algorithm>
+
+#include "app/admin_client.h"
+
+namespace runnel::app {
+namespace {
+
+constexpr int8_t kTopicResource = 2, kBrokerResource = 4;
+constexpr int8_t kSet = 0, kDelete = 1;
+constexpr const char* kLeaderRate = "leader.replication.throttled.rate";
+constexpr const char* kFollowerRate = "follower.replication.throttled.rate";
+constexpr const char* kLeaderReplicas = "leader.replication.throttled.replicas";
+constexpr const char* kFollowerReplicas = "follower.replication.throttled.replicas";
+
+using Changes = std::vector<std::pair<std::string, std::optional<std::string>>>;  // nullopt: delete
+
+// One IncrementalAlterConfigs of one resource through `address`; "" or the error.
+std::string alter(const std::string& address, int8_t type, const std::string& name, const Changes& changes) {
+  AdminClient client(address);
+  protocol::IncrementalAlterConfigsRequest req;
+  auto& r = req.resources.emplace_back();
+  r.resource_type = type;
+  r.resource_name = name;
+  for (const auto& [key, value] : changes) {
+    auto& c = r.configs.emplace_back();
+    c.name = key;
+    c.config_operation = value ? kSet : kDelete;
+    c.value = value;
+  }
+  auto resp = client.call<protocol::IncrementalAlterConfigsResponse>(req, 1);
+  if (resp.responses.empty()) return "empty IncrementalAlterConfigs response";
+  const auto& result = resp.responses.front();
+  return result.error_code == 0 ? "" : error_text(result.error_code, result.error_message);
+}
+
+// The broker's own listener, as Metadata names it.
+std::string address_of(const protocol::MetadataResponse& metadata, int32_t node) {
+  for (const auto& b : metadata.brokers)
+    if (b.node_id == node) return b.host + ":" + std::to_string(b.port);
+  return "";
+}
+
+void append(std::string& list, int32_t partition, int32_t broker) {
+  list += (list.empty() ? "" : ",") + std::to_string(partition) + ":" + std::to_string(broker);
+}
+
+}  // namespace
+
+ThrottlePlan plan_throttle(const protocol::MetadataResponse& metadata,
+                           const std::map<std::pair<std::string, int32_t>, std::vector<int32_t>>& adding,
+                           const std::vector<ReassignmentSpec>& specs) {
+  ThrottlePlan plan;
+  for (const auto& spec : specs) {
+    auto t = std::find_if(metadata.topics.begin(), metadata.topics.end(),
+                          [&](const auto& t) { return t.name.value_or("") == spec.topic; });
+    if (t == metadata.topics.end()) continue;
+    auto p = std::find_if(t->partitions.begin(), t->partitions.end(),
+                          [&](const auto& p) { return p.partition_index == spec.partition; });
+    if (p == t->partitions.end()) continue;
+    // The replicas before the move in progress, if any.
+    std::vector<int32_t> original;
+    const auto moving = adding.find({spec.topic, spec.partition});
+    for (int32_t b : p->replica_nodes)
+      if (moving == adding.end() || std::find(moving->second.begin(), moving->second.end(), b) == moving->second.end())
+        original.push_back(b);
+    auto current = original;
+    auto target = spec.replicas;
+    std::sort(current.begin(), current.end());
+    std::sort(target.begin(), target.end());
+    if (current == target) continue;
+    auto& [leaders, followers] = plan.topics[spec.topic];
+    for (int32_t b : original) {
+      append(leaders, spec.partition, b);
+      plan.brokers.insert(b);
+    }
+    for (int32_t b : spec.replicas) {
+      plan.brokers.insert(b);
+      if (!std::binary_search(current.begin(), current.end(), b)) append(followers, spec.partition, b);
+    }
+  }
+  return plan;
+}
+
+std::string apply_throttle(const std::string& bootstrap, const protocol::MetadataResponse& metadata,
+                           const ThrottlePlan& plan, int64_t rate) {
+  for (const auto& [topic, lists] : plan.topics) {
+    Changes changes{{kLeaderReplicas, lists.first}};
+    if (!lists.second.empty()) changes.push_back({kFollowerReplicas, lists.second});
+    if (auto error = alter(bootstrap, kTopicResource, topic, changes); !error.empty())
+      return "topic " + topic + ": " + error;
+  }
+  const std::string value = std::to_string(rate);
+  for (int32_t node : plan.brokers) {
+    const auto address = address_of(metadata, node);
+    if (address.empty()) return "broker " + std::to_string(node) + ": not registered";
+    if (auto error =
+            alter(address, kBrokerResource, std::to_string(node), {{kLeaderRate, value}, {kFollowerRate, value}});
+        !error.empty())
+      return "broker " + std::to_string(node) + ": " + error;
+  }
+  return "";
+}
+
+std::string clear_throttle(const std::string& bootstrap, const protocol::MetadataResponse& metadata,
+                           const std::set<std::string>& topics) {
+  for (const auto& b : metadata.brokers) {
+    const std::string node = std::to_string(b.node_id);
+    if (auto error = alter(b.host + ":" + std::to_string(b.port), kBrokerResource, node,
+                           {{kLeaderRate, std::nullopt}, {kFollowerRate, std::nullopt}});
+        !error.empty())
+      return "broker " + node + ": " + error;
+  }
+  for (const auto& topic : topics)
+    if (auto error = alter(bootstrap, kTopicResource, topic,
+                           {{kLeaderReplicas, std::nullopt}, {kFollowerReplicas, std::nullopt}});
+        !error.empty())
+      return "topic " + topic + ": " + error;
+  return "";
+}
+
+}  // namespace runnel::app
