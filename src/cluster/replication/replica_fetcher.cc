@@ -162,12 +162,13 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     // broker restarts and recovers it.
     if (!partition || partition->is_leader() || partition->offline() || partition->leader() != s.options.leader)
       continue;
-    // Unknown lag counts as behind, as in Kafka.
-    auto leader_hw = s.leader_high_watermarks.find(key);
-    if (s.options.throttle && partition->follower_throttled() &&
-        (leader_hw == s.leader_high_watermarks.end() || partition->log_end_offset() < leader_hw->second)) {
-      if (s.options.throttle->exceeded(ReplicationThrottle::Side::kFollower, throttle_now_ms)) continue;
-      throttled.insert(key);
+    if (s.options.throttle && partition->follower_throttled()) {
+      // Unknown lag counts as behind, as in Kafka.
+      auto leader_hw = s.leader_high_watermarks.find(key);
+      if (leader_hw == s.leader_high_watermarks.end() || partition->log_end_offset() < leader_hw->second) {
+        if (s.options.throttle->exceeded(ReplicationThrottle::Side::kFollower, throttle_now_ms)) continue;
+        throttled.insert(key);
+      }
     }
     auto [it, added] = topic_index.emplace(key.first, request.topics.size());
     if (added) request.topics.emplace_back().topic = key.first;
