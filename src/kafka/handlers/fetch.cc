@@ -78,25 +78,26 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
     return out;
   }
   const bool follower = replica_id >= 0;
+  // KIP-73, as Kafka's shouldLeaderThrottle: a throttled replica out of the
+  // ISR gets no records while the leader is over its rate. Consumers and
+  // unthrottled partitions never read the throttle's clock.
   bool throttled = false;
-  auto& throttle = broker.replication_throttle();
-  const int64_t throttle_now_ms = monotonic_ns() / 1000000;
+  int64_t throttle_now_ms = 0;
+  constexpr auto kLeaderSide = cluster::replication::ReplicationThrottle::Side::kLeader;
   if (follower) {
     partition->on_follower_fetch(NodeId(replica_id), Offset(offset), Offset(p.durable_offset), now_ms());
     out.high_watermark = partition->high_watermark().value();
     out.last_stable_offset = partition->last_stable_offset().value();
-    // KIP-73, as Kafka's shouldLeaderThrottle: a throttled replica out of
-    // the ISR gets no records while the leader is over its rate.
     const auto& isr = partition->isr();
     throttled = partition->leader_throttled() && std::find(isr.begin(), isr.end(), NodeId(replica_id)) == isr.end();
-    if (throttled && throttle.exceeded(cluster::replication::ReplicationThrottle::Side::kLeader, throttle_now_ms))
-      return out;
+    if (throttled) {
+      throttle_now_ms = monotonic_ns() / 1000000;
+      if (broker.replication_throttle().exceeded(kLeaderSide, throttle_now_ms)) return out;
+    }
   }
   read_committed = read_committed && !follower;
   auto read = partition->read(Offset(offset), max_bytes, min_one, /*to_log_end=*/follower, read_committed);
-  if (throttled)
-    throttle.record(cluster::replication::ReplicationThrottle::Side::kLeader, static_cast<int64_t>(read.bytes),
-                    throttle_now_ms);
+  if (throttled) broker.replication_throttle().record(kLeaderSide, static_cast<int64_t>(read.bytes), throttle_now_ms);
   // Kafka's collectAbortedTransactions, up to the end of what is returned.
   if (read_committed && read.next_offset >= 0)
     out.aborted = partition->aborted_transactions(Offset(offset), Offset(read.next_offset));
