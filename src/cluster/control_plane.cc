@@ -338,8 +338,7 @@ void ControlPlane::elect_leaders() {
   etcd::RangeResponse now;
   if (!client_.range(keys_.controller(), {}, now).is_ok()) return;
   if (!cache_->wait_for_revision(now.revision, std::chrono::seconds(2))) return;
-  std::set<int32_t> live;
-  for (const auto& b : cache_->brokers()) live.insert(b.node_id);
+  const std::set<int32_t> live = live_brokers();
   const auto checked_at = std::chrono::steady_clock::now();
   const bool prefer = options_.preferred_leader_interval.count() > 0 &&
                       checked_at - last_preferred_check_ >= options_.preferred_leader_interval;
@@ -495,8 +494,7 @@ ErrorCode ControlPlane::elect_one_on_request(const std::string& topic, int32_t p
     return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
   const auto& current = view->partitions[partition];
   const auto& replicas = view->record.replicas[partition];
-  std::set<int32_t> live;
-  for (const auto& b : cache_->brokers()) live.insert(b.node_id);
+  const std::set<int32_t> live = live_brokers();
   const bool leader_live = current.leader >= 0 && live.count(current.leader);
   std::optional<metadata::PartitionState> next;
   if (!unclean) {
@@ -528,6 +526,12 @@ bool ControlPlane::unclean_election_enabled(const metadata::TopicRecord& record)
   }
   return options_.unclean_leader_election_default ? options_.unclean_leader_election_default()
                                                   : options_.unclean_leader_election;
+}
+
+std::set<int32_t> ControlPlane::live_brokers() const {
+  std::set<int32_t> out;
+  for (const auto& b : cache_->brokers()) out.insert(b.node_id);
+  return out;
 }
 
 std::vector<controller::BrokerSlot> ControlPlane::live_slots() const {

@@ -305,6 +305,9 @@ class ControlPlane {
   // cannot be reached.
   ErrorCode write_partition_state(const std::string& topic, int32_t partition, const metadata::PartitionState& current,
                                   const metadata::PartitionState& next);
+  // The registered brokers (a broker is live while its lease keeps its
+  // registration), as node ids and as slots for the replica assignment.
+  std::set<int32_t> live_brokers() const;
   std::vector<controller::BrokerSlot> live_slots() const;
   // Whether `record`'s partitions may have an unclean leader election
   // (ControlPlaneOptions::unclean_leader_election).

@@ -29,12 +29,6 @@ void set_placement(metadata::TopicRecord& record, int32_t partition, const contr
     record.reassignments.erase(partition);
 }
 
-std::set<int32_t> registered_brokers(const metadata::MetadataCache& cache) {
-  std::set<int32_t> out;
-  for (const auto& b : cache.brokers()) out.insert(b.node_id);
-  return out;
-}
-
 }  // namespace
 
 std::vector<ReassignmentResult> ControlPlane::alter_reassignments(const std::vector<ReassignmentRequest>& requests,
@@ -72,10 +66,10 @@ bool ControlPlane::try_alter_reassignments(const std::string& topic, const std::
   auto view = cache_->topic(topic);
   if (!view) {
     for (size_t i : indexes)
-      results[i] = {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "Unable to find a topic named " + topic + "."};
+      results[i] = {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, controller::unknown_topic_message(topic)};
     return true;
   }
-  const auto registered = registered_brokers(*cache_);
+  const auto registered = live_brokers();
   const bool unclean = unclean_election_enabled(view->record);
   auto record = view->record;
   std::map<int32_t, metadata::PartitionState> states;  // the next state of each partition that changes
@@ -86,8 +80,7 @@ bool ControlPlane::try_alter_reassignments(const std::string& topic, const std::
     results[i] = {};
     if (p < 0 || p >= static_cast<int32_t>(record.replicas.size()) ||
         p >= static_cast<int32_t>(view->partitions.size())) {
-      results[i] = {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                    "Unable to find partition " + topic + ":" + std::to_string(p) + "."};
+      results[i] = {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, controller::unknown_partition_message(topic, p)};
       continue;
     }
     const auto placement = placement_of(record, p);
@@ -105,12 +98,11 @@ bool ControlPlane::try_alter_reassignments(const std::string& topic, const std::
         results[i] = {error, message};
         continue;
       }
-      const size_t factor = controller::original_replicas(placement).size();
-      if (!allow_replication_factor_change && request.target->size() != factor) {
-        results[i] = {ErrorCode::INVALID_REPLICATION_FACTOR,
-                      "The replication factor is changed from " + std::to_string(factor) + " to " +
-                          std::to_string(request.target->size()) +
-                          " but modifying the replication factor is not allowed."};
+      if (auto error =
+              controller::check_replication_factor(controller::original_replicas(placement).size(),
+                                                   request.target->size(), allow_replication_factor_change, &message);
+          error != ErrorCode::NONE) {
+        results[i] = {error, message};
         continue;
       }
       change.placement = controller::start(placement, *request.target);

@@ -547,20 +547,20 @@ asio::awaitable<std::vector<cluster::ReassignmentResult>> Broker::alter_reassign
   for (const auto& request : requests) {
     auto& result = out.emplace_back();
     auto info = topics_.find(request.topic);
+    namespace controller = cluster::controller;
     if (!info) {
-      result = {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "Unable to find a topic named " + request.topic + "."};
+      result = {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, controller::unknown_topic_message(request.topic)};
     } else if (request.partition < 0 || request.partition >= info->partitions) {
       result = {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                "Unable to find partition " + request.topic + ":" + std::to_string(request.partition) + "."};
+                controller::unknown_partition_message(request.topic, request.partition)};
     } else if (!request.target) {
-      result = {ErrorCode::NO_REASSIGNMENT_IN_PROGRESS, "No partition reassignment is in progress."};
-    } else if (auto error = cluster::controller::validate_target(*request.target, {config_.node_id}, &result.message);
+      result = {ErrorCode::NO_REASSIGNMENT_IN_PROGRESS, controller::kNoReassignmentInProgress};
+    } else if (auto error = controller::validate_target(*request.target, {config_.node_id}, &result.message);
                error != ErrorCode::NONE) {
       result.error = error;
-    } else if (!allow_replication_factor_change && request.target->size() != 1) {
-      result = {ErrorCode::INVALID_REPLICATION_FACTOR, "The replication factor is changed from 1 to " +
-                                                           std::to_string(request.target->size()) +
-                                                           " but modifying the replication factor is not allowed."};
+    } else {
+      result.error = controller::check_replication_factor(1, request.target->size(), allow_replication_factor_change,
+                                                          &result.message);
     }
   }
   co_return out;

@@ -27,6 +27,12 @@ int32_t first_eligible(const std::vector<int32_t>& replicas, const std::vector<i
 
 }  // namespace
 
+std::string unknown_topic_message(const std::string& topic) { return "Unable to find a topic named " + topic + "."; }
+
+std::string unknown_partition_message(const std::string& topic, int32_t partition) {
+  return "Unable to find partition " + topic + ":" + std::to_string(partition) + ".";
+}
+
 ErrorCode validate_target(const std::vector<int32_t>& target, const std::set<int32_t>& registered,
                           std::string* message) {
   if (target.empty()) {
@@ -53,6 +59,13 @@ ErrorCode validate_target(const std::vector<int32_t>& target, const std::set<int
 std::vector<int32_t> original_replicas(const Placement& placement) {
   if (!placement.reassignment) return placement.replicas;
   return without(placement.replicas, placement.reassignment->adding);
+}
+
+ErrorCode check_replication_factor(size_t current_factor, size_t target_factor, bool allowed, std::string* message) {
+  if (allowed || target_factor == current_factor) return ErrorCode::NONE;
+  *message = "The replication factor is changed from " + std::to_string(current_factor) + " to " +
+             std::to_string(target_factor) + " but modifying the replication factor is not allowed.";
+  return ErrorCode::INVALID_REPLICATION_FACTOR;
 }
 
 Placement start(const Placement& current, const std::vector<int32_t>& target) {
@@ -99,7 +112,7 @@ std::optional<Change> complete(const Placement& placement, const metadata::Parti
 ErrorCode revert(const Placement& placement, const metadata::PartitionState& state, const std::set<int32_t>& live,
                  bool unclean, const std::string& topic, int32_t partition, Change& out, std::string* message) {
   if (!placement.reassignment) {
-    *message = "No partition reassignment is in progress.";
+    *message = kNoReassignmentInProgress;
     return ErrorCode::NO_REASSIGNMENT_IN_PROGRESS;
   }
   const auto& adding = placement.reassignment->adding;

@@ -36,6 +36,12 @@ struct Placement {
   bool operator==(const Placement&) const = default;
 };
 
+// Kafka's messages for a partition a request names that does not exist
+// (UNKNOWN_TOPIC_OR_PARTITION), and for a cancel with no move in progress.
+std::string unknown_topic_message(const std::string& topic);
+std::string unknown_partition_message(const std::string& topic, int32_t partition);
+inline constexpr const char* kNoReassignmentInProgress = "No partition reassignment is in progress.";
+
 // Kafka's checks of a target: not empty, no broker twice, every broker
 // registered. NONE, or INVALID_REPLICA_ASSIGNMENT with Kafka's `message`.
 ErrorCode validate_target(const std::vector<int32_t>& target, const std::set<int32_t>& registered,
@@ -44,6 +50,11 @@ ErrorCode validate_target(const std::vector<int32_t>& target, const std::set<int
 // The replicas a partition had before its move began (its replicas without
 // those being added): its replication factor for AllowReplicationFactorChange.
 std::vector<int32_t> original_replicas(const Placement& placement);
+
+// AllowReplicationFactorChange (KIP-860): NONE when `allowed` or the target
+// keeps `current_factor` replicas, else INVALID_REPLICATION_FACTOR with
+// Kafka's `message`.
+ErrorCode check_replication_factor(size_t current_factor, size_t target_factor, bool allowed, std::string* message);
 
 // Stage 1 toward `target` (validated), from the partition's placement (a
 // move in progress is replaced: the new one starts from its replica list, as
