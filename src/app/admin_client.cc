@@ -134,6 +134,29 @@ protocol::MetadataResponse AdminClient::metadata(const std::optional<std::vector
   return call<protocol::MetadataResponse>(req, version);
 }
 
+protocol::IncrementalAlterConfigsResponse AdminClient::incremental_alter_configs(
+    int8_t resource_type, const std::string& resource_name, const std::map<std::string, std::string>& set,
+    const std::vector<std::string>& remove) {
+  constexpr int8_t kSet = 0, kDelete = 1;
+  protocol::IncrementalAlterConfigsRequest req;
+  auto& r = req.resources.emplace_back();
+  r.resource_type = resource_type;
+  r.resource_name = resource_name;
+  for (const auto& [k, v] : set) {
+    auto& c = r.configs.emplace_back();
+    c.name = k;
+    c.config_operation = kSet;
+    c.value = v;
+  }
+  for (const auto& k : remove) {
+    auto& c = r.configs.emplace_back();
+    c.name = k;
+    c.config_operation = kDelete;
+    c.value.reset();
+  }
+  return call<protocol::IncrementalAlterConfigsResponse>(req, 1);
+}
+
 protocol::FindCoordinatorResponse AdminClient::find_coordinator(const std::string& bootstrap, const std::string& key,
                                                                 int8_t key_type, const std::string& client_id) {
   AdminClient client(bootstrap, client_id);

@@ -5,6 +5,7 @@
 // failures and undecodable responses.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -87,6 +88,13 @@ class AdminClient {
   // Metadata for these topics (nullopt: every topic), never auto-creating
   // one. v10+ carries topic ids.
   protocol::MetadataResponse metadata(const std::optional<std::vector<std::string>>& topics, int16_t version = 9);
+
+  // IncrementalAlterConfigs v1 of one resource (Kafka's ConfigResource type
+  // and name): SET each of `set`, then DELETE each of `remove`.
+  protocol::IncrementalAlterConfigsResponse incremental_alter_configs(int8_t resource_type,
+                                                                      const std::string& resource_name,
+                                                                      const std::map<std::string, std::string>& set,
+                                                                      const std::vector<std::string>& remove);
 
   // FindCoordinator for `key` (key_type 0: a group, 1: a transactional id),
   // asked of `bootstrap` once.

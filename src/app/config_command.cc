@@ -49,23 +49,7 @@ int alter_config(const ConfigCommandOptions& o, const std::map<std::string, std:
       return 1;
     }
     AdminClient client(o.bootstrap);
-    protocol::IncrementalAlterConfigsRequest req;
-    auto& r = req.resources.emplace_back();
-    r.resource_type = o.resource_type;
-    r.resource_name = o.resource_name;
-    for (const auto& [k, v] : set) {
-      auto& c = r.configs.emplace_back();
-      c.name = k;
-      c.config_operation = 0;  // SET
-      c.value = v;
-    }
-    for (const auto& k : remove) {
-      auto& c = r.configs.emplace_back();
-      c.name = k;
-      c.config_operation = 1;  // DELETE
-      c.value.reset();
-    }
-    auto resp = client.call<protocol::IncrementalAlterConfigsResponse>(req, 1);
+    auto resp = client.incremental_alter_configs(o.resource_type, o.resource_name, set, remove);
     if (resp.responses.empty()) throw AdminError("empty IncrementalAlterConfigs response");
     const auto& result = resp.responses.front();
     std::string what = result.error_code == 0 ? "OK" : error_text(result.error_code, result.error_message);

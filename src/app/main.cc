@@ -682,14 +682,18 @@ int main(int argc, char** argv) {
   if (cluster_elect_cmd->parsed())
     return runnel::app::cluster_elect_leaders(bootstrap, elect_partitions, elect_unclean, report_json, std::cout,
                                               std::cerr);
+  // A plan or topics file (CLI checked that it exists).
+  auto read_text = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
   if (cluster_reassign_cmd->parsed() && reassign_generate) {
     try {
-      if (!reassign_topics_file.empty()) {
-        std::ifstream in(reassign_topics_file);
-        std::stringstream text;
-        text << in.rdbuf();
-        for (auto& t : runnel::app::parse_topics_to_move_json(text.str())) reassign_topics.push_back(std::move(t));
-      }
+      if (!reassign_topics_file.empty())
+        for (auto& t : runnel::app::parse_topics_to_move_json(read_text(reassign_topics_file)))
+          reassign_topics.push_back(std::move(t));
     } catch (const std::invalid_argument& e) {
       std::cerr << "Error: " << e.what() << "\n";
       return 2;
@@ -704,12 +708,7 @@ int main(int argc, char** argv) {
   if (cluster_reassign_cmd->parsed()) {
     std::vector<runnel::app::ReassignmentSpec> specs;
     try {
-      if (!reassign_file.empty()) {
-        std::ifstream in(reassign_file);
-        std::stringstream text;
-        text << in.rdbuf();
-        specs = runnel::app::parse_reassignment_json(text.str());
-      }
+      if (!reassign_file.empty()) specs = runnel::app::parse_reassignment_json(read_text(reassign_file));
       for (const auto& spec : reassign_specs) specs.push_back(runnel::app::parse_reassignment_spec(spec));
     } catch (const std::invalid_argument& e) {
       std::cerr << "Error: " << e.what() << "\n";

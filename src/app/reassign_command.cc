@@ -40,6 +40,14 @@ std::map<std::string, std::vector<int32_t>> group_partitions(const std::vector<s
   return out;
 }
 
+// ListPartitionReassignments for every move in progress (null topics).
+protocol::ListPartitionReassignmentsResponse list_all_moves(AdminClient& client) {
+  protocol::ListPartitionReassignmentsRequest req;
+  req.timeout_ms = 60000;
+  req.topics.reset();
+  return client.call<protocol::ListPartitionReassignmentsResponse>(req, 0);
+}
+
 }  // namespace
 
 std::vector<ReassignmentSpec> parse_reassignment_json(const std::string& text) {
@@ -174,10 +182,7 @@ int cluster_reassign(const std::string& bootstrap, const std::vector<Reassignmen
         if (std::find(topics.begin(), topics.end(), spec.topic) == topics.end()) topics.push_back(spec.topic);
       const auto metadata = client.metadata(topics, 9);
       std::map<std::pair<std::string, int32_t>, std::vector<int32_t>> adding;
-      protocol::ListPartitionReassignmentsRequest list;
-      list.topics.reset();  // null: every move
-      auto ongoing = client.call<protocol::ListPartitionReassignmentsResponse>(list, 0);
-      for (const auto& t : ongoing.topics)
+      for (const auto& t : list_all_moves(client).topics)
         for (const auto& p : t.partitions) adding[{t.name, p.partition_index}] = p.adding_replicas;
       const auto plan = plan_throttle(metadata, adding, specs);
       if (auto error = apply_throttle(bootstrap, metadata, plan, *throttle); !error.empty()) {
@@ -241,10 +246,7 @@ int cluster_reassign_verify(const std::string& bootstrap, const std::vector<Reas
                             std::ostream& out, std::ostream& err) {
   try {
     AdminClient client(bootstrap);
-    protocol::ListPartitionReassignmentsRequest list;
-    list.timeout_ms = 60000;
-    list.topics.reset();  // null: every move
-    auto ongoing = client.call<protocol::ListPartitionReassignmentsResponse>(list, 0);
+    const auto ongoing = list_all_moves(client);
     if (ongoing.error_code != 0) {
       err << "Error: " << error_text(ongoing.error_code, ongoing.error_message) << "\n";
       return 1;
@@ -298,10 +300,7 @@ int cluster_reassignments(const std::string& bootstrap, const std::vector<std::s
   try {
     const auto asked = group_partitions(partitions);
     AdminClient client(bootstrap);
-    protocol::ListPartitionReassignmentsRequest req;
-    req.timeout_ms = 60000;
-    req.topics.reset();  // null: every move (the filter below picks)
-    auto resp = client.call<protocol::ListPartitionReassignmentsResponse>(req, 0);
+    const auto resp = list_all_moves(client);  // the filter below picks
     if (resp.error_code != 0) {
       err << "Error: " << error_text(resp.error_code, resp.error_message) << "\n";
       return 1;

@@ -8,28 +8,17 @@ namespace runnel::app {
 namespace {
 
 constexpr int8_t kTopicResource = 2, kBrokerResource = 4;
-constexpr int8_t kSet = 0, kDelete = 1;
 constexpr const char* kLeaderRate = "leader.replication.throttled.rate";
 constexpr const char* kFollowerRate = "follower.replication.throttled.rate";
 constexpr const char* kLeaderReplicas = "leader.replication.throttled.replicas";
 constexpr const char* kFollowerReplicas = "follower.replication.throttled.replicas";
 
-using Changes = std::vector<std::pair<std::string, std::optional<std::string>>>;  // nullopt: delete
-
-// One IncrementalAlterConfigs of one resource through `address`; "" or the error.
-std::string alter(const std::string& address, int8_t type, const std::string& name, const Changes& changes) {
+// One IncrementalAlterConfigs of one resource through `address` (SET `set`,
+// DELETE `remove`); "" or the error.
+std::string alter(const std::string& address, int8_t type, const std::string& name,
+                  const std::map<std::string, std::string>& set, const std::vector<std::string>& remove = {}) {
   AdminClient client(address);
-  protocol::IncrementalAlterConfigsRequest req;
-  auto& r = req.resources.emplace_back();
-  r.resource_type = type;
-  r.resource_name = name;
-  for (const auto& [key, value] : changes) {
-    auto& c = r.configs.emplace_back();
-    c.name = key;
-    c.config_operation = value ? kSet : kDelete;
-    c.value = value;
-  }
-  auto resp = client.call<protocol::IncrementalAlterConfigsResponse>(req, 1);
+  auto resp = client.incremental_alter_configs(type, name, set, remove);
   if (resp.responses.empty()) return "empty IncrementalAlterConfigs response";
   const auto& result = resp.responses.front();
   return result.error_code == 0 ? "" : error_text(result.error_code, result.error_message);
@@ -86,9 +75,9 @@ ThrottlePlan plan_throttle(const protocol::MetadataResponse& metadata,
 std::string apply_throttle(const std::string& bootstrap, const protocol::MetadataResponse& metadata,
                            const ThrottlePlan& plan, int64_t rate) {
   for (const auto& [topic, lists] : plan.topics) {
-    Changes changes{{kLeaderReplicas, lists.first}};
-    if (!lists.second.empty()) changes.push_back({kFollowerReplicas, lists.second});
-    if (auto error = alter(bootstrap, kTopicResource, topic, changes); !error.empty())
+    std::map<std::string, std::string> set{{kLeaderReplicas, lists.first}};
+    if (!lists.second.empty()) set[kFollowerReplicas] = lists.second;
+    if (auto error = alter(bootstrap, kTopicResource, topic, set); !error.empty())
       return "topic " + topic + ": " + error;
   }
   const std::string value = std::to_string(rate);
@@ -107,15 +96,13 @@ std::string clear_throttle(const std::string& bootstrap, const protocol::Metadat
                            const std::set<std::string>& topics) {
   for (const auto& b : metadata.brokers) {
     const std::string node = std::to_string(b.node_id);
-    if (auto error = alter(b.host + ":" + std::to_string(b.port), kBrokerResource, node,
-                           {{kLeaderRate, std::nullopt}, {kFollowerRate, std::nullopt}});
+    if (auto error =
+            alter(b.host + ":" + std::to_string(b.port), kBrokerResource, node, {}, {kLeaderRate, kFollowerRate});
         !error.empty())
       return "broker " + node + ": " + error;
   }
   for (const auto& topic : topics)
-    if (auto error = alter(bootstrap, kTopicResource, topic,
-                           {{kLeaderReplicas, std::nullopt}, {kFollowerReplicas, std::nullopt}});
-        !error.empty())
+    if (auto error = alter(bootstrap, kTopicResource, topic, {}, {kLeaderReplicas, kFollowerReplicas}); !error.empty())
       return "topic " + topic + ": " + error;
   return "";
 }

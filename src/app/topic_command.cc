@@ -19,7 +19,6 @@ using namespace runnel::protocol;
 using json = nlohmann::json;
 
 constexpr int8_t kTopicResource = 2;
-constexpr int8_t kOpSet = 0, kOpDelete = 1;
 constexpr int32_t kTimeoutMs = 30000;
 
 // Topic ids as Kafka prints them: URL-safe base64 without padding.
@@ -284,26 +283,7 @@ int topic_alter_config(const TopicCommandOptions& o, const std::string& topic,
       return 1;
     }
     AdminClient client(o.bootstrap);
-    IncrementalAlterConfigsRequest req;
-    IncrementalAlterConfigsRequest::AlterConfigsResource r;
-    r.resource_type = kTopicResource;
-    r.resource_name = topic;
-    for (const auto& [k, v] : set) {
-      IncrementalAlterConfigsRequest::AlterableConfig c;
-      c.name = k;
-      c.config_operation = kOpSet;
-      c.value = v;
-      r.configs.push_back(c);
-    }
-    for (const auto& k : remove) {
-      IncrementalAlterConfigsRequest::AlterableConfig c;
-      c.name = k;
-      c.config_operation = kOpDelete;
-      c.value.reset();
-      r.configs.push_back(c);
-    }
-    req.resources.push_back(r);
-    auto resp = client.call<IncrementalAlterConfigsResponse>(req, 1);
+    auto resp = client.incremental_alter_configs(kTopicResource, topic, set, remove);
     std::vector<TopicResult> results;
     for (const auto& rr : resp.responses) results.push_back({rr.resource_name, rr.error_code, rr.error_message});
     return print_results(o, results, out);
