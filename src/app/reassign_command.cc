@@ -1,7 +1,6 @@
 #include "app/reassign_command.h"
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,28 +17,6 @@
 namespace runnel::app {
 namespace {
 
-int32_t parse_int(std::string_view text, const std::string& what) {
-  int32_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 0)
-    throw std::invalid_argument(what + ": not a non-negative integer: '" + std::string(text) + "'");
-  return value;
-}
-
-// "TOPIC" or "TOPIC:P" into {topic: [partitions]} (an empty list: all).
-std::map<std::string, std::vector<int32_t>> group_partitions(const std::vector<std::string>& specs) {
-  std::map<std::string, std::vector<int32_t>> out;
-  for (const auto& spec : specs) {
-    auto colon = spec.rfind(':');
-    if (colon == std::string::npos) {
-      out[spec];
-      continue;
-    }
-    out[spec.substr(0, colon)].push_back(parse_int(std::string_view(spec).substr(colon + 1), spec));
-  }
-  return out;
-}
-
 // ListPartitionReassignments for every move in progress (null topics).
 protocol::ListPartitionReassignmentsResponse list_all_moves(AdminClient& client) {
   protocol::ListPartitionReassignmentsRequest req;
@@ -49,68 +26,6 @@ protocol::ListPartitionReassignmentsResponse list_all_moves(AdminClient& client)
 }
 
 }  // namespace
-
-std::vector<ReassignmentSpec> parse_reassignment_json(const std::string& text) {
-  auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object()) throw std::invalid_argument("not a JSON object");
-  auto partitions = doc.find("partitions");
-  if (partitions == doc.end() || !partitions->is_array()) throw std::invalid_argument("no \"partitions\" array");
-  std::vector<ReassignmentSpec> out;
-  for (const auto& p : *partitions) {
-    if (!p.is_object()) throw std::invalid_argument("a partition entry is not an object");
-    auto topic = p.find("topic");
-    auto partition = p.find("partition");
-    auto replicas = p.find("replicas");
-    if (topic == p.end() || !topic->is_string() || partition == p.end() || !partition->is_number_integer() ||
-        replicas == p.end() || !replicas->is_array())
-      throw std::invalid_argument("each partition needs \"topic\", \"partition\" and \"replicas\"");
-    ReassignmentSpec spec;
-    spec.topic = topic->get<std::string>();
-    const auto index = partition->get<int64_t>();
-    if (index < 0 || index > INT32_MAX) throw std::invalid_argument("partition out of range in " + spec.topic);
-    spec.partition = static_cast<int32_t>(index);
-    for (const auto& r : *replicas) {
-      if (!r.is_number_integer() || r.get<int64_t>() < 0 || r.get<int64_t>() > INT32_MAX)
-        throw std::invalid_argument("replicas must be broker ids, in " + spec.topic);
-      spec.replicas.push_back(static_cast<int32_t>(r.get<int64_t>()));
-    }
-    out.push_back(std::move(spec));
-  }
-  return out;
-}
-
-ReassignmentSpec parse_reassignment_spec(const std::string& text) {
-  const auto equals = text.find('=');
-  const auto colon = text.rfind(':', equals);
-  if (colon == std::string::npos || colon == 0)
-    throw std::invalid_argument("'" + text + "' is not TOPIC:PARTITION=R1,R2,...");
-  ReassignmentSpec spec;
-  spec.topic = text.substr(0, colon);
-  const auto end = equals == std::string::npos ? text.size() : equals;
-  spec.partition = parse_int(std::string_view(text).substr(colon + 1, end - colon - 1), text);
-  std::string_view rest = equals == std::string::npos ? std::string_view() : std::string_view(text).substr(equals + 1);
-  while (!rest.empty()) {
-    auto comma = rest.find(',');
-    spec.replicas.push_back(parse_int(rest.substr(0, comma), text));
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-  }
-  return spec;
-}
-
-std::vector<std::string> parse_topics_to_move_json(const std::string& text) {
-  auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  auto topics = doc.is_object() ? doc.find("topics") : doc.end();
-  if (!doc.is_object() || topics == doc.end() || !topics->is_array())
-    throw std::invalid_argument("no \"topics\" array");
-  std::vector<std::string> out;
-  for (const auto& t : *topics) {
-    auto name = t.is_object() ? t.find("topic") : t.end();
-    if (!t.is_object() || name == t.end() || !name->is_string())
-      throw std::invalid_argument("each entry of \"topics\" needs a \"topic\" name");
-    out.push_back(name->get<std::string>());
-  }
-  return out;
-}
 
 int cluster_reassign_generate(const std::string& bootstrap, const std::vector<std::string>& topics,
                               const std::vector<int32_t>& brokers, bool ignore_racks, bool json, std::ostream& out,
@@ -298,7 +213,7 @@ int cluster_reassign_verify(const std::string& bootstrap, const std::vector<Reas
 int cluster_reassignments(const std::string& bootstrap, const std::vector<std::string>& partitions, bool json,
                           std::ostream& out, std::ostream& err) {
   try {
-    const auto asked = group_partitions(partitions);
+    const auto asked = parse_partition_filter(partitions);
     AdminClient client(bootstrap);
     const auto resp = list_all_moves(client);  // the filter below picks
     if (resp.error_code != 0) {

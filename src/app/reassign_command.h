@@ -8,24 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "app/reassignment_plan.h"
+
 namespace runnel::app {
-
-// One partition's target: "TOPIC:P=R1,R2,..." (replica node ids, the first
-// the preferred leader).
-struct ReassignmentSpec {
-  std::string topic;
-  int32_t partition = 0;
-  std::vector<int32_t> replicas;
-};
-
-// Parses kafka-reassign-partitions.sh's file
-// ({"version":1,"partitions":[{"topic","partition","replicas":[...]}]}; its
-// "log_dirs" are ignored: one log directory per broker). Throws
-// std::invalid_argument saying what is wrong.
-std::vector<ReassignmentSpec> parse_reassignment_json(const std::string& text);
-// Parses "TOPIC:P=R1,R2,..." ("TOPIC:P" alone: no replicas, for --cancel);
-// throws std::invalid_argument.
-ReassignmentSpec parse_reassignment_spec(const std::string& spec);
 
 // Starts the moves of `specs` (or, with `cancel`, cancels the moves of their
 // partitions); prints each partition's outcome (TOPIC PARTITION RESULT; json:
@@ -46,11 +31,6 @@ int cluster_reassign(const std::string& bootstrap, const std::vector<Reassignmen
 // plan's topics' replica lists). Exit code 0 when all are complete.
 int cluster_reassign_verify(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool json,
                             std::ostream& out, std::ostream& err);
-
-// Parses kafka-reassign-partitions.sh's --topics-to-move-json-file
-// ({"version":1,"topics":[{"topic":"name"}]}): the topic names. Throws
-// std::invalid_argument.
-std::vector<std::string> parse_topics_to_move_json(const std::string& text);
 
 // kafka-reassign-partitions.sh --generate: a plan that places every
 // partition of `topics` on `brokers` (registered node ids), as a new topic's
