@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -234,8 +235,22 @@ using Setter = std::function<void(BrokerConfig&, const std::string& key, const s
 const std::map<std::string, Setter>& broker_setters() {
   constexpr int64_t kI32 = INT32_MAX;
   static const std::map<std::string, Setter> setters = {
-      {"log.dirs", [](auto& c, auto&, auto& v) { c.data_dir = trim(v.substr(0, v.find(','))); }},
-      {"log.dir", [](auto& c, auto&, auto& v) { c.data_dir = trim(v); }},
+      {"log.dirs",
+       [](auto& c, auto&, auto& v) {
+         c.data_dir.clear();
+         c.extra_log_dirs.clear();
+         for (size_t start = 0; start <= v.size();) {
+           auto comma = std::min(v.find(',', start), v.size());
+           auto dir = trim(v.substr(start, comma - start));
+           if (!dir.empty()) (c.data_dir.empty() ? c.data_dir : c.extra_log_dirs.emplace_back()) = dir;
+           start = comma + 1;
+         }
+       }},
+      {"log.dir",
+       [](auto& c, auto&, auto& v) {
+         c.data_dir = trim(v);
+         c.extra_log_dirs.clear();
+       }},
       {"listeners",
        [](auto& c, auto& k, auto& v) {
          if (parse_listener_urls(k, v).empty()) throw ConfigError("listeners must name at least one listener");
@@ -720,6 +735,28 @@ void resolve_listeners(BrokerConfig& c, const std::string& listen_flag, const st
                                       c.listeners[j].name, c.listeners[i].host, c.listeners[i].port));
 }
 
+namespace {
+
+// Kafka refuses a directory listed twice; runnel also one inside another
+// (its partitions' directories would be listed as the outer one's).
+void validate_log_dirs(const std::vector<std::string>& dirs) {
+  std::vector<std::filesystem::path> seen;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    auto path = std::filesystem::absolute(d, ec).lexically_normal();
+    if (!path.has_filename()) path = path.parent_path();
+    for (const auto& other : seen) {
+      if (other == path) throw ConfigError("Duplicate log directory found: " + d);
+      auto [a, b] = std::mismatch(other.begin(), other.end(), path.begin(), path.end());
+      if (a == other.end() || b == path.end())
+        throw ConfigError("log.dirs: " + other.string() + " and " + path.string() + " contain one another");
+    }
+    seen.push_back(path);
+  }
+}
+
+}  // namespace
+
 void validate_config(const BrokerConfig& c) {
   if (!c.inter_broker_listener_name.empty() && std::none_of(c.listeners.begin(), c.listeners.end(), [&](const auto& l) {
         return l.name == c.inter_broker_listener_name;
@@ -776,6 +813,7 @@ void validate_config(const BrokerConfig& c) {
         "runnel.admin.listen=https://... needs ssl.keystore.location (or ssl.keystore.key and "
         "ssl.keystore.certificate.chain): the admin listener presents the broker's certificate");
   if (c.data_dir.empty()) throw ConfigError("log.dirs must not be empty");
+  validate_log_dirs(c.log_dirs());
   validate_group_config_bounds(c.group_config_bounds());
   validate_connection_quota_settings(apply_connection_quota_values({}, c.connection_quota_static));
   if (c.log.max_message_bytes > c.socket_request_max_bytes)

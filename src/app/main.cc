@@ -94,7 +94,7 @@ int serve(const ServeFlags& flags) {
       if (eq == std::string::npos) throw runnel::ConfigError("--set expects key=value, got '" + kv + "'");
       runnel::set_config(config, kv.substr(0, eq), kv.substr(eq + 1));
     }
-    if (!data_dir.empty()) config.data_dir = data_dir;
+    if (!data_dir.empty()) runnel::set_config(config, "log.dirs", data_dir);
     if (node_id >= 0) config.node_id = node_id;
     if (!etcd.empty()) config.etcd_endpoints = etcd;
     runnel::resolve_listeners(config, listen, advertise);
@@ -312,7 +312,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--config", flags.config_file, "server.properties-style file with Kafka's configuration names");
   serve_cmd->add_option("--set", flags.sets, "Override one configuration key (key=value); repeatable")
       ->type_name("KEY=VALUE");
-  serve_cmd->add_option("--data-dir", flags.data_dir, "Data directory (log.dirs); default ./data");
+  serve_cmd->add_option("--data-dir", flags.data_dir,
+                        "Data directory, or several separated by commas (log.dirs); default ./data");
   serve_cmd->add_option("--listen", flags.listen,
                         "The PLAINTEXT listener's HOST:PORT (short for listeners=PLAINTEXT://HOST:PORT; added to "
                         "other listeners); default 127.0.0.1:9092");

@@ -65,10 +65,6 @@ std::string PartitionManager::key(const std::string& topic, int32_t partition) {
   return topic + "-" + std::to_string(partition);
 }
 
-std::filesystem::path PartitionManager::partition_dir(const std::string& topic, int32_t partition) const {
-  return options_.data_dir / key(topic, partition);
-}
-
 Shard& PartitionManager::owner(const std::string& topic, int32_t partition) {
   return shards_.at(static_cast<int>((fnv1a(topic) + static_cast<uint64_t>(partition)) % shards_.size()));
 }
@@ -96,9 +92,23 @@ void PartitionManager::set_offline(const std::string& k, bool offline) {
   any_offline_.store(!offline_.empty(), std::memory_order_relaxed);
 }
 
-void PartitionManager::start(int64_t max_open_files) {
-  data_dir_handle_ = env_->open_dir(options_.data_dir);
-  if (!data_dir_handle_) spdlog::warn("cannot open {}: shutdown will sync each partition", options_.data_dir.string());
+void PartitionManager::start(std::vector<LogDir> log_dirs, int64_t max_open_files) {
+  log_dirs_ = std::make_unique<LogDirs>(std::move(log_dirs));
+  log_dirs_->scan(*env_);
+  std::vector<uint64_t> devices;
+  for (const auto& dir : log_dirs_->dirs()) {
+    if (!dir.online) continue;
+    uint64_t device = 0;
+    auto handle = env_->open_dir(dir.path);
+    if (!handle || !env_->device_of(*handle, &device)) {
+      spdlog::warn("cannot open {}: shutdown will sync each partition", dir.path.string());
+      filesystem_handles_.clear();
+      break;
+    }
+    if (std::find(devices.begin(), devices.end(), device) != devices.end()) continue;
+    devices.push_back(device);
+    filesystem_handles_.push_back(std::move(handle));
+  }
   auto per_shard = static_cast<size_t>(std::max<int64_t>(16, max_open_files / shards_.size()));
   for (int s = 0; s < shards_.size(); ++s) {
     file_caches_.push_back(std::make_unique<storage::FileCache>(env_, per_shard));
@@ -246,8 +256,10 @@ ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from
   for (int32_t p = from; p < to; ++p) {
     if (&owner(topic.name, p) != here || !topic.holds(PartitionId(p), options_.node_id)) continue;
     try {
-      auto log =
-          storage::PartitionLog::open(partition_dir(topic.name, p), topic.log_config, wall_clock_ms(), env_, &cache);
+      std::string why;
+      auto dir = log_dirs_->locate(key(topic.name, p), /*create=*/!tolerant, &why);
+      if (!dir) throw std::runtime_error(why);
+      auto log = storage::PartitionLog::open(*dir, topic.log_config, wall_clock_ms(), env_, &cache);
       if (log->bytes_truncated_on_open() > 0)
         spdlog::warn(
             "partition {}: recovery after an unclean stop cut {} bytes of torn or corrupt data; the log now "
@@ -284,8 +296,11 @@ void PartitionManager::drop_partitions(const std::string& topic, int32_t from, i
       map.erase(it);
     }
     set_offline(key(topic, p), false);
-    file_caches_[here->id()]->erase_under(partition_dir(topic, p));
-    storage::PartitionLog::destroy(partition_dir(topic, p));
+    if (auto dir = log_dirs_->find(key(topic, p))) {
+      file_caches_[here->id()]->erase_under(*dir);
+      storage::PartitionLog::destroy(*dir);
+    }
+    log_dirs_->forget(key(topic, p));
   }
 }
 
@@ -450,7 +465,7 @@ size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) 
   if (stopped_) return 0;
   // The cleaner first: its threads wait on the shards, which still run.
   if (cleaner_) cleaner_->stop();
-  bool fast = data_dir_handle_ != nullptr;
+  bool fast = !filesystem_handles_.empty();
   // 1. On every shard at once: stop the timers and what appends, and seal the
   //    partitions changed in this run (the others' markers still stand).
   std::vector<std::vector<Partition*>> changed(static_cast<size_t>(shards_.size()));
@@ -475,10 +490,16 @@ size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) 
   });
   // 2. One syncfs makes every write of the run durable, through whichever
   //    descriptor it was made, instead of thousands of fdatasyncs in a row.
-  bool synced = fast && env_->sync_filesystem(*data_dir_handle_);
+  auto sync_all = [this] {
+    bool ok = true;
+    for (const auto& handle : filesystem_handles_) ok = env_->sync_filesystem(*handle) && ok;
+    return ok;
+  };
+  bool synced = fast && sync_all();
   if (fast && !synced)
-    spdlog::error("syncfs of {} failed at shutdown: no clean-shutdown markers, the next start recovers",
-                  options_.data_dir.string());
+    spdlog::error(
+        "syncfs of the log directories failed at shutdown: no clean-shutdown markers, the next start "
+        "recovers");
   // 3. The markers, then once more syncfs to make them durable (a marker lost
   //    to a crash only makes the next start recover).
   size_t changed_count = 0;
@@ -487,7 +508,7 @@ size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) 
     partitions_[s].clear();
   });
   for (auto& c : changed) changed_count += c.size();
-  if (synced && changed_count && !env_->sync_filesystem(*data_dir_handle_))
+  if (synced && changed_count && !sync_all())
     spdlog::warn("syncfs of the clean-shutdown markers failed; the next start may recover");
   stopped_ = true;
   return changed_count;

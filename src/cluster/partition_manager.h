@@ -32,6 +32,7 @@
 #include "base/error_code.h"
 #include "cluster/flush_gate.h"
 #include "cluster/log_cleaner_service.h"
+#include "cluster/log_dirs.h"
 #include "cluster/partition.h"
 #include "cluster/replication/replica_fetcher.h"
 #include "cluster/topic_table.h"
@@ -45,7 +46,6 @@ namespace runnel::cluster {
 class PartitionManager {
  public:
   struct Options {
-    std::filesystem::path data_dir;                    // partitions live in <data_dir>/<topic>-<partition>
     int64_t retention_check_interval_ms = 300000;      // log.retention.check.interval.ms
     int64_t idle_flush_ms = 1000;                      // runnel.idle.flush.ms
     NodeId node_id{0};                                 // opens only the partitions this node holds (TopicInfo::holds)
@@ -103,9 +103,13 @@ class PartitionManager {
   // from any thread (Metadata asks on whichever shard it runs).
   bool is_offline(const std::string& topic, int32_t partition) const;
 
-  // Opens the data directory (for the syncfs at shutdown) and one descriptor
-  // cache per shard, `max_open_files` over all of them.
-  void start(int64_t max_open_files);
+  // Takes the log directories (check_log_dirs()'s, the first first) and
+  // lists where their partitions are; opens each file system's directory
+  // (for the syncfs at shutdown) and one descriptor cache per shard,
+  // `max_open_files` over all of them.
+  void start(std::vector<LogDir> log_dirs, int64_t max_open_files);
+  // Where each partition replica lives; valid from start().
+  const LogDirs& log_dirs() const { return *log_dirs_; }
   // At start-up, once the shards run: opens on every shard at once the
   // partitions of `topics` it owns, running log recovery (a partition that
   // cannot be opened is logged and stays offline: the broker never refuses to
@@ -167,7 +171,6 @@ class PartitionManager {
  private:
   using PartitionMap = std::unordered_map<std::string, std::unique_ptr<Partition>>;
   static std::string key(const std::string& topic, int32_t partition);
-  std::filesystem::path partition_dir(const std::string& topic, int32_t partition) const;
   void run_retention(int shard_id);
   void run_idle_flush(int shard_id);
   static constexpr int64_t kMinFlushCheckMs = 10;
@@ -187,9 +190,12 @@ class PartitionManager {
   storage::Env* env_;
   storage::Flusher& flusher_;
   ShardSet& shards_;
-  // The data directory, opened at start-up so that the syncfs at shutdown
-  // reports every writeback error of the run (Env::sync_filesystem).
-  std::shared_ptr<FileHandle> data_dir_handle_;
+  std::unique_ptr<LogDirs> log_dirs_;
+  // One online log directory per file system, opened at start-up so that the
+  // syncfs at shutdown reports every writeback error of the run
+  // (Env::sync_filesystem). Empty when one could not be opened: then
+  // shutdown syncs each partition.
+  std::vector<std::shared_ptr<FileHandle>> filesystem_handles_;
   std::vector<std::unique_ptr<storage::FileCache>> file_caches_;  // one per shard
   std::vector<std::shared_ptr<FlushGate>> flush_gates_;           // one per shard
   std::vector<PartitionMap> partitions_;                          // one map per shard, touched only on that shard

@@ -71,7 +71,14 @@ struct InterBrokerSasl {
 };
 
 struct BrokerConfig {
-  std::string data_dir = "./data";  // log.dirs (first entry) / log.dir
+  std::string data_dir = "./data";          // log.dirs' first entry / log.dir: meta/ lives here
+  std::vector<std::string> extra_log_dirs;  // log.dirs after the first (JBOD: cluster/log_dirs.h)
+  // Every log directory, the first (data_dir) first.
+  std::vector<std::string> log_dirs() const {
+    std::vector<std::string> all{data_dir};
+    all.insert(all.end(), extra_log_dirs.begin(), extra_log_dirs.end());
+    return all;
+  }
   // listeners, advertised.listeners and listener.security.protocol.map as
   // written; app/config's resolve_listeners() turns them into `listeners`.
   std::string listeners_spec = "PLAINTEXT://127.0.0.1:9092";

@@ -38,8 +38,7 @@ Broker::Broker(BrokerConfig config, storage::Env* env)
       authorizer_(env_, security::Authorizer::path_in(config_.data_dir), config_.authorizer_enabled(),
                   security::AuthorizerConfig{.super_users = {config_.super_users.begin(), config_.super_users.end()},
                                              .allow_everyone_if_no_acl_found = config_.allow_everyone_if_no_acl_found}),
-      partitions_({.data_dir = config_.data_dir,
-                   .retention_check_interval_ms = config_.retention_check_interval_ms,
+      partitions_({.retention_check_interval_ms = config_.retention_check_interval_ms,
                    .idle_flush_ms = config_.idle_flush_ms,
                    .node_id = NodeId(config_.node_id),
                    .replicated = config_.clustered(),
@@ -211,6 +210,16 @@ void Broker::load_identity() {
                                (std::filesystem::path(config_.data_dir) / "meta.properties").string() + ": " +
                                std::strerror(errno));
   }
+  // The further log directories carry the same identity (Kafka writes
+  // meta.properties into each).
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& d : config_.log_dirs()) {
+    std::error_code ec;
+    auto path = std::filesystem::absolute(d, ec).lexically_normal();
+    if (!path.has_filename()) path = path.parent_path();
+    dirs.push_back(path);
+  }
+  log_dirs_ = cluster::check_log_dirs(*env, dirs, {cluster_id_, config_.node_id});
 }
 
 void Broker::join_cluster() {
@@ -712,7 +721,7 @@ void Broker::start() {
   if (!control_plane_) load_dynamic_configs();  // before the topics: their defaults
   topics_.load();
   topics_.set_max_partitions(config_.effective_max_partitions());
-  partitions_.start(config_.effective_max_open_files());
+  partitions_.start(std::move(log_dirs_), config_.effective_max_open_files());
   // Its own handle: the one syncfs reports writeback errors through.
   flusher_.sync_filesystem_when_busy(env_->open_dir(config_.data_dir),
                                      static_cast<size_t>(config_.flush_syncfs_min_requests));

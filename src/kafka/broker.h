@@ -320,7 +320,10 @@ class Broker {
   // Reads the data dir's identity (meta.properties), agrees on the cluster id
   // with etcd in cluster mode, and refuses a data dir of another node or
   // cluster. Throws with the reason.
+  // Settles the cluster id and node id of the log directories (Kafka's
+  // meta.properties) and which of them are online (log_dirs_).
   void load_identity();
+  std::vector<cluster::LogDir> log_dirs_;  // from load_identity() to start()
   // In a cluster: brings the topic catalogue and the open partitions in line
   // with the cluster's metadata (adopts new topics and opens the replicas
   // this node holds, adds partitions, applies configs, drops deleted

@@ -1,5 +1,7 @@
 #include "kafka/handlers/broker_configs.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <set>
 
@@ -36,7 +38,7 @@ std::vector<StaticBrokerKey> static_broker_keys(const BrokerConfig& c) {
       {"connections.max.reauth.ms", std::to_string(c.connections_max_reauth_ms), kLongType},
       {"default.replication.factor", std::to_string(c.default_replication_factor), kIntType},
       {"delete.topic.enable", flag(c.delete_topic_enable), kBooleanType},
-      {"log.dirs", c.data_dir, kListType},
+      {"log.dirs", fmt::format("{}", fmt::join(c.log_dirs(), ",")), kListType},
       {"num.partitions", std::to_string(c.num_partitions), kIntType},
       {"queued.max.request.bytes", std::to_string(c.queued_max_request_bytes), kLongType},
       {"socket.request.max.bytes", std::to_string(c.socket_request_max_bytes), kIntType},

@@ -1,8 +1,9 @@
-// DescribeLogDirs (35): this broker's log directory and the size of each
-// partition replica it holds there, leader or follower, as Kafka's
+// DescribeLogDirs (35): this broker's log directories (log.dirs) and the size
+// of each partition replica it holds in each, leader or follower, as Kafka's
 // ReplicaManager.describeLogDirs answers kafka-log-dirs.sh and the admin
-// tools that show topic sizes (kafka-ui, AKHQ, Redpanda Console). runnel
-// keeps every log under one directory (log.dirs). DESCRIBE on the cluster,
+// tools that show topic sizes (kafka-ui, AKHQ, Redpanda Console). An offline
+// directory is listed with KAFKA_STORAGE_ERROR and nothing in it, as Kafka
+// lists one. DESCRIBE on the cluster,
 // else CLUSTER_AUTHORIZATION_FAILED (v3+: the top-level error; before, an
 // empty answer, as Kafka).
 #include <sys/statvfs.h>
@@ -61,19 +62,30 @@ asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(Requ
     auto collect = [&broker, s, &wanted]() { return replica_sizes(broker, s, wanted); };
     sizes.merge(co_await on_shard(broker.shards().at(s), collect));
   }
-  auto& dir = response.results.emplace_back();
-  std::error_code ec;
-  auto path = std::filesystem::absolute(broker.config().data_dir, ec);
-  dir.log_dir = (ec ? std::filesystem::path(broker.config().data_dir) : path.lexically_normal()).string();
-  if (dir.log_dir.size() > 1 && dir.log_dir.back() == '/') dir.log_dir.pop_back();
-  // KIP-827: the volume's total and usable bytes (Java's FileStore
-  // getTotalSpace / getUsableSpace: blocks, and blocks free to non-root).
-  if (struct statvfs fs; ::statvfs(broker.config().data_dir.c_str(), &fs) == 0) {
-    dir.total_bytes = static_cast<int64_t>(fs.f_blocks) * static_cast<int64_t>(fs.f_frsize);
-    dir.usable_bytes = static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+  const auto& log_dirs = broker.partition_manager().log_dirs();
+  std::map<std::filesystem::path, protocol::DescribeLogDirsResponse::DescribeLogDirsResult*> by_path;
+  for (const auto& d : log_dirs.dirs()) {
+    auto& dir = response.results.emplace_back();
+    dir.log_dir = d.path.string();
+    if (!d.online) {
+      dir.error_code = code(ErrorCode::KAFKA_STORAGE_ERROR);
+      continue;
+    }
+    // KIP-827: the volume's total and usable bytes (Java's FileStore
+    // getTotalSpace / getUsableSpace: blocks, and blocks free to non-root).
+    if (struct statvfs fs; ::statvfs(d.path.c_str(), &fs) == 0) {
+      dir.total_bytes = static_cast<int64_t>(fs.f_blocks) * static_cast<int64_t>(fs.f_frsize);
+      dir.usable_bytes = static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+    }
   }
+  for (size_t i = 0; i < log_dirs.dirs().size(); ++i) by_path[log_dirs.dirs()[i].path] = &response.results[i];
   // Sorted by topic, then partition (the map's order).
   for (const auto& [key, size] : sizes) {
+    auto where = log_dirs.find(key.first + "-" + std::to_string(key.second));
+    if (!where) continue;
+    auto it = by_path.find(where->parent_path());
+    if (it == by_path.end()) continue;
+    auto& dir = *it->second;
     if (dir.topics.empty() || dir.topics.back().name != key.first) dir.topics.emplace_back().name = key.first;
     auto& p = dir.topics.back().partitions.emplace_back();
     p.partition_index = key.second;

@@ -366,6 +366,24 @@ TEST(BrokerConfig, ConsumerGroupMigrationPolicy) {
   EXPECT_THROW(set_config(c, "group.consumer.migration.policy", "sideways"), ConfigError);
 }
 
+TEST(BrokerConfig, LogDirsListsEveryDirectoryAndRefusesOverlaps) {
+  BrokerConfig c;
+  resolve_listeners(c);
+  set_config(c, "log.dirs", " /d/a , /d/b,,/d/c ");
+  EXPECT_EQ(c.log_dirs(), (std::vector<std::string>{"/d/a", "/d/b", "/d/c"}));
+  validate_config(c);
+  set_config(c, "log.dir", "/d/x");
+  EXPECT_EQ(c.log_dirs(), std::vector<std::string>{"/d/x"});
+  for (const char* bad : {"/d/a,/d/a/", "/d/a,/d/b,/d/a", "/d/a,/d/a/b", "/d/a/b,/d/a"}) {
+    set_config(c, "log.dirs", bad);
+    EXPECT_THROW(validate_config(c), ConfigError) << bad;
+  }
+  set_config(c, "log.dirs", " , ");
+  EXPECT_THROW(validate_config(c), ConfigError);
+  set_config(c, "log.dirs", "/d/ab,/d/a");  // a common prefix is not nesting
+  validate_config(c);
+}
+
 TEST(BrokerConfig, ReadsPropertiesFile) {
   std::string path = ::testing::TempDir() + "/server.properties";
   std::ofstream(path) << "# comment\n! other comment\n\nnum.partitions = 5\nlog.dirs=/tmp/a,/tmp/b\n";
@@ -373,6 +391,7 @@ TEST(BrokerConfig, ReadsPropertiesFile) {
   load_config_file(c, path);
   EXPECT_EQ(c.num_partitions, 5);
   EXPECT_EQ(c.data_dir, "/tmp/a");
+  EXPECT_EQ(c.extra_log_dirs, std::vector<std::string>{"/tmp/b"});
   std::ofstream(path) << "bogus.key=1\n";
   EXPECT_THROW(load_config_file(c, path), ConfigError);
   std::remove(path.c_str());

@@ -1,0 +1,147 @@
+#include "cluster/log_dirs.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+
+namespace runnel::cluster {
+namespace {
+
+constexpr const char* kKnownDirsFile = "log-dirs";  // under <first>/meta
+
+std::string as_text(const std::vector<uint8_t>& bytes) {
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+bool write_text(storage::Env& env, const std::filesystem::path& path, const std::string& text) {
+  return env.write_file_atomic(path, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+}
+
+}  // namespace
+
+LogDirs::LogDirs(std::vector<LogDir> dirs) : dirs_(std::move(dirs)), counts_(dirs_.size(), 0) {
+  for (const auto& d : dirs_) any_offline_ |= !d.online;
+}
+
+bool LogDirs::is_partition_dir_name(const std::string& name) {
+  auto dash = name.rfind('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == name.size()) return false;
+  return std::all_of(name.begin() + static_cast<std::ptrdiff_t>(dash) + 1, name.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+void LogDirs::scan(storage::Env& env) {
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < dirs_.size(); ++i) {
+    if (!dirs_[i].online) continue;
+    for (const auto& name : env.list(dirs_[i].path)) {
+      if (!is_partition_dir_name(name)) continue;
+      auto [it, fresh] = where_.emplace(name, i);
+      if (fresh) {
+        ++counts_[i];
+        continue;
+      }
+      conflicts_[name] = "it is in two log directories, " + dirs_[it->second].path.string() + " and " +
+                         dirs_[i].path.string() + ": remove the copy that is not current";
+      spdlog::error("partition {} stays offline: {}", name, conflicts_[name]);
+    }
+  }
+}
+
+std::optional<std::filesystem::path> LogDirs::locate(const std::string& key, bool create, std::string* why) {
+  std::lock_guard lock(mu_);
+  if (auto c = conflicts_.find(key); c != conflicts_.end()) {
+    if (why) *why = c->second;
+    return std::nullopt;
+  }
+  if (auto it = where_.find(key); it != where_.end()) return dirs_[it->second].path / key;
+  if (any_offline_ && !create) {
+    if (why) *why = "it is in none of the online log directories, and a log directory is offline";
+    return std::nullopt;
+  }
+  std::optional<size_t> best;
+  for (size_t i = 0; i < dirs_.size(); ++i)
+    if (dirs_[i].online && (!best || counts_[i] < counts_[*best])) best = i;
+  if (!best) {
+    if (why) *why = "every log directory is offline";
+    return std::nullopt;
+  }
+  where_.emplace(key, *best);
+  ++counts_[*best];
+  return dirs_[*best].path / key;
+}
+
+std::optional<std::filesystem::path> LogDirs::find(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  if (auto it = where_.find(key); it != where_.end()) return dirs_[it->second].path / key;
+  return std::nullopt;
+}
+
+void LogDirs::forget(const std::string& key) {
+  std::lock_guard lock(mu_);
+  conflicts_.erase(key);
+  if (auto it = where_.find(key); it != where_.end()) {
+    --counts_[it->second];
+    where_.erase(it);
+  }
+}
+
+std::vector<LogDir> check_log_dirs(storage::Env& env, const std::vector<std::filesystem::path>& dirs,
+                                   const NodeMeta& identity) {
+  std::vector<LogDir> out;
+  if (dirs.empty()) return out;
+  out.push_back({dirs.front(), true});
+  const auto known_path = dirs.front() / "meta" / kKnownDirsFile;
+  std::set<std::string> known;
+  if (std::vector<uint8_t> bytes; env.read_file(known_path, bytes)) {
+    auto text = as_text(bytes);
+    size_t start = 0;
+    for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+      if (nl > start) known.insert(text.substr(start, nl - start));
+  }
+  std::set<std::string> formatted;  // the new list: the configured directories that are formatted
+  for (size_t i = 1; i < dirs.size(); ++i) {
+    const auto& dir = dirs[i];
+    LogDir state{dir, false};
+    std::optional<NodeMeta> stored;
+    if (!env.create_dirs(dir)) {
+      spdlog::error("log directory {} is offline: cannot create it: {}", dir.string(), std::strerror(errno));
+    } else if ((stored = load_node_meta(env, dir))) {
+      if (auto why = identity_mismatch(*stored, identity.node_id, ""))
+        throw std::runtime_error(dir.string() + ": " + *why);
+      if (stored->cluster_id != identity.cluster_id)
+        throw std::runtime_error(dir.string() + " belongs to cluster " + stored->cluster_id +
+                                 " (meta.properties), the first log directory to cluster " + identity.cluster_id +
+                                 ": one broker's log directories hold one cluster's logs");
+      state.online = true;
+    } else if (known.count(dir.string())) {
+      spdlog::error(
+          "log directory {} is offline: this broker formatted it before, but its meta.properties is gone (a disk "
+          "not mounted?); its partitions stay offline until it is back (or remove it from log.dirs)",
+          dir.string());
+      formatted.insert(dir.string());  // still ours: it must not be taken for new next time either
+    } else if (!write_text(env, dir / "meta.properties", format_node_meta(identity))) {
+      spdlog::error("log directory {} is offline: cannot write its meta.properties: {}", dir.string(),
+                    std::strerror(errno));
+    } else {
+      spdlog::info("log directory {}: formatted for node {} of cluster {}", dir.string(), identity.node_id,
+                   identity.cluster_id);
+      state.online = true;
+    }
+    if (state.online) formatted.insert(dir.string());
+    out.push_back(std::move(state));
+  }
+  if (formatted != known && env.create_dirs(known_path.parent_path())) {
+    std::string text;
+    for (const auto& d : formatted) text += d + "\n";
+    if (!write_text(env, known_path, text))
+      spdlog::warn("cannot write {}: {}", known_path.string(), std::strerror(errno));
+  }
+  return out;
+}
+
+}  // namespace runnel::cluster
