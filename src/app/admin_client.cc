@@ -118,6 +118,18 @@ std::string error_text(int16_t code, const std::optional<std::string>& message) 
   return s;
 }
 
+protocol::ListPartitionReassignmentsResponse AdminClient::list_partition_reassignments(
+    const std::optional<std::map<std::string, std::vector<int32_t>>>& partitions) {
+  protocol::ListPartitionReassignmentsRequest req;
+  req.timeout_ms = 60000;
+  req.topics.reset();  // null: every move
+  if (partitions) {
+    req.topics = std::vector<protocol::ListPartitionReassignmentsRequest::Topics>{};
+    for (const auto& [name, indexes] : *partitions) req.topics->push_back({name, indexes});
+  }
+  return call<protocol::ListPartitionReassignmentsResponse>(req, 0);
+}
+
 protocol::MetadataResponse AdminClient::metadata(const std::optional<std::vector<std::string>>& topics,
                                                  int16_t version) {
   protocol::MetadataRequest req;

@@ -89,6 +89,11 @@ class AdminClient {
   // one. v10+ carries topic ids.
   protocol::MetadataResponse metadata(const std::optional<std::vector<std::string>>& topics, int16_t version = 9);
 
+  // ListPartitionReassignments v0: the moves in progress of these
+  // partitions ({topic: partitions}; nullopt: every move).
+  protocol::ListPartitionReassignmentsResponse list_partition_reassignments(
+      const std::optional<std::map<std::string, std::vector<int32_t>>>& partitions = std::nullopt);
+
   // IncrementalAlterConfigs v1 of one resource (Kafka's ConfigResource type
   // and name): SET each of `set`, then DELETE each of `remove`.
   protocol::IncrementalAlterConfigsResponse incremental_alter_configs(int8_t resource_type,

@@ -15,18 +15,6 @@
 #include "protocol/messages.h"
 
 namespace runnel::app {
-namespace {
-
-// ListPartitionReassignments for every move in progress (null topics).
-protocol::ListPartitionReassignmentsResponse list_all_moves(AdminClient& client) {
-  protocol::ListPartitionReassignmentsRequest req;
-  req.timeout_ms = 60000;
-  req.topics.reset();
-  return client.call<protocol::ListPartitionReassignmentsResponse>(req, 0);
-}
-
-}  // namespace
-
 int cluster_reassign_generate(const std::string& bootstrap, const std::vector<std::string>& topics,
                               const std::vector<int32_t>& brokers, bool ignore_racks, bool json, std::ostream& out,
                               std::ostream& err) {
@@ -97,7 +85,7 @@ int cluster_reassign(const std::string& bootstrap, const std::vector<Reassignmen
         if (std::find(topics.begin(), topics.end(), spec.topic) == topics.end()) topics.push_back(spec.topic);
       const auto metadata = client.metadata(topics, 9);
       std::map<std::pair<std::string, int32_t>, std::vector<int32_t>> adding;
-      for (const auto& t : list_all_moves(client).topics)
+      for (const auto& t : client.list_partition_reassignments().topics)
         for (const auto& p : t.partitions) adding[{t.name, p.partition_index}] = p.adding_replicas;
       const auto plan = plan_throttle(metadata, adding, specs);
       if (auto error = apply_throttle(bootstrap, metadata, plan, *throttle); !error.empty()) {
@@ -161,7 +149,7 @@ int cluster_reassign_verify(const std::string& bootstrap, const std::vector<Reas
                             std::ostream& out, std::ostream& err) {
   try {
     AdminClient client(bootstrap);
-    const auto ongoing = list_all_moves(client);
+    const auto ongoing = client.list_partition_reassignments();
     if (ongoing.error_code != 0) {
       err << "Error: " << error_text(ongoing.error_code, ongoing.error_message) << "\n";
       return 1;
@@ -215,7 +203,7 @@ int cluster_reassignments(const std::string& bootstrap, const std::vector<std::s
   try {
     const auto asked = parse_partition_filter(partitions);
     AdminClient client(bootstrap);
-    const auto resp = list_all_moves(client);  // the filter below picks
+    const auto resp = client.list_partition_reassignments();  // the filter below picks
     if (resp.error_code != 0) {
       err << "Error: " << error_text(resp.error_code, resp.error_message) << "\n";
       return 1;

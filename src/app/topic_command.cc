@@ -179,25 +179,48 @@ int topic_describe(const TopicCommandOptions& o, const std::string& topic, bool 
         status = 1;
       }
     }
+    // Moves in progress (kafka-topics.sh --describe shows their adding and
+    // removing replicas too); left out, as there, when the broker refuses
+    // (listing them needs DESCRIBE on the cluster).
+    std::map<int32_t, ListPartitionReassignmentsResponse::Partitions> moving;
+    try {
+      std::vector<int32_t> indexes;
+      for (const auto& p : t.partitions) indexes.push_back(p.partition_index);
+      auto moves = client.list_partition_reassignments(std::map<std::string, std::vector<int32_t>>{{topic, indexes}});
+      for (const auto& mt : moves.topics)
+        for (const auto& mp : mt.partitions) moving[mp.partition_index] = mp;
+    } catch (const std::exception&) {
+    }
     json partitions = json::array();
     std::vector<std::vector<std::string>> partition_rows{
         {"PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "LOG-START-OFFSET", "HIGH-WATERMARK"}};
+    if (!moving.empty())
+      for (const auto& column : {"ADDING", "REMOVING"}) partition_rows[0].push_back(column);
     for (const auto& p : t.partitions) {
       auto it = offsets.find(p.partition_index);
       int64_t start = it == offsets.end() ? -1 : it->second.first;
       int64_t end = it == offsets.end() ? -1 : it->second.second;
+      auto move = moving.find(p.partition_index);
+      const std::vector<int32_t> none;
+      const auto& adding = move == moving.end() ? none : move->second.adding_replicas;
+      const auto& removing = move == moving.end() ? none : move->second.removing_replicas;
       partitions.push_back({{"partition", p.partition_index},
                             {"leader", p.leader_id},
                             {"leader_epoch", p.leader_epoch},
                             {"replicas", p.replica_nodes},
                             {"isr", p.isr_nodes},
                             {"offline_replicas", p.offline_replicas},
+                            {"adding_replicas", adding},
+                            {"removing_replicas", removing},
                             {"log_start_offset", start},
                             {"high_watermark", end}});
       partition_rows.push_back({std::to_string(p.partition_index),
                                 p.leader_id < 0 ? "none" : std::to_string(p.leader_id), std::to_string(p.leader_epoch),
                                 node_ids_cell(p.replica_nodes), node_ids_cell(p.isr_nodes),
                                 start < 0 ? "-" : std::to_string(start), end < 0 ? "-" : std::to_string(end)});
+      if (!moving.empty())
+        for (const auto* ids : {&adding, &removing})
+          partition_rows.back().push_back(ids->empty() ? "-" : node_ids_cell(*ids));
     }
     size_t replicas = t.partitions.empty() ? 0 : t.partitions.front().replica_nodes.size();
     if (o.json) {

@@ -81,6 +81,15 @@ function stateBadge(state) {
   return badge(state || "–", kind);
 }
 
+// A partition's replicas, and while a reassignment moves it the replicas it
+// adds (+) and removes (-), as kafka-topics.sh --describe lists them.
+function replicasCell(p) {
+  const adding = p.adding_replicas || [], removing = p.removing_replicas || [];
+  if (!adding.length && !removing.length) return p.replicas.join(", ");
+  const moves = adding.map((n) => "+" + n).concat(removing.map((n) => "-" + n)).join(" ");
+  return h("span", {}, p.replicas.join(", ") + " ", badge("moving " + moves, "info moving"));
+}
+
 function setCrumbs(...parts) {
   const c = document.getElementById("crumbs");
   c.textContent = "";
@@ -562,7 +571,7 @@ async function topic(token, name) {
         card("Messages", fmtNum(total), "topic-messages"), card("Topic id", h("span", { class: "mono" }, described.id)));
       const nextParts = table(["#", "Leader", "Epoch", "Replicas", "ISR", "Start offset", "High watermark", "Messages"],
         described.partitions.map((p) => [String(p.partition), p.leader < 0 ? badge("offline", "bad") : String(p.leader),
-          String(p.leader_epoch), p.replicas.join(", "),
+          String(p.leader_epoch), replicasCell(p),
           p.isr.length < p.replicas.length ? badge(p.isr.join(", ") || "none", "warn") : p.isr.join(", "),
           fmtNum(p.log_start_offset), fmtNum(p.high_watermark), fmtNum(p.high_watermark - p.log_start_offset)]),
         { id: "partitions-table", num: ["Start offset", "High watermark", "Messages"] });

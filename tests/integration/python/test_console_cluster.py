@@ -164,6 +164,34 @@ class ConsoleClusterTest(unittest.TestCase):
                 ".find((r) => r.cells[0].innerText.trim() === 'load')")
         b.wait("(%s || {cells: [0, 0, 0, {innerText: '0 B'}]}).cells[3].innerText.trim() !== '0 B'" % size,
                timeout=15, what="topic load's size, led by broker 3, on broker 1's topic list")
+
+        # A move in progress shows on the topic page: `moving`-0 (on broker 1
+        # alone, so that broker 1 answers everything the page asks) to [1, 3]
+        # while broker 3 is paused (still registered, it copies nothing),
+        # then completes once broker 3 is back.
+        a = admin(self.c.brokers[1].bootstrap)
+        try:
+            a.create_topics([NewTopic("moving", -1, -1, replica_assignments={0: [1]})])
+        finally:
+            a.close()
+        self.assertTrue(wait_for(lambda: (lambda v: v and "moving" in v[2])(self.c.view(1, ["moving"]))))
+        b3 = self.c.brokers[3]
+        b3.signal(signal.SIGSTOP)
+        moving = "document.querySelector('#partitions-table .badge.moving')"
+        try:
+            r = subprocess.run([self.c.brokers[1].binary, "cluster", "reassign", "moving:0=1,3", "--bootstrap",
+                                self.c.brokers[1].bootstrap], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            b.goto(self.base + "/#/topics/moving")
+            b.wait("%s !== null && %s.innerText === 'moving +3'" % (moving, moving), timeout=15,
+                   what="moving-0's move to broker 3 on its topic page")
+            b.screenshot(os.path.join(ARTEFACTS, "topic-partition-moving.png"))
+        finally:
+            b3.signal(signal.SIGCONT)
+        b.wait("document.querySelector('#partitions-table') !== null && %s === null" % moving, timeout=30,
+               what="the move completed once broker 3 is back")
+        self.assertIn("1, 3", b.eval("document.querySelector('#partitions-table tbody tr').cells[3].innerText"))
+
         b.goto(self.base + "/#/")
         b.wait("%s.length === 4" % rows, what="the overview again")
 

@@ -344,6 +344,18 @@ class ClusterReassignmentTest(unittest.TestCase):
             r = cli(c.brokers[leader], "reassignments", "--format", "json")
             self.assertEqual(json.loads(r.stdout), [{"topic": "ra-cancel", "partition": 0, "replicas": target,
                                                      "adding": [stuck], "removing": []}])
+            # `runnel topic describe` (and the console's topic page) shows the move, as kafka-topics.sh does.
+            b = c.brokers[leader]
+            r = subprocess.run([b.binary, "topic", "describe", "ra-cancel", "--bootstrap", b.bootstrap, "--format",
+                                "json"], capture_output=True, text=True, timeout=60)
+            part = json.loads(r.stdout)["partitions"][0]
+            self.assertEqual((part["replicas"], part["adding_replicas"], part["removing_replicas"]),
+                             (target, [stuck], []), r.stderr)
+            r = subprocess.run([b.binary, "topic", "describe", "ra-cancel", "--bootstrap", b.bootstrap],
+                               capture_output=True, text=True, timeout=60)
+            header, row = [line.split() for line in r.stdout.split("\nPARTITIONS\n")[1].splitlines()[1:3]]
+            self.assertEqual(header[-2:], ["ADDING", "REMOVING"], r.stdout)
+            self.assertEqual(row[-2:], [str(stuck), "-"], r.stdout)
             time.sleep(0.5)
             self.assertNotIn(stuck, self.state("ra-cancel", leader)[3])
             # Cancelled with `runnel cluster reassign --cancel`.
