@@ -28,6 +28,7 @@
 #include "app/group_admin_command.h"
 #include "app/group_command.h"
 #include "app/kafka_access.h"
+#include "app/log_dirs_command.h"
 #include "app/produce_command.h"
 #include "app/producers_command.h"
 #include "app/progress_line.h"
@@ -598,6 +599,17 @@ int main(int argc, char** argv) {
   cluster_reassignments_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
   add_report_format(cluster_reassignments_cmd);
 
+  std::vector<int32_t> log_dirs_brokers;
+  std::vector<std::string> log_dirs_topics;
+  auto* cluster_log_dirs_cmd = cluster_cmd->add_subcommand(
+      "log-dirs", "Each broker's log directories and the replicas in them, like kafka-log-dirs.sh --describe");
+  cluster_log_dirs_cmd->add_option("--broker-list", log_dirs_brokers, "Only these brokers (default: all)")
+      ->delimiter(',');
+  cluster_log_dirs_cmd->add_option("--topic-list", log_dirs_topics, "Only these topics' replicas (default: all)")
+      ->delimiter(',');
+  cluster_log_dirs_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
+  add_report_format(cluster_log_dirs_cmd);
+
   runnel::app::UserSetOptions user_set;
   runnel::app::UserStore user_store;
   std::string user_name, user_mechanism;
@@ -734,6 +746,9 @@ int main(int argc, char** argv) {
         reassign_throttle > 0 ? std::optional<int64_t>(reassign_throttle) : std::nullopt, report_json, std::cout,
         std::cerr);
   }
+  if (cluster_log_dirs_cmd->parsed())
+    return runnel::app::cluster_log_dirs(bootstrap, log_dirs_brokers, log_dirs_topics, report_json, std::cout,
+                                         std::cerr);
   if (cluster_reassignments_cmd->parsed())
     return runnel::app::cluster_reassignments(bootstrap, reassignments_partitions, report_json, std::cout, std::cerr);
   if (group_list_cmd->parsed()) return runnel::app::group_list(bootstrap, report_json, std::cout, std::cerr);

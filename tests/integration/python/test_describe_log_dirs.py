@@ -5,7 +5,9 @@ partition replica it holds (all topics, or those asked for; unknown ones left
 out), v3's top-level error, v4's volume sizes, DESCRIBE on the cluster
 (CLUSTER_AUTHORIZATION_FAILED without it), and in a cluster each broker
 reporting its follower replicas too, whose sizes match the leader's."""
+import json
 import os
+import subprocess
 import unittest
 
 from kafka.admin import NewTopic
@@ -153,6 +155,28 @@ class ClusterDescribeLogDirsTest(unittest.TestCase):
             # the same bytes once the followers caught up.
             self.assertTrue(wait_for(lambda: len(set(sizes().values())) == 1, timeout=15), sizes())
             self.assertGreater(next(iter(sizes().values())), 10 * 500)
+
+            # `runnel cluster log-dirs`, kafka-log-dirs.sh --describe's document.
+            b1 = c.brokers[1]
+            r = subprocess.run([b1.binary, "cluster", "log-dirs", "--topic-list", "ld-rf3", "--bootstrap",
+                                b1.bootstrap, "--format", "json"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            doc = json.loads(r.stdout)
+            self.assertEqual(doc["version"], 1)
+            self.assertEqual([e["broker"] for e in doc["brokers"]], [1, 2, 3])
+            for entry in doc["brokers"]:
+                (log_dir,) = entry["logDirs"]
+                self.assertEqual(log_dir["logDir"], os.path.abspath(c.brokers[entry["broker"]].data_dir))
+                self.assertIsNone(log_dir["error"])
+                self.assertEqual(log_dir["partitions"], [{"partition": "ld-rf3-0", "size": sizes()[1],
+                                                          "offsetLag": 0, "isFuture": False}])
+            r = subprocess.run([b1.binary, "cluster", "log-dirs", "--broker-list", "2,7", "--bootstrap",
+                                b1.bootstrap], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("broker 7 is not registered", r.stderr)
+            rows = [line.split() for line in r.stdout.splitlines()]
+            self.assertEqual(rows[0], ["BROKER", "DIR", "STATUS", "PARTITION", "SIZE"])
+            self.assertIn(["2", os.path.abspath(c.brokers[2].data_dir), "ok", "ld-rf3-0", str(sizes()[2])], rows)
             for b in c.brokers.values():
                 self.assertTrue(b.alive(), b.log())
 

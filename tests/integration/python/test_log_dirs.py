@@ -10,8 +10,10 @@ librdkafka and DescribeLogDirs over raw sockets:
   partitions have no leader, the others keep working, a new topic goes to
   the online directory only, and nothing is created again empty over the
   missing data; once the disk is back, so are its partitions and records."""
+import json
 import os
 import shutil
+import subprocess
 import unittest
 
 from confluent_kafka.admin import AdminClient
@@ -42,6 +44,11 @@ class LogDirsTest(unittest.TestCase):
 
     def tearDown(self):
         self.broker.cleanup()
+
+    def log_dirs_cli(self):
+        """`runnel cluster log-dirs --format json` (kafka-log-dirs.sh --describe)."""
+        return subprocess.run([self.broker.binary, "cluster", "log-dirs", "--topic-list", TOPIC, "--bootstrap",
+                               self.broker.bootstrap, "--format", "json"], capture_output=True, text=True, timeout=60)
 
     def produce_all(self, partitions, count=10):
         p = producer(self.broker.bootstrap, acks="all")
@@ -77,6 +84,13 @@ class LogDirsTest(unittest.TestCase):
             self.assertTrue(all(size > 0 for size in r["topics"][TOPIC].values()), r)
             self.assertGreater(r["total"], 0)
 
+        r = self.log_dirs_cli()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        (broker,) = json.loads(r.stdout)["brokers"]
+        self.assertEqual([(d["logDir"], d["error"], sorted(p["partition"] for p in d["partitions"]))
+                          for d in broker["logDirs"]],
+                         [(os.path.abspath(d), None, names) for d, names in zip(self.dirs, (first, second))])
+
         self.broker.stop()
         self.broker.start()
         self.assert_records(range(6))
@@ -107,6 +121,9 @@ class LogDirsTest(unittest.TestCase):
         create_topic(self.broker.bootstrap, "jbod-new", 3)
         self.assertEqual(os.listdir(self.dirs[1]), [], "the offline directory was written to")
         self.assertIn("meta.properties is gone", self.broker.log())
+        (broker,) = json.loads(self.log_dirs_cli().stdout)["brokers"]
+        self.assertEqual(broker["logDirs"][1], {"logDir": os.path.abspath(self.dirs[1]), "partitions": [],
+                                                "error": "org.apache.kafka.common.errors.KafkaStorageException"})
         self.broker.stop()
 
         shutil.rmtree(self.dirs[1])
