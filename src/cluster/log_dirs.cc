@@ -90,6 +90,17 @@ void LogDirs::forget(const std::string& key) {
   }
 }
 
+void check_log_dir_order(storage::Env& env, const std::vector<std::filesystem::path>& dirs) {
+  // The broker's own state (meta/: topics, users, ACLs) lives in the first
+  // directory only; found in another, the list was reordered, and starting
+  // would begin an empty catalogue beside the data.
+  for (size_t i = 1; i < dirs.size(); ++i)
+    if (env.exists(dirs[i] / "meta"))
+      throw std::runtime_error(dirs[i].string() +
+                               " holds a broker's own state (meta/), which only the first of log.dirs holds: list " +
+                               dirs[i].string() + " first again");
+}
+
 std::vector<LogDir> check_log_dirs(storage::Env& env, const std::vector<std::filesystem::path>& dirs,
                                    const NodeMeta& identity) {
   std::vector<LogDir> out;

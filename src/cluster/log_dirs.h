@@ -72,6 +72,12 @@ class LogDirs {
 // <first>/meta/log-dirs. A directory recorded there that has lost its
 // meta.properties, or one that cannot be created or written, is offline
 // (logged). The first directory is always online (the broker needs it).
+// Before anything is written at start-up: throws std::runtime_error when a
+// directory other than the first holds meta/ (the broker's own state, kept
+// in the first only): log.dirs was reordered, and the broker would begin an
+// empty catalogue beside its data.
+void check_log_dir_order(storage::Env& env, const std::vector<std::filesystem::path>& dirs);
+
 std::vector<LogDir> check_log_dirs(storage::Env& env, const std::vector<std::filesystem::path>& dirs,
                                    const NodeMeta& identity);
 

@@ -212,14 +212,7 @@ void Broker::load_identity() {
   }
   // The further log directories carry the same identity (Kafka writes
   // meta.properties into each).
-  std::vector<std::filesystem::path> dirs;
-  for (const auto& d : config_.log_dirs()) {
-    std::error_code ec;
-    auto path = std::filesystem::absolute(d, ec).lexically_normal();
-    if (!path.has_filename()) path = path.parent_path();
-    dirs.push_back(path);
-  }
-  log_dirs_ = cluster::check_log_dirs(*env, dirs, {cluster_id_, config_.node_id});
+  log_dirs_ = cluster::check_log_dirs(*env, log_dir_paths(), {cluster_id_, config_.node_id});
 }
 
 void Broker::join_cluster() {
@@ -706,7 +699,19 @@ int32_t Broker::controller_id() const {
   return control_plane_ ? control_plane_->cache().controller_id() : config_.node_id;
 }
 
+std::vector<std::filesystem::path> Broker::log_dir_paths() const {
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& d : config_.log_dirs()) {
+    std::error_code ec;
+    auto path = std::filesystem::absolute(d, ec).lexically_normal();
+    if (!path.has_filename()) path = path.parent_path();
+    dirs.push_back(path);
+  }
+  return dirs;
+}
+
 void Broker::start() {
+  cluster::check_log_dir_order(*env_, log_dir_paths());  // before the first directory's meta/ is created
   std::filesystem::create_directories(std::filesystem::path(config_.data_dir) / "meta");
   load_identity();
   if (control_plane_)

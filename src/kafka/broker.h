@@ -324,6 +324,8 @@ class Broker {
   // meta.properties) and which of them are online (log_dirs_).
   void load_identity();
   std::vector<cluster::LogDir> log_dirs_;  // from load_identity() to start()
+  // log.dirs as absolute, normalized paths, the first first.
+  std::vector<std::filesystem::path> log_dir_paths() const;
   // In a cluster: brings the topic catalogue and the open partitions in line
   // with the cluster's metadata (adopts new topics and opens the replicas
   // this node holds, adds partitions, applies configs, drops deleted

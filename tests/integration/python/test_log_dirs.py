@@ -134,6 +134,17 @@ class LogDirsTest(unittest.TestCase):
         self.assertEqual([r["error"] for r in results], [0, 0])
         self.assertEqual(sorted(results[1]["topics"][TOPIC]), on_second)
 
+    def test_a_reordered_list_is_refused(self):
+        create_topic(self.broker.bootstrap, TOPIC, 2)
+        self.broker.stop()
+        self.broker.data_dir = ",".join(reversed(self.dirs))
+        with self.assertRaises(RuntimeError):
+            self.broker.start()
+        self.assertIn("list %s first again" % os.path.abspath(self.dirs[0]), self.broker.log())
+        self.broker.data_dir = ",".join(self.dirs)
+        self.broker.start()
+        self.assertEqual(len(leaders(self.broker.bootstrap, TOPIC)), 2)
+
     def test_a_directory_listed_twice_is_refused(self):
         self.broker.stop()
         self.broker.data_dir = self.dirs[0] + "," + self.dirs[0] + "/"

@@ -99,6 +99,13 @@ TEST_F(LogDirsTest, FurtherDirectoriesAreFormattedOnceAndAnUnmountedOneIsOffline
   EXPECT_TRUE(dirs[2].online);
 }
 
+TEST_F(LogDirsTest, AReorderedListIsRefused) {
+  std::filesystem::create_directories(root_ / "a" / "meta");  // the broker's state, in the first
+  check_log_dir_order(env_, paths({"a", "b"}));
+  EXPECT_THROW(check_log_dir_order(env_, paths({"b", "a"})), std::runtime_error);
+  EXPECT_THROW(check_log_dir_order(env_, paths({"c", "a", "b"})), std::runtime_error);
+}
+
 TEST_F(LogDirsTest, ADirectoryOfAnotherNodeIsRefused) {
   (void)check_log_dirs(env_, paths({"a", "b"}), self_);
   EXPECT_THROW(check_log_dirs(env_, paths({"c", "b"}), NodeMeta{self_.cluster_id, 2}), std::runtime_error);
