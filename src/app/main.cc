@@ -731,14 +731,6 @@ int main(int argc, char** argv) {
       std::cerr << "Error: name the partitions (TOPIC:PARTITION=R1,R2,...) or --reassignment-json-file\n";
       return 2;
     }
-    for (const auto& spec : specs)
-      for (const auto& dir : spec.log_dirs)
-        if (dir != "any") {
-          std::cerr << "Warning: log_dirs are ignored (moving replicas between a broker's log directories, "
-                       "AlterReplicaLogDirs, is not served yet): "
-                    << spec.topic << "-" << spec.partition << " " << dir << "\n";
-          break;
-        }
     if (reassign_verify)
       return runnel::app::cluster_reassign_verify(bootstrap, specs, report_json, std::cout, std::cerr);
     return runnel::app::cluster_reassign(

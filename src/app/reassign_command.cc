@@ -1,11 +1,13 @@
 #include "app/reassign_command.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 #include "app/admin_client.h"
 #include "app/reassign_throttle.h"
@@ -15,6 +17,72 @@
 #include "protocol/messages.h"
 
 namespace runnel::app {
+namespace {
+
+// kafka-reassign-partitions.sh's log_dirs: each replica the plan names a
+// directory for (not "any") is moved there by its broker
+// (AlterReplicaLogDirs), asked again while that broker does not hold the
+// replica yet (REPLICA_NOT_AVAILABLE: one being added), for up to
+// `timeout`, as the tool does. Each move's final error code.
+struct LogDirMove {
+  std::string topic;
+  int32_t partition = 0;
+  int32_t broker = 0;
+  std::string dir;
+  int16_t error = 0;
+};
+
+std::vector<LogDirMove> move_log_dirs(AdminClient& client, const std::vector<ReassignmentSpec>& specs,
+                                      std::chrono::milliseconds timeout) {
+  std::vector<LogDirMove> moves;
+  for (const auto& spec : specs)
+    for (size_t i = 0; i < spec.log_dirs.size() && i < spec.replicas.size(); ++i)
+      if (spec.log_dirs[i] != "any")
+        moves.push_back({spec.topic, spec.partition, spec.replicas[i], spec.log_dirs[i],
+                         static_cast<int16_t>(ErrorCode::REPLICA_NOT_AVAILABLE)});
+  if (moves.empty()) return moves;
+  std::map<int32_t, std::string> addresses;
+  for (const auto& b : client.metadata(std::vector<std::string>{}).brokers)
+    addresses[b.node_id] = b.host + ":" + std::to_string(b.port);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto pending = [](const LogDirMove& m) {
+    return m.error == static_cast<int16_t>(ErrorCode::REPLICA_NOT_AVAILABLE);
+  };
+  while (true) {
+    std::map<int32_t, protocol::AlterReplicaLogDirsRequest> by_broker;
+    for (const auto& m : moves) {
+      if (!pending(m)) continue;
+      auto& req = by_broker[m.broker];
+      auto dir = std::find_if(req.dirs.begin(), req.dirs.end(), [&](const auto& d) { return d.path == m.dir; });
+      if (dir == req.dirs.end()) (dir = req.dirs.emplace(req.dirs.end()))->path = m.dir;
+      auto topic =
+          std::find_if(dir->topics.begin(), dir->topics.end(), [&](const auto& t) { return t.name == m.topic; });
+      if (topic == dir->topics.end()) (topic = dir->topics.emplace(dir->topics.end()))->name = m.topic;
+      topic->partitions.push_back(m.partition);
+    }
+    for (const auto& [broker, req] : by_broker) {
+      auto address = addresses.find(broker);
+      if (address == addresses.end()) {
+        for (auto& m : moves)
+          if (m.broker == broker && pending(m)) m.error = static_cast<int16_t>(ErrorCode::BROKER_NOT_AVAILABLE);
+        continue;
+      }
+      AdminClient to(address->second);
+      auto resp = to.call<protocol::AlterReplicaLogDirsResponse>(req, 1);
+      for (const auto& t : resp.results)
+        for (const auto& p : t.partitions)
+          for (auto& m : moves)
+            if (m.broker == broker && m.topic == t.topic_name && m.partition == p.partition_index && pending(m))
+              m.error = p.error_code;
+    }
+    if (std::none_of(moves.begin(), moves.end(), pending) || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return moves;
+}
+
+}  // namespace
+
 int cluster_reassign_generate(const std::string& bootstrap, const std::vector<std::string>& topics,
                               const std::vector<int32_t>& brokers, bool ignore_racks, bool json, std::ostream& out,
                               std::ostream& err) {
@@ -137,6 +205,21 @@ int cluster_reassign(const std::string& bootstrap, const std::vector<Reassignmen
                        {"message", p.error_message.value_or("")}});
         rows.push_back({t.name, std::to_string(p.partition_index), result});
       }
+    if (!cancel) {
+      for (const auto& m : move_log_dirs(client, specs, std::chrono::seconds(10))) {
+        const auto error = static_cast<ErrorCode>(m.error);
+        ok = ok && error == ErrorCode::NONE;
+        doc.push_back({{"topic", m.topic},
+                       {"partition", m.partition},
+                       {"broker", m.broker},
+                       {"log_dir", m.dir},
+                       {"error", error_name(error)},
+                       {"message", ""}});
+        rows.push_back({m.topic, std::to_string(m.partition),
+                        "replica on broker " + std::to_string(m.broker) + " to " + m.dir + ": " +
+                            (error == ErrorCode::NONE ? "started" : error_text(m.error))});
+      }
+    }
     print_report(out, json, doc, rows);
     return ok ? 0 : 1;
   } catch (const std::exception& e) {

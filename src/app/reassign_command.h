@@ -18,7 +18,11 @@ namespace runnel::app {
 // was accepted, 1 otherwise.
 // With `throttle` (bytes/s; not with `cancel`), first sets the move's
 // replication throttle (app/reassign_throttle.h), as
-// kafka-reassign-partitions.sh --execute --throttle.
+// kafka-reassign-partitions.sh --execute --throttle. The specs' log_dirs
+// other than "any" are then sent to each replica's broker
+// (AlterReplicaLogDirs, asked again for up to 10 s while a replica being
+// added does not exist yet), one more row each ({topic, partition, broker,
+// log_dir, error} in json).
 int cluster_reassign(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool cancel,
                      bool allow_replication_factor_change, std::optional<int64_t> throttle, bool json,
                      std::ostream& out, std::ostream& err);

@@ -36,9 +36,20 @@ bool LogDirs::is_partition_dir_name(const std::string& name) {
 
 void LogDirs::scan(storage::Env& env) {
   std::lock_guard lock(mu_);
+  std::vector<std::pair<size_t, std::string>> originals;  // "-delete" directories of an interrupted move
   for (size_t i = 0; i < dirs_.size(); ++i) {
     if (!dirs_[i].online) continue;
     for (const auto& name : env.list(dirs_[i].path)) {
+      if (name.ends_with("-future") && name.find('.') != std::string::npos) {
+        spdlog::warn("removing {}: the copy of a replica move that did not complete", (dirs_[i].path / name).string());
+        std::error_code ec;
+        std::filesystem::remove_all(dirs_[i].path / name, ec);
+        continue;
+      }
+      if (name.ends_with("-delete") && name.find('.') != std::string::npos) {
+        originals.emplace_back(i, name);
+        continue;
+      }
       if (!is_partition_dir_name(name)) continue;
       auto [it, fresh] = where_.emplace(name, i);
       if (fresh) {
@@ -50,6 +61,43 @@ void LogDirs::scan(storage::Env& env) {
       spdlog::error("partition {} stays offline: {}", name, conflicts_[name]);
     }
   }
+  for (const auto& [i, name] : originals) {
+    const auto key = name.substr(0, name.rfind('.'));
+    std::error_code ec;
+    if (where_.count(key)) {
+      std::filesystem::remove_all(dirs_[i].path / name, ec);  // the move completed
+    } else if (env.rename(dirs_[i].path / name, dirs_[i].path / key) && env.sync_dir(dirs_[i].path)) {
+      spdlog::warn("partition {}: a move to another log directory was interrupted; it stays in {}", key,
+                   dirs_[i].path.string());
+      where_.emplace(key, i);
+      ++counts_[i];
+    } else {
+      spdlog::error("partition {}: cannot rename {} back: {}", key, (dirs_[i].path / name).string(),
+                    std::strerror(errno));
+    }
+  }
+}
+
+void LogDirs::prefer(const std::string& key, size_t index) {
+  std::lock_guard lock(mu_);
+  if (index < dirs_.size()) preferred_[key] = index;
+}
+
+void LogDirs::relocate(const std::string& key, size_t index) {
+  std::lock_guard lock(mu_);
+  if (auto it = where_.find(key); it != where_.end()) {
+    --counts_[it->second];
+    it->second = index;
+  } else {
+    where_.emplace(key, index);
+  }
+  ++counts_[index];
+}
+
+std::optional<size_t> LogDirs::index_of(const std::filesystem::path& path) const {
+  for (size_t i = 0; i < dirs_.size(); ++i)
+    if (dirs_[i].path == path) return i;
+  return std::nullopt;
 }
 
 std::optional<std::filesystem::path> LogDirs::locate(const std::string& key, bool create, std::string* why) {
@@ -66,6 +114,10 @@ std::optional<std::filesystem::path> LogDirs::locate(const std::string& key, boo
   std::optional<size_t> best;
   for (size_t i = 0; i < dirs_.size(); ++i)
     if (dirs_[i].online && (!best || counts_[i] < counts_[*best])) best = i;
+  if (auto p = preferred_.find(key); p != preferred_.end()) {
+    if (dirs_[p->second].online) best = p->second;
+    preferred_.erase(p);
+  }
   if (!best) {
     if (why) *why = "every log directory is offline";
     return std::nullopt;

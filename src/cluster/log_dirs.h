@@ -48,6 +48,23 @@ class LogDirs {
   // Where `key` is (nullopt: nowhere known); forget() after deleting it.
   std::optional<std::filesystem::path> find(const std::string& key) const;
   void forget(const std::string& key);
+  // A replica not held yet goes to directory `index` when it is created
+  // (AlterReplicaLogDirs before the replica exists, as Kafka remembers it),
+  // if that directory is online then.
+  void prefer(const std::string& key, size_t index);
+  // `key` now lives in directory `index` (a replica moved there).
+  void relocate(const std::string& key, size_t index);
+  // The index of the directory at `path` (absolute, normalized).
+  std::optional<size_t> index_of(const std::filesystem::path& path) const;
+
+  // A replica moving to another directory (AlterReplicaLogDirs) is copied
+  // into "<key>.<id>-future" there; the original is renamed
+  // "<key>.<id>-delete" before the copy takes the name "<key>". After a
+  // crash, scan() removes every "-future" copy (the original is still in
+  // place, or is the "-delete" one), and a "-delete" original is removed
+  // when "<key>" exists in a directory, else renamed back to "<key>".
+  static std::string future_name(const std::string& key, const std::string& id) { return key + "." + id + "-future"; }
+  static std::string delete_name(const std::string& key, const std::string& id) { return key + "." + id + "-delete"; }
 
   const std::vector<LogDir>& dirs() const { return dirs_; }
   // The first directory (meta/ lives there).
@@ -61,6 +78,7 @@ class LogDirs {
   mutable std::mutex mu_;
   std::map<std::string, size_t> where_;           // key -> index in dirs_, under mu_
   std::map<std::string, std::string> conflicts_;  // key -> why it cannot be opened, under mu_
+  std::map<std::string, size_t> preferred_;       // key -> directory for its creation, under mu_
   std::vector<size_t> counts_;                    // partitions per directory, under mu_
   bool any_offline_ = false;
 };

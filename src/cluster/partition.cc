@@ -153,6 +153,7 @@ asio::awaitable<bool> Partition::wait_no_sync_in_flight() {
 asio::awaitable<bool> Partition::truncate_fully_and_start_at(Offset offset) {
   if (!co_await wait_no_sync_in_flight()) co_return false;
   int64_t before = log_->log_end_offset();
+  ++truncations_;
   if (!log_->truncate_fully_and_start_at(offset)) {
     spdlog::error("{}-{}: starting over at {} failed: {}", topic_, index_.value(), offset.value(),
                   std::strerror(errno));
@@ -167,6 +168,7 @@ asio::awaitable<bool> Partition::truncate_fully_and_start_at(Offset offset) {
 asio::awaitable<bool> Partition::truncate_to(Offset offset) {
   if (!co_await wait_no_sync_in_flight()) co_return false;
   int64_t before = log_->log_end_offset();
+  ++truncations_;
   bool ok = log_->truncate_to(offset);
   if (!ok) {
     spdlog::error("{}-{}: truncating to {} failed: {}", topic_, index_.value(), offset.value(), std::strerror(errno));

@@ -239,6 +239,12 @@ class Partition final : public replication::FollowerReplica {
 
   // Applies a topic's changed configuration (IncrementalAlterConfigs).
   void set_config(const storage::LogConfig& config);
+  const storage::LogConfig& config() const { return log_->config(); }
+  // How often the log was cut (truncate_to, truncate_fully_and_start_at):
+  // a copy of its files taken before is no longer a prefix of them.
+  uint64_t truncations() const { return truncations_; }
+  // The log's identity (PartitionLog::id()): another one after a reopen.
+  uint64_t log_id() const { return log_->id(); }
   // Applies retention.ms / retention.bytes and rolls the active segment when
   // segment.ms has passed (the manager's retention timer).
   void enforce_retention(int64_t now_ms);
@@ -340,6 +346,7 @@ class Partition final : public replication::FollowerReplica {
   NodeId leader_ = kNoNode;  // a follower's leader
   Offset hw_{0};
   Offset epoch_start_offset_{0};  // the log end when this replica became leader
+  uint64_t truncations_ = 0;
   std::unique_ptr<replication::LeaderState> leader_state_;
   bool isr_change_in_flight_ = false;
   struct CommitWaiter {

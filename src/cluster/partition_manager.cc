@@ -249,28 +249,33 @@ void PartitionManager::run_retention(int shard_id) {
   });
 }
 
+void PartitionManager::open_replica(const std::string& topic, int32_t p, const std::filesystem::path& dir,
+                                    const storage::LogConfig& config) {
+  Shard* here = current_shard();
+  auto log = storage::PartitionLog::open(dir, config, wall_clock_ms(), env_, file_caches_[here->id()].get());
+  if (log->bytes_truncated_on_open() > 0)
+    spdlog::warn(
+        "partition {}: recovery after an unclean stop cut {} bytes of torn or corrupt data; the log now "
+        "ends at offset {}",
+        key(topic, p), log->bytes_truncated_on_open(), log->log_end_offset());
+  auto partition =
+      std::make_unique<Partition>(topic, PartitionId(p), std::move(log), flusher_, *here, flush_gates_[here->id()]);
+  if (options_.replicated) partition->set_replicated(options_.node_id);
+  partition->set_on_offline([this, k = key(topic, p)] { set_offline(k, true); });
+  set_offline(key(topic, p), false);
+  partitions_[here->id()][key(topic, p)] = std::move(partition);
+}
+
 ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from, int32_t to, bool tolerant,
                                             std::string* message) {
   Shard* here = current_shard();
-  auto& cache = *file_caches_[here->id()];
   for (int32_t p = from; p < to; ++p) {
     if (&owner(topic.name, p) != here || !topic.holds(PartitionId(p), options_.node_id)) continue;
     try {
       std::string why;
       auto dir = log_dirs_->locate(key(topic.name, p), /*create=*/!tolerant, &why);
       if (!dir) throw std::runtime_error(why);
-      auto log = storage::PartitionLog::open(*dir, topic.log_config, wall_clock_ms(), env_, &cache);
-      if (log->bytes_truncated_on_open() > 0)
-        spdlog::warn(
-            "partition {}: recovery after an unclean stop cut {} bytes of torn or corrupt data; the log now "
-            "ends at offset {}",
-            key(topic.name, p), log->bytes_truncated_on_open(), log->log_end_offset());
-      auto partition = std::make_unique<Partition>(topic.name, PartitionId(p), std::move(log), flusher_, *here,
-                                                   flush_gates_[here->id()]);
-      if (options_.replicated) partition->set_replicated(options_.node_id);
-      partition->set_on_offline([this, k = key(topic.name, p)] { set_offline(k, true); });
-      set_offline(key(topic.name, p), false);
-      partitions_[here->id()][key(topic.name, p)] = std::move(partition);
+      open_replica(topic.name, p, *dir, topic.log_config);
     } catch (const std::exception& e) {
       if (!tolerant) {
         if (message) *message = "cannot open partition " + key(topic.name, p) + ": " + e.what();
@@ -512,6 +517,171 @@ size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) 
     spdlog::warn("syncfs of the clean-shutdown markers failed; the next start may recover");
   stopped_ = true;
   return changed_count;
+}
+
+// ---------- moving a replica to another log directory ----------
+
+template <class F>
+asio::awaitable<bool> PartitionManager::on_copy_pool(F& fn) {
+  co_return co_await asio::co_spawn(
+      copy_pool_.get_executor(), [&fn]() -> asio::awaitable<bool> { co_return fn(); }, asio::use_awaitable);
+}
+
+ErrorCode PartitionManager::move_replica(const std::string& topic, int32_t partition, size_t dir_index) {
+  Shard* here = current_shard();
+  const auto k = key(topic, partition);
+  const auto& dirs = log_dirs_->dirs();
+  auto it = partitions_[here->id()].find(k);
+  if (it == partitions_[here->id()].end()) {
+    if (is_offline(topic, partition)) return ErrorCode::KAFKA_STORAGE_ERROR;
+    // Not held (yet): created there if it comes (a reassignment adding it).
+    log_dirs_->prefer(k, dir_index);
+    return ErrorCode::REPLICA_NOT_AVAILABLE;
+  }
+  if (it->second->offline()) return ErrorCode::KAFKA_STORAGE_ERROR;
+  if (dir_index >= dirs.size() || !dirs[dir_index].online) return ErrorCode::KAFKA_STORAGE_ERROR;
+  // Kafka makes no future log while a directory is offline: the original
+  // could be on it, and there would be two.
+  for (const auto& d : dirs)
+    if (!d.online) return ErrorCode::KAFKA_STORAGE_ERROR;
+  auto from = log_dirs_->find(k);
+  if (!from) return ErrorCode::REPLICA_NOT_AVAILABLE;
+  std::unique_lock lock(moves_mu_);
+  if (auto m = moves_.find(k); m != moves_.end()) {
+    // Kafka replaces a move under way by the new one; runnel lets it finish
+    // and takes the new destination only when it is the same.
+    return m->second.to == dir_index ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
+  }
+  if (from->parent_path() == dirs[dir_index].path) return ErrorCode::NONE;
+  static std::atomic<uint64_t> next_id{0};
+  const auto id = std::to_string(wall_clock_ms()) + std::to_string(next_id++);
+  auto copy = std::make_shared<ReplicaCopy>(*from, dirs[dir_index].path / LogDirs::future_name(k, id));
+  moves_[k] = {topic, partition, dir_index, id, std::move(copy)};
+  lock.unlock();
+  spdlog::info("partition {}: moving from {} to {}", k, from->parent_path().string(), dirs[dir_index].path.string());
+  // Started after this returns (co_spawn could run it inline).
+  asio::post(here->executor(), [this, k, here] {
+    asio::co_spawn(
+        here->executor(), [this, k]() -> asio::awaitable<void> { co_await run_move(k); }, asio::detached);
+  });
+  return ErrorCode::NONE;
+}
+
+std::vector<PartitionManager::ReplicaMove> PartitionManager::replica_moves() const {
+  std::vector<ReplicaMove> out;
+  std::lock_guard lock(moves_mu_);
+  for (const auto& [k, m] : moves_)
+    out.push_back({m.topic, m.partition, log_dirs_->dirs()[m.to].path, m.copy->bytes_copied()});
+  return out;
+}
+
+void PartitionManager::abandon_move(const std::string& k, const std::string& why) {
+  std::shared_ptr<ReplicaCopy> copy;
+  {
+    std::lock_guard lock(moves_mu_);
+    auto it = moves_.find(k);
+    if (it == moves_.end()) return;
+    copy = it->second.copy;
+    moves_.erase(it);
+  }
+  spdlog::error("partition {}: the move to another log directory did not complete ({}); it stays where it was", k, why);
+  std::error_code ec;
+  std::filesystem::remove_all(copy->destination(), ec);
+}
+
+asio::awaitable<void> PartitionManager::run_move(std::string k) {
+  const int shard_id = current_shard()->id();
+  std::shared_ptr<ReplicaCopy> copy;
+  std::string topic, id;
+  int32_t index = 0;
+  size_t to = 0;
+  {
+    std::lock_guard lock(moves_mu_);
+    const auto& m = moves_.at(k);
+    copy = m.copy;
+    topic = m.topic;
+    index = m.partition;
+    to = m.to;
+    id = m.id;
+  }
+  auto find = [this, shard_id, &k]() -> Partition* {
+    auto it = partitions_[shard_id].find(k);
+    return it == partitions_[shard_id].end() ? nullptr : it->second.get();
+  };
+  Partition* p = find();
+  if (!p) {
+    abandon_move(k, "the replica went");
+    co_return;
+  }
+  const uint64_t log_id = p->log_id();
+  const uint64_t truncations = p->truncations();
+  // Two passes while the replica serves (the second catches up with what
+  // was appended during the first), made durable off the shard too.
+  std::string error;
+  bool ok = true;
+  auto early = [&copy, &error] { return copy->pass(false, false, &error); };
+  auto sync = [&copy, &error] { return copy->sync(&error); };
+  for (int i = 0; i < 2 && ok; ++i) ok = co_await on_copy_pool(early);
+  if (ok) ok = co_await on_copy_pool(sync);
+  p = find();
+  if (!ok || !p || p->log_id() != log_id) {
+    abandon_move(k, ok ? "the replica went" : error);
+    co_return;
+  }
+  // What is appended is made durable first (acks=all waiters answered), so
+  // that closing it fails nobody's request that could be answered.
+  if (p->log_end_offset() > p->log_start_offset())
+    (void)co_await p->wait_durable(Offset(p->log_end_offset().value() - 1));
+  p = find();
+  if (!p || p->log_id() != log_id) {
+    abandon_move(k, "the replica went");
+    co_return;
+  }
+  // From here on nothing yields: no append can come between the last pass
+  // and the swap.
+  const auto from = *log_dirs_->find(k);
+  const auto to_dir = log_dirs_->dirs()[to].path;
+  if (!copy->pass(true, p->truncations() != truncations, &error) || !copy->sync(&error)) {
+    abandon_move(k, error);
+    co_return;
+  }
+  const auto config = p->config();
+  unfollow(shard_id, topic, PartitionId(index));
+  if (p->is_leader() && options_.replicated && hooks_.on_leadership)
+    hooks_.on_leadership(shard_id, topic, index, false);
+  p->abandon();
+  partitions_[shard_id].erase(k);
+  file_caches_[shard_id]->erase_under(from);
+  const auto original = from.parent_path() / LogDirs::delete_name(k, id);
+  std::filesystem::path open_at = from;
+  if (!env_->rename(from, original) || !env_->sync_dir(from.parent_path())) {
+    error = "cannot rename " + from.string() + ": " + std::strerror(errno);
+  } else if (!env_->rename(copy->destination(), to_dir / k) || !env_->sync_dir(to_dir)) {
+    error = "cannot rename " + copy->destination().string() + ": " + std::strerror(errno);
+    if (!env_->rename(original, from) || !env_->sync_dir(from.parent_path()))
+      spdlog::error("partition {}: cannot rename {} back ({}); the next start does", k, original.string(),
+                    std::strerror(errno));
+  } else {
+    log_dirs_->relocate(k, to);
+    open_at = to_dir / k;
+    storage::PartitionLog::destroy(original);
+  }
+  try {
+    open_replica(topic, index, open_at, config);
+  } catch (const std::exception& e) {
+    spdlog::error("partition {} stays offline: {}", k, e.what());
+    set_offline(k, true);
+  }
+  if (options_.replicated && hooks_.reapply_roles) hooks_.reapply_roles();
+  if (!error.empty()) {
+    abandon_move(k, error);
+    co_return;
+  }
+  {
+    std::lock_guard lock(moves_mu_);
+    moves_.erase(k);
+  }
+  spdlog::info("partition {}: moved to {} ({} bytes copied)", k, to_dir.string(), copy->bytes_copied());
 }
 
 }  // namespace runnel::cluster

@@ -34,6 +34,7 @@
 #include "cluster/log_cleaner_service.h"
 #include "cluster/log_dirs.h"
 #include "cluster/partition.h"
+#include "cluster/replica_copy.h"
 #include "cluster/replication/replica_fetcher.h"
 #include "cluster/topic_table.h"
 #include "runtime/shard.h"
@@ -77,6 +78,9 @@ class PartitionManager {
     std::function<void(int shard_id, const std::string& topic, int32_t partition, bool leader)> on_leadership;
     // The fetchers' TLS client context, when the leaders' listener uses TLS.
     std::shared_ptr<const security::TlsContextSource> inter_broker_tls;
+    // A replica was reopened (moved to another log directory): its role is
+    // to be applied again from etcd (the broker reconciles).
+    std::function<void()> reapply_roles;
   };
   // A partition's state as etcd has it.
   struct Role {
@@ -140,6 +144,29 @@ class PartitionManager {
   // Pushes a topic's changed configuration to its open partitions.
   asio::awaitable<void> apply_topic_config(const TopicInfo& topic);
 
+  // AlterReplicaLogDirs: moves this node's replica of a partition to log
+  // directory `dir_index`, on the calling shard (its owner). The files are
+  // copied off the shard while the replica keeps serving (ReplicaCopy);
+  // then, on the shard, the replica is closed for the last, exact pass,
+  // the copy takes its place and it is opened again there (a moment in which
+  // requests for it get NOT_LEADER_OR_FOLLOWER and are retried). NONE once
+  // the move started, or when the replica is there already (a move under way
+  // goes on); REPLICA_NOT_AVAILABLE when no replica of it is open here (it
+  // will be created in that directory if it comes, as Kafka remembers it);
+  // KAFKA_STORAGE_ERROR when the destination or any directory is offline (a
+  // second copy must never be made while the original's directory could be
+  // missing).
+  ErrorCode move_replica(const std::string& topic, int32_t partition, size_t dir_index);
+  // The moves in progress (DescribeLogDirs lists each copy as a future
+  // replica). Any thread.
+  struct ReplicaMove {
+    std::string topic;
+    int32_t partition = 0;
+    std::filesystem::path to;  // the destination directory
+    uint64_t bytes_copied = 0;
+  };
+  std::vector<ReplicaMove> replica_moves() const;
+
   void set_replication_hooks(ReplicationHooks hooks) { hooks_ = std::move(hooks); }
   // Applies etcd's partition states to the replicas this node holds, each on
   // its shard: leaders lead in their epoch, followers follow (their fetcher
@@ -172,6 +199,22 @@ class PartitionManager {
   using PartitionMap = std::unordered_map<std::string, std::unique_ptr<Partition>>;
   static std::string key(const std::string& topic, int32_t partition);
   void run_retention(int shard_id);
+  // Opens one replica in `dir` on the calling shard (throws on failure).
+  void open_replica(const std::string& topic, int32_t partition, const std::filesystem::path& dir,
+                    const storage::LogConfig& config);
+  struct MoveState {
+    std::string topic;
+    int32_t partition = 0;
+    size_t to = 0;   // index in log_dirs_
+    std::string id;  // names the copy and the original (LogDirs::future_name, delete_name)
+    std::shared_ptr<ReplicaCopy> copy;
+  };
+  // The copy passes and the swap of one move, on the replica's shard.
+  asio::awaitable<void> run_move(std::string key);
+  // Ends a move that did not complete: its copy goes, the replica stays.
+  void abandon_move(const std::string& key, const std::string& why);
+  template <class F>
+  asio::awaitable<bool> on_copy_pool(F& fn);
   void run_idle_flush(int shard_id);
   static constexpr int64_t kMinFlushCheckMs = 10;
   void apply_role(int shard_id, const Role& role);
@@ -221,6 +264,10 @@ class PartitionManager {
   storage::LogCleaner::SwapOutcome swap_cleaned(const LogCleanerService::Candidate& c,
                                                 const storage::CleanedGroup& group);
   void cleaning_done(const LogCleanerService::Candidate& c, const storage::CleanResult& result);
+  mutable std::mutex moves_mu_;
+  std::map<std::string, MoveState> moves_;  // by partition key, under moves_mu_
+  // The copies' passes, off the shards. Last: destroyed (joined) first.
+  asio::thread_pool copy_pool_{1};
 };
 
 }  // namespace runnel::cluster

@@ -159,6 +159,7 @@ void Broker::set_replication_hooks() {
         },
         asio::detached);
   };
+  hooks.reapply_roles = [this] { schedule_reconcile(); };
   partitions_.set_replication_hooks(std::move(hooks));
 }
 

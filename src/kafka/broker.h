@@ -158,6 +158,7 @@ class Broker {
   const storage::Flusher& flusher() const { return flusher_; }
   // Read-only view for /metrics (its counters are safe from any thread).
   const cluster::PartitionManager& partition_manager() const { return partitions_; }
+  cluster::PartitionManager& partition_manager() { return partitions_; }
   // Partitions this node holds but cannot serve (their log failed).
   bool is_offline(const std::string& topic, int32_t partition) const;
 

@@ -52,6 +52,7 @@ const std::array kHandlers = {
     // (KIP-890) are brokers' batches of transactions to add or verify.
     make_handler<InitProducerIdRequest, InitProducerIdResponse, &handle_init_producer_id>(0, 4),
     make_handler<DescribeProducersRequest, DescribeProducersResponse, &handle_describe_producers>(0, 0),
+    make_handler<AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse, &handle_alter_replica_log_dirs>(0, 2),
     make_handler<DescribeLogDirsRequest, DescribeLogDirsResponse, &handle_describe_log_dirs>(0, 4),
     make_handler<ElectLeadersRequest, ElectLeadersResponse, &handle_elect_leaders>(0, 2),
     make_handler<AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse,

@@ -3,11 +3,13 @@
 // ReplicaManager.describeLogDirs answers kafka-log-dirs.sh and the admin
 // tools that show topic sizes (kafka-ui, AKHQ, Redpanda Console). An offline
 // directory is listed with KAFKA_STORAGE_ERROR and nothing in it, as Kafka
-// lists one. DESCRIBE on the cluster,
+// lists one; a replica being moved between directories is listed in its
+// destination too, as the future replica. DESCRIBE on the cluster,
 // else CLUSTER_AUTHORIZATION_FAILED (v3+: the top-level error; before, an
 // empty answer, as Kafka).
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -92,6 +94,22 @@ asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(Requ
     p.partition_size = size;
     p.offset_lag = 0;  // Kafka: max(high watermark - the replica's log end, 0), 0 for a current log
     p.is_future_key = false;
+  }
+  // A replica moving to another directory (AlterReplicaLogDirs) is also
+  // listed there as the future replica, its size what is copied so far
+  // (runnel copies files, so there is no offset to count a lag in).
+  std::set<std::pair<std::string, int32_t>> asked(wanted.begin(), wanted.end());
+  for (const auto& move : broker.partition_manager().replica_moves()) {
+    auto it = by_path.find(move.to);
+    if (it == by_path.end() || !asked.count({move.topic, move.partition})) continue;
+    auto& topics = it->second->topics;
+    auto t = std::find_if(topics.begin(), topics.end(), [&](const auto& x) { return x.name == move.topic; });
+    if (t == topics.end()) (t = topics.emplace(topics.end()))->name = move.topic;
+    auto& p = t->partitions.emplace_back();
+    p.partition_index = move.partition;
+    p.partition_size = static_cast<int64_t>(move.bytes_copied);
+    p.offset_lag = 0;
+    p.is_future_key = true;
   }
   co_return response;
 }

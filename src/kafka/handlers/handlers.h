@@ -51,6 +51,8 @@ asio::awaitable<protocol::AlterPartitionReassignmentsResponse> handle_alter_part
     RequestContext&, protocol::AlterPartitionReassignmentsRequest&);
 asio::awaitable<protocol::ListPartitionReassignmentsResponse> handle_list_partition_reassignments(
     RequestContext&, protocol::ListPartitionReassignmentsRequest&);
+asio::awaitable<protocol::AlterReplicaLogDirsResponse> handle_alter_replica_log_dirs(
+    RequestContext&, protocol::AlterReplicaLogDirsRequest&);
 asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(RequestContext&,
                                                                             protocol::DescribeLogDirsRequest&);
 asio::awaitable<protocol::DescribeProducersResponse> handle_describe_producers(RequestContext&,

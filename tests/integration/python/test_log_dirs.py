@@ -14,20 +14,54 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 import unittest
 
 from confluent_kafka.admin import AdminClient
 
+import kproto
 from broker import Broker
+from cluster import wait_for
 from helpers import create_topic, producer, read_partition
 from test_describe_log_dirs import describe
 
+REPLICA_NOT_AVAILABLE = 9
+INVALID_TOPIC_EXCEPTION = 17
 KAFKA_STORAGE_ERROR = 56
+LOG_DIR_NOT_FOUND = 57
 TOPIC = "jbod"
 
 
 def partition_dirs(path):
     return sorted(n for n in os.listdir(path) if n.startswith(TOPIC + "-"))
+
+
+def alter_replica_log_dirs(port, moves, version=2):
+    """AlterReplicaLogDirs (34): moves {path: {topic: [partitions]}} -> {topic: {partition: error}}."""
+    flexible = version >= 2
+    header = (kproto.header_v2 if flexible else kproto.header_v1)(34, version, 7)
+    if flexible:
+        body = kproto.carray([kproto.cstring(path) + kproto.topic_partitions(topics, True) + kproto.NO_TAGS
+                              for path, topics in moves.items()]) + kproto.NO_TAGS
+    else:
+        body = kproto.i32(len(moves)) + b"".join(kproto.string(path) + kproto.topic_partitions(topics, False)
+                                                 for path, topics in moves.items())
+    r = kproto.VersionedReader(kproto.round_trip(port, kproto.frame(header + body)), flexible)
+    assert r.correlation_id == 7
+    r.i32()  # throttle
+
+    def partition():
+        out = r.i32(), r.i16()
+        r.tags()
+        return out
+
+    def topic():
+        name, parts = r.string(), dict(r.array(partition))
+        r.tags()
+        return name, parts
+
+    return dict(r.array(topic))
 
 
 def leaders(bootstrap, topic):
@@ -133,6 +167,77 @@ class LogDirsTest(unittest.TestCase):
         _, results = describe(self.broker.port, 4)
         self.assertEqual([r["error"] for r in results], [0, 0])
         self.assertEqual(sorted(results[1]["topics"][TOPIC]), on_second)
+
+    def test_a_replica_moves_to_the_other_directory_under_load_and_keeps_every_record(self):
+        create_topic(self.broker.bootstrap, TOPIC, 1, {"segment.bytes": "262144"})
+        home = 0 if partition_dirs(self.dirs[0]) else 1
+        other = os.path.abspath(self.dirs[1 - home])
+        p = producer(self.broker.bootstrap, acks="all")
+        for i in range(3000):
+            p.send(TOPIC, value=b"%05d" % i + b"x" * 1000, partition=0)
+        p.flush(30)
+
+        # Producing on while it moves: nothing acknowledged may be lost.
+        acked, stop = [], threading.Event()
+
+        def keep_producing():
+            i = 3000
+            while not stop.is_set():
+                futures = [p.send(TOPIC, value=b"%05d" % (i + j) + b"y" * 1000, partition=0) for j in range(50)]
+                for j, f in enumerate(futures):
+                    try:
+                        f.get(timeout=30)
+                        acked.append(i + j)
+                    except Exception:  # NOT_LEADER_OR_FOLLOWER while it is reopened: kafka-python retries
+                        pass
+                i += 50
+
+        t = threading.Thread(target=keep_producing)
+        t.start()
+        try:
+            self.assertEqual(alter_replica_log_dirs(self.broker.port, {other: {TOPIC: [0]}}), {TOPIC: {0: 0}})
+            self.assertTrue(wait_for(lambda: partition_dirs(other) == [TOPIC + "-0"] and
+                                     not partition_dirs(self.dirs[home]), timeout=30),
+                            (os.listdir(self.dirs[0]), os.listdir(self.dirs[1]), self.broker.log()[-2000:]))
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            t.join(60)
+        p.close(10)
+        self.assertIn("moved to %s" % other, self.broker.log())
+        self.assertGreater(len(acked), 0)
+        # Every record, in order, offsets dense: the copy is the log.
+        records = read_partition(self.broker.bootstrap, TOPIC, 0)
+        self.assertEqual([r.offset for r in records], list(range(len(records))))
+        numbers = [int(r.value[:5]) for r in records]
+        self.assertEqual(numbers[:3000], list(range(3000)))
+        self.assertTrue(set(acked) <= set(numbers), "acknowledged records lost in the move")
+        _, results = describe(self.broker.port, 4)
+        self.assertEqual(sorted(results[1 - home]["topics"][TOPIC]), [0])
+        self.assertNotIn(TOPIC, results[home]["topics"])
+        self.assertEqual(os.listdir(self.dirs[home]) if home else
+                         sorted(n for n in os.listdir(self.dirs[0]) if n != "meta" and n != "meta.properties"), [])
+
+        # Where it is after a restart, and the same records.
+        self.broker.stop()
+        self.broker.start()
+        again = read_partition(self.broker.bootstrap, TOPIC, 0)
+        self.assertEqual([r.value for r in again], [r.value for r in records])
+        self.assertEqual(partition_dirs(other), [TOPIC + "-0"])
+        # Asking again: it is there already.
+        self.assertEqual(alter_replica_log_dirs(self.broker.port, {other: {TOPIC: [0]}}), {TOPIC: {0: 0}})
+
+    def test_alter_replica_log_dirs_errors(self):
+        create_topic(self.broker.bootstrap, TOPIC, 1)
+        for version in (0, 1, 2):
+            got = alter_replica_log_dirs(self.broker.port, {
+                "/no/such/dir": {TOPIC: [0]},
+                os.path.abspath(self.dirs[1]): {TOPIC: [5], "missing": [0]},
+            }, version)
+            self.assertEqual(got, {TOPIC: {0: LOG_DIR_NOT_FOUND, 5: REPLICA_NOT_AVAILABLE},
+                                   "missing": {0: REPLICA_NOT_AVAILABLE}}, version)
+        got = alter_replica_log_dirs(self.broker.port, {"relative/path": {TOPIC: [0]}})
+        self.assertEqual(got, {TOPIC: {0: LOG_DIR_NOT_FOUND}})
 
     def test_a_reordered_list_is_refused(self):
         create_topic(self.broker.bootstrap, TOPIC, 2)

@@ -18,9 +18,11 @@ import etcd
 import kproto
 from broker import wait_port
 from cluster import Cluster, wait_for
-from helpers import BrokerTestCase, create_topic, producer
+from helpers import BrokerTestCase, admin, create_topic, producer
+from kafka.admin import NewTopic
 from test_acls import USERS, admin_properties, runnel, secured_broker
 from test_cluster_replication import FAST, create_replicated, read_all, states
+from test_describe_log_dirs import describe
 
 NONE, UNKNOWN_TOPIC_OR_PARTITION, CLUSTER_AUTHORIZATION_FAILED = 0, 3, 31
 INVALID_REPLICATION_FACTOR, INVALID_REPLICA_ASSIGNMENT, NO_REASSIGNMENT_IN_PROGRESS = 38, 39, 85
@@ -265,6 +267,70 @@ class ClusterReassignmentTest(unittest.TestCase):
         self.assertEqual(self.state("ra-grow", others[1], 1)[2], reordered)
         got = read_all(c.bootstrap, "ra-grow", 2, 50)
         self.assertEqual(len(got), 50)
+
+    def test_a_plans_log_dirs_place_and_move_replicas_between_a_brokers_directories(self):
+        # kafka-reassign-partitions.sh's log_dirs: the replica added on a
+        # broker with two directories goes to the one the plan names (it is
+        # asked with AlterReplicaLogDirs before it exists), and a later plan
+        # moves it to the other one while it follows, copying files.
+        c = self.cluster
+        target = next(n for n in c.brokers if n != 1)
+        b = c.brokers[target]
+        b.stop()
+        dirs = [os.path.abspath(b.data_dir), os.path.abspath(os.path.join(b.tmp, "second"))]
+        b.data_dir = ",".join(dirs)
+        b.restart()
+        self.assertTrue(wait_for(lambda: c.view(target) and sorted(c.view(1)[0]) == [1, 2, 3]), b.log()[-2000:])
+        a = admin(c.brokers[1].bootstrap)
+        try:
+            a.create_topics([NewTopic("ra-dirs", -1, -1, replica_assignments={0: [1]})])
+        finally:
+            a.close()
+        self.assertTrue(self.settled("ra-dirs", 1, [1]))
+        p = producer(c.bootstrap, acks="all")
+        for i in range(300):
+            p.send("ra-dirs", value=b"%d" % i + b"z" * 500, partition=0)
+        p.flush()
+
+        def plan(log_dir):
+            path = os.path.join(c.brokers[1].tmp, "plan-dirs.json")
+            with open(path, "w") as f:
+                json.dump({"version": 1, "partitions": [{"topic": "ra-dirs", "partition": 0, "replicas": [1, target],
+                                                         "log_dirs": ["any", log_dir]}]}, f)
+            return cli(c.brokers[1], "reassign", "--reassignment-json-file", path, "--format", "json")
+
+        def holds(d):
+            return os.path.isdir(os.path.join(d, "ra-dirs-0"))
+
+        r = plan(dirs[1])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn({"topic": "ra-dirs", "partition": 0, "broker": target, "log_dir": dirs[1], "error": "NONE",
+                       "message": ""}, json.loads(r.stdout))
+        self.assertTrue(self.settled("ra-dirs", 1, [1, target]))
+        self.assertTrue(holds(dirs[1]) and not holds(dirs[0]), (os.listdir(dirs[0]), os.listdir(dirs[1])))
+
+        # Moved to the first directory while it follows.
+        r = plan(dirs[0])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(wait_for(lambda: holds(dirs[0]) and not holds(dirs[1]), timeout=30),
+                        (os.listdir(dirs[0]), os.listdir(dirs[1])))
+        for i in range(300, 400):
+            p.send("ra-dirs", value=b"%d" % i + b"z" * 500, partition=0)
+        p.flush()
+        p.close()
+
+        def sizes():
+            out = []
+            for n in (1, target):
+                _, results = describe(c.brokers[n].port, 4, {"ra-dirs": [0]})
+                out.append([res["topics"].get("ra-dirs", {}).get(0) for res in results])
+            return out
+
+        # It still follows: the same bytes as the leader, in its new directory.
+        self.assertTrue(wait_for(lambda: sizes()[1][0] == sizes()[0][0], timeout=20), sizes())
+        self.assertIsNone(sizes()[1][1])
+        self.assertEqual(self.state("ra-dirs", 1)[3], [1, target])
+        self.assertEqual(len(read_all(c.bootstrap, "ra-dirs", 1, 400)), 400)
 
     def test_a_generated_plan_moves_a_topic_onto_other_brokers(self):
         # `runnel cluster reassign --generate`, as kafka-reassign-partitions.sh

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +47,8 @@ TEST_F(LogDirsTest, NewPartitionsGoWhereTheFewestAre) {
   dirs.forget("n-2");
   EXPECT_FALSE(dirs.find("n-2"));
   EXPECT_EQ(dirs.locate("n-3", true, nullptr), root_ / "c" / "n-3");
+  dirs.prefer("n-4", 0);  // AlterReplicaLogDirs before the replica exists
+  EXPECT_EQ(dirs.locate("n-4", true, nullptr), root_ / "a" / "n-4");
 }
 
 TEST_F(LogDirsTest, APartitionInTwoDirectoriesOrMissingWhileOneIsOfflineIsNotOpened) {
@@ -61,6 +64,34 @@ TEST_F(LogDirsTest, APartitionInTwoDirectoriesOrMissingWhileOneIsOfflineIsNotOpe
   auto fresh = dirs.locate("new-0", true, nullptr);  // a new replica goes to an online one
   ASSERT_TRUE(fresh);
   EXPECT_NE(fresh->parent_path(), root_ / "c");
+}
+
+TEST_F(LogDirsTest, AnInterruptedMoveIsUndoneOrFinishedAtStartUp) {
+  // t-0: the copy was made, the original not yet renamed (copy dropped).
+  std::filesystem::create_directories(root_ / "a" / "t-0");
+  std::filesystem::create_directories(root_ / "b" / LogDirs::future_name("t-0", "7"));
+  // u-0: the original renamed, the copy not yet (original renamed back).
+  std::filesystem::create_directories(root_ / "a" / LogDirs::delete_name("u-0", "8"));
+  std::ofstream(root_ / "a" / LogDirs::delete_name("u-0", "8") / "00000000000000000000.log") << "data";
+  std::filesystem::create_directories(root_ / "b" / LogDirs::future_name("u-0", "8"));
+  // v-0: both renamed, the original not yet deleted (deleted now).
+  std::filesystem::create_directories(root_ / "a" / LogDirs::delete_name("v-0", "9"));
+  std::filesystem::create_directories(root_ / "b" / "v-0");
+  LogDirs dirs({{root_ / "a", true}, {root_ / "b", true}});
+  dirs.scan(env_);
+  EXPECT_EQ(dirs.find("t-0"), root_ / "a" / "t-0");
+  EXPECT_EQ(dirs.find("u-0"), root_ / "a" / "u-0");
+  EXPECT_TRUE(std::filesystem::exists(root_ / "a" / "u-0" / "00000000000000000000.log"));
+  EXPECT_EQ(dirs.find("v-0"), root_ / "b" / "v-0");
+  std::vector<std::string> left;
+  for (const char* d : {"a", "b"})
+    for (const auto& e : std::filesystem::directory_iterator(root_ / d)) left.push_back(e.path().filename());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"t-0", "u-0", "v-0"}));
+  dirs.relocate("t-0", 1);
+  EXPECT_EQ(dirs.find("t-0"), root_ / "b" / "t-0");
+  EXPECT_EQ(dirs.index_of(root_ / "b"), 1u);
+  EXPECT_FALSE(dirs.index_of(root_ / "c"));
 }
 
 TEST_F(LogDirsTest, PartitionDirectoryNames) {

@@ -413,6 +413,28 @@ TEST(Golden, WriteTxnMarkersV0AndV1) {
                                                    1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 52}));
 }
 
+TEST(Golden, AlterReplicaLogDirsV1AndV2) {
+  // One directory, one topic, one partition: classic (v1) and flexible (v2).
+  AlterReplicaLogDirsRequest req;
+  auto& dir = req.dirs.emplace_back();
+  dir.path = "/d";
+  auto& t = dir.topics.emplace_back();
+  t.name = "t";
+  t.partitions = {3};
+  EXPECT_EQ(encode(req, 1),
+            (std::vector<uint8_t>{0, 0, 0, 1, 0, 2, '/', 'd', 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 3}));
+  EXPECT_EQ(encode(req, 2),
+            (std::vector<uint8_t>{0x02, 0x03, '/', 'd', 0x02, 0x02, 't', 0x02, 0, 0, 0, 3, 0x00, 0x00, 0x00}));
+  AlterReplicaLogDirsResponse resp;
+  auto& r = resp.results.emplace_back();
+  r.topic_name = "t";
+  auto& p = r.partitions.emplace_back();
+  p.partition_index = 3;
+  p.error_code = 57;
+  EXPECT_EQ(encode(resp, 2),
+            (std::vector<uint8_t>{0, 0, 0, 0, 0x02, 0x02, 't', 0x02, 0, 0, 0, 3, 0, 57, 0x00, 0x00, 0x00}));
+}
+
 TEST(Golden, DescribeLogDirsV0AndV4) {
   // kafka-log-dirs.sh --describe asks for every topic: null. v0: a classic
   // null array; v4 (flexible): a compact null array, then the tags.

@@ -1,0 +1,54 @@
+#pragma once
+// The file copy behind moving a replica to another log directory
+// (AlterReplicaLogDirs): brings a copy of a partition's directory up to the
+// original in passes. Early passes run while the partition keeps taking
+// appends: a segment file (.log) copied before is only topped up with what
+// was appended since (segments only grow, unless replaced, which changes
+// the inode, or cut, which shrinks them); every other file is copied whole.
+// The last pass runs with the partition closed, so that the copy is exact:
+// it copies the newest segment and every other file whole, tops up the
+// older segments, and removes what the original no longer has. sync()
+// makes the copy durable.
+//
+// Thread-safety: none; one thread at a time (the passes run off the shard,
+// the last on it).
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+
+namespace runnel::cluster {
+
+class ReplicaCopy {
+ public:
+  ReplicaCopy(std::filesystem::path from, std::filesystem::path to);
+
+  // One pass; `last`: the partition is closed and `exact` is wanted (the
+  // partition may have been cut since the first pass: everything is copied
+  // whole). False with `error` on an I/O error.
+  bool pass(bool last, bool exact, std::string* error);
+  // fdatasync of every file written since the last sync, then of the
+  // directory.
+  bool sync(std::string* error);
+  // Bytes written into the copy so far (any thread).
+  uint64_t bytes_copied() const { return bytes_copied_.load(std::memory_order_relaxed); }
+  const std::filesystem::path& destination() const { return to_; }
+
+ private:
+  struct Copied {
+    ino_t inode = 0;
+    uint64_t size = 0;
+  };
+  bool copy_file(const std::string& name, bool whole, std::string* error);
+
+  std::filesystem::path from_, to_;
+  std::map<std::string, Copied> copied_;
+  std::set<std::string> unsynced_;
+  std::atomic<uint64_t> bytes_copied_{0};
+};
+
+}  // namespace runnel::cluster

@@ -1,0 +1,72 @@
+// AlterReplicaLogDirs (34): moves replicas between this broker's log
+// directories, as kafka-reassign-partitions.sh does for a plan's log_dirs
+// and AdminClient.alterReplicaLogDirs. Answered as Kafka's ReplicaManager
+// answers it: per partition NONE once the move has started (or when the
+// replica is in that directory already), LOG_DIR_NOT_FOUND for a path that
+// is not one of log.dirs (absolute), KAFKA_STORAGE_ERROR when it or any
+// directory is offline, REPLICA_NOT_AVAILABLE when the broker holds no
+// replica of the partition. The move itself runs in the background
+// (PartitionManager::move_replica); DescribeLogDirs lists the copy as the
+// future replica meanwhile. The internal topics' replicas are not moved yet
+// (INVALID_TOPIC_EXCEPTION): their coordinators would have to let go of
+// them first. ALTER on the cluster, else CLUSTER_AUTHORIZATION_FAILED for
+// every partition.
+#include <filesystem>
+#include <map>
+
+#include "kafka/authz.h"
+#include "kafka/broker.h"
+#include "kafka/handlers/handlers.h"
+#include "protocol/messages.h"
+
+namespace runnel {
+
+asio::awaitable<protocol::AlterReplicaLogDirsResponse> handle_alter_replica_log_dirs(
+    RequestContext& ctx, protocol::AlterReplicaLogDirsRequest& request) {
+  Broker& broker = ctx.broker;
+  const bool authorized = authorized_cluster(ctx, security::AclOperation::Alter);
+  // One result per topic, in the order first asked.
+  protocol::AlterReplicaLogDirsResponse response;
+  std::map<std::string, size_t> result_of;
+  auto answer = [&](const std::string& topic, int32_t partition, ErrorCode error) {
+    auto [it, fresh] = result_of.emplace(topic, response.results.size());
+    if (fresh) response.results.emplace_back().topic_name = topic;
+    auto& r = response.results[it->second].partitions.emplace_back();
+    r.partition_index = partition;
+    r.error_code = code(error);
+  };
+  const auto& log_dirs = broker.partition_manager().log_dirs();
+  for (const auto& dir : request.dirs) {
+    std::filesystem::path path(dir.path);
+    std::optional<size_t> index;
+    if (path.is_absolute()) {
+      path = path.lexically_normal();
+      if (!path.has_filename()) path = path.parent_path();
+      index = log_dirs.index_of(path);
+    }
+    for (const auto& t : dir.topics) {
+      auto info = broker.topics().find(t.name);
+      for (int32_t p : t.partitions) {
+        ErrorCode error = ErrorCode::NONE;
+        if (!authorized)
+          error = ErrorCode::CLUSTER_AUTHORIZATION_FAILED;
+        else if (!index)
+          error = ErrorCode::LOG_DIR_NOT_FOUND;
+        else if (!log_dirs.dirs()[*index].online)
+          error = ErrorCode::KAFKA_STORAGE_ERROR;
+        else if (!info || p < 0 || p >= info->partitions)
+          error = ErrorCode::REPLICA_NOT_AVAILABLE;
+        else if (info->internal)
+          error = ErrorCode::INVALID_TOPIC_EXCEPTION;
+        else
+          error = co_await on_shard(broker.owner(t.name, p), [&broker, &t, p, &index]() {
+            return broker.partition_manager().move_replica(t.name, p, *index);
+          });
+        answer(t.name, p, error);
+      }
+    }
+  }
+  co_return response;
+}
+
+}  // namespace runnel
