@@ -638,23 +638,28 @@ asio::awaitable<void> PartitionManager::run_move(std::string k) {
     co_return;
   }
   // From here on nothing yields: no append can come between the last pass
-  // and the swap.
+  // and the swap. The replica is closed as at a clean stop (its recovery
+  // point, producer snapshot and marker written), so that the copy opens
+  // without recovery; its waiters are answered.
   const auto from = *log_dirs_->find(k);
   const auto to_dir = log_dirs_->dirs()[to].path;
-  if (!copy->pass(true, p->truncations() != truncations, &error) || !copy->sync(&error)) {
-    abandon_move(k, error);
-    co_return;
-  }
   const auto config = p->config();
+  const bool cut = p->truncations() != truncations;
   unfollow(shard_id, topic, PartitionId(index));
   if (p->is_leader() && options_.replicated && hooks_.on_leadership)
     hooks_.on_leadership(shard_id, topic, index, false);
-  p->abandon();
+  try {
+    p->close();
+  } catch (const std::exception& e) {
+    error = std::string("closing it failed: ") + e.what();
+  }
   partitions_[shard_id].erase(k);
   file_caches_[shard_id]->erase_under(from);
   const auto original = from.parent_path() / LogDirs::delete_name(k, id);
   std::filesystem::path open_at = from;
-  if (!env_->rename(from, original) || !env_->sync_dir(from.parent_path())) {
+  if (!error.empty() || !copy->pass(true, cut, &error) || !copy->sync(&error)) {
+    // The original opens again where it is.
+  } else if (!env_->rename(from, original) || !env_->sync_dir(from.parent_path())) {
     error = "cannot rename " + from.string() + ": " + std::strerror(errno);
   } else if (!env_->rename(copy->destination(), to_dir / k) || !env_->sync_dir(to_dir)) {
     error = "cannot rename " + copy->destination().string() + ": " + std::strerror(errno);

@@ -270,9 +270,10 @@ class ClusterReassignmentTest(unittest.TestCase):
 
     def test_a_plans_log_dirs_place_and_move_replicas_between_a_brokers_directories(self):
         # kafka-reassign-partitions.sh's log_dirs: the replica added on a
-        # broker with two directories goes to the one the plan names (it is
-        # asked with AlterReplicaLogDirs before it exists), and a later plan
-        # moves it to the other one while it follows, copying files.
+        # broker with two directories ends up in the one the plan names (the
+        # broker remembers it when asked before the replica exists, else
+        # moves it there), and a later plan moves it to the other one while
+        # it follows, copying files.
         c = self.cluster
         target = next(n for n in c.brokers if n != 1)
         b = c.brokers[target]
