@@ -81,6 +81,51 @@ std::vector<LogDirMove> move_log_dirs(AdminClient& client, const std::vector<Rea
   return moves;
 }
 
+// --verify of a plan's log_dirs, as kafka-reassign-partitions.sh reports
+// them: each replica named with a directory is "complete" once its broker
+// holds it there and copies it nowhere, "in progress" while its copy to
+// that directory runs, "not moving" when it is elsewhere and no move runs,
+// "missing" when its broker does not list it (a replica not there yet, or
+// an offline directory).
+std::vector<LogDirMove> verify_log_dirs(const protocol::MetadataResponse& metadata,
+                                        const std::vector<ReassignmentSpec>& specs, std::vector<std::string>& status) {
+  std::vector<LogDirMove> moves;
+  for (const auto& spec : specs)
+    for (size_t i = 0; i < spec.log_dirs.size() && i < spec.replicas.size(); ++i)
+      if (spec.log_dirs[i] != "any") moves.push_back({spec.topic, spec.partition, spec.replicas[i], spec.log_dirs[i]});
+  status.assign(moves.size(), "missing");
+  std::set<int32_t> brokers;
+  for (const auto& m : moves) brokers.insert(m.broker);
+  for (int32_t broker : brokers) {
+    auto b = std::find_if(metadata.brokers.begin(), metadata.brokers.end(),
+                          [broker](const auto& x) { return x.node_id == broker; });
+    if (b == metadata.brokers.end()) continue;
+    protocol::DescribeLogDirsRequest req;
+    req.topics = std::vector<protocol::DescribeLogDirsRequest::DescribableLogDirTopic>{};
+    for (const auto& m : moves)
+      if (m.broker == broker) req.topics->push_back({m.topic, {m.partition}});
+    AdminClient to(b->host + ":" + std::to_string(b->port));
+    auto resp = to.call<protocol::DescribeLogDirsResponse>(req, 4);
+    // (topic, partition) -> its directory, and its future one.
+    std::map<std::pair<std::string, int32_t>, std::pair<std::string, std::string>> where;
+    for (const auto& dir : resp.results)
+      for (const auto& t : dir.topics)
+        for (const auto& p : t.partitions)
+          (p.is_future_key ? where[{t.name, p.partition_index}].second : where[{t.name, p.partition_index}].first) =
+              dir.log_dir;
+    for (size_t i = 0; i < moves.size(); ++i) {
+      if (moves[i].broker != broker) continue;
+      auto it = where.find({moves[i].topic, moves[i].partition});
+      if (it == where.end() || it->second.first.empty()) continue;
+      const auto& [current, future] = it->second;
+      status[i] = !future.empty()           ? (future == moves[i].dir ? "in progress" : "moving to " + future)
+                  : current == moves[i].dir ? "complete"
+                                            : "not moving (in " + current + ")";
+    }
+  }
+  return moves;
+}
+
 }  // namespace
 
 int cluster_reassign_generate(const std::string& bootstrap, const std::vector<std::string>& topics,
@@ -261,6 +306,21 @@ int cluster_reassign_verify(const std::string& bootstrap, const std::vector<Reas
       partitions.push_back({{"topic", spec.topic}, {"partition", spec.partition}, {"status", status}});
       rows.push_back({spec.topic, std::to_string(spec.partition), status});
     }
+    std::vector<std::string> dir_status;
+    const auto dir_moves = verify_log_dirs(metadata, specs, dir_status);
+    nlohmann::json log_dirs = nlohmann::json::array();
+    bool dirs_done = true;
+    for (size_t i = 0; i < dir_moves.size(); ++i) {
+      const auto& m = dir_moves[i];
+      dirs_done = dirs_done && dir_status[i] == "complete";
+      log_dirs.push_back({{"topic", m.topic},
+                          {"partition", m.partition},
+                          {"broker", m.broker},
+                          {"log_dir", m.dir},
+                          {"status", dir_status[i]}});
+      rows.push_back({m.topic, std::to_string(m.partition),
+                      "replica on broker " + std::to_string(m.broker) + " in " + m.dir + ": " + dir_status[i]});
+    }
     bool removed = false;
     if (all_done) {
       if (auto error = clear_throttle(bootstrap, metadata, topics); !error.empty())
@@ -269,12 +329,13 @@ int cluster_reassign_verify(const std::string& bootstrap, const std::vector<Reas
         removed = true;
     }
     if (json) {
-      out << nlohmann::json{{"partitions", partitions}, {"throttle_removed", removed}}.dump(2) << "\n";
+      out << nlohmann::json{{"partitions", partitions}, {"log_dirs", log_dirs}, {"throttle_removed", removed}}.dump(2)
+          << "\n";
     } else {
       print_table(out, rows);
       if (removed) out << "Throttles removed.\n";
     }
-    return all_done && removed ? 0 : 1;
+    return all_done && removed && dirs_done ? 0 : 1;
   } catch (const std::exception& e) {
     err << "Error: " << e.what() << "\n";
     return 1;

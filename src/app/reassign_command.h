@@ -30,7 +30,10 @@ int cluster_reassign(const std::string& bootstrap, const std::vector<Reassignmen
 // kafka-reassign-partitions.sh --verify: for each partition of `specs`,
 // complete (its replicas are the plan's, in order), in progress, or other
 // replicas than the plan's (TOPIC PARTITION STATUS; json: {partitions:
-// [{topic, partition, status}], throttle_removed}); once every one is
+// [{topic, partition, status}], log_dirs, throttle_removed}), and each
+// replica the plan names a log directory for (complete, in progress, not
+// moving, missing; json log_dirs: [{topic, partition, broker, log_dir,
+// status}]); once every partition is
 // complete, removes the replication throttles (every broker's rates, the
 // plan's topics' replica lists). Exit code 0 when all are complete.
 int cluster_reassign_verify(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool json,

@@ -10,6 +10,7 @@
 #include <future>
 
 #include "base/clock.h"
+#include "base/thread_name.h"
 #include "storage/partition_log.h"
 
 namespace runnel::cluster {
@@ -59,7 +60,9 @@ PartitionManager::PartitionManager(Options options, storage::Env* env, storage::
       flusher_(flusher),
       shards_(shards),
       partitions_(shards.size()),
-      fetchers_(shards.size()) {}
+      fetchers_(shards.size()) {
+  asio::post(copy_pool_, [] { name_this_thread("log-dir-copy"); });
+}
 
 std::string PartitionManager::key(const std::string& topic, int32_t partition) {
   return topic + "-" + std::to_string(partition);

@@ -293,12 +293,13 @@ class ClusterReassignmentTest(unittest.TestCase):
             p.send("ra-dirs", value=b"%d" % i + b"z" * 500, partition=0)
         p.flush()
 
-        def plan(log_dir):
-            path = os.path.join(c.brokers[1].tmp, "plan-dirs.json")
+        path = os.path.join(c.brokers[1].tmp, "plan-dirs.json")
+
+        def plan(log_dir, *flags):
             with open(path, "w") as f:
                 json.dump({"version": 1, "partitions": [{"topic": "ra-dirs", "partition": 0, "replicas": [1, target],
                                                          "log_dirs": ["any", log_dir]}]}, f)
-            return cli(c.brokers[1], "reassign", "--reassignment-json-file", path, "--format", "json")
+            return cli(c.brokers[1], "reassign", "--reassignment-json-file", path, "--format", "json", *flags)
 
         def holds(d):
             return os.path.isdir(os.path.join(d, "ra-dirs-0"))
@@ -315,6 +316,14 @@ class ClusterReassignmentTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertTrue(wait_for(lambda: holds(dirs[0]) and not holds(dirs[1]), timeout=30),
                         (os.listdir(dirs[0]), os.listdir(dirs[1])))
+        # --verify reports each replica's directory, as the tool does.
+        r = plan(dirs[0], "--verify")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(json.loads(r.stdout)["log_dirs"], [
+            {"topic": "ra-dirs", "partition": 0, "broker": target, "log_dir": dirs[0], "status": "complete"}])
+        r = plan(dirs[1], "--verify")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(json.loads(r.stdout)["log_dirs"][0]["status"], "not moving (in %s)" % dirs[0])
         for i in range(300, 400):
             p.send("ra-dirs", value=b"%d" % i + b"z" * 500, partition=0)
         p.flush()

@@ -149,7 +149,8 @@ class ClusterThrottleTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: self.in_sync("th-cli", src, dst), timeout=30))
         r = reassign(spec, "--verify", "--format", "json")
         self.assertEqual((r.returncode, json.loads(r.stdout)), (0, {
-            "partitions": [{"topic": "th-cli", "partition": 0, "status": "complete"}], "throttle_removed": True}))
+            "partitions": [{"topic": "th-cli", "partition": 0, "status": "complete"}], "log_dirs": [],
+            "throttle_removed": True}))
         for n in c.brokers:
             _, configs = describe(c.brokers[n].port, BROKER, str(n), list(RATES))
             self.assertEqual([configs[k][:2] for k in RATES], [(UNTHROTTLED, DEFAULT_SOURCE)] * 2)

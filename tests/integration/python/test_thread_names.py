@@ -41,7 +41,7 @@ class ThreadNamesTest(unittest.TestCase):
             for i in range(FLUSH_THREADS):
                 self.assertEqual(names["flusher-%d" % i], 1, names)
             self.assertEqual(names["flusher-%d" % FLUSH_THREADS], 0, names)
-            for name in ("memory-trimmer", "broker-control", "log-cleaner-0"):
+            for name in ("memory-trimmer", "broker-control", "log-cleaner-0", "log-dir-copy"):
                 self.assertEqual(names[name], 1, (name, names))
             # The admin server's listening thread and the HTTP workers it made.
             self.assertGreaterEqual(names["admin-http"], 2, names)
