@@ -54,7 +54,29 @@ bool ReplicaCopy::copy_file(const std::string& name, bool whole, std::string* er
     return fail(error, "cannot truncate " + (to_ / name).string());
   auto in_off = static_cast<loff_t>(start), out_off = static_cast<loff_t>(start);
   while (static_cast<uint64_t>(in_off) < size) {
-    auto n = ::copy_file_range(in.fd, &in_off, out.fd, &out_off, size - static_cast<uint64_t>(in_off), 0);
+    ssize_t n = -1;
+    if (use_copy_file_range_) {
+      n = ::copy_file_range(in.fd, &in_off, out.fd, &out_off, size - static_cast<uint64_t>(in_off), 0);
+      // Two file systems (two disks): Linux 5.19+ refuses copy_file_range
+      // between them unless their type implements it (ext4 does not).
+      if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
+        use_copy_file_range_ = false;
+        continue;
+      }
+    } else {
+      if (buffer_.empty()) buffer_.resize(1 << 20);
+      n = ::pread(in.fd, buffer_.data(), std::min<uint64_t>(buffer_.size(), size - static_cast<uint64_t>(in_off)),
+                  in_off);
+      for (ssize_t written = 0; n > 0 && written < n;) {
+        auto w = ::pwrite(out.fd, buffer_.data() + written, static_cast<size_t>(n - written), out_off + written);
+        if (w < 0) return fail(error, "cannot write " + (to_ / name).string());
+        written += w;
+      }
+      if (n > 0) {
+        in_off += n;
+        out_off += n;
+      }
+    }
     if (n < 0) return fail(error, "cannot copy " + (from_ / name).string());
     if (n == 0) break;  // cut meanwhile: the last pass copies it whole
     bytes_copied_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);

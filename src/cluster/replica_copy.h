@@ -20,6 +20,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace runnel::cluster {
 
@@ -49,6 +50,10 @@ class ReplicaCopy {
   std::map<std::string, Copied> copied_;
   std::set<std::string> unsynced_;
   std::atomic<uint64_t> bytes_copied_{0};
+  // copy_file_range until the kernel refuses it between these two file
+  // systems; then pread/pwrite through `buffer_`.
+  bool use_copy_file_range_ = true;
+  std::vector<uint8_t> buffer_;
 };
 
 }  // namespace runnel::cluster

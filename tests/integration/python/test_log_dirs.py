@@ -12,6 +12,7 @@ librdkafka and DescribeLogDirs over raw sockets:
   missing data; once the disk is back, so are its partitions and records."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -34,7 +35,8 @@ TOPIC = "jbod"
 
 
 def partition_dirs(path):
-    return sorted(n for n in os.listdir(path) if n.startswith(TOPIC + "-"))
+    """The topic's partition directories in `path` (not a move's -future / -delete ones)."""
+    return sorted(n for n in os.listdir(path) if re.fullmatch(re.escape(TOPIC) + r"-\d+", n))
 
 
 def alter_replica_log_dirs(port, moves, version=2):
@@ -226,6 +228,40 @@ class LogDirsTest(unittest.TestCase):
         self.assertEqual(partition_dirs(other), [TOPIC + "-0"])
         # Asking again: it is there already.
         self.assertEqual(alter_replica_log_dirs(self.broker.port, {other: {TOPIC: [0]}}), {TOPIC: {0: 0}})
+
+    def test_a_replica_moves_to_a_directory_on_another_file_system(self):
+        # Two disks are two file systems: the copy cannot use copy_file_range
+        # between them on Linux 5.19+ (EXDEV) and falls back to reads and writes.
+        if os.geteuid() != 0:
+            self.skipTest("mounting a tmpfs needs root")
+        self.broker.stop()
+        with open(os.path.join(self.dirs[1], "meta.properties")) as f:
+            meta = f.read()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", self.dirs[1]]).returncode != 0:
+            self.skipTest("cannot mount a tmpfs here")
+        try:
+            self.move_across_file_systems(meta)
+        finally:
+            self.broker.stop()
+            subprocess.run(["umount", "-l", self.dirs[1]])
+
+    def move_across_file_systems(self, meta):
+        with open(os.path.join(self.dirs[1], "meta.properties"), "w") as f:  # the disk as it was formatted
+            f.write(meta)
+        self.broker.start()
+        create_topic(self.broker.bootstrap, TOPIC, 2)
+        self.produce_all(2, count=500)
+        on_first = partition_dirs(self.dirs[0])
+        self.assertEqual(len(on_first), 1, on_first)
+        moving = int(on_first[0].rsplit("-", 1)[1])
+        other = os.path.abspath(self.dirs[1])
+        self.assertEqual(alter_replica_log_dirs(self.broker.port, {other: {TOPIC: [moving]}}), {TOPIC: {moving: 0}})
+        self.assertTrue(wait_for(lambda: len(partition_dirs(other)) == 2, timeout=30), self.broker.log()[-2000:])
+        self.assertEqual(partition_dirs(self.dirs[0]), [])
+        self.assert_records(range(2), count=500)
+        self.broker.stop()
+        self.broker.start()
+        self.assert_records(range(2), count=500)
 
     def test_alter_replica_log_dirs_errors(self):
         create_topic(self.broker.bootstrap, TOPIC, 1)
