@@ -118,6 +118,12 @@ std::string error_text(int16_t code, const std::optional<std::string>& message) 
   return s;
 }
 
+std::map<int32_t, std::string> broker_addresses(const protocol::MetadataResponse& metadata) {
+  std::map<int32_t, std::string> out;
+  for (const auto& b : metadata.brokers) out[b.node_id] = b.host + ":" + std::to_string(b.port);
+  return out;
+}
+
 protocol::ListPartitionReassignmentsResponse AdminClient::list_partition_reassignments(
     const std::optional<std::map<std::string, std::vector<int32_t>>>& partitions) {
   protocol::ListPartitionReassignmentsRequest req;

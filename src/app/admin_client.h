@@ -24,6 +24,10 @@ namespace runnel::app {
 // then ": message" when the broker gave one.
 std::string error_text(int16_t code, const std::optional<std::string>& message = std::nullopt);
 
+// Each registered broker's "host:port", by node id, as a Metadata response
+// lists them (the address the tools connect to for that broker).
+std::map<int32_t, std::string> broker_addresses(const protocol::MetadataResponse& metadata);
+
 struct AdminError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };

@@ -279,8 +279,7 @@ std::map<GroupConsumer::TopicPartition, std::string> GroupConsumer::find_leaders
     const std::vector<std::string>& topics, std::map<std::string, int32_t>* partition_counts) {
   AdminClient client(options_.bootstrap, options_.client_id);
   auto resp = client.metadata(topics);
-  std::map<int32_t, std::string> brokers;
-  for (const auto& b : resp.brokers) brokers[b.node_id] = b.host + ":" + std::to_string(b.port);
+  const auto brokers = broker_addresses(resp);
   std::map<TopicPartition, std::string> out;
   for (const auto& t : resp.topics) {
     if (t.error_code != 0 || !t.name) continue;

@@ -48,8 +48,7 @@ int cluster_log_dirs(const std::string& bootstrap, const std::vector<int32_t>& b
         for (const auto& p : t.partitions) asked.partitions.push_back(p.partition_index);
       }
     }
-    std::map<int32_t, std::string> addresses;
-    for (const auto& b : metadata.brokers) addresses[b.node_id] = b.host + ":" + std::to_string(b.port);
+    const auto addresses = broker_addresses(metadata);
     std::vector<int32_t> asked_brokers = brokers;
     if (asked_brokers.empty())
       for (const auto& [id, _] : addresses) asked_brokers.push_back(id);

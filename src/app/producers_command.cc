@@ -26,8 +26,7 @@ Plan plan(const std::optional<std::string>& topic, std::optional<int32_t> partit
           std::ostream& err) {
   AdminClient client(bootstrap);
   auto resp = client.metadata(topic ? std::optional(std::vector<std::string>{*topic}) : std::nullopt);
-  std::map<int32_t, std::string> brokers;
-  for (const auto& b : resp.brokers) brokers[b.node_id] = b.host + ":" + std::to_string(b.port);
+  const auto brokers = broker_addresses(resp);
   Plan out;
   for (const auto& t : resp.topics) {
     std::string name = t.name.value_or("");

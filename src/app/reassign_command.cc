@@ -41,9 +41,7 @@ std::vector<LogDirMove> move_log_dirs(AdminClient& client, const std::vector<Rea
         moves.push_back({spec.topic, spec.partition, spec.replicas[i], spec.log_dirs[i],
                          static_cast<int16_t>(ErrorCode::REPLICA_NOT_AVAILABLE)});
   if (moves.empty()) return moves;
-  std::map<int32_t, std::string> addresses;
-  for (const auto& b : client.metadata(std::vector<std::string>{}).brokers)
-    addresses[b.node_id] = b.host + ":" + std::to_string(b.port);
+  const auto addresses = broker_addresses(client.metadata(std::vector<std::string>{}));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const auto pending = [](const LogDirMove& m) {
     return m.error == static_cast<int16_t>(ErrorCode::REPLICA_NOT_AVAILABLE);
@@ -96,15 +94,15 @@ std::vector<LogDirMove> verify_log_dirs(const protocol::MetadataResponse& metada
   status.assign(moves.size(), "missing");
   std::set<int32_t> brokers;
   for (const auto& m : moves) brokers.insert(m.broker);
+  const auto addresses = broker_addresses(metadata);
   for (int32_t broker : brokers) {
-    auto b = std::find_if(metadata.brokers.begin(), metadata.brokers.end(),
-                          [broker](const auto& x) { return x.node_id == broker; });
-    if (b == metadata.brokers.end()) continue;
+    auto address = addresses.find(broker);
+    if (address == addresses.end()) continue;
     protocol::DescribeLogDirsRequest req;
     req.topics = std::vector<protocol::DescribeLogDirsRequest::DescribableLogDirTopic>{};
     for (const auto& m : moves)
       if (m.broker == broker) req.topics->push_back({m.topic, {m.partition}});
-    AdminClient to(b->host + ":" + std::to_string(b->port));
+    AdminClient to(address->second);
     auto resp = to.call<protocol::DescribeLogDirsResponse>(req, 4);
     // (topic, partition) -> its directory, and its future one.
     std::map<std::pair<std::string, int32_t>, std::pair<std::string, std::string>> where;

@@ -24,13 +24,6 @@ std::string alter(const std::string& address, int8_t type, const std::string& na
   return result.error_code == 0 ? "" : error_text(result.error_code, result.error_message);
 }
 
-// The broker's own listener, as Metadata names it.
-std::string address_of(const protocol::MetadataResponse& metadata, int32_t node) {
-  for (const auto& b : metadata.brokers)
-    if (b.node_id == node) return b.host + ":" + std::to_string(b.port);
-  return "";
-}
-
 void append(std::string& list, int32_t partition, int32_t broker) {
   list += (list.empty() ? "" : ",") + std::to_string(partition) + ":" + std::to_string(broker);
 }
@@ -81,11 +74,12 @@ std::string apply_throttle(const std::string& bootstrap, const protocol::Metadat
       return "topic " + topic + ": " + error;
   }
   const std::string value = std::to_string(rate);
+  const auto addresses = broker_addresses(metadata);
   for (int32_t node : plan.brokers) {
-    const auto address = address_of(metadata, node);
-    if (address.empty()) return "broker " + std::to_string(node) + ": not registered";
-    if (auto error =
-            alter(address, kBrokerResource, std::to_string(node), {{kLeaderRate, value}, {kFollowerRate, value}});
+    const auto address = addresses.find(node);
+    if (address == addresses.end()) return "broker " + std::to_string(node) + ": not registered";
+    if (auto error = alter(address->second, kBrokerResource, std::to_string(node),
+                           {{kLeaderRate, value}, {kFollowerRate, value}});
         !error.empty())
       return "broker " + std::to_string(node) + ": " + error;
   }
@@ -94,11 +88,9 @@ std::string apply_throttle(const std::string& bootstrap, const protocol::Metadat
 
 std::string clear_throttle(const std::string& bootstrap, const protocol::MetadataResponse& metadata,
                            const std::set<std::string>& topics) {
-  for (const auto& b : metadata.brokers) {
-    const std::string node = std::to_string(b.node_id);
-    if (auto error =
-            alter(b.host + ":" + std::to_string(b.port), kBrokerResource, node, {}, {kLeaderRate, kFollowerRate});
-        !error.empty())
+  for (const auto& [id, address] : broker_addresses(metadata)) {
+    const std::string node = std::to_string(id);
+    if (auto error = alter(address, kBrokerResource, node, {}, {kLeaderRate, kFollowerRate}); !error.empty())
       return "broker " + node + ": " + error;
   }
   for (const auto& topic : topics)

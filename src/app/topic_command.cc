@@ -115,8 +115,7 @@ int topic_describe(const TopicCommandOptions& o, const std::string& topic, bool 
     auto& t = md.topics[0];
     std::sort(t.partitions.begin(), t.partitions.end(),
               [](const auto& a, const auto& b) { return a.partition_index < b.partition_index; });
-    std::map<int32_t, std::string> brokers;
-    for (const auto& b : md.brokers) brokers[b.node_id] = b.host + ":" + std::to_string(b.port);
+    const auto brokers = broker_addresses(md);
 
     DescribeConfigsRequest creq;
     DescribeConfigsRequest::DescribeConfigsResource resource;

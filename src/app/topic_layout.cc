@@ -19,8 +19,7 @@ void TopicLayout::refresh() {
         "topic '" + topic + "': " +
         std::string(error_name(static_cast<ErrorCode>(
             resp.topics.empty() ? int16_t(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) : resp.topics[0].error_code))));
-  std::map<int32_t, std::string> brokers;
-  for (const auto& b : resp.brokers) brokers[b.node_id] = b.host + ":" + std::to_string(b.port);
+  const auto brokers = broker_addresses(resp);
   partitions_ = static_cast<int32_t>(resp.topics[0].partitions.size());
   leader_address_.clear();
   clients_.clear();
