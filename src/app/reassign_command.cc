@@ -19,27 +19,33 @@
 namespace runnel::app {
 namespace {
 
-// kafka-reassign-partitions.sh's log_dirs: each replica the plan names a
-// directory for (not "any") is moved there by its broker
-// (AlterReplicaLogDirs), asked again while that broker does not hold the
-// replica yet (REPLICA_NOT_AVAILABLE: one being added), for up to
-// `timeout`, as the tool does. Each move's final error code.
+// A replica that kafka-reassign-partitions.sh's log_dirs name a directory
+// for (not "any"): moved there (its AlterReplicaLogDirs error, pending
+// while REPLICA_NOT_AVAILABLE) or verified (its --verify status).
 struct LogDirMove {
   std::string topic;
   int32_t partition = 0;
   int32_t broker = 0;
   std::string dir;
-  int16_t error = 0;
+  int16_t error = static_cast<int16_t>(ErrorCode::REPLICA_NOT_AVAILABLE);
+  std::string status = "missing";
 };
 
-std::vector<LogDirMove> move_log_dirs(AdminClient& client, const std::vector<ReassignmentSpec>& specs,
-                                      std::chrono::milliseconds timeout) {
+std::vector<LogDirMove> log_dir_moves(const std::vector<ReassignmentSpec>& specs) {
   std::vector<LogDirMove> moves;
   for (const auto& spec : specs)
     for (size_t i = 0; i < spec.log_dirs.size() && i < spec.replicas.size(); ++i)
-      if (spec.log_dirs[i] != "any")
-        moves.push_back({spec.topic, spec.partition, spec.replicas[i], spec.log_dirs[i],
-                         static_cast<int16_t>(ErrorCode::REPLICA_NOT_AVAILABLE)});
+      if (spec.log_dirs[i] != "any") moves.push_back({spec.topic, spec.partition, spec.replicas[i], spec.log_dirs[i]});
+  return moves;
+}
+
+// Each replica of log_dir_moves(specs) is moved by its broker
+// (AlterReplicaLogDirs), asked again while that broker does not hold the
+// replica yet (REPLICA_NOT_AVAILABLE: one being added), for up to
+// `timeout`, as the tool does. Each move's final error code.
+std::vector<LogDirMove> move_log_dirs(AdminClient& client, const std::vector<ReassignmentSpec>& specs,
+                                      std::chrono::milliseconds timeout) {
+  auto moves = log_dir_moves(specs);
   if (moves.empty()) return moves;
   const auto addresses = broker_addresses(client.metadata(std::vector<std::string>{}));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -80,18 +86,14 @@ std::vector<LogDirMove> move_log_dirs(AdminClient& client, const std::vector<Rea
 }
 
 // --verify of a plan's log_dirs, as kafka-reassign-partitions.sh reports
-// them: each replica named with a directory is "complete" once its broker
+// them: each replica of log_dir_moves(specs) is "complete" once its broker
 // holds it there and copies it nowhere, "in progress" while its copy to
 // that directory runs, "not moving" when it is elsewhere and no move runs,
 // "missing" when its broker does not list it (a replica not there yet, or
 // an offline directory).
 std::vector<LogDirMove> verify_log_dirs(const protocol::MetadataResponse& metadata,
-                                        const std::vector<ReassignmentSpec>& specs, std::vector<std::string>& status) {
-  std::vector<LogDirMove> moves;
-  for (const auto& spec : specs)
-    for (size_t i = 0; i < spec.log_dirs.size() && i < spec.replicas.size(); ++i)
-      if (spec.log_dirs[i] != "any") moves.push_back({spec.topic, spec.partition, spec.replicas[i], spec.log_dirs[i]});
-  status.assign(moves.size(), "missing");
+                                        const std::vector<ReassignmentSpec>& specs) {
+  auto moves = log_dir_moves(specs);
   std::set<int32_t> brokers;
   for (const auto& m : moves) brokers.insert(m.broker);
   const auto addresses = broker_addresses(metadata);
@@ -111,14 +113,14 @@ std::vector<LogDirMove> verify_log_dirs(const protocol::MetadataResponse& metada
         for (const auto& p : t.partitions)
           (p.is_future_key ? where[{t.name, p.partition_index}].second : where[{t.name, p.partition_index}].first) =
               dir.log_dir;
-    for (size_t i = 0; i < moves.size(); ++i) {
-      if (moves[i].broker != broker) continue;
-      auto it = where.find({moves[i].topic, moves[i].partition});
+    for (auto& m : moves) {
+      if (m.broker != broker) continue;
+      auto it = where.find({m.topic, m.partition});
       if (it == where.end() || it->second.first.empty()) continue;
       const auto& [current, future] = it->second;
-      status[i] = !future.empty()           ? (future == moves[i].dir ? "in progress" : "moving to " + future)
-                  : current == moves[i].dir ? "complete"
-                                            : "not moving (in " + current + ")";
+      m.status = !future.empty()    ? (future == m.dir ? "in progress" : "moving to " + future)
+                 : current == m.dir ? "complete"
+                                    : "not moving (in " + current + ")";
     }
   }
   return moves;
@@ -304,20 +306,17 @@ int cluster_reassign_verify(const std::string& bootstrap, const std::vector<Reas
       partitions.push_back({{"topic", spec.topic}, {"partition", spec.partition}, {"status", status}});
       rows.push_back({spec.topic, std::to_string(spec.partition), status});
     }
-    std::vector<std::string> dir_status;
-    const auto dir_moves = verify_log_dirs(metadata, specs, dir_status);
     nlohmann::json log_dirs = nlohmann::json::array();
     bool dirs_done = true;
-    for (size_t i = 0; i < dir_moves.size(); ++i) {
-      const auto& m = dir_moves[i];
-      dirs_done = dirs_done && dir_status[i] == "complete";
+    for (const auto& m : verify_log_dirs(metadata, specs)) {
+      dirs_done = dirs_done && m.status == "complete";
       log_dirs.push_back({{"topic", m.topic},
                           {"partition", m.partition},
                           {"broker", m.broker},
                           {"log_dir", m.dir},
-                          {"status", dir_status[i]}});
+                          {"status", m.status}});
       rows.push_back({m.topic, std::to_string(m.partition),
-                      "replica on broker " + std::to_string(m.broker) + " in " + m.dir + ": " + dir_status[i]});
+                      "replica on broker " + std::to_string(m.broker) + " in " + m.dir + ": " + m.status});
     }
     bool removed = false;
     if (all_done) {
