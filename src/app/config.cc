@@ -11,6 +11,7 @@
 #include <limits>
 #include <map>
 
+#include "base/paths.h"
 #include "cluster/etcd/client.h"
 #include "config/connection_quota_config.h"
 #include "config/jaas.h"
@@ -742,9 +743,7 @@ namespace {
 void validate_log_dirs(const std::vector<std::string>& dirs) {
   std::vector<std::filesystem::path> seen;
   for (const auto& d : dirs) {
-    std::error_code ec;
-    auto path = std::filesystem::absolute(d, ec).lexically_normal();
-    if (!path.has_filename()) path = path.parent_path();
+    const auto path = normal_directory(d);
     for (const auto& other : seen) {
       if (other == path) throw ConfigError("Duplicate log directory found: " + d);
       auto [a, b] = std::mismatch(other.begin(), other.end(), path.begin(), path.end());

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "base/clock.h"
+#include "base/paths.h"
 #include "base/thread_name.h"
 #include "cluster/controller/reassignment.h"
 #include "cluster/node_meta.h"
@@ -702,12 +703,7 @@ int32_t Broker::controller_id() const {
 
 std::vector<std::filesystem::path> Broker::log_dir_paths() const {
   std::vector<std::filesystem::path> dirs;
-  for (const auto& d : config_.log_dirs()) {
-    std::error_code ec;
-    auto path = std::filesystem::absolute(d, ec).lexically_normal();
-    if (!path.has_filename()) path = path.parent_path();
-    dirs.push_back(path);
-  }
+  for (const auto& d : config_.log_dirs()) dirs.push_back(normal_directory(d));
   return dirs;
 }
 

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 
+#include "base/paths.h"
 #include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
@@ -37,13 +38,9 @@ asio::awaitable<protocol::AlterReplicaLogDirsResponse> handle_alter_replica_log_
   };
   const auto& log_dirs = broker.partition_manager().log_dirs();
   for (const auto& dir : request.dirs) {
-    std::filesystem::path path(dir.path);
+    // Kafka compares absolute paths: a relative one is no log directory.
     std::optional<size_t> index;
-    if (path.is_absolute()) {
-      path = path.lexically_normal();
-      if (!path.has_filename()) path = path.parent_path();
-      index = log_dirs.index_of(path);
-    }
+    if (std::filesystem::path(dir.path).is_absolute()) index = log_dirs.index_of(normal_directory(dir.path));
     for (const auto& t : dir.topics) {
       auto info = broker.topics().find(t.name);
       for (int32_t p : t.partitions) {
