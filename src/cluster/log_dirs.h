@@ -67,8 +67,6 @@ class LogDirs {
   static std::string delete_name(const std::string& key, const std::string& id) { return key + "." + id + "-delete"; }
 
   const std::vector<LogDir>& dirs() const { return dirs_; }
-  // The first directory (meta/ lives there).
-  const std::filesystem::path& first() const { return dirs_.front().path; }
 
   // Whether `name` is a partition directory's name: "<topic>-<digits>".
   static bool is_partition_dir_name(const std::string& name);
@@ -83,6 +81,12 @@ class LogDirs {
   bool any_offline_ = false;
 };
 
+// Before anything is written at start-up: throws std::runtime_error when a
+// directory other than the first holds meta/ (the broker's own state, kept
+// in the first only): log.dirs was reordered, and the broker would begin an
+// empty catalogue beside its data.
+void check_log_dir_order(storage::Env& env, const std::vector<std::filesystem::path>& dirs);
+
 // At start-up, once the first directory's identity (`identity`) is settled:
 // creates each further directory, checks its meta.properties against
 // `identity` (throws std::runtime_error, as for the first, when it belongs to
@@ -90,12 +94,6 @@ class LogDirs {
 // <first>/meta/log-dirs. A directory recorded there that has lost its
 // meta.properties, or one that cannot be created or written, is offline
 // (logged). The first directory is always online (the broker needs it).
-// Before anything is written at start-up: throws std::runtime_error when a
-// directory other than the first holds meta/ (the broker's own state, kept
-// in the first only): log.dirs was reordered, and the broker would begin an
-// empty catalogue beside its data.
-void check_log_dir_order(storage::Env& env, const std::vector<std::filesystem::path>& dirs);
-
 std::vector<LogDir> check_log_dirs(storage::Env& env, const std::vector<std::filesystem::path>& dirs,
                                    const NodeMeta& identity);
 

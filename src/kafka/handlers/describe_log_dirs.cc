@@ -64,8 +64,8 @@ asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(Requ
     auto collect = [&broker, s, &wanted]() { return replica_sizes(broker, s, wanted); };
     sizes.merge(co_await on_shard(broker.shards().at(s), collect));
   }
+  // One result per log directory, in log.dirs' order.
   const auto& log_dirs = broker.partition_manager().log_dirs();
-  std::map<std::filesystem::path, protocol::DescribeLogDirsResponse::DescribeLogDirsResult*> by_path;
   for (const auto& d : log_dirs.dirs()) {
     auto& dir = response.results.emplace_back();
     dir.log_dir = d.path.string();
@@ -80,14 +80,12 @@ asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(Requ
       dir.usable_bytes = static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
     }
   }
-  for (size_t i = 0; i < log_dirs.dirs().size(); ++i) by_path[log_dirs.dirs()[i].path] = &response.results[i];
   // Sorted by topic, then partition (the map's order).
   for (const auto& [key, size] : sizes) {
     auto where = log_dirs.find(key.first + "-" + std::to_string(key.second));
-    if (!where) continue;
-    auto it = by_path.find(where->parent_path());
-    if (it == by_path.end()) continue;
-    auto& dir = *it->second;
+    auto index = where ? log_dirs.index_of(where->parent_path()) : std::nullopt;
+    if (!index) continue;
+    auto& dir = response.results[*index];
     if (dir.topics.empty() || dir.topics.back().name != key.first) dir.topics.emplace_back().name = key.first;
     auto& p = dir.topics.back().partitions.emplace_back();
     p.partition_index = key.second;
@@ -100,9 +98,9 @@ asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(Requ
   // (runnel copies files, so there is no offset to count a lag in).
   std::set<std::pair<std::string, int32_t>> asked(wanted.begin(), wanted.end());
   for (const auto& move : broker.partition_manager().replica_moves()) {
-    auto it = by_path.find(move.to);
-    if (it == by_path.end() || !asked.count({move.topic, move.partition})) continue;
-    auto& topics = it->second->topics;
+    auto index = log_dirs.index_of(move.to);
+    if (!index || !asked.count({move.topic, move.partition})) continue;
+    auto& topics = response.results[*index].topics;
     auto t = std::find_if(topics.begin(), topics.end(), [&](const auto& x) { return x.name == move.topic; });
     if (t == topics.end()) (t = topics.emplace(topics.end()))->name = move.topic;
     auto& p = t->partitions.emplace_back();
