@@ -13,10 +13,6 @@ namespace {
 
 constexpr const char* kKnownDirsFile = "log-dirs";  // under <first>/meta
 
-std::string as_text(const std::vector<uint8_t>& bytes) {
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
 bool write_text(storage::Env& env, const std::filesystem::path& path, const std::string& text) {
   return env.write_file_atomic(path, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
 }
@@ -160,12 +156,8 @@ std::vector<LogDir> check_log_dirs(storage::Env& env, const std::vector<std::fil
   out.push_back({dirs.front(), true});
   const auto known_path = dirs.front() / "meta" / kKnownDirsFile;
   std::set<std::string> known;
-  if (std::vector<uint8_t> bytes; env.read_file(known_path, bytes)) {
-    auto text = as_text(bytes);
-    size_t start = 0;
-    for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
-      if (nl > start) known.insert(text.substr(start, nl - start));
-  }
+  if (std::vector<uint8_t> bytes; env.read_file(known_path, bytes))
+    known = parse_log_dir_list(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   std::set<std::string> formatted;  // the new list: the configured directories that are formatted
   for (size_t i = 1; i < dirs.size(); ++i) {
     const auto& dir = dirs[i];
@@ -199,9 +191,7 @@ std::vector<LogDir> check_log_dirs(storage::Env& env, const std::vector<std::fil
     out.push_back(std::move(state));
   }
   if (formatted != known && env.create_dirs(known_path.parent_path())) {
-    std::string text;
-    for (const auto& d : formatted) text += d + "\n";
-    if (!write_text(env, known_path, text))
+    if (!write_text(env, known_path, format_log_dir_list(formatted)))
       spdlog::warn("cannot write {}: {}", known_path.string(), std::strerror(errno));
   }
   return out;

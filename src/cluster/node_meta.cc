@@ -85,6 +85,23 @@ bool store_node_meta(storage::Env& env, const std::filesystem::path& data_dir, c
                                {reinterpret_cast<const uint8_t*>(legacy.data()), legacy.size()});
 }
 
+std::string format_log_dir_list(const std::set<std::string>& dirs) {
+  std::string text;
+  for (const auto& d : dirs) text += d + "\n";
+  return text;
+}
+
+std::set<std::string> parse_log_dir_list(std::string_view text) {
+  std::set<std::string> out;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    auto line = text.substr(0, nl);
+    if (!line.empty()) out.emplace(line);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  }
+  return out;
+}
+
 std::string random_cluster_id() {
   static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::random_device rd;

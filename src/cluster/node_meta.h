@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "storage/env.h"
@@ -35,6 +36,12 @@ bool store_node_meta(storage::Env& env, const std::filesystem::path& data_dir, c
 // version=1, a cluster.id and a node.id or broker.id); both pure.
 std::string format_node_meta(const NodeMeta& meta);
 std::optional<NodeMeta> parse_node_meta(std::string_view text);
+
+// The text of <first log dir>/meta/log-dirs (the further log directories
+// the broker has formatted, cluster/log_dirs.h): one absolute path per line.
+// The parser keeps every non-empty line; both pure.
+std::string format_log_dir_list(const std::set<std::string>& dirs);
+std::set<std::string> parse_log_dir_list(std::string_view text);
 
 // A fresh cluster id as Kafka makes them: 16 random bytes, URL-safe base64, 22 characters.
 std::string random_cluster_id();

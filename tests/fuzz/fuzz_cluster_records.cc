@@ -30,6 +30,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = metadata::decode_producer_ids(metadata::encode_producer_ids(*next));
     if (!again || *again != *next) __builtin_trap();
   }
+  {
+    auto dirs = parse_log_dir_list(text);
+    if (parse_log_dir_list(format_log_dir_list(dirs)) != dirs) __builtin_trap();
+  }
   if (auto meta = parse_node_meta(text)) {
     auto again = parse_node_meta(format_node_meta(*meta));
     if (!again || again->node_id != meta->node_id || again->cluster_id != meta->cluster_id) __builtin_trap();

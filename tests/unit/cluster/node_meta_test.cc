@@ -17,6 +17,14 @@ TEST(NodeMeta, RoundTripsKafkasFormat) {
   EXPECT_EQ(parsed->node_id, 3);
 }
 
+TEST(NodeMeta, LogDirListRoundTrips) {
+  std::set<std::string> dirs{"/disk1/runnel", "/disk2/runnel"};
+  EXPECT_EQ(format_log_dir_list(dirs), "/disk1/runnel\n/disk2/runnel\n");
+  EXPECT_EQ(parse_log_dir_list(format_log_dir_list(dirs)), dirs);
+  EXPECT_EQ(parse_log_dir_list("\n/a\n\n/b"), (std::set<std::string>{"/a", "/b"}));
+  EXPECT_TRUE(parse_log_dir_list("").empty());
+}
+
 TEST(NodeMeta, ReadsWhatKafkaWrites) {
   // kafka-storage format (KRaft) and ZooKeeper-era brokers.
   auto kraft = parse_node_meta(
