@@ -195,49 +195,74 @@ def ceiling(directory):
     return {"best_mb_per_s": max(shapes.values()), "shapes": shapes}
 
 
-def failover(cluster):
+def failover(cluster, topic, how):
+    """The leader of a one-partition RF 3 topic goes (`how`: "kill -9", or
+    "stop": SIGTERM, a clean stop with its controlled shutdown) while one
+    producer sends acks=all records one at a time: the time from the event to
+    the first ack of a record sent after it, and the longest wait between two
+    acks from the event until 3 s later."""
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
     a = KafkaAdminClient(bootstrap_servers=cluster.bootstrap)
-    a.create_topics([NewTopic("failover", 1, 3, topic_configs={"min.insync.replicas": "2"})])
+    a.create_topics([NewTopic(topic, 1, 3, topic_configs={"min.insync.replicas": "2"})])
     a.close()
     def state():
         for n, b in cluster.brokers.items():
-            v = b.alive() and cluster.view(n, ["failover"])
-            if v:
-                return v[2]["failover"][1][0]
+            v = b.alive() and cluster.view(n, [topic])
+            if v and topic in v[2]:
+                return v[2][topic][1][0]
         return (0, -1, [], [])
     wait_for(lambda: len(state()[3]) == 3)
     leader = state()[1]
     prod = KafkaProducer(bootstrap_servers=cluster.bootstrap, acks="all", retries=1000, retry_backoff_ms=50,
                          request_timeout_ms=30000, max_block_ms=30000, linger_ms=0)
     for i in range(20):
-        prod.send("failover", value=b"warm-%d" % i, partition=0).get(timeout=10)
-    killed = {}
+        prod.send(topic, value=b"warm-%d" % i, partition=0).get(timeout=10)
+    event = {}
 
-    def kill_soon():
+    def act_soon():
         time.sleep(0.5)
-        killed["at"] = time.monotonic()
-        cluster.brokers[leader].kill9()
-    threading.Thread(target=kill_soon).start()
+        event["at"] = time.monotonic()
+        if how == "stop":
+            cluster.brokers[leader].stop()
+        else:
+            cluster.brokers[leader].kill9()
+    threading.Thread(target=act_soon).start()
     first_after = None
+    acks = []
     i = 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         sent = time.monotonic()
-        prod.send("failover", value=b"r-%d" % i, partition=0).get(timeout=60)
+        prod.send(topic, value=b"r-%d" % i, partition=0).get(timeout=60)
+        acks.append(time.monotonic())
         i += 1
-        if "at" in killed and sent >= killed["at"]:
-            first_after = time.monotonic()
-            break
-        if "at" in killed and first_after is None and time.monotonic() > killed["at"]:
-            # This send straddled the kill: its ack came from the new leader.
-            first_after = time.monotonic()
+        if "at" in event and first_after is None and acks[-1] > event["at"]:
+            first_after = acks[-1]  # a send after the event, or one straddling it (acked by the new leader)
+        if first_after is not None and acks[-1] > event["at"] + 3:
             break
     prod.close()
     new_leader = wait_for(lambda: state()[1] not in (leader, -1) and state()[1], timeout=10)
-    return {"killed": leader, "new_leader": new_leader,
-            "kill_to_first_ack_ms": round((first_after - killed["at"]) * 1000) if first_after else None}
+    window = [t for t in acks if t >= event["at"]]
+    gaps = [b - a for a, b in zip([event["at"]] + window, window)]
+    return {"how": how, "old_leader": leader, "new_leader": new_leader,
+            "event_to_first_ack_ms": round((first_after - event["at"]) * 1000) if first_after else None,
+            "max_ack_gap_ms": round(max(gaps) * 1000) if gaps else None,
+            "acks_in_3s": len(window)}
+
+
+def failovers(c):
+    """A clean stop of a leader, then (once the stopped broker is back) a kill -9."""
+    out = {"stop": failover(c, "failover-stop", "stop")}
+    stopped = out["stop"]["old_leader"]
+    c.brokers[stopped].restart()
+
+    def in_sync():
+        v = c.view(stopped, ["failover-stop"])
+        return v and all(len(s[3]) == 3 for s in v[2]["failover-stop"][1].values())
+    wait_for(in_sync, timeout=30)
+    out["kill -9"] = failover(c, "failover-kill", "kill -9")
+    return out
 
 
 def leader_of(c, topic):
@@ -288,7 +313,7 @@ def run_workloads(results, prefix, bench_bin, workloads, with_failover, with_lat
             latency_rows(results, "RF 3", bench_bin, c.bootstrap, "rf3-latency",
                          results.get(prefix + "rf3 100B", {}).get("records_per_s"), admins, leader_of(c, "rf3-latency"))
         if with_failover:
-            results["failover"] = failover(c)
+            results["failover"] = failovers(c)
     finally:
         c.cleanup()
 
@@ -323,11 +348,21 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--records", type=int, default=300000)
     ap.add_argument("--json")
+    ap.add_argument("--failover-only", action="store_true",
+                    help="only the leader's clean stop and kill -9 on three brokers")
     args = ap.parse_args()
     runnel = os.environ.get("RUNNEL_BIN", os.path.join(args.build, "runnel"))
     os.environ["RUNNEL_BIN"] = os.path.abspath(runnel)
     bench_bin = os.environ.get("BENCH_BIN", os.path.join(args.build, "runnel-bench"))
     results = {}
+    if args.failover_only:
+        with Cluster(3, sets={"default.replication.factor": 3, "min.insync.replicas": 2}) as c:
+            results["failover"] = failovers(c)
+        print("failover: %s" % results["failover"])
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+        return
     workloads = [("100B", 100, args.records, 1), ("1KiB", 1024, max(args.records // 4, 1000), 16)]
 
     disk_dir = tempfile.gettempdir()

@@ -292,6 +292,7 @@ int serve(const ServeFlags& flags) {
     }
   }
   spdlog::info("received signal {}, shutting down", signal_number);
+  broker.controlled_shutdown();
   tls_reloader->stop();
   memory_trimmer.stop();
   admin_server.stop();

@@ -3,6 +3,8 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <iterator>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -16,6 +18,13 @@ namespace runnel::cluster {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The brokers of `all` not in `some`.
+std::set<int32_t> without(const std::set<int32_t>& all, const std::set<int32_t>& some) {
+  std::set<int32_t> out;
+  std::set_difference(all.begin(), all.end(), some.begin(), some.end(), std::inserter(out, out.end()));
+  return out;
+}
 
 }  // namespace
 
@@ -133,6 +142,67 @@ etcd::Status ControlPlane::start(metadata::BrokerRecord self) {
   return etcd::Status::ok();
 }
 
+void ControlPlane::announce_controlled_shutdown() {
+  auto marked = self_;
+  marked.in_controlled_shutdown = true;
+  const auto key = keys_.broker(self_.node_id);
+  etcd::TxnResponse txn;
+  // Only over this registration (its create revision is the broker epoch):
+  // never over a newer one of the same node.
+  auto status = client_.txn({etcd::Compare::create_revision(key, registered_revision_)},
+                            {etcd::Op::put(key, metadata::encode_broker(marked), lease_->id())}, {}, txn);
+  if (!status.is_ok() || !txn.succeeded) return;  // the next pass retries
+  self_ = std::move(marked);
+  spdlog::info("node {}: controlled shutdown: asking the controller to move its leaderships", self_.node_id);
+}
+
+ControlPlane::HandOver ControlPlane::hand_over_state() const {
+  HandOver out;
+  const int32_t self = options_.node_id;
+  auto me = cache_->broker(NodeId(self));
+  out.announced = me && me->in_controlled_shutdown;
+  const auto eligible = without(live_brokers(), stopping_brokers());
+  for (const auto& view : cache_->topics()) {
+    for (const auto& state : view.partitions) {
+      const bool in_isr = std::find(state.isr.begin(), state.isr.end(), self) != state.isr.end();
+      if (state.leader == self) {
+        bool successor = std::any_of(state.isr.begin(), state.isr.end(),
+                                     [&](int32_t id) { return id != self && eligible.count(id); });
+        ++(successor ? out.pending : out.kept);
+      } else if (in_isr && eligible.count(state.leader)) {
+        ++out.pending;
+      }
+    }
+  }
+  return out;
+}
+
+void ControlPlane::controlled_shutdown() {
+  if (!options_.controlled_shutdown || !registered_ || fenced()) return;
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + std::chrono::seconds(options_.session_ttl_seconds);
+  const auto before = hand_over_state();
+  shutdown_requested_ = true;
+  wake();
+  HandOver now = before;
+  while (!(now.announced && now.pending == 0)) {
+    if (std::chrono::steady_clock::now() >= deadline || fenced()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    now = hand_over_state();
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  if (now.announced && now.pending == 0)
+    spdlog::info(
+        "node {}: controlled shutdown complete in {} ms: {} leaderships and ISR places handed over, {} partitions "
+        "stay led here until it leaves (no other live replica in sync)",
+        options_.node_id, ms.count(), before.pending, now.kept);
+  else
+    spdlog::warn(
+        "node {}: controlled shutdown incomplete after {} ms ({}): {} leaderships or ISR places not handed over; "
+        "the lease's end moves them",
+        options_.node_id, ms.count(), fenced() ? "fenced" : "no controller acted in time", now.pending);
+}
+
 void ControlPlane::stop() {
   {
     std::lock_guard lock(mu_);
@@ -219,6 +289,7 @@ bool ControlPlane::reconcile() {
     if (client_.range(keys_.broker(self_.node_id), {}, current).is_ok() && current.kvs.empty()) registered_ = false;
   }
   if (!registered_ && !register_self()) return false;
+  if (shutdown_requested_ && !self_.in_controlled_shutdown) announce_controlled_shutdown();
   unfence_when_caught_up();
   campaign();
   if (is_controller_) elect_leaders();
@@ -339,6 +410,8 @@ void ControlPlane::elect_leaders() {
   if (!client_.range(keys_.controller(), {}, now).is_ok()) return;
   if (!cache_->wait_for_revision(now.revision, std::chrono::seconds(2))) return;
   const std::set<int32_t> live = live_brokers();
+  const std::set<int32_t> stopping = stopping_brokers();
+  const std::set<int32_t> eligible = without(live, stopping);
   const auto checked_at = std::chrono::steady_clock::now();
   const bool prefer = options_.preferred_leader_interval.count() > 0 &&
                       checked_at - last_preferred_check_ >= options_.preferred_leader_interval;
@@ -346,9 +419,9 @@ void ControlPlane::elect_leaders() {
   for (const auto& view : cache_->topics()) {
     for (int32_t p = 0; p < static_cast<int32_t>(view.partitions.size()); ++p) {
       const auto& current = view.partitions[p];
-      auto next =
-          controller::elect_leader(current, view.record.replicas[p], live, unclean_election_enabled(view.record));
-      if (!next && prefer) next = controller::prefer_leader(current, view.record.replicas[p], live);
+      auto next = controller::elect_leader(current, view.record.replicas[p], live, stopping,
+                                           unclean_election_enabled(view.record));
+      if (!next && prefer) next = controller::prefer_leader(current, view.record.replicas[p], eligible);
       if (!next) continue;
       const auto key = keys_.partition(view.name, p);
       etcd::TxnResponse txn;
@@ -396,11 +469,14 @@ ErrorCode ControlPlane::alter_isr(const std::string& topic, PartitionId partitio
   if (!state || state->leader != options_.node_id || state->leader_epoch != leader_epoch)
     return ErrorCode::FENCED_LEADER_EPOCH;
   if (state->isr == isr) return ErrorCode::NONE;
-  // As KRaft's controller: a broker that is not registered (dead, or fenced
-  // by an expired lease) may not join an ISR.
+  // As KRaft's controller (KIP-841): a broker that is not registered (dead,
+  // or fenced by an expired lease) or is in controlled shutdown may not join
+  // an ISR.
   for (int32_t node : isr) {
     bool was_in = std::find(state->isr.begin(), state->isr.end(), node) != state->isr.end();
-    if (!was_in && !cache_->broker(NodeId(node))) return ErrorCode::INELIGIBLE_REPLICA;
+    if (was_in) continue;
+    auto broker = cache_->broker(NodeId(node));
+    if (!broker || broker->in_controlled_shutdown) return ErrorCode::INELIGIBLE_REPLICA;
   }
   auto next = *state;
   next.isr = isr;
@@ -495,18 +571,20 @@ ErrorCode ControlPlane::elect_one_on_request(const std::string& topic, int32_t p
   const auto& current = view->partitions[partition];
   const auto& replicas = view->record.replicas[partition];
   const std::set<int32_t> live = live_brokers();
+  const std::set<int32_t> stopping = stopping_brokers();
+  const std::set<int32_t> eligible = without(live, stopping);  // who may be elected
   const bool leader_live = current.leader >= 0 && live.count(current.leader);
   std::optional<metadata::PartitionState> next;
   if (!unclean) {
     if (leader_live && !replicas.empty() && current.leader == replicas.front()) return ErrorCode::ELECTION_NOT_NEEDED;
-    next = controller::prefer_leader(current, replicas, live);
+    next = controller::prefer_leader(current, replicas, eligible);
     // Kafka's preferred election falls back to another live ISR member for
     // a partition whose leader is gone.
-    if (!next && !leader_live) next = controller::elect_leader(current, replicas, live, /*unclean=*/false);
+    if (!next && !leader_live) next = controller::elect_leader(current, replicas, live, stopping, /*unclean=*/false);
     if (!next || next->leader < 0) return ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE;
   } else {
     if (leader_live) return ErrorCode::ELECTION_NOT_NEEDED;
-    next = controller::elect_leader(current, replicas, live, /*unclean=*/true);
+    next = controller::elect_leader(current, replicas, live, stopping, /*unclean=*/true);
     if (!next || next->leader < 0) return ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE;
   }
   if (auto error = write_partition_state(topic, partition, current, *next); error != ErrorCode::NONE) return error;
@@ -534,9 +612,17 @@ std::set<int32_t> ControlPlane::live_brokers() const {
   return out;
 }
 
+std::set<int32_t> ControlPlane::stopping_brokers() const {
+  std::set<int32_t> out;
+  for (const auto& b : cache_->brokers())
+    if (b.in_controlled_shutdown) out.insert(b.node_id);
+  return out;
+}
+
 std::vector<controller::BrokerSlot> ControlPlane::live_slots() const {
   std::vector<controller::BrokerSlot> out;
-  for (const auto& b : cache_->brokers()) out.push_back({b.node_id, b.rack});
+  for (const auto& b : cache_->brokers())
+    if (!b.in_controlled_shutdown) out.push_back({b.node_id, b.rack});
   return out;
 }
 

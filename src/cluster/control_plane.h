@@ -112,6 +112,18 @@ class ControlPlane {
   // another live broker holds this node id past the start-up timeout.
   etcd::Status start(metadata::BrokerRecord self);
 
+  // Kafka's controlled shutdown (controlled.shutdown.enable), before the
+  // listeners close: marks the registration in controlled shutdown, so that
+  // the controller moves this broker's leaderships to other in-sync replicas
+  // and takes it out of the ISRs while it still serves (clients follow the
+  // new leaders through NOT_LEADER_OR_FOLLOWER and Metadata), and waits
+  // until its cache shows that done, for at most the session timeout (the
+  // lease's expiry would have moved them by then). Partitions that no other
+  // live replica of the ISR can lead stay led here until stop(). Does
+  // nothing when disabled, fenced or not registered. Blocking; call it from
+  // the owning thread, then stop().
+  void controlled_shutdown();
+
   // Leaves the cluster: revokes the lease, so that the registration and any
   // controller claim go at once rather than after the TTL.
   void stop();
@@ -307,8 +319,21 @@ class ControlPlane {
                                   const metadata::PartitionState& next);
   // The registered brokers (a broker is live while its lease keeps its
   // registration), as node ids and as slots for the replica assignment.
+  // Brokers in controlled shutdown are live, are not among the slots (they
+  // get no new replicas) and are also in stopping_brokers().
   std::set<int32_t> live_brokers() const;
+  std::set<int32_t> stopping_brokers() const;
   std::vector<controller::BrokerSlot> live_slots() const;
+  // controlled_shutdown(): marks the registration (the supervisor's, once
+  // asked: it owns the lease).
+  void announce_controlled_shutdown();
+  // What controlled_shutdown() still waits for, as the cache shows it.
+  struct HandOver {
+    bool announced = false;  // the cache shows the registration marked
+    size_t pending = 0;      // led here, or in an ISR here, with someone else to take over
+    size_t kept = 0;         // led here with nobody else in sync to take over
+  };
+  HandOver hand_over_state() const;
   // Whether `record`'s partitions may have an unclean leader election
   // (ControlPlaneOptions::unclean_leader_election).
   bool unclean_election_enabled(const metadata::TopicRecord& record) const;
@@ -335,6 +360,8 @@ class ControlPlane {
   std::atomic<bool> is_controller_{false};
   std::atomic<bool> registered_{false};
   std::atomic<bool> fenced_{false};
+  // controlled_shutdown() asked for the registration to be marked.
+  std::atomic<bool> shutdown_requested_{false};
   // The current lease's valid_until_ns, written by its keeper, read by
   // fenced() on any thread.
   std::atomic<int64_t> lease_valid_until_ns_{0};

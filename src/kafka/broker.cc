@@ -794,6 +794,10 @@ void Broker::start() {
   partitions_.start_timers();
 }
 
+void Broker::controlled_shutdown() {
+  if (control_plane_) control_plane_->controlled_shutdown();
+}
+
 void Broker::stop() {
   if (control_plane_) control_plane_->stop();
   if (!shards_started_) {

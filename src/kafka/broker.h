@@ -54,6 +54,11 @@ class Broker {
   // partition that cannot be opened is logged and left offline: the broker
   // never refuses to start over one partition.
   void start();
+  // In a cluster, before the listeners close: Kafka's controlled shutdown
+  // (cluster::ControlPlane::controlled_shutdown), so that this broker's
+  // leaderships move while it still serves. Blocking, at most the session
+  // timeout; nothing on a single node.
+  void controlled_shutdown();
   // Clean shutdown: seals the partitions changed in this run, makes everything
   // durable with one syncfs, writes their clean-shutdown markers and stops the
   // shards. Partitions never written since start-up are not touched.

@@ -46,6 +46,23 @@ std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionSt
   return next;
 }
 
+std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionState& current,
+                                                     const std::vector<int32_t>& replicas,
+                                                     const std::set<int32_t>& live, const std::set<int32_t>& stopping,
+                                                     bool unclean) {
+  if (!stopping.empty()) {
+    std::set<int32_t> eligible;
+    for (int32_t id : live)
+      if (!stopping.count(id)) eligible.insert(id);
+    // Clean only: a stopping broker still holds every committed record, so
+    // nobody outside the ISR may take its place while it is there.
+    auto next = elect_leader(current, replicas, eligible, /*unclean=*/false);
+    if (!next || next->leader >= 0) return next;
+  }
+  // Nobody but a stopping broker can lead: it counts as live until it goes.
+  return elect_leader(current, replicas, live, unclean);
+}
+
 std::optional<metadata::PartitionState> prefer_leader(const metadata::PartitionState& current,
                                                       const std::vector<int32_t>& replicas,
                                                       const std::set<int32_t>& live) {

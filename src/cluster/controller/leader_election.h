@@ -8,7 +8,11 @@
 // - with no live ISR member the partition goes offline (leader -1), unless
 //   unclean.leader.election.enable lets any live replica take it, at the
 //   price of losing what only the ISR had;
-// - an offline partition whose ISR member comes back is led by it again.
+// - an offline partition whose ISR member comes back is led by it again;
+// - a broker in controlled shutdown (still live) hands its leaderships to
+//   other ISR members and leaves the ISRs, as KRaft's controller does for a
+//   broker in controlled shutdown; a partition no other live replica of the
+//   ISR can lead stays with it until it goes.
 // Every change bumps the leader epoch (when the leader changes) and the
 // partition epoch (always).
 //
@@ -25,6 +29,13 @@ namespace runnel::cluster::controller {
 std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionState& current,
                                                      const std::vector<int32_t>& replicas,
                                                      const std::set<int32_t>& live, bool unclean);
+// As above, with `stopping` the live brokers in controlled shutdown: they
+// lead nothing and leave the ISR wherever a live broker not stopping can take
+// their place (the first live one of the ISR, in replica order).
+std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionState& current,
+                                                     const std::vector<int32_t>& replicas,
+                                                     const std::set<int32_t>& live, const std::set<int32_t>& stopping,
+                                                     bool unclean);
 
 // Kafka's preferred leader election (auto.leader.rebalance.enable): the
 // first replica of the assignment leads again once it is live and in the

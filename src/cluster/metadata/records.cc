@@ -172,6 +172,7 @@ std::string encode_broker(const BrokerRecord& broker) {
   }
   if (broker.admin)
     doc["admin"] = {{"scheme", broker.admin->scheme}, {"host", broker.admin->host}, {"port", broker.admin->port}};
+  if (broker.in_controlled_shutdown) doc["in_controlled_shutdown"] = true;
   return doc.dump();
 }
 
@@ -214,6 +215,10 @@ std::optional<BrokerRecord> decode_broker(std::string_view text) {
     std::string s = scheme->get<std::string>();
     if (s != "http" && s != "https") return std::nullopt;
     b.admin = BrokerRecord::AdminEndpoint{s, ahost->get<std::string>(), static_cast<int32_t>(*aport)};
+  }
+  if (auto stopping = doc->find("in_controlled_shutdown"); stopping != doc->end()) {
+    if (!stopping->is_boolean()) return std::nullopt;
+    b.in_controlled_shutdown = stopping->get<bool>();
   }
   return b;
 }

@@ -44,6 +44,11 @@ struct BrokerRecord {
     bool operator==(const AdminEndpoint&) const = default;
   };
   std::optional<AdminEndpoint> admin;
+  // In controlled shutdown (KRaft's BrokerRegistration.inControlledShutdown):
+  // the broker is stopping cleanly and waits for the controller to move its
+  // leaderships and take it out of the ISRs. It leads nothing new, joins no
+  // ISR and gets no new replicas meanwhile. False in older records.
+  bool in_controlled_shutdown = false;
 
   bool operator==(const BrokerRecord&) const = default;
 };

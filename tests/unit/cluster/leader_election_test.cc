@@ -55,6 +55,45 @@ TEST(LeaderElection, SingleReplicaPartitionsGoOfflineAndReturn) {
   EXPECT_EQ(*up, state(2, 2, {2}, 2));
 }
 
+TEST(ControlledShutdown, AStoppingLeaderHandsOverToTheIsrAndLeavesIt) {
+  // Broker 1 is stopping: the first other live ISR member, in replica order, leads.
+  auto next = elect_leader(state(1, 3, {1, 3, 2}, 5), {1, 2, 3}, {1, 2, 3}, {1}, false);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, state(2, 4, {3, 2}, 6));
+}
+
+TEST(ControlledShutdown, AStoppingFollowerLeavesTheIsr) {
+  auto next = elect_leader(state(2, 3, {1, 2, 3}, 5), {1, 2, 3}, {1, 2, 3}, {1}, false);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, state(2, 3, {2, 3}, 6));
+  // Out of the ISR already: nothing to do.
+  EXPECT_FALSE(elect_leader(state(2, 3, {2, 3}, 6), {1, 2, 3}, {1, 2, 3}, {1}, false));
+}
+
+TEST(ControlledShutdown, AStoppingLeaderAloneInTheIsrKeepsItUntilItGoes) {
+  // Nobody else is in sync: it goes on leading, even with unclean election
+  // allowed (broker 2 would lose what only 1 has while 1 is still there).
+  EXPECT_FALSE(elect_leader(state(1, 3, {1}, 5), {1, 2}, {1, 2}, {1}, false));
+  EXPECT_FALSE(elect_leader(state(1, 3, {1}, 5), {1, 2}, {1, 2}, {1}, true));
+  // Single replica: the same.
+  EXPECT_FALSE(elect_leader(state(1, 3, {1}, 5), {1}, {1, 2, 3}, {1}, false));
+  // A dead follower still leaves the ISR meanwhile.
+  auto next = elect_leader(state(1, 3, {1, 2}, 5), {1, 2}, {1}, {1}, false);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, state(1, 3, {1}, 6));
+}
+
+TEST(ControlledShutdown, AStoppingBrokerIsNotElectedWhileAnotherCanBe) {
+  // The leader died; 2 is stopping, 3 is not: 3 leads although 2 comes first.
+  auto next = elect_leader(state(1, 3, {1, 2, 3}, 5), {1, 2, 3}, {2, 3}, {2}, false);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, state(3, 4, {3}, 6));
+  // Only the stopping one is in sync: it leads rather than leave the partition offline.
+  auto last = elect_leader(state(1, 3, {1, 2}, 5), {1, 2, 3}, {2, 3}, {2}, false);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(*last, state(2, 4, {2}, 6));
+}
+
 TEST(PreferredLeader, ThePreferredReplicaLeadsAgainOnceLiveAndInSync) {
   auto next = prefer_leader(state(2, 4, {2, 3, 1}, 7), {1, 2, 3}, {1, 2, 3});
   ASSERT_TRUE(next);

@@ -37,6 +37,14 @@ TEST(Records, BrokerRecordsRoundTripAndRejectNonsense) {
   EXPECT_FALSE(decode_broker(R"({"node_id":1,"host":"h","port":1,"admin":{"scheme":"ftp","host":"h","port":1}})"));
   EXPECT_FALSE(decode_broker(R"({"node_id":1,"host":"h","port":1,"admin":{"scheme":"http","host":"h","port":0}})"));
   EXPECT_FALSE(decode_broker(R"({"node_id":1,"host":"h","port":1,"admin":"http://h:1"})"));
+  // A broker in controlled shutdown says so; older records (without the key) are not.
+  EXPECT_FALSE(back->in_controlled_shutdown);
+  BrokerRecord stopping = b;
+  stopping.in_controlled_shutdown = true;
+  auto stopping_back = decode_broker(encode_broker(stopping));
+  ASSERT_TRUE(stopping_back);
+  EXPECT_EQ(*stopping_back, stopping);
+  EXPECT_FALSE(decode_broker(R"({"node_id":1,"host":"h","port":1,"in_controlled_shutdown":1})"));
   EXPECT_FALSE(decode_controller("{\"node_id\":\"1\"}"));
   EXPECT_EQ(decode_controller("{\"node_id\":7}")->node_id, 7);
 }
