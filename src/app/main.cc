@@ -574,6 +574,11 @@ int main(int argc, char** argv) {
       ->add_option("--throttle", reassign_throttle,
                    "Limit the moves' replication to this many bytes/s (KIP-73 throttles)")
       ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()));
+  int64_t reassign_log_dir_throttle = -1;
+  cluster_reassign_cmd
+      ->add_option("--replica-alter-log-dirs-throttle", reassign_log_dir_throttle,
+                   "Limit the copies of replicas moving between log directories to this many bytes/s per broker")
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()));
   cluster_reassign_cmd->add_flag("--verify", reassign_verify,
                                  "Report whether the plan's moves are done; once they are, remove the throttles");
   bool reassign_ignore_racks = false;
@@ -736,8 +741,9 @@ int main(int argc, char** argv) {
       return runnel::app::cluster_reassign_verify(bootstrap, specs, report_json, std::cout, std::cerr);
     return runnel::app::cluster_reassign(
         bootstrap, specs, reassign_cancel, !reassign_keep_factor,
-        reassign_throttle > 0 ? std::optional<int64_t>(reassign_throttle) : std::nullopt, report_json, std::cout,
-        std::cerr);
+        {reassign_throttle > 0 ? std::optional<int64_t>(reassign_throttle) : std::nullopt,
+         reassign_log_dir_throttle > 0 ? std::optional<int64_t>(reassign_log_dir_throttle) : std::nullopt},
+        report_json, std::cout, std::cerr);
   }
   if (cluster_log_dirs_cmd->parsed())
     return runnel::app::cluster_log_dirs(bootstrap, log_dirs_brokers, log_dirs_topics, report_json, std::cout,

@@ -188,10 +188,11 @@ int cluster_reassign_generate(const std::string& bootstrap, const std::vector<st
 }
 
 int cluster_reassign(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool cancel,
-                     bool allow_replication_factor_change, std::optional<int64_t> throttle, bool json,
+                     bool allow_replication_factor_change, const ReassignThrottles& throttles, bool json,
                      std::ostream& out, std::ostream& err) {
   try {
     AdminClient client(bootstrap);
+    const auto& throttle = throttles.replication;
     if (throttle && !cancel) {
       std::vector<std::string> topics;
       for (const auto& spec : specs)
@@ -250,6 +251,21 @@ int cluster_reassign(const std::string& bootstrap, const std::vector<Reassignmen
                        {"message", p.error_message.value_or("")}});
         rows.push_back({t.name, std::to_string(p.partition_index), result});
       }
+    if (!cancel && throttles.log_dirs) {
+      std::set<int32_t> brokers;
+      for (const auto& m : log_dir_moves(specs)) brokers.insert(m.broker);
+      if (!brokers.empty()) {
+        if (auto error =
+                apply_log_dir_throttle(client.metadata(std::vector<std::string>{}), brokers, *throttles.log_dirs);
+            !error.empty()) {
+          err << "Error: cannot set the log directory throttle: " << error << "\n";
+          return 1;
+        }
+        if (!json)
+          out << "Log directory throttle: " << *throttles.log_dirs << " B/s on brokers "
+              << node_ids_cell(std::vector<int32_t>(brokers.begin(), brokers.end())) << "\n";
+      }
+    }
     if (!cancel) {
       for (const auto& m : move_log_dirs(client, specs, std::chrono::seconds(10))) {
         const auto error = static_cast<ErrorCode>(m.error);
@@ -319,7 +335,7 @@ int cluster_reassign_verify(const std::string& bootstrap, const std::vector<Reas
                       "replica on broker " + std::to_string(m.broker) + " in " + m.dir + ": " + m.status});
     }
     bool removed = false;
-    if (all_done) {
+    if (all_done && dirs_done) {
       if (auto error = clear_throttle(bootstrap, metadata, topics); !error.empty())
         err << "Error: cannot remove the throttle: " << error << "\n";
       else

@@ -16,15 +16,20 @@ namespace runnel::app {
 // partitions); prints each partition's outcome (TOPIC PARTITION RESULT; json:
 // [{topic, partition, error, message}]). Exit code 0 when every partition
 // was accepted, 1 otherwise.
-// With `throttle` (bytes/s; not with `cancel`), first sets the move's
-// replication throttle (app/reassign_throttle.h), as
+// With `throttles.replication` (bytes/s; not with `cancel`), first sets the
+// move's replication throttle (app/reassign_throttle.h), as
 // kafka-reassign-partitions.sh --execute --throttle. The specs' log_dirs
 // other than "any" are then sent to each replica's broker
 // (AlterReplicaLogDirs, asked again for up to 10 s while a replica being
 // added does not exist yet), one more row each ({topic, partition, broker,
-// log_dir, error} in json).
+// log_dir, error} in json), after `throttles.log_dirs` (bytes/s) is set on
+// those brokers (--replica-alter-log-dirs-throttle).
+struct ReassignThrottles {
+  std::optional<int64_t> replication;
+  std::optional<int64_t> log_dirs;
+};
 int cluster_reassign(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool cancel,
-                     bool allow_replication_factor_change, std::optional<int64_t> throttle, bool json,
+                     bool allow_replication_factor_change, const ReassignThrottles& throttles, bool json,
                      std::ostream& out, std::ostream& err);
 
 // kafka-reassign-partitions.sh --verify: for each partition of `specs`,
@@ -33,9 +38,9 @@ int cluster_reassign(const std::string& bootstrap, const std::vector<Reassignmen
 // [{topic, partition, status}], log_dirs, throttle_removed}), and each
 // replica the plan names a log directory for (complete, in progress, not
 // moving, missing; json log_dirs: [{topic, partition, broker, log_dir,
-// status}]); once every partition is
-// complete, removes the replication throttles (every broker's rates, the
-// plan's topics' replica lists). Exit code 0 when all are complete.
+// status}]); once every partition and replica is
+// complete, removes the throttles (every broker's rates, the plan's topics'
+// replica lists), as Kafka does. Exit code 0 when all are complete.
 int cluster_reassign_verify(const std::string& bootstrap, const std::vector<ReassignmentSpec>& specs, bool json,
                             std::ostream& out, std::ostream& err);
 

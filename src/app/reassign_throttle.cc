@@ -10,6 +10,7 @@ namespace {
 constexpr int8_t kTopicResource = 2, kBrokerResource = 4;
 constexpr const char* kLeaderRate = "leader.replication.throttled.rate";
 constexpr const char* kFollowerRate = "follower.replication.throttled.rate";
+constexpr const char* kLogDirRate = "replica.alter.log.dirs.io.max.bytes.per.second";
 constexpr const char* kLeaderReplicas = "leader.replication.throttled.replicas";
 constexpr const char* kFollowerReplicas = "follower.replication.throttled.replicas";
 
@@ -86,11 +87,26 @@ std::string apply_throttle(const std::string& bootstrap, const protocol::Metadat
   return "";
 }
 
+std::string apply_log_dir_throttle(const protocol::MetadataResponse& metadata, const std::set<int32_t>& brokers,
+                                   int64_t rate) {
+  const auto addresses = broker_addresses(metadata);
+  for (int32_t node : brokers) {
+    const auto address = addresses.find(node);
+    if (address == addresses.end()) return "broker " + std::to_string(node) + ": not registered";
+    if (auto error =
+            alter(address->second, kBrokerResource, std::to_string(node), {{kLogDirRate, std::to_string(rate)}});
+        !error.empty())
+      return "broker " + std::to_string(node) + ": " + error;
+  }
+  return "";
+}
+
 std::string clear_throttle(const std::string& bootstrap, const protocol::MetadataResponse& metadata,
                            const std::set<std::string>& topics) {
   for (const auto& [id, address] : broker_addresses(metadata)) {
     const std::string node = std::to_string(id);
-    if (auto error = alter(address, kBrokerResource, node, {}, {kLeaderRate, kFollowerRate}); !error.empty())
+    if (auto error = alter(address, kBrokerResource, node, {}, {kLeaderRate, kFollowerRate, kLogDirRate});
+        !error.empty())
       return "broker " + node + ": " + error;
   }
   for (const auto& topic : topics)

@@ -36,9 +36,16 @@ ThrottlePlan plan_throttle(const protocol::MetadataResponse& metadata,
 std::string apply_throttle(const std::string& bootstrap, const protocol::MetadataResponse& metadata,
                            const ThrottlePlan& plan, int64_t rate);
 
-// Removes the rates from every broker in `metadata` and the replica lists
-// from `topics`, as --verify does once the moves are done; the first failure
-// as "what: error", or "".
+// Sets replica.alter.log.dirs.io.max.bytes.per.second to `rate` on each of
+// `brokers` (those with a replica moving between its log directories), as
+// --replica-alter-log-dirs-throttle does; the first failure, or "".
+std::string apply_log_dir_throttle(const protocol::MetadataResponse& metadata, const std::set<int32_t>& brokers,
+                                   int64_t rate);
+
+// Removes the rates (both replication sides and the log directory copies')
+// from every broker in `metadata` and the replica lists from `topics`, as
+// --verify does once the moves are done; the first failure as "what:
+// error", or "".
 std::string clear_throttle(const std::string& bootstrap, const protocol::MetadataResponse& metadata,
                            const std::set<std::string>& topics);
 

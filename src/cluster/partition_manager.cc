@@ -469,8 +469,18 @@ void PartitionManager::run_isr_check(int shard_id) {
   });
 }
 
+void PartitionManager::set_log_dir_move_rate(int64_t bytes_per_second) {
+  // 0 holds the copies, as Kafka's quota of 0 does (one byte a second: the
+  // next change of the rate wakes them); IoThrottler takes 0 for no limit.
+  if (bytes_per_second >= replication::ReplicationThrottle::kUnthrottled)
+    move_throttler_.set_rate(0.0);
+  else
+    move_throttler_.set_rate(std::max<double>(1.0, static_cast<double>(bytes_per_second)));
+}
+
 size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) {
   if (stopped_) return 0;
+  moves_stopping_ = true;  // a throttled copy pass must not hold up the stop
   // The cleaner first: its threads wait on the shards, which still run.
   if (cleaner_) cleaner_->stop();
   bool fast = !filesystem_handles_.empty();
@@ -558,7 +568,8 @@ ErrorCode PartitionManager::move_replica(const std::string& topic, int32_t parti
   if (from->parent_path() == dirs[dir_index].path) return ErrorCode::NONE;
   static std::atomic<uint64_t> next_id{0};
   const auto id = std::to_string(wall_clock_ms()) + std::to_string(next_id++);
-  auto copy = std::make_shared<ReplicaCopy>(*from, dirs[dir_index].path / LogDirs::future_name(k, id));
+  auto copy = std::make_shared<ReplicaCopy>(*from, dirs[dir_index].path / LogDirs::future_name(k, id), &move_throttler_,
+                                            &moves_stopping_);
   moves_[k] = {topic, partition, dir_index, id, std::move(copy)};
   lock.unlock();
   spdlog::info("partition {}: moving from {} to {}", k, from->parent_path().string(), dirs[dir_index].path.string());

@@ -194,6 +194,10 @@ class PartitionManager {
   // this node's fetchers, its leader side the Fetch handler's answers to
   // followers. Any thread.
   replication::ReplicationThrottle& replication_throttle() { return throttle_; }
+  // replica.alter.log.dirs.io.max.bytes.per.second: the bytes per second all
+  // moves between log directories copy together, before their last pass
+  // (ReplicationThrottle::kUnthrottled: no limit; 0 holds them). Any thread.
+  void set_log_dir_move_rate(int64_t bytes_per_second);
 
  private:
   using PartitionMap = std::unordered_map<std::string, std::unique_ptr<Partition>>;
@@ -265,7 +269,9 @@ class PartitionManager {
                                                 const storage::CleanedGroup& group);
   void cleaning_done(const LogCleanerService::Candidate& c, const storage::CleanResult& result);
   mutable std::mutex moves_mu_;
-  std::map<std::string, MoveState> moves_;  // by partition key, under moves_mu_
+  std::map<std::string, MoveState> moves_;   // by partition key, under moves_mu_
+  storage::IoThrottler move_throttler_{0};   // every move's early passes
+  std::atomic<bool> moves_stopping_{false};  // stop(): early passes give up
   // The copies' passes, off the shards. Last: destroyed (joined) first.
   asio::thread_pool copy_pool_{1};
 };

@@ -32,8 +32,13 @@ bool is_segment(const std::string& name) { return name.size() > 4 && name.ends_w
 
 }  // namespace
 
-ReplicaCopy::ReplicaCopy(std::filesystem::path from, std::filesystem::path to)
-    : from_(std::move(from)), to_(std::move(to)) {}
+// Under a throttle, copied in steps this large at most, so that the rate
+// is kept smoothly and a stop is heard within one.
+constexpr uint64_t kThrottledStep = 256 << 10;
+
+ReplicaCopy::ReplicaCopy(std::filesystem::path from, std::filesystem::path to, storage::IoThrottler* throttler,
+                         const std::atomic<bool>* stop)
+    : from_(std::move(from)), to_(std::move(to)), throttler_(throttler), stop_(stop) {}
 
 bool ReplicaCopy::copy_file(const std::string& name, bool whole, std::string* error) {
   Fd in(::open((from_ / name).c_str(), O_RDONLY | O_CLOEXEC));
@@ -54,9 +59,15 @@ bool ReplicaCopy::copy_file(const std::string& name, bool whole, std::string* er
     return fail(error, "cannot truncate " + (to_ / name).string());
   auto in_off = static_cast<loff_t>(start), out_off = static_cast<loff_t>(start);
   while (static_cast<uint64_t>(in_off) < size) {
+    const bool limited = throttled_ && throttler_ && throttler_->limited();
+    if (throttled_ && stop_ && stop_->load()) {
+      errno = ECANCELED;
+      return fail(error, "the broker is stopping");
+    }
+    const uint64_t step = std::min(size - static_cast<uint64_t>(in_off), limited ? kThrottledStep : UINT64_MAX);
     ssize_t n = -1;
     if (use_copy_file_range_) {
-      n = ::copy_file_range(in.fd, &in_off, out.fd, &out_off, size - static_cast<uint64_t>(in_off), 0);
+      n = ::copy_file_range(in.fd, &in_off, out.fd, &out_off, step, 0);
       // Two file systems (two disks): Linux 5.19+ refuses copy_file_range
       // between them unless their type implements it (ext4 does not).
       if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
@@ -65,8 +76,7 @@ bool ReplicaCopy::copy_file(const std::string& name, bool whole, std::string* er
       }
     } else {
       if (buffer_.empty()) buffer_.resize(1 << 20);
-      n = ::pread(in.fd, buffer_.data(), std::min<uint64_t>(buffer_.size(), size - static_cast<uint64_t>(in_off)),
-                  in_off);
+      n = ::pread(in.fd, buffer_.data(), std::min<uint64_t>(buffer_.size(), step), in_off);
       for (ssize_t written = 0; n > 0 && written < n;) {
         auto w = ::pwrite(out.fd, buffer_.data() + written, static_cast<size_t>(n - written), out_off + written);
         if (w < 0) return fail(error, "cannot write " + (to_ / name).string());
@@ -80,6 +90,7 @@ bool ReplicaCopy::copy_file(const std::string& name, bool whole, std::string* er
     if (n < 0) return fail(error, "cannot copy " + (from_ / name).string());
     if (n == 0) break;  // cut meanwhile: the last pass copies it whole
     bytes_copied_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    if (limited) throttler_->throttle(static_cast<uint64_t>(n), stop_);
   }
   copied_[name] = {st.st_ino, static_cast<uint64_t>(in_off)};
   unsynced_.insert(name);
@@ -87,6 +98,7 @@ bool ReplicaCopy::copy_file(const std::string& name, bool whole, std::string* er
 }
 
 bool ReplicaCopy::pass(bool last, bool exact, std::string* error) {
+  throttled_ = !last;
   std::error_code ec;
   std::filesystem::create_directories(to_, ec);
   if (ec) {

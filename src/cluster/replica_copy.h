@@ -8,7 +8,10 @@
 // The last pass runs with the partition closed, so that the copy is exact:
 // it copies the newest segment and every other file whole, tops up the
 // older segments, and removes what the original no longer has. sync()
-// makes the copy durable.
+// makes the copy durable. The early passes keep to `throttler`'s rate
+// (replica.alter.log.dirs.io.max.bytes.per.second, shared by every move of
+// the broker) and give up once `stop` is set; the last, on the shard, copies
+// at full speed.
 //
 // Thread-safety: none; one thread at a time (the passes run off the shard,
 // the last on it).
@@ -22,11 +25,15 @@
 #include <string>
 #include <vector>
 
+#include "storage/io_throttler.h"
+
 namespace runnel::cluster {
 
 class ReplicaCopy {
  public:
-  ReplicaCopy(std::filesystem::path from, std::filesystem::path to);
+  // `throttler` and `stop` (either may be null) outlive the copy.
+  ReplicaCopy(std::filesystem::path from, std::filesystem::path to, storage::IoThrottler* throttler = nullptr,
+              const std::atomic<bool>* stop = nullptr);
 
   // One pass; `last`: the partition is closed and `exact` is wanted (the
   // partition may have been cut since the first pass: everything is copied
@@ -47,6 +54,9 @@ class ReplicaCopy {
   bool copy_file(const std::string& name, bool whole, std::string* error);
 
   std::filesystem::path from_, to_;
+  storage::IoThrottler* throttler_;
+  const std::atomic<bool>* stop_;
+  bool throttled_ = false;  // in an early pass
   std::map<std::string, Copied> copied_;
   std::set<std::string> unsynced_;
   std::atomic<uint64_t> bytes_copied_{0};

@@ -21,7 +21,7 @@ std::optional<int64_t> parse_rate(const std::string& value) {
 }  // namespace
 
 bool is_replication_throttle_key(std::string_view name) {
-  return name == kLeaderThrottleRateKey || name == kFollowerThrottleRateKey;
+  return name == kLeaderThrottleRateKey || name == kFollowerThrottleRateKey || name == kAlterLogDirsRateKey;
 }
 
 void validate_throttle_value(const std::string& key, const std::string& value) {
@@ -41,6 +41,8 @@ ReplicationThrottleRates effective_throttle_rates(const DynamicBrokerConfigs& dy
       if (auto v = parse_rate(it->second)) rates.leader = *v;
     if (auto it = level->find(std::string(kFollowerThrottleRateKey)); it != level->end())
       if (auto v = parse_rate(it->second)) rates.follower = *v;
+    if (auto it = level->find(std::string(kAlterLogDirsRateKey)); it != level->end())
+      if (auto v = parse_rate(it->second)) rates.alter_log_dirs = *v;
   }
   return rates;
 }

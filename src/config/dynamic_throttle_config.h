@@ -7,6 +7,10 @@
 // name, while they are out of the ISR. Kept in the dynamic broker config
 // document (config/dynamic_broker_config.h), per broker or as the cluster
 // default; unset, unthrottled (Kafka's default, Long.MAX_VALUE).
+// replica.alter.log.dirs.io.max.bytes.per.second bounds, the same way, the
+// copy of replicas moving between this broker's log directories
+// (AlterReplicaLogDirs; kafka-reassign-partitions.sh
+// --replica-alter-log-dirs-throttle).
 //
 // Stateless functions over values; thread-safe.
 #include <cstdint>
@@ -21,6 +25,7 @@ namespace runnel {
 
 inline constexpr std::string_view kLeaderThrottleRateKey = "leader.replication.throttled.rate";
 inline constexpr std::string_view kFollowerThrottleRateKey = "follower.replication.throttled.rate";
+inline constexpr std::string_view kAlterLogDirsRateKey = "replica.alter.log.dirs.io.max.bytes.per.second";
 inline constexpr int64_t kUnthrottledRate = std::numeric_limits<int64_t>::max();
 
 bool is_replication_throttle_key(std::string_view name);
@@ -29,8 +34,9 @@ bool is_replication_throttle_key(std::string_view name);
 void validate_throttle_value(const std::string& key, const std::string& value);
 
 struct ReplicationThrottleRates {
-  int64_t leader = kUnthrottledRate;    // bytes/s
-  int64_t follower = kUnthrottledRate;  // bytes/s
+  int64_t leader = kUnthrottledRate;          // bytes/s
+  int64_t follower = kUnthrottledRate;        // bytes/s
+  int64_t alter_log_dirs = kUnthrottledRate;  // bytes/s
 };
 
 // The rates in force on broker `node_id`: its own value, else the cluster

@@ -62,6 +62,7 @@ std::vector<std::string> Broker::install_dynamic_configs(const DynamicBrokerConf
   auto& throttle = partitions_.replication_throttle();
   throttle.set_rate(cluster::replication::ReplicationThrottle::Side::kLeader, rates.leader);
   throttle.set_rate(cluster::replication::ReplicationThrottle::Side::kFollower, rates.follower);
+  partitions_.set_log_dir_move_rate(rates.alter_log_dirs);
   return topics_.set_defaults(defaults);
 }
 

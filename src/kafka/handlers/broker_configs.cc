@@ -49,7 +49,7 @@ std::vector<StaticBrokerKey> static_broker_keys(const BrokerConfig& c) {
 // defaults, nor the log cleaner's, nor connection quotas), in Kafka's order.
 const std::vector<std::string_view>& scalar_keys() {
   static const std::vector<std::string_view> keys = {kFollowerThrottleRateKey, kLeaderThrottleRateKey,
-                                                     kTxnVerificationKey};
+                                                     kAlterLogDirsRateKey, kTxnVerificationKey};
   return keys;
 }
 

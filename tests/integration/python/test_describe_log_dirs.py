@@ -29,7 +29,8 @@ def request(version, topics=None, correlation_id=5):
 
 
 def parse(payload, version):
-    """-> (top-level error or None, [{error, dir, topics: {name: {p: size}}, total, usable}])."""
+    """-> (top-level error or None, [{error, dir, topics: {name: {p: size}}, futures: {name: {p: size}},
+    total, usable}]): futures are the copies of replicas moving into the directory."""
     r = kproto.VersionedReader(payload, version >= 2)
     assert r.correlation_id == 5
     r.i32()  # throttle
@@ -37,17 +38,20 @@ def parse(payload, version):
 
     def partition():
         p, size, lag, future = r.i32(), r.i64(), r.i64(), r.take(1)[0]
-        assert lag == 0 and future == 0
+        assert lag == 0
         r.tags()
-        return p, size
+        return p, size, future
 
     def topic():
-        name, parts = r.string(), dict(r.array(partition))
+        name, parts = r.string(), r.array(partition)
         r.tags()
         return name, parts
 
     def result():
-        out = {"error": r.i16(), "dir": r.string(), "topics": dict(r.array(topic))}
+        out = {"error": r.i16(), "dir": r.string(), "topics": {}, "futures": {}}
+        for name, parts in r.array(topic):
+            for p, size, future in parts:
+                out["futures" if future else "topics"].setdefault(name, {})[p] = size
         if version >= 4:
             out["total"], out["usable"] = r.i64(), r.i64()
         r.tags()

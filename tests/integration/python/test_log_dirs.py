@@ -229,6 +229,38 @@ class LogDirsTest(unittest.TestCase):
         # Asking again: it is there already.
         self.assertEqual(alter_replica_log_dirs(self.broker.port, {other: {TOPIC: [0]}}), {TOPIC: {0: 0}})
 
+    def test_a_throttled_move_copies_at_its_rate_until_the_throttle_goes(self):
+        # replica.alter.log.dirs.io.max.bytes.per.second (set by
+        # kafka-reassign-partitions.sh --replica-alter-log-dirs-throttle):
+        # 6 MB at 200 kB/s take 30 s; the move is still copying after 3 s,
+        # and finishes once the rate is deleted.
+        from test_broker_configs import incremental_alter
+        create_topic(self.broker.bootstrap, TOPIC, 1, {"segment.bytes": "1048576"})
+        home = 0 if partition_dirs(self.dirs[0]) else 1
+        other = os.path.abspath(self.dirs[1 - home])
+        p = producer(self.broker.bootstrap, acks="all")
+        for i in range(6000):
+            p.send(TOPIC, value=b"%05d" % i + b"x" * 1000, partition=0)
+        p.flush(30)
+        p.close(5)
+        rate = "replica.alter.log.dirs.io.max.bytes.per.second"
+        self.assertEqual(incremental_alter(self.broker.port, 4, "0", [(rate, 0, "200000")]), (0, None))
+        self.assertEqual(alter_replica_log_dirs(self.broker.port, {other: {TOPIC: [0]}}), {TOPIC: {0: 0}})
+
+        def copied():
+            futures = [n for n in os.listdir(other) if n.endswith("-future")]
+            return sum(os.path.getsize(os.path.join(other, f, n)) for f in futures
+                       for n in os.listdir(os.path.join(other, f))) if futures else None
+        self.assertTrue(wait_for(lambda: copied(), timeout=10), os.listdir(other))
+        time.sleep(3)
+        self.assertEqual(partition_dirs(other), [], "the move did not keep to its throttle")
+        self.assertLess(copied(), 3 * 1024 * 1024)
+        _, results = describe(self.broker.port, 4)
+        self.assertIn(TOPIC, results[1 - home]["futures"], results)  # DescribeLogDirs: the copy, as the future replica
+        self.assertEqual(incremental_alter(self.broker.port, 4, "0", [(rate, 1, "")]), (0, None))
+        self.assertTrue(wait_for(lambda: partition_dirs(other) == [TOPIC + "-0"], timeout=30), self.broker.log()[-2000:])
+        self.assertEqual(len(read_partition(self.broker.bootstrap, TOPIC, 0)), 6000)
+
     def test_a_replica_moves_to_a_directory_on_another_file_system(self):
         # Two disks are two file systems: the copy cannot use copy_file_range
         # between them on Linux 5.19+ (EXDEV) and falls back to reads and writes.

@@ -311,9 +311,14 @@ class ClusterReassignmentTest(unittest.TestCase):
         self.assertTrue(self.settled("ra-dirs", 1, [1, target]))
         self.assertTrue(holds(dirs[1]) and not holds(dirs[0]), (os.listdir(dirs[0]), os.listdir(dirs[1])))
 
-        # Moved to the first directory while it follows.
-        r = plan(dirs[0])
+        # Moved to the first directory while it follows, under
+        # --replica-alter-log-dirs-throttle: set on the broker whose replica
+        # moves, removed by --verify once the move is done.
+        from test_broker_configs import describe as describe_configs
+        rate = "replica.alter.log.dirs.io.max.bytes.per.second"
+        r = plan(dirs[0], "--replica-alter-log-dirs-throttle", "10000000")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(describe_configs(b.port, 4, str(target), [rate])[1][rate][0], "10000000")
         self.assertTrue(wait_for(lambda: holds(dirs[0]) and not holds(dirs[1]), timeout=30),
                         (os.listdir(dirs[0]), os.listdir(dirs[1])))
         # --verify reports each replica's directory, as the tool does.
@@ -321,6 +326,8 @@ class ClusterReassignmentTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(json.loads(r.stdout)["log_dirs"], [
             {"topic": "ra-dirs", "partition": 0, "broker": target, "log_dir": dirs[0], "status": "complete"}])
+        self.assertTrue(json.loads(r.stdout)["throttle_removed"])
+        self.assertEqual(describe_configs(b.port, 4, str(target), [rate])[1][rate][0], str(2**63 - 1))
         r = plan(dirs[1], "--verify")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertEqual(json.loads(r.stdout)["log_dirs"][0]["status"], "not moving (in %s)" % dirs[0])

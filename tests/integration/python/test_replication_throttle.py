@@ -23,6 +23,7 @@ SET, DELETE = 0, 1
 DEFAULT_SOURCE, DYNAMIC_BROKER, DYNAMIC_DEFAULT_BROKER, DYNAMIC_TOPIC = 5, 2, 3, 1
 UNTHROTTLED = "9223372036854775807"
 RATES = ("follower.replication.throttled.rate", "leader.replication.throttled.rate")
+LOG_DIRS_RATE = "replica.alter.log.dirs.io.max.bytes.per.second"
 
 
 class ThrottleConfigTest(BrokerTestCase):
@@ -30,8 +31,14 @@ class ThrottleConfigTest(BrokerTestCase):
         port = self.broker.port
         err, configs = describe(port, BROKER, "0")
         self.assertEqual(err, 0)
-        for key in RATES:
+        for key in RATES + (LOG_DIRS_RATE,):
             self.assertEqual(configs[key][:3], (UNTHROTTLED, DEFAULT_SOURCE, False))
+        # The copies between log directories' rate: the same kind of key (test_log_dirs uses it).
+        self.assertEqual(incremental_alter(port, BROKER, "0", [(LOG_DIRS_RATE, SET, "4096")]), (0, None))
+        self.assertEqual(describe(port, BROKER, "0", [LOG_DIRS_RATE])[1][LOG_DIRS_RATE][:2], ("4096", DYNAMIC_BROKER))
+        self.assertEqual(incremental_alter(port, BROKER, "0", [(LOG_DIRS_RATE, SET, "-5")]), (
+            42, "Invalid value -5 for configuration %s: Value must be at least 0" % LOG_DIRS_RATE))
+        self.assertEqual(incremental_alter(port, BROKER, "0", [(LOG_DIRS_RATE, DELETE, "")]), (0, None))
         self.assertEqual(incremental_alter(port, BROKER, "0", [(RATES[1], SET, "1048576")]), (0, None))
         self.assertEqual(incremental_alter(port, BROKER, "", [(RATES[1], SET, "2048")]), (0, None))
         _, configs = describe(port, BROKER, "0", [RATES[1]])
