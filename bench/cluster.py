@@ -195,29 +195,34 @@ def ceiling(directory):
     return {"best_mb_per_s": max(shapes.values()), "shapes": shapes}
 
 
-def failover(cluster, topic, how):
-    """The leader of a one-partition RF 3 topic goes (`how`: "kill -9", or
-    "stop": SIGTERM, a clean stop with its controlled shutdown) while one
-    producer sends acks=all records one at a time: the time from the event to
-    the first ack of a record sent after it, and the longest wait between two
-    acks from the event until 3 s later."""
+def failover(cluster, topic, how, partitions=1):
+    """The leader of an RF 3 topic goes (`how`: "kill -9", or "stop":
+    SIGTERM, a clean stop with its controlled shutdown) while one producer
+    sends acks=all records one at a time to the last partition it leads
+    (with many partitions, the last whose leadership moves): the time from
+    the event to the first ack of a record sent after it, and the longest
+    wait between two acks from the event until 3 s later."""
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
     a = KafkaAdminClient(bootstrap_servers=cluster.bootstrap)
-    a.create_topics([NewTopic(topic, 1, 3, topic_configs={"min.insync.replicas": "2"})])
+    a.create_topics([NewTopic(topic, partitions, 3, topic_configs={"min.insync.replicas": "2"})])
     a.close()
-    def state():
+    def states():
         for n, b in cluster.brokers.items():
             v = b.alive() and cluster.view(n, [topic])
-            if v and topic in v[2]:
-                return v[2][topic][1][0]
-        return (0, -1, [], [])
-    wait_for(lambda: len(state()[3]) == 3)
-    leader = state()[1]
+            if v and topic in v[2] and len(v[2][topic][1]) == partitions:
+                return v[2][topic][1]
+        return {p: (0, -1, [], []) for p in range(partitions)}
+    wait_for(lambda: all(len(s[3]) == 3 for s in states().values()), timeout=60)
+    partition = partitions - 1
+    leader = states()[partition][1]
+
+    def state():
+        return states()[partition]
     prod = KafkaProducer(bootstrap_servers=cluster.bootstrap, acks="all", retries=1000, retry_backoff_ms=50,
                          request_timeout_ms=30000, max_block_ms=30000, linger_ms=0)
     for i in range(20):
-        prod.send(topic, value=b"warm-%d" % i, partition=0).get(timeout=10)
+        prod.send(topic, value=b"warm-%d" % i, partition=partition).get(timeout=10)
     event = {}
 
     def act_soon():
@@ -234,7 +239,7 @@ def failover(cluster, topic, how):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         sent = time.monotonic()
-        prod.send(topic, value=b"r-%d" % i, partition=0).get(timeout=60)
+        prod.send(topic, value=b"r-%d" % i, partition=partition).get(timeout=60)
         acks.append(time.monotonic())
         i += 1
         if "at" in event and first_after is None and acks[-1] > event["at"]:
@@ -245,15 +250,15 @@ def failover(cluster, topic, how):
     new_leader = wait_for(lambda: state()[1] not in (leader, -1) and state()[1], timeout=10)
     window = [t for t in acks if t >= event["at"]]
     gaps = [b - a for a, b in zip([event["at"]] + window, window)]
-    return {"how": how, "old_leader": leader, "new_leader": new_leader,
+    return {"how": how, "partitions": partitions, "old_leader": leader, "new_leader": new_leader,
             "event_to_first_ack_ms": round((first_after - event["at"]) * 1000) if first_after else None,
             "max_ack_gap_ms": round(max(gaps) * 1000) if gaps else None,
             "acks_in_3s": len(window)}
 
 
-def failovers(c):
+def failovers(c, partitions=1):
     """A clean stop of a leader, then (once the stopped broker is back) a kill -9."""
-    out = {"stop": failover(c, "failover-stop", "stop")}
+    out = {"stop": failover(c, "failover-stop", "stop", partitions)}
     stopped = out["stop"]["old_leader"]
     c.brokers[stopped].restart()
 
@@ -261,7 +266,7 @@ def failovers(c):
         v = c.view(stopped, ["failover-stop"])
         return v and all(len(s[3]) == 3 for s in v[2]["failover-stop"][1].values())
     wait_for(in_sync, timeout=30)
-    out["kill -9"] = failover(c, "failover-kill", "kill -9")
+    out["kill -9"] = failover(c, "failover-kill", "kill -9", partitions)
     return out
 
 
@@ -350,6 +355,8 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--failover-only", action="store_true",
                     help="only the leader's clean stop and kill -9 on three brokers")
+    ap.add_argument("--failover-partitions", type=int, default=1,
+                    help="with --failover-only: the topics' partitions (the producer writes to the last)")
     args = ap.parse_args()
     runnel = os.environ.get("RUNNEL_BIN", os.path.join(args.build, "runnel"))
     os.environ["RUNNEL_BIN"] = os.path.abspath(runnel)
@@ -357,7 +364,7 @@ def main():
     results = {}
     if args.failover_only:
         with Cluster(3, sets={"default.replication.factor": 3, "min.insync.replicas": 2}) as c:
-            results["failover"] = failovers(c)
+            results["failover"] = failovers(c, args.failover_partitions)
         print("failover: %s" % results["failover"])
         if args.json:
             with open(args.json, "w") as f:
