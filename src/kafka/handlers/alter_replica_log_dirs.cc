@@ -7,10 +7,11 @@
 // directory is offline, REPLICA_NOT_AVAILABLE when the broker holds no
 // replica of the partition. The move itself runs in the background
 // (PartitionManager::move_replica); DescribeLogDirs lists the copy as the
-// future replica meanwhile. The internal topics' replicas are not moved yet
-// (INVALID_TOPIC_EXCEPTION): their coordinators would have to let go of
-// them first. ALTER on the cluster, else CLUSTER_AUTHORIZATION_FAILED for
-// every partition.
+// future replica meanwhile. The internal topics' replicas move too (a disk
+// is emptied of everything): their coordinators look a partition up at
+// each use, so they find the reopened one after the swap (in a cluster they
+// let go of it and load it again, as at any change of leader). ALTER on
+// the cluster, else CLUSTER_AUTHORIZATION_FAILED for every partition.
 #include <filesystem>
 #include <map>
 
@@ -53,8 +54,6 @@ asio::awaitable<protocol::AlterReplicaLogDirsResponse> handle_alter_replica_log_
           error = ErrorCode::KAFKA_STORAGE_ERROR;
         else if (!info || p < 0 || p >= info->partitions)
           error = ErrorCode::REPLICA_NOT_AVAILABLE;
-        else if (info->internal)
-          error = ErrorCode::INVALID_TOPIC_EXCEPTION;
         else
           error = co_await on_shard(broker.owner(t.name, p), [&broker, &t, p, &index]() {
             return broker.partition_manager().move_replica(t.name, p, *index);

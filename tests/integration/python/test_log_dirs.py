@@ -28,7 +28,6 @@ from helpers import create_topic, producer, read_partition
 from test_describe_log_dirs import describe
 
 REPLICA_NOT_AVAILABLE = 9
-INVALID_TOPIC_EXCEPTION = 17
 KAFKA_STORAGE_ERROR = 56
 LOG_DIR_NOT_FOUND = 57
 TOPIC = "jbod"
@@ -260,6 +259,53 @@ class LogDirsTest(unittest.TestCase):
         self.assertEqual(incremental_alter(self.broker.port, 4, "0", [(rate, 1, "")]), (0, None))
         self.assertTrue(wait_for(lambda: partition_dirs(other) == [TOPIC + "-0"], timeout=30), self.broker.log()[-2000:])
         self.assertEqual(len(read_partition(self.broker.bootstrap, TOPIC, 0)), 6000)
+
+    def test_the_group_coordinators_partitions_move_and_keep_the_committed_offsets(self):
+        # Emptying a disk means moving __consumer_offsets off it too: the
+        # coordinator lets go of each partition for the swap and carries on.
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+        from helpers import consumer
+        create_topic(self.broker.bootstrap, TOPIC, 1)
+        self.produce_all(1, count=10)
+        tp = TopicPartition(TOPIC, 0)
+
+        def committed():
+            c = consumer(self.broker.bootstrap, group_id="movers", request_timeout_ms=30000)
+            try:
+                return c.committed(tp)
+            finally:
+                c.close()
+
+        c = consumer(self.broker.bootstrap, group_id="movers", request_timeout_ms=30000)
+        c.commit({tp: OffsetAndMetadata(10, None)})
+        c.close()
+        self.assertEqual(committed(), 10)
+        offsets = "__consumer_offsets"
+
+        def held(d):
+            return sorted(int(n.rsplit("-", 1)[1]) for n in os.listdir(d)
+                          if re.fullmatch(re.escape(offsets) + r"-\d+", n))
+        def written(d, p):
+            path = os.path.join(d, "%s-%d" % (offsets, p))
+            return sum(os.path.getsize(os.path.join(path, n)) for n in os.listdir(path) if n.endswith(".log"))
+        # Empty the directory that holds the group's offsets (the partition written to).
+        source = next(i for i in (0, 1) if any(written(self.dirs[i], p) for p in held(self.dirs[i])))
+        moving = held(self.dirs[source])
+        other = os.path.abspath(self.dirs[1 - source])
+        self.assertEqual(alter_replica_log_dirs(self.broker.port, {other: {offsets: moving}}),
+                         {offsets: {p: 0 for p in moving}})
+        self.assertTrue(wait_for(lambda: held(self.dirs[source]) == [], timeout=60), self.broker.log()[-2000:])
+        self.assertEqual(len(held(other)), 50)
+        self.assertEqual(committed(), 10)
+        c = consumer(self.broker.bootstrap, group_id="movers", request_timeout_ms=30000)
+        c.commit({tp: OffsetAndMetadata(7, None)})
+        c.close()
+        self.assertEqual(committed(), 7)
+        self.broker.stop()
+        self.broker.start()
+        self.assertEqual(committed(), 7)
+        self.assertEqual(held(self.dirs[source]), [])
 
     def test_a_replica_moves_to_a_directory_on_another_file_system(self):
         # Two disks are two file systems: the copy cannot use copy_file_range

@@ -349,6 +349,57 @@ class ClusterReassignmentTest(unittest.TestCase):
         self.assertEqual(self.state("ra-dirs", 1)[3], [1, target])
         self.assertEqual(len(read_all(c.bootstrap, "ra-dirs", 1, 400)), 400)
 
+    def test_a_brokers_offsets_partitions_move_between_its_directories(self):
+        # __consumer_offsets replicas (led here or followed) move too, and
+        # the group's committed offsets stay readable and writable.
+        import re
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+        from helpers import consumer
+        from test_log_dirs import alter_replica_log_dirs
+        c = self.cluster
+        target = 2
+        b = c.brokers[target]
+        b.stop()
+        dirs = [os.path.abspath(b.data_dir), os.path.abspath(os.path.join(b.tmp, "second"))]
+        b.data_dir = ",".join(dirs)
+        b.restart()
+        self.assertTrue(wait_for(lambda: c.view(target) and sorted(c.view(1)[0]) == [1, 2, 3]), b.log()[-2000:])
+        create_replicated(self, c, "ra-g", 1, 3)
+        tp = TopicPartition("ra-g", 0)
+
+        def commit(offset):
+            k = consumer(c.bootstrap, group_id="dirs-group", request_timeout_ms=30000)
+            try:
+                k.commit({tp: OffsetAndMetadata(offset, None)})
+            finally:
+                k.close()
+
+        def committed():
+            k = consumer(c.bootstrap, group_id="dirs-group", request_timeout_ms=30000)
+            try:
+                return k.committed(tp)
+            finally:
+                k.close()
+        commit(10)
+        self.assertEqual(committed(), 10)
+
+        def held(d):
+            return sorted(int(n.rsplit("-", 1)[1]) for n in os.listdir(d) if re.fullmatch(r"__consumer_offsets-\d+", n))
+        self.assertTrue(wait_for(lambda: len(held(dirs[0]) + held(dirs[1])) == 50), (held(dirs[0]), held(dirs[1])))
+        source = 0 if len(held(dirs[0])) >= len(held(dirs[1])) else 1
+        moving = held(dirs[source])
+        self.assertEqual(alter_replica_log_dirs(b.port, {dirs[1 - source]: {"__consumer_offsets": moving}}),
+                         {"__consumer_offsets": {p: 0 for p in moving}})
+        self.assertTrue(wait_for(lambda: held(dirs[source]) == [], timeout=60), b.log()[-2000:])
+        self.assertEqual(committed(), 10)
+        commit(7)
+        self.assertEqual(committed(), 7)
+        # Its replicas still follow (or lead) with the others in sync.
+        self.assertTrue(wait_for(lambda: all(
+            sorted(s[3]) == [1, 2, 3] for s in c.view(1, ["__consumer_offsets"])[2]["__consumer_offsets"][1].values()),
+            timeout=30))
+
     def test_a_generated_plan_moves_a_topic_onto_other_brokers(self):
         # `runnel cluster reassign --generate`, as kafka-reassign-partitions.sh
         # --generate: the current assignment and a plan, then executed.
