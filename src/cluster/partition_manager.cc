@@ -480,7 +480,15 @@ void PartitionManager::set_log_dir_move_rate(int64_t bytes_per_second) {
 
 size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) {
   if (stopped_) return 0;
-  moves_stopping_ = true;  // a throttled copy pass must not hold up the stop
+  {
+    // A copy pass (throttled, or long) must not hold up the stop: it gives
+    // up, and the next start removes its copy.
+    std::lock_guard lock(moves_mu_);
+    for (auto& [_, m] : moves_) {
+      m.then_to.reset();
+      m.copy->cancel();
+    }
+  }
   // The cleaner first: its threads wait on the shards, which still run.
   if (cleaner_) cleaner_->stop();
   bool fast = !filesystem_handles_.empty();
@@ -559,18 +567,28 @@ ErrorCode PartitionManager::move_replica(const std::string& topic, int32_t parti
     if (!d.online) return ErrorCode::KAFKA_STORAGE_ERROR;
   auto from = log_dirs_->find(k);
   if (!from) return ErrorCode::REPLICA_NOT_AVAILABLE;
+  const bool stays = from->parent_path() == dirs[dir_index].path;
   std::unique_lock lock(moves_mu_);
   if (auto m = moves_.find(k); m != moves_.end()) {
-    // Kafka replaces a move under way by the new one; runnel lets it finish
-    // and takes the new destination only when it is the same.
-    return m->second.to == dir_index ? ErrorCode::NONE : ErrorCode::KAFKA_STORAGE_ERROR;
+    if (m->second.to == dir_index) return ErrorCode::NONE;
+    // As Kafka: a move under way is replaced. Its copy stops (unless its
+    // last pass has begun: then it completes, and the replica moves again
+    // from there) and goes; the new one starts then, unless the replica is
+    // asked to stay where it is.
+    m->second.then_to = stays ? std::nullopt : std::optional<size_t>(dir_index);
+    m->second.copy->cancel();
+    const auto was_to = dirs[m->second.to].path.string();
+    lock.unlock();
+    spdlog::info("partition {}: the move to {} is replaced: {}", k, was_to,
+                 stays ? "it stays in " + from->parent_path().string() : "to " + dirs[dir_index].path.string());
+    return ErrorCode::NONE;
   }
-  if (from->parent_path() == dirs[dir_index].path) return ErrorCode::NONE;
+  if (stays) return ErrorCode::NONE;
   static std::atomic<uint64_t> next_id{0};
   const auto id = std::to_string(wall_clock_ms()) + std::to_string(next_id++);
-  auto copy = std::make_shared<ReplicaCopy>(*from, dirs[dir_index].path / LogDirs::future_name(k, id), &move_throttler_,
-                                            &moves_stopping_);
-  moves_[k] = {topic, partition, dir_index, id, std::move(copy)};
+  auto copy =
+      std::make_shared<ReplicaCopy>(*from, dirs[dir_index].path / LogDirs::future_name(k, id), &move_throttler_);
+  moves_[k] = {topic, partition, dir_index, id, std::move(copy), std::nullopt};
   lock.unlock();
   spdlog::info("partition {}: moving from {} to {}", k, from->parent_path().string(), dirs[dir_index].path.string());
   // Started after this returns (co_spawn could run it inline).
@@ -591,16 +609,27 @@ std::vector<PartitionManager::ReplicaMove> PartitionManager::replica_moves() con
 
 void PartitionManager::abandon_move(const std::string& k, const std::string& why) {
   std::shared_ptr<ReplicaCopy> copy;
+  std::optional<size_t> then_to;
+  std::string topic;
+  int32_t partition = 0;
   {
     std::lock_guard lock(moves_mu_);
     auto it = moves_.find(k);
     if (it == moves_.end()) return;
     copy = it->second.copy;
+    then_to = it->second.then_to;
+    topic = it->second.topic;
+    partition = it->second.partition;
     moves_.erase(it);
   }
-  spdlog::error("partition {}: the move to another log directory did not complete ({}); it stays where it was", k, why);
+  if (copy->cancelled())
+    spdlog::info("partition {}: the replaced move stopped; its copy goes", k);
+  else
+    spdlog::error("partition {}: the move to another log directory did not complete ({}); it stays where it was", k,
+                  why);
   std::error_code ec;
   std::filesystem::remove_all(copy->destination(), ec);
+  if (then_to) (void)move_replica(topic, partition, *then_to);
 }
 
 asio::awaitable<void> PartitionManager::run_move(std::string k) {
@@ -647,8 +676,8 @@ asio::awaitable<void> PartitionManager::run_move(std::string k) {
   if (p->log_end_offset() > p->log_start_offset())
     (void)co_await p->wait_durable(Offset(p->log_end_offset().value() - 1));
   p = find();
-  if (!p || p->log_id() != log_id) {
-    abandon_move(k, "the replica went");
+  if (!p || p->log_id() != log_id || copy->cancelled()) {
+    abandon_move(k, copy->cancelled() ? "cancelled" : "the replica went");
     co_return;
   }
   // From here on nothing yields: no append can come between the last pass

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -150,8 +151,10 @@ class PartitionManager {
   // then, on the shard, the replica is closed for the last, exact pass,
   // the copy takes its place and it is opened again there (a moment in which
   // requests for it get NOT_LEADER_OR_FOLLOWER and are retried). NONE once
-  // the move started, or when the replica is there already (a move under way
-  // goes on); REPLICA_NOT_AVAILABLE when no replica of it is open here (it
+  // the move started, or when the replica is there already (a move there
+  // under way goes on; a move elsewhere is replaced: its copy stops, then
+  // the replica moves to `dir_index`, or stays when it is there);
+  // REPLICA_NOT_AVAILABLE when no replica of it is open here (it
   // will be created in that directory if it comes, as Kafka remembers it);
   // KAFKA_STORAGE_ERROR when the destination or any directory is offline (a
   // second copy must never be made while the original's directory could be
@@ -212,10 +215,14 @@ class PartitionManager {
     size_t to = 0;   // index in log_dirs_
     std::string id;  // names the copy and the original (LogDirs::future_name, delete_name)
     std::shared_ptr<ReplicaCopy> copy;
+    // Replaced by a move elsewhere (cancelled): where the next one goes once
+    // this one has given up; nullopt when the replica stays where it is.
+    std::optional<size_t> then_to;
   };
   // The copy passes and the swap of one move, on the replica's shard.
   asio::awaitable<void> run_move(std::string key);
-  // Ends a move that did not complete: its copy goes, the replica stays.
+  // Ends a move that did not complete: its copy goes, the replica stays
+  // (and, for a move that was replaced, the next one starts).
   void abandon_move(const std::string& key, const std::string& why);
   template <class F>
   asio::awaitable<bool> on_copy_pool(F& fn);
@@ -269,9 +276,8 @@ class PartitionManager {
                                                 const storage::CleanedGroup& group);
   void cleaning_done(const LogCleanerService::Candidate& c, const storage::CleanResult& result);
   mutable std::mutex moves_mu_;
-  std::map<std::string, MoveState> moves_;   // by partition key, under moves_mu_
-  storage::IoThrottler move_throttler_{0};   // every move's early passes
-  std::atomic<bool> moves_stopping_{false};  // stop(): early passes give up
+  std::map<std::string, MoveState> moves_;  // by partition key, under moves_mu_
+  storage::IoThrottler move_throttler_{0};  // every move's early passes
   // The copies' passes, off the shards. Last: destroyed (joined) first.
   asio::thread_pool copy_pool_{1};
 };

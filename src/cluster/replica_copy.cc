@@ -36,9 +36,8 @@ bool is_segment(const std::string& name) { return name.size() > 4 && name.ends_w
 // is kept smoothly and a stop is heard within one.
 constexpr uint64_t kThrottledStep = 256 << 10;
 
-ReplicaCopy::ReplicaCopy(std::filesystem::path from, std::filesystem::path to, storage::IoThrottler* throttler,
-                         const std::atomic<bool>* stop)
-    : from_(std::move(from)), to_(std::move(to)), throttler_(throttler), stop_(stop) {}
+ReplicaCopy::ReplicaCopy(std::filesystem::path from, std::filesystem::path to, storage::IoThrottler* throttler)
+    : from_(std::move(from)), to_(std::move(to)), throttler_(throttler) {}
 
 bool ReplicaCopy::copy_file(const std::string& name, bool whole, std::string* error) {
   Fd in(::open((from_ / name).c_str(), O_RDONLY | O_CLOEXEC));
@@ -60,9 +59,9 @@ bool ReplicaCopy::copy_file(const std::string& name, bool whole, std::string* er
   auto in_off = static_cast<loff_t>(start), out_off = static_cast<loff_t>(start);
   while (static_cast<uint64_t>(in_off) < size) {
     const bool limited = throttled_ && throttler_ && throttler_->limited();
-    if (throttled_ && stop_ && stop_->load()) {
-      errno = ECANCELED;
-      return fail(error, "the broker is stopping");
+    if (throttled_ && cancelled()) {
+      if (error) *error = "cancelled";
+      return false;
     }
     const uint64_t step = std::min(size - static_cast<uint64_t>(in_off), limited ? kThrottledStep : UINT64_MAX);
     ssize_t n = -1;
@@ -90,7 +89,7 @@ bool ReplicaCopy::copy_file(const std::string& name, bool whole, std::string* er
     if (n < 0) return fail(error, "cannot copy " + (from_ / name).string());
     if (n == 0) break;  // cut meanwhile: the last pass copies it whole
     bytes_copied_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-    if (limited) throttler_->throttle(static_cast<uint64_t>(n), stop_);
+    if (limited) throttler_->throttle(static_cast<uint64_t>(n), &cancelled_);
   }
   copied_[name] = {st.st_ino, static_cast<uint64_t>(in_off)};
   unsynced_.insert(name);

@@ -10,8 +10,8 @@
 // older segments, and removes what the original no longer has. sync()
 // makes the copy durable. The early passes keep to `throttler`'s rate
 // (replica.alter.log.dirs.io.max.bytes.per.second, shared by every move of
-// the broker) and give up once `stop` is set; the last, on the shard, copies
-// at full speed.
+// the broker) and give up once cancel() is called; the last, on the shard,
+// copies at full speed.
 //
 // Thread-safety: none; one thread at a time (the passes run off the shard,
 // the last on it).
@@ -31,9 +31,8 @@ namespace runnel::cluster {
 
 class ReplicaCopy {
  public:
-  // `throttler` and `stop` (either may be null) outlive the copy.
-  ReplicaCopy(std::filesystem::path from, std::filesystem::path to, storage::IoThrottler* throttler = nullptr,
-              const std::atomic<bool>* stop = nullptr);
+  // `throttler` (may be null) outlives the copy.
+  ReplicaCopy(std::filesystem::path from, std::filesystem::path to, storage::IoThrottler* throttler = nullptr);
 
   // One pass; `last`: the partition is closed and `exact` is wanted (the
   // partition may have been cut since the first pass: everything is copied
@@ -42,6 +41,10 @@ class ReplicaCopy {
   // fdatasync of every file written since the last sync, then of the
   // directory.
   bool sync(std::string* error);
+  // Makes the early passes (now or later) stop and fail with "cancelled":
+  // the move was replaced, or the broker stops. Any thread.
+  void cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
   // Bytes written into the copy so far (any thread).
   uint64_t bytes_copied() const { return bytes_copied_.load(std::memory_order_relaxed); }
   const std::filesystem::path& destination() const { return to_; }
@@ -55,7 +58,7 @@ class ReplicaCopy {
 
   std::filesystem::path from_, to_;
   storage::IoThrottler* throttler_;
-  const std::atomic<bool>* stop_;
+  std::atomic<bool> cancelled_{false};
   bool throttled_ = false;  // in an early pass
   std::map<std::string, Copied> copied_;
   std::set<std::string> unsynced_;

@@ -260,6 +260,48 @@ class LogDirsTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: partition_dirs(other) == [TOPIC + "-0"], timeout=30), self.broker.log()[-2000:])
         self.assertEqual(len(read_partition(self.broker.bootstrap, TOPIC, 0)), 6000)
 
+    def test_a_move_under_way_is_replaced_by_the_next_one(self):
+        # As Kafka: asked to move elsewhere while a move is copying, the copy
+        # stops and goes and the replica moves there instead; asked to stay
+        # where it is, it stays.
+        from test_broker_configs import incremental_alter
+        self.broker.stop()
+        self.dirs.append(os.path.join(self.broker.tmp, "third"))
+        self.broker.data_dir = ",".join(self.dirs)
+        self.broker.start()
+        create_topic(self.broker.bootstrap, TOPIC, 1, {"segment.bytes": "1048576"})
+        home = next(i for i, d in enumerate(self.dirs) if partition_dirs(d))
+        first, second = [os.path.abspath(d) for i, d in enumerate(self.dirs) if i != home]
+        p = producer(self.broker.bootstrap, acks="all")
+        for i in range(3000):
+            p.send(TOPIC, value=b"%05d" % i + b"x" * 1000, partition=0)
+        p.flush(30)
+        p.close(5)
+        rate = "replica.alter.log.dirs.io.max.bytes.per.second"
+        self.assertEqual(incremental_alter(self.broker.port, 4, "0", [(rate, 0, "100000")]), (0, None))
+
+        def futures(d):
+            return [n for n in os.listdir(d) if n.endswith("-future")]
+        self.assertEqual(alter_replica_log_dirs(self.broker.port, {first: {TOPIC: [0]}}), {TOPIC: {0: 0}})
+        self.assertTrue(wait_for(lambda: futures(first), timeout=10))
+        # Elsewhere: the first copy goes, the second starts.
+        self.assertEqual(alter_replica_log_dirs(self.broker.port, {second: {TOPIC: [0]}}), {TOPIC: {0: 0}})
+        self.assertTrue(wait_for(lambda: not futures(first) and futures(second), timeout=10),
+                        (os.listdir(first), os.listdir(second), self.broker.log()[-2000:]))
+        self.assertIn("is replaced: to %s" % second, self.broker.log())
+        # Back where it is: the copy goes, nothing moves.
+        self.assertEqual(alter_replica_log_dirs(self.broker.port, {os.path.abspath(self.dirs[home]): {TOPIC: [0]}}),
+                         {TOPIC: {0: 0}})
+        self.assertTrue(wait_for(lambda: not futures(second), timeout=10), os.listdir(second))
+        self.assertEqual(partition_dirs(self.dirs[home]), [TOPIC + "-0"])
+        self.assertEqual(partition_dirs(first) + partition_dirs(second), [])
+        # And a move after that completes (unthrottled now).
+        self.assertEqual(incremental_alter(self.broker.port, 4, "0", [(rate, 1, "")]), (0, None))
+        self.assertEqual(alter_replica_log_dirs(self.broker.port, {second: {TOPIC: [0]}}), {TOPIC: {0: 0}})
+        self.assertTrue(wait_for(lambda: partition_dirs(second) == [TOPIC + "-0"], timeout=30))
+        self.assertEqual(partition_dirs(self.dirs[home]), [])
+        self.assertEqual([int(r.value[:5]) for r in read_partition(self.broker.bootstrap, TOPIC, 0)], list(range(3000)))
+
     def test_the_group_coordinators_partitions_move_and_keep_the_committed_offsets(self):
         # Emptying a disk means moving __consumer_offsets off it too: the
         # coordinator lets go of each partition for the swap and carries on.
