@@ -93,6 +93,16 @@ class LogDirsTest(unittest.TestCase):
         p.flush(15)
         p.close(5)
 
+    def fill_one_partition(self, count, segment_bytes):
+        """Creates TOPIC with one partition and writes `count` numbered 1 KB
+        records to it (acks=all); returns the producer."""
+        create_topic(self.broker.bootstrap, TOPIC, 1, {"segment.bytes": str(segment_bytes)})
+        p = producer(self.broker.bootstrap, acks="all")
+        for i in range(count):
+            p.send(TOPIC, value=b"%05d" % i + b"x" * 1000, partition=0)
+        p.flush(30)
+        return p
+
     def assert_records(self, partitions, count=10):
         for part in partitions:
             got = [r.value for r in read_partition(self.broker.bootstrap, TOPIC, part)]
@@ -170,13 +180,9 @@ class LogDirsTest(unittest.TestCase):
         self.assertEqual(sorted(results[1]["topics"][TOPIC]), on_second)
 
     def test_a_replica_moves_to_the_other_directory_under_load_and_keeps_every_record(self):
-        create_topic(self.broker.bootstrap, TOPIC, 1, {"segment.bytes": "262144"})
+        p = self.fill_one_partition(3000, 262144)
         home = 0 if partition_dirs(self.dirs[0]) else 1
         other = os.path.abspath(self.dirs[1 - home])
-        p = producer(self.broker.bootstrap, acks="all")
-        for i in range(3000):
-            p.send(TOPIC, value=b"%05d" % i + b"x" * 1000, partition=0)
-        p.flush(30)
 
         # Producing on while it moves: nothing acknowledged may be lost.
         acked, stop = [], threading.Event()
@@ -234,14 +240,9 @@ class LogDirsTest(unittest.TestCase):
         # 6 MB at 200 kB/s take 30 s; the move is still copying after 3 s,
         # and finishes once the rate is deleted.
         from test_broker_configs import incremental_alter
-        create_topic(self.broker.bootstrap, TOPIC, 1, {"segment.bytes": "1048576"})
+        self.fill_one_partition(6000, 1048576).close(5)
         home = 0 if partition_dirs(self.dirs[0]) else 1
         other = os.path.abspath(self.dirs[1 - home])
-        p = producer(self.broker.bootstrap, acks="all")
-        for i in range(6000):
-            p.send(TOPIC, value=b"%05d" % i + b"x" * 1000, partition=0)
-        p.flush(30)
-        p.close(5)
         rate = "replica.alter.log.dirs.io.max.bytes.per.second"
         self.assertEqual(incremental_alter(self.broker.port, 4, "0", [(rate, 0, "200000")]), (0, None))
         self.assertEqual(alter_replica_log_dirs(self.broker.port, {other: {TOPIC: [0]}}), {TOPIC: {0: 0}})
@@ -269,14 +270,9 @@ class LogDirsTest(unittest.TestCase):
         self.dirs.append(os.path.join(self.broker.tmp, "third"))
         self.broker.data_dir = ",".join(self.dirs)
         self.broker.start()
-        create_topic(self.broker.bootstrap, TOPIC, 1, {"segment.bytes": "1048576"})
+        self.fill_one_partition(3000, 1048576).close(5)
         home = next(i for i, d in enumerate(self.dirs) if partition_dirs(d))
         first, second = [os.path.abspath(d) for i, d in enumerate(self.dirs) if i != home]
-        p = producer(self.broker.bootstrap, acks="all")
-        for i in range(3000):
-            p.send(TOPIC, value=b"%05d" % i + b"x" * 1000, partition=0)
-        p.flush(30)
-        p.close(5)
         rate = "replica.alter.log.dirs.io.max.bytes.per.second"
         self.assertEqual(incremental_alter(self.broker.port, 4, "0", [(rate, 0, "100000")]), (0, None))
 

@@ -188,6 +188,17 @@ class ClusterReassignmentTest(unittest.TestCase):
     def state(self, topic, via, partition=0):
         return states(self.cluster.view(via, [topic]), topic).get(partition)
 
+    def restart_with_two_dirs(self, node):
+        """Restarts broker `node` with a second log directory; returns both (absolute)."""
+        c = self.cluster
+        b = c.brokers[node]
+        b.stop()
+        dirs = [os.path.abspath(b.data_dir), os.path.abspath(os.path.join(b.tmp, "second"))]
+        b.data_dir = ",".join(dirs)
+        b.restart()
+        self.assertTrue(wait_for(lambda: c.view(node) and sorted(c.view(1)[0]) == [1, 2, 3]), b.log()[-2000:])
+        return dirs
+
     def settled(self, topic, via, replicas, partition=0):
         """Metadata shows exactly `replicas`, all in sync, one of them leading."""
         def check():
@@ -277,11 +288,7 @@ class ClusterReassignmentTest(unittest.TestCase):
         c = self.cluster
         target = next(n for n in c.brokers if n != 1)
         b = c.brokers[target]
-        b.stop()
-        dirs = [os.path.abspath(b.data_dir), os.path.abspath(os.path.join(b.tmp, "second"))]
-        b.data_dir = ",".join(dirs)
-        b.restart()
-        self.assertTrue(wait_for(lambda: c.view(target) and sorted(c.view(1)[0]) == [1, 2, 3]), b.log()[-2000:])
+        dirs = self.restart_with_two_dirs(target)
         a = admin(c.brokers[1].bootstrap)
         try:
             a.create_topics([NewTopic("ra-dirs", -1, -1, replica_assignments={0: [1]})])
@@ -360,11 +367,7 @@ class ClusterReassignmentTest(unittest.TestCase):
         c = self.cluster
         target = 2
         b = c.brokers[target]
-        b.stop()
-        dirs = [os.path.abspath(b.data_dir), os.path.abspath(os.path.join(b.tmp, "second"))]
-        b.data_dir = ",".join(dirs)
-        b.restart()
-        self.assertTrue(wait_for(lambda: c.view(target) and sorted(c.view(1)[0]) == [1, 2, 3]), b.log()[-2000:])
+        dirs = self.restart_with_two_dirs(target)
         create_replicated(self, c, "ra-g", 1, 3)
         tp = TopicPartition("ra-g", 0)
 
