@@ -147,12 +147,13 @@ void ControlPlane::announce_controlled_shutdown() {
   marked.in_controlled_shutdown = true;
   const auto key = keys_.broker(self_.node_id);
   etcd::TxnResponse txn;
-  // Only over this registration (its create revision is the broker epoch):
-  // never over a newer one of the same node.
-  auto status = client_.txn({etcd::Compare::create_revision(key, registered_revision_)},
+  // Only over this registration (the one under our lease): never over a
+  // newer one of the same node.
+  auto status = client_.txn({etcd::Compare::lease(key, lease_->id())},
                             {etcd::Op::put(key, metadata::encode_broker(marked), lease_->id())}, {}, txn);
   if (!status.is_ok() || !txn.succeeded) return;  // the next pass retries
-  self_ = std::move(marked);
+  // Only the flag changes: the prober reads self_.node_id meanwhile.
+  self_.in_controlled_shutdown = true;
   spdlog::info("node {}: controlled shutdown: asking the controller to move its leaderships", self_.node_id);
 }
 

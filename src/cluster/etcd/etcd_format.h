@@ -67,6 +67,8 @@ struct Compare {
   static Compare mod_revision(std::string key, int64_t rev) {
     return {std::move(key), Target::kMod, Result::kEqual, rev, {}};
   }
+  // The key is attached to lease `id` (0: none, or no such key).
+  static Compare lease(std::string key, int64_t id) { return {std::move(key), Target::kLease, Result::kEqual, id, {}}; }
 };
 
 // One operation of a transaction.

@@ -135,6 +135,10 @@ TEST(Build, TxnRequestNamesTargetsAsEtcdDoes) {
   EXPECT_NE(body.find(R"("create_revision":"0")"), std::string::npos);
   EXPECT_NE(body.find(R"("lease":"42")"), std::string::npos);
   EXPECT_NE(body.find(R"("request_range")"), std::string::npos);
+  // A key's lease (the controlled-shutdown mark rewrites only our own registration).
+  auto leased = txn_request({Compare::lease("b", 7)}, {Op::put("b", "{}", 7)}, {});
+  EXPECT_NE(leased.find(R"("target":"LEASE")"), std::string::npos);
+  EXPECT_NE(leased.find(R"("lease":"7")"), std::string::npos);
 }
 
 TEST(WatchStreamSplitter, CutsLinesAcrossChunks) {
