@@ -39,15 +39,12 @@ std::vector<LogDirMove> log_dir_moves(const std::vector<ReassignmentSpec>& specs
   return moves;
 }
 
-// Each replica of log_dir_moves(specs) is moved by its broker
-// (AlterReplicaLogDirs), asked again while that broker does not hold the
-// replica yet (REPLICA_NOT_AVAILABLE: one being added), for up to
-// `timeout`, as the tool does. Each move's final error code.
-std::vector<LogDirMove> move_log_dirs(AdminClient& client, const std::vector<ReassignmentSpec>& specs,
-                                      std::chrono::milliseconds timeout) {
-  auto moves = log_dir_moves(specs);
-  if (moves.empty()) return moves;
-  const auto addresses = broker_addresses(client.metadata(std::vector<std::string>{}));
+// Each of `moves` (log_dir_moves()) is made by its broker, found in
+// `addresses` (AlterReplicaLogDirs), asked again while that broker does not
+// hold the replica yet (REPLICA_NOT_AVAILABLE: one being added), for up to
+// `timeout`, as the tool does; each move's error is its final one.
+void move_log_dirs(const std::map<int32_t, std::string>& addresses, std::vector<LogDirMove>& moves,
+                   std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const auto pending = [](const LogDirMove& m) {
     return m.error == static_cast<int16_t>(ErrorCode::REPLICA_NOT_AVAILABLE);
@@ -82,7 +79,6 @@ std::vector<LogDirMove> move_log_dirs(AdminClient& client, const std::vector<Rea
     if (std::none_of(moves.begin(), moves.end(), pending) || std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  return moves;
 }
 
 // --verify of a plan's log_dirs, as kafka-reassign-partitions.sh reports
@@ -251,13 +247,13 @@ int cluster_reassign(const std::string& bootstrap, const std::vector<Reassignmen
                        {"message", p.error_message.value_or("")}});
         rows.push_back({t.name, std::to_string(p.partition_index), result});
       }
-    if (!cancel && throttles.log_dirs) {
-      std::set<int32_t> brokers;
-      for (const auto& m : log_dir_moves(specs)) brokers.insert(m.broker);
-      if (!brokers.empty()) {
-        if (auto error =
-                apply_log_dir_throttle(client.metadata(std::vector<std::string>{}), brokers, *throttles.log_dirs);
-            !error.empty()) {
+    auto moves = cancel ? std::vector<LogDirMove>{} : log_dir_moves(specs);
+    if (!moves.empty()) {
+      const auto brokers_metadata = client.metadata(std::vector<std::string>{});
+      if (throttles.log_dirs) {
+        std::set<int32_t> brokers;
+        for (const auto& m : moves) brokers.insert(m.broker);
+        if (auto error = apply_log_dir_throttle(brokers_metadata, brokers, *throttles.log_dirs); !error.empty()) {
           err << "Error: cannot set the log directory throttle: " << error << "\n";
           return 1;
         }
@@ -265,21 +261,20 @@ int cluster_reassign(const std::string& bootstrap, const std::vector<Reassignmen
           out << "Log directory throttle: " << *throttles.log_dirs << " B/s on brokers "
               << node_ids_cell(std::vector<int32_t>(brokers.begin(), brokers.end())) << "\n";
       }
+      move_log_dirs(broker_addresses(brokers_metadata), moves, std::chrono::seconds(10));
     }
-    if (!cancel) {
-      for (const auto& m : move_log_dirs(client, specs, std::chrono::seconds(10))) {
-        const auto error = static_cast<ErrorCode>(m.error);
-        ok = ok && error == ErrorCode::NONE;
-        doc.push_back({{"topic", m.topic},
-                       {"partition", m.partition},
-                       {"broker", m.broker},
-                       {"log_dir", m.dir},
-                       {"error", error_name(error)},
-                       {"message", ""}});
-        rows.push_back({m.topic, std::to_string(m.partition),
-                        "replica on broker " + std::to_string(m.broker) + " to " + m.dir + ": " +
-                            (error == ErrorCode::NONE ? "started" : error_text(m.error))});
-      }
+    for (const auto& m : moves) {
+      const auto error = static_cast<ErrorCode>(m.error);
+      ok = ok && error == ErrorCode::NONE;
+      doc.push_back({{"topic", m.topic},
+                     {"partition", m.partition},
+                     {"broker", m.broker},
+                     {"log_dir", m.dir},
+                     {"error", error_name(error)},
+                     {"message", ""}});
+      rows.push_back({m.topic, std::to_string(m.partition),
+                      "replica on broker " + std::to_string(m.broker) + " to " + m.dir + ": " +
+                          (error == ErrorCode::NONE ? "started" : error_text(m.error))});
     }
     print_report(out, json, doc, rows);
     return ok ? 0 : 1;

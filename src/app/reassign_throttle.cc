@@ -25,6 +25,21 @@ std::string alter(const std::string& address, int8_t type, const std::string& na
   return result.error_code == 0 ? "" : error_text(result.error_code, result.error_message);
 }
 
+// Sets `set` on each of `brokers`, each through its own listener (a
+// broker's own value is changed through that broker, as in Kafka); the
+// first failure, or "".
+std::string alter_brokers(const protocol::MetadataResponse& metadata, const std::set<int32_t>& brokers,
+                          const std::map<std::string, std::string>& set) {
+  const auto addresses = broker_addresses(metadata);
+  for (int32_t node : brokers) {
+    const auto address = addresses.find(node);
+    if (address == addresses.end()) return "broker " + std::to_string(node) + ": not registered";
+    if (auto error = alter(address->second, kBrokerResource, std::to_string(node), set); !error.empty())
+      return "broker " + std::to_string(node) + ": " + error;
+  }
+  return "";
+}
+
 void append(std::string& list, int32_t partition, int32_t broker) {
   list += (list.empty() ? "" : ",") + std::to_string(partition) + ":" + std::to_string(broker);
 }
@@ -75,30 +90,12 @@ std::string apply_throttle(const std::string& bootstrap, const protocol::Metadat
       return "topic " + topic + ": " + error;
   }
   const std::string value = std::to_string(rate);
-  const auto addresses = broker_addresses(metadata);
-  for (int32_t node : plan.brokers) {
-    const auto address = addresses.find(node);
-    if (address == addresses.end()) return "broker " + std::to_string(node) + ": not registered";
-    if (auto error = alter(address->second, kBrokerResource, std::to_string(node),
-                           {{kLeaderRate, value}, {kFollowerRate, value}});
-        !error.empty())
-      return "broker " + std::to_string(node) + ": " + error;
-  }
-  return "";
+  return alter_brokers(metadata, plan.brokers, {{kLeaderRate, value}, {kFollowerRate, value}});
 }
 
 std::string apply_log_dir_throttle(const protocol::MetadataResponse& metadata, const std::set<int32_t>& brokers,
                                    int64_t rate) {
-  const auto addresses = broker_addresses(metadata);
-  for (int32_t node : brokers) {
-    const auto address = addresses.find(node);
-    if (address == addresses.end()) return "broker " + std::to_string(node) + ": not registered";
-    if (auto error =
-            alter(address->second, kBrokerResource, std::to_string(node), {{kLogDirRate, std::to_string(rate)}});
-        !error.empty())
-      return "broker " + std::to_string(node) + ": " + error;
-  }
-  return "";
+  return alter_brokers(metadata, brokers, {{kLogDirRate, std::to_string(rate)}});
 }
 
 std::string clear_throttle(const std::string& bootstrap, const protocol::MetadataResponse& metadata,

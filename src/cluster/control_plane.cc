@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <iterator>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -18,13 +17,6 @@ namespace runnel::cluster {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The brokers of `all` not in `some`.
-std::set<int32_t> without(const std::set<int32_t>& all, const std::set<int32_t>& some) {
-  std::set<int32_t> out;
-  std::set_difference(all.begin(), all.end(), some.begin(), some.end(), std::inserter(out, out.end()));
-  return out;
-}
 
 }  // namespace
 
@@ -162,7 +154,7 @@ ControlPlane::HandOver ControlPlane::hand_over_state() const {
   const int32_t self = options_.node_id;
   auto me = cache_->broker(NodeId(self));
   out.announced = me && me->in_controlled_shutdown;
-  const auto eligible = without(live_brokers(), stopping_brokers());
+  const auto eligible = controller::eligible_leaders(live_brokers(), stopping_brokers());
   for (const auto& view : cache_->topics()) {
     for (const auto& state : view.partitions) {
       const bool in_isr = std::find(state.isr.begin(), state.isr.end(), self) != state.isr.end();
@@ -412,7 +404,7 @@ void ControlPlane::elect_leaders() {
   if (!cache_->wait_for_revision(now.revision, std::chrono::seconds(2))) return;
   const std::set<int32_t> live = live_brokers();
   const std::set<int32_t> stopping = stopping_brokers();
-  const std::set<int32_t> eligible = without(live, stopping);
+  const std::set<int32_t> eligible = controller::eligible_leaders(live, stopping);
   const auto checked_at = std::chrono::steady_clock::now();
   const bool prefer = options_.preferred_leader_interval.count() > 0 &&
                       checked_at - last_preferred_check_ >= options_.preferred_leader_interval;
@@ -573,7 +565,7 @@ ErrorCode ControlPlane::elect_one_on_request(const std::string& topic, int32_t p
   const auto& replicas = view->record.replicas[partition];
   const std::set<int32_t> live = live_brokers();
   const std::set<int32_t> stopping = stopping_brokers();
-  const std::set<int32_t> eligible = without(live, stopping);  // who may be elected
+  const std::set<int32_t> eligible = controller::eligible_leaders(live, stopping);
   const bool leader_live = current.leader >= 0 && live.count(current.leader);
   std::optional<metadata::PartitionState> next;
   if (!unclean) {

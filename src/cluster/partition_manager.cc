@@ -571,10 +571,10 @@ ErrorCode PartitionManager::move_replica(const std::string& topic, int32_t parti
   std::unique_lock lock(moves_mu_);
   if (auto m = moves_.find(k); m != moves_.end()) {
     if (m->second.to == dir_index) return ErrorCode::NONE;
-    // As Kafka: a move under way is replaced. Its copy stops (unless its
-    // last pass has begun: then it completes, and the replica moves again
-    // from there) and goes; the new one starts then, unless the replica is
-    // asked to stay where it is.
+    // As Kafka: a move under way is replaced. Its copy stops and goes
+    // (run_move checks after every yield; its last pass, which never yields,
+    // cannot be under way while this runs on the same shard), then the new
+    // one starts, unless the replica is asked to stay where it is.
     m->second.then_to = stays ? std::nullopt : std::optional<size_t>(dir_index);
     m->second.copy->cancel();
     const auto was_to = dirs[m->second.to].path.string();

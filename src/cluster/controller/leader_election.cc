@@ -1,6 +1,7 @@
 #include "cluster/controller/leader_election.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace runnel::cluster::controller {
 
@@ -46,17 +47,20 @@ std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionSt
   return next;
 }
 
+std::set<int32_t> eligible_leaders(const std::set<int32_t>& live, const std::set<int32_t>& stopping) {
+  std::set<int32_t> out;
+  std::set_difference(live.begin(), live.end(), stopping.begin(), stopping.end(), std::inserter(out, out.end()));
+  return out;
+}
+
 std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionState& current,
                                                      const std::vector<int32_t>& replicas,
                                                      const std::set<int32_t>& live, const std::set<int32_t>& stopping,
                                                      bool unclean) {
   if (!stopping.empty()) {
-    std::set<int32_t> eligible;
-    for (int32_t id : live)
-      if (!stopping.count(id)) eligible.insert(id);
     // Clean only: a stopping broker still holds every committed record, so
     // nobody outside the ISR may take its place while it is there.
-    auto next = elect_leader(current, replicas, eligible, /*unclean=*/false);
+    auto next = elect_leader(current, replicas, eligible_leaders(live, stopping), /*unclean=*/false);
     if (!next || next->leader >= 0) return next;
   }
   // Nobody but a stopping broker can lead: it counts as live until it goes.

@@ -29,6 +29,10 @@ namespace runnel::cluster::controller {
 std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionState& current,
                                                      const std::vector<int32_t>& replicas,
                                                      const std::set<int32_t>& live, bool unclean);
+// The live brokers not in controlled shutdown (`stopping`): those that may
+// be elected, preferred or join an ISR.
+std::set<int32_t> eligible_leaders(const std::set<int32_t>& live, const std::set<int32_t>& stopping);
+
 // As above, with `stopping` the live brokers in controlled shutdown: they
 // lead nothing and leave the ISR wherever a live broker not stopping can take
 // their place (the first live one of the ISR, in replica order).
