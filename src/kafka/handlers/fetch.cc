@@ -1,6 +1,6 @@
 // Fetch (key 1). Reads whole batches as file slices from each partition's
 // owning shard (sent later with sendfile; one hop per shard for all of its
-// partitions when their limits fit the response's), and long-polls: while fewer than
+// partitions, then in the request's order what fits), and long-polls: while fewer than
 // min_bytes are available it leaves a waiter on every requested partition and
 // sleeps until an append wakes it or max_wait_ms runs out. Follower replicas
 // (replica_id set) fetch the same way, up to the log end rather than the high
@@ -34,9 +34,21 @@ struct PartitionRead {
   int64_t log_start_offset = -1;
   storage::EpochEndOffset diverging;         // set when the fetcher's last epoch ended below its offset
   std::vector<storage::AbortedTxn> aborted;  // read_committed only
+  // A throttled follower's read (KIP-73): its bytes count against the
+  // leader's rate once the response keeps them.
+  bool throttled = false;
+  int64_t throttle_now_ms = 0;
+
+  // What is left when the response has no room for the records.
+  void drop_records() {
+    slices.clear();
+    bytes = 0;
+    aborted.clear();
+  }
 };
 
 constexpr int8_t kReadCommitted = 1;
+constexpr auto kLeaderSide = cluster::replication::ReplicationThrottle::Side::kLeader;
 
 // `replica_id` >= 0: a follower's fetch (reads up to the log end, and tells
 // the leader how far the follower has come).
@@ -81,23 +93,19 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
   // KIP-73, as Kafka's shouldLeaderThrottle: a throttled replica out of the
   // ISR gets no records while the leader is over its rate. Consumers and
   // unthrottled partitions never read the throttle's clock.
-  bool throttled = false;
-  int64_t throttle_now_ms = 0;
-  constexpr auto kLeaderSide = cluster::replication::ReplicationThrottle::Side::kLeader;
   if (follower) {
     partition->on_follower_fetch(NodeId(replica_id), Offset(offset), Offset(p.durable_offset), now_ms());
     out.high_watermark = partition->high_watermark().value();
     out.last_stable_offset = partition->last_stable_offset().value();
     const auto& isr = partition->isr();
-    throttled = partition->leader_throttled() && std::find(isr.begin(), isr.end(), NodeId(replica_id)) == isr.end();
-    if (throttled) {
-      throttle_now_ms = monotonic_ns() / 1000000;
-      if (broker.replication_throttle().exceeded(kLeaderSide, throttle_now_ms)) return out;
+    out.throttled = partition->leader_throttled() && std::find(isr.begin(), isr.end(), NodeId(replica_id)) == isr.end();
+    if (out.throttled) {
+      out.throttle_now_ms = monotonic_ns() / 1000000;
+      if (broker.replication_throttle().exceeded(kLeaderSide, out.throttle_now_ms)) return out;
     }
   }
   read_committed = read_committed && !follower;
   auto read = partition->read(Offset(offset), max_bytes, min_one, /*to_log_end=*/follower, read_committed);
-  if (throttled) broker.replication_throttle().record(kLeaderSide, static_cast<int64_t>(read.bytes), throttle_now_ms);
   // Kafka's collectAbortedTransactions, up to the end of what is returned.
   if (read_committed && read.next_offset >= 0)
     out.aborted = partition->aborted_transactions(Offset(offset), Offset(read.next_offset));
@@ -147,17 +155,6 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
     if (follower_denied ||
         (request.replica_id < 0 && !authorized_topic(ctx, security::AclOperation::Read, topic.topic)))
       denied_topics.insert(topic.topic);
-
-  // Whether every partition may be read without knowing what the others
-  // returned: their limits together fit the response's. Then the reads are
-  // made with one hop per shard (each shard's partitions in the request's
-  // order) instead of one per partition; otherwise, in the request's order,
-  // each partition gets what the ones before it left of the response's
-  // limit, as Kafka fills a response.
-  uint64_t limits = 0;
-  for (const auto& topic : request.topics)
-    for (const auto& p : topic.partitions) limits += p.partition_max_bytes > 0 ? p.partition_max_bytes : 0;
-  const bool independent = limits <= response_max;
 
   Response response;
   for (;;) {
@@ -211,25 +208,40 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
                                            response_max > used ? response_max - used : 0);
       r.result = read_partition(broker, *r.topic, p.partition, p, replica_id, budget, /*min_one=*/used == 0, committed);
     };
+    // One hop per shard, each partition read with the most it may get
+    // (read_one(r, 0)); then what fits is kept in the request's order, as
+    // Kafka fills a response. A partition that crosses the response's limit is
+    // read again with what is left (one more hop, once), and the records of
+    // any later one that does not fit are dropped: the response never
+    // exceeds max_bytes, and a fetch of many partitions (a follower's of
+    // every partition it replicates from this leader) no longer pays a hop
+    // per partition, as it did when their limits together exceeded the
+    // response's.
     const std::vector<Shard*> shards = owners_in_order(reads);
-    if (independent) {
-      uint64_t used = 0;
-      for (Shard* shard : shards)
-        used = co_await on_shard(*shard, [&reads, &read_one, shard, used]() {
-          uint64_t here = used;
-          for (auto& r : reads)
-            if (r.owner == shard) {
-              read_one(r, here);
-              here += r.result.bytes;
-            }
-          return here;
-        });
-    } else {
-      uint64_t used = 0;
-      for (auto& r : reads) {
-        co_await on_shard(*r.owner, [&r, &read_one, used]() { read_one(r, used); });
-        used += r.result.bytes;
+    for (Shard* shard : shards)
+      co_await on_shard(*shard, [&reads, &read_one, shard]() {
+        for (auto& r : reads)
+          if (r.owner == shard) read_one(r, 0);
+      });
+    uint64_t used = 0;
+    bool read_again = false;
+    for (auto& r : reads) {
+      const uint64_t left = response_max > used ? response_max - used : 0;
+      const uint64_t partition_max = r.request->partition_max_bytes > 0 ? r.request->partition_max_bytes : 0;
+      // With nothing before it, the first read's budget was the one it gets
+      // in order (KIP-74's oversized first batch included).
+      if (used > 0 && r.result.bytes > std::min(partition_max, left)) {
+        if (!read_again && left > 0) {
+          read_again = true;
+          co_await on_shard(*r.owner, [&r, &read_one, used]() { read_one(r, used); });
+        } else {
+          r.result.drop_records();
+        }
       }
+      used += r.result.bytes;
+      if (r.result.throttled && r.result.bytes > 0)
+        broker.replication_throttle().record(kLeaderSide, static_cast<int64_t>(r.result.bytes),
+                                             r.result.throttle_now_ms);
     }
     for (auto& r : reads) {
       auto& read = r.result;

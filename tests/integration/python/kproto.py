@@ -770,6 +770,18 @@ def fetch_v4(correlation_id, topic, partition, offset, max_wait_ms=100, min_byte
     return frame(body)
 
 
+def fetch_v4_partitions(correlation_id, topic, partitions, max_bytes, max_wait_ms=100, min_bytes=1,
+                        isolation_level=0):
+    """Fetch v4 of several partitions of one topic: `partitions` lists
+    (partition, offset, partition_max_bytes) in the order the broker is to fill them."""
+    body = header_v1(1, 4, correlation_id)
+    body += i32(-1) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + struct.pack(">b", isolation_level)
+    body += i32(1) + string(topic) + i32(len(partitions))
+    for partition, offset, partition_max in partitions:
+        body += i32(partition) + i64(offset) + i32(partition_max)
+    return frame(body)
+
+
 def parse_fetch_v4(payload):
     """-> (correlation_id, [dict(topic, partition, error, hw, lso, aborted, records)])"""
     r = Reader(payload)

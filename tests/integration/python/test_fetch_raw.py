@@ -11,6 +11,9 @@ import kproto
 from helpers import BrokerTestCase, create_topic
 
 TOPIC = "rawfetch"
+FILL_TOPIC = "rawfetch_fill"
+FILL_BATCHES = 3
+FILL_BATCH_BYTES = 1000 + 61 + 8  # one record's value, the batch header and the record's own fields
 
 
 class RawFetchTest(BrokerTestCase):
@@ -18,12 +21,19 @@ class RawFetchTest(BrokerTestCase):
     def setUpClass(cls):
         super().setUpClass()
         create_topic(cls.bootstrap, TOPIC, partitions=3)
+        create_topic(cls.bootstrap, FILL_TOPIC, partitions=6)
         c = kproto.Conn(cls.broker.port)
         try:
             # one batch of 5 records at offsets 0..4 of partition 0
             c.send(kproto.produce_v3(1, TOPIC, 0, kproto.record_batch([(b"k%d" % i, b"v%d" % i) for i in range(5)])))
             _, parts = kproto.parse_produce_v3(c.recv_frame())
             assert parts[0][2:] == (0, 0), parts
+            # FILL_BATCHES batches of one ~1 KB record in each of FILL_TOPIC's partitions
+            for p in range(6):
+                for i in range(FILL_BATCHES):
+                    c.send(kproto.produce_v3(2, FILL_TOPIC, p, kproto.record_batch([(None, b"x" * 1000)])))
+                    _, parts = kproto.parse_produce_v3(c.recv_frame())
+                    assert parts[0][2:] == (0, i), parts
         finally:
             c.close()
 
@@ -138,6 +148,45 @@ class RawFetchTest(BrokerTestCase):
         p = self.fetch(0, max_bytes=10)
         self.assertEqual(p["error"], 0)
         self.assertEqual(kproto.batches(p["records"]), [(0, 4, 5)], "the whole first batch despite max_bytes=10")
+
+    def fetch_filling(self, partitions, max_bytes, partition_max=1 << 20):
+        """Fetches FILL_TOPIC's partitions from offset 0 in the given order:
+        ({partition: [(base, last, count)]}, total record bytes)."""
+        self.c.send(kproto.fetch_v4_partitions(78, FILL_TOPIC, [(p, 0, partition_max) for p in partitions],
+                                               max_bytes))
+        corr, parts = kproto.parse_fetch_v4(self.c.recv_frame())
+        self.assertEqual(corr, 78)
+        self.assertEqual([p["partition"] for p in parts], partitions, "answered in the request's order")
+        for p in parts:
+            self.assertEqual((p["error"], p["hw"]), (0, FILL_BATCHES), p)
+        return ({p["partition"]: kproto.batches(p["records"]) for p in parts},
+                sum(len(p["records"] or b"") for p in parts))
+
+    def test_many_partitions_fill_the_response_in_order(self):
+        # Their limits together (6 MiB) exceed the response's: each partition
+        # gets what the ones before it left, in the request's order, as Kafka
+        # fills a response, and the whole stays within max_bytes. Whole
+        # batches only (~1.1 KB each); the partitions are spread over the
+        # broker's shards, so the order is not one shard's.
+        order = [4, 0, 5, 1, 3, 2]
+        got, total = self.fetch_filling(order, max_bytes=5000)
+        self.assertLessEqual(total, 5000)
+        self.assertEqual([len(got[p]) for p in order], [FILL_BATCHES, 1, 0, 0, 0, 0], got)
+        # Room for everything: every batch of every partition.
+        got, total = self.fetch_filling(order, max_bytes=1 << 20)
+        self.assertEqual([len(got[p]) for p in order], [FILL_BATCHES] * 6)
+        # A partition's own limit: one batch each.
+        got, _ = self.fetch_filling(order, max_bytes=1 << 20, partition_max=FILL_BATCH_BYTES + 10)
+        self.assertEqual([len(got[p]) for p in order], [1] * 6)
+
+    def test_many_partitions_only_the_first_batch_may_exceed_the_limits(self):
+        # KIP-74: the first partition with data gets its first batch even over
+        # both limits; no other partition gets more than its limit allows.
+        order = [2, 3, 0, 1, 5, 4]
+        got, _ = self.fetch_filling(order, max_bytes=10)
+        self.assertEqual([len(got[p]) for p in order], [1, 0, 0, 0, 0, 0], got)
+        got, _ = self.fetch_filling(order, max_bytes=1 << 20, partition_max=100)
+        self.assertEqual([len(got[p]) for p in order], [1, 0, 0, 0, 0, 0], got)
 
     def test_produce_acks0_sends_no_response(self):
         self.c.send(kproto.produce_v3(31, TOPIC, 2, kproto.record_batch([(None, b"acks0")]), acks=0))
