@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -60,6 +61,7 @@ PartitionManager::PartitionManager(Options options, storage::Env* env, storage::
       flusher_(flusher),
       shards_(shards),
       partitions_(shards.size()),
+      replicas_generation_(std::make_unique<uint64_t[]>(shards.size())),
       fetchers_(shards.size()) {
   asio::post(copy_pool_, [] { name_this_thread("log-dir-copy"); });
 }
@@ -76,7 +78,16 @@ Partition* PartitionManager::partition(const std::string& topic, int32_t partiti
   Shard* here = current_shard();
   if (!here) return nullptr;
   auto& map = partitions_[here->id()];
-  auto it = map.find(key(topic, partition));
+  // The key built in a buffer kept by the thread: every request looks up
+  // each of its partitions, a follower's fetch hundreds each round, and a
+  // new string each time cost an allocation apiece.
+  thread_local std::string scratch;
+  scratch.assign(topic);
+  scratch += '-';
+  char digits[16];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, partition);
+  scratch.append(digits, end);
+  auto it = map.find(scratch);
   return it == map.end() ? nullptr : it->second.get();
 }
 
@@ -267,6 +278,7 @@ void PartitionManager::open_replica(const std::string& topic, int32_t p, const s
   partition->set_on_offline([this, k = key(topic, p)] { set_offline(k, true); });
   set_offline(key(topic, p), false);
   partitions_[here->id()][key(topic, p)] = std::move(partition);
+  ++replicas_generation_[here->id()];
 }
 
 ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from, int32_t to, bool tolerant,
@@ -302,6 +314,7 @@ void PartitionManager::drop_partitions(const std::string& topic, int32_t from, i
         hooks_.on_leadership(here->id(), topic, p, false);
       it->second->abandon();
       map.erase(it);
+      ++replicas_generation_[here->id()];
     }
     set_offline(key(topic, p), false);
     if (auto dir = log_dirs_->find(key(topic, p))) {
@@ -397,6 +410,7 @@ replication::ReplicaFetcher& PartitionManager::fetcher(int shard_id, NodeId lead
     o.sasl = options_.inter_broker_sasl;
     o.tls = hooks_.inter_broker_tls;
     o.throttle = &throttle_;
+    o.replicas_generation = &replicas_generation_[shard_id];
     slot = std::make_unique<replication::ReplicaFetcher>(
         shards_.at(shard_id).io(), o, hooks_.resolve,
         [this, shard_id](const std::string& topic, PartitionId p) -> replication::FollowerReplica* {
@@ -532,6 +546,7 @@ size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) 
   run_blocking_everywhere(shards_, [this, synced, &changed](int s) {
     for (auto* p : changed[s]) p->finish_shutdown(synced);
     partitions_[s].clear();
+    ++replicas_generation_[s];
   });
   for (auto& c : changed) changed_count += c.size();
   if (synced && changed_count && !sync_all())
@@ -697,6 +712,7 @@ asio::awaitable<void> PartitionManager::run_move(std::string k) {
     error = std::string("closing it failed: ") + e.what();
   }
   partitions_[shard_id].erase(k);
+  ++replicas_generation_[shard_id];
   file_caches_[shard_id]->erase_under(from);
   const auto original = from.parent_path() / LogDirs::delete_name(k, id);
   std::filesystem::path open_at = from;

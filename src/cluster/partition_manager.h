@@ -253,6 +253,11 @@ class PartitionManager {
   std::vector<std::unique_ptr<storage::FileCache>> file_caches_;  // one per shard
   std::vector<std::shared_ptr<FlushGate>> flush_gates_;           // one per shard
   std::vector<PartitionMap> partitions_;                          // one map per shard, touched only on that shard
+  // Per shard, counts the changes of partitions_[shard] that may move or
+  // free a replica (each fetcher on the shard caches its lookups until it
+  // changes; ReplicaFetcher::Options::replicas_generation). Touched only on
+  // that shard; a fixed array, so that the fetchers' pointers stay valid.
+  std::unique_ptr<uint64_t[]> replicas_generation_;
   mutable std::mutex offline_mu_;
   std::set<std::string> offline_;  // keys of offline partitions, under offline_mu_
   std::atomic<bool> any_offline_{false};

@@ -125,6 +125,13 @@ std::optional<TopicInfo> TopicTable::find(const std::string& name) const {
   return it->second;
 }
 
+std::optional<TopicShape> TopicTable::shape(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return std::nullopt;
+  return TopicShape{it->second.id, it->second.partitions, it->second.internal};
+}
+
 std::optional<std::string> TopicTable::name_of(const TopicId& id) const {
   if (id == TopicId{}) return std::nullopt;  // Kafka's Uuid.ZERO names no topic
   std::lock_guard lock(mu_);

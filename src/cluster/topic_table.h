@@ -47,6 +47,15 @@ struct TopicInfo {
   }
 };
 
+// What a request's hot path asks of a topic (TopicTable::shape): a copy of
+// these few fields, not of the whole TopicInfo with its configs and
+// replica lists, once per topic of every Produce and Fetch.
+struct TopicShape {
+  TopicId id{};
+  int32_t partitions = 0;
+  bool internal = false;
+};
+
 // Kafka's rules for a topic name: 1..249 characters of [a-zA-Z0-9._-], not "." or "..".
 ErrorCode validate_topic_name(const std::string& name);
 
@@ -59,6 +68,7 @@ class TopicTable {
   void load();
 
   std::optional<TopicInfo> find(const std::string& name) const;
+  std::optional<TopicShape> shape(const std::string& name) const;
   // The name of the topic with this id (Fetch v13+, Metadata v10+ ask by id);
   // nullopt for an unknown or all-zero id. A scan: topics are few, and ids
   // are looked up once per topic of a request.

@@ -30,6 +30,23 @@ constexpr size_t kLightResponseBytes = 256 << 10;
 
 }  // namespace
 
+// One partition this fetcher copies. Held by the fetch in flight as well,
+// so that a partition removed meanwhile is seen as such (`removed`).
+struct ReplicaFetcher::Entry {
+  explicit Entry(Key k) : key(std::move(k)) {}
+  const Key key;
+  bool removed = false;
+  // The earliest time it may be fetched again (after an error).
+  std::chrono::steady_clock::time_point not_before{};
+  // The leader's high watermark in its last answer (unset before one): a
+  // replica below it is behind (Kafka's fetch state lag), which the
+  // follower's own high watermark (capped at its log end) cannot tell.
+  std::optional<Offset> leader_high_watermark;
+  // The replica as last looked up, and the shard's replicas_generation then.
+  FollowerReplica* replica = nullptr;
+  uint64_t generation = UINT64_MAX;
+};
+
 struct ReplicaFetcher::State {
   State(asio::io_context& io, Options o, Resolve r, Lookup l)
       : io(io),
@@ -53,12 +70,20 @@ struct ReplicaFetcher::State {
   std::optional<std::chrono::steady_clock::time_point> broken_since;
   // When the last response that brought data arrived.
   std::chrono::steady_clock::time_point last_data_at{};
-  // Partition -> the earliest time it may be fetched again (after an error).
-  std::map<std::pair<std::string, PartitionId>, std::chrono::steady_clock::time_point> partitions;
-  // Partition -> the leader's high watermark in its last answer: a replica
-  // below it is behind (Kafka's fetch state lag), which the follower's own
-  // high watermark (capped at its log end) cannot tell.
-  std::map<std::pair<std::string, PartitionId>, Offset> leader_high_watermarks;
+  // The partitions fetched, by name (in order: a topic's partitions are
+  // next to each other, as the request lists them).
+  std::map<Key, std::shared_ptr<Entry>> partitions;
+
+  // The replica of `entry`, looked up again only when this shard's replicas
+  // changed since (Options::replicas_generation).
+  FollowerReplica* replica(Entry& entry) {
+    const uint64_t now = options.replicas_generation ? *options.replicas_generation : 0;
+    if (!options.replicas_generation || entry.generation != now) {
+      entry.replica = lookup(entry.key.first, entry.key.second);
+      entry.generation = now;
+    }
+    return entry.replica;
+  }
 
   asio::awaitable<void> sleep(std::chrono::milliseconds d) {
     timer.expires_after(d);
@@ -97,13 +122,16 @@ ReplicaFetcher::ReplicaFetcher(asio::io_context& io, Options options, Resolve re
 ReplicaFetcher::~ReplicaFetcher() { stop(); }
 
 void ReplicaFetcher::add(const std::string& topic, PartitionId partition) {
-  state_->partitions.emplace(std::make_pair(topic, partition), std::chrono::steady_clock::time_point{});
+  Key key{topic, partition};
+  if (!state_->partitions.count(key)) state_->partitions.emplace(key, std::make_shared<Entry>(key));
   state_->timer.cancel();  // an idle loop looks again now
 }
 
 void ReplicaFetcher::remove(const std::string& topic, PartitionId partition) {
-  state_->partitions.erase({topic, partition});
-  state_->leader_high_watermarks.erase({topic, partition});
+  auto it = state_->partitions.find({topic, partition});
+  if (it == state_->partitions.end()) return;
+  it->second->removed = true;
+  state_->partitions.erase(it);
 }
 
 bool ReplicaFetcher::empty() const { return state_->partitions.empty(); }
@@ -116,6 +144,7 @@ void ReplicaFetcher::start() {
 
 void ReplicaFetcher::stop() {
   state_->stopped = true;
+  for (auto& [_, entry] : state_->partitions) entry->removed = true;
   state_->partitions.clear();
   state_->timer.cancel();
   state_->connection.close();
@@ -145,34 +174,39 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   request.max_bytes = 64 << 20;
   request.session_id = 0;
   request.session_epoch = -1;
-  // What each partition was asked in: a reply for an epoch since left is dropped.
-  std::map<std::pair<std::string, PartitionId>, LeaderEpoch> asked;
-  std::map<std::string, size_t> topic_index;
+  // The partitions asked for, in the request's order (the leader answers in
+  // it), with the epoch each was asked in (a reply for an epoch since left
+  // is dropped) and whether it counts against the follower throttle.
+  struct Asked {
+    std::shared_ptr<Entry> entry;
+    LeaderEpoch epoch;
+    // Throttled and behind the leader (KIP-73): left out while the follower
+    // side is over its rate, and what it fetches is counted.
+    bool throttled = false;
+  };
+  std::vector<Asked> asked;
   // Partitions whose appended data is not yet durable (their log end, to
   // wait for if the leader has nothing new).
-  std::vector<std::pair<std::pair<std::string, PartitionId>, Offset>> unsynced;
-  // Throttled replicas behind the leader (KIP-73): left out while the
-  // follower side is over its rate, and what they fetch is counted.
-  std::set<std::pair<std::string, PartitionId>> throttled;
+  std::vector<std::pair<std::shared_ptr<Entry>, Offset>> unsynced;
   const int64_t throttle_now_ms = monotonic_ns() / 1000000;
-  for (auto& [key, not_before] : s.partitions) {
-    if (not_before > now) continue;
-    auto* partition = s.lookup(key.first, key.second);
+  for (auto& [key, entry] : s.partitions) {
+    if (entry->not_before > now) continue;
+    auto* partition = s.replica(*entry);
     // An offline replica copies nothing: it may not rejoin the ISR until its
     // broker restarts and recovers it.
     if (!partition || partition->is_leader() || partition->offline() || partition->leader() != s.options.leader)
       continue;
+    bool throttled = false;
     if (s.options.throttle && partition->follower_throttled()) {
       // Unknown lag counts as behind, as in Kafka.
-      auto leader_hw = s.leader_high_watermarks.find(key);
-      if (leader_hw == s.leader_high_watermarks.end() || partition->log_end_offset() < leader_hw->second) {
+      if (!entry->leader_high_watermark || partition->log_end_offset() < *entry->leader_high_watermark) {
         if (s.options.throttle->exceeded(ReplicationThrottle::Side::kFollower, throttle_now_ms)) continue;
-        throttled.insert(key);
+        throttled = true;
       }
     }
-    auto [it, added] = topic_index.emplace(key.first, request.topics.size());
-    if (added) request.topics.emplace_back().topic = key.first;
-    auto& fp = request.topics[it->second].partitions.emplace_back();
+    if (request.topics.empty() || request.topics.back().topic != key.first)
+      request.topics.emplace_back().topic = key.first;
+    auto& fp = request.topics.back().partitions.emplace_back();
     fp.partition = key.second.value();
     fp.current_leader_epoch = partition->leader_epoch().value();
     fp.fetch_offset = partition->log_end_offset().value();
@@ -180,8 +214,8 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     fp.log_start_offset = partition->log_start_offset().value();
     fp.partition_max_bytes = s.options.partition_max_bytes;
     fp.durable_offset = partition->durable_offset().value();
-    if (fp.durable_offset < fp.fetch_offset) unsynced.push_back({key, Offset(fp.fetch_offset - 1)});
-    asked.emplace(key, partition->leader_epoch());
+    if (fp.durable_offset < fp.fetch_offset) unsynced.push_back({entry, Offset(fp.fetch_offset - 1)});
+    asked.push_back({entry, partition->leader_epoch(), throttled});
   }
   // Pipelined: the next fetch goes out while the last append is being
   // synced. If a sync is still pending the leader must not park this fetch
@@ -277,19 +311,29 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   uint64_t appended_bytes = 0;
   std::vector<std::pair<FollowerReplica*, Offset>> appended_to;
   const int64_t now_ms = wall_clock_ms();
+  // The leader answers in the request's order, so a cursor over `asked`
+  // finds each answer's partition; a search only if it did not.
+  size_t cursor = 0;
+  auto asked_for = [&asked, &cursor](const std::string& topic, int32_t index) -> Asked* {
+    auto matches = [&](const Asked& a) { return a.entry->key.second.value() == index && a.entry->key.first == topic; };
+    if (cursor < asked.size() && matches(asked[cursor])) return &asked[cursor++];
+    auto it = std::find_if(asked.begin(), asked.end(), matches);
+    return it == asked.end() ? nullptr : &*it;
+  };
   for (auto& topic : response.responses) {
     for (auto& pd : topic.partitions) {
-      std::pair<std::string, PartitionId> key{topic.topic, PartitionId(pd.partition_index)};
-      auto asked_it = asked.find(key);
-      if (asked_it == asked.end() || !s.partitions.count(key)) continue;
-      auto* partition = s.lookup(key.first, key.second);
-      if (!partition || partition->is_leader() || partition->leader_epoch() != asked_it->second) continue;
+      Asked* a = asked_for(topic.topic, pd.partition_index);
+      if (!a || a->entry->removed) continue;
+      Entry& entry = *a->entry;
+      const Key& key = entry.key;
+      auto* partition = s.replica(entry);
+      if (!partition || partition->is_leader() || partition->leader_epoch() != a->epoch) continue;
       auto error = static_cast<ErrorCode>(pd.error_code);
       if (error == ErrorCode::OFFSET_OUT_OF_RANGE && Offset(pd.log_start_offset) > partition->log_end_offset()) {
         // Away while the leader's retention or DeleteRecords moved past our
         // end: what we have is below the leader's log, so start at its start.
         if (!co_await partition->truncate_fully_and_start_at(Offset(pd.log_start_offset)))
-          s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
+          entry.not_before = std::chrono::steady_clock::now() + s.options.backoff;
         continue;
       }
       if (error != ErrorCode::NONE) {
@@ -297,7 +341,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
         // the metadata will catch up; until then this partition waits.
         spdlog::debug("{}-{}: fetch from node {} failed: {}", key.first, key.second.value(), s.options.leader.value(),
                       error_name(error));
-        s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
+        entry.not_before = std::chrono::steady_clock::now() + s.options.backoff;
         continue;
       }
       if (pd.diverging_epoch.epoch >= 0 || pd.diverging_epoch.end_offset >= 0) {
@@ -305,7 +349,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
         auto step = next_truncation(storage::EpochList(partition->epoch_entries()), partition->log_end_offset(), answer,
                                     partition->high_watermark());
         if (!co_await partition->truncate_to(step.truncate_to)) {
-          s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
+          entry.not_before = std::chrono::steady_clock::now() + s.options.backoff;
         }
         continue;
       }
@@ -315,10 +359,10 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
           spdlog::error("{}-{}: cannot append what node {} sent at offset {}: {} {}", key.first, key.second.value(),
                         s.options.leader.value(), partition->log_end_offset().value(), error_name(result.error),
                         result.error_message);
-          s.partitions[key] = std::chrono::steady_clock::now() + s.options.backoff;
+          entry.not_before = std::chrono::steady_clock::now() + s.options.backoff;
           continue;
         }
-        if (throttled.count(key))
+        if (a->throttled)
           s.options.throttle->record(ReplicationThrottle::Side::kFollower,
                                      static_cast<int64_t>(pd.records.memory.size()), monotonic_ns() / 1000000);
         if (result.last_offset >= 0) {
@@ -328,7 +372,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
         }
       }
       partition->set_leader_high_watermark(Offset(pd.high_watermark));
-      s.leader_high_watermarks[key] = Offset(pd.high_watermark);
+      entry.leader_high_watermark = Offset(pd.high_watermark);
       // The leader's log start moved (DeleteRecords, retention, compaction
       // of __consumer_offsets): follow it, as Kafka's followers do.
       if (Offset(pd.log_start_offset) > partition->log_start_offset())
@@ -349,9 +393,10 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
       co_await s.wait_durable_within(appended_to, grace);
     co_return;
   }
-  for (auto& [key, last] : unsynced) {
+  for (auto& [entry, last] : unsynced) {
     if (s.stopped) co_return;
-    auto* partition = s.lookup(key.first, key.second);
+    if (entry->removed) continue;
+    auto* partition = s.replica(*entry);
     if (!partition) continue;
     // A truncation since may have cut below `last`: wait only for what is there.
     const Offset target = std::min(last, Offset(partition->log_end_offset().value() - 1));

@@ -47,6 +47,12 @@ class ReplicaFetcher {
     std::shared_ptr<const security::TlsContextSource> tls;
     // The broker's replication throttle (its follower side), or nullptr.
     ReplicationThrottle* throttle = nullptr;
+    // Changes whenever a replica of this shard is opened, replaced or
+    // closed (PartitionManager's count, read on this shard only): until it
+    // does, a replica found once is the one Lookup would find again, so a
+    // fetch of many partitions looks each up once, not every round.
+    // nullptr: looked up every time.
+    const uint64_t* replicas_generation = nullptr;
   };
   struct Endpoint {
     std::string host;
@@ -71,6 +77,8 @@ class ReplicaFetcher {
   void stop();
 
  private:
+  using Key = std::pair<std::string, PartitionId>;
+  struct Entry;
   struct State;
   static asio::awaitable<void> run(std::shared_ptr<State> state);
   static asio::awaitable<void> fetch_once(State& state);

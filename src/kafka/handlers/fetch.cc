@@ -175,7 +175,7 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       auto& topic_response = response.responses.emplace_back();
       topic_response.topic = topic.topic;
       topic_response.topic_id = topic.topic_id;
-      auto info = broker.topics().find(topic.topic);
+      auto info = broker.topics().shape(topic.topic);
       for (auto& p : topic.partitions) {
         auto& pr = topic_response.partitions.emplace_back();
         pr.partition_index = p.partition;

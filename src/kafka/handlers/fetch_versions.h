@@ -24,7 +24,7 @@ void normalize_fetch_request(Broker& broker, protocol::FetchRequest& request, in
 // UNKNOWN_TOPIC_OR_PARTITION for a topic not known, and, v13+, Kafka's
 // INCONSISTENT_TOPIC_ID when the name the id was resolved to now belongs to
 // another topic (deleted and created again while the fetch waited).
-ErrorCode fetch_topic_error(const std::optional<cluster::TopicInfo>& info,
+ErrorCode fetch_topic_error(const std::optional<cluster::TopicShape>& info,
                             const protocol::FetchRequest::FetchTopic& topic, int32_t partition, int16_t version);
 
 // Fetch v16+: CurrentLeader and NodeEndpoints for every partition answered

@@ -252,7 +252,7 @@ asio::awaitable<HandlerResult> handle_produce(RequestContext& ctx, protocol::Rea
   for (auto& topic_data : request.topic_data) {
     auto& topic_response = response.responses.emplace_back();
     topic_response.name = topic_data.name;
-    auto info = broker.topics().find(topic_data.name);
+    auto info = broker.topics().shape(topic_data.name);
     const bool topic_denied = !authorized_topic(ctx, security::AclOperation::Write, topic_data.name);
     // Kafka's coordinators write their internal topics themselves; a client
     // may only with the admin tools' client id (KafkaApis'
