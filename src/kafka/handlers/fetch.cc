@@ -1,8 +1,9 @@
 // Fetch (key 1). Reads whole batches as file slices from each partition's
 // owning shard (sent later with sendfile; one hop per shard for all of its
 // partitions, then in the request's order what fits), and long-polls: while fewer than
-// min_bytes are available it leaves a waiter on every requested partition and
-// sleeps until an append wakes it or max_wait_ms runs out. Follower replicas
+// min_bytes are available it sleeps until an append wakes it or max_wait_ms
+// runs out (the waiter is left on each partition as it is read, in the same
+// hop). Follower replicas
 // (replica_id set) fetch the same way, up to the log end rather than the high
 // watermark, and report their progress (Partition::on_follower_fetch).
 // isolation_level 1 (read_committed, KIP-98) reads only below the last stable
@@ -38,6 +39,9 @@ struct PartitionRead {
   // leader's rate once the response keeps them.
   bool throttled = false;
   int64_t throttle_now_ms = 0;
+  // A follower's read that returned nothing though the log has more (its
+  // throttle held it back): a fetch that waited would only be woken late.
+  bool more_now = false;
 
   // What is left when the response has no room for the records.
   void drop_records() {
@@ -51,10 +55,12 @@ constexpr int8_t kReadCommitted = 1;
 constexpr auto kLeaderSide = cluster::replication::ReplicationThrottle::Side::kLeader;
 
 // `replica_id` >= 0: a follower's fetch (reads up to the log end, and tells
-// the leader how far the follower has come).
+// the leader how far the follower has come). `waiter` (may be null): left on
+// the partition once it is read, so that an append after this read wakes a
+// fetch that then waits (nothing can come between the two: no hop).
 PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t index,
                              const protocol::FetchRequest::FetchPartition& p, int32_t replica_id, uint64_t max_bytes,
-                             bool min_one, bool read_committed) {
+                             bool min_one, bool read_committed, const std::shared_ptr<cluster::FetchWaiter>& waiter) {
   PartitionRead out;
   const int64_t offset = p.fetch_offset;
   auto* partition = broker.partition(topic, index);
@@ -101,7 +107,11 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
     out.throttled = partition->leader_throttled() && std::find(isr.begin(), isr.end(), NodeId(replica_id)) == isr.end();
     if (out.throttled) {
       out.throttle_now_ms = monotonic_ns() / 1000000;
-      if (broker.replication_throttle().exceeded(kLeaderSide, out.throttle_now_ms)) return out;
+      if (broker.replication_throttle().exceeded(kLeaderSide, out.throttle_now_ms)) {
+        out.more_now = partition->log_end_offset() > Offset(offset);
+        if (waiter) partition->add_fetch_waiter(waiter);
+        return out;
+      }
     }
   }
   read_committed = read_committed && !follower;
@@ -112,6 +122,7 @@ PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t i
   out.error = read.error;
   out.slices = std::move(read.slices);
   out.bytes = read.bytes;
+  if (waiter && out.error == ErrorCode::NONE) partition->add_fetch_waiter(waiter);
   return out;
 }
 
@@ -156,11 +167,35 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         (request.replica_id < 0 && !authorized_topic(ctx, security::AclOperation::Read, topic.topic)))
       denied_topics.insert(topic.topic);
 
+  // Whether this fetch may wait at all (a follower with a sync pending, or a
+  // consumer's poll with max_wait 0, never does).
+  const bool may_wait = min_bytes > 0 && request.max_wait_ms > 0;
   Response response;
   for (;;) {
     response = Response{};
     uint64_t total = 0;
     bool any_error = false;
+    bool more_now = false;
+    // What wakes this fetch if it waits: an append (or a change of high
+    // watermark, leader or log) on any partition read after this read of it.
+    // A wake-up may come while the other shards are still being read: the
+    // cancel it posts then runs before the wait has begun and cancels
+    // nothing, so `woken` (read and written on this shard only) remembers
+    // it; without it the fetch slept to its deadline, and a follower's
+    // report, and with it the high watermark, waited replica.fetch.wait.max.ms.
+    std::shared_ptr<asio::steady_timer> timer;
+    auto woken = std::make_shared<bool>(false);
+    std::shared_ptr<cluster::FetchWaiter> waiter;
+    if (may_wait) {
+      timer = std::make_shared<asio::steady_timer>(ctx.shard.io(), deadline);
+      waiter = std::make_shared<cluster::FetchWaiter>();
+      waiter->notify = [weak = std::weak_ptr<asio::steady_timer>(timer), executor = ctx.shard.executor(), woken] {
+        asio::post(executor, [weak, woken] {
+          *woken = true;
+          if (auto t = weak.lock()) t->cancel();
+        });
+      };
+    }
     // The partitions to read, with where their answer goes.
     struct Read {
       Shard* owner;
@@ -202,11 +237,13 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
     const bool committed = request.isolation_level == kReadCommitted;
     // Reads `r` with what is left of the response's limit after `used`
     // bytes. KIP-74: the first batch goes out even if over the limits.
-    auto read_one = [&broker, replica_id, committed, response_max](Read& r, uint64_t used) {
+    auto read_one = [&broker, replica_id, committed, response_max](
+                        Read& r, uint64_t used, const std::shared_ptr<cluster::FetchWaiter>& waiter) {
       const auto& p = *r.request;
       uint64_t budget = std::min<uint64_t>(p.partition_max_bytes > 0 ? p.partition_max_bytes : 0,
                                            response_max > used ? response_max - used : 0);
-      r.result = read_partition(broker, *r.topic, p.partition, p, replica_id, budget, /*min_one=*/used == 0, committed);
+      r.result = read_partition(broker, *r.topic, p.partition, p, replica_id, budget, /*min_one=*/used == 0, committed,
+                                waiter);
     };
     // One hop per shard, each partition read with the most it may get
     // (read_one(r, 0)); then what fits is kept in the request's order, as
@@ -219,9 +256,9 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
     // response's.
     const std::vector<Shard*> shards = owners_in_order(reads);
     for (Shard* shard : shards)
-      co_await on_shard(*shard, [&reads, &read_one, shard]() {
+      co_await on_shard(*shard, [&reads, &read_one, &waiter, shard]() {
         for (auto& r : reads)
-          if (r.owner == shard) read_one(r, 0);
+          if (r.owner == shard) read_one(r, 0, waiter);
       });
     uint64_t used = 0;
     bool read_again = false;
@@ -233,12 +270,13 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       if (used > 0 && r.result.bytes > std::min(partition_max, left)) {
         if (!read_again && left > 0) {
           read_again = true;
-          co_await on_shard(*r.owner, [&r, &read_one, used]() { read_one(r, used); });
+          co_await on_shard(*r.owner, [&r, &read_one, used]() { read_one(r, used, nullptr); });
         } else {
           r.result.drop_records();
         }
       }
       used += r.result.bytes;
+      more_now |= r.result.more_now;
       if (r.result.throttled && r.result.bytes > 0)
         broker.replication_throttle().record(kLeaderSide, static_cast<int64_t>(r.result.bytes),
                                              r.result.throttle_now_ms);
@@ -274,50 +312,9 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       pr.records.files = std::move(read.slices);
       total += read.bytes;
     }
-    if (total >= min_bytes || any_error || std::chrono::steady_clock::now() >= deadline) break;
-
+    if (total >= min_bytes || any_error || more_now || !may_wait || std::chrono::steady_clock::now() >= deadline) break;
     // Not enough yet: sleep until new data arrives on any requested partition.
-    auto timer = std::make_shared<asio::steady_timer>(ctx.shard.io(), deadline);
-    auto waiter = std::make_shared<cluster::FetchWaiter>();
-    auto executor = ctx.shard.executor();
-    // A partition may wake us while we are still registering on the others
-    // (each registration hops to the partition's shard and back). The
-    // cancel it posts then runs before the wait below has begun and cancels
-    // nothing, so `woken` (read and written on this shard only) remembers
-    // it; without it the fetch slept to its deadline, and a follower's
-    // report, and with it the high watermark, waited replica.fetch.wait.max.ms.
-    auto woken = std::make_shared<bool>(false);
-    waiter->notify = [weak = std::weak_ptr<asio::steady_timer>(timer), executor, woken] {
-      asio::post(executor, [weak, woken] {
-        *woken = true;
-        if (auto t = weak.lock()) t->cancel();
-      });
-    };
-    // One hop per shard: every partition of the request was read (an error
-    // would have answered already), so `reads` lists them all.
-    bool ready = false;
-    // A read_committed consumer waits for the last stable offset to move (a
-    // marker written, or the high watermark passing one); a follower for
-    // data past its fetch offset, a consumer for the high watermark to move.
-    const bool committed_wait = request.isolation_level == kReadCommitted && request.replica_id < 0;
-    const bool follower = request.replica_id >= 0;
-    for (Shard* shard : shards)
-      ready |= co_await on_shard(*shard, [&broker, &reads, &response, &waiter, shard, committed_wait, follower]() {
-        for (const auto& r : reads) {
-          if (r.owner != shard) continue;
-          const auto& seen_in = response.responses[r.topic_index].partitions[r.partition_index];
-          const int64_t seen = committed_wait ? seen_in.last_stable_offset : seen_in.high_watermark;
-          auto* partition = broker.partition(*r.topic, r.request->partition);
-          if (!partition) return true;  // gone or no longer led here: answer now
-          // Data that arrived since we read would otherwise go unnoticed until the deadline.
-          if ((committed_wait ? partition->last_stable_offset() : partition->high_watermark()) > Offset(seen))
-            return true;
-          if (follower && partition->log_end_offset() > Offset(r.request->fetch_offset)) return true;
-          partition->add_fetch_waiter(waiter);
-        }
-        return false;
-      });
-    if (!ready && !*woken) {
+    if (!*woken) {
       std::error_code ec;
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
