@@ -103,6 +103,10 @@ class PartitionManager {
   // The calling shard's partition; nullptr when it holds no such partition
   // (unknown, not open yet, or offline) or on a thread that is not a shard.
   Partition* partition(const std::string& topic, int32_t partition);
+  // Changes whenever a replica of `shard_id` is opened, replaced or closed:
+  // until it does, a Partition* found on that shard stays valid. Read on
+  // that shard only.
+  uint64_t replicas_generation(int shard_id) const { return replicas_generation_[shard_id]; }
   // Whether this node's replica of the partition is offline: it could not be
   // opened at start-up, or went offline since (Partition::offline()). Safe
   // from any thread (Metadata asks on whichever shard it runs).

@@ -77,7 +77,10 @@ bool Broker::is_offline(const std::string& topic, int32_t partition) const {
 Shard& Broker::owner(const std::string& topic, int32_t partition) { return partitions_.owner(topic, partition); }
 
 cluster::Partition* Broker::partition(const std::string& topic, int32_t partition) {
-  auto* p = partitions_.partition(topic, partition);
+  return serving(partitions_.partition(topic, partition));
+}
+
+cluster::Partition* Broker::serving(cluster::Partition* p) {
   if (!p || !p->is_leader()) return nullptr;
   // Fenced: a broker that lost its registration may have been replaced as
   // leader already; it serves nothing until it is back.

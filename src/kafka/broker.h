@@ -172,6 +172,8 @@ class Broker {
   // unless this shard holds it open and this node leads it (in a cluster a
   // follower replica is the replication machinery's alone).
   cluster::Partition* partition(const std::string& topic, int32_t partition);
+  // `replica` (this shard's, or null) if clients may use it, as partition() decides.
+  cluster::Partition* serving(cluster::Partition* replica);
   // ElectLeaders for each of `partitions`, in order: in a cluster
   // ControlPlane::elect_leaders_on_request on the control thread; a single
   // node leads every partition itself (ELECTION_NOT_NEEDED, or

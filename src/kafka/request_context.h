@@ -15,6 +15,7 @@ namespace runnel {
 
 class Broker;
 class Shard;
+struct FetchPartitionCache;
 
 struct RequestContext {
   Broker& broker;
@@ -41,6 +42,9 @@ struct RequestContext {
   // appended to, when one shard owns them all. A connection whose produces
   // keep going to one other shard moves there (server/connection.h).
   Shard* partitions_shard = nullptr;
+  // The connection's cache of the partitions its last Fetch named
+  // (fetch_partition_cache.h); null outside a client connection.
+  FetchPartitionCache* fetch_partitions = nullptr;
   // The request frame's size (Produce's byte-rate quota counts it).
   int32_t request_bytes = 0;
   // Set by a handler whose client went over a quota (client quotas,

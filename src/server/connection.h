@@ -52,6 +52,7 @@
 #include <vector>
 
 #include "config/broker_config.h"
+#include "kafka/fetch_partition_cache.h"
 #include "kafka/request_memory_pool.h"
 #include "kafka/request_metrics.h"
 #include "protocol/writer.h"
@@ -200,6 +201,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<uint8_t[]> tls_out_;
   size_t tls_out_size_ = 0;
   security::Session session_;
+  FetchPartitionCache fetch_partitions_;
   std::string peer_;
   bool in_process_ = false;
   // When a request began to arrive or responses were last written (monotonic).

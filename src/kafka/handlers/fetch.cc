@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "kafka/authz.h"
 #include "kafka/broker.h"
+#include "kafka/fetch_partition_cache.h"
 #include "kafka/handlers/fetch_versions.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -58,12 +59,13 @@ constexpr auto kLeaderSide = cluster::replication::ReplicationThrottle::Side::kL
 // the leader how far the follower has come). `waiter` (may be null): left on
 // the partition once it is read, so that an append after this read wakes a
 // fetch that then waits (nothing can come between the two: no hop).
-PartitionRead read_partition(Broker& broker, const std::string& topic, int32_t index,
+// `partition`: this shard's replica as Broker::serving() gives it (null: not
+// served here).
+PartitionRead read_partition(Broker& broker, cluster::Partition* partition,
                              const protocol::FetchRequest::FetchPartition& p, int32_t replica_id, uint64_t max_bytes,
                              bool min_one, bool read_committed, const std::shared_ptr<cluster::FetchWaiter>& waiter) {
   PartitionRead out;
   const int64_t offset = p.fetch_offset;
-  auto* partition = broker.partition(topic, index);
   if (!partition) {
     // The topic has the partition (checked before): it is served elsewhere.
     out.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
@@ -204,6 +206,7 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       size_t topic_index;
       size_t partition_index;
       PartitionRead result;
+      size_t slot = 0;  // in ctx.fetch_partitions
     };
     std::vector<Read> reads;
     for (auto& topic : request.topics) {
@@ -233,17 +236,36 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
                          {}});
       }
     }
+    // The connection's cache: a follower names the same partitions in the
+    // same order every round, and each is looked up by name only when its
+    // shard's replicas changed since.
+    FetchPartitionCache* cache = ctx.fetch_partitions;
+    if (cache)
+      for (size_t i = 0; i < reads.size(); ++i) {
+        cache->name(i, *reads[i].topic, reads[i].request->partition);
+        reads[i].slot = i;
+      }
+    auto replica_of = [&broker, cache](const Read& r, Shard& shard) -> cluster::Partition* {
+      if (!cache) return broker.partition(*r.topic, r.request->partition);
+      auto& slot = cache->slots[r.slot];
+      const uint64_t generation = broker.partition_manager().replicas_generation(shard.id());
+      if (slot.generation != generation) {
+        slot.replica = broker.partition_manager().partition(*r.topic, r.request->partition);
+        slot.generation = generation;
+      }
+      return broker.serving(slot.replica);
+    };
     const int32_t replica_id = request.replica_id;
     const bool committed = request.isolation_level == kReadCommitted;
     // Reads `r` with what is left of the response's limit after `used`
     // bytes. KIP-74: the first batch goes out even if over the limits.
-    auto read_one = [&broker, replica_id, committed, response_max](
+    auto read_one = [&broker, &replica_of, replica_id, committed, response_max](
                         Read& r, uint64_t used, const std::shared_ptr<cluster::FetchWaiter>& waiter) {
       const auto& p = *r.request;
       uint64_t budget = std::min<uint64_t>(p.partition_max_bytes > 0 ? p.partition_max_bytes : 0,
                                            response_max > used ? response_max - used : 0);
-      r.result = read_partition(broker, *r.topic, p.partition, p, replica_id, budget, /*min_one=*/used == 0, committed,
-                                waiter);
+      r.result = read_partition(broker, replica_of(r, *r.owner), p, replica_id, budget, /*min_one=*/used == 0,
+                                committed, waiter);
     };
     // One hop per shard, each partition read with the most it may get
     // (read_one(r, 0)); then what fits is kept in the request's order, as

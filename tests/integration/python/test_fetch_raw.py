@@ -188,6 +188,42 @@ class RawFetchTest(BrokerTestCase):
         got, _ = self.fetch_filling(order, max_bytes=1 << 20, partition_max=100)
         self.assertEqual([len(got[p]) for p in order], [1, 0, 0, 0, 0, 0], got)
 
+    def test_one_connection_fetches_a_topic_deleted_and_created_again(self):
+        # The broker keeps what a connection's last Fetch looked up; a
+        # replica closed and opened again under the same name must be
+        # looked up again, not read through what was kept.
+        from helpers import admin
+        name = "rawfetch_again"
+        for round_ in range(2):
+            create_topic(self.bootstrap, name, partitions=2)
+            value = b"round-%d" % round_
+            c = kproto.Conn(self.broker.port)
+            try:
+                c.send(kproto.produce_v3(3, name, 1, kproto.record_batch([(None, value)])))
+                _, parts = kproto.parse_produce_v3(c.recv_frame())
+                self.assertEqual(parts[0][2:], (0, 0))
+            finally:
+                c.close()
+            for _ in range(2):  # twice: the second from what the first left
+                self.c.send(kproto.fetch_v4_partitions(79, name, [(0, 0, 1 << 20), (1, 0, 1 << 20)], 1 << 20))
+                _, got = kproto.parse_fetch_v4(self.c.recv_frame())
+                self.assertEqual([(p["partition"], p["error"], p["hw"]) for p in got], [(0, 0, 0), (1, 0, 1)])
+                self.assertIn(value, got[1]["records"])
+            a = admin(self.bootstrap)
+            try:
+                a.delete_topics([name])
+            finally:
+                a.close()
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                self.c.send(kproto.fetch_v4(80, name, 1, 0))
+                _, got = kproto.parse_fetch_v4(self.c.recv_frame())
+                if got[0]["error"] == 3:  # UNKNOWN_TOPIC_OR_PARTITION: gone
+                    break
+                time.sleep(0.1)
+            else:
+                self.fail("the deleted topic is still served")
+
     def test_produce_acks0_sends_no_response(self):
         self.c.send(kproto.produce_v3(31, TOPIC, 2, kproto.record_batch([(None, b"acks0")]), acks=0))
         self.c.send(kproto.api_versions_v0(32))

@@ -1,0 +1,44 @@
+#pragma once
+// The partitions a connection's last Fetch named, in its order, each as it
+// was looked up on its shard. A follower fetches the same partitions in the
+// same order round after round, hundreds of them from one leader; with this
+// the leader looks each up by name once, not every round, until a replica
+// of its shard is opened, replaced or closed (PartitionManager's
+// replicas_generation).
+//
+// Thread-safety: one per connection, used by one Fetch at a time (a Fetch
+// is finished before its connection starts the next request); each slot is
+// touched only on the shard that owns its partition, the vector's shape only
+// between hops.
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace runnel {
+
+namespace cluster {
+class Partition;
+}
+
+struct FetchPartitionCache {
+  struct Slot {
+    std::string topic;
+    int32_t partition = -1;
+    cluster::Partition* replica = nullptr;  // valid while `generation` is current
+    uint64_t generation = std::numeric_limits<uint64_t>::max();
+  };
+  std::vector<Slot> slots;
+
+  // Makes slot i stand for (topic, partition), forgetting a different one.
+  void name(size_t i, const std::string& topic, int32_t partition) {
+    if (slots.size() <= i) slots.resize(i + 1);
+    auto& slot = slots[i];
+    if (slot.partition == partition && slot.topic == topic) return;
+    slot.topic = topic;
+    slot.partition = partition;
+    slot.generation = std::numeric_limits<uint64_t>::max();
+  }
+};
+
+}  // namespace runnel
