@@ -24,6 +24,11 @@
    of the RF 3 100 B max). Every broker has an admin listener: the leader's
    produce stages come from runnel-bench --broker-metrics, and every broker's
    fdatasync and Fetch handling from /metrics before and after (stages_by_node).
+   Then the light acks=all row again with IDLE_PARTITIONS (default 3,000)
+   other RF 3 partitions on the same brokers, idle: a follower fetches every
+   partition it replicates from a leader in each request, so what a fetch
+   round costs per partition is paid by every acknowledgement; with it the
+   three brokers' CPU while all is idle.
 3. Failover: one record at a time with acks=all (kafka-python, retry backoff
    50 ms) to a partition with three replicas; the leader is killed with
    SIGKILL; reported is the time from the kill to the first acknowledged
@@ -147,6 +152,53 @@ def latency_rows(results, name, bench_bin, bootstrap, topic, max_rate, admins, l
         r["stages_by_node"] = {str(n): dict(stage_delta(before[n], scrape(a)), leader=(n == leader))
                                for n, a in admins.items()}
         results["latency %s %s" % (name, label)] = r
+
+
+IDLE_PARTITIONS = int(os.environ.get("IDLE_PARTITIONS", "3000"))
+
+
+def process_cpu_seconds(pids):
+    """User + system CPU seconds the processes `pids` have used so far."""
+    total = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def with_idle_partitions(results, c, bench_bin, topic, partitions, admins, leader):
+    """`partitions` idle RF 3 partitions (topics of 100) beside `topic`: the brokers' CPU
+    while nothing is produced (5 s), then the light acks=all row on `topic` again."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    a = KafkaAdminClient(bootstrap_servers=c.bootstrap, request_timeout_ms=120000)
+    t0 = time.monotonic()
+    for i in range(partitions // 100):
+        a.create_topics([NewTopic("idle-%d" % i, 100, 3, topic_configs={"min.insync.replicas": "2"})],
+                        timeout_ms=120000)
+    a.close()
+    created_s = time.monotonic() - t0
+
+    def all_in_sync():
+        v = c.view(1, None)
+        return v and all(len(s[3]) == 3 for t in v[2].values() for s in t[1].values())
+    wait_for(all_in_sync, timeout=300)
+    pids = [b.proc.pid for b in c.brokers.values()]
+    time.sleep(2)
+    before = process_cpu_seconds(pids)
+    time.sleep(5)
+    idle_cores = (process_cpu_seconds(pids) - before) / 5
+    before_scrape = {n: scrape(a) for n, a in admins.items()}
+    before = process_cpu_seconds(pids)
+    r = latency(bench_bin, c.bootstrap, topic, "all", LIGHT_RATE, 0, admins.get(leader))
+    r["brokers_cpu_cores"] = round((process_cpu_seconds(pids) - before) / LATENCY_SECONDS, 2)
+    r["load"] = "light load, %d rec/s, %d idle RF 3 partitions beside" % (LIGHT_RATE, partitions)
+    r["idle_partitions"] = partitions
+    r["idle_brokers_cpu_cores"] = round(idle_cores, 2)
+    r["idle_partitions_created_s"] = round(created_s, 1)
+    r["stages_by_node"] = {str(n): dict(stage_delta(before_scrape[n], scrape(a)), leader=(n == leader))
+                           for n, a in admins.items()}
+    results["latency RF 3 light acks=all, %d idle partitions" % partitions] = r
 
 
 def disk_ceiling(directory, writers=16, total=1 << 30, chunk=64 << 10, sync_every=1 << 20):
@@ -317,6 +369,9 @@ def run_workloads(results, prefix, bench_bin, workloads, with_failover, with_lat
             wait_for(lambda: all(len(s[3]) == 3 for s in c.view(1, ["rf3-latency"])[2]["rf3-latency"][1].values()))
             latency_rows(results, "RF 3", bench_bin, c.bootstrap, "rf3-latency",
                          results.get(prefix + "rf3 100B", {}).get("records_per_s"), admins, leader_of(c, "rf3-latency"))
+            if IDLE_PARTITIONS:
+                with_idle_partitions(results, c, bench_bin, "rf3-latency", IDLE_PARTITIONS, admins,
+                                     leader_of(c, "rf3-latency"))
         if with_failover:
             results["failover"] = failovers(c)
     finally:
@@ -357,11 +412,36 @@ def main():
                     help="only the leader's clean stop and kill -9 on three brokers")
     ap.add_argument("--failover-partitions", type=int, default=1,
                     help="with --failover-only: the topics' partitions (the producer writes to the last)")
+    ap.add_argument("--idle-partitions-only", type=int, metavar="N",
+                    help="only the light acks=all row on three brokers, alone and with N idle RF 3 partitions")
     args = ap.parse_args()
     runnel = os.environ.get("RUNNEL_BIN", os.path.join(args.build, "runnel"))
     os.environ["RUNNEL_BIN"] = os.path.abspath(runnel)
     bench_bin = os.environ.get("BENCH_BIN", os.path.join(args.build, "runnel-bench"))
     results = {}
+    if args.idle_partitions_only is not None:
+        admins = {n: "127.0.0.1:%d" % free_port() for n in (1, 2, 3)}
+        with Cluster(3, sets={"default.replication.factor": 3, "min.insync.replicas": 2},
+                     node_sets=lambda n: {"runnel.admin.listen": admins[n]}) as c:
+            from kafka.admin import KafkaAdminClient, NewTopic
+            a = KafkaAdminClient(bootstrap_servers=c.bootstrap)
+            a.create_topics([NewTopic("rf3-latency", 1, 3, topic_configs={"min.insync.replicas": "2"})])
+            a.close()
+            wait_for(lambda: all(len(s[3]) == 3 for s in c.view(1, ["rf3-latency"])[2]["rf3-latency"][1].values()))
+            leader = leader_of(c, "rf3-latency")
+            results["latency RF 3 light acks=all"] = latency(bench_bin, c.bootstrap, "rf3-latency", "all",
+                                                             LIGHT_RATE, 0, admins.get(leader))
+            results["latency RF 3 light acks=all"]["load"] = "light load, %d rec/s" % LIGHT_RATE
+            with_idle_partitions(results, c, bench_bin, "rf3-latency", args.idle_partitions_only, admins, leader)
+        print_latency(results)
+        for k, r in results.items():
+            if "idle_brokers_cpu_cores" in r:
+                print("%s: the three brokers' CPU while idle %.2f cores, during the row %.2f" % (
+                    k, r["idle_brokers_cpu_cores"], r.get("brokers_cpu_cores", 0)))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+        return
     if args.failover_only:
         with Cluster(3, sets={"default.replication.factor": 3, "min.insync.replicas": 2}) as c:
             results["failover"] = failovers(c, args.failover_partitions)
@@ -411,6 +491,10 @@ def main():
             print("  RF 3 at 1 KiB writes 3 x %.1f = %.1f MB/s to it: %.0f%% of the ceiling" % (
                 rf3["mb_per_s"], 3 * rf3["mb_per_s"], 300 * rf3["mb_per_s"] / c["best_mb_per_s"]))
     print_latency(results)
+    for k, r in results.items():
+        if isinstance(r, dict) and "idle_brokers_cpu_cores" in r:
+            print("%s: the three brokers' CPU while idle %.2f cores, during the row %.2f" % (
+                k, r["idle_brokers_cpu_cores"], r.get("brokers_cpu_cores", 0)))
     print("failover: %s" % results.get("failover"))
     if args.json:
         with open(args.json, "w") as f:
