@@ -82,11 +82,17 @@ cluster::Partition* Broker::partition(const std::string& topic, int32_t partitio
 
 cluster::Partition* Broker::serving(cluster::Partition* p) {
   if (!p || !p->is_leader()) return nullptr;
+  return serving(p, fenced());
+}
+
+cluster::Partition* Broker::serving(cluster::Partition* p, bool fenced) {
   // Fenced: a broker that lost its registration may have been replaced as
   // leader already; it serves nothing until it is back.
-  if (control_plane_ && control_plane_->fenced()) return nullptr;
+  if (!p || !p->is_leader() || fenced) return nullptr;
   return p;
 }
+
+bool Broker::fenced() const { return control_plane_ && control_plane_->fenced(); }
 
 void Broker::set_replication_hooks() {
   cluster::PartitionManager::ReplicationHooks hooks;

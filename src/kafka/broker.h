@@ -174,6 +174,12 @@ class Broker {
   cluster::Partition* partition(const std::string& topic, int32_t partition);
   // `replica` (this shard's, or null) if clients may use it, as partition() decides.
   cluster::Partition* serving(cluster::Partition* replica);
+  // The same with fenced() as read once for many partitions (it reads the
+  // clock): a Fetch asks once per shard hop, not once per partition.
+  cluster::Partition* serving(cluster::Partition* replica, bool fenced);
+  // Whether this broker serves nothing now (ControlPlane::fenced(); never on
+  // a single node).
+  bool fenced() const;
   // ElectLeaders for each of `partitions`, in order: in a cluster
   // ControlPlane::elect_leaders_on_request on the control thread; a single
   // node leads every partition itself (ELECTION_NOT_NEEDED, or

@@ -63,7 +63,8 @@ constexpr auto kLeaderSide = cluster::replication::ReplicationThrottle::Side::kL
 // served here).
 PartitionRead read_partition(Broker& broker, cluster::Partition* partition,
                              const protocol::FetchRequest::FetchPartition& p, int32_t replica_id, uint64_t max_bytes,
-                             bool min_one, bool read_committed, const std::shared_ptr<cluster::FetchWaiter>& waiter) {
+                             bool min_one, bool read_committed, const std::shared_ptr<cluster::FetchWaiter>& waiter,
+                             int64_t now_ms) {
   PartitionRead out;
   const int64_t offset = p.fetch_offset;
   if (!partition) {
@@ -102,7 +103,7 @@ PartitionRead read_partition(Broker& broker, cluster::Partition* partition,
   // ISR gets no records while the leader is over its rate. Consumers and
   // unthrottled partitions never read the throttle's clock.
   if (follower) {
-    partition->on_follower_fetch(NodeId(replica_id), Offset(offset), Offset(p.durable_offset), now_ms());
+    partition->on_follower_fetch(NodeId(replica_id), Offset(offset), Offset(p.durable_offset), now_ms);
     out.high_watermark = partition->high_watermark().value();
     out.last_stable_offset = partition->last_stable_offset().value();
     const auto& isr = partition->isr();
@@ -209,10 +210,15 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       size_t slot = 0;  // in ctx.fetch_partitions
     };
     std::vector<Read> reads;
+    size_t partition_count = 0;
+    for (const auto& topic : request.topics) partition_count += topic.partitions.size();
+    reads.reserve(partition_count);
+    response.responses.reserve(request.topics.size());
     for (auto& topic : request.topics) {
       auto& topic_response = response.responses.emplace_back();
       topic_response.topic = topic.topic;
       topic_response.topic_id = topic.topic_id;
+      topic_response.partitions.reserve(topic.partitions.size());
       auto info = broker.topics().shape(topic.topic);
       for (auto& p : topic.partitions) {
         auto& pr = topic_response.partitions.emplace_back();
@@ -245,28 +251,36 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         cache->name(i, *reads[i].topic, reads[i].request->partition);
         reads[i].slot = i;
       }
-    auto replica_of = [&broker, cache](const Read& r, Shard& shard) -> cluster::Partition* {
-      if (!cache) return broker.partition(*r.topic, r.request->partition);
+    // The clocks and the fencing are read once per hop, not per partition.
+    struct HopClock {
+      int64_t now_ms;
+      bool fenced;
+    };
+    auto replica_of = [&broker, cache](const Read& r, Shard& shard, const HopClock& hop) -> cluster::Partition* {
+      if (!cache)
+        return broker.serving(broker.partition_manager().partition(*r.topic, r.request->partition), hop.fenced);
       auto& slot = cache->slots[r.slot];
       const uint64_t generation = broker.partition_manager().replicas_generation(shard.id());
       if (slot.generation != generation) {
         slot.replica = broker.partition_manager().partition(*r.topic, r.request->partition);
         slot.generation = generation;
       }
-      return broker.serving(slot.replica);
+      return broker.serving(slot.replica, hop.fenced);
     };
     const int32_t replica_id = request.replica_id;
     const bool committed = request.isolation_level == kReadCommitted;
     // Reads `r` with what is left of the response's limit after `used`
     // bytes. KIP-74: the first batch goes out even if over the limits.
     auto read_one = [&broker, &replica_of, replica_id, committed, response_max](
-                        Read& r, uint64_t used, const std::shared_ptr<cluster::FetchWaiter>& waiter) {
+                        Read& r, uint64_t used, const std::shared_ptr<cluster::FetchWaiter>& waiter,
+                        const HopClock& hop) {
       const auto& p = *r.request;
       uint64_t budget = std::min<uint64_t>(p.partition_max_bytes > 0 ? p.partition_max_bytes : 0,
                                            response_max > used ? response_max - used : 0);
-      r.result = read_partition(broker, replica_of(r, *r.owner), p, replica_id, budget, /*min_one=*/used == 0,
-                                committed, waiter);
+      r.result = read_partition(broker, replica_of(r, *r.owner, hop), p, replica_id, budget, /*min_one=*/used == 0,
+                                committed, waiter, hop.now_ms);
     };
+    auto hop_clock = [&broker]() { return HopClock{now_ms(), broker.fenced()}; };
     // One hop per shard, each partition read with the most it may get
     // (read_one(r, 0)); then what fits is kept in the request's order, as
     // Kafka fills a response. A partition that crosses the response's limit is
@@ -278,9 +292,10 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
     // response's.
     const std::vector<Shard*> shards = owners_in_order(reads);
     for (Shard* shard : shards)
-      co_await on_shard(*shard, [&reads, &read_one, &waiter, shard]() {
+      co_await on_shard(*shard, [&reads, &read_one, &hop_clock, &waiter, shard]() {
+        const HopClock hop = hop_clock();
         for (auto& r : reads)
-          if (r.owner == shard) read_one(r, 0, waiter);
+          if (r.owner == shard) read_one(r, 0, waiter, hop);
       });
     uint64_t used = 0;
     bool read_again = false;
@@ -292,7 +307,7 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       if (used > 0 && r.result.bytes > std::min(partition_max, left)) {
         if (!read_again && left > 0) {
           read_again = true;
-          co_await on_shard(*r.owner, [&r, &read_one, used]() { read_one(r, used, nullptr); });
+          co_await on_shard(*r.owner, [&r, &read_one, &hop_clock, used]() { read_one(r, used, nullptr, hop_clock()); });
         } else {
           r.result.drop_records();
         }
