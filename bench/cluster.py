@@ -51,6 +51,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration", "python"))
 
 from broker import Broker, free_port  # noqa: E402
 from cluster import Cluster, wait_for  # noqa: E402
+from hard import cpu_s  # noqa: E402  (bench/, the script's own directory)
 
 
 def run_bench_json(cmd, timeout):
@@ -158,25 +159,38 @@ IDLE_PARTITIONS = int(os.environ.get("IDLE_PARTITIONS", "3000"))
 
 
 def process_cpu_seconds(pids):
-    """User + system CPU seconds the processes `pids` have used so far."""
-    total = 0
-    for pid in pids:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds the processes `pids` have used so far (a gone one: 0)."""
+    return sum(cpu_s(pid) or 0 for pid in pids)
+
+
+def create_rf3_topics(c, topics):
+    """Creates `topics` ([(name, partitions)]) with three replicas and min.insync.replicas 2
+    on cluster `c`, and waits until every partition's ISR holds all three."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    a = KafkaAdminClient(bootstrap_servers=c.bootstrap)
+    a.create_topics([NewTopic(name, parts, 3, topic_configs={"min.insync.replicas": "2"}) for name, parts in topics])
+    a.close()
+    for name, _ in topics:
+        wait_for(lambda: all(len(s[3]) == 3 for s in c.view(1, [name])[2][name][1].values()))
+
+
+def print_idle_cpu(results):
+    for k, r in results.items():
+        if isinstance(r, dict) and "idle_brokers_cpu_cores" in r:
+            print("%s: the three brokers' CPU while idle %.2f cores, during the row %.2f" % (
+                k, r["idle_brokers_cpu_cores"], r.get("brokers_cpu_cores", 0)))
 
 
 def with_idle_partitions(results, c, bench_bin, topic, partitions, admins, leader):
     """`partitions` idle RF 3 partitions (topics of 100) beside `topic`: the brokers' CPU
     while nothing is produced (5 s), then the light acks=all row on `topic` again."""
     from kafka.admin import KafkaAdminClient, NewTopic
-    a = KafkaAdminClient(bootstrap_servers=c.bootstrap, request_timeout_ms=120000)
+    admin = KafkaAdminClient(bootstrap_servers=c.bootstrap, request_timeout_ms=120000)
     t0 = time.monotonic()
     for i in range(partitions // 100):
-        a.create_topics([NewTopic("idle-%d" % i, 100, 3, topic_configs={"min.insync.replicas": "2"})],
-                        timeout_ms=120000)
-    a.close()
+        admin.create_topics([NewTopic("idle-%d" % i, 100, 3, topic_configs={"min.insync.replicas": "2"})],
+                            timeout_ms=120000)
+    admin.close()
     created_s = time.monotonic() - t0
 
     def all_in_sync():
@@ -350,23 +364,14 @@ def run_workloads(results, prefix, bench_bin, workloads, with_failover, with_lat
                 node_sets=lambda n: {"runnel.admin.listen": admins[n]}).start()
     try:
         # Created here with three replicas: runnel-bench's own creation asks for one.
-        from kafka.admin import KafkaAdminClient, NewTopic
-        a = KafkaAdminClient(bootstrap_servers=c.bootstrap)
         names = [(name, parts) for name, _, _, parts in workloads] + [("txn-%d" % n, 1) for n in TXN_PRODUCERS]
-        a.create_topics([NewTopic("rf3-" + name, parts, 3, topic_configs={"min.insync.replicas": "2"})
-                         for name, parts in names])
-        a.close()
-        for name, _ in names:
-            wait_for(lambda: all(len(s[3]) == 3 for s in c.view(1, ["rf3-" + name])[2]["rf3-" + name][1].values()))
+        create_rf3_topics(c, [("rf3-" + name, parts) for name, parts in names])
         for name, size, records, parts in workloads:
             results[prefix + "rf3 " + name] = bench(bench_bin, c.bootstrap, "rf3-" + name, size, records, parts)
         for n in TXN_PRODUCERS:
             results[prefix + "rf3 txn100 x%d" % n] = txn_blast(bench_bin, c.bootstrap, "rf3-txn-%d" % n, n)
         if with_latency:
-            a = KafkaAdminClient(bootstrap_servers=c.bootstrap)
-            a.create_topics([NewTopic("rf3-latency", 1, 3, topic_configs={"min.insync.replicas": "2"})])
-            a.close()
-            wait_for(lambda: all(len(s[3]) == 3 for s in c.view(1, ["rf3-latency"])[2]["rf3-latency"][1].values()))
+            create_rf3_topics(c, [("rf3-latency", 1)])
             latency_rows(results, "RF 3", bench_bin, c.bootstrap, "rf3-latency",
                          results.get(prefix + "rf3 100B", {}).get("records_per_s"), admins, leader_of(c, "rf3-latency"))
             if IDLE_PARTITIONS:
@@ -423,21 +428,14 @@ def main():
         admins = {n: "127.0.0.1:%d" % free_port() for n in (1, 2, 3)}
         with Cluster(3, sets={"default.replication.factor": 3, "min.insync.replicas": 2},
                      node_sets=lambda n: {"runnel.admin.listen": admins[n]}) as c:
-            from kafka.admin import KafkaAdminClient, NewTopic
-            a = KafkaAdminClient(bootstrap_servers=c.bootstrap)
-            a.create_topics([NewTopic("rf3-latency", 1, 3, topic_configs={"min.insync.replicas": "2"})])
-            a.close()
-            wait_for(lambda: all(len(s[3]) == 3 for s in c.view(1, ["rf3-latency"])[2]["rf3-latency"][1].values()))
+            create_rf3_topics(c, [("rf3-latency", 1)])
             leader = leader_of(c, "rf3-latency")
             results["latency RF 3 light acks=all"] = latency(bench_bin, c.bootstrap, "rf3-latency", "all",
                                                              LIGHT_RATE, 0, admins.get(leader))
             results["latency RF 3 light acks=all"]["load"] = "light load, %d rec/s" % LIGHT_RATE
             with_idle_partitions(results, c, bench_bin, "rf3-latency", args.idle_partitions_only, admins, leader)
         print_latency(results)
-        for k, r in results.items():
-            if "idle_brokers_cpu_cores" in r:
-                print("%s: the three brokers' CPU while idle %.2f cores, during the row %.2f" % (
-                    k, r["idle_brokers_cpu_cores"], r.get("brokers_cpu_cores", 0)))
+        print_idle_cpu(results)
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=1)
@@ -491,10 +489,7 @@ def main():
             print("  RF 3 at 1 KiB writes 3 x %.1f = %.1f MB/s to it: %.0f%% of the ceiling" % (
                 rf3["mb_per_s"], 3 * rf3["mb_per_s"], 300 * rf3["mb_per_s"] / c["best_mb_per_s"]))
     print_latency(results)
-    for k, r in results.items():
-        if isinstance(r, dict) and "idle_brokers_cpu_cores" in r:
-            print("%s: the three brokers' CPU while idle %.2f cores, during the row %.2f" % (
-                k, r["idle_brokers_cpu_cores"], r.get("brokers_cpu_cores", 0)))
+    print_idle_cpu(results)
     print("failover: %s" % results.get("failover"))
     if args.json:
         with open(args.json, "w") as f:

@@ -23,6 +23,15 @@ uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
+// Writes a partition's key ("topic-N": its directory's name too) into `out`.
+void write_key(std::string& out, const std::string& topic, int32_t partition) {
+  out.assign(topic);
+  out += '-';
+  char digits[16];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, partition);
+  out.append(digits, end);
+}
+
 // Runs fn(shard id) on every shard at once and blocks the calling
 // (non-shard) thread until all are done; rethrows the first exception.
 template <class F>
@@ -67,7 +76,9 @@ PartitionManager::PartitionManager(Options options, storage::Env* env, storage::
 }
 
 std::string PartitionManager::key(const std::string& topic, int32_t partition) {
-  return topic + "-" + std::to_string(partition);
+  std::string out;
+  write_key(out, topic, partition);
+  return out;
 }
 
 Shard& PartitionManager::owner(const std::string& topic, int32_t partition) {
@@ -82,11 +93,7 @@ Partition* PartitionManager::partition(const std::string& topic, int32_t partiti
   // each of its partitions, a follower's fetch hundreds each round, and a
   // new string each time cost an allocation apiece.
   thread_local std::string scratch;
-  scratch.assign(topic);
-  scratch += '-';
-  char digits[16];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, partition);
-  scratch.append(digits, end);
+  write_key(scratch, topic, partition);
   auto it = map.find(scratch);
   return it == map.end() ? nullptr : it->second.get();
 }

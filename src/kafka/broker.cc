@@ -81,8 +81,8 @@ cluster::Partition* Broker::partition(const std::string& topic, int32_t partitio
 }
 
 cluster::Partition* Broker::serving(cluster::Partition* p) {
-  if (!p || !p->is_leader()) return nullptr;
-  return serving(p, fenced());
+  // fenced() reads the clock: only for a replica that would be served.
+  return p && p->is_leader() ? serving(p, fenced()) : nullptr;
 }
 
 cluster::Partition* Broker::serving(cluster::Partition* p, bool fenced) {
