@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "group/group.h"
 #include "kafka/broker.h"
+#include "kafka/fetch_session.h"
 #include "protocol/messages.h"
 #include "server/memory_trimmer.h"
 
@@ -220,6 +221,10 @@ void render_requests(Broker& broker, Text& text) {
   text.histogram("runnel_produce_stage_seconds", "stage=\"wait\"", wait);
   text.family("runnel_connections", "gauge", "Open client connections.");
   text.sample("runnel_connections", "", static_cast<double>(open));
+  text.family("runnel_fetch_sessions", "gauge", "Fetch sessions (KIP-227) open: a follower's fetcher keeps one.");
+  text.sample("runnel_fetch_sessions", "", static_cast<double>(FetchSessions::open_sessions()));
+  text.family("runnel_fetch_session_partitions", "gauge", "Partitions held by the open fetch sessions.");
+  text.sample("runnel_fetch_session_partitions", "", static_cast<double>(FetchSessions::held_partitions()));
   text.family("runnel_connections_accepted_total", "counter", "Client connections accepted.");
   text.sample("runnel_connections_accepted_total", "", static_cast<double>(accepted));
   text.family("runnel_connections_moved_total", "counter",

@@ -20,7 +20,12 @@ Partition::Partition(std::string topic, PartitionId index, std::unique_ptr<stora
       shard_(shard),
       gate_(std::move(gate)) {}
 
-Partition::~Partition() { *alive_ = false; }
+Partition::~Partition() {
+  *alive_ = false;
+  // A fetch session's partition whose waiter is here learns that this
+  // replica is gone (it looks it up again).
+  notify_fetch_waiters();
+}
 
 ErrorCode Partition::check_leader_epoch(LeaderEpoch current_leader_epoch) const {
   if (current_leader_epoch == kUndefinedEpoch) return ErrorCode::NONE;
@@ -449,9 +454,15 @@ void Partition::on_flushed(int64_t durable_offset, int64_t sealed_below) {
 
 void Partition::add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter) {
   // Drop waiters whose Fetch already finished, so an idle partition polled by a
-  // consumer does not accumulate them.
-  std::erase_if(fetch_waiters_, [](const auto& w) { return w.expired(); });
-  fetch_waiters_.push_back(std::move(waiter));
+  // consumer does not accumulate them; a waiter left here already (a fetch
+  // session's, read again before anything woke it) is not added twice.
+  bool present = false;
+  std::erase_if(fetch_waiters_, [&waiter, &present](const auto& w) {
+    if (w.expired()) return true;
+    present = present || (!w.owner_before(waiter) && !waiter.owner_before(w));
+    return false;
+  });
+  if (!present) fetch_waiters_.push_back(std::move(waiter));
 }
 
 namespace {

@@ -16,6 +16,7 @@ namespace runnel {
 class Broker;
 class Shard;
 struct FetchPartitionCache;
+class FetchSessions;
 
 struct RequestContext {
   Broker& broker;
@@ -45,6 +46,9 @@ struct RequestContext {
   // The connection's cache of the partitions its last Fetch named
   // (fetch_partition_cache.h); null outside a client connection.
   FetchPartitionCache* fetch_partitions = nullptr;
+  // The connection's fetch sessions (KIP-227, fetch_session.h); null
+  // outside a client connection.
+  FetchSessions* fetch_sessions = nullptr;
   // The request frame's size (Produce's byte-rate quota counts it).
   int32_t request_bytes = 0;
   // Set by a handler whose client went over a quota (client quotas,

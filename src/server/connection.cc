@@ -266,6 +266,7 @@ asio::awaitable<void> Connection::read_loop() {
     ctx.peer = peer_;
     ctx.session = &session_;
     ctx.fetch_partitions = &fetch_partitions_;
+    ctx.fetch_sessions = &fetch_sessions_;
     ctx.listener = session_.listener;
     request->metrics = metrics_->api(ctx.api_key);
     if (request->metrics && ctx.api_version >= 0 && ctx.api_version <= RequestMetrics::kMaxVersion)

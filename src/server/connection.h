@@ -53,6 +53,7 @@
 
 #include "config/broker_config.h"
 #include "kafka/fetch_partition_cache.h"
+#include "kafka/fetch_session.h"
 #include "kafka/request_memory_pool.h"
 #include "kafka/request_metrics.h"
 #include "protocol/writer.h"
@@ -202,6 +203,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t tls_out_size_ = 0;
   security::Session session_;
   FetchPartitionCache fetch_partitions_;
+  FetchSessions fetch_sessions_;
   std::string peer_;
   bool in_process_ = false;
   // When a request began to arrive or responses were last written (monotonic).

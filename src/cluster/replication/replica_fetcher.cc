@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "base/clock.h"
@@ -44,6 +45,16 @@ struct ReplicaFetcher::Entry {
   // The replica as last looked up, and the shard's replicas_generation then.
   FollowerReplica* replica = nullptr;
   uint64_t generation = UINT64_MAX;
+  // The last round that wanted it, the epoch it was asked in then (an
+  // answer for an epoch since left is dropped) and whether what it fetched
+  // counts against the follower throttle.
+  uint64_t round = 0;
+  LeaderEpoch asked_epoch = kUndefinedEpoch;
+  bool asked_throttled = false;
+  // Whether the leader's fetch session holds it, with the fetch state it
+  // was last named with there (named again only when that changes).
+  bool in_session = false;
+  protocol::FetchRequest::FetchPartition sent;
 };
 
 struct ReplicaFetcher::State {
@@ -72,6 +83,23 @@ struct ReplicaFetcher::State {
   // The partitions fetched, by name (in order: a topic's partitions are
   // next to each other, as the request lists them).
   std::map<Key, std::shared_ptr<Entry>> partitions;
+  uint64_t round = 0;
+  // The fetch session with the leader (KIP-227): its id (0: none) and the
+  // epoch of the next incremental request (0: the next request is a full
+  // one, which asks for a new session), and the partitions removed while
+  // it held them (forgotten in the next request).
+  int32_t session_id = 0;
+  int32_t session_epoch = 0;
+  std::vector<Key> forgotten;
+
+  // Back to full requests: after a refused or failed fetch, or on a new
+  // connection (a session lives with the leader's connection).
+  void reset_session() {
+    session_id = 0;
+    session_epoch = 0;
+    forgotten.clear();
+    for (auto& [_, entry] : partitions) entry->in_session = false;
+  }
 
   // The replica of `entry`, looked up again only when this shard's replicas
   // changed since (Options::replicas_generation).
@@ -130,6 +158,7 @@ void ReplicaFetcher::remove(const std::string& topic, PartitionId partition) {
   auto it = state_->partitions.find({topic, partition});
   if (it == state_->partitions.end()) return;
   it->second->removed = true;
+  if (it->second->in_session) state_->forgotten.push_back(it->first);
   state_->partitions.erase(it);
 }
 
@@ -171,19 +200,20 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   request.replica_id = s.options.self.value();
   request.min_bytes = 1;
   request.max_bytes = 64 << 20;
-  request.session_id = 0;
-  request.session_epoch = -1;
-  // The partitions asked for, in the request's order (the leader answers in
-  // it), with the epoch each was asked in (a reply for an epoch since left
-  // is dropped) and whether it counts against the follower throttle.
-  struct Asked {
-    std::shared_ptr<Entry> entry;
-    LeaderEpoch epoch;
-    // Throttled and behind the leader (KIP-73): left out while the follower
-    // side is over its rate, and what it fetches is counted.
-    bool throttled = false;
-  };
-  std::vector<Asked> asked;
+  // In a session an incremental request names only the partitions whose
+  // fetch state changed and forgets those no longer wanted; the leader
+  // answers only partitions with news. Otherwise the request is a full one
+  // (epoch 0), which asks the leader for a new session.
+  if (!s.connection.connected()) s.reset_session();
+  const bool incremental = s.session_id != 0 && s.session_epoch > 0;
+  if (!incremental) s.reset_session();
+  request.session_id = s.session_id;
+  request.session_epoch = s.session_epoch;
+  const uint64_t round = ++s.round;
+  // The partitions named, in the request's order (the leader answers in
+  // it); in a session the answer may also carry others it holds.
+  std::vector<std::shared_ptr<Entry>> asked;
+  bool wanted_any = false;
   // Partitions whose appended data is not yet durable (their log end, to
   // wait for if the leader has nothing new).
   std::vector<std::pair<std::shared_ptr<Entry>, Offset>> unsynced;
@@ -195,6 +225,8 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     // broker restarts and recovers it.
     if (!partition || partition->is_leader() || partition->offline() || partition->leader() != s.options.leader)
       continue;
+    // Throttled and behind the leader (KIP-73): left out while the follower
+    // side is over its rate, and what it fetches is counted.
     bool throttled = false;
     if (s.options.throttle && partition->follower_throttled()) {
       // Unknown lag counts as behind, as in Kafka.
@@ -203,9 +235,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
         throttled = true;
       }
     }
-    if (request.topics.empty() || request.topics.back().topic != key.first)
-      request.topics.emplace_back().topic = key.first;
-    auto& fp = request.topics.back().partitions.emplace_back();
+    protocol::FetchRequest::FetchPartition fp;
     fp.partition = key.second.value();
     fp.current_leader_epoch = partition->leader_epoch().value();
     fp.fetch_offset = partition->log_end_offset().value();
@@ -214,7 +244,17 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     fp.partition_max_bytes = s.options.partition_max_bytes;
     fp.durable_offset = partition->durable_offset().value();
     if (fp.durable_offset < fp.fetch_offset) unsynced.push_back({entry, Offset(fp.fetch_offset - 1)});
-    asked.push_back({entry, partition->leader_epoch(), throttled});
+    wanted_any = true;
+    entry->round = round;
+    entry->asked_epoch = partition->leader_epoch();
+    entry->asked_throttled = throttled;
+    if (incremental && entry->in_session && entry->sent == fp) continue;
+    if (request.topics.empty() || request.topics.back().topic != key.first)
+      request.topics.emplace_back().topic = key.first;
+    request.topics.back().partitions.push_back(fp);
+    entry->sent = fp;
+    entry->in_session = true;
+    asked.push_back(entry);
   }
   // Pipelined: the next fetch goes out while the last append is being
   // synced. If a sync is still pending the leader must not park this fetch
@@ -222,9 +262,27 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   // watermark, for max_wait_ms): it answers at once, and if it had nothing
   // new the follower waits for its sync and reports it in the next fetch.
   request.max_wait_ms = unsynced.empty() ? s.options.max_wait_ms : 0;
-  if (asked.empty()) {
+  if (!wanted_any) {
     co_await s.sleep(s.options.backoff);
     co_return;
+  }
+  if (incremental) {
+    for (auto& [key, entry] : s.partitions)
+      if (entry->in_session && entry->round != round) {
+        entry->in_session = false;
+        s.forgotten.push_back(key);
+      }
+    for (const auto& [topic, index] : s.forgotten) {
+      // Removed and added again since: named in this request, not forgotten
+      // (the leader applies what a request forgets after what it names).
+      if (auto again = s.partitions.find(Key{topic, index});
+          again != s.partitions.end() && again->second->round == round && again->second->in_session)
+        continue;
+      if (request.forgotten_topics_data.empty() || request.forgotten_topics_data.back().topic != topic)
+        request.forgotten_topics_data.emplace_back().topic = topic;
+      request.forgotten_topics_data.back().partitions.push_back(index.value());
+    }
+    s.forgotten.clear();
   }
   if (!s.connection.connected()) {
     auto endpoint = s.resolve(s.options.leader);
@@ -266,6 +324,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
                                          std::chrono::milliseconds(s.options.max_wait_ms) + std::chrono::seconds(10));
   if (s.stopped) co_return;
   if (!body) {
+    s.reset_session();
     if (s.connection.uses_tls() && s.connection.last_error_is_tls()) {
       // The leader ended the TLS session with an alert, most likely because
       // it does not accept this broker's certificate (its log says why):
@@ -303,30 +362,46 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     s.auth_backoff = std::chrono::milliseconds(0);
   }
   if (response.error_code != 0) {
-    co_await s.sleep(s.options.backoff);
+    // A session the leader no longer has (it restarted, or closed the
+    // connection's sessions) or out of step: a full request starts a new
+    // one at once.
+    s.reset_session();
+    const auto error = static_cast<ErrorCode>(response.error_code);
+    if (error != ErrorCode::FETCH_SESSION_ID_NOT_FOUND && error != ErrorCode::INVALID_FETCH_SESSION_EPOCH)
+      co_await s.sleep(s.options.backoff);
     co_return;
+  }
+  if (incremental) {
+    s.session_epoch = s.session_epoch == std::numeric_limits<int32_t>::max() ? 1 : s.session_epoch + 1;
+  } else if (response.session_id != 0) {
+    s.session_id = response.session_id;
+    s.session_epoch = 1;
+  } else {
+    s.reset_session();  // the leader keeps no session: full requests
   }
   bool appended = false;
   uint64_t appended_bytes = 0;
   std::vector<std::pair<FollowerReplica*, Offset>> appended_to;
   const int64_t now_ms = wall_clock_ms();
-  // The leader answers in the request's order, so a cursor over `asked`
-  // finds each answer's partition; a search only if it did not.
+  // A full answer follows the request's order, so a cursor over `asked`
+  // finds each answer's partition; a lookup by name only if it did not (in
+  // a session, a partition not named this time).
   size_t cursor = 0;
-  auto asked_for = [&asked, &cursor](const std::string& topic, int32_t index) -> Asked* {
-    auto matches = [&](const Asked& a) { return a.entry->key.second.value() == index && a.entry->key.first == topic; };
-    if (cursor < asked.size() && matches(asked[cursor])) return &asked[cursor++];
-    auto it = std::find_if(asked.begin(), asked.end(), matches);
-    return it == asked.end() ? nullptr : &*it;
+  auto answered = [&s, &asked, &cursor, round](const std::string& topic, int32_t index) -> std::shared_ptr<Entry> {
+    if (cursor < asked.size() && asked[cursor]->key.second.value() == index && asked[cursor]->key.first == topic)
+      return asked[cursor++];
+    auto it = s.partitions.find(Key{topic, PartitionId(index)});
+    if (it == s.partitions.end() || it->second->round != round) return nullptr;
+    return it->second;
   };
   for (auto& topic : response.responses) {
     for (auto& pd : topic.partitions) {
-      Asked* a = asked_for(topic.topic, pd.partition_index);
-      if (!a || a->entry->removed) continue;
-      Entry& entry = *a->entry;
+      const std::shared_ptr<Entry> held = answered(topic.topic, pd.partition_index);
+      if (!held || held->removed) continue;
+      Entry& entry = *held;
       const Key& key = entry.key;
       auto* partition = s.replica(entry);
-      if (!partition || partition->is_leader() || partition->leader_epoch() != a->epoch) continue;
+      if (!partition || partition->is_leader() || partition->leader_epoch() != entry.asked_epoch) continue;
       auto error = static_cast<ErrorCode>(pd.error_code);
       if (error == ErrorCode::OFFSET_OUT_OF_RANGE && Offset(pd.log_start_offset) > partition->log_end_offset()) {
         // Away while the leader's retention or DeleteRecords moved past our
@@ -361,7 +436,7 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
           entry.not_before = std::chrono::steady_clock::now() + s.options.backoff;
           continue;
         }
-        if (a->throttled)
+        if (entry.asked_throttled)
           s.options.throttle->record(ReplicationThrottle::Side::kFollower,
                                      static_cast<int64_t>(pd.records.memory.size()), monotonic_ns() / 1000000);
         if (result.last_offset >= 0) {

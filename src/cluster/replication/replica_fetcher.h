@@ -11,6 +11,11 @@
 // response it first waits briefly for that sync, so that the next fetch
 // reports it. The leader parks fetches that are caught up and synced, so an
 // idle fetcher costs one request per replica.fetch.wait.max.ms.
+// It fetches in a fetch session (KIP-227, kafka/fetch_session.h has the
+// leader's side): after a full request opens it, a request names only the
+// partitions whose fetch state changed and forgets those no longer
+// fetched, and the answer carries only partitions with news, so a round
+// costs what changed, not how many partitions this shard follows.
 //
 // Thread-safety: none; runs on its shard and touches partitions only there.
 #include <asio.hpp>

@@ -8,6 +8,9 @@
 // watermark, and report their progress (Partition::on_follower_fetch).
 // isolation_level 1 (read_committed, KIP-98) reads only below the last stable
 // offset and lists the aborted transactions overlapping what it returns.
+// A follower may fetch in a session (KIP-227, kafka/fetch_session.h): then
+// a round reads only the partitions it names or that may have news, and
+// answers only those that have some.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -16,6 +19,7 @@
 #include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/fetch_partition_cache.h"
+#include "kafka/fetch_session.h"
 #include "kafka/handlers/fetch_versions.h"
 #include "kafka/handlers/handlers.h"
 #include "protocol/messages.h"
@@ -43,6 +47,9 @@ struct PartitionRead {
   // A follower's read that returned nothing though the log has more (its
   // throttle held it back): a fetch that waited would only be woken late.
   bool more_now = false;
+  // A follower's read found nothing past its fetch offset (its session has
+  // nothing more to tell it until a change wakes the partition's waiter).
+  bool at_end = false;
 
   // What is left when the response has no room for the records.
   void drop_records() {
@@ -125,6 +132,7 @@ PartitionRead read_partition(Broker& broker, cluster::Partition* partition,
   out.error = read.error;
   out.slices = std::move(read.slices);
   out.bytes = read.bytes;
+  out.at_end = follower && Offset(offset) >= partition->log_end_offset();
   if (waiter && out.error == ErrorCode::NONE) partition->add_fetch_waiter(waiter);
   return out;
 }
@@ -135,6 +143,43 @@ uint64_t record_bytes(const Response::FetchableTopicResponse& topic) {
   for (const auto& pr : topic.partitions)
     for (const auto& slice : pr.records.files) bytes += slice.length;
   return bytes;
+}
+
+// The session a request asks for (KIP-227), as Kafka's FetchManager picks
+// it: epoch -1 is a full fetch without one (closing session_id if set),
+// epoch 0 a full fetch that opens one (when `offer`), a later epoch an
+// incremental fetch in an open session, which must carry the epoch that
+// session expects.
+struct SessionChoice {
+  FetchSession* session = nullptr;
+  bool incremental = false;
+  ErrorCode error = ErrorCode::NONE;
+};
+
+SessionChoice choose_session(FetchSessions* sessions, const protocol::FetchRequest& request, bool offer) {
+  if (!sessions || (request.session_id == 0 && request.session_epoch == -1)) return {};
+  if (request.session_epoch == -1) {
+    sessions->close(request.session_id);
+    return {};
+  }
+  if (request.session_epoch == 0) {
+    if (request.session_id != 0) sessions->close(request.session_id);
+    return {offer ? sessions->create() : nullptr, false, ErrorCode::NONE};
+  }
+  FetchSession* session = sessions->find(request.session_id);
+  if (session && !offer) {  // no longer allowed one (CLUSTER_ACTION revoked)
+    sessions->close(request.session_id);
+    session = nullptr;
+  }
+  if (!session) return {nullptr, false, ErrorCode::FETCH_SESSION_ID_NOT_FOUND};
+  if (request.session_epoch != session->next_epoch()) return {nullptr, false, ErrorCode::INVALID_FETCH_SESSION_EPOCH};
+  return {session, true, ErrorCode::NONE};
+}
+
+// How often a session reads every partition it holds: often enough that no
+// follower falls out of an idle partition's ISR (replica.lag.time.max.ms).
+int64_t sweep_interval_ms(const Broker& broker) {
+  return std::clamp<int64_t>(broker.config().replica_lag_time_max_ms / 4, 50, 1000);
 }
 
 }  // namespace
@@ -157,8 +202,6 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       std::min(request.min_bytes > 0 ? static_cast<uint64_t>(request.min_bytes) : uint64_t{0}, response_max);
   normalize_fetch_request(broker, request, ctx.api_version);  // topic ids, ReplicaState
 
-  // A fetch session (KIP-227) is never created: session_id 0 tells the client
-  // to send full fetch requests, which every client supports.
   // ACLs, as Kafka's handleFetchRequest: a follower's fetch needs
   // CLUSTER_ACTION on the cluster, a consumer's READ on each topic; the
   // partitions of a topic refused fail with TOPIC_AUTHORIZATION_FAILED.
@@ -170,9 +213,51 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         (request.replica_id < 0 && !authorized_topic(ctx, security::AclOperation::Read, topic.topic)))
       denied_topics.insert(topic.topic);
 
+  // A fetch session (KIP-227) is offered to followers only; a consumer is
+  // answered session id 0, which tells it to send full fetch requests.
+  const SessionChoice choice =
+      ctx.api_version >= 7 ? choose_session(ctx.fetch_sessions, request, request.replica_id >= 0 && !follower_denied)
+                           : SessionChoice{};
+  if (choice.error != ErrorCode::NONE) {
+    Response refused;
+    refused.error_code = code(choice.error);
+    co_return refused;
+  }
+  FetchSession* const session = choice.session;
+  if (session) {
+    // Named partitions are added or updated (and read this round), then
+    // the forgotten ones leave, in Kafka's order.
+    for (const auto& topic : request.topics)
+      for (const auto& p : topic.partitions) session->name(topic.topic, topic.topic_id, p);
+    for (const auto& topic : request.forgotten_topics_data) {
+      const std::string name =
+          ctx.api_version >= 13 ? broker.topics().name_of(topic.topic_id).value_or("") : topic.topic;
+      for (int32_t p : topic.partitions) session->forget(name, p);
+    }
+    if (choice.incremental) session->advance_epoch();
+    if (session->sweep_due(now_ms(), sweep_interval_ms(broker)))
+      for (const auto& e : session->entries()) e->in_round = true;
+  }
+
   // Whether this fetch may wait at all (a follower with a sync pending, or a
   // consumer's poll with max_wait 0, never does).
   const bool may_wait = min_bytes > 0 && request.max_wait_ms > 0;
+  // The partitions this fetch reads: the request's, or in a session those
+  // picked (named, woken, or not yet settled), in the session's order. A
+  // partition picked stays picked while the fetch waits.
+  struct Candidate {
+    const std::string* topic;
+    const protocol::Uuid* topic_id;
+    const protocol::FetchRequest::FetchPartition* request;
+    FetchSession::Entry* entry;  // in a session
+    size_t topic_index = 0;      // where its answer goes
+    size_t partition_index = 0;
+    int64_t read_index = -1;  // in `reads`, when it was read
+  };
+  std::vector<Candidate> candidates;
+  if (!session)
+    for (const auto& topic : request.topics)
+      for (const auto& p : topic.partitions) candidates.push_back({&topic.topic, &topic.topic_id, &p, nullptr});
   Response response;
   for (;;) {
     response = Response{};
@@ -186,66 +271,87 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
     // nothing, so `woken` (read and written on this shard only) remembers
     // it; without it the fetch slept to its deadline, and a follower's
     // report, and with it the high watermark, waited replica.fetch.wait.max.ms.
+    // In a session each partition has its own waiter, which marks it dirty
+    // (and the dirty marks play the part of `woken`).
     std::shared_ptr<asio::steady_timer> timer;
     auto woken = std::make_shared<bool>(false);
     std::shared_ptr<cluster::FetchWaiter> waiter;
     if (may_wait) {
       timer = std::make_shared<asio::steady_timer>(ctx.shard.io(), deadline);
-      waiter = std::make_shared<cluster::FetchWaiter>();
-      waiter->notify = [weak = std::weak_ptr<asio::steady_timer>(timer), executor = ctx.shard.executor(), woken] {
-        asio::post(executor, [weak, woken] {
-          *woken = true;
-          if (auto t = weak.lock()) t->cancel();
-        });
-      };
+      if (session) {
+        auto& wake = *session->wake();
+        std::lock_guard lock(wake.mu);
+        wake.executor = ctx.shard.executor();
+        wake.timer = timer;
+      } else {
+        waiter = std::make_shared<cluster::FetchWaiter>();
+        waiter->notify = [weak = std::weak_ptr<asio::steady_timer>(timer), executor = ctx.shard.executor(), woken] {
+          asio::post(executor, [weak, woken] {
+            *woken = true;
+            if (auto t = weak.lock()) t->cancel();
+          });
+        };
+      }
+    }
+    if (session) {
+      candidates.clear();
+      for (const auto& e : session->entries()) {
+        if (e->dirty.exchange(false, std::memory_order_acq_rel)) e->in_round = true;
+        if (e->in_round) candidates.push_back({&e->topic, &e->topic_id, &e->request, e.get()});
+      }
     }
     // The partitions to read, with where their answer goes.
     struct Read {
       Shard* owner;
       const std::string* topic;
       const protocol::FetchRequest::FetchPartition* request;
+      FetchSession::Entry* entry;
       size_t topic_index;
       size_t partition_index;
       PartitionRead result;
       size_t slot = 0;  // in ctx.fetch_partitions
     };
     std::vector<Read> reads;
-    size_t partition_count = 0;
-    for (const auto& topic : request.topics) partition_count += topic.partitions.size();
-    reads.reserve(partition_count);
-    response.responses.reserve(request.topics.size());
-    for (auto& topic : request.topics) {
-      auto& topic_response = response.responses.emplace_back();
-      topic_response.topic = topic.topic;
-      topic_response.topic_id = topic.topic_id;
-      topic_response.partitions.reserve(topic.partitions.size());
-      auto info = broker.topics().shape(topic.topic);
-      for (auto& p : topic.partitions) {
-        auto& pr = topic_response.partitions.emplace_back();
-        pr.partition_index = p.partition;
-        pr.records = protocol::Records::of({});
-        if (denied_topics.count(topic.topic) && !(topic.topic.empty() && !info)) {
-          pr.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
-          any_error = true;
-          continue;
-        }
-        if (auto e = fetch_topic_error(info, topic, p.partition, ctx.api_version); e != ErrorCode::NONE) {
-          pr.error_code = code(e);
-          any_error = true;
-          continue;
-        }
-        reads.push_back({&broker.owner(topic.topic, p.partition),
-                         &topic.topic,
-                         &p,
-                         response.responses.size() - 1,
-                         topic_response.partitions.size() - 1,
-                         {}});
+    reads.reserve(candidates.size());
+    std::optional<cluster::TopicShape> info;
+    for (auto& c : candidates) {
+      if (response.responses.empty() || response.responses.back().topic != *c.topic ||
+          response.responses.back().topic_id != *c.topic_id) {
+        auto& topic_response = response.responses.emplace_back();
+        topic_response.topic = *c.topic;
+        topic_response.topic_id = *c.topic_id;
+        info = broker.topics().shape(*c.topic);
       }
+      auto& topic_response = response.responses.back();
+      auto& pr = topic_response.partitions.emplace_back();
+      c.topic_index = response.responses.size() - 1;
+      c.partition_index = topic_response.partitions.size() - 1;
+      c.read_index = -1;
+      pr.partition_index = c.request->partition;
+      pr.records = protocol::Records::of({});
+      if (denied_topics.count(*c.topic) && !(c.topic->empty() && !info)) {
+        pr.error_code = code(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        any_error = true;
+        continue;
+      }
+      if (auto e = fetch_topic_error(info, *c.topic_id, c.request->partition, ctx.api_version); e != ErrorCode::NONE) {
+        pr.error_code = code(e);
+        any_error = true;
+        continue;
+      }
+      c.read_index = static_cast<int64_t>(reads.size());
+      reads.push_back({&broker.owner(*c.topic, c.request->partition),
+                       c.topic,
+                       c.request,
+                       c.entry,
+                       c.topic_index,
+                       c.partition_index,
+                       {}});
     }
     // The connection's cache: a follower names the same partitions in the
     // same order every round, and each is looked up by name only when its
-    // shard's replicas changed since.
-    FetchPartitionCache* cache = ctx.fetch_partitions;
+    // shard's replicas changed since (a session's entries keep their own).
+    FetchPartitionCache* cache = session ? nullptr : ctx.fetch_partitions;
     if (cache)
       for (size_t i = 0; i < reads.size(); ++i) {
         cache->name(i, *reads[i].topic, reads[i].request->partition);
@@ -257,15 +363,16 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       bool fenced;
     };
     auto replica_of = [&broker, cache](const Read& r, Shard& shard, const HopClock& hop) -> cluster::Partition* {
-      if (!cache)
+      if (!cache && !r.entry)
         return broker.serving(broker.partition_manager().partition(*r.topic, r.request->partition), hop.fenced);
-      auto& slot = cache->slots[r.slot];
+      cluster::Partition** replica = r.entry ? &r.entry->replica : &cache->slots[r.slot].replica;
+      uint64_t* seen = r.entry ? &r.entry->generation : &cache->slots[r.slot].generation;
       const uint64_t generation = broker.partition_manager().replicas_generation(shard.id());
-      if (slot.generation != generation) {
-        slot.replica = broker.partition_manager().partition(*r.topic, r.request->partition);
-        slot.generation = generation;
+      if (*seen != generation) {
+        *replica = broker.partition_manager().partition(*r.topic, r.request->partition);
+        *seen = generation;
       }
-      return broker.serving(slot.replica, hop.fenced);
+      return broker.serving(*replica, hop.fenced);
     };
     const int32_t replica_id = request.replica_id;
     const bool committed = request.isolation_level == kReadCommitted;
@@ -277,8 +384,9 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       const auto& p = *r.request;
       uint64_t budget = std::min<uint64_t>(p.partition_max_bytes > 0 ? p.partition_max_bytes : 0,
                                            response_max > used ? response_max - used : 0);
+      // A session's partition always leaves its own waiter.
       r.result = read_partition(broker, replica_of(r, *r.owner, hop), p, replica_id, budget, /*min_one=*/used == 0,
-                                committed, waiter, hop.now_ms);
+                                committed, r.entry ? r.entry->waiter : waiter, hop.now_ms);
     };
     auto hop_clock = [&broker]() { return HopClock{now_ms(), broker.fenced()}; };
     // One hop per shard, each partition read with the most it may get
@@ -349,9 +457,43 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       pr.records.files = std::move(read.slices);
       total += read.bytes;
     }
-    if (total >= min_bytes || any_error || more_now || !may_wait || std::chrono::steady_clock::now() >= deadline) break;
+    if (total >= min_bytes || any_error || more_now || !may_wait || std::chrono::steady_clock::now() >= deadline) {
+      if (!session) break;
+      // The answer carries, in an incremental fetch, only the partitions
+      // with news: records, an error, a diverging epoch, or offsets other
+      // than the follower was last told. A partition stays dirty (read
+      // again next round) unless its follower is at its log end and no
+      // error or throttle is pending.
+      for (const auto& c : candidates) {
+        auto& e = *c.entry;
+        auto& pr = response.responses[c.topic_index].partitions[c.partition_index];
+        const PartitionRead* read = c.read_index >= 0 ? &reads[static_cast<size_t>(c.read_index)].result : nullptr;
+        const bool news = pr.error_code != 0 || pr.diverging_epoch.epoch >= 0 || !pr.records.files.empty() ||
+                          pr.high_watermark != e.high_watermark || pr.last_stable_offset != e.last_stable_offset ||
+                          pr.log_start_offset != e.log_start_offset;
+        if (news || !choice.incremental) {
+          e.high_watermark = pr.high_watermark;
+          e.last_stable_offset = pr.last_stable_offset;
+          e.log_start_offset = pr.log_start_offset;
+        } else {
+          pr.partition_index = -1;  // left out below
+        }
+        const bool settled =
+            pr.error_code == 0 && pr.diverging_epoch.epoch < 0 && read && read->at_end && !read->more_now;
+        if (!settled) e.dirty.store(true, std::memory_order_release);
+        e.in_round = false;
+      }
+      for (auto& topic : response.responses)
+        std::erase_if(topic.partitions, [](const auto& pr) { return pr.partition_index < 0; });
+      std::erase_if(response.responses, [](const auto& topic) { return topic.partitions.empty(); });
+      response.session_id = session->id();
+      break;
+    }
     // Not enough yet: sleep until new data arrives on any requested partition.
-    if (!*woken) {
+    const bool news = session ? std::any_of(session->entries().begin(), session->entries().end(),
+                                            [](const auto& e) { return e->dirty.load(std::memory_order_acquire); })
+                              : *woken;
+    if (!news) {
       std::error_code ec;
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }

@@ -10,10 +10,10 @@ void normalize_fetch_request(Broker& broker, protocol::FetchRequest& request, in
   for (auto& topic : request.topics) topic.topic = broker.topics().name_of(topic.topic_id).value_or("");
 }
 
-ErrorCode fetch_topic_error(const std::optional<cluster::TopicShape>& info,
-                            const protocol::FetchRequest::FetchTopic& topic, int32_t partition, int16_t version) {
+ErrorCode fetch_topic_error(const std::optional<cluster::TopicShape>& info, const protocol::Uuid& topic_id,
+                            int32_t partition, int16_t version) {
   if (!info) return version >= 13 ? ErrorCode::UNKNOWN_TOPIC_ID : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
-  if (version >= 13 && info->id != topic.topic_id) return ErrorCode::INCONSISTENT_TOPIC_ID;
+  if (version >= 13 && info->id != topic_id) return ErrorCode::INCONSISTENT_TOPIC_ID;
   if (partition < 0 || partition >= info->partitions) return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
   return ErrorCode::NONE;
 }

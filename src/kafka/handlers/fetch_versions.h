@@ -24,8 +24,8 @@ void normalize_fetch_request(Broker& broker, protocol::FetchRequest& request, in
 // UNKNOWN_TOPIC_OR_PARTITION for a topic not known, and, v13+, Kafka's
 // INCONSISTENT_TOPIC_ID when the name the id was resolved to now belongs to
 // another topic (deleted and created again while the fetch waited).
-ErrorCode fetch_topic_error(const std::optional<cluster::TopicShape>& info,
-                            const protocol::FetchRequest::FetchTopic& topic, int32_t partition, int16_t version);
+ErrorCode fetch_topic_error(const std::optional<cluster::TopicShape>& info, const protocol::Uuid& topic_id,
+                            int32_t partition, int16_t version);
 
 // Fetch v16+: CurrentLeader and NodeEndpoints for every partition answered
 // NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH (KIP-951).

@@ -407,13 +407,30 @@ def fetch_by_id(correlation_id, version, topic_id, partition, offset, max_wait_m
     return frame(body)
 
 
-def parse_fetch_flexible(payload, version):
+def fetch_session_v12(correlation_id, session_id, session_epoch, topics, forgotten=(), replica_id=5,
+                      max_wait_ms=100, min_bytes=1, max_bytes=1 << 20):
+    """Fetch v12 in a fetch session (KIP-227): `topics` [(topic, [(partition, offset)])] named (added or
+    updated), `forgotten` [(topic, [partition])] left."""
+    body = header_v2(1, 12, correlation_id)
+    body += i32(replica_id) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + i8(0)
+    body += i32(session_id) + i32(session_epoch)
+    body += carray([cstring(t) + carray([i32(p) + i32(-1) + i64(o) + i32(-1) + i64(-1) + i32(max_bytes) + NO_TAGS
+                                         for p, o in parts]) + NO_TAGS for t, parts in topics])
+    body += carray([cstring(t) + carray([i32(p) for p in parts]) + NO_TAGS for t, parts in forgotten])
+    body += cstring("") + NO_TAGS
+    return frame(body)
+
+
+def parse_fetch_flexible(payload, version, session=None):
     """-> (correlation_id, error, [dict(topic (a name before v13, an id's hex from v13), partition, error, hw,
-    lso, log_start, records, current_leader)], node_endpoints)."""
+    lso, log_start, records, current_leader)], node_endpoints); `session` (a dict), if given, gets the
+    response's session id as "id"."""
     corr, r = flexible_response(payload)
     r.i32()  # throttle
     error = r.i16()
-    r.i32()  # session id
+    session_id = r.i32()
+    if session is not None:
+        session["id"] = session_id
     out = []
     for _ in range(r.carray_len()):
         t = r.uuid().hex() if version >= 13 else r.cstring()

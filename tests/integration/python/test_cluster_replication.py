@@ -502,6 +502,31 @@ class ClusterIsrMetricsTest(unittest.TestCase):
         """One unlabelled sample of a broker's /metrics."""
         return metric(self.admin_ports[node_id], name)
 
+    def test_idle_partitions_in_fetch_sessions_keep_their_isr(self):
+        # Followers fetch in sessions (KIP-227): a request names only the partitions whose
+        # fetch state changed, and a leader reads an idle one only in its session's sweep.
+        # The sweep must keep the followers in that partition's ISR: here
+        # replica.lag.time.max.ms is 1.5 s and the partitions idle for 6 s.
+        c = self.cluster
+        create_replicated(self, c, "idle-isr", 12, 3)
+        prod = producer(c.bootstrap, acks="all")
+        for p in range(12):
+            prod.send("idle-isr", value=b"once", partition=p).get(timeout=20)
+        prod.close()
+        # 12 partitions with two followers each: 24 held by the leaders' sessions.
+        held = lambda: sum(self.metric(n, "runnel_fetch_session_partitions") for n in c.brokers)
+        self.assertTrue(wait_for(lambda: held() == 24), held())
+        self.assertTrue(all(self.metric(n, "runnel_fetch_sessions") >= 1 for n in c.brokers))
+        time.sleep(6)
+        self.assertEqual([self.metric(n, "runnel_isr_shrinks_total") for n in sorted(c.brokers)], [0, 0, 0])
+        view = states(c.view(1, ["idle-isr"]), "idle-isr")
+        self.assertEqual(sorted(len(isr) for _, _, _, isr in view.values()), [3] * 12, view)
+        # Still replicating: a record acknowledged by all is on every broker.
+        prod = producer(c.bootstrap, acks="all")
+        m = prod.send("idle-isr", value=b"after", partition=5).get(timeout=20)
+        prod.close()
+        self.assertEqual(m.offset, 1)
+
     def test_shrinks_and_expands_are_counted(self):
         c = self.cluster
         a = admin(c.brokers[1].bootstrap)

@@ -224,6 +224,76 @@ class RawFetchTest(BrokerTestCase):
             else:
                 self.fail("the deleted topic is still served")
 
+    def session_fetch(self, session_id, epoch, topics, **kw):
+        """-> (error, session id, {partition: part}, seconds taken) of a follower's Fetch v12 in a session."""
+        start = time.time()
+        self.c.send(kproto.fetch_session_v12(81, session_id, epoch, topics, **kw))
+        session = {}
+        corr, error, parts, _ = kproto.parse_fetch_flexible(self.c.recv_frame(), 12, session=session)
+        self.assertEqual(corr, 81)
+        return error, session["id"], {p["partition"]: p for p in parts}, time.time() - start
+
+    def produce_one(self, topic, partition, value):
+        c = kproto.Conn(self.broker.port)
+        try:
+            c.send(kproto.produce_v3(4, topic, partition, kproto.record_batch([(None, value)])))
+            _, parts = kproto.parse_produce_v3(c.recv_frame())
+            self.assertEqual(parts[0][2], 0)
+        finally:
+            c.close()
+
+    def test_a_followers_fetch_session_answers_only_what_changed(self):
+        # KIP-227 on the leader's side: a full fetch (epoch 0) opens a session
+        # and answers every partition; an incremental one names only what
+        # changed and is answered only partitions with news.
+        name = "rawfetch_session"
+        create_topic(self.bootstrap, name, partitions=3)
+        self.produce_one(name, 0, b"first")
+        error, sid, got, _ = self.session_fetch(0, 0, [(name, [(0, 0), (1, 0), (2, 0)])])
+        self.assertEqual(error, 0)
+        self.assertNotEqual(sid, 0, "a follower's full fetch with epoch 0 opens a session")
+        self.assertEqual(sorted(got), [0, 1, 2])
+        self.assertEqual(kproto.batches(got[0]["records"])[0][:2], (0, 0))
+        # Partition 0 at its new offset, nothing new anywhere: an empty answer
+        # once max_wait is over.
+        error, sid2, got, _ = self.session_fetch(sid, 1, [(name, [(0, 1)])], max_wait_ms=300)
+        self.assertEqual((error, sid2, got), (0, sid, {}))
+        # Naming nothing, it waits; a record on partition 2 wakes it and is the
+        # whole answer.
+        timer = threading.Timer(0.5, self.produce_one, args=(name, 2, b"second"))
+        timer.start()
+        try:
+            error, _, got, took = self.session_fetch(sid, 2, [], max_wait_ms=15000)
+        finally:
+            timer.join()
+        self.assertEqual((error, sorted(got)), (0, [2]))
+        self.assertLess(took, 10, "the append woke the session's parked fetch")
+        self.assertEqual(got[2]["hw"], 1)
+        self.assertEqual(kproto.batches(got[2]["records"])[0][:2], (0, 0))
+        # Partition 1 forgotten: a record there is not answered.
+        error, _, got, _ = self.session_fetch(sid, 3, [(name, [(2, 1)])], forgotten=[(name, [1])], max_wait_ms=100)
+        self.assertEqual((error, got), (0, {}))
+        self.produce_one(name, 1, b"third")
+        error, _, got, _ = self.session_fetch(sid, 4, [], max_wait_ms=300)
+        self.assertEqual((error, got), (0, {}))
+        # Out of step: INVALID_FETCH_SESSION_EPOCH; an unknown session:
+        # FETCH_SESSION_ID_NOT_FOUND; the session survives the former.
+        self.assertEqual(self.session_fetch(sid, 9, [])[0], 71)
+        self.assertEqual(self.session_fetch(sid + 1, 1, [])[0], 70)
+        self.assertEqual(self.session_fetch(sid, 5, [], max_wait_ms=0)[:3], (0, sid, {}))
+        # Epoch -1 closes it: a full answer without a session, and then the
+        # session is gone.
+        error, sid3, got, _ = self.session_fetch(sid, -1, [(name, [(1, 0)])])
+        self.assertEqual((error, sid3, sorted(got)), (0, 0, [1]))
+        self.assertEqual(self.session_fetch(sid, 6, [])[0], 70)
+
+    def test_a_consumer_gets_no_fetch_session(self):
+        # Sessions are offered to followers only: a consumer's epoch 0 is
+        # answered session id 0 (full requests from then on).
+        error, sid, got, _ = self.session_fetch(0, 0, [(TOPIC, [(0, 0)])], replica_id=-1)
+        self.assertEqual((error, sid), (0, 0))
+        self.assertEqual(kproto.batches(got[0]["records"])[0], (0, 4, 5))
+
     def test_produce_acks0_sends_no_response(self):
         self.c.send(kproto.produce_v3(31, TOPIC, 2, kproto.record_batch([(None, b"acks0")]), acks=0))
         self.c.send(kproto.api_versions_v0(32))
