@@ -343,11 +343,20 @@ storage::BatchRead Partition::read_into_memory(Offset offset, uint64_t max_bytes
   return storage::read_batches(*log_, offset.value(), max_bytes, /*min_one=*/true, log_->log_end_offset());
 }
 
-Offset Partition::delete_records_before(Offset offset) { return Offset(log_->delete_records_before(offset.value())); }
+Offset Partition::delete_records_before(Offset offset) {
+  const Offset before = log_start_offset();
+  const Offset after(log_->delete_records_before(offset.value()));
+  if (after != before) notify_fetch_waiters();  // a follower's session tells it
+  return after;
+}
 
 void Partition::set_config(const storage::LogConfig& config) { log_->set_config(config); }
 
-void Partition::enforce_retention(int64_t now_ms) { log_->enforce_retention(now_ms); }
+void Partition::enforce_retention(int64_t now_ms) {
+  const Offset before = log_start_offset();
+  log_->enforce_retention(now_ms);
+  if (log_start_offset() != before) notify_fetch_waiters();
+}
 
 std::optional<storage::CleanPlan> Partition::plan_cleaning(int64_t now_ms) {
   if (offline_) return std::nullopt;

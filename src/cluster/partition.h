@@ -229,7 +229,9 @@ class Partition final : public replication::FollowerReplica {
   bool replicated() const { return replicated_; }
 
   // Leaves a long-polling Fetch's waiter, notified at the next append (a
-  // marker included) or high watermark move.
+  // marker included), high watermark move, change of role, or move of the
+  // log start (a follower's fetch session answers a partition only when
+  // something woke its waiter, or at its periodic sweep).
   void add_fetch_waiter(std::weak_ptr<FetchWaiter> waiter);
 
   // DeleteRecords: moves the log start offset forward to `offset` (never

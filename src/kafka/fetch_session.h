@@ -13,8 +13,8 @@
 // Every partition is still read now and then (a sweep, FetchSession::
 // sweep_due): a read tells the leader the follower is still caught up, and
 // without it an idle partition would drop the follower from its ISR after
-// replica.lag.time.max.ms. A change that wakes no waiter (a log start moved
-// by retention) is also seen by the sweep.
+// replica.lag.time.max.ms. A change that wakes no waiter (a replica
+// replaced without closing the old one first) is also seen by the sweep.
 //
 // Sessions are offered to follower fetches only (replica_id set): no client
 // tested here uses them, and a consumer is answered session id 0, which
