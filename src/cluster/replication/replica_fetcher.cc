@@ -28,6 +28,11 @@ constexpr int16_t kFetchVersion = 12;  // names topics, carries last_fetched_epo
 constexpr std::chrono::microseconds kSyncGrace{500};
 constexpr size_t kLightResponseBytes = 256 << 10;
 
+// How often an incremental round looks at every partition, not only the
+// flagged ones: for what changes without the fetcher hearing of it (a
+// replica gone offline, a throttle set, the follower's own retention).
+constexpr std::chrono::milliseconds kFullWalkEvery{100};
+
 }  // namespace
 
 // One partition this fetcher copies. Held by the fetch in flight as well,
@@ -55,6 +60,10 @@ struct ReplicaFetcher::Entry {
   // was last named with there (named again only when that changes).
   bool in_session = false;
   protocol::FetchRequest::FetchPartition sent;
+  // Whether it was fetched when last looked at, and whether the next round
+  // looks at it (State::flagged).
+  bool wanted = false;
+  bool flagged = false;
 };
 
 struct ReplicaFetcher::State {
@@ -91,6 +100,28 @@ struct ReplicaFetcher::State {
   int32_t session_id = 0;
   int32_t session_epoch = 0;
   std::vector<Key> forgotten;
+  // What the next incremental round looks at besides a full walk: the
+  // partitions whose fetch state may have changed (what this fetcher
+  // appended, truncated or got an error for, add() for a new epoch, a sync
+  // pending, a backoff or a throttle to look at again).
+  std::vector<std::shared_ptr<Entry>> flagged;
+  std::chrono::steady_clock::time_point next_full_walk{};
+  uint64_t walked_generation = UINT64_MAX;
+  size_t wanted_count = 0;
+
+  void flag(const std::shared_ptr<Entry>& entry) {
+    if (entry->flagged) return;
+    entry->flagged = true;
+    flagged.push_back(entry);
+  }
+  void set_wanted(Entry& entry, bool wanted) {
+    if (entry.wanted == wanted) return;
+    entry.wanted = wanted;
+    if (wanted)
+      ++wanted_count;
+    else
+      --wanted_count;
+  }
 
   // Back to full requests: after a refused or failed fetch, or on a new
   // connection (a session lives with the leader's connection).
@@ -150,8 +181,10 @@ ReplicaFetcher::~ReplicaFetcher() { stop(); }
 
 void ReplicaFetcher::add(const std::string& topic, PartitionId partition) {
   Key key{topic, partition};
-  if (!state_->partitions.count(key)) state_->partitions.emplace(key, std::make_shared<Entry>(key));
-  state_->timer.cancel();  // an idle loop looks again now
+  auto it = state_->partitions.find(key);
+  if (it == state_->partitions.end()) it = state_->partitions.emplace(key, std::make_shared<Entry>(key)).first;
+  state_->flag(it->second);  // new, or followed in a new epoch
+  state_->timer.cancel();    // an idle loop looks again now
 }
 
 void ReplicaFetcher::remove(const std::string& topic, PartitionId partition) {
@@ -159,6 +192,7 @@ void ReplicaFetcher::remove(const std::string& topic, PartitionId partition) {
   if (it == state_->partitions.end()) return;
   it->second->removed = true;
   if (it->second->in_session) state_->forgotten.push_back(it->first);
+  state_->set_wanted(*it->second, false);
   state_->partitions.erase(it);
 }
 
@@ -174,6 +208,7 @@ void ReplicaFetcher::stop() {
   state_->stopped = true;
   for (auto& [_, entry] : state_->partitions) entry->removed = true;
   state_->partitions.clear();
+  state_->flagged.clear();
   state_->timer.cancel();
   state_->connection.close();
 }
@@ -213,25 +248,37 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   // The partitions named, in the request's order (the leader answers in
   // it); in a session the answer may also carry others it holds.
   std::vector<std::shared_ptr<Entry>> asked;
-  bool wanted_any = false;
   // Partitions whose appended data is not yet durable (their log end, to
   // wait for if the leader has nothing new).
   std::vector<std::pair<std::shared_ptr<Entry>, Offset>> unsynced;
   const int64_t throttle_now_ms = monotonic_ns() / 1000000;
-  for (auto& [key, entry] : s.partitions) {
-    if (entry->not_before > now) continue;
+  // Looks at one partition: whether it is fetched now, and if its fetch
+  // state differs from what the session holds, names it. One no longer
+  // fetched leaves the session.
+  auto look = [&](const std::shared_ptr<Entry>& entry) {
+    const Key& key = entry->key;
+    auto leave = [&s, &entry, &key, incremental](bool look_again) {
+      s.set_wanted(*entry, false);
+      if (look_again) s.flag(entry);
+      if (incremental && entry->in_session) {
+        entry->in_session = false;
+        s.forgotten.push_back(key);
+      }
+    };
+    if (entry->not_before > now) return leave(/*look_again=*/true);
     auto* partition = s.replica(*entry);
     // An offline replica copies nothing: it may not rejoin the ISR until its
     // broker restarts and recovers it.
     if (!partition || partition->is_leader() || partition->offline() || partition->leader() != s.options.leader)
-      continue;
+      return leave(/*look_again=*/false);
     // Throttled and behind the leader (KIP-73): left out while the follower
     // side is over its rate, and what it fetches is counted.
     bool throttled = false;
     if (s.options.throttle && partition->follower_throttled()) {
       // Unknown lag counts as behind, as in Kafka.
       if (!entry->leader_high_watermark || partition->log_end_offset() < *entry->leader_high_watermark) {
-        if (s.options.throttle->exceeded(ReplicationThrottle::Side::kFollower, throttle_now_ms)) continue;
+        if (s.options.throttle->exceeded(ReplicationThrottle::Side::kFollower, throttle_now_ms))
+          return leave(/*look_again=*/true);
         throttled = true;
       }
     }
@@ -243,18 +290,41 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     fp.log_start_offset = partition->log_start_offset().value();
     fp.partition_max_bytes = s.options.partition_max_bytes;
     fp.durable_offset = partition->durable_offset().value();
-    if (fp.durable_offset < fp.fetch_offset) unsynced.push_back({entry, Offset(fp.fetch_offset - 1)});
-    wanted_any = true;
+    if (fp.durable_offset < fp.fetch_offset) {
+      unsynced.push_back({entry, Offset(fp.fetch_offset - 1)});
+      s.flag(entry);  // its sync's end is named next
+    }
+    s.set_wanted(*entry, true);
     entry->round = round;
     entry->asked_epoch = partition->leader_epoch();
     entry->asked_throttled = throttled;
-    if (incremental && entry->in_session && entry->sent == fp) continue;
+    if (incremental && entry->in_session && entry->sent == fp) return;
     if (request.topics.empty() || request.topics.back().topic != key.first)
       request.topics.emplace_back().topic = key.first;
     request.topics.back().partitions.push_back(fp);
     entry->sent = fp;
     entry->in_session = true;
     asked.push_back(entry);
+  };
+  // A full request, and every kFullWalkEvery or once a replica of this
+  // shard was opened, replaced or closed, looks at every partition; other
+  // rounds only at the flagged ones: a round's cost follows what changed.
+  const uint64_t generation = s.options.replicas_generation ? *s.options.replicas_generation : 0;
+  if (!incremental || now >= s.next_full_walk || generation != s.walked_generation) {
+    s.next_full_walk = now + kFullWalkEvery;
+    s.walked_generation = generation;
+    for (auto& e : s.flagged) e->flagged = false;
+    s.flagged.clear();
+    for (auto& [key, entry] : s.partitions) look(entry);
+  } else {
+    std::vector<std::shared_ptr<Entry>> flagged;
+    flagged.swap(s.flagged);
+    // In key order, so that a topic's partitions are next to each other.
+    std::sort(flagged.begin(), flagged.end(), [](const auto& a, const auto& b) { return a->key < b->key; });
+    for (auto& entry : flagged) {
+      entry->flagged = false;
+      if (!entry->removed) look(entry);
+    }
   }
   // Pipelined: the next fetch goes out while the last append is being
   // synced. If a sync is still pending the leader must not park this fetch
@@ -262,16 +332,11 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
   // watermark, for max_wait_ms): it answers at once, and if it had nothing
   // new the follower waits for its sync and reports it in the next fetch.
   request.max_wait_ms = unsynced.empty() ? s.options.max_wait_ms : 0;
-  if (!wanted_any) {
+  if (s.wanted_count == 0) {
     co_await s.sleep(s.options.backoff);
     co_return;
   }
   if (incremental) {
-    for (auto& [key, entry] : s.partitions)
-      if (entry->in_session && entry->round != round) {
-        entry->in_session = false;
-        s.forgotten.push_back(key);
-      }
     for (const auto& [topic, index] : s.forgotten) {
       // Removed and added again since: named in this request, not forgotten
       // (the leader applies what a request forgets after what it names).
@@ -391,13 +456,14 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     if (cursor < asked.size() && asked[cursor]->key.second.value() == index && asked[cursor]->key.first == topic)
       return asked[cursor++];
     auto it = s.partitions.find(Key{topic, PartitionId(index)});
-    if (it == s.partitions.end() || it->second->round != round) return nullptr;
+    if (it == s.partitions.end() || !it->second->in_session) return nullptr;
     return it->second;
   };
   for (auto& topic : response.responses) {
     for (auto& pd : topic.partitions) {
       const std::shared_ptr<Entry> held = answered(topic.topic, pd.partition_index);
       if (!held || held->removed) continue;
+      s.flag(held);  // what follows may change its fetch state
       Entry& entry = *held;
       const Key& key = entry.key;
       auto* partition = s.replica(entry);
