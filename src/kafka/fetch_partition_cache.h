@@ -1,10 +1,11 @@
 #pragma once
 // The partitions a connection's last Fetch named, in its order, each as it
-// was looked up on its shard. A follower fetches the same partitions in the
-// same order round after round, hundreds of them from one leader; with this
-// the leader looks each up by name once, not every round, until a replica
-// of its shard is opened, replaced or closed (PartitionManager's
-// replicas_generation).
+// was looked up on its shard, for fetches outside a fetch session (a
+// consumer, or a follower whose leader offers none), which name the same
+// partitions in the same order round after round; with this the broker
+// looks each up by name once, not every round, until a replica of its shard
+// is opened, replaced or closed (PartitionManager's replicas_generation). A
+// session's partitions keep their own lookups (kafka/fetch_session.h).
 //
 // Thread-safety: one per connection, used by one Fetch at a time (a Fetch
 // is finished before its connection starts the next request); each slot is

@@ -351,9 +351,10 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
                        c.partition_index,
                        {}});
     }
-    // The connection's cache: a follower names the same partitions in the
-    // same order every round, and each is looked up by name only when its
-    // shard's replicas changed since (a session's entries keep their own).
+    // The connection's cache: a fetch outside a session names the same
+    // partitions in the same order every round, and each is looked up by
+    // name only when its shard's replicas changed since (a session's
+    // entries keep their own).
     FetchPartitionCache* cache = session ? nullptr : ctx.fetch_partitions;
     if (cache)
       for (size_t i = 0; i < reads.size(); ++i) {
