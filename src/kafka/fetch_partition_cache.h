@@ -22,12 +22,18 @@ namespace cluster {
 class Partition;
 }
 
+// A partition's replica as last looked up on its shard, valid while that
+// shard's replicas_generation is `generation`.
+struct ReplicaLookup {
+  cluster::Partition* replica = nullptr;
+  uint64_t generation = std::numeric_limits<uint64_t>::max();
+};
+
 struct FetchPartitionCache {
   struct Slot {
     std::string topic;
     int32_t partition = -1;
-    cluster::Partition* replica = nullptr;  // valid while `generation` is current
-    uint64_t generation = std::numeric_limits<uint64_t>::max();
+    ReplicaLookup lookup;
   };
   std::vector<Slot> slots;
 
@@ -38,7 +44,7 @@ struct FetchPartitionCache {
     if (slot.partition == partition && slot.topic == topic) return;
     slot.topic = topic;
     slot.partition = partition;
-    slot.generation = std::numeric_limits<uint64_t>::max();
+    slot.lookup = {};
   }
 };
 

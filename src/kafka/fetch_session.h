@@ -40,6 +40,8 @@
 #include <vector>
 
 #include "base/error_code.h"
+#include "kafka/fetch_partition_cache.h"
+#include "protocol/fetch_session_epoch.h"
 #include "protocol/messages.h"
 
 namespace runnel {
@@ -74,10 +76,8 @@ class FetchSession {
     // Picked by the Fetch in progress (session shard only).
     bool in_round = false;
     std::shared_ptr<cluster::FetchWaiter> waiter;
-    // The replica as last looked up (its shard only), valid while the
-    // shard's replicas_generation is `generation`.
-    cluster::Partition* replica = nullptr;
-    uint64_t generation = std::numeric_limits<uint64_t>::max();
+    // The replica as last looked up (its shard only).
+    ReplicaLookup lookup;
   };
 
   explicit FetchSession(int32_t id);
@@ -87,7 +87,7 @@ class FetchSession {
   int32_t id() const { return id_; }
   // The epoch the next incremental request must carry.
   int32_t next_epoch() const { return next_epoch_; }
-  void advance_epoch() { next_epoch_ = next_epoch_ == std::numeric_limits<int32_t>::max() ? 1 : next_epoch_ + 1; }
+  void advance_epoch() { next_epoch_ = protocol::next_fetch_session_epoch(next_epoch_); }
 
   // Adds (topic, partition), or updates its fetch state: picked this round.
   Entry& name(const std::string& topic, const protocol::Uuid& topic_id,
@@ -102,7 +102,7 @@ class FetchSession {
 
  private:
   const int32_t id_;
-  int32_t next_epoch_ = 1;
+  int32_t next_epoch_ = protocol::next_fetch_session_epoch(protocol::kInitialFetchSessionEpoch);
   std::shared_ptr<Wake> wake_;
   std::vector<std::shared_ptr<Entry>> entries_;
   std::map<std::pair<std::string, int32_t>, std::shared_ptr<Entry>> by_name_;

@@ -3,11 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <limits>
 #include <vector>
 
 #include "base/clock.h"
 #include "cluster/replication/truncation.h"
+#include "protocol/fetch_session_epoch.h"
 #include "protocol/messages.h"
 
 namespace runnel::cluster::replication {
@@ -98,7 +98,7 @@ struct ReplicaFetcher::State {
   // one, which asks for a new session), and the partitions removed while
   // it held them (forgotten in the next request).
   int32_t session_id = 0;
-  int32_t session_epoch = 0;
+  int32_t session_epoch = protocol::kInitialFetchSessionEpoch;
   std::vector<Key> forgotten;
   // What the next incremental round looks at besides a full walk: the
   // partitions whose fetch state may have changed (what this fetcher
@@ -127,7 +127,7 @@ struct ReplicaFetcher::State {
   // connection (a session lives with the leader's connection).
   void reset_session() {
     session_id = 0;
-    session_epoch = 0;
+    session_epoch = protocol::kInitialFetchSessionEpoch;
     forgotten.clear();
     for (auto& [_, entry] : partitions) entry->in_session = false;
   }
@@ -437,10 +437,10 @@ asio::awaitable<void> ReplicaFetcher::fetch_once(State& s) {
     co_return;
   }
   if (incremental) {
-    s.session_epoch = s.session_epoch == std::numeric_limits<int32_t>::max() ? 1 : s.session_epoch + 1;
+    s.session_epoch = protocol::next_fetch_session_epoch(s.session_epoch);
   } else if (response.session_id != 0) {
     s.session_id = response.session_id;
-    s.session_epoch = 1;
+    s.session_epoch = protocol::next_fetch_session_epoch(protocol::kInitialFetchSessionEpoch);
   } else {
     s.reset_session();  // the leader keeps no session: full requests
   }

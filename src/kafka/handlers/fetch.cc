@@ -157,12 +157,12 @@ struct SessionChoice {
 };
 
 SessionChoice choose_session(FetchSessions* sessions, const protocol::FetchRequest& request, bool offer) {
-  if (!sessions || (request.session_id == 0 && request.session_epoch == -1)) return {};
-  if (request.session_epoch == -1) {
+  if (!sessions || (request.session_id == 0 && request.session_epoch == protocol::kFinalFetchSessionEpoch)) return {};
+  if (request.session_epoch == protocol::kFinalFetchSessionEpoch) {
     sessions->close(request.session_id);
     return {};
   }
-  if (request.session_epoch == 0) {
+  if (request.session_epoch == protocol::kInitialFetchSessionEpoch) {
     if (request.session_id != 0) sessions->close(request.session_id);
     return {offer ? sessions->create() : nullptr, false, ErrorCode::NONE};
   }
@@ -242,22 +242,25 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
   // Whether this fetch may wait at all (a follower with a sync pending, or a
   // consumer's poll with max_wait 0, never does).
   const bool may_wait = min_bytes > 0 && request.max_wait_ms > 0;
-  // The partitions this fetch reads: the request's, or in a session those
+  // The partitions this fetch answers: the request's, or in a session those
   // picked (named, woken, or not yet settled), in the session's order. A
-  // partition picked stays picked while the fetch waits.
-  struct Candidate {
+  // partition picked stays picked while the fetch waits. Those that pass
+  // the checks are read on their owner's shard.
+  struct Pick {
     const std::string* topic;
     const protocol::Uuid* topic_id;
     const protocol::FetchRequest::FetchPartition* request;
     FetchSession::Entry* entry;  // in a session
+    Shard* owner = nullptr;      // null: answered with an error, not read
     size_t topic_index = 0;      // where its answer goes
     size_t partition_index = 0;
-    int64_t read_index = -1;  // in `reads`, when it was read
+    size_t slot = 0;  // in ctx.fetch_partitions
+    PartitionRead result;
   };
-  std::vector<Candidate> candidates;
+  std::vector<Pick> picks;
   if (!session)
     for (const auto& topic : request.topics)
-      for (const auto& p : topic.partitions) candidates.push_back({&topic.topic, &topic.topic_id, &p, nullptr});
+      for (const auto& p : topic.partitions) picks.push_back({&topic.topic, &topic.topic_id, &p, nullptr});
   Response response;
   for (;;) {
     response = Response{};
@@ -294,30 +297,23 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       }
     }
     if (session) {
-      candidates.clear();
+      picks.clear();
       for (const auto& e : session->entries()) {
         // A load first: most entries are clean, and a read-modify-write
         // of each would cost a locked instruction per partition per round.
         if (e->dirty.load(std::memory_order_relaxed) && e->dirty.exchange(false, std::memory_order_acq_rel))
           e->in_round = true;
-        if (e->in_round) candidates.push_back({&e->topic, &e->topic_id, &e->request, e.get()});
+        if (e->in_round) picks.push_back({&e->topic, &e->topic_id, &e->request, e.get()});
       }
     }
-    // The partitions to read, with where their answer goes.
-    struct Read {
-      Shard* owner;
-      const std::string* topic;
-      const protocol::FetchRequest::FetchPartition* request;
-      FetchSession::Entry* entry;
-      size_t topic_index;
-      size_t partition_index;
-      PartitionRead result;
-      size_t slot = 0;  // in ctx.fetch_partitions
-    };
-    std::vector<Read> reads;
-    reads.reserve(candidates.size());
+    // The connection's cache: a fetch outside a session names the same
+    // partitions in the same order every round, and each is looked up by
+    // name only when its shard's replicas changed since (a session's
+    // entries keep their own).
+    FetchPartitionCache* cache = session ? nullptr : ctx.fetch_partitions;
+    size_t slots = 0;
     std::optional<cluster::TopicShape> info;
-    for (auto& c : candidates) {
+    for (auto& c : picks) {
       if (response.responses.empty() || response.responses.back().topic != *c.topic ||
           response.responses.back().topic_id != *c.topic_id) {
         auto& topic_response = response.responses.emplace_back();
@@ -329,7 +325,8 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       auto& pr = topic_response.partitions.emplace_back();
       c.topic_index = response.responses.size() - 1;
       c.partition_index = topic_response.partitions.size() - 1;
-      c.read_index = -1;
+      c.owner = nullptr;
+      c.result = {};
       pr.partition_index = c.request->partition;
       pr.records = protocol::Records::of({});
       if (denied_topics.count(*c.topic) && !(c.topic->empty() && !info)) {
@@ -342,48 +339,34 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         any_error = true;
         continue;
       }
-      c.read_index = static_cast<int64_t>(reads.size());
-      reads.push_back({&broker.owner(*c.topic, c.request->partition),
-                       c.topic,
-                       c.request,
-                       c.entry,
-                       c.topic_index,
-                       c.partition_index,
-                       {}});
-    }
-    // The connection's cache: a fetch outside a session names the same
-    // partitions in the same order every round, and each is looked up by
-    // name only when its shard's replicas changed since (a session's
-    // entries keep their own).
-    FetchPartitionCache* cache = session ? nullptr : ctx.fetch_partitions;
-    if (cache)
-      for (size_t i = 0; i < reads.size(); ++i) {
-        cache->name(i, *reads[i].topic, reads[i].request->partition);
-        reads[i].slot = i;
+      c.owner = &broker.owner(*c.topic, c.request->partition);
+      if (cache) {
+        c.slot = slots++;
+        cache->name(c.slot, *c.topic, c.request->partition);
       }
+    }
     // The clocks and the fencing are read once per hop, not per partition.
     struct HopClock {
       int64_t now_ms;
       bool fenced;
     };
-    auto replica_of = [&broker, cache](const Read& r, Shard& shard, const HopClock& hop) -> cluster::Partition* {
-      if (!cache && !r.entry)
+    auto replica_of = [&broker, cache](const Pick& r, Shard& shard, const HopClock& hop) -> cluster::Partition* {
+      ReplicaLookup* lookup = r.entry ? &r.entry->lookup : cache ? &cache->slots[r.slot].lookup : nullptr;
+      if (!lookup)
         return broker.serving(broker.partition_manager().partition(*r.topic, r.request->partition), hop.fenced);
-      cluster::Partition** replica = r.entry ? &r.entry->replica : &cache->slots[r.slot].replica;
-      uint64_t* seen = r.entry ? &r.entry->generation : &cache->slots[r.slot].generation;
       const uint64_t generation = broker.partition_manager().replicas_generation(shard.id());
-      if (*seen != generation) {
-        *replica = broker.partition_manager().partition(*r.topic, r.request->partition);
-        *seen = generation;
+      if (lookup->generation != generation) {
+        lookup->replica = broker.partition_manager().partition(*r.topic, r.request->partition);
+        lookup->generation = generation;
       }
-      return broker.serving(*replica, hop.fenced);
+      return broker.serving(lookup->replica, hop.fenced);
     };
     const int32_t replica_id = request.replica_id;
     const bool committed = request.isolation_level == kReadCommitted;
     // Reads `r` with what is left of the response's limit after `used`
     // bytes. KIP-74: the first batch goes out even if over the limits.
     auto read_one = [&broker, &replica_of, replica_id, committed, response_max](
-                        Read& r, uint64_t used, const std::shared_ptr<cluster::FetchWaiter>& waiter,
+                        Pick& r, uint64_t used, const std::shared_ptr<cluster::FetchWaiter>& waiter,
                         const HopClock& hop) {
       const auto& p = *r.request;
       uint64_t budget = std::min<uint64_t>(p.partition_max_bytes > 0 ? p.partition_max_bytes : 0,
@@ -402,16 +385,17 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
     // every partition it replicates from this leader) no longer pays a hop
     // per partition, as it did when their limits together exceeded the
     // response's.
-    const std::vector<Shard*> shards = owners_in_order(reads);
+    const std::vector<Shard*> shards = owners_in_order(picks, [](const Pick& r) { return r.owner != nullptr; });
     for (Shard* shard : shards)
-      co_await on_shard(*shard, [&reads, &read_one, &hop_clock, &waiter, shard]() {
+      co_await on_shard(*shard, [&picks, &read_one, &hop_clock, &waiter, shard]() {
         const HopClock hop = hop_clock();
-        for (auto& r : reads)
+        for (auto& r : picks)
           if (r.owner == shard) read_one(r, 0, waiter, hop);
       });
     uint64_t used = 0;
     bool read_again = false;
-    for (auto& r : reads) {
+    for (auto& r : picks) {
+      if (!r.owner) continue;
       const uint64_t left = response_max > used ? response_max - used : 0;
       const uint64_t partition_max = r.request->partition_max_bytes > 0 ? r.request->partition_max_bytes : 0;
       // With nothing before it, the first read's budget was the one it gets
@@ -430,7 +414,8 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
         broker.replication_throttle().record(kLeaderSide, static_cast<int64_t>(r.result.bytes),
                                              r.result.throttle_now_ms);
     }
-    for (auto& r : reads) {
+    for (auto& r : picks) {
+      if (!r.owner) continue;
       auto& read = r.result;
       auto& pr = response.responses[r.topic_index].partitions[r.partition_index];
       pr.error_code = code(read.error);
@@ -468,10 +453,10 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
       // than the follower was last told. A partition stays dirty (read
       // again next round) unless its follower is at its log end and no
       // error or throttle is pending.
-      for (const auto& c : candidates) {
+      for (const auto& c : picks) {
         auto& e = *c.entry;
         auto& pr = response.responses[c.topic_index].partitions[c.partition_index];
-        const PartitionRead* read = c.read_index >= 0 ? &reads[static_cast<size_t>(c.read_index)].result : nullptr;
+        const PartitionRead* read = c.owner ? &c.result : nullptr;
         const bool news = pr.error_code != 0 || pr.diverging_epoch.epoch >= 0 || !pr.records.files.empty() ||
                           pr.high_watermark != e.high_watermark || pr.last_stable_offset != e.last_stable_offset ||
                           pr.log_start_offset != e.log_start_offset;
