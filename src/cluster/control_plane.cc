@@ -428,7 +428,7 @@ void ControlPlane::elect_leaders() {
                      next->leader, next->leader_epoch, fmt::join(next->isr, ","));
     }
   }
-  complete_reassignments(live);
+  complete_reassignments(live, stopping);
 }
 
 }  // namespace runnel::cluster

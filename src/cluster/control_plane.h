@@ -306,7 +306,7 @@ class ControlPlane {
                                std::vector<ReassignmentResult>& results);
   // The controller's duty for moves in progress: completes each whose ISR
   // allows it (controller/reassignment.h), one fenced write per topic.
-  void complete_reassignments(const std::set<int32_t>& live);
+  void complete_reassignments(const std::set<int32_t>& live, const std::set<int32_t>& stopping);
   // One partition of elect_leaders_on_request, on the cache as it is;
   // FENCED_LEADER_EPOCH when its write met a newer state.
   ErrorCode elect_one_on_request(const std::string& topic, int32_t partition, bool unclean);

@@ -70,6 +70,7 @@ bool ControlPlane::try_alter_reassignments(const std::string& topic, const std::
     return true;
   }
   const auto registered = live_brokers();
+  const auto stopping = stopping_brokers();
   const bool unclean = unclean_election_enabled(view->record);
   auto record = view->record;
   std::map<int32_t, metadata::PartitionState> states;  // the next state of each partition that changes
@@ -88,7 +89,7 @@ bool ControlPlane::try_alter_reassignments(const std::string& topic, const std::
     controller::Change change;
     std::string message;
     if (!request.target) {
-      if (auto error = controller::revert(placement, state, registered, unclean, topic, p, change, &message);
+      if (auto error = controller::revert(placement, state, registered, stopping, unclean, topic, p, change, &message);
           error != ErrorCode::NONE) {
         results[i] = {error, message};
         continue;
@@ -107,7 +108,7 @@ bool ControlPlane::try_alter_reassignments(const std::string& topic, const std::
       }
       change.placement = controller::start(placement, *request.target);
       change.state = state;
-      if (auto done = controller::complete(change.placement, state, registered))
+      if (auto done = controller::complete(change.placement, state, registered, stopping))
         change = *done;
       else if (change.placement != placement)
         ++change.state.partition_epoch;
@@ -150,14 +151,15 @@ bool ControlPlane::try_alter_reassignments(const std::string& topic, const std::
   return true;
 }
 
-void ControlPlane::complete_reassignments(const std::set<int32_t>& live) {
+void ControlPlane::complete_reassignments(const std::set<int32_t>& live, const std::set<int32_t>& stopping) {
   for (const auto& view : cache_->topics()) {
     if (view.record.reassignments.empty()) continue;
     auto record = view.record;
     std::map<int32_t, metadata::PartitionState> states;
     for (const auto& [p, move] : view.record.reassignments) {
       if (p < 0 || p >= static_cast<int32_t>(view.partitions.size())) continue;
-      auto done = controller::complete(placement_of(view.record, p), view.partitions[static_cast<size_t>(p)], live);
+      auto done =
+          controller::complete(placement_of(view.record, p), view.partitions[static_cast<size_t>(p)], live, stopping);
       if (!done) continue;
       set_placement(record, p, done->placement);
       states[p] = done->state;

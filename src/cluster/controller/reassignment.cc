@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "cluster/controller/leader_election.h"
+
 namespace runnel::cluster::controller {
 namespace {
 
@@ -23,6 +25,16 @@ int32_t first_eligible(const std::vector<int32_t>& replicas, const std::vector<i
   for (int32_t node : replicas)
     if (contains(isr, node) && live.count(node)) return node;
   return -1;
+}
+
+// The new leader when a move takes the old one away: the first ISR member
+// that is live and not in controlled shutdown, else one that is stopping
+// (it leads until it goes, as elect_leader keeps such a partition), else
+// none (offline).
+int32_t next_leader(const std::vector<int32_t>& replicas, const std::vector<int32_t>& isr,
+                    const std::set<int32_t>& live, const std::set<int32_t>& stopping) {
+  const int32_t leader = first_eligible(replicas, isr, eligible_leaders(live, stopping));
+  return leader >= 0 ? leader : first_eligible(replicas, isr, live);
 }
 
 }  // namespace
@@ -89,7 +101,7 @@ Placement start(const Placement& current, const std::vector<int32_t>& target) {
 }
 
 std::optional<Change> complete(const Placement& placement, const metadata::PartitionState& state,
-                               const std::set<int32_t>& live) {
+                               const std::set<int32_t>& live, const std::set<int32_t>& stopping) {
   if (!placement.reassignment) return std::nullopt;
   const auto& move = *placement.reassignment;
   for (int32_t node : move.adding)
@@ -103,14 +115,15 @@ std::optional<Change> complete(const Placement& placement, const metadata::Parti
   out.state.mod_revision = 0;
   out.state.isr = without(state.isr, move.removing);
   if (state.leader < 0 || contains(move.removing, state.leader))
-    out.state.leader = first_eligible(out.placement.replicas, out.state.isr, live);
+    out.state.leader = next_leader(out.placement.replicas, out.state.isr, live, stopping);
   if (out.state.leader != state.leader || !move.removing.empty()) ++out.state.leader_epoch;
   ++out.state.partition_epoch;
   return out;
 }
 
 ErrorCode revert(const Placement& placement, const metadata::PartitionState& state, const std::set<int32_t>& live,
-                 bool unclean, const std::string& topic, int32_t partition, Change& out, std::string* message) {
+                 const std::set<int32_t>& stopping, bool unclean, const std::string& topic, int32_t partition,
+                 Change& out, std::string* message) {
   if (!placement.reassignment) {
     *message = kNoReassignmentInProgress;
     return ErrorCode::NO_REASSIGNMENT_IN_PROGRESS;
@@ -136,7 +149,7 @@ ErrorCode revert(const Placement& placement, const metadata::PartitionState& sta
     if (out.state.isr.empty()) out.state.isr = {out.placement.replicas.front()};
   }
   if (state.leader < 0 || contains(adding, state.leader) || !contains(out.state.isr, state.leader))
-    out.state.leader = first_eligible(out.placement.replicas, out.state.isr, live);
+    out.state.leader = next_leader(out.placement.replicas, out.state.isr, live, stopping);
   if (out.state.leader != state.leader || !adding.empty()) ++out.state.leader_epoch;
   ++out.state.partition_epoch;
   return ErrorCode::NONE;

@@ -11,7 +11,8 @@
 // 3. complete(): once the ISR holds every adding replica (or, with none to
 //    add, some replica that stays), the removed replicas leave the replica
 //    list and the ISR; a leader among them hands over to the first replica
-//    of the target that is in the ISR and live. Removing replicas bumps the
+//    of the target that is in the ISR and live, preferring one not in
+//    controlled shutdown (`stopping`). Removing replicas bumps the
 //    leader epoch (as Kafka does), so the removed ones are fenced.
 //
 // revert() cancels a move: the adding replicas go, the partition keeps its
@@ -70,7 +71,7 @@ struct Change {
   metadata::PartitionState state;
 };
 std::optional<Change> complete(const Placement& placement, const metadata::PartitionState& state,
-                               const std::set<int32_t>& live);
+                               const std::set<int32_t>& live, const std::set<int32_t>& stopping = {});
 
 // Cancels the move in progress: NO_REASSIGNMENT_IN_PROGRESS when there is
 // none; INVALID_REPLICA_ASSIGNMENT (with Kafka's message naming
@@ -78,6 +79,7 @@ std::optional<Change> complete(const Placement& placement, const metadata::Parti
 // `unclean` is false (the topic's unclean.leader.election.enable); else
 // NONE with the reverted placement and state in `out`.
 ErrorCode revert(const Placement& placement, const metadata::PartitionState& state, const std::set<int32_t>& live,
-                 bool unclean, const std::string& topic, int32_t partition, Change& out, std::string* message);
+                 const std::set<int32_t>& stopping, bool unclean, const std::string& topic, int32_t partition,
+                 Change& out, std::string* message);
 
 }  // namespace runnel::cluster::controller

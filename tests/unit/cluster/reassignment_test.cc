@@ -70,13 +70,33 @@ TEST(Reassignment, ARemovalCompletesWhileAStayingReplicaIsInSync) {
   EXPECT_FALSE(complete({{1, 2}}, reassigned_state(1, 4, {1, 2}), {1, 2}));  // no move
 }
 
+// A move that completes (or is cancelled) while a broker is in controlled
+// shutdown does not hand it the leadership, unless no other replica of the
+// ISR is live (then it leads until it goes, rather than none).
+TEST(Reassignment, ABrokerInControlledShutdownIsPassedOverForTheNewLeader) {
+  auto placement = moving_placement({3, 2, 1}, {3}, {1});
+  auto done = complete(placement, reassigned_state(1, 4, {1, 2, 3}, 9), {1, 2, 3}, /*stopping=*/{3});
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->state.leader, 2);
+  auto only = complete(placement, reassigned_state(1, 4, {1, 3}, 9), {1, 2, 3}, /*stopping=*/{3});
+  ASSERT_TRUE(only);
+  EXPECT_EQ(only->state.leader, 3);
+
+  Change out;
+  std::string message;
+  ASSERT_EQ(revert(moving_placement({3, 4, 1, 2}, {3, 4}, {1, 2}), reassigned_state(3, 5, {1, 2, 3}, 9), {1, 2, 3, 4},
+                   /*stopping=*/{1}, false, "t", 0, out, &message),
+            ErrorCode::NONE);
+  EXPECT_EQ(out.state.leader, 2);
+}
+
 TEST(Reassignment, CancellingDropsTheAddedReplicas) {
   std::string message;
   Change out;
-  EXPECT_EQ(revert({{1, 2}}, reassigned_state(1, 4, {1, 2}), {1, 2}, false, "t", 0, out, &message),
+  EXPECT_EQ(revert({{1, 2}}, reassigned_state(1, 4, {1, 2}), {1, 2}, {}, false, "t", 0, out, &message),
             ErrorCode::NO_REASSIGNMENT_IN_PROGRESS);
   EXPECT_EQ(message, "No partition reassignment is in progress.");
-  ASSERT_EQ(revert(moving_placement({3, 4, 1, 2}, {3, 4}, {1, 2}), reassigned_state(3, 5, {1, 3}, 9), {1, 2, 3, 4},
+  ASSERT_EQ(revert(moving_placement({3, 4, 1, 2}, {3, 4}, {1, 2}), reassigned_state(3, 5, {1, 3}, 9), {1, 2, 3, 4}, {},
                    false, "t", 0, out, &message),
             ErrorCode::NONE);
   EXPECT_EQ(out.placement, (Placement{{1, 2}, std::nullopt}));
@@ -87,12 +107,13 @@ TEST(Reassignment, ACancelThatNeedsAnUncleanElectionIsRefusedUnlessAllowed) {
   std::string message;
   Change out;
   auto placement = moving_placement({3, 1}, {3}, {1});
-  EXPECT_EQ(revert(placement, reassigned_state(3, 5, {3}, 9), {1, 3}, false, "t", 2, out, &message),
+  EXPECT_EQ(revert(placement, reassigned_state(3, 5, {3}, 9), {1, 3}, {}, false, "t", 2, out, &message),
             ErrorCode::INVALID_REPLICA_ASSIGNMENT);
   EXPECT_EQ(message,
             "Unable to revert partition assignment for t:2 because it would require an unclean leader "
             "election.");
-  ASSERT_EQ(revert(placement, reassigned_state(3, 5, {3}, 9), {1, 3}, true, "t", 2, out, &message), ErrorCode::NONE);
+  ASSERT_EQ(revert(placement, reassigned_state(3, 5, {3}, 9), {1, 3}, {}, true, "t", 2, out, &message),
+            ErrorCode::NONE);
   EXPECT_EQ(out.state, reassigned_state(1, 6, {1}, 10));
 }
 
