@@ -31,7 +31,7 @@ bool charted(std::string_view line) {
 
 json scrape_peer(const AdminPeer& peer, bool self, const std::string& authorization,
                  const ClusterMetricsSource& source) {
-  json out = {{"node_id", peer.node_id}, {"self", self}};
+  json out = {{"node_id", peer.node_id}, {"self", self}, {"controlled_shutdown", peer.in_controlled_shutdown}};
   if (self && source.local_metrics) {
     if (peer.scheme.empty())
       out["admin"] = nullptr;

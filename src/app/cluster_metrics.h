@@ -17,7 +17,8 @@
 // against the system's CAs.
 //
 // Answer: {"brokers": [{"node_id", "admin": "SCHEME://HOST:PORT" | null,
-// "self": bool, "status": "ok" | "unreachable" | "unauthorized" | "error" |
+// "self": bool, "controlled_shutdown": bool (it is handing over its
+// leaderships before it stops), "status": "ok" | "unreachable" | "unauthorized" | "error" |
 // "no-admin", "error"?: "...", "metrics"?: "<the families the console
 // charts and the topic list sums, in Prometheus' text format>"}]}; an empty list on a single node
 // (the console then reads this broker's /metrics itself).
@@ -43,6 +44,7 @@ struct AdminPeer {
   std::string scheme;  // empty: the broker registered no admin listener
   std::string host;
   int32_t port = 0;
+  bool in_controlled_shutdown = false;
 };
 
 struct ClusterMetricsSource {

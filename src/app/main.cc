@@ -234,9 +234,10 @@ int serve(const ServeFlags& flags) {
         metrics->self_id = config.node_id;
         metrics->peers = [&broker] {
           std::vector<runnel::app::AdminPeer> out;
-          for (const auto& [id, endpoint] : broker.admin_endpoints()) {
-            runnel::app::AdminPeer peer{id, {}, {}, 0};
-            if (endpoint) peer = {id, endpoint->scheme, endpoint->host, endpoint->port};
+          for (const auto& b : broker.admin_endpoints()) {
+            runnel::app::AdminPeer peer{b.node_id};
+            if (b.admin) peer = {b.node_id, b.admin->scheme, b.admin->host, b.admin->port};
+            peer.in_controlled_shutdown = b.in_controlled_shutdown;
             out.push_back(peer);
           }
           return out;

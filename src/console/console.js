@@ -75,6 +75,13 @@ function fmtTime(ms) {
 
 function badge(text, kind) { return h("span", { class: "badge " + (kind || "") }, text); }
 
+// A broker in controlled shutdown: still serving while the controller moves
+// its leaderships and ISR places to the others.
+function stoppingBadge() {
+  return h("span", { title: "in controlled shutdown: handing over its leaderships before it stops" },
+    badge("stopping", "warn stopping"));
+}
+
 function stateBadge(state) {
   const s = (state || "").toLowerCase();
   const kind = s === "stable" ? "ok" : s === "empty" ? "" : s === "dead" ? "bad" : "warn";
@@ -210,6 +217,7 @@ async function scrapeCluster() {
     present.add(String(b.node_id));
     const m = brokerMetrics.get(String(b.node_id)) || { last: null, lastAt: 0, prev: null, prevAt: 0 };
     m.status = b.status; m.error = b.error || ""; m.admin = b.admin; m.self = b.self; m.seen = now;
+    m.stopping = !!b.controlled_shutdown;
     if (b.status === "ok") {
       m.prev = m.last; m.prevAt = m.lastAt;
       m.last = parseMetrics(b.metrics); m.lastAt = now;
@@ -221,6 +229,7 @@ async function scrapeCluster() {
   for (const [id, m] of brokerMetrics) {
     if (present.has(id)) continue;
     m.status = "unreachable"; m.error = "no longer registered in the cluster (stopped, crashed or cut off)";
+    m.stopping = false;
     m.prev = null; m.last = null;
   }
 }
@@ -329,7 +338,8 @@ async function overview(token) {
       for (const p of status.partitions) led[p.leader] = (led[p.leader] || 0) + 1;
       brokers.replaceChildren(table(["Node", "Host", "Port", "Rack", "Leads", "Role"],
         status.brokers.map((b) => [String(b.node_id), b.host, String(b.port), b.rack || "–", String(led[b.node_id] || 0),
-          b.node_id === status.controller_id ? badge("controller", "info") : ""]), { num: ["Leads"] }));
+          h("span", {}, b.node_id === status.controller_id ? badge("controller", "info") : "",
+            (brokerMetrics.get(String(b.node_id)) || {}).stopping ? stoppingBadge() : "")]), { num: ["Leads"] }));
     } catch (e) { if (token === routeToken) toast(e.message, true); }
   });
   const produce = (l) => l.api === "Produce", fetchApi = (l) => l.api === "Fetch";
@@ -348,7 +358,8 @@ async function overview(token) {
       const rows = ids.map((id) => {
         const m = brokerMetrics.get(id);
         const ok = m.status === "ok";
-        const status = ok ? badge("ok", "ok") : h("span", { title: m.error }, badge(m.status, "bad"));
+        const status = ok ? (m.stopping ? stoppingBadge() : badge("ok", "ok"))
+          : h("span", { title: m.error }, badge(m.status, "bad"));
         return [id + (m.self ? " (this)" : ""), m.admin || "–", status,
           ok ? num(rate("runnel_topic_bytes_in_total", null, m), (v) => fmtBytes(v) + "/s") : "–",
           ok ? num(rate("runnel_topic_bytes_out_total", null, m), (v) => fmtBytes(v) + "/s") : "–",

@@ -251,11 +251,10 @@ void Broker::set_admin_endpoint(const std::string& scheme, const std::string& ho
   admin_endpoint_ = cluster::metadata::BrokerRecord::AdminEndpoint{scheme, wildcard ? advertised_host_ : host, port};
 }
 
-std::vector<std::pair<int32_t, std::optional<cluster::metadata::BrokerRecord::AdminEndpoint>>> Broker::admin_endpoints()
-    const {
-  std::vector<std::pair<int32_t, std::optional<cluster::metadata::BrokerRecord::AdminEndpoint>>> out;
+std::vector<Broker::AdminView> Broker::admin_endpoints() const {
+  std::vector<AdminView> out;
   if (!control_plane_) return out;
-  for (const auto& b : control_plane_->cache().brokers()) out.emplace_back(b.node_id, b.admin);
+  for (const auto& b : control_plane_->cache().brokers()) out.push_back({b.node_id, b.admin, b.in_controlled_shutdown});
   return out;
 }
 

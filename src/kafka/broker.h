@@ -82,11 +82,14 @@ class Broker {
   // that the other brokers' consoles can read its /metrics; call before
   // join_cluster(). A wildcard host registers the advertised host.
   void set_admin_endpoint(const std::string& scheme, const std::string& host, uint16_t port);
-  // The admin listeners of the live brokers (this one included), by node id:
-  // {node id, endpoint or nullopt when a broker registered none}. Empty on a
-  // single node.
-  std::vector<std::pair<int32_t, std::optional<cluster::metadata::BrokerRecord::AdminEndpoint>>> admin_endpoints()
-      const;
+  // The admin listeners of the live brokers (this one included), by node id,
+  // and whether each is in controlled shutdown. Empty on a single node.
+  struct AdminView {
+    int32_t node_id = -1;
+    std::optional<cluster::metadata::BrokerRecord::AdminEndpoint> admin;  // nullopt: it registered none
+    bool in_controlled_shutdown = false;
+  };
+  std::vector<AdminView> admin_endpoints() const;
   // SCRAM credentials: on a single node DATA/meta/scram-credentials, loaded
   // by start(); in a cluster etcd's `scram-credentials` key, read by start()
   // (which first uploads the data dir's file when the cluster has none yet)

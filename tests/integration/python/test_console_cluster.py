@@ -7,6 +7,8 @@ its overview, in a headless Chromium, charts and tables them per broker:
   (and not broker 3's) in broker 1's answer, and broker 3's row in the
   browser shows records/s while a client produces to a partition it leads
   (and the topic list shows that partition's size);
+- a broker in controlled shutdown is listed as such (`controlled_shutdown`)
+  while it hands its leaderships over;
 - a broker that does not answer (SIGSTOP: still registered, its admin port
   silent) is listed as unreachable within the short deadline, not a hang;
   a broker killed with SIGKILL stays on the page as unreachable;
@@ -118,6 +120,48 @@ class ConsoleClusterTest(unittest.TestCase):
         finally:
             b3.signal(signal.SIGCONT)
         self.assertTrue(wait_for(lambda: self.cluster_metrics()[3]["status"] == "ok", timeout=15))
+
+    def test_a_broker_in_controlled_shutdown_is_listed_as_stopping(self):
+        """A broker asked to stop first hands its leaderships over (controlled
+        shutdown); with the controller paused it waits, and meanwhile the
+        console lists it as stopping. Once the controller runs again it
+        finishes and leaves."""
+        self.start()
+        a = admin(self.c.brokers[1].bootstrap)
+        try:
+            a.create_topics([NewTopic("moving", -1, -1,
+                                      replica_assignments={0: [1, 2, 3], 1: [2, 3, 1], 2: [3, 1, 2]})])
+        finally:
+            a.close()
+        self.assertTrue(wait_for(lambda: (lambda v: v and "moving" in v[2] and len(v[2]["moving"][1]) == 3 and all(
+            len(isr) == 3 for _, _, _, isr in v[2]["moving"][1].values()))(self.c.view(1, ["moving"]))))
+        controller = get_json(self.base + "/v1/console/cluster")["controller_id"]
+        stopping, viewer = [n for n in (1, 2, 3) if n != controller]
+        self.base = "http://127.0.0.1:%d" % self.admin_ports[viewer]
+        self.assertFalse(any(b["controlled_shutdown"] for b in self.cluster_metrics().values()))
+        browser = None
+        if not devtools.missing():  # the overview's badge too, where Chromium is installed
+            browser = devtools.Browser()
+            self.addCleanup(browser.close)
+            browser.goto(self.base + "/#/")
+            browser.wait("document.querySelectorAll('#broker-metrics-table tbody tr').length === 4",
+                         what="three brokers and the cluster's totals")
+        self.c.brokers[controller].signal(signal.SIGSTOP)
+        try:
+            self.c.brokers[stopping].signal(signal.SIGTERM)
+            self.assertTrue(wait_for(lambda: self.cluster_metrics().get(stopping, {}).get("controlled_shutdown"),
+                                     timeout=15), self.cluster_metrics())
+            listed = self.cluster_metrics()
+            self.assertFalse(listed[viewer]["controlled_shutdown"])
+            if browser:
+                row = ("[...document.querySelectorAll('#broker-metrics-table tbody tr')]"
+                       ".find((r) => r.cells[0].innerText.trim() === '%d')" % stopping)
+                browser.wait("(%s || {cells: [{}, {}, {innerText: ''}]}).cells[2].innerText.includes('stopping')" % row,
+                             timeout=10, what="broker %d shown as stopping" % stopping)
+        finally:
+            self.c.brokers[controller].signal(signal.SIGCONT)
+        self.assertEqual(self.c.brokers[stopping].wait_exit(30), 0)
+        self.assertTrue(wait_for(lambda: stopping not in self.cluster_metrics(), timeout=15))
 
     def test_overview_in_the_browser(self):
         why = devtools.missing()
