@@ -610,7 +610,7 @@ ErrorCode PartitionManager::move_replica(const std::string& topic, int32_t parti
   const auto id = std::to_string(wall_clock_ms()) + std::to_string(next_id++);
   auto copy =
       std::make_shared<ReplicaCopy>(*from, dirs[dir_index].path / LogDirs::future_name(k, id), &move_throttler_);
-  moves_[k] = {topic, partition, dir_index, id, std::move(copy), std::nullopt};
+  moves_[k] = {topic, partition, dir_index, id, std::move(copy), std::nullopt, -1};
   lock.unlock();
   spdlog::info("partition {}: moving from {} to {}", k, from->parent_path().string(), dirs[dir_index].path.string());
   // Started after this returns (co_spawn could run it inline).
@@ -625,7 +625,7 @@ std::vector<PartitionManager::ReplicaMove> PartitionManager::replica_moves() con
   std::vector<ReplicaMove> out;
   std::lock_guard lock(moves_mu_);
   for (const auto& [k, m] : moves_)
-    out.push_back({m.topic, m.partition, log_dirs_->dirs()[m.to].path, m.copy->bytes_copied()});
+    out.push_back({m.topic, m.partition, log_dirs_->dirs()[m.to].path, m.copy->bytes_copied(), m.copied_to_offset});
   return out;
 }
 
@@ -686,7 +686,18 @@ asio::awaitable<void> PartitionManager::run_move(std::string k) {
   bool ok = true;
   auto early = [&copy, &error] { return copy->pass(false, false, &error); };
   auto sync = [&copy, &error] { return copy->sync(&error); };
-  for (int i = 0; i < 2 && ok; ++i) ok = co_await on_copy_pool(early);
+  for (int i = 0; i < 2 && ok; ++i) {
+    // Appends are written to the segment files as they come: a pass that
+    // starts now copies at least what lies below the log end now.
+    const int64_t end_before = p->log_end_offset().value();
+    ok = co_await on_copy_pool(early);
+    p = find();
+    if (!p || p->log_id() != log_id) break;
+    if (ok) {
+      std::lock_guard lock(moves_mu_);
+      if (auto it = moves_.find(k); it != moves_.end()) it->second.copied_to_offset = end_before;
+    }
+  }
   if (ok) ok = co_await on_copy_pool(sync);
   p = find();
   if (!ok || !p || p->log_id() != log_id) {

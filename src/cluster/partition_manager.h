@@ -171,6 +171,10 @@ class PartitionManager {
     int32_t partition = 0;
     std::filesystem::path to;  // the destination directory
     uint64_t bytes_copied = 0;
+    // The copy holds every record below this offset (the original's log end
+    // when the last completed pass began); -1 before the first pass ends.
+    // The future replica's log end, for its offset lag.
+    int64_t copied_to_offset = -1;
   };
   std::vector<ReplicaMove> replica_moves() const;
 
@@ -222,6 +226,7 @@ class PartitionManager {
     // Replaced by a move elsewhere (cancelled): where the next one goes once
     // this one has given up; nullopt when the replica stays where it is.
     std::optional<size_t> then_to;
+    int64_t copied_to_offset = -1;  // ReplicaMove::copied_to_offset
   };
   // The copy passes and the swap of one move, on the replica's shard.
   asio::awaitable<void> run_move(std::string key);

@@ -22,14 +22,22 @@
 namespace runnel {
 namespace {
 
-// (topic, partition) -> size, of the replicas one shard holds among `wanted`.
-using Sizes = std::map<std::pair<std::string, int32_t>, int64_t>;
+struct ReplicaExtent {
+  int64_t size = 0;
+  int64_t log_start = 0;
+  int64_t log_end = 0;
+};
+// (topic, partition) -> size and offsets, of the replicas one shard holds
+// among `wanted`.
+using Sizes = std::map<std::pair<std::string, int32_t>, ReplicaExtent>;
 
 Sizes replica_sizes(Broker& broker, int shard_id, const std::vector<std::pair<std::string, int32_t>>& wanted) {
   Sizes out;
   for (const auto& [topic, index] : wanted) {
     if (broker.owner(topic, index).id() != shard_id || broker.is_offline(topic, index)) continue;
-    if (auto* replica = broker.replica(topic, index)) out[{topic, index}] = static_cast<int64_t>(replica->size_bytes());
+    if (auto* replica = broker.replica(topic, index))
+      out[{topic, index}] = {static_cast<int64_t>(replica->size_bytes()), replica->log_start_offset().value(),
+                             replica->log_end_offset().value()};
   }
   return out;
 }
@@ -81,7 +89,7 @@ asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(Requ
     }
   }
   // Sorted by topic, then partition (the map's order).
-  for (const auto& [key, size] : sizes) {
+  for (const auto& [key, extent] : sizes) {
     auto where = log_dirs.find(key.first + "-" + std::to_string(key.second));
     auto index = where ? log_dirs.index_of(where->parent_path()) : std::nullopt;
     if (!index) continue;
@@ -89,13 +97,15 @@ asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(Requ
     if (dir.topics.empty() || dir.topics.back().name != key.first) dir.topics.emplace_back().name = key.first;
     auto& p = dir.topics.back().partitions.emplace_back();
     p.partition_index = key.second;
-    p.partition_size = size;
+    p.partition_size = extent.size;
     p.offset_lag = 0;  // Kafka: max(high watermark - the replica's log end, 0), 0 for a current log
     p.is_future_key = false;
   }
   // A replica moving to another directory (AlterReplicaLogDirs) is also
-  // listed there as the future replica, its size what is copied so far
-  // (runnel copies files, so there is no offset to count a lag in).
+  // listed there as the future replica, its size what is copied so far and
+  // its lag, as Kafka's, the current log's end minus the future's: runnel
+  // copies files in passes, and the copy's end is the log end when the last
+  // completed pass began (before the first, the log start).
   std::set<std::pair<std::string, int32_t>> asked(wanted.begin(), wanted.end());
   for (const auto& move : broker.partition_manager().replica_moves()) {
     auto index = log_dirs.index_of(move.to);
@@ -107,6 +117,9 @@ asio::awaitable<protocol::DescribeLogDirsResponse> handle_describe_log_dirs(Requ
     p.partition_index = move.partition;
     p.partition_size = static_cast<int64_t>(move.bytes_copied);
     p.offset_lag = 0;
+    if (auto current = sizes.find({move.topic, move.partition}); current != sizes.end())
+      p.offset_lag = std::max<int64_t>(
+          current->second.log_end - std::max(move.copied_to_offset, current->second.log_start), 0);
     p.is_future_key = true;
   }
   co_return response;

@@ -30,7 +30,8 @@ def request(version, topics=None, correlation_id=5):
 
 def parse(payload, version):
     """-> (top-level error or None, [{error, dir, topics: {name: {p: size}}, futures: {name: {p: size}},
-    total, usable}]): futures are the copies of replicas moving into the directory."""
+    future_lags: {name: {p: offset lag}}, total, usable}]): futures are the copies of replicas moving into
+    the directory (a current replica's lag is always 0)."""
     r = kproto.VersionedReader(payload, version >= 2)
     assert r.correlation_id == 5
     r.i32()  # throttle
@@ -38,9 +39,9 @@ def parse(payload, version):
 
     def partition():
         p, size, lag, future = r.i32(), r.i64(), r.i64(), r.take(1)[0]
-        assert lag == 0
+        assert future or lag == 0, lag
         r.tags()
-        return p, size, future
+        return p, size, lag, future
 
     def topic():
         name, parts = r.string(), r.array(partition)
@@ -48,10 +49,12 @@ def parse(payload, version):
         return name, parts
 
     def result():
-        out = {"error": r.i16(), "dir": r.string(), "topics": {}, "futures": {}}
+        out = {"error": r.i16(), "dir": r.string(), "topics": {}, "futures": {}, "future_lags": {}}
         for name, parts in r.array(topic):
-            for p, size, future in parts:
+            for p, size, lag, future in parts:
                 out["futures" if future else "topics"].setdefault(name, {})[p] = size
+                if future:
+                    out["future_lags"].setdefault(name, {})[p] = lag
         if version >= 4:
             out["total"], out["usable"] = r.i64(), r.i64()
         r.tags()

@@ -257,6 +257,9 @@ class LogDirsTest(unittest.TestCase):
         self.assertLess(copied(), 3 * 1024 * 1024)
         _, results = describe(self.broker.port, 4)
         self.assertIn(TOPIC, results[1 - home]["futures"], results)  # DescribeLogDirs: the copy, as the future replica
+        # Its offset lag, as Kafka's: the log's end minus the copy's. Still
+        # in its first pass, the copy holds no offset for sure yet.
+        self.assertEqual(results[1 - home]["future_lags"][TOPIC][0], 6000, results)
         self.assertEqual(incremental_alter(self.broker.port, 4, "0", [(rate, 1, "")]), (0, None))
         self.assertTrue(wait_for(lambda: partition_dirs(other) == [TOPIC + "-0"], timeout=30), self.broker.log()[-2000:])
         self.assertEqual(len(read_partition(self.broker.bootstrap, TOPIC, 0)), 6000)
