@@ -77,6 +77,7 @@ storage::AppendResult Partition::append_as_leader(const char* what, int64_t now_
   if (result.error == ErrorCode::KAFKA_STORAGE_ERROR) {
     const int error = errno ? errno : EIO;
     spdlog::error("{}-{}: {} failed: {}", topic_, index_.value(), what, std::strerror(error));
+    ++truncations_;  // what it wrote was cut back, and the next append writes there again
     on_write_error(error);
   }
   if (result.error == ErrorCode::NONE) {
@@ -128,6 +129,7 @@ storage::AppendResult Partition::append_replicated(std::span<const uint8_t> batc
   if (result.error == ErrorCode::KAFKA_STORAGE_ERROR) {
     const int error = errno ? errno : EIO;
     spdlog::error("{}-{}: replicated append failed: {}", topic_, index_.value(), std::strerror(error));
+    ++truncations_;  // as in append_as_leader
     on_write_error(error);
   }
   if (result.error == ErrorCode::NONE && result.last_offset >= 0) {

@@ -242,8 +242,9 @@ class Partition final : public replication::FollowerReplica {
   // Applies a topic's changed configuration (IncrementalAlterConfigs).
   void set_config(const storage::LogConfig& config);
   const storage::LogConfig& config() const { return log_->config(); }
-  // How often the log was cut (truncate_to, truncate_fully_and_start_at):
-  // a copy of its files taken before is no longer a prefix of them.
+  // How often the log was cut (truncate_to, truncate_fully_and_start_at, and
+  // a failed append, whose bytes are cut back and written over by the next
+  // one): a copy of its files taken before is no longer a prefix of them.
   uint64_t truncations() const { return truncations_; }
   // The log's identity (PartitionLog::id()): another one after a reopen.
   uint64_t log_id() const { return log_->id(); }

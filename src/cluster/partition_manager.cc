@@ -721,6 +721,9 @@ asio::awaitable<void> PartitionManager::run_move(std::string k) {
   const auto to_dir = log_dirs_->dirs()[to].path;
   const auto config = p->config();
   const bool cut = p->truncations() != truncations;
+  // What the replica's closed moment costs (the shard is held): logged.
+  const auto closed_at = std::chrono::steady_clock::now();
+  const uint64_t copied_before_last = copy->bytes_copied();
   unfollow(shard_id, topic, PartitionId(index));
   if (p->is_leader() && options_.replicated && hooks_.on_leadership)
     hooks_.on_leadership(shard_id, topic, index, false);
@@ -754,6 +757,8 @@ asio::awaitable<void> PartitionManager::run_move(std::string k) {
     spdlog::error("partition {} stays offline: {}", k, e.what());
     set_offline(k, true);
   }
+  const auto closed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - closed_at).count();
   if (options_.replicated && hooks_.reapply_roles) hooks_.reapply_roles();
   if (!error.empty()) {
     abandon_move(k, error);
@@ -763,7 +768,9 @@ asio::awaitable<void> PartitionManager::run_move(std::string k) {
     std::lock_guard lock(moves_mu_);
     moves_.erase(k);
   }
-  spdlog::info("partition {}: moved to {} ({} bytes copied)", k, to_dir.string(), copy->bytes_copied());
+  spdlog::info("partition {}: moved to {} ({} bytes copied; closed for {} ms, the last pass copied {} bytes{})", k,
+               to_dir.string(), copy->bytes_copied(), closed_ms, copy->bytes_copied() - copied_before_last,
+               cut ? ", all of it: the log was cut meanwhile" : "");
 }
 
 }  // namespace runnel::cluster

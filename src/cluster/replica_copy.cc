@@ -111,13 +111,13 @@ bool ReplicaCopy::pass(bool last, bool exact, std::string* error) {
     errno = ec.value();
     return fail(error, "cannot list " + from_.string());
   }
-  // Segment files are named by their base offset, zero-padded: the newest
-  // sorts last.
-  std::string newest;
-  for (const auto& n : names)
-    if (is_segment(n) && n > newest) newest = n;
+  // Segments only grow unless the log is cut (then `exact`), the newest
+  // too: its top-up is all the last pass copies of it, so that the shard
+  // is not held while a whole active segment (up to segment.bytes) is
+  // copied. The other files are small and may be rewritten in place (an
+  // index rebuilt): copied whole.
   for (const auto& name : names) {
-    const bool whole = last && (exact || !is_segment(name) || name == newest);
+    const bool whole = last && (exact || !is_segment(name));
     if (!copy_file(name, whole, error)) return false;
   }
   if (last) {

@@ -6,8 +6,10 @@
 // was appended since (segments only grow, unless replaced, which changes
 // the inode, or cut, which shrinks them); every other file is copied whole.
 // The last pass runs with the partition closed, so that the copy is exact:
-// it copies the newest segment and every other file whole, tops up the
-// older segments, and removes what the original no longer has. sync()
+// it copies every file but the segments whole, tops up the segments (the
+// active one too: it grows like the others), and removes what the original
+// no longer has. A log cut since the first pass (Partition::truncations)
+// is copied whole. sync()
 // makes the copy durable. The early passes keep to `throttler`'s rate
 // (replica.alter.log.dirs.io.max.bytes.per.second, shared by every move of
 // the broker) and give up once cancel() is called; the last, on the shard,

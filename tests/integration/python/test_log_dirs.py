@@ -234,6 +234,23 @@ class LogDirsTest(unittest.TestCase):
         # Asking again: it is there already.
         self.assertEqual(alter_replica_log_dirs(self.broker.port, {other: {TOPIC: [0]}}), {TOPIC: {0: 0}})
 
+    def test_the_last_pass_tops_up_the_active_segment_rather_than_copying_it(self):
+        # The shard is held while the replica is closed for the last pass:
+        # it copies what was appended since the early passes (here nothing)
+        # and the small files, not the whole active segment (~6 MB here).
+        self.fill_one_partition(6000, 64 << 20).close(5)
+        home = 0 if partition_dirs(self.dirs[0]) else 1
+        other = os.path.abspath(self.dirs[1 - home])
+        self.assertEqual(alter_replica_log_dirs(self.broker.port, {other: {TOPIC: [0]}}), {TOPIC: {0: 0}})
+        done = re.compile(r"moved to %s \((\d+) bytes copied; closed for \d+ ms, the last pass copied (\d+) bytes\)"
+                          % re.escape(other))
+        self.assertTrue(wait_for(lambda: done.search(self.broker.log()), timeout=30), self.broker.log()[-2000:])
+        total, last = map(int, done.search(self.broker.log()).groups())
+        self.assertGreater(total, 6_000_000)
+        self.assertLess(last, 256 * 1024, "the last pass copied the active segment again")
+        self.assertEqual([int(r.value[:5]) for r in read_partition(self.broker.bootstrap, TOPIC, 0)],
+                         list(range(6000)))
+
     def test_a_throttled_move_copies_at_its_rate_until_the_throttle_goes(self):
         # replica.alter.log.dirs.io.max.bytes.per.second (set by
         # kafka-reassign-partitions.sh --replica-alter-log-dirs-throttle):
