@@ -1,0 +1,519 @@
+#pragma once
+// PartitionLog's state, and what its parts share. Private to the files that
+// implement PartitionLog: partition_log.cc (appends, reads, retention,
+// syncs, close), partition_log_load.cc (open: loading and recovering the
+// files; truncation) and partition_log_cleaning.cc (the log cleaner's plan
+// and swap).
+//
+// Thread-safety: as PartitionLog's (one thread at a time).
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <map>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+#include "base/endian.h"
+#include "protocol/compression.h"
+#include "protocol/compressor.h"
+#include "protocol/record_batch.h"
+#include "storage/checkpoint.h"
+#include "storage/partition_log.h"
+#include "storage/segment.h"
+#include "storage/segment_swap.h"
+
+namespace runnel::storage {
+
+namespace partition_log_detail {
+// Relative offsets in the index are u32; Kafka rolls at Int.MaxValue.
+inline constexpr int64_t kMaxRelativeOffset = std::numeric_limits<int32_t>::max();
+// Producer state snapshots kept besides the newest (each an older fallback
+// should the newest be torn by a crash: they are written without a sync).
+inline constexpr size_t kSnapshotsKept = 3;
+
+// Each opened log's id (PartitionLog::id()).
+inline std::atomic<uint64_t> next_log_id{1};
+
+// Kafka's LogConfig.randomSegmentJitter: 0, or a random number of ms below
+// min(segment.jitter.ms, segment.ms), drawn for each new segment.
+inline int64_t random_segment_jitter(const LogConfig& config) {
+  const int64_t bound = std::min(config.segment_jitter_ms, config.segment_ms);
+  if (bound <= 0) return 0;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return static_cast<int64_t>(rng() % static_cast<uint64_t>(bound));
+}
+
+// The offset a "<20 digits>.snapshot" name stands for, or nullopt.
+inline std::optional<int64_t> parse_snapshot_name(const std::string& name) {
+  const std::string suffix = PartitionLog::kSnapshotSuffix;
+  if (name.size() != 20 + suffix.size() || !name.ends_with(suffix)) return std::nullopt;
+  int64_t value = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+    if (value > (std::numeric_limits<int64_t>::max() - (name[i] - '0')) / 10) return std::nullopt;
+    value = value * 10 + (name[i] - '0');
+  }
+  return value;
+}
+}  // namespace partition_log_detail
+
+struct PartitionLog::Impl {
+  uint64_t id = partition_log_detail::next_log_id.fetch_add(1);
+  Env* env = nullptr;
+  FileCache* files = nullptr;
+  std::unique_ptr<FileCache> own_files;  // when open() was given no cache
+  std::filesystem::path dir;
+  LogConfig config;
+  std::unique_ptr<LeaderEpochCache> epochs;
+  std::vector<std::unique_ptr<Segment>> segments;  // ascending base offset; the last is active
+  int64_t log_start = 0;
+  int64_t flushed = 0;
+  // Every segment below this base offset has its log and indexes synced.
+  int64_t sealed_below = 0;
+  // The directory entries of every segment whose base is <= this are durable.
+  int64_t dir_synced_through = std::numeric_limits<int64_t>::max();
+  int64_t recovery_point_written = -1;
+  // How far the active segment's log (the one whose base offset is
+  // cache_drop_base) has been offered to Env::drop_cache; sync_handles()
+  // advances it when it asks for a drop (a failed sync only leaves pages
+  // cached a little longer).
+  int64_t cache_drop_base = -1;
+  uint64_t cache_dropped_end = 0;
+  // Set after a clean start while the previous run's clean-shutdown marker is
+  // still on disk and still true: nothing has been changed since.
+  std::optional<int64_t> standing_marker;
+  bool closed = false;
+  bool recovered = false;
+  bool started_over = false;  // load() found the start past the end and began again, empty
+  uint64_t truncated_bytes = 0;
+  std::vector<protocol::BatchExtent> extents;  // scratch for append
+  std::vector<uint8_t> inflated;               // scratch: a compressed batch's records, for validation
+  std::vector<uint8_t> recompressed;           // scratch: a produce's batches in the topic's compression.type
+
+  // Kafka's LogValidator for a topic whose compression.type is not
+  // "producer": every batch in another codec is stored recompressed (its
+  // records unchanged), and `batches` / `extents` then refer to the
+  // rewritten copy. MESSAGE_TOO_LARGE when a batch grows past
+  // max.message.bytes.
+  ErrorCode recompress(std::span<uint8_t>& batches) {
+    const int target = config.compression;
+    bool needed = false;
+    for (const auto& e : extents) {
+      protocol::BatchView v(batches.subspan(e.position, e.size));
+      needed |= !v.is_control() && v.compression_id() != target;
+    }
+    if (!needed) return ErrorCode::NONE;
+    std::vector<uint8_t> out;
+    out.reserve(batches.size());
+    for (auto& e : extents) {
+      auto batch = batches.subspan(e.position, e.size);
+      protocol::BatchView v(batch);
+      size_t position = out.size();
+      if (v.is_control() || v.compression_id() == target) {
+        out.insert(out.end(), batch.begin(), batch.end());
+      } else {
+        auto body = std::span<const uint8_t>(batch).subspan(protocol::kBatchHeaderSize);
+        std::vector<uint8_t> records;
+        if (v.compression_id() != 0) records = protocol::decompress(v.compression_id(), body);
+        auto rewritten = protocol::recompress_batch(batch, v.compression_id() != 0 ? records : body, target,
+                                                    config.compression_level());
+        if (rewritten.size() > static_cast<size_t>(std::max(0, config.max_message_bytes)))
+          return ErrorCode::MESSAGE_TOO_LARGE;
+        out.insert(out.end(), rewritten.begin(), rewritten.end());
+      }
+      e.position = position;
+      e.size = out.size() - position;
+    }
+    recompressed = std::move(out);
+    batches = std::span<uint8_t>(recompressed);
+    return ErrorCode::NONE;
+  }
+  ProducerStateTable producers;  // as of the log end
+  // Aborted transactions by the base of the segment whose .txnindex holds
+  // them (segments with none are absent), each in marker order.
+  std::map<int64_t, std::vector<AbortedTxn>> aborted;
+  // Transactions closed by a marker not yet below the high watermark
+  // (Kafka's unreplicatedTxns), in marker order.
+  std::deque<CompletedTxn> unstable;
+  std::vector<uint8_t> batch_scratch;  // a control batch read back for replay
+  // The log cleaner: the first offset not yet cleaned (-1: none cleaned),
+  // the earliest delete horizon a cleaned segment holds (unknown after a
+  // restart: the next round that dirt calls for drops what has expired),
+  // and whether a swap failed past its commit point (no more rounds until
+  // the next open() has completed it).
+  int64_t cleaned_through = -1;
+  int64_t next_horizon_ms = std::numeric_limits<int64_t>::max();
+  bool swap_failed = false;
+  // Lowers the cleaner's first dirty offset to `end` when the log was cut
+  // below it (Kafka's maybeTruncateCheckpoint): data appended there again
+  // is dirty.
+  void cut_cleaned_through(int64_t end) {
+    if (cleaned_through <= end) return;
+    cleaned_through = end;
+    (void)write_checkpoint(*env, file(kCleanerOffsetFile), cleaned_through);
+  }
+
+  Segment& active() { return *segments.back(); }
+  const Segment& active() const { return *segments.back(); }
+  int64_t end() const { return segments.back()->next_offset(); }
+  std::filesystem::path file(const char* name) const { return dir / name; }
+  std::filesystem::path log_path(int64_t base) const { return dir / (Segment::file_stem(base) + ".log"); }
+
+  std::unique_ptr<Segment> try_new_segment(int64_t base, int* error) {
+    const uint64_t reserve = config.preallocate ? static_cast<uint64_t>(config.segment_bytes) : 0;
+    auto s = Segment::create(files, dir, base, config.index_interval_bytes, error, reserve);
+    if (!s) return nullptr;
+    s->roll_jitter_ms = partition_log_detail::random_segment_jitter(config);
+    // The new name must survive a crash before anything in it is called
+    // durable: the next sync request carries the directory (sync_handles),
+    // rather than an fsync here, on the shard, at every roll and creation.
+    dir_synced_through = std::min(dir_synced_through, base - 1);
+    return s;
+  }
+  std::unique_ptr<Segment> new_segment(int64_t base) {
+    int error = 0;
+    auto s = try_new_segment(base, &error);
+    if (!s) throw std::runtime_error("cannot create segment in " + dir.string() + ": " + std::strerror(error));
+    return s;
+  }
+
+  // Called before the first change to the partition's files after a clean
+  // start. The previous run's clean-shutdown marker stops being true; since
+  // everything up to its offset was synced at that stop, it becomes the
+  // recovery point (a rename, made durable), so a crash from here on is seen
+  // as unclean and scans only what came after. Deferring this from start-up
+  // to the first change saves one directory fsync per partition at start and
+  // lets close() skip partitions that were never written.
+  bool touch() {
+    if (!standing_marker) return true;
+    bool renamed = env->rename(file(kCleanShutdownFile), file(kRecoveryPointFile));
+    if (!renamed) env->remove(file(kCleanShutdownFile));
+    if (!env->sync_dir(dir) || env->exists(file(kCleanShutdownFile))) return false;
+    if (renamed) recovery_point_written = *standing_marker;
+    standing_marker.reset();
+    return true;
+  }
+
+  // Seals the active segment and starts a new one; false (nothing changed but
+  // the seal) when the new segment cannot be created.
+  bool roll(int* error = nullptr) {
+    if (!touch()) return false;
+    active().seal();
+    // Its aborted transactions are durable before the snapshot below names
+    // a replay start past them.
+    (void)sync_txn_index(active().base_offset());
+    int ignored = 0;
+    auto s = try_new_segment(end(), error ? error : &ignored);
+    if (!s) return false;
+    segments.push_back(std::move(s));
+    write_snapshot(/*durable=*/false);
+    return true;
+  }
+
+  bool should_roll(uint64_t incoming, int64_t last_offset, int64_t now_ms) {
+    Segment& a = active();
+    if (a.empty()) return false;
+    return a.size() + incoming > static_cast<uint64_t>(config.segment_bytes) ||
+           a.size() + incoming > std::numeric_limits<uint32_t>::max() ||
+           last_offset - a.base_offset() > partition_log_detail::kMaxRelativeOffset || rolls_by_time(now_ms) ||
+           a.index_full(config.segment_index_bytes);
+  }
+  // segment.ms less the active segment's jitter has passed since its first append.
+  bool rolls_by_time(int64_t now_ms) const {
+    const Segment& a = active();
+    return !a.empty() && a.first_append_ms >= 0 && now_ms - a.first_append_ms >= config.segment_ms - a.roll_jitter_ms;
+  }
+
+  // Segment files renamed `.deleted` (file.delete.delay.ms) and when each
+  // group goes; the latest time the log was told (append, retention check).
+  std::deque<std::pair<int64_t, std::vector<std::filesystem::path>>> deleted_files;
+  int64_t last_now_ms = 0;
+  void retire_segment(Segment& seg) {
+    if (config.file_delete_delay_ms <= 0) {
+      remove_segment(seg);
+      return;
+    }
+    std::vector<std::filesystem::path> renamed;
+    seg.rename_deleted(renamed);
+    aborted.erase(seg.base_offset());
+    auto txn = txn_index_path(seg.base_offset());
+    auto txn_deleted = txn;
+    txn_deleted += Segment::kDeletedSuffix;
+    if (env->exists(txn) && env->rename(txn, txn_deleted)) renamed.push_back(txn_deleted);
+    env->remove(txn);
+    deleted_files.emplace_back(last_now_ms + config.file_delete_delay_ms, std::move(renamed));
+  }
+  // Removes the `.deleted` files whose delay has passed.
+  void remove_deleted_files(int64_t now_ms) {
+    while (!deleted_files.empty() && deleted_files.front().first <= now_ms) {
+      for (const auto& path : deleted_files.front().second) env->remove(path);
+      deleted_files.pop_front();
+    }
+  }
+
+  bool delete_front() {
+    if (!touch()) return false;
+    retire_segment(*segments.front());
+    segments.erase(segments.begin());
+    log_start = std::max(log_start, segments.front()->base_offset());
+    // A failed write leaves an entry below the start on disk, which the next
+    // open() trims (truncate_from_start): harmless meanwhile.
+    (void)epochs->truncate_from_start(Offset(log_start));
+    trim_snapshots();
+    return true;
+  }
+
+  // Every (epoch, first offset) in the batch headers of `segs`, in log order.
+  static void scan_epochs(const std::vector<Segment*>& segs, EpochList& out) {
+    for (Segment* seg : segs)
+      for (auto h = seg->read_header(0); h; h = seg->read_header(h->position + h->size))
+        out.assign(LeaderEpoch(h->leader_epoch), Offset(h->base_offset));
+  }
+  void load_epochs();
+  bool truncate_to(int64_t target);
+
+  // The segment that holds `offset`: the last one whose base is <= it.
+  size_t segment_for(int64_t offset) const {
+    auto it = std::upper_bound(segments.begin(), segments.end(), offset,
+                               [](int64_t o, const auto& s) { return o < s->base_offset(); });
+    return it == segments.begin() ? 0 : static_cast<size_t>(it - segments.begin()) - 1;
+  }
+
+  // Written once the flushed offset enters the active segment: from then on
+  // recovery need only scan from the active segment.
+  void maybe_write_recovery_point() {
+    if (standing_marker) return;  // the marker, once touched, becomes the recovery point
+    if (flushed >= active().base_offset() && sealed_below >= active().base_offset() &&
+        dir_synced_through >= active().base_offset() && recovery_point_written < active().base_offset()) {
+      if (write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
+    }
+  }
+
+  // With page_cache_tail_bytes: how far the active segment's log may leave
+  // the page cache once this sync is done, if it moved far enough since the
+  // last drop (every quarter of a tail, at least 1 MiB: one fadvise per sync
+  // would cost more than it frees at small appends).
+  std::optional<uint64_t> cache_drop_end(const Segment& active_segment) {
+    const auto tail = static_cast<uint64_t>(config.page_cache_tail_bytes);
+    if (cache_drop_base != active_segment.base_offset()) {
+      cache_drop_base = active_segment.base_offset();
+      cache_dropped_end = 0;
+    }
+    const uint64_t step = std::max<uint64_t>(tail / 4, 1 << 20);
+    if (active_segment.size() < tail + cache_dropped_end + step) return std::nullopt;
+    cache_dropped_end = active_segment.size() - tail;
+    return cache_dropped_end;
+  }
+
+  // Drops the dirty pins that a completed sync covered.
+  void release_pins() {
+    for (auto& seg : segments) {
+      if (seg.get() == &active()) {
+        if (flushed >= end()) seg->release_pin();
+      } else if (seg->base_offset() < sealed_below) {
+        seg->release_pin();
+      }
+    }
+  }
+
+  void load(int64_t now_ms);
+
+  // Producer state (storage/producer_state.h).
+  std::filesystem::path snapshot_path(int64_t offset) const {
+    return dir / (Segment::file_stem(offset) + kSnapshotSuffix);
+  }
+  std::map<int64_t, std::string> list_snapshots() const {
+    std::map<int64_t, std::string> out;
+    for (auto& name : env->list(dir))
+      if (auto offset = partition_log_detail::parse_snapshot_name(name)) out[*offset] = name;
+    return out;
+  }
+  void record_header(const BatchHeader& h, const Segment& seg) {
+    if (h.producer_id < 0) return;
+    if (h.control) {
+      if (!seg.read_batch(h, batch_scratch)) return;
+      record_marker(batch_scratch, seg.base_offset());
+      return;
+    }
+    producers.record(h.producer_id, h.producer_epoch, h.base_sequence,
+                     last_sequence(h.base_sequence, static_cast<int32_t>(h.last_offset - h.base_offset)), h.base_offset,
+                     h.last_offset, h.max_timestamp, h.transactional);
+  }
+  // `segment_base`: the segment the batch went to (its .txnindex).
+  void record_batch(std::span<const uint8_t> batch, int64_t segment_base) {
+    protocol::BatchView v(batch);
+    if (v.producer_id() < 0) return;
+    if (v.is_control()) {
+      record_marker(batch, segment_base);
+      return;
+    }
+    producers.record(v.producer_id(), v.producer_epoch(), v.base_sequence(),
+                     last_sequence(v.base_sequence(), v.last_offset_delta()), v.base_offset(), v.last_offset(),
+                     v.max_timestamp(), v.is_transactional());
+  }
+  // A control batch in the log: a transaction marker closes its producer's
+  // transaction (other control records change nothing).
+  void record_marker(std::span<const uint8_t> batch, int64_t segment_base) {
+    auto marker = protocol::parse_txn_marker(batch);
+    if (!marker) return;
+    protocol::BatchView v(batch);
+    auto txn = producers.complete(v.producer_id(), v.producer_epoch(), marker->coordinator_epoch, marker->commit,
+                                  v.base_offset(), v.max_timestamp());
+    if (!txn) return;
+    unstable.push_back(*txn);
+    if (!txn->aborted) return;
+    // Kafka's lastStableOffset(completedTxn): where the LSO stands once this
+    // transaction is closed, counting the transactions still open.
+    int64_t first_open = producers.first_ongoing_offset();
+    AbortedTxn entry{txn->producer_id, txn->first_offset, txn->last_offset,
+                     first_open >= 0 ? first_open : txn->last_offset + 1};
+    aborted[segment_base].push_back(entry);
+    append_txn_index(segment_base, entry);
+  }
+
+  // Aborted-transaction index files (txn_index.h).
+  std::filesystem::path txn_index_path(int64_t base) const {
+    return dir / (Segment::file_stem(base) + kTxnIndexSuffix);
+  }
+  // Appended without a sync: a sealed segment's file is synced at roll and
+  // the active one's at close; after an unclean stop the entries of the
+  // replayed tail are rebuilt (load_producers).
+  void append_txn_index(int64_t base, const AbortedTxn& entry) {
+    auto file = env->open(txn_index_path(base), /*create=*/true);
+    if (!file) return;
+    int64_t size = env->size(*file);
+    if (size < 0) return;
+    // A torn entry at the end (a crash mid-append) is overwritten.
+    uint64_t position = static_cast<uint64_t>(size) / kAbortedTxnSize * kAbortedTxnSize;
+    (void)env->pwrite(*file, position, encode_aborted_txns(std::span(&entry, 1)));
+  }
+  // The file and its directory entry (it may be younger than the last
+  // directory sync of its segment).
+  bool sync_txn_index(int64_t base) {
+    if (!aborted.contains(base)) return true;
+    auto file = env->open(txn_index_path(base), /*create=*/false);
+    return file && env->sync(*file) && env->sync_dir(dir);
+  }
+  // Rewrites (or removes, when empty) one segment's index from memory.
+  void rewrite_txn_index(int64_t base) {
+    auto it = aborted.find(base);
+    if (it == aborted.end() || it->second.empty()) {
+      if (it != aborted.end()) aborted.erase(it);
+      if (env->exists(txn_index_path(base))) env->remove(txn_index_path(base));
+      return;
+    }
+    (void)env->write_file_atomic(txn_index_path(base), encode_aborted_txns(it->second), /*durable=*/false);
+  }
+  // A segment going away takes its aborted-transaction index with it.
+  void remove_segment(Segment& seg) {
+    seg.remove();
+    aborted.erase(seg.base_offset());
+    env->remove(txn_index_path(seg.base_offset()));
+  }
+  // Reads the index of every segment (open()); one without its segment is
+  // left over from a deletion cut short.
+  void load_txn_indexes(const std::vector<std::string>& names) {
+    aborted.clear();
+    for (const auto& name : names) {
+      if (!name.ends_with(kTxnIndexSuffix)) continue;
+      auto base = Segment::parse_log_name(name.substr(0, name.size() - std::strlen(kTxnIndexSuffix)) + ".log");
+      if (!base) continue;
+      bool known =
+          std::any_of(segments.begin(), segments.end(), [&](const auto& seg) { return seg->base_offset() == *base; });
+      if (!known) {
+        env->remove(dir / name);
+        continue;
+      }
+      std::vector<uint8_t> bytes;
+      if (!env->read_file(dir / name, bytes)) continue;
+      bool clean = true;
+      auto entries = decode_aborted_txns(bytes, &clean);
+      if (!entries.empty()) aborted[*base] = std::move(entries);
+      if (!clean) rewrite_txn_index(*base);
+    }
+  }
+  // Forgets every transaction whose marker is at or past `offset` (the
+  // replay from there brings them back), and the unstable ones too.
+  void drop_txns_from(int64_t offset) {
+    unstable.clear();
+    std::vector<int64_t> changed;
+    for (auto& [base, entries] : aborted) {
+      auto keep = std::partition_point(entries.begin(), entries.end(),
+                                       [offset](const AbortedTxn& e) { return e.last_offset < offset; });
+      if (keep == entries.end()) continue;
+      entries.erase(keep, entries.end());
+      changed.push_back(base);
+    }
+    for (int64_t base : changed) rewrite_txn_index(base);
+  }
+
+  // Every batch header from `from` to the log end into the table.
+  void replay_producers(int64_t from) {
+    if (from >= end()) return;
+    for (size_t i = segment_for(from); i < segments.size(); ++i) {
+      Segment& seg = *segments[i];
+      auto h = seg.base_offset() < from ? seg.find(from) : seg.read_header(0);
+      for (; h; h = seg.read_header(h->position + h->size)) record_header(*h, seg);
+    }
+  }
+  // The table as of the log end: the newest snapshot not past the end (any
+  // past it are stale, left by a truncation) and the batches after it. With
+  // no usable snapshot the last two segments are replayed (Kafka does the
+  // same); a producer older than that is unknown, which KIP-360 allows.
+  void load_producers() {
+    producers.clear();
+    auto snaps = list_snapshots();
+    std::optional<int64_t> from;
+    for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
+      if (it->first > end()) {
+        env->remove(dir / it->second);
+        continue;
+      }
+      std::vector<uint8_t> bytes;
+      std::optional<ProducerStateTable> table;
+      if (env->read_file(dir / it->second, bytes)) table = ProducerStateTable::decode(bytes);
+      if (!table) {
+        env->remove(dir / it->second);
+        continue;
+      }
+      producers = std::move(*table);
+      from = it->first;
+      break;
+    }
+    bool found = from.has_value();
+    if (!from) from = segments[segments.size() >= 2 ? segments.size() - 2 : 0]->base_offset();
+    // The aborted-transaction index of the replayed part is rebuilt by the replay.
+    drop_txns_from(std::max(*from, log_start));
+    replay_producers(std::max(*from, log_start));
+    // A log from before snapshots existed, left unchanged, would otherwise
+    // be scanned again at every start (its close writes nothing).
+    if (!found && end() > log_start) write_snapshot(/*durable=*/false);
+  }
+  // Written at the log end; `durable` false leaves the sync to a later
+  // syncfs (shutdown) or to nobody (a roll: a torn file fails its CRC and an
+  // older snapshot is used instead).
+  void write_snapshot(bool durable) {
+    (void)env->write_file_atomic(snapshot_path(end()), producers.encode(), durable);
+    trim_snapshots();
+  }
+  // Keeps the newest snapshot, and up to kSnapshotsKept more at or above the
+  // first segment's base.
+  void trim_snapshots() {
+    auto snaps = list_snapshots();
+    size_t kept = 0;
+    for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
+      if (kept == 0 || (kept <= partition_log_detail::kSnapshotsKept && it->first >= segments.front()->base_offset())) {
+        ++kept;
+        continue;
+      }
+      env->remove(dir / it->second);
+    }
+  }
+};
+
+}  // namespace runnel::storage
