@@ -9,6 +9,7 @@
 #include "base/crc32c.h"
 #include "base/endian.h"
 #include "group/coordinator.h"
+#include "protocol/reader.h"
 
 namespace runnel::group {
 namespace {

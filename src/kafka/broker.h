@@ -356,9 +356,13 @@ class Broker {
   // while it was away): the groups coordinated here forget their committed
   // offsets for it, as Kafka's coordinator does.
   asio::awaitable<void> forget_group_offsets(std::string topic);
-  // Runs a blocking control-plane call off the shard threads.
+  // Runs a blocking control-plane call off the shard threads (defined here:
+  // broker.cc, broker_security.cc and broker_topics.cc use it).
   template <class F>
-  asio::awaitable<ErrorCode> on_control_pool(F& fn);
+  asio::awaitable<ErrorCode> on_control_pool(F& fn) {
+    co_return co_await asio::co_spawn(
+        control_pool_.get_executor(), [&fn]() -> asio::awaitable<ErrorCode> { co_return fn(); }, asio::use_awaitable);
+  }
   // Publishes the topics of the data dir that founded the cluster.
   void import_local_topics();
   // Gives the partition manager what replication needs from the broker:
