@@ -80,24 +80,26 @@ std::optional<Offset> LeaderState::high_watermark(Offset leader_durable, int32_t
 
 std::optional<std::vector<NodeId>> LeaderState::proposed_isr(int64_t now_ms, int64_t lag_max_ms,
                                                              Offset high_watermark) const {
-  std::vector<NodeId> next;
-  for (NodeId node : replicas_) {
-    if (node == self_) {
-      next.push_back(node);
-      continue;
-    }
+  // Who belongs in the ISR: this leader, and each follower that fetched
+  // recently enough and, to join, has caught up with the high watermark
+  // (fetched and made durable).
+  auto belongs = [&](NodeId node) {
+    if (node == self_) return true;
     const Follower* f = follower(node);
-    bool fresh = f && f->caught_up_ms >= 0 && now_ms - f->caught_up_ms <= lag_max_ms;
-    if (in_isr(node)) {
-      if (fresh) next.push_back(node);
-    } else if (fresh && f->fetch_offset >= high_watermark && f->durable_offset >= high_watermark) {
-      next.push_back(node);
-    }
-  }
-  std::vector<NodeId> a = next, b = isr_;
-  std::sort(a.begin(), a.end());
-  std::sort(b.begin(), b.end());
-  if (a == b) return std::nullopt;
+    const bool fresh = f && f->caught_up_ms >= 0 && now_ms - f->caught_up_ms <= lag_max_ms;
+    if (in_isr(node)) return fresh;
+    return fresh && f->fetch_offset >= high_watermark && f->durable_offset >= high_watermark;
+  };
+  // Checked for every led partition several times a second: nothing is
+  // allocated unless the ISR changes (a member leaves or joins, or one no
+  // longer among the replicas goes).
+  bool changed = false;
+  for (NodeId node : replicas_) changed = changed || belongs(node) != in_isr(node);
+  for (NodeId node : isr_) changed = changed || std::find(replicas_.begin(), replicas_.end(), node) == replicas_.end();
+  if (!changed) return std::nullopt;
+  std::vector<NodeId> next;
+  for (NodeId node : replicas_)
+    if (belongs(node)) next.push_back(node);
   return next;
 }
 

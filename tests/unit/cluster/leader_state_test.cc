@@ -49,6 +49,19 @@ TEST(LeaderState, FollowersOutOfTheIsrDoNotHoldTheHighWatermark) {
   EXPECT_EQ(s.high_watermark(O(7), 1), O(7));
 }
 
+// The ISR is a set: the same members in another order are no change, and a
+// member that is no longer a replica (a reassignment removed it) goes.
+TEST(LeaderState, TheIsrChangesOnlyWhenItsMembersDo) {
+  LeaderState s(N(1), nodes({1, 2, 3}), nodes({3, 1, 2}), 0);
+  fetch(s, 2, 10, 10, 10, 900);
+  fetch(s, 3, 10, 10, 10, 900);
+  EXPECT_FALSE(s.proposed_isr(1000, kLag, O(10)));
+  s.update(nodes({1, 2}), nodes({1, 2, 3}), 950);
+  auto next = s.proposed_isr(1000, kLag, O(10));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, nodes({1, 2}));
+}
+
 TEST(LeaderState, ALaggingMemberLeavesTheIsr) {
   LeaderState s(N(1), nodes({1, 2, 3}), nodes({1, 2, 3}), 0);
   fetch(s, 2, 10, 10, 10, 900);  // caught up at 900
