@@ -82,8 +82,13 @@ void FileCache::erase_under(const std::filesystem::path& dir) {
   std::lock_guard lock(mu_);
   std::string prefix = dir.native();
   if (!prefix.ends_with('/')) prefix += '/';
+  const std::string self = prefix.substr(0, prefix.size() - 1);
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->first.starts_with(prefix)) {
+    // The directory's own handle too: a directory made again at the same
+    // path (a replica moved back, a topic created again) is another inode,
+    // and an fsync of the old one would make none of its new entries
+    // durable.
+    if (it->first.starts_with(prefix) || it->first == self) {
       lru_.erase(it->second.lru);
       it = entries_.erase(it);
     } else {

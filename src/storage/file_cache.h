@@ -71,7 +71,8 @@ class FileCache {
   [[nodiscard]] OpenResult get_for_read(const std::filesystem::path& path);
   // Forgets `path` (before it is removed or replaced); holders keep their handle.
   void erase(const std::filesystem::path& path);
-  // Forgets every path inside `dir` (a partition directory being deleted).
+  // Forgets `dir` and every path inside it (a partition directory being
+  // deleted).
   void erase_under(const std::filesystem::path& dir);
   // Closes every handle nobody else holds.
   void evict_unused();

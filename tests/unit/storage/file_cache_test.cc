@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -126,8 +127,33 @@ TEST(FileCache, EraseUnderForgetsADirectory) {
   (void)cache.get(dir.path() / "t-0" / "a", true);
   (void)cache.get(dir.path() / "t-0" / "b", true);
   (void)cache.get(dir.path() / "t-00" / "a", true);
+  (void)cache.get(dir.path() / "t-0", false, /*directory=*/true);
   cache.erase_under(dir.path() / "t-0");
   EXPECT_EQ(cache.open_count(), 1u);
+}
+
+// A partition directory deleted and made again at the same path: the
+// directory handle the log syncs (to make new segment names durable) must be
+// the new directory's, not the deleted one's.
+TEST(FileCache, ADirectoryMadeAgainGetsANewHandle) {
+  TempDir dir;
+  FileCache cache(Env::posix(), 10);
+  const auto partition = dir.path() / "t-0";
+  std::filesystem::create_directories(partition);
+  auto before = cache.get(partition, false, /*directory=*/true);
+  ASSERT_TRUE(before.file);
+  before = {};
+  cache.erase_under(partition);
+  std::filesystem::remove_all(partition);
+  std::filesystem::create_directories(partition);
+  auto after = cache.get(partition, false, /*directory=*/true);
+  ASSERT_TRUE(after.file);
+  struct stat new_st {
+  }, on_disk{};
+  ASSERT_EQ(::fstat(after.file->fd(), &new_st), 0);
+  ASSERT_EQ(::stat(partition.c_str(), &on_disk), 0);
+  EXPECT_EQ(new_st.st_ino, on_disk.st_ino);
+  EXPECT_NE(new_st.st_nlink, 0u) << "the handle is of the deleted directory";
 }
 
 // Random gets, releases, erases and evictions against a model: which paths
