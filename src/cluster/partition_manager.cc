@@ -692,7 +692,10 @@ asio::awaitable<void> PartitionManager::run_move(std::string k) {
     const int64_t end_before = p->log_end_offset().value();
     ok = co_await on_copy_pool(early);
     p = find();
-    if (!p || p->log_id() != log_id) break;
+    if (!p || p->log_id() != log_id) {
+      abandon_move(k, "the replica went");  // nothing more to copy or sync
+      co_return;
+    }
     if (ok) {
       std::lock_guard lock(moves_mu_);
       if (auto it = moves_.find(k); it != moves_.end()) it->second.copied_to_offset = end_before;

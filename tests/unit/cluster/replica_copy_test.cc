@@ -5,26 +5,19 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+
+#include "storage/test_util.h"
 
 namespace runnel::cluster {
 namespace {
 
 class ReplicaCopyTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/runnel-replica-copy-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    from_ = root_ / "t-0";
-    to_ = root_ / "t-0.x-future";
-    std::filesystem::create_directories(from_);
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
+  void SetUp() override { ASSERT_TRUE(std::filesystem::create_directories(from_)); }
 
   static void write(const std::filesystem::path& path, const std::string& bytes, bool append) {
     std::ofstream out(path, std::ios::binary | (append ? std::ios::app : std::ios::trunc));
@@ -49,7 +42,9 @@ class ReplicaCopyTest : public ::testing::Test {
     EXPECT_EQ(static_cast<size_t>(std::distance(std::filesystem::directory_iterator(to_), {})), files);
   }
 
-  std::filesystem::path root_, from_, to_;
+  runnel::testing::TempDir root_;
+  const std::filesystem::path from_ = root_.path() / "t-0";
+  const std::filesystem::path to_ = root_.path() / "t-0.x-future";
 };
 
 TEST_F(ReplicaCopyTest, TheLastPassTopsUpEverySegmentAndCopiesTheRestWhole) {
