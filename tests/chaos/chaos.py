@@ -2,20 +2,21 @@
 """runnel's fault-injection harness (issue 11): a real etcd and three brokers, each
 broker in its own network namespace; a seeded nemesis that kills, pauses,
 partitions and restarts them; real clients (confluent-kafka) that produce with
-acks=all, consume in a group and read in assign mode, every operation recorded;
-and the checker (checker.py) run on the history at the end.
+acks=all, consume in a group and read in assign mode, and transactional producers
+with a read_committed reader (transactions.py), every operation recorded; and the
+checker (checker.py) run on the history at the end.
 
     sudo CHAOS_SECONDS=300 CHAOS_SEED=42 RUNNEL_BIN=build/runnel python3 tests/chaos/chaos.py
 
 Environment: CHAOS_SECONDS (fault phase, default 300), CHAOS_SEED (default: random,
 printed), CHAOS_FAULTS (comma-separated fault kinds, or all, the default), CHAOS_MIN_INSYNC (the
 topic's min.insync.replicas, default 2), CHAOS_KEEP=1 (keep
-the run dir even when the check passes), CHAOS_DIR (where run dirs go, default /tmp).
+the run dir even when the check passes), CHAOS_DIR (where run dirs go, default /tmp),
+CHAOS_TXNS=0 (no transactional workload).
 Exit: 0 checked OK, 1 violation or broker crash/hang, 2 harness error, 77 skipped.
 """
 import collections
 import json
-import logging
 import os
 import random
 import re
@@ -33,7 +34,10 @@ sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.join(HERE, "..", "integration", "python"))
 
 import checker  # noqa: E402
+import harness  # noqa: E402
+from harness import CLOSING, H, KEEP, Worker, anomaly, kafka_conf, log, now, wall  # noqa: E402
 import netns  # noqa: E402
+import transactions  # noqa: E402
 from etcd import command as etcd_command  # noqa: E402  (the integration tests' etcd command line)
 
 NODES = (1, 2, 3)
@@ -49,66 +53,8 @@ FAULTS = ["kill-leader", "kill-follower", "kill-controller", "pause-leader", "pa
           "partition-majority-from-etcd", "partition-bridge", "partition-oneway-leader",
           "kill-etcd", "rolling-restart", "kill-two", "kill-all", "power-leader", "power-follower", "power-all",
           "disk-full-leader", "disk-full-follower", "disk-error-leader", "elect-preferred", "reassign-leader"]
+TXNS = os.environ.get("CHAOS_TXNS", "1") != "0"  # the transactional workload (transactions.py)
 DISK_MB = int(os.environ.get("CHAOS_DISK_MB", "256"))  # each broker's data dir is a tmpfs this large
-
-T0 = time.monotonic()
-
-
-def now():
-    return round(time.monotonic() - T0, 3)
-
-
-def wall():
-    return time.strftime("%H:%M:%S", time.gmtime()) + ".%03d" % (int(time.time() * 1000) % 1000)
-
-
-def log(msg):
-    sys.stdout.write("[%7.1f %s] %s\n" % (now(), wall(), msg))
-    sys.stdout.flush()
-
-
-class History:
-    """Every event, in memory and streamed to RUN_DIR/history.jsonl as it happens (so that
-    a harness that dies, e.g. on a client library's assertion, leaves its history behind)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.events = []
-        self.stream = None
-
-    def open(self, path):
-        self.stream = open(path + ".partial", "w", buffering=1)
-
-    def add(self, **e):
-        e.setdefault("t", now())
-        with self.lock:
-            self.events.append(e)
-            if self.stream is not None:
-                self.stream.write(json.dumps(e, sort_keys=True) + "\n")
-        return e
-
-    def dump(self, path):
-        with self.lock:
-            with open(path, "w") as f:
-                for e in self.events:
-                    f.write(json.dumps(e, sort_keys=True) + "\n")
-            if self.stream is not None and os.path.exists(path + ".partial"):
-                os.unlink(path + ".partial")
-
-
-H = History()
-CLOSING = threading.Event()  # set at shutdown: nothing starts any more
-# librdkafka 2.0.2 (Debian 12) can abort in rd_kafka_broker_destroy_final while a client
-# is destroyed after broker restarts; the workload's long-lived clients are therefore
-# kept here, never destroyed, and the harness ends with os._exit.
-KEEP = []
-
-
-def anomaly(msg):
-    """A broker crash or hang: not a checker invariant, but a bug all the same."""
-    log("ANOMALY: " + msg)
-    H.add(f="anomaly", type="info", msg=msg)
-
 
 def crash_report(logpath):
     """The last crash report a broker wrote to its log (app/crash_report.h: signal, thread,
@@ -321,69 +267,6 @@ class Node:
 
 # ---------------------------------------------------------------- cluster view
 
-CLIENT_LOG_DIR = None
-
-
-def client_logger(name):
-    """librdkafka's log of one client, into RUN_DIR/clients/<name>.log (CHAOS_CLIENT_DEBUG adds debug contexts)."""
-    lg = logging.getLogger("rdkafka." + name)
-    lg.setLevel(logging.DEBUG)
-    lg.propagate = False
-    if CLIENT_LOG_DIR and not any(isinstance(h, logging.FileHandler) for h in lg.handlers):
-        h = logging.FileHandler(os.path.join(CLIENT_LOG_DIR, name + ".log"))
-        h.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        lg.addHandler(h)
-    return lg
-
-
-class EpochBumpRecorder(logging.Handler):
-    """Puts each epoch bump of an idempotent producer in the history, from librdkafka's debug
-    line (context eos) "All partitions drained, bumped epoch to PID{Id:0,Epoch:7}".
-
-    librdkafka bumps the epoch of the whole producer when a message times out
-    (message.timeout.ms) or a request fails with skipped sequence numbers, and then renumbers
-    every message it has not seen acknowledged, in every partition, under the new epoch: one
-    that was written but whose acknowledgement it did not get (a timeout, or
-    NOT_ENOUGH_REPLICAS_AFTER_APPEND) is written again, and no broker can tell it from a new
-    record (INTRODUCTION.md, "Message timeout considerations"; the maintainers in
-    librdkafka #4953: "it can have duplications in case messages time out because the epoch
-    needs to be bumped"). The checker needs the bumps to tell those duplicates from a broker's."""
-
-    def __init__(self, proc):
-        super().__init__(logging.DEBUG)
-        self.proc = proc
-
-    def emit(self, record):
-        m = re.search(r"bumped epoch to PID\{Id:(\d+),Epoch:(\d+)\}", record.getMessage())
-        if m:
-            H.add(f="epoch-bump", proc=self.proc, pid=int(m.group(1)), epoch=int(m.group(2)))
-
-
-def kafka_conf(bootstrap, name=None, record_epoch_bumps=False, **kw):
-    c = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "reconnect.backoff.ms": 50,
-         "reconnect.backoff.max.ms": 1000, "log_level": 2, "error_cb": lambda err: None,
-         "topic.metadata.refresh.interval.ms": 2000}
-    debug = set()
-    if name and CLIENT_LOG_DIR:
-        c["logger"] = client_logger(name)
-        c["log_level"] = 7 if os.environ.get("CHAOS_CLIENT_DEBUG") else 6
-        if os.environ.get("CHAOS_CLIENT_DEBUG"):
-            debug.update((os.environ["CHAOS_CLIENT_DEBUG"] if os.environ["CHAOS_CLIENT_DEBUG"] != "1" else
-                          "fetch,topic,cgrp,metadata,broker,msg").split(","))
-        c["client.id"] = name
-    if record_epoch_bumps:
-        lg = client_logger(name)
-        if not any(isinstance(h, EpochBumpRecorder) for h in lg.handlers):
-            lg.addHandler(EpochBumpRecorder(name))
-        c["logger"] = lg
-        c["log_level"] = 7
-        debug.add("eos")
-    if debug:
-        c["debug"] = ",".join(sorted(debug))
-    c.update(kw)
-    return c
-
-
 class Cluster:
     def __init__(self, rundir, binary):
         self.net = netns.Net(NODES, log=log)
@@ -437,15 +320,15 @@ class Cluster:
             time.sleep(1)
         return False
 
-    def create_topic(self):
+    def create_topic(self, topic=TOPIC, partitions=PARTITIONS):
         from confluent_kafka.admin import AdminClient, NewTopic
         a = AdminClient(kafka_conf(self.bootstrap))
         deadline = time.time() + 60
         while True:
             try:
-                f = a.create_topics([NewTopic(TOPIC, PARTITIONS, 3, config={"min.insync.replicas": str(MIN_INSYNC)})],
+                f = a.create_topics([NewTopic(topic, partitions, 3, config={"min.insync.replicas": str(MIN_INSYNC)})],
                                     operation_timeout=20)
-                f[TOPIC].result(30)
+                f[topic].result(30)
                 break
             except Exception as e:
                 if "TOPIC_ALREADY_EXISTS" in str(e):
@@ -454,7 +337,7 @@ class Cluster:
                     raise
                 log("create topic: %s; retrying" % e)
                 time.sleep(1)
-        if not self.wait_settled(60):
+        if topic == TOPIC and not self.wait_settled(60):
             raise RuntimeError("topic %s did not get leaders and full ISRs: %r" % (TOPIC, self.metadata()))
 
     def heal_all(self):
@@ -780,21 +663,6 @@ def elect_preferred(ip, timeout=10):
 
 # ---------------------------------------------------------------- workloads
 
-class Worker(threading.Thread):
-    def __init__(self, name, cluster, rng):
-        super().__init__(name=name, daemon=True)
-        self.proc, self.c, self.rng = name, cluster, rng
-        self.stop_flag = threading.Event()
-        self.error = None
-
-    def run(self):
-        try:
-            self.work()
-        except Exception:
-            self.error = traceback.format_exc()
-            log("%s failed:\n%s" % (self.proc, self.error))
-
-
 class ProducerWorker(Worker):
     """Keyed acks=all sends. A worker whose name starts with "idem-" has
     enable.idempotence on: the checker then allows it no duplicates, except those
@@ -1008,8 +876,8 @@ def final_read(cluster, timeout=120):
     return ends
 
 
-def segment_bytes(data, p):
-    d = os.path.join(data, "%s-%d" % (TOPIC, p))
+def segment_bytes(data, topic, p):
+    d = os.path.join(data, "%s-%d" % (topic, p))
     out = b""
     for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
         if name.endswith(".log"):
@@ -1020,11 +888,13 @@ def segment_bytes(data, p):
 
 def replicas_identical(cluster):
     bad = []
-    for p in range(PARTITIONS):
-        logs = {n: segment_bytes(cluster.nodes[n].data, p) for n in NODES}
-        if len(set(logs.values())) > 1:
-            bad.append("partition %d: %s" % (p, ", ".join("broker %d %d bytes" % (n, len(b))
-                                                              for n, b in sorted(logs.items()))))
+    for topic, partitions in ((TOPIC, PARTITIONS), (transactions.TXN_TOPIC, transactions.TXN_PARTITIONS),
+                              (transactions.COPY_TOPIC, transactions.TXN_PARTITIONS)):
+        for p in range(partitions):
+            logs = {n: segment_bytes(cluster.nodes[n].data, topic, p) for n in NODES}
+            if len(set(logs.values())) > 1:
+                bad.append("%s-%d: %s" % (topic, p, ", ".join("broker %d %d bytes" % (n, len(b))
+                                                               for n, b in sorted(logs.items()))))
     return bad
 
 
@@ -1095,9 +965,8 @@ def main():
             return 2
     rundir = os.path.join(os.environ.get("CHAOS_DIR", "/tmp"), "runnel-chaos-%d-%d" % (seed, os.getpid()))
     os.makedirs(rundir)
-    global CLIENT_LOG_DIR
-    CLIENT_LOG_DIR = os.path.join(rundir, "clients")
-    os.makedirs(CLIENT_LOG_DIR)
+    harness.CLIENT_LOG_DIR = os.path.join(rundir, "clients")
+    os.makedirs(harness.CLIENT_LOG_DIR)
     H.open(os.path.join(rundir, "history.jsonl"))
     print("chaos: seed %d (replay: CHAOS_SEED=%d CHAOS_SECONDS=%g), %g s of faults: %s%s" % (
         seed, seed, seconds, seconds, ",".join(kinds),
@@ -1120,6 +989,9 @@ def main():
     try:
         cluster.start()
         cluster.create_topic()
+        if TXNS:
+            cluster.create_topic(transactions.TXN_TOPIC, transactions.TXN_PARTITIONS)
+            cluster.create_topic(transactions.COPY_TOPIC, transactions.TXN_PARTITIONS)
         log("cluster up: %r" % (cluster.metadata(),))
         wr = random.Random(work_seed)
         # One idempotent producer, one not (CHAOS_IDEMPOTENT=0: neither).
@@ -1129,6 +1001,11 @@ def main():
         workers += [GroupConsumerWorker("group-%d" % i, cluster, random.Random(wr.randrange(2 ** 62))) for i in range(2)]
         workers += [ReaderWorker("reader-%d" % i, cluster, random.Random(wr.randrange(2 ** 62))) for i in range(1)]
         workers += [CommittedProbe("probe-0", cluster, None)]
+        if TXNS:  # seeded after the others, so that their seeds stay what they were
+            workers += [transactions.TxnProducerWorker("txn-producer-%d" % i, cluster,
+                                                       random.Random(wr.randrange(2 ** 62))) for i in range(2)]
+            workers += [transactions.TxnReaderWorker("txn-reader-0", cluster, random.Random(wr.randrange(2 ** 62)))]
+            workers += [transactions.CopierWorker("copier-0", cluster, random.Random(wr.randrange(2 ** 62)), TOPIC)]
         for w in workers:
             w.start()
         nem = Nemesis(cluster, nemesis_rng, seconds, kinds)
@@ -1150,6 +1027,12 @@ def main():
         log("after healing: %r" % (cluster.metadata(),))
         ends = final_read(cluster)
         log("final read: log ends %r" % ends)
+        if TXNS:
+            for topic, kind in ((transactions.TXN_TOPIC, "txn"), (transactions.COPY_TOPIC, "copy")):
+                log("%s's final read: (high watermark, last stable offset) %r" % (
+                    topic, transactions.final_read(cluster.bootstrap, topic, transactions.TXN_PARTITIONS, kind)))
+            log("the copier's committed offsets: %r" % (
+                transactions.copier_committed(cluster.bootstrap, TOPIC, PARTITIONS),))
         # the replicas converge to the same bytes once nothing is written
         deadline = time.time() + 30
         diff = replicas_identical(cluster)

@@ -10,6 +10,10 @@ chaos.py) and proves, per partition:
                     below an acknowledged commit)
   commit-beyond-end no committed offset lies beyond the final log's end
 
+and, for the transactional workload's topics, what transactions.py lists (txn-lost,
+txn-aborted-visible, txn-partial, txn-duplicate, txn-read-vanished, lso-stuck; the
+copier's copy-lost, copy-duplicate, copy-beyond-commit, copy-inconsistent).
+
     python3 checker.py RUN_DIR/history.jsonl     re-checks a saved history
 Exits 1 on a violation.
 """
@@ -188,6 +192,142 @@ def check(history):
                 v.append(Violation("commit-beyond-end", "partition %d: committed offset %d (read at %.1f s) "
                                    "is beyond the final log's end %d" % (p, o, t, final_end.get(p, 0)), t, p, o))
                 break
+    tv, tstats = check_transactions(history)
+    stats.update(tstats)
+    cv, cstats = check_copy(history, final, skipped)
+    stats.update(cstats)
+    return v + tv + cv, stats
+
+
+def check_transactions(history):
+    """The transactional workload's invariants (transactions.py lists them). Nothing to
+    check in a history without transactions."""
+    v, stats = [], collections.Counter()
+    ends = {e["p"]: e for e in history if e["f"] == "txn-final-end"}
+    if not ends:
+        return v, stats
+    v += lso_stuck(history, "txn-final-end", "the transactions' topic")
+    final = collections.defaultdict(dict)  # p -> o -> value
+    where = collections.defaultdict(list)  # value -> [(p, o)]
+    for e in history:
+        if e["f"] == "txn-final":
+            final[e["p"]][e["o"]] = e["value"]
+            where[e["value"]].append((e["p"], e["o"]))
+    unchecked = {p for p, e in ends.items() if e["hw"] is None}
+    stats["txn-final-records"] = sum(len(x) for x in final.values())
+    acked = {e["value"]: e for e in history if e["f"] == "txn-send" and e["type"] == "ok"}
+    txns = {}
+    for e in history:
+        if e["f"] == "txn" and e["type"] == "invoke":
+            txns[e["txn"]] = {"invoke": e, "end": None}
+        elif e["f"] == "txn" and e["txn"] in txns:
+            txns[e["txn"]]["end"] = e
+    for txn, x in txns.items():
+        values, end = x["invoke"]["values"], x["end"]
+        outcome = end["outcome"] if end is not None else "unknown"
+        stats["txn:%s" % outcome] += 1
+        if any(acked.get(val, {}).get("p") in unchecked for val in values):
+            continue
+        visible = [val for val in values if where.get(val)]
+        t = (end or x["invoke"])["t"]
+        if outcome == "commit":
+            for val in values:
+                a = acked.get(val)
+                if not where.get(val):
+                    v.append(Violation("txn-lost", "%r of committed transaction %s is not visible to "
+                                       "read_committed%s" % (val, txn, " (acknowledged at %d/%d)" % (a["p"], a["o"])
+                                                             if a else ""), t, a and a["p"], a and a["o"], val))
+                elif a is not None and (a["p"], a["o"]) not in where[val]:
+                    v.append(Violation("txn-lost", "%r of committed transaction %s acknowledged at %d/%d, visible "
+                                       "at %s" % (val, txn, a["p"], a["o"], where[val]), t, a["p"], a["o"], val))
+        elif outcome == "abort":
+            if visible:
+                v.append(Violation("txn-aborted-visible", "aborted transaction %s: %d of its %d records visible to "
+                                   "read_committed: %s" % (txn, len(visible), len(values), visible[:3]),
+                                   t, None, None, visible[0]))
+        elif visible and len(visible) != len(values):
+            v.append(Violation("txn-partial", "transaction %s (outcome unknown to the client): %d of its %d records "
+                               "visible to read_committed" % (txn, len(visible), len(values)), t, None, None,
+                               visible[0]))
+        if visible and len(visible) == len(values) and outcome != "commit":
+            stats["txn:%s-but-visible" % outcome] += 1
+    known = {val for x in txns.values() for val in x["invoke"]["values"]}
+    for val, at in where.items():
+        if len(at) > 1:
+            v.append(Violation("txn-duplicate", "%r is visible to read_committed %d times: %s"
+                               % (val, len(at), at), None, at[-1][0], at[-1][1], val))
+        if val not in known:
+            v.append(Violation("txn-unknown", "%r is visible to read_committed but no transaction wrote it"
+                               % val, None, at[0][0], at[0][1], val))
+    last = {}
+    for e in history:
+        if e["f"] != "txn-read" or e["p"] in unchecked:
+            continue
+        stats["txn-read"] += 1
+        p, o, val = e["p"], e["o"], e["value"]
+        if final[p].get(o) != val:
+            v.append(Violation("txn-read-vanished", "%s read %r at %d/%d read_committed; the final read holds %r "
+                               "there" % (e["proc"], val, p, o, final[p].get(o)), e["t"], p, o, val))
+        k = (e["proc"], e["epoch"], p)
+        if k in last and o <= last[k]["o"]:
+            v.append(Violation("nonmonotonic", "%s (assignment %d) read %d/%d after %d/%d read_committed" % (
+                e["proc"], e["epoch"], p, o, p, last[k]["o"]), e["t"], p, o, val, events=[last[k], e]))
+        last[k] = e
+    return v, stats
+
+
+def lso_stuck(history, kind, what):
+    v = []
+    for e in history:
+        if e["f"] == kind and e["hw"] is not None and (e["lso"] is None or e["lso"] < e["hw"]):
+            v.append(Violation("lso-stuck", "partition %d of %s: last stable offset %s below the high watermark %d "
+                               "after every producer stopped" % (e["p"], what, e["lso"], e["hw"]), e["t"], e["p"],
+                               e["lso"]))
+    return v
+
+
+def check_copy(history, source, skipped=()):
+    """The copier's exactly-once rule (transactions.CopierWorker): the read_committed
+    copy holds every record of the source below the group's committed offset exactly
+    once, with its value, and nothing at or above it. A source partition without a final
+    read (`skipped`) is not checked."""
+    v, stats = [], collections.Counter()
+    committed = next((e["offsets"] for e in history if e["f"] == "copy-committed"), None)
+    if committed is None:
+        return v, stats
+    v += lso_stuck(history, "copy-final-end", "the copier's topic")
+    copied = collections.defaultdict(list)  # (source p, source o) -> [(p, o) in the copy]
+    for e in history:
+        if e["f"] == "copy-final":
+            at, _, val = e["value"].partition(":")
+            sp, so = (int(x) for x in at.split("/"))
+            copied[(sp, so)].append((e["p"], e["o"], val))
+    for e in history:
+        if e["f"] == "copy-txn" and e["type"] != "invoke":
+            stats["copy-txn:%s" % e["outcome"]] += 1
+    stats["copy-records"] = sum(len(x) for x in copied.values())
+    for (sp, so), where in sorted(copied.items()):
+        if sp in skipped:
+            continue
+        end = committed.get(str(sp), -1)
+        if len(where) > 1:
+            v.append(Violation("copy-duplicate", "source record %d/%d is in the copy %d times: %s" % (
+                sp, so, len(where), ", ".join("%d/%d" % w[:2] for w in where)), None, where[-1][0], where[-1][1]))
+        if so >= end:
+            v.append(Violation("copy-beyond-commit", "source record %d/%d is in the copy, but the group's committed "
+                               "offset is %d" % (sp, so, end), None, where[0][0], where[0][1]))
+        if source.get(sp, {}).get(so) != where[0][2]:
+            v.append(Violation("copy-inconsistent", "the copy of %d/%d holds %r, the source's final log %r" % (
+                sp, so, where[0][2], source.get(sp, {}).get(so)), None, where[0][0], where[0][1]))
+    for sp_text, end in committed.items():
+        sp = int(sp_text)
+        if sp in skipped:
+            continue
+        missing = [so for so in range(end) if so in source.get(sp, {}) and (sp, so) not in copied]
+        if missing:
+            v.append(Violation("copy-lost", "%d records of source partition %d below the committed offset %d are "
+                               "not in the copy (first: %d)" % (len(missing), sp, end, missing[0]), None, sp,
+                               missing[0]))
     return v, stats
 
 

@@ -2,7 +2,7 @@
 idempotent producer's record twice in the final log is a violation, unless librdkafka bumped
 that producer's epoch while the record was unacknowledged (chaos.py's EpochBumpRecorder).
 Its committed-offset rule: after an acknowledged commit, the probe never reads a lower
-offset, nor none at all."""
+offset, nor none at all. Its transaction rules (transactions.py lists them)."""
 import os
 import sys
 import unittest
@@ -72,6 +72,96 @@ class CommittedOffsetRuleTest(unittest.TestCase):
 
     def test_a_lower_offset_after_the_commit_is_a_violation(self):
         self.assertEqual(self.kinds(commits([(2.0, 9)])), ["commit-backwards"])
+
+
+def transaction(outcome, visible, acked_at=None, txn="txn-producer-0.1", hw=4, lso=4):
+    """One transaction of two records (outcome: commit, abort, or None for unknown to the
+    client), of which `visible` are in the read_committed final read at 0/0, 0/1, ..."""
+    values = [txn + ".0", txn + ".1"]
+    h = [{"f": "final-end", "p": 0, "end": 0, "t": 30.0},
+         {"f": "txn", "type": "invoke", "proc": "txn-producer-0", "txn": txn, "values": values, "t": 1.0},
+         {"f": "txn-final-end", "type": "ok", "p": 0, "hw": hw, "lso": lso, "t": 31.0}]
+    if outcome is not None:
+        h.append({"f": "txn", "type": "ok", "proc": "txn-producer-0", "txn": txn, "outcome": outcome, "t": 2.0})
+    for i, o in enumerate(acked_at or []):
+        h.append({"f": "txn-send", "type": "ok", "proc": "txn-producer-0", "value": values[i], "p": 0, "o": o,
+                  "t": 1.5})
+    for o, val in enumerate(values[:visible]):
+        h.append({"f": "txn-final", "type": "ok", "p": 0, "o": o, "value": val, "t": 32.0})
+    h.sort(key=lambda e: e["t"])
+    return h
+
+
+class TransactionRulesTest(unittest.TestCase):
+    def kinds(self, h):
+        return sorted({x.kind for x in checker.check(h)[0]})
+
+    def test_a_committed_transaction_visible_whole_is_fine(self):
+        self.assertEqual(self.kinds(transaction("commit", 2, acked_at=[0, 1])), [])
+
+    def test_a_committed_record_missing_is_lost(self):
+        self.assertEqual(self.kinds(transaction("commit", 1)), ["txn-lost"])
+
+    def test_a_committed_record_away_from_its_acknowledged_offset_is_lost(self):
+        self.assertEqual(self.kinds(transaction("commit", 2, acked_at=[0, 3])), ["txn-lost"])
+
+    def test_an_aborted_transaction_must_not_be_visible(self):
+        self.assertEqual(self.kinds(transaction("abort", 0)), [])
+        self.assertEqual(self.kinds(transaction("abort", 1)), ["txn-aborted-visible"])
+
+    def test_an_unknown_outcome_is_all_or_nothing(self):
+        self.assertEqual(self.kinds(transaction(None, 0)), [])
+        self.assertEqual(self.kinds(transaction(None, 2)), [])
+        self.assertEqual(self.kinds(transaction(None, 1)), ["txn-partial"])
+
+    def test_a_last_stable_offset_below_the_high_watermark_is_stuck(self):
+        self.assertEqual(self.kinds(transaction("commit", 2, lso=3)), ["lso-stuck"])
+
+    def test_a_read_committed_reader_seeing_what_the_final_read_does_not_hold(self):
+        h = transaction("abort", 0)
+        h.append({"f": "txn-read", "type": "ok", "proc": "txn-reader-0", "epoch": 1, "p": 0, "o": 0,
+                  "value": "txn-producer-0.1.0", "t": 1.8})
+        self.assertEqual(self.kinds(h), ["txn-read-vanished"])
+
+    def test_a_record_visible_twice_is_a_duplicate(self):
+        h = transaction("commit", 2)
+        h.append({"f": "txn-final", "type": "ok", "p": 0, "o": 2, "value": "txn-producer-0.1.1", "t": 32.0})
+        self.assertEqual(self.kinds(h), ["txn-duplicate"])
+
+
+def copy(copied, committed=3):
+    """A source partition 0 of four records (0/0..0/3) and the copier's read_committed
+    copy of `copied` (source offsets), with the group's committed offset."""
+    h = [{"f": "final", "type": "ok", "p": 0, "o": o, "value": "v%d" % o, "t": 30.0} for o in range(4)]
+    h.append({"f": "final-end", "p": 0, "end": 4, "t": 30.0})
+    for i, so in enumerate(copied):
+        h.append({"f": "copy-final", "type": "ok", "p": 1, "o": i, "value": "0/%d:v%d" % (so, so), "t": 31.0})
+    h.append({"f": "copy-final-end", "type": "ok", "p": 1, "hw": len(copied) + 1, "lso": len(copied) + 1,
+              "t": 31.0})
+    h.append({"f": "copy-committed", "type": "ok", "offsets": {"0": committed}, "t": 32.0})
+    return h
+
+
+class CopyRulesTest(unittest.TestCase):
+    def kinds(self, h):
+        return sorted({x.kind for x in checker.check(h)[0]})
+
+    def test_every_record_below_the_commit_once_is_fine(self):
+        self.assertEqual(self.kinds(copy([0, 1, 2])), [])
+
+    def test_a_record_below_the_commit_missing_is_lost(self):
+        self.assertEqual(self.kinds(copy([0, 2])), ["copy-lost"])
+
+    def test_a_record_copied_twice_is_a_duplicate(self):
+        self.assertEqual(self.kinds(copy([0, 1, 1, 2])), ["copy-duplicate"])
+
+    def test_a_copy_at_or_above_the_commit_broke_atomicity(self):
+        self.assertEqual(self.kinds(copy([0, 1, 2, 3])), ["copy-beyond-commit"])
+
+    def test_a_copy_with_another_value_is_inconsistent(self):
+        h = copy([0, 1, 2])
+        h[6]["value"] = "0/1:other"  # the copy of 0/1
+        self.assertEqual(self.kinds(h), ["copy-inconsistent"])
 
 
 if __name__ == "__main__":
