@@ -239,6 +239,10 @@ std::optional<std::vector<NodeId>> Partition::proposed_isr(int64_t now_ms, int64
   return leader_state_->proposed_isr(now_ms, lag_max_ms, high_watermark());
 }
 
+void Partition::restart_follower_lag_clocks(int64_t now_ms) {
+  if (leader_state_) leader_state_->restart_lag_clocks(now_ms);
+}
+
 bool Partition::leader_throttled() const {
   return log_->config().leader_throttled.covers(index_.value(), self_.value());
 }

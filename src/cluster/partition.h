@@ -111,6 +111,9 @@ class Partition final : public replication::FollowerReplica {
   // The ISR this leader should ask etcd for (members lagging more than
   // `lag_max_ms` out, caught-up replicas in), unless a change is in flight.
   std::optional<std::vector<NodeId>> proposed_isr(int64_t now_ms, int64_t lag_max_ms) const;
+  // The leader could not be fetched from until `now_ms` (it was fenced):
+  // its ISR members count as caught up then (LeaderState::restart_lag_clocks).
+  void restart_follower_lag_clocks(int64_t now_ms);
   const std::vector<NodeId>& isr() const;
   // Whether the broker's replication throttle (replication/replication_throttle.h)
   // applies to this replica: as leader, to what it sends followers out of

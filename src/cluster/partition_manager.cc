@@ -9,6 +9,7 @@
 #include <cstring>
 #include <exception>
 #include <future>
+#include <utility>
 
 #include "base/clock.h"
 #include "base/thread_name.h"
@@ -227,6 +228,7 @@ void PartitionManager::start_timers() {
     retention_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
     flush_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
     isr_timers_.push_back(std::make_unique<asio::steady_timer>(shards_.at(s).io()));
+    isr_check_fenced_.push_back(0);
     asio::post(shards_.at(s).executor(), [this, s] {
       run_retention(s);
       run_idle_flush(s);
@@ -444,8 +446,15 @@ void PartitionManager::unfollow(int shard_id, const std::string& topic, Partitio
 
 void PartitionManager::run_isr_check(int shard_id) {
   auto now = wall_clock_ms();
+  const bool fenced = hooks_.fenced && hooks_.fenced();
+  const bool was_fenced = std::exchange(isr_check_fenced_[shard_id], fenced ? 1 : 0);
   for (auto& [_, p] : partitions_[shard_id]) {
     if (!p->is_leader() || !hooks_.alter_isr) continue;
+    // A fenced leader answers no fetch, so its followers' lag says nothing
+    // (an etcd outage fences every broker at once: without this, each leader
+    // shrank its ISR to itself as soon as etcd was back).
+    if (fenced) continue;
+    if (was_fenced) p->restart_follower_lag_clocks(now);
     if (p->offline()) {
       // Its followers cannot read from it, so the ISR must not shrink to it:
       // it hands over instead, and tries again while nobody can take over.

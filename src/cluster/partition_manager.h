@@ -74,6 +74,11 @@ class PartitionManager {
     // (ControlPlane::resign_offline_leader), like alter_isr off the shards.
     std::function<asio::awaitable<ErrorCode>(const std::string& topic, PartitionId partition, LeaderEpoch leader_epoch)>
         resign_offline_leader;
+    // Whether this broker is fenced (ControlPlane::fenced: its registration
+    // lost, it serves no fetch as leader); any thread. While it is, no ISR
+    // change is proposed, and once it ends followers get a full
+    // replica.lag.time.max.ms again: they could not fetch from it meanwhile.
+    std::function<bool()> fenced;
     // A partition became leader here (true) or stopped being it (false), on
     // its shard (the broker loads or drops group coordinators).
     std::function<void(int shard_id, const std::string& topic, int32_t partition, bool leader)> on_leadership;
@@ -274,6 +279,8 @@ class PartitionManager {
   std::vector<std::unique_ptr<asio::steady_timer>> retention_timers_;
   std::vector<std::unique_ptr<asio::steady_timer>> flush_timers_;
   std::vector<std::unique_ptr<asio::steady_timer>> isr_timers_;
+  // Per shard (its own thread): the last ISR check found the broker fenced.
+  std::vector<char> isr_check_fenced_;
   ReplicationHooks hooks_;
   // Per shard: the fetcher for each leader broker this shard follows.
   // Per shard: (leader, fetcher id) -> fetcher.

@@ -119,6 +119,7 @@ void Broker::set_replication_hooks() {
     auto alter = [&]() { return control_plane_->alter_isr(topic, p, epoch, isr); };
     co_return co_await on_control_pool(alter);
   };
+  hooks.fenced = [this] { return fenced(); };
   hooks.resign_offline_leader = [this](const std::string& topic, PartitionId p,
                                        LeaderEpoch epoch) -> asio::awaitable<ErrorCode> {
     auto resign = [&]() { return control_plane_->resign_offline_leader(topic, p, epoch); };

@@ -35,6 +35,11 @@ void LeaderState::update(std::vector<NodeId> replicas, std::vector<NodeId> isr, 
   reset_followers(now_ms);
 }
 
+void LeaderState::restart_lag_clocks(int64_t now_ms) {
+  for (auto& f : followers_)
+    if (in_isr(f.node)) f.caught_up_ms = std::max(f.caught_up_ms, now_ms);
+}
+
 bool LeaderState::in_isr(NodeId node) const { return std::find(isr_.begin(), isr_.end(), node) != isr_.end(); }
 
 LeaderState::Follower* LeaderState::find(NodeId node) {

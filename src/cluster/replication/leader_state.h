@@ -49,6 +49,11 @@ class LeaderState {
   // durable offset reached `high_watermark` join. The leader is always in it.
   std::optional<std::vector<NodeId>> proposed_isr(int64_t now_ms, int64_t lag_max_ms, Offset high_watermark) const;
 
+  // Nobody could fetch from this leader until `now_ms` (its broker was
+  // fenced): ISR members count as caught up at `now_ms`, as for a new leader,
+  // and get replica.lag.time.max.ms from then. Others are unchanged.
+  void restart_lag_clocks(int64_t now_ms);
+
   const std::vector<NodeId>& replicas() const { return replicas_; }
   const std::vector<NodeId>& isr() const { return isr_; }
   bool in_isr(NodeId node) const;

@@ -527,6 +527,32 @@ class ClusterIsrMetricsTest(unittest.TestCase):
         prod.close()
         self.assertEqual(m.offset, 1)
 
+    def test_an_etcd_outage_shrinks_no_isr(self):
+        # With etcd gone for longer than the lease every broker fences itself and
+        # serves no fetch, so its followers cannot keep up; that must not count
+        # against them once etcd is back (each leader shrank its ISR to itself).
+        c = self.cluster
+        create_replicated(self, c, "etcd-outage", 6, 3)
+        prod = producer(c.bootstrap, acks="all")
+        for p in range(6):
+            prod.send("etcd-outage", value=b"before", partition=p).get(timeout=20)
+        prod.close()
+        c.etcd.stop()
+        time.sleep(5)  # past the lease (2 s) and replica.lag.time.max.ms (1.5 s)
+        c.etcd.start()
+        serving = lambda: all(len(states(c.view(n, ["etcd-outage"]), "etcd-outage")) == 6 and all(
+            leader > 0 for _, leader, _, _ in states(c.view(n, ["etcd-outage"]), "etcd-outage").values())
+            for n in c.brokers)
+        self.assertTrue(wait_for(serving, timeout=30))
+        time.sleep(3)  # two lag periods with the brokers serving again
+        self.assertEqual([self.metric(n, "runnel_isr_shrinks_total") for n in sorted(c.brokers)], [0, 0, 0],
+                         "\n".join(l for n in c.brokers for l in c.brokers[n].log().splitlines() if " ISR " in l))
+        view = states(c.view(1, ["etcd-outage"]), "etcd-outage")
+        self.assertEqual(sorted(len(isr) for _, _, _, isr in view.values()), [3] * 6, view)
+        prod = producer(c.bootstrap, acks="all")
+        self.assertEqual(prod.send("etcd-outage", value=b"after", partition=2).get(timeout=20).offset, 1)
+        prod.close()
+
     def test_shrinks_and_expands_are_counted(self):
         c = self.cluster
         a = admin(c.brokers[1].bootstrap)

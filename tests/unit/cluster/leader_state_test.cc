@@ -72,6 +72,21 @@ TEST(LeaderState, ALaggingMemberLeavesTheIsr) {
   EXPECT_EQ(*next, nodes({1, 2}));
 }
 
+TEST(LeaderState, AfterAFenceTheIsrMembersGetAFullLagAgain) {
+  // The leader's broker was fenced from 500 to 5000 (an etcd outage): nobody
+  // could fetch from it, so nobody lagged.
+  LeaderState s(N(1), nodes({1, 2, 3}), nodes({1, 2}), 0);
+  fetch(s, 2, 10, 10, 10, 500);
+  fetch(s, 3, 10, 10, 10, 500);  // caught up, but not in the ISR
+  s.restart_lag_clocks(5000);
+  EXPECT_FALSE(s.proposed_isr(5000 + kLag, kLag, O(10)));
+  EXPECT_EQ(s.follower(N(2))->caught_up_ms, 5000);
+  EXPECT_EQ(s.follower(N(3))->caught_up_ms, 500);        // not a member: unchanged
+  auto next = s.proposed_isr(5001 + kLag, kLag, O(10));  // still no fetch
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, nodes({1}));
+}
+
 TEST(LeaderState, CaughtUpToTheEndSeenAtTheLastFetchCounts) {
   LeaderState s(N(1), nodes({1, 2}), nodes({1, 2}), 0);
   fetch(s, 2, 5, 5, 10, 500);  // behind: the leader had 10
