@@ -304,6 +304,11 @@ bool ControlPlane::renew_lease() {
         "the lease of node {} in etcd was lost{}: serving nothing as leader, no longer controller, "
         "registering again",
         self_.node_id, lease_->expired() ? "" : " (no renewal for a whole TTL)");
+    // Unless etcd said it expired, etcd may still hold it: it keeps leases
+    // across its own restart. With every broker cut off from a restarting
+    // etcd, each would otherwise wait for its old registration to expire
+    // and the controller would then move every partition.
+    resumable_lease_ = lease_->expired() ? 0 : lease_->id();
     lease_->stop(/*revoke=*/false);
     lease_.reset();
   }
@@ -318,6 +323,23 @@ bool ControlPlane::renew_lease() {
         wake();
       },
       &lease_valid_until_ns_);
+  if (resumable_lease_ != 0) {
+    // Still held: nobody saw this broker leave, and its registration (and
+    // controller claim) are still there; it stays fenced until its view has
+    // caught up with etcd (unfence_when_caught_up), as after a new lease.
+    auto resumed = lease->resume(resumable_lease_);
+    if (resumed.code() == etcd::Status::Code::kUnavailable) {
+      if (lease_warnings_.allow()) spdlog::warn("cannot renew the lease in etcd: {}", resumed.to_string());
+      return false;
+    }
+    if (resumed.is_ok()) {
+      spdlog::info("etcd still holds lease {} of node {}: keeping it", resumable_lease_, self_.node_id);
+      resumable_lease_ = 0;
+      lease_ = std::move(lease);
+      return true;
+    }
+    resumable_lease_ = 0;  // gone (or refused): a new one
+  }
   if (auto status = lease->start(); !status.is_ok()) {
     if (lease_warnings_.allow()) spdlog::warn("cannot get a lease from etcd: {}", status.to_string());
     return false;
@@ -378,7 +400,9 @@ void ControlPlane::campaign() {
     }
     return;
   }
-  if (cache_->controller_id() >= 0) return;
+  // A claim of this node's may be held by a lease it took over (renew_lease):
+  // the transaction below finds it ours.
+  if (cache_->controller_id() >= 0 && cache_->controller_id() != self_.node_id) return;
   etcd::TxnResponse txn;
   auto status = client_.txn({etcd::Compare::create_revision(key, 0)},
                             {etcd::Op::put(key, metadata::encode_controller({self_.node_id}), lease_->id())},

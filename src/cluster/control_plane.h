@@ -366,6 +366,9 @@ class ControlPlane {
   // fenced() on any thread.
   std::atomic<int64_t> lease_valid_until_ns_{0};
   int64_t registered_revision_ = 0;  // etcd's revision of the registration
+  // A lease declared lost while etcd was unreachable, which etcd may still
+  // hold: renew_lease() takes it over if so (0: none). The supervisor's.
+  int64_t resumable_lease_ = 0;
   bool founded_ = false;
   Throttle lease_warnings_;     // the supervisor's
   Throttle register_warnings_;  // the supervisor's

@@ -37,8 +37,23 @@ Status LeaseKeeper::start() {
   auto sent = std::chrono::steady_clock::now();
   LeaseGrantResponse grant;
   if (Status s = client_.lease_grant(ttl_seconds_, grant); !s.is_ok()) return s;
-  id_ = grant.id;
+  keep(grant.id, sent);
+  return Status::ok();
+}
+
+Status LeaseKeeper::resume(int64_t id) {
+  auto sent = std::chrono::steady_clock::now();
+  LeaseKeepAliveResponse answer;
+  if (Status s = client_.lease_keepalive(id, answer); !s.is_ok()) return s;
+  if (answer.ttl <= 0) return Status::etcd_error(kGrpcNotFound, "lease " + std::to_string(id) + " has expired");
+  keep(id, sent);
+  return Status::ok();
+}
+
+void LeaseKeeper::keep(int64_t id, std::chrono::steady_clock::time_point sent) {
+  id_ = id;
   lost_ = false;
+  expired_ = false;
   renewed(sent);
   {
     std::lock_guard lock(mu_);
@@ -48,7 +63,6 @@ Status LeaseKeeper::start() {
     name_this_thread("etcd-lease");
     run(sent);
   });
-  return Status::ok();
 }
 
 void LeaseKeeper::stop(bool revoke) {

@@ -39,6 +39,13 @@ class LeaseKeeper {
 
   // Grants the lease and starts renewing it.
   Status start();
+  // Instead of start(): takes over lease `id`, which an earlier keeper
+  // declared lost because etcd could not be reached for a whole TTL, if etcd
+  // still holds it (a lease outlives etcd's own restart, which renews its
+  // TTL, and so do the keys attached to it), and starts renewing it. An
+  // etcd error with etcd_code() kGrpcNotFound when etcd no longer has it
+  // (then start() grants a new one); unavailable while etcd cannot be reached.
+  Status resume(int64_t id);
   // Stops renewing; with `revoke`, also revokes the lease so that its keys go
   // at once (a clean shutdown) instead of after the TTL.
   void stop(bool revoke);
@@ -55,6 +62,8 @@ class LeaseKeeper {
 
  private:
   void run(std::chrono::steady_clock::time_point granted);
+  // Holds lease `id`, renewed at `sent`, from now on.
+  void keep(int64_t id, std::chrono::steady_clock::time_point sent);
 
   Client client_;
   const int64_t ttl_seconds_;

@@ -121,6 +121,36 @@ TEST_F(EtcdTest, KeeperReportsLossWhenEtcdIsSilentForATtl) {
   keeper.stop(false);
 }
 
+TEST_F(EtcdTest, AKeeperTakesBackALeaseEtcdKeptAcrossItsRestart) {
+  std::atomic<bool> lost{false};
+  auto first = std::make_unique<LeaseKeeper>(server_.client_options(), 2, [&] { lost = true; });
+  ASSERT_TRUE(first->start().is_ok());
+  const int64_t id = first->id();
+  Client c(server_.client_options());
+  ASSERT_TRUE(c.put("/b/1", "x", id).is_ok());
+  server_.kill_hard();
+  ASSERT_TRUE(testing::eventually([&] { return lost.load(); }, 4000ms));
+  EXPECT_FALSE(first->expired());  // unreachable, not expired: etcd may still hold it
+  first->stop(false);
+  LeaseKeeper second(server_.client_options(), 2, nullptr);
+  EXPECT_EQ(second.resume(id).code(), Status::Code::kUnavailable);  // etcd still down
+  ASSERT_TRUE(server_.start());
+  ASSERT_TRUE(second.resume(id).is_ok());
+  EXPECT_EQ(second.id(), id);
+  std::this_thread::sleep_for(3500ms);  // past the TTL: only the renewals keep the key
+  RangeResponse r;
+  ASSERT_TRUE(c.range("/b/1", "", r).is_ok());
+  ASSERT_EQ(r.kvs.size(), 1u);
+  EXPECT_EQ(r.kvs[0].lease, id);
+  EXPECT_FALSE(second.lost());
+  second.stop(/*revoke=*/true);
+  // A lease etcd no longer has is not taken back: a new one is needed.
+  LeaseKeeper third(server_.client_options(), 2, nullptr);
+  auto gone = third.resume(id);
+  EXPECT_EQ(gone.code(), Status::Code::kEtcdError);
+  EXPECT_EQ(gone.etcd_code(), kGrpcNotFound);
+}
+
 // Collects what a watch delivers.
 struct Collected {
   std::mutex mu;
