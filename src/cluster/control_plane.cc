@@ -436,10 +436,17 @@ void ControlPlane::elect_leaders() {
   for (const auto& view : cache_->topics()) {
     for (int32_t p = 0; p < static_cast<int32_t>(view.partitions.size()); ++p) {
       const auto& current = view.partitions[p];
-      auto next = controller::elect_leader(current, view.record.replicas[p], live, stopping,
-                                           unclean_election_enabled(view.record));
+      // A leader that registered again since its epoch began leads on only in
+      // a new one (renew_leader_epoch); the rest of the rules apply after.
+      std::optional<metadata::PartitionState> next;
+      if (current.leader >= 0 && live.count(current.leader))
+        next = controller::renew_leader_epoch(current, broker_epoch(current.leader));
+      if (!next)
+        next = controller::elect_leader(current, view.record.replicas[p], live, stopping,
+                                        unclean_election_enabled(view.record));
       if (!next && prefer) next = controller::prefer_leader(current, view.record.replicas[p], eligible);
       if (!next) continue;
+      next = stamped(current, std::move(*next));
       const auto key = keys_.partition(view.name, p);
       etcd::TxnResponse txn;
       auto status = client_.txn({etcd::Compare::mod_revision(key, current.mod_revision),
@@ -450,6 +457,9 @@ void ControlPlane::elect_leaders() {
       if (next->leader != current.leader)
         spdlog::info("partition {}-{}: leader {} -> {} (leader epoch {}, ISR {})", view.name, p, current.leader,
                      next->leader, next->leader_epoch, fmt::join(next->isr, ","));
+      else if (next->leader_epoch != current.leader_epoch)
+        spdlog::info("partition {}-{}: leader {} registered again: leader epoch {} -> {}", view.name, p, next->leader,
+                     current.leader_epoch, next->leader_epoch);
     }
   }
   complete_reassignments(live, stopping);
@@ -510,8 +520,9 @@ ErrorCode ControlPlane::write_partition_state(const std::string& topic, int32_t 
   const auto key = keys_.partition(topic, partition);
   etcd::TxnResponse txn;
   // admin_client_: this runs on the broker's control thread, like topic admin.
-  auto status = admin_client_.txn({etcd::Compare::mod_revision(key, current.mod_revision)},
-                                  {etcd::Op::put(key, metadata::encode_partition_state(next))}, {}, txn);
+  auto status =
+      admin_client_.txn({etcd::Compare::mod_revision(key, current.mod_revision)},
+                        {etcd::Op::put(key, metadata::encode_partition_state(stamped(current, next)))}, {}, txn);
   if (!status.is_ok()) return ErrorCode::REQUEST_TIMED_OUT;
   if (!txn.succeeded) return ErrorCode::FENCED_LEADER_EPOCH;
   return ErrorCode::NONE;
@@ -621,6 +632,18 @@ bool ControlPlane::unclean_election_enabled(const metadata::TopicRecord& record)
   }
   return options_.unclean_leader_election_default ? options_.unclean_leader_election_default()
                                                   : options_.unclean_leader_election;
+}
+
+int64_t ControlPlane::broker_epoch(int32_t node) const {
+  auto b = node >= 0 ? cache_->broker(NodeId(node)) : std::nullopt;
+  return b ? b->epoch : 0;
+}
+
+metadata::PartitionState ControlPlane::stamped(const metadata::PartitionState& current,
+                                               metadata::PartitionState next) const {
+  if (next.leader != current.leader || next.leader_epoch != current.leader_epoch)
+    next.leader_broker_epoch = broker_epoch(next.leader);
+  return next;
 }
 
 std::set<int32_t> ControlPlane::live_brokers() const {

@@ -257,6 +257,20 @@ class ControlPlane {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() >= lease_valid_until_ns_.load();
   }
   bool is_controller() const { return is_controller_.load(); }
+  // etcd names this broker leader in `state`, but it may not act as such:
+  // it is fenced, or it has registered again since it got that leader epoch
+  // (PartitionState::leader_broker_epoch) and waits for the controller to
+  // give it a new one. Any thread.
+  bool named_leader_but_not_serving(const metadata::PartitionState& state) const {
+    return state.leader == options_.node_id && (fenced() || awaits_new_epoch(state));
+  }
+  // Only the second half of that: the role this replica takes (the fence is
+  // applied per request).
+  bool awaits_new_epoch(const metadata::PartitionState& state) const {
+    if (state.leader != options_.node_id) return false;
+    const int64_t mine = broker_epoch(options_.node_id);  // 0 until registered
+    return mine == 0 || state.leader_broker_epoch != mine;
+  }
   const std::string& cluster_id() const { return cluster_id_; }
 
  private:
@@ -322,6 +336,12 @@ class ControlPlane {
   // Brokers in controlled shutdown are live, are not among the slots (they
   // get no new replicas) and are also in stopping_brokers().
   std::set<int32_t> live_brokers() const;
+  // A live broker's epoch (its registration's create revision); 0 if not live.
+  int64_t broker_epoch(int32_t node) const;
+  // `next` as it is to be written over `current`: a leader that changed, or
+  // got a new epoch, is stamped with its broker epoch now
+  // (PartitionState::leader_broker_epoch).
+  metadata::PartitionState stamped(const metadata::PartitionState& current, metadata::PartitionState next) const;
   std::set<int32_t> stopping_brokers() const;
   std::vector<controller::BrokerSlot> live_slots() const;
   // controlled_shutdown(): marks the registration (the supervisor's, once

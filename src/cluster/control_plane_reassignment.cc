@@ -125,8 +125,9 @@ bool ControlPlane::try_alter_reassignments(const std::string& topic, const std::
   std::vector<etcd::Op> puts{etcd::Op::put(keys_.topic(topic), metadata::encode_topic(record))};
   for (const auto& [p, state] : states) {
     const auto key = keys_.partition(topic, p);
-    compares.push_back(etcd::Compare::mod_revision(key, view->partitions[static_cast<size_t>(p)].mod_revision));
-    puts.push_back(etcd::Op::put(key, metadata::encode_partition_state(state)));
+    const auto& current = view->partitions[static_cast<size_t>(p)];
+    compares.push_back(etcd::Compare::mod_revision(key, current.mod_revision));
+    puts.push_back(etcd::Op::put(key, metadata::encode_partition_state(stamped(current, state))));
   }
   etcd::TxnResponse txn;
   if (auto status = admin_client_.txn(compares, puts, {}, txn); !status.is_ok()) {
@@ -170,8 +171,9 @@ void ControlPlane::complete_reassignments(const std::set<int32_t>& live, const s
     std::vector<etcd::Op> puts{etcd::Op::put(keys_.topic(view.name), metadata::encode_topic(record))};
     for (const auto& [p, state] : states) {
       const auto key = keys_.partition(view.name, p);
-      compares.push_back(etcd::Compare::mod_revision(key, view.partitions[static_cast<size_t>(p)].mod_revision));
-      puts.push_back(etcd::Op::put(key, metadata::encode_partition_state(state)));
+      const auto& current = view.partitions[static_cast<size_t>(p)];
+      compares.push_back(etcd::Compare::mod_revision(key, current.mod_revision));
+      puts.push_back(etcd::Op::put(key, metadata::encode_partition_state(stamped(current, state))));
     }
     etcd::TxnResponse txn;
     if (!client_.txn(compares, puts, {}, txn).is_ok()) return;  // etcd unreachable: the next pass retries

@@ -384,8 +384,11 @@ asio::awaitable<void> Broker::reconcile_once() {
       const auto& replicas = view.record.replicas[p];
       if (std::find(replicas.begin(), replicas.end(), config_.node_id) == replicas.end()) continue;
       const auto& state = view.partitions[p];
+      // A leadership from before this broker's registration waits for its
+      // new epoch: meanwhile this replica leads nothing and follows nobody.
+      const int32_t leader = control_plane_->awaits_new_epoch(state) ? -1 : state.leader;
       // The etcd records keep plain integers.
-      roles.push_back({view.name, PartitionId(p), NodeId(state.leader), LeaderEpoch(state.leader_epoch),
+      roles.push_back({view.name, PartitionId(p), NodeId(leader), LeaderEpoch(state.leader_epoch),
                        to_node_ids(replicas), to_node_ids(state.isr)});
     }
   }
@@ -478,9 +481,10 @@ std::vector<Broker::Leadership> Broker::leadership(const cluster::TopicInfo& top
     Leadership l;
     if (view && p < static_cast<int32_t>(view->partitions.size())) {
       const auto& state = view->partitions[p];
-      // A fenced broker's cache may be stale: it does not name itself leader
-      // (clients then ask another broker), as it serves nothing meanwhile.
-      l.leader = state.leader == config_.node_id && control_plane_->fenced() ? -1 : state.leader;
+      // A fenced broker's cache may be stale, and a leadership from before
+      // its registration waits for a new epoch: it does not name itself
+      // leader then (clients ask another broker), as it serves nothing.
+      l.leader = control_plane_->named_leader_but_not_serving(state) ? -1 : state.leader;
       l.leader_epoch = state.leader_epoch;
       l.replicas = view->record.replicas[p];
       l.isr = state.isr;
@@ -526,7 +530,7 @@ int32_t Broker::coordinator_node(const std::string& group_id) const {
   auto state = control_plane_->cache().partition(group::kOffsetsTopic, p);
   if (!state) return -1;
   // Fenced: the group may have moved; its state here may be stale.
-  if (state->leader == config_.node_id && control_plane_->fenced()) return -1;
+  if (control_plane_->named_leader_but_not_serving(*state)) return -1;
   return state->leader;
 }
 

@@ -30,7 +30,7 @@ int32_t Broker::txn_coordinator_node(const std::string& transactional_id) const 
   auto p = txn::state_partition_for(transactional_id, txn_partitions_);
   auto state = control_plane_->cache().partition(txn::kTransactionStateTopic, p);
   if (!state) return -1;
-  if (state->leader == config_.node_id && control_plane_->fenced()) return -1;
+  if (control_plane_->named_leader_but_not_serving(*state)) return -1;
   return state->leader;
 }
 

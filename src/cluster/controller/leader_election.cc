@@ -67,6 +67,17 @@ std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionSt
   return elect_leader(current, replicas, live, unclean);
 }
 
+std::optional<metadata::PartitionState> renew_leader_epoch(const metadata::PartitionState& current,
+                                                           int64_t broker_epoch) {
+  if (current.leader < 0 || current.leader_broker_epoch == broker_epoch) return std::nullopt;
+  metadata::PartitionState next = current;
+  next.mod_revision = 0;
+  ++next.leader_epoch;
+  ++next.partition_epoch;
+  next.leader_broker_epoch = broker_epoch;
+  return next;
+}
+
 std::optional<metadata::PartitionState> prefer_leader(const metadata::PartitionState& current,
                                                       const std::vector<int32_t>& replicas,
                                                       const std::set<int32_t>& live) {

@@ -41,6 +41,17 @@ std::optional<metadata::PartitionState> elect_leader(const metadata::PartitionSt
                                                      const std::set<int32_t>& live, const std::set<int32_t>& stopping,
                                                      bool unclean);
 
+// A live leader whose broker registered again since it got its leader epoch
+// (`broker_epoch`, its registration's create revision now, is not the one
+// stamped in the state): the same leader in a new epoch, stamped with
+// `broker_epoch`. Its log may lack records it appended in the old epoch
+// before a restart (unsynced when the power went) that its followers kept;
+// leading on in that epoch, it would write other records at those offsets
+// and no follower would see the divergence. nullopt when the stamp is
+// current or the partition has no leader.
+std::optional<metadata::PartitionState> renew_leader_epoch(const metadata::PartitionState& current,
+                                                           int64_t broker_epoch);
+
 // Kafka's preferred leader election (auto.leader.rebalance.enable): the
 // first replica of the assignment leads again once it is live and in the
 // ISR, in a new leader epoch; nullopt when it already leads or cannot.

@@ -84,7 +84,7 @@ void MetadataCache::put_locked(const etcd::KeyValue& kv) {
       spdlog::warn("ignoring unreadable topic record {} = {}", kv.key, kv.value);
       return;
     }
-    topics_[*name] = TopicEntry{std::move(*topic), kv.mod_revision};
+    topics_[*name] = TopicEntry{std::move(*topic), kv.mod_revision, kv.create_revision};
   } else if (auto tp = partition_of(kv.key, keys_.partitions())) {
     auto state = decode_partition_state(kv.value);
     if (!state) {
@@ -169,11 +169,8 @@ std::optional<BrokerRecord> MetadataCache::broker(NodeId node_id) const {
 TopicView MetadataCache::view_locked(const std::string& name) const {
   const auto& entry = topics_.at(name);
   TopicView view{name, entry.record, entry.mod_revision, {}};
-  for (int32_t p = 0; p < static_cast<int32_t>(entry.record.replicas.size()); ++p) {
-    auto it = partition_states_.find({name, p});
-    view.partitions.push_back(it != partition_states_.end() ? it->second
-                                                            : PartitionState::initial(entry.record.replicas[p]));
-  }
+  for (int32_t p = 0; p < static_cast<int32_t>(entry.record.replicas.size()); ++p)
+    view.partitions.push_back(state_locked(name, entry, p));
   return view;
 }
 
@@ -194,8 +191,19 @@ std::optional<PartitionState> MetadataCache::partition(const std::string& topic,
   std::lock_guard lock(mu_);
   auto t = topics_.find(topic);
   if (t == topics_.end() || p < 0 || p >= static_cast<int32_t>(t->second.record.replicas.size())) return std::nullopt;
+  return state_locked(topic, t->second, p);
+}
+
+PartitionState MetadataCache::state_locked(const std::string& topic, const TopicEntry& entry, int32_t p) const {
   auto it = partition_states_.find({topic, p});
-  return it != partition_states_.end() ? it->second : PartitionState::initial(t->second.record.replicas[p]);
+  if (it != partition_states_.end()) return it->second;
+  // Never written: its first leader got epoch 0 when the topic was made,
+  // under the registration it had then, if it has not registered since.
+  auto state = PartitionState::initial(entry.record.replicas[p]);
+  auto leader = brokers_.find(state.leader);
+  if (leader != brokers_.end() && leader->second.epoch < entry.create_revision)
+    state.leader_broker_epoch = leader->second.epoch;
+  return state;
 }
 
 int32_t MetadataCache::controller_id() const {

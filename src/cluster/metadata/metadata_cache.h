@@ -106,7 +106,10 @@ class MetadataCache {
   struct TopicEntry {
     TopicRecord record;
     int64_t mod_revision = 0;
+    int64_t create_revision = 0;
   };
+  // A partition's state: its own key's, or the implicit initial one.
+  PartitionState state_locked(const std::string& topic, const TopicEntry& entry, int32_t p) const;
   std::map<int32_t, BrokerRecord> brokers_;
   std::map<std::string, TopicEntry> topics_;
   std::map<std::pair<std::string, int32_t>, PartitionState> partition_states_;

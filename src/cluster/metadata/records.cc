@@ -139,11 +139,12 @@ PartitionState PartitionState::initial(const std::vector<int32_t>& replicas) {
 }
 
 std::string encode_partition_state(const PartitionState& state) {
-  return json{{"leader", state.leader},
-              {"leader_epoch", state.leader_epoch},
-              {"isr", state.isr},
-              {"partition_epoch", state.partition_epoch}}
-      .dump();
+  json doc{{"leader", state.leader},
+           {"leader_epoch", state.leader_epoch},
+           {"isr", state.isr},
+           {"partition_epoch", state.partition_epoch}};
+  if (state.leader_broker_epoch != 0) doc["leader_broker_epoch"] = state.leader_broker_epoch;
+  return doc.dump();
 }
 
 std::optional<PartitionState> decode_partition_state(std::string_view text) {
@@ -154,7 +155,12 @@ std::optional<PartitionState> decode_partition_state(std::string_view text) {
   auto partition_epoch = integer(*doc, "partition_epoch", 0, INT32_MAX);
   auto isr = node_list(*doc, "isr");
   if (!leader || !epoch || !partition_epoch || !isr) return std::nullopt;
+  // Absent in states written before it existed: unknown (0).
+  std::optional<int64_t> broker_epoch = 0;
+  if (doc->contains("leader_broker_epoch")) broker_epoch = integer(*doc, "leader_broker_epoch", 0, INT64_MAX);
+  if (!broker_epoch) return std::nullopt;
   PartitionState s;
+  s.leader_broker_epoch = *broker_epoch;
   s.leader = static_cast<int32_t>(*leader);
   s.leader_epoch = static_cast<int32_t>(*epoch);
   s.partition_epoch = static_cast<int32_t>(*partition_epoch);

@@ -103,6 +103,13 @@ struct PartitionState {
   std::vector<int32_t> isr;
   int32_t partition_epoch = 0;  // bumped by every change, ISR changes included
   int64_t mod_revision = 0;     // the key's, not part of the value; 0 when implicit
+  // The leader's broker epoch (its registration's create revision) when it
+  // got `leader_epoch`; 0: unknown. A leader registered again since (a
+  // restart, or a lease that expired) may have lost what it appended in this
+  // epoch, unsynced before a power cut, while its followers kept it: it leads
+  // on only once the controller has given it a new epoch (Kafka's controller
+  // does the same for a broker that registers again).
+  int64_t leader_broker_epoch = 0;
 
   static PartitionState initial(const std::vector<int32_t>& replicas);
   bool operator==(const PartitionState&) const = default;

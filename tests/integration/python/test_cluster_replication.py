@@ -8,7 +8,9 @@ meanwhile, and when resumed follows the new leader, truncating what it took
 alone."""
 import glob
 import os
+import re
 import struct
+import subprocess
 import threading
 import time
 import unittest
@@ -47,6 +49,14 @@ def read_all(bootstrap, topic, partitions, expect, timeout=30):
     finally:
         cons.close()
     return got
+
+
+def epochs(bootstrap, topic):
+    """{partition: leader epoch} from `runnel cluster status`."""
+    out = subprocess.run([os.environ["RUNNEL_BIN"], "cluster", "status", "--bootstrap", bootstrap],
+                         capture_output=True, text=True, timeout=30).stdout
+    return {int(m.group(1)): int(m.group(2))
+            for m in re.finditer(r"^%s\s+(\d+)\s+\S+\s+(\d+)" % re.escape(topic), out, re.M)}
 
 
 def segment_bytes(data_dir, topic, partition):
@@ -99,6 +109,36 @@ class ClusterReplicationTest(unittest.TestCase):
                     return False
             return True
         self.assertTrue(wait_for(identical, timeout=15), "the replicas' logs differ")
+
+    def test_a_restarted_leader_leads_on_only_in_a_new_epoch(self):
+        # Every broker killed and started again at once: whoever comes back first
+        # is the controller and sees the others' leaderships as live again. A
+        # leader that restarted may lack what it wrote (unsynced, after a power
+        # cut) while its followers kept it; leading on in the same epoch it
+        # would write other records at those offsets, unseen by the followers.
+        # So each leadership gets a new epoch before its leader serves again.
+        c = self.cluster
+        self.create("restarted", 3, 3)
+        prod = producer(c.bootstrap, acks="all")
+        acked = [prod.send("restarted", value=b"before-%d" % i, partition=i % 3).get(timeout=20) for i in range(30)]
+        prod.close()
+        before = epochs(c.brokers[1].bootstrap, "restarted")
+        for b in c.brokers.values():
+            b.kill9()
+        for b in c.brokers.values():
+            b.restart()
+        led = lambda: all(s[1] > 0 for s in states(c.view(1, ["restarted"]), "restarted").values())
+        self.assertTrue(wait_for(led, timeout=30), states(c.view(1, ["restarted"]), "restarted"))
+        after = wait_for(lambda: (lambda e: len(e) == 3 and all(e[p] > before[p] for p in e) and e)(
+            epochs(c.brokers[1].bootstrap, "restarted")), timeout=30)
+        self.assertTrue(after, (before, epochs(c.brokers[1].bootstrap, "restarted")))
+        prod = producer(c.bootstrap, acks="all", retries=10, retry_backoff_ms=200)
+        acked += [prod.send("restarted", value=b"after-%d" % i, partition=i % 3).get(timeout=30) for i in range(30)]
+        prod.close()
+        got = read_all(c.bootstrap, "restarted", 3, len(acked))
+        self.assertEqual(sorted(got), sorted((m.partition, m.offset) for m in acked))
+        logs = lambda p: [segment_bytes(b.data_dir, "restarted", p) for b in c.brokers.values()]
+        self.assertTrue(wait_for(lambda: all(len(set(logs(p))) == 1 for p in range(3)), timeout=15))
 
     def test_acknowledged_records_survive_the_leaders_sigkill(self):
         c = self.cluster

@@ -46,6 +46,21 @@ TEST(LeaderElection, AnOfflinePartitionComesBackWithItsIsrMember) {
   EXPECT_EQ(*next, state(1, 5, {1}, 7));
 }
 
+TEST(LeaderElection, ALeaderRegisteredAgainLeadsOnOnlyInANewEpoch) {
+  auto current = state(1, 4, {1, 2}, 6);
+  current.leader_broker_epoch = 30;
+  EXPECT_FALSE(renew_leader_epoch(current, 30));  // the registration it was elected under
+  auto next = renew_leader_epoch(current, 57);    // a restart since
+  ASSERT_TRUE(next);
+  auto expected = state(1, 5, {1, 2}, 7);
+  expected.leader_broker_epoch = 57;
+  EXPECT_EQ(*next, expected);
+  // Unknown (a state from before the stamp existed): renewed too.
+  current.leader_broker_epoch = 0;
+  EXPECT_TRUE(renew_leader_epoch(current, 30));
+  EXPECT_FALSE(renew_leader_epoch(state(-1, 4, {1}, 6), 30));  // nobody leads
+}
+
 TEST(LeaderElection, SingleReplicaPartitionsGoOfflineAndReturn) {
   auto down = elect_leader(PartitionState::initial({2}), {2}, {1, 3}, false);
   ASSERT_TRUE(down);

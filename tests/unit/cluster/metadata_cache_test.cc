@@ -125,6 +125,16 @@ TEST(Records, TopicsAndPartitionStatesRoundTrip) {
   ASSERT_TRUE(state);
   EXPECT_EQ(*state, s);
   EXPECT_FALSE(decode_partition_state("{\"leader\":1}"));
+  // The leader's broker epoch: kept when known, absent (0) in older states.
+  s.leader_broker_epoch = 41;
+  state = decode_partition_state(encode_partition_state(s));
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->leader_broker_epoch, 41);
+  state = decode_partition_state("{\"leader\":2,\"leader_epoch\":5,\"isr\":[2],\"partition_epoch\":7}");
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->leader_broker_epoch, 0);
+  EXPECT_FALSE(decode_partition_state(
+      "{\"leader\":2,\"leader_epoch\":5,\"isr\":[2],\"partition_epoch\":7,\"leader_broker_epoch\":-1}"));
 }
 
 TEST(MetadataCache, TopicsCarryImplicitInitialPartitionStates) {
@@ -152,6 +162,25 @@ TEST(MetadataCache, TopicsCarryImplicitInitialPartitionStates) {
   gone[1].kv = kv("/r/c/partitions/orders/1", "", 0, 4);
   cache.apply(4, gone);
   EXPECT_TRUE(cache.topics().empty());
+}
+
+TEST(MetadataCache, AnImplicitStateCarriesItsLeadersRegistrationFromBeforeTheTopic) {
+  // Broker 1 registered (revision 2) before the topic was made (5); broker 2
+  // registered after it (6): it may have restarted since it got epoch 0.
+  MetadataCache cache(Keys{"/r/c/"});
+  BrokerRecord b1{1, "h", 9092, "", 0, {}, {}}, b2{2, "h", 9093, "", 0, {}, {}};
+  TopicRecord t;
+  t.replicas = {{1, 2}, {2, 1}};
+  etcd::RangeResponse listing;
+  listing.revision = 6;
+  listing.kvs = {kv("/r/c/brokers/1", encode_broker(b1), 2, 2), kv("/r/c/topics/orders", encode_topic(t), 5, 5),
+                 kv("/r/c/brokers/2", encode_broker(b2), 6, 6)};
+  cache.reset(listing);
+  auto view = cache.topic("orders");
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->partitions[0].leader_broker_epoch, 2);
+  EXPECT_EQ(view->partitions[1].leader_broker_epoch, 0);
+  EXPECT_EQ(cache.partition("orders", 0)->leader_broker_epoch, 2);
 }
 
 }  // namespace
