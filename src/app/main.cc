@@ -235,7 +235,8 @@ int serve(const ServeFlags& flags) {
         metrics->peers = [&broker] {
           std::vector<runnel::app::AdminPeer> out;
           for (const auto& b : broker.admin_endpoints()) {
-            runnel::app::AdminPeer peer{b.node_id};
+            runnel::app::AdminPeer peer;
+            peer.node_id = b.node_id;
             if (b.admin) peer = {b.node_id, b.admin->scheme, b.admin->host, b.admin->port};
             peer.in_controlled_shutdown = b.in_controlled_shutdown;
             out.push_back(peer);

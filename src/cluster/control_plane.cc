@@ -634,10 +634,7 @@ bool ControlPlane::unclean_election_enabled(const metadata::TopicRecord& record)
                                                   : options_.unclean_leader_election;
 }
 
-int64_t ControlPlane::broker_epoch(int32_t node) const {
-  auto b = node >= 0 ? cache_->broker(NodeId(node)) : std::nullopt;
-  return b ? b->epoch : 0;
-}
+int64_t ControlPlane::broker_epoch(int32_t node) const { return node >= 0 ? cache_->broker_epoch(NodeId(node)) : 0; }
 
 metadata::PartitionState ControlPlane::stamped(const metadata::PartitionState& current,
                                                metadata::PartitionState next) const {

@@ -166,6 +166,12 @@ std::optional<BrokerRecord> MetadataCache::broker(NodeId node_id) const {
   return it->second;
 }
 
+int64_t MetadataCache::broker_epoch(NodeId node_id) const {
+  std::lock_guard lock(mu_);
+  auto it = brokers_.find(node_id.value());
+  return it == brokers_.end() ? 0 : it->second.epoch;
+}
+
 TopicView MetadataCache::view_locked(const std::string& name) const {
   const auto& entry = topics_.at(name);
   TopicView view{name, entry.record, entry.mod_revision, {}};

@@ -66,6 +66,9 @@ class MetadataCache {
   // Live brokers, by node id.
   std::vector<BrokerRecord> brokers() const;
   std::optional<BrokerRecord> broker(NodeId node_id) const;
+  // A live broker's epoch (its registration's create revision), 0 if it is
+  // not live: broker() without copying the record (asked per partition).
+  int64_t broker_epoch(NodeId node_id) const;
   // The controller's node id and the create revision of its claim (the
   // controller epoch that fences its writes); -1 and 0 when there is none.
   int32_t controller_id() const;

@@ -255,7 +255,7 @@ asio::awaitable<protocol::FetchResponse> handle_fetch(RequestContext& ctx, proto
     size_t topic_index = 0;      // where its answer goes
     size_t partition_index = 0;
     size_t slot = 0;  // in ctx.fetch_partitions
-    PartitionRead result;
+    PartitionRead result{};
   };
   std::vector<Pick> picks;
   if (!session)

@@ -181,6 +181,8 @@ TEST(MetadataCache, AnImplicitStateCarriesItsLeadersRegistrationFromBeforeTheTop
   EXPECT_EQ(view->partitions[0].leader_broker_epoch, 2);
   EXPECT_EQ(view->partitions[1].leader_broker_epoch, 0);
   EXPECT_EQ(cache.partition("orders", 0)->leader_broker_epoch, 2);
+  EXPECT_EQ(cache.broker_epoch(NodeId(2)), 6);
+  EXPECT_EQ(cache.broker_epoch(NodeId(9)), 0);  // not live
 }
 
 }  // namespace
