@@ -96,6 +96,18 @@ class TransactionalWorker(Worker):
                     continue  # the same call again; it resumes what the last one began
                 return "unknown", err.name(), True
 
+    def ended(self, p, kind, txn, outcome, err, unusable):
+        """Records how transaction `txn` ended (f=kind: ok, or info when the outcome is
+        unknown) and returns the producer to go on with: `p`, or a new one (None once
+        the run is closing) when `p` is unusable."""
+        H.add(f=kind, type="info" if outcome == "unknown" else "ok", proc=self.proc, txn=txn,
+              outcome=outcome, err=err)
+        if not unusable:
+            return p
+        log("%s: transaction %s ended %s (%s): a new producer" % (self.proc, txn, outcome, err))
+        KEEP.append(p)
+        return self.new_producer(stopping=self.stop_flag.is_set())
+
 
 class TxnProducerWorker(TransactionalWorker):
     """Transactions of 1-6 keyed records each, most committed, some aborted on purpose.
@@ -144,12 +156,7 @@ class TxnProducerWorker(TransactionalWorker):
                 outcome, err, unusable = "unknown", failed.name(), True
             else:
                 outcome, err, unusable = self.end(p, commit and failed is None)
-            H.add(f="txn", type="info" if outcome == "unknown" else "ok", proc=self.proc, txn=txn,
-                  outcome=outcome, err=err)
-            if unusable:
-                log("%s: transaction %s ended %s (%s): a new producer" % (self.proc, txn, outcome, err))
-                KEEP.append(p)
-                p = self.new_producer(stopping=self.stop_flag.is_set())
+            p = self.ended(p, "txn", txn, outcome, err, unusable)
             time.sleep(self.rng.uniform(0.01, 0.05))
         if p is not None:
             KEEP.append(p)
@@ -224,12 +231,7 @@ class CopierWorker(TransactionalWorker):
             H.add(f="copy-txn", type="invoke", proc=self.proc, txn=txn,
                   records=["%d/%d" % (m.partition(), m.offset()) for m in msgs])
             outcome, err, unusable = self.copy(p, c, txn, msgs)
-            H.add(f="copy-txn", type="info" if outcome == "unknown" else "ok", proc=self.proc, txn=txn,
-                  outcome=outcome, err=err)
-            if unusable:
-                log("%s: transaction %s ended %s (%s): a new producer" % (self.proc, txn, outcome, err))
-                KEEP.append(p)
-                p = self.new_producer(stopping=self.stop_flag.is_set())
+            p = self.ended(p, "copy-txn", txn, outcome, err, unusable)
             if outcome != "commit":
                 # what was read is not copied: read it again from the committed offsets
                 c.close()

@@ -4,11 +4,22 @@ free loopback ports with its own data dir.
     with Cluster(3) as c:
         c.brokers[1].bootstrap, c.bootstrap (all three), c.metadata(node)
 """
+import os
+import re
+import subprocess
 import time
 
 import etcd
 import kproto
 from broker import Broker
+
+
+def epochs(bootstrap, topic):
+    """{partition: leader epoch} from `runnel cluster status`."""
+    out = subprocess.run([os.environ["RUNNEL_BIN"], "cluster", "status", "--bootstrap", bootstrap],
+                         capture_output=True, text=True, timeout=30).stdout
+    return {int(m.group(1)): int(m.group(2))
+            for m in re.finditer(r"^%s\s+(\d+)\s+\S+\s+(\d+)" % re.escape(topic), out, re.M)}
 
 
 def wait_for(cond, timeout=30.0, step=0.1):

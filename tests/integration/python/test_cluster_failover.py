@@ -4,16 +4,13 @@ broker's partitions offline once its lease expires (Metadata:
 LEADER_NOT_AVAILABLE, leader -1), leaves the others alone, and gives them
 back to it, in a new leader epoch, when it registers again, with every
 acknowledged record still there. The same when the controller itself dies."""
-import os
-import re
-import subprocess
 import unittest
 
 from kafka import TopicPartition
 from kafka.admin import NewTopic
 
 import etcd
-from cluster import Cluster, wait_for
+from cluster import Cluster, epochs, wait_for
 from helpers import admin, consumer, producer
 
 LEADER_NOT_AVAILABLE = 5
@@ -24,14 +21,6 @@ def partitions(view, topic):
     if not view or topic not in view[2]:
         return {}
     return {p: (v[0], v[1]) for p, v in view[2][topic][1].items()}
-
-
-def epochs(bootstrap, topic):
-    """{partition: leader epoch} from `runnel cluster status`."""
-    out = subprocess.run([os.environ["RUNNEL_BIN"], "cluster", "status", "--bootstrap", bootstrap],
-                         capture_output=True, text=True, timeout=30).stdout
-    return {int(m.group(1)): int(m.group(2))
-            for m in re.finditer(r"^%s\s+(\d+)\s+\S+\s+(\d+)" % re.escape(topic), out, re.M)}
 
 
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")

@@ -8,9 +8,7 @@ meanwhile, and when resumed follows the new leader, truncating what it took
 alone."""
 import glob
 import os
-import re
 import struct
-import subprocess
 import threading
 import time
 import unittest
@@ -21,7 +19,7 @@ from kafka.errors import KafkaError
 
 import etcd
 import kproto
-from cluster import Cluster, wait_for
+from cluster import Cluster, epochs, wait_for
 from broker import free_port, metric
 from helpers import admin, consumer, producer
 
@@ -49,14 +47,6 @@ def read_all(bootstrap, topic, partitions, expect, timeout=30):
     finally:
         cons.close()
     return got
-
-
-def epochs(bootstrap, topic):
-    """{partition: leader epoch} from `runnel cluster status`."""
-    out = subprocess.run([os.environ["RUNNEL_BIN"], "cluster", "status", "--bootstrap", bootstrap],
-                         capture_output=True, text=True, timeout=30).stdout
-    return {int(m.group(1)): int(m.group(2))
-            for m in re.finditer(r"^%s\s+(\d+)\s+\S+\s+(\d+)" % re.escape(topic), out, re.M)}
 
 
 def segment_bytes(data_dir, topic, partition):
