@@ -14,6 +14,7 @@
 #include "kafka/handler.h"
 #include "kafka/handlers/api_versions.h"
 #include "kafka/sasl_exchange.h"
+#include "protocol/messages.h"
 #include "security/tls_context.h"
 #include "server/memory_trimmer.h"
 #include "server/tls_socket.h"
@@ -21,6 +22,7 @@
 namespace runnel {
 namespace {
 constexpr int16_t kProduceKey = 0;
+constexpr int16_t kJoinGroupKey = 11;
 constexpr int16_t kApiVersionsKey = 18;
 constexpr int16_t kSaslHandshakeKey = 17;
 constexpr int16_t kSaslAuthenticateKey = 36;
@@ -41,6 +43,7 @@ struct Connection::InFlight {
   bool close_after = false;        // failed: close once earlier answers are out
   bool close_after_write = false;  // close once this answer is out (failed authentication)
   bool raw = false;                // a bare SASL token: answered with a size prefix only
+  bool logged_unanswered = false;  // log_unanswered() named it already
   HandlerResult response;
   // monotonic_ns() when the frame was read, the handler started and it finished.
   int64_t received_ns = 0, started_ns = 0, ordered_ns = 0, finished_ns = 0;
@@ -540,6 +543,19 @@ void Connection::recycle(Frame frame) {
     spare_frames_.push_back(std::move(frame));
   else
     MemoryTrimmer::note_request_bytes_freed(frame.capacity);  // freed as `frame` goes
+}
+
+void Connection::log_unanswered(int64_t now_ns, int64_t threshold_ns) {
+  for (const auto& request : in_flight_) {
+    if (request->done || request->logged_unanswered || now_ns - request->received_ns < threshold_ns) continue;
+    request->logged_unanswered = true;
+    const auto& ctx = request->ctx;
+    spdlog::log(ctx.api_key == kJoinGroupKey ? spdlog::level::info : spdlog::level::warn,
+                "{}: {} v{} (correlation id {}, client id {}) not answered after {} s{}", peer_,
+                protocol::api_name(ctx.api_key), ctx.api_version, ctx.correlation_id, ctx.client_id.value_or(""),
+                (now_ns - request->received_ns) / 1'000'000'000,
+                request->started_ns ? "" : ", behind an earlier request of its connection");
+  }
 }
 
 void Connection::close() {

@@ -100,6 +100,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return !in_process_ && in_flight_.empty() && now_ns - last_activity_ns_ > max_idle_ns;
   }
 
+  // Logs, once each, the requests read more than `threshold_ns` before
+  // `now_ns` and still not answered (the listener's sweep calls it): a
+  // request no handler finishes holds back every later one of its
+  // connection, and its client sees only timeouts. A JoinGroup may wait that
+  // long by design (the group's rebalance timeout): logged at info.
+  void log_unanswered(int64_t now_ns, int64_t threshold_ns);
+
   // When something was last read or written (monotonic ns), and whether the
   // connection comes from inside the process: the listener closes the least
   // recently used client connection when the broker is over max.connections.

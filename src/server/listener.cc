@@ -79,8 +79,10 @@ void Listener::sweep_idle(int s) {
   const int64_t max_idle_ns = broker_.config().connections_max_idle_ms * 1'000'000;
   const int64_t now = monotonic_ns();
   std::vector<std::shared_ptr<Connection>> idle;
-  for (const auto& connection : open_[s])
+  for (const auto& connection : open_[s]) {
     if (connection->idle_longer_than(now, max_idle_ns)) idle.push_back(connection);
+    connection->log_unanswered(now, kUnansweredLogNs);
+  }
   for (const auto& connection : idle) {
     // Kafka's Selector closes such a channel with a debug line too.
     spdlog::debug("listener {}: closing a connection idle for over {} ms (connections.max.idle.ms)", config_.name,

@@ -71,7 +71,10 @@ class Listener {
   static void close_later(Shard& shard, asio::ip::tcp::socket socket, int64_t delay_ms);
   // connections.max.idle.ms: on shard `s` (call there), closes the
   // connections idle for longer, then looks again after a tenth of it
-  // (between 100 ms and 10 s), until the listener stops.
+  // (between 100 ms and 10 s), until the listener stops. The same sweep logs
+  // requests unanswered for kUnansweredLogNs (Connection::log_unanswered):
+  // longer than any client waits for an answer but a JoinGroup's.
+  static constexpr int64_t kUnansweredLogNs = 60'000'000'000;
   void sweep_idle(int s);
   void schedule_idle_sweep(int s);
   // While the broker is over max.connections (ConnectionQuotas::

@@ -1,5 +1,6 @@
 #include "txn/coordinator.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -21,6 +22,8 @@ constexpr auto kTickInterval = std::chrono::milliseconds(200);
 // CONCURRENT_TRANSACTIONS (markers normally take a sync or two).
 constexpr int64_t kSettleWaitMs = 1000;
 constexpr int16_t kNoEpoch = -1;
+// How long a transaction's markers may keep failing before complete() warns (and between warnings).
+constexpr int64_t kMarkerWarnMs = 10000;
 
 // TransactionMetadata.isEpochExhausted: the epoch is about to overflow.
 bool epoch_exhausted(int16_t epoch) { return epoch >= INT16_MAX - 1; }
@@ -627,9 +630,26 @@ asio::awaitable<void> Coordinator::complete(std::string transactional_id, uint64
   // Every marker, retried until written; a partition that no longer exists
   // is skipped (Kafka: the topic was deleted).
   int64_t backoff_ms = 20;
+  // A transaction whose markers cannot be written stays in Prepare*: its
+  // producer gets CONCURRENT_TRANSACTIONS and the partitions' last stable
+  // offset stays put. Say so, once every kMarkerWarnMs, naming what fails.
+  const int64_t started_ms = wall_clock_ms();
+  int64_t next_warning_ms = started_ms + kMarkerWarnMs;
   while (!request.partitions.empty()) {
     auto errors = co_await hooks_.write_markers(request);
     if (!still_loaded(transactional_id, generation)) co_return;
+    if (const int64_t now = wall_clock_ms(); now >= next_warning_ms) {
+      next_warning_ms = now + kMarkerWarnMs;
+      std::string failing;
+      for (size_t i = 0; i < request.partitions.size() && i < errors.size(); ++i)
+        if (errors[i] != ErrorCode::NONE)
+          failing += fmt::format("{}{}-{}: {}", failing.empty() ? "" : ", ", request.partitions[i].topic,
+                                 request.partitions[i].partition, error_name(errors[i]));
+      if (!failing.empty())
+        spdlog::warn("{}: the {} markers of producer {} epoch {} are not all written after {} s ({})", transactional_id,
+                     request.commit ? "commit" : "abort", request.producer_id, request.producer_epoch,
+                     (now - started_ms) / 1000, failing);
+    }
     std::vector<TopicPartition> again;
     for (size_t i = 0; i < request.partitions.size(); ++i) {
       auto error = i < errors.size() ? errors[i] : ErrorCode::UNKNOWN_SERVER_ERROR;

@@ -1019,7 +1019,9 @@ def main():
         for w in workers:
             w.join(60)
             if w.is_alive():
-                anomaly("%s did not stop within 60 s" % w.proc)
+                frame = sys._current_frames().get(w.ident)
+                where = "".join(traceback.format_stack(frame)[-4:]) if frame else "(no stack)"
+                anomaly("%s did not stop within 60 s; it is in:\n%s" % (w.proc, where))
         cluster.check_crashes()
         if not cluster.wait_settled(120):
             anomaly("the cluster did not settle (leaders, full ISRs) within 120 s of healing: %r" % (

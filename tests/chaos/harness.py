@@ -108,7 +108,9 @@ class EpochBumpRecorder(logging.Handler):
             H.add(f="epoch-bump", proc=self.proc, pid=int(m.group(1)), epoch=int(m.group(2)))
 
 
-def kafka_conf(bootstrap, name=None, record_epoch_bumps=False, **kw):
+def kafka_conf(bootstrap, name=None, record_epoch_bumps=False, debug_contexts=(), **kw):
+    """A librdkafka configuration; with a name, the client logs into CLIENT_LOG_DIR, with
+    librdkafka's debug contexts `debug_contexts` (and CHAOS_CLIENT_DEBUG's) when given."""
     c = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "reconnect.backoff.ms": 50,
          "reconnect.backoff.max.ms": 1000, "log_level": 2, "error_cb": lambda err: None,
          "topic.metadata.refresh.interval.ms": 2000}
@@ -120,6 +122,9 @@ def kafka_conf(bootstrap, name=None, record_epoch_bumps=False, **kw):
             debug.update((os.environ["CHAOS_CLIENT_DEBUG"] if os.environ["CHAOS_CLIENT_DEBUG"] != "1" else
                           "fetch,topic,cgrp,metadata,broker,msg").split(","))
         c["client.id"] = name
+        if debug_contexts:
+            c["log_level"] = 7
+            debug.update(debug_contexts)
     if record_epoch_bumps:
         lg = client_logger(name)
         if not any(isinstance(h, EpochBumpRecorder) for h in lg.handlers):

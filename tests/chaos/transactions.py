@@ -40,7 +40,9 @@ TXN_TIMEOUT_MS = 15000  # transaction.timeout.ms: how long an abandoned transact
 
 
 def producer_conf(bootstrap, proc):
-    return kafka_conf(bootstrap, proc, **{
+    # librdkafka's eos debug lines (a few per transaction) say what a transaction that ends
+    # badly went through: which request, which answer, which retry.
+    return kafka_conf(bootstrap, proc, debug_contexts=("eos",), **{
         "transactional.id": proc, "acks": "all", "enable.idempotence": True, "linger.ms": 5,
         "transaction.timeout.ms": TXN_TIMEOUT_MS, "message.timeout.ms": TXN_TIMEOUT_MS,
         "request.timeout.ms": 5000, "retry.backoff.ms": 100, "max.in.flight.requests.per.connection": 5})
@@ -205,13 +207,19 @@ class CopierWorker(TransactionalWorker):
             for m in msgs:
                 nexts[m.partition()] = max(nexts.get(m.partition(), 0), m.offset() + 1)
             positions = [TopicPartition(self.source, sp, o) for sp, o in sorted(nexts.items())]
+            deadline = time.time() + 60
+            said = 0
             while True:
                 try:
                     p.send_offsets_to_transaction(positions, c.consumer_group_metadata(), 20)
                     break
                 except KafkaException as e:
-                    if not e.args[0].retriable() or e.args[0].txn_requires_abort() or e.args[0].fatal():
-                        raise
+                    err = e.args[0]
+                    if not err.retriable() or err.txn_requires_abort() or err.fatal() or time.time() >= deadline:
+                        raise  # the transaction is aborted (or, fatal, left to the coordinator)
+                    if time.time() >= said + 5:
+                        said = time.time()
+                        log("%s: %s: send_offsets_to_transaction: %s (%s); again" % (self.proc, txn, err.name(), err.str()))
         except KafkaException as e:
             if e.args[0].fatal():
                 return "unknown", e.args[0].name(), True
