@@ -524,14 +524,23 @@ ErrorCode Broker::missing_partition_error(const std::string& topic, int32_t part
   return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
 }
 
-int32_t Broker::coordinator_node(const std::string& group_id) const {
+int32_t Broker::coordinating_leader(const std::string& topic, int32_t partition, bool acting_only) const {
   if (!control_plane_) return config_.node_id;
-  auto p = group::offsets_partition_for(group_id, offsets_partitions_);
-  auto state = control_plane_->cache().partition(group::kOffsetsTopic, p);
+  auto state = control_plane_->cache().partition(topic, partition);
   if (!state) return -1;
-  // Fenced: the group may have moved; its state here may be stale.
-  if (control_plane_->named_leader_but_not_serving(*state)) return -1;
+  // Fenced: the coordinator may have moved; its state here may be stale.
+  if (acting_only && control_plane_->named_leader_but_not_serving(*state)) return -1;
   return state->leader;
+}
+
+int32_t Broker::coordinator_node(const std::string& group_id) const {
+  return coordinating_leader(group::kOffsetsTopic, group::offsets_partition_for(group_id, offsets_partitions_),
+                             /*acting_only=*/true);
+}
+
+int32_t Broker::named_coordinator_node(const std::string& group_id) const {
+  return coordinating_leader(group::kOffsetsTopic, group::offsets_partition_for(group_id, offsets_partitions_),
+                             /*acting_only=*/false);
 }
 
 ErrorCode Broker::coordinator_error(const std::string& group_id) const {

@@ -250,8 +250,16 @@ class Broker {
   // UNKNOWN_TOPIC_OR_PARTITION otherwise.
   ErrorCode missing_partition_error(const std::string& topic, int32_t partition) const;
   // The node that coordinates a group: the leader of its __consumer_offsets
-  // partition (-1 while there is none).
+  // partition (-1 while there is none, or while it is this broker and it may
+  // not act as leader: fenced, or waiting for a new leader epoch).
   int32_t coordinator_node(const std::string& group_id) const;
+  // The same as etcd names it, whether or not this broker may act on it now:
+  // what FindCoordinator answers, as Kafka answers from its metadata. (A
+  // fenced coordinator answering COORDINATOR_NOT_AVAILABLE instead made
+  // librdkafka's coordinator requests, send_offsets_to_transaction among
+  // them, wait forever: they give up on FindCoordinator after two retries and
+  // wait for a connection to change state, with no timeout of their own.)
+  int32_t named_coordinator_node(const std::string& group_id) const;
   // Whether this broker may answer for a group now: NONE, NOT_COORDINATOR
   // (another node, or none, coordinates it) or COORDINATOR_LOAD_IN_PROGRESS
   // (this node leads the partition in etcd's view but has not replayed it
@@ -281,8 +289,11 @@ class Broker {
   // txn_coordinator() is the calling shard's.
   Shard& txn_coordinator_shard(const std::string& transactional_id);
   txn::Coordinator& txn_coordinator();
-  // The leader of the id's __transaction_state partition (-1: none).
+  // The leader of the id's __transaction_state partition (-1: none, or not
+  // acting now, as coordinator_node); named_txn_coordinator_node: as etcd
+  // names it (FindCoordinator's answer, as named_coordinator_node).
   int32_t txn_coordinator_node(const std::string& transactional_id) const;
+  int32_t named_txn_coordinator_node(const std::string& transactional_id) const;
   // __transaction_state's partition count before the topic exists: the
   // configured one, else 50 in a cluster and one per shard on a single node.
   int32_t default_txn_state_partitions() const;
@@ -334,6 +345,10 @@ class Broker {
   asio::awaitable<std::optional<cluster::TopicInfo>> find_or_auto_create(const std::string& name, bool allow);
 
  private:
+  // The leader etcd names for an internal topic's partition (this node on a
+  // single node; -1: none); with `acting_only`, -1 too when that is this
+  // broker and it may not act as leader now.
+  int32_t coordinating_leader(const std::string& topic, int32_t partition, bool acting_only) const;
   // Reads the data dir's identity (meta.properties), agrees on the cluster id
   // with etcd in cluster mode, and refuses a data dir of another node or
   // cluster. Throws with the reason.

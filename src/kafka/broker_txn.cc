@@ -26,12 +26,13 @@ int32_t Broker::default_txn_state_partitions() const {
 txn::Coordinator& Broker::txn_coordinator() { return *txn_coordinators_[current_shard()->id()]; }
 
 int32_t Broker::txn_coordinator_node(const std::string& transactional_id) const {
-  if (!control_plane_) return config_.node_id;
-  auto p = txn::state_partition_for(transactional_id, txn_partitions_);
-  auto state = control_plane_->cache().partition(txn::kTransactionStateTopic, p);
-  if (!state) return -1;
-  if (control_plane_->named_leader_but_not_serving(*state)) return -1;
-  return state->leader;
+  return coordinating_leader(txn::kTransactionStateTopic, txn::state_partition_for(transactional_id, txn_partitions_),
+                             /*acting_only=*/true);
+}
+
+int32_t Broker::named_txn_coordinator_node(const std::string& transactional_id) const {
+  return coordinating_leader(txn::kTransactionStateTopic, txn::state_partition_for(transactional_id, txn_partitions_),
+                             /*acting_only=*/false);
 }
 
 asio::awaitable<std::vector<ErrorCode>> Broker::verify_txn_partitions(

@@ -20,7 +20,9 @@ asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(Reque
   if (key_type == 0) ready = co_await broker.ensure_offsets_topic();
   if (key_type == 1) ready = co_await broker.ensure_transaction_state_topic();
   // The coordinator of a group is the leader of its __consumer_offsets
-  // partition: this node on a single node, wherever etcd says in a cluster.
+  // partition: this node on a single node, wherever etcd says in a cluster
+  // (this broker included while it is fenced: the client's requests then get
+  // NOT_COORDINATOR until it serves again or etcd names another).
   std::optional<Broker::Endpoint> where;
   auto answer = [&](int8_t key_type, const std::string& key) -> std::pair<ErrorCode, std::string> {
     if (key_type != 0 && key_type != 1) return {ErrorCode::INVALID_REQUEST, "Unknown coordinator type."};
@@ -29,8 +31,8 @@ asio::awaitable<protocol::FindCoordinatorResponse> handle_find_coordinator(Reque
     if (key_type == 1 && !authorized_txn(ctx, security::AclOperation::Describe, key))
       return {ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "Transactional Id authorization failed."};
     if (!ready) return {ErrorCode::COORDINATOR_NOT_AVAILABLE, "The coordinator is not available."};
-    where =
-        broker.endpoint(key_type == 0 ? broker.coordinator_node(key) : broker.txn_coordinator_node(key), ctx.listener);
+    where = broker.endpoint(key_type == 0 ? broker.named_coordinator_node(key) : broker.named_txn_coordinator_node(key),
+                            ctx.listener);
     if (!where) return {ErrorCode::COORDINATOR_NOT_AVAILABLE, "The coordinator is not available."};
     return {ErrorCode::NONE, ""};
   };

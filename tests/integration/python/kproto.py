@@ -289,6 +289,22 @@ def offset_fetch_v1(correlation_id, group, topic, partition):
     return frame(body)
 
 
+def find_coordinator(port, key, key_type=0, timeout=5.0):
+    """One FindCoordinator v1 round trip (key_type 0: a group, 1: a transactional id):
+    (error_code, node_id)."""
+    c = Conn(port, timeout)
+    try:
+        c.send(frame(header_v1(10, 1, 1) + string(key) + i8(key_type)))
+        r = Reader(c.recv_frame())
+        r.i32()  # correlation id
+        r.i32()  # throttle_time_ms
+        error = r.i16()
+        r.string()  # error_message
+        return error, r.i32()
+    finally:
+        c.close()
+
+
 def parse_offset_fetch_v1(payload):
     """(committed offset, error code) of the one partition of an OffsetFetch v1 response frame."""
     r = one_partition(payload)

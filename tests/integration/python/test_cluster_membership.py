@@ -134,6 +134,34 @@ class ClusterMembershipTest(unittest.TestCase):
             self.assertIn("etcd still holds lease", log, n)
             self.assertNotIn("left the cluster", log, n)
 
+    def test_a_fenced_coordinator_is_still_named_by_find_coordinator(self):
+        # With etcd out of reach every broker is fenced: the coordinator of a group
+        # refuses to act as such (NOT_COORDINATOR), yet FindCoordinator, from any
+        # broker, names it as Kafka does from its metadata. Answering
+        # COORDINATOR_NOT_AVAILABLE made librdkafka's coordinator requests
+        # (send_offsets_to_transaction) give up looking and wait forever.
+        for n in (1, 2, 3):
+            self.start_broker(n)
+        self.assertTrue(wait_for(lambda: self.agree({1, 2, 3})))
+        group = "fenced-coordinator"
+        self.assertTrue(wait_for(lambda: kproto.find_coordinator(self.brokers[1].port, group)[0] == 0))
+        coordinator = kproto.find_coordinator(self.brokers[1].port, group)[1]
+        self.assertIn(coordinator, (1, 2, 3))
+        self.etcd.stop()
+        self.assertTrue(wait_for(lambda: "lease of node %d in etcd was lost" % coordinator in
+                                 self.brokers[coordinator].log()))
+        c = kproto.Conn(self.brokers[coordinator].port)
+        try:
+            c.send(kproto.offset_fetch_v1(1, group, "t", 0))
+            self.assertEqual(kproto.parse_offset_fetch_v1(c.recv_frame())[1], 16)  # NOT_COORDINATOR
+        finally:
+            c.close()
+        for n, b in self.brokers.items():
+            self.assertEqual(kproto.find_coordinator(b.port, group), (0, coordinator), n)
+        self.etcd.start()
+        self.assertTrue(wait_for(lambda: all("serving again" in b.log() for b in self.brokers.values())))
+        self.assertEqual(kproto.find_coordinator(self.brokers[coordinator].port, group), (0, coordinator))
+
     def test_data_dir_keeps_its_node_id_and_cluster(self):
         b = self.start_broker(1)
         self.assertTrue(wait_for(lambda: self.agree({1})))
