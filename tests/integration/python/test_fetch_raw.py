@@ -1,6 +1,7 @@
 """Fetch and Produce semantics checked at the wire level (raw sockets): long
 polling, whole batches from the middle, high watermark = last stable offset,
-error codes, and acks=0 producing no response."""
+error codes, acks=0 producing no response, Metadata v0, and a wildcard
+listener advertised as loopback."""
 import socket
 import struct
 import threading
@@ -8,6 +9,7 @@ import time
 import unittest
 
 import kproto
+from broker import Broker
 from helpers import BrokerTestCase, create_topic
 
 TOPIC = "rawfetch"
@@ -56,8 +58,36 @@ class RawFetchTest(BrokerTestCase):
         self.assertEqual((p["topic"], p["partition"], p["error"]), (TOPIC, 0, 0))
         self.assertEqual(p["hw"], 5)
         self.assertEqual(p["lso"], 5, "last stable offset must equal the high watermark without transactions")
-        self.assertLessEqual(p["aborted"], 0)
+        # read_committed (fetch_v4's default): with no transaction the list of
+        # aborted transactions is empty, not null.
+        self.assertEqual(p["aborted"], 0)
         self.assertEqual(kproto.batches(p["records"]), [(0, 4, 5)])
+
+    def test_read_uncommitted_has_no_aborted_transactions_list(self):
+        p = self.fetch(0, isolation_level=0)
+        self.assertEqual((p["error"], p["hw"], p["lso"], p["aborted"]), (0, 5, 5, -1))  # null, as Kafka
+        self.assertEqual(kproto.batches(p["records"]), [(0, 4, 5)])
+
+    def test_metadata_v0_with_no_topics_lists_every_topic(self):
+        # kafka-python probes with ApiVersions v0 then Metadata v0: in v0 an empty
+        # list means every topic (v1 made that null).
+        self.c.send(kproto.frame(kproto.header_v1(3, 0, 5) + kproto.i32(0)))
+        r = kproto.Reader(self.c.recv_frame())
+        self.assertEqual(r.i32(), 5)
+        for _ in range(r.i32()):  # brokers: node id, host, port (no rack in v0)
+            r.i32(), r.string(), r.i32()
+        topics = {}
+        for _ in range(r.i32()):
+            err, name = r.i16(), r.string()
+            partitions = r.i32()
+            for _ in range(partitions):
+                r.i16(), r.i32(), r.i32()  # error, index, leader
+                for _ in range(2):  # replicas, isr
+                    for _ in range(r.i32()):
+                        r.i32()
+            topics[name] = (err, partitions)
+        self.assertEqual(topics.get(TOPIC), (0, 3))
+        self.assertEqual(topics.get(FILL_TOPIC), (0, 6))
 
     def test_fetch_from_middle_of_batch_returns_whole_batch(self):
         p = self.fetch(3)
@@ -307,6 +337,21 @@ class RawFetchTest(BrokerTestCase):
                 break
             time.sleep(0.1)
         self.assertGreaterEqual(p["hw"], 1)
+
+
+class WildcardListenerTest(unittest.TestCase):
+    """A listener on 0.0.0.0 (as `--listen 0.0.0.0:9092`) is advertised as
+    127.0.0.1: clients must get an address they can connect to, not the wildcard."""
+
+    def test_wildcard_listener_advertises_loopback(self):
+        b = Broker(plaintext_listener=False)
+        b.sets["listeners"] = "PLAINTEXT://0.0.0.0:%d" % b.port
+        try:
+            b.start()
+            brokers, _, _ = kproto.metadata(b.port)
+            self.assertEqual(brokers, {0: ("127.0.0.1", b.port, None)})
+        finally:
+            b.cleanup()
 
 
 if __name__ == "__main__":

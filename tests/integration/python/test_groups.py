@@ -217,8 +217,8 @@ class GroupTests(MemberTestCase):
                 for tp, recs in c.poll(timeout_ms=200).items():
                     first.setdefault(tp.partition, recs[0].offset)
             self.assertEqual(first, offsets, "resumes exactly at the committed offsets")
-            for p, o in offsets.items():
-                self.assertEqual(c.committed(TopicPartition(topic, p)), o)
+            for p, o in offsets.items():  # the commit's metadata too (Kafka keeps it)
+                self.assertEqual(c.committed(TopicPartition(topic, p), metadata=True), OffsetAndMetadata(o, "m%d" % p))
         finally:
             c.close(autocommit=False)
 
