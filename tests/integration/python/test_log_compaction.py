@@ -12,6 +12,7 @@ import unittest
 
 from kafka import errors as Errors
 
+import kproto
 from broker import Broker
 from helpers import consumer, create_topic, producer
 
@@ -141,6 +142,52 @@ class LogCompactionTest(unittest.TestCase):
         self.broker.stop()
         self.broker.restart()
         check_latest(self, read_all(self.broker.bootstrap, topic), latest, compacted=True)
+
+    def test_consumers_read_past_a_batch_compaction_emptied(self):
+        # The last batch of a producer that may still write holds its sequence
+        # numbers: when compaction drops all of its records, Kafka keeps it empty
+        # (and so does runnel). Both client libraries must step over it.
+        from confluent_kafka import Consumer, Producer
+        topic = "compacted-empty-batch"
+        bootstrap = self.broker.bootstrap
+        create_topic(bootstrap, topic, 1, TOPIC_CONFIGS)
+        idempotent = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 0})
+        idempotent.produce(topic, key=b"x", value=b"first")
+        self.assertEqual(idempotent.flush(10), 0)
+        p = producer(bootstrap, acks=1, linger_ms=0, batch_size=400)
+        p.send(topic, key=b"x", value=b"second")
+        for i in range(12):  # closes the segments that hold both
+            p.send(topic, key=b"filler-%d" % i, value=b"f" * 100)
+        p.flush()
+        p.close(5)
+
+        def first_batch():
+            c = kproto.Conn(self.broker.port)
+            try:
+                c.send(kproto.fetch_v4(1, topic, 0, 0))
+                return kproto.batches(kproto.parse_fetch_v4(c.recv_frame())[1][0]["records"])[:1]
+            finally:
+                c.close()
+        deadline = time.time() + 60
+        while first_batch() != [(0, 0, 0)]:
+            self.assertLess(time.time(), deadline, "offset 0 not compacted into an empty batch: %r" % first_batch())
+            time.sleep(0.3)
+        records = read_all(bootstrap, topic)
+        self.assertEqual((records[0].offset, records[0].key, records[0].value), (1, b"x", b"second"))
+        self.assertEqual(records[-1].key, b"filler-11")
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": "empty-batch", "auto.offset.reset": "earliest",
+                      "enable.auto.commit": False})
+        try:
+            c.subscribe([topic])
+            got = []
+            deadline = time.time() + 30
+            while len(got) < len(records) and time.time() < deadline:
+                m = c.poll(0.5)
+                if m is not None and m.error() is None:
+                    got.append((m.offset(), m.key()))
+            self.assertEqual(got, [(r.offset, r.key) for r in records])
+        finally:
+            c.close()
 
     def test_records_without_key_are_refused(self):
         topic = "compacted-keys"

@@ -75,6 +75,25 @@ class NewestVersionsTest(BrokerTestCase):
                 25: (0, 3), 26: (0, 3), 28: (0, 3), 60: (0, 2), 75: (0, 0)}
         self.assertEqual({k: apis.get(k) for k in want}, want)
 
+    def test_api_versions_v3_answers_with_response_header_v0(self):
+        # ApiVersions is the one flexible API whose response header stays v0 (no
+        # tagged fields after the correlation id): a client reads it before it
+        # knows which versions the broker speaks.
+        for version in (3, 4):
+            with self.subTest(version=version):
+                body = kproto.cstring("runnel-it") + kproto.cstring("1.0") + kproto.NO_TAGS
+                r = kproto.Reader(round_trip(self.broker.port,
+                                             kproto.frame(kproto.header_v2(18, version, 41) + body)))
+                self.assertEqual(r.i32(), 41)
+                self.assertEqual(r.i16(), 0)  # error_code, right after the correlation id
+                apis = {}
+                for _ in range(r.carray_len()):
+                    key, low, high = r.i16(), r.i16(), r.i16()
+                    r.tags()
+                    apis[key] = (low, high)
+                self.assertEqual(apis.get(18), (0, 4))
+                self.assertEqual(apis.get(0), (0, 12))
+
     def test_metadata_v13_topic_id_and_error_code(self):
         md = kproto.parse_metadata_flexible(round_trip(self.broker.port, kproto.metadata_flexible(1, 13, [TOPIC])), 13)
         self.assertEqual(md["error"], 0)
