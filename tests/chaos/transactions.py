@@ -312,7 +312,8 @@ def final_read(bootstrap, topic, partitions, kind, timeout=90):
     got = collections.defaultdict(dict)
     committed.assign([TopicPartition(topic, p, 0) for p in readable])
     # read_committed hides aborted records and markers, so a partition's last offset read
-    # may stay below its LSO: read until nothing comes for a few seconds.
+    # may stay below its LSO; the consumer's position moves past them, though: read until
+    # every position reaches its LSO (or, failing that, nothing comes for a few seconds).
     idle_until = time.time() + 20  # the first records may take a metadata round or two
     stop_at = max(deadline, time.time() + 60)
     while time.time() < min(idle_until, stop_at):
@@ -322,6 +323,9 @@ def final_read(bootstrap, topic, partitions, kind, timeout=90):
                 got[m.partition()][m.offset()] = m.value().decode()
         if batch:
             idle_until = time.time() + 5
+        positions = committed.position([TopicPartition(topic, p) for p in readable])
+        if all(readable[tp.partition] == 0 or tp.offset >= readable[tp.partition] for tp in positions):
+            break
     for p in sorted(got):
         for o in sorted(got[p]):
             H.add(f=kind + "-final", type="ok", p=p, o=o, value=got[p][o])
