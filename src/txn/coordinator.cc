@@ -638,19 +638,8 @@ asio::awaitable<void> Coordinator::complete(std::string transactional_id, uint64
   while (!request.partitions.empty()) {
     auto errors = co_await hooks_.write_markers(request);
     if (!still_loaded(transactional_id, generation)) co_return;
-    if (const int64_t now = wall_clock_ms(); now >= next_warning_ms) {
-      next_warning_ms = now + kMarkerWarnMs;
-      std::string failing;
-      for (size_t i = 0; i < request.partitions.size() && i < errors.size(); ++i)
-        if (errors[i] != ErrorCode::NONE)
-          failing += fmt::format("{}{}-{}: {}", failing.empty() ? "" : ", ", request.partitions[i].topic,
-                                 request.partitions[i].partition, error_name(errors[i]));
-      if (!failing.empty())
-        spdlog::warn("{}: the {} markers of producer {} epoch {} are not all written after {} s ({})", transactional_id,
-                     request.commit ? "commit" : "abort", request.producer_id, request.producer_epoch,
-                     (now - started_ms) / 1000, failing);
-    }
     std::vector<TopicPartition> again;
+    std::string failing;  // what is retried, for the warning
     for (size_t i = 0; i < request.partitions.size(); ++i) {
       auto error = i < errors.size() ? errors[i] : ErrorCode::UNKNOWN_SERVER_ERROR;
       if (error == ErrorCode::NONE || error == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) continue;
@@ -665,9 +654,17 @@ asio::awaitable<void> Coordinator::complete(std::string transactional_id, uint64
         continue;
       }
       again.push_back(request.partitions[i]);
+      failing += fmt::format("{}{}-{}: {}", failing.empty() ? "" : ", ", request.partitions[i].topic,
+                             request.partitions[i].partition, error_name(error));
     }
     request.partitions = std::move(again);
     if (request.partitions.empty()) break;
+    if (const int64_t now = wall_clock_ms(); now >= next_warning_ms) {
+      next_warning_ms = now + kMarkerWarnMs;
+      spdlog::warn("{}: the {} markers of producer {} epoch {} are not all written after {} s ({})", transactional_id,
+                   request.commit ? "commit" : "abort", request.producer_id, request.producer_epoch,
+                   (now - started_ms) / 1000, failing);
+    }
     co_await sleep_ms(backoff_ms);
     backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
     if (!still_loaded(transactional_id, generation)) co_return;
