@@ -188,6 +188,23 @@ void FaultInjectionEnv::set_fail_syncs(bool fail) {
   fail_syncs_ = fail;
 }
 
+bool FaultInjectionEnv::pwrite(const FileHandle& file, uint64_t position, std::span<const uint8_t> data) {
+  std::shared_lock io(io_mu_);
+  {
+    std::lock_guard lock(mu_);
+    if (!failing_write_suffix_.empty() && path_of(file).ends_with(failing_write_suffix_)) {
+      errno = ENOSPC;
+      return false;
+    }
+  }
+  return base_->pwrite(file, position, data);
+}
+
+void FaultInjectionEnv::fail_writes_to_files_ending(const std::string& suffix) {
+  std::lock_guard lock(mu_);
+  failing_write_suffix_ = suffix;
+}
+
 int FaultInjectionEnv::sync_calls() const {
   std::lock_guard lock(mu_);
   return sync_calls_;

@@ -50,16 +50,17 @@ class FaultInjectionEnv final : public Env {
   // that went bad under one partition); other files are not affected.
   void fail_syncs_under(const std::filesystem::path& dir);
   int sync_calls() const;
+  // While not empty, every pwrite() to a file whose name ends with `suffix`
+  // fails with ENOSPC (a full disk that still has room in the blocks other
+  // files hold); "" turns it off.
+  void fail_writes_to_files_ending(const std::string& suffix);
 
   std::shared_ptr<FileHandle> open(const std::filesystem::path& path, bool create) override;
   std::shared_ptr<FileHandle> open_dir(const std::filesystem::path& dir) override { return base_->open_dir(dir); }
   bool pread(const FileHandle& file, uint64_t position, std::span<uint8_t> out) override {
     return base_->pread(file, position, out);
   }
-  bool pwrite(const FileHandle& file, uint64_t position, std::span<const uint8_t> data) override {
-    std::shared_lock io(io_mu_);
-    return base_->pwrite(file, position, data);
-  }
+  bool pwrite(const FileHandle& file, uint64_t position, std::span<const uint8_t> data) override;
   bool sync(const FileHandle& file) override;
   bool sync_dir(const std::filesystem::path& dir) override;
   // Marks every file (contents and directory entry) as synced.
@@ -96,6 +97,7 @@ class FaultInjectionEnv final : public Env {
   int sync_budget_ = -1;
   std::vector<std::string> failing_dirs_;  // absolute, each ending in '/'
   int sync_calls_ = 0;
+  std::string failing_write_suffix_;
 };
 
 }  // namespace runnel::storage

@@ -378,6 +378,8 @@ bool PartitionLog::truncate_fully_and_start_at(Offset offset) {
   m.segments.push_back(std::move(fresh));
   m.log_start = offset.value();
   for (auto& [_, name] : m.list_snapshots()) m.env->remove(m.dir / name);
+  m.unsynced_snapshots.clear();
+  m.durable_snapshot = -1;
   m.producers.clear();
   if (!m.env->sync_dir(m.dir)) return false;
   m.flushed = m.end();
@@ -485,6 +487,7 @@ PartitionLog::SyncRequest PartitionLog::sync_handles() {
     bool active = seg.get() == &m.active();
     if (!active && seg->base_offset() < m.sealed_below) continue;
     auto files = seg->sync_files(/*with_indexes=*/!active);
+    if (!active) m.add_txn_index_sync(seg->base_offset(), files);
     if (m.config.page_cache_tail_bytes > 0 && files.front()) {
       if (!active) {
         // Sealed since the last sync: all of it is synced now. (Up to a tail's
@@ -497,6 +500,14 @@ PartitionLog::SyncRequest PartitionLog::sync_handles() {
     }
     for (auto& h : files) request.files.push_back(std::move(h));
   }
+  // The snapshots the rolls wrote go with the sealed segments: the recovery
+  // point moves to one only once it is durable (maybe_write_recovery_point).
+  if (m.sealed_below < m.active().base_offset()) {
+    for (int64_t offset : m.unsynced_snapshots) {
+      // One trimmed since, or never renamed into place, is simply not synced.
+      if (auto file = m.env->open(m.snapshot_path(offset), /*create=*/false)) request.files.push_back(std::move(file));
+    }
+  }
   return request;
 }
 
@@ -504,6 +515,12 @@ void PartitionLog::mark_flushed(int64_t durable_offset, int64_t sealed_below) {
   Impl& m = *impl_;
   m.flushed = std::max(m.flushed, std::min(durable_offset, m.end()));
   m.sealed_below = std::max(m.sealed_below, sealed_below);
+  // The request carried every snapshot written at a roll up to its sealed_below.
+  std::erase_if(m.unsynced_snapshots, [&](int64_t offset) {
+    if (offset > sealed_below) return false;
+    m.durable_snapshot = std::max(m.durable_snapshot, offset);
+    return true;
+  });
   // A request made while a directory sync was owed carried the directory.
   if (m.dir_synced_through < sealed_below) m.dir_synced_through = sealed_below;
   m.release_pins();
@@ -533,8 +550,8 @@ void PartitionLog::close() {
   m.flushed = m.end();
   m.sealed_below = m.active().base_offset();
   m.dir_synced_through = m.active().base_offset();
-  write_checkpoint(*m.env, m.file(kRecoveryPointFile), m.end());
-  m.write_snapshot(/*durable=*/true);
+  // The snapshot before the recovery point that names it; no marker without both.
+  if (!m.write_snapshot(/*durable=*/true) || !write_checkpoint(*m.env, m.file(kRecoveryPointFile), m.end())) return;
   write_checkpoint(*m.env, m.file(kCleanShutdownFile), m.end());
 }
 
@@ -544,8 +561,9 @@ bool PartitionLog::prepare_shutdown() {
   m.closed = true;
   if (m.standing_marker) return false;
   m.active().seal();
-  // Made durable by the caller's syncfs, before any marker is written.
-  m.write_snapshot(/*durable=*/false);
+  // Made durable by the caller's syncfs, before any marker is written (a
+  // failed write only makes the next start replay from an older one).
+  (void)m.write_snapshot(/*durable=*/false);
   return true;
 }
 

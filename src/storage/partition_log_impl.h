@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -77,7 +78,26 @@ struct PartitionLog::Impl {
   int64_t sealed_below = 0;
   // The directory entries of every segment whose base is <= this are durable.
   int64_t dir_synced_through = std::numeric_limits<int64_t>::max();
+  // The recovery point is always the offset of a producer snapshot known
+  // durable (or the log end after a clean stop, recovery or truncation,
+  // where one was written durably), and every aborted-transaction entry of
+  // a marker below it is durable: an unclean start replays from the newest
+  // snapshot at or below it and trusts the .txnindex files below that
+  // snapshot (load_producers).
   int64_t recovery_point_written = -1;
+  // Snapshots written at rolls (their offsets) and not yet synced: the next
+  // sync of the sealed segments carries them (sync_handles).
+  std::vector<int64_t> unsynced_snapshots;
+  // The offset of the newest snapshot known durable; -1: none.
+  int64_t durable_snapshot = -1;
+  // Segments whose .txnindex on disk lacks entries memory has (a write
+  // failed): rewritten whole before the file is synced, and not appended to
+  // meanwhile (an entry after a missing one would be trusted as complete).
+  std::set<int64_t> stale_txn_indexes;
+  // While open() loads: the offset below which the snapshots and .txnindex
+  // files on disk are to be trusted (the recovery point after an unclean
+  // stop); afterwards memory holds the truth and nothing is limited.
+  int64_t trusted_below = std::numeric_limits<int64_t>::max();
   // How far the active segment's log (the one whose base offset is
   // cache_drop_base) has been offered to Env::drop_cache; sync_handles()
   // advances it when it asks for a drop (a failed sync only leaves pages
@@ -204,14 +224,13 @@ struct PartitionLog::Impl {
   bool roll(int* error = nullptr) {
     if (!touch()) return false;
     active().seal();
-    // Its aborted transactions are durable before the snapshot below names
-    // a replay start past them.
-    (void)sync_txn_index(active().base_offset());
     int ignored = 0;
     auto s = try_new_segment(end(), error ? error : &ignored);
     if (!s) return false;
     segments.push_back(std::move(s));
-    write_snapshot(/*durable=*/false);
+    // Synced with the sealed segment and its .txnindex (sync_handles): the
+    // recovery point moves here only once all three are durable.
+    if (write_snapshot(/*durable=*/false)) unsynced_snapshots.push_back(end());
     return true;
   }
 
@@ -241,6 +260,7 @@ struct PartitionLog::Impl {
     std::vector<std::filesystem::path> renamed;
     seg.rename_deleted(renamed);
     aborted.erase(seg.base_offset());
+    stale_txn_indexes.erase(seg.base_offset());
     auto txn = txn_index_path(seg.base_offset());
     auto txn_deleted = txn;
     txn_deleted += Segment::kDeletedSuffix;
@@ -285,12 +305,15 @@ struct PartitionLog::Impl {
   }
 
   // Written once the flushed offset enters the active segment: from then on
-  // recovery need only scan from the active segment.
+  // recovery need only scan from the active segment, and replays the
+  // producer state from the snapshot at its base, which must be durable,
+  // as must every sealed segment's .txnindex (synced with the segment).
   void maybe_write_recovery_point() {
     if (standing_marker) return;  // the marker, once touched, becomes the recovery point
-    if (flushed >= active().base_offset() && sealed_below >= active().base_offset() &&
-        dir_synced_through >= active().base_offset() && recovery_point_written < active().base_offset()) {
-      if (write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
+    const int64_t base = active().base_offset();
+    if (flushed >= base && sealed_below >= base && dir_synced_through >= base && durable_snapshot == base &&
+        recovery_point_written < base) {
+      if (write_checkpoint(*env, file(kRecoveryPointFile), base)) recovery_point_written = base;
     }
   }
 
@@ -380,39 +403,70 @@ struct PartitionLog::Impl {
   std::filesystem::path txn_index_path(int64_t base) const {
     return dir / (Segment::file_stem(base) + kTxnIndexSuffix);
   }
-  // Appended without a sync: a sealed segment's file is synced at roll and
-  // the active one's at close; after an unclean stop the entries of the
-  // replayed tail are rebuilt (load_producers).
+  // Appended without a sync: a sealed segment's file is synced with the
+  // segment (sync_handles) and the active one's at close; after an unclean
+  // stop the entries from the replay start on are rebuilt (load_producers).
+  // A failed write leaves the file stale, rewritten before its sync.
   void append_txn_index(int64_t base, const AbortedTxn& entry) {
+    if (stale_txn_indexes.contains(base)) return;
     auto file = env->open(txn_index_path(base), /*create=*/true);
-    if (!file) return;
-    int64_t size = env->size(*file);
-    if (size < 0) return;
+    int64_t size = file ? env->size(*file) : -1;
     // A torn entry at the end (a crash mid-append) is overwritten.
-    uint64_t position = static_cast<uint64_t>(size) / kAbortedTxnSize * kAbortedTxnSize;
-    (void)env->pwrite(*file, position, encode_aborted_txns(std::span(&entry, 1)));
+    if (size < 0 || !env->pwrite(*file, static_cast<uint64_t>(size) / kAbortedTxnSize * kAbortedTxnSize,
+                                 encode_aborted_txns(std::span(&entry, 1))))
+      stale_txn_indexes.insert(base);
   }
   // The file and its directory entry (it may be younger than the last
-  // directory sync of its segment).
+  // directory sync of its segment); a stale one is rewritten from memory.
   bool sync_txn_index(int64_t base) {
     if (!aborted.contains(base)) return true;
+    if (stale_txn_indexes.contains(base)) return rewrite_txn_index(base);
     auto file = env->open(txn_index_path(base), /*create=*/false);
     return file && env->sync(*file) && env->sync_dir(dir);
   }
-  // Rewrites (or removes, when empty) one segment's index from memory.
-  void rewrite_txn_index(int64_t base) {
+  // The files the flusher syncs for a sealed segment's index (none when it
+  // has no entries; a null handle, which fails the sync, when a stale file
+  // cannot be rewritten).
+  void add_txn_index_sync(int64_t base, std::vector<std::shared_ptr<const FileHandle>>& files) {
+    if (!aborted.contains(base)) return;
+    if (stale_txn_indexes.contains(base)) {
+      // Rare (a write failed): the rewrite syncs on this thread.
+      if (!rewrite_txn_index(base)) files.push_back(nullptr);
+      return;
+    }
+    files.push_back(env->open(txn_index_path(base), /*create=*/false));
+  }
+  // Every index of the segments from the one holding `offset` on, and the
+  // directory (an index emptied by a drop was removed).
+  bool sync_txn_indexes_from(int64_t offset) {
+    const int64_t first = segments[segment_for(offset)]->base_offset();
+    bool ok = true;
+    for (const auto& [base, _] : aborted)
+      if (base >= first) ok = sync_txn_index(base) && ok;
+    return env->sync_dir(dir) && ok;
+  }
+  // Rewrites (or removes, when empty) one segment's index from memory,
+  // durably: the entries it keeps are trusted after a crash.
+  bool rewrite_txn_index(int64_t base) {
     auto it = aborted.find(base);
     if (it == aborted.end() || it->second.empty()) {
       if (it != aborted.end()) aborted.erase(it);
+      stale_txn_indexes.erase(base);
       if (env->exists(txn_index_path(base))) env->remove(txn_index_path(base));
-      return;
+      return true;
     }
-    (void)env->write_file_atomic(txn_index_path(base), encode_aborted_txns(it->second), /*durable=*/false);
+    if (!env->write_file_atomic(txn_index_path(base), encode_aborted_txns(it->second), /*durable=*/true)) {
+      stale_txn_indexes.insert(base);
+      return false;
+    }
+    stale_txn_indexes.erase(base);
+    return true;
   }
   // A segment going away takes its aborted-transaction index with it.
   void remove_segment(Segment& seg) {
     seg.remove();
     aborted.erase(seg.base_offset());
+    stale_txn_indexes.erase(seg.base_offset());
     env->remove(txn_index_path(seg.base_offset()));
   }
   // Reads the index of every segment (open()); one without its segment is
@@ -434,7 +488,7 @@ struct PartitionLog::Impl {
       bool clean = true;
       auto entries = decode_aborted_txns(bytes, &clean);
       if (!entries.empty()) aborted[*base] = std::move(entries);
-      if (!clean) rewrite_txn_index(*base);
+      if (!clean) (void)rewrite_txn_index(*base);  // a failure leaves it stale
     }
   }
   // Forgets every transaction whose marker is at or past `offset` (the
@@ -449,7 +503,7 @@ struct PartitionLog::Impl {
       entries.erase(keep, entries.end());
       changed.push_back(base);
     }
-    for (int64_t base : changed) rewrite_txn_index(base);
+    for (int64_t base : changed) (void)rewrite_txn_index(base);  // a failure leaves it stale
   }
 
   // Every batch header from `from` to the log end into the table.
@@ -461,19 +515,27 @@ struct PartitionLog::Impl {
       for (; h; h = seg.read_header(h->position + h->size)) record_header(*h, seg);
     }
   }
-  // The table as of the log end: the newest snapshot not past the end (any
-  // past it are stale, left by a truncation) and the batches after it. With
-  // no usable snapshot the last two segments are replayed (Kafka does the
-  // same); a producer older than that is unknown, which KIP-360 allows.
-  void load_producers() {
+  // The table as of the log end, and the aborted-transaction entries from
+  // the replay start on: the newest snapshot not past the end (any past it
+  // are stale, left by a truncation) nor past trusted_below (after an
+  // unclean stop, entries above the recovery point may have been lost with
+  // the page cache) and the batches after it. With no usable snapshot the
+  // whole log is replayed, as Kafka does after a crash; only a clean start
+  // (`shortcut`) replays just the last two segments, as Kafka does for a log
+  // from before snapshots: a producer older than that is unknown, which
+  // KIP-360 allows. Returns the replay start.
+  int64_t load_producers(bool shortcut) {
     producers.clear();
     auto snaps = list_snapshots();
+    std::erase_if(unsynced_snapshots, [this](int64_t o) { return o > end(); });
+    if (durable_snapshot > end()) durable_snapshot = -1;
     std::optional<int64_t> from;
     for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
       if (it->first > end()) {
         env->remove(dir / it->second);
         continue;
       }
+      if (it->first > trusted_below) continue;
       std::vector<uint8_t> bytes;
       std::optional<ProducerStateTable> table;
       if (env->read_file(dir / it->second, bytes)) table = ProducerStateTable::decode(bytes);
@@ -486,31 +548,43 @@ struct PartitionLog::Impl {
       break;
     }
     bool found = from.has_value();
-    if (!from) from = segments[segments.size() >= 2 ? segments.size() - 2 : 0]->base_offset();
+    if (!from) {
+      from = shortcut ? segments[segments.size() >= 2 ? segments.size() - 2 : 0]->base_offset() : log_start;
+    }
+    const int64_t start = std::max(*from, log_start);
     // The aborted-transaction index of the replayed part is rebuilt by the replay.
-    drop_txns_from(std::max(*from, log_start));
-    replay_producers(std::max(*from, log_start));
+    drop_txns_from(start);
+    replay_producers(start);
     // A log from before snapshots existed, left unchanged, would otherwise
     // be scanned again at every start (its close writes nothing).
-    if (!found && end() > log_start) write_snapshot(/*durable=*/false);
+    if (!found && shortcut && end() > log_start) (void)write_snapshot(/*durable=*/false);
+    return start;
   }
-  // Written at the log end; `durable` false leaves the sync to a later
-  // syncfs (shutdown) or to nobody (a roll: a torn file fails its CRC and an
-  // older snapshot is used instead).
-  void write_snapshot(bool durable) {
-    (void)env->write_file_atomic(snapshot_path(end()), producers.encode(), durable);
+  // Written at the log end; `durable` false leaves the sync to the flusher
+  // (a roll's: sync_handles), to a later syncfs (shutdown) or to nobody (a
+  // torn file fails its CRC and an older snapshot is used instead).
+  [[nodiscard]] bool write_snapshot(bool durable) {
+    bool ok = env->write_file_atomic(snapshot_path(end()), producers.encode(), durable);
+    if (ok && durable) durable_snapshot = end();
     trim_snapshots();
+    return ok;
   }
-  // Keeps the newest snapshot, and up to kSnapshotsKept more at or above the
-  // first segment's base.
+  // Keeps the newest snapshot, the newest at or below the recovery point
+  // (where an unclean start replays from), and up to kSnapshotsKept more at
+  // or above the first segment's base.
   void trim_snapshots() {
     auto snaps = list_snapshots();
+    const int64_t recovery_point = standing_marker ? *standing_marker : recovery_point_written;
+    bool recovery_kept = false;
     size_t kept = 0;
     for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
+      const bool for_recovery = !recovery_kept && it->first <= recovery_point;
+      recovery_kept |= for_recovery;
       if (kept == 0 || (kept <= partition_log_detail::kSnapshotsKept && it->first >= segments.front()->base_offset())) {
         ++kept;
         continue;
       }
+      if (for_recovery) continue;
       env->remove(dir / it->second);
     }
   }

@@ -173,7 +173,9 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   if (recovered || dir_synced_through == std::numeric_limits<int64_t>::max())
     dir_synced_through = active().base_offset();
   recovery_point_written = recovery_checkpoint.value_or(-1);
-  if (recovered && write_checkpoint(*env, file(kRecoveryPointFile), flushed)) recovery_point_written = flushed;
+  // After an unclean stop only what lies below the recovery point is known
+  // durable: the producer state replays from a snapshot at or below it.
+  if (recovered) trusted_below = recovery_point;
   if (!active().empty()) active().first_append_ms = now_ms;
   active().roll_jitter_ms = partition_log_detail::random_segment_jitter(config);
   if (config.preallocate) active().set_preallocated();  // reserved blocks may be left from the last run
@@ -186,7 +188,11 @@ void PartitionLog::Impl::load(int64_t now_ms) {
     if (!truncate_to(std::max(*pending, log_start)))
       throw std::runtime_error("cannot finish the truncation of " + dir.string() + ": " + std::strerror(errno));
   }
-  load_producers();
+  // After an unclean stop the recovery point stays where it was: the next
+  // unclean start replays from the same snapshot again (the entries this
+  // replay rewrote need no sync), and it moves on at the next roll's sync.
+  (void)load_producers(/*shortcut=*/!recovered);
+  trusted_below = std::numeric_limits<int64_t>::max();
 }
 
 // Suffix truncation, crash-safe by an intent record (FORMAT.md):
@@ -197,8 +203,10 @@ void PartitionLog::Impl::load(int64_t now_ms) {
 //  2. Segments wholly at or past the target are removed, last first; the one
 //     holding the target is cut (file and both indexes) and becomes active.
 //  3. The epoch cache drops the epochs that started at or past the new end.
-//  4. The cut segment and the directory are synced; the recovery point moves
-//     to the new end (everything left is durable).
+//  4. The cut segment and the directory are synced; the producer state is
+//     reloaded as of the new end, the aborted-transaction indexes its
+//     replay rewrote and a snapshot at the end are made durable, and the
+//     recovery point moves to the new end (everything left is durable).
 //  5. `truncate-to` is removed and the directory synced: only now may a new
 //     append go past the target, since a surviving intent would cut it.
 bool PartitionLog::Impl::truncate_to(int64_t target) {
@@ -222,14 +230,21 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
   if (!epochs->truncate_from_end(Offset(end()))) return false;
   // A segment that ended at the target is unchanged but now active again:
   // appends continue in it (should_roll still applies segment.bytes).
+  // Segments rolled since the last sync are synced too: the recovery point
+  // below names the end, and recovery would trust them unread.
+  for (auto& seg : segments) {
+    if (seg.get() == &active() || seg->base_offset() < sealed_below) continue;
+    if (!seg->sync() || !sync_txn_index(seg->base_offset())) return false;
+  }
   if (!active().sync() || !env->sync_dir(dir)) return false;
   flushed = end();
-  sealed_below = std::min(sealed_below, active().base_offset());
+  sealed_below = active().base_offset();
   dir_synced_through = std::max(dir_synced_through, active().base_offset());
+  // Snapshots past the new end are stale; the table is rebuilt as of it.
+  const int64_t replayed_from = load_producers(/*shortcut=*/false);
+  if (!sync_txn_indexes_from(replayed_from) || !write_snapshot(/*durable=*/true)) return false;
   if (!write_checkpoint(*env, file(kRecoveryPointFile), end())) return false;
   recovery_point_written = end();
-  // Snapshots past the new end are stale; the table is rebuilt as of it.
-  load_producers();
   return env->remove(file(kTruncateToFile)) && env->sync_dir(dir);
 }
 

@@ -310,7 +310,8 @@ TEST(PartitionLog, DeletedSegmentFilesGoAfterTheDelay) {
 }
 
 // The active segment's indexes are not synced per acknowledgement; a rolled
-// segment's are, before the recovery point may move past it.
+// segment's are, with the snapshot its roll wrote, before the recovery point
+// may move past it (to that snapshot's offset, where recovery replays from).
 TEST(PartitionLog, SyncsRolledSegmentIndexesBeforeRecoveryPointPassesThem) {
   TempDir dir;
   LogConfig config;
@@ -328,11 +329,11 @@ TEST(PartitionLog, SyncsRolledSegmentIndexesBeforeRecoveryPointPassesThem) {
   auto recovery_point = [&] { return read_checkpoint(*Env::posix(), dir.path() / PartitionLog::kRecoveryPointFile); };
   EXPECT_LT(recovery_point().value_or(-1), second_base);
   auto after_roll = log->sync_handles();
-  EXPECT_EQ(after_roll.files.size(), 5u)
-      << "the rolled segment's three files, the active log and the directory (the new segment's name)";
+  EXPECT_EQ(after_roll.files.size(), 6u) << "the rolled segment's three files, the active log, the directory (the "
+                                            "new segment's name) and the producer snapshot the roll wrote";
   EXPECT_EQ(after_roll.sealed_below, second_base);
   log->mark_flushed(after_roll.durable_offset, after_roll.sealed_below);
-  EXPECT_GE(recovery_point().value_or(-1), second_base);
+  EXPECT_EQ(recovery_point().value_or(-1), second_base);
   EXPECT_EQ(log->sync_handles().files.size(), 1u) << "a sealed segment, or the directory, is not synced again";
 }
 

@@ -201,6 +201,41 @@ TEST(TxnState, PowerLossKeepsTheAbortedTransactionsOfTheSyncedLog) {
   EXPECT_EQ(log->last_stable_offset(log->log_end_offset()), log->log_end_offset() - 1);
 }
 
+// An index entry whose write failed (a full disk: the marker fitted in the
+// log's last block, the index needed a new one) is written from memory
+// before its segment is called durable, so a power cut after the recovery
+// point passed it does not lose it.
+TEST(TxnState, AnIndexEntryWhoseWriteFailedIsWrittenBeforeItsSegmentIsCalledDurable) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  LogConfig config;
+  config.segment_bytes = 300;
+  std::vector<AbortedTxn> before;
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0, &env);
+    auto flush = [&] {
+      auto request = log->sync_handles();
+      for (auto& f : request.files) ASSERT_TRUE(f && env.sync(*f));
+      log->mark_flushed(request.durable_offset, request.sealed_below);
+    };
+    env.fail_writes_to_files_ending(".txnindex");
+    ASSERT_EQ(produce(*log, 1, 0, 0, true).error, ErrorCode::NONE);
+    ASSERT_EQ(marker(*log, 1, 0, /*commit=*/false).error, ErrorCode::NONE);
+    env.fail_writes_to_files_ending("");
+    for (int32_t seq = 1; seq < 13; ++seq) {
+      ASSERT_EQ(produce(*log, 1, 0, seq, true).error, ErrorCode::NONE);
+      ASSERT_EQ(marker(*log, 1, 0, /*commit=*/true).error, ErrorCode::NONE);
+      flush();
+    }
+    ASSERT_GT(log->segment_count(), 3u);
+    before = log->aborted_transactions(0, INT64_MAX);
+    ASSERT_EQ(before.size(), 1u);
+  }
+  env.drop_unsynced_data();
+  auto log = PartitionLog::open(dir.path(), config, 0, &env);
+  EXPECT_EQ(ids(log->aborted_transactions(0, INT64_MAX)), ids(before));
+}
+
 // The oracle: each producer's epoch, coordinator epoch and open transaction,
 // and every aborted transaction in marker order.
 struct Oracle {
@@ -288,6 +323,129 @@ TEST(TxnState, RandomAgainstOracle) {
       for (const auto& a : oracle.aborted)
         if (a.last_offset >= from && a.first_offset < to) want.push_back(a);
       ASSERT_EQ(ids(log->aborted_transactions(from, to)), ids(want)) << "from " << from << " to " << to;
+    }
+  }
+}
+
+// The same oracle through power losses and truncations: every successful
+// append is remembered with its offset, and the state expected of a log
+// that ends at E is the fold of the appends below E. Each power loss drops
+// whatever was not synced (after the flusher's syncs, some of them syncfs
+// as a busy flusher does), so the log comes back at some end at or past its
+// durable offset; a truncation cuts it as a follower's would. After every
+// reopen the aborted transactions, the last stable offset and every open
+// transaction must be those of the fold.
+struct Appended {
+  int64_t offset = 0;
+  int64_t pid = 0;
+  bool is_marker = false;
+  bool txn = false;     // data: transactional
+  bool commit = false;  // marker
+  int records = 1;
+};
+
+Oracle fold(const std::vector<Appended>& history, int64_t end) {
+  Oracle o;
+  for (const auto& a : history) {
+    if (a.offset >= end) break;
+    auto& p = o.producers[a.pid];
+    if (a.is_marker) {
+      if (p.open >= 0 && !a.commit) o.aborted.push_back({a.pid, p.open, a.offset, 0});
+      p.open = -1;
+    } else {
+      p.next_seq += a.records;
+      if (a.txn && p.open < 0) p.open = a.offset;
+    }
+  }
+  return o;
+}
+
+TEST(TxnState, PowerLossAndTruncationAgainstOracle) {
+  for (uint32_t seed = 1; seed <= 25; ++seed) {
+    std::mt19937 rng(seed);
+    TempDir dir;
+    FaultInjectionEnv env;
+    LogConfig config;
+    config.segment_bytes = 300;
+    auto log = PartitionLog::open(dir.path(), config, 0, &env);
+    std::vector<Appended> history;
+    int64_t durable = 0;
+    for (int step = 0; step < 400; ++step) {
+      SCOPED_TRACE("seed " + std::to_string(seed) + " step " + std::to_string(step));
+      int op = static_cast<int>(rng() % 100);
+      bool reopened = false;
+      if (op < 2) {
+        log->close();
+        durable = log->log_end_offset();
+        log = PartitionLog::open(dir.path(), config, 0, &env);
+        reopened = true;
+      } else if (op < 6) {
+        log.reset();  // the process dies and the power with it
+        env.drop_unsynced_data();
+        log = PartitionLog::open(dir.path(), config, 0, &env);
+        reopened = true;
+      } else if (op < 9 && log->log_end_offset() > 0) {
+        const int64_t end = log->log_end_offset();
+        const int64_t target = static_cast<int64_t>(rng() % static_cast<uint64_t>(end));
+        ASSERT_TRUE(log->truncate_to(Offset(target)));
+        durable = log->log_end_offset();  // truncate_to syncs what it leaves
+        while (!history.empty() && history.back().offset >= durable) history.pop_back();
+      } else if (op < 25) {
+        // The flusher: its files synced one by one, or by a syncfs.
+        auto request = log->sync_handles();
+        bool ok = true;
+        if (rng() % 3 == 0) {
+          ok = env.sync_filesystem(*env.open_dir(dir.path()));
+        } else {
+          for (auto& f : request.files) ok = ok && f && env.sync(*f);
+        }
+        ASSERT_TRUE(ok);
+        log->mark_flushed(request.durable_offset, request.sealed_below);
+        durable = std::max(durable, request.durable_offset);
+      } else if (op < 75) {
+        int64_t pid = static_cast<int64_t>(rng() % 3);
+        Oracle now = fold(history, log->log_end_offset());
+        const auto& p = now.producers[pid];
+        bool txn = rng() % 5 != 0;
+        int records = 1 + static_cast<int>(rng() % 3);
+        int64_t offset = log->log_end_offset();
+        auto got = produce(*log, pid, 0, p.next_seq, txn, records);
+        if (!txn && p.open >= 0) {
+          ASSERT_EQ(got.error, ErrorCode::INVALID_TXN_STATE);
+        } else {
+          ASSERT_EQ(got.error, ErrorCode::NONE);
+          ASSERT_EQ(got.base_offset, offset);
+          history.push_back({offset, pid, false, txn, false, records});
+        }
+      } else {
+        int64_t pid = static_cast<int64_t>(rng() % 3);
+        bool commit = rng() % 3 == 0;  // mostly aborts: they are what the index keeps
+        int64_t offset = log->log_end_offset();
+        auto got = marker(*log, pid, 0, commit);
+        ASSERT_EQ(got.error, ErrorCode::NONE);
+        ASSERT_EQ(got.base_offset, offset);
+        history.push_back({offset, pid, true, false, commit, 1});
+      }
+      const int64_t end = log->log_end_offset();
+      if (reopened) {
+        ASSERT_GE(end, durable);
+        while (!history.empty() && history.back().offset >= end) history.pop_back();
+        durable = std::min(durable, end);
+        // Every offset the log claims is there to read.
+        int64_t next = log->log_start_offset();
+        for (const auto& b : testing::read_all(*log)) {
+          ASSERT_EQ(b.base_offset, next);
+          next = b.last_offset + 1;
+        }
+        ASSERT_EQ(next, end);
+      }
+      Oracle want = fold(history, end);
+      ASSERT_EQ(log->last_stable_offset(end), want.lso(end));
+      for (const auto& [pid, p] : want.producers) {
+        const ProducerEntry* e = log->producer_state().find(pid);
+        ASSERT_EQ(e ? e->current_txn_first_offset : -1, p.open) << "pid " << pid;
+      }
+      ASSERT_EQ(ids(log->aborted_transactions(0, INT64_MAX)), ids(want.aborted)) << "end " << end;
     }
   }
 }
