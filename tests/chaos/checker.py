@@ -252,6 +252,8 @@ def check_transactions(history):
         if visible and len(visible) == len(values) and outcome != "commit":
             stats["txn:%s-but-visible" % outcome] += 1
     known = {val for x in txns.values() for val in x["invoke"]["values"]}
+    aborted = {val: txn for txn, x in txns.items() if x["end"] is not None and x["end"]["outcome"] == "abort"
+               for val in x["invoke"]["values"]}
     for val, at in where.items():
         if len(at) > 1:
             v.append(Violation("txn-duplicate", "%r is visible to read_committed %d times: %s"
@@ -265,6 +267,10 @@ def check_transactions(history):
             continue
         stats["txn-read"] += 1
         p, o, val = e["p"], e["o"], e["value"]
+        if val in aborted:
+            # The final read may be from a broker that lost nothing: a live read is checked too.
+            v.append(Violation("txn-aborted-visible", "%s read %r of aborted transaction %s at %d/%d "
+                               "read_committed" % (e["proc"], val, aborted[val], p, o), e["t"], p, o, val))
         if final[p].get(o) != val:
             v.append(Violation("txn-read-vanished", "%s read %r at %d/%d read_committed; the final read holds %r "
                                "there" % (e["proc"], val, p, o, final[p].get(o)), e["t"], p, o, val))

@@ -5,7 +5,8 @@ check_transactions proves, on the history they record:
 
   txn-lost              every record of a committed transaction is visible to
                         read_committed, at the offset its delivery report gave
-  txn-aborted-visible   no record of an aborted transaction is visible to read_committed
+  txn-aborted-visible   no record of an aborted transaction is visible to read_committed,
+                        in the final read or in any read while the nemesis runs
   txn-partial           a transaction whose outcome the client could not learn is visible
                         whole or not at all
   txn-duplicate         no record is visible twice

@@ -118,10 +118,18 @@ class TransactionRulesTest(unittest.TestCase):
         self.assertEqual(self.kinds(transaction("commit", 2, lso=3)), ["lso-stuck"])
 
     def test_a_read_committed_reader_seeing_what_the_final_read_does_not_hold(self):
-        h = transaction("abort", 0)
+        h = transaction(None, 0)
         h.append({"f": "txn-read", "type": "ok", "proc": "txn-reader-0", "epoch": 1, "p": 0, "o": 0,
                   "value": "txn-producer-0.1.0", "t": 1.8})
         self.assertEqual(self.kinds(h), ["txn-read-vanished"])
+
+    def test_a_live_read_of_an_aborted_record_is_a_violation_too(self):
+        # As in chaos seed 2213618524: a broker that lost an index entry served the
+        # aborted records; the final read, from another broker, did not hold them.
+        h = transaction("abort", 0)
+        h.append({"f": "txn-read", "type": "ok", "proc": "txn-reader-0", "epoch": 1, "p": 0, "o": 0,
+                  "value": "txn-producer-0.1.0", "t": 2.5})
+        self.assertEqual(self.kinds(h), ["txn-aborted-visible", "txn-read-vanished"])
 
     def test_a_record_visible_twice_is_a_duplicate(self):
         h = transaction("commit", 2)
