@@ -58,14 +58,16 @@ Listener::~Listener() {
 
 void Listener::start() {
   asio::co_spawn(broker_.shards().at(0).executor(), accept_loop(), asio::detached);
-  if (broker_.config().connections_max_idle_ms >= 0)
-    for (int s = 0; s < broker_.shards().size(); ++s)
-      asio::post(broker_.shards().at(s).executor(), [this, s] { schedule_idle_sweep(s); });
+  // Scheduled with connections.max.idle.ms = -1 too: the sweep also logs
+  // requests left unanswered.
+  for (int s = 0; s < broker_.shards().size(); ++s)
+    asio::post(broker_.shards().at(s).executor(), [this, s] { schedule_idle_sweep(s); });
 }
 
 void Listener::schedule_idle_sweep(int s) {
   const int64_t max_idle_ms = broker_.config().connections_max_idle_ms;
-  const auto every = std::chrono::milliseconds(std::clamp<int64_t>(max_idle_ms / 10, 100, 10'000));
+  const auto every =
+      std::chrono::milliseconds(max_idle_ms < 0 ? 10'000 : std::clamp<int64_t>(max_idle_ms / 10, 100, 10'000));
   idle_timers_[s]->expires_after(every);
   idle_timers_[s]->async_wait([this, s, sweeping = sweeping_[s]](const std::error_code& ec) {
     // stop() cleared the flag on this shard: `this` may be gone by now.
@@ -80,7 +82,7 @@ void Listener::sweep_idle(int s) {
   const int64_t now = monotonic_ns();
   std::vector<std::shared_ptr<Connection>> idle;
   for (const auto& connection : open_[s]) {
-    if (connection->idle_longer_than(now, max_idle_ns)) idle.push_back(connection);
+    if (max_idle_ns >= 0 && connection->idle_longer_than(now, max_idle_ns)) idle.push_back(connection);
     connection->log_unanswered(now, kUnansweredLogNs);
   }
   for (const auto& connection : idle) {

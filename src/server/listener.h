@@ -71,7 +71,8 @@ class Listener {
   static void close_later(Shard& shard, asio::ip::tcp::socket socket, int64_t delay_ms);
   // connections.max.idle.ms: on shard `s` (call there), closes the
   // connections idle for longer, then looks again after a tenth of it
-  // (between 100 ms and 10 s), until the listener stops. The same sweep logs
+  // (between 100 ms and 10 s; every 10 s when it is -1, which closes
+  // nothing), until the listener stops. The same sweep logs
   // requests unanswered for kUnansweredLogNs (Connection::log_unanswered):
   // longer than any client waits for an answer but a JoinGroup's.
   static constexpr int64_t kUnansweredLogNs = 60'000'000'000;
