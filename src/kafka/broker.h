@@ -294,6 +294,12 @@ class Broker {
   // names it (FindCoordinator's answer, as named_coordinator_node).
   int32_t txn_coordinator_node(const std::string& transactional_id) const;
   int32_t named_txn_coordinator_node(const std::string& transactional_id) const;
+  // On the id's coordinator shard: NONE while this broker may answer for the
+  // id, else NOT_COORDINATOR (another node, or none, leads its partition; or
+  // this one is fenced or waits for a new epoch, and its state may be stale:
+  // a fenced coordinator once answered a new transaction's EndTxn as a retry
+  // of the previous, committed one, and the transaction was then aborted).
+  ErrorCode txn_coordinator_error(const std::string& transactional_id);
   // __transaction_state's partition count before the topic exists: the
   // configured one, else 50 in a cluster and one per shard on a single node.
   int32_t default_txn_state_partitions() const;

@@ -35,6 +35,11 @@ int32_t Broker::named_txn_coordinator_node(const std::string& transactional_id) 
                              /*acting_only=*/false);
 }
 
+ErrorCode Broker::txn_coordinator_error(const std::string& transactional_id) {
+  if (txn_coordinator_node(transactional_id) != config_.node_id) return ErrorCode::NOT_COORDINATOR;
+  return txn_coordinator().coordinator_error(transactional_id);
+}
+
 asio::awaitable<std::vector<ErrorCode>> Broker::verify_txn_partitions(
     const std::string& transactional_id, int64_t producer_id, int16_t producer_epoch,
     const std::vector<txn::TopicPartition>& partitions) {
@@ -44,6 +49,8 @@ asio::awaitable<std::vector<ErrorCode>> Broker::verify_txn_partitions(
     if (!topics_.find(txn::kTransactionStateTopic))
       co_return std::vector<ErrorCode>(partitions.size(), ErrorCode::NOT_COORDINATOR);
     auto verify = [this, &transactional_id, producer_id, producer_epoch, &partitions]() {
+      if (auto error = txn_coordinator_error(transactional_id); error != ErrorCode::NONE)
+        return std::vector<ErrorCode>(partitions.size(), error);
       return txn_coordinator().verify_partitions(transactional_id, producer_id, producer_epoch, partitions);
     };
     co_return co_await on_shard(txn_coordinator_shard(transactional_id), verify);

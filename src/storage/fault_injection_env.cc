@@ -190,7 +190,7 @@ void FaultInjectionEnv::set_fail_syncs(bool fail) {
 
 bool FaultInjectionEnv::pwrite(const FileHandle& file, uint64_t position, std::span<const uint8_t> data) {
   std::shared_lock io(io_mu_);
-  {
+  if (failing_writes_.load(std::memory_order_relaxed)) {
     std::lock_guard lock(mu_);
     if (!failing_write_suffix_.empty() && path_of(file).ends_with(failing_write_suffix_)) {
       errno = ENOSPC;
@@ -203,6 +203,7 @@ bool FaultInjectionEnv::pwrite(const FileHandle& file, uint64_t position, std::s
 void FaultInjectionEnv::fail_writes_to_files_ending(const std::string& suffix) {
   std::lock_guard lock(mu_);
   failing_write_suffix_ = suffix;
+  failing_writes_ = !suffix.empty();
 }
 
 int FaultInjectionEnv::sync_calls() const {

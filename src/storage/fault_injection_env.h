@@ -21,6 +21,7 @@
 // Thread-safety: all methods are safe to call concurrently (one mutex for the
 // bookkeeping; every call that changes a file holds `io_mu_` shared, so that
 // cut_power_and_exit(), holding it exclusively, sees no write half done).
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -98,6 +99,7 @@ class FaultInjectionEnv final : public Env {
   std::vector<std::string> failing_dirs_;  // absolute, each ending in '/'
   int sync_calls_ = 0;
   std::string failing_write_suffix_;
+  std::atomic<bool> failing_writes_{false};  // !failing_write_suffix_.empty(), read without mu_
 };
 
 }  // namespace runnel::storage

@@ -49,11 +49,14 @@ asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(Reques
       co_return response;
     }
     auto init = [&broker, &id, &request]() -> asio::awaitable<txn::InitProducerIdResult> {
-      auto& coordinator = broker.txn_coordinator();
-      if (auto error = coordinator.coordinator_error(id); error != ErrorCode::NONE)
+      // Before and after, as the other transaction APIs (handlers/transactions.cc).
+      if (auto error = broker.txn_coordinator_error(id); error != ErrorCode::NONE)
         co_return txn::InitProducerIdResult{error, -1, -1};
-      co_return co_await coordinator.init_producer_id(id, request.transaction_timeout_ms, request.producer_id,
-                                                      request.producer_epoch);
+      auto result = co_await broker.txn_coordinator().init_producer_id(id, request.transaction_timeout_ms,
+                                                                       request.producer_id, request.producer_epoch);
+      if (auto error = broker.txn_coordinator_error(id); error != ErrorCode::NONE)
+        co_return txn::InitProducerIdResult{error, -1, -1};
+      co_return result;
     };
     auto result = co_await on_shard(broker.txn_coordinator_shard(id), init);
     // PRODUCER_FENCED came with v4 (KIP-588); older clients know it as INVALID_PRODUCER_EPOCH.

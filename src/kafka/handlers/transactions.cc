@@ -33,15 +33,18 @@ ErrorCode for_version(ErrorCode error, int16_t version, int16_t fenced_from) {
 }
 
 // Runs op(coordinator) on the id's coordinator shard, or answers
-// NOT_COORDINATOR when this broker does not coordinate it.
+// NOT_COORDINATOR when this broker does not coordinate it, before or after
+// op: an answer from memory (a retried EndTxn's, an epoch check's) is only
+// the coordinator's while this broker may still act as it.
 template <class Op>
 asio::awaitable<ErrorCode> on_txn_coordinator(Broker& broker, const std::string& transactional_id, Op& op) {
   if (transactional_id.empty()) co_return ErrorCode::INVALID_REQUEST;
   if (!broker.topics().find(txn::kTransactionStateTopic)) co_return ErrorCode::NOT_COORDINATOR;
   auto run = [&broker, &transactional_id, &op]() -> asio::awaitable<ErrorCode> {
-    auto& coordinator = broker.txn_coordinator();
-    if (auto error = coordinator.coordinator_error(transactional_id); error != ErrorCode::NONE) co_return error;
-    co_return co_await op(coordinator);
+    if (auto error = broker.txn_coordinator_error(transactional_id); error != ErrorCode::NONE) co_return error;
+    auto error = co_await op(broker.txn_coordinator());
+    if (auto now = broker.txn_coordinator_error(transactional_id); now != ErrorCode::NONE) co_return now;
+    co_return error;
   };
   co_return co_await on_shard(broker.txn_coordinator_shard(transactional_id), run);
 }
@@ -78,6 +81,8 @@ asio::awaitable<protocol::AddPartitionsToTxnResponse::AddPartitionsToTxnResult> 
       std::fill(errors.begin(), errors.end(), ErrorCode::NOT_COORDINATOR);
     } else {
       auto verify = [&broker, &t, &partitions]() {
+        if (auto error = broker.txn_coordinator_error(t.transactional_id); error != ErrorCode::NONE)
+          return std::vector<ErrorCode>(partitions.size(), error);
         return broker.txn_coordinator().verify_partitions(t.transactional_id, t.producer_id, t.producer_epoch,
                                                           partitions);
       };

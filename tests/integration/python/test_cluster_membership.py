@@ -162,6 +162,37 @@ class ClusterMembershipTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: all("serving again" in b.log() for b in self.brokers.values())))
         self.assertEqual(kproto.find_coordinator(self.brokers[coordinator].port, group), (0, coordinator))
 
+    def test_a_fenced_transaction_coordinator_answers_nothing_from_memory(self):
+        # Chaos seed 85767352: a fenced coordinator (cut off from etcd and the other
+        # brokers) answered a new transaction's EndTxn(commit) from memory as a retry
+        # of the previous, committed transaction, while the new coordinator had its
+        # partitions and later aborted it: a commit acknowledged and lost. Fenced, it
+        # answers every transaction request NOT_COORDINATOR, as the group coordinator does.
+        from helpers import create_topic
+        from test_txn_verification import add_partitions, end_txn, find_coordinator, init_producer_id
+        for n in (1, 2, 3):
+            self.start_broker(n)
+        self.assertTrue(wait_for(lambda: self.agree({1, 2, 3})))
+        txn_id = "fenced-txn-coordinator"
+        create_topic(self.brokers[1].bootstrap, "fenced-txn", 1)
+        _, coordinator, _ = find_coordinator(self.brokers[1].port, txn_id)
+        port = self.brokers[coordinator].port
+        err, pid, epoch = init_producer_id(port, txn_id)
+        self.assertEqual(err, 0)
+        self.assertTrue(wait_for(lambda: add_partitions(port, txn_id, pid, epoch, "fenced-txn", [0]) == {0: 0}))
+        self.assertEqual(end_txn(port, txn_id, pid, epoch, True), 0)
+        # Once the commit is complete, a retried EndTxn(commit) is answered NONE from memory.
+        self.assertTrue(wait_for(lambda: end_txn(port, txn_id, pid, epoch, True) == 0))
+        self.etcd.stop()
+        self.assertTrue(wait_for(lambda: "lease of node %d in etcd was lost" % coordinator in
+                                 self.brokers[coordinator].log()))
+        self.assertEqual(end_txn(port, txn_id, pid, epoch, True), 16)  # NOT_COORDINATOR
+        self.assertEqual(add_partitions(port, txn_id, pid, epoch, "fenced-txn", [0]), {0: 16})
+        self.etcd.start()
+        self.assertTrue(wait_for(lambda: all("serving again" in b.log() for b in self.brokers.values())))
+        self.assertTrue(wait_for(lambda: end_txn(self.brokers[find_coordinator(self.brokers[1].port, txn_id)[1]].port,
+                                                 txn_id, pid, epoch, True) == 0))
+
     def test_data_dir_keeps_its_node_id_and_cluster(self):
         b = self.start_broker(1)
         self.assertTrue(wait_for(lambda: self.agree({1})))
