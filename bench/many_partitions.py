@@ -79,6 +79,7 @@ def report(what, value, unit=""):
     print("%-44s %10s %s" % (what, ("%.2f" % value) if isinstance(value, float) else value, unit), flush=True)
 
 
+completed = False
 try:
     p, t = start()
     report("start-up, empty data dir", t, "s")
@@ -132,6 +133,7 @@ try:
     report("shutdown after recovery", stop(p), "s")
     if n != len(tps) * ROUNDS:
         raise SystemExit("records missing: %d of %d" % (n, len(tps) * ROUNDS))
+    completed = True
 finally:
     try:
         if p.poll() is None:
@@ -139,7 +141,7 @@ finally:
             p.wait()
     except Exception:
         pass
-    if os.environ.get("KEEP"):
+    if os.environ.get("KEEP") or not completed:  # a failed run keeps its broker log and data
         print("kept", tmp)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
