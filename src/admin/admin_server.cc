@@ -175,15 +175,21 @@ bool AdminServer::start(const std::string& host, uint16_t port, std::shared_ptr<
     return false;
   }
   port_ = static_cast<uint16_t>(bound);
-  thread_ = std::thread([server = server_.get()] {
+  thread_ = std::thread([this, server = server_.get()] {
     name_this_thread("admin-http");  // its HTTP worker threads, made here, take the name too
     server->listen_after_bind();
+    listen_returned_ = true;
   });
   return true;
 }
 
 void AdminServer::stop() {
   if (!server_) return;
+  // cpp-httplib's stop() only stops a server already running: one made
+  // before listen_after_bind() has begun is lost, and the join below then
+  // waits forever (a SIGTERM a millisecond after start-up hung the broker's
+  // shutdown, bench/many_partitions.py). So wait for it to run first.
+  while (!server_->is_running() && !listen_returned_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   server_->stop();
   if (thread_.joinable()) thread_.join();
   server_.reset();

@@ -13,6 +13,7 @@
 // posted task each, and a slow HTTP client costs them nothing.
 //
 // Thread-safety: start() and stop() from the thread that runs the broker.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,6 +63,9 @@ class AdminServer {
   std::shared_ptr<security::TlsContextSource> tls_;  // kept while the server may call back
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  // Set by thread_ once listen_after_bind() has returned (stop() waits for
+  // the server to run, or for this).
+  std::atomic<bool> listen_returned_{false};
   uint16_t port_ = 0;
 };
 
