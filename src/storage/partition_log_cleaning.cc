@@ -119,10 +119,7 @@ LogCleaner::SwapOutcome PartitionLog::swap_cleaned(const CleanedGroup& group) {
   // The files are in place; now the segment list. Slices already handed out
   // keep the old files' descriptors (a renamed-over or removed file lives
   // on until its last descriptor closes).
-  for (size_t j = 0; j < count; ++j) {
-    m.aborted.erase(m.segments[first + j]->base_offset());
-    m.stale_txn_indexes.erase(m.segments[first + j]->base_offset());
-  }
+  for (size_t j = 0; j < count; ++j) m.forget_txn_index(m.segments[first + j]->base_offset());
   auto cleaned = Segment::open_sealed(m.files, m.dir, base, m.config.index_interval_bytes, end, group.size);
   m.segments.erase(m.segments.begin() + static_cast<std::ptrdiff_t>(first),
                    m.segments.begin() + static_cast<std::ptrdiff_t>(first + count));

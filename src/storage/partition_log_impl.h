@@ -79,8 +79,8 @@ struct PartitionLog::Impl {
   // The directory entries of every segment whose base is <= this are durable.
   int64_t dir_synced_through = std::numeric_limits<int64_t>::max();
   // The recovery point is always the offset of a producer snapshot known
-  // durable (or the log end after a clean stop, recovery or truncation,
-  // where one was written durably), and every aborted-transaction entry of
+  // durable (the log end after a clean stop or a truncation, where one was
+  // written durably), and every aborted-transaction entry of
   // a marker below it is durable: an unclean start replays from the newest
   // snapshot at or below it and trusts the .txnindex files below that
   // snapshot (load_producers).
@@ -259,8 +259,7 @@ struct PartitionLog::Impl {
     }
     std::vector<std::filesystem::path> renamed;
     seg.rename_deleted(renamed);
-    aborted.erase(seg.base_offset());
-    stale_txn_indexes.erase(seg.base_offset());
+    forget_txn_index(seg.base_offset());
     auto txn = txn_index_path(seg.base_offset());
     auto txn_deleted = txn;
     txn_deleted += Segment::kDeletedSuffix;
@@ -416,14 +415,17 @@ struct PartitionLog::Impl {
                                  encode_aborted_txns(std::span(&entry, 1))))
       stale_txn_indexes.insert(base);
   }
-  // The file and its directory entry (it may be younger than the last
-  // directory sync of its segment); a stale one is rewritten from memory.
-  bool sync_txn_index(int64_t base) {
+  // The file (a stale one rewritten from memory, durably); its directory
+  // entry is the caller's to sync.
+  bool sync_txn_index_file(int64_t base) {
     if (!aborted.contains(base)) return true;
     if (stale_txn_indexes.contains(base)) return rewrite_txn_index(base);
     auto file = env->open(txn_index_path(base), /*create=*/false);
-    return file && env->sync(*file) && env->sync_dir(dir);
+    return file && env->sync(*file);
   }
+  // The file and its directory entry (it may be younger than the last
+  // directory sync of its segment).
+  bool sync_txn_index(int64_t base) { return sync_txn_index_file(base) && env->sync_dir(dir); }
   // The files the flusher syncs for a sealed segment's index (none when it
   // has no entries; a null handle, which fails the sync, when a stale file
   // cannot be rewritten).
@@ -442,7 +444,7 @@ struct PartitionLog::Impl {
     const int64_t first = segments[segment_for(offset)]->base_offset();
     bool ok = true;
     for (const auto& [base, _] : aborted)
-      if (base >= first) ok = sync_txn_index(base) && ok;
+      if (base >= first) ok = sync_txn_index_file(base) && ok;
     return env->sync_dir(dir) && ok;
   }
   // Rewrites (or removes, when empty) one segment's index from memory,
@@ -462,11 +464,15 @@ struct PartitionLog::Impl {
     stale_txn_indexes.erase(base);
     return true;
   }
+  // Forgets a segment's aborted transactions (its index file is the caller's).
+  void forget_txn_index(int64_t base) {
+    aborted.erase(base);
+    stale_txn_indexes.erase(base);
+  }
   // A segment going away takes its aborted-transaction index with it.
   void remove_segment(Segment& seg) {
     seg.remove();
-    aborted.erase(seg.base_offset());
-    stale_txn_indexes.erase(seg.base_offset());
+    forget_txn_index(seg.base_offset());
     env->remove(txn_index_path(seg.base_offset()));
   }
   // Reads the index of every segment (open()); one without its segment is

@@ -231,10 +231,12 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
   // A segment that ended at the target is unchanged but now active again:
   // appends continue in it (should_roll still applies segment.bytes).
   // Segments rolled since the last sync are synced too: the recovery point
-  // below names the end, and recovery would trust them unread.
+  // below names the end, and recovery would trust them unread (their
+  // .txnindex files with the replay's below).
+  const int64_t unsynced_from = sealed_below;
   for (auto& seg : segments) {
-    if (seg.get() == &active() || seg->base_offset() < sealed_below) continue;
-    if (!seg->sync() || !sync_txn_index(seg->base_offset())) return false;
+    if (seg.get() == &active() || seg->base_offset() < unsynced_from) continue;
+    if (!seg->sync()) return false;
   }
   if (!active().sync() || !env->sync_dir(dir)) return false;
   flushed = end();
@@ -242,7 +244,7 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
   dir_synced_through = std::max(dir_synced_through, active().base_offset());
   // Snapshots past the new end are stale; the table is rebuilt as of it.
   const int64_t replayed_from = load_producers(/*shortcut=*/false);
-  if (!sync_txn_indexes_from(replayed_from) || !write_snapshot(/*durable=*/true)) return false;
+  if (!sync_txn_indexes_from(std::min(replayed_from, unsynced_from)) || !write_snapshot(/*durable=*/true)) return false;
   if (!write_checkpoint(*env, file(kRecoveryPointFile), end())) return false;
   recovery_point_written = end();
   return env->remove(file(kTruncateToFile)) && env->sync_dir(dir);

@@ -23,6 +23,7 @@ namespace runnel::storage {
 namespace {
 using testing::make_batch;
 using testing::read_all;
+using testing::sync_now;
 using testing::TempDir;
 
 std::filesystem::path last_log_file(const std::filesystem::path& dir) {
@@ -30,12 +31,6 @@ std::filesystem::path last_log_file(const std::filesystem::path& dir) {
   for (auto& e : std::filesystem::directory_iterator(dir))
     if (e.path().extension() == ".log" && e.path() > last) last = e.path();
   return last;
-}
-
-void sync_now(PartitionLog& log, Env& env) {
-  auto req = log.sync_handles();
-  for (auto& f : req.files) ASSERT_TRUE(env.sync(*f));
-  log.mark_flushed(req.durable_offset, req.sealed_below);
 }
 
 TEST(Recovery, TornTailTruncatesToLastGoodBatch) {

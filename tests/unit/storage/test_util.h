@@ -88,7 +88,10 @@ class TempDir {
 
 }  // namespace runnel::testing
 
+#include <gtest/gtest.h>
+
 #include "protocol/record_batch.h"
+#include "storage/env.h"
 #include "storage/partition_log.h"
 
 namespace runnel::testing {
@@ -117,6 +120,14 @@ inline std::vector<ReadBatch> read_batches(const storage::ReadResult& r) {
     }
   }
   return out;
+}
+
+// Syncs the files sync_handles() names and reports the request done, as the
+// flusher does for acks=all.
+inline void sync_now(storage::PartitionLog& log, storage::Env& env) {
+  auto request = log.sync_handles();
+  for (auto& f : request.files) ASSERT_TRUE(f && env.sync(*f));
+  log.mark_flushed(request.durable_offset, request.sealed_below);
 }
 
 // Reads the whole log from its start, batch by batch.

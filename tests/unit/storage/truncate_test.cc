@@ -39,9 +39,7 @@ std::vector<Written> fill(PartitionLog& log, std::mt19937& rng, int n) {
 
 // Makes everything appended so far durable, as the flusher would.
 void sync_everything(PartitionLog& log, FaultInjectionEnv& env, const std::filesystem::path& dir) {
-  auto req = log.sync_handles();
-  for (auto& f : req.files) ASSERT_TRUE(env.sync(*f));
-  log.mark_flushed(req.durable_offset, req.sealed_below);
+  testing::sync_now(log, env);
   ASSERT_TRUE(env.sync_dir(dir));
 }
 

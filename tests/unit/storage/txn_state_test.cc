@@ -20,6 +20,7 @@
 namespace runnel::storage {
 namespace {
 using testing::make_batch;
+using testing::sync_now;
 using testing::TempDir;
 
 constexpr int16_t kTransactional = 0x10;
@@ -167,9 +168,8 @@ TEST(TxnState, IndexFollowsSegmentsAndTruncation) {
 }
 
 // A power loss keeps every aborted transaction of the synced log: the
-// indexes of rolled segments were synced at their roll, and those of the
-// replayed tail are rebuilt (snapshots written without a sync do not
-// survive in this model, so the replay starts two segments back).
+// indexes of rolled segments were synced with them, and those from the
+// snapshot the recovery point names on are rebuilt by the replay.
 TEST(TxnState, PowerLossKeepsTheAbortedTransactionsOfTheSyncedLog) {
   TempDir dir;
   FaultInjectionEnv env;
@@ -182,15 +182,10 @@ TEST(TxnState, PowerLossKeepsTheAbortedTransactionsOfTheSyncedLog) {
     for (int i = 0; i < 12; ++i) {
       ASSERT_EQ(produce(*log, 1, 0, seq++, true).error, ErrorCode::NONE);
       ASSERT_EQ(marker(*log, 1, 0, i % 3 != 0).error, ErrorCode::NONE);
-      // What the flusher does for acks=all.
-      auto request = log->sync_handles();
-      for (auto& f : request.files) ASSERT_TRUE(f && env.sync(*f));
-      log->mark_flushed(request.durable_offset, request.sealed_below);
+      ASSERT_NO_FATAL_FAILURE(sync_now(*log, env));
     }
     ASSERT_EQ(produce(*log, 1, 0, seq++, true).error, ErrorCode::NONE);  // open, and synced below
-    auto request = log->sync_handles();
-    for (auto& f : request.files) ASSERT_TRUE(f && env.sync(*f));
-    log->mark_flushed(request.durable_offset, request.sealed_below);
+    ASSERT_NO_FATAL_FAILURE(sync_now(*log, env));
     ASSERT_GT(log->segment_count(), 3u);
     before = log->aborted_transactions(0, INT64_MAX);
     ASSERT_EQ(before.size(), 4u);
@@ -213,11 +208,6 @@ TEST(TxnState, AnIndexEntryWhoseWriteFailedIsWrittenBeforeItsSegmentIsCalledDura
   std::vector<AbortedTxn> before;
   {
     auto log = PartitionLog::open(dir.path(), config, 0, &env);
-    auto flush = [&] {
-      auto request = log->sync_handles();
-      for (auto& f : request.files) ASSERT_TRUE(f && env.sync(*f));
-      log->mark_flushed(request.durable_offset, request.sealed_below);
-    };
     env.fail_writes_to_files_ending(".txnindex");
     ASSERT_EQ(produce(*log, 1, 0, 0, true).error, ErrorCode::NONE);
     ASSERT_EQ(marker(*log, 1, 0, /*commit=*/false).error, ErrorCode::NONE);
@@ -225,7 +215,7 @@ TEST(TxnState, AnIndexEntryWhoseWriteFailedIsWrittenBeforeItsSegmentIsCalledDura
     for (int32_t seq = 1; seq < 13; ++seq) {
       ASSERT_EQ(produce(*log, 1, 0, seq, true).error, ErrorCode::NONE);
       ASSERT_EQ(marker(*log, 1, 0, /*commit=*/true).error, ErrorCode::NONE);
-      flush();
+      ASSERT_NO_FATAL_FAILURE(sync_now(*log, env));
     }
     ASSERT_GT(log->segment_count(), 3u);
     before = log->aborted_transactions(0, INT64_MAX);
