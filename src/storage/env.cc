@@ -121,10 +121,30 @@ bool Env::write_file_atomic(const std::filesystem::path& path, std::span<const u
   auto tmp = path;
   tmp += ".tmp";
   {
+    // A leftover is removed rather than truncated: ext4 (auto_da_alloc)
+    // starts writeback on the close of a file truncated to 0, one device
+    // request per file, which made a shutdown writing 10,000 snapshots and
+    // markers (then covered by one syncfs) 15% slower.
+    (void)remove(tmp);
     auto file = open(tmp, true);
-    if (!file || !truncate(*file, 0) || !pwrite(*file, 0, data) || (durable && !sync(*file))) return false;
+    if (!file || !pwrite(*file, 0, data) || (durable && !sync(*file))) return false;
   }
   return rename(tmp, path) && (!durable || sync_dir(path.parent_path()));
+}
+
+bool Env::write_file_in_place(const std::filesystem::path& path, std::span<const uint8_t> data, bool durable) {
+  bool created = false;
+  auto file = open(path, false);
+  if (!file) {
+    if (errno != ENOENT) return false;
+    file = open(path, true);
+    if (!file) return false;
+    created = true;
+  }
+  if (!pwrite(*file, 0, data)) return false;
+  const int64_t length = size(*file);
+  if (length < 0 || (static_cast<uint64_t>(length) > data.size() && !truncate(*file, data.size()))) return false;
+  return !durable || (sync(*file) && (!created || sync_dir(path.parent_path())));
 }
 
 std::shared_ptr<FileHandle> Env::open_dir(const std::filesystem::path& dir) {

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <span>
 #include <string>
 
 namespace runnel::storage {
@@ -54,6 +56,7 @@ bool FaultInjectionEnv::sync(const FileHandle& file) {
   if (it != files_.end()) {
     it->second.synced_size = static_cast<uint64_t>(std::max<int64_t>(0, size));
     it->second.undo.clear();
+    it->second.overwritten.clear();
   }
   return true;
 }
@@ -96,6 +99,7 @@ bool FaultInjectionEnv::sync_filesystem(const FileHandle& any) {
     if (size >= 0) state.synced_size = static_cast<uint64_t>(size);
     state.entry_synced = true;
     state.undo.clear();
+    state.overwritten.clear();
   }
   return base_->sync_filesystem(any);
 }
@@ -166,6 +170,8 @@ void FaultInjectionEnv::drop_unsynced_data_locked() {
     if (auto file = base_->open(path, false)) {
       base_->truncate(*file, state.synced_size);
       if (!state.undo.empty()) base_->pwrite(*file, state.undo_at, state.undo);
+      // Last: the bytes the undo put back may include overwritten ones.
+      if (!state.overwritten.empty()) base_->pwrite(*file, state.overwritten_at, state.overwritten);
     }
   }
   files_.clear();
@@ -197,7 +203,48 @@ bool FaultInjectionEnv::pwrite(const FileHandle& file, uint64_t position, std::s
       return false;
     }
   }
+  // Appends (the hot path) need no bookkeeping: only bytes below the file's
+  // length can be synced ones.
+  const int64_t length = base_->size(file);
+  if (length > 0 && position < static_cast<uint64_t>(length)) {
+    std::lock_guard lock(mu_);
+    if (!save_overwritten(file, path_of(file), position, data.size())) return false;
+  }
   return base_->pwrite(file, position, data);
+}
+
+bool FaultInjectionEnv::save_overwritten(const FileHandle& file, const std::string& path, uint64_t position,
+                                         uint64_t length) {
+  auto it = files_.find(path);
+  if (it == files_.end()) {
+    // Not created under this Env: all of it was on stable storage before.
+    FileState whole;
+    whole.entry_synced = true;
+    whole.synced_size = static_cast<uint64_t>(std::max<int64_t>(0, base_->size(file)));
+    it = files_.emplace(path, std::move(whole)).first;
+  }
+  FileState& state = it->second;
+  const uint64_t lo = position;
+  const uint64_t hi = std::min(position + length, state.synced_size);
+  if (lo >= hi) return true;
+  // Widen the saved range to [from, to); bytes outside it were not
+  // overwritten since the last sync, so the file still holds them as synced.
+  const uint64_t saved_end = state.overwritten_at + state.overwritten.size();
+  const uint64_t from = state.overwritten.empty() ? lo : std::min(lo, state.overwritten_at);
+  const uint64_t to = state.overwritten.empty() ? hi : std::max(hi, saved_end);
+  std::vector<uint8_t> bytes(to - from);
+  auto read = [&](uint64_t begin, uint64_t end) {
+    return begin >= end || base_->pread(file, begin, std::span(bytes).subspan(begin - from, end - begin));
+  };
+  if (state.overwritten.empty()) {
+    if (!read(from, to)) return false;
+  } else {
+    if (!read(from, state.overwritten_at) || !read(saved_end, to)) return false;
+    std::copy(state.overwritten.begin(), state.overwritten.end(), bytes.begin() + (state.overwritten_at - from));
+  }
+  state.overwritten_at = from;
+  state.overwritten = std::move(bytes);
+  return true;
 }
 
 void FaultInjectionEnv::fail_writes_to_files_ending(const std::string& suffix) {

@@ -9,10 +9,14 @@
 // sync: drop_unsynced_data() writes the cut synced bytes back (a power loss
 // may undo an ftruncate whose inode change never reached the disk).
 //
-// Model limits: writes are assumed to append (the storage engine never
-// overwrites synced bytes in place: checkpoints are replaced by rename),
-// rename/remove are taken as durable at once, and so are directories made by
-// create_dirs (a partition's directory outlives a power cut).
+// A pwrite() over synced bytes (Env::write_file_in_place: the recovery point,
+// the clean-shutdown marker) is not durable either until the next sync:
+// drop_unsynced_data() writes the overwritten bytes back. A file this Env did
+// not create counts as synced whole when it is first overwritten.
+//
+// Model limits: rename/remove are taken as durable at once, and so are
+// directories made by create_dirs (a partition's directory outlives a power
+// cut); an overwrite not synced is undone whole (a real crash may keep it).
 //
 // The real binary runs under it too, for tests only (`runnel serve
 // --fault-injection`): cut_power_and_exit() then stops every write,
@@ -81,7 +85,14 @@ class FaultInjectionEnv final : public Env {
     // Synced bytes an unsynced truncate() cut, from offset `undo_at`.
     uint64_t undo_at = 0;
     std::vector<uint8_t> undo;
+    // Synced bytes as they were before unsynced pwrite()s over them, from
+    // offset `overwritten_at` (one range covering every such write).
+    uint64_t overwritten_at = 0;
+    std::vector<uint8_t> overwritten;
   };
+  // Under mu_: saves the synced bytes a pwrite() of `length` bytes at
+  // `position` is about to change. False when they cannot be read.
+  bool save_overwritten(const FileHandle& file, const std::string& path, uint64_t position, uint64_t length);
   // Under mu_: whether this sync fails (fail_syncs_ or the budget is spent).
   bool sync_fails();
   // sync_dir() for a caller that holds io_mu_ already.

@@ -205,16 +205,18 @@ struct PartitionLog::Impl {
   // Called before the first change to the partition's files after a clean
   // start. The previous run's clean-shutdown marker stops being true; since
   // everything up to its offset was synced at that stop, it becomes the
-  // recovery point (a rename, made durable), so a crash from here on is seen
-  // as unclean and scans only what came after. Deferring this from start-up
-  // to the first change saves one directory fsync per partition at start and
-  // lets close() skip partitions that were never written.
+  // recovery point (a clean shutdown wrote that already; one by an older
+  // runnel did not), and the marker is cleared, both in place and durably, so
+  // a crash from here on is seen as unclean and scans only what came after.
+  // Deferring this from start-up to the first change saves a sync per
+  // partition at start and lets close() skip partitions never written.
   bool touch() {
     if (!standing_marker) return true;
-    bool renamed = env->rename(file(kCleanShutdownFile), file(kRecoveryPointFile));
-    if (!renamed) env->remove(file(kCleanShutdownFile));
-    if (!env->sync_dir(dir) || env->exists(file(kCleanShutdownFile))) return false;
-    if (renamed) recovery_point_written = *standing_marker;
+    if (recovery_point_written != *standing_marker) {
+      if (!overwrite_checkpoint(*env, file(kRecoveryPointFile), *standing_marker)) return false;
+      recovery_point_written = *standing_marker;
+    }
+    if (!clear_checkpoint(*env, file(kCleanShutdownFile))) return false;
     standing_marker.reset();
     return true;
   }
@@ -312,7 +314,7 @@ struct PartitionLog::Impl {
     const int64_t base = active().base_offset();
     if (flushed >= base && sealed_below >= base && dir_synced_through >= base && durable_snapshot == base &&
         recovery_point_written < base) {
-      if (write_checkpoint(*env, file(kRecoveryPointFile), base)) recovery_point_written = base;
+      if (overwrite_checkpoint(*env, file(kRecoveryPointFile), base)) recovery_point_written = base;
     }
   }
 
@@ -568,11 +570,12 @@ struct PartitionLog::Impl {
   }
   // Written at the log end; `durable` false leaves the sync to the flusher
   // (a roll's: sync_handles), to a later syncfs (shutdown) or to nobody (a
-  // torn file fails its CRC and an older snapshot is used instead).
-  [[nodiscard]] bool write_snapshot(bool durable) {
+  // torn file fails its CRC and an older snapshot is used instead). With
+  // `trim` false the snapshots it would retire stay until the next write.
+  [[nodiscard]] bool write_snapshot(bool durable, bool trim = true) {
     bool ok = env->write_file_atomic(snapshot_path(end()), producers.encode(), durable);
     if (ok && durable) durable_snapshot = end();
-    trim_snapshots();
+    if (trim) trim_snapshots();
     return ok;
   }
   // Keeps the newest snapshot, the newest at or below the recovery point

@@ -135,11 +135,11 @@ void PartitionLog::Impl::load(int64_t now_ms) {
     standing_marker = marker;
   } else if (!empty_dir) {
     recovered = true;
-    if (env->exists(file(kCleanShutdownFile))) {
-      // Removed before recovery changes anything, durably: a crash from here
+    if (marker) {
+      // Cleared before recovery changes anything, durably: a crash from here
       // on must be seen as unclean by the next start.
-      env->remove(file(kCleanShutdownFile));
-      env->sync_dir(dir);
+      if (!clear_checkpoint(*env, file(kCleanShutdownFile)))
+        throw std::runtime_error("cannot clear the clean-shutdown marker in " + dir.string());
     }
     open_all(recovery_point);
   }
@@ -245,7 +245,7 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
   // Snapshots past the new end are stale; the table is rebuilt as of it.
   const int64_t replayed_from = load_producers(/*shortcut=*/false);
   if (!sync_txn_indexes_from(std::min(replayed_from, unsynced_from)) || !write_snapshot(/*durable=*/true)) return false;
-  if (!write_checkpoint(*env, file(kRecoveryPointFile), end())) return false;
+  if (!overwrite_checkpoint(*env, file(kRecoveryPointFile), end())) return false;
   recovery_point_written = end();
   return env->remove(file(kTruncateToFile)) && env->sync_dir(dir);
 }

@@ -438,7 +438,7 @@ TEST(PartitionLog, CleanShutdownStartsWithoutRecovery) {
   // turns it into the recovery point.
   EXPECT_TRUE(std::filesystem::exists(dir.path() / PartitionLog::kCleanShutdownFile));
   EXPECT_EQ(append(*log, {.records = 1}).base_offset, 200);
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / PartitionLog::kCleanShutdownFile));
+  EXPECT_FALSE(read_checkpoint(*Env::posix(), dir.path() / PartitionLog::kCleanShutdownFile)) << "cleared";
   EXPECT_EQ(read_checkpoint(*Env::posix(), dir.path() / PartitionLog::kRecoveryPointFile), 200);
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -590,6 +591,111 @@ TEST(Recovery, FirstChangeAfterCleanStartRetiresTheMarkerDurably) {
   auto log = PartitionLog::open(dir.path(), config, 0, &env);
   EXPECT_TRUE(log->recovered_on_open());
   EXPECT_EQ(log->log_end_offset(), 40) << "what the clean stop had made durable, nothing torn";
+}
+
+// Writes in place (the recovery point, the clean-shutdown marker) are undone
+// by a power loss until synced, in files made under the FaultInjectionEnv and
+// in files that were there before it.
+TEST(Recovery, InPlaceWritesNotSyncedAreUndoneByAPowerLoss) {
+  TempDir dir;
+  const auto before = dir.path() / "before";
+  ASSERT_TRUE(overwrite_checkpoint(*Env::posix(), before, 1));
+  FaultInjectionEnv env;
+  const auto made = dir.path() / "made";
+  ASSERT_TRUE(overwrite_checkpoint(env, made, 2));
+  ASSERT_TRUE(overwrite_checkpoint(env, made, 3, /*durable=*/false));
+  ASSERT_TRUE(overwrite_checkpoint(env, made, 4, /*durable=*/false));
+  ASSERT_TRUE(overwrite_checkpoint(env, before, 5, /*durable=*/false));
+  EXPECT_EQ(read_checkpoint(env, made), 4);
+  env.drop_unsynced_data();
+  EXPECT_EQ(read_checkpoint(env, made), 2);
+  EXPECT_EQ(read_checkpoint(env, before), 1);
+  ASSERT_TRUE(overwrite_checkpoint(env, made, 6, /*durable=*/false));
+  ASSERT_TRUE(clear_checkpoint(env, before));
+  ASSERT_TRUE(overwrite_checkpoint(env, made, 7));
+  env.drop_unsynced_data();
+  EXPECT_EQ(read_checkpoint(env, made), 7);
+  EXPECT_FALSE(read_checkpoint(env, before));
+  EXPECT_TRUE(std::filesystem::exists(before)) << "cleared in place, not removed";
+}
+
+// A clean shutdown rewrites the recovery point and the marker in the files
+// it wrote before (no inode made or freed), with the recovery point at the
+// end; the first change of the next run only clears the marker.
+TEST(Recovery, ShutdownRewritesItsCheckpointsInPlace) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  LogConfig config;
+  config.segment_bytes = 1500;
+  auto inode = [&](const char* name) {
+    struct stat st {};
+    EXPECT_EQ(::stat((dir.path() / name).c_str(), &st), 0) << name;
+    return st.st_ino;
+  };
+  auto root = Env::posix()->open_dir(dir.path());
+  ino_t recovery_inode = 0;
+  ino_t marker_inode = 0;
+  for (int run = 0; run < 3; ++run) {
+    auto log = PartitionLog::open(dir.path(), config, 0, &env);
+    EXPECT_FALSE(log->recovered_on_open());
+    for (int i = 0; i < 20; ++i) {
+      auto b = make_batch({.records = 2});
+      ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+    }
+    if (run > 0) {
+      EXPECT_FALSE(read_checkpoint(env, dir.path() / PartitionLog::kCleanShutdownFile));
+      EXPECT_EQ(inode(PartitionLog::kCleanShutdownFile), marker_inode);
+    }
+    ASSERT_TRUE(log->prepare_shutdown());
+    ASSERT_TRUE(env.sync_filesystem(*root));
+    log->finish_shutdown();
+    ASSERT_TRUE(env.sync_filesystem(*root));
+    const int64_t end = 40 * (run + 1);
+    EXPECT_EQ(read_checkpoint(env, dir.path() / PartitionLog::kRecoveryPointFile), end);
+    EXPECT_EQ(read_checkpoint(env, dir.path() / PartitionLog::kCleanShutdownFile), end);
+    if (run > 0) {
+      EXPECT_EQ(inode(PartitionLog::kRecoveryPointFile), recovery_inode);
+      EXPECT_EQ(inode(PartitionLog::kCleanShutdownFile), marker_inode);
+    }
+    recovery_inode = inode(PartitionLog::kRecoveryPointFile);
+    marker_inode = inode(PartitionLog::kCleanShutdownFile);
+  }
+  env.drop_unsynced_data();
+  auto log = PartitionLog::open(dir.path(), config, 0, &env);
+  EXPECT_FALSE(log->recovered_on_open());
+  EXPECT_EQ(log->log_end_offset(), 120);
+}
+
+// A marker left by an older runnel (whose fast shutdown did not move the
+// recovery point) still becomes the recovery point at the first change, and a
+// power loss right after recovers from there.
+TEST(Recovery, FirstChangeAfterAnOlderShutdownMovesTheRecoveryPoint) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  LogConfig config;
+  config.segment_bytes = 1500;
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0, &env);
+    for (int i = 0; i < 20; ++i) {
+      auto b = make_batch({.records = 2});
+      ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+    }
+    log->close();
+  }
+  ASSERT_TRUE(overwrite_checkpoint(env, dir.path() / PartitionLog::kRecoveryPointFile, 0));
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0, &env);
+    EXPECT_FALSE(log->recovered_on_open());
+    auto b = make_batch({.records = 2});
+    ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+    EXPECT_EQ(read_checkpoint(env, dir.path() / PartitionLog::kRecoveryPointFile), 40);
+  }
+  env.drop_unsynced_data();
+  EXPECT_EQ(read_checkpoint(env, dir.path() / PartitionLog::kRecoveryPointFile), 40);
+  EXPECT_FALSE(read_checkpoint(env, dir.path() / PartitionLog::kCleanShutdownFile));
+  auto log = PartitionLog::open(dir.path(), config, 0, &env);
+  EXPECT_TRUE(log->recovered_on_open());
+  EXPECT_EQ(log->log_end_offset(), 40);
 }
 
 }  // namespace
