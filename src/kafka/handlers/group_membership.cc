@@ -57,6 +57,13 @@ asio::awaitable<protocol::JoinGroupResponse> handle_join_group(RequestContext& c
                                   [&broker, &request, &join]() -> asio::awaitable<group::JoinResult> {
                                     co_return co_await broker.coordinator().join(request.group_id, join);
                                   });
+  // A join waits (for the other members, up to the rebalance timeout): a
+  // coordinator fenced meanwhile (cut off from etcd, its partition not yet
+  // unloaded) must not hand out a generation, as the transaction APIs.
+  if (auto now = broker.coordinator_error(request.group_id); now != ErrorCode::NONE) {
+    response.error_code = code(now);
+    co_return response;
+  }
   response.error_code = code(result.error);
   response.generation_id = result.generation_id;
   response.protocol_type = result.protocol_type;
@@ -102,6 +109,11 @@ asio::awaitable<protocol::SyncGroupResponse> handle_sync_group(RequestContext& c
                                   [&broker, &request, &sync]() -> asio::awaitable<group::SyncResult> {
                                     co_return co_await broker.coordinator().sync(request.group_id, sync);
                                   });
+  // A follower's sync waits for the leader's (as a join does).
+  if (auto now = broker.coordinator_error(request.group_id); now != ErrorCode::NONE) {
+    response.error_code = code(now);
+    co_return response;
+  }
   response.error_code = code(result.error);
   response.protocol_type = result.protocol_type;
   response.protocol_name = result.protocol_name;

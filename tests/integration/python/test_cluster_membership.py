@@ -7,6 +7,7 @@ etcd loses no registration (each broker takes its lease back); a data dir
 keeps its node id and cluster id (meta.properties) and refuses another."""
 import os
 import signal
+import socket
 import subprocess
 import time
 import unittest
@@ -192,6 +193,58 @@ class ClusterMembershipTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: all("serving again" in b.log() for b in self.brokers.values())))
         self.assertTrue(wait_for(lambda: end_txn(self.brokers[find_coordinator(self.brokers[1].port, txn_id)[1]].port,
                                                  txn_id, pid, epoch, True) == 0))
+
+    def test_a_join_completed_by_a_fenced_group_coordinator_gets_not_coordinator(self):
+        # A JoinGroup waits (here the first member's initial rebalance delay); a
+        # coordinator fenced meanwhile (cut off from etcd, its partition not yet
+        # unloaded) must not hand out a generation from memory.
+        for n in (1, 2, 3):
+            self.brokers[n] = Broker(args=["--node-id", str(n), "--etcd", self.etcd.url],
+                                     sets={"broker.session.timeout.ms": TTL_MS,
+                                           "group.initial.rebalance.delay.ms": 8000})
+            self.brokers[n].start()
+        self.assertTrue(wait_for(lambda: self.agree({1, 2, 3})))
+        group = "fenced-join"
+        # FindCoordinator v1 with key type 0 (a group); retried until the offsets topic is up.
+        coordinator = None
+        for _ in range(100):
+            r = kproto.Conn(self.brokers[1].port)
+            try:
+                r.send(kproto.frame(kproto.header_v1(10, 1, 5) + kproto.string(group) + kproto.i8(0)))
+                rd = kproto.Reader(r.recv_frame())
+            finally:
+                r.s.close()
+            rd.i32()  # correlation id
+            rd.i32()  # throttle time
+            err = rd.i16()
+            rd.string()
+            node = rd.i32()
+            if err == 0:
+                coordinator = node
+                break
+            time.sleep(0.1)
+        self.assertIsNotNone(coordinator)
+        # Joined once the coordinator has loaded its partition (14 before that):
+        # an answer within 2 s is an error to retry; none means the join waits.
+        for attempt in range(50):
+            conn = kproto.Conn(self.brokers[coordinator].port, timeout=2)
+            conn.send(kproto.join_group_v1(attempt, group))
+            try:
+                early = kproto.parse_join_group_v1(conn.recv_frame())
+            except socket.timeout:
+                break
+            conn.s.close()
+            self.assertEqual(early[0], 14, early)
+            time.sleep(0.2)
+        conn.s.settimeout(60)
+        self.etcd.stop()
+        self.assertTrue(wait_for(lambda: "lease of node %d in etcd was lost" % coordinator in
+                                 self.brokers[coordinator].log()))
+        answer = kproto.parse_join_group_v1(conn.recv_frame())
+        conn.s.close()
+        self.assertEqual(answer[0], 16, "JoinGroup answered %r, not NOT_COORDINATOR" % (answer,))
+        self.etcd.start()
+        self.assertTrue(wait_for(lambda: all("serving again" in b.log() for b in self.brokers.values())))
 
     def test_data_dir_keeps_its_node_id_and_cluster(self):
         b = self.start_broker(1)
