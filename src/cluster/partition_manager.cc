@@ -522,11 +522,14 @@ size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) 
   // The cleaner first: its threads wait on the shards, which still run.
   if (cleaner_) cleaner_->stop();
   bool fast = !filesystem_handles_.empty();
-  using Clock = std::chrono::steady_clock;
-  auto ms_since = [](Clock::time_point t) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+  // Each step's time since the previous one, for the log line at the end.
+  int64_t step_start = monotonic_ns();
+  auto step_ms = [&step_start] {
+    const int64_t now = monotonic_ns();
+    const double ms = static_cast<double>(now - step_start) / 1e6;
+    step_start = now;
+    return ms;
   };
-  auto t0 = Clock::now();
   // 1. On every shard at once: stop the timers and what appends, and seal the
   //    partitions changed in this run (the others' markers still stand).
   std::vector<std::vector<Partition*>> changed(static_cast<size_t>(shards_.size()));
@@ -556,15 +559,13 @@ size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) 
     for (const auto& handle : filesystem_handles_) ok = env_->sync_filesystem(*handle) && ok;
     return ok;
   };
-  const double sealed_ms = ms_since(t0);
-  t0 = Clock::now();
+  const double sealed_ms = step_ms();
   size_t changed_count = 0;
   for (auto& c : changed) changed_count += c.size();
   // Nothing changed, nothing to sync (it still took 0.3 s after reading
   // 50,000 segments: their access times).
   bool synced = fast && (changed_count == 0 || sync_all());
-  const double synced_ms = ms_since(t0);
-  t0 = Clock::now();
+  const double synced_ms = step_ms();
   if (fast && !synced)
     spdlog::error(
         "syncfs of the log directories failed at shutdown: no clean-shutdown markers, the next start "
@@ -576,14 +577,13 @@ size_t PartitionManager::stop(const std::function<void(int shard_id)>& quiesce) 
     partitions_[s].clear();
     ++replicas_generation_[s];
   });
-  const double marked_ms = ms_since(t0);
-  t0 = Clock::now();
+  const double marked_ms = step_ms();
   if (synced && changed_count && !sync_all())
     spdlog::warn("syncfs of the clean-shutdown markers failed; the next start may recover");
   spdlog::info(
       "shutdown of the partitions: sealed in {:.0f} ms, syncfs {:.0f} ms, markers and close {:.0f} ms, syncfs {:.0f} "
       "ms",
-      sealed_ms, synced_ms, marked_ms, ms_since(t0));
+      sealed_ms, synced_ms, marked_ms, step_ms());
   stopped_ = true;
   return changed_count;
 }

@@ -227,21 +227,19 @@ bool FaultInjectionEnv::save_overwritten(const FileHandle& file, const std::stri
   const uint64_t lo = position;
   const uint64_t hi = std::min(position + length, state.synced_size);
   if (lo >= hi) return true;
-  // Widen the saved range to [from, to); bytes outside it were not
-  // overwritten since the last sync, so the file still holds them as synced.
-  const uint64_t saved_end = state.overwritten_at + state.overwritten.size();
-  const uint64_t from = state.overwritten.empty() ? lo : std::min(lo, state.overwritten_at);
-  const uint64_t to = state.overwritten.empty() ? hi : std::max(hi, saved_end);
+  // Widen the saved range [saved_at, saved_end) (empty: at lo) to [from, to);
+  // bytes outside it were not overwritten since the last sync, so the file
+  // still holds them as synced.
+  const uint64_t saved_at = state.overwritten.empty() ? lo : state.overwritten_at;
+  const uint64_t saved_end = saved_at + state.overwritten.size();
+  const uint64_t from = std::min(lo, saved_at);
+  const uint64_t to = std::max(hi, saved_end);
   std::vector<uint8_t> bytes(to - from);
   auto read = [&](uint64_t begin, uint64_t end) {
     return begin >= end || base_->pread(file, begin, std::span(bytes).subspan(begin - from, end - begin));
   };
-  if (state.overwritten.empty()) {
-    if (!read(from, to)) return false;
-  } else {
-    if (!read(from, state.overwritten_at) || !read(saved_end, to)) return false;
-    std::copy(state.overwritten.begin(), state.overwritten.end(), bytes.begin() + (state.overwritten_at - from));
-  }
+  if (!read(from, saved_at) || !read(saved_end, to)) return false;
+  std::copy(state.overwritten.begin(), state.overwritten.end(), bytes.begin() + (saved_at - from));
   state.overwritten_at = from;
   state.overwritten = std::move(bytes);
   return true;

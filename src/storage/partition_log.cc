@@ -385,9 +385,7 @@ bool PartitionLog::truncate_fully_and_start_at(Offset offset) {
   m.flushed = m.end();
   m.sealed_below = m.active().base_offset();
   m.dir_synced_through = m.active().base_offset();
-  if (!overwrite_checkpoint(*m.env, m.file(kRecoveryPointFile), m.end())) return false;
-  m.recovery_point_written = m.end();
-  return true;
+  return m.write_recovery_point(m.end());
 }
 
 bool PartitionLog::assign_epoch(LeaderEpoch epoch) {
@@ -551,8 +549,7 @@ void PartitionLog::close() {
   m.sealed_below = m.active().base_offset();
   m.dir_synced_through = m.active().base_offset();
   // The snapshot before the recovery point that names it; no marker without both.
-  if (!m.write_snapshot(/*durable=*/true) || !overwrite_checkpoint(*m.env, m.file(kRecoveryPointFile), m.end())) return;
-  m.recovery_point_written = m.end();
+  if (!m.write_snapshot(/*durable=*/true) || !m.write_recovery_point(m.end())) return;
   (void)overwrite_checkpoint(*m.env, m.file(kCleanShutdownFile), m.end());
 }
 
@@ -581,8 +578,7 @@ void PartitionLog::finish_shutdown() {
   // Both in place and made durable by the caller's second syncfs. The
   // recovery point moves to the end now (everything below it was synced by
   // the first), so the next run's first change need not write it.
-  if (overwrite_checkpoint(*m.env, m.file(kRecoveryPointFile), m.end(), /*durable=*/false))
-    m.recovery_point_written = m.end();
+  (void)m.write_recovery_point(m.end(), /*durable=*/false);
   (void)overwrite_checkpoint(*m.env, m.file(kCleanShutdownFile), m.end(), /*durable=*/false);
 }
 

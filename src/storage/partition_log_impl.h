@@ -212,10 +212,7 @@ struct PartitionLog::Impl {
   // partition at start and lets close() skip partitions never written.
   bool touch() {
     if (!standing_marker) return true;
-    if (recovery_point_written != *standing_marker) {
-      if (!overwrite_checkpoint(*env, file(kRecoveryPointFile), *standing_marker)) return false;
-      recovery_point_written = *standing_marker;
-    }
+    if (recovery_point_written != *standing_marker && !write_recovery_point(*standing_marker)) return false;
     if (!clear_checkpoint(*env, file(kCleanShutdownFile))) return false;
     standing_marker.reset();
     return true;
@@ -314,8 +311,16 @@ struct PartitionLog::Impl {
     const int64_t base = active().base_offset();
     if (flushed >= base && sealed_below >= base && dir_synced_through >= base && durable_snapshot == base &&
         recovery_point_written < base) {
-      if (overwrite_checkpoint(*env, file(kRecoveryPointFile), base)) recovery_point_written = base;
+      (void)write_recovery_point(base);
     }
+  }
+
+  // Writes the recovery point (in place, see FORMAT.md) and remembers it
+  // once written; `durable` false leaves the sync to the caller's syncfs.
+  [[nodiscard]] bool write_recovery_point(int64_t offset, bool durable = true) {
+    if (!overwrite_checkpoint(*env, file(kRecoveryPointFile), offset, durable)) return false;
+    recovery_point_written = offset;
+    return true;
   }
 
   // With page_cache_tail_bytes: how far the active segment's log may leave

@@ -245,8 +245,7 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
   // Snapshots past the new end are stale; the table is rebuilt as of it.
   const int64_t replayed_from = load_producers(/*shortcut=*/false);
   if (!sync_txn_indexes_from(std::min(replayed_from, unsynced_from)) || !write_snapshot(/*durable=*/true)) return false;
-  if (!overwrite_checkpoint(*env, file(kRecoveryPointFile), end())) return false;
-  recovery_point_written = end();
+  if (!write_recovery_point(end())) return false;
   return env->remove(file(kTruncateToFile)) && env->sync_dir(dir);
 }
 

@@ -34,6 +34,14 @@ std::filesystem::path last_log_file(const std::filesystem::path& dir) {
   return last;
 }
 
+// Appends `batches` batches of two records each, every one accepted.
+void append_pairs(PartitionLog& log, int batches) {
+  for (int i = 0; i < batches; ++i) {
+    auto b = make_batch({.records = 2});
+    ASSERT_EQ(log.append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+  }
+}
+
 TEST(Recovery, TornTailTruncatesToLastGoodBatch) {
   std::mt19937 rng(3);
   for (int iter = 0; iter < 40; ++iter) {
@@ -541,10 +549,7 @@ TEST(Recovery, TwoStepShutdownWithOneFilesystemSync) {
     std::vector<testing::ReadBatch> written;
     {
       auto log = PartitionLog::open(dir.path(), config, 0, &env);
-      for (int i = 0; i < 40; ++i) {
-        auto b = make_batch({.records = 2});
-        ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
-      }
+      ASSERT_NO_FATAL_FAILURE(append_pairs(*log, 40));
       written = read_all(*log);
       ASSERT_TRUE(log->prepare_shutdown());
       auto root = Env::posix()->open_dir(dir.path());
@@ -573,19 +578,13 @@ TEST(Recovery, FirstChangeAfterCleanStartRetiresTheMarkerDurably) {
   config.segment_bytes = 1500;
   {
     auto log = PartitionLog::open(dir.path(), config, 0, &env);
-    for (int i = 0; i < 20; ++i) {
-      auto b = make_batch({.records = 2});
-      ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
-    }
+    ASSERT_NO_FATAL_FAILURE(append_pairs(*log, 20));
     log->close();
   }
   {
     auto log = PartitionLog::open(dir.path(), config, 0, &env);
     EXPECT_FALSE(log->recovered_on_open());
-    for (int i = 0; i < 20; ++i) {
-      auto b = make_batch({.records = 2});
-      ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
-    }
+    ASSERT_NO_FATAL_FAILURE(append_pairs(*log, 20));
   }  // unclean: nothing of the new appends synced
   env.drop_unsynced_data();
   auto log = PartitionLog::open(dir.path(), config, 0, &env);
@@ -638,10 +637,7 @@ TEST(Recovery, ShutdownRewritesItsCheckpointsInPlace) {
   for (int run = 0; run < 3; ++run) {
     auto log = PartitionLog::open(dir.path(), config, 0, &env);
     EXPECT_FALSE(log->recovered_on_open());
-    for (int i = 0; i < 20; ++i) {
-      auto b = make_batch({.records = 2});
-      ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
-    }
+    ASSERT_NO_FATAL_FAILURE(append_pairs(*log, 20));
     if (run > 0) {
       EXPECT_FALSE(read_checkpoint(env, dir.path() / PartitionLog::kCleanShutdownFile));
       EXPECT_EQ(inode(PartitionLog::kCleanShutdownFile), marker_inode);
@@ -676,18 +672,14 @@ TEST(Recovery, FirstChangeAfterAnOlderShutdownMovesTheRecoveryPoint) {
   config.segment_bytes = 1500;
   {
     auto log = PartitionLog::open(dir.path(), config, 0, &env);
-    for (int i = 0; i < 20; ++i) {
-      auto b = make_batch({.records = 2});
-      ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
-    }
+    ASSERT_NO_FATAL_FAILURE(append_pairs(*log, 20));
     log->close();
   }
   ASSERT_TRUE(overwrite_checkpoint(env, dir.path() / PartitionLog::kRecoveryPointFile, 0));
   {
     auto log = PartitionLog::open(dir.path(), config, 0, &env);
     EXPECT_FALSE(log->recovered_on_open());
-    auto b = make_batch({.records = 2});
-    ASSERT_EQ(log->append(b, LeaderEpoch(0), 0).error, ErrorCode::NONE);
+    ASSERT_NO_FATAL_FAILURE(append_pairs(*log, 1));
     EXPECT_EQ(read_checkpoint(env, dir.path() / PartitionLog::kRecoveryPointFile), 40);
   }
   env.drop_unsynced_data();
