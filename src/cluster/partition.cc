@@ -360,7 +360,7 @@ void Partition::set_config(const storage::LogConfig& config) { log_->set_config(
 
 void Partition::enforce_retention(int64_t now_ms) {
   const Offset before = log_start_offset();
-  log_->enforce_retention(now_ms);
+  log_->enforce_retention(now_ms, high_watermark().value());
   if (log_start_offset() != before) notify_fetch_waiters();
 }
 

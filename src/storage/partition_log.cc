@@ -423,9 +423,10 @@ int64_t PartitionLog::delete_records_before(int64_t offset) {
   int64_t target = std::clamp(offset, m.log_start, m.end());
   if (target == m.log_start) return m.log_start;
   if (!m.touch()) return m.log_start;
+  // Persisted before the start moves and any segment goes, so a restart
+  // never shows the deleted records again; if it cannot be, nothing moves.
+  if (!write_checkpoint(*m.env, m.file(kLogStartOffsetFile), target)) return m.log_start;
   m.log_start = target;
-  // Persisted before any segment goes, so a restart never shows the deleted records again.
-  write_checkpoint(*m.env, m.file(kLogStartOffsetFile), m.log_start);
   // As in delete_front(): a stale entry below the start is trimmed at open().
   (void)m.epochs->truncate_from_start(Offset(m.log_start));
   while (m.segments.size() > 1 && m.segments.front()->next_offset() <= m.log_start) {
@@ -434,7 +435,7 @@ int64_t PartitionLog::delete_records_before(int64_t offset) {
   return m.log_start;
 }
 
-void PartitionLog::enforce_retention(int64_t now_ms) {
+void PartitionLog::enforce_retention(int64_t now_ms, int64_t high_watermark) {
   Impl& m = *impl_;
   if (m.closed) return;
   m.last_now_ms = std::max(m.last_now_ms, now_ms);
@@ -443,11 +444,16 @@ void PartitionLog::enforce_retention(int64_t now_ms) {
   if (m.rolls_by_time(now_ms) && !m.roll())
     throw std::runtime_error("cannot roll the active segment in " + m.dir.string());
   // Time and size retention are the "delete" cleanup policy (Kafka: a
-  // compact-only topic keeps its records however old or large).
+  // compact-only topic keeps its records however old or large). As in
+  // Kafka, a segment goes only once the high watermark has passed its last
+  // record, so the log start never gets ahead of it.
+  auto front_deletable = [&m, high_watermark] {
+    return m.segments.size() > 1 && m.segments[1]->base_offset() <= high_watermark;
+  };
   if (m.config.cleanup_delete && m.config.retention_ms >= 0) {
     // An empty closed segment (all its records compacted away) has no
     // timestamp to wait for.
-    while (m.segments.size() > 1 &&
+    while (front_deletable() &&
            (m.segments.front()->empty() || (m.segments.front()->max_timestamp() >= 0 &&
                                             now_ms - m.segments.front()->max_timestamp() > m.config.retention_ms))) {
       if (!m.delete_front()) break;
@@ -455,12 +461,9 @@ void PartitionLog::enforce_retention(int64_t now_ms) {
   }
   if (m.config.cleanup_delete && m.config.retention_bytes >= 0) {
     uint64_t total = size_bytes();
-    while (m.segments.size() > 1 &&
-           total - m.segments.front()->size() >= static_cast<uint64_t>(m.config.retention_bytes)) {
+    while (front_deletable() && total - m.segments.front()->size() >= static_cast<uint64_t>(m.config.retention_bytes)) {
       total -= m.segments.front()->size();
-      {
-        if (!m.delete_front()) break;
-      }
+      if (!m.delete_front()) break;
     }
   }
 }

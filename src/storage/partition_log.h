@@ -125,7 +125,9 @@ class PartitionLog {
   std::pair<int64_t, int64_t> max_timestamp_and_offset() const;
 
   // DeleteRecords: moves the log start offset forward (never back, never past
-  // the end) and deletes segments entirely below it. Returns the new start.
+  // the end) and deletes segments entirely below it. Returns the new start:
+  // the old one, nothing changed, when the new start could not be written
+  // durably first (errno set; KAFKA_STORAGE_ERROR to the client).
   int64_t delete_records_before(int64_t offset);
 
   // Suffix truncation (a follower discarding a divergent suffix): removes
@@ -163,8 +165,10 @@ class PartitionLog {
   const std::vector<EpochEntry>& epoch_entries() const;
 
   // Applies retention.ms / retention.bytes (whole segments, never the active
-  // one) and rolls the active segment when segment.ms has elapsed.
-  void enforce_retention(int64_t now_ms);
+  // one, none holding an offset at or above `high_watermark`: the log end
+  // when the log is not replicated) and rolls the active segment when
+  // segment.ms has elapsed.
+  void enforce_retention(int64_t now_ms, int64_t high_watermark = INT64_MAX);
 
   void set_config(const LogConfig& config);
   const LogConfig& config() const;

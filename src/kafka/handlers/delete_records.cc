@@ -37,7 +37,10 @@ asio::awaitable<protocol::DeleteRecordsResponse> handle_delete_records(RequestCo
             int64_t hwm = partition->high_watermark().value();
             int64_t offset = target == -1 ? hwm : target;
             if (offset < 0 || offset > hwm) return std::pair{ErrorCode::OFFSET_OUT_OF_RANGE, int64_t{-1}};
-            return std::pair{ErrorCode::NONE, partition->delete_records_before(Offset(offset)).value()};
+            const int64_t low = partition->delete_records_before(Offset(offset)).value();
+            // Short of the target only when the new start could not be written.
+            if (low < offset) return std::pair{ErrorCode::KAFKA_STORAGE_ERROR, int64_t{-1}};
+            return std::pair{ErrorCode::NONE, low};
           });
       pr.error_code = code(error);
       pr.low_watermark = low;

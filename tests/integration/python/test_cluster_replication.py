@@ -514,6 +514,74 @@ class ClusterFaultsTest(unittest.TestCase):
 
 
 @unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
+class ClusterRetentionTest(unittest.TestCase):
+    """Kafka's rule for retention on a replicated partition: a segment goes only once
+    the high watermark has passed it, so the log start offset a fetch or ListOffsets
+    shows never gets ahead of the high watermark (and records not yet replicated are
+    not deleted under the followers)."""
+
+    def setUp(self):
+        # Paused followers stay in the ISR for the broker session (10 s), holding the
+        # high watermark back while the leader's retention runs every 200 ms.
+        self.cluster = Cluster(3, sets={"broker.session.timeout.ms": 10000, "replica.lag.time.max.ms": 30000,
+                                        "log.retention.check.interval.ms": 200}).start()
+
+    def tearDown(self):
+        self.cluster.cleanup()
+
+    def offsets(self, port):
+        """(earliest, latest) of kept-0 as its leader answers ListOffsets v7."""
+        got = []
+        for i, timestamp in enumerate((-2, -1)):
+            conn = kproto.Conn(port, timeout=10)
+            try:
+                conn.send(kproto.list_offsets_flexible(i + 1, 7, "kept", 0, timestamp))
+                error, _, offset, _ = kproto.parse_list_offsets_flexible(conn.recv_frame())
+            finally:
+                conn.close()
+            self.assertEqual(error, 0)
+            got.append(offset)
+        return tuple(got)
+
+    def test_retention_keeps_the_segments_the_high_watermark_has_not_passed(self):
+        import signal
+        c = self.cluster
+        placed = create_replicated(self, c, "kept", 1, 3, {"segment.bytes": "1024", "retention.bytes": "1"})
+        leader = placed[0][1]
+        followers = [n for n in c.brokers if n != leader]
+        prod = producer(c.brokers[leader].bootstrap, acks="all")
+        for i in range(20):
+            prod.send("kept", value=b"replicated-%03d" % i + b"." * 100, partition=0).get(timeout=20)
+        prod.close()
+        # Everything replicated: retention keeps only the active segment.
+        self.assertTrue(wait_for(lambda: self.offsets(c.brokers[leader].port)[0] > 0))
+        _, high_watermark = self.offsets(c.brokers[leader].port)
+        self.assertEqual(high_watermark, 20)
+        for n in followers:
+            c.brokers[n].signal(signal.SIGSTOP)
+        try:
+            conn = kproto.Conn(c.brokers[leader].port, timeout=10)
+            try:
+                for i in range(30):  # acks=1: several segments past the high watermark
+                    batch = kproto.record_batch([(None, b"unreplicated-%03d" % i + b"." * 100)])
+                    conn.send(kproto.produce(i + 1, "kept", 0, batch, acks=1))
+                    self.assertEqual(kproto.parse_produce_v8(conn.recv_frame())[1][0]["error"], 0)
+            finally:
+                conn.close()
+            time.sleep(1.5)  # seven retention checks
+            earliest, latest = self.offsets(c.brokers[leader].port)
+            self.assertEqual(latest, high_watermark, "the followers were not held back")
+            self.assertLessEqual(earliest, latest)
+        finally:
+            for n in followers:
+                c.brokers[n].signal(signal.SIGCONT)
+        # Once the followers have the records, the segments behind the new high
+        # watermark go.
+        self.assertTrue(wait_for(lambda: self.offsets(c.brokers[leader].port)[0] > high_watermark, timeout=30),
+                        self.offsets(c.brokers[leader].port))
+
+
+@unittest.skipUnless(etcd.available(), "etcd-server is not installed (make deps installs it)")
 class ClusterIsrMetricsTest(unittest.TestCase):
     """/metrics counts the ISR changes of the partitions a broker leads, as Kafka's
     IsrShrinksPerSec and IsrExpandsPerSec do (runnel counts the controller's

@@ -1,7 +1,7 @@
 """A full disk (issue 11): the data dir is a small tmpfs. Produce gets
 KAFKA_STORAGE_ERROR once it is full, reads keep working, nothing acknowledged
 is damaged, a group commit is refused with a retriable error while the last
-committed offset stays readable, a topic change that cannot be written is refused without harm
+committed offset stays readable, a DeleteRecords is refused and deletes nothing, a topic change that cannot be written is refused without harm
 (a cut-short topics.json once kept the broker from ever starting again), and
 produce works again once space is freed, with no restart; after a restart
 every acknowledged record is still there."""
@@ -113,6 +113,10 @@ class DiskFullTest(unittest.TestCase):
             break
         self.assertTrue(refused, "400 commits fitted on a full disk")
         self.assertEqual(self.committed(conn), (last, 0))
+        # A DeleteRecords whose new log start cannot be written is refused and deletes
+        # nothing (a success would be undone by the next start).
+        self.assertEqual(kproto.delete_records(port, "full", 0, 5), (KAFKA_STORAGE_ERROR, -1))
+        check_full()
 
         os.unlink(ballast)
         os.unlink(topup)

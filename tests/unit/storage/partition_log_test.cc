@@ -7,6 +7,7 @@
 
 #include "protocol/record_batch.h"
 #include "storage/checkpoint.h"
+#include "storage/fault_injection_env.h"
 #include "storage/segment.h"
 #include "test_util.h"
 
@@ -365,6 +366,26 @@ TEST(PartitionLog, RetentionBySizeAndTime) {
   EXPECT_EQ(log->log_end_offset(), 30);
 }
 
+// Kafka's rule: a segment is deleted by retention only once the high
+// watermark has passed its last record, so the log start offset a fetch
+// shows never gets ahead of the high watermark.
+TEST(PartitionLog, RetentionKeepsSegmentsAtOrAboveTheHighWatermark) {
+  TempDir dir;
+  LogConfig config;
+  config.segment_bytes = 600;
+  config.retention_bytes = 0;
+  auto log = PartitionLog::open(dir.path(), config, 0);
+  for (int i = 0; i < 30; ++i) append(*log, {.records = 1, .value_size = 200});
+  const auto bases = log->segment_base_offsets();
+  ASSERT_GT(bases.size(), 4u);
+  log->enforce_retention(0, bases[2] - 1);  // inside the second segment
+  EXPECT_EQ(log->log_start_offset(), bases[1]);
+  log->enforce_retention(0, bases[3]);  // at the fourth's base: the third is done with
+  EXPECT_EQ(log->log_start_offset(), bases[3]);
+  log->enforce_retention(0);  // not replicated: up to the log end
+  EXPECT_EQ(log->segment_count(), 1u);
+}
+
 TEST(PartitionLog, DeleteRecordsPersists) {
   TempDir dir;
   LogConfig config;
@@ -391,6 +412,30 @@ TEST(PartitionLog, DeleteRecordsPersists) {
   EXPECT_EQ(log->log_start_offset(), 40);
   EXPECT_EQ(log->log_end_offset(), 40);
   EXPECT_EQ(append(*log, {.records = 1}).base_offset, 40);
+}
+
+// A DeleteRecords whose new start cannot be written durably (a full disk)
+// changes nothing: a success would be undone by the next start, showing the
+// deleted records again.
+TEST(PartitionLog, DeleteRecordsThatCannotPersistItsStartChangesNothing) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  LogConfig config;
+  config.segment_bytes = 500;
+  auto log = PartitionLog::open(dir.path(), config, 0, &env);
+  for (int i = 0; i < 20; ++i) append(*log, {.records = 2, .value_size = 100});
+  const size_t segments = log->segment_count();
+  env.fail_writes_to_files_ending(".tmp");  // the checkpoint's new copy
+  EXPECT_EQ(log->delete_records_before(7), 0);
+  EXPECT_EQ(log->log_start_offset(), 0);
+  EXPECT_EQ(log->segment_count(), segments);
+  EXPECT_EQ(read_all(*log).front().base_offset, 0);
+  env.fail_writes_to_files_ending("");
+  EXPECT_EQ(log->delete_records_before(7), 7);
+  log.reset();
+  env.drop_unsynced_data();
+  log = PartitionLog::open(dir.path(), config, 0, &env);
+  EXPECT_EQ(log->log_start_offset(), 7);
 }
 
 TEST(PartitionLog, OffsetForTimestamp) {

@@ -23,6 +23,7 @@ struct BatchSpec {
   int16_t producer_epoch = -1;
   int32_t base_sequence = -1;
   size_t value_size = 10;
+  std::string key{};  // every record's key; "": null
 };
 
 inline void put_varlong(std::vector<uint8_t>& out, int64_t v) {
@@ -41,7 +42,12 @@ inline std::vector<uint8_t> make_batch(const BatchSpec& s = {}) {
     rec.push_back(0);                                  // attributes
     put_varlong(rec, i * s.timestamp_step);            // timestamp delta
     put_varlong(rec, i);                               // offset delta
-    put_varlong(rec, -1);                              // null key
+    if (s.key.empty()) {
+      put_varlong(rec, -1);  // null key
+    } else {
+      put_varlong(rec, static_cast<int64_t>(s.key.size()));
+      rec.insert(rec.end(), s.key.begin(), s.key.end());
+    }
     put_varlong(rec, static_cast<int64_t>(s.value_size));
     for (size_t k = 0; k < s.value_size; ++k) rec.push_back(static_cast<uint8_t>('a' + (i + k) % 26));
     put_varlong(rec, 0);                               // no headers
@@ -72,8 +78,8 @@ inline void fix_crc(std::vector<uint8_t>& b) {
 
 class TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "runnel-storage-XXXXXX").string();
+  explicit TempDir(const std::filesystem::path& under = std::filesystem::temp_directory_path()) {
+    std::string tmpl = (under / "runnel-storage-XXXXXX").string();
     path_ = ::mkdtemp(tmpl.data());
   }
   ~TempDir() {
