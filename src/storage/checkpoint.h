@@ -20,13 +20,14 @@ inline constexpr uint16_t kCheckpointVersion = 1;
 
 std::optional<int64_t> read_checkpoint(Env& env, const std::filesystem::path& path);
 // Atomic and, unless `durable` is false, durable (see Env::write_file_atomic).
-bool write_checkpoint(Env& env, const std::filesystem::path& path, int64_t value, bool durable = true);
+[[nodiscard]] bool write_checkpoint(Env& env, const std::filesystem::path& path, int64_t value, bool durable = true);
 // In place (Env::write_file_in_place): for the checkpoints rewritten for
 // every partition at each roll or shutdown, whose loss to a torn write (the
 // 18 bytes sit in one sector) only makes the next start scan more.
-bool overwrite_checkpoint(Env& env, const std::filesystem::path& path, int64_t value, bool durable = true);
+[[nodiscard]] bool overwrite_checkpoint(Env& env, const std::filesystem::path& path, int64_t value,
+                                        bool durable = true);
 // Overwrites the checkpoint with zeros, in place (it then reads as absent);
 // nothing is written when the file does not exist.
-bool clear_checkpoint(Env& env, const std::filesystem::path& path, bool durable = true);
+[[nodiscard]] bool clear_checkpoint(Env& env, const std::filesystem::path& path, bool durable = true);
 
 }  // namespace runnel::storage

@@ -32,24 +32,24 @@ class Env {
   // Opens a directory read-only (for sync_filesystem). nullptr on failure.
   virtual std::shared_ptr<FileHandle> open_dir(const std::filesystem::path& dir);
   // Reads exactly out.size() bytes at `position`; false on error or short read.
-  virtual bool pread(const FileHandle& file, uint64_t position, std::span<uint8_t> out) = 0;
+  [[nodiscard]] virtual bool pread(const FileHandle& file, uint64_t position, std::span<uint8_t> out) = 0;
   // Writes all of `data` at `position`; false on error.
-  virtual bool pwrite(const FileHandle& file, uint64_t position, std::span<const uint8_t> data) = 0;
+  [[nodiscard]] virtual bool pwrite(const FileHandle& file, uint64_t position, std::span<const uint8_t> data) = 0;
   // fdatasync: every byte written before the call is on stable storage after
   // it. On a directory handle (open_dir), its entries (like sync_dir).
-  virtual bool sync(const FileHandle& file) = 0;
+  [[nodiscard]] virtual bool sync(const FileHandle& file) = 0;
   // fsync of a directory, making creations, renames and removals in it durable.
-  virtual bool sync_dir(const std::filesystem::path& dir) = 0;
+  [[nodiscard]] virtual bool sync_dir(const std::filesystem::path& dir) = 0;
   // syncfs: every file and directory change on the file system that holds
   // `any` is on stable storage after it. Reports (Linux >= 5.8) any writeback
   // error on that file system since `any` was opened, so a handle opened at
   // start-up makes one call at shutdown cover every write of the run, through
   // whatever descriptor it was made (including ones closed since).
-  virtual bool sync_filesystem(const FileHandle& any);
+  [[nodiscard]] virtual bool sync_filesystem(const FileHandle& any);
   // The device (st_dev) of the file system that holds `file`; false (errno
   // set) if fstat fails.
   [[nodiscard]] virtual bool device_of(const FileHandle& file, uint64_t* device);
-  virtual bool truncate(const FileHandle& file, uint64_t size) = 0;
+  [[nodiscard]] virtual bool truncate(const FileHandle& file, uint64_t size) = 0;
   // Reserves disk blocks for the first `size` bytes of `file` without changing
   // its length (fallocate FALLOC_FL_KEEP_SIZE): later writes there need no
   // new allocation, and readers and recovery never see a zero tail. A
@@ -65,22 +65,23 @@ class Env {
   virtual int64_t size(const FileHandle& file) = 0;
   // Size of the file at `path` without opening it (stat), or -1 on error.
   virtual int64_t file_size(const std::filesystem::path& path);
-  virtual bool rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
-  virtual bool remove(const std::filesystem::path& path) = 0;
+  [[nodiscard]] virtual bool rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
+  [[nodiscard]] virtual bool remove(const std::filesystem::path& path) = 0;
   virtual bool exists(const std::filesystem::path& path) = 0;
-  virtual bool create_dirs(const std::filesystem::path& dir) = 0;
+  [[nodiscard]] virtual bool create_dirs(const std::filesystem::path& dir) = 0;
   // File names (not paths) in `dir`; empty when it cannot be read.
   virtual std::vector<std::string> list(const std::filesystem::path& dir) = 0;
 
   // Conveniences built on the primitives above.
   // Reads a whole (small) file; false if missing or unreadable.
-  bool read_file(const std::filesystem::path& path, std::vector<uint8_t>& out);
+  [[nodiscard]] bool read_file(const std::filesystem::path& path, std::vector<uint8_t>& out);
   // Replaces `path` atomically: writes `path`.tmp, syncs it, renames it over
   // `path` and syncs the directory, so a crash leaves the old or the new file.
   // With `durable` false neither sync is made: a crash leaves the old file, the
   // new one, or a torn new one (callers must detect that, e.g. by a CRC), and
   // the caller makes it durable later (sync_filesystem at shutdown).
-  bool write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> data, bool durable = true);
+  [[nodiscard]] bool write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> data,
+                                       bool durable = true);
   // Overwrites `path` in place from byte 0 (creating it when missing, cutting
   // a longer file to `data`'s length) and, unless `durable` is false,
   // fdatasyncs it (and its directory when the file was created). Once the
@@ -91,7 +92,8 @@ class Env {
   // before the sync leaves the old bytes or the new ones (or, for a write
   // crossing a sector, a mix): for small files with a CRC whose loss only
   // costs time, as the recovery point and the clean-shutdown marker.
-  bool write_file_in_place(const std::filesystem::path& path, std::span<const uint8_t> data, bool durable = true);
+  [[nodiscard]] bool write_file_in_place(const std::filesystem::path& path, std::span<const uint8_t> data,
+                                         bool durable = true);
 };
 
 }  // namespace runnel::storage

@@ -468,7 +468,7 @@ class CleanedWriter {
   }
   void discard() {
     files_.clear();
-    for (auto& p : paths_) env_->remove(p);
+    for (auto& p : paths_) (void)env_->remove(p);  // open() removes `.cleaned` leftovers
   }
   uint64_t size() const { return size_; }
   uint64_t written() const { return written_; }

@@ -263,13 +263,14 @@ struct PartitionLog::Impl {
     auto txn_deleted = txn;
     txn_deleted += Segment::kDeletedSuffix;
     if (env->exists(txn) && env->rename(txn, txn_deleted)) renamed.push_back(txn_deleted);
-    env->remove(txn);
+    (void)env->remove(txn);  // left only if the rename failed: open() drops an index without its log
     deleted_files.emplace_back(last_now_ms + config.file_delete_delay_ms, std::move(renamed));
   }
   // Removes the `.deleted` files whose delay has passed.
   void remove_deleted_files(int64_t now_ms) {
     while (!deleted_files.empty() && deleted_files.front().first <= now_ms) {
-      for (const auto& path : deleted_files.front().second) env->remove(path);
+      // What cannot be removed now the next open() removes (.deleted).
+      for (const auto& path : deleted_files.front().second) (void)env->remove(path);
       deleted_files.pop_front();
     }
   }
@@ -461,7 +462,11 @@ struct PartitionLog::Impl {
     if (it == aborted.end() || it->second.empty()) {
       if (it != aborted.end()) aborted.erase(it);
       stale_txn_indexes.erase(base);
-      if (env->exists(txn_index_path(base))) env->remove(txn_index_path(base));
+      // A stale file left here would be read back at the next open().
+      if (env->exists(txn_index_path(base)) && !env->remove(txn_index_path(base))) {
+        stale_txn_indexes.insert(base);
+        return false;
+      }
       return true;
     }
     if (!env->write_file_atomic(txn_index_path(base), encode_aborted_txns(it->second), /*durable=*/true)) {
@@ -480,7 +485,7 @@ struct PartitionLog::Impl {
   void remove_segment(Segment& seg) {
     seg.remove();
     forget_txn_index(seg.base_offset());
-    env->remove(txn_index_path(seg.base_offset()));
+    (void)env->remove(txn_index_path(seg.base_offset()));  // open() drops an index without its log
   }
   // Reads the index of every segment (open()); one without its segment is
   // left over from a deletion cut short.
@@ -493,7 +498,7 @@ struct PartitionLog::Impl {
       bool known =
           std::any_of(segments.begin(), segments.end(), [&](const auto& seg) { return seg->base_offset() == *base; });
       if (!known) {
-        env->remove(dir / name);
+        (void)env->remove(dir / name);  // the next open() tries again
         continue;
       }
       std::vector<uint8_t> bytes;
@@ -545,7 +550,7 @@ struct PartitionLog::Impl {
     std::optional<int64_t> from;
     for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
       if (it->first > end()) {
-        env->remove(dir / it->second);
+        (void)env->remove(dir / it->second);  // never read (above the end): the next load tries again
         continue;
       }
       if (it->first > trusted_below) continue;
@@ -553,7 +558,7 @@ struct PartitionLog::Impl {
       std::optional<ProducerStateTable> table;
       if (env->read_file(dir / it->second, bytes)) table = ProducerStateTable::decode(bytes);
       if (!table) {
-        env->remove(dir / it->second);
+        (void)env->remove(dir / it->second);  // unreadable: skipped whether removed or not
         continue;
       }
       producers = std::move(*table);
@@ -599,7 +604,7 @@ struct PartitionLog::Impl {
         continue;
       }
       if (for_recovery) continue;
-      env->remove(dir / it->second);
+      (void)env->remove(dir / it->second);  // an extra old snapshot costs only space
     }
   }
 };

@@ -60,7 +60,7 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   for (const auto& name : names) {
     if (name.ends_with(".tmp") || name.ends_with(Segment::kDeletedSuffix)) {
       // (.deleted: a segment retired by the previous run, file.delete.delay.ms)
-      env->remove(dir / name);
+      (void)env->remove(dir / name);  // a leftover: the next start tries again
     } else if (auto base = Segment::parse_log_name(name)) {
       bases[*base] = true;
     }
@@ -70,7 +70,7 @@ void PartitionLog::Impl::load(int64_t now_ms) {
     auto stem = name.substr(0, name.find('.'));
     bool index = name.ends_with(".index") || name.ends_with(".timeindex");
     if (index && Segment::parse_log_name(stem + ".log") && !bases.contains(*Segment::parse_log_name(stem + ".log")))
-      env->remove(dir / name);
+      (void)env->remove(dir / name);  // a leftover: the next start tries again
   }
 
   auto marker = read_checkpoint(*env, file(kCleanShutdownFile));
@@ -164,9 +164,12 @@ void PartitionLog::Impl::load(int64_t now_ms) {
     // What survived a crash may sit only in the page cache: make it durable
     // so that flushed_offset() can start at the end. Segments trusted below
     // the recovery point were synced before and are not even opened.
+    // A failure here is an I/O error on this log (Kafka takes it offline).
     for (auto& s : segments)
-      if (s->loaded()) (void)s->sync();
-    env->sync_dir(dir);
+      if (s->loaded() && !s->sync())
+        throw std::runtime_error("cannot sync the recovered " + dir.string() + ": " + std::strerror(errno));
+    if (!env->sync_dir(dir))
+      throw std::runtime_error("cannot sync the recovered " + dir.string() + ": " + std::strerror(errno));
   }
   flushed = end();
   sealed_below = active().base_offset();  // clean stops and recovery both synced every segment

@@ -371,14 +371,14 @@ void Segment::rename_deleted(std::vector<std::filesystem::path>& renamed) {
     if (env_->rename(from, to))
       renamed.push_back(to);
     else
-      env_->remove(from);
+      (void)env_->remove(from);  // if that fails too, the segment is back at the next open()
   }
 }
 
 void Segment::remove() {
   release_pin();
   files_->erase(log_path_);
-  env_->remove(log_path_);
+  (void)env_->remove(log_path_);  // if it fails, the segment is back at the next open()
   index_.remove();
   time_index_.remove();
 }

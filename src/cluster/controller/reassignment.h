@@ -32,7 +32,7 @@ namespace runnel::cluster::controller {
 // A partition's replicas and the move in progress, if any.
 struct Placement {
   std::vector<int32_t> replicas;
-  std::optional<metadata::PartitionReassignment> reassignment;
+  std::optional<metadata::PartitionReassignment> reassignment{};
 
   bool operator==(const Placement&) const = default;
 };

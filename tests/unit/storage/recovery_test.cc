@@ -184,6 +184,20 @@ TEST(Recovery, PowerLossBeforeAnySyncLosesOnlyUnsyncedData) {
   EXPECT_EQ(log->append(b, LeaderEpoch(0), 0).base_offset, 0);
 }
 
+// Recovery makes what survived the crash durable before it counts as
+// flushed; if the disk refuses, the open fails (the partition goes offline,
+// KAFKA_STORAGE_ERROR) instead of acknowledging on top of unsynced bytes.
+TEST(Recovery, ASyncThatFailsDuringRecoveryFailsTheOpen) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  {
+    auto log = PartitionLog::open(dir.path(), {}, 0, &env);
+    append_pairs(*log, 3);
+  }  // a crash: no close, nothing synced
+  env.fail_syncs_under(dir.path());
+  EXPECT_THROW(PartitionLog::open(dir.path(), {}, 0, &env), std::runtime_error);
+}
+
 TEST(Recovery, NewPartitionSyncsNothingUntilItsFirstData) {
   TempDir dir;
   FaultInjectionEnv env;
