@@ -30,7 +30,7 @@ struct NodeMeta {
 std::optional<NodeMeta> load_node_meta(storage::Env& env, const std::filesystem::path& data_dir);
 
 // Writes meta.properties (atomically and durably) and meta/cluster.id.
-bool store_node_meta(storage::Env& env, const std::filesystem::path& data_dir, const NodeMeta& meta);
+[[nodiscard]] bool store_node_meta(storage::Env& env, const std::filesystem::path& data_dir, const NodeMeta& meta);
 
 // The text of meta.properties, and its parser (nullopt unless it holds a
 // version=1, a cluster.id and a node.id or broker.id); both pure.

@@ -278,7 +278,7 @@ class Partition final : public replication::FollowerReplica {
   // prepare_shutdown() seals the log and tells whether it changed since it was
   // opened; finish_shutdown() follows once the broker has synced the file
   // system (`synced`), writing the marker and answering acks=all waiters.
-  bool prepare_shutdown();
+  [[nodiscard]] bool prepare_shutdown();
   void finish_shutdown(bool synced);
   // For a partition being deleted: fails its acks=all waiters; the log is
   // dropped without a sync.

@@ -39,10 +39,10 @@ class ReplicaCopy {
   // One pass; `last`: the partition is closed and `exact` is wanted (the
   // partition may have been cut since the first pass: everything is copied
   // whole). False with `error` on an I/O error.
-  bool pass(bool last, bool exact, std::string* error);
+  [[nodiscard]] bool pass(bool last, bool exact, std::string* error);
   // fdatasync of every file written since the last sync, then of the
   // directory.
-  bool sync(std::string* error);
+  [[nodiscard]] bool sync(std::string* error);
   // Makes the early passes (now or later) stop and fail with "cancelled":
   // the move was replaced, or the broker stops. Any thread.
   void cancel() { cancelled_.store(true); }
@@ -56,7 +56,7 @@ class ReplicaCopy {
     ino_t inode = 0;
     uint64_t size = 0;
   };
-  bool copy_file(const std::string& name, bool whole, std::string* error);
+  [[nodiscard]] bool copy_file(const std::string& name, bool whole, std::string* error);
 
   std::filesystem::path from_, to_;
   storage::IoThrottler* throttler_;

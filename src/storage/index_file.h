@@ -25,7 +25,7 @@ class IndexFile {
   [[nodiscard]] bool append(std::span<const uint8_t> entry);
   // Keeps the first `entries` entries.
   [[nodiscard]] bool truncate(size_t entries);
-  bool remove();
+  [[nodiscard]] bool remove();
   // Lets the cache close the file (entries in memory suffice until the next
   // append, which reopens it).
   void release() { files_->erase(path_); }

@@ -31,15 +31,15 @@ class OffsetIndex {
   [[nodiscard]] bool open() { return file_.open(); }
   // Loads the file; false (and no entries) when it is not sane for a log of
   // `log_size` bytes, and the caller must rebuild it.
-  bool load(uint64_t log_size);
+  [[nodiscard]] bool load(uint64_t log_size);
   // Adds an entry; ignored unless both fields advance.
-  bool append(int64_t offset, uint32_t position);
+  [[nodiscard]] bool append(int64_t offset, uint32_t position);
   // The last entry at or below `offset`, or {base, 0}.
   Entry lookup(int64_t offset) const;
   // Drops every entry at or past `position` (log truncation).
-  bool truncate_to_position(uint64_t position);
-  bool clear();
-  bool remove() { return file_.remove(); }
+  [[nodiscard]] bool truncate_to_position(uint64_t position);
+  [[nodiscard]] bool clear();
+  [[nodiscard]] bool remove() { return file_.remove(); }
   void release() { file_.release(); }
   const std::vector<Entry>& entries() const { return entries_; }
   std::shared_ptr<FileHandle> handle() const { return file_.handle(); }

@@ -220,7 +220,7 @@ class PartitionLog {
   // that succeeded calls finish_shutdown(), which writes the marker without a
   // sync of its own; the caller syncs the file system once more after all.
   // A marker lost to a crash before that only makes the next start recover.
-  bool prepare_shutdown();
+  [[nodiscard]] bool prepare_shutdown();
   void finish_shutdown();
 
   // Idempotent producers (storage/producer_state.h): every append records

@@ -210,7 +210,7 @@ struct PartitionLog::Impl {
   // a crash from here on is seen as unclean and scans only what came after.
   // Deferring this from start-up to the first change saves a sync per
   // partition at start and lets close() skip partitions never written.
-  bool touch() {
+  [[nodiscard]] bool touch() {
     if (!standing_marker) return true;
     if (recovery_point_written != *standing_marker && !write_recovery_point(*standing_marker)) return false;
     if (!clear_checkpoint(*env, file(kCleanShutdownFile))) return false;
@@ -220,7 +220,7 @@ struct PartitionLog::Impl {
 
   // Seals the active segment and starts a new one; false (nothing changed but
   // the seal) when the new segment cannot be created.
-  bool roll(int* error = nullptr) {
+  [[nodiscard]] bool roll(int* error = nullptr) {
     if (!touch()) return false;
     active().seal();
     int ignored = 0;
@@ -275,7 +275,7 @@ struct PartitionLog::Impl {
     }
   }
 
-  bool delete_front() {
+  [[nodiscard]] bool delete_front() {
     if (!touch()) return false;
     retire_segment(*segments.front());
     segments.erase(segments.begin());
@@ -294,7 +294,7 @@ struct PartitionLog::Impl {
         out.assign(LeaderEpoch(h->leader_epoch), Offset(h->base_offset));
   }
   void load_epochs();
-  bool truncate_to(int64_t target);
+  [[nodiscard]] bool truncate_to(int64_t target);
 
   // The segment that holds `offset`: the last one whose base is <= it.
   size_t segment_for(int64_t offset) const {
@@ -425,7 +425,7 @@ struct PartitionLog::Impl {
   }
   // The file (a stale one rewritten from memory, durably); its directory
   // entry is the caller's to sync.
-  bool sync_txn_index_file(int64_t base) {
+  [[nodiscard]] bool sync_txn_index_file(int64_t base) {
     if (!aborted.contains(base)) return true;
     if (stale_txn_indexes.contains(base)) return rewrite_txn_index(base);
     auto file = env->open(txn_index_path(base), /*create=*/false);
@@ -433,7 +433,7 @@ struct PartitionLog::Impl {
   }
   // The file and its directory entry (it may be younger than the last
   // directory sync of its segment).
-  bool sync_txn_index(int64_t base) { return sync_txn_index_file(base) && env->sync_dir(dir); }
+  [[nodiscard]] bool sync_txn_index(int64_t base) { return sync_txn_index_file(base) && env->sync_dir(dir); }
   // The files the flusher syncs for a sealed segment's index (none when it
   // has no entries; a null handle, which fails the sync, when a stale file
   // cannot be rewritten).
@@ -448,7 +448,7 @@ struct PartitionLog::Impl {
   }
   // Every index of the segments from the one holding `offset` on, and the
   // directory (an index emptied by a drop was removed).
-  bool sync_txn_indexes_from(int64_t offset) {
+  [[nodiscard]] bool sync_txn_indexes_from(int64_t offset) {
     const int64_t first = segments[segment_for(offset)]->base_offset();
     bool ok = true;
     for (const auto& [base, _] : aborted)
@@ -457,7 +457,7 @@ struct PartitionLog::Impl {
   }
   // Rewrites (or removes, when empty) one segment's index from memory,
   // durably: the entries it keeps are trusted after a crash.
-  bool rewrite_txn_index(int64_t base) {
+  [[nodiscard]] bool rewrite_txn_index(int64_t base) {
     auto it = aborted.find(base);
     if (it == aborted.end() || it->second.empty()) {
       if (it != aborted.end()) aborted.erase(it);

@@ -379,8 +379,9 @@ void Segment::remove() {
   release_pin();
   files_->erase(log_path_);
   (void)env_->remove(log_path_);  // if it fails, the segment is back at the next open()
-  index_.remove();
-  time_index_.remove();
+  // Indexes without their log are removed by the next open().
+  (void)index_.remove();
+  (void)time_index_.remove();
 }
 
 }  // namespace runnel::storage

@@ -32,18 +32,18 @@ class TimeIndex {
   [[nodiscard]] bool open() { return file_.open(); }
   // Loads the file; false (and no entries) when an entry's offset is not
   // below `next_offset` or the entries do not increase.
-  bool load(int64_t next_offset);
+  [[nodiscard]] bool load(int64_t next_offset);
   // Adds an entry; ignored unless both fields advance.
-  bool append(int64_t timestamp, int64_t offset);
+  [[nodiscard]] bool append(int64_t timestamp, int64_t offset);
   // The offset to start scanning from for `timestamp`: that of the last entry
   // whose timestamp is below it, or the segment base.
   int64_t lookup(int64_t timestamp) const;
   std::optional<Entry> last() const;
   size_t size() const { return entries_.size(); }
   // Drops every entry at or past `offset` (log truncation).
-  bool truncate_to_offset(int64_t offset);
-  bool clear();
-  bool remove() { return file_.remove(); }
+  [[nodiscard]] bool truncate_to_offset(int64_t offset);
+  [[nodiscard]] bool clear();
+  [[nodiscard]] bool remove() { return file_.remove(); }
   void release() { file_.release(); }
   std::shared_ptr<FileHandle> handle() const { return file_.handle(); }
 
