@@ -14,6 +14,7 @@
 #include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
+#include "kafka/handlers/txn_coordinator_call.h"
 #include "protocol/messages.h"
 
 namespace runnel {
@@ -48,17 +49,13 @@ asio::awaitable<protocol::InitProducerIdResponse> handle_init_producer_id(Reques
       response.error_code = code(ErrorCode::COORDINATOR_NOT_AVAILABLE);
       co_return response;
     }
-    auto init = [&broker, &id, &request]() -> asio::awaitable<txn::InitProducerIdResult> {
-      // Before and after, as the other transaction APIs (handlers/transactions.cc).
-      if (auto error = broker.txn_coordinator_error(id); error != ErrorCode::NONE)
-        co_return txn::InitProducerIdResult{error, -1, -1};
-      auto result = co_await broker.txn_coordinator().init_producer_id(id, request.transaction_timeout_ms,
-                                                                       request.producer_id, request.producer_epoch);
-      if (auto error = broker.txn_coordinator_error(id); error != ErrorCode::NONE)
-        co_return txn::InitProducerIdResult{error, -1, -1};
-      co_return result;
+    auto init = [&id, &request](txn::Coordinator& coordinator) {
+      return coordinator.init_producer_id(id, request.transaction_timeout_ms, request.producer_id,
+                                          request.producer_epoch);
     };
-    auto result = co_await on_shard(broker.txn_coordinator_shard(id), init);
+    auto result = co_await call_txn_coordinator(broker, id, init, [](ErrorCode error) {
+      return txn::InitProducerIdResult{error, -1, -1};
+    });
     // PRODUCER_FENCED came with v4 (KIP-588); older clients know it as INVALID_PRODUCER_EPOCH.
     if (result.error == ErrorCode::PRODUCER_FENCED && ctx.api_version < 4)
       result.error = ErrorCode::INVALID_PRODUCER_EPOCH;

@@ -22,6 +22,7 @@
 #include "kafka/authz.h"
 #include "kafka/broker.h"
 #include "kafka/handlers/handlers.h"
+#include "kafka/handlers/txn_coordinator_call.h"
 #include "protocol/messages.h"
 
 namespace runnel {
@@ -32,21 +33,13 @@ ErrorCode for_version(ErrorCode error, int16_t version, int16_t fenced_from) {
   return error;
 }
 
-// Runs op(coordinator) on the id's coordinator shard, or answers
-// NOT_COORDINATOR when this broker does not coordinate it, before or after
-// op: an answer from memory (a retried EndTxn's, an epoch check's) is only
-// the coordinator's while this broker may still act as it.
+// Runs op(coordinator) as call_txn_coordinator does, for the APIs whose
+// answer is one error code.
 template <class Op>
 asio::awaitable<ErrorCode> on_txn_coordinator(Broker& broker, const std::string& transactional_id, Op& op) {
   if (transactional_id.empty()) co_return ErrorCode::INVALID_REQUEST;
   if (!broker.topics().find(txn::kTransactionStateTopic)) co_return ErrorCode::NOT_COORDINATOR;
-  auto run = [&broker, &transactional_id, &op]() -> asio::awaitable<ErrorCode> {
-    if (auto error = broker.txn_coordinator_error(transactional_id); error != ErrorCode::NONE) co_return error;
-    auto error = co_await op(broker.txn_coordinator());
-    if (auto now = broker.txn_coordinator_error(transactional_id); now != ErrorCode::NONE) co_return now;
-    co_return error;
-  };
-  co_return co_await on_shard(broker.txn_coordinator_shard(transactional_id), run);
+  co_return co_await call_txn_coordinator(broker, transactional_id, op, [](ErrorCode error) { return error; });
 }
 
 }  // namespace
