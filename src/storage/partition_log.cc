@@ -446,10 +446,26 @@ void PartitionLog::enforce_retention(int64_t now_ms, int64_t high_watermark) {
     throw std::runtime_error("cannot roll the active segment in " + m.dir.string());
   // Time and size retention are the "delete" cleanup policy (Kafka: a
   // compact-only topic keeps its records however old or large). As in
-  // Kafka, a segment goes only once the high watermark has passed its last
-  // record, so the log start never gets ahead of it.
+  // Kafka's deletableSegments, the oldest segments go while their rule
+  // holds, each only once the high watermark has passed its last record (so
+  // the log start never gets ahead of it), the active one too when it holds
+  // records: a roll first gives the log a new, empty segment to append to,
+  // so that a quiet topic's records go after retention.ms, not at the next
+  // segment.ms roll.
   auto front_deletable = [&m, high_watermark] {
-    return m.segments.size() > 1 && m.segments[1]->base_offset() <= high_watermark;
+    if (m.segments.size() > 1) return m.segments[1]->base_offset() <= high_watermark;
+    return !m.active().empty() && m.end() <= high_watermark;
+  };
+  auto delete_oldest = [&m] {
+    if (m.segments.size() == 1 && !m.roll()) return false;
+    // The names of the segments that stay must be durable before an older
+    // one goes: a power cut that took them all would begin the log again at
+    // an older start, handing out offsets twice.
+    if (m.dir_synced_through < m.active().base_offset()) {
+      if (!m.env->sync_dir(m.dir)) return false;
+      m.dir_synced_through = m.active().base_offset();
+    }
+    return m.delete_front();
   };
   if (m.config.cleanup_delete && m.config.retention_ms >= 0) {
     // An empty closed segment (all its records compacted away) has no
@@ -457,14 +473,14 @@ void PartitionLog::enforce_retention(int64_t now_ms, int64_t high_watermark) {
     while (front_deletable() &&
            (m.segments.front()->empty() || (m.segments.front()->max_timestamp() >= 0 &&
                                             now_ms - m.segments.front()->max_timestamp() > m.config.retention_ms))) {
-      if (!m.delete_front()) break;
+      if (!delete_oldest()) break;
     }
   }
   if (m.config.cleanup_delete && m.config.retention_bytes >= 0) {
     uint64_t total = size_bytes();
     while (front_deletable() && total - m.segments.front()->size() >= static_cast<uint64_t>(m.config.retention_bytes)) {
       total -= m.segments.front()->size();
-      if (!m.delete_front()) break;
+      if (!delete_oldest()) break;
     }
   }
 }

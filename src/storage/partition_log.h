@@ -164,9 +164,10 @@ class PartitionLog {
   EpochEndOffset end_offset_for_epoch(LeaderEpoch epoch) const;
   const std::vector<EpochEntry>& epoch_entries() const;
 
-  // Applies retention.ms / retention.bytes (whole segments, never the active
-  // one, none holding an offset at or above `high_watermark`: the log end
-  // when the log is not replicated) and rolls the active segment when
+  // Applies retention.ms / retention.bytes to whole segments, oldest first,
+  // none holding an offset at or above `high_watermark` (the log end when
+  // the log is not replicated); the active segment goes too once all of it
+  // is due, after a roll (Kafka's rule). Rolls the active segment when
   // segment.ms has elapsed.
   void enforce_retention(int64_t now_ms, int64_t high_watermark = INT64_MAX);
 

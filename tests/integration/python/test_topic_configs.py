@@ -57,6 +57,22 @@ class TopicConfigTest(BrokerTestCase):
         recs = read_partition(self.bootstrap, topic, 0)
         self.assertEqual(recs[0].offset, start)
 
+    def test_retention_ms_empties_a_quiet_topic(self):
+        # Kafka deletes the active segment too once all of it is past retention.ms
+        # (rolling a new one first): a quiet topic's records go after retention.ms,
+        # not at the next segment.ms roll, a week later by default.
+        topic = "cfg_retention_quiet"
+        create_topic(self.bootstrap, topic, configs={"retention.ms": "1000"})
+        p = producer(self.bootstrap, acks="all", linger_ms=0)
+        for i in range(5):
+            p.send(topic, value=b"quiet-%d" % i, partition=0)
+        p.flush(10)
+        self.assertEqual(self.settled_offsets(topic), (5, 5))
+        p.send(topic, value=b"later", partition=0).get(timeout=10)
+        p.close(5)
+        recs = read_partition(self.bootstrap, topic, 0)
+        self.assertEqual([(r.offset, r.value) for r in recs], [(5, b"later")])
+
     def test_retention_bytes(self):
         topic = "cfg_retention_bytes"
         create_topic(self.bootstrap, topic, configs={"retention.bytes": "20000", "segment.bytes": "16384"})

@@ -362,8 +362,13 @@ TEST(PartitionLog, RetentionBySizeAndTime) {
   config.retention_bytes = 0;
   log->set_config(config);
   log->enforce_retention(0);
-  EXPECT_EQ(log->segment_count(), 1u);  // never the active segment
+  // The active segment went too (Kafka's rule), after a roll: the log is
+  // empty at its old end, where the next record goes.
+  EXPECT_EQ(log->segment_count(), 1u);
+  EXPECT_EQ(log->log_start_offset(), 30);
   EXPECT_EQ(log->log_end_offset(), 30);
+  EXPECT_TRUE(read_all(*log).empty());
+  EXPECT_EQ(append(*log, {.records = 1}).base_offset, 30);
 }
 
 // Kafka's rule: a segment is deleted by retention only once the high
@@ -382,8 +387,39 @@ TEST(PartitionLog, RetentionKeepsSegmentsAtOrAboveTheHighWatermark) {
   EXPECT_EQ(log->log_start_offset(), bases[1]);
   log->enforce_retention(0, bases[3]);  // at the fourth's base: the third is done with
   EXPECT_EQ(log->log_start_offset(), bases[3]);
-  log->enforce_retention(0);  // not replicated: up to the log end
+  log->enforce_retention(0, log->log_end_offset() - 1);  // the active segment waits for all its records
+  EXPECT_EQ(log->log_start_offset(), bases.back());
+  log->enforce_retention(0);  // not replicated: up to the log end, the active segment too
   EXPECT_EQ(log->segment_count(), 1u);
+  EXPECT_EQ(log->log_start_offset(), 30);
+}
+
+// A quiet topic's records go after retention.ms, not at the next segment.ms
+// roll; the empty segment left is not rolled again. After a power cut right
+// after (nothing synced since), the log comes back at its new start, not at
+// 0: the new segment's name is durable (made so before the old segment went;
+// the leader-epoch-checkpoint's rewrite syncs the directory too).
+TEST(PartitionLog, TimeRetentionTakesTheActiveSegmentOfAQuietTopic) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  LogConfig config;
+  config.retention_ms = 1000;
+  auto log = PartitionLog::open(dir.path(), config, 0, &env);
+  for (int i = 0; i < 5; ++i) append(*log, {.records = 2, .base_timestamp = 1000});
+  testing::sync_now(*log, env);
+  log->enforce_retention(2000);
+  EXPECT_EQ(log->log_start_offset(), 0) << "not yet due";
+  log->enforce_retention(2002);
+  EXPECT_EQ(log->log_start_offset(), 10);
+  EXPECT_EQ(log->segment_count(), 1u);
+  const auto bases = log->segment_base_offsets();
+  log->enforce_retention(100'000);
+  EXPECT_EQ(log->segment_base_offsets(), bases) << "an empty active segment is not rolled";
+  log.reset();
+  env.drop_unsynced_data();
+  log = PartitionLog::open(dir.path(), config, 0, &env);
+  EXPECT_EQ(log->log_start_offset(), 10);
+  EXPECT_EQ(log->log_end_offset(), 10);
 }
 
 TEST(PartitionLog, DeleteRecordsPersists) {

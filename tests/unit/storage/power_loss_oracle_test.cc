@@ -4,8 +4,8 @@
 // offset; after each step the log must show only records written there
 // with that key, the latest record of every key at or above the log start
 // (all of them when the topic is not compacted), a log start no lower than
-// the last acknowledged DeleteRecords, and after a power loss every synced
-// offset. The txn-state oracle (txn_state_test.cc) covers the producer and
+// the last acknowledged DeleteRecords or retention pass, and after a power
+// loss every synced offset. The txn-state oracle (txn_state_test.cc) covers the producer and
 // transaction state through the same losses.
 #include <gtest/gtest.h>
 
@@ -109,6 +109,9 @@ struct Walk {
     log->set_config(c);
     log->enforce_retention(now, committed);
     log->set_config(config);
+    // What retention deleted stays deleted, and the log never begins again
+    // below it (the active segment may have gone too).
+    start_floor = std::max(start_floor, log->log_start_offset());
   }
 
   // A follower cutting a divergent suffix: never below the high watermark.
@@ -164,7 +167,7 @@ struct Walk {
   std::map<int64_t, std::string> written;  // offset -> key of every record appended and not cut
   int64_t durable = 0;                     // every offset below is synced
   int64_t committed = 0;                   // the high watermark: cleaning stays below it
-  int64_t start_floor = 0;                 // the last log start DeleteRecords acknowledged
+  int64_t start_floor = 0;                 // the log start DeleteRecords or retention last set
 };
 
 TEST(PowerLoss, DeletionsCompactionAndTruncationAgainstOracle) {
