@@ -129,11 +129,20 @@ inline std::vector<ReadBatch> read_batches(const storage::ReadResult& r) {
 }
 
 // Syncs the files sync_handles() names and reports the request done, as the
-// flusher does for acks=all.
-inline void sync_now(storage::PartitionLog& log, storage::Env& env) {
+// flusher does for acks=all; with `syncfs_under`, by one syncfs of the file
+// system holding that directory instead, as a busy flusher does. `durable`
+// (optional) gets the offset the request made durable.
+inline void sync_now(storage::PartitionLog& log, storage::Env& env, const std::filesystem::path* syncfs_under = nullptr,
+                     int64_t* durable = nullptr) {
   auto request = log.sync_handles();
-  for (auto& f : request.files) ASSERT_TRUE(f && env.sync(*f));
+  if (syncfs_under) {
+    auto any = env.open_dir(*syncfs_under);
+    ASSERT_TRUE(any && env.sync_filesystem(*any));
+  } else {
+    for (auto& f : request.files) ASSERT_TRUE(f && env.sync(*f));
+  }
   log.mark_flushed(request.durable_offset, request.sealed_below);
+  if (durable) *durable = request.durable_offset;
 }
 
 // Reads the whole log from its start, batch by batch.

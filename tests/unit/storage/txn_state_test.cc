@@ -382,16 +382,9 @@ TEST(TxnState, PowerLossAndTruncationAgainstOracle) {
         while (!history.empty() && history.back().offset >= durable) history.pop_back();
       } else if (op < 25) {
         // The flusher: its files synced one by one, or by a syncfs.
-        auto request = log->sync_handles();
-        bool ok = true;
-        if (rng() % 3 == 0) {
-          ok = env.sync_filesystem(*env.open_dir(dir.path()));
-        } else {
-          for (auto& f : request.files) ok = ok && f && env.sync(*f);
-        }
-        ASSERT_TRUE(ok);
-        log->mark_flushed(request.durable_offset, request.sealed_below);
-        durable = std::max(durable, request.durable_offset);
+        int64_t synced = 0;
+        ASSERT_NO_FATAL_FAILURE(testing::sync_now(*log, env, rng() % 3 == 0 ? &dir.path() : nullptr, &synced));
+        durable = std::max(durable, synced);
       } else if (op < 75) {
         int64_t pid = static_cast<int64_t>(rng() % 3);
         Oracle now = fold(history, log->log_end_offset());
