@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <random>
 #include <span>
 #include <string>
 
@@ -20,6 +22,27 @@ void must(bool done, const std::filesystem::path& path) {
   std::fprintf(stderr, "FaultInjectionEnv: cannot drop the unsynced data of %s: %s\n", path.c_str(),
                std::strerror(errno));
   std::abort();
+}
+
+// The form files_ and pending_ use: absolute, normalized, no trailing '/'.
+std::string normal(const std::filesystem::path& path) {
+  auto s = std::filesystem::absolute(path).lexically_normal().string();
+  while (s.size() > 1 && s.ends_with('/')) s.pop_back();
+  return s;
+}
+
+std::string parent_of(const std::string& path) { return std::filesystem::path(path).parent_path().string(); }
+
+bool is_directory(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_directory(path, ec);
+}
+
+// `path` with `from` (a directory) at its start replaced by `to`.
+bool move_under(std::string& path, const std::string& from, const std::string& to) {
+  if (path != from && !path.starts_with(from + '/')) return false;
+  path = to + path.substr(from.size());
+  return true;
 }
 
 }  // namespace
@@ -39,7 +62,9 @@ std::shared_ptr<FileHandle> FaultInjectionEnv::open(const std::filesystem::path&
   auto file = base_->open(path, create);
   if (file && !existed) {
     std::lock_guard lock(mu_);
-    files_[std::filesystem::absolute(path).lexically_normal().string()] = FileState{};
+    auto created = normal(path);
+    files_[created] = FileState{};
+    pending_.push_back({DirChange::Kind::kCreate, parent_of(created), created, {}, std::nullopt});
   }
   return file;
 }
@@ -92,11 +117,9 @@ bool FaultInjectionEnv::sync_dir(const std::filesystem::path& dir) {
 bool FaultInjectionEnv::sync_dir_locked(const std::filesystem::path& dir) {
   std::lock_guard lock(mu_);
   if (sync_fails()) return false;
-  auto prefix = std::filesystem::absolute(dir).lexically_normal().string();
-  if (!prefix.ends_with('/')) prefix += '/';
-  for (auto& [path, state] : files_)
-    if (path.starts_with(prefix) && path.find('/', prefix.size()) == std::string::npos) state.entry_synced = true;
-  return base_->sync_dir(dir);
+  if (!base_->sync_dir(dir)) return false;
+  std::erase_if(pending_, [d = normal(dir)](const DirChange& change) { return change.dir == d; });
+  return true;
 }
 
 bool FaultInjectionEnv::sync_filesystem(const FileHandle& any) {
@@ -112,10 +135,10 @@ bool FaultInjectionEnv::sync_filesystem(const FileHandle& any) {
   for (auto& [path, state] : files_) {
     int64_t size = base_->file_size(path);
     if (size >= 0) state.synced_size = static_cast<uint64_t>(size);
-    state.entry_synced = true;
     state.undo.clear();
     state.overwritten.clear();
   }
+  pending_.clear();
   return base_->sync_filesystem(any);
 }
 
@@ -139,49 +162,164 @@ bool FaultInjectionEnv::truncate(const FileHandle& file, uint64_t size) {
 bool FaultInjectionEnv::rename(const std::filesystem::path& from, const std::filesystem::path& to) {
   std::shared_lock io(io_mu_);
   std::lock_guard lock(mu_);
-  auto src = std::filesystem::absolute(from).lexically_normal().string();
-  auto dst = std::filesystem::absolute(to).lexically_normal().string();
+  const auto src = normal(from);
+  const auto dst = normal(to);
+  if (is_directory(src)) {
+    if (!base_->rename(from, to)) return false;
+    rename_tracked_dir(src, dst);  // see the model limits in the header
+    return true;
+  }
+  std::optional<std::vector<uint8_t>> replaced;
+  if (base_->exists(dst) && !durable_bytes(dst, replaced.emplace())) return false;
   if (!base_->rename(from, to)) return false;
   auto it = files_.find(src);
   if (it != files_.end()) {
-    auto state = it->second;
+    auto state = std::move(it->second);
     files_.erase(it);
-    state.entry_synced = true;  // see the model limits in the header
-    files_[dst] = state;
+    files_[dst] = std::move(state);
   } else {
     files_.erase(dst);
   }
+  pending_.push_back({DirChange::Kind::kRename, parent_of(dst), dst, src, std::move(replaced)});
   return true;
+}
+
+void FaultInjectionEnv::rename_tracked_dir(const std::string& from, const std::string& to) {
+  std::map<std::string, FileState> moved;
+  for (auto it = files_.begin(); it != files_.end();) {
+    auto path = it->first;
+    if (move_under(path, from, to)) {
+      moved[path] = std::move(it->second);
+      it = files_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  files_.merge(moved);
+  for (auto& change : pending_) {
+    move_under(change.dir, from, to);
+    move_under(change.path, from, to);
+    move_under(change.from, from, to);
+  }
 }
 
 bool FaultInjectionEnv::remove(const std::filesystem::path& path) {
   std::shared_lock io(io_mu_);
   std::lock_guard lock(mu_);
-  files_.erase(std::filesystem::absolute(path).lexically_normal().string());
-  return base_->remove(path);
+  const auto removed = normal(path);
+  if (is_directory(removed) || !base_->exists(removed)) {
+    // A directory goes at once (see the model limits); its files' bookkeeping with it.
+    if (!base_->remove(path)) return false;
+    std::erase_if(files_, [&](const auto& entry) { return entry.first.starts_with(removed + '/'); });
+    files_.erase(removed);
+    return true;
+  }
+  std::vector<uint8_t> bytes;
+  if (!durable_bytes(removed, bytes)) return false;
+  if (!base_->remove(path)) return false;
+  files_.erase(removed);
+  pending_.push_back({DirChange::Kind::kRemove, parent_of(removed), removed, {}, std::move(bytes)});
+  return true;
 }
 
-void FaultInjectionEnv::drop_unsynced_data() {
+bool FaultInjectionEnv::durable_bytes(const std::string& path, std::vector<uint8_t>& out) {
+  auto file = base_->open(path, false);
+  if (!file) return false;
+  const int64_t size = base_->size(*file);
+  if (size < 0) return false;
+  auto it = files_.find(path);
+  if (it == files_.end()) {  // not created under this Env: all of it is on stable storage
+    out.resize(static_cast<size_t>(size));
+    return base_->pread(*file, 0, out);
+  }
+  // What drop_unsynced_data() would leave of it: truncated to its synced
+  // size, then the cut and the overwritten bytes written back.
+  const FileState& state = it->second;
+  out.assign(state.synced_size, 0);
+  const auto kept = std::min<uint64_t>(state.synced_size, static_cast<uint64_t>(size));
+  if (!base_->pread(*file, 0, std::span(out).first(kept))) return false;
+  auto put_back = [&out](uint64_t at, const std::vector<uint8_t>& bytes) {
+    if (bytes.empty()) return;
+    if (out.size() < at + bytes.size()) out.resize(at + bytes.size());
+    std::copy(bytes.begin(), bytes.end(), out.begin() + static_cast<ptrdiff_t>(at));
+  };
+  put_back(state.undo_at, state.undo);
+  put_back(state.overwritten_at, state.overwritten);
+  return true;
+}
+
+size_t FaultInjectionEnv::pending_dir_changes() const {
   std::lock_guard lock(mu_);
-  drop_unsynced_data_locked();
+  return pending_.size();
+}
+
+void FaultInjectionEnv::drop_unsynced_data(uint64_t prefix_seed) {
+  std::lock_guard lock(mu_);
+  drop_unsynced_data_locked(prefix_seed);
 }
 
 void FaultInjectionEnv::cut_power_and_exit(int exit_code) {
   io_mu_.lock();  // never released: every later file change waits until the process ends
   {
     std::lock_guard lock(mu_);
-    drop_unsynced_data_locked();
+    const uint64_t seed = static_cast<uint64_t>(std::time(nullptr)) * 2654435761u | 1;
+    std::fprintf(stderr, "FaultInjectionEnv: power cut, %zu directory changes pending, prefixes drawn with seed %llu\n",
+                 pending_.size(), static_cast<unsigned long long>(seed));
+    drop_unsynced_data_locked(seed);
   }
   ::_exit(exit_code);
 }
 
-void FaultInjectionEnv::drop_unsynced_data_locked() {
+void FaultInjectionEnv::undo(const DirChange& change) {
+  // A directory removed since (a deleted partition) takes its changes with it.
+  if (!is_directory(change.dir)) return;
+  auto write_back = [this](const std::string& path, const std::vector<uint8_t>& bytes) {
+    auto file = base_->open(path, true);
+    must(file != nullptr, path);
+    must(base_->truncate(*file, 0), path);
+    if (!bytes.empty()) must(base_->pwrite(*file, 0, bytes), path);
+    files_.erase(path);  // what it holds is what the disk kept
+  };
+  switch (change.kind) {
+    case DirChange::Kind::kCreate:
+      if (base_->exists(change.path)) must(base_->remove(change.path), change.path);
+      files_.erase(change.path);
+      break;
+    case DirChange::Kind::kRename:
+      if (base_->exists(change.path) && is_directory(parent_of(change.from))) {
+        must(base_->rename(change.path, change.from), change.path);
+        files_.erase(change.from);
+        if (auto it = files_.find(change.path); it != files_.end()) {
+          files_[change.from] = std::move(it->second);
+          files_.erase(change.path);
+        }
+      }
+      if (change.replaced) write_back(change.path, *change.replaced);
+      break;
+    case DirChange::Kind::kRemove:
+      write_back(change.path, *change.replaced);
+      break;
+  }
+}
+
+void FaultInjectionEnv::drop_unsynced_data_locked(uint64_t prefix_seed) {
+  // Which of each directory's pending changes survive: a prefix, none
+  // without a seed.
+  std::map<std::string, size_t> kept;
+  if (prefix_seed != 0) {
+    std::map<std::string, size_t> count;
+    for (const auto& change : pending_) ++count[change.dir];
+    std::mt19937_64 rng(prefix_seed);
+    for (const auto& [dir, n] : count) kept[dir] = rng() % (n + 1);
+  }
+  std::vector<bool> undone(pending_.size());
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < pending_.size(); ++i) undone[i] = seen[pending_[i].dir]++ >= kept[pending_[i].dir];
+  for (size_t i = pending_.size(); i-- > 0;)
+    if (undone[i]) undo(pending_[i]);
+  pending_.clear();
   for (auto& [path, state] : files_) {
     if (!base_->exists(path)) continue;
-    if (!state.entry_synced) {
-      must(base_->remove(path), path);
-      continue;
-    }
     if (auto file = base_->open(path, false)) {
       must(base_->truncate(*file, state.synced_size), path);
       if (!state.undo.empty()) must(base_->pwrite(*file, state.undo_at, state.undo), path);
@@ -234,7 +372,6 @@ bool FaultInjectionEnv::save_overwritten(const FileHandle& file, const std::stri
   if (it == files_.end()) {
     // Not created under this Env: all of it was on stable storage before.
     FileState whole;
-    whole.entry_synced = true;
     whole.synced_size = static_cast<uint64_t>(std::max<int64_t>(0, base_->size(file)));
     it = files_.emplace(path, std::move(whole)).first;
   }

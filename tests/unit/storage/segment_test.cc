@@ -66,7 +66,7 @@ TEST(OffsetIndex, RandomLookupsMatchOracle) {
   EXPECT_FALSE(insane.load(10));
 }
 
-struct OracleBatch {
+struct WrittenBatch {
   int64_t base, last, max_ts;
   uint64_t position;
   uint32_t size;
@@ -81,7 +81,7 @@ TEST(Segment, RandomOperationsMatchOracle) {
   FileCache cache(Env::posix(), 2);
   auto seg = Segment::create(&cache, dir.path(), base, 256);
   ASSERT_TRUE(seg);
-  std::vector<OracleBatch> oracle;
+  std::vector<WrittenBatch> oracle;
   int64_t next = base;
   int64_t ts = 0;
   auto check = [&](Segment& s) {
@@ -90,7 +90,7 @@ TEST(Segment, RandomOperationsMatchOracle) {
     ASSERT_EQ(s.size(), size);
     for (int q = 0; q < 200; ++q) {
       int64_t target = base - 2 + static_cast<int64_t>(rng() % (next - base + 5));
-      const OracleBatch* want = nullptr;
+      const WrittenBatch* want = nullptr;
       for (auto& b : oracle)
         if (b.last >= target) {
           want = &b;
@@ -103,7 +103,7 @@ TEST(Segment, RandomOperationsMatchOracle) {
         ASSERT_EQ(got->position, want->position);
       }
       int64_t t = static_cast<int64_t>(rng() % (ts + 50)) - 10;
-      const OracleBatch* want_ts = nullptr;
+      const WrittenBatch* want_ts = nullptr;
       for (auto& b : oracle)
         if (b.max_ts >= t) {
           want_ts = &b;

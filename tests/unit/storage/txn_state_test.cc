@@ -228,7 +228,7 @@ TEST(TxnState, AnIndexEntryWhoseWriteFailedIsWrittenBeforeItsSegmentIsCalledDura
 
 // The oracle: each producer's epoch, coordinator epoch and open transaction,
 // and every aborted transaction in marker order.
-struct Oracle {
+struct TxnOracle {
   struct Producer {
     int16_t epoch = 0;
     int32_t next_seq = 0;
@@ -251,7 +251,7 @@ TEST(TxnState, RandomAgainstOracle) {
     LogConfig config;
     config.segment_bytes = 400;
     auto log = PartitionLog::open(dir.path(), config, 0);
-    Oracle oracle;
+    TxnOracle oracle;
     for (int step = 0; step < 300; ++step) {
       SCOPED_TRACE("seed " + std::to_string(seed) + " step " + std::to_string(step));
       int op = static_cast<int>(rng() % 100);
@@ -334,8 +334,8 @@ struct Appended {
   int records = 1;
 };
 
-Oracle fold(const std::vector<Appended>& history, int64_t end) {
-  Oracle o;
+TxnOracle fold(const std::vector<Appended>& history, int64_t end) {
+  TxnOracle o;
   for (const auto& a : history) {
     if (a.offset >= end) break;
     auto& p = o.producers[a.pid];
@@ -387,7 +387,7 @@ TEST(TxnState, PowerLossAndTruncationAgainstOracle) {
         durable = std::max(durable, synced);
       } else if (op < 75) {
         int64_t pid = static_cast<int64_t>(rng() % 3);
-        Oracle now = fold(history, log->log_end_offset());
+        TxnOracle now = fold(history, log->log_end_offset());
         const auto& p = now.producers[pid];
         bool txn = rng() % 5 != 0;
         int records = 1 + static_cast<int>(rng() % 3);
@@ -422,7 +422,7 @@ TEST(TxnState, PowerLossAndTruncationAgainstOracle) {
         }
         ASSERT_EQ(next, end);
       }
-      Oracle want = fold(history, end);
+      TxnOracle want = fold(history, end);
       ASSERT_EQ(log->last_stable_offset(end), want.lso(end));
       for (const auto& [pid, p] : want.producers) {
         const ProducerEntry* e = log->producer_state().find(pid);
