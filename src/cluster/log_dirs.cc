@@ -163,7 +163,7 @@ std::vector<LogDir> check_log_dirs(storage::Env& env, const std::vector<std::fil
     const auto& dir = dirs[i];
     LogDir state{dir, false};
     std::optional<NodeMeta> stored;
-    if (!env.create_dirs(dir)) {
+    if (!env.create_dirs_durably(dir)) {
       spdlog::error("log directory {} is offline: cannot create it: {}", dir.string(), std::strerror(errno));
     } else if ((stored = load_node_meta(env, dir))) {
       if (auto why = identity_mismatch(*stored, identity.node_id, ""))
@@ -190,7 +190,7 @@ std::vector<LogDir> check_log_dirs(storage::Env& env, const std::vector<std::fil
     if (state.online) formatted.insert(dir.string());
     out.push_back(std::move(state));
   }
-  if (formatted != known && env.create_dirs(known_path.parent_path())) {
+  if (formatted != known && env.create_dirs_durably(known_path.parent_path())) {
     if (!write_text(env, known_path, format_log_dir_list(formatted)))
       spdlog::warn("cannot write {}: {}", known_path.string(), std::strerror(errno));
   }

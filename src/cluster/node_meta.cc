@@ -79,7 +79,7 @@ std::optional<NodeMeta> load_node_meta(storage::Env& env, const std::filesystem:
 bool store_node_meta(storage::Env& env, const std::filesystem::path& data_dir, const NodeMeta& meta) {
   auto text = format_node_meta(meta);
   auto legacy = meta.cluster_id + "\n";
-  return env.create_dirs(data_dir / "meta") &&
+  return env.create_dirs_durably(data_dir / "meta") &&
          env.write_file_atomic(data_dir / kFile, {reinterpret_cast<const uint8_t*>(text.data()), text.size()}) &&
          env.write_file_atomic(data_dir / "meta" / "cluster.id",
                                {reinterpret_cast<const uint8_t*>(legacy.data()), legacy.size()});

@@ -591,7 +591,10 @@ std::vector<std::filesystem::path> Broker::log_dir_paths() const {
 
 void Broker::start() {
   cluster::check_log_dir_order(*env_, log_dir_paths());  // before the first directory's meta/ is created
-  std::filesystem::create_directories(std::filesystem::path(config_.data_dir) / "meta");
+  // Durably, as Kafka creates a missing log directory: the files written
+  // in it later (the node's identity, topics.json) sync only meta/ itself.
+  if (!env_->create_dirs_durably(std::filesystem::path(config_.data_dir) / "meta"))
+    throw std::runtime_error("cannot create " + config_.data_dir + "/meta: " + std::strerror(errno));
   load_identity();
   if (control_plane_)
     seed_credentials();  // before any listener: a client's first login already sees the cluster's users

@@ -47,7 +47,7 @@ bool Authorizer::update(const std::function<AclSet(const AclSet&)>& change) {
   std::lock_guard serial(update_mu_);
   auto next = std::make_shared<const AclSet>(change(*acls()));
   auto text = encode_acls(next->all());
-  if (!env_->create_dirs(path_.parent_path())) return false;
+  if (!env_->create_dirs_durably(path_.parent_path())) return false;
   if (!env_->write_file_atomic(path_, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size())))
     return false;
   std::lock_guard lock(mu_);

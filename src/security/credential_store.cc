@@ -227,7 +227,7 @@ CredentialMap CredentialStore::snapshot() const {
 }
 
 bool CredentialStore::write(const CredentialMap& users) {
-  if (!env_->create_dirs(path_.parent_path())) return false;
+  if (!env_->create_dirs_durably(path_.parent_path())) return false;
   auto bytes = encode_credentials(users);
   return env_->write_file_atomic(path_, bytes);
 }

@@ -107,6 +107,17 @@ Env* Env::posix() {
   return &env;
 }
 
+bool Env::create_dirs_durably(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> missing;  // innermost first
+  auto start = dir.lexically_normal();
+  if (!start.has_filename()) start = start.parent_path();  // "a/b/" -> "a/b"
+  for (auto p = start; !p.empty() && p != p.parent_path() && !exists(p); p = p.parent_path()) missing.push_back(p);
+  if (!create_dirs(dir)) return false;
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it)
+    if (!sync_dir(it->parent_path().empty() ? "." : it->parent_path())) return false;
+  return true;
+}
+
 bool Env::read_file(const std::filesystem::path& path, std::vector<uint8_t>& out) {
   if (!exists(path)) return false;
   auto file = open(path, false);

@@ -68,11 +68,20 @@ class Env {
   [[nodiscard]] virtual bool rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
   [[nodiscard]] virtual bool remove(const std::filesystem::path& path) = 0;
   virtual bool exists(const std::filesystem::path& path) = 0;
+  // Creates `dir` and any missing parent (mkdir -p). The new directories'
+  // names are not durable until their parents are synced
+  // (create_dirs_durably).
   [[nodiscard]] virtual bool create_dirs(const std::filesystem::path& dir) = 0;
   // File names (not paths) in `dir`; empty when it cannot be read.
   virtual std::vector<std::string> list(const std::filesystem::path& dir) = 0;
 
   // Conveniences built on the primitives above.
+  // create_dirs, then an fsync of the parent of every directory it made, so
+  // that the new directories survive a crash (as Kafka does for a log
+  // directory it creates). For directories made once, at start-up or for a
+  // broker-wide file; a partition's directory has its name synced lazily,
+  // with its first data (PartitionLog).
+  [[nodiscard]] bool create_dirs_durably(const std::filesystem::path& dir);
   // Reads a whole (small) file; false if missing or unreadable.
   [[nodiscard]] bool read_file(const std::filesystem::path& path, std::vector<uint8_t>& out);
   // Replaces `path` atomically: writes `path`.tmp, syncs it, renames it over

@@ -159,6 +159,18 @@ bool FaultInjectionEnv::truncate(const FileHandle& file, uint64_t size) {
   return base_->truncate(file, size);
 }
 
+bool FaultInjectionEnv::create_dirs(const std::filesystem::path& dir) {
+  std::shared_lock io(io_mu_);
+  std::lock_guard lock(mu_);
+  std::vector<std::string> missing;  // innermost first
+  for (auto path = normal(dir); path.size() > 1 && !base_->exists(path); path = parent_of(path))
+    missing.push_back(path);
+  if (!base_->create_dirs(dir)) return false;
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it)
+    pending_.push_back({DirChange::Kind::kCreateDir, parent_of(*it), *it, {}, std::nullopt});
+  return true;
+}
+
 bool FaultInjectionEnv::rename(const std::filesystem::path& from, const std::filesystem::path& to) {
   std::shared_lock io(io_mu_);
   std::lock_guard lock(mu_);
@@ -285,6 +297,13 @@ void FaultInjectionEnv::undo(const DirChange& change) {
       if (base_->exists(change.path)) must(base_->remove(change.path), change.path);
       files_.erase(change.path);
       break;
+    case DirChange::Kind::kCreateDir: {
+      std::error_code ec;
+      std::filesystem::remove_all(change.path, ec);
+      must(!ec, change.path);
+      std::erase_if(files_, [&](const auto& entry) { return entry.first.starts_with(change.path + '/'); });
+      break;
+    }
     case DirChange::Kind::kRename:
       if (base_->exists(change.path) && is_directory(parent_of(change.from))) {
         must(base_->rename(change.path, change.from), change.path);

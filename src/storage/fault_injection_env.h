@@ -5,7 +5,8 @@
 // directory entries (creations, renames, removals) that no sync_dir() of
 // their directory has made durable yet. drop_unsynced_data() undoes those
 // changes, newest first (a removed or replaced file comes back with what was
-// durable of it), then truncates every file to its synced size.
+// durable of it, a directory made since goes with its files), then truncates
+// every file to its synced size.
 //
 // A truncate() that cuts synced bytes is not durable until the file's next
 // sync: drop_unsynced_data() writes the cut synced bytes back (a power loss
@@ -22,9 +23,11 @@
 // with a seed keeps, per directory, a random prefix of them (the changes
 // of different directories independently); without one it keeps none.
 //
-// Model limits: directories themselves (create_dirs, and renames and
-// removals of whole directories) are taken as durable at once (a
-// partition's directory outlives a power cut); a rename across directories
+// A directory made by create_dirs is pending in its parent like a file
+// (undone, it goes with everything in it).
+//
+// Model limits: renames and removals of whole directories are taken as
+// durable at once; a rename across directories
 // is pending on its destination's directory only; an overwrite not synced
 // is undone whole (a real crash may keep it).
 //
@@ -92,7 +95,7 @@ class FaultInjectionEnv final : public Env {
   bool rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
   bool remove(const std::filesystem::path& path) override;
   bool exists(const std::filesystem::path& path) override { return base_->exists(path); }
-  bool create_dirs(const std::filesystem::path& dir) override { return base_->create_dirs(dir); }
+  bool create_dirs(const std::filesystem::path& dir) override;
   std::vector<std::string> list(const std::filesystem::path& dir) override { return base_->list(dir); }
 
  private:
@@ -108,10 +111,10 @@ class FaultInjectionEnv final : public Env {
   };
   // A change to a directory's entries that no sync of it has made durable.
   struct DirChange {
-    enum class Kind { kCreate, kRename, kRemove };
+    enum class Kind { kCreate, kCreateDir, kRename, kRemove };
     Kind kind;
     std::string dir;   // the directory whose sync makes it durable
-    std::string path;  // the file created, removed, or renamed to
+    std::string path;  // the file (or directory) created, removed, or renamed to
     std::string from;  // kRename: the old name
     // What `path` held before (kRemove, or a kRename that replaced a file):
     // the bytes a power loss would have left of it, put back if undone.

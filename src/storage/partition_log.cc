@@ -382,7 +382,7 @@ bool PartitionLog::truncate_fully_and_start_at(Offset offset) {
   m.unsynced_snapshots.clear();
   m.durable_snapshot = -1;
   m.producers.clear();
-  if (!m.env->sync_dir(m.dir)) return false;
+  if (!m.sync_dir_and_name()) return false;
   m.flushed = m.end();
   m.sealed_below = m.active().base_offset();
   m.dir_synced_through = m.active().base_offset();
@@ -462,7 +462,7 @@ void PartitionLog::enforce_retention(int64_t now_ms, int64_t high_watermark) {
     // one goes: a power cut that took them all would begin the log again at
     // an older start, handing out offsets twice.
     if (m.dir_synced_through < m.active().base_offset()) {
-      if (!m.env->sync_dir(m.dir)) return false;
+      if (!m.sync_dir_and_name()) return false;
       m.dir_synced_through = m.active().base_offset();
     }
     return m.delete_front();
@@ -500,6 +500,7 @@ PartitionLog::SyncRequest PartitionLog::sync_handles() {
     // mark_flushed, sealed_below (the active base now) says how far.
     auto dir = m.files->get(m.dir, false, /*directory=*/true);
     request.files.push_back(dir.file);  // nullptr if it cannot be opened: the sync fails
+    if (!m.name_durable) request.files.push_back(m.files->get(m.dir.parent_path(), false, /*directory=*/true).file);
   }
   for (const auto& seg : m.segments) {
     bool active = seg.get() == &m.active();
@@ -539,8 +540,12 @@ void PartitionLog::mark_flushed(int64_t durable_offset, int64_t sealed_below) {
     m.durable_snapshot = std::max(m.durable_snapshot, offset);
     return true;
   });
-  // A request made while a directory sync was owed carried the directory.
-  if (m.dir_synced_through < sealed_below) m.dir_synced_through = sealed_below;
+  // A request made while a directory sync was owed carried the directory,
+  // and its parent if the directory's name was not durable then.
+  if (m.dir_synced_through < sealed_below) {
+    m.dir_synced_through = sealed_below;
+    m.name_durable = true;
+  }
   m.release_pins();
   if (!m.closed) m.maybe_write_recovery_point();
 }
@@ -563,7 +568,7 @@ void PartitionLog::close() {
   for (auto& seg : m.segments)
     if (seg.get() == &m.active() || seg->base_offset() >= m.sealed_below)
       ok = seg->sync() && m.sync_txn_index(seg->base_offset()) && ok;
-  if (m.dir_synced_through < m.active().base_offset()) ok = m.env->sync_dir(m.dir) && ok;
+  if (m.dir_synced_through < m.active().base_offset()) ok = m.sync_dir_and_name() && ok;
   if (!ok) return;  // no marker: the next start recovers
   m.flushed = m.end();
   m.sealed_below = m.active().base_offset();

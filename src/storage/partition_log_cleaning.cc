@@ -106,7 +106,7 @@ LogCleaner::SwapOutcome PartitionLog::swap_cleaned(const CleanedGroup& group) {
   if (!write_swap_intent(*m.env, m.dir, base, end)) {
     // Not committed unless the intent reached the disk: remove what may be there.
     (void)m.env->remove(swap_intent_path(m.dir, base));
-    if (m.env->exists(swap_intent_path(m.dir, base)) || !m.env->sync_dir(m.dir)) {
+    if (m.env->exists(swap_intent_path(m.dir, base)) || !m.sync_dir_and_name()) {
       m.swap_failed = true;
       return Outcome::Failed;
     }

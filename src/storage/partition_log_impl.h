@@ -78,6 +78,12 @@ struct PartitionLog::Impl {
   int64_t sealed_below = 0;
   // The directory entries of every segment whose base is <= this are durable.
   int64_t dir_synced_through = std::numeric_limits<int64_t>::max();
+  // The partition directory's own entry in its parent is durable. False for
+  // a directory found empty (a new partition): the first sync of the
+  // directory syncs the parent too (sync_dir_and_name, sync_handles), so
+  // that creating a partition costs no fsync but acknowledged data never
+  // sits in a directory a power cut can take away.
+  bool name_durable = true;
   // The recovery point is always the offset of a producer snapshot known
   // durable (the log end after a clean stop or a truncation, where one was
   // written durably), and every aborted-transaction entry of
@@ -423,6 +429,13 @@ struct PartitionLog::Impl {
                                  encode_aborted_txns(std::span(&entry, 1))))
       stale_txn_indexes.insert(base);
   }
+  // fsync of the partition's directory, and of its parent while the
+  // directory's own name is not durable (name_durable).
+  [[nodiscard]] bool sync_dir_and_name() {
+    if (!env->sync_dir(dir)) return false;
+    if (!name_durable) name_durable = env->sync_dir(dir.parent_path());
+    return name_durable;
+  }
   // The file (a stale one rewritten from memory, durably); its directory
   // entry is the caller's to sync.
   [[nodiscard]] bool sync_txn_index_file(int64_t base) {
@@ -433,7 +446,7 @@ struct PartitionLog::Impl {
   }
   // The file and its directory entry (it may be younger than the last
   // directory sync of its segment).
-  [[nodiscard]] bool sync_txn_index(int64_t base) { return sync_txn_index_file(base) && env->sync_dir(dir); }
+  [[nodiscard]] bool sync_txn_index(int64_t base) { return sync_txn_index_file(base) && sync_dir_and_name(); }
   // The files the flusher syncs for a sealed segment's index (none when it
   // has no entries; a null handle, which fails the sync, when a stale file
   // cannot be rewritten).
@@ -453,7 +466,7 @@ struct PartitionLog::Impl {
     bool ok = true;
     for (const auto& [base, _] : aborted)
       if (base >= first) ok = sync_txn_index_file(base) && ok;
-    return env->sync_dir(dir) && ok;
+    return sync_dir_and_name() && ok;
   }
   // Rewrites (or removes, when empty) one segment's index from memory,
   // durably: the entries it keeps are trusted after a crash.

@@ -57,6 +57,7 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   // a partition costs no fsync on the shard (it had six: bench/README.md,
   // "Creating partitions").
   const bool empty_dir = names.empty();
+  name_durable = !empty_dir;  // a non-empty one: synced by a clean stop, or by the recovery below
   for (const auto& name : names) {
     if (name.ends_with(".tmp") || name.ends_with(Segment::kDeletedSuffix)) {
       // (.deleted: a segment retired by the previous run, file.delete.delay.ms)
@@ -168,7 +169,10 @@ void PartitionLog::Impl::load(int64_t now_ms) {
     for (auto& s : segments)
       if (s->loaded() && !s->sync())
         throw std::runtime_error("cannot sync the recovered " + dir.string() + ": " + std::strerror(errno));
-    if (!env->sync_dir(dir))
+    // The directory's name too: the run that crashed may have made it and
+    // never synced it (nothing of it was acknowledged then; now it is).
+    name_durable = false;
+    if (!sync_dir_and_name())
       throw std::runtime_error("cannot sync the recovered " + dir.string() + ": " + std::strerror(errno));
   }
   flushed = end();
@@ -216,7 +220,7 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
   bool pending = env->exists(file(kTruncateToFile));
   if (target >= end()) {
     if (!pending) return true;
-    return env->remove(file(kTruncateToFile)) && env->sync_dir(dir);
+    return env->remove(file(kTruncateToFile)) && sync_dir_and_name();
   }
   if (target < log_start) {
     errno = EINVAL;
@@ -241,7 +245,7 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
     if (seg.get() == &active() || seg->base_offset() < unsynced_from) continue;
     if (!seg->sync()) return false;
   }
-  if (!active().sync() || !env->sync_dir(dir)) return false;
+  if (!active().sync() || !sync_dir_and_name()) return false;
   flushed = end();
   sealed_below = active().base_offset();
   dir_synced_through = std::max(dir_synced_through, active().base_offset());
@@ -249,7 +253,7 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
   const int64_t replayed_from = load_producers(/*shortcut=*/false);
   if (!sync_txn_indexes_from(std::min(replayed_from, unsynced_from)) || !write_snapshot(/*durable=*/true)) return false;
   if (!write_recovery_point(end())) return false;
-  return env->remove(file(kTruncateToFile)) && env->sync_dir(dir);
+  return env->remove(file(kTruncateToFile)) && sync_dir_and_name();
 }
 
 std::unique_ptr<PartitionLog> PartitionLog::open(const std::filesystem::path& dir, const LogConfig& config,

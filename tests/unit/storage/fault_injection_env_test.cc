@@ -24,7 +24,9 @@ void write_synced(FaultInjectionEnv& env, const std::filesystem::path& path, con
   ASSERT_TRUE(env.truncate(*file, 0));
   ASSERT_TRUE(env.pwrite(*file, 0, bytes(text)));
   ASSERT_TRUE(env.sync(*file));
-  if (entry) ASSERT_TRUE(env.sync_dir(path.parent_path()));
+  if (entry) {
+    ASSERT_TRUE(env.sync_dir(path.parent_path()));
+  }
 }
 
 std::string contents(const std::filesystem::path& path) {
@@ -166,6 +168,21 @@ TEST(FaultInjectionEnv, APowerLossKeepsAPrefixOfTheChangesInOrder) {
       "<missing>,x,<missing>",  // all three
   };
   EXPECT_EQ(outcomes, prefixes);
+}
+
+TEST(FaultInjectionEnv, ANewDirectoryGoesWithItsFilesUntilItsParentIsSynced) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  ASSERT_TRUE(env.create_dirs(dir.path() / "a" / "b"));
+  write_synced(env, dir.path() / "a" / "b" / "f", "synced with its directory");
+  env.drop_unsynced_data();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "a"));
+
+  ASSERT_TRUE(env.create_dirs_durably(dir.path() / "a" / "b"));
+  EXPECT_EQ(env.pending_dir_changes(), 0u);
+  write_synced(env, dir.path() / "a" / "b" / "f", "kept");
+  env.drop_unsynced_data();
+  EXPECT_EQ(contents(dir.path() / "a" / "b" / "f"), "kept");
 }
 
 TEST(FaultInjectionEnv, ADirectoryRenameTakesItsFilesBookkeepingAlong) {

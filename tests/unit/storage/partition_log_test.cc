@@ -320,8 +320,8 @@ TEST(PartitionLog, SyncsRolledSegmentIndexesBeforeRecoveryPointPassesThem) {
   auto log = PartitionLog::open(dir.path(), config, 0);
   append(*log, {.records = 2, .value_size = 50});
   auto before_roll = log->sync_handles();
-  EXPECT_EQ(before_roll.files.size(), 2u)
-      << "the active segment's log, and the directory: a new partition's first sync makes its files' names durable";
+  EXPECT_EQ(before_roll.files.size(), 3u) << "the active segment's log, the directory and its parent: a new "
+                                             "partition's first sync makes its files' names and its own durable";
   while (log->segment_count() < 2) append(*log, {.records = 2, .value_size = 50});
   int64_t second_base = log->segment_base_offsets()[1];
   // The request made before the roll completes, covering the whole first
@@ -420,6 +420,37 @@ TEST(PartitionLog, TimeRetentionTakesTheActiveSegmentOfAQuietTopic) {
   log = PartitionLog::open(dir.path(), config, 0, &env);
   EXPECT_EQ(log->log_start_offset(), 10);
   EXPECT_EQ(log->log_end_offset(), 10);
+}
+
+// A partition made by this run: its directory's own name is made durable
+// with its first data, by the flusher's sync and by a clean close alike, so
+// a power cut after either keeps what was synced.
+TEST(PartitionLog, ANewPartitionsDirectoryOutlivesAPowerCutOnceItsDataIsSynced) {
+  for (bool by_close : {false, true}) {
+    SCOPED_TRACE(by_close ? "close" : "flusher");
+    TempDir data;
+    const auto dir = data.path() / "topic-0";
+    FaultInjectionEnv env;
+    auto log = PartitionLog::open(dir, {}, 0, &env);
+    append(*log, {.records = 3});
+    if (by_close)
+      log->close();
+    else
+      testing::sync_now(*log, env);
+    log.reset();
+    env.drop_unsynced_data();
+    ASSERT_TRUE(std::filesystem::is_directory(dir));
+    log = PartitionLog::open(dir, {}, 0, &env);
+    EXPECT_EQ(log->log_end_offset(), 3);
+  }
+  // Before any sync the directory is as new as its data: both may go.
+  TempDir data;
+  FaultInjectionEnv env;
+  auto log = PartitionLog::open(data.path() / "topic-0", {}, 0, &env);
+  append(*log, {.records = 3});
+  log.reset();
+  env.drop_unsynced_data();
+  EXPECT_FALSE(std::filesystem::exists(data.path() / "topic-0"));
 }
 
 TEST(PartitionLog, DeleteRecordsPersists) {

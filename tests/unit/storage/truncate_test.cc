@@ -145,7 +145,9 @@ TEST(Truncate, CrashAtEverySyncNeverResurrectsTheSuffix) {
       // Odd variants keep a random prefix of the directory's pending changes.
       env.drop_unsynced_data(variant % 2 ? rng() | 1 : 0);
       bool intent = std::filesystem::exists(dir.path() / PartitionLog::kTruncateToFile);
-      if (ok) EXPECT_FALSE(intent) << "a truncation that succeeded removed its intent durably";
+      if (ok) {
+        EXPECT_FALSE(intent) << "a truncation that succeeded removed its intent durably";
+      }
       intent = intent || ok;
       auto log = PartitionLog::open(dir.path(), config, 0, &env);
       EXPECT_FALSE(std::filesystem::exists(dir.path() / PartitionLog::kTruncateToFile));
