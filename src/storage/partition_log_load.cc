@@ -220,7 +220,11 @@ bool PartitionLog::Impl::truncate_to(int64_t target) {
   bool pending = env->exists(file(kTruncateToFile));
   if (target >= end()) {
     if (!pending) return true;
-    return env->remove(file(kTruncateToFile)) && sync_dir_and_name();
+    // A truncation the previous run began and whose cut is already done:
+    // its later steps may not be (the recovery point may still name an
+    // offset past the end, and the next unclean start would trust segments
+    // made after it unread). They are idempotent: run them at the end.
+    target = end();
   }
   if (target < log_start) {
     errno = EINVAL;

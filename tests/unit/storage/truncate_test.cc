@@ -151,6 +151,10 @@ TEST(Truncate, CrashAtEverySyncNeverResurrectsTheSuffix) {
       intent = intent || ok;
       auto log = PartitionLog::open(dir.path(), config, 0, &env);
       EXPECT_FALSE(std::filesystem::exists(dir.path() / PartitionLog::kTruncateToFile));
+      // The recovery point never names an offset past the end: the next
+      // unclean start would trust, unread, segments rolled after it.
+      EXPECT_LE(read_checkpoint(env, dir.path() / PartitionLog::kRecoveryPointFile).value_or(0), log->log_end_offset())
+          << "budget " << budget << " variant " << variant;
       auto after = read_all(*log);
       if (intent) {
         ++intent_durable_cases;
