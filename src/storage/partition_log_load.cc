@@ -197,8 +197,22 @@ void PartitionLog::Impl::load(int64_t now_ms) {
   }
   // After an unclean stop the recovery point stays where it was: the next
   // unclean start replays from the same snapshot again (the entries this
-  // replay rewrote need no sync), and it moves on at the next roll's sync.
-  (void)load_producers(/*shortcut=*/!recovered);
+  // replay rewrote need no sync yet), and it moves on at the next roll's
+  // sync. That sync must carry every aborted-transaction index the replay
+  // rewrote: with an older snapshot than the recovery point's (that one
+  // torn), the replay began in a sealed segment, and the recovery point must
+  // not pass it before its index is durable again.
+  const int64_t replayed_from = load_producers(/*shortcut=*/!recovered);
+  if (replayed_from < end()) {
+    if (recovered) {
+      sealed_below = std::min(sealed_below, segments[segment_for(replayed_from)]->base_offset());
+    } else if (!sync_txn_indexes_from(replayed_from)) {
+      // A clean start replays only a log without snapshots (from before
+      // them); its marker becomes the recovery point at the first change.
+      throw std::runtime_error("cannot sync the aborted-transaction indexes of " + dir.string() + ": " +
+                               std::strerror(errno));
+    }
+  }
   trusted_below = std::numeric_limits<int64_t>::max();
 }
 

@@ -6,11 +6,13 @@
 // snapshots, the index files and the log replay are checked too.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <random>
 
 #include "protocol/control_record.h"
+#include "storage/checkpoint.h"
 #include "storage/fault_injection_env.h"
 #include "storage/partition_log.h"
 #include "storage/producer_state.h"
@@ -196,6 +198,55 @@ TEST(TxnState, PowerLossKeepsTheAbortedTransactionsOfTheSyncedLog) {
   EXPECT_EQ(log->last_stable_offset(log->log_end_offset()), log->log_end_offset() - 1);
 }
 
+// After an unclean stop whose newest snapshot below the recovery point is
+// torn, the replay begins at an older one, in a sealed segment, and rewrites
+// that segment's aborted-transaction index. The recovery point must not
+// move past it until it is durable again: the next roll's sync carries it.
+TEST(TxnState, AnIndexTheRecoveryRewroteIsSyncedBeforeTheRecoveryPointPassesIt) {
+  TempDir dir;
+  FaultInjectionEnv env;
+  LogConfig config;
+  config.segment_bytes = 300;
+  std::vector<AbortedTxn> before;
+  int32_t seq = 0;
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0, &env);
+    for (int i = 0; i < 12; ++i) {
+      ASSERT_EQ(produce(*log, 1, 0, seq++, true).error, ErrorCode::NONE);
+      ASSERT_EQ(marker(*log, 1, 0, /*commit=*/false).error, ErrorCode::NONE);
+      ASSERT_NO_FATAL_FAILURE(sync_now(*log, env));
+    }
+    before = log->aborted_transactions(0, INT64_MAX);
+    ASSERT_GT(log->segment_count(), 3u);
+  }  // the process dies, everything synced
+  // The snapshot the recovery point names is torn (written in place of one
+  // the disk lost): the replay must begin at an older one.
+  auto rp = read_checkpoint(env, dir.path() / PartitionLog::kRecoveryPointFile);
+  ASSERT_TRUE(rp);
+  char name[32];
+  std::snprintf(name, sizeof(name), "%020lld.snapshot", static_cast<long long>(*rp));
+  ASSERT_TRUE(std::filesystem::exists(dir.path() / name));
+  std::filesystem::resize_file(dir.path() / name, 3);
+  env.drop_unsynced_data();
+  {
+    auto log = PartitionLog::open(dir.path(), config, 0, &env);
+    ASSERT_TRUE(log->recovered_on_open());
+    ASSERT_EQ(ids(log->aborted_transactions(0, INT64_MAX)), ids(before));
+    // Enough for two rolls, each synced: the recovery point moves on.
+    const size_t segments = log->segment_count();
+    int32_t plain_seq = 0;
+    while (log->segment_count() < segments + 2) {
+      ASSERT_EQ(produce(*log, 2, 0, plain_seq++, false).error, ErrorCode::NONE);
+      ASSERT_NO_FATAL_FAILURE(sync_now(*log, env));
+    }
+    ASSERT_NO_FATAL_FAILURE(sync_now(*log, env));
+    ASSERT_GT(read_checkpoint(env, dir.path() / PartitionLog::kRecoveryPointFile).value_or(0), *rp);
+  }
+  env.drop_unsynced_data();
+  auto log = PartitionLog::open(dir.path(), config, 0, &env);
+  EXPECT_EQ(ids(log->aborted_transactions(0, INT64_MAX)), ids(before));
+}
+
 // An index entry whose write failed (a full disk: the marker fitted in the
 // log's last block, the index needed a new one) is written from memory
 // before its segment is called durable, so a power cut after the recovery
@@ -370,8 +421,8 @@ TEST(TxnState, PowerLossAndTruncationAgainstOracle) {
         log = PartitionLog::open(dir.path(), config, 0, &env);
         reopened = true;
       } else if (op < 6) {
-        log.reset();  // the process dies and the power with it
-        env.drop_unsynced_data();
+        log.reset();                                        // the process dies and the power with it
+        env.drop_unsynced_data(rng() % 2 ? rng() | 1 : 0);  // maybe a prefix of the directory changes
         log = PartitionLog::open(dir.path(), config, 0, &env);
         reopened = true;
       } else if (op < 9 && log->log_end_offset() > 0) {
