@@ -247,6 +247,44 @@ TEST(TxnState, AnIndexTheRecoveryRewroteIsSyncedBeforeTheRecoveryPointPassesIt) 
   EXPECT_EQ(ids(log->aborted_transactions(0, INT64_MAX)), ids(before));
 }
 
+// A roll right at the offset of a clean stop writes no new snapshot over the
+// one the recovery point names: a power cut before the next sync would
+// otherwise leave the recovery point naming a torn file.
+TEST(TxnState, ARollWhereTheRecoveryPointIsKeepsItsSnapshot) {
+  LogConfig config;
+  config.segment_bytes = 300;
+  bool rolled_there = false;
+  for (int batches = 1; batches <= 8 && !rolled_there; ++batches) {
+    TempDir dir;
+    FaultInjectionEnv env;
+    int64_t end = 0;
+    {
+      auto log = PartitionLog::open(dir.path(), config, 0, &env);
+      for (int32_t seq = 0; seq < batches; ++seq) ASSERT_EQ(produce(*log, 1, 0, seq, false).error, ErrorCode::NONE);
+      end = log->log_end_offset();
+      log->close();
+    }
+    char name[32];
+    std::snprintf(name, sizeof(name), "%020lld.snapshot", static_cast<long long>(end));
+    std::vector<uint8_t> snapshot;
+    ASSERT_TRUE(Env::posix()->read_file(dir.path() / name, snapshot));
+    {
+      auto log = PartitionLog::open(dir.path(), config, 0, &env);
+      ASSERT_EQ(produce(*log, 1, 0, batches, false).error, ErrorCode::NONE);
+      rolled_there = log->segment_base_offsets().back() == end;
+      // A directory sync (a retention pass makes one) commits the names,
+      // not the new files' bytes.
+      ASSERT_TRUE(env.sync_dir(dir.path()));
+    }  // the power goes
+    env.drop_unsynced_data();
+    ASSERT_EQ(read_checkpoint(env, dir.path() / PartitionLog::kRecoveryPointFile), end);
+    std::vector<uint8_t> after;
+    ASSERT_TRUE(Env::posix()->read_file(dir.path() / name, after));
+    EXPECT_EQ(after, snapshot) << batches << " batches";
+  }
+  EXPECT_TRUE(rolled_there) << "no case rolled right at the clean stop's offset";
+}
+
 // An index entry whose write failed (a full disk: the marker fitted in the
 // log's last block, the index needed a new one) is written from memory
 // before its segment is called durable, so a power cut after the recovery
