@@ -315,6 +315,7 @@ ErrorCode PartitionManager::open_partitions(const TopicInfo& topic, int32_t from
 void PartitionManager::drop_partitions(const std::string& topic, int32_t from, int32_t to) {
   Shard* here = current_shard();
   auto& map = partitions_[here->id()];
+  std::set<std::filesystem::path> parents;  // synced once each, after the removals
   for (int32_t p = from; p < to; ++p) {
     if (&owner(topic, p) != here) continue;
     unfollow(here->id(), topic, PartitionId(p));
@@ -329,9 +330,48 @@ void PartitionManager::drop_partitions(const std::string& topic, int32_t from, i
     if (auto dir = log_dirs_->find(key(topic, p))) {
       file_caches_[here->id()]->erase_under(*dir);
       storage::PartitionLog::destroy(*dir);
+      parents.insert(dir->parent_path());
     }
     log_dirs_->forget(key(topic, p));
   }
+  sync_removals(parents);
+}
+
+// TopicTable refuses more (CreateTopics, CreatePartitions).
+constexpr int32_t kMaxPartitionsPerTopic = 100000;
+
+void PartitionManager::sync_removals(const std::set<std::filesystem::path>& parents) {
+  // The removals are durable before the caller changes the catalogue; a
+  // failure leaves a directory that a later creation of the same name
+  // clears (clear_stale_everywhere).
+  for (const auto& parent : parents)
+    if (!env_->sync_dir(parent))
+      spdlog::warn("cannot sync {} after removing partitions: {}", parent.string(), std::strerror(errno));
+}
+
+asio::awaitable<int> PartitionManager::clear_stale_everywhere(const std::string& topic, int32_t from, int32_t to) {
+  to = std::min(to, kMaxPartitionsPerTopic);  // a request's count, not yet validated
+  int cleared = 0;
+  for (int s = 0; s < shards_.size(); ++s)
+    cleared += co_await on_shard(shards_.at(s), [this, &topic, from, to, s]() {
+      int here = 0;
+      std::set<std::filesystem::path> parents;
+      for (int32_t p = from; p < to; ++p) {
+        const auto k = key(topic, p);
+        if (&owner(topic, p) != &shards_.at(s) || partitions_[s].count(k)) continue;
+        auto dir = log_dirs_->find(k);
+        if (!dir) continue;
+        spdlog::warn("partition {}: removing {}, left by a deleted topic of the same name", k, dir->string());
+        file_caches_[s]->erase_under(*dir);
+        storage::PartitionLog::destroy(*dir);
+        parents.insert(dir->parent_path());
+        log_dirs_->forget(k);
+        ++here;
+      }
+      sync_removals(parents);
+      return here;
+    });
+  co_return cleared;
 }
 
 asio::awaitable<ErrorCode> PartitionManager::open_everywhere(const TopicInfo& topic, int32_t from, int32_t to,

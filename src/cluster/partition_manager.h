@@ -146,8 +146,16 @@ class PartitionManager {
   // opened, unless `tolerant`, which logs it and goes on.
   ErrorCode open_partitions(const TopicInfo& topic, int32_t from, int32_t to, bool tolerant, std::string* message);
   // Drops, on the calling shard, its partitions in [from, to) of `topic` and
-  // deletes their directories (DeleteTopics, and undoing a failed creation).
+  // deletes their directories, durably (DeleteTopics, and undoing a failed
+  // creation).
   void drop_partitions(const std::string& topic, int32_t from, int32_t to);
+  // Deletes, on every shard, the directories of partitions in [from, to) of
+  // `topic` that are not open: before a topic, or new partitions of one, go
+  // into the catalogue, so that a directory a deleted topic of the same name
+  // left behind (a crash between the catalogue's change and the removal, or
+  // a power cut that undid the removal) never shows its records as the new
+  // topic's. Returns how many it deleted.
+  asio::awaitable<int> clear_stale_everywhere(const std::string& topic, int32_t from, int32_t to);
   // Opens or drops on every shard, from a coroutine on any shard.
   asio::awaitable<ErrorCode> open_everywhere(const TopicInfo& topic, int32_t from, int32_t to, std::string* message);
   asio::awaitable<void> drop_everywhere(const std::string& topic, int32_t from, int32_t to);
@@ -220,6 +228,8 @@ class PartitionManager {
   static std::string key(const std::string& topic, int32_t partition);
   void run_retention(int shard_id);
   // Opens one replica in `dir` on the calling shard (throws on failure).
+  // fsync of each log directory partitions were removed from.
+  void sync_removals(const std::set<std::filesystem::path>& parents);
   void open_replica(const std::string& topic, int32_t partition, const std::filesystem::path& dir,
                     const storage::LogConfig& config);
   struct MoveState {

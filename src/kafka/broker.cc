@@ -343,6 +343,14 @@ asio::awaitable<void> Broker::reconcile_once() {
         spdlog::info("partition {}-{}: its replica moved off this broker; deleted it here", want.name, p);
       }
     }
+    // Partitions new to this broker's catalogue, and replicas moved onto it,
+    // start empty: a directory of theirs already here was left by a deleted
+    // topic of the same name (or an earlier replica) and goes first.
+    const int32_t known = have ? have->partitions : 0;
+    if (known < want.partitions) co_await partitions_.clear_stale_everywhere(want.name, known, want.partitions);
+    for (int32_t p = 0; p < kept; ++p)
+      if (!have->holds(PartitionId(p), self) && want.holds(PartitionId(p), self))
+        co_await partitions_.clear_stale_everywhere(want.name, p, p + 1);
     std::string message;
     if (topics_.adopt(want, &message) != ErrorCode::NONE) {
       spdlog::error("cannot adopt topic {} from the cluster: {}", want.name, message);

@@ -60,6 +60,7 @@ asio::awaitable<ErrorCode> Broker::create_topic(const std::string& name, int32_t
         co_return ErrorCode::INVALID_REPLICA_ASSIGNMENT;
       }
   }
+  if (!topics_.find(name)) co_await partitions_.clear_stale_everywhere(name, 0, partitions);
   auto error = topics_.create(name, partitions, overrides, internal, message);
   if (error != ErrorCode::NONE) co_return error;
   auto info = *topics_.find(name);
@@ -123,6 +124,7 @@ asio::awaitable<ErrorCode> Broker::add_partitions(const std::string& name, int32
       }
   auto before = topics_.find(name);
   if (!before) co_return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+  if (total > before->partitions) co_await partitions_.clear_stale_everywhere(name, before->partitions, total);
   auto error = topics_.set_partitions(name, total, message);
   if (error != ErrorCode::NONE) co_return error;
   auto info = *topics_.find(name);

@@ -1,0 +1,73 @@
+"""A topic deleted and created again under the same name starts empty, even
+when a directory of the deleted one is still on disk: left by a crash
+between the catalogue's change and the directory's removal, or by a power
+cut that undid the removal. The test puts such a directory back by hand
+(a copy taken before the deletion) while the broker is stopped."""
+import os
+import shutil
+import tempfile
+import time
+import unittest
+
+from kafka.admin import NewPartitions
+
+from broker import Broker
+from helpers import admin, create_topic, producer, read_partition
+
+TOPIC = "again"
+
+
+class RecreatedTopicTest(unittest.TestCase):
+    def setUp(self):
+        self.broker = Broker().start()
+        self.saved = tempfile.mkdtemp(prefix="runnel-stale-")
+
+    def tearDown(self):
+        self.broker.cleanup()
+        shutil.rmtree(self.saved, ignore_errors=True)
+
+    def _produce(self, partition, values):
+        p = producer(self.broker.bootstrap, acks="all")
+        for v in values:
+            p.send(TOPIC, value=v, partition=partition)
+        p.flush(10)
+        p.close()
+
+    def _delete_leaving_directories(self, partitions):
+        """Deletes the topic; its partition directories are back afterwards."""
+        self.broker.stop()
+        for p in range(partitions):
+            shutil.copytree(os.path.join(self.broker.data_dir, f"{TOPIC}-{p}"), os.path.join(self.saved, str(p)))
+        self.broker.restart()
+        a = admin(self.broker.bootstrap)
+        a.delete_topics([TOPIC])
+        a.close()
+        deadline = time.time() + 10
+        while os.path.exists(os.path.join(self.broker.data_dir, f"{TOPIC}-0")) and time.time() < deadline:
+            time.sleep(0.05)
+        self.broker.stop()
+        for p in range(partitions):
+            path = os.path.join(self.broker.data_dir, f"{TOPIC}-{p}")
+            self.assertFalse(os.path.exists(path), "DeleteTopics removed the directory")
+            shutil.copytree(os.path.join(self.saved, str(p)), path)
+        self.broker.restart()
+
+    def test_created_again_it_shows_none_of_the_old_records(self):
+        create_topic(self.broker.bootstrap, TOPIC, 2)
+        self._produce(0, [b"old-%d" % i for i in range(5)])
+        self._produce(1, [b"old-%d" % i for i in range(3)])
+        self._delete_leaving_directories(2)
+        # One partition first, the second added later (CreatePartitions).
+        create_topic(self.broker.bootstrap, TOPIC, 1)
+        self.assertEqual(read_partition(self.broker.bootstrap, TOPIC, 0, timeout=3), [])
+        a = admin(self.broker.bootstrap)
+        a.create_partitions({TOPIC: NewPartitions(total_count=2)})
+        a.close()
+        self.assertEqual(read_partition(self.broker.bootstrap, TOPIC, 1, timeout=3), [])
+        self._produce(0, [b"new"])
+        self.assertEqual([r.value for r in read_partition(self.broker.bootstrap, TOPIC, 0)], [b"new"])
+        self.assertIn("left by a deleted topic of the same name", self.broker.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
