@@ -327,14 +327,21 @@ void PartitionManager::drop_partitions(const std::string& topic, int32_t from, i
       ++replicas_generation_[here->id()];
     }
     set_offline(key(topic, p), false);
-    if (auto dir = log_dirs_->find(key(topic, p))) {
-      file_caches_[here->id()]->erase_under(*dir);
-      storage::PartitionLog::destroy(*dir);
-      parents.insert(dir->parent_path());
-    }
-    log_dirs_->forget(key(topic, p));
+    destroy_dir(here->id(), key(topic, p), parents);
   }
   sync_removals(parents);
+}
+
+std::optional<std::filesystem::path> PartitionManager::destroy_dir(int shard_id, const std::string& k,
+                                                                   std::set<std::filesystem::path>& parents) {
+  auto dir = log_dirs_->find(k);
+  if (dir) {
+    file_caches_[shard_id]->erase_under(*dir);
+    storage::PartitionLog::destroy(*dir);
+    parents.insert(dir->parent_path());
+  }
+  log_dirs_->forget(k);
+  return dir;
 }
 
 // TopicTable refuses more (CreateTopics, CreatePartitions).
@@ -359,14 +366,10 @@ asio::awaitable<int> PartitionManager::clear_stale_everywhere(const std::string&
       for (int32_t p = from; p < to; ++p) {
         const auto k = key(topic, p);
         if (&owner(topic, p) != &shards_.at(s) || partitions_[s].count(k)) continue;
-        auto dir = log_dirs_->find(k);
-        if (!dir) continue;
-        spdlog::warn("partition {}: removing {}, left by a deleted topic of the same name", k, dir->string());
-        file_caches_[s]->erase_under(*dir);
-        storage::PartitionLog::destroy(*dir);
-        parents.insert(dir->parent_path());
-        log_dirs_->forget(k);
-        ++here;
+        if (auto dir = destroy_dir(s, k, parents)) {
+          spdlog::warn("partition {}: removed {}, left by a deleted topic of the same name", k, dir->string());
+          ++here;
+        }
       }
       sync_removals(parents);
       return here;

@@ -227,9 +227,13 @@ class PartitionManager {
   using PartitionMap = std::unordered_map<std::string, std::unique_ptr<Partition>>;
   static std::string key(const std::string& topic, int32_t partition);
   void run_retention(int shard_id);
-  // Opens one replica in `dir` on the calling shard (throws on failure).
+  // On shard `shard_id`: deletes the directory of partition `k`, if it has
+  // one (returned; its log directory added to `parents`), and forgets it.
+  std::optional<std::filesystem::path> destroy_dir(int shard_id, const std::string& k,
+                                                   std::set<std::filesystem::path>& parents);
   // fsync of each log directory partitions were removed from.
   void sync_removals(const std::set<std::filesystem::path>& parents);
+  // Opens one replica in `dir` on the calling shard (throws on failure).
   void open_replica(const std::string& topic, int32_t partition, const std::filesystem::path& dir,
                     const storage::LogConfig& config);
   struct MoveState {

@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
@@ -107,14 +108,20 @@ Env* Env::posix() {
   return &env;
 }
 
-bool Env::create_dirs_durably(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> missing;  // innermost first
+std::vector<std::filesystem::path> Env::missing_dirs(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> missing;
   auto start = dir.lexically_normal();
   if (!start.has_filename()) start = start.parent_path();  // "a/b/" -> "a/b"
   for (auto p = start; !p.empty() && p != p.parent_path() && !exists(p); p = p.parent_path()) missing.push_back(p);
+  std::reverse(missing.begin(), missing.end());
+  return missing;
+}
+
+bool Env::create_dirs_durably(const std::filesystem::path& dir) {
+  const auto missing = missing_dirs(dir);
   if (!create_dirs(dir)) return false;
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it)
-    if (!sync_dir(it->parent_path().empty() ? "." : it->parent_path())) return false;
+  for (const auto& made : missing)
+    if (!sync_dir(made.parent_path().empty() ? "." : made.parent_path())) return false;
   return true;
 }
 

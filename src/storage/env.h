@@ -82,6 +82,9 @@ class Env {
   // broker-wide file; a partition's directory has its name synced lazily,
   // with its first data (PartitionLog).
   [[nodiscard]] bool create_dirs_durably(const std::filesystem::path& dir);
+  // The levels of `dir` (itself and its parents) that do not exist,
+  // outermost first: what create_dirs(dir) would make.
+  std::vector<std::filesystem::path> missing_dirs(const std::filesystem::path& dir);
   // Reads a whole (small) file; false if missing or unreadable.
   [[nodiscard]] bool read_file(const std::filesystem::path& path, std::vector<uint8_t>& out);
   // Replaces `path` atomically: writes `path`.tmp, syncs it, renames it over

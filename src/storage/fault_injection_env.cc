@@ -162,12 +162,10 @@ bool FaultInjectionEnv::truncate(const FileHandle& file, uint64_t size) {
 bool FaultInjectionEnv::create_dirs(const std::filesystem::path& dir) {
   std::shared_lock io(io_mu_);
   std::lock_guard lock(mu_);
-  std::vector<std::string> missing;  // innermost first
-  for (auto path = normal(dir); path.size() > 1 && !base_->exists(path); path = parent_of(path))
-    missing.push_back(path);
+  const auto missing = missing_dirs(normal(dir));
   if (!base_->create_dirs(dir)) return false;
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it)
-    pending_.push_back({DirChange::Kind::kCreateDir, parent_of(*it), *it, {}, std::nullopt});
+  for (const auto& made : missing)
+    pending_.push_back({DirChange::Kind::kCreateDir, made.parent_path().string(), made.string(), {}, std::nullopt});
   return true;
 }
 

@@ -27,9 +27,9 @@
 // (undone, it goes with everything in it).
 //
 // Model limits: renames and removals of whole directories are taken as
-// durable at once; a rename across directories
-// is pending on its destination's directory only; an overwrite not synced
-// is undone whole (a real crash may keep it).
+// durable at once; a rename across directories is pending on its
+// destination's directory only; an overwrite not synced is undone whole (a
+// real crash may keep it).
 //
 // The real binary runs under it too, for tests only (`runnel serve
 // --fault-injection`): cut_power_and_exit() then stops every write,

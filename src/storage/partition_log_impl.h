@@ -596,17 +596,13 @@ struct PartitionLog::Impl {
   // torn file fails its CRC and an older snapshot is used instead). With
   // `trim` false the snapshots it would retire stay until the next write.
   [[nodiscard]] bool write_snapshot(bool durable, bool trim = true) {
-    if (!durable && end() == recovery_point_written && env->exists(snapshot_path(end()))) {
-      // The snapshot the recovery point names (the same state: as of the
-      // same offset) is durable: replaced by one that is not, a crash
-      // before the sync would leave the recovery point naming a torn file
-      // (a roll right where a clean stop or a truncation wrote it).
-      durable_snapshot = end();
-      if (trim) trim_snapshots();
-      return true;
-    }
-    bool ok = env->write_file_atomic(snapshot_path(end()), producers.encode(), durable);
-    if (ok && durable) durable_snapshot = end();
+    // The snapshot the recovery point names (the same state: as of the same
+    // offset) is durable and kept: replaced by one that is not, a crash
+    // before the sync would leave the recovery point naming a torn file (a
+    // roll right where a clean stop or a truncation wrote it).
+    const bool kept = !durable && end() == recovery_point_written && env->exists(snapshot_path(end()));
+    bool ok = kept || env->write_file_atomic(snapshot_path(end()), producers.encode(), durable);
+    if (ok && (durable || kept)) durable_snapshot = end();
     if (trim) trim_snapshots();
     return ok;
   }
