@@ -301,6 +301,20 @@ std::map<int32_t, PartitionState> topic_state(const std::string& bootstrap, cons
   return out;
 }
 
+// How many brokers one broker's metadata lists (0 on any error): a broker answers on its port before
+// every peer's registration has reached it, and CreateTopics with RF 3 counts only the registered ones.
+size_t brokers_seen_by(const std::string& bootstrap) {
+  auto conf = conf_of(bootstrap, {});
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  if (!p) return 0;
+  RdKafka::Metadata* md = nullptr;
+  if (p->metadata(false, nullptr, &md, 2000) != RdKafka::ERR_NO_ERROR || !md) return 0;
+  const size_t n = md->brokers()->size();
+  delete md;
+  return n;
+}
+
 std::string show(const std::map<int32_t, PartitionState>& s) {
   std::string out = "{";
   for (const auto& [p, st] : s) {
@@ -380,6 +394,14 @@ TEST(RdKafkaCluster, DeliveredRecordsSurviveTheSigkillOfPartition0sLeaderAndItsR
   Cluster cluster(3);
   std::string why;
   ASSERT_TRUE(cluster.start(why)) << why;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (int n : cluster.nodes())
+          if (brokers_seen_by(cluster.broker(n).bootstrap()) != 3) return false;
+        return true;
+      },
+      20s))
+      << "every broker sees 3 registered brokers" << cluster.deaths();
 
   const std::string topic = "rdfailover";
   ASSERT_EQ(create_topic(cluster.bootstrap(), topic, kPartitions, 3, {{"min.insync.replicas", "2"}}), "");
