@@ -34,7 +34,7 @@ cluster: build
 	./tools/cluster.sh $(BUILD) $(DATA)
 
 unit: build
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 integration: build
 	./tests/integration/run.sh $(BUILD)
@@ -63,7 +63,7 @@ chaos: $(if $(RUNNEL_BIN),deps,build)
 	  /usr/bin/python3 tests/chaos/chaos.py
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) fuzz-short
 	./tests/integration/run.sh $(BUILD)
 
