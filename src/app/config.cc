@@ -204,18 +204,9 @@ std::string unescape_newlines(const std::string& v) {
 
 std::string one_of(const std::string& key, const std::string& value, std::initializer_list<const char*> allowed);
 
-// ssl.keystore.type / ssl.truststore.type. JKS is Java's own format, which
-// Java itself has replaced with PKCS12 as its default; the error says how
-// to convert a JKS store.
+// ssl.keystore.type / ssl.truststore.type (security/keystore.h reads each).
 std::string store_type(const std::string& key, const std::string& value) {
-  std::string v = trim(value);
-  for (auto& ch : v) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  if (v == "JKS")
-    throw ConfigError(
-        fmt::format("{}=JKS is not supported: use PKCS12 (keytool -importkeystore -srckeystore STORE.jks -destkeystore "
-                    "STORE.p12 -deststoretype PKCS12) or PEM",
-                    key));
-  return one_of(key, value, {"PEM", "PKCS12"});
+  return one_of(key, value, {"PEM", "PKCS12", "JKS"});
 }
 
 std::string one_of(const std::string& key, const std::string& value, std::initializer_list<const char*> allowed) {
@@ -801,7 +792,7 @@ void validate_config(const BrokerConfig& c) {
           where);
     if (!tls.keystore_key.empty() && tls.keystore_certificate_chain.empty())
       throw ConfigError("ssl.keystore.key needs ssl.keystore.certificate.chain" + where);
-    if (tls.keystore_type == "PKCS12" && !tls.keystore_key.empty())
+    if (tls.keystore_type != "PEM" && !tls.keystore_key.empty())
       throw ConfigError("ssl.keystore.key is PEM text: it needs ssl.keystore.type=PEM" + where);
     if (tls.client_auth != "none" && tls.truststore_location.empty())
       throw ConfigError("ssl.client.auth=" + tls.client_auth + " needs ssl.truststore.location" + where);

@@ -39,6 +39,7 @@
 #include "app/transactions_command.h"
 #include "app/user_command.h"
 #include "kafka/broker.h"
+#include "security/keystore.h"
 #include "security/tls_context.h"
 #include "server/listener.h"
 #include "server/memory_trimmer.h"
@@ -243,7 +244,7 @@ int serve(const ServeFlags& flags) {
           }
           return out;
         };
-        if (config.tls.truststore_type == "PEM") metrics->ca_file = config.tls.truststore_location;
+        if (runnel::security::truststore_is_pem(config.tls)) metrics->ca_file = config.tls.truststore_location;
         metrics->local_metrics = [&broker] { return runnel::render_metrics(broker, std::chrono::milliseconds(2000)); };
         rest = [access, metrics](httplib::Server& server) {
           runnel::app::install_console(server, access);

@@ -40,17 +40,17 @@ struct ListenerConfig {
 
 // ssl.* (shared by every SSL and SASL_SSL listener, and by this broker's
 // connections to the other brokers when the inter-broker listener uses TLS).
-// Stores are PEM or PKCS12 (security/keystore.h).
+// Stores are PEM, PKCS12 or JKS (security/keystore.h).
 struct TlsConfig {
-  std::string keystore_type = "PEM";       // ssl.keystore.type: PEM or PKCS12
-  std::string keystore_location;           // ssl.keystore.location: PEM file with the key and its chain, or .p12
-  std::string keystore_password;           // ssl.keystore.password (PKCS12)
+  std::string keystore_type = "PEM";       // ssl.keystore.type: PEM, PKCS12 or JKS
+  std::string keystore_location;           // ssl.keystore.location: PEM file with the key and its chain, .p12 or .jks
+  std::string keystore_password;           // ssl.keystore.password (PKCS12, JKS)
   std::string keystore_key;                // ssl.keystore.key: PEM text of the key
   std::string keystore_certificate_chain;  // ssl.keystore.certificate.chain: PEM text of the chain
   std::string key_password;                // ssl.key.password
-  std::string truststore_type = "PEM";     // ssl.truststore.type: PEM or PKCS12
-  std::string truststore_location;         // ssl.truststore.location: PEM CA bundle or .p12
-  std::string truststore_password;         // ssl.truststore.password (PKCS12; may be empty)
+  std::string truststore_type = "PEM";     // ssl.truststore.type: PEM, PKCS12 or JKS
+  std::string truststore_location;         // ssl.truststore.location: PEM CA bundle, .p12 or .jks
+  std::string truststore_password;         // ssl.truststore.password (PKCS12, JKS; may be empty)
   std::string client_auth = "none";        // ssl.client.auth: none, requested, required
   std::vector<std::string> enabled_protocols = {"TLSv1.2", "TLSv1.3"};  // ssl.enabled.protocols
   std::vector<std::string> cipher_suites;                               // ssl.cipher.suites (empty: OpenSSL's)

@@ -6,10 +6,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "security/jks.h"
 
 namespace runnel::security {
 namespace {
@@ -36,8 +41,9 @@ struct X509StackFree {
   void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
 };
 
-// What a PKCS12 store holds.
-struct Pkcs12Contents {
+// What a PKCS12 or JKS store holds: a key with its certificate and chain,
+// or (a truststore) certificates only.
+struct StoreContents {
   std::unique_ptr<EVP_PKEY, PkeyFree> key;
   std::unique_ptr<X509, X509Free> certificate;  // the key's certificate
   std::unique_ptr<STACK_OF(X509), X509StackFree> others;
@@ -55,7 +61,7 @@ void load_legacy_provider() {
   });
 }
 
-bool parse_pkcs12(PKCS12* p12, const std::string& password, Pkcs12Contents& out) {
+bool parse_pkcs12(PKCS12* p12, const std::string& password, StoreContents& out) {
   EVP_PKEY* key = nullptr;
   X509* cert = nullptr;
   STACK_OF(X509)* others = nullptr;
@@ -69,8 +75,8 @@ bool parse_pkcs12(PKCS12* p12, const std::string& password, Pkcs12Contents& out)
 }
 
 // `setting` names the location key for messages (ssl.keystore.location).
-Pkcs12Contents read_pkcs12(const std::string& path, const std::string& password, const std::string& setting,
-                           const std::string& password_setting) {
+StoreContents read_pkcs12(const std::string& path, const std::string& password, const std::string& setting,
+                          const std::string& password_setting) {
   BIO* bio = BIO_new_file(path.c_str(), "rb");
   if (!bio) throw std::runtime_error(setting + " " + path + ": cannot open: " + last_openssl_error());
   std::unique_ptr<PKCS12, Pkcs12Free> p12(d2i_PKCS12_bio(bio, nullptr));
@@ -81,7 +87,7 @@ Pkcs12Contents read_pkcs12(const std::string& path, const std::string& password,
     ERR_clear_error();
     throw std::runtime_error(setting + " " + path + ": the store's integrity check failed: wrong " + password_setting);
   }
-  Pkcs12Contents out;
+  StoreContents out;
   if (parse_pkcs12(p12.get(), password, out)) return out;
   ERR_clear_error();
   load_legacy_provider();
@@ -89,14 +95,93 @@ Pkcs12Contents read_pkcs12(const std::string& path, const std::string& password,
   throw std::runtime_error(setting + " " + path + ": cannot read the PKCS12 store: " + last_openssl_error());
 }
 
-void use_pkcs12_keystore(asio::ssl::context& ctx, const TlsConfig& config) {
-  if (config.keystore_location.empty())
-    throw std::runtime_error("ssl.keystore.type PKCS12 needs ssl.keystore.location");
-  auto store =
-      read_pkcs12(config.keystore_location, config.keystore_password, "ssl.keystore.location", "ssl.keystore.password");
+// A store's format. Java's JKS and PKCS12 keystore types each read either
+// format (keystore.type.compat, since Java 9), so the file's first bytes
+// decide between them; runnel's default type, PEM, takes a binary store too,
+// so that a Kafka config that leaves the type at Kafka's default (JKS) and
+// names a .jks or .p12 file works unchanged.
+enum class StoreFormat { Pem, Pkcs12, Jks };
+
+StoreFormat store_format(const std::string& declared, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  uint8_t head[4] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof head);
+  const auto magic = in.gcount() == 4 ? store_magic(head) : std::nullopt;
+  if (magic == kJksMagic || magic == kJceksMagic) return StoreFormat::Jks;
+  if (declared != "PEM") return StoreFormat::Pkcs12;
+  return in.gcount() > 0 && head[0] == 0x30 ? StoreFormat::Pkcs12 : StoreFormat::Pem;  // 0x30: a DER SEQUENCE
+}
+
+std::vector<uint8_t> read_whole(const std::string& path, const std::string& setting) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(setting + " " + path + ": cannot open");
+  std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) throw std::runtime_error(setting + " " + path + ": cannot read");
+  return bytes;
+}
+
+std::unique_ptr<X509, X509Free> der_certificate(const std::vector<uint8_t>& der, const std::string& where) {
+  const unsigned char* p = der.data();
+  std::unique_ptr<X509, X509Free> cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!cert) throw std::runtime_error(where + ": a certificate that does not parse: " + last_openssl_error());
+  return cert;
+}
+
+// A JKS store: with `key_password` (a keystore) its first private key entry
+// and that key's chain, else (a truststore) its trusted certificate entries.
+// An empty store password skips the integrity check, as Java does for null.
+StoreContents read_jks(const std::string& path, const std::string& password, const std::string& setting,
+                       const std::string& password_setting, const std::string* key_password,
+                       const std::string& key_password_setting) {
+  const std::string where = setting + " " + path;
+  const auto bytes = read_whole(path, setting);
+  JksStore store;
+  std::string error;
+  if (!parse_jks(bytes, password.empty() ? nullptr : &password, store, error)) {
+    if (error.ends_with("wrong password")) error.replace(error.size() - 8, 8, password_setting);
+    throw std::runtime_error(where + ": " + error);
+  }
+  StoreContents out;
+  if (!key_password) {
+    out.others.reset(sk_X509_new_null());
+    for (const auto& der : store.trusted_der) sk_X509_push(out.others.get(), der_certificate(der, where).release());
+    return out;
+  }
+  if (store.keys.empty()) return out;
+  const JksKeyEntry& entry = store.keys.front();
+  std::vector<uint8_t> pkcs8;
+  if (!unprotect_jks_key(entry.protected_key, *key_password, pkcs8, error)) {
+    if (error.ends_with("wrong password")) error.replace(error.size() - 8, 8, key_password_setting);
+    throw std::runtime_error(where + " (alias " + entry.alias + "): " + error);
+  }
+  const unsigned char* p = pkcs8.data();
+  std::unique_ptr<PKCS8_PRIV_KEY_INFO, decltype(&PKCS8_PRIV_KEY_INFO_free)> info(
+      d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(pkcs8.size())), PKCS8_PRIV_KEY_INFO_free);
+  if (info) out.key.reset(EVP_PKCS82PKEY(info.get()));
+  if (!out.key)
+    throw std::runtime_error(where + " (alias " + entry.alias +
+                             "): a private key that does not parse: " + last_openssl_error());
+  if (entry.chain_der.empty()) return out;
+  out.certificate = der_certificate(entry.chain_der.front(), where);
+  out.others.reset(sk_X509_new_null());
+  for (size_t i = 1; i < entry.chain_der.size(); ++i)
+    sk_X509_push(out.others.get(), der_certificate(entry.chain_der[i], where).release());
+  return out;
+}
+
+// The key, its certificate and chain from a PKCS12 or JKS keystore.
+void use_binary_keystore(asio::ssl::context& ctx, const TlsConfig& config, StoreFormat format) {
+  const std::string& key_password = config.key_password.empty() ? config.keystore_password : config.key_password;
+  const char* key_password_setting = config.key_password.empty() ? "ssl.keystore.password" : "ssl.key.password";
+  auto store = format == StoreFormat::Jks
+                   ? read_jks(config.keystore_location, config.keystore_password, "ssl.keystore.location",
+                              "ssl.keystore.password", &key_password, key_password_setting)
+                   : read_pkcs12(config.keystore_location, config.keystore_password, "ssl.keystore.location",
+                                 "ssl.keystore.password");
+  const char* kind = format == StoreFormat::Jks ? "JKS" : "PKCS12";
   if (!store.key || !store.certificate)
-    throw std::runtime_error("ssl.keystore.location " + config.keystore_location +
-                             ": the PKCS12 store holds no private key with its certificate");
+    throw std::runtime_error("ssl.keystore.location " + config.keystore_location + ": the " + kind +
+                             " store holds no private key with its certificate");
   SSL_CTX* native = ctx.native_handle();
   if (SSL_CTX_use_certificate(native, store.certificate.get()) != 1 ||
       SSL_CTX_use_PrivateKey(native, store.key.get()) != 1)
@@ -132,17 +217,26 @@ void use_pem_keystore(asio::ssl::context& ctx, const TlsConfig& config) {
 }  // namespace
 
 void use_keystore(asio::ssl::context& ctx, const TlsConfig& config) {
-  if (config.keystore_type == "PKCS12")
-    use_pkcs12_keystore(ctx, config);
-  else
+  const StoreFormat format = config.keystore_location.empty()
+                                 ? StoreFormat::Pem
+                                 : store_format(config.keystore_type, config.keystore_location);
+  if (format == StoreFormat::Pem)
     use_pem_keystore(ctx, config);
+  else
+    use_binary_keystore(ctx, config, format);
   if (!SSL_CTX_check_private_key(ctx.native_handle()))
     throw std::runtime_error("ssl.keystore: the private key does not match the certificate");
 }
 
+bool truststore_is_pem(const TlsConfig& config) {
+  return !config.truststore_location.empty() &&
+         store_format(config.truststore_type, config.truststore_location) == StoreFormat::Pem;
+}
+
 void use_truststore(asio::ssl::context& ctx, const TlsConfig& config, bool client_ca_names) {
   SSL_CTX* native = ctx.native_handle();
-  if (config.truststore_type != "PKCS12") {
+  const StoreFormat format = store_format(config.truststore_type, config.truststore_location);
+  if (format == StoreFormat::Pem) {
     std::error_code ec;
     ctx.load_verify_file(config.truststore_location, ec);
     if (ec) throw std::runtime_error("ssl.truststore.location " + config.truststore_location + ": " + ec.message());
@@ -151,8 +245,10 @@ void use_truststore(asio::ssl::context& ctx, const TlsConfig& config, bool clien
         SSL_CTX_set_client_CA_list(native, names);
     return;
   }
-  auto store = read_pkcs12(config.truststore_location, config.truststore_password, "ssl.truststore.location",
-                           "ssl.truststore.password");
+  auto store = format == StoreFormat::Jks ? read_jks(config.truststore_location, config.truststore_password,
+                                                     "ssl.truststore.location", "ssl.truststore.password", nullptr, "")
+                                          : read_pkcs12(config.truststore_location, config.truststore_password,
+                                                        "ssl.truststore.location", "ssl.truststore.password");
   X509_STORE* trusted = SSL_CTX_get_cert_store(native);
   int count = 0;
   auto trust = [&](X509* cert) {
@@ -165,8 +261,9 @@ void use_truststore(asio::ssl::context& ctx, const TlsConfig& config, bool clien
   if (store.others)
     for (int i = 0; i < sk_X509_num(store.others.get()); ++i) trust(sk_X509_value(store.others.get(), i));
   if (count == 0)
-    throw std::runtime_error("ssl.truststore.location " + config.truststore_location +
-                             ": the PKCS12 store holds no certificate");
+    throw std::runtime_error("ssl.truststore.location " + config.truststore_location + ": the " +
+                             (format == StoreFormat::Jks ? "JKS store holds no trusted certificate entry"
+                                                         : "PKCS12 store holds no certificate"));
 }
 
 }  // namespace runnel::security
