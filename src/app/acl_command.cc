@@ -1,14 +1,12 @@
 #include "app/acl_command.h"
 
 #include <cctype>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 
 #include "app/admin_client.h"
-#include "config/jaas.h"
 #include "security/acl.h"
 
 namespace runnel::app {
@@ -28,47 +26,10 @@ struct Resource {
   std::string name;
 };
 
-std::string trim(const std::string& s) {
-  auto b = s.find_first_not_of(" \t\r");
-  auto e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
-
-std::map<std::string, std::string> read_properties(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError("cannot read --command-config " + path);
-  std::map<std::string, std::string> props;
-  std::string line;
-  while (std::getline(in, line)) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#' || line[0] == '!') continue;
-    auto eq = line.find_first_of("=:");
-    if (eq == std::string::npos) continue;
-    props[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
-  }
-  return props;
-}
-
-// A connection to the bootstrap broker, authenticated as --command-config says.
+// A connection to the bootstrap broker (secured as --command-config says:
+// the command's Dialer, app/command_config.h).
 std::unique_ptr<AdminClient> connect(const AclOptions& o) {
-  auto client = std::make_unique<AdminClient>(o.bootstrap, "runnel-acl");
-  if (o.command_config.empty()) return client;
-  auto props = read_properties(o.command_config);
-  std::string protocol = props.count("security.protocol") ? props["security.protocol"] : "PLAINTEXT";
-  if (protocol == "PLAINTEXT") return client;
-  if (protocol != "SASL_PLAINTEXT")
-    throw UsageError("security.protocol=" + protocol + ": the CLI speaks PLAINTEXT and SASL_PLAINTEXT only");
-  std::string user = props["sasl.username"], password = props["sasl.password"];
-  if (auto jaas = props.find("sasl.jaas.config"); jaas != props.end()) {
-    // The same reading of the JAAS line as the broker's inter-broker login.
-    auto options = parse_jaas_options(jaas->second);
-    if (!options) throw UsageError("--command-config: sasl.jaas.config is not a JAAS configuration line");
-    if (auto it = options->find("username"); it != options->end()) user = it->second;
-    if (auto it = options->find("password"); it != options->end()) password = it->second;
-  }
-  if (user.empty()) throw UsageError("--command-config: no SASL user (sasl.jaas.config or sasl.username)");
-  client->authenticate_plain(user, password);
-  return client;
+  return std::make_unique<AdminClient>(o.bootstrap, "runnel-acl");
 }
 
 std::vector<Resource> resources(const AclOptions& o) {

@@ -15,7 +15,6 @@ namespace runnel::app {
 
 struct AclOptions {
   std::string bootstrap = "127.0.0.1:9092";
-  std::string command_config;  // client properties file (SASL credentials)
   std::vector<std::string> allow_principals, deny_principals, allow_hosts, deny_hosts;
   std::vector<std::string> operations;  // READ, WRITE, ...; default ALL for add
   std::vector<std::string> topics, groups, transactional_ids;

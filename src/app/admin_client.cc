@@ -58,19 +58,6 @@ DialerScope::~DialerScope() {
   if (installed_) t_dialer = std::move(previous_);
 }
 
-void AdminClient::authenticate_plain(const std::string& username, const std::string& password) {
-  protocol::SaslHandshakeRequest handshake;
-  handshake.mechanism = "PLAIN";
-  auto hs = call<protocol::SaslHandshakeResponse>(handshake, 1);
-  if (hs.error_code != 0) throw AdminError("SASL handshake refused: " + error_text(hs.error_code));
-  protocol::SaslAuthenticateRequest auth;
-  std::string token = std::string(1, '\0') + username + std::string(1, '\0') + password;
-  auth.auth_bytes.assign(token.begin(), token.end());
-  auto answer = call<protocol::SaslAuthenticateResponse>(auth, 1);
-  if (answer.error_code != 0)
-    throw AdminError("SASL authentication failed: " + error_text(answer.error_code, answer.error_message));
-}
-
 AdminClient::AdminClient(const std::string& bootstrap, std::string client_id) : client_id_(std::move(client_id)) {
   if (t_dialer) {
     if (int fd = t_dialer(bootstrap); fd >= 0) {

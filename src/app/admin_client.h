@@ -85,10 +85,6 @@ class AdminClient {
     return response;
   }
 
-  // SASL PLAIN on a SASL_PLAINTEXT listener (SaslHandshake v1, then one
-  // SaslAuthenticate); throws AdminError when refused.
-  void authenticate_plain(const std::string& username, const std::string& password);
-
   // Metadata for these topics (nullopt: every topic), never auto-creating
   // one. v10+ carries topic ids.
   protocol::MetadataResponse metadata(const std::optional<std::vector<std::string>>& topics, int16_t version = 9);

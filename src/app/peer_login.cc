@@ -230,7 +230,7 @@ int connect_with(const PeerLogin& login, const std::string& address, const std::
   set_io_timeout(tcp, kLoginTimeoutSeconds);
   if (!uses_tls(login.protocol)) {
     try {
-      sasl_login(tcp, mechanism, username, password, address);
+      if (!mechanism.empty()) sasl_login(tcp, mechanism, username, password, address);
     } catch (...) {
       ::close(tcp);
       throw;
@@ -276,7 +276,7 @@ int connect_with(const PeerLogin& login, const std::string& address, const std::
   }).detach();
   set_io_timeout(pair[0], kLoginTimeoutSeconds);
   try {
-    sasl_login(pair[0], mechanism, username, password, address);
+    if (!mechanism.empty()) sasl_login(pair[0], mechanism, username, password, address);
   } catch (...) {
     ::close(pair[0]);  // the relay sees it and ends
     throw;
@@ -288,9 +288,10 @@ int connect_with(const PeerLogin& login, const std::string& address, const std::
 
 int connect_as_user(const PeerLogin& login, const std::string& address, const std::string& username,
                     const std::string& password) {
+  if (!uses_sasl(login.protocol)) return connect_with(login, address, "", "", "");  // SSL: the handshake only
   auto mechanisms = login_mechanisms(login.mechanisms);
   if (mechanisms.empty())
-    throw AdminError("no SASL mechanism the REST proxy can log in with (PLAIN, SCRAM-SHA-256/512) is enabled");
+    throw AdminError("no SASL mechanism runnel can log in with (PLAIN, SCRAM-SHA-256/512) is enabled");
   for (size_t i = 0;; ++i) {
     try {
       return connect_with(login, address, mechanisms[i], username, password);

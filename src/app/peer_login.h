@@ -30,7 +30,7 @@ class TlsContextSource;
 namespace runnel::app {
 
 struct PeerLogin {
-  SecurityProtocol protocol = SecurityProtocol::kSaslSsl;  // SASL_PLAINTEXT or SASL_SSL
+  SecurityProtocol protocol = SecurityProtocol::kSaslSsl;  // SASL_PLAINTEXT, SASL_SSL, or SSL (no login)
   std::vector<std::string> mechanisms;                     // sasl.enabled.mechanisms
   std::shared_ptr<const security::TlsContextSource> tls;   // client side; needed for SASL_SSL
 };
@@ -39,8 +39,9 @@ struct PeerLogin {
 // SCRAM-SHA-256, SCRAM-SHA-512.
 std::vector<std::string> login_mechanisms(const std::vector<std::string>& enabled);
 
-// A socket logged in to `address` (HOST:PORT) as `username`; throws
-// AdminError saying what failed (connect, TLS, SASL).
+// A socket logged in to `address` (HOST:PORT) as `username` (on SSL: the
+// TLS session alone, the user and password unused); throws AdminError
+// saying what failed (connect, TLS, SASL).
 int connect_as_user(const PeerLogin& login, const std::string& address, const std::string& username,
                     const std::string& password);
 

@@ -386,7 +386,7 @@ class CompletionTest(unittest.TestCase):
         self.assertEqual(self.complete("top"), ["topic"])
         self.assertEqual(sorted(self.complete("topic", "")),
                          sorted(["list", "describe", "create", "delete", "alter-config", "add-partitions", "--help",
-                                 "-h", "--bootstrap", "--format"]))
+                                 "-h", "--bootstrap", "--command-config", "--format"]))
         self.assertIn("--partitions", self.complete("topic", "create", "t", "--pa"))
         self.assertEqual(self.complete("group", "describe", "g", "--fo"), ["--format"])
         self.assertEqual(sorted(self.complete("produce", "t", "--he")), ["--header", "--help"])

@@ -3,7 +3,9 @@ SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), SSL, SASL_SSL and mutual
 TLS; re-authentication (KIP-368); the failures (wrong password, unknown user, untrusted certificate,
 plaintext on a TLS port, requests before authentication) each fail clearly and
 the broker keeps serving everyone else; SCRAM credentials managed with
-`runnel user` and with AlterUserScramCredentials/DescribeUserScramCredentials."""
+`runnel user` and with AlterUserScramCredentials/DescribeUserScramCredentials;
+the command-line tools over each protocol with a Kafka client properties
+file (`--command-config`)."""
 import hashlib
 import hmac
 import os
@@ -18,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 import kproto
 from broker import Broker, free_port, wait_port
 from helpers import consumer, create_topic, producer
+from jks_store import make_jks_stores
 from tls_certs import KEY_PASSWORD, make_certs
 
 USERS = {"alice": "alice-secret", "bob": "bob-secret"}
@@ -70,6 +73,64 @@ class SecurityTest(unittest.TestCase):
 
     def addr(self, listener):
         return "127.0.0.1:%d" % self.ports[listener]
+
+    # --- the command-line tools with --command-config ---------------------------
+
+    def properties(self, name, **props):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write("# as kafka-topics.sh --command-config takes it\n")
+            f.write("".join("%s=%s\n" % kv for kv in props.items()))
+        return path
+
+    def test_command_line_tools_over_each_protocol(self):
+        jks = make_jks_stores(self.certs, tempfile.mkdtemp(dir=self.tmp), "trust-pass", "key-pass")
+        with open(self.certs["client.key"]) as key, open(self.certs["client.pem"]) as cert, \
+                open(os.path.join(self.tmp, "client-keystore.pem"), "w") as out:
+            out.write(key.read() + cert.read())
+        ssl_props = self.properties("ssl.properties", **{
+            "security.protocol": "SSL", "ssl.truststore.type": "JKS", "ssl.truststore.location": jks["trust.jks"],
+            "ssl.truststore.password": "trust-pass",
+            "ssl.keystore.location": os.path.join(self.tmp, "client-keystore.pem")})
+        scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="%s";'
+        sasl_ssl_props = self.properties("sasl-ssl.properties", **{
+            "security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.jaas.config": scram % USERS["alice"], "ssl.truststore.location": self.certs["ca.pem"]})
+        sasl_props = self.properties("sasl.properties", **{
+            "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
+            "sasl.jaas.config": 'org.apache.kafka.common.security.plain.PlainLoginModule required '
+                                'username="bob" password="%s";' % USERS["bob"]})
+        ssl, sasl_ssl, sasl = self.addr("SSL"), self.addr("SASL_SSL"), self.addr("SASL_PLAINTEXT")
+        r = runnel("topic", "create", "cli-secured", "--partitions", "2", "--bootstrap", ssl, "--command-config",
+                   ssl_props)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        produced = subprocess.run([os.environ["RUNNEL_BIN"], "produce", "cli-secured", "--bootstrap", sasl_ssl,
+                                   "--command-config", sasl_ssl_props], input="one\ntwo\n", capture_output=True,
+                                  text=True, timeout=30)
+        self.assertEqual(produced.returncode, 0, produced.stderr)
+        r = runnel("consume", "cli-secured", "-c", "2", "--bootstrap", ssl, "--command-config", ssl_props)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(r.stdout.split()), ["one", "two"])
+        for address, props in ((ssl, ssl_props), (sasl_ssl, sasl_ssl_props), (sasl, sasl_props)):
+            r = runnel("topic", "list", "--bootstrap", address, "--command-config", props)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("cli-secured", r.stdout)
+        # Without the file a TLS port is closed on the tools.
+        self.assertNotEqual(runnel("topic", "list", "--bootstrap", ssl).returncode, 0)
+        # What the tools cannot honour says so, with usage status 2; a refused login fails the command.
+        for props, expected in (({"security.protocol": "SSL"}, "needs ssl.truststore.location"),
+                                ({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "GSSAPI",
+                                  "sasl.username": "alice"}, "sasl.mechanism=GSSAPI"),
+                                ({"security.protocol": "TLS"}, "security.protocol=TLS")):
+            r = runnel("topic", "list", "--bootstrap", ssl, "--command-config", self.properties("bad.properties", **props))
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(expected, r.stderr)
+        wrong = self.properties("wrong.properties", **{
+            "security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.jaas.config": scram % BAD_PASSWORD, "ssl.truststore.location": self.certs["ca.pem"]})
+        r = runnel("topic", "list", "--bootstrap", sasl_ssl, "--command-config", wrong)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("SASL login", r.stderr)
 
     # --- kafka-python ---------------------------------------------------------
 
