@@ -1,6 +1,6 @@
 #include "app/command_config.h"
 
-#include <fstream>
+#include <map>
 #include <memory>
 
 #include "app/config.h"
@@ -11,12 +11,6 @@
 
 namespace runnel::app {
 namespace {
-
-std::string trim(const std::string& s) {
-  auto b = s.find_first_not_of(" \t\r");
-  auto e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
 
 std::string setting(const std::map<std::string, std::string>& props, const std::string& key) {
   auto it = props.find(key);
@@ -38,22 +32,18 @@ TlsConfig tls_settings(const std::map<std::string, std::string>& props) {
   return c.tls;
 }
 
-}  // namespace
-
+// Java properties: key=value or key:value lines, '#' and '!' comments (a
+// line without a separator is skipped, as before).
 std::map<std::string, std::string> read_properties(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw CommandConfigError("cannot read --command-config " + path);
+  auto lines = read_property_lines(path);
+  if (!lines) throw CommandConfigError("cannot read --command-config " + path);
   std::map<std::string, std::string> props;
-  std::string line;
-  while (std::getline(in, line)) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#' || line[0] == '!') continue;
-    auto eq = line.find_first_of("=:");
-    if (eq == std::string::npos) continue;
-    props[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
-  }
+  for (auto& line : *lines)
+    if (line.value) props[line.key] = std::move(*line.value);
   return props;
 }
+
+}  // namespace
 
 Dialer command_config_dialer(const std::string& path) {
   const auto props = read_properties(path);

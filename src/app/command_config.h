@@ -18,7 +18,6 @@
 // protocol) is an error that names it, never silently plaintext.
 //
 // Thread-safety: the Dialer may be called from any thread.
-#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -30,10 +29,6 @@ namespace runnel::app {
 struct CommandConfigError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
-
-// Java properties: key=value or key:value lines, '#' and '!' comments.
-// Throws CommandConfigError if the file cannot be read.
-std::map<std::string, std::string> read_properties(const std::string& path);
 
 // The Dialer `path` describes; empty for PLAINTEXT (the tools dial TCP).
 // Throws CommandConfigError for what it cannot honour, and for stores that

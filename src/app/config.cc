@@ -641,9 +641,10 @@ void set_config(BrokerConfig& c, const std::string& raw_key, const std::string& 
   it->second(c, key, value);
 }
 
-void load_config_file(BrokerConfig& c, const std::string& path) {
+std::optional<std::vector<PropertyLine>> read_property_lines(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw ConfigError(fmt::format("cannot read config file '{}'", path));
+  if (!in) return std::nullopt;
+  std::vector<PropertyLine> lines;
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
@@ -652,8 +653,19 @@ void load_config_file(BrokerConfig& c, const std::string& path) {
     if (line.empty() || line[0] == '#' || line[0] == '!') continue;
     auto eq = line.find_first_of("=:");
     if (eq == std::string::npos)
-      throw ConfigError(fmt::format("{}:{}: expected key=value, got '{}'", path, number, line));
-    set_config(c, line.substr(0, eq), trim(line.substr(eq + 1)));
+      lines.push_back({number, line, std::nullopt});
+    else
+      lines.push_back({number, trim(line.substr(0, eq)), trim(line.substr(eq + 1))});
+  }
+  return lines;
+}
+
+void load_config_file(BrokerConfig& c, const std::string& path) {
+  auto lines = read_property_lines(path);
+  if (!lines) throw ConfigError(fmt::format("cannot read config file '{}'", path));
+  for (const auto& line : *lines) {
+    if (!line.value) throw ConfigError(fmt::format("{}:{}: expected key=value, got '{}'", path, line.number, line.key));
+    set_config(c, line.key, *line.value);
   }
 }
 

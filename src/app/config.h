@@ -4,6 +4,7 @@
 // malformed values are refused with a message that names the key. The values
 // themselves are config/broker_config.h; topic configs are
 // config/topic_config.h.
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,16 @@ namespace runnel {
 // Applies one key=value; throws ConfigError naming the key when it is
 // unknown or its value is invalid.
 void set_config(BrokerConfig& c, const std::string& key, const std::string& value);
+// One line of a Java properties file: `key=value` or `key:value`, both
+// trimmed (`value` nullopt for a line with neither separator; the whole line
+// is then the key). Blank lines and # or ! comments are not lines here.
+struct PropertyLine {
+  int number = 0;  // from 1
+  std::string key;
+  std::optional<std::string> value;
+};
+// The lines of a properties file; nullopt if it cannot be read.
+std::optional<std::vector<PropertyLine>> read_property_lines(const std::string& path);
 // Reads a server.properties file (key=value lines, # and ! comments).
 void load_config_file(BrokerConfig& c, const std::string& path);
 // Turns listeners, advertised.listeners and listener.security.protocol.map

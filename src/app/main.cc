@@ -350,87 +350,80 @@ int main(int argc, char** argv) {
                     without_use);
 
   std::string bootstrap = "127.0.0.1:9092", group_id;
-  // Every command that reaches a broker takes Kafka's client properties (app/command_config.h).
+  // Every command that reaches a broker: where (--bootstrap) and how, with
+  // Kafka's client properties (--command-config, app/command_config.h).
   std::string command_config;
+  auto add_connection_options = [&command_config](CLI::App* cmd, std::string& target,
+                                                  const std::string& names = "--bootstrap") {
+    cmd->add_option(names, target, "Broker HOST:PORT; default 127.0.0.1:9092");
+    cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  };
   std::string report_format = "table";  // group list/describe, cluster status
   auto add_report_format = [&](CLI::App* cmd) {
     cmd->add_option("--format", report_format, "table (default) or json")->check(CLI::IsMember({"table", "json"}));
   };
   auto* group_cmd = app.add_subcommand("group", "Inspect consumer groups (like kafka-consumer-groups.sh)");
   group_cmd->require_subcommand(1);
-  group_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  group_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(group_cmd, bootstrap);
   auto* group_list_cmd = group_cmd->add_subcommand("list", "Groups with their state and protocol type");
-  group_list_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  group_list_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(group_list_cmd, bootstrap);
   add_report_format(group_list_cmd);
   auto* group_describe_cmd = group_cmd->add_subcommand("describe", "Members, committed offsets and lag per partition");
   group_describe_cmd->add_option("GROUP", group_id, "Group id")->required();
-  group_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  group_describe_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(group_describe_cmd, bootstrap);
   add_report_format(group_describe_cmd);
 
   std::vector<std::string> group_ids, seek_topics;
   std::string seek_to;
   auto* group_delete_cmd = group_cmd->add_subcommand("delete", "Delete empty groups and their committed offsets");
   group_delete_cmd->add_option("GROUPS", group_ids, "Group ids")->required();
-  group_delete_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  group_delete_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(group_delete_cmd, bootstrap);
   auto* group_seek_cmd =
       group_cmd->add_subcommand("seek", "Move an empty group's committed offsets (like --reset-offsets --execute)");
   group_seek_cmd->add_option("GROUP", group_id, "Group id")->required();
   group_seek_cmd->add_option("--to", seek_to, "beginning, end, an offset, or @TIMESTAMP_MS")->required();
   group_seek_cmd->add_option("--topic", seek_topics, "Only these topics (all their partitions); repeatable");
-  group_seek_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  group_seek_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(group_seek_cmd, bootstrap);
 
   // runnel group describe-config / alter-config: like kafka-configs.sh --entity-type groups.
   std::vector<std::string> group_config_sets, group_config_deletes;
   auto* group_describe_config_cmd =
       group_cmd->add_subcommand("describe-config", "A group's configs and their sources (Kafka 4's group configs)");
   group_describe_config_cmd->add_option("GROUP", group_id, "Group id")->required();
-  group_describe_config_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  group_describe_config_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(group_describe_config_cmd, bootstrap);
   add_report_format(group_describe_config_cmd);
   auto* group_alter_config_cmd = group_cmd->add_subcommand(
       "alter-config", "Set or remove a group's configs (consumer.session.timeout.ms, consumer.heartbeat.interval.ms)");
   group_alter_config_cmd->add_option("GROUP", group_id, "Group id")->required();
   group_alter_config_cmd->add_option("-s,--set", group_config_sets, "key=value to set; repeatable");
   group_alter_config_cmd->add_option("-d,--delete", group_config_deletes, "key to remove; repeatable");
-  group_alter_config_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  group_alter_config_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(group_alter_config_cmd, bootstrap);
   add_report_format(group_alter_config_cmd);
 
   std::string transactional_id;
   auto* txn_cmd = app.add_subcommand("transactions", "Inspect transactions (like kafka-transactions.sh)");
   txn_cmd->require_subcommand(1);
-  txn_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  txn_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(txn_cmd, bootstrap);
   auto* txn_list_cmd = txn_cmd->add_subcommand("list", "Transactional ids with their coordinator and state");
-  txn_list_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  txn_list_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(txn_list_cmd, bootstrap);
   auto* txn_describe_cmd = txn_cmd->add_subcommand("describe", "One transactional id's producer, state and partitions");
   txn_describe_cmd->add_option("ID", transactional_id, "Transactional id")->required();
-  txn_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  txn_describe_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(txn_describe_cmd, bootstrap);
 
   std::string producers_topic;
   std::optional<int32_t> producers_partition;
   auto* producers_cmd = app.add_subcommand(
       "producers", "Inspect idempotent and transactional producers (like kafka-transactions.sh describe-producers)");
   producers_cmd->require_subcommand(1);
-  producers_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  producers_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(producers_cmd, bootstrap);
   auto* producers_list_cmd = producers_cmd->add_subcommand("list", "The active producers of every partition");
   producers_list_cmd->add_option("--topic", producers_topic, "Only this topic's partitions");
-  producers_list_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  producers_list_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(producers_list_cmd, bootstrap);
   auto* producers_describe_cmd =
       producers_cmd->add_subcommand("describe", "The active producers of one topic's partitions");
   producers_describe_cmd->add_option("TOPIC", producers_topic, "Topic")->required();
   producers_describe_cmd->add_option("--partition", producers_partition, "Only this partition");
-  producers_describe_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  producers_describe_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(producers_describe_cmd, bootstrap);
 
   // runnel topic ...: like rpk topic / kafka-topics.sh.
   runnel::app::TopicCommandOptions topic_opts;
@@ -443,8 +436,7 @@ int main(int argc, char** argv) {
   auto* topic_cmd = app.add_subcommand("topic", "Create, inspect, alter and delete topics (like rpk topic)");
   topic_cmd->require_subcommand(1);
   auto common_topic_options = [&](CLI::App* cmd) {
-    cmd->add_option("--bootstrap", topic_opts.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-    cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+    add_connection_options(cmd, topic_opts.bootstrap);
     cmd->add_option("--format", topic_format, "table (default) or json")->check(CLI::IsMember({"table", "json"}));
   };
   common_topic_options(topic_cmd);
@@ -485,8 +477,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("broker", "Dynamic broker configs (like kafka-configs.sh --entity-type brokers)");
   broker_cmd->require_subcommand(1);
   auto common_broker_options = [&](CLI::App* cmd) {
-    cmd->add_option("--bootstrap", broker_opts.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-    cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+    add_connection_options(cmd, broker_opts.bootstrap);
     cmd->add_option("--format", broker_format, "table (default) or json")->check(CLI::IsMember({"table", "json"}));
     auto* d = cmd->add_flag("--default", broker_default, "The cluster-wide default (--entity-default)");
     auto* b = cmd->add_option("--broker", broker_id, "One broker's own values, through that broker (--entity-name)");
@@ -508,8 +499,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("quota", "Client quotas (like kafka-configs.sh --entity-type users|clients|ips)");
   quota_cmd->require_subcommand(1);
   auto common_quota_options = [&](CLI::App* cmd) {
-    cmd->add_option("--bootstrap", quota_opts.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-    cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+    add_connection_options(cmd, quota_opts.bootstrap);
     cmd->add_option("--format", quota_format, "table (default) or json")->check(CLI::IsMember({"table", "json"}));
     auto* u = cmd->add_option("--user", quota_user, "A user (the principal's name)");
     cmd->add_flag("--user-default", quota_user_default, "The default user")->excludes(u);
@@ -543,8 +533,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({0, 1, -1}));
   produce_cmd->add_flag("-v,--verbose", produce_opts.verbose, "A line per record (default when stdin is a terminal)");
   produce_cmd->add_option("--format", produce_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
-  produce_cmd->add_option("--bootstrap", produce_opts.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  produce_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(produce_cmd, produce_opts.bootstrap);
 
   runnel::app::ConsumeOptions consume_opts;
   std::string consume_format = "text", consume_offset, consume_group;
@@ -562,15 +551,13 @@ int main(int argc, char** argv) {
                           "default '%s\\n'");
   consume_cmd->add_flag("--read-committed", consume_opts.read_committed, "Skip aborted transactions' records");
   consume_cmd->add_option("--format", consume_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
-  consume_cmd->add_option("--bootstrap", consume_opts.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  consume_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(consume_cmd, consume_opts.bootstrap);
 
   auto* cluster_cmd = app.add_subcommand("cluster", "Inspect a cluster");
   cluster_cmd->require_subcommand(1);
   auto* cluster_status_cmd = cluster_cmd->add_subcommand(
       "status", "Brokers, controller, and each partition's leader, epoch, replicas and ISR");
-  cluster_status_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  cluster_status_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(cluster_status_cmd, bootstrap);
   add_report_format(cluster_status_cmd);
   std::vector<std::string> elect_partitions;
   bool elect_unclean = false;
@@ -580,8 +567,7 @@ int main(int argc, char** argv) {
                                 "TOPIC (all its partitions) or TOPIC:PARTITION; none: every partition");
   cluster_elect_cmd->add_flag("--unclean", elect_unclean,
                               "Elect any live replica for partitions without a leader (may lose records)");
-  cluster_elect_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  cluster_elect_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(cluster_elect_cmd, bootstrap);
   add_report_format(cluster_elect_cmd);
   std::vector<std::string> reassign_specs;
   std::string reassign_file;
@@ -625,16 +611,14 @@ int main(int argc, char** argv) {
   cluster_reassign_cmd->add_option("--broker-list", reassign_brokers, "With --generate: the brokers to place them on")
       ->delimiter(',');
   cluster_reassign_cmd->add_flag("--disable-rack-aware", reassign_ignore_racks, "With --generate: ignore broker.rack");
-  cluster_reassign_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  cluster_reassign_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(cluster_reassign_cmd, bootstrap);
   add_report_format(cluster_reassign_cmd);
   std::vector<std::string> reassignments_partitions;
   auto* cluster_reassignments_cmd = cluster_cmd->add_subcommand(
       "reassignments", "The partition moves in progress, like kafka-reassign-partitions.sh --list");
   cluster_reassignments_cmd->add_option("PARTITIONS", reassignments_partitions,
                                         "TOPIC (all its partitions) or TOPIC:PARTITION; none: every move");
-  cluster_reassignments_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  cluster_reassignments_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(cluster_reassignments_cmd, bootstrap);
   add_report_format(cluster_reassignments_cmd);
 
   std::vector<int32_t> log_dirs_brokers;
@@ -645,8 +629,7 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   cluster_log_dirs_cmd->add_option("--topic-list", log_dirs_topics, "Only these topics' replicas (default: all)")
       ->delimiter(',');
-  cluster_log_dirs_cmd->add_option("--bootstrap", bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-  cluster_log_dirs_cmd->add_option("--command-config", command_config, kCommandConfigHelp);
+  add_connection_options(cluster_log_dirs_cmd, bootstrap);
   add_report_format(cluster_log_dirs_cmd);
 
   runnel::app::UserSetOptions user_set;
@@ -677,9 +660,8 @@ int main(int argc, char** argv) {
   runnel::app::AclOptions acl;
   auto* acl_cmd = app.add_subcommand("acl", "Manage ACLs through a broker (like kafka-acls.sh)");
   acl_cmd->require_subcommand(1);
-  auto acl_flags = [&acl, &command_config](CLI::App* c, bool add) {
-    c->add_option("--bootstrap-server,--bootstrap", acl.bootstrap, "Broker HOST:PORT; default 127.0.0.1:9092");
-    c->add_option("--command-config", command_config, kCommandConfigHelp);
+  auto acl_flags = [&acl, &add_connection_options](CLI::App* c, bool add) {
+    add_connection_options(c, acl.bootstrap, "--bootstrap-server,--bootstrap");
     c->add_option("--topic", acl.topics, "Topic (repeatable)");
     c->add_option("--group", acl.groups, "Consumer group (repeatable)");
     c->add_option("--transactional-id", acl.transactional_ids, "Transactional id (repeatable)");

@@ -8,6 +8,9 @@
 #include <cstring>
 #include <memory>
 
+#include "base/endian.h"
+#include "protocol/reader.h"
+
 namespace runnel::security {
 namespace {
 
@@ -32,52 +35,23 @@ bool sha1(std::initializer_list<std::span<const uint8_t>> parts, Sha1& out) {
   return EVP_DigestFinal_ex(ctx.get(), out.data(), &n) == 1 && n == kSha1Size;
 }
 
-// A bounds-checked big-endian reader; every read fails once one has.
-class Reader {
- public:
-  explicit Reader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
-  bool ok() const { return ok_; }
-  size_t position() const { return pos_; }
+// Java's DataOutput.writeUTF: a u16 length, then that many bytes.
+std::string utf(protocol::Reader& r) {
+  auto b = r.take(r.u16());
+  return {b.begin(), b.end()};
+}
 
-  uint32_t u32() { return static_cast<uint32_t>(be(4)); }
-  uint64_t u64() { return be(8); }
-  // Java's DataOutput.writeUTF: a u16 length, then that many bytes.
-  std::string utf() {
-    auto b = take(static_cast<size_t>(be(2)));
-    return std::string(b.begin(), b.end());
-  }
-  std::span<const uint8_t> take(size_t n) {
-    if (!ok_ || n > bytes_.size() - pos_) {
-      ok_ = false;
-      return {};
-    }
-    auto out = bytes_.subspan(pos_, n);
-    pos_ += n;
-    return out;
-  }
-
- private:
-  uint64_t be(size_t n) {
-    uint64_t v = 0;
-    for (uint8_t b : take(n)) v = (v << 8) | b;
-    return v;
-  }
-  std::span<const uint8_t> bytes_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
-
-// A u32-length-prefixed blob; a length past what is left fails the reader.
-std::vector<uint8_t> blob(Reader& r) {
+// A u32-length-prefixed blob.
+std::vector<uint8_t> blob(protocol::Reader& r) {
   auto b = r.take(r.u32());
   return {b.begin(), b.end()};
 }
 
 // One certificate of a chain or a trusted entry; version 2 names its type.
-bool certificate(Reader& r, uint32_t version, std::vector<uint8_t>& der, std::string& error) {
+bool certificate(protocol::Reader& r, uint32_t version, std::vector<uint8_t>& der, std::string& error) {
   if (version == 2) {
-    std::string type = r.utf();
-    if (r.ok() && type != "X.509") {
+    std::string type = utf(r);
+    if (type != "X.509") {
       error = "a certificate of type " + type + " (only X.509 is read)";
       return false;
     }
@@ -118,7 +92,7 @@ bool utf8_code_points(const std::string& s, std::vector<uint32_t>& out) {
 
 std::optional<uint32_t> store_magic(std::span<const uint8_t> bytes) {
   if (bytes.size() < 4) return std::nullopt;
-  return Reader(bytes).u32();
+  return load_be32(bytes.data());
 }
 
 std::vector<uint8_t> jks_password_bytes(const std::string& password) {
@@ -151,8 +125,8 @@ bool parse_jks(std::span<const uint8_t> bytes, const std::string* password, JksS
     return false;
   }
   const auto body = bytes.first(bytes.size() - kSha1Size);
-  Reader r(body);
-  const uint32_t magic = r.u32(), version = r.u32(), count = r.u32();
+  protocol::Reader r(body);
+  const uint32_t magic = r.u32(), version = r.u32(), count = r.u32();  // 12 bytes, there
   if (magic != kJksMagic) {
     error = magic == kJceksMagic ? "a JCEKS store (only JKS and PKCS12 are read)" : "not a JKS store";
     return false;
@@ -161,31 +135,35 @@ bool parse_jks(std::span<const uint8_t> bytes, const std::string* password, JksS
     error = "JKS version " + std::to_string(version) + " (1 and 2 are read)";
     return false;
   }
-  for (uint32_t i = 0; i < count && r.ok(); ++i) {
-    const uint32_t tag = r.u32();
-    std::string alias = r.utf();
-    (void)r.u64();  // creation time
-    if (!r.ok()) break;
-    if (tag == 1) {
-      JksKeyEntry key{std::move(alias), blob(r), {}};
-      const uint32_t chain = r.u32();
-      for (uint32_t c = 0; c < chain && r.ok(); ++c) {
+  try {
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint32_t tag = r.u32();
+      std::string alias = utf(r);
+      (void)r.i64();  // creation time
+      if (tag == 1) {
+        JksKeyEntry key{std::move(alias), blob(r), {}};
+        const uint32_t chain = r.u32();
+        for (uint32_t c = 0; c < chain; ++c) {
+          std::vector<uint8_t> der;
+          if (!certificate(r, version, der, error)) return false;
+          key.chain_der.push_back(std::move(der));
+        }
+        out.keys.push_back(std::move(key));
+      } else if (tag == 2) {
         std::vector<uint8_t> der;
         if (!certificate(r, version, der, error)) return false;
-        key.chain_der.push_back(std::move(der));
+        out.trusted_der.push_back(std::move(der));
+      } else {
+        error = "an entry of unknown kind " + std::to_string(tag) + " (alias " + alias + ")";
+        return false;
       }
-      out.keys.push_back(std::move(key));
-    } else if (tag == 2) {
-      std::vector<uint8_t> der;
-      if (!certificate(r, version, der, error)) return false;
-      out.trusted_der.push_back(std::move(der));
-    } else {
-      error = "an entry of unknown kind " + std::to_string(tag) + " (alias " + alias + ")";
-      return false;
     }
+  } catch (const protocol::DecodeError&) {
+    error = "the store ends inside an entry";
+    return false;
   }
-  if (!r.ok() || r.position() != body.size()) {
-    error = r.ok() ? "bytes after the last entry" : "the store ends inside an entry";
+  if (r.remaining() != 0) {
+    error = "bytes after the last entry";
     return false;
   }
   if (password) {

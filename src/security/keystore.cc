@@ -10,6 +10,7 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -127,33 +128,42 @@ std::unique_ptr<X509, X509Free> der_certificate(const std::vector<uint8_t>& der,
   return cert;
 }
 
-// A JKS store: with `key_password` (a keystore) its first private key entry
-// and that key's chain, else (a truststore) its trusted certificate entries.
-// An empty store password skips the integrity check, as Java does for null.
-StoreContents read_jks(const std::string& path, const std::string& password, const std::string& setting,
-                       const std::string& password_setting, const std::string* key_password,
-                       const std::string& key_password_setting) {
-  const std::string where = setting + " " + path;
+std::unique_ptr<STACK_OF(X509), X509StackFree> der_certificates(std::span<const std::vector<uint8_t>> ders,
+                                                                const std::string& where) {
+  std::unique_ptr<STACK_OF(X509), X509StackFree> out(sk_X509_new_null());
+  for (const auto& der : ders) sk_X509_push(out.get(), der_certificate(der, where).release());
+  return out;
+}
+
+// security/jks.h's "wrong password" with the setting that holds it.
+std::string naming_password(std::string error, const std::string& password_setting) {
+  if (error.ends_with("wrong password")) error.replace(error.size() - 8, 8, password_setting);
+  return error;
+}
+
+// A JKS store, read and parsed; an empty password skips the integrity
+// check, as Java does for null.
+JksStore read_jks(const std::string& path, const std::string& password, const std::string& setting,
+                  const std::string& password_setting) {
   const auto bytes = read_whole(path, setting);
   JksStore store;
   std::string error;
-  if (!parse_jks(bytes, password.empty() ? nullptr : &password, store, error)) {
-    if (error.ends_with("wrong password")) error.replace(error.size() - 8, 8, password_setting);
-    throw std::runtime_error(where + ": " + error);
-  }
+  if (!parse_jks(bytes, password.empty() ? nullptr : &password, store, error))
+    throw std::runtime_error(setting + " " + path + ": " + naming_password(error, password_setting));
+  return store;
+}
+
+// A JKS keystore's first private key entry, unprotected with `key_password`,
+// and that key's chain (nothing when it holds no key entry).
+StoreContents jks_key_and_chain(const JksStore& store, const std::string& where, const std::string& key_password,
+                                const std::string& key_password_setting) {
   StoreContents out;
-  if (!key_password) {
-    out.others.reset(sk_X509_new_null());
-    for (const auto& der : store.trusted_der) sk_X509_push(out.others.get(), der_certificate(der, where).release());
-    return out;
-  }
   if (store.keys.empty()) return out;
   const JksKeyEntry& entry = store.keys.front();
   std::vector<uint8_t> pkcs8;
-  if (!unprotect_jks_key(entry.protected_key, *key_password, pkcs8, error)) {
-    if (error.ends_with("wrong password")) error.replace(error.size() - 8, 8, key_password_setting);
-    throw std::runtime_error(where + " (alias " + entry.alias + "): " + error);
-  }
+  std::string error;
+  if (!unprotect_jks_key(entry.protected_key, key_password, pkcs8, error))
+    throw std::runtime_error(where + " (alias " + entry.alias + "): " + naming_password(error, key_password_setting));
   const unsigned char* p = pkcs8.data();
   std::unique_ptr<PKCS8_PRIV_KEY_INFO, decltype(&PKCS8_PRIV_KEY_INFO_free)> info(
       d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(pkcs8.size())), PKCS8_PRIV_KEY_INFO_free);
@@ -163,9 +173,7 @@ StoreContents read_jks(const std::string& path, const std::string& password, con
                              "): a private key that does not parse: " + last_openssl_error());
   if (entry.chain_der.empty()) return out;
   out.certificate = der_certificate(entry.chain_der.front(), where);
-  out.others.reset(sk_X509_new_null());
-  for (size_t i = 1; i < entry.chain_der.size(); ++i)
-    sk_X509_push(out.others.get(), der_certificate(entry.chain_der[i], where).release());
+  out.others = der_certificates(std::span(entry.chain_der).subspan(1), where);
   return out;
 }
 
@@ -173,11 +181,13 @@ StoreContents read_jks(const std::string& path, const std::string& password, con
 void use_binary_keystore(asio::ssl::context& ctx, const TlsConfig& config, StoreFormat format) {
   const std::string& key_password = config.key_password.empty() ? config.keystore_password : config.key_password;
   const char* key_password_setting = config.key_password.empty() ? "ssl.keystore.password" : "ssl.key.password";
-  auto store = format == StoreFormat::Jks
-                   ? read_jks(config.keystore_location, config.keystore_password, "ssl.keystore.location",
-                              "ssl.keystore.password", &key_password, key_password_setting)
-                   : read_pkcs12(config.keystore_location, config.keystore_password, "ssl.keystore.location",
-                                 "ssl.keystore.password");
+  auto store =
+      format == StoreFormat::Jks
+          ? jks_key_and_chain(read_jks(config.keystore_location, config.keystore_password, "ssl.keystore.location",
+                                       "ssl.keystore.password"),
+                              "ssl.keystore.location " + config.keystore_location, key_password, key_password_setting)
+          : read_pkcs12(config.keystore_location, config.keystore_password, "ssl.keystore.location",
+                        "ssl.keystore.password");
   const char* kind = format == StoreFormat::Jks ? "JKS" : "PKCS12";
   if (!store.key || !store.certificate)
     throw std::runtime_error("ssl.keystore.location " + config.keystore_location + ": the " + kind +
@@ -245,10 +255,15 @@ void use_truststore(asio::ssl::context& ctx, const TlsConfig& config, bool clien
         SSL_CTX_set_client_CA_list(native, names);
     return;
   }
-  auto store = format == StoreFormat::Jks ? read_jks(config.truststore_location, config.truststore_password,
-                                                     "ssl.truststore.location", "ssl.truststore.password", nullptr, "")
-                                          : read_pkcs12(config.truststore_location, config.truststore_password,
-                                                        "ssl.truststore.location", "ssl.truststore.password");
+  StoreContents store;
+  if (format == StoreFormat::Jks)
+    store.others = der_certificates(read_jks(config.truststore_location, config.truststore_password,
+                                             "ssl.truststore.location", "ssl.truststore.password")
+                                        .trusted_der,
+                                    "ssl.truststore.location " + config.truststore_location);
+  else
+    store = read_pkcs12(config.truststore_location, config.truststore_password, "ssl.truststore.location",
+                        "ssl.truststore.password");
   X509_STORE* trusted = SSL_CTX_get_cert_store(native);
   int count = 0;
   auto trust = [&](X509* cert) {
