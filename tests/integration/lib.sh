@@ -21,9 +21,15 @@ _LIB_TMPDIRS=()
 
 # free_port: a loopback port nothing listens on and this script was not given
 # before (the kernel may hand a just-closed port out again). `$(free_port)` runs
-# in a subshell, so the ports handed out are kept in a file.
-_PORTS_HANDED_OUT=$(mktemp -d /tmp/runnel-it-ports.XXXXXX)
-_LIB_TMPDIRS+=("$_PORTS_HANDED_OUT")
+# in a subshell, so the ports handed out are kept in a directory: under run.sh
+# the whole run's ($RUNNEL_IT_PORTS), since suites run side by side and a port
+# one of them holds but has not bound yet is free to the kernel.
+if [ -n "${RUNNEL_IT_PORTS:-}" ]; then
+  _PORTS_HANDED_OUT=$RUNNEL_IT_PORTS
+else
+  _PORTS_HANDED_OUT=$(mktemp -d /tmp/runnel-it-ports.XXXXXX)
+  _LIB_TMPDIRS+=("$_PORTS_HANDED_OUT")
+fi
 free_port() {
   local port
   while :; do

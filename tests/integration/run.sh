@@ -33,6 +33,12 @@ fi
 
 RUNNEL_IT_PIDS="$(mktemp -d /tmp/runnel-it-pids.XXXXXX)"
 export RUNNEL_IT_PIDS
+# The loopback ports handed out to every suite of the run, an entry each: the
+# suites run side by side, and a port one of them was given but has not bound
+# yet is free to the kernel, which could give it to another (lib.sh,
+# python/broker.py, js/broker.js, local_port.h and the NestJS test claim here).
+RUNNEL_IT_PORTS="$(mktemp -d /tmp/runnel-it-ports.XXXXXX)"
+export RUNNEL_IT_PORTS
 LOGDIR="$(mktemp -d /tmp/runnel-it-logs.XXXXXX)"
 # Every temporary file and directory of the suites (data dirs, certificates,
 # a browser's profile) goes under one directory that goes when the run ends,
@@ -51,7 +57,7 @@ cleanup() {
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
-  rm -rf "$RUNNEL_IT_PIDS" "$LOGDIR"
+  rm -rf "$RUNNEL_IT_PIDS" "$RUNNEL_IT_PORTS" "$LOGDIR"
   if [ -n "${KEEP_BROKER_LOGS:-}" ]; then echo "kept the suites' temporary files: $TMPDIR" >&2
   else rm -rf "$TMPDIR"
   fi

@@ -45,7 +45,7 @@ const CLUSTER_SIZE = 3;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
+function anyFreePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -55,6 +55,34 @@ function freePort() {
       srv.close(() => resolve(port));
     });
   });
+}
+
+// A port never handed out before: not by this process (the kernel may give a
+// just-closed port again) and, under tests/integration/run.sh, not to the
+// suites running beside this one ($RUNNEL_IT_PORTS), which may not have bound
+// theirs yet.
+const portsHandedOut = new Set();
+
+function claimForTheRun(port) {
+  const runPorts = process.env.RUNNEL_IT_PORTS;
+  if (!runPorts) return true;
+  try {
+    fs.mkdirSync(path.join(runPorts, String(port)));
+    return true;
+  } catch (e) {
+    if (e.code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+async function freePort() {
+  for (;;) {
+    const port = await anyFreePort();
+    if (!portsHandedOut.has(port) && claimForTheRun(port)) {
+      portsHandedOut.add(port);
+      return port;
+    }
+  }
 }
 
 function canConnect(port) {

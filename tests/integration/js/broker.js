@@ -10,8 +10,22 @@ const path = require('node:path')
 const live = new Set()
 
 // Ports handed out by this process: the kernel may give a just-closed port
-// again, and two listeners given the same port fail to start.
+// again, and two listeners given the same port fail to start. Under run.sh
+// also every port the run's other suites and test files (node --test runs
+// files in processes side by side) were handed: $RUNNEL_IT_PORTS.
 const portsHandedOut = new Set()
+
+function claimForTheRun(port) {
+  const runPorts = process.env.RUNNEL_IT_PORTS
+  if (!runPorts) return true
+  try {
+    fs.mkdirSync(path.join(runPorts, String(port)))
+    return true
+  } catch (e) {
+    if (e.code === 'EEXIST') return false
+    throw e
+  }
+}
 
 function anyFreePort() {
   return new Promise((resolve, reject) => {
@@ -27,7 +41,7 @@ function anyFreePort() {
 async function freePort() {
   for (;;) {
     const port = await anyFreePort()
-    if (!portsHandedOut.has(port)) {
+    if (!portsHandedOut.has(port) && claimForTheRun(port)) {
       portsHandedOut.add(port)
       return port
     }

@@ -45,15 +45,29 @@ _ports_handed_out = set()
 def free_port():
     """A loopback port nothing listens on, never one this process handed out
     before: the kernel may give a just-closed port again, and two listeners of
-    one broker (or two brokers) given the same port fail to start."""
+    one broker (or two brokers) given the same port fail to start. Under
+    run.sh, never one another suite was handed either ($RUNNEL_IT_PORTS): the
+    suites run side by side, and a port one of them holds but has not bound
+    yet is free to the kernel."""
     while True:
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         s.close()
-        if port not in _ports_handed_out:
+        if port not in _ports_handed_out and _claim_for_the_run(port):
             _ports_handed_out.add(port)
             return port
+
+
+def _claim_for_the_run(port):
+    run_ports = os.environ.get("RUNNEL_IT_PORTS")
+    if not run_ports:
+        return True
+    try:
+        os.mkdir(os.path.join(run_ports, str(port)))
+        return True
+    except FileExistsError:
+        return False
 
 
 def metric(admin_port, sample):
