@@ -75,7 +75,7 @@ FAILED_NAMES=()
 # spent waiting on brokers, timeouts and client back-offs, not on the CPU, and
 # every suite has its own ports and data dirs. On the 2-vCPU development VM,
 # two at a time kept the CPU 25-35% busy and took 798 s; four at a time 487 s
-# at ~50%, with no suite more than 16% slower than alone with one other. A
+# at ~50%, with no suite more than 16% slower than with two at a time. A
 # suite's output is printed as one block when it ends. Suites that need the
 # machine to themselves (fault injection) go through run_alone.
 JOBS="${INTEGRATION_JOBS:-4}"
